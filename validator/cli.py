@@ -1,0 +1,51 @@
+"""`eco-validate`: the thin command-line layer over the validation engine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import reporters
+from .engine import UsageError, exit_code, validate
+from .history import GitError
+
+_RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(sorted(_RENDER)), default="text", show_default=True)
+@click.option("--base", metavar="GIT_REF", help="Also enforce append-only history against this ref and validate files added since.")
+@click.option(
+    "--accepted",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("submissions"),
+    show_default=True,
+    help="Folder of accepted submissions checked for duplicates.",
+)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an internal error.")
+def main(paths: tuple[Path, ...], fmt: str, base: str | None, accepted: Path, output: Path | None, traceback: bool) -> None:
+    """Validate ecocompute submission files (PATHS: files or folders).
+
+    Exit status: 0 all accepted, 1 findings of severity error, 2 usage error.
+    """
+    if not paths and base is None:
+        raise click.UsageError("give at least one PATH, or --base GIT_REF")
+    try:
+        report = validate(list(paths), base=base, accepted_root=accepted)
+    except (UsageError, GitError) as exc:
+        if traceback:
+            raise
+        raise click.UsageError(str(exc)) from exc
+    click.echo(_RENDER[fmt](report), nl=False)
+    if output is not None:
+        output.write_text(reporters.render_json(report), encoding="utf-8")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_path:
+        with open(summary_path, "a", encoding="utf-8") as fh:
+            fh.write(reporters.render_step_summary(report))
+    sys.exit(exit_code(report))

@@ -1,0 +1,72 @@
+"""Append-only guard: against a base git ref, accepted submissions may only be added to."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .findings import Finding, make
+
+SUBMISSIONS_DIR = "submissions/"
+
+
+class GitError(Exception):
+    """git could not answer (not a repository, unknown ref): a usage error, not a finding."""
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # A, M, D, R, T, C
+    path: str
+    old_path: str | None = None
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed") from exc
+    if done.returncode != 0:
+        raise GitError(done.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
+    return done.stdout
+
+
+def changes(base: str, repo: Path) -> list[Change]:
+    """Changes under submissions/ from ``base`` to the working tree, untracked files included."""
+    _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    raw = _git(repo, "diff", "-z", "--name-status", "-M", "--no-ext-diff", base, "--", SUBMISSIONS_DIR)
+    fields = [f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f]
+    out: list[Change] = []
+    i = 0
+    while i < len(fields):
+        status = fields[i][0]
+        if status in "RC":
+            out.append(Change(status, fields[i + 2], fields[i + 1]))
+            i += 3
+        else:
+            out.append(Change(status, fields[i + 1]))
+            i += 2
+    untracked = _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", SUBMISSIONS_DIR)
+    out.extend(Change("A", f.decode("utf-8", "surrogateescape")) for f in untracked.split(b"\0") if f)
+    return out
+
+
+def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
+    """Findings for forbidden changes, and the repo-relative paths of added files."""
+    findings: list[Finding] = []
+    added: list[str] = []
+    for change in changes(base, repo):
+        if change.status == "A":
+            added.append(change.path)
+        elif change.status == "C":
+            added.append(change.path)
+        elif change.status == "D":
+            findings.append(make("history.deleted", change.path, "", f"{change.path} exists at {base} and was deleted"))
+        elif change.status == "R":
+            findings.append(
+                make("history.renamed", change.path, "", f"{change.old_path} (accepted at {base}) was renamed to {change.path}")
+            )
+        else:  # M, T (e.g. replaced by a symlink), U
+            findings.append(make("history.modified", change.path, "", f"{change.path} differs from its accepted version at {base}"))
+    return findings, added

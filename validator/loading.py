@@ -1,0 +1,132 @@
+"""File hygiene and safe parsing: everything that happens before a document exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .findings import Finding, make
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 16
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class Loaded:
+    path: str
+    text: str | None = None
+    data: Any = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Reject(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_path_policy(display: str) -> list[Finding]:
+    """Naming policy for files in the repository's submissions/ folder (other paths are not policed).
+
+    ``display`` is the path relative to the repository root, as git and the CLI show it.
+    """
+    parts = display.replace("\\", "/").split("/")
+    if parts[0] != "submissions":
+        return []
+    rel = parts[1:]
+    bad = [p for p in rel if p in ("..", ".") or not _SEGMENT.match(p)]
+    problems = []
+    if bad:
+        problems.append(f"segment(s) {', '.join(repr(b) for b in bad)} not allowed")
+    if not display.endswith(".json"):
+        problems.append("submissions must end in .json")
+    if len(rel) != 2:
+        problems.append("expected submissions/<handle>/<file>.json")
+    if not problems:
+        return []
+    return [make("file.path_policy", display, "", f"path {display!r}: " + "; ".join(problems))]
+
+
+def _reject_constant(name: str) -> float:
+    raise _Reject("json.nonfinite", f"{name} is not a number JSON allows")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _Reject("json.duplicate_key", f"key {key!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when containers nest deeper than ``limit`` (iterative: hostile input cannot overflow)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
+    """Strict JSON: no NaN/Infinity, no duplicate keys, bounded depth."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs)
+    except _Reject as exc:
+        return None, [make(exc.code, display, "", str(exc))]
+    except RecursionError:
+        return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
+    except json.JSONDecodeError as exc:
+        return None, [make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)]
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        return None, [make("json.syntax", display, "", str(exc))]
+    if isinstance(data, (dict, list)) and _too_deep(data, MAX_DEPTH):
+        return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
+    return data, []
+
+
+def load(path: Path, display: str | None = None) -> Loaded:
+    """Read one file with every hygiene check; never raises for bad content."""
+    shown = display or path.as_posix()
+    result = Loaded(shown)
+    result.findings.extend(check_path_policy(shown))
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
+        return result
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        result.findings.append(make("file.not_regular", shown, "", f"{shown} is {kind}"))
+        return result
+    if info.st_size > MAX_BYTES:
+        result.findings.append(
+            make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes")
+        )
+        return result
+    raw = path.read_bytes()
+    problem = None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problem = "starts with a UTF-8 byte-order mark"
+    elif b"\x00" in raw:
+        problem = "contains a NUL byte at offset %d" % raw.index(b"\x00")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"invalid UTF-8 at byte {exc.start}"
+    if problem:
+        result.findings.append(make("file.encoding", shown, "", problem))
+        return result
+    result.text = text
+    result.data, errors = parse_text(text, shown)
+    result.findings.extend(errors)
+    return result

@@ -1,0 +1,82 @@
+"""Physical plausibility of every trial and summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import stats
+from .findings import Finding, make
+
+POWER_LIMIT_FACTOR = 1.1
+ENERGY_POWER_TOLERANCE = 0.05
+DISAGREEMENT_WARN_PCT = 5.0
+TEMPERATURE_RANGE_C = (10.0, 100.0)
+
+
+def check(data: dict[str, Any], file: str) -> list[Finding]:
+    gpu = data["environment"]["gpu"]
+    limit_w = POWER_LIMIT_FACTOR * gpu["power_limit_enforced_w"] * gpu["count"]
+    output_tokens = data["protocol"]["output_tokens"]
+    findings: list[Finding] = []
+    for i, m in enumerate(data["measurements"]):
+        if m["status"] == "skipped":
+            continue
+        base = f"/measurements/{i}"
+        for j, t in enumerate(m["trials"]):
+            findings.extend(_check_trial(t, f"{base}/trials/{j}", file, limit_w, m["batch_size"] * output_tokens, gpu["count"]))
+        summary = m["summary"]
+        if summary["net_energy_j_mean"] > summary["energy_j_mean"]:
+            findings.append(
+                make("physics.net_energy", file, f"{base}/summary/net_energy_j_mean", "net energy exceeds gross energy")
+            )
+        idle_w = stats.idle_power_w(m["idle"])
+        if idle_w >= summary["power_w_mean"]:
+            findings.append(
+                make(
+                    "physics.idle_power",
+                    file,
+                    f"{base}/idle",
+                    f"idle power {idle_w:.1f} W is not below the loaded power {summary['power_w_mean']:.1f} W",
+                )
+            )
+    return findings
+
+
+def _check_trial(t: dict[str, Any], ptr: str, file: str, limit_w: float, tokens_per_request: int, gpus: int) -> list[Finding]:
+    out: list[Finding] = []
+    power, duration, energy = t["power_avg_w"], t["duration_s"], t["energy_j"]
+    if not 0 < power <= limit_w:
+        out.append(make("physics.power_range", file, f"{ptr}/power_avg_w", f"{power} W is outside (0, {limit_w:.0f}] W"))
+    expected = power * duration
+    if energy == 0 or abs(energy - expected) / energy > ENERGY_POWER_TOLERANCE:
+        out.append(
+            make(
+                "physics.energy_power",
+                file,
+                f"{ptr}/energy_j",
+                f"{energy} J vs power x duration {expected:.1f} J ({power} W x {duration} s)",
+            )
+        )
+    if t["generated_tokens"] != tokens_per_request * t["requests"]:
+        out.append(
+            make(
+                "physics.token_count",
+                file,
+                f"{ptr}/generated_tokens",
+                f"{t['generated_tokens']} tokens; batch x output tokens x requests = {tokens_per_request * t['requests']}",
+            )
+        )
+    lo, hi = TEMPERATURE_RANGE_C
+    if not lo <= t["temperature_max_c"] <= hi:
+        out.append(make("physics.temperature", file, f"{ptr}/temperature_max_c", f"{t['temperature_max_c']} C is outside {lo:.0f}-{hi:.0f} C"))
+    per_gpu = t["energy_per_gpu_j"]
+    if len(per_gpu) != gpus or not stats.close(sum(per_gpu), energy, rel=1e-6, abs_tol=1e-6):
+        out.append(
+            make("physics.per_gpu_sum", file, f"{ptr}/energy_per_gpu_j", f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J")
+        )
+    disagreement = stats.disagreement_pct(t)
+    if disagreement is not None and disagreement > DISAGREEMENT_WARN_PCT:
+        out.append(
+            make("physics.counter_sampler", file, f"{ptr}/sampler_energy_j", f"sampler and counter differ by {disagreement:.1f} %")
+        )
+    return out

@@ -1,0 +1,86 @@
+"""Render a validation report as text, JSON or GitHub annotations plus a step summary."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from .engine import Report
+from .findings import CATALOGUE, Finding
+
+GITHUB_ANNOTATION_CAP = 50
+
+
+def _sorted(report: Report) -> list[Finding]:
+    return sorted(report.findings, key=lambda f: (f.file, f.line or 0, f.pointer, f.code))
+
+
+def _verdict(report: Report) -> str:
+    n_files = len(report.files)
+    rejected = len(report.rejected_files() & set(report.files))
+    n_err, n_warn = len(report.errors), len(report.findings) - len(report.errors)
+    state = "REJECTED" if report.errors else "ACCEPTED"
+    return f"{state}: {n_files} file(s) checked, {rejected} rejected; {n_err} error(s), {n_warn} warning(s)"
+
+
+def render_text(report: Report) -> str:
+    lines = []
+    for f in _sorted(report):
+        where = f"{f.file}:{f.line}" if f.line else f.file
+        pointer = f" [{f.pointer}]" if f.pointer else ""
+        lines.append(f"{where}: {f.severity.value} {f.code}{pointer}: {f.message}")
+        lines.append(f"    fix: {CATALOGUE[f.code].fix}")
+    lines.append(_verdict(report))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: Report) -> str:
+    payload = {
+        "accepted": not report.errors,
+        "files": report.files,
+        "rejected_files": sorted(report.rejected_files()),
+        "counts": dict(sorted(Counter(f.code for f in report.findings).items())),
+        "findings": [f.as_dict() for f in _sorted(report)],
+    }
+    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: Report) -> str:
+    """Workflow commands (one per finding, capped) and the plain verdict."""
+    lines = []
+    findings = _sorted(report)
+    for f in findings[:GITHUB_ANNOTATION_CAP]:
+        level = "error" if f.severity.value == "error" else "warning"
+        props = f"file={_escape_property(f.file)}"
+        if f.line:
+            props += f",line={f.line}"
+        props += f",title={_escape_property(f.code)}"
+        lines.append(f"::{level} {props}::{_escape_data(f.message + ' (fix: ' + CATALOGUE[f.code].fix + ')')}")
+    if len(findings) > GITHUB_ANNOTATION_CAP:
+        lines.append(f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated; see the JSON report")
+    lines.append(_verdict(report))
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def render_step_summary(report: Report) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY."""
+    out = ["## Submission validation", "", f"**{_verdict(report)}**", ""]
+    if report.findings:
+        out += ["| file | line | severity | code | message |", "|---|---|---|---|---|"]
+        for f in _sorted(report):
+            out.append(
+                f"| {_md_cell(f.file)} | {f.line or ''} | {f.severity.value} | `{f.code}` | {_md_cell(f.message)} |"
+            )
+    return "\n".join(out) + "\n"

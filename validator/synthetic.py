@@ -1,0 +1,165 @@
+"""Synthetic submissions for tests and benchmarks: physically consistent, clearly labelled.
+
+They are written by collector name ``synthetic`` and GPU name ``Synthetic GPU`` so they can never
+be mistaken for measurements (the dataset build refuses them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from . import gates as gates_mod
+from . import stats
+
+SYNTHETIC_COLLECTOR = "synthetic"
+_PRECISIONS = {  # precision: (tok/s at batch 1, watts, quantization config)
+    "fp16": (30.0, 250.0, {"method": "none", "torch_dtype": "float16"}),
+    "int8": (11.0, 190.0, {"load_in_8bit": True, "load_in_4bit": False, "llm_int8_threshold": 6.0}),
+    "int8-pure": (16.0, 200.0, {"load_in_8bit": True, "load_in_4bit": False, "llm_int8_threshold": 0.0}),
+    "nf4": (20.0, 210.0, {"load_in_8bit": False, "load_in_4bit": True, "llm_int8_threshold": 6.0}),
+}
+
+
+def quantization(precision: str) -> dict[str, Any]:
+    base = _PRECISIONS[precision][2]
+    if base.get("method") == "none":
+        return dict(base)
+    return {
+        "method": "bitsandbytes",
+        "torch_dtype": "float16",
+        "llm_int8_threshold": 6.0,
+        "llm_int8_has_fp16_weight": False,
+        "llm_int8_skip_modules": None,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_compute_dtype": "float16",
+        "bnb_4bit_use_double_quant": False,
+        "bnb_4bit_quant_storage": "uint8",
+        **base,
+    }
+
+
+def _trial(rng: random.Random, index: int, role: str, tok_s: float, watts: float, tokens: int) -> dict[str, Any]:
+    duration = tokens / (tok_s * (1 + rng.gauss(0, 0.004)))
+    power = watts * (1 + rng.gauss(0, 0.006))
+    energy = power * duration * (1 + rng.gauss(0, 0.002))
+    return {
+        "index": index,
+        "role": role,
+        "requests": 1,
+        "duration_s": duration,
+        "generated_tokens": tokens,
+        "energy_j": energy,
+        "energy_per_gpu_j": [energy],
+        "power_avg_w": power,
+        "power_peak_w": power * 1.08,
+        "power_samples": int(duration * 20),
+        "sample_rate_hz": 20.0,
+        "sampler_energy_j": energy * (1 + rng.gauss(0, 0.004)),
+        "temperature_max_c": 45.0 + rng.random() * 10,
+        "sm_clock_mhz_mean": 1980.0,
+        "mem_clock_mhz_mean": 2619.0,
+        "throttle_reasons": [],
+        "host": {"cpu_load_1m": 1.0 + rng.random(), "cpu_steal_pct": 0.0},
+    }
+
+
+def measurement(
+    rng: random.Random, model_id: str, precision: str, batch_size: int, output_tokens: int, n_trials: int, warmups: int = 2
+) -> dict[str, Any]:
+    tok_s, watts, _ = _PRECISIONS[precision]
+    tok_s *= batch_size ** 0.9
+    tokens = batch_size * output_tokens
+    trials = [
+        _trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens) for i in range(n_trials)
+    ]
+    idle = {"power_before_w": 70.0 + rng.random(), "power_after_w": 70.0 + rng.random()}
+    summary = stats.summarize(trials, stats.idle_power_w(idle))
+    gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)
+    return {
+        "model": {
+            "id": model_id,
+            "revision": hashlib.sha1(model_id.encode()).hexdigest(),
+            "weights": "pretrained",
+            "parameter_count": 7_241_732_096,
+            "model_type": "mistral",
+        },
+        "precision": precision,
+        "quantization": quantization(precision),
+        "engine": {"cache_implementation": "dynamic", "compiled": False, "attn_implementation": "sdpa"},
+        "batch_size": batch_size,
+        "status": "ok" if gate["passed"] else "gate_failed",
+        "idle": idle,
+        "trials": trials,
+        "summary": summary,
+        "gate": gate,
+        "quality": None,
+        "notes": [],
+    }
+
+
+def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, models: int = 1) -> dict[str, Any]:
+    """A valid synthetic submission; ``seed`` makes its ids, GPU and numbers unique."""
+    rng = random.Random(seed)
+    output_tokens = 64
+    combos = [
+        (f"synthetic-org/model-{seed}-{m}", p, b) for m in range(models) for p in _PRECISIONS for b in (1, 8, 16, 32)
+    ]
+    measurements = [measurement(rng, *c, output_tokens, n_trials) for c in combos[:n_measurements]]
+    return {
+        "schema_version": "1.0.0",
+        "submission_id": f"synthetic-{seed:08d}",
+        "created_at": "2026-11-01T12:00:00Z",
+        "collector": {"name": SYNTHETIC_COLLECTOR, "version": "0.1.0"},
+        "contributor": {"handle": "synthetic-bot"},
+        "environment": {
+            "gpu": {
+                "name": "Synthetic GPU",
+                "architecture": "Hopper",
+                "compute_capability": "9.0",
+                "memory_total_mib": 81559,
+                "uuid_sha256": hashlib.sha256(f"gpu-{seed}".encode()).hexdigest(),
+                "count": 1,
+                "power_limit_enforced_w": 700.0,
+                "power_limit_default_w": 700.0,
+                "power_limit_max_w": 700.0,
+                "vbios_version": "96.00.99.00.01",
+                "persistence_mode": True,
+                "ecc_mode": "enabled",
+                "mig_mode": "disabled",
+            },
+            "driver": {"driver_version": "580.159.04", "nvml_version": "13.580.159.04", "cuda_driver_version": "13.0"},
+            "host": {
+                "cpu_model": "Synthetic CPU",
+                "cpu_logical_cores": 16,
+                "ram_total_gib": 128.0,
+                "os": "Ubuntu 24.04.1 LTS",
+                "kernel": "6.8.0-49-generic",
+            },
+            "software": {
+                "python": "3.12.3",
+                "torch": "2.11.0+cu130",
+                "torch_cuda": "13.0",
+                "transformers": "5.17.0",
+                "bitsandbytes": "0.50.2",
+                "accelerate": "1.15.0",
+                "tokenizers": "0.22.1",
+                "huggingface_hub": "1.1.4",
+                "nvidia_ml_py": "13.580.82",
+            },
+        },
+        "protocol": {
+            "prompt": {"source": "builtin:v1", "sha256": hashlib.sha256(b"prompt").hexdigest(), "token_count": 64},
+            "output_tokens": output_tokens,
+            "decoding": "greedy",
+            "warmup": {"min_trials": 2, "max_trials": 10, "settle_pct": 2.0},
+            "trial_min_duration_s": 2.0,
+            "idle_window_s": 5.0,
+            "energy_method": "nvml_energy_counter",
+            "sample_period_s": 0.05,
+            "interleaved": False,
+            "gates": gates_mod.DEFAULT_GATES.as_dict(),
+        },
+        "measurements": measurements,
+    }
