@@ -18,7 +18,11 @@ _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(sorted(_RENDER)), default="text", show_default=True)
-@click.option("--base", metavar="GIT_REF", help="Also enforce append-only history against this ref and validate files added since.")
+@click.option(
+    "--base",
+    metavar="GIT_REF",
+    help="Also enforce append-only history against this ref and validate files added since.",
+)
 @click.option(
     "--accepted",
     type=click.Path(path_type=Path, file_okay=False),
@@ -28,7 +32,9 @@ _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github
 )
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an internal error.")
-def main(paths: tuple[Path, ...], fmt: str, base: str | None, accepted: Path, output: Path | None, traceback: bool) -> None:
+def main(
+    paths: tuple[Path, ...], fmt: str, base: str | None, accepted: Path, output: Path | None, traceback: bool
+) -> None:
     """Validate ecocompute submission files (PATHS: files or folders).
 
     Exit status: 0 all accepted, 1 findings of severity error, 2 usage error.

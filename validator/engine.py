@@ -84,7 +84,14 @@ def check_file(path: Path, now: datetime | None = None) -> Checked:
         return Checked(shown, _with_lines(findings + schema_findings, loaded.text or ""))
     stem = Path(shown).name.removesuffix(".json")
     if shown.startswith("submissions/") and stem != data["submission_id"]:
-        findings.append(make("file.name_mismatch", shown, "/submission_id", f"file {stem}.json holds submission_id {data['submission_id']!r}"))
+        findings.append(
+            make(
+                "file.name_mismatch",
+                shown,
+                "/submission_id",
+                f"file {stem}.json holds submission_id {data['submission_id']!r}",
+            )
+        )
     findings += provenance.check(data, shown, now)
     findings += recompute.check(data, shown)
     findings += physics.check(data, shown)
@@ -116,12 +123,19 @@ def _duplicates(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> l
             continue
         others = [p for p in seen_id[c.data["submission_id"]] if p != c.path]
         if others:
-            findings.append(make("duplicate.submission_id", c.path, "/submission_id", f"also used by {', '.join(sorted(others))}"))
+            findings.append(
+                make("duplicate.submission_id", c.path, "/submission_id", f"also used by {', '.join(sorted(others))}")
+            )
         for i, h in enumerate(c.hashes):
             twins = [f"{p}#/measurements/{j}" for p, j in seen_hash[h] if (p, j) != (c.path, i)]
             if twins:
                 findings.append(
-                    make("duplicate.measurement", c.path, f"/measurements/{i}", f"identical to {', '.join(sorted(twins))}")
+                    make(
+                        "duplicate.measurement",
+                        c.path,
+                        f"/measurements/{i}",
+                        f"identical to {', '.join(sorted(twins))}",
+                    )
                 )
     return findings
 

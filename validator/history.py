@@ -57,16 +57,21 @@ def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = []
     added: list[str] = []
     for change in changes(base, repo):
-        if change.status == "A":
-            added.append(change.path)
-        elif change.status == "C":
+        if change.status == "A" or change.status == "C":
             added.append(change.path)
         elif change.status == "D":
             findings.append(make("history.deleted", change.path, "", f"{change.path} exists at {base} and was deleted"))
         elif change.status == "R":
             findings.append(
-                make("history.renamed", change.path, "", f"{change.old_path} (accepted at {base}) was renamed to {change.path}")
+                make(
+                    "history.renamed",
+                    change.path,
+                    "",
+                    f"{change.old_path} (accepted at {base}) was renamed to {change.path}",
+                )
             )
         else:  # M, T (e.g. replaced by a symlink), U
-            findings.append(make("history.modified", change.path, "", f"{change.path} differs from its accepted version at {base}"))
+            findings.append(
+                make("history.modified", change.path, "", f"{change.path} differs from its accepted version at {base}")
+            )
     return findings, added

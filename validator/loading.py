@@ -86,7 +86,9 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
     except RecursionError:
         return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
     except json.JSONDecodeError as exc:
-        return None, [make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)]
+        return None, [
+            make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)
+        ]
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
         return None, [make("json.syntax", display, "", str(exc))]
     if isinstance(data, (dict, list)) and _too_deep(data, MAX_DEPTH):
@@ -109,16 +111,15 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.not_regular", shown, "", f"{shown} is {kind}"))
         return result
     if info.st_size > MAX_BYTES:
-        result.findings.append(
-            make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes")
-        )
+        result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
         return result
     raw = path.read_bytes()
     problem = None
     if raw.startswith(b"\xef\xbb\xbf"):
         problem = "starts with a UTF-8 byte-order mark"
     elif b"\x00" in raw:
-        problem = "contains a NUL byte at offset %d" % raw.index(b"\x00")
+        offset = raw.index(b"\x00")
+        problem = f"contains a NUL byte at offset {offset}"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

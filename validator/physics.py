@@ -23,7 +23,9 @@ def check(data: dict[str, Any], file: str) -> list[Finding]:
             continue
         base = f"/measurements/{i}"
         for j, t in enumerate(m["trials"]):
-            findings.extend(_check_trial(t, f"{base}/trials/{j}", file, limit_w, m["batch_size"] * output_tokens, gpu["count"]))
+            findings.extend(
+                _check_trial(t, f"{base}/trials/{j}", file, limit_w, m["batch_size"] * output_tokens, gpu["count"])
+            )
         summary = m["summary"]
         if summary["net_energy_j_mean"] > summary["energy_j_mean"]:
             findings.append(
@@ -42,11 +44,15 @@ def check(data: dict[str, Any], file: str) -> list[Finding]:
     return findings
 
 
-def _check_trial(t: dict[str, Any], ptr: str, file: str, limit_w: float, tokens_per_request: int, gpus: int) -> list[Finding]:
+def _check_trial(
+    t: dict[str, Any], ptr: str, file: str, limit_w: float, tokens_per_request: int, gpus: int
+) -> list[Finding]:
     out: list[Finding] = []
     power, duration, energy = t["power_avg_w"], t["duration_s"], t["energy_j"]
     if not 0 < power <= limit_w:
-        out.append(make("physics.power_range", file, f"{ptr}/power_avg_w", f"{power} W is outside (0, {limit_w:.0f}] W"))
+        out.append(
+            make("physics.power_range", file, f"{ptr}/power_avg_w", f"{power} W is outside (0, {limit_w:.0f}] W")
+        )
     expected = power * duration
     if energy == 0 or abs(energy - expected) / energy > ENERGY_POWER_TOLERANCE:
         out.append(
@@ -68,15 +74,32 @@ def _check_trial(t: dict[str, Any], ptr: str, file: str, limit_w: float, tokens_
         )
     lo, hi = TEMPERATURE_RANGE_C
     if not lo <= t["temperature_max_c"] <= hi:
-        out.append(make("physics.temperature", file, f"{ptr}/temperature_max_c", f"{t['temperature_max_c']} C is outside {lo:.0f}-{hi:.0f} C"))
+        out.append(
+            make(
+                "physics.temperature",
+                file,
+                f"{ptr}/temperature_max_c",
+                f"{t['temperature_max_c']} C is outside {lo:.0f}-{hi:.0f} C",
+            )
+        )
     per_gpu = t["energy_per_gpu_j"]
     if len(per_gpu) != gpus or not stats.close(sum(per_gpu), energy, rel=1e-6, abs_tol=1e-6):
         out.append(
-            make("physics.per_gpu_sum", file, f"{ptr}/energy_per_gpu_j", f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J")
+            make(
+                "physics.per_gpu_sum",
+                file,
+                f"{ptr}/energy_per_gpu_j",
+                f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J",
+            )
         )
     disagreement = stats.disagreement_pct(t)
     if disagreement is not None and disagreement > DISAGREEMENT_WARN_PCT:
         out.append(
-            make("physics.counter_sampler", file, f"{ptr}/sampler_energy_j", f"sampler and counter differ by {disagreement:.1f} %")
+            make(
+                "physics.counter_sampler",
+                file,
+                f"{ptr}/sampler_energy_j",
+                f"sampler and counter differ by {disagreement:.1f} %",
+            )
         )
     return out

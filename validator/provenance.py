@@ -21,8 +21,18 @@ _EXPECTED_QUANT: dict[str, dict[str, Any]] = {
     "bf16": {"method": "none", "torch_dtype": "bfloat16"},
     "int8": {"method": "bitsandbytes", "load_in_8bit": True, "llm_int8_threshold": 6.0},
     "int8-pure": {"method": "bitsandbytes", "load_in_8bit": True, "llm_int8_threshold": 0.0},
-    "nf4": {"method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": False},
-    "nf4-dq": {"method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True},
+    "nf4": {
+        "method": "bitsandbytes",
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": False,
+    },
+    "nf4-dq": {
+        "method": "bitsandbytes",
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+    },
     "fp4": {"method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "fp4"},
 }
 
@@ -59,14 +69,24 @@ def check(data: dict[str, Any], file: str, now: datetime | None = None) -> list[
                 )
     if version_problem(data["collector"]["version"]):
         findings.append(
-            make("provenance.unpinned_version", file, "/collector/version", f"collector version {data['collector']['version']!r} is not exact")
+            make(
+                "provenance.unpinned_version",
+                file,
+                "/collector/version",
+                f"collector version {data['collector']['version']!r} is not exact",
+            )
         )
 
     created = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
     now = now or datetime.now(timezone.utc)
     if created > now + CLOCK_SKEW:
         findings.append(
-            make("provenance.future_time", file, "/created_at", f"created_at {data['created_at']} is after now ({now:%Y-%m-%dT%H:%M:%SZ})")
+            make(
+                "provenance.future_time",
+                file,
+                "/created_at",
+                f"created_at {data['created_at']} is after now ({now:%Y-%m-%dT%H:%M:%SZ})",
+            )
         )
 
     for i, m in enumerate(data["measurements"]):
@@ -87,6 +107,11 @@ def check(data: dict[str, Any], file: str, now: datetime | None = None) -> list[
         if wrong:
             detail = ", ".join(f"{k}={quant.get(k)!r} (expected {expected[k]!r})" for k in wrong)
             findings.append(
-                make("provenance.quantization_mismatch", file, f"{base}/quantization", f"precision {m['precision']}: {detail}")
+                make(
+                    "provenance.quantization_mismatch",
+                    file,
+                    f"{base}/quantization",
+                    f"precision {m['precision']}: {detail}",
+                )
             )
     return findings

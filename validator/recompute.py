@@ -66,7 +66,11 @@ def _check_measurement(m: dict[str, Any], base: str, file: str, gates: Gates) ->
     if recomputed is None:
         return findings
     # A claimed net energy above gross is reported by physics.net_energy, not as a mismatch.
-    skip = {"net_energy_j_mean", "net_energy_per_token_j_mean"} if claimed["net_energy_j_mean"] > claimed["energy_j_mean"] else set()
+    skip = (
+        {"net_energy_j_mean", "net_energy_per_token_j_mean"}
+        if claimed["net_energy_j_mean"] > claimed["energy_j_mean"]
+        else set()
+    )
     for key, value in recomputed.items():
         if key in skip:
             continue
@@ -83,7 +87,12 @@ def _check_measurement(m: dict[str, Any], base: str, file: str, gates: Gates) ->
                 )
         elif not stats.close(claimed[key], value):
             findings.append(
-                make("stats.mismatch", file, f"{base}/summary/{key}", f"{key} claims {claimed[key]!r}; the trials give {value!r}")
+                make(
+                    "stats.mismatch",
+                    file,
+                    f"{base}/summary/{key}",
+                    f"{key} claims {claimed[key]!r}; the trials give {value!r}",
+                )
             )
     outcome = evaluate(recomputed, gates)
     if m["gate"] != outcome:

@@ -65,7 +65,9 @@ def render_github(report: Report) -> str:
         props += f",title={_escape_property(f.code)}"
         lines.append(f"::{level} {props}::{_escape_data(f.message + ' (fix: ' + CATALOGUE[f.code].fix + ')')}")
     if len(findings) > GITHUB_ANNOTATION_CAP:
-        lines.append(f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated; see the JSON report")
+        lines.append(
+            f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated; see the JSON report"
+        )
     lines.append(_verdict(report))
     return "\n".join(lines) + "\n"
 

@@ -71,7 +71,7 @@ def summarize(trials: Sequence[Trial], idle_w: float) -> dict[str, float | int |
     ept = [energy_per_token_j(t) for t in window]
     energy = [float(t["energy_j"]) for t in window]  # type: ignore[arg-type]
     net = [net_energy_j(t, idle_w) for t in window]
-    net_ept = [n / float(t["generated_tokens"]) for n, t in zip(net, window)]  # type: ignore[arg-type]
+    net_ept = [n / float(t["generated_tokens"]) for n, t in zip(net, window, strict=True)]  # type: ignore[arg-type]
     disagreements = [d for d in (disagreement_pct(t) for t in window) if d is not None]
     return {
         "trials": len(window),

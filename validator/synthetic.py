@@ -66,14 +66,18 @@ def _trial(rng: random.Random, index: int, role: str, tok_s: float, watts: float
 
 
 def measurement(
-    rng: random.Random, model_id: str, precision: str, batch_size: int, output_tokens: int, n_trials: int, warmups: int = 2
+    rng: random.Random,
+    model_id: str,
+    precision: str,
+    batch_size: int,
+    output_tokens: int,
+    n_trials: int,
+    warmups: int = 2,
 ) -> dict[str, Any]:
     tok_s, watts, _ = _PRECISIONS[precision]
-    tok_s *= batch_size ** 0.9
+    tok_s *= batch_size**0.9
     tokens = batch_size * output_tokens
-    trials = [
-        _trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens) for i in range(n_trials)
-    ]
+    trials = [_trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens) for i in range(n_trials)]
     idle = {"power_before_w": 70.0 + rng.random(), "power_after_w": 70.0 + rng.random()}
     summary = stats.summarize(trials, stats.idle_power_w(idle))
     gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)

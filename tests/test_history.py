@@ -1,0 +1,128 @@
+"""Append-only guard and reporter driven through a real temporary git repository."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_json
+
+from validator.cli import main
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valid_doc: dict[str, Any]) -> Path:
+    git(tmp_path, "init", "-q", "-b", "main")
+    write_json(tmp_path / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "accepted")
+    git(tmp_path, "tag", "base")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return tmp_path
+
+
+def _new_doc(valid_doc: dict[str, Any], sid: str) -> dict[str, Any]:
+    doc = copy.deepcopy(valid_doc)
+    doc["submission_id"] = sid
+    for m in doc["measurements"]:
+        m["trials"][0]["temperature_max_c"] += 0.5  # a warm-up detail: new, distinct measurements
+    return doc
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--format", "json", *args])
+    return result.exit_code, result.output
+
+
+def _codes(output: str) -> list[str]:
+    import json
+
+    return sorted(f["code"] for f in json.loads(output)["findings"])
+
+
+def test_added_file_is_accepted_and_validated(repo: Path, valid_doc: dict[str, Any]) -> None:
+    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add")
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (0, [])
+    assert "submissions/bob/bob-h100-0001.json" in out  # validated although not named
+
+
+def test_untracked_added_file_is_validated(repo: Path, valid_doc: dict[str, Any]) -> None:
+    bad = _new_doc(valid_doc, "bob-h100-0002")
+    bad["environment"]["software"]["torch"] = "latest"
+    write_json(repo / "submissions" / "bob" / "bob-h100-0002.json", bad)
+    code, out = _run("--base", "base")
+    assert code == 1 and _codes(out) == ["provenance.unpinned_version"]
+
+
+def test_modified_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
+    path = repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json"
+    path.write_text(path.read_text().replace('"synthetic-bot"', '"mallory"'))
+    git(repo, "commit", "-qam", "edit")
+    code, out = _run("--base", "base")
+    assert code == 1 and _codes(out) == ["history.modified"]
+
+
+def test_deleted_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
+    git(repo, "rm", "-q", f"submissions/alice/{valid_doc['submission_id']}.json")
+    git(repo, "commit", "-qm", "rm")
+    code, out = _run("--base", "base")
+    assert code == 1 and _codes(out) == ["history.deleted"]
+
+
+def test_renamed_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
+    (repo / "submissions" / "carol").mkdir()
+    git(repo, "mv", f"submissions/alice/{valid_doc['submission_id']}.json", "submissions/carol/")
+    git(repo, "commit", "-qm", "mv")
+    code, out = _run("--base", "base")
+    assert code == 1 and "history.renamed" in _codes(out)
+
+
+def test_accepted_file_replaced_by_symlink_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
+    path = repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json"
+    target = repo / "elsewhere.json"
+    target.write_text(path.read_text())
+    path.unlink()
+    path.symlink_to(target)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "link")
+    code, out = _run("--base", "base")
+    assert code == 1 and "history.modified" in _codes(out)
+
+
+def test_added_symlink_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
+    (repo / "submissions" / "bob").mkdir()
+    (repo / "submissions" / "bob" / "x-link-00001.json").symlink_to("/etc/passwd")
+    code, out = _run("--base", "base")
+    assert code == 1 and _codes(out) == ["file.not_regular"]
+
+
+@pytest.mark.parametrize("name", ["with space.json", "new\nline.json", "quote\"$(id).json"])
+def test_awkward_file_names_are_handled_safely(repo: Path, valid_doc: dict[str, Any], name: str) -> None:
+    (repo / "submissions" / "bob").mkdir()
+    write_json(repo / "submissions" / "bob" / name, _new_doc(valid_doc, "bob-h100-0003"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "odd")
+    code, out = _run("--base", "base")
+    assert code == 1
+    assert "file.path_policy" in _codes(out)
+    assert not (repo / "uid").exists()
+
+
+def test_unknown_base_is_a_usage_error(repo: Path) -> None:
+    result = CliRunner().invoke(main, ["--base", "no-such-ref"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

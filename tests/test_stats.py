@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from validator import gates, stats
+
+
+def test_mean_std_cv_known_values() -> None:
+    values = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]
+    assert stats.mean(values) == 5.0
+    assert stats.sample_std(values) == pytest.approx(2.138089935)
+    assert stats.cv_pct(values) == pytest.approx(42.76179871)
+    assert stats.sample_std([3.0]) == 0.0
+    assert math.isinf(stats.cv_pct([0.0, 0.0]))
+
+
+def _trial(role: str, duration: float, tokens: int, energy: float, power: float) -> dict:
+    return {
+        "role": role,
+        "duration_s": duration,
+        "generated_tokens": tokens,
+        "energy_j": energy,
+        "power_avg_w": power,
+        "sampler_energy_j": energy * 1.01,
+    }
+
+
+def test_summary_uses_only_the_measured_window() -> None:
+    trials = [_trial("warmup", 100.0, 10, 1.0, 1.0)] + [_trial("measured", 2.0, 100, 400.0, 200.0)] * 5
+    s = stats.summarize(trials, idle_w=50.0)
+    assert s["trials"] == 5
+    assert s["throughput_tok_s_mean"] == 50.0 and s["throughput_tok_s_cv_pct"] == 0.0
+    assert s["energy_per_token_j_mean"] == 4.0
+    assert s["net_energy_j_mean"] == 300.0 and s["net_energy_per_token_j_mean"] == 3.0
+    assert s["counter_sampler_disagreement_pct_max"] == pytest.approx(1.0)
+    assert stats.summarize([_trial("warmup", 1, 1, 1, 1)], 0.0) is None
+
+
+def test_idle_baseline() -> None:
+    assert stats.idle_power_w({"power_before_w": 60.0, "power_after_w": 70.0}) == 65.0
+    assert stats.idle_power_w({"power_before_w": 60.0, "power_after_w": None}) == 60.0
+
+
+def test_gates_are_strict_inequalities() -> None:
+    base = {"trials": 5, "throughput_tok_s_cv_pct": 1.99, "power_w_cv_pct": 4.9, "energy_per_token_j_cv_pct": 4.9}
+    assert gates.evaluate(base, gates.DEFAULT_GATES) == {"passed": True, "failed": []}
+    worse = base | {"trials": 4, "throughput_tok_s_cv_pct": 2.0}
+    assert gates.evaluate(worse, gates.DEFAULT_GATES)["failed"] == ["min_trials", "throughput_cv"]
+    assert gates.Gates(throughput_cv_max_pct=3.0).looser_than(gates.DEFAULT_GATES) == ["throughput_cv_max_pct"]

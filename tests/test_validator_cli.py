@@ -1,0 +1,90 @@
+"""eco-validate as a user runs it: exit codes, formats, step summary, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES, ROOT
+
+from validator.cli import main
+
+GOOD = FIXTURES / "valid" / "synthetic-two-measurements.json"
+BAD = FIXTURES / "invalid" / "stats.mismatch__power_std_edited.json"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+def test_exit_codes() -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, [str(GOOD)]).exit_code == 0
+    assert runner.invoke(main, [str(BAD)]).exit_code == 1
+    assert runner.invoke(main, ["does-not-exist.json"]).exit_code == 2
+    assert runner.invoke(main, []).exit_code == 2
+    assert runner.invoke(main, ["--format", "xml", str(GOOD)]).exit_code == 2
+
+
+def test_text_output_is_actionable() -> None:
+    out = CliRunner().invoke(main, [str(BAD)]).output
+    assert "stats.mismatch" in out and "/measurements/0/summary/power_w_std" in out and "fix:" in out
+    assert out.rstrip().endswith("0 warning(s)") and "REJECTED" in out
+
+
+def test_json_output(tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    other = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
+    result = CliRunner().invoke(main, ["--format", "json", "--output", str(report_file), str(BAD), str(other)])
+    payload = json.loads(result.output)
+    assert payload["accepted"] is False
+    assert payload["counts"] == {"stats.mismatch": 1}
+    assert payload["findings"][0]["line"] > 1
+    assert json.loads(report_file.read_text()) == payload
+
+
+def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = CliRunner().invoke(main, ["--format", "github", str(BAD)]).output
+    first = out.splitlines()[0]
+    assert first.startswith(
+        "::error file=tests/fixtures/submissions/invalid/stats.mismatch__power_std_edited.json,line="
+    )
+    assert "title=stats.mismatch::" in first
+    assert "| `stats.mismatch` |" in summary.read_text()
+
+
+def test_github_escapes_untrusted_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from validator import reporters
+    from validator.engine import Report
+    from validator.findings import make
+
+    evil = make("json.syntax", "a,b:c\n::error::pwned.json", "", "bad\n::warning::x %0A")
+    out = reporters.render_github(Report(files=[evil.file], findings=[evil]))
+    assert out.count("\n") == 2  # one annotation line + verdict: no injected workflow command
+    assert "file=a%2Cb%3Ac%0A%3A%3Aerror%3A%3Apwned.json," in out and "bad%0A::warning::x %250A" in out
+
+
+def test_annotations_are_capped() -> None:
+    from validator import reporters
+    from validator.engine import Report
+    from validator.findings import make
+
+    findings = [make("json.syntax", f"f{i}.json", "", "x") for i in range(80)]
+    out = reporters.render_github(Report(files=[f.file for f in findings], findings=findings))
+    assert out.count("::error") == reporters.GITHUB_ANNOTATION_CAP
+    assert "30 more findings" in out
+
+
+def test_help_starts_fast_without_torch() -> None:
+    code = "import sys, validator.cli; assert 'torch' not in sys.modules and 'pandas' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    result = subprocess.run([sys.executable, "-m", "validator", "--help"], capture_output=True, text=True, check=True)
+    assert "Exit status" in result.stdout

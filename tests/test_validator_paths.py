@@ -1,0 +1,74 @@
+"""Checks that need the repository layout: path policy, file names, duplicates across files."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import write_json
+
+from validator.engine import validate
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _codes(paths: list[Path], accepted: Path | None = None) -> list[str]:
+    rel = [Path(os.path.relpath(p)) for p in paths]
+    return sorted(f.code for f in validate(rel, accepted_root=accepted).findings)
+
+
+def test_well_placed_file_passes(repo: Path, valid_doc: dict[str, Any]) -> None:
+    path = write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    assert _codes([path], repo / "submissions") == []
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "submissions/alice/with space.json",
+        "submissions/.hidden/x.json",
+        "submissions/alice/deep/x.json",
+        "submissions/x.json",
+    ],
+)
+def test_path_policy(repo: Path, valid_doc: dict[str, Any], relative: str) -> None:
+    valid_doc["submission_id"] = Path(relative).stem if " " not in relative else valid_doc["submission_id"]
+    path = write_json(repo / relative, valid_doc)
+    assert "file.path_policy" in _codes([path])
+
+
+def test_name_must_match_submission_id(repo: Path, valid_doc: dict[str, Any]) -> None:
+    path = write_json(repo / "submissions" / "alice" / "some-other-name.json", valid_doc)
+    assert _codes([path]) == ["file.name_mismatch"]
+
+
+def test_duplicate_measurement_against_accepted(repo: Path, valid_doc: dict[str, Any]) -> None:
+    write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    copy_doc = copy.deepcopy(valid_doc)
+    copy_doc["submission_id"] = "another-submission"
+    copy_doc["measurements"] = copy_doc["measurements"][:1]
+    new = write_json(repo / "submissions" / "bob" / "another-submission.json", copy_doc)
+    assert _codes([new], repo / "submissions") == ["duplicate.measurement"]
+
+
+def test_duplicate_submission_id_across_files(repo: Path, valid_doc: dict[str, Any]) -> None:
+    write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    other = copy.deepcopy(valid_doc)
+    for m in other["measurements"]:
+        m["trials"][0]["temperature_max_c"] += 1  # different measurements, same id
+    new = write_json(repo / "incoming" / f"{valid_doc['submission_id']}.json", other)
+    assert _codes([new], repo / "submissions") == ["duplicate.submission_id"]
+
+
+def test_missing_path_is_a_usage_error(repo: Path) -> None:
+    from validator.engine import UsageError
+
+    with pytest.raises(UsageError, match="no such file"):
+        validate([Path("nope.json")])
