@@ -1,1 +1,3 @@
-"""collector"""
+"""eco-collect: energy measurements of LLM inference on a contributor's NVIDIA GPU."""
+
+__version__ = "0.1.0"

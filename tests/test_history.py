@@ -16,7 +16,13 @@ from validator.cli import main
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
 
 
@@ -110,7 +116,7 @@ def test_added_symlink_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> Non
     assert code == 1 and _codes(out) == ["file.not_regular"]
 
 
-@pytest.mark.parametrize("name", ["with space.json", "new\nline.json", "quote\"$(id).json"])
+@pytest.mark.parametrize("name", ["with space.json", "new\nline.json", 'quote"$(id).json'])
 def test_awkward_file_names_are_handled_safely(repo: Path, valid_doc: dict[str, Any], name: str) -> None:
     (repo / "submissions" / "bob").mkdir()
     write_json(repo / "submissions" / "bob" / name, _new_doc(valid_doc, "bob-h100-0003"))

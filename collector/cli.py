@@ -1,0 +1,172 @@
+"""`eco-collect`: thin click layer over doctor and the sweep."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import CollectError
+from .precisions import parse as parse_precisions
+
+
+def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected comma-separated integers such as 1,8") from exc
+    if not out or (min(out) < 1 and _param.name == "batch_size"):
+        raise click.BadParameter("batch sizes are positive integers")
+    return out
+
+
+def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
+    try:
+        return parse_precisions(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--traceback", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, traceback: bool) -> None:
+    """Measure the energy of LLM inference on this machine's NVIDIA GPU."""
+    ctx.obj = {"traceback": traceback}
+
+
+def _fail(ctx: click.Context, exc: Exception) -> None:
+    if ctx.obj["traceback"]:
+        raise exc
+    click.echo(f"eco-collect: error: {exc}", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es), comma-separated.")
+@click.pass_context
+def doctor(ctx: click.Context, gpus: list[int]) -> None:
+    """Preflight: GPU, NVML energy counter, bitsandbytes kernels, versions, other GPU processes."""
+    from rich.console import Console
+
+    from .doctor import run_checks
+    from .render import doctor_table
+
+    try:
+        checks = run_checks(gpus)
+    except CollectError as exc:
+        _fail(ctx, exc)
+        return
+    Console().print(doctor_table(checks))
+    sys.exit(1 if any(c.status == "fail" for c in checks) else 0)
+
+
+@main.command()
+@click.option("--model", "model_id", required=True, help="Hub model id, e.g. Qwen/Qwen2.5-3B-Instruct.")
+@click.option(
+    "--precision", "precision_list", default="fp16,int8,int8-pure,nf4", show_default=True, callback=_precisions
+)
+@click.option("--batch-size", "batch_sizes", default="1,8", show_default=True, callback=_ints)
+@click.option(
+    "--weights",
+    type=click.Choice(["pretrained", "random"]),
+    default="pretrained",
+    show_default=True,
+    help="random: build from the architecture config without downloading weights.",
+)
+@click.option("--revision", help="Branch, tag or commit of the weights (resolved to its commit SHA).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Local config.json/folder for --weights random.",
+)
+@click.option(
+    "--cache",
+    type=click.Choice(["dynamic", "static"]),
+    default="dynamic",
+    show_default=True,
+    help="KV cache; static makes transformers compile the decoding step.",
+)
+@click.option("--output-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
+@click.option(
+    "--trial-min-s", default=10.0, show_default=True, type=click.FloatRange(0.01), help="Minimum trial window."
+)
+@click.option(
+    "--max-trials", default=40, show_default=True, type=click.IntRange(5), help="Trial budget per configuration."
+)
+@click.option(
+    "--max-config-s", default=600.0, show_default=True, type=click.FloatRange(1), help="Time budget per configuration."
+)
+@click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es) whose energy is measured.")
+@click.option(
+    "--handle",
+    default=lambda: os.environ.get("ECO_HANDLE", "anonymous"),
+    show_default="$ECO_HANDLE or anonymous",
+    help="Your GitHub handle.",
+)
+@click.option(
+    "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("submissions"), show_default=True
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    model_id: str,
+    precision_list: list[str],
+    batch_sizes: list[int],
+    weights: str,
+    revision: str | None,
+    config_path: Path | None,
+    cache: str,
+    output_tokens: int,
+    trial_min_s: float,
+    max_trials: int,
+    max_config_s: float,
+    gpus: list[int],
+    handle: str,
+    out_dir: Path,
+    resume: bool,
+) -> None:
+    """Measure MODEL at each precision x batch size and write one validated submission."""
+    from rich.console import Console
+
+    from validator.gates import DEFAULT_GATES, Gates
+
+    from .render import RichEvents, summary_table
+    from .sweep import SweepConfig, run_sweep
+    from .trials import TrialPlan
+
+    gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})
+    cfg = SweepConfig(
+        model_id=model_id,
+        precisions=precision_list,
+        batch_sizes=batch_sizes,
+        handle=handle,
+        weights=weights,
+        revision=revision,
+        config_path=config_path,
+        cache=cache,
+        output_tokens=output_tokens,
+        gpus=gpus,
+        plan=TrialPlan(trial_min_s=trial_min_s, max_config_s=max_config_s, gates=gates),
+        out_dir=out_dir,
+        state_dir=out_dir.parent / ".eco-collect",
+        resume=resume,
+    )
+    console = Console(stderr=True)
+    try:
+        with RichEvents(console, len(precision_list) * len(batch_sizes)) as events:
+            path, doc = run_sweep(cfg, events)
+    except KeyboardInterrupt:
+        click.echo(
+            "eco-collect: interrupted; finished configurations are kept: rerun the same command with --resume", err=True
+        )
+        sys.exit(130)
+    except CollectError as exc:
+        _fail(ctx, exc)
+        return
+    Console().print(summary_table(doc["measurements"]))
+    click.echo(f"wrote {path} (validated by eco-validate)")

@@ -1,0 +1,83 @@
+"""Preflight checks before a measurement: GPU, energy counter, kernels, versions, other processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from validator.provenance import version_problem
+
+from . import hostinfo
+from .errors import CollectError
+from .nvml import Nvml
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+
+
+def run_checks(gpus: list[int], nvml_factory: Any = Nvml) -> list[Check]:
+    checks: list[Check] = []
+    versions = hostinfo.package_versions()
+    bad = {k: v for k, v in versions.items() if version_problem(v)}
+    checks.append(
+        Check("packages", "fail" if bad else "ok", ", ".join(f"{k}={v}" for k, v in sorted((bad or versions).items())))
+    )
+    try:
+        with nvml_factory(gpus) as nvml:
+            gpu, driver = nvml.describe()
+            checks.append(
+                Check("gpu", "ok", f"{gpu['name']} (cc {gpu['compute_capability']}, {gpu['memory_total_mib']} MiB)")
+            )
+            checks.append(
+                Check("driver", "ok", f"driver {driver['driver_version']}, CUDA {driver['cuda_driver_version']}")
+            )
+            counter = nvml.supports_energy_counter()
+            checks.append(
+                Check(
+                    "energy counter",
+                    "ok" if counter else "warn",
+                    "NVML total-energy counter available" if counter else "unsupported: energy from integrated power",
+                )
+            )
+            limit, default = gpu["power_limit_enforced_w"], gpu["power_limit_default_w"]
+            checks.append(
+                Check("power limit", "ok" if limit >= default else "warn", f"{limit:.0f} W (default {default:.0f} W)")
+            )
+            others = nvml.other_processes()
+            checks.append(
+                Check(
+                    "other GPU processes",
+                    "warn" if others else "ok",
+                    ", ".join(f"pid {p['pid']} ({p['used_memory_mib']:.0f} MiB)" for p in others) or "none",
+                )
+            )
+    except CollectError as exc:
+        checks.append(Check("gpu", "fail", str(exc)))
+        return checks
+    checks.append(_cuda_and_kernels())
+    return checks
+
+
+def _cuda_and_kernels() -> Check:
+    """torch sees the GPU and bitsandbytes' int8 and 4-bit kernels run on it."""
+    try:
+        import bitsandbytes.functional as bnbf
+        import torch
+    except ImportError as exc:
+        return Check("bitsandbytes kernels", "fail", f"import failed: {exc}")
+    if not torch.cuda.is_available():
+        return Check("bitsandbytes kernels", "fail", "torch.cuda.is_available() is False")
+    try:
+        weights = torch.randn(256, 256, device="cuda", dtype=torch.float16)
+        q4, state = bnbf.quantize_4bit(weights, quant_type="nf4")
+        error4 = (bnbf.dequantize_4bit(q4, state) - weights).abs().mean().item()
+        q8, scale = bnbf.int8_vectorwise_quant(weights)[:2]
+        error8 = (q8.float() * scale[:, None] / 127 - weights.float()).abs().mean().item()
+    except Exception as exc:  # noqa: BLE001 - any kernel failure is the finding itself
+        return Check("bitsandbytes kernels", "fail", f"{type(exc).__name__}: {exc}")
+    ok = error4 < 0.2 and error8 < 0.05
+    return Check("bitsandbytes kernels", "ok" if ok else "fail", f"nf4 mean abs error {error4:.3f}, int8 {error8:.4f}")

@@ -1,0 +1,23 @@
+"""The collector's own exceptions: each becomes one actionable line at the CLI entry."""
+
+from __future__ import annotations
+
+
+class CollectError(Exception):
+    """A known failure the user can act on."""
+
+
+class NvmlError(CollectError):
+    """NVML failed or is missing (no driver, no GPU, unsupported query)."""
+
+
+class NvmlNotSupported(NvmlError):
+    """This GPU or driver does not support the query."""
+
+
+class CheckpointError(CollectError):
+    """A checkpoint cannot be used for --resume."""
+
+
+class OutputExistsError(CollectError):
+    """The submission file exists already; nothing is overwritten."""

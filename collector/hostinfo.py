@@ -1,0 +1,107 @@
+"""Host provenance (CPU, RAM, OS, package versions) and per-trial host load signals."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = {  # schema key -> distribution name
+    "torch": "torch",
+    "transformers": "transformers",
+    "bitsandbytes": "bitsandbytes",
+    "accelerate": "accelerate",
+    "tokenizers": "tokenizers",
+    "huggingface_hub": "huggingface-hub",
+    "nvidia_ml_py": "nvidia-ml-py",
+}
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def cpu_model() -> str:
+    for line in _read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def os_name() -> str:
+    fields = dict(
+        line.split("=", 1) for line in _read("/etc/os-release").splitlines() if "=" in line and not line.startswith("#")
+    )
+    return fields.get("PRETTY_NAME", "").strip('"') or f"{platform.system()} {platform.release()}"
+
+
+def ram_total_gib() -> float:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 2**20, 2)
+    return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 2)
+
+
+def package_versions() -> dict[str, str]:
+    """Exact installed versions; a missing package is an error the doctor reports."""
+    versions = {"python": platform.python_version()}
+    for key, dist in PACKAGES.items():
+        try:
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[key] = "not installed"
+    try:
+        import torch
+
+        versions["torch_cuda"] = str(torch.version.cuda or "none")
+    except ImportError:
+        versions["torch_cuda"] = "not installed"
+    return versions
+
+
+def host() -> dict[str, Any]:
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_logical_cores": os.cpu_count() or 1,
+        "ram_total_gib": ram_total_gib(),
+        "os": os_name(),
+        "kernel": platform.release(),
+    }
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    total: float
+    steal: float
+
+
+def cpu_times() -> CpuTimes | None:
+    first = _read("/proc/stat").splitlines()[:1]
+    if not first or not first[0].startswith("cpu "):
+        return None
+    values = [float(v) for v in first[0].split()[1:]]
+    steal = values[7] if len(values) > 7 else 0.0
+    return CpuTimes(sum(values[:8]), steal)
+
+
+def host_signals(before: CpuTimes | None, after: CpuTimes | None) -> dict[str, float | None]:
+    """Load average and CPU steal time (%) over a trial window."""
+    steal = None
+    if before and after and after.total > before.total:
+        steal = 100.0 * (after.steal - before.steal) / (after.total - before.total)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    return {"cpu_load_1m": load, "cpu_steal_pct": steal}
+
+
+def python_version() -> str:
+    return sys.version.split()[0]

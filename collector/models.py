@@ -1,0 +1,205 @@
+"""Build or load the model for each precision, recording exactly what was loaded."""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import precisions
+from .errors import CollectError
+
+RANDOM_REVISION = "config-only"
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any | None
+    info: dict[str, Any]  # the schema's measurement.model
+    quantization: dict[str, Any]
+    attn_implementation: str
+
+
+def architecture_table() -> dict[str, dict[str, Any]]:
+    text = resources.files("collector").joinpath("data/architectures.json").read_text(encoding="utf-8")
+    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+
+
+def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> str:
+    """The 40-hex commit of ``revision`` (a branch, tag or SHA) on the Hub."""
+    if revision and _HEX40.match(revision):
+        return revision
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        info = (api or HfApi()).model_info(model_id, revision=revision)
+    except (HfHubHTTPError, OSError) as exc:
+        raise CollectError(
+            f"cannot resolve {model_id}@{revision or 'main'} on the Hub ({exc}); pass --revision <40-hex sha> "
+            "with locally cached weights, or --weights random"
+        ) from exc
+    return str(info.sha)
+
+
+def build_config(model_id: str, config_path: Path | None = None) -> Any:
+    """Architecture config: a local config.json, the built-in table, or the Hub."""
+    from transformers import AutoConfig
+
+    if config_path is not None:
+        return AutoConfig.from_pretrained(config_path)
+    table = architecture_table()
+    if model_id in table:
+        fields = dict(table[model_id])
+        return AutoConfig.for_model(fields.pop("model_type"), **fields)
+    try:
+        return AutoConfig.from_pretrained(model_id)
+    except OSError as exc:
+        known = ", ".join(sorted(table))
+        raise CollectError(
+            f"no architecture for {model_id}: not in the built-in table ({known}) and not on the Hub"
+        ) from exc
+
+
+def count_parameters(config: Any) -> int:
+    """Parameters of the unquantized architecture (4-bit packing would halve a count taken after loading)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return int(AutoModelForCausalLM.from_config(config).num_parameters())
+
+
+class ModelSource:
+    """Loads one model id in each precision.
+
+    Random weights are built once in fp16 and saved, so every precision (quantized included) goes
+    through ``from_pretrained`` exactly as pretrained weights do.
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        weights: str,
+        revision: str | None,
+        device: str,
+        cache_dir: Path,
+        seed: int = 0,
+        config_path: Path | None = None,
+        attn_implementation: str = "sdpa",
+    ) -> None:
+        self.model_id = model_id
+        self.weights = weights
+        self.device = device
+        self.cache_dir = cache_dir
+        self.seed = seed
+        self.attn_implementation = attn_implementation
+        self.config = build_config(model_id, config_path) if weights == "random" else None
+        self.revision = RANDOM_REVISION if weights == "random" else resolve_revision(model_id, revision)
+        self._random_dir: Path | None = None
+
+    def _config(self) -> Any:
+        if self.config is None:
+            from transformers import AutoConfig
+
+            self.config = AutoConfig.from_pretrained(self.model_id, revision=self.revision)
+        return self.config
+
+    def describe(self) -> dict[str, Any]:
+        """The schema's measurement.model, without loading any weights."""
+        config = self._config()
+        return {
+            "id": self.model_id,
+            "revision": self.revision,
+            "weights": "random_init" if self.weights == "random" else "pretrained",
+            "parameter_count": count_parameters(config),
+            "model_type": str(config.model_type),
+        }
+
+    def quantization(self, precision: str) -> dict[str, Any]:
+        """The quantization record for ``precision`` as transformers would apply it."""
+        if not precisions.is_quantized(precision):
+            return precisions.record(precision, None)
+        from transformers import BitsAndBytesConfig
+
+        return precisions.record(precision, BitsAndBytesConfig(**precisions.bnb_kwargs(precision)).to_dict())
+
+    def prompt(self, n_tokens: int) -> Any:
+        from . import workload
+
+        if self.weights == "random":
+            return workload.seeded_prompt(int(self._config().vocab_size), n_tokens, self.seed)
+        from transformers import AutoTokenizer
+
+        return workload.builtin_prompt(AutoTokenizer.from_pretrained(self.model_id, revision=self.revision))
+
+    def _random_checkpoint(self) -> Path:
+        if self._random_dir is not None:
+            return self._random_dir
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        target = self.cache_dir / ("random-" + re.sub(r"[^A-Za-z0-9._-]", "_", self.model_id) + f"-seed{self.seed}")
+        if not (target / "config.json").exists():
+            torch.manual_seed(self.seed)
+            with torch.device(self.device):
+                model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
+            model.save_pretrained(target)
+            del model
+            _free()
+        self._random_dir = target
+        return target
+
+    def load(self, precision: str) -> LoadedModel:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+        source = str(self._random_checkpoint()) if self.weights == "random" else self.model_id
+        kwargs: dict[str, Any] = {
+            "dtype": getattr(torch, precisions.torch_dtype_name(precision)),
+            "device_map": self.device,
+            "attn_implementation": self.attn_implementation,
+        }
+        if self.weights != "random":
+            kwargs["revision"] = self.revision
+        quant_config = None
+        if precisions.is_quantized(precision):
+            quant_config = BitsAndBytesConfig(**precisions.bnb_kwargs(precision))
+            kwargs["quantization_config"] = quant_config
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        model.eval()
+        tokenizer = None
+        if self.weights != "random":
+            tokenizer = AutoTokenizer.from_pretrained(self.model_id, revision=self.revision)
+        used = quant_config.to_dict() if quant_config is not None else None
+        return LoadedModel(
+            model,
+            tokenizer,
+            self.describe(),
+            precisions.record(precision, used),
+            str(model.config._attn_implementation),
+        )
+
+
+def _free() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def unload(loaded: LoadedModel | None) -> None:
+    if loaded is not None:
+        loaded.model = None
+    _free()

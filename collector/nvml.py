@@ -1,0 +1,183 @@
+"""The one adapter that owns NVML (pynvml from nvidia-ml-py).
+
+Units are converted here, once: mJ -> J, mW -> W. NVMLError never leaves this module: it becomes
+NvmlError / NvmlNotSupported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+from .errors import NvmlError, NvmlNotSupported
+
+T = TypeVar("T")
+
+_THROTTLE_NAMES = {  # clock-event reason bit -> name (GPU idle is not a throttle)
+    "nvmlClocksEventReasonApplicationsClocksSetting": "applications_clocks_setting",
+    "nvmlClocksEventReasonSwPowerCap": "sw_power_cap",
+    "nvmlClocksEventReasonHwSlowdown": "hw_slowdown",
+    "nvmlClocksEventReasonSyncBoost": "sync_boost",
+    "nvmlClocksEventReasonSwThermalSlowdown": "sw_thermal_slowdown",
+    "nvmlClocksEventReasonHwThermalSlowdown": "hw_thermal_slowdown",
+    "nvmlClocksEventReasonHwPowerBrakeSlowdown": "hw_power_brake_slowdown",
+    "nvmlClocksEventReasonDisplayClockSetting": "display_clock_setting",
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampler reading, summed or maximised over the GPUs in use."""
+
+    t_s: float
+    power_w: float
+    temperature_c: float
+    sm_clock_mhz: float
+    mem_clock_mhz: float
+    throttle_mask: int
+
+
+class Nvml:
+    """NVML for a set of GPU indices. Use as a context manager (init/shutdown)."""
+
+    def __init__(self, indices: list[int] | None = None, module: ModuleType | None = None) -> None:
+        self._nv = module
+        self._indices = indices
+        self.handles: list[Any] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Nvml:
+        if self._nv is None:
+            try:
+                self._nv = importlib.import_module("pynvml")
+            except ImportError as exc:
+                raise NvmlError("nvidia-ml-py is not installed: pip install 'ecocompute-llm-energy[collect]'") from exc
+        self._call(self._nv.nvmlInit)
+        count = self._call(self._nv.nvmlDeviceGetCount)
+        indices = self._indices if self._indices is not None else [0]
+        missing = [i for i in indices if not 0 <= i < count]
+        if missing:
+            self._nv.nvmlShutdown()
+            raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
+        self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A failing shutdown must not mask the error that ended the block.
+        with contextlib.suppress(Exception):
+            self._nv.nvmlShutdown()  # type: ignore[union-attr]
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        nv = self._nv
+        try:
+            return fn(*args)
+        except nv.NVMLError as exc:  # type: ignore[union-attr]
+            if isinstance(exc, getattr(nv, "NVMLError_NotSupported", ())):
+                raise NvmlNotSupported(f"{fn.__name__}: not supported on this GPU/driver") from exc
+            raise NvmlError(f"{fn.__name__}: {exc}") from exc
+
+    # -- readings ------------------------------------------------------------------------
+    def energy_j(self) -> list[float]:
+        """Total-energy counter of each GPU since driver load (J)."""
+        return [self._call(self._nv.nvmlDeviceGetTotalEnergyConsumption, h) / 1000.0 for h in self.handles]
+
+    def supports_energy_counter(self) -> bool:
+        try:
+            self.energy_j()
+        except NvmlNotSupported:
+            return False
+        return True
+
+    def power_w(self) -> list[float]:
+        return [self._call(self._nv.nvmlDeviceGetPowerUsage, h) / 1000.0 for h in self.handles]
+
+    def sample(self, t_s: float) -> Sample:
+        nv = self._nv
+        power = temp = sm = mem = 0.0
+        mask = 0
+        for h in self.handles:
+            power += self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+            temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
+            sm += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM)
+            mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
+            mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
+        n = len(self.handles)
+        return Sample(t_s, power, temp, sm / n, mem / n, mask)
+
+    def throttle_names(self, mask: int) -> list[str]:
+        return sorted(name for attr, name in _THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
+
+    def other_processes(self) -> list[dict[str, Any]]:
+        """Compute processes on our GPUs that are not this process."""
+        import os
+
+        found = []
+        for index, h in enumerate(self.handles):
+            try:
+                procs = self._call(self._nv.nvmlDeviceGetComputeRunningProcesses, h)
+            except NvmlNotSupported:
+                continue
+            for p in procs:
+                if p.pid != os.getpid():
+                    found.append({"gpu": index, "pid": p.pid, "used_memory_mib": (p.usedGpuMemory or 0) / 2**20})
+        return found
+
+    # -- static facts for the provenance -------------------------------------------------
+    def _maybe(self, fn: Callable[..., T], *args: Any, default: T) -> T:
+        try:
+            return self._call(fn, *args)
+        except NvmlNotSupported:
+            return default
+
+    def describe(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(gpu, driver) sections of the submission's environment, for the first GPU."""
+        nv, h = self._nv, self.handles[0]
+        major, minor = self._call(nv.nvmlDeviceGetCudaComputeCapability, h)
+        arch_id = self._maybe(nv.nvmlDeviceGetArchitecture, h, default=-1)
+        ecc = self._maybe(nv.nvmlDeviceGetEccMode, h, default=None)
+        mig = self._maybe(nv.nvmlDeviceGetMigMode, h, default=None)
+        cuda = self._call(nv.nvmlSystemGetCudaDriverVersion_v2)
+        gpu = {
+            "name": _text(self._call(nv.nvmlDeviceGetName, h)),
+            "architecture": _architecture(nv, arch_id),
+            "compute_capability": f"{major}.{minor}",
+            "memory_total_mib": int(self._call(nv.nvmlDeviceGetMemoryInfo, h).total // 2**20),
+            "uuid_sha256": hashlib.sha256(_text(self._call(nv.nvmlDeviceGetUUID, h)).encode()).hexdigest(),
+            "count": len(self.handles),
+            "power_limit_enforced_w": self._call(nv.nvmlDeviceGetEnforcedPowerLimit, h) / 1000.0,
+            "power_limit_default_w": self._call(nv.nvmlDeviceGetPowerManagementDefaultLimit, h) / 1000.0,
+            "power_limit_max_w": self._call(nv.nvmlDeviceGetPowerManagementLimitConstraints, h)[1] / 1000.0,
+            "vbios_version": _text(self._call(nv.nvmlDeviceGetVbiosVersion, h)),
+            "persistence_mode": bool(self._maybe(nv.nvmlDeviceGetPersistenceMode, h, default=0)),
+            "ecc_mode": "unsupported" if ecc is None else ("enabled" if ecc[0] else "disabled"),
+            "mig_mode": "unsupported" if mig is None else ("enabled" if mig[0] else "disabled"),
+        }
+        driver = {
+            "driver_version": _text(self._call(nv.nvmlSystemGetDriverVersion)),
+            "nvml_version": _text(self._call(nv.nvmlSystemGetNVMLVersion)),
+            "cuda_driver_version": f"{cuda // 1000}.{cuda % 1000 // 10}",
+        }
+        return gpu, driver
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _architecture(nv: ModuleType, arch_id: int) -> str:
+    for name in dir(nv):
+        if name.startswith("NVML_DEVICE_ARCH_") and getattr(nv, name) == arch_id and name != "NVML_DEVICE_ARCH_UNKNOWN":
+            return name.removeprefix("NVML_DEVICE_ARCH_").title()
+    return f"unknown-arch-{arch_id}"
+
+
+@contextmanager
+def open_nvml(indices: list[int] | None = None, module: ModuleType | None = None) -> Iterator[Nvml]:
+    with Nvml(indices, module) as nvml:
+        yield nvml

@@ -1,0 +1,126 @@
+"""Terminal rendering for eco-collect: progress with ETA, summary table, doctor report."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .doctor import Check
+from .sweep import Events
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def summary_table(measurements: list[dict[str, Any]]) -> Table:
+    """Energy per token and its change against fp16 at the same batch size."""
+    fp16 = {
+        m["batch_size"]: m["summary"]["energy_per_token_j_mean"]
+        for m in measurements
+        if m["precision"] == "fp16" and m["summary"]
+    }
+    table = Table(title="Measurements")
+    for col in (
+        "precision",
+        "batch",
+        "status",
+        "trials",
+        "tok/s",
+        "CV tok/s %",
+        "CV J/tok %",
+        "J/1k tok",
+        "net J/1k tok",
+        "vs fp16",
+        "sampler Δ %",
+    ):
+        table.add_column(col, justify="right")
+    for m in measurements:
+        s = m["summary"]
+        if s is None:
+            table.add_row(m["precision"], str(m["batch_size"]), m["status"], *["-"] * 8)
+            continue
+        ref = fp16.get(m["batch_size"])
+        delta = (
+            "-"
+            if ref is None or m["precision"] == "fp16"
+            else f"{(s['energy_per_token_j_mean'] / ref - 1) * 100:+.0f} %"
+        )
+        table.add_row(
+            m["precision"],
+            str(m["batch_size"]),
+            m["status"],
+            str(s["trials"]),
+            _fmt(s["throughput_tok_s_mean"]),
+            _fmt(s["throughput_tok_s_cv_pct"], ".2f"),
+            _fmt(s["energy_per_token_j_cv_pct"], ".2f"),
+            _fmt(s["energy_per_token_j_mean"] * 1000, ".0f"),
+            _fmt(s["net_energy_per_token_j_mean"] * 1000, ".0f"),
+            delta,
+            _fmt(s["counter_sampler_disagreement_pct_max"], ".2f"),
+        )
+    return table
+
+
+def doctor_table(checks: list[Check]) -> Table:
+    table = Table(title="eco-collect doctor")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    style = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for c in checks:
+        table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.detail)
+    return table
+
+
+class RichEvents(Events):
+    """Progress bar over configurations with an ETA, plus one line per finished configuration."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("sweep", total=total)
+        self.trials = 0
+        self.started = time.monotonic()
+
+    def __enter__(self) -> RichEvents:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def config_started(self, label: str, index: int, total: int) -> None:
+        self.trials = 0
+        self.progress.update(self.task, description=f"{label} ({index}/{total})")
+
+    def trial_done(self, trial: dict[str, Any]) -> None:
+        self.trials += 1
+        tok_s = trial["generated_tokens"] / trial["duration_s"]
+        self.progress.update(
+            self.task,
+            description=f"{self.progress.tasks[0].description.split(' [')[0]} [trial {self.trials} {trial['role']} {tok_s:.1f} tok/s]",
+        )
+
+    def config_done(self, label: str, measurement: dict[str, Any], elapsed_s: float) -> None:
+        s = measurement["summary"]
+        self.console.print(
+            f"{label}: {measurement['status']} after {len(measurement['trials'])} trials in {elapsed_s:.0f} s; "
+            f"CV tok/s {s['throughput_tok_s_cv_pct']:.2f} %, {s['energy_per_token_j_mean'] * 1000:.0f} J/1k tok"
+        )
+        self.progress.advance(self.task)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"[yellow]note:[/] {text}")

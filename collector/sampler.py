@@ -1,0 +1,140 @@
+"""Power/clock sampler that runs beside the workload, in its own process.
+
+The measuring process never polls NVML during a trial: the sampler samples continuously into a
+ring buffer (its own process, so no GIL contention with generate()), and after each trial the
+measuring process asks for the summary of the window [t0, t1] on the shared monotonic clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import multiprocessing as mp
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CollectError
+from .nvml import Nvml, Sample
+
+BUFFER_S = 900.0  # longest window the ring buffer can answer for
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    power_avg_w: float
+    power_peak_w: float
+    energy_j: float  # sampled power integrated over the window
+    samples: int
+    sample_rate_hz: float
+    temperature_max_c: float
+    sm_clock_mhz_mean: float
+    mem_clock_mhz_mean: float
+    throttle_reasons: list[str]
+
+
+def _interp(a: Sample, b: Sample, t: float) -> float:
+    if b.t_s == a.t_s:
+        return a.power_w
+    return a.power_w + (b.power_w - a.power_w) * (t - a.t_s) / (b.t_s - a.t_s)
+
+
+def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Callable[[int], list[str]]) -> WindowStats:
+    """Trapezoid integral of power over [t0, t1], with the ends interpolated from neighbours."""
+    inside = [s for s in samples if t0 <= s.t_s <= t1]
+    before = [s for s in samples if s.t_s < t0]
+    after = [s for s in samples if s.t_s > t1]
+    if not inside and not (before and after):
+        raise CollectError(f"sampler has no readings for the window {t0:.3f}-{t1:.3f} s")
+    points: list[tuple[float, float]] = []
+    first = inside[0] if inside else after[0]
+    last = inside[-1] if inside else before[-1]
+    points.append((t0, _interp(before[-1], first, t0) if before else first.power_w))
+    points += [(s.t_s, s.power_w) for s in inside]
+    points.append((t1, _interp(last, after[0], t1) if after else last.power_w))
+    energy = math.fsum((tb - ta) * (pa + pb) / 2 for (ta, pa), (tb, pb) in itertools.pairwise(points))
+    duration = t1 - t0
+    used = inside or [first]
+    mask = 0
+    for s in used:
+        mask |= s.throttle_mask
+    return WindowStats(
+        power_avg_w=energy / duration,
+        power_peak_w=max(s.power_w for s in used),
+        energy_j=energy,
+        samples=len(inside),
+        sample_rate_hz=len(inside) / duration,
+        temperature_max_c=max(s.temperature_c for s in used),
+        sm_clock_mhz_mean=math.fsum(s.sm_clock_mhz for s in used) / len(used),
+        mem_clock_mhz_mean=math.fsum(s.mem_clock_mhz for s in used) / len(used),
+        throttle_reasons=names(mask),
+    )
+
+
+def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float) -> None:
+    """Sampler loop (child process or thread): sample, answer window requests, stop on request."""
+    try:
+        with factory() as nvml:
+            buffer: deque[Sample] = deque(maxlen=int(BUFFER_S / period_s) + 16)
+            conn.send(("ready", None))
+            next_t = time.monotonic()
+            while True:
+                buffer.append(nvml.sample(time.monotonic()))
+                next_t += period_s
+                while conn.poll(max(0.0, next_t - time.monotonic())):
+                    message = conn.recv()
+                    if message[0] == "stop":
+                        return
+                    _, t0, t1 = message
+                    buffer.append(nvml.sample(time.monotonic()))  # one reading after t1
+                    conn.send(("window", summarize_window(list(buffer), t0, t1, nvml.throttle_names)))
+                if time.monotonic() - next_t > 10 * period_s:  # fell far behind: do not burst
+                    next_t = time.monotonic()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it as CollectError
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class Sampler:
+    """Context manager around the sampling process (``mode="thread"`` for tests and A/B runs)."""
+
+    def __init__(self, factory: Callable[[], Nvml], period_s: float = 0.05, mode: str = "process") -> None:
+        self.period_s = period_s
+        self.mode = mode
+        self._factory = factory
+        self._conn: Any = None
+        self._worker: Any = None
+
+    def __enter__(self) -> Sampler:
+        if self.mode == "process":
+            ctx = mp.get_context("spawn")  # never fork a process that holds CUDA
+            self._conn, child = ctx.Pipe()
+            self._worker = ctx.Process(target=_serve, args=(child, self._factory, self.period_s), daemon=True)
+        else:
+            self._conn, child = mp.Pipe()
+            self._worker = threading.Thread(target=_serve, args=(child, self._factory, self.period_s), daemon=True)
+        self._worker.start()
+        self._expect("ready", timeout_s=60.0)
+        return self
+
+    def _expect(self, kind: str, timeout_s: float) -> Any:
+        if not self._conn.poll(timeout_s):
+            raise CollectError(f"power sampler did not answer within {timeout_s:.0f} s")
+        got, payload = self._conn.recv()
+        if got == "error":
+            raise CollectError(f"power sampler failed: {payload}")
+        return payload
+
+    def window(self, t0: float, t1: float) -> WindowStats:
+        self._conn.send(("window", t0, t1))
+        return self._expect("window", timeout_s=30.0)
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the worker may be gone already
+            self._conn.send(("stop",))
+        self._worker.join(timeout=10)
+        if self.mode == "process" and self._worker.is_alive():
+            self._worker.terminate()

@@ -1,0 +1,103 @@
+"""A fake NVML: pynvml autospec'd, with a monotonically increasing energy counter.
+
+The counter integrates a constant board power over wall time, so counter energy, sampled power
+and duration agree like on a real GPU. Importable by the sampler's spawned process.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import pynvml
+
+from collector.nvml import Nvml
+
+POWER_W = 250.0
+IDLE_W = 70.0
+
+
+class Board:
+    """Board power: POWER_W while a workload runs (see ``busy``), IDLE_W otherwise."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self._energy_j = 1_000_000.0
+        self._since = time.monotonic()
+
+    def _power(self, loaded_w: float) -> float:
+        return loaded_w if self.busy else IDLE_W
+
+    def energy_j(self, loaded_w: float) -> float:
+        return self._energy_j + self._power(loaded_w) * (time.monotonic() - self._since)
+
+    def set_busy(self, busy: bool, loaded_w: float = POWER_W) -> None:
+        self._energy_j = self.energy_j(loaded_w)
+        self._since = time.monotonic()
+        self.busy = busy
+
+
+BOARD = Board()
+
+
+def fake_module(power_w: float = POWER_W, energy_supported: bool = True, gpus: int = 1) -> Any:
+    nv = mock.create_autospec(pynvml, instance=False)
+    for name in dir(pynvml):  # real constants and exception classes
+        value = getattr(pynvml, name)
+        if isinstance(value, int) or (isinstance(value, type) and issubclass(value, Exception)):
+            setattr(nv, name, value)
+    nv.nvmlDeviceGetCount.return_value = gpus
+    nv.nvmlDeviceGetHandleByIndex.side_effect = lambda i: f"handle-{i}"
+    if energy_supported:
+        nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(BOARD.energy_j(power_w) * 1000)
+    else:
+        nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: int(BOARD._power(power_w) * 1000)
+    nv.nvmlDeviceGetTemperature.return_value = 45
+    nv.nvmlDeviceGetClockInfo.side_effect = lambda h, kind: 1980 if kind == pynvml.NVML_CLOCK_SM else 2619
+    nv.nvmlDeviceGetCurrentClocksEventReasons.return_value = pynvml.nvmlClocksEventReasonGpuIdle
+    nv.nvmlDeviceGetCudaComputeCapability.return_value = (9, 0)
+    nv.nvmlDeviceGetArchitecture.return_value = pynvml.NVML_DEVICE_ARCH_HOPPER
+    nv.nvmlDeviceGetEccMode.return_value = (1, 1)
+    nv.nvmlDeviceGetMigMode.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    nv.nvmlSystemGetCudaDriverVersion_v2.return_value = 13000
+    nv.nvmlDeviceGetName.return_value = "NVIDIA Fake H100"
+    nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30)
+    nv.nvmlDeviceGetUUID.return_value = "GPU-00000000-fake"
+    nv.nvmlDeviceGetEnforcedPowerLimit.return_value = 700_000
+    nv.nvmlDeviceGetPowerManagementDefaultLimit.return_value = 700_000
+    nv.nvmlDeviceGetPowerManagementLimitConstraints.return_value = (200_000, 700_000)
+    nv.nvmlDeviceGetVbiosVersion.return_value = "96.00.99.00.01"
+    nv.nvmlDeviceGetPersistenceMode.return_value = 1
+    nv.nvmlSystemGetDriverVersion.return_value = "580.159.04"
+    nv.nvmlSystemGetNVMLVersion.return_value = "13.580.159.04"
+    nv.nvmlDeviceGetComputeRunningProcesses.return_value = []
+    return nv
+
+
+class BusyGenerator:
+    """Wraps collector.workload.Generator: the fake board draws load power from the synchronize()
+    that opens a trial window to the one that closes it, like a GPU kept busy by queued kernels."""
+
+    def __init__(self, *args: Any) -> None:
+        from collector.workload import Generator
+
+        self.inner = Generator(*args)
+
+    def synchronize(self) -> None:
+        self.inner.synchronize()
+        BOARD.set_busy(not BOARD.busy)
+
+    def run_request(self) -> int:
+        return self.inner.run_request()
+
+
+def make(indices: list[int]) -> Nvml:
+    """Picklable factory for the sampler process."""
+    return Nvml(indices, module=fake_module())
+
+
+def make_without_counter(indices: list[int]) -> Nvml:
+    return Nvml(indices, module=fake_module(energy_supported=False))

@@ -1,0 +1,70 @@
+"""The NVML adapter and the sampler, against the autospec'd fake."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import pynvml
+import pytest
+from fake_nvml import BOARD, IDLE_W, POWER_W, fake_module, make
+
+from collector.errors import NvmlError
+from collector.nvml import Nvml, Sample
+from collector.sampler import Sampler, summarize_window
+
+
+def test_units_are_converted_once() -> None:
+    with Nvml([0], module=fake_module()) as nvml:
+        first = nvml.energy_j()[0]
+        assert nvml.power_w() == [IDLE_W]  # mW -> W
+        time.sleep(0.05)
+        second = nvml.energy_j()[0]
+    assert 1_000_000 < first < second  # mJ -> J, monotonically increasing
+    assert second - first == pytest.approx(IDLE_W * 0.05, rel=0.5)
+
+
+def test_describe_builds_the_environment_sections() -> None:
+    with Nvml([0], module=fake_module()) as nvml:
+        gpu, driver = nvml.describe()
+    assert gpu["architecture"] == "Hopper" and gpu["compute_capability"] == "9.0"
+    assert gpu["power_limit_enforced_w"] == 700.0 and gpu["mig_mode"] == "unsupported"
+    assert len(gpu["uuid_sha256"]) == 64 and "fake" not in gpu["uuid_sha256"]
+    assert driver == {"driver_version": "580.159.04", "nvml_version": "13.580.159.04", "cuda_driver_version": "13.0"}
+
+
+def test_nvml_errors_become_project_errors() -> None:
+    nv = fake_module()
+    nv.nvmlInit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    with pytest.raises(NvmlError, match="nvmlInit"), Nvml([0], module=nv):
+        pass
+    with pytest.raises(NvmlError, match="not present"), Nvml([3], module=fake_module()):
+        pass
+
+
+def test_unsupported_counter_is_detected() -> None:
+    with Nvml([0], module=fake_module(energy_supported=False)) as nvml:
+        assert nvml.supports_energy_counter() is False
+
+
+def test_window_integral_interpolates_the_edges() -> None:
+    samples = [Sample(t, p, 40, 1000, 2000, 0) for t, p in [(0.0, 100), (1.0, 200), (2.0, 200), (3.0, 100)]]
+    stats = summarize_window(samples, 0.5, 2.5, lambda m: [])
+    # 0.5-1: 150->200, 1-2: 200, 2-2.5: 200->150  => 87.5 + 200 + 87.5
+    assert stats.energy_j == pytest.approx(375.0)
+    assert stats.power_avg_w == pytest.approx(187.5)
+    assert stats.samples == 2 and stats.power_peak_w == 200
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_sampler_reports_windows(mode: str) -> None:
+    with Sampler(functools.partial(make, [0]), period_s=0.01, mode=mode) as sampler:
+        t0 = time.monotonic()
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        window = sampler.window(t0, t1)
+    assert not BOARD.busy
+    assert window.power_avg_w == pytest.approx(IDLE_W)
+    assert window.energy_j == pytest.approx(IDLE_W * (t1 - t0), rel=1e-6)
+    assert window.sample_rate_hz > 10  # >= 10 Hz required
+    assert window.throttle_reasons == []  # GPU idle is not a throttle
