@@ -130,9 +130,10 @@ class Nvml:
 
     # -- static facts for the provenance -------------------------------------------------
     def _maybe(self, fn: Callable[..., T], *args: Any, default: T) -> T:
+        """Optional facts: a GPU or VM that refuses them yields ``default`` instead of failing the run."""
         try:
             return self._call(fn, *args)
-        except NvmlNotSupported:
+        except NvmlError:
             return default
 
     def describe(self) -> tuple[dict[str, Any], dict[str, str]]:
@@ -153,7 +154,7 @@ class Nvml:
             "power_limit_enforced_w": self._call(nv.nvmlDeviceGetEnforcedPowerLimit, h) / 1000.0,
             "power_limit_default_w": self._call(nv.nvmlDeviceGetPowerManagementDefaultLimit, h) / 1000.0,
             "power_limit_max_w": self._call(nv.nvmlDeviceGetPowerManagementLimitConstraints, h)[1] / 1000.0,
-            "vbios_version": _text(self._call(nv.nvmlDeviceGetVbiosVersion, h)),
+            "vbios_version": _text(self._maybe(nv.nvmlDeviceGetVbiosVersion, h, default="unavailable")),
             "persistence_mode": bool(self._maybe(nv.nvmlDeviceGetPersistenceMode, h, default=0)),
             "ecc_mode": "unsupported" if ecc is None else ("enabled" if ecc[0] else "disabled"),
             "mig_mode": "unsupported" if mig is None else ("enabled" if mig[0] else "disabled"),

@@ -7,7 +7,7 @@ import time
 
 import pynvml
 import pytest
-from fake_nvml import BOARD, IDLE_W, POWER_W, fake_module, make
+from fake_nvml import BOARD, IDLE_W, fake_module, make
 
 from collector.errors import NvmlError
 from collector.nvml import Nvml, Sample

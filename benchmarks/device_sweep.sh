@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Driver for the lent H100 (no internet): install carried wheels, run the doctor and the sampler
+# A/B, then the Mistral-7B sweep in its own session so it outlives one 10-minute command.
+# Usage on the device: bash benchmarks/device_sweep.sh start|wait
+set -uo pipefail
+STATE=/tmp/eco-run
+export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+case "${1:-start}" in
+  start)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    mkdir -p "$STATE"
+    nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv | tee "$STATE/nvidia-smi.txt"
+    python3 -m collector doctor 2>&1 | tee "$STATE/doctor.txt"
+    python3 benchmarks/sampler_overhead.py --model Qwen/Qwen2-1.5B-Instruct --rounds "${ROUNDS:-6}" --requests 2 \
+      --cache-dir "$STATE/models" 2>&1 | tee "$STATE/sampler_overhead.txt"
+    setsid nohup python3 benchmarks/collector_sweep.py --model mistralai/Mistral-7B-Instruct-v0.2 --weights random \
+      --out-dir "$STATE/repo/submissions" --report "$STATE/sweep-report.json" ${SWEEP_ARGS:-} \
+      > "$STATE/sweep.log" 2>&1 < /dev/null &
+    echo "sweep started (pid $!)"
+    ;;
+  wait)
+    deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
+    while [ ! -f "$STATE/sweep-report.json" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+      if ! pgrep -f collector_sweep.py > /dev/null; then echo "sweep process ended"; break; fi
+      sleep 10
+    done
+    ;;
+esac
+mkdir -p "$OUT"
+cp "$STATE"/*.txt "$STATE"/*.json "$OUT"/ 2>/dev/null
+cp "$STATE"/repo/submissions/*/*.json "$OUT"/ 2>/dev/null
+tail -c 6000 "$STATE/sweep.log" | tr '\r' '\n' | grep -v "^\s*$" | tail -40 > "$OUT/sweep-tail.txt"
+cat "$OUT/sweep-tail.txt"
+ls "$STATE/repo/.eco-collect" 2>/dev/null
