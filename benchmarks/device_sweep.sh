@@ -11,12 +11,14 @@ case "${1:-start}" in
     mkdir -p "$STATE"
     nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv | tee "$STATE/nvidia-smi.txt"
     python3 -m collector doctor 2>&1 | tee "$STATE/doctor.txt"
-    python3 benchmarks/sampler_overhead.py --model Qwen/Qwen2-1.5B-Instruct --rounds "${ROUNDS:-6}" --requests 2 \
-      --cache-dir "$STATE/models" 2>&1 | tee "$STATE/sampler_overhead.txt"
     setsid nohup python3 benchmarks/collector_sweep.py --model mistralai/Mistral-7B-Instruct-v0.2 --weights random \
       --out-dir "$STATE/repo/submissions" --report "$STATE/sweep-report.json" ${SWEEP_ARGS:-} \
       > "$STATE/sweep.log" 2>&1 < /dev/null &
     echo "sweep started (pid $!)"
+    ;;
+  ab)
+    python3 benchmarks/sampler_overhead.py --model Qwen/Qwen2-1.5B-Instruct --rounds "${ROUNDS:-8}" --requests 2 \
+      --cache-dir "$STATE/models" 2>&1 | grep -v "it/s" | tee "$STATE/sampler_overhead.txt"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
@@ -28,7 +30,7 @@ case "${1:-start}" in
 esac
 mkdir -p "$OUT"
 cp "$STATE"/*.txt "$STATE"/*.json "$OUT"/ 2>/dev/null
-cp "$STATE"/repo/submissions/*/*.json "$OUT"/ 2>/dev/null
-tail -c 6000 "$STATE/sweep.log" | tr '\r' '\n' | grep -v "^\s*$" | tail -40 > "$OUT/sweep-tail.txt"
+cp "$STATE"/repo/submissions/*/*.json "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null
+tr '\r' '\n' < "$STATE/sweep.log" | grep -vE "it/s|^\s*$" | tail -60 > "$OUT/sweep-tail.txt"
 cat "$OUT/sweep-tail.txt"
 ls "$STATE/repo/.eco-collect" 2>/dev/null

@@ -17,6 +17,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+from collector.hostinfo import pin_to_cpus
 from collector.models import ModelSource
 from collector.nvml import Nvml
 from collector.sampler import Sampler
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
     args = parser.parse_args()
 
+    pinned = pin_to_cpus(1)  # as eco-collect run does
     source = ModelSource(args.model, weights="random", revision=None, device="cuda", cache_dir=args.cache_dir)
     loaded = source.load("fp16")
     gen = Generator(loaded.model, source.prompt(64), 1, args.output_tokens)
@@ -42,7 +44,7 @@ def main() -> None:
         gen.run_request()
     gen.synchronize()
     factory = functools.partial(Nvml, [0])
-    samplers = {m: Sampler(factory, args.period_s, m) if m != "none" else nullcontext() for m in MODES}
+    samplers = {m: Sampler(factory, args.period_s, m, pin=True) if m != "none" else nullcontext() for m in MODES}
     results: dict[str, list[float]] = {m: [] for m in MODES}
     for r in range(args.rounds):
         order = MODES[r % 3 :] + MODES[: r % 3]
@@ -55,7 +57,7 @@ def main() -> None:
                 gen.synchronize()
                 results[mode].append(tokens / (time.monotonic() - t0))
     base = results["none"]
-    print(f"model={args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens), rounds={args.rounds}, period={args.period_s}s")
+    print(f"model={args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens), rounds={args.rounds}, period={args.period_s}s, pinned CPU {pinned}")
     print(f"{'mode':8} {'mean tok/s':>10} {'CV %':>6} {'overhead %':>11} {'95% CI':>16}")
     for mode in MODES:
         vals = results[mode]

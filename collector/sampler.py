@@ -75,8 +75,12 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
     )
 
 
-def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float) -> None:
+def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = False) -> None:
     """Sampler loop (child process or thread): sample, answer window requests, stop on request."""
+    if pin:
+        from .hostinfo import pin_to_cpus
+
+        pin_to_cpus(1, skip=1)  # the CPU next to the measuring process's
     try:
         with factory() as nvml:
             buffer: deque[Sample] = deque(maxlen=int(BUFFER_S / period_s) + 16)
@@ -101,9 +105,10 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float) -> None:
 class Sampler:
     """Context manager around the sampling process (``mode="thread"`` for tests and A/B runs)."""
 
-    def __init__(self, factory: Callable[[], Nvml], period_s: float = 0.05, mode: str = "process") -> None:
+    def __init__(self, factory: Callable[[], Nvml], period_s: float = 0.05, mode: str = "process", pin: bool = False) -> None:
         self.period_s = period_s
         self.mode = mode
+        self.pin = pin and mode == "process"
         self._factory = factory
         self._conn: Any = None
         self._worker: Any = None
@@ -112,7 +117,7 @@ class Sampler:
         if self.mode == "process":
             ctx = mp.get_context("spawn")  # never fork a process that holds CUDA
             self._conn, child = ctx.Pipe()
-            self._worker = ctx.Process(target=_serve, args=(child, self._factory, self.period_s), daemon=True)
+            self._worker = ctx.Process(target=_serve, args=(child, self._factory, self.period_s, self.pin), daemon=True)
         else:
             self._conn, child = mp.Pipe()
             self._worker = threading.Thread(target=_serve, args=(child, self._factory, self.period_s), daemon=True)

@@ -44,6 +44,7 @@ class SweepConfig:
     out_dir: Path = Path("submissions")
     state_dir: Path = Path(".eco-collect")
     resume: bool = False
+    pin_cpu: bool = True
 
 
 class Events:
@@ -88,7 +89,7 @@ def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str) -> dic
 
 
 def _run_key(cfg: SweepConfig, gpu_uuid: str) -> str:
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "handle", "out_dir", "state_dir")}
+    fields = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "handle", "out_dir", "state_dir", "pin_cpu")}
     payload = json.dumps({"cfg": fields, "gpu": gpu_uuid}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -159,7 +160,11 @@ def run_sweep(
     measurements = list(done)
     total = len(cfg.precisions) * len(cfg.batch_sizes)
     factory = functools.partial(hooks.nvml, cfg.gpus)
-    with hooks.nvml(cfg.gpus) as nvml, Sampler(factory, cfg.sample_period_s, hooks.sampler_mode) as sampler:
+    pin = cfg.pin_cpu and hooks.device != "cpu"
+    pinned = hostinfo.pin_to_cpus(1) if pin else None
+    if pinned is not None:
+        session_notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
+    with hooks.nvml(cfg.gpus) as nvml, Sampler(factory, cfg.sample_period_s, hooks.sampler_mode, pin) as sampler:
         counter = nvml.energy_j if counter_ok else None
         for precision in cfg.precisions:
             todo = [b for b in cfg.batch_sizes if (precision, b) not in completed]
