@@ -48,10 +48,19 @@ def main() -> None:
     a = p.parse_args()
     precisions, batches = parse(a.precision), [int(b) for b in a.batch_size.split(",")]
     cfg = SweepConfig(
-        model_id=a.model, precisions=precisions, batch_sizes=batches, handle=a.handle, weights=a.weights,
-        plan=TrialPlan(trial_min_s=a.trial_min_s, idle_window_s=a.idle_window_s, max_config_s=a.max_config_s,
-                       gates=Gates(max_trials=a.max_trials)),
-        out_dir=a.out_dir, state_dir=a.out_dir.parent / ".eco-collect",
+        model_id=a.model,
+        precisions=precisions,
+        batch_sizes=batches,
+        handle=a.handle,
+        weights=a.weights,
+        plan=TrialPlan(
+            trial_min_s=a.trial_min_s,
+            idle_window_s=a.idle_window_s,
+            max_config_s=a.max_config_s,
+            gates=Gates(max_trials=a.max_trials),
+        ),
+        out_dir=a.out_dir,
+        state_dir=a.out_dir.parent / ".eco-collect",
     )
     console = Console(stderr=True)
     start = time.monotonic()
@@ -61,18 +70,25 @@ def main() -> None:
     rows = []
     for m in doc["measurements"]:
         s, label = m["summary"], f"{m['precision']} bs={m['batch_size']}"
-        rows.append({
-            "config": label, "status": m["status"], "trials_total": len(m["trials"]),
-            "warmups": sum(t["role"] == "warmup" for t in m["trials"]),
-            "discarded": sum(t["role"] == "discarded" for t in m["trials"]),
-            "tok_s": s and s["throughput_tok_s_mean"], "cv_tok_s_pct": s and s["throughput_tok_s_cv_pct"],
-            "cv_power_pct": s and s["power_w_cv_pct"], "cv_j_per_tok_pct": s and s["energy_per_token_j_cv_pct"],
-            "j_per_1k_tok": s and s["energy_per_token_j_mean"] * 1000,
-            "net_j_per_1k_tok": s and s["net_energy_per_token_j_mean"] * 1000,
-            "idle_w": s and s["idle_power_w"], "power_w": s and s["power_w_mean"],
-            "counter_vs_sampler_max_pct": s and s["counter_sampler_disagreement_pct_max"],
-            "time_s": events.times.get(label),
-        })
+        rows.append(
+            {
+                "config": label,
+                "status": m["status"],
+                "trials_total": len(m["trials"]),
+                "warmups": sum(t["role"] == "warmup" for t in m["trials"]),
+                "discarded": sum(t["role"] == "discarded" for t in m["trials"]),
+                "tok_s": s and s["throughput_tok_s_mean"],
+                "cv_tok_s_pct": s and s["throughput_tok_s_cv_pct"],
+                "cv_power_pct": s and s["power_w_cv_pct"],
+                "cv_j_per_tok_pct": s and s["energy_per_token_j_cv_pct"],
+                "j_per_1k_tok": s and s["energy_per_token_j_mean"] * 1000,
+                "net_j_per_1k_tok": s and s["net_energy_per_token_j_mean"] * 1000,
+                "idle_w": s and s["idle_power_w"],
+                "power_w": s and s["power_w_mean"],
+                "counter_vs_sampler_max_pct": s and s["counter_sampler_disagreement_pct_max"],
+                "time_s": events.times.get(label),
+            }
+        )
     a.report.write_text(json.dumps({"wall_s": wall, "submission": str(path), "rows": rows}, indent=2) + "\n")
     print(f"submission: {path}")
     print(f"sweep wall time: {wall:.0f} s ({wall / 60:.1f} min); gpu: {doc['environment']['gpu']['name']}")
@@ -80,10 +96,12 @@ def main() -> None:
     print(head)
     for r in rows:
         f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-        print(f"{r['config']:16} {r['status']:11} {r['trials_total']:6d} {r['warmups']:4d} {r['discarded']:4d} "
-              f"{f(r['tok_s'], '8.1f')} {f(r['cv_tok_s_pct'], '6.2f')} {f(r['cv_power_pct'], '6.2f')} "
-              f"{f(r['cv_j_per_tok_pct'], '6.2f')} {f(r['j_per_1k_tok'], '7.0f')} {f(r['net_j_per_1k_tok'], '7.0f')} "
-              f"{f(r['counter_vs_sampler_max_pct'], '8.2f')} {f(r['time_s'], '6.0f')}")
+        print(
+            f"{r['config']:16} {r['status']:11} {r['trials_total']:6d} {r['warmups']:4d} {r['discarded']:4d} "
+            f"{f(r['tok_s'], '8.1f')} {f(r['cv_tok_s_pct'], '6.2f')} {f(r['cv_power_pct'], '6.2f')} "
+            f"{f(r['cv_j_per_tok_pct'], '6.2f')} {f(r['j_per_1k_tok'], '7.0f')} {f(r['net_j_per_1k_tok'], '7.0f')} "
+            f"{f(r['counter_vs_sampler_max_pct'], '8.2f')} {f(r['time_s'], '6.0f')}"
+        )
 
 
 if __name__ == "__main__":

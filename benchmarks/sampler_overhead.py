@@ -57,7 +57,9 @@ def main() -> None:
                 gen.synchronize()
                 results[mode].append(tokens / (time.monotonic() - t0))
     base = results["none"]
-    print(f"model={args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens), rounds={args.rounds}, period={args.period_s}s, pinned CPU {pinned}")
+    print(
+        f"model={args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens), rounds={args.rounds}, period={args.period_s}s, pinned CPU {pinned}"
+    )
     print(f"{'mode':8} {'mean tok/s':>10} {'CV %':>6} {'overhead %':>11} {'95% CI':>16}")
     for mode in MODES:
         vals = results[mode]
@@ -65,7 +67,9 @@ def main() -> None:
         mean_d = statistics.fmean(diffs)
         half = 2.365 * statistics.stdev(diffs) / math.sqrt(len(diffs)) if mode != "none" else 0.0
         cv = 100.0 * statistics.stdev(vals) / statistics.fmean(vals)
-        print(f"{mode:8} {statistics.fmean(vals):10.2f} {cv:6.2f} {mean_d:11.2f} {f'[{mean_d - half:.2f}, {mean_d + half:.2f}]':>16}")
+        print(
+            f"{mode:8} {statistics.fmean(vals):10.2f} {cv:6.2f} {mean_d:11.2f} {f'[{mean_d - half:.2f}, {mean_d + half:.2f}]':>16}"
+        )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,9 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
 class Sampler:
     """Context manager around the sampling process (``mode="thread"`` for tests and A/B runs)."""
 
-    def __init__(self, factory: Callable[[], Nvml], period_s: float = 0.05, mode: str = "process", pin: bool = False) -> None:
+    def __init__(
+        self, factory: Callable[[], Nvml], period_s: float = 0.05, mode: str = "process", pin: bool = False
+    ) -> None:
         self.period_s = period_s
         self.mode = mode
         self.pin = pin and mode == "process"

@@ -98,6 +98,22 @@ def check_file(path: Path, now: datetime | None = None) -> Checked:
     return Checked(shown, _with_lines(findings, loaded.text or ""), data)
 
 
+PARALLEL_MIN_FILES = 256
+
+
+def _check_all(paths: list[Path], now: datetime | None) -> list[Checked]:
+    """check_file over many files, on every core when there are enough files to pay for it."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_MIN_FILES or workers < 2:
+        return [check_file(p, now) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(functools.partial(check_file, now=now), paths, chunksize=64))
+
+
 def _with_lines(findings: list[Finding], text: str) -> list[Finding]:
     out = []
     for f in findings:
@@ -140,13 +156,14 @@ def _duplicates(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> l
     return findings
 
 
-def validate(
+def validate_checked(
     paths: Sequence[Path],
     *,
     base: str | None = None,
     accepted_root: Path | None = None,
     now: datetime | None = None,
-) -> Report:
+) -> tuple[Report, list[Checked]]:
+    """The report, and every checked candidate file with its parsed document (for builders)."""
     report = Report()
     history_findings: list[Finding] = []
     targets = discover(paths)
@@ -155,7 +172,7 @@ def validate(
         history_findings, added = history.check(base, repo)
         targets += [repo / a for a in added]
     unique = list(dict.fromkeys(p.absolute() for p in targets))
-    candidates = [check_file(p, now) for p in unique]
+    candidates = _check_all(unique, now)
     candidate_set = set(unique)
     accepted: list[Checked] = []
     if accepted_root is not None and accepted_root.is_dir():
@@ -166,7 +183,17 @@ def validate(
         report.findings.extend(c.findings)
     report.findings.extend(_duplicates(candidates, accepted))
     report.findings.extend(history_findings)
-    return report
+    return report, candidates
+
+
+def validate(
+    paths: Sequence[Path],
+    *,
+    base: str | None = None,
+    accepted_root: Path | None = None,
+    now: datetime | None = None,
+) -> Report:
+    return validate_checked(paths, base=base, accepted_root=accepted_root, now=now)[0]
 
 
 def exit_code(report: Report) -> int:

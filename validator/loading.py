@@ -65,15 +65,20 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _too_deep(value: Any, limit: int) -> bool:
-    """True when containers nest deeper than ``limit`` (iterative: hostile input cannot overflow)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "[]{}"))
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    """True when brackets nest deeper than ``limit`` (strings removed first; valid JSON assumed)."""
+    depth = 0
+    for ch in _STRINGS.sub("", text).translate(_NOT_BRACKETS):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
     return False
 
 
@@ -91,7 +96,7 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
         ]
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
         return None, [make("json.syntax", display, "", str(exc))]
-    if isinstance(data, (dict, list)) and _too_deep(data, MAX_DEPTH):
+    if isinstance(data, (dict, list)) and _too_deep(text, MAX_DEPTH):
         return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
     return data, []
 

@@ -1,0 +1,101 @@
+"""Build accepted submissions and the legacy data into the Hub repository layout, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from validator.engine import exit_code, validate_checked
+
+from . import card, checks, legacy, tables, writer
+from .schemas import CONFIGS
+
+DEFAULT_REPO = "ecocompute/llm-energy"
+
+
+class BuildError(Exception):
+    """Submissions that do not validate, or tables that break a rule: nothing is written."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    counts: dict[str, int]
+
+
+def _changelog(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
+
+
+def collect_rows(submissions_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Validate every submission (as CI does) and flatten the accepted ones."""
+    if not submissions_dir.is_dir():
+        raise BuildError(f"submissions folder {submissions_dir} does not exist")
+    report, checked = validate_checked([submissions_dir], accepted_root=None)
+    if exit_code(report):
+        shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]
+        raise BuildError(f"{len(report.errors)} validation error(s), nothing built:\n  " + "\n  ".join(shown))
+    rows: dict[str, list[dict[str, Any]]] = {"measurements": [], "trials": [], "submissions": []}
+    for c in checked:
+        path = Path(c.path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        relative = Path(os.path.relpath(path.absolute(), submissions_dir.absolute().parent)).as_posix()
+        m, t, s = tables.flatten(c.data, relative, digest, c.hashes)  # type: ignore[arg-type]
+        rows["measurements"] += m
+        rows["trials"] += t
+        rows["submissions"].append(s)
+    tables.add_fp16_ratios(rows["measurements"])
+    return rows, report.files
+
+
+def build(
+    submissions_dir: Path,
+    legacy_dir: Path,
+    out_dir: Path,
+    *,
+    version: str = "0.0.0-dev",
+    repo_id: str = DEFAULT_REPO,
+    changelog: Path | None = None,
+) -> BuildResult:
+    rows, _files = collect_rows(submissions_dir)
+    rows["legacy"] = legacy.rows(legacy_dir)
+    arrow = {name: writer.to_table(name, rows[name], schema) for name, schema in CONFIGS.items()}
+    try:
+        checks.check({name: table.to_pandas() for name, table in arrow.items()})
+    except checks.BuildCheckError as exc:
+        raise BuildError(str(exc)) from exc
+    counts = {name: table.num_rows for name, table in arrow.items()}
+    years = sorted({m["created_at"][:4] for m in rows["measurements"]}) or ["2026"]
+    text = card.render(
+        version=version,
+        repo_id=repo_id,
+        year=years[-1],
+        measurements=rows["measurements"],
+        counts=counts,
+        sizes={name: table.nbytes for name, table in arrow.items()},
+        legacy_cv=legacy.raw_sweep_cv(legacy_dir),
+        discrepancies=legacy.discrepancies(legacy_dir),
+        changelog=_changelog(changelog),
+    )
+    # Write into a fresh folder beside the target, then swap: a failed build leaves no half dataset.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        for name, table in arrow.items():
+            writer.write(table, staging, name)
+        card.write(text, staging)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return BuildResult(out_dir, counts)

@@ -1,0 +1,97 @@
+"""pandera models over the merged tables: keys, ranges and cross-column rules, checked before writing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
+
+PRECISIONS = ["fp32", "fp16", "bf16", "int8", "int8-pure", "nf4", "nf4-dq", "fp4"]
+
+
+class BuildCheckError(Exception):
+    """The merged tables break a rule; nothing was written."""
+
+
+class Measurements(pa.DataFrameModel):
+    measurement_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{64}$")
+    submission_id: Series[str]
+    precision: Series[str] = pa.Field(isin=PRECISIONS)
+    weights: Series[str] = pa.Field(isin=["pretrained", "random_init"])
+    status: Series[str] = pa.Field(isin=["ok", "gate_failed", "skipped"])
+    batch_size: Series[int] = pa.Field(ge=1)
+    parameter_count: Series[int] = pa.Field(ge=1)
+    energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0, nullable=True)
+    throughput_tok_s: Series[float] = pa.Field(gt=0, nullable=True)
+    power_w: Series[float] = pa.Field(gt=0, nullable=True)
+    idle_power_w: Series[float] = pa.Field(ge=0, nullable=True)
+
+    @pa.dataframe_check(error="net energy must not exceed gross energy")
+    def net_below_gross(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["net_energy_per_1k_tokens_j"].isna() | (
+            df["net_energy_per_1k_tokens_j"] <= df["energy_per_1k_tokens_j"]
+        )
+
+    @pa.dataframe_check(error="status ok requires a passed gate; skipped rows carry no figures")
+    def status_consistent(cls, df: pd.DataFrame) -> Series[bool]:
+        ok = (df["status"] != "ok") | (df["gate_passed"] == True)  # noqa: E712 - nullable column
+        skipped = (df["status"] != "skipped") | df["energy_per_1k_tokens_j"].isna()
+        return ok & skipped
+
+    @pa.dataframe_check(error="pretrained rows need a 40-hex model revision")
+    def revision_pinned(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["weights"] != "pretrained") | df["model_revision"].str.fullmatch(r"[0-9a-f]{40}")
+
+
+class Trials(pa.DataFrameModel):
+    trial_id: Series[str] = pa.Field(unique=True)
+    measurement_id: Series[str]
+    role: Series[str] = pa.Field(isin=["warmup", "discarded", "measured"])
+    duration_s: Series[float] = pa.Field(gt=0)
+    generated_tokens: Series[int] = pa.Field(ge=1)
+    energy_j: Series[float] = pa.Field(ge=0)
+
+
+class Submissions(pa.DataFrameModel):
+    submission_id: Series[str] = pa.Field(unique=True)
+    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    measurements: Series[int] = pa.Field(ge=1)
+
+
+class Legacy(pa.DataFrameModel):
+    legacy_id: Series[str] = pa.Field(unique=True)
+    row_kind: Series[str] = pa.Field(isin=["trial", "aggregate"])
+    energy_basis: Series[str] = pa.Field(isin=["gross", "net"])
+    energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0)
+    validation: Series[str] = pa.Field(str_startswith="not validated")
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "measurements": Measurements,
+    "trials": Trials,
+    "submissions": Submissions,
+    "legacy": Legacy,
+}
+
+
+def check(frames: dict[str, pd.DataFrame]) -> None:
+    """Run every model lazily and the cross-table keys; one error naming each rule and its rows."""
+    problems: list[str] = []
+    for name, model in MODELS.items():
+        try:
+            model.validate(frames[name], lazy=True)
+        except SchemaErrors as exc:
+            cases = exc.failure_cases
+            for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+                index = [int(i) for i in group["index"].dropna().head(10)]
+                ids = frames[name].iloc[index][frames[name].columns[0]].tolist() if index else []
+                problems.append(f"{name}: rule {check!s} on {column or 'table'} fails for rows {ids or index}")
+    orphans = set(frames["trials"]["measurement_id"]) - set(frames["measurements"]["measurement_id"])
+    if orphans:
+        problems.append(f"trials: measurement_id not in measurements: {sorted(orphans)[:5]}")
+    unknown = set(frames["measurements"]["submission_id"]) - set(frames["submissions"]["submission_id"])
+    if unknown:
+        problems.append(f"measurements: submission_id not in submissions: {sorted(unknown)[:5]}")
+    if problems:
+        raise BuildCheckError("dataset checks failed, nothing written:\n  " + "\n  ".join(problems))

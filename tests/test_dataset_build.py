@@ -1,0 +1,136 @@
+"""Dataset build: local folders instead of the Hub, loaded back with datasets.load_dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import FIXTURES, ROOT
+from datasets import Features, load_dataset
+
+from dataset_card import checks
+from dataset_card.build import BuildError, build
+from dataset_card.schemas import CONFIGS
+
+LEGACY = ROOT / "legacy"
+REAL = FIXTURES / "valid" / "h100-mistral7b-random-sweep.json"
+MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
+
+
+def _submissions(tmp_path: Path, *files: Path) -> Path:
+    folder = tmp_path / "repo" / "submissions"
+    for f in files:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        target = folder / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    return folder
+
+
+@pytest.fixture
+def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[dict]]:
+    monkeypatch.chdir(tmp_path)
+    subs = _submissions(tmp_path, REAL, MIXED)
+    out = tmp_path / "out" / "llm-energy"
+    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    docs = [json.loads(p.read_text()) for p in (REAL, MIXED)]
+    return out, docs
+
+
+def test_every_config_loads_with_declared_features_and_counts(built: tuple[Path, list[dict]]) -> None:
+    out, docs = built
+    expected = {
+        "measurements": sum(len(d["measurements"]) for d in docs),
+        "trials": sum(len(m["trials"]) for d in docs for m in d["measurements"]),
+        "submissions": 2,
+        "legacy": 70 + sum(1 for _ in csv.DictReader((LEGACY / "published_aggregates.csv").open())),
+    }
+    for name, schema in CONFIGS.items():
+        ds = load_dataset(str(out), name, split="train")
+        assert ds.num_rows == expected[name], name
+        assert ds.features == Features.from_arrow_schema(schema), name
+    default = load_dataset(str(out), split="train")
+    assert default.column_names == CONFIGS["measurements"].names
+
+
+def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    out, _ = built
+    again = tmp_path / "again"
+    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert first == second and len(first) == 5
+
+
+def test_card_front_matter_matches_parquet(built: tuple[Path, list[dict]]) -> None:
+    out, _ = built
+    text = (out / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(text.split("---")[1])
+    assert meta["license"] and meta["pretty_name"] and meta["tags"] and meta["size_categories"] == ["n<1K"]
+    defaults = [c["config_name"] for c in meta["configs"] if c.get("default")]
+    assert defaults == ["measurements"]
+    import pyarrow.parquet as pq
+
+    for info in meta["dataset_info"]:
+        schema = pq.read_schema(out / info["config_name"] / "train-00000-of-00001.parquet")
+        assert Features._from_yaml_list(info["features"]) == Features.from_arrow_schema(schema)
+    for schema in CONFIGS.values():
+        for column in schema.names:
+            assert f"`{column}`" in text
+    assert "Version **1.2.3**" in text and "@misc{ecocompute_llm_energy" in text and 'revision="v1.2.3"' in text
+
+
+def test_rows_are_flattened_faithfully(built: tuple[Path, list[dict]]) -> None:
+    out, docs = built
+    df = load_dataset(str(out), split="train").to_pandas()
+    mixed = df[df["submission_id"] == docs[1]["submission_id"]].set_index("batch_size")  # fp16 at batch 1, 8, 16
+    fp16 = docs[1]["measurements"][0]
+    assert mixed.loc[1, "energy_per_1k_tokens_j"] == pytest.approx(1000 * fp16["summary"]["energy_per_token_j_mean"])
+    assert mixed.loc[1, "energy_vs_fp16"] == pytest.approx(1.0)
+    real_int8 = df[(df["gpu_name"] == "NVIDIA H100 80GB HBM3") & (df["precision"] == "int8") & (df["batch_size"] == 1)]
+    real_fp16 = df[(df["gpu_name"] == "NVIDIA H100 80GB HBM3") & (df["precision"] == "fp16") & (df["batch_size"] == 1)]
+    ratio = real_int8["energy_per_token_j"].iloc[0] / real_fp16["energy_per_token_j"].iloc[0]
+    assert real_int8["energy_vs_fp16"].iloc[0] == pytest.approx(ratio)
+    skipped = mixed[mixed["status"] == "skipped"].iloc[0]
+    assert pd.isna(skipped["energy_per_1k_tokens_j"]) and "out of memory" in skipped["skip_reason"]
+    real = df[df["gpu_name"] == "NVIDIA H100 80GB HBM3"]
+    assert set(real["status"]) == {"gate_failed"} and set(real["weights"]) == {"random_init"}
+    int8 = real[(real["precision"] == "int8") & (real["batch_size"] == 1)].iloc[0]
+    assert "under-stated" in int8["notes"]
+
+
+def test_legacy_rows_are_imported_unchanged(built: tuple[Path, list[dict]]) -> None:
+    out, _ = built
+    legacy = load_dataset(str(out), "legacy", split="train").to_pandas().set_index("legacy_id")
+    first = next(csv.DictReader((LEGACY / "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv").open()))
+    row = legacy.loc["a800-batch-sweep-bs001-t00"]
+    assert row["energy_j"] == float(first["total_energy_j"]) and row["energy_basis"] == "gross"
+    assert set(legacy["validation"].str[:13]) == {"not validated"}
+    assert set(legacy.loc[legacy["gpu"] == "NVIDIA GeForce RTX 4090 D", "energy_basis"]) == {"net"}
+
+
+def test_invalid_submission_fails_the_build_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    subs = _submissions(tmp_path, MIXED)
+    bad = json.loads(MIXED.read_text())
+    bad["submission_id"] = "tampered-0001"
+    bad["measurements"][0]["summary"]["power_w_std"] = 0.0
+    (subs / "synthetic-bot" / "tampered-0001.json").write_text(json.dumps(bad))
+    with pytest.raises(BuildError, match="stats.mismatch"):
+        build(subs, LEGACY, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]]) -> None:
+    out, _ = built
+    frames = {name: load_dataset(str(out), name, split="train").to_pandas() for name in CONFIGS}
+    frames["measurements"].loc[0, "net_energy_per_1k_tokens_j"] = 1e9
+    bad_id = frames["measurements"].loc[0, "measurement_id"]
+    with pytest.raises(checks.BuildCheckError, match="net energy must not exceed gross") as info:
+        checks.check(frames)
+    assert bad_id in str(info.value)

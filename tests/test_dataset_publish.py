@@ -1,0 +1,101 @@
+"""Publishing against an autospec'd HfApi: one commit on the parent, a tag on it, retry, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from dataset_card.publish import PublishError, publish
+
+
+@pytest.fixture
+def build_dir(tmp_path: Path) -> Path:
+    (tmp_path / "measurements").mkdir()
+    (tmp_path / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n")
+    (tmp_path / "measurements" / "train-00000-of-00001.parquet").write_bytes(b"PAR1")
+    return tmp_path
+
+
+def _api(tags: list[str], heads: list[str], remote: list[str] | None = None) -> mock.MagicMock:
+    api = mock.create_autospec(HfApi, instance=True)
+    api.list_repo_refs.return_value = SimpleNamespace(tags=[SimpleNamespace(name=t) for t in tags])
+    api.repo_info.side_effect = [SimpleNamespace(sha=h) for h in heads]
+    api.list_repo_files.return_value = remote or [".gitattributes", "README.md", "old/stale.parquet"]
+    api.create_commit.return_value = SimpleNamespace(oid="c0ffee" * 6 + "abcd")
+    return api
+
+
+def _http_error(status: int) -> HfHubHTTPError:
+    response = mock.MagicMock(status_code=status, headers={})  # the HTTP client differs across hub versions
+    return HfHubHTTPError(f"{status} error", response=response)
+
+
+def test_single_commit_on_parent_then_tag(build_dir: Path) -> None:
+    api = _api(["v1.0.0"], ["head1"])
+    result = publish(api, "ecocompute/llm-energy", build_dir, "1.1.0")
+    api.create_commit.assert_called_once()
+    kwargs = api.create_commit.call_args.kwargs
+    assert kwargs["parent_commit"] == "head1" and kwargs["repo_type"] == "dataset"
+    adds = sorted(op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationAdd))
+    deletes = [op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationDelete)]
+    assert adds == ["README.md", "measurements/train-00000-of-00001.parquet"]
+    assert deletes == ["old/stale.parquet"]
+    api.create_tag.assert_called_once_with(
+        "ecocompute/llm-energy",
+        tag="v1.1.0",
+        revision=api.create_commit.return_value.oid,
+        repo_type="dataset",
+        tag_message="Release v1.1.0",
+    )
+    assert result.tag == "v1.1.0"
+
+
+def test_retry_on_412_uses_the_new_head(build_dir: Path) -> None:
+    api = _api([], ["head1", "head2"])
+    api.create_commit.side_effect = [_http_error(412), SimpleNamespace(oid="d" * 40)]
+    result = publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
+    parents = [c.kwargs["parent_commit"] for c in api.create_commit.call_args_list]
+    assert parents == ["head1", "head2"] and result.commit == "d" * 40
+
+
+def test_gives_up_after_bounded_retries(build_dir: Path) -> None:
+    api = _api([], ["h1", "h2", "h3"])
+    api.create_commit.side_effect = [_http_error(412)] * 3
+    with pytest.raises(PublishError, match="commit to o/r failed"):
+        publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
+    api.create_tag.assert_not_called()
+
+
+def test_other_http_errors_are_not_retried(build_dir: Path) -> None:
+    api = _api([], ["h1"])
+    api.create_commit.side_effect = _http_error(403)
+    with pytest.raises(PublishError):
+        publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
+    assert api.create_commit.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("tags", "version", "message"),
+    [
+        (["v1.0.0"], "1.0.0", "already has v1.0.0"),
+        (["v1.2.0"], "1.1.9", "not above the latest release 1.2.0"),
+        ([], "1.0", "not a semantic version"),
+    ],
+)
+def test_refusals_touch_nothing(build_dir: Path, tags: list[str], version: str, message: str) -> None:
+    api = _api(tags, ["h1"])
+    with pytest.raises(PublishError, match=message):
+        publish(api, "o/r", build_dir, version)
+    api.create_commit.assert_not_called()
+    api.create_tag.assert_not_called()
+
+
+def test_refuses_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
+    api = _api([], ["h1"])
+    with pytest.raises(PublishError, match="not a built dataset"):
+        publish(api, "o/r", tmp_path, "1.0.0")
