@@ -121,7 +121,7 @@ def test_invalid_submission_fails_the_build_and_writes_nothing(tmp_path: Path, m
     bad["submission_id"] = "tampered-0001"
     bad["measurements"][0]["summary"]["power_w_std"] = 0.0
     (subs / "synthetic-bot" / "tampered-0001.json").write_text(json.dumps(bad))
-    with pytest.raises(BuildError, match="stats.mismatch"):
+    with pytest.raises(BuildError, match=r"stats\.mismatch"):
         build(subs, LEGACY, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
