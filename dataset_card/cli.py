@@ -65,7 +65,7 @@ def build(
 @main.command()
 @common
 @click.option("--repo", "repo_id", required=True, help="Hub dataset repository, e.g. ecocompute/llm-energy.")
-@click.option("--version", required=True, help="Release version X.Y.Z (minor: new rows; major: schema change).")
+@click.option("--version", required=True, help="X.Y.Z, or next-minor (new rows) / next-major (schema change).")
 @click.pass_context
 def publish(
     ctx: click.Context, submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, version: str
@@ -75,15 +75,16 @@ def publish(
 
     from .build import BuildError
     from .build import build as run_build
-    from .publish import PublishError, parse_version
+    from .publish import PublishError, resolve_version
     from .publish import publish as run_publish
 
+    api = HfApi(token=os.environ.get("HF_TOKEN"))
     try:
-        parse_version(version)
+        version = resolve_version(api, repo_id, version)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "llm-energy"
             run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
-            result = run_publish(HfApi(token=os.environ.get("HF_TOKEN")), repo_id, out, version)
+            result = run_publish(api, repo_id, out, version)
     except (BuildError, PublishError) as exc:
         _fail(ctx, exc)
         return

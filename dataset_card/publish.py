@@ -33,6 +33,17 @@ def parse_version(version: str) -> tuple[int, int, int]:
     return int(match[1]), int(match[2]), int(match[3])
 
 
+def resolve_version(api: Any, repo_id: str, spec: str) -> str:
+    """X.Y.Z as given, or the next minor/major after the latest vX.Y.Z tag on the Hub."""
+    if spec not in ("next-minor", "next-major"):
+        parse_version(spec)
+        return spec
+    refs = api.list_repo_refs(repo_id, repo_type="dataset")
+    released = [parse_version(t.name[1:]) for t in refs.tags if t.name.startswith("v") and _SEMVER.match(t.name[1:])]
+    major, minor, _ = max(released, default=(0, 0, 0))
+    return f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
+
+
 def _status(exc: HfHubHTTPError) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)

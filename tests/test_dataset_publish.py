@@ -99,3 +99,18 @@ def test_refuses_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
     api = _api([], ["h1"])
     with pytest.raises(PublishError, match="not a built dataset"):
         publish(api, "o/r", tmp_path, "1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("tags", "spec", "expected"),
+    [
+        (["v1.2.3", "v1.10.0", "junk"], "next-minor", "1.11.0"),
+        (["v1.2.3"], "next-major", "2.0.0"),
+        ([], "next-minor", "0.1.0"),
+        (["v1.0.0"], "3.1.4", "3.1.4"),
+    ],
+)
+def test_resolve_version(tags: list[str], spec: str, expected: str) -> None:
+    from dataset_card.publish import resolve_version
+
+    assert resolve_version(_api(tags, []), "o/r", spec) == expected

@@ -1,6 +1,7 @@
-"""Human-readable field reference generated from the schema.
+"""Human-readable references generated from the contract: the schema's fields and the finding codes.
 
-``python -m validator.fieldref > docs/submission-fields.md``; a test keeps the file in sync.
+``python -m validator.fieldref > docs/submission-fields.md``; tests keep that file and the code table
+in CONTRIBUTING.md in sync.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .contract import load_schema
+from .findings import CATALOGUE
 
 _CONSTRAINTS = ("const", "enum", "pattern", "format", "minimum", "exclusiveMinimum", "maximum", "minItems", "maxItems")
 
@@ -69,6 +71,13 @@ def render() -> str:
     ]
     lines += _rows(schema, "", True, schema["$defs"])
     return "\n".join(lines) + "\n"
+
+
+def codes_table() -> str:
+    """Markdown table of every finding code, its severity, meaning and fix."""
+    rows = ["| code | severity | meaning | how to fix |", "|---|---|---|---|"]
+    rows += [f"| `{c.code}` | {c.severity.value} | {c.title} | {c.fix} |" for c in CATALOGUE.values()]
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
