@@ -17,8 +17,9 @@ def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]
         out = [int(v) for v in value.split(",") if v.strip()]
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: expected comma-separated integers such as 1,8") from exc
-    if not out or (min(out) < 1 and _param.name == "batch_size"):
-        raise click.BadParameter("batch sizes are positive integers")
+    lowest = 1 if _param.name == "batch_sizes" else 0  # GPU indices start at 0
+    if not out or min(out) < lowest:
+        raise click.BadParameter(f"{value!r}: expected integers >= {lowest}")
     return out
 
 

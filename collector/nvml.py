@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,8 +116,6 @@ class Nvml:
 
     def other_processes(self) -> list[dict[str, Any]]:
         """Compute processes on our GPUs that are not this process."""
-        import os
-
         found = []
         for index, h in enumerate(self.handles):
             try:

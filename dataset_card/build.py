@@ -35,7 +35,7 @@ def _changelog(path: Path | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
 
 
-def collect_rows(submissions_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+def collect_rows(submissions_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Validate every submission (as CI does) and flatten the accepted ones."""
     if not submissions_dir.is_dir():
         raise BuildError(f"submissions folder {submissions_dir} does not exist")
@@ -53,7 +53,7 @@ def collect_rows(submissions_dir: Path) -> tuple[dict[str, list[dict[str, Any]]]
         rows["trials"] += t
         rows["submissions"].append(s)
     tables.add_fp16_ratios(rows["measurements"])
-    return rows, report.files
+    return rows
 
 
 def build(
@@ -65,7 +65,7 @@ def build(
     repo_id: str = DEFAULT_REPO,
     changelog: Path | None = None,
 ) -> BuildResult:
-    rows, _files = collect_rows(submissions_dir)
+    rows = collect_rows(submissions_dir)
     rows["legacy"] = legacy.rows(legacy_dir)
     arrow = {name: writer.to_table(name, rows[name], schema) for name, schema in CONFIGS.items()}
     try:

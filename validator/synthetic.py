@@ -1,7 +1,7 @@
 """Synthetic submissions for tests and benchmarks: physically consistent, clearly labelled.
 
-They are written by collector name ``synthetic`` and GPU name ``Synthetic GPU`` so they can never
-be mistaken for measurements (the dataset build refuses them).
+They carry collector name ``synthetic``, GPU name ``Synthetic GPU`` and model ids under
+``synthetic-org/`` so they can never be mistaken for measurements; they never go into submissions/.
 """
 
 from __future__ import annotations
