@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -35,23 +36,28 @@ def _changelog(path: Path | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
 
 
+def _flatten_file(root: Path, data: dict[str, Any], path: Path, hashes: list[str]) -> tuple[Any, ...]:
+    """Runs in the validator's worker: the file's rows, so documents never cross processes."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    relative = Path(os.path.relpath(path.absolute(), root)).as_posix()
+    return tables.flatten(data, relative, digest, hashes)
+
+
 def collect_rows(submissions_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Validate every submission (as CI does) and flatten the accepted ones."""
     if not submissions_dir.is_dir():
         raise BuildError(f"submissions folder {submissions_dir} does not exist")
-    report, checked = validate_checked([submissions_dir], accepted_root=None)
+    transform = functools.partial(_flatten_file, submissions_dir.absolute().parent)
+    report, checked = validate_checked([submissions_dir], accepted_root=None, transform=transform)
     if exit_code(report):
         shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]
         raise BuildError(f"{len(report.errors)} validation error(s), nothing built:\n  " + "\n  ".join(shown))
     rows: dict[str, list[dict[str, Any]]] = {"measurements": [], "trials": [], "submissions": []}
     for c in checked:
-        path = Path(c.path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        relative = Path(os.path.relpath(path.absolute(), submissions_dir.absolute().parent)).as_posix()
-        m, t, s = tables.flatten(c.data, relative, digest, c.hashes)  # type: ignore[arg-type]
-        rows["measurements"] += m
-        rows["trials"] += t
-        rows["submissions"].append(s)
+        measurements, trials, submission = c.payload
+        rows["measurements"] += measurements
+        rows["trials"] += trials
+        rows["submissions"].append(submission)
     tables.add_fp16_ratios(rows["measurements"])
     return rows
 

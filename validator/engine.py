@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,11 +40,14 @@ class Checked:
 
     path: str
     findings: list[Finding]
-    data: dict[str, Any] | None = None
+    submission_id: str | None = None  # set once the document passed the schema
+    hashes: list[str] = field(default_factory=list)  # one per measurement, for duplicates and row ids
+    payload: Any = None  # what a caller's ``transform`` made of the document (see validate_checked)
 
-    @functools.cached_property
-    def hashes(self) -> list[str]:
-        return submission_hashes(self.data) if self.data is not None else []
+
+# transform(document, path, measurement hashes) -> payload; runs where the file was checked, so
+# callers that need the document (the dataset build) get a small result instead of the document.
+Transform = Callable[[dict[str, Any], Path, list[str]], Any]
 
 
 def _display(path: Path) -> str:
@@ -68,7 +71,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def check_file(path: Path, now: datetime | None = None) -> Checked:
+def check_file(path: Path, now: datetime | None = None, transform: Transform | None = None) -> Checked:
     """Every check that needs only this one file."""
     loaded = loading.load(path, _display(path))
     shown = loaded.path
@@ -95,23 +98,25 @@ def check_file(path: Path, now: datetime | None = None) -> Checked:
     findings += provenance.check(data, shown, now)
     findings += recompute.check(data, shown)
     findings += physics.check(data, shown)
-    return Checked(shown, _with_lines(findings, loaded.text or ""), data)
+    hashes = submission_hashes(data)
+    payload = transform(data, path, hashes) if transform is not None else None
+    return Checked(shown, _with_lines(findings, loaded.text or ""), data["submission_id"], hashes, payload)
 
 
 PARALLEL_MIN_FILES = 256
 
 
-def _check_all(paths: list[Path], now: datetime | None) -> list[Checked]:
+def _check_all(paths: list[Path], now: datetime | None, transform: Transform | None = None) -> list[Checked]:
     """check_file over many files, on every core when there are enough files to pay for it."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_MIN_FILES or workers < 2:
-        return [check_file(p, now) for p in paths]
+        return [check_file(p, now, transform) for p in paths]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(functools.partial(check_file, now=now), paths, chunksize=64))
+        return list(pool.map(functools.partial(check_file, now=now, transform=transform), paths, chunksize=64))
 
 
 def _with_lines(findings: list[Finding], text: str) -> list[Finding]:
@@ -128,16 +133,16 @@ def _duplicates(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> l
     seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
     seen_id: dict[str, list[str]] = defaultdict(list)
     for c in [*accepted, *candidates]:
-        if c.data is None:
+        if c.submission_id is None:
             continue
-        seen_id[c.data["submission_id"]].append(c.path)
+        seen_id[c.submission_id].append(c.path)
         for i, h in enumerate(c.hashes):
             seen_hash[h].append((c.path, i))
     findings = []
     for c in candidates:
-        if c.data is None:
+        if c.submission_id is None:
             continue
-        others = [p for p in seen_id[c.data["submission_id"]] if p != c.path]
+        others = [p for p in seen_id[c.submission_id] if p != c.path]
         if others:
             findings.append(
                 make("duplicate.submission_id", c.path, "/submission_id", f"also used by {', '.join(sorted(others))}")
@@ -162,8 +167,9 @@ def validate_checked(
     base: str | None = None,
     accepted_root: Path | None = None,
     now: datetime | None = None,
+    transform: Transform | None = None,
 ) -> tuple[Report, list[Checked]]:
-    """The report, and every checked candidate file with its parsed document (for builders)."""
+    """The report, and every checked candidate file (with ``transform``'s payload for builders)."""
     report = Report()
     history_findings: list[Finding] = []
     targets = discover(paths)
@@ -172,11 +178,11 @@ def validate_checked(
         history_findings, added = history.check(base, repo)
         targets += [repo / a for a in added]
     unique = list(dict.fromkeys(p.absolute() for p in targets))
-    candidates = _check_all(unique, now)
+    candidates = _check_all(unique, now, transform)
     candidate_set = set(unique)
     accepted: list[Checked] = []
     if accepted_root is not None and accepted_root.is_dir():
-        accepted = [check_file(p, now) for p in discover([accepted_root]) if p.absolute() not in candidate_set]
+        accepted = _check_all([p for p in discover([accepted_root]) if p.absolute() not in candidate_set], now)
         accepted = [a for a in accepted if not any(f.severity is Severity.ERROR for f in a.findings)]
     report.files = [c.path for c in candidates]
     for c in candidates:
