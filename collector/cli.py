@@ -112,6 +112,12 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
     "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("submissions"), show_default=True
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
+@click.option(
+    "--pin-cpu/--no-pin-cpu",
+    default=False,
+    show_default=True,
+    help="Pin the measuring process and the sampler to dedicated CPUs (recorded in the notes).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
