@@ -136,6 +136,7 @@ def run(
     handle: str,
     out_dir: Path,
     resume: bool,
+    pin_cpu: bool,
 ) -> None:
     """Measure MODEL at each precision x batch size and write one validated submission."""
     from rich.console import Console
@@ -162,6 +163,7 @@ def run(
         out_dir=out_dir,
         state_dir=out_dir.parent / ".eco-collect",
         resume=resume,
+        pin_cpu=pin_cpu,
     )
     console = Console(stderr=True)
     try:

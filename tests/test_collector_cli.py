@@ -47,3 +47,36 @@ def test_summary_table_compares_with_fp16() -> None:
     console.print(summary_table(doc["measurements"]))
     text = console.export_text()
     assert "int8" in text and "+143 %" in text  # int8 vs fp16 at batch 1: 18705 / 7700 J/1k tok
+
+
+def test_options_reach_the_sweep_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    def capture(cfg, _events):  # type: ignore[no-untyped-def]
+        seen["cfg"] = cfg
+        raise NvmlError("stop here")
+
+    monkeypatch.setattr("collector.sweep.run_sweep", capture)
+    CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            "org/model",
+            "--pin-cpu",
+            "--batch-size",
+            "1,4",
+            "--weights",
+            "random",
+            "--max-trials",
+            "12",
+            "--trial-min-s",
+            "5",
+            "--handle",
+            "alice",
+        ],
+    )
+    cfg = seen["cfg"]
+    assert cfg.pin_cpu is True and cfg.batch_sizes == [1, 4] and cfg.weights == "random" and cfg.handle == "alice"
+    assert cfg.plan.gates.max_trials == 12 and cfg.plan.trial_min_s == 5.0
+    assert cfg.plan.gates.throughput_cv_max_pct == 2.0  # the gates themselves are not options
