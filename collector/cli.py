@@ -113,6 +113,11 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
 @click.option(
+    "--quality",
+    metavar="wikitext|PATH",
+    help="Also measure perplexity (WikiText-2 test, or a local text file), outside the energy windows.",
+)
+@click.option(
     "--pin-cpu/--no-pin-cpu",
     default=False,
     show_default=True,
@@ -136,6 +141,7 @@ def run(
     handle: str,
     out_dir: Path,
     resume: bool,
+    quality: str | None,
     pin_cpu: bool,
 ) -> None:
     """Measure MODEL at each precision x batch size and write one validated submission."""
@@ -164,6 +170,7 @@ def run(
         state_dir=out_dir.parent / ".eco-collect",
         resume=resume,
         pin_cpu=pin_cpu,
+        quality=quality,
     )
     console = Console(stderr=True)
     try:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import hostinfo, submission
+from . import hostinfo, quality, submission
 from .checkpoint import Checkpoint
 from .errors import CheckpointError, CollectError
 from .models import LoadedModel, ModelSource, unload
@@ -44,6 +44,7 @@ class SweepConfig:
     out_dir: Path = Path("submissions")
     state_dir: Path = Path(".eco-collect")
     resume: bool = False
+    quality: str | None = None  # 'wikitext' or a text file: perplexity per precision, outside energy windows
     pin_cpu: bool = False  # opt-in: on the lent H100 it did not lower the noise (CV 5.5 % unpinned vs 9.5 % pinned)
 
 
@@ -126,6 +127,9 @@ def run_sweep(
     cfg: SweepConfig, events: Events | None = None, hooks: Hooks | None = None
 ) -> tuple[Path, dict[str, Any]]:
     events, hooks = events or Events(), hooks or Hooks()
+    if cfg.quality and cfg.weights == "random":
+        raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
+    corpus = quality.load_corpus(cfg.quality) if cfg.quality else None
     with hooks.nvml(cfg.gpus) as nvml:
         gpu, driver = nvml.describe()
         counter_ok = nvml.supports_energy_counter()
@@ -184,10 +188,12 @@ def run_sweep(
                     measurements.append(m)
                 unload(loaded)
                 continue
+            measured_quality = quality.perplexity(loaded.model, loaded.tokenizer, corpus) if corpus else None
             for batch in todo:
                 label = _label(precision, batch)
                 events.config_started(label, len(measurements) + 1, total)
                 m = _measurement(loaded, source, precision, batch, cfg, loaded.attn_implementation)
+                m["quality"] = measured_quality
                 try:
                     gen = hooks.generator(loaded.model, prompt, batch, cfg.output_tokens, cfg.cache)
                     runner = Runner(gen, sampler, counter, cfg.plan, hooks.clock, events.trial_done)

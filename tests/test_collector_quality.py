@@ -1,0 +1,126 @@
+"""Perplexity (--quality) on CPU with a tiny model and a tokenizer built offline."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from collector.errors import CollectError
+from collector.quality import Corpus, load_corpus, perplexity
+from collector.sweep import SweepConfig, run_sweep
+
+TEXT = "the gpu reads the weights and the gpu writes the tokens " * 20
+
+
+def _tokenizer() -> PreTrainedTokenizerFast:
+    words = sorted(set(TEXT.split()))
+    vocab = {"[UNK]": 0, **{w: i + 1 for i, w in enumerate(words)}}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]")
+
+
+def _model(vocab: int) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vocab_size=vocab,
+        max_position_embeddings=512,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def test_uniform_model_has_perplexity_equal_to_vocab_size() -> None:
+    tok = _tokenizer()
+    model = _model(len(tok))
+    with torch.no_grad():
+        model.lm_head.weight.zero_()  # every logit 0: a uniform next-token distribution
+    result = perplexity(model, tok, Corpus("t", TEXT), max_tokens=100, window=32)
+    assert result["value"] == pytest.approx(len(tok), rel=1e-5)
+    assert result["tokens"] == 99 and result["corpus_sha256"] == hashlib.sha256(TEXT.encode()).hexdigest()
+
+
+def test_random_model_perplexity_is_finite_and_deterministic() -> None:
+    tok = _tokenizer()
+    first = perplexity(_model(len(tok)), tok, Corpus("t", TEXT), max_tokens=64)
+    second = perplexity(_model(len(tok)), tok, Corpus("t", TEXT), max_tokens=64)
+    assert 1 < first["value"] < 1e6 and first == second
+
+
+def test_corpus_from_file_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    assert load_corpus(str(path)).text == TEXT
+    with pytest.raises(CollectError, match="not 'wikitext' and not a readable file"):
+        load_corpus(str(tmp_path / "missing.txt"))
+
+
+def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
+    cfg = SweepConfig(model_id="o/m", precisions=["fp16"], batch_sizes=[1], weights="random", quality="wikitext")
+    with pytest.raises(CollectError, match="needs pretrained weights"):
+        run_sweep(cfg)
+
+
+def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
+    from fake_nvml import BusyGenerator, make
+
+    from collector.models import LoadedModel, ModelSource
+    from collector.sweep import Hooks
+    from collector.trials import TrialPlan
+    from collector.workload import Prompt
+    from validator.engine import exit_code, validate
+    from validator.gates import Gates
+
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    tok = _tokenizer()
+
+    class LocalSource(ModelSource):
+        def __init__(self, model_id: str, **_kw: object) -> None:
+            self.model_id, self.weights, self.revision = model_id, "pretrained", "a" * 40
+
+        def describe(self) -> dict:
+            return {
+                "id": self.model_id,
+                "revision": self.revision,
+                "weights": "pretrained",
+                "parameter_count": _model(len(tok)).num_parameters(),
+                "model_type": "llama",
+            }
+
+        def prompt(self, n_tokens: int) -> Prompt:
+            ids = tok(TEXT)["input_ids"][:n_tokens]
+            return Prompt("builtin:test", hashlib.sha256(TEXT.encode()).hexdigest(), ids)
+
+        def load(self, precision: str) -> LoadedModel:
+            return LoadedModel(_model(len(tok)), tok, self.describe(), self.quantization(precision), "sdpa")
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    cfg = SweepConfig(
+        model_id="org/tiny",
+        precisions=["fp32"],
+        batch_sizes=[1, 2],
+        handle="tester",
+        quality=str(corpus),
+        output_tokens=4,
+        prompt_tokens=8,
+        sample_period_s=0.004,
+        plan=TrialPlan(trial_min_s=0.3, idle_window_s=0.1, max_config_s=2.0, gates=Gates(max_trials=8)),
+        out_dir=tmp_path / "repo" / "submissions",
+        state_dir=tmp_path / "repo" / ".eco-collect",
+    )
+    hooks = Hooks(nvml=make, sampler_mode="thread", device="cpu", generator=BusyGenerator, source=LocalSource)
+    path, doc = run_sweep(cfg, hooks=hooks)
+    qualities = [m["quality"] for m in doc["measurements"]]
+    assert qualities[0] == qualities[1] and qualities[0]["corpus"] == "corpus.txt" and qualities[0]["value"] > 1
+    assert exit_code(validate([path], accepted_root=None)) == 0
