@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -101,10 +100,6 @@ def host_signals(before: CpuTimes | None, after: CpuTimes | None) -> dict[str, f
     except OSError:
         load = None
     return {"cpu_load_1m": load, "cpu_steal_pct": steal}
-
-
-def python_version() -> str:
-    return sys.version.split()[0]
 
 
 def pin_to_cpus(count: int = 1, skip: int = 0) -> list[int] | None:

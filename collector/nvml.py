@@ -10,8 +10,7 @@ import contextlib
 import hashlib
 import importlib
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
@@ -175,9 +174,3 @@ def _architecture(nv: ModuleType, arch_id: int) -> str:
         if name.startswith("NVML_DEVICE_ARCH_") and getattr(nv, name) == arch_id and name != "NVML_DEVICE_ARCH_UNKNOWN":
             return name.removeprefix("NVML_DEVICE_ARCH_").title()
     return f"unknown-arch-{arch_id}"
-
-
-@contextmanager
-def open_nvml(indices: list[int] | None = None, module: ModuleType | None = None) -> Iterator[Nvml]:
-    with Nvml(indices, module) as nvml:
-        yield nvml
