@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Driver for the lent H100 (no internet): install carried wheels, run the doctor and the sampler
 # A/B, then the Mistral-7B sweep in its own session so it outlives one 10-minute command.
-# Usage on the device: bash benchmarks/device_sweep.sh start|wait
+# Usage on the device: bash benchmarks/device_sweep.sh start|wait|ab
+# Chain the calls without pause: the lent machine is released 30 s after a call ends, and the
+# background sweep (and its checkpoint) goes with it. A full 8-configuration Mistral-7B sweep took
+# 21 min there: one 'start' call plus two or three 'wait' calls, then 'ab' for the sampler A/B.
 set -uo pipefail
 STATE=/tmp/eco-run
 export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
