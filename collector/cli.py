@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from validator.cli_support import fail
+
 from .errors import CollectError
 from .precisions import parse as parse_precisions
 
@@ -30,19 +32,12 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> lis
         raise click.BadParameter(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="eco-collect", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--traceback", is_flag=True, help="Show full tracebacks for errors.")
 @click.pass_context
 def main(ctx: click.Context, traceback: bool) -> None:
     """Measure the energy of LLM inference on this machine's NVIDIA GPU."""
     ctx.obj = {"traceback": traceback}
-
-
-def _fail(ctx: click.Context, exc: Exception) -> None:
-    if ctx.obj["traceback"]:
-        raise exc
-    click.echo(f"eco-collect: error: {exc}", err=True)
-    sys.exit(1)
 
 
 @main.command()
@@ -58,8 +53,7 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
     try:
         checks = run_checks(gpus)
     except CollectError as exc:
-        _fail(ctx, exc)
-        return
+        fail(ctx, exc)
     Console().print(doctor_table(checks))
     sys.exit(1 if any(c.status == "fail" for c in checks) else 0)
 
@@ -182,7 +176,6 @@ def run(
         )
         sys.exit(130)
     except CollectError as exc:
-        _fail(ctx, exc)
-        return
+        fail(ctx, exc)
     Console().print(summary_table(doc["measurements"]))
     click.echo(f"wrote {path} (validated by eco-validate)")

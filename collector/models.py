@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import re
@@ -112,8 +113,9 @@ class ModelSource:
             self.config = AutoConfig.from_pretrained(self.model_id, revision=self.revision)
         return self.config
 
-    def describe(self) -> dict[str, Any]:
-        """The schema's measurement.model, without loading any weights."""
+    @functools.cached_property
+    def _description(self) -> dict[str, Any]:
+        # Counting parameters builds the architecture on the meta device: once per model, not per load.
         config = self._config()
         return {
             "id": self.model_id,
@@ -122,6 +124,10 @@ class ModelSource:
             "parameter_count": count_parameters(config),
             "model_type": str(config.model_type),
         }
+
+    def describe(self) -> dict[str, Any]:
+        """The schema's measurement.model, without loading any weights."""
+        return dict(self._description)
 
     def quantization(self, precision: str) -> dict[str, Any]:
         """The quantization record for ``precision`` as transformers would apply it."""

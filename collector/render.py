@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.console import Console
@@ -93,7 +92,7 @@ class RichEvents(Events):
         )
         self.task = self.progress.add_task("sweep", total=total)
         self.trials = 0
-        self.started = time.monotonic()
+        self.label = ""
 
     def __enter__(self) -> RichEvents:
         self.progress.start()
@@ -104,6 +103,7 @@ class RichEvents(Events):
 
     def config_started(self, label: str, index: int, total: int) -> None:
         self.trials = 0
+        self.label = f"{label} ({index}/{total})"
         self.progress.update(self.task, description=f"{label} ({index}/{total})")
 
     def trial_done(self, trial: dict[str, Any]) -> None:
@@ -111,7 +111,7 @@ class RichEvents(Events):
         tok_s = trial["generated_tokens"] / trial["duration_s"]
         self.progress.update(
             self.task,
-            description=f"{self.progress.tasks[0].description.split(' [')[0]} [trial {self.trials} {trial['role']} {tok_s:.1f} tok/s]",
+            description=f"{self.label} [trial {self.trials} {trial['role']} {tok_s:.1f} tok/s]",
         )
 
     def config_done(self, label: str, measurement: dict[str, Any], elapsed_s: float) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import shutil
 import tempfile
@@ -36,11 +35,10 @@ def _changelog(path: Path | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
 
 
-def _flatten_file(root: Path, data: dict[str, Any], path: Path, hashes: list[str]) -> tuple[Any, ...]:
+def _flatten_file(root: Path, data: dict[str, Any], path: Path, hashes: list[str], file_sha256: str) -> tuple[Any, ...]:
     """Runs in the validator's worker: the file's rows, so documents never cross processes."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     relative = Path(os.path.relpath(path.absolute(), root)).as_posix()
-    return tables.flatten(data, relative, digest, hashes)
+    return tables.flatten(data, relative, file_sha256, hashes)
 
 
 def collect_rows(submissions_dir: Path) -> dict[str, list[dict[str, Any]]]:

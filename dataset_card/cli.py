@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import click
 
+from validator.cli_support import fail
+
 PATH = click.Path(path_type=Path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="eco-dataset", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--traceback", is_flag=True, help="Show full tracebacks for errors.")
 @click.pass_context
 def main(ctx: click.Context, traceback: bool) -> None:
     """Build and publish the ecocompute/llm-energy dataset."""
     ctx.obj = {"traceback": traceback}
-
-
-def _fail(ctx: click.Context, exc: Exception) -> None:
-    if ctx.obj["traceback"]:
-        raise exc
-    click.echo(f"eco-dataset: error: {exc}", err=True)
-    sys.exit(1)
 
 
 _common = [
@@ -56,8 +50,7 @@ def build(
     try:
         result = run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
     except BuildError as exc:
-        _fail(ctx, exc)
-        return
+        fail(ctx, exc)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     click.echo(f"built {result.out_dir} ({counts}); load it with datasets.load_dataset('{result.out_dir}')")
 
@@ -86,6 +79,5 @@ def publish(
             run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
             result = run_publish(api, repo_id, out, version)
     except (BuildError, PublishError) as exc:
-        _fail(ctx, exc)
-        return
+        fail(ctx, exc)
     click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")

@@ -6,7 +6,6 @@ from collections import defaultdict
 from typing import Any
 
 from validator import stats
-from validator.duplicates import measurement_hash
 
 Row = dict[str, Any]
 
@@ -201,12 +200,11 @@ def submission_row(doc: dict[str, Any], file_path: str, file_sha256: str) -> Row
 
 
 def flatten(
-    doc: dict[str, Any], file_path: str, file_sha256: str, hashes: list[str] | None = None
+    doc: dict[str, Any], file_path: str, file_sha256: str, hashes: list[str]
 ) -> tuple[list[Row], list[Row], Row]:
-    """Rows of one document; ``hashes`` are its measurement ids when the validator computed them already."""
-    ids = hashes or [measurement_hash(doc["environment"], m) for m in doc["measurements"]]
+    """Rows of one validated document; ``hashes`` are the measurement ids the validator computed."""
     measurements, trials = [], []
-    for m, measurement_id in zip(doc["measurements"], ids, strict=True):
+    for m, measurement_id in zip(doc["measurements"], hashes, strict=True):
         row = measurement_row(doc, m, measurement_id)
         measurements.append(row)
         trials.extend(trial_rows(row["measurement_id"], doc["submission_id"], m))

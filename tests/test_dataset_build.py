@@ -134,3 +134,14 @@ def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]])
     with pytest.raises(checks.BuildCheckError, match="net energy must not exceed gross") as info:
         checks.check(frames)
     assert bad_id in str(info.value)
+
+
+def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    import hashlib
+
+    out, _ = built
+    subs = load_dataset(str(out), "submissions", split="train").to_pandas()
+    for row in subs.itertuples():
+        committed = tmp_path / "repo" / row.file_path
+        assert row.file_path.startswith("submissions/")
+        assert row.file_sha256 == hashlib.sha256(committed.read_bytes()).hexdigest()

@@ -45,9 +45,9 @@ class Checked:
     payload: Any = None  # what a caller's ``transform`` made of the document (see validate_checked)
 
 
-# transform(document, path, measurement hashes) -> payload; runs where the file was checked, so
-# callers that need the document (the dataset build) get a small result instead of the document.
-Transform = Callable[[dict[str, Any], Path, list[str]], Any]
+# transform(document, path, measurement hashes, file sha256) -> payload; runs where the file was
+# checked, so callers that need the document (the dataset build) get a small result instead of it.
+Transform = Callable[[dict[str, Any], Path, list[str], str], Any]
 
 
 def _display(path: Path) -> str:
@@ -99,7 +99,7 @@ def check_file(path: Path, now: datetime | None = None, transform: Transform | N
     findings += recompute.check(data, shown)
     findings += physics.check(data, shown)
     hashes = submission_hashes(data)
-    payload = transform(data, path, hashes) if transform is not None else None
+    payload = transform(data, path, hashes, loaded.sha256 or "") if transform is not None else None
     return Checked(shown, _with_lines(findings, loaded.text or ""), data["submission_id"], hashes, payload)
 
 

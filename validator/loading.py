@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import stat
@@ -19,6 +20,7 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 @dataclass
 class Loaded:
     path: str
+    sha256: str | None = None  # of the bytes read, for builders (no second read)
     text: str | None = None
     data: Any = None
     findings: list[Finding] = field(default_factory=list)
@@ -119,6 +121,7 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
         return result
     raw = path.read_bytes()
+    result.sha256 = hashlib.sha256(raw).hexdigest()
     problem = None
     if raw.startswith(b"\xef\xbb\xbf"):
         problem = "starts with a UTF-8 byte-order mark"
