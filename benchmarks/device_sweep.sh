@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Driver for the lent H100 (no internet): install carried wheels, run the doctor and the sampler
-# A/B, then the Mistral-7B sweep in its own session so it outlives one 10-minute command.
+# Driver for the lent H100 (no internet): install carried wheels, run the doctor, then the
+# Mistral-7B sweep in its own session so it outlives one 10-minute command; 'ab' runs the sampler
+# A/B afterwards (compiled static-cache decoding, so the GPU and not the drifting host CPU bounds it).
 # Usage on the device: bash benchmarks/device_sweep.sh start|wait|ab
 # Chain the calls without pause: the lent machine is released 30 s after a call ends, and the
-# background sweep (and its checkpoint) goes with it. A full 8-configuration Mistral-7B sweep took
-# 21 min there: one 'start' call plus two or three 'wait' calls, then 'ab' for the sampler A/B.
+# background sweep (and its checkpoint) goes with it: one 'start' call, then 'wait' calls until the
+# report exists, then 'ab'.
 set -uo pipefail
 STATE=/tmp/eco-run
 export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -20,8 +21,9 @@ case "${1:-start}" in
     echo "sweep started (pid $!)"
     ;;
   ab)
-    python3 benchmarks/sampler_overhead.py --model Qwen/Qwen2-1.5B-Instruct --rounds "${ROUNDS:-8}" --requests 2 \
-      --cache-dir "$STATE/models" 2>&1 | grep -v "it/s" | tee "$STATE/sampler_overhead.txt"
+    python3 benchmarks/sampler_overhead.py --model mistralai/Mistral-7B-Instruct-v0.2 --cache static \
+      --rounds "${ROUNDS:-10}" --requests "${REQUESTS:-6}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
+      | grep -v "it/s" | tee "$STATE/sampler_overhead.txt"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))

@@ -85,6 +85,14 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
     show_default=True,
     help="KV cache; static makes transformers compile the decoding step.",
 )
+@click.option(
+    "--schedule",
+    type=click.Choice(["auto", "interleaved", "sequential"]),
+    default="auto",
+    show_default=True,
+    help="interleaved: all precisions loaded at once, one trial of each configuration in turn, so host "
+    "drift hits all alike; auto does that when they fit in GPU memory.",
+)
 @click.option("--output-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
 @click.option(
     "--trial-min-s", default=10.0, show_default=True, type=click.FloatRange(0.01), help="Minimum trial window."
@@ -127,6 +135,7 @@ def run(
     revision: str | None,
     config_path: Path | None,
     cache: str,
+    schedule: str,
     output_tokens: int,
     trial_min_s: float,
     max_trials: int,
@@ -164,6 +173,7 @@ def run(
         state_dir=out_dir.parent / ".eco-collect",
         resume=resume,
         pin_cpu=pin_cpu,
+        schedule=schedule,
         quality=quality,
     )
     console = Console(stderr=True)

@@ -110,6 +110,13 @@ class Nvml:
         n = len(self.handles)
         return Sample(t_s, power, temp, sm / n, mem / n, mask)
 
+    def memory_free_bytes(self) -> float | None:
+        """Free memory of the most occupied GPU (bytes); None where the driver will not say."""
+        try:
+            return float(min(self._call(self._nv.nvmlDeviceGetMemoryInfo, h).free for h in self.handles))
+        except NvmlError:
+            return None
+
     def throttle_names(self, mask: int) -> list[str]:
         return sorted(name for attr, name in _THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
 

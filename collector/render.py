@@ -91,8 +91,9 @@ class RichEvents(Events):
             transient=False,
         )
         self.task = self.progress.add_task("sweep", total=total)
-        self.trials = 0
+        self.trials: dict[str, int] = {}  # per configuration: the interleaved schedule switches between them
         self.label = ""
+        self.current = ""
 
     def __enter__(self) -> RichEvents:
         self.progress.start()
@@ -102,16 +103,16 @@ class RichEvents(Events):
         self.progress.stop()
 
     def config_started(self, label: str, index: int, total: int) -> None:
-        self.trials = 0
+        self.current = label
         self.label = f"{label} ({index}/{total})"
         self.progress.update(self.task, description=f"{label} ({index}/{total})")
 
     def trial_done(self, trial: dict[str, Any]) -> None:
-        self.trials += 1
+        n = self.trials[self.current] = self.trials.get(self.current, 0) + 1
         tok_s = trial["generated_tokens"] / trial["duration_s"]
         self.progress.update(
             self.task,
-            description=f"{self.label} [trial {self.trials} {trial['role']} {tok_s:.1f} tok/s]",
+            description=f"{self.label} [trial {n} {trial['role']} {tok_s:.1f} tok/s]",
         )
 
     def config_done(self, label: str, measurement: dict[str, Any], elapsed_s: float) -> None:

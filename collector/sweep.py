@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import hostinfo, quality, submission
+from . import hostinfo, interleave, quality, records, submission
 from .checkpoint import Checkpoint
 from .errors import CheckpointError, CollectError
 from .models import LoadedModel, ModelSource, unload
@@ -18,11 +18,6 @@ from .nvml import Nvml
 from .sampler import Sampler
 from .trials import Clock, Runner, TrialPlan, finish
 from .workload import Generator, Prompt
-
-RANDOM_INT8_NOTE = (
-    "random-initialised weights have few activation outliers, so the mixed-precision cost of "
-    "LLM.int8() (threshold 6.0) is under-stated compared with trained weights"
-)
 
 
 @dataclass
@@ -46,6 +41,7 @@ class SweepConfig:
     resume: bool = False
     quality: str | None = None  # 'wikitext' or a text file: perplexity per precision, outside energy windows
     pin_cpu: bool = False  # opt-in: on the lent H100 it did not lower the noise (CV 5.5 % unpinned vs 9.5 % pinned)
+    schedule: str = "auto"  # auto: interleave the configurations when all precisions fit in GPU memory at once
 
 
 class Events:
@@ -69,11 +65,7 @@ class Hooks:
     device: str = "cuda"
 
 
-def _label(precision: str, batch: int) -> str:
-    return f"{precision} bs={batch}"
-
-
-def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str) -> dict[str, Any]:
+def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str, interleaved: bool) -> dict[str, Any]:
     plan = cfg.plan
     return {
         "prompt": prompt.record(),
@@ -84,7 +76,7 @@ def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str) -> dic
         "idle_window_s": plan.idle_window_s,
         "energy_method": energy_method,
         "sample_period_s": cfg.sample_period_s,
-        "interleaved": False,
+        "interleaved": interleaved,
         "gates": plan.gates.as_dict(),
     }
 
@@ -95,32 +87,14 @@ def _run_key(cfg: SweepConfig, gpu_uuid: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _measurement(
-    loaded: LoadedModel | None, source: ModelSource, precision: str, batch: int, cfg: SweepConfig, engine_attn: str
-) -> dict[str, Any]:
-    notes = [RANDOM_INT8_NOTE] if cfg.weights == "random" and precision == "int8" else []
-    return {
-        "model": loaded.info if loaded else source.describe(),
-        "precision": precision,
-        "quantization": loaded.quantization if loaded else source.quantization(precision),
-        "engine": {
-            "cache_implementation": cfg.cache,
-            "compiled": cfg.cache == "static",
-            "attn_implementation": engine_attn,
-        },
-        "batch_size": batch,
-        "quality": None,
-        "notes": notes,
-    }
-
-
-def _is_oom(exc: BaseException) -> bool:
-    try:
-        import torch
-
-        return isinstance(exc, torch.cuda.OutOfMemoryError)
-    except ImportError:
-        return False
+@dataclass
+class _Context:
+    cfg: SweepConfig
+    hooks: Hooks
+    events: Events
+    checkpoint: Checkpoint
+    prompt: Prompt
+    corpus: Any
 
 
 def run_sweep(
@@ -134,8 +108,7 @@ def run_sweep(
         gpu, driver = nvml.describe()
         counter_ok = nvml.supports_energy_counter()
         session_notes = _preflight_notes(nvml, gpu)
-    for text in session_notes:
-        events.note(text)
+        free_bytes = nvml.memory_free_bytes()
     energy_method = "nvml_energy_counter" if counter_ok else "power_integration"
     environment = {"gpu": gpu, "driver": driver, "host": hostinfo.host(), "software": hostinfo.package_versions()}
     source = hooks.source(
@@ -148,7 +121,15 @@ def run_sweep(
         config_path=cfg.config_path,
     )
     prompt = source.prompt(cfg.prompt_tokens)
-    protocol = protocol_record(cfg, prompt, energy_method)
+    total = len(cfg.precisions) * len(cfg.batch_sizes)
+    interleaved, why_not = interleave.choose(
+        cfg.schedule, source.describe()["parameter_count"], cfg.precisions, total, free_bytes
+    )
+    if why_not:
+        session_notes.append(why_not)
+    for text in session_notes:
+        events.note(text)
+    protocol = protocol_record(cfg, prompt, energy_method, interleaved)
     run_key = _run_key(cfg, gpu["uuid_sha256"])
     checkpoint = Checkpoint(cfg.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
     done: list[dict[str, Any]] = []
@@ -161,8 +142,10 @@ def run_sweep(
     else:
         checkpoint.start({"model": cfg.model_id})
     completed = {(m["precision"], m["batch_size"]) for m in done}
+    todo = {p: [b for b in cfg.batch_sizes if (p, b) not in completed] for p in cfg.precisions}
+    todo = {p: bs for p, bs in todo.items() if bs}
     measurements = list(done)
-    total = len(cfg.precisions) * len(cfg.batch_sizes)
+    ctx = _Context(cfg, hooks, events, checkpoint, prompt, corpus)
     factory = functools.partial(hooks.nvml, cfg.gpus)
     pin = cfg.pin_cpu and hooks.device != "cpu"
     pinned = hostinfo.pin_to_cpus(1) if pin else None
@@ -170,53 +153,11 @@ def run_sweep(
         session_notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
     with hooks.nvml(cfg.gpus) as nvml, Sampler(factory, cfg.sample_period_s, hooks.sampler_mode, pin) as sampler:
         counter = nvml.energy_j if counter_ok else None
-        for precision in cfg.precisions:
-            todo = [b for b in cfg.batch_sizes if (precision, b) not in completed]
-            if not todo:
-                continue
-            loaded: LoadedModel | None = None
-            try:
-                loaded = source.load(precision)
-            except Exception as exc:
-                if not _is_oom(exc):
-                    raise
-                reason = f"out of memory while loading: {str(exc).splitlines()[0][:300]}"
-                for batch in todo:
-                    m = _measurement(None, source, precision, batch, cfg, "not loaded")
-                    m.update(status="skipped", skip_reason=reason, idle=None, trials=[], summary=None, gate=None)
-                    checkpoint.add(m)
-                    measurements.append(m)
-                unload(loaded)
-                continue
-            measured_quality = quality.perplexity(loaded.model, loaded.tokenizer, corpus) if corpus else None
-            for batch in todo:
-                label = _label(precision, batch)
-                events.config_started(label, len(measurements) + 1, total)
-                m = _measurement(loaded, source, precision, batch, cfg, loaded.attn_implementation)
-                m["quality"] = measured_quality
-                try:
-                    gen = hooks.generator(loaded.model, prompt, batch, cfg.output_tokens, cfg.cache)
-                    runner = Runner(gen, sampler, counter, cfg.plan, hooks.clock, events.trial_done)
-                    result = runner.run()
-                except Exception as exc:
-                    if not _is_oom(exc):
-                        raise
-                    m.update(
-                        status="skipped",
-                        skip_reason=f"out of memory at batch {batch}: {str(exc).splitlines()[0][:300]}",
-                        idle=None,
-                        trials=[],
-                        summary=None,
-                        gate=None,
-                    )
-                    unload(None)
-                else:
-                    m.update(finish(result, cfg.plan))
-                    m["notes"] = m["notes"] + result.notes
-                    events.config_done(label, m, result.elapsed_s)
-                checkpoint.add(m)
-                measurements.append(m)
-            unload(loaded)
+        if interleaved:
+            measurements += interleave.run_interleaved(ctx, source, todo, counter, sampler)
+        else:
+            for precision, batches in todo.items():
+                measurements += _sequential(ctx, source, precision, batches, counter, sampler, len(measurements))
     order = {(p, b): i for i, (p, b) in enumerate((p, b) for p in cfg.precisions for b in cfg.batch_sizes)}
     measurements.sort(key=lambda m: order[(m["precision"], m["batch_size"])])
     for m in measurements:
@@ -225,6 +166,59 @@ def run_sweep(
     path = submission.write(doc, cfg.out_dir)
     checkpoint.remove()
     return path, doc
+
+
+def _sequential(
+    ctx: _Context,
+    source: ModelSource,
+    precision: str,
+    batches: list[int],
+    counter: Callable[[], list[float]] | None,
+    sampler: Any,
+    already: int,
+) -> list[dict[str, Any]]:
+    """One precision loaded, its batch sizes measured one after another, then unloaded."""
+    cfg, hooks, events = ctx.cfg, ctx.hooks, ctx.events
+    total = len(cfg.precisions) * len(cfg.batch_sizes)
+    out: list[dict[str, Any]] = []
+    loaded: LoadedModel | None = None
+    try:
+        loaded = source.load(precision)
+    except Exception as exc:
+        if not records.is_oom(exc):
+            raise
+        for batch in batches:
+            m = records.measurement(
+                None, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn="not loaded"
+            )
+            out.append(records.mark_skipped(m, f"out of memory while loading: {records.oom_text(exc)}"))
+            ctx.checkpoint.add(m)
+        unload(None)
+        return out
+    measured_quality = quality.perplexity(loaded.model, loaded.tokenizer, ctx.corpus) if ctx.corpus else None
+    for batch in batches:
+        label = records.label(precision, batch)
+        events.config_started(label, already + len(out) + 1, total)
+        m = records.measurement(
+            loaded, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn=loaded.attn_implementation
+        )
+        m["quality"] = measured_quality
+        try:
+            gen = hooks.generator(loaded.model, ctx.prompt, batch, cfg.output_tokens, cfg.cache)
+            result = Runner(gen, sampler, counter, cfg.plan, hooks.clock, events.trial_done).run()
+        except Exception as exc:
+            if not records.is_oom(exc):
+                raise
+            records.mark_skipped(m, f"out of memory at batch {batch}: {records.oom_text(exc)}")
+            unload(None)
+        else:
+            m.update(finish(result, cfg.plan))
+            m["notes"] = m["notes"] + result.notes
+            events.config_done(label, m, result.elapsed_s)
+        ctx.checkpoint.add(m)
+        out.append(m)
+    unload(loaded)
+    return out
 
 
 def _preflight_notes(nvml: Nvml, gpu: dict[str, Any]) -> list[str]:

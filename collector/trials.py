@@ -39,7 +39,7 @@ class TrialPlan:
     settle_pct: float = 2.0
     trial_min_s: float = 10.0
     idle_window_s: float = 5.0
-    max_config_s: float = 600.0
+    max_config_s: float = 600.0  # a configuration's own time (its trials and idle windows), not wall time
     gates: gates_mod.Gates = gates_mod.DEFAULT_GATES
 
 
@@ -82,11 +82,17 @@ class Runner:
         self.clock = clock or Clock()
         self.on_trial = on_trial or (lambda _t: None)
         self.notes: list[str] = []
+        self.trials: list[dict[str, Any]] = []
+        self.window: list[dict[str, Any]] = []  # the last gates.min_trials measured trials
+        self.requests = 1
+        self.measured = 0
+        self.busy_s = 0.0  # this configuration's own time: its trials and idle windows (budget basis)
 
     def idle_power_w(self) -> float:
         t0, e0 = self.clock.now(), self.counter() if self.counter else None
         self.clock.sleep(self.plan.idle_window_s)
         t1, e1 = self.clock.now(), self.counter() if self.counter else None
+        self.busy_s += t1 - t0
         if e0 is not None and e1 is not None:
             return sum(b - a for a, b in zip(e0, e1, strict=True)) / (t1 - t0)
         return self.sampler.window(t0, t1).power_avg_w
@@ -117,6 +123,7 @@ class Runner:
             raise CollectError(
                 "the NVML energy counter went backwards twice in a row; is another tool resetting the GPU?"
             )
+        self.busy_s += t1 - t0
         energy = sum(per_gpu) if per_gpu is not None else window.energy_j
         result = {
             "index": index,
@@ -140,49 +147,55 @@ class Runner:
         self.on_trial(result)
         return result
 
-    def run(self) -> ConfigResult:
-        plan = self.plan
-        start = self.clock.now()
-        idle_before = self.idle_power_w()
-        trials: list[dict[str, Any]] = []
-        requests, sized = 1, []  # sized: throughputs of consecutive warm-ups at the final trial size
+    def warm_up(self) -> None:
+        """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""
+        plan, sized = self.plan, []  # sized: throughputs of consecutive warm-ups at the final trial size
         while True:
-            t = self.trial(len(trials), "warmup", requests)
-            trials.append(t)
+            t = self.trial(len(self.trials), "warmup", self.requests)
+            self.trials.append(t)
             if t["duration_s"] < 0.9 * plan.trial_min_s:  # too short: resize, and start settling again
-                requests = max(1, math.ceil(plan.trial_min_s / (t["duration_s"] / requests)))
+                self.requests = max(1, math.ceil(plan.trial_min_s / (t["duration_s"] / self.requests)))
                 sized = []
             else:
                 sized.append(stats.throughput_tok_s(t))
-            if len(trials) >= plan.warmup_min and settled(sized, plan):
-                break
-            if len(trials) >= plan.warmup_max:
+            if len(self.trials) >= plan.warmup_min and settled(sized, plan):
+                return
+            if len(self.trials) >= plan.warmup_max:
                 self.notes.append(
                     f"warm-up did not settle within {plan.warmup_max} trials (settle {plan.settle_pct} %)"
                 )
-                break
-        window: list[dict[str, Any]] = []
-        n, measured_count = plan.gates.min_trials, 0
-        while True:
-            t = self.trial(len(trials), "measured", requests)
-            trials.append(t)
-            window.append(t)
-            measured_count += 1
-            if len(window) > n:
-                window.pop(0)["role"] = "discarded"
-            if len(window) == n and gates_mod.evaluate(stats.summarize(window, 0.0), plan.gates)["passed"]:
-                break
-            # Budgets end the search for a passing window, never a window shorter than the gate needs.
-            if len(window) == n and (
-                measured_count >= plan.gates.max_trials or self.clock.now() - start > plan.max_config_s
-            ):
-                break
-        idle_after = self.idle_power_w()
-        throttles = sorted({r for t in trials for r in t["throttle_reasons"]} - {"applications_clocks_setting"})
+                return
+
+    def step(self) -> bool:
+        """One measured trial; True when the window passes the gates or the budget is spent."""
+        plan, n = self.plan, self.plan.gates.min_trials
+        t = self.trial(len(self.trials), "measured", self.requests)
+        self.trials.append(t)
+        self.window.append(t)
+        self.measured += 1
+        if len(self.window) > n:
+            self.window.pop(0)["role"] = "discarded"
+        if len(self.window) < n:
+            return False
+        if gates_mod.evaluate(stats.summarize(self.window, 0.0), plan.gates)["passed"]:
+            return True
+        # Budgets end the search for a passing window, never a window shorter than the gate needs.
+        return self.measured >= plan.gates.max_trials or self.busy_s > plan.max_config_s
+
+    def result(self, idle: dict[str, float | None]) -> ConfigResult:
+        throttles = sorted({r for t in self.trials for r in t["throttle_reasons"]} - {"applications_clocks_setting"})
         if throttles:
             self.notes.append(f"clock events during trials: {', '.join(throttles)}")
-        idle = {"power_before_w": idle_before, "power_after_w": idle_after}
-        return ConfigResult(idle, trials, self.notes, self.clock.now() - start)
+        return ConfigResult(idle, self.trials, self.notes, self.busy_s)
+
+    def run(self) -> ConfigResult:
+        """The sequential protocol: idle, warm-up, trials until the gates pass or the budget ends, idle."""
+        idle_before = self.idle_power_w()
+        self.warm_up()
+        while not self.step():
+            pass
+        idle_after = self.idle_power_w()
+        return self.result({"power_before_w": idle_before, "power_after_w": idle_after})
 
 
 def finish(result: ConfigResult, plan: TrialPlan) -> dict[str, Any]:

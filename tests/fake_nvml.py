@@ -64,7 +64,7 @@ def fake_module(power_w: float = POWER_W, energy_supported: bool = True, gpus: i
     nv.nvmlDeviceGetMigMode.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
     nv.nvmlSystemGetCudaDriverVersion_v2.return_value = 13000
     nv.nvmlDeviceGetName.return_value = "NVIDIA Fake H100"
-    nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30)
+    nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=79 * 2**30)
     nv.nvmlDeviceGetUUID.return_value = "GPU-00000000-fake"
     nv.nvmlDeviceGetEnforcedPowerLimit.return_value = 700_000
     nv.nvmlDeviceGetPowerManagementDefaultLimit.return_value = 700_000

@@ -84,6 +84,7 @@ def test_sweep_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_c
         assert all(t["generated_tokens"] == m["batch_size"] * 8 * t["requests"] for t in m["trials"])
         assert sum(t["role"] == "measured" for t in m["trials"]) == 5
     assert doc["protocol"]["energy_method"] == "nvml_energy_counter"
+    assert doc["protocol"]["interleaved"] is True  # auto: both precisions fit in the fake GPU's free memory
     assert doc["protocol"]["prompt"]["source"] == "seeded-token-ids:0:16"
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))  # removed on success
 
@@ -120,20 +121,21 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
         return BusyGenerator(model, prompt, batch, tokens, cache)
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(_cfg(tmp_path, tiny_config), hooks=_hooks(generator=interrupting))
+        run_sweep(_cfg(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks(generator=interrupting))
     assert not list((tmp_path / "repo" / "submissions").rglob("*.json"))  # nothing looks complete
     (checkpoint,) = (tmp_path / "repo" / ".eco-collect").glob("checkpoint-*.jsonl")
     assert len(checkpoint.read_text().splitlines()) == 1 + 3
 
     with pytest.raises(CheckpointError, match="--resume"):
-        run_sweep(_cfg(tmp_path, tiny_config), hooks=_hooks())
+        run_sweep(_cfg(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks())
 
     def recording(model: Any, prompt: Any, batch: int, tokens: int, cache: str) -> BusyGenerator:
         calls.append(f"{next(model.parameters()).dtype}/{batch}")
         return BusyGenerator(model, prompt, batch, tokens, cache)
 
     calls.clear()
-    _, doc = run_sweep(_cfg(tmp_path, tiny_config, resume=True), hooks=_hooks(generator=recording))
+    resumed = _cfg(tmp_path, tiny_config, resume=True, schedule="sequential")
+    _, doc = run_sweep(resumed, hooks=_hooks(generator=recording))
     assert calls == ["torch.bfloat16/2"]  # only the configuration that was never finished
     assert len(doc["measurements"]) == 4
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))

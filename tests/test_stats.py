@@ -49,3 +49,19 @@ def test_gates_are_strict_inequalities() -> None:
     worse = base | {"trials": 4, "throughput_tok_s_cv_pct": 2.0}
     assert gates.evaluate(worse, gates.DEFAULT_GATES)["failed"] == ["min_trials", "throughput_cv"]
     assert gates.Gates(throughput_cv_max_pct=3.0).looser_than(gates.DEFAULT_GATES) == ["throughput_cv_max_pct"]
+
+
+def test_energy_vs_power_allows_the_counter_step_on_short_windows_only() -> None:
+    from validator import physics, synthetic
+
+    def flagged(duration_s: float) -> bool:
+        doc = synthetic.submission(seed=1, n_measurements=1)
+        doc["protocol"]["sample_period_s"] = 0.05
+        t = next(t for t in doc["measurements"][0]["trials"] if t["role"] == "measured")
+        t["duration_s"] = duration_s
+        t["energy_j"] = 1.08 * t["power_avg_w"] * duration_s  # 8 % above power x time
+        t["energy_per_gpu_j"] = [t["energy_j"]]
+        return any(f.code == "physics.energy_power" for f in physics.check(doc, "f.json"))
+
+    assert not flagged(0.5)  # 0.2 s of slack (one counter step, two sampler edges) is 40 % of 0.5 s
+    assert flagged(20.0)  # on a real trial only the 5 % tolerance is left (plus 1 %)
