@@ -68,6 +68,22 @@ def build_config(model_id: str, config_path: Path | None = None) -> Any:
         ) from exc
 
 
+def torch_device(nvml_uuid: str) -> str:
+    """PyTorch's name for the board NVML calls ``nvml_uuid``.
+
+    NVML numbers GPUs in PCI order, CUDA by default fastest first and after CUDA_VISIBLE_DEVICES:
+    only the UUID is sure to name the board whose energy is measured."""
+    import torch
+
+    want = nvml_uuid.lower().removeprefix("gpu-")
+    for k in range(torch.cuda.device_count()):
+        if str(torch.cuda.get_device_properties(k).uuid).lower() == want:
+            return f"cuda:{k}"
+    raise CollectError(
+        f"the measured GPU {nvml_uuid} is not visible to PyTorch (check CUDA_VISIBLE_DEVICES against --gpu)"
+    )
+
+
 def count_parameters(config: Any) -> int:
     """Parameters of the unquantized architecture (4-bit packing would halve a count taken after loading)."""
     import torch

@@ -110,6 +110,10 @@ class Nvml:
         n = len(self.handles)
         return Sample(t_s, power, temp, sm / n, mem / n, mask)
 
+    def uuids(self) -> list[str]:
+        """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""
+        return [_text(self._call(self._nv.nvmlDeviceGetUUID, h)) for h in self.handles]
+
     def memory_free_bytes(self) -> float | None:
         """Free memory of the most occupied GPU (bytes); None where the driver will not say."""
         try:

@@ -13,7 +13,7 @@ from typing import Any
 from . import hostinfo, interleave, quality, records, submission
 from .checkpoint import Checkpoint
 from .errors import CheckpointError, CollectError
-from .models import LoadedModel, ModelSource, unload
+from .models import LoadedModel, ModelSource, torch_device, unload
 from .nvml import Nvml
 from .sampler import Sampler
 from .trials import Clock, Runner, TrialPlan, finish
@@ -109,13 +109,19 @@ def run_sweep(
         counter_ok = nvml.supports_energy_counter()
         session_notes = _preflight_notes(nvml, gpu)
         free_bytes = nvml.memory_free_bytes()
+        uuids = nvml.uuids()
     energy_method = "nvml_energy_counter" if counter_ok else "power_integration"
     environment = {"gpu": gpu, "driver": driver, "host": hostinfo.host(), "software": hostinfo.package_versions()}
+    device = torch_device(uuids[0]) if hooks.device == "cuda" else hooks.device
+    if len(cfg.gpus) > 1:
+        session_notes.append(
+            f"model on GPU {cfg.gpus[0]} ({device}); the other listed GPUs are measured, not used by the model"
+        )
     source = hooks.source(
         cfg.model_id,
         weights=cfg.weights,
         revision=cfg.revision,
-        device=hooks.device,
+        device=device,
         cache_dir=cfg.state_dir / "models",
         seed=cfg.seed,
         config_path=cfg.config_path,

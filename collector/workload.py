@@ -66,12 +66,13 @@ class Generator:
             cache_implementation="static" if cache == "static" else None,
         )
         self._cuda = device.type == "cuda"
+        self._device = device
 
     def synchronize(self) -> None:
         if self._cuda:
             import torch
 
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self._device)  # the model's GPU, which need not be the current one
 
     def run_request(self) -> int:
         import torch

@@ -68,3 +68,22 @@ def test_sampler_reports_windows(mode: str) -> None:
     assert window.energy_j == pytest.approx(IDLE_W * (t1 - t0), rel=1e-6)
     assert window.sample_rate_hz > 10  # >= 10 Hz required
     assert window.throttle_reasons == []  # GPU idle is not a throttle
+
+
+def test_the_measured_board_is_found_among_torch_devices_by_uuid(monkeypatch) -> None:
+    import uuid
+    from types import SimpleNamespace
+
+    import pytest
+    import torch
+
+    from collector.errors import CollectError
+    from collector.models import torch_device
+
+    boards = [uuid.UUID(int=7), uuid.UUID(int=3)]  # CUDA order differs from NVML's PCI order
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(boards))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda k: SimpleNamespace(uuid=boards[k]))
+    assert torch_device(f"GPU-{uuid.UUID(int=3)}") == "cuda:1"
+    assert torch_device(f"GPU-{str(uuid.UUID(int=7)).upper()}") == "cuda:0"
+    with pytest.raises(CollectError, match="CUDA_VISIBLE_DEVICES"):
+        torch_device(f"GPU-{uuid.UUID(int=9)}")
