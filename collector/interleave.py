@@ -26,7 +26,6 @@ BYTES_PER_PARAM = {
     "fp4": 0.5,
 }
 HEADROOM = 1.3
-SCHEDULES = ("auto", "interleaved", "sequential")
 
 
 def resident_bytes(parameter_count: int, precisions: list[str]) -> float:
