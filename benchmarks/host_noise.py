@@ -55,7 +55,6 @@ def binned_rates(stamps: list[float], start: float, end: float, bin_s: float) ->
 
 
 def cv_pct(xs: list[float]) -> float | None:
-    xs = [x for x in xs]
     if len(xs) < 2 or statistics.fmean(xs) == 0:
         return None
     return 100.0 * statistics.stdev(xs) / statistics.fmean(xs)

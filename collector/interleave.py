@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import quality, records
-from .models import ModelSource, unload
-from .trials import Runner, finish
+from . import records
+from .models import unload
+from .trials import Runner
 
 # Weight bytes per parameter once loaded; embeddings and lm_head stay in fp16 under bitsandbytes,
 # KV cache and activations come on top: hence the headroom.
@@ -53,64 +53,46 @@ def choose(
 
 @dataclass
 class Entry:
-    label: str
     record: dict[str, Any]
     runner: Runner | None  # None once skipped
 
+    @property
+    def label(self) -> str:
+        return records.label(self.record["precision"], self.record["batch_size"])
 
-def run_interleaved(
-    ctx: Any, source: ModelSource, todo: dict[str, list[int]], counter: Callable[[], list[float]] | None, sampler: Any
-) -> list[dict[str, Any]]:
-    """Measure every (precision, batch) in ``todo``; ``ctx`` carries cfg, hooks, events, checkpoint, corpus."""
-    cfg, hooks, events = ctx.cfg, ctx.hooks, ctx.events
+
+def run_interleaved(ctx: records.Context, todo: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Measure every (precision, batch) in ``todo`` with all its models resident at once."""
     entries: list[Entry] = []
     loaded_models = []
-    skipped: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     for precision, batches in todo.items():
-        try:
-            loaded = source.load(precision)
-        except Exception as exc:
-            if not records.is_oom(exc):
-                raise
-            reason = f"out of memory while loading next to the other precisions: {records.oom_text(exc)}"
-            for batch in batches:
-                m = records.measurement(
-                    None, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn="not loaded"
-                )
-                skipped.append(records.mark_skipped(m, reason))
-            unload(None)
+        loaded, skipped = records.load(ctx, precision, batches, " next to the other precisions")
+        out += skipped
+        if loaded is None:
             continue
         loaded_models.append(loaded)
-        measured_quality = quality.perplexity(loaded.model, loaded.tokenizer, ctx.corpus) if ctx.corpus else None
+        measured_quality = records.perplexity(ctx, loaded)
         for batch in batches:
-            m = records.measurement(
-                loaded, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn=loaded.attn_implementation
-            )
-            m["quality"] = measured_quality
-            gen = hooks.generator(loaded.model, ctx.prompt, batch, cfg.output_tokens, cfg.cache)
-            runner = Runner(gen, sampler, counter, cfg.plan, hooks.clock, events.trial_done)
-            entries.append(Entry(records.label(precision, batch), m, runner))
-    for m in skipped:
-        ctx.checkpoint.add(m)
+            m = records.measurement(ctx, loaded, precision, batch, measured_quality)
+            entries.append(Entry(m, records.runner(ctx, loaded, m)))
     if not entries:
-        return skipped
+        return out
     first = entries[0].runner
     assert first is not None
-    idle_probe = Runner(first.workload, sampler, counter, cfg.plan, hooks.clock)  # idle windows only
+    idle_probe = Runner(first.workload, ctx.sampler, ctx.counter, ctx.cfg.plan, ctx.hooks.clock)  # idle windows only
     idle_before = idle_probe.idle_power_w()  # one baseline before for all: the GPU is idle between them alike
-    total = len(entries)
     for i, e in enumerate(entries):
-        events.config_started(e.label, i + 1, total)
+        ctx.events.config_started(e.label, i + 1, len(entries))
         _guarded(e, lambda r: r.warm_up())
+    out += _close(ctx, [e for e in entries if e.runner is None], None)
     active = [e for e in entries if e.runner is not None]
-    out = list(skipped)
-    out += _close([e for e in entries if e.runner is None], None, ctx)
     rounds = 0
     while active:
         shift = rounds % len(active)  # rotate who goes first, so no configuration always follows another
         finished = []
         for e in active[shift:] + active[:shift]:
-            events.config_started(e.label, entries.index(e) + 1, total)
+            ctx.events.config_started(e.label, entries.index(e) + 1, len(entries))
             if _guarded(e, lambda r: r.step()):
                 finished.append(e)
         active = [e for e in active if e not in finished]
@@ -119,23 +101,18 @@ def run_interleaved(
             idle = None
             if any(e.runner is not None for e in finished):
                 idle = {"power_before_w": idle_before, "power_after_w": idle_probe.idle_power_w()}
-            out += _close(finished, idle, ctx)
+            out += _close(ctx, finished, idle)
     for loaded in loaded_models:
         unload(loaded)
     return out
 
 
-def _close(entries: list[Entry], idle: dict[str, float | None] | None, ctx: Any) -> list[dict[str, Any]]:
-    out = []
+def _close(ctx: records.Context, entries: list[Entry], idle: dict[str, float | None] | None) -> list[dict[str, Any]]:
     for e in entries:
         if e.runner is not None and idle is not None:
-            result = e.runner.result(dict(idle))
-            e.record.update(finish(result, ctx.cfg.plan))
-            e.record["notes"] = e.record["notes"] + result.notes
-            ctx.events.config_done(e.label, e.record, result.elapsed_s)
+            records.complete(ctx, e.record, e.runner.result(dict(idle)))
         ctx.checkpoint.add(e.record)
-        out.append(e.record)
-    return out
+    return [e.record for e in entries]
 
 
 def _guarded(entry: Entry, action: Callable[[Runner], bool | None]) -> bool:
@@ -146,8 +123,6 @@ def _guarded(entry: Entry, action: Callable[[Runner], bool | None]) -> bool:
     except Exception as exc:
         if not records.is_oom(exc):
             raise
-        batch = entry.record["batch_size"]
-        records.mark_skipped(entry.record, f"out of memory at batch {batch}: {records.oom_text(exc)}")
+        records.skip_for_oom(entry.record, exc)
         entry.runner = None
-        unload(None)
         return True

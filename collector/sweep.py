@@ -13,10 +13,10 @@ from typing import Any
 from . import hostinfo, interleave, quality, records, submission
 from .checkpoint import Checkpoint
 from .errors import CheckpointError, CollectError
-from .models import LoadedModel, ModelSource, torch_device, unload
+from .models import ModelSource, torch_device, unload
 from .nvml import Nvml
 from .sampler import Sampler
-from .trials import Clock, Runner, TrialPlan, finish
+from .trials import Clock, TrialPlan
 from .workload import Generator, Prompt
 
 
@@ -87,16 +87,6 @@ def _run_key(cfg: SweepConfig, gpu_uuid: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@dataclass
-class _Context:
-    cfg: SweepConfig
-    hooks: Hooks
-    events: Events
-    checkpoint: Checkpoint
-    prompt: Prompt
-    corpus: Any
-
-
 def run_sweep(
     cfg: SweepConfig, events: Events | None = None, hooks: Hooks | None = None
 ) -> tuple[Path, dict[str, Any]]:
@@ -151,7 +141,6 @@ def run_sweep(
     todo = {p: [b for b in cfg.batch_sizes if (p, b) not in completed] for p in cfg.precisions}
     todo = {p: bs for p, bs in todo.items() if bs}
     measurements = list(done)
-    ctx = _Context(cfg, hooks, events, checkpoint, prompt, corpus)
     factory = functools.partial(hooks.nvml, cfg.gpus)
     pin = cfg.pin_cpu and hooks.device != "cpu"
     pinned = hostinfo.pin_to_cpus(1) if pin else None
@@ -159,11 +148,12 @@ def run_sweep(
         session_notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
     with hooks.nvml(cfg.gpus) as nvml, Sampler(factory, cfg.sample_period_s, hooks.sampler_mode, pin) as sampler:
         counter = nvml.energy_j if counter_ok else None
+        ctx = records.Context(cfg, hooks, events, checkpoint, prompt, corpus, source, counter, sampler, total)
         if interleaved:
-            measurements += interleave.run_interleaved(ctx, source, todo, counter, sampler)
+            measurements += interleave.run_interleaved(ctx, todo)
         else:
             for precision, batches in todo.items():
-                measurements += _sequential(ctx, source, precision, batches, counter, sampler, len(measurements))
+                measurements += _sequential(ctx, precision, batches, len(measurements))
     order = {(p, b): i for i, (p, b) in enumerate((p, b) for p in cfg.precisions for b in cfg.batch_sizes)}
     measurements.sort(key=lambda m: order[(m["precision"], m["batch_size"])])
     for m in measurements:
@@ -174,53 +164,23 @@ def run_sweep(
     return path, doc
 
 
-def _sequential(
-    ctx: _Context,
-    source: ModelSource,
-    precision: str,
-    batches: list[int],
-    counter: Callable[[], list[float]] | None,
-    sampler: Any,
-    already: int,
-) -> list[dict[str, Any]]:
+def _sequential(ctx: records.Context, precision: str, batches: list[int], already: int) -> list[dict[str, Any]]:
     """One precision loaded, its batch sizes measured one after another, then unloaded."""
-    cfg, hooks, events = ctx.cfg, ctx.hooks, ctx.events
-    total = len(cfg.precisions) * len(cfg.batch_sizes)
-    out: list[dict[str, Any]] = []
-    loaded: LoadedModel | None = None
-    try:
-        loaded = source.load(precision)
-    except Exception as exc:
-        if not records.is_oom(exc):
-            raise
-        for batch in batches:
-            m = records.measurement(
-                None, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn="not loaded"
-            )
-            out.append(records.mark_skipped(m, f"out of memory while loading: {records.oom_text(exc)}"))
-            ctx.checkpoint.add(m)
-        unload(None)
+    loaded, out = records.load(ctx, precision, batches)
+    if loaded is None:
         return out
-    measured_quality = quality.perplexity(loaded.model, loaded.tokenizer, ctx.corpus) if ctx.corpus else None
+    measured_quality = records.perplexity(ctx, loaded)
     for batch in batches:
-        label = records.label(precision, batch)
-        events.config_started(label, already + len(out) + 1, total)
-        m = records.measurement(
-            loaded, source, precision, batch, weights=cfg.weights, cache=cfg.cache, attn=loaded.attn_implementation
-        )
-        m["quality"] = measured_quality
+        ctx.events.config_started(records.label(precision, batch), already + len(out) + 1, ctx.total)
+        m = records.measurement(ctx, loaded, precision, batch, measured_quality)
         try:
-            gen = hooks.generator(loaded.model, ctx.prompt, batch, cfg.output_tokens, cfg.cache)
-            result = Runner(gen, sampler, counter, cfg.plan, hooks.clock, events.trial_done).run()
+            result = records.runner(ctx, loaded, m).run()
         except Exception as exc:
             if not records.is_oom(exc):
                 raise
-            records.mark_skipped(m, f"out of memory at batch {batch}: {records.oom_text(exc)}")
-            unload(None)
+            records.skip_for_oom(m, exc)
         else:
-            m.update(finish(result, cfg.plan))
-            m["notes"] = m["notes"] + result.notes
-            events.config_done(label, m, result.elapsed_s)
+            records.complete(ctx, m, result)
         ctx.checkpoint.add(m)
         out.append(m)
     unload(loaded)

@@ -141,14 +141,16 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
 
 
-def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path) -> None:
+@pytest.mark.parametrize("schedule", ["sequential", "interleaved"])
+def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path, schedule: str) -> None:
     class OomSource(ModelSource):
         def load(self, precision: str):  # type: ignore[override]
             if precision == "bf16":
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return super().load(precision)
 
-    path, doc = run_sweep(_cfg(tmp_path, tiny_config), hooks=_hooks(source=OomSource))
+    path, doc = run_sweep(_cfg(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
+    assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
     assert "out of memory" in skipped[0]["skip_reason"]

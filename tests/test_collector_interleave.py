@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_collector_trials import POWER_W, FakeTime, FakeWindows
 
-from collector import interleave
+from collector import interleave, records
 from collector.models import LoadedModel
 from collector.sweep import Events, SweepConfig
 from collector.trials import Clock, TrialPlan
@@ -76,13 +76,12 @@ def _run(
         return Workload(name, clock, durations.get(name, repeat(STEADY)), log, oom_at.get(name))
 
     hooks = SimpleNamespace(generator=generator, clock=Clock(clock.now, clock.sleep))
-    ctx = SimpleNamespace(cfg=cfg, hooks=hooks, events=Events(), checkpoint=log, prompt=None, corpus=None)
 
     def counter() -> list[float]:
         return [clock.t * POWER_W]
 
-    todo = {"fp16": [1, 8], "nf4": [1, 8]}
-    return interleave.run_interleaved(ctx, source or Source(), todo, counter, FakeWindows()), log
+    ctx = records.Context(cfg, hooks, Events(), log, None, None, source or Source(), counter, FakeWindows(), 4)
+    return interleave.run_interleaved(ctx, {"fp16": [1, 8], "nf4": [1, 8]}), log
 
 
 def test_configurations_take_turns_and_the_first_turn_rotates() -> None:

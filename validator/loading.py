@@ -62,8 +62,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)  # built in C; a duplicate key shows as a shorter dict
     if len(obj) < len(pairs):
         seen: set[str] = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Reject("json.duplicate_key", f"key {key!r} appears twice in one object")
+        for key, _ in pairs:
+            if key in seen:
+                raise _Reject("json.duplicate_key", f"key {key!r} appears twice in one object")
+            seen.add(key)
     return obj
 
 
