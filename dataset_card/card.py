@@ -109,14 +109,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def counts_section(measurements: list[dict[str, Any]], counts: dict[str, int]) -> str:
-    if not measurements:
+def counts_section(measurements: pa.Table, counts: dict[str, int]) -> str:
+    if not measurements.num_rows:
         return "No accepted submissions yet."
     lines = [
         f"{counts['measurements']} measurements ({counts['trials']} trials) from {counts['submissions']} submission(s)."
     ]
     for column in ("gpu_name", "model_id", "precision", "status", "weights"):
-        tally = Counter(m[column] for m in measurements)
+        tally = Counter(measurements.column(column).to_pylist())
         lines += ["", _table([column, "measurements"], [[k, v] for k, v in sorted(tally.items())])]
     return "\n".join(lines)
 
@@ -126,7 +126,7 @@ def render(
     version: str,
     repo_id: str,
     year: str,
-    measurements: list[dict[str, Any]],
+    measurements: pa.Table,
     counts: dict[str, int],
     sizes: dict[str, int],
     legacy_cv: list[tuple[int, float, int]],

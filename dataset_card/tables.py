@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from validator import stats
@@ -107,37 +107,47 @@ def measurement_row(doc: dict[str, Any], m: dict[str, Any], measurement_id: str)
     return row
 
 
-def trial_rows(measurement_id: str, submission_id: str, m: dict[str, Any]) -> list[Row]:
-    rows = []
-    for t in m["trials"]:
-        rows.append(
-            {
-                "trial_id": f"{measurement_id}-{t['index']:04d}",
-                "measurement_id": measurement_id,
-                "submission_id": submission_id,
-                "trial_index": t["index"],
-                "role": t["role"],
-                "requests": t["requests"],
-                "duration_s": t["duration_s"],
-                "generated_tokens": t["generated_tokens"],
-                "throughput_tok_s": stats.throughput_tok_s(t),
-                "energy_j": t["energy_j"],
-                "energy_per_gpu_j": list(t["energy_per_gpu_j"]),
-                "energy_per_token_j": stats.energy_per_token_j(t),
-                "power_avg_w": t["power_avg_w"],
-                "power_peak_w": t["power_peak_w"],
-                "power_samples": t["power_samples"],
-                "sample_rate_hz": t["sample_rate_hz"],
-                "sampler_energy_j": t["sampler_energy_j"],
-                "temperature_max_c": t["temperature_max_c"],
-                "sm_clock_mhz_mean": t["sm_clock_mhz_mean"],
-                "mem_clock_mhz_mean": t["mem_clock_mhz_mean"],
-                "throttle_reasons": ",".join(t["throttle_reasons"]) or None,
-                "cpu_load_1m": t["host"]["cpu_load_1m"],
-                "cpu_steal_pct": t["host"]["cpu_steal_pct"],
-            }
-        )
-    return rows
+# Trial fields copied as they are; the others are keys, derived values or flattened lists.
+_TRIAL_COPIED = (
+    "role",
+    "requests",
+    "duration_s",
+    "generated_tokens",
+    "energy_j",
+    "power_avg_w",
+    "power_peak_w",
+    "power_samples",
+    "sample_rate_hz",
+    "sampler_energy_j",
+    "temperature_max_c",
+    "sm_clock_mhz_mean",
+    "mem_clock_mhz_mean",
+)
+
+Columns = dict[str, list[Any]]
+
+
+def trial_columns(submission_id: str, measurements: list[tuple[str, dict[str, Any]]]) -> Columns:
+    """Columns of the trials config for (measurement_id, measurement) pairs of one submission.
+
+    Built column by column rather than as a dict per trial: a build holds millions of trials."""
+    pairs = [(measurement_id, t) for measurement_id, m in measurements for t in m["trials"]]
+    trials = [t for _, t in pairs]
+    columns: Columns = {
+        "trial_id": [f"{measurement_id}-{t['index']:04d}" for measurement_id, t in pairs],
+        "measurement_id": [measurement_id for measurement_id, _ in pairs],
+        "submission_id": [submission_id] * len(pairs),
+        "trial_index": [t["index"] for t in trials],
+        "throughput_tok_s": [stats.throughput_tok_s(t) for t in trials],
+        "energy_per_gpu_j": [list(t["energy_per_gpu_j"]) for t in trials],
+        "energy_per_token_j": [stats.energy_per_token_j(t) for t in trials],
+        "throttle_reasons": [",".join(t["throttle_reasons"]) or None for t in trials],
+        "cpu_load_1m": [t["host"]["cpu_load_1m"] for t in trials],
+        "cpu_steal_pct": [t["host"]["cpu_steal_pct"] for t in trials],
+    }
+    for name in _TRIAL_COPIED:
+        columns[name] = [t[name] for t in trials]
+    return columns
 
 
 def submission_row(doc: dict[str, Any], file_path: str, file_sha256: str) -> Row:
@@ -199,42 +209,46 @@ def submission_row(doc: dict[str, Any], file_path: str, file_sha256: str) -> Row
     }
 
 
-def flatten(
-    doc: dict[str, Any], file_path: str, file_sha256: str, hashes: list[str]
-) -> tuple[list[Row], list[Row], Row]:
-    """Rows of one validated document; ``hashes`` are the measurement ids the validator computed."""
-    measurements, trials = [], []
-    for m, measurement_id in zip(doc["measurements"], hashes, strict=True):
-        row = measurement_row(doc, m, measurement_id)
-        measurements.append(row)
-        trials.extend(trial_rows(row["measurement_id"], doc["submission_id"], m))
-    return measurements, trials, submission_row(doc, file_path, file_sha256)
+def flatten(doc: dict[str, Any], file_path: str, file_sha256: str, hashes: list[str]) -> tuple[list[Row], Columns, Row]:
+    """Measurement rows, trial columns and the submission row of one validated document;
+    ``hashes`` are the measurement ids the validator computed."""
+    pairs = list(zip(hashes, doc["measurements"], strict=True))
+    measurements = [measurement_row(doc, m, measurement_id) for measurement_id, m in pairs]
+    return measurements, trial_columns(doc["submission_id"], pairs), submission_row(doc, file_path, file_sha256)
 
 
-def add_fp16_ratios(rows: list[Row]) -> None:
-    """energy/throughput relative to the fp16 row of the same model, revision, weights, GPU board,
-    engine, batch size and output length, where that row has a summary."""
+FP16_KEY = (
+    "model_id",
+    "model_revision",
+    "weights",
+    "gpu_uuid_sha256",
+    "cache_implementation",
+    "batch_size",
+    "output_tokens",
+    "prompt_sha256",
+)
 
-    def key(r: Row) -> tuple[Any, ...]:
-        return (
-            r["model_id"],
-            r["model_revision"],
-            r["weights"],
-            r["gpu_uuid_sha256"],
-            r["cache_implementation"],
-            r["batch_size"],
-            r["output_tokens"],
-            r["prompt_sha256"],
-        )
 
-    reference: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
-    for r in rows:
-        if r["precision"] == "fp16" and r["energy_per_token_j"] is not None:
-            reference[key(r)].append(r)
-    for r in rows:
-        refs = reference.get(key(r))
-        if not refs or r["energy_per_token_j"] is None:
-            continue
-        ref = min(refs, key=lambda x: x["measurement_id"])  # several sessions: a deterministic choice
-        r["energy_vs_fp16"] = r["energy_per_token_j"] / ref["energy_per_token_j"]
-        r["throughput_vs_fp16"] = r["throughput_tok_s"] / ref["throughput_tok_s"]
+def fp16_ratios(columns: Mapping[str, Sequence[Any]]) -> tuple[list[float | None], list[float | None]]:
+    """Energy per token and throughput relative to the fp16 row of the same model, revision,
+    weights, GPU board, engine, batch size and output length, where that row has a summary.
+
+    ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision,
+    energy_per_token_j and throughput_tok_s; the result is (energy_vs_fp16, throughput_vs_fp16)."""
+    keys = list(zip(*(columns[k] for k in FP16_KEY), strict=True))
+    ids, precision = columns["measurement_id"], columns["precision"]
+    energy, throughput = columns["energy_per_token_j"], columns["throughput_tok_s"]
+    reference: dict[tuple[Any, ...], int] = {}
+    for i, key in enumerate(keys):
+        if precision[i] == "fp16" and energy[i] is not None:
+            j = reference.get(key)
+            if j is None or ids[i] < ids[j]:  # several sessions: a deterministic choice
+                reference[key] = i
+    energy_vs: list[float | None] = [None] * len(keys)
+    throughput_vs: list[float | None] = [None] * len(keys)
+    for i, key in enumerate(keys):
+        j = reference.get(key)
+        if j is not None and energy[i] is not None:
+            energy_vs[i] = energy[i] / energy[j]
+            throughput_vs[i] = throughput[i] / throughput[j]
+    return energy_vs, throughput_vs

@@ -13,15 +13,24 @@ from .schemas import SORT_KEYS
 PARQUET_NAME = "train-00000-of-00001.parquet"
 
 
+def unsorted_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows -> Arrow table with the declared schema, in the rows' order."""
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def finish(name: str, parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Parts of one config -> one table sorted by the config's key (stable ids), in one chunk per
+    column so that its layout, and hence its size, does not depend on how the parts were cut."""
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    return table.sort_by([(key, "ascending") for key in SORT_KEYS[name]]).combine_chunks()
+
+
 def to_table(name: str, rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows -> Arrow table with the declared schema, sorted by the config's key (stable ids)."""
-    columns = {field.name: [r[field.name] for r in rows] for field in schema}
-    table = pa.table(columns, schema=schema)
-    return table.sort_by([(key, "ascending") for key in SORT_KEYS[name]])
+    return finish(name, [unsorted_table(rows, schema)], schema)
 
 
 def write(table: pa.Table, out_dir: Path, name: str) -> Path:
     path = out_dir / name / PARQUET_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd", compression_level=9, write_statistics=True, row_group_size=256_000)
+    pq.write_table(table, path, compression="zstd", compression_level=3, write_statistics=True, row_group_size=256_000)
     return path

@@ -145,3 +145,57 @@ def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, lis
         committed = tmp_path / "repo" / row.file_path
         assert row.file_path.startswith("submissions/")
         assert row.file_sha256 == hashlib.sha256(committed.read_bytes()).hexdigest()
+
+
+def test_output_does_not_depend_on_how_files_are_split_among_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from validator import engine, synthetic
+
+    monkeypatch.chdir(tmp_path)
+    subs = _submissions(tmp_path, REAL, MIXED)
+    for seed in range(5):
+        doc = synthetic.submission(seed=seed, n_measurements=3, n_trials=7, models=1)
+        (subs / "synthetic-bot" / f"{doc['submission_id']}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
+    build(subs, LEGACY, tmp_path / "serial")
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(engine, "CHUNK_FILES", 2)  # 7 files: chunks of 2, 2, 2, 1 across processes
+    build(subs, LEGACY, tmp_path / "chunked")
+    serial = {
+        p.relative_to(tmp_path / "serial"): p.read_bytes() for p in (tmp_path / "serial").rglob("*") if p.is_file()
+    }
+    chunked = {
+        p.relative_to(tmp_path / "chunked"): p.read_bytes() for p in (tmp_path / "chunked").rglob("*") if p.is_file()
+    }
+    assert serial == chunked
+    measurements = load_dataset(str(tmp_path / "chunked"), split="train")
+    assert measurements.num_rows == 15 + sum(len(json.loads(f.read_text())["measurements"]) for f in (REAL, MIXED))
+
+
+def test_fp16_reference_is_the_same_configuration_with_missing_keys_matching() -> None:
+    from dataset_card.tables import FP16_KEY, fp16_ratios
+
+    def row(mid: str, precision: str, energy: float | None, revision: str | None, batch: int) -> dict:
+        values = dict.fromkeys(FP16_KEY, "k")
+        values.update(model_revision=revision, batch_size=batch)
+        return {
+            **values,
+            "measurement_id": mid,
+            "precision": precision,
+            "energy_per_token_j": energy,
+            "throughput_tok_s": None if energy is None else 10.0 / energy,
+        }
+
+    rows = [
+        row("b", "fp16", 2.0, None, 1),
+        row("a", "fp16", 4.0, None, 1),  # two fp16 sessions: the smaller id is the reference
+        row("c", "nf4", 1.0, None, 1),
+        row("d", "nf4", 1.0, None, 8),  # no fp16 at batch 8
+        row("e", "int8", None, None, 1),  # no summary (skipped)
+        row("f", "fp16", None, "x" * 40, 1),  # an fp16 row without a summary is no reference
+        row("g", "int8", 3.0, "x" * 40, 1),
+    ]
+    columns = {key: [r[key] for r in rows] for key in rows[0]}
+    energy_vs, throughput_vs = fp16_ratios(columns)
+    assert energy_vs == [0.5, 1.0, 0.25, None, None, None, None]
+    assert throughput_vs == [2.0, 1.0, 4.0, None, None, None, None]

@@ -62,3 +62,36 @@ def test_cli_reports_hostile_file_without_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "json.too_deep" in result.output
     assert "Traceback" not in result.output
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def test_depth_check_agrees_with_the_parsed_document() -> None:
+    """The bracket count skips string content however it is escaped: keys and values full of
+    brackets, quotes and backslashes, non-ASCII text, empty strings side by side."""
+    import json
+
+    from validator.loading import _too_deep
+
+    rng = random.Random(11)
+    atoms = ["", "[", "]{", '"[', "\\", "\\[", '\\"]', "ü{", "}\u2028", 1.5, None, True]
+
+    def build(level: int) -> object:
+        if level > 12 or rng.random() < 0.25:
+            return rng.choice(atoms)
+        if rng.random() < 0.5:
+            return [build(level + 1) for _ in range(rng.randint(0, 3))]
+        return {f"{rng.choice(atoms)}{i}": build(level + 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(2000):
+        doc = build(0)
+        text = json.dumps(doc, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1]))
+        depth = _depth(doc)
+        for limit in {max(depth - 1, 0), depth}:
+            assert _too_deep(text, limit) is (depth > limit), (text, limit)

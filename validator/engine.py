@@ -48,6 +48,9 @@ class Checked:
 # transform(document, path, measurement hashes, file sha256) -> payload; runs where the file was
 # checked, so callers that need the document (the dataset build) get a small result instead of it.
 Transform = Callable[[dict[str, Any], Path, list[str], str], Any]
+# combine(payloads of one chunk of consecutive files, in order) -> one batch; also runs in the worker,
+# so a builder receives a few columnar batches instead of millions of small objects.
+Combine = Callable[[list[Any]], Any]
 
 
 def _display(path: Path) -> str:
@@ -104,19 +107,40 @@ def check_file(path: Path, now: datetime | None = None, transform: Transform | N
 
 
 PARALLEL_MIN_FILES = 256
+CHUNK_FILES = 64  # files per worker task; also the unit ``combine`` sees, serial or parallel alike
 
 
-def _check_all(paths: list[Path], now: datetime | None, transform: Transform | None = None) -> list[Checked]:
+def _check_chunk(
+    paths: list[Path], now: datetime | None, transform: Transform | None, combine: Combine | None
+) -> tuple[list[Checked], Any]:
+    checked = [check_file(p, now, transform) for p in paths]
+    if combine is None:
+        return checked, None
+    batch = combine([c.payload for c in checked if c.payload is not None])
+    for c in checked:
+        c.payload = None
+    return checked, batch
+
+
+def _check_all(
+    paths: list[Path], now: datetime | None, transform: Transform | None = None, combine: Combine | None = None
+) -> tuple[list[Checked], list[Any]]:
     """check_file over many files, on every core when there are enough files to pay for it."""
+    chunks = [paths[i : i + CHUNK_FILES] for i in range(0, len(paths), CHUNK_FILES)]
+    task = functools.partial(_check_chunk, now=now, transform=transform, combine=combine)
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_MIN_FILES or workers < 2:
-        return [check_file(p, now, transform) for p in paths]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+        results = [task(chunk) for chunk in chunks]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(functools.partial(check_file, now=now, transform=transform), paths, chunksize=64))
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(task, chunks))
+    checked = [c for chunk, _ in results for c in chunk]
+    return checked, [batch for _, batch in results if combine is not None]
 
 
 def _with_lines(findings: list[Finding], text: str) -> list[Finding]:
@@ -168,8 +192,10 @@ def validate_checked(
     accepted_root: Path | None = None,
     now: datetime | None = None,
     transform: Transform | None = None,
-) -> tuple[Report, list[Checked]]:
-    """The report, and every checked candidate file (with ``transform``'s payload for builders)."""
+    combine: Combine | None = None,
+) -> tuple[Report, list[Checked], list[Any]]:
+    """The report, every checked candidate file (with ``transform``'s payload for builders), and,
+    when ``combine`` is given, its batches in file order (the payloads are then consumed)."""
     report = Report()
     history_findings: list[Finding] = []
     targets = discover(paths)
@@ -178,18 +204,18 @@ def validate_checked(
         history_findings, added = history.check(base, repo)
         targets += [repo / a for a in added]
     unique = list(dict.fromkeys(p.absolute() for p in targets))
-    candidates = _check_all(unique, now, transform)
+    candidates, batches = _check_all(unique, now, transform, combine)
     candidate_set = set(unique)
     accepted: list[Checked] = []
     if accepted_root is not None and accepted_root.is_dir():
-        accepted = _check_all([p for p in discover([accepted_root]) if p.absolute() not in candidate_set], now)
+        accepted = _check_all([p for p in discover([accepted_root]) if p.absolute() not in candidate_set], now)[0]
         accepted = [a for a in accepted if not any(f.severity is Severity.ERROR for f in a.findings)]
     report.files = [c.path for c in candidates]
     for c in candidates:
         report.findings.extend(c.findings)
     report.findings.extend(_duplicates(candidates, accepted))
     report.findings.extend(history_findings)
-    return report, candidates
+    return report, candidates, batches
 
 
 def validate(

@@ -69,26 +69,31 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_KEEP = '[]{}"'
-_DROP_OTHERS = {c: None for c in range(128) if chr(c) not in _KEEP}
+_DROP = bytes(c for c in range(256) if c not in b'[]{}"')  # UTF-8 multi-byte units are all >= 0x80
+_OPEN = frozenset(b"[{")
 
 
 def _too_deep(text: str, limit: int) -> bool:
     """True when brackets nest deeper than ``limit`` (valid JSON assumed).
 
-    Escaped backslashes and quotes go first, then everything but brackets and quotes; what lies
-    between a pair of quotes is then string content, so every other piece of a split on '"' counts.
-    All passes run in C over the text: 5x cheaper than a regex removing the strings."""
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    skeleton = "".join(text.translate(_DROP_OTHERS).split('"')[::2])
+    Escaped backslashes and quotes go first, then every byte but brackets and quotes. Two adjacent
+    quotes left then hold nothing but string content (an empty string, or the gap between two
+    strings), so dropping them keeps the quote pairs alternating; what lies between a remaining pair
+    is string content. All passes but the short last loop run in C: 3x cheaper than translating
+    the text as str, 10x cheaper than a regex removing the strings."""
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = raw.translate(None, _DROP).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
     depth = 0
-    for ch in skeleton:
-        if ch in "[{":
+    for byte in skeleton:
+        if byte in _OPEN:
             depth += 1
             if depth > limit:
                 return True
-        elif ch in "]}":
+        else:
             depth -= 1
     return False
 
