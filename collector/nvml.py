@@ -31,6 +31,10 @@ _THROTTLE_NAMES = {  # clock-event reason bit -> name (GPU idle is not a throttl
 }
 
 
+# nvmlFieldValue_t.valueType -> member of its value union
+_VALUE_ATTR = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sampler reading, summed or maximised over the GPUs in use."""
@@ -41,6 +45,7 @@ class Sample:
     sm_clock_mhz: float
     mem_clock_mhz: float
     throttle_mask: int
+    power_avg_1s_w: float | None = None  # NVML's own 1-s average field; None where unsupported
 
 
 class Nvml:
@@ -50,6 +55,7 @@ class Nvml:
         self._nv = module
         self._indices = indices
         self.handles: list[Any] = []
+        self._avg_1s_supported = True  # until the driver says otherwise; then never asked again
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Nvml:
@@ -97,6 +103,25 @@ class Nvml:
     def power_w(self) -> list[float]:
         return [self._call(self._nv.nvmlDeviceGetPowerUsage, h) / 1000.0 for h in self.handles]
 
+    def power_avg_1s_w(self) -> float | None:
+        """Board power averaged by the driver over 1 s (field NVML_FI_DEV_POWER_AVERAGE), summed over
+        the GPUs; None where the GPU or driver lacks it (before Ampere, or GA100)."""
+        nv = self._nv
+        field = getattr(nv, "NVML_FI_DEV_POWER_AVERAGE", None)
+        if not self._avg_1s_supported or field is None:
+            return None
+        total = 0.0
+        for h in self.handles:
+            try:
+                (value,) = self._call(nv.nvmlDeviceGetFieldValues, h, [field])
+            except NvmlError:
+                value = None
+            if value is None or value.nvmlReturn != nv.NVML_SUCCESS:
+                self._avg_1s_supported = False
+                return None
+            total += getattr(value.value, _VALUE_ATTR.get(value.valueType, "uiVal")) / 1000.0
+        return total
+
     def sample(self, t_s: float) -> Sample:
         nv = self._nv
         power = temp = sm = mem = 0.0
@@ -108,7 +133,7 @@ class Nvml:
             mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
             mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
         n = len(self.handles)
-        return Sample(t_s, power, temp, sm / n, mem / n, mask)
+        return Sample(t_s, power, temp, sm / n, mem / n, mask, self.power_avg_1s_w())
 
     def uuids(self) -> list[str]:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""

@@ -35,6 +35,7 @@ class WindowStats:
     sm_clock_mhz_mean: float
     mem_clock_mhz_mean: float
     throttle_reasons: list[str]
+    power_avg_1s_w: float | None = None  # mean of NVML's 1-s average field over the window
 
 
 def _interp(a: Sample, b: Sample, t: float) -> float:
@@ -62,6 +63,7 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
     mask = 0
     for s in used:
         mask |= s.throttle_mask
+    averaged = [s.power_avg_1s_w for s in used if s.power_avg_1s_w is not None]
     return WindowStats(
         power_avg_w=energy / duration,
         power_peak_w=max(s.power_w for s in used),
@@ -72,6 +74,7 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
         sm_clock_mhz_mean=math.fsum(s.sm_clock_mhz for s in used) / len(used),
         mem_clock_mhz_mean=math.fsum(s.mem_clock_mhz for s in used) / len(used),
         throttle_reasons=names(mask),
+        power_avg_1s_w=math.fsum(averaged) / len(averaged) if averaged else None,
     )
 
 

@@ -17,6 +17,7 @@ from . import __version__
 from .errors import CollectError, OutputExistsError
 
 COLLECTOR_NAME = "eco-collect"
+SCHEMA_VERSION = "1.1.0"  # of schema/submission.schema.json that this collector writes
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -38,7 +39,7 @@ def assemble(
 ) -> dict[str, Any]:
     created = (created or datetime.now(timezone.utc)).replace(microsecond=0)
     return {
-        "schema_version": "1.0.0",
+        "schema_version": SCHEMA_VERSION,
         "submission_id": submission_id(handle, environment["gpu"]["name"], created),
         "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "collector": {"name": COLLECTOR_NAME, "version": __version__},

@@ -135,6 +135,7 @@ class Runner:
             "energy_per_gpu_j": per_gpu if per_gpu is not None else [window.energy_j],
             "power_avg_w": window.power_avg_w,
             "power_peak_w": window.power_peak_w,
+            "power_nvml_avg_1s_w": window.power_avg_1s_w,
             "power_samples": window.samples,
             "sample_rate_hz": window.sample_rate_hz,
             "sampler_energy_j": window.energy_j if per_gpu is not None else None,

@@ -91,6 +91,7 @@ TRIALS = pa.schema(
         ("energy_per_token_j", F),
         ("power_avg_w", F),
         ("power_peak_w", F),
+        ("power_nvml_avg_1s_w", F),
         ("power_samples", INT),
         ("sample_rate_hz", F),
         ("sampler_energy_j", F),

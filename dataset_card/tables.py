@@ -144,6 +144,7 @@ def trial_columns(submission_id: str, measurements: list[tuple[str, dict[str, An
         "throttle_reasons": [",".join(t["throttle_reasons"]) or None for t in trials],
         "cpu_load_1m": [t["host"]["cpu_load_1m"] for t in trials],
         "cpu_steal_pct": [t["host"]["cpu_steal_pct"] for t in trials],
+        "power_nvml_avg_1s_w": [t.get("power_nvml_avg_1s_w") for t in trials],  # schema >= 1.1.0
     }
     for name in _TRIAL_COPIED:
         columns[name] = [t[name] for t in trials]

@@ -42,7 +42,9 @@ class Board:
 BOARD = Board()
 
 
-def fake_module(power_w: float = POWER_W, energy_supported: bool = True, gpus: int = 1) -> Any:
+def fake_module(
+    power_w: float = POWER_W, energy_supported: bool = True, gpus: int = 1, average_supported: bool = True
+) -> Any:
     nv = mock.create_autospec(pynvml, instance=False)
     for name in dir(pynvml):  # real constants and exception classes
         value = getattr(pynvml, name)
@@ -55,6 +57,18 @@ def fake_module(power_w: float = POWER_W, energy_supported: bool = True, gpus: i
     else:
         nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
     nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: int(BOARD._power(power_w) * 1000)
+    if average_supported:
+        nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
+            SimpleNamespace(
+                nvmlReturn=pynvml.NVML_SUCCESS,
+                valueType=1,
+                value=SimpleNamespace(uiVal=int(BOARD._power(power_w) * 1000)),
+            )
+        ]
+    else:
+        nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
+            SimpleNamespace(nvmlReturn=pynvml.NVML_ERROR_NOT_SUPPORTED, valueType=1, value=SimpleNamespace(uiVal=0))
+        ]
     nv.nvmlDeviceGetTemperature.return_value = 45
     nv.nvmlDeviceGetClockInfo.side_effect = lambda h, kind: 1980 if kind == pynvml.NVML_CLOCK_SM else 2619
     nv.nvmlDeviceGetCurrentClocksEventReasons.return_value = pynvml.nvmlClocksEventReasonGpuIdle

@@ -114,6 +114,7 @@ def _measurement(model: str, revision: str, precision: str, batch: int, trials: 
 def _envelope(meta: dict[str, Any], gpu: str, output_tokens: int, measurements: list[dict[str, Any]]) -> dict[str, Any]:
     doc = synthetic.submission(seed=0, n_measurements=1)
     doc.update(
+        schema_version="1.0.0",  # the researcher recorded no 1-s average power field (added in 1.1.0)
         submission_id="legacy-translation",
         collector={"name": "legacy-translation", "version": "1.0"},
         measurements=measurements,

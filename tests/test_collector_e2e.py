@@ -83,6 +83,8 @@ def test_sweep_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_c
         assert m["model"]["weights"] == "random_init" and m["model"]["revision"] == "config-only"
         assert all(t["generated_tokens"] == m["batch_size"] * 8 * t["requests"] for t in m["trials"])
         assert sum(t["role"] == "measured" for t in m["trials"]) == 5
+        assert all(t["power_nvml_avg_1s_w"] > 0 for t in m["trials"])  # the driver's 1-s average field
+    assert doc["schema_version"] == "1.1.0"
     assert doc["protocol"]["energy_method"] == "nvml_energy_counter"
     assert doc["protocol"]["interleaved"] is True  # auto: both precisions fit in the fake GPU's free memory
     assert doc["protocol"]["prompt"]["source"] == "seeded-token-ids:0:16"

@@ -56,6 +56,28 @@ def test_window_integral_interpolates_the_edges() -> None:
     assert stats.samples == 2 and stats.power_peak_w == 200
 
 
+def test_nvml_one_second_average_field_is_read_in_watts_or_none_once_unsupported() -> None:
+    with Nvml([0, 1], module=fake_module(gpus=2)) as nvml:
+        assert nvml.power_avg_1s_w() == 2 * IDLE_W  # mW -> W, summed over the measured GPUs
+        assert nvml.sample(0.0).power_avg_1s_w == 2 * IDLE_W
+    nv = fake_module(average_supported=False)
+    with Nvml([0], module=nv) as nvml:
+        assert nvml.power_avg_1s_w() is None and nvml.sample(0.0).power_avg_1s_w is None
+    assert nv.nvmlDeviceGetFieldValues.call_count == 1  # not asked again once the driver said no
+    nv = fake_module()
+    nv.nvmlDeviceGetFieldValues.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+    with Nvml([0], module=nv) as nvml:  # an old driver without the call at all
+        assert nvml.power_avg_1s_w() is None
+
+
+def test_window_averages_the_one_second_field_where_present() -> None:
+    samples = [Sample(t, 100, 40, 1000, 2000, 0, avg) for t, avg in [(0.0, 90), (1.0, None), (2.0, 120), (3.0, 80)]]
+    assert summarize_window(samples, 0.5, 2.5, lambda m: []).power_avg_1s_w == pytest.approx(120.0)
+    assert summarize_window(samples, 0.0, 3.0, lambda m: []).power_avg_1s_w == pytest.approx(290 / 3)
+    plain = [Sample(t, 100, 40, 1000, 2000, 0) for t in (0.0, 1.0)]
+    assert summarize_window(plain, 0.0, 1.0, lambda m: []).power_avg_1s_w is None
+
+
 @pytest.mark.parametrize("mode", ["thread", "process"])
 def test_sampler_reports_windows(mode: str) -> None:
     with Sampler(functools.partial(make, [0]), period_s=0.01, mode=mode) as sampler:
@@ -68,6 +90,7 @@ def test_sampler_reports_windows(mode: str) -> None:
     assert window.energy_j == pytest.approx(IDLE_W * (t1 - t0), rel=1e-6)
     assert window.sample_rate_hz > 10  # >= 10 Hz required
     assert window.throttle_reasons == []  # GPU idle is not a throttle
+    assert window.power_avg_1s_w == pytest.approx(IDLE_W)
 
 
 def test_the_measured_board_is_found_among_torch_devices_by_uuid(monkeypatch) -> None:

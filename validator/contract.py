@@ -12,7 +12,7 @@ import jsonschema_rs
 
 from .findings import Finding, make
 
-KNOWN_VERSIONS = ("1.0.0",)
+KNOWN_VERSIONS = ("1.0.0", "1.1.0")
 SCHEMA_FILE = "submission.schema.json"
 # Keys by which the researcher's legacy metadata files are recognised.
 _LEGACY_KEYS = {"benchmark_id", "experiment_id", "benchmark_name", "experiment_name"}

@@ -60,7 +60,7 @@ def _rows(node: dict[str, Any], path: str, required: bool, defs: dict[str, Any])
 def render() -> str:
     schema = load_schema()
     lines = [
-        "# Submission fields (schema 1.0.0)",
+        f"# Submission fields (schema {schema['$id'].rsplit('/', 1)[-1]})",
         "",
         "Generated from `schema/submission.schema.json` by `python -m validator.fieldref`; do not edit.",
         "Paths are JSON pointers; `[]` stands for every item of an array. Units are in the field names",

@@ -62,6 +62,16 @@ def _check_trial(
         out.append(
             make("physics.power_range", file, f"{ptr}/power_avg_w", f"{power} W is outside (0, {limit_w:.0f}] W")
         )
+    averaged = t.get("power_nvml_avg_1s_w")  # schema 1.1.0; null where the driver lacks the field
+    if averaged is not None and not 0 < averaged <= limit_w:
+        out.append(
+            make(
+                "physics.power_range",
+                file,
+                f"{ptr}/power_nvml_avg_1s_w",
+                f"NVML's 1-s average {averaged} W is outside (0, {limit_w:.0f}] W",
+            )
+        )
     expected = power * duration
     # A warm-up trial shorter than a few sampler periods has no meaningful average power (the first
     # one sizes the trial); no figure uses warm-ups, so only they are exempt.

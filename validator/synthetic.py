@@ -54,6 +54,7 @@ def _trial(rng: random.Random, index: int, role: str, tok_s: float, watts: float
         "energy_per_gpu_j": [energy],
         "power_avg_w": power,
         "power_peak_w": power * 1.08,
+        "power_nvml_avg_1s_w": power * 0.99,  # the driver's 1-s average lags the window a little
         "power_samples": int(duration * 20),
         "sample_rate_hz": 20.0,
         "sampler_energy_j": energy * (1 + rng.gauss(0, 0.004)),
@@ -112,7 +113,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
     ]
     measurements = [measurement(rng, *c, output_tokens, n_trials) for c in combos[:n_measurements]]
     return {
-        "schema_version": "1.0.0",
+        "schema_version": "1.1.0",
         "submission_id": f"synthetic-{seed:08d}",
         "created_at": "2026-11-01T12:00:00Z",
         "collector": {"name": SYNTHETIC_COLLECTOR, "version": "0.1.0"},
