@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Driver for the lent H100 (no internet): install carried wheels, run the doctor, then the
 # Mistral-7B sweep in its own session so it outlives one 10-minute command; 'ab' runs the sampler
-# A/B afterwards (compiled static-cache decoding, so the GPU and not the drifting host CPU bounds it).
-# Usage on the device: bash benchmarks/device_sweep.sh start|wait|ab
+# A/B (paired on/off requests: the GPU alone, then compiled static-cache decoding); 'probe' is a
+# short eco-collect run whose file shows what this GPU's NVML records.
+# Usage on the device: bash benchmarks/device_sweep.sh start|wait|ab|ab-decode|probe
 # Chain the calls without pause: the lent machine is released 30 s after a call ends, and the
 # background sweep (and its checkpoint) goes with it: one 'start' call, then 'wait' calls until the
 # report exists, then 'ab'.
@@ -20,10 +21,23 @@ case "${1:-start}" in
       > "$STATE/sweep.log" 2>&1 < /dev/null &
     echo "sweep started (pid $!)"
     ;;
+  install)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    mkdir -p "$STATE"
+    ;;
+  probe)
+    python3 -m collector run --model Qwen/Qwen2.5-0.5B-Instruct --weights random --precision fp16 --batch-size 1 \
+      --trial-min-s 3 --max-trials 6 --max-config-s 40 --handle ecocompute-bot --out-dir "$STATE/probe/submissions" 2>&1 \
+      | tr '\r' '\n' | grep -vE "it/s|^\s*$" | tail -25 | tee "$STATE/probe.txt"
+    ;;
   ab)
-    python3 benchmarks/sampler_overhead.py --model mistralai/Mistral-7B-Instruct-v0.2 --cache static \
-      --rounds "${ROUNDS:-10}" --requests "${REQUESTS:-6}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
-      | grep -v "it/s" | tee "$STATE/sampler_overhead.txt"
+    python3 benchmarks/sampler_overhead.py --workload matmul --pairs "${PAIRS:-200}" \
+      --matmul-per-request "${MATMULS:-250}" 2>&1 | tee "$STATE/sampler_overhead_matmul.txt"
+    ;;
+  ab-decode)
+    python3 benchmarks/sampler_overhead.py --workload decode --model mistralai/Mistral-7B-Instruct-v0.2 --cache static \
+      --pairs "${PAIRS:-120}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
+      | grep -v "it/s" | tee "$STATE/sampler_overhead_decode.txt"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
@@ -35,7 +49,9 @@ case "${1:-start}" in
 esac
 mkdir -p "$OUT"
 cp "$STATE"/*.txt "$STATE"/*.json "$OUT"/ 2>/dev/null
-cp "$STATE"/repo/submissions/*/*.json "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null
-tr '\r' '\n' < "$STATE/sweep.log" | grep -vE "it/s|^\s*$" | tail -60 > "$OUT/sweep-tail.txt"
-cat "$OUT/sweep-tail.txt"
+cp "$STATE"/repo/submissions/*/*.json "$STATE"/probe/submissions/*/*.json "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null
+if [ -f "$STATE/sweep.log" ]; then
+  tr '\r' '\n' < "$STATE/sweep.log" | grep -vE "it/s|^\s*$" | tail -60 > "$OUT/sweep-tail.txt"
+  cat "$OUT/sweep-tail.txt"
+fi
 ls "$STATE/repo/.eco-collect" 2>/dev/null

@@ -89,13 +89,22 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
             buffer: deque[Sample] = deque(maxlen=int(BUFFER_S / period_s) + 16)
             conn.send(("ready", None))
             next_t = time.monotonic()
+            paused = False  # the overhead A/B toggles sampling without restarting the process
             while True:
-                buffer.append(nvml.sample(time.monotonic()))
-                next_t += period_s
-                while conn.poll(max(0.0, next_t - time.monotonic())):
+                if not paused:
+                    buffer.append(nvml.sample(time.monotonic()))
+                    next_t += period_s
+                while conn.poll(None if paused else max(0.0, next_t - time.monotonic())):
                     message = conn.recv()
                     if message[0] == "stop":
                         return
+                    if message[0] in ("pause", "resume"):
+                        paused = message[0] == "pause"
+                        next_t = time.monotonic()
+                        conn.send((message[0], None))
+                        if not paused:
+                            break
+                        continue
                     _, t0, t1 = message
                     buffer.append(nvml.sample(time.monotonic()))  # one reading after t1
                     conn.send(("window", summarize_window(list(buffer), t0, t1, nvml.throttle_names)))
@@ -141,6 +150,15 @@ class Sampler:
     def window(self, t0: float, t1: float) -> WindowStats:
         self._conn.send(("window", t0, t1))
         return self._expect("window", timeout_s=30.0)
+
+    def pause(self) -> None:
+        """Stop sampling (the process stays, blocked on its pipe) until ``resume``."""
+        self._conn.send(("pause",))
+        self._expect("pause", timeout_s=30.0)
+
+    def resume(self) -> None:
+        self._conn.send(("resume",))
+        self._expect("resume", timeout_s=30.0)
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(OSError, ValueError):  # the worker may be gone already

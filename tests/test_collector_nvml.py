@@ -93,6 +93,22 @@ def test_sampler_reports_windows(mode: str) -> None:
     assert window.power_avg_1s_w == pytest.approx(IDLE_W)
 
 
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_paused_sampler_takes_no_readings_until_resumed(mode: str) -> None:
+    with Sampler(functools.partial(make, [0]), period_s=0.01, mode=mode) as sampler:
+        sampler.pause()
+        t0 = time.monotonic()
+        time.sleep(0.2)
+        t1 = time.monotonic()
+        paused = sampler.window(t0, t1)
+        sampler.resume()
+        t2 = time.monotonic()
+        time.sleep(0.2)
+        running = sampler.window(t2, time.monotonic())
+    assert paused.samples == 0  # only the reading taken to answer, after t1
+    assert running.samples >= 10 and running.power_avg_w == pytest.approx(IDLE_W)
+
+
 def test_the_measured_board_is_found_among_torch_devices_by_uuid(monkeypatch) -> None:
     import uuid
     from types import SimpleNamespace
