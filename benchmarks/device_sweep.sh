@@ -54,4 +54,4 @@ if [ -f "$STATE/sweep.log" ]; then
   tr '\r' '\n' < "$STATE/sweep.log" | grep -vE "it/s|^\s*$" | tail -60 > "$OUT/sweep-tail.txt"
   cat "$OUT/sweep-tail.txt"
 fi
-ls "$STATE/repo/.eco-collect" 2>/dev/null
+ls "$STATE/repo/.eco-collect" 2>/dev/null || true
