@@ -55,7 +55,7 @@ class Nvml:
         self._nv = module
         self._indices = indices
         self.handles: list[Any] = []
-        self._avg_1s_supported = True  # until the driver says otherwise; then never asked again
+        self._fields_supported = True  # until the driver says otherwise; then never asked again
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Nvml:
@@ -103,37 +103,51 @@ class Nvml:
     def power_w(self) -> list[float]:
         return [self._call(self._nv.nvmlDeviceGetPowerUsage, h) / 1000.0 for h in self.handles]
 
-    def power_avg_1s_w(self) -> float | None:
-        """Board power averaged by the driver over 1 s (field NVML_FI_DEV_POWER_AVERAGE), summed over
-        the GPUs; None where the GPU or driver lacks it (before Ampere, or GA100)."""
+    def _power_fields(self, handle: Any) -> tuple[float | None, float | None]:
+        """(instant, 1-s average) board power from NVML's field values in one call (W); None for a
+        field the GPU or driver lacks (both before Ampere, or on GA100)."""
         nv = self._nv
-        field = getattr(nv, "NVML_FI_DEV_POWER_AVERAGE", None)
-        if not self._avg_1s_supported or field is None:
-            return None
-        total = 0.0
-        for h in self.handles:
-            try:
-                (value,) = self._call(nv.nvmlDeviceGetFieldValues, h, [field])
-            except NvmlError:
-                value = None
-            if value is None or value.nvmlReturn != nv.NVML_SUCCESS:
-                self._avg_1s_supported = False
-                return None
-            total += getattr(value.value, _VALUE_ATTR.get(value.valueType, "uiVal")) / 1000.0
-        return total
+        fields = [getattr(nv, "NVML_FI_DEV_POWER_INSTANT", None), getattr(nv, "NVML_FI_DEV_POWER_AVERAGE", None)]
+        if not self._fields_supported or None in fields:
+            return None, None
+        try:
+            values = self._call(nv.nvmlDeviceGetFieldValues, handle, fields)
+        except NvmlError:  # a driver without field values at all: never asked again
+            self._fields_supported = False
+            return None, None
+        return tuple(  # type: ignore[return-value]
+            getattr(v.value, _VALUE_ATTR.get(v.valueType, "uiVal")) / 1000.0
+            if v.nvmlReturn == nv.NVML_SUCCESS
+            else None
+            for v in values
+        )
+
+    def power_reading(self) -> str:
+        """Which NVML reading the sampler's power is: the instant field, or nvmlDeviceGetPowerUsage
+        (a 1-s average on Ampere and newer, hence slower to follow the workload)."""
+        instant = [self._power_fields(h)[0] for h in self.handles]
+        return "nvml_power_instant_field" if None not in instant else "nvml_power_usage"
+
+    def power_avg_1s_w(self) -> float | None:
+        """Board power averaged by the driver over 1 s, summed over the GPUs; None where unsupported."""
+        averages = [self._power_fields(h)[1] for h in self.handles]
+        return None if None in averages else sum(averages)  # type: ignore[arg-type]
 
     def sample(self, t_s: float) -> Sample:
         nv = self._nv
         power = temp = sm = mem = 0.0
+        average: float | None = 0.0
         mask = 0
         for h in self.handles:
-            power += self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+            instant, avg_1s = self._power_fields(h)
+            power += instant if instant is not None else self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+            average = None if average is None or avg_1s is None else average + avg_1s
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
             sm += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM)
             mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
             mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
         n = len(self.handles)
-        return Sample(t_s, power, temp, sm / n, mem / n, mask, self.power_avg_1s_w())
+        return Sample(t_s, power, temp, sm / n, mem / n, mask, average)
 
     def uuids(self) -> list[str]:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""

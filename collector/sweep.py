@@ -65,7 +65,9 @@ class Hooks:
     device: str = "cuda"
 
 
-def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str, interleaved: bool) -> dict[str, Any]:
+def protocol_record(
+    cfg: SweepConfig, prompt: Prompt, energy_method: str, interleaved: bool, power_reading: str
+) -> dict[str, Any]:
     plan = cfg.plan
     return {
         "prompt": prompt.record(),
@@ -76,6 +78,7 @@ def protocol_record(cfg: SweepConfig, prompt: Prompt, energy_method: str, interl
         "idle_window_s": plan.idle_window_s,
         "energy_method": energy_method,
         "sample_period_s": cfg.sample_period_s,
+        "power_reading": power_reading,
         "interleaved": interleaved,
         "gates": plan.gates.as_dict(),
     }
@@ -97,6 +100,7 @@ def run_sweep(
     with hooks.nvml(cfg.gpus) as nvml:
         gpu, driver = nvml.describe()
         counter_ok = nvml.supports_energy_counter()
+        power_reading = nvml.power_reading()
         session_notes = _preflight_notes(nvml, gpu)
         free_bytes = nvml.memory_free_bytes()
         uuids = nvml.uuids()
@@ -125,7 +129,7 @@ def run_sweep(
         session_notes.append(why_not)
     for text in session_notes:
         events.note(text)
-    protocol = protocol_record(cfg, prompt, energy_method, interleaved)
+    protocol = protocol_record(cfg, prompt, energy_method, interleaved, power_reading)
     run_key = _run_key(cfg, gpu["uuid_sha256"])
     checkpoint = Checkpoint(cfg.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
     done: list[dict[str, Any]] = []

@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     "net_energy_per_request_j": "idle-net energy of one generate() call over the batch",
     "energy_vs_fp16": "energy per token relative to the matching fp16 row",
     "throughput_vs_fp16": "throughput relative to the matching fp16 row",
+    "power_reading": "sampler power source: NVML's instant field, or the power-usage reading (a 1-s average on Ampere+); null before schema 1.1.0",
     "power_nvml_avg_1s_w": "mean of NVML's 1-s average power field over the trial; null before schema 1.1.0 or where unsupported",
     "counter_sampler_disagreement_pct_max": "largest |sampler - counter| / counter over the window",
     "status": "ok (gates passed), gate_failed (data kept) or skipped (see skip_reason)",

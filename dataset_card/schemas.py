@@ -141,6 +141,7 @@ SUBMISSIONS = pa.schema(
         ("prompt_tokens", INT),
         ("output_tokens", INT),
         ("energy_method", S),
+        ("power_reading", S),
         ("sample_period_s", F),
         ("trial_min_duration_s", F),
         ("idle_window_s", F),

@@ -195,6 +195,7 @@ def submission_row(doc: dict[str, Any], file_path: str, file_sha256: str) -> Row
         "prompt_tokens": proto["prompt"]["token_count"],
         "output_tokens": proto["output_tokens"],
         "energy_method": proto["energy_method"],
+        "power_reading": proto.get("power_reading"),  # schema >= 1.1.0
         "sample_period_s": proto["sample_period_s"],
         "trial_min_duration_s": proto["trial_min_duration_s"],
         "idle_window_s": proto["idle_window_s"],

@@ -43,7 +43,7 @@ BOARD = Board()
 
 
 def fake_module(
-    power_w: float = POWER_W, energy_supported: bool = True, gpus: int = 1, average_supported: bool = True
+    power_w: float = POWER_W, energy_supported: bool = True, gpus: int = 1, fields_supported: bool = True
 ) -> Any:
     nv = mock.create_autospec(pynvml, instance=False)
     for name in dir(pynvml):  # real constants and exception classes
@@ -57,18 +57,11 @@ def fake_module(
     else:
         nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
     nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: int(BOARD._power(power_w) * 1000)
-    if average_supported:
-        nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
-            SimpleNamespace(
-                nvmlReturn=pynvml.NVML_SUCCESS,
-                valueType=1,
-                value=SimpleNamespace(uiVal=int(BOARD._power(power_w) * 1000)),
-            )
-        ]
-    else:
-        nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
-            SimpleNamespace(nvmlReturn=pynvml.NVML_ERROR_NOT_SUPPORTED, valueType=1, value=SimpleNamespace(uiVal=0))
-        ]
+    status = pynvml.NVML_SUCCESS if fields_supported else pynvml.NVML_ERROR_NOT_SUPPORTED
+    nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [  # instant and 1-s average alike
+        SimpleNamespace(nvmlReturn=status, valueType=1, value=SimpleNamespace(uiVal=int(BOARD._power(power_w) * 1000)))
+        for _ in fields
+    ]
     nv.nvmlDeviceGetTemperature.return_value = 45
     nv.nvmlDeviceGetClockInfo.side_effect = lambda h, kind: 1980 if kind == pynvml.NVML_CLOCK_SM else 2619
     nv.nvmlDeviceGetCurrentClocksEventReasons.return_value = pynvml.nvmlClocksEventReasonGpuIdle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from types import SimpleNamespace
 
 import pynvml
 import pytest
@@ -56,18 +57,38 @@ def test_window_integral_interpolates_the_edges() -> None:
     assert stats.samples == 2 and stats.power_peak_w == 200
 
 
-def test_nvml_one_second_average_field_is_read_in_watts_or_none_once_unsupported() -> None:
+def test_power_fields_instant_and_one_second_average_in_watts_with_fallbacks() -> None:
     with Nvml([0, 1], module=fake_module(gpus=2)) as nvml:
+        assert nvml.power_reading() == "nvml_power_instant_field"
         assert nvml.power_avg_1s_w() == 2 * IDLE_W  # mW -> W, summed over the measured GPUs
-        assert nvml.sample(0.0).power_avg_1s_w == 2 * IDLE_W
-    nv = fake_module(average_supported=False)
+        sample = nvml.sample(0.0)
+        assert sample.power_w == 2 * IDLE_W and sample.power_avg_1s_w == 2 * IDLE_W
+    nv = fake_module(fields_supported=False)  # before Ampere: neither field
     with Nvml([0], module=nv) as nvml:
-        assert nvml.power_avg_1s_w() is None and nvml.sample(0.0).power_avg_1s_w is None
-    assert nv.nvmlDeviceGetFieldValues.call_count == 1  # not asked again once the driver said no
+        assert nvml.power_reading() == "nvml_power_usage"
+        sample = nvml.sample(0.0)
+        assert sample.power_w == IDLE_W and sample.power_avg_1s_w is None  # nvmlDeviceGetPowerUsage instead
     nv = fake_module()
     nv.nvmlDeviceGetFieldValues.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
-    with Nvml([0], module=nv) as nvml:  # an old driver without the call at all
-        assert nvml.power_avg_1s_w() is None
+    with Nvml([0], module=nv) as nvml:  # an old driver without field values at all
+        assert nvml.power_avg_1s_w() is None and nvml.sample(0.0).power_w == IDLE_W
+        nvml.sample(1.0)
+    assert nv.nvmlDeviceGetFieldValues.call_count == 1  # not asked again
+
+
+def test_sampled_power_is_the_instant_field_not_the_usage_reading() -> None:
+    """On Ampere and newer nvmlDeviceGetPowerUsage is a 1-s average (seen on the H100: it equals
+    NVML_FI_DEV_POWER_AVERAGE); the sampler integrates the instant field where there is one."""
+    nv = fake_module()
+    instant_mw, average_mw = 300_000, 200_000
+    nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
+        SimpleNamespace(nvmlReturn=pynvml.NVML_SUCCESS, valueType=1, value=SimpleNamespace(uiVal=v))
+        for v in (instant_mw, average_mw)
+    ]
+    nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: average_mw
+    with Nvml([0], module=nv) as nvml:
+        sample = nvml.sample(0.0)
+    assert (sample.power_w, sample.power_avg_1s_w) == (300.0, 200.0)
 
 
 def test_window_averages_the_one_second_field_where_present() -> None:

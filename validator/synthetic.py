@@ -163,6 +163,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
             "idle_window_s": 5.0,
             "energy_method": "nvml_energy_counter",
             "sample_period_s": 0.05,
+            "power_reading": "nvml_power_instant_field",
             "interleaved": False,
             "gates": gates_mod.DEFAULT_GATES.as_dict(),
         },
