@@ -100,9 +100,6 @@ class Nvml:
             return False
         return True
 
-    def power_w(self) -> list[float]:
-        return [self._call(self._nv.nvmlDeviceGetPowerUsage, h) / 1000.0 for h in self.handles]
-
     def _power_fields(self, handle: Any) -> tuple[float | None, float | None]:
         """(instant, 1-s average) board power from NVML's field values in one call (W); None for a
         field the GPU or driver lacks (both before Ampere, or on GA100)."""

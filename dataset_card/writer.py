@@ -15,6 +15,8 @@ PARQUET_NAME = "train-00000-of-00001.parquet"
 
 def unsorted_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Rows -> Arrow table with the declared schema, in the rows' order."""
+    if rows and rows[0].keys() != set(schema.names):  # from_pylist would fill a misspelt column with nulls
+        raise ValueError(f"row keys differ from the schema: {sorted(rows[0].keys() ^ set(schema.names))}")
     return pa.Table.from_pylist(rows, schema=schema)
 
 

@@ -18,7 +18,7 @@ from collector.sampler import Sampler, summarize_window
 def test_units_are_converted_once() -> None:
     with Nvml([0], module=fake_module()) as nvml:
         first = nvml.energy_j()[0]
-        assert nvml.power_w() == [IDLE_W]  # mW -> W
+        assert nvml.sample(0.0).power_w == IDLE_W  # mW -> W
         time.sleep(0.05)
         second = nvml.energy_j()[0]
     assert 1_000_000 < first < second  # mJ -> J, monotonically increasing

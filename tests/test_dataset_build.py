@@ -199,3 +199,12 @@ def test_fp16_reference_is_the_same_configuration_with_missing_keys_matching() -
     energy_vs, throughput_vs = fp16_ratios(columns)
     assert energy_vs == [0.5, 1.0, 0.25, None, None, None, None]
     assert throughput_vs == [2.0, 1.0, 4.0, None, None, None, None]
+
+
+def test_a_row_that_misses_a_column_is_a_bug_not_a_null() -> None:
+    from dataset_card import writer
+
+    row = dict.fromkeys(CONFIGS["submissions"].names)
+    del row["power_reading"]
+    with pytest.raises(ValueError, match="power_reading"):
+        writer.unsorted_table([row], CONFIGS["submissions"])
