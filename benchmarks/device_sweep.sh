@@ -35,7 +35,7 @@ case "${1:-start}" in
       --matmul-per-request "${MATMULS:-250}" 2>&1 | tee "$STATE/sampler_overhead_matmul.txt"
     ;;
   ab-decode)
-    python3 benchmarks/sampler_overhead.py --workload decode --model mistralai/Mistral-7B-Instruct-v0.2 --cache static \
+    python3 benchmarks/sampler_overhead.py --workload decode --model "${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}" --cache static \
       --pairs "${PAIRS:-120}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
       | grep -v "it/s" | tee "$STATE/sampler_overhead_decode.txt"
     ;;
