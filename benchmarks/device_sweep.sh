@@ -36,7 +36,7 @@ case "${1:-start}" in
     ;;
   ab-decode)
     python3 benchmarks/sampler_overhead.py --workload decode --model "${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}" --cache static \
-      --pairs "${PAIRS:-120}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
+      --pairs "${PAIRS:-120}" --period-s "${PERIOD:-0.05}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
       | grep -v "it/s" | tee "$STATE/sampler_overhead_decode.txt"
     ;;
   wait)
