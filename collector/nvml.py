@@ -125,11 +125,6 @@ class Nvml:
         instant = [self._power_fields(h)[0] for h in self.handles]
         return "nvml_power_instant_field" if None not in instant else "nvml_power_usage"
 
-    def power_avg_1s_w(self) -> float | None:
-        """Board power averaged by the driver over 1 s, summed over the GPUs; None where unsupported."""
-        averages = [self._power_fields(h)[1] for h in self.handles]
-        return None if None in averages else sum(averages)  # type: ignore[arg-type]
-
     def sample(self, t_s: float) -> Sample:
         nv = self._nv
         power = temp = sm = mem = 0.0

@@ -60,8 +60,7 @@ def test_window_integral_interpolates_the_edges() -> None:
 def test_power_fields_instant_and_one_second_average_in_watts_with_fallbacks() -> None:
     with Nvml([0, 1], module=fake_module(gpus=2)) as nvml:
         assert nvml.power_reading() == "nvml_power_instant_field"
-        assert nvml.power_avg_1s_w() == 2 * IDLE_W  # mW -> W, summed over the measured GPUs
-        sample = nvml.sample(0.0)
+        sample = nvml.sample(0.0)  # mW -> W, summed over the measured GPUs
         assert sample.power_w == 2 * IDLE_W and sample.power_avg_1s_w == 2 * IDLE_W
     nv = fake_module(fields_supported=False)  # before Ampere: neither field
     with Nvml([0], module=nv) as nvml:
@@ -71,7 +70,8 @@ def test_power_fields_instant_and_one_second_average_in_watts_with_fallbacks() -
     nv = fake_module()
     nv.nvmlDeviceGetFieldValues.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
     with Nvml([0], module=nv) as nvml:  # an old driver without field values at all
-        assert nvml.power_avg_1s_w() is None and nvml.sample(0.0).power_w == IDLE_W
+        sample = nvml.sample(0.0)
+        assert sample.power_avg_1s_w is None and sample.power_w == IDLE_W
         nvml.sample(1.0)
     assert nv.nvmlDeviceGetFieldValues.call_count == 1  # not asked again
 
