@@ -20,6 +20,7 @@ from collector.precisions import parse
 from collector.render import RichEvents
 from collector.sweep import SweepConfig, run_sweep
 from collector.trials import TrialPlan
+from validator import stats
 from validator.gates import Gates
 
 
@@ -40,7 +41,7 @@ def common_drift(doc: dict[str, Any]) -> float | None:
     positive mean says slow and fast phases of the host hit every configuration alike."""
     series = []
     for m in doc["measurements"]:
-        tps = [t["generated_tokens"] / t["duration_s"] for t in m["trials"] if t["role"] != "warmup"]
+        tps = [stats.throughput_tok_s(t) for t in m["trials"] if t["role"] != "warmup"]
         if len(tps) >= 3:
             series.append(tps)
     pairs = []

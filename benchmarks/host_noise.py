@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from validator import stats
+
 
 def _work_unit() -> int:
     acc = 0
@@ -55,9 +57,10 @@ def binned_rates(stamps: list[float], start: float, end: float, bin_s: float) ->
 
 
 def cv_pct(xs: list[float]) -> float | None:
+    """The validator's CV, or None where a window holds too few bins to have one."""
     if len(xs) < 2 or statistics.fmean(xs) == 0:
         return None
-    return 100.0 * statistics.stdev(xs) / statistics.fmean(xs)
+    return stats.cv_pct(xs)
 
 
 def corr(a: list[float], b: list[float]) -> float | None:
