@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collector.precisions import parse
 from rich.console import Console
 
-from collector.precisions import parse
 from collector.render import RichEvents
 from collector.sweep import SweepConfig, run_sweep
 from collector.trials import TrialPlan
-from validator import stats
-from validator.gates import Gates
+from ecocompute import stats
+from ecocompute.gates import Gates
 
 
 class TimedEvents(RichEvents):

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from validator import stats
+from ecocompute import stats
 
 
 def _work_unit() -> int:

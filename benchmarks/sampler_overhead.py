@@ -30,7 +30,7 @@ from typing import Protocol
 from collector.hostinfo import pin_to_cpus
 from collector.nvml import Nvml
 from collector.sampler import Sampler
-from validator import stats
+from ecocompute import stats
 
 # Two-sided 95 % Student-t quantiles for small samples; a series expansion beyond the table.
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-from validator.cli_support import fail
-
-from .errors import CollectError
-from .precisions import parse as parse_precisions
+from ecocompute.catalogue import STATE_DIR, parse_precisions
+from ecocompute.cli import Group, traceback_option
 
 
 def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
@@ -32,12 +29,10 @@ def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> lis
         raise click.BadParameter(str(exc)) from exc
 
 
-@click.group(name="eco-collect", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--traceback", is_flag=True, help="Show full tracebacks for errors.")
-@click.pass_context
-def main(ctx: click.Context, traceback: bool) -> None:
+@click.group(cls=Group, name="eco-collect", context_settings={"help_option_names": ["-h", "--help"]})
+@traceback_option
+def main(traceback: bool) -> None:
     """Measure the energy of LLM inference on this machine's NVIDIA GPU."""
-    ctx.obj = {"traceback": traceback}
 
 
 @main.command()
@@ -50,12 +45,9 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
     from .doctor import run_checks
     from .render import doctor_table
 
-    try:
-        checks = run_checks(gpus)
-    except CollectError as exc:
-        fail(ctx, exc)
+    checks = run_checks(gpus)
     Console().print(doctor_table(checks))
-    sys.exit(1 if any(c.status == "fail" for c in checks) else 0)
+    ctx.exit(1 if any(c.status == "fail" for c in checks) else 0)
 
 
 @main.command()
@@ -150,7 +142,7 @@ def run(
     """Measure MODEL at each precision x batch size and write one validated submission."""
     from rich.console import Console
 
-    from validator.gates import DEFAULT_GATES, Gates
+    from ecocompute.gates import DEFAULT_GATES, Gates
 
     from .render import RichEvents, summary_table
     from .sweep import SweepConfig, run_sweep
@@ -170,7 +162,7 @@ def run(
         gpus=gpus,
         plan=TrialPlan(trial_min_s=trial_min_s, max_config_s=max_config_s, gates=gates),
         out_dir=out_dir,
-        state_dir=out_dir.parent / ".eco-collect",
+        state_dir=out_dir.parent / STATE_DIR,
         resume=resume,
         pin_cpu=pin_cpu,
         schedule=schedule,
@@ -184,8 +176,6 @@ def run(
         click.echo(
             "eco-collect: interrupted; finished configurations are kept: rerun the same command with --resume", err=True
         )
-        sys.exit(130)
-    except CollectError as exc:
-        fail(ctx, exc)
-    Console().print(summary_table(doc["measurements"]))
+        ctx.exit(130)
+    Console().print(summary_table(doc))
     click.echo(f"wrote {path} (validated by eco-validate)")

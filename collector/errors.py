@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ecocompute.cli import EcoError
 
-class CollectError(Exception):
+
+class CollectError(EcoError):
     """A known failure the user can act on."""
 
 

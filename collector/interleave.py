@@ -9,28 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ecocompute import catalogue
+from ecocompute.domain import Idle
+
 from . import records
 from .models import unload
 from .trials import Runner
 
-# Weight bytes per parameter once loaded; embeddings and lm_head stay in fp16 under bitsandbytes,
-# KV cache and activations come on top: hence the headroom.
-BYTES_PER_PARAM = {
-    "fp32": 4.0,
-    "fp16": 2.0,
-    "bf16": 2.0,
-    "int8": 1.0,
-    "int8-pure": 1.0,
-    "nf4": 0.5,
-    "nf4-dq": 0.5,
-    "fp4": 0.5,
-}
+# Embeddings and lm_head stay in fp16 under bitsandbytes, KV cache and activations come on top of the
+# weights: hence the headroom.
 HEADROOM = 1.3
 
 
 def resident_bytes(parameter_count: int, precisions: list[str]) -> float:
     """Estimated GPU memory for all ``precisions`` of one model loaded at once."""
-    return HEADROOM * parameter_count * sum(BYTES_PER_PARAM.get(p, 2.0) for p in precisions)
+    return HEADROOM * parameter_count * sum(catalogue.PRECISIONS[p].bytes_per_param for p in precisions)
 
 
 def choose(
@@ -100,17 +93,17 @@ def run_interleaved(ctx: records.Context, todo: dict[str, list[int]]) -> list[di
         if finished:  # their idle-after window, then the checkpoint: an interrupt keeps them
             idle = None
             if any(e.runner is not None for e in finished):
-                idle = {"power_before_w": idle_before, "power_after_w": idle_probe.idle_power_w()}
+                idle = Idle(idle_before, idle_probe.idle_power_w())
             out += _close(ctx, finished, idle)
     for loaded in loaded_models:
         unload(loaded)
     return out
 
 
-def _close(ctx: records.Context, entries: list[Entry], idle: dict[str, float | None] | None) -> list[dict[str, Any]]:
+def _close(ctx: records.Context, entries: list[Entry], idle: Idle | None) -> list[dict[str, Any]]:
     for e in entries:
         if e.runner is not None and idle is not None:
-            records.complete(ctx, e.record, e.runner.result(dict(idle)))
+            records.complete(ctx, e.record, e.runner.result(idle))
         ctx.checkpoint.add(e.record)
     return [e.record for e in entries]
 

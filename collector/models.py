@@ -11,11 +11,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import precisions
+from ecocompute import catalogue, ids
+
 from .errors import CollectError
 
 RANDOM_REVISION = "config-only"
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass
@@ -34,7 +34,7 @@ def architecture_table() -> dict[str, dict[str, Any]]:
 
 def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> str:
     """The 40-hex commit of ``revision`` (a branch, tag or SHA) on the Hub."""
-    if revision and _HEX40.match(revision):
+    if revision and ids.is_commit_sha(revision):
         return revision
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
@@ -147,11 +147,12 @@ class ModelSource:
 
     def quantization(self, precision: str) -> dict[str, Any]:
         """The quantization record for ``precision`` as transformers would apply it."""
-        if not precisions.is_quantized(precision):
-            return precisions.record(precision, None)
+        spec = catalogue.precision(precision)
+        if not spec.quantized:
+            return quantization_record(precision, None)
         from transformers import BitsAndBytesConfig
 
-        return precisions.record(precision, BitsAndBytesConfig(**precisions.bnb_kwargs(precision)).to_dict())
+        return quantization_record(precision, BitsAndBytesConfig(**spec.bnb_kwargs()).to_dict())
 
     def prompt(self, n_tokens: int) -> Any:
         from . import workload
@@ -184,16 +185,17 @@ class ModelSource:
         from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
         source = str(self._random_checkpoint()) if self.weights == "random" else self.model_id
+        spec = catalogue.precision(precision)
         kwargs: dict[str, Any] = {
-            "dtype": getattr(torch, precisions.torch_dtype_name(precision)),
+            "dtype": getattr(torch, spec.torch_dtype),
             "device_map": self.device,
             "attn_implementation": self.attn_implementation,
         }
         if self.weights != "random":
             kwargs["revision"] = self.revision
         quant_config = None
-        if precisions.is_quantized(precision):
-            quant_config = BitsAndBytesConfig(**precisions.bnb_kwargs(precision))
+        if spec.quantized:
+            quant_config = BitsAndBytesConfig(**spec.bnb_kwargs())
             kwargs["quantization_config"] = quant_config
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         model.eval()
@@ -205,9 +207,22 @@ class ModelSource:
             model,
             tokenizer,
             self.describe(),
-            precisions.record(precision, used),
+            quantization_record(precision, used),
             str(model.config._attn_implementation),
         )
+
+
+def quantization_record(precision: str, config: dict[str, Any] | None) -> dict[str, Any]:
+    """The schema's quantization object, from the config transformers actually used (None: unquantized)."""
+    dtype = catalogue.precision(precision).torch_dtype
+    if config is None:
+        return {"method": "none", "torch_dtype": dtype}
+    out: dict[str, Any] = {"method": "bitsandbytes", "torch_dtype": dtype}
+    for key in catalogue.BNB_FIELDS:
+        value = config.get(key)
+        out[key] = str(value).removeprefix("torch.") if key.endswith(("_dtype", "_storage")) else value
+    out["llm_int8_threshold"] = float(out["llm_int8_threshold"])
+    return out
 
 
 def _free() -> None:

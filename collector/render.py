@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ecocompute import domain, ids, rows
+
 from .doctor import Check
 from .sweep import Events
 
@@ -16,13 +18,11 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def summary_table(measurements: list[dict[str, Any]]) -> Table:
-    """Energy per token and its change against fp16 at the same batch size."""
-    fp16 = {
-        m["batch_size"]: m["summary"]["energy_per_token_j_mean"]
-        for m in measurements
-        if m["precision"] == "fp16" and m["summary"]
-    }
+def summary_table(doc: dict[str, Any]) -> Table:
+    """Energy per token and its change against fp16, matched as the dataset matches it (rows.FP16_KEY)."""
+    sub = domain.parse(doc)
+    flat = [rows.measurement_row(sub, m, h) for m, h in zip(sub.measurements, ids.measurement_hashes(doc), strict=True)]
+    energy_vs, _ = rows.fp16_ratios({k: [r[k] for r in flat] for k in flat[0]} if flat else {})
     table = Table(title="Measurements")
     for col in (
         "precision",
@@ -38,29 +38,24 @@ def summary_table(measurements: list[dict[str, Any]]) -> Table:
         "sampler Δ %",
     ):
         table.add_column(col, justify="right")
-    for m in measurements:
-        s = m["summary"]
+    for m, ratio in zip(sub.measurements, energy_vs, strict=True):
+        s = m.summary
         if s is None:
-            table.add_row(m["precision"], str(m["batch_size"]), m["status"], *["-"] * 8)
+            table.add_row(m.precision, str(m.batch_size), m.status, *["-"] * 8)
             continue
-        ref = fp16.get(m["batch_size"])
-        delta = (
-            "-"
-            if ref is None or m["precision"] == "fp16"
-            else f"{(s['energy_per_token_j_mean'] / ref - 1) * 100:+.0f} %"
-        )
+        delta = "-" if ratio is None or m.precision == "fp16" else f"{(ratio - 1) * 100:+.0f} %"
         table.add_row(
-            m["precision"],
-            str(m["batch_size"]),
-            m["status"],
-            str(s["trials"]),
-            _fmt(s["throughput_tok_s_mean"]),
-            _fmt(s["throughput_tok_s_cv_pct"], ".2f"),
-            _fmt(s["energy_per_token_j_cv_pct"], ".2f"),
-            _fmt(s["energy_per_token_j_mean"] * 1000, ".0f"),
-            _fmt(s["net_energy_per_token_j_mean"] * 1000, ".0f"),
+            m.precision,
+            str(m.batch_size),
+            m.status,
+            str(s.trials),
+            _fmt(s.throughput_tok_s_mean),
+            _fmt(s.throughput_tok_s_cv_pct, ".2f"),
+            _fmt(s.energy_per_token_j_cv_pct, ".2f"),
+            _fmt(s.energy_per_token_j_mean * 1000, ".0f"),
+            _fmt(s.net_energy_per_token_j_mean * 1000, ".0f"),
             delta,
-            _fmt(s["counter_sampler_disagreement_pct_max"], ".2f"),
+            _fmt(s.counter_sampler_disagreement_pct_max, ".2f"),
         )
     return table
 

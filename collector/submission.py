@@ -10,14 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from validator.engine import check_file
+from ecocompute.catalogue import COLLECTOR_NAME, SCHEMA_VERSION, STATE_DIR
+from validator.check import check_document
 from validator.findings import Severity
 
 from . import __version__
 from .errors import CollectError, OutputExistsError
-
-COLLECTOR_NAME = "eco-collect"
-SCHEMA_VERSION = "1.1.0"  # of schema/submission.schema.json that this collector writes
 
 
 def dumps(doc: dict[str, Any]) -> str:
@@ -52,11 +50,9 @@ def assemble(
 
 def validate_document(doc: dict[str, Any]) -> list[str]:
     """Error messages eco-validate would give for this document (empty when accepted)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{doc['submission_id']}.json"
-        path.write_text(dumps(doc), encoding="utf-8")
-        checked = check_file(path)
-    return [f"{f.code} {f.pointer}: {f.message}" for f in checked.findings if f.severity is Severity.ERROR]
+    # Checked as the bytes that will be written parse back: JSON has no tuples, and ints stay ints.
+    findings = check_document(json.loads(dumps(doc)), f"{doc['submission_id']}.json")
+    return [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
 
 
 def write(doc: dict[str, Any], out_dir: Path) -> Path:
@@ -64,7 +60,7 @@ def write(doc: dict[str, Any], out_dir: Path) -> Path:
     errors = validate_document(doc)
     target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
     if errors:
-        rejected = out_dir.parent / ".eco-collect" / f"{doc['submission_id']}.rejected.json"
+        rejected = out_dir.parent / STATE_DIR / f"{doc['submission_id']}.rejected.json"
         rejected.parent.mkdir(parents=True, exist_ok=True)
         rejected.write_text(dumps(doc), encoding="utf-8")
         raise CollectError(

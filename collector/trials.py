@@ -10,11 +10,12 @@ import gc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from validator import gates as gates_mod
-from validator import stats
+from ecocompute import gates as gates_mod
+from ecocompute import stats
+from ecocompute.domain import Idle, Trial
 
 from . import hostinfo
 from .errors import CollectError
@@ -51,8 +52,8 @@ class Clock:
 
 @dataclass
 class ConfigResult:
-    idle: dict[str, float | None]
-    trials: list[dict[str, Any]]
+    idle: Idle
+    trials: list[Trial]
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
@@ -73,7 +74,7 @@ class Runner:
         counter: Callable[[], list[float]] | None,
         plan: TrialPlan,
         clock: Clock | None = None,
-        on_trial: Callable[[dict[str, Any]], None] | None = None,
+        on_trial: Callable[[Trial], None] | None = None,
     ) -> None:
         self.workload = workload
         self.sampler = sampler
@@ -82,8 +83,8 @@ class Runner:
         self.clock = clock or Clock()
         self.on_trial = on_trial or (lambda _t: None)
         self.notes: list[str] = []
-        self.trials: list[dict[str, Any]] = []
-        self.window: list[dict[str, Any]] = []  # the last gates.min_trials measured trials
+        self.trials: list[Trial] = []
+        self.window: list[int] = []  # positions in ``trials`` of the last gates.min_trials measured trials
         self.requests = 1
         self.measured = 0
         self.busy_s = 0.0  # this configuration's own time: its trials and idle windows (budget basis)
@@ -97,7 +98,7 @@ class Runner:
             return sum(b - a for a, b in zip(e0, e1, strict=True)) / (t1 - t0)
         return self.sampler.window(t0, t1).power_avg_w
 
-    def trial(self, index: int, role: str, requests: int) -> dict[str, Any]:
+    def trial(self, index: int, role: str, requests: int) -> Trial:
         for attempt in range(2):
             gc.collect()
             gc.disable()  # a collection inside the window would be measured as model time
@@ -125,26 +126,28 @@ class Runner:
             )
         self.busy_s += t1 - t0
         energy = sum(per_gpu) if per_gpu is not None else window.energy_j
-        result = {
-            "index": index,
-            "role": role,
-            "requests": requests,
-            "duration_s": t1 - t0,
-            "generated_tokens": tokens,
-            "energy_j": energy,
-            "energy_per_gpu_j": per_gpu if per_gpu is not None else [window.energy_j],
-            "power_avg_w": window.power_avg_w,
-            "power_peak_w": window.power_peak_w,
-            "power_nvml_avg_1s_w": window.power_avg_1s_w,
-            "power_samples": window.samples,
-            "sample_rate_hz": window.sample_rate_hz,
-            "sampler_energy_j": window.energy_j if per_gpu is not None else None,
-            "temperature_max_c": window.temperature_max_c,
-            "sm_clock_mhz_mean": window.sm_clock_mhz_mean,
-            "mem_clock_mhz_mean": window.mem_clock_mhz_mean,
-            "throttle_reasons": window.throttle_reasons,
-            "host": hostinfo.host_signals(cpu0, cpu1),
-        }
+        host = hostinfo.host_signals(cpu0, cpu1)
+        result = Trial(
+            index=index,
+            role=role,
+            requests=requests,
+            duration_s=t1 - t0,
+            generated_tokens=tokens,
+            energy_j=energy,
+            energy_per_gpu_j=tuple(per_gpu) if per_gpu is not None else (window.energy_j,),
+            power_avg_w=window.power_avg_w,
+            power_peak_w=window.power_peak_w,
+            power_nvml_avg_1s_w=window.power_avg_1s_w,
+            power_samples=window.samples,
+            sample_rate_hz=window.sample_rate_hz,
+            sampler_energy_j=window.energy_j if per_gpu is not None else None,
+            temperature_max_c=window.temperature_max_c,
+            sm_clock_mhz_mean=window.sm_clock_mhz_mean,
+            mem_clock_mhz_mean=window.mem_clock_mhz_mean,
+            throttle_reasons=tuple(window.throttle_reasons),
+            cpu_load_1m=host["cpu_load_1m"],
+            cpu_steal_pct=host["cpu_steal_pct"],
+        )
         self.on_trial(result)
         return result
 
@@ -154,11 +157,11 @@ class Runner:
         while True:
             t = self.trial(len(self.trials), "warmup", self.requests)
             self.trials.append(t)
-            if t["duration_s"] < 0.9 * plan.trial_min_s:  # too short: resize, and start settling again
-                self.requests = max(1, math.ceil(plan.trial_min_s / (t["duration_s"] / self.requests)))
+            if t.duration_s < 0.9 * plan.trial_min_s:  # too short: resize, and start settling again
+                self.requests = max(1, math.ceil(plan.trial_min_s / (t.duration_s / self.requests)))
                 sized = []
             else:
-                sized.append(stats.throughput_tok_s(t))
+                sized.append(t.throughput_tok_s)
             if len(self.trials) >= plan.warmup_min and settled(sized, plan):
                 return
             if len(self.trials) >= plan.warmup_max:
@@ -172,19 +175,20 @@ class Runner:
         plan, n = self.plan, self.plan.gates.min_trials
         t = self.trial(len(self.trials), "measured", self.requests)
         self.trials.append(t)
-        self.window.append(t)
+        self.window.append(len(self.trials) - 1)
         self.measured += 1
         if len(self.window) > n:
-            self.window.pop(0)["role"] = "discarded"
+            left = self.window.pop(0)
+            self.trials[left] = replace(self.trials[left], role="discarded")
         if len(self.window) < n:
             return False
-        if gates_mod.evaluate(stats.summarize(self.window, 0.0), plan.gates)["passed"]:
+        if gates_mod.evaluate(stats.summarize([self.trials[i] for i in self.window], 0.0), plan.gates).passed:
             return True
         # Budgets end the search for a passing window, never a window shorter than the gate needs.
         return self.measured >= plan.gates.max_trials or self.busy_s > plan.max_config_s
 
-    def result(self, idle: dict[str, float | None]) -> ConfigResult:
-        throttles = sorted({r for t in self.trials for r in t["throttle_reasons"]} - {"applications_clocks_setting"})
+    def result(self, idle: Idle) -> ConfigResult:
+        throttles = sorted({r for t in self.trials for r in t.throttle_reasons} - {"applications_clocks_setting"})
         if throttles:
             self.notes.append(f"clock events during trials: {', '.join(throttles)}")
         return ConfigResult(idle, self.trials, self.notes, self.busy_s)
@@ -196,17 +200,17 @@ class Runner:
         while not self.step():
             pass
         idle_after = self.idle_power_w()
-        return self.result({"power_before_w": idle_before, "power_after_w": idle_after})
+        return self.result(Idle(idle_before, idle_after))
 
 
 def finish(result: ConfigResult, plan: TrialPlan) -> dict[str, Any]:
     """Summary, gate and status of a configuration, computed as the validator recomputes them."""
-    summary = stats.summarize(result.trials, stats.idle_power_w(result.idle))
+    summary = stats.summarize(result.trials, result.idle.power_w)
     gate = gates_mod.evaluate(summary, plan.gates)
     return {
-        "idle": result.idle,
-        "trials": result.trials,
-        "summary": summary,
-        "gate": gate,
-        "status": "ok" if gate["passed"] else "gate_failed",
+        "idle": result.idle.to_dict(),
+        "trials": [t.to_dict() for t in result.trials],
+        "summary": summary.to_dict() if summary else None,
+        "gate": gate.to_dict(),
+        "status": gates_mod.status_for(gate),
     }

@@ -12,21 +12,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from validator.engine import exit_code, validate_checked
+from ecocompute import parallel, rows
+from ecocompute.cli import EcoError
+from ecocompute.columns import CONFIGS
+from validator.check import Checked, check_file
+from validator.run import discover, exit_code, report_for
 
-from . import card, checks, legacy, tables, writer
-from .schemas import CONFIGS
+from . import card, checks, legacy, writer
 
 DEFAULT_REPO = "ecocompute/llm-energy"
 T = TypeVar("T")
+_SUBMITTED = ("measurements", "trials", "submissions")
 
 
-class BuildError(Exception):
+class BuildError(EcoError):
     """Submissions that do not validate, or tables that break a rule: nothing is written."""
 
 
@@ -43,27 +47,25 @@ def _changelog(path: Path | None) -> str:
     return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
 
 
-def _flatten_file(root: Path, data: dict[str, Any], path: Path, hashes: list[str], file_sha256: str) -> tuple[Any, ...]:
-    """Runs in the validator's worker: the file's rows, so documents never cross processes."""
-    relative = Path(os.path.relpath(path.absolute(), root)).as_posix()
-    return tables.flatten(data, relative, file_sha256, hashes)
-
-
-_SUBMITTED = ("measurements", "trials", "submissions")
-
-
-def _to_arrow(payloads: list[tuple[Any, ...]]) -> dict[str, pa.Table]:
-    """Runs in the validator's worker: one chunk of files' rows as unsorted Arrow tables, which
-    cross processes as buffers instead of millions of pickled dicts."""
-    measurements: list[dict[str, Any]] = []
-    submissions: list[dict[str, Any]] = []
-    trials: tables.Columns = {name: [] for name in CONFIGS["trials"].names}
-    for file_measurements, file_trials, submission in payloads:
-        measurements += file_measurements
-        submissions.append(submission)
-        for name, values in trials.items():
-            values += file_trials[name]
-    return {
+def _check_and_flatten(root: Path, paths: list[Path]) -> tuple[list[Checked], dict[str, pa.Table]]:
+    """In a worker: validate one chunk of files and flatten the accepted ones into unsorted Arrow
+    tables, which cross processes as buffers instead of documents or millions of row dicts."""
+    measurements: list[rows.Row] = []
+    submissions: list[rows.Row] = []
+    trials: rows.Columns = {name: [] for name in CONFIGS["trials"].names}
+    checked = []
+    for path in paths:
+        c = check_file(path)
+        if c.submission is not None and c.accepted:
+            relative = Path(os.path.relpath(path.absolute(), root)).as_posix()
+            file_measurements, file_trials, submission = rows.flatten(c.submission, relative, c.sha256 or "", c.hashes)
+            measurements += file_measurements
+            submissions.append(submission)
+            for name, values in trials.items():
+                values += file_trials[name]
+        c.submission = None
+        checked.append(c)
+    return checked, {
         "measurements": writer.unsorted_table(measurements, CONFIGS["measurements"]),
         "trials": pa.table(trials, schema=CONFIGS["trials"]),
         "submissions": writer.unsorted_table(submissions, CONFIGS["submissions"]),
@@ -71,8 +73,8 @@ def _to_arrow(payloads: list[tuple[Any, ...]]) -> dict[str, pa.Table]:
 
 
 def _with_fp16_ratios(measurements: pa.Table) -> pa.Table:
-    needed = {*tables.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s"}
-    energy_vs, throughput_vs = tables.fp16_ratios({c: measurements.column(c).to_pylist() for c in needed})
+    needed = {*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s"}
+    energy_vs, throughput_vs = rows.fp16_ratios({c: measurements.column(c).to_pylist() for c in needed})
     for column, values in (("energy_vs_fp16", energy_vs), ("throughput_vs_fp16", throughput_vs)):
         i = measurements.schema.get_field_index(column)
         measurements = measurements.set_column(i, measurements.schema.field(i), pa.array(values, pa.float64()))
@@ -82,14 +84,18 @@ def _with_fp16_ratios(measurements: pa.Table) -> pa.Table:
 def collect_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     """Validate every submission (as CI does) and turn the accepted ones into sorted tables."""
     if not submissions_dir.is_dir():
-        raise BuildError(f"submissions folder {submissions_dir} does not exist")
-    transform = functools.partial(_flatten_file, submissions_dir.absolute().parent)
-    report, _, batches = validate_checked([submissions_dir], accepted_root=None, transform=transform, combine=_to_arrow)
+        raise BuildError(f"submissions folder {submissions_dir} does not exist (--submissions)")
+    paths = list(dict.fromkeys(p.absolute() for p in discover([submissions_dir])))
+    chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute().parent), paths)
+    report = report_for([c for checked, _ in chunks for c in checked], accepted=[])
     if exit_code(report):
         shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]
         raise BuildError(f"{len(report.errors)} validation error(s), nothing built:\n  " + "\n  ".join(shown))
     out = _in_threads(
-        {name: functools.partial(writer.finish, name, [b[name] for b in batches], CONFIGS[name]) for name in _SUBMITTED}
+        {
+            name: functools.partial(writer.finish, name, [b[name] for _, b in chunks], CONFIGS[name])
+            for name in _SUBMITTED
+        }
     )
     out["measurements"] = _with_fp16_ratios(out["measurements"])
     return out
@@ -131,6 +137,8 @@ def build(
 def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str, repo_id: str, changelog: Path | None
 ) -> BuildResult:
+    if not legacy_dir.is_dir():
+        raise BuildError(f"legacy folder {legacy_dir} does not exist (--legacy): point it at the project's legacy/")
     arrow = collect_tables(submissions_dir)
     arrow["legacy"] = writer.to_table("legacy", legacy.rows(legacy_dir), CONFIGS["legacy"])
     arrow = {name: arrow[name] for name in CONFIGS}

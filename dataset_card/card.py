@@ -12,9 +12,9 @@ import pyarrow as pa
 import yaml
 from datasets import Features
 
-from validator.gates import DEFAULT_GATES
+from ecocompute.columns import CONFIGS
+from ecocompute.gates import DEFAULT_GATES
 
-from .schemas import CONFIGS
 from .writer import PARQUET_NAME
 
 PRETTY_NAME = "ecocompute LLM inference energy"

@@ -7,7 +7,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
-PRECISIONS = ["fp32", "fp16", "bf16", "int8", "int8-pure", "nf4", "nf4-dq", "fp4"]
+from ecocompute import catalogue
 
 
 class BuildCheckError(Exception):
@@ -17,9 +17,9 @@ class BuildCheckError(Exception):
 class Measurements(pa.DataFrameModel):
     measurement_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{64}$")
     submission_id: Series[str]
-    precision: Series[str] = pa.Field(isin=PRECISIONS)
-    weights: Series[str] = pa.Field(isin=["pretrained", "random_init"])
-    status: Series[str] = pa.Field(isin=["ok", "gate_failed", "skipped"])
+    precision: Series[str] = pa.Field(isin=list(catalogue.PRECISIONS))
+    weights: Series[str] = pa.Field(isin=list(catalogue.WEIGHTS))
+    status: Series[str] = pa.Field(isin=list(catalogue.STATUSES))
     batch_size: Series[int] = pa.Field(ge=1)
     parameter_count: Series[int] = pa.Field(ge=1)
     energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0, nullable=True)
@@ -47,7 +47,7 @@ class Measurements(pa.DataFrameModel):
 class Trials(pa.DataFrameModel):
     trial_id: Series[str] = pa.Field(unique=True)
     measurement_id: Series[str]
-    role: Series[str] = pa.Field(isin=["warmup", "discarded", "measured"])
+    role: Series[str] = pa.Field(isin=list(catalogue.ROLES))
     duration_s: Series[float] = pa.Field(gt=0)
     generated_tokens: Series[int] = pa.Field(ge=1)
     energy_j: Series[float] = pa.Field(ge=0)

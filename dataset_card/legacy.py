@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from validator import stats
+from ecocompute import stats
 
 RAW = "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv"
 RAW_META = "a800_mistral7b_pure_int8_batch_size_metadata_20260215_131345.json"

@@ -12,11 +12,13 @@ from typing import Any
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 from huggingface_hub.errors import HfHubHTTPError
 
+from ecocompute.cli import EcoError
+
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 MAX_ATTEMPTS = 3
 
 
-class PublishError(Exception):
+class PublishError(EcoError):
     """Publishing was refused or failed; the Hub repository is unchanged."""
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .schemas import SORT_KEYS
+from ecocompute.columns import SORT_KEYS
 
 PARQUET_NAME = "train-00000-of-00001.parquet"
 

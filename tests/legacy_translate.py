@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from validator import gates, stats, synthetic
+import synthetic
+
+from ecocompute import gates, stats
+from ecocompute.domain import Trial
 
 LEGACY = Path(__file__).resolve().parents[1] / "legacy"
 NOT_RECORDED = "not recorded"
@@ -87,7 +90,7 @@ def _trial(index: int, duration_s: float, tokens: int, power_w: float, energy_j:
 
 def _measurement(model: str, revision: str, precision: str, batch: int, trials: list[dict[str, Any]]) -> dict[str, Any]:
     idle = {"power_before_w": 0.0, "power_after_w": None}  # not recorded per configuration
-    summary = stats.summarize(trials, 0.0)
+    summary = stats.summarize([Trial.from_dict(t) for t in trials], 0.0)
     return {
         "model": {
             "id": model,
@@ -104,7 +107,7 @@ def _measurement(model: str, revision: str, precision: str, batch: int, trials: 
         "status": "ok",  # his documents present every row as valid
         "idle": idle,
         "trials": trials,
-        "summary": summary,
+        "summary": summary.to_dict() if summary else None,
         "gate": {"passed": True, "failed": []},
         "quality": None,
         "notes": [],

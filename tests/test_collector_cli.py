@@ -44,9 +44,24 @@ def test_summary_table_compares_with_fp16() -> None:
 
     doc = json.loads((FIXTURES / "valid" / "h100-mistral7b-random-sweep.json").read_text())
     console = Console(width=200, record=True)
-    console.print(summary_table(doc["measurements"]))
+    console.print(summary_table(doc))
     text = console.export_text()
     assert "int8" in text and "+143 %" in text  # int8 vs fp16 at batch 1: 18705 / 7700 J/1k tok
+
+
+def test_summary_table_matches_fp16_as_the_dataset_does() -> None:
+    """Fixed inconsistency: the screen matched fp16 on batch size alone, the dataset on the whole
+    configuration. An fp16 row on another engine is no reference for a row on this one."""
+    from rich.console import Console
+
+    doc = json.loads((FIXTURES / "valid" / "h100-mistral7b-random-sweep.json").read_text())
+    for m in doc["measurements"]:
+        if m["precision"] == "fp16":
+            m["engine"]["cache_implementation"] = "static"
+            m["engine"]["compiled"] = True
+    console = Console(width=200, record=True)
+    console.print(summary_table(doc))
+    assert "+143 %" not in console.export_text()
 
 
 def test_options_reach_the_sweep_config(monkeypatch: pytest.MonkeyPatch) -> None:

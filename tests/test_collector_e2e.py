@@ -16,8 +16,8 @@ from collector.errors import CheckpointError, OutputExistsError
 from collector.models import ModelSource
 from collector.sweep import Hooks, SweepConfig, run_sweep
 from collector.trials import TrialPlan
-from validator.engine import exit_code, validate
-from validator.gates import Gates
+from ecocompute.gates import Gates
+from validator.run import exit_code, validate
 
 
 @pytest.fixture

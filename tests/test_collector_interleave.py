@@ -15,7 +15,7 @@ from collector import interleave, records
 from collector.models import LoadedModel
 from collector.sweep import Events, SweepConfig
 from collector.trials import Clock, TrialPlan
-from validator.gates import Gates
+from ecocompute.gates import Gates
 
 STEADY = 0.5  # seconds per request
 

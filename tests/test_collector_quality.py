@@ -78,8 +78,8 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
     from collector.sweep import Hooks
     from collector.trials import TrialPlan
     from collector.workload import Prompt
-    from validator.engine import exit_code, validate
-    from validator.gates import Gates
+    from ecocompute.gates import Gates
+    from validator.run import exit_code, validate
 
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     tok = _tokenizer()

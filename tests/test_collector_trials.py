@@ -10,8 +10,8 @@ import pytest
 from collector.errors import CollectError
 from collector.sampler import WindowStats
 from collector.trials import Clock, Runner, TrialPlan, finish, settled
-from validator import stats
-from validator.gates import Gates
+from ecocompute import stats
+from ecocompute.gates import Gates
 
 POWER_W = 300.0
 
@@ -71,15 +71,15 @@ def test_warmup_resizes_then_window_slides_past_a_slow_phase() -> None:
     durations = chain([2.0], repeat(0.5, 5), noisy, repeat(0.5))
     plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0)
     result = _runner(durations, plan).run()
-    roles = [t["role"] for t in result.trials]
+    roles = [t.role for t in result.trials]
     assert roles[:4] == ["warmup"] * 4
-    assert [t["requests"] for t in result.trials[:4]] == [1, 1, 2, 2]  # resized after the 2nd
+    assert [t.requests for t in result.trials[:4]] == [1, 1, 2, 2]  # resized after the 2nd
     assert roles[4:] == ["discarded"] * 3 + ["measured"] * 5
     m = finish(result, plan)
     assert m["status"] == "ok" and m["summary"]["trials"] == 5
     assert m["summary"]["throughput_tok_s_cv_pct"] == 0.0
     assert m["idle"]["power_before_w"] == pytest.approx(POWER_W)
-    assert all(t["energy_j"] == pytest.approx(POWER_W * t["duration_s"]) for t in result.trials)
+    assert all(t.energy_j == pytest.approx(POWER_W * t.duration_s) for t in result.trials)
 
 
 def test_budget_exhausted_is_written_as_gate_failed() -> None:
@@ -88,7 +88,7 @@ def test_budget_exhausted_is_written_as_gate_failed() -> None:
     result = _runner(wobble, plan).run()
     m = finish(result, plan)
     assert m["status"] == "gate_failed" and "throughput_cv" in m["gate"]["failed"]
-    assert sum(t["role"] != "warmup" for t in result.trials) == 12
+    assert sum(t.role != "warmup" for t in result.trials) == 12
     assert stats.measured(result.trials) == result.trials[-5:]
 
 
@@ -97,7 +97,7 @@ def test_counter_going_backwards_is_noted_and_the_trial_repeated() -> None:
     runner = _runner(repeat(0.5), plan, counter_backwards_at=5)
     result = runner.run()
     assert any("went backwards" in n for n in result.notes)
-    assert all(t["energy_j"] > 0 for t in result.trials)
+    assert all(t.energy_j > 0 for t in result.trials)
 
 
 def test_counter_going_backwards_twice_aborts() -> None:

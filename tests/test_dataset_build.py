@@ -15,7 +15,7 @@ from datasets import Features, load_dataset
 
 from dataset_card import checks
 from dataset_card.build import BuildError, build
-from dataset_card.schemas import CONFIGS
+from ecocompute.columns import CONFIGS
 
 LEGACY = ROOT / "legacy"
 REAL = FIXTURES / "valid" / "h100-mistral7b-random-sweep.json"
@@ -150,7 +150,9 @@ def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, lis
 def test_output_does_not_depend_on_how_files_are_split_among_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from validator import engine, synthetic
+    import synthetic
+
+    from ecocompute import parallel
 
     monkeypatch.chdir(tmp_path)
     subs = _submissions(tmp_path, REAL, MIXED)
@@ -158,8 +160,8 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
         doc = synthetic.submission(seed=seed, n_measurements=3, n_trials=7, models=1)
         (subs / "synthetic-bot" / f"{doc['submission_id']}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
     build(subs, LEGACY, tmp_path / "serial")
-    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(engine, "CHUNK_FILES", 2)  # 7 files: chunks of 2, 2, 2, 1 across processes
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 2)  # 7 files: chunks of 2, 2, 2, 1 across processes
     build(subs, LEGACY, tmp_path / "chunked")
     serial = {
         p.relative_to(tmp_path / "serial"): p.read_bytes() for p in (tmp_path / "serial").rglob("*") if p.is_file()
@@ -173,7 +175,7 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
 
 
 def test_fp16_reference_is_the_same_configuration_with_missing_keys_matching() -> None:
-    from dataset_card.tables import FP16_KEY, fp16_ratios
+    from ecocompute.rows import FP16_KEY, fp16_ratios
 
     def row(mid: str, precision: str, energy: float | None, revision: str | None, batch: int) -> dict:
         values = dict.fromkeys(FP16_KEY, "k")

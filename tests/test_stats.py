@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
-from validator import gates, stats
+from ecocompute import gates, stats
+from ecocompute.domain import GateOutcome, Idle, Summary, Trial
 
 
 def test_mean_std_cv_known_values() -> None:
@@ -16,43 +18,64 @@ def test_mean_std_cv_known_values() -> None:
     assert math.isinf(stats.cv_pct([0.0, 0.0]))
 
 
-def _trial(role: str, duration: float, tokens: int, energy: float, power: float) -> dict:
-    return {
-        "role": role,
-        "duration_s": duration,
-        "generated_tokens": tokens,
-        "energy_j": energy,
-        "power_avg_w": power,
-        "sampler_energy_j": energy * 1.01,
-    }
+def _trial(role: str, duration: float, tokens: int, energy: float, power: float) -> Trial:
+    return Trial(
+        index=0,
+        role=role,
+        requests=1,
+        duration_s=duration,
+        generated_tokens=tokens,
+        energy_j=energy,
+        energy_per_gpu_j=(energy,),
+        power_avg_w=power,
+        power_peak_w=power,
+        power_samples=20,
+        sample_rate_hz=20.0,
+        sampler_energy_j=energy * 1.01,
+        temperature_max_c=50.0,
+        sm_clock_mhz_mean=1980.0,
+        mem_clock_mhz_mean=2619.0,
+        throttle_reasons=(),
+        cpu_load_1m=None,
+        cpu_steal_pct=None,
+    )
 
 
 def test_summary_uses_only_the_measured_window() -> None:
     trials = [_trial("warmup", 100.0, 10, 1.0, 1.0)] + [_trial("measured", 2.0, 100, 400.0, 200.0)] * 5
     s = stats.summarize(trials, idle_w=50.0)
-    assert s["trials"] == 5
-    assert s["throughput_tok_s_mean"] == 50.0 and s["throughput_tok_s_cv_pct"] == 0.0
-    assert s["energy_per_token_j_mean"] == 4.0
-    assert s["net_energy_j_mean"] == 300.0 and s["net_energy_per_token_j_mean"] == 3.0
-    assert s["counter_sampler_disagreement_pct_max"] == pytest.approx(1.0)
+    assert s is not None and s.trials == 5
+    assert s.throughput_tok_s_mean == 50.0 and s.throughput_tok_s_cv_pct == 0.0
+    assert s.energy_per_token_j_mean == 4.0
+    assert s.net_energy_j_mean == 300.0 and s.net_energy_per_token_j_mean == 3.0
+    assert s.counter_sampler_disagreement_pct_max == pytest.approx(1.0)
     assert stats.summarize([_trial("warmup", 1, 1, 1, 1)], 0.0) is None
 
 
 def test_idle_baseline() -> None:
-    assert stats.idle_power_w({"power_before_w": 60.0, "power_after_w": 70.0}) == 65.0
-    assert stats.idle_power_w({"power_before_w": 60.0, "power_after_w": None}) == 60.0
+    assert Idle(60.0, 70.0).power_w == 65.0
+    assert Idle(60.0, None).power_w == 60.0
 
 
 def test_gates_are_strict_inequalities() -> None:
-    base = {"trials": 5, "throughput_tok_s_cv_pct": 1.99, "power_w_cv_pct": 4.9, "energy_per_token_j_cv_pct": 4.9}
-    assert gates.evaluate(base, gates.DEFAULT_GATES) == {"passed": True, "failed": []}
-    worse = base | {"trials": 4, "throughput_tok_s_cv_pct": 2.0}
-    assert gates.evaluate(worse, gates.DEFAULT_GATES)["failed"] == ["min_trials", "throughput_cv"]
+    window = [_trial("measured", 2.0, 100, 400.0, 200.0)] * 5
+    base = stats.summarize(window, 0.0)
+    assert base is not None
+    base = dataclasses.replace(base, throughput_tok_s_cv_pct=1.99, power_w_cv_pct=4.9, energy_per_token_j_cv_pct=4.9)
+    assert gates.evaluate(base, gates.DEFAULT_GATES) == GateOutcome(True, ())
+    worse = dataclasses.replace(base, trials=4, throughput_tok_s_cv_pct=2.0)
+    assert gates.evaluate(worse, gates.DEFAULT_GATES).failed == ("min_trials", "throughput_cv")
+    assert gates.status_for(gates.evaluate(worse, gates.DEFAULT_GATES)) == "gate_failed"
+    assert gates.status_for(gates.evaluate(base, gates.DEFAULT_GATES)) == "ok"
+    assert isinstance(base, Summary)
     assert gates.Gates(throughput_cv_max_pct=3.0).looser_than(gates.DEFAULT_GATES) == ["throughput_cv_max_pct"]
 
 
 def test_energy_vs_power_allows_the_counter_step_on_short_windows_only() -> None:
-    from validator import physics, synthetic
+    import synthetic
+
+    from ecocompute.domain import parse
+    from validator import physics
 
     def flagged(duration_s: float) -> bool:
         doc = synthetic.submission(seed=1, n_measurements=1)
@@ -61,7 +84,7 @@ def test_energy_vs_power_allows_the_counter_step_on_short_windows_only() -> None
         t["duration_s"] = duration_s
         t["energy_j"] = 1.08 * t["power_avg_w"] * duration_s  # 8 % above power x time
         t["energy_per_gpu_j"] = [t["energy_j"]]
-        return any(f.code == "physics.energy_power" for f in physics.check(doc, "f.json"))
+        return any(f.code == "physics.energy_power" for f in physics.check(parse(doc), "f.json"))
 
     assert not flagged(0.5)  # 0.2 s of slack (one counter step, two sampler edges) is 40 % of 0.5 s
     assert flagged(20.0)  # on a real trial only the 5 % tolerance is left (plus 1 %)

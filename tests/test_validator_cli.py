@@ -63,8 +63,8 @@ def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest
 
 def test_github_escapes_untrusted_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from validator import reporters
-    from validator.engine import Report
     from validator.findings import make
+    from validator.run import Report
 
     evil = make("json.syntax", "a,b:c\n::error::pwned.json", "", "bad\n::warning::x %0A")
     out = reporters.render_github(Report(files=[evil.file], findings=[evil]))
@@ -74,8 +74,8 @@ def test_github_escapes_untrusted_text(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_annotations_are_capped() -> None:
     from validator import reporters
-    from validator.engine import Report
     from validator.findings import make
+    from validator.run import Report
 
     findings = [make("json.syntax", f"f{i}.json", "", "x") for i in range(80)]
     out = reporters.render_github(Report(files=[f.file for f in findings], findings=findings))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT
 
-from validator.engine import exit_code, validate
 from validator.findings import CATALOGUE
+from validator.run import exit_code, validate
 
 VALID = sorted((FIXTURES / "valid").glob("*.json"))
 INVALID = sorted((FIXTURES / "invalid").glob("*.json"))

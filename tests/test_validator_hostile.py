@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from validator.cli import main
-from validator.engine import validate
+from validator.run import validate
 
 CASES: dict[str, bytes] = {
     "huge_int": b'{"schema_version": "1.0.0", "x": ' + b"9" * 100_000 + b"}",

@@ -9,7 +9,7 @@ import pytest
 from conftest import write_json
 from legacy_translate import from_a800_raw, from_aggregates
 
-from validator.engine import validate
+from validator.run import validate
 
 
 def _codes(tmp_path: Path, doc: dict) -> Counter[str]:

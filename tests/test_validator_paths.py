@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import write_json
 
-from validator.engine import validate
+from validator.run import validate
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_duplicate_submission_id_across_files(repo: Path, valid_doc: dict[str, A
 
 
 def test_missing_path_is_a_usage_error(repo: Path) -> None:
-    from validator.engine import UsageError
+    from validator.run import UsageError
 
     with pytest.raises(UsageError, match="no such file"):
         validate([Path("nope.json")])

@@ -1,3 +1,6 @@
-"""eco-validate: the gate every submission passes before it enters the dataset."""
+"""eco-validate: the gate every submission passes before it enters the dataset.
 
-__version__ = "0.1.0"
+Public API for the other tools: ``validator.check.check_document`` (a document in memory),
+``validator.check.check_file`` (one file, with its measurement hashes and the parsed submission) and
+``validator.run.report_for`` (the checks that need several files, and the report).
+"""

@@ -1,21 +1,22 @@
-"""`eco-validate`: the thin command-line layer over the validation engine."""
+"""`eco-validate`: the thin command-line layer over the validation run."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
+from ecocompute.cli import Command, traceback_option
+
 from . import reporters
-from .engine import UsageError, exit_code, validate
 from .history import GitError
+from .run import UsageError, exit_code, validate
 
 _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, name="eco-validate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(sorted(_RENDER)), default="text", show_default=True)
 @click.option(
@@ -31,13 +32,21 @@ _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github
     help="Folder of accepted submissions checked for duplicates.",
 )
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
-@click.option("--traceback", is_flag=True, help="Show the full traceback of an internal error.")
+@traceback_option
+@click.pass_context
 def main(
-    paths: tuple[Path, ...], fmt: str, base: str | None, accepted: Path, output: Path | None, traceback: bool
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    base: str | None,
+    accepted: Path,
+    output: Path | None,
+    traceback: bool,
 ) -> None:
     """Validate ecocompute submission files (PATHS: files or folders).
 
-    Exit status: 0 all accepted, 1 findings of severity error, 2 usage error.
+    Exit status: 0 all accepted, 1 findings of severity error (or a file that could not be written),
+    2 usage error.
     """
     if not paths and base is None:
         raise click.UsageError("give at least one PATH, or --base GIT_REF")
@@ -54,4 +63,4 @@ def main(
     if fmt == "github" and summary_path:
         with open(summary_path, "a", encoding="utf-8") as fh:
             fh.write(reporters.render_step_summary(report))
-    sys.exit(exit_code(report))
+    ctx.exit(exit_code(report))

@@ -10,9 +10,10 @@ from typing import Any
 
 import jsonschema_rs
 
+from ecocompute.catalogue import SCHEMA_VERSIONS
+
 from .findings import Finding, make
 
-KNOWN_VERSIONS = ("1.0.0", "1.1.0")
 SCHEMA_FILE = "submission.schema.json"
 # Keys by which the researcher's legacy metadata files are recognised.
 _LEGACY_KEYS = {"benchmark_id", "experiment_id", "benchmark_name", "experiment_name"}
@@ -57,13 +58,13 @@ def identify(data: Any, file: str) -> list[Finding]:
         )
         return [make("submission.not_a_submission", file, "", f"not an ecocompute submission: {detail}")]
     version = data["schema_version"]
-    if version not in KNOWN_VERSIONS:
+    if version not in SCHEMA_VERSIONS:
         return [
             make(
                 "schema.unknown_version",
                 file,
                 "/schema_version",
-                f"schema_version {version!r} is unknown; this validator knows {', '.join(KNOWN_VERSIONS)}",
+                f"schema_version {version!r} is unknown; this validator knows {', '.join(SCHEMA_VERSIONS)}",
             )
         ]
     return []

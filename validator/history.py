@@ -6,12 +6,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecocompute.cli import EcoError
+
 from .findings import Finding, make
 
 SUBMISSIONS_DIR = "submissions/"
 
 
-class GitError(Exception):
+class GitError(EcoError):
     """git could not answer (not a repository, unknown ref): a usage error, not a finding."""
 
 
@@ -30,6 +32,11 @@ def _git(repo: Path, *args: str) -> bytes:
     if done.returncode != 0:
         raise GitError(done.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
     return done.stdout
+
+
+def toplevel(path: Path) -> Path:
+    """The root of the git work tree that holds ``path``."""
+    return Path(_git(path, "rev-parse", "--show-toplevel").decode().strip())
 
 
 def changes(base: str, repo: Path) -> list[Change]:

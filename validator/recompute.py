@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
 
-from . import stats
+from ecocompute import stats
+from ecocompute.domain import Measurement, Submission, Summary
+from ecocompute.gates import DEFAULT_GATES, Gates, evaluate, status_for
+
 from .findings import Finding, make
-from .gates import DEFAULT_GATES, Gates, evaluate
 
-# Summary keys whose mismatch is reported by a more specific physics check.
+# Summary keys whose mismatch is reported by a more specific physics check, with its tolerance.
 _PHYSICS_KEYS = {"throughput_tok_s_mean": 0.01}
+_SUMMARY_KEYS = tuple(f.name for f in fields(Summary))
 
 
-def _roles_ok(trials: list[dict[str, Any]]) -> str | None:
+def _roles_ok(m: Measurement) -> str | None:
     """Why the trial sequence is not warm-ups, then discarded/measured with one measured run."""
-    if [t["index"] for t in trials] != list(range(len(trials))):
+    if [t.index for t in m.trials] != list(range(len(m.trials))):
         return "trial indexes must be 0, 1, 2, ... in order"
-    roles = [t["role"] for t in trials]
+    roles = [t.role for t in m.trials]
     first_other = next((i for i, r in enumerate(roles) if r != "warmup"), len(roles))
     if "warmup" in roles[first_other:]:
         return "a warm-up trial follows a non-warm-up trial"
@@ -26,9 +29,9 @@ def _roles_ok(trials: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def check(data: dict[str, Any], file: str) -> list[Finding]:
+def check(sub: Submission, file: str) -> list[Finding]:
     findings: list[Finding] = []
-    gates = Gates.from_mapping(data["protocol"]["gates"])
+    gates = Gates.from_mapping(sub.protocol.gates)
     looser = gates.looser_than(DEFAULT_GATES)
     if looser:
         findings.append(
@@ -39,19 +42,18 @@ def check(data: dict[str, Any], file: str) -> list[Finding]:
                 f"{', '.join(looser)} looser than the project's gates {DEFAULT_GATES.as_dict()}",
             )
         )
-    for i, m in enumerate(data["measurements"]):
-        if m["status"] == "skipped":
-            continue
-        findings.extend(_check_measurement(m, f"/measurements/{i}", file, gates))
+    for i, m in enumerate(sub.measurements):
+        if m.status != "skipped":
+            findings.extend(_check_measurement(m, f"/measurements/{i}", file, gates))
     return findings
 
 
-def _check_measurement(m: dict[str, Any], base: str, file: str, gates: Gates) -> list[Finding]:
+def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> list[Finding]:
     findings: list[Finding] = []
-    problem = _roles_ok(m["trials"])
+    problem = _roles_ok(m)
     if problem:
         findings.append(make("stats.window", file, f"{base}/trials", problem))
-    n_measured = len(stats.measured(m["trials"]))
+    n_measured = len(m.measured)
     if n_measured < gates.min_trials:
         findings.append(
             make(
@@ -61,52 +63,54 @@ def _check_measurement(m: dict[str, Any], base: str, file: str, gates: Gates) ->
                 f"{n_measured} measured trial(s); at least {gates.min_trials} are required",
             )
         )
-    recomputed = stats.summarize(m["trials"], stats.idle_power_w(m["idle"]))
-    claimed = m["summary"]
+    assert m.idle is not None and m.summary is not None and m.gate is not None  # the schema requires them
+    recomputed = stats.summarize(m.trials, m.idle.power_w)
+    claimed = m.summary
     if recomputed is None:
         return findings
     # A claimed net energy above gross is reported by physics.net_energy, not as a mismatch.
     skip = (
         {"net_energy_j_mean", "net_energy_per_token_j_mean"}
-        if claimed["net_energy_j_mean"] > claimed["energy_j_mean"]
+        if claimed.net_energy_j_mean > claimed.energy_j_mean
         else set()
     )
-    for key, value in recomputed.items():
+    for key in _SUMMARY_KEYS:
         if key in skip:
             continue
+        want, got = getattr(recomputed, key), getattr(claimed, key)
         tolerance = _PHYSICS_KEYS.get(key)
         if tolerance is not None:
-            if not stats.close(claimed[key], value, rel=tolerance):
+            if not stats.close(got, want, rel=tolerance):
                 findings.append(
                     make(
                         "physics.throughput",
                         file,
                         f"{base}/summary/{key}",
-                        f"{key} claims {claimed[key]!r} but generated_tokens / duration_s gives {value!r}",
+                        f"{key} claims {got!r} but generated_tokens / duration_s gives {want!r}",
                     )
                 )
-        elif not stats.close(claimed[key], value):
+        elif not stats.close(got, want):
             findings.append(
-                make(
-                    "stats.mismatch",
-                    file,
-                    f"{base}/summary/{key}",
-                    f"{key} claims {claimed[key]!r}; the trials give {value!r}",
-                )
+                make("stats.mismatch", file, f"{base}/summary/{key}", f"{key} claims {got!r}; the trials give {want!r}")
             )
     outcome = evaluate(recomputed, gates)
-    if m["gate"] != outcome:
+    if m.gate != outcome:
         findings.append(
-            make("stats.gate_mismatch", file, f"{base}/gate", f"gate claims {m['gate']}; recomputed {outcome}")
+            make(
+                "stats.gate_mismatch",
+                file,
+                f"{base}/gate",
+                f"gate claims {m.gate.to_dict()}; recomputed {outcome.to_dict()}",
+            )
         )
-    expected_status = "ok" if outcome["passed"] else "gate_failed"
-    if m["status"] != expected_status:
+    expected_status = status_for(outcome)
+    if m.status != expected_status:
         findings.append(
             make(
                 "stats.gate_mismatch",
                 file,
                 f"{base}/status",
-                f"status is {m['status']!r} but the recomputed gates say {expected_status!r} (failed: {outcome['failed']})",
+                f"status is {m.status!r} but the recomputed gates say {expected_status!r} (failed: {list(outcome.failed)})",
             )
         )
     return findings

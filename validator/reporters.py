@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .engine import Report
 from .findings import CATALOGUE, Finding
+from .run import Report
 
 GITHUB_ANNOTATION_CAP = 50
 

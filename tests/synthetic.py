@@ -10,8 +10,9 @@ import hashlib
 import random
 from typing import Any
 
-from . import gates as gates_mod
-from . import stats
+from ecocompute import gates as gates_mod
+from ecocompute import stats
+from ecocompute.domain import Idle, Trial
 
 SYNTHETIC_COLLECTOR = "synthetic"
 _PRECISIONS = {  # precision: (tok/s at batch 1, watts, quantization config)
@@ -79,8 +80,8 @@ def measurement(
     tok_s *= batch_size**0.9
     tokens = batch_size * output_tokens
     trials = [_trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens) for i in range(n_trials)]
-    idle = {"power_before_w": 70.0 + rng.random(), "power_after_w": 70.0 + rng.random()}
-    summary = stats.summarize(trials, stats.idle_power_w(idle))
+    idle = Idle(70.0 + rng.random(), 70.0 + rng.random())
+    summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
     gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)
     return {
         "model": {
@@ -94,11 +95,11 @@ def measurement(
         "quantization": quantization(precision),
         "engine": {"cache_implementation": "dynamic", "compiled": False, "attn_implementation": "sdpa"},
         "batch_size": batch_size,
-        "status": "ok" if gate["passed"] else "gate_failed",
-        "idle": idle,
+        "status": gates_mod.status_for(gate),
+        "idle": idle.to_dict(),
         "trials": trials,
-        "summary": summary,
-        "gate": gate,
+        "summary": summary.to_dict() if summary else None,
+        "gate": gate.to_dict(),
         "quality": None,
         "notes": [],
     }
@@ -169,3 +170,14 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
         },
         "measurements": measurements,
     }
+
+
+def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES) -> None:
+    """Recompute a measurement dict's summary, gate and status after its trials or idle were edited,
+    so that a fixture stays self-consistent except for the one fault it is about."""
+    idle = Idle(m["idle"]["power_before_w"], m["idle"]["power_after_w"]) if m["idle"] else Idle(0.0, None)
+    summary = stats.summarize([Trial.from_dict(t) for t in m["trials"]], idle.power_w)
+    gate = gates_mod.evaluate(summary, g)
+    m["summary"] = summary.to_dict() if summary else None
+    m["gate"] = gate.to_dict()
+    m["status"] = gates_mod.status_for(gate)

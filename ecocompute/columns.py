@@ -1,4 +1,4 @@
-"""Declared column types of every config: the Parquet schema and the card's features come from here."""
+"""Declared column types of every dataset config: the Parquet schema, the card and the validator's build check come from here."""
 
 from __future__ import annotations
 

@@ -1,0 +1,128 @@
+"""The project's vocabulary, defined once: precisions, statuses, roles, gates, methods and constants.
+
+The collector, the validator, the dataset and the JSON Schema all take their enums from here; a test
+asserts that the schema's enums equal these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+COLLECTOR_NAME = "eco-collect"
+STATE_DIR = ".eco-collect"  # the collector's checkpoints, cached random weights and rejected files
+SCHEMA_VERSIONS = ("1.0.0", "1.1.0")  # every version the validator reads, oldest first
+SCHEMA_VERSION = SCHEMA_VERSIONS[-1]  # the version eco-collect writes
+
+WEIGHTS = ("pretrained", "random_init")
+STATUSES = ("ok", "gate_failed", "skipped")
+ROLES = ("warmup", "discarded", "measured")
+GATE_NAMES = ("min_trials", "throughput_cv", "power_cv", "energy_per_token_cv")  # in reporting order
+ENERGY_METHODS = ("nvml_energy_counter", "power_integration")
+POWER_READINGS = ("nvml_power_instant_field", "nvml_power_usage")
+CACHE_IMPLEMENTATIONS = ("dynamic", "static")
+TORCH_DTYPES = ("float16", "bfloat16", "float32")
+
+# BitsAndBytesConfig fields recorded in every bitsandbytes measurement (schema: quantization).
+BNB_FIELDS = (
+    "load_in_8bit",
+    "load_in_4bit",
+    "llm_int8_threshold",
+    "llm_int8_has_fp16_weight",
+    "llm_int8_skip_modules",
+    "bnb_4bit_quant_type",
+    "bnb_4bit_compute_dtype",
+    "bnb_4bit_use_double_quant",
+    "bnb_4bit_quant_storage",
+)
+
+
+def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """One precision label and exactly what it means."""
+
+    label: str
+    torch_dtype: str  # dtype of the weights, or of the parts bitsandbytes leaves unquantized
+    bytes_per_param: float  # weight bytes per parameter once loaded (memory estimates)
+    bnb: Mapping[str, Any] | None = field(default=None)  # BitsAndBytesConfig settings; None: not quantized
+
+    @property
+    def quantized(self) -> bool:
+        return self.bnb is not None
+
+    @property
+    def four_bit(self) -> bool:
+        return bool(self.bnb and self.bnb.get("load_in_4bit"))
+
+    def bnb_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for transformers.BitsAndBytesConfig (4-bit compute in the torch dtype)."""
+        if self.bnb is None:
+            raise ValueError(f"{self.label} is not a bitsandbytes precision")
+        kwargs = dict(self.bnb)
+        if self.four_bit:
+            kwargs["bnb_4bit_compute_dtype"] = self.torch_dtype
+        return kwargs
+
+    def expected_record(self) -> dict[str, Any]:
+        """The fields of a file's quantization record that this label fixes, with their values.
+
+        Settings of the other bitsandbytes mode (4-bit fields of an 8-bit load, say) are inert and
+        not part of the label."""
+        if self.bnb is None:
+            return {"method": "none", "torch_dtype": self.torch_dtype}
+        return {"method": "bitsandbytes", "torch_dtype": self.torch_dtype, **self.bnb_kwargs()}
+
+
+def _int8(threshold: float) -> Mapping[str, Any]:
+    return _frozen({"load_in_8bit": True, "load_in_4bit": False, "llm_int8_threshold": threshold})
+
+
+def _four_bit(quant_type: str, double_quant: bool) -> Mapping[str, Any]:
+    return _frozen(
+        {
+            "load_in_8bit": False,
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": quant_type,
+            "bnb_4bit_use_double_quant": double_quant,
+        }
+    )
+
+
+PRECISIONS: Mapping[str, Precision] = _frozen(
+    {
+        p.label: p
+        for p in (
+            Precision("fp32", "float32", 4.0),
+            Precision("fp16", "float16", 2.0),
+            Precision("bf16", "bfloat16", 2.0),
+            Precision("int8", "float16", 1.0, _int8(6.0)),
+            Precision("int8-pure", "float16", 1.0, _int8(0.0)),
+            Precision("nf4", "float16", 0.5, _four_bit("nf4", False)),
+            Precision("nf4-dq", "float16", 0.5, _four_bit("nf4", True)),
+            Precision("fp4", "float16", 0.5, _four_bit("fp4", False)),
+        )
+    }
+)
+REFERENCE_PRECISION = "fp16"  # what "vs fp16" compares against
+
+
+def precision(label: str) -> Precision:
+    try:
+        return PRECISIONS[label]
+    except KeyError:
+        raise ValueError(f"unknown precision {label!r}; choose from {', '.join(PRECISIONS)}") from None
+
+
+def parse_precisions(values: str) -> list[str]:
+    """A comma-separated list of labels, in order, without repeats."""
+    out = [v.strip() for v in values.split(",") if v.strip()]
+    unknown = [v for v in out if v not in PRECISIONS]
+    if unknown:
+        raise ValueError(f"unknown precision {', '.join(unknown)}; choose from {', '.join(PRECISIONS)}")
+    return list(dict.fromkeys(out))

@@ -1,0 +1,100 @@
+"""One way to fail for every command: a known error is one line on stderr and exit 1, a usage error
+is click's usage message and exit 2, and ``--traceback`` on the root command shows the whole story.
+
+Known errors are the project's own (``EcoError``), OSError on a user's path, and Hub/HTTP errors.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from typing import Any
+
+import click
+
+
+class EcoError(Exception):
+    """A failure the user can act on; its message says what, where and how to fix it."""
+
+
+# Exception classes of libraries that talk to the network, by module, with what to say first: checked
+# only when that module is already imported (an exception of it cannot exist otherwise), so failing
+# costs no import. huggingface_hub 1.x talks through httpx, 2.x through httpx2.
+_NETWORK_ERRORS = (
+    ("huggingface_hub.errors", "HfHubHTTPError", "the Hugging Face Hub answered with an error"),
+    ("httpx", "HTTPError", "cannot reach the Hugging Face Hub (check the network, HF_ENDPOINT and HF_TOKEN)"),
+    ("httpx2", "HTTPError", "cannot reach the Hugging Face Hub (check the network, HF_ENDPOINT and HF_TOKEN)"),
+)
+
+
+def _network_context(exc: BaseException) -> str | None:
+    for module_name, class_name, context in _NETWORK_ERRORS:
+        module = sys.modules.get(module_name)
+        cls = getattr(module, class_name, None) if module else None
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return context
+    return None
+
+
+def is_known(exc: BaseException) -> bool:
+    return isinstance(exc, (EcoError, OSError)) or _network_context(exc) is not None
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    """``text`` safe for a terminal or a log: control, format (bidi) and surrogate characters escaped,
+    one line, at most ``limit`` characters."""
+    out = []
+    for ch in text:
+        if ch in "\n\r\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(ch)
+    shown = "".join(out)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong."""
+    if isinstance(exc, OSError) and not isinstance(exc, EcoError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return printable(f"{exc.strerror}{where}")
+    lines = str(exc).strip().splitlines()
+    text = " ".join(line.strip() for line in lines if line.strip()) or type(exc).__name__
+    context = _network_context(exc)
+    return printable(f"{context}: {text}" if context else text)
+
+
+def _handle(ctx: click.Context, exc: Exception) -> None:
+    root = ctx.find_root()
+    if root.params.get("traceback") or not is_known(exc):
+        raise exc
+    click.echo(f"{root.info_name or root.command.name}: error: {describe(exc)}", err=True)
+    ctx.exit(1)
+
+
+class _OneLineFailure:
+    """Mixin: known errors raised while the command (or a subcommand) runs end as one line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - _handle re-raises what it does not know
+            _handle(ctx, exc)
+
+
+class Command(_OneLineFailure, click.Command):
+    pass
+
+
+class Group(_OneLineFailure, click.Group):
+    command_class = Command
+
+
+traceback_option = click.option(
+    "--traceback", is_flag=True, help="Show the full traceback of an error instead of one line."
+)

@@ -1,0 +1,397 @@
+"""The typed domain model of a submission: parsed once, after the JSON Schema check, then read by
+attribute everywhere (checks, statistics, the dataset's rows, the collector's writer).
+
+``parse`` absorbs the differences between schema versions (fields a version lacks become None), so
+no other module looks at ``schema_version`` to know which keys exist. ``Submission.to_dict`` writes
+the current version's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from . import catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One trial window: whole requests between two synchronised reads of the energy counter."""
+
+    index: int
+    role: str
+    requests: int
+    duration_s: float
+    generated_tokens: int
+    energy_j: float  # gross, summed over the GPUs
+    energy_per_gpu_j: tuple[float, ...]
+    power_avg_w: float
+    power_peak_w: float
+    power_samples: int
+    sample_rate_hz: float
+    sampler_energy_j: float | None
+    temperature_max_c: float
+    sm_clock_mhz_mean: float
+    mem_clock_mhz_mean: float
+    throttle_reasons: tuple[str, ...]
+    cpu_load_1m: float | None
+    cpu_steal_pct: float | None
+    power_nvml_avg_1s_w: float | None = None  # from schema 1.1.0
+
+    @property
+    def throughput_tok_s(self) -> float:
+        return self.generated_tokens / self.duration_s
+
+    @property
+    def energy_per_token_j(self) -> float:
+        return self.energy_j / self.generated_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "role": self.role,
+            "requests": self.requests,
+            "duration_s": self.duration_s,
+            "generated_tokens": self.generated_tokens,
+            "energy_j": self.energy_j,
+            "energy_per_gpu_j": list(self.energy_per_gpu_j),
+            "power_avg_w": self.power_avg_w,
+            "power_peak_w": self.power_peak_w,
+            "power_nvml_avg_1s_w": self.power_nvml_avg_1s_w,
+            "power_samples": self.power_samples,
+            "sample_rate_hz": self.sample_rate_hz,
+            "sampler_energy_j": self.sampler_energy_j,
+            "temperature_max_c": self.temperature_max_c,
+            "sm_clock_mhz_mean": self.sm_clock_mhz_mean,
+            "mem_clock_mhz_mean": self.mem_clock_mhz_mean,
+            "throttle_reasons": list(self.throttle_reasons),
+            "host": {"cpu_load_1m": self.cpu_load_1m, "cpu_steal_pct": self.cpu_steal_pct},
+        }
+
+    @classmethod
+    def from_dict(cls, t: Mapping[str, Any]) -> Trial:
+        host = t["host"]
+        return cls(
+            t["index"],
+            t["role"],
+            t["requests"],
+            t["duration_s"],
+            t["generated_tokens"],
+            t["energy_j"],
+            tuple(t["energy_per_gpu_j"]),
+            t["power_avg_w"],
+            t["power_peak_w"],
+            t["power_samples"],
+            t["sample_rate_hz"],
+            t["sampler_energy_j"],
+            t["temperature_max_c"],
+            t["sm_clock_mhz_mean"],
+            t["mem_clock_mhz_mean"],
+            tuple(t["throttle_reasons"]),
+            host["cpu_load_1m"],
+            host["cpu_steal_pct"],
+            t.get("power_nvml_avg_1s_w"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Statistics of the gate window (the measured trials); see ``ecocompute.stats.summarize``."""
+
+    trials: int
+    idle_power_w: float
+    throughput_tok_s_mean: float
+    throughput_tok_s_std: float
+    throughput_tok_s_cv_pct: float
+    power_w_mean: float
+    power_w_std: float
+    power_w_cv_pct: float
+    energy_per_token_j_mean: float
+    energy_per_token_j_std: float
+    energy_per_token_j_cv_pct: float
+    energy_j_mean: float
+    net_energy_j_mean: float
+    net_energy_per_token_j_mean: float
+    counter_sampler_disagreement_pct_max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, s: Mapping[str, Any]) -> Summary:
+        return cls(**{f.name: s[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class GateOutcome:
+    passed: bool
+    failed: tuple[str, ...]  # gate names, in catalogue.GATE_NAMES order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "failed": list(self.failed)}
+
+    @classmethod
+    def from_dict(cls, g: Mapping[str, Any]) -> GateOutcome:
+        return cls(g["passed"], tuple(g["failed"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    power_before_w: float
+    power_after_w: float | None
+
+    @property
+    def power_w(self) -> float:
+        """The baseline: the mean of the before and after windows (before alone if after is missing)."""
+        return self.power_before_w if self.power_after_w is None else (self.power_before_w + self.power_after_w) / 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"power_before_w": self.power_before_w, "power_after_w": self.power_after_w}
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    revision: str
+    weights: str  # catalogue.WEIGHTS
+    parameter_count: int
+    model_type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    cache_implementation: str
+    compiled: bool
+    attn_implementation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    metric: str
+    value: float
+    corpus: str
+    corpus_sha256: str
+    tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One configuration (model x precision x engine x batch size) on the session's GPU(s)."""
+
+    model: Model
+    precision: str
+    quantization: Mapping[str, Any]  # the schema's quantization record, as written
+    engine: Engine
+    batch_size: int
+    status: str  # as written; gates.status_for says what it must be
+    idle: Idle | None
+    trials: tuple[Trial, ...]
+    summary: Summary | None
+    gate: GateOutcome | None
+    quality: Quality | None
+    notes: tuple[str, ...]
+    skip_reason: str | None = None
+
+    @property
+    def measured(self) -> tuple[Trial, ...]:
+        return tuple(t for t in self.trials if t.role == "measured")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model.to_dict(),
+            "precision": self.precision,
+            "quantization": dict(self.quantization),
+            "engine": self.engine.to_dict(),
+            "batch_size": self.batch_size,
+            "status": self.status,
+            "idle": self.idle.to_dict() if self.idle else None,
+            "trials": [t.to_dict() for t in self.trials],
+            "summary": self.summary.to_dict() if self.summary else None,
+            "gate": self.gate.to_dict() if self.gate else None,
+            "quality": self.quality.to_dict() if self.quality else None,
+            "notes": list(self.notes),
+        }
+        if self.skip_reason is not None:
+            out["skip_reason"] = self.skip_reason
+        return out
+
+    @classmethod
+    def from_dict(cls, m: Mapping[str, Any]) -> Measurement:
+        model, idle, summary, gate, quality = m["model"], m["idle"], m["summary"], m["gate"], m["quality"]
+        return cls(
+            model=Model(
+                model["id"], model["revision"], model["weights"], model["parameter_count"], model["model_type"]
+            ),
+            precision=m["precision"],
+            quantization=m["quantization"],
+            engine=Engine(**m["engine"]),
+            batch_size=m["batch_size"],
+            status=m["status"],
+            idle=Idle(idle["power_before_w"], idle["power_after_w"]) if idle is not None else None,
+            trials=tuple(Trial.from_dict(t) for t in m["trials"]),
+            summary=Summary.from_dict(summary) if summary is not None else None,
+            gate=GateOutcome.from_dict(gate) if gate is not None else None,
+            quality=Quality(**quality) if quality is not None else None,
+            notes=tuple(m["notes"]),
+            skip_reason=m.get("skip_reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    name: str
+    architecture: str
+    compute_capability: str
+    memory_total_mib: int
+    uuid_sha256: str
+    count: int
+    power_limit_enforced_w: float
+    power_limit_default_w: float
+    power_limit_max_w: float
+    vbios_version: str
+    persistence_mode: bool
+    ecc_mode: str
+    mig_mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    cpu_model: str
+    cpu_logical_cores: int
+    ram_total_gib: float
+    os: str
+    kernel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    gpu: Gpu
+    driver: Mapping[str, str]  # driver_version, nvml_version, cuda_driver_version: all exact versions
+    host: Host
+    software: Mapping[str, str]  # package -> exact version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gpu": {f.name: getattr(self.gpu, f.name) for f in fields(self.gpu)},
+            "driver": dict(self.driver),
+            "host": {f.name: getattr(self.host, f.name) for f in fields(self.host)},
+            "software": dict(self.software),
+        }
+
+    @classmethod
+    def from_dict(cls, e: Mapping[str, Any]) -> Environment:
+        return cls(Gpu(**e["gpu"]), dict(e["driver"]), Host(**e["host"]), dict(e["software"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    prompt_source: str
+    prompt_sha256: str
+    prompt_tokens: int
+    output_tokens: int
+    warmup_min_trials: int
+    warmup_max_trials: int
+    warmup_settle_pct: float
+    trial_min_duration_s: float
+    idle_window_s: float
+    energy_method: str
+    sample_period_s: float
+    gates: Mapping[str, Any]  # the gate thresholds as written (gates.Gates.from_mapping reads them)
+    power_reading: str | None = None  # from schema 1.1.0
+    interleaved: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "prompt": {"source": self.prompt_source, "sha256": self.prompt_sha256, "token_count": self.prompt_tokens},
+            "output_tokens": self.output_tokens,
+            "decoding": "greedy",
+            "warmup": {
+                "min_trials": self.warmup_min_trials,
+                "max_trials": self.warmup_max_trials,
+                "settle_pct": self.warmup_settle_pct,
+            },
+            "trial_min_duration_s": self.trial_min_duration_s,
+            "idle_window_s": self.idle_window_s,
+            "energy_method": self.energy_method,
+            "sample_period_s": self.sample_period_s,
+            "power_reading": self.power_reading,
+            "gates": dict(self.gates),
+        }
+        if self.interleaved is not None:
+            out["interleaved"] = self.interleaved
+        return out
+
+    @classmethod
+    def from_dict(cls, p: Mapping[str, Any]) -> Protocol:
+        prompt, warmup = p["prompt"], p["warmup"]
+        return cls(
+            prompt["source"],
+            prompt["sha256"],
+            prompt["token_count"],
+            p["output_tokens"],
+            warmup["min_trials"],
+            warmup["max_trials"],
+            warmup["settle_pct"],
+            p["trial_min_duration_s"],
+            p["idle_window_s"],
+            p["energy_method"],
+            p["sample_period_s"],
+            dict(p["gates"]),
+            p.get("power_reading"),
+            p.get("interleaved"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    schema_version: str
+    submission_id: str
+    created_at: str
+    collector_name: str
+    collector_version: str
+    handle: str
+    environment: Environment
+    protocol: Protocol
+    measurements: tuple[Measurement, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "submission_id": self.submission_id,
+            "created_at": self.created_at,
+            "collector": {"name": self.collector_name, "version": self.collector_version},
+            "contributor": {"handle": self.handle},
+            "environment": self.environment.to_dict(),
+            "protocol": self.protocol.to_dict(),
+            "measurements": [m.to_dict() for m in self.measurements],
+        }
+
+    def with_measurements(self, measurements: tuple[Measurement, ...]) -> Submission:
+        return replace(self, measurements=measurements)
+
+
+def parse(doc: Mapping[str, Any]) -> Submission:
+    """The domain model of a document that passed the JSON Schema (KeyError/TypeError otherwise)."""
+    if doc["schema_version"] not in catalogue.SCHEMA_VERSIONS:
+        raise ValueError(f"unknown schema_version {doc['schema_version']!r}")
+    return Submission(
+        schema_version=doc["schema_version"],
+        submission_id=doc["submission_id"],
+        created_at=doc["created_at"],
+        collector_name=doc["collector"]["name"],
+        collector_version=doc["collector"]["version"],
+        handle=doc["contributor"]["handle"],
+        environment=Environment.from_dict(doc["environment"]),
+        protocol=Protocol.from_dict(doc["protocol"]),
+        measurements=tuple(Measurement.from_dict(m) for m in doc["measurements"]),
+    )

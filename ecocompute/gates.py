@@ -1,0 +1,58 @@
+"""The quality gates and the status rule: defined once, used by the collector and the validator alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+from .domain import GateOutcome, Summary
+
+
+@dataclass(frozen=True)
+class Gates:
+    min_trials: int = 5
+    max_trials: int = 40
+    throughput_cv_max_pct: float = 2.0
+    power_cv_max_pct: float = 5.0
+    energy_per_token_cv_max_pct: float = 5.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, float | int]) -> Gates:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+
+    def looser_than(self, reference: Gates) -> list[str]:
+        """Names of thresholds that are less strict than ``reference``."""
+        looser = []
+        if self.min_trials < reference.min_trials:
+            looser.append("min_trials")
+        for name in ("throughput_cv_max_pct", "power_cv_max_pct", "energy_per_token_cv_max_pct"):
+            if getattr(self, name) > getattr(reference, name):
+                looser.append(name)
+        return looser
+
+
+DEFAULT_GATES = Gates()
+
+
+def evaluate(summary: Summary | None, gates: Gates) -> GateOutcome:
+    """Which gates a summary fails (none measured: min_trials)."""
+    if summary is None:
+        return GateOutcome(False, ("min_trials",))
+    failed = []
+    if summary.trials < gates.min_trials:
+        failed.append("min_trials")
+    if not summary.throughput_tok_s_cv_pct < gates.throughput_cv_max_pct:
+        failed.append("throughput_cv")
+    if not summary.power_w_cv_pct < gates.power_cv_max_pct:
+        failed.append("power_cv")
+    if not summary.energy_per_token_j_cv_pct < gates.energy_per_token_cv_max_pct:
+        failed.append("energy_per_token_cv")
+    return GateOutcome(not failed, tuple(failed))
+
+
+def status_for(outcome: GateOutcome) -> str:
+    """The one status rule for a measured configuration: ok exactly when every gate passed."""
+    return "ok" if outcome.passed else "gate_failed"

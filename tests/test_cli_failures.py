@@ -1,0 +1,117 @@
+"""All three CLIs fail the same way: a known error is one line and exit 1, usage errors exit 2,
+--traceback shows the traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES, ROOT
+
+from collector.cli import main as collect
+from dataset_card.cli import main as dataset
+from ecocompute.cli import EcoError, describe, printable
+from validator.cli import main as validate
+
+VALID = FIXTURES / "valid" / "synthetic-two-measurements.json"
+
+
+def _one_line_error(result: click.testing.Result, prog: str) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), lines
+    return lines[0]
+
+
+def test_validate_output_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(validate, [str(VALID), "--output", str(tmp_path / "missing" / "r.json")])
+    # the report itself is printed first; the failure is the last line
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"eco-validate: error: No such file or directory: {tmp_path / 'missing' / 'r.json'}"
+    )
+
+
+def test_build_with_a_missing_legacy_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        dataset,
+        ["build", "--submissions", str(ROOT / "submissions"), "--legacy", "/missing", "--out", str(tmp_path / "o")],
+    )
+    line = _one_line_error(result, "eco-dataset")
+    assert "legacy folder /missing does not exist (--legacy)" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_build_into_a_path_below_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    result = CliRunner().invoke(
+        dataset,
+        [
+            "build",
+            "--submissions",
+            str(ROOT / "submissions"),
+            "--legacy",
+            str(ROOT / "legacy"),
+            "--out",
+            f"{blocker}/out",
+        ],
+    )
+    assert str(blocker) in _one_line_error(result, "eco-dataset")
+    assert blocker.read_text() == "keep me"
+
+
+def test_publish_without_network_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine has no route to the Hub: the real client fails as it would on a contributor's."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
+    result = CliRunner().invoke(dataset, ["publish", "--repo", "o/r", "--version", "next-minor"])
+    assert "cannot reach the Hugging Face Hub" in _one_line_error(result, "eco-dataset")
+
+
+def test_traceback_flag_means_the_same_everywhere(tmp_path: Path) -> None:
+    with pytest.raises(EcoError):
+        CliRunner().invoke(
+            dataset,
+            ["--traceback", "build", "--legacy", "/missing", "--out", str(tmp_path / "o")],
+            catch_exceptions=False,
+        )
+    with pytest.raises(OSError):
+        CliRunner().invoke(
+            validate, [str(VALID), "--traceback", "--output", str(tmp_path / "m" / "r.json")], catch_exceptions=False
+        )
+
+
+@pytest.mark.parametrize(
+    ("cli", "args"),
+    [
+        (collect, ["run"]),  # --model missing
+        (collect, ["run", "--model", "m", "--batch-size", "0"]),
+        (dataset, ["publish", "--version", "1.0.0"]),  # --repo missing
+        (dataset, ["nonsense"]),
+        (validate, []),
+        (validate, ["/no/such/file.json"]),
+    ],
+)
+def test_usage_errors_exit_2(cli: click.Command, args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_exceptions_keep_their_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(*_a: object, **_k: object) -> None:
+        raise ZeroDivisionError("a bug, not a user mistake")
+
+    monkeypatch.setattr("dataset_card.build.build", bug)
+    result = CliRunner().invoke(dataset, ["build"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_messages_are_escaped_and_on_one_line() -> None:
+    assert printable("a\x1b[31mred\u202e\nb") == "a\\x1b[31mred\\u202e b"
+    assert describe(FileNotFoundError(2, "No such file or directory", "/x\ny")) == "No such file or directory: /x y"
+    assert describe(EcoError("first\n  second")) == "first second"
