@@ -13,7 +13,7 @@ from typing import Any
 
 COLLECTOR_NAME = "eco-collect"
 STATE_DIR = ".eco-collect"  # the collector's checkpoints, cached random weights and rejected files
-SCHEMA_VERSIONS = ("1.0.0", "1.1.0")  # every version the validator reads, oldest first
+SCHEMA_VERSIONS = ("1.0.0", "1.1.0", "1.2.0")  # every version the validator reads, oldest first
 SCHEMA_VERSION = SCHEMA_VERSIONS[-1]  # the version eco-collect writes
 
 WEIGHTS = ("pretrained", "random_init")
@@ -22,7 +22,12 @@ ROLES = ("warmup", "discarded", "measured")
 GATE_NAMES = ("min_trials", "throughput_cv", "power_cv", "energy_per_token_cv")  # in reporting order
 ENERGY_METHODS = ("nvml_energy_counter", "power_integration")
 POWER_READINGS = ("nvml_power_instant_field", "nvml_power_usage")
+TRIAL_POWER_READINGS = (*POWER_READINGS, "mixed")  # a window whose samples used both
 CACHE_IMPLEMENTATIONS = ("dynamic", "static")
+PREFILL_MODES = ("eager", "cuda_graph")
+STOP_REASONS = ("gates_passed", "implausible", "trial_budget", "time_budget")
+PLACEMENT_STRATEGIES = ("single_gpu", "device_map")
+EARLY_STOP_RULE = "chi2-throughput-cv"
 TORCH_DTYPES = ("float16", "bfloat16", "float32")
 
 # BitsAndBytesConfig fields recorded in every bitsandbytes measurement (schema: quantization).
@@ -41,6 +46,60 @@ BNB_FIELDS = (
 
 def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """A decoding loop: what produced the tokens whose energy a row reports."""
+
+    name: str
+    cache_implementation: str
+    compiled: bool
+    cuda_graph: bool
+    prefill: str
+    description: str
+
+
+ENGINES: Mapping[str, EngineSpec] = _frozen(
+    {
+        e.name: e
+        for e in (
+            EngineSpec(
+                "generate",
+                "dynamic",
+                False,
+                False,
+                "eager",
+                "transformers generate() with the dynamic KV cache: what most users run; paced by the host CPU",
+            ),
+            EngineSpec(
+                "generate-static",
+                "static",
+                True,
+                False,
+                "eager",
+                "generate() with a static KV cache, whose decoding step transformers compiles",
+            ),
+            EngineSpec(
+                "cuda-graph",
+                "static",
+                False,
+                True,
+                "eager",
+                "own greedy loop on a static KV cache; the decode steps of a request captured once as a CUDA "
+                "graph (eager kernels) and replayed; prefill eager, outside the graph",
+            ),
+        )
+    }
+)
+REFERENCE_ENGINE = "generate"  # the engine every other one's token ids are checked against
+ENGINE_CHOICES = ("auto", *ENGINES)  # auto: cuda-graph where the precision can be captured, else generate
+
+
+def engine_of_cache(cache_implementation: str) -> str:
+    """The engine of a file written before engines were recorded (schema < 1.2.0): generate(), with
+    the static cache compiled."""
+    return "generate-static" if cache_implementation == "static" else "generate"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,18 @@ from typing import Any
 from . import catalogue
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _tuple(values: Any) -> tuple[float, ...] | None:
+    return tuple(values) if values is not None else None
+
+
+def _list(values: tuple[float, ...] | None) -> list[float] | None:
+    return list(values) if values is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class Trial:
     """One trial window: whole requests between two synchronised reads of the energy counter."""
@@ -38,6 +50,8 @@ class Trial:
     cpu_load_1m: float | None
     cpu_steal_pct: float | None
     power_nvml_avg_1s_w: float | None = None  # from schema 1.1.0
+    started_at_s: float | None = None  # from schema 1.2.0: seconds since the session started
+    power_reading: str | None = None  # from schema 1.2.0: catalogue.TRIAL_POWER_READINGS
 
     @property
     def throughput_tok_s(self) -> float:
@@ -50,6 +64,8 @@ class Trial:
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
+            "started_at_s": self.started_at_s,
+            "power_reading": self.power_reading,
             "role": self.role,
             "requests": self.requests,
             "duration_s": self.duration_s,
@@ -92,6 +108,8 @@ class Trial:
             host["cpu_load_1m"],
             host["cpu_steal_pct"],
             t.get("power_nvml_avg_1s_w"),
+            t.get("started_at_s"),
+            t.get("power_reading"),
         )
 
 
@@ -138,8 +156,10 @@ class GateOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Idle:
-    power_before_w: float
+    power_before_w: float  # summed over the measured GPUs
     power_after_w: float | None
+    power_per_gpu_before_w: tuple[float, ...] | None = None  # from schema 1.2.0
+    power_per_gpu_after_w: tuple[float, ...] | None = None
 
     @property
     def power_w(self) -> float:
@@ -147,7 +167,21 @@ class Idle:
         return self.power_before_w if self.power_after_w is None else (self.power_before_w + self.power_after_w) / 2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"power_before_w": self.power_before_w, "power_after_w": self.power_after_w}
+        return {
+            "power_before_w": self.power_before_w,
+            "power_after_w": self.power_after_w,
+            "power_per_gpu_before_w": _list(self.power_per_gpu_before_w),
+            "power_per_gpu_after_w": _list(self.power_per_gpu_after_w),
+        }
+
+    @classmethod
+    def from_dict(cls, i: Mapping[str, Any]) -> Idle:
+        return cls(
+            i["power_before_w"],
+            i["power_after_w"],
+            _tuple(i.get("power_per_gpu_before_w")),
+            _tuple(i.get("power_per_gpu_after_w")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +197,77 @@ class Model:
 
 
 @dataclass(frozen=True, slots=True)
-class Engine:
-    cache_implementation: str
-    compiled: bool
-    attn_implementation: str
+class TokenCheck:
+    """An engine's greedy ids for the workload compared with generate()'s on the same loaded model."""
+
+    new_tokens: int
+    equal: bool
+    first_difference: int | None
+    ids_sha256: str
+    reference: str = catalogue.REFERENCE_ENGINE
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    name: str  # catalogue.ENGINES
+    cache_implementation: str
+    compiled: bool
+    cuda_graph: bool
+    prefill: str
+    attn_implementation: str
+    token_check: TokenCheck | None = None  # None for the reference engine, and before schema 1.2.0
+
+    @classmethod
+    def of(cls, name: str, attn_implementation: str, token_check: TokenCheck | None = None) -> Engine:
+        spec = catalogue.ENGINES[name]
+        return cls(
+            name,
+            spec.cache_implementation,
+            spec.compiled,
+            spec.cuda_graph,
+            spec.prefill,
+            attn_implementation,
+            token_check,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["token_check"] = self.token_check.to_dict() if self.token_check else None
+        return out
+
+    @classmethod
+    def from_dict(cls, e: Mapping[str, Any]) -> Engine:
+        if "name" not in e:  # before schema 1.2.0: generate(), compiled with the static cache
+            spec = catalogue.ENGINES[catalogue.engine_of_cache(e["cache_implementation"])]
+            return cls(spec.name, e["cache_implementation"], e["compiled"], False, "eager", e["attn_implementation"])
+        check = e["token_check"]
+        return cls(
+            e["name"],
+            e["cache_implementation"],
+            e["compiled"],
+            e["cuda_graph"],
+            e["prefill"],
+            e["attn_implementation"],
+            TokenCheck(**check) if check is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the model's modules ran: module name -> position of its GPU among the measured ones."""
+
+    strategy: str  # catalogue.PLACEMENT_STRATEGIES
+    device_map: Mapping[str, int]
+
+    @classmethod
+    def single_gpu(cls) -> Placement:
+        return cls("single_gpu", {"": 0})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "device_map": dict(self.device_map)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +299,8 @@ class Measurement:
     quality: Quality | None
     notes: tuple[str, ...]
     skip_reason: str | None = None
+    stopped_by: str | None = None  # from schema 1.2.0: catalogue.STOP_REASONS; None when skipped
+    placement: Placement | None = None  # from schema 1.2.0
 
     @property
     def measured(self) -> tuple[Trial, ...]:
@@ -220,6 +320,8 @@ class Measurement:
             "gate": self.gate.to_dict() if self.gate else None,
             "quality": self.quality.to_dict() if self.quality else None,
             "notes": list(self.notes),
+            "stopped_by": self.stopped_by,
+            "placement": (self.placement or Placement.single_gpu()).to_dict(),
         }
         if self.skip_reason is not None:
             out["skip_reason"] = self.skip_reason
@@ -228,22 +330,25 @@ class Measurement:
     @classmethod
     def from_dict(cls, m: Mapping[str, Any]) -> Measurement:
         model, idle, summary, gate, quality = m["model"], m["idle"], m["summary"], m["gate"], m["quality"]
+        placement = m.get("placement")
         return cls(
             model=Model(
                 model["id"], model["revision"], model["weights"], model["parameter_count"], model["model_type"]
             ),
             precision=m["precision"],
             quantization=m["quantization"],
-            engine=Engine(**m["engine"]),
+            engine=Engine.from_dict(m["engine"]),
             batch_size=m["batch_size"],
             status=m["status"],
-            idle=Idle(idle["power_before_w"], idle["power_after_w"]) if idle is not None else None,
+            idle=Idle.from_dict(idle) if idle is not None else None,
             trials=tuple(Trial.from_dict(t) for t in m["trials"]),
             summary=Summary.from_dict(summary) if summary is not None else None,
             gate=GateOutcome.from_dict(gate) if gate is not None else None,
             quality=Quality(**quality) if quality is not None else None,
             notes=tuple(m["notes"]),
             skip_reason=m.get("skip_reason"),
+            stopped_by=m.get("stopped_by"),
+            placement=Placement(placement["strategy"], placement["device_map"]) if placement else None,
         )
 
 
@@ -309,6 +414,7 @@ class Protocol:
     gates: Mapping[str, Any]  # the gate thresholds as written (gates.Gates.from_mapping reads them)
     power_reading: str | None = None  # from schema 1.1.0
     interleaved: bool | None = None
+    early_stop: Mapping[str, Any] | None = None  # from schema 1.2.0: rule, probability_max, confidence
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -329,6 +435,8 @@ class Protocol:
         }
         if self.interleaved is not None:
             out["interleaved"] = self.interleaved
+        if self.early_stop is not None:
+            out["early_stop"] = dict(self.early_stop)
         return out
 
     @classmethod
@@ -349,7 +457,17 @@ class Protocol:
             dict(p["gates"]),
             p.get("power_reading"),
             p.get("interleaved"),
+            p.get("early_stop"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    started_at: str  # RFC 3339, UTC, ends in Z
+    wall_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "wall_s": self.wall_s}
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,9 +481,10 @@ class Submission:
     environment: Environment
     protocol: Protocol
     measurements: tuple[Measurement, ...] = field(default=())
+    session: Session | None = None  # from schema 1.2.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema_version": self.schema_version,
             "submission_id": self.submission_id,
             "created_at": self.created_at,
@@ -375,6 +494,13 @@ class Submission:
             "protocol": self.protocol.to_dict(),
             "measurements": [m.to_dict() for m in self.measurements],
         }
+        if self.session is not None:
+            out["session"] = self.session.to_dict()
+        return out
+
+    def records(self, version: str) -> bool:
+        """Whether this file's schema version has the fields that ``version`` introduced."""
+        return _version_key(self.schema_version) >= _version_key(version)
 
     def with_measurements(self, measurements: tuple[Measurement, ...]) -> Submission:
         return replace(self, measurements=measurements)
@@ -394,4 +520,5 @@ def parse(doc: Mapping[str, Any]) -> Submission:
         environment=Environment.from_dict(doc["environment"]),
         protocol=Protocol.from_dict(doc["protocol"]),
         measurements=tuple(Measurement.from_dict(m) for m in doc["measurements"]),
+        session=Session(**doc["session"]) if "session" in doc else None,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
+from . import catalogue, stats
 from .domain import GateOutcome, Summary
 
 
@@ -56,3 +57,34 @@ def evaluate(summary: Summary | None, gates: Gates) -> GateOutcome:
 def status_for(outcome: GateOutcome) -> str:
     """The one status rule for a measured configuration: ok exactly when every gate passed."""
     return "ok" if outcome.passed else "gate_failed"
+
+
+@dataclass(frozen=True)
+class EarlyStop:
+    """When a configuration that keeps failing its throughput gate stops early (see ``implausible``)."""
+
+    probability_max: float = 0.05
+    confidence: float = 0.9
+    rule: str = catalogue.EARLY_STOP_RULE
+
+    def as_dict(self) -> dict[str, float | str]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, float | str]) -> EarlyStop:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+
+
+DEFAULT_EARLY_STOP = EarlyStop()
+
+
+def implausible(throughputs: Sequence[float], gates: Gates, early_stop: EarlyStop) -> bool:
+    """True when passing has become implausible: a full gate window of the post-warm-up trials
+    (``throughputs``, in order) exists, the latest one fails the throughput gate, and even with the
+    trial-to-trial spread at the optimistic end of its interval the next window would pass with a
+    probability below ``early_stop.probability_max``."""
+    n = gates.min_trials
+    if len(throughputs) < max(n, 3) or stats.cv_pct(throughputs[-n:]) < gates.throughput_cv_max_pct:
+        return False
+    chance = stats.window_pass_probability(throughputs, n, gates.throughput_cv_max_pct, early_stop.confidence)
+    return chance < early_stop.probability_max

@@ -6,6 +6,7 @@ same ones, so a file can only pass if its numbers follow from its trials.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -76,3 +77,86 @@ def close(a: float | None, b: float | None, rel: float = 1e-6, abs_tol: float = 
     if a is None or b is None:
         return a is b
     return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
+
+
+# -- early stop: is passing the throughput gate still plausible? ---------------------------------
+
+
+def regularized_gamma_p(a: float, x: float) -> float:
+    """P(a, x), the regularized lower incomplete gamma function (series below a + 1, else Lentz's
+    continued fraction for Q = 1 - P)."""
+    if x <= 0:
+        return 0.0
+    log_prefix = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        for _ in range(1000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return min(1.0, total * math.exp(log_prefix))
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return max(0.0, 1.0 - math.exp(log_prefix) * h)
+
+
+def chi2_cdf(x: float, dof: float) -> float:
+    return regularized_gamma_p(dof / 2.0, x / 2.0)
+
+
+def chi2_ppf(p: float, dof: float) -> float:
+    """The p-quantile of the chi-square distribution (bisection: monotone, to 1e-10 relative)."""
+    lo, hi = 0.0, max(1.0, dof)
+    while chi2_cdf(hi, dof) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if chi2_cdf(mid, dof) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-10 * hi:
+            break
+    return (lo + hi) / 2
+
+
+def short_term_cv(values: Sequence[float]) -> tuple[float, float]:
+    """Trial-to-trial relative spread from successive differences (von Neumann), and its degrees of
+    freedom: slow drift, which a window of consecutive trials may ride out, hardly enters it.
+
+    Returns (cv as a fraction, dof); dof = 2 (m-1)^2 / (3m - 4) matches the estimator's variance for
+    independent normal values (Satterthwaite)."""
+    m = len(values)
+    if m < 3:
+        raise ValueError("the spread of fewer than three trials says nothing")
+    mssd = math.fsum((b - a) ** 2 for a, b in itertools.pairwise(values)) / (m - 1)
+    return math.sqrt(mssd / 2.0) / mean(values), 2.0 * (m - 1) ** 2 / (3 * m - 4)
+
+
+def window_pass_probability(values: Sequence[float], window: int, gate_cv_pct: float, confidence: float) -> float:
+    """Chance that the next ``window`` trials have a CV below ``gate_cv_pct``, taking the trial-to-trial
+    spread at the lower end of its one-sided ``confidence`` interval (the optimistic case), from
+    ``values`` (all post-warm-up throughputs so far). For normal trials with spread sigma, the window's
+    sample variance is sigma^2 chi2(window - 1) / (window - 1)."""
+    cv, dof = short_term_cv(values)
+    if cv == 0:
+        return 1.0
+    cv_low = cv * math.sqrt(dof / chi2_ppf(confidence, dof))
+    return chi2_cdf((window - 1) * (gate_cv_pct / 100.0 / cv_low) ** 2, window - 1)

@@ -1,6 +1,6 @@
 """Synthetic submissions for tests and benchmarks: physically consistent, clearly labelled.
 
-They carry collector name ``synthetic``, GPU name ``Synthetic GPU`` and model ids under
+They carry the contributor handle ``synthetic-bot``, GPU name ``Synthetic GPU`` and model ids under
 ``synthetic-org/`` so they can never be mistaken for measurements; they never go into submissions/.
 """
 
@@ -14,7 +14,7 @@ from ecocompute import gates as gates_mod
 from ecocompute import stats
 from ecocompute.domain import Idle, Trial
 
-SYNTHETIC_COLLECTOR = "synthetic"
+IDLE_WINDOW_S = 5.0
 _PRECISIONS = {  # precision: (tok/s at batch 1, watts, quantization config)
     "fp16": (30.0, 250.0, {"method": "none", "torch_dtype": "float16"}),
     "int8": (11.0, 190.0, {"load_in_8bit": True, "load_in_4bit": False, "llm_int8_threshold": 6.0}),
@@ -41,12 +41,16 @@ def quantization(precision: str) -> dict[str, Any]:
     }
 
 
-def _trial(rng: random.Random, index: int, role: str, tok_s: float, watts: float, tokens: int) -> dict[str, Any]:
+def _trial(
+    rng: random.Random, index: int, role: str, tok_s: float, watts: float, tokens: int, started_at_s: float
+) -> dict[str, Any]:
     duration = tokens / (tok_s * (1 + rng.gauss(0, 0.004)))
     power = watts * (1 + rng.gauss(0, 0.006))
     energy = power * duration * (1 + rng.gauss(0, 0.002))
     return {
         "index": index,
+        "started_at_s": started_at_s,
+        "power_reading": "nvml_power_instant_field",
         "role": role,
         "requests": 1,
         "duration_s": duration,
@@ -75,12 +79,18 @@ def measurement(
     output_tokens: int,
     n_trials: int,
     warmups: int = 2,
+    start_s: float = 0.0,
 ) -> dict[str, Any]:
     tok_s, watts, _ = _PRECISIONS[precision]
     tok_s *= batch_size**0.9
     tokens = batch_size * output_tokens
-    trials = [_trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens) for i in range(n_trials)]
-    idle = Idle(70.0 + rng.random(), 70.0 + rng.random())
+    trials = []
+    clock = start_s + IDLE_WINDOW_S
+    for i in range(n_trials):
+        trials.append(_trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens, clock))
+        clock += trials[-1]["duration_s"]
+    before, after = 70.0 + rng.random(), 70.0 + rng.random()
+    idle = Idle(before, after, (before,), (after,))
     summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
     gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)
     return {
@@ -93,7 +103,17 @@ def measurement(
         },
         "precision": precision,
         "quantization": quantization(precision),
-        "engine": {"cache_implementation": "dynamic", "compiled": False, "attn_implementation": "sdpa"},
+        "engine": {
+            "name": "generate",
+            "cache_implementation": "dynamic",
+            "compiled": False,
+            "cuda_graph": False,
+            "prefill": "eager",
+            "attn_implementation": "sdpa",
+            "token_check": None,
+        },
+        "placement": {"strategy": "single_gpu", "device_map": {"": 0}},
+        "stopped_by": "gates_passed" if gate.passed else "time_budget",
         "batch_size": batch_size,
         "status": gates_mod.status_for(gate),
         "idle": idle.to_dict(),
@@ -112,12 +132,18 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
     combos = [
         (f"synthetic-org/model-{seed}-{m}", p, b) for m in range(models) for p in _PRECISIONS for b in (1, 8, 16, 32)
     ]
-    measurements = [measurement(rng, *c, output_tokens, n_trials) for c in combos[:n_measurements]]
+    measurements = []
+    clock = 1.0
+    for c in combos[:n_measurements]:
+        measurements.append(measurement(rng, *c, output_tokens, n_trials, start_s=clock))
+        last = measurements[-1]["trials"][-1]
+        clock = last["started_at_s"] + last["duration_s"] + 2 * IDLE_WINDOW_S
     return {
-        "schema_version": "1.1.0",
+        "schema_version": "1.2.0",
+        "session": {"started_at": "2026-11-01T11:00:00Z", "wall_s": 3600.0},
         "submission_id": f"synthetic-{seed:08d}",
         "created_at": "2026-11-01T12:00:00Z",
-        "collector": {"name": SYNTHETIC_COLLECTOR, "version": "0.1.0"},
+        "collector": {"name": "eco-collect", "version": "0.1.0"},
         "contributor": {"handle": "synthetic-bot"},
         "environment": {
             "gpu": {
@@ -161,11 +187,12 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
             "decoding": "greedy",
             "warmup": {"min_trials": 2, "max_trials": 10, "settle_pct": 2.0},
             "trial_min_duration_s": 2.0,
-            "idle_window_s": 5.0,
+            "idle_window_s": IDLE_WINDOW_S,
             "energy_method": "nvml_energy_counter",
             "sample_period_s": 0.05,
             "power_reading": "nvml_power_instant_field",
             "interleaved": False,
+            "early_stop": gates_mod.DEFAULT_EARLY_STOP.as_dict(),
             "gates": gates_mod.DEFAULT_GATES.as_dict(),
         },
         "measurements": measurements,
@@ -175,9 +202,17 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
 def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES) -> None:
     """Recompute a measurement dict's summary, gate and status after its trials or idle were edited,
     so that a fixture stays self-consistent except for the one fault it is about."""
+    clock = m["trials"][0]["started_at_s"] if m["trials"] else 0.0
+    for t in m["trials"]:  # edited durations move the later trials' start times
+        t["started_at_s"] = clock
+        clock += t["duration_s"]
     idle = Idle(m["idle"]["power_before_w"], m["idle"]["power_after_w"]) if m["idle"] else Idle(0.0, None)
     summary = stats.summarize([Trial.from_dict(t) for t in m["trials"]], idle.power_w)
     gate = gates_mod.evaluate(summary, g)
     m["summary"] = summary.to_dict() if summary else None
     m["gate"] = gate.to_dict()
     m["status"] = gates_mod.status_for(gate)
+    if "stopped_by" in m:
+        m["stopped_by"] = (
+            "gates_passed" if gate.passed else ("time_budget" if m["stopped_by"] == "gates_passed" else m["stopped_by"])
+        )

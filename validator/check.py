@@ -10,7 +10,7 @@ from typing import Any
 
 from ecocompute import domain, ids
 
-from . import contract, loading, physics, provenance, recompute
+from . import contract, loading, physics, protocol, provenance, recompute
 from .findings import Finding, Severity, make
 from .jsonpos import line_of
 
@@ -61,6 +61,7 @@ def check_data(data: Any, shown: str, now: datetime | None = None) -> Checked:
     findings += provenance.check(sub, shown, now)
     findings += recompute.check(sub, shown)
     findings += physics.check(sub, shown)
+    findings += protocol.check(sub, shown)
     return Checked(shown, findings, sub.submission_id, ids.measurement_hashes(data), submission=sub)
 
 

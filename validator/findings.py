@@ -148,6 +148,36 @@ CATALOGUE: dict[str, Code] = {
             "energy counter and integrated sampled power disagree by more than 5 %",
             "check for a second process on the GPU",
         ),
+        Code(
+            "protocol.engine_mismatch",
+            _E,
+            "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill)",
+            "let eco-collect record the engine",
+        ),
+        Code(
+            "protocol.token_check",
+            _E,
+            "an engine other than generate() was measured without equal token ids, or generate() carries a check",
+            "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
+        ),
+        Code(
+            "protocol.stop_reason",
+            _E,
+            "stopped_by does not fit the status, the trial budget or the early-stop rule",
+            "never edit stopped_by or the trials by hand",
+        ),
+        Code(
+            "protocol.session_time",
+            _E,
+            "session wall time, created_at and the trials' start times do not add up",
+            "check the clock of the measuring machine; never edit timings by hand",
+        ),
+        Code(
+            "protocol.placement",
+            _E,
+            "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
+            "let eco-collect record the placement and the idle windows",
+        ),
         Code("duplicate.measurement", _E, "the same measurement appears twice", "submit each measurement once"),
         Code(
             "duplicate.submission_id",

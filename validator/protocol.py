@@ -1,0 +1,204 @@
+"""What the schema cannot say about how a file was measured (schema 1.2.0 and later): the engine is
+what its name says and computed the same tokens as generate(), the configuration stopped for the
+reason it gives, the model sat on the GPUs measured, and the session's clock adds up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ecocompute import catalogue, stats
+from ecocompute.domain import Measurement, Submission
+from ecocompute.gates import EarlyStop, Gates, implausible
+
+from .findings import Finding, make
+
+# created_at and session.started_at are written to the second; wall_s is exact.
+CLOCK_SLACK_S = 2.0
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    findings: list[Finding] = []
+    if sub.session is not None:
+        findings += _session(sub, file)
+    gates = Gates.from_mapping(sub.protocol.gates)
+    early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
+    recorded = sub.records("1.2.0")  # engines, stop reasons and placements
+    for i, m in enumerate(sub.measurements):
+        base = f"/measurements/{i}"
+        findings += _engine(m, base, file, recorded)
+        if recorded:
+            findings += _stop(m, base, file, gates, early_stop)
+            findings += _placement(m, base, file, sub.environment.gpu.count)
+    return findings
+
+
+def _session(sub: Submission, file: str) -> list[Finding]:
+    assert sub.session is not None
+    out = []
+    elapsed = (_parse_time(sub.created_at) - _parse_time(sub.session.started_at)).total_seconds()
+    if abs(elapsed - sub.session.wall_s) > CLOCK_SLACK_S:
+        out.append(
+            make(
+                "protocol.session_time",
+                file,
+                "/session/wall_s",
+                f"wall_s {sub.session.wall_s:.1f} s, but created_at - started_at is {elapsed:.0f} s",
+            )
+        )
+    for i, m in enumerate(sub.measurements):
+        for j, t in enumerate(m.trials):
+            if t.started_at_s is not None and t.started_at_s + t.duration_s > sub.session.wall_s + CLOCK_SLACK_S:
+                out.append(
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/started_at_s",
+                        f"trial ends at {t.started_at_s + t.duration_s:.1f} s, after the session ({sub.session.wall_s:.1f} s)",
+                    )
+                )
+            previous = m.trials[j - 1] if j else None
+            if (
+                previous is not None
+                and previous.started_at_s is not None
+                and t.started_at_s is not None
+                and t.started_at_s < previous.started_at_s + previous.duration_s
+            ):
+                out.append(
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/started_at_s",
+                        f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
+                    )
+                )
+    return out
+
+
+def _engine(m: Measurement, base: str, file: str, recorded: bool) -> list[Finding]:
+    e = m.engine
+    spec = catalogue.ENGINES[e.name]
+    out = []
+    wrong = [
+        name
+        for name in ("cache_implementation", "compiled", "cuda_graph", "prefill")
+        if getattr(e, name) != getattr(spec, name)
+    ]
+    if wrong:
+        detail = ", ".join(f"{n}={getattr(e, n)!r} (expected {getattr(spec, n)!r})" for n in wrong)
+        out.append(make("protocol.engine_mismatch", file, f"{base}/engine", f"engine {e.name}: {detail}"))
+    if m.status == "skipped" or not recorded:
+        return out
+    if e.name == catalogue.REFERENCE_ENGINE:
+        if e.token_check is not None:
+            out.append(
+                make(
+                    "protocol.token_check", file, f"{base}/engine/token_check", "generate() is the reference: no check"
+                )
+            )
+    elif e.token_check is None:
+        out.append(
+            make(
+                "protocol.token_check",
+                file,
+                f"{base}/engine/token_check",
+                f"engine {e.name} was measured without comparing its token ids with generate()'s",
+            )
+        )
+    elif e.cuda_graph and not e.token_check.equal:
+        out.append(
+            make(
+                "protocol.token_check",
+                file,
+                f"{base}/engine/token_check/equal",
+                f"the CUDA-graph loop's tokens differ from generate()'s from step {e.token_check.first_difference}: "
+                "it measured another computation",
+            )
+        )
+    return out
+
+
+def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None) -> list[Finding]:
+    if m.status == "skipped":
+        if m.stopped_by is not None:
+            return [make("protocol.stop_reason", file, f"{base}/stopped_by", "a skipped configuration ran no trials")]
+        return []
+    reason = m.stopped_by
+    passed = m.gate is not None and m.gate.passed  # a gate that lies is stats.gate_mismatch's finding
+    if reason is None or (reason == "gates_passed") != passed:
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/stopped_by",
+                f"stopped_by {reason!r} does not fit a gate that {'passed' if passed else 'failed'}",
+            )
+        ]
+    post_warmup = [t for t in m.trials if t.role != "warmup"]
+    if reason == "trial_budget" and len(post_warmup) < gates.max_trials:
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/stopped_by",
+                f"trial budget: {len(post_warmup)} trials after warm-up, the budget is {gates.max_trials}",
+            )
+        ]
+    if reason == "implausible":
+        tput = [t.throughput_tok_s for t in post_warmup]
+        if early_stop is None or not implausible(tput, gates, early_stop):
+            cv = stats.cv_pct(tput[-gates.min_trials :]) if tput else float("nan")
+            return [
+                make(
+                    "protocol.stop_reason",
+                    file,
+                    f"{base}/stopped_by",
+                    f"stopped as implausible, but the early-stop rule does not hold on its trials (last window CV {cv:.2f} %)",
+                )
+            ]
+    return []
+
+
+def _placement(m: Measurement, base: str, file: str, gpus: int) -> list[Finding]:
+    out = []
+    if m.placement is not None:
+        outside = sorted({p for p in m.placement.device_map.values() if p >= gpus})
+        if outside:
+            out.append(
+                make(
+                    "protocol.placement",
+                    file,
+                    f"{base}/placement/device_map",
+                    f"modules placed on GPU position(s) {outside}, but {gpus} GPU(s) were measured",
+                )
+            )
+        if m.placement.strategy == "single_gpu" and dict(m.placement.device_map) != {"": 0}:
+            out.append(
+                make(
+                    "protocol.placement",
+                    file,
+                    f"{base}/placement",
+                    "single_gpu placement must map the whole model ('') to position 0",
+                )
+            )
+    idle = m.idle
+    if idle is not None:
+        for name, total, per_gpu in (
+            ("power_per_gpu_before_w", idle.power_before_w, idle.power_per_gpu_before_w),
+            ("power_per_gpu_after_w", idle.power_after_w, idle.power_per_gpu_after_w),
+        ):
+            if per_gpu is None:
+                continue
+            if len(per_gpu) != gpus or total is None or not stats.close(sum(per_gpu), total, rel=1e-6, abs_tol=1e-6):
+                out.append(
+                    make(
+                        "protocol.placement",
+                        file,
+                        f"{base}/idle/{name}",
+                        f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} W for {gpus} GPU(s) and {total} W in total",
+                    )
+                )
+    return out
