@@ -7,14 +7,15 @@ request hits both arms alike. The overhead is the mean over neighbouring pairs o
 when the whole interval lies below it.
 
 Workloads:
-- decode: generate() of a random-initialised model, fp16, batch 1; ``--cache static`` compiles the
-  decoding step; eager decoding is bound by the VM's drifting CPU (see host_noise.py);
+- decode: one request of a random-initialised model, fp16, batch 1, on an eco-collect engine
+  (``--engine cuda-graph``, the default: the decode steps replayed from a CUDA graph; ``generate``
+  is bound by the VM's drifting CPU, see host_noise.py);
 - matmul: a CUDA graph of bf16 matrix products, the GPU alone: where the sampler's NVML queries
   could get in the GPU's way (driver locks, power management) without host noise on top.
 
 Run on a GPU:
   python benchmarks/sampler_overhead.py --workload matmul --pairs 200
-  python benchmarks/sampler_overhead.py --workload decode --model mistralai/Mistral-7B-Instruct-v0.2 --cache static
+  python benchmarks/sampler_overhead.py --workload decode --model mistralai/Mistral-7B-Instruct-v0.2 --engine cuda-graph
 """
 
 from __future__ import annotations
@@ -87,12 +88,13 @@ class Matmul:
         self.torch.cuda.synchronize()
 
 
-def decode_work(model: str, cache: str, output_tokens: int, cache_dir: Path) -> Work:
+def decode_work(model: str, engine: str, output_tokens: int, cache_dir: Path) -> Work:
+    from collector.engines import CudaGraphs, Decoding, build
     from collector.models import ModelSource
-    from collector.workload import Generator
 
     source = ModelSource(model, weights="random", revision=None, device="cuda", cache_dir=cache_dir)
-    return Generator(source.load("fp16").model, source.prompt(64), 1, output_tokens, cache)
+    decoding = Decoding.of(source.load("fp16").model, source.prompt(64), 1, output_tokens)
+    return build(engine, decoding, CudaGraphs())[0]
 
 
 def main() -> None:
@@ -103,7 +105,7 @@ def main() -> None:
     parser.add_argument("--period-s", type=float, default=0.05, help="sampler period (eco-collect's default)")
     parser.add_argument("--pin", action="store_true", help="pin the measuring process and the sampler")
     parser.add_argument("--model", default="Qwen/Qwen2-1.5B-Instruct")
-    parser.add_argument("--cache", choices=("dynamic", "static"), default="static")
+    parser.add_argument("--engine", choices=("generate", "generate-static", "cuda-graph"), default="cuda-graph")
     parser.add_argument("--output-tokens", type=int, default=128)
     parser.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
     parser.add_argument("--matmul-n", type=int, default=8192)
@@ -115,8 +117,8 @@ def main() -> None:
         work: Work = Matmul(args.matmul_n, args.matmul_per_request)
         what = f"CUDA graph of {args.matmul_per_request} bf16 {args.matmul_n}x{args.matmul_n} matmuls per request"
     else:
-        work = decode_work(args.model, args.cache, args.output_tokens, args.cache_dir)
-        what = f"{args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens, cache {args.cache})"
+        work = decode_work(args.model, args.engine, args.output_tokens, args.cache_dir)
+        what = f"{args.model} (random weights, fp16, batch 1, {args.output_tokens} tokens, engine {args.engine})"
     for _ in range(args.warmup):
         work.run_request()
     work.synchronize()

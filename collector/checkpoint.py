@@ -1,7 +1,8 @@
 """Checkpoint of completed configurations, so Ctrl-C or a crash loses no finished measurement.
 
-One JSON document per line: a header naming the run, then one measurement per line. Lines are
-flushed and fsync'ed as they are written; a torn last line (crash mid-write) is ignored.
+One JSON document per line: a header naming the run, then one finished configuration per line (the
+configuration as requested, and its measurement). Lines are flushed and fsync'ed as they are written;
+a torn last line (crash mid-write) is ignored.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ class Checkpoint:
         self.path = path
         self.run_key = run_key
 
-    def load(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """(header, completed measurements); (None, []) when there is no checkpoint."""
+    def load(self) -> tuple[dict[str, Any] | None, list[tuple[tuple[str, str, int], dict[str, Any]]]]:
+        """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one."""
         if not self.path.exists():
             return None, []
         lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -37,15 +38,17 @@ class Checkpoint:
                 f"{self.path} belongs to a different run (other model, precisions, batch sizes or protocol); "
                 "delete it or run without --resume"
             )
-        return records[0], [r["measurement"] for r in records[1:]]
+        return records[0], [
+            ((r["requested"][0], r["requested"][1], r["requested"][2]), r["measurement"]) for r in records[1:]
+        ]
 
     def start(self, header: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text("", encoding="utf-8")
         self._append({"run_key": self.run_key, **header})
 
-    def add(self, measurement: dict[str, Any]) -> None:
-        self._append({"measurement": measurement})
+    def add(self, requested: tuple[str, str, int], measurement: dict[str, Any]) -> None:
+        self._append({"requested": list(requested), "measurement": measurement})
 
     def _append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as fh:

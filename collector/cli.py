@@ -1,4 +1,4 @@
-"""`eco-collect`: thin click layer over doctor and the sweep."""
+"""`eco-collect`: thin click layer over doctor and a run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ecocompute.catalogue import STATE_DIR, parse_precisions
+from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_precisions
 from ecocompute.cli import Group, traceback_option
 
 
@@ -37,23 +37,51 @@ def main(traceback: bool) -> None:
 
 @main.command()
 @click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es), comma-separated.")
+@click.option(
+    "--stability-windows",
+    default=8,
+    show_default=True,
+    type=click.IntRange(0, 120),
+    help="One-second windows of the host-stability check (0: skip it).",
+)
 @click.pass_context
-def doctor(ctx: click.Context, gpus: list[int]) -> None:
-    """Preflight: GPU, NVML energy counter, bitsandbytes kernels, versions, other GPU processes."""
+def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
+    """Preflight: GPU, NVML energy counter, bitsandbytes kernels, versions, other GPU processes, host stability."""
     from rich.console import Console
 
     from .doctor import run_checks
     from .render import doctor_table
 
-    checks = run_checks(gpus)
+    checks = run_checks(gpus, stability_windows=stability_windows)
     Console().print(doctor_table(checks))
     ctx.exit(1 if any(c.status == "fail" for c in checks) else 0)
+
+
+def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
+    out = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    unknown = [v for v in out if v not in ENGINE_CHOICES]
+    if not out or unknown:
+        raise click.BadParameter(f"{value!r}: choose from {', '.join(ENGINE_CHOICES)} (comma-separated)")
+    if "auto" in out and len(out) > 1:
+        raise click.BadParameter("auto chooses the engine per precision: give it alone, or name the engines")
+    return out
 
 
 @main.command()
 @click.option("--model", "model_id", required=True, help="Hub model id, e.g. Qwen/Qwen2.5-3B-Instruct.")
 @click.option(
     "--precision", "precision_list", default="fp16,int8,int8-pure,nf4", show_default=True, callback=_precisions
+)
+@click.option(
+    "--engine",
+    "engine_list",
+    default="auto",
+    show_default=True,
+    callback=_engines,
+    help="Decoding engine(s), comma-separated: generate (transformers generate(), dynamic cache), "
+    "generate-static (static cache, compiled), cuda-graph (own greedy loop replayed from a CUDA graph). "
+    "auto: cuda-graph for every precision that can be captured, else generate, with fp16 measured on "
+    "generate too as its reference.",
 )
 @click.option("--batch-size", "batch_sizes", default="1,8", show_default=True, callback=_ints)
 @click.option(
@@ -69,13 +97,6 @@ def doctor(ctx: click.Context, gpus: list[int]) -> None:
     "config_path",
     type=click.Path(exists=True, path_type=Path),
     help="Local config.json/folder for --weights random.",
-)
-@click.option(
-    "--cache",
-    type=click.Choice(["dynamic", "static"]),
-    default="dynamic",
-    show_default=True,
-    help="KV cache; static makes transformers compile the decoding step.",
 )
 @click.option(
     "--schedule",
@@ -122,11 +143,11 @@ def run(
     ctx: click.Context,
     model_id: str,
     precision_list: list[str],
+    engine_list: list[str],
     batch_sizes: list[int],
     weights: str,
     revision: str | None,
     config_path: Path | None,
-    cache: str,
     schedule: str,
     output_tokens: int,
     trial_min_s: float,
@@ -139,27 +160,27 @@ def run(
     quality: str | None,
     pin_cpu: bool,
 ) -> None:
-    """Measure MODEL at each precision x batch size and write one validated submission."""
+    """Measure MODEL at each precision x engine x batch size and write one validated submission."""
     from rich.console import Console
 
     from ecocompute.gates import DEFAULT_GATES, Gates
 
+    from .collect import collect
     from .render import RichEvents, summary_table
-    from .sweep import SweepConfig, run_sweep
-    from .trials import TrialPlan
+    from .request import RunRequest, TrialPlan
 
     gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})
-    cfg = SweepConfig(
+    request = RunRequest(
         model_id=model_id,
-        precisions=precision_list,
-        batch_sizes=batch_sizes,
+        precisions=tuple(precision_list),
+        batch_sizes=tuple(batch_sizes),
+        engines=tuple(engine_list),
         handle=handle,
         weights=weights,
         revision=revision,
         config_path=config_path,
-        cache=cache,
         output_tokens=output_tokens,
-        gpus=gpus,
+        gpus=tuple(gpus),
         plan=TrialPlan(trial_min_s=trial_min_s, max_config_s=max_config_s, gates=gates),
         out_dir=out_dir,
         state_dir=out_dir.parent / STATE_DIR,
@@ -170,8 +191,8 @@ def run(
     )
     console = Console(stderr=True)
     try:
-        with RichEvents(console, len(precision_list) * len(batch_sizes)) as events:
-            path, doc = run_sweep(cfg, events)
+        with RichEvents(console, len(precision_list) * len(engine_list) * len(batch_sizes)) as events:
+            path, doc = collect(request, events)
     except KeyboardInterrupt:
         click.echo(
             "eco-collect: interrupted; finished configurations are kept: rerun the same command with --resume", err=True

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ecocompute import stats
+from ecocompute.gates import DEFAULT_GATES
 from validator.provenance import version_problem  # the validator's own rule, so doctor and CI agree
 
 from . import hostinfo
@@ -19,12 +21,36 @@ class Check:
     detail: str
 
 
-def run_checks(gpus: list[int], nvml_factory: Any = Nvml) -> list[Check]:
+# Host-bound engines follow the host's speed: where it drifts by half the throughput gate between
+# one-second windows, their trials cannot be expected to stay within the gate.
+HOST_DRIFT_WARN_PCT = DEFAULT_GATES.throughput_cv_max_pct / 2
+INSTALL_HINT = "pip install 'ecocompute-llm-energy[collect]'"
+
+
+def host_stability(windows: int, window_s: float = 1.0, **kw: Any) -> Check:
+    """Does this host's CPU hold its speed? (``generate()`` decoding is paced by it.)"""
+    rates = hostinfo.host_speed(windows, window_s, **kw)
+    drift = stats.cv_pct(rates)
+    detail = f"pure-Python speed varies by {drift:.1f} % (CV) between {windows} windows of {window_s:g} s"
+    if drift < HOST_DRIFT_WARN_PCT:
+        return Check("host stability", "ok", f"{detail}: host-bound engines (generate) can pass the gates")
+    return Check(
+        "host stability",
+        "warn",
+        f"{detail}: host-bound engines (generate, generate-static) will likely fail the {DEFAULT_GATES.throughput_cv_max_pct:g} % "
+        "throughput gate here; the default engine (auto -> cuda-graph) replays the GPU work without the host",
+    )
+
+
+def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int = 8) -> list[Check]:
     checks: list[Check] = []
     versions = hostinfo.package_versions()
     bad = {k: v for k, v in versions.items() if version_problem(v)}
+    listed = ", ".join(f"{k}={v}" for k, v in sorted((bad or versions).items()))
     checks.append(
-        Check("packages", "fail" if bad else "ok", ", ".join(f"{k}={v}" for k, v in sorted((bad or versions).items())))
+        Check("packages", "fail", f"{listed}; install them with: {INSTALL_HINT}")
+        if bad
+        else Check("packages", "ok", listed)
     )
     try:
         with nvml_factory(gpus) as nvml:
@@ -57,8 +83,10 @@ def run_checks(gpus: list[int], nvml_factory: Any = Nvml) -> list[Check]:
             )
     except CollectError as exc:
         checks.append(Check("gpu", "fail", str(exc)))
-        return checks
-    checks.append(_cuda_and_kernels())
+    else:
+        checks.append(_cuda_and_kernels())
+    if stability_windows:
+        checks.append(host_stability(stability_windows))
     return checks
 
 
@@ -68,7 +96,7 @@ def _cuda_and_kernels() -> Check:
         import bitsandbytes.functional as bnbf
         import torch
     except ImportError as exc:
-        return Check("bitsandbytes kernels", "fail", f"import failed: {exc}")
+        return Check("bitsandbytes kernels", "fail", f"import failed: {exc}; install with: {INSTALL_HINT}")
     if not torch.cuda.is_available():
         return Check("bitsandbytes kernels", "fail", "torch.cuda.is_available() is False")
     try:

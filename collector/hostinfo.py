@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -116,3 +118,30 @@ def pin_to_cpus(count: int = 1, skip: int = 0) -> list[int] | None:
     chosen = allowed[len(allowed) - skip - count : len(allowed) - skip]
     os.sched_setaffinity(0, chosen)
     return chosen
+
+
+def _spin(n: int = 2000) -> int:
+    """A fixed piece of pure-Python work: what host-bound decoding spends its time on."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def host_speed(
+    windows: int = 8,
+    window_s: float = 1.0,
+    clock: Callable[[], float] = time.perf_counter,
+    work: Callable[[], object] = _spin,
+) -> list[float]:
+    """Rounds of ``work`` per second in consecutive windows: a host whose vCPUs drift in speed shows it
+    here, and so would any loop the host paces (eager ``generate()``)."""
+    rates = []
+    for _ in range(windows):
+        start = clock()
+        rounds = 0
+        while (elapsed := clock() - start) < window_s:
+            work()
+            rounds += 1
+        rates.append(rounds / elapsed)
+    return rates

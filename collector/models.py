@@ -6,12 +6,13 @@ import functools
 import gc
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue, ids
+from ecocompute.domain import Model, Placement
 
 from .errors import CollectError
 
@@ -22,9 +23,10 @@ RANDOM_REVISION = "config-only"
 class LoadedModel:
     model: Any
     tokenizer: Any | None
-    info: dict[str, Any]  # the schema's measurement.model
-    quantization: dict[str, Any]
+    info: Model
+    quantization: dict[str, Any]  # the schema's quantization record, from the config transformers used
     attn_implementation: str
+    placement: Placement = field(default_factory=Placement.single_gpu)
 
 
 def architecture_table() -> dict[str, dict[str, Any]]:
@@ -130,20 +132,15 @@ class ModelSource:
         return self.config
 
     @functools.cached_property
-    def _description(self) -> dict[str, Any]:
+    def _description(self) -> Model:
         # Counting parameters builds the architecture on the meta device: once per model, not per load.
         config = self._config()
-        return {
-            "id": self.model_id,
-            "revision": self.revision,
-            "weights": "random_init" if self.weights == "random" else "pretrained",
-            "parameter_count": count_parameters(config),
-            "model_type": str(config.model_type),
-        }
+        weights = "random_init" if self.weights == "random" else "pretrained"
+        return Model(self.model_id, self.revision, weights, count_parameters(config), str(config.model_type))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Model:
         """The schema's measurement.model, without loading any weights."""
-        return dict(self._description)
+        return self._description
 
     def quantization(self, precision: str) -> dict[str, Any]:
         """The quantization record for ``precision`` as transformers would apply it."""

@@ -46,6 +46,8 @@ class Sample:
     mem_clock_mhz: float
     throttle_mask: int
     power_avg_1s_w: float | None = None  # NVML's own 1-s average field; None where unsupported
+    power_per_gpu_w: tuple[float, ...] = ()
+    usage_fallback: bool = False  # a GPU's instant field failed: its power is nvmlDeviceGetPowerUsage's
 
 
 class Nvml:
@@ -63,8 +65,17 @@ class Nvml:
             try:
                 self._nv = importlib.import_module("pynvml")
             except ImportError as exc:
-                raise NvmlError("nvidia-ml-py is not installed: pip install 'ecocompute-llm-energy[collect]'") from exc
-        self._call(self._nv.nvmlInit)
+                raise NvmlError(
+                    "nvidia-ml-py is not installed: pip install 'ecocompute-llm-energy[collect]' "
+                    "(the [collect] extra brings torch, transformers, bitsandbytes and NVML)"
+                ) from exc
+        try:
+            self._call(self._nv.nvmlInit)
+        except NvmlError as exc:
+            raise NvmlError(
+                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through "
+                "NVML: run `eco-collect doctor` to see what is missing"
+            ) from exc
         count = self._call(self._nv.nvmlDeviceGetCount)
         indices = self._indices if self._indices is not None else [0]
         missing = [i for i in indices if not 0 <= i < count]
@@ -84,7 +95,8 @@ class Nvml:
         try:
             return fn(*args)
         except nv.NVMLError as exc:  # type: ignore[union-attr]
-            if isinstance(exc, getattr(nv, "NVMLError_NotSupported", ())):
+            unsupported = tuple(getattr(nv, n, ()) for n in ("NVMLError_NotSupported", "NVMLError_FunctionNotFound"))
+            if any(isinstance(exc, cls) for cls in unsupported if isinstance(cls, type)):
                 raise NvmlNotSupported(f"{fn.__name__}: not supported on this GPU/driver") from exc
             raise NvmlError(f"{fn.__name__}: {exc}") from exc
 
@@ -109,8 +121,10 @@ class Nvml:
             return None, None
         try:
             values = self._call(nv.nvmlDeviceGetFieldValues, handle, fields)
-        except NvmlError:  # a driver without field values at all: never asked again
+        except NvmlNotSupported:  # a driver without field values at all: never asked again
             self._fields_supported = False
+            return None, None
+        except NvmlError:  # a passing failure: this sample falls back (and its window says so)
             return None, None
         return tuple(  # type: ignore[return-value]
             getattr(v.value, _VALUE_ATTR.get(v.valueType, "uiVal")) / 1000.0
@@ -127,19 +141,24 @@ class Nvml:
 
     def sample(self, t_s: float) -> Sample:
         nv = self._nv
-        power = temp = sm = mem = 0.0
+        temp = sm = mem = 0.0
         average: float | None = 0.0
         mask = 0
+        per_gpu = []
+        fallback = False
         for h in self.handles:
             instant, avg_1s = self._power_fields(h)
-            power += instant if instant is not None else self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+            if instant is None:
+                fallback = True
+                instant = self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+            per_gpu.append(instant)
             average = None if average is None or avg_1s is None else average + avg_1s
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
             sm += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM)
             mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
             mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
         n = len(self.handles)
-        return Sample(t_s, power, temp, sm / n, mem / n, mask, average)
+        return Sample(t_s, sum(per_gpu), temp, sm / n, mem / n, mask, average, tuple(per_gpu), fallback)
 
     def uuids(self) -> list[str]:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""

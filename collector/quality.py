@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecocompute.domain import Quality
+
 from .errors import CollectError
 
 WIKITEXT = "wikitext-2-raw-v1/test"
@@ -41,9 +43,7 @@ def load_corpus(spec: str) -> Corpus:
     return Corpus(path.name, path.read_text(encoding="utf-8"))
 
 
-def perplexity(
-    model: Any, tokenizer: Any, corpus: Corpus, max_tokens: int = 4096, window: int = 1024
-) -> dict[str, Any]:
+def perplexity(model: Any, tokenizer: Any, corpus: Corpus, max_tokens: int = 4096, window: int = 1024) -> Quality:
     """Sliding-window perplexity over the first ``max_tokens`` tokens (stride = window)."""
     import torch
 
@@ -61,10 +61,4 @@ def perplexity(
             n = chunk.shape[1] - 1
             nll += float(out.loss) * n
             counted += n
-    return {
-        "metric": "perplexity",
-        "value": math.exp(nll / counted),
-        "corpus": corpus.name,
-        "corpus_sha256": corpus.sha256,
-        "tokens": counted,
-    }
+    return Quality("perplexity", math.exp(nll / counted), corpus.name, corpus.sha256, counted)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ecocompute import domain, ids, rows
+from ecocompute.domain import Measurement, Trial
 
 from .doctor import Check
-from .sweep import Events
+from .session import Events
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -26,8 +28,10 @@ def summary_table(doc: dict[str, Any]) -> Table:
     table = Table(title="Measurements")
     for col in (
         "precision",
+        "engine",
         "batch",
         "status",
+        "stopped by",
         "trials",
         "tok/s",
         "CV tok/s %",
@@ -41,13 +45,15 @@ def summary_table(doc: dict[str, Any]) -> Table:
     for m, ratio in zip(sub.measurements, energy_vs, strict=True):
         s = m.summary
         if s is None:
-            table.add_row(m.precision, str(m.batch_size), m.status, *["-"] * 8)
+            table.add_row(m.precision, m.engine.name, str(m.batch_size), m.status, "-", *["-"] * 8)
             continue
         delta = "-" if ratio is None or m.precision == "fp16" else f"{(ratio - 1) * 100:+.0f} %"
         table.add_row(
             m.precision,
+            m.engine.name,
             str(m.batch_size),
             m.status,
+            m.stopped_by or "-",
             str(s.trials),
             _fmt(s.throughput_tok_s_mean),
             _fmt(s.throughput_tok_s_cv_pct, ".2f"),
@@ -67,7 +73,7 @@ def doctor_table(checks: list[Check]) -> Table:
     table.add_column("detail")
     style = {"ok": "green", "warn": "yellow", "fail": "red"}
     for c in checks:
-        table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.detail)
+        table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", escape(c.detail))  # details name extras: [collect]
     return table
 
 
@@ -100,23 +106,29 @@ class RichEvents(Events):
     def config_started(self, label: str, index: int, total: int) -> None:
         self.current = label
         self.label = f"{label} ({index}/{total})"
-        self.progress.update(self.task, description=f"{label} ({index}/{total})")
+        self.progress.update(self.task, total=total, description=escape(f"{label} ({index}/{total})"))
 
-    def trial_done(self, trial: dict[str, Any]) -> None:
+    def trial_done(self, trial: Trial) -> None:
         n = self.trials[self.current] = self.trials.get(self.current, 0) + 1
-        tok_s = trial["generated_tokens"] / trial["duration_s"]
         self.progress.update(
             self.task,
-            description=f"{self.label} [trial {n} {trial['role']} {tok_s:.1f} tok/s]",
+            description=escape(f"{self.label} [trial {n} {trial.role} {trial.throughput_tok_s:.1f} tok/s]"),
         )
 
-    def config_done(self, label: str, measurement: dict[str, Any], elapsed_s: float) -> None:
-        s = measurement["summary"]
+    def config_done(self, label: str, measurement: Measurement, elapsed_s: float) -> None:
+        s = measurement.summary
+        detail = (
+            ""
+            if s is None
+            else (f"; CV tok/s {s.throughput_tok_s_cv_pct:.2f} %, {s.energy_per_token_j_mean * 1000:.0f} J/1k tok")
+        )
         self.console.print(
-            f"{label}: {measurement['status']} after {len(measurement['trials'])} trials in {elapsed_s:.0f} s; "
-            f"CV tok/s {s['throughput_tok_s_cv_pct']:.2f} %, {s['energy_per_token_j_mean'] * 1000:.0f} J/1k tok"
+            escape(
+                f"{label}: {measurement.status} ({measurement.stopped_by}) after {len(measurement.trials)} "
+                f"trials in {elapsed_s:.0f} s{detail}"
+            )
         )
         self.progress.advance(self.task)
 
     def note(self, text: str) -> None:
-        self.console.print(f"[yellow]note:[/] {text}")
+        self.console.print(f"[yellow]note:[/] {escape(text)}")

@@ -36,6 +36,8 @@ class WindowStats:
     mem_clock_mhz_mean: float
     throttle_reasons: list[str]
     power_avg_1s_w: float | None = None  # mean of NVML's 1-s average field over the window
+    power_per_gpu_w: tuple[float, ...] = ()  # mean per GPU of the samples in the window
+    power_reading: str = "nvml_power_instant_field"  # or nvml_power_usage / mixed: what the samples read
 
 
 def _interp(a: Sample, b: Sample, t: float) -> float:
@@ -64,6 +66,9 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
     for s in used:
         mask |= s.throttle_mask
     averaged = [s.power_avg_1s_w for s in used if s.power_avg_1s_w is not None]
+    fallbacks = sum(s.usage_fallback for s in used)
+    reading = "nvml_power_instant_field" if not fallbacks else "nvml_power_usage" if fallbacks == len(used) else "mixed"
+    gpus = len(used[0].power_per_gpu_w)
     return WindowStats(
         power_avg_w=energy / duration,
         power_peak_w=max(s.power_w for s in used),
@@ -75,6 +80,8 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
         mem_clock_mhz_mean=math.fsum(s.mem_clock_mhz for s in used) / len(used),
         throttle_reasons=names(mask),
         power_avg_1s_w=math.fsum(averaged) / len(averaged) if averaged else None,
+        power_per_gpu_w=tuple(math.fsum(s.power_per_gpu_w[g] for s in used) / len(used) for g in range(gpus)),
+        power_reading=reading,
     )
 
 

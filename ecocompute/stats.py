@@ -137,17 +137,26 @@ def chi2_ppf(p: float, dof: float) -> float:
     return (lo + hi) / 2
 
 
-def short_term_cv(values: Sequence[float]) -> tuple[float, float]:
-    """Trial-to-trial relative spread from successive differences (von Neumann), and its degrees of
-    freedom: slow drift, which a window of consecutive trials may ride out, hardly enters it.
+# Median |x[i+1] - x[i]| of normal noise with standard deviation sigma is sqrt(2) * 0.6745 * sigma.
+_MEDIAN_ABS_DIFF_PER_SIGMA = math.sqrt(2.0) * 0.6744897501960817
+# Degrees of freedom of that estimator's square, matched to its variance for normal noise by
+# simulation (20,000 runs each, m = 10..40: 0.31-0.35 (m-1)); the lower end, to err towards going on.
+_ROBUST_DOF_PER_DIFFERENCE = 0.3
 
-    Returns (cv as a fraction, dof); dof = 2 (m-1)^2 / (3m - 4) matches the estimator's variance for
-    independent normal values (Satterthwaite)."""
+
+def short_term_cv(values: Sequence[float]) -> tuple[float, float]:
+    """Trial-to-trial relative spread, robustly: the median absolute difference of consecutive values
+    (slow drift hardly enters it, and a slow phase covering fewer than half of the trials does not
+    move it), scaled to a standard deviation for normal noise; and its effective degrees of freedom.
+
+    Returns (cv as a fraction, dof)."""
     m = len(values)
     if m < 3:
         raise ValueError("the spread of fewer than three trials says nothing")
-    mssd = math.fsum((b - a) ** 2 for a, b in itertools.pairwise(values)) / (m - 1)
-    return math.sqrt(mssd / 2.0) / mean(values), 2.0 * (m - 1) ** 2 / (3 * m - 4)
+    differences = sorted(abs(b - a) for a, b in itertools.pairwise(values))
+    half = len(differences) // 2
+    median = differences[half] if len(differences) % 2 else (differences[half - 1] + differences[half]) / 2
+    return median / _MEDIAN_ABS_DIFF_PER_SIGMA / mean(values), _ROBUST_DOF_PER_DIFFERENCE * (m - 1)
 
 
 def window_pass_probability(values: Sequence[float], window: int, gate_cv_pct: float, confidence: float) -> float:

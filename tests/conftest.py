@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,10 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures" / "submissions"
-sys.path.insert(0, str(TESTS))  # test helpers (legacy_translate)
+sys.path.insert(0, str(TESTS))  # test helpers (synthetic, fakes, legacy_translate)
+# A fresh datasets cache per test run: pytest reuses tmp paths across runs, and a cache keyed on a
+# reused path would hand a test the rows of an earlier run.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="eco-test-hf-datasets-")
 
 
 def write_json(path: Path, data: Any) -> Path:

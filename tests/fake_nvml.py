@@ -84,23 +84,6 @@ def fake_module(
     return nv
 
 
-class BusyGenerator:
-    """Wraps collector.workload.Generator: the fake board draws load power from the synchronize()
-    that opens a trial window to the one that closes it, like a GPU kept busy by queued kernels."""
-
-    def __init__(self, *args: Any) -> None:
-        from collector.workload import Generator
-
-        self.inner = Generator(*args)
-
-    def synchronize(self) -> None:
-        self.inner.synchronize()
-        BOARD.set_busy(not BOARD.busy)
-
-    def run_request(self) -> int:
-        return self.inner.run_request()
-
-
 def make(indices: list[int]) -> Nvml:
     """Picklable factory for the sampler process."""
     return Nvml(indices, module=fake_module())

@@ -19,6 +19,8 @@ from collector.render import summary_table
         (["--batch-size", "0"], "expected integers >= 1"),
         (["--batch-size", "one"], "comma-separated integers"),
         (["--precision", "int4"], "unknown precision int4"),
+        (["--engine", "warp"], "choose from auto, generate, generate-static, cuda-graph"),
+        (["--engine", "auto,generate"], "auto chooses the engine per precision"),
     ],
 )
 def test_usage_errors(args: list[str], message: str) -> None:
@@ -30,7 +32,7 @@ def test_known_error_is_one_actionable_line(monkeypatch: pytest.MonkeyPatch) -> 
     def no_gpu(*_a, **_k):
         raise NvmlError("nvmlInit: NVML Shared Library Not Found")
 
-    monkeypatch.setattr("collector.sweep.run_sweep", no_gpu)
+    monkeypatch.setattr("collector.collect.collect", no_gpu)
     result = CliRunner().invoke(main, ["run", "--model", "org/model"])
     assert result.exit_code == 1
     assert "eco-collect: error: nvmlInit: NVML Shared Library Not Found" in result.output
@@ -64,14 +66,14 @@ def test_summary_table_matches_fp16_as_the_dataset_does() -> None:
     assert "+143 %" not in console.export_text()
 
 
-def test_options_reach_the_sweep_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_options_reach_the_run_request(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
 
     def capture(cfg, _events):  # type: ignore[no-untyped-def]
         seen["cfg"] = cfg
         raise NvmlError("stop here")
 
-    monkeypatch.setattr("collector.sweep.run_sweep", capture)
+    monkeypatch.setattr("collector.collect.collect", capture)
     CliRunner().invoke(
         main,
         [
@@ -89,9 +91,50 @@ def test_options_reach_the_sweep_config(monkeypatch: pytest.MonkeyPatch) -> None
             "5",
             "--handle",
             "alice",
+            "--engine",
+            "cuda-graph,generate",
         ],
     )
     cfg = seen["cfg"]
-    assert cfg.pin_cpu is True and cfg.batch_sizes == [1, 4] and cfg.weights == "random" and cfg.handle == "alice"
+    assert cfg.pin_cpu is True and cfg.batch_sizes == (1, 4) and cfg.weights == "random" and cfg.handle == "alice"
+    assert cfg.engines == ("cuda-graph", "generate")
     assert cfg.plan.gates.max_trials == 12 and cfg.plan.trial_min_s == 5.0
     assert cfg.plan.gates.throughput_cv_max_pct == 2.0  # the gates themselves are not options
+
+
+def test_doctor_without_a_gpu_names_the_collect_extra_and_checks_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import collector.doctor as doctor
+
+    monkeypatch.setattr(doctor.hostinfo, "package_versions", lambda: {"python": "3.12.3", "torch": "not installed"})
+    monkeypatch.setattr(
+        doctor, "host_stability", lambda windows: doctor.Check("host stability", "ok", f"{windows} windows")
+    )
+
+    def no_driver(_gpus: list[int]) -> None:
+        raise NvmlError("no usable NVIDIA driver on this machine")
+
+    monkeypatch.setattr(doctor, "Nvml", no_driver)
+    result = CliRunner().invoke(main, ["doctor", "--stability-windows", "3"], env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "pip install 'ecocompute-llm-energy[collect]'" in result.output  # rich keeps the brackets
+    assert "no usable NVIDIA driver" in result.output and "3 windows" in result.output
+
+
+def test_host_stability_warns_where_the_host_drifts() -> None:
+    from fakes import FakeTime
+
+    from collector.doctor import host_stability
+
+    def status(speeds: list[float]) -> str:
+        """The doctor's verdict for a host whose pure-Python speed is speeds[k] in the k-th second."""
+        clock = FakeTime()
+        start = clock.now()
+
+        def work() -> None:
+            k = min(int(clock.now() - start), len(speeds) - 1)
+            clock.sleep(1.0 / speeds[k])
+
+        return host_stability(len(speeds), 1.0, clock=clock.now, work=work).status
+
+    assert status([1000.0] * 8) == "ok"
+    assert status([1000.0, 1060.0, 940.0, 1000.0, 1050.0, 950.0, 1000.0, 1000.0]) == "warn"  # CV 4 %

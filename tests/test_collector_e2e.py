@@ -1,23 +1,29 @@
-"""End to end on CPU: a tiny random-initialised transformers model through the real generate()
-path, the fake NVML energy source, checkpoint/resume, OOM, and the validator's verdict."""
+"""eco-collect end to end on the CPU: a tiny random-initialised transformers model through the real
+engines (generate() and the own decode loop, its CUDA graph replaced by a plain call), a fake board
+and clock standing for the GPU and time, checkpoint/resume, out of memory, and the validator's verdict."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from fake_nvml import BusyGenerator, make, make_without_counter
+from fakes import Board, FakeSampler, FakeTime, PlainGraphs, nvml_on, timed
 from transformers import LlamaConfig
 
+from collector.collect import collect
 from collector.errors import CheckpointError, OutputExistsError
 from collector.models import ModelSource
-from collector.sweep import Hooks, SweepConfig, run_sweep
-from collector.trials import TrialPlan
+from collector.request import RunRequest, TrialPlan
+from collector.runner import Clock
+from collector.session import Hooks
 from ecocompute.gates import Gates
 from validator.run import exit_code, validate
+
+EPOCH = datetime(2026, 11, 1, tzinfo=timezone.utc)  # fake time 0; the validator refuses future files
 
 
 @pytest.fixture
@@ -35,36 +41,45 @@ def tiny_config(tmp_path: Path) -> Path:
     return folder
 
 
-def _cfg(tmp_path: Path, config: Path, **kw: Any) -> SweepConfig:
-    base = dict(
-        model_id="tiny-org/tiny-llama",
-        precisions=["fp32", "bf16"],
-        batch_sizes=[1, 2],
-        handle="tester",
-        weights="random",
-        config_path=config,
-        output_tokens=8,
-        prompt_tokens=16,
-        sample_period_s=0.004,
-        plan=TrialPlan(trial_min_s=0.3, idle_window_s=0.1, max_config_s=3.0, gates=Gates(max_trials=10)),
-        out_dir=tmp_path / "repo" / "submissions",
-        state_dir=tmp_path / "repo" / ".eco-collect",
-    )
-    return SweepConfig(**{**base, **kw})
-
-
 @pytest.fixture(autouse=True)
 def _cuda_build(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CPU torch of the test machine reports no CUDA version; the fake GPU stands for a CUDA build.
     monkeypatch.setattr(torch.version, "cuda", "13.0")
 
 
-def _hooks(**kw: Any) -> Hooks:
-    return Hooks(**{"nvml": make, "sampler_mode": "thread", "device": "cpu", "generator": BusyGenerator, **kw})
+def _request(tmp_path: Path, config: Path, **kw: Any) -> RunRequest:
+    base: dict[str, Any] = dict(
+        model_id="tiny-org/tiny-llama",
+        precisions=("fp32", "bf16"),
+        batch_sizes=(1, 2),
+        handle="tester",
+        weights="random",
+        config_path=config,
+        output_tokens=8,
+        prompt_tokens=16,
+        plan=TrialPlan(trial_min_s=1.0, idle_window_s=1.0, max_config_s=60.0, gates=Gates(max_trials=10)),
+        out_dir=tmp_path / "repo" / "submissions",
+        state_dir=tmp_path / "repo" / ".eco-collect",
+    )
+    return RunRequest(**{**base, **kw})
 
 
-def test_sweep_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_config: Path, monkeypatch) -> None:
-    path, doc = run_sweep(_cfg(tmp_path, tiny_config), hooks=_hooks())
+def _hooks(board: Board | None = None, **kw: Any) -> Hooks:
+    board = board or Board(FakeTime())
+    base: dict[str, Any] = dict(
+        nvml=nvml_on(board),
+        sampler=FakeSampler(board),
+        graphs=PlainGraphs(),
+        clock=Clock(board.time.now, board.time.sleep),
+        wall_clock=lambda: EPOCH + timedelta(seconds=board.time.now()),
+        workload=timed(board),
+        device="cpu",
+    )
+    return Hooks(**{**base, **kw})
+
+
+def test_run_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_config: Path, monkeypatch) -> None:
+    path, doc = collect(_request(tmp_path, tiny_config), hooks=_hooks())
     assert path == tmp_path / "repo" / "submissions" / "tester" / f"{doc['submission_id']}.json"
     text = path.read_text(encoding="utf-8")
     assert text.endswith("\n") and json.loads(text) == doc
@@ -72,23 +87,67 @@ def test_sweep_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_c
     monkeypatch.chdir(tmp_path / "repo")
     report = validate([Path("submissions")])
     assert exit_code(report) == 0, report.findings
-    assert [(m["precision"], m["batch_size"]) for m in doc["measurements"]] == [
-        ("fp32", 1),
-        ("fp32", 2),
-        ("bf16", 1),
-        ("bf16", 2),
+    got = [(m["precision"], m["engine"]["name"], m["batch_size"]) for m in doc["measurements"]]
+    assert got == [
+        ("fp32", "cuda-graph", 1),
+        ("fp32", "cuda-graph", 2),
+        ("bf16", "cuda-graph", 1),
+        ("bf16", "cuda-graph", 2),
     ]
     for m in doc["measurements"]:
-        assert m["status"] in ("ok", "gate_failed")
+        assert m["status"] == "ok" and m["stopped_by"] == "gates_passed"
+        assert m["engine"]["token_check"]["equal"] is True and m["engine"]["cuda_graph"] is True
         assert m["model"]["weights"] == "random_init" and m["model"]["revision"] == "config-only"
         assert all(t["generated_tokens"] == m["batch_size"] * 8 * t["requests"] for t in m["trials"])
         assert sum(t["role"] == "measured" for t in m["trials"]) == 5
-        assert all(t["power_nvml_avg_1s_w"] > 0 for t in m["trials"])  # the driver's 1-s average field
-    assert doc["schema_version"] == "1.1.0"
+        assert m["placement"] == {"strategy": "single_gpu", "device_map": {"": 0}}
+        starts = [t["started_at_s"] for t in m["trials"]]
+        assert starts == sorted(starts) and starts[-1] + m["trials"][-1]["duration_s"] <= doc["session"]["wall_s"]
+        # 2 requests of 0.5 s at 250 W in a 1-s trial; idle 70 W
+        assert all(t["energy_j"] == pytest.approx(250.0 * t["duration_s"]) for t in m["trials"])
+        assert m["idle"]["power_per_gpu_before_w"] == [pytest.approx(70.0)]
+    assert doc["schema_version"] == "1.2.0"
     assert doc["protocol"]["energy_method"] == "nvml_energy_counter"
     assert doc["protocol"]["interleaved"] is True  # auto: both precisions fit in the fake GPU's free memory
     assert doc["protocol"]["prompt"]["source"] == "seeded-token-ids:0:16"
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))  # removed on success
+
+
+def test_auto_falls_back_to_generate_where_capture_fails_and_measures_the_fp16_reference(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    def refuse_bf16(fn: Any) -> str | None:  # as LLM.int8() refuses: data-dependent shapes, host syncs
+        return (
+            "operation not permitted when stream is capturing"
+            if fn.__self__.decoding.model.dtype == torch.bfloat16
+            else None
+        )
+
+    request = _request(tmp_path, tiny_config, precisions=("fp16", "bf16"))
+    path, doc = collect(request, hooks=_hooks(graphs=PlainGraphs(refuse_bf16)))
+    got = [(m["precision"], m["engine"]["name"], m["batch_size"]) for m in doc["measurements"]]
+    assert got == [
+        ("fp16", "generate", 1),
+        ("fp16", "generate", 2),
+        ("fp16", "cuda-graph", 1),
+        ("fp16", "cuda-graph", 2),
+        ("bf16", "generate", 1),
+        ("bf16", "generate", 2),
+    ]
+    bf16 = doc["measurements"][4]
+    assert any("CUDA-graph engine cannot run bf16" in n and "stream is capturing" in n for n in bf16["notes"])
+    assert any("fp16 reference on generate for bf16" in n for n in doc["measurements"][0]["notes"])
+    assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_an_engine_asked_for_by_name_that_cannot_run_is_skipped(tmp_path: Path, tiny_config: Path) -> None:
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), engines=("cuda-graph", "generate"))
+    path, doc = collect(request, hooks=_hooks(graphs=PlainGraphs(lambda fn: "capture refused")))
+    by_engine = {m["engine"]["name"]: m for m in doc["measurements"] if m["batch_size"] == 1}
+    assert by_engine["cuda-graph"]["status"] == "skipped"
+    assert "capture refused" in by_engine["cuda-graph"]["skip_reason"]
+    assert by_engine["generate"]["status"] == "ok"
+    assert exit_code(validate([path], accepted_root=None)) == 0
 
 
 def test_parameter_count_comes_from_the_architecture(tmp_path: Path, tiny_config: Path) -> None:
@@ -101,46 +160,53 @@ def test_parameter_count_comes_from_the_architecture(tmp_path: Path, tiny_config
         config_path=tiny_config,
     )
     loaded = source.load("fp32")
-    assert loaded.info["parameter_count"] == loaded.model.num_parameters()
+    assert loaded.info.parameter_count == loaded.model.num_parameters()
     assert loaded.quantization == {"method": "none", "torch_dtype": "float32"}
 
 
 def test_without_energy_counter_power_is_integrated(tmp_path: Path, tiny_config: Path) -> None:
-    cfg = _cfg(tmp_path, tiny_config, precisions=["fp32"], batch_sizes=[1])
-    _, doc = run_sweep(cfg, hooks=_hooks(nvml=make_without_counter))
+    board = Board(FakeTime())
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,))
+    _, doc = collect(request, hooks=_hooks(board, nvml=nvml_on(board, energy_supported=False)))
     assert doc["protocol"]["energy_method"] == "power_integration"
-    assert all(t["sampler_energy_j"] is None for t in doc["measurements"][0]["trials"])
+    trials = doc["measurements"][0]["trials"]
+    assert all(t["sampler_energy_j"] is None for t in trials)
+    assert all(t["energy_j"] == pytest.approx(250.0 * t["duration_s"]) for t in trials)
 
 
 def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tiny_config: Path) -> None:
     calls: list[str] = []
 
-    def interrupting(model: Any, prompt: Any, batch: int, tokens: int, cache: str) -> BusyGenerator:
-        dtype = str(next(model.parameters()).dtype)
-        calls.append(f"{dtype}/{batch}")
-        if dtype == "torch.bfloat16" and batch == 2:
-            raise KeyboardInterrupt
-        return BusyGenerator(model, prompt, batch, tokens, cache)
+    def label(engine: Any) -> str:
+        return f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}"
 
+    def interrupting(engine: Any) -> None:
+        calls.append(label(engine))
+        if label(engine) == "torch.bfloat16/2":
+            raise KeyboardInterrupt
+
+    board = Board(FakeTime())
+    sequential = _request(tmp_path, tiny_config, schedule="sequential")
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(_cfg(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks(generator=interrupting))
+        collect(sequential, hooks=_hooks(board, workload=timed(board, on_request=interrupting)))
     assert not list((tmp_path / "repo" / "submissions").rglob("*.json"))  # nothing looks complete
     (checkpoint,) = (tmp_path / "repo" / ".eco-collect").glob("checkpoint-*.jsonl")
     assert len(checkpoint.read_text().splitlines()) == 1 + 3
 
     with pytest.raises(CheckpointError, match="--resume"):
-        run_sweep(_cfg(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks())
-
-    def recording(model: Any, prompt: Any, batch: int, tokens: int, cache: str) -> BusyGenerator:
-        calls.append(f"{next(model.parameters()).dtype}/{batch}")
-        return BusyGenerator(model, prompt, batch, tokens, cache)
+        collect(sequential, hooks=_hooks(board))
 
     calls.clear()
-    resumed = _cfg(tmp_path, tiny_config, resume=True, schedule="sequential")
-    _, doc = run_sweep(resumed, hooks=_hooks(generator=recording))
-    assert calls == ["torch.bfloat16/2"]  # only the configuration that was never finished
+    board.time.sleep(3600.0)  # an hour later
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
+    path, doc = collect(
+        resumed, hooks=_hooks(board, workload=timed(board, on_request=lambda e: calls.append(label(e))))
+    )
+    assert set(calls) == {"torch.bfloat16/2"}  # only the configuration that was never finished
     assert len(doc["measurements"]) == 4
+    assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
+    assert exit_code(validate([path], accepted_root=None)) == 0
 
 
 @pytest.mark.parametrize("schedule", ["sequential", "interleaved"])
@@ -151,7 +217,7 @@ def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path,
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
             return super().load(precision)
 
-    path, doc = run_sweep(_cfg(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
+    path, doc = collect(_request(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
     assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
@@ -159,12 +225,12 @@ def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path,
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
-def test_existing_file_is_never_overwritten(tmp_path: Path, tiny_config: Path, monkeypatch) -> None:
+def test_existing_file_is_never_overwritten(tmp_path: Path, tiny_config: Path) -> None:
     from collector import submission
 
-    cfg = _cfg(tmp_path, tiny_config, precisions=["fp32"], batch_sizes=[1])
-    path, doc = run_sweep(cfg, hooks=_hooks())
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,))
+    path, doc = collect(request, hooks=_hooks())
     before = path.read_bytes()
     with pytest.raises(OutputExistsError):
-        submission.write(doc, cfg.out_dir)
+        submission.write(doc, request.out_dir, request.state_dir)
     assert path.read_bytes() == before

@@ -147,3 +147,29 @@ def test_the_measured_board_is_found_among_torch_devices_by_uuid(monkeypatch) ->
     assert torch_device(f"GPU-{str(uuid.UUID(int=7)).upper()}") == "cuda:0"
     with pytest.raises(CollectError, match="CUDA_VISIBLE_DEVICES"):
         torch_device(f"GPU-{uuid.UUID(int=9)}")
+
+
+def test_without_a_driver_the_error_says_so_and_points_to_doctor() -> None:
+    nv = fake_module()
+    nv.nvmlInit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    with pytest.raises(NvmlError, match=r"no usable NVIDIA driver.*eco-collect doctor"), Nvml([0], module=nv):
+        pass
+
+
+def test_a_passing_field_failure_falls_back_for_that_sample_only_and_says_so() -> None:
+    nv = fake_module()
+    real = nv.nvmlDeviceGetFieldValues.side_effect
+    failures = iter([pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)])
+
+    def flaky(handle: object, fields: list[int]) -> object:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(handle, fields)
+
+    nv.nvmlDeviceGetFieldValues.side_effect = flaky
+    with Nvml([0], module=nv) as nvml:
+        first, second = nvml.sample(0.0), nvml.sample(1.0)
+    assert first.usage_fallback and not second.usage_fallback  # the next sample reads the field again
+    window = summarize_window([first, second], 0.0, 1.0, lambda m: [])
+    assert window.power_reading == "mixed"

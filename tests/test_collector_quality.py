@@ -10,9 +10,10 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from collector.collect import collect
 from collector.errors import CollectError
 from collector.quality import Corpus, load_corpus, perplexity
-from collector.sweep import SweepConfig, run_sweep
+from collector.request import RunRequest
 
 TEXT = "the gpu reads the weights and the gpu writes the tokens " * 20
 
@@ -45,15 +46,15 @@ def test_uniform_model_has_perplexity_equal_to_vocab_size() -> None:
     with torch.no_grad():
         model.lm_head.weight.zero_()  # every logit 0: a uniform next-token distribution
     result = perplexity(model, tok, Corpus("t", TEXT), max_tokens=100, window=32)
-    assert result["value"] == pytest.approx(len(tok), rel=1e-5)
-    assert result["tokens"] == 99 and result["corpus_sha256"] == hashlib.sha256(TEXT.encode()).hexdigest()
+    assert result.value == pytest.approx(len(tok), rel=1e-5)
+    assert result.tokens == 99 and result.corpus_sha256 == hashlib.sha256(TEXT.encode()).hexdigest()
 
 
 def test_random_model_perplexity_is_finite_and_deterministic() -> None:
     tok = _tokenizer()
     first = perplexity(_model(len(tok)), tok, Corpus("t", TEXT), max_tokens=64)
     second = perplexity(_model(len(tok)), tok, Corpus("t", TEXT), max_tokens=64)
-    assert 1 < first["value"] < 1e6 and first == second
+    assert 1 < first.value < 1e6 and first == second
 
 
 def test_corpus_from_file_and_errors(tmp_path: Path) -> None:
@@ -65,19 +66,19 @@ def test_corpus_from_file_and_errors(tmp_path: Path) -> None:
 
 
 def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
-    cfg = SweepConfig(model_id="o/m", precisions=["fp16"], batch_sizes=[1], weights="random", quality="wikitext")
+    request = RunRequest(model_id="o/m", precisions=("fp16",), batch_sizes=(1,), weights="random", quality="wikitext")
     with pytest.raises(CollectError, match="needs pretrained weights"):
-        run_sweep(cfg)
+        collect(request)
 
 
 def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
-    from fake_nvml import BusyGenerator, make
+    from test_collector_e2e import _hooks
 
     from collector.models import LoadedModel, ModelSource
-    from collector.sweep import Hooks
-    from collector.trials import TrialPlan
+    from collector.request import TrialPlan
     from collector.workload import Prompt
+    from ecocompute.domain import Model
     from ecocompute.gates import Gates
     from validator.run import exit_code, validate
 
@@ -88,14 +89,8 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
         def __init__(self, model_id: str, **_kw: object) -> None:
             self.model_id, self.weights, self.revision = model_id, "pretrained", "a" * 40
 
-        def describe(self) -> dict:
-            return {
-                "id": self.model_id,
-                "revision": self.revision,
-                "weights": "pretrained",
-                "parameter_count": _model(len(tok)).num_parameters(),
-                "model_type": "llama",
-            }
+        def describe(self) -> Model:
+            return Model(self.model_id, self.revision, "pretrained", _model(len(tok)).num_parameters(), "llama")
 
         def prompt(self, n_tokens: int) -> Prompt:
             ids = tok(TEXT)["input_ids"][:n_tokens]
@@ -106,21 +101,19 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    cfg = SweepConfig(
+    request = RunRequest(
         model_id="org/tiny",
-        precisions=["fp32"],
-        batch_sizes=[1, 2],
+        precisions=("fp32",),
+        batch_sizes=(1, 2),
         handle="tester",
         quality=str(corpus),
         output_tokens=4,
         prompt_tokens=8,
-        sample_period_s=0.004,
-        plan=TrialPlan(trial_min_s=0.3, idle_window_s=0.1, max_config_s=2.0, gates=Gates(max_trials=8)),
+        plan=TrialPlan(trial_min_s=1.0, idle_window_s=1.0, max_config_s=60.0, gates=Gates(max_trials=8)),
         out_dir=tmp_path / "repo" / "submissions",
         state_dir=tmp_path / "repo" / ".eco-collect",
     )
-    hooks = Hooks(nvml=make, sampler_mode="thread", device="cpu", generator=BusyGenerator, source=LocalSource)
-    path, doc = run_sweep(cfg, hooks=hooks)
+    path, doc = collect(request, hooks=_hooks(source=LocalSource))
     qualities = [m["quality"] for m in doc["measurements"]]
     assert qualities[0] == qualities[1] and qualities[0]["corpus"] == "corpus.txt" and qualities[0]["value"] > 1
     assert exit_code(validate([path], accepted_root=None)) == 0

@@ -1,7 +1,8 @@
-"""One configuration's measurement: idle baselines, warm-up until settled, gated trial window.
+"""One configuration's measurement: idle baselines, warm-up until settled, trials until the gate
+window passes or passing has become implausible or a budget ends.
 
-Pure orchestration over injected pieces (a generator, a counter, a sampler, a clock), so it runs
-the same against a GPU and against the fakes in the tests.
+Pure orchestration over injected pieces (a workload, an energy counter, a sampler, a clock), so it
+runs the same against a GPU and against the fakes in the tests.
 """
 
 from __future__ import annotations
@@ -11,37 +12,21 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from ecocompute import gates as gates_mod
 from ecocompute import stats
-from ecocompute.domain import Idle, Trial
+from ecocompute.domain import GateOutcome, Idle, Summary, Trial
 
 from . import hostinfo
+from .engines import Workload
 from .errors import CollectError
+from .request import TrialPlan
 from .sampler import WindowStats
-
-
-class Workload(Protocol):
-    def run_request(self) -> int: ...
-    def synchronize(self) -> None: ...
 
 
 class WindowSource(Protocol):
     def window(self, t0: float, t1: float) -> WindowStats: ...
-
-
-@dataclass(frozen=True)
-class TrialPlan:
-    """The protocol knobs of the trial loop (recorded in the submission's protocol)."""
-
-    warmup_min: int = 2
-    warmup_max: int = 6
-    settle_pct: float = 2.0
-    trial_min_s: float = 10.0
-    idle_window_s: float = 5.0
-    max_config_s: float = 600.0  # a configuration's own time (its trials and idle windows), not wall time
-    gates: gates_mod.Gates = gates_mod.DEFAULT_GATES
 
 
 @dataclass
@@ -51,11 +36,24 @@ class Clock:
 
 
 @dataclass
+class IdleReading:
+    power_w: float
+    per_gpu_w: tuple[float, ...]
+
+
+@dataclass
 class ConfigResult:
     idle: Idle
     trials: list[Trial]
+    stopped_by: str
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+
+    def outcome(self, plan: TrialPlan) -> tuple[Summary | None, GateOutcome, str]:
+        """Summary, gate and status, computed as the validator recomputes them."""
+        summary = stats.summarize(self.trials, self.idle.power_w)
+        gate = gates_mod.evaluate(summary, plan.gates)
+        return summary, gate, gates_mod.status_for(gate)
 
 
 def settled(throughputs: list[float], plan: TrialPlan) -> bool:
@@ -75,6 +73,7 @@ class Runner:
         plan: TrialPlan,
         clock: Clock | None = None,
         on_trial: Callable[[Trial], None] | None = None,
+        session_t0: float = 0.0,
     ) -> None:
         self.workload = workload
         self.sampler = sampler
@@ -82,25 +81,28 @@ class Runner:
         self.plan = plan
         self.clock = clock or Clock()
         self.on_trial = on_trial or (lambda _t: None)
+        self.session_t0 = session_t0  # trials record their start relative to it
         self.notes: list[str] = []
         self.trials: list[Trial] = []
         self.window: list[int] = []  # positions in ``trials`` of the last gates.min_trials measured trials
         self.requests = 1
-        self.measured = 0
         self.busy_s = 0.0  # this configuration's own time: its trials and idle windows (budget basis)
+        self.stopped_by: str | None = None
 
-    def idle_power_w(self) -> float:
+    def idle_power(self) -> IdleReading:
+        """Board power with nothing running, over one idle window (per GPU and summed)."""
         t0, e0 = self.clock.now(), self.counter() if self.counter else None
         self.clock.sleep(self.plan.idle_window_s)
         t1, e1 = self.clock.now(), self.counter() if self.counter else None
         self.busy_s += t1 - t0
         if e0 is not None and e1 is not None:
-            return sum(b - a for a, b in zip(e0, e1, strict=True)) / (t1 - t0)
-        return self.sampler.window(t0, t1).power_avg_w
+            per_gpu = tuple((b - a) / (t1 - t0) for a, b in zip(e0, e1, strict=True))
+            return IdleReading(sum(per_gpu), per_gpu)
+        window = self.sampler.window(t0, t1)
+        return IdleReading(window.power_avg_w, window.power_per_gpu_w or (window.power_avg_w,))
 
     def trial(self, index: int, role: str, requests: int) -> Trial:
         for attempt in range(2):
-            gc.collect()
             gc.disable()  # a collection inside the window would be measured as model time
             try:
                 cpu0 = hostinfo.cpu_times()
@@ -125,7 +127,6 @@ class Runner:
                 "the NVML energy counter went backwards twice in a row; is another tool resetting the GPU?"
             )
         self.busy_s += t1 - t0
-        energy = sum(per_gpu) if per_gpu is not None else window.energy_j
         host = hostinfo.host_signals(cpu0, cpu1)
         result = Trial(
             index=index,
@@ -133,11 +134,10 @@ class Runner:
             requests=requests,
             duration_s=t1 - t0,
             generated_tokens=tokens,
-            energy_j=energy,
+            energy_j=sum(per_gpu) if per_gpu is not None else window.energy_j,
             energy_per_gpu_j=tuple(per_gpu) if per_gpu is not None else (window.energy_j,),
             power_avg_w=window.power_avg_w,
             power_peak_w=window.power_peak_w,
-            power_nvml_avg_1s_w=window.power_avg_1s_w,
             power_samples=window.samples,
             sample_rate_hz=window.sample_rate_hz,
             sampler_energy_j=window.energy_j if per_gpu is not None else None,
@@ -147,6 +147,9 @@ class Runner:
             throttle_reasons=tuple(window.throttle_reasons),
             cpu_load_1m=host["cpu_load_1m"],
             cpu_steal_pct=host["cpu_steal_pct"],
+            power_nvml_avg_1s_w=window.power_avg_1s_w,
+            started_at_s=t0 - self.session_t0,
+            power_reading=window.power_reading,
         )
         self.on_trial(result)
         return result
@@ -171,46 +174,53 @@ class Runner:
                 return
 
     def step(self) -> bool:
-        """One measured trial; True when the window passes the gates or the budget is spent."""
+        """One measured trial; True when the configuration is done (``stopped_by`` says why)."""
         plan, n = self.plan, self.plan.gates.min_trials
-        t = self.trial(len(self.trials), "measured", self.requests)
-        self.trials.append(t)
+        self.trials.append(self.trial(len(self.trials), "measured", self.requests))
         self.window.append(len(self.trials) - 1)
-        self.measured += 1
         if len(self.window) > n:
             left = self.window.pop(0)
             self.trials[left] = replace(self.trials[left], role="discarded")
         if len(self.window) < n:
             return False
         if gates_mod.evaluate(stats.summarize([self.trials[i] for i in self.window], 0.0), plan.gates).passed:
-            return True
+            self.stopped_by = "gates_passed"
+        elif gates_mod.implausible(self._post_warmup_throughputs(), plan.gates, plan.early_stop):
+            self.stopped_by = "implausible"
         # Budgets end the search for a passing window, never a window shorter than the gate needs.
-        return self.measured >= plan.gates.max_trials or self.busy_s > plan.max_config_s
+        elif len(self._post_warmup_throughputs()) >= plan.gates.max_trials:
+            self.stopped_by = "trial_budget"
+        elif self.busy_s > plan.max_config_s:
+            self.stopped_by = "time_budget"
+        return self.stopped_by is not None
+
+    def _post_warmup_throughputs(self) -> list[float]:
+        return [t.throughput_tok_s for t in self.trials if t.role != "warmup"]
 
     def result(self, idle: Idle) -> ConfigResult:
+        if self.stopped_by is None:
+            raise CollectError("result() before the configuration finished its trials")
         throttles = sorted({r for t in self.trials for r in t.throttle_reasons} - {"applications_clocks_setting"})
         if throttles:
             self.notes.append(f"clock events during trials: {', '.join(throttles)}")
-        return ConfigResult(idle, self.trials, self.notes, self.busy_s)
+        fallbacks = sorted({t.index for t in self.trials if t.power_reading != "nvml_power_instant_field"})
+        if fallbacks:
+            self.notes.append(
+                f"NVML's instant power field failed during trial(s) {fallbacks}: their sampled power is partly "
+                "nvmlDeviceGetPowerUsage, a 1-s average on Ampere and newer (see each trial's power_reading)"
+            )
+        if self.stopped_by == "implausible":
+            self.notes.append(
+                f"stopped early after {len(self._post_warmup_throughputs())} trials: passing the throughput gate "
+                f"had become implausible (rule {self.plan.early_stop.rule})"
+            )
+        return ConfigResult(idle, self.trials, self.stopped_by, self.notes, self.busy_s)
 
     def run(self) -> ConfigResult:
-        """The sequential protocol: idle, warm-up, trials until the gates pass or the budget ends, idle."""
-        idle_before = self.idle_power_w()
+        """The sequential protocol: idle, warm-up, trials until done, idle."""
+        before = self.idle_power()
         self.warm_up()
         while not self.step():
             pass
-        idle_after = self.idle_power_w()
-        return self.result(Idle(idle_before, idle_after))
-
-
-def finish(result: ConfigResult, plan: TrialPlan) -> dict[str, Any]:
-    """Summary, gate and status of a configuration, computed as the validator recomputes them."""
-    summary = stats.summarize(result.trials, result.idle.power_w)
-    gate = gates_mod.evaluate(summary, plan.gates)
-    return {
-        "idle": result.idle.to_dict(),
-        "trials": [t.to_dict() for t in result.trials],
-        "summary": summary.to_dict() if summary else None,
-        "gate": gate.to_dict(),
-        "status": gates_mod.status_for(gate),
-    }
+        after = self.idle_power()
+        return self.result(Idle(before.power_w, after.power_w, before.per_gpu_w, after.per_gpu_w))

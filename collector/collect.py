@@ -1,0 +1,40 @@
+"""`eco-collect run` end to end, one way: session -> plan -> run -> write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import submission
+from .request import RunRequest
+from .schedule import Schedule, requested
+from .session import Events, Hooks, finished_at, open_session
+
+
+def collect(
+    request: RunRequest, events: Events | None = None, hooks: Hooks | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Measure every requested configuration and write one validated submission; (its path, the document)."""
+    events, hooks = events or Events(), hooks or Hooks()
+    with open_session(request, events, hooks) as session:
+        configs = requested(session)
+        schedule = Schedule(session, configs)
+        for note in session.notes:
+            events.note(note)
+        measurements = list(session.done.values()) + schedule.run(configs)
+        protocol = submission.protocol(
+            request, session.prompt, session.energy_method, session.power_reading, schedule.interleaved
+        )
+        ended, wall_s = finished_at(session)
+    doc = submission.assemble(
+        request=request,
+        environment=session.environment,
+        protocol=protocol,
+        measurements=measurements,
+        started_at=session.started_at,
+        finished_at=ended,
+        wall_s=wall_s,
+    ).to_dict()
+    path = submission.write(doc, request.out_dir, request.state_dir)
+    session.checkpoint.remove()
+    return path, doc

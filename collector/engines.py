@@ -1,0 +1,287 @@
+"""Decoding engines: interchangeable loops that run the fixed workload (one request = the batch's
+forced new tokens) behind one small interface.
+
+- ``generate``: transformers ``generate()``, dynamic KV cache: what most users run.
+- ``generate-static``: ``generate()`` with a static KV cache, whose decode step transformers compiles.
+- ``cuda-graph``: our own greedy loop on a static KV cache. The prompt is processed eagerly (outside
+  any graph); the decode steps of one request are captured once as a CUDA graph (eager kernels) and
+  replayed per request, so the host's speed no longer paces the GPU (on the lent H100 VM the vCPUs'
+  speed drifts 5-9 % between 10-s windows and eager decoding follows it).
+
+Every engine but ``generate`` is checked before it is measured: its token ids for the workload must
+equal ``generate()``'s on the same loaded model; a CUDA-graph loop that differs measured something
+else and is refused (``EngineUnavailable``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ecocompute import catalogue
+from ecocompute.domain import TokenCheck
+
+from .errors import CollectError
+from .workload import Prompt
+
+
+class EngineUnavailable(CollectError):
+    """This engine cannot run this model here: capture failed, its tokens differ, or no CUDA."""
+
+
+class Workload(Protocol):
+    """What a runner drives: whole requests, and a barrier before reading the energy counter."""
+
+    def run_request(self) -> int: ...
+    def synchronize(self) -> None: ...
+
+
+class Replay(Protocol):
+    def replay(self) -> None: ...
+
+
+class GraphBackend(Protocol):
+    """Captures a function of CUDA work once and replays it (tests replace it with a plain call).
+
+    ``setup`` puts the state ``fn`` reads in place; it runs before every warm-up run of ``fn`` and once
+    more before the capture (a capture records kernels without running them)."""
+
+    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Replay: ...
+
+
+@dataclass
+class Decoding:
+    """The fixed workload on one loaded model: the prompt repeated to the batch, greedy, exactly
+    ``output_tokens`` new tokens per sequence (end-of-sequence suppressed, as min_new_tokens does)."""
+
+    model: Any
+    input_ids: Any  # LongTensor [batch, prompt tokens] on the model's (first) device
+    output_tokens: int
+    eos_ids: list[int]
+    pad_id: int
+
+    @classmethod
+    def of(cls, model: Any, prompt: Prompt, batch_size: int, output_tokens: int) -> Decoding:
+        import torch
+
+        device = model.get_input_embeddings().weight.device
+        eos = model.generation_config.eos_token_id
+        eos = model.config.eos_token_id if eos is None else eos
+        eos_ids = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+        pad = model.generation_config.pad_token_id
+        pad = pad if pad is not None else (eos_ids[0] if eos_ids else 0)
+        input_ids = torch.tensor([prompt.input_ids] * batch_size, device=device)
+        return cls(model, input_ids, output_tokens, eos_ids, pad)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    @property
+    def device(self) -> Any:
+        return self.input_ids.device
+
+    @property
+    def expected_tokens(self) -> int:
+        return self.batch_size * self.output_tokens
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)  # the model's GPU, which need not be the current one
+
+
+class GenerateEngine:
+    """One request = one ``generate()`` call over the batch."""
+
+    def __init__(self, decoding: Decoding, static_cache: bool = False) -> None:
+        from transformers import GenerationConfig
+
+        self.name = "generate-static" if static_cache else "generate"
+        self.decoding = decoding
+        self.attention_mask = decoding.input_ids.new_ones(decoding.input_ids.shape)
+        self.config = GenerationConfig(
+            max_new_tokens=decoding.output_tokens,
+            min_new_tokens=decoding.output_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=decoding.pad_id,
+            eos_token_id=decoding.eos_ids or None,
+            cache_implementation="static" if static_cache else None,
+        )
+
+    def synchronize(self) -> None:
+        self.decoding.synchronize()
+
+    def new_ids(self) -> Any:
+        import torch
+
+        d = self.decoding
+        with torch.inference_mode():
+            out = d.model.generate(
+                input_ids=d.input_ids, attention_mask=self.attention_mask, generation_config=self.config
+            )
+        return out[:, d.input_ids.shape[1] :]
+
+    def run_request(self) -> int:
+        new = self.new_ids()
+        count = int(new.shape[0] * new.shape[1])
+        if count != self.decoding.expected_tokens:
+            raise CollectError(f"generate() produced {count} new tokens, expected {self.decoding.expected_tokens}")
+        return count
+
+
+class CudaGraphs:
+    """The real backend: warm-up on a side stream (lazy initialisations, cuBLAS workspaces), then
+    capture with ``torch.cuda.graph``."""
+
+    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Replay:
+        import torch
+
+        if device.type != "cuda":
+            raise EngineUnavailable(f"CUDA graphs need a CUDA device, not {device}")
+        with torch.cuda.device(device):
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    setup()
+                    fn()
+            torch.cuda.current_stream().wait_stream(side)
+            setup()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                fn()
+        return graph
+
+
+class CudaGraphEngine:
+    """Own greedy loop on a static KV cache: prefill eager, the decode steps replayed from one graph.
+
+    Per request the cache is reset (transformers' static layers keep their write offset in a device
+    tensor that each update advances, whatever cache_position says), the prompt fills positions
+    0..p-1 eagerly, and the replayed decode steps fill p..p+n-2."""
+
+    name = "cuda-graph"
+
+    def __init__(self, decoding: Decoding, graphs: GraphBackend) -> None:
+        import torch
+        from transformers import StaticCache
+
+        d = decoding
+        self.decoding = d
+        self.graphs = graphs
+        prompt_len = int(d.input_ids.shape[1])
+        self.cache = StaticCache(config=d.model.config, max_cache_len=prompt_len + d.output_tokens)
+        self.tokens = torch.zeros(d.batch_size, d.output_tokens, dtype=torch.long, device=d.device)
+        self.prefill_positions = torch.arange(prompt_len, device=d.device)
+        # One position tensor per decode step: a captured graph reads the very tensors it was captured with.
+        self.step_positions = [torch.tensor([prompt_len + s], device=d.device) for s in range(d.output_tokens - 1)]
+        self.eos = torch.tensor(d.eos_ids, dtype=torch.long, device=d.device)
+        self.graph: Replay | None = None
+
+    def _pick(self, logits: Any, step: int) -> None:
+        if self.eos.numel():
+            logits.index_fill_(1, self.eos, float("-inf"))  # min_new_tokens == max_new_tokens: never stop
+        self.tokens[:, step] = logits.argmax(-1)
+
+    def _prefill(self) -> None:
+        d = self.decoding
+        self.cache.reset()
+        out = d.model(
+            input_ids=d.input_ids,
+            past_key_values=self.cache,
+            cache_position=self.prefill_positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self._pick(out.logits[:, -1], 0)
+
+    def _decode(self) -> None:
+        model = self.decoding.model
+        for step, position in enumerate(self.step_positions, start=1):
+            out = model(
+                input_ids=self.tokens[:, step - 1 : step],
+                past_key_values=self.cache,
+                cache_position=position,
+                use_cache=True,
+            )
+            self._pick(out.logits[:, -1], step)
+
+    def prepare(self) -> None:
+        """Capture the decode steps (each warm-up and the capture after an eager prefill)."""
+        import torch
+
+        with torch.inference_mode():
+            try:
+                self.graph = self.graphs.capture(self._decode, self._prefill, self.decoding.device)
+            except EngineUnavailable:
+                raise
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise EngineUnavailable(f"CUDA graph capture failed ({type(exc).__name__}: {first})") from exc
+        self.decoding.synchronize()
+
+    def synchronize(self) -> None:
+        self.decoding.synchronize()
+
+    def new_ids(self) -> Any:
+        import torch
+
+        if self.graph is None:
+            raise CollectError("CudaGraphEngine.prepare() must run before a request")
+        with torch.inference_mode():
+            self._prefill()
+            self.graph.replay()
+        return self.tokens
+
+    def run_request(self) -> int:
+        self.new_ids()
+        return self.decoding.expected_tokens  # static shapes: every sequence gets exactly n tokens
+
+
+def ids_sha256(ids: Any) -> str:
+    rows = ids.tolist()
+    return hashlib.sha256("\n".join(",".join(map(str, r)) for r in rows).encode()).hexdigest()
+
+
+def token_check(reference: Any, candidate: Any) -> TokenCheck:
+    """Compare an engine's new token ids with generate()'s, position by position."""
+    ref, got = reference.cpu(), candidate.cpu()
+    equal = tuple(ref.shape) == tuple(got.shape) and bool((ref == got).all())
+    first = None
+    if not equal:
+        width = min(ref.shape[1], got.shape[1])
+        differs = (ref[:, :width] != got[:, :width]).any(0).nonzero()
+        first = int(differs[0]) if differs.numel() else width
+    return TokenCheck(int(got.numel()), equal, first, ids_sha256(got))
+
+
+Engine = GenerateEngine | CudaGraphEngine
+
+
+def build(name: str, decoding: Decoding, graphs: GraphBackend) -> tuple[Engine, TokenCheck | None]:
+    """The engine ``name`` on ``decoding``, prepared and checked against generate().
+
+    Raises EngineUnavailable when it cannot run here or its CUDA-graph tokens differ."""
+    if name not in catalogue.ENGINES:
+        raise CollectError(f"unknown engine {name!r}; choose from {', '.join(catalogue.ENGINES)}")
+    if name == catalogue.REFERENCE_ENGINE:
+        return GenerateEngine(decoding), None
+    reference = GenerateEngine(decoding).new_ids()
+    engine: Engine
+    if name == "cuda-graph":
+        engine = CudaGraphEngine(decoding, graphs)
+        engine.prepare()
+    else:
+        engine = GenerateEngine(decoding, static_cache=True)
+    check = token_check(reference, engine.new_ids())
+    if catalogue.ENGINES[name].cuda_graph and not check.equal:
+        raise EngineUnavailable(
+            f"its token ids differ from generate()'s from decode step {check.first_difference}: it would measure "
+            "another computation"
+        )
+    return engine, check

@@ -1,0 +1,180 @@
+"""A measuring session: the machine's facts, the open NVML handle and sampler, the model source, the
+workload and the checkpoint; everything a configuration's runner needs, opened once."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
+
+from . import hostinfo, quality
+from .checkpoint import Checkpoint
+from .engines import CudaGraphs, GraphBackend, Workload
+from .errors import CheckpointError, CollectError
+from .models import ModelSource, torch_device
+from .nvml import Nvml
+from .request import RunRequest
+from .runner import Clock
+from .sampler import Sampler
+from .workload import Prompt
+
+
+class Events:
+    """Progress hooks; the CLI renders them, tests may record them."""
+
+    def config_started(self, label: str, index: int, total: int) -> None: ...
+    def trial_done(self, trial: Trial) -> None: ...
+    def config_done(self, label: str, measurement: Measurement, elapsed_s: float) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class Hooks:
+    """Factories for the pieces that touch hardware or time; tests replace them."""
+
+    nvml: Callable[[list[int]], Nvml] = Nvml
+    sampler: Callable[..., AbstractContextManager[Any]] = Sampler  # (nvml factory, period_s, mode, pin)
+    sampler_mode: str = "process"
+    source: Callable[..., ModelSource] = ModelSource
+    graphs: GraphBackend = field(default_factory=CudaGraphs)
+    workload: Callable[[Workload], Workload] = lambda engine: engine  # tests wrap engines to drive a fake clock
+    clock: Clock = field(default_factory=Clock)
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    device: str = "cuda"  # "cpu" in tests: no board to look up among PyTorch's devices
+
+
+@dataclass
+class Session:
+    request: RunRequest
+    hooks: Hooks
+    events: Events
+    environment: Environment
+    energy_method: str
+    power_reading: str
+    device: str
+    free_bytes: float | None
+    notes: list[str]  # caveats that hold for every configuration of the session
+    source: ModelSource
+    prompt: Prompt
+    corpus: quality.Corpus | None
+    checkpoint: Checkpoint
+    done: dict[tuple[str, str, int], Measurement]  # from the checkpoint: requested (precision, engine, batch)
+    started_at: datetime
+    t0: float  # clock reading at started_at
+    counter: Callable[[], list[float]] | None = None  # set while measuring
+    sampler: Any = None  # WindowSource, set while measuring
+
+    @property
+    def wall_s(self) -> float:
+        return self.hooks.clock.now() - self.t0
+
+
+def _environment(nvml: Nvml) -> tuple[Environment, list[str]]:
+    gpu, driver = nvml.describe()
+    notes = []
+    others = nvml.other_processes()
+    if others:
+        notes.append(f"other processes were using the GPU: {', '.join(str(p['pid']) for p in others)}")
+    if gpu["power_limit_enforced_w"] < gpu["power_limit_default_w"]:
+        notes.append(
+            f"power limit {gpu['power_limit_enforced_w']:.0f} W is below the default {gpu['power_limit_default_w']:.0f} W"
+        )
+    environment = Environment(Gpu(**gpu), driver, Host(**hostinfo.host()), hostinfo.package_versions())
+    return environment, notes
+
+
+def _run_key(request: RunRequest, gpu_uuid_sha256: str) -> str:
+    payload = json.dumps({"request": request.run_key_fields(), "gpu": gpu_uuid_sha256}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _checkpoint(
+    request: RunRequest, gpu_uuid_sha256: str, started_at: datetime
+) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
+    """The run's checkpoint, what it already holds, and when the run started (the first session's
+    start when resuming: the trials already measured count their time from it)."""
+    run_key = _run_key(request, gpu_uuid_sha256)
+    checkpoint = Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
+    if request.resume:
+        header, entries = checkpoint.load()
+        if header is None:
+            raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
+        first = datetime.fromisoformat(str(header["started_at"]).replace("Z", "+00:00"))
+        return checkpoint, {(p, e, b): Measurement.from_dict(m) for (p, e, b), m in entries}, first
+    if checkpoint.path.exists():
+        raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
+    checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return checkpoint, {}, started_at
+
+
+@contextlib.contextmanager
+def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[Session]:
+    """Describe the machine, then keep NVML and the sampler open while the configurations run."""
+    if request.quality and request.weights == "random":
+        raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
+    started_at = hooks.wall_clock().replace(microsecond=0)
+    t0 = hooks.clock.now()
+    corpus = quality.load_corpus(request.quality) if request.quality else None
+    gpus = list(request.gpus)
+    with hooks.nvml(gpus) as nvml:
+        environment, notes = _environment(nvml)
+        counter_ok = nvml.supports_energy_counter()
+        power_reading = nvml.power_reading()
+        free_bytes = nvml.memory_free_bytes()
+        uuids = nvml.uuids()
+    device = torch_device(uuids[0]) if hooks.device == "cuda" else hooks.device
+    if len(gpus) > 1:
+        notes.append(f"model on GPU {gpus[0]} ({device}); the other listed GPUs are measured, not used by the model")
+    source = hooks.source(
+        request.model_id,
+        weights=request.weights,
+        revision=request.revision,
+        device=device,
+        cache_dir=request.state_dir / "models",
+        seed=request.seed,
+        config_path=request.config_path,
+    )
+    checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
+    t0 -= (started_at - first_start).total_seconds()  # resumed: the session's clock runs from the first start
+    session = Session(
+        request=request,
+        hooks=hooks,
+        events=events,
+        environment=environment,
+        energy_method="nvml_energy_counter" if counter_ok else "power_integration",
+        power_reading=power_reading,
+        device=device,
+        free_bytes=free_bytes,
+        notes=notes,
+        source=source,
+        prompt=source.prompt(request.prompt_tokens),
+        corpus=corpus,
+        checkpoint=checkpoint,
+        done=done,
+        started_at=first_start,
+        t0=t0,
+    )
+    pin = request.pin_cpu and hooks.device != "cpu"
+    pinned = hostinfo.pin_to_cpus(1) if pin else None
+    if pinned is not None:
+        notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
+    factory = functools.partial(hooks.nvml, gpus)
+    with hooks.nvml(gpus) as nvml, hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler:
+        session.counter = nvml.energy_j if counter_ok else None
+        session.sampler = sampler
+        yield session
+
+
+def finished_at(session: Session) -> tuple[datetime, float]:
+    """When the session ended and its wall time, both from the monotonic clock (an NTP step on the
+    host cannot make them disagree)."""
+    wall_s = session.wall_s
+    return session.started_at + timedelta(seconds=wall_s), wall_s

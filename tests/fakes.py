@@ -1,0 +1,172 @@
+"""Fakes for the collector's tests: a fake clock, a board whose energy follows it, a sampler that
+reads the board, a workload that spends fake time, and graph backends that replay by calling.
+
+With these a whole run takes the real model code path (tiny models on the CPU) while every second of
+it is simulated: the tests are fast and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from itertools import repeat
+from typing import Any
+
+import fake_nvml
+import torch
+
+from collector.engines import EngineUnavailable, Workload
+from collector.nvml import Nvml
+from collector.sampler import WindowStats
+
+# Tiny models on two cores: one thread is about 4x faster per forward than two (less overhead, no
+# contention with a parallel test run).
+torch.set_num_threads(1)
+
+LOAD_W = 250.0
+IDLE_W = 70.0
+
+
+class FakeTime:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class Board:
+    """One GPU's power over fake time: load power while a request runs, idle power otherwise."""
+
+    def __init__(self, time: FakeTime, load_w: float = LOAD_W, idle_w: float = IDLE_W) -> None:
+        self.time, self.load_w, self.idle_w = time, load_w, idle_w
+        self.changes: list[tuple[float, float]] = [(time.now(), idle_w)]  # (since, power)
+
+    def set_power(self, watts: float) -> None:
+        self.changes.append((self.time.now(), watts))
+
+    def energy_j(self, until: float | None = None) -> float:
+        end = self.time.now() if until is None else until
+        total = 0.0
+        for (t0, p), (t1, _) in zip(self.changes, [*self.changes[1:], (end, 0.0)], strict=True):
+            total += p * max(0.0, min(t1, end) - t0)
+        return 1_000_000.0 + total
+
+    def mean_power_w(self, t0: float, t1: float) -> float:
+        return (self.energy_j(t1) - self.energy_j(t0)) / (t1 - t0)
+
+
+class FakeSampler:
+    """The sampler process's answer, computed from the board: exact mean power over a window."""
+
+    def __init__(self, board: Board, reading: str = "nvml_power_instant_field") -> None:
+        self.board, self.reading = board, reading
+
+    def __call__(self, *_args: Any) -> FakeSampler:  # stands for Sampler(factory, period, mode, pin)
+        return self
+
+    def __enter__(self) -> FakeSampler:
+        return self
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def window(self, t0: float, t1: float) -> WindowStats:
+        power = self.board.mean_power_w(t0, t1)
+        samples = max(1, int((t1 - t0) * 20))
+        return WindowStats(
+            power_avg_w=power,
+            power_peak_w=max(p for _, p in self.board.changes),
+            energy_j=power * (t1 - t0),
+            samples=samples,
+            sample_rate_hz=samples / (t1 - t0),
+            temperature_max_c=45.0,
+            sm_clock_mhz_mean=1980.0,
+            mem_clock_mhz_mean=2619.0,
+            throttle_reasons=[],
+            power_avg_1s_w=power,
+            power_per_gpu_w=(power,),
+            power_reading=self.reading,
+        )
+
+
+class Timed:
+    """An engine whose every request takes the next duration from ``durations`` in fake time, the
+    board drawing load power meanwhile; the real engine computes the tokens."""
+
+    def __init__(self, engine: Workload, board: Board, durations: Iterator[float], on_request: Callable[[], None]):
+        self.engine, self.board, self.durations, self.on_request = engine, board, durations, on_request
+
+    def synchronize(self) -> None:
+        self.engine.synchronize()
+
+    def run_request(self) -> int:
+        self.on_request()
+        tokens = self.engine.run_request()
+        self.board.set_power(self.board.load_w)
+        self.board.time.sleep(next(self.durations))
+        self.board.set_power(self.board.idle_w)
+        return tokens
+
+
+def timed(board: Board, durations: Callable[[Workload], Iterator[float]] | None = None, on_request=lambda w: None):
+    """A Hooks.workload that runs each engine on fake time (0.5 s per request unless ``durations``)."""
+
+    def wrap(engine: Workload) -> Workload:
+        it = durations(engine) if durations else repeat(0.5)
+        return Timed(engine, board, it, lambda: on_request(engine))
+
+    return wrap
+
+
+def nvml_on(board: Board, energy_supported: bool = True) -> Callable[[list[int]], Nvml]:
+    """An NVML factory whose energy counter is the board's."""
+
+    def factory(indices: list[int]) -> Nvml:
+        nv = fake_nvml.fake_module(energy_supported=energy_supported)
+        if energy_supported:
+            nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(board.energy_j() * 1000)
+        return Nvml(indices, module=nv)
+
+    return factory
+
+
+class _Call:
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
+
+    def replay(self) -> None:
+        self.fn()
+
+
+class PlainGraphs:
+    """A graph backend for the CPU: the same warm-up and setup sequence, then replay = call."""
+
+    def __init__(self, refuse: Callable[[Any], str | None] = lambda fn: None) -> None:
+        self.refuse = refuse  # a reason to fail the capture, as a CUDA capture of LLM.int8() fails
+
+    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> _Call:
+        for _ in range(2):
+            setup()
+            fn()
+        setup()
+        reason = self.refuse(fn)
+        if reason:
+            raise RuntimeError(reason)
+        return _Call(fn)
+
+
+class NoGraphs:
+    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> _Call:
+        raise EngineUnavailable("no CUDA here")
+
+
+def noisy(cv: float, seed: int = 0) -> Iterator[float]:
+    """Request durations around 0.5 s with a relative spread ``cv``, reproducibly."""
+    import random
+
+    rng = random.Random(seed)
+    while True:
+        yield 0.5 * math.exp(rng.gauss(0.0, cv))

@@ -1,0 +1,122 @@
+"""The decoding engines on tiny CPU models: the own static-cache loop (its CUDA graph replaced by a
+plain call) computes exactly generate()'s greedy tokens; a loop that differs, or cannot be captured,
+is refused rather than measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from fakes import NoGraphs, PlainGraphs
+from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+from collector.engines import (
+    CudaGraphEngine,
+    CudaGraphs,
+    Decoding,
+    EngineUnavailable,
+    GenerateEngine,
+    build,
+    token_check,
+)
+from collector.errors import CollectError
+from collector.workload import seeded_prompt
+
+CONFIGS = {
+    "llama": LlamaConfig(
+        vocab_size=256,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        eos_token_id=2,
+    ),
+    "qwen2": Qwen2Config(
+        vocab_size=256,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+    ),
+}
+
+
+def _decoding(kind: str = "llama", batch: int = 2, tokens: int = 12) -> Decoding:
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(CONFIGS[kind], dtype=torch.float32).eval()
+    return Decoding.of(model, seeded_prompt(256, 10), batch, tokens)
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_own_loop_gives_generates_token_ids(kind: str, batch: int) -> None:
+    d = _decoding(kind, batch)
+    reference = GenerateEngine(d).new_ids().clone()
+    engine, check = build("cuda-graph", d, PlainGraphs())
+    assert check is not None and check.equal and check.first_difference is None
+    assert check.new_tokens == batch * 12
+    assert torch.equal(engine.new_ids(), reference)
+    assert torch.equal(engine.new_ids(), reference)  # every request starts from a reset cache
+    assert engine.run_request() == batch * 12
+
+
+def test_end_of_sequence_never_stops_a_request() -> None:
+    d = _decoding()
+    with torch.no_grad():
+        d.model.lm_head.bias = torch.nn.Parameter(torch.zeros(256))
+        d.model.lm_head.bias[2] = 1e4  # the eos id wins every argmax, unless suppressed
+    engine, check = build("cuda-graph", d, PlainGraphs())
+    assert check is not None and check.equal
+    assert 2 not in engine.new_ids().tolist()[0]
+
+
+def test_generate_is_the_reference_and_carries_no_check() -> None:
+    engine, check = build("generate", _decoding(), PlainGraphs())
+    assert check is None and engine.name == "generate" and engine.run_request() == 24
+
+
+def test_a_loop_that_computes_other_tokens_is_refused() -> None:
+    class Corrupting(PlainGraphs):
+        def capture(self, fn: Any, setup: Any, device: Any) -> Any:
+            inner = super().capture(fn, setup, device)
+
+            class Replay:
+                def replay(self) -> None:
+                    inner.replay()
+                    fn.__self__.tokens[:, 5] += 1  # a numerics change from step 5 on
+
+            return Replay()
+
+    with pytest.raises(EngineUnavailable, match="differ from generate\\(\\)'s from decode step 5"):
+        build("cuda-graph", _decoding(), Corrupting())
+
+
+def test_a_capture_that_fails_makes_the_engine_unavailable() -> None:
+    with pytest.raises(EngineUnavailable, match="CUDA graph capture failed \\(RuntimeError: operation not permitted"):
+        build("cuda-graph", _decoding(), PlainGraphs(lambda fn: "operation not permitted when stream is capturing"))
+    with pytest.raises(EngineUnavailable, match="no CUDA here"):
+        build("cuda-graph", _decoding(), NoGraphs())
+    with pytest.raises(EngineUnavailable, match="CUDA graphs need a CUDA device"):
+        build("cuda-graph", _decoding(), CudaGraphs())
+
+
+def test_token_check_reports_the_first_differing_step() -> None:
+    a = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
+    b = a.clone()
+    b[1, 2] = 0
+    check = token_check(a, b)
+    assert not check.equal and check.first_difference == 2 and check.new_tokens == 8
+    assert token_check(a, a).ids_sha256 == token_check(a.clone(), a.clone()).ids_sha256
+
+
+def test_misuse_is_a_clear_error() -> None:
+    with pytest.raises(CollectError, match="unknown engine"):
+        build("vllm", _decoding(), PlainGraphs())
+    with pytest.raises(CollectError, match="prepare\\(\\) must run"):
+        CudaGraphEngine(_decoding(), PlainGraphs()).new_ids()

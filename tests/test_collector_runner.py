@@ -1,0 +1,140 @@
+"""One configuration's trial loop on a fake clock: warm-up sizing, settling, the gate window,
+early stop, budgets, stop reasons (as the validator judges them), timing and honest notes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain, count, repeat
+
+import pytest
+from fakes import Board, FakeSampler, FakeTime, noisy
+
+from collector.errors import CollectError
+from collector.request import TrialPlan
+from collector.runner import Clock, Runner, settled
+from ecocompute import gates, stats
+from ecocompute.domain import Idle
+
+
+class Requests:
+    """Each request takes the next duration from ``durations`` (fake seconds) and yields 128 tokens."""
+
+    def __init__(self, board: Board, durations: Iterator[float]) -> None:
+        self.board, self.durations = board, durations
+
+    def synchronize(self) -> None: ...
+
+    def run_request(self) -> int:
+        self.board.set_power(self.board.load_w)
+        self.board.time.sleep(next(self.durations))
+        self.board.set_power(self.board.idle_w)
+        return 128
+
+
+def _runner(durations: Iterator[float], plan: TrialPlan, counter_backwards_at: int | None = None) -> Runner:
+    board = Board(FakeTime())
+    reads = count()
+
+    def counter() -> list[float]:
+        if next(reads) == counter_backwards_at:
+            return [0.0]
+        return [board.energy_j()]
+
+    clock = Clock(board.time.now, board.time.sleep)
+    return Runner(Requests(board, durations), FakeSampler(board), counter, plan, clock, session_t0=900.0)
+
+
+PLAN = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, gates=gates.Gates(max_trials=12))
+
+
+def test_settled_needs_two_agreeing_trials() -> None:
+    plan = TrialPlan(settle_pct=2.0)
+    assert not settled([10.0], plan)
+    assert settled([10.0, 10.1], plan)
+    assert not settled([10.0, 10.5], plan)
+
+
+def test_warmup_resizes_then_window_slides_past_a_slow_phase() -> None:
+    # compile-heavy first request, then 0.5 s requests; three noisy measured trials, then steady.
+    noisy_phase = [0.5, 0.5, 0.6, 0.6, 0.45, 0.45]
+    result = _runner(chain([2.0], repeat(0.5, 5), noisy_phase, repeat(0.5)), PLAN).run()
+    roles = [t.role for t in result.trials]
+    assert roles[:4] == ["warmup"] * 4
+    assert [t.requests for t in result.trials[:4]] == [1, 1, 2, 2]  # resized after the 2nd
+    assert roles[4:] == ["discarded"] * 3 + ["measured"] * 5
+    assert result.stopped_by == "gates_passed"
+    summary, _, status = result.outcome(PLAN)
+    assert status == "ok" and summary is not None and summary.trials == 5 and summary.throughput_tok_s_cv_pct == 0.0
+    assert result.idle.power_before_w == pytest.approx(70.0) and result.idle.power_per_gpu_after_w == (
+        pytest.approx(70.0),
+    )
+    assert all(t.energy_j == pytest.approx(250.0 * t.duration_s) for t in result.trials)
+    # each trial's start, on the session's clock (which started at 900 s on the runner's)
+    assert result.trials[0].started_at_s == pytest.approx(1000.0 + 1.0 - 900.0)  # after the 1-s idle window
+    ends = [t.started_at_s + t.duration_s for t in result.trials]
+    assert all(b.started_at_s >= a for a, b in zip(ends, result.trials[1:], strict=False))
+
+
+def _drift() -> Iterator[float]:
+    """Each 2-request trial 1.3 % slower than the one before: every window's CV is just above 2 %, but
+    the trial-to-trial steps are small, so passing never looks implausible."""
+    return (0.5 * 1.0065**i for i in count())
+
+
+def test_trial_budget_is_written_as_gate_failed() -> None:
+    result = _runner(_drift(), PLAN).run()
+    _, gate, status = result.outcome(PLAN)
+    assert status == "gate_failed" and "throughput_cv" in gate.failed and result.stopped_by == "trial_budget"
+    assert sum(t.role != "warmup" for t in result.trials) == 12
+    assert stats.measured(result.trials) == result.trials[-5:]
+
+
+def test_time_budget() -> None:
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, max_config_s=9.0, gates=gates.Gates(max_trials=40))
+    result = _runner(_drift(), plan).run()
+    assert result.stopped_by == "time_budget"
+    assert sum(t.role != "warmup" for t in result.trials) >= 5  # never before a full window
+
+
+def test_a_hopelessly_noisy_configuration_stops_early_and_says_why() -> None:
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0)  # budget 40 trials
+    result = _runner(chain([0.5, 0.5, 0.5], noisy(0.15, seed=3)), plan).run()  # ~11 % per 2-request trial
+    assert result.stopped_by == "implausible"
+    post = [t.throughput_tok_s for t in result.trials if t.role != "warmup"]
+    assert 2 * plan.gates.min_trials <= len(post) < 20
+    assert gates.implausible(post, plan.gates, plan.early_stop)  # what the validator recomputes
+    assert not gates.implausible(post[:-1], plan.gates, plan.early_stop)  # and not a trial sooner
+    assert any("stopped early" in n for n in result.notes)
+
+
+def test_a_borderline_configuration_is_not_stopped_early() -> None:
+    for seed in range(5):
+        result = _runner(chain([0.5, 0.5, 0.5], noisy(0.025, seed=seed)), PLAN).run()  # ~1.8 % per trial
+        assert result.stopped_by in ("gates_passed", "trial_budget"), seed
+
+
+def test_counter_going_backwards_is_noted_and_the_trial_repeated() -> None:
+    result = _runner(repeat(0.5), PLAN, counter_backwards_at=5).run()
+    assert any("went backwards" in n for n in result.notes)
+    assert all(t.energy_j > 0 for t in result.trials)
+
+
+def test_counter_going_backwards_twice_aborts() -> None:
+    runner = _runner(repeat(0.5), PLAN)
+    falling = count(0, -1)
+    runner.counter = lambda: [float(next(falling))]  # every read lower than the one before
+    with pytest.raises(CollectError, match="backwards twice"):
+        runner.trial(0, "warmup", 1)
+
+
+def test_a_power_field_fallback_is_recorded_per_trial_and_noted() -> None:
+    runner = _runner(repeat(0.5), PLAN)
+    runner.sampler = FakeSampler(runner.sampler.board, reading="mixed")  # type: ignore[attr-defined]
+    result = runner.run()
+    assert {t.power_reading for t in result.trials} == {"mixed"}
+    assert any("instant power field failed" in n for n in result.notes)
+
+
+def test_result_before_the_end_is_a_bug() -> None:
+    with pytest.raises(CollectError, match="before the configuration finished"):
+        _runner(repeat(0.5), PLAN).result(Idle(70.0, 70.0))
