@@ -1,57 +1,59 @@
 #!/usr/bin/env bash
-# Driver for the lent H100 (no internet): install carried wheels, run the doctor, then the
-# Mistral-7B sweep in its own session so it outlives one 10-minute command; 'ab' runs the sampler
-# A/B (paired on/off requests: the GPU alone, then compiled static-cache decoding); 'probe' is a
-# short eco-collect run whose file shows what this GPU's NVML records.
-# Usage on the device: bash benchmarks/device_sweep.sh start|wait|ab|ab-decode|probe
-# Chain the calls without pause: the lent machine is released 30 s after a call ends, and the
-# background sweep (and its checkpoint) goes with it: one 'start' call, then 'wait' calls until the
-# report exists, then 'ab'.
+# Driver for the lent GPU machine (no internet): install the carried wheels, then run eco-collect
+# there. The machine is released 30 s after a call and takes background work with it, so chain the
+# calls without pause: 'start' launches a run in its own session, 'wait' calls follow it until it
+# ends, then 'report' prints the per-configuration table from the file.
+# Usage on the device: bash benchmarks/device_sweep.sh install|doctor|smoke|start|wait|report|ab-decode|ab
+#   MODEL=<hub id> (default Mistral-7B), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540).
 set -uo pipefail
 STATE=/tmp/eco-run
+MODEL=${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}
+TAG=$(echo "$MODEL" | tr '/.' '--')
 export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$STATE" "$OUT"
 case "${1:-start}" in
-  start)
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-    mkdir -p "$STATE"
-    nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv | tee "$STATE/nvidia-smi.txt"
-    python3 -m collector doctor 2>&1 | tee "$STATE/doctor.txt"
-    setsid nohup python3 benchmarks/collector_sweep.py --model mistralai/Mistral-7B-Instruct-v0.2 --weights random \
-      --out-dir "$STATE/repo/submissions" --report "$STATE/sweep-report.json" ${SWEEP_ARGS:-} \
-      > "$STATE/sweep.log" 2>&1 < /dev/null &
-    echo "sweep started (pid $!)"
-    ;;
   install)
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-    mkdir -p "$STATE"
+    nvidia-smi --query-gpu=name,driver_version,power.limit,temperature.gpu --format=csv | tee "$OUT/nvidia-smi.txt"
+    python3 -c "import torch, transformers, bitsandbytes; print('torch', torch.__version__, 'transformers', transformers.__version__, 'bitsandbytes', bitsandbytes.__version__)" | tee "$OUT/versions.txt"
     ;;
-  probe)
-    python3 -m collector run --model Qwen/Qwen2.5-0.5B-Instruct --weights random --precision fp16 --batch-size 1 \
-      --trial-min-s 3 --max-trials 6 --max-config-s 40 --handle ecocompute-bot --out-dir "$STATE/probe/submissions" 2>&1 \
-      | tr '\r' '\n' | grep -vE "it/s|^\s*$" | tail -25 | tee "$STATE/probe.txt"
+  doctor)
+    python3 -m collector doctor 2>&1 | tee "$OUT/doctor.txt"
     ;;
-  ab)
-    python3 benchmarks/sampler_overhead.py --workload matmul --pairs "${PAIRS:-200}" \
-      --matmul-per-request "${MATMULS:-250}" 2>&1 | tee "$STATE/sampler_overhead_matmul.txt"
+  smoke)
+    python3 benchmarks/engine_smoke.py --model "$MODEL" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
+      | grep -vE "it/s|^\s*$" | tee "$OUT/smoke-$TAG.txt"
     ;;
-  ab-decode)
-    python3 benchmarks/sampler_overhead.py --workload decode --model "${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}" --cache static \
-      --pairs "${PAIRS:-120}" --period-s "${PERIOD:-0.05}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
-      | grep -v "it/s" | tee "$STATE/sampler_overhead_decode.txt"
+  start)
+    setsid nohup python3 -m collector run --model "$MODEL" --weights random --handle ecocompute-bot \
+      --precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir "$STATE/repo/submissions" ${RUN_ARGS:-} \
+      > "$STATE/run-$TAG.log" 2>&1 < /dev/null &
+    echo "eco-collect run started for $MODEL (pid $!)"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
-    while [ ! -f "$STATE/sweep-report.json" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-      if ! pgrep -f collector_sweep.py > /dev/null; then echo "sweep process ended"; break; fi
-      sleep 10
+    while pgrep -f "collector run --model $MODEL" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
+    pgrep -f "collector run --model $MODEL" > /dev/null && echo "still running" || echo "run ended"
+    ;;
+  report)
+    for f in "$STATE"/repo/submissions/*/*.json; do
+      python3 benchmarks/sweep_report.py "$f" --json "$OUT/$(basename "$f" .json)-report.json" | tee "$OUT/$(basename "$f" .json)-report.txt"
+      cp "$f" "$OUT/"
     done
     ;;
+  ab-decode)
+    python3 benchmarks/sampler_overhead.py --workload decode --model "$MODEL" --engine cuda-graph \
+      --pairs "${PAIRS:-200}" --period-s "${PERIOD:-0.05}" --cache-dir "$STATE/repo/.eco-collect/models" 2>&1 \
+      | grep -v "it/s" | tee "$OUT/sampler-overhead-cuda-graph-$TAG.txt"
+    ;;
+  ab)
+    python3 benchmarks/sampler_overhead.py --workload matmul --pairs "${PAIRS:-200}" --matmul-per-request "${MATMULS:-250}" 2>&1 \
+      | tee "$OUT/sampler-overhead-matmul.txt"
+    ;;
 esac
-mkdir -p "$OUT"
-cp "$STATE"/*.txt "$STATE"/*.json "$OUT"/ 2>/dev/null
-cp "$STATE"/repo/submissions/*/*.json "$STATE"/probe/submissions/*/*.json "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null
-if [ -f "$STATE/sweep.log" ]; then
-  tr '\r' '\n' < "$STATE/sweep.log" | grep -vE "it/s|^\s*$" | tail -60 > "$OUT/sweep-tail.txt"
-  cat "$OUT/sweep-tail.txt"
-fi
-ls "$STATE/repo/.eco-collect" 2>/dev/null || true
+for log in "$STATE"/run-*.log; do
+  [ -f "$log" ] || continue
+  tr '\r' '\n' < "$log" | grep -vE "it/s|^\s*$" | tail -25 > "$OUT/$(basename "$log" .log)-tail.txt"
+  echo "== $(basename "$log")"; cat "$OUT/$(basename "$log" .log)-tail.txt"
+done
+ls "$STATE/repo/.eco-collect" 2>/dev/null | head
