@@ -56,4 +56,5 @@ for log in "$STATE"/run-*.log; do
   tr '\r' '\n' < "$log" | grep -vE "it/s|^\s*$" | tail -25 > "$OUT/$(basename "$log" .log)-tail.txt"
   echo "== $(basename "$log")"; cat "$OUT/$(basename "$log" .log)-tail.txt"
 done
+cp "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null  # what a cut lease would lose
 ls "$STATE/repo/.eco-collect" 2>/dev/null | head

@@ -146,10 +146,9 @@ class CudaGraphs:
         with torch.cuda.device(device):
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                for _ in range(2):
-                    setup()
-                    fn()
+            with torch.cuda.stream(side):  # one eager run initialises what the capture must not allocate
+                setup()
+                fn()
             torch.cuda.current_stream().wait_stream(side)
             setup()
             graph = torch.cuda.CUDAGraph()

@@ -156,16 +156,17 @@ class Runner:
 
     def warm_up(self) -> None:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""
-        plan, sized = self.plan, []  # sized: throughputs of consecutive warm-ups at the final trial size
+        plan = self.plan
         while True:
             t = self.trial(len(self.trials), "warmup", self.requests)
             self.trials.append(t)
-            if t.duration_s < 0.9 * plan.trial_min_s:  # too short: resize, and start settling again
+            full_size = t.duration_s >= 0.9 * plan.trial_min_s
+            if not full_size:  # too short: resize
                 self.requests = max(1, math.ceil(plan.trial_min_s / (t.duration_s / self.requests)))
-                sized = []
-            else:
-                sized.append(t.throughput_tok_s)
-            if len(self.trials) >= plan.warmup_min and settled(sized, plan):
+            # Settled when a full-size trial agrees with the one before it, whatever that one's size:
+            # throughput is a rate, and a first request that still compiles or warms caches disagrees.
+            rates = [w.throughput_tok_s for w in self.trials]
+            if len(self.trials) >= plan.warmup_min and full_size and settled(rates, plan):
                 return
             if len(self.trials) >= plan.warmup_max:
                 self.notes.append(
@@ -185,17 +186,14 @@ class Runner:
             return False
         if gates_mod.evaluate(stats.summarize([self.trials[i] for i in self.window], 0.0), plan.gates).passed:
             self.stopped_by = "gates_passed"
-        elif gates_mod.implausible(self._post_warmup_throughputs(), plan.gates, plan.early_stop):
+        elif gates_mod.implausible(self.trials, plan.gates, plan.early_stop):
             self.stopped_by = "implausible"
         # Budgets end the search for a passing window, never a window shorter than the gate needs.
-        elif len(self._post_warmup_throughputs()) >= plan.gates.max_trials:
+        elif sum(t.role != "warmup" for t in self.trials) >= plan.gates.max_trials:
             self.stopped_by = "trial_budget"
         elif self.busy_s > plan.max_config_s:
             self.stopped_by = "time_budget"
         return self.stopped_by is not None
-
-    def _post_warmup_throughputs(self) -> list[float]:
-        return [t.throughput_tok_s for t in self.trials if t.role != "warmup"]
 
     def result(self, idle: Idle) -> ConfigResult:
         if self.stopped_by is None:
@@ -211,7 +209,7 @@ class Runner:
             )
         if self.stopped_by == "implausible":
             self.notes.append(
-                f"stopped early after {len(self._post_warmup_throughputs())} trials: passing the throughput gate "
+                f"stopped early after {sum(t.role != 'warmup' for t in self.trials)} trials past warm-up: passing the throughput gate "
                 f"had become implausible (rule {self.plan.early_stop.rule})"
             )
         return ConfigResult(idle, self.trials, self.stopped_by, self.notes, self.busy_s)

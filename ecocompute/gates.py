@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
 from . import catalogue, stats
-from .domain import GateOutcome, Summary
+from .domain import GateOutcome, Summary, Trial
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,23 @@ class EarlyStop:
 DEFAULT_EARLY_STOP = EarlyStop()
 
 
-def implausible(throughputs: Sequence[float], gates: Gates, early_stop: EarlyStop) -> bool:
-    """True when passing has become implausible: at least two gate windows of post-warm-up trials
-    (``throughputs``, in order) exist, the latest window fails the throughput gate, and even with the
-    trial-to-trial spread (``stats.short_term_cv``) at the optimistic end of its interval the next
-    window would pass with a probability below ``early_stop.probability_max``.
+def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) -> bool:
+    """True when passing has become implausible for a configuration whose trials (in order) are
+    ``trials``: a full gate window of trials past warm-up exists and fails the throughput gate, there
+    are at least two windows' worth of trials at the final size (warm-ups of that size count: they
+    sample the same trial-to-trial spread), and even with that spread (``stats.short_term_cv``) at the
+    optimistic end of its interval the next window would pass with a probability below
+    ``early_stop.probability_max``.
 
     Simulated on normal noise (300 runs each, gate 2 %, window 5, budget 40): a configuration with a
     3 % spread is stopped early 5 % of the time, 5 %: 61 %, 8 %: 95 % (after 11-13 trials)."""
     n = gates.min_trials
-    if len(throughputs) < 2 * n or stats.cv_pct(throughputs[-n:]) < gates.throughput_cv_max_pct:
+    window = [t.throughput_tok_s for t in trials if t.role != "warmup"][-n:]
+    if len(window) < n or stats.cv_pct(window) < gates.throughput_cv_max_pct:
         return False
-    chance = stats.window_pass_probability(throughputs, n, gates.throughput_cv_max_pct, early_stop.confidence)
+    size = trials[-1].requests  # trials are resized during warm-up only
+    evidence = [t.throughput_tok_s for t in trials if t.requests == size]
+    if len(evidence) < 2 * n:
+        return False
+    chance = stats.window_pass_probability(evidence, n, gates.throughput_cv_max_pct, early_stop.confidence)
     return chance < early_stop.probability_max

@@ -148,8 +148,8 @@ def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyS
             )
         ]
     if reason == "implausible":
-        tput = [t.throughput_tok_s for t in post_warmup]
-        if early_stop is None or not implausible(tput, gates, early_stop):
+        if early_stop is None or not implausible(m.trials, gates, early_stop):
+            tput = [t.throughput_tok_s for t in post_warmup]
             cv = stats.cv_pct(tput[-gates.min_trials :]) if tput else float("nan")
             return [
                 make(
