@@ -40,7 +40,8 @@ def main() -> None:
             decoding = Decoding.of(loaded.model, source.prompt(64), batch, 128)
             t0 = time.perf_counter()
             try:
-                engine, check = build(a.engine, decoding, CudaGraphs())
+                built = build(a.engine, decoding, CudaGraphs())
+                engine, check = built.engine, built.check
             except EngineUnavailable as exc:
                 print(f"  bs={batch} {a.engine}: unavailable ({exc}) [{time.perf_counter() - t0:.1f} s]")
                 continue
@@ -53,6 +54,7 @@ def main() -> None:
             verdict = (
                 "no check" if check is None else ("equal" if check.equal else f"differs at {check.first_difference}")
             )
+            verdict += "".join(f"; {n}" for n in built.notes())
             print(
                 f"  bs={batch} {a.engine}: tokens vs generate(): {verdict}; prepared in {prepared:.1f} s; "
                 f"{tokens / elapsed:.1f} tok/s over {a.requests} requests"

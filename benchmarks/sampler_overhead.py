@@ -94,7 +94,7 @@ def decode_work(model: str, engine: str, output_tokens: int, cache_dir: Path) ->
 
     source = ModelSource(model, weights="random", revision=None, device="cuda", cache_dir=cache_dir)
     decoding = Decoding.of(source.load("fp16").model, source.prompt(64), 1, output_tokens)
-    return build(engine, decoding, CudaGraphs())[0]
+    return build(engine, decoding, CudaGraphs()).engine
 
 
 def main() -> None:

@@ -149,7 +149,7 @@ class Schedule:
         added: list[Config] = []
         try:
             try:
-                engine, entry.check = self._build(name, loaded, config.batch_size)
+                engine = self._build(name, loaded, config.batch_size, entry)
             except engines.EngineUnavailable as exc:
                 if config.engine != "auto":
                     entry.skip_reason = f"engine {name} cannot run {config.precision} here: {exc}"
@@ -158,7 +158,7 @@ class Schedule:
                 entry.notes.append(
                     f"measured with generate: the CUDA-graph engine cannot run {config.precision} ({exc})"
                 )
-                engine, entry.check = self._build(catalogue.REFERENCE_ENGINE, loaded, config.batch_size)
+                engine = self._build(catalogue.REFERENCE_ENGINE, loaded, config.batch_size, entry)
                 if config.precision != catalogue.REFERENCE_PRECISION:
                     added = self._fp16_references(config)
         except Exception as exc:
@@ -172,10 +172,13 @@ class Schedule:
         entry.runner = Runner(workload, s.sampler, s.counter, s.request.plan, s.hooks.clock, s.events.trial_done, s.t0)
         return entry, added
 
-    def _build(self, name: str, loaded: LoadedModel, batch: int) -> tuple[engines.Engine, TokenCheck | None]:
+    def _build(self, name: str, loaded: LoadedModel, batch: int, entry: Entry) -> engines.Engine:
         r = self.session.request
         decoding = engines.Decoding.of(loaded.model, self.session.prompt, batch, r.output_tokens)
-        return engines.build(name, decoding, self.session.hooks.graphs)
+        built = engines.build(name, decoding, self.session.hooks.graphs)
+        entry.check = built.check
+        entry.notes += built.notes()
+        return built.engine
 
     def _fp16_references(self, config: Config) -> list[Config]:
         r = self.session.request
@@ -189,6 +192,9 @@ class Schedule:
         s = self.session
         pending = [c for c in configs if c.key not in s.done]
         seen = {c.key for c in configs}
+        # Configurations as resolved (an auto one that fell back to generate is the same configuration as
+        # an fp16 reference on generate): each is measured once.
+        measured = {(m.precision, m.engine.name, m.batch_size) for m in s.done.values()}
         groups = [pending] if self.interleaved else [[c] for c in pending]
         out: list[Measurement] = []
         while groups:
@@ -196,8 +202,13 @@ class Schedule:
             entries: list[Entry] = []
             while group:
                 entry, added = self._prepare(group.pop(0))
+                resolved = (entry.config.precision, entry.engine_name, entry.config.batch_size)
+                if resolved in measured:
+                    self.total -= 1
+                    continue
+                measured.add(resolved)
                 entries.append(entry)
-                new = [c for c in added if c.key not in seen and c.key not in s.done]
+                new = [c for c in added if c.key not in seen and c.key not in s.done and c.key not in measured]
                 seen |= {c.key for c in new}
                 self.total += len(new)
                 if self.interleaved:

@@ -58,8 +58,10 @@ def _decoding(kind: str = "llama", batch: int = 2, tokens: int = 12) -> Decoding
 def test_own_loop_gives_generates_token_ids(kind: str, batch: int) -> None:
     d = _decoding(kind, batch)
     reference = GenerateEngine(d).new_ids().clone()
-    engine, check = build("cuda-graph", d, PlainGraphs())
+    built = build("cuda-graph", d, PlainGraphs())
+    engine, check = built.engine, built.check
     assert check is not None and check.equal and check.first_difference is None
+    assert built.notes() == ["token ids equal generate()'s with the dynamic cache too"]
     assert check.new_tokens == batch * 12
     assert torch.equal(engine.new_ids(), reference)
     assert torch.equal(engine.new_ids(), reference)  # every request starts from a reset cache
@@ -71,13 +73,15 @@ def test_end_of_sequence_never_stops_a_request() -> None:
     with torch.no_grad():
         d.model.lm_head.bias = torch.nn.Parameter(torch.zeros(256))
         d.model.lm_head.bias[2] = 1e4  # the eos id wins every argmax, unless suppressed
-    engine, check = build("cuda-graph", d, PlainGraphs())
+    built = build("cuda-graph", d, PlainGraphs())
+    engine, check = built.engine, built.check
     assert check is not None and check.equal
     assert 2 not in engine.new_ids().tolist()[0]
 
 
 def test_generate_is_the_reference_and_carries_no_check() -> None:
-    engine, check = build("generate", _decoding(), PlainGraphs())
+    built = build("generate", _decoding(), PlainGraphs())
+    engine, check = built.engine, built.check
     assert check is None and engine.name == "generate" and engine.run_request() == 24
 
 
@@ -93,7 +97,9 @@ def test_a_loop_that_computes_other_tokens_is_refused() -> None:
 
             return Replay()
 
-    with pytest.raises(EngineUnavailable, match="differ from generate\\(\\)'s from decode step 5"):
+    with pytest.raises(
+        EngineUnavailable, match="differ from generate\\(\\)'s on the same static cache from decode step 5"
+    ):
         build("cuda-graph", _decoding(), Corrupting())
 
 

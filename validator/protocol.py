@@ -147,18 +147,17 @@ def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyS
                 f"trial budget: {len(post_warmup)} trials after warm-up, the budget is {gates.max_trials}",
             )
         ]
-    if reason == "implausible":
-        if early_stop is None or not implausible(m.trials, gates, early_stop):
-            tput = [t.throughput_tok_s for t in post_warmup]
-            cv = stats.cv_pct(tput[-gates.min_trials :]) if tput else float("nan")
-            return [
-                make(
-                    "protocol.stop_reason",
-                    file,
-                    f"{base}/stopped_by",
-                    f"stopped as implausible, but the early-stop rule does not hold on its trials (last window CV {cv:.2f} %)",
-                )
-            ]
+    if reason == "implausible" and (early_stop is None or not implausible(m.trials, gates, early_stop)):
+        tput = [t.throughput_tok_s for t in post_warmup]
+        cv = stats.cv_pct(tput[-gates.min_trials :]) if tput else float("nan")
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/stopped_by",
+                f"stopped as implausible, but the early-stop rule does not hold on its trials (last window CV {cv:.2f} %)",
+            )
+        ]
     return []
 
 
