@@ -47,7 +47,7 @@ def version_problem(value: str) -> str | None:
         return f"{value[:MAX_VERSION_LENGTH]!r}... is longer than any version ({MAX_VERSION_LENGTH} characters)"
     if stripped.lower() in _PLACEHOLDERS:
         return f"{value!r} is a placeholder, not a version"
-    if _WILDCARD.search(stripped) or not _exact(stripped):
+    if _WILDCARD.search(stripped) or not _exact(value):  # surrounding whitespace is not part of a version
         return f"{value!r} is not an exact version"
     return None
 

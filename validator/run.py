@@ -184,7 +184,13 @@ def report_for(candidates: Sequence[Checked], accepted: Sequence[Checked], extra
     report = Report(files=[c.path for c in candidates])
     for c in candidates:
         report.findings.extend(c.findings)
-    report.findings.extend(cross_file_findings(candidates, accepted))
+    try:
+        report.findings.extend(cross_file_findings(candidates, accepted))
+    except Exception as exc:  # noqa: BLE001 - a bug in the checks over files rejects every candidate
+        detail = printable(f"{type(exc).__name__}: {exc}", limit=300)
+        report.findings.extend(
+            make("validator.internal_error", c.path, "", f"the checks over files failed ({detail})") for c in candidates
+        )
     report.findings.extend(extra)
     return report
 

@@ -295,10 +295,24 @@ def load(folder: Path) -> Reference:
     )
 
 
+_TABLES = ("gpus.json", "models.json", "prompts.json", "collectors.json", "accepted.json")
+
+
 @functools.lru_cache(maxsize=8)
-def cached(folder: str) -> Reference:
-    """``load`` once per folder and process (validator workers ask for it per file)."""
+def _cached(folder: str, signature: tuple[tuple[int, int], ...]) -> Reference:
     return load(Path(folder))
+
+
+def cached(folder: str) -> Reference:
+    """``load`` once per folder, process and version of its files (validator workers ask per file)."""
+    signature = []
+    for name in _TABLES:
+        try:
+            info = (Path(folder) / name).stat()
+            signature.append((info.st_mtime_ns, info.st_size))
+        except OSError:
+            signature.append((-1, -1))
+    return _cached(folder, tuple(signature))
 
 
 def default() -> Reference:
