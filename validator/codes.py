@@ -100,7 +100,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "provenance.revision",
             _E,
-            "pretrained weights without a 40-hex model revision",
+            "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
             "record the commit SHA of the weights",
         ),
         Code("provenance.future_time", _E, "created_at lies in the future", "fix the clock of the measuring machine"),

@@ -65,7 +65,7 @@ def identify(data: Any, file: str) -> list[Finding]:
                 "schema.unknown_version",
                 file,
                 "/schema_version",
-                f"schema_version {version!r} is unknown; this validator knows {', '.join(SCHEMA_VERSIONS)}",
+                f"schema_version {str(version)[:64]!r} is unknown; this validator knows {', '.join(SCHEMA_VERSIONS)}",
             )
         ]
     return []

@@ -35,7 +35,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        findings += _engine(m, base, file, recorded)
+        findings += _engine(m, base, file, recorded, sub.protocol.output_tokens)
         if recorded:
             findings += _stop(m, base, file, gates, early_stop)
             findings += _placement(m, base, file, sub.environment.gpu.count)
@@ -170,7 +170,7 @@ def _session(sub: Submission, file: str) -> list[Finding]:
     return out
 
 
-def _engine(m: Measurement, base: str, file: str, recorded: bool) -> list[Finding]:
+def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:
     e = m.engine
     spec = catalogue.ENGINES[e.name]
     out = []
@@ -198,6 +198,22 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool) -> list[Findin
                 file,
                 f"{base}/engine/token_check",
                 f"engine {e.name} was measured without comparing its token ids with generate()'s",
+            )
+        )
+    elif (
+        (e.token_check.first_difference is None) != e.token_check.equal
+        or (e.token_check.first_difference or 0) >= output_tokens
+        or e.token_check.new_tokens != m.batch_size * output_tokens
+    ):
+        tc = e.token_check
+        out.append(
+            make(
+                "protocol.token_check",
+                file,
+                f"{base}/engine/token_check",
+                f"equal={tc.equal} with first_difference={tc.first_difference} over {tc.new_tokens} tokens: a check "
+                f"compares batch x output tokens = {m.batch_size * output_tokens} tokens, and differs at a step below "
+                f"{output_tokens} exactly when not equal",
             )
         )
     elif e.cuda_graph and not e.token_check.equal:

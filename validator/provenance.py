@@ -95,13 +95,15 @@ def check(
         )
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        if m.model.weights == "pretrained" and not ids.is_commit_sha(m.model.revision):
+        random_ok = m.model.weights == "random_init" and m.model.revision == catalogue.RANDOM_REVISION
+        if not (random_ok or ids.is_commit_sha(m.model.revision)):
+            also = f" (or {catalogue.RANDOM_REVISION!r} for random weights)" if m.model.weights == "random_init" else ""
             findings.append(
                 make(
                     "provenance.revision",
                     file,
                     f"{base}/model/revision",
-                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA",
+                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA{also}",
                 )
             )
         expected = catalogue.PRECISIONS[m.precision].expected_record()
