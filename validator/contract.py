@@ -76,19 +76,42 @@ _PROBE_ITEMS = 4  # arrays longer than this are cut for error collection (see ch
 _PROBE_KEYS = 64  # more keys than any object of the schema has, except a free-form device_map
 
 
-def _probe(value: Any) -> Any:
-    """A copy of ``value`` with every array cut to its first few items (and huge objects to their
-    first keys).
+def _largest(schema: Any, key: str) -> int:
+    """The largest value of ``key`` (maxItems, maxProperties) anywhere in the schema."""
+    if isinstance(schema, dict):
+        own = schema.get(key, 0) if isinstance(schema.get(key), int) else 0
+        return max([own, *(_largest(v, key) for v in schema.values())])
+    if isinstance(schema, list):
+        return max((_largest(v, key) for v in schema), default=0)
+    return 0
 
-    Only for collecting error messages once ``is_valid`` said no: an error of the copy is an error of
-    the original (a prefix of a unique array is unique, no array of the schema needs more items than
-    are kept, and only objects that are wrong already have more keys), and the copy is small, so
-    collecting is cheap however many values fail."""
+
+@functools.lru_cache(maxsize=1)
+def _limits() -> tuple[int, int]:
+    schema = load_schema()
+    return _largest(schema, "maxItems"), _largest(schema, "maxProperties")
+
+
+def _probe(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> Any:
+    """A copy of ``value`` with every array cut to its first few items (and huge objects to their
+    first keys); arrays and objects larger than any the schema allows are noted in ``oversized``.
+
+    An error of the copy is an error of the original (a prefix of a unique array is unique, no array
+    of the schema needs more items than are kept, and only objects that are wrong already have more
+    keys), and the copy is small, so collecting errors is cheap however many values fail."""
     if isinstance(value, list):
-        return [_probe(v) for v in value[:_PROBE_ITEMS]]
+        if len(value) > _limits()[0]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} items; no array of the schema holds more than {_limits()[0]}")
+            )
+        return [_probe(v, [*at, i], oversized) for i, v in enumerate(value[:_PROBE_ITEMS])]
     if isinstance(value, dict):
+        if len(value) > _limits()[1]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} keys; no object of the schema holds more than {_limits()[1]}")
+            )
         items = value.items() if len(value) <= _PROBE_KEYS else list(value.items())[:_PROBE_KEYS]
-        return {k: _probe(v) for k, v in items}
+        return {k: _probe(v, [*at, k], oversized) for k, v in items}
     return value
 
 
@@ -98,12 +121,18 @@ def _finding(file: str, pointer: str, message: str) -> Finding:
 
 
 def check_schema(data: dict[str, Any], file: str, limit: int = MAX_SCHEMA_FINDINGS) -> list[Finding]:
-    """At most ``limit`` schema findings, in time linear in the document however many values fail."""
+    """At most ``limit`` schema findings, in time linear in the document however many values fail.
+
+    A document with an array or object larger than any the schema allows is wrong already: it is
+    never handed whole to the schema engine (converting a million numbers costs more than reading
+    them), only its probe."""
     validator = _validator()
-    if validator.is_valid(data):
+    oversized: list[tuple[str, str]] = []
+    probe = _probe(data, [], oversized)
+    if not oversized and validator.is_valid(data):
         return []
-    errors = []
-    for error in validator.iter_errors(_probe(data)):
+    errors = list(oversized)
+    for error in validator.iter_errors(probe):
         errors.append((_pointer(error.instance_path), error.message))
         if len(errors) >= 4 * limit:
             break
