@@ -356,3 +356,14 @@ def test_odd_file_names_are_reported_safely(tmp_path: Path, valid_doc: dict, mon
 def test_every_valid_fixture_still_passes_with_line_numbers_untouched() -> None:
     for path in (FIXTURES / "valid").glob("*.json"):
         assert validate([path], accepted_root=None).errors == [], path.name
+
+
+def test_an_unreadable_file_is_a_finding(tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_json(tmp_path / "x.json", valid_doc)
+
+    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)  # as root, chmod 0 would not stop the read
+    report = validate([path], accepted_root=None)
+    assert _codes(report) == {"file.not_regular"} and "Permission denied" in report.findings[0].message

@@ -232,7 +232,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.memory_fit",
             _E,
-            "the model's weights at this precision do not fit in the memory of the GPUs used",
+            "the model's weights at this precision and its KV cache do not fit in the memory of the GPUs used",
             "check the model, precision and placement",
         ),
         Code(

@@ -160,14 +160,17 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
     bytes_per_param = catalogue.PRECISIONS[m.precision].bytes_per_param
     used = _gpus_used(m, sub.environment.gpu.count)
     weights_gib = spec.parameter_count * bytes_per_param / 2**30
+    tokens = sub.protocol.prompt_tokens + sub.protocol.output_tokens
+    cache_gib = _kv_cache_bytes(spec, m, tokens) / 2**30
     memory_gib = sub.environment.gpu.memory_total_mib * used / 1024
-    if weights_gib > memory_gib:
+    if weights_gib + cache_gib > memory_gib:
         out.append(
             make(
                 "physics.memory_fit",
                 file,
                 f"{base}/precision",
-                f"{spec.id} in {m.precision} needs {weights_gib:.1f} GiB of weights; {used} GPU(s) hold {memory_gib:.1f} GiB",
+                f"{spec.id} in {m.precision} needs {weights_gib:.1f} GiB of weights and {cache_gib:.1f} GiB of KV cache "
+                f"(batch {m.batch_size} x {tokens} tokens); {used} GPU(s) hold {memory_gib:.1f} GiB",
             )
         )
     read_bytes = spec.active_parameter_count * bytes_per_param
@@ -186,6 +189,20 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
             )
             break
     return out
+
+
+def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: int) -> float:
+    """Keys and values of every layer for the whole batch at the last token, in the cache's dtype
+    (the weights' float dtype): resident at the end of every request. 0 when the architecture's
+    hyper-parameters do not say."""
+    hp = spec.hyperparameters
+    try:
+        head_dim = hp.get("head_dim") or hp["hidden_size"] // hp["num_attention_heads"]
+        per_token = 2 * hp["num_hidden_layers"] * hp["num_key_value_heads"] * head_dim
+    except (KeyError, TypeError, ZeroDivisionError):
+        return 0.0
+    dtype_bytes = 4 if catalogue.PRECISIONS[m.precision].torch_dtype == "float32" else 2
+    return float(per_token * tokens * m.batch_size * dtype_bytes)
 
 
 def _quality(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Finding]:

@@ -194,7 +194,15 @@ def load(path: Path, display: str | None = None) -> Loaded:
     if info.st_size > MAX_BYTES:
         result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
         return result
-    raw = path.read_bytes()
+    try:
+        with path.open("rb") as fh:  # read at most the cap: the file may have grown since lstat
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
+        return result
+    if len(raw) > MAX_BYTES:
+        result.findings.append(make("file.too_large", shown, "", f"more than {MAX_BYTES} bytes (it grew while read)"))
+        return result
     result.sha256 = hashlib.sha256(raw).hexdigest()
     problem = None
     if raw.startswith(b"\xef\xbb\xbf"):
