@@ -318,3 +318,9 @@ def cached(folder: str) -> Reference:
 def default() -> Reference:
     """The tables shipped with this package."""
     return cached(str(PACKAGE_DIR))
+
+
+def architectures(ref: Reference | None = None) -> dict[str, dict[str, Any]]:
+    """Model id -> {"model_type", **hyper-parameters}: what the collector builds random weights from
+    (the layout of its former collector/data/architectures.json)."""
+    return {m.id: {"model_type": m.model_type, **m.hyperparameters} for m in (ref or default()).models.values()}
