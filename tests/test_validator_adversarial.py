@@ -312,6 +312,9 @@ def test_older_schema_versions_hold_only_for_the_accepted_bytes(tmp_path: Path) 
 
 def test_check_document_keeps_its_api(valid_doc: dict) -> None:
     assert check.check_document(valid_doc, f"{valid_doc['submission_id']}.json") == []
+    bidi = copy.deepcopy(valid_doc)
+    bidi["environment"]["host"]["kernel"] = "6.8\u202e"
+    assert [f.code for f in check.check_document(bidi, "x.json")] == ["json.unsafe_text"]
     findings = check.check_document({**valid_doc, "schema_version": "1.1.0"}, "x.json")
     assert [f.code for f in findings] == ["schema.outdated_version"]
 

@@ -67,17 +67,27 @@ def check_data(
     file's path relative to the repository root (None: outside it, or not a file), ``sha256`` the
     hash of its bytes (None: a document in memory)."""
     try:
-        return _check_data(data, shown, now, repo_path, sha256, ref or reference.default())
+        return _check_data(data, shown, now, repo_path, sha256, ref or reference.default(), text_checked=False)
     except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
         return Checked(shown, [_internal_error(shown, exc)], sha256=sha256)
 
 
 def _check_data(
-    data: Any, shown: str, now: datetime | None, repo_path: str | None, sha256: str | None, ref: Reference
+    data: Any,
+    shown: str,
+    now: datetime | None,
+    repo_path: str | None,
+    sha256: str | None,
+    ref: Reference,
+    text_checked: bool,
 ) -> Checked:
     identity = contract.identify(data, shown)
     if identity:
         return Checked(shown, identity)
+    if not text_checked:  # a document in memory: its strings were never read as text
+        unsafe = loading.unsafe_strings(data, shown)
+        if unsafe:
+            return Checked(shown, unsafe)
     schema_findings = contract.check_schema(data, shown)
     if schema_findings:  # an overflowed number reads as null to the schema: say what it really is
         return Checked(shown, loading.nonfinite(data, shown) or schema_findings)
@@ -144,12 +154,22 @@ def check_file(path: Path, now: datetime | None = None, ref: Reference | None = 
         policy = paths.policy_findings(repo_path, shown)
         if loaded.data is None and loaded.findings:
             return Checked(loaded.path, policy + loaded.findings, sha256=loaded.sha256)
-        checked = check_data(loaded.data, loaded.path, now, repo_path=repo_path, sha256=loaded.sha256, ref=ref)
+        checked = _check_loaded(loaded, now, repo_path, ref)
         checked.findings = _with_lines(policy + loaded.findings + checked.findings, loaded.text or "")
         checked.sha256 = loaded.sha256
         return checked
     except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
         return Checked(shown, [_internal_error(shown, exc)])
+
+
+def _check_loaded(
+    loaded: loading.Loaded, now: datetime | None, repo_path: str | None, ref: Reference | None
+) -> Checked:
+    try:
+        ref = ref or reference.default()
+        return _check_data(loaded.data, loaded.path, now, repo_path, loaded.sha256, ref, text_checked=True)
+    except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
+        return Checked(loaded.path, [_internal_error(loaded.path, exc)], sha256=loaded.sha256)
 
 
 def _with_lines(findings: list[Finding], text: str) -> list[Finding]:

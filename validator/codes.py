@@ -180,7 +180,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.power_limits",
             _E,
-            "power limits contradict each other or exceed what the board accepts",
+            "power limits contradict each other, exceed what the board accepts or are not the board's default",
             "record the limits as NVML reports them",
         ),
         Code(
@@ -192,7 +192,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.clocks",
             _E,
-            "clocks are zero under load or beyond any GPU's range",
+            "clocks below 100 MHz under load or beyond any GPU's range",
             "check the sampler's clock readings",
         ),
         Code(

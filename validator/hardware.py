@@ -28,6 +28,9 @@ ROOFLINE_MARGIN = 1.25
 # is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
 PEAK_FACTOR = 1.5
 POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round theirs
+# The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
+# of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
+DEFAULT_LIMIT_FRACTION = 0.5
 MAX_SEEDED_TOKENS = 65_536  # recomputing seeded ids is linear in their number: bounded before hashing
 
 
@@ -89,6 +92,15 @@ def _board(sub: Submission, file: str, ref: Reference, out: list[Finding]) -> Gp
         )
     if wrong:
         out.append(make("reference.gpu_mismatch", file, where, f"{gpu.name}: " + "; ".join(wrong)))
+    if gpu.power_limit_default_w < DEFAULT_LIMIT_FRACTION * board.default_power_w:
+        out.append(
+            make(
+                "physics.power_limits",
+                file,
+                f"{where}/power_limit_default_w",
+                f"default limit {gpu.power_limit_default_w} W; a {gpu.name}'s is about {board.default_power_w:.0f} W",
+            )
+        )
     if gpu.power_limit_max_w > board.max_power_w + POWER_LIMIT_SLACK_W:
         out.append(
             make(

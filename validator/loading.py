@@ -143,6 +143,15 @@ def unsafe_text(text: str) -> str | None:
     return None
 
 
+def unsafe_strings(data: Any, display: str) -> list[Finding]:
+    """unsafe_text for a document in memory (the collector's check before writing): its JSON text."""
+    try:
+        problem = unsafe_text(json.dumps(data, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return [make("json.syntax", display, "", "the document is not representable as JSON")]
+    return [make("json.unsafe_text", display, "", f"a string holds {problem}")] if problem else []
+
+
 def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
     """Strict JSON: no NaN/Infinity (spelt or overflowing), no duplicate keys, bounded depth and
     number of containers, and no string holding a control, bidi/format, private-use, unassigned or

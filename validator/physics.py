@@ -25,6 +25,7 @@ COUNTER_STEP_S = 0.1
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
 # stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
+CLOCK_MIN_MHZ = 100.0  # below any loaded GPU's clocks (idle SM clocks are about 200 MHz)
 SM_CLOCK_MAX_MHZ = 4000.0
 MEM_CLOCK_MAX_MHZ = 40000.0
 # The sampler's rate is its samples over the window: count = rate x duration to one sample, and the
@@ -175,7 +176,8 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             )
         )
     if t.role != "warmup" and not (
-        0 < t.sm_clock_mhz_mean <= SM_CLOCK_MAX_MHZ and 0 < t.mem_clock_mhz_mean <= MEM_CLOCK_MAX_MHZ
+        CLOCK_MIN_MHZ <= t.sm_clock_mhz_mean <= SM_CLOCK_MAX_MHZ
+        and CLOCK_MIN_MHZ <= t.mem_clock_mhz_mean <= MEM_CLOCK_MAX_MHZ
     ):
         out.append(
             make(
@@ -183,7 +185,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 ctx.file,
                 f"{ptr}/sm_clock_mhz_mean",
                 f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU running kernels reads "
-                f"(0, {SM_CLOCK_MAX_MHZ:.0f}] and (0, {MEM_CLOCK_MAX_MHZ:.0f}] MHz",
+                f"{CLOCK_MIN_MHZ:.0f}-{SM_CLOCK_MAX_MHZ:.0f} and {CLOCK_MIN_MHZ:.0f}-{MEM_CLOCK_MAX_MHZ:.0f} MHz",
             )
         )
     expected = t.sample_rate_hz * t.duration_s
