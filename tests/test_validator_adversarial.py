@@ -370,3 +370,11 @@ def test_an_unreadable_file_is_a_finding(tmp_path: Path, valid_doc: dict, monkey
     monkeypatch.setattr(Path, "open", denied)  # as root, chmod 0 would not stop the read
     report = validate([path], accepted_root=None)
     assert _codes(report) == {"file.not_regular"} and "Permission denied" in report.findings[0].message
+
+
+def test_every_measurement_of_a_model_is_held_to_its_architecture(tmp_path: Path) -> None:
+    doc = synthetic.submission(seed=15, n_measurements=2, n_trials=7)
+    assert doc["measurements"][0]["model"]["id"] == doc["measurements"][1]["model"]["id"]
+    doc["measurements"][1]["model"]["parameter_count"] //= 2
+    report = _check(tmp_path, doc)
+    assert _codes(report) == {"reference.parameter_count"} and report.findings[0].pointer == "/measurements/1/model"

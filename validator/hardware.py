@@ -31,6 +31,7 @@ POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round the
 # The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
+PARAMETER_TOLERANCE = 0.01  # num_parameters() of another transformers version may count a buffer more
 MAX_SEEDED_TOKENS = 65_536  # recomputing seeded ids is linear in their number: bounded before hashing
 
 
@@ -47,11 +48,17 @@ def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
     models: dict[str, ModelSpec | None] = {}
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        if m.model.id not in models:
-            models[m.model.id] = _model(m, base, file, ref, findings)
+        if m.model.id not in models:  # an unknown model is reported once
+            models[m.model.id] = ref.models.get(m.model.id)
+            if models[m.model.id] is None:
+                findings.append(
+                    make(
+                        "reference.unknown_model", file, f"{base}/model/id", f"{m.model.id!r} is not in the model table"
+                    )
+                )
         spec = models[m.model.id]
         if spec is not None:
-            findings += _quality(m, spec, base, file)
+            findings += _architecture(m, spec, base, file) + _quality(m, spec, base, file)
         if m.status == "skipped":
             continue
         if board is not None:
@@ -149,21 +156,16 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
     return out
 
 
-def _model(m: Measurement, base: str, file: str, ref: Reference, out: list[Finding]) -> ModelSpec | None:
-    spec = ref.models.get(m.model.id)
-    if spec is None:
-        out.append(
-            make("reference.unknown_model", file, f"{base}/model/id", f"{m.model.id!r} is not in the model table")
-        )
-        return None
+def _architecture(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Finding]:
+    """Every measurement's model type and parameter count are those of its architecture."""
     problems = []
     if m.model.model_type != spec.model_type:
         problems.append(f"model_type {m.model.model_type!r} (the architecture is {spec.model_type!r})")
-    if abs(m.model.parameter_count - spec.parameter_count) > 0.01 * spec.parameter_count:
+    if abs(m.model.parameter_count - spec.parameter_count) > PARAMETER_TOLERANCE * spec.parameter_count:
         problems.append(f"{m.model.parameter_count} parameters (the architecture has {spec.parameter_count})")
-    if problems:
-        out.append(make("reference.parameter_count", file, f"{base}/model", f"{m.model.id}: " + "; ".join(problems)))
-    return spec
+    if not problems:
+        return []
+    return [make("reference.parameter_count", file, f"{base}/model", f"{m.model.id}: " + "; ".join(problems))]
 
 
 def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str) -> list[Finding]:
