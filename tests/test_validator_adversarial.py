@@ -378,3 +378,43 @@ def test_every_measurement_of_a_model_is_held_to_its_architecture(tmp_path: Path
     doc["measurements"][1]["model"]["parameter_count"] //= 2
     report = _check(tmp_path, doc)
     assert _codes(report) == {"reference.parameter_count"} and report.findings[0].pointer == "/measurements/1/model"
+
+
+def _layout(value: Any, pointer: str, line: int, out: dict[str, int]) -> int:
+    """Lines of json.dumps(value, indent=1): each value starts on its own line; returns the last line."""
+    out[pointer] = line
+    items = (
+        list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+    )
+    if not items:
+        return line
+    last = line
+    for key, child in items:
+        token = str(key).replace("~", "~0").replace("/", "~1")
+        last = _layout(child, f"{pointer}/{token}", last + 1, out)
+    return last + 1  # the closing bracket
+
+
+def test_lines_of_maps_every_pointer_in_one_pass() -> None:
+    import random
+
+    from validator.jsonpos import lines_of
+
+    rng = random.Random(5)
+
+    def build(level: int) -> Any:
+        if level > 5 or rng.random() < 0.3:
+            return rng.choice([1, "a/b~c", None, 2.5, "", "\\u00e9"])
+        if rng.random() < 0.5:
+            return [build(level + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["k", "a/b", "t~1", "é", ""]) + str(i): build(level + 1) for i in range(rng.randint(0, 4))}
+
+    for _ in range(300):
+        doc = build(0)
+        expected: dict[str, int] = {}
+        _layout(doc, "", 1, expected)
+        text = json.dumps(doc, indent=1, ensure_ascii=rng.random() < 0.5)
+        asked = [*expected, "/nope", "/0/999"]
+        found = lines_of(text, asked)
+        assert {p: found[p] for p in expected} == expected
+        assert "/nope" not in found
