@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue, ids
+from ecocompute import catalogue, ids, reference
+from ecocompute.catalogue import RANDOM_REVISION
 from ecocompute.domain import Model, Placement
 
 from .errors import CollectError
-
-RANDOM_REVISION = "config-only"
 
 
 @dataclass
@@ -27,11 +24,6 @@ class LoadedModel:
     quantization: dict[str, Any]  # the schema's quantization record, from the config transformers used
     attn_implementation: str
     placement: Placement = field(default_factory=Placement.single_gpu)
-
-
-def architecture_table() -> dict[str, dict[str, Any]]:
-    text = resources.files("collector").joinpath("data/architectures.json").read_text(encoding="utf-8")
-    return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
 def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> str:
@@ -57,7 +49,7 @@ def build_config(model_id: str, config_path: Path | None = None) -> Any:
 
     if config_path is not None:
         return AutoConfig.from_pretrained(config_path)
-    table = architecture_table()
+    table = reference.architectures()
     if model_id in table:
         fields = dict(table[model_id])
         return AutoConfig.for_model(fields.pop("model_type"), **fields)

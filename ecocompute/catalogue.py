@@ -17,6 +17,7 @@ SCHEMA_VERSIONS = ("1.0.0", "1.1.0", "1.2.0")  # every version the validator rea
 SCHEMA_VERSION = SCHEMA_VERSIONS[-1]  # the version eco-collect writes
 
 WEIGHTS = ("pretrained", "random_init")
+RANDOM_REVISION = "config-only"  # the revision of random weights built from a table's architecture
 STATUSES = ("ok", "gate_failed", "skipped")
 ROLES = ("warmup", "discarded", "measured")
 GATE_NAMES = ("min_trials", "throughput_cv", "power_cv", "energy_per_token_cv")  # in reporting order

@@ -70,7 +70,7 @@ def fake_module(
     nv.nvmlDeviceGetEccMode.return_value = (1, 1)
     nv.nvmlDeviceGetMigMode.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
     nv.nvmlSystemGetCudaDriverVersion_v2.return_value = 13000
-    nv.nvmlDeviceGetName.return_value = "NVIDIA Fake H100"
+    nv.nvmlDeviceGetName.return_value = "NVIDIA H100 80GB HBM3"  # a board of the reference table
     nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=79 * 2**30)
     nv.nvmlDeviceGetUUID.return_value = "GPU-00000000-fake"
     nv.nvmlDeviceGetEnforcedPowerLimit.return_value = 700_000

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from itertools import repeat
 from typing import Any
 
 import fake_nvml
@@ -94,10 +93,19 @@ class FakeSampler:
 
 class Timed:
     """An engine whose every request takes the next duration from ``durations`` in fake time, the
-    board drawing load power meanwhile; the real engine computes the tokens."""
+    board drawing load power (within ``power_cv`` of its nominal value, as real boards wander)
+    meanwhile; the real engine computes the tokens."""
 
-    def __init__(self, engine: Workload, board: Board, durations: Iterator[float], on_request: Callable[[], None]):
+    def __init__(
+        self,
+        engine: Workload,
+        board: Board,
+        durations: Iterator[float],
+        on_request: Callable[[], None],
+        power_cv: float = 0.002,
+    ) -> None:
         self.engine, self.board, self.durations, self.on_request = engine, board, durations, on_request
+        self.power = noisy(power_cv, seed=7, scale=board.load_w)
 
     def synchronize(self) -> None:
         self.engine.synchronize()
@@ -105,17 +113,18 @@ class Timed:
     def run_request(self) -> int:
         self.on_request()
         tokens = self.engine.run_request()
-        self.board.set_power(self.board.load_w)
+        self.board.set_power(next(self.power))
         self.board.time.sleep(next(self.durations))
         self.board.set_power(self.board.idle_w)
         return tokens
 
 
 def timed(board: Board, durations: Callable[[Workload], Iterator[float]] | None = None, on_request=lambda w: None):
-    """A Hooks.workload that runs each engine on fake time (0.5 s per request unless ``durations``)."""
+    """A Hooks.workload that runs each engine on fake time: requests of about 0.5 s (0.2 % spread, so the
+    gates pass and no two trials are identical) unless ``durations`` says otherwise."""
 
     def wrap(engine: Workload) -> Workload:
-        it = durations(engine) if durations else repeat(0.5)
+        it = durations(engine) if durations else noisy(0.002, seed=id(engine) % 1000)
         return Timed(engine, board, it, lambda: on_request(engine))
 
     return wrap
@@ -163,10 +172,49 @@ class NoGraphs:
         raise EngineUnavailable("no CUDA here")
 
 
-def noisy(cv: float, seed: int = 0) -> Iterator[float]:
-    """Request durations around 0.5 s with a relative spread ``cv``, reproducibly."""
+def noisy(cv: float, seed: int = 0, scale: float = 0.5) -> Iterator[float]:
+    """Values around ``scale`` (request durations: 0.5 s) with a relative spread ``cv``, reproducibly."""
     import random
 
     rng = random.Random(seed)
     while True:
-        yield 0.5 * math.exp(rng.gauss(0.0, cv))
+        yield scale * math.exp(rng.gauss(0.0, cv))
+
+
+def register_test_model(monkeypatch: Any, tmp_path: Any, model_id: str, model_type: str, config: Any) -> None:
+    """Give this test reference tables that also know a tiny test architecture, as a pull request adds
+    the row of a new model (the validator refuses models it does not know): the package's tables
+    copied, the row added, and every reader pointed at the copy."""
+    import json
+    import shutil
+
+    from ecocompute import reference
+
+    folder = tmp_path / "reference-tables"
+    shutil.copytree(reference.PACKAGE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    hyperparameters = {k: v for k, v in config.to_diff_dict().items() if k in _HYPERPARAMETERS}
+    models = json.loads((folder / "models.json").read_text(encoding="utf-8"))
+    models["models"].append(
+        {
+            "id": model_id,
+            "model_type": model_type,
+            "parameter_count": reference.parameter_count(model_type, hyperparameters),
+            "hyperparameters": hyperparameters,
+            "source": "test fixture",
+        }
+    )
+    (folder / "models.json").write_text(json.dumps(models), encoding="utf-8")
+    monkeypatch.setattr(reference, "PACKAGE_DIR", folder)
+
+
+_HYPERPARAMETERS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "vocab_size",
+    "tie_word_embeddings",
+    "rope_theta",
+    "max_position_embeddings",
+)

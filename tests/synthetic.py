@@ -1,7 +1,10 @@
 """Synthetic submissions for tests and benchmarks: physically consistent, clearly labelled.
 
-They carry the contributor handle ``synthetic-bot``, GPU name ``Synthetic GPU`` and model ids under
-``synthetic-org/`` so they can never be mistaken for measurements; they never go into submissions/.
+They carry the contributor handle ``synthetic-bot`` and submission ids ``synthetic-<seed>`` so they can
+never be mistaken for measurements, and they never go into submissions/. Board and models are real
+rows of the reference tables (an H100 SXM; models from ecocompute/reference/models.json), because the
+validator rejects unknown ones; every number stays inside what that board allows (power below its
+limit, idle in its idle range, throughput far below the memory-bandwidth roofline).
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ import random
 from typing import Any
 
 from ecocompute import gates as gates_mod
-from ecocompute import stats
+from ecocompute import reference, stats
 from ecocompute.domain import Idle, Trial
 
 IDLE_WINDOW_S = 5.0
+SAMPLE_RATE_HZ = 20.0
+GPU_NAME = "NVIDIA H100 80GB HBM3"
+# Real models of the reference table, in the order a multi-model submission uses them.
+MODELS = ("mistralai/Mistral-7B-Instruct-v0.2", "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")
+PROMPT_SOURCE = "builtin:v1"
 _PRECISIONS = {  # precision: (tok/s at batch 1, watts, quantization config)
     "fp16": (30.0, 250.0, {"method": "none", "torch_dtype": "float16"}),
     "int8": (11.0, 190.0, {"load_in_8bit": True, "load_in_4bit": False, "llm_int8_threshold": 6.0}),
@@ -60,8 +68,8 @@ def _trial(
         "power_avg_w": power,
         "power_peak_w": power * 1.08,
         "power_nvml_avg_1s_w": power * 0.99,  # the driver's 1-s average lags the window a little
-        "power_samples": int(duration * 20),
-        "sample_rate_hz": 20.0,
+        "power_samples": int(duration * SAMPLE_RATE_HZ),
+        "sample_rate_hz": SAMPLE_RATE_HZ,
         "sampler_energy_j": energy * (1 + rng.gauss(0, 0.004)),
         "temperature_max_c": 45.0 + rng.random() * 10,
         "sm_clock_mhz_mean": 1980.0,
@@ -86,20 +94,23 @@ def measurement(
     tokens = batch_size * output_tokens
     trials = []
     clock = start_s + IDLE_WINDOW_S
+    window = gates_mod.DEFAULT_GATES.min_trials  # the gate window: the last trials, earlier ones discarded
     for i in range(n_trials):
-        trials.append(_trial(rng, i, "warmup" if i < warmups else "measured", tok_s, watts, tokens, clock))
+        role = "warmup" if i < warmups else ("measured" if i >= n_trials - window else "discarded")
+        trials.append(_trial(rng, i, role, tok_s, watts, tokens, clock))
         clock += trials[-1]["duration_s"]
     before, after = 70.0 + rng.random(), 70.0 + rng.random()
     idle = Idle(before, after, (before,), (after,))
     summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
     gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)
+    spec = reference.default().models[model_id]
     return {
         "model": {
             "id": model_id,
             "revision": hashlib.sha1(model_id.encode()).hexdigest(),
             "weights": "pretrained",
-            "parameter_count": 7_241_732_096,
-            "model_type": "mistral",
+            "parameter_count": spec.parameter_count,
+            "model_type": spec.model_type,
         },
         "precision": precision,
         "quantization": quantization(precision),
@@ -129,9 +140,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
     """A valid synthetic submission; ``seed`` makes its ids, GPU and numbers unique."""
     rng = random.Random(seed)
     output_tokens = 64
-    combos = [
-        (f"synthetic-org/model-{seed}-{m}", p, b) for m in range(models) for p in _PRECISIONS for b in (1, 8, 16, 32)
-    ]
+    combos = [(MODELS[m % len(MODELS)], p, b) for m in range(models) for p in _PRECISIONS for b in (1, 8, 16, 32)]
     measurements = []
     clock = 1.0
     for c in combos[:n_measurements]:
@@ -140,14 +149,14 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
         clock = last["started_at_s"] + last["duration_s"] + 2 * IDLE_WINDOW_S
     return {
         "schema_version": "1.2.0",
-        "session": {"started_at": "2026-11-01T11:00:00Z", "wall_s": 3600.0},
+        "session": {"started_at": "2026-11-22T11:00:00Z", "wall_s": 3600.0},
         "submission_id": f"synthetic-{seed:08d}",
-        "created_at": "2026-11-01T12:00:00Z",
+        "created_at": "2026-11-22T12:00:00Z",
         "collector": {"name": "eco-collect", "version": "0.1.0"},
         "contributor": {"handle": "synthetic-bot"},
         "environment": {
             "gpu": {
-                "name": "Synthetic GPU",
+                "name": GPU_NAME,
                 "architecture": "Hopper",
                 "compute_capability": "9.0",
                 "memory_total_mib": 81559,
@@ -182,7 +191,11 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
             },
         },
         "protocol": {
-            "prompt": {"source": "builtin:v1", "sha256": hashlib.sha256(b"prompt").hexdigest(), "token_count": 64},
+            "prompt": {
+                "source": PROMPT_SOURCE,
+                "sha256": reference.default().prompts[PROMPT_SOURCE],
+                "token_count": 64,
+            },
             "output_tokens": output_tokens,
             "decoding": "greedy",
             "warmup": {"min_trials": 2, "max_trials": 10, "settle_pct": 2.0},
@@ -197,6 +210,15 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
         },
         "measurements": measurements,
     }
+
+
+def stretch(t: dict[str, Any], factor: float) -> None:
+    """Make a trial last ``factor`` times as long at the same power: energies and sample count follow."""
+    t["duration_s"] *= factor
+    t["energy_j"] *= factor
+    t["energy_per_gpu_j"] = [t["energy_j"]]
+    t["sampler_energy_j"] *= factor
+    t["power_samples"] = int(t["duration_s"] * t["sample_rate_hz"])
 
 
 def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES) -> None:

@@ -26,9 +26,8 @@ def _tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]")
 
 
-def _model(vocab: int) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
+def _config(vocab: int) -> LlamaConfig:
+    return LlamaConfig(
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -37,7 +36,24 @@ def _model(vocab: int) -> LlamaForCausalLM:
         vocab_size=vocab,
         max_position_embeddings=512,
     )
-    return LlamaForCausalLM(config).eval()
+
+
+def _model(vocab: int) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    return LlamaForCausalLM(_config(vocab)).eval()
+
+
+def _trained_model(tok: PreTrainedTokenizerFast) -> LlamaForCausalLM:
+    """A tiny model trained for a moment on the corpus: better than a uniform guess, as pretrained
+    weights are (the validator refuses a perplexity above the vocabulary size)."""
+    model = _model(len(tok)).train()
+    ids = tok(TEXT, return_tensors="pt")["input_ids"][:, :64]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        optimizer.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+    return model.eval()
 
 
 def test_uniform_model_has_perplexity_equal_to_vocab_size() -> None:
@@ -73,17 +89,20 @@ def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
 
 def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
+    from fakes import register_test_model
     from test_collector_e2e import _hooks
 
     from collector.models import LoadedModel, ModelSource
     from collector.request import TrialPlan
-    from collector.workload import Prompt
+    from collector.workload import Prompt, builtin_prompt
     from ecocompute.domain import Model
     from ecocompute.gates import Gates
     from validator.run import exit_code, validate
 
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     tok = _tokenizer()
+    register_test_model(monkeypatch, tmp_path, "org/tiny", "llama", _config(len(tok)))
+    trained = _trained_model(tok)
 
     class LocalSource(ModelSource):
         def __init__(self, model_id: str, **_kw: object) -> None:
@@ -93,11 +112,10 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
             return Model(self.model_id, self.revision, "pretrained", _model(len(tok)).num_parameters(), "llama")
 
         def prompt(self, n_tokens: int) -> Prompt:
-            ids = tok(TEXT)["input_ids"][:n_tokens]
-            return Prompt("builtin:test", hashlib.sha256(TEXT.encode()).hexdigest(), ids)
+            return builtin_prompt(tok)  # the shipped prompt, through the test's word-level tokenizer
 
         def load(self, precision: str) -> LoadedModel:
-            return LoadedModel(_model(len(tok)), tok, self.describe(), self.quantization(precision), "sdpa")
+            return LoadedModel(trained, tok, self.describe(), self.quantization(precision), "sdpa")
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import synthetic
 from click.testing import CliRunner
 from conftest import write_json
 
@@ -29,7 +29,7 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valid_doc: dict[str, Any]) -> Path:
     git(tmp_path, "init", "-q", "-b", "main")
-    write_json(tmp_path / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    write_json(tmp_path / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json", valid_doc)
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "accepted")
     git(tmp_path, "tag", "base")
@@ -38,11 +38,11 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valid_doc: dict[str, A
     return tmp_path
 
 
-def _new_doc(valid_doc: dict[str, Any], sid: str) -> dict[str, Any]:
-    doc = copy.deepcopy(valid_doc)
+def _new_doc(valid_doc: dict[str, Any], sid: str, seed: int = 1) -> dict[str, Any]:
+    """A new session by bob: fresh measurements (another seed), bob's handle and id."""
+    doc = synthetic.submission(seed=seed, n_measurements=len(valid_doc["measurements"]), n_trials=7)
     doc["submission_id"] = sid
-    for m in doc["measurements"]:
-        m["trials"][0]["temperature_max_c"] += 0.5  # a warm-up detail: new, distinct measurements
+    doc["contributor"]["handle"] = "bob"
     return doc
 
 
@@ -67,7 +67,7 @@ def test_added_file_is_accepted_and_validated(repo: Path, valid_doc: dict[str, A
 
 
 def test_untracked_added_file_is_validated(repo: Path, valid_doc: dict[str, Any]) -> None:
-    bad = _new_doc(valid_doc, "bob-h100-0002")
+    bad = _new_doc(valid_doc, "bob-h100-0002", seed=2)
     bad["environment"]["software"]["torch"] = "latest"
     write_json(repo / "submissions" / "bob" / "bob-h100-0002.json", bad)
     code, out = _run("--base", "base")
@@ -75,7 +75,7 @@ def test_untracked_added_file_is_validated(repo: Path, valid_doc: dict[str, Any]
 
 
 def test_modified_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
-    path = repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json"
+    path = repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json"
     path.write_text(path.read_text().replace('"synthetic-bot"', '"mallory"'))
     git(repo, "commit", "-qam", "edit")
     code, out = _run("--base", "base")
@@ -83,7 +83,7 @@ def test_modified_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> Non
 
 
 def test_deleted_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
-    git(repo, "rm", "-q", f"submissions/alice/{valid_doc['submission_id']}.json")
+    git(repo, "rm", "-q", f"submissions/synthetic-bot/{valid_doc['submission_id']}.json")
     git(repo, "commit", "-qm", "rm")
     code, out = _run("--base", "base")
     assert code == 1 and _codes(out) == ["history.deleted"]
@@ -91,14 +91,14 @@ def test_deleted_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None
 
 def test_renamed_file_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
     (repo / "submissions" / "carol").mkdir()
-    git(repo, "mv", f"submissions/alice/{valid_doc['submission_id']}.json", "submissions/carol/")
+    git(repo, "mv", f"submissions/synthetic-bot/{valid_doc['submission_id']}.json", "submissions/carol/")
     git(repo, "commit", "-qm", "mv")
     code, out = _run("--base", "base")
     assert code == 1 and "history.renamed" in _codes(out)
 
 
 def test_accepted_file_replaced_by_symlink_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> None:
-    path = repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json"
+    path = repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json"
     target = repo / "elsewhere.json"
     target.write_text(path.read_text())
     path.unlink()
@@ -119,7 +119,7 @@ def test_added_symlink_is_rejected(repo: Path, valid_doc: dict[str, Any]) -> Non
 @pytest.mark.parametrize("name", ["with space.json", "new\nline.json", 'quote"$(id).json'])
 def test_awkward_file_names_are_handled_safely(repo: Path, valid_doc: dict[str, Any], name: str) -> None:
     (repo / "submissions" / "bob").mkdir()
-    write_json(repo / "submissions" / "bob" / name, _new_doc(valid_doc, "bob-h100-0003"))
+    write_json(repo / "submissions" / "bob" / name, _new_doc(valid_doc, "bob-h100-0003", seed=3))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "odd")
     code, out = _run("--base", "base")

@@ -66,10 +66,11 @@ def test_github_escapes_untrusted_text(tmp_path: Path, monkeypatch: pytest.Monke
     from validator.findings import make
     from validator.run import Report
 
-    evil = make("json.syntax", "a,b:c\n::error::pwned.json", "", "bad\n::warning::x %0A")
+    evil = make("json.syntax", "a,b:c\n::error::pwned.json", "", "bad\n::warning::x %0A \x1b[2J\u202e")
     out = reporters.render_github(Report(files=[evil.file], findings=[evil]))
     assert out.count("\n") == 2  # one annotation line + verdict: no injected workflow command
-    assert "file=a%2Cb%3Ac%0A%3A%3Aerror%3A%3Apwned.json," in out and "bad%0A::warning::x %250A" in out
+    assert "file=a%2Cb%3Ac %3A%3Aerror%3A%3Apwned.json," in out and "bad ::warning::x %250A" in out
+    assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J\\u202e" in out
 
 
 def test_annotations_are_capped() -> None:

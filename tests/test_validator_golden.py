@@ -17,10 +17,16 @@ INVALID = sorted((FIXTURES / "invalid").glob("*.json"))
 TESTED_ELSEWHERE = {
     "file.path_policy",
     "file.name_mismatch",
+    "file.handle_mismatch",
     "duplicate.submission_id",
+    "duplicate.gpu_identity",
     "history.modified",
     "history.deleted",
     "history.renamed",
+    # No file that passes every other check can reach these: test_validator_adversarial.py forces them.
+    "dataset.unbuildable",
+    "validator.internal_error",
+    "run.no_files",
 }
 
 
@@ -77,7 +83,13 @@ def test_python_jsonschema_agrees_with_the_fast_engine() -> None:
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     reference = Draft202012Validator(schema, format_checker=FormatChecker())
+    from validator.contract import check_schema
+
+    # RFC 3339 allows a leap second; jsonschema-rs accepts one, Python's checker does not. The
+    # validator's own timestamp rule (contract.timestamps) rejects it either way.
+    engines_differ = {"schema.violation__leap_second.json"}
     for path in VALID + [p for p in INVALID if p.name.startswith(("schema.violation", "stats.", "physics."))]:
+        if path.name in engines_differ:
+            continue
         doc = json.loads(path.read_text(encoding="utf-8"))
-        fast_ok = not any(f.code == "schema.violation" for f in validate([path], accepted_root=None).findings)
-        assert reference.is_valid(doc) == fast_ok, path.name
+        assert reference.is_valid(doc) == (check_schema(doc, path.name) == []), path.name

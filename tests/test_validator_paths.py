@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import synthetic
 from conftest import write_json
 
 from validator.run import validate
@@ -25,7 +26,7 @@ def _codes(paths: list[Path], accepted: Path | None = None) -> list[str]:
 
 
 def test_well_placed_file_passes(repo: Path, valid_doc: dict[str, Any]) -> None:
-    path = write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    path = write_json(repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json", valid_doc)
     assert _codes([path], repo / "submissions") == []
 
 
@@ -45,24 +46,28 @@ def test_path_policy(repo: Path, valid_doc: dict[str, Any], relative: str) -> No
 
 
 def test_name_must_match_submission_id(repo: Path, valid_doc: dict[str, Any]) -> None:
-    path = write_json(repo / "submissions" / "alice" / "some-other-name.json", valid_doc)
+    path = write_json(repo / "submissions" / "synthetic-bot" / "some-other-name.json", valid_doc)
     assert _codes([path]) == ["file.name_mismatch"]
 
 
+def test_handle_must_match_folder(repo: Path, valid_doc: dict[str, Any]) -> None:
+    path = write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    assert _codes([path]) == ["file.handle_mismatch"]
+
+
 def test_duplicate_measurement_against_accepted(repo: Path, valid_doc: dict[str, Any]) -> None:
-    write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
+    write_json(repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json", valid_doc)
     copy_doc = copy.deepcopy(valid_doc)
     copy_doc["submission_id"] = "another-submission"
     copy_doc["measurements"] = copy_doc["measurements"][:1]
-    new = write_json(repo / "submissions" / "bob" / "another-submission.json", copy_doc)
+    new = write_json(repo / "submissions" / "synthetic-bot" / "another-submission.json", copy_doc)
     assert _codes([new], repo / "submissions") == ["duplicate.measurement"]
 
 
 def test_duplicate_submission_id_across_files(repo: Path, valid_doc: dict[str, Any]) -> None:
-    write_json(repo / "submissions" / "alice" / f"{valid_doc['submission_id']}.json", valid_doc)
-    other = copy.deepcopy(valid_doc)
-    for m in other["measurements"]:
-        m["trials"][0]["temperature_max_c"] += 1  # different measurements, same id
+    write_json(repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json", valid_doc)
+    other = synthetic.submission(seed=5, n_measurements=2, n_trials=7)  # different measurements, same id
+    other["submission_id"] = valid_doc["submission_id"]
     new = write_json(repo / "incoming" / f"{valid_doc['submission_id']}.json", other)
     assert _codes([new], repo / "submissions") == ["duplicate.submission_id"]
 

@@ -1,18 +1,27 @@
-"""Every check that needs one file or one document alone; nothing here looks at other files."""
+"""Every check that needs one file or one document alone; nothing here looks at other files.
+
+Nothing here raises for bad content: an unexpected exception on a file becomes a
+``validator.internal_error`` finding naming the file, so a run goes on and fails closed.
+"""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ecocompute import domain, ids
+from ecocompute import domain, ids, reference
+from ecocompute.cli import printable
+from ecocompute.reference import Reference
 
-from . import contract, loading, physics, protocol, provenance, recompute
+from . import buildable, contract, fabrication, hardware, loading, paths, physics, protocol, provenance, recompute
 from .findings import Finding, Severity, make
-from .jsonpos import line_of
+from .jsonpos import lines_of
+
+MAX_FINDINGS_PER_CODE = 20  # per file: the first ones say what is wrong; thousands say nothing more
 
 
 @dataclass
@@ -26,6 +35,8 @@ class Checked:
     hashes: list[str] = field(default_factory=list)  # one per measurement: duplicates and row ids
     sha256: str | None = None  # of the bytes read
     submission: domain.Submission | None = None  # dropped before results cross processes
+    fingerprints: list[list[str]] = field(default_factory=list)  # per measurement: near-duplicates
+    gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
 
     @property
     def accepted(self) -> bool:
@@ -38,31 +49,95 @@ def display_path(path: Path) -> str:
     return path.absolute().as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
-def check_data(data: Any, shown: str, now: datetime | None = None) -> Checked:
-    """The checks on a parsed JSON document (no line numbers: there is no text)."""
+def _internal_error(shown: str, exc: BaseException) -> Finding:
+    detail = printable(f"{type(exc).__name__}: {exc}", limit=300)
+    return make("validator.internal_error", shown, "", f"the validator failed on this file ({detail})")
+
+
+def check_data(
+    data: Any,
+    shown: str,
+    now: datetime | None = None,
+    *,
+    repo_path: str | None = None,
+    sha256: str | None = None,
+    ref: Reference | None = None,
+) -> Checked:
+    """The checks on a parsed JSON document (no line numbers: there is no text). ``repo_path`` is the
+    file's path relative to the repository root (None: outside it, or not a file), ``sha256`` the
+    hash of its bytes (None: a document in memory)."""
+    try:
+        return _check_data(data, shown, now, repo_path, sha256, ref or reference.default(), text_checked=False)
+    except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
+        return Checked(shown, [_internal_error(shown, exc)], sha256=sha256)
+
+
+def _check_data(
+    data: Any,
+    shown: str,
+    now: datetime | None,
+    repo_path: str | None,
+    sha256: str | None,
+    ref: Reference,
+    text_checked: bool,
+) -> Checked:
     identity = contract.identify(data, shown)
     if identity:
         return Checked(shown, identity)
+    if not text_checked:  # a document in memory: its strings were never read as text
+        unsafe = loading.unsafe_strings(data, shown)
+        if unsafe:
+            return Checked(shown, unsafe)
     schema_findings = contract.check_schema(data, shown)
-    if schema_findings:
-        return Checked(shown, schema_findings)
+    if schema_findings:  # an overflowed number reads as null to the schema: say what it really is
+        return Checked(shown, loading.nonfinite(data, shown) or schema_findings)
+    spelling = contract.integer_spelling(data, shown) + contract.timestamps(data, shown)
+    if spelling:
+        return Checked(shown, spelling)
+    try:
+        hashes = ids.measurement_hashes(data)  # canonical JSON: raises on infinity (where null is allowed)
+    except ValueError:
+        return Checked(shown, loading.nonfinite(data, shown) or [_internal_error(shown, ValueError("hashing"))])
     sub = domain.parse(data)
-    findings: list[Finding] = []
-    stem = Path(shown).name.removesuffix(".json")
-    if shown.startswith("submissions/") and stem != sub.submission_id:
-        findings.append(
-            make(
-                "file.name_mismatch",
-                shown,
-                "/submission_id",
-                f"file {stem}.json holds submission_id {sub.submission_id!r}",
-            )
-        )
-    findings += provenance.check(sub, shown, now)
+    findings = paths.name_findings(sub, repo_path, shown)
+    findings += provenance.check(sub, shown, now, ref, sha256)
     findings += recompute.check(sub, shown)
     findings += physics.check(sub, shown)
+    findings += hardware.check(sub, shown, ref)
     findings += protocol.check(sub, shown)
-    return Checked(shown, findings, sub.submission_id, ids.measurement_hashes(data), submission=sub)
+    fabricated, prints = fabrication.check(sub, hashes, shown)
+    findings += fabricated
+    if not any(f.severity is Severity.ERROR for f in findings):
+        findings += buildable.check(sub, hashes, shown, repo_path or shown, sha256)
+    gpu = sub.environment.gpu
+    identity_of_board = f"{gpu.name} | {gpu.architecture} | {gpu.compute_capability}"
+    return Checked(
+        shown,
+        _capped(findings),
+        sub.submission_id,
+        hashes,
+        sha256,
+        submission=sub,
+        fingerprints=prints,
+        gpu=(gpu.uuid_sha256, identity_of_board),
+    )
+
+
+def _capped(findings: list[Finding]) -> list[Finding]:
+    """At most MAX_FINDINGS_PER_CODE findings of each code, then one saying how many more there are."""
+    counts = Counter(f.code for f in findings)
+    if max(counts.values(), default=0) <= MAX_FINDINGS_PER_CODE:
+        return findings
+    kept: list[Finding] = []
+    shown: Counter[str] = Counter()
+    for f in findings:
+        shown[f.code] += 1
+        if shown[f.code] <= MAX_FINDINGS_PER_CODE:
+            kept.append(f)
+        elif shown[f.code] == MAX_FINDINGS_PER_CODE + 1:
+            more = counts[f.code] - MAX_FINDINGS_PER_CODE
+            kept.append(make(f.code, f.file, "", f"{more} more finding(s) of this code in this file not shown"))
+    return kept
 
 
 def check_document(data: Any, name: str, now: datetime | None = None) -> list[Finding]:
@@ -70,21 +145,42 @@ def check_document(data: Any, name: str, now: datetime | None = None) -> list[Fi
     return check_data(data, name, now).findings
 
 
-def check_file(path: Path, now: datetime | None = None) -> Checked:
+def check_file(path: Path, now: datetime | None = None, ref: Reference | None = None) -> Checked:
     """Every check that needs only this one file; never raises for bad content."""
-    loaded = loading.load(path, display_path(path))
-    if loaded.data is None and loaded.findings:
-        return Checked(loaded.path, loaded.findings, sha256=loaded.sha256)
-    checked = check_data(loaded.data, loaded.path, now)
-    checked.findings = _with_lines(loaded.findings + checked.findings, loaded.text or "")
-    checked.sha256 = loaded.sha256
-    return checked
+    shown = display_path(path)
+    try:
+        loaded = loading.load(path, shown)
+        repo_path = paths.repo_relative(path)
+        policy = paths.policy_findings(repo_path, shown)
+        if loaded.data is None and loaded.findings:
+            return Checked(loaded.path, policy + loaded.findings, sha256=loaded.sha256)
+        checked = _check_loaded(loaded, now, repo_path, ref)
+        checked.findings = _with_lines(policy + loaded.findings + checked.findings, loaded.text or "")
+        checked.sha256 = loaded.sha256
+        return checked
+    except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
+        return Checked(shown, [_internal_error(shown, exc)])
+
+
+def _check_loaded(
+    loaded: loading.Loaded, now: datetime | None, repo_path: str | None, ref: Reference | None
+) -> Checked:
+    try:
+        ref = ref or reference.default()
+        return _check_data(loaded.data, loaded.path, now, repo_path, loaded.sha256, ref, text_checked=True)
+    except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
+        return Checked(loaded.path, [_internal_error(loaded.path, exc)], sha256=loaded.sha256)
 
 
 def _with_lines(findings: list[Finding], text: str) -> list[Finding]:
-    out = []
-    for f in findings:
-        if f.line is None and f.pointer and text:
-            f = Finding(f.code, f.severity, f.file, f.pointer, f.message, line_of(text, f.pointer))
-        out.append(f)
-    return out
+    """Line numbers for every finding, from one pass over the text."""
+    wanted = [f.pointer for f in findings if f.line is None and f.pointer]
+    if not wanted or not text:
+        return findings
+    lines = lines_of(text, wanted)
+    return [
+        Finding(f.code, f.severity, f.file, f.pointer, f.message, lines.get(f.pointer))
+        if f.line is None and f.pointer in lines
+        else f
+        for f in findings
+    ]

@@ -11,7 +11,8 @@ from ecocompute.cli import Command, traceback_option
 
 from . import reporters
 from .history import GitError
-from .run import UsageError, exit_code, validate
+from .paths import root_of_folder
+from .run import UsageError, exit_code, reference_folder, validate
 
 _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
 
@@ -27,9 +28,14 @@ _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github
 @click.option(
     "--accepted",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("submissions"),
-    show_default=True,
-    help="Folder of accepted submissions checked for duplicates.",
+    help="Folder of accepted submissions checked for duplicates [default: the repository's submissions/].",
+)
+@click.option(
+    "--reference",
+    "reference_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of reference tables (GPUs, models, prompts, collectors) [default: the repository's "
+    "ecocompute/reference/, else the installed ones].",
 )
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
 @traceback_option
@@ -39,19 +45,24 @@ def main(
     paths: tuple[Path, ...],
     fmt: str,
     base: str | None,
-    accepted: Path,
+    accepted: Path | None,
+    reference_dir: Path | None,
     output: Path | None,
     traceback: bool,
 ) -> None:
     """Validate ecocompute submission files (PATHS: files or folders).
 
-    Exit status: 0 all accepted, 1 findings of severity error (or a file that could not be written),
-    2 usage error.
+    Exit status: 0 all accepted, 1 findings of severity error (or no file found to check, or a file
+    that could not be written), 2 usage error. Paths under the repository's submissions/ are policed
+    relative to the repository root wherever the command starts.
     """
     if not paths and base is None:
         raise click.UsageError("give at least one PATH, or --base GIT_REF")
+    if accepted is None:
+        accepted = root_of_folder(Path.cwd()) / "submissions"
     try:
-        report = validate(list(paths), base=base, accepted_root=accepted)
+        folder = reference_folder(reference_dir)
+        report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder)
     except (UsageError, GitError) as exc:
         if traceback:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,19 +65,186 @@ def identify(data: Any, file: str) -> list[Finding]:
                 "schema.unknown_version",
                 file,
                 "/schema_version",
-                f"schema_version {version!r} is unknown; this validator knows {', '.join(SCHEMA_VERSIONS)}",
+                f"schema_version {str(version)[:64]!r} is unknown; this validator knows {', '.join(SCHEMA_VERSIONS)}",
             )
         ]
     return []
 
 
-def check_schema(data: dict[str, Any], file: str, limit: int = 50) -> list[Finding]:
-    findings = []
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (list(map(str, e.instance_path)), e.message))
-    for error in errors[:limit]:
-        pointer = _pointer(error.instance_path)
-        message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
-        findings.append(make("schema.violation", file, pointer, f"{pointer or '/'}: {message}"))
+MAX_SCHEMA_FINDINGS = 5
+_PROBE_ITEMS = 4  # arrays longer than this are cut for error collection (see check_schema)
+_PROBE_KEYS = 64  # more keys than any object of the schema has, except a free-form device_map
+
+
+def _largest(schema: Any, key: str) -> int:
+    """The largest value of ``key`` (maxItems, maxProperties) anywhere in the schema."""
+    if isinstance(schema, dict):
+        own = schema.get(key, 0) if isinstance(schema.get(key), int) else 0
+        return max([own, *(_largest(v, key) for v in schema.values())])
+    if isinstance(schema, list):
+        return max((_largest(v, key) for v in schema), default=0)
+    return 0
+
+
+@functools.lru_cache(maxsize=1)
+def _limits() -> tuple[int, int]:
+    schema = load_schema()
+    return _largest(schema, "maxItems"), _largest(schema, "maxProperties")
+
+
+def _probe(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> Any:
+    """A copy of ``value`` with every array cut to its first few items (and huge objects to their
+    first keys); arrays and objects larger than any the schema allows are noted in ``oversized``.
+
+    An error of the copy is an error of the original (a prefix of a unique array is unique, no array
+    of the schema needs more items than are kept, and only objects that are wrong already have more
+    keys), and the copy is small, so collecting errors is cheap however many values fail."""
+    if isinstance(value, list):
+        if len(value) > _limits()[0]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} items; no array of the schema holds more than {_limits()[0]}")
+            )
+        return [_probe(v, [*at, i], oversized) for i, v in enumerate(value[:_PROBE_ITEMS])]
+    if isinstance(value, dict):
+        if len(value) > _limits()[1]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} keys; no object of the schema holds more than {_limits()[1]}")
+            )
+        items = value.items() if len(value) <= _PROBE_KEYS else list(value.items())[:_PROBE_KEYS]
+        return {k: _probe(v, [*at, k], oversized) for k, v in items}
+    return value
+
+
+def _finding(file: str, pointer: str, message: str) -> Finding:
+    message = message if len(message) <= 300 else message[:297] + "..."
+    return make("schema.violation", file, pointer, f"{pointer or '/'}: {message}")
+
+
+def check_schema(data: dict[str, Any], file: str, limit: int = MAX_SCHEMA_FINDINGS) -> list[Finding]:
+    """At most ``limit`` schema findings, in time linear in the document however many values fail.
+
+    A document with an array or object larger than any the schema allows is wrong already: it is
+    never handed whole to the schema engine (converting a million numbers costs more than reading
+    them), only its probe."""
+    validator = _validator()
+    oversized: list[tuple[str, str]] = []
+    probe = _probe(data, [], oversized)
+    if not oversized and validator.is_valid(data):
+        return []
+    errors = list(oversized)
+    for error in validator.iter_errors(probe):
+        errors.append((_pointer(error.instance_path), error.message))
+        if len(errors) >= 4 * limit:
+            break
+    if not errors:  # the fault lies beyond the probed prefix: the first one, found short-circuiting
+        try:
+            validator.validate(data)
+        except jsonschema_rs.ValidationError as error:
+            errors.append((_pointer(error.instance_path), error.message))
+    errors.sort()
+    findings = [_finding(file, pointer, message) for pointer, message in errors[:limit]]
     if len(errors) > limit:
-        findings.append(make("schema.violation", file, "", f"{len(errors) - limit} more schema errors not shown"))
+        findings.append(make("schema.violation", file, "", "more schema errors not shown: fix these first"))
+    if not findings:  # is_valid and validate disagree: fail closed
+        findings.append(make("schema.violation", file, "", "the document does not conform to the schema"))
     return findings
+
+
+# -- what JSON Schema cannot say ---------------------------------------------------------------------
+
+
+def _integer_paths(node: dict[str, Any], defs: dict[str, Any], path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Paths of every integer-typed value ("[]" any item, "*" any value of a free-form object)."""
+    ref = node.get("$ref")
+    if ref:
+        node = {**defs[ref.rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    out: list[tuple[str, ...]] = []
+    types = node.get("type")
+    if "integer" in (types if isinstance(types, list) else [types]):
+        out.append(path)
+    for sub in node.get("oneOf", []):
+        out += _integer_paths(sub, defs, path)
+    for name, child in node.get("properties", {}).items():
+        out += _integer_paths(child, defs, (*path, name))
+    if isinstance(node.get("items"), dict):
+        out += _integer_paths(node["items"], defs, (*path, "[]"))
+    if isinstance(node.get("additionalProperties"), dict):
+        out += _integer_paths(node["additionalProperties"], defs, (*path, "*"))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def integer_paths() -> tuple[tuple[str, ...], ...]:
+    schema = load_schema()
+    return tuple(dict.fromkeys(_integer_paths(schema, schema["$defs"], ())))
+
+
+@functools.lru_cache(maxsize=1)
+def _integer_trie() -> dict[str, Any]:
+    trie: dict[str, Any] = {}
+    for path in integer_paths():
+        node = trie
+        for token in path:
+            node = node.setdefault(token, {})
+    return trie
+
+
+def _first_float(value: Any, node: dict[str, Any], at: list[Any]) -> tuple[list[Any], float] | None:
+    """The first integer-typed value spelt as a float, with its path; one walk for every path."""
+    if not node:
+        return (at, value) if isinstance(value, float) else None
+    for key, child in node.items():
+        if key == "[]":
+            items: Any = enumerate(value) if isinstance(value, list) else ()
+        elif key == "*":
+            items = value.items() if isinstance(value, dict) else ()
+        else:
+            items = ((key, value[key]),) if isinstance(value, dict) and key in value else ()
+        for name, item in items:
+            if not child and not isinstance(item, float):
+                continue  # the common case, without a call
+            found = _first_float(item, child, [*at, name])
+            if found is not None:
+                return found
+    return None
+
+
+def integer_spelling(data: dict[str, Any], file: str) -> list[Finding]:
+    """JSON Schema counts 3.0 as an integer; the dataset's integer columns do not: a count written
+    with a fraction part is rejected (eco-collect writes integers as integers)."""
+    found = _first_float(data, _integer_trie(), [])
+    if found is None:
+        return []
+    at, value = found
+    return [_finding(file, _pointer(at), f"{value!r} must be written as an integer ({int(value)}, not {value!r})")]
+
+
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.lru_cache(maxsize=256)
+def parse_utc(value: str) -> datetime:
+    """A timestamp of the schema's strict form (YYYY-MM-DDTHH:MM:SS[.ffffff]Z) as an aware datetime;
+    ValueError for anything else (a leap second, 30 February)."""
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise ValueError(f"{value!r} is not a UTC time of the form YYYY-MM-DDTHH:MM:SSZ")
+
+
+def timestamps(data: dict[str, Any], file: str) -> list[Finding]:
+    """created_at and session.started_at are real UTC times (the schema's pattern checks the form only)."""
+    out = []
+    session = data.get("session")
+    for pointer, value in (
+        ("/created_at", data.get("created_at")),
+        ("/session/started_at", session.get("started_at") if isinstance(session, dict) else None),
+    ):
+        if isinstance(value, str):
+            try:
+                parse_utc(value)
+            except ValueError as exc:
+                out.append(_finding(file, pointer, str(exc)))
+    return out

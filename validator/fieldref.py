@@ -11,7 +11,20 @@ from typing import Any
 from .contract import load_schema
 from .findings import CATALOGUE
 
-_CONSTRAINTS = ("const", "enum", "pattern", "format", "minimum", "exclusiveMinimum", "maximum", "minItems", "maxItems")
+_CONSTRAINTS = (
+    "const",
+    "enum",
+    "pattern",
+    "format",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "maxProperties",
+)
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

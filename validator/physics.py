@@ -1,6 +1,9 @@
-"""Physical plausibility of every trial and summary."""
+"""Physical plausibility of every trial and summary: what the numbers of one file must satisfy
+among themselves (hardware.py checks them against the board and the model)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ecocompute import stats
 from ecocompute.domain import Submission, Trial
@@ -17,6 +20,31 @@ MIN_SAMPLES_FOR_AVERAGE = 10
 # period at each edge. Both are absolute slack on top of the relative tolerance, so they matter only
 # for windows of a few seconds (a warm-up that sizes the trials, say).
 COUNTER_STEP_S = 0.1
+# A window's average power cannot exceed its highest sample; interpolated window edges move it by
+# well under 2 % (1.8 % was the real files' smallest peak/average margin *above* 1).
+PEAK_SLACK = 0.02
+# Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
+# stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
+CLOCK_MIN_MHZ = 100.0  # below any loaded GPU's clocks (idle SM clocks are about 200 MHz)
+SM_CLOCK_MAX_MHZ = 4000.0
+MEM_CLOCK_MAX_MHZ = 40000.0
+# The sampler's rate is its samples over the window: count = rate x duration to one sample, and the
+# sampler cannot run much faster than requested.
+SAMPLE_COUNT_SLACK = 1.0
+SAMPLE_RATE_FACTOR = 1.25
+# Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
+# load is noise (the real files' closest was 9 % below).
+IDLE_MARGIN = 0.01
+
+
+@dataclass(frozen=True)
+class _Context:
+    file: str
+    limit_w: float
+    tokens_per_request: int
+    gpus: int
+    edge_s: float
+    period_s: float
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -28,30 +56,39 @@ def check(sub: Submission, file: str) -> list[Finding]:
         if m.status == "skipped":
             continue
         base = f"/measurements/{i}"
-        tokens_per_request = m.batch_size * sub.protocol.output_tokens
+        ctx = _Context(
+            file, limit_w, m.batch_size * sub.protocol.output_tokens, gpu.count, edge_s, sub.protocol.sample_period_s
+        )
         for j, t in enumerate(m.trials):
-            findings.extend(_check_trial(t, f"{base}/trials/{j}", file, limit_w, tokens_per_request, gpu.count, edge_s))
+            findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
+            findings.extend(_sampler(t, f"{base}/trials/{j}", ctx))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
         if summary.net_energy_j_mean > summary.energy_j_mean:
             findings.append(
                 make("physics.net_energy", file, f"{base}/summary/net_energy_j_mean", "net energy exceeds gross energy")
             )
-        if idle.power_w >= summary.power_w_mean:
+        if idle.power_w >= (1 - IDLE_MARGIN) * summary.power_w_mean:
             findings.append(
                 make(
                     "physics.idle_power",
                     file,
                     f"{base}/idle",
-                    f"idle power {idle.power_w:.1f} W is not below the loaded power {summary.power_w_mean:.1f} W",
+                    f"idle power {idle.power_w:.1f} W is not clearly below the loaded power {summary.power_w_mean:.1f} W "
+                    f"(at least {IDLE_MARGIN:.0%} lower)",
                 )
             )
     return findings
 
 
-def _check_trial(
-    t: Trial, ptr: str, file: str, limit_w: float, tokens_per_request: int, gpus: int, edge_s: float
-) -> list[Finding]:
+def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
+    file, limit_w, tokens_per_request, gpus, edge_s = (
+        ctx.file,
+        ctx.limit_w,
+        ctx.tokens_per_request,
+        ctx.gpus,
+        ctx.edge_s,
+    )
     out: list[Finding] = []
     power, duration, energy = t.power_avg_w, t.duration_s, t.energy_j
     if not 0 < power <= limit_w:
@@ -122,4 +159,44 @@ def _check_trial(
                 f"sampler and counter differ by {disagreement:.1f} %",
             )
         )
+    return out
+
+
+def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
+    """Peak, clocks and sample counts: what the sampler's readings of one window must satisfy."""
+    out = []
+    judged = t.role != "warmup" or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
+    if judged and t.power_peak_w < (1 - PEAK_SLACK) * t.power_avg_w:
+        out.append(
+            make(
+                "physics.peak_power",
+                ctx.file,
+                f"{ptr}/power_peak_w",
+                f"peak {t.power_peak_w} W is below the average {t.power_avg_w} W",
+            )
+        )
+    if t.role != "warmup" and not (
+        CLOCK_MIN_MHZ <= t.sm_clock_mhz_mean <= SM_CLOCK_MAX_MHZ
+        and CLOCK_MIN_MHZ <= t.mem_clock_mhz_mean <= MEM_CLOCK_MAX_MHZ
+    ):
+        out.append(
+            make(
+                "physics.clocks",
+                ctx.file,
+                f"{ptr}/sm_clock_mhz_mean",
+                f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU running kernels reads "
+                f"{CLOCK_MIN_MHZ:.0f}-{SM_CLOCK_MAX_MHZ:.0f} and {CLOCK_MIN_MHZ:.0f}-{MEM_CLOCK_MAX_MHZ:.0f} MHz",
+            )
+        )
+    expected = t.sample_rate_hz * t.duration_s
+    most = SAMPLE_RATE_FACTOR * t.duration_s / ctx.period_s + 2
+    problem = None
+    if abs(t.power_samples - expected) > SAMPLE_COUNT_SLACK + 1e-6 * t.power_samples:
+        problem = f"{t.power_samples} samples, but {t.sample_rate_hz} Hz x {t.duration_s} s = {expected:.1f}"
+    elif t.power_samples > most:
+        problem = f"{t.power_samples} samples in {t.duration_s} s at a requested period of {ctx.period_s} s (at most {most:.0f})"
+    elif t.role != "warmup" and t.power_samples == 0:
+        problem = "no power sample in a trial after warm-up"
+    if problem:
+        out.append(make("physics.sample_count", ctx.file, f"{ptr}/power_samples", problem))
     return out

@@ -1,45 +1,137 @@
-"""What the schema cannot say about how a file was measured (schema 1.2.0 and later): the engine is
-what its name says and computed the same tokens as generate(), the configuration stopped for the
-reason it gives, the model sat on the GPUs measured, and the session's clock adds up."""
+"""What the schema cannot say about how a file was measured: the protocol's own settings were kept
+(warm-ups, trial budget, trial length, sample period: every version), and from schema 1.2.0 the
+engine is what its name says and computed the same tokens as generate(), the configuration stopped
+for the reason it gives, the model sat on the GPUs measured, and the session's clock adds up."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
+from .contract import parse_utc
 from .findings import Finding, make
 
 # created_at and session.started_at are written to the second; wall_s is exact.
 CLOCK_SLACK_S = 2.0
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+# The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
+# period cannot buy tolerance. eco-collect samples every 0.05 s.
+SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
+TRIAL_MIN_DURATION_FLOOR_S = 1.0
+# Trials after warm-up run whole requests sized from a warm-up trial to last trial_min_duration_s;
+# only a GPU that speeds up more than twice after sizing would make an honest one this short.
+TRIAL_DURATION_FRACTION = 0.5
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = _settings(sub, file)
+    gates = Gates.from_mapping(sub.protocol.gates)
+    for i, m in enumerate(sub.measurements):
+        if m.status != "skipped":
+            findings += _kept(sub, m, f"/measurements/{i}", file, gates)
     if sub.session is not None:
         findings += _session(sub, file)
-    gates = Gates.from_mapping(sub.protocol.gates)
     early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        findings += _engine(m, base, file, recorded)
+        findings += _engine(m, base, file, recorded, sub.protocol.output_tokens)
         if recorded:
             findings += _stop(m, base, file, gates, early_stop)
             findings += _placement(m, base, file, sub.environment.gpu.count)
     return findings
 
 
+def _settings(sub: Submission, file: str) -> list[Finding]:
+    """The protocol's own numbers: a sample period that bounds tolerances, a real trial length,
+    minimums not above maximums."""
+    proto, out = sub.protocol, []
+    lo, hi = SAMPLE_PERIOD_RANGE_S
+    if not lo <= proto.sample_period_s <= hi:
+        out.append(
+            make(
+                "protocol.sample_period",
+                file,
+                "/protocol/sample_period_s",
+                f"sample period {proto.sample_period_s} s is outside {lo}-{hi} s",
+            )
+        )
+    if proto.trial_min_duration_s < TRIAL_MIN_DURATION_FLOOR_S:
+        out.append(
+            make(
+                "protocol.trial_duration",
+                file,
+                "/protocol/trial_min_duration_s",
+                f"trials of {proto.trial_min_duration_s} s: the energy counter steps every 0.1 s, so a trial "
+                f"needs at least {TRIAL_MIN_DURATION_FLOOR_S} s",
+            )
+        )
+    if proto.warmup_min_trials > proto.warmup_max_trials:
+        out.append(
+            make(
+                "protocol.warmup",
+                file,
+                "/protocol/warmup",
+                f"warm-up min_trials {proto.warmup_min_trials} is above max_trials {proto.warmup_max_trials}",
+            )
+        )
+    gates = Gates.from_mapping(proto.gates)
+    if gates.min_trials > gates.max_trials:
+        out.append(
+            make(
+                "protocol.trial_budget",
+                file,
+                "/protocol/gates",
+                f"gate window min_trials {gates.min_trials} is above the budget max_trials {gates.max_trials}",
+            )
+        )
+    return out
+
+
+def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -> list[Finding]:
+    """A measured configuration kept its protocol: warm-ups within bounds, no more trials than the
+    budget, every trial after warm-up as long as the protocol asks."""
+    proto, out = sub.protocol, []
+    warmups = next((j for j, t in enumerate(m.trials) if t.role != "warmup"), len(m.trials))
+    if not proto.warmup_min_trials <= warmups <= proto.warmup_max_trials:
+        out.append(
+            make(
+                "protocol.warmup",
+                file,
+                f"{base}/trials",
+                f"{warmups} warm-up trial(s); the protocol runs {proto.warmup_min_trials}-{proto.warmup_max_trials}",
+            )
+        )
+    after = len(m.trials) - warmups
+    if after > gates.max_trials:
+        out.append(
+            make(
+                "protocol.trial_budget",
+                file,
+                f"{base}/trials",
+                f"{after} trials after warm-up; the budget is {gates.max_trials}",
+            )
+        )
+    shortest = TRIAL_DURATION_FRACTION * proto.trial_min_duration_s
+    for j, t in enumerate(m.trials[warmups:], start=warmups):
+        if t.duration_s < shortest:
+            out.append(
+                make(
+                    "protocol.trial_duration",
+                    file,
+                    f"{base}/trials/{j}/duration_s",
+                    f"trial of {t.duration_s:.3f} s; trials after warm-up last about trial_min_duration_s "
+                    f"({proto.trial_min_duration_s} s), never less than {shortest} s",
+                )
+            )
+            break
+    return out
+
+
 def _session(sub: Submission, file: str) -> list[Finding]:
     assert sub.session is not None
     out = []
-    elapsed = (_parse_time(sub.created_at) - _parse_time(sub.session.started_at)).total_seconds()
+    elapsed = (parse_utc(sub.created_at) - parse_utc(sub.session.started_at)).total_seconds()
     if abs(elapsed - sub.session.wall_s) > CLOCK_SLACK_S:
         out.append(
             make(
@@ -78,7 +170,7 @@ def _session(sub: Submission, file: str) -> list[Finding]:
     return out
 
 
-def _engine(m: Measurement, base: str, file: str, recorded: bool) -> list[Finding]:
+def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:
     e = m.engine
     spec = catalogue.ENGINES[e.name]
     out = []
@@ -106,6 +198,22 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool) -> list[Findin
                 file,
                 f"{base}/engine/token_check",
                 f"engine {e.name} was measured without comparing its token ids with generate()'s",
+            )
+        )
+    elif (
+        (e.token_check.first_difference is None) != e.token_check.equal
+        or (e.token_check.first_difference or 0) >= output_tokens
+        or e.token_check.new_tokens != m.batch_size * output_tokens
+    ):
+        tc = e.token_check
+        out.append(
+            make(
+                "protocol.token_check",
+                file,
+                f"{base}/engine/token_check",
+                f"equal={tc.equal} with first_difference={tc.first_difference} over {tc.new_tokens} tokens: a check "
+                f"compares batch x output tokens = {m.batch_size * output_tokens} tokens, and differs at a step below "
+                f"{output_tokens} exactly when not equal",
             )
         )
     elif e.cuda_graph and not e.token_check.equal:

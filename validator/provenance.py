@@ -1,28 +1,53 @@
-"""Provenance completeness: exact versions, model revisions, honest timestamps and configs."""
+"""Provenance: exact versions, a released collector, the current schema version, model revisions,
+honest timestamps and quantization configs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from ecocompute import catalogue, ids
+from ecocompute import catalogue, ids, reference
 from ecocompute.domain import Submission
+from ecocompute.reference import Reference
 
+from .contract import parse_utc
 from .findings import Finding, make
 
 _PLACEHOLDERS = {"", "unknown", "latest", "n/a", "na", "none", "null", "todo", "tbd", "?", "-"}
-_WILDCARD = re.compile(r"\*|(?:^|\.)x(?:\.|$|\s|\))|^[<>=~^!]|[<>=~^]=?\s*\d", re.IGNORECASE)
-_EXACT = re.compile(r"^v?\d+(\.\d+)*([.+-]?[0-9A-Za-z]+)*$")
+# Linear and ASCII-only: no nested quantifier, and [0-9] rather than \d (which matches any digit).
+_WILDCARD = re.compile(r"\*|(?:^|\.)x(?:\.|$|\s|\))|^[<>=~^!]|[<>=~^]=?\s*[0-9]", re.IGNORECASE | re.ASCII)
+_VERSION_CHARS = frozenset("0123456789.+-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SEPARATORS = frozenset(".+-")
+MAX_VERSION_LENGTH = 64
 CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _exact(value: str) -> bool:
+    """``v?<digits>`` then ASCII letters, digits and single '.', '+' or '-' between them: one pass,
+    no backtracking (the regular expression it replaces took exponential time on 64 characters)."""
+    s = value[1:] if value.startswith("v") else value
+    if not s or s[0] not in "0123456789":
+        return False
+    previous_separator = False
+    for ch in s:
+        if ch not in _VERSION_CHARS:
+            return False
+        separator = ch in _SEPARATORS
+        if separator and previous_separator:
+            return False
+        previous_separator = separator
+    return not previous_separator
 
 
 def version_problem(value: str) -> str | None:
     """Why a version string is not an exact version, or None if it is."""
     stripped = value.strip()
+    if len(stripped) > MAX_VERSION_LENGTH:
+        return f"{value[:MAX_VERSION_LENGTH]!r}... is longer than any version ({MAX_VERSION_LENGTH} characters)"
     if stripped.lower() in _PLACEHOLDERS:
         return f"{value!r} is a placeholder, not a version"
-    if _WILDCARD.search(stripped) or not _EXACT.match(stripped):
+    if _WILDCARD.search(stripped) or not _exact(value):  # surrounding whitespace is not part of a version
         return f"{value!r} is not an exact version"
     return None
 
@@ -31,7 +56,14 @@ def _is_placeholder(value: str) -> bool:
     return value.strip().lower() in _PLACEHOLDERS or "not recorded" in value.lower()
 
 
-def check(sub: Submission, file: str, now: datetime | None = None) -> list[Finding]:
+def check(
+    sub: Submission,
+    file: str,
+    now: datetime | None = None,
+    ref: Reference | None = None,
+    sha256: str | None = None,
+) -> list[Finding]:
+    ref = ref or reference.default()
     findings: list[Finding] = []
     env = sub.environment
     for section, versions in (("software", env.software), ("driver", env.driver)):
@@ -48,17 +80,9 @@ def check(sub: Submission, file: str, now: datetime | None = None) -> list[Findi
                 findings.append(
                     make("provenance.missing_value", file, f"/environment/{section}/{f.name}", f"{f.name} is {value!r}")
                 )
-    if version_problem(sub.collector_version):
-        findings.append(
-            make(
-                "provenance.unpinned_version",
-                file,
-                "/collector/version",
-                f"collector version {sub.collector_version!r} is not exact",
-            )
-        )
-
-    created = datetime.fromisoformat(sub.created_at.replace("Z", "+00:00"))
+    created = parse_utc(sub.created_at)
+    findings += _collector(sub, created, file, ref)
+    findings += _version(sub, file, ref, sha256)
     now = now or datetime.now(timezone.utc)
     if created > now + CLOCK_SKEW:
         findings.append(
@@ -69,16 +93,17 @@ def check(sub: Submission, file: str, now: datetime | None = None) -> list[Findi
                 f"created_at {sub.created_at} is after now ({now:%Y-%m-%dT%H:%M:%SZ})",
             )
         )
-
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        if m.model.weights == "pretrained" and not ids.is_commit_sha(m.model.revision):
+        random_ok = m.model.weights == "random_init" and m.model.revision == catalogue.RANDOM_REVISION
+        if not (random_ok or ids.is_commit_sha(m.model.revision)):
+            also = f" (or {catalogue.RANDOM_REVISION!r} for random weights)" if m.model.weights == "random_init" else ""
             findings.append(
                 make(
                     "provenance.revision",
                     file,
                     f"{base}/model/revision",
-                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA",
+                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA{also}",
                 )
             )
         expected = catalogue.PRECISIONS[m.precision].expected_record()
@@ -94,3 +119,56 @@ def check(sub: Submission, file: str, now: datetime | None = None) -> list[Findi
                 )
             )
     return findings
+
+
+def _collector(sub: Submission, created: datetime, file: str, ref: Reference) -> list[Finding]:
+    """Written by a released eco-collect that writes this schema version, after it was released."""
+    release = ref.releases.get((sub.collector_name, sub.collector_version))
+    if release is None:
+        known = ", ".join(f"{n} {v}" for n, v in sorted(ref.releases))
+        return [
+            make(
+                "provenance.collector",
+                file,
+                "/collector",
+                f"{sub.collector_name!r} {sub.collector_version!r} is not a released collector (released: {known})",
+            )
+        ]
+    if sub.schema_version not in release.schema_versions:
+        return [
+            make(
+                "provenance.collector",
+                file,
+                "/schema_version",
+                f"{release.name} {release.version} writes schema {', '.join(release.schema_versions)}, "
+                f"not {sub.schema_version}",
+            )
+        ]
+    if release.released is not None and created.date() < date.fromisoformat(release.released) - timedelta(days=1):
+        return [
+            make(
+                "provenance.collector",
+                file,
+                "/created_at",
+                f"created {created:%Y-%m-%d}, before {release.name} {release.version} was released ({release.released})",
+            )
+        ]
+    return []
+
+
+def _version(sub: Submission, file: str, ref: Reference, sha256: str | None) -> list[Finding]:
+    """An older schema version is valid only for the exact bytes accepted under it."""
+    if sub.schema_version == catalogue.SCHEMA_VERSION:
+        return []
+    accepted = ref.accepted.get(sha256 or "")
+    if accepted is not None and accepted.schema_version == sub.schema_version:
+        return []
+    return [
+        make(
+            "schema.outdated_version",
+            file,
+            "/schema_version",
+            f"schema {sub.schema_version} is valid only for the files accepted under it "
+            f"(ecocompute/reference/accepted.json); new files use {catalogue.SCHEMA_VERSION}",
+        )
+    ]

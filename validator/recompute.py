@@ -10,13 +10,16 @@ from ecocompute.gates import DEFAULT_GATES, Gates, evaluate, status_for
 
 from .findings import Finding, make
 
-# Summary keys whose mismatch is reported by a more specific physics check, with its tolerance.
-_PHYSICS_KEYS = {"throughput_tok_s_mean": 0.01}
+# Every summary value must follow from the trials to the same relative tolerance: the writer uses the
+# same functions, so only float noise separates them. Throughput's mismatch has its own code.
+TOLERANCE = 1e-6
+_PHYSICS_KEYS = {"throughput_tok_s_mean"}
 _SUMMARY_KEYS = tuple(f.name for f in fields(Summary))
 
 
-def _roles_ok(m: Measurement) -> str | None:
-    """Why the trial sequence is not warm-ups, then discarded/measured with one measured run."""
+def _roles_ok(m: Measurement, window: int) -> str | None:
+    """Why the trial sequence is not warm-ups, then discarded trials, then the gate window: the last
+    ``window`` trials, consecutive (a window picked from the middle of the run is not the protocol's)."""
     if [t.index for t in m.trials] != list(range(len(m.trials))):
         return "trial indexes must be 0, 1, 2, ... in order"
     roles = [t.role for t in m.trials]
@@ -24,8 +27,16 @@ def _roles_ok(m: Measurement) -> str | None:
     if "warmup" in roles[first_other:]:
         return "a warm-up trial follows a non-warm-up trial"
     measured = [i for i, r in enumerate(roles) if r == "measured"]
-    if measured and measured != list(range(measured[0], measured[-1] + 1)):
+    if not measured:
+        return None
+    if measured != list(range(measured[0], measured[-1] + 1)):
         return "measured trials are not consecutive"
+    if measured[-1] != len(roles) - 1:
+        return f"{len(roles) - 1 - measured[-1]} trial(s) follow the measured ones: the gate window is the last trials"
+    if len(measured) > window:
+        return f"{len(measured)} measured trials: the gate window is the last {window}, the earlier ones are discarded"
+    if len(measured) < window and "discarded" in roles:
+        return f"trials were discarded although the window holds only {len(measured)} of {window}"
     return None
 
 
@@ -50,7 +61,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
 
 def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> list[Finding]:
     findings: list[Finding] = []
-    problem = _roles_ok(m)
+    problem = _roles_ok(m, gates.min_trials)
     if problem:
         findings.append(make("stats.window", file, f"{base}/trials", problem))
     n_measured = len(m.measured)
@@ -78,9 +89,8 @@ def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> li
         if key in skip:
             continue
         want, got = getattr(recomputed, key), getattr(claimed, key)
-        tolerance = _PHYSICS_KEYS.get(key)
-        if tolerance is not None:
-            if not stats.close(got, want, rel=tolerance):
+        if key in _PHYSICS_KEYS:
+            if not stats.close(got, want, rel=TOLERANCE):
                 findings.append(
                     make(
                         "physics.throughput",
@@ -89,7 +99,7 @@ def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> li
                         f"{key} claims {got!r} but generated_tokens / duration_s gives {want!r}",
                     )
                 )
-        elif not stats.close(got, want):
+        elif not stats.close(got, want, rel=TOLERANCE):
             findings.append(
                 make("stats.mismatch", file, f"{base}/summary/{key}", f"{key} claims {got!r}; the trials give {want!r}")
             )

@@ -1,9 +1,18 @@
-"""Render a validation report as text, JSON or GitHub annotations plus a step summary."""
+"""Render a validation report as text, JSON or GitHub annotations plus a step summary.
+
+Every string a contributor controls (file names, values quoted in messages) reaches a terminal, a CI
+log or a web page: text and GitHub output escape control, ANSI and bidi characters (``printable``),
+workflow commands escape their delimiters, the step summary escapes Markdown and HTML, and JSON
+escapes everything outside ASCII. No output can forge a line, a verdict or a link.
+"""
 
 from __future__ import annotations
 
 import json
+import string
 from collections import Counter
+
+from ecocompute.cli import printable
 
 from .findings import CATALOGUE, Finding
 from .run import Report
@@ -26,9 +35,9 @@ def _verdict(report: Report) -> str:
 def render_text(report: Report) -> str:
     lines = []
     for f in _sorted(report):
-        where = f"{f.file}:{f.line}" if f.line else f.file
-        pointer = f" [{f.pointer}]" if f.pointer else ""
-        lines.append(f"{where}: {f.severity.value} {f.code}{pointer}: {f.message}")
+        where = f"{printable(f.file)}:{f.line}" if f.line else printable(f.file)
+        pointer = f" [{printable(f.pointer)}]" if f.pointer else ""
+        lines.append(f"{where}: {f.severity.value} {f.code}{pointer}: {printable(f.message)}")
         lines.append(f"    fix: {CATALOGUE[f.code].fix}")
     lines.append(_verdict(report))
     return "\n".join(lines) + "\n"
@@ -42,11 +51,11 @@ def render_json(report: Report) -> str:
         "counts": dict(sorted(Counter(f.code for f in report.findings).items())),
         "findings": [f.as_dict() for f in _sorted(report)],
     }
-    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
 
 def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(value: str) -> str:
@@ -72,8 +81,24 @@ def render_github(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+_MARKDOWN = frozenset(string.punctuation) - {"&", "<", ">"}
+
+
 def _md_cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Literal text in a Markdown table cell: no link, emphasis, HTML, code span or column break."""
+    out = []
+    for ch in printable(value):
+        if ch == "&":
+            out.append("&amp;")
+        elif ch == "<":
+            out.append("&lt;")
+        elif ch == ">":
+            out.append("&gt;")
+        elif ch in _MARKDOWN:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def render_step_summary(report: Report) -> str:

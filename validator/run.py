@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ecocompute import parallel
-from ecocompute.cli import EcoError
+from ecocompute import parallel, reference
+from ecocompute.cli import EcoError, printable
 
 from . import history
 from .check import Checked, check_file
 from .findings import Finding, Severity, make
+from .paths import root_of_folder
 
 
 class UsageError(EcoError):
@@ -47,34 +48,52 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         elif p.exists() or p.is_symlink():
             found.append(p)
         else:
-            raise UsageError(f"no such file or folder: {p}")
+            raise UsageError(f"no such file or folder: {printable(str(p))}")
     return found
 
 
-def _check_chunk(paths: list[Path], now: datetime | None) -> list[Checked]:
+def _check_chunk(paths: list[Path], now: datetime | None, reference_dir: str) -> list[Checked]:
     """Per-file checks in a worker; the documents stay there, only findings and hashes travel."""
-    checked = [check_file(p, now) for p in paths]
+    ref = reference.cached(reference_dir)
+    checked = [check_file(p, now, ref) for p in paths]
     for c in checked:
         c.submission = None
     return checked
 
 
-def check_files(paths: Sequence[Path], now: datetime | None = None) -> list[Checked]:
+def check_files(paths: Sequence[Path], now: datetime | None = None, reference_dir: str | None = None) -> list[Checked]:
     """check_file over many files, on every core when there are enough of them."""
-    chunks = parallel.map_chunks(functools.partial(_check_chunk, now=now), list(paths))
+    work = functools.partial(_check_chunk, now=now, reference_dir=reference_dir or str(reference.PACKAGE_DIR))
+    try:
+        chunks = parallel.map_chunks(work, list(paths))
+    except Exception:  # noqa: BLE001 - a worker that died (killed, broken pool): redo the files here
+        chunks = [work([p]) for p in paths]
     return [c for chunk in chunks for c in chunk]
 
 
+def _places(items: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
-    """Same measurement or submission id twice: within a file, across candidates, or vs accepted."""
-    seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    """What needs several files: the same submission id, measurement, trials or GPU uuid again, within
+    a file (measurements), across candidates or against the accepted pool. Each duplicate group is
+    reported once per candidate file that holds a copy (every such file is rejected, none twice)."""
+    pool = [c for c in [*accepted, *candidates] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
-    for c in [*accepted, *candidates]:
-        if c.submission_id is None:
-            continue
-        seen_id[c.submission_id].append(c.path)
+    seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    owner: dict[str, tuple[str, int]] = {}  # fingerprint -> first measurement that has it
+    board: dict[str, tuple[str, str]] = {}  # uuid hash -> (identity, first file)
+    for c in pool:
+        seen_id[c.submission_id or ""].append(c.path)
         for i, h in enumerate(c.hashes):
             seen_hash[h].append((c.path, i))
+        for i, prints in enumerate(c.fingerprints):
+            for fp in prints:
+                owner.setdefault(fp, (c.path, i))
+        if c.gpu is not None:
+            board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     findings = []
     for c in candidates:
         if c.submission_id is None:
@@ -82,28 +101,72 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
         others = [p for p in seen_id[c.submission_id] if p != c.path]
         if others:
             findings.append(
-                make("duplicate.submission_id", c.path, "/submission_id", f"also used by {', '.join(sorted(others))}")
+                make("duplicate.submission_id", c.path, "/submission_id", f"also used by {_places(sorted(others))}")
             )
-        for i, h in enumerate(c.hashes):
-            twins = [f"{p}#/measurements/{j}" for p, j in seen_hash[h] if (p, j) != (c.path, i)]
-            if twins:
-                findings.append(
-                    make(
-                        "duplicate.measurement",
-                        c.path,
-                        f"/measurements/{i}",
-                        f"identical to {', '.join(sorted(twins))}",
-                    )
+        findings += _exact(c, seen_hash) + _near(c, seen_hash, owner)
+        if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
+            identity, first = board[c.gpu[0]]
+            findings.append(
+                make(
+                    "duplicate.gpu_identity",
+                    c.path,
+                    "/environment/gpu/uuid_sha256",
+                    f"this uuid hash is a {c.gpu[1]!r} here but a {identity!r} in {first}",
                 )
+            )
     return findings
 
 
-def accepted_pool(root: Path | None, exclude: Iterable[Path], now: datetime | None = None) -> list[Checked]:
+def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]]) -> list[Finding]:
+    """duplicate.measurement across files: one finding per group of identical measurements this file
+    holds a copy of (copies inside one file are fabrication.check's)."""
+    out, reported = [], set()
+    for i, h in enumerate(c.hashes):
+        group = seen_hash[h]
+        if group[0][0] == c.path or h in reported:
+            continue  # this file holds the first of them (or no other file has one)
+        reported.add(h)
+        copies = [f"{p}#/measurements/{j}" for p, j in group[1:] if p != c.path]
+        also = f" (copies also at {_places(copies)})" if copies else ""
+        original = f"{group[0][0]}#/measurements/{group[0][1]}"
+        out.append(make("duplicate.measurement", c.path, f"/measurements/{i}", f"identical to {original}{also}"))
+    return out
+
+
+def _near(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], owner: dict[str, tuple[str, int]]) -> list[Finding]:
+    """duplicate.near against other files (inside one file, fabrication.check reports it): one finding
+    per other file whose measurements this file's repeat or rescale."""
+    matches: dict[str, list[str]] = defaultdict(list)
+    first_at: dict[str, int] = {}
+    for i, prints in enumerate(c.fingerprints):
+        if len(seen_hash[c.hashes[i]]) > 1:
+            continue  # an identical measurement: duplicate.measurement's
+        for fp in prints:
+            path, j = owner[fp]
+            if path != c.path:
+                matches[path].append(f"/measurements/{i} ~ /measurements/{j}")
+                first_at.setdefault(path, i)
+                break
+    return [
+        make(
+            "duplicate.near",
+            c.path,
+            f"/measurements/{first_at[path]}/trials",
+            f"gate windows repeat, or rescale, those of {path}: {_places(pairs)}",
+        )
+        for path, pairs in matches.items()
+    ]
+
+
+def accepted_pool(
+    root: Path | None, exclude: Iterable[Path], now: datetime | None = None, reference_dir: str | None = None
+) -> list[Checked]:
     """The accepted submissions under ``root`` (those that still pass), except the candidates."""
     if root is None or not root.is_dir():
         return []
     skip = {p.absolute() for p in exclude}
-    return [c for c in check_files([p for p in discover([root]) if p.absolute() not in skip], now) if c.accepted]
+    files = [p for p in discover([root]) if p.absolute() not in skip]
+    return [c for c in check_files(files, now, reference_dir) if c.accepted]
 
 
 def targets(paths: Sequence[Path], base: str | None) -> tuple[list[Path], list[Finding]]:
@@ -121,9 +184,27 @@ def report_for(candidates: Sequence[Checked], accepted: Sequence[Checked], extra
     report = Report(files=[c.path for c in candidates])
     for c in candidates:
         report.findings.extend(c.findings)
-    report.findings.extend(cross_file_findings(candidates, accepted))
+    try:
+        report.findings.extend(cross_file_findings(candidates, accepted))
+    except Exception as exc:  # noqa: BLE001 - a bug in the checks over files rejects every candidate
+        detail = printable(f"{type(exc).__name__}: {exc}", limit=300)
+        report.findings.extend(
+            make("validator.internal_error", c.path, "", f"the checks over files failed ({detail})") for c in candidates
+        )
     report.findings.extend(extra)
     return report
+
+
+def reference_folder(explicit: Path | None = None) -> str:
+    """The reference tables to check against: the folder named, else those of the repository the
+    command runs in (a pull request adds its new board or model there, for a maintainer to review),
+    else the ones installed with the package."""
+    if explicit is not None:
+        if not (explicit / "gpus.json").is_file():
+            raise UsageError(f"{explicit} holds no reference tables (gpus.json, models.json, ...)")
+        return str(explicit.absolute())
+    in_repo = root_of_folder(Path.cwd()) / "ecocompute" / "reference"
+    return str(in_repo) if (in_repo / "gpus.json").is_file() else str(reference.PACKAGE_DIR)
 
 
 def validate(
@@ -132,10 +213,20 @@ def validate(
     base: str | None = None,
     accepted_root: Path | None = None,
     now: datetime | None = None,
+    reference_dir: str | None = None,
 ) -> Report:
     files, history_findings = targets(paths, base)
-    candidates = check_files(files, now)
-    return report_for(candidates, accepted_pool(accepted_root, files, now), history_findings)
+    folder = reference_dir or str(reference.PACKAGE_DIR)
+    try:
+        reference.cached(folder)
+    except reference.ReferenceError as exc:
+        raise UsageError(str(exc)) from exc
+    if not files:  # nothing checked is no success; history findings, if any, already say why
+        asked = ", ".join(p.as_posix() for p in paths) or f"files added since {base}"
+        empty = make("run.no_files", asked, "", f"no submission file found in {asked}: nothing was validated")
+        return Report(files=[], findings=history_findings or [empty])
+    candidates = check_files(files, now, folder)
+    return report_for(candidates, accepted_pool(accepted_root, files, now, folder), history_findings)
 
 
 def exit_code(report: Report) -> int:

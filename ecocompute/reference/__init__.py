@@ -1,0 +1,326 @@
+"""What the world says, versioned in the repository: GPU boards, model architectures, built-in prompts,
+released collectors and the files accepted before the current schema version.
+
+The tables are JSON files beside this module (``gpus.json``, ``models.json``, ``prompts.json``,
+``collectors.json``, ``accepted.json``), reviewed by maintainers (CODEOWNERS). A pull request that
+measures a new board or model adds its row in the same pull request; the validator then reads the
+tables of the checkout it validates (``load(folder)``), so they are parsed as untrusted input:
+bounded size, strict JSON, every field typed and ranged, one clear error naming the file and row.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..cli import EcoError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_TABLE_BYTES = 1024 * 1024
+_CC = re.compile(r"[0-9]{1,2}\.[0-9]")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SEEDED = re.compile(r"seeded-token-ids:([0-9]{1,10}):([0-9]{1,7})")
+SEEDED_FIRST_ID = 3  # seeded prompts skip the usual special token ids 0-2
+
+
+class ReferenceError(EcoError):
+    """A reference table that cannot be read or breaks its own rules."""
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    name: str  # as NVML reports it
+    architecture: str  # NVML_DEVICE_ARCH_* title-cased, as eco-collect writes it
+    compute_capability: str
+    memory_mib: int  # datasheet memory; NVML reports up to 10 % less (ECC, reserved)
+    memory_bandwidth_gb_s: float
+    default_power_w: float
+    max_power_w: float  # the highest power limit a shipping board of this model accepts
+    idle_w: tuple[float, float]
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    model_type: str
+    hyperparameters: Mapping[str, Any]  # config.json fields, as the collector builds the architecture
+    parameter_count: int
+    active_parameter_count: int  # weights read per decoded token (a mixture of experts reads fewer)
+    vocab_size: int
+    source: str
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    version: str
+    released: str | None  # YYYY-MM-DD; None while in development
+    schema_versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcceptedFile:
+    path: str
+    sha256: str
+    schema_version: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    folder: str
+    gpus: Mapping[str, GpuSpec]
+    models: Mapping[str, ModelSpec]
+    prompts: Mapping[str, str]  # builtin prompt source -> sha256 of its UTF-8 text
+    releases: Mapping[tuple[str, str], Release]
+    accepted: Mapping[str, AcceptedFile] = field(default_factory=dict)  # sha256 -> file
+
+    def prompt_sha256(self, source: str, vocab_size: int | None) -> str | None:
+        """The sha256 a prompt of this source must have (seeded ids need the model's vocabulary)."""
+        if source in self.prompts:
+            return self.prompts[source]
+        match = _SEEDED.fullmatch(source)
+        if match is None or vocab_size is None:
+            return None
+        return seeded_prompt_sha256(vocab_size, int(match.group(2)), int(match.group(1)))
+
+
+def seeded_token_ids(vocab_size: int, n_tokens: int, seed: int) -> list[int]:
+    """The prompt of a model without a tokenizer (random weights): fixed, seeded token ids."""
+    rng = random.Random(seed)
+    return [rng.randrange(SEEDED_FIRST_ID, vocab_size) for _ in range(n_tokens)]
+
+
+@functools.lru_cache(maxsize=64)
+def seeded_prompt_sha256(vocab_size: int, n_tokens: int, seed: int) -> str:
+    ids = seeded_token_ids(vocab_size, n_tokens, seed)
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+
+
+def seeded_tokens(source: str) -> int | None:
+    """The token count a seeded prompt's source names, None for other sources."""
+    match = _SEEDED.fullmatch(source)
+    return int(match.group(2)) if match else None
+
+
+# -- parameter counts from hyper-parameters -----------------------------------------------------
+
+_BIASED_QKV = {"qwen2"}  # q/k/v projections with bias
+_COUNTED_TYPES = ("llama", "mistral", "qwen2", "phi3")
+
+
+def parameter_count(model_type: str, hp: Mapping[str, Any]) -> int:
+    """Parameters of a decoder-only transformer of these hyper-parameters (embedding, attention with
+    grouped KV heads, gated MLP, RMSNorm weights, untied head), as ``model.num_parameters()`` counts
+    them for the model types named in _COUNTED_TYPES."""
+    if model_type not in _COUNTED_TYPES:
+        raise ValueError(f"no parameter formula for model_type {model_type!r}; record parameter_count")
+    h, inter, layers = hp["hidden_size"], hp["intermediate_size"], hp["num_hidden_layers"]
+    heads, kv_heads, vocab = hp["num_attention_heads"], hp["num_key_value_heads"], hp["vocab_size"]
+    head_dim = hp.get("head_dim") or h // heads
+    kv = kv_heads * head_dim
+    attention = h * heads * head_dim + 2 * h * kv + heads * head_dim * h
+    if model_type in _BIASED_QKV:
+        attention += heads * head_dim + 2 * kv
+    per_layer = attention + 3 * h * inter + 2 * h
+    embeddings = vocab * h * (1 if hp.get("tie_word_embeddings") else 2)
+    return embeddings + layers * per_layer + h
+
+
+# -- loading and checking the tables --------------------------------------------------------------
+
+
+def _read(folder: Path, name: str) -> Any:
+    path = folder / name
+    try:
+        raw = path.read_bytes()[: MAX_TABLE_BYTES + 1]
+    except OSError as exc:
+        raise ReferenceError(f"cannot read the reference table {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_TABLE_BYTES:
+        raise ReferenceError(f"reference table {path} is larger than {MAX_TABLE_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ReferenceError(f"reference table {path} is not valid JSON: {exc}") from exc
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+class _Row:
+    """Typed access to one row of a table; every failure names the table, the row and the field."""
+
+    def __init__(self, table: str, index: int, row: Any) -> None:
+        self.where = f"{table} row {index}"
+        if not isinstance(row, dict):
+            raise ReferenceError(f"{self.where}: expected an object")
+        self.row = row
+
+    def get(self, key: str, check: Callable[[Any], bool], what: str, optional: bool = False) -> Any:
+        if key not in self.row and optional:
+            return None
+        value = self.row.get(key)
+        if not check(value):
+            raise ReferenceError(f"{self.where}: {key} must be {what}, not {str(value)[:80]!r}")
+        return value
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 4000 and value.isprintable()
+
+
+def _number(lo: float, hi: float) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+
+def _integer(lo: int, hi: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _gpu(index: int, raw: Any) -> GpuSpec:
+    r = _Row("gpus.json", index, raw)
+    idle = r.get("idle_w", lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number(0, 5000), v)), "[lo, hi]")
+    spec = GpuSpec(
+        name=r.get("name", _text, "a name"),
+        architecture=r.get("architecture", _text, "a name"),
+        compute_capability=r.get("compute_capability", lambda v: isinstance(v, str) and _CC.fullmatch(v), "'M.m'"),
+        memory_mib=r.get("memory_mib", _integer(1, 1 << 30), "a positive integer"),
+        memory_bandwidth_gb_s=r.get("memory_bandwidth_gb_s", _number(1, 1e6), "a bandwidth in GB/s"),
+        default_power_w=r.get("default_power_w", _number(1, 1e5), "a power in W"),
+        max_power_w=r.get("max_power_w", _number(1, 1e5), "a power in W"),
+        idle_w=(float(idle[0]), float(idle[1])),
+        source=r.get("source", _text, "a citation"),
+    )
+    if not spec.idle_w[0] < spec.idle_w[1] < spec.default_power_w <= spec.max_power_w:
+        raise ReferenceError(f"{r.where}: expected idle lo < idle hi < default_power_w <= max_power_w")
+    return spec
+
+
+def _model(index: int, raw: Any) -> ModelSpec:
+    r = _Row("models.json", index, raw)
+    hp = r.get("hyperparameters", lambda v: isinstance(v, dict) and len(v) <= 64, "an object")
+    model_type = r.get("model_type", _text, "a model_type")
+    count = r.get("parameter_count", _integer(1, 10**14), "a positive integer")
+    active = r.get("active_parameter_count", _integer(1, 10**14), "a positive integer", optional=True)
+    vocab = hp.get("vocab_size")
+    if not _integer(2, 10**8)(vocab):
+        raise ReferenceError(f"{r.where}: hyperparameters.vocab_size must be an integer >= 2")
+    if model_type in _COUNTED_TYPES:
+        try:
+            expected = parameter_count(model_type, hp)
+        except (KeyError, TypeError, ZeroDivisionError) as exc:
+            raise ReferenceError(f"{r.where}: hyper-parameters incomplete for a {model_type} ({exc})") from exc
+        if expected != count:
+            raise ReferenceError(f"{r.where}: parameter_count {count} but its hyper-parameters give {expected}")
+    if active is not None and active > count:
+        raise ReferenceError(f"{r.where}: active_parameter_count exceeds parameter_count")
+    return ModelSpec(
+        id=r.get("id", _text, "a Hub model id"),
+        model_type=model_type,
+        hyperparameters=MappingProxyType(dict(hp)),
+        parameter_count=count,
+        active_parameter_count=active or count,
+        vocab_size=vocab,
+        source=r.get("source", _text, "a citation"),
+    )
+
+
+def _release(index: int, raw: Any) -> Release:
+    r = _Row("collectors.json", index, raw)
+    date = r.get(
+        "released",
+        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v, re.ASCII)),
+        "YYYY-MM-DD or null",
+    )
+    versions = r.get(
+        "schema_versions", lambda v: isinstance(v, list) and 0 < len(v) <= 16 and all(map(_text, v)), "a list"
+    )
+    return Release(r.get("name", _text, "a name"), r.get("version", _text, "a version"), date, tuple(versions))
+
+
+def _accepted(index: int, raw: Any) -> AcceptedFile:
+    r = _Row("accepted.json", index, raw)
+    sha = r.get("sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "64 lower-case hex digits")
+    return AcceptedFile(r.get("path", _text, "a path"), sha, r.get("schema_version", _text, "a version"))
+
+
+def _rows(data: Any, key: str, table: str) -> list[Any]:
+    rows = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(rows, list) or len(rows) > 10_000:
+        raise ReferenceError(f"{table}: expected an object with a list '{key}'")
+    return rows
+
+
+def _unique(items: list[Any], key: Callable[[Any], Any], table: str) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for item in items:
+        k = key(item)
+        if k in out:
+            raise ReferenceError(f"{table}: {k!r} is listed twice")
+        out[k] = item
+    return out
+
+
+def load(folder: Path) -> Reference:
+    """Read and check every table of ``folder``; ReferenceError on the first problem."""
+    gpus = [_gpu(i, r) for i, r in enumerate(_rows(_read(folder, "gpus.json"), "gpus", "gpus.json"))]
+    models = [_model(i, r) for i, r in enumerate(_rows(_read(folder, "models.json"), "models", "models.json"))]
+    prompts = _rows(_read(folder, "prompts.json"), "builtin", "prompts.json")
+    builtin = {}
+    for i, raw in enumerate(prompts):
+        r = _Row("prompts.json", i, raw)
+        sha = r.get("sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "64 lower-case hex digits")
+        builtin[r.get("source", _text, "a prompt source")] = sha
+    releases = [
+        _release(i, r) for i, r in enumerate(_rows(_read(folder, "collectors.json"), "releases", "collectors.json"))
+    ]
+    accepted = [_accepted(i, r) for i, r in enumerate(_rows(_read(folder, "accepted.json"), "files", "accepted.json"))]
+    return Reference(
+        folder=str(folder),
+        gpus=MappingProxyType(_unique(gpus, lambda g: g.name, "gpus.json")),
+        models=MappingProxyType(_unique(models, lambda m: m.id, "models.json")),
+        prompts=MappingProxyType(builtin),
+        releases=MappingProxyType(_unique(releases, lambda r: (r.name, r.version), "collectors.json")),
+        accepted=MappingProxyType(_unique(accepted, lambda a: a.sha256, "accepted.json")),
+    )
+
+
+_TABLES = ("gpus.json", "models.json", "prompts.json", "collectors.json", "accepted.json")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(folder: str, signature: tuple[tuple[int, int], ...]) -> Reference:
+    return load(Path(folder))
+
+
+def cached(folder: str) -> Reference:
+    """``load`` once per folder, process and version of its files (validator workers ask per file)."""
+    signature = []
+    for name in _TABLES:
+        try:
+            info = (Path(folder) / name).stat()
+            signature.append((info.st_mtime_ns, info.st_size))
+        except OSError:
+            signature.append((-1, -1))
+    return _cached(folder, tuple(signature))
+
+
+def default() -> Reference:
+    """The tables shipped with this package."""
+    return cached(str(PACKAGE_DIR))
+
+
+def architectures(ref: Reference | None = None) -> dict[str, dict[str, Any]]:
+    """Model id -> {"model_type", **hyper-parameters}: what the collector builds random weights from
+    (the layout of its former collector/data/architectures.json)."""
+    return {m.id: {"model_type": m.model_type, **m.hyperparameters} for m in (ref or default()).models.values()}

@@ -1,0 +1,176 @@
+"""The reference tables: what they must cover, that their numbers follow from their sources, and that
+the loader treats them as untrusted input (a pull request edits them)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from ecocompute import catalogue, reference
+from ecocompute.reference import ReferenceError, load, parameter_count, seeded_prompt_sha256
+
+REF = reference.default()
+TABLES = ROOT / "ecocompute" / "reference"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Tesla T4",
+        "NVIDIA GeForce RTX 4090 D",
+        "NVIDIA GeForce RTX 5090",
+        "NVIDIA A800-SXM4-80GB",
+        "NVIDIA A800 80GB PCIe",
+        "NVIDIA H100 80GB HBM3",
+        "NVIDIA H100 PCIe",
+        "NVIDIA H200",
+        "NVIDIA A100-SXM4-40GB",
+        "NVIDIA A100-SXM4-80GB",
+        "NVIDIA A100-PCIE-40GB",
+        "NVIDIA A100 80GB PCIe",
+        "NVIDIA L4",
+        "NVIDIA L40S",
+        "NVIDIA A10",
+        "NVIDIA A10G",
+        "Tesla V100-SXM2-16GB",
+        "NVIDIA GeForce RTX 3090",
+        "NVIDIA GeForce RTX 4090",
+    ],
+)
+def test_the_seeds_and_the_usual_boards_are_known(name: str) -> None:
+    gpu = REF.gpus[name]
+    assert "datasheet" in gpu.source.lower() or "specifications" in gpu.source.lower() or "aws" in gpu.source.lower()
+
+
+def test_every_committed_submission_names_known_boards_and_models() -> None:
+    for path in (ROOT / "submissions").rglob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        gpu = REF.gpus[doc["environment"]["gpu"]["name"]]
+        assert gpu.compute_capability == doc["environment"]["gpu"]["compute_capability"]
+        for m in doc["measurements"]:
+            assert REF.models[m["model"]["id"]].parameter_count == m["model"]["parameter_count"]
+
+
+def test_the_seeds_models_are_known() -> None:
+    for model_id in (
+        "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+        "Qwen/Qwen2-1.5B-Instruct",
+        "Qwen/Qwen2.5-3B-Instruct",
+        "microsoft/Phi-3-mini-4k-instruct",
+        "01-ai/Yi-1.5-6B-Chat",
+        "mistralai/Mistral-7B-Instruct-v0.2",
+        "mistralai/Mistral-7B-Instruct-v0.3",
+        "Qwen/Qwen2-7B-Instruct",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "Qwen/Qwen2.5-14B-Instruct",
+    ):
+        assert model_id in REF.models
+
+
+@pytest.mark.parametrize(
+    ("model_id", "published"),
+    [  # parameter counts published by the model authors (model cards, Hub metadata)
+        ("Qwen/Qwen2.5-0.5B-Instruct", 494_032_768),
+        ("TinyLlama/TinyLlama-1.1B-Chat-v1.0", 1_100_048_384),
+        ("microsoft/Phi-3-mini-4k-instruct", 3_821_079_552),
+        ("mistralai/Mistral-7B-Instruct-v0.2", 7_241_732_096),
+        ("meta-llama/Llama-3.1-8B-Instruct", 8_030_261_248),
+        ("Qwen/Qwen2.5-7B-Instruct", 7_615_616_512),
+    ],
+)
+def test_parameter_counts_follow_from_the_hyper_parameters(model_id: str, published: int) -> None:
+    spec = REF.models[model_id]
+    assert parameter_count(spec.model_type, spec.hyperparameters) == spec.parameter_count == published
+
+
+@pytest.mark.parametrize("model_id", ["Qwen/Qwen2.5-0.5B-Instruct", "mistralai/Mistral-7B-Instruct-v0.2"])
+def test_the_collector_builds_the_tables_architectures(model_id: str) -> None:
+    """eco-collect --weights random builds its model from the table's row: the parameter count of what
+    it builds (on the meta device) is the table's."""
+    from collector.models import build_config, count_parameters
+
+    assert count_parameters(build_config(model_id)) == REF.models[model_id].parameter_count
+
+
+def test_the_builtin_prompt_hash_is_the_shipped_prompts() -> None:
+    prompt = ROOT / "collector" / "data" / "prompt_v1.txt"
+    if not prompt.exists():
+        pytest.skip("the collector ships no prompt file")
+    assert REF.prompts["builtin:v1"] == hashlib.sha256(prompt.read_text(encoding="utf-8").encode()).hexdigest()
+
+
+def test_seeded_prompts_are_recomputed_as_the_collector_draws_them() -> None:
+    real = json.loads((ROOT / "submissions" / "ecocompute-bot").glob("*.json").__next__().read_text(encoding="utf-8"))
+    assert real["protocol"]["prompt"]["source"] == "seeded-token-ids:0:64"
+    assert seeded_prompt_sha256(32000, 64, 0) == real["protocol"]["prompt"]["sha256"]
+    workload = pytest.importorskip("collector.workload")
+    if hasattr(workload, "seeded_prompt"):
+        assert workload.seeded_prompt(151936, 48, 7).sha256 == seeded_prompt_sha256(151936, 48, 7)
+
+
+def test_collector_releases_cover_the_current_and_the_rewrite() -> None:
+    assert ("eco-collect", "0.1.0") in REF.releases and ("eco-collect", "0.2.0") in REF.releases
+    assert catalogue.SCHEMA_VERSION in REF.releases[("eco-collect", "0.2.0")].schema_versions
+
+
+def test_the_accepted_list_is_exactly_the_older_committed_files() -> None:
+    older = {}
+    for path in (ROOT / "submissions").rglob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc["schema_version"] != catalogue.SCHEMA_VERSION:
+            older[hashlib.sha256(path.read_bytes()).hexdigest()] = path.relative_to(ROOT).as_posix()
+    assert {sha: a.path for sha, a in REF.accepted.items()} == older
+
+
+def test_codeowners_protect_the_tables() -> None:
+    owners = (ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
+    assert "/ecocompute/reference/" in owners
+
+
+def _broken(tmp_path: Path, table: str, edit: object) -> Path:
+    folder = tmp_path / "tables"
+    shutil.copytree(TABLES, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / table
+    if isinstance(edit, bytes):
+        path.write_bytes(edit)
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        edit(data)  # type: ignore[operator]
+        path.write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "says"),
+    [
+        ("gpus.json", lambda d: d["gpus"].append(d["gpus"][0]), "listed twice"),
+        ("gpus.json", lambda d: d["gpus"][0].update(memory_bandwidth_gb_s=float("nan")), "not valid JSON"),
+        ("gpus.json", lambda d: d["gpus"][0].update(memory_mib="16 GB"), "memory_mib"),
+        ("gpus.json", lambda d: d["gpus"][0].update(idle_w=[50, 10]), "idle lo"),
+        ("gpus.json", lambda d: d["gpus"][0].update(name="T4\u202e"), "name"),
+        ("models.json", lambda d: d["models"][0].update(parameter_count=1), "hyper-parameters give"),
+        ("models.json", lambda d: d["models"][0]["hyperparameters"].pop("hidden_size"), "incomplete"),
+        ("collectors.json", lambda d: d["releases"][0].update(released="yesterday"), "released"),
+        ("accepted.json", lambda d: d["files"][0].update(sha256="XYZ"), "sha256"),
+        ("prompts.json", b"\xff\xfe", "not valid JSON"),
+        ("gpus.json", b"[" * 2_000_000, "larger than"),
+    ],
+)
+def test_a_broken_table_is_one_clear_error(tmp_path: Path, table: str, edit: object, says: str) -> None:
+    with pytest.raises(ReferenceError, match=says):
+        load(_broken(tmp_path, table, edit))
+
+
+def test_the_loader_sees_an_edited_table(tmp_path: Path) -> None:
+    folder = _broken(tmp_path, "gpus.json", lambda d: d)
+    assert "NVIDIA Imaginary" not in reference.cached(str(folder)).gpus
+    data = json.loads((folder / "gpus.json").read_text(encoding="utf-8"))
+    data["gpus"].append({**data["gpus"][0], "name": "NVIDIA Imaginary", "source": "a test"})
+    (folder / "gpus.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    assert "NVIDIA Imaginary" in reference.cached(str(folder)).gpus

@@ -1,0 +1,162 @@
+"""Fabricated and duplicated numbers inside one file, and the fingerprints that find them across files.
+
+A trial's key is its continuous raw numbers (duration, energy, average power) rounded to 6 significant
+digits: two honest trials never share one (each number carries timer, counter and sampler noise far
+above 1e-6), while a copy keeps it whatever the GPU uuid, notes, order or int/float spelling. A
+measurement's fingerprints are the set of its gate window's keys and, per quantity, the sorted ratios of
+its window's values to their largest at 9 significant digits: a copy multiplied by any factor keeps
+those. What no number can catch: a copy with fresh noise of its own added to every value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from ecocompute.domain import Measurement, Submission, Trial
+
+from .findings import Finding, make
+
+KEY_DIGITS = 6
+SHAPE_DIGITS = 9
+MIN_SHAPE_VALUES = 3
+MIN_SHAPE_SPREAD = 1e-6  # a window whose values agree this closely has no shape to copy
+_QUANTITIES = ("duration_s", "energy_j", "power_avg_w")
+
+
+_KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
+_SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
+
+
+def trial_key(t: Trial) -> str:
+    """duration|energy|power at KEY_DIGITS significant digits (an int and its float spell alike)."""
+    return _KEY_FORMAT % (t.duration_s, t.energy_j, t.power_avg_w)
+
+
+def _digest(kind: str, text: str) -> str:
+    return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:24]
+
+
+def _shape(values: Sequence[float]) -> str | None:
+    if len(values) < MIN_SHAPE_VALUES:
+        return None
+    low, high = min(values), max(values)
+    if low <= 0 or high / low - 1 < MIN_SHAPE_SPREAD:
+        return None
+    return ",".join(_SHAPE_FORMAT % (v / high) for v in sorted(values))
+
+
+def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]:
+    """Fingerprints of a measurement's gate window (empty for a skipped one); ``keys``: its trials'
+    keys when already computed."""
+    window = m.measured
+    if not window:
+        return []
+    keys = keys if keys is not None else [trial_key(t) for t in m.trials]
+    out = [_digest("window", "/".join(sorted(k for k, t in zip(keys, m.trials, strict=True) if t.role == "measured")))]
+    for quantity in _QUANTITIES:
+        shape = _shape([getattr(t, quantity) for t in window])
+        if shape is not None:
+            out.append(_digest(quantity, shape))
+    return out
+
+
+def _configuration(m: Measurement) -> tuple[str, ...]:
+    return (m.model.id, m.model.revision, m.model.weights, m.precision, m.engine.name, str(m.batch_size))
+
+
+def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Finding], list[list[str]]]:
+    """Findings inside the file, and each measurement's fingerprints for the run over files.
+
+    A measurement identical to an earlier one of the file (same hash) is reported once per group as
+    duplicate.measurement and left out of the other checks. Per measurement the strongest evidence
+    alone is reported: a repeated trial, else a run without variance, else a near-duplicate."""
+    findings: list[Finding] = []
+    first_of: dict[str, int] = {}
+    copies: dict[int, list[int]] = {}
+    for i, h in enumerate(hashes):
+        first = first_of.setdefault(h, i)
+        if first != i:
+            copies.setdefault(first, []).append(i)
+    exact = {i for group in copies.values() for i in group}
+    for first, group in copies.items():
+        shown = ", ".join(f"/measurements/{i}" for i in group[:5]) + (
+            f" and {len(group) - 5} more" if len(group) > 5 else ""
+        )
+        findings.append(
+            make(
+                "duplicate.measurement",
+                file,
+                f"/measurements/{group[0]}",
+                f"{shown}: identical to /measurements/{first}",
+            )
+        )
+    configurations: dict[tuple[str, ...], int] = {}
+    trial_owner: dict[str, tuple[int, int]] = {}
+    fingerprint_owner: dict[str, int] = {}
+    prints: list[list[str]] = []
+    for i, m in enumerate(sub.measurements):
+        base = f"/measurements/{i}"
+        if i in exact:
+            prints.append([])
+            continue
+        keys = [trial_key(t) for t in m.trials]
+        prints.append(fingerprints(m, keys))
+        first = configurations.setdefault(_configuration(m), i)
+        if first != i:
+            findings.append(
+                make(
+                    "duplicate.configuration",
+                    file,
+                    base,
+                    f"the same model, revision, weights, precision, engine and batch size as /measurements/{first}",
+                )
+            )
+        evidence = _repeated(keys, i, base, file, trial_owner) or _zero_variance(m, base, file)
+        if evidence is None:
+            for fp in prints[i]:
+                owner = fingerprint_owner.setdefault(fp, i)
+                if owner != i:
+                    evidence = make(
+                        "duplicate.near",
+                        file,
+                        f"{base}/trials",
+                        f"the gate window repeats, or rescales, that of /measurements/{owner}",
+                    )
+                    break
+        else:
+            for fp in prints[i]:
+                fingerprint_owner.setdefault(fp, i)
+        if evidence is not None:
+            findings.append(evidence)
+    return findings, prints
+
+
+def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tuple[int, int]]) -> Finding | None:
+    found = None
+    for j, key in enumerate(keys):
+        first = owner.setdefault(key, (i, j))
+        if first != (i, j) and found is None:
+            found = make(
+                "fabrication.repeated_trials",
+                file,
+                f"{base}/trials/{j}",
+                f"trial {j} has the duration, energy and power of /measurements/{first[0]}/trials/{first[1]}",
+            )
+    return found
+
+
+def _zero_variance(m: Measurement, base: str, file: str) -> Finding | None:
+    after = [t for t in m.trials if t.role != "warmup"]
+    if len(after) < 2:
+        return None
+    for quantity in _QUANTITIES:
+        values = {getattr(t, quantity) for t in after}
+        if len(values) == 1:
+            return make(
+                "fabrication.zero_variance",
+                file,
+                f"{base}/trials",
+                f"all {len(after)} trials after warm-up have {quantity} = {values.pop()}: real trials differ",
+            )
+    return None

@@ -1,0 +1,274 @@
+"""Claims checked against the world: the board, the model, the prompt and what physics allows them,
+from the reference tables in ``ecocompute.reference`` (not from the file's own claims).
+
+False-positive risk of each rule, in words, sits beside its constant; CONTRIBUTING repeats it.
+"""
+
+from __future__ import annotations
+
+from ecocompute import catalogue
+from ecocompute.domain import Measurement, Submission
+from ecocompute.reference import GpuSpec, ModelSpec, Reference, seeded_tokens
+
+from .findings import Finding, make
+
+# NVML reports the memory left after ECC and driver reservations: 93-100 % of the datasheet figure on
+# the boards we know (T4 with ECC 15,360 of 16,384 MiB; H100 81,559 of 81,920). Risk: a board that
+# reserves more than 10 %.
+MEMORY_FRACTION = (0.90, 1.0)
+# A decode step reads every weight once, so at batch b: tok/s <= b x bandwidth / weight bytes. The
+# weight bytes are the parameters at the precision's bytes per parameter (bitsandbytes keeps
+# embeddings and the head in fp16, so the true bytes are more and the bound is generous), and the
+# bandwidth is the datasheet peak (about 10-20 % above what kernels reach). The 25 % margin covers an
+# untied input embedding, which is counted but not read (up to about 10 % of the parameters of the
+# models we know) and caches. Risk: a mixture of experts without active_parameter_count in its row;
+# speculative decoding (not an eco-collect engine).
+ROOFLINE_MARGIN = 1.25
+# NVML's instant power field averages over milliseconds; a sampled peak far above the board's limit
+# is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
+PEAK_FACTOR = 1.5
+POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round theirs
+# The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
+# of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
+DEFAULT_LIMIT_FRACTION = 0.5
+PARAMETER_TOLERANCE = 0.01  # num_parameters() of another transformers version may count a buffer more
+MAX_SEEDED_TOKENS = 65_536  # recomputing seeded ids is linear in their number: bounded before hashing
+
+
+def _gpus_used(m: Measurement, count: int) -> int:
+    """GPUs the model's weights were spread over (1 when the placement is not recorded)."""
+    if m.placement is None:
+        return 1
+    return max(1, len({p for p in m.placement.device_map.values() if p < count}))
+
+
+def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
+    findings: list[Finding] = []
+    board = _board(sub, file, ref, findings)
+    models: dict[str, ModelSpec | None] = {}
+    for i, m in enumerate(sub.measurements):
+        base = f"/measurements/{i}"
+        if m.model.id not in models:  # an unknown model is reported once
+            models[m.model.id] = ref.models.get(m.model.id)
+            if models[m.model.id] is None:
+                findings.append(
+                    make(
+                        "reference.unknown_model", file, f"{base}/model/id", f"{m.model.id!r} is not in the model table"
+                    )
+                )
+        spec = models[m.model.id]
+        if spec is not None:
+            findings += _architecture(m, spec, base, file) + _quality(m, spec, base, file)
+        if m.status == "skipped":
+            continue
+        if board is not None:
+            findings += _board_power(sub, m, board, base, file)
+            if spec is not None:
+                findings += _capacity(sub, m, board, spec, base, file)
+    findings += _prompt(sub, models, file, ref)
+    return findings
+
+
+def _board(sub: Submission, file: str, ref: Reference, out: list[Finding]) -> GpuSpec | None:
+    gpu = sub.environment.gpu
+    where = "/environment/gpu"
+    if gpu.power_limit_enforced_w > gpu.power_limit_max_w or gpu.power_limit_default_w > gpu.power_limit_max_w:
+        out.append(
+            make(
+                "physics.power_limits",
+                file,
+                f"{where}/power_limit_max_w",
+                f"enforced {gpu.power_limit_enforced_w} W and default {gpu.power_limit_default_w} W cannot exceed "
+                f"the maximum limit {gpu.power_limit_max_w} W",
+            )
+        )
+    board = ref.gpus.get(gpu.name)
+    if board is None:
+        out.append(make("reference.unknown_gpu", file, f"{where}/name", f"{gpu.name!r} is not in the GPU table"))
+        return None
+    wrong = []
+    if gpu.architecture != board.architecture:
+        wrong.append(f"architecture {gpu.architecture!r} (the board is {board.architecture!r})")
+    if gpu.compute_capability != board.compute_capability:
+        wrong.append(f"compute capability {gpu.compute_capability} (the board has {board.compute_capability})")
+    lo, hi = MEMORY_FRACTION
+    if not lo * board.memory_mib <= gpu.memory_total_mib <= hi * board.memory_mib:
+        wrong.append(
+            f"memory {gpu.memory_total_mib} MiB (the board has {board.memory_mib} MiB; NVML shows "
+            f"{lo:.0%}-{hi:.0%} of it)"
+        )
+    if wrong:
+        out.append(make("reference.gpu_mismatch", file, where, f"{gpu.name}: " + "; ".join(wrong)))
+    if gpu.power_limit_default_w < DEFAULT_LIMIT_FRACTION * board.default_power_w:
+        out.append(
+            make(
+                "physics.power_limits",
+                file,
+                f"{where}/power_limit_default_w",
+                f"default limit {gpu.power_limit_default_w} W; a {gpu.name}'s is about {board.default_power_w:.0f} W",
+            )
+        )
+    if gpu.power_limit_max_w > board.max_power_w + POWER_LIMIT_SLACK_W:
+        out.append(
+            make(
+                "physics.power_limits",
+                file,
+                f"{where}/power_limit_max_w",
+                f"maximum limit {gpu.power_limit_max_w} W, but a {gpu.name} accepts at most {board.max_power_w} W",
+            )
+        )
+    return board
+
+
+def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, file: str) -> list[Finding]:
+    out = []
+    count = sub.environment.gpu.count
+    ceiling = PEAK_FACTOR * board.max_power_w * count
+    for j, t in enumerate(m.trials):
+        if t.power_peak_w > ceiling:
+            out.append(
+                make(
+                    "physics.peak_power",
+                    file,
+                    f"{base}/trials/{j}/power_peak_w",
+                    f"peak {t.power_peak_w} W, beyond {PEAK_FACTOR} x the {board.max_power_w:.0f} W a {board.name} "
+                    f"accepts (x {count} GPU(s))",
+                )
+            )
+            break
+    idle = m.idle
+    if idle is not None:
+        lo, hi = board.idle_w
+        per_gpu = [
+            *(idle.power_per_gpu_before_w or [idle.power_before_w / count]),
+            *(idle.power_per_gpu_after_w or ([idle.power_after_w / count] if idle.power_after_w is not None else [])),
+        ]
+        outside = [w for w in per_gpu if not lo <= w <= hi]
+        if outside:
+            out.append(
+                make(
+                    "physics.idle_range",
+                    file,
+                    f"{base}/idle",
+                    f"idle {outside[0]:.1f} W per GPU; a {board.name} idles at {lo:.0f}-{hi:.0f} W",
+                )
+            )
+    return out
+
+
+def _architecture(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Finding]:
+    """Every measurement's model type and parameter count are those of its architecture."""
+    problems = []
+    if m.model.model_type != spec.model_type:
+        problems.append(f"model_type {m.model.model_type!r} (the architecture is {spec.model_type!r})")
+    if abs(m.model.parameter_count - spec.parameter_count) > PARAMETER_TOLERANCE * spec.parameter_count:
+        problems.append(f"{m.model.parameter_count} parameters (the architecture has {spec.parameter_count})")
+    if not problems:
+        return []
+    return [make("reference.parameter_count", file, f"{base}/model", f"{m.model.id}: " + "; ".join(problems))]
+
+
+def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str) -> list[Finding]:
+    """The weights fit in the GPUs used, and no trial decodes faster than reading them allows."""
+    out = []
+    bytes_per_param = catalogue.PRECISIONS[m.precision].bytes_per_param
+    used = _gpus_used(m, sub.environment.gpu.count)
+    weights_gib = spec.parameter_count * bytes_per_param / 2**30
+    tokens = sub.protocol.prompt_tokens + sub.protocol.output_tokens
+    cache_gib = _kv_cache_bytes(spec, m, tokens) / 2**30
+    memory_gib = sub.environment.gpu.memory_total_mib * used / 1024
+    if weights_gib + cache_gib > memory_gib:
+        out.append(
+            make(
+                "physics.memory_fit",
+                file,
+                f"{base}/precision",
+                f"{spec.id} in {m.precision} needs {weights_gib:.1f} GiB of weights and {cache_gib:.1f} GiB of KV cache "
+                f"(batch {m.batch_size} x {tokens} tokens); {used} GPU(s) hold {memory_gib:.1f} GiB",
+            )
+        )
+    read_bytes = spec.active_parameter_count * bytes_per_param
+    bound = m.batch_size * board.memory_bandwidth_gb_s * 1e9 * used / read_bytes
+    for j, t in enumerate(m.trials):
+        if t.throughput_tok_s > ROOFLINE_MARGIN * bound:
+            out.append(
+                make(
+                    "physics.roofline",
+                    file,
+                    f"{base}/trials/{j}/duration_s",
+                    f"{t.throughput_tok_s:.1f} tok/s, but batch {m.batch_size} of {spec.id} in {m.precision} on "
+                    f"{used} {board.name} can decode at most {bound:.1f} tok/s ({board.memory_bandwidth_gb_s:.0f} GB/s "
+                    f"/ {read_bytes / 1e9:.2f} GB of weights per step; allowed with margin: {ROOFLINE_MARGIN * bound:.1f})",
+                )
+            )
+            break
+    return out
+
+
+def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: int) -> float:
+    """Keys and values of every layer for the whole batch at the last token, in the cache's dtype
+    (the weights' float dtype): resident at the end of every request. 0 when the architecture's
+    hyper-parameters do not say."""
+    hp = spec.hyperparameters
+    try:
+        head_dim = hp.get("head_dim") or hp["hidden_size"] // hp["num_attention_heads"]
+        per_token = 2 * hp["num_hidden_layers"] * hp["num_key_value_heads"] * head_dim
+    except (KeyError, TypeError, ZeroDivisionError):
+        return 0.0
+    dtype_bytes = 4 if catalogue.PRECISIONS[m.precision].torch_dtype == "float32" else 2
+    return float(per_token * tokens * m.batch_size * dtype_bytes)
+
+
+def _quality(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Finding]:
+    q = m.quality
+    if q is None:
+        return []
+    if m.model.weights == "random_init":
+        return [make("quality.perplexity", file, f"{base}/quality", "random weights have no meaningful perplexity")]
+    if not 1.0 < q.value <= spec.vocab_size:
+        return [
+            make(
+                "quality.perplexity",
+                file,
+                f"{base}/quality/value",
+                f"perplexity {q.value} is outside (1, {spec.vocab_size}] (a uniform guess over the vocabulary scores "
+                f"{spec.vocab_size})",
+            )
+        ]
+    return []
+
+
+def _prompt(sub: Submission, models: dict[str, ModelSpec | None], file: str, ref: Reference) -> list[Finding]:
+    proto = sub.protocol
+    where = "/protocol/prompt"
+    n = seeded_tokens(proto.prompt_source)
+    if n is not None and (n != proto.prompt_tokens or n > MAX_SEEDED_TOKENS):
+        return [
+            make(
+                "reference.unknown_prompt",
+                file,
+                f"{where}/token_count",
+                f"{proto.prompt_source!r} names {n} token ids, the file {proto.prompt_tokens} (at most "
+                f"{MAX_SEEDED_TOKENS})",
+            )
+        ]
+    known = [s for s in models.values() if s is not None]
+    if n is not None and len(known) < len(models):
+        return []  # the seeded ids of an unknown model: reference.unknown_model says what to do
+    vocabularies = sorted({s.vocab_size for s in known}) or [None]
+    expected = {ref.prompt_sha256(proto.prompt_source, v) for v in vocabularies}
+    if None in expected:
+        return [
+            make("reference.unknown_prompt", file, f"{where}/source", f"prompt {proto.prompt_source!r} is not built in")
+        ]
+    if proto.prompt_sha256 not in expected:
+        return [
+            make(
+                "reference.unknown_prompt",
+                file,
+                f"{where}/sha256",
+                f"prompt {proto.prompt_source!r} has sha256 {', '.join(sorted(e for e in expected if e))}, not "
+                f"{proto.prompt_sha256}",
+            )
+        ]
+    return []
