@@ -91,10 +91,12 @@ class Decoding:
         return self.batch_size * self.output_tokens
 
     def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            import torch
+        """Wait for every GPU the model sits on (a sharded model spans several; none need be the current)."""
+        import torch
 
-            torch.cuda.synchronize(self.device)  # the model's GPU, which need not be the current one
+        for device in {p.device for p in self.model.parameters()}:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
 
 
 class GenerateEngine:
