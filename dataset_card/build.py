@@ -6,8 +6,6 @@ import contextlib
 import functools
 import gc
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from ecocompute.columns import CONFIGS
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
 
-from . import card, checks, legacy, writer
+from . import card, checks, legacy, outdir, writer
 
 DEFAULT_REPO = "ecocompute/llm-energy"
 T = TypeVar("T")
@@ -137,6 +135,8 @@ def build(
 def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str, repo_id: str, changelog: Path | None
 ) -> BuildResult:
+    out_dir = outdir.target(out_dir)
+    outdir.check(out_dir)  # refuse a folder that is not ours before minutes of work, not after
     if not legacy_dir.is_dir():
         raise BuildError(f"legacy folder {legacy_dir} does not exist (--legacy): point it at the project's legacy/")
     arrow = collect_tables(submissions_dir)
@@ -159,16 +159,10 @@ def _build(
         discrepancies=legacy.discrepancies(legacy_dir),
         changelog=_changelog(changelog),
     )
-    # Write into a fresh folder beside the target, then swap: a failed build leaves no half dataset.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+
+    def write(staging: Path) -> None:
         _in_threads({name: functools.partial(writer.write, table, staging, name) for name, table in arrow.items()})
         card.write(text, staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+
+    outdir.replace(out_dir, write)  # a failed build leaves no half dataset and deletes nothing foreign
     return BuildResult(out_dir, counts)

@@ -64,7 +64,7 @@ def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Pat
     build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
-    assert first == second and len(first) == 5
+    assert first == second and len(first) == 6 and ".eco-dataset-build" in {p.name for p in first}
 
 
 def test_card_front_matter_matches_parquet(built: tuple[Path, list[dict]]) -> None:
