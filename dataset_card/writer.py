@@ -20,11 +20,14 @@ def unsorted_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def finish(name: str, parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
     """Parts of one config -> one table sorted by the config's key (stable ids), in one chunk per
     column so that its layout, and hence its size, does not depend on how the parts were cut."""
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    return table.sort_by([(key, "ascending") for key in SORT_KEYS[name]]).combine_chunks()
+    return concat(parts, schema).sort_by([(key, "ascending") for key in SORT_KEYS[name]]).combine_chunks()
 
 
 def to_table(name: str, rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

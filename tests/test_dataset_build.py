@@ -37,7 +37,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[d
     monkeypatch.chdir(tmp_path)
     subs = _submissions(tmp_path, REAL, MIXED)
     out = tmp_path / "out" / "llm-energy"
-    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     docs = [json.loads(p.read_text()) for p in (REAL, MIXED)]
     return out, docs
 
@@ -61,10 +61,17 @@ def test_every_config_loads_with_declared_features_and_counts(built: tuple[Path,
 def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
     out, _ = built
     again = tmp_path / "again"
-    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
-    assert first == second and len(first) == 6 and ".eco-dataset-build" in {p.name for p in first}
+    assert first == second
+    assert {p.as_posix() for p in first} == {
+        ".eco-dataset-build",
+        "README.md",
+        "figures/energy_per_request_by_batch_size.png",
+        "figures/energy_per_token_by_precision.png",
+        *(f"{name}/train-00000-of-00001.parquet" for name in CONFIGS),
+    }
 
 
 def test_card_front_matter_matches_parquet(built: tuple[Path, list[dict]]) -> None:
