@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +44,20 @@ class BuildResult:
     out_dir: Path
     counts: dict[str, int]
     version: str
+    timings: dict[str, float]  # seconds per step, in order (benchmarks/build_dataset.py prints them)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - start
 
 
 def changelog_entries(path: Path | None) -> str:
@@ -112,7 +127,7 @@ def with_fp16_ratios(measurements: pa.Table) -> pa.Table:
 
 def _check(tables: dict[str, pa.Table]) -> None:
     try:
-        checks.check({name: table.select(checks.columns(name)).to_pandas() for name, table in tables.items()})
+        checks.check(tables)
     except checks.BuildCheckError as exc:
         raise BuildError(str(exc)) from exc
 
@@ -154,11 +169,14 @@ def _build(
     label = versions.parse(version) if version is not None else None
     if not legacy_dir.is_dir():
         raise BuildError(f"legacy folder {legacy_dir} does not exist (--legacy): point it at the project's legacy/")
-    tables = validated_tables(submissions_dir)
-    legacy_rows = legacy.rows(legacy_dir)
-    tables["legacy"] = writer.to_table("legacy", legacy_rows, CONFIGS["legacy"])
-    tables["submissions"] = writer.finish("submissions", [tables["submissions"]], CONFIGS["submissions"])
-    tables["measurements"] = writer.finish("measurements", [tables["measurements"]], CONFIGS["measurements"])
+    clock = _Clock()
+    with clock("validate and flatten (workers)"):
+        tables = validated_tables(submissions_dir)
+    with clock("legacy, sort measurements and submissions"):
+        legacy_rows = legacy.rows(legacy_dir)
+        tables["legacy"] = writer.to_table("legacy", legacy_rows, CONFIGS["legacy"])
+        tables["submissions"] = writer.finish("submissions", [tables["submissions"]], CONFIGS["submissions"])
+        tables["measurements"] = writer.finish("measurements", [tables["measurements"]], CONFIGS["measurements"])
     if label is None:
         label = versions.dev(tables["submissions"].column("file_sha256").to_pylist())
     counts = {name: tables[name].num_rows for name in CONFIGS}
@@ -175,31 +193,37 @@ def _build(
         with ThreadPoolExecutor(max_workers=3) as pool:
             trials_written = pool.submit(trials_file)
             written = [pool.submit(writer.write, tables[n], staging, n) for n in ("submissions", "legacy")]
-            tables["measurements"] = with_fp16_ratios(tables["measurements"])  # Python: overlaps the threads
+            with clock("fp16 ratios (threads: sort trials, write)"):
+                tables["measurements"] = with_fp16_ratios(tables["measurements"])
             written.append(pool.submit(writer.write, tables["measurements"], staging, "measurements"))
-            _check(tables)  # the order of the trials does not matter to the checks
-            found = results.collect(tables["measurements"])
-            drawn = figures.plan(found.settings)
-            figures.draw(drawn, staging)
-            sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials_written.result()}
-            for future in written:
-                future.result()
-        latest = pc.max(tables["measurements"].column("created_at")).as_py()
-        inputs = card.Inputs(
-            version=label,
-            repo_id=repo_id,
-            year=latest[:4] if latest else "2026",
-            measurements=tables["measurements"],
-            results=found,
-            figures=drawn,
-            counts=counts,
-            sizes=sizes,
-            legacy_cv=legacy.raw_sweep_cv(legacy_dir),
-            discrepancies=legacy.discrepancies(legacy_dir),
-            legacy_sources=legacy.sources(legacy_dir, [r["source_document"] for r in legacy_rows]),
-            changelog=changelog_text,
-        )
-        card.write(card.render(inputs), staging)
+            with clock("pandera checks (threads: write)"):
+                _check(tables)  # the order of the trials does not matter to the checks
+            with clock("results and figures (threads: write)"):
+                found = results.collect(tables["measurements"])
+                drawn = figures.plan(found.settings)
+                figures.draw(drawn, staging)
+            with clock("wait for the Parquet writers"):
+                sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials_written.result()}
+                for future in written:
+                    future.result()
+        with clock("card"):
+            latest = pc.max(tables["measurements"].column("created_at")).as_py()
+            inputs = card.Inputs(
+                version=label,
+                repo_id=repo_id,
+                year=latest[:4] if latest else "2026",
+                measurements=tables["measurements"],
+                results=found,
+                figures=drawn,
+                counts=counts,
+                sizes=sizes,
+                legacy_cv=legacy.raw_sweep_cv(legacy_dir),
+                discrepancies=legacy.discrepancies(legacy_dir),
+                legacy_sources=legacy.sources(legacy_dir, [r["source_document"] for r in legacy_rows]),
+                changelog=changelog_text,
+            )
+            card.write(card.render(inputs), staging)
 
-    outdir.replace(out_dir, write)  # a failed build leaves no half dataset and deletes nothing foreign
-    return BuildResult(out_dir, counts, label.text)
+    with clock("staging folder, then swap into --out"):
+        outdir.replace(out_dir, write)  # a failed build leaves no half dataset and deletes nothing foreign
+    return BuildResult(out_dir, counts, label.text, clock.steps)

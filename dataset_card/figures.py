@@ -13,9 +13,11 @@ from ecocompute import catalogue
 from .results import Line, Setting
 
 FOLDER = "figures"
-MAX_SETTINGS = 6  # panel rows: the settings with the most rows
+MAX_SETTINGS = 4  # panel rows: the settings with the most rows
 DPI = 100
-PANEL_IN = (4.4, 3.1)  # width, height of one panel in inches
+AXES_IN = (3.5, 2.2)  # width, height of one panel's axes, inches
+GAP_IN = (0.75, 0.95)  # between panels: room for y labels, and for x labels plus a two-line title
+MARGIN_IN = (0.75, 0.3, 0.5, 0.8)  # left, right, bottom, top (the figure title and a panel title)
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,23 @@ def _draw(path: Path, title: str, settings: Sequence[Setting], panel: Callable[[
     from matplotlib.figure import Figure as MplFigure
 
     engines = _engines(settings)
+    rows, cols = len(settings), len(engines)
+    # Fixed sizes in inches (tight_layout would render every text twice more to measure it).
+    (axes_w, axes_h), (gap_w, gap_h), (left, right, bottom, top) = AXES_IN, GAP_IN, MARGIN_IN
+    width = left + cols * axes_w + (cols - 1) * gap_w + right
+    height = top + rows * axes_h + (rows - 1) * gap_h + bottom
     with matplotlib.style.context("default"):  # the built-in style, not the machine's matplotlibrc
-        fig = MplFigure(figsize=(PANEL_IN[0] * len(engines), PANEL_IN[1] * len(settings) + 0.6), dpi=DPI)
+        fig = MplFigure(figsize=(width, height), dpi=DPI)
         FigureCanvasAgg(fig)
-        axes = fig.subplots(len(settings), len(engines), squeeze=False)
+        fig.subplots_adjust(
+            left=left / width,
+            right=1 - right / width,
+            bottom=bottom / height,
+            top=1 - top / height,
+            wspace=gap_w / axes_w,
+            hspace=gap_h / axes_h,
+        )
+        axes = fig.subplots(rows, cols, squeeze=False)
         for row, setting in enumerate(settings):
             for col, engine in enumerate(engines):
                 ax = axes[row][col]
@@ -108,10 +123,11 @@ def _draw(path: Path, title: str, settings: Sequence[Setting], panel: Callable[[
                 panel(ax, lines)
                 ax.set_yscale("log")
                 ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
-                ax.tick_params(labelsize=7)
+                ax.tick_params(which="both", labelsize=7)
+                ax.xaxis.label.set_size(8)
+                ax.yaxis.label.set_size(8)
                 ax.legend(fontsize=7, loc="best")
-        fig.suptitle(f"{title} (median over rows; hollow markers: not every row passed the gates)", fontsize=9)
-        fig.tight_layout()
+        fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va="top")
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
 

@@ -3,11 +3,12 @@ ids of the rows behind every figure. Collected here as data; card.py and figures
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from ecocompute import catalogue
@@ -65,25 +66,25 @@ def _order(value: str, known: Any) -> tuple[int, str]:
     return (names.index(value), value) if value in names else (len(names), value)
 
 
-def _value(x: Any) -> float | None:
-    return None if x is None or pd.isna(x) else float(x)
-
-
-def _line(key: tuple[Any, ...], group: pd.DataFrame) -> Line:
+def _line(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> Line:
     engine, batch_size, precision = key
-    statuses = Counter(group["status"])
-    gates = {g for failed in group["gate_failed"].dropna() for g in failed.split(",") if g}
-    figures = group[[c for c, _ in FIGURES]]
+    statuses = Counter(r["status"] for r in rows)
+    gates = {g for r in rows if r["gate_failed"] for g in r["gate_failed"].split(",") if g}
+    median, low, high = {}, {}, {}
+    for column, _ in FIGURES:
+        values = [r[column] for r in rows if r[column] is not None and not math.isnan(r[column])]
+        median[column] = statistics.median(values) if values else None
+        low[column], high[column] = (min(values), max(values)) if values else (None, None)
     return Line(
         engine=engine,
-        batch_size=int(batch_size),
+        batch_size=batch_size,
         precision=precision,
-        ids=tuple(sorted(group["measurement_id"])),
+        ids=tuple(sorted(r["measurement_id"] for r in rows)),
         statuses=tuple((s, statuses[s]) for s in sorted(statuses, key=lambda s: _order(s, catalogue.STATUSES))),
         failed_gates=tuple(g for g in catalogue.GATE_NAMES if g in gates),
-        median={c: _value(v) for c, v in figures.median(skipna=True).items()},
-        low={c: _value(v) for c, v in figures.min(skipna=True).items()},
-        high={c: _value(v) for c, v in figures.max(skipna=True).items()},
+        median=median,
+        low=low,
+        high=high,
     )
 
 
@@ -104,10 +105,13 @@ def collect(measurements: pa.Table, max_settings: int = MAX_SETTINGS) -> Results
     )
     shown = pa.table({c: [s[i] for s in ranked[:max_settings]] for i, c in enumerate(SETTING)})
     subset = measurements.select(list(COLUMNS)).join(shown, keys=list(SETTING), join_type="left semi")
-    frame = subset.to_pandas()
+    grouped: dict[tuple[Any, ...], dict[tuple[Any, ...], list[dict[str, Any]]]] = {}
+    for row in subset.to_pylist():
+        setting = grouped.setdefault(tuple(row[c] for c in SETTING), {})
+        setting.setdefault(tuple(row[c] for c in CONFIG), []).append(row)
     settings = []
-    for (gpu, model, weights), rows in frame.groupby(list(SETTING), sort=True, dropna=False):
-        lines = [_line(key, group) for key, group in rows.groupby(list(CONFIG), sort=False, dropna=False)]
+    for (gpu, model, weights), configs in sorted(grouped.items()):
+        lines = [_line(key, config_rows) for key, config_rows in configs.items()]
         lines.sort(
             key=lambda x: (
                 _order(x.engine, catalogue.ENGINES),

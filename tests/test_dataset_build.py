@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 from conftest import FIXTURES, ROOT
@@ -135,12 +136,18 @@ def test_invalid_submission_fails_the_build_and_writes_nothing(tmp_path: Path, m
 
 def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]]) -> None:
     out, _ = built
-    frames = {name: load_dataset(str(out), name, split="train").to_pandas() for name in CONFIGS}
-    frames["measurements"].loc[0, "net_energy_per_1k_tokens_j"] = 1e9
-    bad_id = frames["measurements"].loc[0, "measurement_id"]
+    tables = {name: load_dataset(str(out), name, split="train").data.table for name in CONFIGS}
+    net = tables["measurements"].column("net_energy_per_1k_tokens_j").to_pylist()
+    net[0] = 1e9
+    i = tables["measurements"].schema.get_field_index("net_energy_per_1k_tokens_j")
+    tables["measurements"] = tables["measurements"].set_column(i, "net_energy_per_1k_tokens_j", pa.array(net))
+    bad_id = tables["measurements"].column("measurement_id")[0].as_py()
+    orphan = tables["trials"].slice(0, 1).set_column(1, "measurement_id", pa.array(["f" * 64]))
+    tables["trials"] = pa.concat_tables([tables["trials"], orphan.cast(tables["trials"].schema)])
     with pytest.raises(checks.BuildCheckError, match="net energy must not exceed gross") as info:
-        checks.check(frames)
+        checks.check(tables)
     assert bad_id in str(info.value)
+    assert f"trials: measurement_id not in measurements: ['{'f' * 64}']" in str(info.value)
 
 
 def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
