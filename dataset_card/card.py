@@ -141,7 +141,13 @@ trials = load_dataset(build, "trials", split="train")
         "From a local build:" if version.is_release else "From the Hugging Face Hub, a release:",
         local if version.is_release else hub,
     ]
-    if example_id is not None:
+    if example_id is None:
+        parts.insert(
+            0,
+            "This build has no accepted measurement yet, and `datasets` cannot load an empty split: "
+            "the snippets below work once one is accepted.",
+        )
+    else:
         parts += [
             "Then, with `rows` and `trials` loaded either way: rows that passed every gate, and the rows and "
             "trials behind a line of the results tables (by the measurement id prefix it lists):",

@@ -103,7 +103,12 @@ def collect(measurements: pa.Table, max_settings: int = MAX_SETTINGS) -> Results
         zip(*(sizes.column(c).to_pylist() for c in (*SETTING, "measurement_id_count")), strict=True),
         key=lambda s: (-s[-1], *s[:-1]),
     )
-    shown = pa.table({c: [s[i] for s in ranked[:max_settings]] for i, c in enumerate(SETTING)})
+    shown = pa.table(
+        {
+            c: pa.array([s[i] for s in ranked[:max_settings]], measurements.schema.field(c).type)
+            for i, c in enumerate(SETTING)
+        }
+    )
     subset = measurements.select(list(COLUMNS)).join(shown, keys=list(SETTING), join_type="left semi")
     grouped: dict[tuple[Any, ...], dict[tuple[Any, ...], list[dict[str, Any]]]] = {}
     for row in subset.to_pylist():

@@ -251,3 +251,14 @@ def test_text_from_the_data_cannot_break_a_table_cell(value: str) -> None:
     escaped = card.cell(value)
     assert "\n" not in escaped and "\r" not in escaped
     assert "|" not in escaped.replace("\\|", "").replace("\\\\", "")
+
+
+def test_a_build_without_submissions_has_a_card_and_no_figures(tmp_path: Path) -> None:
+    (tmp_path / "submissions").mkdir()
+    out = tmp_path / "out"
+    build(tmp_path / "submissions", ROOT / "legacy", out, version="0.1.0")
+    text = _text(out)
+    assert "No accepted measurements yet." in text and "No accepted submissions yet." in text
+    assert not (out / "figures").exists() and "![" not in text and len(_code_blocks(text)) == 2
+    assert "cannot load an empty split" in text
+    assert pq.read_table(out / "measurements" / "train-00000-of-00001.parquet").num_rows == 0
