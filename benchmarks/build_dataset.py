@@ -68,6 +68,23 @@ def floor(subs: Path) -> tuple[float, int]:
     return time.perf_counter() - start, measurements
 
 
+def validate_only(subs: Path) -> float:
+    """CPU seconds of eco-validate's per-file checks alone (validator.run.check_files), GC off: the
+    share of the build that belongs to the validator."""
+    from validator.run import check_files
+
+    paths = list(dict.fromkeys(p.absolute() for p in discover([subs])))
+    was = gc.isenabled()
+    gc.disable()
+    cpu = cpu_s()
+    try:
+        check_files(paths)
+    finally:
+        if was:
+            gc.enable()
+    return cpu_s() - cpu
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--measurements", type=int, default=100_000)
@@ -75,12 +92,13 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=7, help="trials per measurement (2 warm-ups + the rest measured)")
     p.add_argument("--repeat", type=int, default=3, help="floor/build pairs, each build into a fresh folder")
     p.add_argument("--submissions", type=Path, help="reuse (or create and keep) the synthetic files here")
+    p.add_argument("--validator", action="store_true", help="also time eco-validate's per-file checks alone")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subs = a.submissions or Path(tmp) / "submissions"
         if not (subs / "synthetic-bot").is_dir():
             generate(subs, a.measurements // a.per_file, a.per_file, a.trials)
-        floors, builds, floor_cpu, build_cpu, phases = [], [], [], [], []
+        floors, builds, floor_cpu, build_cpu, validator_cpu, phases = [], [], [], [], [], []
         for i in range(a.repeat):
             cpu = cpu_s()
             floor_s, parsed = floor(subs)
@@ -91,6 +109,9 @@ def main() -> None:
             build_cpu.append(cpu_s() - cpu)
             floors.append(floor_s)
             phases.append(result.timings)
+            if a.validator:
+                validator_cpu.append(validate_only(subs))
+                print(f"        validator alone: cpu {validator_cpu[-1]:.1f} s")
             print(
                 f"pair {i + 1}: floor {floor_s:.2f} s, build {builds[-1]:.2f} s, ratio {builds[-1] / floor_s:.2f}; "
                 f"cpu floor {floor_cpu[-1]:.1f} s, build {build_cpu[-1]:.1f} s, ratio {build_cpu[-1] / floor_cpu[-1]:.2f}"
@@ -109,6 +130,9 @@ def main() -> None:
         f"cpu: floor {statistics.median(floor_cpu):.1f} s, build {statistics.median(build_cpu):.1f} s (medians), "
         f"ratio {cpu_ratio:.2f}"
     )
+    if validator_cpu:
+        share = statistics.median(validator_cpu) / statistics.median(build_cpu)
+        print(f"validator alone: cpu {statistics.median(validator_cpu):.1f} s (median), {share:.0%} of the build's cpu")
     print("where the build's time goes (median s; the staging steps run while Parquet is written in threads):")
     for name in phases[0]:
         print(f"  {name:38s} {statistics.median(ph[name] for ph in phases):6.2f}")
