@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,13 +162,17 @@ class ModelSource:
         from transformers import AutoModelForCausalLM
 
         target = self.cache_dir / ("random-" + re.sub(r"[^A-Za-z0-9._-]", "_", self.model_id) + f"-seed{self.seed}")
-        if not (target / "config.json").exists():
+        if not target.is_dir():
+            # Saved beside the target, then renamed: an interrupted save never passes for a checkpoint.
+            partial = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)  # our own leftover from an interrupted save
             torch.manual_seed(self.seed)
             with torch.device(self.device):
                 model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
-            model.save_pretrained(target)
+            model.save_pretrained(partial)
             del model
             _free()
+            partial.rename(target)
         self._random_dir = target
         return target
 
