@@ -7,6 +7,7 @@ it is simulated: the tests are fast and deterministic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -104,9 +105,10 @@ class Timed:
         durations: Iterator[float],
         on_request: Callable[[], None],
         power_cv: float = 0.002,
+        seed: int = 0,
     ) -> None:
         self.engine, self.board, self.durations, self.on_request = engine, board, durations, on_request
-        self.power = noisy(power_cv, seed=7, scale=board.load_w)
+        self.power = noisy(power_cv, seed=seed, scale=board.load_w)
 
     def synchronize(self) -> None:
         self.engine.synchronize()
@@ -120,13 +122,21 @@ class Timed:
         return tokens
 
 
-def timed(board: Board, durations: Callable[[Workload], Iterator[float]] | None = None, on_request=lambda w: None):
+def timed(
+    board: Board,
+    durations: Callable[[Workload], Iterator[float]] | None = None,
+    on_request: Callable[[Workload], None] = lambda w: None,
+    first_seed: int = 1,
+) -> Callable[[Workload], Workload]:
     """A Hooks.workload that runs each engine on fake time: requests of about 0.5 s (0.2 % spread, so the
     gates pass and no two trials are identical) unless ``durations`` says otherwise."""
 
+    seeds = itertools.count(first_seed)  # every engine its own noise, the same in every run
+
     def wrap(engine: Workload) -> Workload:
-        it = durations(engine) if durations else noisy(0.002, seed=id(engine) % 1000)
-        return Timed(engine, board, it, lambda: on_request(engine))
+        seed = next(seeds)
+        it = durations(engine) if durations else noisy(0.002, seed=seed)
+        return Timed(engine, board, it, lambda: on_request(engine), seed=1000 + seed)
 
     return wrap
 

@@ -199,9 +199,8 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     calls.clear()
     board.time.sleep(3600.0)  # an hour later
     resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
-    path, doc = collect(
-        resumed, hooks=_hooks(board, workload=timed(board, on_request=lambda e: calls.append(label(e))))
-    )
+    resumed_workload = timed(board, on_request=lambda e: calls.append(label(e)), first_seed=100)  # new noise
+    path, doc = collect(resumed, hooks=_hooks(board, workload=resumed_workload))
     assert set(calls) == {"torch.bfloat16/2"}  # only the configuration that was never finished
     assert len(doc["measurements"]) == 4
     assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
