@@ -13,7 +13,10 @@ the same loaded model. The CUDA-graph loop is checked against ``generate()`` on 
 cache, uncompiled (the same attention kernels): it must be equal, or it measured something else and
 is refused (``EngineUnavailable``). Against the dynamic cache, whose attention kernels differ, random
 weights' near-tied logits can flip an argmax at batch 8 (seen on the H100 for Mistral-7B: first
-differences at steps 3-35), so that comparison is recorded, not required.
+differences at steps 3-35), so that comparison is recorded, not required. On that H100 the loop also
+parted from the static-cache generate() at batch 8 for Mistral-7B (fp16 / int8-pure / nf4 from decode
+step 35 / 9 / 32; batch 1 equal), so those configurations were refused, as they must be: whether the
+capture or the loop's own inputs change the numerics is what ``benchmarks/token_divergence.py`` tells.
 """
 
 from __future__ import annotations

@@ -1,0 +1,82 @@
+"""Where do the CUDA-graph engine's token ids part from generate()'s, and why?
+
+On the H100, Mistral-7B (random weights) at batch 8 gave cuda-graph ids that differ from the uncompiled
+static-cache ``generate()`` (first differences at decode steps 9-35) while batch 1 was equal. This
+compares, on one loaded model and batch size: generate() with the dynamic cache, generate() on a
+static cache (uncompiled), our own loop run eagerly, and the same loop replayed from a CUDA graph. If
+the eager loop equals generate() and the replay does not, the capture itself changes the numerics
+(cuBLAS picks its kernels by the workspace it sees); if the eager loop already differs, the loop does.
+
+Run on a GPU: python benchmarks/token_divergence.py --model mistralai/Mistral-7B-Instruct-v0.2 --batch-size 8
+(set CUBLAS_WORKSPACE_CONFIG before the run to try a fixed cuBLAS workspace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from collector.engines import CudaGraphEngine, CudaGraphs, Decoding, GenerateEngine, token_check
+from collector.models import ModelSource, torch_device
+from collector.nvml import Nvml
+
+
+class Eager:
+    """The decode loop run as plain calls: 'replay' runs the steps again."""
+
+    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Any:
+        class Run:
+            def replay(self) -> None:
+                fn()
+
+        return Run()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="mistralai/Mistral-7B-Instruct-v0.2")
+    p.add_argument("--precision", default="fp16")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--output-tokens", type=int, default=128)
+    p.add_argument("--no-reduced-precision", action="store_true", help="cuBLAS fp16 reductions in fp32")
+    p.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
+    a = p.parse_args()
+    import torch
+
+    if a.no_reduced_precision:
+        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+    with Nvml([0]) as nvml:
+        device = torch_device(nvml.uuids()[0])
+    source = ModelSource(a.model, weights="random", revision=None, device=device, cache_dir=a.cache_dir)
+    loaded = source.load(a.precision)
+    d = Decoding.of(loaded.model, source.prompt(64), a.batch_size, a.output_tokens)
+    runs = {
+        "generate-dynamic": GenerateEngine(d).new_ids().clone(),
+        "generate-static": GenerateEngine(d, static_cache=True, compile=False).new_ids().clone(),
+    }
+    for label, backend in (("loop-eager", Eager()), ("loop-graph", CudaGraphs())):
+        engine = CudaGraphEngine(d, backend)
+        engine.prepare()
+        runs[label] = engine.new_ids().clone()
+        runs[label + "-again"] = engine.new_ids().clone()
+    print(
+        f"{a.model} {a.precision} bs={a.batch_size}: CUBLAS_WORKSPACE_CONFIG="
+        f"{os.environ.get('CUBLAS_WORKSPACE_CONFIG')}, reduced-precision reduction "
+        f"{torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction}"
+    )
+    names = list(runs)
+    for i, x in enumerate(names):
+        for y in names[i + 1 :]:
+            c = token_check(runs[x], runs[y])
+            same_rows = bool((runs[y] == runs[y][0]).all())
+            print(
+                f"  {x:>20} vs {y:<20} {'equal' if c.equal else f'first differs at step {c.first_difference}'}"
+                f"{'' if same_rows else ' (rows of the second differ among themselves)'}"
+            )
+
+
+if __name__ == "__main__":
+    main()
