@@ -169,3 +169,60 @@ def window_pass_probability(values: Sequence[float], window: int, gate_cv_pct: f
         return 1.0
     cv_low = cv * math.sqrt(dof / chi2_ppf(confidence, dof))
     return chi2_cdf((window - 1) * (gate_cv_pct / 100.0 / cv_low) ** 2, window - 1)
+
+
+# -- Student's t: intervals of estimates from a few trials --------------------------------------
+
+
+def regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function (Lentz's continued fraction, on the side
+    of x where it converges fast)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_prefix = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x > (a + 1) / (a + b + 2):
+        return 1.0 - regularized_beta(b, a, 1.0 - x)
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (tiny if abs(d) < tiny else d)
+    h = d
+    for m in range(1, 1000):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (tiny if abs(d) < tiny else d)
+            c = 1 + numerator / c
+            c = tiny if abs(c) < tiny else c
+            h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return min(1.0, math.exp(log_prefix) * h / a)
+
+
+def t_cdf(t: float, dof: float) -> float:
+    tail = 0.5 * regularized_beta(dof / 2.0, 0.5, dof / (dof + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_ppf(p: float, dof: float) -> float:
+    """The p-quantile of Student's t with ``dof`` degrees of freedom (bisection to 1e-12; 0 < p < 1)."""
+    if not 0 < p < 1 or not dof > 0:
+        raise ValueError(f"t quantile needs 0 < p < 1 and dof > 0, not p={p}, dof={dof}")
+    if p < 0.5:
+        return -t_ppf(1 - p, dof)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, dof) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, dof) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * max(1.0, hi):
+            break
+    return (lo + hi) / 2
