@@ -181,7 +181,7 @@ def recommend(analysis: Analysis, query: Query) -> Advice:
         _fits(shown_curves, query),
         legacy,
         legacy_fits,
-        tuple(_notes(analysis, ranked[:2])),
+        tuple(_notes(ranked)),
     )
 
 
@@ -227,14 +227,15 @@ def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config], query: Q
     return f"no admitted row on {name} with these filters; measured there: engines {engines}; batch sizes {batches}"
 
 
-def _notes(analysis: Analysis, configs: Sequence[Config]) -> list[str]:
+def _notes(configs: Sequence[Config]) -> list[str]:
+    """Caveats of the compared configurations."""
     notes = []
     if any(s == "gate_failed" for c in configs for s in c.statuses):
         notes.append("gate_failed rows are part of this answer (--include-gate-failed): their spread broke the gates")
     if any(c.weights == "random_init" and c.precision == "int8" for c in configs):
         notes.append(
             "int8 (LLM.int8(), threshold 6.0) on random weights splits fewer outlier columns than trained weights: "
-            "its cost is under-stated"
+            "its cost is under-stated in the rows compared here"
         )
     if len({c.output_tokens for c in configs}) > 1:
         notes.append("the compared rows generated different numbers of tokens per request")

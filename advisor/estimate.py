@@ -13,10 +13,10 @@ without a seed.
   the logs. When they scatter more than their own errors allow (chi^2 / (k - 1) > 1) the se is
   multiplied by sqrt(chi^2 / (k - 1)) and k - 1 degrees of freedom are used (the Particle Data
   Group's scale factor); otherwise the smallest of their degrees of freedom.
-- Ratio vs size: ln(ratio) = a + b log10(parameters), weighted least squares with weights 1/se^2,
-  the same scale factor on chi^2 / (n - 2) and n - 2 degrees of freedom when it applies. The
-  crossover is where the line crosses ratio 1; its interval is Fieller's: the parameter counts at
-  which the line's confidence band contains ratio 1.
+- Ratio vs size: ln(ratio) = a + b log10(parameters) by weighted least squares, as a random-effects
+  meta-regression (``fit_line``: models differ beyond their trial noise). The crossover is where the
+  line crosses ratio 1; its interval is Fieller's: the parameter counts at which the line's
+  confidence band contains ratio 1.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Line:
     var_level: float
     var_slope: float
     dof: float
-    scale: float  # the factor applied to the errors (1: the points scatter as their trials say)
+    tau: float  # spread of the points about the line beyond their trial noise (ln units)
     n: int
     log10_range: tuple[float, float]  # the measured sizes
 
@@ -109,25 +109,60 @@ class Line:
         return LogEstimate(self.level + self.slope * u, math.sqrt(self.var_level + u * u * self.var_slope), self.dof)
 
 
+@dataclass(frozen=True)
+class _Weighted:
+    center: float
+    total: float
+    sxx: float
+    level: float
+    slope: float
+    q: float  # weighted residual sum of squares
+
+
+def _weighted(xs: Sequence[float], ys: Sequence[float], ws: Sequence[float]) -> _Weighted:
+    total = math.fsum(ws)
+    center = math.fsum(w * x for w, x in zip(ws, xs, strict=True)) / total
+    us = [x - center for x in xs]
+    sxx = math.fsum(w * u * u for w, u in zip(ws, us, strict=True))
+    level = math.fsum(w * y for w, y in zip(ws, ys, strict=True)) / total
+    slope = math.fsum(w * u * y for w, u, y in zip(ws, us, ys, strict=True)) / sxx
+    q = math.fsum(w * (y - level - slope * u) ** 2 for w, u, y in zip(ws, us, ys, strict=True))
+    return _Weighted(center, total, sxx, level, slope, q)
+
+
 def fit_line(points: Sequence[tuple[float, LogEstimate]]) -> Line | None:
-    """The weighted fit of (log10 parameters, ln ratio) points; None when fewer than MIN_FIT_POINTS
-    points have a spread or they sit at one size."""
-    usable = [(x, e) for x, e in points if e.se is not None and e.dof is not None]
-    xs = [x for x, _ in usable]
+    """The fit of (log10 parameters, ln ratio) points; None when fewer than MIN_FIT_POINTS points
+    have a spread or they sit at one size.
+
+    Models of one size class differ beyond their trial noise (architecture, kernels), so this is a
+    random-effects meta-regression: the between-model variance tau^2 by DerSimonian-Laird's moment
+    estimator, weights 1/(se^2 + tau^2), and the Knapp-Hartung covariance (scaled by the weighted
+    residual variance, never below 1) with Student t on n - 2 degrees of freedom. Simulated five-
+    and ten-size sweeps with five-trial windows cover the true crossover in 94-100 % of cases at 95 %
+    (tests/test_advisor_estimate.py)."""
+    usable = [(x, e.log, e.se**2) for x, e in points if e.se is not None and e.dof is not None]
+    xs, ys = [x for x, _, _ in usable], [y for _, y, _ in usable]
     if len(usable) < MIN_FIT_POINTS or max(xs) - min(xs) <= 0:
         return None
-    weights = [1 / e.se**2 for _, e in usable]  # type: ignore[operator]
-    total = math.fsum(weights)
-    center = math.fsum(w * x for w, x in zip(weights, xs, strict=True)) / total
-    sxx = math.fsum(w * (x - center) ** 2 for w, x in zip(weights, xs, strict=True))
-    level = math.fsum(w * e.log for w, (_, e) in zip(weights, usable, strict=True)) / total
-    slope = math.fsum(w * (x - center) * e.log for w, (x, e) in zip(weights, usable, strict=True)) / sxx
-    chi2 = math.fsum(w * (e.log - level - slope * (x - center)) ** 2 for w, (x, e) in zip(weights, usable, strict=True))
     df = len(usable) - 2
-    factor = max(1.0, chi2 / df)
-    dof = float(df) if chi2 / df > 1 else min(e.dof for _, e in usable)  # type: ignore[type-var]
+    ws = [1 / v for _, _, v in usable]
+    fixed = _weighted(xs, ys, ws)
+    us = [x - fixed.center for x in xs]
+    trace = fixed.total - math.fsum(w * w for w in ws) / fixed.total
+    trace -= math.fsum(w * w * u * u for w, u in zip(ws, us, strict=True)) / fixed.sxx
+    tau2 = max(0.0, (fixed.q - df) / trace) if trace > 0 else 0.0
+    fit = _weighted(xs, ys, [1 / (v + tau2) for _, _, v in usable])
+    factor = max(1.0, fit.q / df)
     return Line(
-        center, level, slope, factor / total, factor / sxx, dof, math.sqrt(factor), len(usable), (min(xs), max(xs))
+        fit.center,
+        fit.level,
+        fit.slope,
+        factor / fit.total,
+        factor / fit.sxx,
+        float(df),
+        math.sqrt(tau2),
+        len(usable),
+        (min(xs), max(xs)),
     )
 
 

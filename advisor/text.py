@@ -17,10 +17,11 @@ METHOD = (
     "same model, revision, weights, GPU board, engine, batch size and workload). Repeated measurements of "
     "one configuration are pooled by inverse-variance weighting, widened by the scale factor "
     "sqrt(chi2/dof) when they scatter more than their trials allow. Crossover: ln(ratio) = a + b "
-    "log10(parameters) by weighted least squares (weights 1/se^2, the same scale factor), per GPU, "
-    "engine, batch size, workload and precision; the crossover is where the line crosses ratio 1, its "
-    "interval Fieller's (the sizes at which the line's confidence band contains 1). Nothing is "
-    "extrapolated beyond the measured sizes."
+    "log10(parameters) per GPU, engine, batch size, workload and precision, fitted as a random-effects "
+    "meta-regression (between-model spread tau by DerSimonian-Laird, weights 1/(se^2 + tau^2), "
+    "Knapp-Hartung interval with t on n - 2 degrees of freedom); the crossover is where the line crosses "
+    "ratio 1, its interval Fieller's (the sizes at which the line's confidence band contains 1). Nothing "
+    "is extrapolated beyond the measured sizes."
 )
 
 
@@ -94,7 +95,7 @@ def crossover(curve: Curve, confidence: float = CONFIDENCE) -> str:
         usable = [p for p in curve.used if p.ratio.se is not None]
         sizes = len({p.parameter_count for p in usable})
         return (
-            f"too few points to fit a crossover: {len(usable)} usable at {sizes} size(s); a fit needs "
+            f"too few points to fit a crossover: {len(usable)} with a known spread at {sizes} size(s); a fit needs "
             f"{MIN_FIT_POINTS} at two or more sizes"
         )
     measured = f"measured {params(c.measured[0])}-{params(c.measured[1])}"

@@ -27,3 +27,17 @@ def write_json(path: Path, data: Any) -> Path:
 @pytest.fixture
 def valid_doc() -> dict[str, Any]:
     return json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def advisor_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The advisor tests' synthetic dataset (synthetic_sweeps.advisor_submissions) built by the real
+    pipeline, with the repository's legacy/ folder; built once per run."""
+    from synthetic_sweeps import advisor_submissions
+
+    from dataset_card.build import build
+
+    root = tmp_path_factory.mktemp("advisor")
+    for doc in advisor_submissions():
+        write_json(root / "submissions" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json", doc)
+    return build(root / "submissions", ROOT / "legacy", root / "llm-energy").out_dir

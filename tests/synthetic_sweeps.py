@@ -176,3 +176,34 @@ def sweep(
         raise ValueError(f"{len(measurements)} measurements take {clock:.0f} s, longer than the session")
     doc["measurements"] = measurements
     return doc
+
+
+# The advisor tests' dataset: two boards, known crossovers, one gate-failed row.
+H100 = "NVIDIA H100 80GB HBM3"
+RTX4090 = "NVIDIA GeForce RTX 4090"
+H100_MODELS = (
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+    "Qwen/Qwen2.5-3B-Instruct",
+    "01-ai/Yi-1.5-6B-Chat",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "Qwen/Qwen2.5-14B-Instruct",
+)
+RTX_MODELS = (
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+    "Qwen/Qwen2-1.5B-Instruct",
+    "Qwen/Qwen2.5-3B-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+)
+H100_LAWS = {"nf4": Law(4e9, -0.16), "int8": Law(level=1.6)}  # int8 costs 60 % at every size
+RTX_LAWS = {"nf4": Law(2.5e9, -0.2), "int8-pure": Law(30e9, -0.1)}  # int8-pure crosses far above 7.6 B
+RTX_SCATTER_PCT = 3.0
+FAILED = ("Qwen/Qwen2.5-3B-Instruct", "nf4", "generate", 1)
+
+
+def advisor_submissions() -> list[dict[str, Any]]:
+    return [
+        sweep(101, H100, H100_MODELS, H100_LAWS, (1, 8), failed=frozenset({FAILED})),
+        sweep(102, RTX4090, RTX_MODELS, RTX_LAWS, (1,), ("generate", "cuda-graph"), scatter_pct=RTX_SCATTER_PCT),
+    ]

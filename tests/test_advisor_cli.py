@@ -1,0 +1,143 @@
+"""eco-advise on the command line, and its report: it fails like the other CLIs (known errors one line
+and exit 1, usage errors exit 2, --traceback for the story), answers in text or JSON, and writes
+figures whose bytes depend only on the data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+import synthetic_sweeps as sw
+from click.testing import CliRunner, Result
+
+from advisor import data, report
+from advisor.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("eco-advise: error: ") and "Traceback" not in result.output
+    return lines[0]
+
+
+def test_recommend_is_the_default_command(advisor_build: Path) -> None:
+    plain = _run("--dataset", str(advisor_build), "--gpu", "H100", "--params", "7B")
+    named = _run("recommend", "--dataset", str(advisor_build), "--gpu", "H100", "--params", "7e9")
+    assert plain.exit_code == 0, plain.output
+    assert plain.output == named.output
+    assert "Recommendation: nf4, engine generate, batch size 8" in plain.output
+    assert "Rows behind it:" in plain.output and "Method:" in plain.output
+
+
+def test_json_format(advisor_build: Path) -> None:
+    args = ["--dataset", str(advisor_build), "--gpu", "RTX 4090", "--params", "1.5B", "--format", "json"]
+    result = _run(*args, "--engine", "cuda-graph", "--batch-size", "1")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["recommendation"]["engine"] == "cuda-graph" and doc["query"]["params"] == 1.5e9
+    assert doc["gpu_name"] == sw.RTX4090
+
+
+def test_no_close_match_is_an_answer_not_an_error(advisor_build: Path) -> None:
+    result = _run("--dataset", str(advisor_build), "--gpu", "H100", "--params", "70B")
+    assert result.exit_code == 0 and "No close match:" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--dataset", "D", "--params", "7B"],  # no --gpu
+        ["--dataset", "D", "--gpu", "H100", "--params", "seven"],
+        ["--dataset", "D", "--gpu", "H100", "--params", "0"],
+        ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--engine", "vllm"],
+        ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--batch-size", "0"],
+        ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--max-params-ratio", "1"],
+        ["report", "--dataset", "D"],  # no --out
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output and "Traceback" not in result.output
+
+
+def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
+    line = _one_line_error(_run("--dataset", str(tmp_path / "nope"), "--gpu", "H100", "--params", "7B"))
+    assert "no dataset folder" in line and "owner/name@revision" in line
+    line = _one_line_error(_run("--dataset", str(advisor_build), "--gpu", "GeForce", "--params", "7B"))
+    assert "matches several GPUs" in line
+    (tmp_path / "taken").write_text("mine")
+    line = _one_line_error(_run("report", "--dataset", str(advisor_build), "--out", str(tmp_path / "taken")))
+    assert "is a file" in line and (tmp_path / "taken").read_text() == "mine"
+
+
+def test_traceback_flag_shows_the_story(tmp_path: Path) -> None:
+    result = _run("--traceback", "--dataset", str(tmp_path / "nope"), "--gpu", "H100", "--params", "7B")
+    assert result.exit_code == 1 and isinstance(result.exception, Exception)
+    assert "no dataset folder" in str(result.exception)
+
+
+@pytest.fixture(scope="module")
+def written(advisor_build: Path, tmp_path_factory: pytest.TempPathFactory) -> report.ReportResult:
+    return report.write_report(advisor_build, tmp_path_factory.mktemp("report") / "out")
+
+
+def test_report_writes_figures_and_markdown(written: report.ReportResult) -> None:
+    names = sorted(p.name for p in written.figures)
+    assert names == sorted(p.name for p in (written.out_dir / "figures").iterdir())
+    for kind in ("ratio", "batch", "power"):
+        assert any(n.startswith(f"{kind}-nvidia-h100-80gb-hbm3") for n in names), kind
+    assert "ratio-nvidia-geforce-rtx-4090-cuda-graph.png" in names
+    assert "legacy-ratio-nvidia-geforce-rtx-5090.png" in names
+    for path in written.figures:
+        assert path.read_bytes().startswith(PNG)
+        assert f"]({path.relative_to(written.out_dir).as_posix()})" in written.markdown
+    assert written.markdown_path.read_text(encoding="utf-8") == written.markdown
+    md = written.markdown
+    assert re.search(
+        r"\| NVIDIA H100 80GB HBM3 \| generate \| 1 \| 64 \| gross \| nf4 \| 5 of 6 \| crossover at [34]\.\d+ B", md
+    )
+    assert "delta method" in md and "Legacy data (not validated" in md
+    assert "| gate\\_failed / ok | no |" in md  # the gate-failed row, listed and not used
+
+
+def test_report_bytes_depend_only_on_the_data(advisor_build: Path, tmp_path: Path) -> None:
+    """Two writes of one dataset (one board and engine, one legacy GPU: every kind of figure) are identical."""
+    full = data.load(advisor_build)
+    part = dataclasses.replace(
+        full,
+        measurements=tuple(m for m in full.measurements if m["gpu_name"] == sw.RTX4090 and m["engine"] == "generate"),
+        legacy=tuple(r for r in full.legacy if r["gpu"] == "NVIDIA A800 80GB"),
+    )
+    first, again = (report.write_report(part, tmp_path / name) for name in ("first", "again"))
+    assert again.markdown == first.markdown
+    images = {p.name: p.read_bytes() for p in first.figures}
+    assert {p.name.split("-")[0] for p in first.figures} == {"ratio", "batch", "power", "legacy"}
+    assert images == {p.name: p.read_bytes() for p in again.figures}
+    assert b"Software" not in b"".join(images.values()) and b"matplotlib" not in b"".join(images.values())
+
+
+def test_report_replaces_only_its_own_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    (out / "REPORT.md").write_text("old report")
+    (out / "figures" / "old.png").write_bytes(PNG)
+    nothing = data.Dataset("empty", (), {}, ())
+    result = report.write_report(nothing, out, include_gate_failed=True)
+    assert not (out / "figures" / "old.png").exists() and "old report" not in result.markdown
+    assert "No row has status ok or gate_failed: nothing below is an estimate" in result.markdown
+    assert result.figures == ()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(report.ReportError, match=r"did not write \(notes.txt\)"):
+        report.write_report(nothing, out)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "REPORT.md").exists()
