@@ -12,7 +12,7 @@ from ecocompute.cli import printable
 
 from . import text
 from .advise import Advice, FitAt
-from .analysis import Config, Point
+from .analysis import LEGACY, Config, Point
 from .estimate import LogEstimate
 
 CLOSE_RULE = (
@@ -281,13 +281,15 @@ def _fits_text(title: str, fits: tuple[FitAt, ...], q: Any, confidence: float) -
     lines = ["", f"{title}:"]
     for f in fits:
         c = f.curve
-        at = (
-            f"fitted ratio at {text.params(q.params)} {text.change(f.at, confidence)}"
-            if f.at
-            else f"{text.params(q.params)} is outside the fitted sizes"
-        )
+        where = "legacy tables" if c.source == LEGACY else f"engine {printable(c.engine)}"
+        if f.at is not None:
+            at = f"fitted ratio at {text.params(q.params)} {text.change(f.at, confidence)}; "
+        elif c.line is not None:
+            at = f"{text.params(q.params)} is outside the fitted sizes; "
+        else:
+            at = ""
         lines.append(
-            f"  {printable(c.precision)} on {printable(c.engine)} b{c.batch_size} ({len(c.used)} points): {at}; "
+            f"  {printable(c.precision)}, {where}, batch {c.batch_size} ({len(c.used)} points used): {at}"
             f"{text.crossover(c, confidence)}"
         )
     return lines

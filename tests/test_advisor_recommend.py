@@ -161,3 +161,20 @@ def test_gpu_names_resolve_by_exact_then_suffix_then_part() -> None:
         advise.resolve_gpu("GeForce", names)
     with pytest.raises(AdviceError, match="empty"):
         advise.resolve_gpu(" - ", names)
+
+
+def test_legacy_rows_are_quoted_beside_flagged_never_used(found: Analysis) -> None:
+    """No validated row on an RTX 5090: no recommendation, but the researcher's table is shown,
+    labelled legacy: nf4 costs 25-30 % at 1.1-1.5 B there."""
+    advice = advise.recommend(found, Query("RTX 5090", 1.5e9))
+    assert advice.recommendation is None and advice.gpu_name == "NVIDIA GeForce RTX 5090"
+    doc = json.loads(render.json_text(advice))
+    ratios = doc["legacy"]["ratios"]
+    assert [r["parameter_count"] for r in ratios] == [1.1e9, 1.5e9]
+    for r in ratios:
+        assert r["source"] == "legacy" and r["status"] == "legacy" and r["precision"] == "nf4"
+        assert 1.2 < r["energy_vs_fp16"]["low"] < r["energy_vs_fp16"]["value"] < r["energy_vs_fp16"]["high"] < 1.35
+    assert "never used" in doc["legacy"]["note"] and doc["evidence"] == []
+    out = render.render_text(advice)
+    assert "Legacy (not validated; shown beside, never used above):" in out
+    assert "published-aggregate-003 Qwen/Qwen2-1.5B-Instruct 1.5 B nf4 b1 (gross energy): vs fp16 +29.4 %" in out
