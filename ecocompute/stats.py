@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .domain import Summary, Trial
 
@@ -121,20 +121,25 @@ def chi2_cdf(x: float, dof: float) -> float:
     return regularized_gamma_p(dof / 2.0, x / 2.0)
 
 
-def chi2_ppf(p: float, dof: float) -> float:
-    """The p-quantile of the chi-square distribution (bisection: monotone, to 1e-10 relative)."""
-    lo, hi = 0.0, max(1.0, dof)
-    while chi2_cdf(hi, dof) < p:
+def _quantile(cdf: Callable[[float], float], p: float, hi: float, rel: float) -> float:
+    """The x >= 0 where a monotone ``cdf`` reaches p, by bisection to ``rel`` relative."""
+    lo = 0.0
+    while cdf(hi) < p:
         hi *= 2
     for _ in range(200):
         mid = (lo + hi) / 2
-        if chi2_cdf(mid, dof) < p:
+        if cdf(mid) < p:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-10 * hi:
+        if hi - lo <= rel * hi:
             break
     return (lo + hi) / 2
+
+
+def chi2_ppf(p: float, dof: float) -> float:
+    """The p-quantile of the chi-square distribution (bisection: monotone, to 1e-10 relative)."""
+    return _quantile(lambda x: chi2_cdf(x, dof), p, max(1.0, dof), 1e-10)
 
 
 # Median |x[i+1] - x[i]| of normal noise with standard deviation sigma is sqrt(2) * 0.6745 * sigma.
@@ -214,15 +219,4 @@ def t_ppf(p: float, dof: float) -> float:
         raise ValueError(f"t quantile needs 0 < p < 1 and dof > 0, not p={p}, dof={dof}")
     if p < 0.5:
         return -t_ppf(1 - p, dof)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, dof) < p:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if t_cdf(mid, dof) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(1.0, hi):
-            break
-    return (lo + hi) / 2
+    return _quantile(lambda t: t_cdf(t, dof), p, 1.0, 1e-12)

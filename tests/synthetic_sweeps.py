@@ -18,8 +18,7 @@ from typing import Any
 
 import synthetic
 
-from ecocompute import catalogue, gates, reference, stats
-from ecocompute.domain import Idle, Trial
+from ecocompute import catalogue, reference
 
 ROOFLINE_FRACTION = 0.3  # fp16 at batch 1 decodes at this fraction of bandwidth / weight bytes
 LOAD_FRACTION = 0.4  # fp16 power: idle + this fraction of the way to the board's power
@@ -81,42 +80,20 @@ def _measurement(
     fp16_w = idle_w + LOAD_FRACTION * (board.default_power_w - idle_w)
     watts = fp16_w if precision == catalogue.REFERENCE_PRECISION else QUANTIZED_POWER * fp16_w
     tok_s = watts / (fp16_w / fp16_tok_s * ratio)  # energy per token = fp16's x ratio
-    request_tokens = batch_size * OUTPUT_TOKENS
-    requests = max(1, math.ceil(TRIAL_S * tok_s / request_tokens))
-    trials, clock = [], start_s + synthetic.IDLE_WINDOW_S
-    window = gates.DEFAULT_GATES.min_trials
-    for i in range(n_trials):
-        role = "warmup" if i < 2 else ("measured" if i >= n_trials - window else "discarded")
-        t = synthetic._trial(rng, i, role, tok_s, watts, request_tokens * requests, clock)
-        t["requests"] = requests
-        trials.append(t)
-        clock += t["duration_s"]
-    before, after = idle_w + rng.random(), idle_w + rng.random()
-    idle = Idle(before, after, (before,), (after,))
-    summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
-    gate = gates.evaluate(summary, gates.DEFAULT_GATES)
-    return {
-        "model": {
-            "id": model_id,
-            "revision": hashlib.sha1(model_id.encode()).hexdigest(),
-            "weights": "pretrained",
-            "parameter_count": spec.parameter_count,
-            "model_type": spec.model_type,
-        },
-        "precision": precision,
-        "quantization": synthetic.quantization(precision),
-        "engine": _engine(engine, batch_size, rng.randrange(10**9)),
-        "placement": {"strategy": "single_gpu", "device_map": {"": 0}},
-        "stopped_by": "gates_passed" if gate.passed else "time_budget",
-        "batch_size": batch_size,
-        "status": gates.status_for(gate),
-        "idle": idle.to_dict(),
-        "trials": trials,
-        "summary": summary.to_dict() if summary else None,
-        "gate": gate.to_dict(),
-        "quality": None,
-        "notes": [],
-    }
+    requests = max(1, math.ceil(TRIAL_S * tok_s / (batch_size * OUTPUT_TOKENS)))
+    return synthetic.measurement(
+        rng,
+        model_id,
+        precision,
+        batch_size,
+        OUTPUT_TOKENS,
+        n_trials,
+        start_s=start_s,
+        speed=(tok_s, watts),
+        idle_w=idle_w,
+        engine=_engine(engine, batch_size, rng.randrange(10**9)),
+        requests=requests,
+    )
 
 
 def fail_gates(m: dict[str, Any]) -> None:
