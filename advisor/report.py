@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ecocompute import folders
 from ecocompute.cli import EcoError, printable
 
 from . import data, figures, text
@@ -51,17 +50,9 @@ def write_report(
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with folders.replacing(out_dir) as staging:
         names, markdown = _render(found, staging / FIGURES_DIR)
         (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
 
 

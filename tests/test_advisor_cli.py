@@ -141,3 +141,18 @@ def test_report_replaces_only_its_own_output(tmp_path: Path) -> None:
     with pytest.raises(report.ReportError, match=r"did not write \(notes.txt\)"):
         report.write_report(nothing, out)
     assert (out / "notes.txt").read_text() == "mine" and (out / "REPORT.md").exists()
+
+
+def test_a_failed_report_leaves_the_earlier_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    nothing = data.Dataset("empty", (), {}, ())
+    first = report.write_report(nothing, out)
+
+    def broken(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "_render", broken)
+    with pytest.raises(OSError, match="No space"):
+        report.write_report(nothing, out)
+    assert first.markdown_path.read_text(encoding="utf-8") == first.markdown
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
