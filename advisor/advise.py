@@ -140,7 +140,7 @@ def recommend(analysis: Analysis, query: Query) -> Advice:
         and (query.batch_size is None or c.batch_size == query.batch_size)
     ]
     if not candidates:
-        return _without(_with_fits(empty, curves, query), _nothing_on_gpu(analysis, gpu, on_gpu, query))
+        return _without(_with_fits(empty, curves, query), _nothing_on_gpu(analysis, gpu, on_gpu))
     nearest = min(_distance(c.parameter_count, query.params) for c in candidates)
     if nearest > math.log(query.max_params_ratio):
         sizes = sorted(
@@ -207,13 +207,13 @@ def _without(advice: Advice, reason: str) -> Advice:
     return replace(advice, no_close_match=reason, ranked=())
 
 
-def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config], query: Query) -> str:
+def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config]) -> str:
     name = printable(gpu)
     if not on_gpu:
         rows = [m for m in analysis.measurements if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None]
         if rows:
             statuses = ", ".join(
-                f"{sum(m['status'] == s for m in rows)} {s}" for s in sorted({m["status"] for m in rows})
+                f"{sum(m['status'] == s for m in rows)} {printable(s)}" for s in sorted({m["status"] for m in rows})
             )
             return (
                 f"{len(rows)} row(s) on {name} ({statuses}), none admitted (statuses used: "
@@ -222,7 +222,7 @@ def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config], query: Q
         if any(_norm(r["gpu"]) == _norm(gpu) for r in analysis.legacy_rows):
             return f"no validated measurement on {name}; only legacy rows (not validated, shown below, never used)"
         return f"no measurement on {name} in this dataset"
-    engines = ", ".join(sorted({c.engine for c in on_gpu}))
+    engines = ", ".join(sorted({printable(c.engine) for c in on_gpu}))
     batches = ", ".join(str(b) for b in sorted({c.batch_size for c in on_gpu}))
     return f"no admitted row on {name} with these filters; measured there: engines {engines}; batch sizes {batches}"
 

@@ -69,7 +69,11 @@ def _params(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @_GATE_FAILED
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def recommend(dataset: str, fmt: str, include_gate_failed: bool, **query: Any) -> None:
-    """Recommend precision, engine and batch size, quoting the measured rows behind it."""
+    """Recommend precision, engine and batch size, quoting the measured rows behind it.
+
+    A close match is a row on the same GPU model, with --engine and --batch-size when given, of a
+    model within --max-params-ratio of --params; without one there is no recommendation, and nothing
+    is extrapolated."""
     from . import advise, analysis, data, render
 
     found = analysis.analyse(data.load(dataset), include_gate_failed=include_gate_failed)

@@ -193,7 +193,7 @@ def _table(configs: tuple[Config, ...], confidence: float) -> list[str]:
         )
         lines.append(
             f"  {printable(c.precision):<10} {printable(c.engine):<16} {c.batch_size:>5}  "
-            f"{text.with_interval(c.energy_per_token, confidence):<30} {vs:<30} {','.join(c.statuses)}"
+            f"{text.with_interval(c.energy_per_token, confidence):<30} {vs:<30} {printable(','.join(c.statuses))}"
         )
     return lines
 

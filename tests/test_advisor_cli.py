@@ -156,3 +156,22 @@ def test_a_failed_report_leaves_the_earlier_one(tmp_path: Path, monkeypatch: pyt
         report.write_report(nothing, out)
     assert first.markdown_path.read_text(encoding="utf-8") == first.markdown
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
+
+
+def test_hostile_text_from_the_data_is_escaped(advisor_build: Path, tmp_path: Path) -> None:
+    """A model id with a terminal escape, a table pipe and HTML reaches text, Markdown and figures only
+    escaped."""
+    from advisor import advise, analysis, render
+
+    evil = "Qwen/\x1b[31mEvil|<b>$x$\u202e"
+    full = data.load(advisor_build)
+    rows = tuple(
+        {**m, "model_id": evil} if m["model_id"] == "Qwen/Qwen2.5-0.5B-Instruct" else m
+        for m in full.measurements
+        if m["gpu_name"] == sw.RTX4090 and m["engine"] == "generate"
+    )
+    part = dataclasses.replace(full, measurements=rows, legacy=())
+    out = render.render_text(advise.recommend(analysis.analyse(part), advise.Query("RTX 4090", 0.5e9)))
+    assert "Evil" in out and "\x1b" not in out and "\u202e" not in out
+    md = report.write_report(part, tmp_path / "r").markdown
+    assert "\x1b" not in md and "<b>" not in md and "Evil\\|&lt;b&gt;" in md
