@@ -64,6 +64,7 @@ class Decoding:
     output_tokens: int
     eos_ids: list[int]
     pad_id: int
+    gpus: tuple[Any, ...] = ()  # every CUDA device the model sits on (a sharded model spans several)
 
     @classmethod
     def of(cls, model: Any, prompt: Prompt, batch_size: int, output_tokens: int) -> Decoding:
@@ -76,7 +77,8 @@ class Decoding:
         pad = model.generation_config.pad_token_id
         pad = pad if pad is not None else (eos_ids[0] if eos_ids else 0)
         input_ids = torch.tensor([prompt.input_ids] * batch_size, device=device)
-        return cls(model, input_ids, output_tokens, eos_ids, pad)
+        gpus = tuple(sorted({p.device for p in model.parameters() if p.device.type == "cuda"}, key=str))
+        return cls(model, input_ids, output_tokens, eos_ids, pad, gpus)
 
     @property
     def batch_size(self) -> int:
@@ -91,10 +93,12 @@ class Decoding:
         return self.batch_size * self.output_tokens
 
     def synchronize(self) -> None:
-        if self.device.type == "cuda":
+        """Wait for every GPU the model sits on (a sharded model spans several; none need be the current)."""
+        if self.gpus:
             import torch
 
-            torch.cuda.synchronize(self.device)  # the model's GPU, which need not be the current one
+            for device in self.gpus:
+                torch.cuda.synchronize(device)
 
 
 class GenerateEngine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,12 @@ class ModelSource:
         seed: int = 0,
         config_path: Path | None = None,
         attn_implementation: str = "sdpa",
+        shard_over: list[str] | None = None,
     ) -> None:
         self.model_id = model_id
         self.weights = weights
-        self.device = device
+        self.device = device  # the first measured GPU: the whole model, or its first shard
+        self.shard_over = shard_over or []  # torch devices of all measured GPUs, in --gpu order, when sharding
         self.cache_dir = cache_dir
         self.seed = seed
         self.attn_implementation = attn_implementation
@@ -159,13 +162,17 @@ class ModelSource:
         from transformers import AutoModelForCausalLM
 
         target = self.cache_dir / ("random-" + re.sub(r"[^A-Za-z0-9._-]", "_", self.model_id) + f"-seed{self.seed}")
-        if not (target / "config.json").exists():
+        if not target.is_dir():
+            # Saved beside the target, then renamed: an interrupted save never passes for a checkpoint.
+            partial = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)  # our own leftover from an interrupted save
             torch.manual_seed(self.seed)
             with torch.device(self.device):
                 model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
-            model.save_pretrained(target)
+            model.save_pretrained(partial)
             del model
             _free()
+            partial.rename(target)
         self._random_dir = target
         return target
 
@@ -180,6 +187,8 @@ class ModelSource:
             "device_map": self.device,
             "attn_implementation": self.attn_implementation,
         }
+        if len(self.shard_over) > 1:
+            kwargs.update(sharded_placement(self.shard_over))
         if self.weights != "random":
             kwargs["revision"] = self.revision
         quant_config = None
@@ -192,13 +201,48 @@ class ModelSource:
         if self.weights != "random":
             tokenizer = AutoTokenizer.from_pretrained(self.model_id, revision=self.revision)
         used = quant_config.to_dict() if quant_config is not None else None
+        placement = Placement.single_gpu()
+        if len(self.shard_over) > 1:
+            placement = placement_of(getattr(model, "hf_device_map", {}), self.shard_over)
         return LoadedModel(
             model,
             tokenizer,
             self.describe(),
             quantization_record(precision, used),
             str(model.config._attn_implementation),
+            placement,
         )
+
+
+class DoesNotFit(CollectError):
+    """The model at this precision does not fit on the measured GPUs (accelerate would offload it)."""
+
+
+def sharded_placement(devices: list[str]) -> dict[str, Any]:
+    """from_pretrained arguments that spread the model evenly over exactly ``devices`` (accelerate's
+    'balanced' device map; no other GPU, no CPU or disk offload: a model that does not fit raises)."""
+    import torch
+
+    indices = [int(d.removeprefix("cuda:")) for d in devices]
+    budget = {i: int(torch.cuda.mem_get_info(i)[0] * 0.9) for i in indices}  # leave room for the KV cache
+    return {"device_map": "balanced", "max_memory": budget}
+
+
+def placement_of(device_map: dict[str, Any], devices: list[str]) -> Placement:
+    """The record of accelerate's device map: module -> position of its GPU among the measured ones."""
+    positions = {d: i for i, d in enumerate(devices)}
+    out = {}
+    for module, where in device_map.items():
+        name = where if isinstance(where, str) else f"cuda:{where}"
+        if name not in positions:
+            raise DoesNotFit(
+                f"module {module or '(the model)'} was placed on {name}, not on a measured GPU "
+                f"({', '.join(devices)}): offloaded work is not measured; list more GPUs or use a smaller precision"
+            )
+        out[module] = positions[name]
+    if not out:
+        raise CollectError("transformers reported no device map for a sharded model")
+    return Placement("device_map", out)
 
 
 def quantization_record(precision: str, config: dict[str, Any] | None) -> dict[str, Any]:

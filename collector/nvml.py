@@ -164,10 +164,10 @@ class Nvml:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""
         return [_text(self._call(self._nv.nvmlDeviceGetUUID, h)) for h in self.handles]
 
-    def memory_free_bytes(self) -> float | None:
-        """Free memory of the most occupied GPU (bytes); None where the driver will not say."""
+    def memory_free_bytes(self) -> list[float] | None:
+        """Free memory of each GPU (bytes); None where the driver will not say."""
         try:
-            return float(min(self._call(self._nv.nvmlDeviceGetMemoryInfo, h).free for h in self.handles))
+            return [float(self._call(self._nv.nvmlDeviceGetMemoryInfo, h).free) for h in self.handles]
         except NvmlError:
             return None
 

@@ -22,7 +22,7 @@ from ecocompute import catalogue
 from ecocompute.domain import Engine, Idle, Measurement, TokenCheck
 
 from . import engines, quality
-from .models import LoadedModel, unload
+from .models import DoesNotFit, LoadedModel, unload
 from .runner import Runner
 from .session import Session
 
@@ -120,11 +120,12 @@ class Schedule:
             try:
                 loaded = self.session.source.load(precision)
             except Exception as exc:
-                if not is_oom(exc):
+                if not (is_oom(exc) or isinstance(exc, DoesNotFit)):
                     raise
                 unload(None)
                 self.loaded[precision] = None
-                self.load_errors[precision] = f"out of memory while loading: {_oom_text(exc)}"
+                why = str(exc) if isinstance(exc, DoesNotFit) else f"out of memory while loading: {_oom_text(exc)}"
+                self.load_errors[precision] = why
                 return None
             self.loaded[precision] = loaded
             corpus = self.session.corpus

@@ -128,11 +128,16 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         environment, notes = _environment(nvml)
         counter_ok = nvml.supports_energy_counter()
         power_reading = nvml.power_reading()
-        free_bytes = nvml.memory_free_bytes()
+        free = nvml.memory_free_bytes()
+        free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
         uuids = nvml.uuids()
-    device = torch_device(uuids[0]) if hooks.device == "cuda" else hooks.device
+    devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
+    device = devices[0]
     if len(gpus) > 1:
-        notes.append(f"model on GPU {gpus[0]} ({device}); the other listed GPUs are measured, not used by the model")
+        notes.append(
+            f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
+            "device map; energy and idle power per GPU in that order"
+        )
     source = hooks.source(
         request.model_id,
         weights=request.weights,
@@ -141,6 +146,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         cache_dir=request.state_dir / "models",
         seed=request.seed,
         config_path=request.config_path,
+        shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
     )
     checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
     t0 -= (started_at - first_start).total_seconds()  # resumed: the session's clock runs from the first start

@@ -1,4 +1,11 @@
-"""Build accepted submissions and the legacy data into the Hub repository layout, deterministically."""
+"""Build accepted submissions and the legacy data into the Hub repository layout, deterministically.
+
+Where the time goes, and why the code is shaped so: validating and flattening a file is the bulk and
+runs in worker processes, which send back Arrow tables (buffers, not documents or row dicts). The
+parent then overlaps what releases the GIL (Arrow's sorting, Parquet encoding, in threads) with what
+does not (fp16 ratios, the pandera checks, the card and its figures), all into a staging folder that
+replaces --out only when everything succeeded (outdir.py).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,13 @@ import contextlib
 import functools
 import gc
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,10 +29,9 @@ from ecocompute.columns import CONFIGS
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
 
-from . import card, checks, legacy, writer
+from . import card, checks, figures, legacy, outdir, results, versions, writer
 
 DEFAULT_REPO = "ecocompute/llm-energy"
-T = TypeVar("T")
 _SUBMITTED = ("measurements", "trials", "submissions")
 
 
@@ -38,13 +43,31 @@ class BuildError(EcoError):
 class BuildResult:
     out_dir: Path
     counts: dict[str, int]
+    version: str
+    timings: dict[str, float]  # seconds per step, in order (benchmarks/build_dataset.py prints them)
 
 
-def _changelog(path: Path | None) -> str:
+class _Clock:
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - start
+
+
+def changelog_entries(path: Path | None) -> str:
+    """The entries of the data changelog (from its first '## ' section on), one heading level down
+    so that they nest under the card's own 'Changelog' heading."""
     if path is None or not path.exists():
         return ""
-    text = path.read_text(encoding="utf-8")
-    return text.split("\n", 1)[1] if text.startswith("# ") else text  # drop the file's own title
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
+    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines[start:])
 
 
 def _check_and_flatten(root: Path, paths: list[Path]) -> tuple[list[Checked], dict[str, pa.Table]]:
@@ -72,17 +95,8 @@ def _check_and_flatten(root: Path, paths: list[Path]) -> tuple[list[Checked], di
     }
 
 
-def _with_fp16_ratios(measurements: pa.Table) -> pa.Table:
-    needed = {*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s"}
-    energy_vs, throughput_vs = rows.fp16_ratios({c: measurements.column(c).to_pylist() for c in needed})
-    for column, values in (("energy_vs_fp16", energy_vs), ("throughput_vs_fp16", throughput_vs)):
-        i = measurements.schema.get_field_index(column)
-        measurements = measurements.set_column(i, measurements.schema.field(i), pa.array(values, pa.float64()))
-    return measurements
-
-
-def collect_tables(submissions_dir: Path) -> dict[str, pa.Table]:
-    """Validate every submission (as CI does) and turn the accepted ones into sorted tables."""
+def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
+    """Validate every submission (as CI does) and flatten the accepted ones: unsorted tables."""
     if not submissions_dir.is_dir():
         raise BuildError(f"submissions folder {submissions_dir} does not exist (--submissions)")
     paths = list(dict.fromkeys(p.absolute() for p in discover([submissions_dir])))
@@ -91,21 +105,31 @@ def collect_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     if exit_code(report):
         shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]
         raise BuildError(f"{len(report.errors)} validation error(s), nothing built:\n  " + "\n  ".join(shown))
-    out = _in_threads(
-        {
-            name: functools.partial(writer.finish, name, [b[name] for _, b in chunks], CONFIGS[name])
-            for name in _SUBMITTED
-        }
-    )
-    out["measurements"] = _with_fp16_ratios(out["measurements"])
-    return out
+    return {name: writer.concat([b[name] for _, b in chunks], CONFIGS[name]) for name in _SUBMITTED}
 
 
-def _in_threads(calls: dict[str, Callable[[], T]]) -> dict[str, T]:
-    """Arrow's sorting and Parquet writing release the GIL: one table per thread overlaps them."""
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        return {name: future.result() for name, future in futures.items()}
+def sort_trials(trials: pa.Table, measurement_ids: pa.ChunkedArray) -> pa.Table:
+    """Trials in SORT_KEYS order (measurement_id, trial_index) given the sorted measurement ids: the
+    rank of each trial's measurement and its index are integers, 10x cheaper to order than the ids."""
+    rank = pc.fill_null(pc.index_in(trials.column("measurement_id"), value_set=measurement_ids), -1)
+    order = np.lexsort((trials.column("trial_index").to_numpy(), rank.to_numpy()))
+    return trials.take(pa.array(order)).combine_chunks()
+
+
+def with_fp16_ratios(measurements: pa.Table) -> pa.Table:
+    needed = [*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s"]
+    energy_vs, throughput_vs = rows.fp16_ratios(measurements.select(needed).to_pydict())
+    for column, values in (("energy_vs_fp16", energy_vs), ("throughput_vs_fp16", throughput_vs)):
+        i = measurements.schema.get_field_index(column)
+        measurements = measurements.set_column(i, measurements.schema.field(i), pa.array(values, pa.float64()))
+    return measurements
+
+
+def _check(tables: dict[str, pa.Table]) -> None:
+    try:
+        checks.check(tables)
+    except checks.BuildCheckError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 @contextlib.contextmanager
@@ -126,49 +150,80 @@ def build(
     legacy_dir: Path,
     out_dir: Path,
     *,
-    version: str = "0.0.0-dev",
+    version: str | None = None,
     repo_id: str = DEFAULT_REPO,
     changelog: Path | None = None,
 ) -> BuildResult:
+    """Validate, flatten and write the dataset with its card into ``out_dir``. ``version``: X.Y.Z
+    for a release, any semantic version for a pre-release; None labels a local build
+    ``0.0.0-dev+<digest of the submitted files>`` (versions.py)."""
     with _no_cyclic_gc():
         return _build(submissions_dir, legacy_dir, out_dir, version=version, repo_id=repo_id, changelog=changelog)
 
 
 def _build(
-    submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str, repo_id: str, changelog: Path | None
+    submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: Path | None
 ) -> BuildResult:
+    out_dir = outdir.target(out_dir)
+    outdir.check(out_dir)  # refuse a folder that is not ours before minutes of work, not after
+    label = versions.parse(version) if version is not None else None
     if not legacy_dir.is_dir():
         raise BuildError(f"legacy folder {legacy_dir} does not exist (--legacy): point it at the project's legacy/")
-    arrow = collect_tables(submissions_dir)
-    arrow["legacy"] = writer.to_table("legacy", legacy.rows(legacy_dir), CONFIGS["legacy"])
-    arrow = {name: arrow[name] for name in CONFIGS}
-    try:
-        checks.check({name: table.select(checks.columns(name)).to_pandas() for name, table in arrow.items()})
-    except checks.BuildCheckError as exc:
-        raise BuildError(str(exc)) from exc
-    counts = {name: table.num_rows for name, table in arrow.items()}
-    latest = pc.max(arrow["measurements"].column("created_at")).as_py()
-    text = card.render(
-        version=version,
-        repo_id=repo_id,
-        year=latest[:4] if latest else "2026",
-        measurements=arrow["measurements"],
-        counts=counts,
-        sizes={name: table.nbytes for name, table in arrow.items()},
-        legacy_cv=legacy.raw_sweep_cv(legacy_dir),
-        discrepancies=legacy.discrepancies(legacy_dir),
-        changelog=_changelog(changelog),
-    )
-    # Write into a fresh folder beside the target, then swap: a failed build leaves no half dataset.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        _in_threads({name: functools.partial(writer.write, table, staging, name) for name, table in arrow.items()})
-        card.write(text, staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return BuildResult(out_dir, counts)
+    clock = _Clock()
+    with clock("validate and flatten (workers)"):
+        tables = validated_tables(submissions_dir)
+    with clock("legacy, sort measurements and submissions"):
+        legacy_rows = legacy.rows(legacy_dir)
+        tables["legacy"] = writer.to_table("legacy", legacy_rows, CONFIGS["legacy"])
+        tables["submissions"] = writer.finish("submissions", [tables["submissions"]], CONFIGS["submissions"])
+        tables["measurements"] = writer.finish("measurements", [tables["measurements"]], CONFIGS["measurements"])
+    if label is None:
+        label = versions.dev(tables["submissions"].column("file_sha256").to_pylist())
+    counts = {name: tables[name].num_rows for name in CONFIGS}
+    changelog_text = changelog_entries(changelog)
+
+    def write(staging: Path) -> None:
+        ids = tables["measurements"].column("measurement_id")
+
+        def trials_file() -> int:
+            ordered = sort_trials(tables["trials"], ids)
+            writer.write(ordered, staging, "trials")
+            return ordered.nbytes  # of the sorted, single-chunk table: independent of how files were cut
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            trials_written = pool.submit(trials_file)
+            written = [pool.submit(writer.write, tables[n], staging, n) for n in ("submissions", "legacy")]
+            with clock("fp16 ratios (threads: sort trials, write)"):
+                tables["measurements"] = with_fp16_ratios(tables["measurements"])
+            written.append(pool.submit(writer.write, tables["measurements"], staging, "measurements"))
+            with clock("pandera checks (threads: write)"):
+                _check(tables)  # the order of the trials does not matter to the checks
+            with clock("results and figures (threads: write)"):
+                found = results.collect(tables["measurements"])
+                drawn = figures.plan(found.settings)
+                figures.draw(drawn, staging)
+            with clock("wait for the Parquet writers"):
+                sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials_written.result()}
+                for future in written:
+                    future.result()
+        with clock("card"):
+            latest = pc.max(tables["measurements"].column("created_at")).as_py()
+            inputs = card.Inputs(
+                version=label,
+                repo_id=repo_id,
+                year=latest[:4] if latest else "2026",
+                measurements=tables["measurements"],
+                results=found,
+                figures=drawn,
+                counts=counts,
+                sizes=sizes,
+                legacy_cv=legacy.raw_sweep_cv(legacy_dir),
+                discrepancies=legacy.discrepancies(legacy_dir),
+                legacy_sources=legacy.sources(legacy_dir, [r["source_document"] for r in legacy_rows]),
+                changelog=changelog_text,
+            )
+            card.write(card.render(inputs), staging)
+
+    with clock("staging folder, then swap into --out"):
+        outdir.replace(out_dir, write)  # a failed build leaves no half dataset and deletes nothing foreign
+    return BuildResult(out_dir, counts, label.text, clock.steps)

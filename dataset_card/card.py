@@ -1,8 +1,12 @@
-"""Render the dataset card (README.md) from the template: YAML front matter plus the body."""
+"""Render the dataset card (README.md) from the template: YAML front matter plus the body, every
+table and figure collected from the data first (results.py, figures.py), units and meanings from
+the columns' metadata (ecocompute.columns)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -12,42 +16,42 @@ import pyarrow as pa
 import yaml
 from datasets import Features
 
+from ecocompute import columns
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
 
+from . import legacy
+from .figures import Figure
+from .results import FIGURES, ID_PREFIX, MAX_IDS_SHOWN, Line, Results
+from .versions import DEV_CORE, Version
 from .writer import PARQUET_NAME
 
 PRETTY_NAME = "ecocompute LLM inference energy"
-_UNITS = {
-    "_j": "J",
-    "_w": "W",
-    "_s": "s",
-    "_tok_s": "tokens/s",
-    "_pct": "%",
-    "_mib": "MiB",
-    "_gib": "GiB",
-    "_c": "°C",
-    "_mhz": "MHz",
-    "_hz": "Hz",
-}
-_DESCRIPTIONS = {
-    "measurement_id": "sha256 of GPU identity and the whole measurement: stable row id",
-    "energy_per_1k_tokens_j": "gross energy per 1,000 generated tokens (mean over the gate window)",
-    "net_energy_per_1k_tokens_j": "energy per 1,000 tokens minus idle power x duration",
-    "energy_per_request_j": "gross energy of one generate() call over the batch",
-    "net_energy_per_request_j": "idle-net energy of one generate() call over the batch",
-    "energy_vs_fp16": "energy per token relative to the matching fp16 row",
-    "throughput_vs_fp16": "throughput relative to the matching fp16 row",
-    "power_reading": "sampler power source: NVML's instant field, or the power-usage reading (a 1-s average on Ampere+); null before schema 1.1.0",
-    "power_nvml_avg_1s_w": "mean of NVML's 1-s average power field over the trial; null before schema 1.1.0 or where unsupported",
-    "counter_sampler_disagreement_pct_max": "largest |sampler - counter| / counter over the window",
-    "status": "ok (gates passed), gate_failed (data kept) or skipped (see skip_reason)",
-    "gate_failed": "comma-separated failed gates",
-    "weights": "pretrained, or random_init (architecture only)",
-    "role": "warmup, discarded (outside the gate window) or measured (the gate window)",
-    "energy_basis": "gross, or net (idle-subtracted) as published",
-    "row_kind": "trial (raw CSV row) or aggregate (published table row)",
-}
+LOCAL_BUILD = "build/llm-energy"  # eco-dataset build's default --out, used by the card's local snippet
+_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"} | {"\n": " ", "\r": " "})
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the card shows, collected before rendering."""
+
+    version: Version
+    repo_id: str
+    year: str
+    measurements: pa.Table
+    results: Results
+    figures: Sequence[Figure]
+    counts: dict[str, int]
+    sizes: dict[str, int]
+    legacy_cv: list[tuple[int, float, int]]
+    discrepancies: list[dict[str, str]]
+    legacy_sources: list[legacy.Source]
+    changelog: str
+
+
+def cell(value: Any) -> str:
+    """Text from the data, safe inside a Markdown table cell (no markup, no column breaks)."""
+    return str(value).translate(_MARKDOWN_SPECIAL)
 
 
 def size_category(n: int) -> str:
@@ -88,27 +92,75 @@ def front_matter(counts: dict[str, int], sizes: dict[str, int]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000).strip()
 
 
-def _unit(column: str) -> str:
-    for suffix in sorted(_UNITS, key=len, reverse=True):
-        if column.endswith(suffix):
-            return _UNITS[suffix]
-    return ""
-
-
-def columns_section() -> str:
-    parts = []
-    for name, schema in CONFIGS.items():
-        parts += [f"### `{name}`", "", "| column | type | unit | meaning |", "|---|---|---|---|"]
-        for f in schema:
-            parts.append(f"| `{f.name}` | {f.type} | {_unit(f.name)} | {_DESCRIPTIONS.get(f.name, '')} |")
-        parts.append("")
-    return "\n".join(parts).rstrip()
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def _code(text: str) -> str:
+    return f"```python\n{text.strip()}\n```"
+
+
+def version_line(version: Version) -> str:
+    if version.is_release:
+        return f"Version **{version.text}** (Hub tag `{version.tag}`)."
+    what = "a local build" if version.text.startswith(f"{DEV_CORE}-dev+") else "a pre-release"
+    return f"Build **{version.text}**: {what}, not a release (releases are X.Y.Z, tagged vX.Y.Z on the Hub)."
+
+
+def loading_section(version: Version, repo_id: str, example_id: str | None) -> str:
+    revision = f', revision="{version.tag}"' if version.is_release else ""
+    pin = (
+        f"# {version.tag} is this release; pin a tag for reproducible analyses"
+        if version.is_release
+        else f"# pin a release tag (vX.Y.Z, see https://huggingface.co/datasets/{repo_id}/tree/main) for reproducible analyses"
+    )
+    hub = _code(
+        f"""
+from datasets import load_dataset
+
+{pin}
+rows = load_dataset("{repo_id}", split="train"{revision})  # measurements (default config)
+trials = load_dataset("{repo_id}", "trials", split="train"{revision})  # every trial
+legacy = load_dataset("{repo_id}", "legacy", split="train"{revision})  # earlier published numbers, unvalidated
+"""
+    )
+    local = _code(
+        f"""
+from datasets import load_dataset
+
+build = "{LOCAL_BUILD}"  # the folder `eco-dataset build --out {LOCAL_BUILD}` wrote
+rows = load_dataset(build, split="train")
+trials = load_dataset(build, "trials", split="train")
+"""
+    )
+    parts = [
+        "From the Hugging Face Hub:" if version.is_release else "From a local build (this card belongs to one):",
+        hub if version.is_release else local,
+        "From a local build:" if version.is_release else "From the Hugging Face Hub, a release:",
+        local if version.is_release else hub,
+    ]
+    if example_id is None:
+        parts.insert(
+            0,
+            "This build has no accepted measurement yet, and `datasets` cannot load an empty split: "
+            "the snippets below work once one is accepted.",
+        )
+    else:
+        parts += [
+            "Then, with `rows` and `trials` loaded either way: rows that passed every gate, and the rows and "
+            "trials behind a line of the results tables (by the measurement id prefix it lists):",
+            _code(
+                f"""
+ok = rows.filter(lambda r: r["status"] == "ok")
+behind = rows.filter(lambda r: r["measurement_id"].startswith("{example_id[:ID_PREFIX]}"))
+window = trials.filter(lambda t: t["measurement_id"] == behind[0]["measurement_id"] and t["role"] == "measured")
+print(behind[0]["energy_per_1k_tokens_j"], len(window), "trials in its gate window")
+"""
+            ),
+        ]
+    return "\n\n".join(parts)
 
 
 def counts_section(measurements: pa.Table, counts: dict[str, int]) -> str:
@@ -117,45 +169,131 @@ def counts_section(measurements: pa.Table, counts: dict[str, int]) -> str:
     lines = [
         f"{counts['measurements']} measurements ({counts['trials']} trials) from {counts['submissions']} submission(s)."
     ]
-    for column in ("gpu_name", "model_id", "precision", "status", "weights"):
+    for column in ("gpu_name", "model_id", "precision", "engine", "status", "weights"):
         tally = Counter(measurements.column(column).to_pylist())
-        lines += ["", _table([column, "measurements"], [[k, v] for k, v in sorted(tally.items())])]
+        shown = sorted(tally.items())
+        rows = [[cell(k), v] for k, v in shown[:20]]
+        if len(shown) > 20:
+            rows.append([f"({len(shown) - 20} more)", sum(v for _, v in shown[20:])])
+        lines += ["", _table([column, "measurements"], rows)]
     return "\n".join(lines)
 
 
-def render(
-    *,
-    version: str,
-    repo_id: str,
-    year: str,
-    measurements: pa.Table,
-    counts: dict[str, int],
-    sizes: dict[str, int],
-    legacy_cv: list[tuple[int, float, int]],
-    discrepancies: list[dict[str, str]],
-    changelog: str,
-) -> str:
+def _fmt(column: str, x: float | None) -> str:
+    if x is None:
+        return "—"
+    if column.endswith("_pct"):
+        return f"{x:.2f}"
+    if column.endswith("_vs_fp16"):
+        return f"{x:.2f}x"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _figure_cell(line: Line, column: str) -> str:
+    median, low, high = line.median[column], line.low[column], line.high[column]
+    text = _fmt(column, median)
+    if len(line.ids) > 1 and low is not None and high is not None and low != high:
+        text += f" ({_fmt(column, low)}–{_fmt(column, high)})"
+    return text
+
+
+def _status_cell(line: Line) -> str:
+    text = ", ".join(s if n == len(line.ids) else f"{s} x{n}" for s, n in line.statuses)
+    return text + (f" ({', '.join(line.failed_gates)})" if line.failed_gates else "")
+
+
+def _ids_cell(line: Line) -> str:
+    shown = ", ".join(f"`{i[:ID_PREFIX]}`" for i in line.ids[:MAX_IDS_SHOWN])
+    return shown + (f" and {len(line.ids) - MAX_IDS_SHOWN} more" if len(line.ids) > MAX_IDS_SHOWN else "")
+
+
+_RESULTS_INTRO = (
+    "Per GPU and model, one line per configuration (engine, batch size, precision): the median over its "
+    "rows of energy per 1,000 generated tokens (gross, and net of idle power), throughput, the spread within "
+    "each row's gate window (coefficient of variation of throughput and of energy per token), energy per "
+    "request, and energy per token relative to the fp16 row on the same engine and batch size. Where several "
+    "rows share a configuration (repeat sessions), their range follows the median. **status** counts the rows' "
+    "gate status and names the gates that failed: `gate_failed` rows are included, so read their figures with "
+    "their CVs. **n** counts the rows behind a line and **rows behind it** gives their `measurement_id` "
+    "prefixes (see *Load it* to select them)."
+)
+
+
+def results_section(results: Results, figures: Sequence[Figure]) -> str:
+    if not results.settings:
+        return "No accepted measurements yet."
+    header = ["engine", "batch", "precision", "n", "status", *(label for _, label in FIGURES), "rows behind it"]
+    parts = [_RESULTS_INTRO]
+    for s in results.settings:
+        parts.append(f"### {cell(s.gpu_name)} · {cell(s.model_id)} ({cell(s.weights)}), {s.rows} rows")
+        table = [
+            [cell(x.engine), x.batch_size, cell(x.precision), len(x.ids), _status_cell(x)]
+            + [_figure_cell(x, c) for c, _ in FIGURES]
+            + [_ids_cell(x)]
+            for x in s.lines
+        ]
+        parts.append(_table(header, table))
+    if results.omitted_settings:
+        parts.append(
+            f"{results.omitted_settings} more GPU/model settings ({results.omitted_rows} rows) have no table here: "
+            "the card shows the settings with the most rows; every row is in the `measurements` config."
+        )
+    for figure in figures:
+        drawn = "; ".join(f"{cell(s.gpu_name)} · {cell(s.model_id)}" for s in figure.settings)
+        parts += [f"**{figure.title}** ({drawn}):", f"![{figure.title}]({figure.path})"]
+    return "\n\n".join(parts)
+
+
+def columns_section() -> str:
+    parts = []
+    for name, schema in CONFIGS.items():
+        parts += [f"### `{name}`", "", "| column | type | unit | meaning |", "|---|---|---|---|"]
+        for f in schema:
+            parts.append(f"| `{f.name}` | {f.type} | {cell(columns.unit(f))} | {cell(columns.description(f))} |")
+        parts.append("")
+    return "\n".join(parts).rstrip()
+
+
+def legacy_sources_section(sources: Sequence[legacy.Source]) -> str:
+    rows = [[cell(s.document), s.rows, cell(s.licence), cell(s.citation) or "—"] for s in sources]
+    return _table(["source document", "rows", "licence", "citation the source asks for"], rows)
+
+
+def render(inputs: Inputs) -> str:
     template = Template(
         resources.files("dataset_card").joinpath("templates/README.md.tmpl").read_text(encoding="utf-8")
     )
+    example = inputs.results.settings[0].lines[0].ids[0] if inputs.results.settings else None
     return template.substitute(
-        front_matter=front_matter(counts, sizes),
+        front_matter=front_matter(inputs.counts, inputs.sizes),
         pretty_name=PRETTY_NAME,
-        version=version,
-        repo_id=repo_id,
-        year=year,
-        counts=counts_section(measurements, counts),
+        version=inputs.version.text,
+        version_line=version_line(inputs.version),
+        loading=loading_section(inputs.version, inputs.repo_id, example),
+        repo_id=inputs.repo_id,
+        year=inputs.year,
+        id_prefix=ID_PREFIX,
+        counts=counts_section(inputs.measurements, inputs.counts),
+        results=results_section(inputs.results, inputs.figures),
         columns=columns_section(),
         gate_tput=DEFAULT_GATES.throughput_cv_max_pct,
         gate_power=DEFAULT_GATES.power_cv_max_pct,
         gate_ept=DEFAULT_GATES.energy_per_token_cv_max_pct,
         gate_min=DEFAULT_GATES.min_trials,
-        legacy_rows=counts["legacy"],
-        legacy_cv=_table(["batch size", "trials", "throughput CV %"], [[b, n, f"{cv:.2f}"] for b, cv, n in legacy_cv]),
-        discrepancies=_table(
-            ["topic", "one source says", "another says"], [[d["topic"], d["a"], d["b"]] for d in discrepancies]
+        legacy_rows=inputs.counts["legacy"],
+        legacy_author=legacy.AUTHOR,
+        legacy_cv=_table(
+            ["batch size", "trials", "throughput CV %"], [[b, n, f"{cv:.2f}"] for b, cv, n in inputs.legacy_cv]
         ),
-        changelog=changelog.strip() or "(none)",
+        discrepancies=_table(
+            ["topic", "one source says", "another says"],
+            [[cell(d["topic"]), cell(d["a"]), cell(d["b"])] for d in inputs.discrepancies],
+        ),
+        legacy_sources=legacy_sources_section(inputs.legacy_sources),
+        legacy_repositories=", ".join(legacy.REPOSITORIES),
+        legacy_repository_licence=legacy.REPOSITORY_LICENCE,
+        legacy_bibtex=legacy.BIBTEX,
+        changelog=inputs.changelog.strip() or "(none)",
     )
 
 

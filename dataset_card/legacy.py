@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,45 @@ def raw_sweep_cv(folder: Path) -> list[tuple[int, float, int]]:
 def discrepancies(folder: Path) -> list[dict[str, str]]:
     """Where the researcher's documents disagree with themselves (cited, see legacy/DISCREPANCIES.json)."""
     return json.loads((folder / "DISCREPANCIES.json").read_text(encoding="utf-8"))
+
+
+# Who the legacy numbers belong to, as the seed documents say (shared/seeds 000, 001 and 003): the
+# forum post's BibTeX entry, the author's two repositories and the Zenodo archive they cite.
+AUTHOR = "Hongping Zhang"
+REPOSITORIES = (
+    "https://github.com/hongping-zh/ecocompute-ai",
+    "https://github.com/hongping-zh/ecocompute-dynamic-eval",
+)
+REPOSITORY_LICENCE = "the README of ecocompute-dynamic-eval states 'MIT License - See LICENSE'"
+BIBTEX = """@misc{zhang2026llmenergy,
+  author = {Zhang, Hongping},
+  title  = {LLM Energy Benchmark: Real GPU Power Measurements for Quantized Inference},
+  year   = {2026},
+  doi    = {10.5281/zenodo.18900289},
+  url    = {https://doi.org/10.5281/zenodo.18900289}
+}"""
+
+
+@dataclass(frozen=True)
+class Source:
+    document: str
+    rows: int
+    licence: str  # what the copy we hold states, or that it states nothing
+    citation: str
+
+
+def _stated(folder: Path, document: str) -> tuple[str, str]:
+    """(licence, citation) as the source file itself states them, where we hold it as JSON."""
+    path = folder / (RAW_META if document == RAW else document)
+    if path.suffix != ".json" or not path.is_file():
+        return "not stated in what we hold (the document is not in legacy/)", ""
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    licence = f"{meta['license']} (stated in {path.name})" if isinstance(meta.get("license"), str) else ""
+    citation = meta.get("citation") if isinstance(meta.get("citation"), str) else ""
+    return licence or f"not stated in {path.name}", citation
+
+
+def sources(folder: Path, documents: list[str]) -> list[Source]:
+    """One entry per source document of the legacy rows (``documents``: each row's source_document)."""
+    counts = Counter(documents)
+    return [Source(d, counts[d], *_stated(folder, d)) for d in sorted(counts)]

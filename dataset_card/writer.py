@@ -20,19 +20,42 @@ def unsorted_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def finish(name: str, parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
     """Parts of one config -> one table sorted by the config's key (stable ids), in one chunk per
     column so that its layout, and hence its size, does not depend on how the parts were cut."""
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    return table.sort_by([(key, "ascending") for key in SORT_KEYS[name]]).combine_chunks()
+    return concat(parts, schema).sort_by([(key, "ascending") for key in SORT_KEYS[name]]).combine_chunks()
 
 
 def to_table(name: str, rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return finish(name, [unsorted_table(rows, schema)], schema)
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary encoding: labels, ids shared by many rows, counts and flags. Not the
+    config's own row id (first column, unique) nor the measured floats (nearly all distinct): trying
+    a dictionary on those and falling back cost 40 % of the trials file's encoding and made it 13 %
+    larger."""
+    return [
+        f.name
+        for f in list(schema)[1:]
+        if pa.types.is_string(f.type) or pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)
+    ]
+
+
 def write(table: pa.Table, out_dir: Path, name: str) -> Path:
     path = out_dir / name / PARQUET_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd", compression_level=3, write_statistics=True, row_group_size=256_000)
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=dictionary_columns(table.schema),
+        write_statistics=True,
+        row_group_size=256_000,
+    )
     return path

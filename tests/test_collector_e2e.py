@@ -199,9 +199,8 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     calls.clear()
     board.time.sleep(3600.0)  # an hour later
     resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
-    path, doc = collect(
-        resumed, hooks=_hooks(board, workload=timed(board, on_request=lambda e: calls.append(label(e))))
-    )
+    resumed_workload = timed(board, on_request=lambda e: calls.append(label(e)), first_seed=100)  # new noise
+    path, doc = collect(resumed, hooks=_hooks(board, workload=resumed_workload))
     assert set(calls) == {"torch.bfloat16/2"}  # only the configuration that was never finished
     assert len(doc["measurements"]) == 4
     assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
@@ -234,3 +233,31 @@ def test_existing_file_is_never_overwritten(tmp_path: Path, tiny_config: Path) -
     with pytest.raises(OutputExistsError):
         submission.write(doc, request.out_dir, request.state_dir)
     assert path.read_bytes() == before
+
+
+def test_a_model_sharded_over_two_gpus_records_its_placement_and_each_boards_energy(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """Two fake boards: the model's layers on both (as accelerate's balanced device map puts them), an
+    idle baseline and an energy figure per board, in --gpu order."""
+    from collector.models import LoadedModel
+    from ecocompute.domain import Placement
+
+    class ShardedSource(ModelSource):
+        def load(self, precision: str) -> LoadedModel:  # type: ignore[override]
+            loaded = super().load(precision)
+            layers = {"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 1, "model.norm": 1, "lm_head": 1}
+            loaded.placement = Placement("device_map", layers)
+            return loaded
+
+    board = Board(FakeTime())
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,), gpus=(1, 0))
+    hooks = _hooks(board, nvml=nvml_on(board, gpus=2), sampler=FakeSampler(board, gpus=2), source=ShardedSource)
+    path, doc = collect(request, hooks=hooks)
+    (m,) = doc["measurements"]
+    assert m["placement"]["strategy"] == "device_map" and set(m["placement"]["device_map"].values()) == {0, 1}
+    assert doc["environment"]["gpu"]["count"] == 2
+    assert all(len(t["energy_per_gpu_j"]) == 2 for t in m["trials"])
+    assert len(m["idle"]["power_per_gpu_before_w"]) == 2
+    assert any("sharded over GPUs 1, 0" in n for n in m["notes"])
+    assert exit_code(validate([path], accepted_root=None)) == 0

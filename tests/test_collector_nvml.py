@@ -173,3 +173,15 @@ def test_a_passing_field_failure_falls_back_for_that_sample_only_and_says_so() -
     assert first.usage_fallback and not second.usage_fallback  # the next sample reads the field again
     window = summarize_window([first, second], 0.0, 1.0, lambda m: [])
     assert window.power_reading == "mixed"
+
+
+def test_accelerates_device_map_becomes_positions_among_the_measured_gpus() -> None:
+    from collector.errors import CollectError
+    from collector.models import placement_of
+
+    device_map = {"model.embed_tokens": 1, "model.layers.0": 1, "model.layers.1": 0, "lm_head": 0}
+    placement = placement_of(device_map, ["cuda:1", "cuda:0"])  # --gpu listed board cuda:1 first
+    assert placement.strategy == "device_map"
+    assert placement.device_map == {"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 1, "lm_head": 1}
+    with pytest.raises(CollectError, match="offloaded work is not measured"):
+        placement_of({"model.layers.0": 0, "lm_head": "cpu"}, ["cuda:0", "cuda:1"])

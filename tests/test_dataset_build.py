@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 from conftest import FIXTURES, ROOT
@@ -37,7 +38,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[d
     monkeypatch.chdir(tmp_path)
     subs = _submissions(tmp_path, REAL, MIXED)
     out = tmp_path / "out" / "llm-energy"
-    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     docs = [json.loads(p.read_text()) for p in (REAL, MIXED)]
     return out, docs
 
@@ -61,10 +62,17 @@ def test_every_config_loads_with_declared_features_and_counts(built: tuple[Path,
 def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
     out, _ = built
     again = tmp_path / "again"
-    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "CHANGELOG.md")
+    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
-    assert first == second and len(first) == 5
+    assert first == second
+    assert {p.as_posix() for p in first} == {
+        ".eco-dataset-build",
+        "README.md",
+        "figures/energy_per_request_by_batch_size.png",
+        "figures/energy_per_token_by_precision.png",
+        *(f"{name}/train-00000-of-00001.parquet" for name in CONFIGS),
+    }
 
 
 def test_card_front_matter_matches_parquet(built: tuple[Path, list[dict]]) -> None:
@@ -128,12 +136,18 @@ def test_invalid_submission_fails_the_build_and_writes_nothing(tmp_path: Path, m
 
 def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]]) -> None:
     out, _ = built
-    frames = {name: load_dataset(str(out), name, split="train").to_pandas() for name in CONFIGS}
-    frames["measurements"].loc[0, "net_energy_per_1k_tokens_j"] = 1e9
-    bad_id = frames["measurements"].loc[0, "measurement_id"]
+    tables = {name: load_dataset(str(out), name, split="train").data.table for name in CONFIGS}
+    net = tables["measurements"].column("net_energy_per_1k_tokens_j").to_pylist()
+    net[0] = 1e9
+    i = tables["measurements"].schema.get_field_index("net_energy_per_1k_tokens_j")
+    tables["measurements"] = tables["measurements"].set_column(i, "net_energy_per_1k_tokens_j", pa.array(net))
+    bad_id = tables["measurements"].column("measurement_id")[0].as_py()
+    orphan = tables["trials"].slice(0, 1).set_column(1, "measurement_id", pa.array(["f" * 64]))
+    tables["trials"] = pa.concat_tables([tables["trials"], orphan.cast(tables["trials"].schema)])
     with pytest.raises(checks.BuildCheckError, match="net energy must not exceed gross") as info:
-        checks.check(frames)
+        checks.check(tables)
     assert bad_id in str(info.value)
+    assert f"trials: measurement_id not in measurements: ['{'f' * 64}']" in str(info.value)
 
 
 def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, list[dict]], tmp_path: Path) -> None:

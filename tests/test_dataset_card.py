@@ -1,0 +1,264 @@
+"""The dataset card as a researcher reads it: every column explained from the schema's metadata,
+results that match the rows, figures, snippets that run, licences, the data changelog."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import FIXTURES, ROOT
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dataset_card import card, legacy
+from dataset_card.build import build, changelog_entries
+from ecocompute import columns
+from ecocompute.columns import CONFIGS
+
+REAL = FIXTURES / "valid" / "h100-mistral7b-random-sweep.json"
+MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
+_UNIT_TOKENS = {
+    "j": "J",
+    "w": "W",
+    "s": "s",
+    "pct": "%",
+    "mib": "MiB",
+    "gib": "GiB",
+    "c": "°C",
+    "mhz": "MHz",
+    "hz": "Hz",
+}
+
+
+def _unit_problems(schema: pa.Schema) -> list[str]:
+    """What a column declaration lacks: a meaning, a unit for a number, the unit its name spells."""
+    problems = []
+    for f in schema:
+        unit, meaning = columns.unit(f), columns.description(f)
+        if not meaning.strip():
+            problems.append(f"{f.name}: no description")
+        numeric = pa.types.is_floating(f.type) or (pa.types.is_list(f.type) and pa.types.is_floating(f.type.value_type))
+        if numeric and not unit:
+            problems.append(f"{f.name}: a number without a unit")
+        tokens = f.name.split("_")
+        spelled = next((t for t in reversed(tokens) if t in _UNIT_TOKENS), None)
+        if spelled == "s" and tokens[tokens.index("s") - 1 : tokens.index("s")] == ["tok"]:
+            expected = "tokens/s"
+        else:
+            expected = _UNIT_TOKENS.get(spelled or "")
+        if expected and expected not in unit:
+            problems.append(f"{f.name}: its name says {expected}, its unit is {unit!r}")
+    return problems
+
+
+def test_every_column_has_a_meaning_and_the_unit_its_name_spells() -> None:
+    for name, schema in CONFIGS.items():
+        assert _unit_problems(schema) == [], name
+    assert columns.unit(CONFIGS["trials"].field("sm_clock_mhz_mean")) == "MHz"
+
+
+def test_the_unit_rule_catches_an_undocumented_column() -> None:
+    bad = pa.schema(
+        [
+            pa.field("fan_speed_pct", pa.float64()),
+            pa.field("clock_mhz_mean", pa.float64(), metadata={b"unit": b"Hz", b"description": b"x"}),
+        ]
+    )
+    assert _unit_problems(bad) == [
+        "fan_speed_pct: no description",
+        "fan_speed_pct: a number without a unit",
+        "fan_speed_pct: its name says %, its unit is ''",
+        "clock_mhz_mean: its name says MHz, its unit is 'Hz'",
+    ]
+
+
+def test_the_legacy_energy_column_says_what_its_rows_are() -> None:
+    meaning = columns.description(CONFIGS["legacy"].field("energy_per_1k_tokens_j"))
+    assert "energy_basis" in meaning and "gate window" not in meaning.replace("define no gate window", "")
+
+
+def _submissions(root: Path) -> Path:
+    folder = root / "repo" / "submissions"
+    for f in (REAL, MIXED):
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        target = folder / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A release build and a local (dev) build of the same two files, each at <root>/build/llm-energy."""
+    out = {}
+    for kind, version in (("release", "1.2.3"), ("dev", None)):
+        root = tmp_path_factory.mktemp(kind)
+        build(
+            _submissions(root),
+            ROOT / "legacy",
+            root / card.LOCAL_BUILD,
+            version=version,
+            changelog=ROOT / "DATA_CHANGELOG.md",
+        )
+        out[kind] = root / card.LOCAL_BUILD
+    return out
+
+
+def _text(out: Path) -> str:
+    return (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_card_renders_every_column_from_its_metadata(builds: dict[str, Path]) -> None:
+    text = _text(builds["release"])
+    for name, schema in CONFIGS.items():
+        stored = pq.read_schema(builds["release"] / name / "train-00000-of-00001.parquet")
+        for f in schema:
+            assert stored.field(f.name).metadata == f.metadata, (name, f.name)
+            assert (
+                f"| `{f.name}` | {f.type} | {card.cell(columns.unit(f))} | {card.cell(columns.description(f))} |"
+                in text
+            )
+
+
+def _code_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("kind", ["release", "dev"])
+def test_the_card_snippets_run_against_the_build(
+    kind: str, builds: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = builds[kind]
+    text = _text(out)
+    real_load = datasets.load_dataset
+    hub_calls: list[dict[str, Any]] = []
+
+    def load(path: str, *args: Any, revision: str | None = None, **kwargs: Any) -> Any:
+        if path == "ecocompute/llm-energy":  # no network here: the Hub release is this build
+            hub_calls.append({"revision": revision})
+            path = str(out)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    monkeypatch.chdir(out.parent.parent)  # where `build/llm-energy` names the build
+    blocks = _code_blocks(text)
+    assert len(blocks) == 3 and ("ecocompute/llm-energy" in blocks[0]) == (kind == "release")
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    revisions = {c["revision"] for c in hub_calls}
+    assert revisions == ({"v1.2.3"} if kind == "release" else {None}) and len(hub_calls) == 3
+    assert "revision=" not in text or kind == "release"
+    behind = namespace["behind"]
+    assert behind.num_rows == 1 and f"`{behind[0]['measurement_id'][:12]}`" in text
+    assert "trials in its gate window" in capsys.readouterr().out
+
+
+def _results_lines(text: str) -> list[dict[str, str]]:
+    section = text.split("## Results", 1)[1].split("\n## ", 1)[0]
+    tables = [t for t in section.split("\n\n") if t.startswith("| engine |")]
+    out = []
+    for table in tables:
+        header, _, *rows = table.splitlines()
+        names = [c.strip() for c in header.strip("|").split("|")]
+        out += [dict(zip(names, (c.strip() for c in row.strip("|").split("|")), strict=True)) for row in rows]
+    return out
+
+
+def test_results_are_the_rows_medians_with_the_rows_named(builds: dict[str, Path]) -> None:
+    out = builds["release"]
+    rows = pq.read_table(out / "measurements" / "train-00000-of-00001.parquet").to_pylist()
+    lines = _results_lines(_text(out))
+    assert sum(int(line["n"]) for line in lines) == len(rows)
+    seen = set()
+    for line in lines:
+        prefixes = re.findall(r"`([0-9a-f]{12})`", line["rows behind it"])
+        behind = [r for r in rows if r["measurement_id"][:12] in prefixes]
+        assert len(behind) == int(line["n"]) and {r["engine"] for r in behind} == {line["engine"]}
+        assert {r["precision"] for r in behind} == {line["precision"]} and {r["batch_size"] for r in behind} == {
+            int(line["batch"])
+        }
+        for column, label in (
+            ("energy_per_1k_tokens_j", "J/1k tok gross"),
+            ("net_energy_per_1k_tokens_j", "J/1k tok net"),
+            ("throughput_tok_s", "tok/s"),
+            ("energy_vs_fp16", "energy vs fp16"),
+        ):
+            values = [r[column] for r in behind if r[column] is not None]
+            expected = card._fmt(column, statistics.median(values) if values else None)
+            assert line[label].split(" (")[0] == expected, (line, column)
+        assert all(r["status"] in line["status"] for r in behind)
+        seen.update(r["measurement_id"] for r in behind)
+    assert len(seen) == len(rows)
+    skipped = next(line for line in lines if "skipped" in line["status"])
+    assert skipped["J/1k tok gross"] == "—"
+
+
+def test_figures_are_in_the_build_embedded_and_carry_no_software_or_time_tag(builds: dict[str, Path]) -> None:
+    out = builds["release"]
+    embedded = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", _text(out))
+    assert len(embedded) == 2
+    for path in embedded:
+        data = (out / path).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        assert b"tIME" not in data and b"Software" not in data and b"matplotlib" not in data.lower()
+
+
+def test_licences_are_explicit(builds: dict[str, Path]) -> None:
+    text = _text(builds["release"])
+    assert "CC-BY-4.0" in text and "Apache-2.0" in text and "license: cc-by-4.0" in text
+    sources = legacy.sources(
+        ROOT / "legacy",
+        pq.read_table(builds["release"] / "legacy" / "train-00000-of-00001.parquet")
+        .column("source_document")
+        .to_pylist(),
+    )
+    assert {s.document for s in sources} >= {"COMPLETE_DATASET_MEMO.md", "a800_metadata.json"}
+    for s in sources:
+        assert f"| {card.cell(s.document)} | {s.rows} | {card.cell(s.licence)} |" in text
+    assert "MIT (stated in a800\\_metadata.json)" in text and "10.5281/zenodo.18900289" in text
+    assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "CC-BY-4.0" in (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert "CC-BY-4.0" in (ROOT / ".github" / "PULL_REQUEST_TEMPLATE.md").read_text(encoding="utf-8")
+
+
+def test_the_card_changelog_is_the_data_changelog(builds: dict[str, Path]) -> None:
+    text = _text(builds["release"])
+    section = text.split("## Changelog", 1)[1].split("\n## Citation", 1)[0]
+    entries = changelog_entries(ROOT / "DATA_CHANGELOG.md")
+    assert entries.startswith("### ") and entries in section
+    tools = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "--schedule auto" in tools and "--schedule" not in section
+
+
+def test_a_local_build_is_labelled_by_its_inputs(builds: dict[str, Path]) -> None:
+    text = _text(builds["dev"])
+    label = re.search(r"Build \*\*(0\.0\.0-dev\+[0-9a-f]{12})\*\*: a local build", text)
+    assert label and f"note   = {{Version {label[1]}}}" in text
+    assert 'revision="v0.0.0' not in text and "Version **1.2.3**" in _text(builds["release"])
+
+
+@given(st.text())
+def test_text_from_the_data_cannot_break_a_table_cell(value: str) -> None:
+    escaped = card.cell(value)
+    assert "\n" not in escaped and "\r" not in escaped
+    assert "|" not in escaped.replace("\\|", "").replace("\\\\", "")
+
+
+def test_a_build_without_submissions_has_a_card_and_no_figures(tmp_path: Path) -> None:
+    (tmp_path / "submissions").mkdir()
+    out = tmp_path / "out"
+    build(tmp_path / "submissions", ROOT / "legacy", out, version="0.1.0")
+    text = _text(out)
+    assert "No accepted measurements yet." in text and "No accepted submissions yet." in text
+    assert not (out / "figures").exists() and "![" not in text and len(_code_blocks(text)) == 2
+    assert "cannot load an empty split" in text
+    assert pq.read_table(out / "measurements" / "train-00000-of-00001.parquet").num_rows == 0

@@ -1,0 +1,192 @@
+"""`eco-dataset build --out`: never deletes what it did not write, swaps a finished build in, and
+leaves the old build and no temporary folder behind when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES, ROOT
+
+from dataset_card import outdir
+from dataset_card.cli import main as dataset
+
+MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _siblings(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+def _write(content: str):  # a stand-in for the dataset writer: two files in a subfolder
+    def write(staging: Path) -> None:
+        (staging / "measurements").mkdir()
+        (staging / "measurements" / "part.parquet").write_text(content)
+        (staging / "README.md").write_text(f"card {content}")
+
+    return write
+
+
+def _build_cli(out: str | Path, submissions: Path | None = None) -> object:
+    args = ["build", "--legacy", str(ROOT / "legacy"), "--out", str(out)]
+    if submissions is not None:
+        args += ["--submissions", str(submissions)]
+    return CliRunner().invoke(dataset, args)
+
+
+@pytest.fixture
+def submissions(tmp_path: Path) -> Path:
+    folder = tmp_path / "repo" / "submissions" / "synthetic-bot"
+    folder.mkdir(parents=True)
+    doc = json.loads(MIXED.read_text(encoding="utf-8"))
+    (folder / f"{doc['submission_id']}.json").write_bytes(MIXED.read_bytes())
+    return folder.parent
+
+
+def _one_line(result: object) -> str:
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("eco-dataset: error: "), lines
+    return lines[0]
+
+
+def test_a_folder_holding_a_foreign_file_is_refused_and_the_file_kept(tmp_path: Path, submissions: Path) -> None:
+    out = tmp_path / "scratch"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    line = _one_line(_build_cli(out, submissions))
+    assert "not an eco-dataset build" in line and str(out) in line
+    assert _tree(out) == {"notes.txt": b"mine"} and _siblings(out) == []
+
+
+def test_a_checkout_given_as_dot_is_refused(tmp_path: Path, submissions: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / ".git").mkdir(parents=True)
+    (checkout / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (checkout / "README.md").write_text("project")
+    before = _tree(checkout)
+    monkeypatch.chdir(checkout)
+    line = _one_line(_build_cli(".", submissions))
+    assert "current folder" in line
+    monkeypatch.chdir(tmp_path)
+    line = _one_line(_build_cli(checkout, submissions))  # the same folder named from outside
+    assert "not an eco-dataset build" in line
+    assert _tree(checkout) == before and sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "repo"]
+
+
+def test_a_previous_build_is_replaced_and_nothing_is_left_beside_it(tmp_path: Path, submissions: Path) -> None:
+    out = tmp_path / "build" / "llm-energy"
+    assert _build_cli(out, submissions).exit_code == 0
+    first = _tree(out)
+    assert outdir.MARKER in first and "measurements/train-00000-of-00001.parquet" in first
+    marker = json.loads(first[outdir.MARKER])
+    assert marker["format"] == outdir.FORMAT and sorted(marker["files"]) == sorted(set(first) - {outdir.MARKER})
+    (out / "README.md").write_text("stale card")  # a changed file the build owns is replaced, not refused
+    result = _build_cli(out, submissions)
+    assert result.exit_code == 0, result.output
+    assert _tree(out) == first and _siblings(out) == []
+
+
+def test_an_empty_folder_is_used(tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    outdir.replace(out, _write("a"))
+    assert _tree(out)["README.md"] == b"card a" and _siblings(out) == []
+
+
+def test_a_failure_mid_build_keeps_the_old_build_and_leaves_no_temporary_folder(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    outdir.replace(out, _write("old"))
+    before = _tree(out)
+
+    def half_then_fail(staging: Path) -> None:
+        _write("new")(staging)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        outdir.replace(out, half_then_fail)
+    assert _tree(out) == before and _siblings(out) == []
+
+
+def test_a_failed_swap_puts_the_old_build_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "llm-energy"
+    outdir.replace(out, _write("old"))
+    before = _tree(out)
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if self.name.startswith(".llm-energy.tmp-"):  # moving the new build in fails
+            raise OSError(5, "Input/output error")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="Input/output"):
+        outdir.replace(out, _write("new"))
+    assert _tree(out) == before and _siblings(out) == []
+
+
+def test_a_build_with_an_added_file_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    outdir.replace(out, _write("old"))
+    (out / "measurements" / "my-analysis.ipynb").write_text("{}")
+    with pytest.raises(outdir.OutputError, match=re.escape("my-analysis.ipynb, which eco-dataset did not write")):
+        outdir.replace(out, _write("new"))
+    assert (out / "measurements" / "my-analysis.ipynb").read_text() == "{}" and _siblings(out) == []
+
+
+def test_links_are_never_followed(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data.csv").write_text("keep")
+    link = tmp_path / "link-out"
+    link.symlink_to(precious)
+    with pytest.raises(outdir.OutputError, match="symbolic link"):
+        outdir.replace(link, _write("new"))
+    out = tmp_path / "llm-energy"
+    outdir.replace(out, _write("old"))
+    (out / "measurements" / "part.parquet").unlink()
+    (out / "measurements" / "part.parquet").symlink_to(precious / "data.csv")  # a listed file became a link
+    with pytest.raises(outdir.OutputError, match=re.escape("part.parquet")):
+        outdir.replace(out, _write("new"))
+    (out / "measurements" / "part.parquet").unlink()
+    (out / "measurements" / "part.parquet").write_text("old")
+    (out / "elsewhere").symlink_to(precious)  # a link to a folder inside the build
+    with pytest.raises(outdir.OutputError, match="elsewhere"):
+        outdir.replace(out, _write("new"))
+    assert _tree(precious) == {"data.csv": b"keep"}
+
+
+def test_a_forged_or_foreign_marker_is_not_ours(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    out.mkdir()
+    (out / "data.parquet").write_text("someone's")
+    for marker in (
+        "",
+        "not json",
+        json.dumps({"format": "other/1", "files": []}),
+        json.dumps({"format": outdir.FORMAT}),
+    ):
+        (out / outdir.MARKER).write_text(marker)
+        with pytest.raises(outdir.OutputError, match=re.escape("no .eco-dataset-build marker")):
+            outdir.check(out)
+    (out / outdir.MARKER).write_text(json.dumps({"format": outdir.FORMAT, "files": []}))
+    with pytest.raises(outdir.OutputError, match=re.escape("data.parquet")):
+        outdir.check(out)
+    assert (out / "data.parquet").read_text() == "someone's"
+
+
+def test_out_below_a_file_or_a_file_itself(tmp_path: Path, submissions: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    assert str(blocker) in _one_line(_build_cli(f"{blocker}/out", submissions))
+    assert "is not a folder" in _one_line(_build_cli(blocker, submissions))
+    assert blocker.read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path)) == ["file", "repo"]
