@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import folders
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import printable
 
 from . import data, figures, text
 from .analysis import Analysis, Curve, analyse
@@ -27,8 +27,7 @@ MARKDOWN_NAME = "REPORT.md"
 FIGURES_DIR = "figures"
 
 
-class ReportError(EcoError):
-    """The report cannot be written where asked."""
+ReportError = folders.FolderError  # the report cannot be written where asked
 
 
 @dataclass(frozen=True)
@@ -48,30 +47,29 @@ def write_report(
 ) -> ReportResult:
     loaded = dataset if isinstance(dataset, data.Dataset) else data.load(dataset)
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
-    out_dir = Path(out_dir)
-    _check_replaceable(out_dir)
-    with folders.replacing(out_dir) as staging:
+    out_dir = folders.target(out_dir)
+    with folders.replacing(out_dir, _check_replaceable, _foreign) as staging:
         names, markdown = _render(found, staging / FIGURES_DIR)
         (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
 
 
+def _foreign(folder: Path) -> list[str]:
+    """What in ``folder`` a report did not write: anything but REPORT.md and figures/*.png."""
+    files, dirs = folders.contents(folder)
+    ours = {MARKDOWN_NAME} | {
+        f for f in files if f.startswith(f"{FIGURES_DIR}/") and f.count("/") == 1 and f.endswith(".png")
+    }
+    odd = {f for f in files if f not in ours or (folder / f).is_symlink()}
+    return sorted(odd | (dirs - {FIGURES_DIR}))
+
+
 def _check_replaceable(out_dir: Path) -> None:
-    if not out_dir.exists():
+    if not folders.refuse_target(out_dir):
         return
-    if not out_dir.is_dir():
-        raise ReportError(f"--out {printable(str(out_dir))} is a file; give a folder for the report")
-    foreign = [p.name for p in out_dir.iterdir() if p.name not in (MARKDOWN_NAME, FIGURES_DIR)]
-    figure_dir = out_dir / FIGURES_DIR
-    if figure_dir.exists():
-        if not figure_dir.is_dir():
-            foreign.append(FIGURES_DIR)
-        else:
-            foreign += [
-                f"{FIGURES_DIR}/{p.name}" for p in figure_dir.iterdir() if not (p.is_file() and p.suffix == ".png")
-            ]
+    foreign = _foreign(out_dir)
     if foreign:
-        shown = ", ".join(printable(n) for n in sorted(foreign)[:5])
+        shown = ", ".join(printable(n) for n in foreign[:5])
         raise ReportError(
             f"--out {printable(str(out_dir))} holds files the report did not write ({shown}); give an empty or new "
             "folder, or one holding only an earlier report"

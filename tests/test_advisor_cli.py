@@ -78,7 +78,7 @@ def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
     assert "matches several GPUs" in line
     (tmp_path / "taken").write_text("mine")
     line = _one_line_error(_run("report", "--dataset", str(advisor_build), "--out", str(tmp_path / "taken")))
-    assert "is a file" in line and (tmp_path / "taken").read_text() == "mine"
+    assert "is not a folder" in line and (tmp_path / "taken").read_text() == "mine"
 
 
 def test_traceback_flag_shows_the_story(tmp_path: Path) -> None:
@@ -141,6 +141,28 @@ def test_report_replaces_only_its_own_output(tmp_path: Path) -> None:
     with pytest.raises(report.ReportError, match=r"did not write \(notes.txt\)"):
         report.write_report(nothing, out)
     assert (out / "notes.txt").read_text() == "mine" and (out / "REPORT.md").exists()
+
+
+def test_the_report_follows_no_link_and_keeps_what_links_point_to(tmp_path: Path) -> None:
+    """The report's folder swap is the build's (ecocompute.folders): a link as --out, or a link where a
+    figure should be, is refused, and nothing is left beside the output."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data.csv").write_text("keep")
+    (tmp_path / "link").symlink_to(precious)
+    nothing = data.Dataset("empty", (), {}, ())
+    with pytest.raises(report.ReportError, match="symbolic link"):
+        report.write_report(nothing, tmp_path / "link")
+    out = tmp_path / "out"
+    report.write_report(nothing, out)
+    (out / "figures").mkdir(exist_ok=True)
+    (out / "figures" / "x.png").symlink_to(precious / "data.csv")
+    with pytest.raises(report.ReportError, match=re.escape("figures/x.png")):
+        report.write_report(nothing, out)
+    (out / "figures" / "x.png").unlink()
+    report.write_report(nothing, out)
+    assert (precious / "data.csv").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "out", "precious"]
 
 
 def test_a_failed_report_leaves_the_earlier_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
