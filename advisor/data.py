@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,12 @@ def load(spec: str | Path) -> Dataset:
     return _assemble(text, lambda config, columns: _hub_table(repo, revision, config, columns))
 
 
+def from_tables(source: str, tables: Mapping[str, pa.Table]) -> Dataset:
+    """A dataset still in memory, as Arrow tables by config name (the build embeds the report in the
+    card it writes); ``source`` says what to cite."""
+    return _assemble(source, lambda config, columns: tables[config].select(list(columns)))
+
+
 def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
     measurements = read("measurements", MEASUREMENT_COLUMNS)
     windows = _windows(read("trials", TRIAL_COLUMNS))
@@ -141,7 +147,9 @@ def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) 
 
 def _windows(trials: pa.Table) -> dict[str, WindowStats]:
     measured = trials.filter(pc.equal(trials["role"], MEASURED_ROLE))
-    grouped = measured.group_by("measurement_id").aggregate(
+    # One thread: threads would sum each window in an order that varies from run to run, and the build
+    # embeds these figures in a card that must be byte-identical between builds of the same files.
+    grouped = measured.group_by("measurement_id", use_threads=False).aggregate(
         [
             ("energy_per_token_j", "count"),
             ("energy_per_token_j", "mean"),

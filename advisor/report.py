@@ -49,7 +49,7 @@ def write_report(
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
     out_dir = folders.target(out_dir)
     with folders.replacing(out_dir, _check_replaceable, _foreign) as staging:
-        names, markdown = _render(found, staging / FIGURES_DIR)
+        names, markdown = render(found, staging / FIGURES_DIR)
         (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
 
@@ -87,10 +87,11 @@ def _slug(*parts: str) -> str:
 
 
 class _Figures:
-    """Names figures uniquely and deterministically while they are drawn."""
+    """Names figures uniquely and deterministically while they are drawn; links are ``links``/NAME.png."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, links: str) -> None:
         self.folder = folder
+        self.links = links
         self.names: list[str] = []
 
     def draw(self, name: str, draw: Callable[[Path], Path]) -> str:
@@ -99,11 +100,14 @@ class _Figures:
             name, n = f"{base}-{n}", n + 1
         self.names.append(f"{name}.png")
         draw(self.folder / f"{name}.png")
-        return f"{FIGURES_DIR}/{name}.png"
+        return f"{self.links}/{name}.png"
 
 
-def _render(a: Analysis, folder: Path) -> tuple[list[str], str]:
-    figs = _Figures(folder)
+def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 0) -> tuple[list[str], str]:
+    """Draw the figures into ``folder`` and return their file names and the Markdown, whose figure
+    links are ``links``/NAME.png and whose headings sit ``depth`` levels down (the dataset card embeds
+    it under its own title)."""
+    figs = _Figures(folder, links)
     out = [
         "# Energy per token against fp16: crossovers, batch size and power",
         "",
@@ -113,14 +117,17 @@ def _render(a: Analysis, folder: Path) -> tuple[list[str], str]:
         "its fp16 row admitted too. Rows kept out are drawn hollow and listed, never fitted.",
         "",
     ]
-    if a.admitted == 0:
+    if not a.measurements:
+        out += ["**No accepted measurement yet: nothing below is an estimate.**", ""]
+    elif a.admitted == 0:
         out += [
             f"**No row has status {' or '.join(a.statuses)}: nothing below is an estimate.** The rows that exist are "
             "shown for inspection only"
             + (
                 ""
                 if "gate_failed" in a.statuses
-                else "; `--include-gate-failed` estimates from gate-failed rows, labelled"
+                else "; `eco-advise report --include-gate-failed` (or `eco-dataset report --include-gate-failed`) "
+                "estimates from gate-failed rows, labelled"
             )
             + ".",
             "",
@@ -153,7 +160,9 @@ def _render(a: Analysis, folder: Path) -> tuple[list[str], str]:
             link = figs.draw(_slug("power", gpu), partial(figures.power_figure, points, f"{gpu}: throughput vs power"))
             out += ["### Throughput vs power", "", f"![throughput vs power, {_md(gpu)}]({link})", ""]
     out += _legacy(a, figs)
-    return figs.names, "\n".join(out).rstrip() + "\n"
+    # Only headings start a line with '#': table rows start with '|', and data never starts a line.
+    shifted = ("#" * depth + line if line.startswith("#") else line for line in out)
+    return figs.names, "\n".join(shifted).rstrip() + "\n"
 
 
 _REQUEST_NOTE = (

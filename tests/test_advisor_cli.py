@@ -135,7 +135,7 @@ def test_report_replaces_only_its_own_output(tmp_path: Path) -> None:
     nothing = data.Dataset("empty", (), {}, ())
     result = report.write_report(nothing, out, include_gate_failed=True)
     assert not (out / "figures" / "old.png").exists() and "old report" not in result.markdown
-    assert "No row has status ok or gate_failed: nothing below is an estimate" in result.markdown
+    assert "No accepted measurement yet: nothing below is an estimate" in result.markdown
     assert result.figures == ()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(report.ReportError, match=r"did not write \(notes.txt\)"):
@@ -173,7 +173,7 @@ def test_a_failed_report_leaves_the_earlier_one(tmp_path: Path, monkeypatch: pyt
     def broken(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report, "_render", broken)
+    monkeypatch.setattr(report, "render", broken)
     with pytest.raises(OSError, match="No space"):
         report.write_report(nothing, out)
     assert first.markdown_path.read_text(encoding="utf-8") == first.markdown
