@@ -89,5 +89,4 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
     """Write figures and a Markdown summary of ratios, crossovers and batch sizes to OUT."""
     from .report import write_report
 
-    result = write_report(dataset, out, include_gate_failed=include_gate_failed)
-    click.echo(f"wrote {result.markdown_path} and {len(result.figures)} figure(s)")
+    click.echo(write_report(dataset, out, include_gate_failed=include_gate_failed).line)

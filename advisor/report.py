@@ -7,12 +7,12 @@ there and refuses a folder holding anything else, so it never deletes what it di
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,11 @@ class ReportResult:
     markdown_path: Path
     markdown: str  # links to figures are relative to out_dir (figures/NAME.png)
     figures: tuple[Path, ...]
+
+    @property
+    def line(self) -> str:
+        """What a command says when it has written the report."""
+        return printable(f"wrote {self.markdown_path} and {len(self.figures)} figure(s)")
 
 
 def write_report(
@@ -86,6 +91,14 @@ def _slug(*parts: str) -> str:
     return "-".join(re.sub(r"[^0-9a-z]+", "-", p.lower()).strip("-") for p in parts)
 
 
+# A figure's bytes are a function of what it draws (figures.py), and the repr of a drawing call spells
+# all of that (frozen dataclasses, dicts and lists of numbers and strings; floats repr exactly), so a
+# figure drawn once in a process is copied when asked for again. Every dataset build draws the legacy
+# figures, which change only with legacy/, and the tests build dozens of times.
+_DRAWN: OrderedDict[str, bytes] = OrderedDict()
+_DRAWN_MAX = 64  # a few MB of PNGs
+
+
 class _Figures:
     """Names figures uniquely and deterministically while they are drawn; links are ``links``/NAME.png."""
 
@@ -94,12 +107,24 @@ class _Figures:
         self.links = links
         self.names: list[str] = []
 
-    def draw(self, name: str, draw: Callable[[Path], Path]) -> str:
+    def draw(self, name: str, figure: Callable[..., Path], *args: Any, **kwargs: Any) -> str:
+        """``figure(*args, path=<folder>/NAME.png, **kwargs)``; ``figure`` is one of figures.py's."""
         base, n = name, 2
         while f"{name}.png" in self.names:
             name, n = f"{base}-{n}", n + 1
         self.names.append(f"{name}.png")
-        draw(self.folder / f"{name}.png")
+        path = self.folder / f"{name}.png"
+        call = f"{figure.__module__}.{figure.__qualname__}{args!r}{sorted(kwargs.items())!r}"
+        key = hashlib.sha256(call.encode("utf-8", "surrogatepass")).hexdigest()
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_DRAWN[key])
+        else:
+            figure(*args, path=path, **kwargs)
+            _DRAWN[key] = path.read_bytes()
+            if len(_DRAWN) > _DRAWN_MAX:
+                _DRAWN.popitem(last=False)
         return f"{self.links}/{name}.png"
 
 
@@ -108,30 +133,7 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
     links are ``links``/NAME.png and whose headings sit ``depth`` levels down (the dataset card embeds
     it under its own title)."""
     figs = _Figures(folder, links)
-    out = [
-        "# Energy per token against fp16: crossovers, batch size and power",
-        "",
-        f"Dataset: `{_md(a.source)}`. Rows: "
-        + ", ".join(f"{n} {s}" for s, n in a.counts.items())
-        + f". Estimates use rows with status {' or '.join(a.statuses)} ({a.admitted} rows); a ratio needs "
-        "its fp16 row admitted too. Rows kept out are drawn hollow and listed, never fitted.",
-        "",
-    ]
-    if not a.measurements:
-        out += ["**No accepted measurement yet: nothing below is an estimate.**", ""]
-    elif a.admitted == 0:
-        out += [
-            f"**No row has status {' or '.join(a.statuses)}: nothing below is an estimate.** The rows that exist are "
-            "shown for inspection only"
-            + (
-                ""
-                if "gate_failed" in a.statuses
-                else "; `eco-advise report --include-gate-failed` (or `eco-dataset report --include-gate-failed`) "
-                "estimates from gate-failed rows, labelled"
-            )
-            + ".",
-            "",
-        ]
+    out = _preamble(a)
     out += [f"Method: {text.METHOD}", ""]
     out += _crossover_table("Crossovers", a.curves, a.confidence)
     for gpu in sorted({c.gpu_name for c in a.curves} | {m["gpu_name"] for m in a.measurements}):
@@ -140,9 +142,7 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
         for engine in sorted({c.engine for c in curves}):
             chosen = [c for c in curves if c.engine == engine]
             title = f"{gpu}, engine {engine}"
-            link = figs.draw(
-                _slug("ratio", gpu, engine), partial(figures.ratio_figure, chosen, title, confidence=a.confidence)
-            )
+            link = figs.draw(_slug("ratio", gpu, engine), figures.ratio_figure, chosen, title, confidence=a.confidence)
             out += [
                 f"### Engine {_md(engine)}",
                 "",
@@ -152,17 +152,54 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
             out += _points_table(chosen, a.confidence)
         series = _batch_series(a, gpu)
         if series:
-            link = figs.draw(_slug("batch", gpu), partial(figures.batch_figure, series, f"{gpu}: energy per request"))
+            link = figs.draw(_slug("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per request")
             out += ["### Energy per request vs batch size", "", f"![energy per request, {_md(gpu)}]({link})", ""]
             out += [_REQUEST_NOTE, ""]
         points = _power_points(a, gpu)
         if points:
-            link = figs.draw(_slug("power", gpu), partial(figures.power_figure, points, f"{gpu}: throughput vs power"))
+            link = figs.draw(_slug("power", gpu), figures.power_figure, points, f"{gpu}: throughput vs power")
             out += ["### Throughput vs power", "", f"![throughput vs power, {_md(gpu)}]({link})", ""]
     out += _legacy(a, figs)
     # Only headings start a line with '#': table rows start with '|', and data never starts a line.
     shifted = ("#" * depth + line if line.startswith("#") else line for line in out)
     return figs.names, "\n".join(shifted).rstrip() + "\n"
+
+
+def _preamble(a: Analysis) -> list[str]:
+    """The title, what the rows are, and plainly whether anything below is an estimate."""
+    admitted = " or ".join(a.statuses)
+    out = [
+        "# Energy per token against fp16: crossovers, batch size and power",
+        "",
+        f"Dataset: `{_md(a.source)}`. Rows: "
+        + ", ".join(f"{n} {s}" for s, n in a.counts.items())
+        + f". Estimates use rows with status {admitted} ({a.admitted} row{'' if a.admitted == 1 else 's'}); a ratio "
+        "needs its fp16 row admitted too. Rows kept out are drawn hollow and listed, never fitted.",
+        "",
+    ]
+    if not a.measurements:
+        return [*out, "**No accepted measurement yet: nothing below is an estimate.**", ""]
+    if a.admitted == 0:
+        widen = (
+            ""
+            if "gate_failed" in a.statuses
+            else "; `eco-advise report --include-gate-failed` (or `eco-dataset report --include-gate-failed`) "
+            "estimates from gate-failed rows, labelled"
+        )
+        return [
+            *out,
+            f"**No row has status {admitted}: nothing below is an estimate.** The rows that exist are shown for "
+            f"inspection only{widen}.",
+            "",
+        ]
+    if a.curves and not any(c.used for c in a.curves):
+        return [
+            *out,
+            f"**No ratio to fp16 has both its rows with status {admitted}: no ratio or crossover below is an "
+            "estimate.**",
+            "",
+        ]
+    return out
 
 
 _REQUEST_NOTE = (
@@ -267,14 +304,12 @@ def _legacy(a: Analysis, figs: _Figures) -> list[str]:
     for gpu in sorted({c.gpu_name for c in a.legacy_curves}):
         chosen = [c for c in a.legacy_curves if c.gpu_name == gpu]
         title = f"LEGACY, not validated: {gpu}"
-        link = figs.draw(
-            _slug("legacy-ratio", gpu), partial(figures.ratio_figure, chosen, title, confidence=a.confidence)
-        )
+        link = figs.draw(_slug("legacy-ratio", gpu), figures.ratio_figure, chosen, title, confidence=a.confidence)
         out += [f"### Legacy: {_md(gpu)}", "", f"![legacy energy per token over fp16, {_md(gpu)}]({link})", ""]
         out += _points_table(chosen, a.confidence)
     for gpu, series in _legacy_batches(a).items():
         title = f"LEGACY, not validated: {gpu}"
-        link = figs.draw(_slug("legacy-batch", gpu), partial(figures.batch_figure, series, title))
+        link = figs.draw(_slug("legacy-batch", gpu), figures.batch_figure, series, title)
         out += [
             f"### Legacy: {_md(gpu)}, energy per request vs batch size",
             "",

@@ -24,6 +24,14 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def forget_drawn_figures() -> None:
+    """Draw the report's figures anew from here on: advisor.report copies a figure it already drew in
+    this process, which would make a comparison of two draws' bytes vacuous."""
+    from advisor import report
+
+    report._DRAWN.clear()
+
+
 @pytest.fixture
 def valid_doc() -> dict[str, Any]:
     return json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
