@@ -34,12 +34,17 @@ def target(out: Path) -> Path:
 def refuse_target(out: Path) -> bool:
     """Refuse an ``--out`` no tool may replace: the current folder or one holding it, a link, a file.
     True when ``out`` is a folder with something in it (the caller must vouch for its contents); False
-    when it is absent or empty. A path below a file raises the OSError that says so."""
+    when it is absent or empty."""
+    shown = printable(str(out))
     try:
         info = out.lstat()
     except FileNotFoundError:
         return False
-    shown = printable(str(out))
+    except NotADirectoryError:
+        blocker = next((p for p in out.parents if p.is_file()), out.parent)
+        raise FolderError(
+            f"--out {shown} lies inside {printable(str(blocker))}, which is a file; nothing written: give a folder"
+        ) from None
     here, real = Path.cwd(), Path(os.path.realpath(out))
     if here == real or real in here.parents:
         raise FolderError(f"--out {shown} is the current folder or holds it; write into a folder of its own")
