@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ecocompute import folders
 
+LOCAL_BUILD = "build/llm-energy"  # build's default --out: the card's local snippet and report's --dataset
 MARKER = ".eco-dataset-build"
 FORMAT = "ecocompute-llm-energy-build/1"
 _MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
