@@ -6,8 +6,10 @@ same ones, so a file can only pass if its numbers follow from its trials.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Sequence
 
 from .domain import Summary, Trial
@@ -142,6 +144,8 @@ def chi2_ppf(p: float, dof: float) -> float:
     return _quantile(lambda x: chi2_cdf(x, dof), p, max(1.0, dof), 1e-10)
 
 
+_NORMAL = statistics.NormalDist()
+
 # Median |x[i+1] - x[i]| of normal noise with standard deviation sigma is sqrt(2) * 0.6745 * sigma.
 _MEDIAN_ABS_DIFF_PER_SIGMA = math.sqrt(2.0) * 0.6744897501960817
 # Degrees of freedom of that estimator's square, matched to its variance for normal noise by
@@ -213,10 +217,36 @@ def t_cdf(t: float, dof: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+def t_pdf(t: float, dof: float) -> float:
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    return math.exp(log_norm - (dof + 1) / 2 * math.log1p(t * t / dof))
+
+
+# Intervals ask for the same quantile again and again (a report's table row, error bar and fit band).
+@functools.lru_cache(maxsize=4096)
 def t_ppf(p: float, dof: float) -> float:
-    """The p-quantile of Student's t with ``dof`` degrees of freedom (bisection to 1e-12; 0 < p < 1)."""
+    """The p-quantile of Student's t with ``dof`` degrees of freedom, to 1e-12 relative (0 < p < 1).
+
+    Newton's method from the Cornish-Fisher expansion about the normal quantile, kept inside a bracket
+    of the root (bisection where a step would leave it): three or four evaluations of the cdf instead
+    of bisection's forty, which matters when a report of 100,000 rows asks for an interval per row."""
     if not 0 < p < 1 or not dof > 0:
         raise ValueError(f"t quantile needs 0 < p < 1 and dof > 0, not p={p}, dof={dof}")
     if p < 0.5:
         return -t_ppf(1 - p, dof)
-    return _quantile(lambda t: t_cdf(t, dof), p, 1.0, 1e-12)
+    z = _NORMAL.inv_cdf(p)
+    t = z + (z**3 + z) / (4 * dof) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * dof**2)
+    lo, hi = 0.0, math.inf
+    for _ in range(200):
+        miss = t_cdf(t, dof) - p
+        if miss == 0:
+            return t
+        lo, hi = (t, hi) if miss < 0 else (lo, t)
+        pdf = t_pdf(t, dof)
+        step = t - miss / pdf if pdf > 0 else math.nan
+        if not lo < step < hi:  # also NaN: a flat tail
+            step = (lo + hi) / 2 if hi < math.inf else 2 * t + 1
+        if abs(step - t) <= 1e-12 * abs(step):
+            return step
+        t = step
+    return t
