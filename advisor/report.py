@@ -25,6 +25,7 @@ from .estimate import CONFIDENCE
 
 MARKDOWN_NAME = "REPORT.md"
 FIGURES_DIR = "figures"
+MAX_POINTS_LISTED = 50  # rows of a points table; the figure draws every one
 
 
 ReportError = folders.FolderError  # the report cannot be written where asked
@@ -227,22 +228,32 @@ def _crossover_table(title: str, curves: Iterable[Curve], confidence: float) -> 
 
 
 def _points_table(curves: Iterable[Curve], confidence: float) -> list[str]:
-    rows = []
-    for c in curves:
-        for p in c.points:
-            rows.append(
-                f"| {_md(p.model_id)} | {text.params(p.parameter_count)} | {_md(p.precision)} | {p.batch_size} "
-                f"| {text.with_interval(p.ratio, confidence)} | {_md(text.verdict(p.ratio, confidence))} "
-                f"| {_md(p.status)} / {_md(p.reference_status)} | {'yes' if p.used else 'no'} "
-                f"| `{text.short_id(p.row_id)}` / `{text.short_id(p.reference_id)}` |"
-            )
-    return [
+    """The rows behind a figure, at most MAX_POINTS_LISTED of them (those used in the estimates first):
+    a card of 100,000 rows must stay readable, and the dataset has every ratio (energy_vs_fp16)."""
+    points = [p for c in curves for p in c.points]
+    listed = set(sorted(range(len(points)), key=lambda i: not points[i].used)[:MAX_POINTS_LISTED])
+    rows = [
+        f"| {_md(p.model_id)} | {text.params(p.parameter_count)} | {_md(p.precision)} | {p.batch_size} "
+        f"| {text.with_interval(p.ratio, confidence)} | {_md(text.verdict(p.ratio, confidence))} "
+        f"| {_md(p.status)} / {_md(p.reference_status)} | {'yes' if p.used else 'no'} "
+        f"| `{text.short_id(p.row_id)}` / `{text.short_id(p.reference_id)}` |"
+        for i, p in enumerate(points)
+        if i in listed
+    ]
+    out = [
         f"| model | parameters | precision | batch | energy / fp16 [{text.pct(confidence)}] | reading | status (row / fp16) "
         "| used | row / fp16 row |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]
+    if len(points) > len(rows):
+        out += [
+            f"{len(points) - len(rows)} more ratios are drawn in the figure and not listed here (rows used in the "
+            "estimates are listed first); the dataset's `energy_vs_fp16` column has every one.",
+            "",
+        ]
+    return out
 
 
 def _batch_series(a: Analysis, gpu: str) -> dict[str, list[dict[str, Any]]]:

@@ -112,6 +112,23 @@ def test_report_writes_figures_and_markdown(written: report.ReportResult) -> Non
     assert "| gate\\_failed / ok | no |" in md  # the gate-failed row, listed and not used
 
 
+def test_points_tables_list_at_most_the_cap_used_rows_first(
+    advisor_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from advisor import analysis
+
+    full = data.load(advisor_build)
+    rows = tuple(m for m in full.measurements if m["gpu_name"] == sw.H100 and m["engine"] == "generate")
+    part = dataclasses.replace(full, measurements=rows, legacy=())
+    points = [p for c in analysis.analyse(part).curves for p in c.points]
+    assert any(not p.used for p in points)  # the gate-failed row: it must give way to the used ones
+    monkeypatch.setattr(report, "MAX_POINTS_LISTED", 2)
+    md = report.write_report(part, tmp_path / "r").markdown
+    listed = [line for line in md.splitlines() if re.match(r"\| [^|]+/", line)]  # a model id, not a GPU
+    assert len(listed) == 2 and all(" | yes | " in line for line in listed)
+    assert f"{len(points) - 2} more ratios are drawn in the figure and not listed here" in md
+
+
 def test_report_bytes_depend_only_on_the_data(advisor_build: Path, tmp_path: Path) -> None:
     """Two writes of one dataset (one board and engine, one legacy GPU: every kind of figure) are identical."""
     full = data.load(advisor_build)
