@@ -100,6 +100,11 @@ _DRAWN: OrderedDict[str, bytes] = OrderedDict()
 _DRAWN_MAX = 64  # a few MB of PNGs
 
 
+def forget_drawn() -> None:
+    """Draw every figure anew from here on (tests comparing two draws; benchmarks timing one build)."""
+    _DRAWN.clear()
+
+
 class _Figures:
     """Names figures uniquely and deterministically while they are drawn; links are ``links``/NAME.png."""
 

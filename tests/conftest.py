@@ -29,7 +29,7 @@ def forget_drawn_figures() -> None:
     this process, which would make a comparison of two draws' bytes vacuous."""
     from advisor import report
 
-    report._DRAWN.clear()
+    report.forget_drawn()
 
 
 @pytest.fixture
