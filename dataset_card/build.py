@@ -3,8 +3,8 @@
 Where the time goes, and why the code is shaped so: validating and flattening a file is the bulk and
 runs in worker processes, which send back Arrow tables (buffers, not documents or row dicts). The
 parent then overlaps what releases the GIL (Arrow's sorting, Parquet encoding, in threads) with what
-does not (fp16 ratios, the pandera checks, the card and its figures), all into a staging folder that
-replaces --out only when everything succeeded (outdir.py).
+does not (fp16 ratios, the pandera checks, the card, its figures and its report section), all into a
+staging folder that replaces --out only when everything succeeded (outdir.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ecocompute.columns import CONFIGS
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
 
-from . import card, checks, figures, legacy, outdir, results, versions, writer
+from . import card, checks, figures, legacy, outdir, report, results, versions, writer
 
 DEFAULT_REPO = "ecocompute/llm-energy"
 _SUBMITTED = ("measurements", "trials", "submissions")
@@ -185,13 +185,10 @@ def _build(
     def write(staging: Path) -> None:
         ids = tables["measurements"].column("measurement_id")
 
-        def trials_file() -> int:
-            ordered = sort_trials(tables["trials"], ids)
-            writer.write(ordered, staging, "trials")
-            return ordered.nbytes  # of the sorted, single-chunk table: independent of how files were cut
-
         with ThreadPoolExecutor(max_workers=3) as pool:
-            trials_written = pool.submit(trials_file)
+            ordered_trials = pool.submit(sort_trials, tables["trials"], ids)
+            # Submitted after the sort, so a worker is already sorting while this one waits for it.
+            trials_written = pool.submit(lambda: writer.write(ordered_trials.result(), staging, "trials"))
             written = [pool.submit(writer.write, tables[n], staging, n) for n in ("submissions", "legacy")]
             with clock("fp16 ratios (threads: sort trials, write)"):
                 tables["measurements"] = with_fp16_ratios(tables["measurements"])
@@ -202,9 +199,14 @@ def _build(
                 found = results.collect(tables["measurements"])
                 drawn = figures.plan(found.settings)
                 figures.draw(drawn, staging)
+            with clock("report: crossovers, batch size, power (threads: write)"):
+                trials = ordered_trials.result()  # the final order: the report's sums depend on it
+                final = {"measurements": tables["measurements"], "trials": trials, "legacy": tables["legacy"]}
+                summary = report.write(final, staging, report.source(repo_id, label))
             with clock("wait for the Parquet writers"):
-                sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials_written.result()}
-                for future in written:
+                # the trials' size is the sorted, single-chunk table's: independent of how files were cut
+                sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials.nbytes}
+                for future in [trials_written, *written]:
                     future.result()
         with clock("card"):
             latest = pc.max(tables["measurements"].column("created_at")).as_py()
@@ -221,6 +223,7 @@ def _build(
                 discrepancies=legacy.discrepancies(legacy_dir),
                 legacy_sources=legacy.sources(legacy_dir, [r["source_document"] for r in legacy_rows]),
                 changelog=changelog_text,
+                report=summary,
             )
             card.write(card.render(inputs), staging)
 

@@ -22,12 +22,12 @@ from ecocompute.gates import DEFAULT_GATES
 
 from . import legacy
 from .figures import Figure
+from .outdir import LOCAL_BUILD
 from .results import FIGURES, ID_PREFIX, MAX_IDS_SHOWN, Line, Results
 from .versions import DEV_CORE, Version
 from .writer import PARQUET_NAME
 
 PRETTY_NAME = "ecocompute LLM inference energy"
-LOCAL_BUILD = "build/llm-energy"  # eco-dataset build's default --out, used by the card's local snippet
 _MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"} | {"\n": " ", "\r": " "})
 
 
@@ -47,6 +47,7 @@ class Inputs:
     discrepancies: list[dict[str, str]]
     legacy_sources: list[legacy.Source]
     changelog: str
+    report: str  # the report's Markdown (report.py): crossovers, batch size, power; legacy beside
 
 
 def cell(value: Any) -> str:
@@ -275,6 +276,7 @@ def render(inputs: Inputs) -> str:
         id_prefix=ID_PREFIX,
         counts=counts_section(inputs.measurements, inputs.counts),
         results=results_section(inputs.results, inputs.figures),
+        report=inputs.report.strip(),
         columns=columns_section(),
         gate_tput=DEFAULT_GATES.throughput_cv_max_pct,
         gate_power=DEFAULT_GATES.power_cv_max_pct,

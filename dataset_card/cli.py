@@ -1,4 +1,4 @@
-"""`eco-dataset`: build the Hub dataset locally, and publish a versioned release."""
+"""`eco-dataset`: build the Hub dataset locally, write its report, and publish a versioned release."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from ecocompute.cli import Group, printable, traceback_option
+
+from .outdir import LOCAL_BUILD
 
 PATH = click.Path(path_type=Path)
 
@@ -36,7 +38,7 @@ def common(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(cls=Group, name="eco-dataset", context_settings={"help_option_names": ["-h", "--help"]})
 @traceback_option
 def main(traceback: bool) -> None:
-    """Build and publish the ecocompute/llm-energy dataset."""
+    """Build, report on and publish the ecocompute/llm-energy dataset."""
 
 
 @main.command()
@@ -44,7 +46,7 @@ def main(traceback: bool) -> None:
 @click.option(
     "--out",
     type=PATH,
-    default=Path("build/llm-energy"),
+    default=Path(LOCAL_BUILD),
     show_default=True,
     help="New or empty folder, or an earlier build (replaced); any other folder is refused.",
 )
@@ -67,6 +69,34 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
             f"load it with datasets.load_dataset('{result.out_dir}')"
         )
     )
+
+
+@main.command()
+@click.option(
+    "--dataset",
+    default=LOCAL_BUILD,
+    show_default=True,
+    help="The folder eco-dataset build wrote, or a release on the Hub as owner/name@vX.Y.Z.",
+)
+@click.option(
+    "--out",
+    type=PATH,
+    default=Path("build/report"),
+    show_default=True,
+    help="New or empty folder, or an earlier report (replaced); any other folder is refused.",
+)
+@click.option(
+    "--include-gate-failed",
+    is_flag=True,
+    help="Let rows whose trials failed the quality gates feed the estimates too (they are labelled).",
+)
+def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
+    """Write the report the dataset card embeds to OUT: REPORT.md and figures/ (energy per token over
+    fp16 against parameters with the crossovers, energy per request against batch size, throughput
+    against power; legacy rows beside, labelled). It is eco-advise's report."""
+    from advisor.report import write_report
+
+    click.echo(write_report(dataset, out, include_gate_failed=include_gate_failed).line)
 
 
 @main.command()

@@ -280,26 +280,33 @@ FP16_KEY = (
 )
 
 
-def fp16_ratios(columns: Mapping[str, Sequence[Any]]) -> tuple[list[float | None], list[float | None]]:
-    """Energy per token and throughput relative to the fp16 row with the same FP16_KEY, where that
-    row has a summary; several candidates (several sessions): the smallest measurement_id.
+def fp16_references(columns: Mapping[str, Sequence[Any]]) -> list[int | None]:
+    """For each row, the index of its fp16 reference row: the fp16 row with the same FP16_KEY that has
+    a summary; several candidates (several sessions): the smallest measurement_id. None where there is
+    none or the row itself has no summary.
 
-    ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision,
-    energy_per_token_j and throughput_tok_s; the result is (energy_vs_fp16, throughput_vs_fp16)."""
+    ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision and
+    energy_per_token_j."""
     keys = list(zip(*(columns[k] for k in FP16_KEY), strict=True))
-    ids, precision = columns["measurement_id"], columns["precision"]
-    energy, throughput = columns["energy_per_token_j"], columns["throughput_tok_s"]
+    ids, precision, energy = columns["measurement_id"], columns["precision"], columns["energy_per_token_j"]
     reference: dict[tuple[Any, ...], int] = {}
     for i, key in enumerate(keys):
         if precision[i] == catalogue.REFERENCE_PRECISION and energy[i] is not None:
             j = reference.get(key)
             if j is None or ids[i] < ids[j]:
                 reference[key] = i
-    energy_vs: list[float | None] = [None] * len(keys)
-    throughput_vs: list[float | None] = [None] * len(keys)
-    for i, key in enumerate(keys):
-        j = reference.get(key)
-        if j is not None and energy[i] is not None:
-            energy_vs[i] = energy[i] / energy[j]
-            throughput_vs[i] = throughput[i] / throughput[j]
+    return [reference.get(key) if energy[i] is not None else None for i, key in enumerate(keys)]
+
+
+def fp16_ratios(columns: Mapping[str, Sequence[Any]]) -> tuple[list[float | None], list[float | None]]:
+    """Energy per token and throughput relative to each row's fp16 reference (``fp16_references``).
+
+    ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision,
+    energy_per_token_j and throughput_tok_s; the result is (energy_vs_fp16, throughput_vs_fp16)."""
+    energy, throughput = columns["energy_per_token_j"], columns["throughput_tok_s"]
+    energy_vs: list[float | None] = []
+    throughput_vs: list[float | None] = []
+    for i, j in enumerate(fp16_references(columns)):
+        energy_vs.append(None if j is None else energy[i] / energy[j])
+        throughput_vs.append(None if j is None else throughput[i] / throughput[j])
     return energy_vs, throughput_vs

@@ -24,6 +24,28 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def forget_drawn_figures() -> None:
+    """Draw the report's figures anew from here on: advisor.report copies a figure it already drew in
+    this process, which would make a comparison of two draws' bytes vacuous."""
+    from advisor import report
+
+    report.forget_drawn()
+
+
 @pytest.fixture
 def valid_doc() -> dict[str, Any]:
     return json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def advisor_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The advisor tests' synthetic dataset (synthetic_sweeps.advisor_submissions) built by the real
+    pipeline, with the repository's legacy/ folder; built once per run."""
+    from synthetic_sweeps import advisor_submissions
+
+    from dataset_card.build import build
+
+    root = tmp_path_factory.mktemp("advisor")
+    for doc in advisor_submissions():
+        write_json(root / "submissions" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json", doc)
+    return build(root / "submissions", ROOT / "legacy", root / "llm-energy").out_dir

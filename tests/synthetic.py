@@ -50,7 +50,14 @@ def quantization(precision: str) -> dict[str, Any]:
 
 
 def _trial(
-    rng: random.Random, index: int, role: str, tok_s: float, watts: float, tokens: int, started_at_s: float
+    rng: random.Random,
+    index: int,
+    role: str,
+    tok_s: float,
+    watts: float,
+    tokens: int,
+    started_at_s: float,
+    requests: int = 1,
 ) -> dict[str, Any]:
     duration = tokens / (tok_s * (1 + rng.gauss(0, 0.004)))
     power = watts * (1 + rng.gauss(0, 0.006))
@@ -60,7 +67,7 @@ def _trial(
         "started_at_s": started_at_s,
         "power_reading": "nvml_power_instant_field",
         "role": role,
-        "requests": 1,
+        "requests": requests,
         "duration_s": duration,
         "generated_tokens": tokens,
         "energy_j": energy,
@@ -88,18 +95,29 @@ def measurement(
     n_trials: int,
     warmups: int = 2,
     start_s: float = 0.0,
+    *,
+    speed: tuple[float, float] | None = None,
+    idle_w: float = 70.0,
+    engine: dict[str, Any] | None = None,
+    requests: int = 1,
 ) -> dict[str, Any]:
-    tok_s, watts, _ = _PRECISIONS[precision]
-    tok_s *= batch_size**0.9
-    tokens = batch_size * output_tokens
+    """One measured configuration; ``speed``: (tok/s at this batch size, watts) instead of the
+    precision's defaults, with ``requests`` requests per trial; ``engine``: the engine record (default
+    generate())."""
+    if speed is None:
+        tok_s, watts, _ = _PRECISIONS[precision]
+        tok_s *= batch_size**0.9
+    else:
+        tok_s, watts = speed
+    tokens = batch_size * output_tokens * requests
     trials = []
     clock = start_s + IDLE_WINDOW_S
     window = gates_mod.DEFAULT_GATES.min_trials  # the gate window: the last trials, earlier ones discarded
     for i in range(n_trials):
         role = "warmup" if i < warmups else ("measured" if i >= n_trials - window else "discarded")
-        trials.append(_trial(rng, i, role, tok_s, watts, tokens, clock))
+        trials.append(_trial(rng, i, role, tok_s, watts, tokens, clock, requests))
         clock += trials[-1]["duration_s"]
-    before, after = 70.0 + rng.random(), 70.0 + rng.random()
+    before, after = idle_w + rng.random(), idle_w + rng.random()
     idle = Idle(before, after, (before,), (after,))
     summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
     gate = gates_mod.evaluate(summary, gates_mod.DEFAULT_GATES)
@@ -114,7 +132,8 @@ def measurement(
         },
         "precision": precision,
         "quantization": quantization(precision),
-        "engine": {
+        "engine": engine
+        or {
             "name": "generate",
             "cache_implementation": "dynamic",
             "compiled": False,

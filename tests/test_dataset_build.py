@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, forget_drawn_figures
 from datasets import Features, load_dataset
 
 from dataset_card import checks
@@ -62,17 +63,22 @@ def test_every_config_loads_with_declared_features_and_counts(built: tuple[Path,
 def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
     out, _ = built
     again = tmp_path / "again"
+    forget_drawn_figures()  # the report's figures drawn again, not copied from the first build
     build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
-    assert {p.as_posix() for p in first} == {
+    files = {p.as_posix() for p in first}
+    report_figures = {f for f in files if f.startswith("figures/report/")}
+    assert files - report_figures == {
         ".eco-dataset-build",
         "README.md",
         "figures/energy_per_request_by_batch_size.png",
         "figures/energy_per_token_by_precision.png",
         *(f"{name}/train-00000-of-00001.parquet" for name in CONFIGS),
     }
+    card = first[Path("README.md")].decode("utf-8")
+    assert report_figures and set(re.findall(r"\]\((figures/report/[^)]+\.png)\)", card)) == report_figures
 
 
 def test_card_front_matter_matches_parquet(built: tuple[Path, list[dict]]) -> None:

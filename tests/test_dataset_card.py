@@ -205,11 +205,19 @@ def test_results_are_the_rows_medians_with_the_rows_named(builds: dict[str, Path
 def test_figures_are_in_the_build_embedded_and_carry_no_software_or_time_tag(builds: dict[str, Path]) -> None:
     out = builds["release"]
     embedded = re.findall(r"!\[[^\]]*\]\((figures/[^)]+\.png)\)", _text(out))
-    assert len(embedded) == 2
+    own = [p for p in embedded if p.count("/") == 1]  # the report's are in figures/report/ (test_dataset_report)
+    assert len(own) == 2 and len(embedded) > 2
+    assert set(embedded) == {p.relative_to(out).as_posix() for p in (out / "figures").rglob("*.png")}
     for path in embedded:
         data = (out / path).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert b"tIME" not in data and b"Software" not in data and b"matplotlib" not in data.lower()
+
+
+def test_the_report_says_when_no_ratio_is_an_estimate(builds: dict[str, Path]) -> None:
+    text = _text(builds["release"])  # its one ok row is an fp16 row: no ratio has both rows ok
+    assert "Rows: 1 ok, 9 gate_failed, 1 skipped. Estimates use rows with status ok (1 row);" in text
+    assert "**No ratio to fp16 has both its rows with status ok: no ratio or crossover below is an estimate.**" in text
 
 
 def test_licences_are_explicit(builds: dict[str, Path]) -> None:
@@ -253,12 +261,16 @@ def test_text_from_the_data_cannot_break_a_table_cell(value: str) -> None:
     assert "|" not in escaped.replace("\\|", "").replace("\\\\", "")
 
 
-def test_a_build_without_submissions_has_a_card_and_no_figures(tmp_path: Path) -> None:
+def test_a_build_without_submissions_has_a_card_and_only_legacy_figures(tmp_path: Path) -> None:
     (tmp_path / "submissions").mkdir()
     out = tmp_path / "out"
     build(tmp_path / "submissions", ROOT / "legacy", out, version="0.1.0")
     text = _text(out)
     assert "No accepted measurements yet." in text and "No accepted submissions yet." in text
-    assert not (out / "figures").exists() and "![" not in text and len(_code_blocks(text)) == 2
+    assert "**No accepted measurement yet: nothing below is an estimate.**" in text and len(_code_blocks(text)) == 2
+    # the card's own figures need measurements; the report still shows the legacy rows, labelled
+    assert not list((out / "figures").glob("*.png"))
+    embedded = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)
+    assert embedded and all(alt.startswith("legacy ") and "/report/legacy-" in path for alt, path in embedded)
     assert "cannot load an empty split" in text
     assert pq.read_table(out / "measurements" / "train-00000-of-00001.parquet").num_rows == 0

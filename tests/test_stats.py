@@ -88,3 +88,19 @@ def test_energy_vs_power_allows_the_counter_step_on_short_windows_only() -> None
 
     assert not flagged(0.5)  # 0.2 s of slack (one counter step, two sampler edges) is 40 % of 0.5 s
     assert flagged(20.0)  # on a real trial only the 5 % tolerance is left (plus 1 %)
+
+
+def test_t_quantiles_by_newton_agree_with_bisection() -> None:
+    for dof in (0.6, 1.0, 2.0, 3.7, 4.0, 9.5, 30.0, 1e6):
+        for p in (0.501, 0.6, 0.9, 0.975, 0.995, 0.9999):
+            bisected = stats._quantile(lambda t, dof=dof: stats.t_cdf(t, dof), p, 1.0, 1e-12)
+            assert stats.t_ppf(p, dof) == pytest.approx(bisected, rel=1e-10), (p, dof)
+
+
+def test_t_quantiles_match_tables() -> None:
+    for dof, expected in ((1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423), (1e6, 1.9600)):
+        assert stats.t_ppf(0.975, dof) == pytest.approx(expected, abs=1e-4)
+    assert stats.t_ppf(0.5, 3) == pytest.approx(0.0, abs=1e-9)
+    assert stats.t_cdf(-2.0, 4) == pytest.approx(0.05805826, abs=1e-7)
+    with pytest.raises(ValueError):
+        stats.t_ppf(1.0, 3)

@@ -1,0 +1,1 @@
+"""eco-advise: energy-saving recommendations and crossover estimates from a built dataset."""

@@ -1,0 +1,275 @@
+"""From a built dataset to estimates: each precision's energy per token relative to fp16 (as the
+``energy_vs_fp16`` column defines it: ``ecocompute.rows.FP16_KEY``) with its interval, one curve per
+GPU, engine, batch size, workload and precision, a crossover fit per curve, and each measured
+configuration's energy per token. Legacy rows get the same treatment in curves of their own.
+
+Which rows feed estimates: those with status ``ok`` (and ``gate_failed`` too when asked); a ratio
+needs both its row and its fp16 row admitted. The others are kept as points marked unused, so that
+figures and tables can show them beside the estimates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ecocompute import catalogue, rows
+
+from . import estimate
+from .data import Dataset, DatasetError
+from .estimate import CONFIDENCE, Crossover, Line, LogEstimate
+
+VALIDATED, LEGACY = "validated", "legacy"
+LEGACY_ENGINE = "legacy"  # the researcher's own transformers loop: never one of ours
+BASIS_GROSS = "gross"  # energy_per_token_j is the board's whole energy (net_* columns subtract idle)
+RATIO_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Point:
+    """One row's energy per token relative to its fp16 row."""
+
+    row_id: str  # measurement_id, or legacy_id for legacy rows
+    reference_id: str  # the fp16 row's id
+    source: str  # VALIDATED or LEGACY
+    gpu_name: str
+    model_id: str
+    weights: str
+    parameter_count: float
+    precision: str
+    engine: str
+    batch_size: int
+    output_tokens: int
+    basis: str  # gross or net energy (legacy tables differ)
+    status: str  # ok, gate_failed, or legacy
+    reference_status: str
+    ratio: LogEstimate
+    used: bool  # feeds the curve's fit
+
+
+@dataclass(frozen=True)
+class Curve:
+    source: str
+    gpu_name: str
+    engine: str
+    batch_size: int
+    output_tokens: int
+    basis: str
+    precision: str
+    points: tuple[Point, ...]
+    line: Line | None
+    crossover: Crossover
+
+    @property
+    def used(self) -> tuple[Point, ...]:
+        return tuple(p for p in self.points if p.used)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One measured configuration on one GPU model: its admitted measurements pooled."""
+
+    gpu_name: str
+    model_id: str
+    weights: str
+    parameter_count: int
+    precision: str
+    engine: str
+    batch_size: int
+    output_tokens: int
+    measurement_ids: tuple[str, ...]
+    statuses: tuple[str, ...]
+    energy_per_token: LogEstimate
+    throughput_tok_s: float  # mean over its measurements
+    power_w: float
+    vs_fp16: LogEstimate | None  # pooled over its admitted ratio points; None for fp16 itself
+
+    @property
+    def energy_per_sequence_j(self) -> float:
+        """Energy of one request of output_tokens tokens (a batch of b serves b of them)."""
+        return self.energy_per_token.value * self.output_tokens
+
+
+@dataclass(frozen=True)
+class Analysis:
+    source: str
+    statuses: tuple[str, ...]  # statuses admitted to estimates
+    confidence: float
+    measurements: tuple[dict[str, Any], ...]
+    counts: dict[str, int]  # rows by status
+    curves: tuple[Curve, ...]
+    legacy_curves: tuple[Curve, ...]
+    configs: tuple[Config, ...]
+    legacy_rows: tuple[dict[str, Any], ...]
+    energies: dict[str, LogEstimate]  # measurement_id -> its energy per token, every row with trials
+    ratios: dict[str, Point]  # measurement_id -> its ratio to fp16, every row with an fp16 row
+
+    @property
+    def admitted(self) -> int:
+        return sum(self.counts[s] for s in self.statuses)
+
+
+def admitted_statuses(include_gate_failed: bool) -> tuple[str, ...]:
+    return ("ok", "gate_failed") if include_gate_failed else ("ok",)
+
+
+def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: float = CONFIDENCE) -> Analysis:
+    statuses = admitted_statuses(include_gate_failed)
+    measurements = dataset.measurements
+    counts = {s: sum(1 for m in measurements if m["status"] == s) for s in catalogue.STATUSES}
+    points = _validated_points(dataset, statuses)
+    legacy_points = _legacy_points(dataset.legacy)
+    return Analysis(
+        source=dataset.source,
+        statuses=statuses,
+        confidence=confidence,
+        measurements=measurements,
+        counts=counts,
+        curves=_curves(points, confidence),
+        legacy_curves=_curves(legacy_points, confidence),
+        configs=_configs(dataset, statuses, points),
+        legacy_rows=dataset.legacy,
+        energies={
+            m["measurement_id"]: _energy(dataset, m) for m in measurements if m["energy_per_token_j"] is not None
+        },
+        ratios={p.row_id: p for p in points},
+    )
+
+
+def _energy(dataset: Dataset, m: dict[str, Any]) -> LogEstimate:
+    w = dataset.windows[m["measurement_id"]]
+    return estimate.of_mean(w.mean_j, w.std_j, w.n)
+
+
+def _validated_points(dataset: Dataset, statuses: tuple[str, ...]) -> list[Point]:
+    ms = dataset.measurements
+    columns = {c: [m[c] for m in ms] for c in (*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j")}
+    out = []
+    for m, j in zip(ms, rows.fp16_references(columns), strict=True):
+        if j is None or m["precision"] == catalogue.REFERENCE_PRECISION:
+            continue
+        ref = ms[j]
+        r = estimate.ratio(_energy(dataset, m), _energy(dataset, ref))
+        stored = m["energy_vs_fp16"]
+        if stored is None or not math.isclose(r.value, stored, rel_tol=RATIO_TOLERANCE):
+            raise DatasetError(
+                f"{dataset.source}: energy_vs_fp16 of {m['measurement_id']} is {stored}, but its fp16 row "
+                f"{ref['measurement_id']} gives {r.value}; the dataset was built with another reference rule"
+            )
+        out.append(
+            Point(
+                row_id=m["measurement_id"],
+                reference_id=ref["measurement_id"],
+                source=VALIDATED,
+                gpu_name=m["gpu_name"],
+                model_id=m["model_id"],
+                weights=m["weights"],
+                parameter_count=float(m["parameter_count"]),
+                precision=m["precision"],
+                engine=m["engine"],
+                batch_size=m["batch_size"],
+                output_tokens=m["output_tokens"],
+                basis=BASIS_GROSS,
+                status=m["status"],
+                reference_status=ref["status"],
+                ratio=r,
+                used=m["status"] in statuses and ref["status"] in statuses,
+            )
+        )
+    return out
+
+
+def _legacy_points(legacy: Iterable[dict[str, Any]]) -> list[Point]:
+    """Ratios within the researcher's aggregate tables: each row over the fp16 row of the same GPU,
+    model, batch size, output length and energy basis (several: the smallest legacy_id)."""
+    aggregates = [r for r in legacy if r["row_kind"] == "aggregate" and r["energy_per_1k_tokens_j"]]
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["gpu"], r["hf_path"], r["batch_size"], r["output_tokens"], r["energy_basis"])
+
+    references: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in sorted(aggregates, key=lambda r: r["legacy_id"]):
+        if r["precision"] == catalogue.REFERENCE_PRECISION:
+            references.setdefault(key(r), r)
+    out = []
+    for r in aggregates:
+        ref = references.get(key(r))
+        if ref is None or r is ref or r["params_b"] is None:
+            continue
+        out.append(
+            Point(
+                row_id=r["legacy_id"],
+                reference_id=ref["legacy_id"],
+                source=LEGACY,
+                gpu_name=r["gpu"],
+                model_id=r["hf_path"],
+                weights="pretrained",
+                parameter_count=r["params_b"] * 1e9,
+                precision=r["precision"],
+                engine=LEGACY_ENGINE,
+                batch_size=r["batch_size"],
+                output_tokens=r["output_tokens"],
+                basis=r["energy_basis"],
+                status=LEGACY,
+                reference_status=LEGACY,
+                ratio=estimate.ratio(legacy_energy(r), legacy_energy(ref)),
+                used=True,
+            )
+        )
+    return out
+
+
+def legacy_energy(r: dict[str, Any]) -> LogEstimate:
+    """A legacy aggregate's energy per 1k tokens with its published spread (none where not published)."""
+    return estimate.of_mean(r["energy_per_1k_tokens_j"], r["energy_std"], r["n_runs"])
+
+
+def _curves(points: list[Point], confidence: float) -> tuple[Curve, ...]:
+    groups: dict[tuple[Any, ...], list[Point]] = defaultdict(list)
+    for p in points:
+        groups[(p.source, p.gpu_name, p.engine, p.batch_size, p.output_tokens, p.basis, p.precision)].append(p)
+    curves = []
+    for key in sorted(groups, key=_curve_order):
+        members = tuple(sorted(groups[key], key=lambda p: (p.parameter_count, p.model_id, p.row_id)))
+        line = estimate.fit_line([(math.log10(p.parameter_count), p.ratio) for p in members if p.used])
+        curves.append(Curve(*key, points=members, line=line, crossover=estimate.crossover(line, confidence)))
+    return tuple(curves)
+
+
+def precision_rank(label: str) -> int:
+    """Order of precisions in tables and legends: the catalogue's, unknown legacy labels last."""
+    order = list(catalogue.PRECISIONS)
+    return order.index(label) if label in order else len(order)
+
+
+def _curve_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    source, gpu, engine, batch, tokens, basis, precision = key
+    return (source, gpu, engine, batch, tokens, basis, precision_rank(precision), precision)
+
+
+def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point]) -> tuple[Config, ...]:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for m in dataset.measurements:
+        if m["status"] in statuses and m["energy_per_token_j"] is not None:
+            key = (m["gpu_name"], m["model_id"], m["weights"], m["parameter_count"], m["precision"])
+            groups[(*key, m["engine"], m["batch_size"], m["output_tokens"])].append(m)
+    ratios: dict[str, LogEstimate] = {p.row_id: p.ratio for p in points if p.used}
+    out = []
+    for key in sorted(groups):
+        ms = sorted(groups[key], key=lambda m: m["measurement_id"])
+        found = [ratios[m["measurement_id"]] for m in ms if m["measurement_id"] in ratios]
+        out.append(
+            Config(
+                *key,
+                measurement_ids=tuple(m["measurement_id"] for m in ms),
+                statuses=tuple(m["status"] for m in ms),
+                energy_per_token=estimate.pooled([_energy(dataset, m) for m in ms]),
+                throughput_tok_s=math.fsum(m["throughput_tok_s"] for m in ms) / len(ms),
+                power_w=math.fsum(m["power_w"] for m in ms) / len(ms),
+                vs_fp16=estimate.pooled(found) if found else None,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,183 @@
+"""Read a built dataset (a folder written by ``eco-dataset build``, or a Hub repository at a revision)
+into what the analysis needs: measurement rows, per-measurement statistics of the gate window's trials,
+and the legacy rows.
+
+Only the columns the analysis uses are read, so a large release costs its few columns, not its size.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ecocompute import rows
+from ecocompute.cli import EcoError, printable
+
+MEASUREMENT_COLUMNS = (
+    *rows.FP16_KEY,
+    "measurement_id",
+    "submission_id",
+    "gpu_name",
+    "parameter_count",
+    "precision",
+    "status",
+    "gate_failed",
+    "trials_measured",
+    "prompt_tokens",
+    "energy_per_token_j",
+    "energy_per_request_j",
+    "throughput_tok_s",
+    "power_w",
+    "energy_vs_fp16",
+)
+TRIAL_COLUMNS = ("measurement_id", "role", "energy_per_token_j")
+LEGACY_COLUMNS = (
+    "legacy_id",
+    "row_kind",
+    "source_document",
+    "gpu",
+    "model",
+    "hf_path",
+    "params_b",
+    "precision",
+    "batch_size",
+    "output_tokens",
+    "n_runs",
+    "throughput_tok_s",
+    "power_w",
+    "energy_per_1k_tokens_j",
+    "energy_std",
+    "energy_basis",
+)
+MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
+_HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
+# The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
+# that mean was altered after the build.
+MEAN_TOLERANCE = 1e-9
+
+
+class DatasetError(EcoError):
+    """A dataset that cannot be read or does not hold what a build writes."""
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Energy per token over a measurement's gate window (its measured trials)."""
+
+    n: int
+    mean_j: float
+    std_j: float
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: str  # what to cite: a folder, or repo@revision
+    measurements: tuple[dict[str, Any], ...]
+    windows: dict[str, WindowStats]  # measurement_id -> its gate window
+    legacy: tuple[dict[str, Any], ...]
+
+
+def load(spec: str | Path) -> Dataset:
+    """A local folder built by ``eco-dataset build``, or ``owner/name@revision`` on the Hub."""
+    text = str(spec)
+    path = Path(text)
+    if path.exists():
+        if not path.is_dir():
+            raise DatasetError(f"{printable(text)} is a file; give the folder that eco-dataset build wrote")
+        return _assemble(text, lambda config, columns: _local_table(path, config, columns))
+    match = _HUB_SPEC.match(text)
+    if match is None:
+        raise DatasetError(
+            f"no dataset folder {printable(text)}; give a folder built by eco-dataset build, or a Hub "
+            "repository with the revision to read, as owner/name@revision (e.g. ecocompute/llm-energy@v1.0.0)"
+        )
+    repo, revision = match.groups()
+    return _assemble(text, lambda config, columns: _hub_table(repo, revision, config, columns))
+
+
+def from_tables(source: str, tables: Mapping[str, pa.Table]) -> Dataset:
+    """A dataset still in memory, as Arrow tables by config name (the build embeds the report in the
+    card it writes); ``source`` says what to cite."""
+    return _assemble(source, lambda config, columns: tables[config].select(list(columns)))
+
+
+def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
+    measurements = read("measurements", MEASUREMENT_COLUMNS)
+    windows = _windows(read("trials", TRIAL_COLUMNS))
+    measured = tuple(measurements.to_pylist())
+    _check_windows(source, measured, windows)
+    return Dataset(source, measured, windows, tuple(read("legacy", LEGACY_COLUMNS).to_pylist()))
+
+
+def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
+    files = sorted((folder / config).glob("*.parquet"))
+    if not files:
+        raise DatasetError(
+            f"{printable(str(folder))} has no {config}/*.parquet: it is not a folder written by eco-dataset build"
+        )
+    tables = []
+    for file in files:
+        names = set(pq.read_schema(file).names)
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise DatasetError(
+                f"{printable(str(file))} lacks column(s) {', '.join(missing)}: rebuild it with this version's eco-dataset build"
+            )
+        tables.append(pq.read_table(file, columns=list(columns)))
+    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+
+
+def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) -> pa.Table:
+    from datasets import load_dataset  # imported only for the Hub: it is slow to import
+
+    ds = load_dataset(repo, config, revision=revision, split="train")
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise DatasetError(f"{repo}@{revision} config {config} lacks column(s) {', '.join(missing)}")
+    return ds.select_columns(list(columns)).with_format("arrow")[:]
+
+
+def _windows(trials: pa.Table) -> dict[str, WindowStats]:
+    measured = trials.filter(pc.equal(trials["role"], MEASURED_ROLE))
+    # One thread: threads would sum each window in an order that varies from run to run, and the build
+    # embeds these figures in a card that must be byte-identical between builds of the same files.
+    grouped = measured.group_by("measurement_id", use_threads=False).aggregate(
+        [
+            ("energy_per_token_j", "count"),
+            ("energy_per_token_j", "mean"),
+            ("energy_per_token_j", "stddev", pc.VarianceOptions(ddof=1)),
+        ]
+    )
+    out = {}
+    for row in grouped.to_pylist():
+        n = row["energy_per_token_j_count"]
+        std = row["energy_per_token_j_stddev"] if n > 1 else 0.0
+        out[row["measurement_id"]] = WindowStats(n, row["energy_per_token_j_mean"], std)
+    return out
+
+
+def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, WindowStats]) -> None:
+    """Every row with a summary has its gate window in the trials config, with the row's mean."""
+    for m in measurements:
+        if m["energy_per_token_j"] is None:
+            continue
+        w = windows.get(m["measurement_id"])
+        if w is None or w.n != m["trials_measured"]:
+            found = 0 if w is None else w.n
+            raise DatasetError(
+                f"{printable(source)}: measurement {m['measurement_id']} has {m['trials_measured']} measured trials, "
+                f"but the trials config holds {found}; the configs come from different builds"
+            )
+        if not math.isclose(w.mean_j, m["energy_per_token_j"], rel_tol=MEAN_TOLERANCE):
+            raise DatasetError(
+                f"{printable(source)}: measurement {m['measurement_id']} states {m['energy_per_token_j']} J/token, "
+                f"its measured trials average {w.mean_j} J/token; the dataset was altered after its build"
+            )

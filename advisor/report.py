@@ -1,0 +1,363 @@
+"""The report: figures and a Markdown summary of what a built dataset says, for people and for the
+dataset card (``write_report`` returns the Markdown and the figures' paths for it to embed).
+
+The output folder holds REPORT.md and figures/*.png only; the report replaces a previous report
+there and refuses a folder holding anything else, so it never deletes what it did not write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecocompute import folders
+from ecocompute.cli import printable
+
+from . import data, figures, text
+from .analysis import Analysis, Curve, analyse
+from .estimate import CONFIDENCE
+
+MARKDOWN_NAME = "REPORT.md"
+FIGURES_DIR = "figures"
+MAX_POINTS_LISTED = 50  # rows of a points table; the figure draws every one
+
+
+ReportError = folders.FolderError  # the report cannot be written where asked
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out_dir: Path
+    markdown_path: Path
+    markdown: str  # links to figures are relative to out_dir (figures/NAME.png)
+    figures: tuple[Path, ...]
+
+    @property
+    def line(self) -> str:
+        """What a command says when it has written the report."""
+        return printable(f"wrote {self.markdown_path} and {len(self.figures)} figure(s)")
+
+
+def write_report(
+    dataset: str | Path | data.Dataset,
+    out_dir: Path,
+    *,
+    include_gate_failed: bool = False,
+    confidence: float = CONFIDENCE,
+) -> ReportResult:
+    loaded = dataset if isinstance(dataset, data.Dataset) else data.load(dataset)
+    found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
+    out_dir = folders.target(out_dir)
+    with folders.replacing(out_dir, _check_replaceable, _foreign) as staging:
+        names, markdown = render(found, staging / FIGURES_DIR)
+        (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
+    return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
+
+
+def _foreign(folder: Path) -> list[str]:
+    """What in ``folder`` a report did not write: anything but REPORT.md and figures/*.png."""
+    files, dirs = folders.contents(folder)
+    ours = {MARKDOWN_NAME} | {
+        f for f in files if f.startswith(f"{FIGURES_DIR}/") and f.count("/") == 1 and f.endswith(".png")
+    }
+    odd = {f for f in files if f not in ours or (folder / f).is_symlink()}
+    return sorted(odd | (dirs - {FIGURES_DIR}))
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not folders.refuse_target(out_dir):
+        return
+    foreign = _foreign(out_dir)
+    if foreign:
+        shown = ", ".join(printable(n) for n in foreign[:5])
+        raise ReportError(
+            f"--out {printable(str(out_dir))} holds files the report did not write ({shown}); give an empty or new "
+            "folder, or one holding only an earlier report"
+        )
+
+
+def _md(value: Any) -> str:
+    """A value from the data, safe inside a Markdown table cell and as HTML."""
+    escaped = printable(str(value), limit=200).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", escaped)
+
+
+def _slug(*parts: str) -> str:
+    return "-".join(re.sub(r"[^0-9a-z]+", "-", p.lower()).strip("-") for p in parts)
+
+
+# A figure's bytes are a function of what it draws (figures.py), and the repr of a drawing call spells
+# all of that (frozen dataclasses, dicts and lists of numbers and strings; floats repr exactly), so a
+# figure drawn once in a process is copied when asked for again. Every dataset build draws the legacy
+# figures, which change only with legacy/, and the tests build dozens of times.
+_DRAWN: OrderedDict[str, bytes] = OrderedDict()
+_DRAWN_MAX = 64  # a few MB of PNGs
+
+
+def forget_drawn() -> None:
+    """Draw every figure anew from here on (tests comparing two draws; benchmarks timing one build)."""
+    _DRAWN.clear()
+
+
+class _Figures:
+    """Names figures uniquely and deterministically while they are drawn; links are ``links``/NAME.png."""
+
+    def __init__(self, folder: Path, links: str) -> None:
+        self.folder = folder
+        self.links = links
+        self.names: list[str] = []
+
+    def draw(self, name: str, figure: Callable[..., Path], *args: Any, **kwargs: Any) -> str:
+        """``figure(*args, path=<folder>/NAME.png, **kwargs)``; ``figure`` is one of figures.py's."""
+        base, n = name, 2
+        while f"{name}.png" in self.names:
+            name, n = f"{base}-{n}", n + 1
+        self.names.append(f"{name}.png")
+        path = self.folder / f"{name}.png"
+        call = f"{figure.__module__}.{figure.__qualname__}{args!r}{sorted(kwargs.items())!r}"
+        key = hashlib.sha256(call.encode("utf-8", "surrogatepass")).hexdigest()
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_DRAWN[key])
+        else:
+            figure(*args, path=path, **kwargs)
+            _DRAWN[key] = path.read_bytes()
+            if len(_DRAWN) > _DRAWN_MAX:
+                _DRAWN.popitem(last=False)
+        return f"{self.links}/{name}.png"
+
+
+def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 0) -> tuple[list[str], str]:
+    """Draw the figures into ``folder`` and return their file names and the Markdown, whose figure
+    links are ``links``/NAME.png and whose headings sit ``depth`` levels down (the dataset card embeds
+    it under its own title)."""
+    figs = _Figures(folder, links)
+    out = _preamble(a)
+    out += [f"Method: {text.METHOD}", ""]
+    out += _crossover_table("Crossovers", a.curves, a.confidence)
+    for gpu in sorted({c.gpu_name for c in a.curves} | {m["gpu_name"] for m in a.measurements}):
+        out += [f"## {_md(gpu)}", ""]
+        curves = [c for c in a.curves if c.gpu_name == gpu]
+        for engine in sorted({c.engine for c in curves}):
+            chosen = [c for c in curves if c.engine == engine]
+            title = f"{gpu}, engine {engine}"
+            link = figs.draw(_slug("ratio", gpu, engine), figures.ratio_figure, chosen, title, confidence=a.confidence)
+            out += [
+                f"### Engine {_md(engine)}",
+                "",
+                f"![energy per token over fp16, {_md(gpu)}, {_md(engine)}]({link})",
+                "",
+            ]
+            out += _points_table(chosen, a.confidence)
+        series = _batch_series(a, gpu)
+        if series:
+            link = figs.draw(_slug("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per request")
+            out += ["### Energy per request vs batch size", "", f"![energy per request, {_md(gpu)}]({link})", ""]
+            out += [_REQUEST_NOTE, ""]
+        points = _power_points(a, gpu)
+        if points:
+            link = figs.draw(_slug("power", gpu), figures.power_figure, points, f"{gpu}: throughput vs power")
+            out += ["### Throughput vs power", "", f"![throughput vs power, {_md(gpu)}]({link})", ""]
+    out += _legacy(a, figs)
+    # Only headings start a line with '#': table rows start with '|', and data never starts a line.
+    shifted = ("#" * depth + line if line.startswith("#") else line for line in out)
+    return figs.names, "\n".join(shifted).rstrip() + "\n"
+
+
+def _preamble(a: Analysis) -> list[str]:
+    """The title, what the rows are, and plainly whether anything below is an estimate."""
+    admitted = " or ".join(a.statuses)
+    out = [
+        "# Energy per token against fp16: crossovers, batch size and power",
+        "",
+        f"Dataset: `{_md(a.source)}`. Rows: "
+        + ", ".join(f"{n} {s}" for s, n in a.counts.items())
+        + f". Estimates use rows with status {admitted} ({a.admitted} row{'' if a.admitted == 1 else 's'}); a ratio "
+        "needs its fp16 row admitted too. Rows kept out are drawn hollow and listed, never fitted.",
+        "",
+    ]
+    if not a.measurements:
+        return [*out, "**No accepted measurement yet: nothing below is an estimate.**", ""]
+    if a.admitted == 0:
+        widen = (
+            ""
+            if "gate_failed" in a.statuses
+            else "; `eco-advise report --include-gate-failed` (or `eco-dataset report --include-gate-failed`) "
+            "estimates from gate-failed rows, labelled"
+        )
+        return [
+            *out,
+            f"**No row has status {admitted}: nothing below is an estimate.** The rows that exist are shown for "
+            f"inspection only{widen}.",
+            "",
+        ]
+    if a.curves and not any(c.used for c in a.curves):
+        return [
+            *out,
+            f"**No ratio to fp16 has both its rows with status {admitted}: no ratio or crossover below is an "
+            "estimate.**",
+            "",
+        ]
+    return out
+
+
+_REQUEST_NOTE = (
+    "A request here is one sequence of the row's output tokens (energy per token x output tokens); the "
+    "dataset's `energy_per_request_j` is one generate() call over the whole batch."
+)
+
+
+def _crossover_table(title: str, curves: Iterable[Curve], confidence: float) -> list[str]:
+    rows = [
+        f"| {_md(c.gpu_name)} | {_md(c.engine)} | {c.batch_size} | {c.output_tokens} | {_md(c.basis)} | {_md(c.precision)} "
+        f"| {len(c.used)} of {len(c.points)} | {_md(text.crossover(c, confidence))} |"
+        for c in curves
+    ]
+    if not rows:
+        return [f"## {title}", "", "No ratio to fp16 can be formed: no precision was measured beside an fp16 row.", ""]
+    return [
+        f"## {title}",
+        "",
+        "| GPU | engine | batch | output tokens | energy | precision | points used | result |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def _points_table(curves: Iterable[Curve], confidence: float) -> list[str]:
+    """The rows behind a figure, at most MAX_POINTS_LISTED of them (those used in the estimates first):
+    a card of 100,000 rows must stay readable, and the dataset has every ratio (energy_vs_fp16)."""
+    points = [p for c in curves for p in c.points]
+    listed = set(sorted(range(len(points)), key=lambda i: not points[i].used)[:MAX_POINTS_LISTED])
+    rows = [
+        f"| {_md(p.model_id)} | {text.params(p.parameter_count)} | {_md(p.precision)} | {p.batch_size} "
+        f"| {text.with_interval(p.ratio, confidence)} | {_md(text.verdict(p.ratio, confidence))} "
+        f"| {_md(p.status)} / {_md(p.reference_status)} | {'yes' if p.used else 'no'} "
+        f"| `{text.short_id(p.row_id)}` / `{text.short_id(p.reference_id)}` |"
+        for i, p in enumerate(points)
+        if i in listed
+    ]
+    out = [
+        f"| model | parameters | precision | batch | energy / fp16 [{text.pct(confidence)}] | reading | status (row / fp16) "
+        "| used | row / fp16 row |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    if len(points) > len(rows):
+        out += [
+            f"{len(points) - len(rows)} more ratios are drawn in the figure and not listed here (rows used in the "
+            "estimates are listed first); the dataset's `energy_vs_fp16` column has every one.",
+            "",
+        ]
+    return out
+
+
+def _batch_series(a: Analysis, gpu: str) -> dict[str, list[dict[str, Any]]]:
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in a.configs:
+        if c.gpu_name == gpu:
+            series[c.engine].append(
+                {
+                    "batch_size": c.batch_size,
+                    "energy_per_sequence_j": c.energy_per_sequence_j,
+                    "precision": c.precision,
+                    "model_id": c.model_id,
+                    "used": True,
+                }
+            )
+    for m in a.measurements:
+        if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None and m["status"] not in a.statuses:
+            series[m["engine"]].append(
+                {
+                    "batch_size": m["batch_size"],
+                    "energy_per_sequence_j": m["energy_per_token_j"] * m["output_tokens"],
+                    "precision": m["precision"],
+                    "model_id": m["model_id"],
+                    "used": False,
+                }
+            )
+    return dict(series)
+
+
+def _power_points(a: Analysis, gpu: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "row_id": m["measurement_id"],
+            "power_w": m["power_w"],
+            "throughput_tok_s": m["throughput_tok_s"],
+            "precision": m["precision"],
+            "engine": m["engine"],
+            "batch_size": m["batch_size"],
+            "used": m["status"] in a.statuses,
+        }
+        for m in a.measurements
+        if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None
+    ]
+
+
+def _legacy(a: Analysis, figs: _Figures) -> list[str]:
+    if not a.legacy_rows:
+        return []
+    out = [
+        "## Legacy data (not validated: shown beside, never pooled)",
+        "",
+        "The `legacy` config holds the numbers of the research this dataset started from; they did not pass "
+        "eco-validate (no model revisions, no exact versions, mostly aggregates) and energy is gross or net "
+        "as each table states. Ratios pair rows of the same GPU, model, batch size, output length and energy "
+        "basis; intervals use the published standard deviation and run count (none where not published).",
+        "",
+    ]
+    out += _crossover_table("Legacy crossovers", a.legacy_curves, a.confidence)[2:]
+    for gpu in sorted({c.gpu_name for c in a.legacy_curves}):
+        chosen = [c for c in a.legacy_curves if c.gpu_name == gpu]
+        title = f"LEGACY, not validated: {gpu}"
+        link = figs.draw(_slug("legacy-ratio", gpu), figures.ratio_figure, chosen, title, confidence=a.confidence)
+        out += [f"### Legacy: {_md(gpu)}", "", f"![legacy energy per token over fp16, {_md(gpu)}]({link})", ""]
+        out += _points_table(chosen, a.confidence)
+    for gpu, series in _legacy_batches(a).items():
+        title = f"LEGACY, not validated: {gpu}"
+        link = figs.draw(_slug("legacy-batch", gpu), figures.batch_figure, series, title)
+        out += [
+            f"### Legacy: {_md(gpu)}, energy per request vs batch size",
+            "",
+            f"![legacy batch sizes, {_md(gpu)}]({link})",
+            "",
+        ]
+    return out
+
+
+def _legacy_batches(a: Analysis) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per legacy GPU with several batch sizes: energy per sequence of each aggregate row, and of the
+    raw sweep's trials averaged per batch size."""
+    sums: dict[tuple[str, str, str, int, int], list[float]] = defaultdict(list)
+    for r in a.legacy_rows:
+        if r["energy_per_1k_tokens_j"] is not None:
+            label = r["hf_path"] + (" (raw sweep)" if r["row_kind"] == "trial" else "")
+            sums[(r["gpu"], label, r["precision"], r["batch_size"], r["output_tokens"])].append(
+                r["energy_per_1k_tokens_j"] * r["output_tokens"] / 1000
+            )
+    by_gpu: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (gpu, model, precision, batch, _), values in sorted(sums.items()):
+        by_gpu[gpu].append(
+            {
+                "batch_size": batch,
+                "energy_per_sequence_j": math.fsum(values) / len(values),
+                "precision": precision,
+                "model_id": model,
+                "used": True,
+            }
+        )
+    return {
+        gpu: {"legacy tables": points}
+        for gpu, points in sorted(by_gpu.items())
+        if len({p["batch_size"] for p in points}) > 1
+    }
