@@ -4,7 +4,8 @@
 # calls without pause: 'start' launches a run in its own session, 'wait' calls follow it until it
 # ends, then 'report' prints the per-configuration table from the file.
 # Usage on the device: bash benchmarks/device_sweep.sh install|doctor|smoke|start|wait|report|ab-decode|ab
-#   MODEL=<hub id> (default Mistral-7B), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540).
+#   MODEL=<hub id> (default Mistral-7B), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540),
+#   RESUME_FROM=<a checkpoint .jsonl copied back by an earlier call> to continue a run on a new machine.
 set -uo pipefail
 STATE=/tmp/eco-run
 MODEL=${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}
@@ -25,6 +26,12 @@ case "${1:-start}" in
       | grep -vE "it/s|^\s*$" | tee "$OUT/smoke-$TAG.txt"
     ;;
   start)
+    # RESUME_FROM=<checkpoint .jsonl carried from an earlier machine> continues that run (--resume):
+    # a released machine takes its /tmp with it, but each call copies the checkpoint back.
+    if [ -n "${RESUME_FROM:-}" ]; then
+      mkdir -p "$STATE/repo/.eco-collect" && cp "$RESUME_FROM" "$STATE/repo/.eco-collect/" || exit 1
+      RUN_ARGS="${RUN_ARGS:-} --resume"
+    fi
     setsid nohup python3 -m collector run --model "$MODEL" --weights random --handle ecocompute-bot \
       --precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir "$STATE/repo/submissions" ${RUN_ARGS:-} \
       > "$STATE/run-$TAG.log" 2>&1 < /dev/null &

@@ -104,7 +104,8 @@ def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
     default="auto",
     show_default=True,
     help="interleaved: all precisions loaded at once, one trial of each configuration in turn, so host "
-    "drift hits all alike; auto does that when they fit in GPU memory.",
+    "drift hits all alike; auto does that when they fit in GPU memory. Interleaved configurations finish "
+    "(and are checkpointed) together near the end; sequential ones one by one.",
 )
 @click.option("--output-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
 @click.option(
