@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import domain, ids, rows
+from ecocompute.measurement import TokenCheck
 
 
 def common_drift(sub: domain.Submission) -> float | None:
@@ -59,7 +60,7 @@ def report(doc: dict[str, Any]) -> dict[str, Any]:
                 "trial_time_s": sum(t.duration_s for t in trials),
                 "span_s": (starts[-1] + trials[-1].duration_s - starts[0]) if starts else None,
                 "energy_vs_fp16_pct": None if ratio is None or m.precision == "fp16" else 100.0 * (ratio - 1),
-                "token_check": m.engine.token_check and m.engine.token_check.equal,
+                "token_check": _token_check(m.engine.token_check),
                 "skip_reason": m.skip_reason,
             }
         )
@@ -74,6 +75,15 @@ def report(doc: dict[str, Any]) -> dict[str, Any]:
         "mean_pairwise_throughput_correlation": common_drift(sub),
         "rows": out,
     }
+
+
+def _token_check(tc: TokenCheck | None) -> str | None:
+    """'equal', or where the ids part against how far generate() reproduced itself."""
+    if tc is None:
+        return None
+    if tc.equal:
+        return "equal"
+    return f"equal for {tc.first_difference} steps (generate() reproducible for {tc.reference_reproducible_steps})"
 
 
 def main() -> None:
@@ -106,6 +116,8 @@ def main() -> None:
             f"{f(row['net_j_per_1k_tok'], '7.0f')} {f(row['counter_vs_sampler_max_pct'], '8.2f')} "
             f"{f(row['span_s'], '6.0f')} {f(row['energy_vs_fp16_pct'], '+6.0f')}%"
         )
+        if row["token_check"] not in (None, "equal"):
+            print(f"    token ids: {row['token_check']}")
         if row["skip_reason"]:
             print(f"    skipped: {row['skip_reason']}")
 

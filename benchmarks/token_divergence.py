@@ -7,7 +7,7 @@ static cache (uncompiled), our own loop run eagerly, and the same loop replayed 
 the eager loop equals generate() and the replay does not, the capture itself changes the numerics
 (cuBLAS picks its kernels by the workspace it sees); if the eager loop already differs, the loop does.
 
-Run on a GPU: python benchmarks/token_divergence.py --model mistralai/Mistral-7B-Instruct-v0.2 --batch-size 8
+Run on a GPU: python benchmarks/token_divergence.py --model mistralai/Mistral-7B-Instruct-v0.2 --batch-sizes 8,1
 (set CUBLAS_WORKSPACE_CONFIG before the run to try a fixed cuBLAS workspace). On CPU (bf16, a small
 random Mistral config, batch 8, 96 tokens) the eager loop equals the static-cache generate() exactly.
 """
@@ -57,48 +57,63 @@ class SameStream:
         return graph
 
 
+def compare(runs: dict[str, Any]) -> None:
+    names = list(runs)
+    for i, x in enumerate(names):
+        for y in names[i + 1 :]:
+            c = token_check(runs[x], runs[y], 0)
+            same_rows = bool((runs[y] == runs[y][0]).all())
+            print(
+                f"  {x:>24} vs {y:<24} {'equal' if c.equal else f'first differs at step {c.first_difference}'}"
+                f"{'' if same_rows else ' (rows of the second differ among themselves)'}",
+                flush=True,
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="mistralai/Mistral-7B-Instruct-v0.2")
     p.add_argument("--precision", default="fp16")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-sizes", default="8", help="comma-separated; one model load for all")
     p.add_argument("--output-tokens", type=int, default=128)
-    p.add_argument("--no-reduced-precision", action="store_true", help="cuBLAS fp16 reductions in fp32")
+    p.add_argument(
+        "--reductions",
+        default="on",
+        choices=("on", "off", "both"),
+        help="cuBLAS fp16 reduced-precision reductions: on (torch's default), off (fp32), or both in turn",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
     a = p.parse_args()
     import torch
 
-    if a.no_reduced_precision:
-        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
     with Nvml([0]) as nvml:
         device = torch_device(nvml.uuids()[0])
     source = ModelSource(a.model, weights="random", revision=None, device=device, cache_dir=a.cache_dir)
     loaded = source.load(a.precision)
-    d = Decoding.of(loaded.model, source.prompt(64), a.batch_size, a.output_tokens)
-    runs = {
-        "generate-dynamic": GenerateEngine(d).new_ids().clone(),
-        "generate-static": GenerateEngine(d, static_cache=True, compile=False).new_ids().clone(),
-    }
+    settings = {"on": (True,), "off": (False,), "both": (True, False)}[a.reductions]
     backends = (("loop-eager", Eager()), ("loop-graph", CudaGraphs()), ("loop-graph-same-stream", SameStream()))
-    for label, backend in backends:
-        engine = CudaGraphEngine(d, backend)
-        engine.prepare()
-        runs[label] = engine.new_ids().clone()
-        runs[label + "-again"] = engine.new_ids().clone()
-    print(
-        f"{a.model} {a.precision} bs={a.batch_size}: CUBLAS_WORKSPACE_CONFIG="
-        f"{os.environ.get('CUBLAS_WORKSPACE_CONFIG')}, reduced-precision reduction "
-        f"{torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction}"
-    )
-    names = list(runs)
-    for i, x in enumerate(names):
-        for y in names[i + 1 :]:
-            c = token_check(runs[x], runs[y])
-            same_rows = bool((runs[y] == runs[y][0]).all())
+    for reduced in settings:
+        torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = reduced
+        for batch_size in (int(b) for b in a.batch_sizes.split(",")):
+            d = Decoding.of(loaded.model, source.prompt(64), batch_size, a.output_tokens)
+            runs = {
+                "generate-dynamic": GenerateEngine(d).new_ids().clone(),
+                "generate-static": GenerateEngine(d, static_cache=True, compile=False).new_ids().clone(),
+                "generate-static-again": GenerateEngine(d, static_cache=True, compile=False).new_ids().clone(),
+            }
+            for label, backend in backends:
+                engine = CudaGraphEngine(d, backend)
+                engine.prepare()
+                runs[label] = engine.new_ids().clone()
+                runs[label + "-again"] = engine.new_ids().clone()
+                del engine
             print(
-                f"  {x:>20} vs {y:<20} {'equal' if c.equal else f'first differs at step {c.first_difference}'}"
-                f"{'' if same_rows else ' (rows of the second differ among themselves)'}"
+                f"{a.model} {a.precision} bs={batch_size}: CUBLAS_WORKSPACE_CONFIG="
+                f"{os.environ.get('CUBLAS_WORKSPACE_CONFIG')}, reduced-precision reduction {reduced}",
+                flush=True,
             )
+            compare(runs)
+            torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

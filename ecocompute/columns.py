@@ -113,6 +113,11 @@ MEASUREMENTS = schema(
         C("attn_implementation", S, "", "transformers attention implementation (e.g. sdpa)."),
         C("token_check_equal", B, "", "Whether this engine's greedy token ids equalled generate()'s on the same "
           "model; null for generate itself and before schema 1.2.0."),
+        C("token_check_first_difference", INT, "decode steps", "Decode step at which this engine's ids first differ "
+          "from generate()'s; null when equal, for generate itself and before schema 1.2.0."),
+        C("token_check_reference_reproducible_steps", INT, "decode steps", "Leading decode steps over which "
+          "generate() reproduced its own ids (a second run, and every row of one prompt); a CUDA-graph row is kept "
+          "only when its ids first differ at or after this step. Null for generate itself and before schema 1.3.0."),
         C("placement", S, "", f"Where the modules ran: {_one_of(catalogue.PLACEMENT_STRATEGIES)}; null before "
           f"schema 1.2.0 (one GPU)."),
         C("gpu_count_used", INT, "GPUs", "GPUs the model's modules were placed on; null before schema 1.2.0."),

@@ -196,9 +196,25 @@ class TokenCheck:
     first_difference: int | None
     ids_sha256: str
     reference: str = catalogue.REFERENCE_ENGINE
+    # From schema 1.3.0: the leading decode steps over which generate() agreed with itself (two runs,
+    # and every row of each, the workload's rows being one prompt). On a GPU whose kernels are not
+    # bitwise reproducible, greedy ids part at the first near-tied argmax, and no engine can be held
+    # to a sequence that generate() does not reproduce itself.
+    reference_reproducible_steps: int | None = None
+
+    @property
+    def same_computation(self) -> bool:
+        """Equal to generate()'s ids, or equal for as long as generate() reproduces itself."""
+        if self.equal:
+            return True
+        steps, first = self.reference_reproducible_steps, self.first_difference
+        return steps is not None and first is not None and first >= steps
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.reference_reproducible_steps is None:  # a file before schema 1.3.0 has no such key
+            del out["reference_reproducible_steps"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

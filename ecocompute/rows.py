@@ -83,6 +83,10 @@ def measurement_row(sub: Submission, m: Measurement, measurement_id: str) -> Row
         "prefill": m.engine.prefill,
         "attn_implementation": m.engine.attn_implementation,
         "token_check_equal": m.engine.token_check.equal if m.engine.token_check else None,
+        "token_check_first_difference": m.engine.token_check.first_difference if m.engine.token_check else None,
+        "token_check_reference_reproducible_steps": (
+            m.engine.token_check.reference_reproducible_steps if m.engine.token_check else None
+        ),
         "placement": m.placement.strategy if m.placement else None,
         "gpu_count_used": len(set(m.placement.device_map.values())) if m.placement else None,
         "batch_size": m.batch_size,

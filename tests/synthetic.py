@@ -13,8 +13,8 @@ import hashlib
 import random
 from typing import Any
 
+from ecocompute import catalogue, reference, stats
 from ecocompute import gates as gates_mod
-from ecocompute import reference, stats
 from ecocompute.domain import Idle, Trial
 
 IDLE_WINDOW_S = 5.0
@@ -167,11 +167,11 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
         last = measurements[-1]["trials"][-1]
         clock = last["started_at_s"] + last["duration_s"] + 2 * IDLE_WINDOW_S
     return {
-        "schema_version": "1.2.0",
+        "schema_version": catalogue.SCHEMA_VERSION,
         "session": {"started_at": "2026-11-22T11:00:00Z", "wall_s": 3600.0},
         "submission_id": f"synthetic-{seed:08d}",
         "created_at": "2026-11-22T12:00:00Z",
-        "collector": {"name": "eco-collect", "version": "0.1.0"},
+        "collector": {"name": "eco-collect", "version": "0.2.0"},
         "contributor": {"handle": "synthetic-bot"},
         "environment": {
             "gpu": {

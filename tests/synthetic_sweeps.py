@@ -50,6 +50,7 @@ def _engine(name: str, batch_size: int, seed: int) -> dict[str, Any]:
             "equal": True,
             "first_difference": None,
             "ids_sha256": hashlib.sha256(f"ids-{seed}-{batch_size}".encode()).hexdigest(),
+            "reference_reproducible_steps": OUTPUT_TOKENS,
         }
     return {
         "name": name,

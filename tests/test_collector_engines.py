@@ -18,6 +18,7 @@ from collector.engines import (
     EngineUnavailable,
     GenerateEngine,
     build,
+    reproducible_steps,
     token_check,
 )
 from collector.errors import CollectError
@@ -116,9 +117,74 @@ def test_token_check_reports_the_first_differing_step() -> None:
     a = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
     b = a.clone()
     b[1, 2] = 0
-    check = token_check(a, b)
+    check = token_check(a, b, 4)
     assert not check.equal and check.first_difference == 2 and check.new_tokens == 8
-    assert token_check(a, a).ids_sha256 == token_check(a.clone(), a.clone()).ids_sha256
+    assert not check.same_computation  # generate() reproduced all 4 steps
+    assert token_check(a, b, 2).same_computation  # ... or only 2: the loop is as faithful as generate() itself
+    assert check.to_dict()["reference_reproducible_steps"] == 4
+    assert token_check(a, a, 4).ids_sha256 == token_check(a.clone(), a.clone(), 4).ids_sha256
+
+
+def test_reproducible_steps_stop_where_runs_or_rows_of_one_prompt_part() -> None:
+    run = torch.tensor([[1, 2, 3, 4, 5]] * 3)
+    assert reproducible_steps((run, run.clone()), rows_alike=True) == 5
+    other_run = run.clone()
+    other_run[2, 3] = 9
+    assert reproducible_steps((run, other_run), rows_alike=True) == 3
+    rows_part = run.clone()
+    rows_part[1, 1] = 9  # one run whose rows (the same prompt) disagree
+    assert reproducible_steps((rows_part, rows_part.clone()), rows_alike=True) == 1
+    assert reproducible_steps((rows_part, rows_part.clone()), rows_alike=False) == 5  # rows of other prompts
+    assert reproducible_steps((run, run[:, :4]), rows_alike=True) == 0
+
+
+def _wobbling(step: int) -> Any:
+    """generate() on a GPU whose kernels are not bitwise reproducible: from ``step`` on, every run
+    after the first gives its last row another token (a near-tied argmax flipped)."""
+    original, calls = GenerateEngine.new_ids, []
+
+    def new_ids(engine: GenerateEngine) -> Any:
+        ids = original(engine)
+        calls.append(1)
+        if len(calls) > 1:
+            ids = ids.clone()
+            ids[-1, step:] += 1
+        return ids
+
+    return new_ids
+
+
+def _loop_parting_at(step: int) -> PlainGraphs:
+    class Parting(PlainGraphs):
+        def capture(self, fn: Any, setup: Any, device: Any) -> Any:
+            inner = super().capture(fn, setup, device)
+
+            class Replay:
+                def replay(self) -> None:
+                    inner.replay()
+                    fn.__self__.tokens[0, step:] += 2
+
+            return Replay()
+
+    return Parting()
+
+
+def test_a_loop_parting_where_generate_parts_from_itself_is_kept_and_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GenerateEngine, "new_ids", _wobbling(7))
+    built = build("cuda-graph", _decoding(), _loop_parting_at(7))
+    check = built.check
+    assert check is not None and not check.equal and check.first_difference == 7
+    assert check.reference_reproducible_steps == 7 and check.same_computation
+    assert (
+        "over the first 7 decode steps; generate() reproduced itself (a second run, every row) over 7"
+        in (built.notes()[0])
+    )
+
+
+def test_a_loop_parting_before_generate_parts_from_itself_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GenerateEngine, "new_ids", _wobbling(9))
+    with pytest.raises(EngineUnavailable, match=r"from decode step 6, where generate\(\) still reproduces itself"):
+        build("cuda-graph", _decoding(), _loop_parting_at(6))
 
 
 def test_misuse_is_a_clear_error() -> None:

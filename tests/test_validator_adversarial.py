@@ -315,7 +315,7 @@ def test_check_document_keeps_its_api(valid_doc: dict) -> None:
     bidi = copy.deepcopy(valid_doc)
     bidi["environment"]["host"]["kernel"] = "6.8\u202e"
     assert [f.code for f in check.check_document(bidi, "x.json")] == ["json.unsafe_text"]
-    findings = check.check_document({**valid_doc, "schema_version": "1.1.0"}, "x.json")
+    findings = check.check_document({**valid_doc, "schema_version": "1.2.0"}, "x.json")
     assert [f.code for f in findings] == ["schema.outdated_version"]
 
 

@@ -266,7 +266,8 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "protocol.token_check",
             _E,
-            "an engine other than generate() was measured without equal token ids, or generate() carries a check",
+            "an engine other than generate() was measured with token ids that differ from generate()'s where generate() "
+            "reproduces itself, or without a check, or generate() carries a check",
             "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
         ),
         Code(

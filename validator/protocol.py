@@ -204,6 +204,7 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
         (e.token_check.first_difference is None) != e.token_check.equal
         or (e.token_check.first_difference or 0) >= output_tokens
         or e.token_check.new_tokens != m.batch_size * output_tokens
+        or (e.token_check.reference_reproducible_steps or 0) > output_tokens
     ):
         tc = e.token_check
         out.append(
@@ -211,19 +212,27 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
                 "protocol.token_check",
                 file,
                 f"{base}/engine/token_check",
-                f"equal={tc.equal} with first_difference={tc.first_difference} over {tc.new_tokens} tokens: a check "
-                f"compares batch x output tokens = {m.batch_size * output_tokens} tokens, and differs at a step below "
-                f"{output_tokens} exactly when not equal",
+                f"equal={tc.equal} with first_difference={tc.first_difference} and reference_reproducible_steps="
+                f"{tc.reference_reproducible_steps} over {tc.new_tokens} tokens: a check compares batch x output "
+                f"tokens = {m.batch_size * output_tokens} tokens, differs at a step below {output_tokens} exactly when "
+                f"not equal, and generate() cannot reproduce itself over more than {output_tokens} steps",
             )
         )
-    elif e.cuda_graph and not e.token_check.equal:
+    elif e.cuda_graph and not e.token_check.same_computation:
+        tc = e.token_check
+        if tc.reference_reproducible_steps is None:
+            why = "it measured another computation"
+        else:
+            why = (
+                f"generate() reproduced its own ids over its first {tc.reference_reproducible_steps} decode steps, so "
+                "within them the loop measured another computation"
+            )
         out.append(
             make(
                 "protocol.token_check",
                 file,
                 f"{base}/engine/token_check/equal",
-                f"the CUDA-graph loop's tokens differ from generate()'s from step {e.token_check.first_difference}: "
-                "it measured another computation",
+                f"the CUDA-graph loop's tokens differ from generate()'s from step {tc.first_difference}: {why}",
             )
         )
     return out
