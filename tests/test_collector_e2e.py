@@ -23,7 +23,9 @@ from collector.session import Hooks
 from ecocompute.gates import Gates
 from validator.run import exit_code, validate
 
-EPOCH = datetime(2026, 11, 22, tzinfo=timezone.utc)  # fake time 0: after eco-collect 0.2.0 (a day of grace), not in the future
+EPOCH = datetime(
+    2026, 11, 22, tzinfo=timezone.utc
+)  # fake time 0: after eco-collect 0.2.0 (a day of grace), not in the future
 
 
 @pytest.fixture
