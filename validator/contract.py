@@ -115,6 +115,29 @@ def _probe(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> Any:
     return value
 
 
+def _oversized(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> None:
+    """What ``_probe`` notes in ``oversized``, in the same order, without copying anything: the same
+    walk (the first few items of arrays, the first keys of huge objects), descending only into arrays
+    and objects. A valid document needs no probe, only this."""
+    if isinstance(value, list):
+        if len(value) > _limits()[0]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} items; no array of the schema holds more than {_limits()[0]}")
+            )
+        for i, v in enumerate(value[:_PROBE_ITEMS]):
+            if isinstance(v, (list, dict)):
+                _oversized(v, [*at, i], oversized)
+    elif isinstance(value, dict):
+        if len(value) > _limits()[1]:
+            oversized.append(
+                (_pointer(at), f"{len(value)} keys; no object of the schema holds more than {_limits()[1]}")
+            )
+        items = value.items() if len(value) <= _PROBE_KEYS else list(value.items())[:_PROBE_KEYS]
+        for k, v in items:
+            if isinstance(v, (list, dict)):
+                _oversized(v, [*at, k], oversized)
+
+
 def _finding(file: str, pointer: str, message: str) -> Finding:
     message = message if len(message) <= 300 else message[:297] + "..."
     return make("schema.violation", file, pointer, f"{pointer or '/'}: {message}")
@@ -128,10 +151,11 @@ def check_schema(data: dict[str, Any], file: str, limit: int = MAX_SCHEMA_FINDIN
     them), only its probe."""
     validator = _validator()
     oversized: list[tuple[str, str]] = []
-    probe = _probe(data, [], oversized)
+    _oversized(data, [], oversized)
     if not oversized and validator.is_valid(data):
         return []
     errors = list(oversized)
+    probe = _probe(data, [], [])
     for error in validator.iter_errors(probe):
         errors.append((_pointer(error.instance_path), error.message))
         if len(errors) >= 4 * limit:
