@@ -35,6 +35,10 @@ LEGEND_IN = 2.0
 # in every figure; labels outside the catalogue (legacy "int8-pure" is in it) take grey.
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+# A panel is about 400 pixels wide: beyond this many ratios of one curve (used or not), their error
+# bars overlap into one block of ink that hides the fitted band, and cost seconds to draw (and an
+# interval each); such points are drawn as markers alone, and the legend says so.
+MAX_ERROR_BARS = 2_000
 
 
 def _label(value: str) -> str:
@@ -142,11 +146,22 @@ def _ratio_curve(ax: Axes, c: Curve, confidence: float, span: tuple[float, float
         if not pts:
             continue
         ys = [p.ratio.value for p in pts]
-        bounds = [p.ratio.interval(confidence) or (p.ratio.value, p.ratio.value) for p in pts]
-        err = [[y - b[0] for y, b in zip(ys, bounds, strict=True)], [b[1] - y for y, b in zip(ys, bounds, strict=True)]]
         label = _label(
             c.precision if used else f"{c.precision}: not used ({', '.join(sorted({p.status for p in pts}))})"
         )
+        if len(pts) > MAX_ERROR_BARS:
+            ax.plot(
+                [p.parameter_count for p in pts],
+                ys,
+                linestyle="",
+                marker="o",
+                color=col,
+                markerfacecolor=col if used else "white",
+                label=f"{label} ({len(pts)} points, intervals not drawn)",
+            )
+            continue
+        bounds = [p.ratio.interval(confidence) or (p.ratio.value, p.ratio.value) for p in pts]
+        err = [[y - b[0] for y, b in zip(ys, bounds, strict=True)], [b[1] - y for y, b in zip(ys, bounds, strict=True)]]
         ax.errorbar(
             [p.parameter_count for p in pts],
             ys,
