@@ -1,12 +1,15 @@
-"""contract._oversized (asked of every document) notes exactly what contract._probe (built only for a
-document that fails) notes, in the same order, however the document is shaped."""
+"""The schema check's shortcuts: contract._oversized (asked of every document) notes exactly what
+contract._probe (built only for a document that fails) notes, in the same order, however the document
+is shaped; contract._fast_validator (the schema with its references inlined) accepts exactly what the
+schema as written accepts."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from validator import contract
@@ -29,3 +32,41 @@ def test_oversized_notes_what_the_probe_notes(document: Any) -> None:
         contract._probe(document, [], probed)
         contract._oversized(document, [], walked)
     assert walked == probed
+
+
+def _leaves(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, (*at, k))] or [at]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*at, i))] or [at]
+    return [at]
+
+
+_EDIT = st.one_of(
+    st.sampled_from([None, True, 0, -1, -0.5, 1e-9, 0.001, 63, 64, 1e5 + 1, 1e6 + 0.5, 1e8 + 1, 1e12 + 1, 2e15]),
+    st.sampled_from([10**9 + 1, 10**15 + 1, 2**70, "", "x", "fp16", "2026-01-01T00:00:00Z", [], {}, [1.0] * 70]),
+    st.integers(-(10**16), 10**16),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.tuples(st.integers(min_value=0), _EDIT, st.booleans()), min_size=1, max_size=3))
+def test_the_inlined_schema_accepts_exactly_what_the_schema_accepts(
+    valid_doc: dict, picks: list[tuple[int, Any, bool]]
+) -> None:
+    """contract._fast_validator answers is_valid for every document: it must never disagree with the
+    schema as written (edits at every leaf: boundaries of the maxima merged from $ref and beside it).
+    The fixture is only read (deep-copied), so sharing it across examples is safe."""
+    doc = copy.deepcopy(valid_doc)
+    for index, value, delete in picks:
+        leaves = _leaves(doc)
+        *parents, last = leaves[index % len(leaves)] or ("schema_version",)
+        node = doc
+        for key in parents:
+            node = node[key]
+        if delete and isinstance(node, dict):
+            node.pop(last, None)
+        elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
+            node[last] = value
+    assert contract._fast_validator().is_valid(doc) == contract._validator().is_valid(doc)
