@@ -6,6 +6,7 @@ schema as written accepts."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -68,5 +69,51 @@ def test_the_inlined_schema_accepts_exactly_what_the_schema_accepts(
         if delete and isinstance(node, dict):
             node.pop(last, None)
         elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
-            node[last] = value
+            node[last] = copy.deepcopy(value)  # sampled lists and dicts are shared between examples
     assert contract._fast_validator().is_valid(doc) == contract._validator().is_valid(doc)
+
+
+_DEFS: dict[str, Any] = {
+    "one": {"const": 1},
+    "closed": {"type": "object", "additionalProperties": False},
+    "later": {"type": "object", "unevaluatedProperties": False},
+    "pair": {"type": "array", "prefixItems": [{"type": "integer"}]},
+    "cond": {"if": {"type": "integer"}, "then": {"minimum": 5}},
+    "self": {"type": "array", "items": {"$ref": "#/$defs/self"}, "maxItems": 2},
+    "anchored": {"$id": "https://example.org/other", "$defs": {"one": {"const": 2}}, "$ref": "#/$defs/one"},
+    "positive": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+}
+
+
+@pytest.mark.parametrize(
+    ("beside", "instances"),
+    [
+        ({"$ref": "#/$defs/one", "const": True}, [1, True, 1.0]),  # 1 == True in Python, not in JSON
+        ({"$ref": "#/$defs/one", "const": 1.0}, [1, 1.0]),
+        ({"$ref": "#/$defs/closed", "properties": {"y": {}}}, [{"y": 1}, {}]),
+        ({"$ref": "#/$defs/later", "properties": {"y": {}}}, [{"y": 1}, {}]),
+        ({"$ref": "#/$defs/pair", "items": False}, [[1], [1, 2], []]),
+        ({"$ref": "#/$defs/cond", "else": False}, [3, 7, "x"]),
+        ({"$ref": "#/$defs/self"}, [[], [[]], [[[], [], []]], [1]]),
+        ({"$ref": "#/$defs/anchored"}, [1, 2]),
+        ({"$ref": "#/$defs/positive", "maximum": 5, "minimum": 0.5}, [0.25, 0.5, 5, 6, 10]),
+        ({"$ref": "#/$defs/positive", "maximum": 20, "exclusiveMinimum": 2}, [1, 3, 10, 15]),
+        ({"$ref": "#/$defs/positive", "type": "integer"}, [1, 1.5, 11]),
+    ],
+)
+def test_inlining_keeps_every_verdict_of_a_tricky_reference(beside: dict[str, Any], instances: list[Any]) -> None:
+    """Keywords beside a $ref that read their neighbours, JSON values that Python calls equal (1, 1.0,
+    true), a target that references itself or sets its own $id: the inlined schema judges alike."""
+    import jsonschema_rs
+
+    schema = {"$defs": _DEFS, "properties": {"x": beside}}
+    as_written = jsonschema_rs.Draft202012Validator(schema)
+    fast = jsonschema_rs.Draft202012Validator(contract.inlined(schema, _DEFS))
+    for instance in instances:
+        assert fast.is_valid({"x": instance}) == as_written.is_valid({"x": instance}), instance
+
+
+def test_the_submission_schema_is_inlined_whole() -> None:
+    """The shortcut is worth having only if it reaches the schema's references (all of them today)."""
+    schema = contract.load_schema()
+    assert "$ref" not in json.dumps(contract.inlined(schema, schema["$defs"]))

@@ -41,29 +41,77 @@ def _validator() -> jsonschema_rs.Draft202012Validator:
 
 
 _LOCAL = "#/$defs/"
+# Keywords that assert on the instance alone, each independently of the others in its schema object:
+# only these are merged from a $ref's target with the keywords beside the $ref. Keywords that read
+# their neighbours (properties with additionalProperties or unevaluatedProperties, items with
+# prefixItems, if/then/else, contains with minContains) or change how references resolve ($id,
+# $anchor, $defs) would change meaning when moved into one object with others.
+_INDEPENDENT = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "maximum",
+        "minimum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "multipleOf",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "format",
+        "description",
+        "title",
+    }
+)
+_NO_INLINE = frozenset({"$id", "$anchor", "$dynamicAnchor", "$dynamicRef", "$schema", "$defs", "$recursiveAnchor"})
 
 
-def inlined(node: Any, defs: dict[str, Any]) -> Any:
-    """``node`` with every local ``$ref`` replaced by its target merged with the keywords beside it:
-    the same instances valid, and a third faster for jsonschema-rs on a trial (it no longer resolves
-    a reference per number). Where both set ``maximum`` (or ``minimum``) both apply, so the stricter
-    is kept; any other keyword set differently on the two sides keeps the ``$ref`` as written.
-    Descriptions and titles do not validate. Error messages still come from the schema as written."""
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values are spelt: 1, 1.0 and true differ (Python's == would call them equal)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _resolves_alike(node: Any) -> bool:
+    """No keyword below ``node`` changes the base of a reference (an $id, an anchor, $defs)."""
+    if isinstance(node, dict):
+        return not (_NO_INLINE & node.keys()) and all(_resolves_alike(v) for v in node.values())
     if isinstance(node, list):
-        return [inlined(v, defs) for v in node]
+        return all(_resolves_alike(v) for v in node)
+    return True
+
+
+def inlined(node: Any, defs: dict[str, Any], _inside: frozenset[str] = frozenset()) -> Any:
+    """``node`` with local ``$ref``s replaced by their targets: the same instances valid, and a third
+    faster for jsonschema-rs on a trial (it no longer resolves a reference per number).
+
+    A ``$ref`` alone (beside it only a description or title) becomes its target. A ``$ref`` with other
+    keywords beside it is merged with its target only when both sides use keywords that assert
+    independently (``_INDEPENDENT``): keywords set on one side are kept, the same value on both sides
+    once, and where both set ``maximum`` (or ``minimum``) to numbers the stricter is kept, as both
+    applied; anything else (another clash, a keyword that reads its neighbours, a target that
+    references itself or sets an $id, anchor or $defs) keeps the ``$ref`` as written. Error messages
+    still come from the schema as written."""
+    if isinstance(node, list):
+        return [inlined(v, defs, _inside) for v in node]
     if not isinstance(node, dict):
         return node
-    node = {k: inlined(v, defs) for k, v in node.items()}
+    node = {k: inlined(v, defs, _inside) for k, v in node.items()}
     ref = node.get("$ref")
-    if not (isinstance(ref, str) and ref.startswith(_LOCAL) and ref[len(_LOCAL) :] in defs):
+    name = ref[len(_LOCAL) :] if isinstance(ref, str) and ref.startswith(_LOCAL) else None
+    if name is None or name not in defs or name in _inside or not _resolves_alike(defs[name]):
         return node
-    merged = dict(inlined(defs[ref[len(_LOCAL) :]], defs))
-    for key, value in node.items():
-        if key == "$ref":
-            continue
+    target = inlined(defs[name], defs, _inside | {name})
+    if not isinstance(target, dict) or "$ref" in target:
+        return node
+    beside = {k: v for k, v in node.items() if k != "$ref"}
+    if not beside.keys() <= {"description", "title"} and not (beside.keys() | target.keys()) <= _INDEPENDENT:
+        return node
+    merged = dict(target)
+    for key, value in beside.items():
         if key not in merged or key in ("description", "title"):
             merged[key] = value
-        elif merged[key] == value:
+        elif _same(merged[key], value):
             continue
         elif key in ("maximum", "minimum") and all(type(v) in (int, float) for v in (merged[key], value)):
             merged[key] = min(merged[key], value) if key == "maximum" else max(merged[key], value)
