@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -257,13 +258,15 @@ def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
         groups[(p["precision"], p["engine"], p["used"])].append(p)
     for (precision, engine, used), group in sorted(groups.items(), key=lambda kv: (precision_rank(kv[0][0]), kv[0])):
         col = colour(precision)
+        # Arrays, not lists: matplotlib makes a masked array of a list element by element (1.3 s for
+        # 100,000 points); the same floats, the same pixels.
         ax.scatter(
-            [p["power_w"] for p in group],
-            [p["throughput_tok_s"] for p in group],
+            np.array([p["power_w"] for p in group], dtype=float),
+            np.array([p["throughput_tok_s"] for p in group], dtype=float),
             color=col,
             facecolors=col if used else "white",
             marker=_MARKERS[engines.index(engine) % len(_MARKERS)],
-            s=[14 + 6 * math.log2(p["batch_size"]) for p in group],
+            s=np.array([14 + 6 * math.log2(p["batch_size"]) for p in group], dtype=float),
         )
     watts = [p["power_w"] for p in points]
     speeds = [p["throughput_tok_s"] for p in points]
