@@ -137,7 +137,7 @@ def test_the_gate_judges_edge_cells_in_every_kind_of_column_as_arrow_does(valid_
                 assert _judge(sub, hashes, edited, True) == _judge(sub, hashes, edited, False), (name, value)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(picks=st.lists(st.tuples(st.integers(0, 2), st.integers(min_value=0), _HOSTILE), min_size=1, max_size=3))
 def test_the_gate_judges_hostile_cells_as_arrow_does(valid_doc: dict, picks: list[tuple[int, int, Any]]) -> None:
     """buildable.check with the shortcut gives the findings (or raises the error) that it gives when
