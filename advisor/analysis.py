@@ -120,7 +120,8 @@ def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: 
     statuses = admitted_statuses(include_gate_failed)
     measurements = dataset.measurements
     counts = {s: sum(1 for m in measurements if m["status"] == s) for s in catalogue.STATUSES}
-    points = _validated_points(dataset, statuses)
+    energy = _Energies(dataset)
+    points = _validated_points(dataset, statuses, energy)
     legacy_points = _legacy_points(dataset.legacy)
     return Analysis(
         source=dataset.source,
@@ -130,21 +131,31 @@ def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: 
         counts=counts,
         curves=_curves(points, confidence),
         legacy_curves=_curves(legacy_points, confidence),
-        configs=_configs(dataset, statuses, points),
+        configs=_configs(dataset, statuses, points, energy),
         legacy_rows=dataset.legacy,
-        energies={
-            m["measurement_id"]: _energy(dataset, m) for m in measurements if m["energy_per_token_j"] is not None
-        },
+        energies={m["measurement_id"]: energy(m) for m in measurements if m["energy_per_token_j"] is not None},
         ratios={p.row_id: p for p in points},
     )
 
 
-def _energy(dataset: Dataset, m: dict[str, Any]) -> LogEstimate:
-    w = dataset.windows[m["measurement_id"]]
-    return estimate.of_mean(w.mean_j, w.std_j, w.n)
+class _Energies:
+    """Each row's energy per token from its measured window, computed once (the ratios, the configs
+    and ``Analysis.energies`` ask for most rows: 300,000 estimates for a 100,000-row build)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.known: dict[str, LogEstimate] = {}
+
+    def __call__(self, m: dict[str, Any]) -> LogEstimate:
+        key = m["measurement_id"]
+        found = self.known.get(key)
+        if found is None:
+            w = self.dataset.windows[key]
+            found = self.known[key] = estimate.of_mean(w.mean_j, w.std_j, w.n)
+        return found
 
 
-def _validated_points(dataset: Dataset, statuses: tuple[str, ...]) -> list[Point]:
+def _validated_points(dataset: Dataset, statuses: tuple[str, ...], energy: _Energies) -> list[Point]:
     ms = dataset.measurements
     columns = {c: [m[c] for m in ms] for c in (*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j")}
     out = []
@@ -152,7 +163,7 @@ def _validated_points(dataset: Dataset, statuses: tuple[str, ...]) -> list[Point
         if j is None or m["precision"] == catalogue.REFERENCE_PRECISION:
             continue
         ref = ms[j]
-        r = estimate.ratio(_energy(dataset, m), _energy(dataset, ref))
+        r = estimate.ratio(energy(m), energy(ref))
         stored = m["energy_vs_fp16"]
         if stored is None or not math.isclose(r.value, stored, rel_tol=RATIO_TOLERANCE):
             raise DatasetError(
@@ -250,7 +261,7 @@ def _curve_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return (source, gpu, engine, batch, tokens, basis, precision_rank(precision), precision)
 
 
-def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point]) -> tuple[Config, ...]:
+def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point], energy: _Energies) -> tuple[Config, ...]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for m in dataset.measurements:
         if m["status"] in statuses and m["energy_per_token_j"] is not None:
@@ -266,7 +277,7 @@ def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point]) -
                 *key,
                 measurement_ids=tuple(m["measurement_id"] for m in ms),
                 statuses=tuple(m["status"] for m in ms),
-                energy_per_token=estimate.pooled([_energy(dataset, m) for m in ms]),
+                energy_per_token=estimate.pooled([energy(m) for m in ms]),
                 throughput_tok_s=math.fsum(m["throughput_tok_s"] for m in ms) / len(ms),
                 power_w=math.fsum(m["power_w"] for m in ms) / len(ms),
                 vs_fp16=estimate.pooled(found) if found else None,
