@@ -5,7 +5,9 @@
 # ends, then 'report' prints the per-configuration table from the file.
 # Usage on the device: bash benchmarks/device_sweep.sh install|doctor|smoke|start|wait|report|ab-decode|ab
 #   MODEL=<hub id> (default Mistral-7B), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540),
-#   RESUME_FROM=<a checkpoint .jsonl copied back by an earlier call> to continue a run on a new machine.
+#   RESUME_FROM=<a checkpoint .jsonl copied back by an earlier call> to continue a run on a new machine
+#   with the same GPU board (the run key holds the GPU's identity: another board is refused, as one
+#   submission describes one board; on the lent pool a new machine was another board).
 set -uo pipefail
 STATE=/tmp/eco-run
 MODEL=${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}
@@ -26,7 +28,8 @@ case "${1:-start}" in
       | grep -vE "it/s|^\s*$" | tee "$OUT/smoke-$TAG.txt"
     ;;
   start)
-    # RESUME_FROM=<checkpoint .jsonl carried from an earlier machine> continues that run (--resume):
+    # RESUME_FROM=<checkpoint .jsonl carried from an earlier machine> continues that run (--resume) when
+    # the board is the same one (eco-collect refuses a checkpoint of another GPU):
     # a released machine takes its /tmp with it, but each call copies the checkpoint back.
     if [ -n "${RESUME_FROM:-}" ]; then
       mkdir -p "$STATE/repo/.eco-collect" && cp "$RESUME_FROM" "$STATE/repo/.eco-collect/" || exit 1
