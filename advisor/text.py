@@ -82,10 +82,15 @@ def verdict(estimate: LogEstimate, confidence: float = CONFIDENCE) -> str:
 
 
 def _bound(value: float | None, measured: tuple[float, float], side: str) -> str:
+    """An interval bound; one the fit puts beyond the measured sizes is only said to lie beyond them
+    (a log-scale fit extrapolates to sizes like 1e-85 parameters, which mean nothing)."""
     if value is None:
         return "unbounded"
-    beyond = value < measured[0] if side == "low" else value > measured[1]
-    return params(value) + (" (beyond the measured sizes)" if beyond else "")
+    if side == "low" and value < measured[0]:
+        return f"below {params(measured[0])} (beyond the measured sizes)"
+    if side == "high" and value > measured[1]:
+        return f"above {params(measured[1])} (beyond the measured sizes)"
+    return params(value)
 
 
 def crossover(curve: Curve, confidence: float = CONFIDENCE) -> str:

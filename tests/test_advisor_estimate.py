@@ -117,3 +117,13 @@ def test_crossover_interval_covers_the_truth_about_95_percent(scatter: float) ->
 def test_t_quantile_inverts_the_cdf(p: float, dof: float) -> None:
     assert stats.t_cdf(stats.t_ppf(p, dof), dof) == pytest.approx(p, abs=1e-9)
     assert stats.t_ppf(1 - p, dof) == pytest.approx(-stats.t_ppf(p, dof))
+
+
+def test_interval_bounds_beyond_the_measured_sizes_are_not_given_as_sizes() -> None:
+    from advisor import text
+
+    measured = (494e6, 7.24e9)
+    assert text._bound(1.41e-85, measured, "low") == "below 494 M (beyond the measured sizes)"
+    assert text._bound(38.4e9, measured, "high") == "above 7.24 B (beyond the measured sizes)"
+    assert text._bound(2.22e9, measured, "low") == "2.22 B"
+    assert text._bound(None, measured, "high") == "unbounded"
