@@ -87,21 +87,10 @@ def test_generate_is_the_reference_and_carries_no_check() -> None:
 
 
 def test_a_loop_that_computes_other_tokens_is_refused() -> None:
-    class Corrupting(PlainGraphs):
-        def capture(self, fn: Any, setup: Any, device: Any) -> Any:
-            inner = super().capture(fn, setup, device)
-
-            class Replay:
-                def replay(self) -> None:
-                    inner.replay()
-                    fn.__self__.tokens[:, 5] += 1  # a numerics change from step 5 on
-
-            return Replay()
-
     with pytest.raises(
         EngineUnavailable, match="differ from generate\\(\\)'s on the same static cache from decode step 5"
     ):
-        build("cuda-graph", _decoding(), Corrupting())
+        build("cuda-graph", _decoding(), _loop_parting_at(5))  # generate() reproduces itself over all 12
 
 
 def test_a_capture_that_fails_makes_the_engine_unavailable() -> None:
@@ -155,6 +144,8 @@ def _wobbling(step: int) -> Any:
 
 
 def _loop_parting_at(step: int) -> PlainGraphs:
+    """A loop whose first row takes other tokens from decode step ``step`` on (a numerics change)."""
+
     class Parting(PlainGraphs):
         def capture(self, fn: Any, setup: Any, device: Any) -> Any:
             inner = super().capture(fn, setup, device)

@@ -160,16 +160,5 @@ def test_the_gate_judges_hostile_cells_as_arrow_does(valid_doc: dict, picks: lis
         else:
             submission[sorted(submission)[index % len(submission)]] = value
 
-    def judge(shortcut: bool) -> Any:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(
-                rows, "flatten", lambda *_: (copy.deepcopy(measurements), copy.deepcopy(trials), dict(submission))
-            )
-            if not shortcut:
-                patch.setattr(convert, "converts", lambda *_: False)
-            try:
-                return buildable.check(sub, hashes, "f.json", "submissions/x/y.json", "0" * 64)
-            except Exception as exc:  # noqa: BLE001 - both paths must fail alike
-                return type(exc).__name__
-
-    assert judge(True) == judge(False)
+    tables = (measurements, trials, submission)
+    assert _judge(sub, hashes, tables, shortcut=True) == _judge(sub, hashes, tables, shortcut=False)

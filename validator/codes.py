@@ -271,6 +271,13 @@ CATALOGUE: dict[str, Code] = {
             "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
         ),
         Code(
+            "protocol.token_agreement",
+            _W,
+            "a CUDA-graph row whose token ids equal generate()'s only as far as generate() reproduces itself",
+            "expected on GPUs whose kernels are not bitwise reproducible at that batch size; a short agreement "
+            "(a few steps) deserves a second look",
+        ),
+        Code(
             "protocol.stop_reason",
             _E,
             "stopped_by does not fit the status, the trial budget or the early-stop rule",

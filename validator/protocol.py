@@ -235,6 +235,20 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
                 f"the CUDA-graph loop's tokens differ from generate()'s from step {tc.first_difference}: {why}",
             )
         )
+    elif e.cuda_graph and not e.token_check.equal:
+        # Kept (generate() parts from itself there too), but the reproducible steps are a claim nothing
+        # here can recompute: a reviewer should see how short the agreement is.
+        tc = e.token_check
+        out.append(
+            make(
+                "protocol.token_agreement",
+                file,
+                f"{base}/engine/token_check/reference_reproducible_steps",
+                f"the CUDA-graph loop's tokens equal generate()'s over the first {tc.first_difference} of "
+                f"{output_tokens} decode steps only; generate() reproduced its own over "
+                f"{tc.reference_reproducible_steps} (a second run, every row)",
+            )
+        )
     return out
 
 
