@@ -344,10 +344,12 @@ def build(name: str, decoding: Decoding, graphs: GraphBackend) -> Built:
     if name == catalogue.REFERENCE_ENGINE:
         return Built(GenerateEngine(decoding), None)
     if name == "cuda-graph":
-        dynamic = GenerateEngine(decoding).new_ids().clone()
-        reference, steps = _reference(GenerateEngine(decoding, static_cache=True, compile=False))
+        # Capture first: a precision that cannot be captured (LLM.int8()) fails in seconds, before the
+        # three reference generate() runs, which at its 7 tok/s cost about a minute per batch size.
         engine: Engine = CudaGraphEngine(decoding, graphs)
         engine.prepare()
+        dynamic = GenerateEngine(decoding).new_ids().clone()
+        reference, steps = _reference(GenerateEngine(decoding, static_cache=True, compile=False))
         ids = engine.new_ids()
         check = token_check(reference, ids, steps)
         if not check.same_computation:

@@ -93,6 +93,14 @@ def test_a_loop_that_computes_other_tokens_is_refused() -> None:
         build("cuda-graph", _decoding(), _loop_parting_at(5))  # generate() reproduces itself over all 12
 
 
+def test_a_capture_that_fails_costs_no_reference_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(GenerateEngine, "new_ids", lambda self: calls.append(1))
+    with pytest.raises(EngineUnavailable, match="CUDA graph capture failed"):
+        build("cuda-graph", _decoding(), PlainGraphs(lambda fn: "operation not permitted when stream is capturing"))
+    assert calls == []
+
+
 def test_a_capture_that_fails_makes_the_engine_unavailable() -> None:
     with pytest.raises(EngineUnavailable, match="CUDA graph capture failed \\(RuntimeError: operation not permitted"):
         build("cuda-graph", _decoding(), PlainGraphs(lambda fn: "operation not permitted when stream is capturing"))
