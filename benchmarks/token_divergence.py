@@ -61,7 +61,7 @@ def compare(runs: dict[str, Any]) -> None:
     names = list(runs)
     for i, x in enumerate(names):
         for y in names[i + 1 :]:
-            c = token_check(runs[x], runs[y], 0)
+            c = token_check(runs[x], runs[y], 0)  # only equal and first_difference are printed
             same_rows = bool((runs[y] == runs[y][0]).all())
             print(
                 f"  {x:>24} vs {y:<24} {'equal' if c.equal else f'first differs at step {c.first_difference}'}"

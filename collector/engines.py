@@ -313,14 +313,15 @@ class Built:
     engine: Engine
     check: TokenCheck | None  # against generate() on the same cache (the record's token_check)
     dynamic_check: TokenCheck | None = None  # against generate() with the dynamic cache, for the notes
+    reference: str = "generate() on the same static KV cache"  # what ``check`` compared with
 
     def notes(self) -> list[str]:
         out = []
         c = self.check
         if c is not None and not c.equal:
             out.append(
-                f"token ids equal generate()'s on the same static KV cache over the first {c.first_difference} decode "
-                f"steps; generate() reproduced itself (a second run, every row) over {c.reference_reproducible_steps}"
+                f"token ids equal those of {self.reference} over the first {c.first_difference} decode steps; "
+                f"generate() reproduced itself (a second run, every row) over {c.reference_reproducible_steps}"
             )
         d = self.dynamic_check
         if d is None:
@@ -361,4 +362,4 @@ def build(name: str, decoding: Decoding, graphs: GraphBackend) -> Built:
         return Built(engine, check, token_check(dynamic, ids, steps))
     dynamic, steps = _reference(GenerateEngine(decoding))
     engine = GenerateEngine(decoding, static_cache=True)
-    return Built(engine, token_check(dynamic, engine.new_ids(), steps))
+    return Built(engine, token_check(dynamic, engine.new_ids(), steps), reference="generate() with the dynamic cache")

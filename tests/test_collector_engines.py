@@ -12,6 +12,7 @@ from fakes import NoGraphs, PlainGraphs
 from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
 from collector.engines import (
+    Built,
     CudaGraphEngine,
     CudaGraphs,
     Decoding,
@@ -175,8 +176,8 @@ def test_a_loop_parting_where_generate_parts_from_itself_is_kept_and_recorded(mo
     assert check is not None and not check.equal and check.first_difference == 7
     assert check.reference_reproducible_steps == 7 and check.same_computation
     assert (
-        "over the first 7 decode steps; generate() reproduced itself (a second run, every row) over 7"
-        in (built.notes()[0])
+        "token ids equal those of generate() on the same static KV cache over the first 7 decode steps; "
+        "generate() reproduced itself (a second run, every row) over 7" in (built.notes()[0])
     )
 
 
@@ -191,3 +192,14 @@ def test_misuse_is_a_clear_error() -> None:
         build("vllm", _decoding(), PlainGraphs())
     with pytest.raises(CollectError, match="prepare\\(\\) must run"):
         CudaGraphEngine(_decoding(), PlainGraphs()).new_ids()
+
+
+def test_notes_name_the_reference_the_ids_were_compared_with() -> None:
+    a = torch.tensor([[1, 2, 3, 4]])
+    b = torch.tensor([[1, 2, 9, 9]])
+    built = Built(GenerateEngine(_decoding()), token_check(a, b, 2), reference="generate() with the dynamic cache")
+    assert built.notes() == [
+        "token ids equal those of generate() with the dynamic cache over the first 2 decode steps; "
+        "generate() reproduced itself (a second run, every row) over 2"
+    ]
+    assert Built(GenerateEngine(_decoding()), token_check(a, a, 4)).notes() == []
