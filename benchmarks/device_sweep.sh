@@ -4,7 +4,7 @@
 # calls without pause: 'start' launches a run in its own session, 'wait' calls follow it until it
 # ends, then 'report' prints the per-configuration table from the file.
 # Usage on the device: bash benchmarks/device_sweep.sh install|doctor|smoke|start|wait|report|ab-decode|ab
-#   MODEL=<hub id> (default Mistral-7B), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540),
+#   MODEL=<hub id>[,<hub id>...] (default Mistral-7B; several run one after another), RUN_ARGS="..." extra eco-collect arguments, WAIT_S (default 540),
 #   RESUME_FROM=<a checkpoint .jsonl copied back by an earlier call> to continue a run on a new machine
 #   with the same GPU board (the run key holds the GPU's identity: another board is refused, as one
 #   submission describes one board; on the lent pool a new machine was another board).
@@ -35,15 +35,22 @@ case "${1:-start}" in
       mkdir -p "$STATE/repo/.eco-collect" && cp "$RESUME_FROM" "$STATE/repo/.eco-collect/" || exit 1
       RUN_ARGS="${RUN_ARGS:-} --resume"
     fi
-    setsid nohup python3 -m collector run --model "$MODEL" --weights random --handle ecocompute-bot \
-      --precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir "$STATE/repo/submissions" ${RUN_ARGS:-} \
-      > "$STATE/run-$TAG.log" 2>&1 < /dev/null &
-    echo "eco-collect run started for $MODEL (pid $!)"
+    # MODEL may list several models (comma-separated): they run one after another in one background
+    # job, so the machine never idles between them (a call that ends releases it 30 s later).
+    : > "$STATE/chain.sh"
+    for model in ${MODEL//,/ }; do
+      tag=$(echo "$model" | tr '/.' '--')
+      echo "python3 -m collector run --model $model --weights random --handle ecocompute-bot" \
+        "--precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir $STATE/repo/submissions ${RUN_ARGS:-}" \
+        "> $STATE/run-$tag.log 2>&1 < /dev/null" >> "$STATE/chain.sh"
+    done
+    setsid nohup bash "$STATE/chain.sh" > /dev/null 2>&1 < /dev/null &
+    echo "eco-collect started for $MODEL (pid $!)"; cat "$STATE/chain.sh"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
-    while pgrep -f "collector run --model $MODEL" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
-    pgrep -f "collector run --model $MODEL" > /dev/null && echo "still running" || echo "run ended"
+    while pgrep -f "collector run --model" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
+    pgrep -f "collector run --model" > /dev/null && echo "still running" || echo "run ended"
     ;;
   report)
     for f in "$STATE"/repo/submissions/*/*.json; do
@@ -63,8 +70,9 @@ case "${1:-start}" in
 esac
 for log in "$STATE"/run-*.log; do
   [ -f "$log" ] || continue
-  tr '\r' '\n' < "$log" | grep -vE "it/s|^\s*$" | tail -25 > "$OUT/$(basename "$log" .log)-tail.txt"
-  echo "== $(basename "$log")"; cat "$OUT/$(basename "$log" .log)-tail.txt"
+  # The whole log comes back (its load and preparation times are at the start); the call prints the end.
+  tr '\r' '\n' < "$log" | grep -vE "it/s|^\s*$" > "$OUT/$(basename "$log" .log)-log.txt"
+  echo "== $(basename "$log")"; tail -25 "$OUT/$(basename "$log" .log)-log.txt"
 done
 cp "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null  # what a cut lease would lose
 ls "$STATE/repo/.eco-collect" 2>/dev/null | head

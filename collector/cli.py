@@ -9,6 +9,9 @@ import click
 
 from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_precisions
 from ecocompute.cli import Group, traceback_option
+from ecocompute.gates import DEFAULT_GATES
+
+from .request import TrialPlan
 
 
 def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
@@ -109,13 +112,25 @@ def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
 )
 @click.option("--output-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
 @click.option(
-    "--trial-min-s", default=10.0, show_default=True, type=click.FloatRange(0.01), help="Minimum trial window."
+    "--trial-min-s",
+    default=TrialPlan.trial_min_s,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Minimum trial window.",
 )
 @click.option(
-    "--max-trials", default=40, show_default=True, type=click.IntRange(5), help="Trial budget per configuration."
+    "--max-trials",
+    default=DEFAULT_GATES.max_trials,
+    show_default=True,
+    type=click.IntRange(5),
+    help="Trial budget per configuration.",
 )
 @click.option(
-    "--max-config-s", default=600.0, show_default=True, type=click.FloatRange(1), help="Time budget per configuration."
+    "--max-config-s",
+    default=TrialPlan.max_config_s,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Time budget per configuration.",
 )
 @click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es) whose energy is measured.")
 @click.option(
@@ -164,11 +179,11 @@ def run(
     """Measure MODEL at each precision x engine x batch size and write one validated submission."""
     from rich.console import Console
 
-    from ecocompute.gates import DEFAULT_GATES, Gates
+    from ecocompute.gates import Gates
 
     from .collect import collect
     from .render import RichEvents, summary_table
-    from .request import RunRequest, TrialPlan
+    from .request import RunRequest
 
     gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})
     request = RunRequest(

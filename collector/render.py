@@ -130,5 +130,9 @@ class RichEvents(Events):
         )
         self.progress.advance(self.task)
 
+    def prepared(self, what: str, duration_s: float) -> None:
+        # Time before the first trial is not in the file: the log is where a slow preparation shows.
+        self.console.print(f"[dim]{escape(what)} in {duration_s:.1f} s[/]")
+
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]note:[/] {escape(text)}")

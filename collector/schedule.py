@@ -117,6 +117,7 @@ class Schedule:
     # -- models ------------------------------------------------------------------------------
     def _model(self, precision: str) -> LoadedModel | None:
         if precision not in self.loaded:
+            started = self.session.hooks.clock.now()
             try:
                 loaded = self.session.source.load(precision)
             except Exception as exc:
@@ -128,6 +129,7 @@ class Schedule:
                 self.load_errors[precision] = why
                 return None
             self.loaded[precision] = loaded
+            self.session.events.prepared(f"loaded {precision}", self.session.hooks.clock.now() - started)
             corpus = self.session.corpus
             self.quality[precision] = quality.perplexity(loaded.model, loaded.tokenizer, corpus) if corpus else None
         return self.loaded[precision]
@@ -148,6 +150,7 @@ class Schedule:
             entry.skip_reason = self.load_errors[config.precision]
             return entry, []
         added: list[Config] = []
+        started = self.session.hooks.clock.now()
         try:
             try:
                 engine = self._build(name, loaded, config.batch_size, entry)
@@ -169,6 +172,7 @@ class Schedule:
             entry.skip_reason = f"out of memory at batch {config.batch_size}: {_oom_text(exc)}"
             return entry, []
         s = self.session
+        s.events.prepared(f"prepared {config.label(entry.engine_name)}", s.hooks.clock.now() - started)
         workload = s.hooks.workload(engine)
         entry.runner = Runner(workload, s.sampler, s.counter, s.request.plan, s.hooks.clock, s.events.trial_done, s.t0)
         return entry, added

@@ -66,35 +66,50 @@ class EarlyStop:
     probability_max: float = 0.05
     confidence: float = 0.75
     rule: str = catalogue.EARLY_STOP_RULE
+    # Fewest trials at the final request count before the rule may decide. None: a file before schema
+    # 1.4.0, whose rule waited for two gate windows (2 x min_trials).
+    evidence_min_trials: int | None = None
 
-    def as_dict(self) -> dict[str, float | str]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, float | str | int]:
+        out = asdict(self)
+        if self.evidence_min_trials is None:
+            del out["evidence_min_trials"]
+        return out
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, float | str]) -> EarlyStop:
+    def from_mapping(cls, data: Mapping[str, float | str | int]) -> EarlyStop:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
 
+    def evidence_needed(self, gates: Gates) -> int:
+        # The spread of fewer than three trials says nothing (stats.short_term_cv).
+        return max(3, 2 * gates.min_trials if self.evidence_min_trials is None else self.evidence_min_trials)
 
-DEFAULT_EARLY_STOP = EarlyStop()
+
+# One gate window and two trials more: a configuration past warm-up (whose same-size warm-ups count)
+# can be judged on its first full window. The chi2 interval already widens for so few trials; the
+# spread of 2-3 % that might still pass is rarely stopped (simulated below, ``implausible``).
+DEFAULT_EARLY_STOP = EarlyStop(evidence_min_trials=DEFAULT_GATES.min_trials + 2)
 
 
 def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) -> bool:
     """True when passing has become implausible for a configuration whose trials (in order) are
     ``trials``: a full gate window of trials past warm-up exists and fails the throughput gate, there
-    are at least two windows' worth of trials at the final size (warm-ups of that size count: they
-    sample the same trial-to-trial spread), and even with that spread (``stats.short_term_cv``) at the
-    optimistic end of its interval the next window would pass with a probability below
+    are at least ``early_stop.evidence_needed`` trials at the final size (warm-ups of that size count:
+    they sample the same trial-to-trial spread), and even with that spread (``stats.short_term_cv``) at
+    the optimistic end of its interval the next window would pass with a probability below
     ``early_stop.probability_max``.
 
-    Simulated on normal noise (300 runs each, gate 2 %, window 5, budget 40): a configuration with a
-    3 % spread is stopped early 5 % of the time, 5 %: 61 %, 8 %: 95 % (after 11-13 trials)."""
+    Simulated on normal noise (400 runs each, gate 2 %, window 5, budget 40, 3 warm-ups at the final
+    size; ``benchmarks/early_stop_simulation.py``), with the default evidence of 7 trials: a spread of
+    2 % is stopped 0.2 % of the time, 3 %: 9 %, 5 %: 67 %, 8 %: 97 % (after 9.7 trials on average);
+    with the 10 trials that schemas 1.2.0-1.3.0 required: 0 %, 4 %, 62 %, 95 % (after 11.3)."""
     n = gates.min_trials
     window = [t.throughput_tok_s for t in trials if t.role != "warmup"][-n:]
     if len(window) < n or stats.cv_pct(window) < gates.throughput_cv_max_pct:
         return False
     size = trials[-1].requests  # trials are resized during warm-up only
     evidence = [t.throughput_tok_s for t in trials if t.requests == size]
-    if len(evidence) < 2 * n:
+    if len(evidence) < early_stop.evidence_needed(gates):
         return False
     chance = stats.window_pass_probability(evidence, n, gates.throughput_cv_max_pct, early_stop.confidence)
     return chance < early_stop.probability_max

@@ -20,12 +20,13 @@ from collector.models import ModelSource
 from collector.request import RunRequest, TrialPlan
 from collector.runner import Clock
 from collector.session import Hooks
+from ecocompute import catalogue
 from ecocompute.gates import Gates
 from validator.run import exit_code, validate
 
 EPOCH = datetime(
     2026, 11, 22, tzinfo=timezone.utc
-)  # fake time 0: after eco-collect 0.2.0 (a day of grace), not in the future
+)  # fake time 0: after eco-collect 0.3.0 (a day of grace), not in the future
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_run_on_cpu_writes_a_file_the_validator_accepts(tmp_path: Path, tiny_con
         # 2 requests of 0.5 s at 250 W in a 1-s trial; idle 70 W
         assert all(t["energy_j"] == pytest.approx(250.0 * t["duration_s"], rel=0.01) for t in m["trials"])
         assert m["idle"]["power_per_gpu_before_w"] == [pytest.approx(70.0)]
-    assert doc["schema_version"] == "1.3.0"
+    assert doc["schema_version"] == catalogue.SCHEMA_VERSION
     assert doc["protocol"]["energy_method"] == "nvml_energy_counter"
     assert doc["protocol"]["interleaved"] is True  # auto: both precisions fit in the fake GPU's free memory
     assert doc["protocol"]["prompt"]["source"] == "seeded-token-ids:0:16"

@@ -4,6 +4,7 @@ early stop, budgets, stop reasons (as the validator judges them), timing and hon
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import chain, count, repeat
 
 import pytest
@@ -55,16 +56,18 @@ def test_settled_needs_two_agreeing_trials() -> None:
 
 
 def test_warmup_resizes_then_window_slides_past_a_slow_phase() -> None:
-    # compile-heavy first request, then 0.5 s requests; three noisy measured trials, then steady.
+    # compile-heavy first request, then 0.5 s requests; three noisy measured trials, then steady. An
+    # early stop waiting for two windows of evidence (schema 1.2.0-1.3.0) lets the window slide past.
     noisy_phase = [0.5, 0.5, 0.6, 0.6, 0.45, 0.45]
-    result = _runner(chain([2.0], repeat(0.5, 3), noisy_phase, repeat(0.5)), PLAN).run()
+    plan = replace(PLAN, early_stop=gates.EarlyStop(evidence_min_trials=10))
+    result = _runner(chain([2.0], repeat(0.5, 3), noisy_phase, repeat(0.5)), plan).run()
     roles = [t.role for t in result.trials]
     assert roles[:3] == ["warmup"] * 3
     # resized after the 2nd; the 3rd agrees with it (same rate at full size): settled
     assert [t.requests for t in result.trials[:3]] == [1, 1, 2]
     assert roles[3:] == ["discarded"] * 3 + ["measured"] * 5
     assert result.stopped_by == "gates_passed"
-    summary, _, status = result.outcome(PLAN)
+    summary, _, status = result.outcome(plan)
     assert status == "ok" and summary is not None and summary.trials == 5 and summary.throughput_tok_s_cv_pct == 0.0
     assert result.idle.power_before_w == pytest.approx(70.0) and result.idle.power_per_gpu_after_w == (
         pytest.approx(70.0),
@@ -74,6 +77,22 @@ def test_warmup_resizes_then_window_slides_past_a_slow_phase() -> None:
     assert result.trials[0].started_at_s == pytest.approx(1000.0 + 1.0 - 900.0)  # after the 1-s idle window
     ends = [t.started_at_s + t.duration_s for t in result.trials]
     assert all(b.started_at_s >= a for a, b in zip(ends, result.trials[1:], strict=False))
+
+
+def test_one_slow_trial_in_the_first_window_does_not_stop_the_configuration() -> None:
+    # The default rule may decide on the first window; the spread it uses (median of consecutive
+    # differences) ignores one outlier, so the window slides past it and passes.
+    result = _runner(chain([2.0], repeat(0.5, 3), [0.5, 0.5, 0.5, 0.65], repeat(0.5)), PLAN).run()
+    assert PLAN.early_stop.evidence_needed(PLAN.gates) == PLAN.gates.min_trials + 2
+    assert result.stopped_by == "gates_passed"
+    assert [t.role for t in result.trials].count("discarded") == 2
+
+
+def test_a_slow_phase_of_three_trials_in_the_first_window_is_stopped_by_the_default_rule() -> None:
+    # The price of deciding on the first window: half its trials disturbed look like a noisy host.
+    noisy_phase = [0.5, 0.5, 0.6, 0.6, 0.45, 0.45]
+    result = _runner(chain([2.0], repeat(0.5, 3), noisy_phase, repeat(0.5)), PLAN).run()
+    assert result.stopped_by == "implausible" and len(result.trials) == 3 + 6
 
 
 def _drift() -> Iterator[float]:

@@ -315,7 +315,8 @@ def test_check_document_keeps_its_api(valid_doc: dict) -> None:
     bidi = copy.deepcopy(valid_doc)
     bidi["environment"]["host"]["kernel"] = "6.8\u202e"
     assert [f.code for f in check.check_document(bidi, "x.json")] == ["json.unsafe_text"]
-    findings = check.check_document({**valid_doc, "schema_version": "1.2.0"}, "x.json")
+    older = {**valid_doc, "schema_version": "1.3.0", "collector": {"name": "eco-collect", "version": "0.2.0"}}
+    findings = check.check_document(older, "x.json")
     assert [f.code for f in findings] == ["schema.outdated_version"]
 
 
