@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -166,8 +167,11 @@ class ModelSource:
             # Saved beside the target, then renamed: an interrupted save never passes for a checkpoint.
             partial = target.with_name(target.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)  # our own leftover from an interrupted save
+            size = checkpoint_bytes(self.describe().parameter_count)
+            check_disk(self.model_id, target.parent, size)
+            build_on = build_device(self.model_id, self.device, size)
             torch.manual_seed(self.seed)
-            with torch.device(self.device):
+            with torch.device(build_on):
                 model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
             model.save_pretrained(partial)
             del model
@@ -212,6 +216,57 @@ class ModelSource:
             str(model.config._attn_implementation),
             placement,
         )
+
+
+def checkpoint_bytes(parameter_count: int) -> int:
+    """Bytes of the fp16 random checkpoint (2 per parameter; safetensors headers and config are small)."""
+    return 2 * parameter_count
+
+
+def _free_disk_bytes(folder: Path) -> int:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
+
+
+def check_disk(model_id: str, folder: Path, size: int) -> None:
+    """Refuse, before writing anything, a random checkpoint that the disk cannot hold (a full disk
+    midway would fail after minutes, and starve everything else on the machine)."""
+    free = _free_disk_bytes(folder)
+    need = int(size * 1.02) + 2**30  # shard headers, config, and a margin for the rest of the machine
+    if need > free:
+        raise CollectError(
+            f"the random fp16 checkpoint of {model_id} needs about {need / 1e9:.0f} GB in {folder}, which has "
+            f"{free / 1e9:.0f} GB free: free disk space there, or measure a model of at most about "
+            f"{max(0, free - 2**30) / 2.04e9:.0f} B parameters"
+        )
+
+
+def _free_ram_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+
+
+def build_device(model_id: str, device: str, size: int) -> str:
+    """Where the random fp16 weights are drawn before saving: the measured GPU when they fit there
+    (seconds), else host memory (a model larger than one board, to be sharded or quantized on load)."""
+    import torch
+
+    if device.startswith("cuda"):
+        if torch.cuda.mem_get_info(torch.device(device))[0] > 1.1 * size:
+            return device
+    elif device != "cpu":
+        return device
+    available = _free_ram_bytes()
+    if available > 1.1 * size:
+        return "cpu"
+    raise CollectError(
+        f"the random fp16 weights of {model_id} ({size / 1e9:.0f} GB) fit neither on {device} nor in the "
+        f"{available / 1e9:.0f} GB of available host memory: measure a smaller model"
+    )
 
 
 class DoesNotFit(CollectError):

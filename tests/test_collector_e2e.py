@@ -15,7 +15,7 @@ from fakes import Board, FakeSampler, FakeTime, PlainGraphs, nvml_on, register_t
 from transformers import LlamaConfig
 
 from collector.collect import collect
-from collector.errors import CheckpointError, OutputExistsError
+from collector.errors import CheckpointError, CollectError, OutputExistsError
 from collector.models import ModelSource
 from collector.request import RunRequest, TrialPlan
 from collector.runner import Clock
@@ -264,3 +264,39 @@ def test_a_model_sharded_over_two_gpus_records_its_placement_and_each_boards_ene
     assert len(m["idle"]["power_per_gpu_before_w"]) == 2
     assert any("sharded over GPUs 1, 0" in n for n in m["notes"])
     assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def _tiny_source(tmp_path: Path, tiny_config: Path) -> ModelSource:
+    return ModelSource(
+        "tiny-org/tiny-llama", weights="random", revision=None, device="cpu", cache_dir=tmp_path / "models",
+        config_path=tiny_config,
+    )  # fmt: skip
+
+
+def test_a_random_checkpoint_the_disk_cannot_hold_is_refused_before_writing(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from collector import models
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(models.shutil, "disk_usage", lambda _p: usage._replace(free=2**30 + 1000))
+    source = _tiny_source(tmp_path, tiny_config)
+    with pytest.raises(
+        CollectError, match=r"random fp16 checkpoint of tiny-org/tiny-llama needs about 1 GB in .*models"
+    ):
+        source.load("fp32")
+    assert not (tmp_path / "models").exists()  # nothing written, not even the folder
+
+
+def test_random_weights_too_large_for_the_gpu_are_drawn_in_host_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collector import models
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda _d=None: (10 * 2**30, 80 * 2**30))
+    monkeypatch.setattr(models, "_free_ram_bytes", lambda: 200 * 2**30)
+    assert models.build_device("big/model", "cuda:0", 145 * 10**9) == "cpu"  # a 72B model, 10 GiB free on the GPU
+    assert models.build_device("small/model", "cuda:0", 1 * 10**9) == "cuda:0"
+    monkeypatch.setattr(models, "_free_ram_bytes", lambda: 100 * 2**30)
+    with pytest.raises(CollectError, match=r"fit neither on cuda:0 nor in the 107 GB of available host memory"):
+        models.build_device("big/model", "cuda:0", 145 * 10**9)
