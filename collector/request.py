@@ -16,10 +16,10 @@ class TrialPlan:
     warmup_min: int = 2
     warmup_max: int = 3  # host-bound engines on a drifting host rarely settle: bound the time they may take
     settle_pct: float = 2.0
-    # 5 s: CUDA-graph decoding on the lent H100 spread 0.2-1.2 % between 10-s trials and under 1 % between
-    # 3-s ones, the energy counter steps every 0.1 s (2 % of a 5-s trial at worst, unbiased), and a
-    # 25-s gate window is exposed to less host drift than a 50-s one; halving the trials is what brings
-    # the default 7B sweep near 15 minutes.
+    # 5 s: CUDA-graph decoding on the lent H100 spread 0.2-1.2 % between 10-s trials and 0.4-0.9 % between
+    # 3-s ones (issue 13's probe), the energy counter steps every 0.1 s (2 % of a 5-s trial at worst,
+    # unbiased), and a 25-s gate window is exposed to less host drift than a 50-s one. Shorter trials are
+    # what a 15-minute default sweep of a 7B model needs (10 configurations, 7 or more trials each).
     trial_min_s: float = 5.0
     idle_window_s: float = 5.0
     max_config_s: float = 600.0  # a configuration's own time (its trials and idle windows), not wall time
