@@ -24,8 +24,8 @@ def replay(trials: list[Trial], rule: gates.EarlyStop, g: gates.Gates) -> tuple[
     warmups = sum(t.role == "warmup" for t in trials)
     for k in range(warmups + g.min_trials, len(trials) + 1):
         seen = [replace(t, role="warmup" if i < warmups else "measured") for i, t in enumerate(trials[:k])]
-        window = [t.throughput_tok_s for t in seen if t.role != "warmup"][-g.min_trials :]
-        if stats.cv_pct(window) < g.throughput_cv_max_pct:
+        window = [t for t in seen if t.role != "warmup"][-g.min_trials :]
+        if gates.evaluate(stats.summarize(window, 0.0), g).passed:  # every gate, as the collector's Runner.step
             return "pass", k
         if gates.implausible(seen, g, rule):
             return "stop", k

@@ -43,11 +43,24 @@ def os_name() -> str:
     return fields.get("PRETTY_NAME", "").strip('"') or f"{platform.system()} {platform.release()}"
 
 
-def ram_total_gib() -> float:
+def _meminfo_bytes(field: str) -> int | None:
     for line in _read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            return round(int(line.split()[1]) / 2**20, 2)
-    return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 2)
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def ram_total_gib() -> float:
+    total = _meminfo_bytes("MemTotal")
+    if total is None:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return round(total / 2**30, 2)
+
+
+def ram_available_bytes() -> int:
+    """Memory a new allocation can take without swapping (MemAvailable, counting reclaimable cache)."""
+    available = _meminfo_bytes("MemAvailable")
+    return available if available is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
 
 
 def package_versions() -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from ecocompute import catalogue, ids, reference
 from ecocompute.catalogue import RANDOM_REVISION
 from ecocompute.domain import Model, Placement
 
+from . import hostinfo
 from .errors import CollectError
 
 
@@ -243,13 +243,6 @@ def check_disk(model_id: str, folder: Path, size: int) -> None:
         )
 
 
-def _free_ram_bytes() -> int:
-    for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-
-
 def build_device(model_id: str, device: str, size: int) -> str:
     """Where the random fp16 weights are drawn before saving: the measured GPU when they fit there
     (seconds), else host memory (a model larger than one board, to be sharded or quantized on load)."""
@@ -260,7 +253,7 @@ def build_device(model_id: str, device: str, size: int) -> str:
             return device
     elif device != "cpu":
         return device
-    available = _free_ram_bytes()
+    available = hostinfo.ram_available_bytes()
     if available > 1.1 * size:
         return "cpu"
     raise CollectError(

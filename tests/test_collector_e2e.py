@@ -294,9 +294,9 @@ def test_random_weights_too_large_for_the_gpu_are_drawn_in_host_memory(monkeypat
     from collector import models
 
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda _d=None: (10 * 2**30, 80 * 2**30))
-    monkeypatch.setattr(models, "_free_ram_bytes", lambda: 200 * 2**30)
+    monkeypatch.setattr(models.hostinfo, "ram_available_bytes", lambda: 200 * 2**30)
     assert models.build_device("big/model", "cuda:0", 145 * 10**9) == "cpu"  # a 72B model, 10 GiB free on the GPU
     assert models.build_device("small/model", "cuda:0", 1 * 10**9) == "cuda:0"
-    monkeypatch.setattr(models, "_free_ram_bytes", lambda: 100 * 2**30)
+    monkeypatch.setattr(models.hostinfo, "ram_available_bytes", lambda: 100 * 2**30)
     with pytest.raises(CollectError, match=r"fit neither on cuda:0 nor in the 107 GB of available host memory"):
         models.build_device("big/model", "cuda:0", 145 * 10**9)
