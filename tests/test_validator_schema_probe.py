@@ -1,7 +1,8 @@
 """The schema check's shortcuts: contract._oversized (asked of every document) notes exactly what
 contract._probe (built only for a document that fails) notes, in the same order, however the document
-is shaped; contract._fast_validator (the schema with its references inlined) accepts exactly what the
-schema as written accepts."""
+is shaped; contract._fast (the schema with its references inlined and its fractional bounds checked
+in Python, validator/fastschema.py) accepts exactly what the schema as written accepts, and what it
+accepts holds no oversized array or object (check_schema then skips the walk)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from validator import contract
+from validator import contract, fastschema
 
 _JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=3)),
@@ -45,6 +46,9 @@ def _leaves(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 _EDIT = st.one_of(
     st.sampled_from([None, True, 0, -1, -0.5, 1e-9, 0.001, 63, 64, 1e5 + 1, 1e6 + 0.5, 1e8 + 1, 1e12 + 1, 2e15]),
+    # the fractional bounds (0.001, -273.15, 0.5) and the integral ones written as floats (1e15), each side
+    st.sampled_from([0.000999, 0.0010000000000000002, -273.15, -273.16, -274, 0.5, 0.5000000000000001, 0.4999]),
+    st.sampled_from([10**15, 10**15 + 1, 1e15, 1.0000000000000002e15, -(10**15), -(10**15) - 1, -1e15, 1, 1.0]),
     st.sampled_from([10**9 + 1, 10**15 + 1, 2**70, "", "x", "fp16", "2026-01-01T00:00:00Z", [], {}, [1.0] * 70]),
     st.integers(-(10**16), 10**16),
     st.floats(allow_nan=False, allow_infinity=False),
@@ -56,9 +60,10 @@ _EDIT = st.one_of(
 def test_the_inlined_schema_accepts_exactly_what_the_schema_accepts(
     valid_doc: dict, picks: list[tuple[int, Any, bool]]
 ) -> None:
-    """contract._fast_validator answers is_valid for every document: it must never disagree with the
-    schema as written (edits at every leaf: boundaries of the maxima merged from $ref and beside it).
-    The fixture is only read (deep-copied), so sharing it across examples is safe."""
+    """contract._fast answers is_valid for every document: it must never disagree with the schema as
+    written (edits at every leaf: boundaries of the maxima merged from $ref and beside it, of the
+    bounds it checks in Python, of those it rewrites as integers). The fixture is only read
+    (deep-copied), so sharing it across examples is safe."""
     doc = copy.deepcopy(valid_doc)
     for index, value, delete in picks:
         leaves = _leaves(doc)
@@ -70,7 +75,12 @@ def test_the_inlined_schema_accepts_exactly_what_the_schema_accepts(
             node.pop(last, None)
         elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
             node[last] = copy.deepcopy(value)  # sampled lists and dicts are shared between examples
-    assert contract._fast_validator().is_valid(doc) == contract._validator().is_valid(doc)
+    valid = contract._validator().is_valid(doc)
+    assert contract._fast().is_valid(doc) == valid
+    if valid:
+        oversized: list[tuple[str, str]] = []
+        contract._oversized(doc, [], oversized)
+        assert not oversized
 
 
 _DEFS: dict[str, Any] = {
@@ -108,7 +118,7 @@ def test_inlining_keeps_every_verdict_of_a_tricky_reference(beside: dict[str, An
 
     schema = {"$defs": _DEFS, "properties": {"x": beside}}
     as_written = jsonschema_rs.Draft202012Validator(schema)
-    fast = jsonschema_rs.Draft202012Validator(contract.inlined(schema, _DEFS))
+    fast = jsonschema_rs.Draft202012Validator(fastschema.inlined(schema, _DEFS))
     for instance in instances:
         assert fast.is_valid({"x": instance}) == as_written.is_valid({"x": instance}), instance
 
@@ -116,4 +126,92 @@ def test_inlining_keeps_every_verdict_of_a_tricky_reference(beside: dict[str, An
 def test_the_submission_schema_is_inlined_whole() -> None:
     """The shortcut is worth having only if it reaches the schema's references (all of them today)."""
     schema = contract.load_schema()
-    assert "$ref" not in json.dumps(contract.inlined(schema, schema["$defs"]))
+    assert "$ref" not in json.dumps(fastschema.inlined(schema, schema["$defs"]))
+
+
+@pytest.mark.parametrize(
+    ("schema", "instances"),
+    [
+        ({"properties": {"x": {"minimum": 0.5}}}, [{"x": 0.5}, {"x": 0.4}, {"x": "s"}, {"x": True}, {}, [], 1]),
+        (
+            {"items": {"properties": {"t": {"exclusiveMaximum": 2.5, "exclusiveMinimum": -1.5}}}},
+            [[{"t": 2}, {"t": 2.5}], [{"t": -1.5}], [{"t": -1}, 3], {"t": 9}],
+        ),
+        (
+            {"properties": {"x": {"maximum": 1e15, "minimum": -1e15}}},
+            [{"x": 10**15}, {"x": 10**15 + 1}, {"x": -(10**15) - 1}, {"x": 1e15}],
+        ),
+        # under a condition the bound stays with the engine: only a path that always applies is taken
+        (
+            {"properties": {"x": {"oneOf": [{"minimum": 0.5}, {"type": "string"}]}}},
+            [{"x": 0.4}, {"x": 0.6}, {"x": "s"}],
+        ),
+        (
+            {"if": {"required": ["a"]}, "then": {"properties": {"x": {"minimum": 0.5}}}},
+            [{"a": 1, "x": 0.4}, {"x": 0.4}],
+        ),
+        (
+            {"properties": {"x": {"properties": {"y": {"minimum": 0.5}}, "maximum": 2.5}}},
+            [{"x": {"y": 0.1}}, {"x": 3}, {"x": 2}],
+        ),
+    ],
+)
+def test_bounds_checked_in_python_judge_as_the_engine_does(schema: dict[str, Any], instances: list[Any]) -> None:
+    import jsonschema_rs
+
+    as_written = jsonschema_rs.Draft202012Validator(schema)
+    fast = fastschema.compile_schema(schema)
+    for instance in instances:
+        assert fast.is_valid(instance) == as_written.is_valid(instance), instance
+
+
+def test_the_fractional_bounds_of_the_submission_schema_are_taken_out() -> None:
+    """Where the time went (0.8 us a number with a fractional bound, two per trial): none is left to
+    the engine on the paths every trial takes."""
+    fast = contract._fast()
+    assert fast.bounds is not None
+    trial = fast.bounds.properties[[n for n, _ in fast.bounds.properties].index("measurements")][1].items
+    assert trial is not None
+    names = {name for name, _, _ in dict(trial.properties)["trials"].items.leaves}
+    assert names == {"duration_s", "temperature_max_c"}
+
+
+def test_every_array_and_object_of_the_schema_is_bounded() -> None:
+    """Why a document the schema accepts needs no oversized walk: each array it may hold has at most
+    _limits()[0] items (maxItems, or unique items of an enum), each object at most _limits()[1] keys
+    (maxProperties, or additional/unevaluatedProperties false beside the properties it names).
+    Conditions (allOf, if/then) only add constraints, so the schema's plain structure is what bounds
+    a valid document."""
+    schema = contract.load_schema()
+    most_items, most_keys = contract._limits()
+    seen: set[int] = set()
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        ref = node.get("$ref")
+        return {**schema["$defs"][ref.rsplit("/", 1)[-1]], **node} if ref else node
+
+    def walk(node: Any, where: str) -> None:
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        node = resolve(node)
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "array" in types or "items" in node:
+            enum = (node.get("items") or {}).get("enum")
+            unique_enum = node.get("uniqueItems") is True and isinstance(enum, list)
+            assert node.get("maxItems", 10**9) <= most_items or (unique_enum and len(enum) <= most_items), where
+        if "object" in types or "properties" in node:
+            # unevaluatedProperties: also the properties its conditions (allOf, if/then/else) name
+            named = set(node.get("properties", {}))
+            for sub in [*node.get("allOf", []), *(node.get(k) for k in ("then", "else"))]:
+                named |= set((sub or {}).get("properties", {}))
+            closed = False in (node.get("additionalProperties"), node.get("unevaluatedProperties"))
+            assert (closed and len(named) <= most_keys) or node.get("maxProperties", 10**9) <= most_keys, where
+        for name, child in node.get("properties", {}).items():
+            walk(child, f"{where}/{name}")
+        walk(node.get("items"), f"{where}/[]")
+        walk(node.get("additionalProperties"), f"{where}/*")
+
+    walk(schema, "")
+    assert len(seen) > 20  # the walk reached the trials

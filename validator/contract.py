@@ -13,6 +13,7 @@ import jsonschema_rs
 
 from ecocompute.catalogue import SCHEMA_VERSIONS
 
+from . import fastschema
 from .findings import Finding, make
 
 SCHEMA_FILE = "submission.schema.json"
@@ -40,92 +41,10 @@ def _validator() -> jsonschema_rs.Draft202012Validator:
     return jsonschema_rs.Draft202012Validator(load_schema(), validate_formats=True)
 
 
-_LOCAL = "#/$defs/"
-# Keywords that assert on the instance alone, each independently of the others in its schema object:
-# only these are merged from a $ref's target with the keywords beside the $ref. Keywords that read
-# their neighbours (properties with additionalProperties or unevaluatedProperties, items with
-# prefixItems, if/then/else, contains with minContains) or change how references resolve ($id,
-# $anchor, $defs) would change meaning when moved into one object with others.
-_INDEPENDENT = frozenset(
-    {
-        "type",
-        "enum",
-        "const",
-        "maximum",
-        "minimum",
-        "exclusiveMaximum",
-        "exclusiveMinimum",
-        "multipleOf",
-        "maxLength",
-        "minLength",
-        "pattern",
-        "format",
-        "description",
-        "title",
-    }
-)
-_NO_INLINE = frozenset({"$id", "$anchor", "$dynamicAnchor", "$dynamicRef", "$schema", "$defs", "$recursiveAnchor"})
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values are spelt: 1, 1.0 and true differ (Python's == would call them equal)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
-def _resolves_alike(node: Any) -> bool:
-    """No keyword below ``node`` changes the base of a reference (an $id, an anchor, $defs)."""
-    if isinstance(node, dict):
-        return not (_NO_INLINE & node.keys()) and all(_resolves_alike(v) for v in node.values())
-    if isinstance(node, list):
-        return all(_resolves_alike(v) for v in node)
-    return True
-
-
-def inlined(node: Any, defs: dict[str, Any], _inside: frozenset[str] = frozenset()) -> Any:
-    """``node`` with local ``$ref``s replaced by their targets: the same instances valid, and a third
-    faster for jsonschema-rs on a trial (it no longer resolves a reference per number).
-
-    A ``$ref`` alone (beside it only a description or title) becomes its target. A ``$ref`` with other
-    keywords beside it is merged with its target only when both sides use keywords that assert
-    independently (``_INDEPENDENT``): keywords set on one side are kept, the same value on both sides
-    once, and where both set ``maximum`` (or ``minimum``) to numbers the stricter is kept, as both
-    applied; anything else (another clash, a keyword that reads its neighbours, a target that
-    references itself or sets an $id, anchor or $defs) keeps the ``$ref`` as written. Error messages
-    still come from the schema as written."""
-    if isinstance(node, list):
-        return [inlined(v, defs, _inside) for v in node]
-    if not isinstance(node, dict):
-        return node
-    node = {k: inlined(v, defs, _inside) for k, v in node.items()}
-    ref = node.get("$ref")
-    name = ref[len(_LOCAL) :] if isinstance(ref, str) and ref.startswith(_LOCAL) else None
-    if name is None or name not in defs or name in _inside or not _resolves_alike(defs[name]):
-        return node
-    target = inlined(defs[name], defs, _inside | {name})
-    if not isinstance(target, dict) or "$ref" in target:
-        return node
-    beside = {k: v for k, v in node.items() if k != "$ref"}
-    if not beside.keys() <= {"description", "title"} and not (beside.keys() | target.keys()) <= _INDEPENDENT:
-        return node
-    merged = dict(target)
-    for key, value in beside.items():
-        if key not in merged or key in ("description", "title"):
-            merged[key] = value
-        elif _same(merged[key], value):
-            continue
-        elif key in ("maximum", "minimum") and all(type(v) in (int, float) for v in (merged[key], value)):
-            merged[key] = min(merged[key], value) if key == "maximum" else max(merged[key], value)
-        else:
-            return node
-    return merged
-
-
 @functools.lru_cache(maxsize=1)
-def _fast_validator() -> jsonschema_rs.Draft202012Validator:
-    """The schema with its local references inlined (``inlined``): asked only whether a document is
-    valid; the errors of an invalid one come from ``_validator``."""
-    schema = load_schema()
-    return jsonschema_rs.Draft202012Validator(inlined(schema, schema["$defs"]), validate_formats=True)
+def _fast() -> fastschema.FastSchema:
+    """Asked only whether a document is valid; the errors of an invalid one come from ``_validator``."""
+    return fastschema.compile_schema(load_schema())
 
 
 def _pointer(parts: Any) -> str:
@@ -237,11 +156,11 @@ def check_schema(data: dict[str, Any], file: str, limit: int = MAX_SCHEMA_FINDIN
     A document with an array or object larger than any the schema allows is wrong already: it is
     never handed whole to the schema engine (converting a million numbers costs more than reading
     them), only its probe."""
+    if _fast().is_valid(data):
+        return []  # so nothing in it is oversized: every array and object of the schema is bounded
     validator = _validator()
     oversized: list[tuple[str, str]] = []
     _oversized(data, [], oversized)
-    if not oversized and _fast_validator().is_valid(data):
-        return []
     errors = list(oversized)
     probe = _probe(data, [], [])
     for error in validator.iter_errors(probe):

@@ -13,6 +13,11 @@ from typing import Any
 
 from .findings import Finding, make
 
+try:
+    import orjson
+except ImportError:  # the strict parser alone decides, only slower
+    orjson = None  # type: ignore[assignment]
+
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 16
 # A 5 MB submission of 8,000 trials holds about 32,000 arrays and objects; a million empty ones cost
@@ -50,19 +55,20 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_DROP = bytes(c for c in range(256) if c not in b'[]{}"')  # UTF-8 multi-byte units are all >= 0x80
+_DROP = bytes(c for c in range(256) if c not in b'[]{}":')  # UTF-8 multi-byte units are all >= 0x80
 _OPEN = frozenset(b"[{")
 
 
-def _skeleton(text: str) -> bytes:
-    """The brackets of a JSON text, string content removed (valid JSON assumed).
+def _skeleton(text: str | bytes) -> bytes:
+    """The brackets and colons of a JSON text, string content removed (valid JSON assumed): one
+    colon per key of the document as written.
 
     Escaped backslashes and quotes go first, then every byte but brackets and quotes. Two adjacent
     quotes left then hold nothing but string content (an empty string, or the gap between two
     strings), so dropping them keeps the quote pairs alternating; what lies between a remaining pair
     is string content. All in C: 3x cheaper than translating the text as str, 10x cheaper than a
     regex removing the strings."""
-    raw = text.encode("utf-8", "surrogatepass")
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     skeleton = raw.translate(None, _DROP).replace(b'""', b"")
@@ -73,7 +79,7 @@ def _skeleton(text: str) -> bytes:
 
 def _deeper_than(skeleton: bytes, limit: int) -> bool:
     depth = 0
-    for byte in skeleton:
+    for byte in skeleton.replace(b":", b""):
         if byte in _OPEN:
             depth += 1
             if depth > limit:
@@ -167,6 +173,12 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
         ]
     if _deeper_than(skeleton, MAX_DEPTH):
         return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
+    data = _fast_parse(text, skeleton.count(b":"))
+    if data is not None:
+        problem = unsafe_text(text)
+        if problem:
+            return None, [make("json.unsafe_text", display, "", f"a string holds {problem}")]
+        return data, []
     # A literal like 1e999 parses as infinity: a per-float hook would cost every file; the checks on
     # the document find it instead (has_nonfinite), where only such a file pays.
     try:
@@ -185,6 +197,41 @@ def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
     if problem:
         return None, [make("json.unsafe_text", display, "", f"a string holds {problem}")]
     return data, []
+
+
+# Digits to "0", the other bytes of a number's fraction or exponent to ".", all else to " ": a run of
+# 19 zeros after a " " (or at the start) is an integer literal of 19 digits or more, which orjson may
+# read as a float (beyond 64 bits). Such a text is left to the strict parser.
+_NUMBER_SHAPE = bytes.maketrans(
+    bytes(range(256)), bytes(48 if chr(c).isdigit() else 46 if chr(c) in ".eE" else 32 for c in range(128)) + b" " * 128
+)
+_LONG_INTEGER = b" " + b"0" * 19
+
+
+def _fast_parse(text: str, keys_written: int) -> Any:
+    """The document orjson reads from ``text`` when it is what the strict parser would return, else
+    None (the strict parser then decides, and names the fault). 4x cheaper than json.loads with a
+    per-object hook, and a submission that passes is read only this way.
+
+    orjson agrees with json.loads on every JSON text it accepts except three, each excluded here:
+    NaN, Infinity and literals that overflow (1e999) and lone surrogate escapes it refuses; integers
+    beyond 64 bits it reads as floats (no integer of 19 digits is let through); duplicate keys it keeps
+    the last of (the keys it kept, the colons of its own output, must be the colons written).
+    ``keys_written``: the colons of ``text`` outside strings. Floats, however many digits, parse to
+    the same bits (tests/test_validator_hostile.py compares them)."""
+    if orjson is None:
+        return None
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_NUMBER_SHAPE)
+    if _LONG_INTEGER in shape or shape.startswith(_LONG_INTEGER[1:]):
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if _skeleton(orjson.dumps(data)).count(b":") != keys_written:
+        return None
+    return data
 
 
 def load(path: Path, display: str | None = None) -> Loaded:
