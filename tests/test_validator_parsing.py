@@ -66,7 +66,7 @@ DOCS = st.recursive(
 def _write(value: Any, rng: random.Random) -> str:
     """JSON text of ``value`` where a list of (key, value) pairs is an object written pair by pair
     (duplicate keys stay duplicates), keys sometimes escaped (\\u0061 for a), spacing varied."""
-    sep = rng.choice([("," , ":"), (", ", ": "), (",\n  ", " : "), ("\t,", ":\r\n")])
+    sep = rng.choice([(",", ":"), (", ", ": "), (",\n  ", " : "), ("\t,", ":\r\n")])
     if isinstance(value, list) and value and all(isinstance(p, tuple) for p in value):
         parts = []
         for key, item in value:
