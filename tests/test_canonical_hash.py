@@ -44,6 +44,32 @@ def test_fast_encoding_is_the_reference_encoding(value: object) -> None:
     assert ids.canonical_bytes(value) == expected
 
 
+_finite_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_finite_json)
+@example({"a": [1e-05, 2**64, 1e16, "\ud800"]})
+def test_the_finite_shortcut_writes_the_reference_encoding(value: object) -> None:
+    """``finite=True`` (the document came from orjson, which refuses NaN and overflows) skips only
+    the round trip: small numbers, big integers and lone surrogates still take the reference path."""
+    try:
+        expected = _reference(value)
+    except (ValueError, UnicodeEncodeError) as exc:
+        with pytest.raises(type(exc)):
+            ids.canonical_bytes(value, finite=True)
+        return
+    assert ids.canonical_bytes(value, finite=True) == expected
+
+
 def _documents() -> list[Path]:
     return sorted((ROOT / "submissions").rglob("*.json")) + sorted((FIXTURES / "valid").glob("*.json"))
 
@@ -58,6 +84,7 @@ def test_every_committed_row_id_is_unchanged() -> None:
             for m in doc["measurements"]
         ]
         assert ids.measurement_hashes(doc) == reference
+        assert ids.measurement_hashes(doc, finite=True) == reference
 
 
 def test_the_fast_path_is_taken_for_ordinary_measurements(monkeypatch: pytest.MonkeyPatch) -> None:

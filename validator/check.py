@@ -67,7 +67,7 @@ def check_data(
     file's path relative to the repository root (None: outside it, or not a file), ``sha256`` the
     hash of its bytes (None: a document in memory)."""
     try:
-        return _check_data(data, shown, now, repo_path, sha256, ref or reference.default(), text_checked=False)
+        return _check_data(data, shown, now, repo_path, sha256, ref or reference.default(), from_text=None)
     except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
         return Checked(shown, [_internal_error(shown, exc)], sha256=sha256)
 
@@ -79,12 +79,13 @@ def _check_data(
     repo_path: str | None,
     sha256: str | None,
     ref: Reference,
-    text_checked: bool,
+    from_text: loading.Loaded | None,
 ) -> Checked:
+    """``from_text``: what read the document from a file's text (None: a document in memory)."""
     identity = contract.identify(data, shown)
     if identity:
         return Checked(shown, identity)
-    if not text_checked:  # a document in memory: its strings were never read as text
+    if from_text is None:  # a document in memory: its strings were never read as text
         unsafe = loading.unsafe_strings(data, shown)
         if unsafe:
             return Checked(shown, unsafe)
@@ -95,7 +96,8 @@ def _check_data(
     if spelling:
         return Checked(shown, spelling)
     try:
-        hashes = ids.measurement_hashes(data)  # canonical JSON: raises on infinity (where null is allowed)
+        # canonical JSON: raises on infinity (where null is allowed), unless the parser excluded it
+        hashes = ids.measurement_hashes(data, finite=from_text is not None and from_text.finite)
     except ValueError:
         return Checked(shown, loading.nonfinite(data, shown) or [_internal_error(shown, ValueError("hashing"))])
     sub = domain.parse(data)
@@ -167,7 +169,7 @@ def _check_loaded(
 ) -> Checked:
     try:
         ref = ref or reference.default()
-        return _check_data(loaded.data, loaded.path, now, repo_path, loaded.sha256, ref, text_checked=True)
+        return _check_data(loaded.data, loaded.path, now, repo_path, loaded.sha256, ref, from_text=loaded)
     except Exception as exc:  # noqa: BLE001 - a bug must reject the file, never end the run
         return Checked(loaded.path, [_internal_error(loaded.path, exc)], sha256=loaded.sha256)
 

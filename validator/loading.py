@@ -32,6 +32,7 @@ class Loaded:
     text: str | None = None
     data: Any = None
     findings: list[Finding] = field(default_factory=list)
+    finite: bool = False  # read by orjson: no NaN or infinite float anywhere in data
 
 
 class _Reject(ValueError):
@@ -159,44 +160,57 @@ def unsafe_strings(data: Any, display: str) -> list[Finding]:
 
 
 def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
+    """``parse_finite`` without saying which parser read the text."""
+    data, findings, _ = parse_finite(text, display)
+    return data, findings
+
+
+def parse_finite(text: str, display: str) -> tuple[Any, list[Finding], bool]:
     """Strict JSON: no NaN/Infinity (spelt or overflowing), no duplicate keys, bounded depth and
     number of containers, and no string holding a control, bidi/format, private-use, unassigned or
-    lone-surrogate character.
+    lone-surrogate character. The flag: the document holds no NaN or infinite float (the fast parser
+    read it; the strict one lets 1e999 through as infinity, for the checks to name).
 
     Depth and containers are counted on the text before parsing, so neither a deep nor a wide
     structure costs the parser (and its per-object hook) more than a real submission does."""
     skeleton = _skeleton(text)
     containers = skeleton.count(b"[") + skeleton.count(b"{")
     if containers > MAX_CONTAINERS:
-        return None, [
+        return _failed(
             make("json.too_complex", display, "", f"{containers} arrays and objects; the cap is {MAX_CONTAINERS}")
-        ]
+        )
     if _deeper_than(skeleton, MAX_DEPTH):
-        return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
+        return _failed(make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels"))
     data = _fast_parse(text, skeleton.count(b":"))
-    if data is not None:
-        problem = unsafe_text(text)
-        if problem:
-            return None, [make("json.unsafe_text", display, "", f"a string holds {problem}")]
-        return data, []
+    finite = data is not None
+    if not finite:
+        data, failed = _strict_parse(text, display)
+        if failed:
+            return _failed(failed)
+    problem = unsafe_text(text)
+    if problem:
+        return _failed(make("json.unsafe_text", display, "", f"a string holds {problem}"))
+    return data, [], finite
+
+
+def _failed(finding: Finding) -> tuple[Any, list[Finding], bool]:
+    return None, [finding], False
+
+
+def _strict_parse(text: str, display: str) -> tuple[Any, Finding | None]:
+    """json.loads refusing NaN/Infinity and duplicate keys; the finding when it fails."""
     # A literal like 1e999 parses as infinity: a per-float hook would cost every file; the checks on
     # the document find it instead (has_nonfinite), where only such a file pays.
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_pairs), None
     except _Reject as exc:
-        return None, [make(exc.code, display, "", str(exc))]
+        return None, make(exc.code, display, "", str(exc))
     except RecursionError:
-        return None, [make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")]
+        return None, make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")
     except json.JSONDecodeError as exc:
-        return None, [
-            make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)
-        ]
+        return None, make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        return None, [make("json.syntax", display, "", str(exc)[:300])]
-    problem = unsafe_text(text)
-    if problem:
-        return None, [make("json.unsafe_text", display, "", f"a string holds {problem}")]
-    return data, []
+        return None, make("json.syntax", display, "", str(exc)[:300])
 
 
 # Digits to "0", the other bytes of a number's fraction or exponent to ".", all else to " ": a run of
@@ -274,6 +288,6 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.encoding", shown, "", problem))
         return result
     result.text = text
-    result.data, errors = parse_text(text, shown)
+    result.data, errors, result.finite = parse_finite(text, shown)
     result.findings.extend(errors)
     return result
