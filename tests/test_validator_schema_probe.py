@@ -215,3 +215,25 @@ def test_every_array_and_object_of_the_schema_is_bounded() -> None:
 
     walk(schema, "")
     assert len(seen) > 20  # the walk reached the trials
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.tuples(st.integers(min_value=0), _EDIT, st.booleans()), min_size=1, max_size=3))
+def test_the_quick_integer_test_finds_what_the_walk_finds(valid_doc: dict, picks: list[tuple[int, Any, bool]]) -> None:
+    """contract._has_float (asked of every document) answers whether contract._first_float (the walk
+    that names the place) finds an integer written as a float: floats at every leaf, device_map's
+    free-form values and the trials' counts included."""
+    doc = copy.deepcopy(valid_doc)
+    doc["measurements"][0]["placement"] = {"strategy": "accelerate_auto", "device_map": {"": 0, "lm_head": 1}}
+    for index, value, delete in picks:
+        leaves = _leaves(doc)
+        *parents, last = leaves[index % len(leaves)] or ("schema_version",)
+        node = doc
+        for key in parents:
+            node = node[key]
+        if delete and isinstance(node, dict):
+            node.pop(last, None)
+        elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
+            node[last] = copy.deepcopy(value)
+    found = contract._first_float(doc, contract._integer_trie(), [])
+    assert contract._has_float(doc, contract._integer_plan()) is (found is not None)

@@ -240,9 +240,48 @@ def _first_float(value: Any, node: dict[str, Any], at: list[Any]) -> tuple[list[
     return None
 
 
+_Plan = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]  # (leaf keys, (step, plan) below)
+
+
+@functools.lru_cache(maxsize=1)
+def _integer_plan() -> _Plan:
+    """The integer trie with its leaves gathered per object: a trial's four counts are looked up in
+    one frame, not four calls."""
+
+    def plan(node: dict[str, Any]) -> _Plan:
+        leaves = tuple(k for k, child in node.items() if not child and k not in ("[]", "*"))
+        return leaves, tuple((k, plan(child)) for k, child in node.items() if child or k in ("[]", "*"))
+
+    return plan(_integer_trie())
+
+
+def _has_float(value: Any, plan: _Plan) -> bool:
+    """Whether ``_first_float`` would find anything, without building a path: the common answer."""
+    leaves, below = plan
+    if isinstance(value, dict):
+        for k in leaves:
+            if type(value.get(k)) is float:
+                return True
+        for step, child in below:
+            if step == "*":
+                if any(type(v) is float if not child[1] else _has_float(v, child) for v in value.values()):
+                    return True
+            elif step in value and _has_float(value[step], child):
+                return True
+        return False
+    if isinstance(value, list):
+        for step, child in below:
+            if step == "[]" and any(type(v) is float if child == ((), ()) else _has_float(v, child) for v in value):
+                return True
+        return False
+    return False
+
+
 def integer_spelling(data: dict[str, Any], file: str) -> list[Finding]:
     """JSON Schema counts 3.0 as an integer; the dataset's integer columns do not: a count written
     with a fraction part is rejected (eco-collect writes integers as integers)."""
+    if not _has_float(data, _integer_plan()):
+        return []
     found = _first_float(data, _integer_trie(), [])
     if found is None:
         return []
