@@ -21,16 +21,20 @@ def mean(values: Sequence[float]) -> float:
 
 def sample_std(values: Sequence[float]) -> float:
     """Sample standard deviation (ddof=1); 0.0 for a single value."""
-    if len(values) < 2:
-        return 0.0
-    m = mean(values)
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return 0.0 if len(values) < 2 else spread(values)[1]
 
 
 def cv_pct(values: Sequence[float]) -> float:
     """Coefficient of variation in percent; infinite when the mean is zero."""
+    return spread(values)[2]
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, sample_std, cv_pct) of ``values``, each the same float its own function returns, the
+    mean computed once (a summary asks for all three of three series: the validator does so per row)."""
     m = mean(values)
-    return math.inf if m == 0 else 100.0 * sample_std(values) / m
+    std = 0.0 if len(values) < 2 else math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return m, std, (math.inf if m == 0 else 100.0 * std / m)
 
 
 def measured(trials: Sequence[Trial]) -> list[Trial]:
@@ -56,18 +60,21 @@ def summarize(trials: Sequence[Trial], idle_w: float) -> Summary | None:
     net = [t.energy_j - idle_w * t.duration_s for t in window]
     net_ept = [n / t.generated_tokens for n, t in zip(net, window, strict=True)]
     disagreements = [d for d in map(disagreement_pct, window) if d is not None]
+    tput_mean, tput_std, tput_cv = spread(tput)
+    power_mean, power_std, power_cv = spread(power)
+    ept_mean, ept_std, ept_cv = spread(ept)
     return Summary(
         trials=len(window),
         idle_power_w=idle_w,
-        throughput_tok_s_mean=mean(tput),
-        throughput_tok_s_std=sample_std(tput),
-        throughput_tok_s_cv_pct=cv_pct(tput),
-        power_w_mean=mean(power),
-        power_w_std=sample_std(power),
-        power_w_cv_pct=cv_pct(power),
-        energy_per_token_j_mean=mean(ept),
-        energy_per_token_j_std=sample_std(ept),
-        energy_per_token_j_cv_pct=cv_pct(ept),
+        throughput_tok_s_mean=tput_mean,
+        throughput_tok_s_std=tput_std,
+        throughput_tok_s_cv_pct=tput_cv,
+        power_w_mean=power_mean,
+        power_w_std=power_std,
+        power_w_cv_pct=power_cv,
+        energy_per_token_j_mean=ept_mean,
+        energy_per_token_j_std=ept_std,
+        energy_per_token_j_cv_pct=ept_cv,
         energy_j_mean=mean(energy),
         net_energy_j_mean=mean(net),
         net_energy_per_token_j_mean=mean(net_ept),

@@ -4,6 +4,8 @@ import dataclasses
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecocompute import gates, stats
 from ecocompute.domain import GateOutcome, Idle, Summary, Trial
@@ -104,3 +106,14 @@ def test_t_quantiles_match_tables() -> None:
     assert stats.t_cdf(-2.0, 4) == pytest.approx(0.05805826, abs=1e-7)
     with pytest.raises(ValueError):
         stats.t_ppf(1.0, 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), min_size=1, max_size=30))
+def test_spread_is_mean_std_and_cv_to_the_bit(values: list[float]) -> None:
+    """summarize takes all three from one spread(); a summary written before must recompute equal."""
+    m = math.fsum(values) / len(values)
+    std = 0.0 if len(values) < 2 else math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+    cv = math.inf if m == 0 else 100.0 * std / m
+    assert stats.spread(values) == (m, std, cv)
+    assert (stats.mean(values), stats.sample_std(values), stats.cv_pct(values)) == (m, std, cv)
