@@ -44,6 +44,20 @@ def _leaves(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [at]
 
 
+def _edit(doc: dict[str, Any], picks: list[tuple[int, Any, bool]]) -> None:
+    """Set (or delete) the leaf each pick's index lands on, in place."""
+    for index, value, delete in picks:
+        leaves = _leaves(doc)
+        *parents, last = leaves[index % len(leaves)] or ("schema_version",)
+        node = doc
+        for key in parents:
+            node = node[key]
+        if delete and isinstance(node, dict):
+            node.pop(last, None)
+        elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
+            node[last] = copy.deepcopy(value)  # sampled lists and dicts are shared between examples
+
+
 _EDIT = st.one_of(
     st.sampled_from([None, True, 0, -1, -0.5, 1e-9, 0.001, 63, 64, 1e5 + 1, 1e6 + 0.5, 1e8 + 1, 1e12 + 1, 2e15]),
     # the fractional bounds (0.001, -273.15, 0.5) and the integral ones written as floats (1e15), each side
@@ -65,16 +79,7 @@ def test_the_inlined_schema_accepts_exactly_what_the_schema_accepts(
     bounds it checks in Python, of those it rewrites as integers). The fixture is only read
     (deep-copied), so sharing it across examples is safe."""
     doc = copy.deepcopy(valid_doc)
-    for index, value, delete in picks:
-        leaves = _leaves(doc)
-        *parents, last = leaves[index % len(leaves)] or ("schema_version",)
-        node = doc
-        for key in parents:
-            node = node[key]
-        if delete and isinstance(node, dict):
-            node.pop(last, None)
-        elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
-            node[last] = copy.deepcopy(value)  # sampled lists and dicts are shared between examples
+    _edit(doc, picks)
     valid = contract._validator().is_valid(doc)
     assert contract._fast().is_valid(doc) == valid
     if valid:
@@ -225,15 +230,6 @@ def test_the_quick_integer_test_finds_what_the_walk_finds(valid_doc: dict, picks
     free-form values and the trials' counts included."""
     doc = copy.deepcopy(valid_doc)
     doc["measurements"][0]["placement"] = {"strategy": "accelerate_auto", "device_map": {"": 0, "lm_head": 1}}
-    for index, value, delete in picks:
-        leaves = _leaves(doc)
-        *parents, last = leaves[index % len(leaves)] or ("schema_version",)
-        node = doc
-        for key in parents:
-            node = node[key]
-        if delete and isinstance(node, dict):
-            node.pop(last, None)
-        elif isinstance(node, (dict, list)) and (isinstance(node, dict) or last < len(node)):
-            node[last] = copy.deepcopy(value)
+    _edit(doc, picks)
     found = contract._first_float(doc, contract._integer_trie(), [])
     assert contract._has_float(doc, contract._integer_plan()) is (found is not None)
