@@ -64,7 +64,7 @@ def _skeleton(text: str | bytes) -> bytes:
     """The brackets and colons of a JSON text, string content removed (valid JSON assumed): one
     colon per key of the document as written.
 
-    Escaped backslashes and quotes go first, then every byte but brackets and quotes. Two adjacent
+    Escaped backslashes and quotes go first, then every byte but brackets, colons and quotes. Two adjacent
     quotes left then hold nothing but string content (an empty string, or the gap between two
     strings), so dropping them keeps the quote pairs alternating; what lies between a remaining pair
     is string content. All in C: 3x cheaper than translating the text as str, 10x cheaper than a
@@ -232,7 +232,7 @@ def _fast_parse(text: str, keys_written: int) -> Any:
     beyond 64 bits it reads as floats (no integer of 19 digits is let through); duplicate keys it keeps
     the last of (the keys it kept, the colons of its own output, must be the colons written).
     ``keys_written``: the colons of ``text`` outside strings. Floats, however many digits, parse to
-    the same bits (tests/test_validator_hostile.py compares them)."""
+    the same bits (tests/test_validator_parsing.py compares them)."""
     if orjson is None:
         return None
     raw = text.encode("utf-8", "surrogatepass")
