@@ -72,15 +72,24 @@ def _depth(value: object) -> int:
     return 0
 
 
+def _keys(value: object) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_keys(v) for v in value)
+    return 0
+
+
 def test_depth_check_agrees_with_the_parsed_document() -> None:
     """The bracket count skips string content however it is escaped: keys and values full of
-    brackets, quotes and backslashes, non-ASCII text, empty strings side by side."""
+    brackets, colons, quotes and backslashes, non-ASCII text, empty strings side by side. The same
+    skeleton holds one colon per key as written (the fast parser's duplicate-key test)."""
     import json
 
-    from validator.loading import _too_deep
+    from validator.loading import _skeleton, _too_deep
 
     rng = random.Random(11)
-    atoms = ["", "[", "]{", '"[', "\\", "\\[", '\\"]', "ü{", "}\u2028", 1.5, None, True]
+    atoms = ["", "[", "]{", '"[', "\\", "\\[", '\\"]', "ü{", "}\u2028", ":", '":', "\\:", 1.5, None, True]
 
     def build(level: int) -> object:
         if level > 12 or rng.random() < 0.25:
@@ -95,3 +104,4 @@ def test_depth_check_agrees_with_the_parsed_document() -> None:
         depth = _depth(doc)
         for limit in {max(depth - 1, 0), depth}:
             assert _too_deep(text, limit) is (depth > limit), (text, limit)
+        assert _skeleton(text).count(b":") == _keys(doc), text

@@ -159,13 +159,7 @@ def unsafe_strings(data: Any, display: str) -> list[Finding]:
     return [make("json.unsafe_text", display, "", f"a string holds {problem}")] if problem else []
 
 
-def parse_text(text: str, display: str) -> tuple[Any, list[Finding]]:
-    """``parse_finite`` without saying which parser read the text."""
-    data, findings, _ = parse_finite(text, display)
-    return data, findings
-
-
-def parse_finite(text: str, display: str) -> tuple[Any, list[Finding], bool]:
+def parse_text(text: str, display: str) -> tuple[Any, list[Finding], bool]:
     """Strict JSON: no NaN/Infinity (spelt or overflowing), no duplicate keys, bounded depth and
     number of containers, and no string holding a control, bidi/format, private-use, unassigned or
     lone-surrogate character. The flag: the document holds no NaN or infinite float (the fast parser
@@ -288,6 +282,6 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.encoding", shown, "", problem))
         return result
     result.text = text
-    result.data, errors, result.finite = parse_finite(text, shown)
+    result.data, errors, result.finite = parse_text(text, shown)
     result.findings.extend(errors)
     return result
