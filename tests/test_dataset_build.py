@@ -15,6 +15,7 @@ import yaml
 from conftest import FIXTURES, ROOT, forget_drawn_figures
 from datasets import Features, load_dataset
 
+from dataset_card import build as build_module
 from dataset_card import checks
 from dataset_card.build import BuildError, build
 from ecocompute.columns import CONFIGS
@@ -182,6 +183,8 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
     build(subs, LEGACY, tmp_path / "serial")
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
     monkeypatch.setattr(parallel, "CHUNK", 2)  # 7 files: chunks of 2, 2, 2, 1 across processes
+    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", 0)  # the report drawn in a process beside
+    forget_drawn_figures()  # drawn anew there, not copied from the serial build's
     build(subs, LEGACY, tmp_path / "chunked")
     serial = {
         p.relative_to(tmp_path / "serial"): p.read_bytes() for p in (tmp_path / "serial").rglob("*") if p.is_file()
@@ -192,6 +195,31 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
     assert serial == chunked
     measurements = load_dataset(str(tmp_path / "chunked"), split="train")
     assert measurements.num_rows == 15 + sum(len(json.loads(f.read_text())["measurements"]) for f in (REAL, MIXED))
+
+
+@pytest.mark.parametrize("failure", ["raises", "dies"])
+def test_a_report_failing_beside_the_build_fails_it_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """The report's process raising, or dying without a word, fails the build with that error or one
+    line saying so: no output folder, no staging folder left behind (the build waits for the process
+    before removing its staging folder)."""
+    import os
+
+    from dataset_card import report
+
+    def broken(*_args: object) -> str:
+        if failure == "dies":
+            os._exit(3)
+        raise RuntimeError("the report broke")
+
+    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", 0)
+    monkeypatch.setattr(report, "write", broken)
+    subs = _submissions(tmp_path, MIXED)
+    expected = (RuntimeError, "the report broke") if failure == "raises" else (BuildError, "ended unexpectedly")
+    with pytest.raises(expected[0], match=expected[1]):
+        build(subs, LEGACY, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # the submissions, nothing beside them
 
 
 def test_fp16_reference_is_the_same_configuration_with_missing_keys_matching() -> None:

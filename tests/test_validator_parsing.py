@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import struct
 from typing import Any
@@ -157,3 +158,28 @@ def test_a_submission_as_eco_collect_writes_it_takes_the_fast_path(valid_doc: di
     such as 0.0018139977081974847, colons in timestamps) is read by orjson."""
     text = json.dumps(valid_doc, indent=2, sort_keys=True)
     assert loading._fast_parse(text, loading._skeleton(text).count(b":")) == valid_doc
+
+
+@pytest.mark.parametrize("grows_to", [5_000, loading.MAX_BYTES + 10])
+def test_a_file_that_grows_after_lstat_is_read_whole_or_refused(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, valid_doc: dict, grows_to: int
+) -> None:
+    """load reads one byte past the size lstat gave: a file that grew since is read on to the cap
+    (its whole text parsed), or refused as too large; never cut at the size lstat saw."""
+    text = json.dumps(valid_doc, sort_keys=True)
+    path = tmp_path / "x.json"
+    path.write_text(text + " " * (grows_to - len(text)) if grows_to > len(text) else text)
+    real_lstat = type(path).lstat
+
+    def small_lstat(self: Any) -> Any:  # the size seen before the file grew
+        info = real_lstat(self)
+        return os.stat_result((*info[:6], 10, *info[7:]))
+
+    monkeypatch.setattr(type(path), "lstat", small_lstat)
+    loaded = loading.load(path)
+    if grows_to > loading.MAX_BYTES:
+        assert [f.code for f in loaded.findings] == ["file.too_large"]
+        assert "grew" in loaded.findings[0].message
+    else:
+        assert loaded.findings == [] and loaded.data == valid_doc
+        assert len(loaded.text or "") == max(grows_to, len(text))

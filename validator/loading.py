@@ -259,8 +259,12 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
         return result
     try:
-        with path.open("rb") as fh:  # read at most the cap: the file may have grown since lstat
-            raw = fh.read(MAX_BYTES + 1)
+        with path.open("rb") as fh:
+            # One byte past the size lstat gave tells whether the file grew since; read(MAX_BYTES + 1)
+            # would allocate the cap for every file (40 us for a 50 kB one). Never more than the cap.
+            raw = fh.read(min(info.st_size, MAX_BYTES) + 1)
+            if len(raw) > info.st_size:
+                raw += fh.read(MAX_BYTES + 1 - len(raw))
     except OSError as exc:
         result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
         return result
