@@ -6,11 +6,14 @@ tens of per cent within minutes, so the floor and the build alternate (floor, bu
 ...) --repeat times; each pair's ratio and the medians are printed, with where the build's time goes.
 Run: python benchmarks/build_dataset.py [--measurements 100000] [--per-file 8] [--trials 7] [--repeat 3]
      [--submissions DIR]  (reuse files generated earlier: DIR/synthetic-bot/*.json, kept when given)
+     [--bound]  (also build with the validator's semantic checks and the report left out: what the rest
+                 of the pipeline costs, the least any tuning of those checks can bring the build to)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -19,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +90,31 @@ def validate_only(subs: Path) -> float:
     return cpu_s() - cpu
 
 
+@contextlib.contextmanager
+def without_semantic_checks() -> Iterator[None]:
+    """The build with every per-file check after the schema (provenance, statistics, physics,
+    hardware, protocol, fabrication, buildable) finding nothing, and no report: files are still read,
+    parsed, schema-checked, hashed, parsed into the domain model, flattened, checked by pandera and
+    written. Not a build anyone should publish; a measure of where the time goes (--bound)."""
+    from unittest import mock
+
+    from dataset_card import report
+    from validator import buildable, fabrication, hardware, physics, protocol, provenance, recompute
+
+    def nothing(*_args: object, **_kwargs: object) -> list[object]:
+        return []
+
+    def no_fabrication(sub: object, _hashes: object, _file: object) -> tuple[list[object], list[list[str]]]:
+        return [], [[] for _ in sub.measurements]  # type: ignore[attr-defined]
+
+    with contextlib.ExitStack() as stack:
+        for module in (provenance, recompute, physics, hardware, protocol, buildable):
+            stack.enter_context(mock.patch.object(module, "check", nothing))
+        stack.enter_context(mock.patch.object(fabrication, "check", no_fabrication))
+        stack.enter_context(mock.patch.object(report, "write", lambda *_args: ""))
+        yield
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--measurements", type=int, default=100_000)
@@ -94,12 +123,13 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="floor/build pairs, each build into a fresh folder")
     p.add_argument("--submissions", type=Path, help="reuse (or create and keep) the synthetic files here")
     p.add_argument("--validator", action="store_true", help="also time eco-validate's per-file checks alone")
+    p.add_argument("--bound", action="store_true", help="also build without the semantic checks and the report")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subs = a.submissions or Path(tmp) / "submissions"
         if not (subs / "synthetic-bot").is_dir():
             generate(subs, a.measurements // a.per_file, a.per_file, a.trials)
-        floors, builds, floor_cpu, build_cpu, validator_cpu, phases = [], [], [], [], [], []
+        floors, builds, floor_cpu, build_cpu, validator_cpu, phases, bounds = [], [], [], [], [], [], []
         for i in range(a.repeat):
             cpu = cpu_s()
             floor_s, parsed = floor(subs)
@@ -118,6 +148,13 @@ def main() -> None:
                 f"pair {i + 1}: floor {floor_s:.2f} s, build {builds[-1]:.2f} s, ratio {builds[-1] / floor_s:.2f}; "
                 f"cpu floor {floor_cpu[-1]:.1f} s, build {build_cpu[-1]:.1f} s, ratio {build_cpu[-1] / floor_cpu[-1]:.2f}"
             )
+            if a.bound:
+                forget_drawn()
+                with without_semantic_checks():
+                    start = time.perf_counter()
+                    build(subs, ROOT / "legacy", Path(tmp) / f"bound{i}")
+                    bounds.append(time.perf_counter() - start)
+                print(f"        bound (no semantic check, no report): build {bounds[-1]:.2f} s")
         cache = Path(tmp) / "hf-cache"
         start = time.perf_counter()
         ds = load_dataset(str(Path(tmp) / "out0"), split="train", cache_dir=str(cache))
@@ -132,6 +169,12 @@ def main() -> None:
         f"cpu: floor {statistics.median(floor_cpu):.1f} s, build {statistics.median(build_cpu):.1f} s (medians), "
         f"ratio {cpu_ratio:.2f}"
     )
+    if bounds:
+        bound_ratios = [b / f for f, b in zip(floors, bounds, strict=True)]
+        print(
+            f"bound: build without semantic checks and report {statistics.median(bounds):.2f} s (median), "
+            f"ratio to the floor {statistics.median(bound_ratios):.2f} (pairs {', '.join(f'{r:.2f}' for r in bound_ratios)})"
+        )
     if validator_cpu:
         share = statistics.median(validator_cpu) / statistics.median(build_cpu)
         print(f"validator alone: cpu {statistics.median(validator_cpu):.1f} s (median), {share:.0%} of the build's cpu")
