@@ -34,8 +34,9 @@ from validator.run import discover, exit_code, report_for
 from . import card, checks, figures, legacy, outdir, report, results, versions, writer
 
 DEFAULT_REPO = "ecocompute/llm-energy"
-# From this many measurements the report runs in a process of its own (2.5 s of 4 at 100,000 rows
-# saved on two cores); a smaller build keeps it in process, where figures drawn before are reused.
+# Beyond this many measurements the report runs in a process of its own (2.5 s of 4 at 100,000 rows
+# saved on two cores); a smaller build keeps it in process, where figures drawn before are reused
+# (advisor.report looks figures up up to the same number of rows).
 REPORT_ASIDE_MIN_ROWS = 20_000
 _SUBMITTED = ("measurements", "trials", "submissions")
 
@@ -211,7 +212,7 @@ def _build(
         # they run in a forked process beside the checks, the card's figures and the Parquet writers,
         # forked before any thread of those starts (parallel.aside). Its sums depend on the final order.
         final = {"measurements": tables["measurements"], "trials": trials, "legacy": tables["legacy"]}
-        beside = tables["measurements"].num_rows >= REPORT_ASIDE_MIN_ROWS
+        beside = tables["measurements"].num_rows > REPORT_ASIDE_MIN_ROWS
         source = report.source(repo_id, label)
         pending = parallel.aside(report.write, final, staging, source) if beside else None
         try:

@@ -183,7 +183,8 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
     build(subs, LEGACY, tmp_path / "serial")
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)
     monkeypatch.setattr(parallel, "CHUNK", 2)  # 7 files: chunks of 2, 2, 2, 1 across processes
-    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", 0)  # the report drawn in a process beside
+    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", -1)  # the report drawn in a process beside
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)  # forked even on a one-CPU machine
     forget_drawn_figures()  # drawn anew there, not copied from the serial build's
     build(subs, LEGACY, tmp_path / "chunked")
     serial = {
@@ -213,7 +214,12 @@ def test_a_report_failing_beside_the_build_fails_it_and_leaves_nothing(
             os._exit(3)
         raise RuntimeError("the report broke")
 
-    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", 0)
+    from ecocompute import parallel
+
+    if not parallel._can_fork():
+        pytest.skip("the report runs beside the build only where the platform can fork")
+    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", -1)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)  # forked even on a one-CPU machine
     monkeypatch.setattr(report, "write", broken)
     subs = _submissions(tmp_path, MIXED)
     expected = (RuntimeError, "the report broke") if failure == "raises" else (BuildError, "ended unexpectedly")
