@@ -228,6 +228,39 @@ def test_a_report_failing_beside_the_build_fails_it_and_leaves_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # the submissions, nothing beside them
 
 
+def test_a_failed_build_waits_for_the_report_before_removing_its_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks fail at once while the report's process is still drawing: the build waits for it, so
+    the figure it writes late lands in a staging folder that is then removed, not in a recreated one."""
+    import time
+
+    from dataset_card import report
+    from ecocompute import parallel
+
+    if not parallel._can_fork():
+        pytest.skip("the report runs beside the build only where the platform can fork")
+
+    def late(_tables: object, staging: Path, _source: str) -> str:
+        time.sleep(1.0)
+        (staging / "figures" / "report").mkdir(parents=True, exist_ok=True)
+        (staging / "figures" / "report" / "late.png").write_bytes(b"late")
+        return ""
+
+    def failing(_tables: object) -> None:
+        raise checks.BuildCheckError("dataset checks failed, nothing written: a rule")
+
+    monkeypatch.setattr(build_module, "REPORT_ASIDE_MIN_ROWS", -1)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(report, "write", late)
+    monkeypatch.setattr(checks, "check", failing)
+    subs = _submissions(tmp_path, MIXED)
+    with pytest.raises(BuildError, match="a rule"):
+        build(subs, LEGACY, tmp_path / "out")
+    time.sleep(1.5)  # past the late write, had the build not waited for it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
+
+
 def test_fp16_reference_is_the_same_configuration_with_missing_keys_matching() -> None:
     from ecocompute.rows import FP16_KEY, fp16_ratios
 
