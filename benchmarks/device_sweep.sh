@@ -75,4 +75,7 @@ for log in "$STATE"/run-*.log; do
   echo "== $(basename "$log")"; tail -25 "$OUT/$(basename "$log" .log)-log.txt"
 done
 cp "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null  # what a cut lease would lose
+# Every finished submission comes back with every call: a machine released between calls takes its
+# /tmp with it (a finished 7B sweep was lost so once).
+cp "$STATE"/repo/submissions/*/*.json "$OUT"/ 2>/dev/null
 ls "$STATE/repo/.eco-collect" 2>/dev/null | head

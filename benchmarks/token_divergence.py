@@ -28,7 +28,9 @@ from collector.nvml import Nvml
 class Eager:
     """The decode loop run as plain calls: 'replay' runs the steps again."""
 
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Any:
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> Any:
         class Run:
             def replay(self) -> None:
                 fn()
@@ -40,7 +42,9 @@ class SameStream:
     """Like ``CudaGraphs``, but the capture runs on the very stream its warm-up ran on (cuBLAS keeps a
     workspace per stream: if the kernels it picks follow the stream, this variant tells)."""
 
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Any:
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> Any:
         import torch
 
         with torch.cuda.device(device):
@@ -48,7 +52,7 @@ class SameStream:
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
                 setup()
-                fn()
+                (warm_up or fn)()
                 setup()
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, stream=side):

@@ -54,10 +54,13 @@ class Replay(Protocol):
 class GraphBackend(Protocol):
     """Captures a function of CUDA work once and replays it (tests replace it with a plain call).
 
-    ``setup`` puts the state ``fn`` reads in place; it runs before every warm-up run of ``fn`` and once
-    more before the capture (a capture records kernels without running them)."""
+    ``setup`` puts the state ``fn`` reads in place; it runs before the warm-up and once more before the
+    capture (a capture records kernels without running them). ``warm_up`` runs the kernels ``fn`` runs,
+    in less time (default ``fn`` itself)."""
 
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Replay: ...
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> Replay: ...
 
 
 @dataclass
@@ -158,7 +161,9 @@ class CudaGraphs:
     """The real backend: warm-up on a side stream (lazy initialisations, cuBLAS workspaces), then
     capture with ``torch.cuda.graph``."""
 
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> Replay:
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> Replay:
         import torch
 
         if device.type != "cuda":
@@ -168,13 +173,20 @@ class CudaGraphs:
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):  # one eager run initialises what the capture must not allocate
                 setup()
-                fn()
+                (warm_up or fn)()
             torch.cuda.current_stream().wait_stream(side)
             setup()
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 fn()
         return graph
+
+
+# Decode steps run eagerly before the capture. Every step runs the same kernels on the same shapes
+# (a static cache: the attention always spans the whole cache, masked), so a few initialise all the
+# lazy state (cuBLAS workspaces, bitsandbytes buffers) that a whole request would: the other ~125
+# eager steps cost 3-13 s per configuration on the lent H100 (7B, 10-40 tok/s eager), ~50 s a sweep.
+WARM_UP_DECODE_STEPS = 3
 
 
 class CudaGraphEngine:
@@ -219,9 +231,9 @@ class CudaGraphEngine:
         )
         self._pick(out.logits[:, -1], 0)
 
-    def _decode(self) -> None:
+    def _decode(self, steps: int | None = None) -> None:
         model = self.decoding.model
-        for step, position in enumerate(self.step_positions, start=1):
+        for step, position in enumerate(self.step_positions[:steps], start=1):
             out = model(
                 input_ids=self.tokens[:, step - 1 : step],
                 past_key_values=self.cache,
@@ -236,7 +248,9 @@ class CudaGraphEngine:
 
         with torch.inference_mode():
             try:
-                self.graph = self.graphs.capture(self._decode, self._prefill, self.decoding.device)
+                self.graph = self.graphs.capture(
+                    self._decode, self._prefill, self.decoding.device, lambda: self._decode(WARM_UP_DECODE_STEPS)
+                )
             except EngineUnavailable:
                 raise
             except Exception as exc:

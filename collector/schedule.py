@@ -162,6 +162,8 @@ class Schedule:
                 entry.notes.append(
                     f"measured with generate: the CUDA-graph engine cannot run {config.precision} ({exc})"
                 )
+                # Said in the log too: a file lost before it is copied off a rented machine keeps nothing.
+                self.session.events.note(f"{config.label(name)}: {exc}; measured with generate instead")
                 engine = self._build(catalogue.REFERENCE_ENGINE, loaded, config.batch_size, entry)
                 if config.precision != catalogue.REFERENCE_PRECISION:
                     added = self._fp16_references(config)

@@ -167,10 +167,12 @@ class PlainGraphs:
     def __init__(self, refuse: Callable[[Any], str | None] = lambda fn: None) -> None:
         self.refuse = refuse  # a reason to fail the capture, as a CUDA capture of LLM.int8() fails
 
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> _Call:
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> _Call:
         for _ in range(2):
             setup()
-            fn()
+            (warm_up or fn)()
         setup()
         reason = self.refuse(fn)
         if reason:
@@ -179,7 +181,9 @@ class PlainGraphs:
 
 
 class NoGraphs:
-    def capture(self, fn: Callable[[], None], setup: Callable[[], None], device: Any) -> _Call:
+    def capture(
+        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+    ) -> _Call:
         raise EngineUnavailable("no CUDA here")
 
 

@@ -19,7 +19,7 @@ from collector.errors import CheckpointError, CollectError, OutputExistsError
 from collector.models import ModelSource
 from collector.request import RunRequest, TrialPlan
 from collector.runner import Clock
-from collector.session import Hooks
+from collector.session import Events, Hooks
 from ecocompute import catalogue
 from ecocompute.gates import Gates
 from validator.run import exit_code, validate
@@ -128,7 +128,18 @@ def test_auto_falls_back_to_generate_where_capture_fails_and_measures_the_fp16_r
         return None
 
     request = _request(tmp_path, tiny_config, precisions=("fp16", "bf16"))
-    path, doc = collect(request, hooks=_hooks(graphs=PlainGraphs(refuse)))
+    said: list[str] = []
+
+    class Notes(Events):
+        def note(self, text: str) -> None:
+            said.append(text)
+
+    path, doc = collect(request, Notes(), hooks=_hooks(graphs=PlainGraphs(refuse)))
+    assert [n for n in said if "measured with generate instead" in n] == [
+        f"{p} cuda-graph bs={b}: CUDA graph capture failed (RuntimeError: operation not permitted when stream is "
+        "capturing); measured with generate instead"
+        for p, b in (("fp16", 2), ("bf16", 1), ("bf16", 2))
+    ]
     got = [(m["precision"], m["engine"]["name"], m["batch_size"]) for m in doc["measurements"]]
     assert got == [  # fp16 at batch 2 fell back to generate: it is its own reference, measured once
         ("fp16", "generate", 1),
