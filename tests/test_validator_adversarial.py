@@ -365,10 +365,14 @@ def test_every_valid_fixture_still_passes_with_line_numbers_untouched() -> None:
 def test_an_unreadable_file_is_a_finding(tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_json(tmp_path / "x.json", valid_doc)
 
-    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", denied)  # as root, chmod 0 would not stop the read
+    def denied(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)  # as root, chmod 0 would not stop the read
     report = validate([path], accepted_root=None)
     assert _codes(report) == {"file.not_regular"} and "Permission denied" in report.findings[0].message
 

@@ -164,18 +164,18 @@ def test_a_submission_as_eco_collect_writes_it_takes_the_fast_path(valid_doc: di
 def test_a_file_that_grows_after_lstat_is_read_whole_or_refused(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, valid_doc: dict, grows_to: int
 ) -> None:
-    """load reads one byte past the size lstat gave: a file that grew since is read on to the cap
-    (its whole text parsed), or refused as too large; never cut at the size lstat saw."""
+    """load reads one byte past the size fstat gave: a file that grew since is read on to the cap
+    (its whole text parsed), or refused as too large; never cut at the size fstat saw."""
     text = json.dumps(valid_doc, sort_keys=True)
     path = tmp_path / "x.json"
     path.write_text(text + " " * (grows_to - len(text)) if grows_to > len(text) else text)
-    real_lstat = type(path).lstat
+    real_fstat, real_lstat = os.fstat, type(path).lstat
 
-    def small_lstat(self: Any) -> Any:  # the size seen before the file grew
-        info = real_lstat(self)
+    def small(info: os.stat_result) -> os.stat_result:  # the size seen before the file grew
         return os.stat_result((*info[:6], 10, *info[7:]))
 
-    monkeypatch.setattr(type(path), "lstat", small_lstat)
+    monkeypatch.setattr(loading.os, "fstat", lambda fd: small(real_fstat(fd)))
+    monkeypatch.setattr(type(path), "lstat", lambda self: small(real_lstat(self)))
     loaded = loading.load(path)
     if grows_to > loading.MAX_BYTES:
         assert [f.code for f in loaded.findings] == ["file.too_large"]
@@ -183,3 +183,24 @@ def test_a_file_that_grows_after_lstat_is_read_whole_or_refused(
     else:
         assert loaded.findings == [] and loaded.data == valid_doc
         assert len(loaded.text or "") == max(grows_to, len(text))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(os, "O_NOFOLLOW"), reason="POSIX only")
+@pytest.mark.parametrize("swapped_in", ["fifo", "symlink"])
+def test_a_path_swapped_after_lstat_is_refused_not_followed_or_waited_on(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, valid_doc: dict, swapped_in: str
+) -> None:
+    """Between lstat and open a regular file may become a FIFO (reading it would wait for a writer for
+    ever) or a symbolic link (to a file the submitter may not publish): neither is opened as a file."""
+    decoy = tmp_path / "regular.json"
+    decoy.write_text(json.dumps(valid_doc, sort_keys=True))
+    path = tmp_path / "x.json"
+    if swapped_in == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(decoy)
+    real_lstat = type(path).lstat
+    monkeypatch.setattr(type(path), "lstat", lambda self: real_lstat(decoy) if self == path else real_lstat(self))
+    loaded = loading.load(path)  # a FIFO opened for reading would block here
+    assert [f.code for f in loaded.findings] == ["file.not_regular"]
+    assert loaded.data is None and loaded.sha256 is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import stat
 import unicodedata
@@ -242,6 +243,9 @@ def _fast_parse(text: str, keys_written: int) -> Any:
     return data
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def load(path: Path, display: str | None = None) -> Loaded:
     """Read one file with every hygiene check; never raises for bad content."""
     shown = display or path.as_posix()
@@ -259,15 +263,27 @@ def load(path: Path, display: str | None = None) -> Loaded:
         result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
         return result
     try:
-        with path.open("rb") as fh:
-            # One byte past the size lstat gave tells whether the file grew since; read(MAX_BYTES + 1)
+        # The path may have been swapped since lstat (a symlink to a secret, a FIFO that would block the
+        # run for ever): open without following a link and without waiting for a writer, then judge
+        # what was opened.
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
+        return result
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            result.findings.append(make("file.not_regular", shown, "", f"{shown} is not a regular file"))
+            return result
+        try:
+            # One byte past the size fstat gave tells whether the file grew since; read(MAX_BYTES + 1)
             # would allocate the cap for every file (40 us for a 50 kB one). Never more than the cap.
             raw = fh.read(min(info.st_size, MAX_BYTES) + 1)
             if len(raw) > info.st_size:
                 raw += fh.read(MAX_BYTES + 1 - len(raw))
-    except OSError as exc:
-        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
-        return result
+        except OSError as exc:
+            result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
+            return result
     if len(raw) > MAX_BYTES:
         result.findings.append(make("file.too_large", shown, "", f"more than {MAX_BYTES} bytes (it grew while read)"))
         return result

@@ -142,7 +142,8 @@ def parameter_count(model_type: str, hp: Mapping[str, Any]) -> int:
 def _read(folder: Path, name: str) -> Any:
     path = folder / name
     try:
-        raw = path.read_bytes()[: MAX_TABLE_BYTES + 1]
+        with path.open("rb") as fh:  # a pull request may change a table: never read past the cap
+            raw = fh.read(MAX_TABLE_BYTES + 1)
     except OSError as exc:
         raise ReferenceError(f"cannot read the reference table {path}: {exc.strerror}") from exc
     if len(raw) > MAX_TABLE_BYTES:
