@@ -16,8 +16,7 @@ import gc
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +136,11 @@ def with_fp16_ratios(measurements: pa.Table) -> pa.Table:
     return measurements
 
 
-def _result(pending: Future[str]) -> str:
+def _result(pending: parallel.Aside[str]) -> str:
     """The report's Markdown from its process; a process that died (out of memory, killed) says so."""
     try:
         return pending.result()
-    except BrokenProcessPool as exc:
+    except parallel.ChildDied as exc:
         raise BuildError(f"the process drawing the report ended unexpectedly ({exc}); nothing built") from exc
 
 
@@ -234,9 +233,10 @@ def _build(
                     sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials.nbytes}
                     for future in written:
                         future.result()
-        finally:
-            if pending is not None:  # never leave the process drawing into a staging folder being removed
-                wait([pending])
+        except BaseException:
+            if pending is not None:  # ended, not awaited: it must not draw into a staging folder being removed
+                pending.stop()
+            raise
         with clock("card"):
             latest = pc.max(tables["measurements"].column("created_at")).as_py()
             inputs = card.Inputs(

@@ -3,12 +3,11 @@ run one long call beside the caller's own work."""
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,37 +36,83 @@ def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int | None
         return list(pool.map(fn, chunks))
 
 
-# What aside() hands its forked process: the child inherits this dict as it was at the fork, so the
-# arguments (whole tables) are never pickled; only the key crosses, and only the result comes back.
-_PENDING: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
-_KEYS = itertools.count()
+class ChildDied(RuntimeError):
+    """The process running an ``aside`` call ended without handing back a result or an error."""
 
 
-def _run_pending(key: int) -> Any:
-    fn, args = _PENDING[key]
-    return fn(*args)
+class Aside(Generic[R]):
+    """One call running in a forked child (or already done in this process): ``result()`` waits for
+    it, ``stop()`` ends it without waiting for it to finish."""
+
+    def __init__(self, fn: Callable[..., R], args: tuple[Any, ...], fork: bool) -> None:
+        self._outcome: tuple[bool, Any] | None = None
+        self._process: Any = None
+        self._receive: Any = None
+        if not fork:
+            try:
+                self._outcome = (True, fn(*args))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller by result(), as a child's would be
+                self._outcome = (False, exc)
+            return
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        # A forked child gets fn and args from the parent's memory (copy on write): nothing is pickled
+        # but what comes back.
+        self._process = context.Process(target=_child, args=(fn, args, send), daemon=True)
+        self._process.start()
+        send.close()  # the child's copy stays open: end of file here means the child is gone
+
+    def result(self) -> R:
+        """The call's value; re-raises its exception; ChildDied when the child ended without a word."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._receive.recv()
+            except EOFError:
+                self._process.join()
+                self._outcome = (False, ChildDied(f"exit code {self._process.exitcode}"))
+            finally:
+                self._close()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        """End the child now, if it still runs, and reap it: the caller's error path must not wait for a
+        call whose result nobody will read, nor leave it writing into files being removed."""
+        if self._process is None:
+            return
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.kill()
+        self._close()
+
+    def _close(self) -> None:
+        self._process.join()
+        self._receive.close()
+        self._process = None
 
 
-def aside(fn: Callable[..., R], *args: Any) -> Future[R]:
+def _child(fn: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+    try:
+        outcome: tuple[bool, Any] = (True, fn(*args))
+    except Exception as exc:  # noqa: BLE001 - the parent re-raises it
+        outcome = (False, exc)
+    try:
+        send.send(outcome)
+    except Exception as exc:  # noqa: BLE001 - a value or an exception that does not pickle
+        send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def aside(fn: Callable[..., R], *args: Any) -> Aside[R]:
     """``fn(*args)`` in a forked process that runs while the caller goes on, or, where the platform
-    cannot fork or there is one CPU, right here before returning. Either way the future holds the
-    result or re-raises ``fn``'s exception; a child that dies unexpectedly raises BrokenProcessPool.
+    cannot fork or there is one CPU, right here before returning.
 
     The child sees the caller's memory as it is now (copy on write); only the result must pickle.
-    Call it while no other thread of the caller is working: a fork copies no thread but the caller,
-    so a lock another thread held stays held in the child."""
-    if not _can_fork() or (os.cpu_count() or 1) < 2:
-        done: Future[R] = Future()
-        try:
-            done.set_result(fn(*args))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future, as a child's would be
-            done.set_exception(exc)
-        return done
-    key = next(_KEYS)
-    _PENDING[key] = (fn, args)
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    try:
-        return pool.submit(_run_pending, key)  # the fork happens here: the child has the entry
-    finally:
-        del _PENDING[key]
-        pool.shutdown(wait=False)  # the child exits once its one call is done
+    Call it while no other Python thread of the caller is working: a fork copies no thread but the
+    caller, so a lock another thread held stays held in the child. Native pools that re-initialise
+    after a fork (Arrow's, jemalloc's) are tolerated; on Python 3.12+ the fork warns when such threads
+    exist, which is expected here."""
+    return Aside(fn, args, fork=_can_fork() and (os.cpu_count() or 1) >= 2)

@@ -228,11 +228,13 @@ def test_a_report_failing_beside_the_build_fails_it_and_leaves_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # the submissions, nothing beside them
 
 
-def test_a_failed_build_waits_for_the_report_before_removing_its_staging_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("late_s", [1.0, 600.0])
+def test_a_failed_build_ends_the_report_before_removing_its_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late_s: float
 ) -> None:
-    """The checks fail at once while the report's process is still drawing: the build waits for it, so
-    the figure it writes late lands in a staging folder that is then removed, not in a recreated one."""
+    """The checks fail at once while the report's process is still drawing (or hangs): the build ends
+    that process, so no figure lands late in a recreated staging folder, and a hung report does not
+    hold the failed build."""
     import time
 
     from dataset_card import report
@@ -242,7 +244,7 @@ def test_a_failed_build_waits_for_the_report_before_removing_its_staging_folder(
         pytest.skip("the report runs beside the build only where the platform can fork")
 
     def late(_tables: object, staging: Path, _source: str) -> str:
-        time.sleep(1.0)
+        time.sleep(late_s)
         (staging / "figures" / "report").mkdir(parents=True, exist_ok=True)
         (staging / "figures" / "report" / "late.png").write_bytes(b"late")
         return ""
@@ -255,9 +257,11 @@ def test_a_failed_build_waits_for_the_report_before_removing_its_staging_folder(
     monkeypatch.setattr(report, "write", late)
     monkeypatch.setattr(checks, "check", failing)
     subs = _submissions(tmp_path, MIXED)
+    started = time.monotonic()
     with pytest.raises(BuildError, match="a rule"):
         build(subs, LEGACY, tmp_path / "out")
-    time.sleep(1.5)  # past the late write, had the build not waited for it
+    assert time.monotonic() - started < 60  # not held by the report's 600 s
+    time.sleep(1.5)  # past the 1-s late write, had the build left the process running
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
 
 
