@@ -117,7 +117,8 @@ MEASUREMENTS = schema(
           "from generate()'s; null when equal, for generate itself and before schema 1.2.0."),
         C("token_check_reference_reproducible_steps", INT, "decode steps", "Leading decode steps over which "
           "generate() reproduced its own ids (a second run, and every row of one prompt); a CUDA-graph row is kept "
-          "only when its ids first differ at or after this step. Null for generate itself and before schema 1.3.0."),
+          "only when its ids first differ at or after this step. Null for generate itself, before schema 1.3.0, and "
+          "from 1.5.0 where the ids were equal (generate() then ran once: no bound was needed or measured)."),
         C("placement", S, "", f"Where the modules ran: {_one_of(catalogue.PLACEMENT_STRATEGIES)}; null before "
           f"schema 1.2.0 (one GPU)."),
         C("gpu_count_used", INT, "GPUs", "GPUs the model's modules were placed on; null before schema 1.2.0."),

@@ -206,7 +206,8 @@ class TokenCheck:
     # From schema 1.3.0: the leading decode steps over which generate() agreed with itself (two runs,
     # and every row of each, the workload's rows being one prompt). On a GPU whose kernels are not
     # bitwise reproducible, greedy ids part at the first near-tied argmax, and no engine can be held
-    # to a sequence that generate() does not reproduce itself.
+    # to a sequence that generate() does not reproduce itself. From 1.5.0 None (written null) where
+    # the ids are equal: no bound is needed then, and the second generate() run is not made.
     reference_reproducible_steps: int | None = None
 
     @property
@@ -218,10 +219,8 @@ class TokenCheck:
         return steps is not None and first is not None and first >= steps
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.reference_reproducible_steps is None:  # a file before schema 1.3.0 has no such key
-            del out["reference_reproducible_steps"]
-        return out
+        # Only eco-collect writes, at the current schema version, where the key is always present.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,7 +171,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
         "session": {"started_at": "2026-11-22T11:00:00Z", "wall_s": 3600.0},
         "submission_id": f"synthetic-{seed:08d}",
         "created_at": "2026-11-22T12:00:00Z",
-        "collector": {"name": "eco-collect", "version": "0.3.0"},
+        "collector": {"name": "eco-collect", "version": "0.4.0"},
         "contributor": {"handle": "synthetic-bot"},
         "environment": {
             "gpu": {

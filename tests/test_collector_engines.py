@@ -210,6 +210,40 @@ def test_a_loop_parting_before_generate_parts_from_itself_is_refused(monkeypatch
         build("cuda-graph", _decoding(), _loop_parting_at(6))
 
 
+def _counting_references(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count generate()'s reference runs (not the generate-static engine's own requests)."""
+    original, references = GenerateEngine.new_ids, []
+
+    def counted(self: GenerateEngine) -> Any:
+        if not (self.name == "generate-static" and not self.config.disable_compile):
+            references.append(1)
+        return original(self)
+
+    monkeypatch.setattr(GenerateEngine, "new_ids", counted)
+    return references
+
+
+@pytest.mark.parametrize("engine", ["cuda-graph", "generate-static"])
+def test_equal_ids_cost_one_reference_run_and_leave_the_bound_null(
+    monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """Equal ids need no bound on generate()'s reproducibility (schema 1.5.0: null, written)."""
+    references = _counting_references(monkeypatch)
+    check = build(engine, _decoding(), PlainGraphs()).check
+    assert check is not None and check.equal and check.reference_reproducible_steps is None
+    assert check.to_dict()["reference_reproducible_steps"] is None
+    assert len(references) == 1
+
+
+def test_ids_that_differ_cost_a_second_reference_run_that_bounds_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    references = _counting_references(monkeypatch)
+    with pytest.raises(
+        EngineUnavailable, match=r"from decode step 6, where generate\(\) still reproduces itself \(over its first 12"
+    ):
+        build("cuda-graph", _decoding(), _loop_parting_at(6))
+    assert len(references) == 2
+
+
 def test_misuse_is_a_clear_error() -> None:
     with pytest.raises(CollectError, match="unknown engine"):
         build("vllm", _decoding(), PlainGraphs())

@@ -423,3 +423,27 @@ def test_lines_of_maps_every_pointer_in_one_pass() -> None:
         found = lines_of(text, asked)
         assert {p: found[p] for p in expected} == expected
         assert "/nope" not in found
+
+
+def test_a_null_reproducibility_bound_is_a_schema_1_5_0_form(tmp_path: Path) -> None:
+    """Null (equal ids, one reference run) came with 1.5.0: a 1.4.0 file must still carry the number."""
+    doc = synthetic.submission(seed=3, n_measurements=1, n_trials=7)
+    doc["measurements"][0]["engine"].update(
+        name="cuda-graph",
+        cache_implementation="static",
+        compiled=False,
+        cuda_graph=True,
+        token_check={
+            "reference": "generate",
+            "new_tokens": doc["measurements"][0]["batch_size"] * doc["protocol"]["output_tokens"],
+            "equal": True,
+            "first_difference": None,
+            "ids_sha256": "0" * 64,
+            "reference_reproducible_steps": None,
+        },
+    )
+    assert _codes(_check(tmp_path, doc)) == set()
+    doc.update(schema_version="1.4.0", collector={"name": "eco-collect", "version": "0.3.0"})
+    report = _check(tmp_path, doc)
+    assert "schema.violation" in _codes(report)
+    assert any("reference_reproducible_steps" in f.pointer for f in report.findings)
