@@ -54,6 +54,7 @@ case "${1:-start}" in
     ;;
   report)
     for f in "$STATE"/repo/submissions/*/*.json; do
+      [ -f "$f" ] || { echo "no submission written yet"; continue; }
       python3 benchmarks/sweep_report.py "$f" --json "$OUT/$(basename "$f" .json)-report.json" | tee "$OUT/$(basename "$f" .json)-report.txt"
       cp "$f" "$OUT/"
     done
@@ -68,6 +69,7 @@ case "${1:-start}" in
       | tee "$OUT/sampler-overhead-matmul.txt"
     ;;
 esac
+rc=$?  # the step's status is the call's; what follows only copies things back
 for log in "$STATE"/run-*.log; do
   [ -f "$log" ] || continue
   # The whole log comes back (its load and preparation times are at the start); the call prints the end.
@@ -79,3 +81,4 @@ cp "$STATE"/repo/.eco-collect/checkpoint-*.jsonl "$OUT"/ 2>/dev/null  # what a c
 # /tmp with it (a finished 7B sweep was lost so once).
 cp "$STATE"/repo/submissions/*/*.json "$OUT"/ 2>/dev/null
 ls "$STATE/repo/.eco-collect" 2>/dev/null | head
+exit $rc
