@@ -233,7 +233,7 @@ def _build(
                     sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials.nbytes}
                     for future in written:
                         future.result()
-        except BaseException:
+        except BaseException:  # any failure, Ctrl-C included: end the report, then re-raise
             if pending is not None:  # ended, not awaited: it must not draw into a staging folder being removed
                 pending.stop()
             raise
