@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -63,15 +65,18 @@ class Aside(Generic[R]):
         send.close()  # the child's copy stays open: end of file here means the child is gone
 
     def result(self) -> R:
-        """The call's value; re-raises its exception; ChildDied when the child ended without a word."""
+        """The call's value; re-raises its exception; ChildDied when the child ended without a word or
+        was stopped. Interrupted while waiting (Ctrl-C), it ends the child rather than wait for it."""
         if self._outcome is None:
             try:
                 self._outcome = self._receive.recv()
             except EOFError:
                 self._process.join()
                 self._outcome = (False, ChildDied(f"exit code {self._process.exitcode}"))
-            finally:
-                self._close()
+            except BaseException:
+                self.stop()
+                raise
+            self._close()
         ok, value = self._outcome
         if not ok:
             raise value
@@ -88,6 +93,8 @@ class Aside(Generic[R]):
             if self._process.is_alive():
                 self._process.kill()
         self._close()
+        if self._outcome is None:
+            self._outcome = (False, ChildDied("stopped before it finished"))
 
     def _close(self) -> None:
         self._process.join()
@@ -100,10 +107,14 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
         outcome: tuple[bool, Any] = (True, fn(*args))
     except Exception as exc:  # noqa: BLE001 - the parent re-raises it
         outcome = (False, exc)
+        try:  # an exception that pickles may still not unpickle (a custom __init__): say it plainly
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # noqa: BLE001 - whatever the round trip raises, the original error is what counts
+            outcome = (False, RuntimeError("".join(traceback.format_exception(exc)).strip()[-4000:]))
     try:
         send.send(outcome)
-    except Exception as exc:  # noqa: BLE001 - a value or an exception that does not pickle
-        send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    except Exception as exc:  # noqa: BLE001 - a value that does not pickle
+        send.send((False, RuntimeError(f"the result cannot be sent back ({type(exc).__name__}: {exc})")))
 
 
 def aside(fn: Callable[..., R], *args: Any) -> Aside[R]:
@@ -111,6 +122,8 @@ def aside(fn: Callable[..., R], *args: Any) -> Aside[R]:
     cannot fork or there is one CPU, right here before returning.
 
     The child sees the caller's memory as it is now (copy on write); only the result must pickle.
+    Call ``result()`` or ``stop()`` on what it returns (either reaps the child). The child is a
+    daemon: the call cannot start processes of its own.
     Call it while no other Python thread of the caller is working: a fork copies no thread but the
     caller, so a lock another thread held stays held in the child. Native pools that re-initialise
     after a fork (Arrow's, jemalloc's) are tolerated; on Python 3.12+ the fork warns when such threads

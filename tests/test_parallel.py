@@ -34,6 +34,15 @@ def _unpicklable() -> object:
     return lambda: None
 
 
+class _TwoArgumentError(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def _raise_unrebuildable() -> None:
+    raise _TwoArgumentError("broke", "beyond rebuilding")
+
+
 def _sleep_then_write(path: Path, seconds: float) -> None:
     time.sleep(seconds)
     path.write_text("late")
@@ -54,6 +63,13 @@ def test_an_error_in_the_child_is_raised_by_result(two_cpus: None) -> None:
 
 
 @needs_fork
+def test_an_error_that_cannot_be_rebuilt_comes_back_as_its_text(two_cpus: None) -> None:
+    """It pickles, but its __init__ takes two arguments: unpickled here it would raise a TypeError."""
+    with pytest.raises(RuntimeError, match="_TwoArgumentError: broke beyond rebuilding"):
+        parallel.aside(_raise_unrebuildable).result()
+
+
+@needs_fork
 def test_a_child_that_dies_without_a_word_is_said(two_cpus: None) -> None:
     with pytest.raises(parallel.ChildDied, match="exit code 7"):
         parallel.aside(_die).result()
@@ -69,6 +85,26 @@ def test_stop_ends_a_child_that_would_run_on(two_cpus: None, tmp_path: Path) -> 
     time.sleep(0.7)
     assert not late.exists() and stopped_after_s < 0.5  # ended, not waited for
     pending.stop()  # twice is harmless
+    with pytest.raises(parallel.ChildDied, match="stopped before it finished"):
+        pending.result()
+
+
+@needs_fork
+def test_interrupted_while_waiting_it_ends_the_child(
+    two_cpus: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or a CI cancel) during result() ends the child instead of waiting for it."""
+    late = tmp_path / "late.txt"
+    pending = parallel.aside(_sleep_then_write, late, 0.5)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pending._receive, "recv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pending.result()
+    time.sleep(0.7)
+    assert not late.exists() and pending._process is None  # terminated and reaped
 
 
 def test_without_fork_or_a_second_cpu_the_call_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -443,7 +443,8 @@ def test_a_null_reproducibility_bound_is_a_schema_1_5_0_form(tmp_path: Path) -> 
         },
     )
     assert _codes(_check(tmp_path, doc)) == set()
-    doc.update(schema_version="1.4.0", collector={"name": "eco-collect", "version": "0.3.0"})
-    report = _check(tmp_path, doc)
-    assert "schema.violation" in _codes(report)
-    assert any("reference_reproducible_steps" in f.pointer for f in report.findings)
+    for version, collector in (("1.4.0", "0.3.0"), ("1.3.0", "0.2.0"), ("1.2.0", "0.2.0")):
+        doc.update(schema_version=version, collector={"name": "eco-collect", "version": collector})
+        report = _check(tmp_path, doc)
+        assert "schema.violation" in _codes(report), version
+        assert any("reference_reproducible_steps" in f.pointer for f in report.findings), version

@@ -186,7 +186,7 @@ def test_a_file_that_grows_after_lstat_is_read_whole_or_refused(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(os, "O_NOFOLLOW"), reason="POSIX only")
-@pytest.mark.parametrize("swapped_in", ["fifo", "symlink"])
+@pytest.mark.parametrize("swapped_in", ["fifo", "symlink", "directory"])
 def test_a_path_swapped_after_lstat_is_refused_not_followed_or_waited_on(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, valid_doc: dict, swapped_in: str
 ) -> None:
@@ -197,10 +197,15 @@ def test_a_path_swapped_after_lstat_is_refused_not_followed_or_waited_on(
     path = tmp_path / "x.json"
     if swapped_in == "fifo":
         os.mkfifo(path)
-    else:
+    elif swapped_in == "symlink":
         path.symlink_to(decoy)
+    else:
+        path.mkdir()
     real_lstat = type(path).lstat
     monkeypatch.setattr(type(path), "lstat", lambda self: real_lstat(decoy) if self == path else real_lstat(self))
+    descriptors = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     loaded = loading.load(path)  # a FIFO opened for reading would block here
     assert [f.code for f in loaded.findings] == ["file.not_regular"]
     assert loaded.data is None and loaded.sha256 is None
+    if descriptors is not None:
+        assert len(os.listdir("/proc/self/fd")) == descriptors  # what was opened is closed

@@ -243,7 +243,9 @@ def _fast_parse(text: str, keys_written: int) -> Any:
     return data
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows would otherwise translate CRLF and stop at ^Z
+for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):  # POSIX; Windows has no links or FIFOs to swap in
+    _OPEN_FLAGS |= getattr(os, _flag, 0)
 
 
 def load(path: Path, display: str | None = None) -> Loaded:
@@ -270,11 +272,12 @@ def load(path: Path, display: str | None = None) -> Loaded:
     except OSError as exc:
         result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
         return result
+    info = os.fstat(fd)  # of what was opened, whatever the path names now
+    if not stat.S_ISREG(info.st_mode):  # judged before fdopen, which refuses a directory with a raw error
+        os.close(fd)
+        result.findings.append(make("file.not_regular", shown, "", f"{shown} is not a regular file"))
+        return result
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            result.findings.append(make("file.not_regular", shown, "", f"{shown} is not a regular file"))
-            return result
         try:
             # One byte past the size fstat gave tells whether the file grew since; read(MAX_BYTES + 1)
             # would allocate the cap for every file (40 us for a 50 kB one). Never more than the cap.
