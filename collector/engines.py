@@ -13,13 +13,12 @@ the same loaded model. The CUDA-graph loop is checked against ``generate()`` on 
 cache, uncompiled (the same attention kernels), and must compute what it computes, or it measured
 something else and is refused (``EngineUnavailable``). Where the ids differ, "what it computes" is
 bounded by how far ``generate()`` reproduces itself: it runs a second time, and since every row of the
-workload is the same prompt, its rows must agree too (equal ids need no bound, so no second run). On the lent H100 (Mistral-7B, random weights, batch 8) they do not:
-two ``generate()`` runs, and the rows of one run, part at decode step 35, exactly where our loop parts
-from them, eager or replayed (``benchmarks/token_divergence.py``): the GPU's kernels are not bitwise
+workload is the same prompt, its rows must agree too (equal ids need no bound, so no second run).
+On the lent H100 (Mistral-7B, random weights, batch 8) they do not: two ``generate()`` runs, and
+the rows of one run, part at decode step 35, exactly where our loop parts from them, eager or replayed (``benchmarks/token_divergence.py``): the GPU's kernels are not bitwise
 reproducible there, and random weights' near-tied logits turn that into another argmax. So the loop
 must equal ``generate()`` over the steps where ``generate()`` equals itself (all of them on a CPU and
 at batch 1); the file records both (``token_check.first_difference``, ``reference_reproducible_steps``).
-Against the dynamic cache, whose attention kernels differ, the comparison is recorded, not required.
 """
 
 from __future__ import annotations

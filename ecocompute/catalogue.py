@@ -13,14 +13,8 @@ from typing import Any
 
 COLLECTOR_NAME = "eco-collect"
 STATE_DIR = ".eco-collect"  # the collector's checkpoints, cached random weights and rejected files
-SCHEMA_VERSIONS = (
-    "1.0.0",
-    "1.1.0",
-    "1.2.0",
-    "1.3.0",
-    "1.4.0",
-    "1.5.0",
-)  # every version the validator reads, oldest first
+# Every version the validator reads, oldest first.
+SCHEMA_VERSIONS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0")
 SCHEMA_VERSION = SCHEMA_VERSIONS[-1]  # the version eco-collect writes
 
 WEIGHTS = ("pretrained", "random_init")
