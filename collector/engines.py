@@ -24,6 +24,7 @@ at batch 1); the file records both (``token_check.first_difference``, ``referenc
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -331,6 +332,11 @@ class Built:
     engine: Engine
     check: TokenCheck | None  # against generate() on the same cache (the record's token_check)
     reference: str = "generate() on the same static KV cache"  # what ``check`` compared with
+    # Where the preparation's time went, in order (for the run log: the file does not hold it).
+    phases: tuple[tuple[str, float], ...] = ()
+
+    def timing(self) -> str:
+        return ", ".join(f"{what} {seconds:.1f} s" for what, seconds in self.phases)
 
     def notes(self) -> list[str]:
         out = []
@@ -343,7 +349,7 @@ class Built:
         return out
 
 
-def build(name: str, decoding: Decoding, graphs: GraphBackend) -> Built:
+def build(name: str, decoding: Decoding, graphs: GraphBackend, clock: Callable[[], float] = time.perf_counter) -> Built:
     """The engine ``name`` on ``decoding``, prepared and checked against generate().
 
     Raises EngineUnavailable when it cannot run here or its CUDA-graph tokens differ from generate()'s
@@ -357,16 +363,24 @@ def build(name: str, decoding: Decoding, graphs: GraphBackend) -> Built:
         # two reference generate() runs, which at its 7 tok/s cost about a minute per batch size. No
         # third run against the dynamic cache: it only fed a note (probes: equal in 6 of 6 cases) and
         # cost ~35 s of a 7B sweep that must fit 15 minutes.
+        t0 = clock()
         engine: Engine = CudaGraphEngine(decoding, graphs)
-        engine.prepare()
-        check = checked(GenerateEngine(decoding, static_cache=True, compile=False), engine.new_ids().clone())
+        engine.prepare()  # ends synchronised
+        t1 = clock()
+        ids = engine.new_ids().clone()
+        decoding.synchronize()
+        t2 = clock()
+        check = checked(GenerateEngine(decoding, static_cache=True, compile=False), ids)
+        t3 = clock()
+        runs = "one run" if check.reference_reproducible_steps is None else "two runs"
+        phases = (("capture", t1 - t0), ("one replayed request", t2 - t1), (f"generate() reference, {runs}", t3 - t2))
         if not check.same_computation:
             raise EngineUnavailable(
                 f"its token ids differ from generate()'s on the same static cache from decode step "
                 f"{check.first_difference}, where generate() still reproduces itself (over its first "
                 f"{check.reference_reproducible_steps} steps): it would measure another computation"
             )
-        return Built(engine, check)
+        return Built(engine, check, phases=phases)
     engine = GenerateEngine(decoding, static_cache=True)
     check = checked(GenerateEngine(decoding), engine.new_ids().clone())
     return Built(engine, check, reference="generate() with the dynamic cache")

@@ -130,9 +130,10 @@ class RichEvents(Events):
         )
         self.progress.advance(self.task)
 
-    def prepared(self, what: str, duration_s: float) -> None:
+    def prepared(self, what: str, duration_s: float, detail: str = "") -> None:
         # Time before the first trial is not in the file: the log is where a slow preparation shows.
-        self.console.print(f"[dim]{escape(what)} in {duration_s:.1f} s[/]")
+        more = f" ({detail})" if detail else ""
+        self.console.print(f"[dim]{escape(what)} in {duration_s:.1f} s{escape(more)}[/]")
 
     def note(self, text: str) -> None:
         self.console.print(f"[yellow]note:[/] {escape(text)}")

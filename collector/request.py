@@ -14,13 +14,19 @@ class TrialPlan:
     """The protocol knobs of the trial loop (recorded in the submission's protocol)."""
 
     warmup_min: int = 2
-    warmup_max: int = 3  # host-bound engines on a drifting host rarely settle: bound the time they may take
+    # 2: the first warm-up sizes the trial (one request) and the second runs at full size. A third only
+    # ever helped where the second disagreed with the sizing trial, and the gate window slides past a
+    # measured trial that is still warming up anyway; on a drifting host, host-bound engines never
+    # settle and the third was pure cost (45 s of the H100 Mistral-7B default sweep of 2026-11-23).
+    warmup_max: int = 2
     settle_pct: float = 2.0
-    # 5 s: CUDA-graph decoding on the lent H100 spread 0.2-1.2 % between 10-s trials and 0.4-0.9 % between
-    # 3-s ones (issue 13's probe), the energy counter steps every 0.1 s (2 % of a 5-s trial at worst,
-    # unbiased), and a 25-s gate window is exposed to less host drift than a 50-s one. Shorter trials are
-    # what a 15-minute default sweep of a 7B model needs (10 configurations, 7 or more trials each).
-    trial_min_s: float = 5.0
+    # 4 s: CUDA-graph decoding on the lent H100 spread 0.2-1.2 % between 10-s trials and 0.4-0.9 % between
+    # 3-s ones (issue 13's probe); the energy counter steps every 0.1 s (2.5 % of a 4-s trial at worst,
+    # unbiased; energy-per-token CV 0.5-1.0 % in 5-s trials, against a 5 % gate), and a 20-s gate window
+    # is exposed to less host drift than a 25-s one. The 15-minute default sweep of a 7B model needs it:
+    # with 5-s trials and 3 warm-ups that sweep took 974 s on the H100 (trials 716 s of it; fp16 on
+    # generate at 3.7-5.2 s a request was sized to two requests, 10-s trials).
+    trial_min_s: float = 4.0
     idle_window_s: float = 5.0
     max_config_s: float = 600.0  # a configuration's own time (its trials and idle windows), not wall time
     gates: Gates = DEFAULT_GATES

@@ -87,6 +87,7 @@ class Entry:
     attn: str
     notes: list[str] = field(default_factory=list)
     check: TokenCheck | None = None
+    timing: str = ""  # where its engine's preparation went (for the log)
     runner: Runner | None = None
     skip_reason: str | None = None
 
@@ -174,7 +175,7 @@ class Schedule:
             entry.skip_reason = f"out of memory at batch {config.batch_size}: {_oom_text(exc)}"
             return entry, []
         s = self.session
-        s.events.prepared(f"prepared {config.label(entry.engine_name)}", s.hooks.clock.now() - started)
+        s.events.prepared(f"prepared {config.label(entry.engine_name)}", s.hooks.clock.now() - started, entry.timing)
         workload = s.hooks.workload(engine)
         entry.runner = Runner(workload, s.sampler, s.counter, s.request.plan, s.hooks.clock, s.events.trial_done, s.t0)
         return entry, added
@@ -182,8 +183,9 @@ class Schedule:
     def _build(self, name: str, loaded: LoadedModel, batch: int, entry: Entry) -> engines.Engine:
         r = self.session.request
         decoding = engines.Decoding.of(loaded.model, self.session.prompt, batch, r.output_tokens)
-        built = engines.build(name, decoding, self.session.hooks.graphs)
+        built = engines.build(name, decoding, self.session.hooks.graphs, self.session.hooks.clock.now)
         entry.check = built.check
+        entry.timing = built.timing()
         entry.notes += built.notes()
         return built.engine
 

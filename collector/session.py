@@ -34,7 +34,9 @@ class Events:
     def trial_done(self, trial: Trial) -> None: ...
     def config_done(self, label: str, measurement: Measurement, elapsed_s: float) -> None: ...
     def note(self, text: str) -> None: ...
-    def prepared(self, what: str, duration_s: float) -> None: ...  # a load or an engine build, outside trials
+    def prepared(
+        self, what: str, duration_s: float, detail: str = ""
+    ) -> None: ...  # a load or an engine build, outside trials
 
 
 @dataclass
@@ -122,7 +124,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
     if request.quality and request.weights == "random":
         raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
     started_at = hooks.wall_clock().replace(microsecond=0)
-    t0 = hooks.clock.now()
+    t0 = opened = hooks.clock.now()
     corpus = quality.load_corpus(request.quality) if request.quality else None
     gpus = list(request.gpus)
     with hooks.nvml(gpus) as nvml:
@@ -177,6 +179,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
     with hooks.nvml(gpus) as nvml, hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler:
         session.counter = nvml.energy_j if counter_ok else None
         session.sampler = sampler
+        events.prepared("opened the session (GPU, versions, energy counter, sampler)", hooks.clock.now() - opened)
         yield session
 
 

@@ -99,10 +99,11 @@ def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) ->
     the optimistic end of its interval the next window would pass with a probability below
     ``early_stop.probability_max``.
 
-    Simulated on normal noise (400 runs each, gate 2 %, window 5, budget 40, 3 warm-ups at the final
-    size; ``benchmarks/early_stop_simulation.py``), with the default evidence of 7 trials: a spread of
-    2 % is stopped 0.2 % of the time, 3 %: 9 %, 5 %: 67 %, 8 %: 97 % (after 9.7 trials on average);
-    with the 10 trials that schemas 1.2.0-1.3.0 required: 0 %, 4 %, 62 %, 95 % (after 11.3)."""
+    Simulated on normal noise (400 runs each, gate 2 %, window 5, budget 40, 2 warm-ups at the final
+    size as eco-collect 0.5.0 runs; ``benchmarks/early_stop_simulation.py``), with the default evidence
+    of 7 trials: a spread of 2 % is stopped 0.2 % of the time, 3 %: 10 %, 5 %: 68 %, 8 %: 96 % (after
+    8.5 trials on average); with the 10 trials that schemas 1.2.0-1.3.0 required: 0 %, 5 %, 62 %, 95 %
+    (after 11.2). With 3 warm-ups (eco-collect 0.3.0-0.4.0): 0.2 %, 9 %, 67 %, 97 % (after 9.7)."""
     n = gates.min_trials
     window = [t.throughput_tok_s for t in trials if t.role != "warmup"][-n:]
     if len(window) < n or stats.cv_pct(window) < gates.throughput_cv_max_pct:

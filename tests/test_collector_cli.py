@@ -138,3 +138,17 @@ def test_host_stability_warns_where_the_host_drifts() -> None:
 
     assert status([1000.0] * 8) == "ok"
     assert status([1000.0, 1060.0, 940.0, 1000.0, 1050.0, 950.0, 1000.0, 1000.0]) == "warn"  # CV 4 %
+
+
+def test_the_log_says_where_a_preparation_went_and_escapes_it() -> None:
+    from rich.console import Console
+
+    from collector.render import RichEvents
+
+    console = Console(width=200, record=True)
+    events = RichEvents(console, total=1)
+    events.prepared("prepared fp16 cuda-graph bs=1", 21.26, "capture 6.0 s, generate() reference, one run 5.4 s")
+    events.prepared("loaded [bold]x[/bold]", 2.0)
+    text = console.export_text()
+    assert "prepared fp16 cuda-graph bs=1 in 21.3 s (capture 6.0 s, generate() reference, one run 5.4 s)" in text
+    assert "loaded [bold]x[/bold] in 2.0 s" in text

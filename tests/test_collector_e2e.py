@@ -26,7 +26,7 @@ from validator.run import exit_code, validate
 
 EPOCH = datetime(
     2026, 11, 22, tzinfo=timezone.utc
-)  # fake time 0: after eco-collect 0.4.0 (a day of grace), not in the future
+)  # fake time 0: after eco-collect 0.5.0 (a day of grace), not in the future
 
 
 @pytest.fixture

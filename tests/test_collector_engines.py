@@ -4,6 +4,7 @@ is refused rather than measured."""
 
 from __future__ import annotations
 
+from itertools import count
 from typing import Any
 
 import pytest
@@ -260,3 +261,16 @@ def test_notes_name_the_reference_the_ids_were_compared_with() -> None:
         "generate() reproduced itself (a second run, every row) over 2"
     ]
     assert Built(GenerateEngine(_decoding()), token_check(a, a, 4)).notes() == []
+
+
+def test_the_log_says_where_a_cuda_graph_preparation_went(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clock that advances 1 s per reading: capture, the replayed request and the reference runs are
+    # timed between consecutive readings, in that order, and the reference says how many runs it made.
+    ticks = count()
+    built = build("cuda-graph", _decoding(), PlainGraphs(), clock=lambda: float(next(ticks)))
+    assert [what for what, _ in built.phases] == ["capture", "one replayed request", "generate() reference, one run"]
+    assert built.timing() == "capture 1.0 s, one replayed request 1.0 s, generate() reference, one run 1.0 s"
+    monkeypatch.setattr(GenerateEngine, "new_ids", _wobbling(7))
+    again = build("cuda-graph", _decoding(), _loop_parting_at(7), clock=lambda: float(next(ticks)))
+    assert again.phases[-1][0] == "generate() reference, two runs"
+    assert build("generate", _decoding(), PlainGraphs()).timing() == ""  # nothing prepared

@@ -45,7 +45,21 @@ def _runner(durations: Iterator[float], plan: TrialPlan, counter_backwards_at: i
     return Runner(Requests(board, durations), FakeSampler(board), counter, plan, clock, session_t0=900.0)
 
 
-PLAN = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, gates=gates.Gates(max_trials=12))
+# Three warm-ups at most (the default is two): room for a sizing trial, a resized one and one that agrees.
+PLAN = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, warmup_max=3, gates=gates.Gates(max_trials=12))
+
+
+def test_by_default_the_sizing_trial_and_one_full_size_trial_warm_up() -> None:
+    # The first request is fast and short (0.3 s for a 1-s trial): the second warm-up runs four 0.25-s
+    # requests, at another rate than the sizing trial's; no third warm-up waits for them to agree, the
+    # gate window judges what follows.
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0)
+    assert (plan.warmup_min, plan.warmup_max) == (2, 2)
+    result = _runner(chain([0.3], repeat(0.25)), plan).run()
+    assert [t.role for t in result.trials] == ["warmup"] * 2 + ["measured"] * 5
+    assert [t.requests for t in result.trials[:3]] == [1, 4, 4]
+    assert result.stopped_by == "gates_passed"
+    assert "warm-up did not settle within 2 trials (settle 2.0 %)" in result.notes
 
 
 def test_settled_needs_two_agreeing_trials() -> None:
