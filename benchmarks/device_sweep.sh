@@ -43,14 +43,19 @@ case "${1:-start}" in
       echo "python3 -m collector run --model $model --weights random --handle ecocompute-bot" \
         "--precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir $STATE/repo/submissions ${RUN_ARGS:-}" \
         "> $STATE/run-$tag.log 2>&1 < /dev/null" >> "$STATE/chain.sh"
+      # The random checkpoints eco-collect wrote for this model go once its run has ended: six
+      # architectures' would need ~62 GB of the lent machine's 64 GB disk (eco-collect refuses a
+      # checkpoint the disk cannot hold, so the chain would stop at the 14B model).
+      echo "rm -rf $STATE/repo/.eco-collect/models/random-*" >> "$STATE/chain.sh"
     done
     setsid nohup bash "$STATE/chain.sh" > /dev/null 2>&1 < /dev/null &
     echo "eco-collect started for $MODEL (pid $!)"; cat "$STATE/chain.sh"
     ;;
   wait)
     deadline=$(( $(date +%s) + ${WAIT_S:-540} ))
-    while pgrep -f "collector run --model" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
-    pgrep -f "collector run --model" > /dev/null && echo "still running" || echo "run ended"
+    # The chain, not one eco-collect process: between two models it removes checkpoints for seconds.
+    while pgrep -f "bash $STATE/chain.sh" > /dev/null && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
+    pgrep -f "bash $STATE/chain.sh" > /dev/null && echo "still running" || echo "run ended"
     ;;
   report)
     for f in "$STATE"/repo/submissions/*/*.json; do
