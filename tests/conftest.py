@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,6 +18,17 @@ sys.path.insert(0, str(TESTS))  # test helpers (synthetic, fakes, legacy_transla
 # A fresh datasets cache per test run: pytest reuses tmp paths across runs, and a cache keyed on a
 # reused path would hand a test the rows of an earlier run.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="eco-test-hf-datasets-")
+
+
+def script_module(relative: str) -> ModuleType:
+    """A script of this checkout that is not in a package (benchmarks/, .ci/), imported by its path."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while a class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
-from conftest import ROOT
+from conftest import ROOT, script_module
 
 H100 = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h100-80gb-hbm3-20261123-161639.json"
 
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sweep_replay", ROOT / "benchmarks" / "sweep_replay.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/sweep_replay.py")
 
 
 def test_replay_under_the_files_own_protocol_is_its_own_error() -> None:

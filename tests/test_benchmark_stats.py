@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import pytest
-from conftest import ROOT
+from conftest import script_module
 
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sampler_overhead", ROOT / "benchmarks" / "sampler_overhead.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("benchmarks/sampler_overhead.py")
 
 
 @pytest.mark.parametrize(

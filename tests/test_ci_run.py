@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,13 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, script_module
 
-spec = importlib.util.spec_from_file_location("torch_source", ROOT / ".ci" / "torch_source.py")
-assert spec and spec.loader
-torch_source = importlib.util.module_from_spec(spec)
-sys.modules["torch_source"] = torch_source  # dataclasses look their module up while the class is built
-spec.loader.exec_module(torch_source)
+torch_source = script_module(".ci/torch_source.py")
 
 UNREACHABLE = "http://127.0.0.1:9/whl/cpu"  # nothing listens on the discard port
 WHEEL = "torch-2.13.0+cpu-cp{v}-cp{v}-manylinux_2_28_x86_64.whl"
