@@ -23,3 +23,8 @@ class CheckpointError(CollectError):
 
 class OutputExistsError(CollectError):
     """The submission file exists already; nothing is overwritten."""
+
+
+class TrialsTooShort(CollectError):
+    """A trial after warm-up fell under the protocol's shortest (catalogue.TRIAL_DURATION_FRACTION of
+    the minimum): the configuration cannot be written as measured, so it is skipped with the reason."""

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from ecocompute import catalogue, stats
 from ecocompute import gates as gates_mod
-from ecocompute import stats
 from ecocompute.domain import GateOutcome, Idle, Summary, Trial
 
 from . import hostinfo
 from .engines import Workload
-from .errors import CollectError
+from .errors import CollectError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
@@ -177,7 +177,16 @@ class Runner:
     def step(self) -> bool:
         """One measured trial; True when the configuration is done (``stopped_by`` says why)."""
         plan, n = self.plan, self.plan.gates.min_trials
-        self.trials.append(self.trial(len(self.trials), "measured", self.requests))
+        t = self.trial(len(self.trials), "measured", self.requests)
+        self.trials.append(t)
+        if t.duration_s < catalogue.TRIAL_DURATION_FRACTION * plan.trial_min_s:
+            # Sizes are fixed after warm-up (the early stop compares trials of one size): a GPU that
+            # ran more than twice as fast after sizing left trials the protocol does not allow.
+            raise TrialsTooShort(
+                f"a trial after warm-up lasted {t.duration_s:.2f} s, under {catalogue.TRIAL_DURATION_FRACTION:g} x "
+                f"the {plan.trial_min_s:g}-s minimum: its {t.requests} request(s) were sized in warm-up and the "
+                "GPU then ran more than twice as fast; measure this configuration again"
+            )
         self.window.append(len(self.trials) - 1)
         if len(self.window) > n:
             left = self.window.pop(0)

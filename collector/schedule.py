@@ -22,6 +22,7 @@ from ecocompute import catalogue
 from ecocompute.domain import Engine, Idle, Measurement, TokenCheck
 
 from . import engines, quality
+from .errors import TrialsTooShort
 from .models import DoesNotFit, LoadedModel, unload
 from .runner import Runner
 from .session import Session
@@ -164,7 +165,10 @@ class Schedule:
                     f"measured with generate: the CUDA-graph engine cannot run {config.precision} ({exc})"
                 )
                 # Said in the log too: a file lost before it is copied off a rented machine keeps nothing.
-                self.session.events.note(f"{config.label(name)}: {exc}; measured with generate instead")
+                spent = self.session.hooks.clock.now() - started
+                self.session.events.note(
+                    f"{config.label(name)}: {exc} (after {spent:.1f} s); measured with generate instead"
+                )
                 engine = self._build(catalogue.REFERENCE_ENGINE, loaded, config.batch_size, entry)
                 if config.precision != catalogue.REFERENCE_PRECISION:
                     added = self._fp16_references(config)
@@ -268,10 +272,15 @@ class Schedule:
         return entry.config.label(entry.engine_name), self.started, self.total
 
     def _guarded(self, entry: Entry, action: Any) -> bool:
-        """One step of a configuration; out of memory skips that configuration alone."""
+        """One step of a configuration; out of memory, or trials too short to keep, skip that
+        configuration alone."""
         assert entry.runner is not None
         try:
             return bool(action(entry.runner))
+        except TrialsTooShort as exc:
+            entry.runner = None
+            entry.skip_reason = str(exc)
+            return True
         except Exception as exc:
             if not is_oom(exc):
                 raise

@@ -178,7 +178,9 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
     with hooks.nvml(gpus) as nvml, hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler:
         session.counter = nvml.energy_j if counter_ok else None
         session.sampler = sampler
-        events.prepared("opened the session (GPU, versions, energy counter, sampler)", hooks.clock.now() - opened)
+        events.prepared(
+            "opened the session (GPU and versions, model and prompt, checkpoint, sampler)", hooks.clock.now() - opened
+        )
         yield session
 
 

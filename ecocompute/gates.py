@@ -85,8 +85,9 @@ class EarlyStop:
         return max(3, 2 * gates.min_trials if self.evidence_min_trials is None else self.evidence_min_trials)
 
 
-# One gate window and two trials more: a configuration past warm-up (whose same-size warm-ups count)
-# can be judged on its first full window. The chi2 interval already widens for so few trials; the
+# One gate window and two trials more: a configuration whose two warm-ups ran at the final size (its
+# sizing trial was already full size: long requests, as on host-bound engines) is judged on its first
+# full window; one whose sizing trial was resized, on its next. The chi2 interval already widens for so few trials; the
 # spread of 2-3 % that might still pass is rarely stopped (simulated below, ``implausible``).
 DEFAULT_EARLY_STOP = EarlyStop(evidence_min_trials=DEFAULT_GATES.min_trials + 2)
 
@@ -99,11 +100,13 @@ def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) ->
     the optimistic end of its interval the next window would pass with a probability below
     ``early_stop.probability_max``.
 
-    Simulated on normal noise (400 runs each, gate 2 %, window 5, budget 40, 2 warm-ups at the final
-    size as eco-collect 0.5.0 runs; ``benchmarks/early_stop_simulation.py``), with the default evidence
-    of 7 trials: a spread of 2 % is stopped 0.2 % of the time, 3 %: 10 %, 5 %: 68 %, 8 %: 96 % (after
-    8.5 trials on average); with the 10 trials that schemas 1.2.0-1.3.0 required: 0 %, 5 %, 62 %, 95 %
-    (after 11.2). With 3 warm-ups (eco-collect 0.3.0-0.4.0): 0.2 %, 9 %, 67 %, 97 % (after 9.7)."""
+    Simulated on normal noise (400 runs each, gate 2 %, window 5, budget 40;
+    ``benchmarks/early_stop_simulation.py --warmups N``), with the default evidence of 7 trials and
+    eco-collect 0.5.0's two warm-ups both at the final size: a spread of 2 % is stopped 0.2 % of the
+    time, 3 %: 10 %, 5 %: 68 %, 8 %: 96 % (after 8.5 trials on average); one of them at the final size
+    (the sizing trial resized): 0.5 %, 11 %, 66 %, 96 % (after 8.5); with 3 at the final size
+    (eco-collect 0.3.0-0.4.0 at most): 0.2 %, 9 %, 67 %, 97 % (after 9.7); with the 10 trials that
+    schemas 1.2.0-1.3.0 required (2 warm-ups): 0 %, 5 %, 62 %, 95 % (after 11.2)."""
     n = gates.min_trials
     window = [t.throughput_tok_s for t in trials if t.role != "warmup"][-n:]
     if len(window) < n or stats.cv_pct(window) < gates.throughput_cv_max_pct:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import pytest
 from conftest import ROOT, script_module
 
 H100 = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h100-80gb-hbm3-20261123-161639.json"
@@ -13,15 +14,24 @@ def _module() -> ModuleType:
     return script_module("benchmarks/sweep_replay.py")
 
 
-def test_replay_under_the_files_own_protocol_is_its_own_error() -> None:
+def test_replaying_the_files_own_protocol_gives_back_its_trial_time() -> None:
+    # The sizing walk is eco-collect's: under the file's own protocol (5-s trials, 3 warm-ups at most;
+    # fp16 on generate resized at its second warm-up) every configuration comes back as it ran.
     lines = _module().replay(H100, 5.0, 3)
     assert lines[0].startswith(f"{H100.name}: wall 974 s")
     assert len(lines) == 1 + 10 + 2  # one line per configuration
-    saved = lines[-2].split("trials save ")[1].split(" s")[0]
-    assert f"saves {saved} s where it should save none; less that error: estimated wall 974 s" in lines[-1]
+    assert lines[-2] == "trials save 0 s: estimated wall 974 s"
+    assert lines[-1].endswith("differs from the file by 0.0 s")
+    assert "fp16 generate bs=1           warm-ups 3 -> 3, requests per trial 2 -> 2" in "\n".join(lines)
 
 
 def test_shorter_trials_and_fewer_warm_ups_save_time() -> None:
-    lines = _module().replay(H100, 4.0, 2)
-    assert "int8 generate bs=1           trials  8 ->  7, requests per trial 1 -> 1" in "\n".join(lines)
-    assert lines[-1].endswith("estimated wall 850 s")
+    lines = "\n".join(_module().replay(H100, 4.0, 2))
+    assert "fp16 generate bs=1           warm-ups 3 -> 2, requests per trial 2 -> 1" in lines
+    assert "fp16 cuda-graph bs=8         warm-ups 2 -> 2, requests per trial 4 -> 4:   33.2 s ->   33.2 s" in lines
+    assert "trials save 175 s: estimated wall 799 s" in lines
+
+
+def test_nonsense_settings_are_refused() -> None:
+    with pytest.raises(SystemExit, match="at least 1"):
+        _module().replay(H100, 4.0, 0)

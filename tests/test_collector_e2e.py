@@ -4,14 +4,17 @@ and clock standing for the GPU and time, checkpoint/resume, out of memory, and t
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from fakes import Board, FakeSampler, FakeTime, PlainGraphs, nvml_on, register_test_model, timed
+from fakes import Board, FakeSampler, FakeTime, PlainGraphs, noisy, nvml_on, register_test_model, timed
 from transformers import LlamaConfig
 
 from collector.collect import collect
@@ -137,7 +140,7 @@ def test_auto_falls_back_to_generate_where_capture_fails_and_measures_the_fp16_r
     path, doc = collect(request, Notes(), hooks=_hooks(graphs=PlainGraphs(refuse)))
     assert [n for n in said if "measured with generate instead" in n] == [
         f"{p} cuda-graph bs={b}: CUDA graph capture failed (RuntimeError: operation not permitted when stream is "
-        "capturing); measured with generate instead"
+        "capturing) (after 0.0 s); measured with generate instead"
         for p, b in (("fp16", 2), ("bf16", 1), ("bf16", 2))
     ]
     got = [(m["precision"], m["engine"]["name"], m["batch_size"]) for m in doc["measurements"]]
@@ -235,6 +238,26 @@ def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path,
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
     assert "out of memory" in skipped[0]["skip_reason"]
+    assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_trials_too_short_after_warm_up_skip_that_configuration_alone(tmp_path: Path, tiny_config: Path) -> None:
+    """A GPU that runs more than twice as fast after warm-up sized its trials leaves trials that
+    eco-validate refuses: that configuration is written skipped with the reason, the run goes on
+    (both schedules step configurations through Schedule._guarded)."""
+    engines = itertools.count()
+
+    def durations(engine: Any) -> Iterator[float]:
+        if next(engines) == 0:  # the first configuration prepared: fp32 at batch 1
+            return chain([0.25], repeat(0.05, 4), repeat(0.01))
+        return noisy(0.002, seed=7)
+
+    board = Board(FakeTime())
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), schedule="interleaved")
+    path, doc = collect(request, hooks=_hooks(board, workload=timed(board, durations)))
+    status = {m["batch_size"]: (m["status"], m.get("skip_reason")) for m in doc["measurements"]}
+    assert status[2] == ("ok", None)
+    assert status[1][0] == "skipped" and "GPU then ran more than twice as fast" in status[1][1]
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 

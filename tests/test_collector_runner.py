@@ -10,7 +10,7 @@ from itertools import chain, count, repeat
 import pytest
 from fakes import Board, FakeSampler, FakeTime, noisy
 
-from collector.errors import CollectError
+from collector.errors import CollectError, TrialsTooShort
 from collector.request import TrialPlan
 from collector.runner import Clock, Runner, settled
 from ecocompute import gates, stats
@@ -172,3 +172,20 @@ def test_a_power_field_fallback_is_recorded_per_trial_and_noted() -> None:
 def test_result_before_the_end_is_a_bug() -> None:
     with pytest.raises(CollectError, match="before the configuration finished"):
         _runner(repeat(0.5), PLAN).result(Idle(70.0, 70.0))
+
+
+def test_trials_that_fall_under_half_the_minimum_after_warm_up_end_the_configuration() -> None:
+    # Sizing: 0.25 s (resized to 4 requests), then 4 x 0.05 s (still short: resized to about 20, and
+    # the warm-up bound is reached); then the GPU runs 5x faster: about 0.2 s a trial, under half of
+    # 1 s. eco-validate refuses such a trial, so the runner stops instead of measuring on.
+    runner = _runner(chain([0.25], repeat(0.05, 4), repeat(0.01)), TrialPlan(trial_min_s=1.0, idle_window_s=1.0))
+    runner.warm_up()
+    assert [t.requests for t in runner.trials] == [1, 4] and runner.requests in (20, 21)
+    with pytest.raises(TrialsTooShort, match=r"lasted 0\.2\d s, under 0\.5 x the 1-s minimum: its 2\d request"):
+        runner.step()
+
+
+def test_a_trial_above_half_the_minimum_is_kept() -> None:
+    runner = _runner(chain([0.25], repeat(0.05, 4), repeat(0.03)), TrialPlan(trial_min_s=1.0, idle_window_s=1.0))
+    runner.warm_up()
+    assert runner.step() is False and 0.5 < runner.trials[-1].duration_s < 0.7

@@ -311,7 +311,7 @@ CATALOGUE: dict[str, Code] = {
             "protocol.trial_duration",
             _E,
             "a trial after warm-up shorter than half of trial_min_duration_s, or a minimum below 1 s",
-            "measure with the protocol's trial length (5 s by default)",
+            "measure with the protocol's trial length (4 s by default)",
         ),
         Code(
             "protocol.sample_period",

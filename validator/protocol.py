@@ -18,9 +18,6 @@ CLOCK_SLACK_S = 2.0
 # period cannot buy tolerance. eco-collect samples every 0.05 s.
 SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
 TRIAL_MIN_DURATION_FLOOR_S = 1.0
-# Trials after warm-up run whole requests sized from a warm-up trial to last trial_min_duration_s;
-# only a GPU that speeds up more than twice after sizing would make an honest one this short.
-TRIAL_DURATION_FRACTION = 0.5
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -112,7 +109,7 @@ def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -
                 f"{after} trials after warm-up; the budget is {gates.max_trials}",
             )
         )
-    shortest = TRIAL_DURATION_FRACTION * proto.trial_min_duration_s
+    shortest = catalogue.TRIAL_DURATION_FRACTION * proto.trial_min_duration_s
     for j, t in enumerate(m.trials[warmups:], start=warmups):
         if t.duration_s < shortest:
             out.append(
