@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ecocompute import catalogue
 from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_precisions
 from ecocompute.cli import Group, traceback_option
 from ecocompute.gates import DEFAULT_GATES
@@ -115,8 +116,8 @@ def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
     "--trial-min-s",
     default=TrialPlan.trial_min_s,
     show_default=True,
-    type=click.FloatRange(0.01),
-    help="Minimum trial window.",
+    type=click.FloatRange(catalogue.TRIAL_MIN_DURATION_FLOOR_S),
+    help="Minimum trial window (eco-validate refuses a protocol below 1 s).",
 )
 @click.option(
     "--max-trials",

@@ -183,9 +183,10 @@ class Runner:
             # Sizes are fixed after warm-up (the early stop compares trials of one size): a GPU that
             # ran more than twice as fast after sizing left trials the protocol does not allow.
             raise TrialsTooShort(
-                f"a trial after warm-up lasted {t.duration_s:.2f} s, under {catalogue.TRIAL_DURATION_FRACTION:g} x "
+                f"a trial after warm-up lasted {t.duration_s:.3f} s, under {catalogue.TRIAL_DURATION_FRACTION:g} x "
                 f"the {plan.trial_min_s:g}-s minimum: its {t.requests} request(s) were sized in warm-up and the "
-                "GPU then ran more than twice as fast; measure this configuration again"
+                "GPU then ran more than twice as fast; measure this configuration again in a new run "
+                "(--resume keeps it skipped)"
             )
         self.window.append(len(self.trials) - 1)
         if len(self.window) > n:

@@ -280,14 +280,15 @@ class Schedule:
         except TrialsTooShort as exc:
             entry.runner = None
             entry.skip_reason = str(exc)
-            return True
         except Exception as exc:
             if not is_oom(exc):
                 raise
-            entry.runner = None
+            entry.runner = None  # before unload: the runner holds the engine's buffers
             entry.skip_reason = f"out of memory at batch {entry.config.batch_size}: {_oom_text(exc)}"
             unload(None)
-            return True
+        # Said in the log too: its trials so far are dropped, and a file lost off a rented machine keeps nothing.
+        self.session.events.note(f"{entry.config.label(entry.engine_name)}: skipped: {entry.skip_reason}")
+        return True
 
     def _close(self, entry: Entry, idle: Idle | None) -> Measurement:
         s, c = self.session, entry.config

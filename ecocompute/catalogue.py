@@ -30,6 +30,8 @@ PREFILL_MODES = ("eager", "cuda_graph")
 STOP_REASONS = ("gates_passed", "implausible", "trial_budget", "time_budget")
 PLACEMENT_STRATEGIES = ("single_gpu", "device_map")
 EARLY_STOP_RULE = "chi2-throughput-cv"
+# The energy counter steps every 0.1 s: no protocol may ask for trials shorter than this.
+TRIAL_MIN_DURATION_FLOOR_S = 1.0
 # Trials after warm-up run whole requests sized in warm-up to last trial_min_duration_s; only a GPU
 # that speeds up more than twice after sizing makes an honest one shorter than this share of it
 # (eco-validate refuses such a trial; eco-collect skips the configuration instead of writing one).

@@ -87,7 +87,7 @@ class EarlyStop:
 
 # One gate window and two trials more: a configuration whose two warm-ups ran at the final size (its
 # sizing trial was already full size: long requests, as on host-bound engines) is judged on its first
-# full window; one whose sizing trial was resized, on its next. The chi2 interval already widens for so few trials; the
+# full window; one whose sizing trial was resized, on a later one. The chi2 interval already widens for so few trials; the
 # spread of 2-3 % that might still pass is rarely stopped (simulated below, ``implausible``).
 DEFAULT_EARLY_STOP = EarlyStop(evidence_min_trials=DEFAULT_GATES.min_trials + 2)
 

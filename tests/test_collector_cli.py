@@ -152,3 +152,8 @@ def test_the_log_says_where_a_preparation_went_and_escapes_it() -> None:
     text = console.export_text()
     assert "prepared fp16 cuda-graph bs=1 in 21.3 s (capture 6.0 s, generate() reference, one run 5.4 s)" in text
     assert "loaded [bold]x[/bold] in 2.0 s" in text
+
+
+def test_a_trial_length_eco_validate_would_refuse_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["run", "--model", "org/model", "--trial-min-s", "0.9"])
+    assert result.exit_code == 2 and "0.9 is not in the range x>=1.0" in result.output

@@ -252,12 +252,19 @@ def test_trials_too_short_after_warm_up_skip_that_configuration_alone(tmp_path: 
             return chain([0.25], repeat(0.05, 4), repeat(0.01))
         return noisy(0.002, seed=7)
 
+    said: list[str] = []
+
+    class Notes(Events):
+        def note(self, text: str) -> None:
+            said.append(text)
+
     board = Board(FakeTime())
     request = _request(tmp_path, tiny_config, precisions=("fp32",), schedule="interleaved")
-    path, doc = collect(request, hooks=_hooks(board, workload=timed(board, durations)))
+    path, doc = collect(request, Notes(), hooks=_hooks(board, workload=timed(board, durations)))
     status = {m["batch_size"]: (m["status"], m.get("skip_reason")) for m in doc["measurements"]}
     assert status[2] == ("ok", None)
     assert status[1][0] == "skipped" and "GPU then ran more than twice as fast" in status[1][1]
+    assert said == [f"fp32 cuda-graph bs=1: skipped: {status[1][1]}"]  # the log says so too
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 

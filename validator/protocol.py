@@ -17,7 +17,6 @@ CLOCK_SLACK_S = 2.0
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
 # period cannot buy tolerance. eco-collect samples every 0.05 s.
 SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
-TRIAL_MIN_DURATION_FLOOR_S = 1.0
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -53,14 +52,14 @@ def _settings(sub: Submission, file: str) -> list[Finding]:
                 f"sample period {proto.sample_period_s} s is outside {lo}-{hi} s",
             )
         )
-    if proto.trial_min_duration_s < TRIAL_MIN_DURATION_FLOOR_S:
+    if proto.trial_min_duration_s < catalogue.TRIAL_MIN_DURATION_FLOOR_S:
         out.append(
             make(
                 "protocol.trial_duration",
                 file,
                 "/protocol/trial_min_duration_s",
                 f"trials of {proto.trial_min_duration_s} s: the energy counter steps every 0.1 s, so a trial "
-                f"needs at least {TRIAL_MIN_DURATION_FLOOR_S} s",
+                f"needs at least {catalogue.TRIAL_MIN_DURATION_FLOOR_S} s",
             )
         )
     if proto.warmup_min_trials > proto.warmup_max_trials:
