@@ -16,18 +16,24 @@ and an early stop that counted a warm-up at the final size may need one trial mo
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 from collector.request import TrialPlan
 from ecocompute import domain
+from validator.check import check_file
+from validator.findings import Severity
 
 
 def replay(path: Path, trial_min_s: float, warmups: int) -> list[str]:
     if warmups < 1 or trial_min_s <= 0:
         raise SystemExit("--warmups must be at least 1 (the sizing trial) and --trial-min-s positive")
-    sub = domain.parse(json.loads(path.read_text(encoding="utf-8")))
+    # Read as eco-validate reads it (bounded; a file it refuses is not replayed): this reads any file.
+    checked = check_file(path)
+    sub = checked.submission
+    if sub is None or not checked.accepted:
+        first = next((f"{f.code}: {f.message}" for f in checked.findings if f.severity is Severity.ERROR), "")
+        raise SystemExit(f"{path}: eco-validate refuses it ({first}); nothing to replay")
     wall_s = sub.session.wall_s if sub.session else None
     if wall_s is None:
         raise SystemExit(f"{path}: no session wall time (schema before 1.2.0): nothing to replay against")

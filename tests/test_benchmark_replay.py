@@ -35,3 +35,11 @@ def test_shorter_trials_and_fewer_warm_ups_save_time() -> None:
 def test_nonsense_settings_are_refused() -> None:
     with pytest.raises(SystemExit, match="at least 1"):
         _module().replay(H100, 4.0, 0)
+
+
+def test_a_file_eco_validate_refuses_is_not_replayed() -> None:
+    invalid = (
+        ROOT / "tests" / "fixtures" / "submissions" / "invalid" / "duplicate.configuration__fp16_batch_1_twice.json"
+    )
+    with pytest.raises(SystemExit, match=r"eco-validate refuses it \(duplicate\.configuration: "):
+        _module().replay(invalid, 4.0, 2)
