@@ -21,6 +21,7 @@ from pathlib import Path
 
 from collector.request import TrialPlan
 from ecocompute import domain
+from ecocompute.cli import printable
 from validator.check import check_file
 from validator.findings import Severity
 
@@ -30,14 +31,17 @@ def replay(path: Path, trial_min_s: float, warmups: int) -> list[str]:
         raise SystemExit("--warmups must be at least 1 (the sizing trial) and --trial-min-s positive")
     # Read as eco-validate reads it (bounded; a file it refuses is not replayed): this reads any file.
     checked = check_file(path)
+    shown = printable(checked.path)  # a file name (and a finding's message) may hold control characters
     sub = checked.submission
     if sub is None or not checked.accepted:
-        first = next((f"{f.code}: {f.message}" for f in checked.findings if f.severity is Severity.ERROR), "")
-        raise SystemExit(f"{path}: eco-validate refuses it ({first}); nothing to replay")
+        first = next(
+            (f"{f.code}: {printable(f.message)}" for f in checked.findings if f.severity is Severity.ERROR), ""
+        )
+        raise SystemExit(f"{shown}: eco-validate refuses it ({first}); nothing to replay")
     wall_s = sub.session.wall_s if sub.session else None
     if wall_s is None:
-        raise SystemExit(f"{path}: no session wall time (schema before 1.2.0): nothing to replay against")
-    lines = [f"{path.name}: wall {wall_s:.0f} s; replayed with {trial_min_s:g}-s trials, {warmups} warm-ups at most"]
+        raise SystemExit(f"{shown}: no session wall time (schema before 1.2.0): nothing to replay against")
+    lines = [f"{shown}: wall {wall_s:.0f} s; replayed with {trial_min_s:g}-s trials, {warmups} warm-ups at most"]
     saved, body = _saved(sub, trial_min_s, warmups)
     own_trial_s, own_warmups = sub.protocol.trial_min_duration_s, sub.protocol.warmup_max_trials
     check, _ = _saved(sub, own_trial_s, own_warmups)

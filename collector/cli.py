@@ -117,7 +117,7 @@ def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
     default=TrialPlan.trial_min_s,
     show_default=True,
     type=click.FloatRange(catalogue.TRIAL_MIN_DURATION_FLOOR_S),
-    help="Minimum trial window (eco-validate refuses a protocol below 1 s).",
+    help=f"Minimum trial window (eco-validate refuses a protocol below {catalogue.TRIAL_MIN_DURATION_FLOOR_S:g} s).",
 )
 @click.option(
     "--max-trials",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -18,7 +19,7 @@ def test_replaying_the_files_own_protocol_gives_back_its_trial_time() -> None:
     # The sizing walk is eco-collect's: under the file's own protocol (5-s trials, 3 warm-ups at most;
     # fp16 on generate resized at its second warm-up) every configuration comes back as it ran.
     lines = _module().replay(H100, 5.0, 3)
-    assert lines[0].startswith(f"{H100.name}: wall 974 s")
+    assert lines[0].endswith(f"{H100.name}: wall 974 s; replayed with 5-s trials, 3 warm-ups at most")
     assert len(lines) == 1 + 10 + 2  # one line per configuration
     assert lines[-2] == "trials save 0 s: estimated wall 974 s"
     assert lines[-1].endswith("differs from the file by 0.0 s")
@@ -43,3 +44,11 @@ def test_a_file_eco_validate_refuses_is_not_replayed() -> None:
     )
     with pytest.raises(SystemExit, match=r"eco-validate refuses it \(duplicate\.configuration: "):
         _module().replay(invalid, 4.0, 2)
+
+
+def test_a_hostile_file_name_is_shown_escaped(tmp_path: Path) -> None:
+    hostile = tmp_path / "x\x1b[2Jy.json"
+    hostile.write_text("{", encoding="utf-8")
+    with pytest.raises(SystemExit) as refused:
+        _module().replay(hostile, 4.0, 2)
+    assert "\x1b" not in str(refused.value) and "eco-validate refuses it" in str(refused.value)
