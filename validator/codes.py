@@ -254,7 +254,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.counter_sampler",
             _W,
-            "energy counter and integrated sampled power disagree by more than 5 %",
+            "energy counter and integrated sampled power disagree by more than 5 % plus 0.1 s of power (the counter's step)",
             "check for a second process on the GPU",
         ),
         Code(
