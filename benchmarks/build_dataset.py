@@ -5,7 +5,8 @@ Target (issue 12): build <= 4x that floor, on the 2-core machine. A 2-core VM's 
 tens of per cent within minutes, so the floor and the build alternate (floor, build, floor, build,
 ...) --repeat times; each pair's ratio and the medians are printed, with where the build's time goes.
 Run: python benchmarks/build_dataset.py [--measurements 100000] [--per-file 8] [--trials 7] [--repeat 3]
-     [--submissions DIR]  (reuse files generated earlier: DIR/synthetic-bot/*.json, kept when given)
+     [--submissions DIR]  (reuse files generated earlier: DIR/synthetic-bot/*.json, kept when given;
+                           files of another generator or size: one line, nothing removed)
      [--bound]  (also build with the validator's semantic checks and the report left out: what the rest
                  of the pipeline costs, the least any tuning of those checks can bring the build to)
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import json
 import os
 import resource
@@ -29,12 +31,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # this checkout's packages, and the synthetic generator
 
 import synthetic  # noqa: E402
-from datasets import load_dataset  # noqa: E402
 
 from advisor.report import forget_drawn  # noqa: E402
 from dataset_card.build import build  # noqa: E402
 from ecocompute import parallel  # noqa: E402
+from ecocompute.catalogue import SCHEMA_VERSION  # noqa: E402
 from validator.run import discover  # noqa: E402
+
+STAMP = "synthetic-bot.stamp"  # beside the files: eco-dataset and eco-validate read only *.json
+
+
+def stamp(files: int, per_file: int, trials: int) -> str:
+    """What the synthetic files were generated from: the generator's source, the schema it writes and
+    the sizes. Files of an older generator fail validation (a new schema version) or time something else."""
+    source = hashlib.sha256((ROOT / "tests" / "synthetic.py").read_bytes()).hexdigest()[:16]
+    return (
+        f"synthetic.py {source}; schema {SCHEMA_VERSION}; {files} files x {per_file} measurements x {trials} trials\n"
+    )
 
 
 def generate(subs: Path, files: int, per_file: int, trials: int) -> None:
@@ -44,7 +57,22 @@ def generate(subs: Path, files: int, per_file: int, trials: int) -> None:
         target = subs / "synthetic-bot" / f"{doc['submission_id']}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(doc, sort_keys=True) + "\n")
+    (subs / STAMP).write_text(stamp(files, per_file, trials))
     print(f"generated {files} submissions in {time.perf_counter() - start:.1f} s (not timed below)")
+
+
+def reusable(subs: Path, wanted: str) -> bool:
+    """True when ``subs`` holds this generator's files of these sizes, False when it holds none; exits
+    with one line when it holds others (they are never removed: the folder may not be ours)."""
+    if not (subs / "synthetic-bot").exists():
+        return False
+    found = (subs / STAMP).read_text() if (subs / STAMP).is_file() else "no stamp"
+    if found == wanted:
+        return True
+    sys.exit(
+        f"error: {subs / 'synthetic-bot'} holds files of another generator or size ({found.strip()}; this run: "
+        f"{wanted.strip()}); remove it, or give --submissions a new folder, to generate them again"
+    )
 
 
 def cpu_s() -> float:
@@ -127,8 +155,9 @@ def main() -> None:
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subs = a.submissions or Path(tmp) / "submissions"
-        if not (subs / "synthetic-bot").is_dir():
-            generate(subs, a.measurements // a.per_file, a.per_file, a.trials)
+        files = a.measurements // a.per_file
+        if not reusable(subs, stamp(files, a.per_file, a.trials)):
+            generate(subs, files, a.per_file, a.trials)
         floors, builds, floor_cpu, build_cpu, validator_cpu, phases, bounds = [], [], [], [], [], [], []
         for i in range(a.repeat):
             cpu = cpu_s()
@@ -155,6 +184,8 @@ def main() -> None:
                     build(subs, ROOT / "legacy", Path(tmp) / f"bound{i}")
                     bounds.append(time.perf_counter() - start)
                 print(f"        bound (no semantic check, no report): build {bounds[-1]:.2f} s")
+        from datasets import load_dataset  # imported here: the tests import this script without it
+
         cache = Path(tmp) / "hf-cache"
         start = time.perf_counter()
         ds = load_dataset(str(Path(tmp) / "out0"), split="train", cache_dir=str(cache))
