@@ -36,43 +36,53 @@ from advisor.report import forget_drawn  # noqa: E402
 from dataset_card.build import build  # noqa: E402
 from ecocompute import parallel  # noqa: E402
 from ecocompute.catalogue import SCHEMA_VERSION  # noqa: E402
+from validator.check import check_file  # noqa: E402
 from validator.run import discover  # noqa: E402
 
-STAMP = "synthetic-bot.stamp"  # beside the files: eco-dataset and eco-validate read only *.json
+STAMP = "generated.stamp"  # among the files: eco-dataset and eco-validate read only *.json
 
 
 def stamp(files: int, per_file: int, trials: int) -> str:
-    """What the synthetic files were generated from: the generator's source, the schema it writes and
-    the sizes. Files of an older generator fail validation (a new schema version) or time something else."""
+    """The generator's source, the schema it writes and the sizes: files of another generator time
+    something else, or fail validation (a first file is checked too: the generator calls more code)."""
     source = hashlib.sha256((ROOT / "tests" / "synthetic.py").read_bytes()).hexdigest()[:16]
-    return (
-        f"synthetic.py {source}; schema {SCHEMA_VERSION}; {files} files x {per_file} measurements x {trials} trials\n"
-    )
+    return f"synthetic.py {source}; schema {SCHEMA_VERSION}; {files} files x {per_file} measurements x {trials} trials"
 
 
-def generate(subs: Path, files: int, per_file: int, trials: int) -> None:
+def generate(folder: Path, files: int, per_file: int, trials: int) -> None:
+    """Write the files into ``folder`` (new), then the stamp: an interrupted run leaves no stamp."""
     start = time.perf_counter()
+    folder.mkdir(parents=True)
     for i in range(files):
         doc = synthetic.submission(seed=i, n_measurements=per_file, n_trials=trials, models=1 + per_file // 16)
-        target = subs / "synthetic-bot" / f"{doc['submission_id']}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(doc, sort_keys=True) + "\n")
-    (subs / STAMP).write_text(stamp(files, per_file, trials))
+        (folder / f"{doc['submission_id']}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
+    (folder / STAMP).write_text(stamp(files, per_file, trials) + "\n")
     print(f"generated {files} submissions in {time.perf_counter() - start:.1f} s (not timed below)")
 
 
-def reusable(subs: Path, wanted: str) -> bool:
-    """True when ``subs`` holds this generator's files of these sizes, False when it holds none; exits
-    with one line when it holds others (they are never removed: the folder may not be ours)."""
-    if not (subs / "synthetic-bot").exists():
-        return False
-    found = (subs / STAMP).read_text() if (subs / STAMP).is_file() else "no stamp"
-    if found == wanted:
-        return True
-    sys.exit(
-        f"error: {subs / 'synthetic-bot'} holds files of another generator or size ({found.strip()}; this run: "
-        f"{wanted.strip()}); remove it, or give --submissions a new folder, to generate them again"
-    )
+def prepare(subs: Path, files: int, per_file: int, trials: int) -> None:
+    """Generate the files under ``subs``, or reuse those a run with the same stamp generated there.
+    Anything else stops the run with one line; nothing is ever removed (the folder may not be ours)."""
+    folder, wanted = subs / "synthetic-bot", stamp(files, per_file, trials)
+    try:
+        if not folder.exists() and not folder.is_symlink():
+            generate(folder, files, per_file, trials)
+            return
+        found = (folder / STAMP).read_text(encoding="utf-8") if (folder / STAMP).is_file() else "no stamp"
+    except (OSError, UnicodeError) as exc:
+        sys.exit(f"error: cannot use {subs} for the synthetic files: {type(exc).__name__}: {exc}")
+    found = " ".join(found.split())[:200]
+    if found != wanted:
+        sys.exit(
+            f"error: {folder} holds files of another generator or size ({found}; this run: {wanted}); "
+            "remove it, or give --submissions a new folder, to generate them again"
+        )
+    first = min(folder.glob("*.json"), default=None)
+    errors = [] if first is None else [f.code for f in check_file(first).findings if f.severity.value == "error"]
+    if first is None or errors:
+        sys.exit(
+            f"error: {folder} holds no file this checkout accepts ({first}: {errors}); remove it to generate again"
+        )
 
 
 def cpu_s() -> float:
@@ -155,9 +165,7 @@ def main() -> None:
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         subs = a.submissions or Path(tmp) / "submissions"
-        files = a.measurements // a.per_file
-        if not reusable(subs, stamp(files, a.per_file, a.trials)):
-            generate(subs, files, a.per_file, a.trials)
+        prepare(subs, a.measurements // a.per_file, a.per_file, a.trials)
         floors, builds, floor_cpu, build_cpu, validator_cpu, phases, bounds = [], [], [], [], [], [], []
         for i in range(a.repeat):
             cpu = cpu_s()
@@ -184,7 +192,7 @@ def main() -> None:
                     build(subs, ROOT / "legacy", Path(tmp) / f"bound{i}")
                     bounds.append(time.perf_counter() - start)
                 print(f"        bound (no semantic check, no report): build {bounds[-1]:.2f} s")
-        from datasets import load_dataset  # imported here: the tests import this script without it
+        from datasets import load_dataset  # here, not at the top: the tests import this script (1 s saved)
 
         cache = Path(tmp) / "hf-cache"
         start = time.perf_counter()

@@ -448,12 +448,12 @@ def test_a_null_reproducibility_bound_is_a_schema_1_5_0_form(tmp_path: Path) -> 
         assert any("reference_reproducible_steps" in f.pointer for f in report.findings), version
 
 
-@pytest.mark.parametrize(("share", "warned"), [(0.98, False), (1.02, True)])
+@pytest.mark.parametrize(("share", "warned"), [(0.98, False), (1.02, True), (-0.98, False), (-1.02, True)])
 def test_counter_and_sampler_may_differ_by_5_percent_plus_one_counter_step(
     tmp_path: Path, valid_doc: dict, share: float, warned: bool
 ) -> None:
     """A 0.5-s warm-up differs by 10-20 % with nothing wrong: the counter's energy of a window is off by
-    up to one 0.1-s step of power. Beyond 5 % plus that step the warning stands."""
+    up to one 0.1-s step of power. Beyond 5 % plus that step, high or low, the warning stands."""
     trial = next(t for t in valid_doc["measurements"][0]["trials"] if t["role"] == "warmup")
     allowed_j = 0.05 * trial["energy_j"] + 0.1 * trial["power_avg_w"]
     trial["sampler_energy_j"] = trial["energy_j"] + share * allowed_j
