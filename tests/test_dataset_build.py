@@ -302,3 +302,8 @@ def test_a_row_that_misses_a_column_is_a_bug_not_a_null() -> None:
     del row["power_reading"]
     with pytest.raises(ValueError, match="power_reading"):
         writer.unsorted_table([row], CONFIGS["submissions"])
+    whole = dict.fromkeys(CONFIGS["submissions"].names)
+    with pytest.raises(ValueError, match="power_reading"):  # any row, not only the first
+        writer.unsorted_table([whole, row], CONFIGS["submissions"])
+    with pytest.raises(ValueError, match="misspelt"):
+        writer.unsorted_table([whole, {**whole, "misspelt": 1}], CONFIGS["submissions"])
