@@ -105,10 +105,14 @@ def test_the_builtin_prompt_hash_is_the_shipped_prompts() -> None:
     assert REF.prompts["builtin:v1"] == hashlib.sha256(prompt.read_text(encoding="utf-8").encode()).hexdigest()
 
 
-def test_seeded_prompts_are_recomputed_as_the_collector_draws_them() -> None:
-    real = json.loads((ROOT / "submissions" / "ecocompute-bot").glob("*.json").__next__().read_text(encoding="utf-8"))
-    assert real["protocol"]["prompt"]["source"] == "seeded-token-ids:0:64"
-    assert seeded_prompt_sha256(32000, 64, 0) == real["protocol"]["prompt"]["sha256"]
+@pytest.mark.parametrize("path", sorted((ROOT / "submissions" / "ecocompute-bot").glob("*.json")), ids=lambda p: p.stem)
+def test_seeded_prompts_are_recomputed_as_the_collector_draws_them(path: Path) -> None:
+    # Every file measured on a real GPU: the prompt's ids depend on the model's vocabulary (32,000 for
+    # Mistral-7B, 151,936 for the Qwen models), so each file is checked against its own model's.
+    real = json.loads(path.read_text(encoding="utf-8"))
+    prompt, model_id = real["protocol"]["prompt"], real["measurements"][0]["model"]["id"]
+    assert prompt["source"] == "seeded-token-ids:0:64"
+    assert seeded_prompt_sha256(REF.models[model_id].vocab_size, 64, 0) == prompt["sha256"]
     workload = pytest.importorskip("collector.workload")
     if hasattr(workload, "seeded_prompt"):
         assert workload.seeded_prompt(151936, 48, 7).sha256 == seeded_prompt_sha256(151936, 48, 7)
