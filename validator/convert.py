@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from ecocompute import columns, rows
@@ -52,7 +53,8 @@ def _strings(values: Sequence[Any]) -> bool:
 def _number_lists(values: Sequence[Any]) -> bool:
     if not set(map(type, values)) <= {list, tuple, type(None)}:
         return False
-    return all(_numbers(v) for v in values if v is not None)
+    # the lists' cells joined: one _numbers call, whose tests are all per cell, instead of one a list
+    return _numbers(list(chain.from_iterable(v for v in values if v is not None)))
 
 
 @functools.lru_cache(maxsize=8)
