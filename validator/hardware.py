@@ -188,7 +188,9 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
             )
         )
     read_bytes = spec.active_parameter_count * bytes_per_param
-    bound = m.batch_size * board.memory_bandwidth_gb_s * 1e9 * used / read_bytes
+    # One board's bandwidth however many hold the weights: both placements (catalogue.PLACEMENT_STRATEGIES)
+    # run the layers one GPU after another, so a decode step reads every weight at one board's speed.
+    bound = m.batch_size * board.memory_bandwidth_gb_s * 1e9 / read_bytes
     for j, t in enumerate(m.trials):
         if t.throughput_tok_s > ROOFLINE_MARGIN * bound:
             out.append(

@@ -9,6 +9,7 @@ from ecocompute import stats
 from ecocompute.domain import Submission, Trial
 
 from .findings import Finding, make
+from .protocol import SAMPLE_PERIOD_RANGE_S
 
 POWER_LIMIT_FACTOR = 1.1
 ENERGY_POWER_TOLERANCE = 0.05
@@ -32,6 +33,10 @@ MEM_CLOCK_MAX_MHZ = 40000.0
 # sampler cannot run much faster than requested.
 SAMPLE_COUNT_SLACK = 1.0
 SAMPLE_RATE_FACTOR = 1.25
+# ... nor much slower: the real files' slowest window had 0.95 of the requested rate (a 0.6-s warm-up
+# on a busy host). Half the rate, less an edge sample at each end, is the floor: a file claiming a
+# slow sampler must not buy warm-ups the exemption of MIN_SAMPLES_FOR_AVERAGE.
+SAMPLE_RATE_FLOOR = 0.5
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
@@ -120,6 +125,18 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"{slack_j:.1f} J (5 % plus {edge_s:.2f} s of power for the counter step and sampler edges)",
             )
         )
+    most_j = limit_w * (duration + edge_s)
+    if not judged and energy > most_j:
+        # a short warm-up's average power means little, but no window holds more than the boards can draw
+        out.append(
+            make(
+                "physics.energy_power",
+                file,
+                f"{ptr}/energy_j",
+                f"{energy} J in {duration} s: more than the power limit allows ({most_j:.1f} J: {limit_w:.0f} W "
+                f"for the window plus {edge_s:.2f} s)",
+            )
+        )
     if t.generated_tokens != tokens_per_request * t.requests:
         out.append(
             make(
@@ -200,6 +217,14 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
         problem = f"{t.power_samples} samples, but {t.sample_rate_hz} Hz x {t.duration_s} s = {expected:.1f}"
     elif t.power_samples > most:
         problem = f"{t.power_samples} samples in {t.duration_s} s at a requested period of {ctx.period_s} s (at most {most:.0f})"
+    elif (
+        ctx.period_s >= SAMPLE_PERIOD_RANGE_S[0]  # a period out of range is protocol.sample_period's to name
+        and t.power_samples < (fewest := SAMPLE_RATE_FLOOR * t.duration_s / ctx.period_s - 2)
+    ):
+        problem = (
+            f"{t.power_samples} samples in {t.duration_s} s at a requested period of {ctx.period_s} s "
+            f"(at least {fewest:.0f}: half the requested rate)"
+        )
     elif t.role != "warmup" and t.power_samples == 0:
         problem = "no power sample in a trial after warm-up"
     if problem:

@@ -14,6 +14,8 @@ from .findings import Finding, make
 
 # created_at and session.started_at are written to the second; wall_s is exact.
 CLOCK_SLACK_S = 2.0
+# Trials are timed on one monotonic clock, one after another: a millisecond covers rounding only.
+OVERLAP_SLACK_S = 0.001
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
 # period cannot buy tolerance. eco-collect samples every 0.05 s.
 SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
@@ -163,7 +165,37 @@ def _session(sub: Submission, file: str) -> list[Finding]:
                         f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
                     )
                 )
-    return out
+    return out + _overlap(sub, file)
+
+
+def _overlap(sub: Submission, file: str) -> list[Finding]:
+    """One board set runs one trial at a time: the trials of different measurements (interleaved or one
+    after another) never overlap. The first overlap is named; within a measurement _session names it."""
+    spans = sorted(
+        (t.started_at_s, t.started_at_s + t.duration_s, i, j)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    )
+    latest = None  # the span ending last so far: a long trial may reach past several later ones
+    for span in spans:
+        start, _, k, n = span
+        if latest is not None:
+            _, end, i, j = latest
+            # an exact copy of a measurement overlaps itself: duplicate.measurement names that
+            if k != i and start < end - OVERLAP_SLACK_S and sub.measurements[k] != sub.measurements[i]:
+                return [
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{k}/trials/{n}/started_at_s",
+                        f"trial starts at {start:.3f} s, before trial {j} of measurement {i} ended ({end:.3f} s): "
+                        "one GPU runs one trial at a time",
+                    )
+                ]
+        if latest is None or span[1] > latest[1]:
+            latest = span
+    return []
 
 
 def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:
