@@ -20,6 +20,7 @@ TESTED_ELSEWHERE = {
     "file.handle_mismatch",
     "duplicate.submission_id",
     "duplicate.gpu_identity",
+    "duplicate.gpu_time",  # test_validator_bounds.py: two files on one GPU
     "history.modified",
     "history.deleted",
     "history.renamed",

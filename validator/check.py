@@ -37,6 +37,7 @@ class Checked:
     submission: domain.Submission | None = None  # dropped before results cross processes
     fingerprints: list[list[str]] = field(default_factory=list)  # per measurement: near-duplicates
     gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
+    session: tuple[float, float] | None = None  # (start, end) in epoch seconds: one session per board at a time
 
     @property
     def accepted(self) -> bool:
@@ -122,7 +123,15 @@ def _check_data(
         submission=sub,
         fingerprints=prints,
         gpu=(gpu.uuid_sha256, identity_of_board),
+        session=_span(sub),
     )
+
+
+def _span(sub: domain.Submission) -> tuple[float, float] | None:
+    if sub.session is None:  # files before schema 1.2.0 recorded no session
+        return None
+    start = contract.parse_utc(sub.session.started_at).timestamp()
+    return start, start + sub.session.wall_s
 
 
 def _capped(findings: list[Finding]) -> list[Finding]:

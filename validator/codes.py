@@ -351,6 +351,12 @@ CATALOGUE: dict[str, Code] = {
             "submit new measurements only",
         ),
         Code(
+            "duplicate.gpu_time",
+            _E,
+            "the session overlaps another file's session on the same GPU (uuid hash)",
+            "one GPU measures one session at a time: submit each session once, with its own times",
+        ),
+        Code(
             "duplicate.gpu_identity",
             _E,
             "the same GPU uuid hash names another GPU model in another file",

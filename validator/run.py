@@ -94,6 +94,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 owner.setdefault(fp, (c.path, i))
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
+    overlapping = _overlapping_sessions(pool, {c.path for c in candidates})
     findings = []
     for c in candidates:
         if c.submission_id is None:
@@ -104,6 +105,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 make("duplicate.submission_id", c.path, "/submission_id", f"also used by {_places(sorted(others))}")
             )
         findings += _exact(c, seen_hash) + _near(c, seen_hash, owner)
+        findings += overlapping.get(c.path, [])
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
             findings.append(
@@ -115,6 +117,45 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 )
             )
     return findings
+
+
+# created_at and session.started_at are written to the second (as protocol.CLOCK_SLACK_S says)
+SESSION_SLACK_S = 2.0
+
+
+def _overlapping_sessions(pool: Sequence[Checked], candidates: set[str]) -> dict[str, list[Finding]]:
+    """duplicate.gpu_time for each candidate whose session overlaps another file's on the same GPU
+    (uuid hash): one board measures one session at a time. Sorted by start per board, so a file
+    overlaps another exactly when an earlier one ends after it starts or the next starts before it
+    ends: n log n, whatever the number of files on one board. A uuid naming two boards is
+    duplicate.gpu_identity's, and a copy of another file's measurements duplicate.measurement's."""
+    sessions: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
+    hashes = {c.path: set(c.hashes) for c in pool}
+    for c in pool:
+        if c.gpu is not None and c.session is not None:
+            sessions[c.gpu].append((*c.session, c.path))
+    out: dict[str, list[Finding]] = {}
+    for spans in sessions.values():
+        spans.sort()
+        latest: tuple[float, str] | None = None  # the latest end among earlier starts, and its file
+        for k, (start, end, path) in enumerate(spans):
+            other = None
+            if latest is not None and latest[0] > start + SESSION_SLACK_S:
+                other = latest[1]
+            elif k + 1 < len(spans) and spans[k + 1][0] < end - SESSION_SLACK_S:
+                other = spans[k + 1][2]
+            if other is not None and path in candidates and not hashes[path] & hashes[other]:
+                out[path] = [
+                    make(
+                        "duplicate.gpu_time",
+                        path,
+                        "/session",
+                        f"this session overlaps that of {_places([other])} on the same GPU (uuid hash)",
+                    )
+                ]
+            if latest is None or end > latest[0]:
+                latest = (end, path)
+    return out
 
 
 def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]]) -> list[Finding]:
