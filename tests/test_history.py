@@ -66,6 +66,28 @@ def test_added_file_is_accepted_and_validated(repo: Path, valid_doc: dict[str, A
     assert "submissions/bob/bob-h100-0001.json" in out  # validated although not named
 
 
+def test_a_changed_reference_table_is_shown_to_the_reviewer(repo: Path, valid_doc: dict[str, Any]) -> None:
+    """A change that edits the tables judging its own file (say, a board's bandwidth) passes only with a
+    warning per changed table, in the annotations a maintainer reads."""
+    import shutil
+
+    from ecocompute import reference
+
+    tables = repo / "ecocompute" / "reference"
+    shutil.copytree(reference.PACKAGE_DIR, tables, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tables")
+    git(repo, "tag", "-f", "base")
+    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (0, [])
+    (tables / "gpus.json").write_text((tables / "gpus.json").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    (tables / "extra.json").write_text("{}\n", encoding="utf-8")  # untracked: shown too
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (0, ["reference.changed", "reference.changed"])
+    assert "ecocompute/reference/gpus.json" in out and "ecocompute/reference/extra.json" in out
+
+
 def test_untracked_added_file_is_validated(repo: Path, valid_doc: dict[str, Any]) -> None:
     bad = _new_doc(valid_doc, "bob-h100-0002", seed=2)
     bad["environment"]["software"]["torch"] = "latest"

@@ -375,6 +375,12 @@ CATALOGUE: dict[str, Code] = {
             "accepted files are never removed in a PR; ask a maintainer",
         ),
         Code(
+            "reference.changed",
+            _W,
+            "a reference table (GPUs, models, collectors, prompts) differs from the base of the change",
+            "maintainers: check every changed row against its cited source before merging",
+        ),
+        Code(
             "history.renamed", _E, "an accepted submission was renamed or moved", "keep accepted files where they are"
         ),
         Code(

@@ -11,6 +11,9 @@ from ecocompute.cli import EcoError
 from .findings import Finding, make
 
 SUBMISSIONS_DIR = "submissions/"
+# The tables that judge every file (boards, models, collectors, prompts): a pull request may add its
+# board there, so CI shows each changed table to the maintainer who reviews it.
+REFERENCE_DIR = "ecocompute/reference/"
 
 
 class GitError(EcoError):
@@ -59,9 +62,26 @@ def changes(base: str, repo: Path) -> list[Change]:
     return out
 
 
+def reference_changes(base: str, repo: Path) -> list[Finding]:
+    """reference.changed (a warning) for each reference table that differs from ``base``."""
+    raw = _git(repo, "diff", "-z", "--name-only", "--no-ext-diff", base, "--", REFERENCE_DIR)
+    raw += _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", REFERENCE_DIR)
+    paths = sorted({f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f})
+    return [
+        make(
+            "reference.changed",
+            path,
+            "",
+            f"{path} differs from {base}: the files of this change are judged by the changed table",
+        )
+        for path in paths
+    ]
+
+
 def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
-    """Findings for forbidden changes, and the repo-relative paths of added files."""
-    findings: list[Finding] = []
+    """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
+    added files."""
+    findings: list[Finding] = reference_changes(base, repo)
     added: list[str] = []
     for change in changes(base, repo):
         if change.status == "A" or change.status == "C":
