@@ -52,20 +52,47 @@ def _two_sessions_on_one_gpu(tmp_path: Path, second_start: str, second_created: 
     return {f.code for f in validate(paths, accepted_root=None).findings}
 
 
-def test_one_gpu_measures_one_session_at_a_time(tmp_path: Path) -> None:
-    # the first file's session runs 11:00-12:00; one starting at 11:30 on the same board cannot be real
-    assert _two_sessions_on_one_gpu(tmp_path, "2026-11-22T11:30:00Z", "2026-11-22T12:30:00Z") == {"duplicate.gpu_time"}
+def test_one_gpu_runs_one_trial_at_a_time_across_files(tmp_path: Path) -> None:
+    # both files' trials run from 11:00:01: one board cannot have run both
+    assert _two_sessions_on_one_gpu(tmp_path, "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z") == {"duplicate.gpu_time"}
 
 
 def test_sessions_one_after_another_on_one_gpu_pass(tmp_path: Path) -> None:
-    assert _two_sessions_on_one_gpu(tmp_path, "2026-11-22T12:00:01Z", "2026-11-22T13:00:01Z") == set()
+    # the first file's session is open until 12:00, but its trials ended within minutes of 11:00
+    assert _two_sessions_on_one_gpu(tmp_path, "2026-11-22T11:30:00Z", "2026-11-22T12:30:00Z") == set()
 
 
-def test_overlap_is_found_among_many_sessions_of_one_gpu(tmp_path: Path) -> None:
-    """A long session reaching past several later ones: the sweep compares with the latest end so far."""
-    pool = [
-        Checked(f"{i}.json", [], f"id-{i}", gpu=("u", "H100"), session=span)
-        for i, span in enumerate([(0.0, 1000.0), (10.0, 20.0), (30.0, 40.0), (2000.0, 2100.0)])
-    ]
-    found = {f.file for f in cross_file_findings(pool[1:3], pool[:1] + pool[3:])}
-    assert found == {"1.json", "2.json"}
+def _clashes(busy: dict[str, list[tuple[float, float]]], candidates: set[str] | None = None) -> set[str]:
+    pool = [Checked(name, [], f"id-{name}", gpu=("u", "H100"), busy=tuple(spans)) for name, spans in busy.items()]
+    found = cross_file_findings([c for c in pool if candidates is None or c.path in candidates], pool)
+    return {f.file for f in found if f.code == "duplicate.gpu_time"}
+
+
+def test_a_resumed_run_leaves_its_pause_to_other_runs() -> None:
+    """A run interrupted and resumed spans the pause; another run's trials inside it are real."""
+    assert _clashes({"resumed": [(0.0, 10.0), (5000.0, 5010.0)], "between": [(100.0, 200.0)]}) == set()
+
+
+@pytest.mark.parametrize(
+    ("busy", "expected"),
+    [
+        # a long trial reaching past several later ones, of the same file and of another
+        ({"a": [(0.0, 1000.0), (1001.0, 1002.0)], "b": [(500.0, 510.0)]}, {"a", "b"}),
+        # the other file starts first and the candidate inside it: found from either side
+        ({"a": [(10.0, 20.0)], "b": [(0.0, 100.0)]}, {"a", "b"}),
+        # the latest end so far is the file's own: the other file's earlier trial still counts
+        ({"a": [(0.0, 50.0), (60.0, 70.0)], "b": [(40.0, 65.0)]}, {"a", "b"}),
+        # within the 2-s slack (start times written to the second), and just beyond it
+        ({"a": [(0.0, 10.0)], "b": [(8.0, 20.0)]}, set()),
+        ({"a": [(0.0, 10.0)], "b": [(7.9, 20.0)]}, {"a", "b"}),
+        # one file's own trials never clash with each other here (protocol.session_time's)
+        ({"a": [(0.0, 10.0), (5.0, 20.0)]}, set()),
+    ],
+)
+def test_trials_of_two_files_on_one_board(busy: dict[str, list[tuple[float, float]]], expected: set[str]) -> None:
+    assert _clashes(busy) == expected
+
+
+def test_a_copy_is_left_to_duplicate_measurement() -> None:
+    pool = [Checked(n, [], f"id-{n}", ["h1"], gpu=("u", "H100"), busy=((0.0, 10.0),)) for n in ("a", "b")]
+    assert {f.code for f in cross_file_findings(pool, [])} == {"duplicate.measurement"}

@@ -37,7 +37,9 @@ class Checked:
     submission: domain.Submission | None = None  # dropped before results cross processes
     fingerprints: list[list[str]] = field(default_factory=list)  # per measurement: near-duplicates
     gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
-    session: tuple[float, float] | None = None  # (start, end) in epoch seconds: one session per board at a time
+    busy: tuple[
+        tuple[float, float], ...
+    ] = ()  # the trials' (start, end) in epoch seconds: one trial per board at a time
 
     @property
     def accepted(self) -> bool:
@@ -123,15 +125,22 @@ def _check_data(
         submission=sub,
         fingerprints=prints,
         gpu=(gpu.uuid_sha256, identity_of_board),
-        session=_span(sub),
+        busy=_busy(sub),
     )
 
 
-def _span(sub: domain.Submission) -> tuple[float, float] | None:
+def _busy(sub: domain.Submission) -> tuple[tuple[float, float], ...]:
+    """When the board ran this file's trials. Trials, not the session's span: a run interrupted and
+    resumed (--resume) has a session spanning the pause, in which another run may use the board."""
     if sub.session is None:  # files before schema 1.2.0 recorded no session
-        return None
+        return ()
     start = contract.parse_utc(sub.session.started_at).timestamp()
-    return start, start + sub.session.wall_s
+    return tuple(
+        (start + t.started_at_s, start + t.started_at_s + t.duration_s)
+        for m in sub.measurements
+        for t in m.trials
+        if t.started_at_s is not None
+    )
 
 
 def _capped(findings: list[Finding]) -> list[Finding]:

@@ -198,13 +198,15 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.sample_count",
             _E,
-            "power samples do not add up to duration x sample rate, or exceed the requested rate",
+            "power samples do not add up to duration x sample rate, exceed the requested rate, or (in a warm-up too short "
+            "for an average) fall below half of it",
             "never edit the sampler's counts by hand",
         ),
         Code(
             "physics.energy_power",
             _E,
-            "energy differs from average power x duration by more than 5 %",
+            "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
+            "exceeds what the power limit allows",
             "check the energy source",
         ),
         Code(
@@ -353,8 +355,8 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "duplicate.gpu_time",
             _E,
-            "the session overlaps another file's session on the same GPU (uuid hash)",
-            "one GPU measures one session at a time: submit each session once, with its own times",
+            "a trial overlaps a trial of another file on the same GPU (uuid hash)",
+            "one GPU runs one trial at a time: submit each run once, with the times it was measured at",
         ),
         Code(
             "duplicate.gpu_identity",
@@ -375,13 +377,13 @@ CATALOGUE: dict[str, Code] = {
             "accepted files are never removed in a PR; ask a maintainer",
         ),
         Code(
+            "history.renamed", _E, "an accepted submission was renamed or moved", "keep accepted files where they are"
+        ),
+        Code(
             "reference.changed",
             _W,
             "a reference table (GPUs, models, collectors, prompts) differs from the base of the change",
             "maintainers: check every changed row against its cited source before merging",
-        ),
-        Code(
-            "history.renamed", _E, "an accepted submission was renamed or moved", "keep accepted files where they are"
         ),
         Code(
             "dataset.unbuildable",

@@ -66,7 +66,7 @@ def reference_changes(base: str, repo: Path) -> list[Finding]:
     """reference.changed (a warning) for each reference table that differs from ``base``."""
     raw = _git(repo, "diff", "-z", "--name-only", "--no-ext-diff", base, "--", REFERENCE_DIR)
     raw += _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", REFERENCE_DIR)
-    paths = sorted({f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f})
+    paths = sorted({f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f.endswith(b".json")})
     return [
         make(
             "reference.changed",
@@ -81,6 +81,7 @@ def reference_changes(base: str, repo: Path) -> list[Finding]:
 def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
     """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
     added files."""
+    _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")  # before base reaches any git command
     findings: list[Finding] = reference_changes(base, repo)
     added: list[str] = []
     for change in changes(base, repo):

@@ -119,43 +119,58 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     return findings
 
 
-# created_at and session.started_at are written to the second (as protocol.CLOCK_SLACK_S says)
+# session.started_at is written to the second, so a trial's epoch time is known to a second
 SESSION_SLACK_S = 2.0
 
 
 def _overlapping_sessions(pool: Sequence[Checked], candidates: set[str]) -> dict[str, list[Finding]]:
-    """duplicate.gpu_time for each candidate whose session overlaps another file's on the same GPU
-    (uuid hash): one board measures one session at a time. Sorted by start per board, so a file
-    overlaps another exactly when an earlier one ends after it starts or the next starts before it
-    ends: n log n, whatever the number of files on one board. A uuid naming two boards is
-    duplicate.gpu_identity's, and a copy of another file's measurements duplicate.measurement's."""
-    sessions: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
-    hashes = {c.path: set(c.hashes) for c in pool}
+    """duplicate.gpu_time for each candidate with a trial that overlaps a trial of another file on the
+    same GPU (uuid hash and board): one board runs one trial at a time. The trials of each board are
+    swept in order of start, keeping the latest end so far and the latest of any other file: a trial
+    overlaps another file's exactly when that other end lies beyond its start. n log n, whatever the
+    number of files on one board. A copy of another file's measurements is duplicate.measurement's."""
+    trials: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
     for c in pool:
-        if c.gpu is not None and c.session is not None:
-            sessions[c.gpu].append((*c.session, c.path))
-    out: dict[str, list[Finding]] = {}
-    for spans in sessions.values():
+        if c.gpu is not None:
+            trials[c.gpu].extend((start, end, c.path) for start, end in c.busy)
+    clashes: dict[str, str] = {}  # file -> a file it overlaps
+    for spans in trials.values():
         spans.sort()
-        latest: tuple[float, str] | None = None  # the latest end among earlier starts, and its file
-        for k, (start, end, path) in enumerate(spans):
-            other = None
-            if latest is not None and latest[0] > start + SESSION_SLACK_S:
-                other = latest[1]
-            elif k + 1 < len(spans) and spans[k + 1][0] < end - SESSION_SLACK_S:
-                other = spans[k + 1][2]
-            if other is not None and path in candidates and not hashes[path] & hashes[other]:
-                out[path] = [
-                    make(
-                        "duplicate.gpu_time",
-                        path,
-                        "/session",
-                        f"this session overlaps that of {_places([other])} on the same GPU (uuid hash)",
-                    )
-                ]
-            if latest is None or end > latest[0]:
-                latest = (end, path)
-    return out
+        first: tuple[float, str] = (float("-inf"), "")  # the latest end so far, and its file
+        second: tuple[float, str] = (float("-inf"), "")  # the latest end of any file but first's
+        for start, end, path in spans:
+            other = first if first[1] != path else second
+            if other[0] > start + SESSION_SLACK_S:
+                clashes.setdefault(path, other[1])
+                clashes.setdefault(other[1], path)
+            if end > first[0]:
+                if path != first[1]:
+                    second = first
+                first = (end, path)
+            elif path != first[1] and end > second[0]:
+                second = (end, path)
+    copied = _copies(pool)
+    return {
+        path: [
+            make(
+                "duplicate.gpu_time",
+                path,
+                "/session",
+                f"its trials overlap those of {_places([other])} on the same GPU (uuid hash)",
+            )
+        ]
+        for path, other in clashes.items()
+        if path in candidates and path not in copied
+    }
+
+
+def _copies(pool: Sequence[Checked]) -> set[str]:
+    """Files holding a measurement another file holds too: duplicate.measurement rejects them."""
+    holders: dict[str, set[str]] = defaultdict(set)
+    for c in pool:
+        for h in c.hashes:
+            holders[h].add(c.path)
+    return {path for paths in holders.values() if len(paths) > 1 for path in paths}
 
 
 def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]]) -> list[Finding]:
