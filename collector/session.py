@@ -98,6 +98,22 @@ def _run_key(request: RunRequest, gpu_uuid_sha256: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+# A resumed run's first new trial starts at least this long after the last checkpointed one ended.
+RESUME_GAP_S = 1.0
+
+
+def _resumed_clock_s(started_at: datetime, first_start: datetime, done: dict[Any, Measurement]) -> float:
+    """Where the session's clock stands as this process starts: the wall time since the first start
+    (0 for a new run), but never before the end of a trial already measured: a wall clock stepped
+    back in between (NTP) would otherwise put new trials on top of them, which eco-validate refuses."""
+    ended = max(
+        (t.started_at_s + t.duration_s for m in done.values() for t in m.trials if t.started_at_s is not None),
+        default=0.0,
+    )
+    elapsed = (started_at - first_start).total_seconds()
+    return max(elapsed, ended + RESUME_GAP_S) if done else elapsed
+
+
 def _checkpoint(
     request: RunRequest, gpu_uuid_sha256: str, started_at: datetime
 ) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
@@ -151,7 +167,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
     )
     checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
-    t0 -= (started_at - first_start).total_seconds()  # resumed: the session's clock runs from the first start
+    t0 -= _resumed_clock_s(started_at, first_start, done)
     session = Session(
         request=request,
         hooks=hooks,

@@ -191,6 +191,35 @@ def test_without_energy_counter_power_is_integrated(tmp_path: Path, tiny_config:
     assert all(t["energy_j"] == pytest.approx(250.0 * t["duration_s"], rel=0.01) for t in trials)
 
 
+def test_resume_after_the_wall_clock_stepped_back(tmp_path: Path, tiny_config: Path) -> None:
+    """NTP steps the wall clock back 30 s while the user re-runs at once: the resumed trials still
+    start after the checkpointed ones (eco-validate refuses trials of one board that overlap)."""
+    board = Board(FakeTime())
+    step = [0.0]
+
+    def wall() -> datetime:
+        return EPOCH + timedelta(seconds=board.time.now() + step[0])
+
+    def interrupting(engine: Any) -> None:
+        if f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}" == "torch.bfloat16/2":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            _request(tmp_path, tiny_config, schedule="sequential"),
+            hooks=_hooks(board, workload=timed(board, on_request=interrupting), wall_clock=wall),
+        )
+    board.time.sleep(2.0)
+    step[0] = -30.0
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
+    path, doc = collect(resumed, hooks=_hooks(board, wall_clock=wall, workload=timed(board, first_seed=100)))
+    assert exit_code(validate([path], accepted_root=None)) == 0
+    spans = sorted(
+        (t["started_at_s"], t["started_at_s"] + t["duration_s"]) for m in doc["measurements"] for t in m["trials"]
+    )
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
 def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tiny_config: Path) -> None:
     calls: list[str] = []
 
