@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import synthetic
 from conftest import ROOT
 from hypothesis import HealthCheck, find, given, settings
@@ -135,18 +136,33 @@ def _accepted(doc: dict[str, Any], folder: Path, ascii_only: bool = True) -> boo
     return exit_code(validate([path], accepted_root=None)) == 0
 
 
-@settings(
-    max_examples=40,  # each accepted example is a whole build (figures drawn): ~0.3 s
+_BUILDS = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-@given(case=documents(), ascii_only=st.booleans())
-def test_an_accepted_file_always_builds(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
+
+
+def _builds(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
     doc, _ = case
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if _accepted(doc, folder, ascii_only):
             build(folder / "submissions", LEGACY, folder / "out")  # raises BuildError if it cannot
+
+
+# Each accepted example is a whole build (figures drawn, ~0.3 s): 20 in the default run, which must
+# stay under 90 s on two cores; `pytest -m slow` draws 200.
+@settings(max_examples=20, **_BUILDS)
+@given(case=documents(), ascii_only=st.booleans())
+def test_an_accepted_file_always_builds(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
+    _builds(case, ascii_only)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, **_BUILDS)
+@given(case=documents(), ascii_only=st.booleans())
+def test_many_accepted_files_always_build(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
+    _builds(case, ascii_only)
 
 
 def test_the_generator_reaches_accepted_files_with_edits() -> None:
