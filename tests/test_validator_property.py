@@ -150,9 +150,9 @@ def _builds(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
             build(folder / "submissions", LEGACY, folder / "out")  # raises BuildError if it cannot
 
 
-# Each accepted example is a whole build (figures drawn, ~0.3 s): 20 in the default run, which must
+# Each accepted example is a whole build (figures drawn, ~0.3 s): 10 in the default run, which must
 # stay under 90 s on two cores; `pytest -m slow` draws 200.
-@settings(max_examples=20, **_BUILDS)
+@settings(max_examples=10, **_BUILDS)
 @given(case=documents(), ascii_only=st.booleans())
 def test_an_accepted_file_always_builds(case: tuple[dict[str, Any], list[str]], ascii_only: bool) -> None:
     _builds(case, ascii_only)
