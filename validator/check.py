@@ -37,9 +37,8 @@ class Checked:
     submission: domain.Submission | None = None  # dropped before results cross processes
     fingerprints: list[list[str]] = field(default_factory=list)  # per measurement: near-duplicates
     gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
-    busy: tuple[
-        tuple[float, float], ...
-    ] = ()  # the trials' (start, end) in epoch seconds: one trial per board at a time
+    # the trials' (start, end) in epoch seconds: one board runs one trial at a time (duplicate.gpu_time)
+    busy: tuple[tuple[float, float], ...] = ()
 
     @property
     def accepted(self) -> bool:
