@@ -94,7 +94,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 owner.setdefault(fp, (c.path, i))
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
-    overlapping = _overlapping_sessions(pool, {c.path for c in candidates})
+    overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     findings = []
     for c in candidates:
         if c.submission_id is None:
@@ -123,7 +123,9 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
 SESSION_SLACK_S = 2.0
 
 
-def _overlapping_sessions(pool: Sequence[Checked], candidates: set[str]) -> dict[str, list[Finding]]:
+def _overlapping_sessions(
+    pool: Sequence[Checked], candidates: set[str], seen_hash: dict[str, list[tuple[str, int]]]
+) -> dict[str, list[Finding]]:
     """duplicate.gpu_time for each candidate with a trial that overlaps a trial of another file on the
     same GPU (uuid hash and board): one board runs one trial at a time. The trials of each board are
     swept in order of start, keeping the latest end so far and the latest of any other file: a trial
@@ -149,7 +151,8 @@ def _overlapping_sessions(pool: Sequence[Checked], candidates: set[str]) -> dict
                 first = (end, path)
             elif path != first[1] and end > second[0]:
                 second = (end, path)
-    copied = _copies(pool)
+    # files holding a measurement another file holds too: duplicate.measurement rejects them
+    copied = {path for places in seen_hash.values() if len({p for p, _ in places}) > 1 for path, _ in places}
     return {
         path: [
             make(
@@ -162,15 +165,6 @@ def _overlapping_sessions(pool: Sequence[Checked], candidates: set[str]) -> dict
         for path, other in clashes.items()
         if path in candidates and path not in copied
     }
-
-
-def _copies(pool: Sequence[Checked]) -> set[str]:
-    """Files holding a measurement another file holds too: duplicate.measurement rejects them."""
-    holders: dict[str, set[str]] = defaultdict(set)
-    for c in pool:
-        for h in c.hashes:
-            holders[h].add(c.path)
-    return {path for paths in holders.values() if len(paths) > 1 for path in paths}
 
 
 def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]]) -> list[Finding]:
