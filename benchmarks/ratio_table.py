@@ -1,0 +1,93 @@
+"""Per architecture on one GPU: energy per token relative to fp16 on the same engine and batch size,
+with its 95 % interval, for every precision, engine and batch size a dataset build holds.
+
+The numbers are eco-advise's (``advisor.analysis``): one row's ratio by the delta method on the log
+scale, repeat sessions of a configuration pooled by inverse-variance weighting with the scale factor.
+Rows that failed their gates are included and marked (``gate_failed``: read them with their CVs),
+so the table shows what the engine does to a comparison, not only what passed.
+
+Run: python -m dataset_card build --out /tmp/ds && python benchmarks/ratio_table.py /tmp/ds [--gpu H100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from advisor import data  # noqa: E402
+from advisor.analysis import Analysis, Config, analyse, precision_rank  # noqa: E402
+from ecocompute.catalogue import ENGINES  # noqa: E402
+
+
+def _size(count: float) -> str:
+    return f"{count / 1e9:.2f} B" if count >= 1e9 else f"{count / 1e6:.0f} M"
+
+
+def cell(config: Config) -> str:
+    """'1.100 [1.081-1.119]', the interval left out where no spread is known; the rows' statuses
+    and how many sessions were pooled follow where they are not one passing row."""
+    assert config.vs_fp16 is not None
+    text = f"{config.vs_fp16.value:.3f}"
+    interval = config.vs_fp16.interval()
+    if interval is not None:
+        text += f" [{interval[0]:.3f}-{interval[1]:.3f}]"
+    notes = []
+    if len(config.measurement_ids) > 1:
+        notes.append(f"{len(config.measurement_ids)} sessions")
+    failed = sum(s != "ok" for s in config.statuses)
+    if failed:
+        notes.append("gate_failed" if failed == len(config.statuses) else f"{failed} gate_failed")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def table(analysis: Analysis, gpu: str) -> list[str]:
+    """Markdown: one block per model (by size), a line per engine and batch size, a column per
+    precision other than fp16."""
+    chosen = [c for c in analysis.configs if gpu.lower() in c.gpu_name.lower() and c.vs_fp16 is not None]
+    if not chosen:
+        return []
+    precisions = sorted({c.precision for c in chosen}, key=precision_rank)
+    engine_order = {e: i for i, e in enumerate(ENGINES)}
+    Key = tuple[str, int, str, int, str, int]  # GPU, size, model, engine's place, engine, batch
+    lines: dict[Key, dict[str, str]] = defaultdict(dict)
+    for c in chosen:
+        place = engine_order.get(c.engine, len(ENGINES))
+        lines[(c.gpu_name, c.parameter_count, c.model_id, place, c.engine, c.batch_size)][c.precision] = cell(c)
+    out = [
+        "| GPU | model | parameters | engine | batch | " + " | ".join(precisions) + " |",
+        "|---|---|---|---|---|" + "---|" * len(precisions),
+    ]
+    for key in sorted(lines):
+        gpu_name, params, model, _, engine, batch = key
+        row = [lines[key].get(p, "-") for p in precisions]
+        out.append(f"| {gpu_name} | {model} | {_size(params)} | {engine} | {batch} | " + " | ".join(row) + " |")
+    return out
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build", type=Path, help="a folder written by eco-dataset build")
+    parser.add_argument("--gpu", default="", help="GPU names containing this text (default: every GPU)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        found = analyse(data.load(args.build), include_gate_failed=True)
+    except data.DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = table(found, args.gpu)
+    if not rows:
+        print(f"error: no ratio to fp16 for a GPU matching {args.gpu!r} in {args.build}", file=sys.stderr)
+        return 1
+    print("energy per token / fp16 (same GPU model, engine, batch size), 95 % interval; gate_failed rows included")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The per-architecture ratio table the closing notes quote (benchmarks/ratio_table.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+from conftest import script_module
+
+from advisor.analysis import Config
+from advisor.estimate import LogEstimate, of_mean
+
+
+def _module() -> ModuleType:
+    return script_module("benchmarks/ratio_table.py")
+
+
+def _config(model: str, params: int, precision: str, engine: str, batch: int, ratio: LogEstimate | None,
+            statuses: tuple[str, ...] = ("ok",), gpu: str = "NVIDIA H100 80GB HBM3") -> Config:  # fmt: skip
+    ids = tuple(f"{model}-{precision}-{engine}-{batch}-{i}" for i in range(len(statuses)))
+    return Config(gpu, model, "random_init", params, precision, engine, batch, 128, ids, statuses,
+                  of_mean(1.0, 0.01, 5), 100.0, 300.0, ratio)  # fmt: skip
+
+
+def test_cell_names_interval_sessions_and_failed_gates() -> None:
+    m = _module()
+    one = of_mean(1.1, 0.011, 5)  # a ratio's LogEstimate has the same shape
+    assert m.cell(_config("a", 10**9, "nf4", "cuda-graph", 1, one)).startswith("1.100 [")
+    assert m.cell(_config("a", 10**9, "nf4", "cuda-graph", 1, one)).endswith("]")
+    assert m.cell(_config("a", 10**9, "nf4", "cuda-graph", 1, LogEstimate(0.0, None, None))) == "1.000"
+    two = _config("a", 10**9, "int8", "generate", 8, one, ("gate_failed", "ok"))
+    assert m.cell(two).endswith("(2 sessions, 1 gate_failed)")
+    failed = _config("a", 10**9, "int8", "generate", 8, one, ("gate_failed",))
+    assert m.cell(failed).endswith("(gate_failed)")
+
+
+def test_table_orders_by_size_then_engine_and_filters_the_gpu() -> None:
+    r = of_mean(0.9, 0.009, 5)  # se 0.009 / (sqrt(5) x 0.9), t(4) = 2.776: 0.9 x exp(-+0.0124)
+    configs = [
+        _config("big", 14 * 10**9, "nf4", "cuda-graph", 1, r),
+        _config("small", 5 * 10**8, "nf4", "cuda-graph", 8, r),
+        _config("small", 5 * 10**8, "int8", "generate", 1, r, ("gate_failed",)),
+        _config("small", 5 * 10**8, "fp16", "cuda-graph", 8, None),  # the reference: no column
+        _config("other", 10**9, "nf4", "cuda-graph", 1, r, gpu="NVIDIA A800 80GB"),
+    ]
+    out = _module().table(SimpleNamespace(configs=configs), "h100")
+    assert out[0] == "| GPU | model | parameters | engine | batch | int8 | nf4 |"
+    models = [line.split(" | ")[1:5] for line in out[2:]]
+    assert models == [
+        ["small", "500 M", "generate", "1"],
+        ["small", "500 M", "cuda-graph", "8"],
+        ["big", "14.00 B", "cuda-graph", "1"],
+    ]
+    assert out[2].endswith("(gate_failed) | - |") and out[3].endswith("| - | 0.900 [0.889-0.911] |")
+    assert _module().table(SimpleNamespace(configs=configs), "RTX") == []
+
+
+def test_main_fails_in_one_line_without_a_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _module().main([str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
