@@ -22,6 +22,7 @@ sys.path[:0] = [str(ROOT)]
 
 from advisor import data  # noqa: E402
 from advisor.analysis import Analysis, Config, analyse, precision_rank  # noqa: E402
+from advisor.estimate import LogEstimate, ratio  # noqa: E402
 from ecocompute.catalogue import ENGINES  # noqa: E402
 
 
@@ -29,12 +30,14 @@ def _size(count: float) -> str:
     return f"{count / 1e9:.2f} B" if count >= 1e9 else f"{count / 1e6:.0f} M"
 
 
-def cell(config: Config) -> str:
-    """'1.100 [1.081-1.119]', the interval left out where no spread is known; the rows' statuses
-    and how many sessions were pooled follow where they are not one passing row."""
-    assert config.vs_fp16 is not None
-    text = f"{config.vs_fp16.value:.3f}"
-    interval = config.vs_fp16.interval()
+def cell(config: Config, value: LogEstimate | None = None) -> str:
+    """'1.100 [1.081-1.119]' (``value``, by default the ratio to fp16 on the same engine), the
+    interval left out where no spread is known; the rows' statuses and how many sessions were pooled
+    follow where they are not one passing row."""
+    value = value or config.vs_fp16
+    assert value is not None
+    text = f"{value.value:.3f}"
+    interval = value.interval()
     if interval is not None:
         text += f" [{interval[0]:.3f}-{interval[1]:.3f}]"
     notes = []
@@ -70,6 +73,40 @@ def table(analysis: Analysis, gpu: str) -> list[str]:
     return out
 
 
+def engine_table(analysis: Analysis, gpu: str, base: str = "cuda-graph") -> list[str]:
+    """Markdown: each configuration off the ``base`` engine over fp16 on ``base`` (same GPU model,
+    model, batch size and output length): how much of a cross-engine comparison is the engine."""
+    chosen = [c for c in analysis.configs if gpu.lower() in c.gpu_name.lower()]
+    bases = {
+        (c.gpu_name, c.model_id, c.batch_size, c.output_tokens): c
+        for c in chosen
+        if c.engine == base and c.precision == "fp16"
+    }
+    others = [
+        c for c in chosen if c.engine != base and (c.gpu_name, c.model_id, c.batch_size, c.output_tokens) in bases
+    ]
+    if not others:
+        return []
+    precisions = sorted({c.precision for c in others}, key=precision_rank)
+    Key = tuple[str, int, str, str, int]  # GPU, size, model, engine, batch
+    lines: dict[Key, dict[str, str]] = defaultdict(dict)
+    for c in others:
+        reference = bases[(c.gpu_name, c.model_id, c.batch_size, c.output_tokens)]
+        over = ratio(c.energy_per_token, reference.energy_per_token)
+        lines[(c.gpu_name, c.parameter_count, c.model_id, c.engine, c.batch_size)][c.precision] = cell(c, over)
+    out = [
+        "| GPU | model | parameters | engine | batch | "
+        + " | ".join(f"{p} / fp16 on {base}" for p in precisions)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(precisions),
+    ]
+    for key in sorted(lines):
+        gpu_name, params, model, engine, batch = key
+        row = [lines[key].get(p, "-") for p in precisions]
+        out.append(f"| {gpu_name} | {model} | {_size(params)} | {engine} | {batch} | " + " | ".join(row) + " |")
+    return out
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build", type=Path, help="a folder written by eco-dataset build")
@@ -86,6 +123,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 1
     print("energy per token / fp16 (same GPU model, engine, batch size), 95 % interval; gate_failed rows included")
     print("\n".join(rows))
+    engines = engine_table(found, args.gpu)
+    if engines:
+        print("\nenergy per token off the CUDA graph over fp16 on it (same GPU model, batch size): the engine's share")
+        print("\n".join(engines))
     return 0
 
 

@@ -60,3 +60,24 @@ def test_main_fails_in_one_line_without_a_build(tmp_path: Path, capsys: pytest.C
     assert _module().main([str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_engine_table_divides_by_fp16_on_the_cuda_graph_of_the_same_model_and_batch() -> None:
+    def cfg(model: str, precision: str, engine: str, batch: int, energy: float) -> Config:
+        return Config("NVIDIA H100 80GB HBM3", model, "random_init", 10**9, precision, engine, batch, 128,
+                      (f"{model}{precision}{engine}{batch}",), ("gate_failed",) if engine == "generate" else ("ok",),
+                      of_mean(energy, energy / 100, 5), 100.0, 300.0, None)  # fmt: skip
+
+    configs = [
+        cfg("a", "fp16", "cuda-graph", 1, 1.0),
+        cfg("a", "fp16", "generate", 1, 4.0),
+        cfg("a", "int8", "generate", 1, 12.0),
+        cfg("a", "int8", "generate", 8, 12.0),  # no fp16 on the CUDA graph at batch 8: left out
+        cfg("b", "nf4", "generate", 1, 2.0),  # nor for another model
+    ]
+    out = _module().engine_table(SimpleNamespace(configs=configs), "H100")
+    assert out[0].endswith("| fp16 / fp16 on cuda-graph | int8 / fp16 on cuda-graph |")
+    assert len(out) == 3
+    assert out[2].startswith("| NVIDIA H100 80GB HBM3 | a | 1.00 B | generate | 1 | 4.000 [")
+    assert "| 12.000 [" in out[2] and out[2].endswith("(gate_failed) |")
+    assert _module().engine_table(SimpleNamespace(configs=configs[:1]), "H100") == []
