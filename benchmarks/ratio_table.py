@@ -49,62 +49,64 @@ def cell(config: Config, value: LogEstimate | None = None) -> str:
     return text + (f" ({', '.join(notes)})" if notes else "")
 
 
+# A line of either table: GPU, size, model, weights, output tokens, engine's place, engine, batch size.
+Key = tuple[str, int, str, str, int, int, str, int]
+ENGINE_PLACE = {e: i for i, e in enumerate(ENGINES)}
+
+
+def _key(c: Config) -> Key:
+    place = ENGINE_PLACE.get(c.engine, len(ENGINES))
+    return (c.gpu_name, c.parameter_count, c.model_id, c.weights, c.output_tokens, place, c.engine, c.batch_size)
+
+
+def _markdown(cells: dict[Key, dict[str, str]], columns: dict[str, str]) -> list[str]:
+    """One line per key (by GPU, size, model, engine, batch size), a column per precision (titled
+    ``columns[precision]``); '-' where a line lacks one."""
+    head = "| GPU | model | parameters | weights | tokens | engine | batch | "
+    out = [head + " | ".join(columns.values()) + " |", "|---" * (7 + len(columns)) + "|"]
+    for key in sorted(cells):
+        gpu_name, params, model, weights, tokens, _, engine, batch = key
+        row = [cells[key].get(p, "-") for p in columns]
+        out.append(
+            f"| {gpu_name} | {model} | {_size(params)} | {weights} | {tokens} | {engine} | {batch} | "
+            + " | ".join(row)
+            + " |"
+        )
+    return out
+
+
+def _precisions(configs: Iterable[Config]) -> list[str]:
+    return sorted({c.precision for c in configs}, key=precision_rank)
+
+
 def table(analysis: Analysis, gpu: str) -> list[str]:
-    """Markdown: one block per model (by size), a line per engine and batch size, a column per
-    precision other than fp16."""
+    """Markdown: each precision over fp16 on the same engine and batch size, a column per precision
+    other than fp16."""
     chosen = [c for c in analysis.configs if gpu.lower() in c.gpu_name.lower() and c.vs_fp16 is not None]
     if not chosen:
         return []
-    precisions = sorted({c.precision for c in chosen}, key=precision_rank)
-    engine_order = {e: i for i, e in enumerate(ENGINES)}
-    Key = tuple[str, int, str, int, str, int]  # GPU, size, model, engine's place, engine, batch
-    lines: dict[Key, dict[str, str]] = defaultdict(dict)
+    cells: dict[Key, dict[str, str]] = defaultdict(dict)
     for c in chosen:
-        place = engine_order.get(c.engine, len(ENGINES))
-        lines[(c.gpu_name, c.parameter_count, c.model_id, place, c.engine, c.batch_size)][c.precision] = cell(c)
-    out = [
-        "| GPU | model | parameters | engine | batch | " + " | ".join(precisions) + " |",
-        "|---|---|---|---|---|" + "---|" * len(precisions),
-    ]
-    for key in sorted(lines):
-        gpu_name, params, model, _, engine, batch = key
-        row = [lines[key].get(p, "-") for p in precisions]
-        out.append(f"| {gpu_name} | {model} | {_size(params)} | {engine} | {batch} | " + " | ".join(row) + " |")
-    return out
+        cells[_key(c)][c.precision] = cell(c)
+    return _markdown(cells, {p: p for p in _precisions(chosen)})
 
 
 def engine_table(analysis: Analysis, gpu: str, base: str = "cuda-graph") -> list[str]:
     """Markdown: each configuration off the ``base`` engine over fp16 on ``base`` (same GPU model,
-    model, batch size and output length): how much of a cross-engine comparison is the engine."""
+    model, weights, batch size and output length): how much of a cross-engine comparison is the engine."""
+
+    def pair(c: Config) -> tuple[str, str, str, int, int]:
+        return (c.gpu_name, c.model_id, c.weights, c.batch_size, c.output_tokens)
+
     chosen = [c for c in analysis.configs if gpu.lower() in c.gpu_name.lower()]
-    bases = {
-        (c.gpu_name, c.model_id, c.batch_size, c.output_tokens): c
-        for c in chosen
-        if c.engine == base and c.precision == "fp16"
-    }
-    others = [
-        c for c in chosen if c.engine != base and (c.gpu_name, c.model_id, c.batch_size, c.output_tokens) in bases
-    ]
+    bases = {pair(c): c for c in chosen if c.engine == base and c.precision == "fp16"}
+    others = [c for c in chosen if c.engine != base and pair(c) in bases]
     if not others:
         return []
-    precisions = sorted({c.precision for c in others}, key=precision_rank)
-    Key = tuple[str, int, str, str, int]  # GPU, size, model, engine, batch
-    lines: dict[Key, dict[str, str]] = defaultdict(dict)
+    cells: dict[Key, dict[str, str]] = defaultdict(dict)
     for c in others:
-        reference = bases[(c.gpu_name, c.model_id, c.batch_size, c.output_tokens)]
-        over = ratio(c.energy_per_token, reference.energy_per_token)
-        lines[(c.gpu_name, c.parameter_count, c.model_id, c.engine, c.batch_size)][c.precision] = cell(c, over)
-    out = [
-        "| GPU | model | parameters | engine | batch | "
-        + " | ".join(f"{p} / fp16 on {base}" for p in precisions)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(precisions),
-    ]
-    for key in sorted(lines):
-        gpu_name, params, model, engine, batch = key
-        row = [lines[key].get(p, "-") for p in precisions]
-        out.append(f"| {gpu_name} | {model} | {_size(params)} | {engine} | {batch} | " + " | ".join(row) + " |")
-    return out
+        cells[_key(c)][c.precision] = cell(c, ratio(c.energy_per_token, bases[pair(c)].energy_per_token))
+    return _markdown(cells, {p: f"{p} / fp16 on {base}" for p in _precisions(others)})
 
 
 def main(argv: Iterable[str] | None = None) -> int:

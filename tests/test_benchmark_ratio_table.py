@@ -17,9 +17,10 @@ def _module() -> ModuleType:
 
 
 def _config(model: str, params: int, precision: str, engine: str, batch: int, ratio: LogEstimate | None,
-            statuses: tuple[str, ...] = ("ok",), gpu: str = "NVIDIA H100 80GB HBM3") -> Config:  # fmt: skip
-    ids = tuple(f"{model}-{precision}-{engine}-{batch}-{i}" for i in range(len(statuses)))
-    return Config(gpu, model, "random_init", params, precision, engine, batch, 128, ids, statuses,
+            statuses: tuple[str, ...] = ("ok",), gpu: str = "NVIDIA H100 80GB HBM3",
+            weights: str = "random_init") -> Config:  # fmt: skip
+    ids = tuple(f"{model}-{weights}-{precision}-{engine}-{batch}-{i}" for i in range(len(statuses)))
+    return Config(gpu, model, weights, params, precision, engine, batch, 128, ids, statuses,
                   of_mean(1.0, 0.01, 5), 100.0, 300.0, ratio)  # fmt: skip
 
 
@@ -43,15 +44,19 @@ def test_table_orders_by_size_then_engine_and_filters_the_gpu() -> None:
         _config("small", 5 * 10**8, "int8", "generate", 1, r, ("gate_failed",)),
         _config("small", 5 * 10**8, "fp16", "cuda-graph", 8, None),  # the reference: no column
         _config("other", 10**9, "nf4", "cuda-graph", 1, r, gpu="NVIDIA A800 80GB"),
+        _config("big", 14 * 10**9, "nf4", "cuda-graph", 1, of_mean(0.5, 0.005, 5), weights="pretrained"),
     ]
     out = _module().table(SimpleNamespace(configs=configs), "h100")
-    assert out[0] == "| GPU | model | parameters | engine | batch | int8 | nf4 |"
-    models = [line.split(" | ")[1:5] for line in out[2:]]
-    assert models == [
-        ["small", "500 M", "generate", "1"],
-        ["small", "500 M", "cuda-graph", "8"],
-        ["big", "14.00 B", "cuda-graph", "1"],
+    assert out[0] == "| GPU | model | parameters | weights | tokens | engine | batch | int8 | nf4 |"
+    assert out[1] == "|---|---|---|---|---|---|---|---|---|"
+    models = [line.split(" | ")[1:7] for line in out[2:]]
+    assert models == [  # the same model with other weights is a line of its own, not a value overwritten
+        ["small", "500 M", "random_init", "128", "generate", "1"],
+        ["small", "500 M", "random_init", "128", "cuda-graph", "8"],
+        ["big", "14.00 B", "pretrained", "128", "cuda-graph", "1"],
+        ["big", "14.00 B", "random_init", "128", "cuda-graph", "1"],
     ]
+    assert out[4].endswith("| - | 0.500 [0.494-0.506] |") and out[5].endswith("| - | 0.900 [0.889-0.911] |")
     assert out[2].endswith("(gate_failed) | - |") and out[3].endswith("| - | 0.900 [0.889-0.911] |")
     assert _module().table(SimpleNamespace(configs=configs), "RTX") == []
 
@@ -78,6 +83,6 @@ def test_engine_table_divides_by_fp16_on_the_cuda_graph_of_the_same_model_and_ba
     out = _module().engine_table(SimpleNamespace(configs=configs), "H100")
     assert out[0].endswith("| fp16 / fp16 on cuda-graph | int8 / fp16 on cuda-graph |")
     assert len(out) == 3
-    assert out[2].startswith("| NVIDIA H100 80GB HBM3 | a | 1.00 B | generate | 1 | 4.000 [")
+    assert out[2].startswith("| NVIDIA H100 80GB HBM3 | a | 1.00 B | random_init | 128 | generate | 1 | 4.000 [")
     assert "| 12.000 [" in out[2] and out[2].endswith("(gate_failed) |")
     assert _module().engine_table(SimpleNamespace(configs=configs[:1]), "H100") == []
