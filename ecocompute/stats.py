@@ -48,6 +48,11 @@ def disagreement_pct(trial: Trial) -> float | None:
     return 100.0 * abs(trial.sampler_energy_j - trial.energy_j) / trial.energy_j
 
 
+def net_energy_j(trial: Trial, idle_w: float) -> float:
+    """The trial's energy above the idle baseline (``idle_w``: summed over the measured GPUs)."""
+    return trial.energy_j - idle_w * trial.duration_s
+
+
 def summarize(trials: Sequence[Trial], idle_w: float) -> Summary | None:
     """Summary of the measured trials (the gate window); None when there are none."""
     window = measured(trials)
@@ -57,7 +62,7 @@ def summarize(trials: Sequence[Trial], idle_w: float) -> Summary | None:
     power = [t.power_avg_w for t in window]
     ept = [t.energy_per_token_j for t in window]
     energy = [t.energy_j for t in window]
-    net = [t.energy_j - idle_w * t.duration_s for t in window]
+    net = [net_energy_j(t, idle_w) for t in window]
     net_ept = [n / t.generated_tokens for n, t in zip(net, window, strict=True)]
     disagreements = [d for d in map(disagreement_pct, window) if d is not None]
     tput_mean, tput_std, tput_cv = spread(tput)

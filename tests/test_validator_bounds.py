@@ -1,6 +1,6 @@
 """Physical bounds that per-file fixtures cannot show alone: the roofline of a model placed over
-several GPUs (accelerate's device map runs the layers one board after another), and one session at a
-time on one GPU across files."""
+several GPUs (accelerate's device map runs the layers one board after another), the energy floor at its
+edge, and one session at a time on one GPU across files."""
 
 from __future__ import annotations
 
@@ -39,6 +39,47 @@ def _over_two_gpus(doc: dict[str, Any], speed: float) -> list[str]:
 def test_two_gpus_do_not_double_the_roofline(valid_doc: dict[str, Any], speed: float, rejected: bool) -> None:
     # 1.9x one board's roofline passed while the bound counted both boards' bandwidth
     assert ("physics.roofline" in _over_two_gpus(valid_doc, speed)) is rejected
+
+
+def _energy_floor_codes(doc: dict[str, Any], model_id: str, precision: str, above_floor: float) -> list[str]:
+    """The first measurement as ``model_id`` in ``precision``, every trial's energy above idle set to
+    ``above_floor`` times what reading its weights once per decode step costs at the floor."""
+    ref = reference.default()
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    spec = ref.models[model_id]
+    model = replace(m.model, id=model_id, parameter_count=spec.parameter_count, model_type=spec.model_type)
+    read_bytes = spec.active_parameter_count * catalogue.PRECISIONS[precision].bytes_per_param
+    assert m.idle is not None
+    trials = tuple(
+        replace(
+            t,
+            energy_j=m.idle.power_w * t.duration_s
+            + above_floor
+            * hardware.READ_ENERGY_FLOOR_J_PER_BYTE
+            * read_bytes
+            * t.requests
+            * sub.protocol.output_tokens,
+        )
+        for t in m.trials
+    )
+    low = replace(sub, measurements=(replace(m, model=model, precision=precision, trials=trials),))
+    return [f.code for f in hardware.check(low, "f.json", ref)]
+
+
+@pytest.mark.parametrize(("above_floor", "rejected"), [(0.9, True), (1.1, False)])
+def test_energy_above_idle_pays_for_reading_the_weights(
+    valid_doc: dict[str, Any], above_floor: float, rejected: bool
+) -> None:
+    # a fabricated file drawing a few watts above idle at the roofline's speed passed with no lower bound
+    codes = _energy_floor_codes(valid_doc, "mistralai/Mistral-7B-Instruct-v0.2", "fp16", above_floor)
+    assert ("physics.energy_floor" in codes) is rejected
+
+
+def test_energy_floor_leaves_weights_a_cache_could_hold_alone(valid_doc: dict[str, Any]) -> None:
+    # Qwen2.5-0.5B in nf4: 247 MB of weights, under twice the largest L2 cache we know
+    assert "physics.energy_floor" not in _energy_floor_codes(valid_doc, "Qwen/Qwen2.5-0.5B-Instruct", "nf4", 0.1)
+    assert "physics.energy_floor" in _energy_floor_codes(valid_doc, "Qwen/Qwen2.5-0.5B-Instruct", "fp16", 0.1)
 
 
 def _two_sessions_on_one_gpu(tmp_path: Path, second_start: str, second_created: str) -> set[str]:

@@ -192,7 +192,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "physics.clocks",
             _E,
-            "clocks below 100 MHz under load or beyond any GPU's range",
+            "clocks below 100 MHz under load, or beyond what the board reaches",
             "check the sampler's clock readings",
         ),
         Code(
@@ -242,6 +242,12 @@ CATALOGUE: dict[str, Code] = {
             _E,
             "decode throughput above the memory-bandwidth roofline of the board",
             "check the token count and the GPU; a real decode step reads every weight once",
+        ),
+        Code(
+            "physics.energy_floor",
+            _E,
+            "energy above idle below what reading the weights once per decode step costs",
+            "measure idle with nothing else on the GPU, and check the energy counter and the token count",
         ),
         Code(
             "quality.perplexity",

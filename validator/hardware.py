@@ -6,7 +6,7 @@ False-positive risk of each rule, in words, sits beside its constant; CONTRIBUTI
 
 from __future__ import annotations
 
-from ecocompute import catalogue
+from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.reference import GpuSpec, ModelSpec, Reference, seeded_tokens
 
@@ -24,10 +24,25 @@ MEMORY_FRACTION = (0.90, 1.0)
 # models we know) and caches. Risk: a mixture of experts without active_parameter_count in its row;
 # speculative decoding (not an eco-collect engine).
 ROOFLINE_MARGIN = 1.25
+# ... and every step costs at least the energy of that reading: DRAM access costs picojoules per bit
+# (HBM2 about 3.9 pJ/bit, GDDR5 about 15; O'Connor et al., "Fine-Grained DRAM", MICRO 2017), and the
+# SMs, caches and links add to it. The floor is 1 pJ/bit (8 pJ per byte of weights per step) above
+# the idle baseline: 15x below the least the H100 files show (124 pJ/byte net, fp16 at batch 1) and
+# 4x below HBM2's access energy alone. Weights that fit in a board's L2 cache (at most ~128 MB on the
+# boards we know) come from SRAM, so the floor judges only weights of twice that or more.
+# Risk: an idle baseline taken while another process loaded the GPU (the net energy then reads low;
+# physics.idle_range and physics.idle_power bound that too).
+READ_ENERGY_FLOOR_J_PER_BYTE = 8e-12
+FLOOR_MIN_WEIGHT_BYTES = 256 * 2**20
 # NVML's instant power field averages over milliseconds; a sampled peak far above the board's limit
 # is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
 PEAK_FACTOR = 1.5
-POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round theirs
+POWER_LIMIT_SLACK_W = 1.0
+# A window's mean SM clock stays below the board's rated boost clock times this: GPU Boost runs desktop
+# boards 10-15 % above their rated boost, factory-overclocked partner boards add about 10 % more, and
+# data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
+# a desktop board overclocked by hand beyond 35 %.
+BOOST_CLOCK_FACTOR = 1.35  # NVML reports limits in mW; partner boards round theirs
 # The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
@@ -136,6 +151,19 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                 )
             )
             break
+    ceiling_mhz = BOOST_CLOCK_FACTOR * board.boost_clock_mhz
+    for j, t in enumerate(m.trials):
+        if t.role != "warmup" and t.sm_clock_mhz_mean > ceiling_mhz:
+            out.append(
+                make(
+                    "physics.clocks",
+                    file,
+                    f"{base}/trials/{j}/sm_clock_mhz_mean",
+                    f"SM clock {t.sm_clock_mhz_mean} MHz; the {board.name} is rated {board.boost_clock_mhz:.0f} MHz at boost "
+                    f"(allowed: {BOOST_CLOCK_FACTOR} x, {ceiling_mhz:.0f} MHz)",
+                )
+            )
+            break
     idle = m.idle
     if idle is not None:
         lo, hi = board.idle_w
@@ -204,7 +232,32 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
                 )
             )
             break
+    if read_bytes >= FLOOR_MIN_WEIGHT_BYTES and m.idle is not None:
+        out += _energy_floor(m, read_bytes, sub.protocol.output_tokens, base, file)
     return out
+
+
+def _energy_floor(m: Measurement, read_bytes: float, output_tokens: int, base: str, file: str) -> list[Finding]:
+    """Every request reads the weights once per output token (its prefill gives the first), so a
+    window's energy above idle is at least the floor's cost of those reads."""
+    assert m.idle is not None
+    idle_w = m.idle.power_w
+    for j, t in enumerate(m.trials):
+        steps = t.requests * output_tokens
+        least_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
+        net_j = stats.net_energy_j(t, idle_w)
+        if net_j < least_j:
+            return [
+                make(
+                    "physics.energy_floor",
+                    file,
+                    f"{base}/trials/{j}/energy_j",
+                    f"{net_j:.1f} J above idle ({t.energy_j} J less {idle_w:.1f} W x {t.duration_s} s) for {steps} "
+                    f"decode steps, each reading {read_bytes / 1e9:.2f} GB of weights; reading them costs at least "
+                    f"{least_j:.1f} J (1 pJ/bit)",
+                )
+            ]
+    return []
 
 
 def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: int) -> float:
