@@ -154,3 +154,33 @@ def test_unknown_base_is_a_usage_error(repo: Path) -> None:
     result = CliRunner().invoke(main, ["--base", "no-such-ref"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def _add_bobs_file(repo: Path, valid_doc: dict[str, Any]) -> None:
+    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "add")
+
+
+@pytest.mark.parametrize("author", ["bob", "Bob"])  # GitHub logins are case-insensitive
+def test_an_author_adds_files_to_their_own_folder(repo: Path, valid_doc: dict[str, Any], author: str) -> None:
+    _add_bobs_file(repo, valid_doc)
+    code, out = _run("--base", "base", "--author", author)
+    assert (code, _codes(out)) == (0, [])
+
+
+def test_an_author_cannot_add_files_to_another_contributors_folder(repo: Path, valid_doc: dict[str, Any]) -> None:
+    # the handle was compared with the folder only, which the pull request's author also picks
+    _add_bobs_file(repo, valid_doc)
+    code, out = _run("--base", "base", "--author", "mallory")
+    assert (code, _codes(out)) == (1, ["file.handle_author"])
+    assert "added by mallory to submissions/bob/" in out
+
+
+@pytest.mark.parametrize(
+    "args", [("--author", "bob"), ("--base", "base", "--author", "bob;rm"), ("--base", "base", "--author", "")]
+)
+def test_author_is_a_login_and_needs_base(repo: Path, args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*args, "submissions"])
+    assert result.exit_code == 2
+    assert "--author takes the GitHub login" in result.output

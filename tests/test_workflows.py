@@ -52,6 +52,25 @@ def test_pr_code_is_data_only() -> None:
     assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in steps)
 
 
+def test_pr_author_is_held_to_their_own_folder_unless_a_maintainer(tmp_path: Path) -> None:
+    """The validate step's shell, run with a fake eco-validate on PATH: an outside author's login
+    reaches --author (as one argument, whatever it holds); a maintainer's association passes none."""
+    step = next(s for s in _steps(_load("validate-submission.yml")) if "eco-validate" in s.get("run", ""))
+    fake = tmp_path / "eco-validate"
+    fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+
+    def args(association: str) -> list[str]:
+        env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "BASE_SHA": "abc", "RUNNER_TEMP": str(tmp_path)}
+        env |= {"PR_AUTHOR": "mallory $(x)", "PR_AUTHOR_ASSOCIATION": association}
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.splitlines()
+
+    assert args("FIRST_TIME_CONTRIBUTOR")[:4] == ["--base", "abc", "--author", "mallory $(x)"]
+    assert args("CONTRIBUTOR")[2:4] == ["--author", "mallory $(x)"]
+    assert "--author" not in args("MEMBER") and "--author" not in args("OWNER")
+
+
 @pytest.mark.parametrize("name", ["validate-submission.yml", "tests.yml", "publish.yml"])
 def test_no_expression_in_run_lines_and_actions_pinned(name: str) -> None:
     for step in _steps(_load(name)):

@@ -37,6 +37,12 @@ _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github
     help="Folder of reference tables (GPUs, models, prompts, collectors) [default: the repository's "
     "ecocompute/reference/, else the installed ones].",
 )
+@click.option(
+    "--author",
+    metavar="LOGIN",
+    help="The pull request's author (GitHub login; with --base): each added file must lie in "
+    "submissions/<LOGIN>/. CI leaves it out for maintainers, who add files for others.",
+)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
 @traceback_option
 @click.pass_context
@@ -47,6 +53,7 @@ def main(
     base: str | None,
     accepted: Path | None,
     reference_dir: Path | None,
+    author: str | None,
     output: Path | None,
     traceback: bool,
 ) -> None:
@@ -62,7 +69,7 @@ def main(
         accepted = root_of_folder(Path.cwd()) / "submissions"
     try:
         folder = reference_folder(reference_dir)
-        report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder)
+        report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder, author=author)
     except (UsageError, GitError) as exc:
         if traceback:
             raise

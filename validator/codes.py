@@ -55,6 +55,12 @@ CATALOGUE: dict[str, Code] = {
             "the file lies in another contributor's folder",
             "put the file in submissions/<your contributor handle>/",
         ),
+        Code(
+            "file.handle_author",
+            _E,
+            "a pull request adds a file to the folder of a handle that is not its author's GitHub login",
+            "collect with --handle <your GitHub login> and put the file in submissions/<your GitHub login>/",
+        ),
         Code("json.syntax", _E, "not valid JSON", "re-export the file with eco-collect; do not edit it by hand"),
         Code("json.nonfinite", _E, "NaN or Infinity in JSON", "a measurement that produced NaN is broken: re-measure"),
         Code("json.duplicate_key", _E, "the same key twice in one object", "keep one value per key"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,10 @@ SUBMISSIONS_DIR = "submissions/"
 # The tables that judge every file (boards, models, collectors, prompts): a pull request may add its
 # board there, so CI shows each changed table to the maintainer who reviews it.
 REFERENCE_DIR = "ecocompute/reference/"
+
+
+# GitHub logins: letters, digits and single hyphens, at most 39 characters (case-insensitive).
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
 
 
 class GitError(EcoError):
@@ -103,3 +108,23 @@ def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
                 make("history.modified", change.path, "", f"{change.path} differs from its accepted version at {base}")
             )
     return findings, added
+
+
+def author_findings(added: list[str], author: str) -> list[Finding]:
+    """file.handle_author for each added file outside submissions/<author>/: the folder name is the
+    contributor's handle, which the pull request's author must not choose for someone else. GitHub
+    logins are case-insensitive, so the comparison is too."""
+    findings = []
+    for path in added:
+        parts = path.split("/")
+        if len(parts) >= 3 and parts[1].casefold() != author.casefold():
+            findings.append(
+                make(
+                    "file.handle_author",
+                    path,
+                    "",
+                    f"added by {author} to submissions/{parts[1]}/: a contributor adds files to the folder of their own "
+                    "GitHub login",
+                )
+            )
+    return findings

@@ -219,13 +219,21 @@ def accepted_pool(
     return [c for c in check_files(files, now, reference_dir) if c.accepted]
 
 
-def targets(paths: Sequence[Path], base: str | None) -> tuple[list[Path], list[Finding]]:
-    """The files to check (named ones, and with ``base`` the ones added since) and history findings."""
+def targets(paths: Sequence[Path], base: str | None, author: str | None = None) -> tuple[list[Path], list[Finding]]:
+    """The files to check (named ones, and with ``base`` the ones added since) and history findings;
+    ``author``: the pull request's author, who may add files to their own folder only."""
+    if author is not None and (base is None or not history.GITHUB_LOGIN.fullmatch(author)):
+        raise UsageError(
+            "--author takes the GitHub login of the pull request's author (letters, digits, hyphens) and needs "
+            "--base: it judges the files added since"
+        )
     found = discover(paths)
     history_findings: list[Finding] = []
     if base is not None:
         repo = history.toplevel(Path.cwd())
         history_findings, added = history.check(base, repo)
+        if author is not None:
+            history_findings += history.author_findings(added, author)
         found += [repo / a for a in added]
     return list(dict.fromkeys(p.absolute() for p in found)), history_findings
 
@@ -264,8 +272,9 @@ def validate(
     accepted_root: Path | None = None,
     now: datetime | None = None,
     reference_dir: str | None = None,
+    author: str | None = None,
 ) -> Report:
-    files, history_findings = targets(paths, base)
+    files, history_findings = targets(paths, base, author)
     folder = reference_dir or str(reference.PACKAGE_DIR)
     try:
         reference.cached(folder)
