@@ -15,7 +15,7 @@ from conftest import write_json
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.measurement import Placement
-from validator import hardware
+from validator import fabrication, hardware
 from validator.check import Checked
 from validator.run import cross_file_findings, validate
 
@@ -80,6 +80,32 @@ def test_energy_floor_leaves_weights_a_cache_could_hold_alone(valid_doc: dict[st
     # Qwen2.5-0.5B in nf4: 247 MB of weights, under twice the largest L2 cache we know
     assert "physics.energy_floor" not in _energy_floor_codes(valid_doc, "Qwen/Qwen2.5-0.5B-Instruct", "nf4", 0.1)
     assert "physics.energy_floor" in _energy_floor_codes(valid_doc, "Qwen/Qwen2.5-0.5B-Instruct", "fp16", 0.1)
+
+
+def _window_codes(doc: dict[str, Any], powers: list[float]) -> list[str]:
+    """The first measurement's trials after warm-up given ``powers``; the codes fabrication.check finds."""
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    after = iter(powers)
+    trials = tuple(t if t.role == "warmup" else replace(t, power_avg_w=next(after)) for t in m.trials)
+    one = replace(sub, measurements=(replace(m, trials=trials),))
+    hashes = [str(i) for i in range(len(one.measurements))]
+    return [f.code for f in fabrication.check(one, hashes, "f.json")[0]]
+
+
+@pytest.mark.parametrize(
+    ("powers", "rejected"),
+    [
+        ([250.0, 250.001, 249.9995, 250.0022, 250.0007], False),  # spread 1.1e-5: just above the floor
+        ([250.0, 250.0001, 249.9999, 250.0002, 250.0000007], True),
+        ([250.0, 250.5, 251.0, 251.5, 252.0], True),  # exact steps
+        ([250.0, 250.5, 251.0, 251.5, 252.1], False),
+    ],
+)
+def test_trials_too_regular_to_be_measured(valid_doc: dict[str, Any], powers: list[float], rejected: bool) -> None:
+    n = sum(t["role"] != "warmup" for t in valid_doc["measurements"][0]["trials"])
+    assert n == len(powers)
+    assert ("fabrication.too_regular" in _window_codes(valid_doc, powers)) is rejected
 
 
 def _two_sessions_on_one_gpu(tmp_path: Path, second_start: str, second_created: str) -> set[str]:

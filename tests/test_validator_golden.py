@@ -18,6 +18,7 @@ TESTED_ELSEWHERE = {
     "file.path_policy",
     "file.name_mismatch",
     "file.handle_mismatch",
+    "file.handle_author",  # test_history.py: a pull request adding to another folder
     "duplicate.submission_id",
     "duplicate.gpu_identity",
     "duplicate.gpu_time",  # test_validator_bounds.py: two files on one GPU

@@ -353,6 +353,12 @@ CATALOGUE: dict[str, Code] = {
             "every submission needs a fresh id",
         ),
         Code(
+            "fabrication.too_regular",
+            _E,
+            "trials too regular to be measured: sensor readings within 0.001 % or values in exact steps",
+            "real trials carry timer, counter and sampler noise: re-measure",
+        ),
+        Code(
             "duplicate.configuration",
             _E,
             "the same configuration (model, revision, weights, precision, engine, batch size) twice in one file",

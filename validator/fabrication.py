@@ -11,6 +11,7 @@ those. What no number can catch: a copy with fresh noise of its own added to eve
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 
 from ecocompute.domain import Measurement, Submission, Trial
@@ -22,6 +23,13 @@ SHAPE_DIGITS = 9
 MIN_SHAPE_VALUES = 3
 MIN_SHAPE_SPREAD = 1e-6  # a window whose values agree this closely has no shape to copy
 _QUANTITIES = ("duration_s", "energy_j", "power_avg_w")
+# Sensor-driven numbers of honest trials spread far more than this: the H100 files' least spread of
+# average power over a gate window was 0.30 % (coefficient of variation), of energy 0.20 %. A window
+# whose values all lie within 0.001 % of each other was typed, not measured (durations are left out:
+# a very steady GPU may repeat a fixed amount of work to a few microseconds).
+MIN_SENSOR_SPREAD = 1e-5
+_SENSOR_QUANTITIES = ("energy_j", "power_avg_w")
+MIN_PROGRESSION_VALUES = 4  # three values always have equal steps up to their order
 
 
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
@@ -70,7 +78,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
 
     A measurement identical to an earlier one of the file (same hash) is reported once per group as
     duplicate.measurement and left out of the other checks. Per measurement the strongest evidence
-    alone is reported: a repeated trial, else a run without variance, else a near-duplicate."""
+    alone is reported: a repeated trial, else a run without variance, else one too regular to be
+    measured, else a near-duplicate."""
     findings: list[Finding] = []
     first_of: dict[str, int] = {}
     copies: dict[int, list[int]] = {}
@@ -112,7 +121,9 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                     f"the same model, revision, weights, precision, engine and batch size as /measurements/{first}",
                 )
             )
-        evidence = _repeated(keys, i, base, file, trial_owner) or _zero_variance(m, base, file)
+        evidence = (
+            _repeated(keys, i, base, file, trial_owner) or _zero_variance(m, base, file) or _too_regular(m, base, file)
+        )
         if evidence is None:
             for fp in prints[i]:
                 owner = fingerprint_owner.setdefault(fp, i)
@@ -158,5 +169,40 @@ def _zero_variance(m: Measurement, base: str, file: str) -> Finding | None:
                 file,
                 f"{base}/trials",
                 f"all {len(after)} trials after warm-up have {quantity} = {values.pop()}: real trials differ",
+            )
+    return None
+
+
+def _too_regular(m: Measurement, base: str, file: str) -> Finding | None:
+    """Trials after warm-up whose sensor readings agree to within MIN_SENSOR_SPREAD, or whose values
+    step by exactly the same amount from trial to trial (an arithmetic progression): no timer, counter
+    or sampler produces either."""
+    after = [t for t in m.trials if t.role != "warmup"]
+    if len(after) < MIN_SHAPE_VALUES:
+        return None
+    for quantity in _SENSOR_QUANTITIES:
+        values = [getattr(t, quantity) for t in after]
+        low, high = min(values), max(values)
+        if low > 0 and high / low - 1 < MIN_SENSOR_SPREAD:
+            return make(
+                "fabrication.too_regular",
+                file,
+                f"{base}/trials",
+                f"the {len(after)} trials after warm-up have {quantity} from {low} to {high}: within "
+                f"{MIN_SENSOR_SPREAD:.0e} of each other, closer than any sensor reads",
+            )
+    if len(after) < MIN_PROGRESSION_VALUES:
+        return None
+    for quantity in _QUANTITIES:
+        values = [getattr(t, quantity) for t in after]
+        steps = [b - a for a, b in itertools.pairwise(values)]
+        scale = max(abs(v) for v in values)
+        if steps[0] != 0 and all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
+            return make(
+                "fabrication.too_regular",
+                file,
+                f"{base}/trials",
+                f"the {len(after)} trials after warm-up step {quantity} by {steps[0]:.6g} every time: an "
+                "arithmetic progression, not a measurement",
             )
     return None
