@@ -5,6 +5,7 @@ edge, and one session at a time on one GPU across files."""
 from __future__ import annotations
 
 import copy
+import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,40 @@ def test_trials_of_two_files_on_one_board(busy: dict[str, list[tuple[float, floa
 def test_a_copy_is_left_to_duplicate_measurement() -> None:
     pool = [Checked(n, [], f"id-{n}", ["h1"], gpu=("u", "H100"), busy=((0.0, 10.0),)) for n in ("a", "b")]
     assert {f.code for f in cross_file_findings(pool, [])} == {"duplicate.measurement"}
+
+
+def _noisy_copy(doc: dict[str, Any], fresh_idle: bool) -> dict[str, Any]:
+    """Another contributor's copy of ``doc``: new id and board, every trial's duration, energies and
+    powers moved by about 1e-5 (beyond the 6-digit trial keys and 9-digit window shapes), summaries
+    recomputed; the idle baselines kept, or (``fresh_idle``) moved too."""
+    rng = random.Random(7)
+    copy_ = copy.deepcopy(doc)
+    copy_["submission_id"] = "copy-00000001"
+    copy_["environment"]["gpu"]["uuid_sha256"] = "c" * 64
+    for m in copy_["measurements"]:
+        for t in m["trials"]:
+            for key in ("duration_s", "energy_j", "sampler_energy_j", "power_avg_w", "power_peak_w"):
+                t[key] *= 1 + rng.uniform(-2e-5, 2e-5)
+            t["energy_per_gpu_j"] = [t["energy_j"]]
+        if fresh_idle:
+            for key in ("power_before_w", "power_after_w"):
+                m["idle"][key] += rng.uniform(0.1, 0.5)
+            m["idle"]["power_per_gpu_before_w"] = [m["idle"]["power_before_w"]]
+            m["idle"]["power_per_gpu_after_w"] = [m["idle"]["power_after_w"]]
+        synthetic.resummarize(m)
+    return copy_
+
+
+@pytest.mark.parametrize(("fresh_idle", "caught"), [(False, True), (True, False)])
+def test_a_noisy_copy_keeping_the_idle_baselines_is_a_near_duplicate(
+    tmp_path: Path, fresh_idle: bool, caught: bool
+) -> None:
+    # 1e-5 noise on every trial number beat duplicate.near; the idle baselines a copier leaves give it away
+    original = synthetic.submission(seed=1, n_measurements=2, n_trials=7)
+    paths = [
+        write_json(tmp_path / "a.json", original),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle)),
+    ]
+    findings = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
+    # with fresh baselines too it looks new: what CONTRIBUTING says no number can catch
+    assert {f.code for f in findings} == ({"duplicate.near"} if caught else set())

@@ -5,7 +5,10 @@ digits: two honest trials never share one (each number carries timer, counter an
 above 1e-6), while a copy keeps it whatever the GPU uuid, notes, order or int/float spelling. A
 measurement's fingerprints are the set of its gate window's keys and, per quantity, the sorted ratios of
 its window's values to their largest at 9 significant digits: a copy multiplied by any factor keeps
-those. What no number can catch: a copy with fresh noise of its own added to every value.
+those. Across files, a measurement's idle baseline is a fingerprint too: its two averages are floats of many
+digits, which a copier who adds noise to the trials tends to leave as they were (inside one file,
+measurements of one model load share their baseline, so it is no evidence there). What no number can
+catch: a copy with fresh noise of its own added to every value.
 """
 
 from __future__ import annotations
@@ -67,6 +70,18 @@ def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]
         if shape is not None:
             out.append(_digest(quantity, shape))
     return out
+
+
+def idle_print(m: Measurement) -> list[str]:
+    """The idle baseline's fingerprint, for the run over files; none for round numbers (which another
+    session may read alike) or a missing second window."""
+    idle = m.idle
+    if idle is None or idle.power_after_w is None:
+        return []
+    pair = (float(idle.power_before_w), float(idle.power_after_w))
+    if any(v.is_integer() for v in pair):
+        return []
+    return [_digest("idle", f"{pair[0]!r}/{pair[1]!r}")]
 
 
 def _configuration(m: Measurement) -> tuple[str, ...]:
@@ -140,7 +155,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                 fingerprint_owner.setdefault(fp, i)
         if evidence is not None:
             findings.append(evidence)
-    return findings, prints
+    # the idle fingerprints join after the checks inside the file: only other files judge them
+    return findings, [p + idle_print(m) if p else p for p, m in zip(prints, sub.measurements, strict=True)]
 
 
 def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tuple[int, int]]) -> Finding | None:
