@@ -177,6 +177,12 @@ def test_an_author_cannot_add_files_to_another_contributors_folder(repo: Path, v
     assert "added by mallory to submissions/bob/" in out
 
 
+def test_a_github_app_author_gets_a_finding_not_a_usage_error(repo: Path, valid_doc: dict[str, Any]) -> None:
+    _add_bobs_file(repo, valid_doc)
+    code, out = _run("--base", "base", "--author", "some-app[bot]")
+    assert (code, _codes(out)) == (1, ["file.handle_author"])
+
+
 @pytest.mark.parametrize(
     "args", [("--author", "bob"), ("--base", "base", "--author", "bob;rm"), ("--base", "base", "--author", "")]
 )

@@ -169,7 +169,7 @@ def _broken(tmp_path: Path, table: str, edit: object) -> Path:
         ("gpus.json", lambda d: d["gpus"][0].update(memory_bandwidth_gb_s=float("nan")), "not valid JSON"),
         ("gpus.json", lambda d: d["gpus"][0].update(memory_mib="16 GB"), "memory_mib"),
         ("gpus.json", lambda d: d["gpus"][0].update(idle_w=[50, 10]), "idle lo"),
-        ("gpus.json", lambda d: d["gpus"][0].pop("boost_clock_mhz"), "boost_clock_mhz"),
+        ("gpus.json", lambda d: d["gpus"][0].update(boost_clock_mhz="2 GHz"), "boost_clock_mhz"),
         ("gpus.json", lambda d: d["gpus"][0].update(name="T4\u202e"), "name"),
         ("models.json", lambda d: d["models"][0].update(parameter_count=1), "hyper-parameters give"),
         ("models.json", lambda d: d["models"][0]["hyperparameters"].pop("hidden_size"), "incomplete"),

@@ -51,11 +51,12 @@ def _energy_floor_codes(doc: dict[str, Any], model_id: str, precision: str, abov
     spec = ref.models[model_id]
     model = replace(m.model, id=model_id, parameter_count=spec.parameter_count, model_type=spec.model_type)
     read_bytes = spec.active_parameter_count * catalogue.PRECISIONS[precision].bytes_per_param
-    assert m.idle is not None
+    assert m.idle is not None and m.idle.power_after_w is not None
+    lower_idle_w = min(m.idle.power_before_w, m.idle.power_after_w)  # the floor's baseline
     trials = tuple(
         replace(
             t,
-            energy_j=m.idle.power_w * t.duration_s
+            energy_j=lower_idle_w * t.duration_s
             + above_floor
             * hardware.READ_ENERGY_FLOOR_J_PER_BYTE
             * read_bytes
@@ -100,6 +101,7 @@ def _window_codes(doc: dict[str, Any], powers: list[float]) -> list[str]:
         ([250.0, 250.001, 249.9995, 250.0022, 250.0007], False),  # spread 1.1e-5: just above the floor
         ([250.0, 250.0001, 249.9999, 250.0002, 250.0000007], True),
         ([250.0, 250.5, 251.0, 251.5, 252.0], True),  # exact steps
+        ([251.0, 250.0, 252.0, 250.5, 251.5], True),  # the same steps, shuffled
         ([250.0, 250.5, 251.0, 251.5, 252.1], False),
     ],
 )

@@ -367,7 +367,7 @@ CATALOGUE: dict[str, Code] = {
         Code(
             "duplicate.near",
             _E,
-            "a measurement's trials repeat, or rescale, those of another measurement",
+            "a measurement's trials repeat or rescale, or its idle baseline repeats, another measurement's",
             "submit new measurements only",
         ),
         Code(

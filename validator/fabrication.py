@@ -210,7 +210,7 @@ def _too_regular(m: Measurement, base: str, file: str) -> Finding | None:
     if len(after) < MIN_PROGRESSION_VALUES:
         return None
     for quantity in _QUANTITIES:
-        values = [getattr(t, quantity) for t in after]
+        values = sorted(getattr(t, quantity) for t in after)  # shuffled trials hide no progression
         steps = [b - a for a, b in itertools.pairwise(values)]
         scale = max(abs(v) for v in values)
         if steps[0] != 0 and all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
@@ -218,7 +218,7 @@ def _too_regular(m: Measurement, base: str, file: str) -> Finding | None:
                 "fabrication.too_regular",
                 file,
                 f"{base}/trials",
-                f"the {len(after)} trials after warm-up step {quantity} by {steps[0]:.6g} every time: an "
-                "arithmetic progression, not a measurement",
+                f"the {len(after)} trials after warm-up, in order of size, step {quantity} by {steps[0]:.6g} every "
+                "time: an arithmetic progression, not a measurement",
             )
     return None

@@ -37,12 +37,12 @@ FLOOR_MIN_WEIGHT_BYTES = 256 * 2**20
 # NVML's instant power field averages over milliseconds; a sampled peak far above the board's limit
 # is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
 PEAK_FACTOR = 1.5
-POWER_LIMIT_SLACK_W = 1.0
+POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round theirs
 # A window's mean SM clock stays below the board's rated boost clock times this: GPU Boost runs desktop
 # boards 10-15 % above their rated boost, factory-overclocked partner boards add about 10 % more, and
 # data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
 # a desktop board overclocked by hand beyond 35 %.
-BOOST_CLOCK_FACTOR = 1.35  # NVML reports limits in mW; partner boards round theirs
+BOOST_CLOCK_FACTOR = 1.35
 # The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
@@ -151,7 +151,8 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                 )
             )
             break
-    ceiling_mhz = BOOST_CLOCK_FACTOR * board.boost_clock_mhz
+    # a table without the column (a pull request branched before it) keeps the universal limits only
+    ceiling_mhz = float("inf") if board.boost_clock_mhz is None else BOOST_CLOCK_FACTOR * board.boost_clock_mhz
     for j, t in enumerate(m.trials):
         if t.role != "warmup" and t.sm_clock_mhz_mean > ceiling_mhz:
             out.append(
@@ -159,7 +160,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                     "physics.clocks",
                     file,
                     f"{base}/trials/{j}/sm_clock_mhz_mean",
-                    f"SM clock {t.sm_clock_mhz_mean} MHz; the {board.name} is rated {board.boost_clock_mhz:.0f} MHz at boost "
+                    f"SM clock {t.sm_clock_mhz_mean} MHz; the {board.name} is rated {board.boost_clock_mhz or 0:.0f} MHz at boost "
                     f"(allowed: {BOOST_CLOCK_FACTOR} x, {ceiling_mhz:.0f} MHz)",
                 )
             )
@@ -239,10 +240,16 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
 
 def _energy_floor(m: Measurement, read_bytes: float, output_tokens: int, base: str, file: str) -> list[Finding]:
     """Every request reads the weights once per output token (its prefill gives the first), so a
-    window's energy above idle is at least the floor's cost of those reads."""
+    window's energy above idle is at least the floor's cost of those reads. Judged against the lower of
+    the two idle windows, and for trials after warm-up only (no figure uses warm-ups): a launch-bound
+    configuration draws within a watt of idle, and the two windows of one baseline differ by up to
+    9 W in the H100 files, so the mean would let idle noise decide."""
     assert m.idle is not None
-    idle_w = m.idle.power_w
+    after_w = m.idle.power_after_w
+    idle_w = m.idle.power_before_w if after_w is None else min(m.idle.power_before_w, after_w)
     for j, t in enumerate(m.trials):
+        if t.role == "warmup":
+            continue
         steps = t.requests * output_tokens
         least_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
         net_j = stats.net_energy_j(t, idle_w)
@@ -252,7 +259,7 @@ def _energy_floor(m: Measurement, read_bytes: float, output_tokens: int, base: s
                     "physics.energy_floor",
                     file,
                     f"{base}/trials/{j}/energy_j",
-                    f"{net_j:.1f} J above idle ({t.energy_j} J less {idle_w:.1f} W x {t.duration_s} s) for {steps} "
+                    f"{net_j:.1f} J above idle ({t.energy_j} J less the lower idle window's {idle_w:.1f} W x {t.duration_s} s) for {steps} "
                     f"decode steps, each reading {read_bytes / 1e9:.2f} GB of weights; reading them costs at least "
                     f"{least_j:.1f} J (1 pJ/bit)",
                 )

@@ -17,8 +17,9 @@ SUBMISSIONS_DIR = "submissions/"
 REFERENCE_DIR = "ecocompute/reference/"
 
 
-# GitHub logins: letters, digits and single hyphens, at most 39 characters (case-insensitive).
-GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
+# GitHub logins: letters, digits and hyphens, at most 39 characters (case-insensitive); a GitHub App
+# acts as "<name>[bot]" (it may open a pull request, and gets a finding, not a usage error).
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:\[bot\])?")
 
 
 class GitError(EcoError):
@@ -113,11 +114,12 @@ def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
 def author_findings(added: list[str], author: str) -> list[Finding]:
     """file.handle_author for each added file outside submissions/<author>/: the folder name is the
     contributor's handle, which the pull request's author must not choose for someone else. GitHub
-    logins are case-insensitive, so the comparison is too."""
+    logins are ASCII and case-insensitive, so the comparison is too (casefold would match a Kelvin
+    sign with a K)."""
     findings = []
     for path in added:
         parts = path.split("/")
-        if len(parts) >= 3 and parts[1].casefold() != author.casefold():
+        if len(parts) >= 3 and not (parts[1].isascii() and parts[1].lower() == author.lower()):
             findings.append(
                 make(
                     "file.handle_author",

@@ -46,7 +46,7 @@ class GpuSpec:
     default_power_w: float
     max_power_w: float  # the highest power limit a shipping board of this model accepts
     idle_w: tuple[float, float]
-    boost_clock_mhz: float  # the rated boost clock; GPU Boost and partner boards run above it
+    boost_clock_mhz: float | None  # the rated boost clock (None: not in the table); boards run above it
     source: str
 
 
@@ -201,7 +201,7 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
         default_power_w=r.get("default_power_w", _number(1, 1e5), "a power in W"),
         max_power_w=r.get("max_power_w", _number(1, 1e5), "a power in W"),
         idle_w=(float(idle[0]), float(idle[1])),
-        boost_clock_mhz=r.get("boost_clock_mhz", _number(100, 10_000), "a clock in MHz"),
+        boost_clock_mhz=r.get("boost_clock_mhz", _number(100, 10_000), "a clock in MHz", optional=True),
         source=r.get("source", _text, "a citation"),
     )
     if not spec.idle_w[0] < spec.idle_w[1] < spec.default_power_w <= spec.max_power_w:
