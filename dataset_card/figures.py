@@ -13,7 +13,7 @@ from ecocompute import catalogue
 from .results import Line, Setting
 
 FOLDER = "figures"
-MAX_SETTINGS = 4  # panel rows: the settings with the most rows
+MAX_SETTINGS = 8  # panel rows: the settings with the most rows (the H100 has six architectures)
 DPI = 100
 AXES_IN = (3.5, 2.2)  # width, height of one panel's axes, inches
 GAP_IN = (0.75, 0.95)  # between panels: room for y labels, and for x labels plus a two-line title
