@@ -86,6 +86,7 @@ class Config:
     throughput_tok_s: float  # mean over its measurements
     power_w: float
     vs_fp16: LogEstimate | None  # pooled over its admitted ratio points; None for fp16 itself
+    vs_fp16_sessions: int = 0  # its measurements with an fp16 row on their board: what vs_fp16 pools
 
     @property
     def energy_per_sequence_j(self) -> float:
@@ -281,6 +282,7 @@ def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point], e
                 throughput_tok_s=math.fsum(m["throughput_tok_s"] for m in ms) / len(ms),
                 power_w=math.fsum(m["power_w"] for m in ms) / len(ms),
                 vs_fp16=estimate.pooled(found) if found else None,
+                vs_fp16_sessions=len(found),
             )
         )
     return tuple(out)

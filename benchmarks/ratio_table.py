@@ -34,6 +34,8 @@ def cell(config: Config, value: LogEstimate | None = None) -> str:
     """'1.100 [1.081-1.119]' (``value``, by default the ratio to fp16 on the same engine), the
     interval left out where no spread is known; the rows' statuses and how many sessions were pooled
     follow where they are not one passing row."""
+    # the ratio to fp16 pools only the sessions with an fp16 row on their board
+    sessions = len(config.measurement_ids) if value is not None else config.vs_fp16_sessions
     value = value or config.vs_fp16
     assert value is not None
     text = f"{value.value:.3f}"
@@ -41,8 +43,8 @@ def cell(config: Config, value: LogEstimate | None = None) -> str:
     if interval is not None:
         text += f" [{interval[0]:.3f}-{interval[1]:.3f}]"
     notes = []
-    if len(config.measurement_ids) > 1:
-        notes.append(f"{len(config.measurement_ids)} sessions")
+    if sessions > 1:
+        notes.append(f"{sessions} sessions")
     failed = sum(s != "ok" for s in config.statuses)
     if failed:
         notes.append("gate_failed" if failed == len(config.statuses) else f"{failed} gate_failed")

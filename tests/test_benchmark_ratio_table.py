@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -20,8 +21,9 @@ def _config(model: str, params: int, precision: str, engine: str, batch: int, ra
             statuses: tuple[str, ...] = ("ok",), gpu: str = "NVIDIA H100 80GB HBM3",
             weights: str = "random_init") -> Config:  # fmt: skip
     ids = tuple(f"{model}-{weights}-{precision}-{engine}-{batch}-{i}" for i in range(len(statuses)))
+    paired = 0 if ratio is None else len(statuses)
     return Config(gpu, model, weights, params, precision, engine, batch, 128, ids, statuses,
-                  of_mean(1.0, 0.01, 5), 100.0, 300.0, ratio)  # fmt: skip
+                  of_mean(1.0, 0.01, 5), 100.0, 300.0, ratio, paired)  # fmt: skip
 
 
 def test_cell_names_interval_sessions_and_failed_gates() -> None:
@@ -34,6 +36,10 @@ def test_cell_names_interval_sessions_and_failed_gates() -> None:
     assert m.cell(two).endswith("(2 sessions, 1 gate_failed)")
     failed = _config("a", 10**9, "int8", "generate", 8, one, ("gate_failed",))
     assert m.cell(failed).endswith("(gate_failed)")
+    # two sessions, one of them on a board without an fp16 row: the ratio pools one
+    one_paired = replace(_config("a", 10**9, "bf16", "cuda-graph", 1, one, ("ok", "ok")), vs_fp16_sessions=1)
+    assert m.cell(one_paired).endswith("]")
+    assert m.cell(one_paired, one).endswith("(2 sessions)")  # a value given: every session's energy
 
 
 def test_table_orders_by_size_then_engine_and_filters_the_gpu() -> None:
