@@ -32,7 +32,7 @@ _QUANTITIES = ("duration_s", "energy_j", "power_avg_w")
 # a very steady GPU may repeat a fixed amount of work to a few microseconds).
 MIN_SENSOR_SPREAD = 1e-5
 _SENSOR_QUANTITIES = ("energy_j", "power_avg_w")
-MIN_PROGRESSION_VALUES = 4  # three values always have equal steps up to their order
+MIN_PROGRESSION_VALUES = 4  # at least two equal steps in a row: one alone could be a coincidence
 
 
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
