@@ -23,401 +23,341 @@ class Code:
     fix: str
 
 
-_E, _W = Severity.ERROR, Severity.WARNING
+def _error(code: str, title: str, fix: str) -> Code:
+    return Code(code, Severity.ERROR, title, fix)
 
-# Codes are stable: tools, docs and fixtures refer to them by name. Add, never rename.
+
+def _warning(code: str, title: str, fix: str) -> Code:
+    return Code(code, Severity.WARNING, title, fix)
+
+
 CATALOGUE: dict[str, Code] = {
     c.code: c
     for c in [
-        Code("file.too_large", _E, "file exceeds the size cap", "split the session into several submissions"),
-        Code(
+        _error("file.too_large", "file exceeds the size cap", "split the session into several submissions"),
+        _error(
             "file.not_regular",
-            _E,
             "not a regular file (symlink, device, folder)",
             "commit the JSON file itself, not a link",
         ),
-        Code(
+        _error(
             "file.encoding",
-            _E,
             "not strict UTF-8 (BOM, NUL byte or invalid bytes)",
             "write the file as UTF-8 without BOM",
         ),
-        Code(
+        _error(
             "file.path_policy",
-            _E,
             "path under submissions/ breaks the naming policy",
             "use submissions/<handle>/<submission_id>.json with letters, digits, '.', '_', '-'",
         ),
-        Code("file.name_mismatch", _E, "file name does not match submission_id", "name the file <submission_id>.json"),
-        Code(
+        _error("file.name_mismatch", "file name does not match submission_id", "name the file <submission_id>.json"),
+        _error(
             "file.handle_mismatch",
-            _E,
             "the file lies in another contributor's folder",
             "put the file in submissions/<your contributor handle>/",
         ),
-        Code(
+        _error(
             "file.handle_author",
-            _E,
             "a pull request adds a file to the folder of a handle that is not its author's GitHub login",
             "collect with --handle <your GitHub login> and put the file in submissions/<your GitHub login>/",
         ),
-        Code("json.syntax", _E, "not valid JSON", "re-export the file with eco-collect; do not edit it by hand"),
-        Code("json.nonfinite", _E, "NaN or Infinity in JSON", "a measurement that produced NaN is broken: re-measure"),
-        Code("json.duplicate_key", _E, "the same key twice in one object", "keep one value per key"),
-        Code("json.too_deep", _E, "nesting deeper than allowed", "submissions are at most a few levels deep"),
-        Code(
+        _error("json.syntax", "not valid JSON", "re-export the file with eco-collect; do not edit it by hand"),
+        _error("json.nonfinite", "NaN or Infinity in JSON", "a measurement that produced NaN is broken: re-measure"),
+        _error("json.duplicate_key", "the same key twice in one object", "keep one value per key"),
+        _error("json.too_deep", "nesting deeper than allowed", "submissions are at most a few levels deep"),
+        _error(
             "json.too_complex",
-            _E,
             "more arrays and objects than any submission holds",
             "a submission holds at most a few tens of thousands of values: split the session",
         ),
-        Code(
+        _error(
             "json.unsafe_text",
-            _E,
             "a string holds a control, bidi/format, private-use, unassigned or lone-surrogate character",
             "strings are plain printable text; eco-collect never writes such characters",
         ),
-        Code(
+        _error(
             "submission.not_a_submission",
-            _E,
             "this file is not an ecocompute submission",
             "produce submissions with eco-collect; legacy metadata cannot be submitted",
         ),
-        Code(
+        _error(
             "schema.unknown_version",
-            _E,
             "schema_version is not one this validator knows",
             "write the file with a released eco-collect",
         ),
-        Code("schema.violation", _E, "does not conform to the submission schema", "see docs/submission-fields.md"),
-        Code(
+        _error("schema.violation", "does not conform to the submission schema", "see docs/submission-fields.md"),
+        _error(
             "schema.outdated_version",
-            _E,
             "an older schema_version in a file that was not accepted under it",
             "write the file with a released eco-collect, which writes the current schema version",
         ),
-        Code(
+        _error(
             "provenance.unpinned_version",
-            _E,
             "a version is empty, 'unknown', 'latest' or a wildcard",
             "record the exact installed version",
         ),
-        Code("provenance.missing_value", _E, "a provenance field holds a placeholder", "record the real value"),
-        Code(
+        _error("provenance.missing_value", "a provenance field holds a placeholder", "record the real value"),
+        _error(
             "provenance.revision",
-            _E,
             "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
             "record the commit SHA of the weights",
         ),
-        Code("provenance.future_time", _E, "created_at lies in the future", "fix the clock of the measuring machine"),
-        Code(
+        _error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
+        _error(
             "provenance.quantization_mismatch",
-            _E,
             "quantization config does not match the precision label",
             "let eco-collect build the config",
         ),
-        Code(
+        _error(
             "provenance.collector",
-            _E,
             "the file was not written by a released eco-collect (name, version, schema version or date)",
             "measure with a released eco-collect (see ecocompute/reference/collectors.json)",
         ),
-        Code(
+        _error(
             "reference.unknown_gpu",
-            _E,
             "the GPU is not in the reference table",
             "add the board to ecocompute/reference/gpus.json in the same pull request, with its datasheet as source",
         ),
-        Code(
+        _error(
             "reference.gpu_mismatch",
-            _E,
             "architecture, compute capability or memory contradict the GPU's name",
             "record the GPU as NVML reports it; never edit the environment by hand",
         ),
-        Code(
+        _error(
             "reference.unknown_model",
-            _E,
             "the model is not in the reference table",
             "add the model to ecocompute/reference/models.json in the same pull request, with its config.json as source",
         ),
-        Code(
+        _error(
             "reference.parameter_count",
-            _E,
             "parameter count or model type contradict the model's architecture",
             "let eco-collect count the parameters of the built model",
         ),
-        Code(
+        _error(
             "reference.unknown_prompt",
-            _E,
             "the prompt is not a built-in one, or its hash or length does not match",
             "measure with eco-collect's built-in prompt (or its seeded ids for random weights)",
         ),
-        Code(
+        _error(
             "stats.too_few_trials",
-            _E,
             "fewer measured trials than the protocol minimum",
             "measure at least gates.min_trials trials",
         ),
-        Code(
+        _error(
             "stats.window",
-            _E,
             "trial roles do not form warm-ups then one window of consecutive measured trials",
             "keep every trial in order; mark the gate window 'measured'",
         ),
-        Code(
+        _error(
             "stats.mismatch",
-            _E,
             "a summary value differs from the one recomputed from the trials",
             "never edit summaries by hand",
         ),
-        Code(
+        _error(
             "stats.gate_mismatch",
-            _E,
             "gate outcome or status disagrees with the recomputed gates",
             "status is ok only when every gate passes",
         ),
-        Code("stats.gates_loosened", _E, "gate thresholds looser than the project's", "measure with the default gates"),
-        Code(
+        _error("stats.gates_loosened", "gate thresholds looser than the project's", "measure with the default gates"),
+        _error(
             "physics.power_range",
-            _E,
             "average power is not within (0, 1.1 x enforced limit]",
             "check the GPU index and the sampler",
         ),
-        Code(
+        _error(
             "physics.power_limits",
-            _E,
             "power limits contradict each other, exceed what the board accepts or are not the board's default",
             "record the limits as NVML reports them",
         ),
-        Code(
+        _error(
             "physics.peak_power",
-            _E,
             "peak power below the average, or beyond 1.5 x the board's maximum",
             "check the sampler; never edit trials by hand",
         ),
-        Code(
+        _error(
             "physics.clocks",
-            _E,
             "clocks below 100 MHz under load, or beyond what the board reaches",
             "check the sampler's clock readings",
         ),
-        Code(
+        _error(
             "physics.sample_count",
-            _E,
             "power samples do not add up to duration x sample rate, exceed the requested rate, or (in a warm-up too short "
             "for an average) fall below half of it",
             "never edit the sampler's counts by hand",
         ),
-        Code(
+        _error(
             "physics.energy_power",
-            _E,
             "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
             "exceeds what the power limit allows",
             "check the energy source",
         ),
-        Code(
-            "physics.throughput", _E, "summary throughput differs from tokens / duration", "never edit trials by hand"
-        ),
-        Code(
+        _error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
+        _error(
             "physics.token_count",
-            _E,
             "generated tokens != batch x output tokens x requests",
             "force min_new_tokens == max_new_tokens",
         ),
-        Code("physics.net_energy", _E, "net energy exceeds gross energy", "idle power cannot be negative"),
-        Code(
+        _error("physics.net_energy", "net energy exceeds gross energy", "idle power cannot be negative"),
+        _error(
             "physics.idle_power",
-            _E,
             "idle power is not below loaded power",
             "measure idle with no other load on the GPU",
         ),
-        Code(
+        _error(
             "physics.idle_range",
-            _E,
             "idle power outside the board's plausible idle range",
             "measure idle with no other load on the GPU; check the GPU index",
         ),
-        Code(
+        _error(
             "physics.memory_fit",
-            _E,
             "the model's weights at this precision and its KV cache do not fit in the memory of the GPUs used",
             "check the model, precision and placement",
         ),
-        Code(
+        _error(
             "physics.roofline",
-            _E,
             "decode throughput above the memory-bandwidth roofline of the board",
             "check the token count and the GPU; a real decode step reads every weight once",
         ),
-        Code(
+        _error(
             "physics.energy_floor",
-            _E,
             "energy above idle below what reading the weights once per decode step costs",
             "measure idle with nothing else on the GPU, and check the energy counter and the token count",
         ),
-        Code(
+        _error(
             "quality.perplexity",
-            _E,
             "perplexity recorded for random weights, or outside (1, vocabulary size]",
             "let eco-collect measure perplexity, and only for pretrained weights",
         ),
-        Code("physics.temperature", _E, "temperature outside 10-100 C", "check the sensor readings"),
-        Code(
-            "physics.per_gpu_sum", _E, "per-GPU energies do not add up to the trial energy", "never edit trials by hand"
+        _error("physics.temperature", "temperature outside 10-100 C", "check the sensor readings"),
+        _error(
+            "physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"
         ),
-        Code(
+        _warning(
             "physics.counter_sampler",
-            _W,
             "energy counter and integrated sampled power disagree by more than 5 % plus 0.1 s of power (the counter's step)",
             "check for a second process on the GPU",
         ),
-        Code(
+        _error(
             "protocol.engine_mismatch",
-            _E,
             "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill)",
             "let eco-collect record the engine",
         ),
-        Code(
+        _error(
             "protocol.token_check",
-            _E,
             "an engine other than generate() was measured with token ids that differ from generate()'s where generate() "
             "reproduces itself, or without a check, or generate() carries a check",
             "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
         ),
-        Code(
+        _warning(
             "protocol.token_agreement",
-            _W,
             "a CUDA-graph row whose token ids equal generate()'s only as far as generate() reproduces itself",
             "expected on GPUs whose kernels are not bitwise reproducible at that batch size; a short agreement "
             "(a few steps) deserves a second look",
         ),
-        Code(
+        _error(
             "protocol.stop_reason",
-            _E,
             "stopped_by does not fit the status, the trial budget or the early-stop rule",
             "never edit stopped_by or the trials by hand",
         ),
-        Code(
+        _error(
             "protocol.session_time",
-            _E,
             "session wall time, created_at and the trials' start times do not add up",
             "check the clock of the measuring machine; never edit timings by hand",
         ),
-        Code(
+        _error(
             "protocol.placement",
-            _E,
             "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
             "let eco-collect record the placement and the idle windows",
         ),
-        Code(
+        _error(
             "protocol.warmup",
-            _E,
             "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials",
             "never drop or add warm-up trials by hand",
         ),
-        Code(
+        _error(
             "protocol.trial_budget",
-            _E,
             "more trials after warm-up than gates.max_trials, or a minimum above its maximum",
             "keep every trial the collector wrote, and only those",
         ),
-        Code(
+        _error(
             "protocol.trial_duration",
-            _E,
             "a trial after warm-up shorter than half of trial_min_duration_s, or a minimum below 1 s",
             "measure with the protocol's trial length (4 s by default)",
         ),
-        Code(
+        _error(
             "protocol.sample_period",
-            _E,
             "sample_period_s outside 0.001-0.1 s",
             "sample power at least every 0.1 s (eco-collect samples every 0.05 s)",
         ),
-        Code(
+        _error(
             "fabrication.zero_variance",
-            _E,
             "trials after warm-up with identical durations, energies or powers",
             "real trials always differ; re-measure",
         ),
-        Code(
+        _error(
             "fabrication.repeated_trials",
-            _E,
             "the same trial appears twice in the file",
             "submit every trial once; re-measure instead of copying",
         ),
-        Code("duplicate.measurement", _E, "the same measurement appears twice", "submit each measurement once"),
-        Code(
+        _error("duplicate.measurement", "the same measurement appears twice", "submit each measurement once"),
+        _error(
             "duplicate.submission_id",
-            _E,
             "submission_id already used by another file",
             "every submission needs a fresh id",
         ),
-        Code(
+        _error(
             "fabrication.too_regular",
-            _E,
             "trials too regular to be measured: sensor readings within 0.001 % or values in exact steps",
             "real trials carry timer, counter and sampler noise: re-measure",
         ),
-        Code(
+        _error(
             "duplicate.configuration",
-            _E,
             "the same configuration (model, revision, weights, precision, engine, batch size) twice in one file",
             "keep one measurement per configuration; a repeat is a new session",
         ),
-        Code(
+        _error(
             "duplicate.near",
-            _E,
             "a measurement's trials repeat or rescale, or its idle baseline repeats, another measurement's",
             "submit new measurements only",
         ),
-        Code(
+        _error(
             "duplicate.gpu_time",
-            _E,
             "a trial overlaps a trial of another file on the same GPU (uuid hash)",
             "one GPU runs one trial at a time: submit each run once, with the times it was measured at",
         ),
-        Code(
+        _error(
             "duplicate.gpu_identity",
-            _E,
             "the same GPU uuid hash names another GPU model in another file",
             "record the GPU as NVML reports it",
         ),
-        Code(
+        _error(
             "history.modified",
-            _E,
             "an accepted submission was modified",
             "accepted files are append-only: add a new file instead",
         ),
-        Code(
+        _error(
             "history.deleted",
-            _E,
             "an accepted submission was deleted",
             "accepted files are never removed in a PR; ask a maintainer",
         ),
-        Code(
-            "history.renamed", _E, "an accepted submission was renamed or moved", "keep accepted files where they are"
-        ),
-        Code(
+        _error("history.renamed", "an accepted submission was renamed or moved", "keep accepted files where they are"),
+        _warning(
             "reference.changed",
-            _W,
             "a reference table (GPUs, models, collectors, prompts) differs from the base of the change",
             "maintainers: check every changed row against its cited source before merging",
         ),
-        Code(
+        _error(
             "dataset.unbuildable",
-            _E,
             "the file passes every check but its dataset rows cannot be built",
             "report it: the validator and the dataset disagree; the file waits until they are fixed",
         ),
-        Code(
+        _error(
             "validator.internal_error",
-            _E,
             "the validator failed on this file (a bug); the file is rejected until it is fixed",
             "report it with the file attached",
         ),
-        Code(
+        _error(
             "run.no_files",
-            _E,
             "no submission file was checked",
             "name the files or folders to validate, or check that --base sees the added files",
         ),
