@@ -7,11 +7,12 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
 
-from ecocompute import catalogue, reference
+from ecocompute import catalogue, domain, reference
 from ecocompute.reference import ReferenceError, load, parameter_count, seeded_prompt_sha256
 
 REF = reference.default()
@@ -191,3 +192,22 @@ def test_the_loader_sees_an_edited_table(tmp_path: Path) -> None:
     data["gpus"].append({**data["gpus"][0], "name": "NVIDIA Imaginary", "source": "a test"})
     (folder / "gpus.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
     assert "NVIDIA Imaginary" in reference.cached(str(folder)).gpus
+
+
+def test_a_table_without_boost_clocks_keeps_the_universal_clock_limits(
+    tmp_path: Path, valid_doc: dict[str, Any]
+) -> None:
+    """A pull request branched before the column: its table loads, and only the per-board ceiling is gone."""
+    from validator import hardware
+
+    def drop(d: dict[str, Any]) -> None:
+        for row in d["gpus"]:
+            row.pop("boost_clock_mhz")
+
+    without = load(_broken(tmp_path, "gpus.json", drop))
+    doc = json.loads(json.dumps(valid_doc))
+    doc["measurements"][0]["trials"][4]["sm_clock_mhz_mean"] = 3900.0  # an H100 far above its 1,980 MHz
+    sub = domain.parse(doc)
+    assert without.gpus[sub.environment.gpu.name].boost_clock_mhz is None
+    assert "physics.clocks" not in [f.code for f in hardware.check(sub, "f.json", without)]
+    assert "physics.clocks" in [f.code for f in hardware.check(sub, "f.json", reference.default())]
