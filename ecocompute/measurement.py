@@ -164,6 +164,12 @@ class Idle:
         """The baseline: the mean of the before and after windows (before alone if after is missing)."""
         return self.power_before_w if self.power_after_w is None else (self.power_before_w + self.power_after_w) / 2.0
 
+    @property
+    def lower_power_w(self) -> float:
+        """The lower of the two windows (before alone if after is missing): the baseline that gives a
+        trial the most energy above idle, for bounds that idle noise must not decide."""
+        return self.power_before_w if self.power_after_w is None else min(self.power_before_w, self.power_after_w)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "power_before_w": self.power_before_w,

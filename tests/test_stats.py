@@ -57,6 +57,9 @@ def test_summary_uses_only_the_measured_window() -> None:
 def test_idle_baseline() -> None:
     assert Idle(60.0, 70.0).power_w == 65.0
     assert Idle(60.0, None).power_w == 60.0
+    # the energy floor's baseline: the window that leaves a trial the most energy above idle
+    assert Idle(60.0, 70.0).lower_power_w == Idle(70.0, 60.0).lower_power_w == 60.0
+    assert Idle(60.0, None).lower_power_w == 60.0
 
 
 def test_gates_are_strict_inequalities() -> None:

@@ -245,8 +245,7 @@ def _energy_floor(m: Measurement, read_bytes: float, output_tokens: int, base: s
     configuration draws within a watt of idle, and the two windows of one baseline differ by up to
     9 W in the H100 files, so the mean would let idle noise decide."""
     assert m.idle is not None
-    after_w = m.idle.power_after_w
-    idle_w = m.idle.power_before_w if after_w is None else min(m.idle.power_before_w, after_w)
+    idle_w = m.idle.lower_power_w
     for j, t in enumerate(m.trials):
         if t.role == "warmup":
             continue
