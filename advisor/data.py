@@ -7,7 +7,6 @@ Only the columns the analysis uses are read, so a large release costs its few co
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecocompute import rows
+from ecocompute import rows, stats
 from ecocompute.cli import EcoError, printable
 
 MEASUREMENT_COLUMNS = (
@@ -60,8 +59,8 @@ LEGACY_COLUMNS = (
 MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
-# that mean was altered after the build.
-MEAN_TOLERANCE = 1e-9
+# that mean (to eco-validate's own test, stats.close: every file it accepts builds) was altered after
+# the build.
 
 
 class DatasetError(EcoError):
@@ -176,7 +175,7 @@ def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], window
                 f"{printable(source)}: measurement {m['measurement_id']} has {m['trials_measured']} measured trials, "
                 f"but the trials config holds {found}; the configs come from different builds"
             )
-        if not math.isclose(w.mean_j, m["energy_per_token_j"], rel_tol=MEAN_TOLERANCE):
+        if not stats.close(w.mean_j, m["energy_per_token_j"]):
             raise DatasetError(
                 f"{printable(source)}: measurement {m['measurement_id']} states {m['energy_per_token_j']} J/token, "
                 f"its measured trials average {w.mean_j} J/token; the dataset was altered after its build"

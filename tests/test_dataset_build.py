@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import synthetic
 import yaml
 from conftest import FIXTURES, ROOT, forget_drawn_figures
 from datasets import Features, load_dataset
@@ -19,6 +21,8 @@ from dataset_card import build as build_module
 from dataset_card import checks
 from dataset_card.build import BuildError, build
 from ecocompute.columns import CONFIGS
+from validator.check import check_file
+from validator.findings import Severity
 
 LEGACY = ROOT / "legacy"
 REAL = FIXTURES / "valid" / "h100-mistral7b-random-sweep.json"
@@ -139,6 +143,24 @@ def test_invalid_submission_fails_the_build_and_writes_nothing(tmp_path: Path, m
     with pytest.raises(BuildError, match=r"stats\.mismatch"):
         build(subs, LEGACY, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_summary_within_the_validators_tolerance_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """eco-validate accepts a stated summary that lies within stats.close of its trials; the build, whose
+    report checks each row's energy per token against its trials' mean and each fp16 ratio against its
+    rows, must accept it too (it refused 5e-7 as "altered after its build", blocking every release)."""
+    monkeypatch.chdir(tmp_path)
+    doc = synthetic.submission(seed=5, n_measurements=8, n_trials=7)
+    assert {m["precision"] for m in doc["measurements"]} == {"fp16", "int8"}  # ratios to fp16 are drawn
+    for m in doc["measurements"]:
+        m["summary"]["energy_per_token_j_mean"] *= 1 + (9e-7 if m["precision"] == "fp16" else -9e-7)
+    path = tmp_path / "repo" / "submissions" / "synthetic-bot" / f"{doc['submission_id']}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc, sort_keys=True) + "\n")
+    assert [f.code for f in check_file(path).findings if f.severity is Severity.ERROR] == []
+    build(path.parent.parent, LEGACY, tmp_path / "out")
+    built = pq.read_table(tmp_path / "out" / "measurements").to_pylist()
+    assert sum(r["energy_vs_fp16"] is not None and r["precision"] != "fp16" for r in built) == 4
 
 
 def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]]) -> None:

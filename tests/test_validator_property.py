@@ -3,7 +3,7 @@
 Documents are schema-shaped: a synthetic submission (1-3 measurements of real table models, 7-10
 trials, one or more models) with a few edits drawn at random: any text (bidi, surrogates, huge) in any
 string field, any number (beyond int64, 1e308, -0, subnormals, floats for integers) in any numeric
-field, a trial's quantity rescaled, lists emptied or filled, measurements skipped, perplexities and
+field, a trial's quantity rescaled, a summary value nudged within the validator's tolerance, lists emptied or filled, measurements skipped, perplexities and
 device maps added; the summaries are recomputed or not. Whatever the validator accepts, eco-dataset
 build (the real one: flatten, Arrow, pandera checks, card, Parquet) must build.
 """
@@ -59,7 +59,8 @@ def _put(doc: Any, at: tuple[Any, ...], value: Any) -> None:
 def _edit(draw: Any, doc: dict[str, Any]) -> str:
     """Apply one drawn edit; return its kind."""
     leaves = _leaves(doc)
-    kind = draw(st.sampled_from(["text", "number", "scale", "spelling", "lists", "skip", "quality", "device_map"]))
+    kinds = ["text", "number", "scale", "nudge", "spelling", "lists", "skip", "quality", "device_map"]
+    kind = draw(st.sampled_from(kinds))
     m = draw(st.sampled_from(doc["measurements"]))
     if kind == "text":
         at = draw(st.sampled_from([a for a, v in leaves if isinstance(v, str)]))
@@ -71,6 +72,10 @@ def _edit(draw: Any, doc: dict[str, Any]) -> str:
         t = draw(st.sampled_from(m["trials"]))
         key = draw(st.sampled_from(["duration_s", "energy_j", "power_avg_w", "power_peak_w", "sampler_energy_j"]))
         t[key] *= draw(st.floats(0.5, 2.0))
+    elif kind == "nudge" and isinstance(m.get("summary"), dict):
+        # within the tolerance the validator allows a stated summary (stats.close): accepted, so it must build
+        numbers = [k for k, v in m["summary"].items() if isinstance(v, float)]
+        m["summary"][draw(st.sampled_from(numbers))] *= 1 + draw(st.floats(-9.9e-7, 9.9e-7))
     elif kind == "spelling":
         at = draw(st.sampled_from([a for a, v in leaves if isinstance(v, int) and not isinstance(v, bool)]))
         value = leaves[[a for a, _ in leaves].index(at)][1]

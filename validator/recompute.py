@@ -10,9 +10,8 @@ from ecocompute.gates import DEFAULT_GATES, Gates, evaluate, status_for
 
 from .findings import Finding, make
 
-# Every summary value must follow from the trials to the same relative tolerance: the writer uses the
-# same functions, so only float noise separates them. Throughput's mismatch has its own code.
-TOLERANCE = 1e-6
+# Every summary value must follow from the trials to stats.close's tolerance (the writer uses the same
+# functions, so only float noise separates them). Throughput's mismatch has its own code.
 _PHYSICS_KEYS = {"throughput_tok_s_mean"}
 _SUMMARY_KEYS = tuple(f.name for f in fields(Summary))
 
@@ -90,7 +89,7 @@ def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> li
             continue
         want, got = getattr(recomputed, key), getattr(claimed, key)
         if key in _PHYSICS_KEYS:
-            if not stats.close(got, want, rel=TOLERANCE):
+            if not stats.close(got, want):
                 findings.append(
                     make(
                         "physics.throughput",
@@ -99,7 +98,7 @@ def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> li
                         f"{key} claims {got!r} but generated_tokens / duration_s gives {want!r}",
                     )
                 )
-        elif not stats.close(got, want, rel=TOLERANCE):
+        elif not stats.close(got, want):
             findings.append(
                 make("stats.mismatch", file, f"{base}/summary/{key}", f"{key} claims {got!r}; the trials give {want!r}")
             )
