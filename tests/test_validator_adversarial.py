@@ -166,8 +166,36 @@ def test_fifo_and_symlinked_folders_are_not_followed(tmp_path: Path, valid_doc: 
     (folder / "linked").symlink_to(outside, target_is_directory=True)
     os.mkfifo(folder / "pipe.json")
     report = validate([folder], accepted_root=None)
-    assert report.files == ["pipe.json"] or [Path(f).name for f in report.files] == ["pipe.json"]
+    # the link to a folder is listed (never followed): data behind it would otherwise go unchecked
+    assert [Path(f).name for f in report.files] == ["linked", "pipe.json"]
     assert _codes(report) == {"file.not_regular"}
+    assert any("is a symbolic link" in f.message for f in report.findings if Path(f.file).name == "linked")
+
+
+def test_a_folder_that_cannot_be_listed_fails_the_run_and_the_build(
+    tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contributor's folder the walk cannot read (permissions, an I/O error) held files nobody
+    checked: eco-validate passed and eco-dataset built a dataset without them, exit 0."""
+    from dataset_card.build import BuildError, validated_tables
+
+    folder = tmp_path / "submissions"
+    write_json(folder / "someone" / "ok.json", valid_doc)
+    (folder / "hidden").mkdir()
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:  # root reads a chmod-000 folder, so the test refuses it itself
+        if Path(path).name == "hidden":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = validate([folder], accepted_root=None)
+    hidden = [f for f in report.findings if Path(f.file).name == "hidden"]
+    assert [f.code for f in hidden] == ["file.not_regular"] and exit_code(report) == 1
+    assert "cannot be listed (Permission denied)" in hidden[0].message
+    with pytest.raises(BuildError, match="file.not_regular"):
+        validated_tables(folder)
 
 
 # -- codes no single honest-looking file reaches ------------------------------------------------------

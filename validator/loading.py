@@ -253,6 +253,16 @@ for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):  # POSIX; Windows has no
     _OPEN_FLAGS |= getattr(os, _flag, 0)
 
 
+def _folder(path: Path) -> str:
+    """What a folder met where a file was expected is: one named like a file, or one that a walk of
+    the submissions could not list (its files unchecked, so the run must not pass)."""
+    try:
+        with os.scandir(path):
+            return "a folder, not a file"
+    except OSError as exc:
+        return f"a folder that cannot be listed ({exc.strerror}): its files were not checked"
+
+
 def load(path: Path, display: str | None = None) -> Loaded:
     """Read one file with every hygiene check; never raises for bad content."""
     shown = display or path.as_posix()
@@ -264,6 +274,8 @@ def load(path: Path, display: str | None = None) -> Loaded:
         return result
     if not stat.S_ISREG(info.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        if stat.S_ISDIR(info.st_mode):
+            kind = _folder(path)
         result.findings.append(make("file.not_regular", shown, "", f"{shown} is {kind}"))
         return result
     if info.st_size > MAX_BYTES:

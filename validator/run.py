@@ -38,13 +38,16 @@ class Report:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and *.json files under folders named (symlinks listed, never followed)."""
+    """Files named, and *.json files under folders named. A symbolic link to a folder and a folder that
+    cannot be listed are listed too, never followed: each is then a file.not_regular finding of its own
+    rather than a silent gap in what was checked (a build would have published without them)."""
     found: list[Path] = []
     for p in paths:
         if p.is_dir() and not p.is_symlink():
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                found.extend(Path(root) / f for f in sorted(files) if f.endswith(".json"))
+            for root, dirs, files in os.walk(p, onerror=lambda exc: found.append(Path(exc.filename))):
+                links = sorted(d for d in dirs if os.path.islink(os.path.join(root, d)))
+                dirs[:] = sorted(set(dirs) - set(links))  # os.walk would not enter them either
+                found.extend(Path(root) / f for f in sorted([*links, *(f for f in files if f.endswith(".json"))]))
         elif p.exists() or p.is_symlink():
             found.append(p)
         else:
