@@ -262,13 +262,16 @@ class Engine:
         if "name" not in e:  # before schema 1.2.0: generate(), compiled with the static cache
             spec = catalogue.ENGINES[catalogue.engine_of_cache(e["cache_implementation"])]
             return cls(spec.name, e["cache_implementation"], e["compiled"], False, "eager", e["attn_implementation"])
-        check = e["token_check"]
+        # Before 1.2.0 the schema requires none of the fields that came with the name: a file of that
+        # version may give the name alone, whose catalogue entry then says the rest (the checks judge it).
+        spec = catalogue.ENGINES[e["name"]]
+        check = e.get("token_check")
         return cls(
             e["name"],
             e["cache_implementation"],
             e["compiled"],
-            e["cuda_graph"],
-            e["prefill"],
+            e.get("cuda_graph", spec.cuda_graph),
+            e.get("prefill", spec.prefill),
             e["attn_implementation"],
             TokenCheck(**check) if check is not None else None,
         )
