@@ -150,6 +150,12 @@ def test_codeowners_protect_the_tables() -> None:
     assert "/ecocompute/reference/" in owners
 
 
+def _uncounted(d: dict, **sizes: object) -> dict:
+    """A row of a model type whose parameters the loader does not count, with ``sizes`` set."""
+    row = d["models"][0]
+    return {**row, "id": "x/other", "model_type": "gpt2", "hyperparameters": {**row["hyperparameters"], **sizes}}
+
+
 def _broken(tmp_path: Path, table: str, edit: object) -> Path:
     folder = tmp_path / "tables"
     shutil.copytree(TABLES, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -174,6 +180,9 @@ def _broken(tmp_path: Path, table: str, edit: object) -> Path:
         ("gpus.json", lambda d: d["gpus"][0].update(name="T4\u202e"), "name"),
         ("models.json", lambda d: d["models"][0].update(parameter_count=1), "hyper-parameters give"),
         ("models.json", lambda d: d["models"][0]["hyperparameters"].pop("hidden_size"), "incomplete"),
+        # a list where a size belongs: each product a repetition (14 GB from one row), in any model type
+        ("models.json", lambda d: d["models"].append(_uncounted(d, num_hidden_layers=[0])), "num_hidden_layers must"),
+        ("models.json", lambda d: d["models"][0]["hyperparameters"].update(hidden_size=4096.5), "hidden_size must"),
         ("collectors.json", lambda d: d["releases"][0].update(released="yesterday"), "released"),
         ("accepted.json", lambda d: d["files"][0].update(sha256="XYZ"), "sha256"),
         ("prompts.json", b"\xff\xfe", "not valid JSON"),

@@ -209,6 +209,21 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
     return spec
 
 
+# The config.json sizes that parameter counts, memory and KV-cache bounds multiply: integers, checked
+# here once. A list there would make each product a repetition (a 14-GB list from one row of the
+# tables a pull request brings), a float or a negative number would bend the bounds.
+_SIZES = (
+    "hidden_size",
+    "intermediate_size",
+    "max_position_embeddings",
+    "num_attention_heads",
+    "num_hidden_layers",
+    "num_key_value_heads",
+    "head_dim",
+)
+_SIZE_MAX = 10**7
+
+
 def _model(index: int, raw: Any) -> ModelSpec:
     r = _Row("models.json", index, raw)
     hp = r.get("hyperparameters", lambda v: isinstance(v, dict) and len(v) <= 64, "an object")
@@ -218,6 +233,12 @@ def _model(index: int, raw: Any) -> ModelSpec:
     vocab = hp.get("vocab_size")
     if not _integer(2, 10**8)(vocab):
         raise ReferenceError(f"{r.where}: hyperparameters.vocab_size must be an integer >= 2")
+    for key in _SIZES:
+        if key in hp and not _integer(1, _SIZE_MAX)(hp[key]):
+            shown = str(hp[key])[:80]
+            raise ReferenceError(
+                f"{r.where}: hyperparameters.{key} must be an integer from 1 to {_SIZE_MAX}, not {shown!r}"
+            )
     if model_type in _COUNTED_TYPES:
         try:
             expected = parameter_count(model_type, hp)
