@@ -104,6 +104,8 @@ def test_the_builtin_prompt_hash_is_the_shipped_prompts() -> None:
     if not prompt.exists():
         pytest.skip("the collector ships no prompt file")
     assert REF.prompts["builtin:v1"] == hashlib.sha256(prompt.read_text(encoding="utf-8").encode()).hexdigest()
+    # no tokenizer makes more tokens of it than its UTF-8 bytes, plus a few special tokens
+    assert REF.prompt_tokens_max["builtin:v1"] == len(prompt.read_text(encoding="utf-8").encode()) + 8
 
 
 REAL_FILES = sorted((ROOT / "submissions" / "ecocompute-bot").glob("*.json"))

@@ -332,4 +332,15 @@ def _prompt(sub: Submission, models: dict[str, ModelSpec | None], file: str, ref
                 f"{proto.prompt_sha256}",
             )
         ]
+    most = ref.prompt_tokens_max.get(proto.prompt_source)
+    if most is not None and proto.prompt_tokens > most:
+        return [
+            make(
+                "reference.unknown_prompt",
+                file,
+                f"{where}/token_count",
+                f"{proto.prompt_tokens} tokens, but no tokenizer makes more than {most} of {proto.prompt_source!r} "
+                "(a token per UTF-8 byte of its text, and special tokens)",
+            )
+        ]
     return []

@@ -30,6 +30,7 @@ _CC = re.compile(r"[0-9]{1,2}\.[0-9]")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SEEDED = re.compile(r"seeded-token-ids:([0-9]{1,10}):([0-9]{1,7})")
 SEEDED_FIRST_ID = 3  # seeded prompts skip the usual special token ids 0-2
+MAX_PROMPT_TOKENS = 1_000_000
 
 
 class ReferenceError(EcoError):
@@ -84,6 +85,7 @@ class Reference:
     prompts: Mapping[str, str]  # builtin prompt source -> sha256 of its UTF-8 text
     releases: Mapping[tuple[str, str], Release]
     accepted: Mapping[str, AcceptedFile] = field(default_factory=dict)  # sha256 -> file
+    prompt_tokens_max: Mapping[str, int] = field(default_factory=dict)  # builtin source -> most tokens
 
     def prompt_sha256(self, source: str, vocab_size: int | None) -> str | None:
         """The sha256 a prompt of this source must have (seeded ids need the model's vocabulary)."""
@@ -300,11 +302,13 @@ def load(folder: Path) -> Reference:
     gpus = [_gpu(i, r) for i, r in enumerate(_rows(_read(folder, "gpus.json"), "gpus", "gpus.json"))]
     models = [_model(i, r) for i, r in enumerate(_rows(_read(folder, "models.json"), "models", "models.json"))]
     prompts = _rows(_read(folder, "prompts.json"), "builtin", "prompts.json")
-    builtin = {}
+    builtin, most = {}, {}
     for i, raw in enumerate(prompts):
         r = _Row("prompts.json", i, raw)
         sha = r.get("sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "64 lower-case hex digits")
-        builtin[r.get("source", _text, "a prompt source")] = sha
+        source = r.get("source", _text, "a prompt source")
+        builtin[source] = sha
+        most[source] = r.get("token_count_max", _integer(1, MAX_PROMPT_TOKENS), "a positive token count")
     releases = [
         _release(i, r) for i, r in enumerate(_rows(_read(folder, "collectors.json"), "releases", "collectors.json"))
     ]
@@ -314,6 +318,7 @@ def load(folder: Path) -> Reference:
         gpus=MappingProxyType(_unique(gpus, lambda g: g.name, "gpus.json")),
         models=MappingProxyType(_unique(models, lambda m: m.id, "models.json")),
         prompts=MappingProxyType(builtin),
+        prompt_tokens_max=MappingProxyType(most),
         releases=MappingProxyType(_unique(releases, lambda r: (r.name, r.version), "collectors.json")),
         accepted=MappingProxyType(_unique(accepted, lambda a: a.sha256, "accepted.json")),
     )
