@@ -232,6 +232,11 @@ CATALOGUE: dict[str, Code] = {
         _error(
             "physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"
         ),
+        _error(
+            "physics.board_below_idle",
+            "a GPU holds less than half its idle draw over a trial after warm-up",
+            "measure every GPU the model runs on with eco-collect; never edit trials by hand",
+        ),
         _warning(
             "physics.counter_sampler",
             "energy counter and integrated sampled power disagree by more than 5 % plus 0.1 s of power (the counter's step)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecocompute import stats
-from ecocompute.domain import Submission, Trial
+from ecocompute.domain import Idle, Submission, Trial
 
 from .findings import Finding, make
 from .protocol import SAMPLE_PERIOD_RANGE_S
@@ -40,6 +40,11 @@ SAMPLE_RATE_FLOOR = 0.5
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
+# A powered board running a trial draws at least its idle: a measured trial may not hold less than
+# half of each board's lower idle window over its window (less one counter step), whatever the sum.
+# Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
+# 70 W is no measurement.
+BOARD_IDLE_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,17 @@ class _Context:
     gpus: int
     edge_s: float
     period_s: float
+    idle_per_gpu_w: tuple[float, ...]  # each board's lower idle window
+
+
+def _idle_per_gpu_w(idle: Idle, gpus: int) -> tuple[float, ...]:
+    """Each board's lower idle window; files before schema 1.2.0 give only the sum: its share."""
+    before, after = idle.power_per_gpu_before_w, idle.power_per_gpu_after_w
+    if before is None or len(before) != gpus:
+        return (idle.lower_power_w / max(gpus, 1),) * gpus
+    if after is None or len(after) != gpus:
+        return tuple(before)
+    return tuple(map(min, before, after))
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -61,8 +77,15 @@ def check(sub: Submission, file: str) -> list[Finding]:
         if m.status == "skipped":
             continue
         base = f"/measurements/{i}"
+        assert m.idle is not None  # the schema requires it unless skipped
         ctx = _Context(
-            file, limit_w, m.batch_size * sub.protocol.output_tokens, gpu.count, edge_s, sub.protocol.sample_period_s
+            file,
+            limit_w,
+            m.batch_size * sub.protocol.output_tokens,
+            gpu.count,
+            edge_s,
+            sub.protocol.sample_period_s,
+            _idle_per_gpu_w(m.idle, gpu.count),
         )
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
@@ -166,6 +189,20 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J",
             )
         )
+    elif t.role != "warmup":
+        window_s = max(duration - COUNTER_STEP_S, 0.0)
+        for k, (board_j, idle_w) in enumerate(zip(per_gpu, ctx.idle_per_gpu_w, strict=True)):
+            if board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
+                out.append(
+                    make(
+                        "physics.board_below_idle",
+                        file,
+                        f"{ptr}/energy_per_gpu_j/{k}",
+                        f"GPU {k} holds {board_j} J in {duration} s, less than half its idle draw over the window "
+                        f"({BOARD_IDLE_FLOOR * idle_w * window_s:.1f} J: {idle_w:.1f} W lower idle window)",
+                    )
+                )
+                break
     # The counter's energy of a window is off by up to one of its steps of power (COUNTER_STEP_S), on
     # top of the 5 %: that matters only for short windows (a one-request warm-up of 0.5 s may differ
     # by 20 % with no second process anywhere; a 4-s trial by 2.5 %).
