@@ -3,34 +3,57 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ecocompute import catalogue
-from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_precisions
-from ecocompute.cli import Group, traceback_option
+from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_list, parse_precisions
+from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
-from .request import TrialPlan
+from .request import TrialPlan, check_gpus, check_handle, protocol_maximum
 
 
-def _ints(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
+def _usage(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
+    """A click callback: ``parse``'s ValueError becomes click's usage error (exit 2, one line naming
+    the option), raised while the arguments are parsed, before anything is measured."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(printable(str(exc))) from None
+
+    return callback
+
+
+def _ints(value: str, what: str, lowest: int) -> list[int]:
+    items = parse_list(value, what)
     try:
-        out = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r}: expected comma-separated integers such as 1,8") from exc
-    lowest = 1 if _param.name == "batch_sizes" else 0  # GPU indices start at 0
-    if not out or min(out) < lowest:
-        raise click.BadParameter(f"{value!r}: expected integers >= {lowest}")
+        out = [int(v) for v in items]
+    except ValueError:
+        raise ValueError(f"{value[:40]!r}: expected comma-separated integers such as 1,8") from None
+    if min(out) < lowest:
+        raise ValueError(f"{value[:40]!r}: expected integers >= {lowest}")
     return out
 
 
-def _precisions(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
-    try:
-        return parse_precisions(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+def _gpus(value: str) -> list[int]:
+    return list(check_gpus(_ints(value, "GPU index", 0)))  # GPU indexes start at 0
+
+
+def _batch_sizes(value: str) -> list[int]:
+    return list(dict.fromkeys(_ints(value, "batch size", 1)))
+
+
+def _engines(value: str) -> list[str]:
+    out = list(dict.fromkeys(parse_list(value, "engine", ENGINE_CHOICES)))
+    if "auto" in out and len(out) > 1:
+        raise ValueError("auto chooses the engine per precision: give it alone, or name the engines")
+    return out
 
 
 @click.group(cls=Group, name="eco-collect", context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +63,7 @@ def main(traceback: bool) -> None:
 
 
 @main.command()
-@click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es), comma-separated.")
+@click.option("--gpu", "gpus", default="0", callback=_usage(_gpus), help="GPU index(es), comma-separated.")
 @click.option(
     "--stability-windows",
     default=8,
@@ -61,33 +84,27 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     ctx.exit(1 if any(c.status == "fail" for c in checks) else 0)
 
 
-def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[str]:
-    out = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    unknown = [v for v in out if v not in ENGINE_CHOICES]
-    if not out or unknown:
-        raise click.BadParameter(f"{value!r}: choose from {', '.join(ENGINE_CHOICES)} (comma-separated)")
-    if "auto" in out and len(out) > 1:
-        raise click.BadParameter("auto chooses the engine per precision: give it alone, or name the engines")
-    return out
-
-
 @main.command()
 @click.option("--model", "model_id", required=True, help="Hub model id, e.g. Qwen/Qwen2.5-3B-Instruct.")
 @click.option(
-    "--precision", "precision_list", default="fp16,int8,int8-pure,nf4", show_default=True, callback=_precisions
+    "--precision",
+    "precision_list",
+    default="fp16,int8,int8-pure,nf4",
+    show_default=True,
+    callback=_usage(parse_precisions),
 )
 @click.option(
     "--engine",
     "engine_list",
     default="auto",
     show_default=True,
-    callback=_engines,
+    callback=_usage(_engines),
     help="Decoding engine(s), comma-separated: generate (transformers generate(), dynamic cache), "
     "generate-static (static cache, compiled), cuda-graph (own greedy loop replayed from a CUDA graph). "
     "auto: cuda-graph for every precision that can be captured, else generate, with fp16 measured on "
     "generate too as its reference.",
 )
-@click.option("--batch-size", "batch_sizes", default="1,8", show_default=True, callback=_ints)
+@click.option("--batch-size", "batch_sizes", default="1,8", show_default=True, callback=_usage(_batch_sizes))
 @click.option(
     "--weights",
     type=click.Choice(["pretrained", "random"]),
@@ -116,28 +133,29 @@ def _engines(_ctx: click.Context, _param: click.Parameter, value: str) -> list[s
     "--trial-min-s",
     default=TrialPlan.trial_min_s,
     show_default=True,
-    type=click.FloatRange(catalogue.TRIAL_MIN_DURATION_FLOOR_S),
+    type=FiniteFloatRange(catalogue.TRIAL_MIN_DURATION_FLOOR_S, protocol_maximum("trial_min_duration_s")),
     help=f"Minimum trial window (eco-validate refuses a protocol below {catalogue.TRIAL_MIN_DURATION_FLOOR_S:g} s).",
 )
 @click.option(
     "--max-trials",
     default=DEFAULT_GATES.max_trials,
     show_default=True,
-    type=click.IntRange(5),
+    type=click.IntRange(5, protocol_maximum("gates", "max_trials")),
     help="Trial budget per configuration.",
 )
 @click.option(
     "--max-config-s",
     default=TrialPlan.max_config_s,
     show_default=True,
-    type=click.FloatRange(1),
+    type=FiniteFloatRange(1),
     help="Time budget per configuration.",
 )
-@click.option("--gpu", "gpus", default="0", callback=_ints, help="GPU index(es) whose energy is measured.")
+@click.option("--gpu", "gpus", default="0", callback=_usage(_gpus), help="GPU index(es) whose energy is measured.")
 @click.option(
     "--handle",
     default=lambda: os.environ.get("ECO_HANDLE", "anonymous"),
     show_default="$ECO_HANDLE or anonymous",
+    callback=_usage(check_handle),
     help="Your GitHub handle.",
 )
 @click.option(

@@ -2,11 +2,71 @@
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema_rs
+
 from ecocompute.catalogue import STATE_DIR
 from ecocompute.gates import DEFAULT_EARLY_STOP, DEFAULT_GATES, EarlyStop, Gates
+from validator.contract import load_schema
+
+from .errors import CollectError
+
+# The checks below run where the arguments are parsed (click's usage error, before NVML is touched)
+# and again when a request is built (the library entry, collect()): whatever they refuse would
+# otherwise fail only after the whole measurement, or in its arithmetic.
+
+
+@functools.lru_cache(maxsize=1)
+def _handle_rule() -> tuple[str, jsonschema_rs.Draft202012Validator]:
+    """The submission schema's own rule for contributor.handle, applied by the validator's engine, so
+    that a handle accepted here is one the written file is accepted with."""
+    rule = load_schema()["properties"]["contributor"]["properties"]["handle"]
+    return rule["pattern"], jsonschema_rs.Draft202012Validator(rule)
+
+
+def protocol_maximum(*path: str) -> int | float:
+    """The submission schema's maximum for a protocol field (``"gates", "max_trials"``): an option
+    above it would be refused only when the finished file is checked."""
+    node = load_schema()["$defs"]["protocol"]
+    for name in path:
+        node = node["properties"][name]
+    return node["maximum"]
+
+
+def check_handle(handle: str) -> str:
+    """``handle`` if the submission schema accepts it as contributor.handle; ValueError otherwise. It
+    also names the output folder and starts the submission id, so nothing else may pass."""
+    pattern, rule = _handle_rule()
+    if not rule.is_valid(handle):
+        raise ValueError(
+            f"{handle[:60]!r} is not a handle the submission schema accepts (contributor.handle must match "
+            f"{pattern}): give your GitHub login"
+        )
+    return handle
+
+
+def check_gpus(gpus: Sequence[int]) -> Sequence[int]:
+    """GPU indexes: at least one, none negative, none twice (a board named twice is counted twice in
+    every window's energy, and the file fails its physics checks after the run)."""
+    shown = repr(",".join(map(str, gpus)))
+    if not gpus or min(gpus) < 0:
+        raise ValueError(f"{shown}: expected GPU indexes >= 0")
+    repeated = sorted({g for g in gpus if list(gpus).count(g) > 1})
+    if repeated:
+        raise ValueError(f"{shown}: GPU {', '.join(map(str, repeated))} is named more than once: name each GPU once")
+    return gpus
+
+
+def _finite_positive(owner: object, names: Sequence[str]) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise CollectError(f"{type(owner).__name__}.{name} is {value!r}: expected a finite number > 0")
 
 
 @dataclass(frozen=True)
@@ -31,6 +91,9 @@ class TrialPlan:
     max_config_s: float = 600.0  # a configuration's own time (its trials and idle windows), not wall time
     gates: Gates = DEFAULT_GATES
     early_stop: EarlyStop = DEFAULT_EARLY_STOP
+
+    def __post_init__(self) -> None:
+        _finite_positive(self, ("settle_pct", "trial_min_s", "idle_window_s", "max_config_s"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +120,17 @@ class RunRequest:
     quality: str | None = None  # 'wikitext' or a text file: perplexity per precision, outside energy windows
     pin_cpu: bool = False  # opt-in: on the lent H100 it did not lower the noise (CV 5.5 % unpinned vs 9.5 % pinned)
     schedule: str = "auto"  # auto: interleave the configurations when all precisions fit in GPU memory at once
+
+    def __post_init__(self) -> None:
+        for name in ("precisions", "batch_sizes", "engines"):
+            if not getattr(self, name):
+                raise CollectError(f"RunRequest.{name} is empty: name at least one")
+        _finite_positive(self, ("sample_period_s",))
+        try:
+            check_handle(self.handle)
+            check_gpus(self.gpus)
+        except ValueError as exc:
+            raise CollectError(f"RunRequest: {exc}") from None
 
     def run_key_fields(self) -> dict[str, object]:
         """What identifies the run for --resume (not where it writes or who measures)."""

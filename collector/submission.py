@@ -26,9 +26,16 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+_ID_MAX_CHARS = 80  # the schema's submission_id pattern, ^[a-z0-9][a-z0-9-]{7,79}$ (a test checks ids against it)
+
+
 def submission_id(handle: str, gpu_name: str, created: datetime) -> str:
-    gpu = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower().replace("nvidia", "")).strip("-")[:32]
-    return f"{handle.lower()}-{gpu}-{created:%Y%m%d-%H%M%S}".strip("-")
+    """<handle>-<gpu>-<time>; the GPU part is cut so that a long handle with a long board name still
+    makes an id the schema accepts (the board is known only once the run has started)."""
+    stamp = f"{created:%Y%m%d-%H%M%S}"
+    room = max(0, _ID_MAX_CHARS - len(handle) - len(stamp) - 2)
+    gpu = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower().replace("nvidia", "")).strip("-")[: min(32, room)].strip("-")
+    return f"{handle.lower()}-{gpu}-{stamp}".strip("-")
 
 
 def protocol(
@@ -95,28 +102,59 @@ def validate_document(doc: dict[str, Any]) -> list[str]:
     return [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
 
 
+def _create(target: Path, text: str) -> None:
+    """Write ``text`` as the new file ``target``, whole or not at all: FileExistsError if it exists
+    (also if it appears meanwhile), so nothing is ever overwritten."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, target)  # unlike a rename, fails where the target exists
+    finally:
+        os.unlink(tmp)
+
+
+_KEEP_REJECTED = 100  # rejected files of one id kept side by side before giving up
+
+
+def keep_rejected(doc: dict[str, Any], state_dir: Path) -> Path:
+    """Keep a document eco-validate refused in ``state_dir``, under a new name made of its id's
+    letters, digits and '-' only: never outside that folder (the id starts with the handle, which a
+    library caller may not have checked), never over an existing file."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", str(doc.get("submission_id", "")).lower()).strip("-")[:_ID_MAX_CHARS]
+    stem = stem or "submission"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, _KEEP_REJECTED + 1):
+        kept = state_dir / (f"{stem}.rejected.json" if n == 1 else f"{stem}.rejected-{n}.json")
+        try:
+            _create(kept, dumps(doc))
+        except FileExistsError:
+            continue
+        return kept
+    raise CollectError(
+        f"{state_dir} holds {_KEEP_REJECTED} rejected files of {stem} already; this one was not kept: move them away"
+    )
+
+
 def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
     """Write <out_dir>/<handle>/<submission_id>.json if eco-validate accepts it; never overwrite."""
     errors = validate_document(doc)
-    target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
     if errors:
-        rejected = state_dir / f"{doc['submission_id']}.rejected.json"
-        rejected.parent.mkdir(parents=True, exist_ok=True)
-        rejected.write_text(dumps(doc), encoding="utf-8")
+        rejected = keep_rejected(doc, state_dir)
         raise CollectError(
             f"the collected file does not pass eco-validate ({len(errors)} error(s), first: {errors[0]}); "
             f"kept for inspection at {rejected}, not written to {out_dir}"
         )
+    # Accepted: the handle and the id match the schema's patterns (letters, digits, '-'), so this
+    # path stays inside out_dir.
+    target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
     if target.exists():
         raise OutputExistsError(f"{target} exists already; submissions are never overwritten")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".json")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dumps(doc))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, target)  # fails if target appeared meanwhile: no silent overwrite
-    finally:
-        os.unlink(tmp)
+        _create(target, dumps(doc))
+    except FileExistsError:
+        raise OutputExistsError(f"{target} appeared while it was written; submissions are never overwritten") from None
     return target

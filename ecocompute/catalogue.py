@@ -6,7 +6,7 @@ asserts that the schema's enums equal these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -186,10 +186,20 @@ def precision(label: str) -> Precision:
         raise ValueError(f"unknown precision {label!r}; choose from {', '.join(PRECISIONS)}") from None
 
 
+def parse_list(values: str, what: str, choices: Collection[str] | None = None) -> list[str]:
+    """The items of a comma-separated list, stripped, in order, repeats kept; ValueError when it names
+    nothing (``''``, ``','``: a run over an empty list fails only when its file is checked) or, with
+    ``choices``, an item outside them."""
+    out = [v.strip() for v in values.split(",") if v.strip()]
+    allowed = f"; choose from {', '.join(choices)}" if choices is not None else ""
+    if not out:
+        raise ValueError(f"{values[:40]!r} names no {what}: give at least one, comma-separated{allowed}")
+    unknown = [v for v in out if choices is not None and v not in choices]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)}{allowed}")
+    return out
+
+
 def parse_precisions(values: str) -> list[str]:
     """A comma-separated list of labels, in order, without repeats."""
-    out = [v.strip() for v in values.split(",") if v.strip()]
-    unknown = [v for v in out if v not in PRECISIONS]
-    if unknown:
-        raise ValueError(f"unknown precision {', '.join(unknown)}; choose from {', '.join(PRECISIONS)}")
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(parse_list(values, "precision", PRECISIONS)))

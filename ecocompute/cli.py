@@ -7,6 +7,7 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import math
 import sys
 import unicodedata
 from typing import Any
@@ -98,3 +99,20 @@ class Group(_OneLineFailure, click.Group):
 traceback_option = click.option(
     "--traceback", is_flag=True, help="Show the full traceback of an error instead of one line."
 )
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that refuses nan and +-inf: a range check passes nan (every comparison with it
+    is false) and an open end passes inf, and either fails only later, in arithmetic or in the file."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(
+                f"{printable(str(value), 40)} is not a finite number; give one in the range {self._describe_range()}",
+                param,
+                ctx,
+            )
+        return number

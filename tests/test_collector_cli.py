@@ -156,4 +156,4 @@ def test_the_log_says_where_a_preparation_went_and_escapes_it() -> None:
 
 def test_a_trial_length_eco_validate_would_refuse_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["run", "--model", "org/model", "--trial-min-s", "0.9"])
-    assert result.exit_code == 2 and "0.9 is not in the range x>=1.0" in result.output
+    assert result.exit_code == 2 and "0.9 is not in the range 1.0<=x<=86400" in result.output
