@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ecocompute import catalogue
-from ecocompute.cli import Group, traceback_option
+from ecocompute.cli import FiniteFloatRange, Group, traceback_option
 
 from .advise import DEFAULT_MAX_PARAMS_RATIO, AdviceError, parse_params
 
@@ -61,7 +61,7 @@ def _params(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @click.option("--engine", type=click.Choice(list(catalogue.ENGINES)), help="Only this engine (default: any).")
 @click.option(
     "--max-params-ratio",
-    type=click.FloatRange(min=1.0, min_open=True, max=100.0),
+    type=FiniteFloatRange(min=1.0, min_open=True, max=100.0),
     default=DEFAULT_MAX_PARAMS_RATIO,
     show_default=True,
     help="A measured model is a close match when its size is within this factor of --params.",

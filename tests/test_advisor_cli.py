@@ -63,6 +63,7 @@ def test_no_close_match_is_an_answer_not_an_error(advisor_build: Path) -> None:
         ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--engine", "vllm"],
         ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--batch-size", "0"],
         ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--max-params-ratio", "1"],
+        ["--dataset", "D", "--gpu", "H100", "--params", "7B", "--max-params-ratio", "nan"],  # passed the range
         ["report", "--dataset", "D"],  # no --out
     ],
 )
