@@ -108,8 +108,7 @@ def _check_and_flatten(root: Path, paths: list[Path]) -> tuple[list[Checked], di
 
 def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     """Validate every submission (as CI does) and flatten the accepted ones: unsorted tables."""
-    if not submissions_dir.is_dir():
-        raise BuildError(f"submissions folder {submissions_dir} does not exist (--submissions)")
+    _folder(submissions_dir, "submissions folder", "--submissions", "give the folder that holds the JSON files")
     paths = list(dict.fromkeys(p.absolute() for p in discover([submissions_dir])))
     chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute().parent), paths)
     report = report_for([c for checked, _ in chunks for c in checked], accepted=[])
@@ -142,6 +141,20 @@ def _result(pending: parallel.Aside[str]) -> str:
         return pending.result()
     except parallel.ChildDied as exc:
         raise BuildError(f"the process drawing the report ended unexpectedly ({exc}); nothing built") from exc
+
+
+def _folder(path: Path, what: str, option: str, fix: str) -> None:
+    if not path.is_dir():
+        state = "is not a folder" if path.exists() else "does not exist"
+        raise BuildError(f"{what} {path} {state} ({option}): {fix}")
+
+
+def _legacy(folder: Path) -> legacy.Legacy:
+    _folder(folder, "legacy folder", "--legacy", "point it at the project's legacy/")
+    try:
+        return legacy.load(folder)
+    except legacy.LegacyError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def _check(tables: dict[str, pa.Table]) -> None:
@@ -183,17 +196,18 @@ def build(
 def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: Path | None
 ) -> BuildResult:
-    out_dir = outdir.target(out_dir)
-    outdir.check(out_dir)  # refuse a folder that is not ours before minutes of work, not after
+    given, out_dir = out_dir, outdir.target(out_dir)
+    # refuse an --out that cannot be made or is not ours before minutes of work, not after
+    outdir.creatable(out_dir, given)
+    outdir.check(out_dir)
     label = versions.parse(version) if version is not None else None
-    if not legacy_dir.is_dir():
-        raise BuildError(f"legacy folder {legacy_dir} does not exist (--legacy): point it at the project's legacy/")
     clock = _Clock()
+    with clock("read legacy/"):
+        held = _legacy(legacy_dir)  # a few kilobytes, read before the long validation so that a bad file fails at once
     with clock("validate and flatten (workers)"):
         tables = validated_tables(submissions_dir)
     with clock("legacy, sort measurements and submissions"):
-        legacy_rows = legacy.rows(legacy_dir)
-        tables["legacy"] = writer.to_table("legacy", legacy_rows, CONFIGS["legacy"])
+        tables["legacy"] = writer.to_table("legacy", held.rows, CONFIGS["legacy"])
         tables["submissions"] = writer.finish("submissions", [tables["submissions"]], CONFIGS["submissions"])
         tables["measurements"] = writer.finish("measurements", [tables["measurements"]], CONFIGS["measurements"])
     if label is None:
@@ -248,9 +262,9 @@ def _build(
                 figures=drawn,
                 counts=counts,
                 sizes=sizes,
-                legacy_cv=legacy.raw_sweep_cv(legacy_dir),
-                discrepancies=legacy.discrepancies(legacy_dir),
-                legacy_sources=legacy.sources(legacy_dir, [r["source_document"] for r in legacy_rows]),
+                legacy_cv=held.sweep_cv,
+                discrepancies=held.discrepancies,
+                legacy_sources=held.sources,
                 changelog=changelog_text,
                 report=markdown,
             )

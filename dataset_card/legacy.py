@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import math
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ecocompute import stats
+from ecocompute.cli import EcoError, printable
 
 RAW = "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv"
 RAW_META = "a800_mistral7b_pure_int8_batch_size_metadata_20260215_131345.json"
@@ -28,108 +32,255 @@ MISSING = {
 }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+class LegacyError(EcoError):
+    """A file of the --legacy folder that is missing or malformed: the build stops before any work."""
 
 
-def _num(value: str, kind: type = float) -> Any:
-    return kind(value) if value not in ("", None) else None
+# The legacy files are a few kilobytes; one far larger is not the project's (and would not be read whole).
+_MAX_BYTES = 4 << 20
+_FIX = "nothing built: --legacy must be the project's legacy/ folder as committed (git checkout -- legacy/)"
+# The columns the import reads (the raw CSV has more, kept in the file but not imported).
+_RAW_COLUMNS = (
+    "batch_size",
+    "total_time_s",
+    "total_energy_j",
+    "throughput_tok_s",
+    "avg_power_w",
+    "energy_per_1k_tokens_j",
+)
+_AGGREGATE_TEXT = ("source", "gpu", "model", "hf_path", "precision", "energy_basis")
+_AGGREGATE_INTS = ("batch_size", "output_tokens", "n_runs")
+_AGGREGATE_NUMBERS = (
+    "params_b",
+    "throughput_tok_s",
+    "throughput_std",
+    "power_w",
+    "power_std",
+    "energy_j_per_1k_tok",
+    "energy_std",
+)
+_INT64 = range(-(2**63), 2**63)  # the dataset's integer columns are int64
+_JSON_KINDS = {
+    dict: "a JSON object",
+    list: "a JSON array",
+    str: "a JSON string",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def _fail(path: Path, what: str) -> NoReturn:
+    raise LegacyError(f"legacy file {printable(str(path))}: {what}; {_FIX}")
+
+
+def _bytes(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a small regular file before opening it (a FIFO would block)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            _fail(path, "is not a regular file")
+        if info.st_size > _MAX_BYTES:
+            _fail(path, f"is {info.st_size} bytes, more than the {_MAX_BYTES} any legacy file may have")
+        return path.read_bytes()
+    except FileNotFoundError:
+        _fail(path, "is missing")
+    except OSError as exc:
+        _fail(path, f"cannot be read ({exc.strerror or type(exc).__name__})")
+
+
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(path, f"is not UTF-8 text (byte {exc.start})")
+
+
+def _json(path: Path, kind: type) -> Any:
+    try:
+        doc = json.loads(_text(path, _bytes(path)))
+    except RecursionError:
+        _fail(path, "is nested too deeply to be read")
+    except ValueError as exc:
+        _fail(path, f"is not valid JSON ({exc})")
+    if not isinstance(doc, kind):
+        _fail(path, f"holds {_JSON_KINDS.get(type(doc), 'a number')}, not {_JSON_KINDS[kind]}")
+    return doc
+
+
+def _string(path: Path, where: str, doc: dict[str, Any], key: str) -> str:
+    """``doc[key]`` as text for a string column: a lone surrogate (a JSON escape) could not be written."""
+    if key not in doc:
+        _fail(path, f"{where} has no {key!r}")
+    value = doc[key]
+    if not isinstance(value, str):
+        _fail(path, f"{where} {key!r} is {_shown(value)}, not text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(path, f"{where} {key!r} holds a lone surrogate")
+    return value
+
+
+def _integer(path: Path, where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(path, f"{where} is {_shown(value)}, not an integer")
+    if value not in _INT64:
+        _fail(path, f"{where} is {_shown(value)}, beyond a 64-bit integer")
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _csv(path: Path, columns: tuple[str, ...]) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+    """(sha256 of the bytes read, [("line N", row)]) of a CSV with at least ``columns``, every row complete."""
+    data = _bytes(path)
+    reader = csv.DictReader(io.StringIO(_text(path, data), newline=""))
+    rows = []
+    try:
+        header = reader.fieldnames or []
+        missing = [c for c in columns if c not in header]
+        if missing:
+            _fail(path, f"has no column {', '.join(missing)} in its header line")
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if None in row:
+                _fail(path, f"{where} has more cells than the header")
+            if any(row[c] is None for c in header):
+                _fail(path, f"{where} has fewer cells than the header")
+            rows.append((where, row))
+    except csv.Error as exc:
+        _fail(path, f"line {reader.line_num}: {exc}")
+    if not rows:
+        _fail(path, "has a header but no rows")
+    return hashlib.sha256(data).hexdigest(), rows
+
+
+def _cell(path: Path, where: str, row: dict[str, str], column: str, kind: type, *, optional: bool = False) -> Any:
+    """One cell as an int or a finite float; an empty cell is None where the source may leave a gap."""
+    value = row[column]
+    if optional and value == "":
+        return None
+    try:
+        parsed = kind(value)
+    except ValueError:
+        _fail(path, f"{where}, column {column}: {_shown(value)} is not {'an integer' if kind is int else 'a number'}")
+    if kind is int:
+        return _integer(path, f"{where}, column {column}", parsed)
+    if not math.isfinite(parsed):
+        _fail(path, f"{where}, column {column}: {_shown(value)} is not a finite number")
+    return parsed
 
 
 def raw_trial_rows(folder: Path) -> list[dict[str, Any]]:
-    meta = json.loads((folder / RAW_META).read_text(encoding="utf-8"))
-    digest = _sha256(folder / RAW)
+    meta_path = folder / RAW_META
+    meta = _json(meta_path, dict)
+    gpu, model = (_string(meta_path, "the object", meta, k) for k in ("gpu", "model"))
+    for key in ("output_length", "n_runs_per_batch"):
+        if key not in meta:
+            _fail(meta_path, f"the object has no {key!r}")
+    output_tokens = _integer(meta_path, "'output_length'", meta["output_length"])
+    n_runs = _integer(meta_path, "'n_runs_per_batch'", meta["n_runs_per_batch"])
+    path = folder / RAW
+    digest, lines = _csv(path, _RAW_COLUMNS)
     rows, counters = [], {}
-    with (folder / RAW).open(encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            batch = int(r["batch_size"])
-            index = counters[batch] = counters.get(batch, -1) + 1
-            rows.append(
-                {
-                    "legacy_id": f"a800-batch-sweep-bs{batch:03d}-t{index:02d}",
-                    "row_kind": "trial",
-                    "source_document": RAW,
-                    "source_file": f"legacy/{RAW}",
-                    "source_sha256": digest,
-                    "gpu": meta["gpu"],
-                    "model": meta["model"].split("/")[-1],
-                    "hf_path": meta["model"],
-                    "params_b": None,
-                    "precision": "int8-pure",
-                    "batch_size": batch,
-                    "output_tokens": int(meta["output_length"]),
-                    "n_runs": int(meta["n_runs_per_batch"]),
-                    "trial_index": index,
-                    "duration_s": float(r["total_time_s"]),
-                    "energy_j": float(r["total_energy_j"]),
-                    "throughput_tok_s": float(r["throughput_tok_s"]),
-                    "throughput_std": None,
-                    "power_w": float(r["avg_power_w"]),
-                    "power_std": None,
-                    "energy_per_1k_tokens_j": float(r["energy_per_1k_tokens_j"]),
-                    "energy_std": None,
-                    "energy_basis": "gross",
-                    "power_source": "NVML power polling (10 Hz per the author's documents)",
-                    "missing_provenance": MISSING[RAW],
-                    "validation": VALIDATION,
-                }
-            )
+    for where, r in lines:
+        batch = _cell(path, where, r, "batch_size", int)
+        duration_s, energy_j, throughput, power_w, energy_1k = (
+            _cell(path, where, r, c, float) for c in _RAW_COLUMNS[1:]
+        )
+        index = counters[batch] = counters.get(batch, -1) + 1
+        rows.append(
+            {
+                "legacy_id": f"a800-batch-sweep-bs{batch:03d}-t{index:02d}",
+                "row_kind": "trial",
+                "source_document": RAW,
+                "source_file": f"legacy/{RAW}",
+                "source_sha256": digest,
+                "gpu": gpu,
+                "model": model.split("/")[-1],
+                "hf_path": model,
+                "params_b": None,
+                "precision": "int8-pure",
+                "batch_size": batch,
+                "output_tokens": output_tokens,
+                "n_runs": n_runs,
+                "trial_index": index,
+                "duration_s": duration_s,
+                "energy_j": energy_j,
+                "throughput_tok_s": throughput,
+                "throughput_std": None,
+                "power_w": power_w,
+                "power_std": None,
+                "energy_per_1k_tokens_j": energy_1k,
+                "energy_std": None,
+                "energy_basis": "gross",
+                "power_source": "NVML power polling (10 Hz per the author's documents)",
+                "missing_provenance": MISSING[RAW],
+                "validation": VALIDATION,
+            }
+        )
     return rows
 
 
 def aggregate_rows(folder: Path) -> list[dict[str, Any]]:
-    digest = _sha256(folder / AGGREGATES)
+    path = folder / AGGREGATES
+    digest, lines = _csv(path, _AGGREGATE_TEXT + _AGGREGATE_INTS + _AGGREGATE_NUMBERS)
     rows = []
-    with (folder / AGGREGATES).open(encoding="utf-8") as fh:
-        for i, r in enumerate(csv.DictReader(fh)):
-            rows.append(
-                {
-                    "legacy_id": f"published-aggregate-{i:03d}",
-                    "row_kind": "aggregate",
-                    "source_document": r["source"],
-                    "source_file": f"legacy/{AGGREGATES}",
-                    "source_sha256": digest,
-                    "gpu": r["gpu"],
-                    "model": r["model"],
-                    "hf_path": r["hf_path"],
-                    "params_b": _num(r["params_b"]),
-                    "precision": r["precision"],
-                    "batch_size": int(r["batch_size"]),
-                    "output_tokens": int(r["output_tokens"]),
-                    "n_runs": int(r["n_runs"]),
-                    "trial_index": None,
-                    "duration_s": None,
-                    "energy_j": None,
-                    "throughput_tok_s": _num(r["throughput_tok_s"]),
-                    "throughput_std": _num(r["throughput_std"]),
-                    "power_w": _num(r["power_w"]),
-                    "power_std": _num(r["power_std"]),
-                    "energy_per_1k_tokens_j": _num(r["energy_j_per_1k_tok"]),
-                    "energy_std": _num(r["energy_std"]),
-                    "energy_basis": r["energy_basis"],
-                    "power_source": "NVML power polling (10 Hz per the author's documents)",
-                    "missing_provenance": MISSING.get(r["source"], "model revisions; exact versions; raw trials"),
-                    "validation": VALIDATION,
-                }
-            )
+    for i, (where, r) in enumerate(lines):
+        ints = {c: _cell(path, where, r, c, int) for c in _AGGREGATE_INTS}
+        numbers = {c: _cell(path, where, r, c, float, optional=True) for c in _AGGREGATE_NUMBERS}
+        rows.append(
+            {
+                "legacy_id": f"published-aggregate-{i:03d}",
+                "row_kind": "aggregate",
+                "source_document": r["source"],
+                "source_file": f"legacy/{AGGREGATES}",
+                "source_sha256": digest,
+                "gpu": r["gpu"],
+                "model": r["model"],
+                "hf_path": r["hf_path"],
+                "params_b": numbers["params_b"],
+                "precision": r["precision"],
+                **ints,
+                "trial_index": None,
+                "duration_s": None,
+                "energy_j": None,
+                "throughput_tok_s": numbers["throughput_tok_s"],
+                "throughput_std": numbers["throughput_std"],
+                "power_w": numbers["power_w"],
+                "power_std": numbers["power_std"],
+                "energy_per_1k_tokens_j": numbers["energy_j_per_1k_tok"],
+                "energy_std": numbers["energy_std"],
+                "energy_basis": r["energy_basis"],
+                "power_source": "NVML power polling (10 Hz per the author's documents)",
+                "missing_provenance": MISSING.get(r["source"], "model revisions; exact versions; raw trials"),
+                "validation": VALIDATION,
+            }
+        )
     return rows
 
 
-def rows(folder: Path) -> list[dict[str, Any]]:
-    return raw_trial_rows(folder) + aggregate_rows(folder)
-
-
-def raw_sweep_cv(folder: Path) -> list[tuple[int, float, int]]:
+def sweep_cv(trials: list[dict[str, Any]]) -> list[tuple[int, float, int]]:
     """(batch size, throughput CV %, trials) of the raw A800 sweep: checked against his "CV < 2 %"."""
     by_batch: dict[int, list[float]] = {}
-    for r in raw_trial_rows(folder):
+    for r in trials:
         by_batch.setdefault(r["batch_size"], []).append(r["throughput_tok_s"])
     return [(b, stats.cv_pct(v), len(v)) for b, v in sorted(by_batch.items())]
 
 
 def discrepancies(folder: Path) -> list[dict[str, str]]:
     """Where the researcher's documents disagree with themselves (cited, see legacy/DISCREPANCIES.json)."""
-    return json.loads((folder / "DISCREPANCIES.json").read_text(encoding="utf-8"))
+    path = folder / "DISCREPANCIES.json"
+    entries = _json(path, list)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            _fail(path, f"entry {i} is {_shown(entry)}, not an object")
+        for key in ("topic", "a", "b"):
+            _string(path, f"entry {i}", entry, key)
+    return entries
 
 
 # Who the legacy numbers belong to, as the seed documents say (shared/seeds 000, 001 and 003): the
@@ -159,16 +310,40 @@ class Source:
 
 def _stated(folder: Path, document: str) -> tuple[str, str]:
     """(licence, citation) as the source file itself states them, where we hold it as JSON."""
-    path = folder / (RAW_META if document == RAW else document)
-    if path.suffix != ".json" or not path.is_file():
+    name = RAW_META if document == RAW else document
+    path = folder / name
+    # a document is named by the aggregates' source column: only a plain name in legacy/ is looked up
+    plain = name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+    if not plain or path.suffix != ".json" or not path.is_file():
         return "not stated in what we hold (the document is not in legacy/)", ""
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    licence = f"{meta['license']} (stated in {path.name})" if isinstance(meta.get("license"), str) else ""
-    citation = meta.get("citation") if isinstance(meta.get("citation"), str) else ""
-    return licence or f"not stated in {path.name}", citation
+    meta = _json(path, dict)
+    licence, citation = (
+        _string(path, "the object", meta, key) if isinstance(meta.get(key), str) else ""
+        for key in ("license", "citation")
+    )
+    return (f"{licence} (stated in {path.name})" if licence else f"not stated in {path.name}"), citation
 
 
 def sources(folder: Path, documents: list[str]) -> list[Source]:
     """One entry per source document of the legacy rows (``documents``: each row's source_document)."""
     counts = Counter(documents)
     return [Source(d, counts[d], *_stated(folder, d)) for d in sorted(counts)]
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """Everything the build takes from the legacy folder, read and checked before any other work."""
+
+    rows: list[dict[str, Any]]
+    sweep_cv: list[tuple[int, float, int]]
+    discrepancies: list[dict[str, str]]
+    sources: list[Source]
+
+
+def load(folder: Path) -> Legacy:
+    """Read every legacy file once; a missing or malformed one raises LegacyError naming it."""
+    trials = raw_trial_rows(folder)
+    table = trials + aggregate_rows(folder)
+    return Legacy(
+        table, sweep_cv(trials), discrepancies(folder), sources(folder, [r["source_document"] for r in table])
+    )

@@ -23,6 +23,7 @@ _MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigge
 
 OutputError = folders.FolderError  # the name the build's callers and tests know
 target = folders.target
+creatable = folders.creatable
 
 
 def _listed(folder: Path) -> set[str] | None:

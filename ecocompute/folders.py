@@ -11,10 +11,12 @@ link as ``--out`` is refused, and deleting an old output unlinks links instead o
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +31,62 @@ def target(out: Path) -> Path:
     """``out`` as an absolute, normalised path (``.`` and ``..`` resolved lexically, links kept) so
     that ``--out .`` names the current folder, not an empty name."""
     return Path(os.path.abspath(out))
+
+
+def _limit(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default
+
+
+def creatable(out: Path, given: Path | str) -> None:
+    """Refuse, before any work, an ``--out`` (absolute: ``target``) that no build could take: a name in it
+    longer than its file system allows, or a place the user may not write in (the swap renames in
+    ``out``'s parent). ``given``: the path as the user wrote it, which the message names."""
+    shown = printable(str(given))
+    nearest = next((p for p in out.parents if os.path.isdir(p)), None)  # isdir is False on any error
+    if nearest is None:  # out is "/": refuse_target says why not
+        return
+    name_max = _limit(nearest, "PC_NAME_MAX", 255)
+    for part in out.relative_to(nearest).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise FolderError(
+                f"--out {shown}: the name {printable(part[:24])}... is {len(os.fsencode(part))} bytes, longer than "
+                f"the {name_max} a name may have here; nothing written: choose a shorter name"
+            )
+    if len(os.fsencode(str(out))) >= _limit(nearest, "PC_PATH_MAX", 4096):
+        raise FolderError(
+            f"--out {shown} is a longer path than the file system allows; nothing written: choose a shorter one"
+        )
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise FolderError(
+            f"--out {shown}: cannot write in {printable(str(nearest))} (no permission, or a read-only file system); "
+            "nothing written: choose a folder you can write in"
+        )
+
+
+def _fresh(out: Path, role: str) -> Path:
+    """A new, empty folder beside ``out`` named ``.NAME.ROLE-XXXXXXXX``, made as mkdir makes a folder (mode
+    0o777 less the umask: a finished build is the folder the user asked for, not a private temporary one).
+    NAME is cut, with a hash of the whole name to keep two long names apart, where the whole would not fit
+    in one file name (a valid ``--out`` of 250 bytes leaves no room for the suffix)."""
+    name_max = _limit(out.parent, "PC_NAME_MAX", 255)
+    prefix = f".{out.name}.{role}-"
+    if len(os.fsencode(prefix)) + 8 > name_max:
+        tag = f"~{hashlib.sha256(os.fsencode(out.name)).hexdigest()[:12]}.{role}-"
+        name = out.name
+        while name and len(os.fsencode(f".{name}{tag}")) + 8 > name_max:
+            name = name[:-1]
+        prefix = f".{name}{tag}"
+    for _ in range(100):
+        folder = out.parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir(0o777)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(errno.EEXIST, "no unused name for a folder beside the output", str(out.parent))
 
 
 def refuse_target(out: Path) -> bool:
@@ -75,9 +133,10 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     (something may appear there while the block runs). The old output is set aside by a rename and
     deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder is removed and
     ``out`` is left as it was."""
+    creatable(out, out)
     check(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    staging = _fresh(out, "tmp")
     try:
         yield staging
         check(out)
@@ -85,7 +144,7 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
             staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
             return
         # Reserve a unique name, then move the old output onto it (a rename onto an empty folder).
-        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        aside = _fresh(out, "old")
         out.rename(aside)
         try:
             staging.rename(out)

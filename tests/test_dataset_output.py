@@ -14,6 +14,7 @@ from conftest import FIXTURES, ROOT
 
 from dataset_card import outdir
 from dataset_card.cli import main as dataset
+from ecocompute import folders
 
 MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
 
@@ -23,7 +24,8 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 def _siblings(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+    """Hidden folders beside ``out``: a staging or set-aside folder left behind (a long name is cut in theirs)."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith("."))
 
 
 def _write(content: str):  # a stand-in for the dataset writer: two files in a subfolder
@@ -190,3 +192,63 @@ def test_out_below_a_file_or_a_file_itself(tmp_path: Path, submissions: Path) ->
     assert "is not a folder" in _one_line(_build_cli(blocker, submissions))
     assert blocker.read_text() == "keep me"
     assert sorted(os.listdir(tmp_path)) == ["file", "repo"]
+
+
+@pytest.mark.parametrize("name", ["n" * 241, "n" * 255, "\u00e9" * 127], ids=["241", "255", "254-bytes-of-e-acute"])
+def test_a_name_as_long_as_the_file_system_allows_is_built_and_replaced(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name  # the staging folder's name cannot be ".NAME.tmp-XXXXXXXX" here: it would be too long
+    outdir.replace(out, _write("old"))
+    outdir.replace(out, _write("new"))  # the old build is set aside under a name of the same kind
+    assert _tree(out)["README.md"] == b"card new" and _siblings(out) == []
+    assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_two_long_names_sharing_their_start_stage_apart(tmp_path: Path) -> None:
+    first, second = tmp_path / ("n" * 250 + "a"), tmp_path / ("n" * 250 + "b")
+    staged = []
+
+    def write(staging: Path) -> None:
+        staged.append(staging.name)
+        _write("x")(staging)
+
+    outdir.replace(first, write)
+    outdir.replace(second, write)
+    assert all(len(os.fsencode(n)) <= 255 for n in staged)
+    assert staged[0][:-8] != staged[1][:-8]  # the names' hash keeps them apart, not only the random end
+
+
+def test_an_impossible_name_fails_at_once_naming_the_path_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = "build/" + "n" * 256
+    # --submissions is missing too: the --out check comes first, before any reading or validation
+    line = _one_line(_build_cli(given, tmp_path / "missing"))
+    assert f"--out {given}: the name nnnnnnnnnnnnnnnnnnnnnnnn... is 256 bytes, longer than the 255" in line
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_place_the_user_cannot_write_in_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_access = os.access
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # root may write anywhere, so the permission is faked: what matters is that it is asked first
+    monkeypatch.setattr(folders.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    line = _one_line(_build_cli(locked / "a" / "b", tmp_path / "missing"))
+    assert f"--out {locked / 'a' / 'b'}: cannot write in {locked}" in line
+    assert os.listdir(locked) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_a_build_folder_has_the_mode_mkdir_gives(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        out = tmp_path / "llm-energy"
+        outdir.replace(out, _write("old"))
+        assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+        out.chmod(0o700)
+        outdir.replace(out, _write("new"))  # a replaced build gets the mode afresh, as a new folder would
+        assert out.stat().st_mode & 0o777 == 0o777 & ~umask
+        assert (out / "measurements").stat().st_mode & 0o777 == 0o777 & ~umask
+    finally:
+        os.umask(old)

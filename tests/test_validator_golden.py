@@ -16,6 +16,7 @@ INVALID = sorted((FIXTURES / "invalid").glob("*.json"))
 # each has its own tests (test_validator_paths.py, test_history.py).
 TESTED_ELSEWHERE = {
     "file.path_policy",
+    "file.name_encoding",  # a file name that is not UTF-8 cannot be committed as a fixture portably
     "file.name_mismatch",
     "file.handle_mismatch",
     "file.handle_author",  # test_history.py: a pull request adding to another folder

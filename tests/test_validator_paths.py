@@ -45,6 +45,16 @@ def test_path_policy(repo: Path, valid_doc: dict[str, Any], relative: str) -> No
     assert "file.path_policy" in _codes([path])
 
 
+def test_a_name_that_is_not_utf8_is_named_as_such(repo: Path, valid_doc: dict[str, Any]) -> None:
+    # os.fsdecode keeps the byte 0xff as the lone surrogate \udcff, which no dataset row can hold
+    name = os.fsdecode(b"bad\xff.json")
+    outside = write_json(repo / "elsewhere" / name, valid_doc)
+    (finding,) = validate([Path(os.path.relpath(outside))], accepted_root=None).findings
+    assert finding.code == "file.name_encoding" and "bad\\udcff.json" in finding.message
+    inside = write_json(repo / "submissions" / "synthetic-bot" / name, valid_doc)  # the naming policy says it there
+    assert _codes([inside]) == ["file.name_mismatch", "file.path_policy"]
+
+
 def test_name_must_match_submission_id(repo: Path, valid_doc: dict[str, Any]) -> None:
     path = write_json(repo / "submissions" / "synthetic-bot" / "some-other-name.json", valid_doc)
     assert _codes([path]) == ["file.name_mismatch"]

@@ -50,6 +50,11 @@ CATALOGUE: dict[str, Code] = {
             "path under submissions/ breaks the naming policy",
             "use submissions/<handle>/<submission_id>.json with letters, digits, '.', '_', '-'",
         ),
+        _error(
+            "file.name_encoding",
+            "the file's path (outside submissions/) is not UTF-8 text, so no dataset row can name it",
+            "rename the file, and any folder of its path, with UTF-8 names",
+        ),
         _error("file.name_mismatch", "file name does not match submission_id", "name the file <submission_id>.json"),
         _error(
             "file.handle_mismatch",

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from ecocompute.cli import printable
 from ecocompute.domain import Submission
 
 from .findings import Finding, make
@@ -76,12 +77,26 @@ def policy_findings(repo_path: str | None, shown: str) -> list[Finding]:
     return [make("file.path_policy", shown, "", f"path {repo_path!r}: " + "; ".join(problems))]
 
 
+def _encoding_findings(path: str, shown: str) -> list[Finding]:
+    """A path read from the file system holds a byte that is not UTF-8 as a lone surrogate
+    (surrogateescape): it cannot be written into the dataset's source_file column."""
+    for name in path.split("/"):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown_name = printable(name, limit=200)
+            message = f"the name {shown_name} holds bytes that are not UTF-8 (shown as \\udcXX): the dataset cannot record its path"
+            return [make("file.name_encoding", shown, "", message)]
+    return []
+
+
 def name_findings(sub: Submission, repo_path: str | None, shown: str) -> list[Finding]:
-    """A file under submissions/ is submissions/<handle>/<submission_id>.json."""
-    if repo_path is None:
-        return []
+    """A file under submissions/ is submissions/<handle>/<submission_id>.json (file.path_policy polices
+    its characters); any other path is at least text, as the dataset's rows name it (``buildable``)."""
+    if repo_path is None or repo_path.split("/")[0] != SUBMISSIONS:
+        return _encoding_findings(repo_path or shown, shown)
     parts = repo_path.split("/")
-    if parts[0] != SUBMISSIONS or len(parts) != 3:
+    if len(parts) != 3:
         return []
     findings = []
     stem = parts[2].removesuffix(".json")

@@ -1,0 +1,216 @@
+"""`eco-dataset build` inputs: a broken --legacy folder, a --submissions that is not a folder and a
+submission whose name is not UTF-8 each end as one line naming what is wrong, before any work and
+with nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES, ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataset_card import legacy, writer
+from dataset_card.cli import main as dataset
+from ecocompute.columns import CONFIGS
+
+LEGACY = ROOT / "legacy"
+MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
+RAW_HEADER = (LEGACY / legacy.RAW).read_text(encoding="utf-8").splitlines()[0]
+
+
+def _one_line(result: object) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("eco-dataset: error: "), lines
+    return lines[0]
+
+
+def _build(tmp_path: Path, *, legacy_dir: Path = LEGACY, submissions: Path | None = None) -> object:
+    if submissions is None:
+        submissions = tmp_path / "submissions"
+        submissions.mkdir(exist_ok=True)
+    args = ["build", "--submissions", str(submissions), "--legacy", str(legacy_dir), "--out", str(tmp_path / "out")]
+    return CliRunner().invoke(dataset, args)
+
+
+def _edit_text(name: str, edit: Callable[[str], str]) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        (folder / name).write_text(edit((folder / name).read_text(encoding="utf-8")), encoding="utf-8")
+
+    return apply
+
+
+def _write(name: str, data: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(data)
+
+
+def _edit_json(name: str, edit: Callable[[dict], object]) -> Callable[[Path], None]:
+    return _edit_text(name, lambda text: json.dumps(edit(json.loads(text))))
+
+
+def _replace_cell(text: str, line: int, column: str, value: str) -> str:
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+def _drop_column(text: str, column: str) -> str:
+    rows = [line.split(",") for line in text.splitlines()]
+    i = rows[0].index(column)
+    return "\n".join(",".join(r[:i] + r[i + 1 :]) for r in rows) + "\n"
+
+
+def _lines(text: str, edit: Callable[[list[str]], list[str]]) -> str:
+    return "\n".join(edit(text.splitlines())) + "\n"
+
+
+def _as_folder(name: str) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        (folder / name).unlink()
+        (folder / name).mkdir()
+
+    return apply
+
+
+RAW, META, AGG = legacy.RAW, legacy.RAW_META, legacy.AGGREGATES
+CORRUPTIONS = {
+    "metadata gpu is a number": (META, _write(META, b'{"gpu": 1}'), "'gpu' is 1, not text"),
+    "metadata without model": (META, _edit_json(META, lambda d: {"gpu": d["gpu"]}), "has no 'model'"),
+    "metadata not json": (META, _write(META, b'{"gpu": '), "is not valid JSON"),
+    "metadata a list": (META, _write(META, b"[]"), "holds a JSON array, not a JSON object"),
+    "metadata missing": (META, lambda f: (f / META).unlink(), "is missing"),
+    "metadata a folder": (META, _as_folder(META), "is not a regular file"),
+    "metadata output_length as text": (
+        META,
+        _edit_json(META, lambda d: d | {"output_length": "256"}),
+        "'output_length' is '256', not an integer",
+    ),
+    "metadata model a lone surrogate": (
+        META,
+        _edit_text(META, lambda t: t.replace('"mistralai/', '"\\udcffmistralai/')),
+        "'model' holds a lone surrogate",
+    ),
+    "raw csv missing": (RAW, lambda f: (f / RAW).unlink(), "is missing"),
+    "raw csv without a column": (
+        RAW,
+        _edit_text(RAW, lambda t: _drop_column(t, "avg_power_w")),
+        "no column avg_power_w",
+    ),
+    "raw csv text in a number": (
+        RAW,
+        _edit_text(RAW, lambda t: _replace_cell(t, 3, "total_time_s", "abc")),
+        "line 3, column total_time_s: 'abc' is not a number",
+    ),
+    "raw csv NaN": (
+        RAW,
+        _edit_text(RAW, lambda t: _replace_cell(t, 2, "total_energy_j", "nan")),
+        "'nan' is not a finite number",
+    ),
+    "raw csv short row": (RAW, _edit_text(RAW, lambda t: _lines(t, lambda ls: [*ls, "1,2.0"])), "fewer cells"),
+    "raw csv long row": (RAW, _edit_text(RAW, lambda t: _lines(t, lambda ls: [*ls, ls[-1] + ",9"])), "more cells"),
+    "raw csv header only": (RAW, _write(RAW, (RAW_HEADER + "\n").encode()), "a header but no rows"),
+    "raw csv empty": (RAW, _write(RAW, b""), "no column batch_size"),
+    "raw csv latin-1": (RAW, _write(RAW, RAW_HEADER.encode() + b"\n1,\xe9\n"), "is not UTF-8 text"),
+    "aggregates fractional batch": (
+        AGG,
+        _edit_text(AGG, lambda t: _replace_cell(t, 2, "batch_size", "1.5")),
+        "line 2, column batch_size: '1.5' is not an integer",
+    ),
+    "aggregates batch beyond int64": (
+        AGG,
+        _edit_text(AGG, lambda t: _replace_cell(t, 2, "batch_size", str(2**64))),
+        "beyond a 64-bit integer",
+    ),
+    "aggregates without a column": (AGG, _edit_text(AGG, lambda t: _drop_column(t, "n_runs")), "no column n_runs"),
+    "discrepancies an object": (
+        "DISCREPANCIES.json",
+        _write("DISCREPANCIES.json", b'{"topic": "x"}'),
+        "holds a JSON object, not a JSON array",
+    ),
+    "discrepancies entry incomplete": (
+        "DISCREPANCIES.json",
+        _write("DISCREPANCIES.json", b'[{"topic": "x", "a": "y"}]'),
+        "entry 0 has no 'b'",
+    ),
+    "a cited metadata file not json": ("a800_metadata.json", _write("a800_metadata.json", b"{"), "is not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPTIONS, ids=str)
+def test_a_broken_legacy_file_is_one_line_naming_it_and_nothing_is_written(tmp_path: Path, case: str) -> None:
+    name, corrupt, what = CORRUPTIONS[case]
+    folder = tmp_path / "legacy"
+    shutil.copytree(LEGACY, folder)
+    corrupt(folder)
+    line = _one_line(_build(tmp_path, legacy_dir=folder))
+    assert f"legacy file {folder / name}: " in line and what in line, line
+    assert "git checkout -- legacy/" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy", "submissions"]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of legacy/ that each example damages one file of and puts back."""
+    folder = tmp_path_factory.mktemp("fuzz") / "legacy"
+    shutil.copytree(LEGACY, folder)
+    return folder
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from([RAW, META, AGG, "DISCREPANCIES.json", "a800_metadata.json"]),
+    start=st.floats(0, 1),
+    cut=st.integers(0, 40),
+    insert=st.binary(max_size=40) | st.text(alphabet=',\n"\\{}[]:0123456789.-eE ', max_size=40).map(str.encode),
+)
+def test_any_damage_to_a_legacy_file_reads_or_is_a_legacy_error(
+    scratch: Path, name: str, start: float, cut: int, insert: bytes
+) -> None:
+    folder = scratch
+    original = (LEGACY / name).read_bytes()
+    at = int(start * len(original))
+    (folder / name).write_bytes(original[:at] + insert + original[at + cut :])
+    try:
+        held = legacy.load(folder)
+    except legacy.LegacyError as exc:
+        assert str(folder / name) in str(exc)
+    else:  # what reads also converts into the dataset's legacy table, as the build does next
+        assert writer.to_table("legacy", held.rows, CONFIGS["legacy"]).num_rows == len(held.rows)
+    finally:
+        (folder / name).write_bytes(original)
+
+
+def test_the_real_legacy_folder_reads_unchanged() -> None:
+    held = legacy.load(LEGACY)
+    assert len(held.rows) == 70 + len((LEGACY / AGG).read_text(encoding="utf-8").splitlines()) - 1
+    assert [n for _, _, n in held.sweep_cv] == [10] * 7 and held.discrepancies[0]["topic"]
+
+
+def test_submissions_given_as_a_file_is_not_a_folder(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("not submissions")
+    line = _one_line(_build(tmp_path, submissions=readme))
+    assert f"submissions folder {readme} is not a folder (--submissions)" in line
+    line = _one_line(_build(tmp_path, legacy_dir=readme))
+    assert f"legacy folder {readme} is not a folder (--legacy)" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_submission_named_with_bytes_that_are_not_utf8_is_named_so(tmp_path: Path) -> None:
+    folder = tmp_path / "incoming" / "synthetic-bot"  # not a repository's submissions/: no naming policy
+    folder.mkdir(parents=True)
+    (folder / os.fsdecode(b"bad\xff.json")).write_bytes(MIXED.read_bytes())
+    line = _one_line(_build(tmp_path, submissions=folder.parent))
+    assert "file.name_encoding" in line and "bad\\udcff.json holds bytes that are not UTF-8" in line
+    assert "dataset.unbuildable" not in line and not (tmp_path / "out").exists()
