@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema_rs
 
-from ecocompute.catalogue import STATE_DIR
+from ecocompute.catalogue import IDLE_WINDOW_FLOOR_S, STATE_DIR
 from ecocompute.gates import DEFAULT_EARLY_STOP, DEFAULT_GATES, EarlyStop, Gates
 from validator.contract import load_schema
 
@@ -94,6 +94,8 @@ class TrialPlan:
 
     def __post_init__(self) -> None:
         _finite_positive(self, ("settle_pct", "trial_min_s", "idle_window_s", "max_config_s"))
+        if self.idle_window_s < IDLE_WINDOW_FLOOR_S:  # eco-validate refuses the file (protocol.idle_window)
+            raise CollectError(f"TrialPlan.idle_window_s is {self.idle_window_s}: at least {IDLE_WINDOW_FLOOR_S} s")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ PLACEMENT_STRATEGIES = ("single_gpu", "device_map")
 EARLY_STOP_RULE = "chi2-throughput-cv"
 # The energy counter steps every 0.1 s: no protocol may ask for trials shorter than this.
 TRIAL_MIN_DURATION_FLOOR_S = 1.0
+# Power readings change every ~0.1 s too: an idle baseline averages ten of them at the least.
+IDLE_WINDOW_FLOOR_S = 1.0
 # Trials after warm-up run whole requests sized in warm-up to last trial_min_duration_s; only a GPU
 # that speeds up more than twice after sizing makes an honest one shorter than this share of it
 # (eco-validate refuses such a trial; eco-collect skips the configuration instead of writing one).

@@ -175,3 +175,5 @@ def test_the_library_entry_refuses_the_same_requests() -> None:
         for bad in (math.nan, math.inf, 0.0):
             with pytest.raises(CollectError, match=f"TrialPlan.{name} is {bad!r}: expected a finite number > 0"):
                 TrialPlan(**{name: bad})
+    with pytest.raises(CollectError, match=r"idle_window_s is 0\.5: at least 1\.0 s"):  # protocol.idle_window's floor
+        TrialPlan(idle_window_s=0.5)

@@ -295,6 +295,11 @@ CATALOGUE: dict[str, Code] = {
             "measure with the protocol's trial length (4 s by default)",
         ),
         _error(
+            "protocol.idle_window",
+            "idle-baseline windows shorter than 1 s",
+            "measure idle with eco-collect's protocol (5-s windows)",
+        ),
+        _error(
             "protocol.sample_period",
             "sample_period_s outside 0.001-0.1 s",
             "sample power at least every 0.1 s (eco-collect samples every 0.05 s)",

@@ -64,6 +64,16 @@ def _settings(sub: Submission, file: str) -> list[Finding]:
                 f"needs at least {catalogue.TRIAL_MIN_DURATION_FLOOR_S} s",
             )
         )
+    if proto.idle_window_s < catalogue.IDLE_WINDOW_FLOOR_S:
+        out.append(
+            make(
+                "protocol.idle_window",
+                file,
+                "/protocol/idle_window_s",
+                f"idle windows of {proto.idle_window_s} s: power readings change every 0.1 s, so an idle baseline "
+                f"needs at least {catalogue.IDLE_WINDOW_FLOOR_S} s",
+            )
+        )
     if proto.warmup_min_trials > proto.warmup_max_trials:
         out.append(
             make(
