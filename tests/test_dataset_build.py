@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from datasets import Features, load_dataset
 from dataset_card import build as build_module
 from dataset_card import checks
 from dataset_card.build import BuildError, build
+from ecocompute import stats
 from ecocompute.columns import CONFIGS
 from validator.check import check_file
 from validator.findings import Severity
@@ -161,6 +163,40 @@ def test_a_summary_within_the_validators_tolerance_builds(tmp_path: Path, monkey
     build(path.parent.parent, LEGACY, tmp_path / "out")
     built = pq.read_table(tmp_path / "out" / "measurements").to_pylist()
     assert sum(r["energy_vs_fp16"] is not None and r["precision"] != "fp16" for r in built) == 4
+
+
+def _at_the_tolerance_edge() -> dict:
+    """A synthetic file whose stated energy per token is the last float eco-validate's test accepts
+    against the exact (fsum) mean of its gate window, on the side away from Arrow's grouped mean of the
+    same trials, which differs from it by rounding."""
+    for seed in range(200):
+        doc = synthetic.submission(seed=seed, n_measurements=1, n_trials=10)
+        m = doc["measurements"][0]
+        ept = [t["energy_j"] / t["generated_tokens"] for t in m["trials"] if t["role"] == "measured"]
+        grouped = pa.table({"k": [0] * len(ept), "v": ept}).group_by("k", use_threads=False).aggregate([("v", "mean")])
+        exact, arrow = stats.mean(ept), grouped.column("v_mean")[0].as_py()
+        if exact == arrow:
+            continue
+        away = math.inf if arrow < exact else -math.inf
+        stated = exact * (1 + math.copysign(0.999999e-6, away))  # a few thousand floats inside the edge
+        while stats.close(math.nextafter(stated, away), exact):
+            stated = math.nextafter(stated, away)
+        assert not stats.close(stated, arrow)  # what the report's check refused
+        m["summary"]["energy_per_token_j_mean"] = stated
+        return doc
+    raise AssertionError("no synthetic file whose fsum and Arrow means differ")
+
+
+def test_a_summary_at_the_edge_of_the_tolerance_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same, at the very edge: eco-validate's exact mean and the report's Arrow mean differ by a few
+    units in the last place, which must not turn an accepted file into a failed build."""
+    monkeypatch.chdir(tmp_path)
+    doc = _at_the_tolerance_edge()
+    path = tmp_path / "repo" / "submissions" / "synthetic-bot" / f"{doc['submission_id']}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc, sort_keys=True) + "\n")
+    assert [f.code for f in check_file(path).findings if f.severity is Severity.ERROR] == []
+    build(path.parent.parent, LEGACY, tmp_path / "out")
 
 
 def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]]) -> None:
