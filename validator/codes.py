@@ -166,7 +166,7 @@ CATALOGUE: dict[str, Code] = {
         _error("stats.gates_loosened", "gate thresholds looser than the project's", "measure with the default gates"),
         _error(
             "physics.power_range",
-            "average power is not within (0, 1.1 x enforced limit]",
+            "average power, of the GPUs together or of one, is not within (0, 1.1 x enforced limit]",
             "check the GPU index and the sampler",
         ),
         _error(

@@ -189,20 +189,8 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J",
             )
         )
-    elif t.role != "warmup":
-        window_s = max(duration - COUNTER_STEP_S, 0.0)
-        for k, (board_j, idle_w) in enumerate(zip(per_gpu, ctx.idle_per_gpu_w, strict=True)):
-            if board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
-                out.append(
-                    make(
-                        "physics.board_below_idle",
-                        file,
-                        f"{ptr}/energy_per_gpu_j/{k}",
-                        f"GPU {k} holds {board_j} J in {duration} s, less than half its idle draw over the window "
-                        f"({BOARD_IDLE_FLOOR * idle_w * window_s:.1f} J: {idle_w:.1f} W lower idle window)",
-                    )
-                )
-                break
+    else:
+        out += _boards(t, ptr, ctx)
     # The counter's energy of a window is off by up to one of its steps of power (COUNTER_STEP_S), on
     # top of the 5 %: that matters only for short windows (a one-request warm-up of 0.5 s may differ
     # by 20 % with no second process anywhere; a 4-s trial by 2.5 %).
@@ -219,6 +207,38 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             )
         )
     return out
+
+
+def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
+    """Each board's share of a trial lies between half its idle draw (after warm-up) and what one board
+    may draw over the window: bounds on the sum alone let one board hold nothing and another twice its
+    limit (one board alone is its sum, which power_range and energy_power bound). The first board out
+    of bounds is named."""
+    duration, most_w = t.duration_s, ctx.limit_w / max(ctx.gpus, 1)
+    window_s = max(duration - COUNTER_STEP_S, 0.0)
+    for k, (board_j, idle_w) in enumerate(zip(t.energy_per_gpu_j, ctx.idle_per_gpu_w, strict=True)):
+        ptr_k = f"{ptr}/energy_per_gpu_j/{k}"
+        if ctx.gpus > 1 and board_j > most_w * (duration + ctx.edge_s):  # one board: the sum's bounds
+            return [
+                make(
+                    "physics.power_range",
+                    ctx.file,
+                    ptr_k,
+                    f"GPU {k} holds {board_j} J in {duration} s: more than one board's limit allows "
+                    f"({most_w * (duration + ctx.edge_s):.1f} J: {most_w:.0f} W for the window plus {ctx.edge_s:.2f} s)",
+                )
+            ]
+        if t.role != "warmup" and board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
+            return [
+                make(
+                    "physics.board_below_idle",
+                    ctx.file,
+                    ptr_k,
+                    f"GPU {k} holds {board_j} J in {duration} s, less than half its idle draw over the window "
+                    f"({BOARD_IDLE_FLOOR * idle_w * window_s:.1f} J: {idle_w:.1f} W lower idle window)",
+                )
+            ]
+    return []
 
 
 def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
