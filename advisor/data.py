@@ -8,6 +8,7 @@ Only the columns the analysis uses are read, so a large release costs its few co
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ecocompute import rows, stats
 from ecocompute.cli import EcoError, printable
+from ecocompute.columns import CONFIGS
 
 MEASUREMENT_COLUMNS = (
     *rows.FP16_KEY,
@@ -57,6 +59,33 @@ LEGACY_COLUMNS = (
     "energy_basis",
 )
 MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
+# What the analysis takes logarithms of, divides by or counts: positive wherever present. A build's
+# checks hold them; a folder or Hub revision read here may not come from one.
+_POSITIVE = {
+    "measurements": (
+        "parameter_count",
+        "batch_size",
+        "output_tokens",
+        "prompt_tokens",
+        "energy_per_token_j",
+        "energy_per_request_j",
+        "throughput_tok_s",
+        "power_w",
+        "energy_vs_fp16",
+    ),
+    "trials": (),  # the windows' means are held to the rows' energies, which are positive
+    "legacy": (
+        "params_b",
+        "batch_size",
+        "output_tokens",
+        "n_runs",
+        "throughput_tok_s",
+        "power_w",
+        "energy_per_1k_tokens_j",
+    ),
+}
+# No quantity of this dataset comes near this; beyond it a product in the figures overflows.
+_MAGNITUDE_MAX = 1e15
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
 # that mean (to eco-validate's own test, stats.close: every file it accepts builds) was altered after
@@ -112,11 +141,43 @@ def from_tables(source: str, tables: Mapping[str, pa.Table]) -> Dataset:
 
 
 def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
-    measurements = read("measurements", MEASUREMENT_COLUMNS)
-    windows = _windows(read("trials", TRIAL_COLUMNS))
+    def checked(config: str, columns: tuple[str, ...]) -> pa.Table:
+        return _checked(source, config, read(config, columns))
+
+    measurements = checked("measurements", MEASUREMENT_COLUMNS)
+    windows = _windows(checked("trials", TRIAL_COLUMNS))
     measured = tuple(measurements.to_pylist())
     _check_windows(source, measured, windows)
-    return Dataset(source, measured, windows, tuple(read("legacy", LEGACY_COLUMNS).to_pylist()))
+    return Dataset(source, measured, windows, tuple(checked("legacy", LEGACY_COLUMNS).to_pylist()))
+
+
+def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
+    """``table`` in the column types the dataset declares, its numbers finite, within _MAGNITUDE_MAX
+    and positive where the analysis needs them: anything else is a DatasetError naming the column,
+    not an error deep in the estimates or the figures."""
+    declared = pa.schema([CONFIGS[config].field(name) for name in table.column_names])
+    try:
+        table = table.cast(declared)
+    except (pa.ArrowException, ValueError) as exc:
+        raise DatasetError(
+            f"{printable(source)}: config {config} does not hold the column types eco-dataset build writes "
+            f"({printable(str(exc), limit=200)})"
+        ) from None
+    for field in declared:
+        if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)):
+            continue
+        values = table.column(field.name)
+        bad = pc.invert(pc.less_equal(pc.abs(values), _MAGNITUDE_MAX))  # NaN compares false
+        if field.name in _POSITIVE[config]:
+            bad = pc.or_(bad, pc.less_equal(values, 0))
+        first = pc.index(pc.fill_null(bad, False), True).as_py()
+        if first >= 0:
+            raise DatasetError(
+                f"{printable(source)}: config {config}, column {field.name}, row {first}: {values[first].as_py()!r} "
+                f"is not a value eco-dataset build writes (finite{', positive' if field.name in _POSITIVE[config] else ''}, "
+                f"at most {_MAGNITUDE_MAX:g} in size)"
+            )
+    return table
 
 
 def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
@@ -127,14 +188,29 @@ def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Tabl
         )
     tables = []
     for file in files:
-        names = set(pq.read_schema(file).names)
-        missing = [c for c in columns if c not in names]
-        if missing:
+        try:  # a FIFO would block the read for ever, a folder or device fail in Arrow's words
+            regular = stat.S_ISREG(file.stat().st_mode)  # follows links: a Hub snapshot's files are links
+        except OSError as exc:
+            raise DatasetError(f"cannot read {printable(str(file))}: {exc.strerror}") from None
+        if not regular:
+            raise DatasetError(f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote")
+        try:
+            names = set(pq.read_schema(file).names)
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise DatasetError(
+                    f"{printable(str(file))} lacks column(s) {', '.join(missing)}: rebuild it with this version's "
+                    "eco-dataset build"
+                )
+            tables.append(pq.read_table(file, columns=list(columns)))
+        except (pa.ArrowException, OSError) as exc:
             raise DatasetError(
-                f"{printable(str(file))} lacks column(s) {', '.join(missing)}: rebuild it with this version's eco-dataset build"
-            )
-        tables.append(pq.read_table(file, columns=list(columns)))
-    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+                f"{printable(str(file))} is not a Parquet file eco-dataset build wrote ({printable(str(exc), limit=200)})"
+            ) from None
+    try:
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowException as exc:
+        raise DatasetError(f"the {config} files of {printable(str(folder))} do not fit together ({exc})") from None
 
 
 def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) -> pa.Table:

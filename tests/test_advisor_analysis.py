@@ -141,6 +141,53 @@ def test_load_notices_altered_energies(tmp_path: Path, advisor_build: Path) -> N
         data.load(altered)
 
 
+def _set_column(path: Path, column: str, change: object) -> None:
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    i = table.schema.get_field_index(column)
+    values = table.column(i).to_pylist()
+    if callable(change):
+        values = change(values)
+    else:
+        values[0] = change
+    array = (
+        pa.array(values) if any(isinstance(v, str) for v in values) else pa.array(values, table.schema.field(i).type)
+    )
+    pq.write_table(table.set_column(i, pa.field(column, array.type), array), path)
+
+
+def _fifo(path: Path) -> None:
+    import os
+
+    path.unlink()
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "damage", "says"),
+    [
+        ("measurements", _fifo, "is not a regular file"),  # read, it would block for ever
+        ("measurements", lambda p: p.write_bytes(p.read_bytes()[:300]), "is not a Parquet file"),
+        ("measurements", lambda p: _set_column(p, "energy_per_token_j", lambda v: ["x"] * len(v)), "column types"),
+        ("measurements", lambda p: _set_column(p, "parameter_count", -7), "column parameter_count, row 0"),
+        ("measurements", lambda p: _set_column(p, "throughput_tok_s", 0.0), "column throughput_tok_s, row 0"),
+        ("legacy", lambda p: _set_column(p, "energy_per_1k_tokens_j", float("nan")), "energy_per_1k_tokens_j, row 0"),
+        ("legacy", lambda p: _set_column(p, "energy_per_1k_tokens_j", 1e308), "at most 1e\\+15"),
+    ],
+)
+def test_a_damaged_dataset_is_one_clear_error(
+    tmp_path: Path, advisor_build: Path, config: str, damage: object, says: str
+) -> None:
+    """A folder or Hub revision not written by eco-dataset build: one DatasetError naming the file or
+    the column and row, never a hang or a traceback deep in the estimates or the figures."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(advisor_build, damaged)
+    damage(next((damaged / config).glob("*.parquet")))  # type: ignore[operator]
+    with pytest.raises(data.DatasetError, match=says):
+        data.load(damaged)
+
+
 def test_hub_revision_goes_through_datasets(monkeypatch: pytest.MonkeyPatch, advisor_build: Path) -> None:
     import datasets
 
