@@ -172,6 +172,19 @@ def test_fifo_and_symlinked_folders_are_not_followed(tmp_path: Path, valid_doc: 
     assert any("is a symbolic link" in f.message for f in report.findings if Path(f.file).name == "linked")
 
 
+def test_a_folder_nested_deeper_than_the_stack_is_walked(tmp_path: Path, valid_doc: dict) -> None:
+    """os.walk recursed per level: 1,000 nested folders raised RecursionError before Python 3.12."""
+    deep = tmp_path
+    for _ in range(1200):  # pathlib's and os.makedirs' parents=True recurse too
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "x.json").write_text(json.dumps(valid_doc), encoding="utf-8")
+    write_json(tmp_path / "a.json", valid_doc)
+    from validator.run import discover
+
+    assert discover([tmp_path]) == [tmp_path / "a.json", deep / "x.json"]
+
+
 def test_a_folder_that_cannot_be_listed_fails_the_run_and_the_build(
     tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,7 @@ def absolute(path: Path) -> Path:
 def _root_of(folder: str) -> str | None:
     here = Path(folder)
     for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
+        if os.path.lexists(candidate / ".git"):  # False, not PermissionError, where a folder is not searchable
             return str(candidate)
     return None
 

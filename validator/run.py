@@ -44,15 +44,39 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for p in paths:
         if p.is_dir() and not p.is_symlink():
-            for root, dirs, files in os.walk(p, onerror=lambda exc: found.append(Path(exc.filename))):
-                links = sorted(d for d in dirs if os.path.islink(os.path.join(root, d)))
-                dirs[:] = sorted(set(dirs) - set(links))  # os.walk would not enter them either
-                found.extend(Path(root) / f for f in sorted([*links, *(f for f in files if f.endswith(".json"))]))
+            _walk(p, found)
         elif p.exists() or p.is_symlink():
             found.append(p)
         else:
             raise UsageError(f"no such file or folder: {printable(str(p))}")
     return found
+
+
+def _walk(top: Path, found: list[Path]) -> None:
+    """os.walk's order (top-down, names sorted) without its recursion: a folder nested a thousand deep
+    overflowed Python's stack before 3.12. Appends the *.json entries, the links to folders and the
+    folders that cannot be listed to ``found``."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            found.append(folder)  # its files unchecked: a finding of its own (loading names why)
+            continue
+        below = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+                is_link_to_folder = not is_folder and entry.is_symlink() and entry.is_dir()
+            except OSError:
+                is_folder = is_link_to_folder = False
+            if is_folder:
+                below.append(Path(entry.path))
+            elif is_link_to_folder or entry.name.endswith(".json"):
+                found.append(Path(entry.path))
+        stack.extend(reversed(below))
 
 
 def _check_chunk(paths: list[Path], now: datetime | None, reference_dir: str) -> list[Checked]:
