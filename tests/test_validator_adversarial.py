@@ -182,7 +182,13 @@ def test_a_folder_nested_deeper_than_the_stack_is_walked(tmp_path: Path, valid_d
     write_json(tmp_path / "a.json", valid_doc)
     from validator.run import discover
 
-    assert discover([tmp_path]) == [tmp_path / "a.json", deep / "x.json"]
+    try:
+        assert discover([tmp_path]) == [tmp_path / "a.json", deep / "x.json"]
+    finally:  # shutil.rmtree, as pytest removes old temporary folders, recurses per level too
+        (deep / "x.json").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_a_folder_that_cannot_be_listed_fails_the_run_and_the_build(

@@ -49,6 +49,34 @@ def test_json_output(tmp_path: Path) -> None:
     assert json.loads(report_file.read_text()) == payload
 
 
+def test_output_replaces_only_its_own_report(tmp_path: Path) -> None:
+    """--output creates a file or replaces an eco-validate report: naming the submission under test
+    replaced it with the report, and a link was written through."""
+    runner = CliRunner()
+    report = tmp_path / "report.json"
+    assert runner.invoke(main, ["--output", str(report), str(GOOD)]).exit_code == 0
+    assert json.loads(report.read_text())["accepted"] is True
+    assert runner.invoke(main, ["--output", str(report), str(BAD)]).exit_code == 1  # its own: replaced
+    assert json.loads(report.read_text())["accepted"] is False
+    submission = tmp_path / "mine.json"
+    submission.write_bytes(GOOD.read_bytes())
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me")
+    (tmp_path / "link.json").symlink_to(elsewhere)
+    for target, says in ((submission, "is not a report eco-validate wrote"), (tmp_path / "link.json", "is a link")):
+        result = runner.invoke(main, ["--output", str(target), str(submission)])
+        assert result.exit_code == 2 and says in result.output, result.output
+    assert submission.read_bytes() == GOOD.read_bytes() and elsewhere.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "link.json", "mine.json", "report.json"]
+
+
+def test_the_json_report_has_the_keys_output_recognises() -> None:
+    from validator import reporters
+    from validator.run import Report
+
+    assert json.loads(reporters.render_json(Report())).keys() == reporters.JSON_REPORT_KEYS
+
+
 def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

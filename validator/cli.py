@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from pathlib import Path
 
 import click
 
-from ecocompute.cli import Command, traceback_option
+from ecocompute.cli import Command, printable, traceback_option
 
 from . import reporters
 from .history import GitError
@@ -15,6 +17,42 @@ from .paths import root_of_folder
 from .run import UsageError, exit_code, reference_folder, validate
 
 _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
+_REPORT_MAX_BYTES = 256 * 1024 * 1024  # a file larger than this is no report of ours
+
+
+def _replaceable(output: Path) -> None:
+    """--output creates a file or replaces a report eco-validate wrote, nothing else: naming the
+    submission being validated by mistake replaced it with the report, and a link was written through."""
+    shown = printable(str(output))
+    if output.is_symlink() or (output.exists() and not output.is_file()):
+        raise click.BadParameter(f"{shown} is a link or not a regular file; nothing written", param_hint="--output")
+    if not output.exists():
+        return
+    try:
+        with output.open("rb") as fh:
+            data = json.loads(fh.read(_REPORT_MAX_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
+        data = None
+    if not (isinstance(data, dict) and data.keys() == reporters.JSON_REPORT_KEYS):
+        raise click.BadParameter(
+            f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
+            param_hint="--output",
+        )
+
+
+def _write_report(output: Path, text: str) -> None:
+    """Whole or not at all: a temporary file beside it, renamed over it."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, output)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:  # named for the path given, not the temporary file's
+        raise OSError(exc.errno, exc.strerror, str(output)) from exc
 
 
 @click.command(cls=Command, name="eco-validate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,6 +105,8 @@ def main(
         raise click.UsageError("give at least one PATH, or --base GIT_REF")
     if accepted is None:
         accepted = root_of_folder(Path.cwd()) / "submissions"
+    if output is not None:
+        _replaceable(output)  # before the run: a refusal costs nothing
     try:
         folder = reference_folder(reference_dir)
         report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder, author=author)
@@ -76,7 +116,7 @@ def main(
         raise click.UsageError(str(exc)) from exc
     click.echo(_RENDER[fmt](report), nl=False)
     if output is not None:
-        output.write_text(reporters.render_json(report), encoding="utf-8")
+        _write_report(output, reporters.render_json(report))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_path:
         with open(summary_path, "a", encoding="utf-8") as fh:

@@ -43,6 +43,9 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+JSON_REPORT_KEYS = frozenset({"accepted", "files", "rejected_files", "counts", "findings"})
+
+
 def render_json(report: Report) -> str:
     payload = {
         "accepted": not report.errors,
