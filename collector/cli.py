@@ -14,7 +14,7 @@ from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_list, parse_pr
 from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
-from .request import TrialPlan, check_gpus, check_handle, protocol_maximum
+from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
 
 
 def _usage(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
@@ -46,7 +46,11 @@ def _gpus(value: str) -> list[int]:
 
 
 def _batch_sizes(value: str) -> list[int]:
-    return list(dict.fromkeys(_ints(value, "batch size", 1)))
+    out = list(dict.fromkeys(_ints(value, "batch size", 1)))
+    most = measurement_maximum("batch_size")
+    if max(out) > most:
+        raise ValueError(f"{value[:40]!r}: the submission schema takes batch sizes up to {most}")
+    return out
 
 
 def _engines(value: str) -> list[str]:
@@ -85,7 +89,13 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
 
 
 @main.command()
-@click.option("--model", "model_id", required=True, help="Hub model id, e.g. Qwen/Qwen2.5-3B-Instruct.")
+@click.option(
+    "--model",
+    "model_id",
+    required=True,
+    callback=_usage(check_model),
+    help="Hub model id, e.g. Qwen/Qwen2.5-3B-Instruct; it must be in ecocompute/reference/models.json.",
+)
 @click.option(
     "--precision",
     "precision_list",

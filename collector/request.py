@@ -7,9 +7,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jsonschema_rs
 
+from ecocompute import reference
 from ecocompute.catalogue import IDLE_WINDOW_FLOOR_S, STATE_DIR
 from ecocompute.gates import DEFAULT_EARLY_STOP, DEFAULT_GATES, EarlyStop, Gates
 from validator.contract import load_schema
@@ -21,12 +23,19 @@ from .errors import CollectError
 # otherwise fail only after the whole measurement, or in its arithmetic.
 
 
-@functools.lru_cache(maxsize=1)
-def _handle_rule() -> tuple[str, jsonschema_rs.Draft202012Validator]:
-    """The submission schema's own rule for contributor.handle, applied by the validator's engine, so
-    that a handle accepted here is one the written file is accepted with."""
-    rule = load_schema()["properties"]["contributor"]["properties"]["handle"]
-    return rule["pattern"], jsonschema_rs.Draft202012Validator(rule)
+@functools.lru_cache(maxsize=8)
+def _rule(*path: str) -> tuple[dict[str, Any], jsonschema_rs.Draft202012Validator]:
+    """The submission schema's own rule at ``path``, applied by the validator's engine, so that a value
+    accepted here is one the written file is accepted with."""
+    rule = load_schema()
+    for key in path:
+        rule = rule[key]
+    return rule, jsonschema_rs.Draft202012Validator(rule)
+
+
+def measurement_maximum(name: str) -> int | float:
+    """The submission schema's maximum for a measurement field (``batch_size``)."""
+    return _rule("$defs", "measurement", "properties", name)[0]["maximum"]
 
 
 def protocol_maximum(*path: str) -> int | float:
@@ -41,13 +50,30 @@ def protocol_maximum(*path: str) -> int | float:
 def check_handle(handle: str) -> str:
     """``handle`` if the submission schema accepts it as contributor.handle; ValueError otherwise. It
     also names the output folder and starts the submission id, so nothing else may pass."""
-    pattern, rule = _handle_rule()
-    if not rule.is_valid(handle):
+    rule, validator = _rule("properties", "contributor", "properties", "handle")
+    if not validator.is_valid(handle):
         raise ValueError(
             f"{handle[:60]!r} is not a handle the submission schema accepts (contributor.handle must match "
-            f"{pattern}): give your GitHub login"
+            f"{rule['pattern']}): give your GitHub login"
         )
     return handle
+
+
+def check_model(model_id: str) -> str:
+    """``model_id`` if the schema accepts it as a Hub id (owner/name) and the reference table knows it:
+    eco-validate refuses a file of any other model, so its run would be lost (reference.unknown_model)."""
+    rule, validator = _rule("$defs", "measurement", "properties", "model", "properties", "id")
+    if not validator.is_valid(model_id):
+        raise ValueError(
+            f"{model_id[:80]!r} is not a Hub model id the submission schema accepts (owner/name, matching "
+            f"{rule['pattern']})"
+        )
+    if model_id not in reference.default().models:
+        raise ValueError(
+            f"{model_id!r} is not in the reference table of models (ecocompute/reference/models.json), so "
+            "eco-validate would refuse its file after the run: add its row there first, with its config.json as source"
+        )
+    return model_id
 
 
 def check_gpus(gpus: Sequence[int]) -> Sequence[int]:

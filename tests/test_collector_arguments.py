@@ -81,7 +81,7 @@ def _refused(args: list[str], env: dict[str, str] | None = None) -> str:
     ],
 )
 def test_run_refuses_at_parse_time(option: str, value: str, allowed: str, nothing_measured: list[str]) -> None:
-    line = _refused(["run", "--model", "org/model", option, value])
+    line = _refused(["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", option, value])
     assert f"Invalid value for '{option}'" in line and allowed in line
     shown = value if option.endswith("-s") or option == "--max-trials" else repr(value)
     assert shown.replace("\u202e", "\\u202e") in line  # the value, escaped (no raw newline or bidi mark)
@@ -89,8 +89,24 @@ def test_run_refuses_at_parse_time(option: str, value: str, allowed: str, nothin
 
 
 def test_a_bad_handle_from_the_environment_is_refused_before_the_run(nothing_measured: list[str]) -> None:
-    line = _refused(["run", "--model", "org/model"], env={"ECO_HANDLE": "../evil"})
+    line = _refused(["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct"], env={"ECO_HANDLE": "../evil"})
     assert "'--handle'" in line and "'../evil'" in line and nothing_measured == []
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [
+        (["--model", "gpt2"], "not a Hub model id the submission schema accepts (owner/name"),
+        (["--model", "someone/unknown-7b"], "not in the reference table of models"),
+        (["--model", "Qwen/Qwen2.5-0.5B-Instruct", "--batch-size", "1,2000000"], "batch sizes up to 1000000"),
+    ],
+)
+def test_run_refuses_a_model_or_batch_size_its_file_could_not_have(
+    args: list[str], allowed: str, nothing_measured: list[str]
+) -> None:
+    """Refused by eco-validate only once the whole run was measured (schema pattern, reference table)."""
+    line = _refused(["run", *args])
+    assert allowed in line and nothing_measured == []
 
 
 def test_doctor_refuses_a_gpu_named_twice(nothing_measured: list[str]) -> None:
@@ -107,7 +123,7 @@ def _request_of(args: list[str], monkeypatch: pytest.MonkeyPatch) -> RunRequest:
         raise NvmlError("stop here")
 
     monkeypatch.setattr("collector.collect.collect", capture)
-    result = CliRunner().invoke(main, ["run", "--model", "org/model", *args])
+    result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", *args])
     assert result.exit_code == 1 and seen, result.output
     return seen[0]
 
@@ -158,7 +174,7 @@ def test_parse_list(items: list[str]) -> None:
 
 
 def test_the_library_entry_refuses_the_same_requests() -> None:
-    base: dict[str, Any] = dict(model_id="org/model", precisions=("fp16",), batch_sizes=(1,))
+    base: dict[str, Any] = dict(model_id="Qwen/Qwen2.5-0.5B-Instruct", precisions=("fp16",), batch_sizes=(1,))
     RunRequest(**base)  # the base is fine
     for change, message in [
         ({"handle": "../../evil"}, "contributor.handle must match"),

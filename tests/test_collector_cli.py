@@ -24,7 +24,7 @@ from collector.render import summary_table
     ],
 )
 def test_usage_errors(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["run", "--model", "org/model", *args])
+    result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", *args])
     assert result.exit_code == 2 and message in result.output
 
 
@@ -33,12 +33,14 @@ def test_known_error_is_one_actionable_line(monkeypatch: pytest.MonkeyPatch) -> 
         raise NvmlError("nvmlInit: NVML Shared Library Not Found")
 
     monkeypatch.setattr("collector.collect.collect", no_gpu)
-    result = CliRunner().invoke(main, ["run", "--model", "org/model"])
+    result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct"])
     assert result.exit_code == 1
     assert "eco-collect: error: nvmlInit: NVML Shared Library Not Found" in result.output
     assert "Traceback" not in result.output
     with pytest.raises(NvmlError):
-        CliRunner().invoke(main, ["--traceback", "run", "--model", "org/model"], catch_exceptions=False)
+        CliRunner().invoke(
+            main, ["--traceback", "run", "--model", "Qwen/Qwen2.5-0.5B-Instruct"], catch_exceptions=False
+        )
 
 
 def test_summary_table_compares_with_fp16() -> None:
@@ -79,7 +81,7 @@ def test_options_reach_the_run_request(monkeypatch: pytest.MonkeyPatch) -> None:
         [
             "run",
             "--model",
-            "org/model",
+            "Qwen/Qwen2.5-0.5B-Instruct",
             "--pin-cpu",
             "--batch-size",
             "1,4",
@@ -155,5 +157,5 @@ def test_the_log_says_where_a_preparation_went_and_escapes_it() -> None:
 
 
 def test_a_trial_length_eco_validate_would_refuse_is_a_usage_error() -> None:
-    result = CliRunner().invoke(main, ["run", "--model", "org/model", "--trial-min-s", "0.9"])
+    result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--trial-min-s", "0.9"])
     assert result.exit_code == 2 and "0.9 is not in the range 1.0<=x<=86400" in result.output
