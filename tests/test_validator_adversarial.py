@@ -392,6 +392,19 @@ def test_step_summary_escapes_markdown_and_html() -> None:
     assert row.count(" | ") == 4 and "\\|" in row
 
 
+def test_the_step_summary_stays_within_githubs_limit() -> None:
+    """GitHub drops a step summary above 1 MiB: 12,000 findings made 1.4 MB."""
+    many = [make("json.syntax", f"submissions/x/{i:05d}.json", "/x", "y" * 100) for i in range(12_000)]
+    out = reporters.render_step_summary(Report(files=[f.file for f in many], findings=many))
+    assert len(out.encode()) <= reporters.STEP_SUMMARY_MAX_BYTES
+    shown = sum(line.startswith("| submissions") for line in out.splitlines())
+    assert 0 < shown < 12_000 and out.rstrip().endswith(
+        f"{12_000 - shown} more finding(s) not shown here; see the JSON report."
+    )
+    few = reporters.render_step_summary(Report(files=["a"], findings=many[:3]))
+    assert "not shown" not in few and few.count("| submissions") == 3
+
+
 def test_odd_file_names_are_reported_safely(tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     odd = os.fsdecode(b"bad\xff\n\x1b[31mname.json")

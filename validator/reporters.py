@@ -17,6 +17,8 @@ from ecocompute.cli import printable
 from .findings import CATALOGUE, Finding
 from .run import Report
 
+STEP_SUMMARY_MAX_BYTES = 512 * 1024  # half GitHub's 1-MiB limit per step: other steps may write too
+_SUMMARY_TAIL_BYTES = 100  # the line saying how many findings are left out
 GITHUB_ANNOTATION_CAP = 50
 
 
@@ -105,12 +107,19 @@ def _md_cell(value: str) -> str:
 
 
 def render_step_summary(report: Report) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY."""
+    """Markdown for $GITHUB_STEP_SUMMARY, within STEP_SUMMARY_MAX_BYTES: GitHub drops a step's summary
+    above 1 MiB, so rows stop where the next would pass the budget and a line says how many are left
+    out (the JSON report holds them all)."""
     out = ["## Submission validation", "", f"**{_verdict(report)}**", ""]
-    if report.findings:
+    findings = _sorted(report)
+    if findings:
         out += ["| file | line | severity | code | message |", "|---|---|---|---|---|"]
-        for f in _sorted(report):
-            out.append(
-                f"| {_md_cell(f.file)} | {f.line or ''} | {f.severity.value} | `{f.code}` | {_md_cell(f.message)} |"
-            )
+    size = sum(len(line.encode()) + 1 for line in out) + _SUMMARY_TAIL_BYTES
+    for shown, f in enumerate(findings):
+        row = f"| {_md_cell(f.file)} | {f.line or ''} | {f.severity.value} | `{f.code}` | {_md_cell(f.message)} |"
+        size += len(row.encode()) + 1
+        if size > STEP_SUMMARY_MAX_BYTES:
+            out += ["", f"{len(findings) - shown} more finding(s) not shown here; see the JSON report."]
+            break
+        out.append(row)
     return "\n".join(out) + "\n"
