@@ -45,6 +45,12 @@ def creatable(out: Path, given: Path | str) -> None:
     longer than its file system allows, or a place the user may not write in (the swap renames in
     ``out``'s parent). ``given``: the path as the user wrote it, which the message names."""
     shown = printable(str(given))
+    try:
+        str(out).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by the file system's decoding
+        raise FolderError(
+            f"--out {shown} is not UTF-8 text (the Parquet writer and the Hub need it); nothing written: rename it"
+        ) from None
     nearest = next((p for p in out.parents if os.path.isdir(p)), None)  # isdir is False on any error
     if nearest is None:  # out is "/": refuse_target says why not
         return

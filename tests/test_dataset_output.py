@@ -228,6 +228,15 @@ def test_an_impossible_name_fails_at_once_naming_the_path_as_given(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_name_that_is_not_utf8_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes that are not UTF-8 reached the Parquet writer as a UnicodeEncodeError, after the validation."""
+    monkeypatch.chdir(tmp_path)
+    given = os.fsdecode(b"build-\xff")
+    line = _one_line(_build_cli(given, tmp_path / "missing"))
+    assert "is not UTF-8 text" in line and "\\udcff" in line  # named, escaped
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_place_the_user_cannot_write_in_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_access = os.access
     locked = tmp_path / "locked"
