@@ -73,7 +73,7 @@ _POSITIVE = {
         "power_w",
         "energy_vs_fp16",
     ),
-    "trials": (),  # the windows' means are held to the rows' energies, which are positive
+    "trials": (),  # a warm-up may hold 0 J; the measured ones are held positive in _windows
     "legacy": (
         "params_b",
         "batch_size",
@@ -84,8 +84,25 @@ _POSITIVE = {
         "energy_per_1k_tokens_j",
     ),
 }
+# Where a build leaves a cell empty: the figures of a skipped row, a legacy row's unknowns. Every other
+# column read here is a key or a label that the analysis sorts, joins and prints.
+_NULLABLE = {
+    "measurements": (
+        "gate_failed",
+        "energy_per_token_j",
+        "energy_per_request_j",
+        "throughput_tok_s",
+        "power_w",
+        "energy_vs_fp16",
+    ),
+    "trials": (),
+    "legacy": ("hf_path", "params_b", "n_runs", "throughput_tok_s", "power_w", "energy_std"),
+}
 # No quantity of this dataset comes near this; beyond it a product in the figures overflows.
-_MAGNITUDE_MAX = 1e15
+_MAGNITUDE_MAX = 10**15
+# Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
+# repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
+MAX_ROWS = 20_000_000
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
 # that mean (to eco-validate's own test, stats.close: every file it accepts builds) was altered after
@@ -145,7 +162,7 @@ def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> 
         return _checked(source, config, read(config, columns))
 
     measurements = checked("measurements", MEASUREMENT_COLUMNS)
-    windows = _windows(checked("trials", TRIAL_COLUMNS))
+    windows = _windows(source, checked("trials", TRIAL_COLUMNS))
     measured = tuple(measurements.to_pylist())
     _check_windows(source, measured, windows)
     return Dataset(source, measured, windows, tuple(checked("legacy", LEGACY_COLUMNS).to_pylist()))
@@ -164,20 +181,33 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
             f"({printable(str(exc), limit=200)})"
         ) from None
     for field in declared:
-        if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)):
-            continue
         values = table.column(field.name)
-        bad = pc.invert(pc.less_equal(pc.abs(values), _MAGNITUDE_MAX))  # NaN compares false
-        if field.name in _POSITIVE[config]:
-            bad = pc.or_(bad, pc.less_equal(values, 0))
+        bad, rule = _outside(values, field.type, positive=field.name in _POSITIVE[config])
+        if field.name not in _NULLABLE[config]:
+            bad, rule = pc.or_(pc.fill_null(bad, False), pc.is_null(values)), f"{rule}, never empty".lstrip(", ")
         first = pc.index(pc.fill_null(bad, False), True).as_py()
         if first >= 0:
             raise DatasetError(
-                f"{printable(source)}: config {config}, column {field.name}, row {first}: {values[first].as_py()!r} "
-                f"is not a value eco-dataset build writes (finite{', positive' if field.name in _POSITIVE[config] else ''}, "
-                f"at most {_MAGNITUDE_MAX:g} in size)"
+                f"{printable(source)}: config {config}, column {field.name}, row {first}: "
+                f"{printable(repr(values[first].as_py()), limit=80)} is not a value eco-dataset build writes ({rule})"
             )
     return table
+
+
+def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> tuple[pa.ChunkedArray, str]:
+    """Which numbers are NaN, infinite, beyond _MAGNITUDE_MAX or (``positive``) not above 0, and the
+    rule in words; for other columns, none. Integers are compared as integers: a float bound would
+    make Arrow cast them, refusing any beyond 2^53."""
+    if pa.types.is_integer(kind):
+        bound = pa.scalar(_MAGNITUDE_MAX, kind)
+        bad = pc.or_(pc.greater(values, bound), pc.less(values, pc.negate(bound)))
+    elif pa.types.is_floating(kind):
+        bad = pc.invert(pc.less_equal(pc.abs(values), float(_MAGNITUDE_MAX)))  # NaN compares false
+    else:
+        return pc.and_(pc.is_null(values), pc.is_valid(values)), ""  # all false: no rule on text
+    if positive:
+        bad = pc.or_(bad, pc.less_equal(values, 0))
+    return bad, f"finite{', positive' if positive else ''}, at most {_MAGNITUDE_MAX:.0e} in size"
 
 
 def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
@@ -195,7 +225,13 @@ def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Tabl
         if not regular:
             raise DatasetError(f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote")
         try:
-            names = set(pq.read_schema(file).names)
+            meta = pq.read_metadata(file)
+            if meta.num_rows > MAX_ROWS:
+                raise DatasetError(
+                    f"{printable(str(file))} declares {meta.num_rows} rows, more than {MAX_ROWS} this tool reads: it "
+                    "is not a file eco-dataset build wrote"
+                )
+            names = set(meta.schema.to_arrow_schema().names)
             missing = [c for c in columns if c not in names]
             if missing:
                 raise DatasetError(
@@ -223,8 +259,15 @@ def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) 
     return ds.select_columns(list(columns)).with_format("arrow")[:]
 
 
-def _windows(trials: pa.Table) -> dict[str, WindowStats]:
+def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:
     measured = trials.filter(pc.equal(trials["role"], MEASURED_ROLE))
+    # Each trial of a window positive, not only their mean: its spread is taken on the log scale, and
+    # trials of +-1e15 cancelling out to a plausible mean overflowed the interval.
+    least = pc.min(measured["energy_per_token_j"]).as_py()
+    if least is not None and least <= 0:
+        raise DatasetError(
+            f"{printable(source)}: a measured trial holds {least} J per token: not a value eco-dataset build writes"
+        )
     # One thread: threads would sum each window in an order that varies from run to run, and the build
     # embeds these figures in a card that must be byte-identical between builds of the same files.
     grouped = measured.group_by("measurement_id", use_threads=False).aggregate(

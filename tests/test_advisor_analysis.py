@@ -174,6 +174,14 @@ def _fifo(path: Path) -> None:
         ("measurements", lambda p: _set_column(p, "throughput_tok_s", 0.0), "column throughput_tok_s, row 0"),
         ("legacy", lambda p: _set_column(p, "energy_per_1k_tokens_j", float("nan")), "energy_per_1k_tokens_j, row 0"),
         ("legacy", lambda p: _set_column(p, "energy_per_1k_tokens_j", 1e308), "at most 1e\\+15"),
+        ("measurements", lambda p: _set_column(p, "gpu_name", None), "column gpu_name, row 0: None .*never empty"),
+        ("measurements", lambda p: _set_column(p, "status", lambda v: [None] * len(v)), "column status, row 0"),
+        ("legacy", lambda p: _set_column(p, "precision", None), "column precision, row 0"),
+        # an integer beyond 2^53 made Arrow refuse a float comparison with a traceback
+        ("measurements", lambda p: _set_column(p, "parameter_count", -(2**63)), "column parameter_count, row 0"),
+        ("measurements", lambda p: _set_column(p, "trials_measured", 2**60), "column trials_measured, row 0"),
+        # measured trials cancelling out to a plausible mean overflowed the interval
+        ("trials", lambda p: _set_column(p, "energy_per_token_j", lambda v: [-x for x in v]), "a measured trial holds"),
     ],
 )
 def test_a_damaged_dataset_is_one_clear_error(
@@ -186,6 +194,15 @@ def test_a_damaged_dataset_is_one_clear_error(
     damage(next((damaged / config).glob("*.parquet")))  # type: ignore[operator]
     with pytest.raises(data.DatasetError, match=says):
         data.load(damaged)
+
+
+def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(
+    tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few hundred bytes of Parquet can declare 10^8 rows of one value: gigabytes once read."""
+    monkeypatch.setattr(data, "MAX_ROWS", 10)
+    with pytest.raises(data.DatasetError, match=r"declares [0-9]+ rows, more than 10 this tool reads"):
+        data.load(advisor_build)
 
 
 def test_hub_revision_goes_through_datasets(monkeypatch: pytest.MonkeyPatch, advisor_build: Path) -> None:
