@@ -26,13 +26,19 @@ def _one_line_error(result: click.testing.Result, prog: str) -> str:
     return lines[0]
 
 
-def test_validate_output_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
-    result = CliRunner().invoke(validate, [str(VALID), "--output", str(tmp_path / "missing" / "r.json")])
-    # the report itself is printed first; the failure is the last line
+def _full_disk(*_args: object, **_kwargs: object) -> object:
+    raise OSError(28, "No space left on device")
+
+
+def test_validate_output_that_cannot_be_written_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tempfile.mkstemp", _full_disk)
+    result = CliRunner().invoke(validate, [str(VALID), "--output", str(tmp_path / "r.json")])
+    # the report itself is printed first; the failure is the last line, naming the file asked for
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == (
-        f"eco-validate: error: No such file or directory: {tmp_path / 'missing' / 'r.json'}"
+        f"eco-validate: error: No space left on device: {tmp_path / 'r.json'}"
     )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_build_with_a_missing_legacy_folder(tmp_path: Path) -> None:
@@ -72,16 +78,17 @@ def test_publish_without_network_is_one_line(monkeypatch: pytest.MonkeyPatch) ->
     assert "cannot reach the Hugging Face Hub" in _one_line_error(result, "eco-dataset")
 
 
-def test_traceback_flag_means_the_same_everywhere(tmp_path: Path) -> None:
+def test_traceback_flag_means_the_same_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EcoError):
         CliRunner().invoke(
             dataset,
             ["--traceback", "build", "--legacy", "/missing", "--out", str(tmp_path / "o")],
             catch_exceptions=False,
         )
+    monkeypatch.setattr("tempfile.mkstemp", _full_disk)
     with pytest.raises(OSError):
         CliRunner().invoke(
-            validate, [str(VALID), "--traceback", "--output", str(tmp_path / "m" / "r.json")], catch_exceptions=False
+            validate, [str(VALID), "--traceback", "--output", str(tmp_path / "r.json")], catch_exceptions=False
         )
 
 

@@ -70,11 +70,40 @@ def test_output_replaces_only_its_own_report(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "link.json", "mine.json", "report.json"]
 
 
-def test_the_json_report_has_the_keys_output_recognises() -> None:
+def test_the_json_report_starts_as_output_recognises_it() -> None:
     from validator import reporters
     from validator.run import Report
 
-    assert json.loads(reporters.render_json(Report())).keys() == reporters.JSON_REPORT_KEYS
+    for report in (Report(), Report(files=["x"], findings=[])):
+        text = reporters.render_json(report)
+        assert text.encode().startswith(reporters.JSON_REPORT_START)
+        assert json.loads(text).keys() == reporters.JSON_REPORT_KEYS
+
+
+def test_output_is_refused_before_the_run_where_it_cannot_be_written(tmp_path: Path) -> None:
+    """A folder (a trailing slash once made a file of it), a missing folder: usage errors, nothing run."""
+    runner = CliRunner()
+    for given, says in (
+        (f"{tmp_path}/newdir/", "names a folder"),
+        (str(tmp_path / "missing" / "r.json"), "no such folder, or no permission"),
+    ):
+        result = runner.invoke(main, ["--output", given, str(GOOD)])
+        assert result.exit_code == 2 and says in result.output and "ACCEPTED" not in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_of_the_longest_name_gets_the_mode_a_new_file_gets(tmp_path: Path) -> None:
+    """The temporary file's name once added to the report's and passed the 255-byte limit; mkstemp's
+    0600 was kept."""
+    import os
+
+    report = tmp_path / ("r" * 250 + ".json")
+    old = os.umask(0o022)
+    try:
+        assert CliRunner().invoke(main, ["--output", str(report), str(GOOD)]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert report.stat().st_mode & 0o777 == 0o644 and json.loads(report.read_text())["accepted"] is True
 
 
 def test_github_annotations_and_step_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

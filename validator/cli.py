@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,34 +16,48 @@ from .paths import root_of_folder
 from .run import UsageError, exit_code, reference_folder, validate
 
 _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
-_REPORT_MAX_BYTES = 256 * 1024 * 1024  # a file larger than this is no report of ours
 
 
-def _replaceable(output: Path) -> None:
-    """--output creates a file or replaces a report eco-validate wrote, nothing else: naming the
-    submission being validated by mistake replaced it with the report, and a link was written through."""
-    shown = printable(str(output))
+def _replaceable(given: str) -> Path:
+    """--output creates a file or replaces a report eco-validate wrote, nothing else (naming the
+    submission being validated by mistake replaced it with the report, and a link was written
+    through), in a folder that exists and takes a new file: refused before the run, not after it. A
+    report of ours is known by its first bytes (reporters.JSON_REPORT_START), not parsed: a huge file
+    there costs no memory."""
+    output, shown = Path(given), printable(given)
+    if given.endswith(("/", os.sep)):
+        raise click.BadParameter(f"{shown} names a folder; nothing written: name a file", param_hint="--output")
     if output.is_symlink() or (output.exists() and not output.is_file()):
         raise click.BadParameter(f"{shown} is a link or not a regular file; nothing written", param_hint="--output")
-    if not output.exists():
-        return
-    try:
-        with output.open("rb") as fh:
-            data = json.loads(fh.read(_REPORT_MAX_BYTES + 1))
-    except (OSError, ValueError, RecursionError):
-        data = None
-    if not (isinstance(data, dict) and data.keys() == reporters.JSON_REPORT_KEYS):
+    folder = output.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise click.BadParameter(
-            f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
+            f"cannot write in {printable(str(folder))} (no such folder, or no permission); nothing written",
             param_hint="--output",
         )
+    if output.exists():
+        try:
+            with output.open("rb") as fh:
+                start = fh.read(len(reporters.JSON_REPORT_START))
+        except OSError:
+            start = b""
+        if start != reporters.JSON_REPORT_START:
+            raise click.BadParameter(
+                f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
+                param_hint="--output",
+            )
+    return output
 
 
 def _write_report(output: Path, text: str) -> None:
-    """Whole or not at all: a temporary file beside it, renamed over it."""
+    """Whole or not at all: a temporary file beside it (a short name, whatever the report's), with the
+    mode a new file gets, renamed over it."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=".eco-validate-", suffix=".tmp")
         try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, output)
@@ -81,7 +94,7 @@ def _write_report(output: Path, text: str) -> None:
     help="The pull request's author (GitHub login; with --base): each added file must lie in "
     "submissions/<LOGIN>/. CI leaves it out for maintainers, who add files for others.",
 )
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Also write the JSON report here.")
+@click.option("--output", metavar="FILE", help="Also write the JSON report here (a new file, or one of its reports).")
 @traceback_option
 @click.pass_context
 def main(
@@ -92,7 +105,7 @@ def main(
     accepted: Path | None,
     reference_dir: Path | None,
     author: str | None,
-    output: Path | None,
+    output: str | None,
     traceback: bool,
 ) -> None:
     """Validate ecocompute submission files (PATHS: files or folders).
@@ -105,8 +118,7 @@ def main(
         raise click.UsageError("give at least one PATH, or --base GIT_REF")
     if accepted is None:
         accepted = root_of_folder(Path.cwd()) / "submissions"
-    if output is not None:
-        _replaceable(output)  # before the run: a refusal costs nothing
+    report_file = _replaceable(output) if output is not None else None  # refused before the run
     try:
         folder = reference_folder(reference_dir)
         report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder, author=author)
@@ -115,8 +127,8 @@ def main(
             raise
         raise click.UsageError(str(exc)) from exc
     click.echo(_RENDER[fmt](report), nl=False)
-    if output is not None:
-        _write_report(output, reporters.render_json(report))
+    if report_file is not None:
+        _write_report(report_file, reporters.render_json(report))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_path:
         with open(summary_path, "a", encoding="utf-8") as fh:

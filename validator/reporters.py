@@ -46,6 +46,8 @@ def render_text(report: Report) -> str:
 
 
 JSON_REPORT_KEYS = frozenset({"accepted", "files", "rejected_files", "counts", "findings"})
+# How every JSON report begins (keys sorted, indented): what eco-validate --output knows its own by.
+JSON_REPORT_START = b'{\n  "accepted": '
 
 
 def render_json(report: Report) -> str:
