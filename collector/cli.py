@@ -214,6 +214,10 @@ def run(
     from .render import RichEvents, summary_table
     from .request import RunRequest
 
+    if config_path is not None and weights != "random":
+        raise click.UsageError(
+            "--config builds the architecture for --weights random; pretrained weights come with their own config"
+        )
     gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})
     request = RunRequest(
         model_id=model_id,

@@ -45,13 +45,34 @@ def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> st
     return str(info.sha)
 
 
+def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -> None:
+    """A local config.json must describe the architecture the reference table has for the model:
+    eco-validate holds the file to the table's parameter count, so another one is lost after the run."""
+    if row is None:
+        return
+    compared = (*reference.ARCHITECTURE_SIZES, "model_type", "vocab_size")
+    differs = [
+        f"{key} {getattr(config, key, None)!r} (the table: {value!r})"
+        for key, value in row.items()
+        if key in compared and getattr(config, key, None) != value
+    ]
+    if differs:
+        raise CollectError(
+            f"the --config for {model_id} is not the architecture ecocompute/reference/models.json has for it: "
+            f"{'; '.join(differs[:4])}; eco-validate would refuse the file after the run: use the table's row "
+            "(leave out --config) or correct the row, with its source"
+        )
+
+
 def build_config(model_id: str, config_path: Path | None = None) -> Any:
     """Architecture config: a local config.json, the built-in table, or the Hub."""
     from transformers import AutoConfig
 
-    if config_path is not None:
-        return AutoConfig.from_pretrained(config_path)
     table = reference.architectures()
+    if config_path is not None:
+        config = AutoConfig.from_pretrained(config_path)
+        _same_architecture(config, table.get(model_id), model_id)
+        return config
     if model_id in table:
         fields = dict(table[model_id])
         return AutoConfig.for_model(fields.pop("model_type"), **fields)

@@ -150,6 +150,8 @@ class RunRequest:
     schedule: str = "auto"  # auto: interleave the configurations when all precisions fit in GPU memory at once
 
     def __post_init__(self) -> None:
+        if self.config_path is not None and self.weights != "random":
+            raise CollectError("RunRequest.config_path builds an architecture for random weights only")
         for name in ("precisions", "batch_sizes", "engines"):
             if not getattr(self, name):
                 raise CollectError(f"RunRequest.{name} is empty: name at least one")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,6 +108,14 @@ def test_run_refuses_a_model_or_batch_size_its_file_could_not_have(
     """Refused by eco-validate only once the whole run was measured (schema pattern, reference table)."""
     line = _refused(["run", *args])
     assert allowed in line and nothing_measured == []
+
+
+def test_a_config_with_pretrained_weights_is_refused(tmp_path: Path, nothing_measured: list[str]) -> None:
+    """--config was accepted and ignored without a word where pretrained weights bring their own."""
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--config", str(tmp_path)])
+    assert result.exit_code == 2 and "--config builds the architecture for --weights random" in result.output
+    assert nothing_measured == []
 
 
 def test_doctor_refuses_a_gpu_named_twice(nothing_measured: list[str]) -> None:

@@ -147,6 +147,25 @@ def test_the_accepted_list_is_exactly_the_older_committed_files() -> None:
     assert {sha: a.path for sha, a in REF.accepted.items()} == older
 
 
+def test_a_local_config_must_be_the_tables_architecture(tmp_path: Path) -> None:
+    """--config builds random weights from a local config.json: one that differs from the table's row
+    makes a file eco-validate refuses after the run (reference.parameter_count), so it is refused first."""
+    from collector.errors import CollectError
+    from collector.models import build_config, count_parameters
+
+    model_id = "Qwen/Qwen2.5-0.5B-Instruct"
+    row = dict(reference.architectures()[model_id])
+    same = build_config(model_id).to_dict()
+    (tmp_path / "same").mkdir()
+    (tmp_path / "same" / "config.json").write_text(json.dumps(same), encoding="utf-8")
+    assert count_parameters(build_config(model_id, tmp_path / "same")) == REF.models[model_id].parameter_count
+    (tmp_path / "wider").mkdir()
+    wider = {**same, "hidden_size": row["hidden_size"] * 2}
+    (tmp_path / "wider" / "config.json").write_text(json.dumps(wider), encoding="utf-8")
+    with pytest.raises(CollectError, match=r"not the architecture .* hidden_size 1792 \(the table: 896\)"):
+        build_config(model_id, tmp_path / "wider")
+
+
 def test_codeowners_protect_the_tables() -> None:
     owners = (ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
     assert "/ecocompute/reference/" in owners

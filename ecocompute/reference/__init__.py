@@ -214,7 +214,7 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
 # The config.json sizes that parameter counts, memory and KV-cache bounds multiply: integers, checked
 # here once. A list there would make each product a repetition (a 14-GB list from one row of the
 # tables a pull request brings), a float or a negative number would bend the bounds.
-_SIZES = (
+ARCHITECTURE_SIZES = (
     "hidden_size",
     "intermediate_size",
     "max_position_embeddings",
@@ -235,7 +235,7 @@ def _model(index: int, raw: Any) -> ModelSpec:
     vocab = hp.get("vocab_size")
     if not _integer(2, 10**8)(vocab):
         raise ReferenceError(f"{r.where}: hyperparameters.vocab_size must be an integer >= 2")
-    for key in _SIZES:
+    for key in ARCHITECTURE_SIZES:
         if key in hp and not _integer(1, _SIZE_MAX)(hp[key]):
             shown = str(hp[key])[:80]
             raise ReferenceError(
