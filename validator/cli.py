@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -61,9 +62,9 @@ def _write_report(output: Path, text: str) -> None:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, output)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        finally:  # gone once renamed; on any failure, Ctrl-C included, no temporary file is left
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     except OSError as exc:  # named for the path given, not the temporary file's
         raise OSError(exc.errno, exc.strerror, str(output)) from exc
 
