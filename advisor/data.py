@@ -98,8 +98,11 @@ _NULLABLE = {
     "trials": (),
     "legacy": ("hf_path", "params_b", "n_runs", "throughput_tok_s", "power_w", "energy_std"),
 }
-# No quantity of this dataset comes near this; beyond it a product in the figures overflows.
-_MAGNITUDE_MAX = 10**15
+# Far beyond any quantity of this dataset, yet far below where the estimates' and figures' arithmetic
+# overflows (a legacy value of 1e308 did): a bound an accepted file cannot reach, even an absurd one
+# whose fp16 ratio spans twenty orders of magnitude. Integers: within int64 as well.
+_MAGNITUDE_MAX = 1e100
+_INTEGER_MAX = 10**18
 # Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
 # repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
 MAX_ROWS = 20_000_000
@@ -199,15 +202,17 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
     rule in words; for other columns, none. Integers are compared as integers: a float bound would
     make Arrow cast them, refusing any beyond 2^53."""
     if pa.types.is_integer(kind):
-        bound = pa.scalar(_MAGNITUDE_MAX, kind)
+        bound = pa.scalar(_INTEGER_MAX, kind)
         bad = pc.or_(pc.greater(values, bound), pc.less(values, pc.negate(bound)))
+        most = f"{_INTEGER_MAX:.0e}"
     elif pa.types.is_floating(kind):
-        bad = pc.invert(pc.less_equal(pc.abs(values), float(_MAGNITUDE_MAX)))  # NaN compares false
+        bad = pc.invert(pc.less_equal(pc.abs(values), _MAGNITUDE_MAX))  # NaN compares false
+        most = f"{_MAGNITUDE_MAX:.0e}"
     else:
         return pc.and_(pc.is_null(values), pc.is_valid(values)), ""  # all false: no rule on text
     if positive:
         bad = pc.or_(bad, pc.less_equal(values, 0))
-    return bad, f"finite{', positive' if positive else ''}, at most {_MAGNITUDE_MAX:.0e} in size"
+    return bad, f"finite{', positive' if positive else ''}, at most {most} in size"
 
 
 def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
