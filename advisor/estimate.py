@@ -22,6 +22,7 @@ without a seed.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -207,13 +208,7 @@ def crossover(line: Line | None, confidence: float = CONFIDENCE) -> Crossover:
         saves = "above" if line.slope < 0 else "below"
         if a > 0 and roots is not None:
             return Crossover(
-                "crossover",
-                point,
-                10 ** (roots[0] + line.center),
-                10 ** (roots[1] + line.center),
-                saves,
-                True,
-                measured,
+                "crossover", point, _size(roots[0] + line.center), _size(roots[1] + line.center), saves, True, measured
             )
         return Crossover("unresolved", point, None, None, saves, False, measured)
     low_end, high_end = line.at(lo_x).log, line.at(hi_x).log
@@ -221,6 +216,15 @@ def crossover(line: Line | None, confidence: float = CONFIDENCE) -> Crossover:
     return Crossover(
         "none_in_range", None, None, None, saves, _band_excludes_one(a, b, c, roots, line, lo_x, hi_x), measured
     )
+
+
+def _size(log10_params: float) -> float | None:
+    """A Fieller end in parameters; None (unbounded) where it passes what a float holds: a slope only
+    just significant puts the end at sizes like 10^1000 (the OverflowError stopped the build)."""
+    return 10**log10_params if log10_params < _LOG10_FLOAT_MAX else None
+
+
+_LOG10_FLOAT_MAX = math.log10(sys.float_info.max)
 
 
 def _band_excludes_one(

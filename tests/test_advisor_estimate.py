@@ -79,6 +79,19 @@ def test_exact_line_gives_its_crossover() -> None:
     assert c.low < crossing < c.high and c.high / c.low < 1.01
 
 
+def test_a_barely_significant_slope_has_an_unbounded_end_not_an_overflow() -> None:
+    """Fieller's end at 10^(2e5) parameters raised OverflowError, failing the build of an accepted file."""
+    from advisor import text
+
+    t = stats.t_ppf(0.975, 10.0)
+    line = estimate.Line(9.0, 0.0, 1.0, 0.01, (1 - 1e-12) / t**2, 10.0, 0.0, 5, (8.5, 9.5))
+    c = estimate.crossover(line)
+    assert c.kind == "crossover" and c.params == pytest.approx(1e9) and c.high is None and c.low == 0.0
+    assert c.measured is not None
+    assert text._bound(c.high, c.measured, "high") == "unbounded"
+    assert text._bound(c.low, c.measured, "low").startswith("below ")
+
+
 def test_crossover_kinds() -> None:
     rng = random.Random(3)
     sizes = [0.5e9, 1e9, 2e9, 4e9, 8e9]
