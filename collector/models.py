@@ -47,15 +47,29 @@ def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> st
 
 def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -> None:
     """A local config.json must describe the architecture the reference table has for the model:
-    eco-validate holds the file to the table's parameter count, so another one is lost after the run."""
+    eco-validate holds the file to the table's parameter count (reference.parameter_count), so another
+    one is lost after the run. Compared: the sizes, then the count itself (tied embeddings, a head_dim
+    the row leaves out, biases change it too), as eco-validate compares it."""
     if row is None:
         return
+    from validator.hardware import PARAMETER_TOLERANCE
+
     compared = (*reference.ARCHITECTURE_SIZES, "model_type", "vocab_size")
     differs = [
         f"{key} {getattr(config, key, None)!r} (the table: {value!r})"
         for key, value in row.items()
         if key in compared and getattr(config, key, None) != value
     ]
+    if not differs:
+        try:
+            counted = count_parameters(config)
+        except Exception as exc:  # transformers raises many kinds for a config it cannot build
+            raise CollectError(
+                f"the --config for {model_id} does not build a model: {type(exc).__name__}: {exc}"
+            ) from exc
+        expected = reference.default().models[model_id].parameter_count
+        if abs(counted - expected) > PARAMETER_TOLERANCE * expected:
+            differs = [f"{counted:,} parameters (the table: {expected:,})"]
     if differs:
         raise CollectError(
             f"the --config for {model_id} is not the architecture ecocompute/reference/models.json has for it: "
@@ -70,7 +84,10 @@ def build_config(model_id: str, config_path: Path | None = None) -> Any:
 
     table = reference.architectures()
     if config_path is not None:
-        config = AutoConfig.from_pretrained(config_path)
+        try:
+            config = AutoConfig.from_pretrained(config_path)
+        except Exception as exc:  # transformers raises many kinds for a file it cannot read as a config
+            raise CollectError(f"--config {config_path} is not a config.json transformers reads: {exc}") from exc
         _same_architecture(config, table.get(model_id), model_id)
         return config
     if model_id in table:

@@ -164,6 +164,16 @@ def test_a_local_config_must_be_the_tables_architecture(tmp_path: Path) -> None:
     (tmp_path / "wider" / "config.json").write_text(json.dumps(wider), encoding="utf-8")
     with pytest.raises(CollectError, match=r"not the architecture .* hidden_size 1792 \(the table: 896\)"):
         build_config(model_id, tmp_path / "wider")
+    # the same sizes, yet another count: untied embeddings add the output layer's parameters
+    (tmp_path / "untied").mkdir()
+    untied = {**same, "tie_word_embeddings": not same.get("tie_word_embeddings", True)}
+    (tmp_path / "untied" / "config.json").write_text(json.dumps(untied), encoding="utf-8")
+    with pytest.raises(CollectError, match=r"parameters \(the table: 494,032,768\)"):
+        build_config(model_id, tmp_path / "untied")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(CollectError, match=r"is not a config\.json transformers reads"):
+        build_config(model_id, tmp_path / "broken")
 
 
 def test_codeowners_protect_the_tables() -> None:
