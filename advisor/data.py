@@ -96,16 +96,21 @@ _NULLABLE = {
         "energy_vs_fp16",
     ),
     "trials": (),
-    "legacy": ("hf_path", "params_b", "n_runs", "throughput_tok_s", "power_w", "energy_std"),
+    "legacy": ("params_b", "n_runs", "throughput_tok_s", "power_w", "energy_std"),
 }
+# A measurement's figures are empty only where it was skipped (status "skipped"): an ok row without
+# its power is no row a build writes.
+_FIGURES = ("energy_per_token_j", "energy_per_request_j", "throughput_tok_s", "power_w")
 # Far beyond any quantity of this dataset, yet far below where the estimates' and figures' arithmetic
 # overflows (a legacy value of 1e308 did): a bound an accepted file cannot reach, even an absurd one
 # whose fp16 ratio spans twenty orders of magnitude. Integers: within int64 as well.
 _MAGNITUDE_MAX = 1e100
+_POSITIVE_MIN = 1e-100  # the same on the small side: 5e-324 W passed "positive" and broke a figure
 _INTEGER_MAX = 10**18
 # Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
 # repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
 MAX_ROWS = 20_000_000
+MAX_READ_BYTES = 2 << 30  # the columns read from one file, once decompressed and each row's text its own
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
 # that mean (to eco-validate's own test, stats.close: every file it accepts builds) was altered after
@@ -188,6 +193,10 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
         bad, rule = _outside(values, field.type, positive=field.name in _POSITIVE[config])
         if field.name not in _NULLABLE[config]:
             bad, rule = pc.or_(pc.fill_null(bad, False), pc.is_null(values)), f"{rule}, never empty".lstrip(", ")
+        elif config == "measurements" and field.name in _FIGURES:
+            unskipped = pc.not_equal(table.column("status"), "skipped")
+            bad = pc.or_(pc.fill_null(bad, False), pc.and_(pc.fill_null(unskipped, True), pc.is_null(values)))
+            rule = f"{rule}, empty only where the row is skipped"
         first = pc.index(pc.fill_null(bad, False), True).as_py()
         if first >= 0:
             raise DatasetError(
@@ -211,8 +220,15 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
     else:
         return pc.and_(pc.is_null(values), pc.is_valid(values)), ""  # all false: no rule on text
     if positive:
-        bad = pc.or_(bad, pc.less_equal(values, 0))
-    return bad, f"finite{', positive' if positive else ''}, at most {most} in size"
+        bad = pc.or_(bad, pc.less(values, _POSITIVE_MIN) if pa.types.is_floating(kind) else pc.less_equal(values, 0))
+    least = (
+        f", at least {_POSITIVE_MIN:.0e}"
+        if positive and pa.types.is_floating(kind)
+        else ", positive"
+        if positive
+        else ""
+    )
+    return bad, f"finite{least}, at most {most} in size"
 
 
 def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
@@ -243,7 +259,7 @@ def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Tabl
                     f"{printable(str(file))} lacks column(s) {', '.join(missing)}: rebuild it with this version's "
                     "eco-dataset build"
                 )
-            tables.append(pq.read_table(file, columns=list(columns)))
+            tables.append(_bounded_read(file, meta, columns))
         except (pa.ArrowException, OSError) as exc:
             raise DatasetError(
                 f"{printable(str(file))} is not a Parquet file eco-dataset build wrote ({printable(str(exc), limit=200)})"
@@ -252,6 +268,35 @@ def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Tabl
         return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     except pa.ArrowException as exc:
         raise DatasetError(f"the {config} files of {printable(str(folder))} do not fit together ({exc})") from None
+
+
+def _bounded_read(file: Path, meta: pq.FileMetaData, columns: tuple[str, ...]) -> pa.Table:
+    """The columns of ``file``, refused before they take more than MAX_READ_BYTES: pages that
+    decompress beyond it (declared in the metadata), or text repeated through a dictionary (600 rows of
+    one 5-MiB string fill 3 GB once each row holds its copy; text is read as dictionaries first)."""
+    wanted = set(columns)
+    declared = sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema in wanted
+    )
+    schema = meta.schema.to_arrow_schema()
+    text = [
+        c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
+    ]
+    table = pq.read_table(file, columns=list(columns), read_dictionary=text) if declared <= MAX_READ_BYTES else None
+    if table is not None:
+        for name in text:
+            for chunk in table.column(name).chunks:
+                longest = pc.max(pc.binary_length(chunk.dictionary)).as_py() or 0
+                declared += longest * len(chunk)
+    if table is None or declared > MAX_READ_BYTES:
+        raise DatasetError(
+            f"{printable(str(file))} would take more than {MAX_READ_BYTES >> 20} MiB to read: it is not a file "
+            "eco-dataset build wrote"
+        )
+    return table
 
 
 def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) -> pa.Table:

@@ -180,6 +180,13 @@ def _fifo(path: Path) -> None:
         # an integer beyond 2^53 made Arrow refuse a float comparison with a traceback
         ("measurements", lambda p: _set_column(p, "parameter_count", -(2**63)), "column parameter_count, row 0"),
         ("measurements", lambda p: _set_column(p, "trials_measured", 2**62), "column trials_measured, row 0"),
+        (
+            "measurements",
+            lambda p: _set_column(p, "power_w", None),
+            "power_w, row 0: None .*only where the row is skipped",
+        ),
+        ("measurements", lambda p: _set_column(p, "power_w", 5e-324), "power_w, row 0: 5e-324 .*at least 1e-100"),
+        ("legacy", lambda p: _set_column(p, "hf_path", None), "column hf_path, row 0"),
         # measured trials cancelling out to a plausible mean overflowed the interval
         ("trials", lambda p: _set_column(p, "energy_per_token_j", lambda v: [-x for x in v]), "a measured trial holds"),
     ],
@@ -203,6 +210,19 @@ def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(
     monkeypatch.setattr(data, "MAX_ROWS", 10)
     with pytest.raises(data.DatasetError, match=r"declares [0-9]+ rows, more than 10 this tool reads"):
         data.load(advisor_build)
+
+
+def test_a_file_whose_text_would_fill_memory_is_not_read(
+    tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One long string in every row stays small in Parquet (a dictionary) and takes rows x its length
+    once read: 600 rows of 5 MiB took 7 GB."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(advisor_build, damaged)
+    _set_column(next((damaged / "legacy").glob("*.parquet")), "hf_path", lambda v: ["x" * 100_000] * len(v))
+    monkeypatch.setattr(data, "MAX_READ_BYTES", 1 << 20)
+    with pytest.raises(data.DatasetError, match="would take more than 1 MiB to read"):
+        data.load(damaged)
 
 
 def test_hub_revision_goes_through_datasets(monkeypatch: pytest.MonkeyPatch, advisor_build: Path) -> None:
