@@ -110,6 +110,7 @@ _INTEGER_MAX = 10**18
 # Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
 # repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
 MAX_ROWS = 20_000_000
+MAX_FILES = 1000  # a build writes one file per config; the Hub's own shards stay far below this
 MAX_READ_BYTES = 2 << 30  # the columns read from one file, once decompressed and each row's text its own
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
@@ -233,6 +234,11 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
 
 def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
     files = sorted((folder / config).glob("*.parquet"))
+    if len(files) > MAX_FILES:
+        raise DatasetError(
+            f"{printable(str(folder / config))} holds {len(files)} Parquet files, more than the {MAX_FILES} this tool "
+            "reads: it is not a folder eco-dataset build wrote (one file per config)"
+        )
     if not files:
         raise DatasetError(
             f"{printable(str(folder))} has no {config}/*.parquet: it is not a folder written by eco-dataset build"

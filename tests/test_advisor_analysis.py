@@ -212,6 +212,20 @@ def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(
         data.load(advisor_build)
 
 
+def test_a_folder_of_more_files_than_a_dataset_has_is_not_read(
+    tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 empty Parquet files took 33 s and 600 MB: a build writes one per config."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(advisor_build, damaged)
+    first = next((damaged / "trials").glob("*.parquet"))
+    for i in range(3):
+        shutil.copyfile(first, damaged / "trials" / f"extra-{i}.parquet")
+    monkeypatch.setattr(data, "MAX_FILES", 2)
+    with pytest.raises(data.DatasetError, match="holds 4 Parquet files, more than the 2"):
+        data.load(damaged)
+
+
 def test_a_file_whose_text_would_fill_memory_is_not_read(
     tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

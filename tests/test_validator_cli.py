@@ -85,6 +85,7 @@ def test_output_is_refused_before_the_run_where_it_cannot_be_written(tmp_path: P
     runner = CliRunner()
     for given, says in (
         (f"{tmp_path}/newdir/", "names a folder"),
+        (f"{tmp_path}/newdir/.", "names a folder"),
         (str(tmp_path / "missing" / "r.json"), "no such folder, or no permission"),
     ):
         result = runner.invoke(main, ["--output", given, str(GOOD)])

@@ -26,7 +26,7 @@ def _replaceable(given: str) -> Path:
     report of ours is known by its first bytes (reporters.JSON_REPORT_START), not parsed: a huge file
     there costs no memory."""
     output, shown = Path(given), printable(given)
-    if given.endswith(("/", os.sep)):
+    if given.endswith(("/", os.sep, "/.", "/..")) or given in (".", ".."):
         raise click.BadParameter(f"{shown} names a folder; nothing written: name a file", param_hint="--output")
     if output.is_symlink() or (output.exists() and not output.is_file()):
         raise click.BadParameter(f"{shown} is a link or not a regular file; nothing written", param_hint="--output")
