@@ -171,6 +171,13 @@ def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> 
         return _checked(source, config, read(config, columns))
 
     measurements = checked("measurements", MEASUREMENT_COLUMNS)
+    ids = measurements.column("measurement_id")
+    if pc.count_distinct(ids).as_py() != len(ids):  # a row twice would be pooled twice
+        counts = pc.value_counts(ids).to_pylist()
+        twice = next(c["values"] for c in counts if c["counts"] > 1)
+        raise DatasetError(
+            f"{printable(source)}: measurement {printable(twice, limit=80)} appears more than once: a build writes each once"
+        )
     windows = _windows(source, checked("trials", TRIAL_COLUMNS))
     measured = tuple(measurements.to_pylist())
     _check_windows(source, measured, windows)

@@ -187,6 +187,11 @@ def _fifo(path: Path) -> None:
         ),
         ("measurements", lambda p: _set_column(p, "power_w", 5e-324), "power_w, row 0: 5e-324 .*at least 1e-100"),
         ("legacy", lambda p: _set_column(p, "hf_path", None), "column hf_path, row 0"),
+        (
+            "measurements",
+            lambda p: _set_column(p, "measurement_id", lambda v: [v[1], *v[1:]]),
+            "appears more than once",
+        ),
         # measured trials cancelling out to a plausible mean overflowed the interval
         ("trials", lambda p: _set_column(p, "energy_per_token_j", lambda v: [-x for x in v]), "a measured trial holds"),
     ],
