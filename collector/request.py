@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,28 +24,36 @@ from .errors import CollectError
 # otherwise fail only after the whole measurement, or in its arithmetic.
 
 
+def _node(*path: str) -> Any:
+    """The submission schema's object at ``path``."""
+    node = load_schema()
+    for key in path:
+        node = node[key]
+    return node
+
+
 @functools.lru_cache(maxsize=8)
 def _rule(*path: str) -> tuple[dict[str, Any], jsonschema_rs.Draft202012Validator]:
-    """The submission schema's own rule at ``path``, applied by the validator's engine, so that a value
-    accepted here is one the written file is accepted with."""
-    rule = load_schema()
-    for key in path:
-        rule = rule[key]
+    """The submission schema's own rule at ``path`` (one without references), applied by the validator's
+    engine, so that a value accepted here is one the written file is accepted with."""
+    rule = _node(*path)
     return rule, jsonschema_rs.Draft202012Validator(rule)
 
 
+def _maximum(definition: str, *fields: str) -> int | float:
+    """The submission schema's maximum for a field of one of its definitions: an option above it would
+    be refused only when the finished file is checked."""
+    return _node("$defs", definition, *(step for name in fields for step in ("properties", name)))["maximum"]
+
+
 def measurement_maximum(name: str) -> int | float:
-    """The submission schema's maximum for a measurement field (``batch_size``)."""
-    return _rule("$defs", "measurement", "properties", name)[0]["maximum"]
+    """The schema's maximum for a measurement field (``batch_size``)."""
+    return _maximum("measurement", name)
 
 
 def protocol_maximum(*path: str) -> int | float:
-    """The submission schema's maximum for a protocol field (``"gates", "max_trials"``): an option
-    above it would be refused only when the finished file is checked."""
-    node = load_schema()["$defs"]["protocol"]
-    for name in path:
-        node = node["properties"][name]
-    return node["maximum"]
+    """The schema's maximum for a protocol field (``"gates", "max_trials"``)."""
+    return _maximum("protocol", *path)
 
 
 def check_handle(handle: str) -> str:
@@ -79,10 +88,10 @@ def check_model(model_id: str) -> str:
 def check_gpus(gpus: Sequence[int]) -> Sequence[int]:
     """GPU indexes: at least one, none negative, none twice (a board named twice is counted twice in
     every window's energy, and the file fails its physics checks after the run)."""
-    shown = repr(",".join(map(str, gpus)))
+    shown = repr(",".join(map(str, gpus))[:40])
     if not gpus or min(gpus) < 0:
         raise ValueError(f"{shown}: expected GPU indexes >= 0")
-    repeated = sorted({g for g in gpus if list(gpus).count(g) > 1})
+    repeated = sorted(g for g, n in Counter(gpus).items() if n > 1)  # linear: the list comes from a command line
     if repeated:
         raise ValueError(f"{shown}: GPU {', '.join(map(str, repeated))} is named more than once: name each GPU once")
     return gpus
