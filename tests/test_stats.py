@@ -60,6 +60,9 @@ def test_idle_baseline() -> None:
     # the energy floor's baseline: the window that leaves a trial the most energy above idle
     assert Idle(60.0, 70.0).lower_power_w == Idle(70.0, 60.0).lower_power_w == 60.0
     assert Idle(60.0, None).lower_power_w == 60.0
+    per_gpu = Idle(130.0, 140.0, (60.0, 70.0), (65.0, 75.0))
+    assert per_gpu.lower_power_per_gpu_w(2) == (60.0, 70.0)
+    assert Idle(120.0, 110.0).lower_power_per_gpu_w(2) == (55.0, 55.0)  # before 1.2.0: the sum's share
 
 
 def test_gates_are_strict_inequalities() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecocompute import stats
-from ecocompute.domain import Idle, Submission, Trial
+from ecocompute.domain import Submission, Trial
 
 from .findings import Finding, make
 from .protocol import SAMPLE_PERIOD_RANGE_S
@@ -58,16 +58,6 @@ class _Context:
     idle_per_gpu_w: tuple[float, ...]  # each board's lower idle window
 
 
-def _idle_per_gpu_w(idle: Idle, gpus: int) -> tuple[float, ...]:
-    """Each board's lower idle window; files before schema 1.2.0 give only the sum: its share."""
-    before, after = idle.power_per_gpu_before_w, idle.power_per_gpu_after_w
-    if before is None or len(before) != gpus:
-        return (idle.lower_power_w / max(gpus, 1),) * gpus
-    if after is None or len(after) != gpus:
-        return tuple(before)
-    return tuple(map(min, before, after))
-
-
 def check(sub: Submission, file: str) -> list[Finding]:
     gpu = sub.environment.gpu
     limit_w = POWER_LIMIT_FACTOR * gpu.power_limit_enforced_w * gpu.count
@@ -85,7 +75,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             gpu.count,
             edge_s,
             sub.protocol.sample_period_s,
-            _idle_per_gpu_w(m.idle, gpu.count),
+            m.idle.lower_power_per_gpu_w(gpu.count),
         )
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
