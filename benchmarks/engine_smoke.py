@@ -5,6 +5,7 @@ builds it (capture, token check against generate()), then a few timed requests. 
 measured: this answers, in a minute or two, what ``--engine auto`` will choose.
 
 Run on a GPU: python benchmarks/engine_smoke.py --model Qwen/Qwen2.5-0.5B-Instruct
+(``--gpu 0,1``: the model sharded over those boards by accelerate's balanced device map, as eco-collect does)
 """
 
 from __future__ import annotations
@@ -27,15 +28,24 @@ def main() -> None:
     p.add_argument("--batch-size", default="1,8")
     p.add_argument("--requests", type=int, default=5)
     p.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
+    p.add_argument("--gpu", default="0", help="GPU index(es); several shard the model over them")
     a = p.parse_args()
-    with Nvml([0]) as nvml:
-        device = torch_device(nvml.uuids()[0])
-    source = ModelSource(a.model, weights="random", revision=None, device=device, cache_dir=a.cache_dir)
-    print(f"{a.model}: {source.describe().parameter_count / 1e9:.2f} B parameters on {device}")
+    gpus = [int(g) for g in a.gpu.split(",")]
+    with Nvml(gpus) as nvml:
+        devices = [torch_device(u) for u in nvml.uuids()]
+    source = ModelSource(
+        a.model,
+        weights="random",
+        revision=None,
+        device=devices[0],
+        cache_dir=a.cache_dir,
+        shard_over=devices if len(devices) > 1 else None,
+    )
+    print(f"{a.model}: {source.describe().parameter_count / 1e9:.2f} B parameters on {', '.join(devices)}")
     for precision in parse_precisions(a.precision):
         t0 = time.perf_counter()
         loaded = source.load(precision)
-        print(f"{precision}: loaded in {time.perf_counter() - t0:.1f} s")
+        print(f"{precision}: loaded in {time.perf_counter() - t0:.1f} s; placement {loaded.placement}")
         for batch in (int(b) for b in a.batch_size.split(",")):
             decoding = Decoding.of(loaded.model, source.prompt(64), batch, 128)
             t0 = time.perf_counter()

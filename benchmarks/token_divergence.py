@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,12 @@ class Eager:
     """The decode loop run as plain calls: 'replay' runs the steps again."""
 
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> Any:
         class Run:
             def replay(self) -> None:
@@ -43,7 +48,12 @@ class SameStream:
     workspace per stream: if the kernels it picks follow the stream, this variant tells)."""
 
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> Any:
         import torch
 

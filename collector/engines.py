@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,10 +57,16 @@ class GraphBackend(Protocol):
 
     ``setup`` puts the state ``fn`` reads in place; it runs before the warm-up and once more before the
     capture (a capture records kernels without running them). ``warm_up`` runs the kernels ``fn`` runs,
-    in less time (default ``fn`` itself)."""
+    in less time (default ``fn`` itself). ``others`` lists every board a sharded model sits on
+    (``device`` among them or not): ``fn`` runs work there too."""
 
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> Replay: ...
 
 
@@ -158,28 +165,92 @@ class GenerateEngine:
 
 
 class CudaGraphs:
-    """The real backend: warm-up on a side stream (lazy initialisations, cuBLAS workspaces), then
-    capture with ``torch.cuda.graph``."""
+    """The real backend: warm-up on side streams (lazy initialisations, cuBLAS workspaces), then
+    capture with ``torch.cuda.graph``.
+
+    A model sharded over several boards (``others``: the boards besides ``device``) is captured into
+    one graph too: on each other board a side stream forks from the capture stream, is that board's
+    current stream while ``fn`` runs (so accelerate's hooks and the cross-board copies launch into the
+    capture) and joins it again before the capture ends; what the capture allocates there comes from a
+    private pool that lives as long as the graph, as ``torch.cuda.graph``'s own pool does on ``device``.
+    ``cuda`` is ``torch.cuda`` (tests pass a recording fake)."""
+
+    def __init__(self, cuda: Any = None) -> None:
+        self.cuda = cuda
 
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> Replay:
-        import torch
+        cuda = self.cuda
+        if cuda is None:
+            import torch
 
+            cuda = torch.cuda
         if device.type != "cuda":
             raise EngineUnavailable(f"CUDA graphs need a CUDA device, not {device}")
-        with torch.cuda.device(device):
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):  # one eager run initialises what the capture must not allocate
+        boards = [d for d in dict.fromkeys(others) if d != device]
+        with cuda.device(device):
+            # Streams and pools first: creating either inside a capture is not allowed.
+            warm = {d: cuda.Stream(device=d) for d in [device, *boards]}
+            forks = {d: cuda.Stream(device=d) for d in boards}
+            pools = {}
+            for d in boards:
+                with cuda.device(d):
+                    pools[d] = cuda.MemPool()
+            for d, side in warm.items():
+                side.wait_stream(cuda.current_stream(d))
+            with ExitStack() as streams:  # one eager run initialises what the capture must not allocate
+                for side in warm.values():
+                    streams.enter_context(cuda.stream(side))
+                streams.enter_context(cuda.device(device))
                 setup()
                 (warm_up or fn)()
-            torch.cuda.current_stream().wait_stream(side)
+            for d, side in warm.items():
+                cuda.current_stream(d).wait_stream(side)
             setup()
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                fn()
-        return graph
+            for d in boards:  # the capture cannot wait for eager work on another board: finish it
+                cuda.synchronize(d)
+            graph = cuda.CUDAGraph()
+            with cuda.graph(graph):
+                main = cuda.current_stream(device)
+                with ExitStack() as spans:
+                    for d in boards:
+                        spans.enter_context(cuda.use_mem_pool(pools[d], device=d))
+                        forks[d].wait_stream(main)
+                        spans.enter_context(cuda.stream(forks[d]))
+                    spans.enter_context(cuda.device(device))
+                    fn()
+                    for d in boards:
+                        main.wait_stream(forks[d])
+        return SpanningGraph(graph, device, tuple(boards), tuple(pools.values()), cuda) if boards else graph
+
+
+@dataclass(frozen=True)
+class SpanningGraph:
+    """A graph with work on several boards, replayed from ``device``'s current stream: it waits for
+    the eager work queued on the other boards (the prompt's layers there) and their next eager work
+    waits for it, as one board's stream orders both by itself."""
+
+    graph: Any
+    device: Any
+    others: tuple[Any, ...]
+    pools: tuple[Any, ...]  # kept alive: the graph's memory on the other boards
+    cuda: Any
+
+    def replay(self) -> None:
+        cuda = self.cuda
+        with cuda.device(self.device):
+            main = cuda.current_stream(self.device)
+            for d in self.others:
+                main.wait_stream(cuda.current_stream(d))
+            self.graph.replay()
+            for d in self.others:
+                cuda.current_stream(d).wait_stream(main)
 
 
 # Decode steps run eagerly before the capture. Every step runs the same kernels on the same shapes
@@ -249,7 +320,11 @@ class CudaGraphEngine:
         with torch.inference_mode():
             try:
                 self.graph = self.graphs.capture(
-                    self._decode, self._prefill, self.decoding.device, lambda: self._decode(WARM_UP_DECODE_STEPS)
+                    self._decode,
+                    self._prefill,
+                    self.decoding.device,
+                    lambda: self._decode(WARM_UP_DECODE_STEPS),
+                    others=self.decoding.gpus,
                 )
             except EngineUnavailable:
                 raise

@@ -7,9 +7,10 @@ it is simulated: the tests are fast and deterministic.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import fake_nvml
@@ -168,7 +169,12 @@ class PlainGraphs:
         self.refuse = refuse  # a reason to fail the capture, as a CUDA capture of LLM.int8() fails
 
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> _Call:
         for _ in range(2):
             setup()
@@ -182,7 +188,12 @@ class PlainGraphs:
 
 class NoGraphs:
     def capture(
-        self, fn: Callable[[], None], setup: Callable[[], None], device: Any, warm_up: Callable[[], None] | None = None
+        self,
+        fn: Callable[[], None],
+        setup: Callable[[], None],
+        device: Any,
+        warm_up: Callable[[], None] | None = None,
+        others: Sequence[Any] = (),
     ) -> _Call:
         raise EngineUnavailable("no CUDA here")
 
@@ -233,3 +244,101 @@ _HYPERPARAMETERS = (
     "rope_theta",
     "max_position_embeddings",
 )
+
+
+class RecordingCuda:
+    """A stand-in for ``torch.cuda`` that records which stream each piece of work went to, for the
+    stream and pool choreography of a capture spanning several boards (no CUDA on the test machine).
+
+    Work is ``launch(device)``: it lands on that device's current stream, under its active pool."""
+
+    class _Stream:
+        def __init__(self, cuda: RecordingCuda, device: Any, name: str) -> None:
+            self.cuda, self.device, self.name = cuda, device, name
+
+        def wait_stream(self, other: RecordingCuda._Stream) -> None:
+            self.cuda.log.append(("wait", self.name, other.name))
+
+        def __repr__(self) -> str:
+            return self.name
+
+    class _Graph:
+        def __init__(self, cuda: RecordingCuda) -> None:
+            self.cuda = cuda
+
+        def replay(self) -> None:
+            self.cuda.log.append(("replay", str(self.cuda.current_stream(self.cuda.current))))
+
+    def __init__(self, devices: Sequence[Any]) -> None:
+        self.log: list[tuple[str, ...]] = []
+        self.current = devices[0]
+        self.streams = {d: self._Stream(self, d, f"default:{d.index}") for d in devices}
+        self.pools: dict[Any, Any] = {}  # device -> active pool
+        self.created = 0
+        self.capturing = False
+
+    def _stream_name(self, device: Any) -> str:
+        self.created += 1
+        return f"s{self.created}:{device.index}"
+
+    def Stream(self, device: Any = None) -> RecordingCuda._Stream:
+        assert not self.capturing, "streams cannot be created inside a capture"
+        return self._new_stream(device if device is not None else self.current)
+
+    def _new_stream(self, device: Any) -> RecordingCuda._Stream:
+        return RecordingCuda._Stream(self, device, self._stream_name(device))
+
+    def current_stream(self, device: Any = None) -> RecordingCuda._Stream:
+        return self.streams[device if device is not None else self.current]
+
+    def synchronize(self, device: Any = None) -> None:
+        self.log.append(("synchronize", str((device if device is not None else self.current).index)))
+
+    def MemPool(self) -> tuple[str, int]:
+        assert not self.capturing, "pools cannot be created inside a capture"
+        return ("pool", self.current.index)
+
+    def CUDAGraph(self) -> RecordingCuda._Graph:
+        return self._Graph(self)
+
+    @contextlib.contextmanager
+    def device(self, device: Any) -> Iterator[None]:
+        before, self.current = self.current, device
+        try:
+            yield
+        finally:
+            self.current = before
+
+    @contextlib.contextmanager
+    def stream(self, stream: RecordingCuda._Stream) -> Iterator[None]:
+        # As torch.cuda.stream: the stream's device becomes the current device too.
+        before_device, before = self.current, self.streams[stream.device]
+        self.streams[stream.device], self.current = stream, stream.device
+        try:
+            yield
+        finally:
+            self.streams[stream.device], self.current = before, before_device
+
+    @contextlib.contextmanager
+    def use_mem_pool(self, pool: Any, device: Any = None) -> Iterator[None]:
+        assert pool == ("pool", device.index), "a pool serves the device it was created on"
+        self.pools[device] = pool
+        try:
+            yield
+        finally:
+            del self.pools[device]
+
+    @contextlib.contextmanager
+    def graph(self, graph: RecordingCuda._Graph) -> Iterator[None]:
+        capture = self._new_stream(self.current)
+        capture.name = "capture:" + capture.name
+        self.log.append(("begin", capture.name))
+        self.capturing = True
+        with self.stream(capture):
+            yield
+        self.capturing = False
+        self.log.append(("end", capture.name))
+
+    def launch(self, device: Any) -> None:
+        pool = "pool" if device in self.pools else "-"
+        self.log.append(("launch", str(self.current_stream(device)), pool))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from fakes import NoGraphs, PlainGraphs
+from fakes import NoGraphs, PlainGraphs, RecordingCuda
 from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
 from collector.engines import (
@@ -80,7 +80,7 @@ def test_the_warm_up_before_a_capture_runs_a_few_decode_steps_the_capture_all() 
     phases: dict[str, int] = {}
 
     class Counting(PlainGraphs):
-        def capture(self, fn: Any, setup: Any, device: Any, warm_up: Any = None) -> Any:
+        def capture(self, fn: Any, setup: Any, device: Any, warm_up: Any = None, others: Any = ()) -> Any:
             assert warm_up is not None
             for name, run in (("warm_up", warm_up), ("fn", fn)):
                 setup()  # the prompt, eagerly, into a reset cache
@@ -180,7 +180,7 @@ def _loop_parting_at(step: int) -> PlainGraphs:
     """A loop whose first row takes other tokens from decode step ``step`` on (a numerics change)."""
 
     class Parting(PlainGraphs):
-        def capture(self, fn: Any, setup: Any, device: Any, warm_up: Any = None) -> Any:
+        def capture(self, fn: Any, setup: Any, device: Any, warm_up: Any = None, others: Any = ()) -> Any:
             inner = super().capture(fn, setup, device, warm_up)
 
             class Replay:
@@ -274,3 +274,86 @@ def test_the_log_says_where_a_cuda_graph_preparation_went(monkeypatch: pytest.Mo
     again = build("cuda-graph", _decoding(), _loop_parting_at(7), clock=lambda: float(next(ticks)))
     assert again.phases[-1][0] == "generate() reference, two runs"
     assert build("generate", _decoding(), PlainGraphs()).timing() == ""  # nothing prepared
+
+
+GPU0, GPU1, GPU2 = (torch.device("cuda", i) for i in range(3))
+
+
+def _sharded_capture(cuda: RecordingCuda, boards: tuple[torch.device, ...]) -> Any:
+    """A capture of a 'model' whose prompt and each decode step run on every board in turn."""
+
+    def run(tag: str) -> None:
+        cuda.log.append((tag,))
+        for board in boards:
+            cuda.launch(board)
+
+    return CudaGraphs(cuda).capture(
+        lambda: run("fn"), lambda: run("setup"), boards[0], lambda: run("warm_up"), others=boards
+    )
+
+
+def _phase(log: list[tuple[str, ...]], tag: str) -> list[tuple[str, ...]]:
+    """The launches after the marker ``tag``, up to the next marker or the capture's start or end."""
+    out = []
+    for entry in log[log.index((tag,)) + 1 :]:
+        if len(entry) == 1 or entry[0] in ("begin", "end"):
+            break
+        if entry[0] == "launch":
+            out.append(entry)
+    return out
+
+
+def test_a_capture_spanning_boards_forks_a_stream_on_each_and_joins_it_before_the_capture_ends() -> None:
+    cuda = RecordingCuda([GPU0, GPU1, GPU2])
+    graph = _sharded_capture(cuda, (GPU0, GPU1, GPU2))
+    log = cuda.log
+    begin, end = log.index(("begin", "capture:s6:0")), log.index(("end", "capture:s6:0"))
+    captured = _phase(log, "fn")
+    # Each board's work goes to a stream forked from the capture stream, under a private pool there.
+    assert captured == [("launch", "capture:s6:0", "-"), ("launch", "s4:1", "pool"), ("launch", "s5:2", "pool")]
+    for fork in ("s4:1", "s5:2"):
+        fork_at = log.index(("wait", fork, "capture:s6:0"))
+        join_at = log.index(("wait", "capture:s6:0", fork))
+        assert begin < fork_at < log.index(("fn",)) < join_at < end
+    # The eager prompt on the other boards is finished before the capture starts (it cannot wait for it).
+    last_setup = max(i for i, e in enumerate(log) if e == ("setup",))
+    assert last_setup < log.index(("synchronize", "1")) < begin and log.index(("synchronize", "2")) < begin
+    # The warm-up ran on side streams on every board, which the default streams then wait for.
+    assert [e[1] for e in _phase(log, "warm_up")] == ["s1:0", "s2:1", "s3:2"]
+    for side, board in (("s1:0", 0), ("s2:1", 1), ("s3:2", 2)):
+        assert ("wait", f"default:{board}", side) in log
+    assert cuda.current == GPU0 and all(str(cuda.current_stream(d)).startswith("default") for d in (GPU0, GPU1))
+
+    cuda.log.clear()
+    graph.replay()  # from the first board: after the eager prompt everywhere, before the next one
+    assert cuda.log == [
+        ("wait", "default:0", "default:1"),
+        ("wait", "default:0", "default:2"),
+        ("replay", "default:0"),
+        ("wait", "default:1", "default:0"),
+        ("wait", "default:2", "default:0"),
+    ]
+
+
+def test_a_capture_on_one_board_is_the_plain_graph() -> None:
+    cuda = RecordingCuda([GPU0, GPU1])
+    graph = _sharded_capture(cuda, (GPU0,))
+    assert isinstance(graph, RecordingCuda._Graph)
+    assert not any(e[0] == "synchronize" for e in cuda.log) and cuda.pools == {}
+    assert [e[1:] for e in _phase(cuda.log, "fn")] == [("capture:s2:0", "-")]
+
+
+def test_the_decode_loop_captures_on_every_board_its_model_sits_on() -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    class Spy(PlainGraphs):
+        def capture(self, fn: Any, setup: Any, device: Any, warm_up: Any = None, others: Any = ()) -> Any:
+            seen.append((device, tuple(others)))
+            return super().capture(fn, setup, device, warm_up)
+
+    d = _decoding()
+    CudaGraphEngine(d, Spy()).prepare()
+    sharded = Decoding(d.model, d.input_ids, d.output_tokens, d.eos_ids, d.pad_id, (GPU0, GPU1))
+    sharded.synchronize = lambda: None  # type: ignore[method-assign]  # CPU tensors: no board to wait for
+    CudaGraphEngine(sharded, Spy()).prepare()
+    assert seen == [(torch.device("cpu"), ()), (torch.device("cpu"), (GPU0, GPU1))]
