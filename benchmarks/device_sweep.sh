@@ -37,12 +37,18 @@ case "${1:-start}" in
     fi
     # MODEL may list several models (comma-separated): they run one after another in one background
     # job, so the machine never idles between them (a call that ends releases it 30 s later).
+    # RUN_ARGS may hold several argument sets separated by ';' (e.g. "--gpu 0,1 ...; --gpu 0 ..."): each
+    # is one eco-collect run (one file) of each model, all on one random checkpoint, written once.
     : > "$STATE/chain.sh"
+    IFS=';' read -ra SETS <<< "${RUN_ARGS:- }"
     for model in ${MODEL//,/ }; do
       tag=$(echo "$model" | tr '/.' '--')
-      echo "python3 -m collector run --model $model --weights random --handle ecocompute-bot" \
-        "--precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir $STATE/repo/submissions ${RUN_ARGS:-}" \
-        "> $STATE/run-$tag.log 2>&1 < /dev/null" >> "$STATE/chain.sh"
+      for i in "${!SETS[@]}"; do
+        log="$STATE/run-$tag.log"; [ "${#SETS[@]}" -gt 1 ] && log="$STATE/run-$tag-$i.log"
+        echo "python3 -m collector run --model $model --weights random --handle ecocompute-bot" \
+          "--precision fp16,int8,int8-pure,nf4 --batch-size 1,8 --out-dir $STATE/repo/submissions ${SETS[$i]}" \
+          "> $log 2>&1 < /dev/null" >> "$STATE/chain.sh"
+      done
       # The random checkpoints eco-collect wrote for this model go once its run has ended: six
       # architectures' would need ~62 GB of the lent machine's 64 GB disk (eco-collect refuses a
       # checkpoint the disk cannot hold, so the chain would stop at the 14B model).

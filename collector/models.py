@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -245,7 +246,7 @@ class ModelSource:
         used = quant_config.to_dict() if quant_config is not None else None
         placement = Placement.single_gpu()
         if len(self.shard_over) > 1:
-            placement = placement_of(getattr(model, "hf_device_map", {}), self.shard_over)
+            placement = placement_of(device_map_of(model), self.shard_over)
         return LoadedModel(
             model,
             tokenizer,
@@ -312,6 +313,21 @@ def sharded_placement(devices: list[str]) -> dict[str, Any]:
     indices = [int(d.removeprefix("cuda:")) for d in devices]
     budget = {i: int(torch.cuda.mem_get_info(i)[0] * 0.9) for i in indices}  # leave room for the KV cache
     return {"device_map": "balanced", "max_memory": budget}
+
+
+def device_map_of(model: Any) -> dict[str, Any]:
+    """Where accelerate put the model's modules. It records a map only when it spread them over
+    several devices: a balanced map that fits a model on one board (a 0.5B model in nf4 on the lent
+    2 x H200) leaves none, and then the weights' one device is the whole placement."""
+    recorded = getattr(model, "hf_device_map", None)
+    if recorded:
+        return dict(recorded)
+    devices = {str(t.device) for t in itertools.chain(model.parameters(), model.buffers())}
+    if len(devices) != 1:
+        raise CollectError(
+            f"transformers reported no device map for a model whose weights lie on {', '.join(sorted(devices)) or 'no device'}"
+        )
+    return {"": devices.pop()}
 
 
 def placement_of(device_map: dict[str, Any], devices: list[str]) -> Placement:

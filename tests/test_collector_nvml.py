@@ -185,3 +185,21 @@ def test_accelerates_device_map_becomes_positions_among_the_measured_gpus() -> N
     assert placement.device_map == {"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 1, "lm_head": 1}
     with pytest.raises(CollectError, match="offloaded work is not measured"):
         placement_of({"model.layers.0": 0, "lm_head": "cpu"}, ["cuda:0", "cuda:1"])
+    # A model the balanced map fits on one board (accelerate then records no map): that board, whole.
+    assert placement_of({"": "cuda:1"}, ["cuda:0", "cuda:1"]).device_map == {"": 1}
+
+
+def test_a_model_accelerate_left_on_one_device_is_placed_whole_on_it() -> None:
+    import torch
+
+    from collector.errors import CollectError
+    from collector.models import device_map_of
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+    assert device_map_of(model) == {"": "cpu"}  # no hf_device_map: the weights' one device
+    model.hf_device_map = {"0": 0, "1": 1}
+    assert device_map_of(model) == {"0": 0, "1": 1}
+    del model.hf_device_map
+    model[1].to("meta")
+    with pytest.raises(CollectError, match="no device map for a model whose weights lie on cpu, meta"):
+        device_map_of(model)
