@@ -154,7 +154,8 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
     if len(gpus) > 1:
         notes.append(
             f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
-            "device map; energy and idle power per GPU in that order"
+            "device map (each measurement's placement says which module sat on which; a precision small enough "
+            "for one board may sit on one); energy and idle power per GPU in that order"
         )
     source = hooks.source(
         request.model_id,
