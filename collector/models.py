@@ -49,8 +49,10 @@ def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> st
 def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -> None:
     """A local config.json must describe the architecture the reference table has for the model:
     eco-validate holds the file to the table's parameter count (reference.parameter_count), so another
-    one is lost after the run. Compared: the sizes, then the count itself (tied embeddings, a head_dim
-    the row leaves out, biases change it too), as eco-validate compares it."""
+    one is lost after the run. Compared: the sizes, the row's other hyperparameters (eco-validate cannot
+    see them: the file would be published under the table's model with another computation), then
+    the count itself (tied embeddings, a head_dim the row leaves out, biases change it too), as
+    eco-validate compares it."""
     if row is None:
         return
     from validator.hardware import PARAMETER_TOLERANCE
@@ -61,6 +63,8 @@ def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -
         for key, value in row.items()
         if key in compared and getattr(config, key, None) != value
     ]
+    if not differs:
+        differs = _hyperparameters_differ(config, row, compared)
     if not differs:
         try:
             counted = count_parameters(config)
@@ -77,6 +81,26 @@ def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -
             f"{'; '.join(differs[:4])}; eco-validate would refuse the file after the run: use the table's row "
             "(leave out --config) or correct the row, with its source"
         )
+
+
+def _hyperparameters_differ(config: Any, row: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
+    """The row's other hyperparameters, which change the computation but not the parameter count
+    (rope_theta and rope_scaling, the context length, a sliding window), as transformers reads both
+    configs: version 5 folds rope_theta and rope_scaling into one ``rope_parameters``."""
+    from transformers import AutoConfig
+
+    fields = dict(row)
+    table = AutoConfig.for_model(fields.pop("model_type"), **fields).to_dict()
+    given = config.to_dict()
+    out, seen = [], set()
+    for key in row:
+        if key in skip:
+            continue
+        name = "rope_parameters" if key in ("rope_theta", "rope_scaling") and "rope_parameters" in table else key
+        if name not in seen and given.get(name) != table.get(name):
+            out.append(f"{name} {given.get(name)!r} (the table: {table.get(name)!r})")
+        seen.add(name)
+    return out
 
 
 def build_config(model_id: str, config_path: Path | None = None) -> Any:

@@ -164,12 +164,34 @@ def test_a_local_config_must_be_the_tables_architecture(tmp_path: Path) -> None:
     (tmp_path / "wider" / "config.json").write_text(json.dumps(wider), encoding="utf-8")
     with pytest.raises(CollectError, match=r"not the architecture .* hidden_size 1792 \(the table: 896\)"):
         build_config(model_id, tmp_path / "wider")
-    # the same sizes, yet another count: untied embeddings add the output layer's parameters
+    # untied embeddings (the row lists the tie) add the output layer's parameters
     (tmp_path / "untied").mkdir()
     untied = {**same, "tie_word_embeddings": not same.get("tie_word_embeddings", True)}
     (tmp_path / "untied" / "config.json").write_text(json.dumps(untied), encoding="utf-8")
-    with pytest.raises(CollectError, match=r"parameters \(the table: 494,032,768\)"):
+    with pytest.raises(CollectError, match=r"tie_word_embeddings False \(the table: True\)"):
         build_config(model_id, tmp_path / "untied")
+    # the row's sizes and hyperparameters, yet another count: a head_dim the row leaves out
+    (tmp_path / "heads").mkdir()
+    (tmp_path / "heads" / "config.json").write_text(json.dumps({**same, "head_dim": 128}), encoding="utf-8")
+    with pytest.raises(CollectError, match=r"parameters \(the table: 494,032,768\)"):
+        build_config(model_id, tmp_path / "heads")
+    # the same sizes and count, another computation: rope_theta, a rope scaling, the context length
+    for name, edit, shown in (
+        ("theta", {"rope_theta": 10000.0}, r"rope_parameters \{'rope_theta': 10000.0"),
+        ("scaled", {"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, r"rope_parameters \{.*'linear'"),
+        ("longer", {"max_position_embeddings": 131072}, r"max_position_embeddings 131072 \(the table: 32768\)"),
+    ):
+        (tmp_path / name).mkdir()
+        other = {k: v for k, v in same.items() if k != "rope_parameters"} | edit
+        (tmp_path / name / "config.json").write_text(json.dumps(other), encoding="utf-8")
+        with pytest.raises(CollectError, match=r"not the architecture .*" + shown):
+            build_config(model_id, tmp_path / name)
+    mistral = "mistralai/Mistral-7B-Instruct-v0.2"  # its row says: no sliding window
+    (tmp_path / "window").mkdir()
+    window = build_config(mistral).to_dict() | {"sliding_window": 4096}
+    (tmp_path / "window" / "config.json").write_text(json.dumps(window), encoding="utf-8")
+    with pytest.raises(CollectError, match=r"sliding_window 4096 \(the table: None\)"):
+        build_config(mistral, tmp_path / "window")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("[]", encoding="utf-8")
     with pytest.raises(CollectError, match=r"is not a config\.json transformers reads"):
