@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError
+
+MAX_BYTES = 1 << 30
+
+
+def _no_constant(name: str) -> Any:
+    """json.loads takes NaN and Infinity; the writer never writes them (allow_nan=False)."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class Checkpoint:
@@ -21,26 +29,65 @@ class Checkpoint:
         self.run_key = run_key
 
     def load(self) -> tuple[dict[str, Any] | None, list[tuple[tuple[str, str, int], dict[str, Any]]]]:
-        """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one."""
+        """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one.
+
+        The file is ours, but a crash, a full disk or a hand edit can leave anything there: every shape
+        it could take is one CheckpointError, never a traceback or a resumed run that fails later."""
         if not self.path.exists():
             return None, []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = self._text().splitlines()
         records = []
         for number, line in enumerate(lines, 1):
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                if number == len(lines):
+                records.append(json.loads(line, parse_constant=_no_constant))
+            except (json.JSONDecodeError, ValueError) as exc:
+                if number == len(lines) and isinstance(exc, json.JSONDecodeError):
                     break  # torn final line from an interrupted write
-                raise CheckpointError(f"{self.path}:{number} is corrupt ({exc.msg}); delete it to start over") from exc
-        if not records or records[0].get("run_key") != self.run_key:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise self._corrupt(number, why) from exc
+        if not records or not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
             raise CheckpointError(
                 f"{self.path} belongs to a different run (other model, precisions, batch sizes or protocol); "
                 "delete it or run without --resume"
             )
-        return records[0], [
-            ((r["requested"][0], r["requested"][1], r["requested"][2]), r["measurement"]) for r in records[1:]
-        ]
+        entries = []
+        for number, record in enumerate(records[1:], 2):
+            requested = record.get("requested") if isinstance(record, dict) else None
+            measurement = record.get("measurement") if isinstance(record, dict) else None
+            if not (
+                isinstance(requested, list)
+                and len(requested) == 3
+                and isinstance(requested[0], str)
+                and isinstance(requested[1], str)
+                and type(requested[2]) is int
+                and isinstance(measurement, dict)
+            ):
+                raise self._corrupt(
+                    number, "not a finished configuration: [precision, engine, batch] and a measurement"
+                )
+            entries.append(((requested[0], requested[1], requested[2]), measurement))
+        return records[0], entries
+
+    def _text(self) -> str:
+        # A regular file only (a FIFO would block the read), bounded: a run of the schema's 1,000
+        # configurations of 2,000 trials each stays far below it.
+        try:
+            info = os.stat(self.path)
+            if not stat.S_ISREG(info.st_mode):
+                raise CheckpointError(f"{self.path} is not a regular file; delete it to start over")
+            if info.st_size > MAX_BYTES:
+                raise CheckpointError(f"{self.path} holds {info.st_size:,} bytes, more than a run writes; delete it")
+            with self.path.open("rb") as fh:
+                return fh.read(MAX_BYTES + 1).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckpointError(
+                f"{self.path} is corrupt (not UTF-8 at byte {exc.start}); delete it to start over"
+            ) from None
+        except OSError as exc:
+            raise CheckpointError(f"{self.path} cannot be read ({exc.strerror}); delete it to start over") from None
+
+    def _corrupt(self, number: int, why: str) -> CheckpointError:
+        return CheckpointError(f"{self.path}:{number} is corrupt ({why}); delete it to start over")
 
     def start(self, header: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

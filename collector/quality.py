@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecocompute.cli import printable
 from ecocompute.domain import Quality
+from validator.loading import unsafe_text
 
 from .errors import CollectError
 
 WIKITEXT = "wikitext-2-raw-v1/test"
+MAX_TOKENS = 4096  # the perplexity's tokens: the first this many of the corpus
+# A local corpus is read whole (its sha256 is recorded, so that others can check it is the same file):
+# bounded, as the 4,096 tokens need some 20 kB of English.
+CORPUS_MAX_BYTES = 64 * 2**20
+CORPUS_NAME_MAX_CHARS = 256  # the schema's maxLength of quality.corpus
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,34 @@ def load_corpus(spec: str) -> Corpus:
             ) from exc
         return Corpus(WIKITEXT, "\n\n".join(rows["text"]))
     path = Path(spec)
-    if not path.is_file():
-        raise CollectError(f"--quality {spec!r}: not 'wikitext' and not a readable file")
-    return Corpus(path.name, path.read_text(encoding="utf-8"))
+    shown = printable(spec[:200])
+    if not path.is_file():  # a FIFO or a device is not a file either: reading one would block or never end
+        raise CollectError(f"--quality {shown}: not 'wikitext' and not a readable file")
+    why = unsafe_text(json.dumps(path.name, ensure_ascii=False))
+    if why or len(path.name) > CORPUS_NAME_MAX_CHARS:
+        # The name is recorded as quality.corpus: eco-validate would refuse the finished file.
+        raise CollectError(
+            f"--quality {shown}: the file's name holds {why or f'more than {CORPUS_NAME_MAX_CHARS} characters'}, "
+            "which the submission cannot record: rename or copy the file"
+        )
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(CORPUS_MAX_BYTES + 1)
+    except OSError as exc:
+        raise CollectError(f"--quality {shown}: cannot be read ({exc.strerror})") from None
+    if len(raw) > CORPUS_MAX_BYTES:
+        raise CollectError(
+            f"--quality {shown}: more than {CORPUS_MAX_BYTES // 2**20} MiB; the perplexity reads only the first "
+            f"{MAX_TOKENS} tokens: give a shorter file (WikiText-2's test split is 1.3 MB)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CollectError(f"--quality {shown}: not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+    return Corpus(path.name, text)
 
 
-def perplexity(model: Any, tokenizer: Any, corpus: Corpus, max_tokens: int = 4096, window: int = 1024) -> Quality:
+def perplexity(model: Any, tokenizer: Any, corpus: Corpus, max_tokens: int = MAX_TOKENS, window: int = 1024) -> Quality:
     """Sliding-window perplexity over the first ``max_tokens`` tokens (stride = window)."""
     import torch
 

@@ -91,6 +91,9 @@ def check_gpus(gpus: Sequence[int]) -> Sequence[int]:
     shown = repr(",".join(map(str, gpus))[:40])
     if not gpus or min(gpus) < 0:
         raise ValueError(f"{shown}: expected GPU indexes >= 0")
+    most = _node("$defs", "trial", "properties", "energy_per_gpu_j")["maxItems"]
+    if len(gpus) > most:
+        raise ValueError(f"{shown}: {len(gpus)} GPUs; a submission records at most {most}")
     repeated = sorted(g for g, n in Counter(gpus).items() if n > 1)  # linear: the list comes from a command line
     if repeated:
         raise ValueError(f"{shown}: GPU {', '.join(map(str, repeated))} is named more than once: name each GPU once")
@@ -165,6 +168,13 @@ class RunRequest:
             if not getattr(self, name):
                 raise CollectError(f"RunRequest.{name} is empty: name at least one")
         _finite_positive(self, ("sample_period_s",))
+        configurations = len(self.precisions) * len(self.batch_sizes) * len(self.engines)
+        most = _node("properties", "measurements")["maxItems"]
+        if configurations > most:
+            raise CollectError(
+                f"{configurations:,} configurations (precisions x batch sizes x engines); a submission holds at "
+                f"most {most:,} measurements: split the run"
+            )
         try:
             check_handle(self.handle)
             check_gpus(self.gpus)

@@ -114,6 +114,35 @@ def _resumed_clock_s(started_at: datetime, first_start: datetime, done: dict[Any
     return max(elapsed, ended + RESUME_GAP_S) if done else elapsed
 
 
+def _first_start(checkpoint: Checkpoint, header: dict[str, Any]) -> datetime:
+    try:
+        first = datetime.fromisoformat(str(header.get("started_at")).replace("Z", "+00:00"))
+    except ValueError:
+        first = None
+    if first is None or first.tzinfo is None:
+        raise CheckpointError(
+            f"{checkpoint.path}:1 is corrupt (started_at {str(header.get('started_at'))[:40]!r} is not a UTC time); "
+            "delete it to start over"
+        )
+    return first
+
+
+def _finished(
+    checkpoint: Checkpoint, entries: list[tuple[tuple[str, str, int], dict[str, Any]]]
+) -> dict[tuple[str, str, int], Measurement]:
+    done = {}
+    for number, (key, measurement) in enumerate(entries, 2):
+        try:
+            done[key] = Measurement.from_dict(measurement)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # what eco-collect wrote parses back; anything else was damaged after it was written
+            raise CheckpointError(
+                f"{checkpoint.path}:{number} is corrupt (its measurement does not parse: {type(exc).__name__}); "
+                "delete it to start over"
+            ) from None
+    return done
+
+
 def _checkpoint(
     request: RunRequest, gpu_uuid_sha256: str, started_at: datetime
 ) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
@@ -125,8 +154,7 @@ def _checkpoint(
         header, entries = checkpoint.load()
         if header is None:
             raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
-        first = datetime.fromisoformat(str(header["started_at"]).replace("Z", "+00:00"))
-        return checkpoint, {(p, e, b): Measurement.from_dict(m) for (p, e, b), m in entries}, first
+        return checkpoint, _finished(checkpoint, entries), _first_start(checkpoint, header)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
     checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})

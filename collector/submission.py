@@ -15,6 +15,7 @@ from ecocompute import catalogue
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
 from validator.findings import Severity
+from validator.loading import MAX_BYTES
 
 from . import __version__
 from .errors import CollectError, OutputExistsError
@@ -98,7 +99,14 @@ def assemble(
 def validate_document(doc: dict[str, Any]) -> list[str]:
     """Error messages eco-validate would give for this document (empty when accepted)."""
     # Checked as the bytes that will be written parse back: JSON has no tuples, and ints stay ints.
-    findings = check_document(json.loads(dumps(doc)), f"{doc['submission_id']}.json")
+    text = dumps(doc)
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:  # eco-validate's cap on a file, which check_document (a document) does not see
+        return [
+            f"file.too_large: {size:,} bytes; the cap is {MAX_BYTES:,} bytes: measure fewer configurations or "
+            "trials per run (--max-trials, fewer precisions, engines or batch sizes); several files are fine"
+        ]
+    findings = check_document(json.loads(text), f"{doc['submission_id']}.json")
     return [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
 
 

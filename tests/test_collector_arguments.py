@@ -193,6 +193,8 @@ def test_the_library_entry_refuses_the_same_requests() -> None:
         ({"gpus": (0, 0)}, "GPU 0 is named more than once"),
         ({"gpus": (-1,)}, "expected GPU indexes >= 0"),
         ({"sample_period_s": math.nan}, "RunRequest.sample_period_s is nan"),
+        ({"gpus": tuple(range(65))}, "65 GPUs; a submission records at most 64"),  # energy_per_gpu_j's maxItems
+        ({"batch_sizes": tuple(range(1, 1002))}, "1,001 configurations .*at most 1,000 measurements: split the run"),
     ]:
         with pytest.raises(CollectError, match=message):
             RunRequest(**{**base, **change})

@@ -81,6 +81,36 @@ def test_corpus_from_file_and_errors(tmp_path: Path) -> None:
         load_corpus(str(tmp_path / "missing.txt"))
 
 
+def test_a_corpus_the_submission_cannot_record_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before NVML is touched: each of these was a traceback, a 6-GB read, or a finished run
+    refused at the end (the file's name is recorded as quality.corpus)."""
+    import os
+
+    from collector import quality
+
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    with pytest.raises(CollectError, match=r"not UTF-8 text \(byte 3\); convert it to UTF-8"):
+        load_corpus(str(latin))
+    monkeypatch.setattr(quality, "CORPUS_MAX_BYTES", 1000)
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 1001, encoding="utf-8")
+    with pytest.raises(CollectError, match="more than 0 MiB; the perplexity reads only the first 4096 tokens"):
+        load_corpus(str(big))
+    for name in ("corpus\x1b[31m.txt", "corpus\u202etxt.exe", "wiki\ntext.txt"):
+        odd = tmp_path / name
+        odd.write_text(TEXT, encoding="utf-8")
+        with pytest.raises(CollectError, match=r"the file's name holds .*: rename or copy the file") as caught:
+            load_corpus(str(odd))
+        assert "\x1b" not in str(caught.value) and "\u202e" not in str(caught.value)  # escaped where shown
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(CollectError, match="not a readable file"):
+        load_corpus(str(fifo))  # is_file() is False: never opened, so never blocks
+
+
 def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
     request = RunRequest(model_id="o/m", precisions=("fp16",), batch_sizes=(1,), weights="random", quality="wikitext")
     with pytest.raises(CollectError, match="needs pretrained weights"):

@@ -1,0 +1,139 @@
+"""--resume reads the checkpoint a crashed or interrupted run left: a crash, a full disk or a hand edit
+can leave any shape there, and each is one line (CheckpointError), never a traceback, and never a
+resumed run that fails after measuring the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from collector import session
+from collector.errors import CheckpointError
+from collector.request import RunRequest
+from ecocompute.cli import is_known
+
+FIXTURE = sorted((Path(__file__).parent / "fixtures" / "submissions" / "valid").glob("*.json"))[0]
+GPU = "ab" * 32
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc)
+
+
+def _request(tmp_path: Path) -> RunRequest:
+    return RunRequest(
+        model_id="Qwen/Qwen2.5-0.5B-Instruct",
+        precisions=("fp16",),
+        batch_sizes=(1, 8),
+        weights="random",
+        state_dir=tmp_path / ".eco-collect",
+        resume=True,
+    )
+
+
+def _lines(request: RunRequest) -> list[str]:
+    """A checkpoint as eco-collect writes it: a header, then one finished configuration."""
+    measurement = json.loads(FIXTURE.read_text(encoding="utf-8"))["measurements"][0]
+    header = {
+        "run_key": session._run_key(request, GPU),
+        "model": request.model_id,
+        "started_at": "2026-11-24T02:00:00Z",
+    }
+    entry = {"requested": ["fp16", "auto", 1], "measurement": measurement}
+    return [json.dumps(header, sort_keys=True), json.dumps(entry, sort_keys=True)]
+
+
+def _write(request: RunRequest, lines: list[str] | bytes) -> Path:
+    path = request.state_dir / f"checkpoint-{session._run_key(request, GPU)}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def test_a_whole_checkpoint_resumes_with_its_finished_configuration(tmp_path: Path) -> None:
+    request = _request(tmp_path)
+    _write(request, _lines(request))
+    _, done, first = session._checkpoint(request, GPU, NOW)
+    assert list(done) == [("fp16", "auto", 1)] and first == datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
+    torn = _lines(request)
+    _write(request, [*torn, torn[1][:40]])  # a line torn by a crash mid-write: the last one is ignored
+    assert len(session._checkpoint(request, GPU, NOW)[1]) == 1
+
+
+def _header(edit: Callable[[dict], None]) -> Callable[[list[str]], list[str] | bytes]:
+    def damage(lines: list[str]) -> list[str]:
+        header = json.loads(lines[0])
+        edit(header)
+        return [json.dumps(header), *lines[1:]]
+
+    return damage
+
+
+def _entry(edit: Callable[[dict], object]) -> Callable[[list[str]], list[str] | bytes]:
+    def damage(lines: list[str]) -> list[str]:
+        entry = json.loads(lines[1])
+        edit(entry)
+        return [lines[0], json.dumps(entry), *lines[2:]]
+
+    return damage
+
+
+DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
+    "header not an object": (lambda lines: ["[1]", *lines[1:]], "belongs to a different run"),
+    "header without started_at": (_header(lambda h: h.pop("started_at")), r":1 is corrupt \(started_at 'None'"),
+    "started_at not a time": (_header(lambda h: h.update(started_at="yesterday")), "is not a UTC time"),
+    "started_at without a zone": (_header(lambda h: h.update(started_at="2026-11-22T00:00:00")), "not a UTC time"),
+    "requested too short": (_entry(lambda e: e.update(requested=["fp16"])), ":2 is corrupt .*not a finished"),
+    "batch not an integer": (_entry(lambda e: e.update(requested=["fp16", "auto", "1"])), ":2 is corrupt"),
+    "entry not an object": (lambda lines: [lines[0], "[]", "{}"], ":2 is corrupt .*not a finished"),
+    "measurement empty": (_entry(lambda e: e.update(measurement={})), ":2 is corrupt .*does not parse: KeyError"),
+    "NaN in a trial": (
+        lambda lines: [lines[0], lines[1].replace('"energy_j": ', '"energy_j": NaN, "x": ', 1), lines[1]],
+        r":2 is corrupt \(NaN is not a JSON number\)",
+    ),
+    "not UTF-8": (lambda lines: (lines[0] + "\n\xff\xfe\n" + lines[1] + "\n").encode("latin-1"), "not UTF-8 at byte"),
+    "empty": (lambda lines: b"", "belongs to a different run"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_a_damaged_checkpoint_is_one_line(tmp_path: Path, case: str) -> None:
+    request = _request(tmp_path)
+    damage, message = DAMAGE[case]
+    _write(request, damage(_lines(request)))
+    with pytest.raises(CheckpointError, match=message) as caught:
+        session._checkpoint(request, GPU, NOW)
+    assert is_known(caught.value) and "delete it" in str(caught.value)
+
+
+def test_a_checkpoint_that_is_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
+    request = _request(tmp_path)
+    path = _write(request, b"")
+    path.unlink()
+    os.mkfifo(path)  # read_text() would block until a writer came
+    with pytest.raises(CheckpointError, match="is not a regular file"):
+        session._checkpoint(request, GPU, NOW)
+
+
+def test_a_document_above_eco_validates_size_cap_is_kept_aside_not_written(tmp_path: Path) -> None:
+    """check_document judges a document, not a file: eco-validate's 5-MiB cap (file.too_large) applied
+    to files only, so eco-collect wrote a 6-MB file the pull request then refused."""
+    from synthetic import submission
+
+    from collector.errors import CollectError
+    from collector.submission import validate_document, write
+    from validator.loading import MAX_BYTES
+
+    doc = submission(seed=3, n_measurements=8)
+    assert validate_document(doc) == []
+    one = len(json.dumps(doc["measurements"][0]))
+    doc["measurements"] = doc["measurements"] * (MAX_BYTES // (one * len(doc["measurements"])) + 1)
+    (error,) = validate_document(doc)
+    assert error.startswith("file.too_large: ") and "several files are fine" in error
+    with pytest.raises(CollectError, match=r"kept for inspection at .*rejected\.json, not written to"):
+        write(doc, tmp_path / "submissions", tmp_path / ".eco-collect")
+    assert not (tmp_path / "submissions").exists()
+    (kept,) = (tmp_path / ".eco-collect").glob("*.rejected.json")
+    assert json.loads(kept.read_text(encoding="utf-8")) == doc  # nothing measured is lost
