@@ -319,12 +319,15 @@ class CudaGraphEngine:
 
         with torch.inference_mode():
             try:
+                # The other boards only where there are some: a backend written for one board (the
+                # interface before sharded capture) keeps working unchanged.
+                spans = {"others": self.decoding.gpus} if len(self.decoding.gpus) > 1 else {}
                 self.graph = self.graphs.capture(
                     self._decode,
                     self._prefill,
                     self.decoding.device,
                     lambda: self._decode(WARM_UP_DECODE_STEPS),
-                    others=self.decoding.gpus,
+                    **spans,
                 )
             except EngineUnavailable:
                 raise
