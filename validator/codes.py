@@ -166,8 +166,9 @@ CATALOGUE: dict[str, Code] = {
         _error("stats.gates_loosened", "gate thresholds looser than the project's", "measure with the default gates"),
         _error(
             "physics.power_range",
-            "average power, of the GPUs together or of one, is not within (0, 1.1 x enforced limit]",
-            "check the GPU index and the sampler",
+            "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
+            "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit",
+            "check the GPU index, the sampler and the enforced limit NVML reports",
         ),
         _error(
             "physics.power_limits",
@@ -195,6 +196,11 @@ CATALOGUE: dict[str, Code] = {
             "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
             "exceeds what the power limit allows",
             "check the energy source",
+        ),
+        _error(
+            "physics.energy_bias",
+            "over the gate window, the trials' energies differ from their power x duration by more than 5 % in sum",
+            "check the energy source and the sampler: a counter read at other moments than the window's edges",
         ),
         _error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
         _error(
@@ -225,7 +231,8 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.energy_floor",
-            "energy above idle below what reading the weights once per decode step costs",
+            "energy above idle below what reading the weights once per decode step (20 pJ/byte), or the tokens' "
+            "arithmetic (0.2 pJ per FLOP), costs",
             "measure idle with nothing else on the GPU, and check the energy counter and the token count",
         ),
         _error(
