@@ -159,3 +159,57 @@ def test_weights_an_l2_cache_could_hold_escape_the_read_floor_only(valid_doc: di
     assert "physics.energy_floor" not in below_reads
     below_flops = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _flop_floor_j(t, spec), tiny)
     assert "physics.energy_floor" in below_flops
+
+
+# --- super-linear batching within one file ------------------------------------------------------------
+
+
+def _rows_at(doc: dict[str, Any], rows: list[tuple[int, float]]) -> Submission:
+    """The first measurement once per (batch, per-sequence tok/s) of ``rows``, its summary alone changed."""
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    assert m.summary is not None
+    return replace(
+        sub,
+        measurements=tuple(
+            replace(m, batch_size=b, summary=replace(m.summary, throughput_tok_s_mean=b * s)) for b, s in rows
+        ),
+    )
+
+
+def _scaling_rows(sub: Submission) -> set[int]:
+    found = physics.check(sub, "f.json")
+    return {int(f.pointer.split("/")[2]) for f in found if f.code == "physics.batch_scaling"}
+
+
+@pytest.mark.parametrize(("speedup", "rejected"), [(1.99, False), (2.01, True)])
+def test_a_larger_batch_decodes_a_sequence_at_most_twice_as_fast(
+    valid_doc: dict[str, Any], speedup: float, rejected: bool
+) -> None:
+    # batch 8 at 17 x batch 1's throughput (2.1 x per sequence) passed: below the bandwidth roofline
+    assert bool(_scaling_rows(_rows_at(valid_doc, [(1, 30.0), (8, speedup * 30.0)]))) is rejected
+
+
+def test_batch_scaling_compares_with_every_smaller_batch(valid_doc: dict[str, Any]) -> None:
+    # 1.9 x twice over is 3.6 x batch 1's per-sequence speed: the slowest smaller batch is the yardstick
+    assert _scaling_rows(_rows_at(valid_doc, [(1, 30.0), (8, 57.0), (16, 108.0)])) == {2}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([1, 2, 4, 8, 16, 32]), st.floats(1e-3, 1e6, allow_nan=False)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_batch_scaling_flags_exactly_the_super_linear_rows(rows: list[tuple[int, float]]) -> None:
+    """Against the quadratic definition: a row is flagged iff some smaller batch's sequences were more
+    than twice slower."""
+    doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+    sub = _rows_at(doc, rows)
+    per = [(m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size) for m in sub.measurements if m.summary]
+    expected = {
+        i for i, (b, s) in enumerate(per) if any(b0 < b and s > physics.BATCH_SPEEDUP_MAX * s0 for b0, s0 in per)
+    }
+    assert _scaling_rows(sub) == expected

@@ -202,6 +202,12 @@ CATALOGUE: dict[str, Code] = {
             "over the gate window, the trials' energies differ from their power x duration by more than 5 % in sum",
             "check the energy source and the sampler: a counter read at other moments than the window's edges",
         ),
+        _error(
+            "physics.batch_scaling",
+            "a larger batch decodes each sequence more than twice as fast as a smaller batch of the same model, "
+            "weights, precision and engine in the file",
+            "check the batch sizes, token counts and durations; never edit trials by hand",
+        ),
         _error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
         _error(
             "physics.token_count",
