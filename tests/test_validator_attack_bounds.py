@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.domain import Submission
-from validator import hardware, physics
+from validator import hardware, physics, provenance
 
 
 def _codes(sub: Submission) -> list[str]:
@@ -213,3 +213,69 @@ def test_batch_scaling_flags_exactly_the_super_linear_rows(rows: list[tuple[int,
         i for i, (b, s) in enumerate(per) if any(b0 < b and s > physics.BATCH_SPEEDUP_MAX * s0 for b0, s0 in per)
     }
     assert _scaling_rows(sub) == expected
+
+
+# --- MIG and the driver's versions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "rejected"), [("disabled", False), ("unsupported", False), ("enabled", True)])
+def test_mig_slices_are_refused(valid_doc: dict[str, Any], mode: str, rejected: bool) -> None:
+    sub = domain.parse(valid_doc)
+    gpu = replace(sub.environment.gpu, mig_mode=mode)
+    one = replace(sub, environment=replace(sub.environment, gpu=gpu))
+    codes = [f.code for f in hardware.check(one, "f.json", reference.default())]
+    assert ("protocol.mig_enabled" in codes) is rejected
+
+
+def _driver_codes(doc: dict[str, Any], driver: str, nvml: str, torch_cuda: str) -> list[str]:
+    sub = domain.parse(doc)
+    env = replace(
+        sub.environment,
+        driver={**sub.environment.driver, "driver_version": driver, "nvml_version": nvml},
+        software={**sub.environment.software, "torch_cuda": torch_cuda},
+    )
+    return [f.code for f in provenance.check(replace(sub, environment=env), "f.json")]
+
+
+@pytest.mark.parametrize(
+    ("driver", "nvml", "torch_cuda", "rejected"),
+    [
+        ("580.159.04", "13.580.159.04", "13.0", False),  # every real file
+        ("580.159.04", "13.580.159.04", "12.8", False),  # an older CUDA's torch loads
+        ("535.104.05", "12.535.104.05", "13.0", True),  # a newer CUDA major than the driver's
+        ("470.57.02", "12.535.104.05", "11.4", True),  # NVML of another driver
+        ("580.159.04", "13.1580.159.04", "13.0", True),  # a suffix, not the field
+    ],
+)
+def test_driver_nvml_and_cuda_versions_belong_together(
+    valid_doc: dict[str, Any], driver: str, nvml: str, torch_cuda: str, rejected: bool
+) -> None:
+    assert ("provenance.driver_versions" in _driver_codes(valid_doc, driver, nvml, torch_cuda)) is rejected
+
+
+_VERSIONISH = st.one_of(
+    st.text(max_size=20),
+    st.from_regex(r"[0-9]{1,8}(\.[0-9]{1,4}){0,3}", fullmatch=True),
+    st.sampled_from(["", ".", "13.", ".13", "١٣.0", "none", "not installed", "9" * 40]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(driver=_VERSIONISH, nvml=_VERSIONISH, torch_cuda=_VERSIONISH)
+def test_driver_versions_never_fail_on_any_text(driver: str, nvml: str, torch_cuda: str) -> None:
+    doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+    codes = _driver_codes(doc, driver, nvml, torch_cuda)
+    if driver and nvml.endswith("." + driver) and not torch_cuda[:1].isdigit():
+        assert "provenance.driver_versions" not in codes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cuda=st.integers(9, 30),
+    torch_major=st.integers(9, 30),
+    driver=st.from_regex(r"[1-9][0-9]{2}\.[0-9]{2,3}(\.[0-9]{2})?", fullmatch=True),
+)
+def test_driver_versions_judge_the_cuda_majors(cuda: int, torch_major: int, driver: str) -> None:
+    doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+    codes = _driver_codes(doc, driver, f"{cuda}.{driver}", f"{torch_major}.1")
+    assert ("provenance.driver_versions" in codes) is (torch_major > cuda)

@@ -107,6 +107,11 @@ CATALOGUE: dict[str, Code] = {
             "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
             "record the commit SHA of the weights",
         ),
+        _error(
+            "provenance.driver_versions",
+            "NVML's version does not end with the driver's, or torch was built for a newer CUDA major than the driver's",
+            "record the versions as NVML and torch report them; never edit the environment by hand",
+        ),
         _error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
         _error(
             "provenance.quantization_mismatch",
@@ -291,6 +296,11 @@ CATALOGUE: dict[str, Code] = {
             "protocol.placement",
             "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
             "let eco-collect record the placement and the idle windows",
+        ),
+        _error(
+            "protocol.mig_enabled",
+            "measured on a GPU with MIG enabled: NVML's power and energy counters cover the whole board, not the slice",
+            "disable MIG (nvidia-smi -i <gpu> -mig 0) and measure on the whole board",
         ),
         _error(
             "protocol.warmup",

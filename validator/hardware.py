@@ -105,6 +105,16 @@ def _board(sub: Submission, file: str, ref: Reference, out: list[Finding]) -> Gp
                 f"the maximum limit {gpu.power_limit_max_w} W",
             )
         )
+    if gpu.mig_mode == "enabled":  # NVML's power and energy are the whole board's, whatever slice ran
+        out.append(
+            make(
+                "protocol.mig_enabled",
+                file,
+                f"{where}/mig_mode",
+                f"MIG is enabled on the {gpu.name}: NVML's power and energy counters cover the whole board, not "
+                "the slice this process ran on, so no energy of this file is the model's",
+            )
+        )
     board = ref.gpus.get(gpu.name)
     if board is None:
         out.append(make("reference.unknown_gpu", file, f"{where}/name", f"{gpu.name!r} is not in the GPU table"))
