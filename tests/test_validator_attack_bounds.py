@@ -279,3 +279,39 @@ def test_driver_versions_judge_the_cuda_majors(cuda: int, torch_major: int, driv
     doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
     codes = _driver_codes(doc, driver, f"{cuda}.{driver}", f"{torch_major}.1")
     assert ("provenance.driver_versions" in codes) is (torch_major > cuda)
+
+
+# --- the empty board of a two-GPU placement -----------------------------------------------------------
+
+
+def _second_board_codes(doc: dict[str, Any], factor: float, device_map: dict[str, int]) -> list[str]:
+    """Two boards (the second idling at 70/72 W), the second holding ``factor`` x the empty-board
+    ceiling in every trial, the rest of each trial's energy on the first."""
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    assert m.idle is not None and m.idle.power_after_w is not None
+    before, after = m.idle.power_before_w, m.idle.power_after_w
+    idle = domain.Idle(before + 70.0, after + 72.0, (before, 70.0), (after, 72.0))
+    edge_s = physics.COUNTER_STEP_S + 2 * sub.protocol.sample_period_s
+    trials = []
+    for t in m.trials:
+        second = factor * physics.EMPTY_BOARD_CEILING * 72.0 * (t.duration_s + edge_s)
+        trials.append(replace(t, energy_per_gpu_j=(t.energy_j - second, second)))
+    placement = domain.Placement("device_map" if len(set(device_map.values())) > 1 else "single_gpu", device_map)
+    two = replace(m, idle=idle, trials=tuple(trials), placement=placement)
+    gpu = replace(sub.environment.gpu, count=2)
+    one = replace(sub, measurements=(two,), environment=replace(sub.environment, gpu=gpu))
+    return _codes(one)
+
+
+@pytest.mark.parametrize(("factor", "rejected"), [(0.99, False), (1.01, True)])
+def test_a_board_the_device_map_leaves_empty_stays_near_idle(
+    valid_doc: dict[str, Any], factor: float, rejected: bool
+) -> None:
+    # board 1 drew 476 W with the whole model on board 0, which drew its idle: only the sum was judged
+    assert ("physics.board_above_idle" in _second_board_codes(valid_doc, factor, {"": 0})) is rejected
+
+
+def test_a_board_holding_modules_may_draw_above_idle(valid_doc: dict[str, Any]) -> None:
+    codes = _second_board_codes(valid_doc, 2.0, {"model.layers.0": 0, "lm_head": 1})
+    assert "physics.board_above_idle" not in codes

@@ -260,6 +260,11 @@ CATALOGUE: dict[str, Code] = {
             "a GPU holds less than half its idle draw over a trial after warm-up",
             "measure every GPU the model runs on with eco-collect; never edit trials by hand",
         ),
+        _error(
+            "physics.board_above_idle",
+            "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial after warm-up",
+            "let eco-collect record the placement and measure every GPU; never edit trials by hand",
+        ),
         _warning(
             "physics.counter_sampler",
             "energy counter and integrated sampled power disagree by more than 5 % plus 0.1 s of power (the counter's step)",

@@ -63,6 +63,11 @@ IDLE_MARGIN = 0.01
 # Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
 # 70 W is no measurement.
 BOARD_IDLE_FLOOR = 0.5
+# ... and a board the placement leaves empty stays near its idle: at most 1.25 x its higher idle window
+# over the window (plus the counter's and sampler's edges). An empty board's clocks and fans follow the
+# busy one's heat a little; a load on it contradicts the device map. No real two-GPU file sizes this
+# yet: 25 % above the higher window is generous for a board running nothing.
+EMPTY_BOARD_CEILING = 1.25
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class _Context:
     edge_s: float
     period_s: float
     idle_per_gpu_w: tuple[float, ...]  # each board's lower idle window
+    idle_high_per_gpu_w: tuple[float, ...]  # each board's higher idle window
+    placed: frozenset[int] | None  # the boards holding modules (None: placement not recorded)
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -94,6 +101,8 @@ def check(sub: Submission, file: str) -> list[Finding]:
             edge_s,
             sub.protocol.sample_period_s,
             m.idle.lower_power_per_gpu_w(gpu.count),
+            m.idle.higher_power_per_gpu_w(gpu.count),
+            None if m.placement is None else frozenset(m.placement.device_map.values()),
         )
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
@@ -294,6 +303,19 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     ptr_k,
                     f"GPU {k} holds {board_j} J in {duration} s: more than one board's limit allows "
                     f"({most_w * (duration + ctx.edge_s):.1f} J: {most_w:.0f} W for the window plus {ctx.edge_s:.2f} s)",
+                )
+            ]
+        empty = ctx.gpus > 1 and ctx.placed is not None and k not in ctx.placed
+        most_idle_j = EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
+        if t.role != "warmup" and empty and board_j > most_idle_j:
+            return [
+                make(
+                    "physics.board_above_idle",
+                    ctx.file,
+                    ptr_k,
+                    f"GPU {k} holds no module of the model (device map) yet {board_j} J in {duration} s, more than "
+                    f"{EMPTY_BOARD_CEILING} x its idle over the window ({most_idle_j:.1f} J: "
+                    f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
         if t.role != "warmup" and board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
