@@ -16,7 +16,7 @@ from .protocol import SAMPLE_PERIOD_RANGE_S
 # NVML's power limiter holds the board's average at its enforced limit (it reacts within tens of
 # milliseconds; transients above it show in the peak, not in a window's average nor in NVML's own 1-s
 # average). 5 % covers a sensor's calibration and a limit changed by an administrator during a run; the
-# real files' highest average is 0.72 x the enforced limit (H200, Qwen2.5-32B fp16 at batch 32).
+# real files' highest average is 0.72 x the enforced limit (H200, Qwen2.5-32B fp16 at batch 8).
 POWER_LIMIT_FACTOR = 1.05
 ENERGY_POWER_TOLERANCE = 0.05
 DISAGREEMENT_WARN_PCT = 5.0
@@ -47,7 +47,7 @@ SAMPLE_RATE_FLOOR = 0.5
 # step, the sampler's first and last periods), so over a gate window of several trials those errors
 # largely cancel: a window whose counter energy sits systematically below (or above) its power x time,
 # hidden in each trial's slack, has no honest cause. The real files' largest |sum(E - P d)| / sum(E)
-# over a window is 2.0 % (H200, int8-pure at batch 1, 0.1-s counter steps on 4-s trials).
+# over a window is 2.0 % (H200, Llama-3.1-8B int8-pure at batch 1, 4.4-s trials).
 WINDOW_ENERGY_BIAS = 0.05
 # A decode step of more sequences reads the same weights and does more arithmetic and KV reads, so it
 # is never much shorter than a step of fewer: within one file, for the same model, weights, precision
