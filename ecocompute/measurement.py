@@ -179,6 +179,16 @@ class Idle:
             return tuple(before)
         return tuple(map(min, before, after))
 
+    def higher_power_per_gpu_w(self, gpus: int) -> tuple[float, ...]:
+        """Each board's higher window; where the file gives only the sum (before schema 1.2.0), its share."""
+        before, after = self.power_per_gpu_before_w, self.power_per_gpu_after_w
+        if before is None or len(before) != gpus:
+            higher = self.power_before_w if self.power_after_w is None else max(self.power_before_w, self.power_after_w)
+            return (higher / max(gpus, 1),) * gpus
+        if after is None or len(after) != gpus:
+            return tuple(before)
+        return tuple(map(max, before, after))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "power_before_w": self.power_before_w,

@@ -147,3 +147,15 @@ def test_help_starts_fast_without_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
     result = subprocess.run([sys.executable, "-m", "validator", "--help"], capture_output=True, text=True, check=True)
     assert "Exit status" in result.stdout
+
+
+@pytest.mark.parametrize("option", ["--base", "--reference"])
+def test_usage_errors_escape_the_values_they_echo(option: str, tmp_path: Path) -> None:
+    # a newline in --base or --reference started a line of its own: a forged GitHub workflow command
+    forged = "nope\n::error file=README.md::forged\x1b[31m"
+    value = forged if option == "--base" else str(tmp_path / forged)
+    result = CliRunner().invoke(main, [option, value, str(GOOD)])
+    assert result.exit_code == 2
+    assert "forged" in result.output
+    assert not any(line.startswith("::") for line in result.output.splitlines())
+    assert "\x1b" not in result.output

@@ -126,7 +126,9 @@ def main(
     except (UsageError, GitError) as exc:
         if traceback:
             raise
-        raise click.UsageError(str(exc)) from exc
+        # the message may echo --base or --reference as given: one escaped line, so a newline in either
+        # cannot start a line of its own (a forged "::error::" workflow command in a GitHub log)
+        raise click.UsageError(printable(str(exc))) from exc
     click.echo(_RENDER[fmt](report), nl=False)
     if report_file is not None:
         _write_report(report_file, reporters.render_json(report))

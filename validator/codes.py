@@ -107,6 +107,11 @@ CATALOGUE: dict[str, Code] = {
             "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
             "record the commit SHA of the weights",
         ),
+        _error(
+            "provenance.driver_versions",
+            "NVML's version does not end with the driver's, or torch was built for a newer CUDA major than the driver's",
+            "record the versions as NVML and torch report them; never edit the environment by hand",
+        ),
         _error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
         _error(
             "provenance.quantization_mismatch",
@@ -166,8 +171,9 @@ CATALOGUE: dict[str, Code] = {
         _error("stats.gates_loosened", "gate thresholds looser than the project's", "measure with the default gates"),
         _error(
             "physics.power_range",
-            "average power, of the GPUs together or of one, is not within (0, 1.1 x enforced limit]",
-            "check the GPU index and the sampler",
+            "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
+            "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit",
+            "check the GPU index, the sampler and the enforced limit NVML reports",
         ),
         _error(
             "physics.power_limits",
@@ -195,6 +201,17 @@ CATALOGUE: dict[str, Code] = {
             "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
             "exceeds what the power limit allows",
             "check the energy source",
+        ),
+        _error(
+            "physics.energy_bias",
+            "over the gate window, the trials' energies differ from their power x duration by more than 5 % in sum",
+            "check the energy source and the sampler: a counter read at other moments than the window's edges",
+        ),
+        _error(
+            "physics.batch_scaling",
+            "a larger batch decodes each sequence more than twice as fast as a smaller batch of the same model, "
+            "weights, precision and engine in the file",
+            "check the batch sizes, token counts and durations; never edit trials by hand",
         ),
         _error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
         _error(
@@ -225,7 +242,8 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.energy_floor",
-            "energy above idle below what reading the weights once per decode step costs",
+            "energy above idle below what reading the weights once per decode step (20 pJ/byte), or the tokens' "
+            "arithmetic (0.2 pJ per FLOP), costs",
             "measure idle with nothing else on the GPU, and check the energy counter and the token count",
         ),
         _error(
@@ -241,6 +259,11 @@ CATALOGUE: dict[str, Code] = {
             "physics.board_below_idle",
             "a GPU holds less than half its idle draw over a trial after warm-up",
             "measure every GPU the model runs on with eco-collect; never edit trials by hand",
+        ),
+        _error(
+            "physics.board_above_idle",
+            "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial after warm-up",
+            "let eco-collect record the placement and measure every GPU; never edit trials by hand",
         ),
         _warning(
             "physics.counter_sampler",
@@ -278,6 +301,11 @@ CATALOGUE: dict[str, Code] = {
             "protocol.placement",
             "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
             "let eco-collect record the placement and the idle windows",
+        ),
+        _error(
+            "protocol.mig_enabled",
+            "measured on a GPU with MIG enabled: NVML's power and energy counters cover the whole board, not the slice",
+            "disable MIG (nvidia-smi -i <gpu> -mig 0) and measure on the whole board",
         ),
         _error(
             "protocol.warmup",

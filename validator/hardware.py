@@ -24,16 +24,24 @@ MEMORY_FRACTION = (0.90, 1.0)
 # models we know) and caches. Risk: a mixture of experts without active_parameter_count in its row;
 # speculative decoding (not an eco-collect engine).
 ROOFLINE_MARGIN = 1.25
-# ... and every step costs at least the energy of that reading: DRAM access costs picojoules per bit
-# (HBM2 about 3.9 pJ/bit, GDDR5 about 15; O'Connor et al., "Fine-Grained DRAM", MICRO 2017), and the
-# SMs, caches and links add to it. The floor is 1 pJ/bit (8 pJ per byte of weights per step) above
-# the idle baseline: 15x below the least the H100 files show (124 pJ/byte net, fp16 at batch 1) and
-# 4x below HBM2's access energy alone. Weights that fit in a board's L2 cache (at most ~128 MB on the
-# boards we know) come from SRAM, so the floor judges only weights of twice that or more.
+# ... and every step costs at least the energy of that reading: HBM3/HBM3e access costs about 3.5-3.9
+# pJ/bit (28-31 pJ per byte; HBM2 about 3.9 pJ/bit, GDDR5 about 15; O'Connor et al., "Fine-Grained
+# DRAM", MICRO 2017), and the SMs, caches and links add to it. The floor is 20 pJ per byte of weights
+# per decode step above the idle baseline: 5.6x below the least the real files show (113 pJ/byte net,
+# Phi-3-mini fp16 at batch 1 on an H200; nf4 rows spend 391 or more, their dequantisation on top) and
+# below HBM3's access energy alone, which leaves room for more efficient boards to come. Weights that
+# fit in a board's L2 cache may come from SRAM: no NVIDIA board's L2 exceeds about 126 MB (Blackwell),
+# so the floor judges weights of 128 MiB or more.
 # Risk: an idle baseline taken while another process loaded the GPU (the net energy then reads low;
 # physics.idle_range and physics.idle_power bound that too).
-READ_ENERGY_FLOOR_J_PER_BYTE = 8e-12
-FLOOR_MIN_WEIGHT_BYTES = 256 * 2**20
+READ_ENERGY_FLOOR_J_PER_BYTE = 20e-12
+FLOOR_MIN_WEIGHT_BYTES = 128 * 2**20
+# ... and every token costs its arithmetic, 2 FLOPs per active parameter, wherever the weights come
+# from: at least 0.2 pJ net per FLOP. A B200 at its dense fp16 peak (2.25 PFLOP/s at 1,000 W) spends
+# about 0.44 pJ per FLOP gross; the least real row spends 6.6 (Phi-3-mini int8-pure at batch 32 on an
+# H100), 33x the floor. Risk: int8 tensor cores at their full peak (twice fp16's) on a future board,
+# which no decode step reaches (bitsandbytes' matmuls run far below peak).
+FLOP_ENERGY_FLOOR_J = 0.2e-12
 # NVML's instant power field averages over milliseconds; a sampled peak far above the board's limit
 # is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
 PEAK_FACTOR = 1.5
@@ -95,6 +103,16 @@ def _board(sub: Submission, file: str, ref: Reference, out: list[Finding]) -> Gp
                 f"{where}/power_limit_max_w",
                 f"enforced {gpu.power_limit_enforced_w} W and default {gpu.power_limit_default_w} W cannot exceed "
                 f"the maximum limit {gpu.power_limit_max_w} W",
+            )
+        )
+    if gpu.mig_mode == "enabled":  # NVML's power and energy are the whole board's, whatever slice ran
+        out.append(
+            make(
+                "protocol.mig_enabled",
+                file,
+                f"{where}/mig_mode",
+                f"MIG is enabled on the {gpu.name}: NVML's power and energy counters cover the whole board, not "
+                "the slice this process ran on, so no energy of this file is the model's",
             )
         )
     board = ref.gpus.get(gpu.name)
@@ -233,36 +251,52 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
                 )
             )
             break
-    if read_bytes >= FLOOR_MIN_WEIGHT_BYTES and m.idle is not None:
-        out += _energy_floor(m, read_bytes, sub.protocol.output_tokens, base, file)
+    if m.idle is not None:
+        cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # weights an L2 cache could hold: no read floor
+        out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol.output_tokens, base, file)
     return out
 
 
-def _energy_floor(m: Measurement, read_bytes: float, output_tokens: int, base: str, file: str) -> list[Finding]:
-    """Every request reads the weights once per output token (its prefill gives the first), so a
-    window's energy above idle is at least the floor's cost of those reads. Judged against the lower of
-    the two idle windows, and for trials after warm-up only (no figure uses warm-ups): a launch-bound
-    configuration draws within a watt of idle, and the two windows of one baseline differ by up to
-    9 W in the H100 files, so the mean would let idle noise decide."""
+def _energy_floor(
+    m: Measurement, read_bytes: float, spec: ModelSpec, output_tokens: int, base: str, file: str
+) -> list[Finding]:
+    """Every request reads the weights once per output token (its prefill gives the first), and every
+    generated token costs 2 FLOPs per active parameter, so a window's energy above idle is at least the
+    floors' cost of those reads (``read_bytes`` 0: not judged) or of that arithmetic, whichever is more.
+    Judged against the lower of the two idle windows, and for trials after warm-up only (no figure uses
+    warm-ups): a launch-bound configuration draws within a watt of idle, and the two windows of one
+    baseline differ by up to 9 W in the H100 files, so the mean would let idle noise decide."""
     assert m.idle is not None
     idle_w = m.idle.lower_power_w
     for j, t in enumerate(m.trials):
         if t.role == "warmup":
             continue
         steps = t.requests * output_tokens
-        least_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
+        read_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
+        flops = 2.0 * spec.active_parameter_count * t.generated_tokens
+        flop_j = FLOP_ENERGY_FLOOR_J * flops
         net_j = stats.net_energy_j(t, idle_w)
-        if net_j < least_j:
-            return [
-                make(
-                    "physics.energy_floor",
-                    file,
-                    f"{base}/trials/{j}/energy_j",
-                    f"{net_j:.1f} J above idle ({t.energy_j} J less the lower idle window's {idle_w:.1f} W x {t.duration_s} s) for {steps} "
-                    f"decode steps, each reading {read_bytes / 1e9:.2f} GB of weights; reading them costs at least "
-                    f"{least_j:.1f} J (1 pJ/bit)",
-                )
-            ]
+        if net_j >= max(read_j, flop_j):
+            continue
+        if read_j >= flop_j:
+            why = (
+                f"{steps} decode steps, each reading {read_bytes / 1e9:.2f} GB of weights; reading them costs at "
+                f"least {read_j:.1f} J ({READ_ENERGY_FLOOR_J_PER_BYTE * 1e12:.0f} pJ per byte)"
+            )
+        else:
+            why = (
+                f"{t.generated_tokens} tokens of 2 x {spec.active_parameter_count} FLOPs ({flops:.3g} FLOPs); they "
+                f"cost at least {flop_j:.1f} J ({FLOP_ENERGY_FLOOR_J * 1e12:.1f} pJ per FLOP)"
+            )
+        return [
+            make(
+                "physics.energy_floor",
+                file,
+                f"{base}/trials/{j}/energy_j",
+                f"{net_j:.1f} J above idle ({t.energy_j} J less the lower idle window's {idle_w:.1f} W x "
+                f"{t.duration_s} s) for {why}",
+            )
+        ]
     return []
 
 

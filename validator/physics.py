@@ -3,7 +3,9 @@ among themselves (hardware.py checks them against the board and the model)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from ecocompute import stats
 from ecocompute.domain import Submission, Trial
@@ -11,7 +13,11 @@ from ecocompute.domain import Submission, Trial
 from .findings import Finding, make
 from .protocol import SAMPLE_PERIOD_RANGE_S
 
-POWER_LIMIT_FACTOR = 1.1
+# NVML's power limiter holds the board's average at its enforced limit (it reacts within tens of
+# milliseconds; transients above it show in the peak, not in a window's average nor in NVML's own 1-s
+# average). 5 % covers a sensor's calibration and a limit changed by an administrator during a run; the
+# real files' highest average is 0.72 x the enforced limit (H200, Qwen2.5-32B fp16 at batch 8).
+POWER_LIMIT_FACTOR = 1.05
 ENERGY_POWER_TOLERANCE = 0.05
 DISAGREEMENT_WARN_PCT = 5.0
 TEMPERATURE_RANGE_C = (10.0, 100.0)
@@ -37,6 +43,18 @@ SAMPLE_RATE_FACTOR = 1.25
 # 0.95 of the requested rate (a 0.6-s warm-up on a busy host). Half the rate, less an edge sample at
 # each end: a file claiming a slow sampler must not buy long warm-ups that exemption.
 SAMPLE_RATE_FLOOR = 0.5
+# A trial's energy may differ from its power x duration by an edge error of either sign (the counter's
+# step, the sampler's first and last periods), so over a gate window of several trials those errors
+# largely cancel: a window whose counter energy sits systematically below (or above) its power x time,
+# hidden in each trial's slack, has no honest cause. The real files' largest |sum(E - P d)| / sum(E)
+# over a window is 2.0 % (H200, Llama-3.1-8B int8-pure at batch 1, 4.4-s trials).
+WINDOW_ENERGY_BIAS = 0.05
+# A decode step of more sequences reads the same weights and does more arithmetic and KV reads, so it
+# is never much shorter than a step of fewer: within one file, for the same model, weights, precision
+# and engine, each sequence of a larger batch decodes at most twice as fast as at a smaller batch. The
+# real files' largest speed-up is 1.42 (fp16 generate() at batch 8 against batch 1 on an H100: the
+# host's per-step overhead, which a batch shares).
+BATCH_SPEEDUP_MAX = 2.0
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
@@ -45,6 +63,11 @@ IDLE_MARGIN = 0.01
 # Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
 # 70 W is no measurement.
 BOARD_IDLE_FLOOR = 0.5
+# ... and a board the placement leaves empty stays near its idle: at most 1.25 x its higher idle window
+# over the window (plus the counter's and sampler's edges). An empty board's clocks and fans follow the
+# busy one's heat a little; a load on it contradicts the device map. No real two-GPU file sizes this
+# yet: 25 % above the higher window is generous for a board running nothing.
+EMPTY_BOARD_CEILING = 1.25
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,8 @@ class _Context:
     edge_s: float
     period_s: float
     idle_per_gpu_w: tuple[float, ...]  # each board's lower idle window
+    idle_high_per_gpu_w: tuple[float, ...]  # each board's higher idle window
+    placed: frozenset[int] | None  # the boards holding modules (None: placement not recorded)
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -76,10 +101,13 @@ def check(sub: Submission, file: str) -> list[Finding]:
             edge_s,
             sub.protocol.sample_period_s,
             m.idle.lower_power_per_gpu_w(gpu.count),
+            m.idle.higher_power_per_gpu_w(gpu.count),
+            None if m.placement is None else frozenset(m.placement.device_map.values()),
         )
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
             findings.extend(_sampler(t, f"{base}/trials/{j}", ctx))
+        findings.extend(_window_bias(m.trials, base, file))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
         if summary.net_energy_j_mean > summary.energy_j_mean:
@@ -96,7 +124,40 @@ def check(sub: Submission, file: str) -> list[Finding]:
                     f"(at least {IDLE_MARGIN:.0%} lower)",
                 )
             )
-    return findings
+    return findings + _batch_scaling(sub, file)
+
+
+def _batch_scaling(sub: Submission, file: str) -> list[Finding]:
+    """Each row's per-sequence throughput against the slowest of its group at any smaller batch (a
+    sort of each group by batch, then one pass)."""
+    groups: dict[tuple[str, str, str, str], list[tuple[int, float, int]]] = {}
+    for i, m in enumerate(sub.measurements):
+        if m.summary is not None and m.batch_size > 0:
+            key = (m.model.id, m.model.weights, m.precision, m.engine.name)
+            groups.setdefault(key, []).append((m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size, i))
+    out: list[Finding] = []
+    for rows in groups.values():
+        rows.sort()
+        slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
+        for _, same_batch in groupby(rows, key=lambda r: r[0]):
+            block = list(same_batch)
+            for batch, per_sequence, i in block:
+                if slowest is not None and per_sequence > BATCH_SPEEDUP_MAX * slowest[0]:
+                    out.append(
+                        make(
+                            "physics.batch_scaling",
+                            file,
+                            f"/measurements/{i}/summary/throughput_tok_s_mean",
+                            f"batch {batch} decodes each sequence at {per_sequence:.1f} tok/s, {per_sequence / slowest[0]:.2f} x "
+                            f"the {slowest[0]:.1f} tok/s of batch {slowest[1]} (/measurements/{slowest[2]}: same model, "
+                            f"weights, precision and engine); at most {BATCH_SPEEDUP_MAX:.0f} x: a larger batch's decode "
+                            "step reads the same weights and does more work",
+                        )
+                    )
+            least = min(block, key=lambda r: r[1])
+            if slowest is None or least[1] < slowest[0]:
+                slowest = (least[1], least[0], least[2])
+    return out
 
 
 def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
@@ -111,7 +172,13 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     power, duration, energy = t.power_avg_w, t.duration_s, t.energy_j
     if not 0 < power <= limit_w:
         out.append(
-            make("physics.power_range", file, f"{ptr}/power_avg_w", f"{power} W is outside (0, {limit_w:.0f}] W")
+            make(
+                "physics.power_range",
+                file,
+                f"{ptr}/power_avg_w",
+                f"{power} W is outside (0, {limit_w:.0f}] W ({POWER_LIMIT_FACTOR} x the enforced limit: the "
+                "driver's limiter holds the average at it)",
+            )
         )
     averaged = t.power_nvml_avg_1s_w  # null where the driver lacks the field
     if averaged is not None and not 0 < averaged <= limit_w:
@@ -120,7 +187,8 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 "physics.power_range",
                 file,
                 f"{ptr}/power_nvml_avg_1s_w",
-                f"NVML's 1-s average {averaged} W is outside (0, {limit_w:.0f}] W",
+                f"NVML's 1-s average {averaged} W is outside (0, {limit_w:.0f}] W ({POWER_LIMIT_FACTOR} x the enforced "
+                "limit: the driver's limiter holds the average at it)",
             )
         )
     expected = power * duration
@@ -199,6 +267,25 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     return out
 
 
+def _window_bias(trials: Sequence[Trial], base: str, file: str) -> list[Finding]:
+    """The gate window's counter energy agrees with its power x duration in sum, to WINDOW_ENERGY_BIAS."""
+    window = [t for t in trials if t.role == "measured"]
+    energy_j = sum(t.energy_j for t in window)
+    expected_j = sum(t.power_avg_w * t.duration_s for t in window)
+    if energy_j <= 0 or abs(energy_j - expected_j) <= WINDOW_ENERGY_BIAS * energy_j:
+        return []  # no window, or no energy (physics.energy_power names that)
+    return [
+        make(
+            "physics.energy_bias",
+            file,
+            f"{base}/trials",
+            f"the {len(window)} measured trials hold {energy_j:.1f} J, {(energy_j - expected_j) / energy_j:+.1%} off "
+            f"their power x duration ({expected_j:.1f} J); allowed: {WINDOW_ENERGY_BIAS:.0%} (each trial's edge "
+            "errors have either sign and cancel over a window)",
+        )
+    ]
+
+
 def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     """Each board's share of a trial lies between half its idle draw (after warm-up) and what one board
     may draw over the window: bounds on the sum alone let one board hold nothing and another twice its
@@ -216,6 +303,19 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     ptr_k,
                     f"GPU {k} holds {board_j} J in {duration} s: more than one board's limit allows "
                     f"({most_w * (duration + ctx.edge_s):.1f} J: {most_w:.0f} W for the window plus {ctx.edge_s:.2f} s)",
+                )
+            ]
+        empty = ctx.gpus > 1 and ctx.placed is not None and k not in ctx.placed
+        most_idle_j = EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
+        if t.role != "warmup" and empty and board_j > most_idle_j:
+            return [
+                make(
+                    "physics.board_above_idle",
+                    ctx.file,
+                    ptr_k,
+                    f"GPU {k} holds no module of the model (device map) yet {board_j} J in {duration} s, more than "
+                    f"{EMPTY_BOARD_CEILING} x its idle over the window ({most_idle_j:.1f} J: "
+                    f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
         if t.role != "warmup" and board_j < BOARD_IDLE_FLOOR * idle_w * window_s:

@@ -286,7 +286,7 @@ def reference_folder(explicit: Path | None = None) -> str:
     else the ones installed with the package."""
     if explicit is not None:
         if not (explicit / "gpus.json").is_file():
-            raise UsageError(f"{explicit} holds no reference tables (gpus.json, models.json, ...)")
+            raise UsageError(f"{printable(str(explicit))} holds no reference tables (gpus.json, models.json, ...)")
         return str(explicit.absolute())
     in_repo = root_of_folder(Path.cwd()) / "ecocompute" / "reference"
     return str(in_repo) if (in_repo / "gpus.json").is_file() else str(reference.PACKAGE_DIR)
