@@ -81,6 +81,12 @@ class Session:
 
 def _environment(nvml: Nvml) -> tuple[Environment, list[str]]:
     gpu, driver = nvml.describe()
+    if gpu["mig_mode"] == "enabled":
+        raise CollectError(
+            "the GPU has MIG enabled: NVML's power and energy counters cover the whole board while this process "
+            "owns one slice, so eco-validate refuses such a file (protocol.mig_enabled): disable MIG "
+            "(nvidia-smi -i <gpu> -mig 0, as root, the GPU idle) or measure on a board without it"
+        )
     notes = []
     others = nvml.other_processes()
     if others:

@@ -203,3 +203,18 @@ def test_a_model_accelerate_left_on_one_device_is_placed_whole_on_it() -> None:
     model[1].to("meta")
     with pytest.raises(CollectError, match="no device map for a model whose weights lie on cpu, meta"):
         device_map_of(model)
+
+
+def test_a_board_with_mig_enabled_is_refused_before_anything_is_measured() -> None:
+    """eco-validate refuses such a file (protocol.mig_enabled): it would be refused after the whole run."""
+    from collector.errors import CollectError
+    from collector.session import _environment
+
+    nv = fake_module()
+    nv.nvmlDeviceGetMigMode.side_effect = None
+    nv.nvmlDeviceGetMigMode.return_value = (1, 1)
+    with Nvml([0], module=nv) as nvml, pytest.raises(CollectError, match="the GPU has MIG enabled"):
+        _environment(nvml)
+    nv.nvmlDeviceGetMigMode.return_value = (0, 0)
+    with Nvml([0], module=nv) as nvml:
+        assert _environment(nvml)[0].gpu.mig_mode == "disabled"
