@@ -63,10 +63,15 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
 
     result = run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    empty = (
+        "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
+        if result.counts["measurements"] == 0
+        else ""
+    )
     click.echo(
         printable(
             f"built {result.out_dir} version {result.version} ({counts}); "
-            f"load it with datasets.load_dataset('{result.out_dir}')"
+            f"load it with datasets.load_dataset('{result.out_dir}'){empty}"
         )
     )
 
@@ -104,7 +109,20 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
 @click.option("--repo", "repo_id", required=True, help="Hub dataset repository, e.g. ecocompute/llm-energy.")
 @click.option("--version", required=True, help="X.Y.Z, or next-minor (new rows) / next-major (schema change).")
 @click.option("--dry-run", is_flag=True, help="Build and show the commit (files, parent, tag); write nothing.")
-def publish(submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, version: str, dry_run: bool) -> None:
+@click.option(
+    "--allow-fewer-rows",
+    is_flag=True,
+    help="Publish even if a submitted config holds fewer rows than the latest release's (never an empty build).",
+)
+def publish(
+    submissions: Path,
+    legacy_dir: Path,
+    changelog: Path,
+    repo_id: str,
+    version: str,
+    dry_run: bool,
+    allow_fewer_rows: bool,
+) -> None:
     """Build, then publish as one commit tagged vVERSION (token from HF_TOKEN or the login cache);
     the dataset repository is created when it does not exist."""
     from huggingface_hub import HfApi
@@ -118,8 +136,8 @@ def publish(submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, 
         out = Path(tmp) / "llm-energy"
         run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
         if dry_run:
-            for line in hub.dry_run(api, repo_id, out, version).lines():
+            for line in hub.dry_run(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows).lines():
                 click.echo(printable(line))
             return
-        result = hub.publish(api, repo_id, out, version)
+        result = hub.publish(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows)
     click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")
