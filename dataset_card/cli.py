@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ecocompute.cli import Group, printable, traceback_option
 
@@ -24,9 +25,14 @@ _COMMON = [
         type=PATH,
         default=Path("DATA_CHANGELOG.md"),
         show_default=True,
-        help="The data's changelog, shown in the card.",
+        help="The data's changelog, shown in the card: a UTF-8 file of at most 1 MiB (the default may be missing).",
     ),
 ]
+
+
+def changelog_given() -> bool:
+    """Whether --changelog was given (then the file must exist) rather than left at its default."""
+    return click.get_current_context().get_parameter_source("changelog") is not ParameterSource.DEFAULT
 
 
 def common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,7 +67,15 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
     from .build import build as run_build
 
-    result = run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
+    result = run_build(
+        submissions,
+        legacy_dir,
+        out,
+        version=version,
+        repo_id=repo_id,
+        changelog=changelog,
+        changelog_required=changelog_given(),
+    )
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     empty = (
         "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
@@ -134,7 +148,15 @@ def publish(
     version = hub.resolve_version(api, repo_id, version)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "llm-energy"
-        run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
+        run_build(
+            submissions,
+            legacy_dir,
+            out,
+            version=version,
+            repo_id=repo_id,
+            changelog=changelog,
+            changelog_required=changelog_given(),
+        )
         if dry_run:
             for line in hub.dry_run(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows).lines():
                 click.echo(printable(line))
