@@ -72,6 +72,21 @@ class _Clock:
             self.steps[step] = self.steps.get(step, 0.0) + elapsed
 
 
+def check_repo_id(repo_id: str) -> str:
+    """``repo_id`` if it is a Hub dataset repository id, owner/name (the Hub's own validator); the card
+    renders it inside code, a URL and BibTeX, so only such ids ever reach it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub repository id: {exc}") from None
+    if repo_id.count("/") != 1:
+        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub dataset repository id: give owner/name")
+    return repo_id
+
+
 def changelog_entries(path: Path | None, *, required: bool = True) -> str:
     """The entries of the data changelog (from its first '## ' section on), one heading level down
     so that they nest under the card's own 'Changelog' heading. A missing file is an error when
@@ -220,6 +235,7 @@ def build(
     for a release, any semantic version for a pre-release; None labels a local build
     ``0.0.0-dev+<digest of the submitted files>`` (versions.py). ``changelog_required``: a missing
     ``changelog`` is an error (False: the card shows no entries)."""
+    check_repo_id(repo_id)
     with _no_cyclic_gc():
         changelog_text = changelog_entries(changelog, required=changelog_required)
         return _build(submissions_dir, legacy_dir, out_dir, version=version, repo_id=repo_id, changelog=changelog_text)

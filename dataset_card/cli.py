@@ -35,6 +35,18 @@ def changelog_given() -> bool:
     return click.get_current_context().get_parameter_source("changelog") is not ParameterSource.DEFAULT
 
 
+def _repo(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error (exit 2) at parse time, before any build, for a --repo the Hub would refuse."""
+    from .build import BuildError, check_repo_id
+
+    if value is None:
+        return None
+    try:
+        return check_repo_id(value)
+    except BuildError as exc:
+        raise click.BadParameter(printable(str(exc).removeprefix(f"--repo {printable(value, limit=120)} "))) from None
+
+
 def common(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_COMMON):
         fn = option(fn)
@@ -62,7 +74,7 @@ def main(traceback: bool) -> None:
     help="Semantic version shown in the card: X.Y.Z for a release, X.Y.Z-rc.1 for a pre-release. "
     "Default: 0.0.0-dev+<digest of the submitted files>, a local build.",
 )
-@click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True)
+@click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True, callback=_repo)
 def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str | None, repo_id: str) -> None:
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
     from .build import build as run_build
@@ -120,7 +132,9 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
 
 @main.command()
 @common
-@click.option("--repo", "repo_id", required=True, help="Hub dataset repository, e.g. ecocompute/llm-energy.")
+@click.option(
+    "--repo", "repo_id", required=True, callback=_repo, help="Hub dataset repository, e.g. ecocompute/llm-energy."
+)
 @click.option("--version", required=True, help="X.Y.Z, or next-minor (new rows) / next-major (schema change).")
 @click.option("--dry-run", is_flag=True, help="Build and show the commit (files, parent, tag); write nothing.")
 @click.option(

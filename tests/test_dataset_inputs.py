@@ -260,3 +260,22 @@ def test_only_the_default_changelog_may_be_missing(tmp_path: Path, monkeypatch: 
     result = CliRunner().invoke(dataset, args)
     assert result.exit_code == 0, result.output
     assert "(none)" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8").split("## Changelog", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "repo",
+    ['evil"); import os; os.system("id") #\n```\n<script>alert(1)</script>', "bad repo!", "no-owner", "a/b/c", ""],
+)
+@pytest.mark.parametrize("command", ["build", "publish"])
+def test_repo_is_a_hub_dataset_id_at_parse_time(tmp_path: Path, repo: str, command: str) -> None:
+    """The card renders --repo in code blocks, a URL and BibTeX: a value the Hub would refuse is a usage
+    error before any work (attack s17b #8), and the build's own entry refuses it as well."""
+    more = ["--out", str(tmp_path / "out")] if command == "build" else ["--version", "1.0.0", "--dry-run"]
+    result = CliRunner().invoke(dataset, [command, "--repo", repo, "--submissions", str(tmp_path / "none"), *more])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--repo'" in result.output and "#\n```" not in result.output  # echoed escaped
+    assert not (tmp_path / "out").exists()
+    from dataset_card.build import BuildError, build
+
+    with pytest.raises(BuildError, match="is not a Hub"):
+        build(tmp_path / "none", LEGACY, tmp_path / "out", repo_id=repo)
