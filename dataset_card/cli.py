@@ -30,9 +30,13 @@ _COMMON = [
 ]
 
 
-def changelog_given() -> bool:
-    """Whether --changelog was given (then the file must exist) rather than left at its default."""
-    return click.get_current_context().get_parameter_source("changelog") is not ParameterSource.DEFAULT
+def _run_build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, **kwargs: Any) -> Any:
+    """``build.build`` with the common options; --changelog must exist when given, not when left at its
+    default (a build outside a checkout)."""
+    from .build import build
+
+    given = click.get_current_context().get_parameter_source("changelog") is not ParameterSource.DEFAULT
+    return build(submissions, legacy_dir, out, changelog=changelog, changelog_required=given, **kwargs)
 
 
 def _repo(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -77,17 +81,7 @@ def main(traceback: bool) -> None:
 @click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True, callback=_repo)
 def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str | None, repo_id: str) -> None:
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
-    from .build import build as run_build
-
-    result = run_build(
-        submissions,
-        legacy_dir,
-        out,
-        version=version,
-        repo_id=repo_id,
-        changelog=changelog,
-        changelog_required=changelog_given(),
-    )
+    result = _run_build(submissions, legacy_dir, changelog, out, version=version, repo_id=repo_id)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     empty = (
         "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
@@ -156,21 +150,12 @@ def publish(
     from huggingface_hub import HfApi
 
     from . import publish as hub
-    from .build import build as run_build
 
     api = HfApi(token=os.environ.get("HF_TOKEN"))
     version = hub.resolve_version(api, repo_id, version)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "llm-energy"
-        run_build(
-            submissions,
-            legacy_dir,
-            out,
-            version=version,
-            repo_id=repo_id,
-            changelog=changelog,
-            changelog_required=changelog_given(),
-        )
+        _run_build(submissions, legacy_dir, changelog, out, version=version, repo_id=repo_id)
         if dry_run:
             for line in hub.dry_run(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows).lines():
                 click.echo(printable(line))
