@@ -8,7 +8,6 @@ Only the columns the analysis uses are read, so a large release costs its few co
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ecocompute import rows, stats
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
+
+from . import reading
+from .reading import DatasetError
 
 MEASUREMENT_COLUMNS = (
     *rows.FP16_KEY,
@@ -58,6 +59,7 @@ LEGACY_COLUMNS = (
     "energy_std",
     "energy_basis",
 )
+_AS_ROWS = ("measurements", "legacy")  # the configs _assemble turns into Python rows
 MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
 # What the analysis takes logarithms of, divides by or counts: positive wherever present. A build's
 # checks hold them; a folder or Hub revision read here may not come from one.
@@ -107,11 +109,6 @@ _FIGURES = ("energy_per_token_j", "energy_per_request_j", "throughput_tok_s", "p
 _MAGNITUDE_MAX = 1e100
 _POSITIVE_MIN = 1e-100  # the same on the small side: 5e-324 W passed "positive" and broke a figure
 _INTEGER_MAX = 10**18
-# Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
-# repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
-MAX_ROWS = 20_000_000
-MAX_FILES = 1000  # a build writes one file per config; the Hub's own shards stay far below this
-MAX_READ_BYTES = 2 << 30  # the columns read from one file, once decompressed and each row's text its own
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")
 # The analysis re-derives each row's energy per token from its trials; a row whose stored mean is not
 # that mean (to eco-validate's own test, stats.close: every file it accepts builds) was altered after
@@ -119,10 +116,6 @@ _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*
 # differ by rounding (a few units in the last place), so a stated value at the edge of eco-validate's
 # tolerance needs this much more here.
 MEAN_ORDER_SLACK = 1e-12
-
-
-class DatasetError(EcoError):
-    """A dataset that cannot be read or does not hold what a build writes."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,12 @@ def load(spec: str | Path) -> Dataset:
     if path.exists():
         if not path.is_dir():
             raise DatasetError(f"{printable(text)} is a file; give the folder that eco-dataset build wrote")
-        return _assemble(text, lambda config, columns: _local_table(path, config, columns))
+        budget = reading.Budget()  # one for all the files of all the configs
+
+        def local(config: str, columns: tuple[str, ...]) -> pa.Table:
+            return reading.local_table(path, config, columns, budget, as_rows=config in _AS_ROWS)
+
+        return _within_memory(text, local)
     match = _HUB_SPEC.match(text)
     if match is None:
         raise DatasetError(
@@ -157,7 +155,19 @@ def load(spec: str | Path) -> Dataset:
             "repository with the revision to read, as owner/name@revision (e.g. ecocompute/llm-energy@v1.0.0)"
         )
     repo, revision = match.groups()
-    return _assemble(text, lambda config, columns: _hub_table(repo, revision, config, columns))
+    return _within_memory(text, lambda config, columns: _hub_table(repo, revision, config, columns))
+
+
+def _within_memory(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
+    """``_assemble``, with running out of memory one line (a machine smaller than the read bounds
+    assume, or a Hub revision, which is read through datasets without them)."""
+    try:
+        return _assemble(source, read)
+    except MemoryError:
+        raise DatasetError(
+            f"{printable(source)}: ran out of memory reading the dataset; nothing written: "
+            "give a dataset eco-dataset build wrote, or run on a machine with more memory"
+        ) from None
 
 
 def from_tables(source: str, tables: Mapping[str, pa.Table]) -> Dataset:
@@ -237,79 +247,6 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
         else ""
     )
     return bad, f"finite{least}, at most {most} in size"
-
-
-def _local_table(folder: Path, config: str, columns: tuple[str, ...]) -> pa.Table:
-    files = sorted((folder / config).glob("*.parquet"))
-    if len(files) > MAX_FILES:
-        raise DatasetError(
-            f"{printable(str(folder / config))} holds {len(files)} Parquet files, more than the {MAX_FILES} this tool "
-            "reads: it is not a folder eco-dataset build wrote (one file per config)"
-        )
-    if not files:
-        raise DatasetError(
-            f"{printable(str(folder))} has no {config}/*.parquet: it is not a folder written by eco-dataset build"
-        )
-    tables = []
-    for file in files:
-        try:  # a FIFO would block the read for ever, a folder or device fail in Arrow's words
-            regular = stat.S_ISREG(file.stat().st_mode)  # follows links: a Hub snapshot's files are links
-        except OSError as exc:
-            raise DatasetError(f"cannot read {printable(str(file))}: {exc.strerror}") from None
-        if not regular:
-            raise DatasetError(f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote")
-        try:
-            meta = pq.read_metadata(file)
-            if meta.num_rows > MAX_ROWS:
-                raise DatasetError(
-                    f"{printable(str(file))} declares {meta.num_rows} rows, more than {MAX_ROWS} this tool reads: it "
-                    "is not a file eco-dataset build wrote"
-                )
-            names = set(meta.schema.to_arrow_schema().names)
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise DatasetError(
-                    f"{printable(str(file))} lacks column(s) {', '.join(missing)}: rebuild it with this version's "
-                    "eco-dataset build"
-                )
-            tables.append(_bounded_read(file, meta, columns))
-        except (pa.ArrowException, OSError) as exc:
-            raise DatasetError(
-                f"{printable(str(file))} is not a Parquet file eco-dataset build wrote ({printable(str(exc), limit=200)})"
-            ) from None
-    try:
-        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    except pa.ArrowException as exc:
-        raise DatasetError(f"the {config} files of {printable(str(folder))} do not fit together ({exc})") from None
-
-
-def _bounded_read(file: Path, meta: pq.FileMetaData, columns: tuple[str, ...]) -> pa.Table:
-    """The columns of ``file``, refused before they take more than MAX_READ_BYTES: pages that
-    decompress beyond it (declared in the metadata), or text repeated through a dictionary (600 rows of
-    one 5-MiB string fill 3 GB once each row holds its copy; text is read as dictionaries first)."""
-    wanted = set(columns)
-    declared = sum(
-        meta.row_group(g).column(c).total_uncompressed_size
-        for g in range(meta.num_row_groups)
-        for c in range(meta.num_columns)
-        if meta.row_group(g).column(c).path_in_schema in wanted
-    )
-    schema = meta.schema.to_arrow_schema()
-    text = [
-        c for c in columns if pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)
-    ]
-    table = pq.read_table(file, columns=list(columns), read_dictionary=text) if declared <= MAX_READ_BYTES else None
-    if table is not None:
-        for name in text:
-            for chunk in table.column(name).chunks:
-                longest = pc.max(pc.binary_length(chunk.dictionary)).as_py() or 0
-                declared += longest * len(chunk)
-    if table is None or declared > MAX_READ_BYTES:
-        raise DatasetError(
-            f"{printable(str(file))} would take more than {MAX_READ_BYTES >> 20} MiB to read: it is not a file "
-            "eco-dataset build wrote"
-        )
-    return table
 
 
 def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) -> pa.Table:

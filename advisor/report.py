@@ -1,8 +1,9 @@
 """The report: figures and a Markdown summary of what a built dataset says, for people and for the
 dataset card (``write_report`` returns the Markdown and the figures' paths for it to embed).
 
-The output folder holds REPORT.md and figures/*.png only; the report replaces a previous report
-there and refuses a folder holding anything else, so it never deletes what it did not write.
+The output folder holds REPORT.md, figures/*.png and the ``MARKER`` listing them (as a dataset build
+is marked); the report replaces only such a folder holding nothing else, and refuses any other folder
+that is not empty (before reading the dataset), so it never deletes what it did not write.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from .estimate import CONFIDENCE
 MARKDOWN_NAME = "REPORT.md"
 FIGURES_DIR = "figures"
 MAX_POINTS_LISTED = 50  # rows of a points table; the figure draws every one
+MARKER = ".eco-report"
+REPORT = folders.Marked(MARKER, "ecocompute-report/1", "an eco-advise report", "eco-advise")
 
 
 ReportError = folders.FolderError  # the report cannot be written where asked
@@ -51,35 +54,30 @@ def write_report(
     include_gate_failed: bool = False,
     confidence: float = CONFIDENCE,
 ) -> ReportResult:
+    given, out_dir = out_dir, folders.target(out_dir)
+    folders.creatable(out_dir, given)  # refused before the dataset is read and analysed
+    _check_replaceable(out_dir)
     loaded = dataset if isinstance(dataset, data.Dataset) else data.load(dataset)
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
-    out_dir = folders.target(out_dir)
-    with folders.replacing(out_dir, _check_replaceable, _foreign) as staging:
+    with REPORT.replacing(out_dir, _check_replaceable) as staging:
         names, markdown = render(found, staging / FIGURES_DIR)
         (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
 
 
-def _foreign(folder: Path) -> list[str]:
-    """What in ``folder`` a report did not write: anything but REPORT.md and figures/*.png."""
-    files, dirs = folders.contents(folder)
-    ours = {MARKDOWN_NAME} | {
-        f for f in files if f.startswith(f"{FIGURES_DIR}/") and f.count("/") == 1 and f.endswith(".png")
-    }
-    odd = {f for f in files if f not in ours or (folder / f).is_symlink()}
-    return sorted(odd | (dirs - {FIGURES_DIR}))
+def _unmarked(out_dir: Path) -> str:
+    """A folder with a REPORT.md but no marker may be a report written before reports were marked, or
+    someone's own notes: nothing tells them apart safely, so the user decides."""
+    if not (out_dir / MARKDOWN_NAME).exists():
+        return ""
+    return (
+        f" (its {MARKDOWN_NAME} may be a report written before reports were marked, or your own: "
+        "if it is an old report you no longer need, delete the folder yourself and run again)"
+    )
 
 
 def _check_replaceable(out_dir: Path) -> None:
-    if not folders.refuse_target(out_dir):
-        return
-    foreign = _foreign(out_dir)
-    if foreign:
-        shown = ", ".join(printable(n) for n in foreign[:5])
-        raise ReportError(
-            f"--out {printable(str(out_dir))} holds files the report did not write ({shown}); give an empty or new "
-            "folder, or one holding only an earlier report"
-        )
+    REPORT.check(out_dir, _unmarked)
 
 
 def _md(value: Any) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import os
+import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocompute import parallel, reference, rows
-from ecocompute.cli import EcoError
+from ecocompute.cli import EcoError, printable
 from ecocompute.columns import CONFIGS
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
@@ -38,6 +39,7 @@ DEFAULT_REPO = "ecocompute/llm-energy"
 # (advisor.report looks figures up up to the same number of rows).
 REPORT_ASIDE_MIN_ROWS = 20_000
 _SUBMITTED = ("measurements", "trials", "submissions")
+MAX_CHANGELOG_BYTES = 1 << 20  # DATA_CHANGELOG.md is a few kilobytes; the card shows all of it
 
 
 class BuildError(EcoError):
@@ -70,12 +72,54 @@ class _Clock:
             self.steps[step] = self.steps.get(step, 0.0) + elapsed
 
 
-def changelog_entries(path: Path | None) -> str:
+def check_repo_id(repo_id: str) -> str:
+    """``repo_id`` if it is a Hub dataset repository id, owner/name (the Hub's own validator); the card
+    renders it inside code, a URL and BibTeX, so only such ids ever reach it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub repository id: {exc}") from None
+    if repo_id.count("/") != 1:
+        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub dataset repository id: give owner/name")
+    return repo_id
+
+
+def changelog_entries(path: Path | None, *, required: bool = True) -> str:
     """The entries of the data changelog (from its first '## ' section on), one heading level down
-    so that they nest under the card's own 'Changelog' heading."""
-    if path is None or not path.exists():
+    so that they nest under the card's own 'Changelog' heading. A missing file is an error when
+    ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout)."""
+    if path is None:
         return ""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        info = path.stat()  # before opening: a FIFO would block the open, /dev/zero never end
+    except FileNotFoundError:
+        if not required:
+            return ""
+        raise BuildError(
+            f"changelog {printable(str(path))} does not exist (--changelog): give the data's changelog"
+        ) from None
+    except OSError as exc:
+        raise BuildError(f"changelog {printable(str(path))} cannot be read ({exc.strerror}) (--changelog)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BuildError(f"changelog {printable(str(path))} is not a regular file (--changelog): give a Markdown file")
+    if info.st_size > MAX_CHANGELOG_BYTES:
+        raise BuildError(
+            f"changelog {printable(str(path))} is {info.st_size} bytes, more than the {MAX_CHANGELOG_BYTES} a card "
+            "shows (--changelog)"
+        )
+    try:
+        with path.open("rb") as f:
+            text = f.read(MAX_CHANGELOG_BYTES).decode("utf-8")  # bounded even if it grew since the stat
+    except OSError as exc:
+        raise BuildError(f"changelog {printable(str(path))} cannot be read ({exc.strerror}) (--changelog)") from None
+    except UnicodeDecodeError as exc:
+        raise BuildError(
+            f"changelog {printable(str(path))} is not UTF-8 text (byte {exc.start}) (--changelog): save it as UTF-8"
+        ) from None
+    lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
     return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines[start:])
 
@@ -185,16 +229,20 @@ def build(
     version: str | None = None,
     repo_id: str = DEFAULT_REPO,
     changelog: Path | None = None,
+    changelog_required: bool = True,
 ) -> BuildResult:
     """Validate, flatten and write the dataset with its card into ``out_dir``. ``version``: X.Y.Z
     for a release, any semantic version for a pre-release; None labels a local build
-    ``0.0.0-dev+<digest of the submitted files>`` (versions.py)."""
+    ``0.0.0-dev+<digest of the submitted files>`` (versions.py). ``changelog_required``: a missing
+    ``changelog`` is an error (False: the card shows no entries)."""
+    check_repo_id(repo_id)
     with _no_cyclic_gc():
-        return _build(submissions_dir, legacy_dir, out_dir, version=version, repo_id=repo_id, changelog=changelog)
+        changelog_text = changelog_entries(changelog, required=changelog_required)
+        return _build(submissions_dir, legacy_dir, out_dir, version=version, repo_id=repo_id, changelog=changelog_text)
 
 
 def _build(
-    submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: Path | None
+    submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: str
 ) -> BuildResult:
     given, out_dir = out_dir, outdir.target(out_dir)
     # refuse an --out that cannot be made or is not ours before minutes of work, not after
@@ -213,7 +261,6 @@ def _build(
     if label is None:
         label = versions.dev(tables["submissions"].column("file_sha256").to_pylist())
     counts = {name: tables[name].num_rows for name in CONFIGS}
-    changelog_text = changelog_entries(changelog)
 
     def write(staging: Path) -> None:
         with clock("fp16 ratios (a thread: sort trials)"), ThreadPoolExecutor(max_workers=1) as sorter:
@@ -265,7 +312,7 @@ def _build(
                 legacy_cv=held.sweep_cv,
                 discrepancies=held.discrepancies,
                 legacy_sources=held.sources,
-                changelog=changelog_text,
+                changelog=changelog,
                 report=markdown,
             )
             card.write(card.render(inputs), staging)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ecocompute.cli import Group, printable, traceback_option
 
@@ -24,9 +25,30 @@ _COMMON = [
         type=PATH,
         default=Path("DATA_CHANGELOG.md"),
         show_default=True,
-        help="The data's changelog, shown in the card.",
+        help="The data's changelog, shown in the card: a UTF-8 file of at most 1 MiB (the default may be missing).",
     ),
 ]
+
+
+def _run_build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, **kwargs: Any) -> Any:
+    """``build.build`` with the common options; --changelog must exist when given, not when left at its
+    default (a build outside a checkout)."""
+    from .build import build
+
+    given = click.get_current_context().get_parameter_source("changelog") is not ParameterSource.DEFAULT
+    return build(submissions, legacy_dir, out, changelog=changelog, changelog_required=given, **kwargs)
+
+
+def _repo(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error (exit 2) at parse time, before any build, for a --repo the Hub would refuse."""
+    from .build import BuildError, check_repo_id
+
+    if value is None:
+        return None
+    try:
+        return check_repo_id(value)
+    except BuildError as exc:
+        raise click.BadParameter(printable(str(exc).removeprefix(f"--repo {printable(value, limit=120)} "))) from None
 
 
 def common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,17 +78,20 @@ def main(traceback: bool) -> None:
     help="Semantic version shown in the card: X.Y.Z for a release, X.Y.Z-rc.1 for a pre-release. "
     "Default: 0.0.0-dev+<digest of the submitted files>, a local build.",
 )
-@click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True)
+@click.option("--repo", "repo_id", default="ecocompute/llm-energy", show_default=True, callback=_repo)
 def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str | None, repo_id: str) -> None:
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
-    from .build import build as run_build
-
-    result = run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
+    result = _run_build(submissions, legacy_dir, changelog, out, version=version, repo_id=repo_id)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    empty = (
+        "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
+        if result.counts["measurements"] == 0
+        else ""
+    )
     click.echo(
         printable(
             f"built {result.out_dir} version {result.version} ({counts}); "
-            f"load it with datasets.load_dataset('{result.out_dir}')"
+            f"load it with datasets.load_dataset('{result.out_dir}'){empty}"
         )
     )
 
@@ -101,25 +126,39 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
 
 @main.command()
 @common
-@click.option("--repo", "repo_id", required=True, help="Hub dataset repository, e.g. ecocompute/llm-energy.")
+@click.option(
+    "--repo", "repo_id", required=True, callback=_repo, help="Hub dataset repository, e.g. ecocompute/llm-energy."
+)
 @click.option("--version", required=True, help="X.Y.Z, or next-minor (new rows) / next-major (schema change).")
 @click.option("--dry-run", is_flag=True, help="Build and show the commit (files, parent, tag); write nothing.")
-def publish(submissions: Path, legacy_dir: Path, changelog: Path, repo_id: str, version: str, dry_run: bool) -> None:
+@click.option(
+    "--allow-fewer-rows",
+    is_flag=True,
+    help="Publish even if a submitted config holds fewer rows than the latest release's (never an empty build).",
+)
+def publish(
+    submissions: Path,
+    legacy_dir: Path,
+    changelog: Path,
+    repo_id: str,
+    version: str,
+    dry_run: bool,
+    allow_fewer_rows: bool,
+) -> None:
     """Build, then publish as one commit tagged vVERSION (token from HF_TOKEN or the login cache);
     the dataset repository is created when it does not exist."""
     from huggingface_hub import HfApi
 
     from . import publish as hub
-    from .build import build as run_build
 
     api = HfApi(token=os.environ.get("HF_TOKEN"))
     version = hub.resolve_version(api, repo_id, version)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "llm-energy"
-        run_build(submissions, legacy_dir, out, version=version, repo_id=repo_id, changelog=changelog)
+        _run_build(submissions, legacy_dir, changelog, out, version=version, repo_id=repo_id)
         if dry_run:
-            for line in hub.dry_run(api, repo_id, out, version).lines():
+            for line in hub.dry_run(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows).lines():
                 click.echo(printable(line))
             return
-        result = hub.publish(api, repo_id, out, version)
+        result = hub.publish(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows)
     click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")

@@ -3,18 +3,25 @@
 Tags are immutable: a version that exists, or is not above the latest release, is refused, and
 nothing here moves or deletes a tag. ``plan`` is the read-only half (what the commit would add,
 replace and delete, on which parent, with which tag) that ``--dry-run`` prints.
+
+A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
+rows in a submitted config than the latest release's card states: submissions/ is append-only, so
+either is a wrong --submissions folder, and a tag cannot be taken back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.repocard import metadata_load
 
 from ecocompute.cli import EcoError, describe, is_known
 
@@ -22,6 +29,8 @@ from . import outdir, versions
 
 MAX_ATTEMPTS = 3
 KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted by a release
+SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
+MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
 
 
 class PublishError(EcoError):
@@ -45,6 +54,7 @@ class Plan:
     deleted: list[str]
     unknown: str = ""  # why the remote side is unknown
     local: dict[str, Path] = field(default_factory=dict, repr=False)
+    rows: str = ""  # the build's rows against the latest release's
 
     def lines(self) -> list[str]:
         if self.exists is None:
@@ -56,6 +66,8 @@ class Plan:
         out = [f"would publish {self.repo_id} as one commit, then tag {self.tag} on it", f"  {head}"]
         for verb, paths in (("add", self.added), ("replace", self.replaced), ("delete", self.deleted)):
             out.append(f"  {verb} ({len(paths)}){': ' + ', '.join(paths) if paths else ''}")
+        if self.rows:
+            out.append(f"  rows: {self.rows}")
         return out
 
 
@@ -67,6 +79,68 @@ def local_files(build_dir: Path) -> dict[str, Path]:
     if "README.md" not in local:
         raise PublishError(f"{build_dir} is not a built dataset (no README.md); run eco-dataset build first")
     return local
+
+
+def card_counts(readme: Path) -> dict[str, int] | None:
+    """Rows per config as a card's front matter states them (``dataset_info``); None where it does not."""
+    try:
+        if readme.stat().st_size > MAX_CARD_BYTES:
+            return None
+        meta = metadata_load(readme)
+    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    info = meta.get("dataset_info") if isinstance(meta, dict) else None
+    counts = {}
+    for config in info if isinstance(info, list) else []:
+        splits = config.get("splits") if isinstance(config, dict) else None
+        numbers = [s.get("num_examples") for s in splits if isinstance(s, dict)] if isinstance(splits, list) else []
+        if isinstance(config.get("config_name"), str) and numbers and all(type(n) is int for n in numbers):
+            counts[config["config_name"]] = sum(numbers)
+    return counts or None
+
+
+def _local_counts(build_dir: Path, local: dict[str, Path]) -> dict[str, int]:
+    counts = card_counts(local["README.md"])
+    if counts is None or any(name not in counts for name in SUBMITTED):
+        raise PublishError(f"{build_dir} is not a built dataset (its card states no row counts); run eco-dataset build")
+    if counts["measurements"] == 0:
+        raise PublishError(
+            f"the build holds no measurements ({counts['submissions']} submission(s)): nothing published; "
+            "check --submissions (is it the repository's submissions/ folder?)"
+        )
+    return counts
+
+
+def _latest_counts(api: Any, repo_id: str, tags: set[str]) -> tuple[str, dict[str, int] | None] | None:
+    """The latest release's tag and the rows its card states (None: it states none), or None when there
+    is no release."""
+    released = versions.released(tags)
+    if not released:
+        return None
+    tag = "v" + ".".join(map(str, max(released)))
+    try:
+        card = api.hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=tag)
+    except (EntryNotFoundError, RevisionNotFoundError):
+        return tag, None
+    return tag, card_counts(Path(card))
+
+
+def check_rows(local: dict[str, int], latest: tuple[str, dict[str, int] | None] | None, allow_fewer: bool) -> str:
+    """Refuse a release with fewer rows in a submitted config than the latest release's card states,
+    unless ``allow_fewer``; the comparison in words."""
+    shown = ", ".join(f"{name} {local[name]}" for name in SUBMITTED)
+    if latest is None:
+        return f"{shown} (no earlier release)"
+    tag, before = latest
+    if before is None:
+        return f"{shown} (the rows of {tag} are unknown: its card states none)"
+    fewer = [f"{name} {before[name]} -> {local[name]}" for name in SUBMITTED if local[name] < before.get(name, 0)]
+    if fewer and not allow_fewer:
+        raise PublishError(
+            f"the build holds fewer rows than {tag} ({', '.join(fewer)}); submissions/ is append-only, so "
+            "--submissions is probably the wrong folder: nothing published (--allow-fewer-rows publishes it anyway)"
+        )
+    return f"{shown} ({tag}: " + ", ".join(f"{name} {before.get(name, 0)}" for name in SUBMITTED) + ")"
 
 
 def _tags(api: Any, repo_id: str) -> set[str]:
@@ -114,13 +188,16 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
     )
 
 
-def dry_run(api: Any, repo_id: str, build_dir: Path, version: str) -> Plan:
+def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewer_rows: bool = False) -> Plan:
     """What ``publish`` would do, asking the Hub only to read; without a network, the local half."""
     local = local_files(build_dir)
+    counts = _local_counts(build_dir, local)
     tag = versions.release(version).tag
     try:
-        check_version(_tags(api, repo_id), version)
-        return _plan(api, repo_id, local, tag)
+        tags = _tags(api, repo_id)
+        check_version(tags, version)
+        rows = check_rows(counts, _latest_counts(api, repo_id, tags), allow_fewer_rows)
+        return dataclasses.replace(_plan(api, repo_id, local, tag), rows=rows)
     except EcoError:
         raise
     except Exception as exc:  # only the Hub's and the network's errors become "unknown"
@@ -140,14 +217,18 @@ def publish(
     build_dir: Path,
     version: str,
     *,
+    allow_fewer_rows: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Published:
     """Create the dataset repository if missing, make one create_commit (all files, deletions of stale
     ones) on the current head, retried on a 412 (someone pushed meanwhile), then tag that commit."""
     local = local_files(build_dir)
+    counts = _local_counts(build_dir, local)
     tag = versions.release(version).tag
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-    check_version(_tags(api, repo_id), version)
+    tags = _tags(api, repo_id)
+    check_version(tags, version)
+    check_rows(counts, _latest_counts(api, repo_id, tags), allow_fewer_rows)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         plan = _plan(api, repo_id, local, tag)
         operations: list[Any] = [CommitOperationAdd(path_in_repo=k, path_or_fileobj=str(v)) for k, v in local.items()]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import secrets
 import shutil
 import stat
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .cli import EcoError, printable
@@ -167,3 +169,82 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+_MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
+
+
+@dataclass(frozen=True)
+class Marked:
+    """Output folders a tool marks as its own: a finished output carries the file ``name``, a small JSON
+    document with ``format`` and the list of files the tool wrote. An existing folder is replaced only
+    when it is empty, or is such an output holding nothing but the files its marker lists.
+
+    ``what``: the output's kind as messages name it ("an eco-dataset build"); ``tool``: who wrote it."""
+
+    name: str
+    format: str
+    what: str
+    tool: str
+
+    def listed(self, folder: Path) -> set[str] | None:
+        """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
+        path = folder / self.name
+        try:
+            info = path.lstat()
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_MAX_BYTES:
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != self.format or not isinstance(data.get("files"), list):
+            return None
+        files = data["files"]
+        return set(files) if all(isinstance(f, str) for f in files) else None
+
+    def foreign(self, folder: Path) -> list[str]:
+        """What in a marked output its marker does not list (a link where a file should be counts)."""
+        listed = self.listed(folder)
+        if listed is None:
+            return ["(no valid marker)"]
+        files, dirs = contents(folder)
+        allowed_dirs = {p.as_posix() for f in listed for p in Path(f).parents if p != Path(".")}
+        odd = {f for f in files if f != self.name and (f not in listed or (folder / f).is_symlink())}
+        return sorted(odd | (dirs - allowed_dirs))
+
+    def check(self, out: Path, unmarked_hint: Callable[[Path], str] | None = None) -> None:
+        """Refuse, before any work, an ``--out`` the tool may not replace. ``unmarked_hint(out)``: more to
+        say at the end about a folder without a marker (empty when there is nothing to add)."""
+        if not refuse_target(out):
+            return
+        shown = printable(str(out))
+        if self.listed(out) is None:
+            hint = unmarked_hint(out) if unmarked_hint else ""
+            raise FolderError(
+                f"--out {shown} is not empty and is not {self.what} (no {self.name} marker); "
+                f"nothing written: choose a new or empty folder{hint}"
+            )
+        odd = self.foreign(out)
+        if odd:
+            names = ", ".join(printable(n) for n in odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+            raise FolderError(
+                f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
+                f"{self.tool} did not write; nothing written: move them away or choose another folder"
+            )
+
+    def mark(self, folder: Path) -> None:
+        """Write the marker listing every file below ``folder``: the last step of a complete output."""
+        files, _ = contents(folder)
+        text = json.dumps({"format": self.format, "files": sorted(files - {self.name})}, indent=1) + "\n"
+        (folder / self.name).write_text(text, encoding="utf-8")
+
+    @contextlib.contextmanager
+    def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
+        """``replacing`` for this kind of output: the block fills a fresh folder, which is marked and swapped
+        in when the block ends normally. ``check`` (default: ``self.check``) refuses an ``out`` not ours."""
+        with replacing(out, check or self.check, self.foreign) as staging:
+            yield staging
+            self.mark(staging)

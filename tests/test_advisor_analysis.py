@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import synthetic_sweeps as sw
 
-from advisor import analysis, data
+from advisor import analysis, data, reading
 from advisor.analysis import LEGACY, VALIDATED, Analysis
 
 
@@ -212,7 +212,7 @@ def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(
     tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A few hundred bytes of Parquet can declare 10^8 rows of one value: gigabytes once read."""
-    monkeypatch.setattr(data, "MAX_ROWS", 10)
+    monkeypatch.setattr(reading, "MAX_ROWS", 10)
     with pytest.raises(data.DatasetError, match=r"declares [0-9]+ rows, more than 10 this tool reads"):
         data.load(advisor_build)
 
@@ -226,7 +226,7 @@ def test_a_folder_of_more_files_than_a_dataset_has_is_not_read(
     first = next((damaged / "trials").glob("*.parquet"))
     for i in range(3):
         shutil.copyfile(first, damaged / "trials" / f"extra-{i}.parquet")
-    monkeypatch.setattr(data, "MAX_FILES", 2)
+    monkeypatch.setattr(reading, "MAX_FILES", 2)
     with pytest.raises(data.DatasetError, match="holds 4 Parquet files, more than the 2"):
         data.load(damaged)
 
@@ -239,7 +239,7 @@ def test_a_file_whose_text_would_fill_memory_is_not_read(
     damaged = tmp_path / "damaged"
     shutil.copytree(advisor_build, damaged)
     _set_column(next((damaged / "legacy").glob("*.parquet")), "hf_path", lambda v: ["x" * 100_000] * len(v))
-    monkeypatch.setattr(data, "MAX_READ_BYTES", 1 << 20)
+    monkeypatch.setattr(reading, "MAX_READ_BYTES", 1 << 20)
     with pytest.raises(data.DatasetError, match="would take more than 1 MiB to read"):
         data.load(damaged)
 

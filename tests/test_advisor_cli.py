@@ -148,20 +148,48 @@ def test_report_bytes_depend_only_on_the_data(advisor_build: Path, tmp_path: Pat
     assert b"Software" not in b"".join(images.values()) and b"matplotlib" not in b"".join(images.values())
 
 
-def test_report_replaces_only_its_own_output(tmp_path: Path) -> None:
+def test_report_replaces_only_its_own_marked_output(advisor_build: Path, tmp_path: Path) -> None:
+    full = data.load(advisor_build)
+    part = dataclasses.replace(
+        full,
+        measurements=tuple(m for m in full.measurements if m["gpu_name"] == sw.RTX4090 and m["engine"] == "generate"),
+        legacy=(),
+    )
     out = tmp_path / "out"
-    (out / "figures").mkdir(parents=True)
-    (out / "REPORT.md").write_text("old report")
-    (out / "figures" / "old.png").write_bytes(PNG)
+    first = report.write_report(part, out)
+    marker = json.loads((out / report.MARKER).read_text(encoding="utf-8"))
+    assert sorted(marker["files"]) == sorted(["REPORT.md", *(f"figures/{p.name}" for p in first.figures)])
+    (out / "REPORT.md").write_text("old report")  # a changed file the report owns is replaced, not refused
     nothing = data.Dataset("empty", (), {}, ())
     result = report.write_report(nothing, out, include_gate_failed=True)
-    assert not (out / "figures" / "old.png").exists() and "old report" not in result.markdown
+    assert first.figures and not (out / "figures").exists() and "old report" not in result.markdown
     assert "No accepted measurement yet: nothing below is an estimate" in result.markdown
     assert result.figures == ()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(report.ReportError, match=r"did not write \(notes.txt\)"):
+    with pytest.raises(report.ReportError, match=r"also holds notes.txt, which eco-advise did not write"):
         report.write_report(nothing, out)
     assert (out / "notes.txt").read_text() == "mine" and (out / "REPORT.md").exists()
+
+
+@pytest.mark.parametrize("command", ["eco-advise", "eco-dataset"])
+def test_a_folder_of_ones_own_report_and_figures_is_refused_before_any_reading(tmp_path: Path, command: str) -> None:
+    """A hand-written REPORT.md and figures/*.png carry no marker: the folder is not the tool's to replace,
+    and it says so before reading the dataset (here a folder that does not exist)."""
+    from dataset_card.cli import main as dataset
+
+    out = tmp_path / "mynotes"
+    (out / "figures").mkdir(parents=True)
+    (out / "REPORT.md").write_text("# My own hand-written report")
+    (out / "figures" / "my-plot.png").write_bytes(PNG + b"mine")
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    args = ["report", "--dataset", str(tmp_path / "no-such-build"), "--out", str(out)]
+    result = CliRunner().invoke(main if command == "eco-advise" else dataset, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: --out {out} is not empty"), lines
+    assert "no .eco-report marker" in lines[0] and "delete the folder yourself" in lines[0]
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mynotes"]
 
 
 def test_the_report_follows_no_link_and_keeps_what_links_point_to(tmp_path: Path) -> None:
@@ -181,6 +209,7 @@ def test_the_report_follows_no_link_and_keeps_what_links_point_to(tmp_path: Path
     with pytest.raises(report.ReportError, match=re.escape("figures/x.png")):
         report.write_report(nothing, out)
     (out / "figures" / "x.png").unlink()
+    (out / "figures").rmdir()  # a folder the marker does not list is not the report's either
     report.write_report(nothing, out)
     assert (precious / "data.csv").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "out", "precious"]

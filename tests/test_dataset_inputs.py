@@ -214,3 +214,68 @@ def test_a_submission_named_with_bytes_that_are_not_utf8_is_named_so(tmp_path: P
     line = _one_line(_build(tmp_path, submissions=folder.parent))
     assert "file.name_encoding" in line and "bad\\udcff.json holds bytes that are not UTF-8" in line
     assert "dataset.unbuildable" not in line and not (tmp_path / "out").exists()
+
+
+def _changelog_case(tmp_path: Path, case: str) -> Path:
+    path = tmp_path / "DATA_CHANGELOG.md"
+    if case == "fifo":
+        os.mkfifo(path)  # opened, it would block the build for ever
+    elif case == "dev-zero":
+        return Path("/dev/zero")  # read whole, it would fill memory
+    elif case == "not-utf8":
+        path.write_bytes(b"## 1.0.0\n- caf\xe9\n")
+    elif case == "too-large":
+        path.write_bytes(b"## 1.0.0\n" + b"x" * (1 << 20))
+    elif case == "folder":
+        path.mkdir()
+    return path  # "missing": nothing there
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("fifo", "is not a regular file"),
+        ("dev-zero", "is not a regular file"),
+        ("not-utf8", "is not UTF-8 text (byte 14)"),
+        ("too-large", "is 1048585 bytes, more than the 1048576 a card shows"),
+        ("folder", "is not a regular file"),
+        ("missing", "does not exist (--changelog)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["build", "publish"])
+def test_a_bad_changelog_is_one_line_before_any_validation(tmp_path: Path, case: str, says: str, command: str) -> None:
+    """--submissions names no folder: the changelog's refusal comes first, before the long validation."""
+    changelog = _changelog_case(tmp_path, case)
+    args = ["--submissions", str(tmp_path / "no-such-folder"), "--legacy", str(LEGACY), "--changelog", str(changelog)]
+    more = ["--out", str(tmp_path / "out")] if command == "build" else ["--repo", "o/r", "--version", "1.0.0"]
+    line = _one_line(CliRunner().invoke(dataset, [command, *args, *more]))
+    assert f"changelog {changelog} {says}" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_the_default_changelog_may_be_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "submissions").mkdir()
+    monkeypatch.chdir(tmp_path)  # no DATA_CHANGELOG.md here
+    args = ["build", "--submissions", "submissions", "--legacy", str(LEGACY), "--out", "out"]
+    result = CliRunner().invoke(dataset, args)
+    assert result.exit_code == 0, result.output
+    assert "(none)" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8").split("## Changelog", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "repo",
+    ['evil"); import os; os.system("id") #\n```\n<script>alert(1)</script>', "bad repo!", "no-owner", "a/b/c", ""],
+)
+@pytest.mark.parametrize("command", ["build", "publish"])
+def test_repo_is_a_hub_dataset_id_at_parse_time(tmp_path: Path, repo: str, command: str) -> None:
+    """The card renders --repo in code blocks, a URL and BibTeX: a value the Hub would refuse is a usage
+    error before any work (attack s17b #8), and the build's own entry refuses it as well."""
+    more = ["--out", str(tmp_path / "out")] if command == "build" else ["--version", "1.0.0", "--dry-run"]
+    result = CliRunner().invoke(dataset, [command, "--repo", repo, "--submissions", str(tmp_path / "none"), *more])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--repo'" in result.output and "#\n```" not in result.output  # echoed escaped
+    assert not (tmp_path / "out").exists()
+    from dataset_card.build import BuildError, build
+
+    with pytest.raises(BuildError, match="is not a Hub"):
+        build(tmp_path / "none", LEGACY, tmp_path / "out", repo_id=repo)

@@ -8,18 +8,28 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
 
 from dataset_card import outdir
 from dataset_card.publish import PublishError, dry_run, publish
 from dataset_card.versions import VersionError
 
 
+def _card(counts: dict[str, int]) -> str:
+    """A card's front matter stating these rows per config, as card.front_matter writes it."""
+    info = [{"config_name": k, "splits": [{"name": "train", "num_examples": n}]} for k, n in counts.items()]
+    return "---\n" + yaml.safe_dump({"license": "cc-by-4.0", "dataset_info": info}) + "---\n"
+
+
+ROWS = {"measurements": 12, "trials": 90, "submissions": 3, "legacy": 101}
+
+
 @pytest.fixture
 def build_dir(tmp_path: Path) -> Path:
     (tmp_path / "measurements").mkdir()
-    (tmp_path / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n")
+    (tmp_path / "README.md").write_text(_card(ROWS))
     (tmp_path / "measurements" / "train-00000-of-00001.parquet").write_bytes(b"PAR1")
     (tmp_path / outdir.MARKER).write_text("{}")  # a local build's marker is never published
     return tmp_path
@@ -31,7 +41,12 @@ def _api(tags: list[str], heads: list[str], remote: list[str] | None = None) -> 
     api.repo_info.side_effect = [SimpleNamespace(sha=h) for h in heads]
     api.list_repo_files.return_value = remote or [".gitattributes", "README.md", "old/stale.parquet"]
     api.create_commit.return_value = SimpleNamespace(oid="c0ffee" * 6 + "abcd")
+    api.hf_hub_download.side_effect = _entry_not_found()  # the latest release's card: none unless a test says
     return api
+
+
+def _entry_not_found() -> RemoteEntryNotFoundError:
+    return RemoteEntryNotFoundError("404 Entry Not Found", response=mock.MagicMock(status_code=404, headers={}))
 
 
 def _http_error(status: int) -> HfHubHTTPError:
@@ -193,5 +208,69 @@ def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert lines[1] == "  parent commit head1 (the current head of main)"
     assert "measurements/train-00000-of-00001.parquet" in lines[2] and ".eco-dataset-build" not in result.output
     assert lines[3] == "  replace (1): README.md" and lines[4] == "  delete (0)"
+    api.create_commit.assert_not_called()
+    api.create_tag.assert_not_called()
+
+
+def test_an_empty_build_is_never_published(build_dir: Path) -> None:
+    """An empty or mistyped --submissions folder builds a card with 0 measurements: a release of it
+    would replace the Hub's tables with empty ones under an immutable tag (attack s17b #3)."""
+    (build_dir / "README.md").write_text(_card({**ROWS, "measurements": 0, "trials": 0, "submissions": 0}))
+    api = _api([], ["h1"])
+    for attempt in (publish, dry_run):
+        with pytest.raises(PublishError, match=r"the build holds no measurements \(0 submission\(s\)\)"):
+            attempt(api, "o/r", build_dir, "1.0.0", allow_fewer_rows=True)
+    api.create_repo.assert_not_called()
+    api.create_commit.assert_not_called()
+    api.create_tag.assert_not_called()
+
+
+def test_fewer_rows_than_the_latest_release_are_refused_unless_allowed(build_dir: Path, tmp_path: Path) -> None:
+    latest = tmp_path / "latest-card.md"
+    latest.write_text(_card({**ROWS, "measurements": 215, "submissions": 33}))
+    api = _api(["v1.2.0", "v1.3.0"], ["h1", "h2", "h3"])
+    api.hf_hub_download.side_effect = None
+    api.hf_hub_download.return_value = str(latest)
+    message = (
+        r"the build holds fewer rows than v1.3.0 \(measurements 215 -> 12, submissions 33 -> 3\); .*"
+        r"nothing published \(--allow-fewer-rows publishes it anyway\)"
+    )
+    for attempt in (publish, dry_run):
+        with pytest.raises(PublishError, match=message):
+            attempt(api, "o/r", build_dir, "1.4.0")
+    api.create_commit.assert_not_called()
+    assert api.hf_hub_download.call_args.kwargs["revision"] == "v1.3.0"
+    plan = dry_run(api, "o/r", build_dir, "1.4.0", allow_fewer_rows=True)
+    assert plan.lines()[-1] == (
+        "  rows: measurements 12, trials 90, submissions 3 (v1.3.0: measurements 215, trials 90, submissions 33)"
+    )
+    assert publish(api, "o/r", build_dir, "1.4.0", allow_fewer_rows=True).tag == "v1.4.0"
+    latest.write_text(_card(ROWS))  # as many rows as the latest release: published without the option
+    api.repo_info.side_effect = [SimpleNamespace(sha="h4")]
+    assert publish(api, "o/r", build_dir, "1.5.0").tag == "v1.5.0"
+
+
+def test_cli_refuses_an_empty_submissions_folder_even_in_a_dry_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import huggingface_hub
+    from click.testing import CliRunner
+    from conftest import ROOT
+
+    from dataset_card.cli import main
+
+    api = _api(["v1.3.0"], ["head1"])
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
+    (tmp_path / "emptysub").mkdir()
+    build = ["--submissions", str(tmp_path / "emptysub"), "--legacy", str(ROOT / "legacy")]
+    result = CliRunner().invoke(main, ["build", *build, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(
+        "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
+    )
+    for dry in (["--dry-run"], []):
+        result = CliRunner().invoke(main, ["publish", "--repo", "o/r", "--version", "next-minor", *build, *dry])
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith("eco-dataset: error: the build holds no measurements")
     api.create_commit.assert_not_called()
     api.create_tag.assert_not_called()

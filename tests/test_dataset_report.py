@@ -118,7 +118,7 @@ def test_out_inside_a_file_or_on_a_build_is_one_line_and_touches_nothing(
     assert blocker.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     before = {p: p.read_bytes() for p in gate_failed_build.rglob("*") if p.is_file()}
     line = _one_line(_report("--dataset", str(gate_failed_build), "--out", str(gate_failed_build)))
-    assert "holds files the report did not write" in line and "README.md" in line
+    assert "is not empty and is not an eco-advise report (no .eco-report marker)" in line
     assert {p: p.read_bytes() for p in gate_failed_build.rglob("*") if p.is_file()} == before
 
 

@@ -1,0 +1,202 @@
+"""A built dataset's local Parquet files, read within bounds fixed from their metadata before any
+data is read: a folder given to eco-advise may not come from eco-dataset build, and a few kilobytes
+of Parquet can declare gigabytes once read (one long value repeated through a dictionary, a million
+one-row groups, a footer of hundreds of megabytes).
+
+One ``Budget`` spans every file of every config of a dataset: the bytes its columns take once read,
+counted from the metadata (each column chunk's decompressed size, or its values at 8 bytes each when
+they are more, and what reading a chunk costs beyond its values), then, once the text columns are read
+as dictionaries, each row's own copy of its text, and the Python objects of configs that become rows.
+Only the column types a build writes are read: any other type (binary, views, lists, structs) is
+refused from the schema, as are a column named twice, too many row groups and too large a footer.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ecocompute.cli import EcoError, printable
+from ecocompute.columns import CONFIGS
+
+
+class DatasetError(EcoError):
+    """A dataset that cannot be read or does not hold what a build writes."""
+
+
+# Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one
+# repeated value, gigabytes once read. A dataset of a million measurements holds about 7 million trials.
+MAX_ROWS = 20_000_000
+MAX_FILES = 1000  # a build writes one file per config; the Hub's own shards stay far below this
+# What a whole dataset's columns may take once read, all files of all configs together.
+MAX_READ_BYTES = 2 << 30
+# A build writes one row group per 256,000 rows (MAX_ROWS in 79); 200,000 one-row groups aborted the
+# process in Arrow (std::bad_alloc at 11 GB), 20,000 took 2.3 GB and 9,000 1.1 GB in 7 s.
+MAX_ROW_GROUPS = 1_000
+# Parsed whole before anything else is known; a build's is a few kilobytes.
+MAX_FOOTER_BYTES = 16 << 20
+# What reading one column chunk costs beyond its values (buffers, statistics, decoders): 20,000 one-row
+# groups of 16 columns took 2.3 GB, about 7 kB a chunk.
+CHUNK_OVERHEAD_BYTES = 8 << 10
+# A cell of a config turned into Python rows (to_pylist): a dict slot and an object, measured at 95
+# bytes a cell for 22 columns of floats and 41-character strings (the text is counted apart).
+PY_CELL_BYTES = 64
+_VALUE_BYTES = 8  # a fixed-width value once read (int64, float64; a bool or its validity bit is less)
+_PARQUET_MAGIC = b"PAR1"
+
+
+class Budget:
+    """Bytes a dataset may still take once read; ``spend`` refuses the file that would pass it."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_READ_BYTES if limit is None else limit
+        self.spent = 0
+
+    def spend(self, file: Path, nbytes: int) -> None:
+        self.spent += nbytes
+        if self.spent > self.limit:
+            raise DatasetError(
+                f"{printable(str(file))} would take more than {self.limit >> 20} MiB to read (with the files read "
+                "before it): it is not a dataset eco-dataset build wrote"
+            )
+
+
+def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Budget, *, as_rows: bool) -> pa.Table:
+    """``columns`` of ``folder``/``config``/*.parquet, within ``budget``; ``as_rows``: the caller turns
+    the table into Python rows (counted too)."""
+    files = sorted((folder / config).glob("*.parquet"))
+    if len(files) > MAX_FILES:
+        raise DatasetError(
+            f"{printable(str(folder / config))} holds {len(files)} Parquet files, more than the {MAX_FILES} this tool "
+            "reads: it is not a folder eco-dataset build wrote (one file per config)"
+        )
+    if not files:
+        raise DatasetError(
+            f"{printable(str(folder))} has no {config}/*.parquet: it is not a folder written by eco-dataset build"
+        )
+    tables = []
+    for file in files:
+        _regular(file)
+        try:
+            _footer(file)
+            meta = pq.read_metadata(file)
+            _check_metadata(file, meta, config, columns)
+            tables.append(_bounded_read(file, meta, columns, budget, as_rows=as_rows))
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(
+                f"{printable(str(file))} is not a Parquet file eco-dataset build wrote ({printable(str(exc), limit=200)})"
+            ) from None
+    try:
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowException as exc:
+        raise DatasetError(f"the {config} files of {printable(str(folder))} do not fit together ({exc})") from None
+
+
+def _regular(file: Path) -> None:
+    """A FIFO would block the read for ever, a folder or device fail in Arrow's words."""
+    try:
+        regular = stat.S_ISREG(file.stat().st_mode)  # follows links: a Hub snapshot's files are links
+    except OSError as exc:
+        raise DatasetError(f"cannot read {printable(str(file))}: {exc.strerror}") from None
+    if not regular:
+        raise DatasetError(f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote")
+
+
+def _footer(file: Path) -> None:
+    """Refuse a footer larger than MAX_FOOTER_BYTES before Arrow parses it (its length is the four
+    bytes before the closing magic)."""
+    with file.open("rb") as f:
+        size = f.seek(0, 2)
+        if size < 12:
+            raise DatasetError(f"{printable(str(file))} is not a Parquet file eco-dataset build wrote ({size} bytes)")
+        f.seek(size - 8)
+        tail = f.read(8)
+    length = int.from_bytes(tail[:4], "little")
+    if tail[4:] == _PARQUET_MAGIC and length > MAX_FOOTER_BYTES:
+        raise DatasetError(
+            f"{printable(str(file))} has {length} bytes of metadata, more than the {MAX_FOOTER_BYTES} this tool "
+            "reads: it is not a file eco-dataset build wrote"
+        )
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    """String or large_string, dictionary-encoded or not."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _accepted(kind: pa.DataType, declared: pa.DataType) -> bool:
+    """Whether a file's column type is one a build could have written for ``declared``: text as
+    (dictionary-encoded) string or large_string, numbers and flags as fixed-width numbers or flags.
+    Binary, views, lists and structs are not: their size is not what the text columns' count covers."""
+    if pa.types.is_string(declared):
+        return _is_text(kind)
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
+def _check_metadata(file: Path, meta: pq.FileMetaData, config: str, columns: tuple[str, ...]) -> None:
+    shown = printable(str(file))
+    if meta.num_rows > MAX_ROWS:
+        raise DatasetError(
+            f"{shown} declares {meta.num_rows} rows, more than {MAX_ROWS} this tool reads: it is not a file "
+            "eco-dataset build wrote"
+        )
+    if meta.num_row_groups > MAX_ROW_GROUPS:
+        raise DatasetError(
+            f"{shown} has {meta.num_row_groups} row groups, more than the {MAX_ROW_GROUPS} this tool reads: it is not "
+            "a file eco-dataset build wrote"
+        )
+    schema = meta.schema.to_arrow_schema()
+    named = Counter(schema.names)
+    twice = next((c for c in columns if named[c] > 1), None)
+    if twice is not None:
+        raise DatasetError(f"{shown} has {named[twice]} columns named {printable(twice)}: a build writes each once")
+    missing = [c for c in columns if c not in named]
+    if missing:
+        raise DatasetError(
+            f"{shown} lacks column(s) {', '.join(missing)}: rebuild it with this version's eco-dataset build"
+        )
+    for name in columns:
+        kind, declared = schema.field(name).type, CONFIGS[config].field(name).type
+        if not _accepted(kind, declared):
+            raise DatasetError(
+                f"{shown}: column {name} is {printable(str(kind), limit=80)}, not one of the column types "
+                f"eco-dataset build writes ({declared})"
+            )
+
+
+def _bounded_read(
+    file: Path, meta: pq.FileMetaData, columns: tuple[str, ...], budget: Budget, *, as_rows: bool
+) -> pa.Table:
+    """The columns of ``file``, charged to ``budget`` first from the metadata (pages that decompress
+    beyond it), then for text repeated through a dictionary (600 rows of one 5-MiB string fill 3 GB
+    once each row holds its copy; text is read as dictionaries, which cost what the metadata says)."""
+    leaves = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    wanted = [leaves[c] for c in columns]  # flat columns only (_accepted): one leaf each, named as the column
+    declared = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for i in wanted:
+            chunk = group.column(i)
+            declared += max(chunk.total_uncompressed_size, chunk.num_values * _VALUE_BYTES) + CHUNK_OVERHEAD_BYTES
+    if as_rows:
+        declared += meta.num_rows * len(columns) * PY_CELL_BYTES
+    budget.spend(file, declared)
+    schema = meta.schema.to_arrow_schema()
+    text = [c for c in columns if _is_text(schema.field(c).type)]
+    table = pq.read_table(file, columns=list(columns), read_dictionary=text)
+    copies = 2 if as_rows else 1  # the cast to plain strings; then each row's Python string
+    expanded = 0
+    for name in text:
+        for chunk in table.column(name).chunks:
+            values = chunk.dictionary if isinstance(chunk, pa.DictionaryArray) else chunk
+            longest = pc.max(pc.binary_length(values)).as_py() or 0
+            expanded += longest * len(chunk) * copies
+    budget.spend(file, expanded)
+    return table

@@ -1,0 +1,130 @@
+"""eco-advise reads a dataset folder within bounds fixed before any data is read (advisor.reading):
+a column type a build never writes, a column named twice, too many row groups, too large a footer,
+or text that would fill memory once each row holds its copy, over one budget for all the files, is
+one DatasetError; running out of memory anyway is one line too (attack s17b #1)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from advisor import data, reading
+from advisor.cli import main
+
+NAME = "train-00000-of-00001.parquet"
+
+
+@pytest.fixture
+def copy(tmp_path: Path, advisor_build: Path) -> Path:
+    out = tmp_path / "copy"
+    shutil.copytree(advisor_build, out)
+    return out
+
+
+def _legacy(folder: Path) -> pa.Table:
+    return pq.read_table(folder / "legacy" / NAME)
+
+
+def _with(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    i = table.schema.get_field_index(name)
+    return table.set_column(i, pa.field(name, values.type), values)
+
+
+def _spent(folder: Path) -> int:
+    """What a clean load of ``folder`` charges to its budget."""
+    budget = reading.Budget()
+    for config, columns in (
+        ("measurements", data.MEASUREMENT_COLUMNS),
+        ("trials", data.TRIAL_COLUMNS),
+        ("legacy", data.LEGACY_COLUMNS),
+    ):
+        reading.local_table(folder, config, columns, budget, as_rows=config != "trials")
+    return budget.spent
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [pa.binary(), pa.large_binary(), pa.string_view(), pa.binary_view(), pa.list_(pa.string()), "struct"],
+    ids=["binary", "large_binary", "string_view", "binary_view", "list", "struct"],
+)
+def test_a_column_type_a_build_never_writes_is_refused_from_the_schema(copy: Path, kind: object) -> None:
+    """A binary column was cast to text uncounted: 600 rows of one 5-MiB value took 8.6 GB."""
+    table = _legacy(copy)
+    docs = table.column("source_document").to_pylist()
+    if kind == "struct":
+        values = pa.array([{"text": d} for d in docs])
+    elif pa.types.is_list(kind):
+        values = pa.array([[d] for d in docs], kind)
+    else:
+        values = pa.array([d.encode() if "binary" in str(kind) else d for d in docs], kind)
+    pq.write_table(_with(table, "source_document", values), copy / "legacy" / NAME)
+    with pytest.raises(data.DatasetError, match=r"column source_document is .*not one of the column types"):
+        data.load(copy)
+
+
+def test_a_column_named_twice_is_one_line(copy: Path) -> None:
+    table = pq.read_table(copy / "measurements" / NAME)
+    pq.write_table(table.append_column("gpu_name", table.column("gpu_name")), copy / "measurements" / NAME)
+    result = CliRunner().invoke(main, ["--dataset", str(copy), "--gpu", "H100", "--params", "7B"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().endswith("has 2 columns named gpu_name: a build writes each once")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_too_many_row_groups_are_refused_from_the_metadata(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """200,000 one-row groups aborted the process inside Arrow."""
+    pq.write_table(_legacy(copy), copy / "legacy" / NAME, row_group_size=10)  # 11 groups of the 101 rows
+    monkeypatch.setattr(reading, "MAX_ROW_GROUPS", 10)
+    with pytest.raises(data.DatasetError, match="has 11 row groups, more than the 10 this tool reads"):
+        data.load(copy)
+    monkeypatch.setattr(reading, "MAX_ROW_GROUPS", 11)
+    assert len(data.load(copy).legacy) == _legacy(copy).num_rows
+
+
+def test_a_footer_too_large_is_not_parsed(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    footer = int.from_bytes((copy / "measurements" / NAME).read_bytes()[-8:-4], "little")
+    monkeypatch.setattr(reading, "MAX_FOOTER_BYTES", footer - 1)
+    monkeypatch.setattr(pq, "read_metadata", None)  # never reached: the length alone refuses it
+    with pytest.raises(data.DatasetError, match=f"has {footer} bytes of metadata"):
+        data.load(copy)
+
+
+@pytest.mark.parametrize("dictionary", [False, True], ids=["string", "arrow-dictionary"])
+def test_one_budget_spans_every_file_of_every_config(
+    copy: Path, monkeypatch: pytest.MonkeyPatch, dictionary: bool
+) -> None:
+    """Two files of repeated long text, each within the cap alone, are refused together (380 rows of
+    5 MiB per file passed a per-file cap: 4 files took 12 GB); an Arrow dictionary column counts too."""
+    table = _legacy(copy)
+    clean = _spent(copy)
+    long = "x" * 2_000
+    (copy / "legacy" / NAME).unlink()
+    for k in range(2):
+        part = _with(table, "legacy_id", pa.array([f"f{k}-{i}" for i in range(table.num_rows)]))
+        values = pa.array([long] * table.num_rows)
+        if dictionary:
+            values = values.dictionary_encode()
+        pq.write_table(_with(part, "hf_path", values), copy / "legacy" / f"train-{k:05d}.parquet")
+    one_file = _spent(copy) - clean  # both files' text beyond the clean dataset's, charged once each
+    assert one_file > 2 * 2 * len(long) * table.num_rows  # each row's copy, twice: Arrow's and Python's
+    monkeypatch.setattr(reading, "MAX_READ_BYTES", clean + one_file * 3 // 4)
+    with pytest.raises(data.DatasetError, match=r"train-00001.parquet would take more than \d+ MiB to read"):
+        data.load(copy)
+    (copy / "legacy" / "train-00001.parquet").unlink()
+    assert len(data.load(copy).legacy) == table.num_rows  # the first file alone fits
+
+
+def test_running_out_of_memory_is_one_line(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(*args: object, **kwargs: object) -> pa.Table:
+        raise MemoryError
+
+    monkeypatch.setattr(pq, "read_table", exhausted)
+    result = CliRunner().invoke(main, ["report", "--dataset", str(copy), "--out", str(copy.parent / "r")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("eco-advise: error: ") and "ran out of memory reading the dataset" in result.output
+    assert not (copy.parent / "r").exists()
