@@ -127,8 +127,11 @@ def _read_floor_j(t: domain.Trial, spec: reference.ModelSpec, precision: str, ou
     return hardware.READ_ENERGY_FLOOR_J_PER_BYTE * weights * t.requests * output_tokens
 
 
-def _flop_floor_j(t: domain.Trial, spec: reference.ModelSpec) -> float:
-    return hardware.FLOP_ENERGY_FLOOR_J * 2 * spec.active_parameter_count * t.generated_tokens
+def _flop_floor_j(t: domain.Trial, spec: reference.ModelSpec, batch: int, prompt_tokens: int = 64) -> float:
+    """Generated tokens at 2 FLOPs per active parameter, every prompt token but the last at 2 per layer
+    parameter (embedding and head taken off)."""
+    prompt = t.requests * batch * (prompt_tokens - 1) * hardware._prompt_flops_per_token(spec)
+    return hardware.FLOP_ENERGY_FLOOR_J * (2 * spec.active_parameter_count * t.generated_tokens + prompt)
 
 
 @pytest.mark.parametrize(("above", "rejected"), [(0.99, True), (1.01, False)])
@@ -142,8 +145,8 @@ def test_read_floor_at_20_pj_per_weight_byte(valid_doc: dict[str, Any], above: f
 def test_compute_floor_at_0_2_pj_per_flop(valid_doc: dict[str, Any], above: float, rejected: bool) -> None:
     # at batch 32 in nf4 the arithmetic costs more than the reads: 0.3 pJ/FLOP rows passed unjudged
     def net(t: domain.Trial, spec: reference.ModelSpec) -> float:
-        assert _flop_floor_j(t, spec) > _read_floor_j(t, spec, "nf4")  # the compute floor binds
-        return above * _flop_floor_j(t, spec)
+        assert _flop_floor_j(t, spec, 32) > _read_floor_j(t, spec, "nf4")  # the compute floor binds
+        return above * _flop_floor_j(t, spec, 32)
 
     assert ("physics.energy_floor" in _floor_codes(valid_doc, "nf4", 32, net)) is rejected
 
@@ -157,7 +160,7 @@ def test_weights_an_l2_cache_could_hold_escape_the_read_floor_only(valid_doc: di
     assert hardware.FLOOR_MIN_WEIGHT_BYTES > 200_000_000 * 0.5
     below_reads = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _read_floor_j(t, spec, "nf4"), tiny)
     assert "physics.energy_floor" not in below_reads
-    below_flops = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _flop_floor_j(t, spec), tiny)
+    below_flops = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _flop_floor_j(t, spec, 1), tiny)
     assert "physics.energy_floor" in below_flops
 
 
@@ -315,3 +318,24 @@ def test_a_board_the_device_map_leaves_empty_stays_near_idle(
 def test_a_board_holding_modules_may_draw_above_idle(valid_doc: dict[str, Any]) -> None:
     codes = _second_board_codes(valid_doc, 2.0, {"model.layers.0": 0, "lm_head": 1})
     assert "physics.board_above_idle" not in codes
+
+
+def test_a_long_prompt_costs_its_prefill_in_the_compute_floor(valid_doc: dict[str, Any]) -> None:
+    """A row measured with 64-token prompts, relabelled as 16,384-token ones with its throughput and
+    energy kept (attack s17a, finding 1): the prefill's arithmetic alone exceeds the energy."""
+    ref = reference.default()
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    spec = ref.models[m.model.id]
+    assert m.idle is not None
+    trials = tuple(
+        replace(t, energy_j=m.idle.lower_power_w * t.duration_s + 1.01 * max(
+            _flop_floor_j(t, spec, m.batch_size), _read_floor_j(t, spec, m.precision, sub.protocol.output_tokens)
+        ))
+        for t in m.trials
+    )  # fmt: skip
+    honest = replace(sub, measurements=(replace(m, trials=trials),))
+    assert "physics.energy_floor" not in [f.code for f in hardware.check(honest, "f.json", ref)]
+    relabelled = replace(honest, protocol=replace(honest.protocol, prompt_tokens=16_384))
+    found = [f for f in hardware.check(relabelled, "f.json", ref) if f.code == "physics.energy_floor"]
+    assert found and "prompt tokens before them" in found[0].message

@@ -7,7 +7,7 @@ False-positive risk of each rule, in words, sits beside its constant; CONTRIBUTI
 from __future__ import annotations
 
 from ecocompute import catalogue, stats
-from ecocompute.domain import Measurement, Submission
+from ecocompute.domain import Measurement, Protocol, Submission
 from ecocompute.reference import GpuSpec, ModelSpec, Reference, seeded_tokens
 
 from .findings import Finding, make
@@ -38,8 +38,8 @@ READ_ENERGY_FLOOR_J_PER_BYTE = 20e-12
 FLOOR_MIN_WEIGHT_BYTES = 128 * 2**20
 # ... and every token costs its arithmetic, 2 FLOPs per active parameter, wherever the weights come
 # from: at least 0.2 pJ net per FLOP. A B200 at its dense fp16 peak (2.25 PFLOP/s at 1,000 W) spends
-# about 0.44 pJ per FLOP gross; the least real row spends 6.6 (Phi-3-mini int8-pure at batch 32 on an
-# H100), 33x the floor. Risk: int8 tensor cores at their full peak (twice fp16's) on a future board,
+# about 0.44 pJ per FLOP gross; the least real row spends 4.5 (Phi-3-mini int8-pure at batch 32 on an
+# H100, its 63 prompt tokens counted), 22x the floor. Risk: int8 tensor cores at their full peak (twice fp16's) on a future board,
 # which no decode step reaches (bitsandbytes' matmuls run far below peak).
 FLOP_ENERGY_FLOOR_J = 0.2e-12
 # NVML's instant power field averages over milliseconds; a sampled peak far above the board's limit
@@ -253,27 +253,43 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
             break
     if m.idle is not None:
         cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # weights an L2 cache could hold: no read floor
-        out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol.output_tokens, base, file)
+        out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol, base, file)
     return out
 
 
+def _prompt_flops_per_token(spec: ModelSpec) -> float:
+    """FLOPs each prompt token but the last costs at least: 2 per parameter of the layers between the
+    embedding and the output head (a lookup; logits only for the last position), so both are taken off
+    whether or not they are tied. 0 where the table lacks the sizes: never more than the work done."""
+    hp = spec.hyperparameters
+    try:
+        embedding = int(hp["vocab_size"]) * int(hp["hidden_size"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    return 2.0 * max(0, spec.active_parameter_count - 2 * embedding)
+
+
 def _energy_floor(
-    m: Measurement, read_bytes: float, spec: ModelSpec, output_tokens: int, base: str, file: str
+    m: Measurement, read_bytes: float, spec: ModelSpec, protocol: Protocol, base: str, file: str
 ) -> list[Finding]:
-    """Every request reads the weights once per output token (its prefill gives the first), and every
-    generated token costs 2 FLOPs per active parameter, so a window's energy above idle is at least the
-    floors' cost of those reads (``read_bytes`` 0: not judged) or of that arithmetic, whichever is more.
+    """Every request reads the weights once per output token (its prefill gives the first), every
+    generated token costs 2 FLOPs per active parameter and every other prompt token those of the layers
+    (a 16,384-token prompt costs its prefill, which a throughput kept from a 64-token one hides), so a
+    window's energy above idle is at least the floors' cost of those reads (``read_bytes`` 0: not
+    judged) or of that arithmetic, whichever is more.
     Judged against the lower of the two idle windows, and for trials after warm-up only (no figure uses
     warm-ups): a launch-bound configuration draws within a watt of idle, and the two windows of one
     baseline differ by up to 9 W in the H100 files, so the mean would let idle noise decide."""
     assert m.idle is not None
     idle_w = m.idle.lower_power_w
+    per_prompt_token = _prompt_flops_per_token(spec)
     for j, t in enumerate(m.trials):
         if t.role == "warmup":
             continue
-        steps = t.requests * output_tokens
+        steps = t.requests * protocol.output_tokens
         read_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
-        flops = 2.0 * spec.active_parameter_count * t.generated_tokens
+        prompt_tokens = t.requests * m.batch_size * max(0, protocol.prompt_tokens - 1)
+        flops = 2.0 * spec.active_parameter_count * t.generated_tokens + per_prompt_token * prompt_tokens
         flop_j = FLOP_ENERGY_FLOOR_J * flops
         net_j = stats.net_energy_j(t, idle_w)
         if net_j >= max(read_j, flop_j):
@@ -285,8 +301,9 @@ def _energy_floor(
             )
         else:
             why = (
-                f"{t.generated_tokens} tokens of 2 x {spec.active_parameter_count} FLOPs ({flops:.3g} FLOPs); they "
-                f"cost at least {flop_j:.1f} J ({FLOP_ENERGY_FLOOR_J * 1e12:.1f} pJ per FLOP)"
+                f"{t.generated_tokens} generated tokens of 2 x {spec.active_parameter_count} FLOPs and {prompt_tokens} "
+                f"prompt tokens before them ({flops:.3g} FLOPs); they cost at least {flop_j:.1f} J "
+                f"({FLOP_ENERGY_FLOOR_J * 1e12:.1f} pJ per FLOP)"
             )
         return [
             make(
