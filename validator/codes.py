@@ -107,10 +107,11 @@ CATALOGUE: dict[str, Code] = {
             "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
             "record the commit SHA of the weights",
         ),
-        _error(
+        _warning(
             "provenance.driver_versions",
             "NVML's version does not end with the driver's, or torch was built for a newer CUDA major than the driver's",
-            "record the versions as NVML and torch report them; never edit the environment by hand",
+            "expected under WSL2 (a Windows driver, Linux NVML) and with CUDA forward compatibility on data-centre "
+            "boards; otherwise record the versions as NVML and torch report them, never by hand",
         ),
         _error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
         _error(

@@ -143,7 +143,7 @@ def _driver(sub: Submission, file: str) -> list[Finding]:
                 file,
                 f"{where}/nvml_version",
                 f"NVML {nvml!r} does not end with the driver's version {version!r} (NVML reports "
-                f"'<CUDA major>.{version}')",
+                f"'<CUDA major>.{version}' on Linux; under WSL2 the driver is Windows')",
             )
         )
     cuda, torch_cuda = _major(nvml), sub.environment.software.get("torch_cuda")
@@ -155,7 +155,8 @@ def _driver(sub: Submission, file: str) -> list[Finding]:
                 file,
                 "/environment/software/torch_cuda",
                 f"torch built for CUDA {torch_cuda!r} cannot load on a driver of CUDA {cuda} (NVML {nvml!r}): "
-                "CUDA's compatibility holds within one major version",
+                "CUDA's compatibility holds within one major version, unless a forward-compatibility package "
+                "(data-centre boards) supplies the newer one",
             )
         )
     return out
