@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from fake_hub import ROWS, autospec_api, card, http_error, make_build
+from fake_hub import GITATTRIBUTES, ROWS, autospec_api, card, http_error, make_build, tree
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
@@ -117,7 +117,7 @@ def test_a_missing_repository_is_created_then_committed_to(build_dir: Path) -> N
     api = autospec_api([], [])
     api.list_repo_refs.side_effect = _not_found()  # before create_repo the repository is not there
     api.repo_info.side_effect = [SimpleNamespace(sha="initial")]
-    api.list_repo_files.return_value = [".gitattributes"]
+    api.list_repo_tree.return_value = tree({".gitattributes": GITATTRIBUTES})
     result = publish(api, "o/new", build_dir, "0.1.0")
     assert api.method_calls[0] == mock.call.create_repo("o/new", repo_type="dataset", exist_ok=True)
     kwargs = api.create_commit.call_args.kwargs
