@@ -161,4 +161,10 @@ def publish(
                 click.echo(printable(line))
             return
         result = hub.publish(api, repo_id, out, version, allow_fewer_rows=allow_fewer_rows)
-    click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")
+    if result.committed:
+        click.echo(f"published {repo_id}@{result.tag} (commit {result.commit})")
+    else:
+        click.echo(
+            f"published {repo_id}@{result.tag} by tagging commit {result.commit}, main's head, which already "
+            "held exactly this build (no new commit)"
+        )

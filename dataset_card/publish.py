@@ -7,11 +7,17 @@ replace and delete, on which parent, with which tag) that ``--dry-run`` prints.
 A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
 rows in a submitted config than the latest release's card states: submissions/ is append-only, so
 either is a wrong --submissions folder, and a tag cannot be taken back.
+
+The commit and the tag are two calls: when the tag fails after the commit landed, the error names the
+commit and the command that tags it, and a re-run tags main's head instead of committing again while
+that head holds exactly the build's files (compared by the ids the Hub lists: git blob ids, or the
+sha256 of LFS files).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.repocard import metadata_load
 
@@ -34,13 +40,15 @@ MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter i
 
 
 class PublishError(EcoError):
-    """Publishing was refused or failed; the Hub repository is unchanged."""
+    """Publishing was refused or failed. A refusal or a failed commit leaves the Hub repository's files
+    unchanged; a tag that failed after the commit landed names that commit, untagged on main."""
 
 
 @dataclass(frozen=True)
 class Published:
     commit: str
     tag: str
+    committed: bool = True  # False: main's head already held exactly this build and was tagged as it was
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,15 @@ class Plan:
     unknown: str = ""  # why the remote side is unknown
     local: dict[str, Path] = field(default_factory=dict, repr=False)
     rows: str = ""  # the build's rows against the latest release's
+    current: bool = False  # main's head already holds exactly the build's files: tag it, no commit
 
     def lines(self) -> list[str]:
+        if self.current:
+            out = [
+                f"would tag {self.tag} on {self.parent}, the current head of {self.repo_id}'s main, without a commit:",
+                "  it already holds exactly this build (an earlier publish whose tag failed?)",
+            ]
+            return out + ([f"  rows: {self.rows}"] if self.rows else [])
         if self.exists is None:
             head = f"remote state unknown ({self.unknown}): every file listed as added"
         elif not self.exists:
@@ -170,22 +185,36 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     return f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
 
 
+def _digest(path: Path, algorithm: str, header: bytes = b"") -> str:
+    digest = hashlib.new(algorithm, header)
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def same_file(path: Path, remote: RepoFile) -> bool:
+    """Whether a local file holds what a ``RepoFile`` of ``list_repo_tree`` describes: the sha256 of an
+    LFS file (its blob id is the pointer's), else the git blob id (sha1 of ``blob <size>\\0`` + bytes).
+    The Hub chooses which a file becomes on upload, so the remote side says which id to compare."""
+    size = path.stat().st_size
+    if remote.lfs is not None:
+        return size == remote.lfs.size and _digest(path, "sha256") == remote.lfs.sha256
+    return size == remote.size and _digest(path, "sha1", b"blob %d\0" % size) == remote.blob_id
+
+
 def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
     try:
         head = api.repo_info(repo_id, repo_type="dataset").sha
     except RepositoryNotFoundError:
         return Plan(repo_id, tag, False, None, sorted(local), [], [], local=local)
-    remote = set(api.list_repo_files(repo_id, repo_type="dataset", revision=head))
-    return Plan(
-        repo_id,
-        tag,
-        True,
-        head,
-        added=sorted(set(local) - remote),
-        replaced=sorted(set(local) & remote),
-        deleted=sorted(remote - set(local) - KEEP_REMOTE),
-        local=local,
-    )
+    tree = api.list_repo_tree(repo_id, recursive=True, revision=head, repo_type="dataset")
+    remote = {entry.path: entry for entry in tree if isinstance(entry, RepoFile)}  # files, not folders
+    added = sorted(set(local) - set(remote))
+    replaced = sorted(set(local) & set(remote), key=lambda p: p != "README.md")  # the card differs first
+    deleted = sorted(set(remote) - set(local) - KEEP_REMOTE)
+    current = not added and not deleted and all(same_file(local[p], remote[p]) for p in replaced)
+    return Plan(repo_id, tag, True, head, added, sorted(replaced), deleted, local=local, current=current)
 
 
 def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewer_rows: bool = False) -> Plan:
@@ -221,7 +250,8 @@ def publish(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Published:
     """Create the dataset repository if missing, make one create_commit (all files, deletions of stale
-    ones) on the current head, retried on a 412 (someone pushed meanwhile), then tag that commit."""
+    ones) on the current head, retried on a 412 (someone pushed meanwhile), then tag that commit; when
+    the head already holds exactly the build (an earlier publish whose tag failed), tag the head."""
     local = local_files(build_dir)
     counts = _local_counts(build_dir, local)
     tag = versions.release(version).tag
@@ -231,6 +261,8 @@ def publish(
     check_rows(counts, _latest_counts(api, repo_id, tags), allow_fewer_rows)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         plan = _plan(api, repo_id, local, tag)
+        if plan.current and plan.parent is not None:
+            return _tag(api, repo_id, tag, plan.parent, committed=False)
         operations: list[Any] = [CommitOperationAdd(path_in_repo=k, path_or_fileobj=str(v)) for k, v in local.items()]
         operations += [CommitOperationDelete(path_in_repo=p) for p in plan.deleted]
         try:
@@ -246,5 +278,24 @@ def publish(
             if _status(exc) != 412 or attempt == MAX_ATTEMPTS:
                 raise PublishError(f"commit to {repo_id} failed: {exc}") from exc
             sleep(2.0 * attempt)  # the head moved: rebuild the operations on the new head
-    api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type="dataset", tag_message=f"Release {tag}")
-    return Published(info.oid, tag)
+    return _tag(api, repo_id, tag, info.oid, committed=True)
+
+
+def _tag(api: Any, repo_id: str, tag: str, commit: str, *, committed: bool) -> Published:
+    """Tag ``commit``; on a failure, say what is on the Hub now and the command that tags it."""
+    try:
+        api.create_tag(repo_id, tag=tag, revision=commit, repo_type="dataset", tag_message=f"Release {tag}")
+    except Exception as exc:  # whatever failed, the user must learn which commit is left untagged
+        # the command is create_tag itself: the hub's CLI has changed names across the versions we accept
+        state = (
+            f"the release commit {commit} landed on {repo_id}'s main"
+            if committed
+            else f"{commit}, the head of {repo_id}'s main, holds exactly this build"
+        )
+        raise PublishError(
+            f"{state} but is not tagged {tag} ({describe(exc)}); tag it with "
+            f"""`python -c "from huggingface_hub import HfApi; HfApi().create_tag('{repo_id}', tag='{tag}', """
+            f"""revision='{commit}', repo_type='dataset', tag_message='Release {tag}')"` """
+            "(or re-run this publish: it tags main's head without a new commit while the head holds this build)"
+        ) from exc
+    return Published(commit, tag, committed)

@@ -8,54 +8,21 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import yaml
+from fake_hub import GITATTRIBUTES, ROWS, autospec_api, card, http_error, make_build, tree
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import RepositoryNotFoundError
 
-from dataset_card import outdir
 from dataset_card.publish import PublishError, dry_run, publish
 from dataset_card.versions import VersionError
 
 
-def _card(counts: dict[str, int]) -> str:
-    """A card's front matter stating these rows per config, as card.front_matter writes it."""
-    info = [{"config_name": k, "splits": [{"name": "train", "num_examples": n}]} for k, n in counts.items()]
-    return "---\n" + yaml.safe_dump({"license": "cc-by-4.0", "dataset_info": info}) + "---\n"
-
-
-ROWS = {"measurements": 12, "trials": 90, "submissions": 3, "legacy": 101}
-
-
 @pytest.fixture
 def build_dir(tmp_path: Path) -> Path:
-    (tmp_path / "measurements").mkdir()
-    (tmp_path / "README.md").write_text(_card(ROWS))
-    (tmp_path / "measurements" / "train-00000-of-00001.parquet").write_bytes(b"PAR1")
-    (tmp_path / outdir.MARKER).write_text("{}")  # a local build's marker is never published
-    return tmp_path
-
-
-def _api(tags: list[str], heads: list[str], remote: list[str] | None = None) -> mock.MagicMock:
-    api = mock.create_autospec(HfApi, instance=True)
-    api.list_repo_refs.return_value = SimpleNamespace(tags=[SimpleNamespace(name=t) for t in tags])
-    api.repo_info.side_effect = [SimpleNamespace(sha=h) for h in heads]
-    api.list_repo_files.return_value = remote or [".gitattributes", "README.md", "old/stale.parquet"]
-    api.create_commit.return_value = SimpleNamespace(oid="c0ffee" * 6 + "abcd")
-    api.hf_hub_download.side_effect = _entry_not_found()  # the latest release's card: none unless a test says
-    return api
-
-
-def _entry_not_found() -> RemoteEntryNotFoundError:
-    return RemoteEntryNotFoundError("404 Entry Not Found", response=mock.MagicMock(status_code=404, headers={}))
-
-
-def _http_error(status: int) -> HfHubHTTPError:
-    response = mock.MagicMock(status_code=status, headers={})  # the HTTP client differs across hub versions
-    return HfHubHTTPError(f"{status} error", response=response)
+    return make_build(tmp_path)
 
 
 def test_single_commit_on_parent_then_tag(build_dir: Path) -> None:
-    api = _api(["v1.0.0"], ["head1"])
+    api = autospec_api(["v1.0.0"], ["head1"])
     result = publish(api, "ecocompute/llm-energy", build_dir, "1.1.0")
     api.create_commit.assert_called_once()
     kwargs = api.create_commit.call_args.kwargs
@@ -76,24 +43,24 @@ def test_single_commit_on_parent_then_tag(build_dir: Path) -> None:
 
 
 def test_retry_on_412_uses_the_new_head(build_dir: Path) -> None:
-    api = _api([], ["head1", "head2"])
-    api.create_commit.side_effect = [_http_error(412), SimpleNamespace(oid="d" * 40)]
+    api = autospec_api([], ["head1", "head2"])
+    api.create_commit.side_effect = [http_error(412), SimpleNamespace(oid="d" * 40)]
     result = publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
     parents = [c.kwargs["parent_commit"] for c in api.create_commit.call_args_list]
     assert parents == ["head1", "head2"] and result.commit == "d" * 40
 
 
 def test_gives_up_after_bounded_retries(build_dir: Path) -> None:
-    api = _api([], ["h1", "h2", "h3"])
-    api.create_commit.side_effect = [_http_error(412)] * 3
+    api = autospec_api([], ["h1", "h2", "h3"])
+    api.create_commit.side_effect = [http_error(412)] * 3
     with pytest.raises(PublishError, match="commit to o/r failed"):
         publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
     api.create_tag.assert_not_called()
 
 
 def test_other_http_errors_are_not_retried(build_dir: Path) -> None:
-    api = _api([], ["h1"])
-    api.create_commit.side_effect = _http_error(403)
+    api = autospec_api([], ["h1"])
+    api.create_commit.side_effect = http_error(403)
     with pytest.raises(PublishError):
         publish(api, "o/r", build_dir, "1.0.0", sleep=lambda s: None)
     assert api.create_commit.call_count == 1
@@ -111,7 +78,7 @@ def test_other_http_errors_are_not_retried(build_dir: Path) -> None:
     ],
 )
 def test_refusals_touch_nothing(build_dir: Path, tags: list[str], version: str, message: str) -> None:
-    api = _api(tags, ["h1"])
+    api = autospec_api(tags, ["h1"])
     with pytest.raises((PublishError, VersionError), match=message):
         publish(api, "o/r", build_dir, version)
     with pytest.raises((PublishError, VersionError), match=message):
@@ -122,7 +89,7 @@ def test_refusals_touch_nothing(build_dir: Path, tags: list[str], version: str, 
 
 
 def test_refuses_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
-    api = _api([], ["h1"])
+    api = autospec_api([], ["h1"])
     with pytest.raises(PublishError, match="not a built dataset"):
         publish(api, "o/r", tmp_path, "1.0.0")
 
@@ -139,7 +106,7 @@ def test_refuses_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
 def test_resolve_version(tags: list[str], spec: str, expected: str) -> None:
     from dataset_card.publish import resolve_version
 
-    assert resolve_version(_api(tags, []), "o/r", spec) == expected
+    assert resolve_version(autospec_api(tags, []), "o/r", spec) == expected
 
 
 def _not_found() -> RepositoryNotFoundError:
@@ -147,10 +114,10 @@ def _not_found() -> RepositoryNotFoundError:
 
 
 def test_a_missing_repository_is_created_then_committed_to(build_dir: Path) -> None:
-    api = _api([], [])
+    api = autospec_api([], [])
     api.list_repo_refs.side_effect = _not_found()  # before create_repo the repository is not there
     api.repo_info.side_effect = [SimpleNamespace(sha="initial")]
-    api.list_repo_files.return_value = [".gitattributes"]
+    api.list_repo_tree.return_value = tree({".gitattributes": GITATTRIBUTES})
     result = publish(api, "o/new", build_dir, "0.1.0")
     assert api.method_calls[0] == mock.call.create_repo("o/new", repo_type="dataset", exist_ok=True)
     kwargs = api.create_commit.call_args.kwargs
@@ -160,7 +127,7 @@ def test_a_missing_repository_is_created_then_committed_to(build_dir: Path) -> N
 
 
 def test_dry_run_shows_the_commit_and_writes_nothing(build_dir: Path) -> None:
-    api = _api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md", "old/stale.parquet"])
+    api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md", "old/stale.parquet"])
     plan = dry_run(api, "o/r", build_dir, "1.1.0")
     assert (plan.exists, plan.parent, plan.tag) == (True, "head1", "v1.1.0")
     assert plan.added == ["measurements/train-00000-of-00001.parquet"]
@@ -172,7 +139,7 @@ def test_dry_run_shows_the_commit_and_writes_nothing(build_dir: Path) -> None:
 
 
 def test_dry_run_of_a_repository_that_does_not_exist(build_dir: Path) -> None:
-    api = _api([], [])
+    api = autospec_api([], [])
     api.list_repo_refs.side_effect = _not_found()
     api.repo_info.side_effect = _not_found()
     plan = dry_run(api, "o/new", build_dir, "0.1.0")
@@ -196,7 +163,7 @@ def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
     from dataset_card.cli import main
 
-    api = _api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md"])
+    api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md"])
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
     monkeypatch.chdir(tmp_path)
     args = ["publish", "--repo", "o/r", "--version", "next-minor", "--dry-run"]
@@ -215,8 +182,8 @@ def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_an_empty_build_is_never_published(build_dir: Path) -> None:
     """An empty or mistyped --submissions folder builds a card with 0 measurements: a release of it
     would replace the Hub's tables with empty ones under an immutable tag (attack s17b #3)."""
-    (build_dir / "README.md").write_text(_card({**ROWS, "measurements": 0, "trials": 0, "submissions": 0}))
-    api = _api([], ["h1"])
+    (build_dir / "README.md").write_text(card({**ROWS, "measurements": 0, "trials": 0, "submissions": 0}))
+    api = autospec_api([], ["h1"])
     for attempt in (publish, dry_run):
         with pytest.raises(PublishError, match=r"the build holds no measurements \(0 submission\(s\)\)"):
             attempt(api, "o/r", build_dir, "1.0.0", allow_fewer_rows=True)
@@ -227,8 +194,8 @@ def test_an_empty_build_is_never_published(build_dir: Path) -> None:
 
 def test_fewer_rows_than_the_latest_release_are_refused_unless_allowed(build_dir: Path, tmp_path: Path) -> None:
     latest = tmp_path / "latest-card.md"
-    latest.write_text(_card({**ROWS, "measurements": 215, "submissions": 33}))
-    api = _api(["v1.2.0", "v1.3.0"], ["h1", "h2", "h3"])
+    latest.write_text(card({**ROWS, "measurements": 215, "submissions": 33}))
+    api = autospec_api(["v1.2.0", "v1.3.0"], ["h1", "h2", "h3"])
     api.hf_hub_download.side_effect = None
     api.hf_hub_download.return_value = str(latest)
     message = (
@@ -245,7 +212,7 @@ def test_fewer_rows_than_the_latest_release_are_refused_unless_allowed(build_dir
         "  rows: measurements 12, trials 90, submissions 3 (v1.3.0: measurements 215, trials 90, submissions 33)"
     )
     assert publish(api, "o/r", build_dir, "1.4.0", allow_fewer_rows=True).tag == "v1.4.0"
-    latest.write_text(_card(ROWS))  # as many rows as the latest release: published without the option
+    latest.write_text(card(ROWS))  # as many rows as the latest release: published without the option
     api.repo_info.side_effect = [SimpleNamespace(sha="h4")]
     assert publish(api, "o/r", build_dir, "1.5.0").tag == "v1.5.0"
 
@@ -259,7 +226,7 @@ def test_cli_refuses_an_empty_submissions_folder_even_in_a_dry_run(
 
     from dataset_card.cli import main
 
-    api = _api(["v1.3.0"], ["head1"])
+    api = autospec_api(["v1.3.0"], ["head1"])
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
     (tmp_path / "emptysub").mkdir()
     build = ["--submissions", str(tmp_path / "emptysub"), "--legacy", str(ROOT / "legacy")]

@@ -1,0 +1,129 @@
+"""A Hugging Face Hub for the publish tests, without a network: an autospec'd HfApi (its calls keep the
+real signatures), list_repo_tree answers as the Hub gives them (git blob ids; an LFS file's sha256), and
+``Hub``, a dataset repository in memory whose commits, head and tags move as the Hub's do."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import yaml
+from huggingface_hub import CommitOperationDelete, HfApi, RepoFile, RepoFolder
+from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
+from huggingface_hub.utils.sha import git_hash
+
+from dataset_card import outdir
+
+
+def card(counts: dict[str, int]) -> str:
+    """A card's front matter stating these rows per config, as card.front_matter writes it."""
+    info = [{"config_name": k, "splits": [{"name": "train", "num_examples": n}]} for k, n in counts.items()]
+    return "---\n" + yaml.safe_dump({"license": "cc-by-4.0", "dataset_info": info}) + "---\n"
+
+
+ROWS = {"measurements": 12, "trials": 90, "submissions": 3, "legacy": 101}
+PARQUET = "measurements/train-00000-of-00001.parquet"
+GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"  # the Hub's own file, kept by a release
+
+
+def make_build(folder: Path) -> Path:
+    """A small built dataset: a card stating ``ROWS``, one Parquet file, and the local build marker."""
+    (folder / "measurements").mkdir()
+    (folder / "README.md").write_text(card(ROWS))
+    (folder / PARQUET).write_bytes(b"PAR1")
+    (folder / outdir.MARKER).write_text("{}")  # a local build's marker is never published
+    return folder
+
+
+def autospec_api(tags: list[str], heads: list[str], remote: list[str] | None = None) -> mock.MagicMock:
+    api = mock.create_autospec(HfApi, instance=True)
+    api.list_repo_refs.return_value = SimpleNamespace(tags=[SimpleNamespace(name=t) for t in tags])
+    api.repo_info.side_effect = [SimpleNamespace(sha=h) for h in heads]
+    paths = remote or [".gitattributes", "README.md", "old/stale.parquet"]
+    api.list_repo_tree.return_value = tree({p: b"what the Hub holds" for p in paths})
+    api.create_commit.return_value = SimpleNamespace(oid="c0ffee" * 6 + "abcd")
+    api.hf_hub_download.side_effect = entry_not_found()  # the latest release's card: none unless a test says
+    return api
+
+
+def tree(files: dict[str, bytes], lfs_suffix: str = ".parquet") -> list[RepoFile | RepoFolder]:
+    """A recursive list_repo_tree answer as the Hub gives it: its folders too, each file's git blob id,
+    and for an LFS file (what the Hub's default .gitattributes makes of *.parquet) the blob id of its
+    pointer with the content's sha256 beside it."""
+    entries: list[RepoFile | RepoFolder] = []
+    for path, data in files.items():
+        if not path.endswith(lfs_suffix):
+            entries.append(RepoFile(path=path, size=len(data), oid=git_hash(data)))
+            continue
+        sha256 = hashlib.sha256(data).hexdigest()
+        pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {len(data)}\n".encode()
+        lfs = {"size": len(data), "oid": sha256, "pointerSize": len(pointer)}
+        entries.append(RepoFile(path=path, size=len(data), oid=git_hash(pointer), lfs=lfs))
+    folders = {str(PurePosixPath(p).parent) for p in files} - {"."}
+    return entries + [RepoFolder(path=folder, oid=git_hash(folder.encode())) for folder in sorted(folders)]
+
+
+def entry_not_found() -> RemoteEntryNotFoundError:
+    return RemoteEntryNotFoundError("404 Entry Not Found", response=mock.MagicMock(status_code=404, headers={}))
+
+
+def http_error(status: int) -> HfHubHTTPError:
+    response = mock.MagicMock(status_code=status, headers={})  # the HTTP client differs across hub versions
+    return HfHubHTTPError(f"{status} error", response=response)
+
+
+class Hub:
+    """A dataset repository in memory behind an autospec'd HfApi: a commit on the head replaces its files
+    and moves main, a commit on another parent is a 412, tags are recorded, and create_tag raises the
+    errors in ``tag_failures`` first."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+        self.head = "0" * 40
+        self.commits = 0
+        self.tags: dict[str, str] = {}
+        self.tag_failures: list[Exception] = []
+        self.api = autospec_api([], [])
+        self.api.list_repo_refs.side_effect = lambda *a, **k: SimpleNamespace(
+            tags=[SimpleNamespace(name=t) for t in self.tags]
+        )
+        self.api.repo_info.side_effect = lambda *a, **k: SimpleNamespace(sha=self.head)
+        self.api.list_repo_tree.side_effect = self._listing
+        self.api.create_commit.side_effect = self._commit
+        self.api.create_tag.side_effect = self._tag
+
+    def move(self, files: dict[str, bytes]) -> None:
+        """Someone else commits to main."""
+        self.files = dict(files)
+        self.head = "e" * 40
+
+    def _listing(self, repo_id: str, *, recursive: bool, revision: str, repo_type: str) -> list[RepoFile | RepoFolder]:
+        assert recursive and revision == self.head and repo_type == "dataset"
+        return tree(self.files)
+
+    def _commit(self, *, operations: list[Any], parent_commit: str, **kwargs: Any) -> SimpleNamespace:
+        if parent_commit != self.head:
+            raise http_error(412)
+        for op in operations:
+            if isinstance(op, CommitOperationDelete):
+                del self.files[op.path_in_repo]
+            else:
+                self.files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
+        self.commits += 1
+        self.head = f"{self.commits:040x}"
+        return SimpleNamespace(oid=self.head)
+
+    def _tag(self, repo_id: str, *, tag: str, revision: str, **kwargs: Any) -> None:
+        if self.tag_failures:
+            raise self.tag_failures.pop(0)
+        self.tags[tag] = revision
+
+
+def released(build_dir: Path) -> dict[str, bytes]:
+    """The Hub's files after a release of ``build_dir``: the build's, beside the Hub's .gitattributes."""
+    files = {p.relative_to(build_dir).as_posix(): p.read_bytes() for p in build_dir.rglob("*") if p.is_file()}
+    files.pop(outdir.MARKER)
+    return {".gitattributes": GITATTRIBUTES, **files}
