@@ -40,11 +40,13 @@ class Checkpoint:
         for number, line in enumerate(lines, 1):
             try:
                 records.append(json.loads(line, parse_constant=_no_constant))
-            except (json.JSONDecodeError, ValueError) as exc:
+            except (json.JSONDecodeError, ValueError, RecursionError) as exc:  # json recurses on nesting
                 if number == len(lines) and isinstance(exc, json.JSONDecodeError):
                     break  # torn final line from an interrupted write
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                raise self._corrupt(number, why) from exc
+                why = {json.JSONDecodeError: getattr(exc, "msg", ""), RecursionError: "nested too deep"}.get(
+                    type(exc), str(exc)
+                )
+                raise self._corrupt(number, why) from None
         if not records or not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
             raise CheckpointError(
                 f"{self.path} belongs to a different run (other model, precisions, batch sizes or protocol); "

@@ -195,6 +195,26 @@ class Nvml:
         except NvmlError:
             return default
 
+    def unlike_boards(self) -> list[str]:
+        """What sets the measured boards apart where the submission records one value for all (its name,
+        MIG mode and enforced power limit come from the first board): each difference, in words."""
+        nv, out = self._nv, []
+        first = self.handles[0]
+
+        def mig(h: Any) -> bool:
+            mode = self._maybe(nv.nvmlDeviceGetMigMode, h, default=None)
+            return bool(mode and mode[0])
+
+        for k, h in enumerate(self.handles[1:], 1):
+            for what, read in (
+                ("name", lambda h: _text(self._call(nv.nvmlDeviceGetName, h))),
+                ("enforced power limit (mW)", lambda h: self._call(nv.nvmlDeviceGetEnforcedPowerLimit, h)),
+                ("MIG enabled", mig),
+            ):
+                if read(h) != read(first):
+                    out.append(f"board {k} ({what}: {read(h)}) differs from board 0 ({read(first)})")
+        return out
+
     def describe(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(gpu, driver) sections of the submission's environment, for the first GPU."""
         nv, h = self._nv, self.handles[0]

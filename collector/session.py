@@ -81,6 +81,12 @@ class Session:
 
 def _environment(nvml: Nvml) -> tuple[Environment, list[str]]:
     gpu, driver = nvml.describe()
+    unlike = nvml.unlike_boards()
+    if unlike:
+        raise CollectError(
+            f"the measured GPUs differ where a submission records one value for all: {'; '.join(unlike[:3])}: "
+            "give them the same power limit (nvidia-smi -i <gpu> -pl <W>) and MIG mode, or measure the same model of board"
+        )
     if gpu["mig_mode"] == "enabled":
         raise CollectError(
             "the GPU has MIG enabled: NVML's power and energy counters cover the whole board while this process "

@@ -102,12 +102,14 @@ def card_counts(readme: Path) -> dict[str, int] | None:
         if readme.stat().st_size > MAX_CARD_BYTES:
             return None
         meta = metadata_load(readme)
-    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError, RecursionError):  # nesting: PyYAML recurses
         return None
     info = meta.get("dataset_info") if isinstance(meta, dict) else None
     counts = {}
     for config in info if isinstance(info, list) else []:
-        splits = config.get("splits") if isinstance(config, dict) else None
+        if not isinstance(config, dict):
+            continue
+        splits = config.get("splits")
         numbers = [s.get("num_examples") for s in splits if isinstance(s, dict)] if isinstance(splits, list) else []
         if isinstance(config.get("config_name"), str) and numbers and all(type(n) is int for n in numbers):
             counts[config["config_name"]] = sum(numbers)
@@ -147,8 +149,8 @@ def check_rows(local: dict[str, int], latest: tuple[str, dict[str, int] | None] 
     if latest is None:
         return f"{shown} (no earlier release)"
     tag, before = latest
-    if before is None:
-        return f"{shown} (the rows of {tag} are unknown: its card states none)"
+    if before is None:  # said in the plan and the result line: a card from before counts, or edited on the Hub
+        return f"{shown} (the rows of {tag} are unknown: its card states none in a form this tool reads)"
     fewer = [f"{name} {before[name]} -> {local[name]}" for name in SUBMITTED if local[name] < before.get(name, 0)]
     if fewer and not allow_fewer:
         raise PublishError(

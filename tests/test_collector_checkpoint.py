@@ -95,6 +95,7 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
     ),
     "not UTF-8": (lambda lines: (lines[0] + "\n\xff\xfe\n" + lines[1] + "\n").encode("latin-1"), "not UTF-8 at byte"),
     "empty": (lambda lines: b"", "belongs to a different run"),
+    "nested too deep": (lambda lines: [lines[0], "[" * 100_000 + "]" * 100_000, lines[1]], ":2 is corrupt .*nested"),
 }
 
 

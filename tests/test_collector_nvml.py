@@ -218,3 +218,24 @@ def test_a_board_with_mig_enabled_is_refused_before_anything_is_measured() -> No
     nv.nvmlDeviceGetMigMode.return_value = (0, 0)
     with Nvml([0], module=nv) as nvml:
         assert _environment(nvml)[0].gpu.mig_mode == "disabled"
+
+
+def test_boards_that_differ_where_the_file_records_one_value_are_refused() -> None:
+    """The submission records the first board's name, MIG mode and enforced limit for all of them: a
+    second board with MIG on went unseen, and one capped board made the other's honest draw look too
+    high (attack s17c)."""
+    from collector.errors import CollectError
+    from collector.session import _environment
+
+    nv = fake_module(gpus=2)
+    nv.nvmlDeviceGetMigMode.side_effect = lambda h: (1, 1) if h == "handle-1" else (0, 0)
+    with Nvml([0, 1], module=nv) as nvml, pytest.raises(CollectError, match=r"board 1 \(MIG enabled: True\)"):
+        _environment(nvml)
+    nv.nvmlDeviceGetMigMode.side_effect = lambda h: (0, 0)
+    limit = nv.nvmlDeviceGetEnforcedPowerLimit.return_value
+    nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = lambda h: 400_000 if h == "handle-1" else limit
+    with Nvml([0, 1], module=nv) as nvml, pytest.raises(CollectError, match=r"enforced power limit .*400000"):
+        _environment(nvml)
+    nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = None
+    with Nvml([0, 1], module=nv) as nvml:
+        assert _environment(nvml)[0].gpu.count == 2

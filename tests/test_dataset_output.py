@@ -175,6 +175,7 @@ def test_a_forged_or_foreign_marker_is_not_ours(tmp_path: Path) -> None:
         "not json",
         json.dumps({"format": "other/1", "files": []}),
         json.dumps({"format": outdir.FORMAT}),
+        "[" * 200_000 + "]" * 200_000,  # json recurses: RecursionError was a traceback (attack s17c)
     ):
         (out / outdir.MARKER).write_text(marker)
         with pytest.raises(outdir.OutputError, match=re.escape("no .eco-dataset-build marker")):
@@ -261,3 +262,36 @@ def test_a_build_folder_has_the_mode_mkdir_gives(tmp_path: Path, umask: int) -> 
         assert (out / "measurements").stat().st_mode & 0o777 == 0o777 & ~umask
     finally:
         os.umask(old)
+
+
+def test_a_marked_build_over_a_deep_tree_is_walked_without_recursion(tmp_path: Path) -> None:
+    """os.walk recurses before Python 3.12: a marked folder over a tree 1,200 folders deep raised
+    RecursionError where the tool owed one line (attack s17c)."""
+    out = tmp_path / "llm-energy"
+    deep = out
+    deep.mkdir()
+    for _ in range(1_200):  # one level at a time: Path.mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    (out / outdir.MARKER).write_text(json.dumps({"format": outdir.FORMAT, "files": []}))
+    with pytest.raises(outdir.OutputError, match=re.escape("d/d/d")):
+        outdir.check(out)
+    files, dirs = folders.contents(out)
+    assert len(dirs) == 1_200 and files == {outdir.MARKER}
+
+
+def test_a_folder_that_cannot_be_listed_is_never_taken_for_the_tools_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "llm-energy"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "a.png").write_bytes(b"png")
+    real = os.scandir
+
+    def scandir(path: object) -> object:
+        if Path(str(path)).name == "figures":
+            raise PermissionError(13, "Permission denied")
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(folders.os, "scandir", scandir)
+    assert folders.contents(out) == ({"figures/?"}, {"figures"})  # its contents unknown: foreign

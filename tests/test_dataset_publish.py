@@ -241,3 +241,22 @@ def test_cli_refuses_an_empty_submissions_folder_even_in_a_dry_run(
         assert result.output.startswith("eco-dataset: error: the build holds no measurements")
     api.create_commit.assert_not_called()
     api.create_tag.assert_not_called()
+
+
+def test_a_release_card_of_another_shape_states_no_counts_and_never_raises(tmp_path: Path) -> None:
+    """The latest release's card is read from the Hub after the whole build: anyone who can edit it
+    broke every later publish with a traceback (a list entry that is not a mapping; YAML nested
+    5,000 deep, on which PyYAML recurses). Attack s17c."""
+    from dataset_card.publish import card_counts
+
+    card = tmp_path / "README.md"
+    good = "---\ndataset_info:\n- config_name: measurements\n  splits:\n  - name: train\n    num_examples: 3\n---\n"
+    card.write_text(good, encoding="utf-8")
+    assert card_counts(card) == {"measurements": 3}
+    for front in (
+        "dataset_info:\n- measurements\n",
+        "dataset_info:\n- [1, 2]\n",
+        "dataset_info: " + "[" * 5_000 + "]" * 5_000 + "\n",
+    ):
+        card.write_text(f"---\n{front}---\n", encoding="utf-8")
+        assert card_counts(card) is None
