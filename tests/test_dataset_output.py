@@ -274,10 +274,15 @@ def test_a_marked_build_over_a_deep_tree_is_walked_without_recursion(tmp_path: P
         deep = deep / "d"
         deep.mkdir()
     (out / outdir.MARKER).write_text(json.dumps({"format": outdir.FORMAT, "files": []}))
-    with pytest.raises(outdir.OutputError, match=re.escape("d/d/d")):
-        outdir.check(out)
-    files, dirs = folders.contents(out)
-    assert len(dirs) == 1_200 and files == {outdir.MARKER}
+    try:
+        with pytest.raises(outdir.OutputError, match=re.escape("d/d/d")):
+            outdir.check(out)
+        files, dirs = folders.contents(out)
+        assert len(dirs) == 1_200 and files == {outdir.MARKER}
+    finally:  # pytest's clean-up (shutil.rmtree) recurses as deep as the tree: remove it bottom up
+        while deep != out:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_a_folder_that_cannot_be_listed_is_never_taken_for_the_tools_own(
