@@ -28,3 +28,7 @@ class OutputExistsError(CollectError):
 class TrialsTooShort(CollectError):
     """A trial after warm-up fell under the protocol's shortest (catalogue.TRIAL_DURATION_FRACTION of
     the minimum): the configuration cannot be written as measured, so it is skipped with the reason."""
+
+
+class EngineUnavailable(CollectError):
+    """This engine cannot run this model here: capture failed, its tokens differ, or no CUDA."""

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue, ids, reference
+from ecocompute import catalogue, ids
 from ecocompute.catalogue import RANDOM_REVISION
 from ecocompute.domain import Model, Placement
 
 from . import hostinfo
+from .architecture import build_config, count_parameters
 from .errors import CollectError
 
 
@@ -46,87 +47,6 @@ def resolve_revision(model_id: str, revision: str | None, api: Any = None) -> st
     return str(info.sha)
 
 
-def _same_architecture(config: Any, row: dict[str, Any] | None, model_id: str) -> None:
-    """A local config.json must describe the architecture the reference table has for the model:
-    eco-validate holds the file to the table's parameter count (reference.parameter_count), so another
-    one is lost after the run. Compared: the sizes, the row's other hyperparameters (eco-validate cannot
-    see them: the file would be published under the table's model with another computation), then
-    the count itself (tied embeddings, a head_dim the row leaves out, biases change it too), as
-    eco-validate compares it."""
-    if row is None:
-        return
-    from validator.hardware import PARAMETER_TOLERANCE
-
-    compared = (*reference.ARCHITECTURE_SIZES, "model_type", "vocab_size")
-    differs = [
-        f"{key} {getattr(config, key, None)!r} (the table: {value!r})"
-        for key, value in row.items()
-        if key in compared and getattr(config, key, None) != value
-    ]
-    if not differs:
-        differs = _hyperparameters_differ(config, row, compared)
-    if not differs:
-        try:
-            counted = count_parameters(config)
-        except Exception as exc:  # transformers raises many kinds for a config it cannot build
-            raise CollectError(
-                f"the --config for {model_id} does not build a model: {type(exc).__name__}: {exc}"
-            ) from exc
-        expected = reference.default().models[model_id].parameter_count
-        if abs(counted - expected) > PARAMETER_TOLERANCE * expected:
-            differs = [f"{counted:,} parameters (the table: {expected:,})"]
-    if differs:
-        raise CollectError(
-            f"the --config for {model_id} is not the architecture ecocompute/reference/models.json has for it: "
-            f"{'; '.join(differs[:4])}; eco-validate would refuse the file after the run: use the table's row "
-            "(leave out --config) or correct the row, with its source"
-        )
-
-
-def _hyperparameters_differ(config: Any, row: dict[str, Any], skip: tuple[str, ...]) -> list[str]:
-    """The row's other hyperparameters, which change the computation but not the parameter count
-    (rope_theta and rope_scaling, the context length, a sliding window), as transformers reads both
-    configs: version 5 folds rope_theta and rope_scaling into one ``rope_parameters``."""
-    from transformers import AutoConfig
-
-    fields = dict(row)
-    table = AutoConfig.for_model(fields.pop("model_type"), **fields).to_dict()
-    given = config.to_dict()
-    out, seen = [], set()
-    for key in row:
-        if key in skip:
-            continue
-        name = "rope_parameters" if key in ("rope_theta", "rope_scaling") and "rope_parameters" in table else key
-        if name not in seen and given.get(name) != table.get(name):
-            out.append(f"{name} {given.get(name)!r} (the table: {table.get(name)!r})")
-        seen.add(name)
-    return out
-
-
-def build_config(model_id: str, config_path: Path | None = None) -> Any:
-    """Architecture config: a local config.json, the built-in table, or the Hub."""
-    from transformers import AutoConfig
-
-    table = reference.architectures()
-    if config_path is not None:
-        try:
-            config = AutoConfig.from_pretrained(config_path)
-        except Exception as exc:  # transformers raises many kinds for a file it cannot read as a config
-            raise CollectError(f"--config {config_path} is not a config.json transformers reads: {exc}") from exc
-        _same_architecture(config, table.get(model_id), model_id)
-        return config
-    if model_id in table:
-        fields = dict(table[model_id])
-        return AutoConfig.for_model(fields.pop("model_type"), **fields)
-    try:
-        return AutoConfig.from_pretrained(model_id)
-    except OSError as exc:
-        known = ", ".join(sorted(table))
-        raise CollectError(
-            f"no architecture for {model_id}: not in the built-in table ({known}) and not on the Hub"
-        ) from exc
-
-
 def torch_device(nvml_uuid: str) -> str:
     """PyTorch's name for the board NVML calls ``nvml_uuid``.
 
@@ -141,15 +61,6 @@ def torch_device(nvml_uuid: str) -> str:
     raise CollectError(
         f"the measured GPU {nvml_uuid} is not visible to PyTorch (check CUDA_VISIBLE_DEVICES against --gpu)"
     )
-
-
-def count_parameters(config: Any) -> int:
-    """Parameters of the unquantized architecture (4-bit packing would halve a count taken after loading)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        return int(AutoModelForCausalLM.from_config(config).num_parameters())
 
 
 class ModelSource:

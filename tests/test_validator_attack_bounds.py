@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.domain import Submission
-from validator import hardware, physics, provenance
+from validator import hardware, physics, provenance, scaling
 
 
 def _codes(sub: Submission) -> list[str]:
@@ -214,7 +214,7 @@ def test_batch_scaling_flags_exactly_the_super_linear_rows(rows: list[tuple[int,
     sub = _rows_at(doc, rows)
     per = [(m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size) for m in sub.measurements if m.summary]
     expected = {
-        i for i, (b, s) in enumerate(per) if any(b0 < b and s > physics.BATCH_SPEEDUP_MAX * s0 for b0, s0 in per)
+        i for i, (b, s) in enumerate(per) if any(b0 < b and s > scaling.BATCH_SPEEDUP_MAX * s0 for b0, s0 in per)
     }
     assert _scaling_rows(sub) == expected
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
 
 from ecocompute import catalogue, stats
 from ecocompute.domain import Submission, Trial
 
+from . import scaling
 from .findings import Finding, make
 from .protocol import SAMPLE_PERIOD_RANGE_S
 
@@ -51,12 +51,6 @@ SAMPLE_RATE_FLOOR = 0.5
 WINDOW_ENERGY_BIAS = 0.05
 INSTANT_READING = catalogue.POWER_READINGS[0]  # NVML's instant power field
 AVERAGED_READING_LAG_S = 1.0  # the fallback reading's averaging window (nvmlDeviceGetPowerUsage)
-# A decode step of more sequences reads the same weights and does more arithmetic and KV reads, so it
-# is never much shorter than a step of fewer: within one file, for the same model, weights, precision
-# and engine, each sequence of a larger batch decodes at most twice as fast as at a smaller batch. The
-# real files' largest speed-up is 1.42 (fp16 generate() at batch 8 against batch 1 on an H100: the
-# host's per-step overhead, which a batch shares).
-BATCH_SPEEDUP_MAX = 2.0
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
@@ -128,40 +122,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
                     f"(at least {IDLE_MARGIN:.0%} lower)",
                 )
             )
-    return findings + _batch_scaling(sub, file)
-
-
-def _batch_scaling(sub: Submission, file: str) -> list[Finding]:
-    """Each row's per-sequence throughput against the slowest of its group at any smaller batch (a
-    sort of each group by batch, then one pass)."""
-    groups: dict[tuple[str, str, str, str], list[tuple[int, float, int]]] = {}
-    for i, m in enumerate(sub.measurements):
-        if m.summary is not None and m.batch_size > 0:
-            key = (m.model.id, m.model.weights, m.precision, m.engine.name)
-            groups.setdefault(key, []).append((m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size, i))
-    out: list[Finding] = []
-    for rows in groups.values():
-        rows.sort()
-        slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
-        for _, same_batch in groupby(rows, key=lambda r: r[0]):
-            block = list(same_batch)
-            for batch, per_sequence, i in block:
-                if slowest is not None and per_sequence > BATCH_SPEEDUP_MAX * slowest[0]:
-                    out.append(
-                        make(
-                            "physics.batch_scaling",
-                            file,
-                            f"/measurements/{i}/summary/throughput_tok_s_mean",
-                            f"batch {batch} decodes each sequence at {per_sequence:.1f} tok/s, {per_sequence / slowest[0]:.2f} x "
-                            f"the {slowest[0]:.1f} tok/s of batch {slowest[1]} (/measurements/{slowest[2]}: same model, "
-                            f"weights, precision and engine); at most {BATCH_SPEEDUP_MAX:.0f} x: a larger batch's decode "
-                            "step reads the same weights and does more work",
-                        )
-                    )
-            least = min(block, key=lambda r: r[1])
-            if slowest is None or least[1] < slowest[0]:
-                slowest = (least[1], least[0], least[2])
-    return out
+    return findings + scaling.check(sub, file)
 
 
 def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
