@@ -206,9 +206,12 @@ class Nvml:
             return bool(mode and mode[0])
 
         for k, h in enumerate(self.handles[1:], 1):
-            for what, read in (
-                ("name", lambda h: _text(self._call(nv.nvmlDeviceGetName, h))),
-                ("enforced power limit (mW)", lambda h: self._call(nv.nvmlDeviceGetEnforcedPowerLimit, h)),
+            for what, read in (  # a value a board cannot report reads "unsupported": a difference too
+                ("name", lambda h: _text(self._maybe(nv.nvmlDeviceGetName, h, default="unsupported"))),
+                (
+                    "enforced power limit (mW)",
+                    lambda h: self._maybe(nv.nvmlDeviceGetEnforcedPowerLimit, h, default="unsupported"),
+                ),
                 ("MIG enabled", mig),
             ):
                 if read(h) != read(first):

@@ -121,12 +121,16 @@ def refuse_target(out: Path) -> bool:
     return any(out.iterdir())
 
 
+UNLISTED = "(could not be listed)"  # shown for a folder's contents that could not be read
+
+
 def contents(folder: Path) -> tuple[set[str], set[str]]:
     """(files and links, folders) below ``folder`` as relative POSIX paths; links are not followed.
 
     Walked with a stack, not os.walk, which recurses before Python 3.12 (a tree 1,200 folders deep
-    raised RecursionError). A folder that cannot be listed counts as a file (``<folder>/?``), which no
-    marker lists: what it holds is unknown, so it is never taken for the tool's own."""
+    raised RecursionError). A folder that cannot be listed counts as a file,
+    ``<folder>/(could not be listed)``, which no marker lists: what it holds is unknown, so it is never
+    taken for the tool's own."""
     files, dirs = set(), set()
     stack = [(folder, Path("."))]
     while stack:
@@ -135,7 +139,7 @@ def contents(folder: Path) -> tuple[set[str], set[str]]:
             with os.scandir(path) as entries:
                 found = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
         except OSError:
-            files.add((rel / "?").as_posix())
+            files.add((rel / UNLISTED).as_posix())
             continue
         for name, is_dir in found:
             sub = rel / name

@@ -239,3 +239,20 @@ def test_boards_that_differ_where_the_file_records_one_value_are_refused() -> No
     nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = None
     with Nvml([0, 1], module=nv) as nvml:
         assert _environment(nvml)[0].gpu.count == 2
+
+
+def test_a_board_that_cannot_report_its_limit_is_named_in_the_refusal() -> None:
+    """An unsupported query on the second board was an unnamed NVML error (attack s17d)."""
+    nv = fake_module(gpus=2)
+    limit = nv.nvmlDeviceGetEnforcedPowerLimit.return_value
+
+    def enforced(h: str) -> int:
+        if h == "handle-1":
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
+        return limit
+
+    nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = enforced
+    with Nvml([0, 1], module=nv) as nvml:
+        assert nvml.unlike_boards() == [
+            f"board 1 (enforced power limit (mW): unsupported) differs from board 0 ({limit})"
+        ]

@@ -299,4 +299,4 @@ def test_a_folder_that_cannot_be_listed_is_never_taken_for_the_tools_own(
         return real(path)  # type: ignore[arg-type]
 
     monkeypatch.setattr(folders.os, "scandir", scandir)
-    assert folders.contents(out) == ({"figures/?"}, {"figures"})  # its contents unknown: foreign
+    assert folders.contents(out) == ({"figures/(could not be listed)"}, {"figures"})  # unknown: foreign

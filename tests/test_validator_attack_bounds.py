@@ -342,17 +342,12 @@ def test_a_long_prompt_costs_its_prefill_in_the_compute_floor(valid_doc: dict[st
     assert found and "prompt tokens before them" in found[0].message
 
 
-def test_the_fallback_power_readings_lag_is_allowed_for() -> None:
-    """eco-collect falls back to nvmlDeviceGetPowerUsage, a trailing 1-s average, where the driver has
-    no instant field. The real H200 file below with each trial's own recorded 1-s average in place of
-    the instant power (what that fallback would have read) is honest, but its window sat 8.6 % off
-    (interleaved: each configuration's start reads the one before) and its first warm-ups read idle
-    (attack s17c, finding 1); with the instant field the window bias stays judged."""
+def _as_fallback_reading(name: str) -> dict[str, Any]:
+    """A real file with each trial's own recorded 1-s average in place of its instant power: what
+    eco-collect's fallback reading (nvmlDeviceGetPowerUsage) would have recorded."""
     from synthetic import resummarize
 
-    from validator.check import check_document
-
-    real = Path(__file__).parents[1] / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261124-000621.json"
+    real = Path(__file__).parents[1] / "submissions" / "ecocompute-bot" / name
     doc = json.loads(real.read_text(encoding="utf-8"))
     for m in doc["measurements"]:
         for t in m["trials"]:
@@ -366,6 +361,46 @@ def test_the_fallback_power_readings_lag_is_allowed_for() -> None:
         for t, start in zip(m["trials"], starts, strict=True):  # keep the interleaved timeline
             t["started_at_s"] = start
     doc["protocol"]["power_reading"] = "nvml_power_usage"
+    return doc
+
+
+@pytest.mark.parametrize("factor", [0.7, 1.4])
+def test_the_fallback_readings_allowance_does_not_hide_energy(factor: float) -> None:
+    """Claiming the fallback reading switched the window's bias off and gave every trial 1 s of its
+    own energy as slack (attack s17d): 30 % of the energy cut, or 40 % added, passed on 4-s trials,
+    and a 0.8-s trial could claim any energy. The allowance is now 1 s of the difference from the
+    power before each trial, and never past the board's limit."""
+    from synthetic import resummarize
+
+    from validator.check import check_document
+
+    doc = _as_fallback_reading("ecocompute-bot-h200-20261124-000621.json")
+    for m in doc["measurements"]:
+        for t in m["trials"]:
+            t["energy_j"] *= factor
+            t["energy_per_gpu_j"] = [e * factor for e in t["energy_per_gpu_j"]]
+        starts = [t["started_at_s"] for t in m["trials"]]
+        resummarize(m)
+        for t, start in zip(m["trials"], starts, strict=True):
+            t["started_at_s"] = start
+    codes = {f.code for f in check_document(doc, "f.json")}
+    assert "physics.energy_bias" in codes
+    short = _as_fallback_reading("ecocompute-bot-h200-20261124-000621.json")
+    t = short["measurements"][0]["trials"][-1]
+    t["energy_j"], t["energy_per_gpu_j"] = 192_000.0, [192_000.0]
+    found = [f for f in check_document(short, "f.json") if f.code == "physics.energy_power"]
+    assert found and "/trials/" in found[0].pointer
+
+
+def test_the_fallback_power_readings_lag_is_allowed_for() -> None:
+    """eco-collect falls back to nvmlDeviceGetPowerUsage, a trailing 1-s average, where the driver has
+    no instant field. The real H200 file below with each trial's own recorded 1-s average in place of
+    the instant power (what that fallback would have read) is honest, but its window sat 8.6 % off
+    (interleaved: each configuration's start reads the one before) and its first warm-ups read idle
+    (attack s17c, finding 1); with the instant field the window bias stays judged."""
+    from validator.check import check_document
+
+    doc = _as_fallback_reading("ecocompute-bot-h200-20261124-000621.json")
     errors = [f for f in check_document(doc, "f.json") if f.severity.value == "error"]
     assert errors == []
     for m in doc["measurements"]:  # the same numbers claimed as instant readings: judged, and off

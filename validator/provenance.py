@@ -143,7 +143,7 @@ def _driver(sub: Submission, file: str) -> list[Finding]:
                 file,
                 f"{where}/nvml_version",
                 f"NVML {nvml!r} does not end with the driver's version {version!r} (NVML reports "
-                f"'<CUDA major>.{version}' on Linux; under WSL2 the driver is Windows')",
+                f"'<CUDA major>.{version}' on Linux; under WSL2 the driver is Windows's)",
             )
         )
     cuda, torch_cuda = _major(nvml), sub.environment.software.get("torch_cuda")
