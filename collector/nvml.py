@@ -197,26 +197,25 @@ class Nvml:
 
     def unlike_boards(self) -> list[str]:
         """What sets the measured boards apart where the submission records one value for all (its name,
-        MIG mode and enforced power limit come from the first board): each difference, in words."""
-        nv, out = self._nv, []
-        first = self.handles[0]
+        MIG mode and enforced power limit come from the first board): each difference, in words. A value
+        a board cannot report reads "unsupported", which differs too."""
+        nv = self._nv
 
-        def mig(h: Any) -> bool:
-            mode = self._maybe(nv.nvmlDeviceGetMigMode, h, default=None)
-            return bool(mode and mode[0])
+        def facts(h: Any) -> dict[str, Any]:  # each read once per board
+            mig = self._maybe(nv.nvmlDeviceGetMigMode, h, default=None)
+            return {
+                "name": _text(self._maybe(nv.nvmlDeviceGetName, h, default="unsupported")),
+                "enforced power limit (mW)": self._maybe(nv.nvmlDeviceGetEnforcedPowerLimit, h, default="unsupported"),
+                "MIG enabled": bool(mig and mig[0]),
+            }
 
-        for k, h in enumerate(self.handles[1:], 1):
-            for what, read in (  # a value a board cannot report reads "unsupported": a difference too
-                ("name", lambda h: _text(self._maybe(nv.nvmlDeviceGetName, h, default="unsupported"))),
-                (
-                    "enforced power limit (mW)",
-                    lambda h: self._maybe(nv.nvmlDeviceGetEnforcedPowerLimit, h, default="unsupported"),
-                ),
-                ("MIG enabled", mig),
-            ):
-                if read(h) != read(first):
-                    out.append(f"board {k} ({what}: {read(h)}) differs from board 0 ({read(first)})")
-        return out
+        first, *rest = [facts(h) for h in self.handles]
+        return [
+            f"board {k} ({what}: {board[what]}) differs from board 0 ({first[what]})"
+            for k, board in enumerate(rest, 1)
+            for what in first
+            if board[what] != first[what]
+        ]
 
     def describe(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(gpu, driver) sections of the submission's environment, for the first GPU."""

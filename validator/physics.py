@@ -106,7 +106,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
             findings.extend(_sampler(t, f"{base}/trials/{j}", ctx))
-        findings.extend(_window_bias(m.trials, sub.protocol.power_reading, before_w, base, file))
+        findings.extend(_window_bias(m.trials, sub.protocol.power_reading, before_w[i], base, file))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
         if summary.net_energy_j_mean > summary.energy_j_mean:
@@ -251,15 +251,15 @@ def _window_bias(
     difference between its power and the power before it (``before_w``: the trial just before in time,
     or idle after a pause); honest files use at most 0.43 of it, fabrications relabelled as the
     fallback 6.9-8.1. A trial whose time is not recorded (older schemas) leaves the window unjudged."""
-    window = [t for t in trials if t.role == "measured"]
+    window = [(j, t) for j, t in enumerate(trials) if t.role == "measured"]
     allowed_j = 0.0
-    for t in window:
+    for j, t in window:
         if (t.power_reading or protocol_reading) != INSTANT_READING:
-            if id(t) not in before_w:
+            if j not in before_w:
                 return []
-            allowed_j += AVERAGED_READING_LAG_S * abs(t.power_avg_w - before_w[id(t)])
-    energy_j = sum(t.energy_j for t in window)
-    expected_j = sum(t.power_avg_w * t.duration_s for t in window)
+            allowed_j += AVERAGED_READING_LAG_S * abs(t.power_avg_w - before_w[j])
+    energy_j = sum(t.energy_j for _, t in window)
+    expected_j = sum(t.power_avg_w * t.duration_s for _, t in window)
     allowed_j += WINDOW_ENERGY_BIAS * energy_j
     if energy_j <= 0 or abs(energy_j - expected_j) <= allowed_j:
         return []  # no window, or no energy (physics.energy_power names that)
@@ -280,19 +280,21 @@ def _window_bias(
     ]
 
 
-def _powers_before(sub: Submission) -> dict[int, float]:
-    """For each timed trial of the file (by id), the power its first second followed: the trial just
-    before it in time when it ended less than the lag before it started, else the row's idle power."""
+def _powers_before(sub: Submission) -> list[dict[int, float]]:
+    """For each row, its timed trials' index -> the power that trial's first second followed: the trial
+    just before it in time (any row's) when that ended less than the lag before it started, else the
+    row's idle power."""
     timed = sorted(
-        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, id(t), m.idle.power_w if m.idle else 0.0)
-        for m in sub.measurements
-        for t in m.trials
+        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, i, j, m.idle.power_w if m.idle else 0.0)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
         if t.started_at_s is not None
     )
-    out, last_end, last_w = {}, None, 0.0
-    for start, end, power, key, idle_w in timed:
+    out: list[dict[int, float]] = [{} for _ in sub.measurements]
+    last_end, last_w = None, 0.0
+    for start, end, power, i, j, idle_w in timed:
         follows = last_end is not None and start - last_end <= AVERAGED_READING_LAG_S
-        out[key] = last_w if follows else idle_w
+        out[i][j] = last_w if follows else idle_w
         last_end, last_w = end, power
     return out
 
