@@ -42,13 +42,18 @@ def is_known(exc: BaseException) -> bool:
     return isinstance(exc, (EcoError, OSError)) or _network_context(exc) is not None
 
 
+_BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def printable(text: str, limit: int = 2000) -> str:
     """``text`` safe for a terminal or a log: control, format (bidi) and surrogate characters escaped,
-    one line, at most ``limit`` characters."""
+    one line, at most ``limit`` characters. A line break or tab is escaped too (``\\n``), not blanked:
+    a file named ``a\\nb.json`` must not read as ``a b.json``, a name the user cannot find. Messages
+    of several lines are joined by ``describe`` before they get here."""
     out = []
     for ch in text:
-        if ch in "\n\r\t":
-            out.append(" ")
+        if ch in _BREAKS:
+            out.append(_BREAKS[ch])
         elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:

@@ -119,6 +119,8 @@ def test_unknown_exceptions_keep_their_traceback(monkeypatch: pytest.MonkeyPatch
 
 
 def test_messages_are_escaped_and_on_one_line() -> None:
-    assert printable("a\x1b[31mred\u202e\nb") == "a\\x1b[31mred\\u202e b"
-    assert describe(FileNotFoundError(2, "No such file or directory", "/x\ny")) == "No such file or directory: /x y"
+    assert printable("a\x1b[31mred\u202e\nb") == "a\\x1b[31mred\\u202e\\nb"
+    # a name holding a line break or tab reads as the name it is, not as another one with a space
+    assert printable("a\tb\r") == "a\\tb\\r"
+    assert describe(FileNotFoundError(2, "No such file or directory", "/x\ny")) == "No such file or directory: /x\\ny"
     assert describe(EcoError("first\n  second")) == "first second"

@@ -70,6 +70,49 @@ def test_output_replaces_only_its_own_report(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.txt", "link.json", "mine.json", "report.json"]
 
 
+def test_output_replaces_no_file_that_only_begins_like_a_report(tmp_path: Path) -> None:
+    """A report is known by all of its bytes: a note that starts like one, an edited report, a huge
+    file that starts like one, and JSON nested beyond the parser are left as they are."""
+    runner = CliRunner()
+    report = tmp_path / "report.json"
+    assert runner.invoke(main, ["--output", str(report), str(GOOD)]).exit_code == 0
+    ours = report.read_bytes()
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:  # sparse: no disk is used for the zeros
+        fh.write(ours)
+        fh.truncate(70 << 20)
+    cases = {
+        "note.json": b'{\n  "accepted": true, "my notes": "keep"}\n',
+        "edited.json": ours.replace(b'"accepted": true', b'"accepted": true '),
+        "deep.json": b'{\n  "accepted": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "not-utf8.json": b'{\n  "accepted": "\xff"}',
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    for name in [*cases, "huge.json"]:
+        result = runner.invoke(main, ["--output", str(tmp_path / name), str(GOOD)])
+        assert result.exit_code == 2 and "is not a report eco-validate wrote" in result.output, (name, result.output)
+    assert all((tmp_path / name).read_bytes() == content for name, content in cases.items())
+    assert huge.stat().st_size == 70 << 20 and huge.read_bytes()[: len(ours)] == ours
+    assert runner.invoke(main, ["--output", str(report), str(BAD)]).exit_code == 1  # its own: replaced
+
+
+def test_a_write_protected_report_is_refused_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only report (or one made immutable, which even root cannot replace) is refused before
+    the run, not after it: the kernel's answer is what counts, so it is asked (here as a non-root
+    user's would answer for a 0444 file)."""
+    import os
+
+    report = tmp_path / "report.json"
+    assert CliRunner().invoke(main, ["--output", str(report), str(GOOD)]).exit_code == 0
+    ours = report.read_bytes()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == report else real_access(p, mode))
+    result = CliRunner().invoke(main, ["--output", str(report), str(BAD)])
+    assert result.exit_code == 2 and "write-protected" in result.output and "REJECTED" not in result.output
+    assert report.read_bytes() == ours
+
+
 def test_the_json_report_starts_as_output_recognises_it() -> None:
     from validator import reporters
     from validator.run import Report
@@ -78,6 +121,7 @@ def test_the_json_report_starts_as_output_recognises_it() -> None:
         text = reporters.render_json(report)
         assert text.encode().startswith(reporters.JSON_REPORT_START)
         assert json.loads(text).keys() == reporters.JSON_REPORT_KEYS
+        assert reporters.is_json_report(text.encode())
 
 
 def test_output_is_refused_before_the_run_where_it_cannot_be_written(tmp_path: Path) -> None:
@@ -127,7 +171,7 @@ def test_github_escapes_untrusted_text(tmp_path: Path, monkeypatch: pytest.Monke
     evil = make("json.syntax", "a,b:c\n::error::pwned.json", "", "bad\n::warning::x %0A \x1b[2J\u202e")
     out = reporters.render_github(Report(files=[evil.file], findings=[evil]))
     assert out.count("\n") == 2  # one annotation line + verdict: no injected workflow command
-    assert "file=a%2Cb%3Ac %3A%3Aerror%3A%3Apwned.json," in out and "bad ::warning::x %250A" in out
+    assert "file=a%2Cb%3Ac\\n%3A%3Aerror%3A%3Apwned.json," in out and "bad\\n::warning::x %250A" in out
     assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J\\u202e" in out
 
 
@@ -159,3 +203,14 @@ def test_usage_errors_escape_the_values_they_echo(option: str, tmp_path: Path) -
     assert "forged" in result.output
     assert not any(line.startswith("::") for line in result.output.splitlines())
     assert "\x1b" not in result.output
+
+
+def test_a_name_with_a_line_break_is_shown_escaped(tmp_path: Path) -> None:
+    """A file named "bad\\nfile.json" reads as that name in every format, not as "bad file.json" (a
+    name the user cannot find) and not as a second line."""
+    named = tmp_path / "bad\nfile.json"
+    named.write_text("{", encoding="utf-8")
+    for fmt in ("text", "github"):
+        out = CliRunner().invoke(main, ["--format", fmt, str(named)]).output
+        assert "bad\\nfile.json" in out, out
+        assert "bad file.json" not in out and not any(line.startswith("file.json") for line in out.splitlines())

@@ -23,8 +23,9 @@ def _replaceable(given: str) -> Path:
     """--output creates a file or replaces a report eco-validate wrote, nothing else (naming the
     submission being validated by mistake replaced it with the report, and a link was written
     through), in a folder that exists and takes a new file: refused before the run, not after it. A
-    report of ours is known by its first bytes (reporters.JSON_REPORT_START), not parsed: a huge file
-    there costs no memory."""
+    report of ours is known by its whole content (reporters.is_json_report), read only when it starts
+    as one and is no larger than one could be: a huge file there costs no memory, and a file that
+    merely begins like a report (a note starting with one pasted) is not replaced."""
     output, shown = Path(given), printable(given)
     if given.endswith(("/", os.sep, "/.", "/..")) or given in (".", ".."):
         raise click.BadParameter(f"{shown} names a folder; nothing written: name a file", param_hint="--output")
@@ -36,18 +37,30 @@ def _replaceable(given: str) -> Path:
             f"cannot write in {printable(str(folder))} (no such folder, or no permission); nothing written",
             param_hint="--output",
         )
-    if output.exists():
-        try:
-            with output.open("rb") as fh:
-                start = fh.read(len(reporters.JSON_REPORT_START))
-        except OSError:
-            start = b""
-        if start != reporters.JSON_REPORT_START:
-            raise click.BadParameter(
-                f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
-                param_hint="--output",
-            )
+    if output.exists() and not _own_report(output):
+        raise click.BadParameter(
+            f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
+            param_hint="--output",
+        )
+    if output.exists() and not os.access(output, os.W_OK):  # read-only, or immutable (chattr +i) even to root
+        raise click.BadParameter(
+            f"{shown} is a report eco-validate wrote but is write-protected; nothing written: make it writable or "
+            "name a new file",
+            param_hint="--output",
+        )
     return output
+
+
+def _own_report(output: Path) -> bool:
+    try:
+        with output.open("rb") as fh:
+            if fh.read(len(reporters.JSON_REPORT_START)) != reporters.JSON_REPORT_START:
+                return False
+            fh.seek(0)
+            text = fh.read(reporters.MAX_JSON_REPORT_BYTES + 1)
+    except OSError:
+        return False
+    return len(text) <= reporters.MAX_JSON_REPORT_BYTES and reporters.is_json_report(text)
 
 
 def _write_report(output: Path, text: str) -> None:

@@ -46,8 +46,27 @@ def render_text(report: Report) -> str:
 
 
 JSON_REPORT_KEYS = frozenset({"accepted", "files", "rejected_files", "counts", "findings"})
-# How every JSON report begins (keys sorted, indented): what eco-validate --output knows its own by.
+# How every JSON report begins (keys sorted, indented): a file that does not is not read further.
 JSON_REPORT_START = b'{\n  "accepted": '
+# The largest file eco-validate --output reads to recognise as its own report: a report of 12,500
+# files holds about 5 MB (findings are capped per code and file); anything larger is left alone.
+MAX_JSON_REPORT_BYTES = 64 << 20
+
+
+def is_json_report(text: bytes) -> bool:
+    """Whether ``text`` is, byte for byte, a JSON report render_json writes: its keys, and the same
+    bytes once its content is written again (an edited or merely similar file is not one)."""
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond the parser
+        return False
+    if not isinstance(payload, dict) or payload.keys() != JSON_REPORT_KEYS:
+        return False
+    return _dumped(payload) == text.decode("utf-8")
+
+
+def _dumped(payload: dict[str, object]) -> str:
+    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
 
 def render_json(report: Report) -> str:
@@ -58,7 +77,7 @@ def render_json(report: Report) -> str:
         "counts": dict(sorted(Counter(f.code for f in report.findings).items())),
         "findings": [f.as_dict() for f in _sorted(report)],
     }
-    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return _dumped(payload)
 
 
 def _escape_data(value: str) -> str:
