@@ -134,7 +134,8 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
 @click.option(
     "--allow-fewer-rows",
     is_flag=True,
-    help="Publish even if a submitted config holds fewer rows than the latest release's (never an empty build).",
+    help="Publish even if a submitted config holds fewer rows than the latest release's, or the build lacks one "
+    "of its submissions or holds another file for one (never an empty build).",
 )
 def publish(
     submissions: Path,

@@ -5,8 +5,9 @@ nothing here moves or deletes a tag. ``plan`` is the read-only half (what the co
 replace and delete, on which parent, with which tag) that ``--dry-run`` prints.
 
 A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
-rows in a submitted config than the latest release's card states: submissions/ is append-only, so
-either is a wrong --submissions folder, and a tag cannot be taken back.
+rows in a submitted config than the latest release's card states, or not every submission the latest
+release published, each with the same file (kept.py): submissions/ is append-only, so any of these is a
+wrong --submissions folder, and a tag cannot be taken back.
 
 The commit and the tag are two calls: when the tag fails after the commit landed, the error names the
 commit and the command that tags it, and a re-run tags main's head instead of committing again while
@@ -29,9 +30,10 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.repocard import metadata_load
 
+from advisor.reading import DatasetError
 from ecocompute.cli import EcoError, describe, is_known
 
-from . import outdir, versions
+from . import kept, outdir, versions
 
 MAX_ATTEMPTS = 3
 KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted by a release
@@ -160,6 +162,25 @@ def check_rows(local: dict[str, int], latest: tuple[str, dict[str, int] | None] 
     return f"{shown} ({tag}: " + ", ".join(f"{name} {before.get(name, 0)}" for name in SUBMITTED) + ")"
 
 
+def check_release(
+    api: Any, repo_id: str, tags: set[str], build_dir: Path, counts: dict[str, int], allow_fewer: bool
+) -> str:
+    """The build against the latest release: its rows (check_rows), then, unless ``allow_fewer``, its
+    submissions one by one (kept.py); the comparison in words."""
+    latest = _latest_counts(api, repo_id, tags)
+    rows = check_rows(counts, latest, allow_fewer)
+    if latest is None or allow_fewer:
+        return rows
+    try:
+        build = kept.submissions(build_dir)
+    except DatasetError as exc:
+        raise PublishError(f"{exc}; run eco-dataset build") from None
+    try:
+        return rows + kept.check(build, kept.released(api, repo_id, latest[0]), latest[0])
+    except kept.KeptError as exc:
+        raise PublishError(str(exc)) from None
+
+
 def _tags(api: Any, repo_id: str) -> set[str]:
     try:
         refs = api.list_repo_refs(repo_id, repo_type="dataset")
@@ -227,7 +248,7 @@ def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewe
     try:
         tags = _tags(api, repo_id)
         check_version(tags, version)
-        rows = check_rows(counts, _latest_counts(api, repo_id, tags), allow_fewer_rows)
+        rows = check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
         return dataclasses.replace(_plan(api, repo_id, local, tag), rows=rows)
     except EcoError:
         raise
@@ -260,7 +281,7 @@ def publish(
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
     tags = _tags(api, repo_id)
     check_version(tags, version)
-    check_rows(counts, _latest_counts(api, repo_id, tags), allow_fewer_rows)
+    check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         plan = _plan(api, repo_id, local, tag)
         if plan.current and plan.parent is not None:

@@ -5,11 +5,14 @@ real signatures), list_repo_tree answers as the Hub gives them (git blob ids; an
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 from huggingface_hub import CommitOperationDelete, HfApi, RepoFile, RepoFolder
 from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError
@@ -26,6 +29,9 @@ def card(counts: dict[str, int]) -> str:
 
 ROWS = {"measurements": 12, "trials": 90, "submissions": 3, "legacy": 101}
 PARQUET = "measurements/train-00000-of-00001.parquet"
+SUBMISSIONS = "submissions/train-00000-of-00001.parquet"
+# The submissions a make_build folder holds: submission_id -> file_sha256 (ROWS["submissions"] of them)
+SUBMITTED = {f"2026-11-0{i}-alice": f"{i}" * 64 for i in (1, 2, 3)}
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"  # the Hub's own file, kept by a release
 
 
@@ -34,8 +40,18 @@ def make_build(folder: Path) -> Path:
     (folder / "measurements").mkdir()
     (folder / "README.md").write_text(card(ROWS))
     (folder / PARQUET).write_bytes(b"PAR1")
+    (folder / "submissions").mkdir()
+    (folder / SUBMISSIONS).write_bytes(submissions_parquet(SUBMITTED))
     (folder / outdir.MARKER).write_text("{}")  # a local build's marker is never published
     return folder
+
+
+def submissions_parquet(submitted: dict[str, str]) -> bytes:
+    """A submissions config file holding these (submission_id, file_sha256) rows, as Parquet bytes."""
+    table = pa.table({"submission_id": list(submitted), "file_sha256": list(submitted.values())})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def autospec_api(tags: list[str], heads: list[str], remote: list[str] | None = None) -> mock.MagicMock:
@@ -78,42 +94,75 @@ def http_error(status: int) -> HfHubHTTPError:
 class Hub:
     """A dataset repository in memory behind an autospec'd HfApi: a commit on the head replaces its files
     and moves main, a commit on another parent is a 412, tags are recorded, and create_tag raises the
-    errors in ``tag_failures`` first."""
+    errors in ``tag_failures`` first. Every commit's files are kept: listings and downloads at a tag or
+    a commit answer with that revision's files, as the Hub does."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = dict(files)
         self.head = "0" * 40
+        self.snapshots: dict[str, dict[str, bytes]] = {self.head: dict(files)}
         self.commits = 0
         self.tags: dict[str, str] = {}
         self.tag_failures: list[Exception] = []
+        self._cache = tempfile.TemporaryDirectory(prefix="fake-hub-")  # removed with the Hub
         self.api = autospec_api([], [])
         self.api.list_repo_refs.side_effect = lambda *a, **k: SimpleNamespace(
             tags=[SimpleNamespace(name=t) for t in self.tags]
         )
         self.api.repo_info.side_effect = lambda *a, **k: SimpleNamespace(sha=self.head)
         self.api.list_repo_tree.side_effect = self._listing
+        self.api.hf_hub_download.side_effect = self._download
         self.api.create_commit.side_effect = self._commit
         self.api.create_tag.side_effect = self._tag
 
+    @property
+    def files(self) -> dict[str, bytes]:
+        """The files on main's head."""
+        return self.snapshots[self.head]
+
     def move(self, files: dict[str, bytes]) -> None:
         """Someone else commits to main."""
-        self.files = dict(files)
         self.head = "e" * 40
+        self.snapshots[self.head] = dict(files)
 
-    def _listing(self, repo_id: str, *, recursive: bool, revision: str, repo_type: str) -> list[RepoFile | RepoFolder]:
-        assert recursive and revision == self.head and repo_type == "dataset"
-        return tree(self.files)
+    def _at(self, revision: str) -> dict[str, bytes]:
+        return self.snapshots[self.tags.get(revision, revision)]
+
+    def _listing(
+        self, repo_id: str, path_in_repo: str | None = None, *, recursive: bool, revision: str, repo_type: str
+    ) -> list[RepoFile | RepoFolder]:
+        assert recursive and repo_type == "dataset"
+        files = self._at(revision)
+        if path_in_repo is not None:
+            files = {p: b for p, b in files.items() if p.startswith(f"{path_in_repo}/")}
+            if not files:  # the Hub answers a path it does not hold with a 404
+                raise entry_not_found()
+        return tree(files)
+
+    def _download(
+        self, repo_id: str, filename: str, *, repo_type: str, revision: str, local_dir: str | None = None
+    ) -> str:
+        """The file at ``revision`` into ``local_dir``, else into this Hub's own cache folder."""
+        assert repo_type == "dataset"
+        files = self._at(revision)
+        if filename not in files:
+            raise entry_not_found()
+        target = (Path(local_dir) if local_dir else Path(self._cache.name) / revision) / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[filename])
+        return str(target)
 
     def _commit(self, *, operations: list[Any], parent_commit: str, **kwargs: Any) -> SimpleNamespace:
         if parent_commit != self.head:
             raise http_error(412)
+        files = dict(self.files)
         for op in operations:
             if isinstance(op, CommitOperationDelete):
-                del self.files[op.path_in_repo]
+                del files[op.path_in_repo]
             else:
-                self.files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
+                files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
         self.commits += 1
         self.head = f"{self.commits:040x}"
+        self.snapshots[self.head] = files
         return SimpleNamespace(oid=self.head)
 
     def _tag(self, repo_id: str, *, tag: str, revision: str, **kwargs: Any) -> None:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from fake_hub import GITATTRIBUTES, ROWS, autospec_api, card, http_error, make_build, tree
+from fake_hub import GITATTRIBUTES, PARQUET, ROWS, SUBMISSIONS, autospec_api, card, http_error, make_build, tree
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
@@ -30,7 +30,7 @@ def test_single_commit_on_parent_then_tag(build_dir: Path) -> None:
     api.create_repo.assert_called_once_with("ecocompute/llm-energy", repo_type="dataset", exist_ok=True)
     adds = sorted(op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationAdd))
     deletes = [op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationDelete)]
-    assert adds == ["README.md", "measurements/train-00000-of-00001.parquet"]
+    assert adds == ["README.md", PARQUET, SUBMISSIONS]
     assert deletes == ["old/stale.parquet"]
     api.create_tag.assert_called_once_with(
         "ecocompute/llm-energy",
@@ -130,7 +130,7 @@ def test_dry_run_shows_the_commit_and_writes_nothing(build_dir: Path) -> None:
     api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md", "old/stale.parquet"])
     plan = dry_run(api, "o/r", build_dir, "1.1.0")
     assert (plan.exists, plan.parent, plan.tag) == (True, "head1", "v1.1.0")
-    assert plan.added == ["measurements/train-00000-of-00001.parquet"]
+    assert plan.added == [PARQUET, SUBMISSIONS]
     assert plan.replaced == ["README.md"] and plan.deleted == ["old/stale.parquet"]
     text = "\n".join(plan.lines())
     assert "parent commit head1" in text and "tag v1.1.0" in text and "delete (1): old/stale.parquet" in text
@@ -144,7 +144,7 @@ def test_dry_run_of_a_repository_that_does_not_exist(build_dir: Path) -> None:
     api.repo_info.side_effect = _not_found()
     plan = dry_run(api, "o/new", build_dir, "0.1.0")
     assert plan.exists is False and plan.parent is None and plan.deleted == []
-    assert plan.added == ["README.md", "measurements/train-00000-of-00001.parquet"]
+    assert plan.added == ["README.md", PARQUET, SUBMISSIONS]
     assert "would be created" in "\n".join(plan.lines())
     api.create_repo.assert_not_called()
 
@@ -153,7 +153,7 @@ def test_dry_run_without_network_shows_the_local_half(build_dir: Path) -> None:
     api = HfApi(endpoint="http://127.0.0.1:9")  # the real client; nothing listens on the discard port
     plan = dry_run(api, "o/r", build_dir, "1.0.0")
     assert plan.exists is None and "cannot reach the Hugging Face Hub" in plan.unknown
-    assert plan.added == ["README.md", "measurements/train-00000-of-00001.parquet"]
+    assert plan.added == ["README.md", PARQUET, SUBMISSIONS]
 
 
 def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

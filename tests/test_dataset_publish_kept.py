@@ -1,0 +1,107 @@
+"""A release keeps every submission of the one before it, each with its file: compared id by id, not
+by counts (a build that dropped some submissions and held as many others passed the count check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_hub import GITATTRIBUTES, SUBMISSIONS, SUBMITTED, Hub, make_build, released, submissions_parquet
+
+from dataset_card import kept
+from dataset_card.publish import PublishError, dry_run, publish
+
+
+def _released_hub(tmp_path: Path, files: dict[str, bytes] | None = None) -> Hub:
+    """A Hub whose v1.0.0 is a release of make_build's folder (or ``files``)."""
+    first = tmp_path / "first"
+    first.mkdir()
+    hub = Hub(files if files is not None else released(make_build(first)))
+    hub.tags["v1.0.0"] = hub.head
+    return hub
+
+
+def _build(tmp_path: Path, submitted: dict[str, str]) -> Path:
+    folder = tmp_path / "build"
+    folder.mkdir()
+    make_build(folder)
+    (folder / SUBMISSIONS).write_bytes(submissions_parquet(submitted))
+    return folder
+
+
+def _refused(hub: Hub, build: Path, match: str) -> None:
+    before = (hub.head, dict(hub.tags), hub.commits)
+    for attempt in (publish, dry_run):
+        with pytest.raises(PublishError, match=match):
+            attempt(hub.api, "o/r", build, "1.1.0")
+    assert (hub.head, dict(hub.tags), hub.commits) == before
+
+
+def test_a_build_dropping_submissions_is_refused_even_with_as_many_rows(tmp_path: Path) -> None:
+    hub = _released_hub(tmp_path)
+    swapped = {**{k: v for k, v in SUBMITTED.items() if k != "2026-11-01-alice"}, "2026-11-09-mallory": "9" * 64}
+    build = _build(tmp_path, swapped)
+    _refused(
+        hub,
+        build,
+        r"^the build drops 1 submission\(s\) of v1\.0\.0 \(2026-11-01-alice\); submissions/ is append-only, .*"
+        r"nothing published \(--allow-fewer-rows publishes it anyway\)$",
+    )
+    assert publish(hub.api, "o/r", build, "1.1.0", allow_fewer_rows=True).tag == "v1.1.0"
+
+
+def test_a_build_holding_another_file_under_a_released_id_is_refused(tmp_path: Path) -> None:
+    hub = _released_hub(tmp_path)
+    build = _build(tmp_path, {**SUBMITTED, "2026-11-02-alice": "f" * 64})
+    _refused(hub, build, r"^the build holds another file for 1 submission\(s\) of v1\.0\.0 \(2026-11-02-alice\);")
+
+
+def test_a_build_keeping_every_submission_is_published_and_the_plan_says_so(tmp_path: Path) -> None:
+    hub = _released_hub(tmp_path)
+    build = _build(tmp_path, {**SUBMITTED, "2026-11-09-bob": "b" * 64})
+    assert dry_run(hub.api, "o/r", build, "1.1.0").rows.endswith(
+        "; all 3 submission(s) of v1.0.0 kept, each with its file"
+    )
+    assert publish(hub.api, "o/r", build, "1.1.0").tag == "v1.1.0"
+    assert hub.files[SUBMISSIONS] == (build / SUBMISSIONS).read_bytes()
+
+
+def test_a_release_without_a_submissions_config_is_not_compared(tmp_path: Path) -> None:
+    hub = _released_hub(tmp_path, {".gitattributes": GITATTRIBUTES, "README.md": b"an early card"})
+    build = _build(tmp_path, SUBMITTED)
+    plan = dry_run(hub.api, "o/r", build, "1.1.0")
+    assert "kept" not in plan.rows and "unknown" in plan.rows
+    assert publish(hub.api, "o/r", build, "1.1.0").tag == "v1.1.0"
+
+
+def test_a_release_whose_submissions_cannot_be_read_or_are_too_large_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    files = released(make_build(first))
+    hub = Hub({**files, SUBMISSIONS: b"PAR1 not parquet PAR1"})
+    hub.tags["v1.0.0"] = hub.head
+    build = _build(tmp_path, SUBMITTED)
+    _refused(hub, build, r"^v1\.0\.0's submissions config cannot be read \(.*--allow-fewer-rows publishes without")
+    hub = Hub(files)
+    hub.tags["v1.0.0"] = hub.head
+    monkeypatch.setattr(kept, "MAX_DOWNLOAD_BYTES", 100)
+    _refused(hub, build, r"^v1\.0\.0's submissions config holds 1 file\(s\) of \d+ bytes, more than a release's")
+    downloaded = [c.args[1] for c in hub.api.hf_hub_download.call_args_list]
+    assert SUBMISSIONS not in downloaded  # refused from the listing, before the download
+
+
+def test_ids_from_the_hub_are_shown_escaped_and_capped(tmp_path: Path) -> None:
+    """The release's ids are whatever the Hub holds: a line break cannot start a line of its own."""
+    hostile = {f"s{i}\n::error::forged": f"{i}" * 64 for i in range(7)}
+    first = tmp_path / "first"
+    first.mkdir()
+    make_build(first)
+    (first / SUBMISSIONS).write_bytes(submissions_parquet(hostile))
+    hub = Hub(released(first))
+    hub.tags["v1.0.0"] = hub.head
+    with pytest.raises(PublishError) as raised:
+        publish(hub.api, "o/r", _build(tmp_path, SUBMITTED), "1.1.0")
+    message = str(raised.value)
+    assert "\n" not in message and "s0\\n::error::forged" in message and "and 2 more" in message
