@@ -98,16 +98,21 @@ def assemble(
 
 def validate_document(doc: dict[str, Any]) -> list[str]:
     """Error messages eco-validate would give for this document (empty when accepted)."""
-    # Checked as the bytes that will be written parse back: JSON has no tuples, and ints stay ints.
+    return _validated(doc)[1]
+
+
+def _validated(doc: dict[str, Any]) -> tuple[str, list[str]]:
+    """The text the file would hold, and eco-validate's error messages for it: the bytes written are
+    the bytes checked (JSON has no tuples, and ints stay ints), serialised once (5 MB at most)."""
     text = dumps(doc)
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:  # eco-validate's cap on a file, which check_document (a document) does not see
-        return [
+        return text, [
             f"file.too_large: {size:,} bytes; the cap is {MAX_BYTES:,} bytes: measure fewer configurations or "
             "trials per run (--max-trials, fewer precisions, engines or batch sizes); several files are fine"
         ]
     findings = check_document(json.loads(text), f"{doc['submission_id']}.json")
-    return [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
+    return text, [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
 
 
 def _create(target: Path, text: str) -> None:
@@ -127,17 +132,19 @@ def _create(target: Path, text: str) -> None:
 _KEEP_REJECTED = 100  # rejected files of one id kept side by side before giving up
 
 
-def keep_rejected(doc: dict[str, Any], state_dir: Path) -> Path:
+def keep_rejected(doc: dict[str, Any], state_dir: Path, text: str | None = None) -> Path:
     """Keep a document eco-validate refused in ``state_dir``, under a new name made of its id's
     letters, digits and '-' only: never outside that folder (the id starts with the handle, which a
-    library caller may not have checked), never over an existing file."""
+    library caller may not have checked), never over an existing file. ``text``: the document as
+    already serialised (dumps), when the caller has it."""
+    text = dumps(doc) if text is None else text
     stem = re.sub(r"[^a-z0-9-]+", "-", str(doc.get("submission_id", "")).lower()).strip("-")[:_ID_MAX_CHARS]
     stem = stem or "submission"
     state_dir.mkdir(parents=True, exist_ok=True)
     for n in range(1, _KEEP_REJECTED + 1):
         kept = state_dir / (f"{stem}.rejected.json" if n == 1 else f"{stem}.rejected-{n}.json")
         try:
-            _create(kept, dumps(doc))
+            _create(kept, text)
         except FileExistsError:
             continue
         return kept
@@ -148,9 +155,9 @@ def keep_rejected(doc: dict[str, Any], state_dir: Path) -> Path:
 
 def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
     """Write <out_dir>/<handle>/<submission_id>.json if eco-validate accepts it; never overwrite."""
-    errors = validate_document(doc)
+    text, errors = _validated(doc)
     if errors:
-        rejected = keep_rejected(doc, state_dir)
+        rejected = keep_rejected(doc, state_dir, text)
         raise CollectError(
             f"the collected file does not pass eco-validate ({len(errors)} error(s), first: {errors[0]}); "
             f"kept for inspection at {rejected}, not written to {out_dir}"
@@ -162,7 +169,7 @@ def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
         raise OutputExistsError(f"{target} exists already; submissions are never overwritten")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _create(target, dumps(doc))
+        _create(target, text)
     except FileExistsError:
         raise OutputExistsError(f"{target} appeared while it was written; submissions are never overwritten") from None
     return target

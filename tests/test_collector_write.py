@@ -72,3 +72,26 @@ def test_any_id_is_kept_inside_the_state_folder(raw_id: str) -> None:
         kept = keep_rejected(_rejected_doc(raw_id), state)
         assert kept.parent == state and kept.name.endswith(".rejected.json") and "\n" not in kept.name
         assert [p.name for p in Path(folder).iterdir()] == ["state"]
+
+
+def test_the_file_written_is_the_text_checked_serialised_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of 5 MB was serialised twice, once to be checked and once to be written: the bytes
+    written are the bytes eco-validate's checks read, from one serialisation (accepted or rejected)."""
+    from collector import submission
+
+    made: list[str] = []
+
+    def counted(doc: dict[str, Any]) -> str:
+        made.append(real(doc))
+        return made[-1]
+
+    real = submission.dumps
+    monkeypatch.setattr(submission, "dumps", counted)
+    written = write(copy.deepcopy(_VALID), tmp_path / "submissions", tmp_path / "state")
+    assert len(made) == 1 and written.read_text(encoding="utf-8") == made[0]
+    rejected = copy.deepcopy(_VALID)
+    rejected["measurements"][0]["summary"]["power_w_mean"] *= 2
+    with pytest.raises(CollectError, match="kept for inspection"):
+        write(rejected, tmp_path / "submissions", tmp_path / "state")
+    (kept,) = (tmp_path / "state").glob("*.rejected.json")
+    assert len(made) == 2 and kept.read_text(encoding="utf-8") == made[1]
