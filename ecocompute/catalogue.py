@@ -142,10 +142,15 @@ class Precision:
         """The fields of a file's quantization record that this label fixes, with their values.
 
         Settings of the other bitsandbytes mode (4-bit fields of an 8-bit load, say) are inert and
-        not part of the label."""
+        not part of the label. Every mode quantizes every linear layer bitsandbytes would (no module
+        skipped), and 8-bit keeps no fp16 copy of the weights: eco-collect passes neither setting, so
+        a record with either measured another computation than its label names."""
         if self.bnb is None:
             return {"method": "none", "torch_dtype": self.torch_dtype}
-        return {"method": "bitsandbytes", "torch_dtype": self.torch_dtype, **self.bnb_kwargs()}
+        unchanged: dict[str, Any] = {"llm_int8_skip_modules": None}
+        if not self.four_bit:
+            unchanged["llm_int8_has_fp16_weight"] = False
+        return {"method": "bitsandbytes", "torch_dtype": self.torch_dtype, **self.bnb_kwargs(), **unchanged}
 
 
 def _int8(threshold: float) -> Mapping[str, Any]:

@@ -204,3 +204,50 @@ def test_a_noisy_copy_keeping_the_idle_baselines_is_a_near_duplicate(
     findings = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
     # with fresh baselines too it looks new: what CONTRIBUTING says no number can catch
     assert {f.code for f in findings} == ({"duplicate.near"} if caught else set())
+
+
+def _long_requests(doc: dict[str, Any], tok_s: float, net_j_per_step: float) -> list[str]:
+    """The first measurement as batch 56 of 8,192 new tokens a request (Mistral-7B fp16 on an H100),
+    decoding at ``tok_s`` with ``net_j_per_step`` joules above the lower idle window per decode step;
+    the codes hardware.check finds."""
+    ref = reference.default()
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    assert m.idle is not None
+    protocol = replace(sub.protocol, output_tokens=8_192)
+    trials = []
+    for t in m.trials:
+        tokens, steps = 56 * 8_192 * t.requests, 8_192 * t.requests
+        duration = tokens / tok_s
+        energy = m.idle.lower_power_w * duration + net_j_per_step * steps
+        trials.append(
+            replace(t, generated_tokens=tokens, duration_s=duration, energy_j=energy, power_avg_w=energy / duration)
+        )
+    long = replace(sub, protocol=protocol, measurements=(replace(m, batch_size=56, trials=tuple(trials)),))
+    return [f.code for f in hardware.check(long, "f.json", ref)]
+
+
+@pytest.mark.parametrize(("tok_s", "rejected"), [(5_000.0, False), (8_000.0, True)])
+def test_the_roofline_counts_the_kv_cache_a_step_reads(valid_doc: dict[str, Any], tok_s: float, rejected: bool) -> None:
+    # 14.5 GB of weights and 30.5 GB of cache a step: 4,168 tok/s at most (x 1.25: 5,210); the
+    # weights-only bound allowed 16,194
+    assert ("physics.roofline" in _long_requests(valid_doc, tok_s, 1.5)) is rejected
+
+
+@pytest.mark.parametrize(("net_j_per_step", "rejected"), [(0.8, True), (1.0, False)])
+def test_the_read_floor_counts_the_kv_cache_a_step_reads(
+    valid_doc: dict[str, Any], net_j_per_step: float, rejected: bool
+) -> None:
+    # reading 45 GB a step costs at least 0.9 J at 20 pJ/byte; the weights alone, 0.29 J
+    assert ("physics.energy_floor" in _long_requests(valid_doc, 4_000.0, net_j_per_step)) is rejected
+
+
+def test_a_recorded_sliding_window_caps_the_cache_read() -> None:
+    spec = reference.default().models["mistralai/Mistral-7B-Instruct-v0.2"]
+    protocol = domain.parse(synthetic.submission(seed=3, n_measurements=1)).protocol
+    long = replace(protocol, prompt_tokens=64, output_tokens=8_193)
+    assert hardware._mean_cached_tokens(spec, long) == 64 + 4_096
+    windowed = replace(spec, hyperparameters={**spec.hyperparameters, "sliding_window": 4_096})
+    assert hardware._mean_cached_tokens(windowed, long) == 4_096
+    off = replace(spec, hyperparameters={**spec.hyperparameters, "sliding_window": 4_096, "use_sliding_window": False})
+    assert hardware._mean_cached_tokens(off, long) == 64 + 4_096

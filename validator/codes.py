@@ -239,11 +239,11 @@ CATALOGUE: dict[str, Code] = {
         _error(
             "physics.roofline",
             "decode throughput above the memory-bandwidth roofline of the board",
-            "check the token count and the GPU; a real decode step reads every weight once",
+            "check the token count and the GPU; a real decode step reads every weight and the batch's KV cache once",
         ),
         _error(
             "physics.energy_floor",
-            "energy above idle below what reading the weights once per decode step (20 pJ/byte), or the tokens' "
+            "energy above idle below what reading the weights and KV cache once per decode step (20 pJ/byte), or the tokens' "
             "arithmetic (0.2 pJ per FLOP), costs",
             "measure idle with nothing else on the GPU, and check the energy counter and the token count",
         ),

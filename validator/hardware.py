@@ -16,18 +16,23 @@ from .findings import Finding, make
 # the boards we know (T4 with ECC 15,360 of 16,384 MiB; H100 81,559 of 81,920). Risk: a board that
 # reserves more than 10 %.
 MEMORY_FRACTION = (0.90, 1.0)
-# A decode step reads every weight once, so at batch b: tok/s <= b x bandwidth / weight bytes. The
-# weight bytes are the parameters at the precision's bytes per parameter (bitsandbytes keeps
+# A decode step reads every weight once, and the KV cache of every sequence of the batch, so at batch b:
+# tok/s <= b x bandwidth / (weight bytes + the batch's cache bytes, on average over a request's steps).
+# The weight bytes are the parameters at the precision's bytes per parameter (bitsandbytes keeps
 # embeddings and the head in fp16, so the true bytes are more and the bound is generous), and the
 # bandwidth is the datasheet peak (about 10-20 % above what kernels reach). The 25 % margin covers an
 # untied input embedding, which is counted but not read (up to about 10 % of the parameters of the
-# models we know) and caches. Risk: a mixture of experts without active_parameter_count in its row;
-# speculative decoding (not an eco-collect engine).
+# models we know) and caches. The cache read is the least attention can read: the prompt's keys and
+# values and those decoded so far, every layer, in the weights' float dtype (a batch of 56 Mistral-7B
+# sequences of 8,192 new tokens reads 30 GB of cache a step beside 14.5 GB of weights: weights alone
+# allowed 2.9x what the board can do; the real files' batch-32 rows add at most 5 % to their bytes).
+# Risk: a mixture of experts without active_parameter_count in its row; speculative decoding (not an
+# eco-collect engine); a sliding-window model whose window the table does not record.
 ROOFLINE_MARGIN = 1.25
 # ... and every step costs at least the energy of that reading: HBM3/HBM3e access costs about 3.5-3.9
 # pJ/bit (28-31 pJ per byte; HBM2 about 3.9 pJ/bit, GDDR5 about 15; O'Connor et al., "Fine-Grained
 # DRAM", MICRO 2017), and the SMs, caches and links add to it. The floor is 20 pJ per byte of weights
-# per decode step above the idle baseline: 5.6x below the least the real files show (113 pJ/byte net,
+# and KV cache read per decode step above the idle baseline: 5.6x below the least the real files show (113 pJ/byte net,
 # Phi-3-mini fp16 at batch 1 on an H200; nf4 rows spend 391 or more, their dequantisation on top) and
 # below HBM3's access energy alone, which leaves room for more efficient boards to come. Weights that
 # fit in a board's L2 cache may come from SRAM: no NVIDIA board's L2 exceeds about 126 MB (Blackwell),
@@ -234,7 +239,10 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
                 f"(batch {m.batch_size} x {tokens} tokens); {used} GPU(s) hold {memory_gib:.1f} GiB",
             )
         )
-    read_bytes = spec.active_parameter_count * bytes_per_param
+    weight_bytes = spec.active_parameter_count * bytes_per_param
+    # ... and the KV cache of the whole batch: attention reads every cached key and value at every step
+    cache_read = _kv_cache_bytes(spec, m, _mean_cached_tokens(spec, sub.protocol))
+    read_bytes = weight_bytes + cache_read
     # One board's bandwidth however many hold the weights: both placements (catalogue.PLACEMENT_STRATEGIES)
     # run the layers one GPU after another, so a decode step reads every weight at one board's speed.
     bound = m.batch_size * board.memory_bandwidth_gb_s * 1e9 / read_bytes
@@ -247,14 +255,32 @@ def _capacity(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, 
                     f"{base}/trials/{j}/duration_s",
                     f"{t.throughput_tok_s:.1f} tok/s, but batch {m.batch_size} of {spec.id} in {m.precision} on "
                     f"{used} {board.name} can decode at most {bound:.1f} tok/s ({board.memory_bandwidth_gb_s:.0f} GB/s "
-                    f"/ {read_bytes / 1e9:.2f} GB of weights per step; allowed with margin: {ROOFLINE_MARGIN * bound:.1f})",
+                    f"/ {read_bytes / 1e9:.2f} GB per step: {weight_bytes / 1e9:.2f} GB of weights and "
+                    f"{cache_read / 1e9:.2f} GB of KV cache on average; allowed with margin: {ROOFLINE_MARGIN * bound:.1f})",
                 )
             )
             break
     if m.idle is not None:
-        cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # weights an L2 cache could hold: no read floor
+        cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # bytes an L2 cache could hold: no read floor
         out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol, base, file)
     return out
+
+
+def _mean_cached_tokens(spec: ModelSpec, protocol: Protocol) -> float:
+    """Tokens in each sequence's KV cache that a step reads, on average over a request's steps: the
+    prefill writes the prompt's, decode step k (1 to output - 1) reads the prompt's and k more, so
+    prompt + (output - 1) / 2 per step (a sliding window, where the table records one, caps it)."""
+    tokens = protocol.prompt_tokens + (protocol.output_tokens - 1) / 2
+    hp = spec.hyperparameters
+    window = hp.get("sliding_window")
+    if (
+        isinstance(window, int)
+        and not isinstance(window, bool)
+        and window > 0
+        and hp.get("use_sliding_window") is not False
+    ):
+        tokens = min(tokens, float(window))
+    return tokens
 
 
 def _prompt_flops_per_token(spec: ModelSpec) -> float:
@@ -272,7 +298,7 @@ def _prompt_flops_per_token(spec: ModelSpec) -> float:
 def _energy_floor(
     m: Measurement, read_bytes: float, spec: ModelSpec, protocol: Protocol, base: str, file: str
 ) -> list[Finding]:
-    """Every request reads the weights once per output token (its prefill gives the first), every
+    """Every request reads the weights (and its KV cache) once per output token (its prefill gives the first), every
     generated token costs 2 FLOPs per active parameter and every other prompt token those of the layers
     (a 16,384-token prompt costs its prefill, which a throughput kept from a 64-token one hides), so a
     window's energy above idle is at least the floors' cost of those reads (``read_bytes`` 0: not
@@ -296,7 +322,7 @@ def _energy_floor(
             continue
         if read_j >= flop_j:
             why = (
-                f"{steps} decode steps, each reading {read_bytes / 1e9:.2f} GB of weights; reading them costs at "
+                f"{steps} decode steps, each reading {read_bytes / 1e9:.2f} GB of weights and KV cache; reading them costs at "
                 f"least {read_j:.1f} J ({READ_ENERGY_FLOOR_J_PER_BYTE * 1e12:.0f} pJ per byte)"
             )
         else:
@@ -317,7 +343,7 @@ def _energy_floor(
     return []
 
 
-def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: int) -> float:
+def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: float) -> float:
     """Keys and values of every layer for the whole batch at the last token, in the cache's dtype
     (the weights' float dtype): resident at the end of every request. 0 when the architecture's
     hyper-parameters do not say."""

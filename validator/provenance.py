@@ -194,6 +194,22 @@ def _collector(sub: Submission, created: datetime, file: str, ref: Reference) ->
                 f"created {created:%Y-%m-%d}, before {release.name} {release.version} was released ({release.released})",
             )
         ]
+    # The session may open before this version's release (--resume continues a run that an earlier
+    # version began), never before the collector's first release: its trials are dated from it.
+    dates = [r.released for (name, _), r in ref.releases.items() if name == release.name and r.released]
+    if sub.session is not None and dates:
+        started = parse_utc(sub.session.started_at)
+        first = min(dates)
+        if started.date() < date.fromisoformat(first) - timedelta(days=1):
+            return [
+                make(
+                    "provenance.collector",
+                    file,
+                    "/session/started_at",
+                    f"session started {started:%Y-%m-%d}, before {release.name} was first released ({first}): its "
+                    "trials are dated from that start",
+                )
+            ]
     return []
 
 
