@@ -3,10 +3,12 @@ must describe the table's architecture) or the Hub, and its parameter count."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
 from ecocompute import reference
+from ecocompute.cli import printable
 
 from .errors import CollectError
 
@@ -68,12 +70,35 @@ def _hyperparameters_differ(config: Any, row: dict[str, Any], skip: tuple[str, .
     return out
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few kilobytes; transformers reads the whole file
+
+
+def _readable_config(config_path: Path) -> None:
+    """--config (a config.json, or a folder holding one) is a small regular file, refused before
+    transformers reads it whole: a weights file named by mistake filled the memory, and a FIFO or a
+    device there read as "Unrecognized model"."""
+    file = config_path / "config.json" if config_path.is_dir() else config_path
+    shown = printable(str(file))
+    try:
+        info = file.stat()
+    except OSError as exc:
+        raise CollectError(f"--config {shown} cannot be read ({exc.strerror}): give a config.json") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CollectError(f"--config {shown} is not a regular file: give a config.json")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise CollectError(
+            f"--config {shown} holds {info.st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config.json "
+            "takes: give the model's config.json"
+        )
+
+
 def build_config(model_id: str, config_path: Path | None = None) -> Any:
     """Architecture config: a local config.json, the built-in table, or the Hub."""
     from transformers import AutoConfig
 
     table = reference.architectures()
     if config_path is not None:
+        _readable_config(config_path)
         try:
             config = AutoConfig.from_pretrained(config_path)
         except Exception as exc:  # transformers raises many kinds for a file it cannot read as a config

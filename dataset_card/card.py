@@ -28,7 +28,8 @@ from .versions import DEV_CORE, Version
 from .writer import PARQUET_NAME
 
 PRETTY_NAME = "ecocompute LLM inference energy"
-_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"} | {"\n": " ", "\r": " "})
+# "&" too: an entity such as &#x202E; in a board's name rendered as the bidi control it names.
+_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|&"} | {"\n": " ", "\r": " "})
 
 
 @dataclass(frozen=True)

@@ -261,6 +261,12 @@ def test_text_from_the_data_cannot_break_a_table_cell(value: str) -> None:
     assert "|" not in escaped.replace("\\|", "").replace("\\\\", "")
 
 
+def test_an_entity_in_the_data_is_shown_as_written_not_as_the_character_it_names() -> None:
+    """A board's name (gpus.json takes any printable text) with &#x202E; rendered as a right-to-left
+    override in the card: printable escapes the character, not the entity that names it."""
+    assert card.cell("NVIDIA &#x202E;gnp.exe &lt;b&gt;") == "NVIDIA \\&#x202E;gnp.exe \\&lt;b\\&gt;"
+
+
 def test_a_build_without_submissions_has_a_card_and_only_legacy_figures(tmp_path: Path) -> None:
     (tmp_path / "submissions").mkdir()
     out = tmp_path / "out"
@@ -274,3 +280,17 @@ def test_a_build_without_submissions_has_a_card_and_only_legacy_figures(tmp_path
     assert embedded and all(alt.startswith("legacy ") and "/report/legacy-" in path for alt, path in embedded)
     assert "cannot load an empty split" in text
     assert pq.read_table(out / "measurements" / "train-00000-of-00001.parquet").num_rows == 0
+
+
+def test_a_board_name_with_a_dollar_is_drawn_as_text_not_as_a_formula(tmp_path: Path) -> None:
+    """A pull request may add its board to gpus.json under any printable name: a '$' there started a
+    mathtext formula in the card's figures, and one that does not parse aborted the build."""
+    from dataset_card import figures
+    from dataset_card.results import Line, Setting
+
+    value = {"energy_per_1k_tokens_j": 100.0, "energy_per_request_j": 10.0}
+    line = Line("generate", 1, "fp16", ("a" * 64,), (("ok", 1),), (), value, value, value)
+    setting = Setting("NVIDIA H100 $\\frac$", "org/model", "pretrained", (line,))
+    drawn = figures.plan([setting])
+    figures.draw(drawn, tmp_path)  # raised ValueError (ParseSyntaxException) from matplotlib's mathtext
+    assert all((tmp_path / f.path).stat().st_size > 0 for f in drawn)

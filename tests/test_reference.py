@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,22 @@ def test_the_accepted_list_is_exactly_the_older_committed_files() -> None:
         if doc["schema_version"] != catalogue.SCHEMA_VERSION:
             older[hashlib.sha256(path.read_bytes()).hexdigest()] = path.relative_to(ROOT).as_posix()
     assert {sha: a.path for sha, a in REF.accepted.items()} == older
+
+
+def test_a_local_config_is_a_small_regular_file_refused_before_it_is_read(tmp_path: Path) -> None:
+    """transformers reads a --config whole: a weights file named by mistake filled the memory."""
+    from collector.errors import CollectError
+    from collector.models import build_config
+
+    big = tmp_path / "model.safetensors"
+    with big.open("wb") as fh:
+        fh.truncate(2 << 20)  # sparse: costs no disk
+    with pytest.raises(CollectError, match=r"holds 2,097,152 bytes, more than the 1,048,576 a config\.json takes"):
+        build_config("Qwen/Qwen2.5-0.5B-Instruct", big)
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "folder" / "config.json")
+    with pytest.raises(CollectError, match=r"folder/config\.json is not a regular file"):
+        build_config("Qwen/Qwen2.5-0.5B-Instruct", tmp_path / "folder")
 
 
 def test_a_local_config_must_be_the_tables_architecture(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,16 @@ def test_exit_codes() -> None:
     assert runner.invoke(main, ["does-not-exist.json"]).exit_code == 2
     assert runner.invoke(main, []).exit_code == 2
     assert runner.invoke(main, ["--format", "xml", str(GOOD)]).exit_code == 2
+
+
+@pytest.mark.parametrize("where", ["missing", "fifo"])
+def test_an_accepted_folder_that_is_not_one_is_a_usage_error(where: str, tmp_path: Path) -> None:
+    """--accepted naming no folder checked nothing against the accepted files and said ACCEPTED."""
+    accepted = tmp_path / "submissions"
+    if where == "fifo":
+        os.mkfifo(accepted)
+    result = CliRunner().invoke(main, ["--accepted", str(accepted), str(GOOD)])
+    assert result.exit_code == 2 and "is not a folder" in result.output and "ACCEPTED" not in result.output
 
 
 def test_text_output_is_actionable() -> None:

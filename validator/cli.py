@@ -131,7 +131,12 @@ def main(
     if not paths and base is None:
         raise click.UsageError("give at least one PATH, or --base GIT_REF")
     if accepted is None:
-        accepted = root_of_folder(Path.cwd()) / "submissions"
+        accepted = root_of_folder(Path.cwd()) / "submissions"  # may be missing: a check outside a checkout
+    elif not accepted.is_dir():  # a mistyped folder checked no file against the accepted ones, silently
+        raise click.BadParameter(
+            f"{printable(str(accepted))} is not a folder; nothing checked: give the folder of accepted submissions",
+            param_hint="--accepted",
+        )
     report_file = _replaceable(output) if output is not None else None  # refused before the run
     try:
         folder = reference_folder(reference_dir)
