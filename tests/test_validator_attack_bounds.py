@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.domain import Submission
-from validator import hardware, physics, provenance, scaling
+from validator import hardware, lag, physics, provenance, scaling
 
 
 def _codes(sub: Submission) -> list[str]:
@@ -97,8 +97,8 @@ def test_window_bias_is_judged_on_the_sum(residuals: list[float]) -> None:
     window = [t for t in one.measurements[0].trials if t.role == "measured"]
     energy_j = sum(t.energy_j for t in window)
     off = abs(energy_j - sum(t.power_avg_w * t.duration_s for t in window)) / energy_j
-    if abs(off - physics.WINDOW_ENERGY_BIAS) > 1e-9:  # not on the bound itself, where rounding decides
-        assert ("physics.energy_bias" in _codes(one)) is (off > physics.WINDOW_ENERGY_BIAS)
+    if abs(off - lag.WINDOW_ENERGY_BIAS) > 1e-9:  # not on the bound itself, where rounding decides
+        assert ("physics.energy_bias" in _codes(one)) is (off > lag.WINDOW_ENERGY_BIAS)
 
 
 # --- the energy floors --------------------------------------------------------------------------------
@@ -409,3 +409,38 @@ def test_the_fallback_power_readings_lag_is_allowed_for() -> None:
     doc["protocol"]["power_reading"] = "nvml_power_instant_field"
     codes = {f.code for f in check_document(doc, "f.json")}
     assert "physics.energy_bias" in codes
+
+
+# --- NVML's 1-s average against the trial's power and the power before it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("factor", "of", "rejected"),
+    [(0.501, "least", False), (0.499, "least", True), (1.499, "most", False), (1.501, "most", True)],
+)
+def test_nvml_1s_average_follows_the_trial_and_the_power_before_it(
+    valid_doc: dict[str, Any], factor: float, of: str, rejected: bool
+) -> None:
+    """A published column: 1 W beside a 250-W trial passed (attack s18 v). The real files' averages
+    lie within 0.97-1.053 x the range of the two powers; the bound is half to 1.5 x it."""
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    j = next(j for j, t in enumerate(m.trials) if t.role == "measured" and t.duration_s >= lag.AVERAGE_JUDGED_MIN_S)
+    before = lag.powers_before(sub)[0][j]
+    own = m.trials[j].power_avg_w
+    value = factor * (min(own, before) if of == "least" else max(own, before))
+    trials = list(m.trials)
+    trials[j] = replace(trials[j], power_nvml_avg_1s_w=value)
+    one = replace(sub, measurements=(replace(m, trials=tuple(trials)), *sub.measurements[1:]))
+    found = [f.pointer for f in physics.check(one, "f.json") if f.code == "physics.power_range"]
+    assert (f"/measurements/0/trials/{j}/power_nvml_avg_1s_w" in found) is rejected
+
+
+def test_nvml_1s_average_of_a_short_or_untimed_trial_is_not_judged(valid_doc: dict[str, Any]) -> None:
+    """Under 2 s a trial's first second (the power before it, or an idle gap) may be most of its
+    window; a trial whose start is not recorded (schemas before 1.2) has no power before it."""
+    t = domain.parse(valid_doc).measurements[0].trials[4]
+    low = replace(t, power_nvml_avg_1s_w=0.1 * t.power_avg_w)
+    assert lag.averaged_power(low, t.power_avg_w, "/t", "f.json")
+    assert lag.averaged_power(replace(low, duration_s=1.9), t.power_avg_w, "/t", "f.json") == []
+    assert lag.averaged_power(low, None, "/t", "f.json") == []

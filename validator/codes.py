@@ -173,7 +173,9 @@ CATALOGUE: dict[str, Code] = {
         _error(
             "physics.power_range",
             "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
-            "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit",
+            "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit; or NVML's 1-s "
+            "average over a trial of 2 s or more is not within 0.5-1.5 x the range of the trial's power and the "
+            "power before it",
             "check the GPU index, the sampler and the enforced limit NVML reports",
         ),
         _error(

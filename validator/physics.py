@@ -3,14 +3,14 @@ among themselves (hardware.py checks them against the board and the model)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ecocompute import catalogue, stats
+from ecocompute import stats
 from ecocompute.domain import Submission, Trial
 
-from . import scaling
+from . import lag, scaling
 from .findings import Finding, make
+from .lag import AVERAGED_READING_LAG_S, INSTANT_READING
 from .protocol import SAMPLE_PERIOD_RANGE_S
 
 # NVML's power limiter holds the board's average at its enforced limit (it reacts within tens of
@@ -43,14 +43,6 @@ SAMPLE_RATE_FACTOR = 1.25
 # 0.95 of the requested rate (a 0.6-s warm-up on a busy host). Half the rate, less an edge sample at
 # each end: a file claiming a slow sampler must not buy long warm-ups that exemption.
 SAMPLE_RATE_FLOOR = 0.5
-# A trial's energy may differ from its power x duration by an edge error of either sign (the counter's
-# step, the sampler's first and last periods), so over a gate window of several trials those errors
-# largely cancel: a window whose counter energy sits systematically below (or above) its power x time,
-# hidden in each trial's slack, has no honest cause. The real files' largest |sum(E - P d)| / sum(E)
-# over a window is 2.0 % (H200, Llama-3.1-8B int8-pure at batch 1, 4.4-s trials).
-WINDOW_ENERGY_BIAS = 0.05
-INSTANT_READING = catalogue.POWER_READINGS[0]  # NVML's instant power field
-AVERAGED_READING_LAG_S = 1.0  # the fallback reading's averaging window (nvmlDeviceGetPowerUsage)
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
@@ -85,7 +77,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     limit_w = POWER_LIMIT_FACTOR * gpu.power_limit_enforced_w * gpu.count
     edge_s = COUNTER_STEP_S + 2 * sub.protocol.sample_period_s
     findings: list[Finding] = []
-    before_w = _powers_before(sub)
+    before_w = lag.powers_before(sub)
     for i, m in enumerate(sub.measurements):
         if m.status == "skipped":
             continue
@@ -106,7 +98,8 @@ def check(sub: Submission, file: str) -> list[Finding]:
         for j, t in enumerate(m.trials):
             findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
             findings.extend(_sampler(t, f"{base}/trials/{j}", ctx))
-        findings.extend(_window_bias(m.trials, sub.protocol.power_reading, before_w[i], base, file))
+            findings.extend(lag.averaged_power(t, before_w[i].get(j), f"{base}/trials/{j}", file))
+        findings.extend(lag.window_bias(m.trials, sub.protocol.power_reading, before_w[i], base, file))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
         if summary.net_energy_j_mean > summary.energy_j_mean:
@@ -236,66 +229,6 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"allowed: {allowed_j:.1f} J (5 % plus {COUNTER_STEP_S:.1f} s of power for the counter's step)",
             )
         )
-    return out
-
-
-def _window_bias(
-    trials: Sequence[Trial], protocol_reading: str | None, before_w: dict[int, float], base: str, file: str
-) -> list[Finding]:
-    """The gate window's counter energy agrees with its power x duration in sum, to WINDOW_ENERGY_BIAS.
-
-    Where a trial's power is the fallback reading (nvmlDeviceGetPowerUsage, a trailing 1-s average on
-    Ampere and newer), its first second still reads the power before it, and in an interleaved run
-    the configuration after a hungrier one always reads high: one sign, not cancelling (the real
-    files' own 1-s averages put six honest files 5-14 % off). Such a trial is allowed 1 s of the
-    difference between its power and the power before it (``before_w``: the trial just before in time,
-    or idle after a pause); honest files use at most 0.43 of it, fabrications relabelled as the
-    fallback 6.9-8.1. A trial whose time is not recorded (older schemas) leaves the window unjudged."""
-    window = [(j, t) for j, t in enumerate(trials) if t.role == "measured"]
-    allowed_j = 0.0
-    for j, t in window:
-        if (t.power_reading or protocol_reading) != INSTANT_READING:
-            if j not in before_w:
-                return []
-            allowed_j += AVERAGED_READING_LAG_S * abs(t.power_avg_w - before_w[j])
-    energy_j = sum(t.energy_j for _, t in window)
-    expected_j = sum(t.power_avg_w * t.duration_s for _, t in window)
-    allowed_j += WINDOW_ENERGY_BIAS * energy_j
-    if energy_j <= 0 or abs(energy_j - expected_j) <= allowed_j:
-        return []  # no window, or no energy (physics.energy_power names that)
-    lag = (
-        f" plus {allowed_j - WINDOW_ENERGY_BIAS * energy_j:.1f} J for the 1-s average's lag"
-        if allowed_j > WINDOW_ENERGY_BIAS * energy_j
-        else ""
-    )
-    return [
-        make(
-            "physics.energy_bias",
-            file,
-            f"{base}/trials",
-            f"the {len(window)} measured trials hold {energy_j:.1f} J, {(energy_j - expected_j) / energy_j:+.1%} off "
-            f"their power x duration ({expected_j:.1f} J); allowed: {WINDOW_ENERGY_BIAS:.0%}{lag} (each trial's edge "
-            "errors have either sign and cancel over a window)",
-        )
-    ]
-
-
-def _powers_before(sub: Submission) -> list[dict[int, float]]:
-    """For each row, its timed trials' index -> the power that trial's first second followed: the trial
-    just before it in time (any row's) when that ended less than the lag before it started, else the
-    row's idle power."""
-    timed = sorted(
-        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, i, j, m.idle.power_w if m.idle else 0.0)
-        for i, m in enumerate(sub.measurements)
-        for j, t in enumerate(m.trials)
-        if t.started_at_s is not None
-    )
-    out: list[dict[int, float]] = [{} for _ in sub.measurements]
-    last_end, last_w = None, 0.0
-    for start, end, power, i, j, idle_w in timed:
-        follows = last_end is not None and start - last_end <= AVERAGED_READING_LAG_S
-        out[i][j] = last_w if follows else idle_w
-        last_end, last_w = end, power
     return out
 
 

@@ -1,0 +1,110 @@
+"""Readings that trail the power: NVML's 1-s averaged fields, and what each trial's first second
+follows (the trial just before it in time, or idle after a pause). A trial's own average over its
+window may lean towards that earlier power by up to one second of it; nothing else may."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ecocompute import catalogue
+from ecocompute.domain import Submission, Trial
+
+from .findings import Finding, make
+
+# A trial's energy may differ from its power x duration by an edge error of either sign (the counter's
+# step, the sampler's first and last periods), so over a gate window of several trials those errors
+# largely cancel: a window whose counter energy sits systematically below (or above) its power x time,
+# hidden in each trial's slack, has no honest cause. The real files' largest |sum(E - P d)| / sum(E)
+# over a window is 2.0 % (H200, Llama-3.1-8B int8-pure at batch 1, 4.4-s trials).
+WINDOW_ENERGY_BIAS = 0.05
+INSTANT_READING = catalogue.POWER_READINGS[0]  # NVML's instant power field
+AVERAGED_READING_LAG_S = 1.0  # the fallback reading's averaging window (nvmlDeviceGetPowerUsage)
+# NVML's own 1-s average, read at each sample and averaged over a trial's window, lies between the
+# lowest and the highest power of the second before the window and the window itself: the trial's
+# power and the power before it (powers_before). The real files' 1,830 timed trials lie within
+# 0.97-1.053 x that range; half to 1.5 x it leaves room for transients and a short idle gap between
+# two trials. Judged for trials of 2 s or more, whose first second is at most half the window (the
+# protocol's trials last 4 s; short warm-ups are bounded by physics.power_range alone).
+AVERAGE_RANGE_FACTORS = (0.5, 1.5)
+AVERAGE_JUDGED_MIN_S = 2.0
+
+
+def window_bias(
+    trials: Sequence[Trial], protocol_reading: str | None, before_w: dict[int, float], base: str, file: str
+) -> list[Finding]:
+    """The gate window's counter energy agrees with its power x duration in sum, to WINDOW_ENERGY_BIAS.
+
+    Where a trial's power is the fallback reading (nvmlDeviceGetPowerUsage, a trailing 1-s average on
+    Ampere and newer), its first second still reads the power before it, and in an interleaved run
+    the configuration after a hungrier one always reads high: one sign, not cancelling (the real
+    files' own 1-s averages put six honest files 5-14 % off). Such a trial is allowed 1 s of the
+    difference between its power and the power before it (``before_w``: the trial just before in time,
+    or idle after a pause); honest files use at most 0.43 of it, fabrications relabelled as the
+    fallback 6.9-8.1. A trial whose time is not recorded (older schemas) leaves the window unjudged."""
+    window = [(j, t) for j, t in enumerate(trials) if t.role == "measured"]
+    allowed_j = 0.0
+    for j, t in window:
+        if (t.power_reading or protocol_reading) != INSTANT_READING:
+            if j not in before_w:
+                return []
+            allowed_j += AVERAGED_READING_LAG_S * abs(t.power_avg_w - before_w[j])
+    energy_j = sum(t.energy_j for _, t in window)
+    expected_j = sum(t.power_avg_w * t.duration_s for _, t in window)
+    allowed_j += WINDOW_ENERGY_BIAS * energy_j
+    if energy_j <= 0 or abs(energy_j - expected_j) <= allowed_j:
+        return []  # no window, or no energy (physics.energy_power names that)
+    lag = (
+        f" plus {allowed_j - WINDOW_ENERGY_BIAS * energy_j:.1f} J for the 1-s average's lag"
+        if allowed_j > WINDOW_ENERGY_BIAS * energy_j
+        else ""
+    )
+    return [
+        make(
+            "physics.energy_bias",
+            file,
+            f"{base}/trials",
+            f"the {len(window)} measured trials hold {energy_j:.1f} J, {(energy_j - expected_j) / energy_j:+.1%} off "
+            f"their power x duration ({expected_j:.1f} J); allowed: {WINDOW_ENERGY_BIAS:.0%}{lag} (each trial's edge "
+            "errors have either sign and cancel over a window)",
+        )
+    ]
+
+
+def powers_before(sub: Submission) -> list[dict[int, float]]:
+    """For each row, its timed trials' index -> the power that trial's first second followed: the trial
+    just before it in time (any row's) when that ended less than the lag before it started, else the
+    row's idle power."""
+    timed = sorted(
+        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, i, j, m.idle.power_w if m.idle else 0.0)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    )
+    out: list[dict[int, float]] = [{} for _ in sub.measurements]
+    last_end, last_w = None, 0.0
+    for start, end, power, i, j, idle_w in timed:
+        follows = last_end is not None and start - last_end <= AVERAGED_READING_LAG_S
+        out[i][j] = last_w if follows else idle_w
+        last_end, last_w = end, power
+    return out
+
+
+def averaged_power(t: Trial, before_w: float | None, ptr: str, file: str) -> list[Finding]:
+    """NVML's 1-s average over the trial (power_nvml_avg_1s_w, a published column) against the
+    trial's power and the power before it (``before_w``; None: the trial's time is not recorded)."""
+    averaged = t.power_nvml_avg_1s_w
+    if averaged is None or before_w is None or t.duration_s < AVERAGE_JUDGED_MIN_S:
+        return []
+    low, high = AVERAGE_RANGE_FACTORS
+    least, most = low * min(t.power_avg_w, before_w), high * max(t.power_avg_w, before_w)
+    if least <= averaged <= most:
+        return []
+    return [
+        make(
+            "physics.power_range",
+            file,
+            f"{ptr}/power_nvml_avg_1s_w",
+            f"NVML's 1-s average {averaged} W is outside {least:.1f}-{most:.1f} W ({low} to {high} x the range of the "
+            f"trial's power {t.power_avg_w:.1f} W and the power before it, {before_w:.1f} W: the average follows them)",
+        )
+    ]
