@@ -251,3 +251,28 @@ def test_a_recorded_sliding_window_caps_the_cache_read() -> None:
     assert hardware._mean_cached_tokens(windowed, long) == 4_096
     off = replace(spec, hyperparameters={**spec.hyperparameters, "sliding_window": 4_096, "use_sliding_window": False})
     assert hardware._mean_cached_tokens(off, long) == 64 + 4_096
+
+
+@pytest.mark.parametrize(
+    ("first_start_s", "tail_s", "rejected"),
+    [(5.0, 5.0, False), (3.1, 5.0, False), (2.9, 5.0, True), (5.0, 3.1, False), (5.0, 2.9, True)],
+)
+def test_idle_windows_fit_before_the_first_trial_and_after_the_last(
+    valid_doc: dict[str, Any], first_start_s: float, tail_s: float, rejected: bool
+) -> None:
+    """eco-collect measures an idle window (5 s here) ahead of the first trial and after the last: a
+    trial within the session's first or last window is not a run it made (2 s of clock slack)."""
+    from validator import timeline
+
+    sub = domain.parse(valid_doc)
+    spans = [(t.started_at_s, t.duration_s) for m in sub.measurements for t in m.trials]
+    shift = first_start_s - min(start for start, _ in spans)
+    moved = tuple(
+        replace(m, trials=tuple(replace(t, started_at_s=t.started_at_s + shift) for t in m.trials))
+        for m in sub.measurements
+    )
+    end = max(start + shift + d for start, d in spans)
+    assert sub.session is not None and sub.protocol.idle_window_s == 5.0
+    session = replace(sub.session, wall_s=end + tail_s)
+    found = timeline._idle_windows(replace(sub, measurements=moved, session=session), "f.json")
+    assert bool(found) is rejected and all(f.code == "protocol.session_time" for f in found)

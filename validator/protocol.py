@@ -1,7 +1,8 @@
 """What the schema cannot say about how a file was measured: the protocol's own settings were kept
 (warm-ups, trial budget, trial length, sample period: every version), and from schema 1.2.0 the
 engine is what its name says and computed the same tokens as generate(), the configuration stopped
-for the reason it gives, the model sat on the GPUs measured, and the session's clock adds up."""
+for the reason it gives, the model sat on the GPUs measured, and the session's clock adds up
+(timeline.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
-from .contract import parse_utc
+from . import timeline
 from .findings import Finding, make
 
-# created_at and session.started_at are written to the second; wall_s is exact.
-CLOCK_SLACK_S = 2.0
-# Trials are timed on one monotonic clock, one after another: a millisecond covers rounding only.
-OVERLAP_SLACK_S = 0.001
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
 # period cannot buy tolerance. eco-collect samples every 0.05 s.
 SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
@@ -28,7 +25,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         if m.status != "skipped":
             findings += _kept(sub, m, f"/measurements/{i}", file, gates)
     if sub.session is not None:
-        findings += _session(sub, file)
+        findings += timeline.check(sub, file)
     early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements
     for i, m in enumerate(sub.measurements):
@@ -134,78 +131,6 @@ def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -
             )
             break
     return out
-
-
-def _session(sub: Submission, file: str) -> list[Finding]:
-    assert sub.session is not None
-    out = []
-    elapsed = (parse_utc(sub.created_at) - parse_utc(sub.session.started_at)).total_seconds()
-    if abs(elapsed - sub.session.wall_s) > CLOCK_SLACK_S:
-        out.append(
-            make(
-                "protocol.session_time",
-                file,
-                "/session/wall_s",
-                f"wall_s {sub.session.wall_s:.1f} s, but created_at - started_at is {elapsed:.0f} s",
-            )
-        )
-    for i, m in enumerate(sub.measurements):
-        for j, t in enumerate(m.trials):
-            if t.started_at_s is not None and t.started_at_s + t.duration_s > sub.session.wall_s + CLOCK_SLACK_S:
-                out.append(
-                    make(
-                        "protocol.session_time",
-                        file,
-                        f"/measurements/{i}/trials/{j}/started_at_s",
-                        f"trial ends at {t.started_at_s + t.duration_s:.1f} s, after the session ({sub.session.wall_s:.1f} s)",
-                    )
-                )
-            previous = m.trials[j - 1] if j else None
-            if (
-                previous is not None
-                and previous.started_at_s is not None
-                and t.started_at_s is not None
-                and t.started_at_s < previous.started_at_s + previous.duration_s
-            ):
-                out.append(
-                    make(
-                        "protocol.session_time",
-                        file,
-                        f"/measurements/{i}/trials/{j}/started_at_s",
-                        f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
-                    )
-                )
-    return out + _overlap(sub, file)
-
-
-def _overlap(sub: Submission, file: str) -> list[Finding]:
-    """One board set runs one trial at a time: the trials of different measurements (interleaved or one
-    after another) never overlap. The first overlap is named; within a measurement _session names it."""
-    spans = sorted(
-        (t.started_at_s, t.started_at_s + t.duration_s, i, j)
-        for i, m in enumerate(sub.measurements)
-        for j, t in enumerate(m.trials)
-        if t.started_at_s is not None
-    )
-    latest = None  # the span ending last so far: a long trial may reach past several later ones
-    for span in spans:
-        start, _, k, n = span
-        if latest is not None:
-            _, end, i, j = latest
-            # an exact copy of a measurement overlaps itself: duplicate.measurement names that
-            if k != i and start < end - OVERLAP_SLACK_S and sub.measurements[k] != sub.measurements[i]:
-                return [
-                    make(
-                        "protocol.session_time",
-                        file,
-                        f"/measurements/{k}/trials/{n}/started_at_s",
-                        f"trial starts at {start:.3f} s, before trial {j} of measurement {i} ended ({end:.3f} s): "
-                        "one GPU runs one trial at a time",
-                    )
-                ]
-        if latest is None or span[1] > latest[1]:
-            latest = span
-    return []
 
 
 def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:

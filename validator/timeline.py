@@ -1,0 +1,128 @@
+"""When things happened: a session's wall time against its timestamps, its trials inside it and one
+after another, and the idle windows eco-collect measures around them (schema 1.2.0 and later)."""
+
+from __future__ import annotations
+
+from ecocompute.domain import Submission
+
+from .contract import parse_utc
+from .findings import Finding, make
+
+# created_at and session.started_at are written to the second; wall_s is exact.
+CLOCK_SLACK_S = 2.0
+# Trials are timed on one monotonic clock, one after another: a millisecond covers rounding only.
+OVERLAP_SLACK_S = 0.001
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    """The session's clock: its wall time, and every trial and idle window inside it, one at a time."""
+    assert sub.session is not None
+    out = []
+    elapsed = (parse_utc(sub.created_at) - parse_utc(sub.session.started_at)).total_seconds()
+    if abs(elapsed - sub.session.wall_s) > CLOCK_SLACK_S:
+        out.append(
+            make(
+                "protocol.session_time",
+                file,
+                "/session/wall_s",
+                f"wall_s {sub.session.wall_s:.1f} s, but created_at - started_at is {elapsed:.0f} s",
+            )
+        )
+    for i, m in enumerate(sub.measurements):
+        for j, t in enumerate(m.trials):
+            if t.started_at_s is not None and t.started_at_s + t.duration_s > sub.session.wall_s + CLOCK_SLACK_S:
+                out.append(
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/started_at_s",
+                        f"trial ends at {t.started_at_s + t.duration_s:.1f} s, after the session ({sub.session.wall_s:.1f} s)",
+                    )
+                )
+            previous = m.trials[j - 1] if j else None
+            if (
+                previous is not None
+                and previous.started_at_s is not None
+                and t.started_at_s is not None
+                and t.started_at_s < previous.started_at_s + previous.duration_s
+            ):
+                out.append(
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/started_at_s",
+                        f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
+                    )
+                )
+    return out + _idle_windows(sub, file) + _overlap(sub, file)
+
+
+def _idle_windows(sub: Submission, file: str) -> list[Finding]:
+    """eco-collect measures an idle window before a configuration's (or an interleaved group's) first
+    trial and another after its last: no trial starts within the session's first idle window, and
+    none ends within its last (an idle window of a day in an hour's session, or a first trial at 0 s,
+    passed). The real files leave 43 s or more before their first trial and 0.36 s to spare after."""
+    assert sub.session is not None
+    idle_s, wall_s = sub.protocol.idle_window_s, sub.session.wall_s
+    spans = [
+        (t.started_at_s, t.started_at_s + t.duration_s, i, j)
+        for i, m in enumerate(sub.measurements)
+        if m.status != "skipped"
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    ]
+    if not spans:
+        return []
+    start, _, i, j = min(spans)
+    if start < idle_s - CLOCK_SLACK_S:
+        return [
+            make(
+                "protocol.session_time",
+                file,
+                f"/measurements/{i}/trials/{j}/started_at_s",
+                f"the first trial starts at {start:.1f} s, before the idle window of {idle_s} s measured ahead of it "
+                "(protocol.idle_window_s) could end",
+            )
+        ]
+    _, end, i, j = max(spans, key=lambda span: span[1])
+    if end > wall_s - idle_s + CLOCK_SLACK_S:
+        return [
+            make(
+                "protocol.session_time",
+                file,
+                f"/measurements/{i}/trials/{j}/started_at_s",
+                f"the last trial ends at {end:.1f} s, leaving {wall_s - end:.1f} s of the session ({wall_s:.1f} s) for "
+                f"the idle window of {idle_s} s measured after it",
+            )
+        ]
+    return []
+
+
+def _overlap(sub: Submission, file: str) -> list[Finding]:
+    """One board set runs one trial at a time: the trials of different measurements (interleaved or one
+    after another) never overlap. The first overlap is named; within a measurement _session names it."""
+    spans = sorted(
+        (t.started_at_s, t.started_at_s + t.duration_s, i, j)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    )
+    latest = None  # the span ending last so far: a long trial may reach past several later ones
+    for span in spans:
+        start, _, k, n = span
+        if latest is not None:
+            _, end, i, j = latest
+            # an exact copy of a measurement overlaps itself: duplicate.measurement names that
+            if k != i and start < end - OVERLAP_SLACK_S and sub.measurements[k] != sub.measurements[i]:
+                return [
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{k}/trials/{n}/started_at_s",
+                        f"trial starts at {start:.3f} s, before trial {j} of measurement {i} ended ({end:.3f} s): "
+                        "one GPU runs one trial at a time",
+                    )
+                ]
+        if latest is None or span[1] > latest[1]:
+            latest = span
+    return []
