@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.domain import Submission
-from validator import hardware, lag, physics, provenance, scaling
+from validator import capacity, hardware, lag, physics, provenance, scaling
 
 
 def _codes(sub: Submission) -> list[str]:
@@ -125,14 +125,14 @@ def _floor_codes(
 
 def _read_floor_j(t: domain.Trial, spec: reference.ModelSpec, precision: str, output_tokens: int = 64) -> float:
     weights = spec.active_parameter_count * catalogue.PRECISIONS[precision].bytes_per_param
-    return hardware.READ_ENERGY_FLOOR_J_PER_BYTE * weights * t.requests * output_tokens
+    return capacity.READ_ENERGY_FLOOR_J_PER_BYTE * weights * t.requests * output_tokens
 
 
 def _flop_floor_j(t: domain.Trial, spec: reference.ModelSpec, batch: int, prompt_tokens: int = 64) -> float:
     """Generated tokens at 2 FLOPs per active parameter, every prompt token but the last at 2 per layer
     parameter (embedding and head taken off)."""
-    prompt = t.requests * batch * (prompt_tokens - 1) * hardware._prompt_flops_per_token(spec)
-    return hardware.FLOP_ENERGY_FLOOR_J * (2 * spec.active_parameter_count * t.generated_tokens + prompt)
+    prompt = t.requests * batch * (prompt_tokens - 1) * capacity._prompt_flops_per_token(spec)
+    return capacity.FLOP_ENERGY_FLOOR_J * (2 * spec.active_parameter_count * t.generated_tokens + prompt)
 
 
 @pytest.mark.parametrize(("above", "rejected"), [(0.99, True), (1.01, False)])
@@ -158,7 +158,7 @@ def test_weights_an_l2_cache_could_hold_escape_the_read_floor_only(valid_doc: di
     mistral = "mistralai/Mistral-7B-Instruct-v0.2"
     small = replace(ref.models[mistral], active_parameter_count=200_000_000)  # 95 MiB in nf4
     tiny = replace(ref, models={**ref.models, mistral: small})
-    assert hardware.FLOOR_MIN_WEIGHT_BYTES > 200_000_000 * 0.5
+    assert capacity.FLOOR_MIN_WEIGHT_BYTES > 200_000_000 * 0.5
     below_reads = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _read_floor_j(t, spec, "nf4"), tiny)
     assert "physics.energy_floor" not in below_reads
     below_flops = _floor_codes(valid_doc, "nf4", 1, lambda t, spec: 0.5 * _flop_floor_j(t, spec, 1), tiny)

@@ -16,7 +16,7 @@ from conftest import write_json
 
 from ecocompute import catalogue, domain, reference
 from ecocompute.measurement import Placement
-from validator import fabrication, hardware
+from validator import capacity, fabrication, hardware
 from validator.check import Checked
 from validator.run import cross_file_findings, validate
 
@@ -58,7 +58,7 @@ def _energy_floor_codes(doc: dict[str, Any], model_id: str, precision: str, abov
             t,
             energy_j=lower_idle_w * t.duration_s
             + above_floor
-            * hardware.READ_ENERGY_FLOOR_J_PER_BYTE
+            * capacity.READ_ENERGY_FLOOR_J_PER_BYTE
             * read_bytes
             * t.requests
             * sub.protocol.output_tokens,
@@ -246,11 +246,11 @@ def test_a_recorded_sliding_window_caps_the_cache_read() -> None:
     spec = reference.default().models["mistralai/Mistral-7B-Instruct-v0.2"]
     protocol = domain.parse(synthetic.submission(seed=3, n_measurements=1)).protocol
     long = replace(protocol, prompt_tokens=64, output_tokens=8_193)
-    assert hardware._mean_cached_tokens(spec, long) == 64 + 4_096
+    assert capacity._mean_cached_tokens(spec, long) == 64 + 4_096
     windowed = replace(spec, hyperparameters={**spec.hyperparameters, "sliding_window": 4_096})
-    assert hardware._mean_cached_tokens(windowed, long) == 4_096
+    assert capacity._mean_cached_tokens(windowed, long) == 4_096
     off = replace(spec, hyperparameters={**spec.hyperparameters, "sliding_window": 4_096, "use_sliding_window": False})
-    assert hardware._mean_cached_tokens(off, long) == 64 + 4_096
+    assert capacity._mean_cached_tokens(off, long) == 64 + 4_096
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Physical plausibility of every trial and summary: what the numbers of one file must satisfy
-among themselves (hardware.py checks them against the board and the model)."""
+among themselves (hardware.py and capacity.py check them against the board and the model)."""
 
 from __future__ import annotations
 

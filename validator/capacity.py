@@ -1,0 +1,188 @@
+"""What the board's memory allows a model: its weights and KV cache fit, no decode step is faster than
+reading them, and no token costs less energy than reading them and its arithmetic (the roofline and
+the energy floors). Constants are the datasheet's and physics'; each states its false-positive risk.
+"""
+
+from __future__ import annotations
+
+from ecocompute import catalogue, stats
+from ecocompute.domain import Measurement, Protocol, Submission
+from ecocompute.reference import GpuSpec, ModelSpec
+
+from .findings import Finding, make
+
+# A decode step reads every weight once, and the KV cache of every sequence of the batch, so at batch b:
+# tok/s <= b x bandwidth / (weight bytes + the batch's cache bytes, on average over a request's steps).
+# The weight bytes are the parameters at the precision's bytes per parameter (bitsandbytes keeps
+# embeddings and the head in fp16, so the true bytes are more and the bound is generous), and the
+# bandwidth is the datasheet peak (about 10-20 % above what kernels reach). The 25 % margin covers an
+# untied input embedding, which is counted but not read (up to about 10 % of the parameters of the
+# models we know) and caches. The cache read is the least attention can read: the prompt's keys and
+# values and those decoded so far, every layer, in the weights' float dtype (a batch of 56 Mistral-7B
+# sequences of 8,192 new tokens reads 30 GB of cache a step beside 14.5 GB of weights: weights alone
+# allowed 2.9x what the board can do; the real files' batch-32 rows add at most 5 % to their bytes).
+# Risk: a mixture of experts without active_parameter_count in its row; speculative decoding (not an
+# eco-collect engine); a sliding-window model whose window the table does not record.
+ROOFLINE_MARGIN = 1.25
+# ... and every step costs at least the energy of that reading: HBM3/HBM3e access costs about 3.5-3.9
+# pJ/bit (28-31 pJ per byte; HBM2 about 3.9 pJ/bit, GDDR5 about 15; O'Connor et al., "Fine-Grained
+# DRAM", MICRO 2017), and the SMs, caches and links add to it. The floor is 20 pJ per byte of weights
+# and KV cache read per decode step above the idle baseline: 5.6x below the least the real files show (113 pJ/byte net,
+# Phi-3-mini fp16 at batch 1 on an H200; nf4 rows spend 391 or more, their dequantisation on top) and
+# below HBM3's access energy alone, which leaves room for more efficient boards to come. Weights that
+# fit in a board's L2 cache may come from SRAM: no NVIDIA board's L2 exceeds about 126 MB (Blackwell),
+# so the floor judges weights of 128 MiB or more.
+# Risk: an idle baseline taken while another process loaded the GPU (the net energy then reads low;
+# physics.idle_range and physics.idle_power bound that too).
+READ_ENERGY_FLOOR_J_PER_BYTE = 20e-12
+FLOOR_MIN_WEIGHT_BYTES = 128 * 2**20
+# ... and every token costs its arithmetic, 2 FLOPs per active parameter, wherever the weights come
+# from: at least 0.2 pJ net per FLOP. A B200 at its dense fp16 peak (2.25 PFLOP/s at 1,000 W) spends
+# about 0.44 pJ per FLOP gross; the least real row spends 4.5 (Phi-3-mini int8-pure at batch 32 on an
+# H100, its 63 prompt tokens counted), 22x the floor. Risk: int8 tensor cores at their full peak (twice fp16's) on a future board,
+# which no decode step reaches (bitsandbytes' matmuls run far below peak).
+FLOP_ENERGY_FLOOR_J = 0.2e-12
+
+
+def _gpus_used(m: Measurement, count: int) -> int:
+    """GPUs the model's weights were spread over (1 when the placement is not recorded)."""
+    if m.placement is None:
+        return 1
+    return max(1, len({p for p in m.placement.device_map.values() if p < count}))
+
+
+def check(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str) -> list[Finding]:
+    """The weights fit in the GPUs used, and no trial decodes faster than reading them allows."""
+    out = []
+    bytes_per_param = catalogue.PRECISIONS[m.precision].bytes_per_param
+    used = _gpus_used(m, sub.environment.gpu.count)
+    weights_gib = spec.parameter_count * bytes_per_param / 2**30
+    tokens = sub.protocol.prompt_tokens + sub.protocol.output_tokens
+    cache_gib = _kv_cache_bytes(spec, m, tokens) / 2**30
+    memory_gib = sub.environment.gpu.memory_total_mib * used / 1024
+    if weights_gib + cache_gib > memory_gib:
+        out.append(
+            make(
+                "physics.memory_fit",
+                file,
+                f"{base}/precision",
+                f"{spec.id} in {m.precision} needs {weights_gib:.1f} GiB of weights and {cache_gib:.1f} GiB of KV cache "
+                f"(batch {m.batch_size} x {tokens} tokens); {used} GPU(s) hold {memory_gib:.1f} GiB",
+            )
+        )
+    weight_bytes = spec.active_parameter_count * bytes_per_param
+    # ... and the KV cache of the whole batch: attention reads every cached key and value at every step
+    cache_read = _kv_cache_bytes(spec, m, _mean_cached_tokens(spec, sub.protocol))
+    read_bytes = weight_bytes + cache_read
+    # One board's bandwidth however many hold the weights: both placements (catalogue.PLACEMENT_STRATEGIES)
+    # run the layers one GPU after another, so a decode step reads every weight at one board's speed.
+    bound = m.batch_size * board.memory_bandwidth_gb_s * 1e9 / read_bytes
+    for j, t in enumerate(m.trials):
+        if t.throughput_tok_s > ROOFLINE_MARGIN * bound:
+            out.append(
+                make(
+                    "physics.roofline",
+                    file,
+                    f"{base}/trials/{j}/duration_s",
+                    f"{t.throughput_tok_s:.1f} tok/s, but batch {m.batch_size} of {spec.id} in {m.precision} on "
+                    f"{used} {board.name} can decode at most {bound:.1f} tok/s ({board.memory_bandwidth_gb_s:.0f} GB/s "
+                    f"/ {read_bytes / 1e9:.2f} GB per step: {weight_bytes / 1e9:.2f} GB of weights and "
+                    f"{cache_read / 1e9:.2f} GB of KV cache on average; allowed with margin: {ROOFLINE_MARGIN * bound:.1f})",
+                )
+            )
+            break
+    if m.idle is not None:
+        cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # bytes an L2 cache could hold: no read floor
+        out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol, base, file)
+    return out
+
+
+def _mean_cached_tokens(spec: ModelSpec, protocol: Protocol) -> float:
+    """Tokens in each sequence's KV cache that a step reads, on average over a request's steps: the
+    prefill writes the prompt's, decode step k (1 to output - 1) reads the prompt's and k more, so
+    prompt + (output - 1) / 2 per step (a sliding window, where the table records one, caps it)."""
+    tokens = protocol.prompt_tokens + (protocol.output_tokens - 1) / 2
+    hp = spec.hyperparameters
+    window = hp.get("sliding_window")
+    if (
+        isinstance(window, int)
+        and not isinstance(window, bool)
+        and window > 0
+        and hp.get("use_sliding_window") is not False
+    ):
+        tokens = min(tokens, float(window))
+    return tokens
+
+
+def _prompt_flops_per_token(spec: ModelSpec) -> float:
+    """FLOPs each prompt token but the last costs at least: 2 per parameter of the layers between the
+    embedding and the output head (a lookup; logits only for the last position), so both are taken off
+    whether or not they are tied. 0 where the table lacks the sizes: never more than the work done."""
+    hp = spec.hyperparameters
+    try:
+        embedding = int(hp["vocab_size"]) * int(hp["hidden_size"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    return 2.0 * max(0, spec.active_parameter_count - 2 * embedding)
+
+
+def _energy_floor(
+    m: Measurement, read_bytes: float, spec: ModelSpec, protocol: Protocol, base: str, file: str
+) -> list[Finding]:
+    """Every request reads the weights (and its KV cache) once per output token (its prefill gives the first), every
+    generated token costs 2 FLOPs per active parameter and every other prompt token those of the layers
+    (a 16,384-token prompt costs its prefill, which a throughput kept from a 64-token one hides), so a
+    window's energy above idle is at least the floors' cost of those reads (``read_bytes`` 0: not
+    judged) or of that arithmetic, whichever is more.
+    Judged against the lower of the two idle windows, and for trials after warm-up only (no figure uses
+    warm-ups): a launch-bound configuration draws within a watt of idle, and the two windows of one
+    baseline differ by up to 9 W in the H100 files, so the mean would let idle noise decide."""
+    assert m.idle is not None
+    idle_w = m.idle.lower_power_w
+    per_prompt_token = _prompt_flops_per_token(spec)
+    for j, t in enumerate(m.trials):
+        if t.role == "warmup":
+            continue
+        steps = t.requests * protocol.output_tokens
+        read_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps
+        prompt_tokens = t.requests * m.batch_size * max(0, protocol.prompt_tokens - 1)
+        flops = 2.0 * spec.active_parameter_count * t.generated_tokens + per_prompt_token * prompt_tokens
+        flop_j = FLOP_ENERGY_FLOOR_J * flops
+        net_j = stats.net_energy_j(t, idle_w)
+        if net_j >= max(read_j, flop_j):
+            continue
+        if read_j >= flop_j:
+            why = (
+                f"{steps} decode steps, each reading {read_bytes / 1e9:.2f} GB of weights and KV cache; reading them costs at "
+                f"least {read_j:.1f} J ({READ_ENERGY_FLOOR_J_PER_BYTE * 1e12:.0f} pJ per byte)"
+            )
+        else:
+            why = (
+                f"{t.generated_tokens} generated tokens of 2 x {spec.active_parameter_count} FLOPs and {prompt_tokens} "
+                f"prompt tokens before them ({flops:.3g} FLOPs); they cost at least {flop_j:.1f} J "
+                f"({FLOP_ENERGY_FLOOR_J * 1e12:.1f} pJ per FLOP)"
+            )
+        return [
+            make(
+                "physics.energy_floor",
+                file,
+                f"{base}/trials/{j}/energy_j",
+                f"{net_j:.1f} J above idle ({t.energy_j} J less the lower idle window's {idle_w:.1f} W x "
+                f"{t.duration_s} s) for {why}",
+            )
+        ]
+    return []
+
+
+def _kv_cache_bytes(spec: ModelSpec, m: Measurement, tokens: float) -> float:
+    """Keys and values of every layer for the whole batch at the last token, in the cache's dtype
+    (the weights' float dtype): resident at the end of every request. 0 when the architecture's
+    hyper-parameters do not say."""
+    hp = spec.hyperparameters
+    try:
+        head_dim = hp.get("head_dim") or hp["hidden_size"] // hp["num_attention_heads"]
+        per_token = 2 * hp["num_hidden_layers"] * hp["num_key_value_heads"] * head_dim
+    except (KeyError, TypeError, ZeroDivisionError):
+        return 0.0
+    dtype_bytes = 4 if catalogue.PRECISIONS[m.precision].torch_dtype == "float32" else 2
+    return float(per_token * tokens * m.batch_size * dtype_bytes)
