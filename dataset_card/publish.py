@@ -27,7 +27,13 @@ from typing import Any
 
 import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 from huggingface_hub.repocard import metadata_load
 
 from advisor.reading import DatasetError
@@ -139,6 +145,8 @@ def _latest_counts(api: Any, repo_id: str, tags: set[str]) -> tuple[str, dict[st
     tag = "v" + ".".join(map(str, max(released)))
     try:
         card = api.hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=tag)
+    except LocalEntryNotFoundError:  # an EntryNotFoundError too, but the Hub was not reached: not a missing card
+        raise
     except (EntryNotFoundError, RevisionNotFoundError):
         return tag, None
     return tag, card_counts(Path(card))

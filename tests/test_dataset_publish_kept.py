@@ -105,3 +105,27 @@ def test_ids_from_the_hub_are_shown_escaped_and_capped(tmp_path: Path) -> None:
         publish(hub.api, "o/r", _build(tmp_path, SUBMITTED), "1.1.0")
     message = str(raised.value)
     assert "\n" not in message and "s0\\n::error::forged" in message and "and 2 more" in message
+
+
+def test_a_card_that_cannot_be_downloaded_is_not_a_card_without_counts(tmp_path: Path) -> None:
+    """hf_hub_download answers a network failure with LocalEntryNotFoundError, an EntryNotFoundError:
+    it was taken for a release card stating no counts, so the row check was skipped without a word
+    (and the dry run said the rows of v1.0.0 were unknown) while the network was down."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    hub = _released_hub(tmp_path)
+    build = _build(tmp_path, SUBMITTED)
+    real = hub.api.hf_hub_download.side_effect
+
+    def offline(repo_id: str, filename: str, **kwargs: object) -> str:
+        if filename == "README.md":
+            raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub")
+        return real(repo_id, filename, **kwargs)
+
+    hub.api.hf_hub_download.side_effect = offline
+    before = (hub.head, dict(hub.tags), hub.commits)
+    with pytest.raises(LocalEntryNotFoundError):
+        publish(hub.api, "o/r", build, "1.1.0")
+    assert (hub.head, dict(hub.tags), hub.commits) == before
+    plan = dry_run(hub.api, "o/r", build, "1.1.0")
+    assert plan.exists is None and "locate the file on the Hub" in plan.unknown and plan.rows == ""
