@@ -70,9 +70,9 @@ def released(api: Any, repo_id: str, tag: str) -> dict[str, str] | None:
 
 def check(build: dict[str, str], before: dict[str, str] | None, tag: str) -> str:
     """Refuse a build that drops a submission of ``tag`` or holds another file under its id; the
-    comparison in words (empty when ``before`` is unknown)."""
+    comparison in words (``before`` None: ``tag`` has no submissions config, said so)."""
     if before is None:
-        return ""
+        return f"; {tag} has no {CONFIG} config: its submissions are not compared"
     dropped = sorted(before.keys() - build.keys())
     changed = sorted(k for k in before.keys() & build.keys() if before[k] != build[k])
     problems = [

@@ -6,7 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_hub import GITATTRIBUTES, SUBMISSIONS, SUBMITTED, Hub, make_build, released, submissions_parquet
+from fake_hub import (
+    GITATTRIBUTES,
+    ROWS,
+    SUBMISSIONS,
+    SUBMITTED,
+    Hub,
+    card,
+    make_build,
+    released,
+    submissions_parquet,
+)
 
 from dataset_card import kept
 from dataset_card.publish import PublishError, dry_run, publish
@@ -66,11 +76,16 @@ def test_a_build_keeping_every_submission_is_published_and_the_plan_says_so(tmp_
     assert hub.files[SUBMISSIONS] == (build / SUBMISSIONS).read_bytes()
 
 
-def test_a_release_without_a_submissions_config_is_not_compared(tmp_path: Path) -> None:
-    hub = _released_hub(tmp_path, {".gitattributes": GITATTRIBUTES, "README.md": b"an early card"})
+@pytest.mark.parametrize("readme", [b"an early card", card(ROWS).encode()])
+def test_a_release_without_a_submissions_config_is_not_compared_and_the_plan_says_so(
+    tmp_path: Path, readme: bytes
+) -> None:
+    """Said whether or not the release's card states its rows (the plan was silent when it did)."""
+    hub = _released_hub(tmp_path, {".gitattributes": GITATTRIBUTES, "README.md": readme})
     build = _build(tmp_path, SUBMITTED)
     plan = dry_run(hub.api, "o/r", build, "1.1.0")
-    assert "kept" not in plan.rows and "unknown" in plan.rows
+    assert "kept" not in plan.rows
+    assert plan.rows.endswith("; v1.0.0 has no submissions config: its submissions are not compared")
     assert publish(hub.api, "o/r", build, "1.1.0").tag == "v1.1.0"
 
 
