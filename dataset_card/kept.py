@@ -62,8 +62,9 @@ def released(api: Any, repo_id: str, tag: str) -> dict[str, str] | None:
         try:
             return submissions(Path(tmp))
         except reading.DatasetError as exc:
+            why = str(exc).replace(printable(tmp) + "/", "")  # the Hub's path, not the folder just removed
             raise KeptError(
-                f"{tag}'s {CONFIG} config cannot be read ({exc}): its submissions cannot be compared with the "
+                f"{tag}'s {CONFIG} config cannot be read ({why}): its submissions cannot be compared with the "
                 "build's: nothing published (--allow-fewer-rows publishes without the comparison)"
             ) from None
 
