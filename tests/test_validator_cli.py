@@ -108,6 +108,27 @@ def test_output_replaces_no_file_that_only_begins_like_a_report(tmp_path: Path) 
     assert runner.invoke(main, ["--output", str(report), str(BAD)]).exit_code == 1  # its own: replaced
 
 
+def test_a_file_larger_than_any_report_is_not_read_to_be_refused(tmp_path: Path) -> None:
+    """A file that starts like a report but is larger than one can be is refused by its size: 64 MiB
+    of it were read into memory first."""
+    import tracemalloc
+
+    from validator import reporters
+
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:  # sparse: no disk is used for the zeros
+        fh.write(reporters.JSON_REPORT_START)
+        fh.truncate(reporters.MAX_JSON_REPORT_BYTES + 1)
+    tracemalloc.start()
+    try:
+        result = CliRunner().invoke(main, ["--output", str(huge), str(GOOD)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 2 and "is not a report eco-validate wrote" in result.output
+    assert peak < 16 << 20, peak
+
+
 def test_a_write_protected_report_is_refused_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only report (or one made immutable, which even root cannot replace) is refused before
     the run, not after it: the kernel's answer is what counts, so it is asked (here as a non-root

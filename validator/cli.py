@@ -56,6 +56,8 @@ def _own_report(output: Path) -> bool:
         with output.open("rb") as fh:
             if fh.read(len(reporters.JSON_REPORT_START)) != reporters.JSON_REPORT_START:
                 return False
+            if os.fstat(fh.fileno()).st_size > reporters.MAX_JSON_REPORT_BYTES:  # not read: no report is so large
+                return False
             fh.seek(0)
             text = fh.read(reporters.MAX_JSON_REPORT_BYTES + 1)
     except OSError:
