@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ecocompute import stats
-from ecocompute.cli import printable
+from ecocompute.cli import figure_text
 
 from . import text
 from .analysis import Curve, precision_rank
@@ -44,7 +44,7 @@ MAX_ERROR_BARS = 2_000
 
 def _label(value: str) -> str:
     """Text from the data for a figure: escaped, and no mathtext ($ starts a formula)."""
-    return printable(value, limit=80).replace("$", r"\$")
+    return figure_text(value, limit=80)
 
 
 def colour(precision: str) -> str:

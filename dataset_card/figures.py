@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue
-from ecocompute.cli import printable
+from ecocompute.cli import figure_text
 
 from .results import Line, Setting
 
@@ -34,12 +34,6 @@ def shown(settings: Sequence[Setting]) -> tuple[Setting, ...]:
     drawable = [s for s in settings if any(_has(line, "energy_per_1k_tokens_j") for line in s.lines)]
     ranked = sorted(drawable, key=lambda s: (-s.rows, s.gpu_name, s.model_id, s.weights))
     return tuple(ranked[:MAX_SETTINGS])
-
-
-def _text(value: str) -> str:
-    """Text from the data for a figure: escaped, and no mathtext (a $ in a board's name started a
-    formula, and one that does not parse aborted the build with a traceback)."""
-    return printable(value).replace("$", r"\$")
 
 
 def _has(line: Line, column: str) -> bool:
@@ -123,10 +117,8 @@ def _draw(path: Path, title: str, settings: Sequence[Setting], panel: Callable[[
             for col, engine in enumerate(engines):
                 ax = axes[row][col]
                 lines = [x for x in setting.lines if x.engine == engine]
-                ax.set_title(
-                    f"{_text(setting.gpu_name)}\n{_text(setting.model_id)} ({_text(setting.weights)}) · {_text(engine)}",
-                    fontsize=8,
-                )
+                gpu, model, weights = (figure_text(v) for v in (setting.gpu_name, setting.model_id, setting.weights))
+                ax.set_title(f"{gpu}\n{model} ({weights}) · {figure_text(engine)}", fontsize=8)
                 if not lines:
                     ax.set_axis_off()
                     continue

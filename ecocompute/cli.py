@@ -62,6 +62,12 @@ def printable(text: str, limit: int = 2000) -> str:
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
+def figure_text(text: str, limit: int = 2000) -> str:
+    """``text`` from the data for a matplotlib figure: printable, and every '$' escaped so that it is
+    drawn as written, never as mathtext (a formula that does not parse aborts the drawing)."""
+    return printable(text, limit).replace("$", r"\$")
+
+
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong."""
     if isinstance(exc, OSError) and not isinstance(exc, EcoError) and exc.strerror:
