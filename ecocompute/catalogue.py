@@ -144,9 +144,10 @@ class Precision:
         Settings of the other bitsandbytes mode (4-bit fields of an 8-bit load, say) are inert and
         not part of the label. Every mode quantizes every linear layer bitsandbytes would (no module
         skipped), and 8-bit keeps no fp16 copy of the weights: eco-collect passes neither setting, so
-        a record with either measured another computation than its label names."""
+        a record with either measured another computation than its label names. An unquantized
+        label expects no bitsandbytes field at all (eco-collect records none there)."""
         if self.bnb is None:
-            return {"method": "none", "torch_dtype": self.torch_dtype}
+            return {"method": "none", "torch_dtype": self.torch_dtype, **dict.fromkeys(BNB_FIELDS)}
         unchanged: dict[str, Any] = {"llm_int8_skip_modules": None}
         if not self.four_bit:
             unchanged["llm_int8_has_fp16_weight"] = False

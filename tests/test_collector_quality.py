@@ -165,3 +165,15 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
     qualities = [m["quality"] for m in doc["measurements"]]
     assert qualities[0] == qualities[1] and qualities[0]["corpus"] == "corpus.txt" and qualities[0]["value"] > 1
     assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_the_validator_knows_how_many_tokens_the_perplexity_counts() -> None:
+    # eco-validate rejects other counts (a perplexity "over one token of WikiText-2" was accepted)
+    from collector import quality
+    from validator import hardware
+
+    tok = _tokenizer()
+    long_text = TEXT * 20  # 4,400 tokens: more than the cap
+    result = perplexity(_model(len(tok)), tok, Corpus("t", long_text))
+    assert result.tokens == hardware.PERPLEXITY_TOKENS == quality.MAX_TOKENS - 1
+    assert hardware.WIKITEXT == quality.WIKITEXT

@@ -444,3 +444,28 @@ def test_nvml_1s_average_of_a_short_or_untimed_trial_is_not_judged(valid_doc: di
     assert lag.averaged_power(low, t.power_avg_w, "/t", "f.json")
     assert lag.averaged_power(replace(low, duration_s=1.9), t.power_avg_w, "/t", "f.json") == []
     assert lag.averaged_power(low, None, "/t", "f.json") == []
+
+
+# --- the perplexity's token count ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("corpus", "tokens", "rejected"),
+    [
+        ("wikitext-2-raw-v1/test", 4095, False),
+        ("wikitext-2-raw-v1/test", 4094, True),
+        ("wikitext-2-raw-v1/test", 1, True),
+        ("notes.txt", 1, False),
+        ("notes.txt", 4095, False),
+        ("notes.txt", 4096, True),
+    ],
+)
+def test_the_perplexity_counts_what_eco_collect_counts(
+    valid_doc: dict[str, Any], corpus: str, tokens: int, rejected: bool
+) -> None:
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    quality = domain.Quality("perplexity", 7.5, corpus, "1" * 64, tokens)
+    one = replace(sub, measurements=(replace(m, quality=quality),))
+    codes = [f.code for f in hardware.check(one, "f.json", reference.default())]
+    assert ("quality.perplexity" in codes) is rejected

@@ -251,7 +251,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "quality.perplexity",
-            "perplexity recorded for random weights, or outside (1, vocabulary size]",
+            "perplexity recorded for random weights, outside (1, vocabulary size], or not over eco-collect's tokens",
             "let eco-collect measure perplexity, and only for pretrained weights",
         ),
         _error("physics.temperature", "temperature outside 10-100 C", "check the sensor readings"),

@@ -30,6 +30,11 @@ BOOST_CLOCK_FACTOR = 1.35
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
 PARAMETER_TOLERANCE = 0.01  # num_parameters() of another transformers version may count a buffer more
+# eco-collect's perplexity predicts every token of the corpus's first 4,096 but the first (windows of
+# 1,024 share one token): 4,095 at most, and exactly that on WikiText-2's test split (over 240,000
+# words under any tokenizer). Risk: none while the collector's cap stays (a test ties the two).
+PERPLEXITY_TOKENS = 4095
+WIKITEXT = "wikitext-2-raw-v1/test"  # the corpus name eco-collect records for --quality wikitext
 MAX_SEEDED_TOKENS = 65_536  # recomputing seeded ids is linear in their number: bounded before hashing
 
 
@@ -197,6 +202,17 @@ def _quality(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Find
                 f"{base}/quality/value",
                 f"perplexity {q.value} is outside (1, {spec.vocab_size}] (a uniform guess over the vocabulary scores "
                 f"{spec.vocab_size})",
+            )
+        ]
+    want = "exactly" if q.corpus == WIKITEXT else "at most"
+    if q.tokens > PERPLEXITY_TOKENS or (want == "exactly" and q.tokens != PERPLEXITY_TOKENS):
+        return [
+            make(
+                "quality.perplexity",
+                file,
+                f"{base}/quality/tokens",
+                f"perplexity over {q.tokens} tokens of {q.corpus!r}; eco-collect predicts {want} {PERPLEXITY_TOKENS} "
+                "(the first 4,096 tokens of the corpus but the first)",
             )
         ]
     return []
