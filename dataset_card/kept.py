@@ -46,7 +46,8 @@ def released(api: Any, repo_id: str, tag: str) -> dict[str, str] | None:
         files = [e for e in tree if isinstance(e, RepoFile) and e.path.startswith(f"{CONFIG}/")]
     except EntryNotFoundError:
         return None
-    files = [e for e in files if e.path.endswith(".parquet")]
+    # what the comparison reads (reading.local_table: the config's own *.parquet, not a subfolder's)
+    files = [e for e in files if e.path.count("/") == 1 and e.path.endswith(".parquet")]
     if not files:
         return None
     size = sum(e.size for e in files)

@@ -149,3 +149,16 @@ def test_a_card_that_cannot_be_downloaded_is_not_a_card_without_counts(tmp_path:
     assert (hub.head, dict(hub.tags), hub.commits) == before
     plan = dry_run(hub.api, "o/r", build, "1.1.0")
     assert plan.exists is None and "locate the file on the Hub" in plan.unknown and plan.rows == ""
+
+
+def test_only_the_files_the_comparison_reads_are_downloaded(tmp_path: Path) -> None:
+    """The comparison reads submissions/*.parquet: a file in a subfolder of the release's config (none
+    a build writes) is neither downloaded nor read."""
+    first = tmp_path / "first"
+    first.mkdir()
+    files = released(make_build(first))
+    hub = Hub({**files, "submissions/old/train-00000-of-00001.parquet": b"PAR1 not parquet PAR1"})
+    hub.tags["v1.0.0"] = hub.head
+    assert publish(hub.api, "o/r", _build(tmp_path, SUBMITTED), "1.1.0").tag == "v1.1.0"
+    downloaded = [c.args[1] for c in hub.api.hf_hub_download.call_args_list]
+    assert SUBMISSIONS in downloaded and "submissions/old/train-00000-of-00001.parquet" not in downloaded
