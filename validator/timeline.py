@@ -64,16 +64,10 @@ def _idle_windows(sub: Submission, file: str) -> list[Finding]:
     passed). The real files leave 43 s or more before their first trial and 0.36 s to spare after."""
     assert sub.session is not None
     idle_s, wall_s = sub.protocol.idle_window_s, sub.session.wall_s
-    spans = [
-        (t.started_at_s, t.started_at_s + t.duration_s, i, j)
-        for i, m in enumerate(sub.measurements)
-        if m.status != "skipped"
-        for j, t in enumerate(m.trials)
-        if t.started_at_s is not None
-    ]
+    spans = _spans(sub)  # a skipped row has no trials; any that it had would follow an idle window too
     if not spans:
         return []
-    start, _, i, j = min(spans)
+    start, _, i, j = spans[0]
     if start < idle_s - CLOCK_SLACK_S:
         return [
             make(
@@ -98,15 +92,20 @@ def _idle_windows(sub: Submission, file: str) -> list[Finding]:
     return []
 
 
-def _overlap(sub: Submission, file: str) -> list[Finding]:
-    """One board set runs one trial at a time: the trials of different measurements (interleaved or one
-    after another) never overlap. The first overlap is named; within a measurement _session names it."""
-    spans = sorted(
+def _spans(sub: Submission) -> list[tuple[float, float, int, int]]:
+    """(start, end, row, trial) of every timed trial, in order of start (then end)."""
+    return sorted(
         (t.started_at_s, t.started_at_s + t.duration_s, i, j)
         for i, m in enumerate(sub.measurements)
         for j, t in enumerate(m.trials)
         if t.started_at_s is not None
     )
+
+
+def _overlap(sub: Submission, file: str) -> list[Finding]:
+    """One board set runs one trial at a time: the trials of different measurements (interleaved or one
+    after another) never overlap. The first overlap is named; within a measurement check names it."""
+    spans = _spans(sub)
     latest = None  # the span ending last so far: a long trial may reach past several later ones
     for span in spans:
         start, _, k, n = span
