@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import fake_nvml
+import pytest
 import torch
 
 from collector.engines import EngineUnavailable, Workload
@@ -342,3 +343,18 @@ class RecordingCuda:
     def launch(self, device: Any) -> None:
         pool = "pool" if device in self.pools else "-"
         self.log.append(("launch", str(self.current_stream(device)), pool))
+
+
+def fake_cuda_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test machine's torch is a CPU build (``2.x+cpu``, no CUDA version); the fake GPU stands for a
+    CUDA 13.0 build, so the recorded versions say so together (validator.versions judges the pair)."""
+    from collector import hostinfo
+
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    real = hostinfo.package_versions
+
+    def cuda_build() -> dict[str, str]:
+        found = real()
+        return found | {"torch": found["torch"].split("+", 1)[0] + "+cu130"}
+
+    monkeypatch.setattr(hostinfo, "package_versions", cuda_build)

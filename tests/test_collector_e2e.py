@@ -14,7 +14,17 @@ from typing import Any
 
 import pytest
 import torch
-from fakes import Board, FakeSampler, FakeTime, PlainGraphs, noisy, nvml_on, register_test_model, timed
+from fakes import (
+    Board,
+    FakeSampler,
+    FakeTime,
+    PlainGraphs,
+    fake_cuda_build,
+    noisy,
+    nvml_on,
+    register_test_model,
+    timed,
+)
 from transformers import LlamaConfig
 
 from collector.collect import collect
@@ -51,8 +61,7 @@ def tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def _cuda_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The CPU torch of the test machine reports no CUDA version; the fake GPU stands for a CUDA build.
-    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    fake_cuda_build(monkeypatch)
 
 
 def _request(tmp_path: Path, config: Path, **kw: Any) -> RunRequest:

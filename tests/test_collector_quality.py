@@ -119,7 +119,7 @@ def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
 
 def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
-    from fakes import register_test_model
+    from fakes import fake_cuda_build, register_test_model
     from test_collector_e2e import _hooks
 
     from collector.models import LoadedModel, ModelSource
@@ -129,7 +129,7 @@ def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest
     from ecocompute.gates import Gates
     from validator.run import exit_code, validate
 
-    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    fake_cuda_build(monkeypatch)
     tok = _tokenizer()
     register_test_model(monkeypatch, tmp_path, "org/tiny", "llama", _config(len(tok)))
     trained = _trained_model(tok)

@@ -113,6 +113,16 @@ CATALOGUE: dict[str, Code] = {
             "expected under WSL2 (a Windows driver, Linux NVML) and with CUDA forward compatibility on data-centre "
             "boards; otherwise record the versions as NVML and torch report them, never by hand",
         ),
+        _error(
+            "provenance.driver_cuda",
+            "the CUDA major NVML names is not the one the driver's branch ships, or the CUDA driver is older than it",
+            "record the versions as NVML reports them (eco-collect does), never by hand",
+        ),
+        _error(
+            "provenance.software_versions",
+            "Python older than eco-collect supports, or a torch build labelled for another CUDA (or none) than torch_cuda",
+            "record the versions the measuring environment reports (eco-collect does), never by hand",
+        ),
         _error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
         _error(
             "provenance.quantization_mismatch",

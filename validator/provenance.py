@@ -11,6 +11,7 @@ from ecocompute import catalogue, ids, reference
 from ecocompute.domain import Submission
 from ecocompute.reference import Reference
 
+from . import versions
 from .contract import parse_utc
 from .findings import Finding, make
 
@@ -66,8 +67,8 @@ def check(
     ref = ref or reference.default()
     findings: list[Finding] = []
     env = sub.environment
-    for section, versions in (("software", env.software), ("driver", env.driver)):
-        for key, value in sorted(versions.items()):
+    for section, recorded in (("software", env.software), ("driver", env.driver)):
+        for key, value in sorted(recorded.items()):
             problem = version_problem(value)
             if problem:
                 findings.append(
@@ -80,7 +81,7 @@ def check(
                 findings.append(
                     make("provenance.missing_value", file, f"/environment/{section}/{f.name}", f"{f.name} is {value!r}")
                 )
-    findings += _driver(sub, file)
+    findings += versions.check(sub, file)
     created = parse_utc(sub.created_at)
     findings += _collector(sub, created, file, ref)
     findings += _version(sub, file, ref, sha256)
@@ -120,46 +121,6 @@ def check(
                 )
             )
     return findings
-
-
-def _major(version: str | None) -> int | None:
-    """The leading number of a version ('13' of '13.0'); None when it does not start with ASCII digits."""
-    head = (version or "").split(".", 1)[0]
-    return int(head) if 0 < len(head) <= 6 and head.isascii() and head.isdigit() else None
-
-
-def _driver(sub: Submission, file: str) -> list[Finding]:
-    """What follows from NVIDIA's own versioning: NVML's version is '<CUDA major>.<driver version>'
-    (13.580.159.04 for driver 580.159.04), and torch built for a newer CUDA major than the driver's does
-    not load (CUDA's minor-version compatibility holds within one major). Nothing here needs a table of
-    releases, so no new driver can be refused."""
-    driver, where = sub.environment.driver, "/environment/driver"
-    out = []
-    version, nvml = driver.get("driver_version"), driver.get("nvml_version")
-    if version and nvml and not nvml.endswith("." + version):
-        out.append(
-            make(
-                "provenance.driver_versions",
-                file,
-                f"{where}/nvml_version",
-                f"NVML {nvml!r} does not end with the driver's version {version!r} (NVML reports "
-                f"'<CUDA major>.{version}' on Linux; under WSL2 the driver is Windows's)",
-            )
-        )
-    cuda, torch_cuda = _major(nvml), sub.environment.software.get("torch_cuda")
-    built = _major(torch_cuda)
-    if cuda is not None and built is not None and built > cuda:
-        out.append(
-            make(
-                "provenance.driver_versions",
-                file,
-                "/environment/software/torch_cuda",
-                f"torch built for CUDA {torch_cuda!r} cannot load on a driver of CUDA {cuda} (NVML {nvml!r}): "
-                "CUDA's compatibility holds within one major version, unless a forward-compatibility package "
-                "(data-centre boards) supplies the newer one",
-            )
-        )
-    return out
 
 
 def _collector(sub: Submission, created: datetime, file: str, ref: Reference) -> list[Finding]:

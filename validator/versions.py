@@ -1,0 +1,191 @@
+"""What the recorded versions of the driver and the software imply about each other: a file whose
+versions could not have run together, or could not have run eco-collect, was not measured as stated.
+
+Nothing here needs a table of every release, so no future driver or library is refused: the driver's
+branch fixes the CUDA major its NVML reports only up to the newest branch below, and beyond it any
+later major is allowed.
+"""
+
+from __future__ import annotations
+
+from packaging.version import InvalidVersion, Version
+
+from ecocompute.domain import Submission
+
+from .findings import Finding, make
+
+# NVIDIA's CUDA Toolkit release notes, table "CUDA Toolkit and Corresponding Driver Versions" (Linux
+# x86_64): the first driver of each CUDA major, 10.0.130 >= 410.48, 11.0.1 >= 450.36.06, 12.0 GA
+# >= 525.60.13, 13.0 GA >= 580.65.06. A driver ships the CUDA of its branch, so branch 470 reports CUDA
+# 11 and NVML '11.470.57.02'; branch 580 reports 13. Newest first.
+FIRST_BRANCH_OF_CUDA_MAJOR = ((13, 580), (12, 525), (11, 450), (10, 410))
+# eco-collect's own floor (pyproject.toml requires-python; it uses zip(strict=), new in 3.10): no Python
+# older than this ran it. tests/test_versions.py keeps the two equal.
+MIN_PYTHON = Version("3.10")
+_DRIVER = "/environment/driver"
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    return _driver(sub, file) + _cuda_of_branch(sub, file) + _software(sub, file)
+
+
+def major(version: str | None) -> int | None:
+    """The leading number of a version ('13' of '13.0'); None when it does not start with ASCII digits."""
+    head = (version or "").split(".", 1)[0]
+    return int(head) if 0 < len(head) <= 6 and head.isascii() and head.isdigit() else None
+
+
+def cuda_major_of_branch(branch: int) -> tuple[int, int | None] | None:
+    """The CUDA majors a driver branch can report, (lowest, highest; None: no limit known), or None
+    below the table (a driver older than CUDA 10, which no torch eco-collect supports loads on)."""
+    newer: int | None = None
+    for cuda, first in FIRST_BRANCH_OF_CUDA_MAJOR:
+        if branch >= first:
+            return (cuda, None) if newer is None else (cuda, cuda)
+        newer = cuda
+    return None
+
+
+def _driver(sub: Submission, file: str) -> list[Finding]:
+    """What follows from NVIDIA's own versioning: NVML's version is '<CUDA major>.<driver version>'
+    (13.580.159.04 for driver 580.159.04), and torch built for a newer CUDA major than the driver's does
+    not load (CUDA's minor-version compatibility holds within one major). A warning: under WSL2 the
+    driver is Windows's, and a forward-compatibility package brings a newer CUDA to data-centre boards."""
+    driver = sub.environment.driver
+    out = []
+    version, nvml = driver.get("driver_version"), driver.get("nvml_version")
+    if version and nvml and not nvml.endswith("." + version):
+        out.append(
+            make(
+                "provenance.driver_versions",
+                file,
+                f"{_DRIVER}/nvml_version",
+                f"NVML {nvml!r} does not end with the driver's version {version!r} (NVML reports "
+                f"'<CUDA major>.{version}' on Linux; under WSL2 the driver is Windows's)",
+            )
+        )
+    cuda, torch_cuda = major(nvml), sub.environment.software.get("torch_cuda")
+    built = major(torch_cuda)
+    if cuda is not None and built is not None and built > cuda:
+        out.append(
+            make(
+                "provenance.driver_versions",
+                file,
+                "/environment/software/torch_cuda",
+                f"torch built for CUDA {torch_cuda!r} cannot load on a driver of CUDA {cuda} (NVML {nvml!r}): "
+                "CUDA's compatibility holds within one major version, unless a forward-compatibility package "
+                "(data-centre boards) supplies the newer one",
+            )
+        )
+    return out
+
+
+def _cuda_of_branch(sub: Submission, file: str) -> list[Finding]:
+    """NVML comes with the driver: where it names the recorded driver (not WSL2's Windows driver), its
+    CUDA major is the one that driver's branch ships. The CUDA driver (libcuda) may be newer than the
+    branch's, from a forward-compatibility package, but never older: an older libcuda does not
+    initialise on a newer kernel driver, so no trial could have run."""
+    driver = sub.environment.driver
+    version, nvml, reported = (
+        driver.get("driver_version"),
+        driver.get("nvml_version"),
+        driver.get("cuda_driver_version"),
+    )
+    if not (version and nvml and nvml.endswith("." + version)):
+        return []  # provenance.driver_versions says what is wrong
+    branch, cuda = major(version), major(nvml)
+    span = cuda_major_of_branch(branch) if branch is not None else None
+    if span is None or cuda is None:
+        return []
+    lowest, highest = span
+    out = []
+    if cuda < lowest or (highest is not None and cuda > highest):
+        ships = f"CUDA {lowest}" if highest is not None else f"CUDA {lowest} or later"
+        out.append(
+            make(
+                "provenance.driver_cuda",
+                file,
+                f"{_DRIVER}/nvml_version",
+                f"NVML {nvml!r} names CUDA {cuda}, but driver branch {branch} ships {ships} (NVIDIA's CUDA "
+                "release notes: the first driver of each CUDA major)",
+            )
+        )
+    libcuda = major(reported)
+    if libcuda is not None and libcuda < cuda:
+        out.append(
+            make(
+                "provenance.driver_cuda",
+                file,
+                f"{_DRIVER}/cuda_driver_version",
+                f"the CUDA driver {reported!r} is older than the CUDA {cuda} of the installed driver (NVML "
+                f"{nvml!r}): an older CUDA driver does not initialise on a newer kernel driver",
+            )
+        )
+    return out
+
+
+def _parsed(value: str | None) -> Version | None:
+    try:
+        return Version(value) if value else None
+    except InvalidVersion:
+        return None  # provenance.unpinned_version judges the spelling
+
+
+def _software(sub: Submission, file: str) -> list[Finding]:
+    """A Python eco-collect cannot run on, and a torch wheel whose local label (``+cu130``, ``+cpu``)
+    names another CUDA than the one torch reported it was built with, or none."""
+    software, out = sub.environment.software, []
+    python = _parsed(software.get("python"))
+    if python is not None and python < MIN_PYTHON:
+        out.append(
+            make(
+                "provenance.software_versions",
+                file,
+                "/environment/software/python",
+                f"Python {software.get('python')!r}: eco-collect needs Python {MIN_PYTHON} or later",
+            )
+        )
+    torch, torch_cuda = _parsed(software.get("torch")), software.get("torch_cuda")
+    label = (torch.local or "") if torch is not None else ""
+    if torch_cuda and _contradicts(label, torch_cuda):
+        out.append(
+            make(
+                "provenance.software_versions",
+                file,
+                "/environment/software/torch",
+                f"torch {software.get('torch')!r} is a build {_label_meaning(label)}, but torch_cuda says it was "
+                f"built for CUDA {torch_cuda!r}",
+            )
+        )
+    return out
+
+
+def _contradicts(label: str, torch_cuda: str) -> bool:
+    """A CUDA label for another CUDA, or a build without CUDA (whose torch.version.cuda is None); any
+    other label (a source build's, a container's commit) says nothing of CUDA."""
+    digits = _label_cuda(label)
+    if digits is not None:
+        wanted = _cuda_digits(torch_cuda)
+        return wanted is not None and wanted != digits
+    return label == "cpu" or label.startswith("rocm")
+
+
+def _label_cuda(label: str) -> str | None:
+    """The digits of a PyTorch wheel's CUDA label ('130' of 'cu130'), or None for any other label."""
+    digits = label[2:] if label.startswith("cu") else ""
+    return digits if 2 <= len(digits) <= 4 and digits.isascii() and digits.isdigit() else None
+
+
+def _cuda_digits(torch_cuda: str) -> str | None:
+    """'130' of '13.0', '118' of '11.8': how PyTorch's wheel labels spell a CUDA version."""
+    parts = torch_cuda.split(".")
+    if len(parts) < 2 or not all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts[:2]):
+        return None
+    return f"{int(parts[0])}{int(parts[1])}"
+
+
+def _label_meaning(label: str) -> str:
+    digits = _label_cuda(label)
+    if digits is not None:
+        return f"for CUDA {digits[:-1]}.{digits[-1]}"
+    return "without CUDA (for the CPU)" if label == "cpu" else "for AMD's ROCm, not CUDA"
