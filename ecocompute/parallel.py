@@ -1,11 +1,12 @@
 """Map a function over chunks of items on every core, when there are enough items to pay for it;
-run one long call beside the caller's own work."""
+run one long call beside the caller's own work; run one call in a process whose memory is capped."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import pickle
+import resource
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -129,3 +130,58 @@ def aside(fn: Callable[..., R], *args: Any) -> Aside[R]:
     after a fork (Arrow's, jemalloc's) are tolerated; on Python 3.12+ the fork warns when such threads
     exist, which is expected here."""
     return Aside(fn, args, fork=_can_fork() and (os.cpu_count() or 1) >= 2)
+
+
+class OutOfMemory(MemoryError):
+    """A ``within_memory`` call needed more memory than it was given (or its process was killed)."""
+
+
+_STATUS = "/proc/self/status"  # VmData: what RLIMIT_DATA counts, Linux's own figure
+
+
+def _data_bytes() -> int | None:
+    """This process's data segment (heap and private writable mappings) in bytes; None off Linux."""
+    try:
+        with open(_STATUS, encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, UnicodeError):
+        return None
+    return None
+
+
+def capped() -> bool:
+    """Whether ``within_memory`` can cap a call here: fork, Linux's VmData, and a caller allowed to
+    start processes (a daemon process, such as an ``aside`` child, is not)."""
+    return _can_fork() and _data_bytes() is not None and not multiprocessing.current_process().daemon
+
+
+def _limited(extra_bytes: int, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
+    """In the child: let the data segment grow by ``extra_bytes`` beyond what the fork inherited, then
+    call. A larger allocation fails (MemoryError in Python, Arrow's std::bad_alloc ends the process)."""
+    now = _data_bytes()
+    if now is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        soft = now + extra_bytes
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+    return fn(*args)
+
+
+def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any) -> R:
+    """``fn(*args)`` in a forked child whose heap may grow by at most ``extra_bytes``: for reading input
+    whose true size is known only once read (a compressed file that lies about what it holds). Its
+    result must pickle (keep it small: it is copied back). OutOfMemory when the call ran out or its
+    process died; any other exception of ``fn`` is re-raised here. Where ``capped()`` is False
+    (Windows, macOS, a daemon process) the call runs here, unbounded."""
+    if not capped():
+        return fn(*args)
+    pending = Aside(_limited, (extra_bytes, fn, args), fork=True)
+    try:
+        return pending.result()
+    except ChildDied as exc:
+        raise OutOfMemory(f"the process ended before it finished ({exc})") from None
+    except MemoryError as exc:
+        raise OutOfMemory(str(exc) or "out of memory") from None

@@ -124,7 +124,105 @@ def test_running_out_of_memory_is_one_line(copy: Path, monkeypatch: pytest.Monke
         raise MemoryError
 
     monkeypatch.setattr(pq, "read_table", exhausted)
+    monkeypatch.setattr(reading.parallel, "_data_bytes", lambda: None)  # no capped first read: this machine is full
     result = CliRunner().invoke(main, ["report", "--dataset", str(copy), "--out", str(copy.parent / "r")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("eco-advise: error: ") and "ran out of memory reading the dataset" in result.output
     assert not (copy.parent / "r").exists()
+
+
+def _varint(n: int, length: int = 0) -> bytes:
+    """Thrift's compact varint of ``n``, padded with continuation bytes to ``length`` (readers accept them)."""
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F)
+        n >>= 7
+        if not n:
+            break
+        out[-1] |= 0x80
+    while len(out) < length:
+        out[-1] |= 0x80
+        out.append(0)
+    return bytes(out)
+
+
+def _understated(folder: Path, mib: int, groups: int) -> None:
+    """Rewrite legacy/ as ``groups`` row groups of one row holding ``mib`` MiB of text (kilobytes once
+    compressed), each column chunk's footer claiming 4 kB decompressed: the page headers, which Arrow
+    trusts, still say ``mib`` MiB (how a 241-kB file hid 4 GB, 5.1 GB of memory in 9.8 s)."""
+    path = folder / "legacy" / NAME
+    table = _with(_legacy(folder).slice(0, 1), "hf_path", pa.array(["a" * (mib << 20)]))
+    with pq.ParquetWriter(path, table.schema, compression="zstd", use_dictionary=False) as writer:
+        for _ in range(groups):
+            writer.write_table(table)
+    meta = pq.read_metadata(path)
+    column = meta.schema.to_arrow_schema().get_field_index("hf_path")
+    data_ = bytearray(path.read_bytes())
+    start = len(data_) - 8 - int.from_bytes(data_[-8:-4], "little")
+    footer = bytes(data_[start:-8])
+    for size in {meta.row_group(g).column(column).total_uncompressed_size for g in range(groups)}:
+        old = _varint(2 * size)  # an i64 is zigzag-encoded
+        assert footer.count(old) == groups
+        footer = footer.replace(old, _varint(2 * 4096, len(old)))
+    data_[start:-8] = footer
+    path.write_bytes(bytes(data_))
+    assert pq.read_metadata(path).row_group(0).column(column).total_uncompressed_size == 4096
+
+
+def test_a_footer_that_understates_its_pages_is_refused_within_the_cap(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capped first read runs out before this process reads anything (on Linux)."""
+    _understated(copy, mib=32, groups=4)
+    monkeypatch.setattr(reading, "READ_SLACK_BYTES", 24 << 20)
+    if not reading.parallel.capped():
+        pytest.skip("no memory cap on this platform")
+    result = CliRunner().invoke(main, ["--dataset", str(copy), "--gpu", "H100", "--params", "7B"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "legacy/train-00000-of-00001.parquet holds more than its metadata declares" in result.output
+    assert "it is not a file eco-dataset build wrote" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_what_a_file_really_takes_is_charged_to_the_budget(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the cap, the size measured once read is charged where the metadata said less: 128 MiB
+    declared as 16 kB do not pass a budget with 64 MiB to spare, and this process never reads them
+    (the capped child did; before, they were read here and refused after)."""
+    clean = _spent(copy)
+    _understated(copy, mib=32, groups=4)
+    monkeypatch.setattr(reading, "MAX_READ_BYTES", clean + (64 << 20))
+    read_here: list[int] = []  # the child's appends stay in the child
+    real = pq.read_table
+
+    def spy(*args: object, **kwargs: object) -> pa.Table:
+        table = real(*args, **kwargs)
+        read_here.append(table.nbytes)
+        return table
+
+    monkeypatch.setattr(reading.pq, "read_table", spy)
+    with pytest.raises(data.DatasetError, match=r"legacy/train-00000-of-00001.parquet would take more than"):
+        data.load(copy)
+    if reading.parallel.capped():
+        assert max(read_here) < 32 << 20
+
+
+def test_a_builds_files_take_less_than_their_charge(advisor_build: Path) -> None:
+    """The first read's cap stands on this: what a build's files take once read is within what the
+    metadata charged (so nothing more is charged either)."""
+    budget = reading.Budget()
+    for config, columns in (
+        ("measurements", data.MEASUREMENT_COLUMNS),
+        ("trials", data.TRIAL_COLUMNS),
+        ("legacy", data.LEGACY_COLUMNS),
+    ):
+        file = advisor_build / config / NAME
+        meta = pq.read_metadata(file)
+        charged = reading.Budget()
+        reading._bounded_read(file, meta, columns, charged, as_rows=config != "trials")
+        schema = meta.schema.to_arrow_schema()
+        text = [c for c in columns if reading._is_text(schema.field(c).type)]
+        with pa.memory_map(str(file)) as source:
+            measured = reading._read_size(source, columns, text)
+        assert measured <= charged.spent, config
+        budget.spent += charged.spent
+    assert budget.spent < reading.MAX_READ_BYTES

@@ -1,0 +1,52 @@
+"""ecocompute.parallel.within_memory: a call in a forked child whose heap is capped (RLIMIT_DATA over
+Linux's VmData), for input whose size is known only once read."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from ecocompute import parallel
+
+pytestmark = pytest.mark.skipif(not parallel.capped(), reason="no memory cap on this platform")
+
+
+def _allocate(mib: int) -> int:
+    return len(bytearray(mib << 20))
+
+
+def test_a_call_within_its_cap_returns_its_value() -> None:
+    assert parallel.within_memory(64 << 20, _allocate, 16) == 16 << 20
+
+
+def test_a_call_beyond_its_cap_is_out_of_memory_and_this_process_goes_on() -> None:
+    with pytest.raises(parallel.OutOfMemory):
+        parallel.within_memory(32 << 20, _allocate, 256)
+    assert _allocate(256) == 256 << 20  # the cap was the child's alone
+
+
+def test_the_calls_own_errors_come_back_as_they_are() -> None:
+    def fails() -> None:
+        raise ValueError("not a number")
+
+    with pytest.raises(ValueError, match="not a number"):
+        parallel.within_memory(64 << 20, fails)
+
+
+def test_a_child_killed_is_out_of_memory() -> None:
+    """The kernel's OOM killer ends a process with SIGKILL, as Arrow's std::bad_alloc ends it by abort."""
+
+    def killed() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(parallel.OutOfMemory, match="ended before it finished"):
+        parallel.within_memory(64 << 20, killed)
+
+
+def test_where_nothing_can_be_capped_the_call_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_data_bytes", lambda: None)
+    assert not parallel.capped()
+    pid = os.getpid()
+    assert parallel.within_memory(1, os.getpid) == pid
