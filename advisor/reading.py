@@ -19,7 +19,6 @@ only then does this process read the file, through the same open file.
 
 from __future__ import annotations
 
-import stat
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecocompute import parallel
+from ecocompute import parallel, smallfile
 from ecocompute.cli import EcoError, printable
 from ecocompute.columns import CONFIGS
 
@@ -112,11 +111,15 @@ def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Bud
 def _regular(file: Path) -> None:
     """A FIFO would block the read for ever, a folder or device fail in Arrow's words."""
     try:
-        regular = stat.S_ISREG(file.stat().st_mode)  # follows links: a Hub snapshot's files are links
-    except OSError as exc:
+        # Only judged (Arrow opens it, bounded by the footer and the budget). Links are followed: a Hub
+        # snapshot's files are links.
+        smallfile.check(file)
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "not_regular":
+            raise DatasetError(
+                f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote"
+            ) from None
         raise DatasetError(f"cannot read {printable(str(file))}: {exc.strerror}") from None
-    if not regular:
-        raise DatasetError(f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote")
 
 
 def _footer(file: Path) -> None:

@@ -3,11 +3,10 @@ must describe the table's architecture) or the Hub, and its parameter count."""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 from typing import Any
 
-from ecocompute import reference
+from ecocompute import reference, smallfile
 from ecocompute.cli import printable
 
 from .errors import CollectError
@@ -80,16 +79,16 @@ def _readable_config(config_path: Path) -> None:
     file = config_path / "config.json" if config_path.is_dir() else config_path
     shown = printable(str(file))
     try:
-        info = file.stat()
-    except OSError as exc:
+        smallfile.check(file, MAX_CONFIG_BYTES)  # only judged: transformers opens it
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "not_regular":
+            raise CollectError(f"--config {shown} is not a regular file: give a config.json") from None
+        if exc.reason == "too_large":
+            raise CollectError(
+                f"--config {shown} holds {exc.size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config.json "
+                "takes: give the model's config.json"
+            ) from None
         raise CollectError(f"--config {shown} cannot be read ({exc.strerror}): give a config.json") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise CollectError(f"--config {shown} is not a regular file: give a config.json")
-    if info.st_size > MAX_CONFIG_BYTES:
-        raise CollectError(
-            f"--config {shown} holds {info.st_size:,} bytes, more than the {MAX_CONFIG_BYTES:,} a config.json "
-            "takes: give the model's config.json"
-        )
 
 
 def build_config(model_id: str, config_path: Path | None = None) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
+
+from ecocompute import smallfile
 
 from .errors import CheckpointError
 
@@ -74,18 +75,17 @@ class Checkpoint:
         # A regular file only (a FIFO would block the read), bounded: a run of the schema's 1,000
         # configurations of 2,000 trials each stays far below it.
         try:
-            info = os.stat(self.path)
-            if not stat.S_ISREG(info.st_mode):
-                raise CheckpointError(f"{self.path} is not a regular file; delete it to start over")
-            if info.st_size > MAX_BYTES:
-                raise CheckpointError(f"{self.path} holds {info.st_size:,} bytes, more than a run writes; delete it")
-            with self.path.open("rb") as fh:
-                return fh.read(MAX_BYTES + 1).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CheckpointError(
-                f"{self.path} is corrupt (not UTF-8 at byte {exc.start}); delete it to start over"
-            ) from None
-        except OSError as exc:
+            return smallfile.read_text(self.path, MAX_BYTES)
+        except smallfile.SmallFileError as exc:
+            if exc.reason == "not_regular":
+                raise CheckpointError(f"{self.path} is not a regular file; delete it to start over") from None
+            if exc.reason == "too_large":
+                size = f"grew past {MAX_BYTES:,} bytes while read" if exc.grew else f"holds {exc.size:,} bytes"
+                raise CheckpointError(f"{self.path} {size}, more than a run writes; delete it") from None
+            if exc.reason == "not_utf8":
+                raise CheckpointError(
+                    f"{self.path} is corrupt (not UTF-8 at byte {exc.offset}); delete it to start over"
+                ) from None
             raise CheckpointError(f"{self.path} cannot be read ({exc.strerror}); delete it to start over") from None
 
     def _corrupt(self, number: int, why: str) -> CheckpointError:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecocompute import smallfile
 from ecocompute.cli import printable
 from ecocompute.domain import Quality
 from validator.loading import unsafe_text
@@ -47,8 +48,11 @@ def load_corpus(spec: str) -> Corpus:
         return Corpus(WIKITEXT, "\n\n".join(rows["text"]))
     path = Path(spec)
     shown = printable(spec[:200])
-    if not path.is_file():  # a FIFO or a device is not a file either: reading one would block or never end
-        raise CollectError(f"--quality {shown}: not 'wikitext' and not a readable file")
+    not_a_file = f"--quality {shown}: not 'wikitext' and not a readable file"
+    try:
+        smallfile.check(path)  # a FIFO or a device is not a file either: reading one would block or never end
+    except smallfile.SmallFileError:
+        raise CollectError(not_a_file) from None
     why = unsafe_text(json.dumps(path.name, ensure_ascii=False))
     if why or len(path.name) > CORPUS_NAME_MAX_CHARS:
         # The name is recorded as quality.corpus: eco-validate would refuse the finished file.
@@ -57,19 +61,18 @@ def load_corpus(spec: str) -> Corpus:
             "which the submission cannot record: rename or copy the file"
         )
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(CORPUS_MAX_BYTES + 1)
-    except OSError as exc:
-        raise CollectError(f"--quality {shown}: cannot be read ({exc.strerror})") from None
-    if len(raw) > CORPUS_MAX_BYTES:
-        raise CollectError(
-            f"--quality {shown}: more than {CORPUS_MAX_BYTES // 2**20} MiB; the perplexity reads only the first "
-            f"{MAX_TOKENS} tokens: give a shorter file (WikiText-2's test split is 1.3 MB)"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CollectError(f"--quality {shown}: not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+        text = smallfile.read_text(path, CORPUS_MAX_BYTES)
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "too_large":
+            raise CollectError(
+                f"--quality {shown}: more than {CORPUS_MAX_BYTES // 2**20} MiB; the perplexity reads only the first "
+                f"{MAX_TOKENS} tokens: give a shorter file (WikiText-2's test split is 1.3 MB)"
+            ) from None
+        if exc.reason == "not_utf8":
+            raise CollectError(f"--quality {shown}: not UTF-8 text (byte {exc.offset}); convert it to UTF-8") from None
+        if exc.reason == "unreadable":
+            raise CollectError(f"--quality {shown}: cannot be read ({exc.strerror})") from None
+        raise CollectError(not_a_file) from None  # gone or replaced since the check
     return Corpus(path.name, text)
 
 

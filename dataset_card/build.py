@@ -14,7 +14,6 @@ import contextlib
 import functools
 import gc
 import os
-import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocompute import parallel, reference, rows
+from ecocompute import parallel, reference, rows, smallfile
 from ecocompute.cli import EcoError, printable
 from ecocompute.columns import CONFIGS
 from validator.check import Checked, check_file
@@ -87,38 +86,33 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
+def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
+    if exc.reason == "missing":
+        return f"changelog {shown} does not exist (--changelog): give the data's changelog"
+    if exc.reason == "not_regular":
+        return f"changelog {shown} is not a regular file (--changelog): give a Markdown file"
+    if exc.reason == "too_large":
+        size = "more than" if exc.grew else f"{exc.size} bytes, more than"  # grown past the cap while read
+        return f"changelog {shown} is {size} the {MAX_CHANGELOG_BYTES} a card shows (--changelog)"
+    if exc.reason == "not_utf8":
+        return f"changelog {shown} is not UTF-8 text (byte {exc.offset}) (--changelog): save it as UTF-8"
+    return f"changelog {shown} cannot be read ({exc.strerror}) (--changelog)"
+
+
 def changelog_entries(path: Path | None, *, required: bool = True) -> str:
     """The entries of the data changelog (from its first '## ' section on), one heading level down
     so that they nest under the card's own 'Changelog' heading. A missing file is an error when
     ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout)."""
     if path is None:
         return ""
+    shown = printable(str(path))
     try:
-        info = path.stat()  # before opening: a FIFO would block the open, /dev/zero never end
-    except FileNotFoundError:
-        if not required:
+        # Judged before it is opened: a FIFO would block the open, /dev/zero never end.
+        text = smallfile.read_text(path, MAX_CHANGELOG_BYTES)
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "missing" and not required:
             return ""
-        raise BuildError(
-            f"changelog {printable(str(path))} does not exist (--changelog): give the data's changelog"
-        ) from None
-    except OSError as exc:
-        raise BuildError(f"changelog {printable(str(path))} cannot be read ({exc.strerror}) (--changelog)") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BuildError(f"changelog {printable(str(path))} is not a regular file (--changelog): give a Markdown file")
-    if info.st_size > MAX_CHANGELOG_BYTES:
-        raise BuildError(
-            f"changelog {printable(str(path))} is {info.st_size} bytes, more than the {MAX_CHANGELOG_BYTES} a card "
-            "shows (--changelog)"
-        )
-    try:
-        with path.open("rb") as f:
-            text = f.read(MAX_CHANGELOG_BYTES).decode("utf-8")  # bounded even if it grew since the stat
-    except OSError as exc:
-        raise BuildError(f"changelog {printable(str(path))} cannot be read ({exc.strerror}) (--changelog)") from None
-    except UnicodeDecodeError as exc:
-        raise BuildError(
-            f"changelog {printable(str(path))} is not UTF-8 text (byte {exc.start}) (--changelog): save it as UTF-8"
-        ) from None
+        raise BuildError(_changelog_problem(shown, exc)) from None
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
     return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines[start:])

@@ -11,13 +11,12 @@ import hashlib
 import io
 import json
 import math
-import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ecocompute import stats
+from ecocompute import smallfile, stats
 from ecocompute.cli import EcoError, printable
 
 RAW = "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv"
@@ -76,23 +75,30 @@ def _fail(path: Path, what: str) -> NoReturn:
 def _bytes(path: Path) -> bytes:
     """The file's bytes, refusing what is not a small regular file before opening it (a FIFO would block)."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            _fail(path, "is not a regular file")
-        if info.st_size > _MAX_BYTES:
-            _fail(path, f"is {info.st_size} bytes, more than the {_MAX_BYTES} any legacy file may have")
-        return path.read_bytes()
-    except FileNotFoundError:
-        _fail(path, "is missing")
-    except OSError as exc:
-        _fail(path, f"cannot be read ({exc.strerror or type(exc).__name__})")
+        return smallfile.read_bytes(path, _MAX_BYTES)
+    except smallfile.SmallFileError as exc:
+        _fail(path, _unread(exc))
+
+
+def _unread(exc: smallfile.SmallFileError) -> str:
+    """Why a legacy file was not read, as ``_fail`` words it."""
+    if exc.reason == "missing":
+        return "is missing"
+    if exc.reason == "not_regular":
+        return "is not a regular file"
+    if exc.reason == "too_large":
+        size = "more than" if exc.grew else f"{exc.size} bytes, more than"  # None: it grew while read
+        return f"is {size} the {_MAX_BYTES} any legacy file may have"
+    if exc.reason == "not_utf8":
+        return f"is not UTF-8 text (byte {exc.offset})"
+    return f"cannot be read ({exc.strerror})"
 
 
 def _text(path: Path, data: bytes) -> str:
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        _fail(path, f"is not UTF-8 text (byte {exc.start})")
+        return smallfile.decode(path, data)
+    except smallfile.SmallFileError as exc:
+        _fail(path, _unread(exc))
 
 
 def _json(path: Path, kind: type) -> Any:

@@ -37,6 +37,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.repocard import metadata_load
 
 from advisor.reading import DatasetError
+from ecocompute import smallfile
 from ecocompute.cli import EcoError, describe, is_known
 
 from . import kept, outdir, versions
@@ -107,10 +108,10 @@ def local_files(build_dir: Path) -> dict[str, Path]:
 def card_counts(readme: Path) -> dict[str, int] | None:
     """Rows per config as a card's front matter states them (``dataset_info``); None where it does not."""
     try:
-        if readme.stat().st_size > MAX_CARD_BYTES:
-            return None
+        # Judged before metadata_load opens it: a FIFO would block it, a huge file fill the memory.
+        smallfile.check(readme, MAX_CARD_BYTES)
         meta = metadata_load(readme)
-    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError, RecursionError):  # nesting: PyYAML recurses
+    except (smallfile.SmallFileError, OSError, ValueError, yaml.YAMLError, RecursionError):  # nesting: PyYAML recurses
         return None
     info = meta.get("dataset_info") if isinstance(meta, dict) else None
     counts = {}

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import smallfile
 from .cli import EcoError, printable
 
 
@@ -207,16 +208,11 @@ class Marked:
 
     def listed(self, folder: Path) -> set[str] | None:
         """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
-        path = folder / self.name
+        # Any file that is not a small regular one, a link included, is no marker: the folder is then
+        # not the tool's, which every caller refuses, so no reason is worded here.
         try:
-            info = path.lstat()
-        except OSError:
-            return None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MARKER_MAX_BYTES:
-            return None
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError, RecursionError):  # json recurses on nesting
+            data = json.loads(smallfile.read_bytes(folder / self.name, _MARKER_MAX_BYTES, follow_symlinks=False))
+        except (smallfile.SmallFileError, ValueError, RecursionError):  # json recurses on nesting
             return None
         if not isinstance(data, dict) or data.get("format") != self.format or not isinstance(data.get("files"), list):
             return None

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecocompute import smallfile
+
 from .findings import Finding, make
 
 try:
@@ -248,11 +250,6 @@ def _fast_parse(text: str | bytes, keys_written: int) -> Any:
     return data
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows would otherwise translate CRLF and stop at ^Z
-for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):  # POSIX; Windows has no links or FIFOs to swap in
-    _OPEN_FLAGS |= getattr(os, _flag, 0)
-
-
 def _folder(path: Path) -> str:
     """What a folder met where a file was expected is: one named like a file, or one that a walk of
     the submissions could not list (its files unchecked, so the run must not pass)."""
@@ -263,49 +260,34 @@ def _folder(path: Path) -> str:
         return f"a folder that cannot be listed ({exc.strerror}): its files were not checked"
 
 
+def _unread(exc: smallfile.SmallFileError, path: Path, shown: str) -> Finding:
+    """The finding for a file not read; the codes and messages contributors' tooling matches on."""
+    if exc.reason == "too_large":
+        if exc.grew:
+            return make("file.too_large", shown, "", f"more than {MAX_BYTES} bytes (it grew while read)")
+        return make("file.too_large", shown, "", f"{exc.size} bytes; the cap is {MAX_BYTES} bytes")
+    if exc.reason == "not_regular" and exc.mode is not None:
+        kind = "not a regular file"
+        if not exc.opened:  # what the path named: said precisely (what was swapped in is just not a file)
+            if stat.S_ISLNK(exc.mode):
+                kind = "a symbolic link"
+            elif stat.S_ISDIR(exc.mode):
+                kind = _folder(path)
+        return make("file.not_regular", shown, "", f"{shown} is {kind}")
+    return make("file.not_regular", shown, "", f"cannot read: {exc.strerror}")  # missing or unreadable
+
+
 def load(path: Path, display: str | None = None) -> Loaded:
     """Read one file with every hygiene check; never raises for bad content."""
     shown = display or path.as_posix()
     result = Loaded(shown)
     try:
-        info = path.lstat()
-    except OSError as exc:
-        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
-        return result
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-        if stat.S_ISDIR(info.st_mode):
-            kind = _folder(path)
-        result.findings.append(make("file.not_regular", shown, "", f"{shown} is {kind}"))
-        return result
-    if info.st_size > MAX_BYTES:
-        result.findings.append(make("file.too_large", shown, "", f"{info.st_size} bytes; the cap is {MAX_BYTES} bytes"))
-        return result
-    try:
-        # The path may have been swapped since lstat (a symlink to a secret, a FIFO that would block the
-        # run for ever): open without following a link and without waiting for a writer, then judge
-        # what was opened.
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
-        return result
-    info = os.fstat(fd)  # of what was opened, whatever the path names now
-    if not stat.S_ISREG(info.st_mode):  # judged before fdopen, which refuses a directory with a raw error
-        os.close(fd)
-        result.findings.append(make("file.not_regular", shown, "", f"{shown} is not a regular file"))
-        return result
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            # One byte past the size fstat gave tells whether the file grew since; read(MAX_BYTES + 1)
-            # would allocate the cap for every file (40 us for a 50 kB one). Never more than the cap.
-            raw = fh.read(min(info.st_size, MAX_BYTES) + 1)
-            if len(raw) > info.st_size:
-                raw += fh.read(MAX_BYTES + 1 - len(raw))
-        except OSError as exc:
-            result.findings.append(make("file.not_regular", shown, "", f"cannot read: {exc.strerror}"))
-            return result
-    if len(raw) > MAX_BYTES:
-        result.findings.append(make("file.too_large", shown, "", f"more than {MAX_BYTES} bytes (it grew while read)"))
+        # A link is refused, not followed (a symlink to a secret); the path may be swapped after the
+        # stat (a link, a FIFO that would block the run for ever): smallfile opens without following a
+        # link and without waiting for a writer, then judges what was opened.
+        raw = smallfile.read_bytes(path, MAX_BYTES, follow_symlinks=False)
+    except smallfile.SmallFileError as exc:
+        result.findings.append(_unread(exc, path, shown))
         return result
     result.sha256 = hashlib.sha256(raw).hexdigest()
     problem = None
@@ -315,9 +297,9 @@ def load(path: Path, display: str | None = None) -> Loaded:
         offset = raw.index(b"\x00")
         problem = f"contains a NUL byte at offset {offset}"
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problem = f"invalid UTF-8 at byte {exc.start}"
+        text = smallfile.decode(path, raw)
+    except smallfile.SmallFileError as exc:
+        problem = f"invalid UTF-8 at byte {exc.offset}"
     if problem:
         result.findings.append(make("file.encoding", shown, "", problem))
         return result

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .. import smallfile
 from ..cli import EcoError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -145,12 +146,15 @@ def parameter_count(model_type: str, hp: Mapping[str, Any]) -> int:
 def _read(folder: Path, name: str) -> Any:
     path = folder / name
     try:
-        with path.open("rb") as fh:  # a pull request may change a table: never read past the cap
-            raw = fh.read(MAX_TABLE_BYTES + 1)
-    except OSError as exc:
+        # A pull request may change a table: never read past the cap, nor open a FIFO or a device
+        # (a link is followed: a checkout may hold the tables through one).
+        raw = smallfile.read_bytes(path, MAX_TABLE_BYTES)
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "too_large":
+            raise ReferenceError(f"reference table {path} is larger than {MAX_TABLE_BYTES} bytes") from None
+        if exc.reason == "not_regular":
+            raise ReferenceError(f"cannot read the reference table {path}: not a regular file") from None
         raise ReferenceError(f"cannot read the reference table {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_TABLE_BYTES:
-        raise ReferenceError(f"reference table {path} is larger than {MAX_TABLE_BYTES} bytes")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
