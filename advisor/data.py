@@ -20,7 +20,7 @@ from ecocompute import rows, stats
 from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
 
-from . import reading
+from . import hub, reading
 from .reading import DatasetError
 
 MEASUREMENT_COLUMNS = (
@@ -60,6 +60,7 @@ LEGACY_COLUMNS = (
     "energy_basis",
 )
 _AS_ROWS = ("measurements", "legacy")  # the configs _assemble turns into Python rows
+_CONFIGS = ("measurements", "trials", "legacy")  # the configs _assemble reads
 MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
 # What the analysis takes logarithms of, divides by or counts: positive wherever present. A build's
 # checks hold them; a folder or Hub revision read here may not come from one.
@@ -135,8 +136,9 @@ class Dataset:
     legacy: tuple[dict[str, Any], ...]
 
 
-def load(spec: str | Path) -> Dataset:
-    """A local folder built by ``eco-dataset build``, or ``owner/name@revision`` on the Hub."""
+def load(spec: str | Path, api: Any = None) -> Dataset:
+    """A local folder built by ``eco-dataset build``, or ``owner/name@revision`` on the Hub (read with
+    ``api``, an HfApi; None: a new one), each within the same bounds (advisor.reading, advisor.hub)."""
     text = str(spec)
     path = Path(text)
     if path.exists():
@@ -155,12 +157,25 @@ def load(spec: str | Path) -> Dataset:
             "repository with the revision to read, as owner/name@revision (e.g. ecocompute/llm-energy@v1.0.0)"
         )
     repo, revision = match.groups()
-    return _within_memory(text, lambda config, columns: _hub_table(repo, revision, config, columns))
+    if api is None:
+        from huggingface_hub import HfApi  # imported only for the Hub
+
+        api = HfApi()
+    snapshot = hub.folder(api, repo, revision, _CONFIGS)
+    budget = reading.Budget()
+
+    def downloaded(config: str, columns: tuple[str, ...]) -> pa.Table:
+        try:
+            return reading.local_table(snapshot, config, columns, budget, as_rows=config in _AS_ROWS)
+        except DatasetError as exc:  # named by the Hub's path, not the cache folder's
+            raise DatasetError(str(exc).replace(printable(str(snapshot)), printable(f"{repo}@{revision}"))) from None
+
+    return _within_memory(text, downloaded)
 
 
 def _within_memory(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
     """``_assemble``, with running out of memory one line (a machine smaller than the read bounds
-    assume, or a Hub revision, which is read through datasets without them)."""
+    assume)."""
     try:
         return _assemble(source, read)
     except MemoryError:
@@ -247,16 +262,6 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
         else ""
     )
     return bad, f"finite{least}, at most {most} in size"
-
-
-def _hub_table(repo: str, revision: str, config: str, columns: tuple[str, ...]) -> pa.Table:
-    from datasets import load_dataset  # imported only for the Hub: it is slow to import
-
-    ds = load_dataset(repo, config, revision=revision, split="train")
-    missing = [c for c in columns if c not in ds.column_names]
-    if missing:
-        raise DatasetError(f"{repo}@{revision} config {config} lacks column(s) {', '.join(missing)}")
-    return ds.select_columns(list(columns)).with_format("arrow")[:]
 
 
 def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:

@@ -242,22 +242,3 @@ def test_a_file_whose_text_would_fill_memory_is_not_read(
     monkeypatch.setattr(reading, "MAX_READ_BYTES", 1 << 20)
     with pytest.raises(data.DatasetError, match="would take more than 1 MiB to read"):
         data.load(damaged)
-
-
-def test_hub_revision_goes_through_datasets(monkeypatch: pytest.MonkeyPatch, advisor_build: Path) -> None:
-    import datasets
-
-    calls = []
-
-    def fake(repo: str, config: str, revision: str, split: str) -> datasets.Dataset:
-        calls.append((repo, config, revision, split))
-        return datasets.Dataset(pq.read_table(advisor_build / config))
-
-    monkeypatch.setattr(datasets, "load_dataset", fake)
-    loaded = data.load("ecocompute/llm-energy@v1.2.0")
-    assert loaded.source == "ecocompute/llm-energy@v1.2.0"
-    assert [c[1] for c in calls] == ["measurements", "trials", "legacy"]
-    assert {(c[0], c[2], c[3]) for c in calls} == {("ecocompute/llm-energy", "v1.2.0", "train")}
-    assert loaded.windows == data.load(advisor_build).windows
-    with pytest.raises(data.DatasetError, match="owner/name@revision"):
-        data.load("ecocompute/llm-energy")  # no revision: a folder that does not exist

@@ -1,0 +1,78 @@
+"""A Hub revision of the dataset, downloaded within bounds and read as a local folder: a repository
+named on the command line may hold anything, so it gets the bounds a local folder gets
+(advisor.reading) and a cap on what is downloaded, checked from the listing before any download.
+
+Only the configs' own Parquet files are downloaded (``<config>/*.parquet``, what reading reads), into
+the Hub's cache, where a second run finds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import RepoFile
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+from ecocompute.cli import printable
+
+from . import reading
+from .reading import DatasetError
+
+# Parquet as a build writes it is smaller than its columns once read; reading.MAX_READ_BYTES bounds those.
+MAX_DOWNLOAD_BYTES = reading.MAX_READ_BYTES
+
+
+def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path:
+    """The snapshot folder holding ``configs``' Parquet files of ``repo`` at ``revision``."""
+    shown = printable(f"{repo}@{revision}")
+    try:
+        tree = api.list_repo_tree(repo, recursive=True, revision=revision, repo_type="dataset")
+        files = [e for e in tree if isinstance(e, RepoFile) and _wanted(e.path, configs)]
+        _bounded(shown, files, configs)
+        paths = [Path(api.hf_hub_download(repo, e.path, repo_type="dataset", revision=revision)) for e in files]
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        raise DatasetError(
+            f"{shown}: the Hub cannot be reached ({_first_line(exc)}); give a local folder eco-dataset build "
+            "wrote, or try again online"
+        ) from None
+    except HfHubHTTPError as exc:  # not found (repository, revision), gated, rate-limited...
+        raise DatasetError(f"{shown} cannot be read from the Hub ({_first_line(exc)})") from None
+    except OSError as exc:  # the network's own errors (a refused connection, a name not resolved, a full disk)
+        raise DatasetError(f"{shown}: the Hub cannot be reached or its files stored ({_first_line(exc)})") from None
+    snapshots = {p.parents[1] for p in paths}  # each file is <snapshot>/<config>/<name>.parquet
+    if len(snapshots) != 1:
+        raise DatasetError(f"{shown}: the downloaded files are not in one snapshot folder ({len(snapshots)})")
+    return snapshots.pop()
+
+
+def _first_line(exc: Exception) -> str:
+    """huggingface_hub's errors run over several lines (a request id, a URL): the first says what."""
+    text = str(exc).strip()
+    return printable(text.splitlines()[0] if text else type(exc).__name__, limit=200)
+
+
+def _wanted(path: str, configs: tuple[str, ...]) -> bool:
+    parts = path.split("/")
+    return len(parts) == 2 and parts[0] in configs and parts[1].endswith(".parquet")
+
+
+def _bounded(shown: str, files: list[RepoFile], configs: tuple[str, ...]) -> None:
+    missing = [c for c in configs if not any(e.path.startswith(f"{c}/") for e in files)]
+    if missing:
+        raise DatasetError(
+            f"{shown} has no {', '.join(f'{c}/*.parquet' for c in missing)}: it is not a dataset eco-dataset build wrote"
+        )
+    for config in configs:
+        count = sum(e.path.startswith(f"{config}/") for e in files)
+        if count > reading.MAX_FILES:
+            raise DatasetError(
+                f"{shown}'s {config} config holds {count} Parquet files, more than the {reading.MAX_FILES} this tool "
+                "reads: it is not a dataset eco-dataset build wrote"
+            )
+    size = sum(e.size or 0 for e in files)
+    if size > MAX_DOWNLOAD_BYTES:
+        raise DatasetError(
+            f"{shown}'s Parquet files take {size} bytes, more than the {MAX_DOWNLOAD_BYTES >> 20} MiB this tool "
+            "downloads: it is not a dataset eco-dataset build wrote"
+        )
