@@ -4,9 +4,15 @@ code before its fix)."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import pytest
+import synthetic
+from conftest import write_json
+
 from validator.check import check_data
+from validator.run import validate
 
 
 def _codes(doc: dict[str, Any]) -> set[str]:
@@ -21,3 +27,41 @@ def test_a_row_claiming_no_throughput_is_named_not_a_crash(valid_doc: dict[str, 
     codes = _codes(doc)
     assert "validator.internal_error" not in codes
     assert "physics.throughput" in codes
+
+
+def _partial_copy(tmp_path: Path, rescale: bool) -> list[str]:
+    """Codes of a second file whose only row copies the first's trials (each quantity rescaled by its
+    own factor when ``rescale``) but edits the gate window's last trial and nudges idle: no window,
+    shape or idle print of the first file survives, only its single trials and their pairs."""
+    first = synthetic.submission(seed=41, n_measurements=1)
+    second = copy.deepcopy(first)
+    second["submission_id"] = "synthetic-00000042"
+    second["environment"]["gpu"]["uuid_sha256"] = "f" * 64
+    m = second["measurements"][0]
+    factors = {"duration_s": 1.1, "energy_j": 0.7, "power_avg_w": 0.7 / 1.1} if rescale else {}
+    for t in m["trials"]:
+        for key, factor in factors.items():
+            t[key] *= factor
+        t["sampler_energy_j"] *= factors.get("energy_j", 1.0)
+        t["power_peak_w"] = t["power_nvml_avg_1s_w"] = t["power_avg_w"] * 1.01
+        t["energy_per_gpu_j"] = [t["energy_j"]]
+        t["power_samples"] = int(t["duration_s"] * t["sample_rate_hz"])
+    last = m["trials"][-1]
+    for key in ("duration_s", "energy_j", "sampler_energy_j"):
+        last[key] *= 1.003
+    last["power_avg_w"] *= 1.0004
+    last["energy_per_gpu_j"] = [last["energy_j"]]
+    last["power_samples"] = int(last["duration_s"] * last["sample_rate_hz"])
+    m["idle"]["power_before_w"] += 0.0137
+    m["idle"]["power_per_gpu_before_w"] = [m["idle"]["power_before_w"]]
+    synthetic.resummarize(m)
+    paths = [write_json(tmp_path / f"{d['submission_id']}.json", d) for d in (first, second)]
+    report = validate(paths, accepted_root=None)
+    return [f.code for f in report.findings if f.file.endswith("42.json")]
+
+
+@pytest.mark.parametrize("rescale", [False, True], ids=["as_they_were", "rescaled"])
+def test_trials_copied_from_another_file_beside_one_made_up_are_found(tmp_path: Path, rescale: bool) -> None:
+    # nine of ten trials of an accepted row (four of the window's five) passed: only whole windows,
+    # their shapes and idle baselines were compared across files
+    assert _partial_copy(tmp_path, rescale) == ["duplicate.near"]
