@@ -65,3 +65,25 @@ def test_trials_copied_from_another_file_beside_one_made_up_are_found(tmp_path: 
     # nine of ten trials of an accepted row (four of the window's five) passed: only whole windows,
     # their shapes and idle baselines were compared across files
     assert _partial_copy(tmp_path, rescale) == ["duplicate.near"]
+
+
+def test_a_long_duplicate_key_is_named_by_its_start(tmp_path: Path) -> None:
+    # the whole key went into the message: 40 files of one 2.4-MB key twice made a 192-MB JSON report
+    # and 650 MB of memory, growing with every file
+    key = "\u4e00" * 100_000
+    path = tmp_path / "f.json"
+    path.write_text(f'{{"{key}": 1, "{key}": 2}}', encoding="utf-8")
+    (finding,) = validate([path], accepted_root=None).findings
+    assert finding.code == "json.duplicate_key"
+    assert len(finding.message) < 200
+    assert "100000 characters" in finding.message
+
+
+def test_a_schema_finding_under_a_huge_key_points_at_its_object(valid_doc: dict[str, Any]) -> None:
+    # the pointer named the key whole: a 3-MB device-map key made a 6-MB JSON report from one file
+    doc = copy.deepcopy(valid_doc)
+    doc["measurements"][0]["placement"]["device_map"] = {"a" * 1_000_000: "x"}
+    findings = check_data(doc, "f.json").findings
+    assert {f.code for f in findings} == {"schema.violation"}
+    assert max(len(f.pointer) + len(f.message) for f in findings) < 1000
+    assert "/measurements/0/placement/device_map" in {f.pointer for f in findings}
