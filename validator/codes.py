@@ -190,7 +190,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.clocks",
-            "clocks below 100 MHz under load, or beyond what the board reaches",
+            "clocks below 100 MHz (below any board's idle), or beyond what the board reaches",
             "check the sampler's clock readings",
         ),
         _error(

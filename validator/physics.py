@@ -32,7 +32,7 @@ COUNTER_STEP_S = 0.1
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
 # stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
-CLOCK_MIN_MHZ = 100.0  # below any loaded GPU's clocks (idle SM clocks are about 200 MHz)
+CLOCK_MIN_MHZ = 100.0  # below any GPU's clocks, loaded or not (idle SM clocks are about 200 MHz)
 SM_CLOCK_MAX_MHZ = 4000.0
 MEM_CLOCK_MAX_MHZ = 40000.0
 # The sampler's rate is its samples over the window: count = rate x duration to one sample, and the
@@ -290,7 +290,9 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"peak {t.power_peak_w} W is below the average {t.power_avg_w} W",
             )
         )
-    if t.role != "warmup" and not (
+    # warm-ups too: a window's clocks are means of NVML samples (at least the one just after a window too
+    # short to hold any), and every sample reads a board's current clocks, never below idle's
+    if not (
         CLOCK_MIN_MHZ <= t.sm_clock_mhz_mean <= SM_CLOCK_MAX_MHZ
         and CLOCK_MIN_MHZ <= t.mem_clock_mhz_mean <= MEM_CLOCK_MAX_MHZ
     ):
@@ -299,7 +301,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 "physics.clocks",
                 ctx.file,
                 f"{ptr}/sm_clock_mhz_mean",
-                f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU running kernels reads "
+                f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU reads "
                 f"{CLOCK_MIN_MHZ:.0f}-{SM_CLOCK_MAX_MHZ:.0f} and {CLOCK_MIN_MHZ:.0f}-{MEM_CLOCK_MAX_MHZ:.0f} MHz",
             )
         )
