@@ -260,7 +260,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.board_below_idle",
-            "a GPU holds less than half its idle draw over a trial after warm-up",
+            "a GPU holds less than half its idle draw over a trial (a warm-up too)",
             "measure every GPU the model runs on with eco-collect; never edit trials by hand",
         ),
         _error(

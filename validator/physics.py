@@ -46,10 +46,10 @@ SAMPLE_RATE_FLOOR = 0.5
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
-# A powered board running a trial draws at least its idle: a measured trial may not hold less than
-# half of each board's lower idle window over its window (less one counter step), whatever the sum.
-# Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
-# 70 W is no measurement.
+# A powered board running a trial draws at least its idle: no trial (a warm-up neither) may hold less
+# than half of each board's lower idle window over its window (less one counter step), whatever the
+# sum. Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
+# 70 W is no measurement. The real files' warm-ups hold at least 1.007 x their lower idle window.
 BOARD_IDLE_FLOOR = 0.5
 # ... and a board the placement leaves empty stays near its idle: at most 1.25 x its higher idle window
 # over the window (plus the counter's and sampler's edges). An empty board's clocks and fans follow the
@@ -233,7 +233,7 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
 
 
 def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
-    """Each board's share of a trial lies between half its idle draw (after warm-up) and what one board
+    """Each board's share of a trial lies between half its idle draw and what one board
     may draw over the window: bounds on the sum alone let one board hold nothing and another twice its
     limit (one board alone is its sum, which power_range and energy_power bound). The first board out
     of bounds is named."""
@@ -264,7 +264,7 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
-        if t.role != "warmup" and board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
+        if board_j < BOARD_IDLE_FLOOR * idle_w * window_s:  # a warm-up's too: the board was powered
             return [
                 make(
                     "physics.board_below_idle",
