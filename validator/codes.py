@@ -200,7 +200,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.clocks",
-            "clocks below 100 MHz under load, or beyond what the board reaches",
+            "clocks below 100 MHz (below any board's idle), or beyond what the board reaches",
             "check the sampler's clock readings",
         ),
         _error(
@@ -270,7 +270,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.board_below_idle",
-            "a GPU holds less than half its idle draw over a trial after warm-up",
+            "a GPU holds less than half its idle draw over a trial (a warm-up too)",
             "measure every GPU the model runs on with eco-collect; never edit trials by hand",
         ),
         _error(

@@ -145,8 +145,20 @@ def _oversized(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> N
                 _oversized(v, [*at, k], oversized)
 
 
+# A pointer may name a key of any length (one of a free-form device map, megabytes long): beyond this
+# the finding points at the nearest enclosing value instead, so no report repeats the key whole.
+MAX_POINTER_CHARS = 256
+
+
+def _bounded(pointer: str) -> str:
+    if len(pointer) <= MAX_POINTER_CHARS:
+        return pointer
+    return pointer[: pointer.rfind("/", 0, MAX_POINTER_CHARS + 1)]
+
+
 def _finding(file: str, pointer: str, message: str) -> Finding:
     message = message if len(message) <= 300 else message[:297] + "..."
+    pointer = _bounded(pointer)
     return make("schema.violation", file, pointer, f"{pointer or '/'}: {message}")
 
 

@@ -5,7 +5,7 @@ digits: two honest trials never share one (each number carries timer, counter an
 above 1e-6), while a copy keeps it whatever the GPU uuid, notes, order or int/float spelling. A
 measurement's fingerprints are the set of its gate window's keys and, per quantity, the sorted ratios of
 its window's values to their largest at 9 significant digits: a copy multiplied by any factor keeps
-those. Across files, a measurement's idle baseline is a fingerprint too: its two averages are floats of many
+those; and, for a copy of part of a window, each trial's key and each two consecutive trials' ratios. Across files, a measurement's idle baseline is a fingerprint too: its two averages are floats of many
 digits, which a copier who adds noise to the trials tends to leave as they were (inside one file,
 measurements of one model load share their baseline, so it is no evidence there). What no number can
 catch: a copy with fresh noise of its own added to every value.
@@ -57,18 +57,36 @@ def _shape(values: Sequence[float]) -> str | None:
     return ",".join(_SHAPE_FORMAT % (v / high) for v in sorted(values))
 
 
+def _pair(a: Trial, b: Trial) -> str | None:
+    """The ratios of two trials' duration, energy and power, at SHAPE_DIGITS: what a copy of the pair
+    keeps when each quantity is rescaled by its own factor (None: a zero, which physics names)."""
+    values = [(getattr(a, q), getattr(b, q)) for q in _QUANTITIES]
+    if any(x <= 0 for pair in values for x in pair):
+        return None
+    return ",".join(_SHAPE_FORMAT % (y / x) for x, y in values)
+
+
 def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]:
-    """Fingerprints of a measurement's gate window (empty for a skipped one); ``keys``: its trials'
-    keys when already computed."""
-    window = m.measured
-    if not window:
+    """Fingerprints of a measurement (empty for a skipped one): its gate window's, every trial's key
+    and every two consecutive trials' ratios (``_pair``). The last two find a copy of part of a window
+    (four of its five trials beside a made-up one change the window's prints), as they are or
+    rescaled. ``keys``: its trials' keys when already computed."""
+    if not m.trials:
         return []
     keys = keys if keys is not None else [trial_key(t) for t in m.trials]
-    out = [_digest("window", "/".join(sorted(k for k, t in zip(keys, m.trials, strict=True) if t.role == "measured")))]
-    for quantity in _QUANTITIES:
-        shape = _shape([getattr(t, quantity) for t in window])
-        if shape is not None:
-            out.append(_digest(quantity, shape))
+    out = []
+    window = m.measured
+    if window:
+        out.append(
+            _digest("window", "/".join(sorted(k for k, t in zip(keys, m.trials, strict=True) if t.role == "measured")))
+        )
+        for quantity in _QUANTITIES:
+            shape = _shape([getattr(t, quantity) for t in window])
+            if shape is not None:
+                out.append(_digest(quantity, shape))
+    out += [_digest("trial", k) for k in keys]
+    pairs = (_pair(a, b) for a, b in itertools.pairwise(m.trials))
+    out += [_digest("pair", p) for p in pairs if p is not None]
     return out
 
 
@@ -147,7 +165,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                         "duplicate.near",
                         file,
                         f"{base}/trials",
-                        f"the gate window repeats, or rescales, that of /measurements/{owner}",
+                        f"trials or the gate window repeat, or rescale, those of /measurements/{owner}",
                     )
                     break
         else:

@@ -145,7 +145,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
     # a table without the column (a pull request branched before it) keeps the universal limits only
     ceiling_mhz = float("inf") if board.boost_clock_mhz is None else BOOST_CLOCK_FACTOR * board.boost_clock_mhz
     for j, t in enumerate(m.trials):
-        if t.role != "warmup" and t.sm_clock_mhz_mean > ceiling_mhz:
+        if t.sm_clock_mhz_mean > ceiling_mhz:  # warm-ups too: no sample reads above the board's clocks
             out.append(
                 make(
                     "physics.clocks",

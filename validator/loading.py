@@ -26,6 +26,7 @@ MAX_DEPTH = 16
 # A 5 MB submission of 8,000 trials holds about 32,000 arrays and objects; a million empty ones cost
 # the parser seconds.
 MAX_CONTAINERS = 100_000
+MAX_KEY_SHOWN = 80  # of a duplicate key, in the finding: each copy of a report holds the message
 
 
 @dataclass
@@ -53,8 +54,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(obj) < len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
-            if key in seen:
-                raise _Reject("json.duplicate_key", f"key {key!r} appears twice in one object")
+            if key in seen:  # a key may be megabytes long: the message shows its start only
+                shown = (
+                    repr(key) if len(key) <= MAX_KEY_SHOWN else f"{key[:MAX_KEY_SHOWN]!r}... ({len(key)} characters)"
+                )
+                raise _Reject("json.duplicate_key", f"key {shown} appears twice in one object")
             seen.add(key)
     return obj
 

@@ -32,7 +32,7 @@ COUNTER_STEP_S = 0.1
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
 # stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
-CLOCK_MIN_MHZ = 100.0  # below any loaded GPU's clocks (idle SM clocks are about 200 MHz)
+CLOCK_MIN_MHZ = 100.0  # below any GPU's clocks, loaded or not (idle SM clocks are about 200 MHz)
 SM_CLOCK_MAX_MHZ = 4000.0
 MEM_CLOCK_MAX_MHZ = 40000.0
 # The sampler's rate is its samples over the window: count = rate x duration to one sample, and the
@@ -46,10 +46,10 @@ SAMPLE_RATE_FLOOR = 0.5
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise (the real files' closest was 9 % below).
 IDLE_MARGIN = 0.01
-# A powered board running a trial draws at least its idle: a measured trial may not hold less than
-# half of each board's lower idle window over its window (less one counter step), whatever the sum.
-# Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
-# 70 W is no measurement.
+# A powered board running a trial draws at least its idle: no trial (a warm-up neither) may hold less
+# than half of each board's lower idle window over its window (less one counter step), whatever the
+# sum. Half leaves room for idle that a hot board measured high; zero joules on a board that idles at
+# 70 W is no measurement. The real files' warm-ups hold at least 1.007 x their lower idle window.
 BOARD_IDLE_FLOOR = 0.5
 # ... and a board the placement leaves empty stays near its idle: at most 1.25 x its higher idle window
 # over the window (plus the counter's and sampler's edges). An empty board's clocks and fans follow the
@@ -233,7 +233,7 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
 
 
 def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
-    """Each board's share of a trial lies between half its idle draw (after warm-up) and what one board
+    """Each board's share of a trial lies between half its idle draw and what one board
     may draw over the window: bounds on the sum alone let one board hold nothing and another twice its
     limit (one board alone is its sum, which power_range and energy_power bound). The first board out
     of bounds is named."""
@@ -264,7 +264,7 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
-        if t.role != "warmup" and board_j < BOARD_IDLE_FLOOR * idle_w * window_s:
+        if board_j < BOARD_IDLE_FLOOR * idle_w * window_s:  # a warm-up's too: the board was powered
             return [
                 make(
                     "physics.board_below_idle",
@@ -290,7 +290,9 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 f"peak {t.power_peak_w} W is below the average {t.power_avg_w} W",
             )
         )
-    if t.role != "warmup" and not (
+    # warm-ups too: a window's clocks are means of NVML samples (at least the one just after a window too
+    # short to hold any), and every sample reads a board's current clocks, never below idle's
+    if not (
         CLOCK_MIN_MHZ <= t.sm_clock_mhz_mean <= SM_CLOCK_MAX_MHZ
         and CLOCK_MIN_MHZ <= t.mem_clock_mhz_mean <= MEM_CLOCK_MAX_MHZ
     ):
@@ -299,7 +301,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 "physics.clocks",
                 ctx.file,
                 f"{ptr}/sm_clock_mhz_mean",
-                f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU running kernels reads "
+                f"SM {t.sm_clock_mhz_mean} MHz, memory {t.mem_clock_mhz_mean} MHz: a GPU reads "
                 f"{CLOCK_MIN_MHZ:.0f}-{SM_CLOCK_MAX_MHZ:.0f} and {CLOCK_MIN_MHZ:.0f}-{MEM_CLOCK_MAX_MHZ:.0f} MHz",
             )
         )

@@ -229,7 +229,7 @@ def _near(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], owner: dict[s
             "duplicate.near",
             c.path,
             f"/measurements/{first_at[path]}/trials",
-            f"gate windows repeat or rescale, or idle baselines repeat, those of {path}: {_places(pairs)}",
+            f"trials, gate windows or idle baselines repeat (or rescale) those of {path}: {_places(pairs)}",
         )
         for path, pairs in matches.items()
     ]

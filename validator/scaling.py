@@ -21,7 +21,8 @@ def check(sub: Submission, file: str) -> list[Finding]:
     sort of each group by batch, then one pass)."""
     groups: dict[tuple[str, str, str, str], list[tuple[int, float, int]]] = {}
     for i, m in enumerate(sub.measurements):
-        if m.summary is not None and m.batch_size > 0:
+        # a row that claims no throughput is physics.throughput's to name, and no yardstick here
+        if m.summary is not None and m.batch_size > 0 and m.summary.throughput_tok_s_mean > 0:
             key = (m.model.id, m.model.weights, m.precision, m.engine.name)
             groups.setdefault(key, []).append((m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size, i))
     out: list[Finding] = []

@@ -89,6 +89,33 @@ def _idle_windows(sub: Submission, file: str) -> list[Finding]:
                 f"the idle window of {idle_s} s measured after it",
             )
         ]
+    return _between_rows(spans, idle_s, file)
+
+
+def _between_rows(spans: list[tuple[float, float, int, int]], idle_s: float, file: str) -> list[Finding]:
+    """Between two configurations (or interleaved groups) that follow one another, eco-collect measures
+    the first one's idle window after and the next one's before: a row whose trials start after every
+    earlier trial ended, but sooner than two idle windows later, had no time for them (rows packed
+    back to back passed). The rows of one interleaved group overlap in time: no gap to judge. The real
+    files' closest rows leave 10.04 s at 5-s windows."""
+    rows: dict[int, tuple[float, float, int]] = {}  # row -> (first start, last end, its first timed trial)
+    for start, end, i, j in spans:
+        first, last, k = rows.get(i, (start, end, j))
+        rows[i] = (first, max(last, end), k)
+    latest: tuple[float, int] | None = None  # the latest end so far, and its row
+    for i, (start, end, j) in sorted(rows.items(), key=lambda item: item[1]):
+        if latest is not None and start > latest[0] and start - latest[0] < 2 * idle_s - CLOCK_SLACK_S:
+            return [
+                make(
+                    "protocol.session_time",
+                    file,
+                    f"/measurements/{i}/trials/{j}/started_at_s",
+                    f"its first trial starts {start - latest[0]:.1f} s after the trials of /measurements/{latest[1]} "
+                    f"ended: too soon for the idle window of {idle_s} s measured after those and another before these",
+                )
+            ]
+        if latest is None or end > latest[0]:
+            latest = (end, i)
     return []
 
 
