@@ -6,7 +6,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import resource
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -160,6 +159,8 @@ def capped() -> bool:
 def _limited(extra_bytes: int, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
     """In the child: let the data segment grow by ``extra_bytes`` beyond what the fork inherited, then
     call. A larger allocation fails (MemoryError in Python, Arrow's std::bad_alloc ends the process)."""
+    import resource  # POSIX only: this module is imported on Windows too, where nothing is capped
+
     now = _data_bytes()
     if now is not None:
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
