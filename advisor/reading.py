@@ -230,6 +230,9 @@ def _bounded_read(
 def _read_size(source: pa.NativeFile, columns: tuple[str, ...], text: list[str]) -> int:
     """In the capped child: the bytes the columns take once read (the table is dropped there). Arrow's
     own allocator keeps memory it mapped before the fork and reuses it unseen by the cap: the child
-    allocates from the system's (malloc), whose every growth the cap counts."""
+    allocates from the system's (malloc), whose every growth the cap counts. One thread: every thread
+    Arrow would start counts too (an 8-MiB stack each, one per core: hundreds on a large host)."""
     pa.set_memory_pool(pa.system_memory_pool())
-    return pq.read_table(source, columns=list(columns), read_dictionary=text).nbytes
+    return pq.read_table(
+        source, columns=list(columns), read_dictionary=text, use_threads=False, pre_buffer=False
+    ).nbytes
