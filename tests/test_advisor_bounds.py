@@ -226,3 +226,20 @@ def test_a_builds_files_take_less_than_their_charge(advisor_build: Path) -> None
         assert measured <= charged.spent, config
         budget.spent += charged.spent
     assert budget.spent < reading.MAX_READ_BYTES
+
+
+def test_the_capped_read_starts_no_thread_per_core(advisor_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread's stack counts against the cap (8 MiB, one per core in Arrow's pool: 2 GiB on a
+    256-core host, beyond READ_SLACK_BYTES), so the capped first read decodes on one thread."""
+    asked: list[dict[str, object]] = []
+    real = pq.read_table
+
+    def spy(*args: object, **kwargs: object) -> pa.Table:
+        asked.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading.pq, "read_table", spy)
+    monkeypatch.setattr(reading.pa, "set_memory_pool", lambda _pool: None)  # this process keeps its own
+    with pa.memory_map(str(advisor_build / "trials" / NAME)) as source:
+        assert reading._read_size(source, data.TRIAL_COLUMNS, ["measurement_id", "role"]) > 0
+    assert asked and all(kw.get("use_threads") is False for kw in asked)
