@@ -8,11 +8,12 @@ the Hub's cache, where a second run finds them.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import RepoFile
-from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
 from ecocompute.cli import printable
 
@@ -21,16 +22,21 @@ from .reading import DatasetError
 
 # Parquet as a build writes it is smaller than its columns once read; reading.MAX_READ_BYTES bounds those.
 MAX_DOWNLOAD_BYTES = reading.MAX_READ_BYTES
+MAX_LISTED = 4 * reading.MAX_FILES  # entries of one config's folder listed (its files and any subfolder's)
 
 
 def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path:
     """The snapshot folder holding ``configs``' Parquet files of ``repo`` at ``revision``."""
     shown = printable(f"{repo}@{revision}")
     try:
-        tree = api.list_repo_tree(repo, recursive=True, revision=revision, repo_type="dataset")
-        files = [e for e in tree if isinstance(e, RepoFile) and _wanted(e.path, configs)]
+        # One commit for the listing and every download: a branch moved between them would download
+        # files other than those the caps were checked on.
+        commit = api.repo_info(repo, repo_type="dataset", revision=revision).sha
+        files = [entry for config in configs for entry in _listing(api, shown, repo, commit, config)]
         _bounded(shown, files, configs)
-        paths = [Path(api.hf_hub_download(repo, e.path, repo_type="dataset", revision=revision)) for e in files]
+        paths = [Path(api.hf_hub_download(repo, e.path, repo_type="dataset", revision=commit)) for e in files]
+    except DatasetError:
+        raise
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise DatasetError(
             f"{shown}: the Hub cannot be reached ({_first_line(exc)}); give a local folder eco-dataset build "
@@ -38,12 +44,35 @@ def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path
         ) from None
     except HfHubHTTPError as exc:  # not found (repository, revision), gated, rate-limited...
         raise DatasetError(f"{shown} cannot be read from the Hub ({_first_line(exc)})") from None
-    except OSError as exc:  # the network's own errors (a refused connection, a name not resolved, a full disk)
-        raise DatasetError(f"{shown}: the Hub cannot be reached or its files stored ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - the network stack's errors (httpx or requests, by version) share no base class; an invalid id is a ValueError
+        raise DatasetError(
+            f"{shown}: the Hub cannot be reached or its files stored ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
     snapshots = {p.parents[1] for p in paths}  # each file is <snapshot>/<config>/<name>.parquet
     if len(snapshots) != 1:
         raise DatasetError(f"{shown}: the downloaded files are not in one snapshot folder ({len(snapshots)})")
     return snapshots.pop()
+
+
+def _listing(api: Any, shown: str, repo: str, commit: str, config: str) -> list[RepoFile]:
+    """``config``'s own Parquet files, from a listing of that folder alone, read no further than
+    MAX_LISTED entries (a folder of millions would take minutes and their objects' memory)."""
+    try:
+        entries = list(
+            itertools.islice(
+                api.list_repo_tree(repo, path_in_repo=config, recursive=True, revision=commit, repo_type="dataset"),
+                MAX_LISTED + 1,
+            )
+        )
+    except LocalEntryNotFoundError:
+        raise  # the Hub was not reached: not a missing folder
+    except EntryNotFoundError:
+        return []  # no such folder: _bounded names the missing config
+    if len(entries) > MAX_LISTED:
+        raise DatasetError(
+            f"{shown}'s {config} folder lists more than {MAX_LISTED} entries: it is not a dataset eco-dataset build wrote"
+        )
+    return [e for e in entries if isinstance(e, RepoFile) and _wanted(e.path, (config,))]
 
 
 def _first_line(exc: Exception) -> str:

@@ -57,6 +57,10 @@ PY_CELL_BYTES = 64
 # charge once read (tests/test_advisor_bounds.py), a file that hides gigabytes far more.
 READ_FACTOR = 3
 READ_SLACK_BYTES = 512 << 20
+# The capped first read, on one thread, of the most a budget allows (2 GiB of columns) takes tens of
+# seconds; a child that has not answered by then is ended (a native pool can wait for ever on a thread
+# the cap did not let start).
+READ_TIMEOUT_S = 300.0
 _VALUE_BYTES = 8  # a fixed-width value once read (int64, float64; a bool or its validity bit is less)
 _PARQUET_MAGIC = b"PAR1"
 
@@ -208,11 +212,12 @@ def _bounded_read(
     with pa.memory_map(str(file)) as source:  # both reads see this one file, even if the path is replaced
         limit = declared * READ_FACTOR + READ_SLACK_BYTES
         try:
-            measured = parallel.within_memory(limit, _read_size, source, columns, text)
-        except parallel.OutOfMemory:
+            measured = parallel.within_memory(limit, _read_size, source, columns, text, timeout_s=READ_TIMEOUT_S)
+        except parallel.OutOfMemory as exc:
             raise DatasetError(
                 f"{printable(str(file))} holds more than its metadata declares ({declared >> 10} KiB of columns): "
-                f"reading it took more than {limit >> 20} MiB; it is not a file eco-dataset build wrote"
+                f"it could not be read within {limit >> 20} MiB and {READ_TIMEOUT_S:g} s "
+                f"({printable(str(exc), limit=120)}); it is not a file eco-dataset build wrote"
             ) from None
         budget.spend(file, max(0, measured - declared))  # the truth, where the metadata understated it
         table = pq.read_table(source, columns=list(columns), read_dictionary=text)
@@ -232,7 +237,10 @@ def _read_size(source: pa.NativeFile, columns: tuple[str, ...], text: list[str])
     own allocator keeps memory it mapped before the fork and reuses it unseen by the cap: the child
     allocates from the system's (malloc), whose every growth the cap counts. One thread: every thread
     Arrow would start counts too (an 8-MiB stack each, one per core: hundreds on a large host)."""
+    previous = pa.default_memory_pool()  # restored: where nothing is capped this runs in the caller
     pa.set_memory_pool(pa.system_memory_pool())
-    return pq.read_table(
-        source, columns=list(columns), read_dictionary=text, use_threads=False, pre_buffer=False
-    ).nbytes
+    try:
+        table = pq.read_table(source, columns=list(columns), read_dictionary=text, use_threads=False, pre_buffer=False)
+        return table.nbytes
+    finally:
+        pa.set_memory_pool(previous)

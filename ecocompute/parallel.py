@@ -64,19 +64,26 @@ class Aside(Generic[R]):
         self._process.start()
         send.close()  # the child's copy stays open: end of file here means the child is gone
 
-    def result(self) -> R:
-        """The call's value; re-raises its exception; ChildDied when the child ended without a word or
-        was stopped. Interrupted while waiting (Ctrl-C), it ends the child rather than wait for it."""
+    def result(self, timeout_s: float | None = None) -> R:
+        """The call's value; re-raises its exception; ChildDied when the child ended without a word, was
+        stopped, or had not answered within ``timeout_s`` (then it is ended). Interrupted while waiting
+        (Ctrl-C), it ends the child rather than wait for it."""
         if self._outcome is None:
             try:
-                self._outcome = self._receive.recv()
+                answered = timeout_s is None or self._receive.poll(timeout_s)
+                if answered:
+                    self._outcome = self._receive.recv()
             except EOFError:
                 self._process.join()
                 self._outcome = (False, ChildDied(f"exit code {self._process.exitcode}"))
             except BaseException:
                 self.stop()
                 raise
-            self._close()
+            if self._outcome is None:  # no answer in time: ended, not awaited
+                self.stop()
+                self._outcome = (False, ChildDied(f"no answer within {timeout_s:g} s"))
+            else:
+                self._close()
         ok, value = self._outcome
         if not ok:
             raise value
@@ -171,17 +178,18 @@ def _limited(extra_bytes: int, fn: Callable[..., R], args: tuple[Any, ...]) -> R
     return fn(*args)
 
 
-def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any) -> R:
+def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any, timeout_s: float | None = None) -> R:
     """``fn(*args)`` in a forked child whose heap may grow by at most ``extra_bytes``: for reading input
     whose true size is known only once read (a compressed file that lies about what it holds). Its
     result must pickle (keep it small: it is copied back). OutOfMemory when the call ran out or its
-    process died; any other exception of ``fn`` is re-raised here. Where ``capped()`` is False
+    process died, or had not answered within ``timeout_s`` (a thread that could not start under the cap
+    leaves a native pool waiting for ever); any other exception of ``fn`` is re-raised here. Where ``capped()`` is False
     (Windows, macOS, a daemon process) the call runs here, unbounded."""
     if not capped():
         return fn(*args)
     pending = Aside(_limited, (extra_bytes, fn, args), fork=True)
     try:
-        return pending.result()
+        return pending.result(timeout_s)
     except ChildDied as exc:
         raise OutOfMemory(f"the process ended before it finished ({exc})") from None
     except MemoryError as exc:

@@ -243,3 +243,13 @@ def test_the_capped_read_starts_no_thread_per_core(advisor_build: Path, monkeypa
     with pa.memory_map(str(advisor_build / "trials" / NAME)) as source:
         assert reading._read_size(source, data.TRIAL_COLUMNS, ["measurement_id", "role"]) > 0
     assert asked and all(kw.get("use_threads") is False for kw in asked)
+
+
+def test_an_uncapped_first_read_leaves_this_process_allocator_as_it_was(
+    advisor_build: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where nothing can be capped (not Linux, a daemon process) the first read runs here."""
+    monkeypatch.setattr(reading.parallel, "_data_bytes", lambda: None)
+    before = pa.default_memory_pool().backend_name
+    assert len(data.load(advisor_build).measurements) > 0
+    assert pa.default_memory_pool().backend_name == before

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_hub import Hub, entry_not_found, http_error
+from fake_hub import Hub, http_error
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from advisor import data, hub, reading
@@ -31,7 +31,9 @@ def test_a_hub_revision_reads_as_the_local_folder_does(advisor_build: Path) -> N
     assert loaded.legacy == local.legacy
     fetched = sorted(c.args[1] for c in fake.api.hf_hub_download.call_args_list)
     assert fetched == sorted(f"{c}/train-00000-of-00001.parquet" for c in ("measurements", "trials", "legacy"))
-    assert {c.kwargs["revision"] for c in fake.api.hf_hub_download.call_args_list} == {"v1.2.0"}
+    # the tag resolved once to its commit: listing and downloads see one snapshot, even if a branch moves
+    assert {c.kwargs["revision"] for c in fake.api.hf_hub_download.call_args_list} == {fake.head}
+    assert {c.kwargs["revision"] for c in fake.api.list_repo_tree.call_args_list} == {fake.head}
 
 
 def test_too_much_to_download_is_refused_from_the_listing(advisor_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,15 +74,23 @@ def test_a_damaged_file_is_named_by_its_hub_path(advisor_build: Path) -> None:
     ("failure", "said"),
     [
         (http_error(404), "cannot be read from the Hub"),
-        (entry_not_found(), "cannot be read from the Hub"),
         (LocalEntryNotFoundError("offline and not in the cache"), "the Hub cannot be reached"),
         (ConnectionError("Connection refused\nretry later"), "the Hub cannot be reached or its files stored"),
+        (RuntimeError("a transport error of another HTTP stack"), "RuntimeError: a transport error"),
     ],
-    ids=["not-found", "entry-not-found", "offline", "connection-refused"],
+    ids=["not-found", "offline", "connection-refused", "other-stack"],
 )
 def test_a_hub_failure_is_one_line(advisor_build: Path, failure: Exception, said: str) -> None:
     fake = _hub(advisor_build)
-    fake.api.list_repo_tree.side_effect = failure
+    fake.api.repo_info.side_effect = failure
     with pytest.raises(data.DatasetError, match=said) as caught:
         data.load(SPEC, api=fake.api)
     assert "\n" not in str(caught.value)
+
+
+def test_a_folder_listing_without_end_is_cut_and_refused(advisor_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _hub(advisor_build, {f"trials/part/{i}.txt": b"" for i in range(20)})
+    monkeypatch.setattr(hub, "MAX_LISTED", 10)
+    with pytest.raises(data.DatasetError, match="trials folder lists more than 10 entries"):
+        data.load(SPEC, api=fake.api)
+    fake.api.hf_hub_download.assert_not_called()

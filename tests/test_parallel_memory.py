@@ -50,3 +50,13 @@ def test_where_nothing_can_be_capped_the_call_runs_here(monkeypatch: pytest.Monk
     assert not parallel.capped()
     pid = os.getpid()
     assert parallel.within_memory(1, os.getpid) == pid
+
+
+def test_a_child_that_does_not_answer_in_time_is_ended() -> None:
+    """A native pool waiting for ever on a thread the cap did not let start must not hang the caller."""
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(parallel.OutOfMemory, match=r"no answer within 0\.5 s"):
+        parallel.within_memory(64 << 20, time.sleep, 30, timeout_s=0.5)
+    assert time.monotonic() - start < 10

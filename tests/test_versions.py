@@ -80,6 +80,9 @@ def test_a_windows_driver_under_wsl2_is_left_to_the_warning(valid_doc: dict[str,
         ({"torch": "2.11.0+cu118", "torch_cuda": "13.0"}, True),
         ({"torch": "2.11.0+cpu", "torch_cuda": "13.0"}, True),
         ({"torch": "2.5.1+rocm6.2", "torch_cuda": "12.4"}, True),
+        ({"python": "3.10.0rc2"}, False),  # a pre-release of 3.10 is a 3.10
+        ({"torch": "2.11.0+cpu", "torch_cuda": "none"}, False),  # consistent (eco-collect writes 'none')
+        ({"torch": "2.5.1+cu124", "torch_cuda": "none"}, True),  # a CUDA build that reports no CUDA
     ],
 )
 def test_python_floor_and_torch_label(valid_doc: dict[str, Any], software: dict[str, str], rejected: bool) -> None:

@@ -136,7 +136,7 @@ def _software(sub: Submission, file: str) -> list[Finding]:
     names another CUDA than the one torch reported it was built with, or none."""
     software, out = sub.environment.software, []
     python = _parsed(software.get("python"))
-    if python is not None and python < MIN_PYTHON:
+    if python is not None and python.release[:2] < MIN_PYTHON.release[:2]:  # 3.10.0rc2 is a 3.10
         out.append(
             make(
                 "provenance.software_versions",
@@ -161,13 +161,13 @@ def _software(sub: Submission, file: str) -> list[Finding]:
 
 
 def _contradicts(label: str, torch_cuda: str) -> bool:
-    """A CUDA label for another CUDA, or a build without CUDA (whose torch.version.cuda is None); any
-    other label (a source build's, a container's commit) says nothing of CUDA."""
-    digits = _label_cuda(label)
+    """A CUDA label beside another CUDA version or none, or a build without CUDA (whose
+    torch.version.cuda is None) beside a CUDA version; any other label (a source build's, a container's
+    commit) says nothing of CUDA."""
+    digits, wanted = _label_cuda(label), _cuda_digits(torch_cuda)
     if digits is not None:
-        wanted = _cuda_digits(torch_cuda)
-        return wanted is not None and wanted != digits
-    return label == "cpu" or label.startswith("rocm")
+        return wanted != digits  # another CUDA, or none ('none', as eco-collect writes a CPU build's)
+    return (label == "cpu" or label.startswith("rocm")) and wanted is not None
 
 
 def _label_cuda(label: str) -> str | None:
