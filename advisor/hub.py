@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import RepoFile
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
-from ecocompute.cli import printable
+from ecocompute.cli import describe, is_known, printable
 
 from . import reading
 from .reading import DatasetError
@@ -37,17 +37,17 @@ def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path
         paths = [Path(api.hf_hub_download(repo, e.path, repo_type="dataset", revision=commit)) for e in files]
     except DatasetError:
         raise
+    except HFValidationError as exc:  # e.g. owner/na--me: the spec's pattern lets some through
+        raise DatasetError(f"{shown} does not name a Hub repository ({describe(exc)})") from None
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise DatasetError(
-            f"{shown}: the Hub cannot be reached ({_first_line(exc)}); give a local folder eco-dataset build "
+            f"{shown}: the Hub cannot be reached ({describe(exc)}); give a local folder eco-dataset build "
             "wrote, or try again online"
         ) from None
-    except HfHubHTTPError as exc:  # not found (repository, revision), gated, rate-limited...
-        raise DatasetError(f"{shown} cannot be read from the Hub ({_first_line(exc)})") from None
-    except Exception as exc:  # noqa: BLE001 - the network stack's errors (httpx or requests, by version) share no base class; an invalid id is a ValueError
-        raise DatasetError(
-            f"{shown}: the Hub cannot be reached or its files stored ({type(exc).__name__}: {_first_line(exc)})"
-        ) from None
+    except Exception as exc:
+        if not is_known(exc):  # a bug, not the Hub's or the network's answer: the CLI shows it as such
+            raise
+        raise DatasetError(f"{shown} cannot be read from the Hub ({describe(exc)})") from None
     snapshots = {p.parents[1] for p in paths}  # each file is <snapshot>/<config>/<name>.parquet
     if len(snapshots) != 1:
         raise DatasetError(f"{shown}: the downloaded files are not in one snapshot folder ({len(snapshots)})")
@@ -73,12 +73,6 @@ def _listing(api: Any, shown: str, repo: str, commit: str, config: str) -> list[
             f"{shown}'s {config} folder lists more than {MAX_LISTED} entries: it is not a dataset eco-dataset build wrote"
         )
     return [e for e in entries if isinstance(e, RepoFile) and _wanted(e.path, (config,))]
-
-
-def _first_line(exc: Exception) -> str:
-    """huggingface_hub's errors run over several lines (a request id, a URL): the first says what."""
-    text = str(exc).strip()
-    return printable(text.splitlines()[0] if text else type(exc).__name__, limit=200)
 
 
 def _wanted(path: str, configs: tuple[str, ...]) -> bool:

@@ -210,16 +210,8 @@ def _bounded_read(
     schema = meta.schema.to_arrow_schema()
     text = [c for c in columns if _is_text(schema.field(c).type)]
     with pa.memory_map(str(file)) as source:  # both reads see this one file, even if the path is replaced
-        limit = declared * READ_FACTOR + READ_SLACK_BYTES
-        try:
-            measured = parallel.within_memory(limit, _read_size, source, columns, text, timeout_s=READ_TIMEOUT_S)
-        except parallel.OutOfMemory as exc:
-            raise DatasetError(
-                f"{printable(str(file))} holds more than its metadata declares ({declared >> 10} KiB of columns): "
-                f"it could not be read within {limit >> 20} MiB and {READ_TIMEOUT_S:g} s "
-                f"({printable(str(exc), limit=120)}); it is not a file eco-dataset build wrote"
-            ) from None
-        budget.spend(file, max(0, measured - declared))  # the truth, where the metadata understated it
+        if parallel.capped():  # elsewhere a first read would only read it twice, unbounded both times
+            _measure(file, source, columns, text, declared, budget)
         table = pq.read_table(source, columns=list(columns), read_dictionary=text)
     copies = 2 if as_rows else 1  # the cast to plain strings; then each row's Python string
     expanded = 0
@@ -232,15 +224,27 @@ def _bounded_read(
     return table
 
 
+def _measure(
+    file: Path, source: pa.NativeFile, columns: tuple[str, ...], text: list[str], declared: int, budget: Budget
+) -> None:
+    """Read ``source`` in a capped child and charge what its columns really take beyond ``declared``."""
+    limit = declared * READ_FACTOR + READ_SLACK_BYTES
+    try:
+        measured = parallel.within_memory(limit, _read_size, source, columns, text, timeout_s=READ_TIMEOUT_S)
+    except parallel.OutOfMemory as exc:
+        raise DatasetError(
+            f"{printable(str(file))} holds more than its metadata declares ({declared >> 10} KiB of columns): "
+            f"it could not be read within {limit >> 20} MiB and {READ_TIMEOUT_S:g} s "
+            f"({printable(str(exc), limit=120)}); it is not a file eco-dataset build wrote"
+        ) from None
+    budget.spend(file, max(0, measured - declared))  # the truth, where the metadata understated it
+
+
 def _read_size(source: pa.NativeFile, columns: tuple[str, ...], text: list[str]) -> int:
     """In the capped child: the bytes the columns take once read (the table is dropped there). Arrow's
     own allocator keeps memory it mapped before the fork and reuses it unseen by the cap: the child
     allocates from the system's (malloc), whose every growth the cap counts. One thread: every thread
     Arrow would start counts too (an 8-MiB stack each, one per core: hundreds on a large host)."""
-    previous = pa.default_memory_pool()  # restored: where nothing is capped this runs in the caller
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        table = pq.read_table(source, columns=list(columns), read_dictionary=text, use_threads=False, pre_buffer=False)
-        return table.nbytes
-    finally:
-        pa.set_memory_pool(previous)
+    pa.set_memory_pool(pa.system_memory_pool())  # the child's own: it ends with this call
+    table = pq.read_table(source, columns=list(columns), read_dictionary=text, use_threads=False, pre_buffer=False)
+    return table.nbytes

@@ -183,8 +183,8 @@ def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any, timeout_s:
     whose true size is known only once read (a compressed file that lies about what it holds). Its
     result must pickle (keep it small: it is copied back). OutOfMemory when the call ran out or its
     process died, or had not answered within ``timeout_s`` (a thread that could not start under the cap
-    leaves a native pool waiting for ever); any other exception of ``fn`` is re-raised here. Where ``capped()`` is False
-    (Windows, macOS, a daemon process) the call runs here, unbounded."""
+    leaves a native pool waiting for ever); any other exception of ``fn`` is re-raised here. Where
+    ``capped()`` is False (Windows, macOS, a daemon process) the call runs here, unbounded."""
     if not capped():
         return fn(*args)
     pending = Aside(_limited, (extra_bytes, fn, args), fork=True)

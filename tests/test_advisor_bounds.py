@@ -206,9 +206,10 @@ def test_what_a_file_really_takes_is_charged_to_the_budget(copy: Path, monkeypat
         assert max(read_here) < 32 << 20
 
 
-def test_a_builds_files_take_less_than_their_charge(advisor_build: Path) -> None:
+def test_a_builds_files_take_less_than_their_charge(advisor_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first read's cap stands on this: what a build's files take once read is within what the
     metadata charged (so nothing more is charged either)."""
+    monkeypatch.setattr(reading.pa, "set_memory_pool", lambda _pool: None)  # _read_size runs here: keep ours
     budget = reading.Budget()
     for config, columns in (
         ("measurements", data.MEASUREMENT_COLUMNS),
@@ -245,11 +246,22 @@ def test_the_capped_read_starts_no_thread_per_core(advisor_build: Path, monkeypa
     assert asked and all(kw.get("use_threads") is False for kw in asked)
 
 
-def test_an_uncapped_first_read_leaves_this_process_allocator_as_it_was(
+def test_where_nothing_can_be_capped_each_file_is_read_once(
     advisor_build: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Where nothing can be capped (not Linux, a daemon process) the first read runs here."""
+    """Off Linux (or in a daemon process) a first read would run here, unbounded like the second: it is
+    left out, and this process's allocator is never switched."""
     monkeypatch.setattr(reading.parallel, "_data_bytes", lambda: None)
+    calls = 0
+    real = pq.read_table
+
+    def counted(*args: object, **kwargs: object) -> pa.Table:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading.pq, "read_table", counted)
     before = pa.default_memory_pool().backend_name
     assert len(data.load(advisor_build).measurements) > 0
+    assert calls == 3  # measurements, trials, legacy: one read each
     assert pa.default_memory_pool().backend_name == before

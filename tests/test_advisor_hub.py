@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fake_hub import Hub, http_error
-from huggingface_hub.errors import LocalEntryNotFoundError
+from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
 from advisor import data, hub, reading
 
@@ -75,10 +75,10 @@ def test_a_damaged_file_is_named_by_its_hub_path(advisor_build: Path) -> None:
     [
         (http_error(404), "cannot be read from the Hub"),
         (LocalEntryNotFoundError("offline and not in the cache"), "the Hub cannot be reached"),
-        (ConnectionError("Connection refused\nretry later"), "the Hub cannot be reached or its files stored"),
-        (RuntimeError("a transport error of another HTTP stack"), "RuntimeError: a transport error"),
+        (ConnectionError("Connection refused\nretry later"), "cannot be read from the Hub .Connection refused retry"),
+        (HFValidationError("Cannot have -- or .. in repo_id"), "does not name a Hub repository"),
     ],
-    ids=["not-found", "offline", "connection-refused", "other-stack"],
+    ids=["not-found", "offline", "connection-refused", "invalid-id"],
 )
 def test_a_hub_failure_is_one_line(advisor_build: Path, failure: Exception, said: str) -> None:
     fake = _hub(advisor_build)
@@ -94,3 +94,11 @@ def test_a_folder_listing_without_end_is_cut_and_refused(advisor_build: Path, mo
     with pytest.raises(data.DatasetError, match="trials folder lists more than 10 entries"):
         data.load(SPEC, api=fake.api)
     fake.api.hf_hub_download.assert_not_called()
+
+
+def test_a_bug_is_not_dressed_as_a_hub_failure(advisor_build: Path) -> None:
+    """Only the Hub's and the network's errors become one line here; anything else is a bug to see."""
+    fake = _hub(advisor_build)
+    fake.api.repo_info.side_effect = RuntimeError("a bug")
+    with pytest.raises(RuntimeError, match="a bug"):
+        data.load(SPEC, api=fake.api)

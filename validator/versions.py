@@ -38,11 +38,9 @@ def major(version: str | None) -> int | None:
 def cuda_major_of_branch(branch: int) -> tuple[int, int | None] | None:
     """The CUDA majors a driver branch can report, (lowest, highest; None: no limit known), or None
     below the table (a driver older than CUDA 10, which no torch eco-collect supports loads on)."""
-    newer: int | None = None
-    for cuda, first in FIRST_BRANCH_OF_CUDA_MAJOR:
+    for row, (cuda, first) in enumerate(FIRST_BRANCH_OF_CUDA_MAJOR):
         if branch >= first:
-            return (cuda, None) if newer is None else (cuda, cuda)
-        newer = cuda
+            return cuda, (None if row == 0 else cuda)  # the newest row: later majors may follow it
     return None
 
 
