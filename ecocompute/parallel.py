@@ -3,6 +3,7 @@ run one long call beside the caller's own work; run one call in a process whose 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import pickle
@@ -158,9 +159,40 @@ def _data_bytes() -> int | None:
 
 
 def capped() -> bool:
-    """Whether ``within_memory`` can cap a call here: fork, Linux's VmData, and a caller allowed to
-    start processes (a daemon process, such as an ``aside`` child, is not)."""
-    return _can_fork() and _data_bytes() is not None and not multiprocessing.current_process().daemon
+    """Whether ``within_memory`` can cap a call here: fork, Linux's VmData, a caller allowed to start
+    processes (a daemon process, such as an ``aside`` child, is not) and a kernel that caps mappings."""
+    return (
+        _can_fork()
+        and _data_bytes() is not None
+        and not multiprocessing.current_process().daemon
+        and _mappings_capped()
+    )
+
+
+# The probe: a child allowed PROBE_ALLOWED_BYTES more asks for PROBE_ASKED_BYTES at once, which glibc
+# serves with mmap, never from the heap.
+PROBE_ALLOWED_BYTES = 16 << 20
+PROBE_ASKED_BYTES = 64 << 20
+PROBE_TIMEOUT_S = 30.0
+
+
+@functools.cache
+def _mappings_capped() -> bool:
+    """Whether RLIMIT_DATA caps what mmap maps, tried once per process in a child: Linux counts
+    private writable mappings against it only since 4.7, and a sandbox (gVisor) may not count them at
+    all. Where it does not, a large allocation escapes the cap unseen, so nothing is capped."""
+    probe = Aside(_limited, (PROBE_ALLOWED_BYTES, _allocate, (PROBE_ASKED_BYTES,)), fork=True)
+    try:
+        probe.result(PROBE_TIMEOUT_S)
+    except MemoryError:
+        return True  # refused: the cap holds
+    except Exception:  # noqa: BLE001 - a probe that died or hung proves nothing: trust no cap
+        return False
+    return False  # the whole allocation was granted
+
+
+def _allocate(size: int) -> int:
+    return len(bytearray(size))
 
 
 def _limited(extra_bytes: int, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
@@ -184,7 +216,8 @@ def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any, timeout_s:
     result must pickle (keep it small: it is copied back). OutOfMemory when the call ran out or its
     process died, or had not answered within ``timeout_s`` (a thread that could not start under the cap
     leaves a native pool waiting for ever); any other exception of ``fn`` is re-raised here. Where
-    ``capped()`` is False (Windows, macOS, a daemon process) the call runs here, unbounded."""
+    ``capped()`` is False (Windows, macOS, a daemon process, a kernel before 4.7) the call runs here,
+    unbounded."""
     if not capped():
         return fn(*args)
     pending = Aside(_limited, (extra_bytes, fn, args), fork=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
@@ -60,3 +61,26 @@ def test_a_child_that_does_not_answer_in_time_is_ended() -> None:
     with pytest.raises(parallel.OutOfMemory, match=r"no answer within 0\.5 s"):
         parallel.within_memory(64 << 20, time.sleep, 30, timeout_s=0.5)
     assert time.monotonic() - start < 10
+
+
+@pytest.fixture
+def fresh_probe() -> Iterator[None]:
+    """The probe's answer is kept per process: each test asks again, and later tests see the real one."""
+    parallel._mappings_capped.cache_clear()
+    yield
+    parallel._mappings_capped.cache_clear()
+
+
+def test_a_kernel_that_does_not_cap_mappings_caps_nothing(monkeypatch: pytest.MonkeyPatch, fresh_probe: None) -> None:
+    """Before Linux 4.7 (and in sandboxes such as gVisor) RLIMIT_DATA leaves mmap alone, so a large
+    allocation escapes the cap: such a platform must say it caps nothing, and the call runs here."""
+    import resource
+
+    monkeypatch.setattr(resource, "setrlimit", lambda *_args: None)  # the limit is set, and nothing counts it
+    assert not parallel.capped()
+    pid = os.getpid()
+    assert parallel.within_memory(1, os.getpid) == pid
+
+
+def test_this_kernel_caps_mappings(fresh_probe: None) -> None:
+    assert parallel._mappings_capped()
