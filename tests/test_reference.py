@@ -290,3 +290,29 @@ def test_a_table_without_boost_clocks_keeps_the_universal_clock_limits(
     assert without.gpus[sub.environment.gpu.name].boost_clock_mhz is None
     assert "physics.clocks" not in [f.code for f in hardware.check(sub, "f.json", without)]
     assert "physics.clocks" in [f.code for f in hardware.check(sub, "f.json", reference.default())]
+
+
+def test_a_table_without_bus_widths_keeps_the_universal_memory_clock_limits(
+    tmp_path: Path, valid_doc: dict[str, Any]
+) -> None:
+    from validator import hardware
+
+    def drop(d: dict[str, Any]) -> None:
+        for row in d["gpus"]:
+            row.pop("memory_bus_bits")
+
+    without = load(_broken(tmp_path, "gpus.json", drop))
+    doc = json.loads(json.dumps(valid_doc))
+    doc["measurements"][0]["trials"][4]["mem_clock_mhz_mean"] = 10501.0  # a 4090's GDDR6X on an H100
+    sub = domain.parse(doc)
+    assert without.gpus[sub.environment.gpu.name].memory_clock_mhz is None
+    assert "physics.clocks" not in [f.code for f in hardware.check(sub, "f.json", without)]
+    assert "physics.clocks" in [f.code for f in hardware.check(sub, "f.json", reference.default())]
+
+
+@pytest.mark.parametrize(("board", "nvml_mhz"), [("NVIDIA H100 80GB HBM3", 2619), ("NVIDIA H200", 3201)])
+def test_the_memory_clock_of_the_table_is_the_one_nvml_reads(board: str, nvml_mhz: float) -> None:
+    """The boards we measured (shared/reference/gpu-probe.md and every trial in submissions/): the
+    datasheet's bandwidth over the bus lands within 3 % of NVML's memory clock, inside the 10 % allowed."""
+    derived = reference.default().gpus[board].memory_clock_mhz
+    assert derived is not None and abs(nvml_mhz / derived - 1) < 0.03

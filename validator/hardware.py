@@ -26,6 +26,13 @@ POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round the
 # data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
 # a desktop board overclocked by hand beyond 35 %.
 BOOST_CLOCK_FACTOR = 1.35
+# NVML's memory clock is the datasheet bandwidth over the bus at two transfers a clock (bandwidth x
+# 4,000 / bus bits MHz): the real files read 1.00 x it on the H100 SXM and 1.02 x on the H200, whose
+# datasheets round their bandwidth down; memory does not boost. Risk: a board whose datasheet
+# understates its bandwidth by more than 10 %. A measured trial keeps its memory at full clock (desktop
+# boards run compute a step lower, P2: 2-3 % less); half of it is a board idling, not decoding.
+MEMORY_CLOCK_FACTOR = 1.10
+LOADED_MEMORY_CLOCK_FRACTION = 0.5
 # The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
@@ -156,6 +163,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                 )
             )
             break
+    out += _memory_clock(m, board, base, file)
     idle = m.idle
     if idle is not None:
         lo, hi = board.idle_w
@@ -174,6 +182,30 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                 )
             )
     return out
+
+
+def _memory_clock(m: Measurement, board: GpuSpec, base: str, file: str) -> list[Finding]:
+    """Each window's mean memory clock against the one the board's datasheet implies (a table without
+    the bus width keeps the universal limits only); the first window out of bounds is named."""
+    rated_mhz = board.memory_clock_mhz
+    if rated_mhz is None:
+        return []
+    ceiling_mhz, floor_mhz = MEMORY_CLOCK_FACTOR * rated_mhz, LOADED_MEMORY_CLOCK_FRACTION * rated_mhz
+    for j, t in enumerate(m.trials):
+        clock = t.mem_clock_mhz_mean
+        high = clock > ceiling_mhz  # warm-ups too: no sample reads above the board's memory clock
+        if high or (t.role == "measured" and clock < floor_mhz):
+            bound = f"at most {ceiling_mhz:.0f} MHz" if high else f"at least {floor_mhz:.0f} MHz under load"
+            return [
+                make(
+                    "physics.clocks",
+                    file,
+                    f"{base}/trials/{j}/mem_clock_mhz_mean",
+                    f"memory clock {clock} MHz; the {board.name}'s {board.memory_bandwidth_gb_s:g} GB/s over "
+                    f"{board.memory_bus_bits} bits is {rated_mhz:.0f} MHz (allowed: {bound})",
+                )
+            ]
+    return []
 
 
 def _architecture(m: Measurement, spec: ModelSpec, base: str, file: str) -> list[Finding]:

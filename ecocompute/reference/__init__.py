@@ -45,11 +45,18 @@ class GpuSpec:
     compute_capability: str
     memory_mib: int  # datasheet memory; NVML reports up to 10 % less (ECC, reserved)
     memory_bandwidth_gb_s: float
+    memory_bus_bits: int | None  # the memory interface's width (None: not in the table)
     default_power_w: float
     max_power_w: float  # the highest power limit a shipping board of this model accepts
     idle_w: tuple[float, float]
     boost_clock_mhz: float | None  # the rated boost clock (None: not in the table); boards run above it
     source: str
+
+    @property
+    def memory_clock_mhz(self) -> float | None:
+        """The memory clock NVML reports at full speed: the bandwidth over the bus at two transfers a
+        clock (None: the table lacks the bus width)."""
+        return None if self.memory_bus_bits is None else self.memory_bandwidth_gb_s * 4000 / self.memory_bus_bits
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,7 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
         compute_capability=r.get("compute_capability", lambda v: isinstance(v, str) and _CC.fullmatch(v), "'M.m'"),
         memory_mib=r.get("memory_mib", _integer(1, 1 << 30), "a positive integer"),
         memory_bandwidth_gb_s=r.get("memory_bandwidth_gb_s", _number(1, 1e6), "a bandwidth in GB/s"),
+        memory_bus_bits=r.get("memory_bus_bits", _integer(32, 1 << 16), "a width in bits", optional=True),
         default_power_w=r.get("default_power_w", _number(1, 1e5), "a power in W"),
         max_power_w=r.get("max_power_w", _number(1, 1e5), "a power in W"),
         idle_w=(float(idle[0]), float(idle[1])),
