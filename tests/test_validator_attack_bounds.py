@@ -288,9 +288,12 @@ def test_driver_versions_judge_the_cuda_majors(cuda: int, torch_major: int, driv
 # --- the empty board of a two-GPU placement -----------------------------------------------------------
 
 
-def _second_board_codes(doc: dict[str, Any], factor: float, device_map: dict[str, int]) -> list[str]:
+def _second_board_codes(
+    doc: dict[str, Any], factor: float, device_map: dict[str, int], roles: tuple[str, ...] = ()
+) -> list[str]:
     """Two boards (the second idling at 70/72 W), the second holding ``factor`` x the empty-board
-    ceiling in every trial, the rest of each trial's energy on the first."""
+    ceiling in every trial (of ``roles`` only, where given; the others hold its idle), the rest of each
+    trial's energy on the first."""
     sub = domain.parse(doc)
     m = sub.measurements[0]
     assert m.idle is not None and m.idle.power_after_w is not None
@@ -299,7 +302,8 @@ def _second_board_codes(doc: dict[str, Any], factor: float, device_map: dict[str
     edge_s = physics.COUNTER_STEP_S + 2 * sub.protocol.sample_period_s
     trials = []
     for t in m.trials:
-        second = factor * physics.EMPTY_BOARD_CEILING * 72.0 * (t.duration_s + edge_s)
+        share = factor * physics.EMPTY_BOARD_CEILING if not roles or t.role in roles else 1.0
+        second = share * 72.0 * (t.duration_s + edge_s)
         trials.append(replace(t, energy_per_gpu_j=(t.energy_j - second, second)))
     placement = domain.Placement("device_map" if len(set(device_map.values())) > 1 else "single_gpu", device_map)
     two = replace(m, idle=idle, trials=tuple(trials), placement=placement)
@@ -314,6 +318,12 @@ def test_a_board_the_device_map_leaves_empty_stays_near_idle(
 ) -> None:
     # board 1 drew 476 W with the whole model on board 0, which drew its idle: only the sum was judged
     assert ("physics.board_above_idle" in _second_board_codes(valid_doc, factor, {"": 0})) is rejected
+
+
+def test_a_warm_up_on_the_board_the_device_map_leaves_empty_stays_near_idle_too(valid_doc: dict[str, Any]) -> None:
+    """The trials config publishes each board's share of a warm-up as well: no module there, no load."""
+    assert "physics.board_above_idle" in _second_board_codes(valid_doc, 1.01, {"": 0}, roles=("warmup",))
+    assert "physics.board_above_idle" not in _second_board_codes(valid_doc, 0.99, {"": 0}, roles=("warmup",))
 
 
 def test_a_board_holding_modules_may_draw_above_idle(valid_doc: dict[str, Any]) -> None:

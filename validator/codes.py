@@ -275,7 +275,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.board_above_idle",
-            "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial after warm-up",
+            "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial (a warm-up too)",
             "let eco-collect record the placement and measure every GPU; never edit trials by hand",
         ),
         _warning(

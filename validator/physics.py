@@ -253,7 +253,7 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             ]
         empty = ctx.gpus > 1 and ctx.placed is not None and k not in ctx.placed
         most_idle_j = EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
-        if t.role != "warmup" and empty and board_j > most_idle_j:
+        if empty and board_j > most_idle_j:  # a warm-up's too: no module there, no load
             return [
                 make(
                     "physics.board_above_idle",
