@@ -190,3 +190,16 @@ def test_author_is_a_login_and_needs_base(repo: Path, args: tuple[str, ...]) -> 
     result = CliRunner().invoke(main, [*args, "submissions"])
     assert result.exit_code == 2
     assert "--author takes the GitHub login" in result.output
+
+
+def test_a_git_message_of_several_lines_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """git adds hints on lines of their own: the usage error joins them, never shows an escaped '\\n'."""
+    from validator import history
+
+    said = b"fatal: ambiguous argument 'x': unknown revision\nUse '--' to separate paths from revisions\n"
+    monkeypatch.setattr(history.subprocess, "run", lambda args, **_: subprocess.CompletedProcess(args, 128, b"", said))
+    with pytest.raises(history.GitError) as caught:
+        history.toplevel(tmp_path)
+    assert (
+        str(caught.value) == "fatal: ambiguous argument 'x': unknown revision Use '--' to separate paths from revisions"
+    )

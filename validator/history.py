@@ -39,7 +39,9 @@ def _git(repo: Path, *args: str) -> bytes:
     except FileNotFoundError as exc:
         raise GitError("git is not installed") from exc
     if done.returncode != 0:
-        raise GitError(done.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
+        # git's message may run over lines (an error, then hints): one line, as every CLI error is
+        said = " ".join(line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip())
+        raise GitError(said or f"git {' '.join(args)} failed")
     return done.stdout
 
 
