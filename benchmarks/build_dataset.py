@@ -88,8 +88,14 @@ def prepare(subs: Path, files: int, per_file: int, trials: int) -> None:
 def cpu_s() -> float:
     """CPU seconds of this process and its finished children (the worker processes): the work done,
     which other tenants of a shared VM disturb much less than the wall time."""
+    return sum(own_and_children_cpu_s())
+
+
+def own_and_children_cpu_s() -> tuple[float, float]:
+    """CPU seconds of this process (the build's parent: concatenating, sorting, pandera, Parquet, the
+    card and its figures) and of its finished children (the workers and the report's process)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def warm_page_cache(subs: Path) -> None:
@@ -176,16 +182,18 @@ def main() -> None:
         subs = a.submissions or Path(tmp) / "submissions"
         prepare(subs, a.measurements // a.per_file, a.per_file, a.trials)
         warm_page_cache(subs)
-        floors, builds, floor_cpu, build_cpu, validator_cpu, phases, bounds = [], [], [], [], [], [], []
+        floors, builds, floor_cpu, build_cpu, parent_cpu, validator_cpu, phases, bounds = [], [], [], [], [], [], [], []
         for i in range(a.repeat):
             cpu = cpu_s()
             floor_s, parsed = floor(subs)
             floor_cpu.append(cpu_s() - cpu)
             forget_drawn()  # a build runs once in its process: no figure copied from the build before
-            cpu, start = cpu_s(), time.perf_counter()
+            (own, children), start = own_and_children_cpu_s(), time.perf_counter()
             result = build(subs, ROOT / "legacy", Path(tmp) / f"out{i}")
             builds.append(time.perf_counter() - start)
-            build_cpu.append(cpu_s() - cpu)
+            own_after, children_after = own_and_children_cpu_s()
+            parent_cpu.append(own_after - own)
+            build_cpu.append(parent_cpu[-1] + children_after - children)
             floors.append(floor_s)
             phases.append(result.timings)
             if a.validator:
@@ -217,6 +225,11 @@ def main() -> None:
     print(
         f"cpu: floor {statistics.median(floor_cpu):.1f} s, build {statistics.median(build_cpu):.1f} s (medians), "
         f"ratio {cpu_ratio:.2f}"
+    )
+    parent = statistics.median(parent_cpu)
+    print(
+        f"cpu of the build's own process (everything but the workers and the report's process): {parent:.1f} s, "
+        f"{parent / statistics.median(floor_cpu):.2f} x the floor's cpu"
     )
     if bounds:
         bound_ratios = [b / f for f, b in zip(floors, bounds, strict=True)]
