@@ -97,3 +97,11 @@ def test_python_jsonschema_agrees_with_the_fast_engine() -> None:
             continue
         doc = json.loads(path.read_text(encoding="utf-8"))
         assert reference.is_valid(doc) == (check_schema(doc, path.name) == []), path.name
+
+
+def test_every_code_is_in_one_part_of_the_catalogue_only() -> None:
+    """A code in both parts would silently take the later one's severity and fix."""
+    from validator.codes import DOCUMENT_CODES
+    from validator.measured_codes import MEASURED_CODES
+
+    assert len(CATALOGUE) == len(DOCUMENT_CODES) + len(MEASURED_CODES) == 87

@@ -1,4 +1,5 @@
-"""Findings: what a check reports; the catalogue of stable codes lives in ``codes.py``.
+"""Findings: what a check reports; the catalogue of stable codes is ``codes.py``'s and
+``measured_codes.py``'s, joined here.
 
 Every check appends findings; nothing here prints or decides an exit code.
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codes import CATALOGUE, Code, Severity
+from .codes import DOCUMENT_CODES, Code, Severity
+from .measured_codes import MEASURED_CODES
 
 __all__ = ["CATALOGUE", "Code", "Finding", "Severity", "make"]
+
+CATALOGUE: dict[str, Code] = {c.code: c for c in (*DOCUMENT_CODES, *MEASURED_CODES)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,234 @@
+"""The catalogue's codes for what the measured numbers say: statistics, physics, quality, the
+protocol kept, fabricated and duplicated data (``codes.py`` holds the rest and the rules for codes)."""
+
+from __future__ import annotations
+
+from .codes import Code, error, warning
+
+MEASURED_CODES: tuple[Code, ...] = (
+    error(
+        "stats.too_few_trials",
+        "fewer measured trials than the protocol minimum",
+        "measure at least gates.min_trials trials",
+    ),
+    error(
+        "stats.window",
+        "trial roles do not form warm-ups then one window of consecutive measured trials",
+        "keep every trial in order; mark the gate window 'measured'",
+    ),
+    error(
+        "stats.mismatch",
+        "a summary value differs from the one recomputed from the trials",
+        "never edit summaries by hand",
+    ),
+    error(
+        "stats.gate_mismatch",
+        "gate outcome or status disagrees with the recomputed gates",
+        "status is ok only when every gate passes",
+    ),
+    error("stats.gates_loosened", "gate thresholds looser than the project's", "measure with the default gates"),
+    error(
+        "physics.power_range",
+        "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
+        "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit; or NVML's 1-s "
+        "average over a trial of 2 s or more is not within 0.5-1.5 x the range of the trial's power and the "
+        "power before it",
+        "check the GPU index, the sampler and the enforced limit NVML reports",
+    ),
+    error(
+        "physics.power_limits",
+        "power limits contradict each other, exceed what the board accepts or are not the board's default",
+        "record the limits as NVML reports them",
+    ),
+    error(
+        "physics.peak_power",
+        "peak power below the average, or beyond 1.5 x the board's maximum",
+        "check the sampler; never edit trials by hand",
+    ),
+    error(
+        "physics.clocks",
+        "clocks below 100 MHz (below any board's idle), or beyond what the board reaches",
+        "check the sampler's clock readings",
+    ),
+    error(
+        "physics.sample_count",
+        "power samples do not add up to duration x sample rate, exceed the requested rate, or (in a warm-up too short "
+        "for an average) fall below half of it",
+        "never edit the sampler's counts by hand",
+    ),
+    error(
+        "physics.energy_power",
+        "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
+        "exceeds what the power limit allows",
+        "check the energy source",
+    ),
+    error(
+        "physics.energy_bias",
+        "over the gate window, the trials' energies differ from their power x duration by more than 5 % in sum",
+        "check the energy source and the sampler: a counter read at other moments than the window's edges",
+    ),
+    error(
+        "physics.batch_scaling",
+        "a larger batch decodes each sequence more than twice as fast as a smaller batch of the same model, "
+        "weights, precision and engine in the file",
+        "check the batch sizes, token counts and durations; never edit trials by hand",
+    ),
+    error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
+    error(
+        "physics.token_count",
+        "generated tokens != batch x output tokens x requests",
+        "force min_new_tokens == max_new_tokens",
+    ),
+    error("physics.net_energy", "net energy exceeds gross energy", "idle power cannot be negative"),
+    error(
+        "physics.idle_power",
+        "idle power is not below loaded power",
+        "measure idle with no other load on the GPU",
+    ),
+    error(
+        "physics.idle_range",
+        "idle power outside the board's plausible idle range",
+        "measure idle with no other load on the GPU; check the GPU index",
+    ),
+    error(
+        "physics.memory_fit",
+        "the model's weights at this precision and its KV cache do not fit in the memory of the GPUs used",
+        "check the model, precision and placement",
+    ),
+    error(
+        "physics.roofline",
+        "decode throughput above the memory-bandwidth roofline of the board",
+        "check the token count and the GPU; a real decode step reads every weight and the batch's KV cache once",
+    ),
+    error(
+        "physics.energy_floor",
+        "energy above idle below what reading the weights and KV cache once per decode step (20 pJ/byte), or the tokens' "
+        "arithmetic (0.2 pJ per FLOP), costs",
+        "measure idle with nothing else on the GPU, and check the energy counter and the token count",
+    ),
+    error(
+        "quality.perplexity",
+        "perplexity recorded for random weights, outside (1, vocabulary size], or not over eco-collect's tokens",
+        "let eco-collect measure perplexity, and only for pretrained weights",
+    ),
+    error("physics.temperature", "temperature outside 10-100 C", "check the sensor readings"),
+    error("physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"),
+    error(
+        "physics.board_below_idle",
+        "a GPU holds less than half its idle draw over a trial (a warm-up too)",
+        "measure every GPU the model runs on with eco-collect; never edit trials by hand",
+    ),
+    error(
+        "physics.board_above_idle",
+        "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial (a warm-up too)",
+        "let eco-collect record the placement and measure every GPU; never edit trials by hand",
+    ),
+    warning(
+        "physics.counter_sampler",
+        "energy counter and integrated sampled power disagree by more than 5 % plus 0.1 s of power (the counter's step)",
+        "check for a second process on the GPU",
+    ),
+    error(
+        "protocol.engine_mismatch",
+        "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill)",
+        "let eco-collect record the engine",
+    ),
+    error(
+        "protocol.token_check",
+        "an engine other than generate() was measured with token ids that differ from generate()'s where generate() "
+        "reproduces itself, or without a check, or generate() carries a check",
+        "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
+    ),
+    warning(
+        "protocol.token_agreement",
+        "a CUDA-graph row whose token ids equal generate()'s only as far as generate() reproduces itself",
+        "expected on GPUs whose kernels are not bitwise reproducible at that batch size; a short agreement "
+        "(a few steps) deserves a second look",
+    ),
+    error(
+        "protocol.stop_reason",
+        "stopped_by does not fit the status, the trial budget or the early-stop rule",
+        "never edit stopped_by or the trials by hand",
+    ),
+    error(
+        "protocol.session_time",
+        "session wall time, created_at and the trials' start times do not add up",
+        "check the clock of the measuring machine; never edit timings by hand",
+    ),
+    error(
+        "protocol.placement",
+        "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
+        "let eco-collect record the placement and the idle windows",
+    ),
+    error(
+        "protocol.mig_enabled",
+        "measured on a GPU with MIG enabled: NVML's power and energy counters cover the whole board, not the slice",
+        "disable MIG (nvidia-smi -i <gpu> -mig 0) and measure on the whole board",
+    ),
+    error(
+        "protocol.warmup",
+        "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials",
+        "never drop or add warm-up trials by hand",
+    ),
+    error(
+        "protocol.trial_budget",
+        "more trials after warm-up than gates.max_trials, or a minimum above its maximum",
+        "keep every trial the collector wrote, and only those",
+    ),
+    error(
+        "protocol.trial_duration",
+        "a trial after warm-up shorter than half of trial_min_duration_s, or a minimum below 1 s",
+        "measure with the protocol's trial length (4 s by default)",
+    ),
+    error(
+        "protocol.idle_window",
+        "idle-baseline windows shorter than 1 s",
+        "measure idle with eco-collect's protocol (5-s windows)",
+    ),
+    error(
+        "protocol.sample_period",
+        "sample_period_s outside 0.001-0.1 s",
+        "sample power at least every 0.1 s (eco-collect samples every 0.05 s)",
+    ),
+    error(
+        "fabrication.zero_variance",
+        "trials after warm-up with identical durations, energies or powers",
+        "real trials always differ; re-measure",
+    ),
+    error(
+        "fabrication.repeated_trials",
+        "the same trial appears twice in the file",
+        "submit every trial once; re-measure instead of copying",
+    ),
+    error("duplicate.measurement", "the same measurement appears twice", "submit each measurement once"),
+    error(
+        "duplicate.submission_id",
+        "submission_id already used by another file",
+        "every submission needs a fresh id",
+    ),
+    error(
+        "fabrication.too_regular",
+        "trials too regular to be measured: sensor readings within 0.001 % or values in exact steps",
+        "real trials carry timer, counter and sampler noise: re-measure",
+    ),
+    error(
+        "duplicate.configuration",
+        "the same configuration (model, revision, weights, precision, engine, batch size) twice in one file",
+        "keep one measurement per configuration; a repeat is a new session",
+    ),
+    error(
+        "duplicate.near",
+        "a measurement's trials repeat or rescale, or its idle baseline repeats, another measurement's",
+        "submit new measurements only",
+    ),
+    error(
+        "duplicate.gpu_time",
+        "a trial overlaps a trial of another file on the same GPU (uuid hash)",
+        "one GPU runs one trial at a time: submit each run once, with the times it was measured at",
+    ),
+    error(
+        "duplicate.gpu_identity",
+        "the same GPU uuid hash names another GPU model in another file",
+        "record the GPU as NVML reports it",
+    ),
+)
