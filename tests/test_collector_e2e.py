@@ -263,19 +263,27 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
-@pytest.mark.parametrize("schedule", ["sequential", "interleaved"])
-def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path, schedule: str) -> None:
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("sequential", "CUDA out of memory. Tried to allocate 20.00 GiB"),
+        ("interleaved", "CUDA out of memory. Tried to allocate 20.00 GiB"),
+        # a first blank line and a terminal escape: the reason was empty, the escape refused the file
+        ("sequential", "\n\x1b[31mCUDA out of memory.\x1b[0m Tried to allocate 20.00 GiB\nof which 3 MiB is free"),
+    ],
+)
+def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path, schedule: str, message: str) -> None:
     class OomSource(ModelSource):
         def load(self, precision: str):  # type: ignore[override]
             if precision == "bf16":
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+                raise torch.cuda.OutOfMemoryError(message)
             return super().load(precision)
 
     path, doc = collect(_request(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
     assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
-    assert "out of memory" in skipped[0]["skip_reason"]
+    assert "out of memory" in skipped[0]["skip_reason"] and "Tried to allocate 20.00 GiB" in skipped[0]["skip_reason"]
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
