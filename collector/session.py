@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ecocompute.cli import printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 
 from . import hostinfo, quality
@@ -151,8 +152,9 @@ def _first_start(checkpoint: Checkpoint, header: dict[str, Any], now: datetime) 
 
 
 def _finished(
-    checkpoint: Checkpoint, entries: list[tuple[tuple[str, str, int], dict[str, Any]]]
+    checkpoint: Checkpoint, entries: list[tuple[tuple[str, str, int], dict[str, Any]]], request: RunRequest
 ) -> dict[tuple[str, str, int], Measurement]:
+    wanted = {(p, e, b) for p in request.precisions for e in request.engines for b in request.batch_sizes}
     done = {}
     for number, (key, measurement) in enumerate(entries, 2):
         try:
@@ -163,6 +165,14 @@ def _finished(
                 f"{checkpoint.path}:{number} is corrupt (its measurement does not parse: {type(exc).__name__}); "
                 "delete it to start over"
             ) from None
+        # Every entry is written into the file and marks its configuration measured: one this run does not
+        # request, or measured at another precision or batch size (the engine may differ: a fallback), would
+        # add a row or leave a configuration unmeasured, seen only once the rest was measured.
+        if key not in wanted or (done[key].precision, done[key].batch_size) != (key[0], key[2]):
+            raise CheckpointError(
+                f"{checkpoint.path}:{number} is corrupt (its configuration {printable(repr(list(key)), limit=120)} "
+                "is not one this run requests, or its measurement is of another); delete it to start over"
+            )
     return done
 
 
@@ -177,7 +187,7 @@ def _checkpoint(
         header, entries = checkpoint.load()
         if header is None:
             raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
-        return checkpoint, _finished(checkpoint, entries), _first_start(checkpoint, header, started_at)
+        return checkpoint, _finished(checkpoint, entries, request), _first_start(checkpoint, header, started_at)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
     checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})

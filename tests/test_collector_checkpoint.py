@@ -98,6 +98,14 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
         _entry(lambda e: e["measurement"]["trials"][0].update(energy_j="2023")),
         r":2 is corrupt \(its measurement breaks the submission schema at /trials/0/energy_j: .*not of type",
     ),
+    "a configuration the run does not request": (
+        _entry(lambda e: e.update(requested=["fp16", "auto", 4])),
+        r":2 is corrupt \(its configuration \['fp16', 'auto', 4\] is not one this run requests",
+    ),
+    "a measurement of another batch size": (
+        _entry(lambda e: e.update(requested=["fp16", "auto", 8])),
+        r":2 is corrupt \(its configuration \['fp16', 'auto', 8\] .*its measurement is of another",
+    ),
     "started_at in year 1": (
         _header(lambda h: h.update(started_at="0001-01-01T00:00:00Z")),
         r":1 is corrupt \(started_at '0001-01-01T00:00:00Z' is longer ago than a session may last",
