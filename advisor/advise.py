@@ -25,6 +25,7 @@ from .analysis import Analysis, Config, Curve, Point, precision_rank
 from .estimate import LogEstimate
 
 DEFAULT_MAX_PARAMS_RATIO = 1.5
+MAX_NAMES_SHOWN = 20  # GPU names listed where --gpu matches none; the rest are counted
 _PARAMS = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBtT]?)\s*$")
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
@@ -121,7 +122,10 @@ def recommend(analysis: Analysis, query: Query) -> Advice:
     )
     empty = Advice(query, analysis, gpu, None, (), None, (), (), (), legacy, legacy_fits, ())
     if gpu is None:
-        known = ", ".join(sorted(printable(n) for n in measured_names)) or "none"
+        names = sorted(printable(n, limit=80) for n in measured_names)  # a dataset may hold any number of them
+        known = ", ".join(names[:MAX_NAMES_SHOWN]) or "none"
+        if len(names) > MAX_NAMES_SHOWN:
+            known += f" and {len(names) - MAX_NAMES_SHOWN} more"
         return _without(
             empty, f"no GPU called {printable(query.gpu)!r} in the dataset or the GPU table (measured: {known})"
         )

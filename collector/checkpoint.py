@@ -7,12 +7,18 @@ a torn last line (crash mid-write) is ignored.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
+
 from ecocompute import smallfile
+from ecocompute.cli import printable
+from validator.contract import load_schema
 
 from .errors import CheckpointError
 
@@ -22,6 +28,32 @@ MAX_BYTES = 1 << 30
 def _no_constant(name: str) -> Any:
     """json.loads takes NaN and Infinity; the writer never writes them (allow_nan=False)."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """json.loads reads 1e400 as infinity, which the submission cannot hold (allow_nan=False)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is beyond the numbers a JSON file may hold")
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def _measurement_rule() -> jsonschema_rs.Draft202012Validator:
+    """The submission schema's rule for one measurement, as the file eco-collect writes must keep it."""
+    schema = load_schema()
+    return jsonschema_rs.Draft202012Validator(
+        {"$defs": schema["$defs"], "$ref": "#/$defs/measurement"}, validate_formats=True
+    )
+
+
+def _schema_problem(measurement: dict[str, Any]) -> str | None:
+    """The first way ``measurement`` breaks the schema, said in one line; None when it keeps it."""
+    error = next(iter(_measurement_rule().iter_errors(measurement)), None)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.instance_path)
+    return printable(f"its measurement breaks the submission schema at /{where}: {error.message}", limit=300)
 
 
 class Checkpoint:
@@ -40,7 +72,7 @@ class Checkpoint:
         records = []
         for number, line in enumerate(lines, 1):
             try:
-                records.append(json.loads(line, parse_constant=_no_constant))
+                records.append(json.loads(line, parse_constant=_no_constant, parse_float=_finite))
             except (json.JSONDecodeError, ValueError, RecursionError) as exc:  # json recurses on nesting
                 if number == len(lines) and isinstance(exc, json.JSONDecodeError):
                     break  # torn final line from an interrupted write
@@ -68,6 +100,11 @@ class Checkpoint:
                 raise self._corrupt(
                     number, "not a finished configuration: [precision, engine, batch] and a measurement"
                 )
+            # A hand edit that keeps the shape but not the schema would resume, measure the rest for
+            # hours, and only then be refused (or end in a traceback on a string where a time was).
+            problem = _schema_problem(measurement)
+            if problem:
+                raise self._corrupt(number, problem)
             entries.append(((requested[0], requested[1], requested[2]), measurement))
         return records[0], entries
 

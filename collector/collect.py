@@ -16,6 +16,7 @@ def collect(
 ) -> tuple[Path, dict[str, Any]]:
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
+    submission.check_out_dir(request.out_dir)
     with open_session(request, events, hooks) as session:
         configs = requested(session)
         schedule = Schedule(session, configs)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ecocompute import catalogue
+from ecocompute.cli import first_line
 from ecocompute.domain import TokenCheck
 
 from .errors import CollectError, EngineUnavailable
@@ -219,7 +220,7 @@ class CudaGraphEngine:
             except EngineUnavailable:
                 raise
             except Exception as exc:
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                first = first_line(exc, 200)
                 raise EngineUnavailable(f"CUDA graph capture failed ({type(exc).__name__}: {first})") from exc
         self.decoding.synchronize()
 

@@ -51,6 +51,11 @@ def measurement_maximum(name: str) -> int | float:
     return _maximum("measurement", name)
 
 
+def session_wall_maximum() -> int | float:
+    """The schema's maximum for session.wall_s: the longest a run, resumed or not, may last."""
+    return _node("properties", "session", "properties", "wall_s")["maximum"]
+
+
 def protocol_maximum(*path: str) -> int | float:
     """The schema's maximum for a protocol field (``"gates", "max_trials"``)."""
     return _maximum("protocol", *path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecocompute import catalogue
+from ecocompute.cli import first_line
 from ecocompute.domain import Engine, Idle, Measurement, TokenCheck
 
 from . import engines, quality
@@ -103,7 +104,7 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def _oom_text(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    return first_line(exc) or type(exc).__name__
 
 
 class Schedule:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ecocompute.cli import printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 
 from . import hostinfo, quality
@@ -21,7 +22,7 @@ from .engines import CudaGraphs, GraphBackend, Workload
 from .errors import CheckpointError, CollectError
 from .models import ModelSource, torch_device
 from .nvml import Nvml
-from .request import RunRequest
+from .request import RunRequest, session_wall_maximum
 from .runner import Clock
 from .sampler import Sampler
 from .workload import Prompt
@@ -126,22 +127,34 @@ def _resumed_clock_s(started_at: datetime, first_start: datetime, done: dict[Any
     return max(elapsed, ended + RESUME_GAP_S) if done else elapsed
 
 
-def _first_start(checkpoint: Checkpoint, header: dict[str, Any]) -> datetime:
+# A checkpoint's start may lie after this process's start by a wall clock stepped back (NTP), not by days.
+RESUME_AHEAD_S = 86_400.0
+
+
+def _first_start(checkpoint: Checkpoint, header: dict[str, Any], now: datetime) -> datetime:
+    """When the run began, as the checkpoint's header says; one it cannot have (a hand edit) is refused
+    here rather than after the rest is measured: a start after ``now`` by days, or further back than a
+    session may last (the schema's wall_s), makes a file eco-validate refuses."""
+    shown = repr(str(header.get("started_at"))[:40])
     try:
         first = datetime.fromisoformat(str(header.get("started_at")).replace("Z", "+00:00"))
     except ValueError:
         first = None
     if first is None or first.tzinfo is None:
         raise CheckpointError(
-            f"{checkpoint.path}:1 is corrupt (started_at {str(header.get('started_at'))[:40]!r} is not a UTC time); "
-            "delete it to start over"
+            f"{checkpoint.path}:1 is corrupt (started_at {shown} is not a UTC time); delete it to start over"
         )
+    elapsed = (now - first).total_seconds()
+    if elapsed < -RESUME_AHEAD_S or elapsed > session_wall_maximum():
+        when = "after this run's start" if elapsed < 0 else "longer ago than a session may last (the schema's wall_s)"
+        raise CheckpointError(f"{checkpoint.path}:1 is corrupt (started_at {shown} is {when}); delete it to start over")
     return first
 
 
 def _finished(
-    checkpoint: Checkpoint, entries: list[tuple[tuple[str, str, int], dict[str, Any]]]
+    checkpoint: Checkpoint, entries: list[tuple[tuple[str, str, int], dict[str, Any]]], request: RunRequest
 ) -> dict[tuple[str, str, int], Measurement]:
+    wanted = {(p, e, b) for p in request.precisions for e in request.engines for b in request.batch_sizes}
     done = {}
     for number, (key, measurement) in enumerate(entries, 2):
         try:
@@ -152,6 +165,14 @@ def _finished(
                 f"{checkpoint.path}:{number} is corrupt (its measurement does not parse: {type(exc).__name__}); "
                 "delete it to start over"
             ) from None
+        # Every entry is written into the file and marks its configuration measured: one this run does not
+        # request, or measured at another precision or batch size (the engine may differ: a fallback), would
+        # add a row or leave a configuration unmeasured, seen only once the rest was measured.
+        if key not in wanted or (done[key].precision, done[key].batch_size) != (key[0], key[2]):
+            raise CheckpointError(
+                f"{checkpoint.path}:{number} is corrupt (its configuration {printable(repr(list(key)), limit=120)} "
+                "is not one this run requests, or its measurement is of another); delete it to start over"
+            )
     return done
 
 
@@ -166,7 +187,7 @@ def _checkpoint(
         header, entries = checkpoint.load()
         if header is None:
             raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
-        return checkpoint, _finished(checkpoint, entries), _first_start(checkpoint, header)
+        return checkpoint, _finished(checkpoint, entries, request), _first_start(checkpoint, header, started_at)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
     checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})

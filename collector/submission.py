@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue
+from ecocompute.cli import printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
 from validator.findings import Severity
@@ -151,6 +152,25 @@ def keep_rejected(doc: dict[str, Any], state_dir: Path, text: str | None = None)
     raise CollectError(
         f"{state_dir} holds {_KEEP_REJECTED} rejected files of {stem} already; this one was not kept: move them away"
     )
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse, before anything is measured, an ``out_dir`` the file could not be written into: one that
+    is not a folder (a file, a device), lies below a file, or sits where this user may not write.
+    Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
+    shown = printable(str(out_dir))
+    nearest = next((p for p in (out_dir, *out_dir.absolute().parents) if os.path.lexists(p)), None)
+    if nearest is None:
+        return
+    if not nearest.is_dir():
+        where = (
+            "is not a folder" if nearest == out_dir else f"lies below {printable(str(nearest))}, which is not a folder"
+        )
+        raise CollectError(f"--out-dir {shown} {where}; nothing measured: give the folder submissions go to")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise CollectError(
+            f"--out-dir {shown}: cannot write in {printable(str(nearest))}; nothing measured: give a folder you can write in"
+        )
 
 
 def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:

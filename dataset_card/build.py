@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from ecocompute import parallel, reference, rows, smallfile
 from ecocompute.cli import EcoError, printable
 from ecocompute.columns import CONFIGS
+from validator import paths as policy
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
 
@@ -118,18 +119,31 @@ def changelog_entries(path: Path | None, *, required: bool = True) -> str:
     return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines[start:])
 
 
-def _check_and_flatten(root: Path, paths: list[Path]) -> tuple[list[Checked], dict[str, pa.Table]]:
-    """In a worker: validate one chunk of files and flatten the accepted ones into unsorted Arrow
-    tables, which cross processes as buffers instead of documents or millions of row dicts."""
+def _checked(path: Path, folder: Path, ref: reference.Reference) -> tuple[Checked, str]:
+    """eco-validate's checks on one file, and its path in the dataset (the file_path column):
+    submissions/<handle>/<file>.json relative to the folder given, whatever that folder is named or
+    wherever it lies, policed as the repository's submissions/ is (eco-validate polices a path
+    relative to the repository root, so a folder elsewhere was built with any file name)."""
+    c = check_file(path, ref=ref)
+    published = f"{policy.SUBMISSIONS}/{Path(os.path.relpath(path.absolute(), folder)).as_posix()}"
+    if policy.repo_relative(path) != published:  # eco-validate judged another path, or none
+        named = policy.name_findings(c.submission, published, c.path) if c.submission is not None else []
+        c.findings = policy.policy_findings(published, c.path) + named + c.findings
+    return c, published
+
+
+def _check_and_flatten(folder: Path, paths: list[Path]) -> tuple[list[Checked], dict[str, pa.Table]]:
+    """In a worker: validate one chunk of the files under the submissions ``folder`` and flatten the
+    accepted ones into unsorted Arrow tables, which cross processes as buffers instead of documents
+    or millions of row dicts."""
     measurements: list[rows.Row] = []
     submissions: list[rows.Row] = []
     trials: rows.Columns = {name: [] for name in CONFIGS["trials"].names}
     checked = []
     ref = reference.default()  # once per chunk, as eco-validate's workers do: it stats five files
     for path in paths:
-        c = check_file(path, ref=ref)
+        c, relative = _checked(path, folder, ref)
         if c.submission is not None and c.accepted:
-            relative = Path(os.path.relpath(path.absolute(), root)).as_posix()
             file_measurements, file_trials, submission = rows.flatten(c.submission, relative, c.sha256 or "", c.hashes)
             measurements += file_measurements
             submissions.append(submission)
@@ -148,7 +162,7 @@ def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     """Validate every submission (as CI does) and flatten the accepted ones: unsorted tables."""
     _folder(submissions_dir, "submissions folder", "--submissions", "give the folder that holds the JSON files")
     paths = list(dict.fromkeys(p.absolute() for p in discover([submissions_dir])))
-    chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute().parent), paths)
+    chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute()), paths)
     report = report_for([c for checked, _ in chunks for c in checked], accepted=[])
     if exit_code(report):
         shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]

@@ -34,7 +34,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.repocard import metadata_load
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from advisor.reading import DatasetError
 from ecocompute import smallfile
@@ -46,6 +46,8 @@ MAX_ATTEMPTS = 3
 KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted by a release
 SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
 MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
+MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four configs' features and counts
+MAX_CARD_CONFIGS = 64  # configs, and splits of one config, in a card's dataset_info (a built card: 4, and 1 each)
 
 
 class PublishError(EcoError):
@@ -105,20 +107,35 @@ def local_files(build_dir: Path) -> dict[str, Path]:
     return local
 
 
+def _front_matter(readme: Path) -> Any:
+    """The card's YAML front matter as huggingface_hub's metadata_load reads it, found within its first
+    MAX_FRONT_MATTER_CHARS characters (None beyond): PyYAML's safe loader is pure Python, about
+    30 KB a second, so the 8 MiB a card may have took minutes. Its C loader is not used: it crashes
+    the process on deep nesting."""
+    # Read by smallfile, judged before it is opened: a FIFO would block the read, a huge file fill the memory.
+    text = smallfile.read_text(readme, MAX_CARD_BYTES).removeprefix("\ufeff")
+    match = REGEX_YAML_BLOCK.search(text[:MAX_FRONT_MATTER_CHARS])
+    return yaml.safe_load(match.group(2)) if match else None
+
+
 def card_counts(readme: Path) -> dict[str, int] | None:
-    """Rows per config as a card's front matter states them (``dataset_info``); None where it does not."""
+    """Rows per config as a card's front matter states them (``dataset_info``); None where it does not,
+    or lists more configs or splits than a card of ours could (YAML aliases repeat one list at no cost:
+    a few kilobytes stood for a billion splits to add up)."""
     try:
-        # Judged before metadata_load opens it: a FIFO would block it, a huge file fill the memory.
-        smallfile.check(readme, MAX_CARD_BYTES)
-        meta = metadata_load(readme)
+        meta = _front_matter(readme)
     except (smallfile.SmallFileError, OSError, ValueError, yaml.YAMLError, RecursionError):  # nesting: PyYAML recurses
         return None
     info = meta.get("dataset_info") if isinstance(meta, dict) else None
+    if not isinstance(info, list) or len(info) > MAX_CARD_CONFIGS:
+        return None
     counts = {}
-    for config in info if isinstance(info, list) else []:
+    for config in info:
         if not isinstance(config, dict):
             continue
         splits = config.get("splits")
+        if isinstance(splits, list) and len(splits) > MAX_CARD_CONFIGS:
+            return None
         numbers = [s.get("num_examples") for s in splits if isinstance(s, dict)] if isinstance(splits, list) else []
         if isinstance(config.get("config_name"), str) and numbers and all(type(n) is int for n in numbers):
             counts[config["config_name"]] = sum(numbers)

@@ -68,6 +68,14 @@ def figure_text(text: str, limit: int = 2000) -> str:
     return printable(text, limit).replace("$", r"\$")
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-blank line of ``exc``'s message, printable, at most ``limit`` characters; ''
+    when it has none. For a message recorded or shown beside other text (a skip reason in a
+    submission, a fallback's note): torch and CUDA errors run on for pages after their first line."""
+    line = next((text.strip() for text in str(exc).splitlines() if text.strip()), "")
+    return printable(line, limit)
+
+
 def describe(exc: BaseException) -> str:
     """One line saying what went wrong."""
     if isinstance(exc, OSError) and not isinstance(exc, EcoError) and exc.strerror:

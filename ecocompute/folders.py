@@ -73,6 +73,13 @@ def creatable(out: Path, given: Path | str) -> None:
             f"--out {shown}: cannot write in {printable(str(nearest))} (no permission, or a read-only file system); "
             "nothing written: choose a folder you can write in"
         )
+    try:  # the permission bits allow it; whether the file system makes folders (/proc, /sys do not) is tried
+        os.rmdir(_fresh(nearest / "out", "probe"))
+    except OSError as exc:
+        raise FolderError(
+            f"--out {shown}: cannot make a folder in {printable(str(nearest))} ({exc.strerror or type(exc).__name__}); "
+            "nothing written: choose a folder you can write in"
+        ) from None
 
 
 def _fresh(out: Path, role: str) -> Path:

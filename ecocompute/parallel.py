@@ -112,6 +112,13 @@ class Aside(Generic[R]):
 
 def _child(fn: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
     try:
+        _answer(fn, args, send)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent says what happened
+        raise SystemExit(130) from None  # multiprocessing prints no traceback for an exit code
+
+
+def _answer(fn: Callable[..., Any], args: tuple[Any, ...], send: Any) -> None:
+    try:
         outcome: tuple[bool, Any] = (True, fn(*args))
     except Exception as exc:  # noqa: BLE001 - the parent re-raises it
         outcome = (False, exc)

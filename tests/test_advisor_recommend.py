@@ -3,6 +3,7 @@ quotes, what it says without a close match, its JSON, and the parsing of what us
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -178,3 +179,14 @@ def test_legacy_rows_are_quoted_beside_flagged_never_used(found: Analysis) -> No
     out = render.render_text(advice)
     assert "Legacy (not validated; shown beside, never used above):" in out
     assert "published-aggregate-003 Qwen/Qwen2-1.5B-Instruct 1.5 B nf4 b1 (gross energy): vs fp16 +29.4 %" in out
+
+
+def test_the_gpus_listed_when_none_matches_are_bounded(found: Analysis) -> None:
+    """A dataset (any Hub repository --dataset names) may hold any number of GPU names, each up to the
+    length Parquet allows: the line listed every one of them, whole (attack d2 #8)."""
+    many = [{**found.measurements[0], "gpu_name": f"GPU {i:05d} " + "x" * 5000} for i in range(500)]
+    advice = advise.recommend(
+        dataclasses.replace(found, measurements=[*found.measurements, *many]), Query("Quadro 9000", 7e9)
+    )
+    assert advice.recommendation is None and len(advice.no_close_match) < 3000
+    assert re.search(r"GPU 00019 x+\.\.\. and [0-9]{3} more\)", advice.no_close_match)

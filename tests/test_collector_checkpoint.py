@@ -88,7 +88,32 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
     "requested too short": (_entry(lambda e: e.update(requested=["fp16"])), ":2 is corrupt .*not a finished"),
     "batch not an integer": (_entry(lambda e: e.update(requested=["fp16", "auto", "1"])), ":2 is corrupt"),
     "entry not an object": (lambda lines: [lines[0], "[]", "{}"], ":2 is corrupt .*not a finished"),
-    "measurement empty": (_entry(lambda e: e.update(measurement={})), ":2 is corrupt .*does not parse: KeyError"),
+    "measurement empty": (_entry(lambda e: e.update(measurement={})), ":2 is corrupt .*breaks the submission schema"),
+    # a hand edit that keeps the shape: resumed, it failed only after the rest was measured (attack d2 #6)
+    "a number past a float": (
+        lambda lines: [lines[0], lines[1].replace('"energy_j": ', '"energy_j": 1e400, "x": ', 1)],
+        r":2 is corrupt \(1e400 is beyond the numbers a JSON file may hold\)",
+    ),
+    "a trial's energy a string": (
+        _entry(lambda e: e["measurement"]["trials"][0].update(energy_j="2023")),
+        r":2 is corrupt \(its measurement breaks the submission schema at /trials/0/energy_j: .*not of type",
+    ),
+    "a configuration the run does not request": (
+        _entry(lambda e: e.update(requested=["fp16", "auto", 4])),
+        r":2 is corrupt \(its configuration \['fp16', 'auto', 4\] is not one this run requests",
+    ),
+    "a measurement of another batch size": (
+        _entry(lambda e: e.update(requested=["fp16", "auto", 8])),
+        r":2 is corrupt \(its configuration \['fp16', 'auto', 8\] .*its measurement is of another",
+    ),
+    "started_at in year 1": (
+        _header(lambda h: h.update(started_at="0001-01-01T00:00:00Z")),
+        r":1 is corrupt \(started_at '0001-01-01T00:00:00Z' is longer ago than a session may last",
+    ),
+    "started_at in year 9999": (
+        _header(lambda h: h.update(started_at="9999-12-31T00:00:00Z")),
+        r":1 is corrupt \(started_at '9999-12-31T00:00:00Z' is after this run's start",
+    ),
     "NaN in a trial": (
         lambda lines: [lines[0], lines[1].replace('"energy_j": ', '"energy_j": NaN, "x": ', 1), lines[1]],
         r":2 is corrupt \(NaN is not a JSON number\)",

@@ -263,19 +263,26 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
-@pytest.mark.parametrize("schedule", ["sequential", "interleaved"])
-def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path, schedule: str) -> None:
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("sequential", "CUDA out of memory. Tried to allocate 20.00 GiB"),
+        ("interleaved", "CUDA out of memory. Tried to allocate 20.00 GiB"),
+        ("sequential", "\n\x1b[31mCUDA out of memory.\x1b[0m Tried to allocate 20.00 GiB\nof which 3 MiB is free"),
+    ],
+)
+def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path, schedule: str, message: str) -> None:
     class OomSource(ModelSource):
         def load(self, precision: str):  # type: ignore[override]
             if precision == "bf16":
-                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+                raise torch.cuda.OutOfMemoryError(message)
             return super().load(precision)
 
     path, doc = collect(_request(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
     assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
-    assert "out of memory" in skipped[0]["skip_reason"]
+    assert "out of memory" in skipped[0]["skip_reason"] and "Tried to allocate 20.00 GiB" in skipped[0]["skip_reason"]
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
@@ -379,3 +386,15 @@ def test_random_weights_too_large_for_the_gpu_are_drawn_in_host_memory(monkeypat
     monkeypatch.setattr(models.hostinfo, "ram_available_bytes", lambda: 100 * 2**30)
     with pytest.raises(CollectError, match=r"fit neither on cuda:0 nor in the 107 GB of available host memory"):
         models.build_device("big/model", "cuda:0", 145 * 10**9)
+
+
+@pytest.mark.parametrize("out_dir", ["notes.txt/submissions", "/dev/null"])
+def test_an_out_dir_no_file_can_be_written_into_is_refused_before_measuring(
+    tmp_path: Path, tiny_config: Path, out_dir: str
+) -> None:
+    """Found only when the finished file was written: hours of GPU time, then 'Not a directory' (attack d2)."""
+    (tmp_path / "notes.txt").write_text("a file")
+    board = Board(FakeTime())
+    with pytest.raises(CollectError, match=r"^--out-dir .* not a folder; nothing measured"):
+        collect(_request(tmp_path, tiny_config, out_dir=tmp_path / out_dir), hooks=_hooks(board))
+    assert board.time.now() == 1000.0 and not (tmp_path / "repo" / ".eco-collect").exists()  # not a second spent

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT
@@ -208,12 +209,39 @@ def test_submissions_given_as_a_file_is_not_a_folder(tmp_path: Path) -> None:
 
 
 def test_a_submission_named_with_bytes_that_are_not_utf8_is_named_so(tmp_path: Path) -> None:
-    folder = tmp_path / "incoming" / "synthetic-bot"  # not a repository's submissions/: no naming policy
+    folder = tmp_path / "incoming" / "synthetic-bot"  # not a repository's submissions/
     folder.mkdir(parents=True)
     (folder / os.fsdecode(b"bad\xff.json")).write_bytes(MIXED.read_bytes())
     line = _one_line(_build(tmp_path, submissions=folder.parent))
     assert "file.name_encoding" in line and "bad\\udcff.json holds bytes that are not UTF-8" in line
     assert "dataset.unbuildable" not in line and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("folder", ["incoming", "elsewhere/submissions"])
+@pytest.mark.parametrize("name", ["line\nbreak.json", "x|y `z` [a](http:evil) <b>.json", " $\\frac{1}{0}$.json"])
+def test_the_build_polices_file_names_below_any_folder_it_is_given(tmp_path: Path, folder: str, name: str) -> None:
+    """eco-validate polices names relative to the repository root, so a folder outside a checkout (or
+    not named submissions) was built with any name into the published file_path column (attack d2 #1)."""
+    doc = json.loads(MIXED.read_text(encoding="utf-8"))
+    path = tmp_path / folder / doc["contributor"]["handle"] / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(MIXED.read_bytes())
+    line = _one_line(_build(tmp_path, submissions=tmp_path / folder))
+    assert "file.path_policy" in line and "file.name_mismatch" in line and "not allowed" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_any_name_is_published_as_the_repository_s_submissions(tmp_path: Path) -> None:
+    doc = json.loads(MIXED.read_text(encoding="utf-8"))
+    path = tmp_path / "incoming" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(MIXED.read_bytes())
+    result = _build(tmp_path, submissions=tmp_path / "incoming" / "." / "..")  # '..' names tmp_path: its parent
+    assert result.exit_code == 1 and "file.path_policy" in result.output  # incoming/ is no handle's folder
+    result = _build(tmp_path, submissions=path.parent / "..")  # incoming/, named through its handle's folder
+    assert result.exit_code == 0, result.output
+    (file_path,) = pq.read_table(tmp_path / "out" / "submissions").column("file_path").to_pylist()
+    assert file_path == f"submissions/{doc['contributor']['handle']}/{doc['submission_id']}.json"
 
 
 def _changelog_case(tmp_path: Path, case: str) -> Path:

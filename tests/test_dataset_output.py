@@ -249,6 +249,14 @@ def test_a_place_the_user_cannot_write_in_fails_at_once(tmp_path: Path, monkeypa
     assert os.listdir(locked) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_file_system_that_makes_no_folders_fails_at_once(tmp_path: Path) -> None:
+    """/proc's permission bits let root write in it, but no folder can be made there: the build was
+    refused only at the swap, after the whole validation, naming a staging folder the user never gave."""
+    line = _one_line(_build_cli(Path("/proc/llm-energy"), tmp_path / "missing"))
+    assert "--out /proc/llm-energy: cannot make a folder in /proc" in line and ".tmp-" not in line
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
 def test_a_build_folder_has_the_mode_mkdir_gives(tmp_path: Path, umask: int) -> None:
     old = os.umask(umask)

@@ -243,6 +243,30 @@ def test_cli_refuses_an_empty_submissions_folder_even_in_a_dry_run(
     api.create_tag.assert_not_called()
 
 
+def test_a_release_card_is_read_in_bounded_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The latest release's card comes from the Hub: a few kilobytes of YAML aliases stood for
+    thousands of configs of thousands of splits each (4,000 x 4,000 summed: seconds; the 8 MiB a card
+    may have: days), and a front matter of megabytes took PyYAML's pure-Python loader minutes."""
+    import yaml
+
+    from dataset_card.publish import card_counts
+
+    card = tmp_path / "README.md"
+    n = 4_000
+    splits, configs = ", ".join(["*d"] * n), ", ".join(["*c"] * n)
+    card.write_text(
+        f"---\nx: &d {{num_examples: 1}}\ny: &s [{splits}]\nz: &c {{config_name: measurements, splits: *s}}\n"
+        f"dataset_info: [{configs}]\n---\n",
+        encoding="utf-8",
+    )
+    assert card_counts(card) is None  # more configs than any card of ours, not 4,000 x 4,000 additions
+    parsed: list[int] = []
+    safe_load = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: parsed.append(len(text)) or safe_load(text))
+    card.write_text("---\nbulk: [" + "1," * 100_000 + "1]\n---\nbody\n", encoding="utf-8")  # 200 KB: 10 times ours
+    assert card_counts(card) is None and parsed == []  # beyond the bound: never handed to the parser
+
+
 def test_a_release_card_of_another_shape_states_no_counts_and_never_raises(tmp_path: Path) -> None:
     """The latest release's card is read from the Hub after the whole build: anyone who can edit it
     broke every later publish with a traceback (a list entry that is not a mapping; YAML nested

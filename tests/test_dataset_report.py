@@ -50,9 +50,9 @@ def _without_source(markdown: str) -> str:
 def gate_failed_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A build whose only rows failed their gates, like the H100 rows in submissions/ today."""
     root = tmp_path_factory.mktemp("gate-failed")
-    handle = json.loads(REAL.read_text(encoding="utf-8"))["contributor"]["handle"]
-    (root / "submissions" / handle).mkdir(parents=True)
-    shutil.copyfile(REAL, root / "submissions" / handle / REAL.name)
+    doc = json.loads(REAL.read_text(encoding="utf-8"))
+    (root / "submissions" / doc["contributor"]["handle"]).mkdir(parents=True)
+    shutil.copyfile(REAL, root / "submissions" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json")
     return build(root / "submissions", ROOT / "legacy", root / "llm-energy", version="1.0.0").out_dir
 
 

@@ -107,6 +107,19 @@ def test_interrupted_while_waiting_it_ends_the_child(
     assert not late.exists() and pending._process is None  # terminated and reaped
 
 
+def _interrupted() -> None:
+    raise KeyboardInterrupt  # as Ctrl-C raises it in every process of the terminal's foreground group
+
+
+@needs_fork
+def test_ctrl_c_in_the_child_ends_it_without_a_traceback(two_cpus: None, capfd: pytest.CaptureFixture[str]) -> None:
+    """The parent handles Ctrl-C (it ends the child, the command prints its own line); the child's
+    own KeyboardInterrupt printed multiprocessing's 'Process ForkProcess-1: Traceback ...'."""
+    with pytest.raises(parallel.ChildDied, match="exit code 130"):
+        parallel.aside(_interrupted).result()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_without_fork_or_a_second_cpu_the_call_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 1)
     assert parallel.aside(_pid).result() == os.getpid()
