@@ -208,6 +208,17 @@ def test_submissions_given_as_a_file_is_not_a_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("inside", [".", "built", "synthetic-bot/built"])
+def test_an_out_inside_the_submissions_is_refused_before_any_work(tmp_path: Path, inside: str) -> None:
+    submissions = tmp_path / "submissions"
+    (submissions / "synthetic-bot").mkdir(parents=True)
+    out = submissions / inside
+    args = ["build", "--submissions", str(submissions), "--legacy", str(LEGACY), "--out", str(out)]
+    line = _one_line(CliRunner().invoke(dataset, args))
+    assert "lies inside --submissions; nothing written" in line
+    assert sorted(p.name for p in submissions.rglob("*")) == ["synthetic-bot"]
+
+
 def test_a_submission_named_with_bytes_that_are_not_utf8_is_named_so(tmp_path: Path) -> None:
     folder = tmp_path / "incoming" / "synthetic-bot"  # not a repository's submissions/
     folder.mkdir(parents=True)
