@@ -302,7 +302,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "protocol.stop_reason",
-            "stopped_by does not fit the status, the trial budget or the early-stop rule",
+            "stopped_by does not fit the status, the trial budget or the early-stop rule, or trials follow a stop",
             "never edit stopped_by or the trials by hand",
         ),
         _error(
@@ -322,7 +322,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "protocol.warmup",
-            "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials",
+            "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials or than settling takes",
             "never drop or add warm-up trials by hand",
         ),
         _error(
@@ -332,7 +332,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "protocol.trial_duration",
-            "a trial after warm-up shorter than half of trial_min_duration_s, or a minimum below 1 s",
+            "a trial after warm-up under half of trial_min_duration_s, a minimum below 1 s, or requests warm-up never sized",
             "measure with the protocol's trial length (4 s by default)",
         ),
         _error(
