@@ -20,6 +20,7 @@ from ecocompute.domain import Idle, Trial
 
 IDLE_WINDOW_S = 5.0
 TRIAL_MIN_S = 2.0  # the protocol's trial_min_duration_s
+WARMUP_MAX, SETTLE_PCT = 10, 2.0  # the protocol's warm-up max_trials and settle_pct
 SAMPLE_RATE_HZ = 20.0
 GPU_NAME = "NVIDIA H100 80GB HBM3"
 # Real models of the reference table, in the order a multi-model submission uses them.
@@ -88,6 +89,17 @@ def _trial(
     }
 
 
+def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
+    """Whether eco-collect's warm-up has ended after ``trials`` (at least ``warmups`` of them): the last
+    one full size and within the settle percentage of the one before, or the most warm-ups allowed."""
+    if len(trials) < warmups:
+        return False
+    if len(trials) >= WARMUP_MAX:
+        return True
+    a, b = (t["generated_tokens"] / t["duration_s"] for t in trials[-2:])
+    return trials[-1]["duration_s"] >= 0.9 * TRIAL_MIN_S and abs(b - a) / max(a, b) * 100.0 < SETTLE_PCT
+
+
 def measurement(
     rng: random.Random,
     model_id: str,
@@ -113,22 +125,22 @@ def measurement(
         tok_s *= batch_size**0.9
     else:
         tok_s, watts = speed
-    trials = []
+    trials: list[dict[str, Any]] = []
     clock = start_s + IDLE_WINDOW_S
     window = gates_mod.DEFAULT_GATES.min_trials  # the gate window: the last trials, earlier ones discarded
-    size = 1
-    for i in range(n_trials):
-        role = "warmup" if i < warmups else ("measured" if i >= n_trials - window else "discarded")
-        t = _trial(
-            rng,
-            i,
-            role,
-            tok_s,
-            watts * (1.2 if i % 2 else 0.85) ** (role == "discarded"),
-            batch_size * output_tokens * size,
-            clock,
-            size,
-        )
+    size, post = 1, n_trials - warmups
+    roles = ["discarded"] * max(0, post - window) + ["measured"] * min(window, max(0, post))
+    warming = True
+    while True:  # warm-ups until eco-collect's would end (``warmups`` unless one more is needed), then the rest
+        warming = warming and (post <= 0 or not _warm(trials, warmups))
+        if warming and (post > 0 or len(trials) < n_trials):
+            role = "warmup"
+        elif roles and not warming:
+            role = roles.pop(0)
+        else:
+            break
+        swing = (1.2 if len(trials) % 2 else 0.85) if role == "discarded" else 1.0
+        t = _trial(rng, len(trials), role, tok_s, watts * swing, batch_size * output_tokens * size, clock, size)
         trials.append(t)
         clock += t["duration_s"]
         if role == "warmup" and t["duration_s"] < 0.9 * TRIAL_MIN_S:
@@ -233,7 +245,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
             },
             "output_tokens": output_tokens,
             "decoding": "greedy",
-            "warmup": {"min_trials": 2, "max_trials": 10, "settle_pct": 2.0},
+            "warmup": {"min_trials": 2, "max_trials": WARMUP_MAX, "settle_pct": SETTLE_PCT},
             "trial_min_duration_s": TRIAL_MIN_S,
             "idle_window_s": IDLE_WINDOW_S,
             "energy_method": "nvml_energy_counter",

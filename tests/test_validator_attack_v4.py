@@ -74,6 +74,15 @@ def test_a_warmup_after_settling_is_named() -> None:
     assert _codes(doc) == {"protocol.warmup"}
 
 
+def test_a_warmup_that_ended_unsettled_is_named() -> None:
+    doc = synthetic.submission(seed=6, n_measurements=1, n_trials=7)
+    stretch(doc["measurements"][0]["trials"][1], 0.9)  # 11 % faster than the first: not settled
+    resummarize(doc["measurements"][0])
+    assert _codes(doc) == {"protocol.warmup"}
+    doc["protocol"]["warmup"]["max_trials"] = 2  # unless the maximum ends it
+    assert _codes(doc) == set()
+
+
 def test_full_size_is_the_collectors() -> None:
     assert f"{replay.FULL_SIZE} * plan.trial_min_s" in inspect.getsource(Runner.warm_up)
 

@@ -3,11 +3,12 @@ collector decided after each trial follows from the trials before it, so a row m
 loop ends. The first warm-up runs one request; a warm-up under 90 % of trial_min_duration_s resizes
 the requests to ceil(trial_min_duration_s / its time per request), and nothing else does; warm-up
 ends at the first full-size warm-up (from warmup.min_trials on) within settle_pct of the one before,
-or at warmup.max_trials; after warm-up the loop stops at the first gate window that passes its gates,
-or after which passing is implausible. A row that goes on past any of these points is no run of it
-(a fabricated row of ten steady trials goes on past its first passing window).
-Every row of the real files (268 with trials, eco-collect 0.1.0-0.5.0) replays exactly: the same floats, the same
-arithmetic. Risk: a future collector that sizes or stops otherwise (a test ties the constants).
+or at warmup.max_trials, and not before; after warm-up the loop stops at the first gate window that
+passes its gates, or after which passing is implausible. A row that goes on past any of these points
+is no run of it (a made-up row of ten steady trials goes on past its first passing window).
+Every row of the real files (268 with trials, eco-collect 0.1.0-0.5.0) replays exactly: the same
+floats, the same arithmetic. Risk: a future collector that sizes or stops otherwise (a test ties the
+constants).
 """
 
 from __future__ import annotations
@@ -63,16 +64,17 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str) -> list[Find
             requests = max(1, math.ceil(proto.trial_min_duration_s / (t.duration_s / t.requests)))
         rates.append(t.throughput_tok_s)
         settled = len(rates) >= 2 and abs(rates[-1] - rates[-2]) / max(rates[-2:]) * 100.0 < proto.warmup_settle_pct
-        if j + 1 < warmups and (
-            (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
-        ):
+        ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
+        if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
+            said = "ended" if ended else "had not ended (not full size, or not within settle_pct of the one before)"
             return [
                 make(
                     "protocol.warmup",
                     file,
-                    f"{base}/trials/{j + 1}/role",
-                    f"warm-up ended at trial {j} (full size, within {proto.warmup_settle_pct} % of the one before, or the "
-                    f"last allowed), yet the row holds {warmups} warm-ups",
+                    f"{base}/trials/{j + 1 if ended else j}/role",
+                    f"warm-up {said} at trial {j} (it ends at a full-size warm-up within {proto.warmup_settle_pct} % "
+                    f"of the one before, from warmup.min_trials on, or at warmup.max_trials), yet the row holds "
+                    f"{warmups} warm-up(s)",
                 )
             ]
     return []
