@@ -64,7 +64,8 @@ def _trial(
 ) -> dict[str, Any]:
     duration = tokens / (tok_s * (1 + rng.gauss(0, 0.004)))
     power = watts * (1 + rng.gauss(0, 0.006))
-    energy = power * duration * (1 + rng.gauss(0, 0.002))
+    energy = round(power * duration * (1 + rng.gauss(0, 0.002)), 3)  # NVML's counter: whole millijoules
+    samples = int(duration * SAMPLE_RATE_HZ)
     return {
         "index": index,
         "started_at_s": started_at_s,
@@ -76,12 +77,12 @@ def _trial(
         "energy_j": energy,
         "energy_per_gpu_j": [energy],
         "power_avg_w": power,
-        "power_peak_w": power * 1.08,
+        "power_peak_w": round(power * 1.08, 3),  # NVML reads whole milliwatts
         "power_nvml_avg_1s_w": power * 0.99,  # the driver's 1-s average lags the window a little
-        "power_samples": int(duration * SAMPLE_RATE_HZ),
-        "sample_rate_hz": SAMPLE_RATE_HZ,
-        "sampler_energy_j": energy * (1 + rng.gauss(0, 0.004)),
-        "temperature_max_c": 45.0 + rng.random() * 10,
+        "power_samples": samples,
+        "sample_rate_hz": samples / duration,  # the sampler's rate is its samples over the window
+        "sampler_energy_j": power * duration,  # the sampler integrates its average power over the window
+        "temperature_max_c": float(round(45.0 + rng.random() * 10)),  # NVML reads whole degrees
         "sm_clock_mhz_mean": 1980.0,
         "mem_clock_mhz_mean": 2619.0,
         "throttle_reasons": [],
@@ -260,21 +261,41 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
 
 
 def stretch(t: dict[str, Any], factor: float) -> None:
-    """Make a trial last ``factor`` times as long at the same power: energies and sample count follow."""
+    """Make a trial last ``factor`` times as long at the same power: energies and sample count follow
+    (in NVML's whole millijoules; the sampler's energy is its average power x duration, its rate its
+    samples over the window)."""
     t["duration_s"] *= factor
-    t["energy_j"] *= factor
+    t["energy_j"] = round(t["energy_j"] * factor, 3)
     t["energy_per_gpu_j"] = [t["energy_j"]]
-    t["sampler_energy_j"] *= factor
+    t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
     t["power_samples"] = int(t["duration_s"] * t["sample_rate_hz"])
+    t["sample_rate_hz"] = t["power_samples"] / t["duration_s"]
 
 
-def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES) -> None:
+def in_nvml_units(t: dict[str, Any]) -> None:
+    """A trial's readings as NVML and eco-collect's sampler give them (validator/readings.py): each
+    board's counter energy in whole millijoules (the trial's energy their sum), the peak in whole
+    milliwatts, the temperature in whole degrees, the sampler's energy its average power x duration
+    and its rate its samples over the window."""
+    t["power_peak_w"] = round(t["power_peak_w"], 3)
+    t["temperature_max_c"] = float(round(t["temperature_max_c"]))
+    t["sample_rate_hz"] = t["power_samples"] / t["duration_s"]  # the sampler's rate: samples over the window
+    if t.get("sampler_energy_j") is not None:  # the counter's (no counter: the energy is the sampler's)
+        t["energy_per_gpu_j"] = [round(e, 3) for e in t["energy_per_gpu_j"]]
+        t["energy_j"] = round(sum(t["energy_per_gpu_j"]), 3)
+        t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
+
+
+def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES, *, units: bool = True) -> None:
     """Recompute a measurement dict's summary, gate and status after its trials or idle were edited,
-    so that a fixture stays self-consistent except for the one fault it is about."""
+    so that a fixture stays self-consistent except for the one fault it is about (its readings in
+    NVML's units too, unless ``units`` is false: a fixture about those units)."""
     clock = m["trials"][0]["started_at_s"] if m["trials"] else 0.0
     for t in m["trials"]:  # edited durations move the later trials' start times
         t["started_at_s"] = clock
         clock += t["duration_s"]
+        if units:
+            in_nvml_units(t)
     idle = Idle(m["idle"]["power_before_w"], m["idle"]["power_after_w"]) if m["idle"] else Idle(0.0, None)
     summary = stats.summarize([Trial.from_dict(t) for t in m["trials"]], idle.power_w)
     gate = gates_mod.evaluate(summary, g)

@@ -1,4 +1,5 @@
-"""Attack v4: each row replays eco-collect's loop over its trials (validator/replay.py)."""
+"""Attack v4: each row replays eco-collect's loop over its trials (validator/replay.py); each trial's
+readings are in NVML's units and the sampler's identities (validator/readings.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import synthetic
 from synthetic import resummarize, stretch
 
 from collector.runner import Runner
 from ecocompute import domain
-from validator import replay
+from validator import readings, replay
 from validator.check import check_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,3 +102,57 @@ def test_the_replay_of_a_long_row_is_bounded() -> None:
     start = time.perf_counter()
     assert replay.check(sub, "long.json") == []
     assert time.perf_counter() - start < 1.0
+
+
+def test_every_real_trial_is_in_nvml_units() -> None:
+    for f in sorted((ROOT / "submissions").rglob("*.json")):
+        assert readings.check(domain.parse(json.loads(f.read_text(encoding="utf-8"))), f.name) == [], f.name
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("temperature_max_c", 47.5, "physics.temperature"),  # NVML: whole degrees
+        ("power_peak_w", 270.0004, "physics.peak_power"),  # whole milliwatts
+        ("sampler_energy_j", "counter", "physics.energy_power"),  # the sampler's is its power x duration
+        ("energy_per_gpu_j", 0.0004, "physics.energy_power"),  # the counter's whole millijoules
+    ],
+)
+def test_readings_no_board_gives_are_named(field: str, value: object, code: str) -> None:
+    doc = synthetic.submission(seed=8, n_measurements=1, n_trials=7)
+    assert _codes(doc) == set()
+    m = doc["measurements"][0]
+    t = m["trials"][3]
+    if field == "sampler_energy_j":
+        t["sampler_energy_j"] = t["energy_j"]  # near the counter's, as a made-up file draws it
+    elif field == "energy_per_gpu_j":
+        t["energy_per_gpu_j"] = [t["energy_j"] + value]
+        t["energy_j"] = t["energy_per_gpu_j"][0]
+    else:
+        t[field] = value
+    resummarize(m, units=False)
+    assert code in _codes(doc)
+
+
+def test_power_integration_energy_is_the_samplers() -> None:
+    doc = synthetic.submission(seed=10, n_measurements=1, n_trials=7)
+    doc["protocol"]["energy_method"] = "power_integration"
+    m = doc["measurements"][0]
+    for t in m["trials"]:
+        t["sampler_energy_j"] = None
+        t["energy_j"] = t["power_avg_w"] * t["duration_s"]
+        t["energy_per_gpu_j"] = [t["energy_j"]]
+    resummarize(m)
+    assert "physics.energy_power" not in _codes(doc)
+    m["trials"][3]["energy_j"] *= 1.01
+    m["trials"][3]["energy_per_gpu_j"] = [m["trials"][3]["energy_j"]]
+    resummarize(m, units=False)
+    assert "physics.energy_power" in _codes(doc)
+
+
+def test_samples_are_the_rate_times_the_window() -> None:
+    doc = synthetic.submission(seed=11, n_measurements=1, n_trials=7)
+    t = doc["measurements"][0]["trials"][3]
+    t["sample_rate_hz"] = 20.0  # a round rate beside int(duration x 20) samples, as made-up files hold
+    t["power_samples"] = int(t["duration_s"] * 20.0)
+    assert "physics.sample_count" in _codes(doc)

@@ -195,7 +195,7 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.peak_power",
-            "peak power below the average, or beyond 1.5 x the board's maximum",
+            "peak power below the average, beyond 1.5 x the board's maximum, or not whole milliwatts",
             "check the sampler; never edit trials by hand",
         ),
         _error(
@@ -211,8 +211,8 @@ CATALOGUE: dict[str, Code] = {
         ),
         _error(
             "physics.energy_power",
-            "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
-            "exceeds what the power limit allows",
+            "energy differs from average power x duration by more than 5 %, exceeds (a short warm-up) what the limit "
+            "allows, is not whole mJ (counter), or the sampler's is not its power x duration",
             "check the energy source",
         ),
         _error(
@@ -264,7 +264,7 @@ CATALOGUE: dict[str, Code] = {
             "perplexity recorded for random weights, outside (1, vocabulary size], or not over eco-collect's tokens",
             "let eco-collect measure perplexity, and only for pretrained weights",
         ),
-        _error("physics.temperature", "temperature outside 10-100 C", "check the sensor readings"),
+        _error("physics.temperature", "temperature outside 10-100 C or not whole degrees", "check the sensor readings"),
         _error(
             "physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"
         ),
