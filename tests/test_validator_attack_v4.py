@@ -156,3 +156,11 @@ def test_samples_are_the_rate_times_the_window() -> None:
     t["sample_rate_hz"] = 20.0  # a round rate beside int(duration x 20) samples, as made-up files hold
     t["power_samples"] = int(t["duration_s"] * 20.0)
     assert "physics.sample_count" in _codes(doc)
+
+
+def test_random_and_pretrained_rows_cannot_share_a_run() -> None:
+    doc = synthetic.submission(seed=12, n_measurements=2, n_trials=7)
+    doc["measurements"][1]["model"].update(weights="random_init", revision="config-only")
+    assert _codes(doc) == {"provenance.revision"}
+    doc["measurements"][0]["model"].update(weights="random_init", revision="config-only")
+    assert _codes(doc) == set()

@@ -104,7 +104,7 @@ CATALOGUE: dict[str, Code] = {
         _error("provenance.missing_value", "a provenance field holds a placeholder", "record the real value"),
         _error(
             "provenance.revision",
-            "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
+            "a model revision not a 40-hex commit ('config-only' for random weights), or random and real weights in a run",
             "record the commit SHA of the weights",
         ),
         _warning(
