@@ -160,6 +160,7 @@ def _quantile(cdf: Callable[[float], float], p: float, hi: float, rel: float) ->
     return (lo + hi) / 2
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of (p, dof); the early-stop replay asks for few pairs
 def chi2_ppf(p: float, dof: float) -> float:
     """The p-quantile of the chi-square distribution (bisection: monotone, to 1e-10 relative)."""
     return _quantile(lambda x: chi2_cdf(x, dof), p, max(1.0, dof), 1e-10)

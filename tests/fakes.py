@@ -81,7 +81,7 @@ class FakeSampler:
         samples = max(1, int((t1 - t0) * 20))
         return WindowStats(
             power_avg_w=power,
-            power_peak_w=max(p for _, p in self.board.changes) * self.gpus,
+            power_peak_w=round(max(p for _, p in self.board.changes) * self.gpus, 3),  # NVML: whole mW
             energy_j=power * (t1 - t0),
             samples=samples,
             sample_rate_hz=samples / (t1 - t0),

@@ -10,6 +10,7 @@ limit, idle in its idle range, throughput far below the memory-bandwidth rooflin
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from typing import Any
 
@@ -18,6 +19,8 @@ from ecocompute import gates as gates_mod
 from ecocompute.domain import Idle, Trial
 
 IDLE_WINDOW_S = 5.0
+TRIAL_MIN_S = 2.0  # the protocol's trial_min_duration_s
+WARMUP_MAX, SETTLE_PCT = 10, 2.0  # the protocol's warm-up max_trials and settle_pct
 SAMPLE_RATE_HZ = 20.0
 GPU_NAME = "NVIDIA H100 80GB HBM3"
 # Real models of the reference table, in the order a multi-model submission uses them.
@@ -61,7 +64,8 @@ def _trial(
 ) -> dict[str, Any]:
     duration = tokens / (tok_s * (1 + rng.gauss(0, 0.004)))
     power = watts * (1 + rng.gauss(0, 0.006))
-    energy = power * duration * (1 + rng.gauss(0, 0.002))
+    energy = round(power * duration * (1 + rng.gauss(0, 0.002)), 3)  # NVML's counter: whole millijoules
+    samples = int(duration * SAMPLE_RATE_HZ)
     return {
         "index": index,
         "started_at_s": started_at_s,
@@ -73,17 +77,28 @@ def _trial(
         "energy_j": energy,
         "energy_per_gpu_j": [energy],
         "power_avg_w": power,
-        "power_peak_w": power * 1.08,
+        "power_peak_w": round(power * 1.08, 3),  # NVML reads whole milliwatts
         "power_nvml_avg_1s_w": power * 0.99,  # the driver's 1-s average lags the window a little
-        "power_samples": int(duration * SAMPLE_RATE_HZ),
-        "sample_rate_hz": SAMPLE_RATE_HZ,
-        "sampler_energy_j": energy * (1 + rng.gauss(0, 0.004)),
-        "temperature_max_c": 45.0 + rng.random() * 10,
+        "power_samples": samples,
+        "sample_rate_hz": samples / duration,  # the sampler's rate is its samples over the window
+        "sampler_energy_j": power * duration,  # the sampler integrates its average power over the window
+        "temperature_max_c": float(round(45.0 + rng.random() * 10)),  # NVML reads whole degrees
         "sm_clock_mhz_mean": 1980.0,
         "mem_clock_mhz_mean": 2619.0,
         "throttle_reasons": [],
         "host": {"cpu_load_1m": 1.0 + rng.random(), "cpu_steal_pct": 0.0},
     }
+
+
+def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
+    """Whether eco-collect's warm-up has ended after ``trials`` (at least ``warmups`` of them): the last
+    one full size and within the settle percentage of the one before, or the most warm-ups allowed."""
+    if len(trials) < warmups:
+        return False
+    if len(trials) >= WARMUP_MAX:
+        return True
+    a, b = (t["generated_tokens"] / t["duration_s"] for t in trials[-2:])
+    return trials[-1]["duration_s"] >= 0.9 * TRIAL_MIN_S and abs(b - a) / max(a, b) * 100.0 < SETTLE_PCT
 
 
 def measurement(
@@ -102,21 +117,35 @@ def measurement(
     requests: int = 1,
 ) -> dict[str, Any]:
     """One measured configuration; ``speed``: (tok/s at this batch size, watts) instead of the
-    precision's defaults, with ``requests`` requests per trial; ``engine``: the engine record (default
-    generate())."""
+    precision's defaults; ``engine``: the engine record (default generate()). As eco-collect's loop
+    runs it (validator/replay.py): the first warm-up runs one request and a short one sizes the rest
+    (``requests``, the size a caller expects, is what that sizing gives at this speed), and the
+    discarded trials' power swings (x 1.2, x 0.85), so no gate window holding one passed its gates."""
     if speed is None:
         tok_s, watts, _ = _PRECISIONS[precision]
         tok_s *= batch_size**0.9
     else:
         tok_s, watts = speed
-    tokens = batch_size * output_tokens * requests
-    trials = []
+    trials: list[dict[str, Any]] = []
     clock = start_s + IDLE_WINDOW_S
     window = gates_mod.DEFAULT_GATES.min_trials  # the gate window: the last trials, earlier ones discarded
-    for i in range(n_trials):
-        role = "warmup" if i < warmups else ("measured" if i >= n_trials - window else "discarded")
-        trials.append(_trial(rng, i, role, tok_s, watts, tokens, clock, requests))
-        clock += trials[-1]["duration_s"]
+    size, post = 1, n_trials - warmups
+    roles = ["discarded"] * max(0, post - window) + ["measured"] * min(window, max(0, post))
+    warming = True
+    while True:  # warm-ups until eco-collect's would end (``warmups`` unless one more is needed), then the rest
+        warming = warming and (post <= 0 or not _warm(trials, warmups))
+        if warming and (post > 0 or len(trials) < n_trials):
+            role = "warmup"
+        elif roles and not warming:
+            role = roles.pop(0)
+        else:
+            break
+        swing = (1.2 if len(trials) % 2 else 0.85) if role == "discarded" else 1.0
+        t = _trial(rng, len(trials), role, tok_s, watts * swing, batch_size * output_tokens * size, clock, size)
+        trials.append(t)
+        clock += t["duration_s"]
+        if role == "warmup" and t["duration_s"] < 0.9 * TRIAL_MIN_S:
+            size = math.ceil(TRIAL_MIN_S / (t["duration_s"] / size))
     before, after = idle_w + rng.random(), idle_w + rng.random()
     idle = Idle(before, after, (before,), (after,))
     summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)
@@ -217,8 +246,8 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
             },
             "output_tokens": output_tokens,
             "decoding": "greedy",
-            "warmup": {"min_trials": 2, "max_trials": 10, "settle_pct": 2.0},
-            "trial_min_duration_s": 2.0,
+            "warmup": {"min_trials": 2, "max_trials": WARMUP_MAX, "settle_pct": SETTLE_PCT},
+            "trial_min_duration_s": TRIAL_MIN_S,
             "idle_window_s": IDLE_WINDOW_S,
             "energy_method": "nvml_energy_counter",
             "sample_period_s": 0.05,
@@ -232,21 +261,41 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
 
 
 def stretch(t: dict[str, Any], factor: float) -> None:
-    """Make a trial last ``factor`` times as long at the same power: energies and sample count follow."""
+    """Make a trial last ``factor`` times as long at the same power: energies and sample count follow
+    (in NVML's whole millijoules; the sampler's energy is its average power x duration, its rate its
+    samples over the window)."""
     t["duration_s"] *= factor
-    t["energy_j"] *= factor
+    t["energy_j"] = round(t["energy_j"] * factor, 3)
     t["energy_per_gpu_j"] = [t["energy_j"]]
-    t["sampler_energy_j"] *= factor
+    t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
     t["power_samples"] = int(t["duration_s"] * t["sample_rate_hz"])
+    t["sample_rate_hz"] = t["power_samples"] / t["duration_s"]
 
 
-def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES) -> None:
+def in_nvml_units(t: dict[str, Any]) -> None:
+    """A trial's readings as NVML and eco-collect's sampler give them (validator/readings.py): each
+    board's counter energy in whole millijoules (the trial's energy their sum), the peak in whole
+    milliwatts, the temperature in whole degrees, the sampler's energy its average power x duration
+    and its rate its samples over the window."""
+    t["power_peak_w"] = round(t["power_peak_w"], 3)
+    t["temperature_max_c"] = float(round(t["temperature_max_c"]))
+    t["sample_rate_hz"] = t["power_samples"] / t["duration_s"]  # the sampler's rate: samples over the window
+    if t.get("sampler_energy_j") is not None:  # the counter's (no counter: the energy is the sampler's)
+        t["energy_per_gpu_j"] = [round(e, 3) for e in t["energy_per_gpu_j"]]
+        t["energy_j"] = round(sum(t["energy_per_gpu_j"]), 3)
+        t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
+
+
+def resummarize(m: dict[str, Any], g: gates_mod.Gates = gates_mod.DEFAULT_GATES, *, units: bool = True) -> None:
     """Recompute a measurement dict's summary, gate and status after its trials or idle were edited,
-    so that a fixture stays self-consistent except for the one fault it is about."""
+    so that a fixture stays self-consistent except for the one fault it is about (its readings in
+    NVML's units too, unless ``units`` is false: a fixture about those units)."""
     clock = m["trials"][0]["started_at_s"] if m["trials"] else 0.0
     for t in m["trials"]:  # edited durations move the later trials' start times
         t["started_at_s"] = clock
         clock += t["duration_s"]
+        if units:
+            in_nvml_units(t)
     idle = Idle(m["idle"]["power_before_w"], m["idle"]["power_after_w"]) if m["idle"] else Idle(0.0, None)
     summary = stats.summarize([Trial.from_dict(t) for t in m["trials"]], idle.power_w)
     gate = gates_mod.evaluate(summary, g)

@@ -244,10 +244,11 @@ def test_the_build_polices_file_names_below_any_folder_it_is_given(tmp_path: Pat
 
 def test_a_folder_of_any_name_is_published_as_the_repository_s_submissions(tmp_path: Path) -> None:
     doc = json.loads(MIXED.read_text(encoding="utf-8"))
-    path = tmp_path / "incoming" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
+    area = tmp_path / "area"  # beside the build's --out (tmp_path/out): one inside --submissions is refused
+    path = area / "incoming" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
     path.parent.mkdir(parents=True)
     path.write_bytes(MIXED.read_bytes())
-    result = _build(tmp_path, submissions=tmp_path / "incoming" / "." / "..")  # '..' names tmp_path: its parent
+    result = _build(tmp_path, submissions=area / "incoming" / "." / "..")  # '..' names area: its parent
     assert result.exit_code == 1 and "file.path_policy" in result.output  # incoming/ is no handle's folder
     result = _build(tmp_path, submissions=path.parent / "..")  # incoming/, named through its handle's folder
     assert result.exit_code == 0, result.output

@@ -90,8 +90,11 @@ def test_energy_vs_power_allows_the_counter_step_on_short_windows_only() -> None
         doc["protocol"]["sample_period_s"] = 0.05
         t = next(t for t in doc["measurements"][0]["trials"] if t["role"] == "measured")
         t["duration_s"] = duration_s
-        t["energy_j"] = 1.08 * t["power_avg_w"] * duration_s  # 8 % above power x time
+        t["energy_j"] = round(1.08 * t["power_avg_w"] * duration_s, 3)  # 8 % above power x time, in whole mJ
         t["energy_per_gpu_j"] = [t["energy_j"]]
+        t["sampler_energy_j"] = t["power_avg_w"] * duration_s  # the sampler's: its average x the window
+        t["power_samples"] = int(duration_s * 20)
+        t["sample_rate_hz"] = t["power_samples"] / duration_s
         return any(f.code == "physics.energy_power" for f in physics.check(parse(doc), "f.json"))
 
     assert not flagged(0.5)  # 0.2 s of slack (one counter step, two sampler edges) is 40 % of 0.5 s

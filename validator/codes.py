@@ -104,7 +104,7 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error("provenance.missing_value", "a provenance field holds a placeholder", "record the real value"),
     error(
         "provenance.revision",
-        "a model revision that is not a 40-hex commit (or 'config-only' for random weights)",
+        "a model revision not a 40-hex commit ('config-only' for random weights), or random and real weights in a run",
         "record the commit SHA of the weights",
     ),
     warning(

@@ -58,9 +58,11 @@ def _shape(values: Sequence[float]) -> str | None:
 
 
 def _pair(a: Trial, b: Trial) -> str | None:
-    """The ratios of two trials' duration, energy and power, at SHAPE_DIGITS: what a copy of the pair
-    keeps when each quantity is rescaled by its own factor (None: a zero, which physics names)."""
-    values = [(getattr(a, q), getattr(b, q)) for q in _QUANTITIES]
+    """The ratios of two trials' duration and power, at SHAPE_DIGITS: what a copy of the pair keeps
+    when each quantity is rescaled by its own factor (None: a zero, which physics names). Not the
+    energy's: a rescaled counter energy is rounded back to whole millijoules (readings.py), which moves
+    its ratio in the seventh digit."""
+    values = [(getattr(a, q), getattr(b, q)) for q in ("duration_s", "power_avg_w")]
     if any(x <= 0 for pair in values for x in pair):
         return None
     return ",".join(_SHAPE_FORMAT % (y / x) for x, y in values)

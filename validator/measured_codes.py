@@ -42,7 +42,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "physics.peak_power",
-        "peak power below the average, or beyond 1.5 x the board's maximum",
+        "peak power below the average, beyond 1.5 x the board's maximum, or not whole milliwatts",
         "check the sampler; never edit trials by hand",
     ),
     error(
@@ -58,8 +58,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "physics.energy_power",
-        "energy differs from average power x duration by more than 5 %, or (a warm-up too short for an average) "
-        "exceeds what the power limit allows",
+        "energy differs from average power x duration by more than 5 %, exceeds (a short warm-up) what the limit "
+        "allows, is not whole mJ (counter), or the sampler's is not its power x duration",
         "check the energy source",
     ),
     error(
@@ -111,7 +111,7 @@ MEASURED_CODES: tuple[Code, ...] = (
         "perplexity recorded for random weights, outside (1, vocabulary size], or not over eco-collect's tokens",
         "let eco-collect measure perplexity, and only for pretrained weights",
     ),
-    error("physics.temperature", "temperature outside 10-100 C", "check the sensor readings"),
+    error("physics.temperature", "temperature outside 10-100 C or not whole degrees", "check the sensor readings"),
     error("physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"),
     error(
         "physics.board_below_idle",
@@ -147,7 +147,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.stop_reason",
-        "stopped_by does not fit the status, the trial budget or the early-stop rule",
+        "stopped_by does not fit the status, the trial budget or the early-stop rule, or trials follow a stop",
         "never edit stopped_by or the trials by hand",
     ),
     error(
@@ -167,7 +167,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.warmup",
-        "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials",
+        "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials or than settling takes",
         "never drop or add warm-up trials by hand",
     ),
     error(
@@ -177,7 +177,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.trial_duration",
-        "a trial after warm-up shorter than half of trial_min_duration_s, or a minimum below 1 s",
+        "a trial after warm-up under half of trial_min_duration_s, a minimum below 1 s, or requests warm-up never sized",
         "measure with the protocol's trial length (4 s by default)",
     ),
     error(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ecocompute import stats
 from ecocompute.domain import Submission, Trial
 
-from . import lag, scaling
+from . import lag, readings, scaling
 from .findings import Finding, make
 from .lag import AVERAGED_READING_LAG_S, INSTANT_READING
 from .protocol import SAMPLE_PERIOD_RANGE_S
@@ -35,9 +35,10 @@ PEAK_SLACK = 0.02
 CLOCK_MIN_MHZ = 100.0  # below any GPU's clocks, loaded or not (idle SM clocks are about 200 MHz)
 SM_CLOCK_MAX_MHZ = 4000.0
 MEM_CLOCK_MAX_MHZ = 40000.0
-# The sampler's rate is its samples over the window: count = rate x duration to one sample, and the
-# sampler cannot run much faster than requested.
-SAMPLE_COUNT_SLACK = 1.0
+# The sampler's rate is its samples over the window (collector/sampler.py: samples / duration), so
+# count = rate x duration to float rounding (the real files: within 6e-14), and the sampler cannot run
+# much faster than requested.
+SAMPLE_COUNT_SLACK = 1e-6
 SAMPLE_RATE_FACTOR = 1.25
 # ... nor, in a warm-up exempt for its few samples, much slower: the real files' slowest window had
 # 0.95 of the requested rate (a 0.6-s warm-up on a busy host). Half the rate, less an edge sample at
@@ -116,7 +117,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
                     f"(at least {IDLE_MARGIN:.0%} lower)",
                 )
             )
-    return findings + scaling.check(sub, file)
+    return findings + scaling.check(sub, file) + readings.check(sub, file)
 
 
 def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:

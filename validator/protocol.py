@@ -10,7 +10,7 @@ from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
-from . import timeline
+from . import replay, timeline
 from .findings import Finding, make
 
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
@@ -26,6 +26,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             findings += _kept(sub, m, f"/measurements/{i}", file, gates)
     if sub.session is not None:
         findings += timeline.check(sub, file)
+    findings += replay.check(sub, file)  # the collector's own loop over each row's trials
     early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements
     for i, m in enumerate(sub.measurements):

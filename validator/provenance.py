@@ -108,6 +108,17 @@ def check(
                     f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA{also}",
                 )
             )
+        first = sub.measurements[0].model.weights
+        if m.model.weights != first and not any(f.pointer.endswith("/model/weights") for f in findings):
+            findings.append(  # the first row that differs is named
+                make(
+                    "provenance.revision",
+                    file,
+                    f"{base}/model/weights",
+                    f"{m.model.weights} weights beside the first row's {first}: eco-collect's --weights is one "
+                    "choice per run (part of its run key)",
+                )
+            )
         expected = catalogue.PRECISIONS[m.precision].expected_record()
         wrong = [k for k, v in expected.items() if m.quantization.get(k) != v]
         if wrong:

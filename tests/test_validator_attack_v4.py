@@ -1,0 +1,166 @@
+"""Attack v4: each row replays eco-collect's loop over its trials (validator/replay.py); each trial's
+readings are in NVML's units and the sampler's identities (validator/readings.py)."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import time
+from pathlib import Path
+
+import pytest
+import synthetic
+from synthetic import resummarize, stretch
+
+from collector.runner import Runner
+from ecocompute import domain
+from validator import readings, replay
+from validator.check import check_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _codes(doc: dict) -> set[str]:
+    return {f.code for f in check_data(doc, "attack-v4.json").findings}
+
+
+def test_every_real_row_replays() -> None:
+    files = sorted((ROOT / "submissions").rglob("*.json"))
+    assert files
+    for f in files:
+        assert replay.check(domain.parse(json.loads(f.read_text(encoding="utf-8"))), f.name) == [], f.name
+
+
+def test_steady_trials_past_a_passing_window_are_named() -> None:
+    """Ten steady trials (2 warm-ups, 3 discarded, 5 measured): the first window passed, so eco-collect
+    stopped after trial 6; the made-up row goes on to trial 9."""
+    doc = synthetic.submission(seed=3, n_measurements=1, n_trials=10)
+    assert _codes(doc) == set()
+    m = doc["measurements"][0]
+    for t, steady in zip(m["trials"][2:5], m["trials"][5:8], strict=True):  # the discarded ones as steady
+        t.update({k: v for k, v in steady.items() if k not in ("index", "role", "started_at_s")})
+        stretch(t, 1.001)
+    resummarize(m)
+    assert _codes(doc) == {"protocol.stop_reason"}
+
+
+def test_requests_follow_the_first_warmups_sizing() -> None:
+    doc = synthetic.submission(seed=4, n_measurements=1, n_trials=7)
+    m = doc["measurements"][0]
+    several = copy.deepcopy(doc)
+    for t in several["measurements"][0]["trials"]:
+        t["requests"] *= 3
+        t["generated_tokens"] *= 3
+        stretch(t, 3)
+    resummarize(several["measurements"][0])
+    several["session"]["wall_s"] = 3600.0
+    assert _codes(several) == {"protocol.trial_duration"}  # the first warm-up runs one request
+    sized = copy.deepcopy(doc)
+    for t in sized["measurements"][0]["trials"][1:]:
+        t["requests"] *= 3
+        t["generated_tokens"] *= 3
+        stretch(t, 3)
+    first = sized["measurements"][0]["trials"][0]
+    stretch(first, 2.0 / 2.5 / first["duration_s"])  # 0.8 s a request: ceil(2 / 0.8) = 3
+    resummarize(sized["measurements"][0])
+    assert "protocol.trial_duration" not in _codes(sized)
+    assert m["trials"][0]["requests"] == 1
+
+
+def test_a_warmup_after_settling_is_named() -> None:
+    doc = synthetic.submission(seed=5, n_measurements=1, n_trials=8)
+    m = doc["measurements"][0]
+    m["trials"][2]["role"] = "warmup"
+    resummarize(m)
+    assert _codes(doc) == {"protocol.warmup"}
+
+
+def test_a_warmup_that_ended_unsettled_is_named() -> None:
+    doc = synthetic.submission(seed=6, n_measurements=1, n_trials=7)
+    stretch(doc["measurements"][0]["trials"][1], 0.9)  # 11 % faster than the first: not settled
+    resummarize(doc["measurements"][0])
+    assert _codes(doc) == {"protocol.warmup"}
+    doc["protocol"]["warmup"]["max_trials"] = 2  # unless the maximum ends it
+    assert _codes(doc) == set()
+
+
+def test_full_size_is_the_collectors() -> None:
+    assert f"{replay.FULL_SIZE} * plan.trial_min_s" in inspect.getsource(Runner.warm_up)
+
+
+def test_the_replay_of_a_long_row_is_bounded() -> None:
+    """1,000 trials after warm-up (the largest budget) whose windows all fail the throughput gate
+    without making passing implausible: every step runs the early-stop rule."""
+    doc = synthetic.submission(seed=9, n_measurements=1, n_trials=1002)
+    doc["protocol"]["gates"]["max_trials"] = 1000
+    m = doc["measurements"][0]
+    for k, t in enumerate(m["trials"]):
+        stretch(t, 1 + 0.01 * ((k // 3) % 7))
+    resummarize(m)
+    sub = domain.parse(doc)
+    start = time.perf_counter()
+    assert replay.check(sub, "long.json") == []
+    assert time.perf_counter() - start < 1.0
+
+
+def test_every_real_trial_is_in_nvml_units() -> None:
+    for f in sorted((ROOT / "submissions").rglob("*.json")):
+        assert readings.check(domain.parse(json.loads(f.read_text(encoding="utf-8"))), f.name) == [], f.name
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("temperature_max_c", 47.5, "physics.temperature"),  # NVML: whole degrees
+        ("power_peak_w", 270.0004, "physics.peak_power"),  # whole milliwatts
+        ("sampler_energy_j", "counter", "physics.energy_power"),  # the sampler's is its power x duration
+        ("energy_per_gpu_j", 0.0004, "physics.energy_power"),  # the counter's whole millijoules
+    ],
+)
+def test_readings_no_board_gives_are_named(field: str, value: object, code: str) -> None:
+    doc = synthetic.submission(seed=8, n_measurements=1, n_trials=7)
+    assert _codes(doc) == set()
+    m = doc["measurements"][0]
+    t = m["trials"][3]
+    if field == "sampler_energy_j":
+        t["sampler_energy_j"] = t["energy_j"]  # near the counter's, as a made-up file draws it
+    elif field == "energy_per_gpu_j":
+        t["energy_per_gpu_j"] = [t["energy_j"] + value]
+        t["energy_j"] = t["energy_per_gpu_j"][0]
+    else:
+        t[field] = value
+    resummarize(m, units=False)
+    assert code in _codes(doc)
+
+
+def test_power_integration_energy_is_the_samplers() -> None:
+    doc = synthetic.submission(seed=10, n_measurements=1, n_trials=7)
+    doc["protocol"]["energy_method"] = "power_integration"
+    m = doc["measurements"][0]
+    for t in m["trials"]:
+        t["sampler_energy_j"] = None
+        t["energy_j"] = t["power_avg_w"] * t["duration_s"]
+        t["energy_per_gpu_j"] = [t["energy_j"]]
+    resummarize(m)
+    assert "physics.energy_power" not in _codes(doc)
+    m["trials"][3]["energy_j"] *= 1.01
+    m["trials"][3]["energy_per_gpu_j"] = [m["trials"][3]["energy_j"]]
+    resummarize(m, units=False)
+    assert "physics.energy_power" in _codes(doc)
+
+
+def test_samples_are_the_rate_times_the_window() -> None:
+    doc = synthetic.submission(seed=11, n_measurements=1, n_trials=7)
+    t = doc["measurements"][0]["trials"][3]
+    t["sample_rate_hz"] = 20.0  # a round rate beside int(duration x 20) samples, as made-up files hold
+    t["power_samples"] = int(t["duration_s"] * 20.0)
+    assert "physics.sample_count" in _codes(doc)
+
+
+def test_random_and_pretrained_rows_cannot_share_a_run() -> None:
+    doc = synthetic.submission(seed=12, n_measurements=2, n_trials=7)
+    doc["measurements"][1]["model"].update(weights="random_init", revision="config-only")
+    assert _codes(doc) == {"provenance.revision"}
+    doc["measurements"][0]["model"].update(weights="random_init", revision="config-only")
+    assert _codes(doc) == set()

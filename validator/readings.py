@@ -1,0 +1,74 @@
+"""What NVML's units and eco-collect's sampler make of every trial's readings (collector/nvml.py and
+collector/sampler.py, unchanged in this since the first collector commit b8cfd7c):
+
+- NVML reads temperatures in whole degrees C, so a window's highest is a whole number;
+- it reads power in whole milliwatts, so a window's peak sample is a whole number of mW;
+- its energy counter counts whole millijoules, so each board's counter difference is whole mJ (to the
+  rounding of two counter readings since the driver loaded, divided by 1,000: under 0.05 mJ for a
+  counter below 3 x 10^11 J, 10 years at 1 kW);
+- the sampler's average power is its integrated energy over the window: sampler_energy_j is
+  power_avg_w x duration_s (under power_integration, with no counter, the trial's energy is);
+- (the sampler's rate is its samples over the window: physics.sample_count holds that to 1e-6.)
+
+Every trial of the real files (1,987, eco-collect 0.1.0-0.5.0) holds each of these to float rounding
+(mJ within 5e-8, mW within 2e-10, the product within 3e-16); a made-up reading holds them by chance
+only. Risk: a driver that reports power as a double field (the collector reads one as it comes).
+"""
+
+from __future__ import annotations
+
+from ecocompute.domain import Submission, Trial
+
+from .findings import Finding, make
+
+COUNTER_MJ_SLACK = 0.05  # of a millijoule: the float rounding of a counter difference (see above)
+PEAK_MW_SLACK = 1e-4  # of a milliwatt: a sum of at most 64 boards' readings
+IDENTITY = 1e-9  # relative: one product of two floats, written and read back
+COLLECTOR = "eco-collect"  # whose sampler and NVML reads these are
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    if sub.collector_name != COLLECTOR:  # another collector's units are its own: provenance.collector names it
+        return []
+    counter = sub.protocol.energy_method == "nvml_energy_counter"
+    out: list[Finding] = []
+    for i, m in enumerate(sub.measurements):
+        for j, t in enumerate(m.trials):
+            problem = _trial(t, counter)
+            if problem:
+                code, field, message = problem
+                out.append(make(code, file, f"/measurements/{i}/trials/{j}/{field}", message))
+    return out
+
+
+def _off(value: float, unit: float) -> float:
+    """How far ``value`` lies from a whole number of ``unit``, in units."""
+    units = value / unit
+    return abs(units - round(units))
+
+
+def _trial(t: Trial, counter: bool) -> tuple[str, str, str] | None:
+    if t.temperature_max_c != round(t.temperature_max_c):
+        return "physics.temperature", "temperature_max_c", f"{t.temperature_max_c} C: NVML reads whole degrees"
+    if _off(t.power_peak_w, 1e-3) > PEAK_MW_SLACK:
+        return "physics.peak_power", "power_peak_w", f"peak {t.power_peak_w} W: NVML reads power in whole milliwatts"
+    product = t.power_avg_w * t.duration_s
+    sampled = t.sampler_energy_j if counter else t.energy_j
+    name = "sampler_energy_j" if counter else "energy_j"
+    if sampled is None or abs(sampled - product) > IDENTITY * max(abs(sampled), abs(product)):
+        return (
+            "physics.energy_power",
+            name,
+            f"{name} {sampled}, but the sampler's average power x duration is {product} ({t.power_avg_w} W x "
+            f"{t.duration_s} s): eco-collect's average is the sampler's energy over the window"
+            + (" (and the energy counter comes with the sampler's energy)" if counter else ""),
+        )
+    if counter:
+        for k, board_j in enumerate(t.energy_per_gpu_j):
+            if _off(board_j, 1e-3) > COUNTER_MJ_SLACK:
+                return (
+                    "physics.energy_power",
+                    f"energy_per_gpu_j/{k}",
+                    f"GPU {k}: {board_j} J, not a whole number of millijoules (NVML's energy counter counts them)",
+                )
+    return None

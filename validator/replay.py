@@ -1,0 +1,110 @@
+"""eco-collect's loop over one configuration, replayed on its trials (collector/runner.py): what the
+collector decided after each trial follows from the trials before it, so a row must end where that
+loop ends. The first warm-up runs one request; a warm-up under 90 % of trial_min_duration_s resizes
+the requests to ceil(trial_min_duration_s / its time per request), and nothing else does; warm-up
+ends at the first full-size warm-up (from warmup.min_trials on) within settle_pct of the one before,
+or at warmup.max_trials, and not before; after warm-up the loop stops at the first gate window that
+passes its gates, or after which passing is implausible. A row that goes on past any of these points
+is no run of it (a made-up row of ten steady trials goes on past its first passing window).
+Every row of the real files (268 with trials, eco-collect 0.1.0-0.5.0) replays exactly: the same
+floats, the same arithmetic. Risk: a future collector that sizes or stops otherwise (a test ties the
+constants).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ecocompute import stats
+from ecocompute.domain import Measurement, Submission
+from ecocompute.gates import EarlyStop, Gates, evaluate, implausible
+
+from .findings import Finding, make
+from .recompute import _roles_ok as roles_problem
+
+FULL_SIZE = 0.9  # collector/runner.py Runner.warm_up: a warm-up this fraction of the minimum is full size
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    proto = sub.protocol
+    gates = Gates.from_mapping(proto.gates)
+    early_stop = EarlyStop.from_mapping(proto.early_stop) if proto.early_stop else None
+    out: list[Finding] = []
+    for i, m in enumerate(sub.measurements):
+        if m.status != "skipped" and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
+            out += _warm_up(sub, m, f"/measurements/{i}", file) or _steps(
+                m, f"/measurements/{i}", file, gates, early_stop
+            )
+    return out
+
+
+def _warm_up(sub: Submission, m: Measurement, base: str, file: str) -> list[Finding]:
+    proto = sub.protocol
+    requests, rates = 1, []
+    warmups = sum(t.role == "warmup" for t in m.trials)
+    for j, t in enumerate(m.trials):
+        if t.requests != requests:
+            why = (
+                "the first warm-up runs one" if j == 0 else f"eco-collect's sizing after trial {j - 1} gives {requests}"
+            )
+            return [
+                make(
+                    "protocol.trial_duration",
+                    file,
+                    f"{base}/trials/{j}/requests",
+                    f"{t.requests} request(s); {why} (a warm-up under {FULL_SIZE:.0%} of trial_min_duration_s resizes "
+                    "the requests to ceil(trial_min_duration_s / its time per request), nothing else does)",
+                )
+            ]
+        if t.role != "warmup":
+            continue
+        full = t.duration_s >= FULL_SIZE * proto.trial_min_duration_s
+        if not full:
+            requests = max(1, math.ceil(proto.trial_min_duration_s / (t.duration_s / t.requests)))
+        rates.append(t.throughput_tok_s)
+        settled = len(rates) >= 2 and abs(rates[-1] - rates[-2]) / max(rates[-2:]) * 100.0 < proto.warmup_settle_pct
+        ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
+        if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
+            said = "ended" if ended else "had not ended (not full size, or not within settle_pct of the one before)"
+            return [
+                make(
+                    "protocol.warmup",
+                    file,
+                    f"{base}/trials/{j + 1 if ended else j}/role",
+                    f"warm-up {said} at trial {j} (it ends at a full-size warm-up within {proto.warmup_settle_pct} % "
+                    f"of the one before, from warmup.min_trials on, or at warmup.max_trials), yet the row holds "
+                    f"{warmups} warm-up(s)",
+                )
+            ]
+    return []
+
+
+def _steps(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None) -> list[Finding]:
+    """After each trial past warm-up but the last, the gate window (its last min_trials) neither passed
+    nor made passing implausible: eco-collect would have stopped there."""
+    n = gates.min_trials
+    post = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
+    if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
+        return []
+    for k in range(n - 1, len(post) - 1):
+        at = post[k]
+        window = m.trials[post[k - n + 1] : at + 1]
+        # the throughput gate first (cheap): a window under it may pass; one at or above it may be implausible
+        below = stats.cv_pct([t.throughput_tok_s for t in window]) < gates.throughput_cv_max_pct
+        if below and evaluate(stats.summarize([replace(t, role="measured") for t in window], 0.0), gates).passed:
+            why = "passed its gates"
+        elif not below and early_stop is not None and implausible(m.trials[: at + 1], gates, early_stop):
+            why = "made passing implausible (the early-stop rule)"  # it reads roles as warm-up or not
+        else:
+            continue
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/trials/{at + 1}",
+                f"the gate window ending at trial {at} {why}, where eco-collect stops, yet "
+                f"{len(m.trials) - at - 1} more trial(s) follow",
+            )
+        ]
+    return []
