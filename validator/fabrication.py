@@ -13,9 +13,11 @@ catch: a copy with fresh noise of its own added to every value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Sequence
+from operator import attrgetter
 
 from ecocompute.domain import Measurement, Submission, Trial
 
@@ -37,15 +39,25 @@ MIN_PROGRESSION_VALUES = 4  # at least two equal steps in a row: one alone could
 
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
 _SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
+_PAIR_FORMAT = ",".join([_SHAPE_FORMAT] * 2)  # duration and power (_pair)
+# A trial's _QUANTITIES in one C call: every rule here reads them, 17 fingerprints a measurement.
+_raw = attrgetter(*_QUANTITIES)
+_Raw = tuple[float, float, float]
 
 
 def trial_key(t: Trial) -> str:
     """duration|energy|power at KEY_DIGITS significant digits (an int and its float spell alike)."""
-    return _KEY_FORMAT % (t.duration_s, t.energy_j, t.power_avg_w)
+    return _KEY_FORMAT % _raw(t)
 
 
 def _digest(kind: str, text: str) -> str:
     return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=64)
+def _shape_format(count: int) -> str:
+    """One format for ``count`` values: a single % for the string, not one a value and a join."""
+    return ",".join([_SHAPE_FORMAT] * count)
 
 
 def _shape(values: Sequence[float]) -> str | None:
@@ -54,18 +66,17 @@ def _shape(values: Sequence[float]) -> str | None:
     low, high = min(values), max(values)
     if low <= 0 or high / low - 1 < MIN_SHAPE_SPREAD:
         return None
-    return ",".join(_SHAPE_FORMAT % (v / high) for v in sorted(values))
+    return _shape_format(len(values)) % tuple([v / high for v in sorted(values)])
 
 
-def _pair(a: Trial, b: Trial) -> str | None:
-    """The ratios of two trials' duration and power, at SHAPE_DIGITS: what a copy of the pair keeps
-    when each quantity is rescaled by its own factor (None: a zero, which physics names). Not the
-    energy's: a rescaled counter energy is rounded back to whole millijoules (readings.py), which moves
-    its ratio in the seventh digit."""
-    values = [(getattr(a, q), getattr(b, q)) for q in ("duration_s", "power_avg_w")]
-    if any(x <= 0 for pair in values for x in pair):
+def _pair(a: _Raw, b: _Raw) -> str | None:
+    """The ratios of two trials' duration and power (``_raw``: indexes 0 and 2), at SHAPE_DIGITS: what
+    a copy of the pair keeps when each quantity is rescaled by its own factor (None: a zero, which
+    physics names). Not the energy's: a rescaled counter energy is rounded back to whole millijoules
+    (readings.py), which moves its ratio in the seventh digit."""
+    if a[0] <= 0 or a[2] <= 0 or b[0] <= 0 or b[2] <= 0:
         return None
-    return ",".join(_SHAPE_FORMAT % (y / x) for x, y in values)
+    return _PAIR_FORMAT % (b[0] / a[0], b[2] / a[2])
 
 
 def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]:
@@ -73,21 +84,24 @@ def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]
     and every two consecutive trials' ratios (``_pair``). The last two find a copy of part of a window
     (four of its five trials beside a made-up one change the window's prints), as they are or
     rescaled. ``keys``: its trials' keys when already computed."""
+    return _fingerprints(m, list(map(_raw, m.trials)), keys)
+
+
+def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str] | None) -> list[str]:
+    """``fingerprints`` given each trial's ``_raw`` numbers."""
     if not m.trials:
         return []
-    keys = keys if keys is not None else [trial_key(t) for t in m.trials]
+    keys = keys if keys is not None else [_KEY_FORMAT % r for r in raws]
     out = []
-    window = m.measured
+    window = [(k, r) for k, r, t in zip(keys, raws, m.trials, strict=True) if t.role == "measured"]
     if window:
-        out.append(
-            _digest("window", "/".join(sorted(k for k, t in zip(keys, m.trials, strict=True) if t.role == "measured")))
-        )
-        for quantity in _QUANTITIES:
-            shape = _shape([getattr(t, quantity) for t in window])
+        out.append(_digest("window", "/".join(sorted(k for k, _ in window))))
+        for quantity, values in zip(_QUANTITIES, zip(*(r for _, r in window), strict=True), strict=True):
+            shape = _shape(values)
             if shape is not None:
                 out.append(_digest(quantity, shape))
     out += [_digest("trial", k) for k in keys]
-    pairs = (_pair(a, b) for a, b in itertools.pairwise(m.trials))
+    pairs = (_pair(a, b) for a, b in itertools.pairwise(raws))
     out += [_digest("pair", p) for p in pairs if p is not None]
     return out
 
@@ -144,8 +158,10 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
         if i in exact:
             prints.append([])
             continue
-        keys = [trial_key(t) for t in m.trials]
-        prints.append(fingerprints(m, keys))
+        raws = list(map(_raw, m.trials))
+        keys = [_KEY_FORMAT % r for r in raws]
+        prints.append(_fingerprints(m, raws, keys))
+        after = [r for r, t in zip(raws, m.trials, strict=True) if t.role != "warmup"]
         first = configurations.setdefault(_configuration(m), i)
         if first != i:
             findings.append(
@@ -157,7 +173,9 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                 )
             )
         evidence = (
-            _repeated(keys, i, base, file, trial_owner) or _zero_variance(m, base, file) or _too_regular(m, base, file)
+            _repeated(keys, i, base, file, trial_owner)
+            or _zero_variance(after, base, file)
+            or _too_regular(after, base, file)
         )
         if evidence is None:
             for fp in prints[i]:
@@ -193,12 +211,12 @@ def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tu
     return found
 
 
-def _zero_variance(m: Measurement, base: str, file: str) -> Finding | None:
-    after = [t for t in m.trials if t.role != "warmup"]
+def _zero_variance(after: list[_Raw], base: str, file: str) -> Finding | None:
+    """``after``: the ``_raw`` numbers of the trials after warm-up."""
     if len(after) < 2:
         return None
-    for quantity in _QUANTITIES:
-        values = {getattr(t, quantity) for t in after}
+    for q, quantity in enumerate(_QUANTITIES):
+        values = {r[q] for r in after}
         if len(values) == 1:
             return make(
                 "fabrication.zero_variance",
@@ -209,15 +227,15 @@ def _zero_variance(m: Measurement, base: str, file: str) -> Finding | None:
     return None
 
 
-def _too_regular(m: Measurement, base: str, file: str) -> Finding | None:
-    """Trials after warm-up whose sensor readings agree to within MIN_SENSOR_SPREAD, or whose values
-    step by exactly the same amount from trial to trial (an arithmetic progression): no timer, counter
-    or sampler produces either."""
-    after = [t for t in m.trials if t.role != "warmup"]
+def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
+    """Trials after warm-up (their ``_raw`` numbers) whose sensor readings agree to within
+    MIN_SENSOR_SPREAD, or whose values step by exactly the same amount from trial to trial (an
+    arithmetic progression): no timer, counter or sampler produces either."""
     if len(after) < MIN_SHAPE_VALUES:
         return None
     for quantity in _SENSOR_QUANTITIES:
-        values = [getattr(t, quantity) for t in after]
+        q = _QUANTITIES.index(quantity)
+        values = [r[q] for r in after]
         low, high = min(values), max(values)
         if low > 0 and high / low - 1 < MIN_SENSOR_SPREAD:
             return make(
@@ -229,8 +247,8 @@ def _too_regular(m: Measurement, base: str, file: str) -> Finding | None:
             )
     if len(after) < MIN_PROGRESSION_VALUES:
         return None
-    for quantity in _QUANTITIES:
-        values = sorted(getattr(t, quantity) for t in after)  # shuffled trials hide no progression
+    for q, quantity in enumerate(_QUANTITIES):
+        values = sorted(r[q] for r in after)  # shuffled trials hide no progression
         steps = [b - a for a, b in itertools.pairwise(values)]
         scale = max(abs(v) for v in values)
         if steps[0] != 0 and all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
