@@ -96,10 +96,12 @@ def check(sub: Submission, file: str) -> list[Finding]:
             None if m.placement is None else frozenset(m.placement.device_map.values()),
             sub.protocol.power_reading,
         )
+        before_i = before_w[i]
         for j, t in enumerate(m.trials):
-            findings.extend(_check_trial(t, f"{base}/trials/{j}", ctx))
-            findings.extend(_sampler(t, f"{base}/trials/{j}", ctx))
-            findings.extend(lag.averaged_power(t, before_w[i].get(j), f"{base}/trials/{j}", file))
+            ptr = f"{base}/trials/{j}"  # once: three rules a trial, 56 trials a file
+            findings += _check_trial(t, ptr, ctx)
+            findings += _sampler(t, ptr, ctx)
+            findings += lag.averaged_power(t, before_i.get(j), ptr, file)
         findings.extend(lag.window_bias(m.trials, sub.protocol.power_reading, before_w[i], base, file))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
@@ -218,9 +220,12 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     # The counter's energy of a window is off by up to one of its steps of power (COUNTER_STEP_S), on
     # top of the 5 %: that matters only for short windows (a one-request warm-up of 0.5 s may differ
     # by 20 % with no second process anywhere; a 4-s trial by 2.5 %).
-    disagreement = stats.disagreement_pct(t)
     allowed_j = DISAGREEMENT_WARN_PCT / 100 * energy + power * COUNTER_STEP_S
-    if disagreement is not None and t.sampler_energy_j is not None and abs(t.sampler_energy_j - energy) > allowed_j:
+    if (
+        t.sampler_energy_j is not None
+        and abs(t.sampler_energy_j - energy) > allowed_j
+        and (disagreement := stats.disagreement_pct(t)) is not None  # only for the message: the rare case
+    ):
         out.append(
             make(
                 "physics.counter_sampler",
@@ -240,26 +245,28 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     of bounds is named."""
     duration, most_w = t.duration_s, ctx.limit_w / max(ctx.gpus, 1)
     window_s = max(duration - COUNTER_STEP_S, 0.0)
+    # the pointer and the idle ceiling are built only for a board out of bounds: most files have none
     for k, (board_j, idle_w) in enumerate(zip(t.energy_per_gpu_j, ctx.idle_per_gpu_w, strict=True)):
-        ptr_k = f"{ptr}/energy_per_gpu_j/{k}"
         if ctx.gpus > 1 and board_j > most_w * (duration + ctx.edge_s):  # one board: the sum's bounds
             return [
                 make(
                     "physics.power_range",
                     ctx.file,
-                    ptr_k,
+                    f"{ptr}/energy_per_gpu_j/{k}",
                     f"GPU {k} holds {board_j} J in {duration} s: more than one board's limit allows "
                     f"({most_w * (duration + ctx.edge_s):.1f} J: {most_w:.0f} W for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
         empty = ctx.gpus > 1 and ctx.placed is not None and k not in ctx.placed
-        most_idle_j = EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
-        if empty and board_j > most_idle_j:  # a warm-up's too: no module there, no load
+        # a warm-up's too: no module there, no load
+        if empty and board_j > (
+            most_idle_j := EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
+        ):
             return [
                 make(
                     "physics.board_above_idle",
                     ctx.file,
-                    ptr_k,
+                    f"{ptr}/energy_per_gpu_j/{k}",
                     f"GPU {k} holds no module of the model (device map) yet {board_j} J in {duration} s, more than "
                     f"{EMPTY_BOARD_CEILING} x its idle over the window ({most_idle_j:.1f} J: "
                     f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
@@ -270,7 +277,7 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 make(
                     "physics.board_below_idle",
                     ctx.file,
-                    ptr_k,
+                    f"{ptr}/energy_per_gpu_j/{k}",
                     f"GPU {k} holds {board_j} J in {duration} s, less than half its idle draw over the window "
                     f"({BOARD_IDLE_FLOOR * idle_w * window_s:.1f} J: {idle_w:.1f} W lower idle window)",
                 )
