@@ -17,6 +17,8 @@ _HEX40 = re.compile(r"[0-9a-f]{40}")
 # Where orjson's bytes may differ from canonical_json's: numbers below 1e-4 in magnitude (Python
 # writes 1e-05 and 7.5e-05, orjson 0.00001 and 1e-5); a number starts the text or follows ':', ',' or '['.
 _SMALL_NUMBER = re.compile(rb"(?:^|[:,\[])-?0\.0000")
+# A measurement writes a few "-" (model ids, dates); past this many the scan is left to one C search.
+_DASHES_LOOKED_AT = 32
 
 
 def is_commit_sha(value: str) -> bool:
@@ -26,6 +28,19 @@ def is_commit_sha(value: str) -> bool:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _negative_exponent(out: bytes) -> bool:
+    """Whether ``b"e-"`` occurs in ``out``: its few "-" found by memchr, each looked behind. 10x cheaper
+    than ``b"e-" in out``, whose search steps byte by byte through JSON full of "e" (0.03 ms a file)."""
+    at = out.find(b"-", 1)  # one at the start has nothing behind it
+    for _ in range(_DASHES_LOOKED_AT):
+        if at == -1:
+            return False
+        if out[at - 1] == 0x65:  # "e"
+            return True
+        at = out.find(b"-", at + 1)
+    return at != -1 and out.find(b"e-", at - 1) != -1  # a text full of "-": the rest in one C search
 
 
 def canonical_bytes(value: Any, *, finite: bool = False) -> bytes:
@@ -45,7 +60,7 @@ def canonical_bytes(value: Any, *, finite: bool = False) -> bytes:
             out = None
         if (
             out is not None
-            and b"e-" not in out
+            and not _negative_exponent(out)
             and not (b".0000" in out and _SMALL_NUMBER.search(out))
             and (finite or orjson.loads(out) == value)
         ):

@@ -70,6 +70,18 @@ def test_the_finite_shortcut_writes_the_reference_encoding(value: object) -> Non
     assert ids.canonical_bytes(value, finite=True) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120).map(lambda b: bytes(b"e-x-"[c % 4] for c in b)))
+@example(b"-e-")
+@example(b"e-")
+@example(b"-" * 40 + b"e-")
+@example(b"-" * 40)
+def test_the_exponent_scan_is_a_substring_test(raw: bytes) -> None:
+    """The memchr scan for a negative exponent (``e-``) answers as ``in`` does: a "-" at 0, and past
+    the dashes looked at one by one."""
+    assert ids._negative_exponent(raw) == (b"e-" in raw)
+
+
 def _documents() -> list[Path]:
     return sorted((ROOT / "submissions").rglob("*.json")) + sorted((FIXTURES / "valid").glob("*.json"))
 
