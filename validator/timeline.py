@@ -54,17 +54,21 @@ def check(sub: Submission, file: str) -> list[Finding]:
                         f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
                     )
                 )
-    return out + _idle_windows(sub, file) + _overlap(sub, file)
+    spans = _spans(sub)  # sorted once for both rules that read them
+    return out + _idle_windows(sub, file, spans) + _overlap(sub, file, spans)
 
 
-def _idle_windows(sub: Submission, file: str) -> list[Finding]:
+def _idle_windows(
+    sub: Submission, file: str, spans: list[tuple[float, float, int, int]] | None = None
+) -> list[Finding]:
     """eco-collect measures an idle window before a configuration's (or an interleaved group's) first
     trial and another after its last: no trial starts within the session's first idle window, and
     none ends within its last (an idle window of a day in an hour's session, or a first trial at 0 s,
     passed). The real files leave 43 s or more before their first trial and 0.36 s to spare after."""
     assert sub.session is not None
     idle_s, wall_s = sub.protocol.idle_window_s, sub.session.wall_s
-    spans = _spans(sub)  # a skipped row has no trials; any that it had would follow an idle window too
+    # a skipped row has no trials; any that it had would follow an idle window too
+    spans = _spans(sub) if spans is None else spans
     if not spans:
         return []
     start, _, i, j = spans[0]
@@ -129,10 +133,10 @@ def _spans(sub: Submission) -> list[tuple[float, float, int, int]]:
     )
 
 
-def _overlap(sub: Submission, file: str) -> list[Finding]:
+def _overlap(sub: Submission, file: str, spans: list[tuple[float, float, int, int]]) -> list[Finding]:
     """One board set runs one trial at a time: the trials of different measurements (interleaved or one
-    after another) never overlap. The first overlap is named; within a measurement check names it."""
-    spans = _spans(sub)
+    after another) never overlap. The first overlap is named; within a measurement check names it.
+    ``spans``: ``_spans(sub)``."""
     latest = None  # the span ending last so far: a long trial may reach past several later ones
     for span in spans:
         start, _, k, n = span
