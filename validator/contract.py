@@ -284,7 +284,18 @@ def _has_float(value: Any, plan: _Plan) -> bool:
         return False
     if isinstance(value, list):
         for step, child in below:
-            if step == "[]" and any(type(v) is float if child == ((), ()) else _has_float(v, child) for v in value):
+            if step != "[]":
+                continue
+            if child[1]:  # items with integers further down
+                if any(_has_float(v, child) for v in value):
+                    return True
+            elif child[0]:  # records with integer properties alone (the trials): looked at here, no call each
+                for v in value:
+                    if isinstance(v, dict):
+                        for k in child[0]:
+                            if type(v.get(k)) is float:
+                                return True
+            elif any(type(v) is float for v in value):  # the items themselves are integers
                 return True
         return False
     return False
