@@ -250,7 +250,7 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
     for q, quantity in enumerate(_QUANTITIES):
         values = sorted(r[q] for r in after)  # shuffled trials hide no progression
         steps = [b - a for a, b in itertools.pairwise(values)]
-        scale = max(abs(v) for v in values)
+        scale = max(abs(values[0]), abs(values[-1]))  # sorted: the largest magnitude lies at an end
         if steps[0] != 0 and all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
             return make(
                 "fabrication.too_regular",
