@@ -87,3 +87,16 @@ def test_a_schema_finding_under_a_huge_key_points_at_its_object(valid_doc: dict[
     assert {f.code for f in findings} == {"schema.violation"}
     assert max(len(f.pointer) + len(f.message) for f in findings) < 1000
     assert "/measurements/0/placement/device_map" in {f.pointer for f in findings}
+
+
+def test_honest_trials_that_agree_to_six_digits_across_files_are_no_copy(tmp_path: Path) -> None:
+    """Two sessions of one configuration: a trial of each agrees in duration, energy (whole mJ) and power
+    to six significant digits, by chance (found among 12,500 synthetic files). Compared across files at
+    six digits that was duplicate.near; only an exact trial is a copy."""
+    docs = [synthetic.submission(seed=s, n_measurements=8, n_trials=7, models=1) for s in (4677, 11168)]
+    a, b = (d["measurements"][0]["trials"] for d in docs)
+    same = "%.5e|%.5e|%.5e"
+    keys = {same % (t["duration_s"], t["energy_j"], t["power_avg_w"]) for t in a}
+    assert any(same % (t["duration_s"], t["energy_j"], t["power_avg_w"]) in keys for t in b)
+    paths = [write_json(tmp_path / f"{d['submission_id']}.json", d) for d in docs]
+    assert validate(paths, accepted_root=None).findings == []

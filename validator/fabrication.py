@@ -40,6 +40,11 @@ MIN_PROGRESSION_VALUES = 4  # at least two equal steps in a row: one alone could
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
 _SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
 _PAIR_FORMAT = ",".join([_SHAPE_FORMAT] * 2)  # duration and power (_pair)
+# A trial across files is compared exactly (17 digits: every double, an int and its float alike). At
+# KEY_DIGITS, as inside a file, honest trials of one configuration collide by chance once there are
+# many: counter energies are whole millijoules, so 529.215 J reads alike in two sessions, and 12,500
+# synthetic files of a few configurations held a pair of honest trials equal in all three numbers.
+_EXACT_FORMAT = "|".join(["%.17g"] * 3)
 # A trial's _QUANTITIES in one C call: every rule here reads them, 17 fingerprints a measurement.
 _raw = attrgetter(*_QUANTITIES)
 _Raw = tuple[float, float, float]
@@ -80,8 +85,8 @@ def _pair(a: _Raw, b: _Raw) -> str | None:
 
 
 def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]:
-    """Fingerprints of a measurement (empty for a skipped one): its gate window's, every trial's key
-    and every two consecutive trials' ratios (``_pair``). The last two find a copy of part of a window
+    """Fingerprints of a measurement (empty for a skipped one): its gate window's, every trial's exact
+    numbers and every two consecutive trials' ratios (``_pair``). The last two find a copy of part of a window
     (four of its five trials beside a made-up one change the window's prints), as they are or
     rescaled. ``keys``: its trials' keys when already computed."""
     return _fingerprints(m, list(map(_raw, m.trials)), keys)
@@ -100,7 +105,7 @@ def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str] | None) 
             shape = _shape(values)
             if shape is not None:
                 out.append(_digest(quantity, shape))
-    out += [_digest("trial", k) for k in keys]
+    out += [_digest("trial", _EXACT_FORMAT % r) for r in raws]
     pairs = (_pair(a, b) for a, b in itertools.pairwise(raws))
     out += [_digest("pair", p) for p in pairs if p is not None]
     return out
