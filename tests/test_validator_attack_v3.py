@@ -100,3 +100,15 @@ def test_honest_trials_that_agree_to_six_digits_across_files_are_no_copy(tmp_pat
     assert any(same % (t["duration_s"], t["energy_j"], t["power_avg_w"]) in keys for t in b)
     paths = [write_json(tmp_path / f"{d['submission_id']}.json", d) for d in docs]
     assert validate(paths, accepted_root=None).findings == []
+
+
+def test_pairs_of_trials_that_agree_to_nine_digits_are_different_pairs() -> None:
+    """Ratios of consecutive trials cluster near 1 in every file: compared at nine digits, honest pairs of
+    two files would collide once the dataset holds about a million of them."""
+    from validator import fabrication
+
+    first = fabrication._pair((2.0, 500.0, 250.0), (2.0000000021, 500.0, 250.00000051))
+    second = fabrication._pair((3.0, 750.0, 240.0), (3.0000000030, 750.0, 240.00000048))
+    assert first is not None and second is not None and first != second
+    rescaled = fabrication._pair((2.0 * 1.1, 350.0, 250.0 * 0.63), (2.0000000021 * 1.1, 350.0, 250.00000051 * 0.63))
+    assert rescaled == first  # a copy rescaled quantity by quantity keeps its pair

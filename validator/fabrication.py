@@ -39,7 +39,11 @@ MIN_PROGRESSION_VALUES = 4  # at least two equal steps in a row: one alone could
 
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
 _SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
-_PAIR_FORMAT = ",".join([_SHAPE_FORMAT] * 2)  # duration and power (_pair)
+# Two trials' ratios lie within a few per cent of 1 in every file: at SHAPE_DIGITS a million pairs
+# (a dataset of 150,000 rows) would hold about one honest collision; a rescaled copy keeps them to the
+# last digits a float has.
+PAIR_DIGITS = 12
+_PAIR_FORMAT = ",".join([f"%.{PAIR_DIGITS - 1}e"] * 2)  # duration and power (_pair)
 # A trial across files is compared exactly (17 digits: every double, an int and its float alike). At
 # KEY_DIGITS, as inside a file, honest trials of one configuration collide by chance once there are
 # many: counter energies are whole millijoules, so 529.215 J reads alike in two sessions, and 12,500
@@ -75,7 +79,7 @@ def _shape(values: Sequence[float]) -> str | None:
 
 
 def _pair(a: _Raw, b: _Raw) -> str | None:
-    """The ratios of two trials' duration and power (``_raw``: indexes 0 and 2), at SHAPE_DIGITS: what
+    """The ratios of two trials' duration and power (``_raw``: indexes 0 and 2), at PAIR_DIGITS: what
     a copy of the pair keeps when each quantity is rescaled by its own factor (None: a zero, which
     physics names). Not the energy's: a rescaled counter energy is rounded back to whole millijoules
     (readings.py), which moves its ratio in the seventh digit."""
