@@ -16,7 +16,7 @@ _PHYSICS_KEYS = {"throughput_tok_s_mean"}
 _SUMMARY_KEYS = tuple(f.name for f in fields(Summary))
 
 
-def _roles_ok(m: Measurement, window: int) -> str | None:
+def roles_problem(m: Measurement, window: int) -> str | None:
     """Why the trial sequence is not warm-ups, then discarded trials, then the gate window: the last
     ``window`` trials, consecutive (a window picked from the middle of the run is not the protocol's)."""
     if [t.index for t in m.trials] != list(range(len(m.trials))):
@@ -60,7 +60,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
 
 def _check_measurement(m: Measurement, base: str, file: str, gates: Gates) -> list[Finding]:
     findings: list[Finding] = []
-    problem = _roles_ok(m, gates.min_trials)
+    problem = roles_problem(m, gates.min_trials)
     if problem:
         findings.append(make("stats.window", file, f"{base}/trials", problem))
     n_measured = len(m.measured)

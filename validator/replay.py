@@ -21,7 +21,7 @@ from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, evaluate, implausible
 
 from .findings import Finding, make
-from .recompute import _roles_ok as roles_problem
+from .recompute import roles_problem
 
 FULL_SIZE = 0.9  # collector/runner.py Runner.warm_up: a warm-up this fraction of the minimum is full size
 
