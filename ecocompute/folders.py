@@ -6,6 +6,8 @@ Each tool says what it may replace: ``check(out)`` refuses an existing ``--out``
 tool did not write. ``replacing`` checks before any work and again just before the swap, and deletes
 the old output only if ``foreign`` still finds nothing in it. Symbolic links are never followed: a
 link as ``--out`` is refused, and deleting an old output unlinks links instead of descending into them.
+A run killed before its end leaves its staging folder; a later run removes it once it is old and
+no process holds its lock (``_remove_stale``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import secrets
 import shutil
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +85,9 @@ def creatable(out: Path, given: Path | str) -> None:
         ) from None
 
 
-def _fresh(out: Path, role: str) -> Path:
-    """A new, empty folder beside ``out`` named ``.NAME.ROLE-XXXXXXXX``, made as mkdir makes a folder (mode
-    0o777 less the umask: a finished build is the folder the user asked for, not a private temporary one).
-    NAME is cut, with a hash of the whole name to keep two long names apart, where the whole would not fit
-    in one file name (a valid ``--out`` of 250 bytes leaves no room for the suffix)."""
+def _prefix(out: Path, role: str) -> str:
+    """``.NAME.ROLE-``: NAME is cut, with a hash of the whole name to keep two long names apart, where the
+    whole and 8 more characters would not fit in one file name (a valid ``--out`` of 250 bytes)."""
     name_max = _limit(out.parent, "PC_NAME_MAX", 255)
     prefix = f".{out.name}.{role}-"
     if len(os.fsencode(prefix)) + 8 > name_max:
@@ -95,6 +96,14 @@ def _fresh(out: Path, role: str) -> Path:
         while name and len(os.fsencode(f".{name}{tag}")) + 8 > name_max:
             name = name[:-1]
         prefix = f".{name}{tag}"
+    return prefix
+
+
+def _fresh(out: Path, role: str) -> Path:
+    """A new, empty folder beside ``out`` named ``_prefix(out, role)`` and 8 hex digits, made as mkdir
+    makes a folder (mode 0o777 less the umask: a finished build is the folder the user asked for, not a
+    private temporary one)."""
+    prefix = _prefix(out, role)
     for _ in range(100):
         folder = out.parent / f"{prefix}{secrets.token_hex(4)}"
         try:
@@ -159,6 +168,61 @@ def contents(folder: Path) -> tuple[set[str], set[str]]:
     return files, dirs
 
 
+# A staging folder that no process holds and nothing touched for this long is a killed run's. The age
+# covers the instant between a run's mkdir and its lock, and runs of an older tool that took no lock.
+STALE_AFTER_S = 600.0
+_STAGING = "tmp"
+
+
+def _hold(folder: Path) -> int | None:
+    """An open descriptor of ``folder`` holding an exclusive lock on it, or None where none can be had
+    (held by a process, a link, not a folder, no flock: Windows, some network file systems). The kernel
+    drops the lock when the process ends, however it ends."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the staging folders runs killed before their end (SIGKILL, out of memory, a lost machine)
+    left beside ``out``: named as ``_fresh`` names them, real folders untouched for STALE_AFTER_S, and
+    locked by no process (``replacing`` holds its own until it ends). Anything else is left alone."""
+    prefix = _prefix(out, _STAGING)
+    try:
+        with os.scandir(out.parent) as entries:
+            names = [e.name for e in entries if e.name.startswith(prefix)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        suffix, folder = name[len(prefix) :], out.parent / name
+        if len(suffix) != 8 or any(c not in "0123456789abcdef" for c in suffix):
+            continue
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or now - info.st_mtime < STALE_AFTER_S:
+            continue
+        fd = _hold(folder)
+        if fd is not None:
+            try:
+                shutil.rmtree(folder, ignore_errors=True)  # fd-based on Linux: links are unlinked, never followed
+            finally:
+                os.close(fd)
+
+
 @contextlib.contextmanager
 def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]]) -> Iterator[Path]:
     """A fresh folder beside ``out`` to fill; when the block ends normally it takes ``out``'s place.
@@ -170,7 +234,9 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     creatable(out, out)
     check(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = _fresh(out, "tmp")
+    _remove_stale(out)
+    staging = _fresh(out, _STAGING)
+    held = _hold(staging)  # until the end: a later run must not take it for a killed run's
     try:
         yield staging
         check(out)
@@ -195,6 +261,8 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+        if held is not None:
+            os.close(held)
 
 
 _MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours

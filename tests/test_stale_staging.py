@@ -1,0 +1,99 @@
+"""A build killed before its end (SIGKILL, out of memory, a lost machine) leaves its hidden staging
+folder beside --out; the next build removes it, and nothing else: only a folder named as the builder
+names them, untouched for a while and locked by no process (a running build holds its own)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from dataset_card import outdir
+from ecocompute import folders
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or os.name != "posix", reason="flock and fork: POSIX file systems"
+)
+
+LONG_AGO = time.time() - 2 * folders.STALE_AFTER_S
+
+
+def _write(staging: Path) -> None:
+    (staging / "README.md").write_text("card")
+
+
+def _stage_and_wait(out: str) -> None:
+    def forever(staging: Path) -> None:
+        _write(staging)
+        time.sleep(60)
+
+    outdir.replace(Path(out), forever)
+
+
+def _staging(out: Path) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.tmp-*"))
+
+
+def _age(path: Path) -> None:
+    os.utime(path, (LONG_AGO, LONG_AGO), follow_symlinks=False)
+
+
+def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    child = multiprocessing.get_context("fork").Process(target=_stage_and_wait, args=(str(out),))
+    child.start()
+    deadline = time.monotonic() + 30
+    while not (_staging(out) and (_staging(out)[0] / "README.md").exists()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (left,) = _staging(out)
+    _age(left)
+    outdir.replace(out, _write)  # the child still runs and holds it: kept
+    assert left.exists()
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    outdir.replace(out, _write)
+    assert not left.exists() and _staging(out) == []
+    assert (out / "README.md").read_text() == "card"
+
+
+def test_a_staging_folder_a_process_holds_is_kept_however_old(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    live = tmp_path / f".{out.name}.tmp-0123abcd"
+    live.mkdir()
+    _age(live)
+    fd = folders._hold(live)  # as a running build holds its own
+    assert fd is not None
+    try:
+        outdir.replace(out, _write)
+        assert live.exists()
+    finally:
+        os.close(fd)
+
+
+def test_only_the_builders_own_names_and_only_old_folders_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "llm-energy"
+    young = tmp_path / f".{out.name}.tmp-00000001"  # a run between its mkdir and its lock
+    young.mkdir()
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    lookalikes = {
+        "file": tmp_path / f".{out.name}.tmp-00000002",
+        "link": tmp_path / f".{out.name}.tmp-00000003",
+        "not hex": tmp_path / f".{out.name}.tmp-0000000g",
+        "longer": tmp_path / f".{out.name}.tmp-000000044",
+        "another out": tmp_path / ".other.tmp-00000005",
+    }
+    lookalikes["file"].write_text("not a folder")
+    lookalikes["link"].symlink_to(target, target_is_directory=True)
+    for name in ("not hex", "longer", "another out"):
+        lookalikes[name].mkdir()
+    for path in lookalikes.values():
+        _age(path)
+    outdir.replace(out, _write)
+    assert young.exists() and all(p.exists() or p.is_symlink() for p in lookalikes.values())
+    assert (target / "keep.txt").read_text() == "mine"
