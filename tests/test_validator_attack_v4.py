@@ -164,3 +164,48 @@ def test_random_and_pretrained_rows_cannot_share_a_run() -> None:
     assert _codes(doc) == {"provenance.revision"}
     doc["measurements"][0]["model"].update(weights="random_init", revision="config-only")
     assert _codes(doc) == set()
+
+
+def _replayed(doc: dict, version: str) -> set[str]:
+    doc["collector"]["version"] = version
+    return {f.code for f in replay.check(domain.parse(doc), "attack-v4.json")}
+
+
+def test_an_old_collectors_warm_up_replays_as_it_ran() -> None:
+    """eco-collect 0.1.0 settled only between two consecutive full-size warm-ups: a 0.8-s sizing warm-up
+    within 2 % of the first full-size one did not settle it, and a third warm-up followed. That row is
+    0.1.0's (and may be 0.2.0's, numbered before the newer rule); eco-collect 0.3.0 would have stopped
+    warming up one trial earlier."""
+    doc = synthetic.submission(seed=7, n_measurements=1, n_trials=8)
+    m = doc["measurements"][0]
+    tr = m["trials"]
+    rate = tr[0]["generated_tokens"] / tr[0]["duration_s"]
+    stretch(tr[0], 0.8 / tr[0]["duration_s"])  # under 0.9 x 2 s: resized to ceil(2 / 0.8) = 3 requests
+    for t in tr[1:]:
+        t["requests"] = 3
+        t["generated_tokens"] *= 3
+        stretch(t, 3 * (0.8 * rate / tr[0]["generated_tokens"]) * (1 + 0.001 * t["index"]))
+    extra = copy.deepcopy(tr[1])
+    stretch(extra, 1.003)
+    tr.insert(2, extra)
+    for i, t in enumerate(tr):
+        t["index"] = i
+    resummarize(m)
+    assert [t["role"] for t in tr[:4]] == ["warmup", "warmup", "warmup", "discarded"]
+    assert _replayed(doc, "0.1.0") == set()
+    assert _replayed(doc, "0.2.0") == set()
+    assert _replayed(doc, "0.3.0") == {"protocol.warmup"}
+
+
+def test_a_020_early_stop_that_weighed_trials_past_warm_up_only_replays() -> None:
+    """7a15feb's early stop (eco-collect 0.2.0's first code) needed two gate windows of trials past
+    warm-up; the rule since also counts same-size warm-ups and decides two trials sooner."""
+    doc = synthetic.submission(seed=11, n_measurements=1, n_trials=12)
+    m = doc["measurements"][0]
+    for t in m["trials"][2:]:
+        stretch(t, 1.06 if t["index"] % 2 else 0.94)  # a 6 % swing: the throughput gate fails throughout
+        t["role"] = "measured" if t["index"] >= 7 else "discarded"
+    resummarize(m)
+    del doc["protocol"]["early_stop"]["evidence_min_trials"]  # before schema 1.4.0: two windows' worth
+    assert _replayed(doc, "0.2.0") == set()
+    assert _replayed(doc, "0.3.0") == {"protocol.stop_reason"}

@@ -24,6 +24,11 @@ from .findings import Finding, make
 from .recompute import roles_problem
 
 FULL_SIZE = 0.9  # collector/runner.py Runner.warm_up: a warm-up this fraction of the minimum is full size
+# eco-collect 0.1.0 (collector/trials.py) settled warm-up only between two consecutive full-size warm-ups
+# (its list of rates started again at every resize); 7e904db made a full-size warm-up settle against the
+# one before, whatever its size. 0.2.0 was numbered at 91a5103, between 7a15feb (the old rule, and an
+# early stop that weighed trials past warm-up only) and 7e904db: a 0.2.0 row may follow either.
+OLD_RULES = {"0.1.0": (True,), "0.2.0": (False, True)}  # collector version: the warm-up rules it may follow
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -33,15 +38,28 @@ def check(sub: Submission, file: str) -> list[Finding]:
     out: list[Finding] = []
     for i, m in enumerate(sub.measurements):
         if m.status != "skipped" and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
-            out += _warm_up(sub, m, f"/measurements/{i}", file) or _steps(
-                m, f"/measurements/{i}", file, gates, early_stop
+            out += _warm_ups(sub, m, f"/measurements/{i}", file) or _steps(
+                m, f"/measurements/{i}", file, gates, early_stop, sub.collector_version == "0.2.0"
             )
     return out
 
 
-def _warm_up(sub: Submission, m: Measurement, base: str, file: str) -> list[Finding]:
+def _warm_ups(sub: Submission, m: Measurement, base: str, file: str) -> list[Finding]:
+    """The row's warm-ups as one of the rules its collector version followed ran them (the newest rule's
+    finding where none does)."""
+    found: list[Finding] = []
+    for old in OLD_RULES.get(sub.collector_version, (False,)):
+        problem = _warm_up(sub, m, base, file, old)
+        if not problem:
+            return []
+        found = found or problem
+    return found
+
+
+def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = False) -> list[Finding]:
+    """``old``: eco-collect 0.1.0's rule, under which only two consecutive full-size warm-ups settle."""
     proto = sub.protocol
-    requests, rates = 1, []
+    requests, rates, full_before = 1, [], False
     warmups = sum(t.role == "warmup" for t in m.trials)
     for j, t in enumerate(m.trials):
         if t.requests != requests:
@@ -64,6 +82,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str) -> list[Find
             requests = max(1, math.ceil(proto.trial_min_duration_s / (t.duration_s / t.requests)))
         rates.append(t.throughput_tok_s)
         settled = len(rates) >= 2 and abs(rates[-1] - rates[-2]) / max(rates[-2:]) * 100.0 < proto.warmup_settle_pct
+        settled, full_before = settled and (full_before or not old), full
         ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
         if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
             said = "ended" if ended else "had not ended (not full size, or not within settle_pct of the one before)"
@@ -80,9 +99,13 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str) -> list[Find
     return []
 
 
-def _steps(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None) -> list[Finding]:
+def _steps(
+    m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None, past_warm_up_only: bool = False
+) -> list[Finding]:
     """After each trial past warm-up but the last, the gate window (its last min_trials) neither passed
-    nor made passing implausible: eco-collect would have stopped there."""
+    nor made passing implausible: eco-collect would have stopped there. ``past_warm_up_only``: a row that
+    7a15feb's early stop may have run (eco-collect 0.2.0), which weighed the trials past warm-up only,
+    is named only where that rule found passing implausible too."""
     n = gates.min_trials
     post = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
     if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
@@ -94,7 +117,15 @@ def _steps(m: Measurement, base: str, file: str, gates: Gates, early_stop: Early
         below = stats.cv_pct([t.throughput_tok_s for t in window]) < gates.throughput_cv_max_pct
         if below and evaluate(stats.summarize([replace(t, role="measured") for t in window], 0.0), gates).passed:
             why = "passed its gates"
-        elif not below and early_stop is not None and implausible(m.trials[: at + 1], gates, early_stop):
+        elif (
+            not below
+            and early_stop is not None
+            and implausible(m.trials[: at + 1], gates, early_stop)
+            and not (
+                past_warm_up_only
+                and not implausible([t for t in m.trials[: at + 1] if t.role != "warmup"], gates, early_stop)
+            )
+        ):
             why = "made passing implausible (the early-stop rule)"  # it reads roles as warm-up or not
         else:
             continue
