@@ -316,3 +316,26 @@ def test_the_memory_clock_of_the_table_is_the_one_nvml_reads(board: str, nvml_mh
     datasheet's bandwidth over the bus lands within 3 % of NVML's memory clock, inside the 10 % allowed."""
     derived = reference.default().gpus[board].memory_clock_mhz
     assert derived is not None and abs(nvml_mhz / derived - 1) < 0.03
+
+
+@pytest.mark.parametrize(
+    ("device_map", "rejected"), [({"": 0}, False), ({"model.embed_tokens": 0, "model.layers.0": 1, "lm_head": 2}, True)]
+)
+def test_the_memory_clock_floor_holds_for_the_boards_that_hold_modules(
+    valid_doc: dict[str, Any], device_map: dict[str, int], rejected: bool
+) -> None:
+    """The sampler's memory clock is the mean over the measured boards, and a board the device map leaves
+    empty idles: three GDDR boards, the model on the first, read (6,251 + 405 + 405) / 3 = 2,354 MHz, 38 %
+    of the 6,250 an L4's datasheet gives; three loaded boards cannot read that little."""
+    from dataclasses import replace
+
+    from validator import hardware
+
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    board = reference.default().gpus["NVIDIA L4"]
+    trials = tuple(replace(t, mem_clock_mhz_mean=(6251 + 405 + 405) / 3) for t in m.trials)
+    m3 = replace(m, trials=trials, placement=domain.Placement("device_map", device_map))
+    sub3 = replace(sub, environment=replace(sub.environment, gpu=replace(sub.environment.gpu, count=3)))
+    found = hardware._memory_clock(sub3, m3, board, "/measurements/0", "f.json")
+    assert bool(found) is rejected

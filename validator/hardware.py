@@ -163,7 +163,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                 )
             )
             break
-    out += _memory_clock(m, board, base, file)
+    out += _memory_clock(sub, m, board, base, file)
     idle = m.idle
     if idle is not None:
         lo, hi = board.idle_w
@@ -184,13 +184,19 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
     return out
 
 
-def _memory_clock(m: Measurement, board: GpuSpec, base: str, file: str) -> list[Finding]:
+def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, file: str) -> list[Finding]:
     """Each window's mean memory clock against the one the board's datasheet implies (a table without
-    the bus width keeps the universal limits only); the first window out of bounds is named."""
+    the bus width keeps the universal limits only); the first window out of bounds is named. The
+    sampler's clock is the mean over the measured boards (collector/nvml.py), and a board the device
+    map leaves empty idles (a GDDR board's memory at about 400 MHz): the floor under load holds for the
+    boards that hold modules only (one, where the placement is not recorded)."""
     rated_mhz = board.memory_clock_mhz
     if rated_mhz is None:
         return []
-    ceiling_mhz, floor_mhz = MEMORY_CLOCK_FACTOR * rated_mhz, LOADED_MEMORY_CLOCK_FRACTION * rated_mhz
+    count = max(sub.environment.gpu.count, 1)
+    loaded = len({k for k in m.placement.device_map.values() if isinstance(k, int)}) if m.placement else 1
+    share = min(max(loaded, 1), count) / count
+    ceiling_mhz, floor_mhz = MEMORY_CLOCK_FACTOR * rated_mhz, LOADED_MEMORY_CLOCK_FRACTION * rated_mhz * share
     for j, t in enumerate(m.trials):
         clock = t.mem_clock_mhz_mean
         high = clock > ceiling_mhz  # warm-ups too: no sample reads above the board's memory clock
