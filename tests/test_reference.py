@@ -339,3 +339,19 @@ def test_the_memory_clock_floor_holds_for_the_boards_that_hold_modules(
     sub3 = replace(sub, environment=replace(sub.environment, gpu=replace(sub.environment.gpu, count=3)))
     found = hardware._memory_clock(sub3, m3, board, "/measurements/0", "f.json")
     assert bool(found) is rejected
+
+
+@pytest.mark.parametrize(("factor", "rejected"), [(1.19, False), (1.26, True)])
+def test_memory_overclocked_by_hand_is_allowed_up_to_a_quarter(
+    valid_doc: dict[str, Any], factor: float, rejected: bool
+) -> None:
+    """Desktop GDDR6X/GDDR7 is overclocked by hand (+1,500-2,000 MHz on a 4090 reads up to 1.19 x): still a
+    measurement; a clock a quarter above the board's is none."""
+    from validator import hardware
+
+    doc = json.loads(json.dumps(valid_doc))
+    rated = reference.default().gpus[doc["environment"]["gpu"]["name"]].memory_clock_mhz
+    assert rated is not None
+    doc["measurements"][0]["trials"][4]["mem_clock_mhz_mean"] = factor * rated
+    codes = [f.code for f in hardware.check(domain.parse(doc), "f.json", reference.default())]
+    assert ("physics.clocks" in codes) is rejected
