@@ -5,7 +5,7 @@ collector/sampler.py, unchanged in this since the first collector commit b8cfd7c
 - it reads power in whole milliwatts, so a window's peak sample is a whole number of mW;
 - its energy counter counts whole millijoules, so each board's counter difference is whole mJ (to the
   rounding of two counter readings since the driver loaded, divided by 1,000: under 0.05 mJ for a
-  counter below 3 x 10^11 J, 10 years at 1 kW);
+  counter below 2^38 J, about 2.7 x 10^11 J: 8 years at 1 kW);
 - the sampler's average power is its integrated energy over the window: sampler_energy_j is
   power_avg_w x duration_s (under power_integration, with no counter, the trial's energy is);
 - (the sampler's rate is its samples over the window: physics.sample_count holds that to 1e-6.)
