@@ -98,6 +98,19 @@ def many_measurements(n: int) -> Doc:
     return synthetic.submission(seed=5, n_measurements=min(n, 1000), n_trials=7, models=min(n, 1000) // 16 + 1)
 
 
+def rows_that_never_pass(n: int) -> Doc:
+    """Rows of up to 1,000 trials after warm-up (the schema's largest budget) drifting in 1 % steps, so no
+    gate window passes and none makes passing implausible: replay.py runs the early-stop rule at every
+    step over every trial before it (quadratic in a row, bounded by the budget)."""
+    doc = synthetic.submission(seed=9, n_measurements=n // 1002 + 1, n_trials=min(n, 1002))
+    doc["protocol"]["gates"]["max_trials"] = 1000
+    for m in doc["measurements"]:
+        for k, t in enumerate(m["trials"]):
+            synthetic.stretch(t, 1 + 0.01 * ((k // 3) % 7))
+        synthetic.resummarize(m)
+    return doc
+
+
 def _long_array(budget: int) -> Doc:
     doc = synthetic.submission(seed=7, n_measurements=2, n_trials=7)
     doc["measurements"][0]["trials"][3]["energy_per_gpu_j"] = [1.5] * (budget // 6)
@@ -138,6 +151,7 @@ CASES: dict[str, Callable[[int], Doc]] = {
     "wide device maps": wide_device_maps,
     "identical measurements": identical_measurements,
     "many measurements": many_measurements,
+    "rows that never pass": rows_that_never_pass,
 }
 
 
