@@ -253,8 +253,8 @@ def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: str
 ) -> BuildResult:
     given, out_dir = out_dir, outdir.target(out_dir)
-    folder = submissions_dir.resolve()
-    if out_dir.resolve() == folder or folder in out_dir.resolve().parents:
+    folder, inside = submissions_dir.resolve(), out_dir.resolve()
+    if inside == folder or folder in inside.parents:
         # the next build would read the dataset's own files as submissions (or publish them)
         raise BuildError(f"--out {printable(str(given))} lies inside --submissions; nothing written: build elsewhere")
     # refuse an --out that cannot be made or is not ours before minutes of work, not after

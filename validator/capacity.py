@@ -44,7 +44,7 @@ FLOOR_MIN_WEIGHT_BYTES = 128 * 2**20
 FLOP_ENERGY_FLOOR_J = 0.2e-12
 
 
-def _gpus_used(m: Measurement, count: int) -> int:
+def gpus_used(m: Measurement, count: int) -> int:
     """GPUs the model's weights were spread over (1 when the placement is not recorded)."""
     if m.placement is None:
         return 1
@@ -55,7 +55,7 @@ def check(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base
     """The weights fit in the GPUs used, and no trial decodes faster than reading them allows."""
     out = []
     bytes_per_param = catalogue.PRECISIONS[m.precision].bytes_per_param
-    used = _gpus_used(m, sub.environment.gpu.count)
+    used = gpus_used(m, sub.environment.gpu.count)
     weights_gib = spec.parameter_count * bytes_per_param / 2**30
     tokens = sub.protocol.prompt_tokens + sub.protocol.output_tokens
     cache_gib = _kv_cache_bytes(spec, m, tokens) / 2**30

@@ -195,8 +195,7 @@ def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, fi
     if rated_mhz is None:
         return []
     count = max(sub.environment.gpu.count, 1)
-    loaded = len({k for k in m.placement.device_map.values() if isinstance(k, int)}) if m.placement else 1
-    share = min(max(loaded, 1), count) / count
+    share = capacity.gpus_used(m, count) / count  # boards holding modules, one where not recorded
     ceiling_mhz, floor_mhz = MEMORY_CLOCK_FACTOR * rated_mhz, LOADED_MEMORY_CLOCK_FRACTION * rated_mhz * share
     for j, t in enumerate(m.trials):
         clock = t.mem_clock_mhz_mean
