@@ -1,4 +1,5 @@
-"""Attack v5: a data-centre board's clocks are its own (hardware.py)."""
+"""Attack v5: rows measured together share the idle windows measured around them, and the run's
+interleaved label says so (validator/groups.py); a data-centre board's clocks are its own (hardware.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from typing import Any
 
 import pytest
 
-from ecocompute import domain, reference
-from validator import hardware
+from ecocompute import domain, reference, stats
+from validator import groups, hardware, timeline
 from validator.check import check_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions" / "ecocompute-bot"
+# interleaved, one group, every row finished in the last round
 H200 = "ecocompute-bot-h200-20261124-002637.json"
+# interleaved, one group, rows finished in three rounds (rows 2-5 in one, 0 and 1 in others)
+H100_ROUNDS = "ecocompute-bot-h100-80gb-hbm3-20261123-161639.json"
 H100 = "ecocompute-bot-h100-80gb-hbm3-20261124-043029.json"
 
 
@@ -25,6 +29,68 @@ def _real(name: str) -> dict[str, Any]:
 
 def _codes(doc: dict[str, Any]) -> set[str]:
     return {f.code for f in check_data(doc, "attack-v5.json").findings if f.severity == "error"}
+
+
+def _idle(m: dict[str, Any], before: float | None = None, after: float | None = None) -> None:
+    idle = m["idle"]
+    if before is not None:
+        idle["power_before_w"], idle["power_per_gpu_before_w"] = before, [before]
+    if after is not None:
+        idle["power_after_w"], idle["power_per_gpu_after_w"] = after, [after]
+    summary = stats.summarize(
+        [domain.Trial.from_dict(t) for t in m["trials"]], (idle["power_before_w"] + idle["power_after_w"]) / 2
+    )
+    assert summary is not None
+    m["summary"] = summary.to_dict()  # the trials stay where they were: interleaved with the other rows'
+
+
+def test_no_real_file_contradicts_its_groups() -> None:
+    files = sorted((ROOT / "submissions").rglob("*.json"))
+    assert files
+    for f in files:
+        sub = domain.parse(json.loads(f.read_text(encoding="utf-8")))
+        if sub.session is not None:
+            assert groups.check(sub, f.name, timeline._spans(sub)) == [], f.name
+
+
+def test_one_rows_idle_before_raised_in_an_interleaved_group_is_named() -> None:
+    """eco-collect measures one idle window before every configuration of an interleaved run: a row
+    whose before alone is 45 W higher (a third less net energy) contradicts the rest."""
+    doc = _real(H200)
+    assert _codes(doc) == set()
+    m = doc["measurements"][2]
+    _idle(m, before=m["idle"]["power_before_w"] + 45)
+    assert _codes(doc) == {"protocol.idle_window"}
+
+
+def test_one_rows_idle_after_raised_among_rows_that_finished_together_is_named() -> None:
+    doc = _real(H100_ROUNDS)
+    m = doc["measurements"][3]  # finished in the round of rows 2, 4 and 5
+    _idle(m, after=m["idle"]["power_after_w"] + 30)
+    assert _codes(doc) == {"protocol.idle_window"}
+
+
+def test_rows_that_finished_in_other_rounds_keep_their_own_idle_after() -> None:
+    sub = domain.parse(_real(H100_ROUNDS))
+    afters = {m.idle.power_after_w for m in sub.measurements if m.idle is not None}
+    assert len(afters) == 3  # three rounds ended rows, three windows: none asked to agree with another
+    assert groups.check(sub, "f.json", timeline._spans(sub)) == []
+
+
+def test_a_sequential_label_over_rows_that_alternate_is_named() -> None:
+    doc = _real(H200)
+    doc["protocol"]["interleaved"] = False
+    assert _codes(doc) == {"protocol.session_time"}
+
+
+def test_rows_one_after_another_may_say_either() -> None:
+    """A sequential file's rows, and an interleaved run's groups of one (a resumed run, one configuration
+    left), have windows of their own."""
+    doc = _real("ecocompute-bot-h100-80gb-hbm3-20261123-232842.json")
+    assert doc["protocol"]["interleaved"] is False
+    doc["protocol"]["interleaved"] = True
+    sub = domain.parse(doc)
+    assert groups.check(sub, "f.json", timeline._spans(sub)) == []
 
 
 @pytest.mark.parametrize(
