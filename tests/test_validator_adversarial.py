@@ -275,6 +275,8 @@ def test_one_gpu_identity_per_uuid_across_the_pool(tmp_path: Path, valid_doc: di
     other["environment"]["gpu"].update(
         name="NVIDIA H200", memory_total_mib=143771, uuid_sha256=valid_doc["environment"]["gpu"]["uuid_sha256"]
     )
+    for t in (t for m in other["measurements"] for t in m["trials"]):
+        t["mem_clock_mhz_mean"] = 3201.0  # an H200's HBM3e (the synthetic trials read an H100's)
     report = validate([write_json(tmp_path / "new.json", other)], accepted_root=pool)
     assert _codes(report) == {"duplicate.gpu_identity"}
 

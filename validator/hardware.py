@@ -26,6 +26,11 @@ POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round the
 # data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
 # a desktop board overclocked by hand beyond 35 %.
 BOOST_CLOCK_FACTOR = 1.35
+# A data-centre board (gpus.json's data_centre) has no GPU Boost beyond its rating: NVIDIA rates its highest
+# SM clock (the H100 files read 1,952-1,980 MHz of 1,980, the H200's the same). 5 % covers a rating rounded
+# down. An H100 SXM file relabelled H100 NVL or H200 NVL (rated 1,785 MHz) passed at 1,980.
+# Risk: a data-centre board whose table boost is more than 5 % below its real maximum (fix the row).
+DATA_CENTRE_BOOST_FACTOR = 1.05
 # NVML's memory clock is the datasheet bandwidth over the bus at two transfers a clock (bandwidth x
 # 4,000 / bus bits MHz): the real files read 1.00 x it on the H100 SXM and 1.02 x on the H200, whose
 # datasheets round their bandwidth down; memory does not boost, but desktop GDDR6X/GDDR7 is overclocked
@@ -34,6 +39,13 @@ BOOST_CLOCK_FACTOR = 1.35
 # boards run compute a step lower, P2: 2-3 % less); half of it is a board idling, not decoding.
 MEMORY_CLOCK_FACTOR = 1.25
 LOADED_MEMORY_CLOCK_FRACTION = 0.5
+# HBM (1,024 bits a stack; no GDDR board has more than 512) on a data-centre board runs at one memory
+# clock: nobody overclocks it by hand and it does not step down (every trial of the real files, warm-ups
+# too, reads 2,619 MHz on the H100 and 3,201 on the H200: 1.00 x and 1.02 x the datasheets'). An H200
+# file relabelled H100 (1.22 x) or an H100 file relabelled H200 (0.84 x) passed the desktop limits.
+# Risk: a datasheet that misstates its bandwidth by more than 10 % (fix the row).
+HBM_BUS_BITS = 1024
+HBM_MEMORY_CLOCK = (0.9, 1.1)
 # The default limit is the board's own (datasheet TDP; PCIe variants ship at up to 15 % less); half
 # of it is no variant of that board. The enforced limit may be set lower on purpose: not judged.
 DEFAULT_LIMIT_FRACTION = 0.5
@@ -151,7 +163,8 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
             )
             break
     # a table without the column (a pull request branched before it) keeps the universal limits only
-    ceiling_mhz = float("inf") if board.boost_clock_mhz is None else BOOST_CLOCK_FACTOR * board.boost_clock_mhz
+    factor = DATA_CENTRE_BOOST_FACTOR if board.data_centre else BOOST_CLOCK_FACTOR
+    ceiling_mhz = float("inf") if board.boost_clock_mhz is None else factor * board.boost_clock_mhz
     for j, t in enumerate(m.trials):
         if t.sm_clock_mhz_mean > ceiling_mhz:  # warm-ups too: no sample reads above the board's clocks
             out.append(
@@ -160,7 +173,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
                     file,
                     f"{base}/trials/{j}/sm_clock_mhz_mean",
                     f"SM clock {t.sm_clock_mhz_mean} MHz; the {board.name} is rated {board.boost_clock_mhz or 0:.0f} MHz at boost "
-                    f"(allowed: {BOOST_CLOCK_FACTOR} x, {ceiling_mhz:.0f} MHz)",
+                    f"(allowed: {factor} x, {ceiling_mhz:.0f} MHz)",
                 )
             )
             break
@@ -190,13 +203,16 @@ def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, fi
     the bus width keeps the universal limits only); the first window out of bounds is named. The
     sampler's clock is the mean over the measured boards (collector/nvml.py), and a board the device
     map leaves empty idles (a GDDR board's memory at about 400 MHz): the floor under load holds for the
-    boards that hold modules only (one, where the placement is not recorded)."""
+    boards that hold modules only (one, where the placement is not recorded). A data-centre board's HBM
+    runs at its one clock (HBM_MEMORY_CLOCK)."""
     rated_mhz = board.memory_clock_mhz
     if rated_mhz is None:
         return []
     count = max(sub.environment.gpu.count, 1)
     share = capacity.gpus_used(m, count) / count  # boards holding modules, one where not recorded
-    ceiling_mhz, floor_mhz = MEMORY_CLOCK_FACTOR * rated_mhz, LOADED_MEMORY_CLOCK_FRACTION * rated_mhz * share
+    fixed = board.data_centre and board.memory_bus_bits is not None and board.memory_bus_bits >= HBM_BUS_BITS
+    lowest, highest = HBM_MEMORY_CLOCK if fixed else (LOADED_MEMORY_CLOCK_FRACTION, MEMORY_CLOCK_FACTOR)
+    ceiling_mhz, floor_mhz = highest * rated_mhz, lowest * rated_mhz * share
     for j, t in enumerate(m.trials):
         clock = t.mem_clock_mhz_mean
         high = clock > ceiling_mhz  # warm-ups too: no sample reads above the board's memory clock

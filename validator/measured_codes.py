@@ -152,7 +152,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.session_time",
-        "session wall time, created_at and the trials' start times do not add up",
+        "session wall time, created_at and the trials' start times do not add up, or rows of a run that says it "
+        "measured one configuration after another alternate in time",
         "check the clock of the measuring machine; never edit timings by hand",
     ),
     error(
@@ -182,7 +183,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.idle_window",
-        "idle-baseline windows shorter than 1 s",
+        "idle-baseline windows shorter than 1 s, or rows measured together (their trials alternate) that do not "
+        "share the idle windows measured around them",
         "measure idle with eco-collect's protocol (5-s windows)",
     ),
     error(

@@ -51,6 +51,9 @@ class GpuSpec:
     idle_w: tuple[float, float]
     boost_clock_mhz: float | None  # the rated boost clock (None: not in the table); boards run above it
     source: str
+    # a data-centre board: its rated boost is its highest SM clock and nobody overclocks its memory (None:
+    # not in the table, the desktop limits apply)
+    data_centre: bool | None = None
 
     @property
     def memory_clock_mhz(self) -> float | None:
@@ -217,6 +220,7 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
         idle_w=(float(idle[0]), float(idle[1])),
         boost_clock_mhz=r.get("boost_clock_mhz", _number(100, 10_000), "a clock in MHz", optional=True),
         source=r.get("source", _text, "a citation"),
+        data_centre=r.get("data_centre", lambda v: isinstance(v, bool), "true or false", optional=True),
     )
     if not spec.idle_w[0] < spec.idle_w[1] < spec.default_power_w <= spec.max_power_w:
         raise ReferenceError(f"{r.where}: expected idle lo < idle hi < default_power_w <= max_power_w")

@@ -1,0 +1,127 @@
+"""Rows measured together (schema 1.2.0 and later): eco-collect measures a group of configurations
+between idle windows they share (collector/schedule.py ``Schedule._measure``). An interleaved run is one
+group: one idle window before every configuration's warm-ups, then rounds of one trial per configuration,
+and after each round in which configurations finished, one idle window for all of them. A sequential run
+(``protocol.interleaved: false``) is a group per configuration, one after another.
+
+So rows whose trials alternate in time are one group: they hold the same idle-before baseline, those
+that finished in one round (the same idle gap follows their last trials) the same idle-after one, and
+the file says it interleaved. One row's baseline raised on its own (a lower net energy for that row)
+passed, as did ``interleaved: false`` over rows that alternate. Every real file holds these: its groups'
+rows share their windows to the last bit (the same reading, written once per row)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+from ecocompute.domain import Submission
+
+from .findings import Finding, make
+
+# eco-collect's idle window lasts protocol.idle_window_s on the trials' clock; between the trials of a
+# round the board waits milliseconds (the real files: at most 0.25 s). A gap within this of the idle
+# window is taken for one: a shorter one splits a round, which only asks fewer rows to agree.
+WINDOW_SLACK_S = 2.0
+
+Span = tuple[float, float, int, int]  # (start, end, row, trial), in order of start
+
+
+def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
+    """The first row of each group that contradicts the group is named."""
+    out: list[Finding] = []
+    for group, rounds in _groups(sub, spans):
+        if len(group) < 2:
+            continue
+        first, other = group[0], group[1]
+        if not sub.protocol.interleaved:
+            out.append(
+                make(
+                    "protocol.session_time",
+                    file,
+                    "/protocol/interleaved",
+                    f"the trials of /measurements/{first} and /measurements/{other} alternate in time, but the "
+                    "run says it measured its configurations one after another (interleaved: false)",
+                )
+            )
+            continue
+        out += _shared(sub, file, group, rounds)
+    return out
+
+
+def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[int, int]]]:
+    """Rows whose trials alternate in time, in order of their first trial; and for each row of a group
+    the idle gap (counted from the session's start) that follows its last trial."""
+    idle_s = sub.protocol.idle_window_s
+    extent: dict[int, list[float]] = {}  # row -> [first start, last end]
+    for start, end, i, _ in spans:
+        if i in extent:
+            extent[i][1] = max(extent[i][1], end)
+        else:
+            extent[i] = [start, end]
+    seen: dict[tuple[float, float], int] = {}  # an exact copy of a row is duplicate.measurement's to name
+    for i, (start, end) in list(extent.items()):
+        k = seen.setdefault((start, end), i)
+        if k != i and sub.measurements[k] == sub.measurements[i]:
+            del extent[i]
+    groups: list[tuple[list[int], float, float]] = []  # rows, start, reach
+    for i, (start, end) in extent.items():  # in order of first start (spans are sorted)
+        if groups and start < groups[-1][2]:
+            rows, began, reach = groups[-1]
+            rows.append(i)
+            groups[-1] = (rows, began, max(reach, end))
+        else:
+            groups.append(([i], start, end))
+    gaps = []  # where each idle-sized gap begins: the latest end before it
+    latest = None
+    for start, end, _, _ in spans:
+        if latest is not None and start - latest >= idle_s - WINDOW_SLACK_S:
+            gaps.append(latest)
+        latest = end if latest is None else max(latest, end)
+    out = []
+    for rows, _, _ in groups:
+        rounds = {i: bisect_left(gaps, extent[i][1]) for i in rows}  # len(gaps): the window after the last
+        out.append((rows, rounds))
+    return out
+
+
+def _shared(sub: Submission, file: str, group: list[int], rounds: dict[int, int]) -> list[Finding]:
+    idles = {i: sub.measurements[i].idle for i in group}
+    first = group[0]
+    ref = idles[first]
+    if ref is None:
+        return []
+    for i in group[1:]:
+        idle = idles[i]
+        if idle is None:
+            continue
+        if (idle.power_before_w, idle.power_per_gpu_before_w) != (ref.power_before_w, ref.power_per_gpu_before_w):
+            return [
+                make(
+                    "protocol.idle_window",
+                    file,
+                    f"/measurements/{i}/idle/power_before_w",
+                    f"idle before {idle.power_before_w!r} W, but /measurements/{first}, whose trials alternate with "
+                    f"these, has {ref.power_before_w!r} W: an interleaved run measures one idle window before all "
+                    "its configurations",
+                )
+            ]
+    after: dict[int, int] = {}  # round -> the first row that finished in it
+    for i in group:
+        idle = idles[i]
+        if idle is None:
+            continue
+        k = after.setdefault(rounds[i], i)
+        seen = idles[k]
+        assert seen is not None
+        if (idle.power_after_w, idle.power_per_gpu_after_w) != (seen.power_after_w, seen.power_per_gpu_after_w):
+            return [
+                make(
+                    "protocol.idle_window",
+                    file,
+                    f"/measurements/{i}/idle/power_after_w",
+                    f"idle after {idle.power_after_w!r} W, but /measurements/{k}, which finished in the same round "
+                    f"(the same idle gap follows both), has {seen.power_after_w!r} W: an interleaved run measures one "
+                    "idle window after each round for every configuration that finished in it",
+                )
+            ]
+    return []
