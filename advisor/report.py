@@ -86,6 +86,14 @@ def _md(value: Any) -> str:
     return re.sub(r"([\\`*_\[\]|])", r"\\\1", escaped)
 
 
+def _code(value: Any) -> str:
+    """A value from the data as a code span, or as escaped text (``_md``) where it holds what ends a
+    code span or a table cell (a backtick, '|', a backslash): the data may be any dataset's, and an
+    id holding a backtick closed the span and let its links and HTML through."""
+    shown = printable(str(value), limit=200)
+    return f"`{shown}`" if shown and not re.search(r"[`|\\]", shown) else _md(shown)
+
+
 def _slug(*parts: str) -> str:
     return "-".join(re.sub(r"[^0-9a-z]+", "-", p.lower()).strip("-") for p in parts)
 
@@ -182,7 +190,7 @@ def _preamble(a: Analysis) -> list[str]:
     out = [
         "# Energy per token against fp16: crossovers, batch size and power",
         "",
-        f"Dataset: `{_md(a.source)}`. Rows: "
+        f"Dataset: {_code(a.source)}. Rows: "
         + ", ".join(f"{n} {s}" for s, n in a.counts.items())
         + f". Estimates use rows with status {admitted} ({a.admitted} row{'' if a.admitted == 1 else 's'}); a ratio "
         "needs its fp16 row admitted too. Rows kept out are drawn hollow and listed, never fitted.",
@@ -246,7 +254,7 @@ def _points_table(curves: Iterable[Curve], confidence: float) -> list[str]:
         f"| {_md(p.model_id)} | {text.params(p.parameter_count)} | {_md(p.precision)} | {p.batch_size} "
         f"| {text.with_interval(p.ratio, confidence)} | {_md(text.verdict(p.ratio, confidence))} "
         f"| {_md(p.status)} / {_md(p.reference_status)} | {'yes' if p.used else 'no'} "
-        f"| `{text.short_id(p.row_id)}` / `{text.short_id(p.reference_id)}` |"
+        f"| {_code(text.short_id(p.row_id))} / {_code(text.short_id(p.reference_id))} |"
         for i, p in enumerate(points)
         if i in listed
     ]

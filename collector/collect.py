@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ecocompute.cli import describe, printable
+
 from . import submission
+from .errors import CollectError
 from .request import RunRequest
 from .schedule import Schedule, requested
 from .session import Events, Hooks, finished_at, open_session
@@ -36,6 +39,12 @@ def collect(
         finished_at=ended,
         wall_s=wall_s,
     ).to_dict()
-    path = submission.write(doc, request.out_dir, request.state_dir)
+    try:
+        path = submission.write(doc, request.out_dir, request.state_dir)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the measurements are safe
+        raise CollectError(
+            f"cannot write the submission ({describe(exc)}); every configuration is measured and kept in "
+            f"{printable(str(session.checkpoint.path))}: make --out-dir writable and rerun the same command with --resume"
+        ) from exc
     session.checkpoint.remove()
     return path, doc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -116,18 +118,43 @@ def _validated(doc: dict[str, Any]) -> tuple[str, list[str]]:
     return text, [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
 
 
+# What link() fails with on a file system without hard links (FAT/exFAT, SMB, Google Drive in Colab,
+# s3fs/gcsfuse): the file is then put in place by a rename onto a name reserved first.
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK})
+
+
 def _create(target: Path, text: str) -> None:
     """Write ``text`` as the new file ``target``, whole or not at all: FileExistsError if it exists
-    (also if it appears meanwhile), so nothing is ever overwritten."""
+    (also if it appears meanwhile), so nothing is ever overwritten. An error names ``target``, not the
+    temporary file beside it (gone by the time it is read)."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.link(tmp, target)  # unlike a rename, fails where the target exists
+        try:
+            os.link(tmp, target)  # unlike a rename, fails where the target exists
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            _rename_onto_reserved(tmp, target)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc  # EEXIST stays a FileExistsError
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _rename_onto_reserved(tmp: str, target: Path) -> None:
+    """Reserve ``target`` as a new empty file (FileExistsError if it exists), then rename the finished
+    file onto it: a reader never sees it half written, and only our own empty file is replaced."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(target)
+        raise
 
 
 _KEEP_REJECTED = 100  # rejected files of one id kept side by side before giving up

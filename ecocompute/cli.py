@@ -7,6 +7,8 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import sys
 import unicodedata
@@ -95,10 +97,22 @@ def _handle(ctx: click.Context, exc: Exception) -> None:
     ctx.exit(1)
 
 
+def tolerant_output() -> None:
+    """Let stdout write what its encoding lacks as escapes (``\\u0662``), as stderr does: under a locale
+    or PYTHONIOENCODING that is not UTF-8 (latin-1; cp1252 for output redirected on Windows), a
+    contributor's file name or value outside it ended a finished run in a UnicodeEncodeError traceback,
+    its verdict never printed."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            with contextlib.suppress(ValueError, OSError):  # closed, or not reconfigurable
+                stream.reconfigure(errors="backslashreplace")
+
+
 class _OneLineFailure:
     """Mixin: known errors raised while the command (or a subcommand) runs end as one line, exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        tolerant_output()
         try:
             return super().invoke(ctx)  # type: ignore[misc]
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

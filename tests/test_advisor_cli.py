@@ -247,3 +247,23 @@ def test_hostile_text_from_the_data_is_escaped(advisor_build: Path, tmp_path: Pa
     assert "Evil" in out and "\x1b" not in out and "\u202e" not in out
     md = report.write_report(part, tmp_path / "r").markdown
     assert "\x1b" not in md and "<b>" not in md and "Evil\\|&lt;b&gt;" in md
+
+
+def test_a_row_id_holding_a_backtick_does_not_end_its_code_span(advisor_build: Path, tmp_path: Path) -> None:
+    """Any dataset may be read (--dataset owner/name@rev): an id with a backtick closed the report's code
+    span, and the link and HTML after it were live in REPORT.md."""
+    evil = "` [x](https://evil.example) <img src=x> |"
+    full = data.load(advisor_build)
+    rows = [m for m in full.measurements if m["gpu_name"] == sw.RTX4090 and m["engine"] == "generate"]
+    renamed = {m["measurement_id"]: f"{evil}{i}" for i, m in enumerate(rows)}
+    part = dataclasses.replace(
+        full,
+        measurements=tuple({**m, "measurement_id": renamed[m["measurement_id"]]} for m in rows),
+        windows={renamed[k]: w for k, w in full.windows.items() if k in renamed},
+        legacy=(),
+    )
+    md = report.write_report(part, tmp_path / "r").markdown
+    listed = [line for line in md.splitlines() if "evil" in line]
+    assert listed and not any(re.search(r"(?<!\\)[]`]\(|(?<!\\)`|<img", line) for line in listed)
+    assert all(line.count(" | ") == 8 for line in listed)  # nine cells: no '|' of an id splits one
+    assert "\\` \\[x\\](https://evil.example) &lt;img src=x&gt; \\|" in listed[0]

@@ -124,3 +124,13 @@ def test_messages_are_escaped_and_on_one_line() -> None:
     assert printable("a\tb\r") == "a\\tb\\r"
     assert describe(FileNotFoundError(2, "No such file or directory", "/x\ny")) == "No such file or directory: /x\\ny"
     assert describe(EcoError("first\n  second")) == "first second"
+
+
+def test_output_outside_the_terminal_s_encoding_is_escaped_not_a_traceback() -> None:
+    """Under a latin-1 locale (or cp1252: output redirected on Windows) a contributor's value outside it
+    ended the finished run in a UnicodeEncodeError traceback, before its verdict was printed."""
+    arabic = FIXTURES / "invalid" / "provenance.unpinned_version__arabic_indic_digits.json"
+    result = CliRunner(charset="latin-1").invoke(validate, [str(arabic)])
+    assert result.exit_code == 1 and not isinstance(result.exception, UnicodeError), repr(result.exception)
+    assert "'\\u0662.\\u0661\\u0661.\\u0660' is not an exact version" in result.output
+    assert result.output.splitlines()[-1].startswith("REJECTED: 1 file(s) checked")

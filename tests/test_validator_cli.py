@@ -246,3 +246,30 @@ def test_a_name_with_a_line_break_is_shown_escaped(tmp_path: Path) -> None:
         out = CliRunner().invoke(main, ["--format", fmt, str(named)]).output
         assert "bad\\nfile.json" in out, out
         assert "bad file.json" not in out and not any(line.startswith("file.json") for line in out.splitlines())
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_step_summary_that_cannot_be_written_is_one_line_naming_the_variable(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO no process reads held the finished run for ever; other failures named a path the user
+    never typed, with no word of where it came from."""
+    import signal
+
+    summary = tmp_path / "summary"
+    os.mkfifo(summary) if kind == "fifo" else summary.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    def blocked(*_: object) -> None:
+        pytest.fail("blocked: the step summary's FIFO was opened and waited on")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(5)
+    try:
+        result = CliRunner().invoke(main, ["--format", "github", str(GOOD)])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 1
+    last = result.output.splitlines()[-1]
+    assert last.startswith(f"eco-validate: error: cannot append the step summary to GITHUB_STEP_SUMMARY={summary} (")

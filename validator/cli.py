@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 import click
 
-from ecocompute.cli import Command, printable, traceback_option
+from ecocompute.cli import Command, EcoError, printable, traceback_option
 
 from . import reporters
 from .history import GitError
@@ -154,6 +155,22 @@ def main(
         _write_report(report_file, reporters.render_json(report))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_path:
-        with open(summary_path, "a", encoding="utf-8") as fh:
-            fh.write(reporters.render_step_summary(report))
+        _append_summary(summary_path, reporters.render_step_summary(report))
     ctx.exit(exit_code(report))
+
+
+def _append_summary(path: str, text: str) -> None:
+    """Append to $GITHUB_STEP_SUMMARY (a file the runner made; /dev/stdout when trying it by hand). Opened
+    without waiting: a FIFO that no process reads held the finished run for ever. A failure names the
+    variable, since the user never typed the path."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            os.set_blocking(fd, True)
+            fh.write(text)
+    except OSError as exc:
+        why = "a FIFO that no process reads" if exc.errno == errno.ENXIO else exc.strerror or type(exc).__name__
+        raise EcoError(
+            f"cannot append the step summary to GITHUB_STEP_SUMMARY={printable(path, 200)} ({why}); "
+            "the report above is complete: point the variable at a file you can write, or unset it"
+        ) from None
