@@ -213,11 +213,19 @@ _RESULTS_INTRO = (
     "Per GPU and model, one line per configuration (engine, batch size, precision): the median over its "
     "rows of energy per 1,000 generated tokens (gross, and net of idle power), throughput, the spread within "
     "each row's gate window (coefficient of variation of throughput and of energy per token), energy per "
-    "request, and energy per token relative to the fp16 row on the same engine and batch size. Where several "
+    "request (J/request: one generate() call over the whole batch, energy per token x batch size x output "
+    "tokens), and energy per token relative to the fp16 row on the same engine and batch size. Where several "
     "rows share a configuration (repeat sessions), their range follows the median. **status** counts the rows' "
     "gate status and names the gates that failed: `gate_failed` rows are included, so read their figures with "
     "their CVs. **n** counts the rows behind a line and **rows behind it** gives their `measurement_id` "
     "prefixes (see *Load it* to select them)."
+)
+
+
+_FIGURES_KEY = (
+    "In both figures a point is a line of the tables above (its median): filled where every row behind it "
+    "passed its gates, hollow where one did not (`gate_failed`); skipped rows add no point. A request is one "
+    "generate() call over the whole batch, as in the J/request column."
 )
 
 
@@ -243,6 +251,8 @@ def results_section(results: Results, figures: Sequence[Figure]) -> str:
     for figure in figures:
         drawn = "; ".join(f"{cell(s.gpu_name)} · {cell(s.model_id)}" for s in figure.settings)
         parts += [f"**{figure.title}** ({drawn}):", f"![{figure.title}]({figure.path})"]
+    if figures:
+        parts.append(_FIGURES_KEY)
     return "\n\n".join(parts)
 
 

@@ -50,11 +50,17 @@ def _precisions(lines: Sequence[Line]) -> list[str]:
     return [p for p in catalogue.PRECISIONS if p in present] + sorted(present - set(catalogue.PRECISIONS))
 
 
+def _color(precision: str) -> str:
+    """One colour per precision in every panel (the catalogue's order), not per panel's position."""
+    order = list(catalogue.PRECISIONS)
+    return f"C{(order.index(precision) if precision in order else len(order)) % 10}"
+
+
 def _plot_series(ax: Any, xs: list[float], lines: list[Line], column: str, label: str, color: str) -> None:
     ys = [line.median[column] for line in lines]
     ax.plot(xs, ys, color=color, linewidth=1.2, label=label)
-    ok = [(x, y) for x, y, line in zip(xs, ys, lines, strict=True) if line.all_ok]
-    failed = [(x, y) for x, y, line in zip(xs, ys, lines, strict=True) if not line.all_ok]
+    ok = [(x, y) for x, y, line in zip(xs, ys, lines, strict=True) if line.figures_ok]
+    failed = [(x, y) for x, y, line in zip(xs, ys, lines, strict=True) if not line.figures_ok]
     for points, face in ((ok, color), (failed, "white")):
         if points:
             ax.plot(*zip(*points, strict=True), "o", color=color, markerfacecolor=face, markersize=5)
@@ -75,19 +81,19 @@ def _per_token(ax: Any, lines: list[Line]) -> None:
 
 def _per_request(ax: Any, lines: list[Line]) -> None:
     """x: batch size (log 2); one series per precision."""
-    for i, precision in enumerate(_precisions(lines)):
+    for precision in _precisions(lines):
         series = sorted((x for x in lines if x.precision == precision), key=lambda x: x.batch_size)
         series = [x for x in series if _has(x, "energy_per_request_j")]
         if series:
             _plot_series(
-                ax, [float(x.batch_size) for x in series], series, "energy_per_request_j", precision, f"C{i % 10}"
+                ax, [float(x.batch_size) for x in series], series, "energy_per_request_j", precision, _color(precision)
             )
     ax.set_xscale("log", base=2)
     batches = sorted({x.batch_size for x in lines})
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.minorticks_off()
     ax.set_xlabel("batch size")
-    ax.set_ylabel("J per request (gross)")
+    ax.set_ylabel("J per generate() call (gross)")
 
 
 def _draw(path: Path, title: str, settings: Sequence[Setting], panel: Callable[[Any, list[Line]], None]) -> None:

@@ -43,10 +43,19 @@ class Line:
     median: dict[str, float | None]
     low: dict[str, float | None]
     high: dict[str, float | None]
+    drawn_statuses: tuple[str, ...] | None = None  # statuses of the rows with figures (skipped rows have none)
 
     @property
     def all_ok(self) -> bool:
         return self.statuses == (("ok", len(self.ids)),)
+
+    @property
+    def figures_ok(self) -> bool:
+        """Whether every row behind the line's figures passed its gates: a skipped row adds no figure,
+        so it does not make the medians of rows that all passed look like gate_failed ones."""
+        if self.drawn_statuses is None:
+            return self.all_ok
+        return bool(self.drawn_statuses) and all(s == "ok" for s in self.drawn_statuses)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ def _line(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> Line:
         median=median,
         low=low,
         high=high,
+        drawn_statuses=tuple(sorted(r["status"] for r in rows if r["energy_per_1k_tokens_j"] is not None)),
     )
 
 

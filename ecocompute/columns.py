@@ -130,7 +130,8 @@ MEASUREMENTS = schema(
           "total-energy counter, or sampled power integrated where the counter is unsupported."),
         C("status", S, "", f"{_one_of(catalogue.STATUSES)}: ok passed every gate; gate_failed keeps all its data "
           "but did not pass; skipped could not run (see skip_reason) and has no figures."),
-        C("skip_reason", S, "", "Why a skipped configuration did not run (e.g. out of memory)."),
+        C("skip_reason", S, "", "Why a skipped configuration did not run: out of memory, a model that does not load, "
+          "or an engine that cannot run it (a CUDA graph that fails to capture, or whose token ids leave generate()'s)."),
         C("gate_passed", B, "", "Whether every gate passed over the gate window; null when skipped."),
         C("gate_failed", S, "", f"Comma-separated gates that failed, from {_one_of(catalogue.GATE_NAMES)}."),
         C("stopped_by", S, "", f"Why the trials ended: {_one_of(catalogue.STOP_REASONS)}; null when skipped or "
@@ -259,7 +260,8 @@ SUBMISSIONS = schema(
           "power field, or nvmlDeviceGetPowerUsage (a 1-s average on Ampere and newer); null before 1.1.0."),
         C("interleaved", B, "", "Whether the configurations of a model were measured one trial of each in turn."),
         C("sample_period_s", F, "s", "Requested period of the power and clock sampler."),
-        C("trial_min_duration_s", F, "s", "Each trial runs whole requests until at least this long."),
+        C("trial_min_duration_s", F, "s", "Target trial length: a warm-up shorter than 90 % of it sizes the requests per "
+          "trial to reach it; later trials keep that count and may run shorter (eco-validate accepts half)."),
         C("idle_window_s", F, "s", "Length of each idle-baseline window."),
         C("warmup_min_trials", INT, "trials", "Fewest warm-up trials."),
         C("warmup_max_trials", INT, "trials", "Most warm-up trials."),
@@ -285,7 +287,9 @@ LEGACY = schema(
         C("source_sha256", S, "", "sha256 of that file."),
         C("gpu", S, "", "GPU as the source names it."),
         C("model", S, "", "Model as the source names it."),
-        C("hf_path", S, "", "Hub model id as the source gives it (no revision was recorded)."),
+        C("hf_path", S, "", "Hub model id as published_aggregates.csv or the raw sweep's metadata gives it (no "
+          "revision was recorded); the author's metadata files name other ids for some rows (see the card's "
+          "discrepancies)."),
         C("params_b", F, "billion parameters", "Parameter count as the source states it."),
         C("precision", S, "", "Precision in this dataset's labels (see the measurements config)."),
         C("batch_size", INT, "sequences", "Sequences per request."),
