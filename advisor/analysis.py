@@ -249,9 +249,23 @@ def _curves(points: list[Point], confidence: float) -> tuple[Curve, ...]:
     curves = []
     for key in sorted(groups, key=_curve_order):
         members = tuple(sorted(groups[key], key=lambda p: (p.parameter_count, p.model_id, p.row_id)))
-        line = estimate.fit_line([(math.log10(p.parameter_count), p.ratio) for p in members if p.used])
+        line = estimate.fit_line([(math.log10(size), ratio) for _, size, ratio in per_model(members)])
         curves.append(Curve(*key, points=members, line=line, crossover=estimate.crossover(line, confidence)))
     return tuple(curves)
+
+
+def per_model(points: Iterable[Point]) -> list[tuple[str, float, LogEstimate]]:
+    """The points a crossover fit takes: one per model (id and size), its used rows' ratios pooled as a
+    configuration's are. A model measured in four sessions is one model: as four points it weighed four
+    times in the fit and, its repeats agreeing, shrank the between-model spread and the interval."""
+    by_model: dict[tuple[str, float], list[LogEstimate]] = defaultdict(list)
+    for p in points:
+        if p.used:
+            by_model[(p.model_id, p.parameter_count)].append(p.ratio)
+    return [
+        (model, size, estimate.pooled(ratios))
+        for (model, size), ratios in sorted(by_model.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
 
 
 def precision_rank(label: str) -> int:

@@ -12,7 +12,7 @@ from ecocompute.cli import printable
 
 from . import text
 from .advise import Advice, FitAt
-from .analysis import LEGACY, Config, Point
+from .analysis import LEGACY, Config, Point, per_model
 from .estimate import LogEstimate
 
 CLOSE_RULE = (
@@ -289,7 +289,7 @@ def _fits_text(title: str, fits: tuple[FitAt, ...], q: Any, confidence: float) -
         else:
             at = ""
         lines.append(
-            f"  {printable(c.precision)}, {where}, batch {c.batch_size} ({len(c.used)} points used): {at}"
+            f"  {printable(c.precision)}, {where}, batch {c.batch_size} ({len(c.used)} rows used, {len(per_model(c.points))} models): {at}"
             f"{text.crossover(c, confidence)}"
         )
     return lines

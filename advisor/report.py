@@ -21,7 +21,7 @@ from ecocompute import folders
 from ecocompute.cli import printable
 
 from . import data, figures, text
-from .analysis import Analysis, Curve, analyse
+from .analysis import Analysis, Curve, analyse, per_model
 from .estimate import CONFIDENCE
 
 MARKDOWN_NAME = "REPORT.md"
@@ -230,7 +230,7 @@ _REQUEST_NOTE = (
 def _crossover_table(title: str, curves: Iterable[Curve], confidence: float) -> list[str]:
     rows = [
         f"| {_md(c.gpu_name)} | {_md(c.engine)} | {c.batch_size} | {c.output_tokens} | {_md(c.basis)} | {_md(c.precision)} "
-        f"| {len(c.used)} of {len(c.points)} | {_md(text.crossover(c, confidence))} |"
+        f"| {len(c.used)} of {len(c.points)} ({len(per_model(c.points))}) | {_md(text.crossover(c, confidence))} |"
         for c in curves
     ]
     if not rows:
@@ -238,7 +238,7 @@ def _crossover_table(title: str, curves: Iterable[Curve], confidence: float) -> 
     return [
         f"## {title}",
         "",
-        "| GPU | engine | batch | output tokens | energy | precision | points used | result |",
+        "| GPU | engine | batch | output tokens | energy | precision | rows used (models) | result |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
         "",

@@ -6,7 +6,7 @@ import math
 
 from ecocompute.cli import printable
 
-from .analysis import Curve
+from .analysis import Curve, per_model
 from .estimate import CONFIDENCE, MIN_FIT_POINTS, LogEstimate
 
 METHOD = (
@@ -20,8 +20,8 @@ METHOD = (
     "sqrt(chi2/dof) when they scatter more than their trials allow. Crossover: ln(ratio) = a + b "
     "log10(parameters) per GPU, engine, batch size, workload and precision, fitted as a random-effects "
     "meta-regression (between-model spread tau by DerSimonian-Laird, weights 1/(se^2 + tau^2), "
-    "Knapp-Hartung interval with t on n - 2 degrees of freedom), one point per row: repeat sessions of a "
-    "model are not pooled there but enter as points of their own; the crossover is where the line crosses "
+    "Knapp-Hartung interval with t on n - 2 degrees of freedom), one point per model: its rows' ratios "
+    "pooled as above, so that a model measured in several sessions weighs as one; the crossover is where the line crosses "
     "ratio 1, its interval Fieller's (the sizes at which the line's confidence band contains 1). Nothing "
     "is extrapolated beyond the measured sizes."
 )
@@ -99,10 +99,10 @@ def crossover(curve: Curve, confidence: float = CONFIDENCE) -> str:
     """What a curve's fit says about where its precision starts saving energy."""
     c, label = curve.crossover, printable(curve.precision)
     if c.kind == "too_few_points" or c.measured is None:
-        usable = [p for p in curve.used if p.ratio.se is not None]
-        sizes = len({p.parameter_count for p in usable})
+        usable = [(size, ratio) for _, size, ratio in per_model(curve.points) if ratio.se is not None]
+        sizes = len({size for size, _ in usable})
         return (
-            f"too few points to fit a crossover: {len(usable)} with a known spread at {sizes} size(s); a fit needs "
+            f"too few models to fit a crossover: {len(usable)} with a known spread at {sizes} size(s); a fit needs "
             f"{MIN_FIT_POINTS} at two or more sizes"
         )
     measured = f"measured {params(c.measured[0])}-{params(c.measured[1])}"

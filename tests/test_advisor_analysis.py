@@ -242,3 +242,25 @@ def test_a_file_whose_text_would_fill_memory_is_not_read(
     monkeypatch.setattr(reading, "MAX_READ_BYTES", 1 << 20)
     with pytest.raises(data.DatasetError, match="would take more than 1 MiB to read"):
         data.load(damaged)
+
+
+def _point(model: str, params: float, log_ratio: float, row: str, *, used: bool = True) -> analysis.Point:
+    return analysis.Point(
+        row_id=row, reference_id=f"{row}-fp16", source=VALIDATED, gpu_name=sw.H100, model_id=model,
+        weights="random_init", parameter_count=params, precision="nf4", engine="cuda-graph", batch_size=1,
+        output_tokens=128, basis=analysis.BASIS_GROSS, status="ok" if used else "gate_failed",
+        reference_status="ok", ratio=analysis.estimate.LogEstimate(log_ratio, 0.01, 4.0), used=used,
+    )  # fmt: skip
+
+
+def test_a_model_measured_in_several_sessions_is_one_point_of_the_crossover_fit() -> None:
+    """Four sessions of the 7B model once entered the fit as four points: it weighed as four models
+    and its agreeing repeats shrank the between-model spread (the card's H100 crossover narrowed so)."""
+    points = [_point("a/0.5B", 0.5e9, 0.20, "a"), _point("b/3B", 3e9, 0.02, "b")]
+    points += [_point("c/7B", 7e9, -0.10 + 0.002 * i, f"c{i}") for i in range(4)]
+    points += [_point("d/14B", 14e9, -0.5, "d", used=False)]  # gate-failed: shown, never fitted
+    (curve,) = analysis._curves(points, 0.95)
+    pooled = analysis.per_model(curve.points)
+    assert [(model, size) for model, size, _ in pooled] == [("a/0.5B", 0.5e9), ("b/3B", 3e9), ("c/7B", 7e9)]
+    assert pooled[2][2] == analysis.estimate.pooled([p.ratio for p in points[2:6]])
+    assert curve.line is not None and curve.line.n == 3

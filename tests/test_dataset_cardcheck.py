@@ -129,9 +129,9 @@ def test_the_legacy_discrepancies_name_what_the_metadata_contradicts() -> None:
 
 
 def test_the_method_says_how_repeat_sessions_enter_the_crossover_fit() -> None:
-    """analysis._curves fits every row's ratio as a point (four Mistral-7B sessions: four points); the
-    method said repeats are pooled, which the fit does not do."""
-    assert "one point per row" in METHOD
+    """The fit takes one point per model, its sessions pooled (advisor.analysis.per_model), and the
+    method says so; it once said repeats were pooled while the fit took every row as a point."""
+    assert "one point per model" in METHOD
     assert "Repeated measurements of one configuration are pooled" not in METHOD
 
 
