@@ -234,8 +234,17 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     """X.Y.Z as given, or the next minor/major after the latest vX.Y.Z tag on the Hub."""
     if spec not in ("next-minor", "next-major"):
         return versions.release(spec).text
-    major, minor, _ = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
-    return f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
+    latest = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
+    major, minor, _ = latest
+    text = f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
+    if len(text) > versions.MAX_LENGTH:  # the build would refuse it as "not a semantic version", unnamed
+        tag = "v" + ".".join(map(str, latest))
+        raise PublishError(
+            f"--version {spec}: the latest release tag of {repo_id}, {printable(tag, limit=40)}, is a version of "
+            f"{len(tag) - 1} characters; the one after it would be longer than the {versions.MAX_LENGTH} a version may "
+            "have: such a tag is no release anyone meant: delete it on the Hub, then publish again"
+        )
+    return text
 
 
 def _digest(path: Path, algorithm: str, header: bytes = b"") -> str:
