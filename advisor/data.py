@@ -16,11 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocompute import rows, stats
+from ecocompute import hubenv, rows, stats
 from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
 
-from . import hub, reading
+from . import reading
 from .reading import DatasetError
 
 MEASUREMENT_COLUMNS = (
@@ -157,8 +157,11 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
             "repository with the revision to read, as owner/name@revision (e.g. ecocompute/llm-energy@v1.0.0)"
         )
     repo, revision = match.groups()
+    hubenv.check()  # before huggingface_hub is imported: it fails on a malformed variable with a traceback
+    from . import hub  # imported only for the Hub
+
     if api is None:
-        from huggingface_hub import HfApi  # imported only for the Hub
+        from huggingface_hub import HfApi
 
         api = HfApi()
     snapshot = hub.folder(api, repo, revision, _CONFIGS)

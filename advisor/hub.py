@@ -32,7 +32,7 @@ def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path
         # One commit for the listing and every download: a branch moved between them would download
         # files other than those the caps were checked on.
         commit = api.repo_info(repo, repo_type="dataset", revision=revision).sha
-        files = [entry for config in configs for entry in _listing(api, shown, repo, commit, config)]
+        files = [entry for config in configs for entry in config_files(api, shown, repo, commit, config)]
         _bounded(shown, files, configs)
         paths = [Path(api.hf_hub_download(repo, e.path, repo_type="dataset", revision=commit)) for e in files]
     except DatasetError:
@@ -54,24 +54,30 @@ def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path
     return snapshots.pop()
 
 
-def _listing(api: Any, shown: str, repo: str, commit: str, config: str) -> list[RepoFile]:
-    """``config``'s own Parquet files, from a listing of that folder alone, read no further than
-    MAX_LISTED entries (a folder of millions would take minutes and their objects' memory)."""
-    try:
-        entries = list(
-            itertools.islice(
-                api.list_repo_tree(repo, path_in_repo=config, recursive=True, revision=commit, repo_type="dataset"),
-                MAX_LISTED + 1,
-            )
+def listed(api: Any, shown: str, repo: str, revision: str, path: str | None, limit: int | None = None) -> list[Any]:
+    """The recursive listing of ``path`` (None: the whole repository) at ``revision``, read no further
+    than ``limit`` entries (default MAX_LISTED): a repository of millions would take minutes and their
+    objects' memory. EntryNotFoundError when there is no such folder."""
+    limit = MAX_LISTED if limit is None else limit
+    tree = api.list_repo_tree(repo, path_in_repo=path, recursive=True, revision=revision, repo_type="dataset")
+    entries = list(itertools.islice(tree, limit + 1))
+    if len(entries) > limit:
+        where = "repository" if path is None else f"{path} folder"
+        raise DatasetError(
+            f"{shown}'s {where} lists more than {limit} entries: it is not a dataset eco-dataset build wrote"
         )
+    return entries
+
+
+def config_files(api: Any, shown: str, repo: str, revision: str, config: str) -> list[RepoFile]:
+    """``config``'s own Parquet files (what reading reads), from a bounded listing of that folder alone;
+    [] when there is no such folder."""
+    try:
+        entries = listed(api, shown, repo, revision, config)
     except LocalEntryNotFoundError:
         raise  # the Hub was not reached: not a missing folder
     except EntryNotFoundError:
-        return []  # no such folder: _bounded names the missing config
-    if len(entries) > MAX_LISTED:
-        raise DatasetError(
-            f"{shown}'s {config} folder lists more than {MAX_LISTED} entries: it is not a dataset eco-dataset build wrote"
-        )
+        return []
     return [e for e in entries if isinstance(e, RepoFile) and _wanted(e.path, (config,))]
 
 

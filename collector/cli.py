@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,32 @@ from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
 from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that it ends a run the same way."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within, SIGTERM (a Slurm time limit, Kubernetes or spot preemption, ``timeout``) ends the run as
+    Ctrl-C does: the session closes, a file being written is removed, the resume hint is printed.
+    Python's default let it kill the process on the spot. A second SIGTERM does that again."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    restore = previous if previous is not None else signal.SIG_DFL  # None: set outside Python
+
+    def terminated(_signum: int, _frame: Any) -> None:
+        signal.signal(signal.SIGTERM, restore)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, restore)
 
 
 def _usage(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, str], Any]:
@@ -240,12 +269,16 @@ def run(
     )
     console = Console(stderr=True)
     try:
-        with RichEvents(console, len(precision_list) * len(engine_list) * len(batch_sizes)) as events:
+        with (
+            _sigterm_as_interrupt(),
+            RichEvents(console, len(precision_list) * len(engine_list) * len(batch_sizes)) as events,
+        ):
             path, doc = collect(request, events)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         click.echo(
-            "eco-collect: interrupted; finished configurations are kept: rerun the same command with --resume", err=True
+            f"eco-collect: {how}; finished configurations are kept: rerun the same command with --resume", err=True
         )
-        ctx.exit(130)
+        ctx.exit(128 + signal.SIGTERM if isinstance(exc, Terminated) else 130)
     Console().print(summary_table(doc))
     click.echo(f"wrote {path} (validated by eco-validate)")

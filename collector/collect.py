@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ecocompute import hubenv
 from ecocompute.cli import describe, printable
 
 from . import submission
@@ -20,6 +21,7 @@ def collect(
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
     submission.check_out_dir(request.out_dir)
+    hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
     with open_session(request, events, hooks) as session:
         configs = requested(session)
         schedule = Schedule(session, configs)

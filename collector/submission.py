@@ -126,8 +126,10 @@ _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.
 def _create(target: Path, text: str) -> None:
     """Write ``text`` as the new file ``target``, whole or not at all: FileExistsError if it exists
     (also if it appears meanwhile), so nothing is ever overwritten. An error names ``target``, not the
-    temporary file beside it (gone by the time it is read)."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".json")
+    temporary file beside it (gone by the time it is read). The temporary file's name does not end in
+    .json (``.<name>.<random>.partial``): one left by a kill during the write is not read by eco-validate
+    or the build as a submission."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

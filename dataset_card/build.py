@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import os
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -100,10 +101,16 @@ def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
     return f"changelog {shown} cannot be read ({exc.strerror}) (--changelog)"
 
 
-def changelog_entries(path: Path | None, *, required: bool = True) -> str:
+_UNRELEASED = re.compile(r"## \[?unreleased\]?\s*", re.IGNORECASE)
+
+
+def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
     """The entries of the data changelog (from its first '## ' section on), one heading level down
     so that they nest under the card's own 'Changelog' heading. A missing file is an error when
-    ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout)."""
+    ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout).
+    ``version``: the card's (a release or pre-release; None for a local build); its card shows the
+    'Unreleased' section headed with that version, since it is what the card releases. The file is
+    not changed."""
     if path is None:
         return ""
     shown = printable(str(path))
@@ -116,7 +123,12 @@ def changelog_entries(path: Path | None, *, required: bool = True) -> str:
         raise BuildError(_changelog_problem(shown, exc)) from None
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
-    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines[start:])
+    lines = lines[start:]
+    if version is not None:
+        unreleased = next((i for i, line in enumerate(lines) if _UNRELEASED.fullmatch(line)), None)
+        if unreleased is not None:
+            lines[unreleased] = f"## {version}"
+    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines)
 
 
 def _checked(path: Path, folder: Path, ref: reference.Reference) -> tuple[Checked, str]:
@@ -244,8 +256,10 @@ def build(
     ``0.0.0-dev+<digest of the submitted files>`` (versions.py). ``changelog_required``: a missing
     ``changelog`` is an error (False: the card shows no entries)."""
     check_repo_id(repo_id)
+    if version is not None:
+        versions.parse(version)  # before it heads the changelog's entries, and before minutes of work
     with _no_cyclic_gc():
-        changelog_text = changelog_entries(changelog, required=changelog_required)
+        changelog_text = changelog_entries(changelog, required=changelog_required, version=version)
         return _build(submissions_dir, legacy_dir, out_dir, version=version, repo_id=repo_id, changelog=changelog_text)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from ecocompute import hubenv
 from ecocompute.cli import Group, printable, traceback_option
 
 from .outdir import LOCAL_BUILD
@@ -40,7 +41,10 @@ def _run_build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, 
 
 
 def _repo(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A usage error (exit 2) at parse time, before any build, for a --repo the Hub would refuse."""
+    """A usage error (exit 2) at parse time, before any build, for a --repo the Hub would refuse. First
+    (build and publish parse --repo before anything else) a malformed huggingface_hub variable is one
+    line: importing the build imports datasets and with it huggingface_hub, which fails on it."""
+    hubenv.check()
     from .build import BuildError, check_repo_id
 
     if value is None:

@@ -14,16 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import RepoFile
-from huggingface_hub.errors import EntryNotFoundError
-
-from advisor import reading
+from advisor import hub, reading
 from ecocompute.cli import EcoError, printable
 
 CONFIG = "submissions"
 _COLUMNS = ("submission_id", "file_sha256")
 # The release's submissions config downloaded to compare (a million submissions take about 100 MB).
 MAX_DOWNLOAD_BYTES = 512 << 20
+_NOT_COMPARED = (
+    "its submissions cannot be compared with the build's: nothing published (--allow-fewer-rows publishes "
+    "without the comparison)"
+)
 _SHOWN = 5  # ids named in a refusal; the count says how many there are
 
 
@@ -41,21 +42,17 @@ def submissions(folder: Path) -> dict[str, str]:
 def released(api: Any, repo_id: str, tag: str) -> dict[str, str] | None:
     """The submissions the release ``tag`` published, or None when it has no submissions config (a
     release from before the config existed: nothing to compare)."""
-    try:
-        tree = api.list_repo_tree(repo_id, path_in_repo=CONFIG, recursive=True, revision=tag, repo_type="dataset")
-        files = [e for e in tree if isinstance(e, RepoFile) and e.path.startswith(f"{CONFIG}/")]
-    except EntryNotFoundError:
-        return None
-    # what the comparison reads (reading.local_table: the config's own *.parquet, not a subfolder's)
-    files = [e for e in files if e.path.count("/") == 1 and e.path.endswith(".parquet")]
+    try:  # what the comparison reads (reading.local_table: the config's own *.parquet), listed within bounds
+        files = hub.config_files(api, printable(f"{repo_id}@{tag}"), repo_id, tag, CONFIG)
+    except reading.DatasetError as exc:
+        raise KeptError(f"{exc}; {_NOT_COMPARED}") from None
     if not files:
         return None
     size = sum(e.size for e in files)
     if len(files) > reading.MAX_FILES or size > MAX_DOWNLOAD_BYTES:
         raise KeptError(
             f"{tag}'s {CONFIG} config holds {len(files)} file(s) of {size} bytes, more than a release's "
-            f"({reading.MAX_FILES} files, {MAX_DOWNLOAD_BYTES >> 20} MiB): its submissions cannot be compared with "
-            "the build's: nothing published (--allow-fewer-rows publishes without the comparison)"
+            f"({reading.MAX_FILES} files, {MAX_DOWNLOAD_BYTES >> 20} MiB): {_NOT_COMPARED}"
         )
     with tempfile.TemporaryDirectory(prefix="eco-release-") as tmp:
         for entry in files:
@@ -64,10 +61,7 @@ def released(api: Any, repo_id: str, tag: str) -> dict[str, str] | None:
             return submissions(Path(tmp))
         except reading.DatasetError as exc:
             why = str(exc).replace(printable(tmp) + "/", "")  # the Hub's path, not the folder just removed
-            raise KeptError(
-                f"{tag}'s {CONFIG} config cannot be read ({why}): its submissions cannot be compared with the "
-                "build's: nothing published (--allow-fewer-rows publishes without the comparison)"
-            ) from None
+            raise KeptError(f"{tag}'s {CONFIG} config cannot be read ({why}): {_NOT_COMPARED}") from None
 
 
 def check(build: dict[str, str], before: dict[str, str] | None, tag: str) -> str:

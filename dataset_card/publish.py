@@ -36,9 +36,10 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
+from advisor import hub, reading
 from advisor.reading import DatasetError
 from ecocompute import smallfile
-from ecocompute.cli import EcoError, describe, is_known
+from ecocompute.cli import EcoError, describe, is_known, printable
 
 from . import kept, outdir, versions
 
@@ -47,6 +48,9 @@ KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted
 SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
 MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
 MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four configs' features and counts
+# Entries of the whole repository listed at main's head before it is refused: a build writes a few dozen
+# (four configs of at most reading.MAX_FILES files each, figures); a listing of millions took minutes.
+MAX_LISTED = 8 * reading.MAX_FILES
 MAX_CARD_CONFIGS = 64  # configs, and splits of one config, in a card's dataset_info (a built card: 4, and 1 each)
 
 
@@ -230,8 +234,17 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     """X.Y.Z as given, or the next minor/major after the latest vX.Y.Z tag on the Hub."""
     if spec not in ("next-minor", "next-major"):
         return versions.release(spec).text
-    major, minor, _ = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
-    return f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
+    latest = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
+    major, minor, _ = latest
+    text = f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
+    if len(text) > versions.MAX_LENGTH:  # the build would refuse it as "not a semantic version", unnamed
+        tag = "v" + ".".join(map(str, latest))
+        raise PublishError(
+            f"--version {spec}: the latest release tag of {repo_id}, {printable(tag, limit=40)}, is a version of "
+            f"{len(tag) - 1} characters; the one after it would be longer than the {versions.MAX_LENGTH} a version may "
+            "have: such a tag is no release anyone meant: delete it on the Hub, then publish again"
+        )
+    return text
 
 
 def _digest(path: Path, algorithm: str, header: bytes = b"") -> str:
@@ -257,7 +270,10 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
         head = api.repo_info(repo_id, repo_type="dataset").sha
     except RepositoryNotFoundError:
         return Plan(repo_id, tag, False, None, sorted(local), [], [], local=local)
-    tree = api.list_repo_tree(repo_id, recursive=True, revision=head, repo_type="dataset")
+    try:
+        tree = hub.listed(api, printable(repo_id), repo_id, head, None, MAX_LISTED)
+    except DatasetError as exc:
+        raise PublishError(f"{exc}; nothing published: publish to a dataset repository of its own") from None
     remote = {entry.path: entry for entry in tree if isinstance(entry, RepoFile)}  # files, not folders
     added = sorted(set(local) - set(remote))
     replaced = sorted(set(local) & set(remote), key=lambda p: p != "README.md")  # the card differs first

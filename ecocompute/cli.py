@@ -1,7 +1,8 @@
 """One way to fail for every command: a known error is one line on stderr and exit 1, a usage error
 is click's usage message and exit 2, and ``--traceback`` on the root command shows the whole story.
 
-Known errors are the project's own (``EcoError``), OSError on a user's path, and Hub/HTTP errors.
+Known errors are the project's own (``EcoError``), OSError on a user's path, and Hub/HTTP errors; a
+ValueError while a huggingface_hub environment variable is malformed names that variable (hubenv).
 Anything else is a bug and keeps its traceback.
 """
 
@@ -90,10 +91,14 @@ def describe(exc: BaseException) -> str:
 
 
 def _handle(ctx: click.Context, exc: Exception) -> None:
+    from . import hubenv
+
     root = ctx.find_root()
-    if root.params.get("traceback") or not is_known(exc):
+    # a ValueError from inside huggingface_hub while one of its variables is malformed: that variable
+    line = describe(exc) if is_known(exc) else hubenv.blame(exc)
+    if root.params.get("traceback") or line is None:
         raise exc
-    click.echo(f"{root.info_name or root.command.name}: error: {describe(exc)}", err=True)
+    click.echo(f"{root.info_name or root.command.name}: error: {printable(line)}", err=True)
     ctx.exit(1)
 
 

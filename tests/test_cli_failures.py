@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT
 
+from advisor.cli import main as advise
 from collector.cli import main as collect
 from dataset_card.cli import main as dataset
 from ecocompute.cli import EcoError, describe, printable
@@ -134,3 +139,56 @@ def test_output_outside_the_terminal_s_encoding_is_escaped_not_a_traceback() -> 
     assert result.exit_code == 1 and not isinstance(result.exception, UnicodeError), repr(result.exception)
     assert "'\\u0662.\\u0661\\u0661.\\u0660' is not an exact version" in result.output
     assert result.output.splitlines()[-1].startswith("REJECTED: 1 file(s) checked")
+
+
+def test_a_malformed_hub_variable_is_one_line_naming_it_not_a_traceback_from_the_import() -> None:
+    """huggingface_hub parses HF_HUB_DOWNLOAD_TIMEOUT when imported (by the build, through datasets):
+    in a process of its own, as a user runs it, `=nan` ended publish in a ValueError traceback."""
+    env = {**os.environ, "HF_HUB_DOWNLOAD_TIMEOUT": "nan", "HF_HUB_OFFLINE": "1"}
+    args = [sys.executable, "-m", "dataset_card", "publish", "--repo", "o/r", "--version", "1.0.0", "--dry-run"]
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr.splitlines() == [
+        "python -m dataset_card: error: the environment variable HF_HUB_DOWNLOAD_TIMEOUT='nan' is not a whole "
+        "number of seconds (huggingface_hub reads it): set it to one, e.g. HF_HUB_DOWNLOAD_TIMEOUT=30, or unset it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "cli", "args"),
+    [
+        ("HF_ENDPOINT", "http://127.0.0.1:9x", advise, ["--dataset", "o/r@v1.0.0", "--gpu", "H100", "--params", "7B"]),
+        ("HF_HUB_ETAG_TIMEOUT", "", dataset, ["report", "--dataset", "o/r@v1.0.0"]),
+        ("HF_HUB_DOWNLOAD_TIMEOUT", "10s", dataset, ["build"]),
+    ],
+)
+def test_a_malformed_hub_variable_is_refused_before_the_hub_is_asked(
+    name: str, value: str, cli: click.Command, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def asked(*_a: object, **_k: object) -> None:
+        raise AssertionError("the Hub was asked")
+
+    monkeypatch.setattr("huggingface_hub.HfApi", asked)
+    monkeypatch.setenv(name, value)
+    line = _one_line_error(CliRunner().invoke(cli, args), cli.name or "")
+    assert f"the environment variable {name}={value!r} is not a " in line and "or unset it" in line
+
+
+def test_a_value_error_from_a_malformed_hub_variable_names_it_wherever_it_is_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A path that did not check first: huggingface_hub's own ValueError is blamed on the variable;
+    without a malformed variable a ValueError is a bug and keeps its traceback."""
+
+    def parses_the_endpoint(*_a: object, **_k: object) -> None:
+        urlsplit(os.environ.get("HF_ENDPOINT", "")).port  # noqa: B018 - what huggingface_hub does first
+
+    monkeypatch.setattr("advisor.report.write_report", parses_the_endpoint)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.com:44x3")
+    line = _one_line_error(CliRunner().invoke(dataset, ["report", "--dataset", "anything"]), "eco-dataset")
+    assert "HF_ENDPOINT='https://hf-mirror.com:44x3' is not a valid URL (Port could not be cast" in line
+    result = CliRunner().invoke(dataset, ["--traceback", "report", "--dataset", "anything"])
+    assert isinstance(result.exception, ValueError)
+    monkeypatch.delenv("HF_ENDPOINT")
+    monkeypatch.setattr("advisor.report.write_report", lambda *_a, **_k: int("nan"))
+    assert isinstance(CliRunner().invoke(dataset, ["report", "--dataset", "x"]).exception, ValueError)

@@ -238,13 +238,28 @@ def test_licences_are_explicit(builds: dict[str, Path]) -> None:
     assert "CC-BY-4.0" in (ROOT / ".github" / "PULL_REQUEST_TEMPLATE.md").read_text(encoding="utf-8")
 
 
+def _changelog(out: Path) -> str:
+    return _text(out).split("## Changelog", 1)[1].split("\n## Citation", 1)[0]
+
+
 def test_the_card_changelog_is_the_data_changelog(builds: dict[str, Path]) -> None:
-    text = _text(builds["release"])
-    section = text.split("## Changelog", 1)[1].split("\n## Citation", 1)[0]
+    """A release's card shows the 'Unreleased' section headed with the version it releases (its card
+    said 'Unreleased' of the release itself); a local build's card shows it as written."""
     entries = changelog_entries(ROOT / "DATA_CHANGELOG.md")
-    assert entries.startswith("### ") and entries in section
+    assert entries.startswith("### Unreleased\n") and entries in _changelog(builds["dev"])
+    section = _changelog(builds["release"])
+    assert entries.replace("### Unreleased\n", "### 1.2.3\n", 1) in section and "### Unreleased" not in section
     tools = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "--schedule auto" in tools and "--schedule" not in section
+
+
+def test_only_the_first_unreleased_heading_takes_the_version_and_the_file_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "DATA_CHANGELOG.md"
+    text = "# Data\n\nintro\n\n## [Unreleased] \n- new rows\n\n## 1.0.0\n- first\n## Unreleased\n"
+    path.write_text(text, encoding="utf-8")
+    assert changelog_entries(path, version="1.1.0") == "### 1.1.0\n- new rows\n\n### 1.0.0\n- first\n### Unreleased"
+    assert changelog_entries(path).startswith("### [Unreleased] \n- new rows")
+    assert path.read_text(encoding="utf-8") == text
 
 
 def test_a_local_build_is_labelled_by_its_inputs(builds: dict[str, Path]) -> None:

@@ -109,6 +109,19 @@ def test_resolve_version(tags: list[str], spec: str, expected: str) -> None:
     assert resolve_version(autospec_api(tags, []), "o/r", spec) == expected
 
 
+@pytest.mark.parametrize(
+    ("tag", "spec"), [("v" + "9" * 124 + ".0.0", "next-major"), ("v1." + "9" * 124 + ".0", "next-minor")]
+)
+def test_a_next_version_too_long_to_be_one_names_the_hub_s_tag(tag: str, spec: str) -> None:
+    """A tag of 128 characters is a version; the one after it is not, and the build refused it as a
+    version the user never typed."""
+    from dataset_card.publish import resolve_version
+
+    said = rf"^--version {spec}: the latest release tag of o/r, v[19.]{{36}}\.\.\., is a version of 128 characters; "
+    with pytest.raises(PublishError, match=said):
+        resolve_version(autospec_api([tag, "v1.0.0"], []), "o/r", spec)
+
+
 def _not_found() -> RepositoryNotFoundError:
     return RepositoryNotFoundError("404 Repository Not Found", response=mock.MagicMock(status_code=404, headers={}))
 

@@ -3,7 +3,11 @@ by counts (a build that dropped some submissions and held as many others passed 
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_hub import (
@@ -17,8 +21,11 @@ from fake_hub import (
     released,
     submissions_parquet,
 )
+from huggingface_hub import RepoFile, RepoFolder
 
+from advisor import hub as advisor_hub
 from dataset_card import kept
+from dataset_card import publish as publish_module
 from dataset_card.publish import PublishError, dry_run, publish
 
 
@@ -162,3 +169,35 @@ def test_only_the_files_the_comparison_reads_are_downloaded(tmp_path: Path) -> N
     assert publish(hub.api, "o/r", _build(tmp_path, SUBMITTED), "1.1.0").tag == "v1.1.0"
     downloaded = [c.args[1] for c in hub.api.hf_hub_download.call_args_list]
     assert SUBMISSIONS in downloaded and "submissions/old/train-00000-of-00001.parquet" not in downloaded
+
+
+def _endless(hub: Hub, under: str | None) -> None:
+    """The listing of ``under`` (None: the whole repository) never ends: a test fails, not hangs, on
+    code that reads it all."""
+    listing = hub.api.list_repo_tree.side_effect
+
+    def endless(repo_id: str, path_in_repo: str | None = None, **kw: Any) -> Iterator[RepoFile | RepoFolder]:
+        yield from listing(repo_id, path_in_repo, **kw)
+        if path_in_repo != under:
+            return
+        for n in itertools.count():
+            assert n < 1000, "the listing was read past its cap"
+            yield RepoFile(path=f"{under or 'junk'}/x/{n}.txt", size=1, oid=f"{n:040x}")
+
+    hub.api.list_repo_tree.side_effect = endless
+
+
+@pytest.mark.parametrize(
+    ("under", "said"),
+    [("submissions", "o/r@v1.0.0's submissions folder lists more than 20 entries"), (None, "o/r's repository lists")],
+)
+def test_the_release_s_listings_are_read_no_further_than_their_cap(
+    tmp_path: Path, under: str | None, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The latest release's submissions folder (kept.released) and the repository at main's head (the
+    plan) were listed in full before any cap, as advisor.hub no longer does."""
+    monkeypatch.setattr(advisor_hub, "MAX_LISTED", 20)
+    monkeypatch.setattr(publish_module, "MAX_LISTED", 20, raising=False)  # raising: the old code had none
+    hub = _released_hub(tmp_path)
+    _endless(hub, under)
+    _refused(hub, _build(tmp_path, SUBMITTED), re.escape(said) + ".* nothing published")
