@@ -262,8 +262,10 @@ def per_model(points: Iterable[Point]) -> list[tuple[str, float, LogEstimate]]:
     for p in points:
         if p.used:
             by_model[(p.model_id, p.parameter_count)].append(p.ratio)
+    # the fit drops a point without a spread: a model's rows with one are pooled without those that lack it
+    # (a legacy aggregate published without a std), which would leave the model no spread and no point
     return [
-        (model, size, estimate.pooled(ratios))
+        (model, size, estimate.pooled([r for r in ratios if r.se is not None and r.dof is not None] or ratios))
         for (model, size), ratios in sorted(by_model.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]
 

@@ -11,7 +11,7 @@ from ecocompute.cli import describe, printable
 from . import submission
 from .errors import CollectError
 from .request import RunRequest
-from .schedule import Schedule, requested
+from .schedule import Schedule, alternate, requested
 from .session import Events, Hooks, finished_at, open_session
 
 
@@ -28,8 +28,10 @@ def collect(
         for note in session.notes:
             events.note(note)
         measurements = list(session.done.values()) + schedule.run(configs)
+        # a resumed run whose first session interleaved says so, though this session's 'auto' chose otherwise
+        interleaved = schedule.interleaved or alternate(session.done.values())
         protocol = submission.protocol(
-            request, session.prompt, session.energy_method, session.power_reading, schedule.interleaved
+            request, session.prompt, session.energy_method, session.power_reading, interleaved
         )
         ended, wall_s = finished_at(session)
     doc = submission.assemble(

@@ -4,6 +4,7 @@ failed rows kept out unless asked, legacy rows in curves of their own; and readi
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -263,4 +264,15 @@ def test_a_model_measured_in_several_sessions_is_one_point_of_the_crossover_fit(
     pooled = analysis.per_model(curve.points)
     assert [(model, size) for model, size, _ in pooled] == [("a/0.5B", 0.5e9), ("b/3B", 3e9), ("c/7B", 7e9)]
     assert pooled[2][2] == analysis.estimate.pooled([p.ratio for p in points[2:6]])
+    assert curve.line is not None and curve.line.n == 3
+
+
+def test_a_model_row_without_a_spread_does_not_drop_its_measured_twin_from_the_fit() -> None:
+    """A row without a spread (a legacy aggregate published without a std) pooled with one that has it
+    gave the model no spread, and the fit dropped the model: its measured row fed the fit before rows
+    were pooled per model (review 21)."""
+    points = [_point("a/0.5B", 0.5e9, 0.20, "a"), _point("b/3B", 3e9, 0.02, "b"), _point("c/7B", 7e9, -0.10, "c")]
+    points.append(dataclasses.replace(points[2], row_id="c2", ratio=analysis.estimate.LogEstimate(-0.3, None, None)))
+    (curve,) = analysis._curves(points, 0.95)
+    assert analysis.per_model(curve.points)[2][2] == points[2].ratio
     assert curve.line is not None and curve.line.n == 3

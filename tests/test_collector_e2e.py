@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import chain, repeat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -260,6 +261,41 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     assert len(doc["measurements"]) == 4
     assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
     assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
+    assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_a_resumed_run_whose_first_session_interleaved_says_so(tmp_path: Path, tiny_config: Path) -> None:
+    """--schedule auto decides again in the resumed session: with too little free memory there (another
+    process on the board) it measured the rest one after another and wrote interleaved: false over the
+    first session's alternating rows, a file eco-validate refuses (review 21)."""
+    board = Board(FakeTime())
+    seeds = itertools.count(1)
+
+    def durations(engine: Any) -> Iterator[float]:  # bf16 spreads: fp32 finishes first, bf16 is interrupted
+        return noisy(0.06 if engine.decoding.model.dtype == torch.bfloat16 else 0.002, seed=next(seeds))
+
+    def interrupting(engine: Any) -> None:
+        if (engine.decoding.model.dtype, engine.decoding.batch_size) == (torch.bfloat16, 2) and next(requests) >= 20:
+            raise KeyboardInterrupt
+
+    requests = itertools.count()
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=5.0, max_config_s=600.0, gates=Gates(max_trials=12))
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            _request(tmp_path, tiny_config, plan=plan),
+            hooks=_hooks(board, workload=timed(board, durations, interrupting)),
+        )
+
+    def crowded(indices: list[int]) -> Any:
+        nvml = nvml_on(board)(indices)
+        nvml._nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=1024)
+        return nvml
+
+    resumed = _request(tmp_path, tiny_config, plan=plan, resume=True)
+    path, doc = collect(resumed, hooks=_hooks(board, nvml=crowded, workload=timed(board, first_seed=100)))
+    assert [m["status"] for m in doc["measurements"]] == ["ok"] * 4
+    assert any("not interleaved" in n for n in doc["measurements"][2]["notes"])  # this session's choice
+    assert doc["protocol"]["interleaved"] is True
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 

@@ -155,3 +155,19 @@ def test_desktop_boards_keep_their_overclocking_room() -> None:
         f.code for i, m in enumerate(sub.measurements) for f in hardware._board_power(sub, m, board, f"/m/{i}", "f")
     ]
     assert "physics.clocks" not in found
+
+
+def test_a_run_resumed_where_auto_chose_one_after_another_is_held_to_its_idle_windows_not_its_label() -> None:
+    """eco-collect 0.1.0-0.5.0 labelled a resumed run by its last session: rows its first session
+    interleaved, the rest measured one after another where 'auto' found too little free memory (their
+    note says so), written interleaved: false (review 21). Its groups still share their idle windows."""
+    from collector.schedule import SEQUENTIAL_NOTE
+
+    assert SEQUENTIAL_NOTE == groups.RESUMED_SEQUENTIAL_NOTE
+    doc = _real(H200)
+    doc["protocol"]["interleaved"] = False
+    doc["measurements"][-1]["notes"].append(f"{SEQUENTIAL_NOTE}: all 4 precisions at once need about 60 GiB")
+    assert _codes(doc) == set()
+    m = doc["measurements"][2]
+    _idle(m, before=m["idle"]["power_before_w"] + 45)
+    assert _codes(doc) == {"protocol.idle_window"}

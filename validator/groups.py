@@ -33,7 +33,7 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
         if len(group) < 2:
             continue
         first, other = group[0], group[1]
-        if not sub.protocol.interleaved:
+        if not sub.protocol.interleaved and not _resumed_sequentially(sub):
             out.append(
                 make(
                     "protocol.session_time",
@@ -46,6 +46,17 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
             continue
         out += _shared(sub, file, group, rounds)
     return out
+
+
+# How eco-collect's note begins (every version; collector/schedule.py SEQUENTIAL_NOTE) where --schedule
+# auto measured one after another. A run resumed in a session whose free memory was short (another process
+# on the board) measured the rest so, and eco-collect 0.1.0-0.5.0 wrote interleaved: false though rows of
+# its first session alternate: such a file is held to its groups' idle windows, not to the label.
+RESUMED_SEQUENTIAL_NOTE = "configurations measured one after another, not interleaved"
+
+
+def _resumed_sequentially(sub: Submission) -> bool:
+    return any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for m in sub.measurements for n in m.notes)
 
 
 def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[int, int]]]:
