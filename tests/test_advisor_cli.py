@@ -107,7 +107,8 @@ def test_report_writes_figures_and_markdown(written: report.ReportResult) -> Non
     assert written.markdown_path.read_text(encoding="utf-8") == written.markdown
     md = written.markdown
     assert re.search(
-        r"\| NVIDIA H100 80GB HBM3 \| generate \| 1 \| 64 \| gross \| nf4 \| 5 of 6 \(5\) \| crossover at [34]\.\d+ B", md
+        r"\| NVIDIA H100 80GB HBM3 \| generate \| 1 \| 64 \| gross \| nf4 \| 5 of 6 \(5\) \| crossover at [34]\.\d+ B",
+        md,
     )
     assert "delta method" in md and "Legacy data (not validated" in md
     assert "| gate\\_failed / ok | no |" in md  # the gate-failed row, listed and not used
