@@ -89,7 +89,7 @@ class FakeSampler:
             sm_clock_mhz_mean=1980.0,
             mem_clock_mhz_mean=2619.0,
             throttle_reasons=[],
-            power_avg_1s_w=power,
+            power_avg_1s_w=round(power * 1000 * samples) / (1000 * samples),  # a mean of whole-mW readings
             power_per_gpu_w=(per_gpu,) * self.gpus,
             power_reading=self.reading,
         )

@@ -66,7 +66,7 @@ def _trial(
     power = watts * (1 + rng.gauss(0, 0.006))
     energy = round(power * duration * (1 + rng.gauss(0, 0.002)), 3)  # NVML's counter: whole millijoules
     samples = int(duration * SAMPLE_RATE_HZ)
-    return {
+    trial = {
         "index": index,
         "started_at_s": started_at_s,
         "power_reading": "nvml_power_instant_field",
@@ -86,8 +86,10 @@ def _trial(
         "sm_clock_mhz_mean": 1980.0,
         "mem_clock_mhz_mean": 2619.0,
         "throttle_reasons": [],
-        "host": {"cpu_load_1m": 1.0 + rng.random(), "cpu_steal_pct": 0.0},
+        "host": {"cpu_load_1m": 1.0 + rng.random(), "cpu_steal_pct": 0.0},  # in_nvml_units steps it
     }
+    in_nvml_units(trial)  # the clocks' and the 1-s average's means, as the sampler takes them
+    return trial
 
 
 def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
@@ -276,10 +278,18 @@ def in_nvml_units(t: dict[str, Any]) -> None:
     """A trial's readings as NVML and eco-collect's sampler give them (validator/readings.py): each
     board's counter energy in whole millijoules (the trial's energy their sum), the peak in whole
     milliwatts, the temperature in whole degrees, the sampler's energy its average power x duration
-    and its rate its samples over the window."""
+    and its rate its samples over the window, its clocks and NVML's 1-s average means of whole MHz and
+    mW over its samples, the host's load average in the kernel's steps of 1/2048."""
     t["power_peak_w"] = round(t["power_peak_w"], 3)
     t["temperature_max_c"] = float(round(t["temperature_max_c"]))
     t["sample_rate_hz"] = t["power_samples"] / t["duration_s"]  # the sampler's rate: samples over the window
+    count = max(1, t["power_samples"])  # clocks and the 1-s average: means of whole readings over the samples
+    for key, unit in (("sm_clock_mhz_mean", 1.0), ("mem_clock_mhz_mean", 1.0), ("power_nvml_avg_1s_w", 1000.0)):
+        if t.get(key) is not None:
+            t[key] = round(t[key] * unit * count) / (unit * count)
+    host = t.get("host") or {}
+    if host.get("cpu_load_1m") is not None:  # os.getloadavg(): the kernel's steps of 1/2048
+        host["cpu_load_1m"] = round(host["cpu_load_1m"] * 2048) / 2048
     if t.get("sampler_energy_j") is not None:  # the counter's (no counter: the energy is the sampler's)
         t["energy_per_gpu_j"] = [round(e, 3) for e in t["energy_per_gpu_j"]]
         t["energy_j"] = round(sum(t["energy_per_gpu_j"]), 3)

@@ -439,8 +439,9 @@ def test_nvml_1s_average_follows_the_trial_and_the_power_before_it(
     before = lag.powers_before(sub)[0][j]
     own = m.trials[j].power_avg_w
     value = factor * (min(own, before) if of == "least" else max(own, before))
+    n = m.trials[j].power_samples * 1000  # a mean of whole-mW readings over the window's samples
     trials = list(m.trials)
-    trials[j] = replace(trials[j], power_nvml_avg_1s_w=value)
+    trials[j] = replace(trials[j], power_nvml_avg_1s_w=round(value * n) / n)
     one = replace(sub, measurements=(replace(m, trials=tuple(trials)), *sub.measurements[1:]))
     found = [f.pointer for f in physics.check(one, "f.json") if f.code == "physics.power_range"]
     assert (f"/measurements/0/trials/{j}/power_nvml_avg_1s_w" in found) is rejected

@@ -115,12 +115,14 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     ),
     error(
         "provenance.driver_cuda",
-        "the CUDA major NVML names is not the one the driver's branch ships, or the CUDA driver is older than it",
+        "the CUDA major NVML names is not the one the driver's branch ships, the CUDA driver is older than it, or "
+        "the driver's branch no longer drives the board (after 580: Maxwell, Pascal, Volta)",
         "record the versions as NVML reports them (eco-collect does), never by hand",
     ),
     error(
         "provenance.software_versions",
-        "Python older than eco-collect supports, or a torch build labelled for another CUDA (or none) than torch_cuda",
+        "Python older than eco-collect supports, a torch build labelled for another CUDA (or none) than torch_cuda, "
+        "or torch built for a CUDA that dropped the board (CUDA 13: compute capability below 7.5)",
         "record the versions the measuring environment reports (eco-collect does), never by hand",
     ),
     error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),

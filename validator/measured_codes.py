@@ -32,7 +32,7 @@ MEASURED_CODES: tuple[Code, ...] = (
         "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
         "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit; or NVML's 1-s "
         "average over a trial of 2 s or more is not within 0.5-1.5 x the range of the trial's power and the "
-        "power before it",
+        "power before it, or not a mean of whole-mW readings over the window's samples",
         "check the GPU index, the sampler and the enforced limit NVML reports",
     ),
     error(
@@ -47,7 +47,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "physics.clocks",
-        "clocks below 100 MHz (below any board's idle), or beyond what the board reaches",
+        "clocks below 100 MHz (below any board's idle), beyond what the board reaches, or not a mean of whole-MHz "
+        "readings over the window's samples",
         "check the sampler's clock readings",
     ),
     error(
@@ -112,6 +113,11 @@ MEASURED_CODES: tuple[Code, ...] = (
         "let eco-collect measure perplexity, and only for pretrained weights",
     ),
     error("physics.temperature", "temperature outside 10-100 C or not whole degrees", "check the sensor readings"),
+    error(
+        "physics.host_load",
+        "host load average off the kernel's steps of 1/2048 and /proc/loadavg's hundredths",
+        "record the load average as os.getloadavg() gives it (eco-collect does); never edit trials by hand",
+    ),
     error("physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"),
     error(
         "physics.board_below_idle",

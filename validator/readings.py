@@ -9,10 +9,16 @@ collector/sampler.py, unchanged in this since the first collector commit b8cfd7c
 - the sampler's average power is its integrated energy over the window: sampler_energy_j is
   power_avg_w x duration_s (under power_integration, with no counter, the trial's energy is);
 - (the sampler's rate is its samples over the window: physics.sample_count holds that to 1e-6.)
+- a window's clocks are the mean of its samples' whole-MHz readings (each sample the mean over the boards),
+  and NVML's 1-s average the mean of its samples' whole-mW readings (summed over the boards): times the
+  samples (the one reading after the window where none lies inside) and the boards, each is a whole number;
+- the host's load average is os.getloadavg()'s: the kernel keeps it in steps of 1/2048 (a libc that asks
+  sysinfo() returns those) or /proc/loadavg prints it in hundredths (a libc that parses that file).
 
 Every trial of the real files (1,987, eco-collect 0.1.0-0.5.0) holds each of these to float rounding
-(mJ within 5e-8, mW within 2e-10, the product within 3e-16); a made-up reading holds them by chance
-only. Risk: a driver that reports power as a double field (the collector reads one as it comes).
+(mJ within 5e-8, mW within 2e-10, the product within 3e-16; attack v6: all 2,054 trials of eco-collect
+0.1.0-0.5.0 hold the clock and 1-s average means to 1.5e-8 of a whole sum, and every load average is
+a multiple of 1/2048); a made-up reading holds them by chance only. Risk: a driver that reports power as a double field (the collector reads one as it comes).
 """
 
 from __future__ import annotations
@@ -24,6 +30,13 @@ from .findings import Finding, make
 COUNTER_MJ_SLACK = 0.05  # of a millijoule: the float rounding of a counter difference (see above)
 PEAK_MW_SLACK = 1e-4  # of a milliwatt: a sum of at most 64 boards' readings
 IDENTITY = 1e-9  # relative: one product of two floats, written and read back
+# A mean of whole readings times its count: a float sum and a division undone, so a few ulps of the
+# sum (4e-16 relative at most); 1e-12 relative (or 1e-6 absolute) leaves a made-up value ~2e-6 odds.
+MEAN_SLACK, MEAN_FLOOR = 1e-12, 1e-6
+# The 1-s average's mean skips a sample whose NVML field read failed on its own (its instant read not):
+# a window may have up to this many fewer averaged samples than power samples.
+AVERAGE_GAPS = 3
+LOAD_STEPS = (65536, 100)  # sysinfo()'s fixed point (the kernel's 1/2048 steps within it), /proc/loadavg's
 COLLECTOR = "eco-collect"  # whose sampler and NVML reads these are
 
 
@@ -39,6 +52,45 @@ def check(sub: Submission, file: str) -> list[Finding]:
                 code, field, message = problem
                 out.append(make(code, file, f"/measurements/{i}/trials/{j}/{field}", message))
     return out
+
+
+def _whole_sum(mean: float, count: int) -> bool:
+    """Whether ``mean`` x ``count`` is a whole number: a mean of ``count`` whole readings."""
+    total = mean * count
+    return abs(total - round(total)) <= max(MEAN_FLOOR, MEAN_SLACK * abs(total))
+
+
+def _means(t: Trial) -> tuple[str, str, str] | None:
+    """Clocks and NVML's 1-s average as the sampler averages NVML's whole readings over the window."""
+    used = max(1, t.power_samples)  # no sample inside: the one reading just after the window
+    boards = max(1, len(t.energy_per_gpu_j))
+    for name, value in (("sm_clock_mhz_mean", t.sm_clock_mhz_mean), ("mem_clock_mhz_mean", t.mem_clock_mhz_mean)):
+        if not _whole_sum(value * boards, used):
+            return (
+                "physics.clocks",
+                name,
+                f"{value} MHz over {used} sample(s) of {boards} board(s) is not a mean of whole-MHz readings (NVML "
+                "reads clocks in whole MHz; eco-collect averages the window's samples)",
+            )
+    average = t.power_nvml_avg_1s_w
+    if average is not None and not any(
+        _whole_sum(average * 1000.0, n) for n in range(used, max(0, used - AVERAGE_GAPS - 1), -1)
+    ):
+        return (
+            "physics.power_range",
+            "power_nvml_avg_1s_w",
+            f"NVML's 1-s average {average} W over {used} sample(s) is not a mean of whole-mW readings (NVML reads "
+            "the field in milliwatts; eco-collect averages the window's samples)",
+        )
+    load = t.cpu_load_1m
+    if load is not None and not any(_off(load, 1.0 / steps) <= MEAN_FLOOR for steps in LOAD_STEPS):
+        return (
+            "physics.host_load",
+            "host/cpu_load_1m",
+            f"load average {load}: the kernel keeps it in steps of 1/2048 (sysinfo) and /proc/loadavg prints "
+            "hundredths; os.getloadavg() returns one of those",
+        )
+    return None
 
 
 def _off(value: float, unit: float) -> float:
@@ -71,4 +123,4 @@ def _trial(t: Trial, counter: bool) -> tuple[str, str, str] | None:
                     f"energy_per_gpu_j/{k}",
                     f"GPU {k}: {board_j} J, not a whole number of millijoules (NVML's energy counter counts them)",
                 )
-    return None
+    return _means(t)

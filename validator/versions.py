@@ -23,10 +23,58 @@ FIRST_BRANCH_OF_CUDA_MAJOR = ((13, 580), (12, 525), (11, 450), (10, 410))
 # older than this ran it. tests/test_versions.py keeps the two equal.
 MIN_PYTHON = Version("3.10")
 _DRIVER = "/environment/driver"
+# Compute capabilities below 7.5 (Maxwell, Pascal, Volta: of the table's boards, the V100s) left CUDA at
+# its 13.0 release (NVIDIA, CUDA 12.9 release notes and "Navigating GPU Architecture Support": offline
+# compilation and library support removed for compute capability 5.x, 6.x, 7.0 and 7.2, so no torch built
+# for CUDA 13 holds kernels or a cuBLAS for them) and the driver after branch 580 (NVIDIA's Unix driver
+# deprecation schedule: "The Release 580 series will be the last to support GPUs based on the Maxwell,
+# Pascal, and Volta architectures").
+OLDEST_CC_OF_CUDA_13 = (7, 5)
+LAST_BRANCH_BEFORE_TURING = 580
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
-    return _driver(sub, file) + _cuda_of_branch(sub, file) + _software(sub, file)
+    return _driver(sub, file) + _cuda_of_branch(sub, file) + _software(sub, file) + _before_turing(sub, file)
+
+
+def _capability(value: str) -> tuple[int, int] | None:
+    parts = value.split(".")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
+        return None  # the schema's pattern and reference.gpu_mismatch judge the spelling
+    return int(parts[0]), int(parts[1])
+
+
+def _before_turing(sub: Submission, file: str) -> list[Finding]:
+    """A board older than Turing runs no torch built for CUDA 13 and no driver after branch 580."""
+    env = sub.environment
+    capability = _capability(env.gpu.compute_capability)
+    if capability is None or capability >= OLDEST_CC_OF_CUDA_13:
+        return []
+    out = []
+    built = major(env.software.get("torch_cuda"))
+    if built is not None and built >= 13:
+        out.append(
+            make(
+                "provenance.software_versions",
+                file,
+                "/environment/software/torch_cuda",
+                f"torch built for CUDA {env.software.get('torch_cuda')!r} on a board of compute capability "
+                f"{env.gpu.compute_capability}: CUDA 13 dropped compute capabilities below 7.5 (no kernels, no cuBLAS)",
+            )
+        )
+    branch = major(env.driver.get("driver_version"))
+    nvml = env.driver.get("nvml_version") or ""
+    if branch is not None and branch > LAST_BRANCH_BEFORE_TURING and nvml.endswith("." + env.driver["driver_version"]):
+        out.append(
+            make(
+                "provenance.driver_cuda",
+                file,
+                f"{_DRIVER}/driver_version",
+                f"driver {env.driver['driver_version']!r} on a board of compute capability {env.gpu.compute_capability}: "
+                f"branch {LAST_BRANCH_BEFORE_TURING} is the last that drives Maxwell, Pascal and Volta boards",
+            )
+        )
+    return out
 
 
 def major(version: str | None) -> int | None:
