@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import synthetic
 
+from collector.nvml import Sample
+from collector.sampler import summarize_window
 from ecocompute import domain
 from validator import readings
 from validator.check import check_data
@@ -55,13 +57,34 @@ def test_a_one_second_average_off_whole_milliwatts_is_named() -> None:
     assert _codes(doc) == {"physics.power_range"}
 
 
-def test_a_one_second_average_missing_a_few_samples_passes() -> None:
-    """A sample whose average field failed on its own is left out of the mean: up to three may be."""
+@pytest.mark.parametrize("averaged", [11, 17, 23, 37])
+def test_a_one_second_average_missing_any_number_of_samples_passes(averaged: int) -> None:
+    """The sampler leaves a sample whose average field failed out of the mean (0.1.0 switched the field
+    off for the rest of the run at the first failure): a mean over any number of the window's samples."""
     doc = synthetic.submission(seed=9, n_measurements=1, n_trials=7)
     t = _trial(doc)
-    n = t["power_samples"] - 3
-    t["power_nvml_avg_1s_w"] = round(t["power_nvml_avg_1s_w"] * 1000 * n + 1) / (1000 * n)
+    n = t["power_samples"]
+    assert n == 42 and averaged < n - 3  # primes, none dividing 39-42: no count the old rule tried fits
+    samples = [
+        Sample(i * 0.01, 300.0, 50.0, 1980.0, 2619.0, 0, (299_000 + (i * 7919) % 997) / 1000 if i < averaged else None)
+        for i in range(n)
+    ]
+    window = summarize_window(
+        [*samples, Sample(9.0, 300.0, 50.0, 1980.0, 2619.0, 0)], 0.0, (n - 1) * 0.01, lambda _: []
+    )
+    assert window.samples == n
+    t["power_nvml_avg_1s_w"] = window.power_avg_1s_w
     assert _codes(doc) == set()
+
+
+def test_clocks_of_several_boards_without_an_energy_counter_are_their_samples_mean() -> None:
+    """Without the counter the trial has one energy for all boards: the clocks are still the boards' mean."""
+    doc = synthetic.submission(seed=12, n_measurements=1, n_trials=7)
+    doc["environment"]["gpu"]["count"] = 2
+    for t in doc["measurements"][0]["trials"]:
+        t["sm_clock_mhz_mean"] = (1980 * t["power_samples"] * 2 - 1) / (t["power_samples"] * 2)
+        t["energy_per_gpu_j"] = [t["energy_j"]]
+    assert readings.check(domain.parse(doc), "f.json") == []
 
 
 def test_hundredths_of_proc_loadavg_and_the_kernels_steps_pass() -> None:
@@ -77,5 +100,5 @@ def test_clocks_of_several_boards_are_their_samples_mean() -> None:
     for t in doc["measurements"][0]["trials"]:
         n = t["power_samples"]
         t["sm_clock_mhz_mean"] = (1980 * n * 3 - 1) / (n * 3)  # one board read a megahertz lower once
-        assert readings._means(domain.Trial.from_dict({**t, "energy_per_gpu_j": [1.0, 1.0, 1.0]})) is None
-        assert readings._means(domain.Trial.from_dict(t)) is not None  # on one board: not whole
+        assert readings._means(domain.Trial.from_dict(t), 3) is None
+        assert readings._means(domain.Trial.from_dict(t), 1) is not None  # on one board: not whole

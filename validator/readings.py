@@ -11,7 +11,8 @@ collector/sampler.py, unchanged in this since the first collector commit b8cfd7c
 - (the sampler's rate is its samples over the window: physics.sample_count holds that to 1e-6.)
 - a window's clocks are the mean of its samples' whole-MHz readings (each sample the mean over the boards),
   and NVML's 1-s average the mean of its samples' whole-mW readings (summed over the boards): times the
-  samples (the one reading after the window where none lies inside) and the boards, each is a whole number;
+  samples (the one reading after the window where none lies inside) and the boards, each is a whole number
+  (the 1-s average's mean leaves out a sample whose field read failed, so its count may be any from 1 up);
 - the host's load average is os.getloadavg()'s: the kernel keeps it in steps of 1/2048 (a libc that asks
   sysinfo() returns those) or /proc/loadavg prints it in hundredths (a libc that parses that file).
 
@@ -23,6 +24,8 @@ a multiple of 1/2048); a made-up reading holds them by chance only. Risk: a driv
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ecocompute.domain import Submission, Trial
 
 from .findings import Finding, make
@@ -33,9 +36,9 @@ IDENTITY = 1e-9  # relative: one product of two floats, written and read back
 # A mean of whole readings times its count: a float sum and a division undone, so a few ulps of the
 # sum (4e-16 relative at most); 1e-12 relative (or 1e-6 absolute) leaves a made-up value ~2e-6 odds.
 MEAN_SLACK, MEAN_FLOOR = 1e-12, 1e-6
-# The 1-s average's mean skips a sample whose NVML field read failed on its own (its instant read not):
-# a window may have up to this many fewer averaged samples than power samples.
-AVERAGE_GAPS = 3
+# The 1-s average's mean leaves out a sample whose field read failed (0.2.0-0.5.0: that sample, however
+# many fail; 0.1.0: every sample after the first failure, the field switched off for the rest of the run),
+# so it is a mean of any number of whole-mW readings from 1 to the window's samples (review 22).
 LOAD_STEPS = (65536, 100)  # sysinfo()'s fixed point (the kernel's 1/2048 steps within it), /proc/loadavg's
 COLLECTOR = "eco-collect"  # whose sampler and NVML reads these are
 
@@ -44,10 +47,11 @@ def check(sub: Submission, file: str) -> list[Finding]:
     if sub.collector_name != COLLECTOR:  # another collector's units are its own: provenance.collector names it
         return []
     counter = sub.protocol.energy_method == "nvml_energy_counter"
+    boards = max(1, sub.environment.gpu.count)  # the sampler's boards (per-GPU energies: one without a counter)
     out: list[Finding] = []
     for i, m in enumerate(sub.measurements):
         for j, t in enumerate(m.trials):
-            problem = _trial(t, counter)
+            problem = _trial(t, counter, boards)
             if problem:
                 code, field, message = problem
                 out.append(make(code, file, f"/measurements/{i}/trials/{j}/{field}", message))
@@ -60,10 +64,16 @@ def _whole_sum(mean: float, count: int) -> bool:
     return abs(total - round(total)) <= max(MEAN_FLOOR, MEAN_SLACK * abs(total))
 
 
-def _means(t: Trial) -> tuple[str, str, str] | None:
+def _mean_of_some(mean: float, most: int) -> bool:
+    """Whether ``mean`` is a mean of 1 to ``most`` whole readings: the nearest fraction with a denominator
+    of at most ``most`` lies within float rounding of it (an honest mean's own count: a few ulps off)."""
+    nearest = Fraction(mean).limit_denominator(most)
+    return abs(mean - nearest.numerator / nearest.denominator) <= MEAN_SLACK * abs(mean)
+
+
+def _means(t: Trial, boards: int) -> tuple[str, str, str] | None:
     """Clocks and NVML's 1-s average as the sampler averages NVML's whole readings over the window."""
     used = max(1, t.power_samples)  # no sample inside: the one reading just after the window
-    boards = max(1, len(t.energy_per_gpu_j))
     for name, value in (("sm_clock_mhz_mean", t.sm_clock_mhz_mean), ("mem_clock_mhz_mean", t.mem_clock_mhz_mean)):
         if not _whole_sum(value * boards, used):
             return (
@@ -73,14 +83,12 @@ def _means(t: Trial) -> tuple[str, str, str] | None:
                 "reads clocks in whole MHz; eco-collect averages the window's samples)",
             )
     average = t.power_nvml_avg_1s_w
-    if average is not None and not any(
-        _whole_sum(average * 1000.0, n) for n in range(used, max(0, used - AVERAGE_GAPS - 1), -1)
-    ):
+    if average is not None and not _mean_of_some(average * 1000.0, used):
         return (
             "physics.power_range",
             "power_nvml_avg_1s_w",
-            f"NVML's 1-s average {average} W over {used} sample(s) is not a mean of whole-mW readings (NVML reads "
-            "the field in milliwatts; eco-collect averages the window's samples)",
+            f"NVML's 1-s average {average} W is not a mean of whole-mW readings over at most {used} sample(s) (NVML "
+            "reads the field in milliwatts; eco-collect averages the window's samples that read it)",
         )
     load = t.cpu_load_1m
     if load is not None and not any(_off(load, 1.0 / steps) <= MEAN_FLOOR for steps in LOAD_STEPS):
@@ -99,7 +107,7 @@ def _off(value: float, unit: float) -> float:
     return abs(units - round(units))
 
 
-def _trial(t: Trial, counter: bool) -> tuple[str, str, str] | None:
+def _trial(t: Trial, counter: bool, boards: int) -> tuple[str, str, str] | None:
     if t.temperature_max_c != round(t.temperature_max_c):
         return "physics.temperature", "temperature_max_c", f"{t.temperature_max_c} C: NVML reads whole degrees"
     if _off(t.power_peak_w, 1e-3) > PEAK_MW_SLACK:
@@ -123,4 +131,4 @@ def _trial(t: Trial, counter: bool) -> tuple[str, str, str] | None:
                     f"energy_per_gpu_j/{k}",
                     f"GPU {k}: {board_j} J, not a whole number of millijoules (NVML's energy counter counts them)",
                 )
-    return _means(t)
+    return _means(t, boards)
