@@ -110,9 +110,9 @@ def host_signals(before: CpuTimes | None, after: CpuTimes | None) -> dict[str, f
     steal = None
     if before and after and after.total > before.total:
         steal = 100.0 * (after.steal - before.steal) / (after.total - before.total)
-    try:
+    try:  # Windows has no os.getloadavg: the load is then unknown (null), as where the OS refuses it
         load = os.getloadavg()[0]
-    except OSError:
+    except (OSError, AttributeError):
         load = None
     return {"cpu_load_1m": load, "cpu_steal_pct": steal}
 
