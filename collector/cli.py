@@ -33,6 +33,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:  # ignored by whoever started us (as Python leaves an ignored SIGINT): kept
+        yield
+        return
     restore = previous if previous is not None else signal.SIG_DFL  # None: set outside Python
 
     def terminated(_signum: int, _frame: Any) -> None:

@@ -97,3 +97,14 @@ def test_a_malformed_hub_variable_is_refused_before_anything_is_measured(
     with pytest.raises(HubEnvironmentError, match="HF_HUB_DOWNLOAD_TIMEOUT='nan' is not a whole number"):
         collect(_request(tmp_path, tiny_config), hooks=_hooks())
     assert not (tmp_path / "repo" / ".eco-collect").exists()
+
+
+def test_a_sigterm_the_caller_ignores_stays_ignored_during_a_run() -> None:
+    """An inherited SIG_IGN is the caller's choice, as Python keeps an ignored SIGINT (review 22)."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with cli._sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
