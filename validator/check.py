@@ -17,7 +17,19 @@ from ecocompute import domain, ids, reference
 from ecocompute.cli import printable
 from ecocompute.reference import Reference
 
-from . import buildable, contract, fabrication, hardware, loading, paths, physics, protocol, provenance, recompute
+from . import (
+    buildable,
+    contract,
+    fabrication,
+    hardware,
+    loading,
+    outliers,
+    paths,
+    physics,
+    protocol,
+    provenance,
+    recompute,
+)
 from .findings import Finding, Severity, make
 from .jsonpos import lines_of
 
@@ -39,6 +51,7 @@ class Checked:
     gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
     # the trials' (start, end) in epoch seconds: one board runs one trial at a time (duplicate.gpu_time)
     busy: tuple[tuple[float, float], ...] = ()
+    levels: tuple[outliers.Level, ...] = ()  # passing rows by configuration: history.outlier
 
     @property
     def accepted(self) -> bool:
@@ -125,6 +138,7 @@ def _check_data(
         fingerprints=prints,
         gpu=(gpu.uuid_sha256, identity_of_board),
         busy=_busy(sub),
+        levels=outliers.levels(sub),
     )
 
 

@@ -173,6 +173,13 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     ),
     error("history.renamed", "an accepted submission was renamed or moved", "keep accepted files where they are"),
     warning(
+        "history.outlier",
+        "a passing row's energy per token (gross or net), throughput or idle power lies beyond 1.5 x the median of "
+        "the accepted rows of its configuration on the same GPU model (at least two)",
+        "maintainers: a whole file scaled by one factor passes every single-file check; ask how the board differs "
+        "(power limit, clocks, driver) and for the run's log before merging",
+    ),
+    warning(
         "reference.changed",
         "a reference table (GPUs, models, collectors, prompts) differs from the base of the change",
         "maintainers: check every changed row against its cited source before merging",

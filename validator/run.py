@@ -14,7 +14,7 @@ from pathlib import Path
 from ecocompute import parallel, reference
 from ecocompute.cli import EcoError, printable
 
-from . import history
+from . import history, outliers
 from .check import Checked, check_file
 from .findings import Finding, Severity, make
 from .paths import root_of_folder
@@ -106,7 +106,8 @@ def _places(items: Sequence[str], shown: int = 5) -> str:
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
     """What needs several files: the same submission id, measurement, trials or GPU uuid again, within
     a file (measurements), across candidates or against the accepted pool. Each duplicate group is
-    reported once per candidate file that holds a copy (every such file is rejected, none twice)."""
+    reported once per candidate file that holds a copy (every such file is rejected, none twice). And
+    each candidate's passing rows against the accepted pool's of their configuration (outliers)."""
     pool = [c for c in [*accepted, *candidates] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
     seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -122,6 +123,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
+    levels = outliers.reference_of([c.levels for c in accepted])
     findings = []
     for c in candidates:
         if c.submission_id is None:
@@ -133,6 +135,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
             )
         findings += _exact(c, seen_hash) + _near(c, seen_hash, owner)
         findings += overlapping.get(c.path, [])
+        findings += outliers.findings(c.path, c.levels, levels)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
             findings.append(

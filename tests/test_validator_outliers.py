@@ -1,0 +1,120 @@
+"""history.outlier: a pull request's passing rows against the accepted rows of their configuration on
+the same GPU model. A whole file scaled by one factor passes every single-file check (attack v6); the
+accepted files are what is left to compare it with, as a warning for the maintainer."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from validator import outliers
+from validator.check import check_data
+from validator.findings import Severity
+from validator.run import cross_file_findings, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = sorted((ROOT / "submissions").glob("*/*.json"))
+
+
+def _doc(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def shared() -> tuple[tuple[object, ...], list[Path]]:
+    """The configuration measured in the most real files, and those files."""
+    files: dict[tuple[object, ...], list[Path]] = {}
+    for path in REAL:
+        for level in check_data(_doc(path), path.name).levels:
+            files.setdefault(level.key, []).append(path)
+    key = max(files, key=lambda k: (len(set(files[k])), str(k)))
+    paths = sorted(set(files[key]))
+    assert len(paths) >= 3, "the real files hold a configuration of three sessions"
+    return key, paths
+
+
+def _scaled(doc: dict[str, Any], factor: float, fields: tuple[str, ...]) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    for m in out["measurements"]:
+        if m["summary"] is not None:
+            for name in fields:
+                m["summary"][name] *= factor
+    return out
+
+
+def test_no_real_file_is_an_outlier_against_the_others() -> None:
+    """Each real file against all the others as the accepted pool: none is named (the margin: real
+    sessions of one configuration lie within 1.11 x of each other's median)."""
+    checked = [check_data(_doc(p), p.name) for p in REAL]
+    for i, c in enumerate(checked):
+        found = cross_file_findings([c], checked[:i] + checked[i + 1 :])
+        assert not [f for f in found if f.code == "history.outlier"], c.path
+
+
+@pytest.mark.parametrize(
+    ("factor", "fields", "quantity"),
+    [
+        (0.37, ("energy_per_token_j_mean", "net_energy_per_token_j_mean", "idle_power_w"), "energy_per_token_j_mean"),
+        (2.5, ("throughput_tok_s_mean",), "throughput_tok_s_mean"),
+        (0.5, ("net_energy_per_token_j_mean",), "net_energy_per_token_j_mean"),
+        (1.8, ("idle_power_w",), "idle_power_w"),
+    ],
+)
+def test_a_scaled_row_is_named_against_the_accepted_rows_of_its_configuration(
+    shared: tuple[tuple[object, ...], list[Path]], factor: float, fields: tuple[str, ...], quantity: str
+) -> None:
+    key, paths = shared
+    accepted = [check_data(_doc(p), p.name) for p in paths[1:]]
+    candidate = check_data(_scaled(_doc(paths[0]), factor, fields), "pr.json")
+    found = [f for f in cross_file_findings([candidate], accepted) if f.code == "history.outlier"]
+    (index,) = [lv.index for lv in candidate.levels if lv.key == key]
+    named = [f for f in found if f.pointer == f"/measurements/{index}/summary/{quantity}"]
+    assert named and named[0].severity is Severity.WARNING
+    shown = float(named[0].message.split(" x the median")[0].rsplit(" ", 1)[1])
+    assert shown > outliers.OUTLIER_FACTOR or shown < 1 / outliers.OUTLIER_FACTOR
+
+
+def test_one_accepted_row_is_no_reference_and_the_pull_requests_own_files_are_none(
+    shared: tuple[tuple[object, ...], list[Path]],
+) -> None:
+    """A single accepted session is one board's word; candidates never vouch for each other (a pull
+    request cannot bring its own majority)."""
+    _, paths = shared
+    scaled = check_data(_scaled(_doc(paths[0]), 0.37, ("energy_per_token_j_mean",)), "pr.json")
+    others = [check_data(_doc(p), p.name) for p in paths[1:]]
+    assert not [f for f in cross_file_findings([scaled], others[:1]) if f.code == "history.outlier"]
+    assert not [f for f in cross_file_findings([scaled, *others], []) if f.code == "history.outlier"]
+
+
+def test_the_warning_reaches_eco_validate_from_the_accepted_folder(
+    tmp_path: Path, shared: tuple[tuple[object, ...], list[Path]]
+) -> None:
+    """Through validate(): the accepted folder is the reference; the scaled file is named (beside
+    whatever else its edit broke), the honest one is not."""
+    _, paths = shared
+    accepted = tmp_path / "accepted" / "ecocompute-bot"
+    accepted.mkdir(parents=True)
+    for p in paths[1:]:
+        (accepted / p.name).write_bytes(p.read_bytes())
+    pr = tmp_path / "pr"
+    pr.mkdir()
+    honest, scaled = pr / "honest.json", pr / "scaled.json"
+    honest.write_bytes(paths[0].read_bytes())
+    scaled.write_text(json.dumps(_scaled(_doc(paths[0]), 0.37, ("energy_per_token_j_mean",))), encoding="utf-8")
+    report = validate([honest, scaled], accepted_root=tmp_path / "accepted")
+    named = Counter(Path(f.file).name for f in report.findings if f.code == "history.outlier")
+    assert named["scaled.json"] >= 1 and named["honest.json"] == 0
+
+
+def test_rows_that_did_not_pass_or_lack_a_configuration_match_are_not_compared() -> None:
+    reference = {("H100", 1): [(1.0, 1.0, 1.0, 1.0), (1.1, 1.0, 1.0, 1.0)]}
+    far = outliers.Level(("H100", 1), 0, (3.0, 1.0, 1.0, 1.0))
+    other = outliers.Level(("H200", 1), 1, (3.0, 1.0, 1.0, 1.0))
+    found = outliers.findings("f.json", [far, other], reference)
+    assert [f.pointer for f in found] == ["/measurements/0/summary/energy_per_token_j_mean"]
+    assert "2.86 x the median (1.05)" in found[0].message
