@@ -99,7 +99,10 @@ class Runner:
             per_gpu = tuple((b - a) / (t1 - t0) for a, b in zip(e0, e1, strict=True))
             return IdleReading(sum(per_gpu), per_gpu)
         window = self.sampler.window(t0, t1)
-        return IdleReading(window.power_avg_w, window.power_per_gpu_w or (window.power_avg_w,))
+        # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
+        # to a different figure wherever the readings vary and the samples are not evenly spread
+        per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
+        return IdleReading(window.power_avg_w, per_board)
 
     def trial(self, index: int, role: str, requests: int) -> Trial:
         for attempt in range(2):
@@ -135,7 +138,8 @@ class Runner:
             duration_s=t1 - t0,
             generated_tokens=tokens,
             energy_j=sum(per_gpu) if per_gpu is not None else window.energy_j,
-            energy_per_gpu_j=tuple(per_gpu) if per_gpu is not None else (window.energy_j,),
+            # no counter: each board's sampled power integrated over the window (0.1.0-0.5.0 wrote one value)
+            energy_per_gpu_j=tuple(per_gpu) if per_gpu is not None else window.energy_per_gpu_j or (window.energy_j,),
             power_avg_w=window.power_avg_w,
             power_peak_w=window.power_peak_w,
             power_samples=window.samples,

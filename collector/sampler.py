@@ -36,32 +36,51 @@ class WindowStats:
     mem_clock_mhz_mean: float
     throttle_reasons: list[str]
     power_avg_1s_w: float | None = None  # mean of NVML's 1-s average field over the window
-    power_per_gpu_w: tuple[float, ...] = ()  # mean per GPU of the samples in the window
     power_reading: str = "nvml_power_instant_field"  # or nvml_power_usage / mixed: what the samples read
+    # each board's sampled power integrated over the window as energy_j is: they sum to it (to float
+    # rounding), the trial's energy per GPU where no energy counter reads it
+    energy_per_gpu_j: tuple[float, ...] = ()
 
 
-def _interp(a: Sample, b: Sample, t: float) -> float:
+def _total(s: Sample) -> float:
+    return s.power_w
+
+
+def _interp(a: Sample, b: Sample, t: float, power: Callable[[Sample], float] = _total) -> float:
+    pa, pb = power(a), power(b)
     if b.t_s == a.t_s:
-        return a.power_w
-    return a.power_w + (b.power_w - a.power_w) * (t - a.t_s) / (b.t_s - a.t_s)
+        return pa
+    return pa + (pb - pa) * (t - a.t_s) / (b.t_s - a.t_s)
+
+
+def _integral(
+    samples: tuple[list[Sample], list[Sample], list[Sample]],
+    t0: float,
+    t1: float,
+    power: Callable[[Sample], float] = _total,
+) -> float:
+    """Trapezoid integral of ``power`` over [t0, t1] (before, inside, after the window), the ends
+    interpolated from their neighbours."""
+    before, inside, after = samples
+    first = inside[0] if inside else after[0]
+    last = inside[-1] if inside else before[-1]
+    points = [(t0, _interp(before[-1], first, t0, power) if before else power(first))]
+    points += [(s.t_s, power(s)) for s in inside]
+    points.append((t1, _interp(last, after[0], t1, power) if after else power(last)))
+    return math.fsum((tb - ta) * (pa + pb) / 2 for (ta, pa), (tb, pb) in itertools.pairwise(points))
 
 
 def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Callable[[int], list[str]]) -> WindowStats:
-    """Trapezoid integral of power over [t0, t1], with the ends interpolated from neighbours."""
+    """Trapezoid integral of power over [t0, t1], with the ends interpolated from neighbours; each
+    board's power integrated the same way."""
     inside = [s for s in samples if t0 <= s.t_s <= t1]
     before = [s for s in samples if s.t_s < t0]
     after = [s for s in samples if s.t_s > t1]
     if not inside and not (before and after):
         raise CollectError(f"sampler has no readings for the window {t0:.3f}-{t1:.3f} s")
-    points: list[tuple[float, float]] = []
-    first = inside[0] if inside else after[0]
-    last = inside[-1] if inside else before[-1]
-    points.append((t0, _interp(before[-1], first, t0) if before else first.power_w))
-    points += [(s.t_s, s.power_w) for s in inside]
-    points.append((t1, _interp(last, after[0], t1) if after else last.power_w))
-    energy = math.fsum((tb - ta) * (pa + pb) / 2 for (ta, pa), (tb, pb) in itertools.pairwise(points))
+    energy = _integral((before, inside, after), t0, t1)
     duration = t1 - t0
-    used = inside or [first]
+    used = inside or [after[0]]
     mask = 0
     for s in used:
         mask |= s.throttle_mask
@@ -80,7 +99,9 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
         mem_clock_mhz_mean=math.fsum(s.mem_clock_mhz for s in used) / len(used),
         throttle_reasons=names(mask),
         power_avg_1s_w=math.fsum(averaged) / len(averaged) if averaged else None,
-        power_per_gpu_w=tuple(math.fsum(s.power_per_gpu_w[g] for s in used) / len(used) for g in range(gpus)),
+        energy_per_gpu_j=tuple(
+            _integral((before, inside, after), t0, t1, lambda s, g=g: s.power_per_gpu_w[g]) for g in range(gpus)
+        ),
         power_reading=reading,
     )
 

@@ -60,6 +60,9 @@ class Board:
     def mean_power_w(self, t0: float, t1: float) -> float:
         return (self.energy_j(t1) - self.energy_j(t0)) / (t1 - t0)
 
+    def power_at(self, t: float) -> float:
+        return ([p for since, p in self.changes if since <= t] or [self.changes[0][1]])[-1]  # idle before
+
 
 class FakeSampler:
     """The sampler process's answer, computed from the board: exact mean power over a window."""
@@ -90,7 +93,7 @@ class FakeSampler:
             mem_clock_mhz_mean=2619.0,
             throttle_reasons=[],
             power_avg_1s_w=round(power * 1000 * samples) / (1000 * samples),  # a mean of whole-mW readings
-            power_per_gpu_w=(per_gpu,) * self.gpus,
+            energy_per_gpu_j=(per_gpu * (t1 - t0),) * self.gpus,
             power_reading=self.reading,
         )
 

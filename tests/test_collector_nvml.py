@@ -262,3 +262,21 @@ def test_a_board_that_cannot_report_its_limit_is_named_in_the_refusal() -> None:
         assert nvml.unlike_boards() == [
             f"board 1 (enforced power limit (mW): unsupported) differs from board 0 ({limit})"
         ]
+
+
+def test_each_boards_power_is_integrated_over_the_window_as_the_sum_is() -> None:
+    """Each board's trapezoid over the window, its ends interpolated as the sum's: the boards' integrals add
+    up to the window's energy, and one board's is that energy to the bit (a one-board file is unchanged)."""
+
+    def sample(t: float, *watts: float) -> Sample:
+        return Sample(t, sum(watts), 45, 1980, 2619, 0, None, tuple(watts))
+
+    two = [sample(0.0, 100.0, 60.0), sample(0.5, 300.0, 61.0), sample(1.0, 200.0, 59.0), sample(1.5, 100.0, 60.0)]
+    w = summarize_window(two, 0.25, 1.25, lambda _m: [])
+    assert w.energy_per_gpu_j == pytest.approx((231.25, 60.0), rel=1e-12)  # by hand: trapezoids, ends interpolated
+    assert sum(w.energy_per_gpu_j) == pytest.approx(w.energy_j, rel=1e-15)
+    one = [sample(s.t_s, s.power_per_gpu_w[0] + 0.001 * k) for k, s in enumerate(two)]
+    w = summarize_window(one, 0.25, 1.25, lambda _m: [])
+    assert w.energy_per_gpu_j == (w.energy_j,)
+    inside_none = summarize_window(two, 0.6, 0.9, lambda _m: [])  # no sample inside: its neighbours
+    assert sum(inside_none.energy_per_gpu_j) == pytest.approx(inside_none.energy_j, rel=1e-15)

@@ -118,7 +118,12 @@ MEASURED_CODES: tuple[Code, ...] = (
         "host load average off the kernel's steps of 1/2048 and /proc/loadavg's hundredths",
         "record the load average as os.getloadavg() gives it (eco-collect does); never edit trials by hand",
     ),
-    error("physics.per_gpu_sum", "per-GPU energies do not add up to the trial energy", "never edit trials by hand"),
+    error(
+        "physics.per_gpu_sum",
+        "per-GPU energies do not add up to the trial energy, or are not one per GPU (eco-collect 0.1.0-0.5.0 without "
+        "an energy counter: one, the trial's, however many GPUs)",
+        "never edit trials by hand",
+    ),
     error(
         "physics.board_below_idle",
         "a GPU holds less than half its idle draw over a trial (a warm-up too)",
@@ -164,7 +169,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.placement",
-        "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up",
+        "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up (eco-collect "
+        "0.1.0-0.5.0 without an energy counter: one per GPU, each board's mean of samples, not held to the total)",
         "let eco-collect record the placement and the idle windows",
     ),
     error(

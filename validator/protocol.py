@@ -10,7 +10,7 @@ from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
-from . import replay, timeline
+from . import readings, replay, timeline
 from .findings import Finding, make
 
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
@@ -34,7 +34,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         findings += _engine(m, base, file, recorded, sub.protocol.output_tokens)
         if recorded:
             findings += _stop(m, base, file, gates, early_stop)
-            findings += _placement(m, base, file, sub.environment.gpu.count)
+            findings += _placement(m, base, file, sub.environment.gpu.count, readings.one_sum_without_counter(sub))
     return findings
 
 
@@ -256,7 +256,9 @@ def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyS
     return []
 
 
-def _placement(m: Measurement, base: str, file: str, gpus: int) -> list[Finding]:
+def _placement(m: Measurement, base: str, file: str, gpus: int, sample_means: bool = False) -> list[Finding]:
+    """``sample_means``: each board's idle is the mean of its samples, not its share of the total
+    (readings.LAST_ONE_SUM_VERSION)."""
     out = []
     if m.placement is not None:
         outside = sorted({p for p in m.placement.device_map.values() if p >= gpus})
@@ -286,7 +288,11 @@ def _placement(m: Measurement, base: str, file: str, gpus: int) -> list[Finding]
         ):
             if per_gpu is None:
                 continue
-            if len(per_gpu) != gpus or total is None or not stats.close(sum(per_gpu), total, rel=1e-6, abs_tol=1e-6):
+            if (
+                len(per_gpu) != gpus
+                or total is None
+                or not (sample_means or stats.close(sum(per_gpu), total, rel=1e-6, abs_tol=1e-6))
+            ):
                 out.append(
                     make(
                         "protocol.placement",

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from packaging.version import InvalidVersion, Version
+
 from ecocompute.domain import Submission, Trial
 
 from .findings import Finding, make
@@ -41,6 +43,28 @@ MEAN_SLACK, MEAN_FLOOR = 1e-12, 1e-6
 # so it is a mean of any number of whole-mW readings from 1 to the window's samples (review 22).
 LOAD_STEPS = (65536, 100)  # sysinfo()'s fixed point (the kernel's 1/2048 steps within it), /proc/loadavg's
 COLLECTOR = "eco-collect"  # whose sampler and NVML reads these are
+# Without an energy counter (power_integration), eco-collect 0.1.0-0.5.0 wrote the window's integral of
+# the boards' summed power as the one per-GPU energy, however many boards (collector/runner.py:
+# ``(window.energy_j,)``, the very float of energy_j), and each board's idle as the mean of its samples
+# inside the window while the idle total is the integral over the window / its duration, its ends
+# interpolated towards the readings beside it. The two sum apart wherever the readings vary: by uneven
+# spacing (the real summarize_window, 5-s windows at 20 Hz: up to 2.5e-3 with readings rippling +-10 %,
+# 2.5e-2 with one-second stalls on top), and by the edges, which reach into the trial just before (a
+# 1-s window after a 250 W trial on a 70 W idle: 6 %). Nothing in the file bounds that, so such a file's
+# per-GPU idle is held to its count and the board's idle range (physics.idle_range), not to the total; a
+# file of one sum over several boards has no board's share for the per-board bounds to judge. Later
+# versions integrate each board's power (review 22 F5).
+LAST_ONE_SUM_VERSION = Version("0.5.0")
+
+
+def one_sum_without_counter(sub: Submission) -> bool:
+    """Whether the file is eco-collect 0.1.0-0.5.0's under power_integration (see above)."""
+    if sub.collector_name != COLLECTOR or sub.protocol.energy_method != "power_integration":
+        return False
+    try:
+        return Version(sub.collector_version) <= LAST_ONE_SUM_VERSION
+    except InvalidVersion:  # provenance.collector names it
+        return False
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
