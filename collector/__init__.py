@@ -1,3 +1,3 @@
 """eco-collect: energy measurements of LLM inference on a contributor's NVIDIA GPU."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

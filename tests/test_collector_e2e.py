@@ -39,8 +39,8 @@ from ecocompute.gates import Gates
 from validator.run import exit_code, validate
 
 EPOCH = datetime(
-    2026, 11, 22, tzinfo=timezone.utc
-)  # fake time 0: after eco-collect 0.5.0 (a day of grace), not in the future
+    2026, 11, 23, tzinfo=timezone.utc
+)  # fake time 0: eco-collect 0.6.0 released the next day (a day of grace), not in the future
 
 
 @pytest.fixture

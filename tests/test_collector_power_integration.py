@@ -119,6 +119,7 @@ def _as_written_by_0_5_0(doc: dict[str, Any], sampled: NvmlSampler) -> dict[str,
         now = tuple(e / (t1 - t0) for e in summarize_window(samples, t0, t1, lambda _m: []).energy_per_gpu_j)
         means[now] = [math.fsum(s.power_per_gpu_w[g] for s in used) / len(used) for g in range(sampled.gpus)]
     old = copy.deepcopy(doc)
+    old["collector"]["version"] = "0.5.0"
     for m in old["measurements"]:
         for name in ("power_per_gpu_before_w", "power_per_gpu_after_w"):
             m["idle"][name] = means[tuple(m["idle"][name])]

@@ -171,3 +171,15 @@ def test_a_run_resumed_where_auto_chose_one_after_another_is_held_to_its_idle_wi
     m = doc["measurements"][2]
     _idle(m, before=m["idle"]["power_before_w"] + 45)
     assert _codes(doc) == {"protocol.idle_window"}
+
+
+def test_the_resumed_run_note_excuses_the_sequential_label_of_old_releases_only() -> None:
+    """eco-collect 0.6.0 labels such a run interleaved (review 21): its file with the note and
+    interleaved: false over alternating rows is a label that contradicts its trials."""
+    from collector.schedule import SEQUENTIAL_NOTE
+
+    doc = _real(H200)
+    doc["protocol"]["interleaved"] = False
+    doc["measurements"][-1]["notes"].append(f"{SEQUENTIAL_NOTE}: all 4 precisions at once need about 60 GiB")
+    doc["collector"]["version"] = "0.6.0"
+    assert "protocol.session_time" in _codes(doc)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
+from packaging.version import Version
+
 from ecocompute.domain import Submission
 
+from . import versions
 from .findings import Finding, make
 
 # eco-collect's idle window lasts protocol.idle_window_s on the trials' clock; between the trials of a
@@ -52,11 +55,15 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
 # auto measured one after another. A run resumed in a session whose free memory was short (another process
 # on the board) measured the rest so, and eco-collect 0.1.0-0.5.0 wrote interleaved: false though rows of
 # its first session alternate: such a file is held to its groups' idle windows, not to the label.
+# eco-collect 0.6.0 labels such a run interleaved: the note excuses the label for older releases only.
 RESUMED_SEQUENTIAL_NOTE = "configurations measured one after another, not interleaved"
+LAST_SEQUENTIAL_LABEL_VERSION = Version("0.5.0")
 
 
 def _resumed_sequentially(sub: Submission) -> bool:
-    return any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for m in sub.measurements for n in m.notes)
+    return versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION) and any(
+        n.startswith(RESUMED_SEQUENTIAL_NOTE) for m in sub.measurements for n in m.notes
+    )
 
 
 def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[int, int]]]:

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ecocompute.domain import Submission, Trial
 
+from . import versions
 from .findings import Finding, make
 
 COUNTER_MJ_SLACK = 0.05  # of a millijoule: the float rounding of a counter difference (see above)
@@ -59,12 +60,7 @@ LAST_ONE_SUM_VERSION = Version("0.5.0")
 
 def one_sum_without_counter(sub: Submission) -> bool:
     """Whether the file is eco-collect 0.1.0-0.5.0's under power_integration (see above)."""
-    if sub.collector_name != COLLECTOR or sub.protocol.energy_method != "power_integration":
-        return False
-    try:
-        return Version(sub.collector_version) <= LAST_ONE_SUM_VERSION
-    except InvalidVersion:  # provenance.collector names it
-        return False
+    return sub.protocol.energy_method == "power_integration" and versions.collector_at_most(sub, LAST_ONE_SUM_VERSION)
 
 
 def check(sub: Submission, file: str) -> list[Finding]:

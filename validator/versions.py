@@ -235,3 +235,14 @@ def _label_meaning(label: str) -> str:
     if digits is not None:
         return f"for CUDA {digits[:-1]}.{digits[-1]}"
     return "without CUDA (for the CPU)" if label == "cpu" else "for AMD's ROCm, not CUDA"
+
+
+def collector_at_most(sub: Submission, last: Version) -> bool:
+    """Whether eco-collect ``last`` or an older release wrote ``sub``: a rule an old release's files
+    cannot meet is relaxed for them only (a newer collector writes what the rule holds)."""
+    if sub.collector_name != "eco-collect":  # another collector: provenance.collector names it
+        return False
+    try:
+        return Version(sub.collector_version) <= last
+    except InvalidVersion:  # provenance.collector names it
+        return False
