@@ -154,7 +154,7 @@ def _rename_onto_reserved(tmp: str, target: Path) -> None:
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
     try:
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException:  # Ctrl-C or SIGTERM too: our empty reservation must not stay as a submission
         os.unlink(target)
         raise
 
