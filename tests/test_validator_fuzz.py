@@ -1,0 +1,116 @@
+"""Fuzz 7: schema-valid files at the schema's edges never crash a rule, and the replay and the run over
+files stay linear (a row's every gate window was summarised anew, the early-stop rule read every trial
+so far after each trial, and each of N copies of a file listed all the others)."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+import pytest
+import synthetic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecocompute import domain
+from ecocompute.gates import EarlyStop, Gates, ImplausibleAfter, implausible
+from validator import replay
+
+# --- the early-stop rule asked after every trial ------------------------------------------------------
+
+
+def _trial(index: int, role: str, requests: int, duration_s: float) -> domain.Trial:
+    return domain.Trial.from_dict(
+        {
+            "index": index,
+            "role": role,
+            "requests": requests,
+            "duration_s": duration_s,
+            "generated_tokens": 640 * requests,
+            "energy_j": 1000.0,
+            "energy_per_gpu_j": [1000.0],
+            "power_avg_w": 100.0,
+            "power_peak_w": 110.0,
+            "power_samples": 200,
+            "sample_rate_hz": 20.0,
+            "sampler_energy_j": 1000.0,
+            "temperature_max_c": 50.0,
+            "sm_clock_mhz_mean": 1980.0,
+            "mem_clock_mhz_mean": 2619.0,
+            "throttle_reasons": [],
+            "host": {"cpu_load_1m": None, "cpu_steal_pct": None},
+        }
+    )
+
+
+@st.composite
+def _rows(draw: Any) -> tuple[list[domain.Trial], Gates, EarlyStop, list[int]]:
+    """A row (warm-ups resized at random, sizes changing after them too), gates, a rule, and the prefix
+    lengths asked: rising mostly, any order sometimes."""
+    warmups = draw(st.integers(0, 4))
+    sizes = draw(st.lists(st.integers(1, 3), min_size=0, max_size=30))
+    durations = draw(st.lists(st.floats(9.0, 11.0), min_size=len(sizes), max_size=len(sizes)))
+    roles = ["warmup" if j < warmups else draw(st.sampled_from(["discarded", "measured"])) for j in range(len(sizes))]
+    trials = [_trial(j, r, s, d) for j, (r, s, d) in enumerate(zip(roles, sizes, durations, strict=True))]
+    gates = Gates(min_trials=draw(st.integers(2, 6)), throughput_cv_max_pct=draw(st.sampled_from([0.5, 1.0, 2.0])))
+    rule = EarlyStop(
+        probability_max=draw(st.sampled_from([0.05, 0.3, 0.5])),
+        confidence=draw(st.sampled_from([0.5, 0.75, 0.99])),
+        evidence_min_trials=draw(st.integers(3, 8)),
+    )
+    ends = draw(st.lists(st.integers(0, len(trials)), max_size=len(trials) + 1))
+    return trials, gates, rule, ends if draw(st.booleans()) else sorted(ends)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=_rows())
+def test_implausible_after_answers_as_implausible_asked_anew(
+    case: tuple[list[domain.Trial], Gates, EarlyStop, list[int]],
+) -> None:
+    trials, gates, rule, ends = case
+    asked = ImplausibleAfter(trials, gates, rule)
+    for end in ends:
+        assert asked(end) == implausible(trials[:end], gates, rule)
+
+
+class _Counted(domain.Trial):
+    """A trial that counts how often its throughput is read (dataclasses.replace keeps the class)."""
+
+    reads = 0
+
+    @property
+    def throughput_tok_s(self) -> float:
+        _Counted.reads += 1
+        return self.generated_tokens / self.duration_s
+
+
+def _long_row(window: int, gates: dict[str, float]) -> domain.Submission:
+    """One row of 300 trials after its warm-ups, drifting in 1 % steps; the last ``window`` measured."""
+    doc = synthetic.submission(seed=9, n_measurements=1, n_trials=302)
+    doc["protocol"]["gates"].update(max_trials=1000, min_trials=window, **gates)
+    m = doc["measurements"][0]
+    after = [t for t in m["trials"] if t["role"] != "warmup"]
+    for k, t in enumerate(after):
+        synthetic.stretch(t, 1 + 0.01 * ((k // 3) % 7))
+        t["role"] = "measured" if k >= len(after) - window else "discarded"
+    sub = domain.parse(doc)
+    counted = tuple(_Counted(**{f.name: getattr(t, f.name) for f in fields(t)}) for t in sub.measurements[0].trials)
+    return replace(sub, measurements=(replace(sub.measurements[0], trials=counted),))
+
+
+@pytest.mark.parametrize(
+    ("window", "gates"),
+    [
+        # every window fails the throughput gate and none makes passing implausible: the early-stop rule
+        # at every step read every trial before it (quadratic)
+        (5, {"throughput_cv_max_pct": 2.0}),
+        # every window is under the throughput gate and fails the power gate: every step summarised its
+        # window of 100 trials (a 5-MB file of such rows took 7.5 s)
+        (100, {"throughput_cv_max_pct": 100.0, "power_cv_max_pct": 1e-9}),
+    ],
+)
+def test_the_replay_reads_each_throughput_a_bounded_number_of_times(window: int, gates: dict[str, float]) -> None:
+    sub = _long_row(window, gates)
+    _Counted.reads = 0
+    assert replay.check(sub, "long.json") == []
+    assert _Counted.reads <= 3 * len(sub.measurements[0].trials)
