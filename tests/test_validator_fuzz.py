@@ -4,19 +4,23 @@ so far after each trial, and each of N copies of a file listed all the others)."
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from dataclasses import fields, replace
+from functools import cache
 from typing import Any
 
 import pytest
 import synthetic
-from hypothesis import given, settings
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecocompute import domain
 from ecocompute.gates import EarlyStop, Gates, ImplausibleAfter, implausible
 from validator import replay
-from validator.check import Checked
+from validator.check import Checked, check_data
 from validator.run import cross_file_findings
 
 # --- the early-stop rule asked after every trial ------------------------------------------------------
@@ -140,3 +144,129 @@ def test_thousands_of_copies_of_one_file_cost_linear_time_over_files() -> None:
         "c/f0002.json#/measurements/1, c/f0003.json#/measurements/1, c/f0004.json#/measurements/1, "
         "c/f0005.json#/measurements/1 and 2993 more)",
     ]
+
+
+# --- property: a valid file at the schema's edges never crashes a rule -----------------------------------
+
+
+@cache
+def _bounds() -> dict[str, tuple[float, float, bool, bool]]:
+    """Per property name: the schema's (lowest, highest, lowest excluded, integer) where it bounds a number."""
+    schema = json.loads((ROOT / "schema" / "submission.schema.json").read_text(encoding="utf-8"))
+    defs, out = schema["$defs"], {}
+
+    def walk(node: Any, name: str | None) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, None)
+        if not isinstance(node, dict):
+            return
+        if name is not None:
+            ref = node.get("$ref", "")
+            rule = {**defs.get(ref.rsplit("/", 1)[-1], {}), **node} if ref.startswith("#/$defs/") else node
+            kinds = rule.get("type") if isinstance(rule.get("type"), list) else [rule.get("type")]
+            low = rule.get("minimum", rule.get("exclusiveMinimum"))
+            if low is not None and ("number" in kinds or "integer" in kinds):
+                excluded = "minimum" not in rule
+                out.setdefault(name, (low, rule.get("maximum", 1e15), excluded, "integer" in kinds))
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                for child, below in value.items():
+                    walk(below, child)
+            else:
+                walk(value, name if key == "items" else None)
+
+    walk(schema, None)
+    return out
+
+
+def _edge(draw: Any, bound: tuple[float, float, bool, bool]) -> float | int:
+    low, high, excluded, integer = bound
+    if integer:
+        return draw(st.sampled_from([int(low), int(low) + 1, int(high), int(high) - 1]))
+    lowest = 5e-324 if excluded and low == 0 else (low if not excluded else low * (1 + 1e-15))
+    return draw(st.sampled_from([lowest, 5e-324 if low <= 0 else lowest, float(high), high * (1 - 1e-15), 1e-300]))
+
+
+def _leaves(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    if isinstance(value, dict):
+        return [(at, value)] + [leaf for k, v in value.items() for leaf in _leaves(v, (*at, k))]
+    if isinstance(value, list):
+        return [(at, value)] + [leaf for i, v in enumerate(value) for leaf in _leaves(v, (*at, i))]
+    return [(at, value)]
+
+
+def _node(doc: Any, at: tuple[Any, ...]) -> Any:
+    for key in at:
+        doc = doc[key]
+    return doc
+
+
+@st.composite
+def _edited(draw: Any) -> dict[str, Any]:
+    """A small valid file with a few edits: a number at its schema bound (one trial's, or every trial's of
+    a row), a null, a list emptied, repeated, reversed or shuffled, an optional key dropped."""
+    doc = _base(draw(st.integers(0, 3)))
+    doc = copy.deepcopy(doc)
+    bounds = _bounds()
+    for _ in range(draw(st.integers(1, 4))):
+        leaves = [(at, v) for at, v in _leaves(doc) if at]
+        at, value = draw(st.sampled_from(leaves))
+        kind = draw(st.sampled_from(["edge", "edge", "row", "null", "list", "drop"]))
+        parent, key = _node(doc, at[:-1]), at[-1]
+        if kind in ("edge", "row") and isinstance(key, str) and key in bounds and not isinstance(value, bool):
+            new = _edge(draw, bounds[key])
+            siblings = _node(doc, at[:-2]) if kind == "row" and len(at) > 2 and isinstance(at[-2], int) else [parent]
+            for sibling in siblings:
+                if isinstance(sibling, dict) and key in sibling:
+                    sibling[key] = new
+        elif kind == "null":
+            parent[key] = None
+        elif kind == "list" and isinstance(value, list):
+            how = draw(st.sampled_from(["empty", "repeat", "reverse", "shuffle"]))
+            if how == "empty":
+                value.clear()
+            elif how == "repeat" and value:
+                value.extend(copy.deepcopy(value[-1:]) * draw(st.integers(1, 40)))
+            elif how == "reverse":
+                value.reverse()
+            elif how == "shuffle":
+                value[:] = draw(st.permutations(value))
+        elif kind == "drop" and isinstance(key, str):
+            del parent[key]
+    return doc
+
+
+@cache
+def _base(kind: int) -> dict[str, Any]:
+    if kind < 2:
+        return synthetic.submission(seed=kind, n_measurements=2, n_trials=8, models=2)
+    real = sorted((ROOT / "submissions").rglob("*.json"))
+    return json.loads(real[-kind].read_text(encoding="utf-8"))
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(doc=_edited())
+def test_a_valid_file_at_the_schemas_edges_never_crashes_a_rule(doc: dict[str, Any]) -> None:
+    start = time.perf_counter()
+    findings = check_data(doc, "edited.json", repo_path=None)
+    assert time.perf_counter() - start < 1.0
+    assert [f.message for f in findings.findings if f.code == "validator.internal_error"] == []
+
+
+def test_the_edits_reach_the_rules() -> None:
+    """Not vacuous: the schema bounds are read (every bounded number of a trial), and an edit at one is
+    judged by the rules, not stopped at the schema."""
+    bounds = _bounds()
+    assert {"duration_s", "power_samples", "sample_rate_hz", "started_at_s", "cpu_load_1m"} <= bounds.keys()
+    doc = copy.deepcopy(_base(0))
+    for t in doc["measurements"][0]["trials"]:
+        t["sample_rate_hz"] = 5e-324
+    codes = {f.code for f in check_data(doc, "edited.json").findings}
+    assert "schema.violation" not in codes and "validator.internal_error" not in codes
+    assert codes
