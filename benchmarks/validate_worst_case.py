@@ -111,6 +111,20 @@ def rows_that_never_pass(n: int) -> Doc:
     return doc
 
 
+def windows_under_the_throughput_gate(n: int) -> Doc:
+    """The same rows with a gate window of 500 trials, every window under the throughput gate (100 %) and
+    none under the power gate: replay.py judges each of the 500 windows of a row on all three of its
+    series (fuzz 7: a summary of every window, 7.5 s for 5 MB)."""
+    doc = rows_that_never_pass(n)
+    window = 500
+    doc["protocol"]["gates"].update(min_trials=window, throughput_cv_max_pct=100.0, power_cv_max_pct=1e-9)
+    for m in doc["measurements"]:
+        after = [t for t in m["trials"] if t["role"] != "warmup"]
+        for k, t in enumerate(after):
+            t["role"] = "measured" if k >= len(after) - window else "discarded"
+    return doc
+
+
 def _long_array(budget: int) -> Doc:
     doc = synthetic.submission(seed=7, n_measurements=2, n_trials=7)
     doc["measurements"][0]["trials"][3]["energy_per_gpu_j"] = [1.5] * (budget // 6)
@@ -152,6 +166,7 @@ CASES: dict[str, Callable[[int], Doc]] = {
     "identical measurements": identical_measurements,
     "many measurements": many_measurements,
     "rows that never pass": rows_that_never_pass,
+    "windows under the gate": windows_under_the_throughput_gate,
 }
 
 

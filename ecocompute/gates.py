@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
@@ -117,3 +118,52 @@ def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) ->
         return False
     chance = stats.window_pass_probability(evidence, n, gates.throughput_cv_max_pct, early_stop.confidence)
     return chance < early_stop.probability_max
+
+
+class ImplausibleAfter:
+    """``implausible(trials[:end], gates, early_stop)`` asked for a rising ``end``, in time linear in
+    the trials over all questions: the early-stop replay (validator/replay.py) asks after every trial of
+    a row, and asked anew each question read every trial so far and sorted their differences (a row of
+    gates.max_trials = 1,000 trials: half a million reads and a thousand sorts; 11 such rows in a 5-MB
+    file took a second). The same floats in the same order, so the same answers: the throughputs past
+    warm-up, the evidence at the last trial's size in trial order, and its consecutive differences kept
+    sorted (bisect) as trials are appended. A falling ``end`` or a new size starts that part again."""
+
+    def __init__(self, trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) -> None:
+        self._trials, self._gates, self._early_stop = trials, gates, early_stop
+        self._end = 0
+        self._post: list[float] = []  # throughputs past warm-up of trials[:end]
+        self._size: int | None = None  # the request count the evidence is of
+        self._evidence: list[float] = []  # throughputs of trials[:end] at that size, in order
+        self._differences: list[float] = []  # |consecutive differences| of the evidence, sorted
+
+    def __call__(self, end: int) -> bool:
+        trials = self._trials
+        if end < self._end or end > len(trials):
+            return implausible(trials[:end], self._gates, self._early_stop)
+        size = trials[end - 1].requests if end else None
+        if size != self._size:  # the evidence of another size: read again from the first trial
+            self._size, self._evidence, self._differences = size, [], []
+            self._add_evidence(0, self._end)
+        for t in trials[self._end : end]:
+            if t.role != "warmup":
+                self._post.append(t.throughput_tok_s)
+        self._add_evidence(self._end, end)
+        self._end = end
+        n = self._gates.min_trials
+        window = self._post[-n:]
+        if len(window) < n or stats.cv_pct(window) < self._gates.throughput_cv_max_pct:
+            return False
+        if len(self._evidence) < self._early_stop.evidence_needed(self._gates):
+            return False
+        spread = stats.short_term_cv_of(self._differences, self._evidence)
+        chance = stats.pass_probability(spread, n, self._gates.throughput_cv_max_pct, self._early_stop.confidence)
+        return chance < self._early_stop.probability_max
+
+    def _add_evidence(self, start: int, end: int) -> None:
+        for t in self._trials[start:end]:
+            if t.requests == self._size:
+                value = t.throughput_tok_s
+                if self._evidence:
+                    bisect.insort(self._differences, abs(value - self._evidence[-1]))
+                self._evidence.append(value)

@@ -181,13 +181,18 @@ def short_term_cv(values: Sequence[float]) -> tuple[float, float]:
     move it), scaled to a standard deviation for normal noise; and its effective degrees of freedom.
 
     Returns (cv as a fraction, dof)."""
-    m = len(values)
-    if m < 3:
+    if len(values) < 3:
         raise ValueError("the spread of fewer than three trials says nothing")
-    differences = sorted(abs(b - a) for a, b in itertools.pairwise(values))
+    return short_term_cv_of(sorted(abs(b - a) for a, b in itertools.pairwise(values)), values)
+
+
+def short_term_cv_of(differences: Sequence[float], values: Sequence[float]) -> tuple[float, float]:
+    """``short_term_cv(values)`` given ``differences``, the sorted absolute differences of consecutive
+    ``values`` (at least three): kept sorted as values are appended, a caller that asks after every new
+    value (the early-stop replay, gates.ImplausibleAfter) pays no sort per question."""
     half = len(differences) // 2
     median = differences[half] if len(differences) % 2 else (differences[half - 1] + differences[half]) / 2
-    return median / _MEDIAN_ABS_DIFF_PER_SIGMA / mean(values), _ROBUST_DOF_PER_DIFFERENCE * (m - 1)
+    return median / _MEDIAN_ABS_DIFF_PER_SIGMA / mean(values), _ROBUST_DOF_PER_DIFFERENCE * (len(values) - 1)
 
 
 def window_pass_probability(values: Sequence[float], window: int, gate_cv_pct: float, confidence: float) -> float:
@@ -195,7 +200,12 @@ def window_pass_probability(values: Sequence[float], window: int, gate_cv_pct: f
     spread at the lower end of its one-sided ``confidence`` interval (the optimistic case), from
     ``values`` (all post-warm-up throughputs so far). For normal trials with spread sigma, the window's
     sample variance is sigma^2 chi2(window - 1) / (window - 1)."""
-    cv, dof = short_term_cv(values)
+    return pass_probability(short_term_cv(values), window, gate_cv_pct, confidence)
+
+
+def pass_probability(spread: tuple[float, float], window: int, gate_cv_pct: float, confidence: float) -> float:
+    """``window_pass_probability`` given ``short_term_cv``'s (cv, dof) of the values."""
+    cv, dof = spread
     if cv == 0:
         return 1.0
     cv_low = cv * math.sqrt(dof / chi2_ppf(confidence, dof))

@@ -14,11 +14,10 @@ constants).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from ecocompute import stats
 from ecocompute.domain import Measurement, Submission
-from ecocompute.gates import EarlyStop, Gates, evaluate, implausible
+from ecocompute.gates import EarlyStop, Gates, ImplausibleAfter
 
 from .findings import Finding, make
 from .recompute import roles_problem
@@ -105,26 +104,41 @@ def _steps(
     """After each trial past warm-up but the last, the gate window (its last min_trials) neither passed
     nor made passing implausible: eco-collect would have stopped there. ``past_warm_up_only``: a row that
     7a15feb's early stop may have run (eco-collect 0.2.0), which weighed the trials past warm-up only,
-    is named only where that rule found passing implausible too."""
+    is named only where that rule found passing implausible too.
+
+    A window passes when each of its three CVs is under its gate (gates.evaluate of its summary: the
+    window holds min_trials trials, so no other gate applies); the series are read once per row and
+    each window's CVs computed only as far as the first that fails, and the early-stop rule is asked
+    through gates.ImplausibleAfter, in time linear in the row (asked anew after every trial, a row of
+    1,000 trials cost a second: fuzz 7)."""
     n = gates.min_trials
     post = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
     if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
         return []
+    throughput = [t.throughput_tok_s for t in m.trials]
+    power = [t.power_avg_w for t in m.trials]
+    per_token = [t.energy_per_token_j for t in m.trials]
+    stop = None if early_stop is None else ImplausibleAfter(m.trials, gates, early_stop)
+    stop_past_warm_up = (
+        ImplausibleAfter([m.trials[j] for j in post], gates, early_stop)
+        if early_stop is not None and past_warm_up_only
+        else None
+    )
     for k in range(n - 1, len(post) - 1):
-        at = post[k]
-        window = m.trials[post[k - n + 1] : at + 1]
+        at, first = post[k], post[k - n + 1]  # the window: trials first..at (past warm-up, consecutive)
         # the throughput gate first (cheap): a window under it may pass; one at or above it may be implausible
-        below = stats.cv_pct([t.throughput_tok_s for t in window]) < gates.throughput_cv_max_pct
-        if below and evaluate(stats.summarize([replace(t, role="measured") for t in window], 0.0), gates).passed:
+        below = stats.cv_pct(throughput[first : at + 1]) < gates.throughput_cv_max_pct
+        if (
+            below
+            and stats.cv_pct(power[first : at + 1]) < gates.power_cv_max_pct
+            and stats.cv_pct(per_token[first : at + 1]) < gates.energy_per_token_cv_max_pct
+        ):
             why = "passed its gates"
         elif (
             not below
-            and early_stop is not None
-            and implausible(m.trials[: at + 1], gates, early_stop)
-            and not (
-                past_warm_up_only
-                and not implausible([t for t in m.trials[: at + 1] if t.role != "warmup"], gates, early_stop)
-            )
+            and stop is not None
+            and stop(at + 1)
+            and not (stop_past_warm_up is not None and not stop_past_warm_up(k + 1))
         ):
             why = "made passing implausible (the early-stop rule)"  # it reads roles as warm-up or not
         else:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,8 +100,14 @@ def check_files(paths: Sequence[Path], now: datetime | None = None, reference_di
     return [c for chunk in chunks for c in chunk]
 
 
-def _places(items: Sequence[str], shown: int = 5) -> str:
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+SHOWN_PLACES = 5  # places a message names; the rest are counted
+
+
+def _places(items: Sequence[str], shown: int = SHOWN_PLACES, total: int | None = None) -> str:
+    """The first ``shown`` of ``items`` and how many more (``total``: all of them, where ``items`` holds
+    the first ones only)."""
+    total = len(items) if total is None else total
+    more = f" and {total - shown} more" if total > shown else ""
     return ", ".join(items[:shown]) + more
 
 
@@ -124,16 +132,28 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     levels = outliers.reference_of([c.levels for c in accepted])
+    # each group of files sharing an id sorted once, and each group of identical measurements counted by
+    # file once: a candidate's message names the first few of the others and counts the rest, so
+    # thousands of copies of one file cost linear time, not a list of all the others per copy (fuzz 7)
+    shared_ids = {i: sorted(paths) for i, paths in seen_id.items() if len(paths) > 1}
+    per_file = {h: Counter(p for p, _ in places) for h, places in seen_hash.items() if len(places) > 1}
     findings = []
     for c in candidates:
         if c.submission_id is None:
             continue
-        others = [p for p in seen_id[c.submission_id] if p != c.path]
-        if others:
+        paths = shared_ids.get(c.submission_id, [])
+        own = bisect.bisect_right(paths, c.path) - bisect.bisect_left(paths, c.path)
+        if len(paths) > own:
+            others = [p for p in paths[: SHOWN_PLACES + own] if p != c.path]
             findings.append(
-                make("duplicate.submission_id", c.path, "/submission_id", f"also used by {_places(sorted(others))}")
+                make(
+                    "duplicate.submission_id",
+                    c.path,
+                    "/submission_id",
+                    f"also used by {_places(others, total=len(paths) - own)}",
+                )
             )
-        findings += _exact(c, seen_hash) + _near(c, seen_hash, owner)
+        findings += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
         findings += overlapping.get(c.path, [])
         findings += outliers.findings(c.path, c.levels, levels)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
@@ -197,17 +217,20 @@ def _overlapping_sessions(
     }
 
 
-def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]]) -> list[Finding]:
+def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], per_file: dict[str, Counter[str]]) -> list[Finding]:
     """duplicate.measurement across files: one finding per group of identical measurements this file
-    holds a copy of (copies inside one file are fabrication.check's)."""
+    holds a copy of (copies inside one file are fabrication.check's). ``per_file``: each group's copies
+    counted by file."""
     out, reported = [], set()
     for i, h in enumerate(c.hashes):
         group = seen_hash[h]
         if group[0][0] == c.path or h in reported:
             continue  # this file holds the first of them (or no other file has one)
         reported.add(h)
-        copies = [f"{p}#/measurements/{j}" for p, j in group[1:] if p != c.path]
-        also = f" (copies also at {_places(copies)})" if copies else ""
+        others = (f"{p}#/measurements/{j}" for p, j in group[1:] if p != c.path)
+        copies = list(itertools.islice(others, SHOWN_PLACES))  # the file's own copies skipped: its size bounds them
+        total = len(group) - 1 - per_file[h][c.path]
+        also = f" (copies also at {_places(copies, total=total)})" if copies else ""
         original = f"{group[0][0]}#/measurements/{group[0][1]}"
         out.append(make("duplicate.measurement", c.path, f"/measurements/{i}", f"identical to {original}{also}"))
     return out
