@@ -118,3 +118,17 @@ def test_rows_that_did_not_pass_or_lack_a_configuration_match_are_not_compared()
     found = outliers.findings("f.json", [far, other], reference)
     assert [f.pointer for f in found] == ["/measurements/0/summary/energy_per_token_j_mean"]
     assert "2.86 x the median (1.05)" in found[0].message
+
+
+def test_a_prompt_of_another_seed_is_the_same_configuration(shared: tuple[tuple[object, ...], list[Path]]) -> None:
+    """Random prompt ids of another seed (their own hash, the same count) cost the same: keyed by the
+    prompt's hash, attack v6's scaled file with seed 1 was a configuration of its own, compared with
+    nothing (review 23)."""
+    _, paths = shared
+    doc = _doc(paths[0])
+    other = copy.deepcopy(doc)
+    vocab_source = other["protocol"]["prompt"]["source"].split(":")
+    other["protocol"]["prompt"]["source"] = ":".join([vocab_source[0], "1", vocab_source[2]])
+    other["protocol"]["prompt"]["sha256"] = "0" * 64
+    keys = {lv.key for lv in check_data(doc, "a.json").levels}
+    assert keys and keys == {lv.key for lv in check_data(other, "b.json").levels}

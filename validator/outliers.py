@@ -50,7 +50,9 @@ class Level:
 
 def levels(sub: domain.Submission) -> tuple[Level, ...]:
     """The rows of ``sub`` that passed their gates, keyed by their configuration on the GPU model: the
-    board's name and count, the model and its weights, precision, engine, batch size and workload."""
+    board's name and count, the model and its weights, precision, engine, batch size and workload (the
+    tokens generated and the prompt's length: a seeded prompt of another seed, its own hash, costs the
+    same, and keyed by hash it made a configuration of its own that nothing was compared with)."""
     gpu, proto = sub.environment.gpu, sub.protocol
     out = []
     for i, m in enumerate(sub.measurements):
@@ -69,7 +71,7 @@ def levels(sub: domain.Submission) -> tuple[Level, ...]:
             m.engine.name,
             m.batch_size,
             proto.output_tokens,
-            proto.prompt_sha256,
+            proto.prompt_tokens,  # not the prompt's hash: another seed of random ids costs the same
         )
         out.append(Level(key, i, values))
     return tuple(out)
