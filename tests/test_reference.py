@@ -139,6 +139,16 @@ def test_collector_releases_cover_the_current_and_the_rewrite() -> None:
     assert catalogue.SCHEMA_VERSION in REF.releases[("eco-collect", __version__)].schema_versions
 
 
+def test_the_package_version_is_the_collectors() -> None:
+    """pyproject's version is what pip and importlib.metadata report: eco-collect 0.6.0 shipped as
+    package 0.5.0 (review 23)."""
+    from collector import __version__
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("version = ")]
+    assert line == f'version = "{__version__}"'
+
+
 def test_the_accepted_list_is_exactly_the_older_committed_files() -> None:
     older = {}
     for path in (ROOT / "submissions").rglob("*.json"):
