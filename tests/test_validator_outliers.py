@@ -61,7 +61,6 @@ def test_no_real_file_is_an_outlier_against_the_others() -> None:
     [
         (0.37, ("energy_per_token_j_mean", "net_energy_per_token_j_mean", "idle_power_w"), "energy_per_token_j_mean"),
         (2.5, ("throughput_tok_s_mean",), "throughput_tok_s_mean"),
-        (0.5, ("net_energy_per_token_j_mean",), "net_energy_per_token_j_mean"),
         (1.8, ("idle_power_w",), "idle_power_w"),
     ],
 )
@@ -132,3 +131,15 @@ def test_a_prompt_of_another_seed_is_the_same_configuration(shared: tuple[tuple[
     other["protocol"]["prompt"]["sha256"] = "0" * 64
     keys = {lv.key for lv in check_data(doc, "a.json").levels}
     assert keys and keys == {lv.key for lv in check_data(other, "b.json").levels}
+
+
+def test_net_energy_is_compared_only_where_it_is_at_least_half_of_gross() -> None:
+    """Net energy magnifies idle power: a row whose net is a fifth of gross moves past 1.5 x on an honest
+    host idling 10 % above the reference's; gross energy and idle power speak for it there (review 23)."""
+    reference = {("H100", 1): [(1.0, 0.2, 1.0, 1.0), (1.0, 0.2, 1.0, 1.0)]}
+    small_net = outliers.Level(("H100", 1), 0, (1.0, 0.1, 1.0, 1.05))  # net 10 % of gross: not compared
+    assert outliers.findings("f.json", [small_net], reference) == []
+    reference = {("H100", 1): [(1.0, 0.9, 1.0, 1.0), (1.0, 0.9, 1.0, 1.0)]}
+    half_net = outliers.Level(("H100", 1), 0, (1.0, 0.55, 1.0, 1.0))  # net 0.61 x the median, 55 % of gross
+    (found,) = outliers.findings("f.json", [half_net], reference)
+    assert found.pointer == "/measurements/0/summary/net_energy_per_token_j_mean"

@@ -174,8 +174,9 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error("history.renamed", "an accepted submission was renamed or moved", "keep accepted files where they are"),
     warning(
         "history.outlier",
-        "a passing row's energy per token (gross or net), throughput or idle power lies beyond 1.5 x the median of "
-        "the accepted rows of its configuration on the same GPU model (at least two)",
+        "a passing row's energy per token (gross, or net where it is at least half of gross), throughput or idle "
+        "power lies beyond 1.5 x the median of the accepted rows of its configuration on the same GPU model "
+        "(at least two)",
         "maintainers: a whole file scaled by one factor passes every single-file check; ask how the board differs "
         "(power limit, clocks, driver) and for the run's log before merging",
     ),
