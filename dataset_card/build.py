@@ -162,6 +162,7 @@ def _check_and_flatten(folder: Path, paths: list[Path]) -> tuple[list[Checked], 
             for name, values in trials.items():
                 values += file_trials[name]
         c.submission = None
+        c.levels = ()  # history.outlier compares with an accepted pool: the build has none (report_for)
         checked.append(c)
     return checked, {
         "measurements": writer.unsorted_table(measurements, CONFIGS["measurements"]),

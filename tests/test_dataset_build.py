@@ -365,3 +365,15 @@ def test_a_row_that_misses_a_column_is_a_bug_not_a_null() -> None:
         writer.unsorted_table([whole, row], CONFIGS["submissions"])
     with pytest.raises(ValueError, match="misspelt"):
         writer.unsorted_table([whole, {**whole, "misspelt": 1}], CONFIGS["submissions"])
+
+
+def test_the_builds_workers_send_back_no_outlier_levels(tmp_path: Path) -> None:
+    """history.outlier compares a pull request with an accepted pool; the build has none, so its workers
+    drop each file's levels rather than pickle 100,000 of them to a parent that never reads them."""
+    folder = tmp_path / "submissions"
+    (folder / "ecocompute-bot").mkdir(parents=True)
+    real = sorted((ROOT / "submissions" / "ecocompute-bot").glob("*.json"))[-1]
+    shutil.copy(real, folder / "ecocompute-bot" / real.name)
+    assert check_file(real).levels, "a real file has passing rows"
+    (checked,), _ = build_module._check_and_flatten(folder, [folder / "ecocompute-bot" / real.name])
+    assert checked.accepted and checked.levels == ()

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import json
+import math
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import synthetic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.nvml import Sample
 from collector.sampler import summarize_window
@@ -102,3 +106,25 @@ def test_clocks_of_several_boards_are_their_samples_mean() -> None:
         t["sm_clock_mhz_mean"] = (1980 * n * 3 - 1) / (n * 3)  # one board read a megahertz lower once
         assert readings._means(domain.Trial.from_dict(t), 3) is None
         assert readings._means(domain.Trial.from_dict(t), 1) is not None  # on one board: not whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    readings_mw=st.lists(st.integers(min_value=0, max_value=2_000_000), min_size=1, max_size=60),
+    extra=st.integers(min_value=0, max_value=5_000),
+    made_up=st.floats(min_value=1.0, max_value=2e6, allow_nan=False),
+)
+def test_the_usual_case_shortcut_of_the_1s_average_rule_decides_as_the_fraction_does(
+    readings_mw: list[int], extra: int, made_up: float
+) -> None:
+    """readings._mean_of_some first tries the window's own count (every sample read the field): a
+    shortcut, never a different verdict from the nearest fraction of at most that many readings."""
+
+    def by_fraction(mean: float, most: int) -> bool:
+        nearest = Fraction(mean).limit_denominator(most)
+        return abs(mean - nearest.numerator / nearest.denominator) <= readings.MEAN_SLACK * abs(mean)
+
+    most = len(readings_mw) + extra
+    for mean in (math.fsum(readings_mw) / len(readings_mw), made_up):
+        if mean > 0:
+            assert readings._mean_of_some(mean, most) == by_fraction(mean, most)
