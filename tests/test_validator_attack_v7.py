@@ -55,3 +55,36 @@ def test_a_maintainer_freezes_files_the_base_holds(repo: Path, valid_doc: dict[s
     _freeze(tables, rel, (repo / rel).read_bytes() + b" ", "1.4.0")  # other bytes at that path
     code, out = _run("--base", "base")
     assert code == 1 and "history.accepted_added" in _codes(out)
+
+
+def _models_with(tmp_path: Path, edit: Any) -> Path:
+    folder = tmp_path / "tables"
+    shutil.copytree(reference.PACKAGE_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    table = json.loads((folder / "models.json").read_text(encoding="utf-8"))
+    edit(table["models"])
+    (folder / "models.json").write_text(json.dumps(table), encoding="utf-8")
+    return folder
+
+
+def test_a_dense_model_takes_no_active_parameter_count(tmp_path: Path) -> None:
+    """active_parameter_count is for a mixture of experts: set on a dense Qwen2.5-32B row by the pull
+    request that submits its file, it cut the roofline and both energy floors 33-fold (a real H200 file at
+    3.8 x its throughput passed with a reference.changed warning only)."""
+    import pytest
+
+    def dense(models: list[dict[str, Any]]) -> None:
+        row = next(m for m in models if m["id"] == "Qwen/Qwen2.5-32B-Instruct")
+        row["active_parameter_count"] = 1_000_000_000
+
+    with pytest.raises(reference.ReferenceError, match="active_parameter_count 1000000000 on a dense qwen2"):
+        reference.load(_models_with(tmp_path / "a", dense))
+
+    def same(models: list[dict[str, Any]]) -> None:  # equal to the total: harmless, accepted
+        row = next(m for m in models if m["id"] == "Qwen/Qwen2.5-32B-Instruct")
+        row["active_parameter_count"] = row["parameter_count"]
+
+    def mixture(models: list[dict[str, Any]]) -> None:  # a type without a formula keeps its column
+        models.append({**models[0], "id": "org/moe", "model_type": "mixtral", "active_parameter_count": 10**8})
+
+    reference.load(_models_with(tmp_path / "b", same))
+    assert reference.load(_models_with(tmp_path / "c", mixture)).models["org/moe"].active_parameter_count == 10**8
