@@ -172,6 +172,12 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "accepted files are never removed in a PR; ask a maintainer",
     ),
     error("history.renamed", "an accepted submission was renamed or moved", "keep accepted files where they are"),
+    error(
+        "history.accepted_added",
+        "accepted.json gains a row that does not freeze a file the base already holds with those bytes",
+        "accepted.json exempts files accepted before from the current schema version: measure with a released "
+        "eco-collect, which writes the current version",
+    ),
     warning(
         "history.outlier",
         "a passing row's energy per token (gross, or net where it is at least half of gross), throughput or idle "

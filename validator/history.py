@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ SUBMISSIONS_DIR = "submissions/"
 # The tables that judge every file (boards, models, collectors, prompts): a pull request may add its
 # board there, so CI shows each changed table to the maintainer who reviews it.
 REFERENCE_DIR = "ecocompute/reference/"
+# The files accepted under an older schema version, frozen by their bytes: a row exempts those bytes
+# from the current version, so a row may only freeze a file that the base already holds.
+ACCEPTED_TABLE = REFERENCE_DIR + "accepted.json"
 
 
 # GitHub logins: letters, digits and hyphens, at most 39 characters (case-insensitive); a GitHub App
@@ -86,11 +91,57 @@ def reference_changes(base: str, repo: Path) -> list[Finding]:
     ]
 
 
+def _accepted_rows(raw: bytes) -> list[dict[str, object]]:
+    try:
+        rows = json.loads(raw).get("files")
+    except (ValueError, AttributeError):
+        return []  # a broken table is the reference loader's to refuse (a usage error)
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def _blob(repo: Path, base: str, path: str) -> bytes | None:
+    try:
+        return _git(repo, "cat-file", "blob", f"{base}:{path}")
+    except GitError:
+        return None
+
+
+def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
+    """history.accepted_added for each row of accepted.json that is not the base's and does not name a
+    file the base holds with those bytes: the table freezes files accepted before, never a new one."""
+    try:
+        table = (repo / ACCEPTED_TABLE).read_bytes()
+    except OSError:
+        return []
+    before = _blob(repo, base, ACCEPTED_TABLE)
+    known = {r.get("sha256") for r in _accepted_rows(before or b"{}")}
+    findings: list[Finding] = []
+    for row in _accepted_rows(table):
+        sha, path = row.get("sha256"), row.get("path")
+        if sha in known:
+            continue
+        held = _blob(repo, base, path) if isinstance(path, str) and path.startswith(SUBMISSIONS_DIR) else None
+        if held is not None and hashlib.sha256(held).hexdigest() == sha:
+            continue
+        findings.append(
+            make(
+                "history.accepted_added",
+                ACCEPTED_TABLE,
+                "",
+                f"{ACCEPTED_TABLE} gains a row (sha256 {str(sha)[:16]}...) for bytes that {base} does not hold at "
+                f"{str(path)[:120]}: an older schema version is valid only for files accepted before this change",
+            )
+        )
+    return findings
+
+
 def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
     """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
     added files."""
     _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")  # before base reaches any git command
     findings: list[Finding] = reference_changes(base, repo)
+    if any(f.file == ACCEPTED_TABLE for f in findings):
+        findings += accepted_rows_added(base, repo)
     added: list[str] = []
     for change in changes(base, repo):
         if change.status == "A" or change.status == "C":

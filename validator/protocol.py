@@ -271,6 +271,16 @@ def _placement(m: Measurement, base: str, file: str, gpus: int, sample_means: bo
                     f"modules placed on GPU position(s) {outside}, but {gpus} GPU(s) were measured",
                 )
             )
+        if m.placement.strategy == "device_map" and gpus == 1:  # eco-collect shards only over several GPUs
+            out.append(
+                make(
+                    "protocol.placement",
+                    file,
+                    f"{base}/placement/strategy",
+                    "a device_map placement over one measured GPU: eco-collect shards a model only over several "
+                    "(--gpu listed more than one); on one GPU it records single_gpu",
+                )
+            )
         if m.placement.strategy == "single_gpu" and dict(m.placement.device_map) != {"": 0}:
             out.append(
                 make(

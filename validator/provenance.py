@@ -97,15 +97,25 @@ def check(
         )
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        random_ok = m.model.weights == "random_init" and m.model.revision == catalogue.RANDOM_REVISION
-        if not (random_ok or ids.is_commit_sha(m.model.revision)):
-            also = f" (or {catalogue.RANDOM_REVISION!r} for random weights)" if m.model.weights == "random_init" else ""
+        if m.model.weights == "random_init" and m.model.revision != catalogue.RANDOM_REVISION:
+            # eco-collect builds random weights from the table's architecture, never from a Hub commit,
+            # and records that as the revision (every version since 0.1.0): a SHA here is not its record
             findings.append(
                 make(
                     "provenance.revision",
                     file,
                     f"{base}/model/revision",
-                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA{also}",
+                    f"{m.model.id}: random weights at revision {str(m.model.revision)[:64]!r}: eco-collect builds them "
+                    f"from the architecture alone and records {catalogue.RANDOM_REVISION!r}",
+                )
+            )
+        elif not (m.model.weights == "random_init" or ids.is_commit_sha(m.model.revision)):
+            findings.append(
+                make(
+                    "provenance.revision",
+                    file,
+                    f"{base}/model/revision",
+                    f"{m.model.id}: revision {m.model.revision!r} is not a 40-hex commit SHA",
                 )
             )
         first = sub.measurements[0].model.weights

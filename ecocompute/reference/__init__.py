@@ -266,6 +266,13 @@ def _model(index: int, raw: Any) -> ModelSpec:
             raise ReferenceError(f"{r.where}: parameter_count {count} but its hyper-parameters give {expected}")
     if active is not None and active > count:
         raise ReferenceError(f"{r.where}: active_parameter_count exceeds parameter_count")
+    if active is not None and active != count and model_type in _COUNTED_TYPES:
+        # A dense decoder reads every weight for each token: a smaller active count (a mixture of
+        # experts' column) would loosen the roofline and both energy floors by the same factor.
+        raise ReferenceError(
+            f"{r.where}: active_parameter_count {active} on a dense {model_type} (every decoded token reads all "
+            f"{count} parameters); it is for a mixture of experts"
+        )
     return ModelSpec(
         id=r.get("id", _text, "a Hub model id"),
         model_type=model_type,
