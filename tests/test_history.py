@@ -203,3 +203,44 @@ def test_a_git_message_of_several_lines_is_one_line(monkeypatch: pytest.MonkeyPa
     assert (
         str(caught.value) == "fatal: ambiguous argument 'x': unknown revision Use '--' to separate paths from revisions"
     )
+
+
+def test_a_row_that_judges_accepted_files_may_be_added_to_never_changed(repo: Path, valid_doc: dict[str, Any]) -> None:
+    """A pull request adding submissions may add a board's row (a warning, for the maintainer); editing or
+    removing an existing row is an error: every accepted file is judged by it (attack v7: a model's count
+    or a board's limits loosened in the same pull request passed with a warning only)."""
+    import json
+    import shutil
+
+    from ecocompute import reference
+
+    tables = repo / "ecocompute" / "reference"
+    shutil.copytree(reference.PACKAGE_DIR, tables, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tables")
+    git(repo, "tag", "-f", "base")
+    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    gpus_path = tables / "gpus.json"
+    original = gpus_path.read_text(encoding="utf-8")
+    gpus = json.loads(original)
+    new_board = dict(gpus["gpus"][0], name="NVIDIA Imaginary 1")
+    gpus["gpus"].append(new_board)
+    gpus_path.write_text(json.dumps(gpus, indent=1) + "\n", encoding="utf-8")
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (0, ["reference.changed"])  # a row added: shown, not refused
+
+    h100 = next(r for r in gpus["gpus"] if r["name"] == "NVIDIA H100 80GB HBM3")
+    h100["max_power_w"] = 2000
+    gpus_path.write_text(json.dumps(gpus, indent=1) + "\n", encoding="utf-8")
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (1, ["reference.changed", "reference.row_changed"])
+    assert "NVIDIA H100 80GB HBM3" in out and "max_power_w" in out
+
+    models_path = tables / "models.json"
+    models = json.loads(models_path.read_text(encoding="utf-8"))
+    models["models"] = models["models"][1:]  # a row removed
+    models_path.write_text(json.dumps(models, indent=1) + "\n", encoding="utf-8")
+    gpus_path.write_text(original, encoding="utf-8")
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (1, ["reference.changed", "reference.row_changed"])
+    assert "removed" in out

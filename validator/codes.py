@@ -186,6 +186,12 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "maintainers: a whole file scaled by one factor passes every single-file check; ask how the board differs "
         "(power limit, clocks, driver) and for the run's log before merging",
     ),
+    error(
+        "reference.row_changed",
+        "a change that adds submissions edits or removes a row of a reference table (GPUs, models, prompts, "
+        "collectors) that judges the accepted files",
+        "add rows only; a maintainer changes an existing row, citing its source, in a pull request of its own",
+    ),
     warning(
         "reference.changed",
         "a reference table (GPUs, models, collectors, prompts) differs from the base of the change",

@@ -91,6 +91,62 @@ def reference_changes(base: str, repo: Path) -> list[Finding]:
     ]
 
 
+# The tables' rows by what names them: a pull request that adds submissions may add rows (its new board
+# or model, for a maintainer to check against its source), never change or remove one, since every
+# accepted file is judged by it (a board's limits loosened, a model's count lowered, a release moved).
+ROW_KEYS = {
+    REFERENCE_DIR + "gpus.json": ("gpus", ("name",)),
+    REFERENCE_DIR + "models.json": ("models", ("id",)),
+    REFERENCE_DIR + "prompts.json": ("builtin", ("sha256",)),
+    REFERENCE_DIR + "collectors.json": ("releases", ("name", "version")),
+}
+
+
+def _keyed_rows(raw: bytes | None, path: str) -> dict[str, dict[str, object]]:
+    """A table's rows by their key (shown as text); a broken table has none here (the loader refuses it)."""
+    listed, key = ROW_KEYS[path]
+    try:
+        rows = json.loads(raw or b"{}").get(listed)
+    except (ValueError, AttributeError):
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict):
+            out.setdefault(" ".join(str(row.get(k)) for k in key), row)
+    return out
+
+
+def reference_rows_changed(base: str, repo: Path, paths: list[str]) -> list[Finding]:
+    """reference.row_changed for each row of a base table that the change edits or removes."""
+    findings: list[Finding] = []
+    for path in paths:
+        if path not in ROW_KEYS:
+            continue
+        try:
+            now = _keyed_rows((repo / path).read_bytes(), path)
+        except OSError:
+            now = {}
+        for key, row in _keyed_rows(_blob(repo, base, path), path).items():
+            after = now.get(key)
+            if after == row:
+                continue
+            fields = (
+                "removed"
+                if after is None
+                else ", ".join(sorted(k for k in {*row, *after} if row.get(k) != after.get(k)))
+            )
+            findings.append(
+                make(
+                    "reference.row_changed",
+                    path,
+                    "",
+                    f"the row {key[:120]!r} of {path} differs from {base} ({fields[:200]}): the accepted files are "
+                    "judged by it",
+                )
+            )
+    return findings
+
+
 def _accepted_rows(raw: bytes) -> list[dict[str, object]]:
     try:
         rows = json.loads(raw).get("files")
@@ -142,6 +198,7 @@ def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = reference_changes(base, repo)
     if any(f.file == ACCEPTED_TABLE for f in findings):
         findings += accepted_rows_added(base, repo)
+    findings += reference_rows_changed(base, repo, [f.file for f in findings if f.code == "reference.changed"])
     added: list[str] = []
     for change in changes(base, repo):
         if change.status == "A" or change.status == "C":
