@@ -66,9 +66,9 @@ def test_added_file_is_accepted_and_validated(repo: Path, valid_doc: dict[str, A
     assert "submissions/bob/bob-h100-0001.json" in out  # validated although not named
 
 
-def test_a_changed_reference_table_is_shown_to_the_reviewer(repo: Path, valid_doc: dict[str, Any]) -> None:
-    """A change that edits the tables judging its own file (say, a board's bandwidth) passes only with a
-    warning per changed table, in the annotations a maintainer reads."""
+def _tables_at_base(repo: Path, valid_doc: dict[str, Any]) -> Path:
+    """The package's reference tables committed into ``repo`` at ``base``, and bob's new file added: the
+    tables a change may then edit."""
     import shutil
 
     from ecocompute import reference
@@ -79,6 +79,13 @@ def test_a_changed_reference_table_is_shown_to_the_reviewer(repo: Path, valid_do
     git(repo, "commit", "-qm", "tables")
     git(repo, "tag", "-f", "base")
     write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    return tables
+
+
+def test_a_changed_reference_table_is_shown_to_the_reviewer(repo: Path, valid_doc: dict[str, Any]) -> None:
+    """A change that edits the tables judging its own file (say, a board's bandwidth) passes only with a
+    warning per changed table, in the annotations a maintainer reads."""
+    tables = _tables_at_base(repo, valid_doc)
     code, out = _run("--base", "base")
     assert (code, _codes(out)) == (0, [])
     (tables / "gpus.json").write_text((tables / "gpus.json").read_text(encoding="utf-8") + "\n", encoding="utf-8")
@@ -210,16 +217,8 @@ def test_a_row_that_judges_accepted_files_may_be_added_to_never_changed(repo: Pa
     removing an existing row is an error: every accepted file is judged by it (attack v7: a model's count
     or a board's limits loosened in the same pull request passed with a warning only)."""
     import json
-    import shutil
 
-    from ecocompute import reference
-
-    tables = repo / "ecocompute" / "reference"
-    shutil.copytree(reference.PACKAGE_DIR, tables, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tables")
-    git(repo, "tag", "-f", "base")
-    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    tables = _tables_at_base(repo, valid_doc)
     gpus_path = tables / "gpus.json"
     original = gpus_path.read_text(encoding="utf-8")
     gpus = json.loads(original)
