@@ -30,6 +30,10 @@ MAX_TABLE_BYTES = 1024 * 1024
 _CC = re.compile(r"[0-9]{1,2}\.[0-9]")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SEEDED = re.compile(r"seeded-token-ids:([0-9]{1,10}):([0-9]{1,7})")
+# NVML's board names are ASCII, Hub ids are owner/name of ASCII letters, digits, '.', '_', '-' (and the Hub
+# resolves them regardless of case): a row named apart only by case, spacing, punctuation or a look-alike
+# letter is the same board or model, and a second row for it would judge its files by other limits.
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}", re.ASCII)
 SEEDED_FIRST_ID = 3  # seeded prompts skip the usual special token ids 0-2
 MAX_PROMPT_TOKENS = 1_000_000
 
@@ -209,7 +213,7 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
     r = _Row("gpus.json", index, raw)
     idle = r.get("idle_w", lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number(0, 5000), v)), "[lo, hi]")
     spec = GpuSpec(
-        name=r.get("name", _text, "a name"),
+        name=r.get("name", lambda v: _text(v) and v.isascii(), "an ASCII name (as NVML reports it)"),
         architecture=r.get("architecture", _text, "a name"),
         compute_capability=r.get("compute_capability", lambda v: isinstance(v, str) and _CC.fullmatch(v), "'M.m'"),
         memory_mib=r.get("memory_mib", _integer(1, 1 << 30), "a positive integer"),
@@ -274,7 +278,7 @@ def _model(index: int, raw: Any) -> ModelSpec:
             f"{count} parameters); it is for a mixture of experts"
         )
     return ModelSpec(
-        id=r.get("id", _text, "a Hub model id"),
+        id=r.get("id", lambda v: isinstance(v, str) and _HUB_ID.fullmatch(v), "a Hub model id (owner/name)"),
         model_type=model_type,
         hyperparameters=MappingProxyType(dict(hp)),
         parameter_count=count,
@@ -310,13 +314,19 @@ def _rows(data: Any, key: str, table: str) -> list[Any]:
     return rows
 
 
-def _unique(items: list[Any], key: Callable[[Any], Any], table: str) -> dict[Any, Any]:
+def _unique(
+    items: list[Any], key: Callable[[Any], Any], table: str, same: Callable[[Any], Any] = lambda k: k
+) -> dict[Any, Any]:
+    """``items`` by ``key``; two whose keys are ``same`` (one board or model spelled two ways) are refused."""
     out: dict[Any, Any] = {}
+    seen: dict[Any, Any] = {}
     for item in items:
         k = key(item)
-        if k in out:
-            raise ReferenceError(f"{table}: {k!r} is listed twice")
-        out[k] = item
+        if same(k) in seen:
+            raise ReferenceError(
+                f"{table}: {k!r} is listed twice" + ("" if seen[same(k)] == k else f" (as {seen[same(k)]!r})")
+            )
+        out[k], seen[same(k)] = item, k
     return out
 
 
@@ -326,10 +336,12 @@ def load(folder: Path) -> Reference:
     models = [_model(i, r) for i, r in enumerate(_rows(_read(folder, "models.json"), "models", "models.json"))]
     prompts = _rows(_read(folder, "prompts.json"), "builtin", "prompts.json")
     builtin, most = {}, {}
-    for i, raw in enumerate(prompts):
+    for i, raw in enumerate(prompts):  # a source listed twice would take its last hash: refused
         r = _Row("prompts.json", i, raw)
         sha = r.get("sha256", lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "64 lower-case hex digits")
         source = r.get("source", _text, "a prompt source")
+        if source in builtin:
+            raise ReferenceError(f"prompts.json: {source!r} is listed twice")
         builtin[source] = sha
         most[source] = r.get("token_count_max", _integer(1, MAX_PROMPT_TOKENS), "a positive token count")
     releases = [
@@ -338,8 +350,10 @@ def load(folder: Path) -> Reference:
     accepted = [_accepted(i, r) for i, r in enumerate(_rows(_read(folder, "accepted.json"), "files", "accepted.json"))]
     return Reference(
         folder=str(folder),
-        gpus=MappingProxyType(_unique(gpus, lambda g: g.name, "gpus.json")),
-        models=MappingProxyType(_unique(models, lambda m: m.id, "models.json")),
+        gpus=MappingProxyType(
+            _unique(gpus, lambda g: g.name, "gpus.json", lambda k: re.sub("[^0-9a-z]", "", k.lower()))
+        ),
+        models=MappingProxyType(_unique(models, lambda m: m.id, "models.json", str.lower)),
         prompts=MappingProxyType(builtin),
         prompt_tokens_max=MappingProxyType(most),
         releases=MappingProxyType(_unique(releases, lambda r: (r.name, r.version), "collectors.json")),
