@@ -243,3 +243,30 @@ def test_a_row_that_judges_accepted_files_may_be_added_to_never_changed(repo: Pa
     code, out = _run("--base", "base")
     assert (code, _codes(out)) == (1, ["reference.changed", "reference.row_changed"])
     assert "removed" in out
+
+
+def test_a_contributor_may_add_a_board_not_a_collector_release(repo: Path, valid_doc: dict[str, Any]) -> None:
+    """Under --author a pull request may add its board's or model's row; a collector release (a made-up
+    0.4.9 took the leniencies kept for 0.1.0-0.5.0 files) or a prompt is the maintainers' to add."""
+    import json
+
+    tables = _tables_at_base(repo, valid_doc)
+    collectors_path = tables / "collectors.json"
+    collectors = json.loads(collectors_path.read_text(encoding="utf-8"))
+    collectors["releases"].append(
+        {"name": "eco-collect", "version": "0.4.9", "released": "2026-11-22", "schema_versions": ["1.5.0"]}
+    )
+    collectors_path.write_text(json.dumps(collectors, indent=1) + "\n", encoding="utf-8")
+    code, out = _run("--base", "base", "--author", "bob")
+    assert (code, _codes(out)) == (1, ["reference.changed", "reference.row_changed"])
+    assert "0.4.9" in out
+    code, out = _run("--base", "base")  # a maintainer's pull request: shown, not refused
+    assert (code, _codes(out)) == (0, ["reference.changed"])
+
+    git(repo, "checkout", "--", "ecocompute/reference/collectors.json")
+    gpus_path = tables / "gpus.json"
+    gpus = json.loads(gpus_path.read_text(encoding="utf-8"))
+    gpus["gpus"].append(dict(gpus["gpus"][0], name="NVIDIA Imaginary 1"))
+    gpus_path.write_text(json.dumps(gpus, indent=1) + "\n", encoding="utf-8")
+    code, out = _run("--base", "base", "--author", "bob")
+    assert (code, _codes(out)) == (0, ["reference.changed"])

@@ -189,7 +189,8 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error(
         "reference.row_changed",
         "a change that adds submissions edits or removes a row of a reference table (GPUs, models, prompts, "
-        "collectors) that judges the accepted files",
+        "collectors, accepted files) that judges the accepted files, or a contributor's (--author) adds a "
+        "collector release or a prompt",
         "add rows only; a maintainer changes an existing row, citing its source, in a pull request of its own",
     ),
     warning(

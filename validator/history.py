@@ -119,8 +119,15 @@ def _keyed_rows(raw: bytes | None, path: str) -> dict[str, dict[str, object]]:
     return out
 
 
-def reference_rows_changed(base: str, repo: Path, paths: list[str]) -> list[Finding]:
-    """reference.row_changed for each row of a base table that the change edits or removes."""
+# What a contributor's pull request may add: its board and its model. A collector release or a built-in
+# prompt is the project's own to add (a made-up release 0.4.9 took the leniencies kept for 0.1.0-0.5.0
+# files: attack v8 U4); maintainers (no --author) may add either.
+CONTRIBUTOR_ROWS = (REFERENCE_DIR + "gpus.json", REFERENCE_DIR + "models.json")
+
+
+def reference_rows_changed(base: str, repo: Path, paths: list[str], *, contributor: bool = False) -> list[Finding]:
+    """reference.row_changed for each row of a base table that the change edits or removes, and, for a
+    ``contributor`` (--author), each row added to a table that is not theirs to extend."""
     findings: list[Finding] = []
     for path in paths:
         if path not in ROW_KEYS:
@@ -129,7 +136,20 @@ def reference_rows_changed(base: str, repo: Path, paths: list[str]) -> list[Find
             now = _keyed_rows((repo / path).read_bytes(), path)
         except OSError:
             now = {}
-        for key, row in _keyed_rows(_blob(repo, base, path), path).items():
+        before = _keyed_rows(_blob(repo, base, path), path)
+        if contributor and path not in CONTRIBUTOR_ROWS and path != ACCEPTED_TABLE:
+            findings += [
+                make(
+                    "reference.row_changed",
+                    path,
+                    "",
+                    f"the row {key[:120]!r} is added to {path}: collector releases and built-in prompts are added by "
+                    "maintainers",
+                )
+                for key in now
+                if key not in before
+            ]
+        for key, row in before.items():
             after = now.get(key)
             if after == row:
                 continue
@@ -194,14 +214,15 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     return findings
 
 
-def check(base: str, repo: Path) -> tuple[list[Finding], list[str]]:
+def check(base: str, repo: Path, *, contributor: bool = False) -> tuple[list[Finding], list[str]]:
     """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
-    added files."""
+    added files; ``contributor``: the pull request's author is held to --author's rules."""
     _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")  # before base reaches any git command
     findings: list[Finding] = reference_changes(base, repo)
     if any(f.file == ACCEPTED_TABLE for f in findings):
         findings += accepted_rows_added(base, repo)
-    findings += reference_rows_changed(base, repo, [f.file for f in findings if f.code == "reference.changed"])
+    changed = [f.file for f in findings if f.code == "reference.changed"]
+    findings += reference_rows_changed(base, repo, changed, contributor=contributor)
     added: list[str] = []
     for change in changes(base, repo):
         if change.status == "A" or change.status == "C":

@@ -284,7 +284,7 @@ def targets(paths: Sequence[Path], base: str | None, author: str | None = None) 
     history_findings: list[Finding] = []
     if base is not None:
         repo = history.toplevel(Path.cwd())
-        history_findings, added = history.check(base, repo)
+        history_findings, added = history.check(base, repo, contributor=author is not None)
         if author is not None:
             history_findings += history.author_findings(added, author)
         found += [repo / a for a in added]
