@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_json
-from test_history import _codes, _new_doc, _run, git, repo  # noqa: F401 - repo is a fixture
+from test_history import _codes, _run, _tables_at_base, repo  # noqa: F401 - repo is a fixture
 
 from ecocompute import reference
 
@@ -81,12 +80,7 @@ def test_the_shipped_tables_load() -> None:
 def test_a_pull_request_cannot_remove_a_row_of_accepted_json(repo: Path, valid_doc: dict[str, Any]) -> None:  # noqa: F811
     """A frozen file whose row is removed fails the current schema version and silently leaves the accepted
     pool (duplicates and history.outlier are judged against it): only reference.changed warned."""
-    tables = repo / "ecocompute" / "reference"
-    shutil.copytree(reference.PACKAGE_DIR, tables, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tables")
-    git(repo, "tag", "-f", "base")
-    write_json(repo / "submissions" / "bob" / "bob-h100-0001.json", _new_doc(valid_doc, "bob-h100-0001"))
+    tables = _tables_at_base(repo, valid_doc)
     accepted = json.loads((tables / "accepted.json").read_text(encoding="utf-8"))
     assert accepted["files"]
     accepted["files"] = accepted["files"][1:]
