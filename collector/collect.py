@@ -7,11 +7,12 @@ from typing import Any
 
 from ecocompute import hubenv
 from ecocompute.cli import describe, printable
+from validator.groups import alternate  # the rule eco-validate groups rows by
 
 from . import submission
 from .errors import CollectError
 from .request import RunRequest
-from .schedule import Schedule, alternate, requested
+from .schedule import Schedule, requested
 from .session import Events, Hooks, finished_at, open_session
 
 
@@ -29,7 +30,7 @@ def collect(
             events.note(note)
         measurements = list(session.done.values()) + schedule.run(configs)
         # a resumed run whose first session interleaved says so, though this session's 'auto' chose otherwise
-        interleaved = schedule.interleaved or alternate(session.done.values())
+        interleaved = schedule.interleaved or alternate(list(session.done.values()))
         protocol = submission.protocol(
             request, session.prompt, session.energy_method, session.power_reading, interleaved
         )

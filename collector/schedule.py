@@ -15,7 +15,6 @@ run is written as ``skipped`` with the reason. Every finished configuration is c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,22 +82,6 @@ def interleave(session: Session, configs: list[Config]) -> bool:
         f"{SEQUENTIAL_NOTE}: all {len(precisions)} precisions at once need about {need / 2**30:.0f} GiB of GPU "
         f"memory, free: {free}"
     )
-    return False
-
-
-def alternate(measurements: Iterable[Measurement]) -> bool:
-    """Whether the trials of two of ``measurements`` alternate in time: an earlier session of a resumed
-    run interleaved them, whatever this session's 'auto' decides (its free memory may differ)."""
-    spans = []
-    for m in measurements:
-        timed = [(t.started_at_s, t.started_at_s + t.duration_s) for t in m.trials if t.started_at_s is not None]
-        if timed:
-            spans.append((min(start for start, _ in timed), max(end for _, end in timed)))
-    reach = None
-    for start, end in sorted(spans):
-        if reach is not None and start < reach:
-            return True
-        reach = end if reach is None else max(reach, end)
     return False
 
 

@@ -13,10 +13,11 @@ rows share their windows to the last bit (the same reading, written once per row
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 
 from packaging.version import Version
 
-from ecocompute.domain import Submission
+from ecocompute.domain import Measurement, Submission
 
 from . import versions
 from .findings import Finding, make
@@ -81,14 +82,7 @@ def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[in
         k = seen.setdefault((start, end), i)
         if k != i and sub.measurements[k] == sub.measurements[i]:
             del extent[i]
-    groups: list[tuple[list[int], float, float]] = []  # rows, start, reach
-    for i, (start, end) in extent.items():  # in order of first start (spans are sorted)
-        if groups and start < groups[-1][2]:
-            rows, began, reach = groups[-1]
-            rows.append(i)
-            groups[-1] = (rows, began, max(reach, end))
-        else:
-            groups.append(([i], start, end))
+    groups = _merged((i, start, end) for i, (start, end) in extent.items())  # spans are sorted by start
     gaps = []  # where each idle-sized gap begins: the latest end before it
     latest = None
     for start, end, _, _ in spans:
@@ -96,10 +90,36 @@ def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[in
             gaps.append(latest)
         latest = end if latest is None else max(latest, end)
     out = []
-    for rows, _, _ in groups:
+    for rows in groups:
         rounds = {i: bisect_left(gaps, extent[i][1]) for i in rows}  # len(gaps): the window after the last
         out.append((rows, rounds))
     return out
+
+
+def _merged(extents: Iterable[tuple[int, float, float]]) -> list[list[int]]:
+    """Rows (row, first start, last end), in order of first start, whose spans overlap: the groups."""
+    groups: list[list[int]] = []
+    reach = 0.0
+    for i, start, end in extents:
+        if groups and start < reach:
+            groups[-1].append(i)
+            reach = max(reach, end)
+        else:
+            groups.append([i])
+            reach = end
+    return groups
+
+
+def alternate(measurements: Sequence[Measurement]) -> bool:
+    """Whether the trials of two of ``measurements`` alternate in time, as this module groups rows:
+    eco-collect labels a resumed run interleaved by it (its earlier session's rows may alternate whatever
+    the resumed session's 'auto' decides), so the label and this check agree by construction."""
+    extents = []
+    for i, m in enumerate(measurements):
+        timed = [(t.started_at_s, t.started_at_s + t.duration_s) for t in m.trials if t.started_at_s is not None]
+        if timed:
+            extents.append((min(s for s, _ in timed), max(e for _, e in timed), i))
+    return any(len(rows) > 1 for rows in _merged((i, s, e) for s, e, i in sorted(extents)))
 
 
 def _shared(sub: Submission, file: str, group: list[int], rounds: dict[int, int]) -> list[Finding]:
