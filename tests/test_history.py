@@ -270,3 +270,32 @@ def test_a_contributor_may_add_a_board_not_a_collector_release(repo: Path, valid
     gpus_path.write_text(json.dumps(gpus, indent=1) + "\n", encoding="utf-8")
     code, out = _run("--base", "base", "--author", "bob")
     assert (code, _codes(out)) == (0, ["reference.changed"])
+
+
+@pytest.mark.parametrize("table", ["models.json", "accepted.json"])
+def test_a_table_linked_to_a_device_or_nested_past_the_parser_is_one_line_not_a_hang(
+    repo: Path, valid_doc: dict[str, Any], table: str
+) -> None:
+    """The pull request's copy of a table is read as the loader reads it: a link to /dev/zero held
+    eco-validate --base for ever, JSON nested 100,000 deep ended it in a RecursionError traceback. Each is
+    now the loader's one-line refusal (a usage error)."""
+    import signal
+
+    tables = _tables_at_base(repo, valid_doc)
+    (tables / table).unlink()
+    (tables / table).symlink_to("/dev/zero")
+    (tables / "gpus.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+
+    def hung(_signum: int, _frame: object) -> None:
+        raise TimeoutError("eco-validate --base read a device as a table")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        result = CliRunner().invoke(main, ["--format", "json", "--base", "base"])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "reference table" in result.output

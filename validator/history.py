@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecocompute import reference, smallfile
 from ecocompute.cli import EcoError
 
 from .findings import Finding, make
@@ -105,13 +106,30 @@ ROW_KEYS = {
 }
 
 
+def _table(repo: Path, path: str) -> bytes | None:
+    """The pull request's copy of a table, read as the reference loader reads it (a regular file within
+    its cap): a link to /dev/zero held the run for ever, a 2-GB table filled memory. None where it cannot
+    be read so; the loader then refuses it in one line."""
+    try:
+        return smallfile.read_bytes(repo / path, reference.MAX_TABLE_BYTES)
+    except smallfile.SmallFileError:
+        return None
+
+
+def _parsed(raw: bytes | None) -> object:
+    """A table's JSON, or None where it is not JSON (nested past the parser's depth too): the loader's to
+    refuse."""
+    try:
+        return json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        return None
+
+
 def _keyed_rows(raw: bytes | None, path: str) -> dict[str, dict[str, object]]:
     """A table's rows by their key (shown as text); a broken table has none here (the loader refuses it)."""
     listed, key = ROW_KEYS[path]
-    try:
-        rows = json.loads(raw or b"{}").get(listed)
-    except (ValueError, AttributeError):
-        return {}
+    data = _parsed(raw)
+    rows = data.get(listed) if isinstance(data, dict) else None
     out: dict[str, dict[str, object]] = {}
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, dict):
@@ -132,10 +150,7 @@ def reference_rows_changed(base: str, repo: Path, paths: list[str], *, contribut
     for path in paths:
         if path not in ROW_KEYS:
             continue
-        try:
-            now = _keyed_rows((repo / path).read_bytes(), path)
-        except OSError:
-            now = {}
+        now = _keyed_rows(_table(repo, path), path)
         before = _keyed_rows(_blob(repo, base, path), path)
         if contributor and path not in CONTRIBUTOR_ROWS and path != ACCEPTED_TABLE:
             findings += [
@@ -170,11 +185,9 @@ def reference_rows_changed(base: str, repo: Path, paths: list[str], *, contribut
     return findings
 
 
-def _accepted_rows(raw: bytes) -> list[dict[str, object]]:
-    try:
-        rows = json.loads(raw).get("files")
-    except (ValueError, AttributeError):
-        return []  # a broken table is the reference loader's to refuse (a usage error)
+def _accepted_rows(raw: bytes | None) -> list[dict[str, object]]:
+    data = _parsed(raw)  # a broken table is the reference loader's to refuse (a usage error)
+    rows = data.get("files") if isinstance(data, dict) else None
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
@@ -188,9 +201,8 @@ def _blob(repo: Path, base: str, path: str) -> bytes | None:
 def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     """history.accepted_added for each row of accepted.json that is not the base's and does not name a
     file the base holds with those bytes: the table freezes files accepted before, never a new one."""
-    try:
-        table = (repo / ACCEPTED_TABLE).read_bytes()
-    except OSError:
+    table = _table(repo, ACCEPTED_TABLE)
+    if table is None:
         return []
     before = _blob(repo, base, ACCEPTED_TABLE)
     known = {r.get("sha256") for r in _accepted_rows(before or b"{}")}
