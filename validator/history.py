@@ -198,6 +198,9 @@ def _blob(repo: Path, base: str, path: str) -> bytes | None:
         return None
 
 
+MAX_ACCEPTED_FINDINGS = 20
+
+
 def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     """history.accepted_added for each row of accepted.json that is not the base's and does not name a
     file the base holds with those bytes: the table freezes files accepted before, never a new one."""
@@ -207,10 +210,19 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     before = _blob(repo, base, ACCEPTED_TABLE)
     known = {r.get("sha256") for r in _accepted_rows(before or b"{}")}
     findings: list[Finding] = []
-    for row in _accepted_rows(table):
+    new = [r for r in _accepted_rows(table) if r.get("sha256") not in known]
+    for n, row in enumerate(new):
         sha, path = row.get("sha256"), row.get("path")
-        if sha in known:
-            continue
+        if len(findings) == MAX_ACCEPTED_FINDINGS:  # each row asks git once: a 1-MiB table holds ~10,000
+            findings.append(
+                make(
+                    "history.accepted_added",
+                    ACCEPTED_TABLE,
+                    "",
+                    f"{ACCEPTED_TABLE} gains {len(new) - n} more row(s), not judged after {MAX_ACCEPTED_FINDINGS} refused",
+                )
+            )
+            break
         held = _blob(repo, base, path) if isinstance(path, str) and path.startswith(SUBMISSIONS_DIR) else None
         if held is not None and hashlib.sha256(held).hexdigest() == sha:
             continue
