@@ -56,6 +56,13 @@ PARAMETER_TOLERANCE = 0.01  # num_parameters() of another transformers version m
 PERPLEXITY_TOKENS = 4095
 WIKITEXT = "wikitext-2-raw-v1/test"  # the corpus name eco-collect records for --quality wikitext
 MAX_SEEDED_TOKENS = 65_536  # recomputing seeded ids is linear in their number: bounded before hashing
+# eco-collect measures perplexity once per precision as it loads the model, on the session's one corpus
+# (collector/schedule.py: Schedule.quality[precision], written into every row of that precision; a
+# precision loaded again, after a release or on --resume, recomputes it on the same weights, corpus and
+# board). So one file names one corpus, one tokenizer counts its tokens alike in every row of a model,
+# every row that ran carries it or none does, and rows of one model and precision agree. 0.1 % leaves a
+# recomputation's float noise (kernels that reduce in another order) far behind.
+PERPLEXITY_AGREEMENT = 1e-3
 
 
 def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
@@ -81,8 +88,48 @@ def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
             findings += _board_power(sub, m, board, base, file)
             if spec is not None:
                 findings += capacity.check(sub, m, board, spec, base, file)
-    findings += _prompt(sub, models, file, ref)
+    findings += _prompt(sub, models, file, ref) + _qualities(sub, file)
     return findings
+
+
+def _qualities(sub: Submission, file: str) -> list[Finding]:
+    """The rows' perplexities are one measurement per precision on one corpus (PERPLEXITY_AGREEMENT)."""
+    ran = [(i, m) for i, m in enumerate(sub.measurements) if m.status != "skipped" and m.model.weights == "pretrained"]
+    measured = [(i, m, m.quality) for i, m in ran if m.quality is not None]
+    if not measured:
+        return []
+    first_i, _, first = measured[0]
+    without = [i for i, m in ran if m.quality is None]
+    if without:
+        return [
+            make(
+                "quality.perplexity",
+                file,
+                f"/measurements/{without[0]}/quality",
+                f"no perplexity here, but /measurements/{first_i} has one: eco-collect measures it for every "
+                "precision it loads when --quality is given, and writes it into every row of that precision",
+            )
+        ]
+    seen: dict[tuple[str, str, str], tuple[int, float]] = {}
+    tokens: dict[str, tuple[int, int]] = {}
+    for i, m, q in measured:
+        where = f"/measurements/{i}/quality"
+        why = None
+        if (q.corpus, q.corpus_sha256) != (first.corpus, first.corpus_sha256):
+            why = f"corpus {q.corpus!r} ({q.corpus_sha256[:12]}...) but /measurements/{first_i} names {first.corpus!r} ({first.corpus_sha256[:12]}...): a run has one --quality corpus"
+        elif tokens.setdefault(m.model.id, (i, q.tokens))[1] != q.tokens:
+            j, n = tokens[m.model.id]
+            why = f"{q.tokens} tokens, but /measurements/{j} counts {n} of the same corpus with the same tokenizer"
+        else:
+            j, value = seen.setdefault((m.model.id, m.model.revision, m.precision), (i, q.value))
+            if abs(q.value - value) > PERPLEXITY_AGREEMENT * value:
+                why = (
+                    f"perplexity {q.value}, but /measurements/{j} of the same model and precision {m.precision} has "
+                    f"{value}: eco-collect measures it once per precision and writes it into each row of it"
+                )
+        if why:
+            return [make("quality.perplexity", file, where, why)]
+    return []
 
 
 def _board(sub: Submission, file: str, ref: Reference, out: list[Finding]) -> GpuSpec | None:

@@ -109,7 +109,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "quality.perplexity",
-        "perplexity recorded for random weights, outside (1, vocabulary size], or not over eco-collect's tokens",
+        "perplexity recorded for random weights, outside (1, vocabulary size], not over eco-collect's tokens, or "
+        "not the same in every row of a precision (one corpus, one measurement per precision loaded)",
         "let eco-collect measure perplexity, and only for pretrained weights",
     ),
     error("physics.temperature", "temperature outside 10-100 C or not whole degrees", "check the sensor readings"),

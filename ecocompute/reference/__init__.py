@@ -29,7 +29,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 MAX_TABLE_BYTES = 1024 * 1024
 _CC = re.compile(r"[0-9]{1,2}\.[0-9]")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SEEDED = re.compile(r"seeded-token-ids:([0-9]{1,10}):([0-9]{1,7})")
+# As eco-collect spells them (collector/workload.py: f"seeded-token-ids:{seed}:{n_tokens}"): decimal
+# without leading zeros, so one prompt has one source (":00:064" named eco-collect's ":0:64" apart).
+_SEEDED = re.compile(r"seeded-token-ids:(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,6})")
 # NVML's board names are ASCII, Hub ids are owner/name of ASCII letters, digits, '.', '_', '-' (and the Hub
 # resolves them regardless of case): a row named apart only by case, spacing, punctuation or a look-alike
 # letter is the same board or model, and a second row for it would judge its files by other limits.
