@@ -49,7 +49,12 @@ def _measurement_rule() -> jsonschema_rs.Draft202012Validator:
 
 def _schema_problem(measurement: dict[str, Any]) -> str | None:
     """The first way ``measurement`` breaks the schema, said in one line; None when it keeps it."""
-    error = next(iter(_measurement_rule().iter_errors(measurement)), None)
+    try:
+        error = next(iter(_measurement_rule().iter_errors(measurement)), None)
+    except UnicodeEncodeError:  # json.loads takes a lone surrogate escape ("\\ud800"); the engine cannot
+        return "a string of its measurement holds a lone surrogate, which no file may hold"
+    except ValueError as exc:  # the engine's own depth limit ("Recursion limit reached"), within json's
+        return printable(f"its measurement cannot be checked against the submission schema ({exc})", limit=300)
     if error is None:
         return None
     where = "/".join(str(p) for p in error.instance_path)

@@ -131,6 +131,20 @@ def test_messages_are_escaped_and_on_one_line() -> None:
     assert describe(EcoError("first\n  second")) == "first second"
 
 
+def test_printable_reads_only_what_it_shows() -> None:
+    """A message quoting a huge input (a 50-MB string of a hand-edited checkpoint, in the schema's
+    message) costs the characters shown, not the whole input: 30 MB took 4 s a character at a time."""
+    import time
+
+    for text in ("x" * 9, "x" * 10, "x" * 11, "x" * 9 + "\n", "x" * 6 + "\x1b", "\u202e" * 20):
+        whole = "".join(printable(ch, limit=100) for ch in text)  # the same escapes, one character at a time
+        assert printable(text, limit=10) == (whole if len(whole) <= 10 else whole[:7] + "...")
+    huge = "a" * 30_000_000 + "\x1b"
+    started = time.perf_counter()
+    assert printable(huge, limit=300) == "a" * 297 + "..."
+    assert time.perf_counter() - started < 0.5
+
+
 def test_output_outside_the_terminal_s_encoding_is_escaped_not_a_traceback() -> None:
     """Under a latin-1 locale (or cp1252: output redirected on Windows) a contributor's value outside it
     ended the finished run in a UnicodeEncodeError traceback, before its verdict was printed."""

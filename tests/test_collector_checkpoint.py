@@ -121,6 +121,18 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
     "not UTF-8": (lambda lines: (lines[0] + "\n\xff\xfe\n" + lines[1] + "\n").encode("latin-1"), "not UTF-8 at byte"),
     "empty": (lambda lines: b"", "belongs to a different run"),
     "nested too deep": (lambda lines: [lines[0], "[" * 100_000 + "]" * 100_000, lines[1]], ":2 is corrupt .*nested"),
+    # json.loads takes both; the schema engine raised them (UnicodeEncodeError, ValueError): a traceback
+    "a lone surrogate in the measurement": (
+        _entry(lambda e: e["measurement"].update(precision="\ud800")),
+        r":2 is corrupt \(a string of its measurement holds a lone surrogate",
+    ),
+    "nested within json's depth, past the schema engine's": (
+        lambda lines: [
+            lines[0],
+            lines[1].replace('"energy_j": ', '"x": ' + "[" * 300 + "]" * 300 + ', "energy_j": ', 1),
+        ],
+        r":2 is corrupt \(its measurement cannot be checked against the submission schema \(Recursion limit",
+    ),
 }
 
 

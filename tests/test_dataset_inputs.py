@@ -118,6 +118,14 @@ CORRUPTIONS = {
         _edit_text(RAW, lambda t: _replace_cell(t, 2, "total_energy_j", "nan")),
         "'nan' is not a finite number",
     ),
+    "raw csv beyond the dataset's magnitude": (  # two of one batch: their CV overflowed (a traceback)
+        RAW,
+        _edit_text(
+            RAW,
+            lambda t: _replace_cell(_replace_cell(t, 2, "throughput_tok_s", "1e308"), 3, "throughput_tok_s", "1e308"),
+        ),
+        "line 2, column throughput_tok_s: '1e308' is beyond 1e+100 in size",
+    ),
     "raw csv short row": (RAW, _edit_text(RAW, lambda t: _lines(t, lambda ls: [*ls, "1,2.0"])), "fewer cells"),
     "raw csv long row": (RAW, _edit_text(RAW, lambda t: _lines(t, lambda ls: [*ls, ls[-1] + ",9"])), "more cells"),
     "raw csv header only": (RAW, _write(RAW, (RAW_HEADER + "\n").encode()), "a header but no rows"),
