@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,7 +22,7 @@ from validator.findings import Severity
 from validator.loading import MAX_BYTES
 
 from . import __version__
-from .errors import CollectError, OutputExistsError
+from .errors import CollectError, InterruptedAfterWrite, OutputExistsError
 from .request import RunRequest
 from .workload import Prompt
 
@@ -155,7 +156,8 @@ def _rename_onto_reserved(tmp: str, target: Path) -> None:
     try:
         os.replace(tmp, target)
     except BaseException:  # Ctrl-C or SIGTERM too: our empty reservation must not stay as a submission
-        os.unlink(target)
+        if os.path.lexists(tmp):  # not renamed: ``target`` is the empty reservation, not the finished file
+            os.unlink(target)
         raise
 
 
@@ -221,4 +223,19 @@ def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
         _create(target, text)
     except FileExistsError:
         raise OutputExistsError(f"{target} appeared while it was written; submissions are never overwritten") from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: once the link or rename is done, the file is whole
+        if _holds(target, text):
+            raise InterruptedAfterWrite(target, exc) from exc
+        raise
     return target
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether ``path`` is a regular file that holds exactly ``text`` (the file this run wrote)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block the read
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1) == text.encode("utf-8")
+    except OSError:
+        return False
