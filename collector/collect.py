@@ -23,6 +23,7 @@ def collect(
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
     submission.check_out_dir(request.out_dir)
+    _sweep(request, events)
     hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
     with open_session(request, events, hooks) as session:
         configs = requested(session)
@@ -46,6 +47,19 @@ def collect(
         wall_s=wall_s,
     ).to_dict()
     return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+
+
+def _sweep(request: RunRequest, events: Events) -> None:
+    """Temporary files a killed eco-collect left where this run writes: removed, or reported."""
+    for folder in (request.out_dir / request.handle, request.state_dir):
+        removed, left = submission.sweep_partials(folder)
+        if removed:
+            events.note(f"removed {len(removed)} temporary file(s) a killed run left in {printable(str(folder))}")
+        if left:
+            events.note(
+                f"{len(left)} temporary file(s) left in {printable(str(folder))} by a killed or running eco-collect, "
+                f"kept: {', '.join(printable(n) for n in left[:3])}"
+            )
 
 
 def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Checkpoint) -> Path:
