@@ -231,6 +231,8 @@ def _measure(
     limit = declared * READ_FACTOR + READ_SLACK_BYTES
     try:
         measured = parallel.within_memory(limit, _read_size, source, columns, text, timeout_s=READ_TIMEOUT_S)
+    except parallel.Stopped as exc:  # SIGTERM to the reading process: no verdict on the file
+        raise DatasetError(f"reading {printable(str(file))} was stopped before it finished ({exc})") from None
     except parallel.OutOfMemory as exc:
         raise DatasetError(
             f"{printable(str(file))} holds more than its metadata declares ({declared >> 10} KiB of columns): "

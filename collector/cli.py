@@ -17,6 +17,7 @@ from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_list, parse_pr
 from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
+from .errors import InterruptedAfterWrite
 from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
 
 
@@ -271,17 +272,24 @@ def run(
         quality=quality,
     )
     console = Console(stderr=True)
+    path: Path | None = None
     try:
-        with (
-            _sigterm_as_interrupt(),
-            RichEvents(console, len(precision_list) * len(engine_list) * len(batch_sizes)) as events,
-        ):
-            path, doc = collect(request, events)
+        with _sigterm_as_interrupt():
+            with RichEvents(console, len(precision_list) * len(engine_list) * len(batch_sizes)) as events:
+                path, doc = collect(request, events)
+            Console().print(summary_table(doc))
+            click.echo(f"wrote {path} (validated by eco-validate)")
     except KeyboardInterrupt as exc:
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        click.echo(
-            f"eco-collect: {how}; finished configurations are kept: rerun the same command with --resume", err=True
-        )
-        ctx.exit(128 + signal.SIGTERM if isinstance(exc, Terminated) else 130)
-    Console().print(summary_table(doc))
-    click.echo(f"wrote {path} (validated by eco-validate)")
+        if isinstance(exc, InterruptedAfterWrite):
+            path, exc = exc.path, exc.interrupt
+        terminated = isinstance(exc, Terminated)
+        how = "terminated (SIGTERM)" if terminated else "interrupted"
+        if path is not None:  # the run is complete: its checkpoint is gone, a --resume would find none
+            click.echo(
+                f"eco-collect: {how} after the submission was written: {path} is complete, nothing to resume", err=True
+            )
+        else:
+            click.echo(
+                f"eco-collect: {how}; finished configurations are kept: rerun the same command with --resume", err=True
+            )
+        ctx.exit(128 + signal.SIGTERM if terminated else 130)

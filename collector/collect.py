@@ -10,7 +10,8 @@ from ecocompute.cli import describe, printable
 from validator.groups import alternate  # the rule eco-validate groups rows by
 
 from . import submission
-from .errors import CollectError
+from .checkpoint import Checkpoint
+from .errors import CollectError, InterruptedAfterWrite
 from .request import RunRequest
 from .schedule import Schedule, requested
 from .session import Events, Hooks, finished_at, open_session
@@ -22,6 +23,7 @@ def collect(
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
     submission.check_out_dir(request.out_dir)
+    _sweep(request, events)
     hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
     with open_session(request, events, hooks) as session:
         configs = requested(session)
@@ -44,12 +46,40 @@ def collect(
         finished_at=ended,
         wall_s=wall_s,
     ).to_dict()
+    return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+
+
+def _sweep(request: RunRequest, events: Events) -> None:
+    """Temporary files a killed eco-collect left where this run writes: removed, or reported."""
+    for folder in (request.out_dir / request.handle, request.state_dir):
+        removed, left = submission.sweep_partials(folder)
+        if removed:
+            events.note(f"removed {len(removed)} temporary file(s) a killed run left in {printable(str(folder))}")
+        if left:
+            events.note(
+                f"{len(left)} temporary file(s) left in {printable(str(folder))} by a killed or running eco-collect, "
+                f"kept: {', '.join(printable(n) for n in left[:3])}"
+            )
+
+
+def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Checkpoint) -> Path:
+    """Write the submission, then drop the checkpoint: its measurements are in the file now, and one
+    left behind would have a --resume write them a second time, under a new id. Ctrl-C or SIGTERM
+    once the file is whole ends as InterruptedAfterWrite, the checkpoint dropped all the same; before
+    that, as the interrupt it is, the checkpoint kept for --resume."""
     try:
-        path = submission.write(doc, request.out_dir, request.state_dir)
+        path = submission.write(doc, out_dir, state_dir)
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: the measurements are safe
         raise CollectError(
             f"cannot write the submission ({describe(exc)}); every configuration is measured and kept in "
-            f"{printable(str(session.checkpoint.path))}: make --out-dir writable and rerun the same command with --resume"
+            f"{printable(str(checkpoint.path))}: make --out-dir writable and rerun the same command with --resume"
         ) from exc
-    session.checkpoint.remove()
-    return path, doc
+    except InterruptedAfterWrite:
+        checkpoint.remove()
+        raise
+    try:
+        checkpoint.remove()
+    except KeyboardInterrupt as exc:
+        checkpoint.remove()  # an unlink: done again, whether or not the interrupted one was
+        raise InterruptedAfterWrite(path, exc) from exc
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ecocompute.cli import EcoError
 
 
@@ -32,3 +34,13 @@ class TrialsTooShort(CollectError):
 
 class EngineUnavailable(CollectError):
     """This engine cannot run this model here: capture failed, its tokens differ, or no CUDA."""
+
+
+class InterruptedAfterWrite(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM (``interrupt``, as raised) arrived once the submission file was whole at
+    ``path``: the run is complete and nothing is left to resume, though it ends as interrupted."""
+
+    def __init__(self, path: Path, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(str(path))
+        self.path = path
+        self.interrupt = interrupt

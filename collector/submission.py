@@ -7,7 +7,9 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from validator.findings import Severity
 from validator.loading import MAX_BYTES
 
 from . import __version__
-from .errors import CollectError, OutputExistsError
+from .errors import CollectError, InterruptedAfterWrite, OutputExistsError
 from .request import RunRequest
 from .workload import Prompt
 
@@ -130,11 +132,12 @@ def _create(target: Path, text: str) -> None:
     .json (``.<name>.<random>.partial``): one left by a kill during the write is not read by eco-validate
     or the build as a submission."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    fh = os.fdopen(fd, "w", encoding="utf-8")
+    _lock(fd)  # held until the temporary file is gone: sweep_partials leaves it alone meanwhile
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
         try:
             os.link(tmp, target)  # unlike a rename, fails where the target exists
         except OSError as exc:
@@ -146,6 +149,58 @@ def _create(target: Path, text: str) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        fh.close()
+
+
+def _lock(fd: int) -> bool:
+    """An exclusive flock on ``fd`` without waiting: True when held (the kernel drops it when the
+    process ends, however it ends); False where another holds it or there is no flock (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+# ``_create``'s temporary names: "." + the file's name (a submission's id, or a rejected file's stem)
+# + "." + mkstemp's 8 characters + ".partial". Nothing else is ever swept.
+_PARTIAL = re.compile(r"\.[a-z0-9][a-z0-9-]{0,79}(?:\.rejected(?:-[0-9]{1,3})?)?\.json\.[a-z0-9_]{8}\.partial")
+STALE_AFTER_S = 600.0  # a write takes a second; a file that old, locked by nobody, was left by a killed run
+
+
+def sweep_partials(folder: Path) -> tuple[list[str], list[str]]:
+    """Remove from ``folder`` the temporary files a killed ``_create`` left (SIGKILL, a power loss):
+    regular files named as it names them, untouched for STALE_AFTER_S and locked by no process.
+    (removed names, names of such files that could not be checked or removed: to be reported)."""
+    try:
+        names = sorted(e.name for e in os.scandir(folder) if _PARTIAL.fullmatch(e.name))
+    except OSError:
+        return [], []
+    removed, left = [], []
+    for name in names:
+        path = folder / name
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < STALE_AFTER_S:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not _lock(fd):  # a live writer holds it, or no flock here: reported, never removed
+                left.append(name)
+                continue
+            os.unlink(path)
+            removed.append(name)
+        except OSError:
+            left.append(name)
+        finally:
+            os.close(fd)
+    return removed, left
 
 
 def _rename_onto_reserved(tmp: str, target: Path) -> None:
@@ -155,7 +210,8 @@ def _rename_onto_reserved(tmp: str, target: Path) -> None:
     try:
         os.replace(tmp, target)
     except BaseException:  # Ctrl-C or SIGTERM too: our empty reservation must not stay as a submission
-        os.unlink(target)
+        if os.path.lexists(tmp):  # not renamed: ``target`` is the empty reservation, not the finished file
+            os.unlink(target)
         raise
 
 
@@ -221,4 +277,19 @@ def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
         _create(target, text)
     except FileExistsError:
         raise OutputExistsError(f"{target} appeared while it was written; submissions are never overwritten") from None
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: once the link or rename is done, the file is whole
+        if _holds(target, text):
+            raise InterruptedAfterWrite(target, exc) from exc
+        raise
     return target
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether ``path`` is a regular file that holds exactly ``text`` (the file this run wrote)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block the read
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1) == text.encode("utf-8")
+    except OSError:
+        return False

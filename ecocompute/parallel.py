@@ -7,6 +7,7 @@ import functools
 import multiprocessing
 import os
 import pickle
+import signal
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,7 +41,24 @@ def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int | None
 
 
 class ChildDied(RuntimeError):
-    """The process running an ``aside`` call ended without handing back a result or an error."""
+    """The process running an ``aside`` call ended without handing back a result or an error;
+    ``signum``: the signal that ended it, where one did (killed by it, or exit 128 + it after one)."""
+
+    def __init__(self, message: str, signum: int | None = None) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+# Exit codes a child gives after a signal it handled: _child turns Ctrl-C into exit 130.
+_EXITED_AFTER = {128 + signal.SIGINT: signal.SIGINT, 128 + signal.SIGTERM: signal.SIGTERM}
+
+
+def _died(exitcode: int | None) -> ChildDied:
+    """ChildDied for a child that ended with ``exitcode`` (multiprocessing's: -N when signal N killed it)."""
+    signum = -exitcode if exitcode is not None and exitcode < 0 else _EXITED_AFTER.get(exitcode or 0)
+    if signum is None:
+        return ChildDied(f"exit code {exitcode}")
+    return ChildDied(f"exit code {exitcode}, {signal.Signals(signum).name}", signum)
 
 
 class Aside(Generic[R]):
@@ -76,7 +94,7 @@ class Aside(Generic[R]):
                     self._outcome = self._receive.recv()
             except EOFError:
                 self._process.join()
-                self._outcome = (False, ChildDied(f"exit code {self._process.exitcode}"))
+                self._outcome = (False, _died(self._process.exitcode))
             except BaseException:
                 self.stop()
                 raise
@@ -150,6 +168,10 @@ class OutOfMemory(MemoryError):
     """A ``within_memory`` call needed more memory than it was given (or its process was killed)."""
 
 
+class Stopped(ChildDied):
+    """A ``within_memory`` call's process was ended from outside by SIGTERM: not out of memory."""
+
+
 _STATUS = "/proc/self/status"  # VmData: what RLIMIT_DATA counts, Linux's own figure
 
 
@@ -221,8 +243,10 @@ def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any, timeout_s:
     """``fn(*args)`` in a forked child whose heap may grow by at most ``extra_bytes``: for reading input
     whose true size is known only once read (a compressed file that lies about what it holds). Its
     result must pickle (keep it small: it is copied back). OutOfMemory when the call ran out or its
-    process died, or had not answered within ``timeout_s`` (a thread that could not start under the cap
-    leaves a native pool waiting for ever); any other exception of ``fn`` is re-raised here. Where
+    process died (SIGKILL, an abort), or had not answered within ``timeout_s`` (a thread that could not
+    start under the cap leaves a native pool waiting for ever); any other exception of ``fn`` is
+    re-raised here. A process ended by SIGINT is KeyboardInterrupt here, by SIGTERM Stopped: stopped
+    from outside, not out of memory. Where
     ``capped()`` is False (Windows, macOS, a daemon process, a kernel before 4.7) the call runs here,
     unbounded."""
     if not capped():
@@ -231,6 +255,12 @@ def within_memory(extra_bytes: int, fn: Callable[..., R], *args: Any, timeout_s:
     try:
         return pending.result(timeout_s)
     except ChildDied as exc:
+        # SIGINT or SIGTERM is someone stopping the call (Ctrl-C reaches the whole process group); the
+        # kernel's OOM killer sends SIGKILL, and Arrow's std::bad_alloc aborts (SIGABRT).
+        if exc.signum == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        if exc.signum == signal.SIGTERM:
+            raise Stopped(f"the process was stopped before it finished ({exc})", exc.signum) from None
         raise OutOfMemory(f"the process ended before it finished ({exc})") from None
     except MemoryError as exc:
         raise OutOfMemory(str(exc) or "out of memory") from None

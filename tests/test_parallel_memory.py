@@ -94,3 +94,26 @@ def test_a_kernel_that_does_not_cap_mappings_caps_nothing(monkeypatch: pytest.Mo
 def test_this_kernel_caps_mappings(fresh_probe: None) -> None:
     """The probe's answer on a kernel that caps: a probe that always said no would cap nothing, silently."""
     assert parallel._mappings_capped() and parallel.capped()
+
+
+def _signalled(signum: int) -> None:
+    os.kill(os.getpid(), signum)
+    signal.sigtimedwait([], 1.0)  # the handler runs before this returns
+
+
+def test_a_child_interrupted_is_an_interrupt_not_out_of_memory() -> None:
+    """SIGINT to the capped child alone (the caller's own Ctrl-C never reached it) read as out of memory."""
+    with pytest.raises(KeyboardInterrupt) as caught:
+        parallel.within_memory(64 << 20, _signalled, signal.SIGINT)
+    assert not isinstance(caught.value, MemoryError)
+
+
+def test_a_child_terminated_is_stopped_not_out_of_memory() -> None:
+    with pytest.raises(parallel.Stopped, match="SIGTERM") as caught:
+        parallel.within_memory(64 << 20, _signalled, signal.SIGTERM)
+    assert not isinstance(caught.value, MemoryError)
+
+
+def test_a_child_killed_names_the_signal() -> None:
+    with pytest.raises(parallel.OutOfMemory, match="SIGKILL"):
+        parallel.within_memory(64 << 20, _signalled, signal.SIGKILL)
