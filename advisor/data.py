@@ -104,10 +104,7 @@ _NULLABLE = {
 # A measurement's figures are empty only where it was skipped (status "skipped"): an ok row without
 # its power is no row a build writes.
 _FIGURES = ("energy_per_token_j", "energy_per_request_j", "throughput_tok_s", "power_w")
-# Far beyond any quantity of this dataset, yet far below where the estimates' and figures' arithmetic
-# overflows (a legacy value of 1e308 did): a bound an accepted file cannot reach, even an absurd one
-# whose fp16 ratio spans twenty orders of magnitude. Integers: within int64 as well.
-_MAGNITUDE_MAX = 1e100
+_MAGNITUDE_MAX = stats.MAGNITUDE_MAX  # integers: within int64 as well
 _POSITIVE_MIN = 1e-100  # the same on the small side: 5e-324 W passed "positive" and broke a figure
 _INTEGER_MAX = 10**18
 _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z0-9_./-]+)$")

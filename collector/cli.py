@@ -25,6 +25,15 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that it ends a run the same way."""
 
 
+def _corpus_named(value: str | None) -> str | None:
+    """--quality '' (an unset shell variable) names no corpus: refused, not read as no --quality."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            f"{printable(repr(value))} names no corpus; give 'wikitext' or a text file, or leave --quality out"
+        )
+    return value
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Within, SIGTERM (a Slurm time limit, Kubernetes or spot preemption, ``timeout``) ends the run as
@@ -208,6 +217,7 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
 @click.option(
     "--quality",
     metavar="wikitext|PATH",
+    callback=lambda _ctx, _param, value: _corpus_named(value),
     help="Also measure perplexity (WikiText-2 test, or a local text file), outside the energy windows.",
 )
 @click.option(

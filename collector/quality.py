@@ -73,6 +73,8 @@ def load_corpus(spec: str) -> Corpus:
         if exc.reason == "unreadable":
             raise CollectError(f"--quality {shown}: cannot be read ({exc.strerror})") from None
         raise CollectError(not_a_file) from None  # gone or replaced since the check
+    if not text.strip():  # found now, not at the first perplexity after a model has loaded
+        raise CollectError(f"--quality {shown}: the file holds no text; the perplexity needs at least 2 tokens of it")
     return Corpus(path.name, text)
 
 

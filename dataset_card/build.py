@@ -102,6 +102,10 @@ def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
 
 
 _UNRELEASED = re.compile(r"## \[?unreleased\]?\s*", re.IGNORECASE)
+# What a card must not carry from the changelog: control characters (an ESC recolours the terminal
+# of whoever prints the card, a NUL ends C strings) and bidirectional overrides, which make a line
+# read otherwise than it is (Trojan Source). Tabs and line ends are text.
+_HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
@@ -121,7 +125,15 @@ def changelog_entries(path: Path | None, *, required: bool = True, version: str 
         if exc.reason == "missing" and not required:
             return ""
         raise BuildError(_changelog_problem(shown, exc)) from None
+    text = text.removeprefix("\ufeff")  # an editor's byte-order mark: the first heading stays a heading
     lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if hidden := _HIDDEN.search(line):
+            raise BuildError(
+                f"changelog {shown} line {number}, column {hidden.start() + 1}: character "
+                f"U+{ord(hidden.group()):04X} is a control or direction character, which the card cannot "
+                "show as written (--changelog): remove it"
+            )
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
     lines = lines[start:]
     if version is not None:

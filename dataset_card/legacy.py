@@ -59,9 +59,6 @@ _AGGREGATE_NUMBERS = (
     "energy_std",
 )
 _INT64 = range(-(2**63), 2**63)  # the dataset's integer columns are int64
-# The largest magnitude a number of the dataset may have (advisor.data._MAGNITUDE_MAX, which the build's
-# report enforces): a value of 1e308 overflowed the sweep's CV (stats.spread) in a traceback before that.
-_MAGNITUDE_MAX = 1e100
 _JSON_KINDS = {
     dict: "a JSON object",
     list: "a JSON array",
@@ -180,8 +177,8 @@ def _cell(path: Path, where: str, row: dict[str, str], column: str, kind: type, 
         return _integer(path, f"{where}, column {column}", parsed)
     if not math.isfinite(parsed):
         _fail(path, f"{where}, column {column}: {_shown(value)} is not a finite number")
-    if abs(parsed) > _MAGNITUDE_MAX:
-        _fail(path, f"{where}, column {column}: {_shown(value)} is beyond {_MAGNITUDE_MAX:g} in size")
+    if abs(parsed) > stats.MAGNITUDE_MAX:
+        _fail(path, f"{where}, column {column}: {_shown(value)} is beyond {stats.MAGNITUDE_MAX:g} in size")
     return parsed
 
 

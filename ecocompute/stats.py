@@ -90,6 +90,11 @@ def summarize(trials: Sequence[Trial], idle_w: float) -> Summary | None:
 # How far a stated summary value may lie from the same value recomputed from its trials: the writer
 # uses these functions, so only float noise separates them. eco-validate accepts a file on this test
 # and whatever reads a built dataset checks its rows on it, so that every accepted file builds.
+# The largest magnitude a number of the dataset may have: far beyond any quantity it holds, yet far
+# below where the estimates' and figures' arithmetic overflows (a legacy value of 1e308 did, in a CV):
+# a bound an accepted file cannot reach, even an absurd one whose fp16 ratio spans twenty orders of
+# magnitude. The dataset's readers (advisor.data, dataset_card.legacy) refuse what lies beyond it.
+MAGNITUDE_MAX = 1e100
 SUMMARY_REL_TOLERANCE = 1e-6
 SUMMARY_ABS_TOLERANCE = 1e-9
 

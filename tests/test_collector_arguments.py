@@ -79,6 +79,8 @@ def _refused(args: list[str], env: dict[str, str] | None = None) -> str:
         ("--max-config-s", "inf", "not a finite number"),
         ("--max-config-s", "Infinity", "not a finite number"),
         ("--max-trials", "1001", "not in the range 5<=x<=1000"),
+        ("--quality", "", "names no corpus; give 'wikitext' or a text file, or leave --quality out"),
+        ("--quality", "  ", "names no corpus"),
     ],
 )
 def test_run_refuses_at_parse_time(option: str, value: str, allowed: str, nothing_measured: list[str]) -> None:

@@ -79,6 +79,10 @@ def test_corpus_from_file_and_errors(tmp_path: Path) -> None:
     assert load_corpus(str(path)).text == TEXT
     with pytest.raises(CollectError, match="not 'wikitext' and not a readable file"):
         load_corpus(str(tmp_path / "missing.txt"))
+    for blank in ("", " \n\t\n"):
+        path.write_text(blank, encoding="utf-8")
+        with pytest.raises(CollectError, match="the file holds no text; the perplexity needs at least 2 tokens"):
+            load_corpus(str(path))
 
 
 def test_a_corpus_the_submission_cannot_record_is_refused_before_the_run(

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dataset_card import card, legacy
-from dataset_card.build import build, changelog_entries
+from dataset_card.build import BuildError, build, changelog_entries
 from ecocompute import columns
 from ecocompute.columns import CONFIGS
 
@@ -260,6 +260,24 @@ def test_only_the_first_unreleased_heading_takes_the_version_and_the_file_is_unc
     assert changelog_entries(path, version="1.1.0") == "### 1.1.0\n- new rows\n\n### 1.0.0\n- first\n### Unreleased"
     assert changelog_entries(path).startswith("### [Unreleased] \n- new rows")
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_changelog_with_a_byte_order_mark_keeps_its_first_section(tmp_path: Path) -> None:
+    path = tmp_path / "DATA_CHANGELOG.md"
+    path.write_text("\ufeff## Unreleased\n- new rows\n## 1.0.0\n- first\n", encoding="utf-8")
+    assert changelog_entries(path, version="1.1.0") == "### 1.1.0\n- new rows\n### 1.0.0\n- first"
+
+
+@pytest.mark.parametrize("hidden", ["\x1b[31m", "\x00", "\u202e", "\x7f"])
+def test_a_changelog_with_control_or_direction_characters_is_refused_naming_the_line(
+    tmp_path: Path, hidden: str
+) -> None:
+    path = tmp_path / "DATA_CHANGELOG.md"
+    path.write_text(f"## Unreleased\n- rows{hidden} added\n", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"line 2, column 7: character U\+[0-9A-F]{4} is a control or direction"):
+        changelog_entries(path)
+    path.write_text("## Unreleased\n-\tnew rows\r\n", encoding="utf-8")  # tabs and CRLF are text
+    assert changelog_entries(path) == "### Unreleased\n-\tnew rows"
 
 
 def test_a_local_build_is_labelled_by_its_inputs(builds: dict[str, Path]) -> None:
