@@ -62,3 +62,15 @@ def advisor_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for doc in advisor_submissions():
         write_json(root / "submissions" / doc["contributor"]["handle"] / f"{doc['submission_id']}.json", doc)
     return build(root / "submissions", ROOT / "legacy", root / "llm-energy").out_dir
+
+
+@pytest.fixture
+def cpu_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector's CPU tests run a shortened protocol through the library (1-s idle windows, a few
+    seeded ids), which no released eco-collect writes: every release's row of validator.releases
+    leaves those two fields unjudged while they write files (some relabel a file to an older release)."""
+    from validator import releases
+
+    for version, row in list(releases.RELEASES.items()):
+        relaxed = {**row, "idle_window_s": None, "prompt.seeded_tokens": None}
+        monkeypatch.setitem(releases.RELEASES, version, relaxed)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from ecocompute.domain import Idle, Trial
 
 IDLE_WINDOW_S = 5.0
 TRIAL_MIN_S = 2.0  # the protocol's trial_min_duration_s
-WARMUP_MAX, SETTLE_PCT = 10, 2.0  # the protocol's warm-up max_trials and settle_pct
+WARMUP_MAX, SETTLE_PCT = 3, 2.0  # eco-collect 0.4.0's warm-up max_trials and settle_pct (validator/releases.py)
 SAMPLE_RATE_HZ = 20.0
 GPU_NAME = "NVIDIA H100 80GB HBM3"
 # Real models of the reference table, in the order a multi-model submission uses them.

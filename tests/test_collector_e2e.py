@@ -61,7 +61,7 @@ def tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _cuda_build(monkeypatch: pytest.MonkeyPatch) -> None:
+def _cuda_build(monkeypatch: pytest.MonkeyPatch, cpu_protocol: None) -> None:
     fake_cuda_build(monkeypatch)
 
 

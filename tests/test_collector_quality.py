@@ -121,7 +121,9 @@ def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
         collect(request)
 
 
-def test_sweep_records_quality_per_precision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_records_quality_per_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
+) -> None:
     """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
     from fakes import fake_cuda_build, register_test_model
     from test_collector_e2e import _hooks

@@ -363,6 +363,10 @@ def test_check_document_keeps_its_api(valid_doc: dict) -> None:
     bidi["environment"]["host"]["kernel"] = "6.8\u202e"
     assert [f.code for f in check.check_document(bidi, "x.json")] == ["json.unsafe_text"]
     older = {**valid_doc, "schema_version": "1.3.0", "collector": {"name": "eco-collect", "version": "0.2.0"}}
+    # eco-collect 0.2.0's protocol: at most 4 warm-ups, an early stop without evidence_min_trials
+    older["protocol"] = copy.deepcopy(valid_doc["protocol"])
+    older["protocol"]["warmup"]["max_trials"] = 4
+    del older["protocol"]["early_stop"]["evidence_min_trials"]
     findings = check.check_document(older, "x.json")
     assert [f.code for f in findings] == ["schema.outdated_version"]
 

@@ -158,7 +158,8 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     ),
     error(
         "reference.unknown_prompt",
-        "the prompt is not a built-in one, or its hash or length does not match",
+        "the prompt is not a built-in one, or its hash or length does not match, or seeded ids other than "
+        "eco-collect's (seed 0, 64 ids)",
         "measure with eco-collect's built-in prompt (or its seeded ids for random weights)",
     ),
     error(

@@ -180,14 +180,22 @@ MEASURED_CODES: tuple[Code, ...] = (
         "disable MIG (nvidia-smi -i <gpu> -mig 0) and measure on the whole board",
     ),
     error(
+        "protocol.settings",
+        "a protocol setting the named eco-collect release cannot write: output tokens beyond its --output-tokens "
+        "range (1-4096), gate thresholds or an early-stop rule other than its constants",
+        "measure with a released eco-collect and submit its protocol as it wrote it, never edited",
+    ),
+    error(
         "protocol.warmup",
-        "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials or than settling takes",
-        "never drop or add warm-up trials by hand",
+        "fewer warm-up trials than warmup.min_trials or more than warmup.max_trials or than settling takes, or a "
+        "warm-up setting the named eco-collect release does not write (0.5.0-0.6.0: 2-2 trials, settled within 2 %)",
+        "never drop or add warm-up trials, or edit the protocol, by hand",
     ),
     error(
         "protocol.trial_budget",
-        "more trials after warm-up than gates.max_trials, or a minimum above its maximum",
-        "keep every trial the collector wrote, and only those",
+        "more trials after warm-up than gates.max_trials, a minimum above its maximum, or a budget below the 5 "
+        "that eco-collect's --max-trials allows",
+        "keep every trial the collector wrote, and only those; set the budget with --max-trials",
     ),
     error(
         "protocol.trial_duration",
@@ -196,13 +204,13 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.idle_window",
-        "idle-baseline windows shorter than 1 s, or rows measured together (their trials alternate) that do not "
-        "share the idle windows measured around them",
+        "idle-baseline windows shorter than 1 s or other than the named eco-collect release's (5 s from 0.2.0), or "
+        "rows measured together (their trials alternate) that do not share the idle windows measured around them",
         "measure idle with eco-collect's protocol (5-s windows)",
     ),
     error(
         "protocol.sample_period",
-        "sample_period_s outside 0.001-0.1 s",
+        "sample_period_s outside 0.001-0.1 s, or other than eco-collect's 0.05 s in a file that names it",
         "sample power at least every 0.1 s (eco-collect samples every 0.05 s)",
     ),
     error(

@@ -10,7 +10,7 @@ from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
-from . import readings, replay, timeline
+from . import readings, releases, replay, timeline
 from .findings import Finding, make
 
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
@@ -19,7 +19,7 @@ SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
-    findings: list[Finding] = _settings(sub, file)
+    findings: list[Finding] = _settings(sub, file) + releases.check(sub, file)
     gates = Gates.from_mapping(sub.protocol.gates)
     for i, m in enumerate(sub.measurements):
         if m.status != "skipped":

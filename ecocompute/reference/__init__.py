@@ -128,8 +128,14 @@ def seeded_prompt_sha256(vocab_size: int, n_tokens: int, seed: int) -> str:
 
 def seeded_tokens(source: str) -> int | None:
     """The token count a seeded prompt's source names, None for other sources."""
+    seeded = seeded_prompt(source)
+    return seeded[1] if seeded else None
+
+
+def seeded_prompt(source: str) -> tuple[int, int] | None:
+    """(seed, token count) of a seeded prompt's source, None for other sources."""
     match = _SEEDED.fullmatch(source)
-    return int(match.group(2)) if match else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 # -- parameter counts from hyper-parameters -----------------------------------------------------
