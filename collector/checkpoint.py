@@ -2,15 +2,19 @@
 
 One JSON document per line: a header naming the run, then one finished configuration per line (the
 configuration as requested, and its measurement). Lines are flushed and fsync'ed as they are written;
-a torn last line (crash mid-write) is ignored.
+a torn last line (crash mid-write) is ignored. Just before the submission file is written, a line
+names it and the SHA-256 of its text (``committing``): killed between that write and the checkpoint's
+removal, the run leaves both, and ``--resume`` finds the file whole instead of writing it again.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +69,7 @@ class Checkpoint:
     def __init__(self, path: Path, run_key: str) -> None:
         self.path = path
         self.run_key = run_key
+        self.commits: list[tuple[str, str]] = []  # (absolute path, sha256) of files written from it, by load
 
     def load(self) -> tuple[dict[str, Any] | None, list[tuple[tuple[str, str, int], dict[str, Any]]]]:
         """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one.
@@ -91,7 +96,11 @@ class Checkpoint:
                 "delete it or run without --resume"
             )
         entries = []
+        self.commits = []
         for number, record in enumerate(records[1:], 2):
+            if isinstance(record, dict) and "committing" in record:
+                self.commits.append(self._commit(number, record["committing"]))
+                continue
             requested = record.get("requested") if isinstance(record, dict) else None
             measurement = record.get("measurement") if isinstance(record, dict) else None
             if not (
@@ -112,6 +121,31 @@ class Checkpoint:
                 raise self._corrupt(number, problem)
             entries.append(((requested[0], requested[1], requested[2]), measurement))
         return records[0], entries
+
+    def _commit(self, number: int, record: Any) -> tuple[str, str]:
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("path"), str)
+            and isinstance(record.get("sha256"), str)
+            and len(record["sha256"]) == 64
+        ):
+            raise self._corrupt(number, "not a submission file's path and SHA-256")
+        return record["path"], record["sha256"]
+
+    def written(self) -> Path | None:
+        """The submission file a run wrote from this checkpoint (as ``load`` read it), when it is still
+        there, a regular file holding exactly the text it was written with; else None."""
+        for path, digest in self.commits:
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block
+                    continue
+                with open(path, "rb") as fh:
+                    data = fh.read(MAX_BYTES + 1)
+            except (OSError, ValueError):  # ValueError: a path holding NUL (a hand edit)
+                continue
+            if hashlib.sha256(data).hexdigest() == digest:
+                return Path(path)
+        return None
 
     def _text(self) -> str:
         # A regular file only (a FIFO would block the read), bounded: a run of the schema's 1,000
@@ -146,6 +180,11 @@ class Checkpoint:
             fh.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+    def committing(self, path: Path, text: str) -> None:
+        """Record, before it is written, the submission file that will hold this checkpoint's measurements."""
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self._append({"committing": {"path": os.path.abspath(path), "sha256": digest}})
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_list, parse_pr
 from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
-from .errors import InterruptedAfterWrite
+from .errors import AlreadyWritten, InterruptedAfterWrite, InterruptedBeforeCheckpoint
 from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
 
 
@@ -289,12 +289,21 @@ def run(
                 path, doc = collect(request, events)
             Console().print(summary_table(doc))
             click.echo(f"wrote {path} (validated by eco-validate)")
+    except AlreadyWritten as exc:  # the run had finished: saying so is the whole answer, not an error
+        click.echo(f"eco-collect: {exc}", err=True)
     except KeyboardInterrupt as exc:
+        measured = not isinstance(exc, InterruptedBeforeCheckpoint)
         if isinstance(exc, InterruptedAfterWrite):
             path, exc = exc.path, exc.interrupt
+        if isinstance(exc, InterruptedBeforeCheckpoint):
+            exc = exc.interrupt
         terminated = isinstance(exc, Terminated)
         how = "terminated (SIGTERM)" if terminated else "interrupted"
-        if path is not None:  # the run is complete: its checkpoint is gone, a --resume would find none
+        if not measured:  # a new run's checkpoint did not exist yet: --resume would find none
+            click.echo(
+                f"eco-collect: {how} before anything was measured; nothing to resume: rerun the same command", err=True
+            )
+        elif path is not None:  # the run is complete: its checkpoint is gone, a --resume would find none
             click.echo(
                 f"eco-collect: {how} after the submission was written: {path} is complete, nothing to resume", err=True
             )

@@ -14,7 +14,7 @@ from .checkpoint import Checkpoint
 from .errors import CollectError, InterruptedAfterWrite
 from .request import RunRequest
 from .schedule import Schedule, requested
-from .session import Events, Hooks, finished_at, open_session
+from .session import Events, Hooks, finished_at, nothing_kept, open_session
 
 
 def collect(
@@ -22,9 +22,10 @@ def collect(
 ) -> tuple[Path, dict[str, Any]]:
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
-    submission.check_out_dir(request.out_dir)
-    _sweep(request, events)
-    hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
+    with nothing_kept(request):
+        submission.check_out_dir(request.out_dir)
+        _sweep(request, events)
+        hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
     with open_session(request, events, hooks) as session:
         configs = requested(session)
         schedule = Schedule(session, configs)
@@ -64,11 +65,12 @@ def _sweep(request: RunRequest, events: Events) -> None:
 
 def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Checkpoint) -> Path:
     """Write the submission, then drop the checkpoint: its measurements are in the file now, and one
-    left behind would have a --resume write them a second time, under a new id. Ctrl-C or SIGTERM
+    left behind would have a --resume write them a second time, under a new id (the checkpoint names
+    the file before it is written, so a --resume after a SIGKILL in between finds it instead). Ctrl-C or SIGTERM
     once the file is whole ends as InterruptedAfterWrite, the checkpoint dropped all the same; before
     that, as the interrupt it is, the checkpoint kept for --resume."""
     try:
-        path = submission.write(doc, out_dir, state_dir)
+        path = submission.write(doc, out_dir, state_dir, before=checkpoint.committing)
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: the measurements are safe
         raise CollectError(
             f"cannot write the submission ({describe(exc)}); every configuration is measured and kept in "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecocompute.cli import EcoError
+from ecocompute.cli import EcoError, printable
 
 
 class CollectError(EcoError):
@@ -43,4 +43,25 @@ class InterruptedAfterWrite(KeyboardInterrupt):
     def __init__(self, path: Path, interrupt: KeyboardInterrupt) -> None:
         super().__init__(str(path))
         self.path = path
+        self.interrupt = interrupt
+
+
+class AlreadyWritten(CollectError):
+    """--resume found that the run the checkpoint belongs to had written its submission file, whole
+    (killed before the checkpoint was removed): nothing is left to resume. Not a failure."""
+
+    def __init__(self, path: Path, checkpoint: Path) -> None:
+        super().__init__(
+            f"--resume: nothing to resume: the interrupted run had already written {printable(str(path))} (whole, "
+            f"with every measurement of its checkpoint); removed the checkpoint {printable(str(checkpoint))}"
+        )
+        self.path = path
+
+
+class InterruptedBeforeCheckpoint(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM (``interrupt``, as raised) before a run that is not a --resume had made its
+    checkpoint: nothing was measured and there is nothing to resume."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__()
         self.interrupt = interrupt

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from ecocompute import catalogue, ids
 from ecocompute.catalogue import RANDOM_REVISION
 from ecocompute.domain import Model, Placement
 
-from . import hostinfo
+from . import hostinfo, randomweights
 from .architecture import build_config, count_parameters
 from .errors import CollectError
 
@@ -136,21 +135,23 @@ class ModelSource:
         import torch
         from transformers import AutoModelForCausalLM
 
-        target = self.cache_dir / ("random-" + re.sub(r"[^A-Za-z0-9._-]", "_", self.model_id) + f"-seed{self.seed}")
-        if not target.is_dir():
-            # Saved beside the target, then renamed: an interrupted save never passes for a checkpoint.
-            partial = target.with_name(target.name + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)  # our own leftover from an interrupted save
+        target = self.cache_dir / randomweights.folder_name(self.model_id, self.seed)
+        if not randomweights.complete(target):
             size = checkpoint_bytes(self.describe().parameter_count)
-            check_disk(self.model_id, target.parent, size)
+            check_disk(self.model_id, target.parent, size)  # before anything is written, the folder included
             build_on = build_device(self.model_id, self.device, size)
-            torch.manual_seed(self.seed)
-            with torch.device(build_on):
-                model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
-            model.save_pretrained(partial)
-            del model
-            _free()
-            partial.rename(target)
+
+            def build(folder: Path) -> None:
+                torch.manual_seed(self.seed)
+                with torch.device(build_on):
+                    model = AutoModelForCausalLM.from_config(self.config, dtype=torch.float16)
+                model.save_pretrained(folder)
+                del model
+                _free()
+
+            # A private folder renamed into place once marked complete: another run's save (one per
+            # GPU on one host) is never touched, and a half-written folder is never loaded.
+            randomweights.save(target, build)
         self._random_dir = target
         return target
 

@@ -19,7 +19,7 @@ from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from . import hostinfo, quality
 from .checkpoint import Checkpoint
 from .engines import CudaGraphs, GraphBackend, Workload
-from .errors import CheckpointError, CollectError
+from .errors import AlreadyWritten, CheckpointError, CollectError, InterruptedBeforeCheckpoint
 from .models import ModelSource, torch_device
 from .nvml import Nvml
 from .request import RunRequest, session_wall_maximum
@@ -187,48 +187,69 @@ def _checkpoint(
         header, entries = checkpoint.load()
         if header is None:
             raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
+        written = checkpoint.written()
+        if written is not None:  # killed between writing the file and removing the checkpoint
+            checkpoint.remove()
+            raise AlreadyWritten(written, checkpoint.path)
         return checkpoint, _finished(checkpoint, entries, request), _first_start(checkpoint, header, started_at)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
-    checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    try:
+        checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    except KeyboardInterrupt:
+        checkpoint.remove()  # made just now, holding no measurement (maybe a torn header): nothing to resume
+        raise
     return checkpoint, {}, started_at
+
+
+@contextlib.contextmanager
+def nothing_kept(request: RunRequest) -> Iterator[None]:
+    """Within, before a run (not a --resume) has its checkpoint, an interrupt is InterruptedBeforeCheckpoint:
+    the CLI then says there is nothing to resume instead of a --resume hint that would find no checkpoint."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if request.resume or isinstance(exc, InterruptedBeforeCheckpoint):
+            raise
+        raise InterruptedBeforeCheckpoint(exc) from exc
 
 
 @contextlib.contextmanager
 def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[Session]:
     """Describe the machine, then keep NVML and the sampler open while the configurations run."""
-    if request.quality and request.weights == "random":
-        raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
-    started_at = hooks.wall_clock().replace(microsecond=0)
-    t0 = opened = hooks.clock.now()
-    corpus = quality.load_corpus(request.quality) if request.quality else None
-    gpus = list(request.gpus)
-    with hooks.nvml(gpus) as nvml:
-        environment, notes = _environment(nvml)
-        counter_ok = nvml.supports_energy_counter()
-        power_reading = nvml.power_reading()
-        free = nvml.memory_free_bytes()
-        free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
-        uuids = nvml.uuids()
-    devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
-    device = devices[0]
-    if len(gpus) > 1:
-        notes.append(
-            f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
-            "device map (each measurement's placement says which module sat on which; a precision small enough "
-            "for one board may sit on one); energy and idle power per GPU in that order"
+    with nothing_kept(request):  # a new run's checkpoint is made last: nothing to resume before it
+        if request.quality and request.weights == "random":
+            raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
+        started_at = hooks.wall_clock().replace(microsecond=0)
+        t0 = opened = hooks.clock.now()
+        corpus = quality.load_corpus(request.quality) if request.quality else None
+        gpus = list(request.gpus)
+        with hooks.nvml(gpus) as nvml:
+            environment, notes = _environment(nvml)
+            counter_ok = nvml.supports_energy_counter()
+            power_reading = nvml.power_reading()
+            free = nvml.memory_free_bytes()
+            free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
+            uuids = nvml.uuids()
+        devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
+        device = devices[0]
+        if len(gpus) > 1:
+            notes.append(
+                f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
+                "device map (each measurement's placement says which module sat on which; a precision small enough "
+                "for one board may sit on one); energy and idle power per GPU in that order"
+            )
+        source = hooks.source(
+            request.model_id,
+            weights=request.weights,
+            revision=request.revision,
+            device=device,
+            cache_dir=request.state_dir / "models",
+            seed=request.seed,
+            config_path=request.config_path,
+            shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
         )
-    source = hooks.source(
-        request.model_id,
-        weights=request.weights,
-        revision=request.revision,
-        device=device,
-        cache_dir=request.state_dir / "models",
-        seed=request.seed,
-        config_path=request.config_path,
-        shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
-    )
-    checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
+        checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
     t0 -= _resumed_clock_s(started_at, first_start, done)
     session = Session(
         request=request,

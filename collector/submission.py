@@ -10,7 +10,7 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -258,8 +258,11 @@ def check_out_dir(out_dir: Path) -> None:
         )
 
 
-def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
-    """Write <out_dir>/<handle>/<submission_id>.json if eco-validate accepts it; never overwrite."""
+def write(
+    doc: dict[str, Any], out_dir: Path, state_dir: Path, before: Callable[[Path, str], None] | None = None
+) -> Path:
+    """Write <out_dir>/<handle>/<submission_id>.json if eco-validate accepts it; never overwrite.
+    ``before(path, text)`` runs just before the file is created (the checkpoint records it)."""
     text, errors = _validated(doc)
     if errors:
         rejected = keep_rejected(doc, state_dir, text)
@@ -272,6 +275,8 @@ def write(doc: dict[str, Any], out_dir: Path, state_dir: Path) -> Path:
     target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
     if target.exists():
         raise OutputExistsError(f"{target} exists already; submissions are never overwritten")
+    if before is not None:
+        before(target, text)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         _create(target, text)

@@ -124,8 +124,13 @@ def test_ctrl_c_once_the_file_is_written_says_so_and_exits_130(
 def test_an_interrupt_before_the_file_is_in_place_keeps_the_checkpoint_and_the_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fsync(*_: Any) -> None:
-        raise KeyboardInterrupt
+    real, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 1:  # the first: the checkpoint recording the file about to be written
+            raise KeyboardInterrupt
+        real(fd)
 
     doc = synthetic.submission(0, n_measurements=1)
     checkpoint = _checkpoint(tmp_path)

@@ -1,0 +1,156 @@
+"""The random fp16 checkpoint saved once per model and seed, and shared by the runs of one host (one
+per GPU, say) through the state folder.
+
+A save goes into a folder of its own beside the target (``.NAME.XXXXXXXX.partial``), writes a marker
+listing every file and its size last, and is renamed into place: another run's save is never touched,
+and a folder is taken as a checkpoint only when its marker is there and every file it lists has its
+size. Where flock works, one lock per target lets one run save while the others wait for its result
+(one save's disk, not one per run), and lets the run holding it remove the private folders of saves
+that were killed (no live save exists then). Without flock (Windows) each run saves its own and the
+loser of the rename keeps the winner's folder once its marker checks. Nothing the tool did not
+create is deleted: a folder at the target without a valid marker is refused, not replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ecocompute.cli import printable
+
+from .errors import CollectError
+
+MARKER = "eco-collect-complete.json"
+
+
+def folder_name(model_id: str, seed: int) -> str:
+    """The checkpoint's folder name. ``-fp16`` marks the marked layout: a folder an older eco-collect
+    left under the name without it (``random-MODEL-seedN``, maybe half written) is never read."""
+    return "random-" + re.sub(r"[^A-Za-z0-9._-]", "_", model_id) + f"-seed{seed}-fp16"
+
+
+def complete(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder (not a link) whose marker lists at least one file and every
+    file it lists is a regular file of the listed size."""
+    try:
+        if not stat.S_ISDIR(folder.lstat().st_mode):
+            return False
+        files = json.loads((folder / MARKER).read_text(encoding="utf-8"))["files"]
+        return (
+            isinstance(files, dict)
+            and bool(files)
+            and all(_size_of(folder, name) == size for name, size in files.items())
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+
+
+def _size_of(folder: Path, name: str) -> int | None:
+    if not isinstance(name, str) or name.startswith("/") or ".." in Path(name).parts:
+        return None
+    info = (folder / name).lstat()
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def save(target: Path, build: Callable[[Path], None]) -> Path:
+    """``target`` made complete: already so, finished by another run meanwhile, or saved by
+    ``build(folder)`` into a private folder that is marked and renamed into place."""
+    if complete(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(target) as locked:
+        if complete(target):  # another run saved it while this one waited
+            return target
+        if locked:
+            _remove_killed(target)
+        _refuse_foreign(target)
+        private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        try:
+            build(private)
+            _mark(private)
+            try:
+                os.rename(private, target)  # fails on a folder with content: a finished save is never replaced
+            except OSError:
+                if not complete(target):
+                    raise
+                shutil.rmtree(private, ignore_errors=True)  # lost the race: the winner's folder checks
+            else:
+                _fsync(target.parent)
+        except BaseException:
+            shutil.rmtree(private, ignore_errors=True)  # ours; a rename that happened left nothing here
+            raise
+    return target
+
+
+def _refuse_foreign(target: Path) -> None:
+    if os.path.lexists(target):
+        raise CollectError(
+            f"{printable(str(target))} exists but is not a complete random checkpoint (no valid {MARKER}): "
+            "eco-collect did not finish it and deletes nothing it did not make; remove it and run again"
+        )
+
+
+def _mark(folder: Path) -> None:
+    """Flush every file, then write the marker last (itself flushed): after a crash or a power loss
+    the renamed folder either checks or is not there."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+            files[path.relative_to(folder).as_posix()] = path.stat().st_size
+    with (folder / MARKER).open("w", encoding="utf-8") as fh:
+        json.dump({"files": files}, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync(folder)
+
+
+def _fsync(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # folders cannot be opened for fsync everywhere (Windows)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _lock(target: Path) -> Iterator[bool]:
+    """An exclusive flock on ``.NAME.lock`` beside ``target``, waited for; True while held, False where
+    flock does not exist or the file system refuses it (then no save is known to be dead)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield False
+        return
+    try:
+        fd = os.open(target.with_name(f".{target.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _remove_killed(target: Path) -> None:
+    """The private folders of killed saves of ``target``: every live save holds the lock, which this run
+    now holds, so any left is dead. Only real folders named as ``save`` names them."""
+    pattern = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.partial")
+    for path in target.parent.iterdir():
+        if pattern.fullmatch(path.name) and stat.S_ISDIR(path.lstat().st_mode):
+            shutil.rmtree(path, ignore_errors=True)  # links inside are unlinked, never followed

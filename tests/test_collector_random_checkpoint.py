@@ -1,0 +1,159 @@
+"""The random fp16 checkpoint that runs on one host share (one run per GPU, same model): each saves
+into a folder of its own, marked complete last and renamed into place; one waits while another saves;
+a folder without a valid marker is never loaded, and nothing the tool did not make is deleted."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import transformers
+from fakes import register_test_model
+from transformers import LlamaConfig
+
+from collector import randomweights
+from collector.errors import CollectError
+from collector.models import ModelSource
+
+NAME = "random-tiny-org_tiny-llama-seed0"
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "tiny-config"
+    config = LlamaConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=128, max_position_embeddings=256,
+    )  # fmt: skip
+    config.save_pretrained(folder)
+    register_test_model(monkeypatch, tmp_path, "tiny-org/tiny-llama", "llama", config)
+    return folder
+
+
+def _source(cache: Path, config: Path) -> ModelSource:
+    return ModelSource(
+        "tiny-org/tiny-llama", weights="random", revision=None, device="cpu", cache_dir=cache, config_path=config
+    )
+
+
+def _pause_first_save(monkeypatch: pytest.MonkeyPatch, during: Any) -> list[str]:
+    """The first save_pretrained calls ``during()`` once its files are written, before it returns (a
+    large model still saving); returns the folders saved into."""
+    real = transformers.PreTrainedModel.save_pretrained
+    saved: list[str] = []
+
+    def save(self: Any, folder: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, folder, *args, **kwargs)
+        saved.append(str(folder))
+        if len(saved) == 1:
+            during()
+
+    monkeypatch.setattr(transformers.PreTrainedModel, "save_pretrained", save)
+    return saved
+
+
+def test_a_run_starting_while_another_saves_waits_and_loads_the_same_whole_checkpoint(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "models"
+    second: dict[str, Any] = {}
+
+    def other_run() -> None:
+        try:
+            second["dir"] = _source(cache, tiny_config)._random_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            second["dir"] = exc
+
+    thread = threading.Thread(target=other_run)
+
+    def during() -> None:
+        thread.start()
+        thread.join(0.3)
+        second["waited"] = thread.is_alive()  # the old code deleted this save and made its own meanwhile
+
+    saved = _pause_first_save(monkeypatch, during)
+    first = _source(cache, tiny_config)._random_checkpoint()
+    thread.join(10)
+    assert second["waited"] and second["dir"] == first and len(saved) == 1
+    assert randomweights.complete(first)
+    assert sorted(p.name for p in cache.iterdir()) == [f".{first.name}.lock", first.name]
+    _source(cache, tiny_config).load("fp32")
+
+
+def test_without_a_lock_the_loser_of_the_rename_keeps_the_winners_checkpoint(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where flock does not exist both runs save; the one renaming second checks the first's folder,
+    keeps it, and removes only its own private folder."""
+
+    @contextlib.contextmanager
+    def no_lock(_target: Path) -> Iterator[bool]:
+        yield False
+
+    monkeypatch.setattr(randomweights, "_lock", no_lock)
+    cache = tmp_path / "models"
+    second: dict[str, Any] = {}
+    saved = _pause_first_save(monkeypatch, lambda: second.update(dir=_source(cache, tiny_config)._random_checkpoint()))
+    first = _source(cache, tiny_config)._random_checkpoint()
+    assert second["dir"] == first and len(saved) == 2 and saved[0] != saved[1]
+    assert [p.name for p in cache.iterdir()] == [first.name] and randomweights.complete(first)
+
+
+def test_a_half_written_folder_an_older_run_renamed_into_place_is_never_loaded(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """The old shared save let one run rename another's half-written save into place: that folder
+    (unmarked, its weights cut short) is neither loaded nor deleted."""
+    whole = _source(tmp_path / "elsewhere", tiny_config)._random_checkpoint()
+    cache = tmp_path / "models"
+    old = cache / NAME
+    old.mkdir(parents=True)
+    for path in whole.iterdir():
+        if path.name != randomweights.MARKER:
+            data = path.read_bytes()
+            (old / path.name).write_bytes(data[: len(data) // 2] if path.suffix == ".safetensors" else data)
+    (cache / f"{NAME}.partial").mkdir()  # another run's save in progress, as the old code named it
+    (cache / f"{NAME}.partial" / "config.json").write_text("{}")
+    _source(cache, tiny_config).load("fp32")
+    assert (old / "model.safetensors").exists() and (cache / f"{NAME}.partial" / "config.json").exists()
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [None, "{", {"files": {}}, {"files": {"model.safetensors": 1}}, {"files": {"../model.safetensors": 0}}],
+    ids=["none", "torn", "empty", "wrong-size", "outside"],
+)
+def test_a_folder_at_the_target_without_a_valid_marker_is_refused_and_kept(
+    tmp_path: Path, tiny_config: Path, marker: Any
+) -> None:
+    target = tmp_path / "models" / f"{NAME}-fp16"
+    target.mkdir(parents=True)
+    (target / "model.safetensors").write_bytes(b"\0" * 16)
+    (tmp_path / "models" / "model.safetensors").write_bytes(b"")
+    if marker is not None:
+        (target / randomweights.MARKER).write_text(marker if isinstance(marker, str) else json.dumps(marker))
+    with pytest.raises(CollectError, match=r"exists but is not a complete random checkpoint .* remove it"):
+        _source(tmp_path / "models", tiny_config).load("fp32")
+    assert (target / "model.safetensors").read_bytes() == b"\0" * 16
+
+
+def test_the_private_folders_of_killed_saves_are_removed_and_nothing_else(tmp_path: Path, tiny_config: Path) -> None:
+    cache = tmp_path / "models"
+    cache.mkdir()
+    killed = cache / f".{NAME}-fp16.k1ll3d_x.partial"
+    killed.mkdir()
+    (killed / "model.safetensors").write_bytes(b"half")
+    kept = [cache / f".{NAME}-fp16.notours.partial", cache / f".{NAME}-fp16.abcdefgh.partial.x"]
+    for path in kept:
+        path.mkdir()
+    link = cache / f".{NAME}-fp16.l1nk0000.partial"
+    link.symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep").write_text("x")
+    _source(cache, tiny_config)._random_checkpoint()
+    assert not killed.exists() and all(p.is_dir() for p in kept) and (tmp_path / "elsewhere" / "keep").exists()
