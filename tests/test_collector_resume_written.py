@@ -27,7 +27,7 @@ class PowerLoss(BaseException):
 
 
 @pytest.fixture(autouse=True)
-def _cuda_build(monkeypatch: pytest.MonkeyPatch) -> None:
+def _cuda_build(monkeypatch: pytest.MonkeyPatch, cpu_protocol: None) -> None:
     fake_cuda_build(monkeypatch)
 
 
