@@ -83,10 +83,36 @@ def test_a_windows_driver_under_wsl2_is_left_to_the_warning(valid_doc: dict[str,
         ({"python": "3.10.0rc2"}, False),  # a pre-release of 3.10 is a 3.10
         ({"torch": "2.11.0+cpu", "torch_cuda": "none"}, False),  # consistent (eco-collect writes 'none')
         ({"torch": "2.5.1+cu124", "torch_cuda": "none"}, True),  # a CUDA build that reports no CUDA
+        # eco-collect's floors (attack v10): pip installs nothing older beside it
+        ({"transformers": "4.30.0"}, True),
+        ({"transformers": "4.45.0"}, False),
+        ({"torch": "2.2.0a0+81ea7a4", "torch_cuda": "12.3"}, False),  # an NGC pre-release of the floor
+        ({"torch": "2.1.0+cu121", "torch_cuda": "12.1"}, True),
+        ({"torch": "1.13.1+cu117", "torch_cuda": "11.7"}, True),
+        ({"bitsandbytes": "0.41.1"}, True),
+        ({"accelerate": "0.20.3"}, True),
+        ({"huggingface_hub": "0.16.4"}, True),
+        ({"nvidia_ml_py": "11.450.51"}, True),
+        ({"nvidia_ml_py": "12.535.77"}, False),
+        # CUDA 13's first torch: PyTorch's cu130 wheels at 2.9.0, NVIDIA's 25.08 container at a 2.8 pre-release
+        ({"torch": "2.4.1", "torch_cuda": "13.0"}, True),
+        ({"torch": "2.7.1+cu130", "torch_cuda": "13.0"}, True),
+        ({"torch": "2.8.0a0+34c6371d24.nv25.08", "torch_cuda": "13.0"}, False),
+        ({"torch": "2.9.0+cu130", "torch_cuda": "13.0"}, False),
+        ({"torch": "2.4.1+cu124", "torch_cuda": "12.4"}, False),
     ],
 )
 def test_python_floor_and_torch_label(valid_doc: dict[str, Any], software: dict[str, str], rejected: bool) -> None:
     assert ("provenance.software_versions" in _codes(valid_doc, software=software)) is rejected
+
+
+def test_the_package_floors_are_pyprojects() -> None:
+    """One set of floors: COLLECT_FLOORS is eco-collect's dependencies and collect extra, as pyproject.toml
+    declares them (hostinfo.PACKAGES names the keys)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    declared = dict(re.findall(r'^\s*"([a-z-]+)>=([0-9.]+)"', text, re.MULTILINE))
+    for key, floor in versions.COLLECT_FLOORS.items():
+        assert declared[key.replace("_", "-")] == str(floor), key
 
 
 def test_the_python_floor_is_pyprojects() -> None:

@@ -22,6 +22,23 @@ FIRST_BRANCH_OF_CUDA_MAJOR = ((13, 580), (12, 525), (11, 450), (10, 410))
 # eco-collect's own floor (pyproject.toml requires-python; it uses zip(strict=), new in 3.10): no Python
 # older than this ran it. tests/test_versions.py keeps the two equal.
 MIN_PYTHON = Version("3.10")
+# eco-collect's floors for what it runs on (pyproject.toml: huggingface-hub in the dependencies, the rest in
+# the collect extra; the same in every release 0.1.0-0.6.0, from the first commit on): pip installs no
+# older version beside it, so a file naming an older one was not measured by it as stated (transformers
+# 4.30 or torch 1.13 under eco-collect 0.6.0). tests/test_versions.py keeps the two equal. Only floors:
+# no later release is refused.
+COLLECT_FLOORS = {
+    "torch": Version("2.2"),
+    "transformers": Version("4.45"),
+    "bitsandbytes": Version("0.44"),
+    "nvidia_ml_py": Version("12.535"),
+    "accelerate": Version("0.30"),
+    "huggingface_hub": Version("0.23"),
+}
+# The first torch built for CUDA 13: PyTorch's own wheels (cu130) from 2.9.0; NVIDIA's NGC container 25.08,
+# the first on CUDA 13.0, holds a 2.8 pre-release. No older torch builds against CUDA 13 (it removed the
+# deprecated APIs they use), so torch 2.2-2.7 beside torch_cuda 13.x was edited.
+FIRST_TORCH_OF_CUDA = ((13, Version("2.8")),)
 _DRIVER = "/environment/driver"
 # Compute capabilities below 7.5 (Maxwell, Pascal, Volta: of the table's boards, the V100s) left CUDA at
 # its 13.0 release (NVIDIA, CUDA 12.9 release notes and "Navigating GPU Architecture Support": offline
@@ -177,8 +194,17 @@ def _parsed(value: str | None) -> Version | None:
         return None  # provenance.unpinned_version judges the spelling
 
 
+def _exact(value: str | None) -> Version | None:
+    """The version, where provenance.unpinned_version has nothing to say of its spelling (' 2.0 ' is its
+    finding alone)."""
+    from .provenance import version_problem  # provenance imports this module
+
+    return _parsed(value) if value and version_problem(value) is None else None
+
+
 def _software(sub: Submission, file: str) -> list[Finding]:
-    """A Python eco-collect cannot run on, and a torch wheel whose local label (``+cu130``, ``+cpu``)
+    """A Python or a package older than eco-collect runs on, a torch older than any built for the CUDA
+    torch_cuda names, and a torch wheel whose local label (``+cu130``, ``+cpu``)
     names another CUDA than the one torch reported it was built with, or none."""
     software, out = sub.environment.software, []
     python = _parsed(software.get("python"))
@@ -191,7 +217,33 @@ def _software(sub: Submission, file: str) -> list[Finding]:
                 f"Python {software.get('python')!r}: eco-collect needs Python {MIN_PYTHON} or later",
             )
         )
+    if sub.collector_name == "eco-collect":
+        for key, floor in COLLECT_FLOORS.items():
+            found = _exact(software.get(key))
+            if found is not None and found.release < floor.release:  # 2.2.0a0 (NGC) is a 2.2
+                out.append(
+                    make(
+                        "provenance.software_versions",
+                        file,
+                        f"/environment/software/{key}",
+                        f"{key} {software.get(key)!r}: eco-collect needs {key} {floor} or later (its pyproject.toml), "
+                        "so it did not run on this one",
+                    )
+                )
     torch, torch_cuda = _parsed(software.get("torch")), software.get("torch_cuda")
+    built, exact = major(torch_cuda), _exact(software.get("torch"))
+    for cuda, first in FIRST_TORCH_OF_CUDA:
+        if exact is not None and built is not None and built >= cuda and exact.release < first.release:
+            out.append(
+                make(
+                    "provenance.software_versions",
+                    file,
+                    "/environment/software/torch",
+                    f"torch {software.get('torch')!r} built for CUDA {torch_cuda!r}: no torch before {first} was built "
+                    f"for CUDA {cuda} (PyTorch's cu{cuda}0 wheels begin at 2.9.0, NVIDIA's containers at a 2.8 pre-release)",
+                )
+            )
+            break
     label = (torch.local or "") if torch is not None else ""
     if torch_cuda and _contradicts(label, torch_cuda):
         out.append(
