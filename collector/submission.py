@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue
+from ecocompute import catalogue, smallfile
 from ecocompute.cli import printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
@@ -291,10 +291,7 @@ def write(
 
 def _holds(path: Path, text: str) -> bool:
     """Whether ``path`` is a regular file that holds exactly ``text`` (the file this run wrote)."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block the read
-            return False
-        with open(path, "rb") as fh:
-            return fh.read(MAX_BYTES + 1) == text.encode("utf-8")
-    except OSError:
+    try:  # bounded, never a FIFO (it would block the read) nor a link
+        return smallfile.read_bytes(path, MAX_BYTES, follow_symlinks=False) == text.encode("utf-8")
+    except smallfile.SmallFileError:
         return False
