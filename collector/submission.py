@@ -166,18 +166,30 @@ def _lock(fd: int) -> bool:
     return True
 
 
-# ``_create``'s temporary names: "." + the file's name (a submission's id, or a rejected file's stem)
-# + "." + mkstemp's 8 characters + ".partial". Nothing else is ever swept.
-_PARTIAL = re.compile(r"\.[a-z0-9][a-z0-9-]{0,79}(?:\.rejected(?:-[0-9]{1,3})?)?\.json\.[a-z0-9_]{8}\.partial")
+# ``_create``'s temporary names: "." + the file's name + "." + mkstemp's 8 characters + ".partial", where
+# the file is a submission (``submission_id``: <handle>-<gpu>-<YYYYMMDD>-<HHMMSS>, in <out>/<handle>) or a
+# rejected one (``keep_rejected``: <stem>.rejected[-N].json, in the state folder). Nothing else is swept.
+_TEMPORARY = r"\.json\.[a-z0-9_]{8}\.partial"
+_REJECTED = re.compile(r"\.[a-z0-9][a-z0-9-]{0,79}\.rejected(?:-[0-9]{1,3})?" + _TEMPORARY)
 STALE_AFTER_S = 600.0  # a write takes a second; a file that old, locked by nobody, was left by a killed run
 
 
-def sweep_partials(folder: Path) -> tuple[list[str], list[str]]:
+def _partial_names(handle: str | None) -> re.Pattern[str]:
+    """A submission's temporary names for ``handle`` (its ids start with it and end with their time);
+    None: a rejected file's."""
+    if handle is None:
+        return _REJECTED
+    return re.compile(r"\." + re.escape(handle.lower()) + r"(?:-[a-z0-9-]*)?-[0-9]{8}-[0-9]{6}" + _TEMPORARY)
+
+
+def sweep_partials(folder: Path, handle: str | None = None) -> tuple[list[str], list[str]]:
     """Remove from ``folder`` the temporary files a killed ``_create`` left (SIGKILL, a power loss):
-    regular files named as it names them, untouched for STALE_AFTER_S and locked by no process.
+    regular files named as it names them there (``handle``'s submissions in <out>/<handle>; None: rejected
+    files, in the state folder), untouched for STALE_AFTER_S and locked by no process.
     (removed names, names of such files that could not be checked or removed: to be reported)."""
+    partial = _partial_names(handle)
     try:
-        names = sorted(e.name for e in os.scandir(folder) if _PARTIAL.fullmatch(e.name))
+        names = sorted(e.name for e in os.scandir(folder) if partial.fullmatch(e.name))
     except OSError:
         return [], []
     removed, left = [], []
