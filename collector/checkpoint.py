@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +135,9 @@ class Checkpoint:
         """The submission file a run wrote from this checkpoint (as ``load`` read it), when it is still
         there, a regular file holding exactly the text it was written with; else None."""
         for path, digest in self.commits:
-            try:
-                if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block
-                    continue
-                with open(path, "rb") as fh:
-                    data = fh.read(MAX_BYTES + 1)
-            except (OSError, ValueError):  # ValueError: a path holding NUL (a hand edit)
+            try:  # bounded, never a FIFO (it would block) nor a link, even one swapped in after the stat
+                data = smallfile.read_bytes(Path(path), MAX_BYTES, follow_symlinks=False)
+            except (smallfile.SmallFileError, ValueError):  # ValueError: a path holding NUL (a hand edit)
                 continue
             if hashlib.sha256(data).hexdigest() == digest:
                 return Path(path)

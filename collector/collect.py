@@ -52,8 +52,8 @@ def collect(
 
 def _sweep(request: RunRequest, events: Events) -> None:
     """Temporary files a killed eco-collect left where this run writes: removed, or reported."""
-    for folder in (request.out_dir / request.handle, request.state_dir):
-        removed, left = submission.sweep_partials(folder)
+    for folder, handle in ((request.out_dir / request.handle, request.handle), (request.state_dir, None)):
+        removed, left = submission.sweep_partials(folder, handle)
         if removed:
             events.note(f"removed {len(removed)} temporary file(s) a killed run left in {printable(str(folder))}")
         if left:

@@ -23,11 +23,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ecocompute import smallfile
 from ecocompute.cli import printable
 
 from .errors import CollectError
 
 MARKER = "eco-collect-complete.json"
+MARKER_MAX_BYTES = 1 << 20  # a save lists a few dozen files: a few kilobytes
 
 
 def folder_name(model_id: str, seed: int) -> str:
@@ -42,13 +44,14 @@ def complete(folder: Path) -> bool:
     try:
         if not stat.S_ISDIR(folder.lstat().st_mode):
             return False
-        files = json.loads((folder / MARKER).read_text(encoding="utf-8"))["files"]
+        # A regular file, bounded, not a link: a FIFO would block the check, /dev/zero never end it.
+        files = json.loads(smallfile.read_text(folder / MARKER, MARKER_MAX_BYTES, follow_symlinks=False))["files"]
         return (
             isinstance(files, dict)
             and bool(files)
             and all(_size_of(folder, name) == size for name, size in files.items())
         )
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, smallfile.SmallFileError):
         return False
 
 

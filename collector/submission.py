@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue
+from ecocompute import catalogue, smallfile
 from ecocompute.cli import printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
@@ -166,18 +166,30 @@ def _lock(fd: int) -> bool:
     return True
 
 
-# ``_create``'s temporary names: "." + the file's name (a submission's id, or a rejected file's stem)
-# + "." + mkstemp's 8 characters + ".partial". Nothing else is ever swept.
-_PARTIAL = re.compile(r"\.[a-z0-9][a-z0-9-]{0,79}(?:\.rejected(?:-[0-9]{1,3})?)?\.json\.[a-z0-9_]{8}\.partial")
+# ``_create``'s temporary names: "." + the file's name + "." + mkstemp's 8 characters + ".partial", where
+# the file is a submission (``submission_id``: <handle>-<gpu>-<YYYYMMDD>-<HHMMSS>, in <out>/<handle>) or a
+# rejected one (``keep_rejected``: <stem>.rejected[-N].json, in the state folder). Nothing else is swept.
+_TEMPORARY = r"\.json\.[a-z0-9_]{8}\.partial"
+_REJECTED = re.compile(r"\.[a-z0-9][a-z0-9-]{0,79}\.rejected(?:-[0-9]{1,3})?" + _TEMPORARY)
 STALE_AFTER_S = 600.0  # a write takes a second; a file that old, locked by nobody, was left by a killed run
 
 
-def sweep_partials(folder: Path) -> tuple[list[str], list[str]]:
+def _partial_names(handle: str | None) -> re.Pattern[str]:
+    """A submission's temporary names for ``handle`` (its ids start with it and end with their time);
+    None: a rejected file's."""
+    if handle is None:
+        return _REJECTED
+    return re.compile(r"\." + re.escape(handle.lower()) + r"(?:-[a-z0-9-]*)?-[0-9]{8}-[0-9]{6}" + _TEMPORARY)
+
+
+def sweep_partials(folder: Path, handle: str | None = None) -> tuple[list[str], list[str]]:
     """Remove from ``folder`` the temporary files a killed ``_create`` left (SIGKILL, a power loss):
-    regular files named as it names them, untouched for STALE_AFTER_S and locked by no process.
+    regular files named as it names them there (``handle``'s submissions in <out>/<handle>; None: rejected
+    files, in the state folder), untouched for STALE_AFTER_S and locked by no process.
     (removed names, names of such files that could not be checked or removed: to be reported)."""
+    partial = _partial_names(handle)
     try:
-        names = sorted(e.name for e in os.scandir(folder) if _PARTIAL.fullmatch(e.name))
+        names = sorted(e.name for e in os.scandir(folder) if partial.fullmatch(e.name))
     except OSError:
         return [], []
     removed, left = [], []
@@ -291,10 +303,7 @@ def write(
 
 def _holds(path: Path, text: str) -> bool:
     """Whether ``path`` is a regular file that holds exactly ``text`` (the file this run wrote)."""
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):  # never opened otherwise: a FIFO would block the read
-            return False
-        with open(path, "rb") as fh:
-            return fh.read(MAX_BYTES + 1) == text.encode("utf-8")
-    except OSError:
+    try:  # bounded, never a FIFO (it would block the read) nor a link
+        return smallfile.read_bytes(path, MAX_BYTES, follow_symlinks=False) == text.encode("utf-8")
+    except smallfile.SmallFileError:
         return False

@@ -16,6 +16,7 @@ import gc
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocompute import parallel, reference, rows, smallfile
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import UNSAFE_CATEGORIES, EcoError, printable
 from ecocompute.columns import CONFIGS
 from validator import paths as policy
 from validator.check import Checked, check_file
@@ -102,10 +103,22 @@ def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
 
 
 _UNRELEASED = re.compile(r"## \[?unreleased\]?\s*", re.IGNORECASE)
-# What a card must not carry from the changelog: control characters (an ESC recolours the terminal
-# of whoever prints the card, a NUL ends C strings) and bidirectional overrides, which make a line
-# read otherwise than it is (Trojan Source). Tabs and line ends are text.
-_HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Where a changelog's lines end, as Markdown (CommonMark) reads them. str.splitlines also breaks at
+# \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, so a check of its lines never saw them.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _hidden(lines: list[str]) -> tuple[int, int, str] | None:
+    """(line, column, character) of the first character of ``lines`` that a card must not carry from
+    the changelog: one of UNSAFE_CATEGORIES but a tab (an ESC or a C1 CSI recolours the terminal of
+    whoever prints the card, a NUL ends C strings, a bidi override or mark makes a line read otherwise
+    than it is: Trojan Source). Only the distinct characters are looked at."""
+    for number, line in enumerate(lines, 1):
+        bad = [c for c in set(line) if c != "\t" and unicodedata.category(c) in UNSAFE_CATEGORIES]
+        if bad:
+            column = min(line.index(c) for c in bad)
+            return number, column + 1, line[column]
+    return None
 
 
 def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
@@ -126,14 +139,16 @@ def changelog_entries(path: Path | None, *, required: bool = True, version: str 
             return ""
         raise BuildError(_changelog_problem(shown, exc)) from None
     text = text.removeprefix("\ufeff")  # an editor's byte-order mark: the first heading stays a heading
-    lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
-        if hidden := _HIDDEN.search(line):
-            raise BuildError(
-                f"changelog {shown} line {number}, column {hidden.start() + 1}: character "
-                f"U+{ord(hidden.group()):04X} is a control or direction character, which the card cannot "
-                "show as written (--changelog): remove it"
-            )
+    lines = _LINE_END.split(text)
+    if lines[-1] == "":
+        lines.pop()  # the last line's end
+    if hidden := _hidden(lines):
+        number, column, ch = hidden
+        raise BuildError(
+            f"changelog {shown} line {number}, column {column}: character U+{ord(ch):04X} is a control, "
+            "format (direction) or separator character, which the card cannot show as written (--changelog): "
+            "remove it"
+        )
     start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
     lines = lines[start:]
     if version is not None:

@@ -46,6 +46,11 @@ def is_known(exc: BaseException) -> bool:
 
 
 _BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Unicode categories no text shown to a user or written into the data may hold as they are: controls
+# (C0 and C1, whose CSI U+009B recolours a terminal as ESC [ does), format (bidi overrides and marks,
+# zero-width), surrogates, private use, unassigned, line and paragraph separators. printable() escapes
+# them, eco-validate refuses them in a submission, and the card refuses them in a changelog.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def printable(text: str, limit: int = 2000) -> str:
@@ -59,7 +64,7 @@ def printable(text: str, limit: int = 2000) -> str:
     for ch in text[: limit + 1]:
         if ch in _BREAKS:
             out.append(_BREAKS[ch])
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        elif unicodedata.category(ch) in UNSAFE_CATEGORIES:
             out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(ch)

@@ -157,3 +157,37 @@ def test_the_private_folders_of_killed_saves_are_removed_and_nothing_else(tmp_pa
     (tmp_path / "elsewhere" / "keep").write_text("x")
     _source(cache, tiny_config)._random_checkpoint()
     assert not killed.exists() and all(p.is_dir() for p in kept) and (tmp_path / "elsewhere" / "keep").exists()
+
+
+def _returns_within(fn: Any, seconds: float = 5.0) -> list[Any]:
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return out
+
+
+def test_a_marker_that_is_a_fifo_a_link_or_huge_is_no_marker(tmp_path: Path) -> None:
+    """The marker is read as every small file the tools read (ecocompute.smallfile): a FIFO in its place
+    blocked the check for ever (read_text waits for a writer), a link was followed, a huge one read whole."""
+    import os
+
+    folder = tmp_path / NAME
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"x" * 10)
+    good = json.dumps({"files": {"model.safetensors": 10}})
+    os.mkfifo(folder / randomweights.MARKER)
+    try:
+        assert _returns_within(lambda: randomweights.complete(folder)) == [False]
+    finally:
+        with contextlib.suppress(OSError):  # unblock a reader still waiting (the old code)
+            os.close(os.open(folder / randomweights.MARKER, os.O_WRONLY | os.O_NONBLOCK))
+    (folder / randomweights.MARKER).unlink()
+    (tmp_path / "elsewhere.json").write_text(good, encoding="utf-8")
+    (folder / randomweights.MARKER).symlink_to(tmp_path / "elsewhere.json")
+    assert not randomweights.complete(folder)
+    (folder / randomweights.MARKER).unlink()
+    (folder / randomweights.MARKER).write_text(good + " " * randomweights.MARKER_MAX_BYTES, encoding="utf-8")
+    assert not randomweights.complete(folder)
+    (folder / randomweights.MARKER).write_text(good, encoding="utf-8")
+    assert randomweights.complete(folder)

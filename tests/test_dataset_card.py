@@ -268,16 +268,37 @@ def test_a_changelog_with_a_byte_order_mark_keeps_its_first_section(tmp_path: Pa
     assert changelog_entries(path, version="1.1.0") == "### 1.1.0\n- new rows\n### 1.0.0\n- first"
 
 
-@pytest.mark.parametrize("hidden", ["\x1b[31m", "\x00", "\u202e", "\x7f"])
+# \x0c, \x0b, \x1c, \x85, U+2028: str.splitlines broke the line there, so the check never saw them;
+# \x9b (C1 CSI), U+200F, U+061C, U+200B were not in its list.
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "\x1b[31m",
+        "\x00",
+        "\u202e",
+        "\x7f",
+        "\x0c",
+        "\x0b",
+        "\x1c",
+        "\x85",
+        "\u2028",
+        "\x9b[31m",
+        "\u200f",
+        "\u061c",
+        "\u200b",
+    ],
+)
 def test_a_changelog_with_control_or_direction_characters_is_refused_naming_the_line(
     tmp_path: Path, hidden: str
 ) -> None:
     path = tmp_path / "DATA_CHANGELOG.md"
     path.write_text(f"## Unreleased\n- rows{hidden} added\n", encoding="utf-8")
-    with pytest.raises(BuildError, match=r"line 2, column 7: character U\+[0-9A-F]{4} is a control or direction"):
+    with pytest.raises(BuildError, match=r"line 2, column 7: character U\+[0-9A-F]{4} is a control, format"):
         changelog_entries(path)
     path.write_text("## Unreleased\n-\tnew rows\r\n", encoding="utf-8")  # tabs and CRLF are text
     assert changelog_entries(path) == "### Unreleased\n-\tnew rows"
+    path.write_text("## Unreleased\r- new rows\r## 1.0.0\r", encoding="utf-8")  # so is a lone CR: a line end
+    assert changelog_entries(path) == "### Unreleased\n- new rows\n### 1.0.0"
 
 
 def test_a_local_build_is_labelled_by_its_inputs(builds: dict[str, Path]) -> None:

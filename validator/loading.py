@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import smallfile
+from ecocompute.cli import UNSAFE_CATEGORIES
 
 from .findings import Finding, make
 
@@ -112,9 +113,8 @@ def nonfinite(data: Any, display: str) -> list[Finding]:
     return []
 
 
-# Unicode categories no field may hold: controls, format (bidi overrides, zero-width), surrogates,
-# private use, unassigned, line and paragraph separators. The same set that printable() escapes.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Unicode categories no field may hold: the set that printable() escapes.
+_UNSAFE_CATEGORIES = UNSAFE_CATEGORIES
 # One escape sequence of a JSON string, left to right: a surrogate pair, one \uXXXX, or a one-letter
 # escape (an escaped backslash is consumed whole, so the next match starts at a real escape).
 _ESCAPE = re.compile(
