@@ -202,6 +202,21 @@ def _checkpoint(
     return checkpoint, {}, started_at
 
 
+def _same_corpus(
+    checkpoint: Checkpoint, done: dict[tuple[str, str, int], Measurement], corpus: quality.Corpus | None
+) -> None:
+    """On --resume, the --quality file must hold the text the finished rows' perplexities were measured
+    on: the run key names its path, not its text, and eco-validate refuses a file whose rows of one run
+    name two corpora, so a file edited in between would cost the whole run at its end."""
+    measured = {m.quality.corpus_sha256 for m in done.values() if m.quality is not None}
+    if corpus is not None and measured and measured != {corpus.sha256}:
+        raise CheckpointError(
+            f"--resume: the --quality file {printable(corpus.name)} changed since the interrupted run (its rows were "
+            f"measured on text of SHA-256 {sorted(measured)[0][:12]}..., the file now holds {corpus.sha256[:12]}...): "
+            f"restore it, or delete {printable(str(checkpoint.path))} to start over"
+        )
+
+
 @contextlib.contextmanager
 def nothing_kept(request: RunRequest) -> Iterator[None]:
     """Within, before a run (not a --resume) has its checkpoint, an interrupt is InterruptedBeforeCheckpoint:
@@ -250,6 +265,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
         )
         checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
+        _same_corpus(checkpoint, done, corpus)
     t0 -= _resumed_clock_s(started_at, first_start, done)
     session = Session(
         request=request,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -121,19 +123,15 @@ def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
         collect(request)
 
 
-def test_sweep_records_quality_per_precision(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
-) -> None:
-    """A 'pretrained' tiny model served locally: quality lands in every row of its precision."""
+def _local_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tuple[RunRequest, type]:
+    """A 'pretrained' tiny model served locally, with a local --quality corpus: (request, its source)."""
     from fakes import fake_cuda_build, register_test_model
-    from test_collector_e2e import _hooks
 
     from collector.models import LoadedModel, ModelSource
     from collector.request import TrialPlan
     from collector.workload import Prompt, builtin_prompt
     from ecocompute.domain import Model
     from ecocompute.gates import Gates
-    from validator.run import exit_code, validate
 
     fake_cuda_build(monkeypatch)
     tok = _tokenizer()
@@ -156,21 +154,67 @@ def test_sweep_records_quality_per_precision(
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     request = RunRequest(
-        model_id="org/tiny",
-        precisions=("fp32",),
-        batch_sizes=(1, 2),
-        handle="tester",
-        quality=str(corpus),
-        output_tokens=4,
-        prompt_tokens=8,
-        plan=TrialPlan(trial_min_s=1.0, idle_window_s=1.0, max_config_s=60.0, gates=Gates(max_trials=8)),
-        out_dir=tmp_path / "repo" / "submissions",
-        state_dir=tmp_path / "repo" / ".eco-collect",
+        **{
+            "model_id": "org/tiny",
+            "precisions": ("fp32",),
+            "batch_sizes": (1, 2),
+            "handle": "tester",
+            "quality": str(corpus),
+            "output_tokens": 4,
+            "prompt_tokens": 8,
+            "plan": TrialPlan(trial_min_s=1.0, idle_window_s=1.0, max_config_s=60.0, gates=Gates(max_trials=8)),
+            "out_dir": tmp_path / "repo" / "submissions",
+            "state_dir": tmp_path / "repo" / ".eco-collect",
+            **kw,
+        }
     )
-    path, doc = collect(request, hooks=_hooks(source=LocalSource))
+    return request, LocalSource
+
+
+def test_sweep_records_quality_per_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
+) -> None:
+    """Quality lands in every row of its precision."""
+    from test_collector_e2e import _hooks
+
+    from validator.run import exit_code, validate
+
+    request, source = _local_run(tmp_path, monkeypatch)
+    path, doc = collect(request, hooks=_hooks(source=source))
     qualities = [m["quality"] for m in doc["measurements"]]
     assert qualities[0] == qualities[1] and qualities[0]["corpus"] == "corpus.txt" and qualities[0]["value"] > 1
     assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_a_resume_after_the_corpus_changed_is_refused_before_measuring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
+) -> None:
+    """The run key names the --quality path, not its text: a file edited between the interrupt and
+    --resume would give the new rows another perplexity, which eco-validate refuses at the very end."""
+    from fakes import Board, FakeTime
+    from test_collector_e2e import _hooks, timed
+
+    from collector.errors import CheckpointError
+
+    board = Board(FakeTime())
+
+    request, source = _local_run(tmp_path, monkeypatch, schedule="sequential")
+
+    def interrupting(_engine: Any) -> None:  # once the checkpoint holds a finished row (after its header)
+        lines = [len(p.read_text().splitlines()) for p in request.state_dir.glob("checkpoint-*.jsonl")]
+        if lines and lines[0] >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(request, hooks=_hooks(board, source=source, workload=timed(board, on_request=interrupting)))
+    (tmp_path / "corpus.txt").write_text(TEXT + " and the gpu idles", encoding="utf-8")
+    resumed = dataclasses.replace(request, resume=True)
+    with pytest.raises(CheckpointError, match=r"the --quality file corpus.txt changed since the interrupted run"):
+        collect(resumed, hooks=_hooks(board, source=source))
+    assert list((tmp_path / "repo" / "submissions").rglob("*.json")) == []
+    (tmp_path / "corpus.txt").write_text(TEXT, encoding="utf-8")  # restored: the run goes on
+    _, doc = collect(resumed, hooks=_hooks(board, source=source, workload=timed(board, first_seed=100)))
+    assert len({m["quality"]["corpus_sha256"] for m in doc["measurements"]}) == 1
 
 
 def test_the_validator_knows_how_many_tokens_the_perplexity_counts() -> None:
