@@ -27,6 +27,7 @@ from ecocompute import smallfile
 from ecocompute.cli import printable
 
 from .errors import CollectError
+from .locks import flock
 
 MARKER = "eco-collect-complete.json"
 MARKER_MAX_BYTES = 1 << 20  # a save lists a few dozen files: a few kilobytes
@@ -130,22 +131,12 @@ def _lock(target: Path) -> Iterator[bool]:
     """An exclusive flock on ``.NAME.lock`` beside ``target``, waited for; True while held, False where
     flock does not exist or the file system refuses it (then no save is known to be dead)."""
     try:
-        import fcntl
-    except ImportError:
-        yield False
-        return
-    try:
         fd = os.open(target.with_name(f".{target.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError:
         yield False
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            yield False
-            return
-        yield True
+        yield flock(fd, wait=True)
     finally:
         os.close(fd)  # drops the lock
 

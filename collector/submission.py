@@ -24,6 +24,7 @@ from validator.loading import MAX_BYTES
 
 from . import __version__
 from .errors import CollectError, InterruptedAfterWrite, OutputExistsError
+from .locks import flock
 from .request import RunRequest
 from .workload import Prompt
 
@@ -133,7 +134,7 @@ def _create(target: Path, text: str) -> None:
     or the build as a submission."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     fh = os.fdopen(fd, "w", encoding="utf-8")
-    _lock(fd)  # held until the temporary file is gone: sweep_partials leaves it alone meanwhile
+    flock(fd)  # held until the temporary file is gone: sweep_partials leaves it alone meanwhile
     try:
         fh.write(text)
         fh.flush()
@@ -150,20 +151,6 @@ def _create(target: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         fh.close()
-
-
-def _lock(fd: int) -> bool:
-    """An exclusive flock on ``fd`` without waiting: True when held (the kernel drops it when the
-    process ends, however it ends); False where another holds it or there is no flock (Windows)."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
 
 
 # ``_create``'s temporary names: "." + the file's name + "." + mkstemp's 8 characters + ".partial", where
@@ -203,7 +190,7 @@ def sweep_partials(folder: Path, handle: str | None = None) -> tuple[list[str], 
         except OSError:
             continue
         try:
-            if not _lock(fd):  # a live writer holds it, or no flock here: reported, never removed
+            if not flock(fd):  # a live writer holds it, or no flock here: reported, never removed
                 left.append(name)
                 continue
             os.unlink(path)
