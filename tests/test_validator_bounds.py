@@ -169,10 +169,12 @@ def test_a_copy_is_left_to_duplicate_measurement() -> None:
     assert {f.code for f in cross_file_findings(pool, [])} == {"duplicate.measurement"}
 
 
-def _noisy_copy(doc: dict[str, Any], fresh_idle: bool) -> dict[str, Any]:
+def _noisy_copy(doc: dict[str, Any], fresh_idle: bool, times: str = "kept") -> dict[str, Any]:
     """Another contributor's copy of ``doc``: new id and board, every trial's duration, energies and
     powers moved by about 1e-5 (beyond the 6-digit trial keys and 9-digit window shapes), summaries
-    recomputed; the idle baselines kept, or (``fresh_idle``) moved too."""
+    recomputed; the idle baselines kept, or (``fresh_idle``) moved too; the trials' start times kept,
+    ``shifted`` by one amount, or ``fresh`` (each moved by a random few milliseconds more than the one
+    before)."""
     rng = random.Random(7)
     copy_ = copy.deepcopy(doc)
     copy_["submission_id"] = "copy-00000001"
@@ -180,29 +182,39 @@ def _noisy_copy(doc: dict[str, Any], fresh_idle: bool) -> dict[str, Any]:
     for m in copy_["measurements"]:
         for t in m["trials"]:
             for key in ("duration_s", "energy_j", "sampler_energy_j", "power_avg_w", "power_peak_w"):
-                t[key] *= 1 + rng.uniform(-2e-5, 2e-5)
+                # shorter, never longer: trials laid end to end at their old starts must not overlap
+                t[key] *= 1 + rng.uniform(-4e-5, 0.0 if key == "duration_s" else 2e-5)
             t["energy_per_gpu_j"] = [t["energy_j"]]
         if fresh_idle:
             for key in ("power_before_w", "power_after_w"):
                 m["idle"][key] += rng.uniform(0.1, 0.5)
             m["idle"]["power_per_gpu_before_w"] = [m["idle"]["power_before_w"]]
             m["idle"]["power_per_gpu_after_w"] = [m["idle"]["power_after_w"]]
-        synthetic.resummarize(m)
+        starts = [t["started_at_s"] for t in m["trials"]]
+        synthetic.resummarize(m)  # lays the trials end to end again: starts the durations' noise moved
+        late = 0.0
+        for t, start in zip(m["trials"], starts, strict=True):
+            late += {"kept": 0.0, "shifted": 0.0 if late else 12.345678, "fresh": rng.uniform(0.001, 0.004)}[times]
+            t["started_at_s"] = start + late
     return copy_
 
 
-@pytest.mark.parametrize(("fresh_idle", "caught"), [(False, True), (True, False)])
-def test_a_noisy_copy_keeping_the_idle_baselines_is_a_near_duplicate(
-    tmp_path: Path, fresh_idle: bool, caught: bool
+@pytest.mark.parametrize(
+    ("fresh_idle", "times", "caught"),
+    [(False, "fresh", True), (True, "kept", True), (True, "shifted", True), (True, "fresh", False)],
+)
+def test_a_noisy_copy_keeping_the_idle_baselines_or_start_times_is_a_near_duplicate(
+    tmp_path: Path, fresh_idle: bool, times: str, caught: bool
 ) -> None:
-    # 1e-5 noise on every trial number beat duplicate.near; the idle baselines a copier leaves give it away
+    # 1e-5 noise on every trial number beat duplicate.near; the idle baselines a copier leaves give it
+    # away, and so do the trials' start times, kept or shifted by one amount (attack v11)
     original = synthetic.submission(seed=1, n_measurements=2, n_trials=7)
     paths = [
         write_json(tmp_path / "a.json", original),
-        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle)),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle, times)),
     ]
     findings = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
-    # with fresh baselines too it looks new: what CONTRIBUTING says no number can catch
+    # with fresh baselines and times too it looks new: what CONTRIBUTING says no number can catch
     assert {f.code for f in findings} == ({"duplicate.near"} if caught else set())
 
 

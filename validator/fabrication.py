@@ -7,8 +7,10 @@ measurement's fingerprints are the set of its gate window's keys and, per quanti
 its window's values to their largest at 9 significant digits: a copy multiplied by any factor keeps
 those; and, for a copy of part of a window, each trial's key and each two consecutive trials' ratios. Across files, a measurement's idle baseline is a fingerprint too: its two averages are floats of many
 digits, which a copier who adds noise to the trials tends to leave as they were (inside one file,
-measurements of one model load share their baseline, so it is no evidence there). What no number can
-catch: a copy with fresh noise of its own added to every value.
+measurements of one model load share their baseline, so it is no evidence there). So are its trials'
+start times (``timing_prints``): nanosecond readings of the session's clock, which a copier who
+re-noises every energy, power and duration tends to keep, as they are or shifted by one amount.
+What no number can catch: a copy with fresh noise of its own added to every value, times included.
 """
 
 from __future__ import annotations
@@ -127,6 +129,30 @@ def idle_print(m: Measurement) -> list[str]:
     return [_digest("idle", f"{pair[0]!r}/{pair[1]!r}")]
 
 
+# Start times: each two consecutive starts exactly, and each TIMING_RUN consecutive intervals between
+# starts at the microsecond (a copy shifted by one amount keeps those). An interval is a trial's
+# duration and the gap after it (others' trials, in an interleaved file): sessions of one configuration
+# differ in them by milliseconds (timer, clock and host noise), so four at once collide by chance about
+# once in 1e16; two honest sessions never share a start to the nanosecond.
+TIMING_RUN = 4
+_INTERVAL_FORMAT = "|".join(["%.6f"] * TIMING_RUN)
+
+
+def timing_prints(m: Measurement) -> list[str]:
+    """Fingerprints of a measurement's trial start times, for the run over files (none before schema
+    1.2.0, which had no start times)."""
+    starts = [t.started_at_s for t in m.trials]
+    if len(starts) < 2 or any(s is None for s in starts):
+        return []
+    out = [_digest("start", f"{a!r}/{b!r}") for a, b in itertools.pairwise(starts)]
+    steps = [b - a for a, b in itertools.pairwise(starts)]
+    out += [
+        _digest("steps", _INTERVAL_FORMAT % tuple(steps[i : i + TIMING_RUN]))
+        for i in range(len(steps) - TIMING_RUN + 1)
+    ]
+    return out
+
+
 def _configuration(m: Measurement) -> tuple[str, ...]:
     return (m.model.id, m.model.revision, m.model.weights, m.precision, m.engine.name, str(m.batch_size))
 
@@ -202,8 +228,10 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                 fingerprint_owner.setdefault(fp, i)
         if evidence is not None:
             findings.append(evidence)
-    # the idle fingerprints join after the checks inside the file: only other files judge them
-    return findings, [p + idle_print(m) if p else p for p, m in zip(prints, sub.measurements, strict=True)]
+    # the idle and timing fingerprints join after the checks inside the file: only other files judge them
+    return findings, [
+        p + idle_print(m) + timing_prints(m) if p else p for p, m in zip(prints, sub.measurements, strict=True)
+    ]
 
 
 def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tuple[int, int]]) -> Finding | None:

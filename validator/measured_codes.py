@@ -241,7 +241,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "duplicate.near",
-        "a measurement's trials repeat or rescale, or its idle baseline repeats, another measurement's",
+        "a measurement's trials repeat or rescale, or its idle baseline or trial start times repeat, another measurement's",
         "submit new measurements only",
     ),
     error(
