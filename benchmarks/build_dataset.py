@@ -54,7 +54,7 @@ def generate(folder: Path, files: int, per_file: int, trials: int) -> None:
     start = time.perf_counter()
     folder.mkdir(parents=True)
     for i in range(files):
-        doc = synthetic.submission(seed=i, n_measurements=per_file, n_trials=trials, models=1 + per_file // 16)
+        doc = synthetic.submission(seed=i, n_measurements=per_file, n_trials=trials, model=i)
         (folder / f"{doc['submission_id']}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
     (folder / STAMP).write_text(stamp(files, per_file, trials) + "\n")
     print(f"generated {files} submissions in {time.perf_counter() - start:.1f} s (not timed below)")

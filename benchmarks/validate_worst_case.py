@@ -46,7 +46,7 @@ def _fill(make: Callable[[int], Doc], low: int = 1, high: int = 20_000) -> str:
 
 def many_trials(n: int) -> Doc:
     """As many trials as fit: 2,000 per measurement (the schema's most), in as many measurements."""
-    return synthetic.submission(seed=1, n_measurements=n // 2000 + 1, n_trials=min(n, 2000), models=2)
+    return synthetic.submission(seed=1, n_measurements=n // 2000 + 1, n_trials=min(n, 2000))
 
 
 def findings_everywhere(n: int) -> Doc:
@@ -95,7 +95,7 @@ def identical_measurements(n: int) -> Doc:
 
 
 def many_measurements(n: int) -> Doc:
-    return synthetic.submission(seed=5, n_measurements=min(n, 1000), n_trials=7, models=min(n, 1000) // 16 + 1)
+    return synthetic.submission(seed=5, n_measurements=min(n, 1000), n_trials=7)
 
 
 def rows_that_never_pass(n: int) -> Doc:

@@ -10,6 +10,7 @@ limit, idle in its idle range, throughput far below the memory-bandwidth rooflin
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 from typing import Any
@@ -23,7 +24,8 @@ TRIAL_MIN_S = 2.0  # the protocol's trial_min_duration_s
 WARMUP_MAX, SETTLE_PCT = 3, 2.0  # eco-collect 0.4.0's warm-up max_trials and settle_pct (validator/releases.py)
 SAMPLE_RATE_HZ = 20.0
 GPU_NAME = "NVIDIA H100 80GB HBM3"
-# Real models of the reference table, in the order a multi-model submission uses them.
+BATCH_SIZES = (1, 8, 16, 32)  # a file's first batch sizes, each at every precision
+# Real models of the reference table: a file holds one (submission's ``model``), files spread over them.
 MODELS = ("mistralai/Mistral-7B-Instruct-v0.2", "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")
 PROMPT_SOURCE = "builtin:v1"
 _PRECISIONS = {  # precision: (tok/s at batch 1, watts, quantization config)
@@ -186,15 +188,28 @@ def measurement(
     }
 
 
-def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, models: int = 1) -> dict[str, Any]:
-    """A valid synthetic submission; ``seed`` makes its ids, GPU and numbers unique."""
+def configurations(n: int) -> list[tuple[str, int]]:
+    """The first ``n`` (precision, batch size) pairs of a file: every precision at batch 1, 8, 16 and 32,
+    then at 2, 3, 4, ... (the sizes not taken yet), as many as asked."""
+    pairs = [(p, b) for p in _PRECISIONS for b in BATCH_SIZES]
+    more = (b for b in itertools.count(2) if b not in BATCH_SIZES)
+    while len(pairs) < n:
+        b = next(more)
+        pairs += [(p, b) for p in _PRECISIONS]
+    return pairs[:n]
+
+
+def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model: int = 0) -> dict[str, Any]:
+    """A valid synthetic submission; ``seed`` makes its ids, GPU and numbers unique. One model per file,
+    as eco-collect writes (one --model per run): ``model`` picks it from MODELS (modulo their number); a
+    test of several models uses several files."""
     rng = random.Random(seed)
     output_tokens = 64
-    combos = [(MODELS[m % len(MODELS)], p, b) for m in range(models) for p in _PRECISIONS for b in (1, 8, 16, 32)]
+    model_id = MODELS[model % len(MODELS)]
     measurements = []
     clock = 1.0
-    for c in combos[:n_measurements]:
-        measurements.append(measurement(rng, *c, output_tokens, n_trials, start_s=clock))
+    for precision, batch in configurations(n_measurements):
+        measurements.append(measurement(rng, model_id, precision, batch, output_tokens, n_trials, start_s=clock))
         last = measurements[-1]["trials"][-1]
         clock = last["started_at_s"] + last["duration_s"] + 2 * IDLE_WINDOW_S
     return {

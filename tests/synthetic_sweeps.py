@@ -10,6 +10,7 @@ board's range. The files pass eco-validate and build with ``dataset_card.build``
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import random
@@ -117,11 +118,12 @@ def sweep(
     scatter_pct: float = 0.0,
     failed: frozenset[tuple[str, str, str, int]] = frozenset(),
     n_trials: int = 7,
-) -> dict[str, Any]:
-    """A valid submission on ``gpu_name`` measuring fp16 and every precision of ``laws`` for each
-    model, engine and batch size. ``scatter_pct``: each (model, precision) ratio is multiplied by a
-    seeded lognormal factor of that spread (architectures differ beyond their size); ``failed``:
-    (model, precision, engine, batch) configurations made to fail their gates."""
+) -> list[dict[str, Any]]:
+    """Valid submissions on ``gpu_name`` measuring fp16 and every precision of ``laws`` for each
+    model, engine and batch size: one file per model, as eco-collect writes them (one --model per run),
+    the runs one after another on one board (its uuid). ``scatter_pct``: each (model, precision) ratio is
+    multiplied by a seeded lognormal factor of that spread (architectures differ beyond their size);
+    ``failed``: (model, precision, engine, batch) configurations made to fail their gates."""
     rng = random.Random(seed)
     board = reference.default().gpus[gpu_name]
     doc = synthetic.submission(seed, n_measurements=0)
@@ -137,7 +139,9 @@ def sweep(
     )
     factors = {(m, p): math.exp(rng.gauss(0, scatter_pct / 100)) for m in models for p in laws}
     clock, measurements = 1.0, []
+    per_model: list[list[dict[str, Any]]] = []
     for model_id in models:
+        per_model.append([])
         size = reference.default().models[model_id].parameter_count
         for engine in engines:
             for batch in batch_sizes:
@@ -148,6 +152,7 @@ def sweep(
                     if (model_id, precision, engine, batch) in failed:
                         fail_gates(m)
                     measurements.append(m)
+                    per_model[-1].append(m)
                     last = m["trials"][-1]
                     clock = last["started_at_s"] + last["duration_s"] + 2 * synthetic.IDLE_WINDOW_S
     if clock > doc["session"]["wall_s"]:
@@ -155,8 +160,13 @@ def sweep(
     for m in measurements:  # synthetic.trial's clocks are the H100's
         for t in m["trials"]:
             t["mem_clock_mhz_mean"] = float(round(board.memory_clock_mhz or t["mem_clock_mhz_mean"]))
-    doc["measurements"] = measurements
-    return doc
+    docs = []
+    for k, rows in enumerate(per_model):
+        one = copy.deepcopy(doc)
+        one["submission_id"] = f"{doc['submission_id']}-{k}"
+        one["measurements"] = rows
+        docs.append(one)
+    return docs
 
 
 # The advisor tests' dataset: two boards, known crossovers, one gate-failed row.
@@ -185,6 +195,6 @@ FAILED = ("Qwen/Qwen2.5-3B-Instruct", "nf4", "generate", 1)
 
 def advisor_submissions() -> list[dict[str, Any]]:
     return [
-        sweep(101, H100, H100_MODELS, H100_LAWS, (1, 8), failed=frozenset({FAILED})),
-        sweep(102, RTX4090, RTX_MODELS, RTX_LAWS, (1,), ("generate", "cuda-graph"), scatter_pct=RTX_SCATTER_PCT),
+        *sweep(101, H100, H100_MODELS, H100_LAWS, (1, 8), failed=frozenset({FAILED})),
+        *sweep(102, RTX4090, RTX_MODELS, RTX_LAWS, (1,), ("generate", "cuda-graph"), scatter_pct=RTX_SCATTER_PCT),
     ]

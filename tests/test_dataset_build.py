@@ -236,7 +236,7 @@ def test_output_does_not_depend_on_how_files_are_split_among_workers(
     monkeypatch.chdir(tmp_path)
     subs = _submissions(tmp_path, REAL, MIXED)
     for seed in range(5):
-        doc = synthetic.submission(seed=seed, n_measurements=3, n_trials=7, models=1)
+        doc = synthetic.submission(seed=seed, n_measurements=3, n_trials=7)
         (subs / "synthetic-bot" / f"{doc['submission_id']}.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
     build(subs, LEGACY, tmp_path / "serial")
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 1)

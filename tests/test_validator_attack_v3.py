@@ -93,7 +93,7 @@ def test_honest_trials_that_agree_to_six_digits_across_files_are_no_copy(tmp_pat
     """Two sessions of one configuration: a trial of each agrees in duration, energy (whole mJ) and power
     to six significant digits, by chance (found among 12,500 synthetic files). Compared across files at
     six digits that was duplicate.near; only an exact trial is a copy."""
-    docs = [synthetic.submission(seed=s, n_measurements=8, n_trials=7, models=1) for s in (4677, 11168)]
+    docs = [synthetic.submission(seed=s, n_measurements=8, n_trials=7) for s in (4677, 11168)]
     a, b = (d["measurements"][0]["trials"] for d in docs)
     same = "%.5e|%.5e|%.5e"
     keys = {same % (t["duration_s"], t["energy_j"], t["power_avg_w"]) for t in a}

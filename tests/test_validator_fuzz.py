@@ -240,7 +240,7 @@ def _edited(draw: Any) -> dict[str, Any]:
 @cache
 def _base(kind: int) -> dict[str, Any]:
     if kind < 2:
-        return synthetic.submission(seed=kind, n_measurements=2, n_trials=8, models=2)
+        return synthetic.submission(seed=kind, n_measurements=2, n_trials=8)
     real = sorted((ROOT / "submissions").rglob("*.json"))
     return json.loads(real[-kind].read_text(encoding="utf-8"))
 

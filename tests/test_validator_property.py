@@ -110,7 +110,7 @@ def documents(draw: Any) -> tuple[dict[str, Any], list[str]]:
         seed=draw(st.integers(0, 2**20)),
         n_measurements=draw(st.integers(1, 3)),
         n_trials=draw(st.integers(7, 10)),
-        models=draw(st.integers(1, 3)),
+        model=draw(st.integers(0, len(synthetic.MODELS) - 1)),
     )
     edits = [_edit(draw, doc) for _ in range(draw(st.integers(0, 3)))]
     if draw(st.booleans()):

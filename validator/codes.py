@@ -104,8 +104,9 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error("provenance.missing_value", "a provenance field holds a placeholder", "record the real value"),
     error(
         "provenance.revision",
-        "a model revision not a 40-hex commit ('config-only' for random weights), or random and real weights in a run",
-        "record the commit SHA of the weights",
+        "a model revision not a 40-hex commit ('config-only' for random weights), or random and real weights, two "
+        "models or one model at two revisions in a file (eco-collect measures one model at one revision per run)",
+        "record the commit SHA of the weights; submit each run's file as eco-collect wrote it",
     ),
     warning(
         "provenance.driver_versions",

@@ -95,6 +95,7 @@ def check(
                 f"created_at {sub.created_at} is after now ({now:%Y-%m-%dT%H:%M:%SZ})",
             )
         )
+    findings += _one_model(sub, file)
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if m.model.weights == "random_init" and m.model.revision != catalogue.RANDOM_REVISION:
@@ -142,6 +143,35 @@ def check(
                 )
             )
     return findings
+
+
+def _one_model(sub: Submission, file: str) -> list[Finding]:
+    """Every row names the first row's model at its revision: eco-collect measures one model per run
+    (``--model`` takes one id, ``--revision`` one commit, both in its run key: every release 0.1.0-0.6.0).
+    Rows of two models, or of one model at two commits, are rows of two runs spliced into one file. The
+    first row that differs is named, by the field that differs (other weights: the weights check's)."""
+    if not sub.measurements:
+        return []
+    first = sub.measurements[0].model
+    for i, m in enumerate(sub.measurements):
+        model = m.model
+        if model.id != first.id:
+            pointer, what = "id", f"model {model.id!r} beside the first row's {first.id!r}"
+        elif model.revision != first.revision and model.weights == first.weights:
+            pointer = "revision"
+            what = f"{model.id} at revision {model.revision[:64]!r} beside the first row's {first.revision[:64]!r}"
+        else:
+            continue
+        return [
+            make(
+                "provenance.revision",
+                file,
+                f"/measurements/{i}/model/{pointer}",
+                f"{what}: eco-collect measures one model at one revision per run (--model, --revision), so these "
+                "rows come from two runs; submit each run's file as eco-collect wrote it",
+            )
+        ]
+    return []
 
 
 def _collector(sub: Submission, created: datetime, file: str, ref: Reference) -> list[Finding]:
