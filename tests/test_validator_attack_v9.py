@@ -65,6 +65,7 @@ def test_a_skipped_row_may_lack_the_perplexity() -> None:
     doc["measurements"][-1].update(
         status="skipped",
         skip_reason="out of memory while loading",
+        idle=None,
         trials=[],
         summary=None,
         gate=None,

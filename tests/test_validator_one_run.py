@@ -1,11 +1,13 @@
 """A file is one eco-collect run as it wrote it: one model at one revision (``--model`` and
-``--revision`` take one value, both in the run key, every release 0.1.0-0.6.0)."""
+``--revision`` take one value, both in the run key, every release 0.1.0-0.6.0), and a skipped row with
+no idle baseline (collector/schedule.py ``_close`` writes ``idle: null`` for a row that ran no trials)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+import pytest
 import synthetic
 
 from ecocompute import reference
@@ -62,3 +64,34 @@ def test_random_and_real_weights_stay_one_finding() -> None:
     doc["measurements"][1]["model"].update(weights="random_init", revision="config-only")
     found = [f for f in _errors(doc) if f.code == "provenance.revision"]
     assert [f.pointer for f in found] == ["/measurements/1/model/weights"]
+
+
+def _skip(m: dict[str, Any]) -> None:
+    m.update(
+        status="skipped",
+        skip_reason="out of memory at batch 8: CUDA out of memory",
+        trials=[],
+        summary=None,
+        gate=None,
+        stopped_by=None,
+    )
+
+
+def test_a_skipped_row_as_eco_collect_writes_it_passes() -> None:
+    doc = synthetic.submission(seed=10, n_measurements=2, n_trials=7)
+    _skip(doc["measurements"][1])
+    doc["measurements"][1]["idle"] = None
+    assert _errors(doc) == []
+
+
+@pytest.mark.parametrize("zeros", [False, True])
+def test_a_skipped_row_with_idle_numbers_is_refused(zeros: bool) -> None:
+    """The idle measured around the row's trials kept, or zeros in its place: eco-collect writes null."""
+    doc = synthetic.submission(seed=11, n_measurements=2, n_trials=7)
+    m = doc["measurements"][1]
+    _skip(m)
+    if zeros:
+        m["idle"] = {k: [0.0] if isinstance(v, list) else 0.0 for k, v in m["idle"].items()}
+    found = _errors(doc)
+    assert [(f.code, f.pointer) for f in found] == [("protocol.idle_window", "/measurements/1/idle")]
+    assert "skipped" in found[0].message and "idle: null" in found[0].message

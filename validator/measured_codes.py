@@ -205,8 +205,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "protocol.idle_window",
         "idle-baseline windows shorter than 1 s or other than the named eco-collect release's (5 s from 0.2.0), or "
-        "rows measured together (their trials alternate) that do not share the idle windows measured around them",
-        "measure idle with eco-collect's protocol (5-s windows)",
+        "rows measured together (their trials alternate) that do not share the idle windows measured around them, or "
+        "a skipped row (no trials) with an idle baseline",
+        "measure idle with eco-collect's protocol (5-s windows); a skipped row's idle is null",
     ),
     error(
         "protocol.sample_period",

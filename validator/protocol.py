@@ -24,6 +24,8 @@ def check(sub: Submission, file: str) -> list[Finding]:
     for i, m in enumerate(sub.measurements):
         if m.status != "skipped":
             findings += _kept(sub, m, f"/measurements/{i}", file, gates)
+        elif m.idle is not None:
+            findings.append(_skipped_idle(m, f"/measurements/{i}", file))
     if sub.session is not None:
         findings += timeline.check(sub, file)
     findings += replay.check(sub, file)  # the collector's own loop over each row's trials
@@ -36,6 +38,21 @@ def check(sub: Submission, file: str) -> list[Finding]:
             findings += _stop(m, base, file, gates, early_stop)
             findings += _placement(m, base, file, sub.environment.gpu.count, readings.one_sum_without_counter(sub))
     return findings
+
+
+def _skipped_idle(m: Measurement, base: str, file: str) -> Finding:
+    """A skipped configuration ran no trials, so eco-collect measured no idle baseline around them: every
+    release writes its idle as null (collector/schedule.py ``_close``; 0.1.0's sweep as well). Idle
+    numbers there were put in by hand, and the dataset would publish them with the file."""
+    assert m.idle is not None
+    return make(
+        "protocol.idle_window",
+        file,
+        f"{base}/idle",
+        f"a skipped configuration carries an idle baseline ({m.idle.power_before_w!r} W before, "
+        f"{m.idle.power_after_w!r} W after): it ran no trials, so eco-collect measured no idle around them and "
+        "writes idle: null; submit the file as eco-collect wrote it",
+    )
 
 
 def _settings(sub: Submission, file: str) -> list[Finding]:
