@@ -202,6 +202,18 @@ def _checkpoint(
     return checkpoint, {}, started_at
 
 
+def _resumed_revision(request: RunRequest, gpu_uuid_sha256: str) -> str | None:
+    """On --resume without --revision, the commit the finished rows were measured at: the Hub's default
+    branch may have moved since, and a file whose rows name two revisions is not one run's (eco-validate
+    refuses it); --revision cannot be given instead, as it is part of the run key. None otherwise."""
+    if not request.resume or request.weights == "random":
+        return None
+    run_key = _run_key(request, gpu_uuid_sha256)
+    _, entries = Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key).load()
+    recorded = {str(m.get("model", {}).get("revision")) for _, m in entries if isinstance(m.get("model"), dict)}
+    return recorded.pop() if len(recorded) == 1 else None  # none measured, or corrupt: judged where it is loaded
+
+
 def _same_corpus(
     checkpoint: Checkpoint, done: dict[tuple[str, str, int], Measurement], corpus: quality.Corpus | None
 ) -> None:
@@ -257,7 +269,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         source = hooks.source(
             request.model_id,
             weights=request.weights,
-            revision=request.revision,
+            revision=request.revision or _resumed_revision(request, environment.gpu.uuid_sha256),
             device=device,
             cache_dir=request.state_dir / "models",
             seed=request.seed,

@@ -139,8 +139,10 @@ def _local_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> tu
     trained = _trained_model(tok)
 
     class LocalSource(ModelSource):
-        def __init__(self, model_id: str, **_kw: object) -> None:
-            self.model_id, self.weights, self.revision = model_id, "pretrained", "a" * 40
+        hub_head = "a" * 40  # what the Hub's default branch resolves to now (a test may move it)
+
+        def __init__(self, model_id: str, revision: str | None = None, **_kw: object) -> None:
+            self.model_id, self.weights, self.revision = model_id, "pretrained", revision or self.hub_head
 
         def describe(self) -> Model:
             return Model(self.model_id, self.revision, "pretrained", _model(len(tok)).num_parameters(), "llama")
@@ -227,3 +229,31 @@ def test_the_validator_knows_how_many_tokens_the_perplexity_counts() -> None:
     result = perplexity(_model(len(tok)), tok, Corpus("t", long_text))
     assert result.tokens == hardware.PERPLEXITY_TOKENS == quality.MAX_TOKENS - 1
     assert hardware.WIKITEXT == quality.WIKITEXT
+
+
+def test_a_resume_keeps_the_revision_its_rows_were_measured_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
+) -> None:
+    """Without --revision, a resumed run measures at the commit its checkpointed rows name, not at where
+    the Hub's default branch moved meanwhile: one file, one revision (eco-validate refuses two), and
+    --revision cannot be given on resume (it is part of the run key)."""
+    from fakes import Board, FakeTime
+    from test_collector_e2e import _hooks, timed
+
+    from validator.run import exit_code, validate
+
+    board = Board(FakeTime())
+    request, source = _local_run(tmp_path, monkeypatch, schedule="sequential", quality=None)
+
+    def interrupting(_engine: Any) -> None:  # once the checkpoint holds a finished row (after its header)
+        lines = [len(p.read_text().splitlines()) for p in request.state_dir.glob("checkpoint-*.jsonl")]
+        if lines and lines[0] >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(request, hooks=_hooks(board, source=source, workload=timed(board, on_request=interrupting)))
+    source.hub_head = "b" * 40  # a new commit on the default branch while the run was paused
+    resumed = dataclasses.replace(request, resume=True)
+    path, doc = collect(resumed, hooks=_hooks(board, source=source, workload=timed(board, first_seed=100)))
+    assert {m["model"]["revision"] for m in doc["measurements"]} == {"a" * 40}
+    assert exit_code(validate([path], accepted_root=None)) == 0
