@@ -218,6 +218,17 @@ def test_a_noisy_copy_keeping_the_idle_baselines_or_start_times_is_a_near_duplic
     assert {f.code for f in findings} == ({"duplicate.near"} if caught else set())
 
 
+def test_a_near_duplicate_by_start_times_alone_says_so(tmp_path: Path) -> None:
+    # fresh idle baselines and trials: only the start times match, and the message must name them
+    original = synthetic.submission(seed=1, n_measurements=2, n_trials=7)
+    paths = [
+        write_json(tmp_path / "a.json", original),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle=True, times="shifted")),
+    ]
+    (near,) = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
+    assert near.code == "duplicate.near" and "start times" in near.message
+
+
 def _long_requests(doc: dict[str, Any], tok_s: float, net_j_per_step: float) -> list[str]:
     """The first measurement as batch 56 of 8,192 new tokens a request (Mistral-7B fp16 on an H100),
     decoding at ``tok_s`` with ``net_j_per_step`` joules above the lower idle window per decode step;

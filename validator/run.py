@@ -255,7 +255,8 @@ def _near(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], owner: dict[s
             "duplicate.near",
             c.path,
             f"/measurements/{first_at[path]}/trials",
-            f"trials, gate windows or idle baselines repeat (or rescale) those of {path}: {_places(pairs)}",
+            f"trials, gate windows, idle baselines or trial start times repeat (or rescale) those of {path}: "
+            f"{_places(pairs)}",
         )
         for path, pairs in matches.items()
     ]
