@@ -229,6 +229,22 @@ def test_a_near_duplicate_by_start_times_alone_says_so(tmp_path: Path) -> None:
     assert near.code == "duplicate.near" and "start times" in near.message
 
 
+@pytest.mark.parametrize(("times", "caught"), [("kept", True), ("shifted", False)])
+def test_a_copy_too_short_for_the_interval_prints_is_found_by_its_start_pairs(
+    tmp_path: Path, times: str, caught: bool
+) -> None:
+    # four trials: three intervals, fewer than TIMING_RUN, so only the pairs of starts, kept exactly,
+    # can find it (the other start-time tests pass on the interval prints alone)
+    original = synthetic.submission(seed=1, n_measurements=2, n_trials=4)
+    paths = [
+        write_json(tmp_path / "a.json", original),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle=True, times=times)),
+    ]
+    findings = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
+    # (four trials are stats.too_few_trials too, in both files: beside the point here)
+    assert ("duplicate.near" in {f.code for f in findings}) is caught
+
+
 def _long_requests(doc: dict[str, Any], tok_s: float, net_j_per_step: float) -> list[str]:
     """The first measurement as batch 56 of 8,192 new tokens a request (Mistral-7B fp16 on an H100),
     decoding at ``tok_s`` with ``net_j_per_step`` joules above the lower idle window per decode step;
