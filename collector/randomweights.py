@@ -27,7 +27,7 @@ from ecocompute import smallfile
 from ecocompute.cli import printable
 
 from .errors import CollectError
-from .locks import flock
+from .locks import flock, open_flags
 
 MARKER = "eco-collect-complete.json"
 MARKER_MAX_BYTES = 1 << 20  # a save lists a few dozen files: a few kilobytes
@@ -131,7 +131,7 @@ def _lock(target: Path) -> Iterator[bool]:
     """An exclusive flock on ``.NAME.lock`` beside ``target``, waited for; True while held, False where
     flock does not exist or the file system refuses it (then no save is known to be dead)."""
     try:
-        fd = os.open(target.with_name(f".{target.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(target.with_name(f".{target.name}.lock"), open_flags("O_RDWR", "O_CREAT", "O_NOFOLLOW"), 0o644)
     except OSError:
         yield False
         return

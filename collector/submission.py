@@ -24,7 +24,7 @@ from validator.loading import MAX_BYTES
 
 from . import __version__
 from .errors import CollectError, InterruptedAfterWrite, OutputExistsError
-from .locks import flock
+from .locks import flock, open_flags
 from .request import RunRequest
 from .workload import Prompt
 
@@ -186,7 +186,7 @@ def sweep_partials(folder: Path, handle: str | None = None) -> tuple[list[str], 
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < STALE_AFTER_S:
                 continue
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, open_flags("O_RDONLY", "O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"))
         except OSError:
             continue
         try:
@@ -205,7 +205,7 @@ def sweep_partials(folder: Path, handle: str | None = None) -> tuple[list[str], 
 def _rename_onto_reserved(tmp: str, target: Path) -> None:
     """Reserve ``target`` as a new empty file (FileExistsError if it exists), then rename the finished
     file onto it: a reader never sees it half written, and only our own empty file is replaced."""
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+    os.close(os.open(target, open_flags("O_WRONLY", "O_CREAT", "O_EXCL", "O_CLOEXEC"), 0o666))
     try:
         os.replace(tmp, target)
     except BaseException:  # Ctrl-C or SIGTERM too: our empty reservation must not stay as a submission

@@ -218,6 +218,52 @@ def test_a_noisy_copy_keeping_the_idle_baselines_or_start_times_is_a_near_duplic
     assert {f.code for f in findings} == ({"duplicate.near"} if caught else set())
 
 
+def test_a_near_duplicate_by_start_times_alone_says_so(tmp_path: Path) -> None:
+    # fresh idle baselines and trials: only the start times match, and the message must name them
+    original = synthetic.submission(seed=1, n_measurements=2, n_trials=7)
+    paths = [
+        write_json(tmp_path / "a.json", original),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle=True, times="shifted")),
+    ]
+    (near,) = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
+    assert near.code == "duplicate.near" and "start times" in near.message
+
+
+@pytest.mark.parametrize(("times", "caught"), [("kept", True), ("shifted", False)])
+def test_a_copy_too_short_for_the_interval_prints_is_found_by_its_start_pairs(
+    tmp_path: Path, times: str, caught: bool
+) -> None:
+    # four trials: three intervals, fewer than TIMING_RUN, so only the pairs of starts, kept exactly,
+    # can find it (the other start-time tests pass on the interval prints alone)
+    original = synthetic.submission(seed=1, n_measurements=2, n_trials=4)
+    paths = [
+        write_json(tmp_path / "a.json", original),
+        write_json(tmp_path / "b.json", _noisy_copy(original, fresh_idle=True, times=times)),
+    ]
+    findings = [f for f in validate(paths, accepted_root=None).findings if f.file.endswith("b.json")]
+    # (four trials are stats.too_few_trials too, in both files: beside the point here)
+    assert ("duplicate.near" in {f.code for f in findings}) is caught
+
+
+@pytest.mark.parametrize("uptime_s", [0.0, 3_456_789.123])
+def test_start_times_from_a_clock_of_whole_milliseconds_are_no_fingerprint(uptime_s: float) -> None:
+    # time.monotonic on Windows before Python 3.13 moves in 15.625-ms ticks: two honest sessions of one
+    # schedule, their intervals' millisecond jitter rounded away, shared every interval print
+    # (/work/notes/review25/coarse_clock.py: 93-100 % of simulated pairs)
+    m = domain.parse(synthetic.submission(seed=1, n_measurements=1, n_trials=10)).measurements[0]
+
+    def monotonic(true_s: float, coarse: bool) -> float:
+        return round(true_s // 0.015625 * 15.625) / 1e3 if coarse else true_s  # GetTickCount64 / 1000
+
+    def read_at(coarse: bool) -> domain.Measurement:
+        session_t0 = monotonic(uptime_s, coarse)
+        starts = [monotonic(uptime_s + 0.02 + t.started_at_s, coarse) - session_t0 for t in m.trials]
+        return replace(m, trials=tuple(replace(t, started_at_s=s) for t, s in zip(m.trials, starts, strict=True)))
+
+    assert fabrication.timing_prints(read_at(coarse=True)) == []
+    assert len(fabrication.timing_prints(read_at(coarse=False))) == 9 + 6  # a nanosecond clock's: every pair and run
+
+
 def _long_requests(doc: dict[str, Any], tok_s: float, net_j_per_step: float) -> list[str]:
     """The first measurement as batch 56 of 8,192 new tokens a request (Mistral-7B fp16 on an H100),
     decoding at ``tok_s`` with ``net_j_per_step`` joules above the lower idle window per decode step;

@@ -136,16 +136,30 @@ def idle_print(m: Measurement) -> list[str]:
 # once in 1e16; two honest sessions never share a start to the nanosecond.
 TIMING_RUN = 4
 _INTERVAL_FORMAT = "|".join(["%.6f"] * TIMING_RUN)
+# A clock that reads whole milliseconds has no such noise to give: time.monotonic, eco-collect's clock,
+# moves in 15.625-ms ticks on Windows before Python 3.13 (GetTickCount64), so two honest sessions of one
+# schedule read the same intervals (their millisecond jitter rounds away) and often the same starts.
+# Intervals within COARSE_TOLERANCE_S of whole milliseconds (float error: starts are differences of
+# readings near the machine's uptime) are such a clock's; a nanosecond clock's all fall there by chance
+# about once in 50,000 ** (trials - 1).
+COARSE_TOLERANCE_S = 1e-8
+
+
+def _coarse(steps: Sequence[float]) -> bool:
+    """Whether every interval between starts is a whole number of milliseconds (a coarse clock's)."""
+    return all(abs(ms - round(ms)) <= COARSE_TOLERANCE_S * 1e3 for ms in (d * 1e3 for d in steps))
 
 
 def timing_prints(m: Measurement) -> list[str]:
     """Fingerprints of a measurement's trial start times, for the run over files (none before schema
-    1.2.0, which had no start times)."""
+    1.2.0, which had no start times, nor from a clock that reads whole milliseconds: ``_coarse``)."""
     starts = [t.started_at_s for t in m.trials]
     if len(starts) < 2 or any(s is None for s in starts):
         return []
-    out = [_digest("start", f"{a!r}/{b!r}") for a, b in itertools.pairwise(starts)]
     steps = [b - a for a, b in itertools.pairwise(starts)]
+    if _coarse(steps):
+        return []
+    out = [_digest("start", f"{a!r}/{b!r}") for a, b in itertools.pairwise(starts)]
     out += [
         _digest("steps", _INTERVAL_FORMAT % tuple(steps[i : i + TIMING_RUN]))
         for i in range(len(steps) - TIMING_RUN + 1)

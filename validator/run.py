@@ -126,8 +126,9 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
         for i, h in enumerate(c.hashes):
             seen_hash[h].append((c.path, i))
         for i, prints in enumerate(c.fingerprints):
+            where = (c.path, i)  # one tuple a measurement, not one a fingerprint (about 40 a measurement)
             for fp in prints:
-                owner.setdefault(fp, (c.path, i))
+                owner.setdefault(fp, where)
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
@@ -255,7 +256,8 @@ def _near(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], owner: dict[s
             "duplicate.near",
             c.path,
             f"/measurements/{first_at[path]}/trials",
-            f"trials, gate windows or idle baselines repeat (or rescale) those of {path}: {_places(pairs)}",
+            f"trials, gate windows, idle baselines or trial start times repeat (or rescale) those of {path}: "
+            f"{_places(pairs)}",
         )
         for path, pairs in matches.items()
     ]
