@@ -87,7 +87,7 @@ def save(target: Path, build: Callable[[Path], None]) -> Path:
                 shutil.rmtree(private, ignore_errors=True)  # lost the race: the winner's folder checks
             else:
                 _fsync(target.parent)
-        except BaseException:
+        except BaseException:  # Ctrl-C and SIGTERM too: the private folder is ours, removed however the save ends
             shutil.rmtree(private, ignore_errors=True)  # ours; a rename that happened left nothing here
             raise
     return target

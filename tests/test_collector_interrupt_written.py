@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import synthetic
 from click.testing import CliRunner
+from test_collector_interrupt import sigterm_caught  # noqa: F401 - the fixture
 
 from collector import cli, submission
 from collector.checkpoint import Checkpoint
@@ -23,18 +23,7 @@ from collector.errors import InterruptedAfterWrite
 RUN = ["run", "--model", "Qwen/Qwen2.5-3B-Instruct", "--weights", "random"]
 
 
-class Killed(Exception):
-    """What the test's own SIGTERM handler raises: the signal reached no handler of the run."""
-
-
-@pytest.fixture(autouse=True)
-def sigterm_caught() -> Iterator[None]:
-    def killed(*_: Any) -> None:
-        raise Killed
-
-    previous = signal.signal(signal.SIGTERM, killed)
-    yield
-    signal.signal(signal.SIGTERM, previous)
+pytestmark = pytest.mark.usefixtures("sigterm_caught")  # a SIGTERM the run does not handle fails the test
 
 
 def _sigterm() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,17 @@ def test_sweep_records_quality_per_precision(
     assert exit_code(validate([path], accepted_root=None)) == 0
 
 
+def _after_first_row(request: RunRequest) -> Callable[[Any], None]:
+    """A workload hook that interrupts the run once its checkpoint holds a finished row (after its header)."""
+
+    def interrupting(_engine: Any) -> None:
+        lines = [len(p.read_text().splitlines()) for p in request.state_dir.glob("checkpoint-*.jsonl")]
+        if lines and lines[0] >= 2:
+            raise KeyboardInterrupt
+
+    return interrupting
+
+
 def test_a_resume_after_the_corpus_changed_is_refused_before_measuring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_protocol: None
 ) -> None:
@@ -202,13 +214,10 @@ def test_a_resume_after_the_corpus_changed_is_refused_before_measuring(
 
     request, source = _local_run(tmp_path, monkeypatch, schedule="sequential")
 
-    def interrupting(_engine: Any) -> None:  # once the checkpoint holds a finished row (after its header)
-        lines = [len(p.read_text().splitlines()) for p in request.state_dir.glob("checkpoint-*.jsonl")]
-        if lines and lines[0] >= 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        collect(request, hooks=_hooks(board, source=source, workload=timed(board, on_request=interrupting)))
+        collect(
+            request, hooks=_hooks(board, source=source, workload=timed(board, on_request=_after_first_row(request)))
+        )
     (tmp_path / "corpus.txt").write_text(TEXT + " and the gpu idles", encoding="utf-8")
     resumed = dataclasses.replace(request, resume=True)
     with pytest.raises(CheckpointError, match=r"the --quality file corpus.txt changed since the interrupted run"):
@@ -245,13 +254,10 @@ def test_a_resume_keeps_the_revision_its_rows_were_measured_at(
     board = Board(FakeTime())
     request, source = _local_run(tmp_path, monkeypatch, schedule="sequential", quality=None)
 
-    def interrupting(_engine: Any) -> None:  # once the checkpoint holds a finished row (after its header)
-        lines = [len(p.read_text().splitlines()) for p in request.state_dir.glob("checkpoint-*.jsonl")]
-        if lines and lines[0] >= 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        collect(request, hooks=_hooks(board, source=source, workload=timed(board, on_request=interrupting)))
+        collect(
+            request, hooks=_hooks(board, source=source, workload=timed(board, on_request=_after_first_row(request)))
+        )
     source.hub_head = "b" * 40  # a new commit on the default branch while the run was paused
     resumed = dataclasses.replace(request, resume=True)
     path, doc = collect(resumed, hooks=_hooks(board, source=source, workload=timed(board, first_seed=100)))
