@@ -176,13 +176,17 @@ def _finished(
     return done
 
 
+def _checkpoint_of(request: RunRequest, gpu_uuid_sha256: str) -> Checkpoint:
+    run_key = _run_key(request, gpu_uuid_sha256)
+    return Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
+
+
 def _checkpoint(
     request: RunRequest, gpu_uuid_sha256: str, started_at: datetime
 ) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
     """The run's checkpoint, what it already holds, and when the run started (the first session's
     start when resuming: the trials already measured count their time from it)."""
-    run_key = _run_key(request, gpu_uuid_sha256)
-    checkpoint = Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
+    checkpoint = _checkpoint_of(request, gpu_uuid_sha256)
     if request.resume:
         header, entries = checkpoint.load()
         if header is None:
@@ -208,8 +212,7 @@ def _resumed_revision(request: RunRequest, gpu_uuid_sha256: str) -> str | None:
     refuses it); --revision cannot be given instead, as it is part of the run key. None otherwise."""
     if not request.resume or request.weights == "random":
         return None
-    run_key = _run_key(request, gpu_uuid_sha256)
-    _, entries = Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key).load()
+    _, entries = _checkpoint_of(request, gpu_uuid_sha256).load()
     recorded = {str(m.get("model", {}).get("revision")) for _, m in entries if isinstance(m.get("model"), dict)}
     return recorded.pop() if len(recorded) == 1 else None  # none measured, or corrupt: judged where it is loaded
 
