@@ -205,7 +205,12 @@ def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute()), paths)
     report = report_for([c for checked, _ in chunks for c in checked], accepted=[])
     if exit_code(report):
-        shown = [f"{f.file}: {f.code} {f.pointer}: {f.message}" for f in report.errors[:10]]
+        # each escaped on its own, as eco-validate's text report shows it: the lines are joined into one
+        # by the error handler, and a raw line break (or U+2028) in a file name split the name there
+        shown = [
+            printable(f"{f.file}: {f.code}" + (f" [{f.pointer}]" if f.pointer else "") + f": {f.message}", limit=300)
+            for f in report.errors[:10]
+        ]
         raise BuildError(f"{len(report.errors)} validation error(s), nothing built:\n  " + "\n  ".join(shown))
     return {name: writer.concat([b[name] for _, b in chunks], CONFIGS[name]) for name in _SUBMITTED}
 
@@ -238,7 +243,7 @@ def _result(pending: parallel.Aside[str]) -> str:
 def _folder(path: Path, what: str, option: str, fix: str) -> None:
     if not path.is_dir():
         state = "is not a folder" if path.exists() else "does not exist"
-        raise BuildError(f"{what} {path} {state} ({option}): {fix}")
+        raise BuildError(f"{what} {printable(str(path))} {state} ({option}): {fix}")
 
 
 def _legacy(folder: Path) -> legacy.Legacy:

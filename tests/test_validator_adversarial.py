@@ -191,6 +191,21 @@ def test_a_folder_nested_deeper_than_the_stack_is_walked(tmp_path: Path, valid_d
             deep = deep.parent
 
 
+def test_a_refused_build_names_each_file_as_written(tmp_path: Path, valid_doc: dict) -> None:
+    """The build's refusal is one line (the error handler joins its lines): a line break or U+2028 in a
+    file name was split there and joined by a space, naming a file that does not exist."""
+    from dataset_card.build import BuildError, validated_tables
+    from ecocompute.cli import describe
+
+    folder = tmp_path / "submissions"
+    write_json(folder / "someone" / "evil\nfile\u2028x.json", valid_doc)
+    with pytest.raises(BuildError) as caught:
+        validated_tables(folder)
+    line = describe(caught.value)
+    assert "evil\\nfile\\u2028x.json: file.path_policy" in line
+    assert "evil file x" not in line
+
+
 def test_a_folder_that_cannot_be_listed_fails_the_run_and_the_build(
     tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
