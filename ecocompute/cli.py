@@ -68,7 +68,9 @@ def printable(text: str, limit: int = 2000) -> str:
             out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(ch)
-    shown = "".join(out)
+    # GitHub's runner takes its old command form "##[name]..." anywhere in a line of a step's log, not
+    # only at the start: "##[stop-commands]" in a file name would silence the annotations after it.
+    shown = "".join(out).replace("##[", "#\\x23[")
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 

@@ -129,6 +129,8 @@ def test_messages_are_escaped_and_on_one_line() -> None:
     assert printable("a\tb\r") == "a\\tb\\r"
     assert describe(FileNotFoundError(2, "No such file or directory", "/x\ny")) == "No such file or directory: /x\\ny"
     assert describe(EcoError("first\n  second")) == "first second"
+    # GitHub's runner reads "##[command]" anywhere in a log line (actions/runner ActionCommand.TryParse)
+    assert printable("x ##[stop-commands]tok ##[error]forged") == "x #\\x23[stop-commands]tok #\\x23[error]forged"
 
 
 def test_printable_reads_only_what_it_shows() -> None:
