@@ -369,3 +369,14 @@ def test_memory_overclocked_by_hand_is_allowed_up_to_a_quarter(
     doc["measurements"][0]["trials"][4]["mem_clock_mhz_mean"] = factor * rated
     codes = [f.code for f in hardware.check(domain.parse(doc), "f.json", reference.default())]
     assert ("physics.clocks" in codes) is rejected
+
+
+def test_every_accepted_file_passes_with_this_checkout_s_tables() -> None:
+    """The tests run on every pull request, a table-only one too (validate-submission runs only when
+    submissions/ changes): a table edit that makes an accepted file fail fails here, instead of taking the
+    file out of the next release's build, which then refuses to publish."""
+    from validator.run import exit_code, validate
+
+    report = validate([ROOT / "submissions"])
+    assert len(report.files) == len(list((ROOT / "submissions").rglob("*.json"))) >= len(REAL_FILES)
+    assert exit_code(report) == 0, [f"{f.file}: {f.code}: {f.message}" for f in report.errors[:5]]
