@@ -68,7 +68,7 @@ class FakeSampler:
     """The sampler process's answer, computed from the board: exact mean power over a window."""
 
     def __init__(self, board: Board, reading: str = "nvml_power_instant_field", gpus: int = 1) -> None:
-        self.board, self.reading, self.gpus = board, reading, gpus  # every GPU draws what the board draws
+        self.board, self.reading, self.gpus = board, reading, gpus  # each GPU draws its share of the board's
 
     def __call__(self, *_args: Any) -> FakeSampler:  # stands for Sampler(factory, period, mode, pin)
         return self
@@ -93,7 +93,7 @@ class FakeSampler:
             mem_clock_mhz_mean=2619.0,
             throttle_reasons=[],
             power_avg_1s_w=round(power * 1000 * samples) / (1000 * samples),  # a mean of whole-mW readings
-            energy_per_gpu_j=(per_gpu * (t1 - t0),) * self.gpus,
+            energy_per_gpu_j=tuple(per_gpu * (t1 - t0) * share(k, self.gpus) for k in range(self.gpus)),
             power_reading=self.reading,
         )
 
@@ -146,13 +146,21 @@ def timed(
     return wrap
 
 
+def share(k: int, gpus: int) -> float:
+    """GPU k's part of the board's draw, summing to ``gpus`` over them: boards of a sharded model hold
+    different layers, so no two read the same energy (eco-validate's fabrication.zero_variance)."""
+    return 1.0 + 0.002 * (k - (gpus - 1) / 2)
+
+
 def nvml_on(board: Board, energy_supported: bool = True, gpus: int = 1) -> Callable[[list[int]], Nvml]:
-    """An NVML factory whose energy counter (of every GPU) is the board's."""
+    """An NVML factory whose energy counter of GPU k is its ``share`` of the board's."""
 
     def factory(indices: list[int]) -> Nvml:
         nv = fake_nvml.fake_module(energy_supported=energy_supported, gpus=gpus)
         if energy_supported:
-            nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(board.energy_j() * 1000)
+            nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(
+                board.energy_j() * share(int(str(h).rsplit("-", 1)[-1]), gpus) * 1000
+            )
         return Nvml(indices, module=nv)
 
     return factory

@@ -224,6 +224,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file)
+            or _boards_alike(m, base, file)
             or _too_regular(after, base, file)
         )
         if evidence is None:
@@ -276,6 +277,23 @@ def _zero_variance(after: list[_Raw], base: str, file: str) -> Finding | None:
                 f"all {len(after)} trials after warm-up have {quantity} = {values.pop()}: real trials differ",
             )
     return None
+
+
+def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
+    """Trials after warm-up whose boards all read the same energy, in every such trial: each board has
+    its own counter (or its own samples), and a sharded model's boards hold different layers, so two
+    boards' energies over a window agree to the millijoule by coincidence only, never trial after trial
+    (an even split of each total passed: only the sum and each board's idle bound it)."""
+    after = [t.energy_per_gpu_j for t in m.trials if t.role != "warmup"]
+    if len(after) < 2 or any(len(e) < 2 or len(set(e)) != 1 for e in after):
+        return None
+    return make(
+        "fabrication.zero_variance",
+        file,
+        f"{base}/trials",
+        f"all {len(after)} trials after warm-up give each of their {len(after[0])} GPUs the same energy: "
+        "each board's counter reads its own draw",
+    )
 
 
 def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:

@@ -170,7 +170,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.placement",
-        "modules placed on GPUs that were not measured, or per-GPU idle power that does not add up (eco-collect "
+        "modules placed on GPUs that were not measured, the whole model ('') beside single modules, or per-GPU idle power that does not add up (eco-collect "
         "0.1.0-0.5.0 without an energy counter: one per GPU, each board's mean of samples, not held to the total)",
         "let eco-collect record the placement and the idle windows",
     ),
@@ -216,7 +216,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "fabrication.zero_variance",
-        "trials after warm-up with identical durations, energies or powers",
+        "trials after warm-up with identical durations, energies or powers, or GPUs that read the same energy in every one",
         "real trials always differ; re-measure",
     ),
     error(

@@ -298,6 +298,16 @@ def _placement(m: Measurement, base: str, file: str, gpus: int, sample_means: bo
                     "(--gpu listed more than one); on one GPU it records single_gpu",
                 )
             )
+        if "" in m.placement.device_map and len(m.placement.device_map) > 1:  # accelerate's root: all of it
+            out.append(
+                make(
+                    "protocol.placement",
+                    file,
+                    f"{base}/placement/device_map",
+                    "the whole model ('') and single modules are both placed: accelerate names the root module "
+                    "only when it holds every module, on one GPU",
+                )
+            )
         if m.placement.strategy == "single_gpu" and dict(m.placement.device_map) != {"": 0}:
             out.append(
                 make(
