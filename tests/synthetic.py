@@ -277,6 +277,14 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
     }
 
 
+def skip(m: dict[str, Any], reason: str, *, keep_idle: bool = False) -> None:
+    """Row ``m`` skipped as eco-collect writes it: no trials, summary, gate or stop, idle null. With
+    ``keep_idle`` the idle measured around its trials stays (what eco-validate refuses)."""
+    m.update(status="skipped", skip_reason=reason, trials=[], summary=None, gate=None, stopped_by=None)
+    if not keep_idle:
+        m["idle"] = None
+
+
 def stretch(t: dict[str, Any], factor: float) -> None:
     """Make a trial last ``factor`` times as long at the same power: energies and sample count follow
     (in NVML's whole millijoules; the sampler's energy is its average power x duration, its rate its

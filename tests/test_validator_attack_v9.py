@@ -62,16 +62,8 @@ def test_perplexities_eco_collect_cannot_write_are_rejected(edit: Any) -> None:
 def test_a_skipped_row_may_lack_the_perplexity() -> None:
     """A precision that did not load has none (its rows are skipped); the others keep theirs."""
     doc = _with_quality()
-    doc["measurements"][-1].update(
-        status="skipped",
-        skip_reason="out of memory while loading",
-        idle=None,
-        trials=[],
-        summary=None,
-        gate=None,
-        stopped_by=None,
-        quality=None,
-    )
+    synthetic.skip(doc["measurements"][-1], "out of memory while loading")
+    doc["measurements"][-1]["quality"] = None
     assert "quality.perplexity" not in _errors(doc)
 
 

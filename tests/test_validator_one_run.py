@@ -66,21 +66,12 @@ def test_random_and_real_weights_stay_one_finding() -> None:
     assert [f.pointer for f in found] == ["/measurements/1/model/weights"]
 
 
-def _skip(m: dict[str, Any]) -> None:
-    m.update(
-        status="skipped",
-        skip_reason="out of memory at batch 8: CUDA out of memory",
-        trials=[],
-        summary=None,
-        gate=None,
-        stopped_by=None,
-    )
+_OOM = "out of memory at batch 8: CUDA out of memory"
 
 
 def test_a_skipped_row_as_eco_collect_writes_it_passes() -> None:
     doc = synthetic.submission(seed=10, n_measurements=2, n_trials=7)
-    _skip(doc["measurements"][1])
-    doc["measurements"][1]["idle"] = None
+    synthetic.skip(doc["measurements"][1], _OOM)
     assert _errors(doc) == []
 
 
@@ -89,7 +80,7 @@ def test_a_skipped_row_with_idle_numbers_is_refused(zeros: bool) -> None:
     """The idle measured around the row's trials kept, or zeros in its place: eco-collect writes null."""
     doc = synthetic.submission(seed=11, n_measurements=2, n_trials=7)
     m = doc["measurements"][1]
-    _skip(m)
+    synthetic.skip(m, _OOM, keep_idle=True)
     if zeros:
         m["idle"] = {k: [0.0] if isinstance(v, list) else 0.0 for k, v in m["idle"].items()}
     found = _errors(doc)

@@ -87,9 +87,7 @@ def _edit(draw: Any, doc: dict[str, Any]) -> str:
                 st.lists(st.sampled_from(["sw_power_cap", "hw_slowdown", "", "x" * 70]), max_size=2, unique=True)
             )
     elif kind == "skip":
-        m.update(
-            status="skipped", skip_reason=draw(_PLAIN), idle=None, trials=[], summary=None, gate=None, stopped_by=None
-        )
+        synthetic.skip(m, draw(_PLAIN))
     elif kind == "quality":
         value = draw(st.one_of(st.floats(1.0, 1e9), st.sampled_from([1.0, 3.5, 1e9])))
         m["quality"] = {
