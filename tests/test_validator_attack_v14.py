@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain
 from ecocompute.domain import Submission
-from validator import physics, scaling
+from validator import physics, scaling, versions
 
 VALID = FIXTURES / "valid" / "synthetic-two-measurements.json"
 
@@ -76,3 +76,47 @@ def test_batch_throughput_flags_exactly_the_rows_below_a_smaller_batch(
         if any(b0 < b and t < scaling.BATCH_THROUGHPUT_MIN * t0 and not (four_bit and b0 == 1) for b0, t0 in rows)
     }
     assert _flagged(_rows(valid_doc, label, rows)) == expected
+
+
+def _driver_codes(doc: dict[str, Any], capability: str, driver: str, nvml_major: int) -> list[str]:
+    sub = domain.parse(doc)
+    gpu = replace(sub.environment.gpu, compute_capability=capability)
+    recorded = {
+        "driver_version": driver,
+        "nvml_version": f"{nvml_major}.{driver}",
+        "cuda_driver_version": f"{nvml_major}.0",
+    }
+    env = replace(
+        sub.environment, gpu=gpu, driver=recorded, software={**sub.environment.software, "torch_cuda": "11.8"}
+    )
+    return [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+
+
+@pytest.mark.parametrize(
+    ("capability", "driver", "nvml_major", "rejected"),
+    [
+        ("9.0", "510.47.03", 11, True),  # passed: driver 510 on an H100
+        ("9.0", "515.105.01", 11, True),
+        ("9.0", "520.61.05", 11, False),  # CUDA 11.8's first driver, the first to know Hopper
+        ("8.9", "515.105.01", 11, True),  # Ada Lovelace, from CUDA 11.8 too
+        ("8.6", "450.51.05", 11, True),  # GA10x from CUDA 11.1 (455.23)
+        ("8.6", "455.23.05", 11, False),
+        ("8.0", "450.36.06", 11, False),  # the A100 from CUDA 11.0
+        ("7.5", "410.48", 10, False),
+        ("12.0", "565.57.01", 12, True),  # Blackwell from CUDA 12.8 (570.26)
+        ("12.0", "570.86.16", 12, False),
+        ("8.7", "450.36.06", 11, False),  # a capability the table does not list is not judged
+    ],
+)
+def test_no_driver_older_than_the_boards_architecture(
+    valid_doc: dict[str, Any], capability: str, driver: str, nvml_major: int, rejected: bool
+) -> None:
+    assert ("provenance.driver_cuda" in _driver_codes(valid_doc, capability, driver, nvml_major)) is rejected
+
+
+def test_a_windows_driver_under_wsl2_is_not_judged_by_the_board(valid_doc: dict[str, Any]) -> None:
+    # NVML not naming the recorded driver: provenance.driver_versions' warning says so, nothing more
+    sub = domain.parse(valid_doc)
+    recorded = {"driver_version": "512.15", "nvml_version": "12.535.104.05", "cuda_driver_version": "12.2"}
+    env = replace(sub.environment, driver=recorded)
+    assert "provenance.driver_cuda" not in [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
