@@ -117,7 +117,8 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error(
         "provenance.driver_cuda",
         "the CUDA major NVML names is not the one the driver's branch ships, the CUDA driver is older than it, or "
-        "the driver's branch no longer drives the board (after 580: Maxwell, Pascal, Volta)",
+        "the driver's branch does not drive the board (after 580: Maxwell, Pascal, Volta; before the first CUDA "
+        "release of its architecture: 520 for Hopper and Ada Lovelace)",
         "record the versions as NVML reports them (eco-collect does), never by hand",
     ),
     error(

@@ -48,10 +48,32 @@ _DRIVER = "/environment/driver"
 # Pascal, and Volta architectures").
 OLDEST_CC_OF_CUDA_13 = (7, 5)
 LAST_BRANCH_BEFORE_TURING = 580
+# ... and no driver older than its architecture drives a board: the first CUDA release that knew each compute
+# capability (CUDA Toolkit release notes: 10.0 Turing, 11.0 the A100, 11.1 GA10x, 11.8 "support for the Hopper
+# and Ada Lovelace GPU families", 12.8 Blackwell, sm_100 and sm_120) and that release's first driver in the
+# table FIRST_BRANCH_OF_CUDA_MAJOR cites (10.0.130 >= 410.48, 11.0.1 >= 450.36.06, 11.1.0 >= 455.23,
+# 11.8 GA >= 520.61.05, 12.8 GA >= 570.26). The boards' launch drivers agree (RTX 3090 on 455.23.04, RTX 4090
+# on 520.56.06, RTX 5090 on 570.86.16). A driver 510 beside an H100 passed. Risk: a board that a branch drove
+# before CUDA's release named its architecture (none known); capabilities not listed are not judged.
+FIRST_BRANCH_OF_CAPABILITY = {
+    (7, 5): 410,
+    (8, 0): 450,
+    (8, 6): 455,
+    (8, 9): 520,
+    (9, 0): 520,
+    (10, 0): 570,
+    (12, 0): 570,
+}
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
-    return _driver(sub, file) + _cuda_of_branch(sub, file) + _software(sub, file) + _before_turing(sub, file)
+    return (
+        _driver(sub, file)
+        + _cuda_of_branch(sub, file)
+        + _software(sub, file)
+        + _before_turing(sub, file)
+        + _before_the_board(sub, file)
+    )
 
 
 def _capability(value: str) -> tuple[int, int] | None:
@@ -92,6 +114,28 @@ def _before_turing(sub: Submission, file: str) -> list[Finding]:
             )
         )
     return out
+
+
+def _before_the_board(sub: Submission, file: str) -> list[Finding]:
+    """A driver whose branch came before the first CUDA release that knew the board's architecture."""
+    env = sub.environment
+    capability = _capability(env.gpu.compute_capability)
+    first = FIRST_BRANCH_OF_CAPABILITY.get(capability) if capability is not None else None
+    branch = major(env.driver.get("driver_version"))
+    nvml = env.driver.get("nvml_version") or ""
+    # NVML naming the driver: the recorded driver is the one that ran the board (not WSL2's Windows driver)
+    if first is None or branch is None or branch >= first or not nvml.endswith("." + env.driver["driver_version"]):
+        return []
+    return [
+        make(
+            "provenance.driver_cuda",
+            file,
+            f"{_DRIVER}/driver_version",
+            f"driver {env.driver['driver_version']!r} on a board of compute capability {env.gpu.compute_capability} "
+            f"({env.gpu.name}): no driver before branch {first}, that of the first CUDA release knowing that "
+            "architecture, drives it",
+        )
+    ]
 
 
 def major(version: str | None) -> int | None:
