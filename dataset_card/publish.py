@@ -2,7 +2,7 @@
 
 Tags are immutable: a version that exists, or is not above the latest release, is refused, and
 nothing here moves or deletes a tag. ``plan`` is the read-only half (what the commit would add,
-replace and delete, on which parent, with which tag) that ``--dry-run`` prints.
+replace, delete and keep, on which parent, with which tag) that ``--dry-run`` prints.
 
 A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
 rows in a submitted config than the latest release's card states, or not every submission the latest
@@ -14,13 +14,13 @@ each release publishes the build's marker (``MANIFEST``, outdir.py), the sorted 
 build wrote, and the next release reads it at main's head. Anything else on the Hub (a LICENSE, an image
 or notes a maintainer added there, the Hub's .gitattributes) is kept, and the plan lists it under
 "keep". A repository whose main holds no manifest (published before releases carried one) loses only
-files where a build writes (``in_layout``: a config's Parquet files, PNGs under figures/). A file at a
+files where a build writes (``in_layout``: a config's Parquet files, the figures' PNGs). A file at a
 path the build writes is replaced: README.md is the card, which eco-dataset writes whole.
 
 The commit and the tag are two calls: when the tag fails after the commit landed, the error names the
 commit and the command that tags it, and a re-run tags main's head instead of committing again while
-that head holds exactly the build's files (compared by the ids the Hub lists: git blob ids, or the
-sha256 of LFS files).
+that head holds exactly the build's files, beside those a release keeps (compared by the ids the Hub
+lists: git blob ids, or the sha256 of LFS files).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class Plan:
         if self.exists and not self.manifest:
             out.append(
                 f"  main holds no {MANIFEST} (the files an earlier release wrote: releases before it listed none), so "
-                "only files where a build writes may be deleted: config Parquet files, PNGs under figures/"
+                "only files where a build writes may be deleted: config Parquet files, PNGs in figures/ and figures/report/"
             )
         if self.rows:
             out.append(f"  rows: {self.rows}")

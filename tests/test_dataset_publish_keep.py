@@ -75,7 +75,7 @@ def test_a_repository_published_before_the_manifest_loses_only_files_where_a_bui
     assert lines[5] == f"  keep (6): .gitattributes, {', '.join(foreign)} (not where a build writes: never deleted)"
     assert lines[6] == (
         "  main holds no .eco-dataset-build (the files an earlier release wrote: releases before it listed none), "
-        "so only files where a build writes may be deleted: config Parquet files, PNGs under figures/"
+        "so only files where a build writes may be deleted: config Parquet files, PNGs in figures/ and figures/report/"
     )
     publish(hub.api, "o/r", build, "1.0.0")
     assert hub.files == {**released(build), **{p: b"x" for p in foreign}}
