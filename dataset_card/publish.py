@@ -90,7 +90,7 @@ class Plan:
     replaced: list[str]
     deleted: list[str]
     unknown: str = ""  # why the remote side is unknown
-    kept: list[str] = field(default_factory=list)  # on the Hub, not in the build, and not written by eco-dataset
+    kept: list[str] = field(default_factory=list)  # on the Hub, not in the build, not written by a release
     manifest: bool = True  # main's head lists the files an earlier release wrote (False: in_layout decides)
     local: dict[str, Path] = field(default_factory=dict, repr=False)
     rows: str = ""  # the build's rows against the latest release's
@@ -129,8 +129,9 @@ class Plan:
         out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
         if self.exists and not self.manifest:
             out.append(
-                f"  main holds no {MANIFEST} (the files an earlier release wrote: releases before it listed none), so "
-                "only files where a build writes may be deleted: config Parquet files, PNGs in figures/ and figures/report/"
+                f"  main holds no {MANIFEST} (the files an earlier release wrote: releases before it listed none), "
+                "so only files where a build writes may be deleted: config Parquet files, PNGs in figures/ and "
+                "figures/report/"
             )
         if self.rows:
             out.append(f"  rows: {self.rows}")
