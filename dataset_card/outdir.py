@@ -4,7 +4,8 @@
 A finished build carries ``MARKER``: a small JSON file with a format id and the list of files the
 build wrote. An existing ``--out`` folder is replaced only when it is empty or is such a build and
 holds nothing but the files its marker lists; anything else is refused before any work is done and
-again just before the swap.
+again just before the swap. ``eco-dataset publish`` publishes the marker with the release, as the
+list of the files that release wrote: the next release deletes on the Hub only files it lists.
 """
 
 from __future__ import annotations

@@ -2,17 +2,25 @@
 
 Tags are immutable: a version that exists, or is not above the latest release, is refused, and
 nothing here moves or deletes a tag. ``plan`` is the read-only half (what the commit would add,
-replace and delete, on which parent, with which tag) that ``--dry-run`` prints.
+replace, delete and keep, on which parent, with which tag) that ``--dry-run`` prints.
 
 A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
 rows in a submitted config than the latest release's card states, or not every submission the latest
 release published, each with the same file (kept.py): submissions/ is append-only, so any of these is a
 wrong --submissions folder, and a tag cannot be taken back.
 
+A release deletes on the Hub only files that an earlier release wrote there and this build lacks:
+each release publishes the build's marker (``MANIFEST``, outdir.py), the sorted list of the files the
+build wrote, and the next release reads it at main's head. Anything else on the Hub (a LICENSE, an image
+or notes a maintainer added there, the Hub's .gitattributes) is kept, and the plan lists it under
+"keep". A repository whose main holds no manifest (published before releases carried one) loses only
+files where a build writes (``in_layout``: a config's Parquet files, the figures' PNGs). A file at a
+path the build writes is replaced: README.md is the card, which eco-dataset writes whole.
+
 The commit and the tag are two calls: when the tag fails after the commit landed, the error names the
 commit and the command that tags it, and a re-run tags main's head instead of committing again while
-that head holds exactly the build's files (compared by the ids the Hub lists: git blob ids, or the
-sha256 of LFS files).
+that head holds exactly the build's files, beside those a release keeps (compared by the ids the Hub
+lists: git blob ids, or the sha256 of LFS files).
 """
 
 from __future__ import annotations
@@ -40,11 +48,17 @@ from advisor import hub, reading
 from advisor.reading import DatasetError
 from ecocompute import smallfile
 from ecocompute.cli import EcoError, describe, is_known, printable
+from ecocompute.columns import CONFIGS
+from ecocompute.folders import MARKER_MAX_BYTES
 
-from . import kept, outdir, versions
+from . import figures, kept, outdir, versions
 
 MAX_ATTEMPTS = 3
 KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted by a release
+# Published with each release: the files its build wrote (the build's own marker), which the next release
+# may delete; read at main's head within the bound a local marker has (a build's lists a few dozen paths).
+MANIFEST = outdir.MARKER
+_REPORT_FIGURES = f"{figures.FOLDER}/report"  # report.FOLDER (importing report.py loads matplotlib)
 SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
 MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
 MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four configs' features and counts
@@ -76,9 +90,22 @@ class Plan:
     replaced: list[str]
     deleted: list[str]
     unknown: str = ""  # why the remote side is unknown
+    kept: list[str] = field(default_factory=list)  # on the Hub, not in the build, not written by a release
+    manifest: bool = True  # main's head lists the files an earlier release wrote (False: in_layout decides)
     local: dict[str, Path] = field(default_factory=dict, repr=False)
     rows: str = ""  # the build's rows against the latest release's
-    current: bool = False  # main's head already holds exactly the build's files: tag it, no commit
+    # main's head already holds exactly the build's files (beside those a release keeps): tag it, no commit
+    current: bool = False
+
+    def _listing(self, verb: str, paths: list[str], why: str = "") -> str:
+        return f"  {verb} ({len(paths)})" + (f": {', '.join(paths)}{why}" if paths else "")
+
+    def _kept(self) -> str:
+        return self._listing("keep", self.kept, f" (not {self._written}: never deleted)")
+
+    @property
+    def _written(self) -> str:
+        return "written by an earlier release" if self.manifest else "where a build writes"
 
     def lines(self) -> list[str]:
         if self.current:
@@ -86,6 +113,7 @@ class Plan:
                 f"would tag {self.tag} on {self.parent}, the current head of {self.repo_id}'s main, without a commit:",
                 "  it already holds exactly this build (an earlier publish whose tag failed?)",
             ]
+            out += [self._kept()] if self.kept else []
             return out + ([f"  rows: {self.rows}"] if self.rows else [])
         if self.exists is None:
             head = f"remote state unknown ({self.unknown}): every file listed as added"
@@ -94,21 +122,76 @@ class Plan:
         else:
             head = f"parent commit {self.parent} (the current head of main)"
         out = [f"would publish {self.repo_id} as one commit, then tag {self.tag} on it", f"  {head}"]
-        for verb, paths in (("add", self.added), ("replace", self.replaced), ("delete", self.deleted)):
-            out.append(f"  {verb} ({len(paths)}){': ' + ', '.join(paths) if paths else ''}")
+        replaced = sorted(self.replaced, key=lambda p: p != "README.md")
+        if "README.md" in replaced:
+            replaced[0] = "README.md (the card: eco-dataset writes it whole, edits made on the Hub are replaced)"
+        out += [self._listing("add", self.added), self._listing("replace", replaced)]
+        out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
+        if self.exists and not self.manifest:
+            out.append(
+                f"  main holds no {MANIFEST} (the files an earlier release wrote: releases before it listed none), "
+                "so only files where a build writes may be deleted: config Parquet files, PNGs in figures/ and "
+                "figures/report/"
+            )
         if self.rows:
             out.append(f"  rows: {self.rows}")
         return out
 
 
 def local_files(build_dir: Path) -> dict[str, Path]:
-    """The files of a build as Hub paths; the local build marker is not part of the dataset."""
+    """The files of a build as Hub paths, its marker (``MANIFEST``) among them: it must list exactly the
+    others, since the next release deletes what it lists."""
     files = sorted(p for p in build_dir.rglob("*") if p.is_file() and not p.is_symlink())
     local = {p.relative_to(build_dir).as_posix(): p for p in files}
-    local.pop(outdir.MARKER, None)
     if "README.md" not in local:
         raise PublishError(f"{build_dir} is not a built dataset (no README.md); run eco-dataset build first")
+    listed = outdir.BUILD.listed(build_dir)
+    if listed is None:
+        raise PublishError(f"{build_dir} is not a built dataset (no valid {MANIFEST} marker); run eco-dataset build")
+    others = set(local) - {MANIFEST}
+    if listed != others:
+        odd = [f"{p} (not listed)" for p in sorted(others - listed)] + [
+            f"{p} (missing)" for p in sorted(listed - others)
+        ]
+        shown = ", ".join(odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+        raise PublishError(
+            f"{build_dir} holds other files than its {MANIFEST} marker lists ({shown}): nothing published; "
+            "publish a build as eco-dataset build wrote it"
+        )
     return local
+
+
+def in_layout(path: str) -> bool:
+    """Whether ``path`` is where an eco-dataset build writes a file it may later stop writing: a config's
+    Parquet files (<config>/*.parquet) or a figure (figures/*.png, figures/report/*.png). README.md is
+    always written. The rule for a repository published before releases listed their files."""
+    folder, _, name = path.rpartition("/")
+    return (folder in CONFIGS and name.endswith(".parquet")) or (
+        folder in (figures.FOLDER, _REPORT_FIGURES) and name.endswith(".png")
+    )
+
+
+def released_files(api: Any, repo_id: str, head: str, entry: RepoFile | None) -> set[str] | None:
+    """The files the release at main's ``head`` wrote, as its ``MANIFEST`` lists them (``entry``: that
+    file as main's listing shows it); None where main holds none. A manifest too large or not one is
+    refused: deciding what to delete without it could delete what eco-dataset did not write."""
+    if entry is None:
+        return None
+    fix = (
+        "nothing published: restore it from the latest release's tag, or delete it on the Hub (a release then "
+        "deletes only files where a build writes)"
+    )
+    where = f"{MANIFEST} on {printable(repo_id)}'s main ({head}), the list of the files an earlier release wrote,"
+    if entry.size > MARKER_MAX_BYTES:
+        raise PublishError(f"{where} is {entry.size} bytes, more than the {MARKER_MAX_BYTES} one may have; {fix}")
+    path = Path(api.hf_hub_download(repo_id, MANIFEST, repo_type="dataset", revision=head))
+    try:
+        return outdir.BUILD.parse(smallfile.read_bytes(path, MARKER_MAX_BYTES))
+    except smallfile.SmallFileError as exc:
+        why = "more bytes than one may have" if exc.reason == "too_large" else (exc.strerror or exc.reason)
+        raise PublishError(f"{where} cannot be read ({why}); {fix}") from None
+    except ValueError as exc:
+        raise PublishError(f"{where} is not one ({printable(str(exc), limit=200)}); {fix}") from None
 
 
 def _front_matter(readme: Path) -> Any:
@@ -277,9 +360,23 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
     remote = {entry.path: entry for entry in tree if isinstance(entry, RepoFile)}  # files, not folders
     added = sorted(set(local) - set(remote))
     replaced = sorted(set(local) & set(remote), key=lambda p: p != "README.md")  # the card differs first
-    deleted = sorted(set(remote) - set(local) - KEEP_REMOTE)
+    gone = set(remote) - set(local)
+    wrote = released_files(api, repo_id, head, remote.get(MANIFEST))
+    deleted = sorted({p for p in gone if (p in wrote if wrote is not None else in_layout(p))} - KEEP_REMOTE)
     current = not added and not deleted and all(same_file(local[p], remote[p]) for p in replaced)
-    return Plan(repo_id, tag, True, head, added, sorted(replaced), deleted, local=local, current=current)
+    return Plan(
+        repo_id,
+        tag,
+        True,
+        head,
+        added,
+        sorted(replaced),
+        deleted,
+        local=local,
+        current=current,
+        kept=sorted(gone - set(deleted)),
+        manifest=wrote is not None,
+    )
 
 
 def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewer_rows: bool = False) -> Plan:
@@ -314,9 +411,10 @@ def publish(
     allow_fewer_rows: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Published:
-    """Create the dataset repository if missing, make one create_commit (all files, deletions of stale
-    ones) on the current head, retried on a 412 (someone pushed meanwhile), then tag that commit; when
-    the head already holds exactly the build (an earlier publish whose tag failed), tag the head."""
+    """Create the dataset repository if missing, make one create_commit (all files; deletions of those an
+    earlier release wrote that this build lacks) on the current head, retried on a 412 (someone pushed
+    meanwhile), then tag that commit; when the head already holds exactly the build (an earlier publish
+    whose tag failed), tag the head."""
     local = local_files(build_dir)
     counts = _local_counts(build_dir, local)
     tag = versions.release(version).tag

@@ -265,7 +265,7 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
             os.close(held)
 
 
-_MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
+MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
 
 
 @dataclass(frozen=True)
@@ -286,13 +286,24 @@ class Marked:
         # Any file that is not a small regular one, a link included, is no marker: the folder is then
         # not the tool's, which every caller refuses, so no reason is worded here.
         try:
-            data = json.loads(smallfile.read_bytes(folder / self.name, _MARKER_MAX_BYTES, follow_symlinks=False))
-        except (smallfile.SmallFileError, ValueError, RecursionError):  # json recurses on nesting
+            return self.parse(smallfile.read_bytes(folder / self.name, MARKER_MAX_BYTES, follow_symlinks=False))
+        except (smallfile.SmallFileError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("format") != self.format or not isinstance(data.get("files"), list):
-            return None
-        files = data["files"]
-        return set(files) if all(isinstance(f, str) for f in files) else None
+
+    def parse(self, data: bytes) -> set[str]:
+        """The files a marker's bytes list; ValueError saying why when they are no marker of this kind."""
+        try:
+            doc = json.loads(data)
+        except RecursionError:  # json recurses on nesting
+            raise ValueError("JSON nested too deeply") from None
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        if doc.get("format") != self.format:
+            raise ValueError(f"its format is {printable(repr(doc.get('format')), limit=80)}, not {self.format!r}")
+        files = doc.get("files")
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise ValueError('its "files" is not a list of paths')
+        return set(files)
 
     def foreign(self, folder: Path) -> list[str]:
         """What in a marked output its marker does not list (a link where a file should be counts)."""

@@ -32,17 +32,22 @@ PARQUET = "measurements/train-00000-of-00001.parquet"
 SUBMISSIONS = "submissions/train-00000-of-00001.parquet"
 # The submissions a make_build folder holds: submission_id -> file_sha256 (ROWS["submissions"] of them)
 SUBMITTED = {f"2026-11-0{i}-alice": f"{i}" * 64 for i in (1, 2, 3)}
+STALE = "figures/stale.png"  # where a build writes: deleted from a repository that lists no earlier release's files
 GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"  # the Hub's own file, kept by a release
 
 
-def make_build(folder: Path) -> Path:
-    """A small built dataset: a card stating ``ROWS``, one Parquet file, and the local build marker."""
+def make_build(folder: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """A small built dataset: a card stating ``ROWS``, two Parquet files (and ``extra``), and the build's
+    marker listing them, as a build writes it (published too: the next release reads what it wrote)."""
     (folder / "measurements").mkdir()
     (folder / "README.md").write_text(card(ROWS))
     (folder / PARQUET).write_bytes(b"PAR1")
     (folder / "submissions").mkdir()
     (folder / SUBMISSIONS).write_bytes(submissions_parquet(SUBMITTED))
-    (folder / outdir.MARKER).write_text("{}")  # a local build's marker is never published
+    for path, data in (extra or {}).items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    outdir.mark(folder)
     return folder
 
 
@@ -58,7 +63,7 @@ def autospec_api(tags: list[str], heads: list[str], remote: list[str] | None = N
     api = mock.create_autospec(HfApi, instance=True)
     api.list_repo_refs.return_value = SimpleNamespace(tags=[SimpleNamespace(name=t) for t in tags])
     api.repo_info.side_effect = [SimpleNamespace(sha=h) for h in heads]
-    paths = remote or [".gitattributes", "README.md", "old/stale.parquet"]
+    paths = remote or [".gitattributes", "README.md", STALE]
     api.list_repo_tree.return_value = tree({p: b"what the Hub holds" for p in paths})
     api.create_commit.return_value = SimpleNamespace(oid="c0ffee" * 6 + "abcd")
     api.hf_hub_download.side_effect = entry_not_found()  # the latest release's card: none unless a test says
@@ -172,7 +177,7 @@ class Hub:
 
 
 def released(build_dir: Path) -> dict[str, bytes]:
-    """The Hub's files after a release of ``build_dir``: the build's, beside the Hub's .gitattributes."""
+    """The Hub's files after a release of ``build_dir``: the build's (its marker too), beside the Hub's
+    .gitattributes."""
     files = {p.relative_to(build_dir).as_posix(): p.read_bytes() for p in build_dir.rglob("*") if p.is_file()}
-    files.pop(outdir.MARKER)
     return {".gitattributes": GITATTRIBUTES, **files}

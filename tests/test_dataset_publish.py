@@ -8,11 +8,22 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from fake_hub import GITATTRIBUTES, PARQUET, ROWS, SUBMISSIONS, autospec_api, card, http_error, make_build, tree
+from fake_hub import (
+    GITATTRIBUTES,
+    PARQUET,
+    ROWS,
+    STALE,
+    SUBMISSIONS,
+    autospec_api,
+    card,
+    http_error,
+    make_build,
+    tree,
+)
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from dataset_card.publish import PublishError, dry_run, publish
+from dataset_card.publish import MANIFEST, PublishError, dry_run, publish
 from dataset_card.versions import VersionError
 
 
@@ -30,8 +41,8 @@ def test_single_commit_on_parent_then_tag(build_dir: Path) -> None:
     api.create_repo.assert_called_once_with("ecocompute/llm-energy", repo_type="dataset", exist_ok=True)
     adds = sorted(op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationAdd))
     deletes = [op.path_in_repo for op in kwargs["operations"] if isinstance(op, CommitOperationDelete)]
-    assert adds == ["README.md", PARQUET, SUBMISSIONS]
-    assert deletes == ["old/stale.parquet"]
+    assert adds == [MANIFEST, "README.md", PARQUET, SUBMISSIONS]
+    assert deletes == [STALE]
     api.create_tag.assert_called_once_with(
         "ecocompute/llm-energy",
         tag="v1.1.0",
@@ -140,13 +151,13 @@ def test_a_missing_repository_is_created_then_committed_to(build_dir: Path) -> N
 
 
 def test_dry_run_shows_the_commit_and_writes_nothing(build_dir: Path) -> None:
-    api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md", "old/stale.parquet"])
+    api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md", STALE])
     plan = dry_run(api, "o/r", build_dir, "1.1.0")
     assert (plan.exists, plan.parent, plan.tag) == (True, "head1", "v1.1.0")
-    assert plan.added == [PARQUET, SUBMISSIONS]
-    assert plan.replaced == ["README.md"] and plan.deleted == ["old/stale.parquet"]
+    assert plan.added == [MANIFEST, PARQUET, SUBMISSIONS]
+    assert plan.replaced == ["README.md"] and plan.deleted == [STALE]
     text = "\n".join(plan.lines())
-    assert "parent commit head1" in text and "tag v1.1.0" in text and "delete (1): old/stale.parquet" in text
+    assert "parent commit head1" in text and "tag v1.1.0" in text and f"delete (1): {STALE} (where" in text
     for write in (api.create_repo, api.create_commit, api.create_tag, api.upload_file, api.delete_file):
         write.assert_not_called()
 
@@ -157,7 +168,7 @@ def test_dry_run_of_a_repository_that_does_not_exist(build_dir: Path) -> None:
     api.repo_info.side_effect = _not_found()
     plan = dry_run(api, "o/new", build_dir, "0.1.0")
     assert plan.exists is False and plan.parent is None and plan.deleted == []
-    assert plan.added == ["README.md", PARQUET, SUBMISSIONS]
+    assert plan.added == [MANIFEST, "README.md", PARQUET, SUBMISSIONS]
     assert "would be created" in "\n".join(plan.lines())
     api.create_repo.assert_not_called()
 
@@ -166,7 +177,7 @@ def test_dry_run_without_network_shows_the_local_half(build_dir: Path) -> None:
     api = HfApi(endpoint="http://127.0.0.1:9")  # the real client; nothing listens on the discard port
     plan = dry_run(api, "o/r", build_dir, "1.0.0")
     assert plan.exists is None and "cannot reach the Hugging Face Hub" in plan.unknown
-    assert plan.added == ["README.md", PARQUET, SUBMISSIONS]
+    assert plan.added == [MANIFEST, "README.md", PARQUET, SUBMISSIONS]
 
 
 def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -186,8 +197,16 @@ def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     lines = result.output.splitlines()
     assert lines[0] == "would publish o/r as one commit, then tag v1.1.0 on it"
     assert lines[1] == "  parent commit head1 (the current head of main)"
-    assert "measurements/train-00000-of-00001.parquet" in lines[2] and ".eco-dataset-build" not in result.output
-    assert lines[3] == "  replace (1): README.md" and lines[4] == "  delete (0)"
+    assert lines[2].startswith("  add (") and "measurements/train-00000-of-00001.parquet" in lines[2]
+    assert ".eco-dataset-build" in lines[2]  # the files the build wrote: the next release may delete those only
+    assert lines[3] == (
+        "  replace (1): README.md (the card: eco-dataset writes it whole, edits made on the Hub are replaced)"
+    )
+    assert (
+        lines[4] == "  delete (0)"
+        and lines[5] == "  keep (1): .gitattributes (not where a build writes: never deleted)"
+    )
+    assert lines[6].startswith("  main holds no .eco-dataset-build (the files an earlier release wrote")
     api.create_commit.assert_not_called()
     api.create_tag.assert_not_called()
 
@@ -206,7 +225,7 @@ def test_an_empty_build_is_never_published(build_dir: Path) -> None:
 
 
 def test_fewer_rows_than_the_latest_release_are_refused_unless_allowed(build_dir: Path, tmp_path: Path) -> None:
-    latest = tmp_path / "latest-card.md"
+    latest = tmp_path.parent / f"{tmp_path.name}-latest-card.md"  # beside the build: not one of its files
     latest.write_text(card({**ROWS, "measurements": 215, "submissions": 33}))
     api = autospec_api(["v1.2.0", "v1.3.0"], ["h1", "h2", "h3"])
     api.hf_hub_download.side_effect = None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fake_hub import GITATTRIBUTES, PARQUET, Hub, http_error, make_build, released
 
-from dataset_card.publish import Published, PublishError, dry_run, publish
+from dataset_card.publish import MANIFEST, Published, PublishError, dry_run, publish
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def _flip(data: bytes) -> bytes:
     [
         pytest.param(lambda f: {**f, "README.md": _flip(f["README.md"])}, id="card edited (git blob id)"),
         pytest.param(lambda f: {**f, PARQUET: _flip(f[PARQUET])}, id="parquet replaced (LFS sha256)"),
-        pytest.param(lambda f: {**f, "extra/notes.csv": b"a,b\n"}, id="file added"),
+        pytest.param(lambda f: {**f, MANIFEST: f[MANIFEST] + b"\n"}, id="manifest edited"),
         pytest.param(lambda f: {k: v for k, v in f.items() if k != PARQUET}, id="file removed"),
     ],
 )
