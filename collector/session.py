@@ -195,6 +195,13 @@ def _checkpoint(
         if written is not None:  # killed between writing the file and removing the checkpoint
             checkpoint.remove()
             raise AlreadyWritten(written, checkpoint.path)
+        if checkpoint.written_to:  # and the file moved or edited since: the same measurements are not written twice
+            raise CheckpointError(
+                f"--resume: the interrupted run had already written its submission, {printable(checkpoint.written_to[-1])}"
+                ", which is no longer there as written (moved, edited, or another --out-dir): nothing to resume, and "
+                f"its measurements are not written twice. Delete {printable(str(checkpoint.path))} (or, if that file "
+                "is lost, only its last line, which records the write, and --resume writes it again)"
+            )
         return checkpoint, _finished(checkpoint, entries, request), _first_start(checkpoint, header, started_at)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
@@ -281,6 +288,9 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         )
         checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
         _same_corpus(checkpoint, done, corpus)
+        cut = checkpoint.end_line() if request.resume else None  # this run appends to it: never after a torn line
+        if cut:
+            events.note(cut)
     t0 -= _resumed_clock_s(started_at, first_start, done)
     session = Session(
         request=request,
