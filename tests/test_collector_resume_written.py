@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes import Board, FakeTime, fake_cuda_build
 from test_collector_e2e import _hooks, _request, tiny_config  # noqa: F401 - fixtures
 
-from collector import cli
+from collector import cli, session
 from collector.checkpoint import Checkpoint
 from collector.collect import collect
 from collector.errors import AlreadyWritten, CheckpointError, InterruptedBeforeCheckpoint
@@ -154,6 +154,44 @@ def test_an_interrupt_while_the_checkpoint_is_started_leaves_none(
         collect(_request(tmp_path, tiny_config), hooks=_hooks())
     assert isinstance(caught.value, InterruptedBeforeCheckpoint)
     assert not list((tmp_path / "repo").rglob("checkpoint-*"))  # a torn header would have --resume refuse
+
+
+def test_an_interrupt_right_after_the_checkpoint_is_made_removes_it_as_it_says(
+    tmp_path: Path,
+    tiny_config: Path,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The checkpoint is made last before the run measures, yet a few steps follow it (the corpus check):
+    an interrupt there said "nothing to resume" while the checkpoint stayed, and the next run asked for
+    a --resume (collfix2's window)."""
+
+    def interrupted(*_: Any) -> None:
+        assert list((tmp_path / "repo").rglob("checkpoint-*"))  # made
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "_same_corpus", interrupted)
+    with pytest.raises(InterruptedBeforeCheckpoint):
+        collect(_request(tmp_path, tiny_config), hooks=_hooks())
+    assert not list((tmp_path / "repo").rglob("checkpoint-*"))  # nothing to resume, as the CLI says
+
+
+def test_a_checkpoint_that_cannot_be_removed_after_an_interrupt_keeps_the_resume_hint(
+    tmp_path: Path,
+    tiny_config: Path,  # noqa: F811 - the fixture imported above
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    def refused(_self: Checkpoint) -> None:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(session, "_same_corpus", interrupted)
+    monkeypatch.setattr(Checkpoint, "remove", refused)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        collect(_request(tmp_path, tiny_config), hooks=_hooks())
+    assert not isinstance(caught.value, InterruptedBeforeCheckpoint)  # it is there: --resume finds it
+    assert list((tmp_path / "repo").rglob("checkpoint-*"))
 
 
 def test_an_interrupt_of_a_resumed_run_keeps_the_hint(
