@@ -2,9 +2,11 @@
 
 One JSON document per line: a header naming the run, then one finished configuration per line (the
 configuration as requested, and its measurement). Lines are flushed and fsync'ed as they are written;
-a torn last line (crash mid-write) is ignored. Just before the submission file is written, a line
-names it and the SHA-256 of its text (``committing``): killed between that write and the checkpoint's
-removal, the run leaves both, and ``--resume`` finds the file whole instead of writing it again.
+a torn last line (crash mid-write) is ignored, and cut off before a resumed run appends. Just before the
+submission file is written, a line names it and the SHA-256 of its text (``committing``), and once it
+is in place a line says so (``written``): killed before the checkpoint's removal, the run leaves both,
+and ``--resume`` finds the file whole instead of writing it again, or, the file moved or edited since,
+refuses to write the same measurements a second time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ecocompute.cli import printable
 from validator.contract import load_schema
 
 from .errors import CheckpointError
+from .locks import open_flags
 
 MAX_BYTES = 1 << 30
 
@@ -69,6 +72,9 @@ class Checkpoint:
         self.path = path
         self.run_key = run_key
         self.commits: list[tuple[str, str]] = []  # (absolute path, sha256) of files written from it, by load
+        self.written_to: list[str] = []  # absolute paths of those files once in place, by load
+        self._size = 0  # bytes ``load`` read
+        self._whole: int | None = None  # bytes before a torn last line ``load`` skipped; None: there was none
 
     def load(self) -> tuple[dict[str, Any] | None, list[tuple[tuple[str, str, int], dict[str, Any]]]]:
         """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one.
@@ -77,14 +83,18 @@ class Checkpoint:
         it could take is one CheckpointError, never a traceback or a resumed run that fails later."""
         if not self.path.exists():
             return None, []
-        lines = self._text().splitlines()
+        text = self._text()
+        lines = text.splitlines()
+        self._size, self._whole = len(text.encode("utf-8")), None
         records = []
         for number, line in enumerate(lines, 1):
             try:
                 records.append(json.loads(line, parse_constant=_no_constant, parse_float=_finite))
             except (json.JSONDecodeError, ValueError, RecursionError) as exc:  # json recurses on nesting
                 if number == len(lines) and isinstance(exc, json.JSONDecodeError):
-                    break  # torn final line from an interrupted write
+                    # torn final line from an interrupted write: cut off before anything is appended
+                    self._whole = self._size - len(text.splitlines(keepends=True)[-1].encode("utf-8"))
+                    break
                 why = {json.JSONDecodeError: getattr(exc, "msg", ""), RecursionError: "nested too deep"}.get(
                     type(exc), str(exc)
                 )
@@ -95,10 +105,15 @@ class Checkpoint:
                 "delete it or run without --resume"
             )
         entries = []
-        self.commits = []
+        self.commits, self.written_to = [], []
         for number, record in enumerate(records[1:], 2):
             if isinstance(record, dict) and "committing" in record:
                 self.commits.append(self._commit(number, record["committing"]))
+                continue
+            if isinstance(record, dict) and "written" in record:
+                if not isinstance(record["written"], str):
+                    raise self._corrupt(number, "not a submission file's path")
+                self.written_to.append(record["written"])
                 continue
             requested = record.get("requested") if isinstance(record, dict) else None
             measurement = record.get("measurement") if isinstance(record, dict) else None
@@ -181,6 +196,36 @@ class Checkpoint:
         """Record, before it is written, the submission file that will hold this checkpoint's measurements."""
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self._append({"committing": {"path": os.path.abspath(path), "sha256": digest}})
+
+    def wrote(self, path: Path) -> None:
+        """Record that the submission file ``committing`` named is in place, whole: a --resume that no
+        longer finds it as written (moved, edited, another --out-dir) still knows it was written."""
+        self._append({"written": os.path.abspath(path)})
+
+    def end_line(self) -> str | None:
+        """Before a resumed run appends: cut off the torn last line ``load`` skipped (a write cut short by a
+        kill or a power loss), or add the newline a whole last line lacks. A record appended after either
+        would be glued to it, one corrupt line the next --resume refuses. A note when a line was cut off."""
+        fd = os.open(self.path, open_flags("O_RDWR", "O_CLOEXEC"))  # as _append opens it
+        try:
+            if os.fstat(fd).st_size != self._size:
+                raise CheckpointError(f"{self.path} changed while it was read (another eco-collect?); run again")
+            if self._whole is not None:
+                os.ftruncate(fd, self._whole)
+                os.fsync(fd)
+                cut, self._size, self._whole = self._size - self._whole, self._whole, None
+                return (
+                    f"--resume: cut off the last line of {printable(str(self.path))} ({cut:,} bytes), a record "
+                    "the interrupted run did not finish writing: what it held is measured again"
+                )
+            if self._size:
+                os.lseek(fd, -1, os.SEEK_END)
+                if os.read(fd, 1) != b"\n":
+                    self._size += os.write(fd, b"\n")  # after a whole record: it is kept
+                    os.fsync(fd)
+            return None
+        finally:
+            os.close(fd)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

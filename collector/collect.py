@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,10 @@ def _sweep(request: RunRequest, events: Events) -> None:
 def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Checkpoint) -> Path:
     """Write the submission, then drop the checkpoint: its measurements are in the file now, and one
     left behind would have a --resume write them a second time, under a new id (the checkpoint names
-    the file before it is written, so a --resume after a SIGKILL in between finds it instead). Ctrl-C or SIGTERM
-    once the file is whole ends as InterruptedAfterWrite, the checkpoint dropped all the same; before
-    that, as the interrupt it is, the checkpoint kept for --resume."""
+    the file before it is written and says once it is in place, so a --resume after a SIGKILL in between
+    finds it, or, the file moved or edited since, refuses to write it again). Ctrl-C or SIGTERM once the
+    file is whole ends as InterruptedAfterWrite, the checkpoint dropped all the same; before that, as the
+    interrupt it is, the checkpoint kept for --resume."""
     try:
         path = submission.write(doc, out_dir, state_dir, before=checkpoint.committing)
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: the measurements are safe
@@ -80,6 +82,8 @@ def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Chec
         checkpoint.remove()
         raise
     try:
+        with contextlib.suppress(OSError):  # a full disk: the file is whole all the same
+            checkpoint.wrote(path)  # killed before the removal, moved or edited: --resume does not write it twice
         checkpoint.remove()
     except KeyboardInterrupt as exc:
         checkpoint.remove()  # an unlink: done again, whether or not the interrupted one was

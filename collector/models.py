@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,11 +136,17 @@ class ModelSource:
         import torch
         from transformers import AutoModelForCausalLM
 
-        target = self.cache_dir / randomweights.folder_name(self.model_id, self.seed)
+        size = checkpoint_bytes(self.describe().parameter_count)
+        # One seed draws other weights on another device: the folder names where they were drawn. Those
+        # drawn on the measured GPU's kind are used when there, though this GPU cannot draw them now.
+        target = self.cache_dir / randomweights.folder_name(self.model_id, self.seed, draw_label(self.device))
         if not randomweights.complete(target):
-            size = checkpoint_bytes(self.describe().parameter_count)
-            check_disk(self.model_id, target.parent, size)  # before anything is written, the folder included
-            build_on = build_device(self.model_id, self.device, size)
+            build_on = build_device(self.device, size)
+            target = self.cache_dir / randomweights.folder_name(self.model_id, self.seed, draw_label(build_on))
+
+            def check() -> None:  # when this run saves it: one that waited for another's save is not refused
+                check_disk(self.model_id, target.parent, size)
+                check_memory(self.model_id, self.device, build_on, size)
 
             def build(folder: Path) -> None:
                 torch.manual_seed(self.seed)
@@ -151,7 +158,7 @@ class ModelSource:
 
             # A private folder renamed into place once marked complete: another run's save (one per
             # GPU on one host) is never touched, and a half-written folder is never loaded.
-            randomweights.save(target, build)
+            randomweights.save(target, build, check)
         self._random_dir = target
         return target
 
@@ -206,7 +213,7 @@ def _free_disk_bytes(folder: Path) -> int:
 
 
 def check_disk(model_id: str, folder: Path, size: int) -> None:
-    """Refuse, before writing anything, a random checkpoint that the disk cannot hold (a full disk
+    """Refuse, before its save writes anything, a random checkpoint that the disk cannot hold (a full disk
     midway would fail after minutes, and starve everything else on the machine)."""
     free = _free_disk_bytes(folder)
     need = int(size * 1.02) + 2**30  # shard headers, config, and a margin for the rest of the machine
@@ -218,23 +225,38 @@ def check_disk(model_id: str, folder: Path, size: int) -> None:
         )
 
 
-def build_device(model_id: str, device: str, size: int) -> str:
+def build_device(device: str, size: int) -> str:
     """Where the random fp16 weights are drawn before saving: the measured GPU when they fit there
     (seconds), else host memory (a model larger than one board, to be sharded or quantized on load)."""
     import torch
 
-    if device.startswith("cuda"):
-        if torch.cuda.mem_get_info(torch.device(device))[0] > 1.1 * size:
-            return device
-    elif device != "cpu":
-        return device
-    available = hostinfo.ram_available_bytes()
-    if available > 1.1 * size:
+    if device.startswith("cuda") and torch.cuda.mem_get_info(torch.device(device))[0] <= 1.1 * size:
         return "cpu"
-    raise CollectError(
-        f"the random fp16 weights of {model_id} ({size / 1e9:.0f} GB) fit neither on {device} nor in the "
-        f"{available / 1e9:.0f} GB of available host memory: measure a smaller model"
-    )
+    return device
+
+
+def check_memory(model_id: str, device: str, build_on: str, size: int) -> None:
+    """Refuse weights to be drawn in host memory (``build_on``) that it cannot hold."""
+    if build_on != "cpu":
+        return
+    available = hostinfo.ram_available_bytes()
+    if available <= 1.1 * size:
+        raise CollectError(
+            f"the random fp16 weights of {model_id} ({size / 1e9:.0f} GB) fit neither on {device} nor in the "
+            f"{available / 1e9:.0f} GB of available host memory: measure a smaller model"
+        )
+
+
+def draw_label(device: str) -> str:
+    """What, beside the seed, sets the weights a draw on ``device`` gives: the CPU's generator (``cpu``),
+    or on a GPU PyTorch's Philox kernels, whose grid (which number lands in which weight) follows the
+    board's multiprocessors and threads per multiprocessor (ATen's calc_execution_policy)."""
+    if not device.startswith("cuda"):
+        return re.sub(r"[^a-z0-9]+", "_", device.split(":")[0].lower())
+    import torch
+
+    props = torch.cuda.get_device_properties(torch.device(device))
+    return f"cuda-{props.multi_processor_count}sm-{props.max_threads_per_multi_processor}threads"
 
 
 class DoesNotFit(CollectError):

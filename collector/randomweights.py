@@ -1,14 +1,17 @@
-"""The random fp16 checkpoint saved once per model and seed, and shared by the runs of one host (one
-per GPU, say) through the state folder.
+"""The random fp16 checkpoint saved once per model, seed and draw device, and shared by the runs of one
+host (one per GPU, say) through the state folder.
 
 A save goes into a folder of its own beside the target (``.NAME.XXXXXXXX.partial``), writes a marker
 listing every file and its size last, and is renamed into place: another run's save is never touched,
 and a folder is taken as a checkpoint only when its marker is there and every file it lists has its
 size. Where flock works, one lock per target lets one run save while the others wait for its result
 (one save's disk, not one per run), and lets the run holding it remove the private folders of saves
-that were killed (no live save exists then). Without flock (Windows) each run saves its own and the
-loser of the rename keeps the winner's folder once its marker checks. Nothing the tool did not
-create is deleted: a folder at the target without a valid marker is refused, not replaced.
+that were killed: only a save holding that lock names its folder so, and a live one would hold it
+still. A save without the lock (no flock: Windows, or a lock file this user cannot open) names its
+folder ``.NAME.XXXXXXXX.nolock.partial``, which no run removes (one left by a kill stays, to be deleted
+by hand); both save, and the loser of the rename keeps the winner's folder once its marker checks.
+Nothing the tool did not create is deleted: a folder at the target without a valid marker is refused,
+not replaced.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ MARKER = "eco-collect-complete.json"
 MARKER_MAX_BYTES = 1 << 20  # a save lists a few dozen files: a few kilobytes
 
 
-def folder_name(model_id: str, seed: int) -> str:
-    """The checkpoint's folder name. ``-fp16`` marks the marked layout: a folder an older eco-collect
-    left under the name without it (``random-MODEL-seedN``, maybe half written) is never read."""
-    return "random-" + re.sub(r"[^A-Za-z0-9._-]", "_", model_id) + f"-seed{seed}-fp16"
+def folder_name(model_id: str, seed: int, drawn_on: str) -> str:
+    """The checkpoint's folder name: one seed draws other weights on another device (``drawn_on``,
+    models.draw_label), so the device is part of it. A folder an older eco-collect left (``random-MODEL-seedN``,
+    maybe half written, or ``...-fp16``, drawn on a device it does not name) is never read."""
+    return "random-" + re.sub(r"[^A-Za-z0-9._-]", "_", model_id) + f"-seed{seed}-fp16-{drawn_on}"
 
 
 def complete(folder: Path) -> bool:
@@ -63,9 +67,11 @@ def _size_of(folder: Path, name: str) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def save(target: Path, build: Callable[[Path], None]) -> Path:
+def save(target: Path, build: Callable[[Path], None], check: Callable[[], None] = lambda: None) -> Path:
     """``target`` made complete: already so, finished by another run meanwhile, or saved by
-    ``build(folder)`` into a private folder that is marked and renamed into place."""
+    ``build(folder)`` into a private folder that is marked and renamed into place. ``check()`` runs
+    before that save only (under the lock, once killed saves are removed): a run that waited for
+    another's save is not refused for the disk that save was filling."""
     if complete(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +81,9 @@ def save(target: Path, build: Callable[[Path], None]) -> Path:
         if locked:
             _remove_killed(target)
         _refuse_foreign(target)
-        private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        check()
+        suffix = ".partial" if locked else ".nolock.partial"  # only a locked save's folder is ever removed
+        private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
         try:
             build(private)
             _mark(private)
@@ -142,8 +150,9 @@ def _lock(target: Path) -> Iterator[bool]:
 
 
 def _remove_killed(target: Path) -> None:
-    """The private folders of killed saves of ``target``: every live save holds the lock, which this run
-    now holds, so any left is dead. Only real folders named as ``save`` names them."""
+    """The private folders of killed saves of ``target``: only a save that held the lock names its
+    folder so (``.nolock.partial`` without it), and this run holds the lock now, so any left is dead.
+    Only real folders named exactly so."""
     pattern = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.partial")
     for path in target.parent.iterdir():
         if pattern.fullmatch(path.name) and stat.S_ISDIR(path.lstat().st_mode):

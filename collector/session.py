@@ -182,10 +182,11 @@ def _checkpoint_of(request: RunRequest, gpu_uuid_sha256: str) -> Checkpoint:
 
 
 def _checkpoint(
-    request: RunRequest, gpu_uuid_sha256: str, started_at: datetime
+    request: RunRequest, gpu_uuid_sha256: str, started_at: datetime, made: list[Checkpoint] | None = None
 ) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
     """The run's checkpoint, what it already holds, and when the run started (the first session's
-    start when resuming: the trials already measured count their time from it)."""
+    start when resuming: the trials already measured count their time from it). A new run's is added
+    to ``made`` (nothing_kept's) before it is started."""
     checkpoint = _checkpoint_of(request, gpu_uuid_sha256)
     if request.resume:
         header, entries = checkpoint.load()
@@ -195,14 +196,19 @@ def _checkpoint(
         if written is not None:  # killed between writing the file and removing the checkpoint
             checkpoint.remove()
             raise AlreadyWritten(written, checkpoint.path)
+        if checkpoint.written_to:  # and the file moved or edited since: the same measurements are not written twice
+            raise CheckpointError(
+                f"--resume: the interrupted run had already written its submission, {printable(checkpoint.written_to[-1])}"
+                ", which is no longer there as written (moved, edited, or another --out-dir): nothing to resume, and "
+                f"its measurements are not written twice. Delete {printable(str(checkpoint.path))} (or, if that file "
+                "is lost, only its last line, which records the write, and --resume writes it again)"
+            )
         return checkpoint, _finished(checkpoint, entries, request), _first_start(checkpoint, header, started_at)
     if checkpoint.path.exists():
         raise CheckpointError(f"an interrupted run left {checkpoint.path}: continue it with --resume, or delete it")
-    try:
-        checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
-    except KeyboardInterrupt:
-        checkpoint.remove()  # made just now, holding no measurement (maybe a torn header): nothing to resume
-        raise
+    if made is not None:
+        made.append(checkpoint)  # from here on, an interrupt within nothing_kept removes it
+    checkpoint.start({"model": request.model_id, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
     return checkpoint, {}, started_at
 
 
@@ -233,21 +239,29 @@ def _same_corpus(
 
 
 @contextlib.contextmanager
-def nothing_kept(request: RunRequest) -> Iterator[None]:
+def nothing_kept(request: RunRequest) -> Iterator[list[Checkpoint]]:
     """Within, before a run (not a --resume) has its checkpoint, an interrupt is InterruptedBeforeCheckpoint:
-    the CLI then says there is nothing to resume instead of a --resume hint that would find no checkpoint."""
+    the CLI then says there is nothing to resume instead of a --resume hint that would find no checkpoint.
+    A checkpoint made within (put in the list yielded before it is started) is removed then: it holds no
+    measurement (maybe a torn header), and left, it would have the next run ask for a --resume."""
+    made: list[Checkpoint] = []
     try:
-        yield
+        yield made
     except KeyboardInterrupt as exc:
         if request.resume or isinstance(exc, InterruptedBeforeCheckpoint):
             raise
+        try:
+            for checkpoint in made:
+                checkpoint.remove()
+        except OSError:
+            raise exc from None  # it is there: the --resume hint is true, and --resume finds it
         raise InterruptedBeforeCheckpoint(exc) from exc
 
 
 @contextlib.contextmanager
 def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[Session]:
     """Describe the machine, then keep NVML and the sampler open while the configurations run."""
-    with nothing_kept(request):  # a new run's checkpoint is made last: nothing to resume before it
+    with nothing_kept(request) as made:  # a new run's checkpoint is made last: nothing to resume before it
         if request.quality and request.weights == "random":
             raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
         started_at = hooks.wall_clock().replace(microsecond=0)
@@ -279,8 +293,11 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             config_path=request.config_path,
             shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
         )
-        checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at)
+        checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at, made)
         _same_corpus(checkpoint, done, corpus)
+        cut = checkpoint.end_line() if request.resume else None  # this run appends to it: never after a torn line
+        if cut:
+            events.note(cut)
     t0 -= _resumed_clock_s(started_at, first_start, done)
     session = Session(
         request=request,

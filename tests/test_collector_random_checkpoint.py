@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 import transformers
 from fakes import register_test_model
 from transformers import LlamaConfig
@@ -131,7 +134,7 @@ def test_a_half_written_folder_an_older_run_renamed_into_place_is_never_loaded(
 def test_a_folder_at_the_target_without_a_valid_marker_is_refused_and_kept(
     tmp_path: Path, tiny_config: Path, marker: Any
 ) -> None:
-    target = tmp_path / "models" / f"{NAME}-fp16"
+    target = tmp_path / "models" / f"{NAME}-fp16-cpu"
     target.mkdir(parents=True)
     (target / "model.safetensors").write_bytes(b"\0" * 16)
     (tmp_path / "models" / "model.safetensors").write_bytes(b"")
@@ -145,13 +148,13 @@ def test_a_folder_at_the_target_without_a_valid_marker_is_refused_and_kept(
 def test_the_private_folders_of_killed_saves_are_removed_and_nothing_else(tmp_path: Path, tiny_config: Path) -> None:
     cache = tmp_path / "models"
     cache.mkdir()
-    killed = cache / f".{NAME}-fp16.k1ll3d_x.partial"
+    killed = cache / f".{NAME}-fp16-cpu.k1ll3d_x.partial"
     killed.mkdir()
     (killed / "model.safetensors").write_bytes(b"half")
-    kept = [cache / f".{NAME}-fp16.notours.partial", cache / f".{NAME}-fp16.abcdefgh.partial.x"]
+    kept = [cache / f".{NAME}-fp16-cpu.notours.partial", cache / f".{NAME}-fp16-cpu.abcdefgh.partial.x"]
     for path in kept:
         path.mkdir()
-    link = cache / f".{NAME}-fp16.l1nk0000.partial"
+    link = cache / f".{NAME}-fp16-cpu.l1nk0000.partial"
     link.symlink_to(tmp_path / "elsewhere")
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "keep").write_text("x")
@@ -191,3 +194,114 @@ def test_a_marker_that_is_a_fifo_a_link_or_huge_is_no_marker(tmp_path: Path) -> 
     assert not randomweights.complete(folder)
     (folder / randomweights.MARKER).write_text(good, encoding="utf-8")
     assert randomweights.complete(folder)
+
+
+def test_a_save_without_the_lock_is_never_removed_by_a_run_holding_it(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that cannot take the lock (its lock file another user's, in a shared state folder) runs
+    unlocked; a run that holds the lock meanwhile took its live private folder for a killed save's and
+    removed it (the old docstring: "every live save holds the lock")."""
+    real_lock = randomweights._lock
+
+    @contextlib.contextmanager
+    def no_lock(_target: Path) -> Iterator[bool]:
+        yield False
+
+    monkeypatch.setattr(randomweights, "_lock", no_lock)
+    cache = tmp_path / "models"
+    second: dict[str, Any] = {}
+
+    def during() -> None:  # the other run's flock works: it removes the private folders of killed saves
+        monkeypatch.setattr(randomweights, "_lock", real_lock)
+        second["dir"] = _source(cache, tiny_config)._random_checkpoint()
+
+    saved = _pause_first_save(monkeypatch, during)
+    first = _source(cache, tiny_config)._random_checkpoint()  # the old code: FileNotFoundError, its folder gone
+    assert second["dir"] == first and len(saved) == 2 and saved[0].endswith(".nolock.partial")
+    assert sorted(p.name for p in cache.iterdir()) == [f".{first.name}.lock", first.name]
+    assert randomweights.complete(first)
+
+
+def test_a_run_waiting_for_another_runs_save_is_not_refused_for_the_disk_that_save_fills(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The space is checked under the lock, when this run saves: the old code checked it before waiting,
+    and refused a run that would only have loaded the checkpoint the other run was writing."""
+    from collector import models
+
+    cache = tmp_path / "models"
+    usage = shutil.disk_usage(tmp_path)
+    second: dict[str, Any] = {}
+
+    def other_run() -> None:
+        try:
+            second["dir"] = _source(cache, tiny_config)._random_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            second["dir"] = exc
+
+    thread = threading.Thread(target=other_run)
+
+    def during() -> None:  # the first save has filled the disk
+        monkeypatch.setattr(models.shutil, "disk_usage", lambda _p: usage._replace(free=2**30 + 1000))
+        thread.start()
+        thread.join(0.3)
+
+    saved = _pause_first_save(monkeypatch, during)
+    first = _source(cache, tiny_config)._random_checkpoint()
+    thread.join(10)
+    assert second["dir"] == first and len(saved) == 1
+
+
+def _cuda(monkeypatch: pytest.MonkeyPatch, free: int, sms: int = 132) -> None:
+    """A CUDA board of ``sms`` multiprocessors (2,048 threads each) with ``free`` bytes free."""
+    props = SimpleNamespace(multi_processor_count=sms, max_threads_per_multi_processor=2048)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _d=None: props)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda _d=None: (free, 80 * 2**30))
+
+
+def test_weights_drawn_on_a_gpu_are_kept_apart_from_those_drawn_on_the_cpu(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One seed draws other weights on a GPU (Philox, its grid set by the board's multiprocessors) than on
+    the CPU (mt19937): the old folder name said neither, so a run on a GPU loaded the CPU's draw, or the
+    other way round, whichever was saved first."""
+    from collector import models
+
+    cache = tmp_path / "models"
+    on_cpu = _source(cache, tiny_config)._random_checkpoint()
+    gpu = ModelSource(
+        "tiny-org/tiny-llama",
+        weights="random",
+        revision=None,
+        device="cuda:0",
+        cache_dir=cache,
+        config_path=tiny_config,
+    )
+    saves: list[str] = []
+    monkeypatch.setattr(randomweights, "save", lambda target, *_: saves.append(target.name) or target)
+    _cuda(monkeypatch, free=10 * 2**30)
+    assert gpu._random_checkpoint() != on_cpu  # the old code loaded the CPU's draw
+    assert saves == [f"{NAME}-fp16-cuda-132sm-2048threads"]
+    assert on_cpu.name == f"{NAME}-fp16-cpu"
+    _cuda(monkeypatch, free=10 * 2**30, sms=108)
+    assert models.draw_label("cuda:0") == "cuda-108sm-2048threads"  # another board, another grid
+
+
+def test_a_gpu_short_of_memory_loads_its_kinds_draw_or_draws_on_the_cpu(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "models"
+    on_cpu = _source(cache, tiny_config)._random_checkpoint()
+
+    def gpu() -> Path:
+        return ModelSource(
+            "tiny-org/tiny-llama", weights="random", revision=None, device="cuda:0", cache_dir=cache,
+            config_path=tiny_config,
+        )._random_checkpoint()  # fmt: skip
+
+    _cuda(monkeypatch, free=0)  # it would be drawn on the CPU: the CPU's draw, saved already
+    assert gpu() == on_cpu
+    drawn = cache / f"{NAME}-fp16-cuda-132sm-2048threads"
+    shutil.copytree(on_cpu, drawn)  # stands for the weights a GPU of this kind drew earlier
+    assert gpu() == drawn  # preferred, though this GPU has no room to draw them now

@@ -1,0 +1,72 @@
+"""A run killed (SIGKILL, power loss) while it appended to its checkpoint leaves a torn last line: --resume
+cuts it off and says so before it appends, instead of gluing its next record to it: that line was
+skipped as torn in turn (the measurement lost), or refused as corrupt once another record followed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import Board, FakeTime, fake_cuda_build
+from test_collector_checkpoint import GPU, NOW, _lines, _write
+from test_collector_checkpoint import _request as _checkpoint_request
+from test_collector_e2e import _hooks, _request, timed, tiny_config  # noqa: F401 - fixtures
+
+from collector import session
+from collector.checkpoint import Checkpoint
+from collector.collect import collect
+from collector.session import Events
+
+
+@pytest.fixture(autouse=True)
+def _cuda_build(monkeypatch: pytest.MonkeyPatch, cpu_protocol: None) -> None:
+    fake_cuda_build(monkeypatch)
+
+
+class Notes(Events):
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def _interrupt_at(batch: int) -> Any:
+    def interrupting(engine: Any) -> None:
+        if engine.decoding.batch_size == batch:
+            raise KeyboardInterrupt
+
+    return interrupting
+
+
+def test_a_resume_cuts_off_a_torn_last_line_before_appending_and_says_so(
+    tmp_path: Path,
+    tiny_config: Path,  # noqa: F811 - the fixture imported above
+) -> None:
+    board = Board(FakeTime())
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1, 2, 3), schedule="sequential")
+    with pytest.raises(KeyboardInterrupt):
+        collect(request, hooks=_hooks(board, workload=timed(board, on_request=_interrupt_at(2))))
+    (path,) = request.state_dir.glob("checkpoint-*.jsonl")
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole.splitlines()[-1][:50])  # killed while appending the next record
+    resumed, notes = dataclasses.replace(request, resume=True), Notes()
+    with pytest.raises(KeyboardInterrupt):  # batch 2 is measured and appended, then the run stops again
+        collect(resumed, notes, hooks=_hooks(board, workload=timed(board, on_request=_interrupt_at(3), first_seed=100)))
+    _, done = Checkpoint(path, json.loads(whole.splitlines()[0])["run_key"]).load()
+    # the old code glued batch 2's record to the torn line: lost (and, another one after it, ":3 is corrupt")
+    assert [requested for requested, _ in done] == [("fp32", "auto", 1), ("fp32", "auto", 2)]
+    assert f"--resume: cut off the last line of {path} (50 bytes)" in notes.notes[0]
+    assert path.read_bytes().startswith(whole) and path.read_bytes().endswith(b"\n")
+
+
+def test_a_whole_last_record_without_its_newline_is_kept_and_ended(tmp_path: Path) -> None:
+    request = _checkpoint_request(tmp_path)
+    path = _write(request, "\n".join(_lines(request)).encode())  # killed before the newline of the record
+    checkpoint, done, _ = session._checkpoint(request, GPU, NOW)
+    assert checkpoint.end_line() is None and len(done) == 1
+    assert path.read_bytes().endswith(b"}\n")
+    assert checkpoint.end_line() is None and len(session._checkpoint(request, GPU, NOW)[1]) == 1
