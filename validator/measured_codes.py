@@ -76,8 +76,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "physics.batch_throughput",
-        "a larger batch decodes under 0.9 x the tokens a second (in all) of a smaller batch of the same model, "
-        "weights, precision and engine in the file (bitsandbytes 4-bit against batch 1 aside)",
+        "a larger batch decodes under 0.9 x the tokens a second (in all) of a smaller batch of at most 8 of the same "
+        "model, weights, precision and engine in the file (bitsandbytes 4-bit against batch 1 aside)",
         "check the batch sizes, token counts and durations; never edit trials by hand",
     ),
     error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
