@@ -125,8 +125,9 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "provenance.software_versions",
         "Python or a package (torch, transformers, bitsandbytes, accelerate, huggingface_hub, nvidia_ml_py) older "
         "than eco-collect runs on, a torch older than any built for torch_cuda's CUDA (CUDA 13: 2.8), a torch build "
-        "labelled for another CUDA (or none) than torch_cuda, or torch built for a CUDA that dropped the board "
-        "(CUDA 13: compute capability below 7.5)",
+        "labelled for another CUDA (or none) than torch_cuda, a PyTorch wheel label (+cu118) for a CUDA outside "
+        "those PyTorch built that torch release for (ecocompute/reference/torch_cuda.json), or torch built for a "
+        "CUDA that dropped the board (CUDA 13: compute capability below 7.5)",
         "record the versions the measuring environment reports (eco-collect does), never by hand",
     ),
     error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),

@@ -1,15 +1,17 @@
 """What the recorded versions of the driver and the software imply about each other: a file whose
 versions could not have run together, or could not have run eco-collect, was not measured as stated.
 
-Nothing here needs a table of every release, so no future driver or library is refused: the driver's
-branch fixes the CUDA major its NVML reports only up to the newest branch below, and beyond it any
-later major is allowed.
+No future driver or library is refused: the driver's branch fixes the CUDA major its NVML reports only
+up to the newest branch below, and beyond it any later major is allowed; the one table of releases,
+which CUDA runtimes PyTorch built each torch release's wheels for (ecocompute/reference/torch_cuda.json),
+does not judge a torch newer than its last row.
 """
 
 from __future__ import annotations
 
 from packaging.version import InvalidVersion, Version
 
+from ecocompute import reference
 from ecocompute.domain import Submission
 
 from .findings import Finding, make
@@ -289,6 +291,7 @@ def _software(sub: Submission, file: str) -> list[Finding]:
             )
             break
     label = (torch.local or "") if torch is not None else ""
+    out += _wheel_of_release(software.get("torch"), exact, label, file)
     if torch_cuda and _contradicts(label, torch_cuda):
         out.append(
             make(
@@ -300,6 +303,34 @@ def _software(sub: Submission, file: str) -> list[Finding]:
             )
         )
     return out
+
+
+def _wheel_of_release(spelled: str | None, torch: Version | None, label: str, file: str) -> list[Finding]:
+    """A released torch whose wheel label (``+cu118``) names a CUDA runtime outside the span PyTorch built
+    that release's wheels for (ecocompute/reference/torch_cuda.json, from PyTorch's release matrix): the
+    label is PyTorch's own, so ``2.11.0+cu118`` names a wheel that was never published (cu118 ended at 2.7).
+    Only outside the span, oldest to newest: PyTorch also published wheels between them that its matrix
+    omits (cu129 for 2.9). A pre-release or nightly (``2.12.0.dev20260301+cu129``), a build without a CUDA
+    label (conda-forge, source, NVIDIA's containers) and a release newer than the table are not judged."""
+    digits = _label_cuda(label)
+    if torch is None or digits is None or torch.is_prerelease or torch.is_devrelease or len(torch.release) < 2:
+        return []
+    built = reference.torch_cuda().get((torch.release[0], torch.release[1]))
+    if built is None:  # older than eco-collect's floor (its own finding) or newer than the table: not judged
+        return []
+    cuda = (int(digits[:-1]), int(digits[-1]))
+    if built[0] <= cuda <= built[-1]:
+        return []
+    shown = ", ".join(f"{a}.{b}" for a, b in built)
+    return [
+        make(
+            "provenance.software_versions",
+            file,
+            "/environment/software/torch",
+            f"torch {spelled!r} names a PyTorch wheel for CUDA {cuda[0]}.{cuda[1]}, but PyTorch built torch "
+            f"{torch.release[0]}.{torch.release[1]} for CUDA {shown} (its release matrix): no such wheel was published",
+        )
+    ]
 
 
 def _contradicts(label: str, torch_cuda: str) -> bool:

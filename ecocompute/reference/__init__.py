@@ -389,6 +389,34 @@ def cached(folder: str) -> Reference:
     return _cached(folder, tuple(signature))
 
 
+_MINOR = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})", re.ASCII)
+
+
+@functools.lru_cache(maxsize=1)
+def torch_cuda() -> Mapping[tuple[int, int], tuple[tuple[int, int], ...]]:
+    """``torch_cuda.json``: torch (major, minor) -> the CUDA runtimes, (major, minor) oldest first, that
+    PyTorch's own wheels of that release were built for. Read from this package, never from the checkout
+    under validation: it is a fact of PyTorch's releases, not of a contribution."""
+    table = "torch_cuda.json"
+    out: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
+    for i, raw in enumerate(_rows(_read(PACKAGE_DIR, table), "releases", table)):
+        r = _Row(table, i, raw)
+        torch = r.get("torch", lambda v: isinstance(v, str) and _MINOR.fullmatch(v), "a major.minor release")
+        cudas = r.get(
+            "cuda",
+            lambda v: (
+                isinstance(v, list) and 0 < len(v) <= 16 and all(isinstance(c, str) and _MINOR.fullmatch(c) for c in v)
+            ),
+            "a list of CUDA major.minor versions",
+        )
+        r.get("source", _text, "a citation")
+        key = tuple(map(int, torch.split(".")))
+        if key in out:
+            raise ReferenceError(f"{table}: torch {torch!r} is listed twice")
+        out[key] = tuple(sorted({tuple(map(int, c.split("."))) for c in cudas}))  # type: ignore[misc]
+    return MappingProxyType(out)
+
+
 def default() -> Reference:
     """The tables shipped with this package."""
     return cached(str(PACKAGE_DIR))
