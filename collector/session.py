@@ -292,6 +292,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             seed=request.seed,
             config_path=request.config_path,
             shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
+            note=events.note,
         )
         checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at, made)
         _same_corpus(checkpoint, done, corpus)
