@@ -29,7 +29,7 @@ from pathlib import Path
 from ecocompute import smallfile
 from ecocompute.cli import printable
 
-from .errors import CollectError
+from .errors import CollectError, unwritable
 from .locks import flock, open_flags
 
 MARKER = "eco-collect-complete.json"
@@ -123,7 +123,10 @@ def save(target: Path, build: Callable[[Path], None], check: Callable[[], None] 
     another's save is not refused for the disk that save was filling."""
     if complete(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable("the random checkpoint", target.parent, exc) from exc
     with _lock(target) as locked:
         if complete(target):  # another run saved it while this one waited
             return target
@@ -132,7 +135,10 @@ def save(target: Path, build: Callable[[Path], None], check: Callable[[], None] 
         _refuse_foreign(target)
         check()
         suffix = ".partial" if locked else ".nolock.partial"  # only a locked save's folder is ever removed
-        private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+        try:
+            private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+        except OSError as exc:  # read-only, or another user's (then the lock file was not ours to open either)
+            raise unwritable("the random checkpoint", target.parent, exc) from exc
         try:
             build(private)
             _mark(private)
