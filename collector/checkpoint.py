@@ -101,7 +101,13 @@ class Checkpoint:
                     type(exc), str(exc)
                 )
                 raise self._corrupt(number, why) from None
-        if not records or not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
+        if not records:  # at most one line, torn: a kill or a power loss as the run started
+            raise CheckpointError(
+                f"{self.path} holds no whole first line (it is empty, cut short or zero-filled: the run that made it "
+                "was killed, or the power lost, as it started), so nothing was measured in it; delete it and run "
+                "without --resume"
+            )
+        if not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
             raise CheckpointError(
                 f"{self.path} belongs to a different run (other model, precisions, batch sizes or protocol); "
                 "delete it or run without --resume"
