@@ -6,7 +6,8 @@ a torn last line (crash mid-write) is ignored, and cut off before a resumed run 
 submission file is written, a line names it and the SHA-256 of its text (``committing``), and once it
 is in place a line says so (``written``): killed before the checkpoint's removal, the run leaves both,
 and ``--resume`` finds the file whole instead of writing it again, or, the file moved or edited since,
-refuses to write the same measurements a second time.
+refuses to write the same measurements a second time. A new run creates its checkpoint as a new file
+(O_EXCL): another eco-collect that started the same run in the same instant is refused, not overwritten.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ecocompute import smallfile
 from ecocompute.cli import printable
 from validator.contract import load_schema
 
-from .errors import CheckpointError
+from .errors import CheckpointError, unwritable
 from .locks import open_flags
 
 MAX_BYTES = 1 << 30
@@ -75,6 +76,7 @@ class Checkpoint:
         self.written_to: list[str] = []  # absolute paths of those files once in place, by load
         self._size = 0  # bytes ``load`` read
         self._whole: int | None = None  # bytes before a torn last line ``load`` skipped; None: there was none
+        self.created = False  # by ``start``: the file is this run's own
 
     def load(self) -> tuple[dict[str, Any] | None, list[tuple[tuple[str, str, int], dict[str, Any]]]]:
         """(header, [((precision, engine, batch) as requested, measurement)]); (None, []) without one.
@@ -99,7 +101,13 @@ class Checkpoint:
                     type(exc), str(exc)
                 )
                 raise self._corrupt(number, why) from None
-        if not records or not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
+        if not records:  # at most one line, torn: a kill or a power loss as the run started
+            raise CheckpointError(
+                f"{self.path} holds no whole first line (it is empty, cut short or zero-filled: the run that made it "
+                "was killed, or the power lost, as it started), so nothing was measured in it; delete it and run "
+                "without --resume"
+            )
+        if not isinstance(records[0], dict) or records[0].get("run_key") != self.run_key:
             raise CheckpointError(
                 f"{self.path} belongs to a different run (other model, precisions, batch sizes or protocol); "
                 "delete it or run without --resume"
@@ -179,8 +187,23 @@ class Checkpoint:
         return CheckpointError(f"{self.path}:{number} is corrupt ({why}); delete it to start over")
 
     def start(self, header: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("", encoding="utf-8")
+        """Create the checkpoint, a new file (never over one: another eco-collect starting the same run in
+        the same instant is refused, not overwritten), and write its header. ``created`` once it is ours."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, open_flags("O_WRONLY", "O_CREAT", "O_EXCL", "O_NOFOLLOW", "O_CLOEXEC"), 0o644)
+        except FileExistsError as exc:
+            if exc.filename is not None and os.path.abspath(exc.filename) != os.path.abspath(self.path):
+                raise unwritable("the checkpoint", self.path.parent, exc) from exc  # a file where a folder goes
+            raise CheckpointError(
+                f"{printable(str(self.path))} appeared as this run started: another eco-collect is starting the same "
+                "run (same model, settings and GPU); measure it in one run at a time, or delete that file if no "
+                "other run is going"
+            ) from None
+        except OSError as exc:
+            raise unwritable("the checkpoint", self.path.parent, exc) from exc
+        self.created = True
+        os.close(fd)
         self._append({"run_key": self.run_key, **header})
 
     def add(self, requested: tuple[str, str, int], measurement: dict[str, Any]) -> None:
@@ -206,7 +229,10 @@ class Checkpoint:
         """Before a resumed run appends: cut off the torn last line ``load`` skipped (a write cut short by a
         kill or a power loss), or add the newline a whole last line lacks. A record appended after either
         would be glued to it, one corrupt line the next --resume refuses. A note when a line was cut off."""
-        fd = os.open(self.path, open_flags("O_RDWR", "O_CLOEXEC"))  # as _append opens it
+        try:
+            fd = os.open(self.path, open_flags("O_RDWR", "O_CLOEXEC"))  # as _append opens it
+        except OSError as exc:  # a read-only state folder or checkpoint: nothing could be appended
+            raise unwritable("to the checkpoint", self.path.parent, exc) from exc
         try:
             if os.fstat(fd).st_size != self._size:
                 raise CheckpointError(f"{self.path} changed while it was read (another eco-collect?); run again")

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import EcoError, describe, printable
 
 
 class CollectError(EcoError):
     """A known failure the user can act on."""
+
+
+def unwritable(what: str, folder: Path, exc: OSError) -> CollectError:
+    """``exc``, met while creating ``what`` in ``folder`` (in the state folder: read-only, another user's,
+    not a folder), as one line that says what to do."""
+    return CollectError(
+        f"cannot write {what} in {printable(str(folder))} ({describe(exc)}): eco-collect keeps its checkpoints "
+        "and random weights in its state folder, .eco-collect beside --out-dir; make that folder writable for "
+        "this user, or give an --out-dir inside a folder you can write in"
+    )
 
 
 class NvmlError(CollectError):

@@ -7,6 +7,7 @@ import gc
 import itertools
 import re
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class ModelSource:
         config_path: Path | None = None,
         attn_implementation: str = "sdpa",
         shard_over: list[str] | None = None,
+        note: Callable[[str], None] = lambda _text: None,
     ) -> None:
         self.model_id = model_id
         self.weights = weights
@@ -90,6 +92,7 @@ class ModelSource:
         self.cache_dir = cache_dir
         self.seed = seed
         self.attn_implementation = attn_implementation
+        self.note = note  # a line for the log (the session's events.note)
         self.config = build_config(model_id, config_path) if weights == "random" else None
         self.revision = RANDOM_REVISION if weights == "random" else resolve_revision(model_id, revision)
         self._random_dir: Path | None = None
@@ -145,8 +148,15 @@ class ModelSource:
             target = self.cache_dir / randomweights.folder_name(self.model_id, self.seed, draw_label(build_on))
 
             def check() -> None:  # when this run saves it: one that waited for another's save is not refused
-                check_disk(self.model_id, target.parent, size)
+                unused = randomweights.unused(target, self.model_id, self.seed)
+                check_disk(self.model_id, target.parent, size, unused)
                 check_memory(self.model_id, self.device, build_on, size)
+                for folder in unused:  # each one a draw this run makes again beside it, on disk for nothing
+                    self.note(
+                        f"drawing the random weights of {self.model_id} (seed {self.seed}) into {target.name}: "
+                        f"{randomweights.shown([folder])} holds this model and seed drawn on another device or "
+                        "by an older eco-collect and is not used: it can be deleted to free its space"
+                    )
 
             def build(folder: Path) -> None:
                 torch.manual_seed(self.seed)
@@ -212,15 +222,22 @@ def _free_disk_bytes(folder: Path) -> int:
     return shutil.disk_usage(existing).free
 
 
-def check_disk(model_id: str, folder: Path, size: int) -> None:
+def check_disk(model_id: str, folder: Path, size: int, unused: Sequence[tuple[Path, int]] = ()) -> None:
     """Refuse, before its save writes anything, a random checkpoint that the disk cannot hold (a full disk
-    midway would fail after minutes, and starve everything else on the machine)."""
+    midway would fail after minutes, and starve everything else on the machine); named, the ``unused``
+    random checkpoints of the same model and seed (randomweights.unused) the user can delete."""
     free = _free_disk_bytes(folder)
     need = int(size * 1.02) + 2**30  # shard headers, config, and a margin for the rest of the machine
     if need > free:
+        deletable = (
+            f" (such as the random checkpoints of this model and seed this run does not use, drawn on another "
+            f"device or by an older eco-collect: {randomweights.shown(unused)})"
+            if unused
+            else ""
+        )
         raise CollectError(
             f"the random fp16 checkpoint of {model_id} needs about {need / 1e9:.0f} GB in {folder}, which has "
-            f"{free / 1e9:.0f} GB free: free disk space there, or measure a model of at most about "
+            f"{free / 1e9:.0f} GB free: free disk space there{deletable}, or measure a model of at most about "
             f"{max(0, free - 2**30) / 2.04e9:.0f} B parameters"
         )
 

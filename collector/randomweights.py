@@ -23,24 +23,73 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ecocompute import smallfile
 from ecocompute.cli import printable
 
-from .errors import CollectError
+from .errors import CollectError, unwritable
 from .locks import flock, open_flags
 
 MARKER = "eco-collect-complete.json"
 MARKER_MAX_BYTES = 1 << 20  # a save lists a few dozen files: a few kilobytes
 
 
+def _stem(model_id: str, seed: int) -> str:
+    return "random-" + re.sub(r"[^A-Za-z0-9._-]", "_", model_id) + f"-seed{seed}"
+
+
 def folder_name(model_id: str, seed: int, drawn_on: str) -> str:
     """The checkpoint's folder name: one seed draws other weights on another device (``drawn_on``,
     models.draw_label), so the device is part of it. A folder an older eco-collect left (``random-MODEL-seedN``,
-    maybe half written, or ``...-fp16``, drawn on a device it does not name) is never read."""
-    return "random-" + re.sub(r"[^A-Za-z0-9._-]", "_", model_id) + f"-seed{seed}-fp16-{drawn_on}"
+    maybe half written, or ``...-fp16``, drawn on a device it does not name) is never read (``unused``)."""
+    return _stem(model_id, seed) + f"-fp16-{drawn_on}"
+
+
+# What follows the stem in the names every eco-collect gave this model and seed: none (released versions),
+# -fp16 (unreleased), -fp16-<draw label> (models.draw_label: cpu, cuda-132sm-2048threads).
+_DRAWN = re.compile(r"(?:-fp16(?:-(?:cuda-[0-9]+sm-[0-9]+threads|[a-z0-9_]+))?)?")
+
+
+def unused(target: Path, model_id: str, seed: int) -> list[tuple[Path, int]]:
+    """The random checkpoints of ``model_id`` and ``seed`` beside ``target`` that a run saving ``target``
+    does not use (drawn on another device, or named by an older eco-collect), with the bytes of their
+    files, in name order: the disk a user may free. Only the folder's direct children named so, real
+    folders (not links); nothing is deleted."""
+    stem = _stem(model_id, seed)
+    try:
+        entries = [e for e in os.scandir(target.parent) if e.name.startswith(stem) and e.name != target.name]
+    except OSError:
+        return []
+    found = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        with contextlib.suppress(OSError):
+            if _DRAWN.fullmatch(entry.name, len(stem)) and entry.is_dir(follow_symlinks=False):
+                found.append((Path(entry.path), _bytes_in(Path(entry.path))))
+    return found
+
+
+def _bytes_in(folder: Path) -> int:
+    """The bytes of the regular files below ``folder``, links not followed (a few dozen: config, shards)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):  # followlinks=False: a link to a folder is not entered
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(root, name))
+                total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+    return total
+
+
+def shown(folders: Sequence[tuple[Path, int]]) -> str:
+    """``unused``'s folders for a message: 'PATH (66.1 GB), PATH (1.2 MB)'."""
+    return ", ".join(f"{printable(str(path))} ({_size(size)})" for path, size in folders)
+
+
+def _size(size: int) -> str:
+    if size >= 10**9:
+        return f"{size / 1e9:.1f} GB"
+    return f"{size / 1e6:.1f} MB" if size >= 10**6 else f"{size:,} bytes"
 
 
 def complete(folder: Path) -> bool:
@@ -74,7 +123,10 @@ def save(target: Path, build: Callable[[Path], None], check: Callable[[], None] 
     another's save is not refused for the disk that save was filling."""
     if complete(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable("the random checkpoint", target.parent, exc) from exc
     with _lock(target) as locked:
         if complete(target):  # another run saved it while this one waited
             return target
@@ -83,7 +135,10 @@ def save(target: Path, build: Callable[[Path], None], check: Callable[[], None] 
         _refuse_foreign(target)
         check()
         suffix = ".partial" if locked else ".nolock.partial"  # only a locked save's folder is ever removed
-        private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+        try:
+            private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+        except OSError as exc:  # read-only, or another user's (then the lock file was not ours to open either)
+            raise unwritable("the random checkpoint", target.parent, exc) from exc
         try:
             build(private)
             _mark(private)

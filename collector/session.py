@@ -242,8 +242,9 @@ def _same_corpus(
 def nothing_kept(request: RunRequest) -> Iterator[list[Checkpoint]]:
     """Within, before a run (not a --resume) has its checkpoint, an interrupt is InterruptedBeforeCheckpoint:
     the CLI then says there is nothing to resume instead of a --resume hint that would find no checkpoint.
-    A checkpoint made within (put in the list yielded before it is started) is removed then: it holds no
-    measurement (maybe a torn header), and left, it would have the next run ask for a --resume."""
+    A checkpoint made within (put in the list yielded before it is started) is removed then, once this run
+    created it (``created``: not one another run created first): it holds no measurement (maybe a torn
+    header), and left, it would have the next run ask for a --resume."""
     made: list[Checkpoint] = []
     try:
         yield made
@@ -252,7 +253,8 @@ def nothing_kept(request: RunRequest) -> Iterator[list[Checkpoint]]:
             raise
         try:
             for checkpoint in made:
-                checkpoint.remove()
+                if checkpoint.created:  # not one another run created as this one tried to
+                    checkpoint.remove()
         except OSError:
             raise exc from None  # it is there: the --resume hint is true, and --resume finds it
         raise InterruptedBeforeCheckpoint(exc) from exc
@@ -292,6 +294,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             seed=request.seed,
             config_path=request.config_path,
             shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
+            note=events.note,
         )
         checkpoint, done, first_start = _checkpoint(request, environment.gpu.uuid_sha256, started_at, made)
         _same_corpus(checkpoint, done, corpus)

@@ -119,7 +119,7 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
         r":2 is corrupt \(NaN is not a JSON number\)",
     ),
     "not UTF-8": (lambda lines: (lines[0] + "\n\xff\xfe\n" + lines[1] + "\n").encode("latin-1"), "not UTF-8 at byte"),
-    "empty": (lambda lines: b"", "belongs to a different run"),
+    "empty": (lambda lines: b"", "holds no whole first line .* empty"),
     "nested too deep": (lambda lines: [lines[0], "[" * 100_000 + "]" * 100_000, lines[1]], ":2 is corrupt .*nested"),
     # json.loads takes both; the schema engine raised them (UnicodeEncodeError, ValueError): a traceback
     "a lone surrogate in the measurement": (

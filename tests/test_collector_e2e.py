@@ -413,6 +413,28 @@ def test_a_random_checkpoint_the_disk_cannot_hold_is_refused_before_writing(
     assert [p.name for p in (tmp_path / "models").iterdir()] == [".random-tiny-org_tiny-llama-seed0-fp16-cpu.lock"]
 
 
+def test_the_note_on_an_unused_random_checkpoint_reaches_the_runs_log(tmp_path: Path, tiny_config: Path) -> None:
+    class Notes(Events):
+        def __init__(self) -> None:
+            self.notes: list[str] = []
+
+        def note(self, text: str) -> None:
+            self.notes.append(text)
+
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,))
+    old = request.state_dir / "models" / "random-tiny-org_tiny-llama-seed0"  # as eco-collect 0.6.0 named it
+    old.mkdir(parents=True)
+    (old / "model.safetensors").write_bytes(b"\0" * 1000)
+    events = Notes()
+    collect(request, events, hooks=_hooks())
+    assert [n for n in events.notes if str(old) in n] == [
+        "drawing the random weights of tiny-org/tiny-llama (seed 0) into random-tiny-org_tiny-llama-seed0-fp16-cpu: "
+        f"{old} (1,000 bytes) holds this model and seed drawn on another device or by an older eco-collect and is not "
+        "used: it can be deleted to free its space"
+    ]
+    assert (old / "model.safetensors").exists()
+
+
 def test_random_weights_too_large_for_the_gpu_are_drawn_in_host_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     from collector import models
 

@@ -38,9 +38,9 @@ def tiny_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _source(cache: Path, config: Path) -> ModelSource:
+def _source(cache: Path, config: Path, **kw: Any) -> ModelSource:
     return ModelSource(
-        "tiny-org/tiny-llama", weights="random", revision=None, device="cpu", cache_dir=cache, config_path=config
+        "tiny-org/tiny-llama", weights="random", revision=None, device="cpu", cache_dir=cache, config_path=config, **kw
     )
 
 
@@ -305,3 +305,62 @@ def test_a_gpu_short_of_memory_loads_its_kinds_draw_or_draws_on_the_cpu(
     drawn = cache / f"{NAME}-fp16-cuda-132sm-2048threads"
     shutil.copytree(on_cpu, drawn)  # stands for the weights a GPU of this kind drew earlier
     assert gpu() == drawn  # preferred, though this GPU has no room to draw them now
+
+
+def _unused_beside(cache: Path, whole: Path) -> tuple[list[Path], list[Path]]:
+    """Complete random checkpoints of this model and seed under the names an older eco-collect gave them or
+    drawn on a GPU, and folders that are not: another seed, another model, a link, a private save folder."""
+    unused = [cache / NAME, cache / f"{NAME}-fp16", cache / f"{NAME}-fp16-cuda-132sm-2048threads"]
+    others = [
+        cache / "random-tiny-org_tiny-llama-seed01-fp16-cpu",
+        cache / "random-tiny-org_tiny-llama-seed1",
+        cache / "random-tiny-org_tiny-llama2-seed0-fp16-cpu",
+        cache / f"{NAME}-fp16-cpu-copy",
+        cache / f".{NAME}-fp16-cpu.abcdefgh.nolock.partial",
+    ]
+    for folder in unused + others:
+        shutil.copytree(whole, folder)
+    (cache / f"{NAME}-fp16-cuda-108sm-2048threads").symlink_to(whole, target_is_directory=True)
+    return unused, others
+
+
+def test_a_run_drawing_the_weights_again_names_the_unused_checkpoints_of_the_model_and_seed(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """A complete checkpoint under an older name (random-MODEL-seedN, ...-fp16) or drawn on another device
+    was passed over without a word while the run drew and saved another beside it (66 GB for a 32B model)."""
+    whole = _source(tmp_path / "elsewhere", tiny_config)._random_checkpoint()
+    size = sum(p.stat().st_size for p in whole.iterdir())
+    assert size < 10**6  # shown in bytes
+    cache = tmp_path / "models"
+    unused, others = _unused_beside(cache, whole)
+    notes: list[str] = []
+    target = _source(cache, tiny_config, note=notes.append)._random_checkpoint()
+    assert target.name == f"{NAME}-fp16-cpu" and randomweights.complete(target)
+    assert len(notes) == 3, notes
+    for note, folder in zip(notes, unused, strict=True):
+        assert f": {folder} ({size:,} bytes) holds this model and seed drawn on another device" in note
+        assert note.endswith("it can be deleted to free its space") and f"into {target.name}:" in note
+    assert all(randomweights.complete(folder) for folder in unused + others)  # nothing deleted
+    notes.clear()
+    _source(cache, tiny_config, note=notes.append)._random_checkpoint()
+    assert notes == []  # loaded, not drawn: nothing said
+
+
+def test_the_disk_space_refusal_names_the_unused_checkpoints_of_the_model_and_seed(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector import models
+
+    whole = _source(tmp_path / "elsewhere", tiny_config)._random_checkpoint()
+    size = sum(p.stat().st_size for p in whole.iterdir())
+    cache = tmp_path / "models"
+    unused, _ = _unused_beside(cache, whole)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(models.shutil, "disk_usage", lambda _p: usage._replace(free=2**30 + 1000))
+    notes: list[str] = []
+    with pytest.raises(CollectError, match=r"free disk space there \(such as the random checkpoints") as raised:
+        _source(cache, tiny_config, note=notes.append)._random_checkpoint()
+    named = ", ".join(f"{folder} ({size:,} bytes)" for folder in unused)
+    assert f"drawn on another device or by an older eco-collect: {named}), or measure" in str(raised.value)
+    assert notes == [] and all(randomweights.complete(folder) for folder in unused)
