@@ -26,7 +26,6 @@ lists: git blob ids, or the sha256 of LFS files).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,17 +47,11 @@ from advisor import hub, reading
 from advisor.reading import DatasetError
 from ecocompute import smallfile
 from ecocompute.cli import EcoError, describe, is_known, printable
-from ecocompute.columns import CONFIGS
-from ecocompute.folders import MARKER_MAX_BYTES
 
-from . import figures, kept, outdir, versions
+from . import kept, versions
+from .hubfiles import KEEP_REMOTE, MANIFEST, PublishError, in_layout, local_files, released_files, same_file
 
 MAX_ATTEMPTS = 3
-KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file: never deleted by a release
-# Published with each release: the files its build wrote (the build's own marker), which the next release
-# may delete; read at main's head within the bound a local marker has (a build's lists a few dozen paths).
-MANIFEST = outdir.MARKER
-_REPORT_FIGURES = f"{figures.FOLDER}/report"  # report.FOLDER (importing report.py loads matplotlib)
 SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
 MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
 MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four configs' features and counts
@@ -66,11 +59,6 @@ MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four c
 # (four configs of at most reading.MAX_FILES files each, figures); a listing of millions took minutes.
 MAX_LISTED = 8 * reading.MAX_FILES
 MAX_CARD_CONFIGS = 64  # configs, and splits of one config, in a card's dataset_info (a built card: 4, and 1 each)
-
-
-class PublishError(EcoError):
-    """Publishing was refused or failed. A refusal or a failed commit leaves the Hub repository's files
-    unchanged; a tag that failed after the commit landed names that commit, untagged on main."""
 
 
 @dataclass(frozen=True)
@@ -136,62 +124,6 @@ class Plan:
         if self.rows:
             out.append(f"  rows: {self.rows}")
         return out
-
-
-def local_files(build_dir: Path) -> dict[str, Path]:
-    """The files of a build as Hub paths, its marker (``MANIFEST``) among them: it must list exactly the
-    others, since the next release deletes what it lists."""
-    files = sorted(p for p in build_dir.rglob("*") if p.is_file() and not p.is_symlink())
-    local = {p.relative_to(build_dir).as_posix(): p for p in files}
-    if "README.md" not in local:
-        raise PublishError(f"{build_dir} is not a built dataset (no README.md); run eco-dataset build first")
-    listed = outdir.BUILD.listed(build_dir)
-    if listed is None:
-        raise PublishError(f"{build_dir} is not a built dataset (no valid {MANIFEST} marker); run eco-dataset build")
-    others = set(local) - {MANIFEST}
-    if listed != others:
-        odd = [f"{p} (not listed)" for p in sorted(others - listed)] + [
-            f"{p} (missing)" for p in sorted(listed - others)
-        ]
-        shown = ", ".join(odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
-        raise PublishError(
-            f"{build_dir} holds other files than its {MANIFEST} marker lists ({shown}): nothing published; "
-            "publish a build as eco-dataset build wrote it"
-        )
-    return local
-
-
-def in_layout(path: str) -> bool:
-    """Whether ``path`` is where an eco-dataset build writes a file it may later stop writing: a config's
-    Parquet files (<config>/*.parquet) or a figure (figures/*.png, figures/report/*.png). README.md is
-    always written. The rule for a repository published before releases listed their files."""
-    folder, _, name = path.rpartition("/")
-    return (folder in CONFIGS and name.endswith(".parquet")) or (
-        folder in (figures.FOLDER, _REPORT_FIGURES) and name.endswith(".png")
-    )
-
-
-def released_files(api: Any, repo_id: str, head: str, entry: RepoFile | None) -> set[str] | None:
-    """The files the release at main's ``head`` wrote, as its ``MANIFEST`` lists them (``entry``: that
-    file as main's listing shows it); None where main holds none. A manifest too large or not one is
-    refused: deciding what to delete without it could delete what eco-dataset did not write."""
-    if entry is None:
-        return None
-    fix = (
-        "nothing published: restore it from the latest release's tag, or delete it on the Hub (a release then "
-        "deletes only files where a build writes)"
-    )
-    where = f"{MANIFEST} on {printable(repo_id)}'s main ({head}), the list of the files an earlier release wrote,"
-    if entry.size > MARKER_MAX_BYTES:
-        raise PublishError(f"{where} is {entry.size} bytes, more than the {MARKER_MAX_BYTES} one may have; {fix}")
-    path = Path(api.hf_hub_download(repo_id, MANIFEST, repo_type="dataset", revision=head))
-    try:
-        return outdir.BUILD.parse(smallfile.read_bytes(path, MARKER_MAX_BYTES))
-    except smallfile.SmallFileError as exc:
-        why = "more bytes than one may have" if exc.reason == "too_large" else (exc.strerror or exc.reason)
-        raise PublishError(f"{where} cannot be read ({why}); {fix}") from None
-    except ValueError as exc:
-        raise PublishError(f"{where} is not one ({printable(str(exc), limit=200)}); {fix}") from None
 
 
 def _front_matter(readme: Path) -> Any:
@@ -328,24 +260,6 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
             "have: such a tag is no release anyone meant: delete it on the Hub, then publish again"
         )
     return text
-
-
-def _digest(path: Path, algorithm: str, header: bytes = b"") -> str:
-    digest = hashlib.new(algorithm, header)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def same_file(path: Path, remote: RepoFile) -> bool:
-    """Whether a local file holds what a ``RepoFile`` of ``list_repo_tree`` describes: the sha256 of an
-    LFS file (its blob id is the pointer's), else the git blob id (sha1 of ``blob <size>\\0`` + bytes).
-    The Hub chooses which a file becomes on upload, so the remote side says which id to compare."""
-    size = path.stat().st_size
-    if remote.lfs is not None:
-        return size == remote.lfs.size and _digest(path, "sha256") == remote.lfs.sha256
-    return size == remote.size and _digest(path, "sha1", b"blob %d\0" % size) == remote.blob_id
 
 
 def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:

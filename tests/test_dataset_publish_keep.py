@@ -84,7 +84,7 @@ def test_a_repository_published_before_the_manifest_loses_only_files_where_a_bui
 
 
 def test_where_a_build_writes() -> None:
-    from dataset_card import publish as module
+    from dataset_card import hubfiles as module
     from dataset_card import report
 
     assert module._REPORT_FIGURES == report.FOLDER
