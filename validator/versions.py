@@ -119,25 +119,36 @@ def _before_turing(sub: Submission, file: str) -> list[Finding]:
 
 
 def _before_the_board(sub: Submission, file: str) -> list[Finding]:
-    """A driver whose branch came before the first CUDA release that knew the board's architecture."""
+    """A driver whose branch came before the first CUDA release that knew the board's architecture. Both
+    numbers are judged, the recorded driver's and the one NVML names ('<CUDA major>.<driver>'), whether
+    or not they agree: under WSL2 the driver is Windows's, whose number is at or above its Linux branch
+    (R520's 521.90 and 522.25, R570's 572.16), and NVML is that Windows driver's Linux side; so a number
+    below the floor is a branch that never drove the board, and an NVML that does not name the driver
+    (provenance.driver_versions, a warning) no longer hides a driver 510 beside an H100 (attack v15)."""
     env = sub.environment
     capability = _capability(env.gpu.compute_capability)
     first = FIRST_BRANCH_OF_CAPABILITY.get(capability) if capability is not None else None
-    branch = major(env.driver.get("driver_version"))
-    nvml = env.driver.get("nvml_version") or ""
-    # NVML naming the driver: the recorded driver is the one that ran the board (not WSL2's Windows driver)
-    if first is None or branch is None or branch >= first or not nvml.endswith("." + env.driver["driver_version"]):
+    if first is None:
         return []
-    return [
-        make(
-            "provenance.driver_cuda",
-            file,
-            f"{_DRIVER}/driver_version",
-            f"driver {env.driver['driver_version']!r} on a board of compute capability {env.gpu.compute_capability} "
-            f"({env.gpu.name}): no driver before branch {first}, that of the first CUDA release knowing that "
-            "architecture, drives it",
-        )
-    ]
+    recorded = env.driver.get("driver_version") or ""
+    nvml = env.driver.get("nvml_version") or ""
+    fields = nvml.split(".")
+    # NVML's driver: what follows its CUDA major, where that reads as a driver version (580.159[.04])
+    named = ".".join(fields[1:]) if len(fields) >= 3 else ""
+    for where, version in (("driver_version", recorded), ("nvml_version", named)):
+        branch = major(version)
+        if branch is not None and branch < first:
+            shown = f"driver {recorded!r}" if where == "driver_version" else f"NVML {nvml!r} (driver {named!r})"
+            return [
+                make(
+                    "provenance.driver_cuda",
+                    file,
+                    f"{_DRIVER}/{where}",
+                    f"{shown} on a board of compute capability {env.gpu.compute_capability} ({env.gpu.name}): no "
+                    f"driver before branch {first}, that of the first CUDA release knowing that architecture, drives it",
+                )
+            ]
+    return []
 
 
 def major(version: str | None) -> int | None:

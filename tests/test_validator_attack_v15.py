@@ -1,0 +1,40 @@
+"""Attack v15: the driver floor of a board's architecture, and batch scaling, against evasions and
+rows that crashed the check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from ecocompute import domain
+from validator import versions
+
+
+def _driver_codes(doc: dict[str, Any], driver: str, nvml: str) -> list[str]:
+    sub = domain.parse(doc)  # the synthetic H100: compute capability 9.0, whose floor is branch 520
+    cuda = nvml.split(".")[0] + ".0"  # the CUDA NVML names: libcuda and torch agree with it
+    recorded = {"driver_version": driver, "nvml_version": nvml, "cuda_driver_version": cuda}
+    env = replace(sub.environment, driver=recorded, software={**sub.environment.software, "torch_cuda": cuda})
+    return [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+
+
+@pytest.mark.parametrize(
+    ("driver", "nvml", "rejected"),
+    [
+        ("510.47.03", "11.510.47.03", True),
+        # an NVML that does not name the driver (a warning) hid the floor: accepted with a warning
+        ("510.47.03", "11.512.15", True),
+        ("510.47.03", "11.999.1", True),
+        ("580.159.04", "11.510.47.03", True),  # NVML's own driver is branch 510
+        ("581.15", "13.580.76.05", False),  # WSL2: Windows 581.15 of branch 580, NVML its Linux side
+        ("537.13", "12.535.104.05", False),
+        ("580.159", "13.580.159", False),  # a driver of two fields
+        ("580.159.04", "13.0", False),  # an NVML without a driver number: its own warning alone
+    ],
+)
+def test_the_boards_floor_holds_whatever_nvml_says(
+    valid_doc: dict[str, Any], driver: str, nvml: str, rejected: bool
+) -> None:
+    assert ("provenance.driver_cuda" in _driver_codes(valid_doc, driver, nvml)) is rejected
