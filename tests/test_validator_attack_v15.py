@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ecocompute import domain
-from validator import versions
+from validator import scaling, versions
 
 
 def _driver_codes(doc: dict[str, Any], driver: str, nvml: str) -> list[str]:
@@ -38,3 +38,16 @@ def test_the_boards_floor_holds_whatever_nvml_says(
     valid_doc: dict[str, Any], driver: str, nvml: str, rejected: bool
 ) -> None:
     assert ("provenance.driver_cuda" in _driver_codes(valid_doc, driver, nvml)) is rejected
+
+
+def test_a_tok_s_underflowing_per_sequence_is_no_yardstick(valid_doc: dict[str, Any]) -> None:
+    # batch 2 at 5e-324 tok/s: 0.0 a sequence, the slowest yardstick, which batch 4's message divided by
+    # (ZeroDivisionError: validator.internal_error instead of the file's findings)
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    assert m.summary is not None
+    rows = tuple(
+        replace(m, batch_size=b, summary=replace(m.summary, throughput_tok_s_mean=t))
+        for b, t in ((2, 5e-324), (4, 100.0))
+    )
+    assert scaling.check(replace(sub, measurements=rows), "f.json") == []

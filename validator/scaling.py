@@ -40,10 +40,12 @@ def check(sub: Submission, file: str) -> list[Finding]:
     of each group by batch, then one pass)."""
     groups: dict[tuple[str, str, str, str], list[tuple[int, float, int]]] = {}
     for i, m in enumerate(sub.measurements):
-        # a row that claims no throughput is physics.throughput's to name, and no yardstick here
-        if m.summary is not None and m.batch_size > 0 and m.summary.throughput_tok_s_mean > 0:
+        # a row that claims no throughput is physics.throughput's to name, and no yardstick here; nor one
+        # whose tok/s a sequence underflows to 0.0 (5e-324 at batch 2), which the messages divided by
+        per_sequence = m.summary.throughput_tok_s_mean / m.batch_size if m.summary and m.batch_size > 0 else 0.0
+        if per_sequence > 0:
             key = (m.model.id, m.model.weights, m.precision, m.engine.name)
-            groups.setdefault(key, []).append((m.batch_size, m.summary.throughput_tok_s_mean / m.batch_size, i))
+            groups.setdefault(key, []).append((m.batch_size, per_sequence, i))
     out: list[Finding] = []
     for (_, _, label, _), rows in groups.items():
         rows.sort()
