@@ -11,10 +11,8 @@ bounded size, strict JSON, every field typed and ranged, one clear error naming 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
-import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,19 +22,22 @@ from typing import Any
 
 from .. import smallfile
 from ..cli import EcoError
+from .parameters import COUNTED_TYPES
+from .parameters import parameter_count as parameter_count
+from .seeded import SEEDED_FIRST_ID as SEEDED_FIRST_ID
+from .seeded import seeded_prompt as seeded_prompt
+from .seeded import seeded_prompt_sha256
+from .seeded import seeded_token_ids as seeded_token_ids
+from .seeded import seeded_tokens as seeded_tokens
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MAX_TABLE_BYTES = 1024 * 1024
 _CC = re.compile(r"[0-9]{1,2}\.[0-9]")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# As eco-collect spells them (collector/workload.py: f"seeded-token-ids:{seed}:{n_tokens}"): decimal
-# without leading zeros, so one prompt has one source (":00:064" named eco-collect's ":0:64" apart).
-_SEEDED = re.compile(r"seeded-token-ids:(0|[1-9][0-9]{0,9}):([1-9][0-9]{0,6})")
 # NVML's board names are ASCII, Hub ids are owner/name of ASCII letters, digits, '.', '_', '-' (and the Hub
 # resolves them regardless of case): a row named apart only by case, spacing, punctuation or a look-alike
 # letter is the same board or model, and a second row for it would judge its files by other limits.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}", re.ASCII)
-SEEDED_FIRST_ID = 3  # seeded prompts skip the usual special token ids 0-2
 MAX_PROMPT_TOKENS = 1_000_000
 
 
@@ -108,58 +109,10 @@ class Reference:
         """The sha256 a prompt of this source must have (seeded ids need the model's vocabulary)."""
         if source in self.prompts:
             return self.prompts[source]
-        match = _SEEDED.fullmatch(source)
-        if match is None or vocab_size is None:
+        seeded = seeded_prompt(source)
+        if seeded is None or vocab_size is None:
             return None
-        return seeded_prompt_sha256(vocab_size, int(match.group(2)), int(match.group(1)))
-
-
-def seeded_token_ids(vocab_size: int, n_tokens: int, seed: int) -> list[int]:
-    """The prompt of a model without a tokenizer (random weights): fixed, seeded token ids."""
-    rng = random.Random(seed)
-    return [rng.randrange(SEEDED_FIRST_ID, vocab_size) for _ in range(n_tokens)]
-
-
-@functools.lru_cache(maxsize=64)
-def seeded_prompt_sha256(vocab_size: int, n_tokens: int, seed: int) -> str:
-    ids = seeded_token_ids(vocab_size, n_tokens, seed)
-    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
-
-
-def seeded_tokens(source: str) -> int | None:
-    """The token count a seeded prompt's source names, None for other sources."""
-    seeded = seeded_prompt(source)
-    return seeded[1] if seeded else None
-
-
-def seeded_prompt(source: str) -> tuple[int, int] | None:
-    """(seed, token count) of a seeded prompt's source, None for other sources."""
-    match = _SEEDED.fullmatch(source)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-# -- parameter counts from hyper-parameters -----------------------------------------------------
-
-_BIASED_QKV = {"qwen2"}  # q/k/v projections with bias
-_COUNTED_TYPES = ("llama", "mistral", "qwen2", "phi3")
-
-
-def parameter_count(model_type: str, hp: Mapping[str, Any]) -> int:
-    """Parameters of a decoder-only transformer of these hyper-parameters (embedding, attention with
-    grouped KV heads, gated MLP, RMSNorm weights, untied head), as ``model.num_parameters()`` counts
-    them for the model types named in _COUNTED_TYPES."""
-    if model_type not in _COUNTED_TYPES:
-        raise ValueError(f"no parameter formula for model_type {model_type!r}; record parameter_count")
-    h, inter, layers = hp["hidden_size"], hp["intermediate_size"], hp["num_hidden_layers"]
-    heads, kv_heads, vocab = hp["num_attention_heads"], hp["num_key_value_heads"], hp["vocab_size"]
-    head_dim = hp.get("head_dim") or h // heads
-    kv = kv_heads * head_dim
-    attention = h * heads * head_dim + 2 * h * kv + heads * head_dim * h
-    if model_type in _BIASED_QKV:
-        attention += heads * head_dim + 2 * kv
-    per_layer = attention + 3 * h * inter + 2 * h
-    embeddings = vocab * h * (1 if hp.get("tie_word_embeddings") else 2)
-    return embeddings + layers * per_layer + h
+        return seeded_prompt_sha256(vocab_size, seeded[1], seeded[0])
 
 
 # -- loading and checking the tables --------------------------------------------------------------
@@ -269,7 +222,7 @@ def _model(index: int, raw: Any) -> ModelSpec:
             raise ReferenceError(
                 f"{r.where}: hyperparameters.{key} must be an integer from 1 to {_SIZE_MAX}, not {shown!r}"
             )
-    if model_type in _COUNTED_TYPES:
+    if model_type in COUNTED_TYPES:
         try:
             expected = parameter_count(model_type, hp)
         except (KeyError, TypeError, ZeroDivisionError) as exc:
@@ -278,7 +231,7 @@ def _model(index: int, raw: Any) -> ModelSpec:
             raise ReferenceError(f"{r.where}: parameter_count {count} but its hyper-parameters give {expected}")
     if active is not None and active > count:
         raise ReferenceError(f"{r.where}: active_parameter_count exceeds parameter_count")
-    if active is not None and active != count and model_type in _COUNTED_TYPES:
+    if active is not None and active != count and model_type in COUNTED_TYPES:
         # A dense decoder reads every weight for each token: a smaller active count (a mixture of
         # experts' column) would loosen the roofline and both energy floors by the same factor.
         raise ReferenceError(
