@@ -22,6 +22,7 @@ from ecocompute.gates import DEFAULT_GATES
 
 from . import legacy
 from .figures import Figure
+from .figures import drawable as figures_drawable
 from .outdir import LOCAL_BUILD
 from .results import FIGURES, ID_PREFIX, MAX_IDS_SHOWN, Line, Results
 from .versions import DEV_CORE, Version
@@ -253,6 +254,13 @@ def results_section(results: Results, figures: Sequence[Figure]) -> str:
         parts += [f"**{figure.title}** ({drawn}):", f"![{figure.title}]({figure.path})"]
     if figures:
         parts.append(_FIGURES_KEY)
+        total = len(figures_drawable(results.settings))
+        if total > len(figures[0].settings):
+            parts.append(
+                f"The figures draw {len(figures[0].settings)} of the {total} GPU/model settings with figures: each GPU "
+                "in turn gives its setting with the most rows. Every setting is in the tables above, and the "
+                "report below draws every ratio to fp16 per GPU."
+            )
     return "\n\n".join(parts)
 
 

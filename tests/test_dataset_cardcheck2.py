@@ -1,0 +1,41 @@
+"""What the dataset card shows of the H100/H200 build of 408 rows holds for the data and says what a
+reader needs (the second card check, notes/cardcheck2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataset_card import figures
+from dataset_card.card import results_section
+from dataset_card.results import FIGURES, Results, Setting, _line
+
+
+def _row(precision: str, batch: int, energy: float | None, i: int, status: str = "ok") -> dict[str, Any]:
+    row: dict[str, Any] = {c: energy for c, _ in FIGURES}
+    row |= {"measurement_id": f"{i:064x}", "status": status, "gate_failed": "", "precision": precision}
+    return row | {"engine": "cuda-graph", "batch_size": batch}
+
+
+def _setting(gpu: str, model: str, rows: int, start: int = 0) -> Setting:
+    lines = tuple(_line(("cuda-graph", 1, p), [_row(p, 1, 100.0, start + i)]) for i, p in enumerate(["fp16"] * rows))
+    return Setting(gpu, model, "random_init", lines)
+
+
+def test_the_overview_figures_draw_every_gpu() -> None:
+    """The H100's ten architectures, each with more rows than any H200 one, filled all eight panel rows:
+    the card's overview figures showed no H200 row at all."""
+    h100 = [_setting("NVIDIA H100 80GB HBM3", f"org/model-{i}", 20 + i, 100 * i) for i in range(10)]
+    h200 = [_setting("NVIDIA H200", f"org/model-{i}", 10 + i, 5000 + 100 * i) for i in range(10)]
+    drawn = figures.shown([*h100, *h200])
+    assert len(drawn) == figures.MAX_SETTINGS
+    assert {s.gpu_name for s in drawn} == {"NVIDIA H100 80GB HBM3", "NVIDIA H200"}
+    # each GPU's largest settings, grouped by GPU (the one with the largest setting first)
+    assert [s.model_id for s in drawn] == [f"org/model-{i}" for i in (9, 8, 7, 6, 9, 8, 7, 6)]
+    assert [s.gpu_name for s in drawn][:4] == ["NVIDIA H100 80GB HBM3"] * 4
+    text = results_section(Results(tuple(h100 + h200), 0, 0), figures.plan([*h100, *h200]))
+    assert "draw 8 of the 20 GPU/model settings" in text
+    one_gpu = figures.shown(h100[:3])  # fewer settings than rows: all of them, no note
+    assert [s.model_id for s in one_gpu] == ["org/model-2", "org/model-1", "org/model-0"]
+    assert "GPU/model settings with figures" not in results_section(
+        Results(tuple(h100[:3]), 0, 0), figures.plan(h100[:3])
+    )
