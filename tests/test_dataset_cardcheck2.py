@@ -39,3 +39,16 @@ def test_the_overview_figures_draw_every_gpu() -> None:
     assert "GPU/model settings with figures" not in results_section(
         Results(tuple(h100[:3]), 0, 0), figures.plan(h100[:3])
     )
+
+
+def test_the_results_say_the_ratio_is_gross_per_board_and_what_a_dash_means() -> None:
+    """The H100 Qwen2.5-14B fp4 line at batch 8 reads `—` beside an fp16 line of two ok rows: that fp16
+    row was skipped on fp4's board, and the ratio pairs boards. And net figures read the other way
+    (Qwen2.5-0.5B int8-pure on the H100: 1.25x gross, 170 / 180 J net): the card named neither."""
+    line = _line(("cuda-graph", 8, "fp4"), [_row("fp4", 8, 100.0, 1)])
+    settings = (Setting("NVIDIA H100 80GB HBM3", "org/model", "random_init", (line,)),)
+    text = " ".join(results_section(Results(settings, 0, 0), []).split())
+    assert "energy vs fp16 (gross)" in text
+    assert "measured on the same GPU board" in text
+    assert "`—` there means that board measured no fp16 row" in text
+    assert "a ratio of the net figures can fall on the other side of 1" in text
