@@ -52,3 +52,53 @@ def test_the_results_say_the_ratio_is_gross_per_board_and_what_a_dash_means() ->
     assert "measured on the same GPU board" in text
     assert "`—` there means that board measured no fp16 row" in text
     assert "a ratio of the net figures can fall on the other side of 1" in text
+
+
+def _curve(used: list[bool], se: float | None = 0.01) -> Any:
+    from advisor.analysis import VALIDATED, Curve, Point
+    from advisor.estimate import Crossover, LogEstimate
+
+    points = tuple(
+        Point(
+            f"{i:064x}",
+            f"{99:064x}",
+            VALIDATED,
+            "NVIDIA H100 80GB HBM3",
+            f"org/m{i}",
+            "random_init",
+            1e9 * (i + 1),
+            "int8",
+            "generate",
+            1,
+            128,
+            "gross",
+            "ok" if u else "gate_failed",
+            "ok" if u else "gate_failed",
+            LogEstimate(1.0, se, 4.0 if se else None),
+            u,
+        )
+        for i, u in enumerate(used)
+    )
+    return Curve(
+        VALIDATED,
+        "NVIDIA H100 80GB HBM3",
+        "generate",
+        1,
+        128,
+        "gross",
+        "int8",
+        points,
+        None,
+        Crossover("too_few_points"),
+    )
+
+
+def test_a_crossover_with_no_ratio_used_says_so_not_that_no_spread_is_known() -> None:
+    """20 lines of the card's crossover table (every `generate` and `generate-static` one) read "0 with a
+    known spread at 0 size(s)" over ratios with intervals: their rows failed their gates."""
+    from advisor import text
+
+    said = text.crossover(_curve([False] * 10))
+    assert "known spread" not in said and "none of its 10 ratio(s) is used" in said
+    assert "1 with a known spread at 1 size(s)" in text.crossover(_curve([True, False]))
+    assert "0 with a known spread" in text.crossover(_curve([True], se=None))  # a legacy aggregate: no spread
