@@ -3,7 +3,10 @@ reader needs (the second card check, notes/cardcheck2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dataset_card import figures
 from dataset_card.card import results_section
@@ -102,3 +105,31 @@ def test_a_crossover_with_no_ratio_used_says_so_not_that_no_spread_is_known() ->
     assert "known spread" not in said and "none of its 10 ratio(s) is used" in said
     assert "1 with a known spread at 1 size(s)" in text.crossover(_curve([True, False]))
     assert "0 with a known spread" in text.crossover(_curve([True], se=None))  # a legacy aggregate: no spread
+
+
+def test_the_power_figure_keys_its_marker_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throughput-vs-power figure draws batch size as the marker's size; its legend named precision,
+    engine and hollow markers only, so the three sizes of markers went unexplained."""
+    from advisor import figures as report_figures
+
+    points = [
+        {
+            "row_id": f"{i:064x}",
+            "power_w": 200.0 + 50 * i,
+            "throughput_tok_s": 100.0 * 2**i,
+            "precision": p,
+            "engine": "cuda-graph",
+            "used": True,
+            "batch_size": b,
+            "model_id": "org/m",
+        }
+        for i, (p, b) in enumerate([("fp16", 1), ("nf4", 8), ("fp16", 32)])
+    ]
+    saved: list[Any] = []
+    monkeypatch.setattr(report_figures, "_save", lambda fig, path: saved.append(fig) or path)
+    report_figures.power_figure(points, "t", tmp_path / "p.png")
+    legend = saved[0].axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert {"batch 1", "batch 8", "batch 32"} <= set(labels), labels
+    sizes = {t.get_text(): h.get_markersize() for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)}
+    assert sizes["batch 1"] < sizes["batch 8"] < sizes["batch 32"]
