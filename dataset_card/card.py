@@ -240,6 +240,15 @@ def results_section(results: Results, figures: Sequence[Figure]) -> str:
         return "No accepted measurements yet."
     header = ["engine", "batch", "precision", "n", "status", *(label for _, label in FIGURES), "rows behind it"]
     parts = [_RESULTS_INTRO]
+    rows = sum(s.rows for s in results.settings)
+    random = sum(s.rows for s in results.settings if s.weights == "random_init")
+    if random:
+        which = "All" if random == rows else f"{random} of the"
+        parts.append(
+            f"**{which} {rows} rows in these tables ran random-initialised weights** (`weights = random_init`: the "
+            "architecture built without its trained checkpoint), labelled `(random_init)` in each table's title: "
+            "see *Known limitations* for what that does and does not change."
+        )
     for s in results.settings:
         parts.append(f"### {cell(s.gpu_name)} · {cell(s.model_id)} ({cell(s.weights)}), {s.rows} rows")
         table = [

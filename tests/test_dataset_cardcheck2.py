@@ -3,6 +3,7 @@ reader needs (the second card check, notes/cardcheck2)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,22 @@ def test_the_power_figure_keys_its_marker_sizes(tmp_path: Path, monkeypatch: pyt
     assert {"batch 1", "batch 8", "batch 32"} <= set(labels), labels
     sizes = {t.get_text(): h.get_markersize() for t, h in zip(legend.get_texts(), legend.legend_handles, strict=True)}
     assert sizes["batch 1"] < sizes["batch 8"] < sizes["batch 32"]
+
+
+def test_the_random_weights_caveat_is_at_the_results_and_names_every_precision() -> None:
+    """All 408 rows ran random weights; the results said so only as `(random_init)` in table titles, and
+    Known limitations named fp16/bf16, nf4 and int8 with threshold 0.0, not the 30 fp4 and 16 nf4-dq rows."""
+    from conftest import ROOT
+
+    settings = (_setting("NVIDIA H200", "org/model", 3),)
+    text = " ".join(results_section(Results(settings, 0, 0), []).split())
+    assert "All 3 rows in these tables ran random-initialised weights" in text
+    pretrained = (Setting("NVIDIA H200", "org/other", "pretrained", settings[0].lines),)
+    text = " ".join(results_section(Results(settings + pretrained, 0, 0), []).split())
+    assert "3 of the 6 rows in these tables ran random-initialised weights" in text
+    assert "random-initialised" not in results_section(Results(pretrained, 0, 0), [])
+    template = " ".join((ROOT / "dataset_card" / "templates" / "README.md.tmpl").read_text(encoding="utf-8").split())
+    limitation = template.split("## Known limitations", 1)[1].split(" - `gate_failed`", 1)[0]
+    for precision in ("fp16", "bf16", "int8-pure", "nf4", "nf4-dq", "fp4"):
+        assert re.search(rf"[ (]{re.escape(precision)}[,):]", limitation), precision
+    assert "nf4 / nf4-dq / fp4" in template.split("## Load it", 1)[0]
