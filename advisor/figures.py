@@ -91,9 +91,11 @@ def _log_axes(ax: Axes, x_format: Any = None) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def _key(ax: Axes, precisions: Iterable[str], markers: dict[str, str], hollow: bool) -> None:
-    """A compact legend outside the panel: colour = precision, marker = ``markers``' labels, hollow =
-    not used in the estimates."""
+def _key(
+    ax: Axes, precisions: Iterable[str], markers: dict[str, str], hollow: bool, sizes: dict[str, float] | None = None
+) -> None:
+    """A compact legend outside the panel: colour = precision, marker = ``markers``' labels, marker size =
+    ``sizes``' labels (in points), hollow = not used in the estimates."""
     handles = [
         Line2D([], [], color=colour(p), marker="o", linestyle="", label=_label(p))
         for p in sorted(set(precisions), key=precision_rank)
@@ -101,6 +103,10 @@ def _key(ax: Axes, precisions: Iterable[str], markers: dict[str, str], hollow: b
     handles += [
         Line2D([], [], color="black", marker=m, linestyle="", markerfacecolor="black", label=_label(label))
         for label, m in markers.items()
+    ]
+    handles += [
+        Line2D([], [], color="grey", marker="o", linestyle="", markersize=size, label=_label(label))
+        for label, size in (sizes or {}).items()
     ]
     if hollow:
         handles.append(
@@ -269,7 +275,7 @@ def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
             color=col,
             markerfacecolor=col if used else "white",
             marker=_MARKERS[engines.index(engine) % len(_MARKERS)],
-            markersize=math.sqrt(14 + 6 * math.log2(batch)),  # points; a scatter's s is its square
+            markersize=_batch_marker_size(batch),
         )
     watts = [p["power_w"] for p in points]
     speeds = [p["throughput_tok_s"] for p in points]
@@ -290,5 +296,12 @@ def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
         (p["precision"] for p in points),
         {f"engine {e}": _MARKERS[i % len(_MARKERS)] for i, e in enumerate(engines)},
         any(not p["used"] for p in points),
+        # the marker's size is the batch size: the legend said nothing of it
+        {f"batch {b}": _batch_marker_size(b) for b in sorted({p["batch_size"] for p in points})},
     )
     return _save(fig, path)
+
+
+def _batch_marker_size(batch: int) -> float:
+    """A power figure's marker size for a batch size, in points (a scatter's s is its square)."""
+    return math.sqrt(14 + 6 * math.log2(batch))

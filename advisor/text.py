@@ -99,6 +99,11 @@ def crossover(curve: Curve, confidence: float = CONFIDENCE) -> str:
     """What a curve's fit says about where its precision starts saving energy."""
     c, label = curve.crossover, printable(curve.precision)
     if c.kind == "too_few_points" or c.measured is None:
+        if not curve.used:  # "0 with a known spread" read as if the trials had no spread
+            return (
+                f"nothing fitted: none of its {len(curve.points)} ratio(s) is used, each having a row or its fp16 "
+                "row with a status kept out of the estimates"
+            )
         usable = [(size, ratio) for _, size, ratio in per_model(curve.points) if ratio.se is not None]
         sizes = len({size for size, _ in usable})
         return (

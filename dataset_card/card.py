@@ -22,6 +22,7 @@ from ecocompute.gates import DEFAULT_GATES
 
 from . import legacy
 from .figures import Figure
+from .figures import drawable as figures_drawable
 from .outdir import LOCAL_BUILD
 from .results import FIGURES, ID_PREFIX, MAX_IDS_SHOWN, Line, Results
 from .versions import DEV_CORE, Version
@@ -214,7 +215,12 @@ _RESULTS_INTRO = (
     "rows of energy per 1,000 generated tokens (gross, and net of idle power), throughput, the spread within "
     "each row's gate window (coefficient of variation of throughput and of energy per token), energy per "
     "request (J/request: one generate() call over the whole batch, energy per token x batch size x output "
-    "tokens), and energy per token relative to the fp16 row on the same engine and batch size. Where several "
+    "tokens), and energy per token relative to fp16 (gross: the `energy_vs_fp16` column, each row over the fp16 "
+    "row measured on the same GPU board with the same engine, batch size and workload; the median of the rows "
+    "that have one). `—` there means that board measured no fp16 row with figures for it (none, or skipped), "
+    "even where the table's fp16 line holds rows of other boards: a line's ratio is not its median over the fp16 "
+    "line's, which pool boards, and a ratio of the net figures can fall on the other side of 1 (net energy "
+    "leaves out idle power over the time taken, more of it for a slower precision). Where several "
     "rows share a configuration (repeat sessions), their range follows the median. **status** counts the rows' "
     "gate status and names the gates that failed: `gate_failed` rows are included, so read their figures with "
     "their CVs. **n** counts the rows behind a line and **rows behind it** gives their `measurement_id` "
@@ -234,6 +240,15 @@ def results_section(results: Results, figures: Sequence[Figure]) -> str:
         return "No accepted measurements yet."
     header = ["engine", "batch", "precision", "n", "status", *(label for _, label in FIGURES), "rows behind it"]
     parts = [_RESULTS_INTRO]
+    rows = sum(s.rows for s in results.settings)
+    random = sum(s.rows for s in results.settings if s.weights == "random_init")
+    if random:
+        which = "All" if random == rows else f"{random} of the"
+        parts.append(
+            f"**{which} {rows} rows in these tables ran random-initialised weights** (`weights = random_init`: the "
+            "architecture built without its trained checkpoint), labelled `(random_init)` in each table's title: "
+            "see *Known limitations* for what that does and does not change."
+        )
     for s in results.settings:
         parts.append(f"### {cell(s.gpu_name)} · {cell(s.model_id)} ({cell(s.weights)}), {s.rows} rows")
         table = [
@@ -253,6 +268,13 @@ def results_section(results: Results, figures: Sequence[Figure]) -> str:
         parts += [f"**{figure.title}** ({drawn}):", f"![{figure.title}]({figure.path})"]
     if figures:
         parts.append(_FIGURES_KEY)
+        total = len(figures_drawable(results.settings))
+        if total > len(figures[0].settings):
+            parts.append(
+                f"The figures draw {len(figures[0].settings)} of the {total} GPU/model settings with figures: each GPU "
+                "in turn gives its setting with the most rows. Every setting is in the tables above, and the "
+                "report below draws every ratio to fp16 per GPU."
+            )
     return "\n\n".join(parts)
 
 

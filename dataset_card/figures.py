@@ -14,7 +14,7 @@ from ecocompute.cli import figure_text
 from .results import Line, Setting
 
 FOLDER = "figures"
-MAX_SETTINGS = 8  # panel rows: the settings with the most rows (the H100 has six architectures)
+MAX_SETTINGS = 8  # panel rows: each GPU's settings with the most rows, the GPUs taking turns
 DPI = 100
 AXES_IN = (3.5, 2.2)  # width, height of one panel's axes, inches
 GAP_IN = (0.75, 0.95)  # between panels: room for y labels, and for x labels plus a two-line title
@@ -29,11 +29,27 @@ class Figure:
     panel: Callable[[Any, list[Line]], None]  # draws one engine of one setting
 
 
+def drawable(settings: Sequence[Setting]) -> list[Setting]:
+    """The settings with figures (a setting whose rows were all skipped has nothing to draw)."""
+    return [s for s in settings if any(_has(line, "energy_per_1k_tokens_j") for line in s.lines)]
+
+
 def shown(settings: Sequence[Setting]) -> tuple[Setting, ...]:
-    """The settings that get a panel row: most rows first, ties by name; those with figures only."""
-    drawable = [s for s in settings if any(_has(line, "energy_per_1k_tokens_j") for line in s.lines)]
-    ranked = sorted(drawable, key=lambda s: (-s.rows, s.gpu_name, s.model_id, s.weights))
-    return tuple(ranked[:MAX_SETTINGS])
+    """The settings that get a panel row, at most MAX_SETTINGS: the GPUs take turns, each giving its
+    setting with the most rows not yet drawn (ties by name), so that every GPU is drawn; the H100's
+    ten architectures once filled all eight rows and left the H200 out. Grouped by GPU, the GPU with
+    the largest setting first."""
+    ranked = sorted(drawable(settings), key=lambda s: (-s.rows, s.gpu_name, s.model_id, s.weights))
+    queues: dict[str, list[Setting]] = {}
+    for s in ranked:
+        queues.setdefault(s.gpu_name, []).append(s)
+    picked: list[Setting] = []
+    while len(picked) < MAX_SETTINGS and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(picked) < MAX_SETTINGS:
+                picked.append(queue.pop(0))
+    gpus = list(queues)
+    return tuple(sorted(picked, key=lambda s: (gpus.index(s.gpu_name), ranked.index(s))))
 
 
 def _has(line: Line, column: str) -> bool:

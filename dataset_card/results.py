@@ -24,7 +24,7 @@ FIGURES = (  # (column, label): the per-configuration median shown
     ("throughput_tok_s", "tok/s"),
     ("throughput_tok_s_cv_pct", "CV tok/s %"),
     ("energy_per_token_j_cv_pct", "CV J/tok %"),
-    ("energy_vs_fp16", "energy vs fp16"),
+    ("energy_vs_fp16", "energy vs fp16 (gross)"),
     ("energy_per_request_j", "J/request"),
 )
 COLUMNS = (*SETTING, *CONFIG, "measurement_id", "status", "gate_failed", *(c for c, _ in FIGURES))

@@ -190,7 +190,7 @@ def test_results_are_the_rows_medians_with_the_rows_named(builds: dict[str, Path
             ("energy_per_1k_tokens_j", "J/1k tok gross"),
             ("net_energy_per_1k_tokens_j", "J/1k tok net"),
             ("throughput_tok_s", "tok/s"),
-            ("energy_vs_fp16", "energy vs fp16"),
+            ("energy_vs_fp16", "energy vs fp16 (gross)"),
         ):
             values = [r[column] for r in behind if r[column] is not None]
             expected = card._fmt(column, statistics.median(values) if values else None)
