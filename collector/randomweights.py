@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ecocompute import smallfile
 from ecocompute.cli import printable
+from ecocompute.folders import contents
 
 from .errors import CollectError, unwritable
 from .locks import flock, open_flags
@@ -71,13 +72,13 @@ def unused(target: Path, model_id: str, seed: int) -> list[tuple[Path, int]]:
 
 
 def _bytes_in(folder: Path) -> int:
-    """The bytes of the regular files below ``folder``, links not followed (a few dozen: config, shards)."""
+    """The bytes of the regular files below ``folder``, links not followed (a few dozen: config, shards).
+    Walked by ecocompute.folders.contents, with a stack: os.walk recurses before Python 3.12."""
     total = 0
-    for root, _dirs, files in os.walk(folder):  # followlinks=False: a link to a folder is not entered
-        for name in files:
-            with contextlib.suppress(OSError):
-                info = os.lstat(os.path.join(root, name))
-                total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+    for name in contents(folder)[0]:
+        with contextlib.suppress(OSError):  # gone meanwhile, or a folder that could not be listed
+            info = os.lstat(folder / name)
+            total += info.st_size if stat.S_ISREG(info.st_mode) else 0
     return total
 
 

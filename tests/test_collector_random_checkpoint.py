@@ -364,3 +364,26 @@ def test_the_disk_space_refusal_names_the_unused_checkpoints_of_the_model_and_se
     named = ", ".join(f"{folder} ({size:,} bytes)" for folder in unused)
     assert f"drawn on another device or by an older eco-collect: {named}), or measure" in str(raised.value)
     assert notes == [] and all(randomweights.complete(folder) for folder in unused)
+
+
+def test_an_unused_checkpoint_over_a_deep_tree_is_sized_without_recursion(tmp_path: Path) -> None:
+    """os.walk recurses before Python 3.12 (the project's floor is 3.10): a folder of this model and seed
+    holding a tree 1,200 folders deep raised RecursionError, a traceback where the run's save began.
+    folders.contents walks with a stack for this reason (attack s17c)."""
+    cache = tmp_path / "models"
+    old = cache / NAME  # as an older eco-collect named it
+    deep = old
+    deep.mkdir(parents=True)
+    (old / "model.safetensors").write_bytes(b"\0" * 1000)
+    for _ in range(1_200):  # one level at a time: Path.mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "shard").write_bytes(b"\0" * 24)
+    try:
+        found = randomweights.unused(cache / f"{NAME}-fp16-cpu", "tiny-org/tiny-llama", 0)
+        assert found == [(old, 1024)]
+    finally:  # pytest's clean-up (shutil.rmtree) recurses as deep as the tree: remove it bottom up
+        (deep / "shard").unlink()
+        while deep != old:
+            deep.rmdir()
+            deep = deep.parent
