@@ -31,6 +31,26 @@ def script_module(relative: str) -> ModuleType:
     return module
 
 
+def batch_rows(doc: dict[str, Any], rows: list[tuple[int, float]], precision: str | None = None) -> Any:
+    """The document's first measurement once per (batch size, tok/s in all) of ``rows`` (at ``precision``
+    where given), its summary alone changed: a file's batch scaling in a line (validator.scaling)."""
+    from dataclasses import replace
+
+    from ecocompute import domain
+
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    assert m.summary is not None
+    label = precision or m.precision
+    return replace(
+        sub,
+        measurements=tuple(
+            replace(m, precision=label, batch_size=b, summary=replace(m.summary, throughput_tok_s_mean=t))
+            for b, t in rows
+        ),
+    )
+
+
 def write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

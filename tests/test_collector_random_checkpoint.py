@@ -60,19 +60,36 @@ def _pause_first_save(monkeypatch: pytest.MonkeyPatch, during: Any) -> list[str]
     return saved
 
 
+def _without_flock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save's lock as where flock does not exist (it yields False: not held)."""
+
+    @contextlib.contextmanager
+    def no_lock(_target: Path) -> Iterator[bool]:
+        yield False
+
+    monkeypatch.setattr(randomweights, "_lock", no_lock)
+
+
+def _other_run(cache: Path, config: Path, second: dict[str, Any]) -> threading.Thread:
+    """A second run's thread (not started) asking for the same random checkpoint: ``second["dir"]`` gets
+    the folder it returns, or the exception it raised (reported by the caller's assertions)."""
+
+    def run() -> None:
+        try:
+            second["dir"] = _source(cache, config)._random_checkpoint()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            second["dir"] = exc
+
+    return threading.Thread(target=run)
+
+
 def test_a_run_starting_while_another_saves_waits_and_loads_the_same_whole_checkpoint(
     tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "models"
     second: dict[str, Any] = {}
 
-    def other_run() -> None:
-        try:
-            second["dir"] = _source(cache, tiny_config)._random_checkpoint()
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            second["dir"] = exc
-
-    thread = threading.Thread(target=other_run)
+    thread = _other_run(cache, tiny_config, second)
 
     def during() -> None:
         thread.start()
@@ -94,11 +111,7 @@ def test_without_a_lock_the_loser_of_the_rename_keeps_the_winners_checkpoint(
     """Where flock does not exist both runs save; the one renaming second checks the first's folder,
     keeps it, and removes only its own private folder."""
 
-    @contextlib.contextmanager
-    def no_lock(_target: Path) -> Iterator[bool]:
-        yield False
-
-    monkeypatch.setattr(randomweights, "_lock", no_lock)
+    _without_flock(monkeypatch)
     cache = tmp_path / "models"
     second: dict[str, Any] = {}
     saved = _pause_first_save(monkeypatch, lambda: second.update(dir=_source(cache, tiny_config)._random_checkpoint()))
@@ -204,11 +217,7 @@ def test_a_save_without_the_lock_is_never_removed_by_a_run_holding_it(
     removed it (the old docstring: "every live save holds the lock")."""
     real_lock = randomweights._lock
 
-    @contextlib.contextmanager
-    def no_lock(_target: Path) -> Iterator[bool]:
-        yield False
-
-    monkeypatch.setattr(randomweights, "_lock", no_lock)
+    _without_flock(monkeypatch)
     cache = tmp_path / "models"
     second: dict[str, Any] = {}
 
@@ -234,13 +243,7 @@ def test_a_run_waiting_for_another_runs_save_is_not_refused_for_the_disk_that_sa
     usage = shutil.disk_usage(tmp_path)
     second: dict[str, Any] = {}
 
-    def other_run() -> None:
-        try:
-            second["dir"] = _source(cache, tiny_config)._random_checkpoint()
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            second["dir"] = exc
-
-    thread = threading.Thread(target=other_run)
+    thread = _other_run(cache, tiny_config, second)
 
     def during() -> None:  # the first save has filled the disk
         monkeypatch.setattr(models.shutil, "disk_usage", lambda _p: usage._replace(free=2**30 + 1000))

@@ -43,15 +43,22 @@ def _interrupt_at(batch: int) -> Any:
     return interrupting
 
 
+def _interrupted(tmp_path: Path, config: Path, at_batch: int) -> tuple[Board, Any, Path]:
+    """A sequential fp32 run of batches 1, 2 and 3 interrupted (Ctrl-C) at batch ``at_batch``: its board,
+    request and checkpoint."""
+    board = Board(FakeTime())
+    request = _request(tmp_path, config, precisions=("fp32",), batch_sizes=(1, 2, 3), schedule="sequential")
+    with pytest.raises(KeyboardInterrupt):
+        collect(request, hooks=_hooks(board, workload=timed(board, on_request=_interrupt_at(at_batch))))
+    (path,) = request.state_dir.glob("checkpoint-*.jsonl")
+    return board, request, path
+
+
 def test_a_resume_cuts_off_a_torn_last_line_before_appending_and_says_so(
     tmp_path: Path,
     tiny_config: Path,  # noqa: F811 - the fixture imported above
 ) -> None:
-    board = Board(FakeTime())
-    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1, 2, 3), schedule="sequential")
-    with pytest.raises(KeyboardInterrupt):
-        collect(request, hooks=_hooks(board, workload=timed(board, on_request=_interrupt_at(2))))
-    (path,) = request.state_dir.glob("checkpoint-*.jsonl")
+    board, request, path = _interrupted(tmp_path, tiny_config, at_batch=2)
     whole = path.read_bytes()
     path.write_bytes(whole + whole.splitlines()[-1][:50])  # killed while appending the next record
     resumed, notes = dataclasses.replace(request, resume=True), Notes()
@@ -85,11 +92,7 @@ def test_a_resume_cuts_off_a_zero_filled_tail_a_power_loss_left(
 ) -> None:
     """The last record half written, the rest of its block zeros: one torn line, cut off; never appended
     after (the record glued to the zeros was lost on the next load), never a crash."""
-    board = Board(FakeTime())
-    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1, 2, 3), schedule="sequential")
-    with pytest.raises(KeyboardInterrupt):
-        collect(request, hooks=_hooks(board, workload=timed(board, on_request=_interrupt_at(3))))
-    (path,) = request.state_dir.glob("checkpoint-*.jsonl")
+    board, request, path = _interrupted(tmp_path, tiny_config, at_batch=3)
     whole = path.read_bytes()
     lines = whole.splitlines(keepends=True)
     assert len(lines) == 3  # the header, batches 1 and 2

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, batch_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,15 +170,7 @@ def test_weights_an_l2_cache_could_hold_escape_the_read_floor_only(valid_doc: di
 
 def _rows_at(doc: dict[str, Any], rows: list[tuple[int, float]]) -> Submission:
     """The first measurement once per (batch, per-sequence tok/s) of ``rows``, its summary alone changed."""
-    sub = domain.parse(doc)
-    m = sub.measurements[0]
-    assert m.summary is not None
-    return replace(
-        sub,
-        measurements=tuple(
-            replace(m, batch_size=b, summary=replace(m.summary, throughput_tok_s_mean=b * s)) for b, s in rows
-        ),
-    )
+    return batch_rows(doc, [(b, b * s) for b, s in rows])
 
 
 def _scaling_rows(sub: Submission) -> set[int]:

@@ -26,7 +26,7 @@ from .parameters import COUNTED_TYPES
 from .parameters import parameter_count as parameter_count
 from .seeded import SEEDED_FIRST_ID as SEEDED_FIRST_ID
 from .seeded import seeded_prompt as seeded_prompt
-from .seeded import seeded_prompt_sha256
+from .seeded import seeded_prompt_sha256 as seeded_prompt_sha256
 from .seeded import seeded_token_ids as seeded_token_ids
 from .seeded import seeded_tokens as seeded_tokens
 
