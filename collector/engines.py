@@ -24,6 +24,7 @@ at batch 1); the file records both (``token_check.first_difference``, ``referenc
 from __future__ import annotations
 
 import hashlib
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -148,6 +149,13 @@ class GenerateEngine:
 WARM_UP_DECODE_STEPS = 3
 
 
+def cache_keyword(model: Any) -> str:
+    """The keyword the model's forward takes its KV cache by: ``cache`` from transformers 5.24 on, where
+    ``past_key_values`` is deprecated (a FutureWarning on every call) and goes in 5.40; ``past_key_values``
+    before (the lent machines' 5.17). Read from the class: accelerate's hooks wrap the instance's forward."""
+    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
+
+
 class CudaGraphEngine:
     """Own greedy loop on a static KV cache: prefill eager, the decode steps replayed from one graph.
 
@@ -172,6 +180,7 @@ class CudaGraphEngine:
         self.step_positions = [torch.tensor([prompt_len + s], device=d.device) for s in range(d.output_tokens - 1)]
         self.eos = torch.tensor(d.eos_ids, dtype=torch.long, device=d.device)
         self.graph: Replay | None = None
+        self.cache_kw = cache_keyword(d.model)
 
     def _pick(self, logits: Any, step: int) -> None:
         if self.eos.numel():
@@ -183,8 +192,8 @@ class CudaGraphEngine:
         self.cache.reset()
         out = d.model(
             input_ids=d.input_ids,
-            past_key_values=self.cache,
             cache_position=self.prefill_positions,
+            **{self.cache_kw: self.cache},
             use_cache=True,
             logits_to_keep=1,
         )
@@ -195,8 +204,8 @@ class CudaGraphEngine:
         for step, position in enumerate(self.step_positions[:steps], start=1):
             out = model(
                 input_ids=self.tokens[:, step - 1 : step],
-                past_key_values=self.cache,
                 cache_position=position,
+                **{self.cache_kw: self.cache},
                 use_cache=True,
             )
             self._pick(out.logits[:, -1], step)

@@ -4,6 +4,7 @@ is refused rather than measured."""
 
 from __future__ import annotations
 
+import warnings
 from itertools import count
 from typing import Any
 
@@ -70,6 +71,38 @@ def test_own_loop_gives_generates_token_ids(kind: str, batch: int) -> None:
     assert torch.equal(engine.new_ids(), reference)
     assert torch.equal(engine.new_ids(), reference)  # every request starts from a reset cache
     assert engine.run_request() == batch * 12
+
+
+def test_the_loop_passes_the_cache_by_the_keyword_the_models_forward_takes() -> None:
+    """transformers 5.24 renamed forward's past_key_values to cache (the old name warns on every call and
+    goes in 5.40): a forward that takes only ``cache`` decodes generate()'s tokens, and the installed
+    transformers' own models are called without a deprecated keyword."""
+    from transformers import LlamaForCausalLM
+
+    from collector.engines import cache_keyword
+
+    installed = cache_keyword(LlamaForCausalLM(CONFIGS["llama"]))
+
+    keywords: list[str] = []
+
+    class CacheFirst(LlamaForCausalLM):  # a forward whose first keyword for the cache is ``cache``
+        def forward(self, input_ids: Any = None, cache: Any = None, **kwargs: Any) -> Any:
+            keywords.append("cache" if cache is not None else "past_key_values" if "past_key_values" in kwargs else "")
+            if cache is not None:
+                kwargs[installed] = cache
+            return super().forward(input_ids=input_ids, **kwargs)
+
+    d = _decoding()
+    reference = GenerateEngine(d).new_ids().clone()
+    model = CacheFirst(CONFIGS["llama"]).eval()
+    model.load_state_dict(d.model.state_dict())
+    built = build("cuda-graph", Decoding(model, d.input_ids, d.output_tokens, d.eos_ids, d.pad_id), PlainGraphs())
+    keywords.clear()  # generate()'s reference calls used the installed transformers' own keyword
+    assert torch.equal(built.engine.new_ids(), reference)
+    assert set(keywords) == {"cache"}  # the old loop passed past_key_values, which 5.40 removes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # 5.24-5.39: the old keyword warns
+        CudaGraphEngine(_decoding(), PlainGraphs())._prefill()
 
 
 def test_the_warm_up_before_a_capture_runs_a_few_decode_steps_the_capture_all() -> None:
