@@ -195,6 +195,11 @@ class Checkpoint:
         except FileExistsError as exc:
             if exc.filename is not None and os.path.abspath(exc.filename) != os.path.abspath(self.path):
                 raise unwritable("the checkpoint", self.path.parent, exc) from exc  # a file where a folder goes
+            if self.path.is_symlink():  # a link (dangling: no checkpoint was found) is no other run's start
+                raise CheckpointError(
+                    f"{printable(str(self.path))} is a symbolic link, where this run's checkpoint goes: eco-collect "
+                    "follows no link in its state folder; remove the link and run again"
+                ) from None
             raise CheckpointError(
                 f"{printable(str(self.path))} appeared as this run started: another eco-collect is starting the same "
                 "run (same model, settings and GPU); measure it in one run at a time, or delete that file if no "

@@ -147,6 +147,18 @@ def test_a_checkpoint_another_run_creates_in_the_same_instant_is_refused_not_ove
     assert path.read_text(encoding="utf-8") == theirs
 
 
+def test_a_dangling_link_where_the_checkpoint_goes_is_named_as_a_link(tmp_path: Path) -> None:
+    """No checkpoint is found through a dangling link, and O_EXCL refuses to create one over it: that is no
+    other run starting (review 27); the link is left as it is."""
+    request = dataclasses.replace(_checkpoint_request(tmp_path), resume=False)
+    target = request.state_dir / f"checkpoint-{session._run_key(request, GPU)}.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(tmp_path / "gone.jsonl")
+    with pytest.raises(CheckpointError, match=r"is a symbolic link, where this run's checkpoint goes"):
+        session._checkpoint(request, GPU, NOW, [])
+    assert target.is_symlink() and not (tmp_path / "gone.jsonl").exists()
+
+
 def test_an_interrupt_as_another_run_creates_the_checkpoint_leaves_that_runs_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
