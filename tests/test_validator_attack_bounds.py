@@ -54,7 +54,8 @@ def test_average_power_at_most_1_05_x_the_enforced_limit(
     trials[4] = (
         _at_power(trials[4], factor * limit_w)
         if field == "power_avg_w"
-        else replace(trials[4], power_nvml_avg_1s_w=factor * limit_w)
+        # its peak with it: a 1-s average above the window's own peak is physics.power_range's too
+        else replace(trials[4], power_nvml_avg_1s_w=factor * limit_w, power_peak_w=1.05 * factor * limit_w)
     )
     gpu = replace(sub.environment.gpu, power_limit_enforced_w=limit_w)
     one = replace(sub, measurements=(replace(m, trials=tuple(trials)),), environment=replace(sub.environment, gpu=gpu))
@@ -437,6 +438,29 @@ def test_nvml_1s_average_follows_the_trial_and_the_power_before_it(
     one = replace(sub, measurements=(replace(m, trials=tuple(trials)), *sub.measurements[1:]))
     found = [f.pointer for f in physics.check(one, "f.json") if f.code == "physics.power_range"]
     assert (f"/measurements/0/trials/{j}/power_nvml_avg_1s_w" in found) is rejected
+
+
+@pytest.mark.parametrize(("factor", "rejected"), [(0.99, False), (1.01, True)])
+def test_nvml_1s_average_at_most_the_peak_and_the_limit_over_its_reach(
+    valid_doc: dict[str, Any], factor: float, rejected: bool
+) -> None:
+    """A mean of 1-s averages over a window of d seconds holds at most 1/d of the power before it (at
+    most the limit) and the rest of the window's own, which its peak bounds (plus 5 %). A 1-s average
+    raised by half passed the range of the trial's power and a hotter power before it."""
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    j = next(j for j, t in enumerate(m.trials) if t.role == "measured" and t.duration_s >= lag.AVERAGE_JUDGED_MIN_S)
+    t = m.trials[j]
+    limit_w = physics.POWER_LIMIT_FACTOR * sub.environment.gpu.power_limit_enforced_w
+    reach = lag.AVERAGE_REACH_S / t.duration_s
+    ceiling = (1 - reach) * lag.AVERAGE_PEAK_SLACK * t.power_peak_w + reach * limit_w
+    high = replace(t, power_nvml_avg_1s_w=factor * ceiling)
+    found = lag.averaged_power(
+        high, 10 * limit_w, "/t", "f.json", limit_w
+    )  # a power before it that lets the range pass
+    assert bool(found) is rejected
+    assert lag.averaged_power(high, 10 * limit_w, "/t", "f.json") == []  # no limit given: the range alone
+    assert lag.averaged_power(replace(high, duration_s=1.9), None, "/t", "f.json", limit_w) == []
 
 
 def test_nvml_1s_average_of_a_short_or_untimed_trial_is_not_judged(valid_doc: dict[str, Any]) -> None:

@@ -27,6 +27,16 @@ AVERAGED_READING_LAG_S = 1.0  # the fallback reading's averaging window (nvmlDev
 # protocol's trials last 4 s; short warm-ups are bounded by physics.power_range alone).
 AVERAGE_RANGE_FACTORS = (0.5, 1.5)
 AVERAGE_JUDGED_MIN_S = 2.0
+# ... and, whatever the power before, a mean of 1-s averages cannot exceed the highest power it
+# averages: each reading covers at most the 2 s before it (the field's 1-s window, plus up to 1 s of
+# update lag), so at most AVERAGE_REACH_S / duration of the mean's weight lies before the window, where
+# the board drew at most its limit (the limiter holds the 1-s average at it); the rest lies inside,
+# where the sampler's peak bounds it. The peak is the highest of the window's samples, not of the
+# power: 5 % for what falls between them. The real files' 2,758 trials reach at most 0.874 x that
+# ceiling (0.978 x the peak alone for trials of 2 s or more); a 1-s average raised by half reaches
+# 1.05-1.44 x it on 4-s trials, which the range above lets through where the power before ran hotter.
+AVERAGE_REACH_S = 1.0
+AVERAGE_PEAK_SLACK = 1.05
 
 
 def window_bias(
@@ -89,11 +99,32 @@ def powers_before(sub: Submission) -> list[dict[int, float]]:
     return out
 
 
-def averaged_power(t: Trial, before_w: float | None, ptr: str, file: str) -> list[Finding]:
+def averaged_power(
+    t: Trial, before_w: float | None, ptr: str, file: str, limit_w: float | None = None
+) -> list[Finding]:
     """NVML's 1-s average over the trial (power_nvml_avg_1s_w, a published column) against the
-    trial's power and the power before it (``before_w``; None: the trial's time is not recorded)."""
+    trial's power and the power before it (``before_w``; None: the trial's time is not recorded),
+    and against the trial's peak and the boards' limit (``limit_w``; None: not judged)."""
     averaged = t.power_nvml_avg_1s_w
-    if averaged is None or before_w is None or t.duration_s < AVERAGE_JUDGED_MIN_S:
+    if averaged is None or t.duration_s < AVERAGE_JUDGED_MIN_S:
+        return []
+    if limit_w is not None:
+        reach = min(1.0, AVERAGE_REACH_S / t.duration_s)
+        inside_w = AVERAGE_PEAK_SLACK * t.power_peak_w
+        ceiling = (1 - reach) * inside_w + reach * max(inside_w, limit_w)
+        if averaged > ceiling:
+            return [
+                make(
+                    "physics.power_range",
+                    file,
+                    f"{ptr}/power_nvml_avg_1s_w",
+                    f"NVML's 1-s average {averaged} W is above {ceiling:.1f} W: a mean of 1-s averages over "
+                    f"{t.duration_s:.2f} s holds at most {reach:.0%} of the power before the window (at most "
+                    f"{limit_w:.0f} W, the limit) and the rest of the window's own (its peak {t.power_peak_w} W, "
+                    f"plus {AVERAGE_PEAK_SLACK - 1:.0%} between samples)",
+                )
+            ]
+    if before_w is None:
         return []
     low, high = AVERAGE_RANGE_FACTORS
     least, most = low * min(t.power_avg_w, before_w), high * max(t.power_avg_w, before_w)

@@ -103,7 +103,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             ptr = f"{base}/trials/{j}"  # once: three rules a trial, 56 trials a file
             findings += _check_trial(t, ptr, ctx)
             findings += _sampler(t, ptr, ctx)
-            findings += lag.averaged_power(t, before_i.get(j), ptr, file)
+            findings += lag.averaged_power(t, before_i.get(j), ptr, file, limit_w)
         findings.extend(lag.window_bias(m.trials, sub.protocol.power_reading, before_w[i], base, file))
         summary, idle = m.summary, m.idle
         assert summary is not None and idle is not None  # the schema requires them unless skipped
