@@ -17,6 +17,7 @@ import yaml
 from datasets import Features
 
 from ecocompute import columns
+from ecocompute.cli import first_few
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
 
@@ -206,8 +207,7 @@ def _status_cell(line: Line) -> str:
 
 
 def _ids_cell(line: Line) -> str:
-    shown = ", ".join(f"`{i[:ID_PREFIX]}`" for i in line.ids[:MAX_IDS_SHOWN])
-    return shown + (f" and {len(line.ids) - MAX_IDS_SHOWN} more" if len(line.ids) > MAX_IDS_SHOWN else "")
+    return first_few([f"`{i[:ID_PREFIX]}`" for i in line.ids], MAX_IDS_SHOWN)
 
 
 _RESULTS_INTRO = (

@@ -16,7 +16,7 @@ from typing import Any
 from huggingface_hub import RepoFile
 
 from ecocompute import smallfile
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import EcoError, first_few, printable
 from ecocompute.columns import CONFIGS
 from ecocompute.folders import MARKER_MAX_BYTES
 
@@ -49,7 +49,7 @@ def local_files(build_dir: Path) -> dict[str, Path]:
         odd = [f"{p} (not listed)" for p in sorted(others - listed)] + [
             f"{p} (missing)" for p in sorted(listed - others)
         ]
-        shown = ", ".join(odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+        shown = first_few(odd)
         raise PublishError(
             f"{build_dir} holds other files than its {MANIFEST} marker lists ({shown}): nothing published; "
             "publish a build as eco-dataset build wrote it"

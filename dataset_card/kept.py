@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor import hub, reading
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import EcoError, first_few, printable
 
 CONFIG = "submissions"
 _COLUMNS = ("submission_id", "file_sha256")
@@ -85,5 +85,4 @@ def check(build: dict[str, str], before: dict[str, str] | None, tag: str) -> str
 
 
 def _ids(ids: list[str]) -> str:
-    shown = ", ".join(printable(i, limit=80) for i in ids[:_SHOWN])
-    return shown + (f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else "")
+    return first_few([printable(i, limit=80) for i in ids[:_SHOWN]] + ids[_SHOWN:], _SHOWN)

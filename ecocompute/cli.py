@@ -13,6 +13,7 @@ import io
 import math
 import sys
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -51,6 +52,12 @@ _BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # zero-width), surrogates, private use, unassigned, line and paragraph separators. printable() escapes
 # them, eco-validate refuses them in a submission, and the card refuses them in a changelog.
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def first_few(shown: Sequence[str], n: int = 5) -> str:
+    """The first ``n`` of ``shown`` (already escaped as their place needs), comma-separated, then how many
+    more there are: a message names a few of many, never thousands."""
+    return ", ".join(shown[:n]) + (f" and {len(shown) - n} more" if len(shown) > n else "")
 
 
 def printable(text: str, limit: int = 2000) -> str:

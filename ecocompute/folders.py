@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import smallfile
-from .cli import EcoError, printable
+from .cli import EcoError, first_few, printable
 
 
 class FolderError(EcoError):
@@ -329,7 +329,7 @@ class Marked:
             )
         odd = self.foreign(out)
         if odd:
-            names = ", ".join(printable(n) for n in odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+            names = first_few([printable(n) for n in odd[:5]] + odd[5:])
             raise FolderError(
                 f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
                 f"{self.tool} did not write; nothing written: move them away or choose another folder"

@@ -17,7 +17,7 @@ from conftest import FIXTURES, ROOT
 from advisor.cli import main as advise
 from collector.cli import main as collect
 from dataset_card.cli import main as dataset
-from ecocompute.cli import EcoError, describe, printable
+from ecocompute.cli import EcoError, describe, first_few, printable
 from validator.cli import main as validate
 
 VALID = FIXTURES / "valid" / "synthetic-two-measurements.json"
@@ -208,3 +208,9 @@ def test_a_value_error_from_a_malformed_hub_variable_names_it_wherever_it_is_rai
     monkeypatch.delenv("HF_ENDPOINT")
     monkeypatch.setattr("advisor.report.write_report", lambda *_a, **_k: int("nan"))
     assert isinstance(CliRunner().invoke(dataset, ["report", "--dataset", "x"]).exception, ValueError)
+
+
+def test_first_few_names_a_few_of_many_and_counts_the_rest() -> None:
+    assert first_few([]) == "" and first_few(["a"]) == "a"
+    assert first_few(list("abcdefg")) == "a, b, c, d, e and 2 more"
+    assert first_few(list("abc"), 2) == "a, b and 1 more" and first_few(list("abc"), 3) == "a, b, c"

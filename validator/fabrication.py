@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Sequence
 from operator import attrgetter
 
+from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
 from .findings import Finding, make
@@ -187,9 +188,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
             copies.setdefault(first, []).append(i)
     exact = {i for group in copies.values() for i in group}
     for first, group in copies.items():
-        shown = ", ".join(f"/measurements/{i}" for i in group[:5]) + (
-            f" and {len(group) - 5} more" if len(group) > 5 else ""
-        )
+        shown = first_few([f"/measurements/{i}" for i in group])
         findings.append(
             make(
                 "duplicate.measurement",
