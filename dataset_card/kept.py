@@ -85,4 +85,4 @@ def check(build: dict[str, str], before: dict[str, str] | None, tag: str) -> str
 
 
 def _ids(ids: list[str]) -> str:
-    return first_few([printable(i, limit=80) for i in ids[:_SHOWN]] + ids[_SHOWN:], _SHOWN)
+    return first_few(ids, _SHOWN, lambda i: printable(i, limit=80))

@@ -13,7 +13,7 @@ import io
 import math
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -54,10 +54,11 @@ _BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def first_few(shown: Sequence[str], n: int = 5) -> str:
-    """The first ``n`` of ``shown`` (already escaped as their place needs), comma-separated, then how many
-    more there are: a message names a few of many, never thousands."""
-    return ", ".join(shown[:n]) + (f" and {len(shown) - n} more" if len(shown) > n else "")
+def first_few(items: Sequence[str], n: int = 5, show: Callable[[str], str] = str) -> str:
+    """The first ``n`` of ``items``, each as ``show`` renders it (escaped as its place needs: only the
+    shown ones are rendered), comma-separated, then how many more there are: a message names a few of
+    many, never thousands."""
+    return ", ".join(map(show, items[:n])) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 def printable(text: str, limit: int = 2000) -> str:

@@ -329,7 +329,7 @@ class Marked:
             )
         odd = self.foreign(out)
         if odd:
-            names = first_few([printable(n) for n in odd[:5]] + odd[5:])
+            names = first_few(odd, show=printable)
             raise FolderError(
                 f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
                 f"{self.tool} did not write; nothing written: move them away or choose another folder"

@@ -214,3 +214,8 @@ def test_first_few_names_a_few_of_many_and_counts_the_rest() -> None:
     assert first_few([]) == "" and first_few(["a"]) == "a"
     assert first_few(list("abcdefg")) == "a, b, c, d, e and 2 more"
     assert first_few(list("abc"), 2) == "a, b and 1 more" and first_few(list("abc"), 3) == "a, b, c"
+    rendered: list[str] = []
+    assert (
+        first_few(["a\x1b[31m", "b", "c"], 1, lambda i: rendered.append(i) or printable(i)) == "a\\x1b[31m and 2 more"
+    )
+    assert rendered == ["a\x1b[31m"]  # only the shown ones are rendered

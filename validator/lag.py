@@ -31,10 +31,10 @@ AVERAGE_JUDGED_MIN_S = 2.0
 # averages: a reading at t averages the 1 s up to t - lag (update lag up to 1 s), so over a d-s window
 # the readings of its first lag + 1 s reach before it, lag + 1/2 s of the mean's weight in all: at most
 # AVERAGE_REACH_S / d, where the board drew at most its limit (the limiter holds the 1-s average at it);
-# the rest lies inside, where the sampler's peak bounds it. The peak is the highest of the window's samples, not of the
-# power: 5 % for what falls between them. The real files' 2,758 trials reach at most 0.874 x that
-# ceiling with a 1-s reach, less with 1.5 s (0.978 x the peak alone for trials of 2 s or more); a 1-s
-# average raised by half passed the range above where the power before ran hotter.
+# the rest lies inside, where the sampler's peak bounds it. The peak is the highest of the window's
+# samples, not of the power: 5 % for what falls between them. The real files' 2,758 trials reach at most
+# 0.874 x that ceiling with a 1-s reach, less with 1.5 s (0.978 x the peak alone for trials of 2 s or
+# more); a 1-s average raised by half passed the range above where the power before ran hotter.
 AVERAGE_REACH_S = 1.5  # lag (at most 1 s) + half the 1-s window (review of mutfuzz: 1.0 left out the lag)
 AVERAGE_PEAK_SLACK = 1.05
 
