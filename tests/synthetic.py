@@ -88,7 +88,9 @@ def _trial(
         "sm_clock_mhz_mean": 1980.0,
         "mem_clock_mhz_mean": 2619.0,
         "throttle_reasons": [],
-        "host": {"cpu_load_1m": 1.0 + rng.random(), "cpu_steal_pct": 0.0},  # in_nvml_units steps it
+        # a load average of one busy process, wandering as little as the kernel's 1-minute average can
+        # between trials seconds apart (validator/loadavg.py); in_nvml_units puts it on the kernel's steps
+        "host": {"cpu_load_1m": 1.0 + 0.05 * rng.random(), "cpu_steal_pct": 0.0},
     }
     in_nvml_units(trial)  # the clocks' and the 1-s average's means, as the sampler takes them
     return trial

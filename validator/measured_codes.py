@@ -123,7 +123,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error("physics.temperature", "temperature outside 10-100 C or not whole degrees", "check the sensor readings"),
     error(
         "physics.host_load",
-        "host load average off the kernel's steps of 1/2048 and /proc/loadavg's hundredths",
+        "host load average off the kernel's steps of 1/2048 and /proc/loadavg's hundredths, or falling faster "
+        "between two trials than the kernel's 1-minute average decays (1884/2048 every 5 s)",
         "record the load average as os.getloadavg() gives it (eco-collect does); never edit trials by hand",
     ),
     error(

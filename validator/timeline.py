@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ecocompute.domain import Submission
 
-from . import groups
+from . import groups, loadavg
 from .contract import parse_utc
 from .findings import Finding, make
 
@@ -56,7 +56,13 @@ def check(sub: Submission, file: str) -> list[Finding]:
                     )
                 )
     spans = _spans(sub)  # sorted once for both rules that read them
-    return out + _idle_windows(sub, file, spans) + _overlap(sub, file, spans) + groups.check(sub, file, spans)
+    return (
+        out
+        + _idle_windows(sub, file, spans)
+        + _overlap(sub, file, spans)
+        + groups.check(sub, file, spans)
+        + loadavg.check(sub, file, spans, sub.session.wall_s + CLOCK_SLACK_S)
+    )
 
 
 def _idle_windows(
