@@ -1,0 +1,137 @@
+"""Versions nobody could have installed by the file's date: a Python 3.99, transformers 99.0.0, a driver
+999 or CUDA 99.0 in a file of 2026 (attacks v10 and v14) was not measured as stated.
+
+No version merely newer than this table knows is refused: only one beyond every release that could have
+come out between the table's date and the file's (created_at, which provenance.created_at keeps from the
+future). For each package, the newest major seen on TABLE_DATE, and at most one new major a year after
+it, and one more; for Python, PEP 602's yearly release of a minor version (each October, its alphas
+from the October before), and one more; for the driver, its branch, which NVIDIA has raised by about
+25 a year (410 in September 2018, 580 in August 2025), allowed 100 a year and 100 more.
+
+What was seen on TABLE_DATE: the lent H100 and H200 machines' files (driver 580.159.04, CUDA 13.0,
+torch 2.11.0, transformers 5.17.0, accelerate 1.15.0, bitsandbytes 0.50.2), the package index that
+.ci/run installed from (torch 2.13.0, transformers 5.24.0, tokenizers 0.23.3, huggingface_hub 2.4.0,
+nvidia-ml-py 13.615.71: bindings for a driver branch 615 may exist, inside the branch's yearly margin) and
+Python 3.14.0 (released 2025-10-07). Risk: CPython changing its numbering (PEP 2026's calendar versions, 3.26
+in 2026, were rejected); a patch release (3.12.99) is not judged. tests/test_validator_unreleased.py keeps every real file inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from packaging.version import InvalidVersion, Version
+
+from ecocompute.domain import Submission
+
+from .contract import parse_utc
+from .findings import Finding, make
+
+TABLE_DATE = date(2026, 11, 24)
+NEWEST_MAJOR = {
+    "torch": 2,
+    "transformers": 5,
+    "tokenizers": 0,
+    "accelerate": 1,
+    "bitsandbytes": 0,
+    "huggingface_hub": 2,
+    "nvidia_ml_py": 13,
+}
+NEWEST_CUDA_MAJOR = 13  # of torch_cuda, the CUDA driver (libcuda) and NVML's leading number
+NEWEST_BRANCH = 580  # the lent machines' 580.159.04
+BRANCHES_A_YEAR = 100
+# PEP 602: Python 3.14.0 on 2025-10-07, then one minor each October; 3.(N+1)'s alphas begin with 3.N.
+PYTHON_MINOR, PYTHON_RELEASED = 14, date(2025, 10, 7)
+_WHAT = "/environment"
+
+
+def _years_since(then: date, day: date) -> int:
+    """Whole years from ``then`` to ``day`` (0 before it)."""
+    if day <= then:
+        return 0
+    return day.year - then.year - ((day.month, day.day) < (then.month, then.day))
+
+
+def _leading(value: object, at: int = 0) -> int | None:
+    """The ``at``-th dot-separated number of a version ('580' of '580.159.04'), or None where it is no
+    number (provenance.unpinned_version judges the spelling)."""
+    if not isinstance(value, str):
+        return None
+    parts = value.split(".")
+    part = parts[at] if at < len(parts) else ""
+    return int(part) if 0 < len(part) <= 9 and part.isascii() and part.isdigit() else None
+
+
+Problem = tuple[str, object, str]  # (pointer below /environment, the value, why it cannot be)
+
+
+def check(sub: Submission, file: str) -> list[Finding]:
+    day = parse_utc(sub.created_at).date()
+    software, driver = sub.environment.software, sub.environment.driver
+    problems = _packages(software, day) + _cuda_and_driver(software, driver, day) + _python(software.get("python"), day)
+    return [
+        make(
+            "provenance.unreleased_version",
+            file,
+            f"{_WHAT}/{pointer}",
+            f"{pointer.rsplit('/', 1)[-1]} {value!r} on {day:%Y-%m-%d}: {why}",
+        )
+        for pointer, value, why in problems
+    ]
+
+
+def _packages(software: Mapping[str, str], day: date) -> list[Problem]:
+    years, out = _years_since(TABLE_DATE, day), []
+    for key, newest in NEWEST_MAJOR.items():
+        found = _leading(software.get(key))
+        if found is not None and found > newest + 1 + years:
+            why = f"its newest major on {TABLE_DATE} was {newest}; none after {newest + 1 + years} can be out by then"
+            out.append((f"software/{key}", software.get(key), why))
+    return out
+
+
+def _cuda_and_driver(software: Mapping[str, str], driver: Mapping[str, str], day: date) -> list[Problem]:
+    years, out = _years_since(TABLE_DATE, day), []
+    cuda_limit = NEWEST_CUDA_MAJOR + 1 + years
+    for pointer, value in (
+        ("software/torch_cuda", software.get("torch_cuda")),
+        ("driver/cuda_driver_version", driver.get("cuda_driver_version")),
+        ("driver/nvml_version", driver.get("nvml_version")),
+    ):
+        found = _leading(value)
+        if found is not None and found > cuda_limit:
+            why = (
+                f"it names CUDA {found}, but CUDA's newest major on {TABLE_DATE} was {NEWEST_CUDA_MAJOR}; none after "
+                f"{cuda_limit} can be out by then"
+            )
+            out.append((pointer, value, why))
+    branch_limit = NEWEST_BRANCH + BRANCHES_A_YEAR * (1 + years)
+    for pointer, value, at in (
+        ("driver/driver_version", driver.get("driver_version"), 0),
+        ("driver/nvml_version", driver.get("nvml_version"), 1),
+    ):
+        found = _leading(value, at)
+        if found is not None and found > branch_limit:
+            why = (
+                f"it names driver branch {found}, but the newest seen on {TABLE_DATE} was {NEWEST_BRANCH} (NVIDIA "
+                f"raises it by about 25 a year); none after {branch_limit} can be out by then"
+            )
+            out.append((pointer, value, why))
+    return out
+
+
+def _python(value: str | None, day: date) -> list[Problem]:
+    try:
+        python = Version(value) if value and len(value) <= 64 else None
+    except InvalidVersion:
+        return []  # provenance.unpinned_version judges the spelling
+    # the alphas of the minor after the newest released, and one more
+    limit = (3, PYTHON_MINOR + 1 + _years_since(PYTHON_RELEASED, day) + 1)
+    if python is None or python.release[:2] <= limit:
+        return []
+    why = (
+        f"Python releases one minor version a year (PEP 602: 3.{PYTHON_MINOR} in {PYTHON_RELEASED:%B %Y}); nothing "
+        f"after {limit[0]}.{limit[1]} can be out by then"
+    )
+    return [("software/python", value, why)]
