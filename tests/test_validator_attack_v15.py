@@ -32,12 +32,23 @@ def _driver_codes(doc: dict[str, Any], driver: str, nvml: str) -> list[str]:
         ("537.13", "12.535.104.05", False),
         ("580.159", "13.580.159", False),  # a driver of two fields
         ("580.159.04", "13.0", False),  # an NVML without a driver number: its own warning alone
+        # an NVML written without its CUDA major is the driver itself (review 27: read as driver '104.05')
+        ("535.104.05", "535.104.05", False),
+        ("535.104.05", "510.47.03", True),
     ],
 )
 def test_the_boards_floor_holds_whatever_nvml_says(
     valid_doc: dict[str, Any], driver: str, nvml: str, rejected: bool
 ) -> None:
     assert ("provenance.driver_cuda" in _driver_codes(valid_doc, driver, nvml)) is rejected
+
+
+def test_an_nvml_without_its_cuda_major_is_read_as_the_driver_it_names(valid_doc: dict[str, Any]) -> None:
+    sub = domain.parse(valid_doc)
+    recorded = {"driver_version": "535.104.05", "nvml_version": "510.47.03", "cuda_driver_version": "12.2"}
+    env = replace(sub.environment, driver=recorded)
+    [floor] = [f for f in versions.check(replace(sub, environment=env), "f.json") if f.code == "provenance.driver_cuda"]
+    assert "(driver '510.47.03')" in floor.message and "'47.03'" not in floor.message
 
 
 def test_a_tok_s_underflowing_per_sequence_is_no_yardstick(valid_doc: dict[str, Any]) -> None:

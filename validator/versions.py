@@ -133,8 +133,11 @@ def _before_the_board(sub: Submission, file: str) -> list[Finding]:
     recorded = env.driver.get("driver_version") or ""
     nvml = env.driver.get("nvml_version") or ""
     fields = nvml.split(".")
-    # NVML's driver: what follows its CUDA major, where that reads as a driver version (580.159[.04])
-    named = ".".join(fields[1:]) if len(fields) >= 3 else ""
+    # NVML's driver: what follows its CUDA major, where that reads as a driver version (580.159[.04]); a
+    # first field of three digits or more is no CUDA major but the driver itself, written without it
+    # (review 27: '535.104.05' was read as driver '104.05')
+    branch_first = len(fields[0]) >= 3 and fields[0].isascii() and fields[0].isdigit()
+    named = nvml if branch_first else ".".join(fields[1:]) if len(fields) >= 3 else ""
     for where, version in (("driver_version", recorded), ("nvml_version", named)):
         branch = major(version)
         if branch is not None and branch < first:
