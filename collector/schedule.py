@@ -324,5 +324,9 @@ class Schedule:
                 notes=tuple(notes + result.notes), stopped_by=result.stopped_by, **common,
             )  # fmt: skip
             s.events.config_done(c.label(entry.engine_name), m, result.elapsed_s)
+        # A closed configuration lets its engine go: the runner holds it, and it the model, which a run
+        # measuring one precision after another must free before the next loads (a 32B's fp16 weights
+        # left int8-pure no room on an H100: skipped, out of memory while loading).
+        entry.runner = None
         s.checkpoint.add(c.key, m.to_dict())
         return m

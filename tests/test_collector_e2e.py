@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import chain, repeat
@@ -458,3 +459,26 @@ def test_an_out_dir_no_file_can_be_written_into_is_refused_before_measuring(
     with pytest.raises(CollectError, match=r"^--out-dir .* not a folder; nothing measured"):
         collect(_request(tmp_path, tiny_config, out_dir=tmp_path / out_dir), hooks=_hooks(board))
     assert board.time.now() == 1000.0 and not (tmp_path / "repo" / ".eco-collect").exists()  # not a second spent
+
+
+def test_one_after_another_a_measured_model_is_freed_before_the_next_loads(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured one after another (the precisions do not fit the board together), a precision's model is
+    gone when the next one loads: the runners of its measured rows held it through their engines, so on
+    an H100 the 32B's int8-pure found the fp16 weights still there and was skipped, out of memory while
+    loading (session 24)."""
+    held: list[weakref.ref[Any]] = []
+    alive_when_loading: list[int] = []
+    real_load = ModelSource.load
+
+    def load(self: ModelSource, precision: str) -> Any:
+        alive_when_loading.append(sum(ref() is not None for ref in held))
+        loaded = real_load(self, precision)
+        held.append(weakref.ref(loaded.model))
+        return loaded
+
+    monkeypatch.setattr(ModelSource, "load", load)
+    _, doc = collect(_request(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks())
+    assert [m["status"] for m in doc["measurements"]] == ["ok"] * 4
+    assert alive_when_loading == [0, 0]
