@@ -49,24 +49,30 @@ def window_bias(
     the configuration after a hungrier one always reads high: one sign, not cancelling (the real
     files' own 1-s averages put six honest files 5-14 % off). Such a trial is allowed 1 s of the
     difference between its power and the power before it (``before_w``: the trial just before in time,
-    or idle after a pause); honest files use at most 0.43 of it, fabrications relabelled as the
-    fallback 6.9-8.1. A trial whose time is not recorded (older schemas) leaves the window unjudged."""
+    or idle after a pause), on that difference's side only: the lag pulls the reading towards the power
+    before, so after a lower power the sampled power reads low and the counter lies above power x
+    duration, after a higher one below. Honest files use at most 0.43 of it (each trial's own 1-s
+    average read as the fallback: every real window off by more than 5 % lies on the lag's side),
+    fabrications relabelled as the fallback 6.9-8.1; a counter lowered under a reading that trailed a
+    lower power used the other side's allowance (attack v16). A trial whose time is not recorded (older
+    schemas) leaves the window unjudged."""
     window = [(j, t) for j, t in enumerate(trials) if t.role == "measured"]
-    allowed_j = 0.0
+    above_j = below_j = 0.0  # the lag's allowance for a counter above power x duration, and below it
     for j, t in window:
         if (t.power_reading or protocol_reading) != INSTANT_READING:
             if j not in before_w:
                 return []
-            allowed_j += AVERAGED_READING_LAG_S * abs(t.power_avg_w - before_w[j])
+            above_j += AVERAGED_READING_LAG_S * max(0.0, t.power_avg_w - before_w[j])
+            below_j += AVERAGED_READING_LAG_S * max(0.0, before_w[j] - t.power_avg_w)
     energy_j = sum(t.energy_j for _, t in window)
     expected_j = sum(t.power_avg_w * t.duration_s for _, t in window)
-    allowed_j += WINDOW_ENERGY_BIAS * energy_j
+    allowed_j = WINDOW_ENERGY_BIAS * energy_j + (above_j if energy_j > expected_j else below_j)
     if energy_j <= 0 or abs(energy_j - expected_j) <= allowed_j:
         return []  # no window, or no energy (physics.energy_power names that)
     lag = (
         f" plus {allowed_j - WINDOW_ENERGY_BIAS * energy_j:.1f} J for the 1-s average's lag"
         if allowed_j > WINDOW_ENERGY_BIAS * energy_j
-        else ""
+        else (" (the 1-s average's lag reads towards the power before: not this side)" if above_j or below_j else "")
     )
     return [
         make(
