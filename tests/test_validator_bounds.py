@@ -104,6 +104,8 @@ def _window_codes(doc: dict[str, Any], powers: list[float]) -> list[str]:
         ([250.0, 250.5, 251.0, 251.5, 252.0], True),  # exact steps
         ([251.0, 250.0, 252.0, 250.5, 251.5], True),  # the same steps, shuffled
         ([250.0, 250.5, 251.0, 251.5, 252.1], False),
+        ([250.0, 250.5, 251.1, 251.5, 252.0], False),  # the second step differs (the early way out)
+        ([250.0, 250.5, 251.0000000001, 251.5, 252.0], True),  # steps alike within 1e-9 of the scale
     ],
 )
 def test_trials_too_regular_to_be_measured(valid_doc: dict[str, Any], powers: list[float], rejected: bool) -> None:

