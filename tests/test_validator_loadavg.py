@@ -129,3 +129,22 @@ def test_readings_the_kernel_gives_always_pass(
         t["host"]["cpu_load_1m"] = _proc_loadavg(load) if hundredths else load / 2048
     sub = domain.parse(doc)
     assert loadavg.check(sub, "x.json", timeline._spans(sub), sub.session.wall_s) == []
+
+
+def test_a_fall_cut_into_steps_each_inside_its_pair_is_judged_whole() -> None:
+    """Each reading a hundredth above the least its pair allows (three updates and a rounding in ~4 s)
+    took the load from 8 to 0.2 in 40 s, where the kernel keeps 8 x 0.92^10 of it (review 28)."""
+    doc = copy.deepcopy(BASE)
+    timed, load = _timed(doc), 8.0
+    for n, t in enumerate(timed):
+        if n:
+            end = timed[n - 1]["started_at_s"] + timed[n - 1]["duration_s"]
+            read_by = timed[n + 1]["started_at_s"] if n + 1 < len(timed) else doc["session"]["wall_s"]
+            load = max(0.0, round(loadavg.least_after(load, read_by - end) + 0.01, 2))
+        t["host"]["cpu_load_1m"] = load
+    sub = domain.parse(doc)
+    assert loadavg.check(sub, "x.json", timeline._spans(sub)[:2], sub.session.wall_s) == []  # one pair passes
+    found = _codes(doc)
+    assert found and found[0] == ("physics.host_load", _pointer(doc, 2))
+    [first] = [f for f in check_data(doc, "x.json").findings if f.code == "physics.host_load"][:1]
+    assert "after 8.00 (trial 0 of /measurements/" in first.message
