@@ -117,7 +117,26 @@ def test_years_are_whole_and_never_negative() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=40), st.integers(0, 3))
-def test_any_text_reads_as_a_number_or_none(value: str, at: int) -> None:
-    found = unreleased._leading(value, at)
+@given(st.text(max_size=40))
+def test_any_text_reads_as_a_number_or_none(value: str) -> None:
+    found = unreleased._leading(value)
     assert found is None or (isinstance(found, int) and found >= 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("torch", "9999999999.0"), ("transformers", "1" + "0" * 5000 + ".0"), ("python", "3.99999999999")],
+)
+def test_ten_digits_and_more_are_no_way_past(key: str, value: str) -> None:
+    """A major of ten digits read as no number passed (review 28: torch '9999999999.0')."""
+    assert _judged(_with("software", key, value)) == [f"/environment/software/{key}"]
+
+
+def test_an_nvml_without_its_cuda_major_is_judged_as_the_driver_it_names() -> None:
+    """'535.104.05' names driver 535 (versions.nvml_driver, review 27), not CUDA 535 (review 28)."""
+    doc = copy.deepcopy(BASE)
+    doc["environment"]["driver"].update(driver_version="580.159.04", nvml_version="580.159.04")
+    assert _judged(doc) == []
+    doc["environment"]["driver"].update(nvml_version="999.1.1")
+    [finding] = unreleased.check(domain.parse(doc), "x.json")
+    assert finding.pointer == "/environment/driver/nvml_version" and "driver branch 999" in finding.message

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from ecocompute.domain import Submission
 
+from . import versions
 from .contract import parse_utc
 from .findings import Finding, make
 
@@ -53,14 +54,16 @@ def _years_since(then: date, day: date) -> int:
     return day.year - then.year - ((day.month, day.day) < (then.month, then.day))
 
 
-def _leading(value: object, at: int = 0) -> int | None:
-    """The ``at``-th dot-separated number of a version ('580' of '580.159.04'), or None where it is no
+def _leading(value: object) -> int | None:
+    """The leading dot-separated number of a version ('580' of '580.159.04'), or None where it is no
     number (provenance.unpinned_version judges the spelling)."""
     if not isinstance(value, str):
         return None
-    parts = value.split(".")
-    part = parts[at] if at < len(parts) else ""
-    return int(part) if 0 < len(part) <= 9 and part.isascii() and part.isdigit() else None
+    part = value.split(".", 1)[0]
+    if not (part and part.isascii() and part.isdigit()):
+        return None
+    # ten digits and more are beyond every limit here (int() of thousands would raise): not passed over
+    return int(part) if len(part) <= 9 else 10**9
 
 
 Problem = tuple[str, object, str]  # (pointer below /environment, the value, why it cannot be)
@@ -94,10 +97,13 @@ def _packages(software: Mapping[str, str], day: date) -> list[Problem]:
 def _cuda_and_driver(software: Mapping[str, str], driver: Mapping[str, str], day: date) -> list[Problem]:
     years, out = _years_since(TABLE_DATE, day), []
     cuda_limit = NEWEST_CUDA_MAJOR + 1 + years
+    nvml = driver.get("nvml_version")
+    # an NVML written without its CUDA major names the driver alone (versions.nvml_driver, review 27)
+    nvml_cuda = nvml if isinstance(nvml, str) and versions.nvml_cuda_first(nvml) else None
     for pointer, value in (
         ("software/torch_cuda", software.get("torch_cuda")),
         ("driver/cuda_driver_version", driver.get("cuda_driver_version")),
-        ("driver/nvml_version", driver.get("nvml_version")),
+        ("driver/nvml_version", nvml_cuda),
     ):
         found = _leading(value)
         if found is not None and found > cuda_limit:
@@ -107,11 +113,11 @@ def _cuda_and_driver(software: Mapping[str, str], driver: Mapping[str, str], day
             )
             out.append((pointer, value, why))
     branch_limit = NEWEST_BRANCH + BRANCHES_A_YEAR * (1 + years)
-    for pointer, value, at in (
-        ("driver/driver_version", driver.get("driver_version"), 0),
-        ("driver/nvml_version", driver.get("nvml_version"), 1),
+    for pointer, value, named in (
+        ("driver/driver_version", driver.get("driver_version"), driver.get("driver_version")),
+        ("driver/nvml_version", nvml, versions.nvml_driver(nvml) if isinstance(nvml, str) else None),
     ):
-        found = _leading(value, at)
+        found = _leading(named)
         if found is not None and found > branch_limit:
             why = (
                 f"it names driver branch {found}, but the newest seen on {TABLE_DATE} was {NEWEST_BRANCH} (NVIDIA "

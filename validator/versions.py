@@ -132,12 +132,7 @@ def _before_the_board(sub: Submission, file: str) -> list[Finding]:
         return []
     recorded = env.driver.get("driver_version") or ""
     nvml = env.driver.get("nvml_version") or ""
-    fields = nvml.split(".")
-    # NVML's driver: what follows its CUDA major, where that reads as a driver version (580.159[.04]); a
-    # first field of three digits or more is no CUDA major but the driver itself, written without it
-    # (review 27: '535.104.05' was read as driver '104.05')
-    branch_first = len(fields[0]) >= 3 and fields[0].isascii() and fields[0].isdigit()
-    named = nvml if branch_first else ".".join(fields[1:]) if len(fields) >= 3 else ""
+    named = nvml_driver(nvml)
     for where, version in (("driver_version", recorded), ("nvml_version", named)):
         branch = major(version)
         if branch is not None and branch < first:
@@ -152,6 +147,20 @@ def _before_the_board(sub: Submission, file: str) -> list[Finding]:
                 )
             ]
     return []
+
+
+def nvml_cuda_first(nvml: str) -> bool:
+    """Whether NVML's version opens with its CUDA major ('13.580.159.04'): a first field of three digits
+    or more is no CUDA major but the driver itself, written without it ('535.104.05', review 27)."""
+    head = nvml.split(".", 1)[0]
+    return not (len(head) >= 3 and head.isascii() and head.isdigit())
+
+
+def nvml_driver(nvml: str) -> str:
+    """The driver NVML's version names: what follows its CUDA major, where that reads as a driver version
+    (580.159[.04]), or the whole where it is written without one; '' where it names none ('13.0')."""
+    fields = nvml.split(".")
+    return nvml if not nvml_cuda_first(nvml) else ".".join(fields[1:]) if len(fields) >= 3 else ""
 
 
 def major(version: str | None) -> int | None:
