@@ -12,8 +12,9 @@ What was seen on TABLE_DATE: the lent H100 and H200 machines' files (driver 580.
 torch 2.11.0, transformers 5.17.0, accelerate 1.15.0, bitsandbytes 0.50.2), the package index that
 .ci/run installed from (torch 2.13.0, transformers 5.24.0, tokenizers 0.23.3, huggingface_hub 2.4.0,
 nvidia-ml-py 13.615.71: bindings for a driver branch 615 may exist, inside the branch's yearly margin) and
-Python 3.14.0 (released 2025-10-07). Risk: CPython changing its numbering (PEP 2026's calendar versions, 3.26
-in 2026, were rejected); a patch release (3.12.99) is not judged. tests/test_validator_unreleased.py keeps every real file inside.
+Python 3.14.0 (released 2025-10-07). Risk: CPython changing its numbering (PEP 2026's calendar versions,
+3.26 in 2026, were rejected); a patch release (3.12.99) is not judged. tests/test_validator_unreleased.py
+keeps every real file inside.
 """
 
 from __future__ import annotations
