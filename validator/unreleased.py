@@ -85,47 +85,55 @@ def check(sub: Submission, file: str) -> list[Finding]:
     ]
 
 
+def _beyond(pointer: str, value: object, named: object, limit: int, what: tuple[str, str]) -> list[Problem]:
+    """The one rule of every number here: the leading number of ``named`` (the part of ``value`` that
+    names it) above ``limit``; ``what``: the number's name, and what was seen on TABLE_DATE."""
+    found = _leading(named)
+    if found is None or found <= limit:
+        return []
+    name, newest = what
+    return [(pointer, value, f"it names {name} {found}, but {newest}; none after {limit} can be out by then")]
+
+
 def _packages(software: Mapping[str, str], day: date) -> list[Problem]:
-    years, out = _years_since(TABLE_DATE, day), []
-    for key, newest in NEWEST_MAJOR.items():
-        found = _leading(software.get(key))
-        if found is not None and found > newest + 1 + years:
-            why = f"its newest major on {TABLE_DATE} was {newest}; none after {newest + 1 + years} can be out by then"
-            out.append((f"software/{key}", software.get(key), why))
-    return out
+    years = _years_since(TABLE_DATE, day)
+    return [
+        problem
+        for key, newest in NEWEST_MAJOR.items()
+        for problem in _beyond(
+            f"software/{key}",
+            software.get(key),
+            software.get(key),
+            newest + 1 + years,
+            ("major", f"its newest on {TABLE_DATE} was {newest}"),
+        )
+    ]
 
 
 def _cuda_and_driver(software: Mapping[str, str], driver: Mapping[str, str], day: date) -> list[Problem]:
-    years, out = _years_since(TABLE_DATE, day), []
-    cuda_limit = NEWEST_CUDA_MAJOR + 1 + years
+    years = _years_since(TABLE_DATE, day)
     nvml = driver.get("nvml_version")
     # an NVML written without its CUDA major names the driver alone (versions.nvml_driver, review 27)
     nvml_cuda = nvml if isinstance(nvml, str) and versions.nvml_cuda_first(nvml) else None
-    for pointer, value in (
-        ("software/torch_cuda", software.get("torch_cuda")),
-        ("driver/cuda_driver_version", driver.get("cuda_driver_version")),
-        ("driver/nvml_version", nvml_cuda),
-    ):
-        found = _leading(value)
-        if found is not None and found > cuda_limit:
-            why = (
-                f"it names CUDA {found}, but CUDA's newest major on {TABLE_DATE} was {NEWEST_CUDA_MAJOR}; none after "
-                f"{cuda_limit} can be out by then"
-            )
-            out.append((pointer, value, why))
-    branch_limit = NEWEST_BRANCH + BRANCHES_A_YEAR * (1 + years)
-    for pointer, value, named in (
-        ("driver/driver_version", driver.get("driver_version"), driver.get("driver_version")),
-        ("driver/nvml_version", nvml, versions.nvml_driver(nvml) if isinstance(nvml, str) else None),
-    ):
-        found = _leading(named)
-        if found is not None and found > branch_limit:
-            why = (
-                f"it names driver branch {found}, but the newest seen on {TABLE_DATE} was {NEWEST_BRANCH} (NVIDIA "
-                f"raises it by about 25 a year); none after {branch_limit} can be out by then"
-            )
-            out.append((pointer, value, why))
-    return out
+    nvml_branch = versions.nvml_driver(nvml) if isinstance(nvml, str) else None
+    cuda = ("CUDA", f"CUDA's newest major on {TABLE_DATE} was {NEWEST_CUDA_MAJOR}")
+    branch = ("driver branch", f"the newest seen on {TABLE_DATE} was {NEWEST_BRANCH} (NVIDIA raises it by ~25 a year)")
+    cuda_limit, branch_limit = NEWEST_CUDA_MAJOR + 1 + years, NEWEST_BRANCH + BRANCHES_A_YEAR * (1 + years)
+    return (
+        _beyond("software/torch_cuda", software.get("torch_cuda"), software.get("torch_cuda"), cuda_limit, cuda)
+        + _beyond(
+            "driver/cuda_driver_version",
+            driver.get("cuda_driver_version"),
+            driver.get("cuda_driver_version"),
+            cuda_limit,
+            cuda,
+        )
+        + _beyond("driver/nvml_version", nvml, nvml_cuda, cuda_limit, cuda)
+        + _beyond(
+            "driver/driver_version", driver.get("driver_version"), driver.get("driver_version"), branch_limit, branch
+        )
+        + _beyond("driver/nvml_version", nvml, nvml_branch, branch_limit, branch)
+    )
 
 
 def _python(value: str | None, day: date) -> list[Problem]:
