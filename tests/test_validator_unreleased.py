@@ -140,3 +140,20 @@ def test_an_nvml_without_its_cuda_major_is_judged_as_the_driver_it_names() -> No
     doc["environment"]["driver"].update(nvml_version="999.1.1")
     [finding] = unreleased.check(domain.parse(doc), "x.json")
     assert finding.pointer == "/environment/driver/nvml_version" and "driver branch 999" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("python", "codes"),
+    [
+        ("3.12.3+", set()),  # CPython built past its release tag (a distribution's development series)
+        ("3.99.0+", {CODE}),
+        ("3.8.10+", {"provenance.software_versions"}),
+        ("3.12.3++", {"provenance.unpinned_version"}),
+        ("3.12.+", {"provenance.unpinned_version"}),
+        ("+", {"provenance.unpinned_version"}),
+    ],
+)
+def test_a_python_built_past_its_release_tag_is_judged_as_that_release(python: str, codes: set[str]) -> None:
+    # review 28: eco-collect records platform.python_version() as it is, and '3.12.3+' was refused as unpinned
+    found = {f.code for f in check_data(_with("software", "python", python), "x.json").findings}
+    assert found == codes

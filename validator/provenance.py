@@ -53,6 +53,13 @@ def version_problem(value: str) -> str | None:
     return None
 
 
+def python_release(value: str | None) -> str | None:
+    """A recorded Python version as its release: CPython built from a branch past its release tag (a
+    distribution's development series, Debian's for one) reports the tag and a '+' (PY_VERSION "3.12.3+"),
+    which platform.python_version() returns and eco-collect records as it is (review 28)."""
+    return value[:-1] if value and value.endswith("+") and value[-2:-1].isdigit() else value
+
+
 def _is_placeholder(value: str) -> bool:
     return value.strip().lower() in _PLACEHOLDERS or "not recorded" in value.lower()
 
@@ -69,7 +76,7 @@ def check(
     env = sub.environment
     for section, recorded in (("software", env.software), ("driver", env.driver)):
         for key, value in sorted(recorded.items()):
-            problem = version_problem(value)
+            problem = version_problem(python_release(value) if (section, key) == ("software", "python") else value)
             if problem:
                 findings.append(
                     make("provenance.unpinned_version", file, f"/environment/{section}/{key}", f"{key}: {problem}")

@@ -137,8 +137,11 @@ def _cuda_and_driver(software: Mapping[str, str], driver: Mapping[str, str], day
 
 
 def _python(value: str | None, day: date) -> list[Problem]:
+    from .provenance import python_release  # provenance imports this module
+
+    release = python_release(value)
     try:
-        python = Version(value) if value and len(value) <= 64 else None
+        python = Version(release) if release and len(release) <= 64 else None
     except InvalidVersion:
         return []  # provenance.unpinned_version judges the spelling
     # the alphas of the minor after the newest released, and one more

@@ -275,8 +275,10 @@ def _software(sub: Submission, file: str) -> list[Finding]:
     """A Python or a package older than eco-collect runs on, a torch older than any built for the CUDA
     torch_cuda names, and a torch wheel whose local label (``+cu130``, ``+cpu``)
     names another CUDA than the one torch reported it was built with, or none."""
+    from .provenance import python_release
+
     software, out = sub.environment.software, []
-    python = _parsed(software.get("python"))
+    python = _parsed(python_release(software.get("python")))
     if python is not None and python.release[:2] < MIN_PYTHON.release[:2]:  # 3.10.0rc2 is a 3.10
         out.append(
             make(
