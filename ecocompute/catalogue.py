@@ -129,6 +129,12 @@ class Precision:
     def four_bit(self) -> bool:
         return bool(self.bnb and self.bnb.get("load_in_4bit"))
 
+    @property
+    def eight_bit(self) -> bool:
+        """bitsandbytes' 8-bit load: its matmuls run on int8 tensor cores (4-bit ones dequantise to the
+        torch dtype and multiply there)."""
+        return bool(self.bnb and self.bnb.get("load_in_8bit"))
+
     def bnb_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for transformers.BitsAndBytesConfig (4-bit compute in the torch dtype)."""
         if self.bnb is None:

@@ -257,6 +257,8 @@ def _broken(tmp_path: Path, table: str, edit: object) -> Path:
         ("gpus.json", lambda d: d["gpus"][0].update(memory_mib="16 GB"), "memory_mib"),
         ("gpus.json", lambda d: d["gpus"][0].update(idle_w=[50, 10]), "idle lo"),
         ("gpus.json", lambda d: d["gpus"][0].update(boost_clock_mhz="2 GHz"), "boost_clock_mhz"),
+        ("gpus.json", lambda d: d["gpus"][0].update(tensor_fp16_tflops="989"), "tensor_fp16_tflops"),
+        ("gpus.json", lambda d: d["gpus"][0].update(tensor_int8_tops=0), "tensor_int8_tops"),
         ("gpus.json", lambda d: d["gpus"][0].update(name="T4\u202e"), "name"),
         ("models.json", lambda d: d["models"][0].update(parameter_count=1), "hyper-parameters give"),
         ("models.json", lambda d: d["models"][0]["hyperparameters"].pop("hidden_size"), "incomplete"),

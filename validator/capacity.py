@@ -43,6 +43,34 @@ FLOOR_MIN_WEIGHT_BYTES = 128 * 2**20
 # which no decode step reaches (bitsandbytes' matmuls run far below peak).
 FLOP_ENERGY_FLOOR_J = 0.2e-12
 
+# A window's mean SM clock stays below the board's rated boost clock times this: GPU Boost runs desktop
+# boards 10-15 % above their rated boost, factory-overclocked partner boards add about 10 % more, and
+# data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
+# a desktop board overclocked by hand beyond 35 %.
+BOOST_CLOCK_FACTOR = 1.35
+# A data-centre board (gpus.json's data_centre) has no GPU Boost beyond its rating: NVIDIA rates its highest
+# SM clock (the H100 files read 1,952-1,980 MHz of 1,980, the H200's the same). 5 % covers a rating rounded
+# down. An H100 SXM file relabelled H100 NVL or H200 NVL (rated 1,785 MHz) passed at 1,980.
+# Risk: a data-centre board whose table boost is more than 5 % below its real maximum (fix the row).
+DATA_CENTRE_BOOST_FACTOR = 1.05
+# ... and no trial outruns one board's arithmetic. The work counted is a lower bound: 2 FLOPs a generated
+# token per parameter less the input embedding (a lookup; taken off even where it is tied and the head
+# multiplies by it), 2 per parameter between embedding and head for every other prompt token, attention's own
+# FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak (gpus.json: NVIDIA's;
+# sparsity's 2x figures do not apply, no eco-collect engine prunes), fp16's, or int8's for bitsandbytes' 8-bit
+# matmuls, times the clock allowance physics.clocks grants, and 20 % more: NVIDIA rates those peaks at a
+# tensor clock below the boost clock gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL
+# boards' at about 1.55 of 1.785 GHz, +15.5 %). One board's peak however many hold the weights, as for the
+# bandwidth: the layers run one board after another. The real files reach at most 103 TFLOP/s, 0.09 of what
+# an H100 is allowed; the bandwidth roofline let batches of small models claim twice the board's arithmetic.
+# Risk: a table row that understates its board's peak (fix the row); speculative decoding (not an engine here).
+PEAK_CLOCK_MARGIN = 1.2
+
+
+def clock_factor(board: GpuSpec) -> float:
+    """How far above its rated boost clock the board's SM clock may run (physics.clocks)."""
+    return DATA_CENTRE_BOOST_FACTOR if board.data_centre else BOOST_CLOCK_FACTOR
+
 
 def gpus_used(m: Measurement, count: int) -> int:
     """GPUs the model's weights were spread over (1 when the placement is not recorded)."""
@@ -91,10 +119,52 @@ def check(sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base
                 )
             )
             break
+    out += _compute_roofline(sub, m, board, spec, base, file)
     if m.idle is not None:
         cached = read_bytes < FLOOR_MIN_WEIGHT_BYTES  # bytes an L2 cache could hold: no read floor
         out += _energy_floor(m, 0.0 if cached else read_bytes, spec, sub.protocol, base, file)
     return out
+
+
+def _compute_roofline(
+    sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str
+) -> list[Finding]:
+    """No trial's arithmetic (a lower bound on it) runs faster than one board's dense tensor peak allows."""
+    peaks = [(board.tensor_fp16_tflops, "fp16 TFLOP/s")]
+    if catalogue.PRECISIONS[m.precision].eight_bit:
+        peaks.append((board.tensor_int8_tops, "int8 TOP/s"))
+    peak_tflops, kind = max(((p, k) for p, k in peaks if p is not None), default=(None, ""))
+    embedding = _embedding_parameters(spec)
+    if peak_tflops is None or embedding is None:
+        return []  # a table without the column (a pull request branched before it), or without the sizes
+    allowed = PEAK_CLOCK_MARGIN * clock_factor(board) * peak_tflops * 1e12
+    per_generated = 2.0 * max(0, spec.active_parameter_count - embedding)
+    per_prompt = _prompt_flops_per_token(spec)
+    for j, t in enumerate(m.trials):
+        prompt_tokens = t.requests * m.batch_size * max(0, sub.protocol.prompt_tokens - 1)
+        flops = per_generated * t.generated_tokens + per_prompt * prompt_tokens
+        if flops > allowed * t.duration_s:
+            return [
+                make(
+                    "physics.compute_roofline",
+                    file,
+                    f"{base}/trials/{j}/duration_s",
+                    f"{flops / t.duration_s / 1e12:.1f} TFLOP/s: {t.generated_tokens} generated tokens of at least "
+                    f"{per_generated:.3g} FLOPs and {prompt_tokens} prompt tokens before them of {per_prompt:.3g} "
+                    f"({flops:.3g} FLOPs) in {t.duration_s:.3f} s, but one {board.name} peaks at {peak_tflops:g} dense "
+                    f"{kind} (allowed: x {PEAK_CLOCK_MARGIN} for the clock NVIDIA rates it at, x "
+                    f"{clock_factor(board)} above the rated boost: {allowed / 1e12:.1f}; {spec.id} in {m.precision})",
+                )
+            ]
+    return []
+
+
+def _embedding_parameters(spec: ModelSpec) -> int | None:
+    """The input embedding's parameters, vocabulary x hidden size (None where the table lacks them)."""
+    try:
+        return int(spec.hyperparameters["vocab_size"]) * int(spec.hyperparameters["hidden_size"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _mean_cached_tokens(spec: ModelSpec, protocol: Protocol) -> float:
@@ -118,12 +188,8 @@ def _prompt_flops_per_token(spec: ModelSpec) -> float:
     """FLOPs each prompt token but the last costs at least: 2 per parameter of the layers between the
     embedding and the output head (a lookup; logits only for the last position), so both are taken off
     whether or not they are tied. 0 where the table lacks the sizes: never more than the work done."""
-    hp = spec.hyperparameters
-    try:
-        embedding = int(hp["vocab_size"]) * int(hp["hidden_size"])
-    except (KeyError, TypeError, ValueError):
-        return 0.0
-    return 2.0 * max(0, spec.active_parameter_count - 2 * embedding)
+    embedding = _embedding_parameters(spec)
+    return 0.0 if embedding is None else 2.0 * max(0, spec.active_parameter_count - 2 * embedding)
 
 
 def _energy_floor(

@@ -21,16 +21,6 @@ MEMORY_FRACTION = (0.90, 1.0)
 # is not a reading. Risk: desktop boards with extreme transients read at the instant they happen.
 PEAK_FACTOR = 1.5
 POWER_LIMIT_SLACK_W = 1.0  # NVML reports limits in mW; partner boards round theirs
-# A window's mean SM clock stays below the board's rated boost clock times this: GPU Boost runs desktop
-# boards 10-15 % above their rated boost, factory-overclocked partner boards add about 10 % more, and
-# data-centre boards never exceed theirs (the H100 files read 1,965-1,980 MHz of a rated 1,980). Risk:
-# a desktop board overclocked by hand beyond 35 %.
-BOOST_CLOCK_FACTOR = 1.35
-# A data-centre board (gpus.json's data_centre) has no GPU Boost beyond its rating: NVIDIA rates its highest
-# SM clock (the H100 files read 1,952-1,980 MHz of 1,980, the H200's the same). 5 % covers a rating rounded
-# down. An H100 SXM file relabelled H100 NVL or H200 NVL (rated 1,785 MHz) passed at 1,980.
-# Risk: a data-centre board whose table boost is more than 5 % below its real maximum (fix the row).
-DATA_CENTRE_BOOST_FACTOR = 1.05
 # NVML's memory clock is the datasheet bandwidth over the bus at two transfers a clock (bandwidth x
 # 4,000 / bus bits MHz): the real files read 1.00 x it on the H100 SXM and 1.02 x on the H200, whose
 # datasheets round their bandwidth down; memory does not boost, but desktop GDDR6X/GDDR7 is overclocked
@@ -210,7 +200,7 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
             )
             break
     # a table without the column (a pull request branched before it) keeps the universal limits only
-    factor = DATA_CENTRE_BOOST_FACTOR if board.data_centre else BOOST_CLOCK_FACTOR
+    factor = capacity.clock_factor(board)
     ceiling_mhz = float("inf") if board.boost_clock_mhz is None else factor * board.boost_clock_mhz
     for j, t in enumerate(m.trials):
         if t.sm_clock_mhz_mean > ceiling_mhz:  # warm-ups too: no sample reads above the board's clocks

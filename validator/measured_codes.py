@@ -109,6 +109,12 @@ MEASURED_CODES: tuple[Code, ...] = (
         "check the token count and the GPU; a real decode step reads every weight and the batch's KV cache once",
     ),
     error(
+        "physics.compute_roofline",
+        "the tokens' arithmetic (2 FLOPs per parameter a token, embedding left out) faster than the board's dense "
+        "tensor peak",
+        "check the token count, the batch size and the GPU",
+    ),
+    error(
         "physics.energy_floor",
         "energy above idle below what reading the weights and KV cache once per decode step (20 pJ/byte), or the tokens' "
         "arithmetic (0.2 pJ per FLOP), costs",

@@ -61,6 +61,10 @@ class GpuSpec:
     # a data-centre board: its rated boost is its highest SM clock and nobody overclocks its memory (None:
     # not in the table, the desktop limits apply)
     data_centre: bool | None = None
+    # dense tensor-core peaks at the rated boost clock, the datasheet's (sparsity's 2x figures halved; None:
+    # not in the table, or no int8 tensor cores)
+    tensor_fp16_tflops: float | None = None
+    tensor_int8_tops: float | None = None
 
     @property
     def memory_clock_mhz(self) -> float | None:
@@ -186,6 +190,8 @@ def _gpu(index: int, raw: Any) -> GpuSpec:
         boost_clock_mhz=r.get("boost_clock_mhz", _number(100, 10_000), "a clock in MHz", optional=True),
         source=r.get("source", _text, "a citation"),
         data_centre=r.get("data_centre", lambda v: isinstance(v, bool), "true or false", optional=True),
+        tensor_fp16_tflops=r.get("tensor_fp16_tflops", _number(1, 1e6), "a dense peak in TFLOP/s", optional=True),
+        tensor_int8_tops=r.get("tensor_int8_tops", _number(1, 1e6), "a dense peak in TOP/s", optional=True),
     )
     if not spec.idle_w[0] < spec.idle_w[1] < spec.default_power_w <= spec.max_power_w:
         raise ReferenceError(f"{r.where}: expected idle lo < idle hi < default_power_w <= max_power_w")
