@@ -71,3 +71,21 @@ def test_fp32_rows_are_judged_against_tf32s_peak_half_of_fp16s(
     # speed is relative to fp16's allowance (an untied model: the count is the old one)
     assert _roofline(valid_doc, UNTIED, "fp32", speed) is rejected
     assert not _roofline(valid_doc, UNTIED, "fp16", 0.9)
+
+
+@pytest.mark.parametrize("python", ["V3.12.3+", " 3.12.3+", "3.12.\u0663+", "1!3.12.3+"])
+def test_an_unpinned_python_is_named_as_the_file_has_it(valid_doc: dict[str, Any], python: str) -> None:
+    # the release python_release judges is the version less its '+'; the message quoted that, not the file's value
+    from validator.check import check_data
+
+    valid_doc["environment"]["software"]["python"] = python
+    (finding,) = [f for f in check_data(valid_doc, "f.json").findings if f.pointer == "/environment/software/python"]
+    assert finding.code == "provenance.unpinned_version"
+    assert repr(python) in finding.message
+
+
+def test_a_trailing_plus_on_an_exact_python_still_passes(valid_doc: dict[str, Any]) -> None:
+    from validator.check import check_data
+
+    valid_doc["environment"]["software"]["python"] = "3.12.3+"
+    assert not [f for f in check_data(valid_doc, "f.json").findings if f.pointer.endswith("/python")]
