@@ -23,13 +23,15 @@ SMALL = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
 def _flops(sub: Submission, spec: reference.ModelSpec, batch: int, generated: int, requests: int) -> float:
-    """The work the rule counts: 2 FLOPs a generated token per parameter but the input embedding's, and
-    2 per parameter between embedding and head for each other prompt token."""
+    """The work the rule counts: 2 FLOPs a generated token per parameter but the input embedding's (kept
+    where the head is tied to it), and 2 per parameter between embedding and head for each other prompt token
+    (the tied matrix taken off once)."""
     embedding = spec.vocab_size * spec.hyperparameters["hidden_size"]
+    tied = spec.hyperparameters.get("tie_word_embeddings") is True
     prompt = requests * batch * (sub.protocol.prompt_tokens - 1)
     return (
-        2 * (spec.active_parameter_count - embedding) * generated
-        + 2 * (spec.active_parameter_count - 2 * embedding) * prompt
+        2 * (spec.active_parameter_count - (0 if tied else embedding)) * generated
+        + 2 * (spec.active_parameter_count - (1 if tied else 2) * embedding) * prompt
     )
 
 

@@ -54,9 +54,10 @@ BOOST_CLOCK_FACTOR = 1.35
 # Risk: a data-centre board whose table boost is more than 5 % below its real maximum (fix the row).
 DATA_CENTRE_BOOST_FACTOR = 1.05
 # ... and no trial outruns one board's arithmetic. The work counted is a lower bound: 2 FLOPs a generated
-# token per parameter less the input embedding (a lookup; taken off even where it is tied and the head
-# multiplies by it), 2 per parameter between embedding and head for every other prompt token, attention's own
-# FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak (gpus.json: NVIDIA's;
+# token per parameter less the input embedding (a lookup; where the table's config ties it to the head, the
+# one matrix is counted once in the parameters and the head multiplies by it for every generated token: not
+# taken off; attack v17: taking it off hid 28 % of a tied Qwen2.5-0.5B's work), 2 per parameter between
+# embedding and head for every other prompt token, attention's own FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak (gpus.json: NVIDIA's;
 # sparsity's 2x figures do not apply, no eco-collect engine prunes), fp16's, or int8's for bitsandbytes' 8-bit
 # matmuls, times the clock allowance physics.clocks grants, and 20 % more: NVIDIA rates those peaks at a
 # tensor clock below the boost clock gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL
@@ -65,6 +66,12 @@ DATA_CENTRE_BOOST_FACTOR = 1.05
 # an H100 is allowed; the bandwidth roofline let batches of small models claim twice the board's arithmetic.
 # Risk: a table row that understates its board's peak (fix the row); speculative decoding (not an engine here).
 PEAK_CLOCK_MARGIN = 1.2
+# An fp32 row's matmuls run at most on TF32 tensor cores (torch's default, which eco-collect keeps, runs IEEE
+# fp32 on the CUDA cores, slower still: 67 TFLOP/s on an H100 SXM): half the dense fp16 peak on every board
+# in the table (A100 156 of 312, H100 SXM 494.7 of 989.5, L4 60 of 121; Volta and Turing have no TF32 and
+# their fp32 is an eighth of it; the L40S's datasheet rounds its 183 above half its 362.05, within the clock
+# margin). An fp16 row relabelled fp32 at 1.8 x an H100's TF32 peak passed against the fp16 one (attack v17).
+FP32_PEAK_FRACTION = 0.5
 
 
 def clock_factor(board: GpuSpec) -> float:
@@ -130,15 +137,19 @@ def _compute_roofline(
     sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str
 ) -> list[Finding]:
     """No trial's arithmetic (a lower bound on it) runs faster than one board's dense tensor peak allows."""
+    precision = catalogue.PRECISIONS[m.precision]
     peaks = [(board.tensor_fp16_tflops, "fp16 TFLOP/s")]
-    if catalogue.PRECISIONS[m.precision].eight_bit:
+    if precision.torch_dtype == "float32" and not precision.quantized and board.tensor_fp16_tflops is not None:
+        peaks = [(FP32_PEAK_FRACTION * board.tensor_fp16_tflops, "TF32 TFLOP/s (half its fp16 peak)")]
+    if precision.eight_bit:
         peaks.append((board.tensor_int8_tops, "int8 TOP/s"))
     peak_tflops, kind = max(((p, k) for p, k in peaks if p is not None), default=(None, ""))
     embedding = _embedding_parameters(spec)
     if peak_tflops is None or embedding is None:
         return []  # a table without the column (a pull request branched before it), or without the sizes
     allowed = PEAK_CLOCK_MARGIN * clock_factor(board) * peak_tflops * 1e12
-    per_generated = 2.0 * max(0, spec.active_parameter_count - embedding)
+    # the input embedding is a lookup; a head tied to it still multiplies by it for every generated token
+    per_generated = 2.0 * max(0, spec.active_parameter_count - (0 if _tied(spec) else embedding))
     per_prompt = _prompt_flops_per_token(spec)
     for j, t in enumerate(m.trials):
         prompt_tokens = t.requests * m.batch_size * max(0, sub.protocol.prompt_tokens - 1)
@@ -157,6 +168,12 @@ def _compute_roofline(
                 )
             ]
     return []
+
+
+def _tied(spec: ModelSpec) -> bool:
+    """The output head is the input embedding (counted once in the parameters), as the table's config says;
+    a config that does not say is taken as untied (the smaller count)."""
+    return spec.hyperparameters.get("tie_word_embeddings") is True
 
 
 def _embedding_parameters(spec: ModelSpec) -> int | None:
@@ -186,10 +203,13 @@ def _mean_cached_tokens(spec: ModelSpec, protocol: Protocol) -> float:
 
 def _prompt_flops_per_token(spec: ModelSpec) -> float:
     """FLOPs each prompt token but the last costs at least: 2 per parameter of the layers between the
-    embedding and the output head (a lookup; logits only for the last position), so both are taken off
-    whether or not they are tied. 0 where the table lacks the sizes: never more than the work done."""
+    embedding and the output head (a lookup; logits only for the last position), so both are taken off,
+    once where they are one tied matrix (counted once in the parameters). 0 where the table lacks the
+    sizes: never more than the work done."""
     embedding = _embedding_parameters(spec)
-    return 0.0 if embedding is None else 2.0 * max(0, spec.active_parameter_count - 2 * embedding)
+    if embedding is None:
+        return 0.0
+    return 2.0 * max(0, spec.active_parameter_count - (1 if _tied(spec) else 2) * embedding)
 
 
 def _energy_floor(

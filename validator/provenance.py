@@ -76,7 +76,9 @@ def check(
     env = sub.environment
     for section, recorded in (("software", env.software), ("driver", env.driver)):
         for key, value in sorted(recorded.items()):
-            problem = version_problem(python_release(value) if (section, key) == ("software", "python") else value)
+            problem = version_problem(value)  # the message names the value as the file has it
+            if problem and (section, key) == ("software", "python") and not version_problem(python_release(value)):
+                problem = None
             if problem:
                 findings.append(
                     make("provenance.unpinned_version", file, f"/environment/{section}/{key}", f"{key}: {problem}")
