@@ -53,17 +53,17 @@ BOOST_CLOCK_FACTOR = 1.35
 # down. An H100 SXM file relabelled H100 NVL or H200 NVL (rated 1,785 MHz) passed at 1,980.
 # Risk: a data-centre board whose table boost is more than 5 % below its real maximum (fix the row).
 DATA_CENTRE_BOOST_FACTOR = 1.05
-# ... and no trial outruns one board's arithmetic. The work counted is a lower bound: 2 FLOPs a generated
-# token per parameter less the input embedding (a lookup; where the table's config ties it to the head, the
-# one matrix is counted once in the parameters and the head multiplies by it for every generated token: not
-# taken off; attack v17: taking it off hid 28 % of a tied Qwen2.5-0.5B's work), 2 per parameter between
-# embedding and head for every other prompt token, attention's own FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak (gpus.json: NVIDIA's;
-# sparsity's 2x figures do not apply, no eco-collect engine prunes), fp16's, or int8's for bitsandbytes' 8-bit
-# matmuls, times the clock allowance physics.clocks grants, and 20 % more: NVIDIA rates those peaks at a
-# tensor clock below the boost clock gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL
-# boards' at about 1.55 of 1.785 GHz, +15.5 %). One board's peak however many hold the weights, as for the
-# bandwidth: the layers run one board after another. The real files reach at most 103 TFLOP/s, 0.09 of what
-# an H100 is allowed; the bandwidth roofline let batches of small models claim twice the board's arithmetic.
+# ... and no trial outruns one board's arithmetic. The work counted is a lower bound: 2 FLOPs a generated token per
+# parameter less the input embedding (a lookup; where the table's config ties it to the head, the one matrix is
+# counted once in the parameters and the head multiplies by it for every generated token: not taken off; attack v17:
+# taking it off hid 28 % of a tied Qwen2.5-0.5B's work), 2 per parameter between embedding and head for every other
+# prompt token, attention's own FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak
+# (gpus.json: NVIDIA's; sparsity's 2x figures do not apply, no eco-collect engine prunes), fp16's, or int8's for
+# bitsandbytes' 8-bit matmuls, times the clock allowance physics.clocks grants, and 20 % more: NVIDIA rates those
+# peaks at a tensor clock below the boost clock gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL
+# boards' at about 1.55 of 1.785 GHz, +15.5 %). One board's peak however many hold the weights, as for the bandwidth:
+# the layers run one board after another. The real files reach at most 103 TFLOP/s, 0.083 of what an H100 is allowed;
+# the bandwidth roofline let batches of small models claim twice the board's arithmetic.
 # Risk: a table row that understates its board's peak (fix the row); speculative decoding (not an engine here).
 PEAK_CLOCK_MARGIN = 1.2
 # An fp32 row's matmuls run at most on TF32 tensor cores (torch's default, which eco-collect keeps, runs IEEE
