@@ -40,7 +40,7 @@ def _roofline(doc: dict[str, Any], model: str, precision: str, speed: float) -> 
     spec = ref.models[model]
     board = ref.gpus[sub.environment.gpu.name]
     assert board.tensor_fp16_tflops
-    allowed = capacity.PEAK_CLOCK_MARGIN * capacity.clock_factor(board) * board.tensor_fp16_tflops * 1e12
+    allowed = capacity.peak_clock_margin(board) * capacity.clock_factor(board) * board.tensor_fp16_tflops * 1e12
     batch, trials = 8_192, []
     for t in m.trials:
         generated = batch * sub.protocol.output_tokens * t.requests

@@ -58,25 +58,59 @@ DATA_CENTRE_BOOST_FACTOR = 1.05
 # counted once in the parameters and the head multiplies by it for every generated token: not taken off; attack v17:
 # taking it off hid 28 % of a tied Qwen2.5-0.5B's work), 2 per parameter between embedding and head for every other
 # prompt token, attention's own FLOPs not at all. Per second of a trial it stays below the board's dense tensor peak
-# (gpus.json: NVIDIA's; sparsity's 2x figures do not apply, no eco-collect engine prunes), fp16's, or int8's for
-# bitsandbytes' 8-bit matmuls, times the clock allowance physics.clocks grants, and 20 % more: NVIDIA rates those
-# peaks at a tensor clock below the boost clock gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL
-# boards' at about 1.55 of 1.785 GHz, +15.5 %). One board's peak however many hold the weights, as for the bandwidth:
-# the layers run one board after another. The real files reach at most 103 TFLOP/s, 0.083 of what an H100 is allowed;
-# the bandwidth roofline let batches of small models claim twice the board's arithmetic.
-# Risk: a table row that understates its board's peak (fix the row); speculative decoding (not an engine here).
+# (gpus.json: NVIDIA's, with FP32 accumulate as torch's GEMMs run; sparsity's 2x figures do not apply, no eco-collect
+# engine prunes), fp16's, or int8's for bitsandbytes' 8-bit matmuls, times the clock allowance physics.clocks grants.
+# One board's peak however many hold the weights, as for the bandwidth: the layers run one board after another. The
+# real files reach at most 103 TFLOP/s, 0.083 of what an H100 is allowed; the bandwidth roofline let batches of small
+# models claim twice the board's arithmetic. Risk: a table row that understates its board's peak (fix the row);
+# speculative decoding (not an engine here).
+# A data-centre board's peak is allowed 20 % more: NVIDIA rates those at a tensor clock below the boost clock
+# gpus.json holds (the H100 SXM's at 1.83 of 1.98 GHz, +8 %; the NVL boards' at about 1.55 of 1.785 GHz, +15.5 %).
+# GeForce and workstation peaks are rated at the boost clock (RTX 4090: 128 SMs x 1,024 FLOPs x 2.52 GHz = 330.3),
+# where the 1.35 of GPU Boost already covers what the board runs above it (attack v17: the two stacked gave a 4090
+# 1.62x its peak).
 PEAK_CLOCK_MARGIN = 1.2
 # An fp32 row's matmuls run at most on TF32 tensor cores (torch's default, which eco-collect keeps, runs IEEE
 # fp32 on the CUDA cores, slower still: 67 TFLOP/s on an H100 SXM): half the dense fp16 peak on every board
-# in the table (A100 156 of 312, H100 SXM 494.7 of 989.5, L4 60 of 121; Volta and Turing have no TF32 and
-# their fp32 is an eighth of it; the L40S's datasheet rounds its 183 above half its 362.05, within the clock
-# margin). An fp16 row relabelled fp32 at 1.8 x an H100's TF32 peak passed against the fp16 one (attack v17).
+# in the table (A100 156 of 312, H100 SXM 494.7 of 989.5, L4 60 of 121, RTX 4090 82.6 of 165.2; the L40S's
+# datasheet rounds its 183 above half its 362.05, the RTX 3090's 35.6 above half its 71, within the clock margin).
+# An fp16 row relabelled fp32 at 1.8 x an H100's TF32 peak passed against the fp16 one (attack v17).
 FP32_PEAK_FRACTION = 0.5
+# Volta and Turing have neither TF32 nor bf16 tensor cores (both came with Ampere): their fp32 and bf16 matmuls run
+# on the CUDA cores at about an eighth of the fp16 tensor peak (V100 SXM2 15.7 of 125, V100 PCIe 14 of 112, T4 8.1
+# of 65 TFLOP/s; the SXM2's 0.5 % above an eighth is inside the clock margin). A bf16 row on them was judged
+# against the fp16 peak, 8x too much (attack v17 V17-5).
+CUDA_CORE_PEAK_FRACTION = 0.125
+WITHOUT_TF32_BF16_TENSOR_CORES = frozenset({"Volta", "Turing"})
 
 
 def clock_factor(board: GpuSpec) -> float:
     """How far above its rated boost clock the board's SM clock may run (physics.clocks)."""
     return DATA_CENTRE_BOOST_FACTOR if board.data_centre else BOOST_CLOCK_FACTOR
+
+
+def peak_clock_margin(board: GpuSpec) -> float:
+    """How far above its rated tensor peak a board's clock allowance may run it: 1.2 where NVIDIA rates the peak
+    below the boost clock (data-centre boards), none where it is rated at it."""
+    return PEAK_CLOCK_MARGIN if board.data_centre else 1.0
+
+
+def compute_peak(board: GpuSpec, precision: catalogue.Precision) -> tuple[float, str] | None:
+    """The dense peak a row's matmuls may reach on one board, in TFLOP/s (TOP/s for int8), and what it is;
+    None where the table lacks the column (a pull request branched before it)."""
+    fp16 = board.tensor_fp16_tflops
+    if fp16 is None:
+        return None
+    cuda_cores = board.architecture in WITHOUT_TF32_BF16_TENSOR_CORES
+    dtype = precision.torch_dtype
+    if not precision.quantized and (dtype == "float32" or (dtype == "bfloat16" and cuda_cores)):
+        if cuda_cores:
+            kind = f"{dtype} TFLOP/s on {board.architecture}'s CUDA cores (an eighth of its fp16 peak: no tensor cores)"
+            return CUDA_CORE_PEAK_FRACTION * fp16, kind
+        return FP32_PEAK_FRACTION * fp16, "TF32 TFLOP/s (half its fp16 peak)"
+    if precision.eight_bit and board.tensor_int8_tops is not None and board.tensor_int8_tops > fp16:
+        return board.tensor_int8_tops, "int8 TOP/s"
+    return fp16, "fp16 TFLOP/s"
 
 
 def gpus_used(m: Measurement, count: int) -> int:
@@ -137,17 +171,13 @@ def _compute_roofline(
     sub: Submission, m: Measurement, board: GpuSpec, spec: ModelSpec, base: str, file: str
 ) -> list[Finding]:
     """No trial's arithmetic (a lower bound on it) runs faster than one board's dense tensor peak allows."""
-    precision = catalogue.PRECISIONS[m.precision]
-    peaks = [(board.tensor_fp16_tflops, "fp16 TFLOP/s")]
-    if precision.torch_dtype == "float32" and not precision.quantized and board.tensor_fp16_tflops is not None:
-        peaks = [(FP32_PEAK_FRACTION * board.tensor_fp16_tflops, "TF32 TFLOP/s (half its fp16 peak)")]
-    if precision.eight_bit:
-        peaks.append((board.tensor_int8_tops, "int8 TOP/s"))
-    peak_tflops, kind = max(((p, k) for p, k in peaks if p is not None), default=(None, ""))
+    peak = compute_peak(board, catalogue.PRECISIONS[m.precision])
     embedding = _embedding_parameters(spec)
-    if peak_tflops is None or embedding is None:
+    if peak is None or embedding is None:
         return []  # a table without the column (a pull request branched before it), or without the sizes
-    allowed = PEAK_CLOCK_MARGIN * clock_factor(board) * peak_tflops * 1e12
+    peak_tflops, kind = peak
+    margin = peak_clock_margin(board)
+    allowed = margin * clock_factor(board) * peak_tflops * 1e12
     # the input embedding is a lookup; a head tied to it still multiplies by it for every generated token
     per_generated = 2.0 * max(0, spec.active_parameter_count - (0 if _tied(spec) else embedding))
     per_prompt = _prompt_flops_per_token(spec)
@@ -163,11 +193,15 @@ def _compute_roofline(
                     f"{flops / t.duration_s / 1e12:.1f} TFLOP/s: {t.generated_tokens} generated tokens of at least "
                     f"{per_generated:.3g} FLOPs and {prompt_tokens} prompt tokens before them of {per_prompt:.3g} "
                     f"({flops:.3g} FLOPs) in {t.duration_s:.3f} s, but one {board.name} peaks at {peak_tflops:g} dense "
-                    f"{kind} (allowed: x {PEAK_CLOCK_MARGIN} for the clock NVIDIA rates it at, x "
-                    f"{clock_factor(board)} above the rated boost: {allowed / 1e12:.1f}; {spec.id} in {m.precision})",
+                    f"{kind} (allowed: {_margins(margin, board)}: {allowed / 1e12:.1f}; {spec.id} in {m.precision})",
                 )
             ]
     return []
+
+
+def _margins(margin: float, board: GpuSpec) -> str:
+    above = f"x {clock_factor(board)} above the rated boost"
+    return f"x {margin} for the clock NVIDIA rates it at, {above}" if margin != 1.0 else above
 
 
 def _tied(spec: ModelSpec) -> bool:
