@@ -26,6 +26,7 @@ from . import (
     outliers,
     paths,
     physics,
+    precisions,
     protocol,
     provenance,
     recompute,
@@ -120,6 +121,7 @@ def _check_data(
     findings += provenance.check(sub, shown, now, ref, sha256)
     findings += recompute.check(sub, shown)
     findings += physics.check(sub, shown)
+    findings += precisions.check(sub, shown)
     findings += hardware.check(sub, shown, ref)
     findings += protocol.check(sub, shown)
     fabricated, prints = fabrication.check(sub, hashes, shown)

@@ -81,6 +81,18 @@ MEASURED_CODES: tuple[Code, ...] = (
         "model, weights, precision and engine in the file (bitsandbytes 4-bit against batch 1 aside)",
         "check the batch sizes, token counts and durations; never edit trials by hand",
     ),
+    error(
+        "physics.batch_power",
+        "a larger batch draws under 0.8 x the average power of a smaller batch of at most 8 of the same model, "
+        "weights, precision and engine in the file",
+        "check the power readings and the GPU index; never scale one row's power or energies by hand",
+    ),
+    error(
+        "physics.int8_outliers",
+        "an LLM.int8() row (int8: outlier threshold 6) decodes over 1.1 x the tokens a second of the int8-pure row "
+        "(threshold 0) of the same model, weights, engine and batch in the file",
+        "check the precision labels, token counts and durations; never edit trials by hand",
+    ),
     error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
     error(
         "physics.token_count",

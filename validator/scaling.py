@@ -1,5 +1,5 @@
 """Batch scaling within one file: a decode step of more sequences is never much faster per sequence,
-nor slower in all than the smaller batches it holds."""
+nor slower in all than the smaller batches it holds, nor does it leave the board much less busy."""
 
 from __future__ import annotations
 
@@ -32,12 +32,22 @@ BATCH_THROUGHPUT_MIN = 0.9
 # fast as batch 64 and two rows' noise, or a KV cache filling the board, decides which reads faster
 # (review 26). Batch 32 or 128 against batch 8 keeps a margin of 4 or 16 steps.
 BATCH_THROUGHPUT_YARDSTICK_MAX = 8
+# ... and a larger batch draws at least 0.8 x the power of the hungriest of those smaller batches: up to
+# batch 8 a step reads the same weights in about the same time, and a step of more sequences adds reads
+# and arithmetic to the same kernels, so the board is no less busy (the host's share of a step, which a
+# batch shares, only shrinks). Within one engine only: generate()'s host overhead is another engine's
+# busy board. The real files' widest drop, over all 175 pairs of batches of one file, is 0.978 x (fp16
+# generate() at batch 8 against batch 1, Qwen2.5-14B on an H100; cuda-graph: 1.000), so 0.8 leaves 1.22 x
+# for a board throttled, hotter or cooler in one row than another. One row's power and energies scaled
+# by 0.6 (0.62 x batch 1's draw, every reading consistent) passed (attack v14 U1). Gross power: above
+# idle, a host-bound row's small load makes the ratio noise (the real files' net ratio reaches 0.74).
+BATCH_POWER_MIN = 0.8
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
-    """Each row's per-sequence throughput against the slowest of its group at any smaller batch, and its
-    throughput in all against the fastest smaller batch of at most BATCH_THROUGHPUT_YARDSTICK_MAX (a sort
-    of each group by batch, then one pass)."""
+    """Each row's per-sequence throughput against the slowest of its group at any smaller batch, its
+    throughput in all against the fastest smaller batch of at most BATCH_THROUGHPUT_YARDSTICK_MAX and its
+    power against the hungriest such batch (a sort of each group by batch, then one pass)."""
     groups: dict[tuple[str, str, str, str], list[tuple[int, float, int]]] = {}
     for i, m in enumerate(sub.measurements):
         # a row that claims no throughput is physics.throughput's to name, and no yardstick here; nor one
@@ -53,6 +63,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         single_token_kernel = precision is not None and precision.four_bit  # its batch 1 is no yardstick in all
         slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
         fastest: tuple[float, int, int] | None = None  # (tok/s in all, batch, row) below this batch
+        hungriest: tuple[float, int, int] | None = None  # (W, batch, row) below this batch
         for _, same_batch in groupby(rows, key=lambda r: r[0]):
             block = list(same_batch)
             for batch, per_sequence, i in block:
@@ -80,6 +91,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
                             "takes no longer than the smaller batches run one after another",
                         )
                     )
+                out += _power(sub, file, batch, i, hungriest)
             least = min(block, key=lambda r: r[1])
             if slowest is None or least[1] < slowest[0]:
                 slowest = (least[1], least[0], least[2])
@@ -87,4 +99,32 @@ def check(sub: Submission, file: str) -> list[Finding]:
             yardstick = most[0] <= BATCH_THROUGHPUT_YARDSTICK_MAX and not (single_token_kernel and most[0] == 1)
             if yardstick and (fastest is None or most[0] * most[1] > fastest[0]):
                 fastest = (most[0] * most[1], most[0], most[2])
+            if block[0][0] <= BATCH_THROUGHPUT_YARDSTICK_MAX:
+                watts = max((_watts(sub, j), b, j) for b, _, j in block)
+                if hungriest is None or watts[0] > hungriest[0]:
+                    hungriest = watts
     return out
+
+
+def _watts(sub: Submission, i: int) -> float:
+    summary = sub.measurements[i].summary
+    assert summary is not None  # rows without one are left out of the groups
+    return summary.power_w_mean
+
+
+def _power(sub: Submission, file: str, batch: int, i: int, hungriest: tuple[float, int, int] | None) -> list[Finding]:
+    watts = _watts(sub, i)
+    # a power of 0 or less is physics.power_range's to name, and no yardstick here
+    if hungriest is None or hungriest[0] <= 0 or watts >= BATCH_POWER_MIN * hungriest[0]:
+        return []
+    return [
+        make(
+            "physics.batch_power",
+            file,
+            f"/measurements/{i}/summary/power_w_mean",
+            f"batch {batch} draws {watts:.1f} W, {watts / hungriest[0]:.2f} x the {hungriest[0]:.1f} W of batch "
+            f"{hungriest[1]} (/measurements/{hungriest[2]}: same model, weights, precision and engine); at least "
+            f"{BATCH_POWER_MIN} x: a step of more sequences reads the same weights and does more work, so the "
+            "board is no less busy",
+        )
+    ]
