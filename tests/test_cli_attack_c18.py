@@ -1,0 +1,24 @@
+"""Attack c18: the three command lines' user-facing behaviour (one line on failure, outputs, options)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from collector.errors import NvmlError
+
+MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_collect_failure_before_measuring_is_one_line_on_stderr(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Fixed: an empty progress bar ("sweep 0/8 0:00:00") was printed on stderr before the one-line error
+    of a run that failed before its first configuration (no GPU)."""
+    from collector.cli import main
+
+    def no_gpu(*_a, **_k):
+        raise NvmlError("nvmlInit: NVML Shared Library Not Found")
+
+    monkeypatch.setattr("collector.collect.collect", no_gpu)
+    result = CliRunner().invoke(main, ["run", "--model", MODEL, "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["eco-collect: error: nvmlInit: NVML Shared Library Not Found"]
