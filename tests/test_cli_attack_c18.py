@@ -22,3 +22,16 @@ def test_collect_failure_before_measuring_is_one_line_on_stderr(monkeypatch: pyt
     result = CliRunner().invoke(main, ["run", "--model", MODEL, "--out-dir", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert result.stderr.splitlines() == ["eco-collect: error: nvmlInit: NVML Shared Library Not Found"]
+
+
+def test_report_refuses_an_out_inside_the_dataset_folder(tmp_path) -> None:
+    """Fixed: ``eco-dataset report --out BUILD/rep`` wrote the report into the build, whose next build then
+    refused the folder (it "holds rep, ... which eco-dataset did not write")."""
+    from dataset_card.cli import main
+
+    dataset = tmp_path / "build"
+    (dataset / "measurements").mkdir(parents=True)  # refused before the dataset is read
+    result = CliRunner().invoke(main, ["report", "--dataset", str(dataset), "--out", str(dataset / "rep")])
+    assert result.exit_code == 1 and "lies inside the dataset folder" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in dataset.iterdir()) == ["measurements"]
