@@ -95,7 +95,7 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
     click.echo(
         printable(
             f"built {result.out_dir} version {result.version} ({counts}); "
-            f"load it with datasets.load_dataset('{result.out_dir}'){empty}"
+            f"load it with datasets.load_dataset({str(result.out_dir)!r}){empty}"  # Python, whatever the path holds
         )
     )
 

@@ -35,3 +35,21 @@ def test_report_refuses_an_out_inside_the_dataset_folder(tmp_path) -> None:
     assert result.exit_code == 1 and "lies inside the dataset folder" in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert sorted(p.name for p in dataset.iterdir()) == ["measurements"]
+
+
+@pytest.mark.parametrize("name", ["it's b", "x\\'y"])
+def test_build_line_quotes_the_folder_as_python(monkeypatch: pytest.MonkeyPatch, tmp_path, name: str) -> None:
+    """Fixed: the build's closing line pasted the folder between single quotes as it is, so the snippet it
+    offers (datasets.load_dataset('.../it's b')) was no Python for a folder holding a quote or a backslash."""
+    import ast
+    from types import SimpleNamespace
+
+    from dataset_card.cli import main
+
+    out = tmp_path / name
+    done = SimpleNamespace(out_dir=out, version="0.0.0-dev+0", counts={"measurements": 1})
+    monkeypatch.setattr("dataset_card.build.build", lambda *_a, **_k: done)
+    result = CliRunner().invoke(main, ["build", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    call = result.output.strip().split("load it with ", 1)[1]
+    assert ast.literal_eval(call.removeprefix("datasets.load_dataset(").removesuffix(")")) == str(out)
