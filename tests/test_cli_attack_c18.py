@@ -53,3 +53,24 @@ def test_build_line_quotes_the_folder_as_python(monkeypatch: pytest.MonkeyPatch,
     assert result.exit_code == 0, result.output
     call = result.output.strip().split("load it with ", 1)[1]
     assert ast.literal_eval(call.removeprefix("datasets.load_dataset(").removesuffix(")")) == str(out)
+
+
+def test_validate_refuses_an_output_inside_a_folder_it_checks(tmp_path) -> None:
+    """Fixed: ``eco-validate FOLDER --output FOLDER/report.json`` wrote the report among the submissions, and
+    the next run checked it as one and rejected it (submission.not_a_submission)."""
+    import shutil
+
+    from conftest import FIXTURES
+
+    from validator.cli import main
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "valid" / "h100-mistral7b-random-sweep.json", folder)
+    for output in (folder / "report.json", folder / "sub" / "report.json"):
+        (folder / "sub").mkdir(exist_ok=True)
+        result = CliRunner().invoke(main, [str(folder), "--output", str(output)])
+        assert result.exit_code == 2 and "lies inside" in result.output, result.output
+        assert not output.exists()
+    result = CliRunner().invoke(main, [str(folder), "--accepted", str(folder), "--output", str(tmp_path / "r.json")])
+    assert (tmp_path / "r.json").exists(), result.output
