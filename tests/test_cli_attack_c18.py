@@ -74,3 +74,15 @@ def test_validate_refuses_an_output_inside_a_folder_it_checks(tmp_path) -> None:
         assert not output.exists()
     result = CliRunner().invoke(main, [str(folder), "--accepted", str(folder), "--output", str(tmp_path / "r.json")])
     assert (tmp_path / "r.json").exists(), result.output
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.2.3-rc.1", "next-patch", "v1.2.3"])
+def test_publish_names_the_versions_it_takes(tmp_path, version: str) -> None:
+    """Fixed: a --version publish refuses got build's hint, "or a pre-release such as 1.4.0-rc.1", which
+    publish refuses in turn, and never named next-minor / next-major."""
+    from dataset_card.cli import main
+
+    args = ["publish", "--repo", "o/r", "--version", version, "--dry-run", "--submissions", str(tmp_path / "s")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "next-minor" in result.output and "pre-release such as" not in result.output, result.output
