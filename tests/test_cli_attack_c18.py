@@ -86,3 +86,44 @@ def test_publish_names_the_versions_it_takes(tmp_path, version: str) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
     assert "next-minor" in result.output and "pre-release such as" not in result.output, result.output
+
+
+@pytest.mark.parametrize("token", ["hf_s3cr3t\u00f6", "\u201chf_s3cr3t\u201d", "hf_\x1b[2Js3cr3t"])
+def test_a_token_no_header_can_carry_is_one_line_that_hides_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, token: str
+) -> None:
+    """Fixed: HF_TOKEN holding a character outside ASCII (a typographic quote pasted with it) ended publish
+    and report in a UnicodeEncodeError traceback from inside httpx."""
+    from dataset_card.cli import main
+
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN", token)
+    for args in (
+        ["publish", "--repo", "o/r", "--version", "next-minor", "--dry-run"],
+        ["report", "--dataset", "o/r@v1.0.0", "--out", str(tmp_path / "report")],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+        assert "HF_TOKEN holds a character no Hugging Face token has" in result.output
+        assert "s3cr3t" not in result.output  # a secret: never shown
+
+
+def test_publish_leaves_the_token_to_huggingface_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fixed: publish passed HF_TOKEN to HfApi as it was, so an empty one (a CI secret that is not set) sent
+    "Authorization: Bearer " and a trailing newline broke the header, where huggingface_hub trims it and
+    reads an empty one as none (the login cache)."""
+    import huggingface_hub
+
+    from dataset_card.cli import main
+    from ecocompute.cli import EcoError
+
+    seen = {}
+
+    def api(**kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs)
+        raise EcoError("stop here")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", api)
+    monkeypatch.setenv("HF_TOKEN", "")
+    result = CliRunner().invoke(main, ["publish", "--repo", "o/r", "--version", "1.0.0", "--dry-run"])
+    assert "stop here" in result.output and seen.get("token") is None, (result.output, seen)
