@@ -55,6 +55,7 @@ def write_report(
     confidence: float = CONFIDENCE,
 ) -> ReportResult:
     given, out_dir = out_dir, folders.target(out_dir)
+    _outside_dataset(out_dir, given, dataset)
     folders.creatable(out_dir, given)  # refused before the dataset is read and analysed
     _check_replaceable(out_dir)
     loaded = dataset if isinstance(dataset, data.Dataset) else data.load(dataset)
@@ -63,6 +64,20 @@ def write_report(
         names, markdown = render(found, staging / FIGURES_DIR)
         (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
+
+
+def _outside_dataset(out_dir: Path, given: Path, dataset: str | Path | data.Dataset) -> None:
+    """Refuse an ``out_dir`` inside the local dataset folder it reports on: written there, the report
+    became files the build did not write, and the next build of that folder refused to replace it (the
+    folder itself is refused by ``REPORT.check``: not a report)."""
+    if isinstance(dataset, data.Dataset) or not Path(dataset).is_dir():
+        return
+    folder, inside = Path(dataset).resolve(), out_dir.resolve()
+    if folder in inside.parents:
+        raise ReportError(
+            f"--out {printable(str(given))} lies inside the dataset folder {printable(str(dataset))}; nothing "
+            "written: write the report into a folder of its own (e.g. build/report)"
+        )
 
 
 def _unmarked(out_dir: Path) -> str:

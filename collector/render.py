@@ -78,7 +78,9 @@ def doctor_table(checks: list[Check]) -> Table:
 
 
 class RichEvents(Events):
-    """Progress bar over configurations with an ETA, plus one line per finished configuration."""
+    """Progress bar over configurations with an ETA, plus one line per finished configuration. The bar
+    is shown from the first configuration on: a run that fails before it (no GPU, a folder it may not
+    write) says so in one line on stderr, not after an empty "sweep 0/8" bar."""
 
     def __init__(self, console: Console, total: int) -> None:
         self.console = console
@@ -97,13 +99,14 @@ class RichEvents(Events):
         self.current = ""
 
     def __enter__(self) -> RichEvents:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:  # stop() prints a blank line off a terminal, started or not
+            self.progress.stop()
 
     def config_started(self, label: str, index: int, total: int) -> None:
+        self.progress.start()  # a no-op once started
         self.current = label
         self.label = f"{label} ({index}/{total})"
         self.progress.update(self.task, total=total, description=escape(f"{label} ({index}/{total})"))

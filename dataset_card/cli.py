@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -95,7 +94,7 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
     click.echo(
         printable(
             f"built {result.out_dir} version {result.version} ({counts}); "
-            f"load it with datasets.load_dataset('{result.out_dir}'){empty}"
+            f"load it with datasets.load_dataset({str(result.out_dir)!r}){empty}"  # Python, whatever the path holds
         )
     )
 
@@ -156,7 +155,7 @@ def publish(
 
     from . import publish as hub
 
-    api = HfApi(token=os.environ.get("HF_TOKEN"))
+    api = HfApi()  # huggingface_hub reads HF_TOKEN as it documents (trimmed; empty: the login cache)
     version = hub.resolve_version(api, repo_id, version)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "llm-energy"

@@ -248,7 +248,14 @@ def check_version(tags: set[str], version: str) -> versions.Version:
 def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     """X.Y.Z as given, or the next minor/major after the latest vX.Y.Z tag on the Hub."""
     if spec not in ("next-minor", "next-major"):
-        return versions.release(spec).text
+        try:
+            return versions.release(spec).text
+        except versions.VersionError as exc:  # its hint offers a pre-release, which publish refuses
+            shown = printable(repr(spec[: versions.MAX_LENGTH]), limit=200)
+            raise versions.VersionError(
+                f"--version {shown} is not one publish takes: give X.Y.Z (e.g. 1.4.0), next-minor (new rows) or "
+                "next-major (a schema change)"
+            ) from exc
     latest = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
     major, minor, _ = latest
     text = f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"

@@ -1,7 +1,8 @@
 """The environment variables huggingface_hub parses and fails on with a bare ValueError: at its import
 (``HF_HUB_DOWNLOAD_TIMEOUT``, ``HF_HUB_ETAG_TIMEOUT``: ``int(value)``) or at its first request
-(``HF_ENDPOINT``: the URL's port). A typo in one (``=nan``, ``http://host:9x`` for a mirror) ended a
-command in a traceback from inside the library, naming no variable.
+(``HF_ENDPOINT``: the URL's port), or sends and fails on with a UnicodeEncodeError (``HF_TOKEN`` holding
+a character outside ASCII: a typographic quote pasted with it). A typo in one (``=nan``, ``http://host:9x``
+for a mirror) ended a command in a traceback from inside the library, naming no variable.
 
 ``check`` runs before a command imports huggingface_hub (directly, or through datasets or
 transformers); ``blame`` lets ecocompute.cli name the variable of any such ValueError raised later,
@@ -17,6 +18,7 @@ from .cli import EcoError, printable
 
 _WHOLE_SECONDS = ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT")
 _ENDPOINT = "HF_ENDPOINT"
+_TOKENS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")  # the first set is the one huggingface_hub sends
 
 
 class HubEnvironmentError(EcoError):
@@ -40,6 +42,9 @@ def problem() -> str | None:
                 f"the environment variable {_shown(name, value)} is not a whole number of seconds "
                 f"(huggingface_hub reads it): set it to one, e.g. {name}=30, or unset it"
             )
+    token = _token_problem()
+    if token is not None:
+        return token
     value = os.environ.get(_ENDPOINT)
     if value:
         try:
@@ -50,6 +55,22 @@ def problem() -> str | None:
                 f"Hub or a mirror as scheme://host[:port], e.g. {_ENDPOINT}=https://huggingface.co, or unset it"
             )
     return None
+
+
+def _token_problem() -> str | None:
+    """A token huggingface_hub would send (as it cleans it: line breaks and outer blanks dropped) holding a
+    character no HTTP header may carry as text: outside printable ASCII. Never shown: it is a secret."""
+    name = next((n for n in _TOKENS if os.environ.get(n)), None)
+    if name is None:
+        return None
+    token = os.environ[name].replace("\r", "").replace("\n", "").strip()
+    if all(" " <= ch <= "~" for ch in token):
+        return None
+    return (
+        f"the environment variable {name} holds a character no Hugging Face token has (outside printable ASCII: "
+        "a typographic quote or a control character pasted with it; not shown, it is a secret): set it to the "
+        "token as the Hub shows it (hf_...), or unset it"
+    )
 
 
 def check() -> None:

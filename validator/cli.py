@@ -52,6 +52,19 @@ def _replaceable(given: str) -> Path:
     return output
 
 
+def _outside_checked(output: Path, given: str, folders: list[Path]) -> None:
+    """Refuse an --output inside a folder this run checks or the accepted submissions: written there,
+    the report was the next run's submission, rejected as one (submission.not_a_submission)."""
+    where = output.parent.resolve()
+    for folder in folders:
+        if folder.is_dir() and (where == folder.resolve() or folder.resolve() in where.parents):
+            raise click.BadParameter(
+                f"{printable(given)} lies inside {printable(str(folder))}, whose JSON files are submissions to "
+                "check; nothing written: write the report elsewhere",
+                param_hint="--output",
+            )
+
+
 def _own_report(output: Path) -> bool:
     try:
         with output.open("rb") as fh:
@@ -141,6 +154,8 @@ def main(
             param_hint="--accepted",
         )
     report_file = _replaceable(output) if output is not None else None  # refused before the run
+    if report_file is not None:
+        _outside_checked(report_file, output, [*paths, accepted])
     try:
         folder = reference_folder(reference_dir)
         report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder, author=author)
