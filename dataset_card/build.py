@@ -300,10 +300,12 @@ def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: str
 ) -> BuildResult:
     given, out_dir = out_dir, outdir.target(out_dir)
-    folder, inside = submissions_dir.resolve(), out_dir.resolve()
-    if inside == folder or folder in inside.parents:
-        # the next build would read the dataset's own files as submissions (or publish them)
-        raise BuildError(f"--out {printable(str(given))} lies inside --submissions; nothing written: build elsewhere")
+    inside = out_dir.resolve()
+    # the next build would read the dataset's own files as submissions (or publish them); the legacy folder is the
+    # researcher's files and their SHA256SUMS, append-only like submissions/
+    for option, folder in (("--submissions", submissions_dir.resolve()), ("--legacy", legacy_dir.resolve())):
+        if inside == folder or folder in inside.parents:
+            raise BuildError(f"--out {printable(str(given))} lies inside {option}; nothing written: build elsewhere")
     # refuse an --out that cannot be made or is not ours before minutes of work, not after
     outdir.creatable(out_dir, given)
     outdir.check(out_dir)

@@ -227,6 +227,20 @@ def test_an_out_inside_the_submissions_is_refused_before_any_work(tmp_path: Path
     assert sorted(p.name for p in submissions.rglob("*")) == ["synthetic-bot"]
 
 
+@pytest.mark.parametrize("inside", [".", "built"])
+def test_an_out_inside_the_legacy_folder_is_refused_before_any_work(tmp_path: Path, inside: str) -> None:
+    # the researcher's files and their SHA256SUMS: append-only, as submissions/ (attack c18 O2: a build was written
+    # there)
+    legacy = tmp_path / "legacy"
+    shutil.copytree(LEGACY, legacy)
+    before = sorted(p.relative_to(legacy) for p in legacy.rglob("*"))
+    args = ["build", "--submissions", str(tmp_path / "none"), "--legacy", str(legacy), "--out", str(legacy / inside)]
+    (tmp_path / "none").mkdir()
+    line = _one_line(CliRunner().invoke(dataset, args))
+    assert "lies inside --legacy; nothing written" in line
+    assert sorted(p.relative_to(legacy) for p in legacy.rglob("*")) == before
+
+
 def test_a_submission_named_with_bytes_that_are_not_utf8_is_named_so(tmp_path: Path) -> None:
     folder = tmp_path / "incoming" / "synthetic-bot"  # not a repository's submissions/
     folder.mkdir(parents=True)
