@@ -20,6 +20,7 @@ from ecocompute import columns
 from ecocompute.cli import first_few
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
+from ecocompute.markdown import unlinked
 
 from . import legacy
 from .figures import Figure
@@ -54,8 +55,8 @@ class Inputs:
 
 
 def cell(value: Any) -> str:
-    """Text from the data, safe inside a Markdown table cell (no markup, no column breaks)."""
-    return str(value).translate(_MARKDOWN_SPECIAL)
+    """Text from the data, safe inside a Markdown table cell (no markup, no column breaks, no link)."""
+    return unlinked(str(value).translate(_MARKDOWN_SPECIAL))
 
 
 def size_category(n: int) -> str:

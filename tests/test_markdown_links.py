@@ -1,0 +1,39 @@
+"""Text from the data renders as the text itself in the card and the report: no link (attack v16 V16-5: GitHub's
+and the Hub's Markdown turn www.x.y and scheme://x in plain text into links)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+from advisor import report
+from dataset_card import card
+
+# "www." as such, or "://" behind an even number of backslashes (none, or escaped ones): what an autolink matches
+LIVE = re.compile(r"(?i)www\.|(?:^|[^\\])(?:\\\\)*://")
+LINKY = ["www.evil.example/x", "WWW.Evil.example", "see http://a.b/c", "https://x.y", "ftp://h", "a www.b.c d"]
+
+
+@pytest.mark.parametrize("escape", [card.cell, report._md])
+@pytest.mark.parametrize("value", LINKY)
+def test_a_url_in_the_data_is_not_left_for_an_autolink(escape: object, value: str) -> None:
+    escaped = escape(value)  # type: ignore[operator]
+    assert not LIVE.search(escaped)
+    # and CommonMark renders the escapes back to the text as written
+    assert MarkdownIt().renderInline(escaped) == html.escape(value, quote=False)
+
+
+@given(st.text(alphabet=st.sampled_from("wW.:/ abh\\|&_"), max_size=40))
+def test_no_text_leaves_an_autolink_in_a_cell(value: str) -> None:
+    for escaped in (card.cell(value), report._md(value)):
+        assert not LIVE.search(escaped)
+
+
+def test_ids_without_urls_read_as_before() -> None:
+    assert card.cell("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert card.cell("NVIDIA H100 80GB HBM3") == "NVIDIA H100 80GB HBM3"
