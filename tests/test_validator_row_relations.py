@@ -136,3 +136,25 @@ def test_the_labels_differ_in_the_outlier_threshold_only() -> None:
     mixed = catalogue.PRECISIONS[precisions.LLM_INT8].bnb_kwargs()
     pure = catalogue.PRECISIONS[precisions.INT8_PURE].bnb_kwargs()
     assert mixed.pop("llm_int8_threshold") > 0 and pure.pop("llm_int8_threshold") == 0 and mixed == pure
+
+
+@pytest.mark.parametrize(
+    ("engine", "status", "rejected"), [("cuda-graph", "ok", True), ("cuda-graph", "skipped", False)]
+)
+def test_llm_int8_is_never_replayed_from_a_cuda_graph(
+    valid_doc: dict[str, Any], engine: str, status: str, rejected: bool
+) -> None:
+    # attack v18: the int8 row relabelled cuda-graph (token check by hand) left int8_outliers no yardstick
+    sub = _int8_pair(valid_doc, 1.5, engine=engine)
+    spec = catalogue.ENGINES[engine]
+    mixed = sub.measurements[1]
+    graphed = replace(mixed, status=status, engine=replace(mixed.engine, cuda_graph=spec.cuda_graph))
+    found = precisions.check(replace(sub, measurements=(sub.measurements[0], graphed)), "f.json")
+    assert [f.pointer for f in found] == (["/measurements/1/engine/name"] if rejected else [])
+    assert all("CUDA graph capture failed" in f.message for f in found)
+
+
+def test_int8_pure_and_int8_on_generate_may_share_a_file_with_cuda_graph_rows(valid_doc: dict[str, Any]) -> None:
+    pure = _rows(valid_doc, [(1, 16.0, 200.0)], precision="int8-pure", engine="cuda-graph")
+    mixed = _rows(valid_doc, [(1, 10.0, 190.0)], precision="int8")
+    assert precisions.check(replace(pure, measurements=pure.measurements + mixed.measurements), "f.json") == []

@@ -90,8 +90,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "physics.int8_outliers",
         "an LLM.int8() row (int8: outlier threshold 6) decodes over 1.1 x the tokens a second of the int8-pure row "
-        "(threshold 0) of the same model, weights, engine and batch in the file",
-        "check the precision labels, token counts and durations; never edit trials by hand",
+        "(threshold 0) of the same model, weights, engine and batch in the file, or claims the cuda-graph engine, "
+        "which cannot capture it",
+        "check the precision labels, engines, token counts and durations; never edit trials by hand",
     ),
     error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
     error(

@@ -1,5 +1,5 @@
 """Precisions within one file: LLM.int8() decodes no faster than the same int8 weights without its outlier
-decomposition."""
+decomposition, and never from a CUDA graph."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ from .findings import Finding, make
 # weights only widen the gap (eco-collect's note on random int8 rows).
 LLM_INT8, INT8_PURE = "int8", "int8-pure"
 INT8_OUTLIERS_SPEED_MAX = 1.1
+# ... nor is an int8 row measured on the cuda-graph engine: the capture fails at that wait in every bitsandbytes
+# eco-collect runs (from 0.44: double_quant's nnz .item(); from 0.45: int8_vectorwise_quant's outliers.any()), and
+# eco-collect writes the row skipped ("CUDA graph capture failed", the real files' four int8 cuda-graph rows). An
+# int8 row relabelled cuda-graph, with a token check written by hand, left int8_outliers without an int8-pure row
+# of its engine and passed (attack v18).
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -36,7 +41,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             mixed.append((key, tok_s, i))
         elif key not in pure or tok_s < pure[key][0]:
             pure[key] = (tok_s, i)
-    out: list[Finding] = []
+    out = _captured(sub, file)
     for key, tok_s, i in mixed:
         if key in pure and tok_s > INT8_OUTLIERS_SPEED_MAX * pure[key][0]:
             base, j = pure[key]
@@ -52,3 +57,19 @@ def check(sub: Submission, file: str) -> list[Finding]:
                 )
             )
     return out
+
+
+def _captured(sub: Submission, file: str) -> list[Finding]:
+    """LLM.int8() rows that claim to have been replayed from a CUDA graph."""
+    return [
+        make(
+            "physics.int8_outliers",
+            file,
+            f"/measurements/{i}/engine/name",
+            f"int8 (LLM.int8(), outlier threshold 6) measured on engine {m.engine.name}, which replays a captured "
+            "CUDA graph: the outlier decomposition waits for the GPU in every linear layer, which no capture can "
+            "hold (eco-collect writes such a row skipped: CUDA graph capture failed)",
+        )
+        for i, m in enumerate(sub.measurements)
+        if m.precision == LLM_INT8 and m.status != "skipped" and (m.engine.cuda_graph or m.engine.name == "cuda-graph")
+    ]
