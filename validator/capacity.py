@@ -73,7 +73,8 @@ PEAK_CLOCK_MARGIN = 1.2
 # An fp32 row's matmuls run at most on TF32 tensor cores (torch's default, which eco-collect keeps, runs IEEE
 # fp32 on the CUDA cores, slower still: 67 TFLOP/s on an H100 SXM): half the dense fp16 peak on every board
 # in the table (A100 156 of 312, H100 SXM 494.7 of 989.5, L4 60 of 121, RTX 4090 82.6 of 165.2; the L40S's
-# datasheet rounds its 183 above half its 362.05, the RTX 3090's 35.6 above half its 71, within the clock margin).
+# datasheet rounds its 183 above half its 362.05, the RTX 3090's 35.6 above half its 71: 0.3 %, within the
+# clock allowance).
 # An fp16 row relabelled fp32 at 1.8 x an H100's TF32 peak passed against the fp16 one (attack v17).
 FP32_PEAK_FRACTION = 0.5
 # Volta and Turing have neither TF32 nor bf16 tensor cores (both came with Ampere): their fp32 and bf16 matmuls run
