@@ -22,7 +22,7 @@ from dataset_card.build import BuildError, changelog_entries
 from dataset_card.outdir import BUILD
 from ecocompute import hubenv, reference
 from ecocompute.cli import describe
-from validator import history, jsonpos, loading
+from validator import history, jsonpos, loading, reporters
 
 _FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _JSONISH = st.text(alphabet='{}[]":,0123456789.eE-+ \n\\uatfnrls/~\u2028\x00é', max_size=50)
@@ -180,6 +180,28 @@ def test_a_changelog_of_any_text_is_entries_or_one_build_error(tmp_path: Path, t
 @given(tags=st.lists(st.text(max_size=20) | st.from_regex(r"v[0-9]{1,25}\.[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True)))
 def test_release_tags_among_any_tags(tags: list[str]) -> None:
     assert all(len(core) == 3 for core in dataset_versions.released(tags))
+
+
+_REPORT = {"accepted": True, "files": ["x"], "rejected_files": [], "counts": {}, "findings": []}
+
+
+@_FAST
+@given(
+    raw=_BYTES,
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]),
+    value=st.text(max_size=4),
+)
+def test_any_bytes_are_a_report_of_ours_or_not(raw: bytes, encoding: str, value: str) -> None:
+    assert reporters.is_json_report(raw) in (True, False)
+    written = json.dumps({**_REPORT, "files": [value]}, indent=2, sort_keys=True) + "\n"  # as render_json writes
+    assert reporters.is_json_report(written.encode(encoding)) == (encoding == "utf-8")
+
+
+def test_a_report_holding_a_lone_surrogates_bytes_is_not_ours() -> None:
+    """json.loads(bytes) reads UTF-8 with surrogatepass; bytes.decode then failed: a UnicodeDecodeError
+    traceback from eco-validate --output over such a file."""
+    written = json.dumps({**_REPORT, "files": ["X"]}, indent=2, sort_keys=True) + "\n"
+    assert not reporters.is_json_report(written.encode().replace(b'"X"', b'"\xed\xa0\x80"'))
 
 
 @_FAST
