@@ -15,6 +15,7 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector import hostinfo
 from collector.checkpoint import Checkpoint
 from collector.errors import CheckpointError
 from dataset_card import versions as dataset_versions
@@ -50,6 +51,34 @@ def test_json_positions_of_any_text_are_lines_or_left_out(text: str, pointers: l
     assert set(found) <= set(pointers) and all(
         type(v) is int and 1 <= v <= text.count("\n") + 1 for v in found.values()
     )
+
+
+_PROC_FILES = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat")
+
+
+@_FAST
+@given(cpuinfo=_TEXT, meminfo=_TEXT, stat=_TEXT, os_release=_TEXT)
+def test_any_proc_text_reads_as_a_value_or_unknown(
+    cpuinfo: str, meminfo: str, stat: str, os_release: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container's or an emulator's /proc may print anything: IndexError, ValueError ended the run before."""
+    files = {
+        "/proc/cpuinfo": "model name" + cpuinfo,
+        "/proc/meminfo": f"MemTotal:{meminfo}\nMemAvailable:{meminfo}",
+        "/proc/stat": "cpu " + stat,
+        "/etc/os-release": os_release,
+    }
+    monkeypatch.setattr(hostinfo, "_read", files.get)
+    assert isinstance(hostinfo.cpu_model(), str) and isinstance(hostinfo.os_name(), str)
+    assert hostinfo.ram_total_gib() >= 0 and hostinfo.ram_available_bytes() >= 0
+    times = hostinfo.cpu_times()
+    assert times is None or 0 <= times.steal <= times.total < float("inf")
+
+
+@pytest.mark.parametrize("line", ["cpu  1 2 x 4", "cpu  1 2 3 4 5 6 7 nan", "cpu  1 2 3 4 5 6 7 inf"])
+def test_cpu_times_not_counts_are_unknown(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hostinfo, "_read", {"/proc/stat": line}.get)
+    assert hostinfo.cpu_times() is None  # a NaN steal could not be written in the submission (allow_nan=False)
 
 
 _ENV = st.none() | st.text(
