@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ PACKAGES = {  # schema key -> distribution name
     "huggingface_hub": "huggingface-hub",
     "nvidia_ml_py": "nvidia-ml-py",
 }
+_COUNT = re.compile(r"[0-9]{1,20}")  # a count /proc writes (kB of memory, ticks of CPU time)
 
 
 def _read(path: str) -> str:
@@ -31,7 +33,7 @@ def _read(path: str) -> str:
 
 def cpu_model() -> str:
     for line in _read("/proc/cpuinfo").splitlines():
-        if line.startswith("model name"):
+        if line.startswith("model name") and ":" in line:
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
 
@@ -44,9 +46,12 @@ def os_name() -> str:
 
 
 def _meminfo_bytes(field: str) -> int | None:
+    """``field`` of /proc/meminfo in bytes; None where it is missing or not a count of kB (a container's or an
+    emulator's /proc may write anything: the caller then asks sysconf)."""
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
+            words = line.split()
+            return int(words[1]) * 1024 if len(words) > 1 and _COUNT.fullmatch(words[1]) else None
     return None
 
 
@@ -100,7 +105,10 @@ def cpu_times() -> CpuTimes | None:
     first = _read("/proc/stat").splitlines()[:1]
     if not first or not first[0].startswith("cpu "):
         return None
-    values = [float(v) for v in first[0].split()[1:]]
+    words = first[0].split()[1:]
+    if not all(_COUNT.fullmatch(w) for w in words):  # the kernel writes counts of ticks: anything else is unknown
+        return None
+    values = [float(v) for v in words]
     steal = values[7] if len(values) > 7 else 0.0
     return CpuTimes(sum(values[:8]), steal)
 

@@ -56,13 +56,14 @@ MAX_JSON_REPORT_BYTES = 64 << 20
 def is_json_report(text: bytes) -> bool:
     """Whether ``text`` is, byte for byte, a JSON report render_json writes: its keys, and the same
     bytes once its content is written again (an edited or merely similar file is not one)."""
-    try:
-        payload = json.loads(text)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond the parser
+    try:  # decoded first: json.loads of bytes takes UTF-16 and a lone surrogate's bytes, which decode() refuses
+        decoded = text.decode("utf-8")
+        payload = json.loads(decoded)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested beyond the parser
         return False
     if not isinstance(payload, dict) or payload.keys() != JSON_REPORT_KEYS:
         return False
-    return _dumped(payload) == text.decode("utf-8")
+    return _dumped(payload) == decoded
 
 
 def _dumped(payload: dict[str, object]) -> str:
