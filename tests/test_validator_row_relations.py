@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 from ecocompute import catalogue, domain
 from ecocompute.domain import Submission
 from validator import physics, precisions, scaling
+
+ROOT = Path(__file__).resolve().parents[1]
 
 VALID = FIXTURES / "valid" / "synthetic-two-measurements.json"
 
@@ -158,3 +161,22 @@ def test_int8_pure_and_int8_on_generate_may_share_a_file_with_cuda_graph_rows(va
     pure = _rows(valid_doc, [(1, 16.0, 200.0)], precision="int8-pure", engine="cuda-graph")
     mixed = _rows(valid_doc, [(1, 10.0, 190.0)], precision="int8")
     assert precisions.check(replace(pure, measurements=pure.measurements + mixed.measurements), "f.json") == []
+
+
+def test_the_real_files_keep_a_wide_margin_from_both_bounds() -> None:
+    """Every int8 / int8-pure pair of the real files decodes far below 1.1 x (batch 1 to 256), and every larger
+    batch draws far above 0.8 x the power of a smaller one of at most 8: the bounds refuse what no board does."""
+    speeds, powers = [], []
+    for path in sorted(ROOT.glob("submissions/*/*.json")):
+        rows = [m for m in domain.parse(json.loads(path.read_bytes())).measurements if m.summary]
+        for m in rows:
+            for n in rows:
+                assert m.summary and n.summary
+                if (m.model.id, m.model.weights, m.engine.name) != (n.model.id, n.model.weights, n.engine.name):
+                    continue
+                if m.batch_size == n.batch_size and (m.precision, n.precision) == ("int8", "int8-pure"):
+                    speeds.append(m.summary.throughput_tok_s_mean / n.summary.throughput_tok_s_mean)
+                if m.precision == n.precision and n.batch_size < m.batch_size and n.batch_size <= 8:
+                    powers.append(m.summary.power_w_mean / n.summary.power_w_mean)
+    assert len(speeds) >= 8 and max(speeds) < 0.75 * precisions.INT8_OUTLIERS_SPEED_MAX
+    assert len(powers) >= 100 and min(powers) > 1.2 * scaling.BATCH_POWER_MIN
