@@ -86,6 +86,34 @@ def test_power_is_compared_within_one_engine_and_precision(valid_doc: dict[str, 
     assert _flagged(replace(fp16, measurements=fp16.measurements + int8.measurements)) == set()
 
 
+def _paced_and(doc: dict[str, Any], paced: Row, other: Row, engine: str) -> Submission:
+    """A generate() row and a row of ``engine`` of the same model, weights and precision."""
+    first, second = _rows(doc, [paced]), _rows(doc, [other], engine=engine)
+    return replace(first, measurements=first.measurements + second.measurements)
+
+
+@pytest.mark.parametrize("engine", ["cuda-graph", "generate-static"])
+def test_generates_smaller_batches_are_yardsticks_for_every_engine(valid_doc: dict[str, Any], engine: str) -> None:
+    # attack v18 E2: the scaled row relabelled to an engine with no smaller batch of its own passed; generate()'s
+    # host paces its steps, and a captured or compiled step of more sequences leaves the board no less busy
+    assert _flagged(_paced_and(valid_doc, (1, 30.0, 250.0), (8, 200.0, 0.6 * 250.0), engine)) == {1}
+    assert _flagged(_paced_and(valid_doc, (1, 30.0, 250.0), (8, 200.0, 0.81 * 250.0), engine)) == set()
+    (f,) = [
+        f
+        for f in physics.check(_paced_and(valid_doc, (1, 30.0, 250.0), (8, 200.0, 150.0), engine), "f.json")
+        if f.code == "physics.batch_power"
+    ]
+    assert "(/measurements/0: same model, weights and precision on generate, whose host paces the board)" in f.message
+
+
+def test_generate_is_no_yardstick_at_the_same_batch_or_above_8(valid_doc: dict[str, Any]) -> None:
+    assert _flagged(_paced_and(valid_doc, (8, 200.0, 250.0), (8, 200.0, 150.0), "cuda-graph")) == set()
+    assert _flagged(_paced_and(valid_doc, (16, 400.0, 250.0), (32, 800.0, 150.0), "cuda-graph")) == set()
+    # and no other engine is one for generate()
+    graph, plain = _rows(valid_doc, [(1, 60.0, 400.0)], engine="cuda-graph"), _rows(valid_doc, [(8, 200.0, 200.0)])
+    assert _flagged(replace(graph, measurements=graph.measurements + plain.measurements)) == set()
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(
@@ -166,7 +194,7 @@ def test_int8_pure_and_int8_on_generate_may_share_a_file_with_cuda_graph_rows(va
 def test_the_real_files_keep_a_wide_margin_from_both_bounds() -> None:
     """Every int8 / int8-pure pair of the real files decodes far below 1.1 x (batch 1 to 256), and every larger
     batch draws far above 0.8 x the power of a smaller one of at most 8: the bounds refuse what no board does."""
-    speeds, powers = [], []
+    speeds, powers, crossed = [], [], []
     for path in sorted(ROOT.glob("submissions/*/*.json")):
         rows = [m for m in domain.parse(json.loads(path.read_bytes())).measurements if m.summary]
         for m in rows:
@@ -178,5 +206,12 @@ def test_the_real_files_keep_a_wide_margin_from_both_bounds() -> None:
                     speeds.append(m.summary.throughput_tok_s_mean / n.summary.throughput_tok_s_mean)
                 if m.precision == n.precision and n.batch_size < m.batch_size and n.batch_size <= 8:
                     powers.append(m.summary.power_w_mean / n.summary.power_w_mean)
+            for n in rows:  # generate()'s smaller batches against every other engine's
+                if (m.model.id, m.model.weights, m.precision) != (n.model.id, n.model.weights, n.precision):
+                    continue
+                if n.engine.name == "generate" != m.engine.name and n.batch_size < m.batch_size and n.batch_size <= 8:
+                    assert m.summary and n.summary
+                    crossed.append(m.summary.power_w_mean / n.summary.power_w_mean)
     assert len(speeds) >= 8 and max(speeds) < 0.75 * precisions.INT8_OUTLIERS_SPEED_MAX
     assert len(powers) >= 100 and min(powers) > 1.2 * scaling.BATCH_POWER_MIN
+    assert len(crossed) >= 8 and min(crossed) > 1.8 * scaling.BATCH_POWER_MIN

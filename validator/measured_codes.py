@@ -84,7 +84,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "physics.batch_power",
         "a larger batch draws under 0.8 x the average power of a smaller batch of at most 8 of the same model, "
-        "weights, precision and engine in the file",
+        "weights, precision and engine in the file, or of the same on generate(), whose host paces the board",
         "check the power readings and the GPU index; never scale one row's power or energies by hand",
     ),
     error(

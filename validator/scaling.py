@@ -41,7 +41,12 @@ BATCH_THROUGHPUT_YARDSTICK_MAX = 8
 # for a board throttled, hotter or cooler in one row than another. One row's power and energies scaled
 # by 0.6 (0.62 x batch 1's draw, every reading consistent) passed (attack v14 U1). Gross power: above
 # idle, a host-bound row's small load makes the ratio noise (the real files' net ratio reaches 0.74).
+# generate()'s smaller batches are yardsticks for every engine too: the host paces its steps, and a step
+# compiled or replayed from a graph leaves the board no less busy (the real files' cross-engine pairs, a
+# captured batch 8 against generate()'s batch 1, draw 1.47 x or more). One row's power scaled by 0.6 and
+# relabelled cuda-graph or generate-static, where no row of its engine was smaller, passed (attack v18 E2).
 BATCH_POWER_MIN = 0.8
+HOST_PACED_ENGINE = "generate"
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -57,8 +62,14 @@ def check(sub: Submission, file: str) -> list[Finding]:
             key = (m.model.id, m.model.weights, m.precision, m.engine.name)
             groups.setdefault(key, []).append((m.batch_size, per_sequence, i))
     out: list[Finding] = []
-    for (_, _, label, _), rows in groups.items():
+    paced = {  # (model, weights, precision) -> generate()'s rows at a batch of at most 8: (batch, W, row)
+        key[:3]: [(b, _watts(sub, j), j) for b, _, j in rows if b <= BATCH_THROUGHPUT_YARDSTICK_MAX]
+        for key, rows in groups.items()
+        if key[3] == HOST_PACED_ENGINE
+    }
+    for (model, weights, label, engine), rows in groups.items():
         rows.sort()
+        host_paced = [] if engine == HOST_PACED_ENGINE else paced.get((model, weights, label), [])
         precision = catalogue.PRECISIONS.get(label)
         single_token_kernel = precision is not None and precision.four_bit  # its batch 1 is no yardstick in all
         slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
@@ -91,7 +102,8 @@ def check(sub: Submission, file: str) -> list[Finding]:
                             "takes no longer than the smaller batches run one after another",
                         )
                     )
-                out += _power(sub, file, batch, i, hungriest)
+                paced_below = max(((w, b, j) for b, w, j in host_paced if b < batch), default=None)
+                out += _power(sub, file, batch, i, max(filter(None, (hungriest, paced_below)), default=None))
             least = min(block, key=lambda r: r[1])
             if slowest is None or least[1] < slowest[0]:
                 slowest = (least[1], least[0], least[2])
@@ -117,13 +129,19 @@ def _power(sub: Submission, file: str, batch: int, i: int, hungriest: tuple[floa
     # a power of 0 or less is physics.power_range's to name, and no yardstick here
     if hungriest is None or hungriest[0] <= 0 or watts >= BATCH_POWER_MIN * hungriest[0]:
         return []
+    row = sub.measurements[hungriest[2]]
+    same = (
+        "same model, weights, precision and engine"
+        if row.engine.name == sub.measurements[i].engine.name
+        else f"same model, weights and precision on {row.engine.name}, whose host paces the board"
+    )
     return [
         make(
             "physics.batch_power",
             file,
             f"/measurements/{i}/summary/power_w_mean",
             f"batch {batch} draws {watts:.1f} W, {watts / hungriest[0]:.2f} x the {hungriest[0]:.1f} W of batch "
-            f"{hungriest[1]} (/measurements/{hungriest[2]}: same model, weights, precision and engine); at least "
+            f"{hungriest[1]} (/measurements/{hungriest[2]}: {same}); at least "
             f"{BATCH_POWER_MIN} x: a step of more sequences reads the same weights and does more work, so the "
             "board is no less busy",
         )
