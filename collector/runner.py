@@ -24,6 +24,31 @@ from .errors import CollectError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
+# The energy counter steps every 0.1 s: over a window this long it has moved, wherever the board drew power.
+COUNTER_STILL_S = 0.5
+# More than this many times the sampled energy, plus this long at the sampled peak (nvmlDeviceGetPowerUsage
+# trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.
+COUNTER_JUMP_FACTOR = 2.0
+COUNTER_JUMP_LAG_S = 1.5
+
+
+def counter_fault(energy_per_gpu: list[float], window: WindowStats, duration_s: float) -> str | None:
+    """What is wrong with the energy counter's reading of a window (each board's difference between the
+    window's ends), judged against the sampler's power over the same window; None when nothing is.
+    Backwards: a driver reload or a reset (or, in theory, a wrap); still while power was sampled, or far
+    above what the sampler read: the counter failed, and its figure would be written as measured."""
+    total = sum(energy_per_gpu)
+    if min(energy_per_gpu) < 0:
+        return "went backwards (a driver reload or a reset)"
+    if duration_s >= COUNTER_STILL_S and window.energy_j > 0 and min(energy_per_gpu) == 0:
+        return f"stood still for {duration_s:.1f} s while the sampler read {window.power_avg_w:.0f} W"
+    if total > COUNTER_JUMP_FACTOR * window.energy_j + window.power_peak_w * COUNTER_JUMP_LAG_S:
+        return (
+            f"jumped: {total:.0f} J in {duration_s:.1f} s, where the sampler read {window.energy_j:.0f} J "
+            f"(peak {window.power_peak_w:.0f} W)"
+        )
+    return None
+
 
 class WindowSource(Protocol):
     def window(self, t0: float, t1: float) -> WindowStats: ...
@@ -91,14 +116,20 @@ class Runner:
 
     def idle_power(self) -> IdleReading:
         """Board power with nothing running, over one idle window (per GPU and summed)."""
-        t0, e0 = self.clock.now(), self.counter() if self.counter else None
-        self.clock.sleep(self.plan.idle_window_s)
-        t1, e1 = self.clock.now(), self.counter() if self.counter else None
-        self.busy_s += t1 - t0
-        if e0 is not None and e1 is not None:
-            per_gpu = tuple((b - a) / (t1 - t0) for a, b in zip(e0, e1, strict=True))
-            return IdleReading(sum(per_gpu), per_gpu)
-        window = self.sampler.window(t0, t1)
+        for attempt in range(2):
+            t0, e0 = self.clock.now(), self.counter() if self.counter else None
+            self.clock.sleep(self.plan.idle_window_s)
+            t1, e1 = self.clock.now(), self.counter() if self.counter else None
+            self.busy_s += t1 - t0
+            window = self.sampler.window(t0, t1)
+            if e0 is None or e1 is None:
+                break
+            energy = [b - a for a, b in zip(e0, e1, strict=True)]
+            why = counter_fault(energy, window, t1 - t0)
+            if why is None:
+                per_gpu = tuple(e / (t1 - t0) for e in energy)
+                return IdleReading(sum(per_gpu), per_gpu)
+            self._counter_failed(why, "an idle window", attempt)
         # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
         # to a different figure wherever the readings vary and the samples are not evenly spread
         per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
@@ -119,16 +150,10 @@ class Runner:
                 gc.enable()
             window = self.sampler.window(t0, t1)
             per_gpu = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
-            if per_gpu is not None and min(per_gpu) < 0:
-                self.notes.append(
-                    f"energy counter went backwards during trial {index} (attempt {attempt + 1}); trial repeated"
-                )
-                continue
-            break
-        else:
-            raise CollectError(
-                "the NVML energy counter went backwards twice in a row; is another tool resetting the GPU?"
-            )
+            why = None if per_gpu is None else counter_fault(per_gpu, window, t1 - t0)
+            if why is None:
+                break
+            self._counter_failed(why, f"trial {index}", attempt)
         self.busy_s += t1 - t0
         host = hostinfo.host_signals(cpu0, cpu1)
         result = Trial(
@@ -157,6 +182,15 @@ class Runner:
         )
         self.on_trial(result)
         return result
+
+    def _counter_failed(self, why: str, window: str, attempt: int) -> None:
+        """A window whose energy counter reading is broken: noted and measured again once; twice, the run ends."""
+        if attempt:
+            raise CollectError(
+                f"the NVML energy counter {why}, in {window} measured twice in a row: it cannot be trusted here "
+                "(another tool resetting the GPU, a driver reload?); nothing of this window is written"
+            )
+        self.notes.append(f"energy counter {why} during {window}; measured again")
 
     def warm_up(self) -> None:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""

@@ -3,7 +3,7 @@ early stop, budgets, stop reasons (as the validator judges them), timing and hon
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import chain, count, repeat
 
@@ -157,8 +157,46 @@ def test_counter_going_backwards_twice_aborts() -> None:
     runner = _runner(repeat(0.5), PLAN)
     falling = count(0, -1)
     runner.counter = lambda: [float(next(falling))]  # every read lower than the one before
-    with pytest.raises(CollectError, match="backwards twice"):
+    with pytest.raises(CollectError, match=r"went backwards.*twice in a row"):
         runner.trial(0, "warmup", 1)
+
+
+def _faulty_counter(runner: Runner, fault: Callable[[int, float], float]) -> None:
+    """The runner's energy counter, read the n-th time, gives ``fault(n, true reading)``."""
+    board, reads = runner.sampler.board, count()  # type: ignore[attr-defined]
+    runner.counter = lambda: [fault(next(reads), board.energy_j())]
+
+
+def test_a_counter_reset_during_an_idle_window_measures_the_window_again() -> None:
+    # A driver reload in the first idle window: the counter restarts near 0. The idle power was written as
+    # the negative difference (-1e6 W), and the file refused at the end of the run (schema.violation).
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: e if n == 0 else e - 999_000.0)
+    result = runner.run()
+    assert result.idle.power_before_w == pytest.approx(70.0) and result.idle.power_after_w == pytest.approx(70.0)
+    assert any("went backwards" in n and "idle window" in n for n in result.notes)
+
+
+def test_a_counter_that_stands_still_is_refused_in_one_line() -> None:
+    # Idle and loaded windows all read 0 J: an idle power of 0 W reached the statistics (ValueError from
+    # the checkpoint's JSON, a traceback) before this.
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: 1_000_000.0)
+    with pytest.raises(CollectError, match=r"stood still for 1.0 s while the sampler read 70 W.*twice in a row"):
+        runner.run()
+
+
+def test_a_counter_that_jumps_is_measured_again_and_never_written() -> None:
+    # The counter jumps by 1 GJ between the two reads of one trial: 1e9 J was written as that trial's energy
+    # (the validator refused the whole file at the end: physics.energy_power).
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: e if n < 7 else e + 1e9)
+    result = runner.run()
+    assert max(t.energy_j for t in result.trials) < 300.0
+    assert [n for n in result.notes if "jumped" in n] == [
+        "energy counter jumped: 1000000250 J in 1.0 s, where the sampler read 250 J (peak 250 W) during trial 2; "
+        "measured again"
+    ]
 
 
 def test_a_power_field_fallback_is_recorded_per_trial_and_noted() -> None:
