@@ -113,6 +113,7 @@ class Runner:
         self.requests = 1
         self.busy_s = 0.0  # this configuration's own time: its trials and idle windows (budget basis)
         self.stopped_by: str | None = None
+        self.failed_readings: dict[int, int] = {}  # trial index -> NVML readings that failed within it
 
     def idle_power(self) -> IdleReading:
         """Board power with nothing running, over one idle window (per GPU and summed)."""
@@ -154,6 +155,8 @@ class Runner:
             if why is None:
                 break
             self._counter_failed(why, f"trial {index}", attempt)
+        if window.failed_readings:
+            self.failed_readings[index] = window.failed_readings
         self.busy_s += t1 - t0
         host = hostinfo.host_signals(cpu0, cpu1)
         result = Trial(
@@ -254,6 +257,12 @@ class Runner:
             self.notes.append(
                 f"NVML's instant power field failed during trial(s) {fallbacks}: their sampled power is partly "
                 "nvmlDeviceGetPowerUsage, a 1-s average on Ampere and newer (see each trial's power_reading)"
+            )
+        if self.failed_readings:
+            failed = ", ".join(f"{n} in trial {i}" for i, n in sorted(self.failed_readings.items()))
+            self.notes.append(
+                f"NVML power readings failed and were left out of the sampled power ({failed}): the sampler's "
+                "figures of those trials rest on fewer readings (see each trial's power_samples)"
             )
         if self.stopped_by == "implausible":
             self.notes.append(

@@ -199,6 +199,20 @@ def test_a_counter_that_jumps_is_measured_again_and_never_written() -> None:
     ]
 
 
+def test_nvml_readings_left_out_of_a_trial_are_noted() -> None:
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: replace(  # type: ignore[method-assign]
+        FakeSampler.window(fake, t0, t1),  # type: ignore[arg-type]
+        failed_readings=3 if next(asked) == 4 else 0,  # the idle window, then trials 0, 1, 2
+    )
+    result = runner.run()
+    assert [n for n in result.notes if "readings failed" in n] == [
+        "NVML power readings failed and were left out of the sampled power (3 in trial 3): the sampler's figures "
+        "of those trials rest on fewer readings (see each trial's power_samples)"
+    ]
+
+
 def test_a_power_field_fallback_is_recorded_per_trial_and_noted() -> None:
     runner = _runner(repeat(0.5), PLAN)
     runner.sampler = FakeSampler(runner.sampler.board, reading="mixed")  # type: ignore[attr-defined]
