@@ -24,29 +24,43 @@ from .errors import CollectError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
-# The energy counter steps every 0.1 s: over a window this long it has moved, wherever the board drew power.
-COUNTER_STILL_S = 0.5
+# The energy counter steps every 0.1 s: over a window this long it has moved, wherever the board drew power;
+# and the sampler, reading every period, has read inside it.
+STILL_S = 0.5
 # More than this many times the sampled energy, plus this long at the sampled peak (nvmlDeviceGetPowerUsage
 # trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.
 COUNTER_JUMP_FACTOR = 2.0
 COUNTER_JUMP_LAG_S = 1.5
+_COUNTER_HINT = "another tool resetting the GPU, a driver reload?"
+_SAMPLER_HINT = "the host starving the sampler's process of CPU, a suspended VM?"
 
 
-def counter_fault(energy_per_gpu: list[float], window: WindowStats, duration_s: float) -> str | None:
-    """What is wrong with the energy counter's reading of a window (each board's difference between the
-    window's ends), judged against the sampler's power over the same window; None when nothing is.
-    Backwards: a driver reload or a reset (or, in theory, a wrap); still while power was sampled, or far
-    above what the sampler read: the counter failed, and its figure would be written as measured."""
+def window_fault(
+    energy_per_gpu: list[float] | None, window: WindowStats, duration_s: float, period_s: float = 0.05
+) -> tuple[str, str] | None:
+    """(what, its likely cause) where a window's readings cannot be written as measured; None when they can.
+    ``energy_per_gpu``: each board's energy-counter difference between the window's ends (None: no counter),
+    judged against the sampler's power over the same window. Backwards: a driver reload or a reset (or, in
+    theory, a wrap); still while power was sampled, or far above what the sampler read: the counter failed.
+    No reading inside a window of several sampler periods (``period_s``): its sampled power would be drawn
+    from readings outside it."""
+    if duration_s >= max(STILL_S, 4 * period_s) and window.samples == 0:
+        return f"the power sampler took no reading in {duration_s:.1f} s", _SAMPLER_HINT
+    if energy_per_gpu is None:
+        return None
     total = sum(energy_per_gpu)
     if min(energy_per_gpu) < 0:
-        return "went backwards (a driver reload or a reset)"
-    if duration_s >= COUNTER_STILL_S and window.energy_j > 0 and min(energy_per_gpu) == 0:
-        return f"stood still for {duration_s:.1f} s while the sampler read {window.power_avg_w:.0f} W"
+        return "the NVML energy counter went backwards (a driver reload or a reset)", _COUNTER_HINT
+    if duration_s >= STILL_S and window.energy_j > 0 and min(energy_per_gpu) == 0:
+        what = f"the NVML energy counter stood still for {duration_s:.1f} s"
+        what += f" while the sampler read {window.power_avg_w:.0f} W"
+        return what, _COUNTER_HINT
     if total > COUNTER_JUMP_FACTOR * window.energy_j + window.power_peak_w * COUNTER_JUMP_LAG_S:
-        return (
-            f"jumped: {total:.0f} J in {duration_s:.1f} s, where the sampler read {window.energy_j:.0f} J "
-            f"(peak {window.power_peak_w:.0f} W)"
+        what = (
+            f"the NVML energy counter jumped: {total:.0f} J in {duration_s:.1f} s, where the sampler read "
+            f"{window.energy_j:.0f} J (peak {window.power_peak_w:.0f} W)"
         )
+        return what, _COUNTER_HINT
     return None
 
 
@@ -99,6 +113,7 @@ class Runner:
         clock: Clock | None = None,
         on_trial: Callable[[Trial], None] | None = None,
         session_t0: float = 0.0,
+        sample_period_s: float = 0.05,
     ) -> None:
         self.workload = workload
         self.sampler = sampler
@@ -107,6 +122,7 @@ class Runner:
         self.clock = clock or Clock()
         self.on_trial = on_trial or (lambda _t: None)
         self.session_t0 = session_t0  # trials record their start relative to it
+        self.sample_period_s = sample_period_s  # the sampler's: a window of a few has readings inside
         self.notes: list[str] = []
         self.trials: list[Trial] = []
         self.window: list[int] = []  # positions in ``trials`` of the last gates.min_trials measured trials
@@ -123,14 +139,14 @@ class Runner:
             t1, e1 = self.clock.now(), self.counter() if self.counter else None
             self.busy_s += t1 - t0
             window = self.sampler.window(t0, t1)
-            if e0 is None or e1 is None:
+            energy = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
+            fault = window_fault(energy, window, t1 - t0, self.sample_period_s)
+            if fault is None:
                 break
-            energy = [b - a for a, b in zip(e0, e1, strict=True)]
-            why = counter_fault(energy, window, t1 - t0)
-            if why is None:
-                per_gpu = tuple(e / (t1 - t0) for e in energy)
-                return IdleReading(sum(per_gpu), per_gpu)
-            self._counter_failed(why, "an idle window", attempt)
+            self._failed(fault, "an idle window", attempt)
+        if energy is not None:
+            per_gpu = tuple(e / (t1 - t0) for e in energy)
+            return IdleReading(sum(per_gpu), per_gpu)
         # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
         # to a different figure wherever the readings vary and the samples are not evenly spread
         per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
@@ -151,10 +167,10 @@ class Runner:
                 gc.enable()
             window = self.sampler.window(t0, t1)
             per_gpu = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
-            why = None if per_gpu is None else counter_fault(per_gpu, window, t1 - t0)
-            if why is None:
+            fault = window_fault(per_gpu, window, t1 - t0, self.sample_period_s)
+            if fault is None:
                 break
-            self._counter_failed(why, f"trial {index}", attempt)
+            self._failed(fault, f"trial {index}", attempt)
         if window.failed_readings:
             self.failed_readings[index] = window.failed_readings
         self.busy_s += t1 - t0
@@ -186,14 +202,15 @@ class Runner:
         self.on_trial(result)
         return result
 
-    def _counter_failed(self, why: str, window: str, attempt: int) -> None:
-        """A window whose energy counter reading is broken: noted and measured again once; twice, the run ends."""
+    def _failed(self, fault: tuple[str, str], window: str, attempt: int) -> None:
+        """A window whose readings are broken: noted and measured again once; twice, the run ends."""
+        what, cause = fault
         if attempt:
             raise CollectError(
-                f"the NVML energy counter {why}, in {window} measured twice in a row: it cannot be trusted here "
-                "(another tool resetting the GPU, a driver reload?); nothing of this window is written"
+                f"{what}, in {window} measured twice in a row: the readings cannot be trusted here ({cause}); "
+                "nothing of this window is written"
             )
-        self.notes.append(f"energy counter {why} during {window}; measured again")
+        self.notes.append(f"{what} during {window}; measured again")
 
     def warm_up(self) -> None:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""

@@ -12,7 +12,7 @@ from fakes import Board, FakeSampler, FakeTime, noisy
 
 from collector.errors import CollectError, TrialsTooShort
 from collector.request import TrialPlan
-from collector.runner import Clock, Runner, settled
+from collector.runner import Clock, Runner, settled, window_fault
 from ecocompute import gates, stats
 from ecocompute.domain import Idle
 
@@ -194,9 +194,38 @@ def test_a_counter_that_jumps_is_measured_again_and_never_written() -> None:
     result = runner.run()
     assert max(t.energy_j for t in result.trials) < 300.0
     assert [n for n in result.notes if "jumped" in n] == [
-        "energy counter jumped: 1000000250 J in 1.0 s, where the sampler read 250 J (peak 250 W) during trial 2; "
-        "measured again"
+        "the NVML energy counter jumped: 1000000250 J in 1.0 s, where the sampler read 250 J (peak 250 W) during "
+        "trial 2; measured again"
     ]
+
+
+def test_a_window_without_a_sampler_reading_is_measured_again_then_refused() -> None:
+    # The sampler starved of CPU through a whole trial: its power was drawn from the idle readings on either
+    # side (157 W for a 250-W trial) and the file refused at the end of the run (physics.energy_power).
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+
+    def starved(t0: float, t1: float, starve: set[int]) -> object:
+        window = FakeSampler.window(fake, t0, t1)  # type: ignore[arg-type]
+        return replace(window, samples=0, sample_rate_hz=0.0) if next(asked) in starve else window
+
+    runner.sampler.window = lambda t0, t1: starved(t0, t1, {3})  # type: ignore[method-assign]
+    result = runner.run()
+    assert all(t.power_samples > 0 for t in result.trials)
+    assert "the power sampler took no reading in 1.0 s during trial 2; measured again" in result.notes
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: starved(t0, t1, {0, 1})  # type: ignore[method-assign]
+    with pytest.raises(CollectError, match=r"no reading in 1.0 s, in an idle window measured twice.*starving"):
+        runner.run()
+
+
+def test_a_window_of_under_four_sampler_periods_may_hold_no_reading() -> None:
+    board = Board(FakeTime())
+    board.time.sleep(2.0)
+    empty = replace(FakeSampler(board).window(1000.0, 1001.0), samples=0, sample_rate_hz=0.0)
+    assert window_fault(None, empty, 1.0, period_s=0.5) is None  # a slow sampler asked for (the schema allows 60 s)
+    assert window_fault(None, empty, 1.0, period_s=0.05) is not None
 
 
 def test_nvml_readings_left_out_of_a_trial_are_noted() -> None:
