@@ -31,6 +31,9 @@ STILL_S = 0.5
 # trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.
 COUNTER_JUMP_FACTOR = 2.0
 COUNTER_JUMP_LAG_S = 1.5
+# A stretch of a window this long (or this many sampler periods) without a reading is the sampler stalled
+# (or the whole VM suspended), not its jitter: the window's power would be interpolated over it.
+GAP_S, GAP_PERIODS = 1.0, 10
 _COUNTER_HINT = "another tool resetting the GPU, a driver reload?"
 _SAMPLER_HINT = "the host starving the sampler's process of CPU, a suspended VM?"
 
@@ -42,10 +45,12 @@ def window_fault(
     ``energy_per_gpu``: each board's energy-counter difference between the window's ends (None: no counter),
     judged against the sampler's power over the same window. Backwards: a driver reload or a reset (or, in
     theory, a wrap); still while power was sampled, or far above what the sampler read: the counter failed.
-    No reading inside a window of several sampler periods (``period_s``): its sampled power would be drawn
-    from readings outside it."""
+    No reading inside a window of several sampler periods (``period_s``), or none for a second or more of
+    it: its sampled power would be drawn from readings outside that stretch."""
     if duration_s >= max(STILL_S, 4 * period_s) and window.samples == 0:
         return f"the power sampler took no reading in {duration_s:.1f} s", _SAMPLER_HINT
+    if window.gap_s > max(GAP_S, GAP_PERIODS * period_s):
+        return f"the power sampler took no reading for {window.gap_s:.1f} s of {duration_s:.1f} s", _SAMPLER_HINT
     if energy_per_gpu is None:
         return None
     total = sum(energy_per_gpu)

@@ -44,6 +44,7 @@ class WindowStats:
     # rounding), the trial's energy per GPU where no energy counter reads it
     energy_per_gpu_j: tuple[float, ...] = ()
     failed_readings: int = 0  # readings NVML failed within the window, left out of it
+    gap_s: float = 0.0  # the longest stretch of the window without a reading: power interpolated over it
 
 
 def _total(s: Sample) -> float:
@@ -114,7 +115,14 @@ def summarize_window(
         ),
         power_reading=reading,
         failed_readings=sum(t0 <= t <= t1 for t in failed),
+        gap_s=_gap(before, inside, after, t0, t1),
     )
+
+
+def _gap(before: list[Sample], inside: list[Sample], after: list[Sample], t0: float, t1: float) -> float:
+    """The longest part of [t0, t1] between two consecutive readings (or a window's end and its nearest)."""
+    times = [before[-1].t_s if before else t0, *(s.t_s for s in inside), after[0].t_s if after else t1]
+    return max(min(b, t1) - max(a, t0) for a, b in itertools.pairwise(times))
 
 
 def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = False) -> None:

@@ -352,3 +352,11 @@ def test_nvml_readings_failing_for_seconds_in_a_row_end_the_sampler(monkeypatch)
     sampler_mod._serve(pipe, lambda: Nvml([0], module=nv), 0.05)
     kind, message = pipe.sent[-1]
     assert kind == "error" and "NVML readings failed for 2.0" in message and "GPU is lost" in message
+
+
+def test_a_window_says_its_longest_stretch_without_a_reading() -> None:
+    times = [0.9, 1.0, 1.05, 1.1, 3.1, 3.15, 3.2, 4.6]  # the sampler stalled 2 s (a suspended VM); none 3.2-4.6
+    samples = [Sample(t, 100, 40, 1000, 2000, 0) for t in times]
+    assert summarize_window(samples, 1.0, 3.15, lambda m: []).gap_s == pytest.approx(2.0)
+    assert summarize_window(samples, 3.1, 4.0, lambda m: []).gap_s == pytest.approx(0.8)  # to the window's end
+    assert summarize_window(samples, 0.95, 1.1, lambda m: []).gap_s == pytest.approx(0.05)

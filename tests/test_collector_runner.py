@@ -220,6 +220,19 @@ def test_a_window_without_a_sampler_reading_is_measured_again_then_refused() -> 
         runner.run()
 
 
+def test_a_trial_with_seconds_without_a_sampler_reading_is_measured_again() -> None:
+    # The VM suspended for 2 minutes inside a trial, sampler and all: the trial was written, its power
+    # interpolated across the 2 minutes (and its duration holding them), with no word of it.
+    runner = _runner(repeat(2.0), PLAN)  # 2-s trials
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: replace(  # type: ignore[method-assign]
+        FakeSampler.window(fake, t0, t1),  # type: ignore[arg-type]
+        gap_s=1.5 if next(asked) == 5 else 0.05,
+    )
+    result = runner.run()
+    assert "the power sampler took no reading for 1.5 s of 2.0 s during trial 4; measured again" in result.notes
+
+
 def test_a_window_of_under_four_sampler_periods_may_hold_no_reading() -> None:
     board = Board(FakeTime())
     board.time.sleep(2.0)
