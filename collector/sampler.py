@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import math
 import multiprocessing as mp
+import signal
 import threading
 import time
 from collections import deque
@@ -163,6 +164,13 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _child(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool) -> None:
+    """The sampler as a process of its own. Ctrl-C reaches the terminal's whole process group: the measuring
+    process ends the run and stops this one; a KeyboardInterrupt here too printed a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _serve(conn, factory, period_s, pin)
+
+
 class _Reader:
     """One reading into the buffer; one that NVML fails is left out, its time kept in ``failed``, until
     readings have failed for FAILING_S in a row: then the error ends the sampler."""
@@ -200,7 +208,7 @@ class Sampler:
         if self.mode == "process":
             ctx = mp.get_context("spawn")  # never fork a process that holds CUDA
             self._conn, child = ctx.Pipe()
-            self._worker = ctx.Process(target=_serve, args=(child, self._factory, self.period_s, self.pin), daemon=True)
+            self._worker = ctx.Process(target=_child, args=(child, self._factory, self.period_s, self.pin), daemon=True)
         else:
             self._conn, child = mp.Pipe()
             self._worker = threading.Thread(target=_serve, args=(child, self._factory, self.period_s), daemon=True)
