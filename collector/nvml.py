@@ -126,12 +126,14 @@ class Nvml:
             return None, None
         except NvmlError:  # a passing failure: this sample falls back (and its window says so)
             return None, None
-        return tuple(  # type: ignore[return-value]
+        watts = [
             getattr(v.value, _VALUE_ATTR.get(v.valueType, "uiVal")) / 1000.0
             if v.nvmlReturn == nv.NVML_SUCCESS
             else None
             for v in values
-        )
+        ]
+        # a powered board never draws 0 W: such a reading is a failed one (a board's glitch), not a measurement
+        return tuple(w if w else None for w in watts)  # type: ignore[return-value]
 
     def power_reading(self) -> str:
         """Which NVML reading the sampler's power is: the instant field, or nvmlDeviceGetPowerUsage
@@ -151,6 +153,8 @@ class Nvml:
             if instant is None:
                 fallback = True
                 instant = self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
+                if not instant:  # the sampler leaves the reading out (and counts it), as any failed one
+                    raise NvmlError("nvmlDeviceGetPowerUsage: read 0 W, which no powered board draws")
             per_gpu.append(instant)
             average = None if average is None or avg_1s is None else average + avg_1s
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))

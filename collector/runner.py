@@ -24,6 +24,50 @@ from .errors import CollectError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
+# The energy counter steps every 0.1 s: over a window this long it has moved, wherever the board drew power;
+# and the sampler, reading every period, has read inside it.
+STILL_S = 0.5
+# More than this many times the sampled energy, plus this long at the sampled peak (nvmlDeviceGetPowerUsage
+# trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.
+COUNTER_JUMP_FACTOR = 2.0
+COUNTER_JUMP_LAG_S = 1.5
+# A stretch of a window this long (or this many sampler periods) without a reading is the sampler stalled
+# (or the whole VM suspended), not its jitter: the window's power would be interpolated over it.
+GAP_S, GAP_PERIODS = 1.0, 10
+_COUNTER_HINT = "another tool resetting the GPU, a driver reload?"
+_SAMPLER_HINT = "the host starving the sampler's process of CPU, a suspended VM?"
+
+
+def window_fault(
+    energy_per_gpu: list[float] | None, window: WindowStats, duration_s: float, period_s: float = 0.05
+) -> tuple[str, str] | None:
+    """(what, its likely cause) where a window's readings cannot be written as measured; None when they can.
+    ``energy_per_gpu``: each board's energy-counter difference between the window's ends (None: no counter),
+    judged against the sampler's power over the same window. Backwards: a driver reload or a reset (or, in
+    theory, a wrap); still while power was sampled, or far above what the sampler read: the counter failed.
+    No reading inside a window of several sampler periods (``period_s``), or none for a second or more of
+    it: its sampled power would be drawn from readings outside that stretch."""
+    if duration_s >= max(STILL_S, 4 * period_s) and window.samples == 0:
+        return f"the power sampler took no reading in {duration_s:.1f} s", _SAMPLER_HINT
+    if window.gap_s > max(GAP_S, GAP_PERIODS * period_s):
+        return f"the power sampler took no reading for {window.gap_s:.1f} s of {duration_s:.1f} s", _SAMPLER_HINT
+    if energy_per_gpu is None:
+        return None
+    total = sum(energy_per_gpu)
+    if min(energy_per_gpu) < 0:
+        return "the NVML energy counter went backwards (a driver reload or a reset)", _COUNTER_HINT
+    if duration_s >= STILL_S and window.energy_j > 0 and min(energy_per_gpu) == 0:
+        what = f"the NVML energy counter stood still for {duration_s:.1f} s"
+        what += f" while the sampler read {window.power_avg_w:.0f} W"
+        return what, _COUNTER_HINT
+    if total > COUNTER_JUMP_FACTOR * window.energy_j + window.power_peak_w * COUNTER_JUMP_LAG_S:
+        what = (
+            f"the NVML energy counter jumped: {total:.0f} J in {duration_s:.1f} s, where the sampler read "
+            f"{window.energy_j:.0f} J (peak {window.power_peak_w:.0f} W)"
+        )
+        return what, _COUNTER_HINT
+    return None
+
 
 class WindowSource(Protocol):
     def window(self, t0: float, t1: float) -> WindowStats: ...
@@ -74,6 +118,7 @@ class Runner:
         clock: Clock | None = None,
         on_trial: Callable[[Trial], None] | None = None,
         session_t0: float = 0.0,
+        sample_period_s: float = 0.05,
     ) -> None:
         self.workload = workload
         self.sampler = sampler
@@ -82,23 +127,31 @@ class Runner:
         self.clock = clock or Clock()
         self.on_trial = on_trial or (lambda _t: None)
         self.session_t0 = session_t0  # trials record their start relative to it
+        self.sample_period_s = sample_period_s  # the sampler's: a window of a few has readings inside
         self.notes: list[str] = []
         self.trials: list[Trial] = []
         self.window: list[int] = []  # positions in ``trials`` of the last gates.min_trials measured trials
         self.requests = 1
         self.busy_s = 0.0  # this configuration's own time: its trials and idle windows (budget basis)
         self.stopped_by: str | None = None
+        self.failed_readings: dict[int, int] = {}  # trial index -> NVML readings that failed within it
 
     def idle_power(self) -> IdleReading:
         """Board power with nothing running, over one idle window (per GPU and summed)."""
-        t0, e0 = self.clock.now(), self.counter() if self.counter else None
-        self.clock.sleep(self.plan.idle_window_s)
-        t1, e1 = self.clock.now(), self.counter() if self.counter else None
-        self.busy_s += t1 - t0
-        if e0 is not None and e1 is not None:
-            per_gpu = tuple((b - a) / (t1 - t0) for a, b in zip(e0, e1, strict=True))
+        for attempt in range(2):
+            t0, e0 = self.clock.now(), self.counter() if self.counter else None
+            self.clock.sleep(self.plan.idle_window_s)
+            t1, e1 = self.clock.now(), self.counter() if self.counter else None
+            self.busy_s += t1 - t0
+            window = self.sampler.window(t0, t1)
+            energy = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
+            fault = window_fault(energy, window, t1 - t0, self.sample_period_s)
+            if fault is None:
+                break
+            self._failed(fault, "an idle window", attempt)
+        if energy is not None:
+            per_gpu = tuple(e / (t1 - t0) for e in energy)
             return IdleReading(sum(per_gpu), per_gpu)
-        window = self.sampler.window(t0, t1)
         # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
         # to a different figure wherever the readings vary and the samples are not evenly spread
         per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
@@ -119,16 +172,12 @@ class Runner:
                 gc.enable()
             window = self.sampler.window(t0, t1)
             per_gpu = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
-            if per_gpu is not None and min(per_gpu) < 0:
-                self.notes.append(
-                    f"energy counter went backwards during trial {index} (attempt {attempt + 1}); trial repeated"
-                )
-                continue
-            break
-        else:
-            raise CollectError(
-                "the NVML energy counter went backwards twice in a row; is another tool resetting the GPU?"
-            )
+            fault = window_fault(per_gpu, window, t1 - t0, self.sample_period_s)
+            if fault is None:
+                break
+            self._failed(fault, f"trial {index}", attempt)
+        if window.failed_readings:
+            self.failed_readings[index] = window.failed_readings
         self.busy_s += t1 - t0
         host = hostinfo.host_signals(cpu0, cpu1)
         result = Trial(
@@ -157,6 +206,16 @@ class Runner:
         )
         self.on_trial(result)
         return result
+
+    def _failed(self, fault: tuple[str, str], window: str, attempt: int) -> None:
+        """A window whose readings are broken: noted and measured again once; twice, the run ends."""
+        what, cause = fault
+        if attempt:
+            raise CollectError(
+                f"{what}, in {window} measured twice in a row: the readings cannot be trusted here ({cause}); "
+                "nothing of this window is written"
+            )
+        self.notes.append(f"{what} during {window}; measured again")
 
     def warm_up(self) -> None:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""
@@ -220,6 +279,12 @@ class Runner:
             self.notes.append(
                 f"NVML's instant power field failed during trial(s) {fallbacks}: their sampled power is partly "
                 "nvmlDeviceGetPowerUsage, a 1-s average on Ampere and newer (see each trial's power_reading)"
+            )
+        if self.failed_readings:
+            failed = ", ".join(f"{n} in trial {i}" for i, n in sorted(self.failed_readings.items()))
+            self.notes.append(
+                f"NVML power readings failed and were left out of the sampled power ({failed}): the sampler's "
+                "figures of those trials rest on fewer readings (see each trial's power_samples)"
             )
         if self.stopped_by == "implausible":
             self.notes.append(

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import math
 import multiprocessing as mp
+import signal
 import threading
 import time
 from collections import deque
@@ -18,10 +19,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CollectError
+from .errors import CollectError, NvmlError
 from .nvml import Nvml, Sample
 
 BUFFER_S = 900.0  # longest window the ring buffer can answer for
+# A reading NVML fails (a timeout, an unknown error, a power of 0 W) is left out, and the window says how
+# many were; readings failing for this long in a row end the sampler (the board is lost, or NVML is).
+FAILING_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class WindowStats:
     # each board's sampled power integrated over the window as energy_j is: they sum to it (to float
     # rounding), the trial's energy per GPU where no energy counter reads it
     energy_per_gpu_j: tuple[float, ...] = ()
+    failed_readings: int = 0  # readings NVML failed within the window, left out of it
+    gap_s: float = 0.0  # the longest stretch of the window without a reading: power interpolated over it
 
 
 def _total(s: Sample) -> float:
@@ -70,9 +76,15 @@ def _integral(
     return math.fsum((tb - ta) * (pa + pb) / 2 for (ta, pa), (tb, pb) in itertools.pairwise(points))
 
 
-def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Callable[[int], list[str]]) -> WindowStats:
+def summarize_window(
+    samples: Sequence[Sample],
+    t0: float,
+    t1: float,
+    names: Callable[[int], list[str]],
+    failed: Sequence[float] = (),
+) -> WindowStats:
     """Trapezoid integral of power over [t0, t1], with the ends interpolated from neighbours; each
-    board's power integrated the same way."""
+    board's power integrated the same way. ``failed``: when readings failed (counted where in the window)."""
     inside = [s for s in samples if t0 <= s.t_s <= t1]
     before = [s for s in samples if s.t_s < t0]
     after = [s for s in samples if s.t_s > t1]
@@ -103,7 +115,15 @@ def summarize_window(samples: Sequence[Sample], t0: float, t1: float, names: Cal
             _integral((before, inside, after), t0, t1, lambda s, g=g: s.power_per_gpu_w[g]) for g in range(gpus)
         ),
         power_reading=reading,
+        failed_readings=sum(t0 <= t <= t1 for t in failed),
+        gap_s=_gap(before, inside, after, t0, t1),
     )
+
+
+def _gap(before: list[Sample], inside: list[Sample], after: list[Sample], t0: float, t1: float) -> float:
+    """The longest part of [t0, t1] between two consecutive readings (or a window's end and its nearest)."""
+    times = [before[-1].t_s if before else t0, *(s.t_s for s in inside), after[0].t_s if after else t1]
+    return max(min(b, t1) - max(a, t0) for a, b in itertools.pairwise(times))
 
 
 def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = False) -> None:
@@ -115,12 +135,14 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
     try:
         with factory() as nvml:
             buffer: deque[Sample] = deque(maxlen=int(BUFFER_S / period_s) + 16)
+            failed: deque[float] = deque(maxlen=buffer.maxlen)  # when readings failed
+            read = _Reader(nvml, buffer, failed)
             conn.send(("ready", None))
             next_t = time.monotonic()
             paused = False  # the overhead A/B toggles sampling without restarting the process
             while True:
                 if not paused:
-                    buffer.append(nvml.sample(time.monotonic()))
+                    read()
                     next_t += period_s
                 while conn.poll(None if paused else max(0.0, next_t - time.monotonic())):
                     message = conn.recv()
@@ -128,18 +150,45 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
                         return
                     if message[0] in ("pause", "resume"):
                         paused = message[0] == "pause"
-                        next_t = time.monotonic()
+                        next_t = read.last_good = time.monotonic()  # no reading while paused is no failure
                         conn.send((message[0], None))
                         if not paused:
                             break
                         continue
                     _, t0, t1 = message
-                    buffer.append(nvml.sample(time.monotonic()))  # one reading after t1
-                    conn.send(("window", summarize_window(list(buffer), t0, t1, nvml.throttle_names)))
+                    read()  # one reading after t1
+                    conn.send(("window", summarize_window(list(buffer), t0, t1, nvml.throttle_names, list(failed))))
                 if time.monotonic() - next_t > 10 * period_s:  # fell far behind: do not burst
                     next_t = time.monotonic()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it as CollectError
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _child(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool) -> None:
+    """The sampler as a process of its own. Ctrl-C reaches the terminal's whole process group: the measuring
+    process ends the run and stops this one; a KeyboardInterrupt here too printed a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _serve(conn, factory, period_s, pin)
+
+
+class _Reader:
+    """One reading into the buffer; one that NVML fails is left out, its time kept in ``failed``, until
+    readings have failed for FAILING_S in a row: then the error ends the sampler."""
+
+    def __init__(self, nvml: Nvml, buffer: deque[Sample], failed: deque[float]) -> None:
+        self.nvml, self.buffer, self.failed = nvml, buffer, failed
+        self.last_good = time.monotonic()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        try:
+            self.buffer.append(self.nvml.sample(now))
+        except NvmlError as exc:
+            if now - self.last_good > FAILING_S:
+                raise NvmlError(f"NVML readings failed for {now - self.last_good:.1f} s in a row, last: {exc}") from exc
+            self.failed.append(now)
+            return
+        self.last_good = now
 
 
 class Sampler:
@@ -159,7 +208,7 @@ class Sampler:
         if self.mode == "process":
             ctx = mp.get_context("spawn")  # never fork a process that holds CUDA
             self._conn, child = ctx.Pipe()
-            self._worker = ctx.Process(target=_serve, args=(child, self._factory, self.period_s, self.pin), daemon=True)
+            self._worker = ctx.Process(target=_child, args=(child, self._factory, self.period_s, self.pin), daemon=True)
         else:
             self._conn, child = mp.Pipe()
             self._worker = threading.Thread(target=_serve, args=(child, self._factory, self.period_s), daemon=True)

@@ -187,7 +187,10 @@ class Schedule:
         s = self.session
         s.events.prepared(f"prepared {config.label(entry.engine_name)}", s.hooks.clock.now() - started, entry.timing)
         workload = s.hooks.workload(engine)
-        entry.runner = Runner(workload, s.sampler, s.counter, s.request.plan, s.hooks.clock, s.events.trial_done, s.t0)
+        entry.runner = Runner(
+            workload, s.sampler, s.counter, s.request.plan, s.hooks.clock, s.events.trial_done, s.t0,
+            s.request.sample_period_s,
+        )  # fmt: skip
         return entry, added
 
     def _build(self, name: str, loaded: LoadedModel, batch: int, entry: Entry) -> engines.Engine:

@@ -280,3 +280,97 @@ def test_each_boards_power_is_integrated_over_the_window_as_the_sum_is() -> None
     assert w.energy_per_gpu_j == (w.energy_j,)
     inside_none = summarize_window(two, 0.6, 0.9, lambda _m: [])  # no sample inside: its neighbours
     assert sum(inside_none.energy_per_gpu_j) == pytest.approx(inside_none.energy_j, rel=1e-15)
+
+
+class ScriptedPipe:
+    """The sampler's end of its pipe, on fake time: ``poll`` lets ``idle`` periods pass (the fake clock
+    advancing by each timeout) before it hands over each message of ``script``."""
+
+    def __init__(self, clock: list[float], script: list[tuple[object, ...]], idle: int) -> None:
+        self.clock, self.script, self.idle, self.sent = clock, script, idle, []
+
+    def poll(self, timeout: float | None) -> bool:
+        if self.idle:
+            self.idle -= 1
+            self.clock[0] += timeout or 0.0
+            return False
+        return bool(self.script)
+
+    def recv(self) -> tuple[object, ...]:
+        return self.script.pop(0)
+
+    def send(self, message: tuple[object, object]) -> None:
+        self.sent.append(message)
+
+
+def _flaky_power(nv: object, failing: set[int], errors: list[int]) -> None:
+    """nvmlDeviceGetPowerUsage fails (NVMLError of ``errors`` in turn) or reads 0 W on the calls numbered in
+    ``failing``; the instant field reads 0 W always, so that every reading falls back to it."""
+    calls = iter(range(10**6))
+    kinds = iter(errors * 100)
+
+    def power(handle: object) -> int:
+        if next(calls) in failing:
+            kind = next(kinds)
+            if kind == 0:
+                return 0
+            raise pynvml.NVMLError(kind)
+        return 250_000
+
+    nv.nvmlDeviceGetPowerUsage.side_effect = power  # type: ignore[attr-defined]
+    nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [  # type: ignore[attr-defined]
+        SimpleNamespace(nvmlReturn=pynvml.NVML_SUCCESS, valueType=1, value=SimpleNamespace(uiVal=0)) for _ in fields
+    ]
+
+
+def test_a_passing_nvml_failure_or_a_0_w_reading_is_left_out_and_counted_not_the_end_of_the_run(monkeypatch) -> None:
+    # One TIMEOUT from nvmlDeviceGetPowerUsage ended the sampler, and with it the whole run (power sampler
+    # failed: ... Timeout); a reading of 0 W (instant field or usage) was integrated as 0 W.
+    from collector import sampler as sampler_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(sampler_mod.time, "monotonic", lambda: clock[0])
+    nv = fake_module()
+    errors = [pynvml.NVML_ERROR_TIMEOUT, pynvml.NVML_ERROR_UNKNOWN, pynvml.NVML_ERROR_NOT_SUPPORTED, 0]
+    _flaky_power(nv, {3, 5, 6, 8}, errors)
+    pipe = ScriptedPipe(clock, [("window", 100.0, 100.5), ("stop",)], idle=12)
+    sampler_mod._serve(pipe, lambda: Nvml([0], module=nv), 0.05)
+    _, (kind, window) = pipe.sent
+    assert kind == "window", window
+    assert window.failed_readings == 4 and window.samples == 11 - 4
+    assert window.power_avg_w == pytest.approx(250.0) and window.power_reading == "nvml_power_usage"
+
+
+def test_nvml_readings_failing_for_seconds_in_a_row_end_the_sampler(monkeypatch) -> None:
+    from collector import sampler as sampler_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(sampler_mod.time, "monotonic", lambda: clock[0])
+    nv = fake_module()
+    _flaky_power(nv, set(range(2, 10**6)), [pynvml.NVML_ERROR_GPU_IS_LOST])
+    pipe = ScriptedPipe(clock, [("window", 100.0, 110.0), ("stop",)], idle=200)
+    sampler_mod._serve(pipe, lambda: Nvml([0], module=nv), 0.05)
+    kind, message = pipe.sent[-1]
+    assert kind == "error" and "NVML readings failed for 2.0" in message and "GPU is lost" in message
+
+
+def test_a_window_says_its_longest_stretch_without_a_reading() -> None:
+    times = [0.9, 1.0, 1.05, 1.1, 3.1, 3.15, 3.2, 4.6]  # the sampler stalled 2 s (a suspended VM); none 3.2-4.6
+    samples = [Sample(t, 100, 40, 1000, 2000, 0) for t in times]
+    assert summarize_window(samples, 1.0, 3.15, lambda m: []).gap_s == pytest.approx(2.0)
+    assert summarize_window(samples, 3.1, 4.0, lambda m: []).gap_s == pytest.approx(0.8)  # to the window's end
+    assert summarize_window(samples, 0.95, 1.1, lambda m: []).gap_s == pytest.approx(0.05)
+
+
+def test_the_sampler_process_leaves_ctrl_c_to_the_measuring_process(monkeypatch) -> None:
+    # Ctrl-C reaches the whole process group: the sampler's process printed a KeyboardInterrupt traceback of
+    # its own beside eco-collect's one line (/work/notes/attackmeas/repro_sigint_sampler.py).
+    import signal
+
+    from collector import sampler as sampler_mod
+
+    handlers: list[tuple[int, object]] = []
+    monkeypatch.setattr(sampler_mod.signal, "signal", lambda sig, handler: handlers.append((sig, handler)))
+    pipe = ScriptedPipe([0.0], [("stop",)], idle=0)
+    sampler_mod._child(pipe, lambda: Nvml([0], module=fake_module()), 0.05, False)
+    assert handlers == [(signal.SIGINT, signal.SIG_IGN)] and pipe.sent == [("ready", None)]

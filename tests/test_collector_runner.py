@@ -3,7 +3,7 @@ early stop, budgets, stop reasons (as the validator judges them), timing and hon
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import chain, count, repeat
 
@@ -12,7 +12,7 @@ from fakes import Board, FakeSampler, FakeTime, noisy
 
 from collector.errors import CollectError, TrialsTooShort
 from collector.request import TrialPlan
-from collector.runner import Clock, Runner, settled
+from collector.runner import Clock, Runner, settled, window_fault
 from ecocompute import gates, stats
 from ecocompute.domain import Idle
 
@@ -157,8 +157,102 @@ def test_counter_going_backwards_twice_aborts() -> None:
     runner = _runner(repeat(0.5), PLAN)
     falling = count(0, -1)
     runner.counter = lambda: [float(next(falling))]  # every read lower than the one before
-    with pytest.raises(CollectError, match="backwards twice"):
+    with pytest.raises(CollectError, match=r"went backwards.*twice in a row"):
         runner.trial(0, "warmup", 1)
+
+
+def _faulty_counter(runner: Runner, fault: Callable[[int, float], float]) -> None:
+    """The runner's energy counter, read the n-th time, gives ``fault(n, true reading)``."""
+    board, reads = runner.sampler.board, count()  # type: ignore[attr-defined]
+    runner.counter = lambda: [fault(next(reads), board.energy_j())]
+
+
+def test_a_counter_reset_during_an_idle_window_measures_the_window_again() -> None:
+    # A driver reload in the first idle window: the counter restarts near 0. The idle power was written as
+    # the negative difference (-1e6 W), and the file refused at the end of the run (schema.violation).
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: e if n == 0 else e - 999_000.0)
+    result = runner.run()
+    assert result.idle.power_before_w == pytest.approx(70.0) and result.idle.power_after_w == pytest.approx(70.0)
+    assert any("went backwards" in n and "idle window" in n for n in result.notes)
+
+
+def test_a_counter_that_stands_still_is_refused_in_one_line() -> None:
+    # Idle and loaded windows all read 0 J: an idle power of 0 W reached the statistics (ValueError from
+    # the checkpoint's JSON, a traceback) before this.
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: 1_000_000.0)
+    with pytest.raises(CollectError, match=r"stood still for 1.0 s while the sampler read 70 W.*twice in a row"):
+        runner.run()
+
+
+def test_a_counter_that_jumps_is_measured_again_and_never_written() -> None:
+    # The counter jumps by 1 GJ between the two reads of one trial: 1e9 J was written as that trial's energy
+    # (the validator refused the whole file at the end: physics.energy_power).
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: e if n < 7 else e + 1e9)
+    result = runner.run()
+    assert max(t.energy_j for t in result.trials) < 300.0
+    assert [n for n in result.notes if "jumped" in n] == [
+        "the NVML energy counter jumped: 1000000250 J in 1.0 s, where the sampler read 250 J (peak 250 W) during "
+        "trial 2; measured again"
+    ]
+
+
+def test_a_window_without_a_sampler_reading_is_measured_again_then_refused() -> None:
+    # The sampler starved of CPU through a whole trial: its power was drawn from the idle readings on either
+    # side (157 W for a 250-W trial) and the file refused at the end of the run (physics.energy_power).
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+
+    def starved(t0: float, t1: float, starve: set[int]) -> object:
+        window = FakeSampler.window(fake, t0, t1)  # type: ignore[arg-type]
+        return replace(window, samples=0, sample_rate_hz=0.0) if next(asked) in starve else window
+
+    runner.sampler.window = lambda t0, t1: starved(t0, t1, {3})  # type: ignore[method-assign]
+    result = runner.run()
+    assert all(t.power_samples > 0 for t in result.trials)
+    assert "the power sampler took no reading in 1.0 s during trial 2; measured again" in result.notes
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: starved(t0, t1, {0, 1})  # type: ignore[method-assign]
+    with pytest.raises(CollectError, match=r"no reading in 1.0 s, in an idle window measured twice.*starving"):
+        runner.run()
+
+
+def test_a_trial_with_seconds_without_a_sampler_reading_is_measured_again() -> None:
+    # The VM suspended for 2 minutes inside a trial, sampler and all: the trial was written, its power
+    # interpolated across the 2 minutes (and its duration holding them), with no word of it.
+    runner = _runner(repeat(2.0), PLAN)  # 2-s trials
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: replace(  # type: ignore[method-assign]
+        FakeSampler.window(fake, t0, t1),  # type: ignore[arg-type]
+        gap_s=1.5 if next(asked) == 5 else 0.05,
+    )
+    result = runner.run()
+    assert "the power sampler took no reading for 1.5 s of 2.0 s during trial 4; measured again" in result.notes
+
+
+def test_a_window_of_under_four_sampler_periods_may_hold_no_reading() -> None:
+    board = Board(FakeTime())
+    board.time.sleep(2.0)
+    empty = replace(FakeSampler(board).window(1000.0, 1001.0), samples=0, sample_rate_hz=0.0)
+    assert window_fault(None, empty, 1.0, period_s=0.5) is None  # a slow sampler asked for (the schema allows 60 s)
+    assert window_fault(None, empty, 1.0, period_s=0.05) is not None
+
+
+def test_nvml_readings_left_out_of_a_trial_are_noted() -> None:
+    runner = _runner(repeat(0.5), PLAN)
+    fake, asked = runner.sampler, count()
+    runner.sampler.window = lambda t0, t1: replace(  # type: ignore[method-assign]
+        FakeSampler.window(fake, t0, t1),  # type: ignore[arg-type]
+        failed_readings=3 if next(asked) == 4 else 0,  # the idle window, then trials 0, 1, 2
+    )
+    result = runner.run()
+    assert [n for n in result.notes if "readings failed" in n] == [
+        "NVML power readings failed and were left out of the sampled power (3 in trial 3): the sampler's figures "
+        "of those trials rest on fewer readings (see each trial's power_samples)"
+    ]
 
 
 def test_a_power_field_fallback_is_recorded_per_trial_and_noted() -> None:
