@@ -42,8 +42,9 @@ def _run_build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, 
 def _repo(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A usage error (exit 2) at parse time, before any build, for a --repo the Hub would refuse. First
     (build and publish parse --repo before anything else) a malformed huggingface_hub variable is one
-    line: importing the build imports datasets and with it huggingface_hub, which fails on it."""
-    hubenv.check()
+    line: importing the build imports datasets and with it huggingface_hub, which fails on it. The token is
+    publish's to check: a build sends none."""
+    hubenv.check(token=False)
     from .build import BuildError, check_repo_id
 
     if value is None:
@@ -151,6 +152,7 @@ def publish(
 ) -> None:
     """Build, then publish as one commit tagged vVERSION (token from HF_TOKEN or the login cache);
     the dataset repository is created when it does not exist."""
+    hubenv.check()  # the token too: publish sends it (a character no header carries ended it in a traceback)
     from huggingface_hub import HfApi
 
     from . import publish as hub

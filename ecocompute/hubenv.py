@@ -5,8 +5,9 @@ a character outside ASCII: a typographic quote pasted with it). A typo in one (`
 for a mirror) ended a command in a traceback from inside the library, naming no variable.
 
 ``check`` runs before a command imports huggingface_hub (directly, or through datasets or
-transformers); ``blame`` lets ecocompute.cli name the variable of any such ValueError raised later,
-for a path that did not check first.
+transformers), the token's part only where the command talks to the Hub (a local build sends no token and
+is not refused for one); ``blame`` lets ecocompute.cli name the variable of any such ValueError raised
+later, for a path that did not check first.
 """
 
 from __future__ import annotations
@@ -42,9 +43,6 @@ def problem() -> str | None:
                 f"the environment variable {_shown(name, value)} is not a whole number of seconds "
                 f"(huggingface_hub reads it): set it to one, e.g. {name}=30, or unset it"
             )
-    token = _token_problem()
-    if token is not None:
-        return token
     value = os.environ.get(_ENDPOINT)
     if value:
         try:
@@ -73,13 +71,17 @@ def _token_problem() -> str | None:
     )
 
 
-def check() -> None:
-    """Refuse a malformed variable in one line, before huggingface_hub is imported or asked."""
-    found = problem()
+def check(*, token: bool = True) -> None:
+    """Refuse a malformed variable in one line, before huggingface_hub is imported or asked; the token too
+    unless ``token`` is False (a command that sends none: huggingface_hub reads it only for a request)."""
+    found = problem() or (_token_problem() if token else None)
     if found is not None:
         raise HubEnvironmentError(found)
 
 
 def blame(exc: BaseException) -> str | None:
-    """The line to show for ``exc`` when it is the ValueError a malformed variable causes; else None."""
-    return problem() if isinstance(exc, ValueError) else None
+    """The line to show for ``exc`` when it is the ValueError a malformed variable causes (the token's: the
+    UnicodeEncodeError of sending it); else None."""
+    if not isinstance(exc, ValueError):
+        return None
+    return problem() or (_token_problem() if isinstance(exc, UnicodeEncodeError) else None)

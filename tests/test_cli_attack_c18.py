@@ -127,3 +127,22 @@ def test_publish_leaves_the_token_to_huggingface_hub(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("HF_TOKEN", "")
     result = CliRunner().invoke(main, ["publish", "--repo", "o/r", "--version", "1.0.0", "--dry-run"])
     assert "stop here" in result.output and seen.get("token") is None, (result.output, seen)
+
+
+def test_a_local_build_is_not_refused_for_a_token_it_never_sends(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Fixed (review29): the token's check ran with the variables huggingface_hub parses at its import, so a
+    local ``eco-dataset build``, which talks to no Hub, was refused for an HF_TOKEN it never sends."""
+    from types import SimpleNamespace
+
+    from dataset_card.cli import main
+    from ecocompute import hubenv
+
+    monkeypatch.setenv("HF_TOKEN", "\u201chf_s3cr3t\u201d")
+    done = SimpleNamespace(out_dir=tmp_path / "b", version="0.0.0-dev+0", counts={"measurements": 1})
+    monkeypatch.setattr("dataset_card.build.build", lambda *_a, **_k: done)
+    result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0 and "built " in result.output, result.output
+    # an unrelated ValueError is not blamed on the token; the UnicodeEncodeError of sending it is
+    assert hubenv.blame(ValueError("x")) is None
+    sent = UnicodeEncodeError("ascii", "\u201c", 0, 1, "ordinal not in range(128)")
+    assert "HF_TOKEN holds a character" in (hubenv.blame(sent) or "")
