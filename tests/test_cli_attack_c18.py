@@ -74,6 +74,12 @@ def test_validate_refuses_an_output_inside_a_folder_it_checks(tmp_path) -> None:
         assert not output.exists()
     result = CliRunner().invoke(main, [str(folder), "--accepted", str(folder), "--output", str(tmp_path / "r.json")])
     assert (tmp_path / "r.json").exists(), result.output
+    # a file the next run does not take for a submission (discover takes *.json) is no harm beside them
+    # (review29 F4), but nothing goes into the accepted submissions, the data's own folder
+    result = CliRunner().invoke(main, [str(folder), "--output", str(folder / "report.txt")])
+    assert (folder / "report.txt").exists() and result.exit_code in (0, 1), result.output
+    result = CliRunner().invoke(main, [str(folder), "--accepted", str(folder), "--output", str(folder / "r.txt")])
+    assert result.exit_code == 2 and "lies inside" in result.output and not (folder / "r.txt").exists()
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.2.3-rc.1", "next-patch", "v1.2.3"])

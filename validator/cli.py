@@ -52,11 +52,12 @@ def _replaceable(given: str) -> Path:
     return output
 
 
-def _outside_checked(output: Path, given: str, folders: list[Path]) -> None:
-    """Refuse an --output inside a folder this run checks or the accepted submissions: written there,
-    the report was the next run's submission, rejected as one (submission.not_a_submission)."""
+def _outside_checked(output: Path, given: str, folders: list[Path], accepted: Path) -> None:
+    """Refuse an --output JSON file inside a folder this run checks, or any file inside the accepted submissions
+    (the data's own folder): written there, the report was the next run's submission, rejected as one
+    (submission.not_a_submission). A report.txt beside checked files is never read as one (discover takes *.json)."""
     where = output.parent.resolve()
-    for folder in folders:
+    for folder in [*(f for f in folders if output.name.endswith(".json")), accepted]:
         if folder.is_dir() and (where == folder.resolve() or folder.resolve() in where.parents):
             raise click.BadParameter(
                 f"{printable(given)} lies inside {printable(str(folder))}, whose JSON files are submissions to "
@@ -155,7 +156,7 @@ def main(
         )
     report_file = _replaceable(output) if output is not None else None  # refused before the run
     if report_file is not None:
-        _outside_checked(report_file, output, [*paths, accepted])
+        _outside_checked(report_file, output, list(paths), accepted)
     try:
         folder = reference_folder(reference_dir)
         report = validate(list(paths), base=base, accepted_root=accepted, reference_dir=folder, author=author)
