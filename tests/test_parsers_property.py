@@ -134,14 +134,20 @@ def test_a_damaged_reference_table_loads_or_is_one_reference_error(
 ) -> None:
     original = (ROOT / "ecocompute" / "reference" / name).read_bytes()
     at = int(start * len(original))
-    (tables / name).write_bytes(original[:at] + insert + original[at + cut :])
+    _load_damaged(tables, name, original[:at] + insert + original[at + cut :])
+
+
+def _load_damaged(tables: Path, name: str, damaged: bytes) -> None:
+    """The tables, ``name`` replaced by ``damaged``, load or fail as one ReferenceError line, soon; then
+    ``name`` is put back for the next example."""
+    (tables / name).write_bytes(damaged)
     started = time.perf_counter()
     try:
         reference.load(tables)
     except reference.ReferenceError as exc:
         _one_line(exc)
     finally:
-        (tables / name).write_bytes(original)
+        shutil.copy(ROOT / "ecocompute" / "reference" / name, tables / name)
     _soon(started)
 
 
@@ -158,19 +164,12 @@ _VALUE = st.recursive(
 def test_a_reference_row_holding_any_value_loads_or_is_one_reference_error(
     tables: Path, name: str, row: int, key: str, value: Any
 ) -> None:
-    original = (ROOT / "ecocompute" / "reference" / name).read_bytes()
-    doc = json.loads(original)
+    doc = json.loads((ROOT / "ecocompute" / "reference" / name).read_bytes())
     rows = next(v for v in doc.values() if isinstance(v, list))
     if rows:
         picked = rows[row % len(rows)]
         picked[key if key or not picked else next(iter(picked))] = value
-    (tables / name).write_text(json.dumps(doc), encoding="utf-8")
-    try:
-        reference.load(tables)
-    except reference.ReferenceError as exc:
-        _one_line(exc)
-    finally:
-        (tables / name).write_bytes(original)
+    _load_damaged(tables, name, json.dumps(doc).encode())
 
 
 _HEADER = json.dumps({"run_key": "k"})
