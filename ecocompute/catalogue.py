@@ -69,6 +69,12 @@ class EngineSpec:
     prefill: str
     description: str
 
+    @property
+    def host_paced(self) -> bool:
+        """Each decode step launched from Python, neither compiled nor replayed from a graph: the host CPU sets
+        the board's pace (and leaves it idle between kernels)."""
+        return not (self.compiled or self.cuda_graph)
+
 
 ENGINES: Mapping[str, EngineSpec] = _frozen(
     {

@@ -86,3 +86,10 @@ def test_parse_precisions() -> None:
     assert catalogue.parse_precisions("fp16, nf4,fp16") == ["fp16", "nf4"]
     with pytest.raises(ValueError, match="unknown precision int4"):
         catalogue.parse_precisions("fp16,int4")
+
+
+def test_only_generate_is_paced_by_the_host() -> None:
+    # physics.batch_power takes its smaller batches as yardsticks for every engine; int8_outliers refuses an int8
+    # row on an engine that replays a graph
+    assert {name for name, e in catalogue.ENGINES.items() if e.host_paced} == {"generate"}
+    assert {name for name, e in catalogue.ENGINES.items() if e.cuda_graph} == {"cuda-graph"}

@@ -3,6 +3,7 @@ decomposition, and never from a CUDA graph."""
 
 from __future__ import annotations
 
+from ecocompute import catalogue
 from ecocompute.domain import Submission
 
 from .findings import Finding, make
@@ -60,6 +61,11 @@ def check(sub: Submission, file: str) -> list[Finding]:
     return out
 
 
+def _replayed(engine: str) -> bool:
+    spec = catalogue.ENGINES.get(engine)
+    return spec is not None and spec.cuda_graph
+
+
 def _captured(sub: Submission, file: str) -> list[Finding]:
     """LLM.int8() rows that claim to have been replayed from a CUDA graph."""
     return [
@@ -72,5 +78,5 @@ def _captured(sub: Submission, file: str) -> list[Finding]:
             "hold (eco-collect writes such a row skipped: CUDA graph capture failed)",
         )
         for i, m in enumerate(sub.measurements)
-        if m.precision == LLM_INT8 and m.status != "skipped" and (m.engine.cuda_graph or m.engine.name == "cuda-graph")
+        if m.precision == LLM_INT8 and m.status != "skipped" and (m.engine.cuda_graph or _replayed(m.engine.name))
     ]

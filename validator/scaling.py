@@ -46,7 +46,6 @@ BATCH_THROUGHPUT_YARDSTICK_MAX = 8
 # captured batch 8 against generate()'s batch 1, draw 1.47 x or more). One row's power scaled by 0.6 and
 # relabelled cuda-graph or generate-static, where no row of its engine was smaller, passed (attack v18 E2).
 BATCH_POWER_MIN = 0.8
-HOST_PACED_ENGINE = "generate"
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -65,11 +64,11 @@ def check(sub: Submission, file: str) -> list[Finding]:
     paced = {  # (model, weights, precision) -> generate()'s rows at a batch of at most 8: (batch, W, row)
         key[:3]: [(b, _watts(sub, j), j) for b, _, j in rows if b <= BATCH_THROUGHPUT_YARDSTICK_MAX]
         for key, rows in groups.items()
-        if key[3] == HOST_PACED_ENGINE
+        if _host_paced(key[3])
     }
     for (model, weights, label, engine), rows in groups.items():
         rows.sort()
-        host_paced = [] if engine == HOST_PACED_ENGINE else paced.get((model, weights, label), [])
+        host_paced = [] if _host_paced(engine) else paced.get((model, weights, label), [])
         precision = catalogue.PRECISIONS.get(label)
         single_token_kernel = precision is not None and precision.four_bit  # its batch 1 is no yardstick in all
         slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
@@ -116,6 +115,11 @@ def check(sub: Submission, file: str) -> list[Finding]:
                 if hungriest is None or watts[0] > hungriest[0]:
                     hungriest = watts
     return out
+
+
+def _host_paced(engine: str) -> bool:
+    spec = catalogue.ENGINES.get(engine)
+    return spec is not None and spec.host_paced
 
 
 def _watts(sub: Submission, i: int) -> float:
