@@ -190,6 +190,13 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "accepted.json exempts files accepted before from the current schema version: measure with a released "
         "eco-collect, which writes the current version",
     ),
+    error(
+        "history.legacy_changed",
+        "a change edits, removes or renames one of the researcher's files in legacy/ (those its SHA256SUMS lists) "
+        "or a line of that SHA256SUMS, or a contributor's (--author) changes anything in legacy/",
+        "legacy/ holds the researcher's files verbatim, imported unchecked into the dataset: leave it as it is; a "
+        "maintainer adds a new copy, with its checksum line, in a pull request of its own",
+    ),
     warning(
         "history.outlier",
         "a passing row's energy per token (gross, or net where it is at least half of gross), throughput or idle "

@@ -56,10 +56,10 @@ def toplevel(path: Path) -> Path:
     return Path(_git(path, "rev-parse", "--show-toplevel").decode().strip())
 
 
-def changes(base: str, repo: Path) -> list[Change]:
-    """Changes under submissions/ from ``base`` to the working tree, untracked files included."""
+def changes(base: str, repo: Path, folder: str = SUBMISSIONS_DIR) -> list[Change]:
+    """Changes under ``folder`` (submissions/) from ``base`` to the working tree, untracked files included."""
     _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
-    raw = _git(repo, "diff", "-z", "--name-status", "-M", "--no-ext-diff", base, "--", SUBMISSIONS_DIR)
+    raw = _git(repo, "diff", "-z", "--name-status", "-M", "--no-ext-diff", base, "--", folder)
     fields = [f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f]
     out: list[Change] = []
     i = 0
@@ -71,7 +71,7 @@ def changes(base: str, repo: Path) -> list[Change]:
         else:
             out.append(Change(status, fields[i + 1]))
             i += 2
-    untracked = _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", SUBMISSIONS_DIR)
+    untracked = _git(repo, "ls-files", "-z", "--others", "--exclude-standard", "--", folder)
     out.extend(Change("A", f.decode("utf-8", "surrogateescape")) for f in untracked.split(b"\0") if f)
     return out
 
@@ -238,6 +238,51 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     return findings
 
 
+# The researcher's files, copied verbatim, and their checksums: eco-dataset build imports them into the legacy
+# config with no check of their numbers, so the gate is that they never change (attack v19: a pull request adding
+# a submission also edited a published number and its checksum line, and eco-validate judged submissions/ only).
+LEGACY_DIR = "legacy/"
+LEGACY_SUMS = LEGACY_DIR + "SHA256SUMS"
+
+
+def _sum_lines(raw: bytes | None) -> list[str]:
+    return [line for line in (raw or b"").decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[Finding]:
+    """history.legacy_changed for each change under legacy/ that edits, removes or renames a file the base's
+    SHA256SUMS lists, or removes or edits a line of SHA256SUMS (lines may be added, with a new copy); for a
+    ``contributor``, every change there."""
+    changed = changes(base, repo, LEGACY_DIR)
+    sums = _sum_lines(_blob(repo, base, LEGACY_SUMS)) if changed else []
+    listed = {LEGACY_DIR + line.split(None, 1)[-1].lstrip("*") for line in sums}
+    findings: list[Finding] = []
+    for change in changed:
+        what = {"A": "added", "C": "added", "D": "removed", "R": f"renamed from {change.old_path}"}.get(
+            change.status, "edited"
+        )
+        if contributor:
+            why = "a contributor's pull request adds submissions only"
+        elif change.path == LEGACY_SUMS and change.status != "D":
+            now = _table(repo, LEGACY_SUMS)
+            if now is not None and set(sums) <= set(_sum_lines(now)):
+                continue  # lines added for a new copy
+            why = "a checksum line of the base is changed or gone"
+        elif change.path in listed or change.old_path in listed or LEGACY_SUMS in (change.path, change.old_path):
+            why = "the file is one of the researcher's, listed in SHA256SUMS"
+        else:
+            continue  # a maintainer's new copy, or the project's own notes there (README.md, DISCREPANCIES.json)
+        findings.append(
+            make(
+                "history.legacy_changed",
+                change.path,
+                "",
+                f"{change.path} is {what} since {base}: {why}; legacy/ holds the researcher's files verbatim",
+            )
+        )
+    return findings
+
+
 def check(base: str, repo: Path, *, contributor: bool = False) -> tuple[list[Finding], list[str]]:
     """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
     added files; ``contributor``: the pull request's author is held to --author's rules."""
@@ -247,6 +292,7 @@ def check(base: str, repo: Path, *, contributor: bool = False) -> tuple[list[Fin
         findings += accepted_rows_added(base, repo)
     changed = [f.file for f in findings if f.code == "reference.changed"]
     findings += reference_rows_changed(base, repo, changed, contributor=contributor)
+    findings += legacy_changes(base, repo, contributor=contributor)
     added: list[str] = []
     for change in changes(base, repo):
         if change.status == "A" or change.status == "C":
