@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,13 +317,17 @@ class Source:
     citation: str
 
 
+def _plain(name: str) -> bool:
+    """A plain name of a file in the legacy folder itself (a name read from a file is looked up only so)."""
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
 def _stated(folder: Path, document: str) -> tuple[str, str]:
     """(licence, citation) as the source file itself states them, where we hold it as JSON."""
     name = RAW_META if document == RAW else document
     path = folder / name
     # a document is named by the aggregates' source column: only a plain name in legacy/ is looked up
-    plain = name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
-    if not plain or path.suffix != ".json" or not path.is_file():
+    if not _plain(name) or path.suffix != ".json" or not path.is_file():
         return "not stated in what we hold (the document is not in legacy/)", ""
     meta = _json(path, dict)
     licence, citation = (
@@ -349,9 +354,39 @@ class Legacy:
 
 
 def load(folder: Path) -> Legacy:
-    """Read every legacy file once; a missing or malformed one raises LegacyError naming it."""
+    """Read every legacy file once; a missing or malformed one raises LegacyError naming it, and so does one
+    whose bytes are not those its SHA256SUMS lists."""
     trials = raw_trial_rows(folder)
     table = trials + aggregate_rows(folder)
-    return Legacy(
+    held = Legacy(
         table, sweep_cv(trials), discrepancies(folder), sources(folder, [r["source_document"] for r in table])
     )
+    verify_sums(folder)  # after the reading, so a broken file is named for what is broken in it
+    return held
+
+
+SUMS = "SHA256SUMS"
+_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")  # sha256sum's: the digest, a space, then " " (text) or "*"
+
+
+def verify_sums(folder: Path) -> None:
+    """Every file the folder's SHA256SUMS lists holds the bytes listed: the build imports the researcher's numbers
+    unchecked, so an edited one (a published figure changed by hand) is refused, not published. A folder without
+    SHA256SUMS (one's own, not the project's) is not checked."""
+    path = folder / SUMS
+    if not path.exists() and not path.is_symlink():
+        return
+    for n, line in enumerate(_text(path, _bytes(path)).splitlines(), 1):
+        if not line.strip():
+            continue
+        match = _SUM_LINE.fullmatch(line)
+        name = match[2] if match else ""
+        if match is None or not _plain(name):
+            _fail(path, f"line {n} is not a sha256sum line of a file in this folder ('<sha256>  <name>')")
+        digest = hashlib.sha256(_bytes(folder / name)).hexdigest()
+        if digest != match[1]:
+            _fail(
+                folder / name,
+                f"holds other bytes than {SUMS} lists (sha256 {digest[:16]}..., listed {match[1][:16]}...): "
+                "legacy/ holds the researcher's files verbatim",
+            )

@@ -200,6 +200,44 @@ def test_any_damage_to_a_legacy_file_reads_or_is_a_legacy_error(
         (folder / name).write_bytes(original)
 
 
+def test_a_legacy_number_edited_by_hand_is_refused_against_its_checksum(tmp_path: Path) -> None:
+    """The build imports the researcher's numbers unchecked: a published figure changed by hand (94.87 -> 194.87
+    tok/s in the aggregates, still a well-formed CSV) was built into the legacy config (attack v19)."""
+    folder = tmp_path / "legacy"
+    shutil.copytree(LEGACY, folder)
+    text = (folder / AGG).read_text(encoding="utf-8")
+    assert "94.87" in text
+    (folder / AGG).write_text(text.replace("94.87", "194.87", 1), encoding="utf-8")
+    line = _one_line(_build(tmp_path, legacy_dir=folder))
+    assert f"legacy file {folder / AGG}: holds other bytes than SHA256SUMS lists" in line, line
+    assert "git checkout -- legacy/" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy", "submissions"]
+    # a folder of one's own, without the project's checksums, is read as it is
+    (folder / legacy.SUMS).unlink()
+    assert any(r.get("throughput_tok_s") == 194.87 for r in legacy.load(folder).rows)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["not a checksum line", "0" * 64 + "  ../submissions/x.json", "0" * 63 + "  a800_metadata.json", "0" * 64 + "  "],
+)
+def test_a_checksum_line_that_names_no_file_here_is_refused(tmp_path: Path, line: str) -> None:
+    folder = tmp_path / "legacy"
+    shutil.copytree(LEGACY, folder)
+    with (folder / legacy.SUMS).open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(legacy.LegacyError, match=r"SHA256SUMS: line \d+ is not a sha256sum line"):
+        legacy.load(folder)
+
+
+def test_a_listed_file_that_is_gone_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "legacy"
+    shutil.copytree(LEGACY, folder)
+    (folder / "rtx5090_metadata.json").unlink()
+    with pytest.raises(legacy.LegacyError, match=r"rtx5090_metadata\.json: is missing"):
+        legacy.load(folder)
+
+
 def test_the_real_legacy_folder_reads_unchanged() -> None:
     held = legacy.load(LEGACY)
     assert len(held.rows) == 70 + len((LEGACY / AGG).read_text(encoding="utf-8").splitlines()) - 1

@@ -194,7 +194,7 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "history.legacy_changed",
         "a change edits, removes or renames one of the researcher's files in legacy/ (those its SHA256SUMS lists) "
         "or a line of that SHA256SUMS, or a contributor's (--author) changes anything in legacy/",
-        "legacy/ holds the researcher's files verbatim, imported unchecked into the dataset: leave it as it is; a "
+        "legacy/ holds the researcher's files verbatim, imported as they are into the dataset: leave it as it is; a "
         "maintainer adds a new copy, with its checksum line, in a pull request of its own",
     ),
     warning(

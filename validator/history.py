@@ -239,8 +239,9 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
 
 
 # The researcher's files, copied verbatim, and their checksums: eco-dataset build imports them into the legacy
-# config with no check of their numbers, so the gate is that they never change (attack v19: a pull request adding
-# a submission also edited a published number and its checksum line, and eco-validate judged submissions/ only).
+# config checking only that each file holds the bytes SHA256SUMS lists, which a change may edit too, so the gate
+# is that neither changes (attack v19: a pull request adding a submission also edited a published number and its
+# checksum line, and eco-validate judged submissions/ only).
 LEGACY_DIR = "legacy/"
 LEGACY_SUMS = LEGACY_DIR + "SHA256SUMS"
 
