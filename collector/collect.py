@@ -38,13 +38,13 @@ def collect(
         protocol = submission.protocol(
             request, session.prompt, session.energy_method, session.power_reading, interleaved
         )
-        ended, wall_s = finished_at(session)
+        started, ended, wall_s = finished_at(session)
     doc = submission.assemble(
         request=request,
         environment=session.environment,
         protocol=protocol,
         measurements=measurements,
-        started_at=session.started_at,
+        started_at=started,
         finished_at=ended,
         wall_s=wall_s,
     ).to_dict()

@@ -334,8 +334,25 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         yield session
 
 
-def finished_at(session: Session) -> tuple[datetime, float]:
-    """When the session ended and its wall time, both from the monotonic clock (an NTP step on the
-    host cannot make them disagree)."""
+# The wall clock may move this far against the monotonic one over a run (NTP slewing it) before the session's
+# times are taken from the clock's reading at the end instead of the start.
+CLOCK_STEP_S = 60.0
+
+
+def finished_at(session: Session) -> tuple[datetime, datetime, float]:
+    """(started, ended, wall time in s): the wall time from the monotonic clock, so an NTP step on the host
+    cannot make them disagree, anchored at the start; or at the end where the wall clock moved more than
+    CLOCK_STEP_S against the monotonic one meanwhile: NTP setting a fresh VM's clock, which was wrong at the
+    start (15 min ahead gave a created_at in the future, refused as provenance.future_time after the whole
+    run; attackmeas F9). The trials' times, relative to the session's start, do not move."""
     wall_s = session.wall_s
-    return session.started_at + timedelta(seconds=wall_s), wall_s
+    started = session.started_at
+    now = session.hooks.wall_clock()
+    step_s = (now - (started + timedelta(seconds=wall_s))).total_seconds()
+    if abs(step_s) > CLOCK_STEP_S:
+        started = (now - timedelta(seconds=wall_s)).replace(microsecond=0)
+        session.events.note(
+            f"the wall clock moved {step_s:+.0f} s against the monotonic clock during the run (NTP setting it?): "
+            f"the session's times are taken from its reading at the end, {started:%Y-%m-%dT%H:%M:%SZ} for the start"
+        )
+    return started, started + timedelta(seconds=wall_s), wall_s

@@ -482,3 +482,31 @@ def test_one_after_another_a_measured_model_is_freed_before_the_next_loads(
     _, doc = collect(_request(tmp_path, tiny_config, schedule="sequential"), hooks=_hooks())
     assert [m["status"] for m in doc["measurements"]] == ["ok"] * 4
     assert alive_when_loading == [0, 0]
+
+
+def test_a_wall_clock_set_by_ntp_during_the_run_anchors_the_session_at_its_end(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """A fresh cloud VM's clock 15 min ahead at the start, set right by NTP during the run: the file's times come
+    from the clock's reading at the end (created_at 15 min in the future was refused as provenance.future_time
+    by eco-collect's own final validation, the whole run lost; attackmeas F9)."""
+    board = Board(FakeTime())
+    reads = itertools.count()
+    notes: list[str] = []
+
+    def wall() -> datetime:
+        ahead = 900.0 if next(reads) == 0 else 0.0  # the start's reading only
+        return EPOCH + timedelta(seconds=board.time.now() + ahead)
+
+    class Noting(Events):
+        def note(self, text: str) -> None:
+            notes.append(text)
+
+    path, doc = collect(_request(tmp_path, tiny_config), hooks=_hooks(board, wall_clock=wall), events=Noting())
+    end = EPOCH + timedelta(seconds=board.time.now())
+    started = datetime.fromisoformat(doc["session"]["started_at"].replace("Z", "+00:00"))
+    created = datetime.fromisoformat(doc["created_at"].replace("Z", "+00:00"))
+    assert abs((created - end).total_seconds()) <= 1.0
+    assert abs((started + timedelta(seconds=doc["session"]["wall_s"]) - end).total_seconds()) <= 1.0
+    assert any("the wall clock moved -900 s against the monotonic clock" in n for n in notes), notes
+    assert exit_code(validate([path], accepted_root=None)) == 0
