@@ -50,6 +50,10 @@ class Sample:
     usage_fallback: bool = False  # a GPU's instant field failed: its power is nvmlDeviceGetPowerUsage's
 
 
+# Reads of the instant power field before a board is taken to lack it (power_reading).
+PROBE_READS = 3
+
+
 class Nvml:
     """NVML for a set of GPU indices. Use as a context manager (init/shutdown)."""
 
@@ -137,9 +141,11 @@ class Nvml:
 
     def power_reading(self) -> str:
         """Which NVML reading the sampler's power is: the instant field, or nvmlDeviceGetPowerUsage
-        (a 1-s average on Ampere and newer, hence slower to follow the workload)."""
-        instant = [self._power_fields(h)[0] for h in self.handles]
-        return "nvml_power_instant_field" if None not in instant else "nvml_power_usage"
+        (a 1-s average on Ampere and newer, hence slower to follow the workload). A board has the field where
+        any of a few reads returns it: one read failing in passing (a timeout, a 0-W glitch) labelled the
+        whole run nvmlDeviceGetPowerUsage while its trials read the field (attackmeas F10)."""
+        instant = [any(self._power_fields(h)[0] is not None for _ in range(PROBE_READS)) for h in self.handles]
+        return "nvml_power_instant_field" if all(instant) else "nvml_power_usage"
 
     def sample(self, t_s: float) -> Sample:
         nv = self._nv

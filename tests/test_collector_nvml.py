@@ -374,3 +374,24 @@ def test_the_sampler_process_leaves_ctrl_c_to_the_measuring_process(monkeypatch)
     pipe = ScriptedPipe([0.0], [("stop",)], idle=0)
     sampler_mod._child(pipe, lambda: Nvml([0], module=fake_module()), 0.05, False)
     assert handlers == [(signal.SIGINT, signal.SIG_IGN)] and pipe.sent == [("ready", None)]
+
+
+def test_one_failed_read_of_the_instant_field_does_not_label_the_run_usage() -> None:
+    """attackmeas F10: the run's power_reading rested on one read at the start; a timeout there labelled the whole
+    run nvmlDeviceGetPowerUsage while every trial read the instant field."""
+    nv = fake_module()
+    values = nv.nvmlDeviceGetFieldValues.side_effect
+    calls = iter(range(1_000))
+
+    def flaky(h: object, fields: list[int]) -> object:
+        if next(calls) == 0:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+        return values(h, fields) if values else nv.nvmlDeviceGetFieldValues.return_value
+
+    nv.nvmlDeviceGetFieldValues.side_effect = flaky
+    with Nvml([0], module=nv) as nvml:
+        assert nvml.power_reading() == "nvml_power_instant_field"
+    nv = fake_module()
+    nv.nvmlDeviceGetFieldValues.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+    with Nvml([0], module=nv) as nvml:  # failing every time: the run reads nvmlDeviceGetPowerUsage
+        assert nvml.power_reading() == "nvml_power_usage"
