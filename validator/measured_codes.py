@@ -159,7 +159,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "physics.board_above_idle",
-        "a GPU that holds no module of the model draws more than 1.25 x its idle over a trial (a warm-up too)",
+        "a GPU that holds no module of the model draws more than 1.25 x its idle (or 10 W above it, where that is more) over a trial (a warm-up too)",
         "let eco-collect record the placement and measure every GPU; never edit trials by hand",
     ),
     warning(

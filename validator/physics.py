@@ -57,6 +57,11 @@ BOARD_IDLE_FLOOR = 0.5
 # busy one's heat a little; a load on it contradicts the device map. No real two-GPU file sizes this
 # yet: 25 % above the higher window is generous for a board running nothing.
 EMPTY_BOARD_CEILING = 1.25
+# ... or 10 W above it, whichever is more: a desktop board idles at 5-30 W (gpus.json's idle_w), where a
+# quarter is 1-2 W, less than one step between its idle states (a GeForce's memory clock steps from P8 to P5
+# for the desktop it drives, its fans spin up with a neighbour's heat) in 3-s idle windows that caught the
+# lower one. A module's work draws tens of watts or more; boards idling above 40 W keep the 25 % (fphunt F1).
+EMPTY_BOARD_SLACK_W = 10.0
 
 
 @dataclass(frozen=True)
@@ -262,16 +267,15 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             ]
         empty = ctx.gpus > 1 and ctx.placed is not None and k not in ctx.placed
         # a warm-up's too: no module there, no load
-        if empty and board_j > (
-            most_idle_j := EMPTY_BOARD_CEILING * ctx.idle_high_per_gpu_w[k] * (duration + ctx.edge_s)
-        ):
+        if empty and board_j > (most_idle_j := _empty_board_w(ctx.idle_high_per_gpu_w[k]) * (duration + ctx.edge_s)):
             return [
                 make(
                     "physics.board_above_idle",
                     ctx.file,
                     f"{ptr}/energy_per_gpu_j/{k}",
                     f"GPU {k} holds no module of the model (device map) yet {board_j} J in {duration} s, more than "
-                    f"{EMPTY_BOARD_CEILING} x its idle over the window ({most_idle_j:.1f} J: "
+                    f"{EMPTY_BOARD_CEILING} x its idle or {EMPTY_BOARD_SLACK_W:.0f} W above it over the window "
+                    f"({most_idle_j:.1f} J: "
                     f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
@@ -286,6 +290,12 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 )
             ]
     return []
+
+
+def _empty_board_w(idle_high_w: float) -> float:
+    """The most a board holding no module may draw: EMPTY_BOARD_CEILING x its higher idle window, or
+    EMPTY_BOARD_SLACK_W above it where that is more (a desktop board's low idle)."""
+    return max(EMPTY_BOARD_CEILING * idle_high_w, idle_high_w + EMPTY_BOARD_SLACK_W)
 
 
 def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
