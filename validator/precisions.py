@@ -17,7 +17,8 @@ from .findings import Finding, make
 # physics.batch_throughput (a large batch, whose matmuls dwarf the outlier scan, may honestly come close).
 # The real files' int8 decodes 0.56-0.73 x its int8-pure (Mistral-7B on an H100, generate() and its static
 # cache at batch 1 and 8; Qwen2.5-0.5B on generate() at batch 64 and 256, where the scan is smallest beside the
-# matmuls: 0.73 and 0.56; eight pairs, all gate_failed), so 1.1 leaves 1.5 x. LLM.int8() cannot be captured
+# matmuls: 0.73 and 0.56; on an H200, Qwen2.5-0.5B at batch 1 and 8: 0.72 and 0.57; ten pairs, all gate_failed),
+# so 1.1 leaves 1.5 x. LLM.int8() cannot be captured
 # in a CUDA graph (the sync), so no cuda-graph row has a pair. Random weights have few outliers: trained
 # weights only widen the gap (eco-collect's note on random int8 rows).
 LLM_INT8, INT8_PURE = "int8", "int8-pure"
