@@ -150,7 +150,7 @@ def _serve(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool = 
                         return
                     if message[0] in ("pause", "resume"):
                         paused = message[0] == "pause"
-                        next_t = read.last_good = time.monotonic()  # no reading while paused is no failure
+                        next_t, read.failing_since = time.monotonic(), None  # no reading while paused is no failure
                         conn.send((message[0], None))
                         if not paused:
                             break
@@ -173,22 +173,27 @@ def _child(conn: Any, factory: Callable[[], Nvml], period_s: float, pin: bool) -
 
 class _Reader:
     """One reading into the buffer; one that NVML fails is left out, its time kept in ``failed``, until
-    readings have failed for FAILING_S in a row: then the error ends the sampler."""
+    readings have failed for FAILING_S in a row: then the error ends the sampler. The time counts from the
+    first failed reading, not the last good one: a good reading that NVML took seconds to give, or a sampler
+    the host held up, followed by one failed reading is one failure, not seconds of them."""
 
     def __init__(self, nvml: Nvml, buffer: deque[Sample], failed: deque[float]) -> None:
         self.nvml, self.buffer, self.failed = nvml, buffer, failed
-        self.last_good = time.monotonic()
+        self.failing_since: float | None = None  # when the readings that fail now began to
 
     def __call__(self) -> None:
         now = time.monotonic()
         try:
             self.buffer.append(self.nvml.sample(now))
         except NvmlError as exc:
-            if now - self.last_good > FAILING_S:
-                raise NvmlError(f"NVML readings failed for {now - self.last_good:.1f} s in a row, last: {exc}") from exc
+            if self.failing_since is None:
+                self.failing_since = now
+            elif now - self.failing_since > FAILING_S:
+                failing_s = now - self.failing_since
+                raise NvmlError(f"NVML readings failed for {failing_s:.1f} s in a row, last: {exc}") from exc
             self.failed.append(now)
             return
-        self.last_good = now
+        self.failing_since = None
 
 
 class Sampler:

@@ -395,3 +395,34 @@ def test_one_failed_read_of_the_instant_field_does_not_label_the_run_usage() -> 
     nv.nvmlDeviceGetFieldValues.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
     with Nvml([0], module=nv) as nvml:  # failing every time: the run reads nvmlDeviceGetPowerUsage
         assert nvml.power_reading() == "nvml_power_usage"
+
+
+def test_one_failed_reading_after_a_slow_good_one_is_left_out_not_the_end_of_the_run(monkeypatch) -> None:
+    """review30: 'readings failing for 2 s in a row' counted from the last good reading's start, so a good reading
+    NVML took 2.5 s to give (or a sampler the host held up that long), then one passing failure, ended the
+    sampler and the whole run; failures for 2 s in a row still end it."""
+    from collections import deque
+
+    from collector import sampler as sampler_mod
+
+    clock = [100.0]
+    monkeypatch.setattr(sampler_mod.time, "monotonic", lambda: clock[0])
+    nv = fake_module()
+    _flaky_power(nv, {1, 3, 4, 5, 6}, [pynvml.NVML_ERROR_TIMEOUT])
+    buffer: deque[Sample] = deque()
+    failed: deque[float] = deque()
+    with Nvml([0], module=nv) as nvml:
+        read = sampler_mod._Reader(nvml, buffer, failed)
+        read()  # good, at 100.0
+        clock[0] += 2.5  # NVML took 2.5 s over that reading, or the host held the sampler up
+        read()  # one passing failure
+        clock[0] += 0.05
+        read()  # good again
+        assert len(buffer) == 2 and list(failed) == [102.5]
+        for step in (0.05, 0.9, 0.9):  # failing from 102.6 to 104.4: 1.8 s
+            clock[0] += step
+            read()
+        assert len(failed) == 4
+        clock[0] += 0.5
+        with pytest.raises(NvmlError, match=r"failed for 2\.3 s in a row"):
+            read()

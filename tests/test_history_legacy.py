@@ -70,3 +70,12 @@ def test_a_maintainer_may_add_a_copy_with_its_checksum_and_edit_the_project_note
     assert (code, _codes(out)) == (0, [])
     code, out = _run("--base", "base", "--author", "bob")  # a contributor changes nothing there
     assert (code, _codes(out)) == (1, ["history.legacy_changed"] * 3)
+
+
+def test_removing_the_checksums_is_refused_as_what_they_are(repo: Path, legacy: Path) -> None:  # noqa: F811
+    # review30: the finding called SHA256SUMS "one of the researcher's, listed in SHA256SUMS"
+    git(repo, "rm", "-q", "legacy/SHA256SUMS")
+    code, out = _run("--base", "base")
+    assert (code, _codes(out)) == (1, ["history.legacy_changed"])
+    assert "legacy/SHA256SUMS is removed since base: it holds the checksums of the researcher's files" in out
+    assert "listed in SHA256SUMS" not in out

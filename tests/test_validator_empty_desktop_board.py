@@ -10,9 +10,14 @@ import pytest
 
 from ecocompute import domain
 from validator import physics
+from validator.findings import Finding
 
 
 def _empty_board_codes(doc: dict[str, Any], idle_w: tuple[float, float], load_w: float) -> list[str]:
+    return [f.code for f in _empty_board_findings(doc, idle_w, load_w)]
+
+
+def _empty_board_findings(doc: dict[str, Any], idle_w: tuple[float, float], load_w: float) -> list[Finding]:
     """The valid document's row on two boards, the model whole on the first ({"": 0}); the second idles at
     ``idle_w`` in the windows before and after and holds ``load_w`` over every trial's window and its edges
     (the counter's step and two sampler periods: what the rule allows for), the rest on the first."""
@@ -29,7 +34,7 @@ def _empty_board_codes(doc: dict[str, Any], idle_w: tuple[float, float], load_w:
     two = replace(m, idle=idle, trials=tuple(trials), placement=domain.Placement("device_map", {"": 0}))
     gpu = replace(sub.environment.gpu, count=2)
     one = replace(sub, measurements=(two,), environment=replace(sub.environment, gpu=gpu))
-    return [f.code for f in physics.check(one, "f.json")]
+    return physics.check(one, "f.json")
 
 
 def test_an_empty_desktop_board_may_step_up_one_idle_state(valid_doc: dict[str, Any]) -> None:
@@ -49,3 +54,9 @@ def test_a_board_idling_above_40_w_keeps_its_25_percent(valid_doc: dict[str, Any
     # 25 % of 72 W is 18 W, more than 10: the ceiling stays 1.25 x (test_validator_attack_bounds pins it too)
     assert "physics.board_above_idle" in _empty_board_codes(valid_doc, (70.0, 72.0), 72.0 * 1.26)
     assert "physics.board_above_idle" not in _empty_board_codes(valid_doc, (70.0, 72.0), 72.0 * 1.24)
+
+
+def test_the_message_says_the_larger_bound_holds(valid_doc: dict[str, Any]) -> None:
+    # review30: "more than 1.25 x its idle or 10 W above it" read as if exceeding either were enough
+    found = [f for f in _empty_board_findings(valid_doc, (8.0, 9.0), 40.0) if f.code == "physics.board_above_idle"]
+    assert found and all("1.25 x its idle or 10 W above it, whichever is more, over" in f.message for f in found)

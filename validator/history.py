@@ -269,7 +269,9 @@ def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[
             if now is not None and set(sums) <= set(_sum_lines(now)):
                 continue  # lines added for a new copy
             why = "a checksum line of the base is changed or gone"
-        elif change.path in listed or change.old_path in listed or LEGACY_SUMS in (change.path, change.old_path):
+        elif LEGACY_SUMS in (change.path, change.old_path):  # removed, or renamed to another name
+            why = "it holds the checksums of the researcher's files"
+        elif change.path in listed or change.old_path in listed:
             why = "the file is one of the researcher's, listed in SHA256SUMS"
         else:
             continue  # a maintainer's new copy, or the project's own notes there (README.md, DISCREPANCIES.json)

@@ -274,8 +274,8 @@ def _boards(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     ctx.file,
                     f"{ptr}/energy_per_gpu_j/{k}",
                     f"GPU {k} holds no module of the model (device map) yet {board_j} J in {duration} s, more than "
-                    f"{EMPTY_BOARD_CEILING} x its idle or {EMPTY_BOARD_SLACK_W:.0f} W above it over the window "
-                    f"({most_idle_j:.1f} J: "
+                    f"{EMPTY_BOARD_CEILING} x its idle or {EMPTY_BOARD_SLACK_W:.0f} W above it, whichever is more, "
+                    f"over the window ({most_idle_j:.1f} J: "
                     f"{ctx.idle_high_per_gpu_w[k]:.1f} W higher idle window, for the window plus {ctx.edge_s:.2f} s)",
                 )
             ]
