@@ -11,13 +11,13 @@ import hashlib
 import io
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ecocompute import smallfile, stats
+from ecocompute.checksums import sum_line
 from ecocompute.cli import EcoError, printable
 
 RAW = "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv"
@@ -366,7 +366,6 @@ def load(folder: Path) -> Legacy:
 
 
 SUMS = "SHA256SUMS"
-_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")  # sha256sum's: the digest, a space, then " " (text) or "*"
 
 
 def verify_sums(folder: Path) -> None:
@@ -379,14 +378,14 @@ def verify_sums(folder: Path) -> None:
     for n, line in enumerate(_text(path, _bytes(path)).splitlines(), 1):
         if not line.strip():
             continue
-        match = _SUM_LINE.fullmatch(line)
-        name = match[2] if match else ""
-        if match is None or not _plain(name):
+        listed = sum_line(line)
+        digest_listed, name = listed if listed else ("", "")
+        if listed is None or not _plain(name):
             _fail(path, f"line {n} is not a sha256sum line of a file in this folder ('<sha256>  <name>')")
         digest = hashlib.sha256(_bytes(folder / name)).hexdigest()
-        if digest != match[1]:
+        if digest != digest_listed:
             _fail(
                 folder / name,
-                f"holds other bytes than {SUMS} lists (sha256 {digest[:16]}..., listed {match[1][:16]}...): "
+                f"holds other bytes than {SUMS} lists (sha256 {digest[:16]}..., listed {digest_listed[:16]}...): "
                 "legacy/ holds the researcher's files verbatim",
             )

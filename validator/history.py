@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecocompute import reference, smallfile
+from ecocompute.checksums import sum_line
 from ecocompute.cli import EcoError
 
 from .findings import Finding, make
@@ -256,7 +257,7 @@ def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[
     ``contributor``, every change there."""
     changed = changes(base, repo, LEGACY_DIR)
     sums = _sum_lines(_blob(repo, base, LEGACY_SUMS)) if changed else []
-    listed = {LEGACY_DIR + line.split(None, 1)[-1].lstrip("*") for line in sums}
+    listed = {LEGACY_DIR + parsed[1] for parsed in map(sum_line, sums) if parsed}
     findings: list[Finding] = []
     for change in changed:
         what = {"A": "added", "C": "added", "D": "removed", "R": f"renamed from {change.old_path}"}.get(
