@@ -11,7 +11,7 @@ from validator.provenance import version_problem  # the validator's own rule, so
 
 from . import hostinfo
 from .errors import CollectError
-from .nvml import Nvml
+from .nvml import DOCTOR_HINT, Nvml
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int
                 )
             )
     except CollectError as exc:
-        checks.append(Check("gpu", "fail", str(exc)))
+        checks.append(Check("gpu", "fail", str(exc).removesuffix(DOCTOR_HINT)))  # not "run doctor" in doctor
     else:
         checks.append(_cuda_and_kernels())
     if stability_windows:

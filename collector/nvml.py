@@ -54,6 +54,10 @@ class Sample:
 PROBE_READS = 3
 
 
+# The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
+DOCTOR_HINT = ": run `eco-collect doctor` to see what is missing"
+
+
 class Nvml:
     """NVML for a set of GPU indices. Use as a context manager (init/shutdown)."""
 
@@ -77,8 +81,8 @@ class Nvml:
             self._call(self._nv.nvmlInit)
         except NvmlError as exc:
             raise NvmlError(
-                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through "
-                "NVML: run `eco-collect doctor` to see what is missing"
+                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML"
+                + DOCTOR_HINT
             ) from exc
         count = self._call(self._nv.nvmlDeviceGetCount)
         indices = self._indices if self._indices is not None else [0]

@@ -162,6 +162,18 @@ def test_without_a_driver_the_error_says_so_and_points_to_doctor() -> None:
         pass
 
 
+def test_doctor_without_a_driver_does_not_tell_you_to_run_doctor(monkeypatch: pytest.MonkeyPatch) -> None:
+    import collector.doctor as doctor
+
+    monkeypatch.setattr(doctor.hostinfo, "package_versions", lambda: {"python": "3.12.3"})
+    nv = fake_module()
+    nv.nvmlInit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    checks = doctor.run_checks([0], nvml_factory=lambda gpus: Nvml(gpus, module=nv), stability_windows=0)
+    gpu = next(c for c in checks if c.name == "gpu")
+    assert gpu.status == "fail" and "no usable NVIDIA driver" in gpu.detail
+    assert "eco-collect doctor" not in gpu.detail  # doctor is what is running
+
+
 def test_a_passing_field_failure_falls_back_for_that_sample_only_and_says_so() -> None:
     nv = fake_module()
     real = nv.nvmlDeviceGetFieldValues.side_effect
