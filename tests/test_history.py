@@ -199,6 +199,13 @@ def test_author_is_a_login_and_needs_base(repo: Path, args: tuple[str, ...]) -> 
     assert "--author takes the GitHub login" in result.output
 
 
+def test_an_unknown_base_is_named_in_the_usage_error(repo: Path) -> None:
+    """git rev-parse --quiet says nothing: the error names the ref, not the git command that failed."""
+    result = CliRunner().invoke(main, ["--base", "origin/nowhere"])
+    assert result.exit_code == 2
+    assert "--base origin/nowhere: no such commit" in result.output and "rev-parse" not in result.output
+
+
 def test_a_git_message_of_several_lines_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """git adds hints on lines of their own: the usage error joins them, never shows an escaped '\\n'."""
     from validator import history

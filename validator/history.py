@@ -52,6 +52,14 @@ def _git(repo: Path, *args: str) -> bytes:
     return done.stdout
 
 
+def _commit(repo: Path, base: str) -> None:
+    """``base`` names a commit here; else a usage error that says so (git --quiet says nothing)."""
+    try:
+        _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    except GitError as exc:
+        raise GitError(f"--base {base}: no such commit in {repo} (fetch it first, e.g. git fetch origin main)") from exc
+
+
 def toplevel(path: Path) -> Path:
     """The root of the git work tree that holds ``path``."""
     return Path(_git(path, "rev-parse", "--show-toplevel").decode().strip())
@@ -59,7 +67,7 @@ def toplevel(path: Path) -> Path:
 
 def changes(base: str, repo: Path, folder: str = SUBMISSIONS_DIR) -> list[Change]:
     """Changes under ``folder`` (submissions/) from ``base`` to the working tree, untracked files included."""
-    _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    _commit(repo, base)
     raw = _git(repo, "diff", "-z", "--name-status", "-M", "--no-ext-diff", base, "--", folder)
     fields = [f.decode("utf-8", "surrogateescape") for f in raw.split(b"\0") if f]
     out: list[Change] = []
@@ -290,7 +298,7 @@ def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[
 def check(base: str, repo: Path, *, contributor: bool = False) -> tuple[list[Finding], list[str]]:
     """Findings for forbidden changes and changed reference tables, and the repo-relative paths of
     added files; ``contributor``: the pull request's author is held to --author's rules."""
-    _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")  # before base reaches any git command
+    _commit(repo, base)  # before base reaches any git command
     findings: list[Finding] = reference_changes(base, repo)
     if any(f.file == ACCEPTED_TABLE for f in findings):
         findings += accepted_rows_added(base, repo)
