@@ -375,6 +375,7 @@ def verify_sums(folder: Path) -> None:
     path = folder / SUMS
     if not path.exists() and not path.is_symlink():
         return
+    digests: dict[str, str] = {}  # each file read and hashed once, however many lines name it (4 MiB each at most)
     for n, line in enumerate(_text(path, _bytes(path)).splitlines(), 1):
         if not line.strip():
             continue
@@ -382,7 +383,9 @@ def verify_sums(folder: Path) -> None:
         digest_listed, name = listed if listed else ("", "")
         if listed is None or not _plain(name):
             _fail(path, f"line {n} is not a sha256sum line of a file in this folder ('<sha256>  <name>')")
-        digest = hashlib.sha256(_bytes(folder / name)).hexdigest()
+        if name not in digests:
+            digests[name] = hashlib.sha256(_bytes(folder / name)).hexdigest()
+        digest = digests[name]
         if digest != digest_listed:
             _fail(
                 folder / name,

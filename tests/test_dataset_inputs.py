@@ -379,3 +379,18 @@ def test_repo_is_a_hub_dataset_id_at_parse_time(tmp_path: Path, repo: str, comma
 
     with pytest.raises(BuildError, match="is not a Hub"):
         build(tmp_path / "none", LEGACY, tmp_path / "out", repo_id=repo)
+
+
+def test_a_checksum_file_naming_one_file_many_times_reads_it_once(tmp_path: Path, monkeypatch) -> None:
+    """SHA256SUMS is read from the folder as it is: 40,000 lines (within its 4 MiB) naming one 4-MiB file read
+    and hashed it 40,000 times (160 GB); the work is bounded now by the files in the folder."""
+    folder = tmp_path / "legacy"
+    shutil.copytree(LEGACY, folder)
+    line = next(x for x in (folder / legacy.SUMS).read_text(encoding="utf-8").splitlines() if AGG in x)
+    with (folder / legacy.SUMS).open("a", encoding="utf-8") as fh:
+        fh.write((line + "\n") * 40_000)
+    reads: list[str] = []
+    real = legacy._bytes
+    monkeypatch.setattr(legacy, "_bytes", lambda path: reads.append(path.name) or real(path))
+    legacy.verify_sums(folder)
+    assert reads.count(AGG) == 1
