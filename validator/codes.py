@@ -126,8 +126,10 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "Python or a package (torch, transformers, bitsandbytes, accelerate, huggingface_hub, nvidia_ml_py) older "
         "than eco-collect runs on, a torch older than any built for torch_cuda's CUDA (CUDA 13: 2.8), a torch build "
         "labelled for another CUDA (or none) than torch_cuda, a PyTorch wheel label (+cu118) for a CUDA outside "
-        "those PyTorch built that torch release for (ecocompute/reference/torch_cuda.json), or torch built for a "
-        "CUDA that dropped the board (CUDA 13: compute capability below 7.5)",
+        "those PyTorch built that torch release for (ecocompute/reference/torch_cuda.json), torch built for a "
+        "CUDA that dropped the board (CUDA 13: compute capability below 7.5), or a huggingface_hub or tokenizers "
+        "that transformers refuses to import beside (4.x: huggingface_hub below 1.0; 5.x: 1.0 or later, "
+        "tokenizers 0.22 or later)",
         "record the versions the measuring environment reports (eco-collect does), never by hand",
     ),
     error(
