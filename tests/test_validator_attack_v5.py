@@ -50,7 +50,7 @@ def test_no_real_file_contradicts_its_groups() -> None:
     for f in files:
         sub = domain.parse(json.loads(f.read_text(encoding="utf-8")))
         if sub.session is not None:
-            assert groups.check(sub, f.name, timeline._spans(sub)) == [], f.name
+            assert groups.check(sub, f.name, timeline.trial_spans(sub)) == [], f.name
 
 
 def test_one_rows_idle_before_raised_in_an_interleaved_group_is_named() -> None:
@@ -74,7 +74,7 @@ def test_rows_that_finished_in_other_rounds_keep_their_own_idle_after() -> None:
     sub = domain.parse(_real(H100_ROUNDS))
     afters = {m.idle.power_after_w for m in sub.measurements if m.idle is not None}
     assert len(afters) == 3  # three rounds ended rows, three windows: none asked to agree with another
-    assert groups.check(sub, "f.json", timeline._spans(sub)) == []
+    assert groups.check(sub, "f.json", timeline.trial_spans(sub)) == []
 
 
 def test_a_sequential_label_over_rows_that_alternate_is_named() -> None:
@@ -90,7 +90,7 @@ def test_rows_one_after_another_may_say_either() -> None:
     assert doc["protocol"]["interleaved"] is False
     doc["protocol"]["interleaved"] = True
     sub = domain.parse(doc)
-    assert groups.check(sub, "f.json", timeline._spans(sub)) == []
+    assert groups.check(sub, "f.json", timeline.trial_spans(sub)) == []
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ def test_a_long_gap_lets_it_fall_all_the_way() -> None:
         t["started_at_s"] += shift
     doc["session"]["wall_s"] += shift
     sub = domain.parse(doc)
-    assert loadavg.check(sub, "x.json", timeline._spans(sub), sub.session.wall_s) == []
+    assert loadavg.check(sub, "x.json", timeline.trial_spans(sub), sub.session.wall_s) == []
 
 
 @pytest.mark.parametrize("seconds", [0.0, 4.9, 5.0, 22.0, 600.0, 1e300, -3.0])
@@ -128,7 +128,7 @@ def test_readings_the_kernel_gives_always_pass(
             update_at, period = update_at + 5.0, period + 1
         t["host"]["cpu_load_1m"] = _proc_loadavg(load) if hundredths else load / 2048
     sub = domain.parse(doc)
-    assert loadavg.check(sub, "x.json", timeline._spans(sub), sub.session.wall_s) == []
+    assert loadavg.check(sub, "x.json", timeline.trial_spans(sub), sub.session.wall_s) == []
 
 
 def test_a_fall_cut_into_steps_each_inside_its_pair_is_judged_whole() -> None:
@@ -143,7 +143,7 @@ def test_a_fall_cut_into_steps_each_inside_its_pair_is_judged_whole() -> None:
             load = max(0.0, round(loadavg.least_after(load, read_by - end) + 0.01, 2))
         t["host"]["cpu_load_1m"] = load
     sub = domain.parse(doc)
-    assert loadavg.check(sub, "x.json", timeline._spans(sub)[:2], sub.session.wall_s) == []  # one pair passes
+    assert loadavg.check(sub, "x.json", timeline.trial_spans(sub)[:2], sub.session.wall_s) == []  # one pair passes
     found = _codes(doc)
     assert found and found[0] == ("physics.host_load", _pointer(doc, 2))
     [first] = [f for f in check_data(doc, "x.json").findings if f.code == "physics.host_load"][:1]

@@ -22,6 +22,7 @@ from . import (
     contract,
     fabrication,
     hardware,
+    idlesteps,
     loading,
     outliers,
     paths,
@@ -123,6 +124,7 @@ def _check_data(
     findings += physics.check(sub, shown)
     findings += precisions.check(sub, shown)
     findings += hardware.check(sub, shown, ref)
+    findings += idlesteps.check(sub, shown, ref)
     findings += protocol.check(sub, shown)
     fabricated, prints = fabrication.check(sub, hashes, shown)
     findings += fabricated

@@ -96,6 +96,21 @@ def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[in
     return out
 
 
+def in_time_order(sub: Submission, spans: list[Span]) -> list[tuple[float, float, int, int]]:
+    """The groups one after another, each as (its first trial's start, its last trial's end, its first row,
+    the row that finished last): eco-collect measures the group's idle window before ahead of the first
+    row's trials (every row of the group holds it), and its last idle window after the last row's."""
+    extent: dict[int, tuple[float, float]] = {}  # row -> (first start, last end)
+    for start, end, i, _ in spans:
+        first, last = extent.get(i, (start, end))
+        extent[i] = (first, max(last, end))
+    out = []
+    for rows, _ in _groups(sub, spans):
+        last_row = max(rows, key=lambda i: extent[i][1])
+        out.append((min(extent[i][0] for i in rows), extent[last_row][1], rows[0], last_row))
+    return out
+
+
 def _merged(extents: Iterable[tuple[int, float, float]]) -> list[list[int]]:
     """Rows (row, first start, last end), in order of first start, whose spans overlap: the groups."""
     groups: list[list[int]] = []

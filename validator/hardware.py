@@ -235,6 +235,11 @@ def _board_power(sub: Submission, m: Measurement, board: GpuSpec, base: str, fil
     return out
 
 
+def one_memory_clock(board: GpuSpec) -> bool:
+    """A data-centre board with HBM: its memory runs at one clock, idle or loaded (HBM_MEMORY_CLOCK)."""
+    return bool(board.data_centre) and board.memory_bus_bits is not None and board.memory_bus_bits >= HBM_BUS_BITS
+
+
 def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, file: str) -> list[Finding]:
     """Each window's mean memory clock against the one the board's datasheet implies (a table without
     the bus width keeps the universal limits only); the first window out of bounds is named. The
@@ -247,7 +252,7 @@ def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, fi
         return []
     count = max(sub.environment.gpu.count, 1)
     share = capacity.gpus_used(m, count) / count  # boards holding modules, one where not recorded
-    fixed = board.data_centre and board.memory_bus_bits is not None and board.memory_bus_bits >= HBM_BUS_BITS
+    fixed = one_memory_clock(board)
     lowest, highest = HBM_MEMORY_CLOCK if fixed else (LOADED_MEMORY_CLOCK_FRACTION, MEMORY_CLOCK_FACTOR)
     ceiling_mhz, floor_mhz = highest * rated_mhz, lowest * rated_mhz * share
     for j, t in enumerate(m.trials):

@@ -42,7 +42,7 @@ STEP = 1 / 2048
 # rounding, which a fall spread over many trials seconds apart would otherwise spend again and again).
 CHAIN_LOSS = STEP / (1 - DECAY_PER_UPDATE)
 
-Span = tuple[float, float, int, int]  # (start, end, row, trial) of a timed trial: timeline._spans
+Span = tuple[float, float, int, int]  # (start, end, row, trial) of a timed trial: timeline.trial_spans
 
 
 def least_after(load: float, seconds: float) -> float:

@@ -112,6 +112,13 @@ MEASURED_CODES: tuple[Code, ...] = (
         "measure idle with no other load on the GPU; check the GPU index",
     ),
     error(
+        "physics.idle_step",
+        "on a data-centre board with HBM, the idle window after one group of rows (one row in a sequential run) and "
+        "the one before the next group, with no trial between and its first trial at most 300 s after the last, "
+        "differ by more than 1.2 x (or 15 W per GPU, where that is more)",
+        "measure idle with no other load on the GPU; never raise one row's idle windows by hand",
+    ),
+    error(
         "physics.memory_fit",
         "the model's weights at this precision and its KV cache do not fit in the memory of the GPUs used",
         "check the model, precision and placement",

@@ -55,7 +55,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
                         f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
                     )
                 )
-    spans = _spans(sub)  # sorted once for both rules that read them
+    spans = trial_spans(sub)  # sorted once for both rules that read them
     return (
         out
         + _idle_windows(sub, file, spans)
@@ -75,7 +75,7 @@ def _idle_windows(
     assert sub.session is not None
     idle_s, wall_s = sub.protocol.idle_window_s, sub.session.wall_s
     # a skipped row has no trials; any that it had would follow an idle window too
-    spans = _spans(sub) if spans is None else spans
+    spans = trial_spans(sub) if spans is None else spans
     if not spans:
         return []
     start, _, i, j = spans[0]
@@ -130,7 +130,7 @@ def _between_rows(spans: list[tuple[float, float, int, int]], idle_s: float, fil
     return []
 
 
-def _spans(sub: Submission) -> list[tuple[float, float, int, int]]:
+def trial_spans(sub: Submission) -> list[tuple[float, float, int, int]]:
     """(start, end, row, trial) of every timed trial, in order of start (then end)."""
     return sorted(
         (t.started_at_s, t.started_at_s + t.duration_s, i, j)
@@ -143,7 +143,7 @@ def _spans(sub: Submission) -> list[tuple[float, float, int, int]]:
 def _overlap(sub: Submission, file: str, spans: list[tuple[float, float, int, int]]) -> list[Finding]:
     """One board set runs one trial at a time: the trials of different measurements (interleaved or one
     after another) never overlap. The first overlap is named; within a measurement check names it.
-    ``spans``: ``_spans(sub)``."""
+    ``spans``: ``trial_spans(sub)``."""
     latest = None  # the span ending last so far: a long trial may reach past several later ones
     for span in spans:
         start, _, k, n = span
