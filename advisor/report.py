@@ -75,7 +75,7 @@ def _outside_dataset(out_dir: Path, given: Path, dataset: str | Path | data.Data
         return
     folder, inside = Path(dataset).resolve(), out_dir.resolve()
     if folder in inside.parents:
-        raise ReportError(
+        raise folders.OutError(
             f"--out {printable(str(given))} lies inside the dataset folder {printable(str(dataset))}; nothing "
             "written: write the report into a folder of its own (e.g. build/report)"
         )
