@@ -74,13 +74,28 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 
 def test_refused_values_are_usage_errors(advisor_build: Path, tmp_path: Path) -> None:
-    """A --dataset that names nothing, an --out that is a file: each a value refused on its own account, a
-    usage error (exit 2) as a malformed --params is (tidy31: they were exit 1)."""
+    """A --dataset that names nothing, a --gpu matching several GPUs or none, an --out that is a file: each a
+    value refused on its own account, a usage error (exit 2) as a malformed --params is (tidy31: they were
+    exit 1, and an unknown --gpu an answer without a recommendation)."""
     line = usage_error(_run("--dataset", str(tmp_path / "nope"), "--gpu", "H100", "--params", "7B"))
     assert "no dataset folder" in line and "owner/name@revision" in line
+    line = usage_error(_run("--dataset", str(advisor_build), "--gpu", "GeForce", "--params", "7B"))
+    assert line.startswith("--gpu 'GeForce' matches several GPUs: 'NVIDIA GeForce RTX"), line
+    line = usage_error(_run("--dataset", str(advisor_build), "--gpu", "Quadro 9000", "--params", "7B"))
+    assert line.startswith("--gpu: no GPU called 'Quadro 9000' in the dataset or the GPU table (measured: ")
+    assert usage_error(_run("--dataset", str(advisor_build), "--gpu", " - ", "--params", "7B")).startswith(
+        "--gpu is empty"
+    )
     (tmp_path / "taken").write_text("mine")
     line = usage_error(_run("report", "--dataset", str(advisor_build), "--out", str(tmp_path / "taken")))
     assert "is not a folder" in line and (tmp_path / "taken").read_text() == "mine"
+
+
+def test_a_board_only_the_gpu_table_knows_is_an_answer(advisor_build: Path) -> None:
+    """A --gpu the reference table knows but the dataset has not measured is no usage error: the answer
+    says so."""
+    result = _run("--dataset", str(advisor_build), "--gpu", "L4", "--params", "7B")
+    assert result.exit_code == 0 and "No close match: no measurement on NVIDIA L4" in result.output, result.output
 
 
 def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
@@ -89,8 +104,6 @@ def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
     (broken / "measurements").mkdir(parents=True)
     line = _one_line_error(_run("--dataset", str(broken), "--gpu", "H100", "--params", "7B"))
     assert str(broken) in line
-    line = _one_line_error(_run("--dataset", str(advisor_build), "--gpu", "GeForce", "--params", "7B"))
-    assert "matches several GPUs" in line
 
 
 def test_traceback_flag_shows_the_story(tmp_path: Path) -> None:
