@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ecocompute import reference
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import EcoError, OptionError, printable
 
 from . import estimate, text
 from .analysis import Analysis, Config, Curve, Point, precision_rank
@@ -32,6 +32,10 @@ _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 class AdviceError(EcoError):
     """A question the advisor cannot take as asked (an ambiguous GPU name, an unreadable size)."""
+
+
+class GpuNameError(AdviceError, OptionError):
+    """A --gpu that is empty, or matches several GPUs or none: a usage error (exit 2)."""
 
 
 def parse_params(value: str) -> float:
@@ -91,7 +95,7 @@ def resolve_gpu(query: str, names: Iterable[str]) -> str | None:
     it, else the one containing it. None when nothing matches; AdviceError when several do."""
     wanted = _norm(query)
     if not wanted:
-        raise AdviceError("--gpu is empty; give an NVML name such as 'NVIDIA H100 80GB HBM3' or a part like 'H100'")
+        raise GpuNameError("--gpu is empty; give an NVML name such as 'NVIDIA H100 80GB HBM3' or a part like 'H100'")
     pool = sorted(set(names))
     for test in (str.__eq__, str.endswith, str.__contains__):
         found = [n for n in pool if test(_norm(n), wanted)]
@@ -99,7 +103,7 @@ def resolve_gpu(query: str, names: Iterable[str]) -> str | None:
             return found[0]
         if found:
             shown = ", ".join(repr(printable(n)) for n in found[:10])
-            raise AdviceError(f"--gpu {printable(query)!r} matches several GPUs: {shown}; give more of the name")
+            raise GpuNameError(f"--gpu {printable(query)!r} matches several GPUs: {shown}; give more of the name")
     return None
 
 

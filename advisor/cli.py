@@ -55,7 +55,12 @@ def _params(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 @main.command(RECOMMEND)
 @_DATASET
-@click.option("--gpu", required=True, help="GPU model as NVML names it, or an unambiguous part: 'H100', 'RTX 4090'.")
+@click.option(
+    "--gpu",
+    required=True,
+    help="GPU model as NVML names it, or an unambiguous part: 'H100', 'RTX 4090' (a name the dataset and the GPU "
+    "table do not know, or one matching several GPUs, is a usage error).",
+)
 @click.option("--params", "params", required=True, callback=_params, help="Parameter count: 7e9, 7B, 494M.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Only this batch size (default: any measured).")
 @click.option("--engine", type=click.Choice(list(catalogue.ENGINES)), help="Only this engine (default: any).")
@@ -78,6 +83,8 @@ def recommend(dataset: str, fmt: str, include_gate_failed: bool, **query: Any) -
 
     found = analysis.analyse(data.load(dataset), include_gate_failed=include_gate_failed)
     advice = advise.recommend(found, advise.Query(**query))
+    if advice.gpu_name is None:  # a name neither the dataset nor the GPU table knows: a usage error, as is one
+        raise advise.GpuNameError(f"--gpu: {advice.no_close_match}")  # matching several (exit 2)
     click.echo(render.json_text(advice) if fmt == "json" else render.render_text(advice), nl=fmt == "json")
 
 

@@ -21,7 +21,7 @@ from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
 
 from . import reading
-from .reading import DatasetError
+from .reading import DatasetError, DatasetSpecError
 
 MEASUREMENT_COLUMNS = (
     *rows.FP16_KEY,
@@ -140,7 +140,7 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
     path = Path(text)
     if path.exists():
         if not path.is_dir():
-            raise DatasetError(f"{printable(text)} is a file; give the folder that eco-dataset build wrote")
+            raise DatasetSpecError(f"{printable(text)} is a file; give the folder that eco-dataset build wrote")
         budget = reading.Budget()  # one for all the files of all the configs
 
         def local(config: str, columns: tuple[str, ...]) -> pa.Table:
@@ -149,7 +149,7 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
         return _within_memory(text, local)
     match = _HUB_SPEC.match(text)
     if match is None:
-        raise DatasetError(
+        raise DatasetSpecError(
             f"no dataset folder {printable(text)}; give a folder built by eco-dataset build, or a Hub "
             "repository with the revision to read, as owner/name@revision (e.g. ecocompute/llm-energy@v1.0.0)"
         )

@@ -18,7 +18,7 @@ from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalE
 from ecocompute.cli import describe, is_known, printable
 
 from . import reading
-from .reading import DatasetError
+from .reading import DatasetError, DatasetSpecError
 
 # Parquet as a build writes it is smaller than its columns once read; reading.MAX_READ_BYTES bounds those.
 MAX_DOWNLOAD_BYTES = reading.MAX_READ_BYTES
@@ -38,7 +38,7 @@ def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path
     except DatasetError:
         raise
     except HFValidationError as exc:  # e.g. owner/na--me: the spec's pattern lets some through
-        raise DatasetError(f"{shown} does not name a Hub repository ({describe(exc)})") from None
+        raise DatasetSpecError(f"{shown} does not name a Hub repository ({describe(exc)})") from None
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise DatasetError(
             f"{shown}: the Hub cannot be reached ({describe(exc)}); give a local folder eco-dataset build "

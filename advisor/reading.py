@@ -27,12 +27,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecocompute import parallel, smallfile
-from ecocompute.cli import EcoError, printable
+from ecocompute.cli import EcoError, OptionError, printable
 from ecocompute.columns import CONFIGS
 
 
 class DatasetError(EcoError):
     """A dataset that cannot be read or does not hold what a build writes."""
+
+
+class DatasetSpecError(DatasetError, OptionError):
+    """A --dataset that names no folder and no Hub repository: a usage error (exit 2)."""
 
 
 # Rows per config file read: a few hundred bytes of Parquet can declare a hundred million rows of one

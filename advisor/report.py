@@ -19,7 +19,7 @@ from typing import Any
 
 from ecocompute import folders
 from ecocompute.cli import printable
-from ecocompute.markdown import unlinked
+from ecocompute.markdown import cell
 
 from . import data, figures, text
 from .analysis import Analysis, Curve, analyse, per_model
@@ -75,7 +75,7 @@ def _outside_dataset(out_dir: Path, given: Path, dataset: str | Path | data.Data
         return
     folder, inside = Path(dataset).resolve(), out_dir.resolve()
     if folder in inside.parents:
-        raise ReportError(
+        raise folders.OutError(
             f"--out {printable(str(given))} lies inside the dataset folder {printable(str(dataset))}; nothing "
             "written: write the report into a folder of its own (e.g. build/report)"
         )
@@ -97,9 +97,8 @@ def _check_replaceable(out_dir: Path) -> None:
 
 
 def _md(value: Any) -> str:
-    """A value from the data, safe inside a Markdown table cell and as HTML."""
-    escaped = printable(str(value), limit=200).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return unlinked(re.sub(r"([\\`*_\[\]|])", r"\\\1", escaped))
+    """A value from the data, safe inside a Markdown table cell and as HTML, at most 200 characters."""
+    return cell(value, limit=200)
 
 
 def _code(value: Any) -> str:

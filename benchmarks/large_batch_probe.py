@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+
+import random_model
 
 from collector.engines import CudaGraphs, Decoding, build
-from collector.models import ModelSource, torch_device, unload
-from collector.nvml import Nvml
+from collector.models import unload
 
 
 def main() -> None:
@@ -22,15 +22,10 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
 
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="Qwen/Qwen2.5-0.5B-Instruct")
-    p.add_argument("--precision", default="fp16")
+    random_model.add_options(p, "Qwen/Qwen2.5-0.5B-Instruct")
     p.add_argument("--batch-size", default="8,512,2048")
-    p.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
     a = p.parse_args()
-    with Nvml([0]) as nvml:
-        device = torch_device(nvml.uuids()[0])
-    source = ModelSource(a.model, weights="random", revision=None, device=device, cache_dir=a.cache_dir)
-    loaded = source.load(a.precision)
+    source, loaded = random_model.load(a)
     for batch in (int(b) for b in a.batch_size.split(",")):
         decoding = Decoding.of(loaded.model, source.prompt(64), batch, 64)
         engine = build("cuda-graph", decoding, CudaGraphs()).engine

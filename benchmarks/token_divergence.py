@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+import random_model
+
 from collector.engines import CudaGraphEngine, CudaGraphs, Decoding, GenerateEngine, token_check
-from collector.models import ModelSource, torch_device
-from collector.nvml import Nvml
 
 
 class Eager:
@@ -86,8 +85,7 @@ def compare(runs: dict[str, Any]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default="mistralai/Mistral-7B-Instruct-v0.2")
-    p.add_argument("--precision", default="fp16")
+    random_model.add_options(p, "mistralai/Mistral-7B-Instruct-v0.2")
     p.add_argument("--batch-sizes", default="8", help="comma-separated; one model load for all")
     p.add_argument("--output-tokens", type=int, default=128)
     p.add_argument(
@@ -96,14 +94,10 @@ def main() -> None:
         choices=("on", "off", "both"),
         help="cuBLAS fp16 reduced-precision reductions: on (torch's default), off (fp32), or both in turn",
     )
-    p.add_argument("--cache-dir", type=Path, default=Path(".eco-collect/models"))
     a = p.parse_args()
     import torch
 
-    with Nvml([0]) as nvml:
-        device = torch_device(nvml.uuids()[0])
-    source = ModelSource(a.model, weights="random", revision=None, device=device, cache_dir=a.cache_dir)
-    loaded = source.load(a.precision)
+    source, loaded = random_model.load(a)
     settings = {"on": (True,), "off": (False,), "both": (True, False)}[a.reductions]
     backends = (("loop-eager", Eager()), ("loop-graph", CudaGraphs()), ("loop-graph-same-stream", SameStream()))
     for reduced in settings:

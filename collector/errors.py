@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecocompute.cli import EcoError, describe, printable
+from ecocompute.cli import EcoError, OptionError, describe, printable
 
 
 class CollectError(EcoError):
     """A known failure the user can act on."""
+
+
+class CollectOptionError(CollectError, OptionError):
+    """An option refused before anything is measured (a --quality that names no file, or one pretrained
+    weights alone take): a usage error (exit 2)."""
 
 
 def unwritable(what: str, folder: Path, exc: OSError) -> CollectError:

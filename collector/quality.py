@@ -14,7 +14,7 @@ from ecocompute.cli import printable
 from ecocompute.domain import Quality
 from validator.loading import unsafe_text
 
-from .errors import CollectError
+from .errors import CollectError, CollectOptionError
 
 WIKITEXT = "wikitext-2-raw-v1/test"
 MAX_TOKENS = 4096  # the perplexity's tokens: the first this many of the corpus
@@ -52,11 +52,11 @@ def load_corpus(spec: str) -> Corpus:
     try:
         smallfile.check(path)  # a FIFO or a device is not a file either: reading one would block or never end
     except smallfile.SmallFileError:
-        raise CollectError(not_a_file) from None
+        raise CollectOptionError(not_a_file) from None
     why = unsafe_text(json.dumps(path.name, ensure_ascii=False))
     if why or len(path.name) > CORPUS_NAME_MAX_CHARS:
         # The name is recorded as quality.corpus: eco-validate would refuse the finished file.
-        raise CollectError(
+        raise CollectOptionError(
             f"--quality {shown}: the file's name holds {why or f'more than {CORPUS_NAME_MAX_CHARS} characters'}, "
             "which the submission cannot record: rename or copy the file"
         )
@@ -72,7 +72,7 @@ def load_corpus(spec: str) -> Corpus:
             raise CollectError(f"--quality {shown}: not UTF-8 text (byte {exc.offset}); convert it to UTF-8") from None
         if exc.reason == "unreadable":
             raise CollectError(f"--quality {shown}: cannot be read ({exc.strerror})") from None
-        raise CollectError(not_a_file) from None  # gone or replaced since the check
+        raise CollectOptionError(not_a_file) from None  # gone or replaced since the check
     if not text.strip():  # found now, not at the first perplexity after a model has loaded
         raise CollectError(f"--quality {shown}: the file holds no text; the perplexity needs at least 2 tokens of it")
     return Corpus(path.name, text)

@@ -19,7 +19,7 @@ from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from . import hostinfo, quality
 from .checkpoint import Checkpoint
 from .engines import CudaGraphs, GraphBackend, Workload
-from .errors import AlreadyWritten, CheckpointError, CollectError, InterruptedBeforeCheckpoint
+from .errors import AlreadyWritten, CheckpointError, CollectError, CollectOptionError, InterruptedBeforeCheckpoint
 from .models import ModelSource, torch_device
 from .nvml import Nvml
 from .request import RunRequest, session_wall_maximum
@@ -265,7 +265,9 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
     """Describe the machine, then keep NVML and the sampler open while the configurations run."""
     with nothing_kept(request) as made:  # a new run's checkpoint is made last: nothing to resume before it
         if request.quality and request.weights == "random":
-            raise CollectError("--quality needs pretrained weights: the perplexity of random weights means nothing")
+            raise CollectOptionError(
+                "--quality needs pretrained weights: the perplexity of random weights means nothing"
+            )
         started_at = hooks.wall_clock().replace(microsecond=0)
         t0 = opened = hooks.clock.now()
         corpus = quality.load_corpus(request.quality) if request.quality else None

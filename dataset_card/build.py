@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecocompute import parallel, reference, rows, smallfile
-from ecocompute.cli import UNSAFE_CATEGORIES, EcoError, printable
+from ecocompute.cli import UNSAFE_CATEGORIES, EcoError, OptionError, printable
 from ecocompute.columns import CONFIGS
 from validator import paths as policy
 from validator.check import Checked, check_file
@@ -46,6 +46,11 @@ MAX_CHANGELOG_BYTES = 1 << 20  # DATA_CHANGELOG.md is a few kilobytes; the card 
 
 class BuildError(EcoError):
     """Submissions that do not validate, or tables that break a rule: nothing is written."""
+
+
+class BuildOptionError(BuildError, OptionError):
+    """An option's folder or file that is missing or of the wrong kind, or an --out inside an input: a
+    usage error (exit 2), found before any work."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,11 @@ def check_repo_id(repo_id: str) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub repository id: {exc}") from None
+        raise BuildOptionError(f"--repo {printable(repo_id, limit=120)} is not a Hub repository id: {exc}") from None
     if repo_id.count("/") != 1:
-        raise BuildError(f"--repo {printable(repo_id, limit=120)} is not a Hub dataset repository id: give owner/name")
+        raise BuildOptionError(
+            f"--repo {printable(repo_id, limit=120)} is not a Hub dataset repository id: give owner/name"
+        )
     return repo_id
 
 
@@ -137,7 +144,9 @@ def changelog_entries(path: Path | None, *, required: bool = True, version: str 
     except smallfile.SmallFileError as exc:
         if exc.reason == "missing" and not required:
             return ""
-        raise BuildError(_changelog_problem(shown, exc)) from None
+        # a path that is missing or not a file is the option's; what the file holds is the data's
+        kind = BuildOptionError if exc.reason in ("missing", "not_regular") else BuildError
+        raise kind(_changelog_problem(shown, exc)) from None
     text = text.removeprefix("\ufeff")  # an editor's byte-order mark: the first heading stays a heading
     lines = _LINE_END.split(text)
     if lines[-1] == "":
@@ -243,7 +252,7 @@ def _result(pending: parallel.Aside[str]) -> str:
 def _folder(path: Path, what: str, option: str, fix: str) -> None:
     if not path.is_dir():
         state = "is not a folder" if path.exists() else "does not exist"
-        raise BuildError(f"{what} {printable(str(path))} {state} ({option}): {fix}")
+        raise BuildOptionError(f"{what} {printable(str(path))} {state} ({option}): {fix}")
 
 
 def _legacy(folder: Path) -> legacy.Legacy:
@@ -305,7 +314,9 @@ def _build(
     # researcher's files and their SHA256SUMS, append-only like submissions/
     for option, folder in (("--submissions", submissions_dir.resolve()), ("--legacy", legacy_dir.resolve())):
         if inside == folder or folder in inside.parents:
-            raise BuildError(f"--out {printable(str(given))} lies inside {option}; nothing written: build elsewhere")
+            raise BuildOptionError(
+                f"--out {printable(str(given))} lies inside {option}; nothing written: build elsewhere"
+            )
     # refuse an --out that cannot be made or is not ours before minutes of work, not after
     outdir.creatable(out_dir, given)
     outdir.check(out_dir)

@@ -20,7 +20,7 @@ from ecocompute import columns
 from ecocompute.cli import first_few
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
-from ecocompute.markdown import unlinked
+from ecocompute.markdown import cell
 
 from . import legacy
 from .figures import Figure
@@ -31,8 +31,6 @@ from .versions import DEV_CORE, Version
 from .writer import PARQUET_NAME
 
 PRETTY_NAME = "ecocompute LLM inference energy"
-# "&" too: an entity such as &#x202E; in a board's name rendered as the bidi control it names.
-_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|&"} | {"\n": " ", "\r": " "})
 
 
 @dataclass(frozen=True)
@@ -52,11 +50,6 @@ class Inputs:
     legacy_sources: list[legacy.Source]
     changelog: str
     report: str  # the report's Markdown (report.py): crossovers, batch size, power; legacy beside
-
-
-def cell(value: Any) -> str:
-    """Text from the data, safe inside a Markdown table cell (no markup, no column breaks, no link)."""
-    return unlinked(str(value).translate(_MARKDOWN_SPECIAL))
 
 
 def size_category(n: int) -> str:

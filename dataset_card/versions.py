@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ecocompute.cli import EcoError
+from ecocompute.cli import OptionError
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
@@ -25,8 +25,9 @@ MAX_LENGTH = 128
 DEV_CORE = "0.0.0"
 
 
-class VersionError(EcoError):
-    """A version that is not a semantic version, or not a release where a release is needed."""
+class VersionError(OptionError):
+    """A version that is not a semantic version, or not a release where a release is needed: a --version
+    refused on its own account, a usage error (exit 2)."""
 
 
 @dataclass(frozen=True)

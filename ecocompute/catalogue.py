@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 COLLECTOR_NAME = "eco-collect"
 STATE_DIR = ".eco-collect"  # the collector's checkpoints, cached random weights and rejected files
@@ -110,6 +110,13 @@ ENGINES: Mapping[str, EngineSpec] = _frozen(
 )
 REFERENCE_ENGINE = "generate"  # the engine every other one's token ids are checked against
 ENGINE_CHOICES = ("auto", *ENGINES)  # auto: cuda-graph where the precision can be captured, else generate
+
+
+def engine_flag(name: str, flag: Literal["compiled", "cuda_graph", "host_paced"]) -> bool:
+    """``flag`` of the engine called ``name``; False for a name the catalogue does not know (the schema's enum
+    closes engine names, so only a file refused elsewhere holds one)."""
+    spec = ENGINES.get(name)
+    return spec is not None and bool(getattr(spec, flag))
 
 
 def engine_of_cache(cache_implementation: str) -> str:

@@ -1,6 +1,12 @@
 """One way to fail for every command: a known error is one line on stderr and exit 1, a usage error
 is click's usage message and exit 2, and ``--traceback`` on the root command shows the whole story.
 
+A usage error is an option's (or argument's) value refused on its own account, before any work:
+malformed, unknown or ambiguous, a path that is missing or of the wrong kind, or an output place the
+tool will not write. click's own checks raise it at parse time; a check that runs in the command raises
+``OptionError``, which ends the same way. Exit 1 is for what fails while the work runs: the data (a
+submission, a build's files, the Hub's answer), the network, the disk.
+
 Known errors are the project's own (``EcoError``), OSError on a user's path, and Hub/HTTP errors; a
 ValueError while a huggingface_hub environment variable is malformed names that variable (hubenv).
 Anything else is a bug and keeps its traceback.
@@ -21,6 +27,11 @@ import click
 
 class EcoError(Exception):
     """A failure the user can act on; its message says what, where and how to fix it."""
+
+
+class OptionError(EcoError):
+    """A value given on the command line refused on its own account, before any work (see the module's
+    docstring): a usage error, exit 2. Its message says which value, and why."""
 
 
 # Exception classes of libraries that talk to the network, by module, with what to say first: checked
@@ -111,6 +122,8 @@ def _handle(ctx: click.Context, exc: Exception) -> None:
     from . import hubenv
 
     root = ctx.find_root()
+    if isinstance(exc, OptionError) and not root.params.get("traceback"):
+        raise click.UsageError(describe(exc), ctx) from None
     # a ValueError from inside huggingface_hub while one of its variables is malformed: that variable
     line = describe(exc) if is_known(exc) else hubenv.blame(exc)
     if root.params.get("traceback") or line is None:

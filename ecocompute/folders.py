@@ -26,11 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import smallfile
-from .cli import EcoError, first_few, printable
+from .cli import EcoError, OptionError, first_few, printable
 
 
 class FolderError(EcoError):
     """An output folder that cannot be (re)placed without touching what the tool did not write."""
+
+
+class OutError(FolderError, OptionError):
+    """An ``--out`` refused before any work: a usage error (exit 2)."""
 
 
 def target(out: Path) -> Path:
@@ -54,7 +58,7 @@ def creatable(out: Path, given: Path | str) -> None:
     try:
         str(out).encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8, kept by the file system's decoding
-        raise FolderError(
+        raise OutError(
             f"--out {shown} is not UTF-8 text (the Parquet writer and the Hub need it); nothing written: rename it"
         ) from None
     nearest = next((p for p in out.parents if os.path.isdir(p)), None)  # isdir is False on any error
@@ -63,23 +67,23 @@ def creatable(out: Path, given: Path | str) -> None:
     name_max = _limit(nearest, "PC_NAME_MAX", 255)
     for part in out.relative_to(nearest).parts:
         if len(os.fsencode(part)) > name_max:
-            raise FolderError(
+            raise OutError(
                 f"--out {shown}: the name {printable(part[:24])}... is {len(os.fsencode(part))} bytes, longer than "
                 f"the {name_max} a name may have here; nothing written: choose a shorter name"
             )
     if len(os.fsencode(str(out))) >= _limit(nearest, "PC_PATH_MAX", 4096):
-        raise FolderError(
+        raise OutError(
             f"--out {shown} is a longer path than the file system allows; nothing written: choose a shorter one"
         )
     if not os.access(nearest, os.W_OK | os.X_OK):
-        raise FolderError(
+        raise OutError(
             f"--out {shown}: cannot write in {printable(str(nearest))} (no permission, or a read-only file system); "
             "nothing written: choose a folder you can write in"
         )
     try:  # the permission bits allow it; whether the file system makes folders (/proc, /sys do not) is tried
         os.rmdir(_fresh(nearest / "out", "probe"))
     except OSError as exc:
-        raise FolderError(
+        raise OutError(
             f"--out {shown}: cannot make a folder in {printable(str(nearest))} ({exc.strerror or type(exc).__name__}); "
             "nothing written: choose a folder you can write in"
         ) from None
@@ -125,16 +129,16 @@ def refuse_target(out: Path) -> bool:
         return False
     except NotADirectoryError:
         blocker = next((p for p in out.parents if p.is_file()), out.parent)
-        raise FolderError(
+        raise OutError(
             f"--out {shown} lies inside {printable(str(blocker))}, which is a file; nothing written: give a folder"
         ) from None
     here, real = Path.cwd(), Path(os.path.realpath(out))
     if here == real or real in here.parents:
-        raise FolderError(f"--out {shown} is the current folder or holds it; write into a folder of its own")
+        raise OutError(f"--out {shown} is the current folder or holds it; write into a folder of its own")
     if stat.S_ISLNK(info.st_mode):
-        raise FolderError(f"--out {shown} is a symbolic link; give the real folder (links are never followed)")
+        raise OutError(f"--out {shown} is a symbolic link; give the real folder (links are never followed)")
     if not stat.S_ISDIR(info.st_mode):
-        raise FolderError(f"--out {shown} exists and is not a folder; nothing written: give a folder")
+        raise OutError(f"--out {shown} exists and is not a folder; nothing written: give a folder")
     return any(out.iterdir())
 
 
@@ -323,14 +327,14 @@ class Marked:
         shown = printable(str(out))
         if self.listed(out) is None:
             hint = unmarked_hint(out) if unmarked_hint else ""
-            raise FolderError(
+            raise OutError(
                 f"--out {shown} is not empty and is not {self.what} (no {self.name} marker); "
                 f"nothing written: choose a new or empty folder{hint}"
             )
         odd = self.foreign(out)
         if odd:
             names = first_few(odd, show=printable)
-            raise FolderError(
+            raise OutError(
                 f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
                 f"{self.tool} did not write; nothing written: move them away or choose another folder"
             )

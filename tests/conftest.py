@@ -57,6 +57,16 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def usage_error(result: Any) -> str:
+    """The message of a usage error (ecocompute.cli: a value refused on its own account): exit 2, click's
+    usage message, no traceback, one 'Error: ' line, returned without that prefix."""
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Usage: ") and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.output
+    return errors[0].removeprefix("Error: ")
+
+
 def forget_drawn_figures() -> None:
     """Draw the report's figures anew from here on: advisor.report copies a figure it already drew in
     this process, which would make a comparison of two draws' bytes vacuous."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import synthetic_sweeps as sw
 from click.testing import CliRunner, Result
-from conftest import forget_drawn_figures
+from conftest import forget_drawn_figures, usage_error
 
 from advisor import data, report
 from advisor.cli import main
@@ -73,14 +73,37 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert "Usage:" in result.output and "Traceback" not in result.output
 
 
-def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
-    line = _one_line_error(_run("--dataset", str(tmp_path / "nope"), "--gpu", "H100", "--params", "7B"))
+def test_refused_values_are_usage_errors(advisor_build: Path, tmp_path: Path) -> None:
+    """A --dataset that names nothing, a --gpu matching several GPUs or none, an --out that is a file: each a
+    value refused on its own account, a usage error (exit 2) as a malformed --params is (tidy31: they were
+    exit 1, and an unknown --gpu an answer without a recommendation)."""
+    line = usage_error(_run("--dataset", str(tmp_path / "nope"), "--gpu", "H100", "--params", "7B"))
     assert "no dataset folder" in line and "owner/name@revision" in line
-    line = _one_line_error(_run("--dataset", str(advisor_build), "--gpu", "GeForce", "--params", "7B"))
-    assert "matches several GPUs" in line
+    line = usage_error(_run("--dataset", str(advisor_build), "--gpu", "GeForce", "--params", "7B"))
+    assert line.startswith("--gpu 'GeForce' matches several GPUs: 'NVIDIA GeForce RTX"), line
+    line = usage_error(_run("--dataset", str(advisor_build), "--gpu", "Quadro 9000", "--params", "7B"))
+    assert line.startswith("--gpu: no GPU called 'Quadro 9000' in the dataset or the GPU table (measured: ")
+    assert usage_error(_run("--dataset", str(advisor_build), "--gpu", " - ", "--params", "7B")).startswith(
+        "--gpu is empty"
+    )
     (tmp_path / "taken").write_text("mine")
-    line = _one_line_error(_run("report", "--dataset", str(advisor_build), "--out", str(tmp_path / "taken")))
+    line = usage_error(_run("report", "--dataset", str(advisor_build), "--out", str(tmp_path / "taken")))
     assert "is not a folder" in line and (tmp_path / "taken").read_text() == "mine"
+
+
+def test_a_board_only_the_gpu_table_knows_is_an_answer(advisor_build: Path) -> None:
+    """A --gpu the reference table knows but the dataset has not measured is no usage error: the answer
+    says so."""
+    result = _run("--dataset", str(advisor_build), "--gpu", "L4", "--params", "7B")
+    assert result.exit_code == 0 and "No close match: no measurement on NVIDIA L4" in result.output, result.output
+
+
+def test_known_errors_are_one_line(advisor_build: Path, tmp_path: Path) -> None:
+    """What fails while the work runs (here a dataset whose files are not a build's) is one line, exit 1."""
+    broken = tmp_path / "broken"
+    (broken / "measurements").mkdir(parents=True)
+    line = _one_line_error(_run("--dataset", str(broken), "--gpu", "H100", "--params", "7B"))
+    assert str(broken) in line
 
 
 def test_traceback_flag_shows_the_story(tmp_path: Path) -> None:
@@ -184,11 +207,9 @@ def test_a_folder_of_ones_own_report_and_figures_is_refused_before_any_reading(t
     (out / "figures" / "my-plot.png").write_bytes(PNG + b"mine")
     before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     args = ["report", "--dataset", str(tmp_path / "no-such-build"), "--out", str(out)]
-    result = CliRunner().invoke(main if command == "eco-advise" else dataset, args)
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: --out {out} is not empty"), lines
-    assert "no .eco-report marker" in lines[0] and "delete the folder yourself" in lines[0]
+    line = usage_error(CliRunner().invoke(main if command == "eco-advise" else dataset, args))
+    assert line.startswith(f"--out {out} is not empty"), line
+    assert "no .eco-report marker" in line and "delete the folder yourself" in line
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mynotes"]
 

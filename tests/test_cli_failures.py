@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, usage_error
 
 from advisor.cli import main as advise
 from collector.cli import main as collect
@@ -51,7 +51,7 @@ def test_build_with_a_missing_legacy_folder(tmp_path: Path) -> None:
         dataset,
         ["build", "--submissions", str(ROOT / "submissions"), "--legacy", "/missing", "--out", str(tmp_path / "o")],
     )
-    line = _one_line_error(result, "eco-dataset")
+    line = usage_error(result)  # a missing folder given for an option: a usage error
     assert "legacy folder /missing does not exist (--legacy)" in line
     assert not (tmp_path / "o").exists()
 
@@ -71,7 +71,7 @@ def test_build_into_a_path_below_a_file(tmp_path: Path) -> None:
             f"{blocker}/out",
         ],
     )
-    assert str(blocker) in _one_line_error(result, "eco-dataset")
+    assert str(blocker) in usage_error(result)
     assert blocker.read_text() == "keep me"
 
 

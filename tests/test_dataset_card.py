@@ -318,7 +318,7 @@ def test_text_from_the_data_cannot_break_a_table_cell(value: str) -> None:
 def test_an_entity_in_the_data_is_shown_as_written_not_as_the_character_it_names() -> None:
     """A board's name (gpus.json takes any printable text) with &#x202E; rendered as a right-to-left
     override in the card: printable escapes the character, not the entity that names it."""
-    assert card.cell("NVIDIA &#x202E;gnp.exe &lt;b&gt;") == "NVIDIA \\&#x202E;gnp.exe \\&lt;b\\&gt;"
+    assert card.cell("NVIDIA &#x202E;gnp.exe &lt;b&gt;") == "NVIDIA &amp;#x202E;gnp.exe &amp;lt;b&amp;gt;"
 
 
 def test_a_build_without_submissions_has_a_card_and_only_legacy_figures(tmp_path: Path) -> None:

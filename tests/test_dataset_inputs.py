@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, usage_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -247,9 +247,9 @@ def test_the_real_legacy_folder_reads_unchanged() -> None:
 def test_submissions_given_as_a_file_is_not_a_folder(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("not submissions")
-    line = _one_line(_build(tmp_path, submissions=readme))
+    line = usage_error(_build(tmp_path, submissions=readme))
     assert f"submissions folder {readme} is not a folder (--submissions)" in line
-    line = _one_line(_build(tmp_path, legacy_dir=readme))
+    line = usage_error(_build(tmp_path, legacy_dir=readme))
     assert f"legacy folder {readme} is not a folder (--legacy)" in line
     assert not (tmp_path / "out").exists()
 
@@ -260,7 +260,7 @@ def test_an_out_inside_the_submissions_is_refused_before_any_work(tmp_path: Path
     (submissions / "synthetic-bot").mkdir(parents=True)
     out = submissions / inside
     args = ["build", "--submissions", str(submissions), "--legacy", str(LEGACY), "--out", str(out)]
-    line = _one_line(CliRunner().invoke(dataset, args))
+    line = usage_error(CliRunner().invoke(dataset, args))
     assert "lies inside --submissions; nothing written" in line
     assert sorted(p.name for p in submissions.rglob("*")) == ["synthetic-bot"]
 
@@ -274,7 +274,7 @@ def test_an_out_inside_the_legacy_folder_is_refused_before_any_work(tmp_path: Pa
     before = sorted(p.relative_to(legacy) for p in legacy.rglob("*"))
     args = ["build", "--submissions", str(tmp_path / "none"), "--legacy", str(legacy), "--out", str(legacy / inside)]
     (tmp_path / "none").mkdir()
-    line = _one_line(CliRunner().invoke(dataset, args))
+    line = usage_error(CliRunner().invoke(dataset, args))
     assert "lies inside --legacy; nothing written" in line
     assert sorted(p.relative_to(legacy) for p in legacy.rglob("*")) == before
 
@@ -348,7 +348,9 @@ def test_a_bad_changelog_is_one_line_before_any_validation(tmp_path: Path, case:
     changelog = _changelog_case(tmp_path, case)
     args = ["--submissions", str(tmp_path / "no-such-folder"), "--legacy", str(LEGACY), "--changelog", str(changelog)]
     more = ["--out", str(tmp_path / "out")] if command == "build" else ["--repo", "o/r", "--version", "1.0.0"]
-    line = _one_line(CliRunner().invoke(dataset, [command, *args, *more]))
+    result = CliRunner().invoke(dataset, [command, *args, *more])
+    # a path that is missing or no file is the option's (a usage error); what a file holds is the data's
+    line = _one_line(result) if case in ("not-utf8", "too-large") else usage_error(result)
     assert f"changelog {changelog} {says}" in line
     assert not (tmp_path / "out").exists()
 

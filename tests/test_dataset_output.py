@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, usage_error
 
 from dataset_card import outdir
 from dataset_card.cli import main as dataset
@@ -53,18 +53,11 @@ def submissions(tmp_path: Path) -> Path:
     return folder.parent
 
 
-def _one_line(result: object) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("eco-dataset: error: "), lines
-    return lines[0]
-
-
 def test_a_folder_holding_a_foreign_file_is_refused_and_the_file_kept(tmp_path: Path, submissions: Path) -> None:
     out = tmp_path / "scratch"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    line = _one_line(_build_cli(out, submissions))
+    line = usage_error(_build_cli(out, submissions))
     assert "not an eco-dataset build" in line and str(out) in line
     assert _tree(out) == {"notes.txt": b"mine"} and _siblings(out) == []
 
@@ -76,10 +69,10 @@ def test_a_checkout_given_as_dot_is_refused(tmp_path: Path, submissions: Path, m
     (checkout / "README.md").write_text("project")
     before = _tree(checkout)
     monkeypatch.chdir(checkout)
-    line = _one_line(_build_cli(".", submissions))
+    line = usage_error(_build_cli(".", submissions))
     assert "current folder" in line
     monkeypatch.chdir(tmp_path)
-    line = _one_line(_build_cli(checkout, submissions))  # the same folder named from outside
+    line = usage_error(_build_cli(checkout, submissions))  # the same folder named from outside
     assert "not an eco-dataset build" in line
     assert _tree(checkout) == before and sorted(p.name for p in tmp_path.iterdir()) == ["checkout", "repo"]
 
@@ -189,8 +182,8 @@ def test_a_forged_or_foreign_marker_is_not_ours(tmp_path: Path) -> None:
 def test_out_below_a_file_or_a_file_itself(tmp_path: Path, submissions: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
-    assert str(blocker) in _one_line(_build_cli(f"{blocker}/out", submissions))
-    assert "is not a folder" in _one_line(_build_cli(blocker, submissions))
+    assert str(blocker) in usage_error(_build_cli(f"{blocker}/out", submissions))
+    assert "is not a folder" in usage_error(_build_cli(blocker, submissions))
     assert blocker.read_text() == "keep me"
     assert sorted(os.listdir(tmp_path)) == ["file", "repo"]
 
@@ -224,7 +217,7 @@ def test_an_impossible_name_fails_at_once_naming_the_path_as_given(
     monkeypatch.chdir(tmp_path)
     given = "build/" + "n" * 256
     # --submissions is missing too: the --out check comes first, before any reading or validation
-    line = _one_line(_build_cli(given, tmp_path / "missing"))
+    line = usage_error(_build_cli(given, tmp_path / "missing"))
     assert f"--out {given}: the name nnnnnnnnnnnnnnnnnnnnnnnn... is 256 bytes, longer than the 255" in line
     assert os.listdir(tmp_path) == []
 
@@ -233,7 +226,7 @@ def test_a_name_that_is_not_utf8_fails_at_once(tmp_path: Path, monkeypatch: pyte
     """Bytes that are not UTF-8 reached the Parquet writer as a UnicodeEncodeError, after the validation."""
     monkeypatch.chdir(tmp_path)
     given = os.fsdecode(b"build-\xff")
-    line = _one_line(_build_cli(given, tmp_path / "missing"))
+    line = usage_error(_build_cli(given, tmp_path / "missing"))
     assert "is not UTF-8 text" in line and "\\udcff" in line  # named, escaped
     assert os.listdir(tmp_path) == []
 
@@ -244,7 +237,7 @@ def test_a_place_the_user_cannot_write_in_fails_at_once(tmp_path: Path, monkeypa
     locked.mkdir()
     # root may write anywhere, so the permission is faked: what matters is that it is asked first
     monkeypatch.setattr(folders.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
-    line = _one_line(_build_cli(locked / "a" / "b", tmp_path / "missing"))
+    line = usage_error(_build_cli(locked / "a" / "b", tmp_path / "missing"))
     assert f"--out {locked / 'a' / 'b'}: cannot write in {locked}" in line
     assert os.listdir(locked) == []
 
@@ -253,7 +246,7 @@ def test_a_place_the_user_cannot_write_in_fails_at_once(tmp_path: Path, monkeypa
 def test_a_file_system_that_makes_no_folders_fails_at_once(tmp_path: Path) -> None:
     """/proc's permission bits let root write in it, but no folder can be made there: the build was
     refused only at the swap, after the whole validation, naming a staging folder the user never gave."""
-    line = _one_line(_build_cli(Path("/proc/llm-energy"), tmp_path / "missing"))
+    line = usage_error(_build_cli(Path("/proc/llm-energy"), tmp_path / "missing"))
     assert "--out /proc/llm-energy: cannot make a folder in /proc" in line and ".tmp-" not in line
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, usage_error
 
 from advisor.data import DatasetError
 from dataset_card.build import build
@@ -22,13 +22,6 @@ TITLE = "## Energy per token against fp16: crossovers, batch size and power"
 
 def _report(*args: str) -> Result:
     return CliRunner().invoke(dataset, ["report", *args])
-
-
-def _one_line(result: Result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("eco-dataset: error: "), lines
-    return lines[0]
 
 
 def _section(card: str) -> str:
@@ -99,25 +92,25 @@ def test_include_gate_failed_reaches_the_report(gate_failed_build: Path, tmp_pat
     assert all(" | yes | " in line for line in text.splitlines() if line.startswith("| mistralai/"))
 
 
-def test_a_missing_dataset_is_one_line_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    line = _one_line(_report("--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "r")))
+def test_a_missing_dataset_is_a_usage_error_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    line = usage_error(_report("--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "r")))
     assert f"no dataset folder {tmp_path / 'nope'}" in line
     monkeypatch.chdir(tmp_path)
-    assert "no dataset folder build/llm-energy" in _one_line(_report())  # the build's default --out
+    assert "no dataset folder build/llm-energy" in usage_error(_report())  # the build's default --out
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_out_inside_a_file_or_on_a_build_is_one_line_and_touches_nothing(
+def test_out_inside_a_file_or_on_a_build_is_a_usage_error_and_touches_nothing(
     gate_failed_build: Path, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
-    line = _one_line(_report("--dataset", str(gate_failed_build), "--out", str(blocker / "report")))
+    line = usage_error(_report("--dataset", str(gate_failed_build), "--out", str(blocker / "report")))
     assert f"lies inside {blocker}, which is a file" in line
-    assert "is not a folder" in _one_line(_report("--dataset", str(gate_failed_build), "--out", str(blocker)))
+    assert "is not a folder" in usage_error(_report("--dataset", str(gate_failed_build), "--out", str(blocker)))
     assert blocker.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     before = {p: p.read_bytes() for p in gate_failed_build.rglob("*") if p.is_file()}
-    line = _one_line(_report("--dataset", str(gate_failed_build), "--out", str(gate_failed_build)))
+    line = usage_error(_report("--dataset", str(gate_failed_build), "--out", str(gate_failed_build)))
     assert "is not empty and is not an eco-advise report (no .eco-report marker)" in line
     assert {p: p.read_bytes() for p in gate_failed_build.rglob("*") if p.is_file()} == before
 

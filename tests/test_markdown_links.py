@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 
 from advisor import report
 from dataset_card import card
+from ecocompute.cli import printable
 
 # "www." as such, or "://" behind an even number of backslashes (none, or escaped ones): what an autolink matches
 LIVE = re.compile(r"(?i)www\.|(?:^|[^\\])(?:\\\\)*://")
@@ -37,3 +38,19 @@ def test_no_text_leaves_an_autolink_in_a_cell(value: str) -> None:
 def test_ids_without_urls_read_as_before() -> None:
     assert card.cell("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
     assert card.cell("NVIDIA H100 80GB HBM3") == "NVIDIA H100 80GB HBM3"
+
+
+@pytest.mark.parametrize("escape", [card.cell, report._md])
+@pytest.mark.parametrize("value", ["~~gone~~", "about ~30 % and ~40 %", "a\u202eb", "<b>x</b> &amp; *y*", "a|b\\c"])
+def test_card_and_report_escape_alike_and_render_the_text_as_written(escape: object, value: str) -> None:
+    """tidy31 (review29 F6): one escaper, ecocompute.markdown.cell. The card's left '~' unescaped, as the
+    report's did (GitHub strikes through text between one or two tildes: 'about ~30 % and ~40 %' lost its
+    middle there), and let a bidi override through."""
+    escaped = escape(value)  # type: ignore[operator]
+    rendered = MarkdownIt().enable("strikethrough").renderInline(escaped)
+    assert rendered == html.escape(printable(value), quote=False)
+    assert "\u202e" not in escaped and "\n" not in escaped
+
+
+def test_the_report_cuts_a_long_value_the_card_does_not() -> None:
+    assert card.cell("x" * 300) == "x" * 300 and report._md("x" * 300) == "x" * 197 + "..."

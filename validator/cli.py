@@ -14,7 +14,7 @@ from ecocompute.cli import Command, EcoError, printable, traceback_option
 
 from . import reporters
 from .history import GitError
-from .paths import root_of_folder
+from .paths import SUBMISSIONS, root_of_folder
 from .run import UsageError, exit_code, reference_folder, validate
 
 _RENDER = {"text": reporters.render_text, "json": reporters.render_json, "github": reporters.render_github}
@@ -54,10 +54,14 @@ def _replaceable(given: str) -> Path:
 
 def _outside_checked(output: Path, given: str, folders: list[Path], accepted: Path) -> None:
     """Refuse an --output JSON file inside a folder this run checks, or any file inside the accepted submissions
-    (the data's own folder): written there, the report was the next run's submission, rejected as one
-    (submission.not_a_submission). A report.txt beside checked files is never read as one (discover takes *.json)."""
+    (the data's own folder: --accepted, and whatever it says the submissions/ of the repository that would hold
+    the report, wherever the command runs): written there, the report was the next run's submission, rejected as
+    one (submission.not_a_submission), and the dataset build's. A report.txt beside checked files is never read
+    as one (discover takes *.json). A JSON report beside a file checked alone, outside any submissions/, is
+    allowed: this run does not read it, and the user chose that folder (a later run over it would check it)."""
     where = output.parent.resolve()
-    for folder in [*(f for f in folders if output.name.endswith(".json")), accepted]:
+    repository = root_of_folder(where) / SUBMISSIONS  # the folder itself outside a work tree: then never a parent
+    for folder in [*(f for f in folders if output.name.endswith(".json")), accepted, repository]:
         if folder.is_dir() and (where == folder.resolve() or folder.resolve() in where.parents):
             raise click.BadParameter(
                 f"{printable(given)} lies inside {printable(str(folder))}, whose JSON files are submissions to "
@@ -125,7 +129,12 @@ def _write_report(output: Path, text: str) -> None:
     help="The pull request's author (GitHub login; with --base): each added file must lie in "
     "submissions/<LOGIN>/. CI leaves it out for maintainers, who add files for others.",
 )
-@click.option("--output", metavar="FILE", help="Also write the JSON report here (a new file, or one of its reports).")
+@click.option(
+    "--output",
+    metavar="FILE",
+    help="Also write the JSON report here (a new file, or one of its reports; never inside submissions/, "
+    "--accepted, or as .json inside a folder PATHS names).",
+)
 @traceback_option
 @click.pass_context
 def main(

@@ -253,6 +253,7 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
 # checksum line, and eco-validate judged submissions/ only).
 LEGACY_DIR = "legacy/"
 LEGACY_SUMS = LEGACY_DIR + "SHA256SUMS"
+MAX_LEGACY_FINDINGS = 20  # as MAX_ACCEPTED_FINDINGS and check.MAX_FINDINGS_PER_CODE; then one line says how many more
 
 
 def _sum_lines(raw: bytes | None) -> list[str]:
@@ -292,6 +293,11 @@ def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[
                 f"{change.path} is {what} since {base}: {why}; legacy/ holds the researcher's files verbatim",
             )
         )
+    if len(findings) > MAX_LEGACY_FINDINGS:  # one a file: a contributor adding thousands got thousands
+        more = len(findings) - MAX_LEGACY_FINDINGS
+        findings[MAX_LEGACY_FINDINGS:] = [
+            make("history.legacy_changed", LEGACY_DIR, "", f"{more} more change(s) under {LEGACY_DIR} not shown")
+        ]
     return findings
 
 

@@ -62,11 +62,6 @@ def check(sub: Submission, file: str) -> list[Finding]:
     return out
 
 
-def _replayed(engine: str) -> bool:
-    spec = catalogue.ENGINES.get(engine)
-    return spec is not None and spec.cuda_graph
-
-
 def _captured(sub: Submission, file: str) -> list[Finding]:
     """LLM.int8() rows that claim to have been replayed from a CUDA graph."""
     return [
@@ -79,5 +74,7 @@ def _captured(sub: Submission, file: str) -> list[Finding]:
             "hold (eco-collect writes such a row skipped: CUDA graph capture failed)",
         )
         for i, m in enumerate(sub.measurements)
-        if m.precision == LLM_INT8 and m.status != "skipped" and (m.engine.cuda_graph or _replayed(m.engine.name))
+        if m.precision == LLM_INT8
+        and m.status != "skipped"
+        and (m.engine.cuda_graph or catalogue.engine_flag(m.engine.name, "cuda_graph"))
     ]

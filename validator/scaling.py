@@ -64,11 +64,11 @@ def check(sub: Submission, file: str) -> list[Finding]:
     paced = {  # (model, weights, precision) -> generate()'s rows at a batch of at most 8: (batch, W, row)
         key[:3]: [(b, _watts(sub, j), j) for b, _, j in rows if b <= BATCH_THROUGHPUT_YARDSTICK_MAX]
         for key, rows in groups.items()
-        if _host_paced(key[3])
+        if catalogue.engine_flag(key[3], "host_paced")
     }
     for (model, weights, label, engine), rows in groups.items():
         rows.sort()
-        host_paced = [] if _host_paced(engine) else paced.get((model, weights, label), [])
+        host_paced = [] if catalogue.engine_flag(engine, "host_paced") else paced.get((model, weights, label), [])
         precision = catalogue.PRECISIONS.get(label)
         single_token_kernel = precision is not None and precision.four_bit  # its batch 1 is no yardstick in all
         slowest: tuple[float, int, int] | None = None  # (per-sequence tok/s, batch, row) below this batch
@@ -115,11 +115,6 @@ def check(sub: Submission, file: str) -> list[Finding]:
                 if hungriest is None or watts[0] > hungriest[0]:
                     hungriest = watts
     return out
-
-
-def _host_paced(engine: str) -> bool:
-    spec = catalogue.ENGINES.get(engine)
-    return spec is not None and spec.host_paced
 
 
 def _watts(sub: Submission, i: int) -> float:
