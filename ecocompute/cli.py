@@ -1,10 +1,11 @@
 """One way to fail for every command: a known error is one line on stderr and exit 1, a usage error
-is click's usage message and exit 2, and ``--traceback`` on the root command shows the whole story.
+exit 2 (click's usage message for what click itself parses, one line for ``OptionError``), and
+``--traceback`` on the root command shows the whole story.
 
 A usage error is an option's (or argument's) value refused on its own account, before any work:
 malformed, unknown or ambiguous, a path that is missing or of the wrong kind, or an output place the
 tool will not write. click's own checks raise it at parse time; a check that runs in the command raises
-``OptionError``, which ends the same way. Exit 1 is for what fails while the work runs: the data (a
+``OptionError``, which ends with exit 2 too, in one line. Exit 1 is for what fails while the work runs: the data (a
 submission, a build's files, the Hub's answer), the network, the disk.
 
 Known errors are the project's own (``EcoError``), OSError on a user's path, and Hub/HTTP errors; a
@@ -122,14 +123,14 @@ def _handle(ctx: click.Context, exc: Exception) -> None:
     from . import hubenv
 
     root = ctx.find_root()
-    if isinstance(exc, OptionError) and not root.params.get("traceback"):
-        raise click.UsageError(describe(exc), ctx) from None
     # a ValueError from inside huggingface_hub while one of its variables is malformed: that variable
     line = describe(exc) if is_known(exc) else hubenv.blame(exc)
     if root.params.get("traceback") or line is None:
         raise exc
     click.echo(f"{root.info_name or root.command.name}: error: {printable(line)}", err=True)
-    ctx.exit(1)
+    # a refused value is a usage error (exit 2), but one line as any known error: the user typed a
+    # sound command line, and click's usage banner would only bury the one line that says what to change
+    ctx.exit(2 if isinstance(exc, OptionError) else 1)
 
 
 def tolerant_output() -> None:

@@ -58,10 +58,15 @@ def write_json(path: Path, data: Any) -> Path:
 
 
 def usage_error(result: Any) -> str:
-    """The message of a usage error (ecocompute.cli: a value refused on its own account): exit 2, click's
-    usage message, no traceback, one 'Error: ' line, returned without that prefix."""
+    """The message of a usage error, exit 2 and no traceback: click's usage message with one 'Error: ' line
+    (what click parses), or one '<prog>: error: ' line (ecocompute.cli.OptionError, a value refused on its
+    own account in the command), returned without its prefix."""
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("Usage: ") and "Traceback" not in result.output, result.output
+    assert "Traceback" not in result.output, result.output
+    if not result.output.startswith("Usage: "):
+        lines = result.output.splitlines()
+        assert len(lines) == 1 and ": error: " in lines[0], result.output
+        return lines[0].split(": error: ", 1)[1]
     errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, result.output
     return errors[0].removeprefix("Error: ")

@@ -57,8 +57,10 @@ def test_a_folder_holding_a_foreign_file_is_refused_and_the_file_kept(tmp_path: 
     out = tmp_path / "scratch"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    line = usage_error(_build_cli(out, submissions))
+    result = _build_cli(out, submissions)
+    line = usage_error(result)
     assert "not an eco-dataset build" in line and str(out) in line
+    assert result.output.count("\n") == 1 and result.output.startswith("eco-dataset: error: ")  # issue 12: one line
     assert _tree(out) == {"notes.txt": b"mine"} and _siblings(out) == []
 
 
