@@ -150,14 +150,18 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             )
         )
     averaged = t.power_nvml_avg_1s_w  # null where the driver lacks the field
-    if averaged is not None and not 0 < averaged <= limit_w:
+    # a powered board reads at least its idle: half the boards' lower idle window, as for their energy
+    least_w = BOARD_IDLE_FLOOR * sum(ctx.idle_per_gpu_w)
+    if averaged is not None and not (averaged > 0 and least_w <= averaged <= limit_w):
         out.append(
             make(
                 "physics.power_range",
                 file,
                 f"{ptr}/power_nvml_avg_1s_w",
-                f"NVML's 1-s average {averaged} W is outside (0, {limit_w:.0f}] W ({POWER_LIMIT_FACTOR} x the enforced "
-                "limit: the driver's limiter holds the average at it)",
+                f"NVML's 1-s average {averaged} W is outside {least_w:.1f}-{limit_w:.0f} W (at least "
+                f"{BOARD_IDLE_FLOOR} x the boards' lower idle window, {least_w / BOARD_IDLE_FLOOR:.1f} W: a powered "
+                f"board draws its idle; at most {POWER_LIMIT_FACTOR} x the enforced limit: the driver's limiter "
+                "holds the average at it)",
             )
         )
     expected = power * duration
