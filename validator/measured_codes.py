@@ -31,7 +31,9 @@ MEASURED_CODES: tuple[Code, ...] = (
         "physics.power_range",
         "average power (a trial's or NVML's 1-s average), of the GPUs together or of one, is not within "
         "(0, 1.05 x enforced limit]: the driver's limiter holds the average at the limit; or NVML's 1-s "
-        "average over a trial of 2 s or more is not within 0.5-1.5 x the range of the trial's power and the "
+        "average, or the trial's average power (a warm-up's too), is below half the boards' lower idle window (a "
+        "powered board draws its idle); or over a trial of "
+        "2 s or more is not within 0.5-1.5 x the range of the trial's power and the "
         "power before it, or above its reach of the window's peak (plus 5 %) and the limit (1.5/d of a d-s "
         "window's mean reaches before it), or not a mean of whole-mW readings over the window's samples",
         "check the GPU index, the sampler and the enforced limit NVML reports",

@@ -139,27 +139,24 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     )
     out: list[Finding] = []
     power, duration, energy = t.power_avg_w, t.duration_s, t.energy_j
-    if not 0 < power <= limit_w:
-        out.append(
-            make(
-                "physics.power_range",
-                file,
-                f"{ptr}/power_avg_w",
-                f"{power} W is outside (0, {limit_w:.0f}] W ({POWER_LIMIT_FACTOR} x the enforced limit: the "
-                "driver's limiter holds the average at it)",
+    # a powered board draws at least its idle: half the boards' lower idle window, as for their energy (a
+    # warm-up's too; one of a few samples is exempt from energy = power x duration, not from this)
+    least_w = BOARD_IDLE_FLOOR * sum(ctx.idle_per_gpu_w)
+    for name, value, what in (
+        ("power_avg_w", power, f"{power} W"),
+        ("power_nvml_avg_1s_w", t.power_nvml_avg_1s_w, f"NVML's 1-s average {t.power_nvml_avg_1s_w} W"),
+    ):
+        if value is not None and not (value > 0 and least_w <= value <= limit_w):  # null: no such field
+            out.append(
+                make(
+                    "physics.power_range",
+                    file,
+                    f"{ptr}/{name}",
+                    f"{what} is outside {least_w:.1f}-{limit_w:.0f} W (at least {BOARD_IDLE_FLOOR} x the boards' "
+                    f"lower idle window, {least_w / BOARD_IDLE_FLOOR:.1f} W: a powered board draws its idle; at most "
+                    f"{POWER_LIMIT_FACTOR} x the enforced limit: the driver's limiter holds the average at it)",
+                )
             )
-        )
-    averaged = t.power_nvml_avg_1s_w  # null where the driver lacks the field
-    if averaged is not None and not 0 < averaged <= limit_w:
-        out.append(
-            make(
-                "physics.power_range",
-                file,
-                f"{ptr}/power_nvml_avg_1s_w",
-                f"NVML's 1-s average {averaged} W is outside (0, {limit_w:.0f}] W ({POWER_LIMIT_FACTOR} x the enforced "
-                "limit: the driver's limiter holds the average at it)",
-            )
-        )
     expected = power * duration
     # A warm-up trial shorter than a few sampler periods has no meaningful average power (the first
     # one sizes the trial); no figure uses warm-ups, so only they are exempt.
