@@ -7,7 +7,7 @@ from typing import Any
 
 from ecocompute import stats
 from ecocompute.gates import DEFAULT_GATES
-from validator.provenance import version_problem  # the validator's own rule, so doctor and CI agree
+from validator.provenance import unpinned  # the validator's own rule, so doctor and CI agree
 
 from . import hostinfo
 from .errors import CollectError
@@ -45,7 +45,7 @@ def host_stability(windows: int, window_s: float = 1.0, **kw: Any) -> Check:
 def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int = 8) -> list[Check]:
     checks: list[Check] = []
     versions = hostinfo.package_versions()
-    bad = {k: v for k, v in versions.items() if version_problem(v)}
+    bad = {k: versions[k] for k in unpinned(versions)}
     listed = ", ".join(f"{k}={v}" for k, v in sorted((bad or versions).items()))
     checks.append(
         Check("packages", "fail", f"{listed}; install them with: {INSTALL_HINT}")

@@ -15,9 +15,11 @@ from typing import Any
 
 from ecocompute.cli import printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
+from validator.provenance import unpinned
 
 from . import hostinfo, quality
 from .checkpoint import Checkpoint
+from .doctor import INSTALL_HINT
 from .engines import CudaGraphs, GraphBackend, Workload
 from .errors import AlreadyWritten, CheckpointError, CollectError, CollectOptionError, InterruptedBeforeCheckpoint
 from .models import ModelSource, torch_device
@@ -80,7 +82,22 @@ class Session:
         return self.hooks.clock.now() - self.t0
 
 
-def _environment(nvml: Nvml) -> tuple[Environment, list[str]]:
+def _versions() -> dict[str, str]:
+    """The packages' exact versions, refused before anything is measured where eco-validate would refuse the
+    finished file for one (provenance.unpinned_version): a run of minutes without bitsandbytes installed was
+    refused at its end, though it measured fp16 and bf16 only."""
+    versions = hostinfo.package_versions()
+    bad = unpinned(versions)
+    if bad:
+        shown = "; ".join(printable(f"{key}: {problem}", limit=120) for key, problem in list(bad.items())[:3])
+        raise CollectError(
+            f"the submission records the exact version of each package it runs on, and eco-validate refuses {shown} "
+            f"(provenance.unpinned_version); nothing measured: install them with {INSTALL_HINT}"
+        )
+    return versions
+
+
+def _environment(nvml: Nvml, versions: dict[str, str]) -> tuple[Environment, list[str]]:
     gpu, driver = nvml.describe()
     unlike = nvml.unlike_boards()
     if unlike:
@@ -102,7 +119,7 @@ def _environment(nvml: Nvml) -> tuple[Environment, list[str]]:
         notes.append(
             f"power limit {gpu['power_limit_enforced_w']:.0f} W is below the default {gpu['power_limit_default_w']:.0f} W"
         )
-    environment = Environment(Gpu(**gpu), driver, Host(**hostinfo.host()), hostinfo.package_versions())
+    environment = Environment(Gpu(**gpu), driver, Host(**hostinfo.host()), versions)
     return environment, notes
 
 
@@ -270,10 +287,11 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             )
         started_at = hooks.wall_clock().replace(microsecond=0)
         t0 = opened = hooks.clock.now()
+        versions = _versions()
         corpus = quality.load_corpus(request.quality) if request.quality else None
         gpus = list(request.gpus)
         with hooks.nvml(gpus) as nvml:
-            environment, notes = _environment(nvml)
+            environment, notes = _environment(nvml, versions)
             counter_ok = nvml.supports_energy_counter()
             power_reading = nvml.power_reading()
             free = nvml.memory_free_bytes()

@@ -461,6 +461,21 @@ def test_an_out_dir_no_file_can_be_written_into_is_refused_before_measuring(
     assert board.time.now() == 1000.0 and not (tmp_path / "repo" / ".eco-collect").exists()  # not a second spent
 
 
+def test_a_package_not_installed_is_refused_before_measuring(
+    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An fp16 run on the lent H100 without bitsandbytes installed measured for 7 minutes, then its file was
+    refused (provenance.unpinned_version: 'not installed' is not an exact version)."""
+    from collector import hostinfo
+
+    found = hostinfo.package_versions()
+    monkeypatch.setattr(hostinfo, "package_versions", lambda: found | {"bitsandbytes": "not installed"})
+    board = Board(FakeTime())
+    with pytest.raises(CollectError, match=r"refuses bitsandbytes: .*not installed.*nothing measured: install them"):
+        collect(_request(tmp_path, tiny_config), hooks=_hooks(board))
+    assert board.time.now() == 1000.0 and not (tmp_path / "repo" / ".eco-collect").exists()  # not a second spent
+
+
 def test_one_after_another_a_measured_model_is_freed_before_the_next_loads(
     tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

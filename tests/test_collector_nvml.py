@@ -232,10 +232,10 @@ def test_a_board_with_mig_enabled_is_refused_before_anything_is_measured() -> No
     nv.nvmlDeviceGetMigMode.side_effect = None
     nv.nvmlDeviceGetMigMode.return_value = (1, 1)
     with Nvml([0], module=nv) as nvml, pytest.raises(CollectError, match="the GPU has MIG enabled"):
-        _environment(nvml)
+        _environment(nvml, {"python": "3.12.3"})
     nv.nvmlDeviceGetMigMode.return_value = (0, 0)
     with Nvml([0], module=nv) as nvml:
-        assert _environment(nvml)[0].gpu.mig_mode == "disabled"
+        assert _environment(nvml, {"python": "3.12.3"})[0].gpu.mig_mode == "disabled"
 
 
 def test_boards_that_differ_where_the_file_records_one_value_are_refused() -> None:
@@ -248,15 +248,15 @@ def test_boards_that_differ_where_the_file_records_one_value_are_refused() -> No
     nv = fake_module(gpus=2)
     nv.nvmlDeviceGetMigMode.side_effect = lambda h: (1, 1) if h == "handle-1" else (0, 0)
     with Nvml([0, 1], module=nv) as nvml, pytest.raises(CollectError, match=r"board 1 \(MIG enabled: True\)"):
-        _environment(nvml)
+        _environment(nvml, {"python": "3.12.3"})
     nv.nvmlDeviceGetMigMode.side_effect = lambda h: (0, 0)
     limit = nv.nvmlDeviceGetEnforcedPowerLimit.return_value
     nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = lambda h: 400_000 if h == "handle-1" else limit
     with Nvml([0, 1], module=nv) as nvml, pytest.raises(CollectError, match=r"enforced power limit .*400000"):
-        _environment(nvml)
+        _environment(nvml, {"python": "3.12.3"})
     nv.nvmlDeviceGetEnforcedPowerLimit.side_effect = None
     with Nvml([0, 1], module=nv) as nvml:
-        assert _environment(nvml)[0].gpu.count == 2
+        assert _environment(nvml, {"python": "3.12.3"})[0].gpu.count == 2
 
 
 def test_a_board_that_cannot_report_its_limit_is_named_in_the_refusal() -> None:

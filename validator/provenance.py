@@ -4,6 +4,7 @@ honest timestamps and quantization configs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import date, datetime, timedelta, timezone
 
@@ -64,6 +65,21 @@ def _is_placeholder(value: str) -> bool:
     return value.strip().lower() in _PLACEHOLDERS or "not recorded" in value.lower()
 
 
+def unpinned(recorded: Mapping[str, str], section: str = "software") -> dict[str, str]:
+    """Each version of ``recorded`` (an environment's software or driver section) that
+    ``provenance.unpinned_version`` refuses, in key order, with the problem (naming the value as given).
+    eco-collect asks before it measures, and its doctor too: a package not installed was found only when
+    the finished run's file was refused."""
+    out = {}
+    for key, value in sorted(recorded.items()):
+        problem = version_problem(value)
+        if problem and (section, key) == ("software", "python") and not version_problem(python_release(value)):
+            problem = None
+        if problem:
+            out[key] = problem
+    return out
+
+
 def check(
     sub: Submission,
     file: str,
@@ -75,14 +91,10 @@ def check(
     findings: list[Finding] = []
     env = sub.environment
     for section, recorded in (("software", env.software), ("driver", env.driver)):
-        for key, value in sorted(recorded.items()):
-            problem = version_problem(value)  # the message names the value as the file has it
-            if problem and (section, key) == ("software", "python") and not version_problem(python_release(value)):
-                problem = None
-            if problem:
-                findings.append(
-                    make("provenance.unpinned_version", file, f"/environment/{section}/{key}", f"{key}: {problem}")
-                )
+        for key, problem in unpinned(recorded, section).items():
+            findings.append(
+                make("provenance.unpinned_version", file, f"/environment/{section}/{key}", f"{key}: {problem}")
+            )
     for section, record in (("gpu", env.gpu), ("host", env.host)):
         for f in sorted(fields(record), key=lambda f: f.name):
             value = getattr(record, f.name)
