@@ -17,7 +17,7 @@ from ecocompute.catalogue import ENGINE_CHOICES, STATE_DIR, parse_list, parse_pr
 from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
-from .errors import AlreadyWritten, InterruptedAfterWrite, InterruptedBeforeCheckpoint
+from .errors import AlreadyWritten, CollectOptionError, InterruptedAfterWrite, InterruptedBeforeCheckpoint
 from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
 
 
@@ -258,7 +258,7 @@ def run(
     from .request import RunRequest
 
     if config_path is not None and weights != "random":
-        raise click.UsageError(
+        raise CollectOptionError(
             "--config builds the architecture for --weights random; pretrained weights come with their own config"
         )
     gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})

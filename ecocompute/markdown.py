@@ -15,8 +15,11 @@ from .cli import printable
 # renderers make on the source text.
 _AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(?=//)")
 # Inline markup (code spans, emphasis, strikethrough, links and images), the column break, and the escape itself:
-# each renders as the character once backslash-escaped.
-_MARKUP = re.compile(r"([\\`*_\[\]|~])")
+# each renders as the character once backslash-escaped. '$' too: GitHub renders $...$ as math ("$5 to $10" lost
+# its middle); and '@': GFM's extended autolinks take a@b.example and mailto:a@b.example for e-mail links, which
+# the autolinks of ``unlinked`` do not break (review31). validator.reporters._md_cell, for the CI step summary,
+# escapes every ASCII punctuation character; the card and the report keep their ids readable in the source.
+_MARKUP = re.compile(r"([\\`*_\[\]|~$@])")
 
 
 def unlinked(text: str) -> str:

@@ -4,15 +4,18 @@ one line, exit 1."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import usage_error
+from conftest import FIXTURES, usage_error
 
 from collector.cli import main as collect
 from ecocompute.cli import EcoError, Group, OptionError, traceback_option
+from validator.cli import main as validate
 
 
 @click.group(cls=Group, name="eco-demo")
@@ -48,3 +51,41 @@ def test_collect_refuses_a_quality_it_cannot_take_as_a_usage_error(
     line = usage_error(CliRunner().invoke(collect, args))
     assert line.startswith("--quality"), line
     assert not (tmp_path / "out").exists()
+
+
+def _one_line(result: Any) -> str:
+    """An in-command refusal: exit 2 and one '<prog>: error: ' line, never click's usage banner (review31:
+    eco-validate's and eco-collect's own checks printed 'Usage: ...', 'Try ...', 'Error: ...')."""
+    assert not result.output.startswith("Usage: "), result.output
+    return usage_error(result)
+
+
+def test_collect_refuses_a_config_with_pretrained_weights_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    args = ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--config", str(tmp_path), "--out-dir", str(tmp_path)]
+    assert _one_line(CliRunner().invoke(collect, args)).startswith("--config builds the architecture")
+
+
+def test_validate_refuses_its_option_values_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refusal eco-validate makes in the command, as eco-dataset's and eco-advise's --out refusals: the
+    report's place, --accepted, --reference, a missing PATH, --author without --base."""
+    monkeypatch.chdir(tmp_path)
+    good = tmp_path / "one.json"
+    good.write_bytes((FIXTURES / "valid" / "synthetic-two-measurements.json").read_bytes())
+    (tmp_path / "note.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "repo" / "submissions" / "alice").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    cases = [
+        ("--output", [str(good), "--output", f"{tmp_path}/"]),
+        ("--output", [str(good), "--output", str(tmp_path / "note.txt")]),
+        ("--output", [str(good), "--output", str(tmp_path / "repo" / "submissions" / "alice" / "r.json")]),
+        ("--accepted", [str(good), "--accepted", str(tmp_path / "nope")]),
+        ("no such file or folder", [str(tmp_path / "nope.json")]),
+        (str(tmp_path / "nope"), [str(good), "--reference", str(tmp_path / "nope")]),
+        ("--author", [str(good), "--author", "alice"]),
+    ]
+    for starts, args in cases:
+        line = _one_line(CliRunner().invoke(validate, args))
+        assert line.startswith(starts), (args, line)
+    assert (tmp_path / "note.txt").read_text(encoding="utf-8") == "mine"
+    assert list((tmp_path / "repo" / "submissions" / "alice").iterdir()) == []

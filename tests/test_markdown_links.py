@@ -54,3 +54,14 @@ def test_card_and_report_escape_alike_and_render_the_text_as_written(escape: obj
 
 def test_the_report_cuts_a_long_value_the_card_does_not() -> None:
     assert card.cell("x" * 300) == "x" * 300 and report._md("x" * 300) == "x" * 197 + "..."
+
+
+@pytest.mark.parametrize("escape", [card.cell, report._md])
+@pytest.mark.parametrize("value", ["from $5 to $10", "$x^2$", "ops@evil.example", "mailto:a@b.example", "xmpp:a@b.c/d"])
+def test_no_math_and_no_e_mail_link_is_left_in_a_cell(escape: object, value: str) -> None:
+    """review31: GitHub renders $...$ as math (what lies between two dollars was lost), and GFM's extended
+    autolinks make a@b.example and mailto:/xmpp: addresses links; each '$' and '@' is escaped, and renders as
+    itself."""
+    escaped = escape(value)  # type: ignore[operator]
+    assert not re.search(r"(?:^|[^\\])(?:\\\\)*[$@]", escaped), escaped
+    assert MarkdownIt().renderInline(escaped) == html.escape(value, quote=False)

@@ -28,6 +28,8 @@ def _codes(doc: dict[str, Any], **software: str) -> set[str]:
     [
         {"transformers": "4.57.1", "huggingface_hub": "1.1.4"},  # every 4.x pins huggingface-hub<1.0
         {"transformers": "4.45.0", "huggingface_hub": "1.33.0"},
+        {"transformers": "4.57.1", "huggingface_hub": "1.0.0"},
+        {"transformers": "4.57.1+cpu", "huggingface_hub": "1.0.0.post1"},
         {"transformers": "5.17.0", "huggingface_hub": "0.30.2"},  # 5.x needs huggingface_hub 1.0 or later
         {"transformers": "5.0.0", "huggingface_hub": "0.36.0"},
         {"transformers": "5.17.0", "tokenizers": "0.21.4"},  # 5.x needs tokenizers 0.22 or later
@@ -50,6 +52,10 @@ def test_a_package_transformers_refuses_to_import_beside_is_refused(
         {"transformers": "5.0.0.dev0", "huggingface_hub": "0.35.3"},  # main before the pin moved: not judged
         {"transformers": "5.0.0rc0", "huggingface_hub": "1.1.4", "tokenizers": "0.22.1"},
         {"transformers": "6.0.0", "huggingface_hub": "1.33.0"},  # a major this table does not know
+        # transformers compares with operator.lt on parsed versions, not a PEP 440 specifier: a pre-release of
+        # huggingface_hub 1.0 is below 1.0, and 4.x imports beside it (review31)
+        {"transformers": "4.57.1", "huggingface_hub": "1.0.0rc2"},
+        {"transformers": "4.56.2", "huggingface_hub": "1.0.0.dev0"},
     ],
 )
 def test_pairs_that_import_pass(valid_doc: dict[str, Any], software: dict[str, str]) -> None:

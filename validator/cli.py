@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ecocompute.cli import Command, EcoError, printable, traceback_option
+from ecocompute.cli import Command, EcoError, OptionError, printable, traceback_option
 
 from . import reporters
 from .history import GitError
@@ -29,25 +29,23 @@ def _replaceable(given: str) -> Path:
     merely begins like a report (a note starting with one pasted) is not replaced."""
     output, shown = Path(given), printable(given)
     if given.endswith(("/", os.sep, "/.", "/..")) or given in (".", ".."):
-        raise click.BadParameter(f"{shown} names a folder; nothing written: name a file", param_hint="--output")
+        raise OptionError(f"--output {shown} names a folder; nothing written: name a file")
     if output.is_symlink() or (output.exists() and not output.is_file()):
-        raise click.BadParameter(f"{shown} is a link or not a regular file; nothing written", param_hint="--output")
+        raise OptionError(f"--output {shown} is a link or not a regular file; nothing written")
     folder = output.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(
-            f"cannot write in {printable(str(folder))} (no such folder, or no permission); nothing written",
-            param_hint="--output",
+        raise OptionError(
+            f"--output {shown}: cannot write in {printable(str(folder))} (no such folder, or no permission); "
+            "nothing written"
         )
     if output.exists() and not _own_report(output):
-        raise click.BadParameter(
-            f"{shown} exists and is not a report eco-validate wrote; nothing written: name a new file",
-            param_hint="--output",
+        raise OptionError(
+            f"--output {shown} exists and is not a report eco-validate wrote; nothing written: name a new file"
         )
     if output.exists() and not os.access(output, os.W_OK):  # read-only, or immutable (chattr +i) even to root
-        raise click.BadParameter(
-            f"{shown} is a report eco-validate wrote but is write-protected; nothing written: make it writable or "
-            "name a new file",
-            param_hint="--output",
+        raise OptionError(
+            f"--output {shown} is a report eco-validate wrote but is write-protected; nothing written: make it "
+            "writable or name a new file"
         )
     return output
 
@@ -63,10 +61,9 @@ def _outside_checked(output: Path, given: str, folders: list[Path], accepted: Pa
     repository = root_of_folder(where) / SUBMISSIONS  # the folder itself outside a work tree: then never a parent
     for folder in [*(f for f in folders if output.name.endswith(".json")), accepted, repository]:
         if folder.is_dir() and (where == folder.resolve() or folder.resolve() in where.parents):
-            raise click.BadParameter(
-                f"{printable(given)} lies inside {printable(str(folder))}, whose JSON files are submissions to "
-                "check; nothing written: write the report elsewhere",
-                param_hint="--output",
+            raise OptionError(
+                f"--output {printable(given)} lies inside {printable(str(folder))}, whose JSON files are submissions "
+                "to check; nothing written: write the report elsewhere"
             )
 
 
@@ -159,9 +156,9 @@ def main(
     if accepted is None:
         accepted = root_of_folder(Path.cwd()) / "submissions"  # may be missing: a check outside a checkout
     elif not accepted.is_dir():  # a mistyped folder checked no file against the accepted ones, silently
-        raise click.BadParameter(
-            f"{printable(str(accepted))} is not a folder; nothing checked: give the folder of accepted submissions",
-            param_hint="--accepted",
+        raise OptionError(
+            f"--accepted {printable(str(accepted))} is not a folder; nothing checked: give the folder of accepted "
+            "submissions"
         )
     report_file = _replaceable(output) if output is not None else None  # refused before the run
     if report_file is not None:
@@ -172,9 +169,10 @@ def main(
     except (UsageError, GitError) as exc:
         if traceback:
             raise
-        # the message may echo --base or --reference as given: one escaped line, so a newline in either
-        # cannot start a line of its own (a forged "::error::" workflow command in a GitHub log)
-        raise click.UsageError(printable(str(exc))) from exc
+        # the message may echo --base or --reference as given: one escaped line (ecocompute.cli prints it
+        # printable), so a newline in either cannot start a line of its own (a forged "::error::" workflow
+        # command in a GitHub log)
+        raise OptionError(str(exc)) from exc
     click.echo(_RENDER[fmt](report), nl=False)
     if report_file is not None:
         _write_report(report_file, reporters.render_json(report))

@@ -10,8 +10,10 @@ imports transformers, so it never ran beside a pair outside them. Only what hold
   5.0.0rc0: '>=1.0.0,<2.0'; later 5.x raised the floor: '>=1.31.0,<2.0') and tokenizers 0.22 or later
   (5.x: 'tokenizers>=0.22.0,<=0.23.0', later '>=0.23.1,<0.24.0').
 Upper bounds of 5.x are not judged (a later 5.x may allow huggingface_hub 2), nor a pre-release or a
-development build (main read 5.0.0.dev0 before the huggingface_hub pin moved), nor a spelling that
-provenance.unpinned_version names.
+development build of transformers (main read 5.0.0.dev0 before the huggingface_hub pin moved), nor a
+spelling that provenance.unpinned_version names. A bound is compared as transformers compares it
+(transformers/utils/versions.py: ``operator.lt`` on ``packaging.version.parse``, not a PEP 440 specifier):
+huggingface_hub 1.0.0rc2 is below 1.0, so 4.x imports beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ecocompute.domain import Submission
 from .findings import Finding, make
 from .versions import _exact
 
-HUB_MAJOR_OF_TRANSFORMERS = {4: range(0, 1), 5: range(1, 10**9)}  # huggingface_hub majors each imports beside
+HUB_CEILING_OF_TRANSFORMERS = {4: Version("1.0")}  # huggingface_hub below this (its pre-releases too)
+HUB_FLOOR_MAJOR_OF_TRANSFORMERS = {5: 1}  # huggingface_hub of this major or later
 TOKENIZERS_FLOOR_OF_TRANSFORMERS = {5: Version("0.22")}
 _WHERE = "/environment/software"
 
@@ -37,9 +40,13 @@ def check(sub: Submission, file: str) -> list[Finding]:
         return []
     major, out = transformers.major, []
     hub = _exact(software.get("huggingface_hub"))
-    majors = HUB_MAJOR_OF_TRANSFORMERS.get(major)
-    if hub is not None and majors is not None and hub.major not in majors:
-        wanted = "below 1.0" if majors.stop == 1 else f"{majors.start}.0 or later"
+    ceiling, floor_major = HUB_CEILING_OF_TRANSFORMERS.get(major), HUB_FLOOR_MAJOR_OF_TRANSFORMERS.get(major)
+    wanted = None
+    if hub is not None and ceiling is not None and hub >= ceiling:
+        wanted = f"below {ceiling}"
+    elif hub is not None and floor_major is not None and hub.major < floor_major:
+        wanted = f"{floor_major}.0 or later"
+    if wanted:
         out.append(_finding(file, "huggingface_hub", software, f"transformers {major}.x pins huggingface-hub {wanted}"))
     tokenizers = _exact(software.get("tokenizers"))
     floor = TOKENIZERS_FLOOR_OF_TRANSFORMERS.get(major)
