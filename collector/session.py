@@ -93,6 +93,7 @@ def _versions() -> dict[str, str]:
         raise CollectError(
             f"the submission records the exact version of each package it runs on, and eco-validate refuses {shown} "
             f"(provenance.unpinned_version); nothing measured: install them with {INSTALL_HINT}"
+            + (", with a torch built for CUDA" if "torch_cuda" in bad else "")
         )
     return versions
 
@@ -287,8 +288,8 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             )
         started_at = hooks.wall_clock().replace(microsecond=0)
         t0 = opened = hooks.clock.now()
-        versions = _versions()
         corpus = quality.load_corpus(request.quality) if request.quality else None
+        versions = _versions()  # after the options' own checks: a usage error is told first
         gpus = list(request.gpus)
         with hooks.nvml(gpus) as nvml:
             environment, notes = _environment(nvml, versions)
