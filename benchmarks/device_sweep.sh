@@ -8,6 +8,9 @@
 #   RESUME_FROM=<a checkpoint .jsonl copied back by an earlier call> to continue a run on a new machine
 #   with the same GPU board (the run key holds the GPU's identity: another board is refused, as one
 #   submission describes one board; on the lent pool a new machine was another board).
+# Carried: .whl/ with the bitsandbytes, jsonschema-rs and orjson wheels. The tree and what is carried must fit in
+#   64 MiB: carry the bitsandbytes wheel slimmed to CUDA 13 (python benchmarks/slim_wheel.py ORIGINAL.whl
+#   .whl/<same name>.whl; 7 of 43 MB). eco-collect refuses to start without it installed.
 set -uo pipefail
 STATE=/tmp/eco-run
 MODEL=${MODEL:-mistralai/Mistral-7B-Instruct-v0.2}
