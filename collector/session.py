@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ecocompute.cli import printable
+from ecocompute.cli import first_few, printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from validator.provenance import unpinned
 
@@ -199,6 +199,22 @@ def _checkpoint_of(request: RunRequest, gpu_uuid_sha256: str) -> Checkpoint:
     return Checkpoint(request.state_dir / f"checkpoint-{run_key}.jsonl", run_key)
 
 
+def _no_checkpoint(checkpoint: Checkpoint) -> str:
+    """--resume without this run's checkpoint, naming the other runs' that lie there: a checkpoint carried to
+    another machine is another board's (the run key holds the board and the options), which only said 'no
+    checkpoint' though the file was there."""
+    others = sorted(p.name for p in checkpoint.path.parent.glob("checkpoint-*.jsonl") if p != checkpoint.path)
+    line = f"--resume: no checkpoint for this run at {printable(str(checkpoint.path))}"
+    if not others:
+        return line
+    return (
+        f"{line}; {checkpoint.path.parent.name}/ holds {len(others)} of other runs ({first_few(others, 3, printable)}): "
+        "a run resumes on the GPU board it started on, with the same model, weights, precisions, batch sizes, "
+        "engines and protocol options; another board's measurements cannot join its file. Run again on that board "
+        "with those options, or start anew without --resume"
+    )
+
+
 def _checkpoint(
     request: RunRequest, gpu_uuid_sha256: str, started_at: datetime, made: list[Checkpoint] | None = None
 ) -> tuple[Checkpoint, dict[tuple[str, str, int], Measurement], datetime]:
@@ -209,7 +225,7 @@ def _checkpoint(
     if request.resume:
         header, entries = checkpoint.load()
         if header is None:
-            raise CheckpointError(f"--resume: no checkpoint for this run at {checkpoint.path}")
+            raise CheckpointError(_no_checkpoint(checkpoint))
         written = checkpoint.written()
         if written is not None:  # killed between writing the file and removing the checkpoint
             checkpoint.remove()
