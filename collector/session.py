@@ -208,7 +208,7 @@ def _no_checkpoint(checkpoint: Checkpoint) -> str:
     if not others:
         return line
     return (
-        f"{line}; {checkpoint.path.parent.name}/ holds {len(others)} of other runs ({first_few(others, 3, printable)}): "
+        f"{line}; {checkpoint.path.parent.name}/ holds other runs' ({len(others)}: {first_few(others, 3, printable)}): "
         "a run resumes on the GPU board it started on, with the same model, weights, precisions, batch sizes, "
         "engines and protocol options; another board's measurements cannot join its file. Run again on that board "
         "with those options, or start anew without --resume"

@@ -253,9 +253,7 @@ def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tin
     with pytest.raises(CheckpointError, match="--resume"):
         collect(sequential, hooks=_hooks(board))
     other_batches = _request(tmp_path, tiny_config, resume=True, schedule="sequential", batch_sizes=(1,))
-    with pytest.raises(
-        CheckpointError, match=rf"holds 1 of other runs \({checkpoint.name}\): a run resumes on the GPU"
-    ):
+    with pytest.raises(CheckpointError, match=rf"holds other runs' \(1: {checkpoint.name}\): a run resumes on the GPU"):
         collect(other_batches, hooks=_hooks(board))  # another run's key: as on another board, after a move
 
     calls.clear()
