@@ -34,15 +34,20 @@ def slim(original: Path, out: Path, cuda_major: int) -> list[str]:
     left_out: list[str] = []
     partial = out.with_name(out.name + ".partial")
     with zipfile.ZipFile(original) as src, zipfile.ZipFile(partial, "x", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            if dropped(info.filename, cuda_major):
-                left_out.append(info.filename)
-                continue
-            data = src.read(info)
-            if info.filename.endswith(".dist-info/RECORD"):
-                lines = data.decode("utf-8").splitlines()
-                data = "".join(f"{line}\n" for line in lines if not dropped(line.split(",", 1)[0], cuda_major)).encode()
-            dst.writestr(info, data)
+        try:
+            for info in src.infolist():
+                if dropped(info.filename, cuda_major):
+                    left_out.append(info.filename)
+                    continue
+                data = src.read(info)
+                if info.filename.endswith(".dist-info/RECORD"):
+                    lines = data.decode("utf-8").splitlines()
+                    kept = (line for line in lines if not dropped(line.split(",", 1)[0], cuda_major))
+                    data = "".join(f"{line}\n" for line in kept).encode()
+                dst.writestr(info, data)
+        except BaseException:
+            partial.unlink()  # ours, half-written: nothing is left that looks like a wheel
+            raise
     partial.rename(out)
     return left_out
 
@@ -55,7 +60,7 @@ def main() -> None:
     a = p.parse_args()
     try:
         left_out = slim(a.original, a.out, a.cuda_major)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, UnicodeError) as exc:
         sys.exit(f"error: {exc}")
     size = a.out.stat().st_size / 1e6
     print(f"wrote {a.out} ({size:.1f} MB): {len(left_out)} native libraries left out")

@@ -48,3 +48,13 @@ def test_an_existing_output_is_refused_and_kept(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="nothing written"):
         slim_wheel.slim(_wheel(tmp_path / "bnb.whl"), out, 13)
     assert out.read_bytes() == b"mine"
+
+
+def test_a_failure_half_way_leaves_no_partial_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.whl"
+    with zipfile.ZipFile(broken, "w") as z:
+        z.writestr("bitsandbytes/__init__.py", b"x")
+        z.writestr("bitsandbytes-0.50.2.dist-info/RECORD", b"\xff\xfe not UTF-8")
+    with pytest.raises(UnicodeDecodeError):
+        slim_wheel.slim(broken, tmp_path / "out.whl", 13)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.whl"]
