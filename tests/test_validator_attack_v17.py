@@ -46,7 +46,10 @@ def _roofline(doc: dict[str, Any], model: str, precision: str, speed: float) -> 
         generated = batch * sub.protocol.output_tokens * t.requests
         prompt = t.requests * batch * (sub.protocol.prompt_tokens - 1)
         work = _old_count(spec, generated, prompt)
-        trials.append(replace(t, generated_tokens=generated, duration_s=work / (speed * allowed)))
+        top = capacity.clock_factor(board) * (board.boost_clock_mhz or 0)  # the clock the allowance credits
+        trials.append(
+            replace(t, generated_tokens=generated, duration_s=work / (speed * allowed), sm_clock_mhz_mean=top)
+        )
     row_model = replace(m.model, id=model, parameter_count=spec.parameter_count, model_type=spec.model_type)
     row = replace(m, model=row_model, precision=precision, batch_size=batch, trials=tuple(trials))
     one = replace(sub, measurements=(row,))

@@ -69,7 +69,10 @@ def _codes_at(
     for t in m.trials:
         generated = batch * sub.protocol.output_tokens * t.requests
         work = _flops(sub, spec, batch, generated, t.requests)
-        trials.append(replace(t, generated_tokens=generated, duration_s=work / flops_s))
+        # at the highest SM clock physics.clocks allows: the clock the allowance credits (attack v22: a trial
+        # is held to the peak at its own mean clock too)
+        top = capacity.clock_factor(board) * (board.boost_clock_mhz or 0)
+        trials.append(replace(t, generated_tokens=generated, duration_s=work / flops_s, sm_clock_mhz_mean=top))
     model = replace(m.model, id=SMALL, parameter_count=spec.parameter_count, model_type=spec.model_type)
     row = replace(m, model=model, precision=precision, batch_size=batch, trials=tuple(trials))
     if gpus > 1:

@@ -10,6 +10,7 @@ from ecocompute.domain import Measurement, Protocol, Submission
 from ecocompute.reference import GpuSpec, ModelSpec
 
 from .findings import Finding, make
+from .physics import CLOCK_MIN_MHZ
 
 # A decode step reads every weight once, and the KV cache of every sequence of the batch, so at batch b:
 # tok/s <= b x bandwidth / (weight bytes + the batch's cache bytes, on average over a request's steps).
@@ -82,6 +83,13 @@ FP32_PEAK_FRACTION = 0.5
 # of 65 TFLOP/s; the SXM2's 0.5 % above an eighth is inside the clock margin). A bf16 row on them was judged
 # against the fp16 peak, 8x too much (attack v17 V17-5).
 CUDA_CORE_PEAK_FRACTION = 0.125
+# ... and the peak scales with the SM clock (SMs x FLOPs per clock x clock): a trial is held to the peak at its own
+# mean SM clock (times the rating's margin), where that is below the clock allowance. The real files' busiest trials
+# (fp16 Qwen2.5-7B at batch 512 on an H100, 136 TFLOP/s at 1,928 MHz) reach 0.141 of the peak at their clock, and no
+# real trial reads below 1,928 MHz. The 7B batch-512 file claiming 100-200 MHz throughout (physics.clocks' floor is
+# 100) passed: 0.7-1.4 x what the board's arithmetic reaches at 100 MHz (attack v22). Judged on windows of at least
+# this many samples: a shorter one's mean may be a reading or two taken while the clocks ramped up from idle.
+CLOCK_JUDGED_MIN_SAMPLES = 10
 WITHOUT_TF32_BF16_TENSOR_CORES = frozenset({"Volta", "Turing"})
 
 
@@ -182,6 +190,7 @@ def _compute_roofline(
     # the input embedding is a lookup; a head tied to it still multiplies by it for every generated token
     per_generated = 2.0 * max(0, spec.active_parameter_count - (0 if _tied(spec) else embedding))
     per_prompt = _prompt_flops_per_token(spec)
+    boost = board.boost_clock_mhz
     for j, t in enumerate(m.trials):
         prompt_tokens = t.requests * m.batch_size * max(0, sub.protocol.prompt_tokens - 1)
         flops = per_generated * t.generated_tokens + per_prompt * prompt_tokens
@@ -195,6 +204,20 @@ def _compute_roofline(
                     f"{per_generated:.3g} FLOPs and {prompt_tokens} prompt tokens before them of {per_prompt:.3g} "
                     f"({flops:.3g} FLOPs) in {t.duration_s:.3f} s, but one {board.name} peaks at {peak_tflops:g} dense "
                     f"{kind} (allowed: {_margins(margin, board)}: {allowed / 1e12:.1f}; {spec.id} in {m.precision})",
+                )
+            ]
+        at_clock = margin * peak_tflops * 1e12 * t.sm_clock_mhz_mean / boost if boost else allowed
+        judged = t.power_samples >= CLOCK_JUDGED_MIN_SAMPLES and t.sm_clock_mhz_mean >= CLOCK_MIN_MHZ  # else clocks'
+        if judged and at_clock < allowed and flops > at_clock * t.duration_s:
+            return [
+                make(
+                    "physics.compute_roofline",
+                    file,
+                    f"{base}/trials/{j}/sm_clock_mhz_mean",
+                    f"{flops / t.duration_s / 1e12:.1f} TFLOP/s ({flops:.3g} FLOPs in {t.duration_s:.3f} s), but one "
+                    f"{board.name} at its mean SM clock of {t.sm_clock_mhz_mean:.0f} MHz peaks at "
+                    f"{peak_tflops * t.sm_clock_mhz_mean / boost:.1f} dense {kind} ({peak_tflops:g} at {boost:.0f} MHz; "
+                    f"allowed x {margin}: {at_clock / 1e12:.1f}; {spec.id} in {m.precision})",
                 )
             ]
     return []

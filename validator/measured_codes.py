@@ -133,7 +133,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "physics.compute_roofline",
         "the tokens' arithmetic (2 FLOPs per parameter a token, embedding left out) faster than the board's dense "
-        "tensor peak",
+        "tensor peak, or than that peak at the trial's own mean SM clock (windows of 10 samples or more)",
         "check the token count, the batch size and the GPU",
     ),
     error(
