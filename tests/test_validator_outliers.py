@@ -143,3 +143,79 @@ def test_net_energy_is_compared_only_where_it_is_at_least_half_of_gross() -> Non
     half_net = outliers.Level(("H100", 1), 0, (1.0, 0.55, 1.0, 1.0))  # net 0.61 x the median, 55 % of gross
     (found,) = outliers.findings("f.json", [half_net], reference)
     assert found.pointer == "/measurements/0/summary/net_energy_per_token_j_mean"
+
+
+# attack v22 B1: a real H200 file relabelled as an H100 (its numbers untouched) passed every check
+H100, H200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
+RELABEL_SOURCE = "ecocompute-bot-h200-20261124-130553.json"
+
+
+def _as_h100(doc: dict[str, Any]) -> dict[str, Any]:
+    """attackv22's relabel: name, memory size and clock, vbios and a fresh board hash; nothing measured."""
+    out = copy.deepcopy(doc)
+    out["environment"]["gpu"].update(
+        name=H100, memory_total_mib=81559, vbios_version="96.00.DA.00.0C", uuid_sha256="ab" * 32
+    )
+    for m in out["measurements"]:
+        for t in m.get("trials") or []:
+            t["mem_clock_mhz_mean"] = 2619.0
+    return out
+
+
+def test_an_h200_file_relabelled_as_an_h100_is_named_against_the_fastest_accepted_h100_row() -> None:
+    """The relabelled file passes every per-file check; its fp16 Qwen2.5-32B rows read 1.25-1.29 x the fastest
+    accepted H100 row of their configuration (inside the median's 1.5 x), and the warning names both rows."""
+    (source,) = [p for p in REAL if p.name == RELABEL_SOURCE]
+    candidate = check_data(_as_h100(_doc(source)), "pr.json")
+    assert not [f for f in candidate.findings if f.severity is Severity.ERROR]
+    accepted = [check_data(_doc(p), p.name) for p in REAL if p != source]
+    found = [f for f in cross_file_findings([candidate], accepted) if f.code == "history.outlier"]
+    assert found and all(f.severity is Severity.WARNING for f in found)
+    first = found[0]
+    assert first.pointer == "/measurements/0/summary/throughput_tok_s_mean"
+    assert "43.15 tok/s is 1.29 x the fastest accepted row" in first.message
+    assert "ecocompute-bot-h100-80gb-hbm3-20261124-153601.json measurement 0" in first.message
+    assert "33.37 tok/s" in first.message and "H200 as an H100" in first.message
+
+
+def _level(throughput: float, engine: str = "cuda-graph", index: int = 0) -> outliers.Level:
+    key = (H100, 1, "m", "random_init", "fp16", engine, 1, 128, 64)
+    return outliers.Level(key, index, (1.0, 1.0, throughput, 100.0))
+
+
+def test_the_fastest_row_is_indexed_once_and_one_accepted_row_is_enough() -> None:
+    fastest = outliers.fastest_of([("a.json", [_level(10.0)]), ("b.json", [_level(12.0, index=3)])])
+    (best,) = fastest.values()
+    assert (best.throughput, best.path, best.index) == (12.0, "b.json", 3)
+    assert outliers.findings("pr.json", [_level(12.0 * 1.19)], {}, fastest) == []
+    (found,) = outliers.findings("pr.json", [_level(12.0 * 1.21)], {}, fastest)
+    assert "1.21 x the fastest" in found.message and "b.json measurement 3" in found.message
+
+
+def test_host_paced_rows_are_not_held_to_the_fastest() -> None:
+    """generate() rows are paced by the host CPU, which drifts between runs of one VM: not compared."""
+    fastest = outliers.fastest_of([("a.json", [_level(10.0, "generate")])])
+    assert fastest == {}
+    assert outliers.findings("pr.json", [_level(20.0, "generate")], {}, fastest) == []
+
+
+def test_one_warning_a_row_the_median_first() -> None:
+    """A row beyond the median's 1.5 x is named for that; the fastest check does not name it again."""
+    slow = _level(10.0)
+    reference = {slow.key: [slow.values, slow.values]}
+    fastest = outliers.fastest_of([("a.json", [slow])])
+    (found,) = outliers.findings("pr.json", [_level(16.0)], reference, fastest)
+    assert "x the median" in found.message
+
+
+def test_no_real_row_is_near_the_fastest_factor() -> None:
+    """Leave-one-out over the real files: no passing row exceeds 1.05 x the fastest other file's row of its
+    configuration (measured 1.04), against FASTEST_FACTOR 1.2."""
+    checked = [check_data(_doc(p), p.name) for p in REAL]
+    worst = 0.0
+    for i, c in enumerate(checked):
+        fastest = outliers.fastest_of([(o.path, o.levels) for o in checked[:i] + checked[i + 1 :]])
+        for level in c.levels:
+            if level.key in fastest:
+                worst = max(worst, level.values[2] / fastest[level.key].throughput)
+    assert 1.0 < worst < 1.05 < outliers.FASTEST_FACTOR

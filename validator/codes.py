@@ -203,9 +203,11 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "history.outlier",
         "a passing row's energy per token (gross, or net where it is at least half of gross), throughput or idle "
         "power lies beyond 1.5 x the median of the accepted rows of its configuration on the same GPU model "
-        "(at least two)",
-        "maintainers: a whole file scaled by one factor passes every single-file check; ask how the board differs "
-        "(power limit, clocks, driver) and for the run's log before merging",
+        "(at least two), or its throughput beyond 1.2 x the fastest accepted row of its configuration (one or more; "
+        "engines not paced by the host)",
+        "maintainers: a whole file scaled by one factor, or a faster board's file relabelled (an H200 as an H100), "
+        "passes every single-file check; ask how the board differs (power limit, clocks, driver) and for the run's "
+        "log and nvidia-smi -q before merging",
     ),
     error(
         "reference.row_changed",

@@ -14,6 +14,18 @@ so that a pull request cannot bring its own majority.
 Margin: across the real files, a row's gross and net energy per token, throughput and idle power lie
 within 1.11x of the median of the other sessions' rows of its configuration (22 configurations measured
 in 2-5 sessions on H100 and H200 boards); a row is named beyond OUTLIER_FACTOR = 1.5x.
+
+Faster than the fastest (attack v22 B1): an H200 file relabelled as an H100 (name, memory size and clock,
+vbios, a fresh board hash; its numbers untouched) sits inside the H100's bounds, since the two share their
+compute peak, clocks, power limit and idle, and an H200's decode reads under 0.85 of an H100's bandwidth. Its
+fp16 Qwen2.5-32B batch-1 row was 1.29x the fastest accepted H100 row of that configuration, inside the
+median's 1.5x. So a row whose throughput exceeds FASTEST_FACTOR x the fastest accepted row of its
+configuration is named too, against one accepted row or more. Margin (leave-one-out over the real files:
+each file's rows against the others'): no passing row exceeds 1.04x the fastest other session's row of its
+configuration (184 rows compared, all cuda-graph); the real H200 rows read 1.02-1.29x the fastest H100 row of
+theirs, 8 of them beyond 1.2x (in 6 of 25 files: fp16 rows of large models, where memory bandwidth sets the
+pace). Host-paced engines (catalogue EngineSpec.host_paced) are not held to it: the host CPU sets their pace,
+which drifts up to 1.7x between runs of one VM, and their real rows never pass their gates.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ecocompute import domain
+from ecocompute import catalogue, domain
 
 from .findings import Finding, make
 
@@ -35,6 +47,9 @@ MIN_REFERENCE_ROWS = 2  # the median of fewer is one session's word
 # gross energy (the row's own): below, gross energy and idle power speak for it (review 23).
 NET_SHARE_MIN = 0.5
 _NET = 1  # QUANTITIES' index of net energy per token
+_THROUGHPUT = 2  # QUANTITIES' index of throughput
+_ENGINE = 5  # Level.key's index of the engine's name
+FASTEST_FACTOR = 1.2
 # what is compared, as the row's summary names it: (field, what the message calls it)
 QUANTITIES = (
     ("energy_per_token_j_mean", "energy per token"),
@@ -82,35 +97,69 @@ def levels(sub: domain.Submission) -> tuple[Level, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Fastest:
+    """The fastest accepted row of a configuration: its throughput and where it is."""
+
+    throughput: float
+    path: str
+    index: int
+
+
 def findings(
-    path: str, mine: Sequence[Level], reference: dict[tuple[object, ...], list[tuple[float, ...]]]
+    path: str,
+    mine: Sequence[Level],
+    reference: dict[tuple[object, ...], list[tuple[float, ...]]],
+    fastest: dict[tuple[object, ...], Fastest] | None = None,
 ) -> list[Finding]:
     """``history.outlier`` for each of ``mine`` with a quantity beyond OUTLIER_FACTOR of the median of
-    at least MIN_REFERENCE_ROWS accepted rows of its configuration (the first such quantity)."""
+    at least MIN_REFERENCE_ROWS accepted rows of its configuration (the first such quantity), else with a
+    throughput beyond FASTEST_FACTOR x the ``fastest`` accepted row of its configuration (one a row)."""
     out = []
     for level in mine:
         rows = reference.get(level.key, [])
-        if len(rows) < MIN_REFERENCE_ROWS:
-            continue
-        for q, (name, said) in enumerate(QUANTITIES):
-            if q == _NET and level.values[_NET] < NET_SHARE_MIN * level.values[0]:
-                continue
-            others = [r[q] for r in rows]
-            median = statistics.median(others)
-            ratio = level.values[q] / median
-            if abs(math.log(ratio)) <= math.log(OUTLIER_FACTOR):
-                continue
-            out.append(
-                make(
-                    "history.outlier",
-                    path,
-                    f"/measurements/{level.index}/summary/{name}",
-                    f"{said} {level.values[q]:.4g} is {ratio:.2f} x the median ({median:.4g}) of the {len(rows)} accepted "
-                    f"rows of this configuration on the {level.key[0]} (they span {min(others):.4g}-{max(others):.4g})",
-                )
-            )
-            break
+        named = _beyond_median(path, level, rows) if len(rows) >= MIN_REFERENCE_ROWS else None
+        named = named or _beyond_fastest(path, level, (fastest or {}).get(level.key))
+        if named is not None:
+            out.append(named)
     return out
+
+
+def _beyond_median(path: str, level: Level, rows: list[tuple[float, ...]]) -> Finding | None:
+    """The first quantity of ``level`` beyond OUTLIER_FACTOR of the median of ``rows``, if any."""
+    for q, (name, said) in enumerate(QUANTITIES):
+        if q == _NET and level.values[_NET] < NET_SHARE_MIN * level.values[0]:
+            continue
+        others = [r[q] for r in rows]
+        median = statistics.median(others)
+        ratio = level.values[q] / median
+        if abs(math.log(ratio)) <= math.log(OUTLIER_FACTOR):
+            continue
+        return make(
+            "history.outlier",
+            path,
+            f"/measurements/{level.index}/summary/{name}",
+            f"{said} {level.values[q]:.4g} is {ratio:.2f} x the median ({median:.4g}) of the {len(rows)} accepted "
+            f"rows of this configuration on the {level.key[0]} (they span {min(others):.4g}-{max(others):.4g})",
+        )
+    return None
+
+
+def _beyond_fastest(path: str, level: Level, fastest: Fastest | None) -> Finding | None:
+    """``level``'s throughput where it exceeds FASTEST_FACTOR x the ``fastest`` accepted row's."""
+    if fastest is None or level.values[_THROUGHPUT] <= FASTEST_FACTOR * fastest.throughput:
+        return None
+    tok_s = level.values[_THROUGHPUT]
+    return make(
+        "history.outlier",
+        path,
+        f"/measurements/{level.index}/summary/throughput_tok_s_mean",
+        f"throughput {tok_s:.4g} tok/s is {tok_s / fastest.throughput:.2f} x the fastest accepted row of this "
+        f"configuration on the {level.key[0]} ({fastest.throughput:.4g} tok/s, {fastest.path} measurement "
+        f"{fastest.index}; real sessions differ by at most 1.04 x): check that the board is the GPU it names (a "
+        "faster board relabelled, e.g. an H200 as an H100, reads so) and ask what differs (driver, CUDA, torch, "
+        "clocks) and for the run's log and nvidia-smi -q",
+    )
 
 
 def reference_of(accepted: Sequence[Sequence[Level]]) -> dict[tuple[object, ...], list[tuple[float, ...]]]:
@@ -119,4 +168,18 @@ def reference_of(accepted: Sequence[Sequence[Level]]) -> dict[tuple[object, ...]
     for file_levels in accepted:
         for level in file_levels:
             out[level.key].append(level.values)
+    return out
+
+
+def fastest_of(accepted: Sequence[tuple[str, Sequence[Level]]]) -> dict[tuple[object, ...], Fastest]:
+    """The fastest accepted row of each configuration whose engine is not host-paced, from (path, rows)
+    pairs: one pass over the pool."""
+    out: dict[tuple[object, ...], Fastest] = {}
+    for path, file_levels in accepted:
+        for level in file_levels:
+            if catalogue.engine_flag(str(level.key[_ENGINE]), "host_paced"):
+                continue
+            best = out.get(level.key)
+            if best is None or level.values[_THROUGHPUT] > best.throughput:
+                out[level.key] = Fastest(level.values[_THROUGHPUT], path, level.index)
     return out

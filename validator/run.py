@@ -133,6 +133,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     levels = outliers.reference_of([c.levels for c in accepted])
+    fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
     # each group of files sharing an id sorted once, and each group of identical measurements counted by
     # file once: a candidate's message names the first few of the others and counts the rest, so
     # thousands of copies of one file cost linear time, not a list of all the others per copy (fuzz 7)
@@ -156,7 +157,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
             )
         findings += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
         findings += overlapping.get(c.path, [])
-        findings += outliers.findings(c.path, c.levels, levels)
+        findings += outliers.findings(c.path, c.levels, levels, fastest)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
             findings.append(
