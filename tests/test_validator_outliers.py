@@ -209,8 +209,8 @@ def test_one_warning_a_row_the_median_first() -> None:
 
 
 def test_no_real_row_is_near_the_fastest_factor() -> None:
-    """Leave-one-out over the real files: no passing row exceeds 1.05 x the fastest other file's row of its
-    configuration (measured 1.04), against FASTEST_FACTOR 1.2."""
+    """Leave-one-out over the real files: no passing row exceeds REAL_FASTEST_SPREAD (1.04, which the warning
+    quotes; measured 1.038) x the fastest other file's row of its configuration, against FASTEST_FACTOR 1.2."""
     checked = [check_data(_doc(p), p.name) for p in REAL]
     worst = 0.0
     for i, c in enumerate(checked):
@@ -218,4 +218,4 @@ def test_no_real_row_is_near_the_fastest_factor() -> None:
         for level in c.levels:
             if level.key in fastest:
                 worst = max(worst, level.values[2] / fastest[level.key].throughput)
-    assert 1.0 < worst < 1.05 < outliers.FASTEST_FACTOR
+    assert 1.0 < worst <= outliers.REAL_FASTEST_SPREAD < outliers.FASTEST_FACTOR
