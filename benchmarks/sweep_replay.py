@@ -1,7 +1,7 @@
 """Estimate what a measured sweep would have taken under other trial-loop defaults, from its file alone.
 
 Per configuration, the replay keeps the file's sequence of per-request times (each trial's duration
-over its requests, in order) and re-runs eco-collect's sizing on it (``collector.runner``: a warm-up
+over its requests, in order) and re-runs eco-collect's sizing on it (``ecocompute.warmup``: a warm-up
 shorter than 0.9 x ``--trial-min-s`` resizes the trials to that minimum at its own speed): as many
 warm-ups as the file ran, at most ``--warmups`` (a configuration that settled sooner still does), then
 as many trials after warm-up as the file holds, the k-th trial at the k-th trial's speed. Preparation,
@@ -16,11 +16,10 @@ and an early stop that counted a warm-up at the final size may need one trial mo
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from collector.request import TrialPlan
-from ecocompute import domain
+from ecocompute import domain, warmup
 from ecocompute.cli import printable
 from validator.check import check_file
 from validator.findings import Severity
@@ -67,8 +66,8 @@ def _saved(sub: domain.Submission, trial_min_s: float, warmups: int) -> tuple[fl
         for k in range(kept_warm + len(trials) - warm):
             duration = requests * speeds[k]
             new += duration
-            if k < kept_warm and duration < 0.9 * trial_min_s:  # sized in warm-up only
-                requests = max(1, math.ceil(trial_min_s / speeds[k]))
+            if k < kept_warm and not warmup.full_size(duration, trial_min_s):  # sized in warm-up only
+                requests = warmup.requests_for(trial_min_s, speeds[k])
         was = sum(t.duration_s for t in trials)
         saved += was - new
         label = f"{m.precision} {m.engine.name} bs={m.batch_size}"

@@ -8,13 +8,12 @@ runs the same against a GPU and against the fakes in the tests.
 from __future__ import annotations
 
 import gc
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from ecocompute import catalogue, stats
+from ecocompute import catalogue, stats, warmup
 from ecocompute import gates as gates_mod
 from ecocompute.domain import GateOutcome, Idle, Summary, Trial
 
@@ -101,11 +100,8 @@ class ConfigResult:
 
 
 def settled(throughputs: list[float], plan: TrialPlan) -> bool:
-    """Warm-up is over when the last two warm-up trials agree within settle_pct."""
-    if len(throughputs) < 2:
-        return False
-    a, b = throughputs[-2], throughputs[-1]
-    return abs(b - a) / max(a, b) * 100.0 < plan.settle_pct
+    """Warm-up is over when the last two warm-up trials agree within settle_pct (``ecocompute.warmup``)."""
+    return len(throughputs) >= 2 and warmup.settled(throughputs[-2], throughputs[-1], plan.settle_pct)
 
 
 class Runner:
@@ -223,9 +219,9 @@ class Runner:
         while True:
             t = self.trial(len(self.trials), "warmup", self.requests)
             self.trials.append(t)
-            full_size = t.duration_s >= 0.9 * plan.trial_min_s
+            full_size = warmup.full_size(t.duration_s, plan.trial_min_s)
             if not full_size:  # too short: resize
-                self.requests = max(1, math.ceil(plan.trial_min_s / (t.duration_s / self.requests)))
+                self.requests = warmup.requests_for(plan.trial_min_s, t.duration_s / self.requests)
             # Settled when a full-size trial agrees with the one before it, whatever that one's size:
             # throughput is a rate, and a first request that still compiles or warms caches disagrees.
             rates = [w.throughput_tok_s for w in self.trials]

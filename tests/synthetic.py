@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import random
 from typing import Any
 
-from ecocompute import catalogue, reference, stats
+from ecocompute import catalogue, reference, stats, warmup
 from ecocompute import gates as gates_mod
 from ecocompute.domain import Idle, Trial
 
@@ -104,7 +103,7 @@ def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
     if len(trials) >= WARMUP_MAX:
         return True
     a, b = (t["generated_tokens"] / t["duration_s"] for t in trials[-2:])
-    return trials[-1]["duration_s"] >= 0.9 * TRIAL_MIN_S and abs(b - a) / max(a, b) * 100.0 < SETTLE_PCT
+    return warmup.full_size(trials[-1]["duration_s"], TRIAL_MIN_S) and warmup.settled(a, b, SETTLE_PCT)
 
 
 def measurement(
@@ -150,8 +149,8 @@ def measurement(
         t = _trial(rng, len(trials), role, tok_s, watts * swing, batch_size * output_tokens * size, clock, size)
         trials.append(t)
         clock += t["duration_s"]
-        if role == "warmup" and t["duration_s"] < 0.9 * TRIAL_MIN_S:
-            size = math.ceil(TRIAL_MIN_S / (t["duration_s"] / size))
+        if role == "warmup" and not warmup.full_size(t["duration_s"], TRIAL_MIN_S):
+            size = warmup.requests_for(TRIAL_MIN_S, t["duration_s"] / size)
     before, after = idle_w + rng.random(), idle_w + rng.random()
     idle = Idle(before, after, (before,), (after,))
     summary = stats.summarize([Trial.from_dict(t) for t in trials], idle.power_w)

@@ -4,7 +4,6 @@ readings are in NVML's units and the sampler's identities (validator/readings.py
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import time
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 import synthetic
 from synthetic import resummarize, stretch
 
-from collector.runner import Runner
 from ecocompute import domain
 from validator import readings, replay
 from validator.check import check_data
@@ -84,10 +82,6 @@ def test_a_warmup_that_ended_unsettled_is_named() -> None:
     doc["protocol"]["warmup"]["max_trials"] = 2  # unless the maximum ends it (eco-collect 0.5.0's)
     doc["collector"]["version"] = "0.5.0"
     assert _codes(doc) == set()
-
-
-def test_full_size_is_the_collectors() -> None:
-    assert f"{replay.FULL_SIZE} * plan.trial_min_s" in inspect.getsource(Runner.warm_up)
 
 
 def test_the_replay_of_a_long_row_is_bounded() -> None:

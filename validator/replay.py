@@ -13,16 +13,13 @@ constants).
 
 from __future__ import annotations
 
-import math
-
-from ecocompute import stats
+from ecocompute import stats, warmup
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, ImplausibleAfter
 
 from .findings import Finding, make
 from .recompute import roles_problem
 
-FULL_SIZE = 0.9  # collector/runner.py Runner.warm_up: a warm-up this fraction of the minimum is full size
 # eco-collect 0.1.0 (collector/trials.py) settled warm-up only between two consecutive full-size warm-ups
 # (its list of rates started again at every resize); 7e904db made a full-size warm-up settle against the
 # one before, whatever its size. 0.2.0 was numbered at 91a5103, between 7a15feb (the old rule, and an
@@ -70,17 +67,17 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
                     "protocol.trial_duration",
                     file,
                     f"{base}/trials/{j}/requests",
-                    f"{t.requests} request(s); {why} (a warm-up under {FULL_SIZE:.0%} of trial_min_duration_s resizes "
+                    f"{t.requests} request(s); {why} (a warm-up under {warmup.FULL_SIZE_FRACTION:.0%} of trial_min_duration_s resizes "
                     "the requests to ceil(trial_min_duration_s / its time per request), nothing else does)",
                 )
             ]
         if t.role != "warmup":
             continue
-        full = t.duration_s >= FULL_SIZE * proto.trial_min_duration_s
+        full = warmup.full_size(t.duration_s, proto.trial_min_duration_s)
         if not full:
-            requests = max(1, math.ceil(proto.trial_min_duration_s / (t.duration_s / t.requests)))
+            requests = warmup.requests_for(proto.trial_min_duration_s, t.duration_s / t.requests)
         rates.append(t.throughput_tok_s)
-        settled = len(rates) >= 2 and abs(rates[-1] - rates[-2]) / max(rates[-2:]) * 100.0 < proto.warmup_settle_pct
+        settled = len(rates) >= 2 and warmup.settled(rates[-2], rates[-1], proto.warmup_settle_pct)
         settled, full_before = settled and (full_before or not old), full
         ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
         if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
