@@ -84,13 +84,16 @@ class Nvml:
                 f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML"
                 + DOCTOR_HINT
             ) from exc
-        count = self._call(self._nv.nvmlDeviceGetCount)
-        indices = self._indices if self._indices is not None else [0]
-        missing = [i for i in indices if not 0 <= i < count]
-        if missing:
-            self._nv.nvmlShutdown()
-            raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
-        self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
+        try:  # NVML initialised is shut down again on every way out but success (the block's __exit__ then)
+            count = self._call(self._nv.nvmlDeviceGetCount)
+            indices = self._indices if self._indices is not None else [0]
+            missing = [i for i in indices if not 0 <= i < count]
+            if missing:
+                raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
+            self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
+        except BaseException:
+            self.__exit__()  # a failing shutdown, suppressed there, must not hide what went wrong here
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -49,6 +49,20 @@ def test_nvml_errors_become_project_errors() -> None:
         pass
 
 
+def test_a_missing_index_is_named_even_when_shutdown_fails() -> None:
+    """NVMLError never leaves the adapter: a shutdown failing after a missing index was found let the
+    raw pynvml error out in place of the one line that names the index."""
+    nv = fake_module()
+    nv.nvmlShutdown.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+    with pytest.raises(NvmlError, match=r"GPU index \[3\] not present"), Nvml([3], module=nv):
+        pass
+    nv = fake_module()  # a handle that cannot be had: NVML, initialised, is shut down again
+    nv.nvmlDeviceGetHandleByIndex.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
+    with pytest.raises(NvmlError, match="nvmlDeviceGetHandleByIndex"), Nvml([0], module=nv):
+        pass
+    nv.nvmlShutdown.assert_called_once_with()
+
+
 def test_unsupported_counter_is_detected() -> None:
     with Nvml([0], module=fake_module(energy_supported=False)) as nvml:
         assert nvml.supports_energy_counter() is False
