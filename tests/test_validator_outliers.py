@@ -186,7 +186,7 @@ def _level(throughput: float, engine: str = "cuda-graph", index: int = 0) -> out
 def test_the_fastest_row_is_indexed_once_and_one_accepted_row_is_enough() -> None:
     fastest = outliers.fastest_of([("a.json", [_level(10.0)]), ("b.json", [_level(12.0, index=3)])])
     (best,) = fastest.values()
-    assert (best.throughput, best.path, best.index) == (12.0, "b.json", 3)
+    assert (best.throughput_tok_s, best.path, best.index) == (12.0, "b.json", 3)
     assert outliers.findings("pr.json", [_level(12.0 * 1.19)], {}, fastest) == []
     (found,) = outliers.findings("pr.json", [_level(12.0 * 1.21)], {}, fastest)
     assert "1.21 x the fastest" in found.message and "b.json measurement 3" in found.message
@@ -217,5 +217,5 @@ def test_no_real_row_is_near_the_fastest_factor() -> None:
         fastest = outliers.fastest_of([(o.path, o.levels) for o in checked[:i] + checked[i + 1 :]])
         for level in c.levels:
             if level.key in fastest:
-                worst = max(worst, level.values[2] / fastest[level.key].throughput)
+                worst = max(worst, level.values[2] / fastest[level.key].throughput_tok_s)
     assert 1.0 < worst <= outliers.REAL_FASTEST_SPREAD < outliers.FASTEST_FACTOR

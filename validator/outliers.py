@@ -102,7 +102,7 @@ def levels(sub: domain.Submission) -> tuple[Level, ...]:
 class Fastest:
     """The fastest accepted row of a configuration: its throughput and where it is."""
 
-    throughput: float
+    throughput_tok_s: float
     path: str
     index: int
 
@@ -148,15 +148,15 @@ def _beyond_median(path: str, level: Level, rows: list[tuple[float, ...]]) -> Fi
 
 def _beyond_fastest(path: str, level: Level, fastest: Fastest | None) -> Finding | None:
     """``level``'s throughput where it exceeds FASTEST_FACTOR x the ``fastest`` accepted row's."""
-    if fastest is None or level.values[_THROUGHPUT] <= FASTEST_FACTOR * fastest.throughput:
+    if fastest is None or level.values[_THROUGHPUT] <= FASTEST_FACTOR * fastest.throughput_tok_s:
         return None
     tok_s = level.values[_THROUGHPUT]
     return make(
         "history.outlier",
         path,
         f"/measurements/{level.index}/summary/throughput_tok_s_mean",
-        f"throughput {tok_s:.4g} tok/s is {tok_s / fastest.throughput:.2f} x the fastest accepted row of this "
-        f"configuration on the {level.key[0]} ({fastest.throughput:.4g} tok/s, {fastest.path} measurement "
+        f"throughput {tok_s:.4g} tok/s is {tok_s / fastest.throughput_tok_s:.2f} x the fastest accepted row of this "
+        f"configuration on the {level.key[0]} ({fastest.throughput_tok_s:.4g} tok/s, {fastest.path} measurement "
         f"{fastest.index}; real sessions differ by at most {REAL_FASTEST_SPREAD} x): check that the board is the GPU it names (a "
         "faster board relabelled, e.g. an H200 as an H100, reads so) and ask what differs (driver, CUDA, torch, "
         "clocks) and for the run's log and nvidia-smi -q",
@@ -181,6 +181,6 @@ def fastest_of(accepted: Sequence[tuple[str, Sequence[Level]]]) -> dict[tuple[ob
             if catalogue.engine_flag(str(level.key[_ENGINE]), "host_paced"):
                 continue
             best = out.get(level.key)
-            if best is None or level.values[_THROUGHPUT] > best.throughput:
+            if best is None or level.values[_THROUGHPUT] > best.throughput_tok_s:
                 out[level.key] = Fastest(level.values[_THROUGHPUT], path, level.index)
     return out
