@@ -14,6 +14,7 @@ from collector import submission
 from collector.collect import collect
 from collector.request import RunRequest
 from collector.session import Events
+from ecocompute.hubenv import HubEnvironmentError
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="flock: POSIX file systems")
 
@@ -101,7 +102,7 @@ def test_a_run_sweeps_the_folders_it_writes_before_it_measures(tmp_path: Path, m
         out_dir=out,
         state_dir=state,
     )
-    with pytest.raises(Exception, match="HF_HUB_DOWNLOAD_TIMEOUT"):
+    with pytest.raises(HubEnvironmentError, match="HF_HUB_DOWNLOAD_TIMEOUT"):  # the one line, not the library's
         collect(request, Recorded())
     assert not in_out.exists() and not in_state.exists() and elsewhere.exists()
     assert notes == [

@@ -22,7 +22,7 @@ from test_collector_e2e import _hooks, _request, tiny_config  # noqa: F401 - the
 from collector import cli, session
 from collector import collect as collect_module
 from collector.checkpoint import Checkpoint
-from collector.errors import CheckpointError
+from collector.errors import CheckpointError, CollectError
 
 
 @pytest.fixture(autouse=True)
@@ -179,6 +179,6 @@ def test_an_interrupt_as_another_run_creates_the_checkpoint_leaves_that_runs_che
 def test_a_state_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     request = dataclasses.replace(_checkpoint_request(tmp_path), resume=False)
     request.state_dir.write_text("not a folder")
-    with pytest.raises(Exception, match=r"^cannot write the checkpoint in .*\.eco-collect \(File exists") as raised:
+    with pytest.raises(CollectError, match=r"^cannot write the checkpoint in .*\.eco-collect \(File exists") as raised:
         session._checkpoint(request, GPU, NOW, [])
-    assert type(raised.value).__name__ == "CollectError"
+    assert type(raised.value) is CollectError  # not a subclass (CheckpointError) either
