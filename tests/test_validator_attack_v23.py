@@ -2,16 +2,44 @@
 
 - timeline._overlap compared two whole measurements (dataclass ==) at every trial of one that overlapped the
   other: four copies of a row of 2,000 trials (a 4.9-MB file) took 4.7 s. Each pair of rows is compared once.
+- stopped_by: a row stopped as implausible relabelled time_budget (a published column) passed. eco-collect asks
+  gates, implausible, the trial budget and the time budget in that order (collector/runner.py ``step``).
+- attn_implementation 'not loaded' (what eco-collect writes where the model never loaded) passed on rows that ran.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import Any
 
+import pytest
 import synthetic
 
 from ecocompute import domain
-from validator import timeline
+from ecocompute.gates import Gates
+from validator import protocol, timeline
+from validator.check import check_data
+
+REAL = Path(__file__).resolve().parents[1] / "submissions" / "ecocompute-bot"
+INTERLEAVED = "ecocompute-bot-h100-80gb-hbm3-20261123-173451.json"  # four gate_failed rows stopped as implausible
+
+
+@cache
+def _real(name: str) -> str:
+    return (REAL / name).read_text(encoding="utf-8")
+
+
+def _errors(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    found = check_data(copy.deepcopy(doc), INTERLEAVED).findings
+    return {(f.code, f.pointer) for f in found if f.severity.value == "error"}
+
+
+def _implausible_row(doc: dict[str, Any]) -> int:
+    return next(i for i, m in enumerate(doc["measurements"]) if m["stopped_by"] == "implausible")
 
 
 class _CountedTrial(domain.Trial):
@@ -44,3 +72,32 @@ def test_overlapping_copies_of_a_row_are_compared_once_a_pair() -> None:
     _CountedTrial.compared = 0
     assert timeline._overlap(sub, "copies.json", timeline.trial_spans(sub)) == []  # duplicate.measurement's
     assert _CountedTrial.compared <= 3 * 300  # at most one comparison of each pair's trials; was 180,000
+
+
+def test_the_real_file_passes() -> None:
+    assert _errors(json.loads(_real(INTERLEAVED))) == set()
+
+
+@pytest.mark.parametrize("reason", ["time_budget", "trial_budget"])
+def test_a_row_whose_passing_had_become_implausible_is_not_stopped_by_a_budget(reason: str) -> None:
+    doc = json.loads(_real(INTERLEAVED))
+    i = _implausible_row(doc)
+    doc["measurements"][i]["stopped_by"] = reason
+    assert ("protocol.stop_reason", f"/measurements/{i}/stopped_by") in _errors(doc)
+
+
+def test_the_time_budget_does_not_end_a_row_the_trial_budget_ended() -> None:
+    doc = json.loads(_real(INTERLEAVED))
+    m = domain.parse(doc).measurements[_implausible_row(doc)]
+    after_warm_up = sum(t.role != "warmup" for t in m.trials)
+    gates = Gates.from_mapping({**doc["protocol"]["gates"], "max_trials": after_warm_up})
+    row = replace(m, stopped_by="time_budget")
+    found = protocol._stop(row, "/measurements/0", "x.json", gates, None)  # no early-stop rule: budgets decide
+    assert [f.code for f in found] == ["protocol.stop_reason"]
+    assert protocol._stop(replace(m, stopped_by="trial_budget"), "/measurements/0", "x.json", gates, None) == []
+
+
+def test_a_row_that_ran_records_the_attention_it_ran() -> None:
+    doc = json.loads(_real(INTERLEAVED))
+    doc["measurements"][2]["engine"]["attn_implementation"] = "not loaded"
+    assert ("protocol.engine_mismatch", "/measurements/2/engine/attn_implementation") in _errors(doc)

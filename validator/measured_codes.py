@@ -178,7 +178,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.engine_mismatch",
-        "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill)",
+        "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill) or the row (attention "
+        "'not loaded' on a row that ran)",
         "let eco-collect record the engine",
     ),
     error(
