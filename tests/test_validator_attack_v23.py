@@ -5,6 +5,8 @@
 - stopped_by: a row stopped as implausible relabelled time_budget (a published column) passed. eco-collect asks
   gates, implausible, the trial budget and the time budget in that order (collector/runner.py ``step``).
 - attn_implementation 'not loaded' (what eco-collect writes where the model never loaded) passed on rows that ran.
+- A token check's ids hash (sha256 of the batch's new ids) copied from a row of another batch size passed: one hash
+  is of one list of ids.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from validator.check import check_data
 
 REAL = Path(__file__).resolve().parents[1] / "submissions" / "ecocompute-bot"
 INTERLEAVED = "ecocompute-bot-h100-80gb-hbm3-20261123-173451.json"  # four gate_failed rows stopped as implausible
+BATCHES = "ecocompute-bot-h100-80gb-hbm3-20261123-232842.json"  # cuda-graph rows at batch 1 and 8
 
 
 @cache
@@ -33,8 +36,8 @@ def _real(name: str) -> str:
     return (REAL / name).read_text(encoding="utf-8")
 
 
-def _errors(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    found = check_data(copy.deepcopy(doc), INTERLEAVED).findings
+def _errors(doc: dict[str, Any], name: str = INTERLEAVED) -> set[tuple[str, str]]:
+    found = check_data(copy.deepcopy(doc), name).findings
     return {(f.code, f.pointer) for f in found if f.severity.value == "error"}
 
 
@@ -101,3 +104,14 @@ def test_a_row_that_ran_records_the_attention_it_ran() -> None:
     doc = json.loads(_real(INTERLEAVED))
     doc["measurements"][2]["engine"]["attn_implementation"] = "not loaded"
     assert ("protocol.engine_mismatch", "/measurements/2/engine/attn_implementation") in _errors(doc)
+
+
+def test_a_token_check_hash_belongs_to_one_token_count() -> None:
+    doc = json.loads(_real(BATCHES))
+    assert _errors(doc, BATCHES) == set()
+    rows = doc["measurements"]
+    one, eight = (
+        next(i for i, m in enumerate(rows) if m["batch_size"] == b and m["engine"]["token_check"]) for b in (1, 8)
+    )
+    rows[eight]["engine"]["token_check"]["ids_sha256"] = rows[one]["engine"]["token_check"]["ids_sha256"]
+    assert ("protocol.token_check", f"/measurements/{eight}/engine/token_check/ids_sha256") in _errors(doc, BATCHES)
