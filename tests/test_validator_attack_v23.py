@@ -5,6 +5,8 @@
 - stopped_by: a row stopped as implausible relabelled time_budget (a published column) passed. eco-collect asks
   gates, implausible, the trial budget and the time budget in that order (collector/runner.py ``step``).
 - attn_implementation 'not loaded' (what eco-collect writes where the model never loaded) passed on rows that ran.
+- A submission named through a link to its folder was also in the accepted pool under its real path, and refused
+  as a duplicate of itself (and a file named through two aliases was checked twice, each copy refusing the other).
 - A token check's ids hash (sha256 of the batch's new ids) copied from a row of another batch size passed: one hash
   is of one list of ids.
 """
@@ -25,6 +27,7 @@ from ecocompute import domain
 from ecocompute.gates import Gates
 from validator import protocol, timeline
 from validator.check import check_data
+from validator.run import validate
 
 REAL = Path(__file__).resolve().parents[1] / "submissions" / "ecocompute-bot"
 INTERLEAVED = "ecocompute-bot-h100-80gb-hbm3-20261123-173451.json"  # four gate_failed rows stopped as implausible
@@ -115,3 +118,16 @@ def test_a_token_check_hash_belongs_to_one_token_count() -> None:
     )
     rows[eight]["engine"]["token_check"]["ids_sha256"] = rows[one]["engine"]["token_check"]["ids_sha256"]
     assert ("protocol.token_check", f"/measurements/{eight}/engine/token_check/ids_sha256") in _errors(doc, BATCHES)
+
+
+def test_a_file_reached_through_a_link_to_its_folder_is_not_its_own_duplicate(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "ecocompute-bot"
+    real.mkdir(parents=True)
+    (real / BATCHES).write_text(_real(BATCHES), encoding="utf-8")
+    (tmp_path / "alias").symlink_to(tmp_path / "data", target_is_directory=True)
+    through_link = tmp_path / "alias" / "ecocompute-bot" / BATCHES
+    report = validate([through_link], accepted_root=tmp_path / "data")
+    assert report.errors == []
+    report = validate([through_link, real / BATCHES], accepted_root=tmp_path / "data")
+    assert len(report.files) == 1
+    assert report.errors == []
