@@ -178,13 +178,15 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.engine_mismatch",
-        "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill)",
+        "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill) or the row (attention "
+        "'not loaded' on a row that ran)",
         "let eco-collect record the engine",
     ),
     error(
         "protocol.token_check",
         "an engine other than generate() was measured with token ids that differ from generate()'s where generate() "
-        "reproduces itself, or without a check, or generate() carries a check",
+        "reproduces itself, or without a check, or generate() carries a check, or a check's ids hash is another row's "
+        "of another token count",
         "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
     ),
     warning(

@@ -35,7 +35,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         base = f"/measurements/{i}"
         findings += _engine(m, base, file, recorded, sub.protocol.output_tokens)
         if recorded:
-            findings += _stop(m, base, file, gates, early_stop)
+            findings += _stop(m, base, file, gates, early_stop, sub.collector_version == "0.2.0")
             findings += _placement(m, base, file, sub.environment.gpu.count, readings.one_sum_without_counter(sub))
     return findings
 
@@ -151,6 +151,11 @@ def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -
     return out
 
 
+# What eco-collect writes as the attention of a row whose model never loaded (collector/schedule.py
+# ``_prepare``): a published column, accepted on rows that ran (attack v23).
+NOT_LOADED = "not loaded"
+
+
 def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:
     e = m.engine
     spec = catalogue.ENGINES[e.name]
@@ -165,6 +170,16 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
         out.append(make("protocol.engine_mismatch", file, f"{base}/engine", f"engine {e.name}: {detail}"))
     if m.status == "skipped" or not recorded:
         return out
+    if e.attn_implementation == NOT_LOADED:
+        out.append(
+            make(
+                "protocol.engine_mismatch",
+                file,
+                f"{base}/engine/attn_implementation",
+                f"attention {NOT_LOADED!r} on a row that ran {len(m.trials)} trial(s): eco-collect writes it only where "
+                "the model never loaded (a skipped row); a row that ran records the attention transformers used",
+            )
+        )
     if e.name == catalogue.REFERENCE_ENGINE:
         if e.token_check is not None:
             out.append(
@@ -233,7 +248,12 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
     return out
 
 
-def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None) -> list[Finding]:
+def _stop(
+    m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyStop | None, past_warm_up_only: bool = False
+) -> list[Finding]:
+    """stopped_by as eco-collect decides it after the last trial, in its order (collector/runner.py ``step``):
+    gates passed, else implausible, else the trial budget, else the time budget. ``past_warm_up_only``: the
+    early stop of eco-collect 0.2.0 may have weighed the trials past warm-up only (replay.py)."""
     if m.status == "skipped":
         if m.stopped_by is not None:
             return [make("protocol.stop_reason", file, f"{base}/stopped_by", "a skipped configuration ran no trials")]
@@ -259,6 +279,26 @@ def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyS
                 f"trial budget: {len(post_warmup)} trials after warm-up, the budget is {gates.max_trials}",
             )
         ]
+    if reason in BUDGETS and _implausible_then(m, gates, early_stop, past_warm_up_only):
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/stopped_by",
+                f"stopped by its {reason.replace('_', ' ')}, but passing had become implausible by then (the "
+                "early-stop rule holds on its trials), which eco-collect asks first",
+            )
+        ]
+    if reason == "time_budget" and len(post_warmup) >= gates.max_trials:
+        return [
+            make(
+                "protocol.stop_reason",
+                file,
+                f"{base}/stopped_by",
+                f"stopped by its time budget after {len(post_warmup)} trials after warm-up, where the trial budget of "
+                f"{gates.max_trials}, which eco-collect asks first, had ended",
+            )
+        ]
     if reason == "implausible" and (early_stop is None or not implausible(m.trials, gates, early_stop)):
         tput = [t.throughput_tok_s for t in post_warmup]
         cv = stats.cv_pct(tput[-gates.min_trials :]) if tput else float("nan")
@@ -271,6 +311,18 @@ def _stop(m: Measurement, base: str, file: str, gates: Gates, early_stop: EarlyS
             )
         ]
     return []
+
+
+# Budgets end a row only where passing had not become implausible (attack v23: rows stopped as implausible
+# relabelled time_budget, a published column, passed).
+BUDGETS = ("trial_budget", "time_budget")
+
+
+def _implausible_then(m: Measurement, gates: Gates, early_stop: EarlyStop | None, past_warm_up_only: bool) -> bool:
+    """Whether the early-stop rule holds on the row's trials, under each rule its collector may have followed."""
+    if early_stop is None or not implausible(m.trials, gates, early_stop):
+        return False
+    return not past_warm_up_only or implausible([t for t in m.trials if t.role != "warmup"], gates, early_stop)
 
 
 def _placement(m: Measurement, base: str, file: str, gpus: int, sample_means: bool = False) -> list[Finding]:

@@ -270,8 +270,8 @@ def accepted_pool(
     """The accepted submissions under ``root`` (those that still pass), except the candidates."""
     if root is None or not root.is_dir():
         return []
-    skip = {p.absolute() for p in exclude}
-    files = [p for p in discover([root]) if p.absolute() not in skip]
+    skip = {same_file(p) for p in exclude}
+    files = [p for p in discover([root]) if same_file(p) not in skip]
     return [c for c in check_files(files, now, reference_dir) if c.accepted]
 
 
@@ -291,7 +291,23 @@ def targets(paths: Sequence[Path], base: str | None, author: str | None = None) 
         if author is not None:
             history_findings += history.author_findings(added, author)
         found += [repo / a for a in added]
-    return list(dict.fromkeys(p.absolute() for p in found)), history_findings
+    unique: dict[str, Path] = {}
+    for p in found:
+        unique.setdefault(same_file(p), p.absolute())
+    return list(unique.values()), history_findings
+
+
+def same_file(path: Path) -> str:
+    """What names one file however it is reached: its folder resolved (links to folders and '..' followed), its
+    own name kept (a link named is the link). A submission named through a link to its folder (a checkout
+    reached through a symlinked home, /tmp on macOS) was also in the accepted pool under its real path, and
+    refused as a duplicate of itself (attack v23)."""
+    return os.path.join(_resolved(str(path.absolute().parent)), path.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def report_for(candidates: Sequence[Checked], accepted: Sequence[Checked], extra: Sequence[Finding] = ()) -> Report:

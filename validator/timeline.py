@@ -130,6 +130,14 @@ def _between_rows(spans: list[tuple[float, float, int, int]], idle_s: float, fil
     return []
 
 
+def _alike(sub: Submission, known: dict[tuple[int, int], bool], k: int, i: int) -> bool:
+    """Whether measurements ``k`` and ``i`` are equal, compared once a pair (``known``: the answers so far)."""
+    pair = (min(k, i), max(k, i))
+    if pair not in known:
+        known[pair] = sub.measurements[k] == sub.measurements[i]
+    return known[pair]
+
+
 def trial_spans(sub: Submission) -> list[tuple[float, float, int, int]]:
     """(start, end, row, trial) of every timed trial, in order of start (then end)."""
     return sorted(
@@ -143,14 +151,16 @@ def trial_spans(sub: Submission) -> list[tuple[float, float, int, int]]:
 def _overlap(sub: Submission, file: str, spans: list[tuple[float, float, int, int]]) -> list[Finding]:
     """One board set runs one trial at a time: the trials of different measurements (interleaved or one
     after another) never overlap. The first overlap is named; within a measurement check names it.
-    ``spans``: ``trial_spans(sub)``."""
+    ``spans``: ``trial_spans(sub)``. Two rows are compared once however many of their trials overlap:
+    compared at every trial, two copies of a row of 2,000 trials took 4.7 s for a 5-MB file (attack v23)."""
     latest = None  # the span ending last so far: a long trial may reach past several later ones
+    alike: dict[tuple[int, int], bool] = {}  # (row, row) -> the two measurements are equal
     for span in spans:
         start, _, k, n = span
         if latest is not None:
             _, end, i, j = latest
             # an exact copy of a measurement overlaps itself: duplicate.measurement names that
-            if k != i and start < end - OVERLAP_SLACK_S and sub.measurements[k] != sub.measurements[i]:
+            if k != i and start < end - OVERLAP_SLACK_S and not _alike(sub, alike, k, i):
                 return [
                     make(
                         "protocol.session_time",
