@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-from dataset_card import outdir
+from dataset_card import build, outdir
 from ecocompute import folders
 
 
@@ -37,3 +38,15 @@ def test_a_failed_run_removes_the_folders_it_made_for_out(tmp_path: Path) -> Non
     out = tmp_path / "new" / "deeper" / "llm-energy"  # a build that succeeds keeps them
     outdir.replace(out, lambda staging: (staging / "README.md").write_text("card"))
     assert (out / "README.md").read_text() == "card"
+
+
+def test_a_submissions_folder_given_as_a_link_is_a_usage_error(tmp_path: Path) -> None:
+    """It read as one file: '2 validation error(s) ... path 'submissions/.' ... is a symbolic link'."""
+    link = tmp_path / "subs"
+    link.symlink_to(ROOT / "submissions", target_is_directory=True)
+    with pytest.raises(build.BuildOptionError) as caught:  # an OptionError: exit 2, one line
+        build.validated_tables(Path(f"{link}/"))
+    assert str(caught.value) == (
+        f"submissions folder {link} is a symbolic link (--submissions): give the folder itself "
+        f"({ROOT / 'submissions'}); links are never followed"
+    )
