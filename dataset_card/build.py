@@ -210,6 +210,11 @@ def _check_and_flatten(folder: Path, paths: list[Path]) -> tuple[list[Checked], 
 def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     """Validate every submission (as CI does) and flatten the accepted ones: unsorted tables."""
     _folder(submissions_dir, "submissions folder", "--submissions", "give the folder that holds the JSON files")
+    if submissions_dir.is_symlink():  # eco-validate follows no link: the folder read as one link, path 'submissions/.'
+        raise BuildOptionError(
+            f"submissions folder {printable(str(submissions_dir))} is a symbolic link (--submissions): give the "
+            f"folder itself ({printable(os.path.realpath(submissions_dir))}); links are never followed"
+        )
     paths = list(dict.fromkeys(p.absolute() for p in discover([submissions_dir])))
     chunks = parallel.map_chunks(functools.partial(_check_and_flatten, submissions_dir.absolute()), paths)
     report = report_for([c for checked, _ in chunks for c in checked], accepted=[])

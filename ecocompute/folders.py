@@ -139,6 +139,11 @@ def refuse_target(out: Path) -> bool:
         raise OutError(f"--out {shown} is a symbolic link; give the real folder (links are never followed)")
     if not stat.S_ISDIR(info.st_mode):
         raise OutError(f"--out {shown} exists and is not a folder; nothing written: give a folder")
+    if os.path.ismount(out):  # a volume (docker -v): the swap's rename onto it fails EBUSY after all the work
+        raise OutError(
+            f"--out {shown} is a mount point, which the finished output, made beside it and renamed into place, "
+            "cannot replace; nothing written: give a new folder inside it"
+        )
     return any(out.iterdir())
 
 
@@ -233,15 +238,18 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
 
     ``out`` must be absolute (``target``). ``check(out)`` runs before and again just before the swap
     (something may appear there while the block runs). The old output is set aside by a rename and
-    deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder is removed and
-    ``out`` is left as it was."""
+    deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder, and the folders
+    made to hold it (``out``'s missing parents, when still empty), are removed and ``out`` is left as it
+    was."""
     creatable(out, out)
     check(out)
+    made = [p for p in out.parents if not os.path.lexists(p)]  # deepest first: removed again on a failure
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
-    staging = _fresh(out, _STAGING)
-    held = _hold(staging)  # until the end: a later run must not take it for a killed run's
+    staging, held = None, None
     try:
+        staging = _fresh(out, _STAGING)
+        held = _hold(staging)  # until the end: a later run must not take it for a killed run's
         yield staging
         check(out)
         if not out.exists() or not any(out.iterdir()):
@@ -263,10 +271,13 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
             )
         shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging)
         if held is not None:
             os.close(held)
+        for folder in made:  # a failed run leaves no folder it made either; rmdir removes only empty ones
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
