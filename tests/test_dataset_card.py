@@ -80,6 +80,22 @@ def test_the_unit_rule_catches_an_undocumented_column() -> None:
     ]
 
 
+def test_every_column_the_card_text_names_is_a_column_of_the_dataset() -> None:
+    # The template's prose (protocol, limitations) names columns in backticks; a renamed or invented
+    # one would send a researcher looking for nothing. `config.column` names its config.
+    text = (ROOT / "dataset_card" / "templates" / "README.md.tmpl").read_text(encoding="utf-8")
+    values = {"gate_failed", "power_integration"}  # a status and an energy method, not columns
+    named = set(re.findall(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z]+\.[a-z0-9_]+)`", text)) - values
+    assert {"warmup_max_trials", "warmup_settle_pct", "stopped_by"} <= named
+    missing = []
+    for name in sorted(named):
+        config, _, column = name.rpartition(".")
+        schemas = [CONFIGS[config]] if config else list(CONFIGS.values())
+        if not any(column in schema.names for schema in schemas):
+            missing.append(name)
+    assert missing == []
+
+
 def test_the_legacy_energy_column_says_what_its_rows_are() -> None:
     meaning = columns.description(CONFIGS["legacy"].field("energy_per_1k_tokens_j"))
     assert "energy_basis" in meaning and "gate window" not in meaning.replace("define no gate window", "")
