@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,12 @@ HOST_DRIFT_WARN_PCT = DEFAULT_GATES.throughput_cv_max_pct / 2
 INSTALL_HINT = "pip install 'ecocompute-llm-energy[collect]'"
 
 
+def install_hint(refused: Mapping[str, str]) -> str:
+    """How to install what ``refused`` (``validator.provenance.unpinned``'s answer) names: the [collect] extra,
+    and a torch built for CUDA where the torch installed has none (the extra alone keeps a CPU-only torch)."""
+    return INSTALL_HINT + (", with a torch built for CUDA" if "torch_cuda" in refused else "")
+
+
 def host_stability(windows: int, window_s: float = 1.0, **kw: Any) -> Check:
     """Does this host's CPU hold its speed? (``generate()`` decoding is paced by it.)"""
     rates = hostinfo.host_speed(windows, window_s, **kw)
@@ -48,7 +55,7 @@ def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int
     bad = {k: versions[k] for k in unpinned(versions)}
     listed = ", ".join(f"{k}={v}" for k, v in sorted((bad or versions).items()))
     checks.append(
-        Check("packages", "fail", f"{listed}; install them with: {INSTALL_HINT}")
+        Check("packages", "fail", f"{listed}; install them with: {install_hint(bad)}")
         if bad
         else Check("packages", "ok", listed)
     )

@@ -19,7 +19,7 @@ from validator.provenance import unpinned
 
 from . import hostinfo, quality
 from .checkpoint import Checkpoint
-from .doctor import INSTALL_HINT
+from .doctor import install_hint
 from .engines import CudaGraphs, GraphBackend, Workload
 from .errors import AlreadyWritten, CheckpointError, CollectError, CollectOptionError, InterruptedBeforeCheckpoint
 from .models import ModelSource, torch_device
@@ -92,8 +92,7 @@ def _versions() -> dict[str, str]:
         shown = "; ".join(printable(f"{key}: {problem}", limit=120) for key, problem in list(bad.items())[:3])
         raise CollectError(
             f"the submission records the exact version of each package it runs on, and eco-validate refuses {shown} "
-            f"(provenance.unpinned_version); nothing measured: install them with {INSTALL_HINT}"
-            + (", with a torch built for CUDA" if "torch_cuda" in bad else "")
+            f"(provenance.unpinned_version); nothing measured: install them with {install_hint(bad)}"
         )
     return versions
 

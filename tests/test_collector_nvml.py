@@ -452,3 +452,17 @@ def test_one_failed_reading_after_a_slow_good_one_is_left_out_not_the_end_of_the
         clock[0] += 0.5
         with pytest.raises(NvmlError, match=r"failed for 2\.3 s in a row"):
             read()
+
+
+def test_doctor_asks_for_a_torch_built_for_cuda_where_torch_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The [collect] extra alone keeps a CPU-only torch: doctor says what eco-collect run says."""
+    import collector.doctor as doctor
+
+    versions = {"python": "3.12.3", "torch": "2.11.0+cpu", "torch_cuda": "none"}
+    monkeypatch.setattr(doctor.hostinfo, "package_versions", lambda: versions)
+    nv = fake_module()
+    nv.nvmlInit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+    checks = doctor.run_checks([0], nvml_factory=lambda gpus: Nvml(gpus, module=nv), stability_windows=0)
+    packages = next(c for c in checks if c.name == "packages")
+    assert packages.status == "fail" and "torch_cuda=none" in packages.detail
+    assert packages.detail.endswith("[collect]', with a torch built for CUDA")

@@ -179,13 +179,12 @@ def test_the_finding_says_which_windows_when_and_how_to_fix(valid_doc: dict[str,
 
 def test_the_real_files_keep_a_wide_margin_from_the_bounds() -> None:
     """Every pair of consecutive groups in the real files (H100 and H200, with trial start times) steps by at most
-    1.10 x either way, 10-187 s apart: 1.2 x leaves 9 %, and 300 s 1.6 x the longest pause; any two windows of one
-    file lie within 1.113 x."""
-    steps, gaps, spreads = [], [], []
+    1.10 x either way, 10-187 s apart: 1.2 x leaves 9 %, and 300 s 1.6 x the longest pause. Windows further apart
+    are not held to anything: two of one file differ by up to 1.156 x (a Qwen2.5-14B session on an H100 that
+    ended at 69 degrees C), too close to 1.2 x for a rule over a whole file."""
+    steps, gaps = [], []
     for path in sorted(ROOT.glob("submissions/*/*.json")):
         sub = domain.parse(json.loads(path.read_bytes()))
-        windows = [w for m in sub.measurements if m.idle for w in (m.idle.power_before_w, m.idle.power_after_w) if w]
-        spreads.append(max(windows) / min(windows))
         if sub.session is None:
             continue
         assert idlesteps.check(sub, path.name, reference.default()) == [], path.name
@@ -200,5 +199,3 @@ def test_the_real_files_keep_a_wide_margin_from_the_bounds() -> None:
     assert len(steps) >= 36
     assert max(steps) < idlesteps.IDLE_STEP_RATIO / 1.08  # 1.0994
     assert max(gaps) < idlesteps.IDLE_STEP_GAP_S / 1.5  # 187.5 s
-    # any two windows of one file, not only consecutive ones, whatever lies between them: 1.113 x at most
-    assert len(spreads) >= 70 and max(spreads) < idlesteps.IDLE_STEP_RATIO / 1.05

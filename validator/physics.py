@@ -16,7 +16,7 @@ from .protocol import SAMPLE_PERIOD_RANGE_S
 # NVML's power limiter holds the board's average at its enforced limit (it reacts within tens of
 # milliseconds; transients above it show in the peak, not in a window's average nor in NVML's own 1-s
 # average). 5 % covers a sensor's calibration and a limit changed by an administrator during a run; the
-# real files' highest average is 0.72 x the enforced limit (H200, Qwen2.5-32B fp16 at batch 8).
+# real files' highest trial average is 0.93 x the enforced limit (H200, Qwen2.5-7B nf4 at batch 512).
 POWER_LIMIT_FACTOR = 1.05
 ENERGY_POWER_TOLERANCE = 0.05
 DISAGREEMENT_WARN_PCT = 5.0
