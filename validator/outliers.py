@@ -78,7 +78,7 @@ def levels(sub: domain.Submission) -> tuple[Level, ...]:
     out = []
     for i, m in enumerate(sub.measurements):
         s = m.summary
-        if m.status != "ok" or s is None:
+        if m.status != catalogue.STATUS_OK or s is None:
             continue
         values = tuple(float(getattr(s, name)) for name, _ in QUANTITIES)
         if not all(math.isfinite(v) and v > 0 for v in values):

@@ -86,7 +86,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     findings: list[Finding] = []
     before_w = lag.powers_before(sub)
     for i, m in enumerate(sub.measurements):
-        if m.status == "skipped":
+        if m.is_skipped:
             continue
         base = f"/measurements/{i}"
         assert m.idle is not None  # the schema requires it unless skipped
@@ -160,7 +160,7 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     expected = power * duration
     # A warm-up trial shorter than a few sampler periods has no meaningful average power (the first
     # one sizes the trial); no figure uses warm-ups, so only they are exempt.
-    judged = t.role != "warmup" or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
+    judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
     slack_j = ENERGY_POWER_TOLERANCE * energy + power * edge_s
     lag = ""
     if (t.power_reading or ctx.power_reading) != INSTANT_READING and duration > 0:
@@ -298,7 +298,7 @@ def _empty_board_w(idle_high_w: float) -> float:
 def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     """Peak, clocks and sample counts: what the sampler's readings of one window must satisfy."""
     out = []
-    judged = t.role != "warmup" or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
+    judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
     if judged and t.power_peak_w < (1 - PEAK_SLACK) * t.power_avg_w:
         out.append(
             make(
@@ -333,7 +333,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     elif (
         # only where few samples buy an exemption (a warm-up's average): a measured trial gains nothing
         # from a slow sampler, and a busy many-GPU host may legitimately sample slowly
-        t.role == "warmup"
+        t.is_warmup
         and t.power_samples < MIN_SAMPLES_FOR_AVERAGE
         and ctx.period_s >= SAMPLE_PERIOD_RANGE_S[0]  # a period out of range is protocol.sample_period's to name
         and t.power_samples < (fewest := SAMPLE_RATE_FLOOR * t.duration_s / ctx.period_s - 2)
@@ -342,7 +342,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             f"{t.power_samples} samples in {t.duration_s} s at a requested period of {ctx.period_s} s "
             f"(at least {fewest:.0f}: half the requested rate)"
         )
-    elif t.role != "warmup" and t.power_samples == 0:
+    elif not t.is_warmup and t.power_samples == 0:
         problem = "no power sample in a trial after warm-up"
     if problem:
         out.append(make("physics.sample_count", ctx.file, f"{ptr}/power_samples", problem))

@@ -33,7 +33,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     early_stop = EarlyStop.from_mapping(proto.early_stop) if proto.early_stop else None
     out: list[Finding] = []
     for i, m in enumerate(sub.measurements):
-        if m.status != "skipped" and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
+        if not m.is_skipped and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
             out += _warm_ups(sub, m, f"/measurements/{i}", file) or _steps(
                 m, f"/measurements/{i}", file, gates, early_stop, sub.collector_version == "0.2.0"
             )
@@ -56,7 +56,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
     """``old``: eco-collect 0.1.0's rule, under which only two consecutive full-size warm-ups settle."""
     proto = sub.protocol
     requests, rates, full_before = 1, [], False
-    warmups = sum(t.role == "warmup" for t in m.trials)
+    warmups = sum(t.is_warmup for t in m.trials)
     for j, t in enumerate(m.trials):
         if t.requests != requests:
             why = (
@@ -71,7 +71,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
                     "the requests to ceil(trial_min_duration_s / its time per request), nothing else does)",
                 )
             ]
-        if t.role != "warmup":
+        if not t.is_warmup:
             continue
         full = warmup.full_size(t.duration_s, proto.trial_min_duration_s)
         if not full:
@@ -109,7 +109,7 @@ def _steps(
     through gates.ImplausibleAfter, in time linear in the row (asked anew after every trial, a row of
     1,000 trials cost a second: fuzz 7)."""
     n = gates.min_trials
-    post = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
+    post = [j for j, t in enumerate(m.trials) if not t.is_warmup]
     if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
         return []
     throughput = [t.throughput_tok_s for t in m.trials]
