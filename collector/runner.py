@@ -225,12 +225,12 @@ class Runner:
             # Settled when a full-size trial agrees with the one before it, whatever that one's size:
             # throughput is a rate, and a first request that still compiles or warms caches disagrees.
             rates = [w.throughput_tok_s for w in self.trials]
-            if len(self.trials) >= plan.warmup_min and full_size and settled(rates, plan):
-                return
-            if len(self.trials) >= plan.warmup_max:
+            ending = warmup.ended(len(self.trials), plan.warmup_min, plan.warmup_max, full_size, settled(rates, plan))
+            if ending == "budget":
                 self.notes.append(
                     f"warm-up did not settle within {plan.warmup_max} trials (settle {plan.settle_pct} %)"
                 )
+            if ending is not None:
                 return
 
     def step(self) -> bool:

@@ -98,12 +98,12 @@ def _trial(
 def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
     """Whether eco-collect's warm-up has ended after ``trials`` (at least ``warmups`` of them): the last
     one full size and within the settle percentage of the one before, or the most warm-ups allowed."""
-    if len(trials) < warmups:
+    if not trials:
         return False
-    if len(trials) >= WARMUP_MAX:
-        return True
-    a, b = (t["generated_tokens"] / t["duration_s"] for t in trials[-2:])
-    return warmup.full_size(trials[-1]["duration_s"], TRIAL_MIN_S) and warmup.settled(a, b, SETTLE_PCT)
+    rates = [t["generated_tokens"] / t["duration_s"] for t in trials[-2:]]
+    settled = len(rates) == 2 and warmup.settled(*rates, SETTLE_PCT)
+    full = warmup.full_size(trials[-1]["duration_s"], TRIAL_MIN_S)
+    return warmup.ended(len(trials), warmups, WARMUP_MAX, full, settled) is not None
 
 
 def measurement(

@@ -79,7 +79,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
         rates.append(t.throughput_tok_s)
         settled = len(rates) >= 2 and warmup.settled(rates[-2], rates[-1], proto.warmup_settle_pct)
         settled, full_before = settled and (full_before or not old), full
-        ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
+        ended = warmup.ended(j + 1, proto.warmup_min_trials, proto.warmup_max_trials, full, settled) is not None
         if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
             said = "ended" if ended else "had not ended (not full size, or not within settle_pct of the one before)"
             return [
