@@ -112,9 +112,9 @@ def _steps(
     post = [j for j, t in enumerate(m.trials) if not t.is_warmup]
     if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
         return []
-    throughput = [t.throughput_tok_s for t in m.trials]
-    power = [t.power_avg_w for t in m.trials]
-    per_token = [t.energy_per_token_j for t in m.trials]
+    throughput_tok_s = [t.throughput_tok_s for t in m.trials]
+    power_w = [t.power_avg_w for t in m.trials]
+    energy_per_token_j = [t.energy_per_token_j for t in m.trials]
     stop = None if early_stop is None else ImplausibleAfter(m.trials, gates, early_stop)
     stop_past_warm_up = (
         ImplausibleAfter([m.trials[j] for j in post], gates, early_stop)
@@ -124,11 +124,11 @@ def _steps(
     for k in range(n - 1, len(post) - 1):
         at, first = post[k], post[k - n + 1]  # the window: trials first..at (past warm-up, consecutive)
         # the throughput gate first (cheap): a window under it may pass; one at or above it may be implausible
-        below = stats.cv_pct(throughput[first : at + 1]) < gates.throughput_cv_max_pct
+        below = stats.cv_pct(throughput_tok_s[first : at + 1]) < gates.throughput_cv_max_pct
         if (
             below
-            and stats.cv_pct(power[first : at + 1]) < gates.power_cv_max_pct
-            and stats.cv_pct(per_token[first : at + 1]) < gates.energy_per_token_cv_max_pct
+            and stats.cv_pct(power_w[first : at + 1]) < gates.power_cv_max_pct
+            and stats.cv_pct(energy_per_token_j[first : at + 1]) < gates.energy_per_token_cv_max_pct
         ):
             why = "passed its gates"
         elif (
