@@ -116,7 +116,7 @@ MEAN_ORDER_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
-class WindowStats:
+class GateWindowEnergy:
     """Energy per token over a measurement's gate window (its measured trials)."""
 
     n: int
@@ -128,7 +128,7 @@ class WindowStats:
 class Dataset:
     source: str  # what to cite: a folder, or repo@revision
     measurements: tuple[dict[str, Any], ...]
-    windows: dict[str, WindowStats]  # measurement_id -> its gate window
+    windows: dict[str, GateWindowEnergy]  # measurement_id -> its gate window
     legacy: tuple[dict[str, Any], ...]
 
 
@@ -263,7 +263,7 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
     return bad, f"finite{least}, at most {most} in size"
 
 
-def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:
+def _windows(source: str, trials: pa.Table) -> dict[str, GateWindowEnergy]:
     measured = trials.filter(pc.equal(trials["role"], catalogue.ROLE_MEASURED))
     # Each trial of a window positive, not only their mean: its spread is taken on the log scale, and
     # trials of +-1e15 cancelling out to a plausible mean overflowed the interval.
@@ -285,11 +285,11 @@ def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:
     for row in grouped.to_pylist():
         n = row["energy_per_token_j_count"]
         std = row["energy_per_token_j_stddev"] if n > 1 else 0.0
-        out[row["measurement_id"]] = WindowStats(n, row["energy_per_token_j_mean"], std)
+        out[row["measurement_id"]] = GateWindowEnergy(n, row["energy_per_token_j_mean"], std)
     return out
 
 
-def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, WindowStats]) -> None:
+def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, GateWindowEnergy]) -> None:
     """Every row with a summary has its gate window in the trials config, with the row's mean."""
     for m in measurements:
         if m["energy_per_token_j"] is None:
