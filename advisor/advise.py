@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ecocompute import reference
+from ecocompute import catalogue, reference
 from ecocompute.cli import EcoError, OptionError, printable
 
 from . import estimate, text
@@ -238,7 +238,7 @@ def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config]) -> str:
 def _notes(configs: Sequence[Config]) -> list[str]:
     """Caveats of the compared configurations."""
     notes = []
-    if any(s == "gate_failed" for c in configs for s in c.statuses):
+    if any(s == catalogue.STATUS_GATE_FAILED for c in configs for s in c.statuses):
         notes.append("gate_failed rows are part of this answer (--include-gate-failed): their spread broke the gates")
     if any(c.weights == "random_init" and c.precision == "int8" for c in configs):
         notes.append(

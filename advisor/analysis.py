@@ -117,7 +117,8 @@ class Analysis:
 
 
 def admitted_statuses(include_gate_failed: bool) -> tuple[str, ...]:
-    return ("ok", "gate_failed") if include_gate_failed else ("ok",)
+    ok, gate_failed = catalogue.STATUS_OK, catalogue.STATUS_GATE_FAILED
+    return (ok, gate_failed) if include_gate_failed else (ok,)
 
 
 def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: float = CONFIDENCE) -> Analysis:

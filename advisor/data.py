@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocompute import hubenv, rows, stats
+from ecocompute import catalogue, hubenv, rows, stats
 from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
 
@@ -61,7 +61,6 @@ LEGACY_COLUMNS = (
 )
 _AS_ROWS = ("measurements", "legacy")  # the configs _assemble turns into Python rows
 _CONFIGS = ("measurements", "trials", "legacy")  # the configs _assemble reads
-MEASURED_ROLE = "measured"  # the gate window: the trials a row's summary is the mean of
 # What the analysis takes logarithms of, divides by or counts: positive wherever present. A build's
 # checks hold them; a folder or Hub revision read here may not come from one.
 _POSITIVE = {
@@ -117,7 +116,7 @@ MEAN_ORDER_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
-class WindowStats:
+class GateWindowEnergy:
     """Energy per token over a measurement's gate window (its measured trials)."""
 
     n: int
@@ -129,7 +128,7 @@ class WindowStats:
 class Dataset:
     source: str  # what to cite: a folder, or repo@revision
     measurements: tuple[dict[str, Any], ...]
-    windows: dict[str, WindowStats]  # measurement_id -> its gate window
+    windows: dict[str, GateWindowEnergy]  # measurement_id -> its gate window
     legacy: tuple[dict[str, Any], ...]
 
 
@@ -227,7 +226,7 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
         if field.name not in _NULLABLE[config]:
             bad, rule = pc.or_(pc.fill_null(bad, False), pc.is_null(values)), f"{rule}, never empty".lstrip(", ")
         elif config == "measurements" and field.name in _FIGURES:
-            unskipped = pc.not_equal(table.column("status"), "skipped")
+            unskipped = pc.not_equal(table.column("status"), catalogue.STATUS_SKIPPED)
             bad = pc.or_(pc.fill_null(bad, False), pc.and_(pc.fill_null(unskipped, True), pc.is_null(values)))
             rule = f"{rule}, empty only where the row is skipped"
         first = pc.index(pc.fill_null(bad, False), True).as_py()
@@ -264,8 +263,8 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
     return bad, f"finite{least}, at most {most} in size"
 
 
-def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:
-    measured = trials.filter(pc.equal(trials["role"], MEASURED_ROLE))
+def _windows(source: str, trials: pa.Table) -> dict[str, GateWindowEnergy]:
+    measured = trials.filter(pc.equal(trials["role"], catalogue.ROLE_MEASURED))
     # Each trial of a window positive, not only their mean: its spread is taken on the log scale, and
     # trials of +-1e15 cancelling out to a plausible mean overflowed the interval.
     least = pc.min(measured["energy_per_token_j"]).as_py()
@@ -286,11 +285,11 @@ def _windows(source: str, trials: pa.Table) -> dict[str, WindowStats]:
     for row in grouped.to_pylist():
         n = row["energy_per_token_j_count"]
         std = row["energy_per_token_j_stddev"] if n > 1 else 0.0
-        out[row["measurement_id"]] = WindowStats(n, row["energy_per_token_j_mean"], std)
+        out[row["measurement_id"]] = GateWindowEnergy(n, row["energy_per_token_j_mean"], std)
     return out
 
 
-def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, WindowStats]) -> None:
+def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, GateWindowEnergy]) -> None:
     """Every row with a summary has its gate window in the trials config, with the row's mean."""
     for m in measurements:
         if m["energy_per_token_j"] is None:

@@ -277,17 +277,20 @@ def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
             marker=_MARKERS[engines.index(engine) % len(_MARKERS)],
             markersize=_batch_marker_size(batch),
         )
-    watts = [p["power_w"] for p in points]
-    speeds = [p["throughput_tok_s"] for p in points]
-    w_lo, w_hi = 0.8 * min(watts), 1.25 * max(watts)
+    power_w = [p["power_w"] for p in points]
+    throughput_tok_s = [p["throughput_tok_s"] for p in points]
+    lo_w, hi_w = 0.8 * min(power_w), 1.25 * max(power_w)
     for decade in range(
-        math.floor(math.log10(min(watts) / max(speeds))) - 1, math.ceil(math.log10(max(watts) / min(speeds))) + 2
+        math.floor(math.log10(min(power_w) / max(throughput_tok_s))) - 1,
+        math.ceil(math.log10(max(power_w) / min(throughput_tok_s))) + 2,
     ):
-        j = 10.0**decade
-        ax.plot([w_lo, w_hi], [w_lo / j, w_hi / j], color="grey", linewidth=0.6, linestyle="--")
-        ax.annotate(f"{j:g} J/token", (w_hi, w_hi / j), fontsize=7, color="grey", ha="right", va="bottom")
-    ax.set_xlim(w_lo, w_hi)
-    ax.set_ylim(0.7 * min(speeds), 1.4 * max(speeds))
+        per_token_j = 10.0**decade
+        ax.plot([lo_w, hi_w], [lo_w / per_token_j, hi_w / per_token_j], color="grey", linewidth=0.6, linestyle="--")
+        ax.annotate(
+            f"{per_token_j:g} J/token", (hi_w, hi_w / per_token_j), fontsize=7, color="grey", ha="right", va="bottom"
+        )
+    ax.set_xlim(lo_w, hi_w)
+    ax.set_ylim(0.7 * min(throughput_tok_s), 1.4 * max(throughput_tok_s))
     _log_axes(ax)
     ax.set_xlabel("power (W)")
     ax.set_ylabel("throughput (tok/s)")

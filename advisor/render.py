@@ -176,7 +176,8 @@ def to_json(advice: Advice) -> dict[str, Any]:
 
 
 def json_text(advice: Advice) -> str:
-    return json.dumps(to_json(advice), indent=2, ensure_ascii=True, allow_nan=False)
+    """The answer for tools: keys sorted, as eco-validate's JSON report and the submission files write them."""
+    return json.dumps(to_json(advice), indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False)
 
 
 def _what(c: Config) -> str:

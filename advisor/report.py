@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecocompute import folders
+from ecocompute import catalogue, folders
 from ecocompute.cli import printable
 from ecocompute.markdown import cell
 
@@ -216,7 +216,7 @@ def _preamble(a: Analysis) -> list[str]:
     if a.admitted == 0:
         widen = (
             ""
-            if "gate_failed" in a.statuses
+            if catalogue.STATUS_GATE_FAILED in a.statuses
             else "; `eco-advise report --include-gate-failed` (or `eco-dataset report --include-gate-failed`) "
             "estimates from gate-failed rows, labelled"
         )

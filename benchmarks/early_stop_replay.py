@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecocompute import gates, stats
+from ecocompute.catalogue import ROLE_MEASURED, ROLE_WARMUP
 from ecocompute.domain import Trial
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def replay(trials: list[Trial], rule: gates.EarlyStop, g: gates.Gates) -> tuple[str, int]:
     """('pass' | 'stop' | 'runs on', trials used) for a configuration measured as ``trials``."""
-    warmups = sum(t.role == "warmup" for t in trials)
+    warmups = sum(t.is_warmup for t in trials)
     for k in range(warmups + g.min_trials, len(trials) + 1):
-        seen = [replace(t, role="warmup" if i < warmups else "measured") for i, t in enumerate(trials[:k])]
-        window = [t for t in seen if t.role != "warmup"][-g.min_trials :]
+        seen = [replace(t, role=ROLE_WARMUP if i < warmups else ROLE_MEASURED) for i, t in enumerate(trials[:k])]
+        window = [t for t in seen if not t.is_warmup][-g.min_trials :]
         if gates.evaluate(stats.summarize(window, 0.0), g).passed:  # every gate, as the collector's Runner.step
             return "pass", k
         if gates.implausible(seen, g, rule):

@@ -19,6 +19,7 @@ import random
 from types import SimpleNamespace
 
 from ecocompute import stats
+from ecocompute.catalogue import ROLE_MEASURED, ROLE_WARMUP
 from ecocompute.gates import DEFAULT_EARLY_STOP, DEFAULT_GATES, EarlyStop, implausible
 
 
@@ -33,18 +34,20 @@ def simulate(
         def trial(role: str) -> SimpleNamespace:
             nonlocal level
             level = rho * level + (1 - rho * rho) ** 0.5 * rng.gauss(0.0, spread)
-            return SimpleNamespace(role=role, throughput_tok_s=100.0 * (1 + level), requests=1)
+            return SimpleNamespace(
+                role=role, is_warmup=role == ROLE_WARMUP, throughput_tok_s=100.0 * (1 + level), requests=1
+            )
 
-        trials += [trial("warmup") for _ in range(warmups)]
+        trials += [trial(ROLE_WARMUP) for _ in range(warmups)]
         while True:
-            trials.append(trial("measured"))
-            measured = [t.throughput_tok_s for t in trials if t.role != "warmup"]
+            trials.append(trial(ROLE_MEASURED))
+            measured = [t.throughput_tok_s for t in trials if not t.is_warmup]
             if len(measured) < gates.min_trials:
                 continue
             if stats.cv_pct(measured[-gates.min_trials :]) < gates.throughput_cv_max_pct:
                 passed += 1
                 break
-            if implausible(trials, gates, rule):  # type: ignore[arg-type]  # reads role, throughput, requests
+            if implausible(trials, gates, rule):  # type: ignore[arg-type]  # reads is_warmup, throughput, requests
                 stopped += 1
                 break
             if len(measured) >= gates.max_trials:

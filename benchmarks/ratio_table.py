@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT)]
 from advisor import data  # noqa: E402
 from advisor.analysis import Analysis, Config, analyse, precision_rank  # noqa: E402
 from advisor.estimate import LogEstimate, ratio  # noqa: E402
-from ecocompute.catalogue import ENGINES  # noqa: E402
+from ecocompute.catalogue import ENGINES, STATUS_GATE_FAILED, STATUS_OK  # noqa: E402
 
 
 def _size(count: float) -> str:
@@ -45,9 +45,9 @@ def cell(config: Config, value: LogEstimate | None = None) -> str:
     notes = []
     if sessions > 1:
         notes.append(f"{sessions} sessions")
-    failed = sum(s != "ok" for s in config.statuses)
+    failed = sum(s != STATUS_OK for s in config.statuses)
     if failed:
-        notes.append("gate_failed" if failed == len(config.statuses) else f"{failed} gate_failed")
+        notes.append(STATUS_GATE_FAILED if failed == len(config.statuses) else f"{failed} {STATUS_GATE_FAILED}")
     return text + (f" ({', '.join(notes)})" if notes else "")
 
 

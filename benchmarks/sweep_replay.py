@@ -60,7 +60,7 @@ def _saved(sub: domain.Submission, trial_min_s: float, warmups: int) -> tuple[fl
         if not trials:
             continue
         speeds = [t.duration_s / t.requests for t in trials]  # seconds per request, in order
-        warm = sum(t.role == "warmup" for t in trials)
+        warm = sum(t.is_warmup for t in trials)
         kept_warm = min(warm, warmups)
         requests, new = trials[0].requests, 0.0
         for k in range(kept_warm + len(trials) - warm):

@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ecocompute import domain, ids, rows
+from ecocompute import catalogue, domain, ids, rows
 from ecocompute.measurement import TokenCheck
 
 
@@ -22,7 +22,7 @@ def common_drift(sub: domain.Submission) -> float | None:
 
     With an interleaved schedule the k-th trials of all configurations ran in the same round: a
     positive mean says slow and fast phases of the host hit every configuration alike."""
-    series = [[t.throughput_tok_s for t in m.trials if t.role != "warmup"] for m in sub.measurements]
+    series = [[t.throughput_tok_s for t in m.trials if not t.is_warmup] for m in sub.measurements]
     series = [s for s in series if len(s) >= 3]
     pairs = []
     for i in range(len(series)):
@@ -48,8 +48,8 @@ def report(doc: dict[str, Any]) -> dict[str, Any]:
                 "status": m.status,
                 "stopped_by": m.stopped_by,
                 "trials": len(trials),
-                "warmups": sum(t.role == "warmup" for t in trials),
-                "discarded": sum(t.role == "discarded" for t in trials),
+                "warmups": sum(t.is_warmup for t in trials),
+                "discarded": sum(t.role == catalogue.ROLE_DISCARDED for t in trials),
                 "tok_s": s and s.throughput_tok_s_mean,
                 "cv_tok_s_pct": s and s.throughput_tok_s_cv_pct,
                 "cv_power_pct": s and s.power_w_cv_pct,
@@ -71,7 +71,7 @@ def report(doc: dict[str, Any]) -> dict[str, Any]:
         "software": dict(sub.environment.software),
         "wall_s": sub.session.wall_s if sub.session else None,
         "interleaved": sub.protocol.interleaved,
-        "passed": sum(r["status"] == "ok" for r in out),
+        "passed": sum(r["status"] == catalogue.STATUS_OK for r in out),
         "mean_pairwise_throughput_correlation": common_drift(sub),
         "rows": out,
     }

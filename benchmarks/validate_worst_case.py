@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ecocompute.catalogue import ROLE_DISCARDED, ROLE_MEASURED, ROLE_WARMUP
 from validator.loading import MAX_BYTES
 from validator.run import validate
 
@@ -129,9 +130,9 @@ def windows_under_the_throughput_gate(n: int) -> Doc:
     window = 500
     doc["protocol"]["gates"].update(min_trials=window, throughput_cv_max_pct=100.0, power_cv_max_pct=1e-9)
     for m in doc["measurements"]:
-        after = [t for t in m["trials"] if t["role"] != "warmup"]
+        after = [t for t in m["trials"] if t["role"] != ROLE_WARMUP]
         for k, t in enumerate(after):
-            t["role"] = "measured" if k >= len(after) - window else "discarded"
+            t["role"] = ROLE_MEASURED if k >= len(after) - window else ROLE_DISCARDED
     return doc
 
 

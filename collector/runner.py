@@ -217,7 +217,7 @@ class Runner:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""
         plan = self.plan
         while True:
-            t = self.trial(len(self.trials), "warmup", self.requests)
+            t = self.trial(len(self.trials), catalogue.ROLE_WARMUP, self.requests)
             self.trials.append(t)
             full_size = warmup.full_size(t.duration_s, plan.trial_min_s)
             if not full_size:  # too short: resize
@@ -225,18 +225,18 @@ class Runner:
             # Settled when a full-size trial agrees with the one before it, whatever that one's size:
             # throughput is a rate, and a first request that still compiles or warms caches disagrees.
             rates = [w.throughput_tok_s for w in self.trials]
-            if len(self.trials) >= plan.warmup_min and full_size and settled(rates, plan):
-                return
-            if len(self.trials) >= plan.warmup_max:
+            ending = warmup.ended(len(self.trials), plan.warmup_min, plan.warmup_max, full_size, settled(rates, plan))
+            if ending == "budget":
                 self.notes.append(
                     f"warm-up did not settle within {plan.warmup_max} trials (settle {plan.settle_pct} %)"
                 )
+            if ending is not None:
                 return
 
     def step(self) -> bool:
         """One measured trial; True when the configuration is done (``stopped_by`` says why)."""
         plan, n = self.plan, self.plan.gates.min_trials
-        t = self.trial(len(self.trials), "measured", self.requests)
+        t = self.trial(len(self.trials), catalogue.ROLE_MEASURED, self.requests)
         self.trials.append(t)
         if t.duration_s < catalogue.TRIAL_DURATION_FRACTION * plan.trial_min_s:
             # Sizes are fixed after warm-up (the early stop compares trials of one size): a GPU that
@@ -250,7 +250,7 @@ class Runner:
         self.window.append(len(self.trials) - 1)
         if len(self.window) > n:
             left = self.window.pop(0)
-            self.trials[left] = replace(self.trials[left], role="discarded")
+            self.trials[left] = replace(self.trials[left], role=catalogue.ROLE_DISCARDED)
         if len(self.window) < n:
             return False
         if gates_mod.evaluate(stats.summarize([self.trials[i] for i in self.window], 0.0), plan.gates).passed:
@@ -258,7 +258,7 @@ class Runner:
         elif gates_mod.implausible(self.trials, plan.gates, plan.early_stop):
             self.stopped_by = "implausible"
         # Budgets end the search for a passing window, never a window shorter than the gate needs.
-        elif sum(t.role != "warmup" for t in self.trials) >= plan.gates.max_trials:
+        elif sum(not t.is_warmup for t in self.trials) >= plan.gates.max_trials:
             self.stopped_by = "trial_budget"
         elif self.busy_s > plan.max_config_s:
             self.stopped_by = "time_budget"
@@ -283,8 +283,9 @@ class Runner:
                 "figures of those trials rest on fewer readings (see each trial's power_samples)"
             )
         if self.stopped_by == "implausible":
+            past_warm_up = sum(not t.is_warmup for t in self.trials)
             self.notes.append(
-                f"stopped early after {sum(t.role != 'warmup' for t in self.trials)} trials past warm-up: passing the throughput gate "
+                f"stopped early after {past_warm_up} trials past warm-up: passing the throughput gate "
                 f"had become implausible (rule {self.plan.early_stop.rule})"
             )
         return ConfigResult(idle, self.trials, self.stopped_by, self.notes, self.busy_s)

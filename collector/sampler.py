@@ -90,8 +90,8 @@ def summarize_window(
     after = [s for s in samples if s.t_s > t1]
     if not inside and not (before and after):
         raise CollectError(f"sampler has no readings for the window {t0:.3f}-{t1:.3f} s")
-    energy = _integral((before, inside, after), t0, t1)
-    duration = t1 - t0
+    energy_j = _integral((before, inside, after), t0, t1)
+    duration_s = t1 - t0
     used = inside or [after[0]]
     mask = 0
     for s in used:
@@ -101,11 +101,11 @@ def summarize_window(
     reading = "nvml_power_instant_field" if not fallbacks else "nvml_power_usage" if fallbacks == len(used) else "mixed"
     gpus = len(used[0].power_per_gpu_w)
     return WindowStats(
-        power_avg_w=energy / duration,
+        power_avg_w=energy_j / duration_s,
         power_peak_w=max(s.power_w for s in used),
-        energy_j=energy,
+        energy_j=energy_j,
         samples=len(inside),
-        sample_rate_hz=len(inside) / duration,
+        sample_rate_hz=len(inside) / duration_s,
         temperature_max_c=max(s.temperature_c for s in used),
         sm_clock_mhz_mean=math.fsum(s.sm_clock_mhz for s in used) / len(used),
         mem_clock_mhz_mean=math.fsum(s.mem_clock_mhz for s in used) / len(used),

@@ -316,7 +316,7 @@ class Schedule:
         }
         if entry.runner is None or idle is None:
             m = Measurement(
-                status="skipped", idle=None, trials=(), summary=None, gate=None, notes=tuple(notes),
+                status=catalogue.STATUS_SKIPPED, idle=None, trials=(), summary=None, gate=None, notes=tuple(notes),
                 skip_reason=entry.skip_reason, stopped_by=None, **common,
             )  # fmt: skip
         else:

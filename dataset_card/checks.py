@@ -37,8 +37,8 @@ class Measurements(pa.DataFrameModel):
 
     @pa.dataframe_check(error="status ok requires a passed gate; skipped rows carry no figures")
     def status_consistent(cls, df: pd.DataFrame) -> Series[bool]:
-        ok = (df["status"] != "ok") | (df["gate_passed"] == True)  # noqa: E712 - nullable column
-        skipped = (df["status"] != "skipped") | df["energy_per_1k_tokens_j"].isna()
+        ok = (df["status"] != catalogue.STATUS_OK) | (df["gate_passed"] == True)  # noqa: E712 - nullable column
+        skipped = (df["status"] != catalogue.STATUS_SKIPPED) | df["energy_per_1k_tokens_j"].isna()
         return ok & skipped
 
     @pa.dataframe_check(error="pretrained rows need a 40-hex model revision")

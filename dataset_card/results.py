@@ -47,7 +47,7 @@ class Line:
 
     @property
     def all_ok(self) -> bool:
-        return self.statuses == (("ok", len(self.ids)),)
+        return self.statuses == ((catalogue.STATUS_OK, len(self.ids)),)
 
     @property
     def figures_ok(self) -> bool:
@@ -55,7 +55,7 @@ class Line:
         so it does not make the medians of rows that all passed look like gate_failed ones."""
         if self.drawn_statuses is None:
             return self.all_ok
-        return bool(self.drawn_statuses) and all(s == "ok" for s in self.drawn_statuses)
+        return bool(self.drawn_statuses) and all(s == catalogue.STATUS_OK for s in self.drawn_statuses)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ SCHEMA_VERSION = SCHEMA_VERSIONS[-1]  # the version eco-collect writes
 
 WEIGHTS = ("pretrained", "random_init")
 RANDOM_REVISION = "config-only"  # the revision of random weights built from a table's architecture
-STATUSES = ("ok", "gate_failed", "skipped")
-ROLES = ("warmup", "discarded", "measured")
+# A measurement's status: ok passed every gate, gate_failed kept its data, skipped never measured.
+STATUS_OK, STATUS_GATE_FAILED, STATUS_SKIPPED = STATUSES = ("ok", "gate_failed", "skipped")
+# A trial's role: warm-up, then the trials the gate window left out (discarded) and the window (measured).
+ROLE_WARMUP, ROLE_DISCARDED, ROLE_MEASURED = ROLES = ("warmup", "discarded", "measured")
 GATE_NAMES = ("min_trials", "throughput_cv", "power_cv", "energy_per_token_cv")  # in reporting order
 ENERGY_METHODS = ("nvml_energy_counter", "power_integration")
 POWER_READINGS = ("nvml_power_instant_field", "nvml_power_usage")

@@ -57,7 +57,7 @@ def evaluate(summary: Summary | None, gates: Gates) -> GateOutcome:
 
 def status_for(outcome: GateOutcome) -> str:
     """The one status rule for a measured configuration: ok exactly when every gate passed."""
-    return "ok" if outcome.passed else "gate_failed"
+    return catalogue.STATUS_OK if outcome.passed else catalogue.STATUS_GATE_FAILED
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def implausible(trials: Sequence[Trial], gates: Gates, early_stop: EarlyStop) ->
     (eco-collect 0.3.0-0.4.0 at most): 0.2 %, 9 %, 67 %, 97 % (after 9.7); with the 10 trials that
     schemas 1.2.0-1.3.0 required (2 warm-ups): 0 %, 5 %, 62 %, 95 % (after 11.2)."""
     n = gates.min_trials
-    window = [t.throughput_tok_s for t in trials if t.role != "warmup"][-n:]
+    window = [t.throughput_tok_s for t in trials if not t.is_warmup][-n:]
     if len(window) < n or stats.cv_pct(window) < gates.throughput_cv_max_pct:
         return False
     size = trials[-1].requests  # trials are resized during warm-up only
@@ -146,7 +146,7 @@ class ImplausibleAfter:
             self._size, self._evidence, self._differences = size, [], []
             self._add_evidence(0, self._end)
         for t in trials[self._end : end]:
-            if t.role != "warmup":
+            if not t.is_warmup:
                 self._post.append(t.throughput_tok_s)
         self._add_evidence(self._end, end)
         self._end = end

@@ -18,10 +18,9 @@ def _list(values: tuple[float, ...] | None) -> list[float] | None:
     return list(values) if values is not None else None
 
 
-# Not frozen, unlike the rest of the model: a build constructs 700,000 trials, and a frozen
-# dataclass's __init__ (object.__setattr__ per field) costs 2.2 us a trial against 0.3 us. Nothing
-# assigns to a trial after construction; dataclasses.replace makes a changed copy. Hashable by value
-# as before (unsafe_hash costs construction nothing).
+# Not frozen, unlike the rest of the model: a build constructs 700,000 trials, and a frozen dataclass's __init__
+# (object.__setattr__ per field) costs 2.2 us a trial against 0.3 us. Nothing assigns to a trial after construction;
+# dataclasses.replace makes a changed copy. Hashable by value as before (unsafe_hash costs construction nothing).
 @dataclass(slots=True, unsafe_hash=True)
 class Trial:
     """One trial window: whole requests between two synchronised reads of the energy counter."""
@@ -47,6 +46,10 @@ class Trial:
     power_nvml_avg_1s_w: float | None = None  # from schema 1.1.0
     started_at_s: float | None = None  # from schema 1.2.0: seconds since the session started
     power_reading: str | None = None  # from schema 1.2.0: catalogue.TRIAL_POWER_READINGS
+
+    @property
+    def is_warmup(self) -> bool:
+        return self.role == catalogue.ROLE_WARMUP
 
     @property
     def throughput_tok_s(self) -> float:
@@ -344,8 +347,12 @@ class Measurement:
     placement: Placement | None = None  # from schema 1.2.0
 
     @property
+    def is_skipped(self) -> bool:
+        return self.status == catalogue.STATUS_SKIPPED
+
+    @property
     def measured(self) -> tuple[Trial, ...]:
-        return tuple(t for t in self.trials if t.role == "measured")
+        return tuple(t for t in self.trials if t.role == catalogue.ROLE_MEASURED)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -12,6 +12,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 
+from . import catalogue
 from .domain import Summary, Trial
 
 
@@ -38,7 +39,7 @@ def spread(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def measured(trials: Sequence[Trial]) -> list[Trial]:
-    return [t for t in trials if t.role == "measured"]
+    return [t for t in trials if t.role == catalogue.ROLE_MEASURED]
 
 
 def disagreement_pct(trial: Trial) -> float | None:

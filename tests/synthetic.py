@@ -98,12 +98,12 @@ def _trial(
 def _warm(trials: list[dict[str, Any]], warmups: int) -> bool:
     """Whether eco-collect's warm-up has ended after ``trials`` (at least ``warmups`` of them): the last
     one full size and within the settle percentage of the one before, or the most warm-ups allowed."""
-    if len(trials) < warmups:
+    if not trials:
         return False
-    if len(trials) >= WARMUP_MAX:
-        return True
-    a, b = (t["generated_tokens"] / t["duration_s"] for t in trials[-2:])
-    return warmup.full_size(trials[-1]["duration_s"], TRIAL_MIN_S) and warmup.settled(a, b, SETTLE_PCT)
+    rates = [t["generated_tokens"] / t["duration_s"] for t in trials[-2:]]
+    settled = len(rates) == 2 and warmup.settled(*rates, SETTLE_PCT)
+    full = warmup.full_size(trials[-1]["duration_s"], TRIAL_MIN_S)
+    return warmup.ended(len(trials), warmups, WARMUP_MAX, full, settled) is not None
 
 
 def measurement(
@@ -135,21 +135,21 @@ def measurement(
     clock = start_s + IDLE_WINDOW_S
     window = gates_mod.DEFAULT_GATES.min_trials  # the gate window: the last trials, earlier ones discarded
     size, post = 1, n_trials - warmups
-    roles = ["discarded"] * max(0, post - window) + ["measured"] * min(window, max(0, post))
+    roles = [catalogue.ROLE_DISCARDED] * max(0, post - window) + [catalogue.ROLE_MEASURED] * min(window, max(0, post))
     warming = True
     while True:  # warm-ups until eco-collect's would end (``warmups`` unless one more is needed), then the rest
         warming = warming and (post <= 0 or not _warm(trials, warmups))
         if warming and (post > 0 or len(trials) < n_trials):
-            role = "warmup"
+            role = catalogue.ROLE_WARMUP
         elif roles and not warming:
             role = roles.pop(0)
         else:
             break
-        swing = (1.2 if len(trials) % 2 else 0.85) if role == "discarded" else 1.0
+        swing = (1.2 if len(trials) % 2 else 0.85) if role == catalogue.ROLE_DISCARDED else 1.0
         t = _trial(rng, len(trials), role, tok_s, watts * swing, batch_size * output_tokens * size, clock, size)
         trials.append(t)
         clock += t["duration_s"]
-        if role == "warmup" and not warmup.full_size(t["duration_s"], TRIAL_MIN_S):
+        if role == catalogue.ROLE_WARMUP and not warmup.full_size(t["duration_s"], TRIAL_MIN_S):
             size = warmup.requests_for(TRIAL_MIN_S, t["duration_s"] / size)
     before, after = idle_w + rng.random(), idle_w + rng.random()
     idle = Idle(before, after, (before,), (after,))
@@ -281,7 +281,7 @@ def submission(seed: int = 0, n_measurements: int = 8, n_trials: int = 10, model
 def skip(m: dict[str, Any], reason: str, *, keep_idle: bool = False) -> None:
     """Row ``m`` skipped as eco-collect writes it: no trials, summary, gate or stop, idle null. With
     ``keep_idle`` the idle measured around its trials stays (what eco-validate refuses)."""
-    m.update(status="skipped", skip_reason=reason, trials=[], summary=None, gate=None, stopped_by=None)
+    m.update(status=catalogue.STATUS_SKIPPED, skip_reason=reason, trials=[], summary=None, gate=None, stopped_by=None)
     if not keep_idle:
         m["idle"] = None
 

@@ -106,7 +106,9 @@ def test_between_sizes_only_the_fit_interpolates(found: Analysis) -> None:
 
 def test_json_answer_for_tools(found: Analysis) -> None:
     advice = advise.recommend(found, Query("H100", 7e9))
-    doc = json.loads(render.json_text(advice))
+    text = render.json_text(advice)
+    doc = json.loads(text)
+    assert text == json.dumps(doc, indent=2, sort_keys=True)  # keys sorted at every level (review32 F11)
     assert doc["gpu_name"] == sw.H100 and doc["statuses_used"] == ["ok"]
     rec = doc["recommendation"]
     assert rec["precision"] == "nf4" and rec["statuses"] == ["ok"]

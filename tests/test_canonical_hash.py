@@ -100,8 +100,7 @@ def test_every_committed_row_id_is_unchanged() -> None:
 
 
 def test_the_fast_path_is_taken_for_ordinary_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
-    if ids.orjson is None:
-        pytest.skip("orjson is not installed: the reference path is the only one")
+    assert ids.orjson is not None, "orjson is a required dependency (pyproject.toml)"
     doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
     expected = ids.measurement_hashes(doc)
 
@@ -110,3 +109,19 @@ def test_the_fast_path_is_taken_for_ordinary_measurements(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(ids, "canonical_json", slow)
     assert ids.measurement_hashes(doc) == expected
+
+
+def test_without_orjson_the_reference_path_gives_the_same_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ids keeps a pure-Python path for an environment without orjson: it runs, and writes the same ids."""
+    doc = json.loads((FIXTURES / "valid" / "synthetic-two-measurements.json").read_text(encoding="utf-8"))
+    expected = ids.measurement_hashes(doc)
+    calls, reference = [], ids.canonical_json
+
+    def counted(value: object) -> str:
+        calls.append(1)
+        return reference(value)
+
+    monkeypatch.setattr(ids, "orjson", None)
+    monkeypatch.setattr(ids, "canonical_json", counted)
+    assert ids.measurement_hashes(doc) == expected == ids.measurement_hashes(doc, finite=True)
+    assert len(calls) == 2 * len(doc["measurements"])  # every row took the reference path

@@ -83,10 +83,10 @@ def test_removing_the_checksums_is_refused_as_what_they_are(repo: Path, legacy: 
 
 def test_many_changes_under_legacy_are_capped_with_a_summary(repo: Path, legacy: Path) -> None:  # noqa: F811
     """tidy31 (review30 N3): a contributor adding 60 files there got 60 findings, not capped as other codes."""
-    from validator.history import MAX_LEGACY_FINDINGS
+    from validator.findings import MAX_SHOWN_PER_CODE
 
     for n in range(60):
         (legacy / f"extra_{n:02d}.csv").write_text(f"{n}\n", encoding="utf-8")
     code, out = _run("--base", "base", "--author", "bob")
-    assert (code, _codes(out)) == (1, ["history.legacy_changed"] * (MAX_LEGACY_FINDINGS + 1))
-    assert f"{60 - MAX_LEGACY_FINDINGS} more change(s) under legacy/ not shown" in out
+    assert (code, _codes(out)) == (1, ["history.legacy_changed"] * (MAX_SHOWN_PER_CODE + 1))
+    assert f"{60 - MAX_SHOWN_PER_CODE} more change(s) under legacy/ not shown" in out

@@ -13,6 +13,7 @@ from conftest import write_json
 from test_history import _codes, _new_doc, _run, git, repo  # noqa: F401 - repo is a fixture
 
 from ecocompute import reference
+from validator.findings import MAX_SHOWN_PER_CODE
 
 
 def _tables_at_base(repo: Path) -> Path:  # noqa: F811
@@ -97,17 +98,17 @@ def test_thousands_of_rows_added_to_accepted_json_ask_git_a_bounded_number_of_ti
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each new row asks git for the base's bytes at its path: a 1-MiB table holds ~10,000 rows, ~10,000
-    git processes. After MAX_ACCEPTED_FINDINGS refused rows the rest are counted, not judged."""
+    git processes. After MAX_SHOWN_PER_CODE refused rows the rest are counted, not judged."""
     from validator import history
 
     tables = _tables_at_base(repo)
-    for i in range(history.MAX_ACCEPTED_FINDINGS + 30):
+    for i in range(MAX_SHOWN_PER_CODE + 30):
         _freeze(tables, f"submissions/bob/f{i}.json", str(i).encode(), "1.4.0")
     asked = []
     blob = history._blob
     monkeypatch.setattr(history, "_blob", lambda *a: asked.append(a) or blob(*a))
     code, out = _run("--base", "base")
     found = [f for f in json.loads(out)["findings"] if f["code"] == "history.accepted_added"]
-    assert code == 1 and len(found) == history.MAX_ACCEPTED_FINDINGS + 1
+    assert code == 1 and len(found) == MAX_SHOWN_PER_CODE + 1
     assert "30 more row(s)" in found[-1]["message"]
-    assert len(asked) <= history.MAX_ACCEPTED_FINDINGS + 2  # the base table (for two checks), one per judged row
+    assert len(asked) <= MAX_SHOWN_PER_CODE + 2  # the base table (for two checks), one per judged row

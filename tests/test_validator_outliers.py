@@ -110,10 +110,18 @@ def test_the_warning_reaches_eco_validate_from_the_accepted_folder(
     assert named["scaled.json"] >= 1 and named["honest.json"] == 0
 
 
+def _on(gpu: str) -> outliers.Configuration:
+    return outliers.Configuration(gpu, 1, "m", "pretrained", "fp16", "generate", 1, 128, 64)
+
+
+def _q(gross: float, net: float, tok_s: float, idle_w: float) -> outliers.Quantities:
+    return outliers.Quantities(gross, net, tok_s, idle_w)
+
+
 def test_rows_that_did_not_pass_or_lack_a_configuration_match_are_not_compared() -> None:
-    reference = {("H100", 1): [(1.0, 1.0, 1.0, 1.0), (1.1, 1.0, 1.0, 1.0)]}
-    far = outliers.Level(("H100", 1), 0, (3.0, 1.0, 1.0, 1.0))
-    other = outliers.Level(("H200", 1), 1, (3.0, 1.0, 1.0, 1.0))
+    reference = {_on("H100"): [_q(1.0, 1.0, 1.0, 1.0), _q(1.1, 1.0, 1.0, 1.0)]}
+    far = outliers.Level(_on("H100"), 0, _q(3.0, 1.0, 1.0, 1.0))
+    other = outliers.Level(_on("H200"), 1, _q(3.0, 1.0, 1.0, 1.0))
     found = outliers.findings("f.json", [far, other], reference)
     assert [f.pointer for f in found] == ["/measurements/0/summary/energy_per_token_j_mean"]
     assert "2.86 x the median (1.05)" in found[0].message
@@ -136,11 +144,11 @@ def test_a_prompt_of_another_seed_is_the_same_configuration(shared: tuple[tuple[
 def test_net_energy_is_compared_only_where_it_is_at_least_half_of_gross() -> None:
     """Net energy magnifies idle power: a row whose net is a fifth of gross moves past 1.5 x on an honest
     host idling 10 % above the reference's; gross energy and idle power speak for it there (review 23)."""
-    reference = {("H100", 1): [(1.0, 0.2, 1.0, 1.0), (1.0, 0.2, 1.0, 1.0)]}
-    small_net = outliers.Level(("H100", 1), 0, (1.0, 0.1, 1.0, 1.05))  # net 10 % of gross: not compared
+    reference = {_on("H100"): [_q(1.0, 0.2, 1.0, 1.0), _q(1.0, 0.2, 1.0, 1.0)]}
+    small_net = outliers.Level(_on("H100"), 0, _q(1.0, 0.1, 1.0, 1.05))  # net 10 % of gross: not compared
     assert outliers.findings("f.json", [small_net], reference) == []
-    reference = {("H100", 1): [(1.0, 0.9, 1.0, 1.0), (1.0, 0.9, 1.0, 1.0)]}
-    half_net = outliers.Level(("H100", 1), 0, (1.0, 0.55, 1.0, 1.0))  # net 0.61 x the median, 55 % of gross
+    reference = {_on("H100"): [_q(1.0, 0.9, 1.0, 1.0), _q(1.0, 0.9, 1.0, 1.0)]}
+    half_net = outliers.Level(_on("H100"), 0, _q(1.0, 0.55, 1.0, 1.0))  # net 0.61 x the median, 55 % of gross
     (found,) = outliers.findings("f.json", [half_net], reference)
     assert found.pointer == "/measurements/0/summary/net_energy_per_token_j_mean"
 
@@ -179,8 +187,8 @@ def test_an_h200_file_relabelled_as_an_h100_is_named_against_the_fastest_accepte
 
 
 def _level(throughput: float, engine: str = "cuda-graph", index: int = 0) -> outliers.Level:
-    key = (H100, 1, "m", "random_init", "fp16", engine, 1, 128, 64)
-    return outliers.Level(key, index, (1.0, 1.0, throughput, 100.0))
+    key = outliers.Configuration(H100, 1, "m", "random_init", "fp16", engine, 1, 128, 64)
+    return outliers.Level(key, index, _q(1.0, 1.0, throughput, 100.0))
 
 
 def test_the_fastest_row_is_indexed_once_and_one_accepted_row_is_enough() -> None:
@@ -217,5 +225,5 @@ def test_no_real_row_is_near_the_fastest_factor() -> None:
         fastest = outliers.fastest_of([(o.path, o.levels) for o in checked[:i] + checked[i + 1 :]])
         for level in c.levels:
             if level.key in fastest:
-                worst = max(worst, level.values[2] / fastest[level.key].throughput_tok_s)
+                worst = max(worst, level.values.throughput_tok_s_mean / fastest[level.key].throughput_tok_s)
     assert 1.0 < worst <= outliers.REAL_FASTEST_SPREAD < outliers.FASTEST_FACTOR

@@ -10,13 +10,12 @@ import random
 import struct
 from typing import Any
 
+import orjson  # a required dependency (pyproject.toml): a missing one fails this module, never skips it
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from validator import loading
-
-pytest.importorskip("orjson")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -132,8 +131,6 @@ def test_fast_and_strict_parsers_agree_on_edge_cases(text: str) -> None:
 def test_float_literals_parse_to_the_same_bits() -> None:
     """orjson's float parser against Python's on literals of 1 to 60 significant digits, exponents
     to the edges of the range, and bit patterns of random doubles (repr's shortest form)."""
-    import orjson
-
     rng = random.Random(3)
     for _ in range(20_000):
         if rng.random() < 0.3:

@@ -1,10 +1,11 @@
 """The warm-up rule is one (ecocompute.warmup): the collector's runner runs it and the validator's
 replay judges a file by it, so that moving it moves both (they each spelled 0.9, the resize and the
-settle test, held together only by a test reading the runner's source)."""
+settle test, held together only by a test reading the runner's source; then each spelled when warm-up
+ends, as did the test generator)."""
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import cycle, repeat
 
 import pytest
 import synthetic
@@ -22,6 +23,44 @@ def test_the_rule_at_its_edges() -> None:
     assert warmup.requests_for(4.0, 0.3) == 14 and warmup.requests_for(1.0, 5.0) == 1
     assert warmup.settled(100.0, 101.9, 2.0) and warmup.settled(101.9, 100.0, 2.0)
     assert not warmup.settled(100.0, 102.1, 2.0)
+
+
+def test_warm_up_ends_at_its_edges() -> None:
+    assert warmup.ended(1, 2, 3, True, True) is None  # settled before min_trials
+    assert warmup.ended(2, 2, 3, True, True) == "settled"
+    assert warmup.ended(2, 2, 3, False, True) is None  # not full size
+    assert warmup.ended(2, 2, 3, True, False) is None
+    assert warmup.ended(3, 2, 3, False, False) == "budget"
+    assert warmup.ended(3, 2, 3, True, True) == "settled"  # settling at the budget is settling
+
+
+def _warm_up(durations: list[float], plan: TrialPlan) -> Runner:
+    board = Board(FakeTime())
+    clock = Clock(board.time.now, board.time.sleep)
+    runner = Runner(Requests(board, cycle(durations)), FakeSampler(board), lambda: [board.energy_j()], plan, clock)
+    runner.warm_up()
+    return runner
+
+
+def test_the_collector_notes_a_warm_up_that_did_not_settle() -> None:
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, warmup_min=2, warmup_max=4)
+    unsettled = _warm_up([1.0, 1.5], plan)  # throughputs a third apart: never settles
+    assert len(unsettled.trials) == 4
+    assert unsettled.notes == ["warm-up did not settle within 4 trials (settle 2.0 %)"]
+    settled = _warm_up([1.0], plan)
+    assert len(settled.trials) == 2 and settled.notes == []
+
+
+def test_the_collector_and_the_validator_end_warm_up_by_the_shared_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0, warmup_min=2, warmup_max=4)
+    doc = synthetic.submission(seed=4, n_measurements=1, n_trials=7)
+    monkeypatch.setattr(warmup, "ended", lambda n, *_: "budget" if n >= 3 else None)
+    runner = _warm_up([1.0], plan)  # would settle at the second
+    assert len(runner.trials) == 3 and runner.notes[0].startswith("warm-up did not settle")
+    # The synthetic file settles at its second warm-up: under the patched rule it should have run a third.
+    assert {f.code for f in check_data(doc, "warmup.json").findings} == {"protocol.warmup"}
+    again = synthetic.submission(seed=4, n_measurements=1, n_trials=7)
+    assert sum(t["role"] == "warmup" for t in again["measurements"][0]["trials"]) == 3
 
 
 def _first_sizes(fraction: float, monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -107,8 +107,8 @@ def _measurement_rules(r: dict[str, Any]) -> list[str]:
             (_positive_or_null(r["power_w"]), "power_w not positive"),
             (r["idle_power_w"] is None or r["idle_power_w"] >= 0, "idle_power_w negative"),
             (net is None or (gross is not None and net <= gross), "net energy above gross energy"),
-            (r["status"] != "ok" or r["gate_passed"] is True, "status ok without a passed gate"),
-            (r["status"] != "skipped" or gross is None, "skipped with figures"),
+            (r["status"] != catalogue.STATUS_OK or r["gate_passed"] is True, "status ok without a passed gate"),
+            (r["status"] != catalogue.STATUS_SKIPPED or gross is None, "skipped with figures"),
             (
                 r["weights"] != "pretrained" or _HEX40.fullmatch(r["model_revision"]) is not None,
                 "pretrained without a 40-hex revision",

@@ -285,7 +285,7 @@ def _energy_floor(
     idle_w = m.idle.lower_power_w
     per_prompt_token = _prompt_flops_per_token(spec)
     for j, t in enumerate(m.trials):
-        if t.role == "warmup":
+        if t.is_warmup:
             continue
         steps = t.requests * protocol.output_tokens
         read_j = READ_ENERGY_FLOOR_J_PER_BYTE * read_bytes * steps

@@ -32,10 +32,8 @@ from . import (
     provenance,
     recompute,
 )
-from .findings import Finding, Severity, make
+from .findings import MAX_SHOWN_PER_CODE, Finding, Severity, make
 from .jsonpos import lines_of
-
-MAX_FINDINGS_PER_CODE = 20  # per file: the first ones say what is wrong; thousands say nothing more
 
 
 @dataclass
@@ -161,18 +159,18 @@ def _busy(sub: domain.Submission) -> tuple[tuple[float, float], ...]:
 
 
 def _capped(findings: list[Finding]) -> list[Finding]:
-    """At most MAX_FINDINGS_PER_CODE findings of each code, then one saying how many more there are."""
+    """At most MAX_SHOWN_PER_CODE findings of each code, then one saying how many more there are."""
     counts = Counter(f.code for f in findings)
-    if max(counts.values(), default=0) <= MAX_FINDINGS_PER_CODE:
+    if max(counts.values(), default=0) <= MAX_SHOWN_PER_CODE:
         return findings
     kept: list[Finding] = []
     shown: Counter[str] = Counter()
     for f in findings:
         shown[f.code] += 1
-        if shown[f.code] <= MAX_FINDINGS_PER_CODE:
+        if shown[f.code] <= MAX_SHOWN_PER_CODE:
             kept.append(f)
-        elif shown[f.code] == MAX_FINDINGS_PER_CODE + 1:
-            more = counts[f.code] - MAX_FINDINGS_PER_CODE
+        elif shown[f.code] == MAX_SHOWN_PER_CODE + 1:
+            more = counts[f.code] - MAX_SHOWN_PER_CODE
             kept.append(make(f.code, f.file, "", f"{more} more finding(s) of this code in this file not shown"))
     return kept
 

@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
+from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
@@ -112,7 +113,7 @@ def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str] | None) 
         return []
     keys = keys if keys is not None else [_KEY_FORMAT % r for r in raws]
     out = []
-    window = [(k, r) for k, r, t in zip(keys, raws, m.trials, strict=True) if t.role == "measured"]
+    window = [(k, r) for k, r, t in zip(keys, raws, m.trials, strict=True) if t.role == catalogue.ROLE_MEASURED]
     if window:
         out.append(_digest("window", "/".join(sorted(k for k, _ in window))))
         for quantity, values in zip(_QUANTITIES, zip(*(r for _, r in window), strict=True), strict=True):
@@ -217,7 +218,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
         raws = list(map(_raw, m.trials))
         keys = [_KEY_FORMAT % r for r in raws]
         prints.append(_fingerprints(m, raws, keys))
-        after = [r for r, t in zip(raws, m.trials, strict=True) if t.role != "warmup"]
+        after = [r for r, t in zip(raws, m.trials, strict=True) if not t.is_warmup]
         first = configurations.setdefault(_configuration(m), i)
         if first != i:
             findings.append(
@@ -316,7 +317,7 @@ def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
     its own counter (or its own samples), and a sharded model's boards hold different layers, so two
     boards' energies over a window agree to the millijoule by coincidence only, never trial after trial
     (an even split of each total passed: only the sum and each board's idle bound it)."""
-    after = [t.energy_per_gpu_j for t in m.trials if t.role != "warmup"]
+    after = [t.energy_per_gpu_j for t in m.trials if not t.is_warmup]
     if len(after) < 2 or any(len(e) < 2 or len(set(e)) != 1 for e in after):
         return None
     return make(

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from .codes import DOCUMENT_CODES, Code, Severity
 from .measured_codes import MEASURED_CODES
 
-__all__ = ["CATALOGUE", "Code", "Finding", "Severity", "make"]
+__all__ = ["CATALOGUE", "MAX_SHOWN_PER_CODE", "Code", "Finding", "Severity", "make"]
 
 CATALOGUE: dict[str, Code] = {c.code: c for c in (*DOCUMENT_CODES, *MEASURED_CODES)}
+# The findings of one code shown for one file (or one repository check: accepted.json's rows, legacy/'s files);
+# then one line says how many more. The first ones say what is wrong; thousands say nothing more.
+MAX_SHOWN_PER_CODE = 20
 
 
 @dataclass(frozen=True)

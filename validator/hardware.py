@@ -7,6 +7,7 @@ False-positive risk of each rule, in words, sits beside its constant; CONTRIBUTI
 
 from __future__ import annotations
 
+from ecocompute import catalogue
 from ecocompute.domain import Measurement, Submission
 from ecocompute.reference import GpuSpec, ModelSpec, Reference, seeded_tokens
 
@@ -72,7 +73,7 @@ def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
         spec = models[m.model.id]
         if spec is not None:
             findings += _architecture(m, spec, base, file) + _quality(m, spec, base, file)
-        if m.status == "skipped":
+        if m.is_skipped:
             continue
         if board is not None:
             findings += _board_power(sub, m, board, base, file)
@@ -84,7 +85,7 @@ def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
 
 def _qualities(sub: Submission, file: str) -> list[Finding]:
     """The rows' perplexities are one measurement per precision on one corpus (PERPLEXITY_AGREEMENT)."""
-    ran = [(i, m) for i, m in enumerate(sub.measurements) if m.status != "skipped" and m.model.weights == "pretrained"]
+    ran = [(i, m) for i, m in enumerate(sub.measurements) if not m.is_skipped and m.model.weights == "pretrained"]
     measured = [(i, m, m.quality) for i, m in ran if m.quality is not None]
     if not measured:
         return []
@@ -258,7 +259,7 @@ def _memory_clock(sub: Submission, m: Measurement, board: GpuSpec, base: str, fi
     for j, t in enumerate(m.trials):
         clock = t.mem_clock_mhz_mean
         high = clock > ceiling_mhz  # warm-ups too: no sample reads above the board's memory clock
-        if high or (t.role == "measured" and clock < floor_mhz):
+        if high or (t.role == catalogue.ROLE_MEASURED and clock < floor_mhz):
             bound = f"at most {ceiling_mhz:.0f} MHz" if high else f"at least {floor_mhz:.0f} MHz under load"
             return [
                 make(

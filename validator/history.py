@@ -13,7 +13,7 @@ from ecocompute import reference, smallfile
 from ecocompute.checksums import sum_line
 from ecocompute.cli import EcoError
 
-from .findings import Finding, make
+from .findings import MAX_SHOWN_PER_CODE, Finding, make
 
 SUBMISSIONS_DIR = "submissions/"
 # The tables that judge every file (boards, models, collectors, prompts): a pull request may add its
@@ -207,9 +207,6 @@ def _blob(repo: Path, base: str, path: str) -> bytes | None:
         return None
 
 
-MAX_ACCEPTED_FINDINGS = 20
-
-
 def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     """history.accepted_added for each row of accepted.json that is not the base's and does not name a
     file the base holds with those bytes: the table freezes files accepted before, never a new one."""
@@ -222,13 +219,13 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
     new = [r for r in _accepted_rows(table) if r.get("sha256") not in known]
     for n, row in enumerate(new):
         sha, path = row.get("sha256"), row.get("path")
-        if len(findings) == MAX_ACCEPTED_FINDINGS:  # each row asks git once: a 1-MiB table holds ~10,000
+        if len(findings) == MAX_SHOWN_PER_CODE:  # each row asks git once: a 1-MiB table holds ~10,000
             findings.append(
                 make(
                     "history.accepted_added",
                     ACCEPTED_TABLE,
                     "",
-                    f"{ACCEPTED_TABLE} gains {len(new) - n} more row(s), not judged after {MAX_ACCEPTED_FINDINGS} refused",
+                    f"{ACCEPTED_TABLE} gains {len(new) - n} more row(s), not judged after {MAX_SHOWN_PER_CODE} refused",
                 )
             )
             break
@@ -253,7 +250,6 @@ def accepted_rows_added(base: str, repo: Path) -> list[Finding]:
 # checksum line, and eco-validate judged submissions/ only).
 LEGACY_DIR = "legacy/"
 LEGACY_SUMS = LEGACY_DIR + "SHA256SUMS"
-MAX_LEGACY_FINDINGS = 20  # as MAX_ACCEPTED_FINDINGS and check.MAX_FINDINGS_PER_CODE; then one line says how many more
 
 
 def _sum_lines(raw: bytes | None) -> list[str]:
@@ -293,9 +289,9 @@ def legacy_changes(base: str, repo: Path, *, contributor: bool = False) -> list[
                 f"{change.path} is {what} since {base}: {why}; legacy/ holds the researcher's files verbatim",
             )
         )
-    if len(findings) > MAX_LEGACY_FINDINGS:  # one a file: a contributor adding thousands got thousands
-        more = len(findings) - MAX_LEGACY_FINDINGS
-        findings[MAX_LEGACY_FINDINGS:] = [
+    if len(findings) > MAX_SHOWN_PER_CODE:  # one a file: a contributor adding thousands got thousands
+        more = len(findings) - MAX_SHOWN_PER_CODE
+        findings[MAX_SHOWN_PER_CODE:] = [
             make("history.legacy_changed", LEGACY_DIR, "", f"{more} more change(s) under {LEGACY_DIR} not shown")
         ]
     return findings

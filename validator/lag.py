@@ -56,7 +56,7 @@ def window_bias(
     fabrications relabelled as the fallback 6.9-8.1; a counter lowered under a reading that trailed a
     lower power used the other side's allowance (attack v16). A trial whose time is not recorded (older
     schemas) leaves the window unjudged."""
-    window = [(j, t) for j, t in enumerate(trials) if t.role == "measured"]
+    window = [(j, t) for j, t in enumerate(trials) if t.role == catalogue.ROLE_MEASURED]
     above_j = below_j = 0.0  # the lag's allowance for a counter above power x duration, and below it
     for j, t in window:
         if (t.power_reading or protocol_reading) != INSTANT_READING:

@@ -35,6 +35,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ecocompute import catalogue, domain
 
@@ -46,12 +47,9 @@ MIN_REFERENCE_ROWS = 2  # the median of fewer is one session's word
 # host idling 10 % above ours moves it past any factor. It is compared where it is at least this share of
 # gross energy (the row's own): below, gross energy and idle power speak for it (review 23).
 NET_SHARE_MIN = 0.5
-_NET = 1  # QUANTITIES' index of net energy per token
-_THROUGHPUT = 2  # QUANTITIES' index of throughput
-_ENGINE = 5  # Level.key's index of the engine's name
 FASTEST_FACTOR = 1.2
 REAL_FASTEST_SPREAD = 1.04  # the module's docstring: the real files' worst, leave-one-out, which the message quotes
-# what is compared, as the row's summary names it: (field, what the message calls it)
+# what is compared, in the order compared, as the row's summary names it: (field, what the message calls it)
 QUANTITIES = (
     ("energy_per_token_j_mean", "energy per token"),
     ("net_energy_per_token_j_mean", "net energy per token"),
@@ -60,13 +58,37 @@ QUANTITIES = (
 )
 
 
+class Quantities(NamedTuple):
+    """A passing row's compared quantities (QUANTITIES), by their summary names."""
+
+    energy_per_token_j_mean: float
+    net_energy_per_token_j_mean: float
+    throughput_tok_s_mean: float
+    idle_power_w: float
+
+
+class Configuration(NamedTuple):
+    """What a row is compared within: the board, the model and its weights, precision, engine, batch size and
+    the workload (the tokens generated and the prompt's length)."""
+
+    gpu: str
+    gpu_count: int
+    model_id: str
+    weights: str
+    precision: str
+    engine: str
+    batch_size: int
+    output_tokens: int
+    prompt_tokens: int
+
+
 @dataclass(frozen=True)
 class Level:
-    """One passing row's configuration and the quantities compared (in QUANTITIES' order)."""
+    """One passing row's configuration and the quantities compared."""
 
-    key: tuple[object, ...]
+    key: Configuration
     index: int  # the measurement's position in its file
-    values: tuple[float, ...]
+    values: Quantities
 
 
 def levels(sub: domain.Submission) -> tuple[Level, ...]:
@@ -78,12 +100,12 @@ def levels(sub: domain.Submission) -> tuple[Level, ...]:
     out = []
     for i, m in enumerate(sub.measurements):
         s = m.summary
-        if m.status != "ok" or s is None:
+        if m.status != catalogue.STATUS_OK or s is None:
             continue
-        values = tuple(float(getattr(s, name)) for name, _ in QUANTITIES)
+        values = Quantities(**{name: float(getattr(s, name)) for name in Quantities._fields})
         if not all(math.isfinite(v) and v > 0 for v in values):
             continue  # the per-file checks judge such a row; a ratio to it says nothing
-        key = (
+        key = Configuration(
             gpu.name,
             gpu.count,
             m.model.id,
@@ -110,8 +132,8 @@ class Fastest:
 def findings(
     path: str,
     mine: Sequence[Level],
-    reference: dict[tuple[object, ...], list[tuple[float, ...]]],
-    fastest: dict[tuple[object, ...], Fastest] | None = None,
+    reference: dict[Configuration, list[Quantities]],
+    fastest: dict[Configuration, Fastest] | None = None,
 ) -> list[Finding]:
     """``history.outlier`` for each of ``mine`` with a quantity beyond OUTLIER_FACTOR of the median of
     at least MIN_REFERENCE_ROWS accepted rows of its configuration (the first such quantity), else with a
@@ -126,61 +148,64 @@ def findings(
     return out
 
 
-def _beyond_median(path: str, level: Level, rows: list[tuple[float, ...]]) -> Finding | None:
+def _beyond_median(path: str, level: Level, rows: list[Quantities]) -> Finding | None:
     """The first quantity of ``level`` beyond OUTLIER_FACTOR of the median of ``rows``, if any."""
-    for q, (name, said) in enumerate(QUANTITIES):
-        if q == _NET and level.values[_NET] < NET_SHARE_MIN * level.values[0]:
+    mine = level.values
+    small_net = mine.net_energy_per_token_j_mean < NET_SHARE_MIN * mine.energy_per_token_j_mean
+    for name, said in QUANTITIES:
+        if small_net and name == "net_energy_per_token_j_mean":
             continue
-        others = [r[q] for r in rows]
+        others = [getattr(r, name) for r in rows]
         median = statistics.median(others)
-        ratio = level.values[q] / median
+        value = getattr(mine, name)
+        ratio = value / median
         if abs(math.log(ratio)) <= math.log(OUTLIER_FACTOR):
             continue
         return make(
             "history.outlier",
             path,
             f"/measurements/{level.index}/summary/{name}",
-            f"{said} {level.values[q]:.4g} is {ratio:.2f} x the median ({median:.4g}) of the {len(rows)} accepted "
-            f"rows of this configuration on the {level.key[0]} (they span {min(others):.4g}-{max(others):.4g})",
+            f"{said} {value:.4g} is {ratio:.2f} x the median ({median:.4g}) of the {len(rows)} accepted "
+            f"rows of this configuration on the {level.key.gpu} (they span {min(others):.4g}-{max(others):.4g})",
         )
     return None
 
 
 def _beyond_fastest(path: str, level: Level, fastest: Fastest | None) -> Finding | None:
     """``level``'s throughput where it exceeds FASTEST_FACTOR x the ``fastest`` accepted row's."""
-    if fastest is None or level.values[_THROUGHPUT] <= FASTEST_FACTOR * fastest.throughput_tok_s:
+    tok_s = level.values.throughput_tok_s_mean
+    if fastest is None or tok_s <= FASTEST_FACTOR * fastest.throughput_tok_s:
         return None
-    tok_s = level.values[_THROUGHPUT]
     return make(
         "history.outlier",
         path,
         f"/measurements/{level.index}/summary/throughput_tok_s_mean",
         f"throughput {tok_s:.4g} tok/s is {tok_s / fastest.throughput_tok_s:.2f} x the fastest accepted row of this "
-        f"configuration on the {level.key[0]} ({fastest.throughput_tok_s:.4g} tok/s, {fastest.path} measurement "
+        f"configuration on the {level.key.gpu} ({fastest.throughput_tok_s:.4g} tok/s, {fastest.path} measurement "
         f"{fastest.index}; real sessions differ by at most {REAL_FASTEST_SPREAD} x): check that the board is the GPU it names (a "
         "faster board relabelled, e.g. an H200 as an H100, reads so) and ask what differs (driver, CUDA, torch, "
         "clocks) and for the run's log and nvidia-smi -q",
     )
 
 
-def reference_of(accepted: Sequence[Sequence[Level]]) -> dict[tuple[object, ...], list[tuple[float, ...]]]:
+def reference_of(accepted: Sequence[Sequence[Level]]) -> dict[Configuration, list[Quantities]]:
     """The accepted rows' quantities by configuration."""
-    out: dict[tuple[object, ...], list[tuple[float, ...]]] = defaultdict(list)
+    out: dict[Configuration, list[Quantities]] = defaultdict(list)
     for file_levels in accepted:
         for level in file_levels:
             out[level.key].append(level.values)
     return out
 
 
-def fastest_of(accepted: Sequence[tuple[str, Sequence[Level]]]) -> dict[tuple[object, ...], Fastest]:
+def fastest_of(accepted: Sequence[tuple[str, Sequence[Level]]]) -> dict[Configuration, Fastest]:
     """The fastest accepted row of each configuration whose engine is not host-paced, from (path, rows)
     pairs: one pass over the pool."""
-    out: dict[tuple[object, ...], Fastest] = {}
+    out: dict[Configuration, Fastest] = {}
     for path, file_levels in accepted:
         for level in file_levels:
-            if catalogue.engine_flag(str(level.key[_ENGINE]), "host_paced"):
+            if catalogue.engine_flag(level.key.engine, "host_paced"):
                 continue
-            best = out.get(level.key)
-            if best is None or level.values[_THROUGHPUT] > best.throughput_tok_s:
-                out[level.key] = Fastest(level.values[_THROUGHPUT], path, level.index)
+            best, tok_s = out.get(level.key), level.values.throughput_tok_s_mean
+            if best is None or tok_s > best.throughput_tok_s:
+                out[level.key] = Fastest(tok_s, path, level.index)
     return out

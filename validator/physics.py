@@ -86,7 +86,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     findings: list[Finding] = []
     before_w = lag.powers_before(sub)
     for i, m in enumerate(sub.measurements):
-        if m.status == "skipped":
+        if m.is_skipped:
             continue
         base = f"/measurements/{i}"
         assert m.idle is not None  # the schema requires it unless skipped
@@ -138,12 +138,12 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
         ctx.edge_s,
     )
     out: list[Finding] = []
-    power, duration, energy = t.power_avg_w, t.duration_s, t.energy_j
+    power_w, duration_s, energy_j = t.power_avg_w, t.duration_s, t.energy_j
     # a powered board draws at least its idle: half the boards' lower idle window, as for their energy (a
     # warm-up's too; one of a few samples is exempt from energy = power x duration, not from this)
     least_w = BOARD_IDLE_FLOOR * sum(ctx.idle_per_gpu_w)
     for name, value, what in (
-        ("power_avg_w", power, f"{power} W"),
+        ("power_avg_w", power_w, f"{power_w} W"),
         ("power_nvml_avg_1s_w", t.power_nvml_avg_1s_w, f"NVML's 1-s average {t.power_nvml_avg_1s_w} W"),
     ):
         if value is not None and not (value > 0 and least_w <= value <= limit_w):  # null: no such field
@@ -157,36 +157,36 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                     f"{POWER_LIMIT_FACTOR} x the enforced limit: the driver's limiter holds the average at it)",
                 )
             )
-    expected = power * duration
+    expected = power_w * duration_s
     # A warm-up trial shorter than a few sampler periods has no meaningful average power (the first
     # one sizes the trial); no figure uses warm-ups, so only they are exempt.
-    judged = t.role != "warmup" or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
-    slack_j = ENERGY_POWER_TOLERANCE * energy + power * edge_s
+    judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
+    slack_j = ENERGY_POWER_TOLERANCE * energy_j + power_w * edge_s
     lag = ""
-    if (t.power_reading or ctx.power_reading) != INSTANT_READING and duration > 0:
+    if (t.power_reading or ctx.power_reading) != INSTANT_READING and duration_s > 0:
         # nvmlDeviceGetPowerUsage trails by up to its 1-s averaging window: a trial just after the idle
         # window, or after a hungrier configuration, reads the one before for that long
-        slack_j += min(max(power, energy / duration), limit_w) * AVERAGED_READING_LAG_S  # never past the limit
+        slack_j += min(max(power_w, energy_j / duration_s), limit_w) * AVERAGED_READING_LAG_S  # never past the limit
         lag = f" and {AVERAGED_READING_LAG_S:.0f} s of the 1-s average's lag"
-    if judged and (energy == 0 or abs(energy - expected) > slack_j):
+    if judged and (energy_j == 0 or abs(energy_j - expected) > slack_j):
         out.append(
             make(
                 "physics.energy_power",
                 file,
                 f"{ptr}/energy_j",
-                f"{energy} J vs power x duration {expected:.1f} J ({power} W x {duration} s); allowed: "
+                f"{energy_j} J vs power x duration {expected:.1f} J ({power_w} W x {duration_s} s); allowed: "
                 f"{slack_j:.1f} J (5 % plus {edge_s:.2f} s of power for the counter step and sampler edges{lag})",
             )
         )
-    most_j = limit_w * (duration + edge_s)
-    if (not judged or lag) and energy > most_j:  # the lag's allowance must not open the ceiling
+    most_j = limit_w * (duration_s + edge_s)
+    if (not judged or lag) and energy_j > most_j:  # the lag's allowance must not open the ceiling
         # a short warm-up's average power means little, but no window holds more than the boards can draw
         out.append(
             make(
                 "physics.energy_power",
                 file,
                 f"{ptr}/energy_j",
-                f"{energy} J in {duration} s: more than the power limit allows ({most_j:.1f} J: {limit_w:.0f} W "
+                f"{energy_j} J in {duration_s} s: more than the power limit allows ({most_j:.1f} J: {limit_w:.0f} W "
                 f"for the window plus {edge_s:.2f} s)",
             )
         )
@@ -211,13 +211,13 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
         )
     per_gpu = t.energy_per_gpu_j
     one_sum = ctx.one_sum and len(per_gpu) == 1  # the boards' sum, once (readings.LAST_ONE_SUM_VERSION)
-    if (len(per_gpu) != gpus and not one_sum) or not stats.close(sum(per_gpu), energy, rel=1e-6, abs_tol=1e-6):
+    if (len(per_gpu) != gpus and not one_sum) or not stats.close(sum(per_gpu), energy_j, rel=1e-6, abs_tol=1e-6):
         out.append(
             make(
                 "physics.per_gpu_sum",
                 file,
                 f"{ptr}/energy_per_gpu_j",
-                f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy} J",
+                f"{len(per_gpu)} value(s) summing to {sum(per_gpu)} for {gpus} GPU(s) and {energy_j} J",
             )
         )
     elif len(per_gpu) == gpus:  # one sum over several boards: no board's share to bound
@@ -225,10 +225,10 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     # The counter's energy of a window is off by up to one of its steps of power (COUNTER_STEP_S), on
     # top of the 5 %: that matters only for short windows (a one-request warm-up of 0.5 s may differ
     # by 20 % with no second process anywhere; a 4-s trial by 2.5 %).
-    allowed_j = DISAGREEMENT_WARN_PCT / 100 * energy + power * COUNTER_STEP_S
+    allowed_j = DISAGREEMENT_WARN_PCT / 100 * energy_j + power_w * COUNTER_STEP_S
     if (
         t.sampler_energy_j is not None
-        and abs(t.sampler_energy_j - energy) > allowed_j
+        and abs(t.sampler_energy_j - energy_j) > allowed_j
         and (disagreement := stats.disagreement_pct(t)) is not None  # only for the message: the rare case
     ):
         out.append(
@@ -236,7 +236,7 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
                 "physics.counter_sampler",
                 file,
                 f"{ptr}/sampler_energy_j",
-                f"sampler and counter differ by {disagreement:.1f} % ({abs(t.sampler_energy_j - energy):.1f} J); "
+                f"sampler and counter differ by {disagreement:.1f} % ({abs(t.sampler_energy_j - energy_j):.1f} J); "
                 f"allowed: {allowed_j:.1f} J (5 % plus {COUNTER_STEP_S:.1f} s of power for the counter's step)",
             )
         )
@@ -298,7 +298,7 @@ def _empty_board_w(idle_high_w: float) -> float:
 def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     """Peak, clocks and sample counts: what the sampler's readings of one window must satisfy."""
     out = []
-    judged = t.role != "warmup" or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
+    judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
     if judged and t.power_peak_w < (1 - PEAK_SLACK) * t.power_avg_w:
         out.append(
             make(
@@ -333,7 +333,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     elif (
         # only where few samples buy an exemption (a warm-up's average): a measured trial gains nothing
         # from a slow sampler, and a busy many-GPU host may legitimately sample slowly
-        t.role == "warmup"
+        t.is_warmup
         and t.power_samples < MIN_SAMPLES_FOR_AVERAGE
         and ctx.period_s >= SAMPLE_PERIOD_RANGE_S[0]  # a period out of range is protocol.sample_period's to name
         and t.power_samples < (fewest := SAMPLE_RATE_FLOOR * t.duration_s / ctx.period_s - 2)
@@ -342,7 +342,7 @@ def _sampler(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
             f"{t.power_samples} samples in {t.duration_s} s at a requested period of {ctx.period_s} s "
             f"(at least {fewest:.0f}: half the requested rate)"
         )
-    elif t.role != "warmup" and t.power_samples == 0:
+    elif not t.is_warmup and t.power_samples == 0:
         problem = "no power sample in a trial after warm-up"
     if problem:
         out.append(make("physics.sample_count", ctx.file, f"{ptr}/power_samples", problem))

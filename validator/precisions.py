@@ -75,6 +75,6 @@ def _captured(sub: Submission, file: str) -> list[Finding]:
         )
         for i, m in enumerate(sub.measurements)
         if m.precision == LLM_INT8
-        and m.status != "skipped"
+        and not m.is_skipped
         and (m.engine.cuda_graph or catalogue.engine_flag(m.engine.name, "cuda_graph"))
     ]

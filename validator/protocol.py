@@ -22,7 +22,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     findings: list[Finding] = _settings(sub, file) + releases.check(sub, file)
     gates = Gates.from_mapping(sub.protocol.gates)
     for i, m in enumerate(sub.measurements):
-        if m.status != "skipped":
+        if not m.is_skipped:
             findings += _kept(sub, m, f"/measurements/{i}", file, gates)
         elif m.idle is not None:
             findings.append(_skipped_idle(m, f"/measurements/{i}", file))
@@ -115,7 +115,7 @@ def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -
     """A measured configuration kept its protocol: warm-ups within bounds, no more trials than the
     budget, every trial after warm-up as long as the protocol asks."""
     proto, out = sub.protocol, []
-    warmups = next((j for j, t in enumerate(m.trials) if t.role != "warmup"), len(m.trials))
+    warmups = next((j for j, t in enumerate(m.trials) if not t.is_warmup), len(m.trials))
     if not proto.warmup_min_trials <= warmups <= proto.warmup_max_trials:
         out.append(
             make(
@@ -168,7 +168,7 @@ def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens:
     if wrong:
         detail = ", ".join(f"{n}={getattr(e, n)!r} (expected {getattr(spec, n)!r})" for n in wrong)
         out.append(make("protocol.engine_mismatch", file, f"{base}/engine", f"engine {e.name}: {detail}"))
-    if m.status == "skipped" or not recorded:
+    if m.is_skipped or not recorded:
         return out
     if e.attn_implementation == NOT_LOADED:
         out.append(
@@ -254,7 +254,7 @@ def _stop(
     """stopped_by as eco-collect decides it after the last trial, in its order (collector/runner.py ``step``):
     gates passed, else implausible, else the trial budget, else the time budget. ``past_warm_up_only``: the
     early stop of eco-collect 0.2.0 may have weighed the trials past warm-up only (replay.py)."""
-    if m.status == "skipped":
+    if m.is_skipped:
         if m.stopped_by is not None:
             return [make("protocol.stop_reason", file, f"{base}/stopped_by", "a skipped configuration ran no trials")]
         return []
@@ -269,7 +269,7 @@ def _stop(
                 f"stopped_by {reason!r} does not fit a gate that {'passed' if passed else 'failed'}",
             )
         ]
-    post_warmup = [t for t in m.trials if t.role != "warmup"]
+    post_warmup = [t for t in m.trials if not t.is_warmup]
     if reason == "trial_budget" and len(post_warmup) < gates.max_trials:
         return [
             make(
@@ -322,7 +322,7 @@ def _implausible_then(m: Measurement, gates: Gates, early_stop: EarlyStop | None
     """Whether the early-stop rule holds on the row's trials, under each rule its collector may have followed."""
     if early_stop is None or not implausible(m.trials, gates, early_stop):
         return False
-    return not past_warm_up_only or implausible([t for t in m.trials if t.role != "warmup"], gates, early_stop)
+    return not past_warm_up_only or implausible([t for t in m.trials if not t.is_warmup], gates, early_stop)
 
 
 def _placement(m: Measurement, base: str, file: str, gpus: int, sample_means: bool = False) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ecocompute import stats
+from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission, Summary
 from ecocompute.gates import DEFAULT_GATES, Gates, evaluate, status_for
 
@@ -22,10 +22,10 @@ def roles_problem(m: Measurement, window: int) -> str | None:
     if [t.index for t in m.trials] != list(range(len(m.trials))):
         return "trial indexes must be 0, 1, 2, ... in order"
     roles = [t.role for t in m.trials]
-    first_other = next((i for i, r in enumerate(roles) if r != "warmup"), len(roles))
-    if "warmup" in roles[first_other:]:
+    first_other = next((i for i, r in enumerate(roles) if r != catalogue.ROLE_WARMUP), len(roles))
+    if catalogue.ROLE_WARMUP in roles[first_other:]:
         return "a warm-up trial follows a non-warm-up trial"
-    measured = [i for i, r in enumerate(roles) if r == "measured"]
+    measured = [i for i, r in enumerate(roles) if r == catalogue.ROLE_MEASURED]
     if not measured:
         return None
     if measured != list(range(measured[0], measured[-1] + 1)):
@@ -34,7 +34,7 @@ def roles_problem(m: Measurement, window: int) -> str | None:
         return f"{len(roles) - 1 - measured[-1]} trial(s) follow the measured ones: the gate window is the last trials"
     if len(measured) > window:
         return f"{len(measured)} measured trials: the gate window is the last {window}, the earlier ones are discarded"
-    if len(measured) < window and "discarded" in roles:
+    if len(measured) < window and catalogue.ROLE_DISCARDED in roles:
         return f"trials were discarded although the window holds only {len(measured)} of {window}"
     return None
 
@@ -53,7 +53,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             )
         )
     for i, m in enumerate(sub.measurements):
-        if m.status != "skipped":
+        if not m.is_skipped:
             findings.extend(_check_measurement(m, f"/measurements/{i}", file, gates))
     return findings
 

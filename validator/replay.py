@@ -33,7 +33,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     early_stop = EarlyStop.from_mapping(proto.early_stop) if proto.early_stop else None
     out: list[Finding] = []
     for i, m in enumerate(sub.measurements):
-        if m.status != "skipped" and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
+        if not m.is_skipped and m.trials and roles_problem(m, gates.min_trials) is None:  # else stats.window
             out += _warm_ups(sub, m, f"/measurements/{i}", file) or _steps(
                 m, f"/measurements/{i}", file, gates, early_stop, sub.collector_version == "0.2.0"
             )
@@ -56,7 +56,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
     """``old``: eco-collect 0.1.0's rule, under which only two consecutive full-size warm-ups settle."""
     proto = sub.protocol
     requests, rates, full_before = 1, [], False
-    warmups = sum(t.role == "warmup" for t in m.trials)
+    warmups = sum(t.is_warmup for t in m.trials)
     for j, t in enumerate(m.trials):
         if t.requests != requests:
             why = (
@@ -71,7 +71,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
                     "the requests to ceil(trial_min_duration_s / its time per request), nothing else does)",
                 )
             ]
-        if t.role != "warmup":
+        if not t.is_warmup:
             continue
         full = warmup.full_size(t.duration_s, proto.trial_min_duration_s)
         if not full:
@@ -79,7 +79,7 @@ def _warm_up(sub: Submission, m: Measurement, base: str, file: str, old: bool = 
         rates.append(t.throughput_tok_s)
         settled = len(rates) >= 2 and warmup.settled(rates[-2], rates[-1], proto.warmup_settle_pct)
         settled, full_before = settled and (full_before or not old), full
-        ended = (j + 1 >= proto.warmup_min_trials and full and settled) or j + 1 >= proto.warmup_max_trials
+        ended = warmup.ended(j + 1, proto.warmup_min_trials, proto.warmup_max_trials, full, settled) is not None
         if ended != (j + 1 == warmups):  # the last warm-up, and only it, ends warm-up
             said = "ended" if ended else "had not ended (not full size, or not within settle_pct of the one before)"
             return [
@@ -109,12 +109,12 @@ def _steps(
     through gates.ImplausibleAfter, in time linear in the row (asked anew after every trial, a row of
     1,000 trials cost a second: fuzz 7)."""
     n = gates.min_trials
-    post = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
+    post = [j for j, t in enumerate(m.trials) if not t.is_warmup]
     if len(post) > gates.max_trials:  # protocol.trial_budget's to name; the replay stays linear in the budget
         return []
-    throughput = [t.throughput_tok_s for t in m.trials]
-    power = [t.power_avg_w for t in m.trials]
-    per_token = [t.energy_per_token_j for t in m.trials]
+    throughput_tok_s = [t.throughput_tok_s for t in m.trials]
+    power_w = [t.power_avg_w for t in m.trials]
+    energy_per_token_j = [t.energy_per_token_j for t in m.trials]
     stop = None if early_stop is None else ImplausibleAfter(m.trials, gates, early_stop)
     stop_past_warm_up = (
         ImplausibleAfter([m.trials[j] for j in post], gates, early_stop)
@@ -124,11 +124,11 @@ def _steps(
     for k in range(n - 1, len(post) - 1):
         at, first = post[k], post[k - n + 1]  # the window: trials first..at (past warm-up, consecutive)
         # the throughput gate first (cheap): a window under it may pass; one at or above it may be implausible
-        below = stats.cv_pct(throughput[first : at + 1]) < gates.throughput_cv_max_pct
+        below = stats.cv_pct(throughput_tok_s[first : at + 1]) < gates.throughput_cv_max_pct
         if (
             below
-            and stats.cv_pct(power[first : at + 1]) < gates.power_cv_max_pct
-            and stats.cv_pct(per_token[first : at + 1]) < gates.energy_per_token_cv_max_pct
+            and stats.cv_pct(power_w[first : at + 1]) < gates.power_cv_max_pct
+            and stats.cv_pct(energy_per_token_j[first : at + 1]) < gates.energy_per_token_cv_max_pct
         ):
             why = "passed its gates"
         elif (
