@@ -1,5 +1,7 @@
 """Small defects left by attackds2 (N1, N3, N4, N6) and attack v23 (U5), each with what the user should have met.
 
+- N6: eco-collect run --out-dir submissions/<handle> wrote submissions/<handle>/<handle>/<id>.json, which CI refuses
+  (file.path_policy), after the whole run: refused before anything is measured, naming the folder to give.
 - U5: an integer literal longer than Python's 4,300 digits was refused with Python's own advice to call
   sys.set_int_max_str_digits(); the finding now says which number, where, and what to write instead.
 """
@@ -9,8 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import synthetic
+from click.testing import CliRunner
 
+from collector import cli, submission
+from collector.errors import CollectOptionError
 from validator import loading
 
 
@@ -25,3 +31,41 @@ def test_an_integer_too_long_to_read_is_named_at_its_place(tmp_path: Path) -> No
     assert (finding.code, finding.pointer, finding.line) == ("json.syntax", "/measurements/1/batch_size", line)
     assert finding.message.startswith(f"an integer of 5000 digits at /measurements/1/batch_size (line {line}), ")
     assert "set_int_max_str_digits" not in finding.message and "write the value eco-collect recorded" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("given", "why", "instead"),
+    [
+        ("submissions/alice", "lies inside submissions/alice", "submissions"),
+        ("repo/submissions/Alice/run-1", "lies inside submissions/Alice", "repo/submissions"),
+        ("results/alice", "ends in the handle alice", "results"),
+    ],
+)
+def test_an_out_dir_that_is_the_handles_own_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, why: str, instead: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CollectOptionError) as caught:
+        submission.check_out_dir(Path(given), "alice")
+    assert str(caught.value) == (
+        f"--out-dir {given} {why}: the file goes to a folder named after the handle inside --out-dir, here "
+        f"{given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir {instead}, the folder "
+        "that holds the handles' folders"
+    )
+    for fine in ("submissions", "alice-results", "submissions/bob/../"):
+        submission.check_out_dir(Path(fine), "alice")
+    (tmp_path / "submissions" / "alice").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "submissions" / "alice")  # "." is the handle's folder too
+    with pytest.raises(CollectOptionError, match=f"give --out-dir {tmp_path / 'submissions'}, "):
+        submission.check_out_dir(Path("."), "alice")
+
+
+def test_the_cli_refuses_the_handles_folder_in_one_line_before_anything(tmp_path: Path) -> None:
+    out = tmp_path / "submissions" / "alice"
+    args = ["run", "--model", "Qwen/Qwen2.5-3B-Instruct", "--weights", "random", "--handle", "alice"]
+    result = CliRunner().invoke(cli.main, [*args, "--out-dir", str(out)])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"eco-collect: error: --out-dir {out} lies inside submissions/alice: ")
+    assert line.endswith(f"give --out-dir {out.parent}, the folder that holds the handles' folders")
+    assert not out.exists() and not (tmp_path / ".eco-collect").exists()
