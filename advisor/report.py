@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataset_card import outdir  # noqa: F401 - defines the build's marker: a report is never written inside a build
 from ecocompute import folders
 from ecocompute.cli import printable
 from ecocompute.markdown import cell

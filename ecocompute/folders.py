@@ -281,6 +281,18 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
 
 
 MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
+_KINDS: dict[str, Marked] = {}  # every kind of marked output defined, by its marker's name
+
+
+def enclosing(out: Path) -> tuple[Path, Marked] | None:
+    """The nearest folder above ``out`` (links resolved: where the files would go) that is a marked output
+    of any kind, with its kind. Written there, the output became files that folder's marker does not
+    list, and its next run refused to replace it."""
+    for parent in Path(os.path.realpath(out)).parents:
+        for kind in _KINDS.values():
+            if os.path.lexists(parent / kind.name) and kind.listed(parent) is not None:
+                return parent, kind
+    return None
 
 
 @dataclass(frozen=True)
@@ -295,6 +307,9 @@ class Marked:
     format: str
     what: str
     tool: str
+
+    def __post_init__(self) -> None:
+        _KINDS[self.name] = self
 
     def listed(self, folder: Path) -> set[str] | None:
         """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
@@ -333,9 +348,17 @@ class Marked:
     def check(self, out: Path, unmarked_hint: Callable[[Path], str] | None = None) -> None:
         """Refuse, before any work, an ``--out`` the tool may not replace. ``unmarked_hint(out)``: more to
         say at the end about a folder without a marker (empty when there is nothing to add)."""
+        shown = printable(str(out))
+        if found := enclosing(out):
+            folder, kind = found
+            again = f", or {printable(str(folder))} itself to replace it" if kind is self else ""
+            raise OutError(
+                f"--out {shown} lies inside {printable(str(folder))}, an earlier {kind.what.split(' ', 1)[1]}, whose "
+                f"next run would find files {kind.tool} did not write and refuse to replace it; nothing written: "
+                f"give a folder outside it{again}"
+            )
         if not refuse_target(out):
             return
-        shown = printable(str(out))
         if self.listed(out) is None:
             hint = unmarked_hint(out) if unmarked_hint else ""
             raise OutError(

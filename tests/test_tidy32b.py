@@ -1,5 +1,7 @@
 """Small defects left by attackds2 (N1, N3, N4, N6) and attack v23 (U5), each with what the user should have met.
 
+- N1: eco-dataset build --out inside an earlier build (or an earlier report, or inside any input) was accepted; the
+  earlier build then held files its marker does not list, and its next rebuild was refused. Refused up front.
 - N6: eco-collect run --out-dir submissions/<handle> wrote submissions/<handle>/<handle>/<id>.json, which CI refuses
   (file.path_policy), after the whole run: refused before anything is measured, naming the folder to give.
 - U5: an integer literal longer than Python's 4,300 digits was refused with Python's own advice to call
@@ -14,9 +16,14 @@ from pathlib import Path
 import pytest
 import synthetic
 from click.testing import CliRunner
+from conftest import ROOT, usage_error
 
+from advisor.report import REPORT
 from collector import cli, submission
 from collector.errors import CollectOptionError
+from dataset_card import outdir
+from dataset_card.cli import main as dataset
+from ecocompute import folders
 from validator import loading
 
 
@@ -69,3 +76,46 @@ def test_the_cli_refuses_the_handles_folder_in_one_line_before_anything(tmp_path
     assert line.startswith(f"eco-collect: error: --out-dir {out} lies inside submissions/alice: ")
     assert line.endswith(f"give --out-dir {out.parent}, the folder that holds the handles' folders")
     assert not out.exists() and not (tmp_path / ".eco-collect").exists()
+
+
+def _earlier_build(folder: Path) -> Path:
+    (folder / "figures").mkdir(parents=True)
+    (folder / "README.md").write_text("card")
+    (folder / "figures" / "a.png").write_bytes(b"png")
+    outdir.mark(folder)
+    return folder
+
+
+@pytest.mark.parametrize("inside", ["figures/x", "new", "new/deeper"])
+def test_an_out_inside_an_earlier_build_is_refused_before_any_work(tmp_path: Path, inside: str) -> None:
+    build = _earlier_build(tmp_path / "build" / "llm-energy")
+    (tmp_path / "submissions").mkdir()
+    out = build / inside
+    args = ["build", "--submissions", str(tmp_path / "submissions"), "--legacy", str(ROOT / "legacy")]
+    line = usage_error(CliRunner().invoke(dataset, [*args, "--out", str(out)]))
+    assert line == (
+        f"--out {out} lies inside {build}, an earlier eco-dataset build, whose next run would find files eco-dataset "
+        f"did not write and refuse to replace it; nothing written: give a folder outside it, or {build} itself to "
+        "replace it"
+    )
+    assert not out.exists() and outdir.BUILD.foreign(build) == []
+
+
+def test_an_output_inside_another_kinds_output_is_refused(tmp_path: Path) -> None:
+    build = _earlier_build(tmp_path / "build")
+    with pytest.raises(folders.OutError, match=r"lies inside .*, an earlier eco-dataset build, .* outside it$"):
+        REPORT.check(build / "report")  # a report written inside a build
+    (tmp_path / "report").mkdir()
+    REPORT.mark(tmp_path / "report")
+    with pytest.raises(folders.OutError, match=r"lies inside .*, an earlier eco-advise report, .* outside it$"):
+        outdir.check(tmp_path / "report" / "build")
+
+
+def test_an_earlier_build_holding_an_input_is_refused(tmp_path: Path) -> None:
+    build = _earlier_build(tmp_path / "build")  # --submissions its figures folder: the swap would replace it
+    args = ["build", "--submissions", str(build / "figures"), "--legacy", str(ROOT / "legacy"), "--out", str(build)]
+    line = usage_error(CliRunner().invoke(dataset, args))
+    assert line == (
+        f"--submissions {build / 'figures'} lies inside --out {build}, which the build replaces whole; nothing "
+        "written: give an --out outside it (the default is build/llm-energy)"
+    )
