@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import smallfile
+from . import diskerrors, smallfile
 from .cli import EcoError, OptionError, first_few, printable
 
 
@@ -233,14 +233,17 @@ def _remove_stale(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]]) -> Iterator[Path]:
+def replacing(
+    out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]], what: str = "the output"
+) -> Iterator[Path]:
     """A fresh folder beside ``out`` to fill; when the block ends normally it takes ``out``'s place.
 
     ``out`` must be absolute (``target``). ``check(out)`` runs before and again just before the swap
     (something may appear there while the block runs). The old output is set aside by a rename and
     deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder, and the folders
     made to hold it (``out``'s missing parents, when still empty), are removed and ``out`` is left as it
-    was."""
+    was. An OSError while the folder is made or filled (a full disk) is a FolderError saying so: ``what``
+    (its kind, "an eco-dataset build"), the file (``diskerrors.writing``) and the folder."""
     creatable(out, out)
     check(out)
     made = [p for p in out.parents if not os.path.lexists(p)]  # deepest first: removed again on a failure
@@ -248,9 +251,12 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     _remove_stale(out)
     staging, held = None, None
     try:
-        staging = _fresh(out, _STAGING)
-        held = _hold(staging)  # until the end: a later run must not take it for a killed run's
-        yield staging
+        try:
+            staging = _fresh(out, _STAGING)
+            held = _hold(staging)  # until the end: a later run must not take it for a killed run's
+            yield staging
+        except OSError as exc:
+            raise FolderError(diskerrors.unwritable(what, out, staging, exc)) from exc
         check(out)
         if not out.exists() or not any(out.iterdir()):
             staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
@@ -272,7 +278,7 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
         shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
     finally:
         if staging is not None and staging.exists():
-            shutil.rmtree(staging)
+            shutil.rmtree(staging, ignore_errors=True)  # an error here (a read-only disk) must not hide the first
         if held is not None:
             os.close(held)
         for folder in made:  # a failed run leaves no folder it made either; rmdir removes only empty ones
@@ -377,12 +383,13 @@ class Marked:
         """Write the marker listing every file below ``folder``: the last step of a complete output."""
         files, _ = contents(folder)
         text = json.dumps({"format": self.format, "files": sorted(files - {self.name})}, indent=1) + "\n"
-        (folder / self.name).write_text(text, encoding="utf-8")
+        with diskerrors.writing(folder / self.name):
+            (folder / self.name).write_text(text, encoding="utf-8")
 
     @contextlib.contextmanager
     def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
         """``replacing`` for this kind of output: the block fills a fresh folder, which is marked and swapped
         in when the block ends normally. ``check`` (default: ``self.check``) refuses an ``out`` not ours."""
-        with replacing(out, check or self.check, self.foreign) as staging:
+        with replacing(out, check or self.check, self.foreign, self.what) as staging:
             yield staging
             self.mark(staging)
