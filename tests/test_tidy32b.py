@@ -4,6 +4,9 @@
   earlier build then held files its marker does not list, and its next rebuild was refused. Refused up front.
 - N3: a full disk (ENOSPC, EFBIG, EDQUOT, EROFS) during a build ended in a bare "File too large": one line now names
   what was being written, where, why and what to do; the staging folder and the folders made for --out are gone.
+- N4: eco-dataset publish --dry-run listed byte-identical files under "replace" (22 where only README.md differed),
+  and the commit uploaded them all: the plan counts them as unchanged (by the ids the Hub lists) and the one commit
+  leaves them out.
 - N6: eco-collect run --out-dir submissions/<handle> wrote submissions/<handle>/<handle>/<id>.json, which CI refuses
   (file.path_policy), after the whole run: refused before anything is measured, naming the folder to give.
 - U5: an integer literal longer than Python's 4,300 digits was refused with Python's own advice to call
@@ -22,6 +25,7 @@ import pytest
 import synthetic
 from click.testing import CliRunner
 from conftest import ROOT, usage_error
+from fake_hub import GITATTRIBUTES, PARQUET, ROWS, SUBMISSIONS, Hub, card, make_build, released
 
 from advisor import report as advisor_report
 from advisor.report import REPORT
@@ -29,6 +33,7 @@ from collector import cli, submission
 from collector.errors import CollectOptionError
 from dataset_card import build, outdir
 from dataset_card.cli import main as dataset
+from dataset_card.publish import MANIFEST, dry_run, publish
 from ecocompute import folders
 from validator import loading
 
@@ -198,3 +203,21 @@ def test_a_read_only_disk_under_a_report_keeps_the_earlier_one(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"] and (out / "REPORT.md").read_text().startswith(
         "the"
     )
+
+
+def test_a_re_release_lists_and_uploads_only_what_changed(tmp_path: Path) -> None:
+    hub = Hub({".gitattributes": GITATTRIBUTES})
+    (tmp_path / "first").mkdir()
+    publish(hub.api, "o/r", make_build(tmp_path / "first"), "1.0.0")
+    (tmp_path / "second").mkdir()
+    second = make_build(tmp_path / "second")  # the same rows: only the card differs (its version)
+    (second / "README.md").write_text(card(ROWS) + "\nversion 1.1.0\n")
+    plan = dry_run(hub.api, "o/r", second, "1.1.0")
+    assert (plan.added, plan.replaced, plan.deleted) == ([], ["README.md"], [])
+    assert plan.unchanged == [MANIFEST, PARQUET, SUBMISSIONS]  # a git blob and two LFS files, compared by their ids
+    lines = plan.lines()
+    assert lines[3].startswith("  replace (1): README.md (the card")
+    assert lines[-2] == "  unchanged (3): the Hub holds the same bytes, not uploaded"
+    publish(hub.api, "o/r", second, "1.1.0")
+    assert [op.path_in_repo for op in hub.api.create_commit.call_args.kwargs["operations"]] == ["README.md"]
+    assert hub.files == released(second) and hub.tags["v1.1.0"] == hub.head
