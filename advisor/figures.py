@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ecocompute import stats
+from ecocompute import diskerrors, stats
 from ecocompute.cli import figure_text
 
 from . import text
@@ -68,7 +68,8 @@ def _save(fig: Figure, path: Path) -> Path:
     # before drawing it; the layout is done, so drop it (the same bytes, about 10 % less time).
     fig.set_layout_engine(None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    with diskerrors.writing(path):
+        fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
     return path
 
 

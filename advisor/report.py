@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue, folders
+from dataset_card import outdir  # noqa: F401 - defines the build's marker: a report is never written inside a build
+from ecocompute import catalogue, diskerrors, folders
 from ecocompute.cli import printable
 from ecocompute.markdown import cell
 
@@ -63,7 +64,8 @@ def write_report(
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
     with REPORT.replacing(out_dir, _check_replaceable) as staging:
         names, markdown = render(found, staging / FIGURES_DIR)
-        (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
+        with diskerrors.writing(staging / MARKDOWN_NAME):
+            (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
     return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
 
 
@@ -153,7 +155,8 @@ class _Figures:
         if key in _DRAWN:
             _DRAWN.move_to_end(key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_DRAWN[key])
+            with diskerrors.writing(path):
+                path.write_bytes(_DRAWN[key])
         else:
             figure(*args, path=path, **kwargs)
             _DRAWN[key] = path.read_bytes()

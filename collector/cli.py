@@ -211,7 +211,11 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     help="Your GitHub handle.",
 )
 @click.option(
-    "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("submissions"), show_default=True
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("submissions"),
+    show_default=True,
+    help="The folder that holds the handles' folders: the file goes to OUT_DIR/<handle>/<submission_id>.json.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoint.")
 @click.option(

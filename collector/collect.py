@@ -24,7 +24,7 @@ def collect(
     """Measure every requested configuration and write one validated submission; (its path, the document)."""
     events, hooks = events or Events(), hooks or Hooks()
     with nothing_kept(request):
-        submission.check_out_dir(request.out_dir)
+        submission.check_out_dir(request.out_dir, request.handle)
         _sweep(request, events)
         hubenv.check()  # transformers imports huggingface_hub, which fails on a malformed variable in a traceback
     with open_session(request, events, hooks) as session:

@@ -21,9 +21,10 @@ from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
 from validator.findings import Severity
 from validator.loading import MAX_BYTES
+from validator.paths import SUBMISSIONS
 
 from . import __version__
-from .errors import CollectError, InterruptedAfterWrite, OutputExistsError
+from .errors import CollectError, CollectOptionError, InterruptedAfterWrite, OutputExistsError
 from .locks import flock, open_flags
 from .request import RunRequest
 from .workload import Prompt
@@ -238,11 +239,34 @@ def keep_rejected(doc: dict[str, Any], state_dir: Path, text: str | None = None)
     )
 
 
-def check_out_dir(out_dir: Path) -> None:
+def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
+    """(why, the folder to give) for an ``out_dir`` that is a contributor's folder rather than the one
+    holding them: named as ``handle``, or inside submissions/<handle>. The file goes to
+    <out_dir>/<handle>/, so it landed in submissions/<handle>/<handle>/, which CI refuses. The folder is
+    said in the user's terms where the path as given shows it."""
+    absolute = Path(os.path.abspath(out_dir))
+    for path in (out_dir, absolute):
+        for folder in (path, *path.parents):
+            if folder.name.lower() == handle.lower() and folder.parent.name == SUBMISSIONS:
+                return f"lies inside {SUBMISSIONS}/{folder.name}", folder.parent
+    if absolute.name.lower() == handle.lower():
+        return f"ends in the handle {handle}", out_dir.parent if out_dir.name else absolute.parent
+    return None
+
+
+def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
     """Refuse, before anything is measured, an ``out_dir`` the file could not be written into: one that
-    is not a folder (a file, a device), lies below a file, or sits where this user may not write.
+    is not a folder (a file, a device), lies below a file, or sits where this user may not write; and
+    one that is ``handle``'s own folder (``_instead``), where the file lands in a path CI refuses.
     Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
     shown = printable(str(out_dir))
+    if handle and (instead := _instead(out_dir, handle)):
+        why, folder = instead
+        raise CollectOptionError(
+            f"--out-dir {shown} {why}: the file goes to a folder named after the handle inside --out-dir, here "
+            f"{printable(str(out_dir / handle))}, which CI refuses (file.path_policy); nothing measured: give "
+            f"--out-dir {printable(str(folder))}, the folder that holds the handles' folders"
+        )
     nearest = next((p for p in (out_dir, *out_dir.absolute().parents) if os.path.lexists(p)), None)
     if nearest is None:
         return

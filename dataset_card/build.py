@@ -49,8 +49,8 @@ class BuildError(EcoError):
 
 
 class BuildOptionError(BuildError, OptionError):
-    """An option's folder or file that is missing or of the wrong kind, or an --out inside an input: a
-    usage error (exit 2), found before any work."""
+    """An option's folder or file that is missing or of the wrong kind: a usage error (exit 2), found before
+    any work (an --out refused is outdir's)."""
 
 
 @dataclass(frozen=True)
@@ -314,15 +314,8 @@ def _build(
     submissions_dir: Path, legacy_dir: Path, out_dir: Path, *, version: str | None, repo_id: str, changelog: str
 ) -> BuildResult:
     given, out_dir = out_dir, outdir.target(out_dir)
-    inside = out_dir.resolve()
-    # the next build would read the dataset's own files as submissions (or publish them); the legacy folder is the
-    # researcher's files and their SHA256SUMS, append-only like submissions/
-    for option, folder in (("--submissions", submissions_dir.resolve()), ("--legacy", legacy_dir.resolve())):
-        if inside == folder or folder in inside.parents:
-            raise BuildOptionError(
-                f"--out {printable(str(given))} lies inside {option}; nothing written: build elsewhere"
-            )
-    # refuse an --out that cannot be made or is not ours before minutes of work, not after
+    outdir.apart(out_dir, given, {"--submissions": submissions_dir, "--legacy": legacy_dir})
+    # refuse an --out that cannot be made or is not ours (inside an earlier build too) before minutes of work
     outdir.creatable(out_dir, given)
     outdir.check(out_dir)
     label = versions.parse(version) if version is not None else None

@@ -16,7 +16,7 @@ import pyarrow as pa
 import yaml
 from datasets import Features
 
-from ecocompute import columns
+from ecocompute import columns, diskerrors
 from ecocompute.cli import first_few
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
@@ -328,5 +328,6 @@ def render(inputs: Inputs) -> str:
 
 def write(text: str, out_dir: Path) -> Path:
     path = out_dir / "README.md"
-    path.write_text(text, encoding="utf-8")
+    with diskerrors.writing(path):
+        path.write_text(text, encoding="utf-8")
     return path

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue
+from ecocompute import catalogue, diskerrors
 from ecocompute.cli import figure_text
 
 from .results import Line, Setting
@@ -153,7 +153,8 @@ def _draw(path: Path, title: str, settings: Sequence[Setting], panel: Callable[[
                 ax.legend(fontsize=7, loc="best")
         fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va="top")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+        with diskerrors.writing(path):
+            fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def plan(settings: Sequence[Setting]) -> list[Figure]:

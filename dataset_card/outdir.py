@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ecocompute import folders
+from ecocompute.cli import printable
 
 LOCAL_BUILD = "build/llm-energy"  # build's default --out: the card's local snippet and report's --dataset
 MARKER = ".eco-dataset-build"
@@ -25,6 +26,27 @@ target = folders.target
 creatable = folders.creatable
 check = BUILD.check  # refuse, before any work, an --out the build may not replace
 mark = BUILD.mark
+
+
+def apart(out: Path, given: Path, inputs: dict[str, Path]) -> None:
+    """Refuse, before any work, an ``--out`` (absolute: ``target``; ``given``: as the user wrote it) inside
+    an input folder (``inputs``: option to folder): the next build would read the dataset's own files as
+    submissions (or publish them), and the legacy folder is the researcher's files and their SHA256SUMS,
+    append-only like submissions/. Also an earlier build holding an input: the swap would replace it."""
+    inside, shown = out.resolve(), printable(str(given))
+    for option, folder in inputs.items():
+        real, named = folder.resolve(), printable(str(folder))
+        if inside == real or real in inside.parents:
+            raise folders.OutError(
+                f"--out {shown} lies inside {option} {named}, an input of the build, which a build there would "
+                f"change and the next one read back; nothing written: give a folder outside it (the default is "
+                f"{LOCAL_BUILD})"
+            )
+        if inside in real.parents and BUILD.listed(out) is not None:  # any other folder: check() says why not
+            raise folders.OutError(
+                f"{option} {named} lies inside --out {shown}, which the build replaces whole; nothing written: give "
+                f"an --out outside it (the default is {LOCAL_BUILD})"
+            )
 
 
 def replace(out: Path, write: Callable[[Path], None]) -> None:

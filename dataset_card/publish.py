@@ -15,7 +15,8 @@ build wrote, and the next release reads it at main's head. Anything else on the 
 or notes a maintainer added there, the Hub's .gitattributes) is kept, and the plan lists it under
 "keep". A repository whose main holds no manifest (published before releases carried one) loses only
 files where a build writes (``in_layout``: a config's Parquet files, the figures' PNGs). A file at a
-path the build writes is replaced: README.md is the card, which eco-dataset writes whole.
+path the build writes is replaced where its bytes differ (README.md is the card, which eco-dataset writes
+whole); one the Hub holds byte for byte is left out of the commit and listed as unchanged.
 
 The commit and the tag are two calls: when the tag fails after the commit landed, the error names the
 commit and the command that tags it, and a re-run tags main's head instead of committing again while
@@ -75,7 +76,7 @@ class Plan:
     exists: bool | None  # None: the Hub could not be asked (dry run without network)
     parent: str | None  # the head the commit goes on; None when the repository is created first
     added: list[str]
-    replaced: list[str]
+    replaced: list[str]  # on the Hub with other bytes
     deleted: list[str]
     unknown: str = ""  # why the remote side is unknown
     kept: list[str] = field(default_factory=list)  # on the Hub, not in the build, not written by a release
@@ -84,6 +85,7 @@ class Plan:
     rows: str = ""  # the build's rows against the latest release's
     # main's head already holds exactly the build's files (beside those a release keeps): tag it, no commit
     current: bool = False
+    unchanged: list[str] = field(default_factory=list)  # on the Hub byte for byte: not uploaded
 
     def _listing(self, verb: str, paths: list[str], why: str = "") -> str:
         return f"  {verb} ({len(paths)})" + (f": {', '.join(paths)}{why}" if paths else "")
@@ -115,6 +117,8 @@ class Plan:
             replaced[0] = "README.md (the card: eco-dataset writes it whole, edits made on the Hub are replaced)"
         out += [self._listing("add", self.added), self._listing("replace", replaced)]
         out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
+        if self.unchanged:  # counted, not named: a re-release holds dozens of them
+            out.append(f"  unchanged ({len(self.unchanged)}): the Hub holds the same bytes, not uploaded")
         if self.exists and not self.manifest:
             out.append(
                 f"  main holds no {MANIFEST} (the files an earlier release wrote: releases before it listed none), "
@@ -280,23 +284,26 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
         raise PublishError(f"{exc}; nothing published: publish to a dataset repository of its own") from None
     remote = {entry.path: entry for entry in tree if isinstance(entry, RepoFile)}  # files, not folders
     added = sorted(set(local) - set(remote))
-    replaced = sorted(set(local) & set(remote), key=lambda p: p != "README.md")  # the card differs first
+    both = sorted(set(local) & set(remote))
+    unchanged = [p for p in both if same_file(local[p], remote[p])]  # by the ids the Hub lists: nothing downloaded
+    replaced = sorted(set(both) - set(unchanged))
     gone = set(remote) - set(local)
     wrote = released_files(api, repo_id, head, remote.get(MANIFEST))
     deleted = sorted({p for p in gone if (p in wrote if wrote is not None else in_layout(p))} - KEEP_REMOTE)
-    current = not added and not deleted and all(same_file(local[p], remote[p]) for p in replaced)
+    current = not added and not deleted and not replaced
     return Plan(
         repo_id,
         tag,
         True,
         head,
         added,
-        sorted(replaced),
+        replaced,
         deleted,
         local=local,
         current=current,
         kept=sorted(gone - set(deleted)),
         manifest=wrote is not None,
+        unchanged=unchanged,
     )
 
 
@@ -332,8 +339,8 @@ def publish(
     allow_fewer_rows: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Published:
-    """Create the dataset repository if missing, make one create_commit (all files; deletions of those an
-    earlier release wrote that this build lacks) on the current head, retried on a 412 (someone pushed
+    """Create the dataset repository if missing, make one create_commit (the files added or changed; deletions
+    of those an earlier release wrote that this build lacks) on the current head, retried on a 412 (someone pushed
     meanwhile), then tag that commit; when the head already holds exactly the build (an earlier publish
     whose tag failed), tag the head."""
     local = local_files(build_dir)
@@ -347,7 +354,9 @@ def publish(
         plan = _plan(api, repo_id, local, tag)
         if plan.current and plan.parent is not None:
             return _tag(api, repo_id, tag, plan.parent, committed=False)
-        operations: list[Any] = [CommitOperationAdd(path_in_repo=k, path_or_fileobj=str(v)) for k, v in local.items()]
+        # the files the Hub holds byte for byte stay out of the commit: its tree keeps them as they are
+        changed = plan.added + plan.replaced
+        operations: list[Any] = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(local[p])) for p in changed]
         operations += [CommitOperationDelete(path_in_repo=p) for p in plan.deleted]
         try:
             info = api.create_commit(

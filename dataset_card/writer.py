@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecocompute import diskerrors
 from ecocompute.columns import SORT_KEYS
 
 PARQUET_NAME = "train-00000-of-00001.parquet"
@@ -62,13 +63,14 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
 def write(table: pa.Table, out_dir: Path, name: str) -> Path:
     path = out_dir / name / PARQUET_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        table,
-        path,
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=dictionary_columns(table.schema),
-        write_statistics=True,
-        row_group_size=256_000,
-    )
+    with diskerrors.writing(path):
+        pq.write_table(
+            table,
+            path,
+            compression="zstd",
+            compression_level=3,
+            use_dictionary=dictionary_columns(table.schema),
+            write_statistics=True,
+            row_group_size=256_000,
+        )
     return path

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import smallfile
+from . import diskerrors, smallfile
 from .cli import EcoError, OptionError, first_few, printable
 
 
@@ -233,14 +233,17 @@ def _remove_stale(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]]) -> Iterator[Path]:
+def replacing(
+    out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]], what: str = "the output"
+) -> Iterator[Path]:
     """A fresh folder beside ``out`` to fill; when the block ends normally it takes ``out``'s place.
 
     ``out`` must be absolute (``target``). ``check(out)`` runs before and again just before the swap
     (something may appear there while the block runs). The old output is set aside by a rename and
     deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder, and the folders
     made to hold it (``out``'s missing parents, when still empty), are removed and ``out`` is left as it
-    was."""
+    was. An OSError while the folder is made or filled (a full disk) is a FolderError saying so: ``what``
+    (its kind, "an eco-dataset build"), the file (``diskerrors.writing``) and the folder."""
     creatable(out, out)
     check(out)
     made = [p for p in out.parents if not os.path.lexists(p)]  # deepest first: removed again on a failure
@@ -248,9 +251,12 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
     _remove_stale(out)
     staging, held = None, None
     try:
-        staging = _fresh(out, _STAGING)
-        held = _hold(staging)  # until the end: a later run must not take it for a killed run's
-        yield staging
+        try:
+            staging = _fresh(out, _STAGING)
+            held = _hold(staging)  # until the end: a later run must not take it for a killed run's
+            yield staging
+        except OSError as exc:
+            raise FolderError(diskerrors.unwritable(what, out, staging, exc)) from exc
         check(out)
         if not out.exists() or not any(out.iterdir()):
             staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
@@ -272,7 +278,7 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
         shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
     finally:
         if staging is not None and staging.exists():
-            shutil.rmtree(staging)
+            shutil.rmtree(staging, ignore_errors=True)  # an error here (a read-only disk) must not hide the first
         if held is not None:
             os.close(held)
         for folder in made:  # a failed run leaves no folder it made either; rmdir removes only empty ones
@@ -281,6 +287,18 @@ def replacing(out: Path, check: Callable[[Path], None], foreign: Callable[[Path]
 
 
 MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
+_KINDS: dict[str, Marked] = {}  # every kind of marked output defined, by its marker's name
+
+
+def enclosing(out: Path) -> tuple[Path, Marked] | None:
+    """The nearest folder above ``out`` (links resolved: where the files would go) that is a marked output
+    of any kind, with its kind. Written there, the output became files that folder's marker does not
+    list, and its next run refused to replace it."""
+    for parent in Path(os.path.realpath(out)).parents:
+        for kind in _KINDS.values():
+            if os.path.lexists(parent / kind.name) and kind.listed(parent) is not None:
+                return parent, kind
+    return None
 
 
 @dataclass(frozen=True)
@@ -295,6 +313,9 @@ class Marked:
     format: str
     what: str
     tool: str
+
+    def __post_init__(self) -> None:
+        _KINDS[self.name] = self
 
     def listed(self, folder: Path) -> set[str] | None:
         """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
@@ -333,9 +354,17 @@ class Marked:
     def check(self, out: Path, unmarked_hint: Callable[[Path], str] | None = None) -> None:
         """Refuse, before any work, an ``--out`` the tool may not replace. ``unmarked_hint(out)``: more to
         say at the end about a folder without a marker (empty when there is nothing to add)."""
+        shown = printable(str(out))
+        if found := enclosing(out):
+            folder, kind = found
+            again = f", or {printable(str(folder))} itself to replace it" if kind is self else ""
+            raise OutError(
+                f"--out {shown} lies inside {printable(str(folder))}, an earlier {kind.what.split(' ', 1)[1]}, whose "
+                f"next run would find files {kind.tool} did not write and refuse to replace it; nothing written: "
+                f"give a folder outside it{again}"
+            )
         if not refuse_target(out):
             return
-        shown = printable(str(out))
         if self.listed(out) is None:
             hint = unmarked_hint(out) if unmarked_hint else ""
             raise OutError(
@@ -354,12 +383,13 @@ class Marked:
         """Write the marker listing every file below ``folder``: the last step of a complete output."""
         files, _ = contents(folder)
         text = json.dumps({"format": self.format, "files": sorted(files - {self.name})}, indent=1) + "\n"
-        (folder / self.name).write_text(text, encoding="utf-8")
+        with diskerrors.writing(folder / self.name):
+            (folder / self.name).write_text(text, encoding="utf-8")
 
     @contextlib.contextmanager
     def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
         """``replacing`` for this kind of output: the block fills a fresh folder, which is marked and swapped
         in when the block ends normally. ``check`` (default: ``self.check``) refuses an ``out`` not ours."""
-        with replacing(out, check or self.check, self.foreign) as staging:
+        with replacing(out, check or self.check, self.foreign, self.what) as staging:
             yield staging
             self.mark(staging)

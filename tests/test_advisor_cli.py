@@ -246,7 +246,7 @@ def test_a_failed_report_leaves_the_earlier_one(tmp_path: Path, monkeypatch: pyt
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(report, "render", broken)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(report.ReportError, match="No space"):  # one line saying where (tidy32b)
         report.write_report(nothing, out)
     assert first.markdown_path.read_text(encoding="utf-8") == first.markdown
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind

@@ -261,7 +261,8 @@ def test_an_out_inside_the_submissions_is_refused_before_any_work(tmp_path: Path
     out = submissions / inside
     args = ["build", "--submissions", str(submissions), "--legacy", str(LEGACY), "--out", str(out)]
     line = usage_error(CliRunner().invoke(dataset, args))
-    assert "lies inside --submissions; nothing written" in line
+    assert f"lies inside --submissions {submissions}, an input of the build, " in line
+    assert line.endswith("nothing written: give a folder outside it (the default is build/llm-energy)")
     assert sorted(p.name for p in submissions.rglob("*")) == ["synthetic-bot"]
 
 
@@ -275,7 +276,7 @@ def test_an_out_inside_the_legacy_folder_is_refused_before_any_work(tmp_path: Pa
     args = ["build", "--submissions", str(tmp_path / "none"), "--legacy", str(legacy), "--out", str(legacy / inside)]
     (tmp_path / "none").mkdir()
     line = usage_error(CliRunner().invoke(dataset, args))
-    assert "lies inside --legacy; nothing written" in line
+    assert f"lies inside --legacy {legacy}, an input of the build, " in line
     assert sorted(p.relative_to(legacy) for p in legacy.rglob("*")) == before
 
 

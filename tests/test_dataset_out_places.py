@@ -32,7 +32,7 @@ def test_a_failed_run_removes_the_folders_it_made_for_out(tmp_path: Path) -> Non
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "mine.txt").write_text("mine")
     for out in (tmp_path / "new" / "deeper" / "llm-energy", tmp_path / "kept" / "made" / "llm-energy"):
-        with pytest.raises(OSError, match="File too large"):
+        with pytest.raises(folders.FolderError, match="File too large"):
             outdir.replace(out, _fail)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept", "kept/mine.txt"]
     out = tmp_path / "new" / "deeper" / "llm-energy"  # a build that succeeds keeps them

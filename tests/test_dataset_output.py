@@ -108,7 +108,7 @@ def test_a_failure_mid_build_keeps_the_old_build_and_leaves_no_temporary_folder(
         _write("new")(staging)
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(outdir.OutputError, match="No space left"):
         outdir.replace(out, half_then_fail)
     assert _tree(out) == before and _siblings(out) == []
 

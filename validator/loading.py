@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ecocompute import smallfile
 from ecocompute.cli import UNSAFE_CATEGORIES
 
 from .findings import Finding, make
+from .jsonpos import line_of
 
 try:
     import orjson
@@ -215,8 +217,55 @@ def _strict_parse(text: str, display: str) -> tuple[Any, Finding | None]:
         return None, make("json.too_deep", display, "", f"nesting deeper than {MAX_DEPTH} levels")
     except json.JSONDecodeError as exc:
         return None, make("json.syntax", display, "", f"{exc.msg} at line {exc.lineno} column {exc.colno}", exc.lineno)
-    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        return None, make("json.syntax", display, "", str(exc)[:300])
+    except ValueError as exc:  # an integer literal longer than Python's digit limit (4,300 by default)
+        return None, _long_integer(text, display) or make("json.syntax", display, "", str(exc)[:300])
+
+
+class _Long:
+    """An integer literal longer than ``int`` reads: its digits."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _long_integer(text: str, display: str) -> Finding | None:
+    """The finding for the first integer longer than Python's digit limit, at its pointer and line (the
+    error json.loads raises names neither, and advises ``sys.set_int_max_str_digits()``, which is no fix
+    for a file); None when ``text`` holds none. Only a file that failed so is parsed again."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if not limit:
+        return None
+
+    def literal(token: str) -> Any:
+        digits = len(token.lstrip("-"))
+        return _Long(digits) if digits > limit else int(token)
+
+    try:
+        data = json.loads(text, parse_int=literal)
+    except (ValueError, RecursionError):
+        return None
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # depth first, in document order
+        pointer, value = stack.pop()
+        if isinstance(value, _Long):
+            line = line_of(text, pointer)
+            at = f"{pointer or '/'}" + (f" (line {line})" if line else "")
+            return make(
+                "json.syntax",
+                display,
+                pointer,
+                f"an integer of {value.digits} digits at {at}, more than the {limit} digits eco-validate reads: no "
+                "field holds a number this long; write the value eco-collect recorded",
+                line,
+            )
+        if isinstance(value, dict):
+            items = [(f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            items = [(f"{pointer}/{i}", v) for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    return None
 
 
 # Digits to "0", the other bytes of a number's fraction or exponent to ".", all else to " ": a run of
