@@ -241,16 +241,15 @@ def keep_rejected(doc: dict[str, Any], state_dir: Path, text: str | None = None)
 
 def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
     """(why, the folder to give) for an ``out_dir`` that is a contributor's folder rather than the one
-    holding them: named as ``handle``, or inside submissions/<handle>. The file goes to
-    <out_dir>/<handle>/, so it landed in submissions/<handle>/<handle>/, which CI refuses. The folder is
-    said in the user's terms where the path as given shows it."""
+    holding them: inside submissions/<handle>. The file goes to <out_dir>/<handle>/, so it landed in
+    submissions/<handle>/<handle>/, which CI refuses. The folder is said in the user's terms where the path
+    as given shows it. Outside a submissions/ folder a folder named as the handle is the user's own choice
+    (results/alice/alice/ harms nothing): not refused."""
     absolute = Path(os.path.abspath(out_dir))
     for path in (out_dir, absolute):
         for folder in (path, *path.parents):
             if folder.name.lower() == handle.lower() and folder.parent.name == SUBMISSIONS:
                 return f"lies inside {SUBMISSIONS}/{folder.name}", folder.parent
-    if absolute.name.lower() == handle.lower():
-        return f"ends in the handle {handle}", out_dir.parent if out_dir.name else absolute.parent
     return None
 
 

@@ -1,0 +1,50 @@
+"""eco-collect run --out-dir submissions/<handle> wrote submissions/<handle>/<handle>/<id>.json, which CI refuses
+(file.path_policy), after the whole run: refused before anything is measured, naming the folder to give
+(attackds2 N6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collector import cli, submission
+from collector.errors import CollectOptionError
+
+
+@pytest.mark.parametrize(
+    ("given", "why", "instead"),
+    [
+        ("submissions/alice", "lies inside submissions/alice", "submissions"),
+        ("repo/submissions/Alice/run-1", "lies inside submissions/Alice", "repo/submissions"),
+    ],
+)
+def test_an_out_dir_that_is_the_handles_own_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, why: str, instead: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CollectOptionError) as caught:
+        submission.check_out_dir(Path(given), "alice")
+    assert str(caught.value) == (
+        f"--out-dir {given} {why}: the file goes to a folder named after the handle inside --out-dir, here "
+        f"{given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir {instead}, the folder "
+        "that holds the handles' folders"
+    )
+    for fine in ("submissions", "alice-results", "submissions/bob/../", "results/alice"):
+        submission.check_out_dir(Path(fine), "alice")
+    (tmp_path / "submissions" / "alice").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "submissions" / "alice")  # "." is the handle's folder too
+    with pytest.raises(CollectOptionError, match=f"give --out-dir {tmp_path / 'submissions'}, "):
+        submission.check_out_dir(Path("."), "alice")
+
+
+def test_the_cli_refuses_the_handles_folder_in_one_line_before_anything(tmp_path: Path) -> None:
+    out = tmp_path / "submissions" / "alice"
+    args = ["run", "--model", "Qwen/Qwen2.5-3B-Instruct", "--weights", "random", "--handle", "alice"]
+    result = CliRunner().invoke(cli.main, [*args, "--out-dir", str(out)])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"eco-collect: error: --out-dir {out} lies inside submissions/alice: ")
+    assert line.endswith(f"give --out-dir {out.parent}, the folder that holds the handles' folders")
+    assert not out.exists() and not (tmp_path / ".eco-collect").exists()
