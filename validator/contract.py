@@ -15,6 +15,7 @@ from ecocompute.catalogue import SCHEMA_VERSIONS
 
 from . import fastschema
 from .findings import Finding, make
+from .jsonpos import bounded
 
 SCHEMA_FILE = "submission.schema.json"
 # Keys by which the researcher's legacy metadata files are recognised.
@@ -145,20 +146,9 @@ def _oversized(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> N
                 _oversized(v, [*at, k], oversized)
 
 
-# A pointer may name a key of any length (one of a free-form device map, megabytes long): beyond this
-# the finding points at the nearest enclosing value instead, so no report repeats the key whole.
-MAX_POINTER_CHARS = 256
-
-
-def _bounded(pointer: str) -> str:
-    if len(pointer) <= MAX_POINTER_CHARS:
-        return pointer
-    return pointer[: pointer.rfind("/", 0, MAX_POINTER_CHARS + 1)]
-
-
 def _finding(file: str, pointer: str, message: str) -> Finding:
     message = message if len(message) <= 300 else message[:297] + "..."
-    pointer = _bounded(pointer)
+    pointer = bounded(pointer)
     return make("schema.violation", file, pointer, f"{pointer or '/'}: {message}")
 
 

@@ -19,6 +19,19 @@ _SCAN = json.decoder.JSONDecoder().scan_once  # C: the value at an index and the
 _END = object()  # trie key: a pointer ends at this node
 
 
+# A pointer may name a key of any length (one of a free-form device map, megabytes long): beyond this a
+# finding points at the nearest enclosing value instead (``bounded``), so no report repeats the key whole.
+MAX_POINTER_CHARS = 256
+
+
+def bounded(pointer: str) -> str:
+    """``pointer``, or where it is longer than MAX_POINTER_CHARS, the pointer of its nearest enclosing value
+    that is not."""
+    if len(pointer) <= MAX_POINTER_CHARS:
+        return pointer
+    return pointer[: pointer.rfind("/", 0, MAX_POINTER_CHARS + 1)]
+
+
 def _tokens(pointer: str) -> list[str]:
     if not pointer:
         return []

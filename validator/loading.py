@@ -17,7 +17,7 @@ from ecocompute import smallfile
 from ecocompute.cli import UNSAFE_CATEGORIES
 
 from .findings import Finding, make
-from .jsonpos import line_of
+from .jsonpos import bounded, line_of
 
 try:
     import orjson
@@ -248,13 +248,14 @@ def _long_integer(text: str, display: str) -> Finding | None:
     while stack:  # depth first, in document order
         pointer, value = stack.pop()
         if isinstance(value, _Long):
-            line = line_of(text, pointer)
-            at = f"{pointer or '/'}" + (f" (line {line})" if line else "")
+            shown = bounded(pointer)  # a key may be megabytes long: no more of it is repeated
+            line = line_of(text, shown)
+            at = ("at " if shown == pointer else "inside ") + (shown or "/") + (f" (line {line})" if line else "")
             return make(
                 "json.syntax",
                 display,
-                pointer,
-                f"an integer of {value.digits} digits at {at}, more than the {limit} digits eco-validate reads: no "
+                shown,
+                f"an integer of {value.digits} digits {at}, more than the {limit} digits eco-validate reads: no "
                 "field holds a number this long; write the value eco-collect recorded",
                 line,
             )
