@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataset_card import outdir  # noqa: F401 - defines the build's marker: a report is never written inside a build
 from ecocompute import catalogue, diskerrors, folders
 from ecocompute.cli import printable
 from ecocompute.markdown import cell
@@ -29,8 +28,8 @@ from .estimate import CONFIDENCE
 MARKDOWN_NAME = "REPORT.md"
 FIGURES_DIR = "figures"
 MAX_POINTS_LISTED = 50  # rows of a points table; the figure draws every one
-MARKER = ".eco-report"
-REPORT = folders.Marked(MARKER, "ecocompute-report/1", "an eco-advise report", "eco-advise")
+REPORT = folders.REPORT
+MARKER = REPORT.name
 
 
 ReportError = folders.FolderError  # the report cannot be written where asked

@@ -17,9 +17,8 @@ from ecocompute import folders
 from ecocompute.cli import printable
 
 LOCAL_BUILD = "build/llm-energy"  # build's default --out: the card's local snippet and report's --dataset
-MARKER = ".eco-dataset-build"
-FORMAT = "ecocompute-llm-energy-build/1"
-BUILD = folders.Marked(MARKER, FORMAT, "an eco-dataset build", "eco-dataset")
+BUILD = folders.BUILD
+MARKER, FORMAT = BUILD.name, BUILD.format
 
 OutputError = folders.FolderError  # the name the build's callers and tests know
 target = folders.target

@@ -287,7 +287,6 @@ def replacing(
 
 
 MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
-_KINDS: dict[str, Marked] = {}  # every kind of marked output defined, by its marker's name
 
 
 def enclosing(out: Path) -> tuple[Path, Marked] | None:
@@ -295,7 +294,7 @@ def enclosing(out: Path) -> tuple[Path, Marked] | None:
     of any kind, with its kind. Written there, the output became files that folder's marker does not
     list, and its next run refused to replace it."""
     for parent in Path(os.path.realpath(out)).parents:
-        for kind in _KINDS.values():
+        for kind in KINDS:
             if os.path.lexists(parent / kind.name) and kind.listed(parent) is not None:
                 return parent, kind
     return None
@@ -313,9 +312,6 @@ class Marked:
     format: str
     what: str
     tool: str
-
-    def __post_init__(self) -> None:
-        _KINDS[self.name] = self
 
     def listed(self, folder: Path) -> set[str] | None:
         """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
@@ -393,3 +389,10 @@ class Marked:
         with replacing(out, check or self.check, self.foreign, self.what) as staging:
             yield staging
             self.mark(staging)
+
+
+# The project's marked outputs, defined here so that each tool knows the other's (``enclosing``) without
+# importing it: eco-advise's report needed dataset_card imported for the build's marker to be known.
+BUILD = Marked(".eco-dataset-build", "ecocompute-llm-energy-build/1", "an eco-dataset build", "eco-dataset")
+REPORT = Marked(".eco-report", "ecocompute-report/1", "an eco-advise report", "eco-advise")
+KINDS = (BUILD, REPORT)

@@ -3,6 +3,8 @@ build then held files its marker does not list, and its next rebuild was refused
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,20 @@ def test_an_earlier_build_holding_an_input_is_refused(tmp_path: Path) -> None:
         f"--submissions {build / 'figures'} lies inside --out {build}, which the build replaces whole; nothing "
         "written: give an --out outside it (the default is build/llm-energy)"
     )
+
+
+def test_the_shared_core_knows_both_kinds_without_importing_a_tool(tmp_path: Path) -> None:
+    """The kinds were registered by their tools' modules as they were imported: eco-advise report imported
+    dataset_card only for the build's marker to be known, and a test's own kind joined the tools' for the
+    rest of its process (review 33). Run where no tool module has been imported."""
+    _earlier_build(tmp_path / "build")
+    code = (
+        "import sys; from pathlib import Path; from ecocompute import folders; "
+        "found = folders.enclosing(Path(sys.argv[1])); "
+        "assert found is not None and found[1] is folders.BUILD, found; "
+        "assert not any(m.split('.')[0] in ('advisor', 'dataset_card') for m in sys.modules), 'a tool imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "build" / "x")], cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    folders.Marked(".a-test-output", "test-1", "a test output", "pytest")
+    assert folders.KINDS == (folders.BUILD, folders.REPORT) == (outdir.BUILD, REPORT)
