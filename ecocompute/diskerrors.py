@@ -34,6 +34,17 @@ def writing(path: Path) -> Iterator[None]:
         raise
 
 
+def about_output(exc: OSError, out: Path, staging: Path | None) -> bool:
+    """Whether ``exc`` is the disk refusing the output: a full, read-only or failing disk, or any error on a
+    file in the staging folder (``writing`` names it) or beside ``out`` (the staging folder being made).
+    Another OSError met while the output is made (a fork out of memory, an input that cannot be read) is
+    no disk's: it is not worded as one, nor answered with another --out."""
+    if exc.errno in _FIX:
+        return True
+    name = Path(exc.filename) if isinstance(exc.filename, str) else None
+    return name is not None and (name.parent == out.parent or (staging is not None and staging in name.parents))
+
+
 def unwritable(what: str, out: Path, staging: Path | None, exc: OSError) -> str:
     """One line for ``exc``, met while ``what`` was written into ``staging``, the folder made beside ``out``
     (None: while it was being made). The caller removes the staging folder: ``out`` is as it was."""

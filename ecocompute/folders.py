@@ -242,8 +242,8 @@ def replacing(
     (something may appear there while the block runs). The old output is set aside by a rename and
     deleted only if ``foreign`` finds nothing in it; on any failure the fresh folder, and the folders
     made to hold it (``out``'s missing parents, when still empty), are removed and ``out`` is left as it
-    was. An OSError while the folder is made or filled (a full disk) is a FolderError saying so: ``what``
-    (its kind, "an eco-dataset build"), the file (``diskerrors.writing``) and the folder."""
+    was. The disk's OSError while the folder is made or filled (``diskerrors.about_output``) is a FolderError
+    saying so: ``what`` (its kind, "an eco-dataset build"), the file (``diskerrors.writing``) and the folder."""
     creatable(out, out)
     check(out)
     made = [p for p in out.parents if not os.path.lexists(p)]  # deepest first: removed again on a failure
@@ -256,6 +256,8 @@ def replacing(
             held = _hold(staging)  # until the end: a later run must not take it for a killed run's
             yield staging
         except OSError as exc:
+            if not diskerrors.about_output(exc, out, staging):
+                raise
             raise FolderError(diskerrors.unwritable(what, out, staging, exc)) from exc
         check(out)
         if not out.exists() or not any(out.iterdir()):

@@ -91,3 +91,28 @@ def test_a_read_only_disk_under_a_report_keeps_the_earlier_one(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"] and (out / "REPORT.md").read_text().startswith(
         "the"
     )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.ENOMEM, "Cannot allocate memory"), PermissionError(errno.EACCES, "Permission denied", "/in/a.json")],
+)
+def test_an_error_that_is_no_disks_is_not_worded_as_one(tmp_path: Path, error: OSError) -> None:
+    """A fork out of memory, or an input that cannot be read, met while the output was made, read "cannot write
+    ... beside --out ...: give an --out on another disk" (review 33): it leaves as it was, the staging folder gone."""
+    with pytest.raises(OSError) as caught, REPORT.replacing(tmp_path / "report"):
+        raise error
+    assert caught.value is error and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_refused_in_the_staging_folder_is_the_disks(tmp_path: Path) -> None:
+    from ecocompute import diskerrors
+
+    out = tmp_path / "report"
+    with (
+        pytest.raises(folders.FolderError, match=r"Permission denied \(EACCES\), writing REPORT\.md in "),
+        REPORT.replacing(out) as staging,
+        diskerrors.writing(staging / "REPORT.md"),
+    ):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    assert list(tmp_path.iterdir()) == []
