@@ -244,12 +244,14 @@ def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
     holding them: inside submissions/<handle>. The file goes to <out_dir>/<handle>/, so it landed in
     submissions/<handle>/<handle>/, which CI refuses. The folder is said in the user's terms where the path
     as given shows it. Outside a submissions/ folder a folder named as the handle is the user's own choice
-    (results/alice/alice/ harms nothing): not refused."""
-    absolute = Path(os.path.abspath(out_dir))
-    for path in (out_dir, absolute):
+    (results/alice/alice/ harms nothing): not refused. The path is judged with its '..' folded (submissions/
+    alice/.. is submissions), and where it leads (a link to submissions/alice nests the file as that folder
+    does); names without regard to case, as a case-insensitive disk (macOS, Windows) reads them."""
+    given = Path(os.path.normpath(out_dir))
+    for path in (given, Path(os.path.abspath(out_dir)), Path(os.path.realpath(out_dir))):
         for folder in (path, *path.parents):
-            if folder.name.lower() == handle.lower() and folder.parent.name == SUBMISSIONS:
-                return f"lies inside {SUBMISSIONS}/{folder.name}", folder.parent
+            if folder.name.lower() == handle.lower() and folder.parent.name.lower() == SUBMISSIONS:
+                return f"lies inside {folder.parent.name}/{folder.name}", folder.parent
     return None
 
 

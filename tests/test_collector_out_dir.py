@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,25 @@ def test_the_cli_refuses_the_handles_folder_in_one_line_before_anything(tmp_path
     assert line.startswith(f"eco-collect: error: --out-dir {out} lies inside submissions/alice: ")
     assert line.endswith(f"give --out-dir {out.parent}, the folder that holds the handles' folders")
     assert not out.exists() and not (tmp_path / ".eco-collect").exists()
+
+
+def test_an_out_dir_is_judged_where_it_leads_and_with_its_dots_folded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to submissions/alice nested the file as that folder does, and passed; submissions/alice/.. (the
+    folder to give) and Submissions/alice (the same folder on a case-insensitive disk) were judged by the
+    letters as typed (attackv24)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "repo" / "submissions" / "alice").mkdir(parents=True)
+    (tmp_path / "mine").symlink_to(tmp_path / "repo" / "submissions" / "alice")
+    real = tmp_path.resolve() / "repo" / "submissions"
+    for given in ("mine", "mine/run-1"):
+        with pytest.raises(
+            CollectOptionError, match=f"--out-dir {given} lies inside submissions/alice: .* {re.escape(str(real))}, "
+        ):
+            submission.check_out_dir(Path(given), "alice")
+    with pytest.raises(
+        CollectOptionError, match=r"lies inside Submissions/alice: .* give --out-dir repo/Submissions, "
+    ):
+        submission.check_out_dir(Path("repo/Submissions/alice"), "alice")
+    submission.check_out_dir(Path("repo/submissions/alice/.."), "alice")
