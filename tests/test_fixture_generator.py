@@ -32,6 +32,10 @@ def test_the_fixtures_on_disk_are_what_the_generator_writes() -> None:
     assert len(files) > 150
     stale = [path.name for path, data in files.items() if path.read_bytes() != data]
     assert stale == [], "run python tests/fixtures/generate.py"
+    # and nothing it no longer writes stays behind: the real files copied in and the symlink case aside
+    on_disk = {p for folder in (generator.VALID, generator.INVALID) for p in folder.glob("*.json")}
+    kept = {p for p in on_disk if p.name.startswith("h100-") or p.is_symlink()}
+    assert sorted(p.name for p in on_disk - kept - set(files)) == []
 
 
 def test_a_generator_that_fails_deletes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
