@@ -21,6 +21,7 @@ VALUES = {*catalogue.ROLES, *catalogue.STATUSES} - {catalogue.STATUS_OK}
 # Other things called status, by module and the name they are read from: eco-collect doctor's checks (ok, warn,
 # fail) and git's change letters (A, C, D, R) in the history check.
 OTHER_STATUSES = {"collector/cli.py": {"c"}, "validator/history.py": {"change"}}
+MATCHING_CALLS = {"isin", "equal", "not_equal"}  # comparisons spelled as calls: pandas, pyarrow.compute
 
 
 def _keyed(node: ast.expr, others: Collection[str]) -> bool:
@@ -43,9 +44,13 @@ def spelled_comparisons(source: str, others: Collection[str] = ()) -> list[int]:
     """Lines where a status or role (not read from a name in ``others``) is compared with a string literal."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Compare):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MATCHING_CALLS:
+            # pandas' isin, pyarrow.compute's equal: comparisons written as calls
+            operands = [node.func.value, *node.args]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        else:
             continue
-        operands = [node.left, *node.comparators]
         literals = set().union(*map(_strings, operands))
         if (literals and any(_keyed(o, others) for o in operands)) or literals & VALUES:
             lines.append(node.lineno)
@@ -62,6 +67,10 @@ def spelled_comparisons(source: str, others: Collection[str] = ()) -> list[int]:
         'r == "gate_failed"',
         '"skipped" in statuses',
         '"warmpu" == t.role',
+        'df["status"].isin(["ok"])',
+        'df.role.isin(("measured",))',
+        'pc.equal(table["status"], "skipped")',
+        'pc.not_equal(col, "warmup")',
     ],
 )
 def test_the_guard_finds_a_spelled_value(source: str) -> None:
