@@ -84,6 +84,7 @@ class Nvml:
                 f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML"
                 + DOCTOR_HINT
             ) from exc
+        opened = False
         try:  # NVML initialised is shut down again on every way out but success (the block's __exit__ then)
             count = self._call(self._nv.nvmlDeviceGetCount)
             indices = self._indices if self._indices is not None else [0]
@@ -91,9 +92,10 @@ class Nvml:
             if missing:
                 raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
             self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
-        except BaseException:
-            self.__exit__()  # a failing shutdown, suppressed there, must not hide what went wrong here
-            raise
+            opened = True
+        finally:
+            if not opened:
+                self.__exit__()  # a failing shutdown, suppressed there, must not hide what went wrong here
         return self
 
     def __exit__(self, *exc: object) -> None:
