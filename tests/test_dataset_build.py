@@ -41,12 +41,16 @@ def _submissions(tmp_path: Path, *files: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[dict]]:
-    monkeypatch.chdir(tmp_path)
-    subs = _submissions(tmp_path, REAL, MIXED)
-    out = tmp_path / "out" / "llm-energy"
-    build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    """A build of REAL and MIXED in <root>/out/llm-energy from <root>/repo/submissions, made once for
+    the tests of this module, which only read it."""
+    root = tmp_path_factory.mktemp("built")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(root)
+        subs = _submissions(root, REAL, MIXED)
+        out = root / "out" / "llm-energy"
+        build(subs, LEGACY, out, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     docs = [json.loads(p.read_text()) for p in (REAL, MIXED)]
     return out, docs
 
@@ -67,11 +71,15 @@ def test_every_config_loads_with_declared_features_and_counts(built: tuple[Path,
     assert default.column_names == CONFIGS["measurements"].names
 
 
-def test_rebuild_is_byte_identical(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
+def test_rebuild_is_byte_identical(
+    built: tuple[Path, list[dict]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, _ = built
+    root = out.parent.parent
+    monkeypatch.chdir(root)  # where the first build ran
     again = tmp_path / "again"
     forget_drawn_figures()  # the report's figures drawn again, not copied from the first build
-    build(tmp_path / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
+    build(root / "repo" / "submissions", LEGACY, again, version="1.2.3", changelog=ROOT / "DATA_CHANGELOG.md")
     first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
     assert first == second
@@ -215,13 +223,13 @@ def test_pandera_failure_names_the_rule_and_rows(built: tuple[Path, list[dict]])
     assert f"trials: measurement_id not in measurements: ['{'f' * 64}']" in str(info.value)
 
 
-def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, list[dict]], tmp_path: Path) -> None:
+def test_submission_provenance_hashes_the_committed_bytes(built: tuple[Path, list[dict]]) -> None:
     import hashlib
 
     out, _ = built
     subs = load_dataset(str(out), "submissions", split="train").to_pandas()
     for row in subs.itertuples():
-        committed = tmp_path / "repo" / row.file_path
+        committed = out.parent.parent / "repo" / row.file_path
         assert row.file_path.startswith("submissions/")
         assert row.file_sha256 == hashlib.sha256(committed.read_bytes()).hexdigest()
 

@@ -180,18 +180,35 @@ def test_dry_run_without_network_shows_the_local_half(build_dir: Path) -> None:
     assert plan.added == [MANIFEST, "README.md", PARQUET, SUBMISSIONS]
 
 
-def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        "one real file",  # the plan does not depend on how much was built
+        pytest.param("the repository's submissions", marks=pytest.mark.slow),  # every real file: seconds
+    ],
+)
+def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, inputs: str) -> None:
+    import json
+    import shutil
+
     import huggingface_hub
     from click.testing import CliRunner
-    from conftest import ROOT
+    from conftest import FIXTURES, ROOT
 
     from dataset_card.cli import main
 
+    submissions = ROOT / "submissions"
+    if inputs == "one real file":
+        real = FIXTURES / "valid" / "h100-mistral7b-random-sweep.json"  # an eco-collect file of an H100
+        doc = json.loads(real.read_text(encoding="utf-8"))
+        submissions = tmp_path / "in" / "submissions"
+        (submissions / doc["contributor"]["handle"]).mkdir(parents=True)
+        shutil.copyfile(real, submissions / doc["contributor"]["handle"] / f"{doc['submission_id']}.json")
     api = autospec_api(["v1.0.0"], ["head1"], remote=[".gitattributes", "README.md"])
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
     monkeypatch.chdir(tmp_path)
     args = ["publish", "--repo", "o/r", "--version", "next-minor", "--dry-run"]
-    args += ["--submissions", str(ROOT / "submissions"), "--legacy", str(ROOT / "legacy")]
+    args += ["--submissions", str(submissions), "--legacy", str(ROOT / "legacy")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
