@@ -246,11 +246,15 @@ def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
     as given shows it. Outside a submissions/ folder a folder named as the handle is the user's own choice
     (results/alice/alice/ harms nothing): not refused. The path is judged with its '..' folded (submissions/
     alice/.. is submissions), and where it leads (a link to submissions/alice nests the file as that folder
-    does); names without regard to case, as a case-insensitive disk (macOS, Windows) reads them."""
+    does); names without regard to case, as a case-insensitive disk (macOS, Windows) reads them. Inside a
+    git checkout's submissions/ (a .git entry beside it) any folder there is a contributor's folder, another
+    handle's too (submissions/bob/alice/ is refused as well); elsewhere only the handle's own name is."""
     given = Path(os.path.normpath(out_dir))
     for path in (given, Path(os.path.abspath(out_dir)), Path(os.path.realpath(out_dir))):
         for folder in (path, *path.parents):
-            if folder.name.lower() == handle.lower() and folder.parent.name.lower() == SUBMISSIONS:
+            if folder.parent.name.lower() == SUBMISSIONS and (
+                folder.name.lower() == handle.lower() or os.path.lexists(folder.parent.parent / ".git")
+            ):
                 return f"lies inside {folder.parent.name}/{folder.name}", folder.parent
     return None
 
@@ -258,7 +262,8 @@ def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
 def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
     """Refuse, before anything is measured, an ``out_dir`` the file could not be written into: one that
     is not a folder (a file, a device), lies below a file, or sits where this user may not write; and
-    one that is ``handle``'s own folder (``_instead``), where the file lands in a path CI refuses.
+    one that is ``handle``'s own folder or, in a checkout, any folder under submissions/ (``_instead``),
+    where the file lands in a path CI refuses.
     Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
     shown = printable(str(out_dir))
     if handle and (instead := _instead(out_dir, handle)):

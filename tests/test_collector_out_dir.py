@@ -71,3 +71,30 @@ def test_an_out_dir_is_judged_where_it_leads_and_with_its_dots_folded(
     ):
         submission.check_out_dir(Path("repo/Submissions/alice"), "alice")
     submission.check_out_dir(Path("repo/submissions/alice/.."), "alice")
+
+
+def test_another_handles_folder_in_a_checkouts_submissions_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--out-dir submissions/bob with --handle alice wrote submissions/bob/alice/<id>.json, which CI refuses
+    (file.path_policy), after the whole run (leftovers33). Outside a git checkout a folder named submissions
+    is the user's own."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "repo" / "submissions" / "bob").mkdir(parents=True)
+    (tmp_path / "repo" / ".git").mkdir()
+    for given, why in (("repo/submissions/bob", "submissions/bob"), ("repo/submissions/new/x", "submissions/new")):
+        with pytest.raises(CollectOptionError) as caught:
+            submission.check_out_dir(Path(given), "alice")
+        assert str(caught.value) == (
+            f"--out-dir {given} lies inside {why}: the file goes to a folder named after the handle inside --out-dir, "
+            f"here {given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir repo/submissions, "
+            "the folder that holds the handles' folders"
+        )
+    monkeypatch.chdir(tmp_path / "repo" / "submissions")
+    with pytest.raises(CollectOptionError, match=f"give --out-dir {tmp_path / 'repo' / 'submissions'}, "):
+        submission.check_out_dir(Path("bob"), "alice")
+    monkeypatch.chdir(tmp_path)
+    for fine in ("repo/submissions", "repo/results/bob", "repo/submissions/bob/.."):
+        submission.check_out_dir(Path(fine), "alice")
+    (tmp_path / "repo" / ".git").rmdir()
+    submission.check_out_dir(Path("repo/submissions/bob"), "alice")
