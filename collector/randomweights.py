@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ecocompute import smallfile
 from ecocompute.cli import printable
-from ecocompute.folders import contents
+from ecocompute.listing import contents
 
 from .errors import CollectError, unwritable
 from .locks import flock, open_flags

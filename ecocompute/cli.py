@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -98,6 +99,14 @@ def figure_text(text: str, limit: int = 2000) -> str:
     """``text`` from the data for a matplotlib figure: printable, and every '$' escaped so that it is
     drawn as written, never as mathtext (a formula that does not parse aborts the drawing)."""
     return printable(text, limit).replace("$", r"\$")
+
+
+def warn(line: str) -> None:
+    """A warning after work that succeeded: one line on stderr, ``<tool>: warning: ...``, beside the
+    error lines ``_handle`` writes; the exit status stays 0."""
+    ctx = click.get_current_context(silent=True)
+    name = (ctx.find_root().info_name if ctx is not None else None) or os.path.basename(sys.argv[0]) or "ecocompute"
+    click.echo(f"{name}: warning: {printable(line)}", err=True)
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import diskerrors, smallfile
-from .cli import EcoError, OptionError, first_few, printable
+from .cli import EcoError, OptionError, describe, first_few, printable, warn
+from .listing import contents
 
 
 class FolderError(EcoError):
@@ -147,36 +148,6 @@ def refuse_target(out: Path) -> bool:
     return any(out.iterdir())
 
 
-UNLISTED = "(could not be listed)"  # shown for a folder's contents that could not be read
-
-
-def contents(folder: Path) -> tuple[set[str], set[str]]:
-    """(files and links, folders) below ``folder`` as relative POSIX paths; links are not followed.
-
-    Walked with a stack, not os.walk, which recurses before Python 3.12 (a tree 1,200 folders deep
-    raised RecursionError). A folder that cannot be listed counts as a file,
-    ``<folder>/(could not be listed)``, which no marker lists: what it holds is unknown, so it is never
-    taken for the tool's own."""
-    files, dirs = set(), set()
-    stack = [(folder, Path("."))]
-    while stack:
-        path, rel = stack.pop()
-        try:
-            with os.scandir(path) as entries:
-                found = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
-        except OSError:
-            files.add((rel / UNLISTED).as_posix())
-            continue
-        for name, is_dir in found:
-            sub = rel / name
-            if is_dir:
-                dirs.add(sub.as_posix())
-                stack.append((path / name, sub))
-            else:  # files, links (to folders too: never followed) and anything else
-                files.add(sub.as_posix())
-    return files, dirs
-
-
 # A staging folder that no process holds and nothing touched for this long is a killed run's. The age
 # covers the instant between a run's mkdir and its lock, and runs of an older tool that took no lock.
 STALE_AFTER_S = 600.0
@@ -277,7 +248,13 @@ def replacing(
                 f"wrote {printable(str(out))}; the previous output was kept at {printable(str(aside))}: it now holds "
                 + ", ".join(printable(name) for name in odd[:5])
             )
-        shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
+        try:
+            shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
+        except OSError as exc:  # a folder of it the user made read-only: the new output is complete all the same
+            warn(
+                f"the new output is in place at {printable(str(out))}; the previous one, set aside at "
+                f"{printable(str(aside))}, could not be removed ({describe(exc)}): remove that folder by hand"
+            )
     finally:
         if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)  # an error here (a read-only disk) must not hide the first
