@@ -52,6 +52,8 @@ class Checked:
     # the trials' (start, end) in epoch seconds: one board runs one trial at a time (duplicate.gpu_time)
     busy: tuple[tuple[float, float], ...] = ()
     levels: tuple[outliers.Level, ...] = ()  # passing rows by configuration: history.outlier
+    # (row, ids_sha256, new_tokens) of each token check: one hash is of one token count in every file
+    token_checks: tuple[tuple[int, str, int], ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -141,6 +143,11 @@ def _check_data(
         gpu=(gpu.uuid_sha256, identity_of_board),
         busy=_busy(sub),
         levels=outliers.levels(sub),
+        token_checks=tuple(
+            (i, m.engine.token_check.ids_sha256, m.engine.token_check.new_tokens)
+            for i, m in enumerate(sub.measurements)
+            if m.engine.token_check is not None
+        ),
     )
 
 

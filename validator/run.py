@@ -131,6 +131,10 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 owner.setdefault(fp, where)
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
+    token_counts: dict[str, tuple[int, str, int]] = {}  # ids_sha256 -> (new_tokens, accepted file, row)
+    for c in accepted:
+        for i, ids, tokens in c.token_checks:
+            token_counts.setdefault(ids, (tokens, c.path, i))
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     levels = outliers.reference_of([c.levels for c in accepted])
     fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
@@ -158,6 +162,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
         findings += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
         findings += overlapping.get(c.path, [])
         findings += outliers.findings(c.path, c.levels, levels, fastest)
+        findings += _copied_token_checks(c, token_counts)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
             findings.append(
@@ -169,6 +174,26 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 )
             )
     return findings
+
+
+def _copied_token_checks(c: Checked, token_counts: dict[str, tuple[int, str, int]]) -> list[Finding]:
+    """protocol.token_check for each row whose check's ids hash an accepted file holds for another token
+    count: one hash is of one list of ids, so the check was copied from that file (attack v23 U1; the
+    same inside one file: fabrication ``_token_hashes``)."""
+    out = []
+    for i, ids, tokens in c.token_checks:
+        known = token_counts.get(ids)
+        if known is not None and known[0] != tokens:
+            out.append(
+                make(
+                    "protocol.token_check",
+                    c.path,
+                    f"/measurements/{i}/engine/token_check/ids_sha256",
+                    f"the hash of {tokens} token ids is that of {known[1]}'s /measurements/{known[2]} of {known[0]}: "
+                    "one hash is of one list of ids (a check copied from an accepted file)",
+                )
+            )
+    return out
 
 
 # session.started_at is written to the second, so a trial's epoch time is known to a second
