@@ -14,6 +14,15 @@ from collector import cli, submission
 from collector.errors import CollectOptionError
 
 
+def _refusal(given: str, why: str, instead: str) -> str:
+    """eco-collect's one line for an --out-dir ``given`` that nests the handle's folder (handle alice)."""
+    return (
+        f"--out-dir {given} {why}: the file goes to a folder named after the handle inside --out-dir, here "
+        f"{given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir {instead}, the folder "
+        "that holds the handles' folders"
+    )
+
+
 @pytest.mark.parametrize(
     ("given", "why", "instead"),
     [
@@ -27,11 +36,7 @@ def test_an_out_dir_that_is_the_handles_own_folder_is_refused(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CollectOptionError) as caught:
         submission.check_out_dir(Path(given), "alice")
-    assert str(caught.value) == (
-        f"--out-dir {given} {why}: the file goes to a folder named after the handle inside --out-dir, here "
-        f"{given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir {instead}, the folder "
-        "that holds the handles' folders"
-    )
+    assert str(caught.value) == _refusal(given, why, instead)
     for fine in ("submissions", "alice-results", "submissions/bob/../", "results/alice"):
         submission.check_out_dir(Path(fine), "alice")
     (tmp_path / "submissions" / "alice").mkdir(parents=True)
@@ -85,11 +90,7 @@ def test_another_handles_folder_in_a_checkouts_submissions_is_refused(
     for given, why in (("repo/submissions/bob", "submissions/bob"), ("repo/submissions/new/x", "submissions/new")):
         with pytest.raises(CollectOptionError) as caught:
             submission.check_out_dir(Path(given), "alice")
-        assert str(caught.value) == (
-            f"--out-dir {given} lies inside {why}: the file goes to a folder named after the handle inside --out-dir, "
-            f"here {given}/alice, which CI refuses (file.path_policy); nothing measured: give --out-dir repo/submissions, "
-            "the folder that holds the handles' folders"
-        )
+        assert str(caught.value) == _refusal(given, f"lies inside {why}", "repo/submissions")
     monkeypatch.chdir(tmp_path / "repo" / "submissions")
     with pytest.raises(CollectOptionError, match=f"give --out-dir {tmp_path / 'repo' / 'submissions'}, "):
         submission.check_out_dir(Path("bob"), "alice")
