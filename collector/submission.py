@@ -247,13 +247,16 @@ def _instead(out_dir: Path, handle: str) -> tuple[str, Path] | None:
     (results/alice/alice/ harms nothing): not refused. The path is judged with its '..' folded (submissions/
     alice/.. is submissions), and where it leads (a link to submissions/alice nests the file as that folder
     does); names without regard to case, as a case-insensitive disk (macOS, Windows) reads them. Inside a
-    git checkout's submissions/ (a .git entry beside it) any folder there is a contributor's folder, another
-    handle's too (submissions/bob/alice/ is refused as well); elsewhere only the handle's own name is."""
+    git checkout's submissions/ (its nearest checkout: a .git entry beside submissions/) any folder there is a
+    contributor's folder, another handle's too (submissions/bob/alice/ is refused as well); elsewhere only the
+    handle's own name is (a checkout kept in a folder named submissions of a home under git is not one)."""
     given = Path(os.path.normpath(out_dir))
     for path in (given, Path(os.path.abspath(out_dir)), Path(os.path.realpath(out_dir))):
-        for folder in (path, *path.parents):
+        ancestors = (path, *path.parents)
+        checkout = next((folder for folder in ancestors if os.path.lexists(folder / ".git")), None)
+        for folder in ancestors:
             if folder.parent.name.lower() == SUBMISSIONS and (
-                folder.name.lower() == handle.lower() or os.path.lexists(folder.parent.parent / ".git")
+                folder.name.lower() == handle.lower() or folder.parent.parent == checkout
             ):
                 return f"lies inside {folder.parent.name}/{folder.name}", folder.parent
     return None

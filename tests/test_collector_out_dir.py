@@ -99,3 +99,17 @@ def test_another_handles_folder_in_a_checkouts_submissions_is_refused(
         submission.check_out_dir(Path(fine), "alice")
     (tmp_path / "repo" / ".git").rmdir()
     submission.check_out_dir(Path("repo/submissions/bob"), "alice")
+
+
+def test_only_the_nearest_checkouts_submissions_counts(tmp_path: Path) -> None:
+    """A checkout kept in a folder named submissions of a home that is itself under git (dotfiles): its own
+    folders are not another handle's folder; its own submissions/ still is."""
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)
+    repo = home / "submissions" / "ecocompute"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "submissions" / "bob").mkdir(parents=True)
+    for fine in (repo / "submissions", repo / "results"):
+        submission.check_out_dir(fine, "alice")
+    with pytest.raises(CollectOptionError, match=f"give --out-dir {re.escape(str(repo / 'submissions'))}, "):
+        submission.check_out_dir(repo / "submissions" / "bob", "alice")
