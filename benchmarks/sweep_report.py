@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue, domain, ids, rows
-from ecocompute.measurement import TokenCheck
+from ecocompute.engine import TokenCheck
 
 
 def common_drift(sub: domain.Submission) -> float | None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from . import catalogue
+from .engine import Engine, TokenCheck  # re-exported, as the measurement's parts below
 from .measurement import (  # re-exported: the domain model is one import for its users
-    Engine,
     GateOutcome,
     Idle,
     Measurement,
@@ -22,7 +22,6 @@ from .measurement import (  # re-exported: the domain model is one import for it
     Placement,
     Quality,
     Summary,
-    TokenCheck,
     Trial,
 )
 

@@ -1,6 +1,8 @@
 """eco-collect end to end on the CPU: a tiny random-initialised transformers model through the real
 engines (generate() and the own decode loop, its CUDA graph replaced by a plain call), a fake board
-and clock standing for the GPU and time, checkpoint/resume, out of memory, and the validator's verdict."""
+and clock standing for the GPU and time, out of memory, and the validator's verdict. Interrupted and
+resumed runs are test_collector_e2e_resume.py's, random weights test_collector_e2e_random_weights.py's:
+both use this module's fixtures."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import chain, repeat
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from fakes import (
 from transformers import LlamaConfig
 
 from collector.collect import collect
-from collector.errors import CheckpointError, CollectError, OutputExistsError
+from collector.errors import CollectError, OutputExistsError
 from collector.models import ModelSource
 from collector.request import RunRequest, TrialPlan
 from collector.runner import Clock
@@ -202,107 +203,6 @@ def test_without_energy_counter_power_is_integrated(tmp_path: Path, tiny_config:
     assert all(t["energy_j"] == pytest.approx(250.0 * t["duration_s"], rel=0.01) for t in trials)
 
 
-def test_resume_after_the_wall_clock_stepped_back(tmp_path: Path, tiny_config: Path) -> None:
-    """NTP steps the wall clock back 30 s while the user re-runs at once: the resumed trials still
-    start after the checkpointed ones (eco-validate refuses trials of one board that overlap)."""
-    board = Board(FakeTime())
-    step = [0.0]
-
-    def wall() -> datetime:
-        return EPOCH + timedelta(seconds=board.time.now() + step[0])
-
-    def interrupting(engine: Any) -> None:
-        if f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}" == "torch.bfloat16/2":
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        collect(
-            _request(tmp_path, tiny_config, schedule="sequential"),
-            hooks=_hooks(board, workload=timed(board, on_request=interrupting), wall_clock=wall),
-        )
-    board.time.sleep(2.0)
-    step[0] = -30.0
-    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
-    path, doc = collect(resumed, hooks=_hooks(board, wall_clock=wall, workload=timed(board, first_seed=100)))
-    assert exit_code(validate([path], accepted_root=None)) == 0
-    spans = sorted(
-        (t["started_at_s"], t["started_at_s"] + t["duration_s"]) for m in doc["measurements"] for t in m["trials"]
-    )
-    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
-
-
-def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tiny_config: Path) -> None:
-    calls: list[str] = []
-
-    def label(engine: Any) -> str:
-        return f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}"
-
-    def interrupting(engine: Any) -> None:
-        calls.append(label(engine))
-        if label(engine) == "torch.bfloat16/2":
-            raise KeyboardInterrupt
-
-    board = Board(FakeTime())
-    sequential = _request(tmp_path, tiny_config, schedule="sequential")
-    with pytest.raises(KeyboardInterrupt):
-        collect(sequential, hooks=_hooks(board, workload=timed(board, on_request=interrupting)))
-    assert not list((tmp_path / "repo" / "submissions").rglob("*.json"))  # nothing looks complete
-    (checkpoint,) = (tmp_path / "repo" / ".eco-collect").glob("checkpoint-*.jsonl")
-    assert len(checkpoint.read_text().splitlines()) == 1 + 3
-
-    with pytest.raises(CheckpointError, match="--resume"):
-        collect(sequential, hooks=_hooks(board))
-    other_batches = _request(tmp_path, tiny_config, resume=True, schedule="sequential", batch_sizes=(1,))
-    with pytest.raises(CheckpointError, match=rf"holds other runs' \(1: {checkpoint.name}\): a run resumes on the GPU"):
-        collect(other_batches, hooks=_hooks(board))  # another run's key: as on another board, after a move
-
-    calls.clear()
-    board.time.sleep(3600.0)  # an hour later
-    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
-    resumed_workload = timed(board, on_request=lambda e: calls.append(label(e)), first_seed=100)  # new noise
-    path, doc = collect(resumed, hooks=_hooks(board, workload=resumed_workload))
-    assert set(calls) == {"torch.bfloat16/2"}  # only the configuration that was never finished
-    assert len(doc["measurements"]) == 4
-    assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
-    assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
-    assert exit_code(validate([path], accepted_root=None)) == 0
-
-
-def test_a_resumed_run_whose_first_session_interleaved_says_so(tmp_path: Path, tiny_config: Path) -> None:
-    """--schedule auto decides again in the resumed session: with too little free memory there (another
-    process on the board) it measured the rest one after another and wrote interleaved: false over the
-    first session's alternating rows, a file eco-validate refuses (review 21)."""
-    board = Board(FakeTime())
-    seeds = itertools.count(1)
-
-    def durations(engine: Any) -> Iterator[float]:  # bf16 spreads: fp32 finishes first, bf16 is interrupted
-        return noisy(0.06 if engine.decoding.model.dtype == torch.bfloat16 else 0.002, seed=next(seeds))
-
-    def interrupting(engine: Any) -> None:
-        if (engine.decoding.model.dtype, engine.decoding.batch_size) == (torch.bfloat16, 2) and next(requests) >= 20:
-            raise KeyboardInterrupt
-
-    requests = itertools.count()
-    plan = TrialPlan(trial_min_s=1.0, idle_window_s=5.0, max_config_s=600.0, gates=Gates(max_trials=12))
-    with pytest.raises(KeyboardInterrupt):
-        collect(
-            _request(tmp_path, tiny_config, plan=plan),
-            hooks=_hooks(board, workload=timed(board, durations, interrupting)),
-        )
-
-    def crowded(indices: list[int]) -> Any:
-        nvml = nvml_on(board)(indices)
-        nvml._nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=1024)
-        return nvml
-
-    resumed = _request(tmp_path, tiny_config, plan=plan, resume=True)
-    path, doc = collect(resumed, hooks=_hooks(board, nvml=crowded, workload=timed(board, first_seed=100)))
-    assert [m["status"] for m in doc["measurements"]] == ["ok"] * 4
-    assert any("not interleaved" in n for n in doc["measurements"][2]["notes"])  # this session's choice
-    assert doc["protocol"]["interleaved"] is True
-    assert exit_code(validate([path], accepted_root=None)) == 0
-
-
 @pytest.mark.parametrize(
     ("schedule", "message"),
     [
@@ -390,66 +290,6 @@ def test_a_model_sharded_over_two_gpus_records_its_placement_and_each_boards_ene
     assert len(m["idle"]["power_per_gpu_before_w"]) == 2
     assert any("sharded over GPUs 1, 0" in n for n in m["notes"])
     assert exit_code(validate([path], accepted_root=None)) == 0
-
-
-def _tiny_source(tmp_path: Path, tiny_config: Path) -> ModelSource:
-    return ModelSource(
-        "tiny-org/tiny-llama", weights="random", revision=None, device="cpu", cache_dir=tmp_path / "models",
-        config_path=tiny_config,
-    )  # fmt: skip
-
-
-def test_a_random_checkpoint_the_disk_cannot_hold_is_refused_before_writing(
-    tmp_path: Path, tiny_config: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import shutil
-
-    from collector import models
-
-    usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(models.shutil, "disk_usage", lambda _p: usage._replace(free=2**30 + 1000))
-    source = _tiny_source(tmp_path, tiny_config)
-    with pytest.raises(
-        CollectError, match=r"random fp16 checkpoint of tiny-org/tiny-llama needs about 1 GB in .*models"
-    ):
-        source.load("fp32")
-    # nothing written but the (empty) lock file: the space is checked under it, when this run saves
-    assert [p.name for p in (tmp_path / "models").iterdir()] == [".random-tiny-org_tiny-llama-seed0-fp16-cpu.lock"]
-
-
-def test_the_note_on_an_unused_random_checkpoint_reaches_the_runs_log(tmp_path: Path, tiny_config: Path) -> None:
-    class Notes(Events):
-        def __init__(self) -> None:
-            self.notes: list[str] = []
-
-        def note(self, text: str) -> None:
-            self.notes.append(text)
-
-    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,))
-    old = request.state_dir / "models" / "random-tiny-org_tiny-llama-seed0"  # as eco-collect 0.6.0 named it
-    old.mkdir(parents=True)
-    (old / "model.safetensors").write_bytes(b"\0" * 1000)
-    events = Notes()
-    collect(request, events, hooks=_hooks())
-    assert [n for n in events.notes if str(old) in n] == [
-        "drawing the random weights of tiny-org/tiny-llama (seed 0) into random-tiny-org_tiny-llama-seed0-fp16-cpu: "
-        f"{old} (1,000 bytes) holds this model and seed drawn on another device or by an older eco-collect and is not "
-        "used: it can be deleted to free its space"
-    ]
-    assert (old / "model.safetensors").exists()
-
-
-def test_random_weights_too_large_for_the_gpu_are_drawn_in_host_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    from collector import models
-
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda _d=None: (10 * 2**30, 80 * 2**30))
-    monkeypatch.setattr(models.hostinfo, "ram_available_bytes", lambda: 200 * 2**30)
-    assert models.build_device("cuda:0", 145 * 10**9) == "cpu"  # a 72B model, 10 GiB free on the GPU
-    assert models.build_device("cuda:0", 1 * 10**9) == "cuda:0"
-    models.check_memory("big/model", "cuda:0", "cpu", 145 * 10**9)
-    monkeypatch.setattr(models.hostinfo, "ram_available_bytes", lambda: 100 * 2**30)
-    with pytest.raises(CollectError, match=r"fit neither on cuda:0 nor in the 107 GB of available host memory"):
-        models.check_memory("big/model", "cuda:0", "cpu", 145 * 10**9)
 
 
 @pytest.mark.parametrize("out_dir", ["notes.txt/submissions", "/dev/null"])

@@ -1,25 +1,22 @@
-"""The validator against a careless or dishonest contributor (issue 14): every field attacked, every
-new code that no single file can reach forced, output that cannot be forged, paths and tables from
-the repository wherever the command starts. Performance is shown by benchmarks/validate_worst_case.py,
-not asserted here."""
+"""The validator against a careless or dishonest contributor (issue 14), in one file's content: every field
+attacked, every new code that no single file can reach forced, older schema versions only for the accepted
+bytes. Folders, the repository and the accepted pool are test_validator_adversarial_files.py's; output that
+cannot be forged, test_validator_adversarial_output.py's. Performance is shown by
+benchmarks/validate_worst_case.py, not asserted here."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import synthetic
-from click.testing import CliRunner
-from conftest import FIXTURES, ROOT, write_json
+from conftest import ROOT, write_json
 
-from validator import check, contract, reporters
-from validator.cli import main
-from validator.findings import MAX_SHOWN_PER_CODE, make
+from validator import check, contract
+from validator.findings import MAX_SHOWN_PER_CODE
 from validator.run import Report, exit_code, validate
 
 REAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h100-80gb-hbm3-20261122-101011.json"
@@ -158,80 +155,6 @@ def test_hostile_structures_are_rejected_before_parsing(tmp_path: Path) -> None:
         assert _codes(validate([path], accepted_root=None)) == {"json.too_complex"}, name
 
 
-def test_fifo_and_symlinked_folders_are_not_followed(tmp_path: Path, valid_doc: dict) -> None:
-    outside = tmp_path / "outside"
-    write_json(outside / "x.json", valid_doc)
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "linked").symlink_to(outside, target_is_directory=True)
-    os.mkfifo(folder / "pipe.json")
-    report = validate([folder], accepted_root=None)
-    # the link to a folder is listed (never followed): data behind it would otherwise go unchecked
-    assert [Path(f).name for f in report.files] == ["linked", "pipe.json"]
-    assert _codes(report) == {"file.not_regular"}
-    assert any("is a symbolic link" in f.message for f in report.findings if Path(f.file).name == "linked")
-
-
-def test_a_folder_nested_deeper_than_the_stack_is_walked(tmp_path: Path, valid_doc: dict) -> None:
-    """os.walk recursed per level: 1,000 nested folders raised RecursionError before Python 3.12."""
-    deep = tmp_path
-    for _ in range(1200):  # pathlib's and os.makedirs' parents=True recurse too
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "x.json").write_text(json.dumps(valid_doc), encoding="utf-8")
-    write_json(tmp_path / "a.json", valid_doc)
-    from validator.run import discover
-
-    try:
-        assert discover([tmp_path]) == [tmp_path / "a.json", deep / "x.json"]
-    finally:  # shutil.rmtree, as pytest removes old temporary folders, recurses per level too
-        (deep / "x.json").unlink()
-        while deep != tmp_path:
-            deep.rmdir()
-            deep = deep.parent
-
-
-def test_a_refused_build_names_each_file_as_written(tmp_path: Path, valid_doc: dict) -> None:
-    """The build's refusal is one line (the error handler joins its lines): a line break or U+2028 in a
-    file name was split there and joined by a space, naming a file that does not exist."""
-    from dataset_card.build import BuildError, validated_tables
-    from ecocompute.cli import describe
-
-    folder = tmp_path / "submissions"
-    write_json(folder / "someone" / "evil\nfile\u2028x.json", valid_doc)
-    with pytest.raises(BuildError) as caught:
-        validated_tables(folder)
-    line = describe(caught.value)
-    assert "evil\\nfile\\u2028x.json: file.path_policy" in line
-    assert "evil file x" not in line
-
-
-def test_a_folder_that_cannot_be_listed_fails_the_run_and_the_build(
-    tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A contributor's folder the walk cannot read (permissions, an I/O error) held files nobody
-    checked: eco-validate passed and eco-dataset built a dataset without them, exit 0."""
-    from dataset_card.build import BuildError, validated_tables
-
-    folder = tmp_path / "submissions"
-    write_json(folder / "someone" / "ok.json", valid_doc)
-    (folder / "hidden").mkdir()
-    real = os.scandir
-
-    def scandir(path: Any = ".") -> Any:  # root reads a chmod-000 folder, so the test refuses it itself
-        if Path(path).name == "hidden":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-    report = validate([folder], accepted_root=None)
-    hidden = [f for f in report.findings if Path(f.file).name == "hidden"]
-    assert [f.code for f in hidden] == ["file.not_regular"] and exit_code(report) == 1
-    assert "cannot be listed (Permission denied)" in hidden[0].message
-    with pytest.raises(BuildError, match=r"file\.not_regular"):
-        validated_tables(folder)
-
-
 # -- codes no single honest-looking file reaches ------------------------------------------------------
 
 
@@ -268,101 +191,7 @@ def test_rows_that_cannot_be_built_are_rejected(
         assert _codes(report) == {"dataset.unbuildable"}, broken
 
 
-def test_no_file_checked_is_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    report = validate([empty], accepted_root=None)
-    assert _codes(report) == {"run.no_files"} and exit_code(report) == 1
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["empty"])
-    assert result.exit_code == 1 and "run.no_files" in result.output and "0 file(s) checked" in result.output
-
-
-def _pool(tmp_path: Path, accepted: dict) -> Path:
-    root = tmp_path / "pool"
-    write_json(root / accepted["contributor"]["handle"] / f"{accepted['submission_id']}.json", accepted)
-    return root
-
-
-def test_one_gpu_identity_per_uuid_across_the_pool(tmp_path: Path, valid_doc: dict) -> None:
-    pool = _pool(tmp_path, valid_doc)
-    other = synthetic.submission(seed=12, n_measurements=2, n_trials=7)
-    other["environment"]["gpu"].update(
-        name="NVIDIA H200", memory_total_mib=143771, uuid_sha256=valid_doc["environment"]["gpu"]["uuid_sha256"]
-    )
-    for t in (t for m in other["measurements"] for t in m["trials"]):
-        t["mem_clock_mhz_mean"] = 3201.0  # an H200's HBM3e (the synthetic trials read an H100's)
-    report = validate([write_json(tmp_path / "new.json", other)], accepted_root=pool)
-    assert _codes(report) == {"duplicate.gpu_identity"}
-
-
-def test_a_rescaled_copy_of_an_accepted_measurement_is_a_near_duplicate(tmp_path: Path, valid_doc: dict) -> None:
-    pool = _pool(tmp_path, valid_doc)
-    copied = synthetic.submission(seed=13, n_measurements=2, n_trials=7)
-    m = copied["measurements"][0]
-    m["trials"] = copy.deepcopy(valid_doc["measurements"][0]["trials"])
-    for t in m["trials"]:
-        synthetic.stretch(t, 1.3)  # 30 % longer at the same power: every throughput off by the same factor
-    synthetic.resummarize(m)
-    report = validate([write_json(tmp_path / "new.json", copied)], accepted_root=pool)
-    assert _codes(report) == {"duplicate.near"}
-    assert "/measurements/0 ~ /measurements/0" in report.findings[0].message
-
-
-def test_respelt_copy_with_new_gpu_and_notes_is_still_found(tmp_path: Path, valid_doc: dict) -> None:
-    """Fingerprints ignore the GPU uuid, notes, key order and int/float spelling."""
-    pool = _pool(tmp_path, valid_doc)
-    copied = synthetic.submission(seed=14, n_measurements=2, n_trials=7)
-    m = copied["measurements"][1] = copy.deepcopy(valid_doc["measurements"][1])
-    m["notes"] = ["measured on a quiet afternoon"]
-    for t in m["trials"]:
-        t["energy_j"] = float(round(t["energy_j"], 7))
-    report = validate([write_json(tmp_path / "new.json", copied)], accepted_root=pool)
-    assert _codes(report) == {"duplicate.near"}
-
-
-# -- paths, tables and versions from the repository -------------------------------------------------
-
-
-def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / ".git").mkdir(parents=True)
-    return repo
-
-
-def test_path_policy_holds_from_any_working_directory(
-    tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo = _repo(tmp_path)
-    write_json(repo / "submissions" / "synthetic-bot" / "bad name.json", valid_doc)
-    monkeypatch.chdir(repo / "submissions")
-    report = validate([Path("synthetic-bot/bad name.json")], accepted_root=None)
-    assert "file.path_policy" in _codes(report)
-    monkeypatch.chdir(repo / "submissions" / "synthetic-bot")
-    write_json(repo / "submissions" / "synthetic-bot" / "other-name-001.json", valid_doc)
-    assert _codes(validate([Path("other-name-001.json")], accepted_root=None)) == {"file.name_mismatch"}
-
-
-def test_a_new_board_is_accepted_once_the_pull_request_adds_its_row(
-    tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo = _repo(tmp_path)
-    tables = repo / "ecocompute" / "reference"
-    shutil.copytree(ROOT / "ecocompute" / "reference", tables, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    valid_doc["environment"]["gpu"]["name"] = "NVIDIA Imaginary X1"
-    write_json(repo / "submissions" / "synthetic-bot" / f"{valid_doc['submission_id']}.json", valid_doc)
-    monkeypatch.chdir(repo)
-    result = CliRunner().invoke(main, ["--format", "json", "submissions"])
-    assert result.exit_code == 1 and json.loads(result.output)["counts"] == {"reference.unknown_gpu": 1}
-    gpus = json.loads((tables / "gpus.json").read_text())
-    row = {**next(g for g in gpus["gpus"] if g["name"] == "NVIDIA H100 80GB HBM3"), "name": "NVIDIA Imaginary X1"}
-    gpus["gpus"].append(row)
-    (tables / "gpus.json").write_text(json.dumps(gpus))
-    assert CliRunner().invoke(main, ["submissions"]).exit_code == 0
-    gpus["gpus"].append({"name": "broken"})
-    (tables / "gpus.json").write_text(json.dumps(gpus))
-    result = CliRunner().invoke(main, ["submissions"])
-    assert result.exit_code == 2 and "gpus.json row" in result.output and "Traceback" not in result.output
+# -- older schema versions and the collector's API ---------------------------------------------------
 
 
 def test_older_schema_versions_hold_only_for_the_accepted_bytes(tmp_path: Path) -> None:
@@ -386,74 +215,7 @@ def test_check_document_keeps_its_api(valid_doc: dict) -> None:
     assert [f.code for f in findings] == ["schema.outdated_version"]
 
 
-# -- output cannot be forged ---------------------------------------------------------------------
-
-
-def _evil_report() -> Report:
-    name = "sub\nmissions/evil\x1b[2J\u202e.json"
-    f = make("json.syntax", name, "/x", "bad [click](https://evil.example) | **ok** <img src=x> `code` \x1b]8;;x\x07")
-    return Report(files=[name], findings=[f])
-
-
-def test_text_output_escapes_control_ansi_and_bidi() -> None:
-    out = reporters.render_text(_evil_report())
-    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
-    assert out.count("\n") == 3  # finding, fix, verdict
-
-
-def test_json_output_is_ascii_and_parses() -> None:
-    out = reporters.render_json(_evil_report())
-    assert out.isascii() and json.loads(out)["files"] == _evil_report().files
-
-
-def test_step_summary_escapes_markdown_and_html() -> None:
-    out = reporters.render_step_summary(_evil_report())
-    row = out.splitlines()[-1]
-    assert "](https" not in row and "<img" not in row and "**ok**" not in row and "`code`" not in row
-    assert row.count(" | ") == 4 and "\\|" in row
-
-
-def test_the_step_summary_stays_within_githubs_limit() -> None:
-    """GitHub drops a step summary above 1 MiB: 12,000 findings made 1.4 MB."""
-    many = [make("json.syntax", f"submissions/x/{i:05d}.json", "/x", "y" * 100) for i in range(12_000)]
-    out = reporters.render_step_summary(Report(files=[f.file for f in many], findings=many))
-    assert len(out.encode()) <= reporters.STEP_SUMMARY_MAX_BYTES
-    shown = sum(line.startswith("| submissions") for line in out.splitlines())
-    assert 0 < shown < 12_000 and out.rstrip().endswith(
-        f"{12_000 - shown} more finding(s) not shown here; see the JSON report."
-    )
-    few = reporters.render_step_summary(Report(files=["a"], findings=many[:3]))
-    assert "not shown" not in few and few.count("| submissions") == 3
-
-
-def test_odd_file_names_are_reported_safely(tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    odd = os.fsdecode(b"bad\xff\n\x1b[31mname.json")
-    (tmp_path / odd).write_text("{", encoding="utf-8")
-    for fmt in ("text", "json", "github"):
-        result = CliRunner().invoke(main, ["--format", fmt, "."])
-        assert result.exit_code == 1 and "Traceback" not in result.output
-        assert "\x1b" not in result.output and result.output.count("\n") <= 3 + (fmt == "json") * 40
-
-
-def test_every_valid_fixture_still_passes_with_line_numbers_untouched() -> None:
-    for path in (FIXTURES / "valid").glob("*.json"):
-        assert validate([path], accepted_root=None).errors == [], path.name
-
-
-def test_an_unreadable_file_is_a_finding(tmp_path: Path, valid_doc: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_json(tmp_path / "x.json", valid_doc)
-
-    real_open = os.open
-
-    def denied(file: Any, *args: Any, **kwargs: Any) -> Any:
-        if Path(file) == path:
-            raise PermissionError(13, "Permission denied", str(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", denied)  # as root, chmod 0 would not stop the read
-    report = validate([path], accepted_root=None)
-    assert _codes(report) == {"file.not_regular"} and "Permission denied" in report.findings[0].message
+# -- rows of one model, schema forms, the sensors' agreement, old engines ------------------------------
 
 
 def test_every_measurement_of_a_model_is_held_to_its_architecture(tmp_path: Path) -> None:
@@ -462,46 +224,6 @@ def test_every_measurement_of_a_model_is_held_to_its_architecture(tmp_path: Path
     doc["measurements"][1]["model"]["parameter_count"] //= 2
     report = _check(tmp_path, doc)
     assert _codes(report) == {"reference.parameter_count"} and report.findings[0].pointer == "/measurements/1/model"
-
-
-def _layout(value: Any, pointer: str, line: int, out: dict[str, int]) -> int:
-    """Lines of json.dumps(value, indent=1): each value starts on its own line; returns the last line."""
-    out[pointer] = line
-    items = (
-        list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
-    )
-    if not items:
-        return line
-    last = line
-    for key, child in items:
-        token = str(key).replace("~", "~0").replace("/", "~1")
-        last = _layout(child, f"{pointer}/{token}", last + 1, out)
-    return last + 1  # the closing bracket
-
-
-def test_lines_of_maps_every_pointer_in_one_pass() -> None:
-    import random
-
-    from validator.jsonpos import lines_of
-
-    rng = random.Random(5)
-
-    def build(level: int) -> Any:
-        if level > 5 or rng.random() < 0.3:
-            return rng.choice([1, "a/b~c", None, 2.5, "", "\\u00e9"])
-        if rng.random() < 0.5:
-            return [build(level + 1) for _ in range(rng.randint(0, 4))]
-        return {rng.choice(["k", "a/b", "t~1", "é", ""]) + str(i): build(level + 1) for i in range(rng.randint(0, 4))}
-
-    for _ in range(300):
-        doc = build(0)
-        expected: dict[str, int] = {}
-        _layout(doc, "", 1, expected)
-        text = json.dumps(doc, indent=1, ensure_ascii=rng.random() < 0.5)
-        asked = [*expected, "/nope", "/0/999"]
-        found = lines_of(text, asked)
-        assert {p: found[p] for p in expected} == expected
-        assert "/nope" not in found
 
 
 def test_a_null_reproducibility_bound_is_a_schema_1_5_0_form(tmp_path: Path) -> None:

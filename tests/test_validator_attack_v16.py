@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_validator_attack_bounds import _as_fallback_reading
+from test_validator_attack_bounds_power_readings import _as_fallback_reading
 
 from ecocompute import domain
 from validator import lag

@@ -17,6 +17,7 @@ from ecocompute.domain import Idle, Submission, Trial
 from ecocompute.gates import Gates, evaluate, status_for
 from validator import groups, idlesteps, timeline
 from validator.check import check_data
+from validator.findings import Finding
 
 H100, V100, RTX_4090, T4 = "NVIDIA H100 80GB HBM3", "Tesla V100-SXM2-16GB", "NVIDIA GeForce RTX 4090", "Tesla T4"
 REAL_SEQUENTIAL = "20261123-232842"  # Qwen2.5-14B on an H100: fp16, bf16, nf4, nf4-dq at batch 1 and 8, one by one
@@ -81,8 +82,13 @@ def _two_rows(valid_doc: dict[str, Any], after: float, before: float, gpu: str =
     )
 
 
+def _judged(sub: Submission, file: str = "f.json") -> list[Finding]:
+    """idlesteps.check as check.py calls it: with the file's trial spans, sorted once."""
+    return idlesteps.check(sub, file, reference.default(), timeline.trial_spans(sub))
+
+
 def _flagged(sub: Submission) -> list[str]:
-    return [f.pointer for f in idlesteps.check(sub, "f.json", reference.default())]
+    return [f.pointer for f in _judged(sub)]
 
 
 @pytest.mark.parametrize(
@@ -138,7 +144,7 @@ def test_missing_times_and_windows_are_passed_over(valid_doc: dict[str, Any]) ->
     no_after = replace(first, idle=replace(first.idle, power_after_w=None))
     assert _flagged(replace(sub, measurements=(no_after, second))) == []
     # an idle of 0 W (physics.idle_range's too) is named, never divided by
-    (f,) = idlesteps.check(_two_rows(valid_doc, 0.0, 120.0), "f.json", reference.default())
+    (f,) = _judged(_two_rows(valid_doc, 0.0, 120.0))
     assert "idle before 120.0 W, above the 0.0 W idle after /measurements/0" in f.message
 
 
@@ -167,7 +173,7 @@ def test_an_interleaved_group_is_judged_by_the_window_after_its_last_round(valid
 
 
 def test_the_finding_says_which_windows_when_and_how_to_fix(valid_doc: dict[str, Any]) -> None:
-    (f,) = idlesteps.check(_two_rows(valid_doc, 70.0, 100.0), "f.json", reference.default())
+    (f,) = _judged(_two_rows(valid_doc, 70.0, 100.0))
     assert f.code == "physics.idle_step" and f.pointer == "/measurements/1/idle/power_before_w"
     assert (
         "idle before 100.0 W, 1.43 x the 70.0 W idle after /measurements/0 (/measurements/0's last trial" in f.message
@@ -187,7 +193,7 @@ def test_the_real_files_keep_a_wide_margin_from_the_bounds() -> None:
         sub = domain.parse(json.loads(path.read_bytes()))
         if sub.session is None:
             continue
-        assert idlesteps.check(sub, path.name, reference.default()) == [], path.name
+        assert _judged(sub, path.name) == [], path.name
         order = groups.in_time_order(sub, timeline.trial_spans(sub))
         for (_, ended, _, last), (started, _, first, _) in pairwise(order):
             after, before = sub.measurements[last].idle, sub.measurements[first].idle
@@ -199,3 +205,18 @@ def test_the_real_files_keep_a_wide_margin_from_the_bounds() -> None:
     assert len(steps) >= 36
     assert max(steps) < idlesteps.IDLE_STEP_RATIO / 1.08  # 1.0994
     assert max(gaps) < idlesteps.IDLE_STEP_GAP_S / 1.5  # 187.5 s
+
+
+def test_a_files_trial_spans_are_sorted_once(valid_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle steps and the session's clock read one sorted list: check.py sorts it once a file (it was
+    sorted twice, once by each)."""
+    calls = []
+
+    def counted(sub: Submission) -> list[groups.Span]:
+        calls.append(sub.submission_id)
+        return spans(sub)
+
+    spans = timeline.trial_spans
+    monkeypatch.setattr(timeline, "trial_spans", counted)
+    assert check_data(valid_doc, "f.json").accepted
+    assert calls == [valid_doc["submission_id"]]

@@ -153,6 +153,25 @@ def test_net_energy_is_compared_only_where_it_is_at_least_half_of_gross() -> Non
     assert found.pointer == "/measurements/0/summary/net_energy_per_token_j_mean"
 
 
+@pytest.mark.parametrize(
+    ("far", "field", "said"),
+    [
+        (_q(3.0, 3.0, 1.0, 1.0), "energy_per_token_j_mean", "energy per token 3 is 3.00 x"),
+        (_q(1.0, 0.6, 1.0, 1.0), "net_energy_per_token_j_mean", "net energy per token 0.6 is 0.60 x"),
+        (_q(1.0, 1.0, 2.0, 1.0), "throughput_tok_s_mean", "throughput 2 is 2.00 x"),
+        (_q(1.0, 1.0, 1.0, 0.5), "idle_power_w", "idle power 0.5 is 0.50 x"),
+    ],
+)
+def test_each_quantity_is_named_by_its_summary_field_and_in_words(
+    far: outliers.Quantities, field: str, said: str
+) -> None:
+    """The message and pointer of each compared quantity, as Quantities' annotations name them."""
+    reference = {_on("H100"): [_q(1.0, 1.0, 1.0, 1.0), _q(1.0, 1.0, 1.0, 1.0)]}
+    (found,) = outliers.findings("f.json", [outliers.Level(_on("H100"), 0, far)], reference)
+    assert found.pointer == f"/measurements/0/summary/{field}"
+    assert found.message.startswith(said), found.message
+
+
 # attack v22 B1: a real H200 file relabelled as an H100 (its numbers untouched) passed every check
 H100, H200 = "NVIDIA H100 80GB HBM3", "NVIDIA H200"
 RELABEL_SOURCE = "ecocompute-bot-h200-20261124-130553.json"

@@ -31,6 +31,7 @@ from . import (
     protocol,
     provenance,
     recompute,
+    timeline,
 )
 from .findings import MAX_SHOWN_PER_CODE, Finding, Severity, make
 from .jsonpos import lines_of
@@ -124,8 +125,9 @@ def _check_data(
     findings += physics.check(sub, shown)
     findings += precisions.check(sub, shown)
     findings += hardware.check(sub, shown, ref)
-    findings += idlesteps.check(sub, shown, ref)
-    findings += protocol.check(sub, shown)
+    spans = timeline.trial_spans(sub)  # sorted once: idle steps and the session's clock both read them
+    findings += idlesteps.check(sub, shown, ref, spans)
+    findings += protocol.check(sub, shown, spans)
     fabricated, prints = fabrication.check(sub, hashes, shown)
     findings += fabricated
     if not any(f.severity is Severity.ERROR for f in findings):

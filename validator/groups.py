@@ -27,7 +27,7 @@ from .findings import Finding, make
 # window is taken for one: a shorter one splits a round, which only asks fewer rows to agree.
 WINDOW_SLACK_S = 2.0
 
-Span = tuple[float, float, int, int]  # (start, end, row, trial), in order of start
+Span = tuple[float, float, int, int]  # (start, end, row, trial) of a timed trial: timeline.trial_spans
 
 
 def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
@@ -96,7 +96,7 @@ def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[in
     return out
 
 
-def in_time_order(sub: Submission, spans: list[Span]) -> list[tuple[float, float, int, int]]:
+def in_time_order(sub: Submission, spans: list[Span]) -> list[Span]:
     """The groups one after another, each as (its first trial's start, its last trial's end, its first row,
     the row that finished last): eco-collect measures the group's idle window before ahead of the first
     row's trials (every row of the group holds it), and its last idle window after the last row's."""

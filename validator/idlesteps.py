@@ -16,8 +16,9 @@ from itertools import pairwise
 from ecocompute.domain import Submission
 from ecocompute.reference import Reference
 
-from . import groups, hardware, timeline
+from . import groups, hardware
 from .findings import Finding, make
+from .groups import Span
 
 # The higher of two consecutive windows is at most 1.2 x the lower, or 15 W per GPU above it where that is
 # more. What moves a board's idle is its temperature (leakage): the real H100 files' idle after a row rises
@@ -38,16 +39,17 @@ IDLE_STEP_FLOOR_W = 15.0  # per GPU measured
 IDLE_STEP_GAP_S = 300.0
 
 
-def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
+def check(sub: Submission, file: str, ref: Reference, spans: list[Span]) -> list[Finding]:
     """Each pair of consecutive groups of rows, on a data-centre board with HBM (one memory clock, no idle
     power state to step between: a GDDR board, a desktop one or a T4, drops its memory clock at idle and
-    may read 10-20 W either side of a load). The higher window of a pair out of bounds is named."""
+    may read 10-20 W either side of a load). The higher window of a pair out of bounds is named.
+    ``spans``: ``timeline.trial_spans(sub)``, sorted once a file (check.py) for this and the session's clock."""
     board = ref.gpus.get(sub.environment.gpu.name)
     if sub.session is None or board is None or not hardware.one_memory_clock(board):
         return []
     floor_w = IDLE_STEP_FLOOR_W * max(sub.environment.gpu.count, 1)
     out = []
-    for (_, ended, _, last), (started, _, first, _) in pairwise(groups.in_time_order(sub, timeline.trial_spans(sub))):
+    for (_, ended, _, last), (started, _, first, _) in pairwise(groups.in_time_order(sub, spans)):
         after, before = sub.measurements[last].idle, sub.measurements[first].idle
         gap = started - ended
         if after is None or before is None or after.power_after_w is None or not 0 <= gap <= IDLE_STEP_GAP_S:

@@ -26,6 +26,7 @@ import math
 from ecocompute.domain import Submission
 
 from .findings import Finding, make
+from .groups import Span
 from .readings import COLLECTOR
 
 DECAY_PER_UPDATE = 1884 / 2048  # Linux's EXP_1: the least of the systems' (macOS, Windows: 0.9200)
@@ -41,8 +42,6 @@ STEP = 1 / 2048
 # chain of readings is allowed once (each pair alone is allowed a step an update, and its own lag and
 # rounding, which a fall spread over many trials seconds apart would otherwise spend again and again).
 CHAIN_LOSS = STEP / (1 - DECAY_PER_UPDATE)
-
-Span = tuple[float, float, int, int]  # (start, end, row, trial) of a timed trial: timeline.trial_spans
 
 
 def least_after(load: float, seconds: float) -> float:

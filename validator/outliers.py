@@ -35,7 +35,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Annotated, NamedTuple, get_type_hints
 
 from ecocompute import catalogue, domain
 
@@ -49,22 +49,22 @@ MIN_REFERENCE_ROWS = 2  # the median of fewer is one session's word
 NET_SHARE_MIN = 0.5
 FASTEST_FACTOR = 1.2
 REAL_FASTEST_SPREAD = 1.04  # the module's docstring: the real files' worst, leave-one-out, which the message quotes
-# what is compared, in the order compared, as the row's summary names it: (field, what the message calls it)
-QUANTITIES = (
-    ("energy_per_token_j_mean", "energy per token"),
-    ("net_energy_per_token_j_mean", "net energy per token"),
-    ("throughput_tok_s_mean", "throughput"),
-    ("idle_power_w", "idle power"),
-)
 
 
 class Quantities(NamedTuple):
-    """A passing row's compared quantities (QUANTITIES), by their summary names."""
+    """A passing row's compared quantities, in the order compared, by their summary names; each field's
+    annotation also says what a message calls it (QUANTITIES reads it), so a name lives in one place."""
 
-    energy_per_token_j_mean: float
-    net_energy_per_token_j_mean: float
-    throughput_tok_s_mean: float
-    idle_power_w: float
+    energy_per_token_j_mean: Annotated[float, "energy per token"]
+    net_energy_per_token_j_mean: Annotated[float, "net energy per token"]
+    throughput_tok_s_mean: Annotated[float, "throughput"]
+    idle_power_w: Annotated[float, "idle power"]
+
+
+# what is compared, in the order compared: (the summary's field, what the message calls it)
+QUANTITIES: tuple[tuple[str, str], ...] = tuple(
+    (name, hint.__metadata__[0]) for name, hint in get_type_hints(Quantities, include_extras=True).items()
+)
 
 
 class Configuration(NamedTuple):

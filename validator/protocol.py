@@ -12,13 +12,15 @@ from ecocompute.gates import EarlyStop, Gates, implausible
 
 from . import readings, releases, replay, timeline
 from .findings import Finding, make
+from .groups import Span
 
 # The sampler's period bounds the energy check's slack (two periods at the window edges): a declared
 # period cannot buy tolerance. eco-collect samples every 0.05 s.
 SAMPLE_PERIOD_RANGE_S = (0.001, 0.1)
 
 
-def check(sub: Submission, file: str) -> list[Finding]:
+def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
+    """``spans``: ``timeline.trial_spans(sub)``, for the session's clock."""
     findings: list[Finding] = _settings(sub, file) + releases.check(sub, file)
     gates = Gates.from_mapping(sub.protocol.gates)
     for i, m in enumerate(sub.measurements):
@@ -27,7 +29,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
         elif m.idle is not None:
             findings.append(_skipped_idle(m, f"/measurements/{i}", file))
     if sub.session is not None:
-        findings += timeline.check(sub, file)
+        findings += timeline.check(sub, file, spans)
     findings += replay.check(sub, file)  # the collector's own loop over each row's trials
     early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements

@@ -8,6 +8,7 @@ from ecocompute.domain import Submission
 from . import groups, loadavg
 from .contract import parse_utc
 from .findings import Finding, make
+from .groups import Span
 
 # created_at and session.started_at are written to the second; wall_s is exact.
 CLOCK_SLACK_S = 2.0
@@ -15,8 +16,9 @@ CLOCK_SLACK_S = 2.0
 OVERLAP_SLACK_S = 0.001
 
 
-def check(sub: Submission, file: str) -> list[Finding]:
-    """The session's clock: its wall time, and every trial and idle window inside it, one at a time."""
+def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
+    """The session's clock: its wall time, and every trial and idle window inside it, one at a time.
+    ``spans``: ``trial_spans(sub)``, sorted once a file for every rule that reads them (idlesteps too)."""
     assert sub.session is not None
     out = []
     elapsed = (parse_utc(sub.created_at) - parse_utc(sub.session.started_at)).total_seconds()
@@ -55,7 +57,6 @@ def check(sub: Submission, file: str) -> list[Finding]:
                         f"trial {j} starts at {t.started_at_s:.3f} s, before trial {j - 1} ended",
                     )
                 )
-    spans = trial_spans(sub)  # sorted once for both rules that read them
     return (
         out
         + _idle_windows(sub, file, spans)
@@ -65,9 +66,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     )
 
 
-def _idle_windows(
-    sub: Submission, file: str, spans: list[tuple[float, float, int, int]] | None = None
-) -> list[Finding]:
+def _idle_windows(sub: Submission, file: str, spans: list[Span] | None = None) -> list[Finding]:
     """eco-collect measures an idle window before a configuration's (or an interleaved group's) first
     trial and another after its last: no trial starts within the session's first idle window, and
     none ends within its last (an idle window of a day in an hour's session, or a first trial at 0 s,
@@ -103,7 +102,7 @@ def _idle_windows(
     return _between_rows(spans, idle_s, file)
 
 
-def _between_rows(spans: list[tuple[float, float, int, int]], idle_s: float, file: str) -> list[Finding]:
+def _between_rows(spans: list[Span], idle_s: float, file: str) -> list[Finding]:
     """Between two configurations (or interleaved groups) that follow one another, eco-collect measures
     the first one's idle window after and the next one's before: a row whose trials start after every
     earlier trial ended, but sooner than two idle windows later, had no time for them (rows packed
@@ -138,7 +137,7 @@ def _alike(sub: Submission, known: dict[tuple[int, int], bool], k: int, i: int) 
     return known[pair]
 
 
-def trial_spans(sub: Submission) -> list[tuple[float, float, int, int]]:
+def trial_spans(sub: Submission) -> list[Span]:
     """(start, end, row, trial) of every timed trial, in order of start (then end)."""
     return sorted(
         (t.started_at_s, t.started_at_s + t.duration_s, i, j)
@@ -148,7 +147,7 @@ def trial_spans(sub: Submission) -> list[tuple[float, float, int, int]]:
     )
 
 
-def _overlap(sub: Submission, file: str, spans: list[tuple[float, float, int, int]]) -> list[Finding]:
+def _overlap(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
     """One board set runs one trial at a time: the trials of different measurements (interleaved or one
     after another) never overlap. The first overlap is named; within a measurement check names it.
     ``spans``: ``trial_spans(sub)``. Two rows are compared once however many of their trials overlap:

@@ -1,0 +1,129 @@
+"""eco-collect end to end on the CPU, interrupted and resumed: only what is missing is measured, the resumed
+trials start after the checkpointed ones when the wall clock stepped back, and a resumed run keeps the first
+session's interleaving. The tiny model, fake board and clock are test_collector_e2e.py's."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import test_collector_e2e as e2e
+import torch
+from fakes import Board, FakeTime, noisy, nvml_on, timed
+from test_collector_e2e import EPOCH, _hooks, _request
+
+from collector.collect import collect
+from collector.errors import CheckpointError
+from collector.request import TrialPlan
+from ecocompute.gates import Gates
+from validator.run import exit_code, validate
+
+# test_collector_e2e's fixtures, found here by name: the tiny model's config, and CUDA's build faked for every
+# test (autouse). Bound by assignment, not imported, so that a test's parameter of the same name redefines nothing.
+tiny_config, _cuda_build = e2e.tiny_config, e2e._cuda_build
+
+
+def test_resume_after_the_wall_clock_stepped_back(tmp_path: Path, tiny_config: Path) -> None:
+    """NTP steps the wall clock back 30 s while the user re-runs at once: the resumed trials still
+    start after the checkpointed ones (eco-validate refuses trials of one board that overlap)."""
+    board = Board(FakeTime())
+    step = [0.0]
+
+    def wall() -> datetime:
+        return EPOCH + timedelta(seconds=board.time.now() + step[0])
+
+    def interrupting(engine: Any) -> None:
+        if f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}" == "torch.bfloat16/2":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            _request(tmp_path, tiny_config, schedule="sequential"),
+            hooks=_hooks(board, workload=timed(board, on_request=interrupting), wall_clock=wall),
+        )
+    board.time.sleep(2.0)
+    step[0] = -30.0
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
+    path, doc = collect(resumed, hooks=_hooks(board, wall_clock=wall, workload=timed(board, first_seed=100)))
+    assert exit_code(validate([path], accepted_root=None)) == 0
+    spans = sorted(
+        (t["started_at_s"], t["started_at_s"] + t["duration_s"]) for m in doc["measurements"] for t in m["trials"]
+    )
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tiny_config: Path) -> None:
+    calls: list[str] = []
+
+    def label(engine: Any) -> str:
+        return f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}"
+
+    def interrupting(engine: Any) -> None:
+        calls.append(label(engine))
+        if label(engine) == "torch.bfloat16/2":
+            raise KeyboardInterrupt
+
+    board = Board(FakeTime())
+    sequential = _request(tmp_path, tiny_config, schedule="sequential")
+    with pytest.raises(KeyboardInterrupt):
+        collect(sequential, hooks=_hooks(board, workload=timed(board, on_request=interrupting)))
+    assert not list((tmp_path / "repo" / "submissions").rglob("*.json"))  # nothing looks complete
+    (checkpoint,) = (tmp_path / "repo" / ".eco-collect").glob("checkpoint-*.jsonl")
+    assert len(checkpoint.read_text().splitlines()) == 1 + 3
+
+    with pytest.raises(CheckpointError, match="--resume"):
+        collect(sequential, hooks=_hooks(board))
+    other_batches = _request(tmp_path, tiny_config, resume=True, schedule="sequential", batch_sizes=(1,))
+    with pytest.raises(CheckpointError, match=rf"holds other runs' \(1: {checkpoint.name}\): a run resumes on the GPU"):
+        collect(other_batches, hooks=_hooks(board))  # another run's key: as on another board, after a move
+
+    calls.clear()
+    board.time.sleep(3600.0)  # an hour later
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential")
+    resumed_workload = timed(board, on_request=lambda e: calls.append(label(e)), first_seed=100)  # new noise
+    path, doc = collect(resumed, hooks=_hooks(board, workload=resumed_workload))
+    assert set(calls) == {"torch.bfloat16/2"}  # only the configuration that was never finished
+    assert len(doc["measurements"]) == 4
+    assert doc["session"]["wall_s"] > 3600.0  # the run's wall time, interruption included
+    assert not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
+    assert exit_code(validate([path], accepted_root=None)) == 0
+
+
+def test_a_resumed_run_whose_first_session_interleaved_says_so(tmp_path: Path, tiny_config: Path) -> None:
+    """--schedule auto decides again in the resumed session: with too little free memory there (another
+    process on the board) it measured the rest one after another and wrote interleaved: false over the
+    first session's alternating rows, a file eco-validate refuses (review 21)."""
+    board = Board(FakeTime())
+    seeds = itertools.count(1)
+
+    def durations(engine: Any) -> Iterator[float]:  # bf16 spreads: fp32 finishes first, bf16 is interrupted
+        return noisy(0.06 if engine.decoding.model.dtype == torch.bfloat16 else 0.002, seed=next(seeds))
+
+    def interrupting(engine: Any) -> None:
+        if (engine.decoding.model.dtype, engine.decoding.batch_size) == (torch.bfloat16, 2) and next(requests) >= 20:
+            raise KeyboardInterrupt
+
+    requests = itertools.count()
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=5.0, max_config_s=600.0, gates=Gates(max_trials=12))
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            _request(tmp_path, tiny_config, plan=plan),
+            hooks=_hooks(board, workload=timed(board, durations, interrupting)),
+        )
+
+    def crowded(indices: list[int]) -> Any:
+        nvml = nvml_on(board)(indices)
+        nvml._nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=1024)
+        return nvml
+
+    resumed = _request(tmp_path, tiny_config, plan=plan, resume=True)
+    path, doc = collect(resumed, hooks=_hooks(board, nvml=crowded, workload=timed(board, first_seed=100)))
+    assert [m["status"] for m in doc["measurements"]] == ["ok"] * 4
+    assert any("not interleaved" in n for n in doc["measurements"][2]["notes"])  # this session's choice
+    assert doc["protocol"]["interleaved"] is True
+    assert exit_code(validate([path], accepted_root=None)) == 0
