@@ -5,6 +5,8 @@
   check of an engine built before the row ran out of memory (collector/schedule.py ``_guarded``).
 - One row's attention implementation relabelled (flash_attention_2 or eager beside sdpa) passed: eco-collect asks
   for one implementation in every load of a run, and transformers runs it or refuses to load.
+- A skipped row's perplexity (a published column) was not held to the rows of its precision: eco-collect writes the
+  precision's one measurement into every row of it, a row skipped after loading too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import synthetic
 
 from validator.check import check_data
 
@@ -105,3 +108,42 @@ def test_a_row_that_never_loaded_is_not_held_to_the_others_attention() -> None:
     doc = _with_skipped_row(None)
     doc["measurements"][4]["engine"]["attn_implementation"] = "not loaded"
     assert _errors(doc, GRAPHS) == set()
+
+
+def _pretrained_with_a_skipped_row(skipped_value: float | None, ran_value: float | None = 8.31) -> dict[str, Any]:
+    """Eight pretrained rows (fp16 and int8, four batch sizes each); the last fp16 row skipped."""
+    doc = synthetic.submission(seed=3)
+    fp16 = [m for m in doc["measurements"] if m["precision"] == "fp16"]
+    synthetic.skip(fp16[-1], "out of memory at batch 64: CUDA out of memory")
+    for m in doc["measurements"]:
+        value = (
+            skipped_value if m is fp16[-1] else {"fp16": ran_value, "int8": 8.35 if ran_value else None}[m["precision"]]
+        )
+        m["quality"] = None
+        if value is not None:
+            m["quality"] = {
+                "metric": "perplexity",
+                "value": value,
+                "corpus": "wikitext-2-raw-v1/test",
+                "corpus_sha256": "1" * 64,
+                "tokens": 4095,
+            }
+    return doc
+
+
+def _codes(doc: dict[str, Any]) -> set[str]:
+    return {f.code for f in check_data(doc, "x.json").findings if f.severity.value == "error"}
+
+
+def test_a_skipped_row_carries_its_precision_s_perplexity_or_none() -> None:
+    assert _codes(_pretrained_with_a_skipped_row(8.31)) == set()
+    assert _codes(_pretrained_with_a_skipped_row(None)) == set()  # the precision never loaded in its session
+
+
+@pytest.mark.parametrize("value", [1.01, 8.35, 30.0])
+def test_a_skipped_row_s_perplexity_is_its_precision_s(value: float) -> None:
+    assert "quality.perplexity" in _codes(_pretrained_with_a_skipped_row(value))
+
+
+def test_a_skipped_row_has_no_perplexity_where_the_rows_that_ran_have_none() -> None:
+    assert "quality.perplexity" in _codes(_pretrained_with_a_skipped_row(8.31, ran_value=None))
