@@ -84,9 +84,11 @@ def check(sub: Submission, file: str, ref: Reference) -> list[Finding]:
 
 
 def _qualities(sub: Submission, file: str) -> list[Finding]:
-    """The rows' perplexities are one measurement per precision on one corpus (PERPLEXITY_AGREEMENT)."""
-    ran = [(i, m) for i, m in enumerate(sub.measurements) if not m.is_skipped and m.model.weights == "pretrained"]
-    measured = [(i, m, m.quality) for i, m in ran if m.quality is not None]
+    """The rows' perplexities are one measurement per precision on one corpus (PERPLEXITY_AGREEMENT). A skipped
+    row that loaded its precision carries that precision's too (a published column): held to it where it has one."""
+    pretrained = [(i, m) for i, m in enumerate(sub.measurements) if m.model.weights == "pretrained"]
+    ran = [(i, m) for i, m in pretrained if not m.is_skipped]
+    measured = [(i, m, m.quality) for i, m in pretrained if m.quality is not None]
     if not measured:
         return []
     first_i, _, first = measured[0]

@@ -179,7 +179,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "protocol.engine_mismatch",
         "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill) or the row (attention "
-        "'not loaded' on a row that ran)",
+        "'not loaded' on a row that ran), or rows that loaded the model name two attention implementations",
         "let eco-collect record the engine",
     ),
     error(
