@@ -16,7 +16,7 @@ from pathlib import Path
 from ecocompute import parallel, reference
 from ecocompute.cli import EcoError, printable
 
-from . import history, outliers
+from . import history, outliers, tokenhashes
 from .check import Checked, check_file
 from .findings import Finding, Severity, make
 from .paths import root_of_folder
@@ -111,12 +111,23 @@ def _places(items: Sequence[str], shown: int = SHOWN_PLACES, total: int | None =
     return ", ".join(items[:shown]) + more
 
 
+def path_order(c: Checked) -> list[str]:
+    """Sorted path order: by the path's parts, so that a folder's files keep together."""
+    return c.path.split("/")
+
+
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
-    """What needs several files: the same submission id, measurement, trials or GPU uuid again, within
-    a file (measurements), across candidates or against the accepted pool. Each duplicate group is
-    reported once per candidate file that holds a copy (every such file is rejected, none twice). And
-    each candidate's passing rows against the accepted pool's of their configuration (outliers)."""
-    pool = [c for c in [*accepted, *candidates] if c.submission_id is not None]
+    """What needs several files: the same submission id, measurement, trials, GPU uuid or token ids hash
+    again, within a file (measurements), across candidates or against the accepted pool. The candidates are
+    judged against each other as against the accepted files (attack v24): one pool, the accepted files
+    first, then the candidates in sorted path order. A rule of a first holder (duplicate.measurement,
+    duplicate.near, duplicate.gpu_identity, protocol.token_check) names every file after the first that
+    holds the thing, so between two candidates the later in path order, however they were named or cut
+    into a build's chunks; duplicate.submission_id and duplicate.gpu_time name every candidate involved.
+    Each duplicate group is reported once per such file (none twice). And each candidate's passing rows
+    against the accepted pool's of their configuration (outliers: the accepted files only, by design)."""
+    ordered = sorted(candidates, key=path_order)
+    pool = [c for c in [*accepted, *ordered] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
     seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
     owner: dict[str, tuple[str, int]] = {}  # fingerprint -> first measurement that has it
@@ -131,10 +142,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 owner.setdefault(fp, where)
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
-    token_counts: dict[str, tuple[int, str, int]] = {}  # ids_sha256 -> (new_tokens, accepted file, row)
-    for c in accepted:
-        for i, ids, tokens in c.token_checks:
-            token_counts.setdefault(ids, (tokens, c.path, i))
+    token_holders = tokenhashes.first_holders(accepted, ordered)
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     levels = outliers.reference_of([c.levels for c in accepted])
     fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
@@ -162,7 +170,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
         findings += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
         findings += overlapping.get(c.path, [])
         findings += outliers.findings(c.path, c.levels, levels, fastest)
-        findings += _copied_token_checks(c, token_counts)
+        findings += tokenhashes.findings(c, token_holders)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
             findings.append(
@@ -174,26 +182,6 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                 )
             )
     return findings
-
-
-def _copied_token_checks(c: Checked, token_counts: dict[str, tuple[int, str, int]]) -> list[Finding]:
-    """protocol.token_check for each row whose check's ids hash an accepted file holds for another token
-    count: one hash is of one list of ids, so the check was copied from that file (attack v23 U1; the
-    same inside one file: fabrication ``_token_hashes``)."""
-    out = []
-    for i, ids, tokens in c.token_checks:
-        known = token_counts.get(ids)
-        if known is not None and known[0] != tokens:
-            out.append(
-                make(
-                    "protocol.token_check",
-                    c.path,
-                    f"/measurements/{i}/engine/token_check/ids_sha256",
-                    f"the hash of {tokens} token ids is that of {known[1]}'s /measurements/{known[2]} of {known[0]}: "
-                    "one hash is of one list of ids (a check copied from an accepted file)",
-                )
-            )
-    return out
 
 
 # session.started_at is written to the second, so a trial's epoch time is known to a second
