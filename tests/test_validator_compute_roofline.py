@@ -156,8 +156,9 @@ def test_the_message_names_the_rate_the_peak_and_the_allowance(valid_doc: dict[s
 
 
 def test_every_real_row_keeps_a_wide_margin() -> None:
-    """The H100 and H200 files reach at most about a tenth of the allowed peak: the bound refuses what no
-    board can do, far from what boards do."""
+    """Real rows stay far below the bound: it refuses what no board can do, not what boards do. Decode is bound by
+    memory, so even Qwen2.5-32B at batch 256 on the H200 (the busiest row so far) reaches about 0.14 of the allowed
+    peak; half of it leaves room for larger batches without a contributor's honest file tripping this test."""
     ref = reference.default()
     worst = 0.0
     for path in glob.glob(str(ROOT / "submissions" / "*" / "*.json")):
@@ -173,7 +174,7 @@ def test_every_real_row_keeps_a_wide_margin() -> None:
                 rate = _flops(sub, spec, m.batch_size, t.generated_tokens, t.requests) / t.duration_s
                 allowed = capacity.peak_clock_margin(board) * capacity.clock_factor(board) * peak * 1e12
                 worst = max(worst, rate / allowed)
-    assert 0.0 < worst < 0.12
+    assert 0.0 < worst < 0.5
 
 
 def test_every_board_in_the_table_has_its_dense_peaks_and_their_source() -> None:
