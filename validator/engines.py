@@ -62,6 +62,20 @@ def check(m: Measurement, base: str, file: str, recorded: bool, output_tokens: i
                 f"engine {e.name} was measured without comparing its token ids with generate()'s",
             )
         )
+    elif not ran and e.attn_implementation == NOT_LOADED:
+        # eco-collect compares tokens only in building an engine, on a loaded model (collector/schedule.py
+        # ``_prepare`` returns before building where the load failed): such a row's check was put in by hand,
+        # and its fields would be published (attack v25 U4).
+        out.append(
+            make(
+                "protocol.token_check",
+                file,
+                f"{base}/engine/token_check",
+                f"a token check on a skipped row whose model never loaded (attention {NOT_LOADED!r}): eco-collect "
+                "compares an engine's tokens with generate()'s only after loading the model and building the "
+                "engine, so it writes token_check: null here; submit the file as eco-collect wrote it",
+            )
+        )
     elif (
         (e.token_check.first_difference is None) != e.token_check.equal
         or (e.token_check.first_difference or 0) >= output_tokens
