@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ecocompute import catalogue, domain
 from ecocompute.domain import Submission
-from validator import physics, scaling, versions
+from validator import architecture, physics, scaling, versions
 
 VALID = FIXTURES / "valid" / "synthetic-two-measurements.json"
 
@@ -89,7 +89,8 @@ def _driver_codes(doc: dict[str, Any], capability: str, driver: str, nvml_major:
     env = replace(
         sub.environment, gpu=gpu, driver=recorded, software={**sub.environment.software, "torch_cuda": "11.8"}
     )
-    return [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+    edited = replace(sub, environment=env)
+    return [f.code for f in versions.check(edited, "f.json") + architecture.check(edited, "f.json")]
 
 
 @pytest.mark.parametrize(
@@ -120,4 +121,4 @@ def test_a_windows_driver_under_wsl2_passes_the_boards_floor(valid_doc: dict[str
     sub = domain.parse(valid_doc)
     recorded = {"driver_version": "537.13", "nvml_version": "12.535.104.05", "cuda_driver_version": "12.2"}
     env = replace(sub.environment, driver=recorded)
-    assert "provenance.driver_cuda" not in [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+    assert "provenance.driver_cuda" not in [f.code for f in architecture.check(replace(sub, environment=env), "f.json")]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ecocompute import domain
-from validator import scaling, versions
+from validator import architecture, scaling, versions
 
 
 def _driver_codes(doc: dict[str, Any], driver: str, nvml: str) -> list[str]:
@@ -17,7 +17,8 @@ def _driver_codes(doc: dict[str, Any], driver: str, nvml: str) -> list[str]:
     cuda = nvml.split(".")[0] + ".0"  # the CUDA NVML names: libcuda and torch agree with it
     recorded = {"driver_version": driver, "nvml_version": nvml, "cuda_driver_version": cuda}
     env = replace(sub.environment, driver=recorded, software={**sub.environment.software, "torch_cuda": cuda})
-    return [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+    edited = replace(sub, environment=env)
+    return [f.code for f in versions.check(edited, "f.json") + architecture.check(edited, "f.json")]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,9 @@ def test_an_nvml_without_its_cuda_major_is_read_as_the_driver_it_names(valid_doc
     sub = domain.parse(valid_doc)
     recorded = {"driver_version": "535.104.05", "nvml_version": "510.47.03", "cuda_driver_version": "12.2"}
     env = replace(sub.environment, driver=recorded)
-    [floor] = [f for f in versions.check(replace(sub, environment=env), "f.json") if f.code == "provenance.driver_cuda"]
+    [floor] = [
+        f for f in architecture.check(replace(sub, environment=env), "f.json") if f.code == "provenance.driver_cuda"
+    ]
     assert "(driver '510.47.03')" in floor.message and "'47.03'" not in floor.message
 
 

@@ -7,6 +7,8 @@
   for one implementation in every load of a run, and transformers runs it or refuses to load.
 - A skipped row's perplexity (a published column) was not held to the rows of its precision: eco-collect writes the
   precision's one measurement into every row of it, a row skipped after loading too.
+- U4: a token check on a skipped row whose model never loaded (attention 'not loaded') passed; eco-collect checks an
+  engine only after building it, on a loaded model.
 """
 
 from __future__ import annotations
@@ -108,6 +110,14 @@ def test_a_row_that_never_loaded_is_not_held_to_the_others_attention() -> None:
     doc = _with_skipped_row(None)
     doc["measurements"][4]["engine"]["attn_implementation"] = "not loaded"
     assert _errors(doc, GRAPHS) == set()
+
+
+def test_a_row_whose_model_never_loaded_carries_no_check() -> None:
+    # U4: eco-collect checks an engine only after building it on a loaded model (collector/schedule.py _prepare)
+    doc = _with_skipped_row(_check())
+    doc["measurements"][4].update(skip_reason="out of memory while loading: CUDA out of memory")
+    doc["measurements"][4]["engine"]["attn_implementation"] = "not loaded"
+    assert _errors(doc, GRAPHS) == {WHERE}
 
 
 def _pretrained_with_a_skipped_row(skipped_value: float | None, ran_value: float | None = 8.31) -> dict[str, Any]:

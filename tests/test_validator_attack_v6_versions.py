@@ -1,5 +1,5 @@
 """Attack v6: a board older than Turing (compute capability below 7.5: the table's V100s) runs no torch
-built for CUDA 13 and no driver after branch 580 (validator/versions.py)."""
+built for CUDA 13 and no driver after branch 580 (validator/architecture.py)."""
 
 from __future__ import annotations
 

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecocompute import domain
-from validator import versions
+from validator import architecture, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# A compute capability that versions.FIRST_BRANCH_OF_CAPABILITY does not list (Jetson Orin's): the branch's CUDA
+# A compute capability that architecture.FIRST_BRANCH_OF_CAPABILITY does not list (Jetson Orin's): the branch's CUDA
 # major alone decides, whatever the branch (on the synthetic H100, any branch before 520 is refused as well).
 UNJUDGED_CAPABILITY = "8.7"
 
@@ -41,7 +41,9 @@ def _codes(
         driver={**sub.environment.driver, **(driver or {})},
         software={**sub.environment.software, **(software or {})},
     )
-    return [f.code for f in versions.check(replace(sub, environment=env), "f.json")]
+    edited = replace(sub, environment=env)
+    # Both halves, as provenance.py asks them: a board's floor (architecture.py) refuses old branches too.
+    return [f.code for f in versions.check(edited, "f.json") + architecture.check(edited, "f.json")]
 
 
 def _driver(version: str, nvml_major: int, cuda: str) -> dict[str, str]:

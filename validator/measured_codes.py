@@ -185,8 +185,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "protocol.token_check",
         "an engine other than generate() was measured with token ids that differ from generate()'s where generate() "
-        "reproduces itself, or without a check, or generate() carries a check, or a check's ids hash is another row's "
-        "(of the file, of an accepted one or of another file checked with it) of another token count",
+        "reproduces itself, or without a check, or generate() or a row whose model never loaded carries a check, or a "
+        "check's ids hash is another row's (of the file, of an accepted one or of another file checked with it) of "
+        "another token count",
         "measure with a released eco-collect: it compares every engine's tokens with generate()'s first",
     ),
     warning(

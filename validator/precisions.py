@@ -6,8 +6,8 @@ from __future__ import annotations
 from ecocompute import catalogue
 from ecocompute.domain import Submission
 
+from .engines import NOT_LOADED
 from .findings import Finding, make
-from .protocol import NOT_LOADED
 
 # int8 and int8-pure load the same int8 weights (bitsandbytes Linear8bitLt) and differ only in the outlier
 # threshold: 6 against 0. At a threshold above 0 bitsandbytes does strictly more in every linear layer

@@ -1,8 +1,8 @@
 """What the schema cannot say about how a file was measured: the protocol's own settings were kept
-(warm-ups, trial budget, trial length, sample period: every version), and from schema 1.2.0 the
-engine is what its name says and computed the same tokens as generate(), the configuration stopped
-for the reason it gives, the model sat on the GPUs measured, and the session's clock adds up
-(timeline.py)."""
+(warm-ups, trial budget, trial length, sample period: every version), the engine is what its name says
+(engines.py; from schema 1.2.0 it also computed the same tokens as generate()), and from schema 1.2.0
+the configuration stopped for the reason it gives, the model sat on the GPUs measured, and the
+session's clock adds up (timeline.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ecocompute import catalogue, stats
 from ecocompute.domain import Measurement, Submission
 from ecocompute.gates import EarlyStop, Gates, implausible
 
-from . import readings, releases, replay, timeline
+from . import engines, readings, releases, replay, timeline
 from .findings import Finding, make
 from .groups import Span
 
@@ -35,7 +35,7 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
-        findings += _engine(m, base, file, recorded, sub.protocol.output_tokens)
+        findings += engines.check(m, base, file, recorded, sub.protocol.output_tokens)
         if recorded:
             findings += _stop(m, base, file, gates, early_stop, sub.collector_version == "0.2.0")
             findings += _placement(m, base, file, sub.environment.gpu.count, readings.one_sum_without_counter(sub))
@@ -150,108 +150,6 @@ def _kept(sub: Submission, m: Measurement, base: str, file: str, gates: Gates) -
                 )
             )
             break
-    return out
-
-
-# What eco-collect writes as the attention of a row whose model never loaded (collector/schedule.py
-# ``_prepare``): a published column, accepted on rows that ran (attack v23).
-NOT_LOADED = "not loaded"
-
-
-def _engine(m: Measurement, base: str, file: str, recorded: bool, output_tokens: int) -> list[Finding]:
-    e = m.engine
-    spec = catalogue.ENGINES[e.name]
-    out = []
-    wrong = [
-        name
-        for name in ("cache_implementation", "compiled", "cuda_graph", "prefill")
-        if getattr(e, name) != getattr(spec, name)
-    ]
-    if wrong:
-        detail = ", ".join(f"{n}={getattr(e, n)!r} (expected {getattr(spec, n)!r})" for n in wrong)
-        out.append(make("protocol.engine_mismatch", file, f"{base}/engine", f"engine {e.name}: {detail}"))
-    if not recorded:
-        return out
-    # A skipped row keeps the check of an engine built before its trials ran out of memory (collector/schedule.py
-    # ``_guarded``): published as written, so held to what a check is; it may lack one (never loaded or built).
-    ran = not m.is_skipped
-    if ran and e.attn_implementation == NOT_LOADED:
-        out.append(
-            make(
-                "protocol.engine_mismatch",
-                file,
-                f"{base}/engine/attn_implementation",
-                f"attention {NOT_LOADED!r} on a row that ran {len(m.trials)} trial(s): eco-collect writes it only where "
-                "the model never loaded (a skipped row); a row that ran records the attention transformers used",
-            )
-        )
-    if e.name == catalogue.REFERENCE_ENGINE:
-        if e.token_check is not None:
-            out.append(
-                make(
-                    "protocol.token_check", file, f"{base}/engine/token_check", "generate() is the reference: no check"
-                )
-            )
-    elif e.token_check is None:
-        if not ran:
-            return out
-        out.append(
-            make(
-                "protocol.token_check",
-                file,
-                f"{base}/engine/token_check",
-                f"engine {e.name} was measured without comparing its token ids with generate()'s",
-            )
-        )
-    elif (
-        (e.token_check.first_difference is None) != e.token_check.equal
-        or (e.token_check.first_difference or 0) >= output_tokens
-        or e.token_check.new_tokens != m.batch_size * output_tokens
-        or (e.token_check.reference_reproducible_steps or 0) > output_tokens
-    ):
-        tc = e.token_check
-        out.append(
-            make(
-                "protocol.token_check",
-                file,
-                f"{base}/engine/token_check",
-                f"equal={tc.equal} with first_difference={tc.first_difference} and reference_reproducible_steps="
-                f"{tc.reference_reproducible_steps} over {tc.new_tokens} tokens: a check compares batch x output "
-                f"tokens = {m.batch_size * output_tokens} tokens, differs at a step below {output_tokens} exactly when "
-                f"not equal, and generate() cannot reproduce itself over more than {output_tokens} steps",
-            )
-        )
-    elif e.cuda_graph and not e.token_check.same_computation:
-        tc = e.token_check
-        if tc.reference_reproducible_steps is None:
-            why = "it measured another computation"
-        else:
-            why = (
-                f"generate() reproduced its own ids over its first {tc.reference_reproducible_steps} decode steps, so "
-                "within them the loop measured another computation"
-            )
-        out.append(
-            make(
-                "protocol.token_check",
-                file,
-                f"{base}/engine/token_check/equal",
-                f"the CUDA-graph loop's tokens differ from generate()'s from step {tc.first_difference}: {why}",
-            )
-        )
-    elif ran and e.cuda_graph and not e.token_check.equal:
-        # Kept (generate() parts from itself there too), but the reproducible steps are a claim nothing
-        # here can recompute: a reviewer should see how short the agreement is.
-        tc = e.token_check
-        out.append(
-            make(
-                "protocol.token_agreement",
-                file,
-                f"{base}/engine/token_check/reference_reproducible_steps",
-                f"the CUDA-graph loop's tokens equal generate()'s over the first {tc.first_difference} of "
-                f"{output_tokens} decode steps only; generate() reproduced its own over "
-                f"{tc.reference_reproducible_steps} (a second run, every row)",
-            )
-        )
     return out
 
 

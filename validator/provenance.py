@@ -12,7 +12,7 @@ from ecocompute import catalogue, ids, reference
 from ecocompute.domain import Submission
 from ecocompute.reference import Reference
 
-from . import companions, unreleased, versions
+from . import architecture, companions, unreleased, versions
 from .contract import parse_utc
 from .findings import Finding, make
 
@@ -102,7 +102,12 @@ def check(
                 findings.append(
                     make("provenance.missing_value", file, f"/environment/{section}/{f.name}", f"{f.name} is {value!r}")
                 )
-    findings += versions.check(sub, file) + companions.check(sub, file) + unreleased.check(sub, file)
+    findings += (
+        versions.check(sub, file)
+        + architecture.check(sub, file)
+        + companions.check(sub, file)
+        + unreleased.check(sub, file)
+    )
     created = parse_utc(sub.created_at)
     findings += _collector(sub, created, file, ref)
     findings += _version(sub, file, ref, sha256)
