@@ -89,6 +89,32 @@ def test_a_first_holders_rule_lands_on_the_later_file_in_path_order_whatever_the
         assert finding.message == "this uuid hash is a 'H200' here but a 'H100' in subs/y/h100.json"
 
 
+def test_the_file_named_is_the_same_from_any_working_directory_and_through_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path is shown relative to the working directory only below it, else from '/': sorted as shown, the file
+    outside sorted first, so from x/a the other file was named than from x/ or x/b (review34 F1); and a file
+    reached through a link to its folder sorted by the link's name."""
+    real = check.check_file(REAL)
+    ids = "cd" * 32
+    top = tmp_path / "x"
+    (top / "a").mkdir(parents=True)
+    (top / "b").mkdir()
+    (tmp_path / "link").symlink_to(top / "b", target_is_directory=True)
+    earlier, later = top / "a" / "one.json", top / "b" / "two.json"
+    for cwd, named in (
+        (top, later),
+        (top / "a", later),
+        (top / "b", later),
+        (tmp_path, tmp_path / "link" / later.name),
+    ):
+        monkeypatch.chdir(cwd)
+        files = [_file(real, check.display_path(p), ((0, ids, n),)) for p, n in ((earlier, 128), (named, 1024))]
+        for given in (files, files[::-1]):
+            [finding] = cross_file_findings(given, [])
+            assert finding.file == check.display_path(named), cwd
+
+
 def _two_runs(folder: Path) -> Path:
     """Two real sessions under ``folder``/ecocompute-bot, the first's row 3 carrying the second's row 0's hash."""
     bot = folder / "ecocompute-bot"

@@ -111,9 +111,13 @@ def _places(items: Sequence[str], shown: int = SHOWN_PLACES, total: int | None =
     return ", ".join(items[:shown]) + more
 
 
-def path_order(c: Checked) -> list[str]:
-    """Sorted path order: by the path's parts, so that a folder's files keep together."""
-    return c.path.split("/")
+def path_order(c: Checked) -> tuple[str, ...]:
+    """Sorted path order: by the parts of the path that names the file however it is reached (``same_file``: from
+    the root, its folder resolved), so that a folder's files keep together. Not the path as shown, which is
+    relative to the working directory only below it: a file outside it (shown from '/') sorted before every file
+    inside, and one reached through a link to its folder by the link's name, so the file named depended on
+    where the command ran and how the files were named."""
+    return Path(same_file(Path(c.path))).parts
 
 
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
