@@ -19,6 +19,7 @@ from conftest import ROOT
 from dataset_card.build import BuildError, validated_tables
 from ecocompute import parallel
 from validator import check
+from validator.findings import MAX_SHOWN_PER_CODE
 from validator.reporters import render_text
 from validator.run import cross_file_findings, validate
 
@@ -113,6 +114,25 @@ def test_the_file_named_is_the_same_from_any_working_directory_and_through_a_lin
         for given in (files, files[::-1]):
             [finding] = cross_file_findings(given, [])
             assert finding.file == check.display_path(named), cwd
+
+
+def test_the_findings_over_files_are_capped_per_code_as_a_file_s_own_are() -> None:
+    """A candidate of a thousand rows each holding an accepted file's hash for another count, or each a copy of an
+    accepted file's row, was named once per row: a file's own checks show MAX_SHOWN_PER_CODE of a code (review34)."""
+    real = check.check_file(REAL)
+    n = MAX_SHOWN_PER_CODE + 30
+    hashes = [f"{i:064x}" for i in range(n)]
+    accepted = dataclasses.replace(
+        _file(real, "subs/z/kept.json", tuple((i, h, 128) for i, h in enumerate(hashes))), hashes=hashes
+    )
+    copied = dataclasses.replace(
+        _file(real, "subs/a/new.json", tuple((i, h, 1024) for i, h in enumerate(hashes))), hashes=hashes
+    )
+    found = cross_file_findings([copied], [accepted])
+    for code in ("protocol.token_check", "duplicate.measurement"):
+        mine = [f for f in found if f.code == code]
+        assert len(mine) == MAX_SHOWN_PER_CODE + 1, code
+        assert mine[-1].message == "30 more finding(s) of this code in this file not shown"
 
 
 def _two_runs(folder: Path) -> Path:
