@@ -334,5 +334,6 @@ def test_idle_windows_fit_before_the_first_trial_and_after_the_last(
     end = max(start + shift + d for start, d in spans)
     assert sub.session is not None and sub.protocol.idle_window_s == 5.0
     session = replace(sub.session, wall_s=end + tail_s)
-    found = timeline._idle_windows(replace(sub, measurements=moved, session=session), "f.json")
+    shifted = replace(sub, measurements=moved, session=session)
+    found = timeline._idle_windows(shifted, "f.json", timeline.trial_spans(shifted))
     assert bool(found) is rejected and all(f.code == "protocol.session_time" for f in found)

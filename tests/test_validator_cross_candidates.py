@@ -19,6 +19,7 @@ from conftest import ROOT
 from dataset_card.build import BuildError, validated_tables
 from ecocompute import parallel
 from validator import check
+from validator.findings import MAX_SHOWN_PER_CODE
 from validator.reporters import render_text
 from validator.run import cross_file_findings, validate
 
@@ -87,6 +88,51 @@ def test_a_first_holders_rule_lands_on_the_later_file_in_path_order_whatever_the
         [finding] = cross_file_findings(given, [])
         assert (finding.code, finding.file) == ("duplicate.gpu_identity", "subs/y/h200.json")
         assert finding.message == "this uuid hash is a 'H200' here but a 'H100' in subs/y/h100.json"
+
+
+def test_the_file_named_is_the_same_from_any_working_directory_and_through_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path is shown relative to the working directory only below it, else from '/': sorted as shown, the file
+    outside sorted first, so from x/a the other file was named than from x/ or x/b (review34 F1); and a file
+    reached through a link to its folder sorted by the link's name."""
+    real = check.check_file(REAL)
+    ids = "cd" * 32
+    top = tmp_path / "x"
+    (top / "a").mkdir(parents=True)
+    (top / "b").mkdir()
+    (tmp_path / "link").symlink_to(top / "b", target_is_directory=True)
+    earlier, later = top / "a" / "one.json", top / "b" / "two.json"
+    for cwd, named in (
+        (top, later),
+        (top / "a", later),
+        (top / "b", later),
+        (tmp_path, tmp_path / "link" / later.name),
+    ):
+        monkeypatch.chdir(cwd)
+        files = [_file(real, check.display_path(p), ((0, ids, n),)) for p, n in ((earlier, 128), (named, 1024))]
+        for given in (files, files[::-1]):
+            [finding] = cross_file_findings(given, [])
+            assert finding.file == check.display_path(named), cwd
+
+
+def test_the_findings_over_files_are_capped_per_code_as_a_file_s_own_are() -> None:
+    """A candidate of a thousand rows each holding an accepted file's hash for another count, or each a copy of an
+    accepted file's row, was named once per row: a file's own checks show MAX_SHOWN_PER_CODE of a code (review34)."""
+    real = check.check_file(REAL)
+    n = MAX_SHOWN_PER_CODE + 30
+    hashes = [f"{i:064x}" for i in range(n)]
+    accepted = dataclasses.replace(
+        _file(real, "subs/z/kept.json", tuple((i, h, 128) for i, h in enumerate(hashes))), hashes=hashes
+    )
+    copied = dataclasses.replace(
+        _file(real, "subs/a/new.json", tuple((i, h, 1024) for i, h in enumerate(hashes))), hashes=hashes
+    )
+    found = cross_file_findings([copied], [accepted])
+    for code in ("protocol.token_check", "duplicate.measurement"):
+        mine = [f for f in found if f.code == code]
+        assert len(mine) == MAX_SHOWN_PER_CODE + 1, code
+        assert mine[-1].message == "30 more finding(s) of this code in this file not shown"
 
 
 def _two_runs(folder: Path) -> Path:

@@ -7,7 +7,6 @@ Nothing here raises for bad content: an unexpected exception on a file becomes a
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from . import (
     recompute,
     timeline,
 )
-from .findings import MAX_SHOWN_PER_CODE, Finding, Severity, make
+from .findings import Finding, Severity, capped, make
 from .jsonpos import lines_of
 
 
@@ -136,7 +135,7 @@ def _check_data(
     identity_of_board = f"{gpu.name} | {gpu.architecture} | {gpu.compute_capability}"
     return Checked(
         shown,
-        _capped(findings),
+        capped(findings),
         sub.submission_id,
         hashes,
         sha256,
@@ -165,23 +164,6 @@ def _busy(sub: domain.Submission) -> tuple[tuple[float, float], ...]:
         for t in m.trials
         if t.started_at_s is not None
     )
-
-
-def _capped(findings: list[Finding]) -> list[Finding]:
-    """At most MAX_SHOWN_PER_CODE findings of each code, then one saying how many more there are."""
-    counts = Counter(f.code for f in findings)
-    if max(counts.values(), default=0) <= MAX_SHOWN_PER_CODE:
-        return findings
-    kept: list[Finding] = []
-    shown: Counter[str] = Counter()
-    for f in findings:
-        shown[f.code] += 1
-        if shown[f.code] <= MAX_SHOWN_PER_CODE:
-            kept.append(f)
-        elif shown[f.code] == MAX_SHOWN_PER_CODE + 1:
-            more = counts[f.code] - MAX_SHOWN_PER_CODE
-            kept.append(make(f.code, f.file, "", f"{more} more finding(s) of this code in this file not shown"))
-    return kept
 
 
 def check_document(data: Any, name: str, now: datetime | None = None) -> list[Finding]:

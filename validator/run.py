@@ -18,7 +18,7 @@ from ecocompute.cli import EcoError, printable
 
 from . import history, outliers, tokenhashes
 from .check import Checked, check_file
-from .findings import Finding, Severity, make
+from .findings import Finding, Severity, capped, make
 from .paths import root_of_folder
 
 
@@ -111,9 +111,13 @@ def _places(items: Sequence[str], shown: int = SHOWN_PLACES, total: int | None =
     return ", ".join(items[:shown]) + more
 
 
-def path_order(c: Checked) -> list[str]:
-    """Sorted path order: by the path's parts, so that a folder's files keep together."""
-    return c.path.split("/")
+def path_order(c: Checked) -> tuple[str, ...]:
+    """Sorted path order: by the parts of the path that names the file however it is reached (``same_file``: from
+    the root, its folder resolved), so that a folder's files keep together. Not the path as shown, which is
+    relative to the working directory only below it: a file outside it (shown from '/') sorted before every file
+    inside, and one reached through a link to its folder by the link's name, so the file named depended on
+    where the command ran and how the files were named."""
+    return Path(same_file(Path(c.path))).parts
 
 
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
@@ -125,7 +129,8 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     holds the thing, so between two candidates the later in path order, however they were named or cut
     into a build's chunks; duplicate.submission_id and duplicate.gpu_time name every candidate involved.
     Each duplicate group is reported once per such file (none twice). And each candidate's passing rows
-    against the accepted pool's of their configuration (outliers: the accepted files only, by design)."""
+    against the accepted pool's of their configuration (outliers: the accepted files only, by design). A file's
+    findings here are capped per code as its own checks' are (``capped``)."""
     ordered = sorted(candidates, key=path_order)
     pool = [c for c in [*accepted, *ordered] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
@@ -155,11 +160,12 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     for c in candidates:
         if c.submission_id is None:
             continue
+        mine: list[Finding] = []  # capped as a file's own findings are: thousands of rows say nothing more
         paths = shared_ids.get(c.submission_id, [])
         own = bisect.bisect_right(paths, c.path) - bisect.bisect_left(paths, c.path)
         if len(paths) > own:
             others = [p for p in paths[: SHOWN_PLACES + own] if p != c.path]
-            findings.append(
+            mine.append(
                 make(
                     "duplicate.submission_id",
                     c.path,
@@ -167,13 +173,13 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                     f"also used by {_places(others, total=len(paths) - own)}",
                 )
             )
-        findings += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
-        findings += overlapping.get(c.path, [])
-        findings += outliers.findings(c.path, c.levels, levels, fastest)
-        findings += tokenhashes.findings(c, token_holders)
+        mine += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
+        mine += overlapping.get(c.path, [])
+        mine += outliers.findings(c.path, c.levels, levels, fastest)
+        mine += tokenhashes.findings(c, token_holders)
         if c.gpu is not None and board[c.gpu[0]][0] != c.gpu[1]:
             identity, first = board[c.gpu[0]]
-            findings.append(
+            mine.append(
                 make(
                     "duplicate.gpu_identity",
                     c.path,
@@ -181,6 +187,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                     f"this uuid hash is a {c.gpu[1]!r} here but a {identity!r} in {first}",
                 )
             )
+        findings += capped(mine)
     return findings
 
 

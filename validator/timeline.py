@@ -66,15 +66,15 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
     )
 
 
-def _idle_windows(sub: Submission, file: str, spans: list[Span] | None = None) -> list[Finding]:
+def _idle_windows(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
     """eco-collect measures an idle window before a configuration's (or an interleaved group's) first
     trial and another after its last: no trial starts within the session's first idle window, and
     none ends within its last (an idle window of a day in an hour's session, or a first trial at 0 s,
-    passed). The real files leave 43 s or more before their first trial and 0.36 s to spare after."""
+    passed). The real files leave 43 s or more before their first trial and 0.36 s to spare after.
+    ``spans``: ``trial_spans(sub)``."""
     assert sub.session is not None
     idle_s, wall_s = sub.protocol.idle_window_s, sub.session.wall_s
     # a skipped row has no trials; any that it had would follow an idle window too
-    spans = trial_spans(sub) if spans is None else spans
     if not spans:
         return []
     start, _, i, j = spans[0]
