@@ -1,12 +1,13 @@
 """What a row's engine record says of itself: its settings are those its name stands for (every version);
 from schema 1.2.0 its attention is one transformers used where the row ran, and its token check is one
 eco-collect can have made (collector/engines.py ``build``): generate() carries none, every other engine
-that ran carries one, consistent with the protocol's output length. protocol.py asks this of every row."""
+that ran carries one, consistent with the protocol's output length. protocol.py asks this of every row,
+and of the file that every row which loaded the model names one attention implementation."""
 
 from __future__ import annotations
 
 from ecocompute import catalogue
-from ecocompute.domain import Measurement
+from ecocompute.domain import Measurement, Submission
 
 from .findings import Finding, make
 
@@ -126,3 +127,29 @@ def check(m: Measurement, base: str, file: str, recorded: bool, output_tokens: i
             )
         )
     return out
+
+
+# eco-collect asks transformers for one attention implementation in every load of a run (collector/models.py
+# ``ModelSource``: attn_implementation "sdpa", no option changes it), and transformers runs the one asked for or
+# refuses to load; each row records what its load ran (``model.config._attn_implementation``), "not loaded" where
+# the model never loaded. So every row that loaded names the same one: a published column, relabelled on one row
+# or one precision (flash_attention_2 beside sdpa) and accepted (attack v25).
+
+
+def one_attention(sub: Submission, file: str) -> list[Finding]:
+    """The first row whose attention differs from that of the first row that loaded the model."""
+    loaded = [(i, m.engine.attn_implementation) for i, m in enumerate(sub.measurements)]
+    loaded = [(i, attn) for i, attn in loaded if attn != NOT_LOADED]
+    for i, attn in loaded[1:]:
+        if attn != loaded[0][1]:
+            first, expected = loaded[0]
+            return [
+                make(
+                    "protocol.engine_mismatch",
+                    file,
+                    f"/measurements/{i}/engine/attn_implementation",
+                    f"attention {attn!r}, but /measurements/{first} ran {expected!r}: eco-collect asks for one "
+                    "attention implementation in every load of a run, and transformers runs it or does not load",
+                )
+            ]
+    return []

@@ -1,12 +1,11 @@
 """Precisions within one file: LLM.int8() decodes no faster than the same int8 weights without its outlier
-decomposition, and never from a CUDA graph; and every precision loaded runs one attention implementation."""
+decomposition, and never from a CUDA graph."""
 
 from __future__ import annotations
 
 from ecocompute import catalogue
 from ecocompute.domain import Submission
 
-from .engines import NOT_LOADED
 from .findings import Finding, make
 
 # int8 and int8-pure load the same int8 weights (bitsandbytes Linear8bitLt) and differ only in the outlier
@@ -45,7 +44,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             mixed.append((key, tok_s, i))
         elif key not in pure or tok_s < pure[key][0]:
             pure[key] = (tok_s, i)
-    out = _captured(sub, file) + _one_attention(sub, file)
+    out = _captured(sub, file)
     for key, tok_s, i in mixed:
         if key in pure and tok_s > INT8_OUTLIERS_SPEED_MAX * pure[key][0]:
             base, j = pure[key]
@@ -79,29 +78,3 @@ def _captured(sub: Submission, file: str) -> list[Finding]:
         and not m.is_skipped
         and (m.engine.cuda_graph or catalogue.engine_flag(m.engine.name, "cuda_graph"))
     ]
-
-
-# eco-collect asks transformers for one attention implementation in every load of a run (collector/models.py
-# ``ModelSource``: attn_implementation "sdpa", no option changes it), and transformers runs the one asked for or
-# refuses to load; each row records what its load ran (``model.config._attn_implementation``), "not loaded" where
-# the model never loaded. So every row that loaded names the same one: a published column, relabelled on one row
-# or one precision (flash_attention_2 beside sdpa) and accepted (attack v25).
-
-
-def _one_attention(sub: Submission, file: str) -> list[Finding]:
-    """The first row whose attention differs from that of the first row that loaded the model."""
-    loaded = [(i, m.engine.attn_implementation) for i, m in enumerate(sub.measurements)]
-    loaded = [(i, attn) for i, attn in loaded if attn != NOT_LOADED]
-    for i, attn in loaded[1:]:
-        if attn != loaded[0][1]:
-            first, expected = loaded[0]
-            return [
-                make(
-                    "protocol.engine_mismatch",
-                    file,
-                    f"/measurements/{i}/engine/attn_implementation",
-                    f"attention {attn!r}, but /measurements/{first} ran {expected!r}: eco-collect asks for one "
-                    "attention implementation in every load of a run, and transformers runs it or does not load",
-                )
-            ]
-    return []

@@ -39,7 +39,7 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
         if recorded:
             findings += _stop(m, base, file, gates, early_stop, sub.collector_version == "0.2.0")
             findings += _placement(m, base, file, sub.environment.gpu.count, readings.one_sum_without_counter(sub))
-    return findings
+    return findings + engines.one_attention(sub, file)
 
 
 def _skipped_idle(m: Measurement, base: str, file: str) -> Finding:
