@@ -19,7 +19,7 @@ from conftest import ROOT
 from dataset_card.build import BuildError, validated_tables
 from ecocompute import parallel
 from validator import check
-from validator.findings import MAX_SHOWN_PER_CODE
+from validator.findings import MAX_SHOWN_PER_CODE, make
 from validator.reporters import render_text
 from validator.run import cross_file_findings, validate
 
@@ -173,3 +173,20 @@ def test_a_build_fails_on_two_files_that_contradict_each_other_however_chunked(
         BuildError, match=rf"1 validation error\(s\), nothing built:\n  \S*{SECOND}: protocol\.token_check"
     ):
         validated_tables(subs)
+
+
+def test_between_an_honest_file_and_one_refused_anyway_the_refused_one_is_named() -> None:
+    """Which of two copies came first cannot be known; naming the file that passes its own checks sent an
+    honest contributor after another file's fault (review34 F4). The run fails either way."""
+    real = check.check_file(REAL)
+    ids = "cd" * 32
+    refused = _file(real, "subs/a/one.json", ((1, ids, 128),))  # sorts first by path
+    refused.findings = [make("schema.violation", refused.path, "/session", "broken on its own")]
+    honest = _file(real, "subs/a/two.json", ((2, ids, 1024),))
+    for given in ([refused, honest], [honest, refused]):
+        [finding] = cross_file_findings(given, [])
+        assert (finding.code, finding.file) == ("protocol.token_check", "subs/a/one.json")
+        assert "that of subs/a/two.json's /measurements/2 of 1024" in finding.message
+    # both pass their own checks: the later in path order, as before
+    [finding] = cross_file_findings([honest, _file(real, "subs/a/one.json", ((1, ids, 128),))], [])
+    assert finding.file == "subs/a/two.json"

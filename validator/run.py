@@ -120,18 +120,27 @@ def path_order(c: Checked) -> tuple[str, ...]:
     return Path(same_file(Path(c.path))).parts
 
 
+def holder_order(c: Checked) -> tuple[bool, tuple[str, ...]]:
+    """The order in which candidates become first holders: those their own checks refuse last, each group in
+    sorted path order (``path_order``). Between an honest file and one refused anyway, the rule names the
+    refused one: which of two copies came first cannot be known, and naming the honest file sent its
+    contributor after a fault that was not theirs (review34 F4); the run fails either way."""
+    return (not c.accepted, path_order(c))
+
+
 def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checked]) -> list[Finding]:
     """What needs several files: the same submission id, measurement, trials, GPU uuid or token ids hash
     again, within a file (measurements), across candidates or against the accepted pool. The candidates are
     judged against each other as against the accepted files (attack v24): one pool, the accepted files
-    first, then the candidates in sorted path order. A rule of a first holder (duplicate.measurement,
-    duplicate.near, duplicate.gpu_identity, protocol.token_check) names every file after the first that
-    holds the thing, so between two candidates the later in path order, however they were named or cut
-    into a build's chunks; duplicate.submission_id and duplicate.gpu_time name every candidate involved.
+    first, then the candidates in ``holder_order`` (sorted path order, files refused on their own last). A
+    rule of a first holder (duplicate.measurement, duplicate.near, duplicate.gpu_identity,
+    protocol.token_check) names every file after the first that holds the thing, so between two candidates
+    the later in that order, however they were named or cut into a build's chunks; duplicate.submission_id
+    and duplicate.gpu_time name every candidate involved.
     Each duplicate group is reported once per such file (none twice). And each candidate's passing rows
     against the accepted pool's of their configuration (outliers: the accepted files only, by design). A file's
     findings here are capped per code as its own checks' are (``capped``)."""
-    ordered = sorted(candidates, key=path_order)
+    ordered = sorted(candidates, key=holder_order)
     pool = [c for c in [*accepted, *ordered] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
     seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
