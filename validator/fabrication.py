@@ -25,6 +25,7 @@ from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
+from . import tokenhashes
 from .findings import Finding, make
 
 KEY_DIGITS = 6
@@ -251,35 +252,11 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                 fingerprint_owner.setdefault(fp, i)
         if evidence is not None:
             findings.append(evidence)
-    findings += _token_hashes(sub, file)
+    findings += tokenhashes.within_file(sub, file)
     # the idle and timing fingerprints join after the checks inside the file: only other files judge them
     return findings, [
         p + idle_print(m) + timing_prints(m) if p else p for p, m in zip(prints, sub.measurements, strict=True)
     ]
-
-
-def _token_hashes(sub: Submission, file: str) -> list[Finding]:
-    """A token check's ids hash (sha256 of the batch's new ids, collector/engines.py ``ids_sha256``) that
-    another row's check of another number of tokens holds too: one hash is of one list of ids, so the check
-    was copied with its row (attack v23: a row copied to another batch size kept its hash, and passed)."""
-    seen: dict[str, tuple[int, int]] = {}  # hash -> (tokens, first row)
-    out = []
-    for i, m in enumerate(sub.measurements):
-        check = m.engine.token_check
-        if check is None:
-            continue
-        tokens, first = seen.setdefault(check.ids_sha256, (check.new_tokens, i))
-        if tokens != check.new_tokens:
-            out.append(
-                make(
-                    "protocol.token_check",
-                    file,
-                    f"/measurements/{i}/engine/token_check/ids_sha256",
-                    f"the hash of {check.new_tokens} token ids is that of /measurements/{first}'s {tokens}: one hash "
-                    "is of one list of ids (a check copied from another row)",
-                )
-            )
-    return out
 
 
 def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tuple[int, int]]) -> Finding | None:

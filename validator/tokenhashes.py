@@ -2,7 +2,7 @@
 collector/engines.py ``ids_sha256``) is of one list of ids, so of one token count in every file. Two
 different counts give texts with different counts of numbers, so one hash with two counts cannot come
 from honest rows: one of the two checks was copied (attack v23 U1). Inside one file it is
-fabrication ``_token_hashes``'s; here a file is held to the accepted files and to the other files
+``within_file``'s (fabrication runs it with a file's own checks); here a file is held to the accepted files and to the other files
 checked with it (attack v24: two new files of one pull request, or two files of one dataset build,
 each passed alone against an accepted pool that held neither).
 
@@ -16,10 +16,14 @@ in or however a build cut them into chunks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .check import Checked
+from ecocompute.domain import Submission
+
 from .findings import Finding, make
+
+if TYPE_CHECKING:  # check.py runs fabrication, which asks within_file here
+    from .check import Checked
 
 
 class Holder(NamedTuple):
@@ -50,13 +54,29 @@ def findings(c: Checked, holders: dict[str, Holder]) -> list[Finding]:
         if first is None or first.path == c.path or first.tokens == tokens:
             continue
         source = "from an accepted file" if first.accepted else "between two files checked together"
-        out.append(
-            make(
-                "protocol.token_check",
-                c.path,
-                f"/measurements/{i}/engine/token_check/ids_sha256",
-                f"the hash of {tokens} token ids is that of {first.path}'s /measurements/{first.row} of "
-                f"{first.tokens}: one hash is of one list of ids (a check copied {source})",
-            )
-        )
+        out.append(_finding(c.path, i, tokens, f"{first.path}'s /measurements/{first.row} of {first.tokens}", source))
     return out
+
+
+def within_file(sub: Submission, file: str) -> list[Finding]:
+    """protocol.token_check for each row whose hash an earlier row of the same file holds for another count
+    (attack v23: a row copied to another batch size kept its hash, and passed)."""
+    seen: dict[str, tuple[int, int]] = {}  # hash -> (tokens, first row)
+    out = []
+    for i, m in enumerate(sub.measurements):
+        check = m.engine.token_check
+        if check is None:
+            continue
+        tokens, first = seen.setdefault(check.ids_sha256, (check.new_tokens, i))
+        if tokens != check.new_tokens:
+            out.append(_finding(file, i, check.new_tokens, f"/measurements/{first}'s {tokens}", "from another row"))
+    return out
+
+
+def _finding(file: str, row: int, tokens: int, held: str, source: str) -> Finding:
+    return make(
+        "protocol.token_check",
+        file,
+        f"/measurements/{row}/engine/token_check/ids_sha256",
+        f"the hash of {tokens} token ids is that of {held}: one hash is of one list of ids (a check copied {source})",
+    )
