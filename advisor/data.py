@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ecocompute import catalogue, hubenv, rows, stats
 from ecocompute.cli import printable
-from ecocompute.columns import CONFIGS
+from ecocompute.columns import CONFIGS, TEXT_RULES, TextRule
 
 from . import reading
 from .reading import DatasetError, DatasetSpecError
@@ -222,13 +222,16 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
         ) from None
     for field in declared:
         values = table.column(field.name)
-        bad, rule = _outside(values, field.type, positive=field.name in _POSITIVE[config])
+        text = TEXT_RULES.get(config, {}).get(field.name)
+        bad, rule = _outside(values, field.type, positive=field.name in _POSITIVE[config], text=text)
         if field.name not in _NULLABLE[config]:
             bad, rule = pc.or_(pc.fill_null(bad, False), pc.is_null(values)), f"{rule}, never empty".lstrip(", ")
         elif config == "measurements" and field.name in _FIGURES:
-            unskipped = pc.not_equal(table.column("status"), catalogue.STATUS_SKIPPED)
-            bad = pc.or_(pc.fill_null(bad, False), pc.and_(pc.fill_null(unskipped, True), pc.is_null(values)))
-            rule = f"{rule}, empty only where the row is skipped"
+            # The build's rule both ways: a skipped row has no figures (it could not run), any other has
+            # them. A skipped row with figures was counted as skipped and its figures shown all the same.
+            unskipped = pc.fill_null(pc.not_equal(table.column("status"), catalogue.STATUS_SKIPPED), True)
+            bad = pc.or_(pc.fill_null(bad, False), pc.not_equal(unskipped, pc.is_valid(values)))
+            rule = f"{rule}, empty where the row is skipped and only there"
         first = pc.index(pc.fill_null(bad, False), True).as_py()
         if first >= 0:
             raise DatasetError(
@@ -238,10 +241,13 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
     return table
 
 
-def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> tuple[pa.ChunkedArray, str]:
-    """Which numbers are NaN, infinite, beyond _MAGNITUDE_MAX or (``positive``) not above 0, and the
-    rule in words; for other columns, none. Integers are compared as integers: a float bound would
-    make Arrow cast them, refusing any beyond 2^53."""
+def _outside(
+    values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool, text: TextRule | None = None
+) -> tuple[pa.ChunkedArray, str]:
+    """Which numbers are NaN, infinite, beyond _MAGNITUDE_MAX or (``positive``) not above 0, which texts
+    break their ``text`` rule (the build's own, ecocompute.columns.TEXT_RULES), and the rule in words;
+    for other columns, none. Integers are compared as integers: a float bound would make Arrow cast
+    them, refusing any beyond 2^53."""
     if pa.types.is_integer(kind):
         bound = pa.scalar(_INTEGER_MAX, kind)
         bad = pc.or_(pc.greater(values, bound), pc.less(values, pc.negate(bound)))
@@ -249,8 +255,14 @@ def _outside(values: pa.ChunkedArray, kind: pa.DataType, *, positive: bool) -> t
     elif pa.types.is_floating(kind):
         bad = pc.invert(pc.less_equal(pc.abs(values), _MAGNITUDE_MAX))  # NaN compares false
         most = f"{_MAGNITUDE_MAX:.0e}"
+    elif text is not None:
+        if text.one_of:
+            known = pc.is_in(values, value_set=pa.array(text.one_of, kind))
+        else:  # RE2's '$' is the end of the text only: no trailing newline slips through
+            known = pc.match_substring_regex(values, pattern=f"^(?:{text.pattern})$")
+        return pc.invert(known), text.words()
     else:
-        return pc.and_(pc.is_null(values), pc.is_valid(values)), ""  # all false: no rule on text
+        return pc.and_(pc.is_null(values), pc.is_valid(values)), ""  # all false: no rule on this text
     if positive:
         bad = pc.or_(bad, pc.less(values, _POSITIVE_MIN) if pa.types.is_floating(kind) else pc.less_equal(values, 0))
     least = (

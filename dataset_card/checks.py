@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -10,6 +12,16 @@ from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
 from ecocompute import catalogue
+from ecocompute.columns import TEXT_RULES
+
+
+def _text(config: str, column: str, **field: Any) -> Any:
+    """The pandera field of a text column's rule (ecocompute.columns.TEXT_RULES, which eco-advise applies
+    to what it reads)."""
+    rule = TEXT_RULES[config][column]
+    if rule.one_of:
+        return pa.Field(isin=list(rule.one_of), **field)
+    return pa.Field(str_matches=rf"^(?:{rule.pattern})\Z", **field)  # \Z: '$' would take a trailing newline
 
 
 class BuildCheckError(Exception):
@@ -17,11 +29,11 @@ class BuildCheckError(Exception):
 
 
 class Measurements(pa.DataFrameModel):
-    measurement_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{64}$")
+    measurement_id: Series[str] = _text("measurements", "measurement_id", unique=True)
     submission_id: Series[str]
-    precision: Series[str] = pa.Field(isin=list(catalogue.PRECISIONS))
-    weights: Series[str] = pa.Field(isin=list(catalogue.WEIGHTS))
-    status: Series[str] = pa.Field(isin=list(catalogue.STATUSES))
+    precision: Series[str] = _text("measurements", "precision")
+    weights: Series[str] = _text("measurements", "weights")
+    status: Series[str] = _text("measurements", "status")
     batch_size: Series[int] = pa.Field(ge=1)
     parameter_count: Series[int] = pa.Field(ge=1)
     energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0, nullable=True)
@@ -49,7 +61,7 @@ class Measurements(pa.DataFrameModel):
 class Trials(pa.DataFrameModel):
     trial_id: Series[str] = pa.Field(unique=True)
     measurement_id: Series[str]
-    role: Series[str] = pa.Field(isin=list(catalogue.ROLES))
+    role: Series[str] = _text("trials", "role")
     duration_s: Series[float] = pa.Field(gt=0)
     generated_tokens: Series[int] = pa.Field(ge=1)
     energy_j: Series[float] = pa.Field(ge=0)
@@ -57,14 +69,14 @@ class Trials(pa.DataFrameModel):
 
 class Submissions(pa.DataFrameModel):
     submission_id: Series[str] = pa.Field(unique=True)
-    file_sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    file_sha256: Series[str] = _text("submissions", "file_sha256")
     measurements: Series[int] = pa.Field(ge=1)
 
 
 class Legacy(pa.DataFrameModel):
     legacy_id: Series[str] = pa.Field(unique=True)
-    row_kind: Series[str] = pa.Field(isin=["trial", "aggregate"])
-    energy_basis: Series[str] = pa.Field(isin=["gross", "net"])
+    row_kind: Series[str] = _text("legacy", "row_kind")
+    energy_basis: Series[str] = _text("legacy", "energy_basis")
     energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0)
     validation: Series[str] = pa.Field(str_startswith="not validated")
 

@@ -324,3 +324,34 @@ SORT_KEYS = {
     "submissions": ["submission_id"],
     "legacy": ["legacy_id"],
 }
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """The values a build writes in a text column: one of ``one_of``, or a full match of ``pattern``
+    (empty: any). One definition for both ends: eco-dataset build holds the merged tables to it before
+    writing (dataset_card.checks), eco-advise every table it reads (advisor.data), since a folder or Hub
+    revision given to eco-advise may come from anyone: a precision label 'int2-magic' was recommended."""
+
+    one_of: tuple[str, ...] = ()
+    pattern: str = ""
+
+    def words(self) -> str:
+        return f"one of {_one_of(self.one_of)}" if self.one_of else f"matching {self.pattern}"
+
+
+_SHA256 = TextRule(pattern="[0-9a-f]{64}")
+TEXT_RULES: dict[str, dict[str, TextRule]] = {
+    "measurements": {
+        "measurement_id": _SHA256,
+        "precision": TextRule(one_of=tuple(catalogue.PRECISIONS)),
+        "weights": TextRule(one_of=tuple(catalogue.WEIGHTS)),
+        "status": TextRule(one_of=tuple(catalogue.STATUSES)),
+    },
+    "trials": {"role": TextRule(one_of=tuple(catalogue.ROLES))},
+    "submissions": {"file_sha256": _SHA256},
+    "legacy": {
+        "row_kind": TextRule(one_of=("trial", "aggregate")),
+        "energy_basis": TextRule(one_of=("gross", "net")),
+    },
+}

@@ -184,7 +184,7 @@ def _fifo(path: Path) -> None:
         (
             "measurements",
             lambda p: _set_column(p, "power_w", None),
-            "power_w, row 0: None .*only where the row is skipped",
+            "power_w, row 0: None .*empty where the row is skipped and only there",
         ),
         ("measurements", lambda p: _set_column(p, "power_w", 5e-324), "power_w, row 0: 5e-324 .*at least 1e-100"),
         ("legacy", lambda p: _set_column(p, "hf_path", None), "column hf_path, row 0"),
@@ -192,6 +192,20 @@ def _fifo(path: Path) -> None:
             "measurements",
             lambda p: _set_column(p, "measurement_id", lambda v: [v[1], *v[1:]]),
             "appears more than once",
+        ),
+        # the build's own text rules (ecocompute.columns.TEXT_RULES): 'int2-magic' was recommended as measured
+        ("measurements", lambda p: _set_column(p, "precision", "int2-magic"), "column precision, row 0: 'int2-magic'"),
+        ("measurements", lambda p: _set_column(p, "status", "OK"), "column status, row 0: 'OK' .*one of ok,"),
+        ("measurements", lambda p: _set_column(p, "weights", "trained"), "column weights, row 0"),
+        ("measurements", lambda p: _set_column(p, "measurement_id", "\x1b[2J"), "measurement_id, row 0: .*matching"),
+        ("trials", lambda p: _set_column(p, "role", "MEASURED"), "column role, row 0: 'MEASURED'"),
+        ("legacy", lambda p: _set_column(p, "energy_basis", "sideways"), "column energy_basis, row 0"),
+        ("legacy", lambda p: _set_column(p, "row_kind", "made-up"), "column row_kind, row 0"),
+        # a skipped row with figures was counted as skipped, its figures shown all the same
+        (
+            "measurements",
+            lambda p: _set_column(p, "status", lambda v: ["skipped"] * len(v)),
+            "energy_per_token_j, row 0: .*empty where the row is skipped and only there",
         ),
         # measured trials cancelling out to a plausible mean overflowed the interval
         ("trials", lambda p: _set_column(p, "energy_per_token_j", lambda v: [-x for x in v]), "a measured trial holds"),
