@@ -8,7 +8,9 @@ are hollow markers in the same colour, so figures show them beside, never as par
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +29,26 @@ from ecocompute.cli import figure_text
 
 from . import text
 from .analysis import Curve, precision_rank
+
+# A part of a figure's file name: a 400-character GPU name from a dataset made the name too long to
+# write, a failure the report blamed on the disk. Three parts and a counter stay far below 255 bytes.
+STEM_PART_MAX = 60
+
+
+def stem(*parts: str) -> str:
+    """A figure's file name without .png, from ``parts`` (names from the data): lower-case letters,
+    digits and dashes; a part longer than STEM_PART_MAX is cut and tagged with a hash of the whole, so
+    that two long names cut alike stay apart."""
+
+    def one(part: str) -> str:
+        slug = re.sub(r"[^0-9a-z]+", "-", part.lower()).strip("-")
+        if len(slug) <= STEM_PART_MAX:
+            return slug
+        tag = hashlib.sha256(part.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return f"{slug[: STEM_PART_MAX - len(tag) - 1]}-{tag}"
+
+    return "-".join(map(one, parts))
+
 
 DPI = 100
 PANEL_IN = (5.2, 3.9)

@@ -110,10 +110,6 @@ def _code(value: Any) -> str:
     return f"`{shown}`" if shown and not re.search(r"[`|\\]", shown) else _md(shown)
 
 
-def _slug(*parts: str) -> str:
-    return "-".join(re.sub(r"[^0-9a-z]+", "-", p.lower()).strip("-") for p in parts)
-
-
 # A figure's bytes are a function of what it draws (figures.py), and the repr of a drawing call spells
 # all of that (frozen dataclasses, dicts and lists of numbers and strings; floats repr exactly), so a
 # figure drawn once in a process is copied when asked for again. Every dataset build draws the legacy
@@ -178,7 +174,9 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
         for engine in sorted({c.engine for c in curves}):
             chosen = [c for c in curves if c.engine == engine]
             title = f"{gpu}, engine {engine}"
-            link = figs.draw(_slug("ratio", gpu, engine), figures.ratio_figure, chosen, title, confidence=a.confidence)
+            link = figs.draw(
+                figures.stem("ratio", gpu, engine), figures.ratio_figure, chosen, title, confidence=a.confidence
+            )
             out += [
                 f"### Engine {_md(engine)}",
                 "",
@@ -188,12 +186,12 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
             out += _points_table(chosen, a.confidence)
         series = _batch_series(a, gpu)
         if series:
-            link = figs.draw(_slug("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per request")
+            link = figs.draw(figures.stem("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per request")
             out += ["### Energy per request vs batch size", "", f"![energy per request, {_md(gpu)}]({link})", ""]
             out += [_REQUEST_NOTE, ""]
         points = _power_points(a, gpu)
         if points:
-            link = figs.draw(_slug("power", gpu), figures.power_figure, points, f"{gpu}: throughput vs power")
+            link = figs.draw(figures.stem("power", gpu), figures.power_figure, points, f"{gpu}: throughput vs power")
             out += ["### Throughput vs power", "", f"![throughput vs power, {_md(gpu)}]({link})", ""]
     out += _legacy(a, figs)
     # Only headings start a line with '#': table rows start with '|', and data never starts a line.
@@ -350,12 +348,14 @@ def _legacy(a: Analysis, figs: _Figures) -> list[str]:
     for gpu in sorted({c.gpu_name for c in a.legacy_curves}):
         chosen = [c for c in a.legacy_curves if c.gpu_name == gpu]
         title = f"LEGACY, not validated: {gpu}"
-        link = figs.draw(_slug("legacy-ratio", gpu), figures.ratio_figure, chosen, title, confidence=a.confidence)
+        link = figs.draw(
+            figures.stem("legacy-ratio", gpu), figures.ratio_figure, chosen, title, confidence=a.confidence
+        )
         out += [f"### Legacy: {_md(gpu)}", "", f"![legacy energy per token over fp16, {_md(gpu)}]({link})", ""]
         out += _points_table(chosen, a.confidence)
     for gpu, series in _legacy_batches(a).items():
         title = f"LEGACY, not validated: {gpu}"
-        link = figs.draw(_slug("legacy-batch", gpu), figures.batch_figure, series, title)
+        link = figs.draw(figures.stem("legacy-batch", gpu), figures.batch_figure, series, title)
         out += [
             f"### Legacy: {_md(gpu)}, energy per request vs batch size",
             "",

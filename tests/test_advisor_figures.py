@@ -49,3 +49,16 @@ def test_a_large_report_draws_without_looking_up(tmp_path: Path) -> None:
     report._Figures(tmp_path / "cached", "x").draw("b", figures.batch_figure, series, "t")
     assert len(report._DRAWN) == 1
     assert (tmp_path / "direct" / "b.png").read_bytes() == (tmp_path / "cached" / "b.png").read_bytes()
+
+
+def test_a_long_name_from_the_data_makes_a_file_name_the_disk_takes(tmp_path: Path) -> None:
+    """A dataset's 400-character GPU name made a figure's file name too long to write: the report
+    failed as if the disk had."""
+    from advisor.figures import stem
+
+    long = "NVIDIA H100 " + "A" * 400
+    name = stem("legacy-ratio", long, "e" * 400) + "-99.png"
+    assert len(name.encode()) < 200
+    (tmp_path / name).write_bytes(b"")  # the file system takes it
+    assert stem("ratio", long + "B") != stem("ratio", long + "C")  # cut alike, told apart by the hash
+    assert stem("ratio", "NVIDIA H100 80GB HBM3", "cuda-graph") == "ratio-nvidia-h100-80gb-hbm3-cuda-graph"
