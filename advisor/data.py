@@ -113,6 +113,10 @@ _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*
 # differ by rounding (a few units in the last place), so a stated value at the edge of eco-validate's
 # tolerance needs this much more here.
 MEAN_ORDER_SLACK = 1e-12
+# An ok row passed the gates (power and throughput each within a few % over the window) and eco-validate's
+# energy = power x duration check (5 %) on each trial: its power over throughput is its energy per token
+# within a few %. A build's rows lie within 0.96-1.02; twice or half is no rounding, and no build's.
+POWER_OVER_THROUGHPUT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -318,3 +322,28 @@ def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], window
                 f"{printable(source)}: measurement {m['measurement_id']} states {m['energy_per_token_j']} J/token, "
                 f"its measured trials average {w.mean_j} J/token; the dataset was altered after its build"
             )
+        _check_figures(source, m)
+
+
+def _check_figures(source: str, m: dict[str, Any]) -> None:
+    """The figures a row quotes beside its energy per token agree with it: energy per request is its
+    definition (ecocompute.rows: per token x batch size x output tokens), and an ok row's power over its
+    throughput is its energy per token within POWER_OVER_THROUGHPUT_FACTOR. A row stating 1000 times the
+    throughput at a thousandth of the power was quoted as measured beside the trials' energy."""
+    per_token, row = m["energy_per_token_j"], m["measurement_id"]
+    per_request = per_token * (m["batch_size"] * m["output_tokens"])
+    if not stats.close(m["energy_per_request_j"], per_request, rel=1e-9):
+        raise DatasetError(
+            f"{printable(source)}: measurement {row} states {m['energy_per_request_j']} J/request, but "
+            f"{per_token} J/token x batch size {m['batch_size']} x {m['output_tokens']} output tokens is "
+            f"{per_request} J; the dataset was altered after its build"
+        )
+    if m["status"] != catalogue.STATUS_OK:  # a failed gate's spread may part the mean of ratios from the ratio of means
+        return
+    implied = m["power_w"] / m["throughput_tok_s"]
+    if not 1 / POWER_OVER_THROUGHPUT_FACTOR <= implied / per_token <= POWER_OVER_THROUGHPUT_FACTOR:
+        raise DatasetError(
+            f"{printable(source)}: measurement {row} states {m['power_w']} W at {m['throughput_tok_s']} tokens/s, "
+            f"{implied:.4g} J/token, but its trials hold {per_token:.4g} J/token; the dataset was altered after "
+            "its build"
+        )

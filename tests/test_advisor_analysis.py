@@ -207,6 +207,17 @@ def _fifo(path: Path) -> None:
             lambda p: _set_column(p, "status", lambda v: ["skipped"] * len(v)),
             "energy_per_token_j, row 0: .*empty where the row is skipped and only there",
         ),
+        # figures quoted beside the trials' energy that contradict it
+        (
+            "measurements",
+            lambda p: _set_column(p, "energy_per_request_j", lambda v: [x and x * 1e-6 for x in v]),
+            "J/request, but .* J/token x batch size",
+        ),
+        (
+            "measurements",
+            lambda p: _set_column(p, "throughput_tok_s", lambda v: [x and x * 1000 for x in v]),
+            "W at .* tokens/s, .* but its trials hold",
+        ),
         # measured trials cancelling out to a plausible mean overflowed the interval
         ("trials", lambda p: _set_column(p, "energy_per_token_j", lambda v: [-x for x in v]), "a measured trial holds"),
     ],
