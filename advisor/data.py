@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ecocompute import catalogue, hubenv, rows, stats
 from ecocompute.cli import printable
-from ecocompute.columns import CONFIGS, TEXT_RULES, TextRule
+from ecocompute.columns import CONFIGS, PER_REQUEST_REL_TOLERANCE, POWER_OVER_THROUGHPUT_FACTOR, TEXT_RULES, TextRule
 
 from . import reading
 from .reading import DatasetError, DatasetSpecError
@@ -113,10 +113,6 @@ _HUB_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*
 # differ by rounding (a few units in the last place), so a stated value at the edge of eco-validate's
 # tolerance needs this much more here.
 MEAN_ORDER_SLACK = 1e-12
-# An ok row passed the gates (power and throughput each within a few % over the window) and eco-validate's
-# energy = power x duration check (5 %) on each trial: its power over throughput is its energy per token
-# within a few %. A build's rows lie within 0.96-1.02; twice or half is no rounding, and no build's.
-POWER_OVER_THROUGHPUT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -332,7 +328,7 @@ def _check_figures(source: str, m: dict[str, Any]) -> None:
     throughput at a thousandth of the power was quoted as measured beside the trials' energy."""
     per_token, row = m["energy_per_token_j"], m["measurement_id"]
     per_request = per_token * (m["batch_size"] * m["output_tokens"])
-    if not stats.close(m["energy_per_request_j"], per_request, rel=1e-9):
+    if not stats.close(m["energy_per_request_j"], per_request, rel=PER_REQUEST_REL_TOLERANCE):
         raise DatasetError(
             f"{printable(source)}: measurement {row} states {m['energy_per_request_j']} J/request, but "
             f"{per_token} J/token x batch size {m['batch_size']} x {m['output_tokens']} output tokens is "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -11,8 +12,8 @@ import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
-from ecocompute import catalogue
-from ecocompute.columns import TEXT_RULES
+from ecocompute import catalogue, stats
+from ecocompute.columns import PER_REQUEST_REL_TOLERANCE, POWER_OVER_THROUGHPUT_FACTOR, TEXT_RULES
 
 
 def _text(config: str, column: str, **field: Any) -> Any:
@@ -53,6 +54,23 @@ class Measurements(pa.DataFrameModel):
         skipped = (df["status"] != catalogue.STATUS_SKIPPED) | df["energy_per_1k_tokens_j"].isna()
         return ok & skipped
 
+    @pa.dataframe_check(
+        error="energy per request is energy per token x batch size x output tokens, and an ok row's power over its "
+        "throughput is its energy per token within a factor of POWER_OVER_THROUGHPUT_FACTOR"
+    )
+    def figures_agree(cls, df: pd.DataFrame) -> Series[bool]:
+        """The rule eco-advise holds a dataset it reads to (advisor/data.py ``_check_figures``): a build writes
+        no row that a reader would refuse as altered."""
+        per_token = df["energy_per_token_j"]
+        per_request = per_token * df["batch_size"] * df["output_tokens"]
+        stated = df["energy_per_request_j"]
+        scale = np.maximum(stated.abs(), per_request.abs())  # math.isclose's, as the reader's stats.close
+        allowed = np.maximum(PER_REQUEST_REL_TOLERANCE * scale, stats.SUMMARY_ABS_TOLERANCE)
+        request = per_token.isna() | ((stated - per_request).abs() <= allowed)
+        implied = df["power_w"] / df["throughput_tok_s"] / per_token
+        within = (implied >= 1 / POWER_OVER_THROUGHPUT_FACTOR) & (implied <= POWER_OVER_THROUGHPUT_FACTOR)
+        return request & ((df["status"] != catalogue.STATUS_OK) | within)
+
     @pa.dataframe_check(error="pretrained rows need a 40-hex model revision")
     def revision_pinned(cls, df: pd.DataFrame) -> Series[bool]:
         return (df["weights"] != "pretrained") | df["model_revision"].str.fullmatch(r"[0-9a-f]{40}")
@@ -89,7 +107,14 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
 }
 # Columns that dataframe-wide checks and the cross-table keys read beyond each model's fields.
 _ALSO_READ = {
-    "measurements": ["net_energy_per_1k_tokens_j", "gate_passed", "model_revision"],
+    "measurements": [
+        "net_energy_per_1k_tokens_j",
+        "gate_passed",
+        "model_revision",
+        "energy_per_token_j",
+        "energy_per_request_j",
+        "output_tokens",
+    ],
     "trials": [],
     "submissions": [],
     "legacy": [],

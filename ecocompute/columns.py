@@ -355,3 +355,11 @@ TEXT_RULES: dict[str, dict[str, TextRule]] = {
         "energy_basis": TextRule(one_of=("gross", "net")),
     },
 }
+
+# An ok row passed the gates (power and throughput each within a few % over the window) and eco-validate's
+# energy = power x duration check (5 %) on each trial: its power over throughput is its energy per token
+# within a few %. A build's rows lie within 0.96-1.02; twice or half is no rounding, and no build's. The build
+# refuses to write a row outside it (dataset_card/checks.py) and eco-advise to read one (advisor/data.py).
+POWER_OVER_THROUGHPUT_FACTOR = 2.0
+# energy_per_request_j is energy_per_token_j x batch_size x output_tokens (ecocompute/rows.py), to rounding.
+PER_REQUEST_REL_TOLERANCE = 1e-9
