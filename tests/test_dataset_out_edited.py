@@ -180,7 +180,7 @@ def test_a_release_publishes_the_marker_with_the_bytes_it_wrote(tmp_path: Path) 
     second = make_build(tmp_path / "second")
     plan = dry_run(hub.api, "o/r", second, "1.1.0")
     assert (plan.added, plan.replaced, plan.deleted) == ([], [MANIFEST], ["figures/old.png"])
-    assert plan.lines()[3] == f"  replace (1): {MANIFEST} (the files this release wrote, with their sha256)"
+    assert plan.lines()[3] == f"  replace (1): {MANIFEST} (the list of this release's files, with their sha256)"
     publish(hub.api, "o/r", second, "1.1.0")
     assert hub.files == released(second)
 
