@@ -90,7 +90,13 @@ def recommend(dataset: str, fmt: str, include_gate_failed: bool, **query: Any) -
 
 @main.command()
 @_DATASET
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for REPORT.md and figures/.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for REPORT.md and figures/: new, empty or an earlier report (replaced); any other folder is "
+    "refused, and so is an earlier report holding a file added or edited since it was written.",
+)
 @_GATE_FAILED
 def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
     """Write figures and a Markdown summary of ratios, crossovers and batch sizes to OUT."""

@@ -1,9 +1,10 @@
 """The report: figures and a Markdown summary of what a built dataset says, for people and for the
 dataset card (``write_report`` returns the Markdown and the figures' paths for it to embed).
 
-The output folder holds REPORT.md, figures/*.png and the ``MARKER`` listing them (as a dataset build
-is marked); the report replaces only such a folder holding nothing else, and refuses any other folder
-that is not empty (before reading the dataset), so it never deletes what it did not write.
+The output folder holds REPORT.md, figures/*.png and the ``MARKER`` listing them with their sizes and
+sha256 (as a dataset build is marked: ``ecocompute.marked``); the report replaces only such a folder
+holding nothing else and no file edited since, and refuses any other folder that is not empty (before
+reading the dataset), so it never deletes what it did not write.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecocompute import catalogue, diskerrors, folders
+from ecocompute import catalogue, diskerrors, folders, marked
 from ecocompute.cli import printable
 from ecocompute.markdown import cell
 
@@ -28,7 +29,7 @@ from .estimate import CONFIDENCE
 MARKDOWN_NAME = "REPORT.md"
 FIGURES_DIR = "figures"
 MAX_POINTS_LISTED = 50  # rows of a points table; the figure draws every one
-REPORT = folders.REPORT
+REPORT = marked.REPORT
 MARKER = REPORT.name
 
 

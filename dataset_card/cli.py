@@ -74,7 +74,8 @@ def main(traceback: bool) -> None:
     type=PATH,
     default=Path(LOCAL_BUILD),
     show_default=True,
-    help="New or empty folder, or an earlier build (replaced); any other folder is refused.",
+    help="New or empty folder, or an earlier build (replaced); any other folder is refused, and so is an earlier "
+    "build holding a file added or edited since it was built.",
 )
 @click.option(
     "--version",
@@ -112,7 +113,8 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
     type=PATH,
     default=Path("build/report"),
     show_default=True,
-    help="New or empty folder, or an earlier report (replaced); any other folder is refused.",
+    help="New or empty folder, or an earlier report (replaced); any other folder is refused, and so is an earlier "
+    "report holding a file added or edited since it was written.",
 )
 @click.option(
     "--include-gate-failed",

@@ -3,8 +3,9 @@ only ones a release may delete), and whether a local file holds what the Hub lis
 which every step of publishing raises.
 
 Each release publishes the build's marker (``MANIFEST``, outdir.py), the sorted list of the files the
-build wrote, and the next release reads it at main's head. A repository whose main holds none (published
-before releases carried one) loses only files where a build writes (``in_layout``).
+build wrote (with their sizes and sha256), and the next release reads the list at main's head. A
+repository whose main holds none (published before releases carried one) loses only files where a build
+writes (``in_layout``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from huggingface_hub import RepoFile
 from ecocompute import smallfile
 from ecocompute.cli import EcoError, first_few, printable
 from ecocompute.columns import CONFIGS
-from ecocompute.folders import MARKER_MAX_BYTES
+from ecocompute.marked import MARKER_MAX_BYTES
 
 from . import figures, outdir
 

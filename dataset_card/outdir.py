@@ -1,10 +1,10 @@
 """The dataset's output folder: a build is written beside it, marked, and swapped in by renames
 (``ecocompute.folders``); nothing the builder did not write is ever deleted.
 
-A finished build carries ``MARKER``: a small JSON file with a format id and the list of files the
-build wrote. An existing ``--out`` folder is replaced only when it is empty or is such a build and
-holds nothing but the files its marker lists; anything else is refused before any work is done and
-again just before the swap. ``eco-dataset publish`` publishes the marker with the release, as the
+A finished build carries ``MARKER``: a small JSON file with a format id, the list of files the build
+wrote and each one's size and sha256 (``ecocompute.marked``). An existing ``--out`` folder is replaced
+only when it is empty or is such a build, holding nothing but the files its marker lists, none of them
+edited since; anything else is refused before any work is done and again just before the swap. ``eco-dataset publish`` publishes the marker with the release, as the
 list of the files that release wrote: the next release deletes on the Hub only files it lists.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ecocompute import folders
+from ecocompute import folders, marked
 from ecocompute.cli import printable
 
 LOCAL_BUILD = "build/llm-energy"  # build's default --out: the card's local snippet and report's --dataset
-BUILD = folders.BUILD
+BUILD = marked.BUILD
 MARKER, FORMAT = BUILD.name, BUILD.format
 
 OutputError = folders.FolderError  # the name the build's callers and tests know

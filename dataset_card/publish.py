@@ -115,6 +115,10 @@ class Plan:
         replaced = sorted(self.replaced, key=lambda p: p != "README.md")
         if "README.md" in replaced:
             replaced[0] = "README.md (the card: eco-dataset writes it whole, edits made on the Hub are replaced)"
+        # The marker changes with any file it records (their sha256): say what it is, or it looks like a stray file
+        replaced = [
+            f"{p} (the list of this release's files, with their sha256)" if p == MANIFEST else p for p in replaced
+        ]
         out += [self._listing("add", self.added), self._listing("replace", replaced)]
         out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
         if self.unchanged:  # counted, not named: a re-release holds dozens of them

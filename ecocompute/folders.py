@@ -3,9 +3,11 @@ their place, swapped in by renames, and never deleting what the tool did not wri
 
 Each tool says what it may replace: ``check(out)`` refuses an existing ``--out`` it did not write
 (``refuse_target`` is the part every tool shares), and ``foreign(folder)`` lists what in a folder the
-tool did not write. ``replacing`` checks before any work and again just before the swap, and deletes
-the old output only if ``foreign`` still finds nothing in it. Symbolic links are never followed: a
-link as ``--out`` is refused, and deleting an old output unlinks links instead of descending into them.
+tool did not write, or no longer holds as it wrote it (``marked.Marked``: the marker that makes a folder a
+tool's own and records what it wrote there). ``replacing`` checks before any work and again just before
+the swap, and deletes the old output only if ``foreign`` still finds nothing in it. Symbolic links are
+never followed: a link as ``--out`` is refused, and deleting an old output unlinks links instead of
+descending into them.
 A run killed before its end leaves its staging folder; a later run removes it once it is old and
 no process holds its lock (``_remove_stale``).
 """
@@ -15,19 +17,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import os
 import secrets
 import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import diskerrors, smallfile
-from .cli import EcoError, OptionError, describe, first_few, printable, warn
-from .listing import contents
+from . import diskerrors
+from .cli import EcoError, OptionError, describe, printable, warn
 
 
 class FolderError(EcoError):
@@ -263,115 +262,3 @@ def replacing(
         for folder in made:  # a failed run leaves no folder it made either; rmdir removes only empty ones
             with contextlib.suppress(OSError):
                 folder.rmdir()
-
-
-MARKER_MAX_BYTES = 1 << 20  # a marker lists a handful of files; anything bigger is not ours
-
-
-def enclosing(out: Path) -> tuple[Path, Marked] | None:
-    """The nearest folder above ``out`` (links resolved: where the files would go) that is a marked output
-    of any kind, with its kind. Written there, the output became files that folder's marker does not
-    list, and its next run refused to replace it."""
-    for parent in Path(os.path.realpath(out)).parents:
-        for kind in KINDS:
-            if os.path.lexists(parent / kind.name) and kind.listed(parent) is not None:
-                return parent, kind
-    return None
-
-
-@dataclass(frozen=True)
-class Marked:
-    """Output folders a tool marks as its own: a finished output carries the file ``name``, a small JSON
-    document with ``format`` and the list of files the tool wrote. An existing folder is replaced only
-    when it is empty, or is such an output holding nothing but the files its marker lists.
-
-    ``what``: the output's kind as messages name it ("an eco-dataset build"); ``tool``: who wrote it."""
-
-    name: str
-    format: str
-    what: str
-    tool: str
-
-    def listed(self, folder: Path) -> set[str] | None:
-        """The files the marker in ``folder`` lists, or None when it holds no valid marker."""
-        # Any file that is not a small regular one, a link included, is no marker: the folder is then
-        # not the tool's, which every caller refuses, so no reason is worded here.
-        try:
-            return self.parse(smallfile.read_bytes(folder / self.name, MARKER_MAX_BYTES, follow_symlinks=False))
-        except (smallfile.SmallFileError, ValueError):
-            return None
-
-    def parse(self, data: bytes) -> set[str]:
-        """The files a marker's bytes list; ValueError saying why when they are no marker of this kind."""
-        try:
-            doc = json.loads(data)
-        except RecursionError:  # json recurses on nesting
-            raise ValueError("JSON nested too deeply") from None
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
-        if doc.get("format") != self.format:
-            raise ValueError(f"its format is {printable(repr(doc.get('format')), limit=80)}, not {self.format!r}")
-        files = doc.get("files")
-        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-            raise ValueError('its "files" is not a list of paths')
-        return set(files)
-
-    def foreign(self, folder: Path) -> list[str]:
-        """What in a marked output its marker does not list (a link where a file should be counts)."""
-        listed = self.listed(folder)
-        if listed is None:
-            return ["(no valid marker)"]
-        files, dirs = contents(folder)
-        allowed_dirs = {p.as_posix() for f in listed for p in Path(f).parents if p != Path(".")}
-        odd = {f for f in files if f != self.name and (f not in listed or (folder / f).is_symlink())}
-        return sorted(odd | (dirs - allowed_dirs))
-
-    def check(self, out: Path, unmarked_hint: Callable[[Path], str] | None = None) -> None:
-        """Refuse, before any work, an ``--out`` the tool may not replace. ``unmarked_hint(out)``: more to
-        say at the end about a folder without a marker (empty when there is nothing to add)."""
-        shown = printable(str(out))
-        if found := enclosing(out):
-            folder, kind = found
-            again = f", or {printable(str(folder))} itself to replace it" if kind is self else ""
-            raise OutError(
-                f"--out {shown} lies inside {printable(str(folder))}, an earlier {kind.what.split(' ', 1)[1]}, whose "
-                f"next run would find files {kind.tool} did not write and refuse to replace it; nothing written: "
-                f"give a folder outside it{again}"
-            )
-        if not refuse_target(out):
-            return
-        if self.listed(out) is None:
-            hint = unmarked_hint(out) if unmarked_hint else ""
-            raise OutError(
-                f"--out {shown} is not empty and is not {self.what} (no {self.name} marker); "
-                f"nothing written: choose a new or empty folder{hint}"
-            )
-        odd = self.foreign(out)
-        if odd:
-            names = first_few(odd, show=printable)
-            raise OutError(
-                f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
-                f"{self.tool} did not write; nothing written: move them away or choose another folder"
-            )
-
-    def mark(self, folder: Path) -> None:
-        """Write the marker listing every file below ``folder``: the last step of a complete output."""
-        files, _ = contents(folder)
-        text = json.dumps({"format": self.format, "files": sorted(files - {self.name})}, indent=1) + "\n"
-        with diskerrors.writing(folder / self.name):
-            (folder / self.name).write_text(text, encoding="utf-8")
-
-    @contextlib.contextmanager
-    def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
-        """``replacing`` for this kind of output: the block fills a fresh folder, which is marked and swapped
-        in when the block ends normally. ``check`` (default: ``self.check``) refuses an ``out`` not ours."""
-        with replacing(out, check or self.check, self.foreign, self.what) as staging:
-            yield staging
-            self.mark(staging)
-
-
-# The project's marked outputs, defined here so that each tool knows the other's (``enclosing``) without
-# importing it: eco-advise's report needed dataset_card imported for the build's marker to be known.
-BUILD = Marked(".eco-dataset-build", "ecocompute-llm-energy-build/1", "an eco-dataset build", "eco-dataset")
-REPORT = Marked(".eco-report", "ecocompute-report/1", "an eco-advise report", "eco-advise")
-KINDS = (BUILD, REPORT)

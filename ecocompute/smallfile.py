@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 Reason = Literal["missing", "not_regular", "too_large", "unreadable", "not_utf8"]
 
@@ -102,10 +102,12 @@ def check(path: Path, limit: int | None = None, *, follow_symlinks: bool = True)
     return info
 
 
-def read_bytes(path: Path, limit: int, *, follow_symlinks: bool = True) -> bytes:
-    """The bytes of ``path``, a regular file of at most ``limit`` bytes, judged before it is opened and
-    again by what was opened; ``follow_symlinks=False``: a link is refused at the stat, and one swapped
-    in before the open makes the open fail (``unreadable``, ELOOP) instead of reading its target."""
+def open_regular(
+    path: Path, limit: int | None = None, *, follow_symlinks: bool = True
+) -> tuple[BinaryIO, os.stat_result]:
+    """``path`` opened for reading, with the stat of what was opened: a regular file of at most ``limit``
+    bytes when it was judged (any size when None), judged before it is opened and again by what was opened,
+    for a caller that streams it (a file too large to hold in memory). The caller closes it."""
     check(path, limit, follow_symlinks=follow_symlinks)
     try:
         fd = os.open(path, _OPEN_FLAGS | (0 if follow_symlinks else _NOFOLLOW))
@@ -119,7 +121,15 @@ def read_bytes(path: Path, limit: int, *, follow_symlinks: bool = True) -> bytes
     if not stat.S_ISREG(info.st_mode):  # judged before fdopen, which refuses a folder with a raw error
         os.close(fd)
         raise SmallFileError(path, "not_regular", limit=limit, mode=info.st_mode, opened=True)
-    with os.fdopen(fd, "rb") as fh:
+    return os.fdopen(fd, "rb"), info
+
+
+def read_bytes(path: Path, limit: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes, judged before it is opened and
+    again by what was opened; ``follow_symlinks=False``: a link is refused at the stat, and one swapped
+    in before the open makes the open fail (``unreadable``, ELOOP) instead of reading its target."""
+    fh, info = open_regular(path, limit, follow_symlinks=follow_symlinks)
+    with fh:
         try:
             # One byte past the size fstat gave tells whether the file grew since; read(limit + 1) would
             # allocate the whole limit for every file (40 us for a 50 kB one with a 5 MB limit). Never

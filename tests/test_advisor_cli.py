@@ -183,10 +183,14 @@ def test_report_replaces_only_its_own_marked_output(advisor_build: Path, tmp_pat
     first = report.write_report(part, out)
     marker = json.loads((out / report.MARKER).read_text(encoding="utf-8"))
     assert sorted(marker["files"]) == sorted(["REPORT.md", *(f"figures/{p.name}" for p in first.figures)])
-    (out / "REPORT.md").write_text("old report")  # a changed file the report owns is replaced, not refused
+    (out / "REPORT.md").write_text("my notes")  # edited since: the user's now, refused before any reading
     nothing = data.Dataset("empty", (), {}, ())
+    with pytest.raises(report.ReportError, match=r"but REPORT.md no longer holds the bytes eco-advise wrote there"):
+        report.write_report(nothing, out)
+    assert (out / "REPORT.md").read_text() == "my notes"
+    (out / "REPORT.md").unlink()  # deleted: nothing to lose, so the report replaces the folder
     result = report.write_report(nothing, out, include_gate_failed=True)
-    assert first.figures and not (out / "figures").exists() and "old report" not in result.markdown
+    assert first.figures and not (out / "figures").exists() and (out / "REPORT.md").read_text() == result.markdown
     assert "No accepted measurement yet: nothing below is an estimate" in result.markdown
     assert result.figures == ()
     (out / "notes.txt").write_text("mine")

@@ -14,7 +14,7 @@ from conftest import ROOT, usage_error
 from advisor.report import REPORT
 from dataset_card import outdir
 from dataset_card.cli import main as dataset
-from ecocompute import folders
+from ecocompute import folders, marked
 
 
 def _earlier_build(folder: Path) -> Path:
@@ -66,12 +66,12 @@ def test_the_shared_core_knows_both_kinds_without_importing_a_tool(tmp_path: Pat
     rest of its process (review 33). Run where no tool module has been imported."""
     _earlier_build(tmp_path / "build")
     code = (
-        "import sys; from pathlib import Path; from ecocompute import folders; "
-        "found = folders.enclosing(Path(sys.argv[1])); "
-        "assert found is not None and found[1] is folders.BUILD, found; "
+        "import sys; from pathlib import Path; from ecocompute import marked; "
+        "found = marked.enclosing(Path(sys.argv[1])); "
+        "assert found is not None and found[1] is marked.BUILD, found; "
         "assert not any(m.split('.')[0] in ('advisor', 'dataset_card') for m in sys.modules), 'a tool imported'"
     )
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "build" / "x")], cwd=ROOT, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
-    folders.Marked(".a-test-output", "test-1", "a test output", "pytest")
-    assert folders.KINDS == (folders.BUILD, folders.REPORT) == (outdir.BUILD, REPORT)
+    marked.Marked(".a-test-output", "test-1", "a test output", "pytest")
+    assert marked.KINDS == (marked.BUILD, marked.REPORT) == (outdir.BUILD, REPORT)

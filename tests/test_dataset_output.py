@@ -14,7 +14,7 @@ from conftest import FIXTURES, ROOT, usage_error
 
 from dataset_card import outdir
 from dataset_card.cli import main as dataset
-from ecocompute import folders
+from ecocompute import folders, listing
 
 MIXED = FIXTURES / "valid" / "synthetic-ok-gatefailed-skipped.json"
 
@@ -86,10 +86,13 @@ def test_a_previous_build_is_replaced_and_nothing_is_left_beside_it(tmp_path: Pa
     assert outdir.MARKER in first and "measurements/train-00000-of-00001.parquet" in first
     marker = json.loads(first[outdir.MARKER])
     assert marker["format"] == outdir.FORMAT and sorted(marker["files"]) == sorted(set(first) - {outdir.MARKER})
-    (out / "README.md").write_text("stale card")  # a changed file the build owns is replaced, not refused
+    (out / "README.md").unlink()  # a file the build wrote and the user deleted: nothing to lose
     result = _build_cli(out, submissions)
     assert result.exit_code == 0, result.output
     assert _tree(out) == first and _siblings(out) == []
+    (out / "README.md").write_text("my notes")  # edited: the user's now (test_dataset_out_edited.py)
+    assert "README.md no longer holds the bytes eco-dataset wrote" in usage_error(_build_cli(out, submissions))
+    assert (out / "README.md").read_text() == "my notes" and _siblings(out) == []
 
 
 def test_an_empty_folder_is_used(tmp_path: Path) -> None:
@@ -280,7 +283,7 @@ def test_a_marked_build_over_a_deep_tree_is_walked_without_recursion(tmp_path: P
     try:
         with pytest.raises(outdir.OutputError, match=re.escape("d/d/d")):
             outdir.check(out)
-        files, dirs = folders.contents(out)
+        files, dirs = listing.contents(out)
         assert len(dirs) == 1_200 and files == {outdir.MARKER}
     finally:  # pytest's clean-up (shutil.rmtree) recurses as deep as the tree: remove it bottom up
         while deep != out:
@@ -302,4 +305,4 @@ def test_a_folder_that_cannot_be_listed_is_never_taken_for_the_tools_own(
         return real(path)  # type: ignore[arg-type]
 
     monkeypatch.setattr(folders.os, "scandir", scandir)
-    assert folders.contents(out) == ({"figures/(could not be listed)"}, {"figures"})  # unknown: foreign
+    assert listing.contents(out) == ({"figures/(could not be listed)"}, {"figures"})  # unknown: foreign

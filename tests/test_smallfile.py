@@ -268,7 +268,7 @@ def test_an_output_marker_swapped_for_a_link_after_the_stat_is_not_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The marker was read through a link swapped in after its lstat (read_bytes follows links)."""
-    from ecocompute.folders import Marked
+    from ecocompute.marked import Marked
 
     marked = Marked(".marker.json", "test-1", "a test output", "pytest")
     elsewhere = tmp_path / "elsewhere.json"
