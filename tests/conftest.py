@@ -58,6 +58,25 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def with_token_checks(real: Any, path: str, token_checks: tuple[tuple[int, str, int], ...]) -> Any:
+    """``real`` (a validator Checked) as a file of its own at ``path``: no id, row, board or trial shared
+    with another file, no finding, only ``token_checks`` (row, ids hash, tokens) for the cross-file rules."""
+    import dataclasses
+
+    return dataclasses.replace(
+        real,
+        path=path,
+        findings=[],
+        submission_id=path,
+        hashes=[],
+        fingerprints=[],
+        gpu=None,
+        busy=(),
+        levels=(),
+        token_checks=token_checks,
+    )
+
+
 def usage_error(result: Any) -> str:
     """The message of a usage error, exit 2 and no traceback: click's usage message with one 'Error: ' line
     (what click parses), or one '<prog>: error: ' line (ecocompute.cli.OptionError, a value refused on its

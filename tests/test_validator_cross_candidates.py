@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import synthetic
-from conftest import ROOT
+from conftest import ROOT, with_token_checks
 
 from dataset_card.build import BuildError, validated_tables
 from ecocompute import parallel
@@ -30,27 +30,11 @@ FIRST = "ecocompute-bot-h100-80gb-hbm3-20261123-172605.json"  # row 3: 1024 toke
 SECOND = "ecocompute-bot-h100-80gb-hbm3-20261123-213234.json"  # row 0: 4096 tokens
 
 
-def _file(real: check.Checked, path: str, token_checks: tuple[tuple[int, str, int], ...]) -> check.Checked:
-    """A file of its own (no id, row, board or trial shared with another) but for its token checks."""
-    return dataclasses.replace(
-        real,
-        path=path,
-        findings=[],
-        submission_id=path,
-        hashes=[],
-        fingerprints=[],
-        gpu=None,
-        busy=(),
-        levels=(),
-        token_checks=token_checks,
-    )
-
-
 def test_two_candidates_with_one_hash_of_two_token_counts_are_refused_on_the_later() -> None:
     real = check.check_file(REAL)
     ids = "ab" * 32
-    earlier = _file(real, "subs/a/one.json", ((0, "0" * 64, 64), (1, ids, 128)))
-    later = _file(real, "subs/a/two.json", ((2, ids, 1024),))
+    earlier = with_token_checks(real, "subs/a/one.json", ((0, "0" * 64, 64), (1, ids, 128)))
+    later = with_token_checks(real, "subs/a/two.json", ((2, ids, 1024),))
     for given in ([earlier, later], [later, earlier]):
         [finding] = cross_file_findings(given, [])
         assert (finding.code, finding.file, finding.pointer) == (
@@ -62,10 +46,10 @@ def test_two_candidates_with_one_hash_of_two_token_counts_are_refused_on_the_lat
             "the hash of 1024 token ids is that of subs/a/one.json's /measurements/1 of 128: one hash is of one "
             "list of ids (a check copied between two files checked together)"
         )
-    same = _file(real, "subs/a/three.json", ((0, ids, 128),))
+    same = with_token_checks(real, "subs/a/three.json", ((0, ids, 128),))
     assert cross_file_findings([earlier, same], []) == []  # the same ids again: no contradiction
     # an accepted holder comes first: each candidate of another count is named against it
-    accepted = _file(real, "subs/z/kept.json", ((5, ids, 4096),))
+    accepted = with_token_checks(real, "subs/z/kept.json", ((5, ids, 4096),))
     named = cross_file_findings([later, earlier], [accepted])
     assert sorted((f.file, f.message.split(": ")[0]) for f in named) == [
         ("subs/a/one.json", "the hash of 128 token ids is that of subs/z/kept.json's /measurements/5 of 4096"),
@@ -82,8 +66,8 @@ def test_a_first_holders_rule_lands_on_the_later_file_in_path_order_whatever_the
     for given in ([a, b], [b, a]):
         assert [(f.code, f.file) for f in cross_file_findings(given, [])] == [("duplicate.near", "subs/x/b.json")]
     real = check.check_file(REAL)
-    h100 = dataclasses.replace(_file(real, "subs/y/h100.json", ()), gpu=("9" * 64, "H100"))
-    h200 = dataclasses.replace(_file(real, "subs/y/h200.json", ()), gpu=("9" * 64, "H200"))
+    h100 = dataclasses.replace(with_token_checks(real, "subs/y/h100.json", ()), gpu=("9" * 64, "H100"))
+    h200 = dataclasses.replace(with_token_checks(real, "subs/y/h200.json", ()), gpu=("9" * 64, "H200"))
     for given in ([h100, h200], [h200, h100]):
         [finding] = cross_file_findings(given, [])
         assert (finding.code, finding.file) == ("duplicate.gpu_identity", "subs/y/h200.json")
@@ -110,7 +94,9 @@ def test_the_file_named_is_the_same_from_any_working_directory_and_through_a_lin
         (tmp_path, tmp_path / "link" / later.name),
     ):
         monkeypatch.chdir(cwd)
-        files = [_file(real, check.display_path(p), ((0, ids, n),)) for p, n in ((earlier, 128), (named, 1024))]
+        files = [
+            with_token_checks(real, check.display_path(p), ((0, ids, n),)) for p, n in ((earlier, 128), (named, 1024))
+        ]
         for given in (files, files[::-1]):
             [finding] = cross_file_findings(given, [])
             assert finding.file == check.display_path(named), cwd
@@ -123,10 +109,10 @@ def test_the_findings_over_files_are_capped_per_code_as_a_file_s_own_are() -> No
     n = MAX_SHOWN_PER_CODE + 30
     hashes = [f"{i:064x}" for i in range(n)]
     accepted = dataclasses.replace(
-        _file(real, "subs/z/kept.json", tuple((i, h, 128) for i, h in enumerate(hashes))), hashes=hashes
+        with_token_checks(real, "subs/z/kept.json", tuple((i, h, 128) for i, h in enumerate(hashes))), hashes=hashes
     )
     copied = dataclasses.replace(
-        _file(real, "subs/a/new.json", tuple((i, h, 1024) for i, h in enumerate(hashes))), hashes=hashes
+        with_token_checks(real, "subs/a/new.json", tuple((i, h, 1024) for i, h in enumerate(hashes))), hashes=hashes
     )
     found = cross_file_findings([copied], [accepted])
     for code in ("protocol.token_check", "duplicate.measurement"):
@@ -180,13 +166,13 @@ def test_between_an_honest_file_and_one_refused_anyway_the_refused_one_is_named(
     honest contributor after another file's fault (review34 F4). The run fails either way."""
     real = check.check_file(REAL)
     ids = "cd" * 32
-    refused = _file(real, "subs/a/one.json", ((1, ids, 128),))  # sorts first by path
+    refused = with_token_checks(real, "subs/a/one.json", ((1, ids, 128),))  # sorts first by path
     refused.findings = [make("schema.violation", refused.path, "/session", "broken on its own")]
-    honest = _file(real, "subs/a/two.json", ((2, ids, 1024),))
+    honest = with_token_checks(real, "subs/a/two.json", ((2, ids, 1024),))
     for given in ([refused, honest], [honest, refused]):
         [finding] = cross_file_findings(given, [])
         assert (finding.code, finding.file) == ("protocol.token_check", "subs/a/one.json")
         assert "that of subs/a/two.json's /measurements/2 of 1024" in finding.message
     # both pass their own checks: the later in path order, as before
-    [finding] = cross_file_findings([honest, _file(real, "subs/a/one.json", ((1, ids, 128),))], [])
+    [finding] = cross_file_findings([honest, with_token_checks(real, "subs/a/one.json", ((1, ids, 128),))], [])
     assert finding.file == "subs/a/two.json"

@@ -1,12 +1,10 @@
 """A token check's ids hash that an accepted file holds for another token count: one hash is of one list
-of ids, so the check was copied from that file. Caught inside one file only (fabrication._token_hashes);
+of ids, so the check was copied from that file. Caught inside one file only (tokenhashes.within_file);
 across files it passed (attack v23 U1, leftovers33)."""
 
 from __future__ import annotations
 
-import dataclasses
-
-from conftest import ROOT
+from conftest import ROOT, with_token_checks
 
 from validator import check
 from validator.run import cross_file_findings
@@ -16,18 +14,7 @@ REAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h100-80gb-hbm3-
 
 def _candidate(accepted: check.Checked, token_checks: tuple[tuple[int, str, int], ...]) -> check.Checked:
     """A file of its own (no id, row, board or trial shared with the accepted one) but for its checks."""
-    return dataclasses.replace(
-        accepted,
-        path="new.json",
-        findings=[],
-        submission_id="someone-new",
-        hashes=[],
-        fingerprints=[],
-        gpu=None,
-        busy=(),
-        levels=(),
-        token_checks=token_checks,
-    )
+    return with_token_checks(accepted, "new.json", token_checks)
 
 
 def test_an_accepted_files_hash_with_another_token_count_is_refused() -> None:
