@@ -1,8 +1,8 @@
 """The marker that makes an output folder a tool's own, and records what the tool wrote there.
 
 A finished output (``folders.replacing`` swaps it in) carries the file ``Marked.name``, a small JSON
-document: ``format``, ``files`` (the sorted paths the tool wrote, relative to the folder) and ``written`` (each of those files'
-size and sha256). An existing ``--out`` is replaced only when it is empty, or is such an output holding
+document: ``format``, ``files`` (the sorted paths the tool wrote, relative to the folder) and ``written``
+(each of those files' size and sha256). An existing ``--out`` is replaced only when it is empty, or is such an output holding
 nothing but the files its marker lists, each either gone or holding the bytes the tool wrote: a file the
 user edited (notes added to a README.md, a figure replaced) is theirs now, and refused like a file the
 tool never wrote. A file the user deleted loses nothing, so it does not stop the replacement.
