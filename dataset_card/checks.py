@@ -56,7 +56,7 @@ class Measurements(pa.DataFrameModel):
 
     @pa.dataframe_check(
         error="energy per request is energy per token x batch size x output tokens, and an ok row's power over its "
-        "throughput is its energy per token within a factor of POWER_OVER_THROUGHPUT_FACTOR"
+        f"throughput is its energy per token within a factor of {POWER_OVER_THROUGHPUT_FACTOR:g}"
     )
     def figures_agree(cls, df: pd.DataFrame) -> Series[bool]:
         """The rule eco-advise holds a dataset it reads to (advisor/data.py ``_check_figures``): a build writes

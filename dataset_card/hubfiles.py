@@ -37,7 +37,7 @@ class PublishError(EcoError):
 
 def local_files(build_dir: Path) -> dict[str, Path]:
     """The files of a build as Hub paths, its marker (``MANIFEST``) among them: it must list exactly the
-    others, since the next release deletes what it lists."""
+    others, since the next release deletes what it lists, each holding the bytes it records."""
     files = sorted(p for p in build_dir.rglob("*") if p.is_file() and not p.is_symlink())
     local = {p.relative_to(build_dir).as_posix(): p for p in files}
     if "README.md" not in local:
@@ -54,6 +54,15 @@ def local_files(build_dir: Path) -> dict[str, Path]:
         raise PublishError(
             f"{build_dir} holds other files than its {MANIFEST} marker lists ({shown}): nothing published; "
             "publish a build as eco-dataset build wrote it"
+        )
+    # The marker is published as the list of this release's files with their sha256: a file edited since
+    # the build would go out beside a marker recording other bytes (and unchecked by the build's rules).
+    edited = outdir.BUILD.edited(build_dir)
+    if edited:
+        raise PublishError(
+            f"{printable(str(build_dir))} holds {first_few(edited, show=printable)}, which no longer "
+            f"{'holds' if len(edited) == 1 else 'hold'} the bytes eco-dataset build wrote (its {MANIFEST} marker "
+            "records each file's sha256): nothing published; publish a build as eco-dataset build wrote it"
         )
     return local
 

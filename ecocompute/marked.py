@@ -1,8 +1,8 @@
 """The marker that makes an output folder a tool's own, and records what the tool wrote there.
 
 A finished output (``folders.replacing`` swaps it in) carries the file ``Marked.name``, a small JSON
-document: ``format``, ``files`` (the sorted paths the tool wrote) and ``written`` (each of those files'
-size and sha256). An existing ``--out`` is replaced only when it is empty, or is such an output holding
+document: ``format``, ``files`` (the sorted paths the tool wrote, relative to the folder) and ``written``
+(each of those files' size and sha256). An existing ``--out`` is replaced only when it is empty, or is such an output holding
 nothing but the files its marker lists, each either gone or holding the bytes the tool wrote: a file the
 user edited (notes added to a README.md, a figure replaced) is theirs now, and refused like a file the
 tool never wrote. A file the user deleted loses nothing, so it does not stop the replacement.
@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from . import diskerrors, smallfile
@@ -97,6 +97,14 @@ def enclosing(out: Path) -> tuple[Path, Marked] | None:
     return None
 
 
+def _inside(path: str) -> bool:
+    """Whether ``path`` is as ``mark`` writes one (``listing.contents``): relative, POSIX, with no '.', '..'
+    or empty part. Any other names a file outside the folder, or one file under many names: a 1 MB marker
+    listing './x', './/x', './/x'... with its size had the check hash one 100 MB file ten thousand times."""
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and pure.as_posix() == path and ".." not in pure.parts
+
+
 def _written(entries: object, files: set[str]) -> dict[str, Written]:
     """A marker's ``written``: a size and a digest for each file it lists, and nothing else."""
     if not isinstance(entries, dict) or set(entries) != files:
@@ -150,6 +158,8 @@ class Marked:
         files = doc.get("files")
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise ValueError('its "files" is not a list of paths')
+        if (odd := next((f for f in files if not _inside(f)), None)) is not None:
+            raise ValueError(f'its "files" names {printable(repr(odd), limit=80)}, not a path inside the folder')
         # Absent: a marker of an earlier version, which recorded no bytes (read as before).
         written = _written(doc["written"], set(files)) if "written" in doc else None
         return Marker(frozenset(files), written)

@@ -228,10 +228,11 @@ def test_cli_dry_run_prints_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     api.create_tag.assert_not_called()
 
 
-def test_an_empty_build_is_never_published(build_dir: Path) -> None:
+def test_an_empty_build_is_never_published(tmp_path: Path) -> None:
     """An empty or mistyped --submissions folder builds a card with 0 measurements: a release of it
     would replace the Hub's tables with empty ones under an immutable tag (attack s17b #3)."""
-    (build_dir / "README.md").write_text(card({**ROWS, "measurements": 0, "trials": 0, "submissions": 0}))
+    empty = card({**ROWS, "measurements": 0, "trials": 0, "submissions": 0})
+    build_dir = make_build(tmp_path, {"README.md": empty.encode()})
     api = autospec_api([], ["h1"])
     for attempt in (publish, dry_run):
         with pytest.raises(PublishError, match=r"the build holds no measurements \(0 submission\(s\)\)"):

@@ -41,8 +41,7 @@ def _released_hub(tmp_path: Path, files: dict[str, bytes] | None = None) -> Hub:
 def _build(tmp_path: Path, submitted: dict[str, str]) -> Path:
     folder = tmp_path / "build"
     folder.mkdir()
-    make_build(folder)
-    (folder / SUBMISSIONS).write_bytes(submissions_parquet(submitted))
+    make_build(folder, {SUBMISSIONS: submissions_parquet(submitted)})
     return folder
 
 
@@ -124,8 +123,7 @@ def test_ids_from_the_hub_are_shown_escaped_and_capped(tmp_path: Path) -> None:
     hostile = {f"s{i}\n::error::forged": f"{i}" * 64 for i in range(7)}
     first = tmp_path / "first"
     first.mkdir()
-    make_build(first)
-    (first / SUBMISSIONS).write_bytes(submissions_parquet(hostile))
+    make_build(first, {SUBMISSIONS: submissions_parquet(hostile)})
     hub = Hub(released(first))
     hub.tags["v1.0.0"] = hub.head
     with pytest.raises(PublishError) as raised:

@@ -16,14 +16,14 @@ def test_a_re_release_lists_and_uploads_only_what_changed(tmp_path: Path) -> Non
     (tmp_path / "first").mkdir()
     publish(hub.api, "o/r", make_build(tmp_path / "first"), "1.0.0")
     (tmp_path / "second").mkdir()
-    second = make_build(tmp_path / "second")  # the same rows: only the card differs (its version)
-    (second / "README.md").write_text(card(ROWS) + "\nversion 1.1.0\n")
+    # the same rows: only the card differs (its version), and so the marker (the card's sha256)
+    second = make_build(tmp_path / "second", {"README.md": (card(ROWS) + "\nversion 1.1.0\n").encode()})
     plan = dry_run(hub.api, "o/r", second, "1.1.0")
-    assert (plan.added, plan.replaced, plan.deleted) == ([], ["README.md"], [])
-    assert plan.unchanged == [MANIFEST, PARQUET, SUBMISSIONS]  # a git blob and two LFS files, compared by their ids
+    assert (plan.added, plan.replaced, plan.deleted) == ([], [MANIFEST, "README.md"], [])
+    assert plan.unchanged == [PARQUET, SUBMISSIONS]  # two LFS files, compared by their ids
     lines = plan.lines()
-    assert lines[3].startswith("  replace (1): README.md (the card")
-    assert lines[-2] == "  unchanged (3): the Hub holds the same bytes, not uploaded"
+    assert lines[3].startswith("  replace (2): README.md (the card")
+    assert lines[-2] == "  unchanged (2): the Hub holds the same bytes, not uploaded"
     publish(hub.api, "o/r", second, "1.1.0")
-    assert [op.path_in_repo for op in hub.api.create_commit.call_args.kwargs["operations"]] == ["README.md"]
+    assert [op.path_in_repo for op in hub.api.create_commit.call_args.kwargs["operations"]] == [MANIFEST, "README.md"]
     assert hub.files == released(second) and hub.tags["v1.1.0"] == hub.head

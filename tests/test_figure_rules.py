@@ -51,3 +51,9 @@ def test_a_skipped_row_without_figures_is_the_builds_to_write() -> None:
     figures = ("energy_per_token_j", "energy_per_request_j", "power_w", "throughput_tok_s")
     frame = pd.DataFrame([row]).astype(dict.fromkeys(figures, float))  # nulls as the Parquet reads them: NaN
     assert bool(checks.Measurements.figures_agree(frame).iloc[0])
+
+
+def test_the_builds_refusal_states_the_factor_not_the_constants_name() -> None:
+    """The rule's words are the build's error message: they read 'a factor of 2', not a Python name."""
+    (error,) = [c.error for c in checks.Measurements.to_schema().checks if "power over" in c.error]
+    assert error.endswith("within a factor of 2") and "POWER_OVER" not in error
