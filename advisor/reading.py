@@ -156,11 +156,15 @@ def _is_text(kind: pa.DataType) -> bool:
 
 def _accepted(kind: pa.DataType, declared: pa.DataType) -> bool:
     """Whether a file's column type is one a build could have written for ``declared``: text as
-    (dictionary-encoded) string or large_string, numbers and flags as fixed-width numbers or flags.
-    Binary, views, lists and structs are not: their size is not what the text columns' count covers."""
+    (dictionary-encoded) string or large_string, numbers as fixed-width numbers, flags as flags.
+    Binary, views, lists and structs are not: their size is not what the text columns' count covers.
+    A flag is no number: a bool batch_size cast to int64 as 1 and failed far later, as a ratio "built
+    with another reference rule"."""
     if pa.types.is_string(declared):
         return _is_text(kind)
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    if pa.types.is_boolean(declared):
+        return pa.types.is_boolean(kind)
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
 
 
 def _check_metadata(file: Path, meta: pq.FileMetaData, config: str, columns: tuple[str, ...]) -> None:
@@ -189,8 +193,8 @@ def _check_metadata(file: Path, meta: pq.FileMetaData, config: str, columns: tup
         kind, declared = schema.field(name).type, CONFIGS[config].field(name).type
         if not _accepted(kind, declared):
             raise DatasetError(
-                f"{shown}: column {name} is {printable(str(kind), limit=80)}, not one of the column types "
-                f"eco-dataset build writes ({declared})"
+                f"{shown}: config {config}, column {name} is {printable(str(kind), limit=80)}, where eco-dataset "
+                f"build writes {declared}: it is not a file eco-dataset build wrote"
             )
 
 
