@@ -250,6 +250,21 @@ def test_a_damaged_dataset_is_one_clear_error(
         data.load(damaged)
 
 
+@pytest.mark.parametrize("linked", ["file", "config"])
+def test_a_link_in_a_dataset_folder_is_refused_not_followed(tmp_path: Path, advisor_build: Path, linked: str) -> None:
+    """Links inside --dataset DIR were followed wherever they led (attackadv L2): a folder is read as it
+    holds, like every input of the project. A Hub snapshot's links are huggingface_hub's (test_advisor_hub)."""
+    folder = tmp_path / "linked"
+    shutil.copytree(advisor_build, folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = folder / "measurements" if linked == "config" else next((folder / "measurements").glob("*.parquet"))
+    shutil.move(moved, elsewhere / moved.name)
+    moved.symlink_to(elsewhere / moved.name)
+    with pytest.raises(data.DatasetError, match=f"{moved} is a symbolic link: links in a dataset folder are never"):
+        data.load(folder)
+
+
 def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(
     tmp_path: Path, advisor_build: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

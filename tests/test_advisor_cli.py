@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -47,6 +48,17 @@ def test_json_format(advisor_build: Path) -> None:
     doc = json.loads(result.output)
     assert doc["recommendation"]["engine"] == "cuda-graph" and doc["query"]["params"] == 1.5e9
     assert doc["gpu_name"] == sw.RTX4090
+
+
+def test_a_dataset_given_as_a_link_is_a_usage_error(advisor_build: Path, tmp_path: Path) -> None:
+    """As --submissions: an input is read where it is, never through a link (attackadv L2)."""
+    (tmp_path / "link").symlink_to(advisor_build)
+    line = usage_error(_run("--dataset", str(tmp_path / "link"), "--gpu", "H100", "--params", "7B"))
+    assert (
+        line
+        == f"--dataset {tmp_path / 'link'} is a symbolic link: give the folder itself ({os.path.realpath(advisor_build)}); "
+        + ("links are never followed")
+    )
 
 
 def test_no_close_match_is_an_answer_not_an_error(advisor_build: Path) -> None:
