@@ -112,6 +112,12 @@ def _distance(count: float, params: float) -> float:
 
 
 def recommend(analysis: Analysis, query: Query) -> Advice:
+    if not analysis.measurements and not analysis.legacy_rows:
+        # Else --gpu is judged against the GPU table alone: 'H100' was "ambiguous" (exit 2), the data's fault.
+        raise AdviceError(
+            f"{printable(analysis.source)} holds no rows (no measurement, no legacy row): nothing to recommend "
+            "from; give a dataset eco-dataset build wrote from accepted submissions"
+        )
     measured_names = {m["gpu_name"] for m in analysis.measurements} | {r["gpu"] for r in analysis.legacy_rows}
     gpu = resolve_gpu(query.gpu, measured_names) or resolve_gpu(query.gpu, reference.default().gpus)
     legacy = tuple(

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,22 @@ def test_a_dataset_given_as_a_link_is_a_usage_error(advisor_build: Path, tmp_pat
         == f"--dataset {tmp_path / 'link'} is a symbolic link: give the folder itself ({os.path.realpath(advisor_build)}); "
         + ("links are never followed")
     )
+
+
+def test_a_dataset_of_no_rows_says_so(advisor_build: Path, tmp_path: Path) -> None:
+    """Every --gpu was judged against the GPU table alone: 'H100' matched several boards, a usage error
+    (exit 2), where the dataset held nothing (attackadv L3)."""
+    import pyarrow.parquet as pq
+
+    empty = tmp_path / "empty"
+    shutil.copytree(advisor_build, empty)
+    for file in empty.glob("*/*.parquet"):
+        pq.write_table(pq.read_table(file).slice(0, 0), file)
+    for gpu in ("H100", "NVIDIA H100 NVL"):  # ambiguous in the table; one board, answered "no close match"
+        line = _one_line_error(_run("--dataset", str(empty), "--gpu", gpu, "--params", "7B"))
+        assert line == f"eco-advise: error: {empty} holds no rows (no measurement, no legacy row): nothing to " + (
+            "recommend from; give a dataset eco-dataset build wrote from accepted submissions"
+        )
 
 
 def test_no_close_match_is_an_answer_not_an_error(advisor_build: Path) -> None:
