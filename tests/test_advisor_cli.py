@@ -62,6 +62,23 @@ def test_a_dataset_given_as_a_link_is_a_usage_error(advisor_build: Path, tmp_pat
     )
 
 
+@pytest.mark.parametrize("gpu", ["", " - "])
+def test_an_empty_gpu_is_refused_before_the_dataset_is_read(tmp_path: Path, gpu: str) -> None:
+    """No dataset resolves it: said before a Hub download (here before a missing folder is noticed)."""
+    line = usage_error(_run("--dataset", str(tmp_path / "missing"), "--gpu", gpu, "--params", "7B"))
+    assert line.startswith("--gpu is empty; give an NVML name"), line
+
+
+def test_a_board_outside_the_gpu_table_is_answered_from_the_data(advisor_build: Path) -> None:
+    """Why --gpu is not judged against the GPU table before the dataset loads: the legacy config holds
+    boards the table lacks (and a release built with a later table, boards added since)."""
+    from ecocompute import reference
+
+    assert "NVIDIA A800 80GB" not in reference.default().gpus
+    result = _run("--dataset", str(advisor_build), "--gpu", "A800 80GB", "--params", "7B")
+    assert result.exit_code == 0 and result.output.startswith("eco-advise: NVIDIA A800 80GB,"), result.output
+
+
 def test_a_dataset_of_no_rows_says_so(advisor_build: Path, tmp_path: Path) -> None:
     """Every --gpu was judged against the GPU table alone: 'H100' matched several boards, a usage error
     (exit 2), where the dataset held nothing (attackadv L3)."""
