@@ -19,7 +19,7 @@ from huggingface_hub import RepoFile
 from ecocompute import smallfile
 from ecocompute.cli import EcoError, first_few, printable
 from ecocompute.columns import CONFIGS
-from ecocompute.marked import MARKER_MAX_BYTES
+from ecocompute.marked import EDITED, MARKER_MAX_BYTES, unreadable_words
 
 from . import figures, outdir
 
@@ -57,12 +57,18 @@ def local_files(build_dir: Path) -> dict[str, Path]:
         )
     # The marker is published as the list of this release's files with their sha256: a file edited since
     # the build would go out beside a marker recording other bytes (and unchecked by the build's rules).
-    edited = outdir.BUILD.edited(build_dir)
+    changed = outdir.BUILD.changed(build_dir)
+    edited = [path for path, why in changed if why == EDITED]
     if edited:
         raise PublishError(
             f"{printable(str(build_dir))} holds {first_few(edited, show=printable)}, which no longer "
             f"{'holds' if len(edited) == 1 else 'hold'} the bytes eco-dataset build wrote (its {MANIFEST} marker "
             "records each file's sha256): nothing published; publish a build as eco-dataset build wrote it"
+        )
+    if changed:  # bytes unknown: never published as the build's, but worded for what happened
+        raise PublishError(
+            f"{printable(str(build_dir))}: {unreadable_words(changed, 'eco-dataset build')}; nothing published: "
+            "make the build's files readable and publish again"
         )
     return local
 
