@@ -90,12 +90,19 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def resolve_gpu(query: str, names: Iterable[str]) -> str | None:
-    """The one name ``query`` means: equal ignoring case and punctuation, else the one name ending with
-    it, else the one containing it. None when nothing matches; AdviceError when several do."""
+def gpu_query(query: str) -> str:
+    """``query`` as ``resolve_gpu`` compares it (lowercase letters and digits); GpuNameError when nothing
+    is left, a name no dataset can resolve."""
     wanted = _norm(query)
     if not wanted:
         raise GpuNameError("--gpu is empty; give an NVML name such as 'NVIDIA H100 80GB HBM3' or a part like 'H100'")
+    return wanted
+
+
+def resolve_gpu(query: str, names: Iterable[str]) -> str | None:
+    """The one name ``query`` means: equal ignoring case and punctuation, else the one name ending with
+    it, else the one containing it. None when nothing matches; AdviceError when several do."""
+    wanted = gpu_query(query)
     pool = sorted(set(names))
     for test in (str.__eq__, str.endswith, str.__contains__):
         found = [n for n in pool if test(_norm(n), wanted)]
@@ -112,6 +119,12 @@ def _distance(count: float, params: float) -> float:
 
 
 def recommend(analysis: Analysis, query: Query) -> Advice:
+    if not analysis.measurements and not analysis.legacy_rows:
+        # Else --gpu is judged against the GPU table alone: 'H100' was "ambiguous" (exit 2), the data's fault.
+        raise AdviceError(
+            f"{printable(analysis.source)} holds no rows (no measurement, no legacy row): nothing to recommend "
+            "from; give a dataset eco-dataset build wrote from accepted submissions"
+        )
     measured_names = {m["gpu_name"] for m in analysis.measurements} | {r["gpu"] for r in analysis.legacy_rows}
     gpu = resolve_gpu(query.gpu, measured_names) or resolve_gpu(query.gpu, reference.default().gpus)
     legacy = tuple(

@@ -11,7 +11,7 @@ import click
 from ecocompute import catalogue
 from ecocompute.cli import FiniteFloatRange, Group, traceback_option
 
-from .advise import DEFAULT_MAX_PARAMS_RATIO, AdviceError, parse_params
+from .advise import DEFAULT_MAX_PARAMS_RATIO, AdviceError, gpu_query, parse_params
 
 RECOMMEND = "recommend"
 _DATASET = click.option(
@@ -53,11 +53,21 @@ def _params(ctx: click.Context, param: click.Parameter, value: str) -> float:
         raise click.BadParameter(str(exc)) from exc
 
 
+def _gpu(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--gpu judged before the dataset loads (a Hub download can take minutes), for what no dataset can
+    resolve: an empty name. A name matching nothing in the GPU table is no such thing: the legacy config
+    holds boards the table lacks (NVIDIA A800 80GB), and a release built with a later table holds boards
+    added since (eco-validate judges a board by the table of its own checkout)."""
+    gpu_query(value)
+    return value
+
+
 @main.command(RECOMMEND)
 @_DATASET
 @click.option(
     "--gpu",
     required=True,
+    callback=_gpu,
     help="GPU model as NVML names it, or an unambiguous part: 'H100', 'RTX 4090' (a name the dataset and the GPU "
     "table do not know, or one matching several GPUs, is a usage error).",
 )

@@ -7,6 +7,7 @@ Only the columns the analysis uses are read, so a large release costs its few co
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -137,6 +138,11 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
     ``api``, an HfApi; None: a new one), each within the same bounds (advisor.reading, advisor.hub)."""
     text = str(spec)
     path = Path(text)
+    if path.is_symlink():  # as --submissions and --out: an input is read where it is, never through a link
+        raise DatasetSpecError(
+            f"--dataset {printable(text)} is a symbolic link: give the folder itself "
+            f"({printable(os.path.realpath(path))}); links are never followed"
+        )
     if path.exists():
         if not path.is_dir():
             raise DatasetSpecError(f"{printable(text)} is a file; give the folder that eco-dataset build wrote")
@@ -165,7 +171,7 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
 
     def downloaded(config: str, columns: tuple[str, ...]) -> pa.Table:
         try:
-            return reading.local_table(snapshot, config, columns, budget, as_rows=config in _AS_ROWS)
+            return reading.local_table(snapshot, config, columns, budget, as_rows=config in _AS_ROWS, links=True)
         except DatasetError as exc:  # named by the Hub's path, not the cache folder's
             raise DatasetError(str(exc).replace(printable(str(snapshot)), printable(f"{repo}@{revision}"))) from None
 

@@ -19,6 +19,7 @@ only then does this process read the file, through the same open file.
 
 from __future__ import annotations
 
+import stat
 from collections import Counter
 from pathlib import Path
 
@@ -85,9 +86,15 @@ class Budget:
             )
 
 
-def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Budget, *, as_rows: bool) -> pa.Table:
+def local_table(
+    folder: Path, config: str, columns: tuple[str, ...], budget: Budget, *, as_rows: bool, links: bool = False
+) -> pa.Table:
     """``columns`` of ``folder``/``config``/*.parquet, within ``budget``; ``as_rows``: the caller turns
-    the table into Python rows (counted too)."""
+    the table into Python rows (counted too). ``links``: whether a symbolic link there is followed, only
+    for a Hub snapshot, whose files are links into the Hub's cache that huggingface_hub made. A folder
+    given as --dataset is read as it holds, like every input: a link there could lead anywhere."""
+    if not links and (folder / config).is_symlink():
+        raise DatasetError(_link(folder / config))
     files = sorted((folder / config).glob("*.parquet"))
     if len(files) > MAX_FILES:
         raise DatasetError(
@@ -100,7 +107,7 @@ def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Bud
         )
     tables = []
     for file in files:
-        _regular(file)
+        _regular(file, links)
         try:
             _footer(file)
             meta = pq.read_metadata(file)
@@ -116,13 +123,23 @@ def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Bud
         raise DatasetError(f"the {config} files of {printable(str(folder))} do not fit together ({exc})") from None
 
 
-def _regular(file: Path) -> None:
-    """A FIFO would block the read for ever, a folder or device fail in Arrow's words."""
+def _link(path: Path) -> str:
+    return (
+        f"{printable(str(path))} is a symbolic link: links in a dataset folder are never followed; give a folder "
+        "that holds the files eco-dataset build wrote, or the Hub repository as owner/name@revision"
+    )
+
+
+def _regular(file: Path, links: bool) -> None:
+    """A FIFO would block the read for ever, a folder or device fail in Arrow's words; a link is refused
+    unless ``links`` (a Hub snapshot's files are links)."""
     try:
-        # Only judged (Arrow opens it, bounded by the footer and the budget). Links are followed: a Hub
-        # snapshot's files are links.
-        smallfile.check(file)
+        # Only judged: Arrow opens it, bounded by the footer and the budget. A link swapped in after this
+        # would be followed: the folder is the user's own, and what it leads to is read within the same bounds.
+        smallfile.check(file, follow_symlinks=links)
     except smallfile.SmallFileError as exc:
+        if exc.reason == "not_regular" and exc.mode is not None and stat.S_ISLNK(exc.mode):
+            raise DatasetError(_link(file)) from None
         if exc.reason == "not_regular":
             raise DatasetError(
                 f"{printable(str(file))} is not a regular file: it is not one eco-dataset build wrote"
@@ -156,11 +173,15 @@ def _is_text(kind: pa.DataType) -> bool:
 
 def _accepted(kind: pa.DataType, declared: pa.DataType) -> bool:
     """Whether a file's column type is one a build could have written for ``declared``: text as
-    (dictionary-encoded) string or large_string, numbers and flags as fixed-width numbers or flags.
-    Binary, views, lists and structs are not: their size is not what the text columns' count covers."""
+    (dictionary-encoded) string or large_string, numbers as fixed-width numbers, flags as flags.
+    Binary, views, lists and structs are not: their size is not what the text columns' count covers.
+    A flag is no number: a bool batch_size cast to int64 as 1 and failed far later, as a ratio "built
+    with another reference rule"."""
     if pa.types.is_string(declared):
         return _is_text(kind)
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+    if pa.types.is_boolean(declared):
+        return pa.types.is_boolean(kind)
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
 
 
 def _check_metadata(file: Path, meta: pq.FileMetaData, config: str, columns: tuple[str, ...]) -> None:
@@ -189,8 +210,8 @@ def _check_metadata(file: Path, meta: pq.FileMetaData, config: str, columns: tup
         kind, declared = schema.field(name).type, CONFIGS[config].field(name).type
         if not _accepted(kind, declared):
             raise DatasetError(
-                f"{shown}: column {name} is {printable(str(kind), limit=80)}, not one of the column types "
-                f"eco-dataset build writes ({declared})"
+                f"{shown}: config {config}, column {name} is {printable(str(kind), limit=80)}, where eco-dataset "
+                f"build writes {declared}: it is not a file eco-dataset build wrote"
             )
 
 

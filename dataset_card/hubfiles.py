@@ -19,7 +19,7 @@ from huggingface_hub import RepoFile
 from ecocompute import smallfile
 from ecocompute.cli import EcoError, first_few, printable
 from ecocompute.columns import CONFIGS
-from ecocompute.marked import MARKER_MAX_BYTES
+from ecocompute.marked import EDITED, MARKER_MAX_BYTES, unreadable_words
 
 from . import figures, outdir
 
@@ -40,29 +40,35 @@ def local_files(build_dir: Path) -> dict[str, Path]:
     others, since the next release deletes what it lists, each holding the bytes it records."""
     files = sorted(p for p in build_dir.rglob("*") if p.is_file() and not p.is_symlink())
     local = {p.relative_to(build_dir).as_posix(): p for p in files}
+    shown = printable(str(build_dir))  # a folder's name may hold a line break or a terminal escape
     if "README.md" not in local:
-        raise PublishError(f"{build_dir} is not a built dataset (no README.md); run eco-dataset build first")
+        raise PublishError(f"{shown} is not a built dataset (no README.md); run eco-dataset build first")
     listed = outdir.BUILD.listed(build_dir)
     if listed is None:
-        raise PublishError(f"{build_dir} is not a built dataset (no valid {MANIFEST} marker); run eco-dataset build")
+        raise PublishError(f"{shown} is not a built dataset (no valid {MANIFEST} marker); run eco-dataset build")
     others = set(local) - {MANIFEST}
     if listed != others:
         odd = [f"{p} (not listed)" for p in sorted(others - listed)] + [
             f"{p} (missing)" for p in sorted(listed - others)
         ]
-        shown = first_few(odd)
         raise PublishError(
-            f"{build_dir} holds other files than its {MANIFEST} marker lists ({shown}): nothing published; "
-            "publish a build as eco-dataset build wrote it"
+            f"{shown} holds other files than its {MANIFEST} marker lists ({first_few(odd, show=printable)}): nothing "
+            "published; publish a build as eco-dataset build wrote it"
         )
     # The marker is published as the list of this release's files with their sha256: a file edited since
     # the build would go out beside a marker recording other bytes (and unchecked by the build's rules).
-    edited = outdir.BUILD.edited(build_dir)
+    changed = outdir.BUILD.changed(build_dir)
+    edited = [path for path, why in changed if why == EDITED]
     if edited:
         raise PublishError(
-            f"{printable(str(build_dir))} holds {first_few(edited, show=printable)}, which no longer "
+            f"{shown} holds {first_few(edited, show=printable)}, which no longer "
             f"{'holds' if len(edited) == 1 else 'hold'} the bytes eco-dataset build wrote (its {MANIFEST} marker "
             "records each file's sha256): nothing published; publish a build as eco-dataset build wrote it"
+        )
+    if changed:  # bytes unknown: never published as the build's, but worded for what happened
+        raise PublishError(
+            f"{shown}: {unreadable_words(changed, 'eco-dataset build')}; nothing published: "
+            "make the build's files readable and publish again"
         )
     return local
 

@@ -88,7 +88,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)  # on the Hub byte for byte: not uploaded
 
     def _listing(self, verb: str, paths: list[str], why: str = "") -> str:
-        return f"  {verb} ({len(paths)})" + (f": {', '.join(paths)}{why}" if paths else "")
+        return f"  {verb} ({len(paths)})" + (f": {', '.join(map(printable, paths))}{why}" if paths else "")
 
     def _kept(self) -> str:
         return self._listing("keep", self.kept, f" (not {self._written}: never deleted)")
@@ -172,7 +172,9 @@ def card_counts(readme: Path) -> dict[str, int] | None:
 def _local_counts(build_dir: Path, local: dict[str, Path]) -> dict[str, int]:
     counts = card_counts(local["README.md"])
     if counts is None or any(name not in counts for name in SUBMITTED):
-        raise PublishError(f"{build_dir} is not a built dataset (its card states no row counts); run eco-dataset build")
+        raise PublishError(
+            f"{printable(str(build_dir))} is not a built dataset (its card states no row counts); run eco-dataset build"
+        )
     if counts["measurements"] == 0:
         raise PublishError(
             f"the build holds no measurements ({counts['submissions']} submission(s)): nothing published; "

@@ -70,20 +70,34 @@ def record(path: Path) -> Written:
         return Written(size, _sha256(stream, size + 1))  # a byte more: one that grew meanwhile is recorded as read
 
 
-def differs(path: Path, wrote: Written) -> bool:
-    """Whether ``path`` no longer holds the bytes ``wrote`` records. A file that is gone differs in nothing
-    that could be lost; anything else that is not a regular file of that size and digest (a link, a FIFO,
-    a file that cannot be read to compare) differs. At most ``wrote.size`` + 1 bytes are read: the check
-    costs what the tool wrote, whatever the folder holds now."""
+EDITED = "edited"  # differs' answer for other bytes, or something other than a regular file
+
+
+def differs(path: Path, wrote: Written) -> str | None:
+    """Why ``path`` no longer holds the bytes ``wrote`` records, None when it does. A file that is gone
+    differs in nothing that could be lost (None). ``EDITED``: other bytes, or anything that is not a
+    regular file (a link, a FIFO). A file that cannot be read to compare (EACCES, EIO) differs too, its
+    bytes unknown, but the answer is the system's reason: "edited since?" sent the user looking for an
+    edit where a permission was wrong. At most ``wrote.size`` + 1 bytes are read: the check costs what
+    the tool wrote, whatever the folder holds now."""
     try:
         stream, info = smallfile.open_regular(path, follow_symlinks=False)  # a FIFO would block a plain open
     except smallfile.SmallFileError as exc:
-        return exc.reason != "missing"
+        if exc.reason == "missing":
+            return None
+        return (exc.strerror or "unreadable") if exc.reason == "unreadable" else EDITED
     with stream:
         try:
-            return info.st_size != wrote.size or _sha256(stream, wrote.size + 1) != wrote.sha256
-        except OSError:  # unreadable: what it holds is unknown, so it is never taken for the tool's own
-            return True
+            same = info.st_size == wrote.size and _sha256(stream, wrote.size + 1) == wrote.sha256
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+    return None if same else EDITED
+
+
+def unreadable_words(unreadable: list[tuple[str, str]], tool: str) -> str:
+    """``differs``' files that cannot be read (path, the system's reason), in words for a message."""
+    names, why = first_few([p for p, _ in unreadable], show=printable), printable(unreadable[0][1], limit=80)
+    return f"{names} cannot be read to compare with what {tool} wrote ({why}: permissions?)"
 
 
 def enclosing(out: Path) -> tuple[Path, Marked] | None:
@@ -178,18 +192,23 @@ class Marked:
         odd = {f for f in files if f != self.name and (f not in listed or (folder / f).is_symlink())}
         return sorted(odd | (dirs - allowed_dirs))
 
-    def edited(self, folder: Path) -> list[str]:
-        """The files the marker in ``folder`` lists that no longer hold the bytes it records (``differs``):
-        none from a marker that records no bytes, or no valid marker (``foreign`` says so)."""
+    def changed(self, folder: Path) -> list[tuple[str, str]]:
+        """The files the marker in ``folder`` lists that no longer hold the bytes it records, each with
+        why (``differs``: ``EDITED`` or the reason it cannot be read): none from a marker that records no
+        bytes, or no valid marker (``foreign`` says so)."""
         marker = self.read(folder)
         if marker is None or marker.written is None:
             return []
-        return [path for path, wrote in sorted(marker.written.items()) if differs(folder / path, wrote)]
+        found = ((path, differs(folder / path, wrote)) for path, wrote in sorted(marker.written.items()))
+        return [(path, why) for path, why in found if why is not None]
 
     def kept_back(self, folder: Path) -> list[str]:
         """What in a marked output stops its deletion: what the tool did not write, and what it wrote that
-        the user changed since (``edited``, named so)."""
-        return self.foreign(folder) + [f"{path} (edited since {self.tool} wrote it)" for path in self.edited(folder)]
+        the user changed since (``changed``, named so)."""
+        return self.foreign(folder) + [
+            f"{path} (edited since {self.tool} wrote it)" if why == EDITED else f"{path} (cannot be read: {why})"
+            for path, why in self.changed(folder)
+        ]
 
     def check(self, out: Path, unmarked_hint: Callable[[Path], str] | None = None) -> None:
         """Refuse, before any work, an ``--out`` the tool may not replace. ``unmarked_hint(out)``: more to
@@ -218,14 +237,18 @@ class Marked:
                 f"--out {shown} is an earlier {self.what.split(' ', 1)[1]} but also holds {names}, which "
                 f"{self.tool} did not write; nothing written: move them away or choose another folder"
             )
-        edited = self.edited(out)  # hashed here and again just before the swap (replacing calls check twice)
-        if edited:
-            names, one = first_few(edited, show=printable), len(edited) == 1
+        changed = self.changed(out)  # hashed here and again just before the swap (replacing calls check twice)
+        if changed:
+            edited = [path for path, why in changed if why == EDITED]
+            unreadable = [(path, why) for path, why in changed if why != EDITED]
+            holds = "no longer holds" if len(edited) == 1 else "no longer hold"
+            parts = [f"{first_few(edited, show=printable)} {holds} the bytes {self.tool} wrote there (edited since?)"]
+            parts = (parts if edited else []) + ([unreadable_words(unreadable, self.tool)] if unreadable else [])
+            kinds = " and ".join(k for k, found in (("edited", edited), ("unreadable", unreadable)) if found)
             raise OutError(
-                f"--out {shown} is an earlier {self.what.split(' ', 1)[1]}, but {names} "
-                f"{'no longer holds' if one else 'no longer hold'} the bytes {self.tool} wrote there (edited since?); "
-                f"nothing written: move the edited {'file' if one else 'files'} out of the folder, or remove the "
-                f"folder yourself ({self.tool} never deletes what it did not write)"
+                f"--out {shown} is an earlier {self.what.split(' ', 1)[1]}, but {' and '.join(parts)}; nothing "
+                f"written: move the {kinds} {'file' if len(changed) == 1 else 'files'} out of the folder, or remove "
+                f"the folder yourself ({self.tool} never deletes what it did not write)"
             )
 
     def mark(self, folder: Path) -> None:

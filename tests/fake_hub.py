@@ -5,6 +5,7 @@ real signatures), list_repo_tree answers as the Hub gives them (git blob ids; an
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
@@ -146,14 +147,24 @@ class Hub:
     def _download(
         self, repo_id: str, filename: str, *, repo_type: str, revision: str, local_dir: str | None = None
     ) -> str:
-        """The file at ``revision`` into ``local_dir``, else into this Hub's own cache folder."""
+        """The file at ``revision`` into ``local_dir``, else into this Hub's own cache folder, as
+        huggingface_hub lays its cache out: the snapshot's file a link to the blob holding its bytes."""
         assert repo_type == "dataset"
         files = self._at(revision)
         if filename not in files:
             raise entry_not_found()
-        target = (Path(local_dir) if local_dir else Path(self._cache.name) / revision) / filename
+        if local_dir:
+            target = Path(local_dir) / filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(files[filename])
+            return str(target)
+        blob = Path(self._cache.name) / "blobs" / hashlib.sha256(files[filename]).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(files[filename])
+        target = Path(self._cache.name) / "snapshots" / revision / filename
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(files[filename])
+        target.unlink(missing_ok=True)
+        target.symlink_to(os.path.relpath(blob, target.parent))
         return str(target)
 
     def _commit(self, *, operations: list[Any], parent_commit: str, **kwargs: Any) -> SimpleNamespace:

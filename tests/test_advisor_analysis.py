@@ -158,6 +158,16 @@ def _set_column(path: Path, column: str, change: object) -> None:
     pq.write_table(table.set_column(i, pa.field(column, array.type), array), path)
 
 
+def _as_flags(path: Path, column: str) -> None:
+    """``column`` rewritten as a flag (bool) where the build writes a number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pq.read_table(path)
+    flags = pc.greater(table.column(column), 0)
+    pq.write_table(table.set_column(table.schema.get_field_index(column), pa.field(column, pa.bool_()), flags), path)
+
+
 def _fifo(path: Path) -> None:
     import os
 
@@ -170,7 +180,13 @@ def _fifo(path: Path) -> None:
     [
         ("measurements", _fifo, "is not a regular file"),  # read, it would block for ever
         ("measurements", lambda p: p.write_bytes(p.read_bytes()[:300]), "is not a Parquet file"),
-        ("measurements", lambda p: _set_column(p, "energy_per_token_j", lambda v: ["x"] * len(v)), "column types"),
+        ("measurements", lambda p: _set_column(p, "energy_per_token_j", lambda v: ["x"] * len(v)), "writes double"),
+        # a flag where the build writes a number was cast to 1 and failed later as "another reference rule"
+        (
+            "measurements",
+            lambda p: _as_flags(p, "batch_size"),
+            "config measurements, column batch_size is bool, where eco-dataset build writes int64",
+        ),
         ("measurements", lambda p: _set_column(p, "parameter_count", -7), "column parameter_count, row 0"),
         ("measurements", lambda p: _set_column(p, "throughput_tok_s", 0.0), "column throughput_tok_s, row 0"),
         ("legacy", lambda p: _set_column(p, "energy_per_1k_tokens_j", float("nan")), "energy_per_1k_tokens_j, row 0"),
@@ -232,6 +248,21 @@ def test_a_damaged_dataset_is_one_clear_error(
     damage(next((damaged / config).glob("*.parquet")))  # type: ignore[operator]
     with pytest.raises(data.DatasetError, match=says):
         data.load(damaged)
+
+
+@pytest.mark.parametrize("linked", ["file", "config"])
+def test_a_link_in_a_dataset_folder_is_refused_not_followed(tmp_path: Path, advisor_build: Path, linked: str) -> None:
+    """Links inside --dataset DIR were followed wherever they led (attackadv L2): a folder is read as it
+    holds, like every input of the project. A Hub snapshot's links are huggingface_hub's (test_advisor_hub)."""
+    folder = tmp_path / "linked"
+    shutil.copytree(advisor_build, folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = folder / "measurements" if linked == "config" else next((folder / "measurements").glob("*.parquet"))
+    shutil.move(moved, elsewhere / moved.name)
+    moved.symlink_to(elsewhere / moved.name)
+    with pytest.raises(data.DatasetError, match=f"{moved} is a symbolic link: links in a dataset folder are never"):
+        data.load(folder)
 
 
 def test_a_file_declaring_more_rows_than_a_dataset_holds_is_not_read(

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,50 @@ def test_json_format(advisor_build: Path) -> None:
     doc = json.loads(result.output)
     assert doc["recommendation"]["engine"] == "cuda-graph" and doc["query"]["params"] == 1.5e9
     assert doc["gpu_name"] == sw.RTX4090
+
+
+def test_a_dataset_given_as_a_link_is_a_usage_error(advisor_build: Path, tmp_path: Path) -> None:
+    """As --submissions: an input is read where it is, never through a link (attackadv L2)."""
+    (tmp_path / "link").symlink_to(advisor_build)
+    line = usage_error(_run("--dataset", str(tmp_path / "link"), "--gpu", "H100", "--params", "7B"))
+    assert (
+        line
+        == f"--dataset {tmp_path / 'link'} is a symbolic link: give the folder itself ({os.path.realpath(advisor_build)}); "
+        + ("links are never followed")
+    )
+
+
+@pytest.mark.parametrize("gpu", ["", " - "])
+def test_an_empty_gpu_is_refused_before_the_dataset_is_read(tmp_path: Path, gpu: str) -> None:
+    """No dataset resolves it: said before a Hub download (here before a missing folder is noticed)."""
+    line = usage_error(_run("--dataset", str(tmp_path / "missing"), "--gpu", gpu, "--params", "7B"))
+    assert line.startswith("--gpu is empty; give an NVML name"), line
+
+
+def test_a_board_outside_the_gpu_table_is_answered_from_the_data(advisor_build: Path) -> None:
+    """Why --gpu is not judged against the GPU table before the dataset loads: the legacy config holds
+    boards the table lacks (and a release built with a later table, boards added since)."""
+    from ecocompute import reference
+
+    assert "NVIDIA A800 80GB" not in reference.default().gpus
+    result = _run("--dataset", str(advisor_build), "--gpu", "A800 80GB", "--params", "7B")
+    assert result.exit_code == 0 and result.output.startswith("eco-advise: NVIDIA A800 80GB,"), result.output
+
+
+def test_a_dataset_of_no_rows_says_so(advisor_build: Path, tmp_path: Path) -> None:
+    """Every --gpu was judged against the GPU table alone: 'H100' matched several boards, a usage error
+    (exit 2), where the dataset held nothing (attackadv L3)."""
+    import pyarrow.parquet as pq
+
+    empty = tmp_path / "empty"
+    shutil.copytree(advisor_build, empty)
+    for file in empty.glob("*/*.parquet"):
+        pq.write_table(pq.read_table(file).slice(0, 0), file)
+    for gpu in ("H100", "NVIDIA H100 NVL"):  # ambiguous in the table; one board, answered "no close match"
+        line = _one_line_error(_run("--dataset", str(empty), "--gpu", gpu, "--params", "7B"))
+        assert line == f"eco-advise: error: {empty} holds no rows (no measurement, no legacy row): nothing to " + (
+            "recommend from; give a dataset eco-dataset build wrote from accepted submissions"
+        )
 
 
 def test_no_close_match_is_an_answer_not_an_error(advisor_build: Path) -> None:

@@ -5,6 +5,7 @@ just before the swap; a deleted one loses nothing and does not stop the build (a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ from advisor.report import REPORT
 from dataset_card import outdir
 from dataset_card.cli import main as dataset
 from dataset_card.publish import MANIFEST, PublishError, dry_run, publish
+from ecocompute import marked, smallfile
 
 posix = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs")
 
@@ -192,3 +194,61 @@ def test_a_manifest_on_the_hub_whose_record_is_not_one_refuses_the_release(tmp_p
     with pytest.raises(PublishError, match=r'is not one \(its "written" entry for figures/a\.png is not a size'):
         publish(hub.api, "o/r", make_build(tmp_path / "build"), "1.0.0")
     assert hub.commits == 0
+
+
+def _unreadable(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """``name`` cannot be opened, as a file of mode 000 for a user other than root (the tests may run as root)."""
+    real = smallfile.open_regular
+
+    def open_regular(path: Path, *args: object, **kwargs: object) -> object:
+        if path.name == name:
+            raise smallfile.SmallFileError(path, "unreadable", strerror="Permission denied", errno=errno.EACCES)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smallfile, "open_regular", open_regular)
+
+
+def test_a_file_that_cannot_be_read_is_refused_as_such_not_as_edited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its bytes are unknown, so it is never replaced; "edited since?" sent the user looking for an edit where a
+    permission was wrong (review35 L1)."""
+    out = _earlier(tmp_path)
+    _unreadable(monkeypatch, "README.md")
+    with pytest.raises(outdir.OutputError) as refused:
+        outdir.check(out)
+    assert str(refused.value) == (
+        f"--out {out} is an earlier eco-dataset build, but README.md cannot be read to compare with what eco-dataset "
+        "wrote (Permission denied: permissions?); nothing written: move the unreadable file out of the folder, or "
+        "remove the folder yourself (eco-dataset never deletes what it did not write)"
+    )
+    (out / "measurements" / "part.parquet").write_text("mine")  # edited as well: both named, each for what it is
+    with pytest.raises(outdir.OutputError, match=r"but measurements/part\.parquet no longer holds the bytes .* and "):
+        outdir.check(out)
+    assert outdir.BUILD.kept_back(out) == [
+        "README.md (cannot be read: Permission denied)",
+        "measurements/part.parquet (edited since eco-dataset wrote it)",
+    ]
+
+
+def test_a_read_error_while_comparing_is_named_for_what_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _earlier(tmp_path)
+
+    def failing(stream: object, limit: int) -> str:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(marked, "_sha256", failing)
+    assert marked.differs(out / "README.md", marked.Written(1, "0" * 64)) == marked.EDITED  # another size: not read
+    wrote = marked.Written(8, hashlib.sha256(b"card old").hexdigest())
+    assert marked.differs(out / "README.md", wrote) == "Input/output error"
+
+
+def test_publish_names_a_file_that_cannot_be_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = make_build(tmp_path)
+    _unreadable(monkeypatch, "README.md")
+    with pytest.raises(PublishError) as refused:
+        dry_run(Hub({}).api, "o/r", build, "1.0.0")
+    assert str(refused.value) == (
+        f"{build}: README.md cannot be read to compare with what eco-dataset build wrote (Permission denied: "
+        "permissions?); nothing published: make the build's files readable and publish again"
+    )
