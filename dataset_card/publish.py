@@ -6,7 +6,7 @@ replace, delete and keep, on which parent, with which tag) that ``--dry-run`` pr
 
 A release is also refused when its build holds no measurement, or (unless ``allow_fewer_rows``) fewer
 rows in a submitted config than the latest release's card states, or not every submission the latest
-release published, each with the same file (kept.py): submissions/ is append-only, so any of these is a
+release published, each with the same file (rowcounts.py, kept.py): submissions/ is append-only, so any of these is a
 wrong --submissions folder, and a tag cannot be taken back.
 
 A release deletes on the Hub only files that an earlier release wrote there and this build lacks:
@@ -33,33 +33,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
 from huggingface_hub.errors import (
-    EntryNotFoundError,
     HfHubHTTPError,
-    LocalEntryNotFoundError,
     RepositoryNotFoundError,
-    RevisionNotFoundError,
 )
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from advisor import hub, reading
 from advisor.reading import DatasetError
-from ecocompute import smallfile
 from ecocompute.cli import EcoError, describe, is_known, printable
 
-from . import kept, versions
+from . import rowcounts, versions
 from .hubfiles import KEEP_REMOTE, MANIFEST, PublishError, in_layout, local_files, released_files, same_file
 
 MAX_ATTEMPTS = 3
-SUBMITTED = ("measurements", "trials", "submissions")  # built from submissions/, which is append-only
-MAX_CARD_BYTES = 8 << 20  # a card is tens of kilobytes; only its front matter is read
-MAX_FRONT_MATTER_CHARS = 64 << 10  # a built card's front matter is 9 KB: four configs' features and counts
 # Entries of the whole repository listed at main's head before it is refused: a build writes a few dozen
 # (four configs of at most reading.MAX_FILES files each, figures); a listing of millions took minutes.
 MAX_LISTED = 8 * reading.MAX_FILES
-MAX_CARD_CONFIGS = 64  # configs, and splits of one config, in a card's dataset_info (a built card: 4, and 1 each)
 
 
 @dataclass(frozen=True)
@@ -132,108 +122,6 @@ class Plan:
         if self.rows:
             out.append(f"  rows: {self.rows}")
         return out
-
-
-def _front_matter(readme: Path) -> Any:
-    """The card's YAML front matter as huggingface_hub's metadata_load reads it, found within its first
-    MAX_FRONT_MATTER_CHARS characters (None beyond): PyYAML's safe loader is pure Python, about
-    30 KB a second, so the 8 MiB a card may have took minutes. Its C loader is not used: it crashes
-    the process on deep nesting."""
-    # Read by smallfile, judged before it is opened: a FIFO would block the read, a huge file fill the memory.
-    text = smallfile.read_text(readme, MAX_CARD_BYTES).removeprefix("\ufeff")
-    match = REGEX_YAML_BLOCK.search(text[:MAX_FRONT_MATTER_CHARS])
-    return yaml.safe_load(match.group(2)) if match else None
-
-
-def card_counts(readme: Path) -> dict[str, int] | None:
-    """Rows per config as a card's front matter states them (``dataset_info``); None where it does not,
-    or lists more configs or splits than a card of ours could (YAML aliases repeat one list at no cost:
-    a few kilobytes stood for a billion splits to add up)."""
-    try:
-        meta = _front_matter(readme)
-    except (smallfile.SmallFileError, OSError, ValueError, yaml.YAMLError, RecursionError):  # nesting: PyYAML recurses
-        return None
-    info = meta.get("dataset_info") if isinstance(meta, dict) else None
-    if not isinstance(info, list) or len(info) > MAX_CARD_CONFIGS:
-        return None
-    counts = {}
-    for config in info:
-        if not isinstance(config, dict):
-            continue
-        splits = config.get("splits")
-        if isinstance(splits, list) and len(splits) > MAX_CARD_CONFIGS:
-            return None
-        numbers = [s.get("num_examples") for s in splits if isinstance(s, dict)] if isinstance(splits, list) else []
-        if isinstance(config.get("config_name"), str) and numbers and all(type(n) is int for n in numbers):
-            counts[config["config_name"]] = sum(numbers)
-    return counts or None
-
-
-def _local_counts(build_dir: Path, local: dict[str, Path]) -> dict[str, int]:
-    counts = card_counts(local["README.md"])
-    if counts is None or any(name not in counts for name in SUBMITTED):
-        raise PublishError(
-            f"{printable(str(build_dir))} is not a built dataset (its card states no row counts); run eco-dataset build"
-        )
-    if counts["measurements"] == 0:
-        raise PublishError(
-            f"the build holds no measurements ({counts['submissions']} submission(s)): nothing published; "
-            "check --submissions (is it the repository's submissions/ folder?)"
-        )
-    return counts
-
-
-def _latest_counts(api: Any, repo_id: str, tags: set[str]) -> tuple[str, dict[str, int] | None] | None:
-    """The latest release's tag and the rows its card states (None: it states none), or None when there
-    is no release."""
-    released = versions.released(tags)
-    if not released:
-        return None
-    tag = "v" + ".".join(map(str, max(released)))
-    try:
-        card = api.hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=tag)
-    except LocalEntryNotFoundError:  # an EntryNotFoundError too, but the Hub was not reached: not a missing card
-        raise
-    except (EntryNotFoundError, RevisionNotFoundError):
-        return tag, None
-    return tag, card_counts(Path(card))
-
-
-def check_rows(local: dict[str, int], latest: tuple[str, dict[str, int] | None] | None, allow_fewer: bool) -> str:
-    """Refuse a release with fewer rows in a submitted config than the latest release's card states,
-    unless ``allow_fewer``; the comparison in words."""
-    shown = ", ".join(f"{name} {local[name]}" for name in SUBMITTED)
-    if latest is None:
-        return f"{shown} (no earlier release)"
-    tag, before = latest
-    if before is None:  # said in the plan and the result line: a card from before counts, or edited on the Hub
-        return f"{shown} (the rows of {tag} are unknown: its card states none in a form this tool reads)"
-    fewer = [f"{name} {before[name]} -> {local[name]}" for name in SUBMITTED if local[name] < before.get(name, 0)]
-    if fewer and not allow_fewer:
-        raise PublishError(
-            f"the build holds fewer rows than {tag} ({', '.join(fewer)}); submissions/ is append-only, so "
-            "--submissions is probably the wrong folder: nothing published (--allow-fewer-rows publishes it anyway)"
-        )
-    return f"{shown} ({tag}: " + ", ".join(f"{name} {before.get(name, 0)}" for name in SUBMITTED) + ")"
-
-
-def check_release(
-    api: Any, repo_id: str, tags: set[str], build_dir: Path, counts: dict[str, int], allow_fewer: bool
-) -> str:
-    """The build against the latest release: its rows (check_rows), then, unless ``allow_fewer``, its
-    submissions one by one (kept.py); the comparison in words."""
-    latest = _latest_counts(api, repo_id, tags)
-    rows = check_rows(counts, latest, allow_fewer)
-    if latest is None or allow_fewer:
-        return rows
-    try:
-        build = kept.submissions(build_dir)
-    except DatasetError as exc:
-        raise PublishError(f"{exc}; run eco-dataset build") from None
-    try:
-        return rows + kept.check(build, kept.released(api, repo_id, latest[0]), latest[0])
-    except kept.KeptError as exc:
-        raise PublishError(str(exc)) from None
 
 
 def _tags(api: Any, repo_id: str) -> set[str]:
@@ -316,12 +204,12 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
 def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewer_rows: bool = False) -> Plan:
     """What ``publish`` would do, asking the Hub only to read; without a network, the local half."""
     local = local_files(build_dir)
-    counts = _local_counts(build_dir, local)
+    counts = rowcounts.of_build(build_dir, local)
     tag = versions.release(version).tag
     try:
         tags = _tags(api, repo_id)
         check_version(tags, version)
-        rows = check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
+        rows = rowcounts.check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
         return dataclasses.replace(_plan(api, repo_id, local, tag), rows=rows)
     except EcoError:
         raise
@@ -350,12 +238,12 @@ def publish(
     meanwhile), then tag that commit; when the head already holds exactly the build (an earlier publish
     whose tag failed), tag the head."""
     local = local_files(build_dir)
-    counts = _local_counts(build_dir, local)
+    counts = rowcounts.of_build(build_dir, local)
     tag = versions.release(version).tag
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
     tags = _tags(api, repo_id)
     check_version(tags, version)
-    check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
+    rowcounts.check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         plan = _plan(api, repo_id, local, tag)
         if plan.current and plan.parent is not None:

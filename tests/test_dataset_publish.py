@@ -299,7 +299,7 @@ def test_a_release_card_is_read_in_bounded_time(tmp_path: Path, monkeypatch: pyt
     may have: days), and a front matter of megabytes took PyYAML's pure-Python loader minutes."""
     import yaml
 
-    from dataset_card.publish import card_counts
+    from dataset_card.rowcounts import card_counts
 
     card = tmp_path / "README.md"
     n = 4_000
@@ -321,7 +321,7 @@ def test_a_release_card_of_another_shape_states_no_counts_and_never_raises(tmp_p
     """The latest release's card is read from the Hub after the whole build: anyone who can edit it
     broke every later publish with a traceback (a list entry that is not a mapping; YAML nested
     5,000 deep, on which PyYAML recurses). Attack s17c."""
-    from dataset_card.publish import card_counts
+    from dataset_card.rowcounts import card_counts
 
     card = tmp_path / "README.md"
     good = "---\ndataset_info:\n- config_name: measurements\n  splits:\n  - name: train\n    num_examples: 3\n---\n"

@@ -256,7 +256,7 @@ def test_a_reference_table_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Pat
 @posix
 def test_a_release_card_that_is_a_fifo_states_no_counts_and_never_blocks(tmp_path: Path) -> None:
     """Only its size was judged before huggingface_hub's metadata_load opened it."""
-    from dataset_card.publish import card_counts
+    from dataset_card.rowcounts import card_counts
 
     os.mkfifo(tmp_path / "README.md")
     with never_blocks():
