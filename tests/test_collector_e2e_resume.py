@@ -4,6 +4,7 @@ session's interleaving. The tiny model, fake board and clock are test_collector_
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from collector.collect import collect
 from collector.errors import CheckpointError
 from collector.request import TrialPlan
 from ecocompute.gates import Gates
+from validator.check import check_data
 from validator.run import exit_code, validate
 
 # test_collector_e2e's fixtures, found here by name: the tiny model's config, and CUDA's build faked for every
@@ -127,3 +129,9 @@ def test_a_resumed_run_whose_first_session_interleaved_says_so(tmp_path: Path, t
     assert any("not interleaved" in n for n in doc["measurements"][2]["notes"])  # this session's choice
     assert doc["protocol"]["interleaved"] is True
     assert exit_code(validate([path], accepted_root=None)) == 0
+    # As eco-collect 0.1.0-0.5.0 labelled it: interleaved: false, which the note excuses since the rows that
+    # carry it (this session's) do not alternate, and those that alternate (the first session's) lack it.
+    assert not any("not interleaved" in n for m in doc["measurements"][:2] for n in m["notes"])
+    old = copy.deepcopy(doc)
+    old["collector"]["version"], old["protocol"]["interleaved"] = "0.5.0", False
+    assert not [f for f in check_data(old, "resumed.json").findings if f.severity == "error"]

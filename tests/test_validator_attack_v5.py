@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,18 +158,47 @@ def test_desktop_boards_keep_their_overclocking_room() -> None:
     assert "physics.clocks" not in found
 
 
-def test_a_run_resumed_where_auto_chose_one_after_another_is_held_to_its_idle_windows_not_its_label() -> None:
-    """eco-collect 0.1.0-0.5.0 labelled a resumed run by its last session: rows its first session
-    interleaved, the rest measured one after another where 'auto' found too little free memory (their
-    note says so), written interleaved: false (review 21). Its groups still share their idle windows."""
+def _resumed(doc: dict[str, Any], rows: list[int], note: str) -> dict[str, Any]:
+    """``doc``'s run as eco-collect 0.1.0-0.5.0 wrote it resumed: its first session interleaved the other
+    rows and was interrupted before ``rows`` finished (an unfinished row is not checkpointed); an hour later
+    'auto' found too little free memory and measured ``rows`` one after another, each between idle windows
+    of its own, and put its session's ``note`` first on each (collector/schedule.py ``_close``)."""
+    doc = copy.deepcopy(doc)
+    ms, idle_s = doc["measurements"], doc["protocol"]["idle_window_s"]
+    clock = 3600.0 + max(
+        t["started_at_s"] + t["duration_s"] for i, m in enumerate(ms) if i not in rows for t in m["trials"]
+    )
+    for i in rows:
+        clock += idle_s
+        for t in ms[i]["trials"]:
+            t["started_at_s"], clock = clock, clock + t["duration_s"] + 0.01
+        clock += idle_s
+        ms[i]["notes"].insert(0, note)
+    doc["session"]["wall_s"] = clock + 0.5
+    started = datetime.strptime(doc["session"]["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    doc["created_at"] = (started + timedelta(seconds=round(clock + 0.5))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return doc
+
+
+def _sequential_note() -> str:
     from collector.schedule import SEQUENTIAL_NOTE
 
     assert SEQUENTIAL_NOTE == groups.RESUMED_SEQUENTIAL_NOTE
+    return f"{SEQUENTIAL_NOTE}: all 3 precisions at once need about 60 GiB of GPU memory, free: 20 GiB"
+
+
+@pytest.mark.parametrize("rows", [[4, 5], [5], [2, 3, 4, 5]])
+def test_a_run_resumed_where_auto_chose_one_after_another_is_held_to_its_idle_windows_not_its_label(
+    rows: list[int],
+) -> None:
+    """eco-collect 0.1.0-0.5.0 labelled a resumed run by its last session: rows its first session
+    interleaved, the rest measured one after another where 'auto' found too little free memory (their
+    note says so), written interleaved: false (review 21). Its groups still share their idle windows."""
     doc = _real(H200)
     doc["protocol"]["interleaved"] = False
-    doc["measurements"][-1]["notes"].append(f"{SEQUENTIAL_NOTE}: all 4 precisions at once need about 60 GiB")
+    doc = _resumed(doc, rows, _sequential_note())
     assert _codes(doc) == set()
-    m = doc["measurements"][2]
+    m = doc["measurements"][0]  # the first session's group: rows 0 and 1 at least
     _idle(m, before=m["idle"]["power_before_w"] + 45)
     assert _codes(doc) == {"protocol.idle_window"}
 
@@ -176,10 +206,25 @@ def test_a_run_resumed_where_auto_chose_one_after_another_is_held_to_its_idle_wi
 def test_the_resumed_run_note_excuses_the_sequential_label_of_old_releases_only() -> None:
     """eco-collect 0.6.0 labels such a run interleaved (review 21): its file with the note and
     interleaved: false over alternating rows is a label that contradicts its trials."""
-    from collector.schedule import SEQUENTIAL_NOTE
-
     doc = _real(H200)
     doc["protocol"]["interleaved"] = False
-    doc["measurements"][-1]["notes"].append(f"{SEQUENTIAL_NOTE}: all 4 precisions at once need about 60 GiB")
+    doc = _resumed(doc, [4, 5], _sequential_note())
     doc["collector"]["version"] = "0.6.0"
     assert "protocol.session_time" in _codes(doc)
+
+
+@pytest.mark.parametrize("noted", [[0], [5], [1, 4, 5]])
+def test_the_note_on_a_row_that_alternates_excuses_nothing(noted: list[int]) -> None:
+    """The note is a session's, on the rows it measured one after another (attack v26 F2): on a row whose
+    trials alternate with others' (an interleaved file's, or a resumed file's first session) no release
+    wrote it, and the group's interleaved: false is named as without it."""
+    note = _sequential_note()
+    doc = _real(H200)  # every row alternates
+    doc["protocol"]["interleaved"] = False
+    for i in noted:
+        doc["measurements"][i]["notes"].append(note)
+    assert _codes(doc) == {"protocol.session_time"}
+    doc = _resumed(_real(H200), [4, 5], note)
+    doc["protocol"]["interleaved"] = False
+    doc["measurements"][0]["notes"].insert(0, note)  # a first-session row: rows 0-3 alternate
+    assert _codes(doc) == {"protocol.session_time"}

@@ -37,7 +37,7 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
         if len(group) < 2:
             continue
         first, other = group[0], group[1]
-        if not sub.protocol.interleaved and not _resumed_sequentially(sub):
+        if not sub.protocol.interleaved and not _resumed_sequentially(sub, group):
             out.append(
                 make(
                     "protocol.session_time",
@@ -61,10 +61,19 @@ RESUMED_SEQUENTIAL_NOTE = "configurations measured one after another, not interl
 LAST_SEQUENTIAL_LABEL_VERSION = Version("0.5.0")
 
 
-def _resumed_sequentially(sub: Submission) -> bool:
-    return versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION) and any(
-        n.startswith(RESUMED_SEQUENTIAL_NOTE) for m in sub.measurements for n in m.notes
-    )
+def _resumed_sequentially(sub: Submission, group: list[int]) -> bool:
+    """Whether ``group`` (rows that alternate) is the first session's of such a resumed run. In 0.1.0-0.5.0
+    the note is the session's, put on the rows closed in the session whose 'auto' chose one after another
+    (collector/schedule.py ``interleave``, decided once a session; ``_close``); a checkpointed row keeps
+    the notes of the session that finished it, and an unfinished one is measured again from scratch. So
+    the rows that carry it were measured one after another and never alternate; the alternating rows are
+    an earlier session's, without it. (Before 7a15feb eco-collect put its last session's notes on every row,
+    but timed no trial: such files have no groups.) A note on a row of the group is not what any release
+    wrote (attack v26 F2: a note appended to an interleaved file's row excused its interleaved: false)."""
+    if not versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION):
+        return False
+    noted = {i for i, m in enumerate(sub.measurements) if any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for n in m.notes)}
+    return bool(noted) and noted.isdisjoint(group)
 
 
 def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[int, int]]]:
