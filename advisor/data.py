@@ -171,7 +171,7 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
 
     def downloaded(config: str, columns: tuple[str, ...]) -> pa.Table:
         try:
-            return reading.local_table(snapshot, config, columns, budget, as_rows=config in _AS_ROWS, links=True)
+            return reading.local_table(snapshot, config, columns, budget, as_rows=config in _AS_ROWS)
         except DatasetError as exc:  # named by the Hub's path, not the cache folder's
             raise DatasetError(str(exc).replace(printable(str(snapshot)), printable(f"{repo}@{revision}"))) from None
 

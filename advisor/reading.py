@@ -19,6 +19,7 @@ only then does this process read the file, through the same open file.
 
 from __future__ import annotations
 
+import os
 import stat
 from collections import Counter
 from pathlib import Path
@@ -86,15 +87,24 @@ class Budget:
             )
 
 
-def local_table(
-    folder: Path, config: str, columns: tuple[str, ...], budget: Budget, *, as_rows: bool, links: bool = False
-) -> pa.Table:
+def snapshot_blobs(folder: Path) -> Path | None:
+    """The blobs folder of huggingface_hub's cache when ``folder`` is one of its snapshots
+    (``<repository>/snapshots/<commit>``, whose files are links to ``<repository>/blobs/<hash>``), None
+    otherwise. A Hub revision eco-advise downloads is such a snapshot, and so is one downloaded by
+    ``huggingface-cli download`` or ``snapshot_download`` and given as --dataset (offline)."""
+    folder = Path(os.path.abspath(folder))
+    blobs = folder.parent.parent / "blobs"
+    return blobs if folder.parent.name == "snapshots" and blobs.is_dir() else None
+
+
+def local_table(folder: Path, config: str, columns: tuple[str, ...], budget: Budget, *, as_rows: bool) -> pa.Table:
     """``columns`` of ``folder``/``config``/*.parquet, within ``budget``; ``as_rows``: the caller turns
-    the table into Python rows (counted too). ``links``: whether a symbolic link there is followed, only
-    for a Hub snapshot, whose files are links into the Hub's cache that huggingface_hub made. A folder
-    given as --dataset is read as it holds, like every input: a link there could lead anywhere."""
-    if not links and (folder / config).is_symlink():
+    the table into Python rows (counted too). A folder is read as it holds, like every input: a link there
+    could lead anywhere, and is refused, but for a huggingface_hub snapshot's files, each a link into its
+    own cache's blobs (``snapshot_blobs``), followed there and nowhere else."""
+    if (folder / config).is_symlink():
         raise DatasetError(_link(folder / config))
+    blobs = snapshot_blobs(folder)
     files = sorted((folder / config).glob("*.parquet"))
     if len(files) > MAX_FILES:
         raise DatasetError(
@@ -107,7 +117,7 @@ def local_table(
         )
     tables = []
     for file in files:
-        _regular(file, links)
+        _regular(file, blobs)
         try:
             _footer(file)
             meta = pq.read_metadata(file)
@@ -125,18 +135,25 @@ def local_table(
 
 def _link(path: Path) -> str:
     return (
-        f"{printable(str(path))} is a symbolic link: links in a dataset folder are never followed; give a folder "
-        "that holds the files eco-dataset build wrote, or the Hub repository as owner/name@revision"
+        f"{printable(str(path))} is a symbolic link: links in a dataset folder are never followed (but a "
+        "huggingface_hub snapshot's, into its cache's blobs); give a folder that holds the files eco-dataset build "
+        "wrote, or the Hub repository as owner/name@revision"
     )
 
 
-def _regular(file: Path, links: bool) -> None:
+def _regular(file: Path, blobs: Path | None) -> None:
     """A FIFO would block the read for ever, a folder or device fail in Arrow's words; a link is refused
-    unless ``links`` (a Hub snapshot's files are links)."""
+    unless it leads into ``blobs`` (a huggingface_hub snapshot's files are links there)."""
+    follow = False
+    if file.is_symlink():
+        real, into = Path(os.path.realpath(file)), Path(os.path.realpath(blobs)) if blobs is not None else None
+        if into is None or into not in real.parents:
+            raise DatasetError(_link(file))
+        follow = True
     try:
         # Only judged: Arrow opens it, bounded by the footer and the budget. A link swapped in after this
         # would be followed: the folder is the user's own, and what it leads to is read within the same bounds.
-        smallfile.check(file, follow_symlinks=links)
+        smallfile.check(file, follow_symlinks=follow)
     except smallfile.SmallFileError as exc:
         if exc.reason == "not_regular" and exc.mode is not None and stat.S_ISLNK(exc.mode):
             raise DatasetError(_link(file)) from None

@@ -114,9 +114,10 @@ def enclosing(out: Path) -> tuple[Path, Marked] | None:
 def _inside(path: str) -> bool:
     """Whether ``path`` is as ``mark`` writes one (``listing.contents``): relative, POSIX, with no '.', '..'
     or empty part. Any other names a file outside the folder, or one file under many names: a 1 MB marker
-    listing './x', './/x', './/x'... with its size had the check hash one 100 MB file ten thousand times."""
+    listing './x', './/x', './/x'... with its size had the check hash one 100 MB file ten thousand times.
+    '.' alone (no part at all) is the folder itself, no file."""
     pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and pure.as_posix() == path and ".." not in pure.parts
+    return bool(pure.parts) and not pure.is_absolute() and pure.as_posix() == path and ".." not in pure.parts
 
 
 def _written(entries: object, files: set[str]) -> dict[str, Written]:
