@@ -125,7 +125,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     if not rows:
         print(f"error: no ratio to fp16 for a GPU matching {args.gpu!r} in {args.build}", file=sys.stderr)
         return 1
-    print("energy per token / fp16 (same GPU model, engine, batch size), 95 % interval; gate_failed rows included")
+    print(
+        "energy per token / fp16 (each session over fp16 on its own board, engine and batch size; the sessions of "
+        "one GPU model pooled), 95 % interval; gate_failed rows included"
+    )
     print("\n".join(rows))
     engines = engine_table(found, args.gpu)
     if engines:
