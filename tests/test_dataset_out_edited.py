@@ -157,14 +157,14 @@ def test_a_fifo_where_a_file_was_is_refused_without_blocking(tmp_path: Path) -> 
 def test_an_edited_report_is_refused_and_a_deleted_one_replaced(tmp_path: Path) -> None:
     out = tmp_path / "report"
     for content in ("first", "second"):
-        with REPORT.replacing(out) as staging:
-            (staging / "REPORT.md").write_text(content)
+        with REPORT.replacing(out) as swap:
+            (swap.staging / "REPORT.md").write_text(content)
     (out / "REPORT.md").write_text("second, with my notes")
     with pytest.raises(outdir.OutputError, match=r"but REPORT\.md no longer holds the bytes eco-advise wrote there"):
         REPORT.check(out)
     (out / "REPORT.md").unlink()
-    with REPORT.replacing(out) as staging:
-        (staging / "REPORT.md").write_text("third")
+    with REPORT.replacing(out) as swap:
+        (swap.staging / "REPORT.md").write_text("third")
     assert (out / "REPORT.md").read_text() == "third"
 
 
