@@ -204,9 +204,13 @@ class Marked:
         return [(path, why) for path, why in found if why is not None]
 
     def kept_back(self, folder: Path) -> list[str]:
-        """What in a marked output stops its deletion: what the tool did not write, and what it wrote that
-        the user changed since (``changed``, named so)."""
-        return self.foreign(folder) + [
+        """What in a marked output stops its deletion: what the tool did not write or, when there is nothing
+        such, what it wrote that the user changed since (``changed``, named so). Either keeps the folder, so
+        its files are hashed only when nothing else does: a build's Parquet files reach 100 MB a file, read
+        for the message alone (review35 L2)."""
+        if odd := self.foreign(folder):
+            return odd
+        return [
             f"{path} (edited since {self.tool} wrote it)" if why == EDITED else f"{path} (cannot be read: {why})"
             for path, why in self.changed(folder)
         ]
