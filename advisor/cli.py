@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ecocompute import catalogue
-from ecocompute.cli import FiniteFloatRange, Group, traceback_option
+from ecocompute.cli import FiniteFloatRange, Group, traceback_option, warn
 
 from .advise import DEFAULT_MAX_PARAMS_RATIO, AdviceError, gpu_query, parse_params
 
@@ -112,4 +112,7 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
     """Write figures and a Markdown summary of ratios, crossovers and batch sizes to OUT."""
     from .report import write_report
 
-    click.echo(write_report(dataset, out, include_gate_failed=include_gate_failed).line)
+    result = write_report(dataset, out, include_gate_failed=include_gate_failed)
+    for line in result.warnings:
+        warn(line)
+    click.echo(result.line)

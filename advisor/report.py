@@ -42,6 +42,7 @@ class ReportResult:
     markdown_path: Path
     markdown: str  # links to figures are relative to out_dir (figures/NAME.png)
     figures: tuple[Path, ...]
+    warnings: tuple[str, ...]  # for the command to show before ``line``: the report is in place all the same
 
     @property
     def line(self) -> str:
@@ -62,11 +63,12 @@ def write_report(
     _check_replaceable(out_dir)
     loaded = dataset if isinstance(dataset, data.Dataset) else data.load(dataset)
     found = analyse(loaded, include_gate_failed=include_gate_failed, confidence=confidence)
-    with REPORT.replacing(out_dir, _check_replaceable) as staging:
-        names, markdown = render(found, staging / FIGURES_DIR)
-        with diskerrors.writing(staging / MARKDOWN_NAME):
-            (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
-    return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, tuple(out_dir / FIGURES_DIR / n for n in names))
+    with REPORT.replacing(out_dir, _check_replaceable) as swap:
+        names, markdown = render(found, swap.staging / FIGURES_DIR)
+        with diskerrors.writing(swap.staging / MARKDOWN_NAME):
+            (swap.staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
+    drawn = tuple(out_dir / FIGURES_DIR / n for n in names)
+    return ReportResult(out_dir, out_dir / MARKDOWN_NAME, markdown, drawn, tuple(swap.warnings))
 
 
 def _outside_dataset(out_dir: Path, given: Path, dataset: str | Path | data.Dataset) -> None:

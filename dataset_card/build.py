@@ -59,6 +59,7 @@ class BuildResult:
     counts: dict[str, int]
     version: str
     timings: dict[str, float]  # seconds per step, in order (benchmarks/build_dataset.py prints them)
+    warnings: tuple[str, ...]  # for the command to show: the build is in place all the same (folders.Swap)
 
 
 class _Clock:
@@ -388,5 +389,6 @@ def _build(
             card.write(card.render(inputs), staging)
 
     with clock("staging folder, mark, swap into --out (rest)", beyond_inner=True):
-        outdir.replace(out_dir, write)  # a failed build leaves no half dataset and deletes nothing foreign
-    return BuildResult(out_dir, counts, label.text, clock.steps)
+        # a failed build leaves no half dataset and deletes nothing foreign
+        warnings = outdir.replace(out_dir, write)
+    return BuildResult(out_dir, counts, label.text, clock.steps, tuple(warnings))

@@ -11,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from ecocompute import hubenv
-from ecocompute.cli import Group, printable, traceback_option
+from ecocompute.cli import Group, printable, traceback_option, warn
 
 from .outdir import LOCAL_BUILD
 
@@ -87,6 +87,8 @@ def main(traceback: bool) -> None:
 def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, version: str | None, repo_id: str) -> None:
     """Validate submissions/ and write Parquet configs plus the dataset card to OUT."""
     result = _run_build(submissions, legacy_dir, changelog, out, version=version, repo_id=repo_id)
+    for line in result.warnings:
+        warn(line)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     empty = (
         "; it holds no measurements (is --submissions the repository's submissions/ folder?)"
@@ -127,7 +129,10 @@ def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
     against power; legacy rows beside, labelled). It is eco-advise's report."""
     from advisor.report import write_report
 
-    click.echo(write_report(dataset, out, include_gate_failed=include_gate_failed).line)
+    result = write_report(dataset, out, include_gate_failed=include_gate_failed)
+    for line in result.warnings:
+        warn(line)
+    click.echo(result.line)
 
 
 @main.command()

@@ -48,10 +48,12 @@ def apart(out: Path, given: Path, inputs: dict[str, Path]) -> None:
             )
 
 
-def replace(out: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write(staging)`` on a fresh folder beside ``out``, mark it, and swap it in.
+def replace(out: Path, write: Callable[[Path], None]) -> list[str]:
+    """Run ``write(staging)`` on a fresh folder beside ``out``, mark it, and swap it in; the warnings for
+    the command to show (``folders.Swap``).
 
     ``out`` must be absolute (see ``target``). On any failure the staging folder is removed and
     ``out`` is left as it was."""
-    with BUILD.replacing(out) as staging:
-        write(staging)
+    with BUILD.replacing(out) as swap:
+        write(swap.staging)
+    return swap.warnings

@@ -5,7 +5,8 @@ Each tool says what it may replace: ``check(out)`` refuses an existing ``--out``
 (``refuse_target`` is the part every tool shares), and ``foreign(folder)`` lists what in a folder the
 tool did not write, or no longer holds as it wrote it (``marked.Marked``: the marker that makes a folder a
 tool's own and records what it wrote there). ``replacing`` checks before any work and again just before
-the swap, and deletes the old output only if ``foreign`` still finds nothing in it. Symbolic links are
+the swap, and deletes the old output only if ``foreign`` still finds nothing in it; what went wrong after
+the new output was in place is returned as warnings (``Swap``) for the tool's command to show. Symbolic links are
 never followed: a link as ``--out`` is refused, and deleting an old output unlinks links instead of
 descending into them.
 A run killed before its end leaves its staging folder; a later run removes it once it is old and
@@ -23,10 +24,11 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import diskerrors
-from .cli import EcoError, OptionError, describe, printable, warn
+from .cli import EcoError, OptionError, describe, printable
 
 
 class FolderError(EcoError):
@@ -202,11 +204,23 @@ def _remove_stale(out: Path) -> None:
                 os.close(fd)
 
 
+@dataclass
+class Swap:
+    """What ``replacing`` yields: ``staging``, the fresh folder to fill, and ``warnings``, filled when the block
+    has ended: lines the command shows (``cli.warn``) about what went wrong once the new output was in place
+    (the output is complete all the same, so they are no error). A library returns them: printing is the
+    command's."""
+
+    staging: Path
+    warnings: list[str] = field(default_factory=list)
+
+
 @contextlib.contextmanager
 def replacing(
     out: Path, check: Callable[[Path], None], foreign: Callable[[Path], list[str]], what: str = "the output"
-) -> Iterator[Path]:
-    """A fresh folder beside ``out`` to fill; when the block ends normally it takes ``out``'s place.
+) -> Iterator[Swap]:
+    """A fresh folder beside ``out`` to fill (``Swap.staging``); when the block ends normally it takes ``out``'s
+    place, and ``Swap.warnings`` holds what the caller must show.
 
     ``out`` must be absolute (``target``). ``check(out)`` runs before and again just before the swap
     (something may appear there while the block runs). The old output is set aside by a rename and
@@ -224,7 +238,8 @@ def replacing(
         try:
             staging = _fresh(out, _STAGING)
             held = _hold(staging)  # until the end: a later run must not take it for a killed run's
-            yield staging
+            swap = Swap(staging)
+            yield swap
         except OSError as exc:
             if not diskerrors.about_output(exc, out, staging):
                 raise
@@ -250,7 +265,7 @@ def replacing(
         try:
             shutil.rmtree(aside)  # fd-based on Linux: removes links, never what they point to
         except OSError as exc:  # a folder of it the user made read-only: the new output is complete all the same
-            warn(
+            swap.warnings.append(
                 f"the new output is in place at {printable(str(out))}; the previous one, set aside at "
                 f"{printable(str(aside))}, could not be removed ({describe(exc)}): remove that folder by hand"
             )

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from . import diskerrors, smallfile
 from .cli import first_few, printable
-from .folders import OutError, refuse_target, replacing
+from .folders import OutError, Swap, refuse_target, replacing
 from .listing import contents
 
 # A marker lists a few dozen files with their sizes and digests (a few kilobytes); anything bigger is not ours.
@@ -204,9 +204,13 @@ class Marked:
         return [(path, why) for path, why in found if why is not None]
 
     def kept_back(self, folder: Path) -> list[str]:
-        """What in a marked output stops its deletion: what the tool did not write, and what it wrote that
-        the user changed since (``changed``, named so)."""
-        return self.foreign(folder) + [
+        """What in a marked output stops its deletion: what the tool did not write or, when there is nothing
+        such, what it wrote that the user changed since (``changed``, named so). Either keeps the folder, so
+        its files are hashed only when nothing else does: a build's Parquet files reach 100 MB a file, read
+        for the message alone (review35 L2)."""
+        if odd := self.foreign(folder):
+            return odd
+        return [
             f"{path} (edited since {self.tool} wrote it)" if why == EDITED else f"{path} (cannot be read: {why})"
             for path, why in self.changed(folder)
         ]
@@ -266,13 +270,14 @@ class Marked:
             (folder / self.name).write_text(text, encoding="utf-8")
 
     @contextlib.contextmanager
-    def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
-        """``folders.replacing`` for this kind of output: the block fills a fresh folder, which is marked and
-        swapped in when the block ends normally. ``check`` (default: ``self.check``) refuses an ``out`` not
-        ours; the old output set aside is deleted only if ``kept_back`` finds nothing in it."""
-        with replacing(out, check or self.check, self.kept_back, self.what) as staging:
-            yield staging
-            self.mark(staging)
+    def replacing(self, out: Path, check: Callable[[Path], None] | None = None) -> Iterator[Swap]:
+        """``folders.replacing`` for this kind of output: the block fills a fresh folder (``Swap.staging``), which
+        is marked and swapped in when the block ends normally; the command shows ``Swap.warnings``. ``check``
+        (default: ``self.check``) refuses an ``out`` not ours; the old output set aside is deleted only if
+        ``kept_back`` finds nothing in it."""
+        with replacing(out, check or self.check, self.kept_back, self.what) as swap:
+            yield swap
+            self.mark(swap.staging)
 
 
 # The project's marked outputs, defined here so that each tool knows the other's (``enclosing``) without

@@ -47,7 +47,7 @@ def test_build_line_quotes_the_folder_as_python(monkeypatch: pytest.MonkeyPatch,
     from dataset_card.cli import main
 
     out = tmp_path / name
-    done = SimpleNamespace(out_dir=out, version="0.0.0-dev+0", counts={"measurements": 1})
+    done = SimpleNamespace(out_dir=out, version="0.0.0-dev+0", counts={"measurements": 1}, warnings=())
     monkeypatch.setattr("dataset_card.build.build", lambda *_a, **_k: done)
     result = CliRunner().invoke(main, ["build", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -144,7 +144,7 @@ def test_a_local_build_is_not_refused_for_a_token_it_never_sends(monkeypatch: py
     from ecocompute import hubenv
 
     monkeypatch.setenv("HF_TOKEN", "\u201chf_s3cr3t\u201d")
-    done = SimpleNamespace(out_dir=tmp_path / "b", version="0.0.0-dev+0", counts={"measurements": 1})
+    done = SimpleNamespace(out_dir=tmp_path / "b", version="0.0.0-dev+0", counts={"measurements": 1}, warnings=())
     monkeypatch.setattr("dataset_card.build.build", lambda *_a, **_k: done)
     result = CliRunner().invoke(main, ["build", "--out", str(tmp_path / "b")])
     assert result.exit_code == 0 and "built " in result.output, result.output

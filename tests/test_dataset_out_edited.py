@@ -94,6 +94,25 @@ def test_a_file_edited_after_the_last_check_is_kept_aside(tmp_path: Path, monkey
     assert (aside / "README.md").read_text() == "my card" and (out / "README.md").read_text() == "card new"
 
 
+def test_a_set_aside_build_holding_a_file_not_its_own_is_kept_without_hashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the build did not write keeps the set-aside folder already: its listed files (a build's Parquet files
+    reach 100 MB) were hashed for the message alone (review35 L2). With none such, an edit is named as before."""
+    out = _earlier(tmp_path)
+    (out / "notes.txt").write_text("mine")
+    (out / "README.md").write_text("my card")
+
+    def hashed(path: Path, wrote: marked.Written) -> str | None:
+        raise AssertionError(f"{path} hashed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(marked, "differs", hashed)
+        assert outdir.BUILD.kept_back(out) == ["notes.txt"]
+    (out / "notes.txt").unlink()
+    assert outdir.BUILD.kept_back(out) == ["README.md (edited since eco-dataset wrote it)"]
+
+
 def test_a_deleted_file_does_not_stop_the_build(tmp_path: Path) -> None:
     out = _earlier(tmp_path)
     (out / "README.md").unlink()
@@ -157,14 +176,14 @@ def test_a_fifo_where_a_file_was_is_refused_without_blocking(tmp_path: Path) -> 
 def test_an_edited_report_is_refused_and_a_deleted_one_replaced(tmp_path: Path) -> None:
     out = tmp_path / "report"
     for content in ("first", "second"):
-        with REPORT.replacing(out) as staging:
-            (staging / "REPORT.md").write_text(content)
+        with REPORT.replacing(out) as swap:
+            (swap.staging / "REPORT.md").write_text(content)
     (out / "REPORT.md").write_text("second, with my notes")
     with pytest.raises(outdir.OutputError, match=r"but REPORT\.md no longer holds the bytes eco-advise wrote there"):
         REPORT.check(out)
     (out / "REPORT.md").unlink()
-    with REPORT.replacing(out) as staging:
-        (staging / "REPORT.md").write_text("third")
+    with REPORT.replacing(out) as swap:
+        (swap.staging / "REPORT.md").write_text("third")
     assert (out / "REPORT.md").read_text() == "third"
 
 

@@ -81,8 +81,8 @@ def test_a_read_only_disk_under_a_report_keeps_the_earlier_one(tmp_path: Path) -
     REPORT.mark(out)
     with (
         pytest.raises(folders.FolderError) as caught,
-        REPORT.replacing(out) as staging,
-        diskerrors.writing(staging / "REPORT.md"),
+        REPORT.replacing(out) as swap,
+        diskerrors.writing(swap.staging / "REPORT.md"),
     ):
         raise OSError(errno.EROFS, "Read-only file system")
     assert str(caught.value).startswith(f"cannot write an eco-advise report beside --out {out}: Read-only file ")
@@ -111,8 +111,8 @@ def test_a_file_refused_in_the_staging_folder_is_the_disks(tmp_path: Path) -> No
     out = tmp_path / "report"
     with (
         pytest.raises(folders.FolderError, match=r"Permission denied \(EACCES\), writing REPORT\.md in "),
-        REPORT.replacing(out) as staging,
-        diskerrors.writing(staging / "REPORT.md"),
+        REPORT.replacing(out) as swap,
+        diskerrors.writing(swap.staging / "REPORT.md"),
     ):
         raise PermissionError(errno.EACCES, "Permission denied")
     assert list(tmp_path.iterdir()) == []

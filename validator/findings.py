@@ -46,18 +46,39 @@ def make(code: str, file: str, pointer: str, message: str, line: int | None = No
     return Finding(code, CATALOGUE[code].severity, file, pointer, message, line)
 
 
+_MORE = " more finding(s) of this code in this file not shown"  # after the count: a cap's note
+
+
+def _hidden(f: Finding) -> int | None:
+    """How many findings ``f`` stands for when it is a cap's note (``capped`` wrote it), None for a finding."""
+    count = f.message.removesuffix(_MORE)
+    return int(count) if not f.pointer and count != f.message and count.isdigit() else None
+
+
 def capped(findings: list[Finding]) -> list[Finding]:
-    """At most MAX_SHOWN_PER_CODE findings of each code, then one saying how many more there are."""
-    counts = Counter(f.code for f in findings)
-    if max(counts.values(), default=0) <= MAX_SHOWN_PER_CODE:
+    """At most MAX_SHOWN_PER_CODE findings of each code in each file, then one saying how many more there are.
+
+    A note an earlier cap wrote counts the findings it stands for, and gives way to the one note of the whole:
+    a file's own findings, capped where they were found, and the run over files' (``run.report_for``) show
+    one cap and one note per code together, not a cap each (review35 L3)."""
+    totals: Counter[tuple[str, str]] = Counter()  # findings of each file and code, hidden ones included
+    listed: Counter[tuple[str, str]] = Counter()  # the findings themselves, notes left out
+    for f in findings:
+        hidden = _hidden(f)
+        totals[f.file, f.code] += 1 if hidden is None else hidden
+        listed[f.file, f.code] += hidden is None
+    if max(totals.values(), default=0) <= MAX_SHOWN_PER_CODE:
         return findings
     kept: list[Finding] = []
-    shown: Counter[str] = Counter()
+    shown: Counter[tuple[str, str]] = Counter()
+    noted: set[tuple[str, str]] = set()
     for f in findings:
-        shown[f.code] += 1
-        if shown[f.code] <= MAX_SHOWN_PER_CODE:
+        key = (f.file, f.code)
+        if _hidden(f) is None and shown[key] < MAX_SHOWN_PER_CODE:
+            shown[key] += 1
             kept.append(f)
-        elif shown[f.code] == MAX_SHOWN_PER_CODE + 1:
-            more = counts[f.code] - MAX_SHOWN_PER_CODE
-            kept.append(make(f.code, f.file, "", f"{more} more finding(s) of this code in this file not shown"))
+        elif key not in noted:  # the first finding not shown, or an earlier note: the one note goes there
+            noted.add(key)
+            more = totals[key] - min(listed[key], MAX_SHOWN_PER_CODE)
+            kept.append(make(f.code, f.file, "", f"{more}{_MORE}"))
     return kept

@@ -139,7 +139,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     and duplicate.gpu_time name every candidate involved.
     Each duplicate group is reported once per such file (none twice). And each candidate's passing rows
     against the accepted pool's of their configuration (outliers: the accepted files only, by design). A file's
-    findings here are capped per code as its own checks' are (``capped``)."""
+    findings here are capped per code as its own checks' are (``capped``), and ``report_for`` caps both together."""
     ordered = sorted(candidates, key=holder_order)
     pool = [c for c in [*accepted, *ordered] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
@@ -340,16 +340,18 @@ def _resolved(folder: str) -> str:
 
 
 def report_for(candidates: Sequence[Checked], accepted: Sequence[Checked], extra: Sequence[Finding] = ()) -> Report:
+    """The candidates' findings, each file's own then those over files, capped together: one code shows at most
+    MAX_SHOWN_PER_CODE findings of a file and one note, wherever they were found (``capped``); then ``extra``."""
     report = Report(files=[c.path for c in candidates])
-    for c in candidates:
-        report.findings.extend(c.findings)
+    findings = [f for c in candidates for f in c.findings]
     try:
-        report.findings.extend(cross_file_findings(candidates, accepted))
+        findings += cross_file_findings(candidates, accepted)
     except Exception as exc:  # noqa: BLE001 - a bug in the checks over files rejects every candidate
         detail = printable(f"{type(exc).__name__}: {exc}", limit=300)
-        report.findings.extend(
+        findings += [
             make("validator.internal_error", c.path, "", f"the checks over files failed ({detail})") for c in candidates
-        )
+        ]
+    report.findings.extend(capped(findings))
     report.findings.extend(extra)
     return report
 
