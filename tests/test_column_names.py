@@ -16,12 +16,14 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from advisor import data
 from dataset_card import checks, results
 from ecocompute import catalogue, smallfile
 from ecocompute.columns import CONFIGS
+from ecocompute.names import L, M, S, T
 
 PACKAGES = ("advisor", "dataset_card")
 DECLARED = {name for schema in CONFIGS.values() for name in schema.names}
@@ -161,3 +163,17 @@ def test_the_column_lists_name_columns_of_their_own_config() -> None:
     assert set(results.COLUMNS) <= set(CONFIGS["measurements"].names)
     for config in checks.MODELS:
         assert set(checks.columns(config)) <= set(CONFIGS[config].names), config
+
+
+def test_each_config_has_a_namespace_of_exactly_its_columns() -> None:
+    """``M.gpu_name`` is the plain string "gpu_name", for every column its config declares and no other."""
+    spaces = {"measurements": M, "trials": T, "submissions": S, "legacy": L}
+    assert spaces.keys() == CONFIGS.keys()
+    for config, space in spaces.items():
+        assert {n: getattr(space, n) for n in CONFIGS[config].names} == {n: n for n in CONFIGS[config].names}
+        assert all(type(getattr(space, n)) is str for n in CONFIGS[config].names)
+        assert set(vars(space)) - {"_config"} == set(CONFIGS[config].names), config
+    with pytest.raises(AttributeError, match="the legacy config declares no column 'gpu_name'"):
+        L.gpu_name  # noqa: B018 - the attribute read is the test
+    with pytest.raises(AttributeError, match="the measurements config declares no column 'energy_per_tokn_j'"):
+        M.energy_per_tokn_j  # noqa: B018
