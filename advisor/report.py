@@ -21,6 +21,7 @@ from typing import Any
 from ecocompute import catalogue, diskerrors, folders, marked
 from ecocompute.cli import printable
 from ecocompute.markdown import cell
+from ecocompute.names import L, M
 
 from . import data, figures, text
 from .analysis import Analysis, Curve, analyse, per_model
@@ -169,7 +170,7 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
     out = _preamble(a)
     out += [f"Method: {text.METHOD}", ""]
     out += _crossover_table("Crossovers", a.curves, a.confidence)
-    for gpu in sorted({c.gpu_name for c in a.curves} | {m["gpu_name"] for m in a.measurements}):
+    for gpu in sorted({c.gpu_name for c in a.curves} | {m[M.gpu_name] for m in a.measurements}):
         out += [f"## {_md(gpu)}", ""]
         curves = [c for c in a.curves if c.gpu_name == gpu]
         for engine in sorted({c.engine for c in curves}):
@@ -304,13 +305,13 @@ def _batch_series(a: Analysis, gpu: str) -> dict[str, list[dict[str, Any]]]:
                 }
             )
     for m in a.measurements:
-        if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None and m["status"] not in a.statuses:
-            series[m["engine"]].append(
+        if m[M.gpu_name] == gpu and m[M.energy_per_token_j] is not None and m[M.status] not in a.statuses:
+            series[m[M.engine]].append(
                 {
-                    "batch_size": m["batch_size"],
-                    "energy_per_sequence_j": m["energy_per_token_j"] * m["output_tokens"],
-                    "precision": m["precision"],
-                    "model_id": m["model_id"],
+                    "batch_size": m[M.batch_size],
+                    "energy_per_sequence_j": m[M.energy_per_token_j] * m[M.output_tokens],
+                    "precision": m[M.precision],
+                    "model_id": m[M.model_id],
                     "used": False,
                 }
             )
@@ -320,16 +321,16 @@ def _batch_series(a: Analysis, gpu: str) -> dict[str, list[dict[str, Any]]]:
 def _power_points(a: Analysis, gpu: str) -> list[dict[str, Any]]:
     return [
         {
-            "row_id": m["measurement_id"],
-            "power_w": m["power_w"],
-            "throughput_tok_s": m["throughput_tok_s"],
-            "precision": m["precision"],
-            "engine": m["engine"],
-            "batch_size": m["batch_size"],
-            "used": m["status"] in a.statuses,
+            "row_id": m[M.measurement_id],
+            "power_w": m[M.power_w],
+            "throughput_tok_s": m[M.throughput_tok_s],
+            "precision": m[M.precision],
+            "engine": m[M.engine],
+            "batch_size": m[M.batch_size],
+            "used": m[M.status] in a.statuses,
         }
         for m in a.measurements
-        if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None
+        if m[M.gpu_name] == gpu and m[M.energy_per_token_j] is not None
     ]
 
 
@@ -371,10 +372,10 @@ def _legacy_batches(a: Analysis) -> dict[str, dict[str, list[dict[str, Any]]]]:
     raw sweep's trials averaged per batch size."""
     sums: dict[tuple[str, str, str, int, int], list[float]] = defaultdict(list)
     for r in a.legacy_rows:
-        if r["energy_per_1k_tokens_j"] is not None:
-            label = r["hf_path"] + (" (raw sweep)" if r["row_kind"] == "trial" else "")
-            sums[(r["gpu"], label, r["precision"], r["batch_size"], r["output_tokens"])].append(
-                r["energy_per_1k_tokens_j"] * r["output_tokens"] / 1000
+        if r[L.energy_per_1k_tokens_j] is not None:
+            label = r[L.hf_path] + (" (raw sweep)" if r[L.row_kind] == "trial" else "")
+            sums[(r[L.gpu], label, r[L.precision], r[L.batch_size], r[L.output_tokens])].append(
+                r[L.energy_per_1k_tokens_j] * r[L.output_tokens] / 1000
             )
     by_gpu: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (gpu, model, precision, batch, _), values in sorted(sums.items()):
