@@ -291,44 +291,44 @@ def _points_table(curves: Iterable[Curve], confidence: float) -> list[str]:
     return out
 
 
-def _batch_series(a: Analysis, gpu: str) -> dict[str, list[dict[str, Any]]]:
-    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _batch_series(a: Analysis, gpu: str) -> dict[str, list[figures.BatchPoint]]:
+    series: dict[str, list[figures.BatchPoint]] = defaultdict(list)
     for c in a.configs:
         if c.gpu_name == gpu:
             series[c.engine].append(
-                {
-                    "batch_size": c.batch_size,
-                    "energy_per_sequence_j": c.energy_per_sequence_j,
-                    "precision": c.precision,
-                    "model_id": c.model_id,
-                    "used": True,
-                }
+                figures.BatchPoint(
+                    batch_size=c.batch_size,
+                    energy_per_sequence_j=c.energy_per_sequence_j,
+                    precision=c.precision,
+                    model_id=c.model_id,
+                    used=True,
+                )
             )
     for m in a.measurements:
         if m[M.gpu_name] == gpu and m[M.energy_per_token_j] is not None and m[M.status] not in a.statuses:
             series[m[M.engine]].append(
-                {
-                    "batch_size": m[M.batch_size],
-                    "energy_per_sequence_j": m[M.energy_per_token_j] * m[M.output_tokens],
-                    "precision": m[M.precision],
-                    "model_id": m[M.model_id],
-                    "used": False,
-                }
+                figures.BatchPoint(
+                    batch_size=m[M.batch_size],
+                    energy_per_sequence_j=m[M.energy_per_token_j] * m[M.output_tokens],
+                    precision=m[M.precision],
+                    model_id=m[M.model_id],
+                    used=False,
+                )
             )
     return dict(series)
 
 
-def _power_points(a: Analysis, gpu: str) -> list[dict[str, Any]]:
+def _power_points(a: Analysis, gpu: str) -> list[figures.PowerPoint]:
     return [
-        {
-            "row_id": m[M.measurement_id],
-            "power_w": m[M.power_w],
-            "throughput_tok_s": m[M.throughput_tok_s],
-            "precision": m[M.precision],
-            "engine": m[M.engine],
-            "batch_size": m[M.batch_size],
-            "used": m[M.status] in a.statuses,
-        }
+        figures.PowerPoint(
+            row_id=m[M.measurement_id],
+            power_w=m[M.power_w],
+            throughput_tok_s=m[M.throughput_tok_s],
+            precision=m[M.precision],
+            engine=m[M.engine],
+            batch_size=m[M.batch_size],
+            used=m[M.status] in a.statuses,
+        )
         for m in a.measurements
         if m[M.gpu_name] == gpu and m[M.energy_per_token_j] is not None
     ]
@@ -367,7 +367,7 @@ def _legacy(a: Analysis, figs: _Figures) -> list[str]:
     return out
 
 
-def _legacy_batches(a: Analysis) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def _legacy_batches(a: Analysis) -> dict[str, dict[str, list[figures.BatchPoint]]]:
     """Per legacy GPU with several batch sizes: energy per sequence of each aggregate row, and of the
     raw sweep's trials averaged per batch size."""
     sums: dict[tuple[str, str, str, int, int], list[float]] = defaultdict(list)
@@ -377,19 +377,11 @@ def _legacy_batches(a: Analysis) -> dict[str, dict[str, list[dict[str, Any]]]]:
             sums[(r[L.gpu], label, r[L.precision], r[L.batch_size], r[L.output_tokens])].append(
                 r[L.energy_per_1k_tokens_j] * r[L.output_tokens] / 1000
             )
-    by_gpu: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_gpu: dict[str, list[figures.BatchPoint]] = defaultdict(list)
     for (gpu, model, precision, batch, _), values in sorted(sums.items()):
-        by_gpu[gpu].append(
-            {
-                "batch_size": batch,
-                "energy_per_sequence_j": math.fsum(values) / len(values),
-                "precision": precision,
-                "model_id": model,
-                "used": True,
-            }
-        )
+        by_gpu[gpu].append(figures.BatchPoint(batch, math.fsum(values) / len(values), precision, model, used=True))
     return {
         gpu: {"legacy tables": points}
         for gpu, points in sorted(by_gpu.items())
-        if len({p["batch_size"] for p in points}) > 1
+        if len({p.batch_size for p in points}) > 1
     }
