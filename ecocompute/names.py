@@ -13,27 +13,32 @@ nothing else.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from .columns import LEGACY, MEASUREMENTS, SUBMISSIONS, TRIALS
 
 
 class Names:
-    """The columns of one config as attributes, each its own name."""
+    """The columns of one config as attributes, each its own name: plain instance attributes, read as fast
+    as any (a ``__getattr__`` would make every read twice as slow, hot loops included)."""
 
-    def __init__(self, config: str, schema: pa.Schema) -> None:
-        self.__dict__.update({name: name for name in schema.names})  # plain attributes: read as fast as any
-        self._config = config
+    def __init__(self, schema: pa.Schema) -> None:
+        self.__dict__.update({name: name for name in schema.names})
 
-    def __getattr__(self, name: str) -> str:  # only for a name not set above
-        config = self.__dict__.get("_config")  # absent only in an instance not made by __init__ (a copy's)
-        raise AttributeError(f"the {config} config declares no column {name!r} (ecocompute/columns.py)")
+    if TYPE_CHECKING:  # for type checkers only: any attribute is a str
 
-    def __repr__(self) -> str:
-        return f"<columns of {self._config}>"
+        def __getattr__(self, name: str) -> str: ...
 
 
-M = Names("measurements", MEASUREMENTS)
-T = Names("trials", TRIALS)
-S = Names("submissions", SUBMISSIONS)
-L = Names("legacy", LEGACY)
+def _names(config: str, schema: pa.Schema) -> Names:
+    """A namespace whose class is named after its config: a name it lacks reads "'LegacyColumns' object
+    has no attribute 'gpu_name'"."""
+    return type(f"{config.title()}Columns", (Names,), {})(schema)
+
+
+M = _names("measurements", MEASUREMENTS)
+T = _names("trials", TRIALS)
+S = _names("submissions", SUBMISSIONS)
+L = _names("legacy", LEGACY)
