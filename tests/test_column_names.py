@@ -122,7 +122,7 @@ def _strings(node: ast.AST) -> Iterator[ast.Constant]:
 
 def _keys(tree: ast.AST) -> set[tuple[int, str]]:
     """(line, name) of every string in ``tree`` that names a column or a key like one. A dict display's keys
-    are not read here (the next test reads them): the advice JSON's and the card's YAML's are no columns."""
+    are left to _literal_columns: the advice JSON's and the card's YAML's are named freely, and no column."""
     written = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}
     return set(_read(tree, written))
 
