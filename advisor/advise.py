@@ -19,6 +19,7 @@ from typing import Any
 
 from ecocompute import catalogue, reference
 from ecocompute.cli import EcoError, OptionError, printable
+from ecocompute.names import L, M
 
 from . import estimate, text
 from .analysis import Analysis, Config, Curve, Point, precision_rank
@@ -125,7 +126,7 @@ def recommend(analysis: Analysis, query: Query) -> Advice:
             f"{printable(analysis.source)} holds no rows (no measurement, no legacy row): nothing to recommend "
             "from; give a dataset eco-dataset build wrote from accepted submissions"
         )
-    measured_names = {m["gpu_name"] for m in analysis.measurements} | {r["gpu"] for r in analysis.legacy_rows}
+    measured_names = {m[M.gpu_name] for m in analysis.measurements} | {r[L.gpu] for r in analysis.legacy_rows}
     gpu = resolve_gpu(query.gpu, measured_names) or resolve_gpu(query.gpu, reference.default().gpus)
     legacy = tuple(
         p
@@ -231,16 +232,16 @@ def _without(advice: Advice, reason: str) -> Advice:
 def _nothing_on_gpu(analysis: Analysis, gpu: str, on_gpu: list[Config]) -> str:
     name = printable(gpu)
     if not on_gpu:
-        rows = [m for m in analysis.measurements if m["gpu_name"] == gpu and m["energy_per_token_j"] is not None]
+        rows = [m for m in analysis.measurements if m[M.gpu_name] == gpu and m[M.energy_per_token_j] is not None]
         if rows:
             statuses = ", ".join(
-                f"{sum(m['status'] == s for m in rows)} {printable(s)}" for s in sorted({m["status"] for m in rows})
+                f"{sum(m[M.status] == s for m in rows)} {printable(s)}" for s in sorted({m[M.status] for m in rows})
             )
             return (
                 f"{len(rows)} row(s) on {name} ({statuses}), none admitted (statuses used: "
                 f"{', '.join(analysis.statuses)}); --include-gate-failed shows what gate-failed rows say"
             )
-        if any(_norm(r["gpu"]) == _norm(gpu) for r in analysis.legacy_rows):
+        if any(_norm(r[L.gpu]) == _norm(gpu) for r in analysis.legacy_rows):
             return f"no validated measurement on {name}; only legacy rows (not validated, shown below, never used)"
         return f"no measurement on {name} in this dataset"
     engines = ", ".join(sorted({printable(c.engine) for c in on_gpu}))

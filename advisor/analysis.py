@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecocompute import catalogue, rows
+from ecocompute.names import L, M
 
 from . import estimate
 from .data import Dataset, DatasetError
@@ -124,7 +125,7 @@ def admitted_statuses(include_gate_failed: bool) -> tuple[str, ...]:
 def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: float = CONFIDENCE) -> Analysis:
     statuses = admitted_statuses(include_gate_failed)
     measurements = dataset.measurements
-    counts = {s: sum(1 for m in measurements if m["status"] == s) for s in catalogue.STATUSES}
+    counts = {s: sum(1 for m in measurements if m[M.status] == s) for s in catalogue.STATUSES}
     energy = _Energies(dataset)
     points = _validated_points(dataset, statuses, energy)
     legacy_points = _legacy_points(dataset.legacy)
@@ -138,7 +139,7 @@ def analyse(dataset: Dataset, *, include_gate_failed: bool = False, confidence: 
         legacy_curves=_curves(legacy_points, confidence),
         configs=_configs(dataset, statuses, points, energy),
         legacy_rows=dataset.legacy,
-        energies={m["measurement_id"]: energy(m) for m in measurements if m["energy_per_token_j"] is not None},
+        energies={m[M.measurement_id]: energy(m) for m in measurements if m[M.energy_per_token_j] is not None},
         ratios={p.row_id: p for p in points},
     )
 
@@ -152,7 +153,7 @@ class _Energies:
         self.known: dict[str, LogEstimate] = {}
 
     def __call__(self, m: dict[str, Any]) -> LogEstimate:
-        key = m["measurement_id"]
+        key = m[M.measurement_id]
         found = self.known.get(key)
         if found is None:
             w = self.dataset.windows[key]
@@ -162,37 +163,37 @@ class _Energies:
 
 def _validated_points(dataset: Dataset, statuses: tuple[str, ...], energy: _Energies) -> list[Point]:
     ms = dataset.measurements
-    columns = {c: [m[c] for m in ms] for c in (*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j")}
+    columns = {c: [m[c] for m in ms] for c in (*rows.FP16_KEY, M.measurement_id, M.precision, M.energy_per_token_j)}
     out = []
     for m, j in zip(ms, rows.fp16_references(columns), strict=True):
-        if j is None or m["precision"] == catalogue.REFERENCE_PRECISION:
+        if j is None or m[M.precision] == catalogue.REFERENCE_PRECISION:
             continue
         ref = ms[j]
         r = estimate.ratio(energy(m), energy(ref))
-        stored, built = m["energy_vs_fp16"], m["energy_per_token_j"] / ref["energy_per_token_j"]
+        stored, built = m[M.energy_vs_fp16], m[M.energy_per_token_j] / ref[M.energy_per_token_j]
         if stored is None or not math.isclose(built, stored, rel_tol=RATIO_TOLERANCE):
             raise DatasetError(
-                f"{dataset.source}: energy_vs_fp16 of {m['measurement_id']} is {stored}, but its fp16 row "
-                f"{ref['measurement_id']} gives {built}; the dataset was built with another reference rule"
+                f"{dataset.source}: energy_vs_fp16 of {m[M.measurement_id]} is {stored}, but its fp16 row "
+                f"{ref[M.measurement_id]} gives {built}; the dataset was built with another reference rule"
             )
         out.append(
             Point(
-                row_id=m["measurement_id"],
-                reference_id=ref["measurement_id"],
+                row_id=m[M.measurement_id],
+                reference_id=ref[M.measurement_id],
                 source=VALIDATED,
-                gpu_name=m["gpu_name"],
-                model_id=m["model_id"],
-                weights=m["weights"],
-                parameter_count=float(m["parameter_count"]),
-                precision=m["precision"],
-                engine=m["engine"],
-                batch_size=m["batch_size"],
-                output_tokens=m["output_tokens"],
+                gpu_name=m[M.gpu_name],
+                model_id=m[M.model_id],
+                weights=m[M.weights],
+                parameter_count=float(m[M.parameter_count]),
+                precision=m[M.precision],
+                engine=m[M.engine],
+                batch_size=m[M.batch_size],
+                output_tokens=m[M.output_tokens],
                 basis=BASIS_GROSS,
-                status=m["status"],
-                reference_status=ref["status"],
+                status=m[M.status],
+                reference_status=ref[M.status],
                 ratio=r,
-                used=m["status"] in statuses and ref["status"] in statuses,
+                used=m[M.status] in statuses and ref[M.status] in statuses,
             )
         )
     return out
@@ -201,34 +202,34 @@ def _validated_points(dataset: Dataset, statuses: tuple[str, ...], energy: _Ener
 def _legacy_points(legacy: Iterable[dict[str, Any]]) -> list[Point]:
     """Ratios within the researcher's aggregate tables: each row over the fp16 row of the same GPU,
     model, batch size, output length and energy basis (several: the smallest legacy_id)."""
-    aggregates = [r for r in legacy if r["row_kind"] == "aggregate" and r["energy_per_1k_tokens_j"]]
+    aggregates = [r for r in legacy if r[L.row_kind] == "aggregate" and r[L.energy_per_1k_tokens_j]]
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
-        return (r["gpu"], r["hf_path"], r["batch_size"], r["output_tokens"], r["energy_basis"])
+        return (r[L.gpu], r[L.hf_path], r[L.batch_size], r[L.output_tokens], r[L.energy_basis])
 
     references: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in sorted(aggregates, key=lambda r: r["legacy_id"]):
-        if r["precision"] == catalogue.REFERENCE_PRECISION:
+    for r in sorted(aggregates, key=lambda r: r[L.legacy_id]):
+        if r[L.precision] == catalogue.REFERENCE_PRECISION:
             references.setdefault(key(r), r)
     out = []
     for r in aggregates:
         ref = references.get(key(r))
-        if ref is None or r is ref or r["params_b"] is None:
+        if ref is None or r is ref or r[L.params_b] is None:
             continue
         out.append(
             Point(
-                row_id=r["legacy_id"],
-                reference_id=ref["legacy_id"],
+                row_id=r[L.legacy_id],
+                reference_id=ref[L.legacy_id],
                 source=LEGACY,
-                gpu_name=r["gpu"],
-                model_id=r["hf_path"],
+                gpu_name=r[L.gpu],
+                model_id=r[L.hf_path],
                 weights="pretrained",
-                parameter_count=r["params_b"] * 1e9,
-                precision=r["precision"],
+                parameter_count=r[L.params_b] * 1e9,
+                precision=r[L.precision],
                 engine=LEGACY_ENGINE,
-                batch_size=r["batch_size"],
-                output_tokens=r["output_tokens"],
-                basis=r["energy_basis"],
+                batch_size=r[L.batch_size],
+                output_tokens=r[L.output_tokens],
+                basis=r[L.energy_basis],
                 status=LEGACY,
                 reference_status=LEGACY,
                 ratio=estimate.ratio(legacy_energy(r), legacy_energy(ref)),
@@ -240,7 +241,7 @@ def _legacy_points(legacy: Iterable[dict[str, Any]]) -> list[Point]:
 
 def legacy_energy(r: dict[str, Any]) -> LogEstimate:
     """A legacy aggregate's energy per 1k tokens with its published spread (none where not published)."""
-    return estimate.of_mean(r["energy_per_1k_tokens_j"], r["energy_std"], r["n_runs"])
+    return estimate.of_mean(r[L.energy_per_1k_tokens_j], r[L.energy_std], r[L.n_runs])
 
 
 def _curves(points: list[Point], confidence: float) -> tuple[Curve, ...]:
@@ -285,22 +286,22 @@ def _curve_order(key: tuple[Any, ...]) -> tuple[Any, ...]:
 def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point], energy: _Energies) -> tuple[Config, ...]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for m in dataset.measurements:
-        if m["status"] in statuses and m["energy_per_token_j"] is not None:
-            key = (m["gpu_name"], m["model_id"], m["weights"], m["parameter_count"], m["precision"])
-            groups[(*key, m["engine"], m["batch_size"], m["output_tokens"])].append(m)
+        if m[M.status] in statuses and m[M.energy_per_token_j] is not None:
+            key = (m[M.gpu_name], m[M.model_id], m[M.weights], m[M.parameter_count], m[M.precision])
+            groups[(*key, m[M.engine], m[M.batch_size], m[M.output_tokens])].append(m)
     ratios: dict[str, LogEstimate] = {p.row_id: p.ratio for p in points if p.used}
     out = []
     for key in sorted(groups):
-        ms = sorted(groups[key], key=lambda m: m["measurement_id"])
-        found = [ratios[m["measurement_id"]] for m in ms if m["measurement_id"] in ratios]
+        ms = sorted(groups[key], key=lambda m: m[M.measurement_id])
+        found = [ratios[m[M.measurement_id]] for m in ms if m[M.measurement_id] in ratios]
         out.append(
             Config(
                 *key,
-                measurement_ids=tuple(m["measurement_id"] for m in ms),
-                statuses=tuple(m["status"] for m in ms),
+                measurement_ids=tuple(m[M.measurement_id] for m in ms),
+                statuses=tuple(m[M.status] for m in ms),
                 energy_per_token=estimate.pooled([energy(m) for m in ms]),
-                throughput_tok_s=math.fsum(m["throughput_tok_s"] for m in ms) / len(ms),
-                power_w=math.fsum(m["power_w"] for m in ms) / len(ms),
+                throughput_tok_s=math.fsum(m[M.throughput_tok_s] for m in ms) / len(ms),
+                power_w=math.fsum(m[M.power_w] for m in ms) / len(ms),
                 vs_fp16=estimate.pooled(found) if found else None,
                 vs_fp16_sessions=len(found),
             )

@@ -20,45 +20,46 @@ import pyarrow.compute as pc
 from ecocompute import catalogue, hubenv, rows, stats
 from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS, PER_REQUEST_REL_TOLERANCE, POWER_OVER_THROUGHPUT_FACTOR, TEXT_RULES, TextRule
+from ecocompute.names import L, M, T
 
 from . import reading
 from .reading import DatasetError, DatasetSpecError
 
 MEASUREMENT_COLUMNS = (
     *rows.FP16_KEY,
-    "measurement_id",
-    "submission_id",
-    "gpu_name",
-    "parameter_count",
-    "precision",
-    "status",
-    "gate_failed",
-    "trials_measured",
-    "prompt_tokens",
-    "energy_per_token_j",
-    "energy_per_request_j",
-    "throughput_tok_s",
-    "power_w",
-    "energy_vs_fp16",
+    M.measurement_id,
+    M.submission_id,
+    M.gpu_name,
+    M.parameter_count,
+    M.precision,
+    M.status,
+    M.gate_failed,
+    M.trials_measured,
+    M.prompt_tokens,
+    M.energy_per_token_j,
+    M.energy_per_request_j,
+    M.throughput_tok_s,
+    M.power_w,
+    M.energy_vs_fp16,
 )
-TRIAL_COLUMNS = ("measurement_id", "role", "energy_per_token_j")
+TRIAL_COLUMNS = (T.measurement_id, T.role, T.energy_per_token_j)
 LEGACY_COLUMNS = (
-    "legacy_id",
-    "row_kind",
-    "source_document",
-    "gpu",
-    "model",
-    "hf_path",
-    "params_b",
-    "precision",
-    "batch_size",
-    "output_tokens",
-    "n_runs",
-    "throughput_tok_s",
-    "power_w",
-    "energy_per_1k_tokens_j",
-    "energy_std",
-    "energy_basis",
+    L.legacy_id,
+    L.row_kind,
+    L.source_document,
+    L.gpu,
+    L.model,
+    L.hf_path,
+    L.params_b,
+    L.precision,
+    L.batch_size,
+    L.output_tokens,
+    L.n_runs,
+    L.throughput_tok_s,
+    L.power_w,
+    L.energy_per_1k_tokens_j,
+    L.energy_std,
+    L.energy_basis,
 )
 _AS_ROWS = ("measurements", "legacy")  # the configs _assemble turns into Python rows
 _CONFIGS = ("measurements", "trials", "legacy")  # the configs _assemble reads
@@ -66,44 +67,44 @@ _CONFIGS = ("measurements", "trials", "legacy")  # the configs _assemble reads
 # checks hold them; a folder or Hub revision read here may not come from one.
 _POSITIVE = {
     "measurements": (
-        "parameter_count",
-        "batch_size",
-        "output_tokens",
-        "prompt_tokens",
-        "energy_per_token_j",
-        "energy_per_request_j",
-        "throughput_tok_s",
-        "power_w",
-        "energy_vs_fp16",
+        M.parameter_count,
+        M.batch_size,
+        M.output_tokens,
+        M.prompt_tokens,
+        M.energy_per_token_j,
+        M.energy_per_request_j,
+        M.throughput_tok_s,
+        M.power_w,
+        M.energy_vs_fp16,
     ),
     "trials": (),  # a warm-up may hold 0 J; the measured ones are held positive in _windows
     "legacy": (
-        "params_b",
-        "batch_size",
-        "output_tokens",
-        "n_runs",
-        "throughput_tok_s",
-        "power_w",
-        "energy_per_1k_tokens_j",
+        L.params_b,
+        L.batch_size,
+        L.output_tokens,
+        L.n_runs,
+        L.throughput_tok_s,
+        L.power_w,
+        L.energy_per_1k_tokens_j,
     ),
 }
 # Where a build leaves a cell empty: the figures of a skipped row, a legacy row's unknowns. Every other
 # column read here is a key or a label that the analysis sorts, joins and prints.
 _NULLABLE = {
     "measurements": (
-        "gate_failed",
-        "energy_per_token_j",
-        "energy_per_request_j",
-        "throughput_tok_s",
-        "power_w",
-        "energy_vs_fp16",
+        M.gate_failed,
+        M.energy_per_token_j,
+        M.energy_per_request_j,
+        M.throughput_tok_s,
+        M.power_w,
+        M.energy_vs_fp16,
     ),
     "trials": (),
-    "legacy": ("params_b", "n_runs", "throughput_tok_s", "power_w", "energy_std"),
+    "legacy": (L.params_b, L.n_runs, L.throughput_tok_s, L.power_w, L.energy_std),
 }
 # A measurement's figures are empty only where it was skipped (status "skipped"): an ok row without
 # its power is no row a build writes.
-_FIGURES = ("energy_per_token_j", "energy_per_request_j", "throughput_tok_s", "power_w")
+_FIGURES = (M.energy_per_token_j, M.energy_per_request_j, M.throughput_tok_s, M.power_w)
 _MAGNITUDE_MAX = stats.MAGNITUDE_MAX  # integers: within int64 as well
 _POSITIVE_MIN = 1e-100  # the same on the small side: 5e-324 W passed "positive" and broke a figure
 _INTEGER_MAX = 10**18
@@ -201,7 +202,7 @@ def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> 
         return _checked(source, config, read(config, columns))
 
     measurements = checked("measurements", MEASUREMENT_COLUMNS)
-    ids = measurements.column("measurement_id")
+    ids = measurements.column(M.measurement_id)
     if pc.count_distinct(ids).as_py() != len(ids):  # a row twice would be pooled twice
         counts = pc.value_counts(ids).to_pylist()
         twice = next(c["values"] for c in counts if c["counts"] > 1)
@@ -235,7 +236,7 @@ def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
         elif config == "measurements" and field.name in _FIGURES:
             # The build's rule both ways: a skipped row has no figures (it could not run), any other has
             # them. A skipped row with figures was counted as skipped and its figures shown all the same.
-            unskipped = pc.fill_null(pc.not_equal(table.column("status"), catalogue.STATUS_SKIPPED), True)
+            unskipped = pc.fill_null(pc.not_equal(table.column(M.status), catalogue.STATUS_SKIPPED), True)
             bad = pc.or_(pc.fill_null(bad, False), pc.not_equal(unskipped, pc.is_valid(values)))
             rule = f"{rule}, empty where the row is skipped and only there"
         first = pc.index(pc.fill_null(bad, False), True).as_py()
@@ -282,46 +283,43 @@ def _outside(
 
 
 def _windows(source: str, trials: pa.Table) -> dict[str, GateWindowEnergy]:
-    measured = trials.filter(pc.equal(trials["role"], catalogue.ROLE_MEASURED))
+    measured = trials.filter(pc.equal(trials[T.role], catalogue.ROLE_MEASURED))
     # Each trial of a window positive, not only their mean: its spread is taken on the log scale, and
     # trials of +-1e15 cancelling out to a plausible mean overflowed the interval.
-    least = pc.min(measured["energy_per_token_j"]).as_py()
+    least = pc.min(measured[T.energy_per_token_j]).as_py()
     if least is not None and least <= 0:
         raise DatasetError(
             f"{printable(source)}: a measured trial holds {least} J per token: not a value eco-dataset build writes"
         )
     # One thread: threads would sum each window in an order that varies from run to run, and the build
     # embeds these figures in a card that must be byte-identical between builds of the same files.
-    grouped = measured.group_by("measurement_id", use_threads=False).aggregate(
-        [
-            ("energy_per_token_j", "count"),
-            ("energy_per_token_j", "mean"),
-            ("energy_per_token_j", "stddev", pc.VarianceOptions(ddof=1)),
-        ]
+    energy = T.energy_per_token_j  # Arrow names each aggregate <column>_<function>
+    grouped = measured.group_by(T.measurement_id, use_threads=False).aggregate(
+        [(energy, "count"), (energy, "mean"), (energy, "stddev", pc.VarianceOptions(ddof=1))]
     )
     out = {}
     for row in grouped.to_pylist():
-        n = row["energy_per_token_j_count"]
-        std = row["energy_per_token_j_stddev"] if n > 1 else 0.0
-        out[row["measurement_id"]] = GateWindowEnergy(n, row["energy_per_token_j_mean"], std)
+        n = row[f"{energy}_count"]
+        std = row[f"{energy}_stddev"] if n > 1 else 0.0
+        out[row[T.measurement_id]] = GateWindowEnergy(n, row[f"{energy}_mean"], std)
     return out
 
 
 def _check_windows(source: str, measurements: tuple[dict[str, Any], ...], windows: dict[str, GateWindowEnergy]) -> None:
     """Every row with a summary has its gate window in the trials config, with the row's mean."""
     for m in measurements:
-        if m["energy_per_token_j"] is None:
+        if m[M.energy_per_token_j] is None:
             continue
-        w = windows.get(m["measurement_id"])
-        if w is None or w.n != m["trials_measured"]:
+        w = windows.get(m[M.measurement_id])
+        if w is None or w.n != m[M.trials_measured]:
             found = 0 if w is None else w.n
             raise DatasetError(
-                f"{printable(source)}: measurement {m['measurement_id']} has {m['trials_measured']} measured trials, "
+                f"{printable(source)}: measurement {m[M.measurement_id]} has {m[M.trials_measured]} measured trials, "
                 f"but the trials config holds {found}; the configs come from different builds"
             )
-        if not stats.close(w.mean_j, m["energy_per_token_j"], rel=stats.SUMMARY_REL_TOLERANCE + MEAN_ORDER_SLACK):
+        if not stats.close(w.mean_j, m[M.energy_per_token_j], rel=stats.SUMMARY_REL_TOLERANCE + MEAN_ORDER_SLACK):
             raise DatasetError(
-                f"{printable(source)}: measurement {m['measurement_id']} states {m['energy_per_token_j']} J/token, "
+                f"{printable(source)}: measurement {m[M.measurement_id]} states {m[M.energy_per_token_j]} J/token, "
                 f"its measured trials average {w.mean_j} J/token; the dataset was altered after its build"
             )
         _check_figures(source, m)
@@ -332,20 +330,20 @@ def _check_figures(source: str, m: dict[str, Any]) -> None:
     definition (ecocompute.rows: per token x batch size x output tokens), and an ok row's power over its
     throughput is its energy per token within POWER_OVER_THROUGHPUT_FACTOR. A row stating 1000 times the
     throughput at a thousandth of the power was quoted as measured beside the trials' energy."""
-    per_token, row = m["energy_per_token_j"], m["measurement_id"]
-    per_request = per_token * (m["batch_size"] * m["output_tokens"])
-    if not stats.close(m["energy_per_request_j"], per_request, rel=PER_REQUEST_REL_TOLERANCE):
+    per_token, row = m[M.energy_per_token_j], m[M.measurement_id]
+    per_request = per_token * (m[M.batch_size] * m[M.output_tokens])
+    if not stats.close(m[M.energy_per_request_j], per_request, rel=PER_REQUEST_REL_TOLERANCE):
         raise DatasetError(
-            f"{printable(source)}: measurement {row} states {m['energy_per_request_j']} J/request, but "
-            f"{per_token} J/token x batch size {m['batch_size']} x {m['output_tokens']} output tokens is "
+            f"{printable(source)}: measurement {row} states {m[M.energy_per_request_j]} J/request, but "
+            f"{per_token} J/token x batch size {m[M.batch_size]} x {m[M.output_tokens]} output tokens is "
             f"{per_request} J; the dataset was altered after its build"
         )
-    if m["status"] != catalogue.STATUS_OK:  # a failed gate's spread may part the mean of ratios from the ratio of means
+    if m[M.status] != catalogue.STATUS_OK:  # a failed gate's spread may part the mean of ratios from the ratio of means
         return
-    implied = m["power_w"] / m["throughput_tok_s"]
+    implied = m[M.power_w] / m[M.throughput_tok_s]
     if not 1 / POWER_OVER_THROUGHPUT_FACTOR <= implied / per_token <= POWER_OVER_THROUGHPUT_FACTOR:
         raise DatasetError(
-            f"{printable(source)}: measurement {row} states {m['power_w']} W at {m['throughput_tok_s']} tokens/s, "
+            f"{printable(source)}: measurement {row} states {m[M.power_w]} W at {m[M.throughput_tok_s]} tokens/s, "
             f"{implied:.4g} J/token, but its trials hold {per_token:.4g} J/token; the dataset was altered after "
             "its build"
         )

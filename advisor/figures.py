@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
 import numpy as np
@@ -62,6 +62,28 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 # bars overlap into one block of ink that hides the fitted band, and cost seconds to draw (and an
 # interval each); such points are drawn as markers alone, and the legend says so.
 MAX_ERROR_BARS = 2_000
+
+
+class BatchPoint(NamedTuple):
+    """A point of a batch figure: energy per request of one sequence at a batch size."""
+
+    batch_size: int
+    energy_per_sequence_j: float
+    precision: str
+    model_id: str
+    used: bool  # in the estimates: drawn filled, else hollow
+
+
+class PowerPoint(NamedTuple):
+    """A point of the power figure: one measured row's power and throughput."""
+
+    row_id: str
+    power_w: float
+    throughput_tok_s: float
+    precision: str
+    engine: str
+    batch_size: int
+    used: bool
 
 
 def _label(value: str) -> str:
@@ -232,24 +254,23 @@ def _ratio_curve(ax: Axes, c: Curve, confidence: float, span: tuple[float, float
 
 
 @_in_default_style
-def batch_figure(series: dict[str, list[dict[str, Any]]], title: str, path: Path) -> Path:
-    """Energy per request (one sequence) against batch size, one panel per engine; each entry of a
-    series: batch_size, energy_per_sequence_j, precision, model_id, used."""
+def batch_figure(series: dict[str, list[BatchPoint]], title: str, path: Path) -> Path:
+    """Energy per request (one sequence) against batch size, one panel per engine."""
     fig, axes = _grid(len(series), LEGEND_IN)
     fig.suptitle(_label(title), fontsize=11)
-    models = sorted({p["model_id"] for points in series.values() for p in points})
+    models = sorted({p.model_id for points in series.values() for p in points})
     for ax, engine in zip(axes, sorted(series), strict=True):
-        lines: dict[tuple[str, str, bool], list[dict[str, Any]]] = defaultdict(list)
+        lines: dict[tuple[str, str, bool], list[BatchPoint]] = defaultdict(list)
         for p in series[engine]:
-            lines[(p["model_id"], p["precision"], p["used"])].append(p)
+            lines[(p.model_id, p.precision, p.used)].append(p)
         for (model, precision, used), points in sorted(
             lines.items(), key=lambda kv: (kv[0][0], precision_rank(kv[0][1]), kv[0][2])
         ):
-            points.sort(key=lambda p: p["batch_size"])
+            points.sort(key=lambda p: p.batch_size)
             col = colour(precision)
             ax.plot(
-                [p["batch_size"] for p in points],
-                [p["energy_per_sequence_j"] for p in points],
+                [p.batch_size for p in points],
+                [p.energy_per_sequence_j for p in points],
                 marker=_MARKERS[models.index(model) % len(_MARKERS)],
                 color=col,
                 markerfacecolor=col if used else "white",
@@ -263,45 +284,45 @@ def batch_figure(series: dict[str, list[dict[str, Any]]], title: str, path: Path
         ax.set_title(_label(f"engine {engine}"), fontsize=9)
         _key(
             ax,
-            (p["precision"] for p in series[engine]),
+            (p.precision for p in series[engine]),
             {
                 m.split("/")[-1]: _MARKERS[models.index(m) % len(_MARKERS)]
-                for m in sorted({p["model_id"] for p in series[engine]})
+                for m in sorted({p.model_id for p in series[engine]})
             },
-            any(not p["used"] for p in series[engine]),
+            any(not p.used for p in series[engine]),
         )
     return _save(fig, path)
 
 
 @_in_default_style
-def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
+def power_figure(points: list[PowerPoint], title: str, path: Path) -> Path:
     """Throughput against power, with lines of equal energy per token (J/token = W / tok/s)."""
     fig, axes = _grid(1, LEGEND_IN)
     ax = axes[0]
     fig.suptitle(_label(title), fontsize=11)
-    engines = sorted({p["engine"] for p in points})
+    engines = sorted({p.engine for p in points})
     # One marker line per precision, engine, use and batch size (the marker's size): Agg stamps one
     # rendered marker at every point of a line, where a scatter of per-point sizes draws each path
     # (1.2 s for 100,000 points, 0.1 s so). A call per point would rescale the axes at every one.
-    groups: dict[tuple[str, str, bool, int], list[dict[str, Any]]] = defaultdict(list)
-    for p in sorted(points, key=lambda p: p["row_id"]):
-        groups[(p["precision"], p["engine"], p["used"], p["batch_size"])].append(p)
+    groups: dict[tuple[str, str, bool, int], list[PowerPoint]] = defaultdict(list)
+    for p in sorted(points, key=lambda p: p.row_id):
+        groups[(p.precision, p.engine, p.used, p.batch_size)].append(p)
     for (precision, engine, used, batch), group in sorted(
         groups.items(), key=lambda kv: (kv[0][3], precision_rank(kv[0][0]), kv[0])
     ):
         col = colour(precision)
         # Arrays, not lists: matplotlib makes a masked array of a list element by element.
         ax.plot(
-            np.array([p["power_w"] for p in group], dtype=float),
-            np.array([p["throughput_tok_s"] for p in group], dtype=float),
+            np.array([p.power_w for p in group], dtype=float),
+            np.array([p.throughput_tok_s for p in group], dtype=float),
             linestyle="",
             color=col,
             markerfacecolor=col if used else "white",
             marker=_MARKERS[engines.index(engine) % len(_MARKERS)],
             markersize=_batch_marker_size(batch),
         )
-    power_w = [p["power_w"] for p in points]
-    throughput_tok_s = [p["throughput_tok_s"] for p in points]
+    power_w = [p.power_w for p in points]
+    throughput_tok_s = [p.throughput_tok_s for p in points]
     lo_w, hi_w = 0.8 * min(power_w), 1.25 * max(power_w)
     for decade in range(
         math.floor(math.log10(min(power_w) / max(throughput_tok_s))) - 1,
@@ -319,11 +340,11 @@ def power_figure(points: list[dict[str, Any]], title: str, path: Path) -> Path:
     ax.set_ylabel("throughput (tok/s)")
     _key(
         ax,
-        (p["precision"] for p in points),
+        (p.precision for p in points),
         {f"engine {e}": _MARKERS[i % len(_MARKERS)] for i, e in enumerate(engines)},
-        any(not p["used"] for p in points),
+        any(not p.used for p in points),
         # the marker's size is the batch size: the legend said nothing of it
-        {f"batch {b}": _batch_marker_size(b) for b in sorted({p["batch_size"] for p in points})},
+        {f"batch {b}": _batch_marker_size(b) for b in sorted({p.batch_size for p in points})},
     )
     return _save(fig, path)
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from ecocompute.cli import printable
+from ecocompute.names import M
 
 from . import text
 from .advise import Advice, FitAt
@@ -106,7 +107,7 @@ def evidence(advice: Advice) -> list[dict[str, Any]]:
     """The measured rows behind the answer: the recommendation's and the runner-up's, and the fp16 rows
     their ratios divide by."""
     a, confidence = advice.analysis, advice.analysis.confidence
-    by_id = {m["measurement_id"]: m for m in a.measurements}
+    by_id = {m[M.measurement_id]: m for m in a.measurements}
     wanted: list[str] = []
     for c in advice.ranked[:2]:
         for mid in c.measurement_ids:
@@ -118,22 +119,22 @@ def evidence(advice: Advice) -> list[dict[str, Any]]:
         out.append(
             {
                 "measurement_id": mid,
-                "submission_id": m["submission_id"],
-                "gpu_name": m["gpu_name"],
-                "model_id": m["model_id"],
-                "weights": m["weights"],
-                "parameter_count": m["parameter_count"],
-                "precision": m["precision"],
-                "engine": m["engine"],
-                "batch_size": m["batch_size"],
-                "output_tokens": m["output_tokens"],
-                "status": m["status"],
-                "gate_failed": m["gate_failed"],
-                "trials_measured": m["trials_measured"],
+                "submission_id": m[M.submission_id],
+                "gpu_name": m[M.gpu_name],
+                "model_id": m[M.model_id],
+                "weights": m[M.weights],
+                "parameter_count": m[M.parameter_count],
+                "precision": m[M.precision],
+                "engine": m[M.engine],
+                "batch_size": m[M.batch_size],
+                "output_tokens": m[M.output_tokens],
+                "status": m[M.status],
+                "gate_failed": m[M.gate_failed],
+                "trials_measured": m[M.trials_measured],
                 "energy_per_token_j": _estimate(a.energies[mid], confidence),
-                "energy_per_request_j": m["energy_per_request_j"],
-                "throughput_tok_s": m["throughput_tok_s"],
-                "power_w": m["power_w"],
+                "energy_per_request_j": m[M.energy_per_request_j],
+                "throughput_tok_s": m[M.throughput_tok_s],
+                "power_w": m[M.power_w],
                 "energy_vs_fp16": _estimate(point.ratio, confidence) if point else None,
                 "fp16_reference_id": point.reference_id if point else None,
             }

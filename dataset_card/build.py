@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from ecocompute import parallel, reference, rows, smallfile
 from ecocompute.cli import UNSAFE_CATEGORIES, EcoError, OptionError, printable
 from ecocompute.columns import CONFIGS
+from ecocompute.names import M, S, T
 from validator import paths as policy
 from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
@@ -233,15 +234,15 @@ def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
 def sort_trials(trials: pa.Table, measurement_ids: pa.ChunkedArray) -> pa.Table:
     """Trials in SORT_KEYS order (measurement_id, trial_index) given the sorted measurement ids: the
     rank of each trial's measurement and its index are integers, 10x cheaper to order than the ids."""
-    rank = pc.fill_null(pc.index_in(trials.column("measurement_id"), value_set=measurement_ids), -1)
-    order = np.lexsort((trials.column("trial_index").to_numpy(), rank.to_numpy()))
+    rank = pc.fill_null(pc.index_in(trials.column(T.measurement_id), value_set=measurement_ids), -1)
+    order = np.lexsort((trials.column(T.trial_index).to_numpy(), rank.to_numpy()))
     return trials.take(pa.array(order)).combine_chunks()
 
 
 def with_fp16_ratios(measurements: pa.Table) -> pa.Table:
-    needed = [*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s"]
+    needed = [*rows.FP16_KEY, M.measurement_id, M.precision, M.energy_per_token_j, M.throughput_tok_s]
     energy_vs, throughput_vs = rows.fp16_ratios(measurements.select(needed).to_pydict())
-    for column, values in (("energy_vs_fp16", energy_vs), ("throughput_vs_fp16", throughput_vs)):
+    for column, values in ((M.energy_vs_fp16, energy_vs), (M.throughput_vs_fp16, throughput_vs)):
         i = measurements.schema.get_field_index(column)
         measurements = measurements.set_column(i, measurements.schema.field(i), pa.array(values, pa.float64()))
     return measurements
@@ -330,13 +331,13 @@ def _build(
         tables["submissions"] = writer.finish("submissions", [tables["submissions"]], CONFIGS["submissions"])
         tables["measurements"] = writer.finish("measurements", [tables["measurements"]], CONFIGS["measurements"])
     if label is None:
-        label = versions.dev(tables["submissions"].column("file_sha256").to_pylist())
+        label = versions.dev(tables["submissions"].column(S.file_sha256).to_pylist())
     counts = {name: tables[name].num_rows for name in CONFIGS}
 
     def write(staging: Path) -> None:
         with clock("fp16 ratios (a thread: sort trials)"), ThreadPoolExecutor(max_workers=1) as sorter:
             # Arrow sorts without the GIL while the ratios are computed; the thread has ended at the fork.
-            sorting = sorter.submit(sort_trials, tables["trials"], tables["measurements"].column("measurement_id"))
+            sorting = sorter.submit(sort_trials, tables["trials"], tables["measurements"].column(M.measurement_id))
             tables["measurements"] = with_fp16_ratios(tables["measurements"])
             trials = sorting.result()
         # The report's analysis and figures are the longest step that holds the GIL: for a large build
@@ -370,7 +371,7 @@ def _build(
                 pending.stop()
             raise
         with clock("card"):
-            latest = pc.max(tables["measurements"].column("created_at")).as_py()
+            latest = pc.max(tables["measurements"].column(M.created_at)).as_py()
             inputs = card.Inputs(
                 version=label,
                 repo_id=repo_id,

@@ -21,6 +21,7 @@ from ecocompute.cli import first_few
 from ecocompute.columns import CONFIGS
 from ecocompute.gates import DEFAULT_GATES
 from ecocompute.markdown import cell
+from ecocompute.names import M
 
 from . import legacy
 from .figures import Figure
@@ -167,7 +168,7 @@ def counts_section(measurements: pa.Table, counts: dict[str, int]) -> str:
     lines = [
         f"{counts['measurements']} measurements ({counts['trials']} trials) from {counts['submissions']} submission(s)."
     ]
-    for column in ("gpu_name", "model_id", "precision", "engine", "status", "weights"):
+    for column in (M.gpu_name, M.model_id, M.precision, M.engine, M.status, M.weights):
         tally = Counter(measurements.column(column).to_pylist())
         shown = sorted(tally.items())
         rows = [[cell(k), v] for k, v in shown[:20]]

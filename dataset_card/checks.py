@@ -14,6 +14,7 @@ from pandera.typing import Series
 
 from ecocompute import catalogue, stats
 from ecocompute.columns import PER_REQUEST_REL_TOLERANCE, POWER_OVER_THROUGHPUT_FACTOR, TEXT_RULES
+from ecocompute.names import L, M, S, T
 
 
 def _text(config: str, column: str, **field: Any) -> Any:
@@ -30,11 +31,11 @@ class BuildCheckError(Exception):
 
 
 class Measurements(pa.DataFrameModel):
-    measurement_id: Series[str] = _text("measurements", "measurement_id", unique=True)
+    measurement_id: Series[str] = _text("measurements", M.measurement_id, unique=True)
     submission_id: Series[str]
-    precision: Series[str] = _text("measurements", "precision")
-    weights: Series[str] = _text("measurements", "weights")
-    status: Series[str] = _text("measurements", "status")
+    precision: Series[str] = _text("measurements", M.precision)
+    weights: Series[str] = _text("measurements", M.weights)
+    status: Series[str] = _text("measurements", M.status)
     batch_size: Series[int] = pa.Field(ge=1)
     parameter_count: Series[int] = pa.Field(ge=1)
     energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0, nullable=True)
@@ -44,14 +45,14 @@ class Measurements(pa.DataFrameModel):
 
     @pa.dataframe_check(error="net energy must not exceed gross energy")
     def net_below_gross(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["net_energy_per_1k_tokens_j"].isna() | (
-            df["net_energy_per_1k_tokens_j"] <= df["energy_per_1k_tokens_j"]
+        return df[M.net_energy_per_1k_tokens_j].isna() | (
+            df[M.net_energy_per_1k_tokens_j] <= df[M.energy_per_1k_tokens_j]
         )
 
     @pa.dataframe_check(error="status ok requires a passed gate; skipped rows carry no figures")
     def status_consistent(cls, df: pd.DataFrame) -> Series[bool]:
-        ok = (df["status"] != catalogue.STATUS_OK) | (df["gate_passed"] == True)  # noqa: E712 - nullable column
-        skipped = (df["status"] != catalogue.STATUS_SKIPPED) | df["energy_per_1k_tokens_j"].isna()
+        ok = (df[M.status] != catalogue.STATUS_OK) | (df[M.gate_passed] == True)  # noqa: E712 - nullable column
+        skipped = (df[M.status] != catalogue.STATUS_SKIPPED) | df[M.energy_per_1k_tokens_j].isna()
         return ok & skipped
 
     @pa.dataframe_check(
@@ -61,25 +62,25 @@ class Measurements(pa.DataFrameModel):
     def figures_agree(cls, df: pd.DataFrame) -> Series[bool]:
         """The rule eco-advise holds a dataset it reads to (advisor/data.py ``_check_figures``): a build writes
         no row that a reader would refuse as altered."""
-        per_token = df["energy_per_token_j"]
-        per_request = per_token * df["batch_size"] * df["output_tokens"]
-        stated = df["energy_per_request_j"]
+        per_token = df[M.energy_per_token_j]
+        per_request = per_token * df[M.batch_size] * df[M.output_tokens]
+        stated = df[M.energy_per_request_j]
         scale = np.maximum(stated.abs(), per_request.abs())  # math.isclose's, as the reader's stats.close
         allowed = np.maximum(PER_REQUEST_REL_TOLERANCE * scale, stats.SUMMARY_ABS_TOLERANCE)
         request = per_token.isna() | ((stated - per_request).abs() <= allowed)
-        implied = df["power_w"] / df["throughput_tok_s"] / per_token
+        implied = df[M.power_w] / df[M.throughput_tok_s] / per_token
         within = (implied >= 1 / POWER_OVER_THROUGHPUT_FACTOR) & (implied <= POWER_OVER_THROUGHPUT_FACTOR)
-        return request & ((df["status"] != catalogue.STATUS_OK) | within)
+        return request & ((df[M.status] != catalogue.STATUS_OK) | within)
 
     @pa.dataframe_check(error="pretrained rows need a 40-hex model revision")
     def revision_pinned(cls, df: pd.DataFrame) -> Series[bool]:
-        return (df["weights"] != "pretrained") | df["model_revision"].str.fullmatch(r"[0-9a-f]{40}")
+        return (df[M.weights] != "pretrained") | df[M.model_revision].str.fullmatch(r"[0-9a-f]{40}")
 
 
 class Trials(pa.DataFrameModel):
     trial_id: Series[str] = pa.Field(unique=True)
     measurement_id: Series[str]
-    role: Series[str] = _text("trials", "role")
+    role: Series[str] = _text("trials", T.role)
     duration_s: Series[float] = pa.Field(gt=0)
     generated_tokens: Series[int] = pa.Field(ge=1)
     energy_j: Series[float] = pa.Field(ge=0)
@@ -87,14 +88,14 @@ class Trials(pa.DataFrameModel):
 
 class Submissions(pa.DataFrameModel):
     submission_id: Series[str] = pa.Field(unique=True)
-    file_sha256: Series[str] = _text("submissions", "file_sha256")
+    file_sha256: Series[str] = _text("submissions", S.file_sha256)
     measurements: Series[int] = pa.Field(ge=1)
 
 
 class Legacy(pa.DataFrameModel):
     legacy_id: Series[str] = pa.Field(unique=True)
-    row_kind: Series[str] = _text("legacy", "row_kind")
-    energy_basis: Series[str] = _text("legacy", "energy_basis")
+    row_kind: Series[str] = _text("legacy", L.row_kind)
+    energy_basis: Series[str] = _text("legacy", L.energy_basis)
     energy_per_1k_tokens_j: Series[float] = pa.Field(gt=0)
     validation: Series[str] = pa.Field(str_startswith="not validated")
 
@@ -108,12 +109,12 @@ MODELS: dict[str, type[pa.DataFrameModel]] = {
 # Columns that dataframe-wide checks and the cross-table keys read beyond each model's fields.
 _ALSO_READ = {
     "measurements": [
-        "net_energy_per_1k_tokens_j",
-        "gate_passed",
-        "model_revision",
-        "energy_per_token_j",
-        "energy_per_request_j",
-        "output_tokens",
+        M.net_energy_per_1k_tokens_j,
+        M.gate_passed,
+        M.model_revision,
+        M.energy_per_token_j,
+        M.energy_per_request_j,
+        M.output_tokens,
     ],
     "trials": [],
     "submissions": [],
@@ -148,8 +149,8 @@ def check(tables: dict[str, pa_arrow.Table]) -> None:
                 ids = frame.iloc[index][frame.columns[0]].tolist() if index else []
                 problems.append(f"{name}: rule {rule!s} on {column or 'table'} fails for rows {ids or index}")
     for child, parent, key in (
-        ("trials", "measurements", "measurement_id"),
-        ("measurements", "submissions", "submission_id"),
+        ("trials", "measurements", M.measurement_id),
+        ("measurements", "submissions", S.submission_id),
     ):
         missing = _missing_keys(tables[child], tables[parent], key)
         if missing:

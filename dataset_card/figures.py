@@ -10,6 +10,7 @@ from typing import Any
 
 from ecocompute import catalogue, diskerrors
 from ecocompute.cli import figure_text
+from ecocompute.names import M
 
 from .results import Line, Setting
 
@@ -31,7 +32,7 @@ class Figure:
 
 def drawable(settings: Sequence[Setting]) -> list[Setting]:
     """The settings with figures (a setting whose rows were all skipped has nothing to draw)."""
-    return [s for s in settings if any(_has(line, "energy_per_1k_tokens_j") for line in s.lines)]
+    return [s for s in settings if any(_has(line, M.energy_per_1k_tokens_j) for line in s.lines)]
 
 
 def shown(settings: Sequence[Setting]) -> tuple[Setting, ...]:
@@ -87,10 +88,10 @@ def _per_token(ax: Any, lines: list[Line]) -> None:
     order = _precisions(lines)
     for i, batch in enumerate(sorted({line.batch_size for line in lines})):
         series = sorted((x for x in lines if x.batch_size == batch), key=lambda x: order.index(x.precision))
-        series = [x for x in series if _has(x, "energy_per_1k_tokens_j")]
+        series = [x for x in series if _has(x, M.energy_per_1k_tokens_j)]
         if series:
             xs = [float(order.index(x.precision)) for x in series]
-            _plot_series(ax, xs, series, "energy_per_1k_tokens_j", f"batch {batch}", f"C{i % 10}")
+            _plot_series(ax, xs, series, M.energy_per_1k_tokens_j, f"batch {batch}", f"C{i % 10}")
     ax.set_xticks(range(len(order)), order)
     ax.set_ylabel("J per 1k tokens (gross)")
 
@@ -99,10 +100,10 @@ def _per_request(ax: Any, lines: list[Line]) -> None:
     """x: batch size (log 2); one series per precision."""
     for precision in _precisions(lines):
         series = sorted((x for x in lines if x.precision == precision), key=lambda x: x.batch_size)
-        series = [x for x in series if _has(x, "energy_per_request_j")]
+        series = [x for x in series if _has(x, M.energy_per_request_j)]
         if series:
             _plot_series(
-                ax, [float(x.batch_size) for x in series], series, "energy_per_request_j", precision, _color(precision)
+                ax, [float(x.batch_size) for x in series], series, M.energy_per_request_j, precision, _color(precision)
             )
     ax.set_xscale("log", base=2)
     batches = sorted({x.batch_size for x in lines})

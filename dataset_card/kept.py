@@ -16,9 +16,10 @@ from typing import Any
 
 from advisor import hub, reading
 from ecocompute.cli import EcoError, first_few, printable
+from ecocompute.names import S
 
 CONFIG = "submissions"
-_COLUMNS = ("submission_id", "file_sha256")
+_COLUMNS = (S.submission_id, S.file_sha256)
 # The release's submissions config downloaded to compare (a million submissions take about 100 MB).
 MAX_DOWNLOAD_BYTES = 512 << 20
 _NOT_COMPARED = (

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from ecocompute import smallfile, stats
 from ecocompute.checksums import sum_line
 from ecocompute.cli import EcoError, printable
+from ecocompute.names import L
 
 RAW = "a800_mistral7b_pure_int8_batch_size_raw_20260215_131345.csv"
 RAW_META = "a800_mistral7b_pure_int8_batch_size_metadata_20260215_131345.json"
@@ -203,32 +204,32 @@ def raw_trial_rows(folder: Path) -> list[dict[str, Any]]:
         index = counters[batch] = counters.get(batch, -1) + 1
         rows.append(
             {
-                "legacy_id": f"a800-batch-sweep-bs{batch:03d}-t{index:02d}",
-                "row_kind": "trial",
-                "source_document": RAW,
-                "source_file": f"legacy/{RAW}",
-                "source_sha256": digest,
-                "gpu": gpu,
-                "model": model.split("/")[-1],
-                "hf_path": model,
-                "params_b": None,
-                "precision": "int8-pure",
-                "batch_size": batch,
-                "output_tokens": output_tokens,
-                "n_runs": n_runs,
-                "trial_index": index,
-                "duration_s": duration_s,
-                "energy_j": energy_j,
-                "throughput_tok_s": throughput,
-                "throughput_std": None,
-                "power_w": power_w,
-                "power_std": None,
-                "energy_per_1k_tokens_j": energy_1k,
-                "energy_std": None,
-                "energy_basis": "gross",
-                "power_source": "NVML power polling (10 Hz per the author's documents)",
-                "missing_provenance": MISSING[RAW],
-                "validation": VALIDATION,
+                L.legacy_id: f"a800-batch-sweep-bs{batch:03d}-t{index:02d}",
+                L.row_kind: "trial",
+                L.source_document: RAW,
+                L.source_file: f"legacy/{RAW}",
+                L.source_sha256: digest,
+                L.gpu: gpu,
+                L.model: model.split("/")[-1],
+                L.hf_path: model,
+                L.params_b: None,
+                L.precision: "int8-pure",
+                L.batch_size: batch,
+                L.output_tokens: output_tokens,
+                L.n_runs: n_runs,
+                L.trial_index: index,
+                L.duration_s: duration_s,
+                L.energy_j: energy_j,
+                L.throughput_tok_s: throughput,
+                L.throughput_std: None,
+                L.power_w: power_w,
+                L.power_std: None,
+                L.energy_per_1k_tokens_j: energy_1k,
+                L.energy_std: None,
+                L.energy_basis: "gross",
+                L.power_source: "NVML power polling (10 Hz per the author's documents)",
+                L.missing_provenance: MISSING[RAW],
+                L.validation: VALIDATION,
             }
         )
     return rows
@@ -243,30 +244,32 @@ def aggregate_rows(folder: Path) -> list[dict[str, Any]]:
         numbers = {c: _cell(path, where, r, c, float, optional=True) for c in _AGGREGATE_NUMBERS}
         rows.append(
             {
-                "legacy_id": f"published-aggregate-{i:03d}",
-                "row_kind": "aggregate",
-                "source_document": r["source"],
-                "source_file": f"legacy/{AGGREGATES}",
-                "source_sha256": digest,
-                "gpu": r["gpu"],
-                "model": r["model"],
-                "hf_path": r["hf_path"],
-                "params_b": numbers["params_b"],
-                "precision": r["precision"],
-                **ints,
-                "trial_index": None,
-                "duration_s": None,
-                "energy_j": None,
-                "throughput_tok_s": numbers["throughput_tok_s"],
-                "throughput_std": numbers["throughput_std"],
-                "power_w": numbers["power_w"],
-                "power_std": numbers["power_std"],
-                "energy_per_1k_tokens_j": numbers["energy_j_per_1k_tok"],
-                "energy_std": numbers["energy_std"],
-                "energy_basis": r["energy_basis"],
-                "power_source": "NVML power polling (10 Hz per the author's documents)",
-                "missing_provenance": MISSING.get(r["source"], "model revisions; exact versions; raw trials"),
-                "validation": VALIDATION,
+                L.legacy_id: f"published-aggregate-{i:03d}",
+                L.row_kind: "aggregate",
+                L.source_document: r["source"],
+                L.source_file: f"legacy/{AGGREGATES}",
+                L.source_sha256: digest,
+                L.gpu: r["gpu"],
+                L.model: r["model"],
+                L.hf_path: r["hf_path"],
+                L.params_b: numbers["params_b"],
+                L.precision: r["precision"],
+                L.batch_size: ints["batch_size"],
+                L.output_tokens: ints["output_tokens"],
+                L.n_runs: ints["n_runs"],
+                L.trial_index: None,
+                L.duration_s: None,
+                L.energy_j: None,
+                L.throughput_tok_s: numbers["throughput_tok_s"],
+                L.throughput_std: numbers["throughput_std"],
+                L.power_w: numbers["power_w"],
+                L.power_std: numbers["power_std"],
+                L.energy_per_1k_tokens_j: numbers["energy_j_per_1k_tok"],
+                L.energy_std: numbers["energy_std"],
+                L.energy_basis: r["energy_basis"],
+                L.power_source: "NVML power polling (10 Hz per the author's documents)",
+                L.missing_provenance: MISSING.get(r["source"], "model revisions; exact versions; raw trials"),
+                L.validation: VALIDATION,
             }
         )
     return rows
@@ -276,7 +279,7 @@ def sweep_cv(trials: list[dict[str, Any]]) -> list[tuple[int, float, int]]:
     """(batch size, throughput CV %, trials) of the raw A800 sweep: checked against his "CV < 2 %"."""
     by_batch: dict[int, list[float]] = {}
     for r in trials:
-        by_batch.setdefault(r["batch_size"], []).append(r["throughput_tok_s"])
+        by_batch.setdefault(r[L.batch_size], []).append(r[L.throughput_tok_s])
     return [(b, stats.cv_pct(v), len(v)) for b, v in sorted(by_batch.items())]
 
 
@@ -359,7 +362,7 @@ def load(folder: Path) -> Legacy:
     trials = raw_trial_rows(folder)
     table = trials + aggregate_rows(folder)
     held = Legacy(
-        table, sweep_cv(trials), discrepancies(folder), sources(folder, [r["source_document"] for r in table])
+        table, sweep_cv(trials), discrepancies(folder), sources(folder, [r[L.source_document] for r in table])
     )
     verify_sums(folder)  # after the reading, so a broken file is named for what is broken in it
     return held

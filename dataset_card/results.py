@@ -12,22 +12,23 @@ from typing import Any
 import pyarrow as pa
 
 from ecocompute import catalogue
+from ecocompute.names import M
 
 ID_PREFIX = 12  # characters of measurement_id that name a row in the card
 MAX_IDS_SHOWN = 3  # a line with more rows says how many and how to select them
 MAX_SETTINGS = 40  # settings with a table in the card: those with the most rows
-SETTING = ("gpu_name", "model_id", "weights")  # one results table per setting
-CONFIG = ("engine", "batch_size", "precision")  # one line per configuration within it
+SETTING = (M.gpu_name, M.model_id, M.weights)  # one results table per setting
+CONFIG = (M.engine, M.batch_size, M.precision)  # one line per configuration within it
 FIGURES = (  # (column, label): the per-configuration median shown
-    ("energy_per_1k_tokens_j", "J/1k tok gross"),
-    ("net_energy_per_1k_tokens_j", "J/1k tok net"),
-    ("throughput_tok_s", "tok/s"),
-    ("throughput_tok_s_cv_pct", "CV tok/s %"),
-    ("energy_per_token_j_cv_pct", "CV J/tok %"),
-    ("energy_vs_fp16", "energy vs fp16 (gross)"),
-    ("energy_per_request_j", "J/request"),
+    (M.energy_per_1k_tokens_j, "J/1k tok gross"),
+    (M.net_energy_per_1k_tokens_j, "J/1k tok net"),
+    (M.throughput_tok_s, "tok/s"),
+    (M.throughput_tok_s_cv_pct, "CV tok/s %"),
+    (M.energy_per_token_j_cv_pct, "CV J/tok %"),
+    (M.energy_vs_fp16, "energy vs fp16 (gross)"),
+    (M.energy_per_request_j, "J/request"),
 )
-COLUMNS = (*SETTING, *CONFIG, "measurement_id", "status", "gate_failed", *(c for c, _ in FIGURES))
+COLUMNS = (*SETTING, *CONFIG, M.measurement_id, M.status, M.gate_failed, *(c for c, _ in FIGURES))
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def _order(value: str, known: Any) -> tuple[int, str]:
 
 def _line(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> Line:
     engine, batch_size, precision = key
-    statuses = Counter(r["status"] for r in rows)
-    gates = {g for r in rows if r["gate_failed"] for g in r["gate_failed"].split(",") if g}
+    statuses = Counter(r[M.status] for r in rows)
+    gates = {g for r in rows if r[M.gate_failed] for g in r[M.gate_failed].split(",") if g}
     median, low, high = {}, {}, {}
     for column, _ in FIGURES:
         values = [r[column] for r in rows if r[column] is not None and not math.isnan(r[column])]
@@ -88,13 +89,13 @@ def _line(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> Line:
         engine=engine,
         batch_size=batch_size,
         precision=precision,
-        ids=tuple(sorted(r["measurement_id"] for r in rows)),
+        ids=tuple(sorted(r[M.measurement_id] for r in rows)),
         statuses=tuple((s, statuses[s]) for s in sorted(statuses, key=lambda s: _order(s, catalogue.STATUSES))),
         failed_gates=tuple(g for g in catalogue.GATE_NAMES if g in gates),
         median=median,
         low=low,
         high=high,
-        drawn_statuses=tuple(sorted(r["status"] for r in rows if r["energy_per_1k_tokens_j"] is not None)),
+        drawn_statuses=tuple(sorted(r[M.status] for r in rows if r[M.energy_per_1k_tokens_j] is not None)),
     )
 
 
@@ -108,9 +109,9 @@ class Results:
 def collect(measurements: pa.Table, max_settings: int = MAX_SETTINGS) -> Results:
     """The ``max_settings`` settings with the most rows (ties by name), each with its lines ordered by
     engine, batch size, then precision in the catalogue's order. Only their rows leave Arrow."""
-    sizes = measurements.group_by(list(SETTING)).aggregate([("measurement_id", "count")])
+    sizes = measurements.group_by(list(SETTING)).aggregate([(M.measurement_id, "count")])
     ranked = sorted(
-        zip(*(sizes.column(c).to_pylist() for c in (*SETTING, "measurement_id_count")), strict=True),
+        zip(*(sizes.column(c).to_pylist() for c in (*SETTING, f"{M.measurement_id}_count")), strict=True),
         key=lambda s: (-s[-1], *s[:-1]),
     )
     shown = pa.table(

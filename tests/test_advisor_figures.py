@@ -41,8 +41,12 @@ def test_a_large_report_draws_without_looking_up(tmp_path: Path) -> None:
     the cache of drawn figures (seconds at 100,000 rows): the same bytes, nothing cached."""
     from advisor import report
 
-    point = {"energy_per_sequence_j": 1.0, "precision": "fp16", "model_id": "org/m", "used": True}
-    series = {"generate": [{**point, "batch_size": 1}, {**point, "batch_size": 8, "energy_per_sequence_j": 0.4}]}
+    series = {
+        "generate": [
+            figures.BatchPoint(1, 1.0, "fp16", "org/m", True),
+            figures.BatchPoint(8, 0.4, "fp16", "org/m", True),
+        ]
+    }
     report.forget_drawn()
     report._Figures(tmp_path / "direct", "x", look_up=False).draw("b", figures.batch_figure, series, "t")
     assert not report._DRAWN

@@ -1,11 +1,18 @@
-"""The columns advisor/ and dataset_card/ name by a string are columns of the built dataset (review32 F6).
+"""advisor/ and dataset_card/ name every column through ecocompute.names, never by a string of their own.
 
-Arrow and pandas code names a column by its string, so ``ecocompute.columns`` (the one declaration of every
-column) cannot stop a literal from going stale: a column renamed there leaves ``row.get("old_name")`` reading
-None, ``field.name in ("old_name", ...)`` dropping a check and the card's example code naming what is gone, all
-without an error. This reads the two packages' source: every string that names a column must be declared, in the
-config it is read from where the module says which (the column lists below), and every other key spelled like a
-column is listed in NOT_COLUMNS with what it is, so a stale one cannot hide among them.
+Arrow and pandas code names a column by its string, so a column renamed in ``ecocompute.columns`` (the one
+declaration of every column) left a literal behind without an error: ``row.get("old_name")`` read None,
+``field.name in ("old_name", ...)`` dropped a check, the card's example code named what is gone (review32 F6).
+``ecocompute.names`` makes one namespace per config from that declaration (``M.gpu_name == "gpu_name"``), and
+this reads the two packages' source to hold them to it:
+
+- no string literal is a column's name, except where that text is something else that happens to be spelled
+  so (ALLOWED says where and what it is) or a config's name;
+- every ``M.x``, ``T.x``, ``S.x``, ``L.x`` is a column of its own config (an AttributeError otherwise, but only
+  where the line runs);
+- every other string spelled like a column (snake_case, or a key read by [] or .get()) is a known non-column
+  (NOT_COLUMNS), so that a name left behind by a rename cannot hide among them; and a column named inside a
+  text as ``row["name"]`` (the card's example code) is declared.
 """
 
 from __future__ import annotations
@@ -16,21 +23,49 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from advisor import data
 from dataset_card import checks, results
-from ecocompute import catalogue, smallfile
+from ecocompute import catalogue, names, smallfile
 from ecocompute.columns import CONFIGS
 
 PACKAGES = ("advisor", "dataset_card")
 DECLARED = {name for schema in CONFIGS.values() for name in schema.names}
+SPACES = {"M": "measurements", "T": "trials", "S": "submissions", "L": "legacy"}  # ecocompute.names' namespaces
+# Where a column's name is written as a string on purpose, by module and scope (the def or class, or the
+# module-level name assigned): what the text is there, and why it must not follow a rename of the column.
+_AUTHOR = "the author's own names (his CSV headers, his JSON keys), read as he wrote them"
+_ADVICE_JSON = "the advice JSON's keys (eco-advise --format json): its own format, named like what they echo"
+ALLOWED = {
+    "advisor/render.py": {
+        "_config": _ADVICE_JSON,
+        "_point": _ADVICE_JSON,
+        "_fit": _ADVICE_JSON,
+        "evidence": _ADVICE_JSON,
+        "to_json": _ADVICE_JSON,
+        "render_text": "the advice JSON's keys, read back from evidence() to print the same rows",
+        "_table": "a table header for people",
+    },
+    "dataset_card/card.py": {
+        "front_matter": "the Hub's tags (gpu, bitsandbytes): words, not columns",
+        "results_section": "a table header for people",
+    },
+    "dataset_card/legacy.py": {
+        "_RAW_COLUMNS": _AUTHOR,
+        "_AGGREGATE_TEXT": _AUTHOR,
+        "_AGGREGATE_INTS": _AUTHOR,
+        "_AGGREGATE_NUMBERS": _AUTHOR,
+        "raw_trial_rows": _AUTHOR,
+        "aggregate_rows": _AUTHOR,
+    },
+}
 # Spelled like a column (snake_case, or a key read by [] / .get()) but not one, by what each is. A key is listed
 # by name, never "any key some dict writes": the advice JSON also writes keys named as columns, and such a rule
 # let a renamed energy_vs_fp16 pass.
 NOT_COLUMNS = {
-    # the advice JSON's keys (advisor/render.py, report.py), read back by its text and figures
-    "used",
+    # the advice JSON's keys (advisor/render.py), read back by its text
     "row_id",
     "energy_per_sequence_j",
     "fp16_reference_id",
@@ -87,8 +122,7 @@ def _strings(node: ast.AST) -> Iterator[ast.Constant]:
 
 def _keys(tree: ast.AST) -> set[tuple[int, str]]:
     """(line, name) of every string in ``tree`` that names a column or a key like one. A dict display's keys
-    are not read: the rows written go through writer.py, which refuses a key its config does not declare,
-    and the others are the keys of the advice JSON and the card's YAML."""
+    are left to _literal_columns: the advice JSON's and the card's YAML's are named freely, and no column."""
     written = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}
     return set(_read(tree, written))
 
@@ -114,34 +148,145 @@ def _sources() -> list[Path]:
     return sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
 
 
+def _parsed() -> Iterator[tuple[str, ast.Module]]:
+    for path in _sources():
+        yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _known(name: str) -> bool:
     aggregate = AGGREGATE.fullmatch(name)
     return name in DECLARED or name in CONFIGS or name in KNOWN or bool(aggregate and aggregate[1] in DECLARED)
 
 
+def _scoped(tree: ast.AST, scope: str = "") -> Iterator[tuple[str, ast.AST]]:
+    """Every node of ``tree`` with its scope: the innermost def or class around it, else the name a
+    module-level assignment binds."""
+    for child in ast.iter_child_nodes(tree):
+        inner = scope
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = child.name
+        elif not scope and isinstance(child, (ast.Assign, ast.AnnAssign)):
+            targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+            inner = ",".join(t.id for t in targets if isinstance(t, ast.Name))
+        yield inner, child
+        yield from _scoped(child, inner)
+
+
+def _literal_columns(tree: ast.AST) -> Iterator[tuple[str, int, str]]:
+    """(scope, line, name) of every string literal in ``tree`` that is a column's name and not a config's."""
+    for scope, node in _scoped(tree):
+        value = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(value, str) and value in DECLARED and value not in CONFIGS:
+            yield scope, node.lineno, value
+
+
+def _namespaces(tree: ast.AST) -> dict[str, str]:
+    """Local name -> config of each namespace a module imports from ecocompute.names."""
+    return {
+        alias.asname or alias.name: SPACES[alias.name]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "ecocompute.names"
+        for alias in node.names
+        if alias.name in SPACES
+    }
+
+
+def _attributes(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
+    """(line, config, name) of every ``M.name``-like read of a namespace the module imports."""
+    spaces = _namespaces(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in spaces:
+            yield node.lineno, spaces[node.value.id], node.attr
+
+
+def test_no_module_spells_a_column_name_as_a_string() -> None:
+    """A column is named as ``M.gpu_name``, not ``"gpu_name"``: written as a string it does not follow a rename."""
+    found = [
+        f"{path}:{line} ({scope or 'module'}): {name!r}"
+        for path, tree in _parsed()
+        for scope, line, name in _literal_columns(tree)
+        if scope not in ALLOWED.get(path, {})
+    ]
+    assert not found, "name the column through ecocompute.names (M, T, S, L), or say in ALLOWED why not:\n" + "\n".join(
+        found
+    )
+
+
+def test_every_allowed_place_still_writes_a_column_name() -> None:
+    """An ALLOWED entry whose place no longer spells a column's name is left over: it would excuse a new one."""
+    used = {(path, scope) for path, tree in _parsed() for scope, _, _ in _literal_columns(tree)}
+    stale = [f"{path}: {scope}" for path, scopes in ALLOWED.items() for scope in scopes if (path, scope) not in used]
+    assert not stale, stale
+
+
+def test_every_namespace_read_names_a_column_of_its_config() -> None:
+    """``M.x`` for an x the measurements config does not declare fails only where the line runs; this reads all."""
+    unknown = [
+        f"{path}:{line}: {config} has no column {name!r}"
+        for path, tree in _parsed()
+        for line, config, name in _attributes(tree)
+        if name not in CONFIGS[config].names
+    ]
+    assert not unknown, unknown
+
+
 def test_every_key_spelled_like_a_column_is_a_declared_column_or_known() -> None:
     unknown = sorted(
-        f"{path.relative_to(ROOT)}:{line}: {name!r}"
-        for path in _sources()
-        for line, name in _keys(ast.parse(path.read_text(encoding="utf-8")))
-        if not _known(name)
+        f"{path}:{line}: {name!r}" for path, tree in _parsed() for line, name in _keys(tree) if not _known(name)
     )
     assert not unknown, "name a column ecocompute/columns.py declares, or list the key in NOT_COLUMNS:\n" + "\n".join(
         unknown
     )
 
 
-def test_the_guard_sees_a_stale_column_in_each_way_one_is_named() -> None:
-    """A renamed column left behind as a subscript, a .get, a column list and the card's example code."""
+def test_every_known_non_column_is_still_spelled_somewhere() -> None:
+    """A NOT_COLUMNS entry no module spells any more is left over: it would excuse a column renamed to it."""
+    spelled = {name for _, tree in _parsed() for _, name in _keys(tree)} | {
+        node.value
+        for _, tree in _parsed()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert not NOT_COLUMNS - spelled, sorted(NOT_COLUMNS - spelled)
+
+
+def test_the_guard_sees_a_column_in_each_way_one_is_named() -> None:
+    """A column spelled as a string (a subscript, a .get, a column list, a dict's key), a stale one (also in the
+    card's example code), and a namespace read of a column its config lacks."""
     source = (
+        "from ecocompute.names import L as Legacy, M\n"
         'r["energy_per_tokn_j"]\n'
         'r.get("gpu_nme")\n'
         'COLUMNS = ("measurement_id", "throughput_toks")\n'
         'SNIPPET = f"""print(rows[0]["energy_per_1k_tkens_j"])"""\n'
-        'ok = {"row_id": r["measurement_id"]}["row_id"]\n'
+        'ok = {"row_id": r[M.measurement_id]}["row_id"]\n'
+        'row = {"precision": "fp16", M.batch_size: 1}\n'
+        'config = "measurements"\n'
+        "x = M.gpu_nme, Legacy.gpu, Legacy.gpu_name, M.gpu_name\n"
     )
-    stale = sorted(name for _, name in _keys(ast.parse(source)) if not _known(name))
+    tree = ast.parse(source)
+    stale = sorted(name for _, name in _keys(tree) if not _known(name))
     assert stale == ["energy_per_1k_tkens_j", "energy_per_tokn_j", "gpu_nme", "throughput_toks"]
+    assert sorted((scope, name) for scope, _, name in _literal_columns(tree)) == [
+        ("COLUMNS", "measurement_id"),
+        ("row", "precision"),
+    ]
+    read = [(config, name) for _, config, name in _attributes(tree) if name not in CONFIGS[config].names]
+    assert read == [("measurements", "gpu_nme"), ("legacy", "gpu_name")]
+
+
+def test_each_config_has_a_namespace_of_exactly_its_columns() -> None:
+    """``M.gpu_name`` is the plain string "gpu_name", for every column its config declares and no other."""
+    assert set(SPACES.values()) == CONFIGS.keys()
+    for space, config in SPACES.items():
+        namespace, declared = getattr(names, space), CONFIGS[config].names
+        assert {n: getattr(namespace, n) for n in declared} == {n: n for n in declared}
+        assert all(type(getattr(namespace, n)) is str for n in declared)
+        assert set(vars(namespace)) == set(declared), config
+    with pytest.raises(AttributeError, match="'LegacyColumns' object has no attribute 'gpu_name'"):
+        names.L.gpu_name  # noqa: B018 - the attribute read is the test
+    with pytest.raises(AttributeError, match="'MeasurementsColumns' object has no attribute 'energy_per_tokn_j'"):
+        names.M.energy_per_tokn_j  # noqa: B018
 
 
 def _read_by_advisor() -> dict[str, tuple[str, ...]]:
@@ -149,15 +294,14 @@ def _read_by_advisor() -> dict[str, tuple[str, ...]]:
 
 
 def test_the_column_lists_name_columns_of_their_own_config() -> None:
-    """Where a module says which config it reads, each name is a column of that config (a name declared only in
-    another would pass the test above and fail the read, or for a rule's list be skipped)."""
-    for config, names in _read_by_advisor().items():
-        read = set(names)
+    """Where a module says which config it reads, each name is a column of that config (ecocompute.rows' FP16_KEY
+    is spelled there), and each rule names a column that is read: a rule on a column not read is never applied."""
+    for config, read_names in _read_by_advisor().items():
+        read = set(read_names)
         assert read <= set(CONFIGS[config].names), config
-        # a rule on a column not read is never applied: positivity and nullability name read columns
         assert set(data._POSITIVE[config]) <= read, config
         assert set(data._NULLABLE[config]) <= read, config
     assert set(data._FIGURES) <= set(data.MEASUREMENT_COLUMNS)
     assert set(results.COLUMNS) <= set(CONFIGS["measurements"].names)
-    for config in checks.MODELS:
+    for config in checks.MODELS:  # a pandera model's fields are its class's attribute names
         assert set(checks.columns(config)) <= set(CONFIGS[config].names), config

@@ -114,16 +114,7 @@ def test_the_power_figure_keys_its_marker_sizes(tmp_path: Path, monkeypatch: pyt
     from advisor import figures as report_figures
 
     points = [
-        {
-            "row_id": f"{i:064x}",
-            "power_w": 200.0 + 50 * i,
-            "throughput_tok_s": 100.0 * 2**i,
-            "precision": p,
-            "engine": "cuda-graph",
-            "used": True,
-            "batch_size": b,
-            "model_id": "org/m",
-        }
+        report_figures.PowerPoint(f"{i:064x}", 200.0 + 50 * i, 100.0 * 2**i, p, "cuda-graph", b, used=True)
         for i, (p, b) in enumerate([("fp16", 1), ("nf4", 8), ("fp16", 32)])
     ]
     saved: list[Any] = []
