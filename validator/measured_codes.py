@@ -271,7 +271,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "fabrication.too_regular",
-        "trials too regular to be measured: sensor readings within 0.001 % or values in exact steps",
+        "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, or every "
+        "duration or average power rounded to 4 decimals or fewer",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
