@@ -144,6 +144,25 @@ def test_durations_rounded_by_hand(valid_doc: dict[str, Any], places: int, rejec
     assert ("fabrication.too_regular" in codes) is rejected
 
 
+@pytest.mark.parametrize(("weight", "rejected"), [(0.5, True), (0.37, True), (1.6, True), (None, False)])
+def test_trial_interpolated_from_two_others(valid_doc: dict[str, Any], weight: float | None, rejected: bool) -> None:
+    # the last trial after warm-up replaced by a weighted mean (or an extension, weight 1.6) of the first two
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    after = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
+    a, b = m.trials[after[0]], m.trials[after[1]]
+    trials = list(m.trials)
+    if weight is not None:
+        trials[after[-1]] = replace(
+            trials[after[-1]],
+            duration_s=weight * a.duration_s + (1 - weight) * b.duration_s,
+            power_avg_w=weight * a.power_avg_w + (1 - weight) * b.power_avg_w,
+        )
+    one = replace(sub, measurements=(replace(m, trials=tuple(trials)),))
+    codes = [f.code for f in fabrication.check(one, ["0"], "f.json")[0]]
+    assert ("fabrication.too_regular" in codes) is rejected
+
+
 def _two_sessions_on_one_gpu(tmp_path: Path, second_start: str, second_created: str) -> set[str]:
     first, second = (
         synthetic.submission(seed=1, n_measurements=2, n_trials=7),

@@ -25,7 +25,7 @@ from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
-from . import tokenhashes
+from . import madeup, tokenhashes
 from .findings import Finding, make
 
 KEY_DIGITS = 6
@@ -40,14 +40,6 @@ _QUANTITIES = ("duration_s", "energy_j", "power_avg_w")
 MIN_SENSOR_SPREAD = 1e-5
 _SENSOR_QUANTITIES = ("energy_j", "power_avg_w")
 MIN_PROGRESSION_VALUES = 4  # at least two equal steps in a row: one alone could be a coincidence
-# Nor are they rounded: eco-collect's durations are differences of a nanosecond clock, its average power an
-# integral over the window divided by that duration, neither on a grid of 10^-4 (a nanosecond reading lands on
-# one once in 10^5; every trial of a window of 3 or more, once in 10^15). A window typed or rounded by hand to a
-# few decimals (power to the watt, durations to the centisecond, the sampler's energy recomputed from them)
-# passed every other rule (attack v27). The real files' windows: none has every duration or power on a grid finer
-# than 10^-6. Counter energies are whole millijoules by nature: not judged here.
-ROUNDED_PLACES = 4
-ROUNDED_SLACK = 1e-6  # of a grid step: a float written with that many decimals and read back
 
 
 _KEY_FORMAT = "|".join([f"%.{KEY_DIGITS - 1}e"] * 3)
@@ -314,17 +306,6 @@ def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
     )
 
 
-def _rounded(after: list[_Raw]) -> tuple[str, int] | None:
-    """The first of duration and average power (``_raw``'s 0 and 2) that every trial holds rounded to at most
-    ROUNDED_PLACES decimals, and to how many (None: none is)."""
-    for q in (0, 2):
-        for places in range(ROUNDED_PLACES + 1):
-            scale = 10.0**places
-            if all(abs(r[q] * scale - round(r[q] * scale)) <= ROUNDED_SLACK for r in after):
-                return _QUANTITIES[q], places
-    return None
-
-
 def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
     """Trials after warm-up (their ``_raw`` numbers) whose sensor readings agree to within
     MIN_SENSOR_SPREAD, or whose values step by exactly the same amount from trial to trial (an
@@ -343,7 +324,7 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
                 f"the {len(after)} trials after warm-up have {quantity} from {low} to {high}: within "
                 f"{MIN_SENSOR_SPREAD:.0e} of each other, closer than any sensor reads",
             )
-    rounded = _rounded(after)
+    rounded = madeup.rounded(after)
     if rounded is not None:
         quantity, places = rounded
         return make(
@@ -353,6 +334,15 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
             f"the {len(after)} trials after warm-up have every {quantity} rounded to {places} decimal place(s): "
             "typed or rounded by hand (the timer reads nanoseconds; the sampler's average is an integral over "
             "the window, carrying every digit of a float)",
+        )
+    between = madeup.interpolated(after)
+    if between is not None:
+        return make(
+            "fabrication.too_regular",
+            file,
+            f"{base}/trials",
+            f"trials {between} after warm-up (counted from 0) lie on one line in duration and average power: one "
+            "is interpolated or extrapolated from the other two, not measured",
         )
     if len(after) < MIN_PROGRESSION_VALUES:
         return None
