@@ -96,6 +96,9 @@ def _window_codes(doc: dict[str, Any], powers: list[float]) -> list[str]:
     return [f.code for f in fabrication.check(one, hashes, "f.json")[0]]
 
 
+OFF_GRID_W = 1.23456789e-5  # moves typed values off every grid of 10^-k W (k <= 4) that the rounding rule judges
+
+
 @pytest.mark.parametrize(
     ("powers", "rejected"),
     [
@@ -111,7 +114,53 @@ def _window_codes(doc: dict[str, Any], powers: list[float]) -> list[str]:
 def test_trials_too_regular_to_be_measured(valid_doc: dict[str, Any], powers: list[float], rejected: bool) -> None:
     n = sum(t["role"] != "warmup" for t in valid_doc["measurements"][0]["trials"])
     assert n == len(powers)
+    off_grid = [p + OFF_GRID_W for p in powers]  # not rounded: the rule judged is the spread's or the steps'
+    assert ("fabrication.too_regular" in _window_codes(valid_doc, off_grid)) is rejected
+
+
+# Five irregular powers, unrounded: rounded to 4 decimals or fewer they are typed, not measured (attack v27)
+IRREGULAR_W = [251.23456781, 249.87654329, 250.54321987, 252.09876543, 250.13579135]
+
+
+@pytest.mark.parametrize(
+    ("places", "rejected"), [(0, True), (1, True), (3, True), (4, True), (6, False), (None, False)]
+)
+def test_trials_rounded_by_hand(valid_doc: dict[str, Any], places: int | None, rejected: bool) -> None:
+    powers = IRREGULAR_W if places is None else [round(p, places) for p in IRREGULAR_W]
     assert ("fabrication.too_regular" in _window_codes(valid_doc, powers)) is rejected
+
+
+@pytest.mark.parametrize(("places", "rejected"), [(2, True), (4, True), (6, False)])
+def test_durations_rounded_by_hand(valid_doc: dict[str, Any], places: int, rejected: bool) -> None:
+    # eco-collect's durations are differences of a nanosecond clock: on a grid of 10^-4 s once in 10^5
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    trials = tuple(
+        t if t.role == "warmup" else replace(t, duration_s=round(t.duration_s + 1.23456789e-5, places))
+        for t in m.trials
+    )
+    one = replace(sub, measurements=(replace(m, trials=trials),))
+    codes = [f.code for f in fabrication.check(one, ["0"], "f.json")[0]]
+    assert ("fabrication.too_regular" in codes) is rejected
+
+
+@pytest.mark.parametrize(("weight", "rejected"), [(0.5, True), (0.37, True), (1.6, True), (None, False)])
+def test_trial_interpolated_from_two_others(valid_doc: dict[str, Any], weight: float | None, rejected: bool) -> None:
+    # the last trial after warm-up replaced by a weighted mean (or an extension, weight 1.6) of the first two
+    sub = domain.parse(valid_doc)
+    m = sub.measurements[0]
+    after = [j for j, t in enumerate(m.trials) if t.role != "warmup"]
+    a, b = m.trials[after[0]], m.trials[after[1]]
+    trials = list(m.trials)
+    if weight is not None:
+        trials[after[-1]] = replace(
+            trials[after[-1]],
+            duration_s=weight * a.duration_s + (1 - weight) * b.duration_s,
+            power_avg_w=weight * a.power_avg_w + (1 - weight) * b.power_avg_w,
+        )
+    one = replace(sub, measurements=(replace(m, trials=tuple(trials)),))
+    codes = [f.code for f in fabrication.check(one, ["0"], "f.json")[0]]
+    assert ("fabrication.too_regular" in codes) is rejected
 
 
 def _two_sessions_on_one_gpu(tmp_path: Path, second_start: str, second_created: str) -> set[str]:

@@ -25,7 +25,7 @@ from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
-from . import tokenhashes
+from . import madeup, tokenhashes
 from .findings import Finding, make
 
 KEY_DIGITS = 6
@@ -324,6 +324,26 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
                 f"the {len(after)} trials after warm-up have {quantity} from {low} to {high}: within "
                 f"{MIN_SENSOR_SPREAD:.0e} of each other, closer than any sensor reads",
             )
+    rounded = madeup.rounded(after)
+    if rounded is not None:
+        quantity, places = rounded
+        return make(
+            "fabrication.too_regular",
+            file,
+            f"{base}/trials",
+            f"the {len(after)} trials after warm-up have every {quantity} rounded to {places} decimal place(s): "
+            "typed or rounded by hand (the timer reads nanoseconds; the sampler's average is an integral over "
+            "the window, carrying every digit of a float)",
+        )
+    between = madeup.interpolated(after)
+    if between is not None:
+        return make(
+            "fabrication.too_regular",
+            file,
+            f"{base}/trials",
+            f"trials {between} after warm-up (counted from 0) lie on one line in duration and average power: one "
+            "is interpolated or extrapolated from the other two, not measured",
+        )
     if len(after) < MIN_PROGRESSION_VALUES:
         return None
     for q, quantity in enumerate(_QUANTITIES):

@@ -1,0 +1,63 @@
+"""Trials made by hand rather than measured: every one of a window rounded to a few decimals, or one lying on the
+line through two others (a mean or an extension of them). fabrication.py names both fabrication.too_regular.
+A window is a list of ``fabrication._raw`` tuples: (duration_s, energy_j, power_avg_w)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
+_Raw = tuple[float, float, float]
+
+# Trials after warm-up are not rounded: eco-collect's durations are differences of a nanosecond clock, its average
+# power an integral over the window divided by that duration, neither on a grid of 10^-4 (a nanosecond reading lands on
+# one once in 10^5; every trial of a window of 3 or more, once in 10^15). A window typed or rounded by hand to a
+# few decimals (power to the watt, durations to the centisecond, the sampler's energy recomputed from them)
+# passed every other rule (attack v27). The real files' windows: none has every duration or power on a grid finer
+# than 10^-6. Counter energies are whole millijoules by nature: not judged here.
+ROUNDED_PLACES = 4
+ROUNDED_SLACK = 1e-6  # of a grid step: a float written with that many decimals and read back
+# ... nor is a trial made from two others: a weighted mean (or an extension) of their durations and powers lies on
+# the line through them in the (duration, power) plane, each quantity scaled by its window's spread. Honest trials
+# do so by chance only: in the real files' and 200 synthetic files' 199,449 triples of trials after warm-up, the
+# two closest directions from one trial to two others lie 2.1e-6 rad apart; a mean of two trials computed in
+# floats, within about 1e-13 (attack v27: a measured trial replaced by such a mean passed every rule).
+COLLINEAR_RAD = 1e-10
+
+
+def rounded(after: Sequence[_Raw]) -> tuple[str, int] | None:
+    """The first of duration and average power (``_raw``'s 0 and 2) that every trial holds rounded to at most
+    ROUNDED_PLACES decimals, and to how many (None: none is)."""
+    for q in (0, 2):
+        for places in range(ROUNDED_PLACES + 1):
+            scale = 10.0**places
+            if all(abs(r[q] * scale - round(r[q] * scale)) <= ROUNDED_SLACK for r in after):
+                return ("duration_s", "energy_j", "power_avg_w")[q], places
+    return None
+
+
+def interpolated(after: Sequence[_Raw]) -> tuple[int, int, int] | None:
+    """Three trials (their places in ``after``) whose (duration, power) points lie on one line to COLLINEAR_RAD:
+    for each trial, the directions to the later ones, sorted, two of them alike (O(n^2 log n), not every triple).
+    Directions along an axis (a value equal to another's) are left to the rules on equal values."""
+    if len(after) < MIN_VALUES:
+        return None
+    durations, powers = [r[0] for r in after], [r[2] for r in after]
+    d_span, p_span = max(durations) - min(durations), max(powers) - min(powers)
+    if d_span <= 0 or p_span <= 0:
+        return None
+    for i in range(len(after) - 2):
+        angles = sorted(
+            (math.atan2((powers[j] - powers[i]) / p_span, (durations[j] - durations[i]) / d_span) % math.pi, j)
+            for j in range(i + 1, len(after))
+            if durations[j] != durations[i] and powers[j] != powers[i]
+        )
+        if not angles:
+            continue
+        around = [*angles, (angles[0][0] + math.pi, angles[0][1])]  # a direction near 0 is one near pi
+        for (a, j), (b, k) in itertools.pairwise(around):
+            if j != k and b - a <= COLLINEAR_RAD:
+                return (i, *sorted((j, k)))
+    return None
