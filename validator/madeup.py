@@ -8,6 +8,8 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
 _Raw = tuple[float, float, float]
 
@@ -38,26 +40,58 @@ def rounded(after: Sequence[_Raw]) -> tuple[str, int] | None:
     return None
 
 
-def interpolated(after: Sequence[_Raw]) -> tuple[int, int, int] | None:
+# Below this many trials a loop in Python is faster than numpy's calls (7 trials, the usual window: 9 against 22
+# us; even at 12). From it on every trial's directions are ranked at once, in blocks of rows (memory: NUMPY_BLOCK
+# x n floats a temporary), and only a row holding a close pair goes back to the loop: a row of 1,000 trials (the
+# schema's budget) takes 0.02 s instead of 0.14 s, which made a 5-MB file of such rows take 1.8 s to validate
+# (benchmarks/validate_worst_case.py).
+NUMPY_FROM = 16
+NUMPY_BLOCK = 128
+
+
+def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[int, int, int] | None:
     """Three trials (their places in ``after``) whose (duration, power) points lie on one line to COLLINEAR_RAD:
     for each trial, the directions to the later ones, sorted, two of them alike (O(n^2 log n), not every triple).
-    Directions along an axis (a value equal to another's) are left to the rules on equal values."""
+    Directions along an axis (a value equal to another's) are left to the rules on equal values. The first
+    such trial, then the first pair of its directions in sorted order, (angle, place) breaking ties.
+    ``numpy_from``: the window's size from which rows are screened in numpy (NUMPY_FROM; tests set it)."""
     if len(after) < MIN_VALUES:
         return None
     durations, powers = [r[0] for r in after], [r[2] for r in after]
     d_span, p_span = max(durations) - min(durations), max(powers) - min(powers)
     if d_span <= 0 or p_span <= 0:
         return None
-    for i in range(len(after) - 2):
-        angles = sorted(
+    rows = range(len(after) - 2) if len(after) < numpy_from else _close_rows(durations, powers, d_span, p_span)
+    for i in rows:
+        ranked = sorted(
             (math.atan2((powers[j] - powers[i]) / p_span, (durations[j] - durations[i]) / d_span) % math.pi, j)
             for j in range(i + 1, len(after))
             if durations[j] != durations[i] and powers[j] != powers[i]
         )
-        if not angles:
+        if not ranked:
             continue
-        around = [*angles, (angles[0][0] + math.pi, angles[0][1])]  # a direction near 0 is one near pi
+        around = [*ranked, (ranked[0][0] + math.pi, ranked[0][1])]  # a direction near 0 is one near pi
         for (a, j), (b, k) in itertools.pairwise(around):
             if j != k and b - a <= COLLINEAR_RAD:
                 return (i, *sorted((j, k)))
     return None
+
+
+def _close_rows(durations: list[float], powers: list[float], d_span: float, p_span: float) -> list[int]:
+    """The trials among whose directions to later trials two lie within COLLINEAR_RAD, in numpy: the same
+    arithmetic as ``interpolated``'s loop, so the rows it finds are the rows that loop would."""
+    d, p = np.array(durations), np.array(powers)
+    n, found = d.size, []
+    for start in range(0, n - 2, NUMPY_BLOCK):
+        i = np.arange(start, min(start + NUMPY_BLOCK, n - 2))[:, None]
+        dd, dp = d[None, :] - d[i], p[None, :] - p[i]
+        angles = np.arctan2(dp / p_span, dd / d_span) % math.pi
+        angles[(np.arange(n)[None, :] <= i) | (dd == 0) | (dp == 0)] = np.nan  # later trials off the axes only
+        angles.sort(axis=1)  # NaN last
+        valid = n - np.isnan(angles).sum(axis=1)
+        close = (np.diff(angles, axis=1) <= COLLINEAR_RAD).any(axis=1)  # NaN compares false
+        rows = np.flatnonzero(valid > 0)
+        wrap = angles[rows, 0] + math.pi - angles[rows, valid[rows] - 1] <= COLLINEAR_RAD  # near 0 is near pi
+        close[rows[wrap]] = True
+        found.extend(int(r) + start for r in np.flatnonzero(close))
+    return found
