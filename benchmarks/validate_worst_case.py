@@ -15,6 +15,10 @@ Figures, with when they were measured:
 - commit 6c4183b (tidy31), a 2-core AMD EPYC machine shared with other jobs (load average 1.5-2.9):
   worst "windows under the gate", 0.614 s for 4.94 MB (0.124 s/MB: 0.62 s for 5 MB); "rows that never
   pass" 0.314 s; every other case 0.37 s or less.
+- session 30 (2-core VM): attack v27's rule on trials made from two others (a loop over every trial's
+  directions) took "windows under the gate" to 1.78 s and "rows that never pass" to 1.52 s (at 30fc69e, before
+  it: 0.65 s and 0.38 s); with long windows screened in numpy (validator/madeup.py), 0.72 s and 0.41 s
+  (best of 3; worst 0.146 s/MB).
 - commit 40934f8 (fuzz 7-1) reports: before it, "windows under the gate" took 7.5 s for 5 MB and "rows
   that never pass" 1.4 s; after it, 0.9 s and 0.5 s.
 """
