@@ -211,6 +211,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     trial_owner: dict[str, tuple[int, int]] = {}
     fingerprint_owner: dict[str, int] = {}
     prints: list[list[str]] = []
+    fine_clock = not madeup.millisecond_clock(sub.environment)
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if i in exact:
@@ -234,7 +235,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file)
             or _boards_alike(m, base, file)
-            or _too_regular(after, base, file)
+            or _too_regular(after, base, file, fine_clock)
         )
         if evidence is None:
             for fp in prints[i]:
@@ -306,10 +307,11 @@ def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
     )
 
 
-def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
+def _too_regular(after: list[_Raw], base: str, file: str, fine_clock: bool) -> Finding | None:
     """Trials after warm-up (their ``_raw`` numbers) whose sensor readings agree to within
     MIN_SENSOR_SPREAD, or whose values step by exactly the same amount from trial to trial (an
-    arithmetic progression): no timer, counter or sampler produces either."""
+    arithmetic progression): no timer, counter or sampler produces either. Nor values rounded by hand
+    (durations only from a ``fine_clock``: ``madeup.millisecond_clock``) or made from two others (``madeup``)."""
     if len(after) < MIN_SHAPE_VALUES:
         return None
     for quantity in _SENSOR_QUANTITIES:
@@ -324,7 +326,7 @@ def _too_regular(after: list[_Raw], base: str, file: str) -> Finding | None:
                 f"the {len(after)} trials after warm-up have {quantity} from {low} to {high}: within "
                 f"{MIN_SENSOR_SPREAD:.0e} of each other, closer than any sensor reads",
             )
-    rounded = madeup.rounded(after)
+    rounded = madeup.rounded(after, durations=fine_clock)
     if rounded is not None:
         quantity, places = rounded
         return make(

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
+
+from ecocompute.domain import Environment
 
 MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
 _Raw = tuple[float, float, float]
@@ -21,6 +24,23 @@ _Raw = tuple[float, float, float]
 # than 10^-6. Counter energies are whole millijoules by nature: not judged here.
 ROUNDED_PLACES = 4
 ROUNDED_SLACK = 1e-6  # of a grid step: a float written with that many decimals and read back
+# ... except on Windows before Python 3.13, where eco-collect's clock (time.monotonic: GetTickCount64) reads whole
+# milliseconds in 15.625-ms ticks (fabrication.COARSE_TOLERANCE_S): every duration there is t1 - t0 of two such
+# readings, on the grid of 10^-3 s, and one in ten of them on 10^-2 s (review37 F1: every row of an honest
+# Windows file was refused). Its durations are then no evidence; its powers are still judged.
+_WINDOWS_HOST = re.compile(r"Windows\b")
+_PYTHON = re.compile(r"(\d+)\.(\d+)")
+FINE_MONOTONIC_FROM = (3, 13)  # QueryPerformanceCounter on Windows: a microsecond or finer
+
+
+def millisecond_clock(environment: Environment) -> bool:
+    """Whether eco-collect's clock reads whole milliseconds where this file says it ran: Windows (``os``, which
+    eco-collect writes as ``platform.system()`` and release there: no /etc/os-release) with Python before 3.13."""
+    version = _PYTHON.match(environment.software.get("python", ""))
+    old = version is None or (int(version[1]), int(version[2])) < FINE_MONOTONIC_FROM
+    return old and _WINDOWS_HOST.match(environment.host.os) is not None
+
+
 # ... nor is a trial made from two others: a weighted mean (or an extension) of their durations and powers lies on
 # the line through them in the (duration, power) plane, each quantity scaled by its window's spread. Honest trials
 # do so by chance only: in the real files' and 200 synthetic files' 199,449 triples of trials after warm-up, the
@@ -29,10 +49,11 @@ ROUNDED_SLACK = 1e-6  # of a grid step: a float written with that many decimals 
 COLLINEAR_RAD = 1e-10
 
 
-def rounded(after: Sequence[_Raw]) -> tuple[str, int] | None:
+def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | None:
     """The first of duration and average power (``_raw``'s 0 and 2) that every trial holds rounded to at most
-    ROUNDED_PLACES decimals, and to how many (None: none is)."""
-    for q in (0, 2):
+    ROUNDED_PLACES decimals, and to how many (None: none is). ``durations``: whether they are judged (not for a
+    ``millisecond_clock``'s)."""
+    for q in (0, 2) if durations else (2,):
         for places in range(ROUNDED_PLACES + 1):
             scale = 10.0**places
             if all(abs(r[q] * scale - round(r[q] * scale)) <= ROUNDED_SLACK for r in after):

@@ -272,7 +272,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "fabrication.too_regular",
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
-        "duration or average power rounded to 4 decimals or fewer, or a trial on the line through two others "
+        "duration (not on Windows before Python 3.13, whose clock reads whole milliseconds) or average power "
+        "rounded to 4 decimals or fewer, or a trial on the line through two others "
         "(their mean) in duration and power",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
