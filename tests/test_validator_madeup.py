@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from hypothesis import given, settings
@@ -71,3 +72,25 @@ def test_a_mean_of_two_far_apart_trials_in_the_schemas_longest_window() -> None:
     a, b = window[3], window[500]
     window[900] = (0.3 * a[0] + 0.7 * b[0], 0.0, 0.3 * a[2] + 0.7 * b[2])
     assert madeup.interpolated(window) == (3, 500, 900)
+
+
+def _with_a_near_line(n: int, gap_rad: float) -> list[tuple[float, float, float]]:
+    """``n`` measured-looking trials, trial 2 placed so that its direction from trial 0 and trial 1's differ by
+    ``gap_rad`` (in the window's scaled plane): three trials that chance put near one line."""
+    rng = random.Random(11)
+    window = [(rng.uniform(20.0, 21.0), 0.0, rng.uniform(400.0, 450.0)) for _ in range(n)]
+    window[0], window[1] = (20.2, 0.0, 410.0), (20.8, 0.0, 440.0)  # inside the spans: trial 2 moves none
+    spans = [max(w[q] for w in window) - min(w[q] for w in window) for q in (0, 2)]
+    du, dv = 0.6 / spans[0], 30.0 / spans[1]  # trial 0 to trial 1, scaled
+    angle = math.atan2(dv, du) + gap_rad
+    reach = 0.5 * math.hypot(du, dv)
+    window[2] = (20.2 + reach * math.cos(angle) * spans[0], 0.0, 410.0 + reach * math.sin(angle) * spans[1])
+    return window
+
+
+def test_the_bound_shrinks_as_a_window_holds_more_triples() -> None:
+    # 3e-11 rad: taken for a made trial among 7 (35 triples); among 1,000 (1.7e8 triples) chance puts three honest
+    # trials that close in one window of 70, which were refused (review37 F2)
+    assert madeup.interpolated(_with_a_near_line(7, 3e-11)) == (0, 1, 2)
+    assert madeup.interpolated(_with_a_near_line(1_000, 3e-11)) is None
+    assert madeup.interpolated(_with_a_near_line(1_000, 3e-14)) == (0, 1, 2)  # a mean computed in floats: still found

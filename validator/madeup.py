@@ -47,6 +47,18 @@ def millisecond_clock(environment: Environment) -> bool:
 # two closest directions from one trial to two others lie 2.1e-6 rad apart; a mean of two trials computed in
 # floats, within about 1e-13 (attack v27: a measured trial replaced by such a mean passed every rule).
 COLLINEAR_RAD = 1e-10
+# The chance grows with the window: 2 x COLLINEAR_RAD / pi a triple, C(n, 3) triples. At 1,000 trials after warm-up
+# (an honest --max-trials 1000 row that never passed its gates) that is 1.7e8 triples: one honest window in 70
+# refused, one in 30 where duration and power move together (review37 F2, /work/notes/review37/chance_collinear.py).
+# Beyond COLLINEAR_FULL_TRIALS the bound shrinks as the triples grow, a window's chance staying that of 100 trials
+# (1e-5); at 1,000 trials (1e-13 rad) it still holds nine in ten means of two computed in floats.
+COLLINEAR_FULL_TRIALS = 100
+
+
+def collinear_rad(n: int) -> float:
+    """How close to one line three of ``n`` trials must lie to be taken for made (COLLINEAR_RAD, less past
+    COLLINEAR_FULL_TRIALS)."""
+    return COLLINEAR_RAD * min(1.0, math.comb(COLLINEAR_FULL_TRIALS, 3) / math.comb(n, 3))
 
 
 def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | None:
@@ -71,7 +83,7 @@ NUMPY_BLOCK = 128
 
 
 def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[int, int, int] | None:
-    """Three trials (their places in ``after``) whose (duration, power) points lie on one line to COLLINEAR_RAD:
+    """Three trials (their places in ``after``) whose (duration, power) points lie on one line to ``collinear_rad``:
     for each trial, the directions to the later ones, sorted, two of them alike (O(n^2 log n), not every triple).
     Directions along an axis (a value equal to another's) are left to the rules on equal values. The first
     such trial, then the first pair of its directions in sorted order, (angle, place) breaking ties.
@@ -82,7 +94,8 @@ def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[i
     d_span, p_span = max(durations) - min(durations), max(powers) - min(powers)
     if d_span <= 0 or p_span <= 0:
         return None
-    rows = range(len(after) - 2) if len(after) < numpy_from else _close_rows(durations, powers, d_span, p_span)
+    within = collinear_rad(len(after))
+    rows = range(len(after) - 2) if len(after) < numpy_from else _close_rows(durations, powers, d_span, p_span, within)
     for i in rows:
         ranked = sorted(
             (math.atan2((powers[j] - powers[i]) / p_span, (durations[j] - durations[i]) / d_span) % math.pi, j)
@@ -93,13 +106,13 @@ def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[i
             continue
         around = [*ranked, (ranked[0][0] + math.pi, ranked[0][1])]  # a direction near 0 is one near pi
         for (a, j), (b, k) in itertools.pairwise(around):
-            if j != k and b - a <= COLLINEAR_RAD:
+            if j != k and b - a <= within:
                 return (i, *sorted((j, k)))
     return None
 
 
-def _close_rows(durations: list[float], powers: list[float], d_span: float, p_span: float) -> list[int]:
-    """The trials among whose directions to later trials two lie within COLLINEAR_RAD, in numpy: the same
+def _close_rows(durations: list[float], powers: list[float], d_span: float, p_span: float, within: float) -> list[int]:
+    """The trials among whose directions to later trials two lie ``within`` radians, in numpy: the same
     arithmetic as ``interpolated``'s loop, so the rows it finds are the rows that loop would."""
     d, p = np.array(durations), np.array(powers)
     n, found = d.size, []
@@ -110,9 +123,9 @@ def _close_rows(durations: list[float], powers: list[float], d_span: float, p_sp
         angles[(np.arange(n)[None, :] <= i) | (dd == 0) | (dp == 0)] = np.nan  # later trials off the axes only
         angles.sort(axis=1)  # NaN last
         valid = n - np.isnan(angles).sum(axis=1)
-        close = (np.diff(angles, axis=1) <= COLLINEAR_RAD).any(axis=1)  # NaN compares false
+        close = (np.diff(angles, axis=1) <= within).any(axis=1)  # NaN compares false
         rows = np.flatnonzero(valid > 0)
-        wrap = angles[rows, 0] + math.pi - angles[rows, valid[rows] - 1] <= COLLINEAR_RAD  # near 0 is near pi
+        wrap = angles[rows, 0] + math.pi - angles[rows, valid[rows] - 1] <= within  # near 0 is near pi
         close[rows[wrap]] = True
         found.extend(int(r) + start for r in np.flatnonzero(close))
     return found
