@@ -17,7 +17,7 @@ from conftest import write_json
 from ecocompute import catalogue, domain, reference
 from ecocompute.measurement import Placement
 from validator import capacity, fabrication, hardware
-from validator.check import Checked, check_document
+from validator.check import Checked
 from validator.run import cross_file_findings, validate
 
 
@@ -142,37 +142,6 @@ def test_durations_rounded_by_hand(valid_doc: dict[str, Any], places: int, rejec
     one = replace(sub, measurements=(replace(m, trials=trials),))
     codes = [f.code for f in fabrication.check(one, ["0"], "f.json")[0]]
     assert ("fabrication.too_regular" in codes) is rejected
-
-
-def _on_a_millisecond_clock(os_name: str, python: str) -> set[str]:
-    """An honest run read by time.monotonic in GetTickCount64's 15.625-ms ticks of whole milliseconds (Windows
-    before Python 3.13), a machine up for days: each trial's start and duration from two such readings, the
-    sampler's energy over that window. The codes of errors the checks inside the file find."""
-    doc = synthetic.submission(seed=3, n_measurements=3, n_trials=7)
-    doc["environment"]["host"]["os"], doc["environment"]["software"]["python"] = os_name, python
-
-    def monotonic(true_s: float) -> float:
-        return round(true_s // 0.015625 * 15.625) / 1e3
-
-    uptime_s = 271_234.567
-    for m in doc["measurements"]:
-        for t in m["trials"]:
-            t0, t1 = (monotonic(uptime_s + t["started_at_s"] + dt) for dt in (0.0, t["duration_s"]))
-            t["started_at_s"], t["duration_s"] = t0 - monotonic(uptime_s), t1 - t0
-            t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
-        synthetic.resummarize(m)
-    return {f.code for f in check_document(doc, "f.json") if f.severity == "error"}
-
-
-@pytest.mark.parametrize(
-    ("os_name", "python", "rejected"),
-    [("Windows 10", "3.12.4", False), ("Windows 11", "3.10.11", False), ("Windows 11", "3.13.0", True)],
-)
-def test_durations_on_a_clock_of_whole_milliseconds(os_name: str, python: str, rejected: bool) -> None:
-    # every duration there is whole milliseconds: a Windows file was refused as rounded by hand (review37 F1);
-    # Python 3.13 reads QueryPerformanceCounter there, and Linux a nanosecond clock, so such durations are typed
-    assert ("fabrication.too_regular" in _on_a_millisecond_clock(os_name, python)) is rejected
-    assert "fabrication.too_regular" in _on_a_millisecond_clock("Ubuntu 22.04.4 LTS", python)
 
 
 @pytest.mark.parametrize(("weight", "rejected"), [(0.5, True), (0.37, True), (1.6, True), (None, False)])

@@ -1,14 +1,18 @@
-"""validator.madeup.interpolated: its numpy screen of long windows finds what its loop over every trial finds."""
+"""validator.madeup: interpolated's numpy screen of long windows finds what its loop over every trial finds, its
+bound for a window of many trials, and the durations of a clock of whole milliseconds."""
 
 from __future__ import annotations
 
 import math
 import random
 
+import pytest
+import synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from validator import madeup
+from validator.check import check_document
 
 # Values as eco-collect writes them, and as a hand would type them (few decimals: equal values, axis-aligned pairs).
 _value = st.one_of(
@@ -94,3 +98,34 @@ def test_the_bound_shrinks_as_a_window_holds_more_triples() -> None:
     assert madeup.interpolated(_with_a_near_line(7, 3e-11)) == (0, 1, 2)
     assert madeup.interpolated(_with_a_near_line(1_000, 3e-11)) is None
     assert madeup.interpolated(_with_a_near_line(1_000, 3e-14)) == (0, 1, 2)  # a mean computed in floats: still found
+
+
+def _on_a_millisecond_clock(os_name: str, python: str) -> set[str]:
+    """An honest run read by time.monotonic in GetTickCount64's 15.625-ms ticks of whole milliseconds (Windows
+    before Python 3.13), a machine up for days: each trial's start and duration from two such readings, the
+    sampler's energy over that window. The codes of errors the checks inside the file find."""
+    doc = synthetic.submission(seed=3, n_measurements=3, n_trials=7)
+    doc["environment"]["host"]["os"], doc["environment"]["software"]["python"] = os_name, python
+
+    def monotonic(true_s: float) -> float:
+        return round(true_s // 0.015625 * 15.625) / 1e3
+
+    uptime_s = 271_234.567
+    for m in doc["measurements"]:
+        for t in m["trials"]:
+            t0, t1 = (monotonic(uptime_s + t["started_at_s"] + dt) for dt in (0.0, t["duration_s"]))
+            t["started_at_s"], t["duration_s"] = t0 - monotonic(uptime_s), t1 - t0
+            t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
+        synthetic.resummarize(m)
+    return {f.code for f in check_document(doc, "f.json") if f.severity == "error"}
+
+
+@pytest.mark.parametrize(
+    ("os_name", "python", "rejected"),
+    [("Windows 10", "3.12.4", False), ("Windows 11", "3.10.11", False), ("Windows 11", "3.13.0", True)],
+)
+def test_durations_on_a_clock_of_whole_milliseconds(os_name: str, python: str, rejected: bool) -> None:
+    # every duration there is whole milliseconds: a Windows file was refused as rounded by hand (review37 F1);
+    # Python 3.13 reads QueryPerformanceCounter there, and Linux a nanosecond clock, so such durations are typed
+    assert ("fabrication.too_regular" in _on_a_millisecond_clock(os_name, python)) is rejected
+    assert "fabrication.too_regular" in _on_a_millisecond_clock("Ubuntu 22.04.4 LTS", python)
