@@ -144,6 +144,9 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     default="fp16,int8,int8-pure,nf4",
     show_default=True,
     callback=_usage(parse_precisions),
+    help=f"Precision(s), comma-separated, of {', '.join(catalogue.PRECISIONS)}: int8 is LLM.int8() (outlier "
+    "threshold 6), int8-pure the int8 matmul without outliers (threshold 0), nf4-dq nf4 with double quantization "
+    "(bitsandbytes). Include fp16: every other precision is compared with the fp16 row of the same engine and batch.",
 )
 @click.option(
     "--engine",
@@ -156,7 +159,14 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     "auto: cuda-graph for every precision that can be captured, else generate, with fp16 measured on "
     "generate too as its reference.",
 )
-@click.option("--batch-size", "batch_sizes", default="1,8", show_default=True, callback=_usage(_batch_sizes))
+@click.option(
+    "--batch-size",
+    "batch_sizes",
+    default="1,8",
+    show_default=True,
+    callback=_usage(_batch_sizes),
+    help="Batch size(s), comma-separated: sequences decoded together per request (the prompt repeated).",
+)
 @click.option(
     "--weights",
     type=click.Choice(["pretrained", "random"]),
@@ -180,7 +190,13 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     "drift hits all alike; auto does that when they fit in GPU memory. Interleaved configurations finish "
     "(and are checkpointed) together near the end; sequential ones one by one.",
 )
-@click.option("--output-tokens", default=128, show_default=True, type=click.IntRange(1, 4096))
+@click.option(
+    "--output-tokens",
+    default=128,
+    show_default=True,
+    type=click.IntRange(1, 4096),
+    help="New tokens forced per sequence (greedy, min_new_tokens == max_new_tokens).",
+)
 @click.option(
     "--trial-min-s",
     default=TrialPlan.trial_min_s,
@@ -202,7 +218,15 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     type=FiniteFloatRange(1),
     help="Time budget per configuration.",
 )
-@click.option("--gpu", "gpus", default="0", callback=_usage(_gpus), help="GPU index(es) whose energy is measured.")
+@click.option(
+    "--gpu",
+    "gpus",
+    default="0",
+    show_default=True,
+    callback=_usage(_gpus),
+    help="GPU index(es) whose energy is measured, comma-separated: several (0,1) shard the model over exactly "
+    "those boards.",
+)
 @click.option(
     "--handle",
     default=lambda: os.environ.get("ECO_HANDLE", "anonymous"),

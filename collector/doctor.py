@@ -31,7 +31,8 @@ INSTALL_HINT = "pip install 'ecocompute-llm-energy[collect]'"
 def install_hint(refused: Mapping[str, str]) -> str:
     """How to install what ``refused`` (``validator.provenance.unpinned``'s answer) names: the [collect] extra,
     and a torch built for CUDA where the torch installed has none (the extra alone keeps a CPU-only torch)."""
-    return INSTALL_HINT + (", with a torch built for CUDA" if "torch_cuda" in refused else "")
+    cuda = ", with a torch built for CUDA (https://pytorch.org/get-started/locally/ gives its pip command)"
+    return INSTALL_HINT + (cuda if "torch_cuda" in refused else "")
 
 
 def host_stability(windows: int, window_s: float = 1.0, **kw: Any) -> Check:

@@ -81,7 +81,8 @@ class Nvml:
             self._call(self._nv.nvmlInit)
         except NvmlError as exc:
             raise NvmlError(
-                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML"
+                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML: "
+                "run it on a machine with an NVIDIA GPU and its driver installed (`nvidia-smi` lists the GPU)"
                 + DOCTOR_HINT
             ) from exc
         opened = False

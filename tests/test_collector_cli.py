@@ -159,3 +159,14 @@ def test_the_log_says_where_a_preparation_went_and_escapes_it() -> None:
 def test_a_trial_length_eco_validate_would_refuse_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--trial-min-s", "0.9"])
     assert result.exit_code == 2 and "0.9 is not in the range 1.0<=x<=86400" in result.output
+
+
+def test_run_help_names_every_precision_and_explains_each_list_option() -> None:
+    """A contributor learns from --help which precisions exist and what the list options mean."""
+    from ecocompute.catalogue import PRECISIONS
+
+    run = main.commands["run"]
+    helps = {p.name: p.help or "" for p in run.params}
+    assert all(label in helps["precision_list"] for label in PRECISIONS)
+    assert "comma-separated" in helps["batch_sizes"] and "per sequence" in helps["output_tokens"]
+    assert "shard" in helps["gpus"]

@@ -138,6 +138,7 @@ def test_doctor_without_a_driver_does_not_tell_you_to_run_doctor(monkeypatch: py
     gpu = next(c for c in checks if c.name == "gpu")
     assert gpu.status == "fail" and "no usable NVIDIA driver" in gpu.detail
     assert "eco-collect doctor" not in gpu.detail  # doctor is what is running
+    assert "a machine with an NVIDIA GPU and its driver" in gpu.detail  # what to do about it
 
 
 def test_a_passing_field_failure_falls_back_for_that_sample_only_and_says_so() -> None:
@@ -274,4 +275,5 @@ def test_doctor_asks_for_a_torch_built_for_cuda_where_torch_has_none(monkeypatch
     checks = doctor.run_checks([0], nvml_factory=lambda gpus: Nvml(gpus, module=nv), stability_windows=0)
     packages = next(c for c in checks if c.name == "packages")
     assert packages.status == "fail" and "torch_cuda=none" in packages.detail
-    assert packages.detail.endswith("[collect]', with a torch built for CUDA")
+    assert "[collect]', with a torch built for CUDA" in packages.detail
+    assert packages.detail.endswith("(https://pytorch.org/get-started/locally/ gives its pip command)")  # how
