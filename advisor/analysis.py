@@ -94,7 +94,8 @@ class Config:
 
     @property
     def energy_per_sequence_j(self) -> float:
-        """Energy of one request of output_tokens tokens (a batch of b serves b of them)."""
+        """Energy of one sequence of output_tokens tokens (a request, one decoding of the batch, serves
+        batch_size of them: the dataset's energy_per_request_j is this x batch_size)."""
         return self.energy_per_token.value * self.output_tokens
 
 

@@ -217,9 +217,11 @@ def render_text(advice: Advice) -> str:
         lines += [
             f"Recommendation: {_what(best)} ({printable(best.model_id)}, {text.params(best.parameter_count)}, "
             f"{printable(best.weights)} weights)",
-            f"  energy {text.with_interval(best.energy_per_token, confidence)} J/token = "
-            f"{text.number(1000 * best.energy_per_token.value)} J per 1k tokens; "
-            f"{text.number(best.energy_per_sequence_j)} J per request of {best.output_tokens} tokens",
+            f"  energy (gross: idle power included) {text.with_interval(best.energy_per_token, confidence)} J/token"
+            f" = {text.number(1000 * best.energy_per_token.value)} J per 1k tokens; "
+            f"{text.number(best.energy_per_sequence_j)} J per sequence of {best.output_tokens} tokens, "
+            f"{text.number(best.energy_per_sequence_j * best.batch_size)} J per request of {best.batch_size} "
+            "(the dataset's energy_per_request_j)",
             f"  throughput {text.number(best.throughput_tok_s)} tok/s at {text.number(best.power_w)} W",
         ]
         if best.vs_fp16 is not None:

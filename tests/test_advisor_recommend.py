@@ -14,7 +14,7 @@ import synthetic_sweeps as sw
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor import advise, analysis, data, render
+from advisor import advise, analysis, data, render, text
 from advisor.advise import AdviceError, Query
 from advisor.analysis import Analysis
 
@@ -192,3 +192,15 @@ def test_the_gpus_listed_when_none_matches_are_bounded(found: Analysis) -> None:
     )
     assert advice.recommendation is None and len(advice.no_close_match) < 3000
     assert re.search(r"GPU 00019 x+\.\.\. and [0-9]{3} more\)", advice.no_close_match)
+
+
+def test_text_answer_says_gross_and_tells_a_sequence_from_a_request(found: Analysis) -> None:
+    """The card's J/request (energy_per_request_j) is one decoding of the whole batch; the answer's
+    per-sequence figure is named as such, beside the per-request one, so the two never read as one."""
+    advice = advise.recommend(found, Query("H100", 7e9))
+    best = advice.recommendation
+    assert best is not None and best.batch_size > 1
+    out = render.render_text(advice)
+    per_sequence = f"{text.number(best.energy_per_sequence_j)} J per sequence of {best.output_tokens} tokens"
+    per_request = f"{text.number(best.energy_per_sequence_j * best.batch_size)} J per request of {best.batch_size}"
+    assert per_sequence in out and per_request in out and "gross" in out
