@@ -154,7 +154,16 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
                 f"--version {shown} is not one publish takes: give X.Y.Z (e.g. 1.4.0), next-minor (new rows) or "
                 "next-major (a schema change)"
             ) from exc
-    latest = max(versions.released(_tags(api, repo_id)), default=(0, 0, 0))
+    try:
+        tags = _tags(api, repo_id)
+    except Exception as exc:
+        if isinstance(exc, (EcoError, HfHubHTTPError)) or not is_known(exc):  # the Hub answered, or a bug
+            raise
+        raise PublishError(
+            f"{describe(exc).rstrip('.')}; --version {spec} reads the latest release tag from the Hub: give the version as "
+            "X.Y.Z (with --dry-run, the local half of the plan is shown offline)"
+        ) from exc
+    latest = max(versions.released(tags), default=(0, 0, 0))
     major, minor, _ = latest
     text = f"{major + 1}.0.0" if spec == "next-major" else f"{major}.{minor + 1}.0"
     if len(text) > versions.MAX_LENGTH:  # the build would refuse it as "not a semantic version", unnamed

@@ -133,6 +133,20 @@ def test_a_next_version_too_long_to_be_one_names_the_hub_s_tag(tag: str, spec: s
         resolve_version(autospec_api([tag, "v1.0.0"], []), "o/r", spec)
 
 
+def test_next_minor_without_the_hub_says_to_give_the_version() -> None:
+    """Offline, next-minor cannot be resolved: the one line says so and names the way on (X.Y.Z)."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    from dataset_card.publish import resolve_version
+
+    api = autospec_api([], [])
+    api.list_repo_refs.side_effect = OfflineModeIsEnabled("Cannot reach the Hub: offline mode is enabled.")
+    with pytest.raises(
+        PublishError, match=r"enabled; --version next-minor reads the latest .* give the version as X\.Y\.Z"
+    ):
+        resolve_version(api, "o/r", "next-minor")
+
+
 def _not_found() -> RepositoryNotFoundError:
     return RepositoryNotFoundError("404 Repository Not Found", response=mock.MagicMock(status_code=404, headers={}))
 
