@@ -232,7 +232,8 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     default=lambda: os.environ.get("ECO_HANDLE", "anonymous"),
     show_default="$ECO_HANDLE or anonymous",
     callback=_usage(check_handle),
-    help="Your GitHub handle.",
+    help="Your GitHub login: the file goes to OUT_DIR/<handle>/, and CI refuses a file a pull request adds to "
+    "another login's folder (file.handle_author), 'anonymous' included.",
 )
 @click.option(
     "--out-dir",

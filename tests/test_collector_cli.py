@@ -170,3 +170,4 @@ def test_run_help_names_every_precision_and_explains_each_list_option() -> None:
     assert all(label in helps["precision_list"] for label in PRECISIONS)
     assert "comma-separated" in helps["batch_sizes"] and "per sequence" in helps["output_tokens"]
     assert "shard" in helps["gpus"]
+    assert "file.handle_author" in helps["handle"]  # why the default, anonymous, will not do for a pull request
