@@ -70,6 +70,7 @@ def front_matter(counts: dict[str, int], sizes: dict[str, int]) -> str:
         "pretty_name": PRETTY_NAME,
         "language": ["en"],
         "tags": ["energy", "gpu", "llm", "inference", "quantization", "bitsandbytes", "nvml", "green-ai"],
+        # the default config's rows: what load_dataset gives without a config name (trials hold about 7 x more)
         "size_categories": [size_category(counts["measurements"])],
         "configs": [
             {
