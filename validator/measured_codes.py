@@ -280,8 +280,8 @@ MEASURED_CODES: tuple[Code, ...] = (
         "fabrication.too_regular",
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
         "duration (not on Windows before Python 3.13, whose clock reads whole milliseconds) or average power "
-        "rounded to 4 decimals or fewer, or a trial on the line through two others "
-        "(their mean) in duration and power",
+        "rounded to 4 decimals or fewer, a trial on the line through two others (their mean) in duration and "
+        "power, or a file whose every idle baseline or trial start time is so rounded (neither on that Windows)",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
