@@ -1,10 +1,12 @@
 """A torch release beside a CUDA runtime PyTorch never built its wheels for (validator/versions.py with
 ecocompute/reference/torch_cuda.json): ``2.11.0+cu118`` names a wheel that was never published. Only the
 wheel's own +cuXYZ label is judged, and only outside the span of the release's row; a build without a
-label (conda-forge, source, NVIDIA's containers), a pre-release and a release newer than the table pass."""
+label (conda-forge, source, NVIDIA's containers), a pre-release and a release newer than the table pass. And a
+torch_cuda that names no CUDA torch was built with ('0': attack v27 N4)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import replace
@@ -15,6 +17,7 @@ import pytest
 
 from ecocompute import domain, reference
 from validator import versions
+from validator.check import check_data
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = "provenance.software_versions"
@@ -104,3 +107,26 @@ def test_a_broken_table_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             reference.torch_cuda()
     finally:
         reference.torch_cuda.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("torch_cuda", "codes"),
+    [
+        ("0", {CODE}),  # attack v27 N4: accepted before
+        ("10.2", {CODE}),  # no torch 2.2+ builds against CUDA 10
+        ("12", {CODE}),  # torch.version.cuda reads '<major>.<minor>'
+        ("12.4a", {CODE}),
+        ("0.0", {CODE}),
+        ("abc", {"provenance.unpinned_version"}),  # not a version at all: that code alone
+        ("", {"schema.violation"}),  # the schema's minLength
+        ("none", {"provenance.unpinned_version"}),  # eco-collect's word for a torch without CUDA
+        ("11.0", set()),  # the oldest CUDA torch 2.2 builds with from source
+        ("12.4.1", set()),
+        ("13.0", set()),  # the real files'
+    ],
+)
+def test_torch_cuda_that_is_no_cuda_version(valid_doc: dict[str, Any], torch_cuda: str, codes: set[str]) -> None:
+    doc = copy.deepcopy(valid_doc)
+    doc["environment"]["software"].update(torch="2.11.0", torch_cuda=torch_cuda)
+    found = {f.code for f in check_data(doc, "x.json").findings if f.code.startswith(("provenance.", "schema."))}
+    assert found == codes

@@ -129,7 +129,7 @@ DOCUMENT_CODES: tuple[Code, ...] = (
         "those PyTorch built that torch release for (ecocompute/reference/torch_cuda.json), torch built for a "
         "CUDA that dropped the board (CUDA 13: compute capability below 7.5), or a huggingface_hub or tokenizers "
         "that transformers refuses to import beside (4.x: huggingface_hub below 1.0; 5.x: 1.0 or later, "
-        "tokenizers 0.22 or later)",
+        "tokenizers 0.22 or later), or a torch_cuda that is no CUDA version (not '<major>.<minor>', or below 11.0)",
         "record the versions the measuring environment reports (eco-collect does), never by hand",
     ),
     error(

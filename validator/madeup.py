@@ -1,5 +1,6 @@
 """Trials made by hand rather than measured: every one of a window rounded to a few decimals, or one lying on the
-line through two others (a mean or an extension of them). fabrication.py names both fabrication.too_regular.
+line through two others (a mean or an extension of them); a file whose every idle baseline, or every trial's start
+time, is rounded. fabrication.py names them all fabrication.too_regular.
 A window is a list of ``fabrication._raw`` tuples: (duration_s, energy_j, power_avg_w)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ecocompute.domain import Environment
+from ecocompute.domain import Environment, Submission
 
 MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
 _Raw = tuple[float, float, float]
@@ -71,6 +72,55 @@ def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | 
             if all(abs(r[q] * scale - round(r[q] * scale)) <= ROUNDED_SLACK for r in after):
                 return ("duration_s", "energy_j", "power_avg_w")[q], places
     return None
+
+
+# A file's idle baselines (each the energy counter's whole millijoules over an idle window timed by that clock, or
+# the sampler's integral over it, divided by its duration: in every release) and its trials' start times (readings
+# of that clock less the session's first) are no more rounded: every one on a grid of 10^-4 only by hand (attack
+# v27 N3: idle rounded to the watt, starts to the millisecond, passed). Judged over the whole file, as rows of one
+# model load share a baseline: at least MIN_IDLE distinct baselines (a row's before and after; 2 x 10^-6 each by
+# chance), MIN_STARTS starts (10^-5 each). Not from a ``millisecond_clock``: its starts are whole milliseconds, and
+# counter millijoules over a window of whole milliseconds (5,000 ms: steps of 0.2 mW) may lie on any grid. The real
+# files' and valid fixtures' 404 idle baselines and 3,346 start times: none on a grid of 10^-4 but the synthetic
+# fixtures' first starts (6.0; the rest of each file is not), one real start on 10^-6 (chance).
+MIN_IDLE = 2
+MIN_STARTS = 5
+
+
+def places_of(values: Sequence[float]) -> int | None:
+    """The fewest decimals (at most ROUNDED_PLACES) to which every value is rounded; None: more."""
+    for places in range(ROUNDED_PLACES + 1):
+        scale = 10.0**places
+        if all(abs(v * scale - round(v * scale)) <= ROUNDED_SLACK for v in values):
+            return places
+    return None
+
+
+def rounded_in_file(sub: Submission) -> list[tuple[str, str]]:
+    """(pointer, what) for the file's idle baselines and for its trials' start times where every one is rounded."""
+    if millisecond_clock(sub.environment):
+        return []
+    out, idle = [], {}
+    for i, m in enumerate(sub.measurements):
+        for v in (m.idle.power_before_w, m.idle.power_after_w) if m.idle is not None else ():
+            if v is not None:
+                idle.setdefault(float(v), f"/measurements/{i}/idle")
+    if len(idle) >= MIN_IDLE and (places := places_of(list(idle))) is not None:
+        what = (
+            f"the file's {len(idle)} idle baselines (power_before_w, power_after_w) are every one rounded to {places} "
+            "decimal place(s): typed or rounded by hand (eco-collect's idle power is the energy counter's millijoules "
+            "over a window its clock times in nanoseconds, or the sampler's integral over it)"
+        )
+        out.append((next(iter(idle.values())), what))
+    starts = [t.started_at_s for m in sub.measurements for t in m.trials if t.started_at_s is not None]
+    if len(starts) >= MIN_STARTS and (places := places_of(starts)) is not None:
+        where = next(f"/measurements/{i}/trials" for i, m in enumerate(sub.measurements) if m.trials)
+        what = (
+            f"the file's {len(starts)} trial start times (started_at_s) are every one rounded to {places} decimal "
+            "place(s): typed or rounded by hand (eco-collect's clock reads nanoseconds)"
+        )
+        out.append((where, what))
+    return out
 
 
 # Below this many trials a loop in Python is faster than numpy's calls (7 trials, the usual window: 9 against 22

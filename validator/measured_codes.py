@@ -96,6 +96,13 @@ MEASURED_CODES: tuple[Code, ...] = (
         "which cannot capture it",
         "check the precision labels, engines, token counts and durations; never edit trials by hand",
     ),
+    error(
+        "physics.precision_twins",
+        "twin precisions of the same model, weights, engine, batch and placement whose trials alternate in time "
+        "(an interleaved run) decode at different speeds: bf16 over 1.25 x fp16, fp4 outside 0.8-1.25 x nf4, or "
+        "nf4-dq over 1.25 x nf4 (the median ratio of trials next to each other in time)",
+        "check the precision labels, token counts and durations; never edit trials by hand",
+    ),
     error("physics.throughput", "summary throughput differs from tokens / duration", "never edit trials by hand"),
     error(
         "physics.token_count",
@@ -273,8 +280,8 @@ MEASURED_CODES: tuple[Code, ...] = (
         "fabrication.too_regular",
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
         "duration (not on Windows before Python 3.13, whose clock reads whole milliseconds) or average power "
-        "rounded to 4 decimals or fewer, or a trial on the line through two others "
-        "(their mean) in duration and power",
+        "rounded to 4 decimals or fewer, a trial on the line through two others (their mean) in duration and "
+        "power, or a file whose every idle baseline or trial start time is so rounded (neither on that Windows)",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(

@@ -1,10 +1,12 @@
 """Precisions within one file: LLM.int8() decodes no faster than the same int8 weights without its outlier
-decomposition, and never from a CUDA graph."""
+decomposition, and never from a CUDA graph; twin precisions, measured together, decode at one speed."""
 
 from __future__ import annotations
 
+import statistics
+
 from ecocompute import catalogue
-from ecocompute.domain import Submission
+from ecocompute.domain import Measurement, Submission
 
 from .findings import Finding, make
 
@@ -30,8 +32,24 @@ INT8_OUTLIERS_SPEED_MAX = 1.1
 # of its engine and passed (attack v18).
 
 
+# Twin precisions run the same kernels on the same bytes: bf16 and fp16 (no board's bf16 tensor peak exceeds its
+# fp16 one; before Ampere bf16 is emulated, slower), fp4 and nf4 (one bitsandbytes kernel, another 16-value
+# table), nf4-dq and nf4 (nf4's work plus dequantising the absmax). (row, its twin, lowest and highest ratio of
+# their speeds; None: no bound.) Judged only where the two rows' trials alternate in time (an interleaved run):
+# each trial of the row against the twin's trial next to it in time, the median of those ratios, so a slow
+# phase of the host hits both alike (a sequential run's rows may honestly differ more on a host-bound engine).
+# The real files' alternating twins (all cuda-graph, H100 and H200): bf16/fp16 0.982-1.006 (11 pairs), fp4/nf4
+# 0.959-1.009 (28), nf4-dq/nf4 0.945-1.000 (4); one trial's ratio 0.94-1.07. 1.25 leaves 24 % (attack v27 N2:
+# a bf16 row 1.6 x its fp16 twin passed).
+TWIN_SPEED_MAX = 1.25
+TWINS = (("bf16", "fp16", None, TWIN_SPEED_MAX), ("fp4", "nf4", 1 / TWIN_SPEED_MAX, TWIN_SPEED_MAX))
+TWINS += (("nf4-dq", "nf4", None, TWIN_SPEED_MAX),)
+MIN_TWIN_PAIRS = 5  # the gate window's least: a sequential run's two rows touch at one trial only
+
+
 def check(sub: Submission, file: str) -> list[Finding]:
-    """Each int8 row's throughput against the slowest int8-pure row of its model, weights, engine and batch."""
+    """Each int8 row's throughput against the slowest int8-pure row of its model, weights, engine and batch;
+    twin precisions against each other (``_twins``)."""
     pure: dict[tuple[str, str, str, int], tuple[float, int]] = {}  # -> (tok/s, row)
     mixed: list[tuple[tuple[str, str, str, int], float, int]] = []
     for i, m in enumerate(sub.measurements):
@@ -44,7 +62,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             mixed.append((key, tok_s, i))
         elif key not in pure or tok_s < pure[key][0]:
             pure[key] = (tok_s, i)
-    out = _captured(sub, file)
+    out = _captured(sub, file) + _twins(sub, file)
     for key, tok_s, i in mixed:
         if key in pure and tok_s > INT8_OUTLIERS_SPEED_MAX * pure[key][0]:
             base, j = pure[key]
@@ -78,3 +96,55 @@ def _captured(sub: Submission, file: str) -> list[Finding]:
         and not m.is_skipped
         and (m.engine.cuda_graph or catalogue.engine_flag(m.engine.name, "cuda_graph"))
     ]
+
+
+def _twins(sub: Submission, file: str) -> list[Finding]:
+    """Each twin row (TWINS) against its twin of the same model, weights, engine, batch and placement, where
+    their trials after warm-up alternate in time: the median ratio of adjacent trials' speeds within bounds."""
+    rows = {}
+    for i, m in enumerate(sub.measurements):
+        if m.trials and not m.is_skipped:
+            p = m.placement
+            where = (p.strategy, tuple(sorted((str(k), str(v)) for k, v in p.device_map.items()))) if p else None
+            rows[(m.model.id, m.model.weights, m.engine.name, m.batch_size, where, m.precision)] = i
+    out = []
+    for key, i in rows.items():
+        for precision, twin, low, high in TWINS:
+            j = rows.get((*key[:-1], twin))
+            if key[-1] != precision or j is None:
+                continue
+            ratios = _adjacent(sub.measurements[i], sub.measurements[j])
+            if len(ratios) < MIN_TWIN_PAIRS:
+                continue
+            ratio = statistics.median(ratios)
+            if (high is not None and ratio > high) or (low is not None and ratio < low):
+                bound = f"{low:.2f}-{high:.2f} x" if low is not None else f"at most {high:.2f} x"
+                out.append(
+                    make(
+                        "physics.precision_twins",
+                        file,
+                        f"/measurements/{i}/trials",
+                        f"{precision} decodes {ratio:.2f} x as fast as {twin} (/measurements/{j}: same model, weights, "
+                        f"engine, batch and placement; the median over {len(ratios)} of its trials of the speed "
+                        f"against the {twin} trial next to it in time); {bound}: the two run the same kernels on "
+                        "the same bytes, measured together",
+                    )
+                )
+    return out
+
+
+def _adjacent(m: Measurement, twin: Measurement) -> list[float]:
+    """For each trial of ``m`` after warm-up next to one of ``twin`` in their merged time order, its speed
+    (tokens a second) over that trial's (the nearer in time, if both neighbours are)."""
+    merged = sorted(
+        (t.started_at_s, t.generated_tokens / t.duration_s, who)
+        for who, row in ((0, m), (1, twin))
+        for t in row.trials
+        if not t.is_warmup and t.started_at_s is not None and t.duration_s > 0
+    )
+    out = []
+    for k, (start, speed, who) in enumerate(merged):
+        near = [merged[n] for n in (k - 1, k + 1) if who == 0 and 0 <= n < len(merged) and merged[n][2] == 1]
+        if near and (other := min(near, key=lambda x: abs(x[0] - start))[1]) > 0:
+            out.append(speed / other)
+    return out

@@ -10,6 +10,8 @@ and of CUDA is architecture.py's.
 
 from __future__ import annotations
 
+import re
+
 from packaging.version import InvalidVersion, Version
 
 from ecocompute import reference
@@ -42,6 +44,13 @@ COLLECT_FLOORS = {
 # the first on CUDA 13.0, holds a 2.8 pre-release. No older torch builds against CUDA 13 (it removed the
 # deprecated APIs they use), so torch 2.2-2.7 beside torch_cuda 13.x was edited.
 FIRST_TORCH_OF_CUDA = ((13, Version("2.8")),)
+# What torch.version.cuda reads in a torch built for CUDA: '<major>.<minor>' from the toolkit it was built
+# against (eco-collect writes it as it is, 'none' for a build without CUDA: provenance.unpinned_version's
+# placeholder). Every torch eco-collect runs on (2.2 or later) needs CUDA 11.0 or later to build ("PyTorch
+# requires CUDA 11.0 or above", its cmake/public/cuda.cmake; its own wheels begin at 11.8, torch_cuda.json), so
+# '0', '1.2' or '13' is no CUDA that torch was built with (attack v27 N4). A third field is let pass.
+_CUDA_VERSION = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:\.[0-9]{1,4})?", re.ASCII)
+FIRST_CUDA_OF_COLLECT = 11
 _DRIVER = "/environment/driver"
 
 
@@ -205,6 +214,7 @@ def _software(sub: Submission, file: str) -> list[Finding]:
                 )
     torch, torch_cuda = _parsed(software.get("torch")), software.get("torch_cuda")
     built, exact = major(torch_cuda), _exact(software.get("torch"))
+    out += _not_cuda(torch_cuda, sub.collector_name == "eco-collect", file)
     for cuda, first in FIRST_TORCH_OF_CUDA:
         if exact is not None and built is not None and built >= cuda and exact.release < first.release:
             out.append(
@@ -230,6 +240,26 @@ def _software(sub: Submission, file: str) -> list[Finding]:
             )
         )
     return out
+
+
+def _not_cuda(torch_cuda: str | None, collect: bool, file: str) -> list[Finding]:
+    """torch_cuda spelled as a version (provenance.unpinned_version has nothing to say) that names no CUDA torch
+    was built with: not '<major>.<minor>', or for eco-collect older than FIRST_CUDA_OF_COLLECT."""
+    if not torch_cuda or _exact(torch_cuda) is None:
+        return []
+    form = _CUDA_VERSION.fullmatch(torch_cuda)
+    if form is not None and (not collect or int(form[1]) >= FIRST_CUDA_OF_COLLECT):
+        return []
+    return [
+        make(
+            "provenance.software_versions",
+            file,
+            "/environment/software/torch_cuda",
+            f"torch_cuda {torch_cuda!r} is no CUDA version torch was built with: torch.version.cuda reads "
+            f"'<major>.<minor>', {FIRST_CUDA_OF_COLLECT}.0 or later for any torch eco-collect runs on (2.2 or later; "
+            "'none' where torch has no CUDA)",
+        )
+    ]
 
 
 def _wheel_of_release(spelled: str | None, torch: Version | None, label: str, file: str) -> list[Finding]:
