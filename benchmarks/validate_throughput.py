@@ -14,10 +14,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from validator.run import exit_code, validate
+ROOT = Path(__file__).resolve().parents[1]
+# this checkout's packages (not whichever checkout is installed editable: a copy of an older commit run for a
+# before/after figure timed the installed one), and the synthetic generator
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic generator
-import synthetic
+import synthetic  # noqa: E402
+
+from validator.run import exit_code, validate  # noqa: E402
 
 
 def main() -> None:

@@ -36,12 +36,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ecocompute.catalogue import ROLE_DISCARDED, ROLE_MEASURED, ROLE_WARMUP
-from validator.loading import MAX_BYTES
-from validator.run import validate
+ROOT = Path(__file__).resolve().parents[1]
+# this checkout's packages (not whichever checkout is installed editable: a copy of an older commit run for a
+# before/after figure timed the installed one), and the synthetic generator
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the synthetic generator
-import synthetic
+import synthetic  # noqa: E402
+
+from ecocompute.catalogue import ROLE_DISCARDED, ROLE_MEASURED, ROLE_WARMUP  # noqa: E402
+from validator.loading import MAX_BYTES  # noqa: E402
+from validator.run import validate  # noqa: E402
 
 Doc = dict[str, Any]
 
