@@ -282,7 +282,8 @@ def test_each_config_has_a_namespace_of_exactly_its_columns() -> None:
         namespace, declared = getattr(names, space), CONFIGS[config].names
         assert {n: getattr(namespace, n) for n in declared} == {n: n for n in declared}
         assert all(type(getattr(namespace, n)) is str for n in declared)
-        assert set(vars(namespace)) == set(declared), config
+        assert set(type(namespace).__slots__) == set(declared), config
+        assert not hasattr(namespace, "__dict__"), config  # slots only: nothing else can be set on it
     with pytest.raises(AttributeError, match="'LegacyColumns' object has no attribute 'gpu_name'"):
         names.L.gpu_name  # noqa: B018 - the attribute read is the test
     with pytest.raises(AttributeError, match="'MeasurementsColumns' object has no attribute 'energy_per_tokn_j'"):
