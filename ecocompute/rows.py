@@ -2,6 +2,11 @@
 
 It lives in the core, not in the dataset builder, because the validator runs it on every candidate:
 a file it accepts must build.
+
+Every column is named through ecocompute.names (``M.gpu_name``), never as a string of its own. The strings
+left are the submission's own field names, read from the records the domain model keeps as written
+(``sw["torch"]`` of ``env.software``, ``q["torch_dtype"]`` of ``m.quantization``): they follow the schema, not
+the dataset's columns, and tests/test_column_names.py's RECORDS names the variables that hold them.
 """
 
 from __future__ import annotations
@@ -12,23 +17,24 @@ from typing import Any
 
 from . import catalogue
 from .domain import Measurement, Submission, Trial
+from .names import M, S, T
 
 Row = dict[str, Any]
 Columns = dict[str, list[Any]]
 
 _SUMMARY_COLUMNS = (
-    "idle_power_w",
-    "throughput_tok_s",
-    "throughput_tok_s_cv_pct",
-    "power_w",
-    "power_w_cv_pct",
-    "energy_per_token_j",
-    "energy_per_token_j_cv_pct",
-    "energy_per_1k_tokens_j",
-    "net_energy_per_1k_tokens_j",
-    "energy_per_request_j",
-    "net_energy_per_request_j",
-    "counter_sampler_disagreement_pct_max",
+    M.idle_power_w,
+    M.throughput_tok_s,
+    M.throughput_tok_s_cv_pct,
+    M.power_w,
+    M.power_w_cv_pct,
+    M.energy_per_token_j,
+    M.energy_per_token_j_cv_pct,
+    M.energy_per_1k_tokens_j,
+    M.net_energy_per_1k_tokens_j,
+    M.energy_per_request_j,
+    M.net_energy_per_request_j,
+    M.counter_sampler_disagreement_pct_max,
 )
 
 
@@ -38,122 +44,126 @@ def _window_requests(m: Measurement) -> int | None:
 
 
 def measurement_row(sub: Submission, m: Measurement, measurement_id: str) -> Row:
+    col = M  # read once per key below: a local is read faster than the global (0.1 us a row)
     env, proto, q, s = sub.environment, sub.protocol, m.quantization, m.summary
     gpu, driver, sw = env.gpu, env.driver, env.software
     eight_bit, four_bit = bool(q.get("load_in_8bit")), bool(q.get("load_in_4bit"))
     row: Row = {
-        "measurement_id": measurement_id,
-        "submission_id": sub.submission_id,
-        "created_at": sub.created_at,
-        "contributor": sub.handle,
-        "collector_version": sub.collector_version,
-        "gpu_name": gpu.name,
-        "gpu_architecture": gpu.architecture,
-        "gpu_compute_capability": gpu.compute_capability,
-        "gpu_memory_total_mib": gpu.memory_total_mib,
-        "gpu_uuid_sha256": gpu.uuid_sha256,
-        "gpu_count": gpu.count,
-        "power_limit_enforced_w": gpu.power_limit_enforced_w,
-        "power_limit_default_w": gpu.power_limit_default_w,
-        "driver_version": driver["driver_version"],
-        "cuda_driver_version": driver["cuda_driver_version"],
-        "cpu_model": env.host.cpu_model,
-        "cpu_logical_cores": env.host.cpu_logical_cores,
-        "os": env.host.os,
-        "python": sw["python"],
-        "torch": sw["torch"],
-        "transformers": sw["transformers"],
-        "bitsandbytes": sw["bitsandbytes"],
-        "model_id": m.model.id,
-        "model_revision": m.model.revision,
-        "weights": m.model.weights,
-        "parameter_count": m.model.parameter_count,
-        "model_type": m.model.model_type,
-        "precision": m.precision,
-        "quant_method": q["method"],
-        "torch_dtype": q["torch_dtype"],
-        "llm_int8_threshold": q.get("llm_int8_threshold") if eight_bit else None,
-        "bnb_4bit_quant_type": q.get("bnb_4bit_quant_type") if four_bit else None,
-        "bnb_4bit_compute_dtype": q.get("bnb_4bit_compute_dtype") if four_bit else None,
-        "bnb_4bit_use_double_quant": q.get("bnb_4bit_use_double_quant") if four_bit else None,
-        "engine": m.engine.name,
-        "cache_implementation": m.engine.cache_implementation,
-        "compiled": m.engine.compiled,
-        "cuda_graph": m.engine.cuda_graph,
-        "prefill": m.engine.prefill,
-        "attn_implementation": m.engine.attn_implementation,
-        "token_check_equal": m.engine.token_check.equal if m.engine.token_check else None,
-        "token_check_first_difference": m.engine.token_check.first_difference if m.engine.token_check else None,
-        "token_check_reference_reproducible_steps": (
+        col.measurement_id: measurement_id,
+        col.submission_id: sub.submission_id,
+        col.created_at: sub.created_at,
+        col.contributor: sub.handle,
+        col.collector_version: sub.collector_version,
+        col.gpu_name: gpu.name,
+        col.gpu_architecture: gpu.architecture,
+        col.gpu_compute_capability: gpu.compute_capability,
+        col.gpu_memory_total_mib: gpu.memory_total_mib,
+        col.gpu_uuid_sha256: gpu.uuid_sha256,
+        col.gpu_count: gpu.count,
+        col.power_limit_enforced_w: gpu.power_limit_enforced_w,
+        col.power_limit_default_w: gpu.power_limit_default_w,
+        col.driver_version: driver["driver_version"],
+        col.cuda_driver_version: driver["cuda_driver_version"],
+        col.cpu_model: env.host.cpu_model,
+        col.cpu_logical_cores: env.host.cpu_logical_cores,
+        col.os: env.host.os,
+        col.python: sw["python"],
+        col.torch: sw["torch"],
+        col.transformers: sw["transformers"],
+        col.bitsandbytes: sw["bitsandbytes"],
+        col.model_id: m.model.id,
+        col.model_revision: m.model.revision,
+        col.weights: m.model.weights,
+        col.parameter_count: m.model.parameter_count,
+        col.model_type: m.model.model_type,
+        col.precision: m.precision,
+        col.quant_method: q["method"],
+        col.torch_dtype: q["torch_dtype"],
+        col.llm_int8_threshold: q.get("llm_int8_threshold") if eight_bit else None,
+        col.bnb_4bit_quant_type: q.get("bnb_4bit_quant_type") if four_bit else None,
+        col.bnb_4bit_compute_dtype: q.get("bnb_4bit_compute_dtype") if four_bit else None,
+        col.bnb_4bit_use_double_quant: q.get("bnb_4bit_use_double_quant") if four_bit else None,
+        col.engine: m.engine.name,
+        col.cache_implementation: m.engine.cache_implementation,
+        col.compiled: m.engine.compiled,
+        col.cuda_graph: m.engine.cuda_graph,
+        col.prefill: m.engine.prefill,
+        col.attn_implementation: m.engine.attn_implementation,
+        col.token_check_equal: m.engine.token_check.equal if m.engine.token_check else None,
+        col.token_check_first_difference: m.engine.token_check.first_difference if m.engine.token_check else None,
+        col.token_check_reference_reproducible_steps: (
             m.engine.token_check.reference_reproducible_steps if m.engine.token_check else None
         ),
-        "placement": m.placement.strategy if m.placement else None,
-        "gpu_count_used": len(set(m.placement.device_map.values())) if m.placement else None,
-        "batch_size": m.batch_size,
-        "prompt_tokens": proto.prompt_tokens,
-        "output_tokens": proto.output_tokens,
-        "prompt_sha256": proto.prompt_sha256,
-        "energy_method": proto.energy_method,
-        "status": m.status,
-        "skip_reason": m.skip_reason,
-        "gate_passed": m.gate.passed if m.gate else None,
-        "gate_failed": ",".join(m.gate.failed) if m.gate else None,
-        "stopped_by": m.stopped_by,
-        "trials_measured": s.trials if s else 0,
-        "requests_per_trial": _window_requests(m),
-        "perplexity": m.quality.value if m.quality else None,
-        "notes": " | ".join(m.notes) or None,
-        "energy_vs_fp16": None,
-        "throughput_vs_fp16": None,
+        col.placement: m.placement.strategy if m.placement else None,
+        col.gpu_count_used: len(set(m.placement.device_map.values())) if m.placement else None,
+        col.batch_size: m.batch_size,
+        col.prompt_tokens: proto.prompt_tokens,
+        col.output_tokens: proto.output_tokens,
+        col.prompt_sha256: proto.prompt_sha256,
+        col.energy_method: proto.energy_method,
+        col.status: m.status,
+        col.skip_reason: m.skip_reason,
+        col.gate_passed: m.gate.passed if m.gate else None,
+        col.gate_failed: ",".join(m.gate.failed) if m.gate else None,
+        col.stopped_by: m.stopped_by,
+        col.trials_measured: s.trials if s else 0,
+        col.requests_per_trial: _window_requests(m),
+        col.perplexity: m.quality.value if m.quality else None,
+        col.notes: " | ".join(m.notes) or None,
+        col.energy_vs_fp16: None,
+        col.throughput_vs_fp16: None,
     }
     if s is None:
         row.update(dict.fromkeys(_SUMMARY_COLUMNS))
         return row
     tokens_per_request = m.batch_size * proto.output_tokens
     row.update(
-        idle_power_w=s.idle_power_w,
-        throughput_tok_s=s.throughput_tok_s_mean,
-        throughput_tok_s_cv_pct=s.throughput_tok_s_cv_pct,
-        power_w=s.power_w_mean,
-        power_w_cv_pct=s.power_w_cv_pct,
-        energy_per_token_j=s.energy_per_token_j_mean,
-        energy_per_token_j_cv_pct=s.energy_per_token_j_cv_pct,
-        energy_per_1k_tokens_j=1000.0 * s.energy_per_token_j_mean,
-        net_energy_per_1k_tokens_j=1000.0 * s.net_energy_per_token_j_mean,
-        energy_per_request_j=s.energy_per_token_j_mean * tokens_per_request,
-        net_energy_per_request_j=s.net_energy_per_token_j_mean * tokens_per_request,
-        counter_sampler_disagreement_pct_max=s.counter_sampler_disagreement_pct_max,
+        {
+            col.idle_power_w: s.idle_power_w,
+            col.throughput_tok_s: s.throughput_tok_s_mean,
+            col.throughput_tok_s_cv_pct: s.throughput_tok_s_cv_pct,
+            col.power_w: s.power_w_mean,
+            col.power_w_cv_pct: s.power_w_cv_pct,
+            col.energy_per_token_j: s.energy_per_token_j_mean,
+            col.energy_per_token_j_cv_pct: s.energy_per_token_j_cv_pct,
+            col.energy_per_1k_tokens_j: 1000.0 * s.energy_per_token_j_mean,
+            col.net_energy_per_1k_tokens_j: 1000.0 * s.net_energy_per_token_j_mean,
+            col.energy_per_request_j: s.energy_per_token_j_mean * tokens_per_request,
+            col.net_energy_per_request_j: s.net_energy_per_token_j_mean * tokens_per_request,
+            col.counter_sampler_disagreement_pct_max: s.counter_sampler_disagreement_pct_max,
+        }
     )
     return row
 
 
-# Trial fields copied as they are (properties included); the others are keys or flattened lists.
+# Trial fields copied as they are (properties included), each named as its column but trial_index (Trial.index);
+# the others are keys or flattened lists.
 _TRIAL_COPIED = (
-    "trial_index",
-    "role",
-    "requests",
-    "duration_s",
-    "generated_tokens",
-    "throughput_tok_s",
-    "energy_j",
-    "energy_per_gpu_j",
-    "energy_per_token_j",
-    "power_avg_w",
-    "power_peak_w",
-    "power_samples",
-    "sample_rate_hz",
-    "sampler_energy_j",
-    "temperature_max_c",
-    "sm_clock_mhz_mean",
-    "mem_clock_mhz_mean",
-    "power_nvml_avg_1s_w",
-    "power_reading",
-    "started_at_s",
-    "cpu_load_1m",
-    "cpu_steal_pct",
+    T.trial_index,
+    T.role,
+    T.requests,
+    T.duration_s,
+    T.generated_tokens,
+    T.throughput_tok_s,
+    T.energy_j,
+    T.energy_per_gpu_j,
+    T.energy_per_token_j,
+    T.power_avg_w,
+    T.power_peak_w,
+    T.power_samples,
+    T.sample_rate_hz,
+    T.sampler_energy_j,
+    T.temperature_max_c,
+    T.sm_clock_mhz_mean,
+    T.mem_clock_mhz_mean,
+    T.power_nvml_avg_1s_w,
+    T.power_reading,
+    T.started_at_s,
+    T.cpu_load_1m,
+    T.cpu_steal_pct,
 )
 # One C call per trial reads every copied field; zip(*...) then turns the tuples into columns.
-_trial_fields = attrgetter(*("index" if name == "trial_index" else name for name in _TRIAL_COPIED))
+_trial_fields = attrgetter(*("index" if name == T.trial_index else name for name in _TRIAL_COPIED))
 
 
 def trial_columns(submission_id: str, measurements: Sequence[tuple[str, Measurement]]) -> Columns:
@@ -167,71 +177,69 @@ def trial_columns(submission_id: str, measurements: Sequence[tuple[str, Measurem
         trials += m.trials
     copied = list(zip(*map(_trial_fields, trials), strict=True)) if trials else [()] * len(_TRIAL_COPIED)
     columns: Columns = dict(zip(_TRIAL_COPIED, map(list, copied), strict=True))
-    columns["trial_id"] = [f"{mid}-{t.index:04d}" for mid, t in zip(measurement_ids, trials, strict=True)]
-    columns["measurement_id"] = measurement_ids
-    columns["submission_id"] = [submission_id] * len(trials)
-    columns["throttle_reasons"] = [",".join(t.throttle_reasons) or None for t in trials]
+    columns[T.trial_id] = [f"{mid}-{t.index:04d}" for mid, t in zip(measurement_ids, trials, strict=True)]
+    columns[T.measurement_id] = measurement_ids
+    columns[T.submission_id] = [submission_id] * len(trials)
+    columns[T.throttle_reasons] = [",".join(t.throttle_reasons) or None for t in trials]
     return columns
 
 
 def submission_row(sub: Submission, file_path: str, file_sha256: str) -> Row:
     env, proto = sub.environment, sub.protocol
-    g, d, h, sw = env.gpu, env.driver, env.host, env.software
+    g, driver, h, sw, gates = env.gpu, env.driver, env.host, env.software, proto.gates
     return {
-        "submission_id": sub.submission_id,
-        "file_path": file_path,
-        "file_sha256": file_sha256,
-        "schema_version": sub.schema_version,
-        "created_at": sub.created_at,
-        "session_started_at": sub.session.started_at if sub.session else None,
-        "session_wall_s": sub.session.wall_s if sub.session else None,
-        "contributor": sub.handle,
-        "collector_name": sub.collector_name,
-        "collector_version": sub.collector_version,
-        "gpu_name": g.name,
-        "gpu_uuid_sha256": g.uuid_sha256,
-        "driver_version": d["driver_version"],
-        "nvml_version": d["nvml_version"],
-        "cuda_driver_version": d["cuda_driver_version"],
-        "vbios_version": g.vbios_version,
-        "persistence_mode": g.persistence_mode,
-        "ecc_mode": g.ecc_mode,
-        "mig_mode": g.mig_mode,
-        "cpu_model": h.cpu_model,
-        "ram_total_gib": h.ram_total_gib,
-        "os": h.os,
-        "kernel": h.kernel,
-        **{k: sw[k] for k in _SOFTWARE},
-        "prompt_source": proto.prompt_source,
-        "prompt_sha256": proto.prompt_sha256,
-        "prompt_tokens": proto.prompt_tokens,
-        "output_tokens": proto.output_tokens,
-        "energy_method": proto.energy_method,
-        "power_reading": proto.power_reading,
-        "interleaved": proto.interleaved,
-        "sample_period_s": proto.sample_period_s,
-        "trial_min_duration_s": proto.trial_min_duration_s,
-        "idle_window_s": proto.idle_window_s,
-        "warmup_min_trials": proto.warmup_min_trials,
-        "warmup_max_trials": proto.warmup_max_trials,
-        "warmup_settle_pct": proto.warmup_settle_pct,
-        **{f"gate_{k}": proto.gates[k] for k in _GATES},
-        "measurements": len(sub.measurements),
+        S.submission_id: sub.submission_id,
+        S.file_path: file_path,
+        S.file_sha256: file_sha256,
+        S.schema_version: sub.schema_version,
+        S.created_at: sub.created_at,
+        S.session_started_at: sub.session.started_at if sub.session else None,
+        S.session_wall_s: sub.session.wall_s if sub.session else None,
+        S.contributor: sub.handle,
+        S.collector_name: sub.collector_name,
+        S.collector_version: sub.collector_version,
+        S.gpu_name: g.name,
+        S.gpu_uuid_sha256: g.uuid_sha256,
+        S.driver_version: driver["driver_version"],
+        S.nvml_version: driver["nvml_version"],
+        S.cuda_driver_version: driver["cuda_driver_version"],
+        S.vbios_version: g.vbios_version,
+        S.persistence_mode: g.persistence_mode,
+        S.ecc_mode: g.ecc_mode,
+        S.mig_mode: g.mig_mode,
+        S.cpu_model: h.cpu_model,
+        S.ram_total_gib: h.ram_total_gib,
+        S.os: h.os,
+        S.kernel: h.kernel,
+        S.python: sw["python"],
+        S.torch: sw["torch"],
+        S.torch_cuda: sw["torch_cuda"],
+        S.transformers: sw["transformers"],
+        S.bitsandbytes: sw["bitsandbytes"],
+        S.accelerate: sw["accelerate"],
+        S.tokenizers: sw["tokenizers"],
+        S.huggingface_hub: sw["huggingface_hub"],
+        S.nvidia_ml_py: sw["nvidia_ml_py"],
+        S.prompt_source: proto.prompt_source,
+        S.prompt_sha256: proto.prompt_sha256,
+        S.prompt_tokens: proto.prompt_tokens,
+        S.output_tokens: proto.output_tokens,
+        S.energy_method: proto.energy_method,
+        S.power_reading: proto.power_reading,
+        S.interleaved: proto.interleaved,
+        S.sample_period_s: proto.sample_period_s,
+        S.trial_min_duration_s: proto.trial_min_duration_s,
+        S.idle_window_s: proto.idle_window_s,
+        S.warmup_min_trials: proto.warmup_min_trials,
+        S.warmup_max_trials: proto.warmup_max_trials,
+        S.warmup_settle_pct: proto.warmup_settle_pct,
+        S.gate_min_trials: gates["min_trials"],
+        S.gate_max_trials: gates["max_trials"],
+        S.gate_throughput_cv_max_pct: gates["throughput_cv_max_pct"],
+        S.gate_power_cv_max_pct: gates["power_cv_max_pct"],
+        S.gate_energy_per_token_cv_max_pct: gates["energy_per_token_cv_max_pct"],
+        S.measurements: len(sub.measurements),
     }
-
-
-_SOFTWARE = (
-    "python",
-    "torch",
-    "torch_cuda",
-    "transformers",
-    "bitsandbytes",
-    "accelerate",
-    "tokenizers",
-    "huggingface_hub",
-    "nvidia_ml_py",
-)
-_GATES = ("min_trials", "max_trials", "throughput_cv_max_pct", "power_cv_max_pct", "energy_per_token_cv_max_pct")
 
 
 class _LastFlattened:
@@ -273,14 +281,14 @@ def flatten(sub: Submission, file_path: str, file_sha256: str, hashes: Sequence[
 
 # "vs fp16": the same model, revision, weights, GPU board, engine, batch size and workload.
 FP16_KEY = (
-    "model_id",
-    "model_revision",
-    "weights",
-    "gpu_uuid_sha256",
-    "engine",
-    "batch_size",
-    "output_tokens",
-    "prompt_sha256",
+    M.model_id,
+    M.model_revision,
+    M.weights,
+    M.gpu_uuid_sha256,
+    M.engine,
+    M.batch_size,
+    M.output_tokens,
+    M.prompt_sha256,
 )
 
 
@@ -292,7 +300,7 @@ def fp16_references(columns: Mapping[str, Sequence[Any]]) -> list[int | None]:
     ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision and
     energy_per_token_j."""
     keys = list(zip(*(columns[k] for k in FP16_KEY), strict=True))
-    ids, precision, energy = columns["measurement_id"], columns["precision"], columns["energy_per_token_j"]
+    ids, precision, energy = columns[M.measurement_id], columns[M.precision], columns[M.energy_per_token_j]
     reference: dict[tuple[Any, ...], int] = {}
     for i, key in enumerate(keys):
         if precision[i] == catalogue.REFERENCE_PRECISION and energy[i] is not None:
@@ -307,7 +315,7 @@ def fp16_ratios(columns: Mapping[str, Sequence[Any]]) -> tuple[list[float | None
 
     ``columns`` holds the measurement columns named in FP16_KEY plus measurement_id, precision,
     energy_per_token_j and throughput_tok_s; the result is (energy_vs_fp16, throughput_vs_fp16)."""
-    energy, throughput = columns["energy_per_token_j"], columns["throughput_tok_s"]
+    energy, throughput = columns[M.energy_per_token_j], columns[M.throughput_tok_s]
     energy_vs: list[float | None] = []
     throughput_vs: list[float | None] = []
     for i, j in enumerate(fp16_references(columns)):
