@@ -1,18 +1,21 @@
-"""advisor/ and dataset_card/ name every column through ecocompute.names, never by a string of their own.
+"""advisor/, dataset_card/ and ecocompute/ name every column through ecocompute.names, never by a string of their own.
 
 Arrow and pandas code names a column by its string, so a column renamed in ``ecocompute.columns`` (the one
 declaration of every column) left a literal behind without an error: ``row.get("old_name")`` read None,
 ``field.name in ("old_name", ...)`` dropped a check, the card's example code named what is gone (review32 F6).
 ``ecocompute.names`` makes one namespace per config from that declaration (``M.gpu_name == "gpu_name"``), and
-this reads the two packages' source to hold them to it:
+this reads the three packages' source (ecocompute/columns.py, the declaration itself, aside) to hold them to it:
 
 - no string literal is a column's name, except where that text is something else that happens to be spelled
-  so (ALLOWED says where and what it is) or a config's name;
+  so (ALLOWED says where and what it is; RECORDS, which names hold the submission's records as written, whose
+  keys are the schema's field names) or a config's name;
 - every ``M.x``, ``T.x``, ``S.x``, ``L.x`` is a column of its own config (an AttributeError otherwise, but only
   where the line runs);
-- every other string spelled like a column (snake_case, or a key read by [] or .get()) is a known non-column
-  (NOT_COLUMNS), so that a name left behind by a rename cannot hide among them; and a column named inside a
-  text as ``row["name"]`` (the card's example code) is declared.
+- in the modules that read the dataset's rows (KEYED), every other string spelled like a column (snake_case, or a
+  key read by [] or .get()) is a known non-column (NOT_COLUMNS), so that a name left behind by a rename cannot
+  hide among them; and a column named inside a text as ``row["name"]`` (the card's example code) is declared.
+  The rest of ecocompute/ reads and writes the submission's JSON and the reference tables, whose keys are the
+  schema's field names (validator/ holds files to them), not columns.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import ast
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +34,18 @@ from dataset_card import checks, results
 from ecocompute import catalogue, names, smallfile
 from ecocompute.columns import CONFIGS
 
-PACKAGES = ("advisor", "dataset_card")
+PACKAGES = ("advisor", "dataset_card", "ecocompute")
+DECLARATION = "ecocompute/columns.py"  # where each column's name is written, once
+KEYED = ("advisor/", "dataset_card/", "ecocompute/rows.py")  # the modules test 4 reads: those that read rows
 DECLARED = {name for schema in CONFIGS.values() for name in schema.names}
 SPACES = {"M": "measurements", "T": "trials", "S": "submissions", "L": "legacy"}  # ecocompute.names' namespaces
 # Where a column's name is written as a string on purpose, by module and scope (the def or class, or the
 # module-level name assigned): what the text is there, and why it must not follow a rename of the column.
 _AUTHOR = "the author's own names (his CSV headers, his JSON keys), read as he wrote them"
 _ADVICE_JSON = "the advice JSON's keys (eco-advise --format json): its own format, named like what they echo"
+_SUBMISSION = "the submission JSON's field names (schema/), read and written as the file has them"
+_QUANTIZATION = "the quantization record's fields, named as transformers' BitsAndBytesConfig arguments"
+_REFERENCE = "the reference tables' own keys (ecocompute/reference/*.json)"
 ALLOWED = {
     "advisor/render.py": {
         "_config": _ADVICE_JSON,
@@ -59,6 +67,41 @@ ALLOWED = {
         "_AGGREGATE_NUMBERS": _AUTHOR,
         "raw_trial_rows": _AUTHOR,
         "aggregate_rows": _AUTHOR,
+    },
+    "ecocompute/catalogue.py": {
+        "STATUSES": "the statuses: values of the status column, not names of columns",
+        "PREFILL_MODES": "the prefill modes: values of the prefill column",
+        "BNB_FIELDS": _QUANTIZATION,
+        "bnb_kwargs": _QUANTIZATION,
+        "expected_record": _QUANTIZATION,
+        "_int8": _QUANTIZATION,
+        "_four_bit": _QUANTIZATION,
+        "engine_flag": "EngineSpec's attribute names",
+        "parse_precisions": "a word of an error message",
+    },
+    "ecocompute/domain.py": {"to_dict": _SUBMISSION, "from_dict": _SUBMISSION, "parse": _SUBMISSION},
+    "ecocompute/engine.py": {"from_dict": _SUBMISSION},
+    "ecocompute/ids.py": {
+        "measurement_hash": "the hashed payload's key: another spelling would change every measurement id",
+        "measurement_hashes": _SUBMISSION,
+    },
+    "ecocompute/measurement.py": {"to_dict": _SUBMISSION, "from_dict": _SUBMISSION},
+    "ecocompute/reference/__init__.py": {
+        "_model": _REFERENCE,
+        "_accepted": _REFERENCE,
+        "torch_cuda": _REFERENCE,
+        "architectures": "the collector's model architecture record (model_type and hyper-parameters)",
+    },
+}
+# Names that hold one of the submission's records as written (the domain model keeps them as the file's
+# mappings), by module: a string read from one by [] or .get() is the schema's field name, not a column, even
+# where the column that copies it is spelled the same (M.torch: sw["torch"]).
+RECORDS = {
+    "ecocompute/rows.py": {
+        "driver": "environment.driver",
+        "sw": "environment.software",
+        "gates": "protocol.gates",
+        "q": "a measurement's quantization record",
     },
 }
 # Spelled like a column (snake_case, or a key read by [] / .get()) but not one, by what each is. A key is listed
@@ -120,37 +163,52 @@ def _strings(node: ast.AST) -> Iterator[ast.Constant]:
             yield from _strings(element)
 
 
-def _keys(tree: ast.AST) -> set[tuple[int, str]]:
+def _keys(tree: ast.AST, records: Collection[str] = ()) -> set[tuple[int, str]]:
     """(line, name) of every string in ``tree`` that names a column or a key like one. A dict display's keys
-    are left to _literal_columns: the advice JSON's and the card's YAML's are named freely, and no column."""
+    are left to _literal_columns: the advice JSON's and the card's YAML's are named freely, and no column;
+    so are the keys read from ``records`` (the submission's, RECORDS)."""
     written = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}
-    return set(_read(tree, written))
+    return set(_read(tree, written | _record_keys(tree, records)))
 
 
-def _read(tree: ast.AST, written: set[int]) -> Iterator[tuple[int, str]]:
+def _key_reads(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.Constant]]:
+    """(holder, key) of every string key read by [] or .get(): ``sw["torch"]``, ``q.get("x")``."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in written:
+        if isinstance(node, ast.Subscript):
+            yield from ((node.value, key) for key in _strings(node.slice))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            yield from ((node.func.value, key) for key in (_strings(node.args[0]) if node.args else ()))
+
+
+def _record_keys(tree: ast.AST, records: Collection[str]) -> set[int]:
+    """Ids of the string keys read by [] or .get() from a name in ``records``."""
+    return {id(key) for holder, key in _key_reads(tree) if isinstance(holder, ast.Name) and holder.id in records}
+
+
+def _read(tree: ast.AST, skipped: set[int]) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
             if SNAKE.fullmatch(node.value):
                 yield node.lineno, node.value
             for name in IN_TEXT.findall(node.value):
                 yield node.lineno, name
-        elif isinstance(node, ast.Subscript):
-            for key in _strings(node.slice):
-                if IDENTIFIER.fullmatch(key.value):
-                    yield key.lineno, key.value
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-            for key in _strings(node.args[0]) if node.args else ():
-                if IDENTIFIER.fullmatch(key.value):
-                    yield key.lineno, key.value
+    for _, key in _key_reads(tree):
+        if IDENTIFIER.fullmatch(key.value) and id(key) not in skipped:
+            yield key.lineno, key.value
 
 
 def _sources() -> list[Path]:
-    return sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+    paths = (path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+    return sorted(path for path in paths if path.relative_to(ROOT).as_posix() != DECLARATION)
 
 
 def _parsed() -> Iterator[tuple[str, ast.Module]]:
     for path in _sources():
         yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _keyed() -> Iterator[tuple[str, ast.Module]]:
+    return ((path, tree) for path, tree in _parsed() if path.startswith(KEYED))
 
 
 def _known(name: str) -> bool:
@@ -172,23 +230,30 @@ def _scoped(tree: ast.AST, scope: str = "") -> Iterator[tuple[str, ast.AST]]:
         yield from _scoped(child, inner)
 
 
-def _literal_columns(tree: ast.AST) -> Iterator[tuple[str, int, str]]:
-    """(scope, line, name) of every string literal in ``tree`` that is a column's name and not a config's."""
+def _literal_columns(tree: ast.AST, records: Collection[str] = ()) -> Iterator[tuple[str, int, str]]:
+    """(scope, line, name) of every string literal in ``tree`` that is a column's name and not a config's, nor
+    a key read from a name in ``records``."""
+    read = _record_keys(tree, records)
     for scope, node in _scoped(tree):
         value = node.value if isinstance(node, ast.Constant) else None
-        if isinstance(value, str) and value in DECLARED and value not in CONFIGS:
+        if isinstance(value, str) and value in DECLARED and value not in CONFIGS and id(node) not in read:
             yield scope, node.lineno, value
 
 
 def _namespaces(tree: ast.AST) -> dict[str, str]:
-    """Local name -> config of each namespace a module imports from ecocompute.names."""
-    return {
+    """Local name -> config of each namespace a module imports from ecocompute.names (``from .names`` inside
+    ecocompute/), and of each name bound to one (``col = M``: a local read faster in a hot loop)."""
+    spaces = {
         alias.asname or alias.name: SPACES[alias.name]
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module == "ecocompute.names"
+        if isinstance(node, ast.ImportFrom) and (node.module, node.level) in (("ecocompute.names", 0), ("names", 1))
         for alias in node.names
         if alias.name in SPACES
     }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in spaces:
+            spaces.update({target.id: spaces[node.value.id] for target in node.targets if isinstance(target, ast.Name)})
+    return spaces
 
 
 def _attributes(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
@@ -204,7 +269,7 @@ def test_no_module_spells_a_column_name_as_a_string() -> None:
     found = [
         f"{path}:{line} ({scope or 'module'}): {name!r}"
         for path, tree in _parsed()
-        for scope, line, name in _literal_columns(tree)
+        for scope, line, name in _literal_columns(tree, RECORDS.get(path, {}))
         if scope not in ALLOWED.get(path, {})
     ]
     assert not found, "name the column through ecocompute.names (M, T, S, L), or say in ALLOWED why not:\n" + "\n".join(
@@ -214,8 +279,15 @@ def test_no_module_spells_a_column_name_as_a_string() -> None:
 
 def test_every_allowed_place_still_writes_a_column_name() -> None:
     """An ALLOWED entry whose place no longer spells a column's name is left over: it would excuse a new one."""
-    used = {(path, scope) for path, tree in _parsed() for scope, _, _ in _literal_columns(tree)}
+    used = {(path, scope) for path, tree in _parsed() for scope, _, _ in _literal_columns(tree, RECORDS.get(path, {}))}
     stale = [f"{path}: {scope}" for path, scopes in ALLOWED.items() for scope in scopes if (path, scope) not in used]
+    assert not stale, stale
+
+
+def test_every_record_name_still_holds_a_record_read_by_key() -> None:
+    """A RECORDS entry no longer read by key is left over: it would excuse a column's name read from that name."""
+    read = {(path, h.id) for path, tree in _parsed() for h, _ in _key_reads(tree) if isinstance(h, ast.Name)}
+    stale = [f"{path}: {name}" for path, held in RECORDS.items() for name in held if (path, name) not in read]
     assert not stale, stale
 
 
@@ -232,7 +304,10 @@ def test_every_namespace_read_names_a_column_of_its_config() -> None:
 
 def test_every_key_spelled_like_a_column_is_a_declared_column_or_known() -> None:
     unknown = sorted(
-        f"{path}:{line}: {name!r}" for path, tree in _parsed() for line, name in _keys(tree) if not _known(name)
+        f"{path}:{line}: {name!r}"
+        for path, tree in _keyed()
+        for line, name in _keys(tree, RECORDS.get(path, {}))
+        if not _known(name)
     )
     assert not unknown, "name a column ecocompute/columns.py declares, or list the key in NOT_COLUMNS:\n" + "\n".join(
         unknown
@@ -241,9 +316,9 @@ def test_every_key_spelled_like_a_column_is_a_declared_column_or_known() -> None
 
 def test_every_known_non_column_is_still_spelled_somewhere() -> None:
     """A NOT_COLUMNS entry no module spells any more is left over: it would excuse a column renamed to it."""
-    spelled = {name for _, tree in _parsed() for _, name in _keys(tree)} | {
+    spelled = {name for _, tree in _keyed() for _, name in _keys(tree)} | {
         node.value
-        for _, tree in _parsed()
+        for _, tree in _keyed()
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
@@ -252,9 +327,12 @@ def test_every_known_non_column_is_still_spelled_somewhere() -> None:
 
 def test_the_guard_sees_a_column_in_each_way_one_is_named() -> None:
     """A column spelled as a string (a subscript, a .get, a column list, a dict's key), a stale one (also in the
-    card's example code), and a namespace read of a column its config lacks."""
+    card's example code), and a namespace read (imported, aliased or bound to a local) of a column its config
+    lacks. A key read from a submission's record (RECORDS) is the schema's field name: not flagged or checked."""
     source = (
         "from ecocompute.names import L as Legacy, M\n"
+        "from .names import T\n"  # inside ecocompute/
+        "z = T.rol, T.role\n"
         'r["energy_per_tokn_j"]\n'
         'r.get("gpu_nme")\n'
         'COLUMNS = ("measurement_id", "throughput_toks")\n'
@@ -263,16 +341,28 @@ def test_the_guard_sees_a_column_in_each_way_one_is_named() -> None:
         'row = {"precision": "fp16", M.batch_size: 1}\n'
         'config = "measurements"\n'
         "x = M.gpu_nme, Legacy.gpu, Legacy.gpu_name, M.gpu_name\n"
+        "col = M\n"
+        "y = col.gpu_name, col.gpu_nam\n"
+        'flat = {M.torch: sw["torch"], "python": sw.get("python"), M.os: host["os"], M.batch_size: sw["batch_sze"]}\n'
     )
     tree = ast.parse(source)
-    stale = sorted(name for _, name in _keys(tree) if not _known(name))
+    records = {"sw"}  # its keys are its own: torch, python and batch_sze are neither flagged nor checked
+    stale = sorted(name for _, name in _keys(tree, records) if not _known(name))
     assert stale == ["energy_per_1k_tkens_j", "energy_per_tokn_j", "gpu_nme", "throughput_toks"]
-    assert sorted((scope, name) for scope, _, name in _literal_columns(tree)) == [
+    assert sorted((scope, name) for scope, _, name in _literal_columns(tree, records)) == [
         ("COLUMNS", "measurement_id"),
+        ("flat", "os"),  # read from a name that RECORDS does not list
+        ("flat", "python"),  # a dict display's key, even beside a record's read
         ("row", "precision"),
     ]
+    assert ("flat", "torch") in {(s, n) for s, _, n in _literal_columns(tree)}  # without RECORDS: flagged
     read = [(config, name) for _, config, name in _attributes(tree) if name not in CONFIGS[config].names]
-    assert read == [("measurements", "gpu_nme"), ("legacy", "gpu_name")]
+    assert sorted(read) == [
+        ("legacy", "gpu_name"),
+        ("measurements", "gpu_nam"),
+        ("measurements", "gpu_nme"),
+        ("trials", "rol"),
+    ]
 
 
 def test_each_config_has_a_namespace_of_exactly_its_columns() -> None:
