@@ -260,5 +260,5 @@ def _notes(configs: Sequence[Config]) -> list[str]:
             "its cost is under-stated in the rows compared here"
         )
     if len({c.output_tokens for c in configs}) > 1:
-        notes.append("the compared rows generated different numbers of tokens per request")
+        notes.append("the compared rows generated different numbers of tokens per sequence")
     return notes

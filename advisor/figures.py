@@ -65,7 +65,7 @@ MAX_ERROR_BARS = 2_000
 
 
 class BatchPoint(NamedTuple):
-    """A point of a batch figure: energy per request of one sequence at a batch size."""
+    """A point of a batch figure: energy per sequence (one of the batch's) at a batch size."""
 
     batch_size: int
     energy_per_sequence_j: float
@@ -255,7 +255,7 @@ def _ratio_curve(ax: Axes, c: Curve, confidence: float, span: tuple[float, float
 
 @_in_default_style
 def batch_figure(series: dict[str, list[BatchPoint]], title: str, path: Path) -> Path:
-    """Energy per request (one sequence) against batch size, one panel per engine."""
+    """Energy per sequence (one of the batch's) against batch size, one panel per engine."""
     fig, axes = _grid(len(series), LEGEND_IN)
     fig.suptitle(_label(title), fontsize=11)
     models = sorted({p.model_id for points in series.values() for p in points})
@@ -280,7 +280,7 @@ def batch_figure(series: dict[str, list[BatchPoint]], title: str, path: Path) ->
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("batch size")
-        ax.set_ylabel("J per request (one sequence)")
+        ax.set_ylabel("J per sequence")
         ax.set_title(_label(f"engine {engine}"), fontsize=9)
         _key(
             ax,

@@ -190,9 +190,9 @@ def render(a: Analysis, folder: Path, *, links: str = FIGURES_DIR, depth: int = 
             out += _points_table(chosen, a.confidence)
         series = _batch_series(a, gpu)
         if series:
-            link = figs.draw(figures.stem("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per request")
-            out += ["### Energy per request vs batch size", "", f"![energy per request, {_md(gpu)}]({link})", ""]
-            out += [_REQUEST_NOTE, ""]
+            link = figs.draw(figures.stem("batch", gpu), figures.batch_figure, series, f"{gpu}: energy per sequence")
+            out += ["### Energy per sequence vs batch size", "", f"![energy per sequence, {_md(gpu)}]({link})", ""]
+            out += [_SEQUENCE_NOTE, ""]
         points = _power_points(a, gpu)
         if points:
             link = figs.draw(figures.stem("power", gpu), figures.power_figure, points, f"{gpu}: throughput vs power")
@@ -240,9 +240,10 @@ def _preamble(a: Analysis) -> list[str]:
     return out
 
 
-_REQUEST_NOTE = (
-    "A request here is one sequence of the row's output tokens (energy per token x output tokens); the "
-    "dataset's `energy_per_request_j` is one generate() call over the whole batch."
+# eco-advise's answer says "per sequence" too; "request" is the dataset's word for the whole batch's decoding
+_SEQUENCE_NOTE = (
+    "A sequence is one of the batch's, of the row's output tokens (energy per token x output tokens); a request, "
+    "the dataset's `energy_per_request_j`, is one generate() call over the whole batch: batch size x this."
 )
 
 
@@ -361,7 +362,7 @@ def _legacy(a: Analysis, figs: _Figures) -> list[str]:
         title = f"LEGACY, not validated: {gpu}"
         link = figs.draw(figures.stem("legacy-batch", gpu), figures.batch_figure, series, title)
         out += [
-            f"### Legacy: {_md(gpu)}, energy per request vs batch size",
+            f"### Legacy: {_md(gpu)}, energy per sequence vs batch size",
             "",
             f"![legacy batch sizes, {_md(gpu)}]({link})",
             "",

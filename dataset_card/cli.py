@@ -125,7 +125,7 @@ def build(submissions: Path, legacy_dir: Path, changelog: Path, out: Path, versi
 )
 def report(dataset: str, out: Path, include_gate_failed: bool) -> None:
     """Write the report the dataset card embeds to OUT: REPORT.md and figures/ (energy per token over
-    fp16 against parameters with the crossovers, energy per request against batch size, throughput
+    fp16 against parameters with the crossovers, energy per sequence against batch size, throughput
     against power; legacy rows beside, labelled). It is eco-advise's report."""
     from advisor.report import write_report
 

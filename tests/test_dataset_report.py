@@ -120,3 +120,12 @@ def test_usage_errors_exit_2_and_traceback_shows_the_story(tmp_path: Path) -> No
     assert result.exit_code == 2 and "Usage:" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(dataset, ["--traceback", "report", "--dataset", str(tmp_path / "nope")])
     assert result.exit_code == 1 and isinstance(result.exception, DatasetError)
+
+
+def test_the_batch_figure_says_sequence_where_the_dataset_says_request(advisor_build: Path) -> None:
+    """The card's J/request (energy_per_request_j) is one decoding of the whole batch, as in eco-advise's answer;
+    the report's batch figure plots one sequence of it, and says so rather than calling that a request too."""
+    section = _section((advisor_build / "README.md").read_text(encoding="utf-8"))
+    assert "#### Energy per sequence vs batch size" in section
+    assert "energy per request" not in section.lower()
+    assert "request, the dataset's `energy_per_request_j`, is one generate() call over the whole batch" in section

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import synthetic
 
+from ecocompute import domain
+from validator import precisions
 from validator.check import check_data
 
 CODE = "physics.precision_twins"
@@ -88,3 +90,37 @@ def test_twins_measured_together(precision: str, twin: str, factor: float, rejec
 def test_twins_measured_one_after_the_other_are_not_judged() -> None:
     # a host-bound engine's speed may honestly drift between two rows measured minutes apart
     assert CODE not in _codes(_twins("bf16", "fp16", 1.6, alternate=False))
+
+
+def _judged(doc: dict[str, Any]) -> bool:
+    """Whether physics.precision_twins fires on the file (the rule alone: the edits below need not keep the rest
+    of the file valid)."""
+    return any(f.code == CODE for f in precisions.check(domain.parse(doc), "x.json"))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(batch_size=8),  # a twin is of the same batch ...
+        lambda m: m["engine"].update(name="generate-static", cache_implementation="static"),  # ... engine ...
+        lambda m: m.update(placement={"strategy": "device_map", "device_map": {"model.layers.0": 0, "lm_head": 1}}),
+        lambda m: m["model"].update(weights="random"),  # ... and weights
+    ],
+)
+def test_rows_of_another_batch_engine_placement_or_weights_are_no_twins(edit: Any) -> None:
+    doc = _twins("bf16", "fp16", 1.6)
+    assert _judged(doc)
+    edit(doc["measurements"][1])
+    assert not _judged(doc)
+
+
+def test_one_slow_trial_of_the_twin_does_not_decide() -> None:
+    # the median of the adjacent ratios, not their mean or largest: a host hiccup halving one fp16 trial's speed
+    # doubles one of bf16's five ratios (each bf16 trial is compared with the fp16 trial just before it here)
+    doc = _twins("bf16", "fp16", 1.2)
+    fp16 = [t for t in doc["measurements"][0]["trials"] if t["role"] != "warmup"]
+    fp16[2]["duration_s"] *= 2
+    assert not _judged(doc)
+    fp16[3]["duration_s"] *= 2
+    fp16[4]["duration_s"] *= 2
+    assert _judged(doc)  # three of five: the median moves

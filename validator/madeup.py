@@ -67,10 +67,17 @@ def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | 
     ROUNDED_PLACES decimals, and to how many (None: none is). ``durations``: whether they are judged (not for a
     ``millisecond_clock``'s)."""
     for q in (0, 2) if durations else (2,):
-        for places in range(ROUNDED_PLACES + 1):
-            scale = 10.0**places
-            if all(abs(r[q] * scale - round(r[q] * scale)) <= ROUNDED_SLACK for r in after):
-                return ("duration_s", "energy_j", "power_avg_w")[q], places
+        if (places := places_of([r[q] for r in after])) is not None:
+            return ("duration_s", "energy_j", "power_avg_w")[q], places
+    return None
+
+
+def places_of(values: Sequence[float]) -> int | None:
+    """The fewest decimals (at most ROUNDED_PLACES) to which every value is rounded; None: more."""
+    for places in range(ROUNDED_PLACES + 1):
+        scale = 10.0**places
+        if all(abs(v * scale - round(v * scale)) <= ROUNDED_SLACK for v in values):
+            return places
     return None
 
 
@@ -85,15 +92,6 @@ def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | 
 # fixtures' first starts (6.0; the rest of each file is not), one real start on 10^-6 (chance).
 MIN_IDLE = 2
 MIN_STARTS = 5
-
-
-def places_of(values: Sequence[float]) -> int | None:
-    """The fewest decimals (at most ROUNDED_PLACES) to which every value is rounded; None: more."""
-    for places in range(ROUNDED_PLACES + 1):
-        scale = 10.0**places
-        if all(abs(v * scale - round(v * scale)) <= ROUNDED_SLACK for v in values):
-            return places
-    return None
 
 
 def rounded_in_file(sub: Submission) -> list[tuple[str, str]]:
