@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ecocompute import catalogue
 from ecocompute.cli import first_few, printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from validator.provenance import unpinned
@@ -343,7 +344,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         hooks=hooks,
         events=events,
         environment=environment,
-        energy_method="nvml_energy_counter" if counter_ok else "power_integration",
+        energy_method=catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED,
         power_reading=power_reading,
         device=device,
         free_bytes=free_bytes,

@@ -24,7 +24,9 @@ STATUS_OK, STATUS_GATE_FAILED, STATUS_SKIPPED = STATUSES = ("ok", "gate_failed",
 # A trial's role: warm-up, then the trials the gate window left out (discarded) and the window (measured).
 ROLE_WARMUP, ROLE_DISCARDED, ROLE_MEASURED = ROLES = ("warmup", "discarded", "measured")
 GATE_NAMES = ("min_trials", "throughput_cv", "power_cv", "energy_per_token_cv")  # in reporting order
-ENERGY_METHODS = ("nvml_energy_counter", "power_integration")
+# the board's NVML energy counter, or (a board without one: vGPU, WSL2) the sampler's power integrated over time
+ENERGY_COUNTER, ENERGY_INTEGRATED = "nvml_energy_counter", "power_integration"
+ENERGY_METHODS = (ENERGY_COUNTER, ENERGY_INTEGRATED)
 POWER_READINGS = ("nvml_power_instant_field", "nvml_power_usage")
 TRIAL_POWER_READINGS = (*POWER_READINGS, "mixed")  # a window whose samples used both
 CACHE_IMPLEMENTATIONS = ("dynamic", "static")

@@ -65,6 +65,15 @@ def test_one_idle_baseline_alone_is_not_judged(valid_doc: dict[str, Any]) -> Non
     assert not _messages(_with_idle(valid_doc, 71.0, 71.0))
 
 
+def test_idle_of_a_board_without_an_energy_counter_is_not_judged(valid_doc: dict[str, Any]) -> None:
+    # power_integration: the sampler's integral over an idle window whose readings stood at one whole-mW value is
+    # that value (review38 F4: vGPU, WSL2, a reading that updates slowly); the counter's file is still judged
+    doc = _with_idle(valid_doc, 71.0, 72.0)
+    assert any("idle baselines" in m for m in _messages(doc))
+    doc["protocol"]["energy_method"] = "power_integration"
+    assert not any("idle baselines" in m for m in _messages(doc))
+
+
 def test_idle_of_a_whole_millisecond_clock_is_not_judged(valid_doc: dict[str, Any]) -> None:
     # counter millijoules over a window of whole milliseconds (5,000 ms: 0.2 mW steps) may lie on any grid
     assert not _messages(_windows(_with_idle(valid_doc, 71.0, 72.0)))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ecocompute import catalogue
 from ecocompute.domain import Environment, Submission
 
 MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
@@ -89,7 +90,9 @@ def places_of(values: Sequence[float]) -> int | None:
 # chance), MIN_STARTS starts (10^-5 each). Not from a ``millisecond_clock``: its starts are whole milliseconds, and
 # counter millijoules over a window of whole milliseconds (5,000 ms: steps of 0.2 mW) may lie on any grid. The real
 # files' and valid fixtures' 404 idle baselines and 3,346 start times: none on a grid of 10^-4 but the synthetic
-# fixtures' first starts (6.0; the rest of each file is not), one real start on 10^-6 (chance).
+# fixtures' first starts (6.0; the rest of each file is not), one real start on 10^-6 (chance). Idle only where
+# the counter measured it: a sampler's integral over a window whose readings stood at one whole-mW value is that
+# value, on a grid of 10^-3 (review38 F4: a board without a counter, vGPU, WSL2, whose reading updates slowly).
 MIN_IDLE = 2
 MIN_STARTS = 5
 
@@ -99,8 +102,9 @@ def rounded_in_file(sub: Submission) -> list[tuple[str, str]]:
     if millisecond_clock(sub.environment):
         return []
     out, idle = [], {}
+    counter = sub.protocol.energy_method == catalogue.ENERGY_COUNTER
     for i, m in enumerate(sub.measurements):
-        for v in (m.idle.power_before_w, m.idle.power_after_w) if m.idle is not None else ():
+        for v in (m.idle.power_before_w, m.idle.power_after_w) if m.idle is not None and counter else ():
             if v is not None:
                 idle.setdefault(float(v), f"/measurements/{i}/idle")
     if len(idle) >= MIN_IDLE and (places := places_of(list(idle))) is not None:

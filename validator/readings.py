@@ -28,6 +28,7 @@ from fractions import Fraction
 
 from packaging.version import Version
 
+from ecocompute import catalogue
 from ecocompute.domain import Submission, Trial
 
 from . import versions
@@ -60,13 +61,15 @@ LAST_ONE_SUM_VERSION = Version("0.5.0")
 
 def one_sum_without_counter(sub: Submission) -> bool:
     """Whether the file is eco-collect 0.1.0-0.5.0's under power_integration (see above)."""
-    return sub.protocol.energy_method == "power_integration" and versions.collector_at_most(sub, LAST_ONE_SUM_VERSION)
+    return sub.protocol.energy_method == catalogue.ENERGY_INTEGRATED and versions.collector_at_most(
+        sub, LAST_ONE_SUM_VERSION
+    )
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
     if sub.collector_name != COLLECTOR:  # another collector's units are its own: provenance.collector names it
         return []
-    counter = sub.protocol.energy_method == "nvml_energy_counter"
+    counter = sub.protocol.energy_method == catalogue.ENERGY_COUNTER
     boards = max(1, sub.environment.gpu.count)  # the sampler's boards (per-GPU energies: one without a counter)
     out: list[Finding] = []
     for i, m in enumerate(sub.measurements):
