@@ -90,3 +90,15 @@ def test_starts_of_a_whole_millisecond_clock(valid_doc: dict[str, Any], python: 
     # time.monotonic is GetTickCount64 on Windows before Python 3.13: every start a whole millisecond
     found = _messages(_timed(_windows(valid_doc, python), 3))
     assert any("start times" in m for m in found) is rejected
+
+
+@pytest.mark.parametrize(("kept", "rejected"), [(4, False), (5, True)])
+def test_starts_judged_from_min_starts_on(valid_doc: dict[str, Any], kept: int, rejected: bool) -> None:
+    # madeup.MIN_STARTS (5) held from both sides (review38 F5): fewer starts are not judged (each falls on the grid
+    # by chance once in 10^5); from it on, every one rounded is a hand's work
+    doc = _timed(valid_doc, 3)
+    trials = [t for m in doc["measurements"] for t in m["trials"]]
+    for t in trials[kept:]:
+        t["started_at_s"] = None
+    found = _messages(doc)
+    assert any("start times" in m for m in found) is rejected
