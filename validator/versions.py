@@ -49,7 +49,7 @@ FIRST_TORCH_OF_CUDA = ((13, Version("2.8")),)
 # placeholder). Every torch eco-collect runs on (2.2 or later) needs CUDA 11.0 or later to build ("PyTorch
 # requires CUDA 11.0 or above", its cmake/public/cuda.cmake; its own wheels begin at 11.8, torch_cuda.json), so
 # '0', '1.2' or '13' is no CUDA that torch was built with (attack v27 N4). A third field is let pass.
-_CUDA_VERSION = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:\.[0-9]{1,4})?", re.ASCII)
+_CUDA_VERSION = re.compile(rf"{reference.MAJOR_MINOR.pattern}(?:\.[0-9]{{1,4}})?", re.ASCII)
 FIRST_CUDA_OF_COLLECT = 11
 _DRIVER = "/environment/driver"
 

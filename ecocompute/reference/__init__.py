@@ -348,7 +348,8 @@ def cached(folder: str) -> Reference:
     return _cached(folder, tuple(signature))
 
 
-_MINOR = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})", re.ASCII)
+# a release named by major and minor ("2.11", CUDA "12.8"): the reference tables' keys, and torch_cuda's start
+MAJOR_MINOR = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})", re.ASCII)
 
 
 @functools.lru_cache(maxsize=1)
@@ -360,11 +361,13 @@ def torch_cuda() -> Mapping[tuple[int, int], tuple[tuple[int, int], ...]]:
     out: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
     for i, raw in enumerate(_rows(_read(PACKAGE_DIR, table), "releases", table)):
         r = _Row(table, i, raw)
-        torch = r.get("torch", lambda v: isinstance(v, str) and _MINOR.fullmatch(v), "a major.minor release")
+        torch = r.get("torch", lambda v: isinstance(v, str) and MAJOR_MINOR.fullmatch(v), "a major.minor release")
         cudas = r.get(
             "cuda",
             lambda v: (
-                isinstance(v, list) and 0 < len(v) <= 16 and all(isinstance(c, str) and _MINOR.fullmatch(c) for c in v)
+                isinstance(v, list)
+                and 0 < len(v) <= 16
+                and all(isinstance(c, str) and MAJOR_MINOR.fullmatch(c) for c in v)
             ),
             "a list of CUDA major.minor versions",
         )
