@@ -2,9 +2,9 @@
 
 Made from ecocompute.columns (the one declaration of every column), so a name is here exactly when its
 config declares it: a column renamed or dropped there fails where code names it (an AttributeError, and
-tests/test_column_names.py reads every use in advisor/, dataset_card/ and ecocompute/), never as a string
-that quietly reads None or skips a check. Each value is the plain ``str``: Arrow, pandas, row dicts and
-f-strings see nothing else.
+tests/test_column_names.py reads every use in advisor/, dataset_card/, ecocompute/ and validator/buildable.py),
+never as a string that quietly reads None or skips a check. Each value is the plain ``str``: Arrow, pandas, row
+dicts and f-strings see nothing else.
 
     from ecocompute.names import M
     ok = table.filter(pc.equal(table[M.status], "ok"))

@@ -1,10 +1,11 @@
-"""advisor/, dataset_card/ and ecocompute/ name every column through ecocompute.names, never by a string of their own.
+"""advisor/, dataset_card/, ecocompute/, validator/buildable.py name every column through ecocompute.names, not a string.
 
 Arrow and pandas code names a column by its string, so a column renamed in ``ecocompute.columns`` (the one
 declaration of every column) left a literal behind without an error: ``row.get("old_name")`` read None,
 ``field.name in ("old_name", ...)`` dropped a check, the card's example code named what is gone (review32 F6).
 ``ecocompute.names`` makes one namespace per config from that declaration (``M.gpu_name == "gpu_name"``), and
-this reads the three packages' source (ecocompute/columns.py, the declaration itself, aside) to hold them to it:
+this reads the three packages (ecocompute/columns.py, the declaration itself, aside) and the one validator module
+that reads the dataset's rows (MODULES; the rest of validator/ reads the submission's JSON) to hold them to it:
 
 - no string literal is a column's name, except where that text is something else that happens to be spelled
   so (ALLOWED says where and what it is; RECORDS, which names hold the submission's records as written, whose
@@ -35,8 +36,9 @@ from ecocompute import catalogue, names, smallfile
 from ecocompute.columns import CONFIGS
 
 PACKAGES = ("advisor", "dataset_card", "ecocompute")
+MODULES = ("validator/buildable.py",)  # read besides PACKAGES: it holds the flattened rows to the builder's rules
 DECLARATION = "ecocompute/columns.py"  # where each column's name is written, once
-KEYED = ("advisor/", "dataset_card/", "ecocompute/rows.py")  # the modules test 4 reads: those that read rows
+KEYED = ("advisor/", "dataset_card/", "ecocompute/rows.py", *MODULES)  # the modules test 4 reads: those that read rows
 DECLARED = {name for schema in CONFIGS.values() for name in schema.names}
 SPACES = {"M": "measurements", "T": "trials", "S": "submissions", "L": "legacy"}  # ecocompute.names' namespaces
 # Where a column's name is written as a string on purpose, by module and scope (the def or class, or the
@@ -198,7 +200,7 @@ def _read(tree: ast.AST, skipped: set[int]) -> Iterator[tuple[int, str]]:
 
 
 def _sources() -> list[Path]:
-    paths = (path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+    paths = [path for package in PACKAGES for path in (ROOT / package).rglob("*.py")] + [ROOT / m for m in MODULES]
     return sorted(path for path in paths if path.relative_to(ROOT).as_posix() != DECLARATION)
 
 

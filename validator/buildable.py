@@ -22,12 +22,13 @@ from typing import Any
 
 from ecocompute import catalogue, rows
 from ecocompute.domain import Submission
+from ecocompute.names import M, S, T
 
 from . import convert
 from .findings import Finding, make
 
 _HEX64, _HEX40 = re.compile(r"[0-9a-f]{64}"), re.compile(r"[0-9a-f]{40}")
-_RATIO_INPUTS = (*rows.FP16_KEY, "measurement_id", "precision", "energy_per_token_j", "throughput_tok_s")
+_RATIO_INPUTS = (*rows.FP16_KEY, M.measurement_id, M.precision, M.energy_per_token_j, M.throughput_tok_s)
 
 
 def check(sub: Submission, hashes: Sequence[str], file: str, file_path: str, sha256: str | None) -> list[Finding]:
@@ -39,7 +40,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str, file_path: str, sha
         measurements, trials, submission = rows.flatten(sub, file_path, sha256 or "0" * 64, hashes)
         energy_vs, throughput_vs = rows.fp16_ratios({k: [r[k] for r in measurements] for k in _RATIO_INPUTS})
         for row, e, t in zip(measurements, energy_vs, throughput_vs, strict=True):
-            row.update(energy_vs_fp16=e, throughput_vs_fp16=t)
+            row[M.energy_vs_fp16], row[M.throughput_vs_fp16] = e, t
         if convert.converts(measurements, trials, submission):
             finite_trials = convert.finite_columns(trials, "TRIALS")
         else:
@@ -93,24 +94,24 @@ def _positive_or_null(value: float | None) -> bool:
 
 
 def _measurement_rules(r: dict[str, Any]) -> list[str]:
-    gross, net = r["energy_per_1k_tokens_j"], r["net_energy_per_1k_tokens_j"]
+    gross, net = r[M.energy_per_1k_tokens_j], r[M.net_energy_per_1k_tokens_j]
     return _fails(
         (
-            (_HEX64.fullmatch(r["measurement_id"]) is not None, "measurement_id is not a sha256"),
-            (r["precision"] in catalogue.PRECISIONS, "unknown precision"),
-            (r["weights"] in catalogue.WEIGHTS, "unknown weights"),
-            (r["status"] in catalogue.STATUSES, "unknown status"),
-            (r["batch_size"] >= 1 and r["parameter_count"] >= 1, "batch_size or parameter_count below 1"),
-            (_positive_or_null(gross), "energy_per_1k_tokens_j not positive"),
-            (_positive_or_null(r["energy_per_token_j"]), "energy_per_token_j not positive"),
-            (_positive_or_null(r["throughput_tok_s"]), "throughput_tok_s not positive"),
-            (_positive_or_null(r["power_w"]), "power_w not positive"),
-            (r["idle_power_w"] is None or r["idle_power_w"] >= 0, "idle_power_w negative"),
+            (_HEX64.fullmatch(r[M.measurement_id]) is not None, f"{M.measurement_id} is not a sha256"),
+            (r[M.precision] in catalogue.PRECISIONS, "unknown precision"),
+            (r[M.weights] in catalogue.WEIGHTS, "unknown weights"),
+            (r[M.status] in catalogue.STATUSES, "unknown status"),
+            (r[M.batch_size] >= 1 and r[M.parameter_count] >= 1, f"{M.batch_size} or {M.parameter_count} below 1"),
+            (_positive_or_null(gross), f"{M.energy_per_1k_tokens_j} not positive"),
+            (_positive_or_null(r[M.energy_per_token_j]), f"{M.energy_per_token_j} not positive"),
+            (_positive_or_null(r[M.throughput_tok_s]), f"{M.throughput_tok_s} not positive"),
+            (_positive_or_null(r[M.power_w]), f"{M.power_w} not positive"),
+            (r[M.idle_power_w] is None or r[M.idle_power_w] >= 0, f"{M.idle_power_w} negative"),
             (net is None or (gross is not None and net <= gross), "net energy above gross energy"),
-            (r["status"] != catalogue.STATUS_OK or r["gate_passed"] is True, "status ok without a passed gate"),
-            (r["status"] != catalogue.STATUS_SKIPPED or gross is None, "skipped with figures"),
+            (r[M.status] != catalogue.STATUS_OK or r[M.gate_passed] is True, "status ok without a passed gate"),
+            (r[M.status] != catalogue.STATUS_SKIPPED or gross is None, "skipped with figures"),
             (
-                r["weights"] != "pretrained" or _HEX40.fullmatch(r["model_revision"]) is not None,
+                r[M.weights] != "pretrained" or _HEX40.fullmatch(r[M.model_revision]) is not None,
                 "pretrained without a 40-hex revision",
             ),
         )
@@ -120,11 +121,11 @@ def _measurement_rules(r: dict[str, Any]) -> list[str]:
 def _trial_rules(t: dict[str, list[Any]]) -> list[str]:
     return _fails(
         (
-            (all(r in catalogue.ROLES for r in t["role"]), "trials with an unknown role"),
-            (all(d > 0 for d in t["duration_s"]), "trials with a duration not positive"),
-            (all(n >= 1 for n in t["generated_tokens"]), "trials without generated tokens"),
-            (all(e >= 0 for e in t["energy_j"]), "trials with negative energy"),
-            (len(set(t["trial_id"])) == len(t["trial_id"]), "trial_id not unique"),
+            (all(r in catalogue.ROLES for r in t[T.role]), "trials with an unknown role"),
+            (all(d > 0 for d in t[T.duration_s]), "trials with a duration not positive"),
+            (all(n >= 1 for n in t[T.generated_tokens]), "trials without generated tokens"),
+            (all(e >= 0 for e in t[T.energy_j]), "trials with negative energy"),
+            (len(set(t[T.trial_id])) == len(t[T.trial_id]), f"{T.trial_id} not unique"),
         )
     )
 
@@ -132,7 +133,7 @@ def _trial_rules(t: dict[str, list[Any]]) -> list[str]:
 def _submission_rules(s: dict[str, Any]) -> list[str]:
     return _fails(
         (
-            (_HEX64.fullmatch(s["file_sha256"]) is not None, "file_sha256 is not a sha256"),
-            (s["measurements"] >= 1, "no measurement"),
+            (_HEX64.fullmatch(s[S.file_sha256]) is not None, f"{S.file_sha256} is not a sha256"),
+            (s[S.measurements] >= 1, "no measurement"),
         )
     )
