@@ -95,7 +95,8 @@ class Config:
     @property
     def energy_per_sequence_j(self) -> float:
         """Energy of one sequence of output_tokens tokens (a request, one decoding of the batch, serves
-        batch_size of them: the dataset's energy_per_request_j is this x batch_size)."""
+        batch_size of them: a single row's energy_per_request_j is this x batch_size; over several rows this
+        is their pooled estimate, which no row states)."""
         return self.energy_per_token.value * self.output_tokens
 
 

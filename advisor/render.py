@@ -185,6 +185,17 @@ def _what(c: Config) -> str:
     return f"{printable(c.precision)}, engine {printable(c.engine)}, batch size {c.batch_size}"
 
 
+def _request_source(c: Config) -> str:
+    """What the J-per-request figure is: one row's energy_per_request_j, or (several rows of one configuration
+    pooled, as its J/token is) an estimate no row of the dataset states."""
+    n = len(c.measurement_ids)
+    return (
+        "the dataset's energy_per_request_j"
+        if n == 1
+        else f"pooled over {n} rows; each states its own energy_per_request_j"
+    )
+
+
 def _table(configs: tuple[Config, ...], confidence: float) -> list[str]:
     lines = [
         f"  {'precision':<10} {'engine':<16} {'batch':>5}  {'J/token [' + text.pct(confidence) + ']':<30} {'vs fp16':<30} statuses"
@@ -221,7 +232,7 @@ def render_text(advice: Advice) -> str:
             f" = {text.number(1000 * best.energy_per_token.value)} J per 1k tokens; "
             f"{text.number(best.energy_per_sequence_j)} J per sequence of {best.output_tokens} tokens, "
             f"{text.number(best.energy_per_sequence_j * best.batch_size)} J per request of {best.batch_size} "
-            "(the dataset's energy_per_request_j)",
+            f"({_request_source(best)})",
             f"  throughput {text.number(best.throughput_tok_s)} tok/s at {text.number(best.power_w)} W",
         ]
         if best.vs_fp16 is not None:

@@ -204,3 +204,20 @@ def test_text_answer_says_gross_and_tells_a_sequence_from_a_request(found: Analy
     per_sequence = f"{text.number(best.energy_per_sequence_j)} J per sequence of {best.output_tokens} tokens"
     per_request = f"{text.number(best.energy_per_sequence_j * best.batch_size)} J per request of {best.batch_size}"
     assert per_sequence in out and per_request in out and "gross" in out
+
+
+def test_the_request_figure_names_the_row_it_is_or_says_it_is_pooled(found: Analysis) -> None:
+    """One row: the figure is that row's energy_per_request_j (the card's J/request). Several rows of one
+    configuration: it is their pooled estimate, which no row states; it no longer claims to be the dataset's
+    figure (review38 F8)."""
+    advice = advise.recommend(found, Query("H100", 7e9))
+    best = advice.recommendation
+    assert best is not None and len(best.measurement_ids) == 1
+    row = next(m for m in found.measurements if m["measurement_id"] == best.measurement_ids[0])
+    assert math.isclose(best.energy_per_sequence_j * best.batch_size, row["energy_per_request_j"], rel_tol=1e-6)
+    assert f"J per request of {best.batch_size} (the dataset's energy_per_request_j)" in render.render_text(advice)
+    other = advice.ranked[1].measurement_ids[0]  # any row of the analysis: evidence() quotes it
+    pooled = dataclasses.replace(best, measurement_ids=(*best.measurement_ids, other))
+    out = render.render_text(dataclasses.replace(advice, ranked=(pooled, *advice.ranked[1:])))
+    assert "(the dataset's energy_per_request_j)" not in out
+    assert f"J per request of {best.batch_size} (pooled over 2 rows; each states its own energy_per_request_j)" in out
