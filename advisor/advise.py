@@ -115,6 +115,24 @@ def resolve_gpu(query: str, names: Iterable[str]) -> str | None:
     return None
 
 
+def check_gpu(query: str, names: Iterable[str], source: str) -> None:
+    """GpuNameError unless ``query`` names one GPU of ``names`` (a dataset's) or of the GPU table: run on the
+    dataset's names as soon as they are read (data.load's ``gpus``), before its trials and the analysis."""
+    names = set(names)
+    if not names:  # nothing to judge by: ``recommend`` says the dataset holds no rows
+        return
+    if resolve_gpu(query, names) is None and resolve_gpu(query, reference.default().gpus) is None:
+        raise GpuNameError(f"--gpu: {_unknown_gpu(query, names, source)}")
+
+
+def _unknown_gpu(query: str, names: Iterable[str], source: str) -> str:
+    shown = sorted(printable(n, limit=80) for n in set(names))  # a dataset may hold any number of them
+    known = ", ".join(shown[:MAX_NAMES_SHOWN])
+    if len(shown) > MAX_NAMES_SHOWN:
+        known += f" and {len(shown) - MAX_NAMES_SHOWN} more"
+    return f"no GPU called {printable(query)!r} in {printable(source)} or the GPU table; give one it holds: {known}"
+
+
 def _distance(count: float, params: float) -> float:
     return abs(math.log(count / params))
 
@@ -140,13 +158,7 @@ def recommend(analysis: Analysis, query: Query) -> Advice:
     )
     empty = Advice(query, analysis, gpu, None, (), None, (), (), (), legacy, legacy_fits, ())
     if gpu is None:
-        names = sorted(printable(n, limit=80) for n in measured_names)  # a dataset may hold any number of them
-        known = ", ".join(names[:MAX_NAMES_SHOWN]) or "none"
-        if len(names) > MAX_NAMES_SHOWN:
-            known += f" and {len(names) - MAX_NAMES_SHOWN} more"
-        return _without(
-            empty, f"no GPU called {printable(query.gpu)!r} in the dataset or the GPU table (measured: {known})"
-        )
+        return _without(empty, _unknown_gpu(query.gpu, measured_names, analysis.source))
     on_gpu = [c for c in analysis.configs if c.gpu_name == gpu]
     candidates = [
         c

@@ -57,7 +57,8 @@ def _gpu(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--gpu judged before the dataset loads (a Hub download can take minutes), for what no dataset can
     resolve: an empty name. A name matching nothing in the GPU table is no such thing: the legacy config
     holds boards the table lacks (NVIDIA A800 80GB), and a release built with a later table holds boards
-    added since (eco-validate judges a board by the table of its own checkout)."""
+    added since (eco-validate judges a board by the table of its own checkout). The rest is judged as soon
+    as the dataset's GPU names are read, before its trials and the analysis (``recommend``)."""
     gpu_query(value)
     return value
 
@@ -83,7 +84,7 @@ def _gpu(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @_GATE_FAILED
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def recommend(dataset: str, fmt: str, include_gate_failed: bool, **query: Any) -> None:
+def recommend(dataset: str, fmt: str, include_gate_failed: bool, gpu: str, **query: Any) -> None:
     """Recommend precision, engine and batch size, quoting the measured rows behind it.
 
     A close match is a row on the same GPU model, with --engine and --batch-size when given, of a
@@ -91,10 +92,11 @@ def recommend(dataset: str, fmt: str, include_gate_failed: bool, **query: Any) -
     is extrapolated."""
     from . import advise, analysis, data, render
 
-    found = analysis.analyse(data.load(dataset), include_gate_failed=include_gate_failed)
-    advice = advise.recommend(found, advise.Query(**query))
-    if advice.gpu_name is None:  # a name neither the dataset nor the GPU table knows: a usage error, as is one
-        raise advise.GpuNameError(f"--gpu: {advice.no_close_match}")  # matching several (exit 2)
+    def gpus(source: str, names: set[str]) -> None:  # judged once the dataset's GPU names are read (exit 2)
+        advise.check_gpu(gpu, names, source)
+
+    found = analysis.analyse(data.load(dataset, gpus=gpus), include_gate_failed=include_gate_failed)
+    advice = advise.recommend(found, advise.Query(gpu, **query))
     click.echo(render.json_text(advice) if fmt == "json" else render.render_text(advice), nl=fmt == "json")
 
 

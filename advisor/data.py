@@ -134,9 +134,15 @@ class Dataset:
     legacy: tuple[dict[str, Any], ...]
 
 
-def load(spec: str | Path, api: Any = None) -> Dataset:
+GpuCheck = Callable[[str, set[str]], None]  # (the dataset's source, its GPU names): raises to stop the load
+
+
+def load(spec: str | Path, api: Any = None, gpus: GpuCheck | None = None) -> Dataset:
     """A local folder built by ``eco-dataset build``, or ``owner/name@revision`` on the Hub (read with
-    ``api``, an HfApi; None: a new one), each within the same bounds (advisor.reading, advisor.hub)."""
+    ``api``, an HfApi; None: a new one), each within the same bounds (advisor.reading, advisor.hub).
+    ``gpus`` is shown the GPU names of the measurements and legacy configs as soon as both are read, before
+    the trials (most of a dataset's bytes) and before any analysis: eco-advise judges --gpu there. A Hub
+    revision's files are all downloaded first."""
     text = str(spec)
     path = Path(text)
     if path.is_symlink():  # as --submissions and --out: an input is read where it is, never through a link
@@ -152,7 +158,7 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
         def local(config: str, columns: tuple[str, ...]) -> pa.Table:
             return reading.local_table(path, config, columns, budget, as_rows=config in _AS_ROWS)
 
-        return _within_memory(text, local)
+        return _within_memory(text, local, gpus)
     match = _HUB_SPEC.match(text)
     if match is None:
         raise DatasetSpecError(
@@ -176,14 +182,14 @@ def load(spec: str | Path, api: Any = None) -> Dataset:
         except DatasetError as exc:  # named by the Hub's path, not the cache folder's
             raise DatasetError(str(exc).replace(printable(str(snapshot)), printable(f"{repo}@{revision}"))) from None
 
-    return _within_memory(text, downloaded)
+    return _within_memory(text, downloaded, gpus)
 
 
-def _within_memory(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
+def _within_memory(source: str, read: Callable[[str, tuple[str, ...]], pa.Table], gpus: GpuCheck | None) -> Dataset:
     """``_assemble``, with running out of memory one line (a machine smaller than the read bounds
     assume)."""
     try:
-        return _assemble(source, read)
+        return _assemble(source, read, gpus)
     except MemoryError:
         raise DatasetError(
             f"{printable(source)}: ran out of memory reading the dataset; nothing written: "
@@ -197,7 +203,7 @@ def from_tables(source: str, tables: Mapping[str, pa.Table]) -> Dataset:
     return _assemble(source, lambda config, columns: tables[config].select(list(columns)))
 
 
-def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> Dataset:
+def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table], gpus: GpuCheck | None = None) -> Dataset:
     def checked(config: str, columns: tuple[str, ...]) -> pa.Table:
         return _checked(source, config, read(config, columns))
 
@@ -209,10 +215,13 @@ def _assemble(source: str, read: Callable[[str, tuple[str, ...]], pa.Table]) -> 
         raise DatasetError(
             f"{printable(source)}: measurement {printable(twice, limit=80)} appears more than once: a build writes each once"
         )
+    legacy = checked("legacy", LEGACY_COLUMNS)
+    if gpus is not None:
+        gpus(source, set(pc.unique(measurements[M.gpu_name]).to_pylist()) | set(pc.unique(legacy[L.gpu]).to_pylist()))
     windows = _windows(source, checked("trials", TRIAL_COLUMNS))
     measured = tuple(measurements.to_pylist())
     _check_windows(source, measured, windows)
-    return Dataset(source, measured, windows, tuple(checked("legacy", LEGACY_COLUMNS).to_pylist()))
+    return Dataset(source, measured, windows, tuple(legacy.to_pylist()))
 
 
 def _checked(source: str, config: str, table: pa.Table) -> pa.Table:
