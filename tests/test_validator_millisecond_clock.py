@@ -1,6 +1,6 @@
 """A file from a clock of whole milliseconds (Windows before Python 3.13: time.monotonic is GetTickCount64) is
 judged at that clock's grain: its honest durations repeat and step by a tick, so the rules on equal values,
-progressions and lines through two trials refused honest files (the real files re-read by such a clock: 1 in 40),
+progressions and lines through two trials refused honest files (the real files re-read by such a clock: 3 %),
 while a claim of Windows left durations and starts typed by hand unjudged (review37 F1's exemption)."""
 
 from __future__ import annotations
