@@ -279,7 +279,8 @@ def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tu
 # again and again, and one a tick or a millisecond apart in steps: its durations are judged neither for zero variance
 # nor for a progression, and the line through two trials is drawn through them snapped to the millisecond (their
 # floats differ in the last digits where they are one reading: an honest window read as a vertical line). Without
-# this, the real files re-read by such a clock were refused 3 % of the time, 108 of 3,600 readings (/work/notes/leftovers39/windows_real.py).
+# this, the real files re-read by such a clock were refused 3 % of the time: 108 of 3,600 readings
+# (/work/notes/leftovers39/windows_real.py).
 def _judged(clock_ms: bool) -> range:
     """Which ``_QUANTITIES`` the equal-value and progression rules judge."""
     return range(1, len(_QUANTITIES)) if clock_ms else range(len(_QUANTITIES))
