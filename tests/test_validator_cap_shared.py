@@ -1,14 +1,17 @@
 """A file's own findings and those over files share one cap per code (review35 L3): each was capped apart, so
 one code (protocol.token_check, duplicate.measurement, duplicate.near: found both within a file and across
-files) showed up to twice MAX_SHOWN_PER_CODE findings and two notes, each counting only its half."""
+files) showed up to twice MAX_SHOWN_PER_CODE findings and two notes, each counting only its half. The one cap is
+dealt fairly between the two: a file's own findings no longer hide those over files (review37)."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from conftest import ROOT, with_token_checks
 
 from validator import check
+from validator import findings as findings_module
 from validator.findings import MAX_SHOWN_PER_CODE, Finding, capped, make
 from validator.run import report_for
 
@@ -36,10 +39,43 @@ def _note(more: int) -> str:
     return f"{more} more finding(s) of this code in this file not shown"
 
 
-def test_a_file_capped_on_its_own_shows_no_finding_over_files_of_that_code_and_one_note() -> None:
+def test_a_file_capped_on_its_own_still_shows_findings_over_files_of_that_code() -> None:
+    """The cap is shared fairly: a file with MAX_SHOWN_PER_CODE findings of its own of a code showed none of that
+    code found against other files, only counted them in the note (review37)."""
     found = _report(own=MAX_SHOWN_PER_CODE + 5)
-    assert [f.message for f in found[:MAX_SHOWN_PER_CODE]] == ["its own"] * MAX_SHOWN_PER_CODE
-    assert [f.message for f in found[MAX_SHOWN_PER_CODE:]] == [_note(5 + ACROSS)]
+    half = MAX_SHOWN_PER_CODE // 2
+    assert [f.message for f in found if f.message == "its own"] == ["its own"] * half
+    across = [f for f in found if f.message != "its own" and f.pointer]
+    assert len(across) == half and all("/engine/token_check" in f.pointer for f in across)
+    notes = [f for f in found if not f.pointer]
+    assert [f.message for f in notes] == [_note(MAX_SHOWN_PER_CODE + 5 + ACROSS - MAX_SHOWN_PER_CODE)]
+    assert len(found) == MAX_SHOWN_PER_CODE + 1
+
+
+@pytest.mark.parametrize(
+    ("counts", "shares"),
+    [
+        ([5, 50], [5, 15]),
+        ([30, 50], [10, 10]),
+        ([30, 0], [20, 0]),
+        ([0, 30], [0, 20]),
+        ([3, 4], [3, 4]),
+        ([30, 30, 30], [7, 7, 6]),
+        ([1, 30, 2], [1, 17, 2]),
+    ],
+)
+def test_one_cap_is_dealt_in_turn_to_each_source_that_has_more(counts: list[int], shares: list[int]) -> None:
+    assert findings_module._shares(counts) == shares
+    assert sum(shares) == min(MAX_SHOWN_PER_CODE, sum(counts))
+
+
+def test_sources_share_the_cap_and_one_note_counts_what_each_hid() -> None:
+    own = _own(MAX_SHOWN_PER_CODE + 30)  # capped where found: 20 and a note of 30
+    across = capped([make(CODE, PATH, f"/x/{i}", "over files") for i in range(MAX_SHOWN_PER_CODE + 2)])
+    kept = capped(own, across)
+    assert sum(f.message == "its own" for f in kept) == sum(f.message == "over files" for f in kept) == 10
+    assert [f.message for f in kept if not f.pointer] == [_note(30 + 10 + 2 + 10)]
+    assert capped(own, []) == own  # one source: as before
 
 
 def test_a_few_of_its_own_then_findings_over_files_up_to_the_one_cap() -> None:

@@ -11,6 +11,7 @@ import synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecocompute import domain
 from validator import madeup
 from validator.check import check_document
 
@@ -129,3 +130,28 @@ def test_durations_on_a_clock_of_whole_milliseconds(os_name: str, python: str, r
     # Python 3.13 reads QueryPerformanceCounter there, and Linux a nanosecond clock, so such durations are typed
     assert ("fabrication.too_regular" in _on_a_millisecond_clock(os_name, python)) is rejected
     assert "fabrication.too_regular" in _on_a_millisecond_clock("Ubuntu 22.04.4 LTS", python)
+
+
+@pytest.mark.parametrize("numpy_from", [3, 10**9])
+def test_two_trials_at_one_point_are_no_line_with_a_third(numpy_from: int) -> None:
+    # review37 F4: from trial 0, trials 1 and 2 at one (duration, power) point give one direction: "interpolated"
+    # with any third; a repeat is the repeated-trial rules' (on a clock of whole milliseconds, with a stuck reading)
+    window = [(4.25, 0.0, 301.5), (4.266, 0.0, 305.25), (4.266, 0.0, 305.25), (4.234, 0.0, 299.125)]
+    assert madeup.interpolated(window, numpy_from=numpy_from) is None
+    made = [*window, (4.258, 0.0, 303.375)]  # the mean of trials 0 and 1 still is found
+    assert madeup.interpolated(made, numpy_from=numpy_from) == (0, 1, 4)
+
+
+def _trials(edit: dict[str, object]) -> list:
+    doc = synthetic.submission(seed=2, n_measurements=1, n_trials=6)
+    for t in doc["measurements"][0]["trials"]:
+        t.update({k: t["power_avg_w"] if v == "avg" else v for k, v in edit.items()})
+    return list(domain.parse(doc).measurements[0].trials)
+
+
+def test_stuck_power_is_an_average_equal_to_its_peak_not_from_the_instant_field() -> None:
+    assert madeup.stuck_power(_trials({"power_peak_w": "avg", "power_reading": "nvml_power_usage"}))
+    assert madeup.stuck_power(_trials({"power_peak_w": "avg", "power_reading": None}))  # before schema 1.2.0
+    assert not madeup.stuck_power(_trials({"power_peak_w": "avg", "power_reading": "nvml_power_instant_field"}))
+    assert not madeup.stuck_power(_trials({"power_reading": "nvml_power_usage"}))  # a peak above: readings moved
+    assert not madeup.stuck_power([])

@@ -55,30 +55,54 @@ def _hidden(f: Finding) -> int | None:
     return int(count) if not f.pointer and count != f.message and count.isdigit() else None
 
 
-def capped(findings: list[Finding]) -> list[Finding]:
+def capped(findings: list[Finding], *more: list[Finding]) -> list[Finding]:
     """At most MAX_SHOWN_PER_CODE findings of each code in each file, then one saying how many more there are.
 
     A note an earlier cap wrote counts the findings it stands for, and gives way to the one note of the whole:
     a file's own findings, capped where they were found, and the run over files' (``run.report_for``) show
-    one cap and one note per code together, not a cap each (review35 L3)."""
+    one cap and one note per code together, not a cap each (review35 L3). ``more``: further sources of findings
+    (the run over files'), which share each cap fairly with ``findings`` and each other (``_shares``): a file
+    with MAX_SHOWN_PER_CODE findings of a code of its own hid every one of that code found against other files
+    (review37)."""
+    sources = [findings, *more]
     totals: Counter[tuple[str, str]] = Counter()  # findings of each file and code, hidden ones included
-    listed: Counter[tuple[str, str]] = Counter()  # the findings themselves, notes left out
-    for f in findings:
-        hidden = _hidden(f)
-        totals[f.file, f.code] += 1 if hidden is None else hidden
-        listed[f.file, f.code] += hidden is None
+    listed: list[Counter[tuple[str, str]]] = []  # each source's findings themselves, notes left out
+    for source in sources:
+        listed.append(Counter())
+        for f in source:
+            hidden = _hidden(f)
+            totals[f.file, f.code] += 1 if hidden is None else hidden
+            listed[-1][f.file, f.code] += hidden is None
     if max(totals.values(), default=0) <= MAX_SHOWN_PER_CODE:
-        return findings
+        return [f for source in sources for f in source]
+    share = {  # the codes of a file capped (or noted) here, and how many of each source's findings each shows
+        key: _shares([n[key] for n in listed])
+        for key, total in totals.items()
+        if total > min(MAX_SHOWN_PER_CODE, sum(n[key] for n in listed))
+    }
     kept: list[Finding] = []
-    shown: Counter[tuple[str, str]] = Counter()
     noted: set[tuple[str, str]] = set()
-    for f in findings:
-        key = (f.file, f.code)
-        if _hidden(f) is None and shown[key] < MAX_SHOWN_PER_CODE:
-            shown[key] += 1
-            kept.append(f)
-        elif key not in noted:  # the first finding not shown, or an earlier note: the one note goes there
-            noted.add(key)
-            more = totals[key] - min(listed[key], MAX_SHOWN_PER_CODE)
-            kept.append(make(f.code, f.file, "", f"{more}{_MORE}"))
+    for s, source in enumerate(sources):
+        shown: Counter[tuple[str, str]] = Counter()
+        for f in source:
+            key = (f.file, f.code)
+            if _hidden(f) is None and (key not in share or shown[key] < share[key][s]):
+                shown[key] += 1
+                kept.append(f)
+            elif key not in noted:  # the first finding not shown, or an earlier note: the one note goes there
+                noted.add(key)
+                kept.append(make(f.code, f.file, "", f"{totals[key] - sum(share[key])}{_MORE}"))
     return kept
+
+
+def _shares(counts: list[int]) -> list[int]:
+    """How many of each source's ``counts`` findings one cap shows: MAX_SHOWN_PER_CODE dealt one at a time to
+    each source that has more, in turn (5 and 50 show 5 and 15; 30 and 50, 10 each; 30 alone, 20)."""
+    shares = [0] * len(counts)
+    left = min(MAX_SHOWN_PER_CODE, sum(counts))
+    while left:
+        for s, n in enumerate(counts):
+            if left and shares[s] < n:
+                shares[s] += 1
+                left -= 1
+    return shares

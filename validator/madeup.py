@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ecocompute import catalogue
-from ecocompute.domain import Environment, Submission
+from ecocompute.domain import Environment, Submission, Trial
 
 MIN_VALUES = 3  # fabrication.MIN_SHAPE_VALUES: fewer trials have no shape
 _Raw = tuple[float, float, float]
@@ -29,7 +29,10 @@ ROUNDED_SLACK = 1e-6  # of a grid step: a float written with that many decimals 
 # ... except on Windows before Python 3.13, where eco-collect's clock (time.monotonic: GetTickCount64) reads whole
 # milliseconds in 15.625-ms ticks (fabrication.COARSE_TOLERANCE_S): every duration there is t1 - t0 of two such
 # readings, on the grid of 10^-3 s, and one in ten of them on 10^-2 s (review37 F1: every row of an honest
-# Windows file was refused). Its durations are then no evidence; its powers are still judged.
+# Windows file was refused). A window's durations are then judged only where they are finer than that clock reads
+# (4 decimals: no such clock gives them); its powers are still judged. The file's durations and starts together
+# are judged on a coarser grid (``rounded_in_file``).
+MILLISECOND_PLACES = 3
 _WINDOWS_HOST = re.compile(r"Windows\b")
 _PYTHON = re.compile(r"(\d+)\.(\d+)")
 FINE_MONOTONIC_FROM = (3, 13)  # QueryPerformanceCounter on Windows: a microsecond or finer
@@ -63,14 +66,34 @@ def collinear_rad(n: int) -> float:
     return COLLINEAR_RAD * min(1.0, math.comb(COLLINEAR_FULL_TRIALS, 3) / math.comb(n, 3))
 
 
-def rounded(after: Sequence[_Raw], durations: bool = True) -> tuple[str, int] | None:
+def rounded(after: Sequence[_Raw], clock_ms: bool = False, stuck: bool = False) -> tuple[str, int] | None:
     """The first of duration and average power (``_raw``'s 0 and 2) that every trial holds rounded to at most
-    ROUNDED_PLACES decimals, and to how many (None: none is). ``durations``: whether they are judged (not for a
-    ``millisecond_clock``'s)."""
-    for q in (0, 2) if durations else (2,):
-        if (places := places_of([r[q] for r in after])) is not None:
-            return ("duration_s", "energy_j", "power_avg_w")[q], places
+    ROUNDED_PLACES decimals, and to how many (None: none is). ``clock_ms``: the durations come from a
+    ``millisecond_clock`` (judged only at 4 decimals, finer than it reads); ``stuck``: every power is a reading
+    that stood still (``stuck_power``: judged only at whole watts)."""
+    if (places := places_of([r[0] for r in after])) is not None and (not clock_ms or places > MILLISECOND_PLACES):
+        return "duration_s", places
+    if (places := places_of([r[2] for r in after])) is not None and (not stuck or places == 0):
+        return "power_avg_w", places
     return None
+
+
+# NVML reads power in whole milliwatts: a window whose every reading (and the two neighbours its ends interpolate
+# from) stood at one value has that value for its average, on the grid of 10^-3 W, and for its peak (review37 F3:
+# a board whose power reading, the ``nvml_power_usage`` fallback, updates more slowly than a trial lasts; no real
+# file shows it). A window of such trials is judged only at whole watts: distinct whole-mW values all on it by
+# chance once in 10^3 each, and the spread rule leaves no window of one value.
+_INSTANT_FIELD = catalogue.POWER_READINGS[0]
+STUCK_RELATIVE = 1e-9  # the trapezoid's fsum over one value, divided by the duration: within a few ulps of it
+
+
+def stuck_power(trials: Sequence[Trial]) -> bool:
+    """Whether every one of ``trials`` has its average power equal to its peak (a reading that never moved), read
+    otherwise than from NVML's instant field (which moves every sample)."""
+    return bool(trials) and all(
+        t.power_reading != _INSTANT_FIELD and abs(t.power_avg_w - t.power_peak_w) <= STUCK_RELATIVE * t.power_peak_w
+        for t in trials
+    )
 
 
 def places_of(values: Sequence[float]) -> int | None:
@@ -97,10 +120,52 @@ MIN_IDLE = 2
 MIN_STARTS = 5
 
 
+# A file from a ``millisecond_clock`` has every duration and start on the grid of 10^-3 s, and its idle may lie on
+# any grid: a Windows claim left them all unjudged (review37 F1). By hand, such values are typed to the centisecond
+# or coarser. Of that clock's values one in 9 lies on 10^-2 s (GetTickCount64's 15.625-ms ticks: k ticks read
+# 15.625 k ms rounded either way, on the grid for every k of 16k, three in eight of 16k + 7 and 16k + 9; a 1-ms clock:
+# one in 10), and distinct values less often together: a window's durations lie one or two ticks apart, never both
+# on the grid (/work/notes/leftovers39/windows_grid_by_n.py: the real files re-read by such clocks, 2 distinct values
+# of a window 7.6e-3, 3 none in 132,054, against 0.11^n). So the file's distinct durations after warm-up, and its
+# distinct intervals between starts, are judged at 2 decimals from MIN_DISTINCT_MS on: an honest file, at most
+# (1/8)^7 = 5e-7. A value's repeats say nothing (a steady trial reads one tick count again and again).
+COARSE_PLACES = 2
+MIN_DISTINCT_MS = 7
+
+
+def _on_millisecond_clock(sub: Submission) -> list[tuple[str, str]]:
+    """(pointer, what) for a ``millisecond_clock``'s file whose durations or starts are all coarser than it reads,
+    or whose starts are finer (4 decimals)."""
+    out = []
+    rows = [i for i, m in enumerate(sub.measurements) if m.trials]
+    durations = {t.duration_s for m in sub.measurements for t in m.trials if not t.is_warmup}
+    places = places_of(list(durations)) if len(durations) >= MIN_DISTINCT_MS else None
+    if places is not None and places <= COARSE_PLACES:
+        what = (
+            f"the file's {len(durations)} distinct trial durations after warm-up (duration_s) are every one "
+            f"rounded to {places} decimal place(s): typed or rounded by hand (its clock, Windows' before Python "
+            "3.13, reads whole milliseconds, one in about 9 of them on a grid of 10 ms)"
+        )
+        out.append((f"/measurements/{rows[0]}/trials", what))
+    starts = sorted(t.started_at_s for m in sub.measurements for t in m.trials if t.started_at_s is not None)
+    steps = {b - a for a, b in itertools.pairwise(starts)}
+    places = places_of(starts) if len(starts) >= MIN_STARTS else None
+    finer = places is not None and places > MILLISECOND_PLACES
+    if places is None or not (finer or (places <= COARSE_PLACES and len(steps) >= MIN_DISTINCT_MS)):
+        return out
+    why = "finer than" if finer else f"its {len(steps)} distinct intervals coarser than"
+    what = (
+        f"the file's {len(starts)} trial start times (started_at_s) are every one rounded to {places} decimal "
+        f"place(s), {why} its clock reads (Windows' before Python 3.13: whole milliseconds): typed or rounded by hand"
+    )
+    return [*out, (f"/measurements/{rows[0]}/trials", what)]
+
+
 def rounded_in_file(sub: Submission) -> list[tuple[str, str]]:
-    """(pointer, what) for the file's idle baselines and for its trials' start times where every one is rounded."""
+    """(pointer, what) for the file's idle baselines and for its trials' start times where every one is rounded
+    (on a ``millisecond_clock``: ``_on_millisecond_clock``)."""
     if millisecond_clock(sub.environment):
-        return []
+        return _on_millisecond_clock(sub)
     out, idle = [], {}
     counter = sub.protocol.energy_method == catalogue.ENERGY_COUNTER
     for i, m in enumerate(sub.measurements):
@@ -137,7 +202,8 @@ NUMPY_BLOCK = 128
 def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[int, int, int] | None:
     """Three trials (their places in ``after``) whose (duration, power) points lie on one line to ``collinear_rad``:
     for each trial, the directions to the later ones, sorted, two of them alike (O(n^2 log n), not every triple).
-    Directions along an axis (a value equal to another's) are left to the rules on equal values. The first
+    Directions along an axis (a value equal to another's) are left to the rules on equal values, and a second
+    trial at one point (``_earlier_twin``) to those on repeated trials. The first
     such trial, then the first pair of its directions in sorted order, (angle, place) breaking ties.
     ``numpy_from``: the window's size from which rows are screened in numpy (NUMPY_FROM; tests set it)."""
     if len(after) < MIN_VALUES:
@@ -148,11 +214,12 @@ def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[i
         return None
     within = collinear_rad(len(after))
     rows = range(len(after) - 2) if len(after) < numpy_from else _close_rows(durations, powers, d_span, p_span, within)
+    twin = _earlier_twin(durations, powers)
     for i in rows:
         ranked = sorted(
             (math.atan2((powers[j] - powers[i]) / p_span, (durations[j] - durations[i]) / d_span) % math.pi, j)
             for j in range(i + 1, len(after))
-            if durations[j] != durations[i] and powers[j] != powers[i]
+            if durations[j] != durations[i] and powers[j] != powers[i] and twin[j] <= i
         )
         if not ranked:
             continue
@@ -163,16 +230,30 @@ def interpolated(after: Sequence[_Raw], numpy_from: int = NUMPY_FROM) -> tuple[i
     return None
 
 
+def _earlier_twin(durations: list[float], powers: list[float]) -> list[int]:
+    """For each trial the last earlier one at the same (duration, power) point, -1 if none. From a trial before
+    both, two trials at one point give one direction: repeated-trial evidence (``fabrication._repeated``), not a
+    third on the line through two (review37 F4: the message said interpolated); the later of them is left out."""
+    last: dict[tuple[float, float], int] = {}
+    out = []
+    for j, point in enumerate(zip(durations, powers, strict=True)):
+        out.append(last.get(point, -1))
+        last[point] = j
+    return out
+
+
 def _close_rows(durations: list[float], powers: list[float], d_span: float, p_span: float, within: float) -> list[int]:
     """The trials among whose directions to later trials two lie ``within`` radians, in numpy: the same
     arithmetic as ``interpolated``'s loop, so the rows it finds are the rows that loop would."""
     d, p = np.array(durations), np.array(powers)
     n, found = d.size, []
+    twin = np.array(_earlier_twin(durations, powers))
     for start in range(0, n - 2, NUMPY_BLOCK):
         i = np.arange(start, min(start + NUMPY_BLOCK, n - 2))[:, None]
         dd, dp = d[None, :] - d[i], p[None, :] - p[i]
         angles = np.arctan2(dp / p_span, dd / d_span) % math.pi
-        angles[(np.arange(n)[None, :] <= i) | (dd == 0) | (dp == 0)] = np.nan  # later trials off the axes only
+        # later trials off the axes only, each point once
+        angles[(np.arange(n)[None, :] <= i) | (dd == 0) | (dp == 0) | (twin[None, :] > i)] = np.nan
         angles.sort(axis=1)  # NaN last
         valid = n - np.isnan(angles).sum(axis=1)
         close = (np.diff(angles, axis=1) <= within).any(axis=1)  # NaN compares false

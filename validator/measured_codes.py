@@ -262,7 +262,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "fabrication.zero_variance",
-        "trials after warm-up with identical durations, energies or powers, or GPUs that read the same energy in every one",
+        "trials after warm-up with identical durations (not on Windows before Python 3.13, whose clock reads whole "
+        "milliseconds), energies or powers, or GPUs that read the same energy in every one",
         "real trials always differ; re-measure",
     ),
     error(
@@ -279,9 +280,11 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "fabrication.too_regular",
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
-        "duration (not on Windows before Python 3.13, whose clock reads whole milliseconds) or average power "
-        "rounded to 4 decimals or fewer, a trial on the line through two others (their mean) in duration and "
-        "power, or a file whose every idle baseline or trial start time is so rounded (neither on that Windows)",
+        "duration or average power rounded to 4 decimals or fewer, a trial on the line through two others (their "
+        "mean) in duration and power, or a file whose every idle baseline or trial start time is so rounded. On "
+        "Windows before Python 3.13, whose clock reads whole milliseconds: durations and start times at 4 "
+        "decimals, or the file's 7 or more distinct ones at 2 or fewer, idle not judged, durations in no steps; "
+        "powers of a reading that stood still (average equal to peak), at whole watts",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(

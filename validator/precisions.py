@@ -35,7 +35,8 @@ INT8_OUTLIERS_SPEED_MAX = 1.1
 # Twin precisions run the same kernels on the same bytes: bf16 and fp16 (no board's bf16 tensor peak exceeds its
 # fp16 one; before Ampere bf16 is emulated, slower), fp4 and nf4 (one bitsandbytes kernel, another 16-value
 # table), nf4-dq and nf4 (nf4's work plus dequantising the absmax). (row, its twin, lowest and highest ratio of
-# their speeds; None: no bound.) Judged only where the two rows' trials alternate in time (an interleaved run):
+# their speeds; None: no bound.) Judged only where the two rows' trials alternate trial by trial (an interleaved
+# run; ``_neighbour_ratios``, a finer test than ``groups.alternate``'s overlapping spans):
 # each trial of the row against the twin's trial next to it in time, the median of those ratios, so a slow
 # phase of the host hits both alike (a sequential run's rows may honestly differ more on a host-bound engine).
 # The real files' alternating twins (all cuda-graph, H100 and H200): bf16/fp16 0.982-1.006 (11 pairs), fp4/nf4
@@ -113,7 +114,7 @@ def _twins(sub: Submission, file: str) -> list[Finding]:
             j = rows.get((*key[:-1], twin))
             if key[-1] != precision or j is None:
                 continue
-            ratios = _adjacent(sub.measurements[i], sub.measurements[j])
+            ratios = _neighbour_ratios(sub.measurements[i], sub.measurements[j])
             if len(ratios) < MIN_TWIN_PAIRS:
                 continue
             ratio = statistics.median(ratios)
@@ -133,9 +134,15 @@ def _twins(sub: Submission, file: str) -> list[Finding]:
     return out
 
 
-def _adjacent(m: Measurement, twin: Measurement) -> list[float]:
+def _neighbour_ratios(m: Measurement, twin: Measurement) -> list[float]:
     """For each trial of ``m`` after warm-up next to one of ``twin`` in their merged time order, its speed
-    (tokens a second) over that trial's (the nearer in time, if both neighbours are)."""
+    (tokens a second) over that trial's (the nearer in time, if both neighbours are).
+
+    Two rows "alternate" here when at least MIN_TWIN_PAIRS of these neighbours exist: trial by trial. That is
+    not ``groups.alternate``, which asks only whether two rows' spans of time overlap (the grouping of rows
+    measured together, for their shared idle windows and eco-collect's label of a resumed run): rows whose spans
+    overlap may touch at a trial or two, too few pairs to compare speeds; rows with five neighbours always
+    overlap. One concept at two grains, each the one its rule needs (review38 F7): not merged."""
     merged = sorted(
         (t.started_at_s, t.generated_tokens / t.duration_s, who)
         for who, row in ((0, m), (1, twin))

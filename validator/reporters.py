@@ -8,9 +8,10 @@ escapes everything outside ASCII. No output can forge a line, a verdict or a lin
 
 from __future__ import annotations
 
+import itertools
 import json
 import string
-from collections import Counter
+from collections import Counter, defaultdict
 
 from ecocompute.cli import printable
 
@@ -22,8 +23,28 @@ _SUMMARY_TAIL_BYTES = 100  # the line saying how many findings are left out
 GITHUB_ANNOTATION_CAP = 50
 
 
-def _sorted(report: Report) -> list[Finding]:
-    return sorted(report.findings, key=lambda f: (f.file, f.line or 0, f.pointer, f.code))
+def _key(f: Finding) -> tuple[str, int, str, str]:
+    return (f.file, f.line or 0, f.pointer, f.code)
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=_key)
+
+
+def _fair(findings: list[Finding]) -> list[Finding]:
+    """``findings`` in the order a bounded output picks them: errors before warnings, then by turns, each file its
+    next finding, and within a file each code its next (the first of each code, then the second of each, ...).
+    Every file's first findings of every code then come before the tenth of any: sorted by file alone, one
+    file's hundreds filled the 50 annotations and the step summary, and every later file showed none."""
+    codes: dict[tuple[bool, str], dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
+    for f in _sorted(findings):
+        codes[f.severity.value != "error", f.file][f.code].append(f)
+    keyed = []
+    for (warning, file), by_code in codes.items():
+        turns = itertools.zip_longest(*by_code.values())  # each code's first, then each code's second, ...
+        for k, f in enumerate(f for turn in turns for f in turn if f is not None):
+            keyed.append(((warning, k, file), f))
+    return [f for _, f in sorted(keyed, key=lambda kf: kf[0])]
 
 
 def _verdict(report: Report) -> str:
@@ -36,7 +57,7 @@ def _verdict(report: Report) -> str:
 
 def render_text(report: Report) -> str:
     lines = []
-    for f in _sorted(report):
+    for f in _sorted(report.findings):
         where = f"{printable(f.file)}:{f.line}" if f.line else printable(f.file)
         pointer = f" [{printable(f.pointer)}]" if f.pointer else ""
         lines.append(f"{where}: {f.severity.value} {f.code}{pointer}: {printable(f.message)}")
@@ -76,7 +97,7 @@ def render_json(report: Report) -> str:
         "files": report.files,
         "rejected_files": sorted(report.rejected_files()),
         "counts": dict(sorted(Counter(f.code for f in report.findings).items())),
-        "findings": [f.as_dict() for f in _sorted(report)],
+        "findings": [f.as_dict() for f in _sorted(report.findings)],
     }
     return _dumped(payload)
 
@@ -90,10 +111,11 @@ def _escape_property(value: str) -> str:
 
 
 def render_github(report: Report) -> str:
-    """Workflow commands (one per finding, capped) and the plain verdict."""
+    """Workflow commands (one per finding, the first GITHUB_ANNOTATION_CAP in ``_fair``'s order, shown sorted)
+    and the plain verdict."""
     lines = []
-    findings = _sorted(report)
-    for f in findings[:GITHUB_ANNOTATION_CAP]:
+    findings = report.findings
+    for f in _sorted(_fair(findings)[:GITHUB_ANNOTATION_CAP]):
         level = "error" if f.severity.value == "error" else "warning"
         props = f"file={_escape_property(f.file)}"
         if f.line:
@@ -102,7 +124,8 @@ def render_github(report: Report) -> str:
         lines.append(f"::{level} {props}::{_escape_data(f.message + ' (fix: ' + CATALOGUE[f.code].fix + ')')}")
     if len(findings) > GITHUB_ANNOTATION_CAP:
         lines.append(
-            f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated; see the JSON report"
+            f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated (each file's first of "
+            "each code are); see the JSON report"
         )
     lines.append(_verdict(report))
     return "\n".join(lines) + "\n"
@@ -130,18 +153,21 @@ def _md_cell(value: str) -> str:
 
 def render_step_summary(report: Report) -> str:
     """Markdown for $GITHUB_STEP_SUMMARY, within STEP_SUMMARY_MAX_BYTES: GitHub drops a step's summary
-    above 1 MiB, so rows stop where the next would pass the budget and a line says how many are left
-    out (the JSON report holds them all)."""
+    above 1 MiB, so rows are taken in ``_fair``'s order until the next would pass the budget, shown sorted, and a
+    line says how many are left out (the JSON report holds them all)."""
     out = ["## Submission validation", "", f"**{_verdict(report)}**", ""]
-    findings = _sorted(report)
+    findings = report.findings
     if findings:
         out += ["| file | line | severity | code | message |", "|---|---|---|---|---|"]
     size = sum(len(line.encode()) + 1 for line in out) + _SUMMARY_TAIL_BYTES
-    for shown, f in enumerate(findings):
+    rows = []
+    for f in _fair(findings):  # each file's first of each code, then the next: ``_fair``
         row = f"| {_md_cell(f.file)} | {f.line or ''} | {f.severity.value} | `{f.code}` | {_md_cell(f.message)} |"
         size += len(row.encode()) + 1
         if size > STEP_SUMMARY_MAX_BYTES:
-            out += ["", f"{len(findings) - shown} more finding(s) not shown here; see the JSON report."]
             break
-        out.append(row)
+        rows.append((f, row))
+    out += [row for _, row in sorted(rows, key=lambda fr: _key(fr[0]))]
+    if len(rows) < len(findings):
+        out += ["", f"{len(findings) - len(rows)} more finding(s) not shown here; see the JSON report."]
     return "\n".join(out) + "\n"

@@ -341,17 +341,18 @@ def _resolved(folder: str) -> str:
 
 def report_for(candidates: Sequence[Checked], accepted: Sequence[Checked], extra: Sequence[Finding] = ()) -> Report:
     """The candidates' findings, each file's own then those over files, capped together: one code shows at most
-    MAX_SHOWN_PER_CODE findings of a file and one note, wherever they were found (``capped``); then ``extra``."""
+    MAX_SHOWN_PER_CODE findings of a file and one note, the cap shared fairly between the two (``capped``); then
+    ``extra``."""
     report = Report(files=[c.path for c in candidates])
     findings = [f for c in candidates for f in c.findings]
     try:
-        findings += cross_file_findings(candidates, accepted)
+        across = cross_file_findings(candidates, accepted)
     except Exception as exc:  # noqa: BLE001 - a bug in the checks over files rejects every candidate
         detail = printable(f"{type(exc).__name__}: {exc}", limit=300)
-        findings += [
+        across = [
             make("validator.internal_error", c.path, "", f"the checks over files failed ({detail})") for c in candidates
         ]
-    report.findings.extend(capped(findings))
+    report.findings.extend(capped(findings, across))
     report.findings.extend(extra)
     return report
 
