@@ -66,6 +66,9 @@ class Nvml:
         self._indices = indices
         self.handles: list[Any] = []
         self._fields_supported = True  # until the driver says otherwise; then never asked again
+        # the clock-event reasons' reading, by its name since driver 535, then its older name; () once neither is
+        # supported: the trials then record no throttle reasons, as on a board that had none
+        self._event_readers = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Nvml:
@@ -176,9 +179,23 @@ class Nvml:
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
             sm += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM)
             mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
-            mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
+            mask |= self._clock_events(h)
         n = len(self.handles)
         return Sample(t_s, sum(per_gpu), temp, sm / n, mem / n, mask, average, tuple(per_gpu), fallback)
+
+    def _clock_events(self, handle: Any) -> int:
+        """The board's clock-event (throttle) reasons as NVML's bit mask. A driver before 535 lacks
+        nvmlDeviceGetCurrentClocksEventReasons: every reading failed on it, and the sampler ended the run after
+        2 s, though the validator takes drivers from branch 450 on; its older name reads the same bits."""
+        while self._event_readers:
+            read = getattr(self._nv, self._event_readers[0], None)  # a binding may lack one name too
+            try:
+                if read is not None:
+                    return self._call(read, handle)
+            except NvmlNotSupported:
+                pass
+            self._event_readers = self._event_readers[1:]  # never asked again
+        return 0
 
     def uuids(self) -> list[str]:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""

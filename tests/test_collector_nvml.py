@@ -277,3 +277,24 @@ def test_doctor_asks_for_a_torch_built_for_cuda_where_torch_has_none(monkeypatch
     assert packages.status == "fail" and "torch_cuda=none" in packages.detail
     assert "[collect]', with a torch built for CUDA" in packages.detail
     assert packages.detail.endswith("(https://pytorch.org/get-started/locally/ gives its pip command)")  # how
+
+
+@pytest.mark.parametrize("older_name", [True, False])
+def test_a_driver_without_clock_event_reasons_still_samples(older_name: bool) -> None:
+    # nvmlDeviceGetCurrentClocksEventReasons came with driver 535: on an older one (eco-validate takes drivers from
+    # branch 450 on) every sample failed, and the sampler ended the run after 2 s (collrev39 F3). The older name
+    # reads the same bits; a board with neither records no reasons.
+    nv = fake_module()
+    nv.nvmlDeviceGetCurrentClocksEventReasons.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+    slowdown = pynvml.nvmlClocksThrottleReasonHwSlowdown
+    if older_name:
+        nv.nvmlDeviceGetCurrentClocksThrottleReasons.return_value = slowdown
+    else:
+        nv.nvmlDeviceGetCurrentClocksThrottleReasons.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    with Nvml([0], module=nv) as nvml:
+        samples = [nvml.sample(float(t)) for t in range(3)]
+        assert [s.power_w for s in samples] == [IDLE_W] * 3
+        assert {s.throttle_mask for s in samples} == {slowdown if older_name else 0}
+        assert nvml.throttle_names(samples[0].throttle_mask) == (["hw_slowdown"] if older_name else [])
+    assert nv.nvmlDeviceGetCurrentClocksEventReasons.call_count == 1  # not asked again
+    assert nv.nvmlDeviceGetCurrentClocksThrottleReasons.call_count == (3 if older_name else 1)
