@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import os
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -52,6 +54,14 @@ class Sample:
 
 # Reads of the instant power field before a board is taken to lack it (power_reading).
 PROBE_READS = 3
+# The energy counter's step, timed at the start: polled this often, until it changed this many times more than
+# once, for this long at most. The counter steps every 0.1 s on the boards measured so far (the H100 probed:
+# validator.physics.COUNTER_STEP_S); a board whose counter steps more coarsely than COUNTER_STEP_MAX_S has its
+# energy integrated from the sampled power. Runner's STILL_S (0.5 s) thus spans two steps at the least.
+STEP_POLL_S = 0.005
+STEP_CHANGES = 3
+STEP_LIMIT_S = 2.0
+COUNTER_STEP_MAX_S = 0.25
 
 
 # The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
@@ -128,6 +138,50 @@ class Nvml:
         except NvmlNotSupported:
             return False
         return True
+
+    def counter_step_s(self, now: Callable[[], float], sleep: Callable[[float], None]) -> float | None:
+        """How often the energy counter moves, timed at the start (the board idle): the median time between
+        its changes, polled every STEP_POLL_S, on the board whose counter moves least often; None where a
+        board's did not change STEP_CHANGES times within STEP_LIMIT_S. A read NVML fails is skipped."""
+        start, last = now(), None
+        changes: list[list[float]] = []
+        while now() - start < STEP_LIMIT_S and not (changes and all(len(c) > STEP_CHANGES for c in changes)):
+            try:
+                reading = self.energy_j()
+            except NvmlError:
+                reading = None
+            t = now()
+            if reading is not None:
+                if last is not None:
+                    changes = changes or [[] for _ in reading]
+                    for times, a, b in zip(changes, last, reading, strict=True):
+                        times += [t] if a != b else []
+                last = reading
+            sleep(STEP_POLL_S)
+        if not changes or any(len(c) <= STEP_CHANGES for c in changes):
+            return None
+        return max(statistics.median(b - a for a, b in itertools.pairwise(c)) for c in changes)
+
+    def energy_method(self, now: Callable[[], float], sleep: Callable[[float], None]) -> tuple[bool, str | None]:
+        """(whether the energy counter measures the trials, a note where it could but does not): a counter that
+        moves in steps coarser than COUNTER_STEP_MAX_S, or not at all at idle, measures no window of a few
+        seconds: its windows of under STILL_S read 0 J while power was drawn, which eco-collect takes for a
+        failed counter and eco-validate refuses (its energy_power rule allows for steps of 0.1 s). Such a board's
+        energy is its sampled power integrated, as on one without a counter."""
+        if not self.supports_energy_counter():
+            return False, None
+        step = self.counter_step_s(now, sleep)
+        if step is not None and step <= COUNTER_STEP_MAX_S:
+            return True, None
+        how = (
+            f"moved every {step:.2f} s"
+            if step is not None
+            else f"did not move {STEP_CHANGES} times in {STEP_LIMIT_S:g} s"
+        )
+        return False, (
+            f"the NVML energy counter {how} at idle (eco-validate allows for steps of 0.1 s): energy is the sampled "
+            "power integrated (power_integration), as on a board without a counter"
+        )
 
     def _power_fields(self, handle: Any) -> tuple[float | None, float | None]:
         """(instant, 1-s average) board power from NVML's field values in one call (W); None for a
