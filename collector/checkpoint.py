@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema_rs
 
 from ecocompute import smallfile
-from ecocompute.cli import printable
+from ecocompute.cli import describe, printable
 from validator.contract import load_schema
 
 from .errors import CheckpointError, unwritable
@@ -212,7 +212,16 @@ class Checkpoint:
         self._append({"run_key": self.run_key, **header})
 
     def add(self, requested: tuple[str, str, int], measurement: dict[str, Any]) -> None:
-        self._append({"requested": list(requested), "measurement": measurement})
+        """Record a finished configuration. A full disk (or a state folder made read-only) ends the run in one
+        line that says what is kept and how to go on: it read "No space left on device", nothing more."""
+        try:
+            self._append({"requested": list(requested), "measurement": measurement})
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot add a finished configuration to the checkpoint {printable(str(self.path))} ({describe(exc)}): "
+                "the configurations it held before are kept; free disk space there (or make it writable) and rerun "
+                "the same command with --resume"
+            ) from exc
 
     def _append(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,12 +70,14 @@ def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int
             checks.append(
                 Check("driver", "ok", f"driver {driver['driver_version']}, CUDA {driver['cuda_driver_version']}")
             )
-            counter = nvml.supports_energy_counter()
+            counter, coarse = nvml.energy_method(time.monotonic, time.sleep)  # as `run` decides it
             checks.append(
                 Check(
                     "energy counter",
                     "ok" if counter else "warn",
-                    "NVML total-energy counter available" if counter else "unsupported: energy from integrated power",
+                    "NVML total-energy counter available"
+                    if counter
+                    else coarse or "unsupported: energy from integrated power",
                 )
             )
             limit, default = gpu["power_limit_enforced_w"], gpu["power_limit_default_w"]

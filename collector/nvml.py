@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import itertools
 import os
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -52,6 +54,14 @@ class Sample:
 
 # Reads of the instant power field before a board is taken to lack it (power_reading).
 PROBE_READS = 3
+# The energy counter's step, timed at the start: polled this often, until it changed this many times more than
+# once, for this long at most. The counter steps every 0.1 s on the boards measured so far (the H100 probed:
+# validator.physics.COUNTER_STEP_S); a board whose counter steps more coarsely than COUNTER_STEP_MAX_S has its
+# energy integrated from the sampled power. Runner's STILL_S (0.5 s) thus spans two steps at the least.
+STEP_POLL_S = 0.005
+STEP_CHANGES = 3
+STEP_LIMIT_S = 2.0
+COUNTER_STEP_MAX_S = 0.25
 
 
 # The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
@@ -66,6 +76,9 @@ class Nvml:
         self._indices = indices
         self.handles: list[Any] = []
         self._fields_supported = True  # until the driver says otherwise; then never asked again
+        # the clock-event reasons' reading, by its name since driver 535, then its older name; () once neither is
+        # supported: the trials then record no throttle reasons, as on a board that had none
+        self._event_readers = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Nvml:
@@ -126,6 +139,50 @@ class Nvml:
             return False
         return True
 
+    def counter_step_s(self, now: Callable[[], float], sleep: Callable[[float], None]) -> float | None:
+        """How often the energy counter moves, timed at the start (the board idle): the median time between
+        its changes, polled every STEP_POLL_S, on the board whose counter moves least often; None where a
+        board's did not change STEP_CHANGES times within STEP_LIMIT_S. A read NVML fails is skipped."""
+        start, last = now(), None
+        changes: list[list[float]] = []
+        while now() - start < STEP_LIMIT_S and not (changes and all(len(c) > STEP_CHANGES for c in changes)):
+            try:
+                reading = self.energy_j()
+            except NvmlError:
+                reading = None
+            t = now()
+            if reading is not None:
+                if last is not None:
+                    changes = changes or [[] for _ in reading]
+                    for times, a, b in zip(changes, last, reading, strict=True):
+                        times += [t] if a != b else []
+                last = reading
+            sleep(STEP_POLL_S)
+        if not changes or any(len(c) <= STEP_CHANGES for c in changes):
+            return None
+        return max(statistics.median(b - a for a, b in itertools.pairwise(c)) for c in changes)
+
+    def energy_method(self, now: Callable[[], float], sleep: Callable[[float], None]) -> tuple[bool, str | None]:
+        """(whether the energy counter measures the trials, a note where it could but does not): a counter that
+        moves in steps coarser than COUNTER_STEP_MAX_S, or not at all at idle, measures no window of a few
+        seconds: its windows of under STILL_S read 0 J while power was drawn, which eco-collect takes for a
+        failed counter and eco-validate refuses (its energy_power rule allows for steps of 0.1 s). Such a board's
+        energy is its sampled power integrated, as on one without a counter."""
+        if not self.supports_energy_counter():
+            return False, None
+        step = self.counter_step_s(now, sleep)
+        if step is not None and step <= COUNTER_STEP_MAX_S:
+            return True, None
+        how = (
+            f"moved every {step:.2f} s"
+            if step is not None
+            else f"did not move {STEP_CHANGES} times in {STEP_LIMIT_S:g} s"
+        )
+        return False, (
+            f"the NVML energy counter {how} at idle (eco-validate allows for steps of 0.1 s): energy is the sampled "
+            "power integrated (power_integration), as on a board without a counter"
+        )
+
     def _power_fields(self, handle: Any) -> tuple[float | None, float | None]:
         """(instant, 1-s average) board power from NVML's field values in one call (W); None for a
         field the GPU or driver lacks (both before Ampere, or on GA100)."""
@@ -176,9 +233,23 @@ class Nvml:
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
             sm += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM)
             mem += self._call(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_MEM)
-            mask |= self._call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
+            mask |= self._clock_events(h)
         n = len(self.handles)
         return Sample(t_s, sum(per_gpu), temp, sm / n, mem / n, mask, average, tuple(per_gpu), fallback)
+
+    def _clock_events(self, handle: Any) -> int:
+        """The board's clock-event (throttle) reasons as NVML's bit mask. A driver before 535 lacks
+        nvmlDeviceGetCurrentClocksEventReasons: every reading failed on it, and the sampler ended the run after
+        2 s, though the validator takes drivers from branch 450 on; its older name reads the same bits."""
+        while self._event_readers:
+            read = getattr(self._nv, self._event_readers[0], None)  # a binding may lack one name too
+            try:
+                if read is not None:
+                    return self._call(read, handle)
+            except NvmlNotSupported:
+                pass
+            self._event_readers = self._event_readers[1:]  # never asked again
+        return 0
 
     def uuids(self) -> list[str]:
         """The measured GPUs' UUIDs ('GPU-...'), to find the same boards among PyTorch's devices."""

@@ -19,12 +19,13 @@ from ecocompute.domain import GateOutcome, Idle, Summary, Trial
 
 from . import hostinfo
 from .engines import Workload
-from .errors import CollectError, TrialsTooShort
+from .errors import CollectError, NvmlError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
-# The energy counter steps every 0.1 s: over a window this long it has moved, wherever the board drew power;
-# and the sampler, reading every period, has read inside it.
+# The energy counter steps every 0.1 s (a board whose counter steps more coarsely than nvml.COUNTER_STEP_MAX_S, timed
+# at the start, is measured without it): over a window this long it has moved, wherever the board drew power; and
+# the sampler, reading every period, has read inside it.
 STILL_S = 0.5
 # More than this many times the sampled energy, plus this long at the sampled peak (nvmlDeviceGetPowerUsage
 # trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.
@@ -35,6 +36,7 @@ COUNTER_JUMP_LAG_S = 1.5
 GAP_S, GAP_PERIODS = 1.0, 10
 _COUNTER_HINT = "another tool resetting the GPU, a driver reload?"
 _SAMPLER_HINT = "the host starving the sampler's process of CPU, a suspended VM?"
+_READ_HINT = "NVML timing out or failing, the GPU fallen off the bus?"
 
 
 def window_fault(
@@ -66,6 +68,19 @@ def window_fault(
         )
         return what, _COUNTER_HINT
     return None
+
+
+def _difference(e0: list[float] | NvmlError | None, e1: list[float] | NvmlError | None) -> list[float] | None:
+    """Each board's counter difference over a window; None without a counter or where a read failed."""
+    if not isinstance(e0, list) or not isinstance(e1, list):
+        return None
+    return [b - a for a, b in zip(e0, e1, strict=True)]
+
+
+def _unread(e0: list[float] | NvmlError | None, e1: list[float] | NvmlError | None) -> tuple[str, str] | None:
+    """(what, its likely cause) where reading the energy counter at an end of the window failed."""
+    error = next((e for e in (e0, e1) if isinstance(e, NvmlError)), None)
+    return None if error is None else (f"the NVML energy counter could not be read ({error})", _READ_HINT)
 
 
 class WindowSource(Protocol):
@@ -135,13 +150,13 @@ class Runner:
     def idle_power(self) -> IdleReading:
         """Board power with nothing running, over one idle window (per GPU and summed)."""
         for attempt in range(2):
-            t0, e0 = self.clock.now(), self.counter() if self.counter else None
+            t0, e0 = self.clock.now(), self._energy()
             self.clock.sleep(self.plan.idle_window_s)
-            t1, e1 = self.clock.now(), self.counter() if self.counter else None
+            t1, e1 = self.clock.now(), self._energy()
             self.busy_s += t1 - t0
             window = self.sampler.window(t0, t1)
-            energy = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
-            fault = window_fault(energy, window, t1 - t0, self.sample_period_s)
+            energy = _difference(e0, e1)
+            fault = _unread(e0, e1) or window_fault(energy, window, t1 - t0, self.sample_period_s)
             if fault is None:
                 break
             self._failed(fault, "an idle window", attempt)
@@ -159,16 +174,16 @@ class Runner:
             try:
                 cpu0 = hostinfo.cpu_times()
                 self.workload.synchronize()
-                t0, e0 = self.clock.now(), self.counter() if self.counter else None
+                t0, e0 = self.clock.now(), self._energy()
                 tokens = sum(self.workload.run_request() for _ in range(requests))
                 self.workload.synchronize()
-                t1, e1 = self.clock.now(), self.counter() if self.counter else None
+                t1, e1 = self.clock.now(), self._energy()
                 cpu1 = hostinfo.cpu_times()
             finally:
                 gc.enable()
             window = self.sampler.window(t0, t1)
-            per_gpu = [b - a for a, b in zip(e0, e1, strict=True)] if e0 is not None and e1 is not None else None
-            fault = window_fault(per_gpu, window, t1 - t0, self.sample_period_s)
+            per_gpu = _difference(e0, e1)
+            fault = _unread(e0, e1) or window_fault(per_gpu, window, t1 - t0, self.sample_period_s)
             if fault is None:
                 break
             self._failed(fault, f"trial {index}", attempt)
@@ -202,6 +217,16 @@ class Runner:
         )
         self.on_trial(result)
         return result
+
+    def _energy(self) -> list[float] | NvmlError | None:
+        """Each board's energy counter (None: no counter), or the NVML error that reading it met: a read
+        failing in passing (a timeout) is a window's fault, measured again, not the end of the run."""
+        if self.counter is None:
+            return None
+        try:
+            return self.counter()
+        except NvmlError as exc:
+            return exc
 
     def _failed(self, fault: tuple[str, str], window: str, attempt: int) -> None:
         """A window whose readings are broken: noted and measured again once; twice, the run ends."""

@@ -309,7 +309,8 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         gpus = list(request.gpus)
         with hooks.nvml(gpus) as nvml:
             environment, notes = _environment(nvml, versions)
-            counter_ok = nvml.supports_energy_counter()
+            counter_ok, coarse = nvml.energy_method(hooks.clock.now, hooks.clock.sleep)
+            notes += [coarse] if coarse else []
             power_reading = nvml.power_reading()
             free = nvml.memory_free_bytes()
             free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards

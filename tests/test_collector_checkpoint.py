@@ -175,3 +175,33 @@ def test_a_document_above_eco_validates_size_cap_is_kept_aside_not_written(tmp_p
     assert not (tmp_path / "submissions").exists()
     (kept,) = (tmp_path / ".eco-collect").glob("*.rejected.json")
     assert json.loads(kept.read_text(encoding="utf-8")) == doc  # nothing measured is lost
+
+
+def test_a_full_disk_as_a_configuration_is_added_says_what_is_kept_and_how_to_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second configuration's record meets a full disk half-way: the run ended in "eco-collect: error: No
+    space left on device", naming neither the checkpoint nor --resume (collrev39 F3). --resume then cuts
+    off the torn record and keeps the first."""
+    import errno
+
+    request = _request(tmp_path)
+    path = _write(request, _lines(request))
+    checkpoint = session._checkpoint_of(request, GPU)
+    measurement = json.loads(_lines(request)[1])["measurement"]
+
+    def disk_fills(_record: dict) -> None:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write('{"measurement": {"batch')  # what fitted
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint, "_append", disk_fills)
+    with pytest.raises(CheckpointError) as failed:
+        checkpoint.add(("fp16", "auto", 8), {**measurement, "batch_size": 8})
+    assert str(failed.value) == (
+        f"cannot add a finished configuration to the checkpoint {path} ({os.strerror(errno.ENOSPC)}): the "
+        "configurations it held before are kept; free disk space there (or make it writable) and rerun the same "
+        "command with --resume"
+    )
+    resumed, done, _ = session._checkpoint(request, GPU, NOW)
+    assert list(done) == [("fp16", "auto", 1)] and "cut off the last line" in str(resumed.end_line())

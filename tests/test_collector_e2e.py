@@ -280,7 +280,10 @@ def test_a_model_sharded_over_two_gpus_records_its_placement_and_each_boards_ene
             return loaded
 
     board = Board(FakeTime())
-    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,), gpus=(1, 0))
+    # idle windows of a whole second of fake time over whole-mJ counters give baselines on a grid eco-validate
+    # takes for typed ones (fabrication.too_regular): a real window is timed to the nanosecond
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=1.0001234, max_config_s=60.0, gates=Gates(max_trials=10))
+    request = _request(tmp_path, tiny_config, precisions=("fp32",), batch_sizes=(1,), gpus=(1, 0), plan=plan)
     hooks = _hooks(board, nvml=nvml_on(board, gpus=2), sampler=FakeSampler(board, gpus=2), source=ShardedSource)
     path, doc = collect(request, hooks=hooks)
     (m,) = doc["measurements"]

@@ -277,3 +277,58 @@ def test_doctor_asks_for_a_torch_built_for_cuda_where_torch_has_none(monkeypatch
     assert packages.status == "fail" and "torch_cuda=none" in packages.detail
     assert "[collect]', with a torch built for CUDA" in packages.detail
     assert packages.detail.endswith("(https://pytorch.org/get-started/locally/ gives its pip command)")  # how
+
+
+@pytest.mark.parametrize("older_name", [True, False])
+def test_a_driver_without_clock_event_reasons_still_samples(older_name: bool) -> None:
+    # nvmlDeviceGetCurrentClocksEventReasons came with driver 535: on an older one (eco-validate takes drivers from
+    # branch 450 on) every sample failed, and the sampler ended the run after 2 s (collrev39 F3). The older name
+    # reads the same bits; a board with neither records no reasons.
+    nv = fake_module()
+    nv.nvmlDeviceGetCurrentClocksEventReasons.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+    slowdown = pynvml.nvmlClocksThrottleReasonHwSlowdown
+    if older_name:
+        nv.nvmlDeviceGetCurrentClocksThrottleReasons.return_value = slowdown
+    else:
+        nv.nvmlDeviceGetCurrentClocksThrottleReasons.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    with Nvml([0], module=nv) as nvml:
+        samples = [nvml.sample(float(t)) for t in range(3)]
+        assert [s.power_w for s in samples] == [IDLE_W] * 3
+        assert {s.throttle_mask for s in samples} == {slowdown if older_name else 0}
+        assert nvml.throttle_names(samples[0].throttle_mask) == (["hw_slowdown"] if older_name else [])
+    assert nv.nvmlDeviceGetCurrentClocksEventReasons.call_count == 1  # not asked again
+    assert nv.nvmlDeviceGetCurrentClocksThrottleReasons.call_count == (3 if older_name else 1)
+
+
+@pytest.mark.parametrize(
+    ("step_s", "counter", "note"),
+    [
+        (0.1, True, None),
+        (0.2, True, None),
+        (0.4, False, "the NVML energy counter moved every 0.40 s at idle"),
+        (1.0, False, "the NVML energy counter did not move 3 times in 2 s at idle"),
+        (None, False, "the NVML energy counter did not move 3 times in 2 s at idle"),
+    ],
+)
+def test_a_counter_that_steps_coarsely_or_not_at_all_is_timed_and_left_for_integrated_power(
+    step_s: float | None, counter: bool, note: str | None
+) -> None:
+    # eco-collect took any counter's windows of 0.5 s and more to hold energy: one stepping every second read 0 J
+    # in a short warm-up (the run refused as a failed counter), and its 4-s trials were off by up to a quarter,
+    # which eco-validate refuses at the end (collrev39 F4). Its step is now timed at the start.
+    from fakes import FakeTime
+
+    clock = FakeTime()
+    nv = fake_module()
+    nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(
+        1e9 + (IDLE_W * 1000 * step_s * ((clock.now() - 1000.0) // step_s) if step_s else 0)
+    )
+    with Nvml([0], module=nv) as nvml:
+        measured, why = nvml.energy_method(clock.now, clock.sleep)
+        if step_s is not None and step_s < 0.5:
+            assert nvml.counter_step_s(clock.now, clock.sleep) == pytest.approx(step_s, abs=0.006)
+    assert measured is counter and (why or "").startswith(note or "")
+    assert (why is None) is (note is None) and clock.now() - 1000.0 <= 2 * 2.0 + 0.1  # bounded: 2 s a probe
+    without = fake_module(energy_supported=False)
+    with Nvml([0], module=without) as nvml:
+        assert nvml.energy_method(clock.now, clock.sleep) == (False, None)

@@ -160,3 +160,31 @@ def test_files_of_eco_collect_0_5_0_without_an_energy_counter_stay_valid(
         split = copy.deepcopy(old)  # one value that is not the trial's energy
         split["measurements"][0]["trials"][2]["energy_per_gpu_j"][0] *= 0.5
         assert "physics.per_gpu_sum" in _codes(split)
+
+
+def test_a_board_whose_counter_steps_every_second_is_measured_by_integrated_power(
+    tmp_path: Path,
+    tiny_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A counter that moves once a second read 0 J over short windows and a quarter off over 4-s trials:
+    eco-collect refused the run as a failed counter, or eco-validate refused its file at the end (collrev39
+    F4). Its step is timed at the start, and the energy integrated from the sampled power instead."""
+    board = Board(FakeTime())
+
+    def nvml(indices: list[int]) -> Nvml:
+        nv = fake_nvml.fake_module()
+        nv.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(
+            board.energy_j(math.floor(board.time.now())) * 1000  # what the board drew up to the last whole second
+        )
+        return Nvml(indices, module=nv)
+
+    one = {"precisions": ("fp32",), "batch_sizes": (1,), "engines": ("generate",)}
+    _, doc = collect(_request(tmp_path, tiny_config, **one), hooks=_hooks(board, nvml=nvml))
+    assert doc["protocol"]["energy_method"] == "power_integration"
+    (m,) = doc["measurements"]
+    assert m["status"] == "ok" and any(n.startswith("the NVML energy counter did not move 3 times") for n in m["notes"])
+    assert all(t["sampler_energy_j"] is None for t in m["trials"])
+    monkeypatch.chdir(tmp_path / "repo")
+    report = validate([Path("submissions")])
+    assert exit_code(report) == 0, report.findings

@@ -10,7 +10,7 @@ from itertools import chain, count, repeat
 import pytest
 from fakes import Board, FakeSampler, FakeTime, noisy
 
-from collector.errors import CollectError, TrialsTooShort
+from collector.errors import CollectError, NvmlError, TrialsTooShort
 from collector.request import TrialPlan
 from collector.runner import Clock, Runner, settled, window_fault
 from ecocompute import gates, stats
@@ -183,6 +183,30 @@ def test_a_counter_that_stands_still_is_refused_in_one_line() -> None:
     runner = _runner(repeat(0.5), PLAN)
     _faulty_counter(runner, lambda n, e: 1_000_000.0)
     with pytest.raises(CollectError, match=r"stood still for 1.0 s while the sampler read 70 W.*twice in a row"):
+        runner.run()
+
+
+def test_a_counter_read_failing_in_passing_measures_the_window_again_and_twice_ends_in_one_line() -> None:
+    # One NVML_ERROR_TIMEOUT on the energy counter (read by the measuring process, not the sampler) ended the
+    # whole run with "nvmlDeviceGetTotalEnergyConsumption: Timeout" (collrev39 F1).
+    def timing_out(n: int, e: float) -> float:
+        if n in (0, 7):  # the first idle window's start, a trial's end
+            raise NvmlError("nvmlDeviceGetTotalEnergyConsumption: Timeout")
+        return e
+
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, timing_out)
+    result = runner.run()
+    assert result.idle.power_before_w == pytest.approx(70.0) and all(t.energy_j > 0 for t in result.trials)
+    assert [n for n in result.notes if "could not be read" in n] == [
+        "the NVML energy counter could not be read (nvmlDeviceGetTotalEnergyConsumption: Timeout) during an idle "
+        "window; measured again",
+        "the NVML energy counter could not be read (nvmlDeviceGetTotalEnergyConsumption: Timeout) during trial 1; "
+        "measured again",
+    ]
+    runner = _runner(repeat(0.5), PLAN)
+    _faulty_counter(runner, lambda n, e: timing_out(0, e) if n >= 4 else e)  # the GPU lost for good
+    with pytest.raises(CollectError, match=r"could not be read \(.*Timeout\), in trial 1 measured twice in a row"):
         runner.run()
 
 
