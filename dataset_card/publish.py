@@ -299,6 +299,12 @@ def _tag(api: Any, repo_id: str, tag: str, commit: str, *, committed: bool) -> P
             if committed
             else f"{commit}, the head of {repo_id}'s main, holds exactly this build"
         )
+        if isinstance(exc, HfHubHTTPError) and _status(exc) == 409:  # tagging it as told would fail the same way
+            raise PublishError(
+                f"{state} but is not tagged {tag}: the Hub holds a tag {tag} already ({describe(exc)}), made since "
+                "this publish read the tags (by another publish?); releases are immutable: publish again with a new "
+                "--version (main's head, while it holds exactly this build, is tagged without a new commit)"
+            ) from exc
         raise PublishError(
             f"{state} but is not tagged {tag} ({describe(exc)}); tag it with "
             f"""`python -c "from huggingface_hub import HfApi; HfApi().create_tag('{repo_id}', tag='{tag}', """

@@ -10,7 +10,7 @@ import pytest
 from fake_hub import GITATTRIBUTES, Hub, make_build, released
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-from dataset_card.publish import dry_run, publish
+from dataset_card.publish import PublishError, dry_run, publish
 
 
 def _not_found(kind: type[RepositoryNotFoundError]) -> RepositoryNotFoundError:
@@ -59,3 +59,20 @@ def test_a_repository_that_is_not_found_in_a_dry_run_may_be_a_private_one(tmp_pa
         "  the repository does not exist (or the token cannot see it: the Hub answers so for a private repository "
         "too): it would be created, then committed to"
     )
+
+
+def test_a_tag_made_meanwhile_is_not_to_be_made_again(tmp_path: Path) -> None:
+    """The Hub's 409 on create_tag: another publish took the version since this one read the tags. The error
+    told the user to tag the commit with that version, which fails the same way."""
+    hub, build_dir = _released_hub(tmp_path)
+    hub.tag_failures.append(HfHubHTTPError("409 Conflict: tag exists", response=mock.MagicMock(status_code=409)))
+    with pytest.raises(PublishError) as raised:
+        publish(hub.api, "o/r", build_dir, "1.1.0")
+    assert hub.commits == 1 and "v1.1.0" not in hub.tags
+    assert str(raised.value) == (
+        f"the release commit {hub.head} landed on o/r's main but is not tagged v1.1.0: the Hub holds a tag v1.1.0 "
+        "already (the Hugging Face Hub answered with an error: 409 Conflict: tag exists), made since this publish "
+        "read the tags (by another publish?); releases are immutable: publish again with a new --version (main's "
+        "head, while it holds exactly this build, is tagged without a new commit)"
+    )
+    assert publish(hub.api, "o/r", build_dir, "1.2.0").committed is False  # as the error says
