@@ -14,9 +14,7 @@ import contextlib
 import functools
 import gc
 import os
-import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecocompute import parallel, reference, rows, smallfile
-from ecocompute.cli import UNSAFE_CATEGORIES, EcoError, OptionError, printable
+from ecocompute import parallel, reference, rows
+from ecocompute.cli import printable
 from ecocompute.columns import CONFIGS
 from ecocompute.names import M, S, T
 from validator import paths as policy
@@ -35,6 +33,8 @@ from validator.check import Checked, check_file
 from validator.run import discover, exit_code, report_for
 
 from . import card, checks, figures, legacy, outdir, report, results, versions, writer
+from .changelog import changelog_entries
+from .errors import BuildError, BuildOptionError
 
 DEFAULT_REPO = "ecocompute/llm-energy"
 # Beyond this many measurements the report runs in a process of its own (2.5 s of 4 at 100,000 rows
@@ -42,16 +42,6 @@ DEFAULT_REPO = "ecocompute/llm-energy"
 # (advisor.report looks figures up up to the same number of rows).
 REPORT_ASIDE_MIN_ROWS = 20_000
 _SUBMITTED = ("measurements", "trials", "submissions")
-MAX_CHANGELOG_BYTES = 1 << 20  # DATA_CHANGELOG.md is a few kilobytes; the card shows all of it
-
-
-class BuildError(EcoError):
-    """Submissions that do not validate, or tables that break a rule: nothing is written."""
-
-
-class BuildOptionError(BuildError, OptionError):
-    """An option's folder or file that is missing or of the wrong kind: a usage error (exit 2), found before
-    any work (an --out refused is outdir's)."""
 
 
 @dataclass(frozen=True)
@@ -96,77 +86,6 @@ def check_repo_id(repo_id: str) -> str:
             f"--repo {printable(repo_id, limit=120)} is not a Hub dataset repository id: give owner/name"
         )
     return repo_id
-
-
-def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
-    if exc.reason == "missing":
-        return f"changelog {shown} does not exist (--changelog): give the data's changelog"
-    if exc.reason == "not_regular":
-        return f"changelog {shown} is not a regular file (--changelog): give a Markdown file"
-    if exc.reason == "too_large":
-        size = "more than" if exc.grew else f"{exc.size} bytes, more than"  # grown past the cap while read
-        return f"changelog {shown} is {size} the {MAX_CHANGELOG_BYTES} a card shows (--changelog)"
-    if exc.reason == "not_utf8":
-        return f"changelog {shown} is not UTF-8 text (byte {exc.offset}) (--changelog): save it as UTF-8"
-    return f"changelog {shown} cannot be read ({exc.strerror}) (--changelog)"
-
-
-_UNRELEASED = re.compile(r"## \[?unreleased\]?\s*", re.IGNORECASE)
-# Where a changelog's lines end, as Markdown (CommonMark) reads them. str.splitlines also breaks at
-# \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, so a check of its lines never saw them.
-_LINE_END = re.compile(r"\r\n|\r|\n")
-
-
-def _hidden(lines: list[str]) -> tuple[int, int, str] | None:
-    """(line, column, character) of the first character of ``lines`` that a card must not carry from
-    the changelog: one of UNSAFE_CATEGORIES but a tab (an ESC or a C1 CSI recolours the terminal of
-    whoever prints the card, a NUL ends C strings, a bidi override or mark makes a line read otherwise
-    than it is: Trojan Source). Only the distinct characters are looked at."""
-    for number, line in enumerate(lines, 1):
-        bad = [c for c in set(line) if c != "\t" and unicodedata.category(c) in UNSAFE_CATEGORIES]
-        if bad:
-            column = min(line.index(c) for c in bad)
-            return number, column + 1, line[column]
-    return None
-
-
-def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
-    """The entries of the data changelog (from its first '## ' section on), one heading level down
-    so that they nest under the card's own 'Changelog' heading. A missing file is an error when
-    ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout).
-    ``version``: the card's (a release or pre-release; None for a local build); its card shows the
-    'Unreleased' section headed with that version, since it is what the card releases. The file is
-    not changed."""
-    if path is None:
-        return ""
-    shown = printable(str(path))
-    try:
-        # Judged before it is opened: a FIFO would block the open, /dev/zero never end.
-        text = smallfile.read_text(path, MAX_CHANGELOG_BYTES)
-    except smallfile.SmallFileError as exc:
-        if exc.reason == "missing" and not required:
-            return ""
-        # a path that is missing or not a file is the option's; what the file holds is the data's
-        kind = BuildOptionError if exc.reason in ("missing", "not_regular") else BuildError
-        raise kind(_changelog_problem(shown, exc)) from None
-    text = text.removeprefix("\ufeff")  # an editor's byte-order mark: the first heading stays a heading
-    lines = _LINE_END.split(text)
-    if lines[-1] == "":
-        lines.pop()  # the last line's end
-    if hidden := _hidden(lines):
-        number, column, ch = hidden
-        raise BuildError(
-            f"changelog {shown} line {number}, column {column}: character U+{ord(ch):04X} is a control, "
-            "format (direction) or separator character, which the card cannot show as written (--changelog): "
-            "remove it"
-        )
-    start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
-    lines = lines[start:]
-    if version is not None:
-        unreleased = next((i for i, line in enumerate(lines) if _UNRELEASED.fullmatch(line)), None)
-        if unreleased is not None:
-            lines[unreleased] = f"## {version}"
-    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines)
 
 
 def _checked(path: Path, folder: Path, ref: reference.Reference) -> tuple[Checked, str]:

@@ -34,10 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, RepoFile
-from huggingface_hub.errors import (
-    HfHubHTTPError,
-    RepositoryNotFoundError,
-)
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
 from advisor import hub, reading
 from advisor.reading import DatasetError
@@ -98,7 +95,10 @@ class Plan:
         if self.exists is None:
             head = f"remote state unknown ({self.unknown}): every file listed as added"
         elif not self.exists:
-            head = "the repository does not exist: it would be created, then committed to"
+            head = (
+                "the repository does not exist (or the token cannot see it: the Hub answers so for a private "
+                "repository too): it would be created, then committed to"
+            )
         else:
             head = f"parent commit {self.parent} (the current head of main)"
         out = [f"would publish {self.repo_id} as one commit, then tag {self.tag} on it", f"  {head}"]
@@ -124,10 +124,19 @@ class Plan:
         return out
 
 
-def _tags(api: Any, repo_id: str) -> set[str]:
+def _missing(exc: RepositoryNotFoundError, created: bool) -> bool:
+    """Whether the Hub's answer means that the repository does not exist: never once ``publish`` has created it
+    (``created``), nor for a gated one (GatedRepoError is a RepositoryNotFoundError). Read as missing, such an
+    answer had the release skip the checks of its version and rows against the latest release's."""
+    return not created and not isinstance(exc, GatedRepoError)
+
+
+def _tags(api: Any, repo_id: str, *, created: bool = False) -> set[str]:
     try:
         refs = api.list_repo_refs(repo_id, repo_type="dataset")
-    except RepositoryNotFoundError:
+    except RepositoryNotFoundError as exc:
+        if not _missing(exc, created):
+            raise
         return set()
     return {t.name for t in refs.tags}
 
@@ -176,10 +185,12 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     return text
 
 
-def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str) -> Plan:
+def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str, *, created: bool = False) -> Plan:
     try:
         head = api.repo_info(repo_id, repo_type="dataset").sha
-    except RepositoryNotFoundError:
+    except RepositoryNotFoundError as exc:
+        if not _missing(exc, created):
+            raise
         return Plan(repo_id, tag, False, None, sorted(local), [], [], local=local)
     try:
         tree = hub.listed(api, printable(repo_id), repo_id, head, None, MAX_LISTED)
@@ -250,11 +261,11 @@ def publish(
     counts = rowcounts.of_build(build_dir, local)
     tag = versions.release(version).tag
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-    tags = _tags(api, repo_id)
+    tags = _tags(api, repo_id, created=True)
     check_version(tags, version)
     rowcounts.check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        plan = _plan(api, repo_id, local, tag)
+        plan = _plan(api, repo_id, local, tag, created=True)
         if plan.current and plan.parent is not None:
             return _tag(api, repo_id, tag, plan.parent, committed=False)
         # the files the Hub holds byte for byte stay out of the commit: its tree keeps them as they are
@@ -288,6 +299,12 @@ def _tag(api: Any, repo_id: str, tag: str, commit: str, *, committed: bool) -> P
             if committed
             else f"{commit}, the head of {repo_id}'s main, holds exactly this build"
         )
+        if isinstance(exc, HfHubHTTPError) and _status(exc) == 409:  # tagging it as told would fail the same way
+            raise PublishError(
+                f"{state} but is not tagged {tag}: the Hub holds a tag {tag} already ({describe(exc)}), made since "
+                "this publish read the tags (by another publish?); releases are immutable: publish again with a new "
+                "--version (main's head, while it holds exactly this build, is tagged without a new commit)"
+            ) from exc
         raise PublishError(
             f"{state} but is not tagged {tag} ({describe(exc)}); tag it with "
             f"""`python -c "from huggingface_hub import HfApi; HfApi().create_tag('{repo_id}', tag='{tag}', """

@@ -9,6 +9,7 @@ the swap, and deletes the old output only if ``foreign`` still finds nothing in 
 the new output was in place is returned as warnings (``Swap``) for the tool's command to show. Symbolic links are
 never followed: a link as ``--out`` is refused, and deleting an old output unlinks links instead of
 descending into them.
+Runs into one ``--out`` swap one at a time, each holding a lock on the folder it lies in (``_swapping``).
 A run killed before its end leaves its staging folder; a later run removes it once it is old and
 no process holds its lock (``_remove_stale``).
 """
@@ -175,6 +176,30 @@ def _hold(folder: Path) -> int | None:
     return fd
 
 
+@contextlib.contextmanager
+def _swapping(parent: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``parent`` (the folder ``--out`` lies in) while a run swaps its output in: runs
+    into one ``--out`` swap one after the other. Unlocked, a run found ``--out`` free in the instant another had
+    set the old output aside, took it, and the other failed 'Directory not empty', the old output left aside for
+    good. Blocks until the other run's swap (two renames and a check) is done; where no lock can be had (no
+    flock: Windows, some network file systems) the swap goes unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None  # type: ignore[assignment]
+    fd = None
+    with contextlib.suppress(OSError):
+        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY) if fcntl is not None else None
+    try:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # drops the lock
+
+
 def _remove_stale(out: Path) -> None:
     """Remove the staging folders runs killed before their end (SIGKILL, out of memory, a lost machine)
     left beside ``out``: named as ``_fresh`` names them, real folders untouched for STALE_AFTER_S, and
@@ -244,18 +269,19 @@ def replacing(
             if not diskerrors.about_output(exc, out, staging):
                 raise
             raise FolderError(diskerrors.unwritable(what, out, staging, exc)) from exc
-        check(out)
-        if not out.exists() or not any(out.iterdir()):
-            staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
-            return
-        # Reserve a unique name, then move the old output onto it (a rename onto an empty folder).
-        aside = _fresh(out, "old")
-        out.rename(aside)
-        try:
-            staging.rename(out)
-        except BaseException:
-            aside.rename(out)
-            raise
+        with _swapping(out.parent):  # another run's swap into out is over before this one's check
+            check(out)
+            if not out.exists() or not any(out.iterdir()):
+                staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
+                return
+            # Reserve a unique name, then move the old output onto it (a rename onto an empty folder).
+            aside = _fresh(out, "old")
+            out.rename(aside)
+            try:
+                staging.rename(out)
+            except BaseException:
+                aside.rename(out)
+                raise
         odd = foreign(aside)
         if odd:
             raise FolderError(

@@ -152,8 +152,7 @@ def _not_found() -> RepositoryNotFoundError:
 
 
 def test_a_missing_repository_is_created_then_committed_to(build_dir: Path) -> None:
-    api = autospec_api([], [])
-    api.list_repo_refs.side_effect = _not_found()  # before create_repo the repository is not there
+    api = autospec_api([], [])  # created by create_repo, the repository has no tags yet
     api.repo_info.side_effect = [SimpleNamespace(sha="initial")]
     api.list_repo_tree.return_value = tree({".gitattributes": GITATTRIBUTES})
     result = publish(api, "o/new", build_dir, "0.1.0")

@@ -30,7 +30,6 @@ def _fix(commit: str, tag: str = "v1.1.0") -> str:
     ("failure", "cause"),
     [
         (http_error(502), "the Hugging Face Hub answered with an error: 502 error"),
-        (http_error(409), "the Hugging Face Hub answered with an error: 409 error"),  # the tag was made meanwhile
         (ConnectionResetError(104, "Connection reset by peer"), "Connection reset by peer"),
     ],
 )

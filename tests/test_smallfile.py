@@ -216,9 +216,9 @@ def test_a_changelog_that_grew_past_the_cap_while_read_is_refused_not_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It was cut at the cap, silently (or mid-character, then called 'not UTF-8')."""
-    from dataset_card import build
+    from dataset_card import build, changelog
 
-    monkeypatch.setattr(build, "MAX_CHANGELOG_BYTES", 100)
+    monkeypatch.setattr(changelog, "MAX_CHANGELOG_BYTES", 100)
     changelog = tmp_path / "DATA_CHANGELOG.md"
     changelog.write_text("## 1.0\n" + "- entry\n" * 50, encoding="utf-8")
     _reported_size(monkeypatch, 10)

@@ -1,0 +1,130 @@
+"""The data's changelog as the card shows it: its entries from the first '## ' section on, one heading level
+down, read within bounds and refused where the card could not show it as written (a control or direction
+character; a code fence or an HTML block it opens and never closes, which would swallow the card's sections
+after it)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from ecocompute import smallfile
+from ecocompute.cli import UNSAFE_CATEGORIES, printable
+
+from .errors import BuildError, BuildOptionError
+
+MAX_CHANGELOG_BYTES = 1 << 20  # DATA_CHANGELOG.md is a few kilobytes; the card shows all of it
+
+
+def _changelog_problem(shown: str, exc: smallfile.SmallFileError) -> str:
+    if exc.reason == "missing":
+        return f"changelog {shown} does not exist (--changelog): give the data's changelog"
+    if exc.reason == "not_regular":
+        return f"changelog {shown} is not a regular file (--changelog): give a Markdown file"
+    if exc.reason == "too_large":
+        size = "more than" if exc.grew else f"{exc.size} bytes, more than"  # grown past the cap while read
+        return f"changelog {shown} is {size} the {MAX_CHANGELOG_BYTES} a card shows (--changelog)"
+    if exc.reason == "not_utf8":
+        return f"changelog {shown} is not UTF-8 text (byte {exc.offset}) (--changelog): save it as UTF-8"
+    return f"changelog {shown} cannot be read ({exc.strerror}) (--changelog)"
+
+
+_UNRELEASED = re.compile(r"## \[?unreleased\]?\s*", re.IGNORECASE)
+# Where a changelog's lines end, as Markdown (CommonMark) reads them. str.splitlines also breaks at
+# \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, so a check of its lines never saw them.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _hidden(lines: list[str]) -> tuple[int, int, str] | None:
+    """(line, column, character) of the first character of ``lines`` that a card must not carry from
+    the changelog: one of UNSAFE_CATEGORIES but a tab (an ESC or a C1 CSI recolours the terminal of
+    whoever prints the card, a NUL ends C strings, a bidi override or mark makes a line read otherwise
+    than it is: Trojan Source). Only the distinct characters are looked at."""
+    for number, line in enumerate(lines, 1):
+        bad = [c for c in set(line) if c != "\t" and unicodedata.category(c) in UNSAFE_CATEGORIES]
+        if bad:
+            column = min(line.index(c) for c in bad)
+            return number, column + 1, line[column]
+    return None
+
+
+_FENCE = re.compile(r" {0,3}(`{3,}(?!.*`)|~{3,})")  # a code fence's opening line (a backtick one: no backtick after)
+# CommonMark's HTML blocks that end only at their end string, never at a blank line (types 1 to 5), with what
+# ends each: a comment (<!--) left open hides the rest of the page.
+_HTML_BLOCKS = (
+    (re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.IGNORECASE), "</(?:script|pre|style|textarea)>"),
+    (re.compile(r" {0,3}<!--"), "-->"),
+    (re.compile(r" {0,3}<\?"), r"\?>"),
+    (re.compile(r" {0,3}<![A-Za-z]"), ">"),
+    (re.compile(r" {0,3}<!\[CDATA\["), r"\]\]>"),
+)
+
+
+def _unclosed(lines: list[str]) -> tuple[int, str] | None:
+    """(index, what) of the first code fence or HTML block in ``lines`` that is never closed: the card's
+    sections after the changelog (its Citation) would render as code, or be hidden. Read as CommonMark reads
+    a block at the top level; one inside a list or a quote closes with it, but is left open by mistake all the
+    same."""
+    opened: tuple[int, str, re.Pattern[str]] | None = None  # where, what, the line that ends it
+    for i, line in enumerate(lines):
+        if opened is not None:
+            # a fence ends at a line of its own (its mark, as long or longer); an HTML block at its end string
+            if opened[2].fullmatch(line) if opened[1].startswith("a code fence") else opened[2].search(line):
+                opened = None
+            continue
+        if fence := _FENCE.match(line):
+            mark = fence.group(1)
+            ends = re.compile(rf" {{0,3}}{re.escape(mark[0])}{{{len(mark)},}}[ \t]*")
+            opened = (i, f"a code fence ({mark[:12]})", ends)
+            continue
+        for start, end in _HTML_BLOCKS:
+            if start.match(line) and not re.search(end, line, re.IGNORECASE):
+                opened = (i, f"an HTML block ({line.strip()[:12]})", re.compile(end, re.IGNORECASE))
+                break
+    return None if opened is None else (opened[0], opened[1])
+
+
+def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
+    """The entries of the data changelog (from its first '## ' section on), one heading level down
+    so that they nest under the card's own 'Changelog' heading. A missing file is an error when
+    ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout).
+    ``version``: the card's (a release or pre-release; None for a local build); its card shows the
+    'Unreleased' section headed with that version, since it is what the card releases. The file is
+    not changed."""
+    if path is None:
+        return ""
+    shown = printable(str(path))
+    try:
+        # Judged before it is opened: a FIFO would block the open, /dev/zero never end.
+        text = smallfile.read_text(path, MAX_CHANGELOG_BYTES)
+    except smallfile.SmallFileError as exc:
+        if exc.reason == "missing" and not required:
+            return ""
+        # a path that is missing or not a file is the option's; what the file holds is the data's
+        kind = BuildOptionError if exc.reason in ("missing", "not_regular") else BuildError
+        raise kind(_changelog_problem(shown, exc)) from None
+    text = text.removeprefix("\ufeff")  # an editor's byte-order mark: the first heading stays a heading
+    lines = _LINE_END.split(text)
+    if lines[-1] == "":
+        lines.pop()  # the last line's end
+    if hidden := _hidden(lines):
+        number, column, ch = hidden
+        raise BuildError(
+            f"changelog {shown} line {number}, column {column}: character U+{ord(ch):04X} is a control, "
+            "format (direction) or separator character, which the card cannot show as written (--changelog): "
+            "remove it"
+        )
+    start = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
+    lines = lines[start:]
+    if unclosed := _unclosed(lines):
+        index, what = unclosed
+        raise BuildError(
+            f"changelog {shown} line {start + index + 1}: {printable(what)} opened there is never closed, so the "
+            "card's sections after the changelog would render inside it (--changelog): close it"
+        )
+    if version is not None:
+        unreleased = next((i for i, line in enumerate(lines) if _UNRELEASED.fullmatch(line)), None)
+        if unreleased is not None:
+            lines[unreleased] = f"## {version}"
+    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines)
