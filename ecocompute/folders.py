@@ -10,8 +10,8 @@ the new output was in place is returned as warnings (``Swap``) for the tool's co
 never followed: a link as ``--out`` is refused, and deleting an old output unlinks links instead of
 descending into them.
 Runs into one ``--out`` swap one at a time, each holding a lock on the folder it lies in (``_swapping``).
-A run killed before its end leaves its staging folder; a later run removes it once it is old and
-no process holds its lock (``_remove_stale``).
+A run killed before its end leaves its staging folder; a later run removes it once no process holds its lock
+(``_remove_stale``): a staging folder is locked before it takes its name (``_staged``).
 """
 
 from __future__ import annotations
@@ -150,10 +150,16 @@ def refuse_target(out: Path) -> bool:
     return any(out.iterdir())
 
 
-# A staging folder that no process holds and nothing touched for this long is a killed run's. The age
-# covers the instant between a run's mkdir and its lock, and runs of an older tool that took no lock.
+# A staging folder is made under the name _MAKING, locked, then renamed to its _STAGING name (``_staged``): a
+# _STAGING folder no process holds is a killed run's, whatever its age. A _MAKING folder no process holds is one
+# only once nothing touched it for this long (a run between its mkdir and its lock is young).
 STALE_AFTER_S = 600.0
 _STAGING = "tmp"
+_MAKING = "new"
+# A run waits this long at most for another run's swap into the same folder (two renames and a check: well
+# under a second, a few seconds for a large old output's check); longer is a stopped or hung process.
+SWAP_WAIT_S = 120.0
+_SWAP_POLL_S = 0.05
 
 
 def _hold(folder: Path) -> int | None:
@@ -181,8 +187,9 @@ def _swapping(parent: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``parent`` (the folder ``--out`` lies in) while a run swaps its output in: runs
     into one ``--out`` swap one after the other. Unlocked, a run found ``--out`` free in the instant another had
     set the old output aside, took it, and the other failed 'Directory not empty', the old output left aside for
-    good. Blocks until the other run's swap (two renames and a check) is done; where no lock can be had (no
-    flock: Windows, some network file systems) the swap goes unlocked."""
+    good. Waits for the other run's swap (two renames and a check) for SWAP_WAIT_S at most, then fails (a
+    stopped or hung run holds the lock); where no lock can be had (no flock: Windows, some network file systems)
+    the swap goes unlocked."""
     try:
         import fcntl
     except ImportError:
@@ -191,27 +198,58 @@ def _swapping(parent: Path) -> Iterator[None]:
     with contextlib.suppress(OSError):
         fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY) if fcntl is not None else None
     try:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + SWAP_WAIT_S
+        while fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise FolderError(
+                        f"another run has held the lock on {printable(str(parent))} for {SWAP_WAIT_S:g} s while "
+                        "swapping its output in (a stopped or hung eco-dataset or eco-advise process): nothing "
+                        "replaced and this run's output not kept; end that process, then run again"
+                    ) from None
+                time.sleep(_SWAP_POLL_S)
+            except OSError:  # no lock to be had on this file system: the swap goes unlocked
+                break
         yield
     finally:
         if fd is not None:
             os.close(fd)  # drops the lock
 
 
+def _staged(out: Path) -> tuple[Path, int | None]:
+    """A fresh staging folder beside ``out`` and the descriptor that holds its lock (None where no lock can be
+    had): made under the _MAKING name, locked, then renamed onto a _STAGING name reserved by ``_fresh`` (a rename
+    onto an empty folder), so that a _STAGING folder no process holds is a killed run's from its first instant.
+    The lock belongs to the folder, not its name: it holds through the rename."""
+    making = _fresh(out, _MAKING)
+    held = _hold(making)
+    try:
+        staging = _fresh(out, _STAGING)
+        making.rename(staging)  # onto the empty reserved folder (or its name, were it removed meanwhile)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            making.rmdir()
+        if held is not None:
+            os.close(held)
+        raise
+    return staging, held
+
+
 def _remove_stale(out: Path) -> None:
     """Remove the staging folders runs killed before their end (SIGKILL, out of memory, a lost machine)
-    left beside ``out``: named as ``_fresh`` names them, real folders untouched for STALE_AFTER_S, and
-    locked by no process (``replacing`` holds its own until it ends). Anything else is left alone."""
-    prefix = _prefix(out, _STAGING)
+    left beside ``out``: named as ``_fresh`` names them, real folders locked by no process (``replacing`` holds
+    its own until it ends), a _MAKING one only once untouched for STALE_AFTER_S. Anything else is left alone."""
+    prefixes = {_prefix(out, _STAGING): 0.0, _prefix(out, _MAKING): STALE_AFTER_S}
     try:
         with os.scandir(out.parent) as entries:
-            names = [e.name for e in entries if e.name.startswith(prefix)]
+            found = [(e.name, p) for e in entries for p in prefixes if e.name.startswith(p)]
     except OSError:
         return
     now = time.time()
-    for name in names:
+    for name, prefix in found:
         suffix, folder = name[len(prefix) :], out.parent / name
         if len(suffix) != 8 or any(c not in "0123456789abcdef" for c in suffix):
             continue
@@ -219,7 +257,7 @@ def _remove_stale(out: Path) -> None:
             info = folder.lstat()
         except OSError:
             continue
-        if not stat.S_ISDIR(info.st_mode) or now - info.st_mtime < STALE_AFTER_S:
+        if not stat.S_ISDIR(info.st_mode) or now - info.st_mtime < prefixes[prefix]:
             continue
         fd = _hold(folder)
         if fd is not None:
@@ -261,8 +299,7 @@ def replacing(
     staging, held = None, None
     try:
         try:
-            staging = _fresh(out, _STAGING)
-            held = _hold(staging)  # until the end: a later run must not take it for a killed run's
+            staging, held = _staged(out)  # held until the end: a later run must not take it for a killed run's
             swap = Swap(staging)
             yield swap
         except OSError as exc:

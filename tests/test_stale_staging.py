@@ -1,6 +1,6 @@
 """A build killed before its end (SIGKILL, out of memory, a lost machine) leaves its hidden staging
 folder beside --out; the next build removes it, and nothing else: only a folder named as the builder
-names them, untouched for a while and locked by no process (a running build holds its own)."""
+names them and locked by no process (a running build locks its own before giving it that name)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path: P
         time.sleep(0.01)
     (left,) = _staging(out)
     _age(left)
-    outdir.replace(out, _write)  # the child still runs and holds it: kept
+    outdir.replace(out, _write)  # the child still runs and holds it: kept, however old
     assert left.exists()
+    os.utime(left)  # touched just now: a killed run's is removed whatever its age (it was locked from the start)
     os.kill(child.pid, signal.SIGKILL)
     child.join()
     outdir.replace(out, _write)
@@ -74,10 +75,37 @@ def test_a_staging_folder_a_process_holds_is_kept_however_old(tmp_path: Path) ->
         os.close(fd)
 
 
+def test_a_staging_folder_is_locked_before_it_takes_its_name(tmp_path: Path) -> None:
+    """The instant between a run's mkdir and its lock is spent under another name (``.new-``): a ``.tmp-``
+    folder that no process holds is a killed run's from its first instant."""
+    out = tmp_path / "llm-energy"
+    seen: list[bool] = []
+
+    def probe(staging: Path) -> None:
+        assert staging.name.startswith(f".{out.name}.tmp-")
+        fd = folders._hold(staging)  # another process's attempt (flock: another open file description)
+        seen.append(fd is None)
+        if fd is not None:
+            os.close(fd)
+        _write(staging)
+
+    outdir.replace(out, probe)
+    assert seen == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
 def test_only_the_builders_own_names_and_only_old_folders_are_removed(tmp_path: Path) -> None:
     out = tmp_path / "llm-energy"
-    young = tmp_path / f".{out.name}.tmp-00000001"  # a run between its mkdir and its lock
+    young = tmp_path / f".{out.name}.new-00000001"  # a run between its mkdir and its lock
     young.mkdir()
+    killed = {  # a killed run's: its staging folder at once, a folder it made but never named once old
+        "staging": tmp_path / f".{out.name}.tmp-00000006",
+        "making": tmp_path / f".{out.name}.new-00000007",
+    }
+    for path in killed.values():
+        path.mkdir()
+        (path / "README.md").write_text("half")
+    _age(killed["making"])
     target = tmp_path / "elsewhere"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
@@ -96,4 +124,5 @@ def test_only_the_builders_own_names_and_only_old_folders_are_removed(tmp_path: 
         _age(path)
     outdir.replace(out, _write)
     assert young.exists() and all(p.exists() or p.is_symlink() for p in lookalikes.values())
+    assert not any(p.exists() for p in killed.values())
     assert (target / "keep.txt").read_text() == "mine"
