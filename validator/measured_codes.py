@@ -186,7 +186,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "protocol.engine_mismatch",
         "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill) or the row (attention "
-        "'not loaded' on a row that ran), or rows that loaded the model name two attention implementations",
+        "'not loaded' on a row that ran), or rows that loaded the model name two attention implementations, or one "
+        "eco-collect never asks for (it asks for sdpa)",
         "let eco-collect record the engine",
     ),
     error(
