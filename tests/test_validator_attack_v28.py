@@ -1,4 +1,4 @@
-"""Attack v28: an attention implementation eco-collect never asks for.
+"""Attack v28: an attention implementation eco-collect never asks for (A1); a trial copied and nudged (R1).
 
 eco-collect passes attn_implementation="sdpa" to every load (collector/models.py ``ModelSource``), and transformers
 (4.45 to 5.x) records what was asked or refuses to load. A file whose every row was relabelled alike
@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import synthetic
 
 from collector.models import ModelSource
-from validator import engines
+from ecocompute import domain
+from validator import engines, madeup
 from validator.check import check_data
 
 REAL = Path(__file__).resolve().parents[1] / "submissions" / "ecocompute-bot"
@@ -61,3 +63,65 @@ def test_a_later_transformers_major_is_held_to_one_attention_only() -> None:
     assert not {code for code, pointer in _errors(doc) if pointer.endswith("attn_implementation")}
     doc["measurements"][1]["engine"]["attn_implementation"] = "sdpa"
     assert ("protocol.engine_mismatch", "/measurements/1/engine/attn_implementation") in _errors(doc)
+
+
+# R1: a trial copied from another and nudged. The same trial twice was found by its key (6 significant digits of
+# duration, energy and power), which a copy crosses once its energy moves by a few mJ.
+def _nudged(doc: dict[str, Any], row: int, source: tuple[int, int], rel: float, energy_j: float = 0.011) -> None:
+    """Trial 6 of ``row`` replaced by trial ``source`` (row, place), start kept, duration and power moved by ``rel``,
+    energy by ``energy_j``; the row's summary recomputed."""
+    m = doc["measurements"][row]
+    a, t = doc["measurements"][source[0]]["trials"][source[1]], m["trials"][6]
+    copied = {**copy.deepcopy(a), "index": 6, "started_at_s": t["started_at_s"], "role": t["role"]}
+    copied.update(duration_s=a["duration_s"] * (1 + rel), power_avg_w=a["power_avg_w"] * (1 - rel))
+    copied["energy_j"] = round(a["energy_j"] + energy_j, 3)
+    copied["energy_per_gpu_j"] = [copied["energy_j"]]
+    copied["sampler_energy_j"] = copied["power_avg_w"] * copied["duration_s"]
+    copied["sample_rate_hz"] = copied["power_samples"] / copied["duration_s"]
+    m["trials"][6] = copied
+    synthetic.resummarize(m)
+
+
+@pytest.mark.parametrize("rel", [0.0, 1e-9, 5e-8])
+def test_a_trial_copied_and_nudged_is_the_same_trial_twice(rel: float) -> None:
+    doc = _doc(GRAPHS)
+    _nudged(doc, 0, (0, 5), rel)
+    assert _errors(doc) == {("fabrication.repeated_trials", "/measurements/0/trials/6")}
+
+
+def test_a_nudged_copy_of_another_row_s_trial_is_found() -> None:
+    doc = _doc(SEQUENTIAL)
+    row = next(i for i, m in enumerate(doc["measurements"]) if i > 0 and len(m["trials"]) > 6)
+    doc["measurements"][row]["batch_size"] = doc["measurements"][0]["batch_size"]  # however the copy got there
+    _nudged(doc, row, (0, 4), 3e-8)
+    assert ("fabrication.repeated_trials", f"/measurements/{row}/trials/6") in _errors(doc)
+
+
+def test_trials_apart_by_more_than_the_bound_are_not_judged_copies() -> None:
+    doc = _doc(GRAPHS)
+    _nudged(doc, 0, (0, 5), 3e-7)
+    assert not {code for code, _ in _errors(doc) if code == "fabrication.repeated_trials"}
+
+
+def test_the_bound_shrinks_with_the_pairs_of_trials() -> None:
+    assert madeup.near_copy_rel(7) == madeup.near_copy_rel(100) == madeup.NEAR_COPY_REL
+    assert madeup.near_copy_rel(2000) == pytest.approx(madeup.NEAR_COPY_REL * (4950 / 1_999_000) ** 0.5)
+
+
+def test_a_millisecond_clock_s_repeating_durations_are_not_judged() -> None:
+    doc = _doc(GRAPHS)
+    doc["environment"]["host"]["os"], doc["environment"]["software"]["python"] = "Windows 11", "3.12.3"
+    _nudged(doc, 0, (0, 5), 1e-9)
+    assert not {code for code, _ in _errors(doc) if code == "fabrication.repeated_trials"}
+
+
+def test_the_closest_honest_trials_lie_far_outside_the_bound() -> None:
+    found = []
+    for path in sorted(REAL.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        sub = domain.parse(doc)
+        cells: dict[Any, Any] = {}
+        for i, m in enumerate(sub.measurements):
+            raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
+            found.append(madeup.near_copy(raws, i, cells, 100 * madeup.NEAR_COPY_REL))
+    assert found and not any(found)

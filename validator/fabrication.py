@@ -212,6 +212,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     fingerprint_owner: dict[str, int] = {}
     prints: list[list[str]] = []
     fine_clock = not madeup.millisecond_clock(sub.environment)
+    cells: dict[madeup.Cell, madeup.Place] = {}  # the file's trials by duration and power: madeup.near_copy
+    within = madeup.near_copy_rel(sum(len(m.trials) for m in sub.measurements))
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if i in exact:
@@ -231,11 +233,13 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                     f"the same model, revision, weights, precision, engine and batch size as /measurements/{first}",
                 )
             )
+        copied = _copied(madeup.near_copy(raws, i, cells, within) if fine_clock else None, within, base, file)
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file)
             or _boards_alike(m, base, file)
-            or _too_regular(after, base, file, fine_clock)
+            or _too_regular(after, base, file, fine_clock, copied)
+            or copied
         )
         if evidence is None:
             for fp in prints[i]:
@@ -275,6 +279,20 @@ def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tu
     return found
 
 
+def _copied(near: tuple[int, int, int] | None, within: float, base: str, file: str) -> Finding | None:
+    """A trial whose duration and power are another's, nudged (``madeup.near_copy``)."""
+    if near is None:
+        return None
+    j, row, k = near
+    return make(
+        "fabrication.repeated_trials",
+        file,
+        f"{base}/trials/{j}",
+        f"trial {j} has the duration and average power of /measurements/{row}/trials/{k} to within "
+        f"{within:.1e}: a copy, not a second measurement (a timer reading nanoseconds never repeats so)",
+    )
+
+
 def _zero_variance(after: list[_Raw], base: str, file: str) -> Finding | None:
     """``after``: the ``_raw`` numbers of the trials after warm-up."""
     if len(after) < 2:
@@ -308,11 +326,12 @@ def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
     )
 
 
-def _too_regular(after: list[_Raw], base: str, file: str, fine_clock: bool) -> Finding | None:
+def _too_regular(after: list[_Raw], base: str, file: str, fine_clock: bool, copied: Finding | None) -> Finding | None:
     """Trials after warm-up (their ``_raw`` numbers) whose sensor readings agree to within
     MIN_SENSOR_SPREAD, or whose values step by exactly the same amount from trial to trial (an
     arithmetic progression): no timer, counter or sampler produces either. Nor values rounded by hand
-    (durations only from a ``fine_clock``: ``madeup.millisecond_clock``) or made from two others (``madeup``)."""
+    (durations only from a ``fine_clock``: ``madeup.millisecond_clock``), nor one copied from another (``copied``:
+    named before the rule on trials made from two others, on whose line a copy lies) or made from two (``madeup``)."""
     if len(after) < MIN_SHAPE_VALUES:
         return None
     for quantity in _SENSOR_QUANTITIES:
@@ -338,6 +357,8 @@ def _too_regular(after: list[_Raw], base: str, file: str, fine_clock: bool) -> F
             "typed or rounded by hand (the timer reads nanoseconds; the sampler's average is an integral over "
             "the window, carrying every digit of a float)",
         )
+    if copied is not None:  # a copy lies on one line with any third trial: named as what it is
+        return copied
     between = madeup.interpolated(after)
     if between is not None:
         return make(

@@ -268,7 +268,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "fabrication.repeated_trials",
-        "the same trial appears twice in the file",
+        "the same trial appears twice in the file, as it is or nudged (duration and average power within 1e-7 of "
+        "each other)",
         "submit every trial once; re-measure instead of copying",
     ),
     error("duplicate.measurement", "the same measurement appears twice", "submit each measurement once"),
