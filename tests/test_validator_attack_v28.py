@@ -18,7 +18,7 @@ import synthetic
 
 from collector.models import ModelSource
 from ecocompute import domain
-from validator import engines, madeup
+from validator import copies, engines
 from validator.check import check_data
 
 REAL = Path(__file__).resolve().parents[1] / "submissions" / "ecocompute-bot"
@@ -104,8 +104,8 @@ def test_trials_apart_by_more_than_the_bound_are_not_judged_copies() -> None:
 
 
 def test_the_bound_shrinks_with_the_pairs_of_trials() -> None:
-    assert madeup.near_copy_rel(7) == madeup.near_copy_rel(100) == madeup.NEAR_COPY_REL
-    assert madeup.near_copy_rel(2000) == pytest.approx(madeup.NEAR_COPY_REL * (4950 / 1_999_000) ** 0.5)
+    assert copies.near_copy_rel(7) == copies.near_copy_rel(100) == copies.NEAR_COPY_REL
+    assert copies.near_copy_rel(2000) == pytest.approx(copies.NEAR_COPY_REL * (4950 / 1_999_000) ** 0.5)
 
 
 def test_a_millisecond_clock_s_repeating_durations_are_not_judged() -> None:
@@ -123,5 +123,63 @@ def test_the_closest_honest_trials_lie_far_outside_the_bound() -> None:
         cells: dict[Any, Any] = {}
         for i, m in enumerate(sub.measurements):
             raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
-            found.append(madeup.near_copy(raws, i, cells, 100 * madeup.NEAR_COPY_REL))
+            found.append(copies.near_copy(copies.logs_of(raws), i, cells, 100 * copies.NEAR_COPY_REL))
     assert found and not any(found)
+
+
+# R2: a row made from another's trials rescaled, each value nudged below any sensor's noise. duplicate.near's
+# fingerprints (ratios to 9 and 12 significant digits) no longer matched.
+def _rescaled_from(doc: dict[str, Any], source: int, target: int, rel: float, start: int = 0) -> None:
+    """Row ``target``'s trials from ``start`` on made from row ``source``'s (durations x 1.02, powers x 0.97, each
+    moved by up to ``rel``), their energies and the sampler's readings following."""
+    a_row, b_row = doc["measurements"][source], doc["measurements"][target]
+    for k, (a, b) in enumerate(zip(a_row["trials"], b_row["trials"][start:], strict=False)):
+        b["duration_s"] = a["duration_s"] * 1.02 * (1 + (k % 3 - 1) * rel)
+        b["power_avg_w"] = a["power_avg_w"] * 0.97 * (1 - (k % 2) * rel)
+        b["energy_j"] = round(b["duration_s"] * b["power_avg_w"] * a["energy_j"] / a["sampler_energy_j"], 3)
+        b["energy_per_gpu_j"] = [b["energy_j"]]
+        b["sampler_energy_j"] = b["power_avg_w"] * b["duration_s"]
+        b["sample_rate_hz"] = b["power_samples"] / b["duration_s"]
+    synthetic.resummarize(b_row)
+
+
+@pytest.mark.parametrize("rel", [1e-9, 5e-8])
+def test_a_row_rescaled_from_another_and_nudged_is_a_near_duplicate(rel: float) -> None:
+    doc = _doc(GRAPHS)
+    _rescaled_from(doc, 0, 2, rel)
+    found = {(code, pointer) for code, pointer in _errors(doc) if code in ("duplicate.near", "fabrication.too_regular")}
+    assert found == {("duplicate.near", "/measurements/2/trials/0")}
+
+
+def test_trials_rescaled_from_their_own_row_are_made() -> None:
+    doc = _doc(GRAPHS)
+    row = doc["measurements"][0]
+    copied = copy.deepcopy(row)
+    _rescaled_from({"measurements": [copied, row]}, 0, 1, 1e-9, start=4)  # trials 4-6 from trials 0-2
+    assert ("fabrication.too_regular", "/measurements/0/trials/4") in _errors(doc)
+
+
+def test_steps_apart_by_more_than_the_bound_are_not_judged_rescaled() -> None:
+    doc = _doc(GRAPHS)
+    _rescaled_from(doc, 0, 2, 1e-6)
+    assert not {code for code, _ in _errors(doc) if code in ("duplicate.near", "fabrication.too_regular")}
+
+
+def test_the_closest_honest_steps_lie_far_outside_the_bound() -> None:
+    found = []
+    for path in sorted(REAL.glob("*.json")):
+        sub = domain.parse(json.loads(path.read_text(encoding="utf-8")))
+        cells: dict[Any, Any] = {}
+        for i, m in enumerate(sub.measurements):
+            raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
+            found.append(copies.rescaled_copy(copies.logs_of(raws), i, cells, 100 * copies.RESCALED_REL))
+    assert found and not any(found)
+
+
+def test_a_crowded_cell_keeps_its_cap_and_equal_values_are_left_to_other_rules() -> None:
+    # durations alike, powers in a geometric progression: every step falls in one cell; equal values give no step
+    raws = [(4.0 + 1e-3 * (k % 2), 0.0, 500.0 * 1.001**k) for k in range(50)]
+    cells: dict[Any, Any] = {}
+    assert copies.rescaled_copy(copies.logs_of(raws), 0, cells, copies.RESCALED_REL) is not None
+    assert all(len(kept) <= copies.CELL_CAP for kept in cells.values())
+    assert copies.rescaled_copy(copies.logs_of([(4.0, 0.0, 500.0)] * 10), 1, {}, copies.RESCALED_REL) is None

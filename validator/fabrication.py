@@ -25,7 +25,7 @@ from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
-from . import madeup, tokenhashes
+from . import copies, madeup, tokenhashes
 from .findings import Finding, make
 
 KEY_DIGITS = 6
@@ -191,13 +191,13 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     measured, else a near-duplicate."""
     findings: list[Finding] = []
     first_of: dict[str, int] = {}
-    copies: dict[int, list[int]] = {}
+    identical: dict[int, list[int]] = {}
     for i, h in enumerate(hashes):
         first = first_of.setdefault(h, i)
         if first != i:
-            copies.setdefault(first, []).append(i)
-    exact = {i for group in copies.values() for i in group}
-    for first, group in copies.items():
+            identical.setdefault(first, []).append(i)
+    exact = {i for group in identical.values() for i in group}
+    for first, group in identical.items():
         shown = first_few([f"/measurements/{i}" for i in group])
         findings.append(
             make(
@@ -212,8 +212,10 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     fingerprint_owner: dict[str, int] = {}
     prints: list[list[str]] = []
     fine_clock = not madeup.millisecond_clock(sub.environment)
-    cells: dict[madeup.Cell, madeup.Place] = {}  # the file's trials by duration and power: madeup.near_copy
-    within = madeup.near_copy_rel(sum(len(m.trials) for m in sub.measurements))
+    cells: dict[copies.Cell, copies.Place] = {}  # the file's trials by duration and power: copies.near_copy
+    trials = sum(len(m.trials) for m in sub.measurements)
+    within, rescaled_within = copies.near_copy_rel(trials), copies.rescaled_rel(trials)
+    steps: dict[copies.Cell, list[copies.Steps]] = {}  # the file's runs of three trials: copies.rescaled_copy
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if i in exact:
@@ -233,7 +235,9 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                     f"the same model, revision, weights, precision, engine and batch size as /measurements/{first}",
                 )
             )
-        copied = _copied(madeup.near_copy(raws, i, cells, within) if fine_clock else None, within, base, file)
+        logs = copies.logs_of(raws) if fine_clock else []
+        copied = copies.copied(copies.near_copy(logs, i, cells, within), within, base, file)
+        rescaled = copies.rescaled_copy(logs, i, steps, rescaled_within)
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file)
@@ -252,6 +256,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                         f"trials or the gate window repeat, or rescale, those of /measurements/{owner}",
                     )
                     break
+            if evidence is None and rescaled is not None:
+                evidence = copies.rescaled(rescaled, i, rescaled_within, base, file)
         else:
             for fp in prints[i]:
                 fingerprint_owner.setdefault(fp, i)
@@ -277,20 +283,6 @@ def _repeated(keys: list[str], i: int, base: str, file: str, owner: dict[str, tu
                 f"trial {j} has the duration, energy and power of /measurements/{first[0]}/trials/{first[1]}",
             )
     return found
-
-
-def _copied(near: tuple[int, int, int] | None, within: float, base: str, file: str) -> Finding | None:
-    """A trial whose duration and power are another's, nudged (``madeup.near_copy``)."""
-    if near is None:
-        return None
-    j, row, k = near
-    return make(
-        "fabrication.repeated_trials",
-        file,
-        f"{base}/trials/{j}",
-        f"trial {j} has the duration and average power of /measurements/{row}/trials/{k} to within "
-        f"{within:.1e}: a copy, not a second measurement (a timer reading nanoseconds never repeats so)",
-    )
 
 
 def _zero_variance(after: list[_Raw], base: str, file: str) -> Finding | None:

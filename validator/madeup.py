@@ -125,49 +125,6 @@ def rounded_in_file(sub: Submission) -> list[tuple[str, str]]:
     return out
 
 
-# ... nor is a trial copied from another and nudged. The same trial twice (fabrication.repeated_trials) is found by its
-# key, 6 significant digits, which a copy crosses once its energy is moved by a few mJ (the counter's whole
-# millijoules): a row whose last trial was replaced by a copy of the one before, its duration and power moved by
-# 1e-9 and its energy by 10 mJ, passed (attack v28 R1). Two trials of a file whose durations and average powers both
-# agree to NEAR_COPY_REL are one trial twice. In the real files', valid fixtures' and 60 synthetic files' 274,159
-# pairs of trials of one file, the closest agree to 6.4e-5 (the larger of the two differences); among the 33,593
-# pairs of one row, the share within x falls as 1.2e4 x^2 (4 pairs within 1e-4, 38 within 3e-4, 297 within 1e-3),
-# so at 1e-7 a pair is alike by chance about once in 10^10. Beyond NEAR_COPY_FULL_PAIRS pairs in the file the
-# bound shrinks as their square root, a file's chance staying under 10^-6 (5e-9 for a 2,000-trial row). Not on a
-# millisecond_clock, whose durations repeat honestly. Cells of the bound in log duration and log power: two trials
-# that close lie in neighbouring cells, and a cell holds one trial until one is found: time linear in the trials.
-NEAR_COPY_REL = 1e-7
-NEAR_COPY_FULL_PAIRS = math.comb(100, 2)
-Cell = tuple[int, int]
-Place = tuple[int, int, float, float]  # (row, trial, log duration, log power)
-
-
-def near_copy_rel(trials: int) -> float:
-    """How close two of a file's ``trials`` trials must be in duration and power to be one trial twice."""
-    return NEAR_COPY_REL * min(1.0, math.sqrt(NEAR_COPY_FULL_PAIRS / max(1, math.comb(trials, 2))))
-
-
-def near_copy(raws: Sequence[_Raw], row: int, cells: dict[Cell, Place], within: float) -> tuple[int, int, int] | None:
-    """The first trial of ``raws`` (row ``row``'s ``_raw`` numbers) whose duration and average power agree to
-    ``within`` (``near_copy_rel``) with a trial seen before in the file, as (its place, the other's row and place);
-    None: none. ``cells`` holds the file's trials seen so far (this row's are added)."""
-    log, floor, get = math.log, math.floor, cells.get
-    for j, (duration, _, power) in enumerate(raws):
-        if not (0 < duration < math.inf and 0 < power < math.inf):
-            continue
-        ld, lp = log(duration), log(power)
-        ci, cj = floor(ld / within), floor(lp / within)
-        for di, dj in _NEIGHBOURS:
-            other = get((ci + di, cj + dj))
-            if other is not None and abs(other[2] - ld) <= within and abs(other[3] - lp) <= within:
-                return j, other[0], other[1]
-        cells.setdefault((ci, cj), (row, j, ld, lp))
-    return None
-
-
-_NEIGHBOURS = tuple(itertools.product((0, -1, 1), repeat=2))
-
-
 # Below this many trials a loop in Python is faster than numpy's calls (7 trials, the usual window: 9 against 22
 # us; even at 12). From it on every trial's directions are ranked at once, in blocks of rows (memory: NUMPY_BLOCK
 # x n floats a temporary), and only a row holding a close pair goes back to the loop: a row of 1,000 trials (the

@@ -283,7 +283,8 @@ MEASURED_CODES: tuple[Code, ...] = (
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
         "duration (not on Windows before Python 3.13, whose clock reads whole milliseconds) or average power "
         "rounded to 4 decimals or fewer, a trial on the line through two others (their mean) in duration and "
-        "power, or a file whose every idle baseline or trial start time is so rounded (neither on that Windows)",
+        "power, three stepping as three others of the row do (to 2e-7), or a file whose every idle baseline or trial "
+        "start time is so rounded (neither on that Windows)",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
@@ -293,7 +294,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "duplicate.near",
-        "a measurement's trials repeat or rescale, or its idle baseline or trial start times repeat, another measurement's",
+        "a measurement's trials repeat or rescale (three in a row stepping as three of another do, to 2e-7), or its "
+        "idle baseline or trial start times repeat, another measurement's",
         "submit new measurements only",
     ),
     error(
