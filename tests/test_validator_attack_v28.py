@@ -183,3 +183,23 @@ def test_a_crowded_cell_keeps_its_cap_and_equal_values_are_left_to_other_rules()
     assert copies.rescaled_copy(copies.logs_of(raws), 0, cells, copies.RESCALED_REL) is not None
     assert all(len(kept) <= copies.CELL_CAP for kept in cells.values())
     assert copies.rescaled_copy(copies.logs_of([(4.0, 0.0, 500.0)] * 10), 1, {}, copies.RESCALED_REL) is None
+
+
+def test_a_row_rescaled_from_another_in_another_order_is_a_near_duplicate() -> None:
+    doc = _doc(GRAPHS)
+    row = doc["measurements"][0]
+    source = copy.deepcopy(row)
+    source["trials"] = [source["trials"][k] for k in (3, 0, 5, 1, 6, 2, 4)]  # no three in the source's order
+    _rescaled_from({"measurements": [source, doc["measurements"][2]]}, 0, 1, 1e-9)
+    assert ("duplicate.near", "/measurements/2/trials") in _errors(doc)  # beside what the shuffled roles break
+
+
+def test_the_closest_honest_sorted_gaps_lie_far_outside_the_bound() -> None:
+    found = []
+    for path in sorted(REAL.glob("*.json")):
+        sub = domain.parse(json.loads(path.read_text(encoding="utf-8")))
+        cells: dict[Any, Any] = {}
+        for i, m in enumerate(sub.measurements):
+            raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
+            found.append(copies.shuffled_copy(copies.logs_of(raws), i, cells, 100 * copies.RESCALED_REL))
+    assert found and not any(found)

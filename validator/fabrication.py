@@ -216,6 +216,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     trials = sum(len(m.trials) for m in sub.measurements)
     within, rescaled_within = copies.near_copy_rel(trials), copies.rescaled_rel(trials)
     steps: dict[copies.Cell, list[copies.Steps]] = {}  # the file's runs of three trials: copies.rescaled_copy
+    gaps: dict[copies.Cell, list[copies.Steps]] = {}  # the file's rows' sorted gaps: copies.shuffled_copy
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if i in exact:
@@ -237,7 +238,10 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
             )
         logs = copies.logs_of(raws) if fine_clock else []
         copied = copies.copied(copies.near_copy(logs, i, cells, within), within, base, file)
-        rescaled = copies.rescaled_copy(logs, i, steps, rescaled_within)
+        in_order, shuffled = (
+            copies.rescaled_copy(logs, i, steps, rescaled_within),
+            copies.shuffled_copy(logs, i, gaps, rescaled_within),
+        )
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file)
@@ -256,8 +260,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                         f"trials or the gate window repeat, or rescale, those of /measurements/{owner}",
                     )
                     break
-            if evidence is None and rescaled is not None:
-                evidence = copies.rescaled(rescaled, i, rescaled_within, base, file)
+            evidence = evidence or copies.rescaled(in_order, shuffled, i, rescaled_within, base, file)
         else:
             for fp in prints[i]:
                 fingerprint_owner.setdefault(fp, i)
