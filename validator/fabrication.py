@@ -25,7 +25,7 @@ from ecocompute import catalogue
 from ecocompute.cli import first_few
 from ecocompute.domain import Measurement, Submission, Trial
 
-from . import madeup, tokenhashes
+from . import copies, madeup, tokenhashes
 from .findings import Finding, make
 
 KEY_DIGITS = 6
@@ -191,13 +191,13 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     measured, else a near-duplicate."""
     findings: list[Finding] = []
     first_of: dict[str, int] = {}
-    copies: dict[int, list[int]] = {}
+    identical: dict[int, list[int]] = {}
     for i, h in enumerate(hashes):
         first = first_of.setdefault(h, i)
         if first != i:
-            copies.setdefault(first, []).append(i)
-    exact = {i for group in copies.values() for i in group}
-    for first, group in copies.items():
+            identical.setdefault(first, []).append(i)
+    exact = {i for group in identical.values() for i in group}
+    for first, group in identical.items():
         shown = first_few([f"/measurements/{i}" for i in group])
         findings.append(
             make(
@@ -212,6 +212,11 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     fingerprint_owner: dict[str, int] = {}
     prints: list[list[str]] = []
     clock_ms = madeup.millisecond_clock(sub.environment)
+    cells: dict[copies.Cell, copies.Place] = {}  # the file's trials by duration and power: copies.near_copy
+    trials = sum(len(m.trials) for m in sub.measurements)
+    within, rescaled_within = copies.near_copy_rel(trials), copies.rescaled_rel(trials)
+    steps: dict[copies.Cell, list[copies.Steps]] = {}  # the file's runs of three trials: copies.rescaled_copy
+    gaps: dict[copies.Cell, list[copies.Steps]] = {}  # the file's rows' sorted gaps: copies.shuffled_copy
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if i in exact:
@@ -231,11 +236,20 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                     f"the same model, revision, weights, precision, engine and batch size as /measurements/{first}",
                 )
             )
+        logs = [] if clock_ms else copies.logs_of(raws)  # a millisecond clock repeats durations honestly
+        copied = copies.copied(copies.near_copy(logs, i, cells, within), within, base, file)
+        in_order, shuffled = (
+            copies.rescaled_copy(logs, i, steps, rescaled_within),
+            copies.shuffled_copy(logs, i, gaps, rescaled_within),
+        )
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file, clock_ms)
             or _boards_alike(m, base, file)
-            or _too_regular(after, base, file, clock_ms, madeup.stuck_power([t for t in m.trials if not t.is_warmup]))
+            or _too_regular(
+                after, base, file, clock_ms, madeup.stuck_power([t for t in m.trials if not t.is_warmup]), copied
+            )
+            or copied
         )
         if evidence is None:
             for fp in prints[i]:
@@ -248,6 +262,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                         f"trials or the gate window repeat, or rescale, those of /measurements/{owner}",
                     )
                     break
+            evidence = evidence or copies.rescaled(in_order, shuffled, i, rescaled_within, base, file)
         else:
             for fp in prints[i]:
                 fingerprint_owner.setdefault(fp, i)
@@ -320,12 +335,15 @@ def _boards_alike(m: Measurement, base: str, file: str) -> Finding | None:
     )
 
 
-def _too_regular(after: list[_Raw], base: str, file: str, clock_ms: bool, stuck: bool) -> Finding | None:
+def _too_regular(
+    after: list[_Raw], base: str, file: str, clock_ms: bool, stuck: bool, copied: Finding | None
+) -> Finding | None:
     """Trials after warm-up (their ``_raw`` numbers) whose sensor readings agree to within
     MIN_SENSOR_SPREAD, or whose values step by exactly the same amount from trial to trial (an
     arithmetic progression): no timer, counter or sampler produces either. Nor values rounded by hand
     (``madeup.rounded``: ``clock_ms``, a ``madeup.millisecond_clock``'s durations; ``stuck``, powers of readings
-    that stood still) or made from two others (``madeup``)."""
+    that stood still), nor one copied from another (``copied``: named before the rule on trials made from two
+    others, on whose line a copy lies) or made from two (``madeup``)."""
     if len(after) < MIN_SHAPE_VALUES:
         return None
     for quantity in _SENSOR_QUANTITIES:
@@ -351,6 +369,8 @@ def _too_regular(after: list[_Raw], base: str, file: str, clock_ms: bool, stuck:
             "typed or rounded by hand (the timer reads nanoseconds, or whole milliseconds on Windows before Python "
             "3.13; the sampler's average is an integral over the window, carrying every digit of a float)",
         )
+    if copied is not None:  # a copy lies on one line with any third trial: named as what it is
+        return copied
     snapped = [(round(d, madeup.MILLISECOND_PLACES), e, p) for d, e, p in after] if clock_ms else after
     between = madeup.interpolated(snapped)
     if between is not None:

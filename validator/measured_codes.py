@@ -186,7 +186,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "protocol.engine_mismatch",
         "engine fields contradict the named engine (cache, compiled, CUDA graph, prefill) or the row (attention "
-        "'not loaded' on a row that ran), or rows that loaded the model name two attention implementations",
+        "'not loaded' on a row that ran), or rows that loaded the model name two attention implementations, or one "
+        "eco-collect never asks for (it asks for sdpa)",
         "let eco-collect record the engine",
     ),
     error(
@@ -268,7 +269,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "fabrication.repeated_trials",
-        "the same trial appears twice in the file",
+        "the same trial appears twice in the file, as it is or nudged (duration and average power within 1e-7 of "
+        "each other)",
         "submit every trial once; re-measure instead of copying",
     ),
     error("duplicate.measurement", "the same measurement appears twice", "submit each measurement once"),
@@ -281,10 +283,11 @@ MEASURED_CODES: tuple[Code, ...] = (
         "fabrication.too_regular",
         "trials too regular to be measured: sensor readings within 0.001 %, values in exact steps, every "
         "duration or average power rounded to 4 decimals or fewer, a trial on the line through two others (their "
-        "mean) in duration and power, or a file whose every idle baseline or trial start time is so rounded. On "
-        "Windows before Python 3.13, whose clock reads whole milliseconds: durations and start times at 4 "
-        "decimals, or the file's 7 or more distinct ones at 2 or fewer, idle not judged, durations in no steps; "
-        "powers of a reading that stood still (average equal to peak), at whole watts",
+        "mean) in duration and power, three stepping as three others of the row do (to 2e-7), or a file whose every "
+        "idle baseline or trial start time is so rounded. On Windows before Python 3.13, whose clock reads whole "
+        "milliseconds: durations and start times at 4 decimals, or the file's 7 or more distinct ones at 2 or fewer, "
+        "idle not judged, durations in no steps; powers of a reading that stood still (average equal to peak), at "
+        "whole watts",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
@@ -294,7 +297,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "duplicate.near",
-        "a measurement's trials repeat or rescale, or its idle baseline or trial start times repeat, another measurement's",
+        "a measurement's trials repeat or rescale (three in a row stepping as three of another do, or its sorted values "
+        "spaced as another's, to 2e-7), or its idle baseline or trial start times repeat, another measurement's",
         "submit new measurements only",
     ),
     error(
