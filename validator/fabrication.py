@@ -238,10 +238,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
             )
         logs = [] if clock_ms else copies.logs_of(raws)  # a millisecond clock repeats durations honestly
         copied = copies.copied(copies.near_copy(logs, i, cells, within), within, base, file)
-        in_order, shuffled = (
-            copies.rescaled_copy(logs, i, steps, rescaled_within),
-            copies.shuffled_copy(logs, i, gaps, rescaled_within),
-        )
+        in_order = copies.rescaled_copy(logs, i, steps, rescaled_within)
+        shuffled = copies.shuffled_copy(logs, i, gaps, rescaled_within)
         evidence = (
             _repeated(keys, i, base, file, trial_owner)
             or _zero_variance(after, base, file, clock_ms)
