@@ -14,6 +14,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from ecocompute import catalogue, rows
@@ -292,18 +293,21 @@ def _configs(dataset: Dataset, statuses: tuple[str, ...], points: list[Point], e
             key = (m[M.gpu_name], m[M.model_id], m[M.weights], m[M.parameter_count], m[M.precision])
             groups[(*key, m[M.engine], m[M.batch_size], m[M.output_tokens])].append(m)
     ratios: dict[str, LogEstimate] = {p.row_id: p.ratio for p in points if p.used}
+    by_id = itemgetter(M.measurement_id)
     out = []
     for key in sorted(groups):
-        ms = sorted(groups[key], key=lambda m: m[M.measurement_id])
-        found = [ratios[m[M.measurement_id]] for m in ms if m[M.measurement_id] in ratios]
+        ms = sorted(groups[key], key=by_id)
+        ids = [m[M.measurement_id] for m in ms]
+        found = [ratios[i] for i in ids if i in ratios]
+        # lists, not generators, for tuple() and fsum (exact, however fed): up to 100,000 rows a group
         out.append(
             Config(
                 *key,
-                measurement_ids=tuple(m[M.measurement_id] for m in ms),
-                statuses=tuple(m[M.status] for m in ms),
+                measurement_ids=tuple(ids),
+                statuses=tuple([m[M.status] for m in ms]),
                 energy_per_token=estimate.pooled([energy(m) for m in ms]),
-                throughput_tok_s=math.fsum(m[M.throughput_tok_s] for m in ms) / len(ms),
-                power_w=math.fsum(m[M.power_w] for m in ms) / len(ms),
+                throughput_tok_s=math.fsum([m[M.throughput_tok_s] for m in ms]) / len(ms),
+                power_w=math.fsum([m[M.power_w] for m in ms]) / len(ms),
                 vs_fp16=estimate.pooled(found) if found else None,
                 vs_fp16_sessions=len(found),
             )

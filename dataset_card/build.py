@@ -94,7 +94,10 @@ def _checked(path: Path, folder: Path, ref: reference.Reference) -> tuple[Checke
     wherever it lies, policed as the repository's submissions/ is (eco-validate polices a path
     relative to the repository root, so a folder elsewhere was built with any file name)."""
     c = check_file(path, ref=ref)
-    published = f"{policy.SUBMISSIONS}/{Path(os.path.relpath(path.absolute(), folder)).as_posix()}"
+    relative = os.path.relpath(path, folder)  # relpath makes both absolute, as Path.absolute() did
+    if os.sep != "/":  # a Path only where the separator differs: 1 % of the worker, for nothing, on POSIX
+        relative = Path(relative).as_posix()
+    published = f"{policy.SUBMISSIONS}/{relative}"
     if policy.repo_relative(path) != published:  # eco-validate judged another path, or none
         named = policy.name_findings(c.submission, published, c.path) if c.submission is not None else []
         c.findings = policy.policy_findings(published, c.path) + named + c.findings

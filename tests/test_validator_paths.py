@@ -87,3 +87,29 @@ def test_missing_path_is_a_usage_error(repo: Path) -> None:
 
     with pytest.raises(UsageError, match="no such file"):
         validate([Path("nope.json")])
+
+
+def _pathlib_relative(path: Path, root: Path | None) -> str | None:
+    """repo_relative as it was written with pathlib, before it worked on strings (perf39)."""
+    from validator import paths
+
+    base = paths.absolute(root) if root is not None else paths.repository_root(path)
+    try:
+        return paths.absolute(path).relative_to(base).as_posix()
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("root", [None, "/", "//x", ".", "..", "sub", "sub/"])
+def test_repo_relative_answers_as_pathlib_did(repo: Path, root: str | None) -> None:
+    """repo_relative compares strings for speed: the answer stays Path.relative_to's, the repository's
+    root (a .git entry) or the working directory, '.', a sibling with the same prefix, '//' included."""
+    from validator.paths import repo_relative
+
+    (repo / "sub" / "deeper").mkdir(parents=True)
+    (repo / "sub" / ".git").mkdir()
+    names = ["x.json", "./sub/a.json", "sub//a/./b.json", "sub", "sub/", "subx/a.json", "../x", "sub/../sub/deeper/c"]
+    names += ["/", "//x/y", "///x/y", str(repo / "sub" / "deeper"), str(repo) + "x/y", "a b/é.json"]
+    for name in names:
+        given = None if root is None else Path(root)
+        assert repo_relative(Path(name), given) == _pathlib_relative(Path(name), given), name

@@ -77,6 +77,10 @@ class _Context:
     placed: frozenset[int] | None  # the boards holding modules (None: placement not recorded)
     power_reading: str | None = None  # the protocol's (a trial's own, where it records one, comes first)
     one_sum: bool = False  # eco-collect 0.1.0-0.5.0 without a counter: one per-GPU energy, the trial's
+    # a powered board draws at least its idle: half the boards' lower idle window, as for their energy (a
+    # warm-up's too; one of a few samples is exempt from energy = power x duration, not from this). Once a
+    # measurement, not once a trial.
+    least_w: float = 0.0
 
 
 def check(sub: Submission, file: str) -> list[Finding]:
@@ -90,6 +94,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
             continue
         base = f"/measurements/{i}"
         assert m.idle is not None  # the schema requires it unless skipped
+        lower_w = m.idle.lower_power_per_gpu_w(gpu.count)
         ctx = _Context(
             file,
             limit_w,
@@ -97,11 +102,12 @@ def check(sub: Submission, file: str) -> list[Finding]:
             gpu.count,
             edge_s,
             sub.protocol.sample_period_s,
-            m.idle.lower_power_per_gpu_w(gpu.count),
+            lower_w,
             m.idle.higher_power_per_gpu_w(gpu.count),
             None if m.placement is None else frozenset(m.placement.device_map.values()),
             sub.protocol.power_reading,
             readings.one_sum_without_counter(sub),
+            BOARD_IDLE_FLOOR * sum(lower_w),
         )
         before_i = before_w[i]
         for j, t in enumerate(m.trials):
@@ -139,14 +145,14 @@ def _check_trial(t: Trial, ptr: str, ctx: _Context) -> list[Finding]:
     )
     out: list[Finding] = []
     power_w, duration_s, energy_j = t.power_avg_w, t.duration_s, t.energy_j
-    # a powered board draws at least its idle: half the boards' lower idle window, as for their energy (a
-    # warm-up's too; one of a few samples is exempt from energy = power x duration, not from this)
-    least_w = BOARD_IDLE_FLOOR * sum(ctx.idle_per_gpu_w)
+    least_w = ctx.least_w
+    # the value's text is written only for a finding: two float reprs a trial were most of this rule's time
     for name, value, what in (
-        ("power_avg_w", power_w, f"{power_w} W"),
-        ("power_nvml_avg_1s_w", t.power_nvml_avg_1s_w, f"NVML's 1-s average {t.power_nvml_avg_1s_w} W"),
+        ("power_avg_w", power_w, "{} W"),
+        ("power_nvml_avg_1s_w", t.power_nvml_avg_1s_w, "NVML's 1-s average {} W"),
     ):
         if value is not None and not (value > 0 and least_w <= value <= limit_w):  # null: no such field
+            what = what.format(value)
             out.append(
                 make(
                     "physics.power_range",
