@@ -151,8 +151,9 @@ def refuse_target(out: Path) -> bool:
 
 
 # A staging folder is made under the name _MAKING, locked, then renamed to its _STAGING name (``_staged``): a
-# _STAGING folder no process holds is a killed run's, whatever its age. A _MAKING folder no process holds is one
-# only once nothing touched it for this long (a run between its mkdir and its lock is young).
+# _STAGING folder no process holds, with something in it, is a killed run's, whatever its age. A _MAKING folder no
+# process holds, or an empty _STAGING one (a name a run reserved to rename onto), is one only once nothing touched it
+# for this long (a run between its mkdir and its lock, or its reserve and its rename, is young).
 STALE_AFTER_S = 600.0
 _STAGING = "tmp"
 _MAKING = "new"
@@ -223,9 +224,13 @@ def _staged(out: Path) -> tuple[Path, int | None]:
     """A fresh staging folder beside ``out`` and the descriptor that holds its lock (None where no lock can be
     had): made under the _MAKING name, locked, then renamed onto a _STAGING name reserved by ``_fresh`` (a rename
     onto an empty folder), so that a _STAGING folder no process holds is a killed run's from its first instant.
-    The lock belongs to the folder, not its name: it holds through the rename."""
+    The lock belongs to the folder, not its name: it holds through the rename. Where no lock can be had, the
+    staging folder is made under its _STAGING name at once."""
     making = _fresh(out, _MAKING)
     held = _hold(making)
+    if held is None:  # no lock (Windows, no flock): no run removes it, and Windows renames onto no folder
+        making.rmdir()
+        return _fresh(out, _STAGING), None
     try:
         staging = _fresh(out, _STAGING)
         making.rename(staging)  # onto the empty reserved folder (or its name, were it removed meanwhile)
@@ -241,7 +246,8 @@ def _staged(out: Path) -> tuple[Path, int | None]:
 def _remove_stale(out: Path) -> None:
     """Remove the staging folders runs killed before their end (SIGKILL, out of memory, a lost machine)
     left beside ``out``: named as ``_fresh`` names them, real folders locked by no process (``replacing`` holds
-    its own until it ends), a _MAKING one only once untouched for STALE_AFTER_S. Anything else is left alone."""
+    its own until it ends), a _MAKING one, or an empty one, only once untouched for STALE_AFTER_S. Anything else is
+    left alone."""
     prefixes = {_prefix(out, _STAGING): 0.0, _prefix(out, _MAKING): STALE_AFTER_S}
     try:
         with os.scandir(out.parent) as entries:
@@ -260,11 +266,15 @@ def _remove_stale(out: Path) -> None:
         if not stat.S_ISDIR(info.st_mode) or now - info.st_mtime < prefixes[prefix]:
             continue
         fd = _hold(folder)
-        if fd is not None:
-            try:
+        if fd is None:
+            continue
+        try:
+            # An empty young folder may be the name another run reserved (``_staged``) and is renaming its locked
+            # folder onto: removed by its name, that folder would go. Nothing is renamed onto one that holds files.
+            if os.listdir(fd) or now - info.st_mtime >= STALE_AFTER_S:
                 shutil.rmtree(folder, ignore_errors=True)  # fd-based on Linux: links are unlinked, never followed
-            finally:
-                os.close(fd)
+        finally:
+            os.close(fd)
 
 
 @dataclass

@@ -126,3 +126,58 @@ def test_only_the_builders_own_names_and_only_old_folders_are_removed(tmp_path: 
     assert young.exists() and all(p.exists() or p.is_symlink() for p in lookalikes.values())
     assert not any(p.exists() for p in killed.values())
     assert (target / "keep.txt").read_text() == "mine"
+
+
+def test_a_name_reserved_by_another_run_is_not_removed_under_it(tmp_path: Path, monkeypatch) -> None:
+    """Another run reserves its staging name as an empty ``.tmp-`` folder, then renames its locked folder onto
+    it (``_staged``): a run that locked the empty reserved folder in that instant removed, by its name, the other
+    run's staging folder instead (review39)."""
+    out = tmp_path / "llm-energy"
+    reserved = tmp_path / f".{out.name}.tmp-0123abcd"
+    reserved.mkdir()
+    theirs = tmp_path / f".{out.name}.new-0123abcd"  # the other run's folder, locked, with its first file
+    theirs.mkdir()
+    _write(theirs)
+    their_lock = folders._hold(theirs)
+    hold = folders._hold
+
+    def hold_then_rename(folder: Path) -> int | None:
+        fd = hold(folder)
+        if folder == reserved and theirs.exists():
+            theirs.rename(reserved)  # the other run's rename lands in that instant
+        return fd
+
+    monkeypatch.setattr(folders, "_hold", hold_then_rename)
+    try:
+        folders._remove_stale(out)
+        assert (reserved / "README.md").read_text() == "card"
+    finally:
+        os.close(their_lock)
+    folders._remove_stale(out)  # unlocked and holding files: a killed run's, removed
+    assert not reserved.exists()
+    empty = tmp_path / f".{out.name}.tmp-00000009"
+    empty.mkdir()
+    folders._remove_stale(out)  # empty and young: perhaps a reserved name; once old, removed
+    assert empty.exists()
+    _age(empty)
+    folders._remove_stale(out)
+    assert not empty.exists()
+
+
+def test_without_locks_a_build_stages_under_its_staging_name_at_once(tmp_path: Path, monkeypatch) -> None:
+    """Where no lock can be had (Windows: no fcntl), the staging folder is made as ``.tmp-`` directly: Windows
+    renames no folder onto an existing one, so the reserve-and-rename of ``_staged`` failed every build there, a
+    first build into a new --out too (review39)."""
+    out = tmp_path / "llm-energy"
+    rename = Path.rename
+
+    def windows_rename(self: Path, target: Path) -> Path:
+        if Path(target).exists():
+            raise FileExistsError(183, "Cannot create a file when that file already exists", str(target))
+        return rename(self, target)
+
+    monkeypatch.setattr(folders, "_hold", lambda folder: None)
+    monkeypatch.setattr(Path, "rename", windows_rename)
+    outdir.replace(out, _write)
+    assert (out / "README.md").read_text() == "card"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
