@@ -45,3 +45,14 @@ def test_the_step_summary_shows_every_files_first_findings() -> None:
     assert sum(row.startswith("| z\\.json |") for row in rows) == 2
     assert rows[-2:] == [row for row in rows if row.startswith("| z\\.json")]  # shown sorted
     assert out.rstrip().endswith(f"{len(findings) - len(rows)} more finding(s) not shown here; see the JSON report.")
+
+
+def test_the_note_claims_every_files_first_finding_only_where_they_are() -> None:
+    # 60 files of one finding each: 10 files have none annotated, and the note said "each file's first of each code
+    # are" (review39)
+    findings = [f for k in range(60) for f in _many(f"f{k:02d}.json", 1)]
+    out = reporters.render_github(Report(files=sorted({f.file for f in findings}), findings=findings))
+    (note,) = [line for line in out.splitlines() if "more findings not annotated" in line]
+    assert "first of each code are" not in note and "10 more findings" in note
+    out = reporters.render_github(Report(files=["a.json"], findings=_many("a.json", 80)))
+    assert "(each file's first of each code are)" in out

@@ -115,7 +115,8 @@ def render_github(report: Report) -> str:
     and the plain verdict."""
     lines = []
     findings = report.findings
-    for f in _sorted(_fair(findings)[:GITHUB_ANNOTATION_CAP]):
+    shown = _fair(findings)[:GITHUB_ANNOTATION_CAP]
+    for f in _sorted(shown):
         level = "error" if f.severity.value == "error" else "warning"
         props = f"file={_escape_property(f.file)}"
         if f.line:
@@ -123,9 +124,11 @@ def render_github(report: Report) -> str:
         props += f",title={_escape_property(f.code)}"
         lines.append(f"::{level} {props}::{_escape_data(f.message + ' (fix: ' + CATALOGUE[f.code].fix + ')')}")
     if len(findings) > GITHUB_ANNOTATION_CAP:
+        firsts = {(f.file, f.code) for f in shown} == {(f.file, f.code) for f in findings}
+        which = "each file's first of each code are" if firsts else "errors first, each file's and code's first"
         lines.append(
-            f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated (each file's first of "
-            "each code are); see the JSON report"
+            f"::warning::{len(findings) - GITHUB_ANNOTATION_CAP} more findings not annotated ({which}); see the JSON "
+            "report"
         )
     lines.append(_verdict(report))
     return "\n".join(lines) + "\n"
