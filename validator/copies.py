@@ -30,9 +30,14 @@ Cell = tuple[int, int]
 Place = tuple[int, int, float, float]  # (row, trial, log duration, log power)
 
 
+def _shrunk(bound: float, trials: int) -> float:
+    """``bound`` for a file of ``trials`` trials: shrunk as the square root of its pairs past NEAR_COPY_FULL_PAIRS."""
+    return bound * min(1.0, math.sqrt(NEAR_COPY_FULL_PAIRS / max(1, math.comb(trials, 2))))
+
+
 def near_copy_rel(trials: int) -> float:
     """How close two of a file's ``trials`` trials must be in duration and power to be one trial twice."""
-    return NEAR_COPY_REL * min(1.0, math.sqrt(NEAR_COPY_FULL_PAIRS / max(1, math.comb(trials, 2))))
+    return _shrunk(NEAR_COPY_REL, trials)
 
 
 Logs = list[tuple[float, float] | None]  # a row's trials' log duration and log power (None: not both positive)
@@ -84,7 +89,7 @@ Steps = tuple[int, int, float, float, float, float]  # (row, first trial, its tw
 
 def rescaled_rel(trials: int) -> float:
     """How close the steps of two runs of three of a file's ``trials`` trials must be to be one rescaled."""
-    return RESCALED_REL * min(1.0, math.sqrt(NEAR_COPY_FULL_PAIRS / max(1, math.comb(trials, 2))))
+    return _shrunk(RESCALED_REL, trials)
 
 
 def rescaled_copy(logs: Logs, row: int, cells: dict[Cell, list[Steps]], within: float) -> tuple[int, int, int] | None:
