@@ -100,27 +100,22 @@ def _pair(a: _Raw, b: _Raw) -> str | None:
     return _PAIR_FORMAT % (b[0] / a[0], b[2] / a[2])
 
 
-def fingerprints(m: Measurement, keys: Sequence[str] | None = None) -> list[str]:
-    """Fingerprints of a measurement (empty for a skipped one): its gate window's, every trial's exact
-    numbers and every two consecutive trials' ratios (``_pair``). The last two find a copy of part of a window
-    (four of its five trials beside a made-up one change the window's prints), as they are or
-    rescaled. ``keys``: its trials' keys when already computed."""
-    return _fingerprints(m, list(map(_raw, m.trials)), keys)
-
-
-def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str] | None) -> list[str]:
-    """``fingerprints`` given each trial's ``_raw`` numbers."""
+def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str], clock_ms: bool = False) -> list[str]:
+    """Fingerprints of a measurement (empty for a skipped one), given each trial's ``_raw`` numbers: its gate
+    window's, every trial's exact numbers and every two consecutive trials' ratios (``_pair``). The last two find a
+    copy of part of a window (four of its five trials beside a made-up one change the window's prints), as they are
+    or rescaled. ``clock_ms``: no duration shape, as a millisecond_clock reads steady rows' trials in one or two
+    tick counts, alike in two rows of one speed (fp16 and bf16) by chance (fphunt2 F1)."""
     if not m.trials:
         return []
-    keys = keys if keys is not None else [_KEY_FORMAT % r for r in raws]
     out = []
     window = [(k, r) for k, r, t in zip(keys, raws, m.trials, strict=True) if t.role == catalogue.ROLE_MEASURED]
     if window:
         out.append(_digest("window", "/".join(sorted(k for k, _ in window))))
-        for quantity, values in zip(_QUANTITIES, zip(*(r for _, r in window), strict=True), strict=True):
-            shape = _shape(values)
-            if shape is not None:
-                out.append(_digest(quantity, shape))
+        columns = list(zip(*(r for _, r in window), strict=True))
+        for q in _judged(clock_ms):
+            if (shape := _shape(columns[q])) is not None:
+                out.append(_digest(_QUANTITIES[q], shape))
     out += _digests("trial", [_EXACT_FORMAT % r for r in raws])
     pairs = map(_pair, raws, raws[1:])
     out += _digests("pair", [p for p in pairs if p is not None])
@@ -224,7 +219,7 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
             continue
         raws = list(map(_raw, m.trials))
         keys = [_KEY_FORMAT % r for r in raws]
-        prints.append(_fingerprints(m, raws, keys))
+        prints.append(_fingerprints(m, raws, keys, clock_ms))
         after = [r for r, t in zip(raws, m.trials, strict=True) if not t.is_warmup]
         first = configurations.setdefault(_configuration(m), i)
         if first != i:
