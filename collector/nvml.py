@@ -64,6 +64,47 @@ STEP_LIMIT_S = 2.0
 COUNTER_STEP_MAX_S = 0.25
 
 
+@dataclass(frozen=True)
+class _CounterProbe:
+    """What Nvml._probe_counter saw: each board's change times, and how many polls it made and NVML failed."""
+
+    changes: list[list[float]]
+    reads: int
+    failed: int
+
+    def step_s(self) -> float | None:
+        """The median time between changes on the board whose counter moves least often; None where a board's
+        changed STEP_CHANGES times or fewer (or no two reads were had)."""
+        if not self.changes or any(len(c) <= STEP_CHANGES for c in self.changes):
+            return None
+        return max(statistics.median(b - a for a, b in itertools.pairwise(c)) for c in self.changes)
+
+    def describe(self, step: float | None) -> str:
+        """Why the counter is not used, as it was seen: coarse steps, too few moves, or reads that failed."""
+        validate = "eco-validate allows for steps of 0.1 s"
+        lost = f"{self.failed} of {self.reads} reads failed; " if self.failed else ""
+        if not self.changes:  # fewer than two reads were had
+            if self.failed == self.reads:
+                return f"failed every read ({self.reads}) in {STEP_LIMIT_S:g} s at idle, so its steps were not timed"
+            return (
+                f"was read only once in {STEP_LIMIT_S:g} s at idle ({self.failed} of {self.reads} reads failed), "
+                "too few to time its steps"
+            )
+        if step is not None:
+            return f"moved every {step:.2f} s at idle ({lost}{validate})"
+        moves = min(len(c) for c in self.changes)
+        if moves == 0:
+            return f"did not move in {STEP_LIMIT_S:g} s at idle ({lost}{validate})"
+        slowest = min(self.changes, key=len)
+        every = (
+            f", about every {statistics.median(b - a for a, b in itertools.pairwise(slowest)):.2f} s"
+            if moves > 1
+            else ""
+        )
+        times = "once" if moves == 1 else f"{moves} times"
+        return f"moved only {times} in {STEP_LIMIT_S:g} s at idle{every} ({lost}{validate})"
+
+
 # The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
 DOCTOR_HINT = ": run `eco-collect doctor` to see what is missing"
 
@@ -139,17 +180,17 @@ class Nvml:
             return False
         return True
 
-    def counter_step_s(self, now: Callable[[], float], sleep: Callable[[float], None]) -> float | None:
-        """How often the energy counter moves, timed at the start (the board idle): the median time between
-        its changes, polled every STEP_POLL_S, on the board whose counter moves least often; None where a
-        board's did not change STEP_CHANGES times within STEP_LIMIT_S. A read NVML fails is skipped."""
-        start, last = now(), None
+    def _probe_counter(self, now: Callable[[], float], sleep: Callable[[float], None]) -> _CounterProbe:
+        """Poll the energy counters every STEP_POLL_S until each board's changed more than STEP_CHANGES times, for
+        STEP_LIMIT_S at most. A read NVML fails is skipped (a change across it still counts)."""
+        start, last, reads, failed = now(), None, 0, 0
         changes: list[list[float]] = []
         while now() - start < STEP_LIMIT_S and not (changes and all(len(c) > STEP_CHANGES for c in changes)):
+            reads += 1
             try:
                 reading = self.energy_j()
             except NvmlError:
-                reading = None
+                reading, failed = None, failed + 1
             t = now()
             if reading is not None:
                 if last is not None:
@@ -158,9 +199,13 @@ class Nvml:
                         times += [t] if a != b else []
                 last = reading
             sleep(STEP_POLL_S)
-        if not changes or any(len(c) <= STEP_CHANGES for c in changes):
-            return None
-        return max(statistics.median(b - a for a, b in itertools.pairwise(c)) for c in changes)
+        return _CounterProbe(changes, reads, failed)
+
+    def counter_step_s(self, now: Callable[[], float], sleep: Callable[[float], None]) -> float | None:
+        """How often the energy counter moves, timed at the start (the board idle): the median time between
+        its changes, polled every STEP_POLL_S, on the board whose counter moves least often; None where a
+        board's did not change STEP_CHANGES times within STEP_LIMIT_S. A read NVML fails is skipped."""
+        return self._probe_counter(now, sleep).step_s()
 
     def energy_method(self, now: Callable[[], float], sleep: Callable[[float], None]) -> tuple[bool, str | None]:
         """(whether the energy counter measures the trials, a note where it could but does not): a counter that
@@ -170,17 +215,13 @@ class Nvml:
         energy is its sampled power integrated, as on one without a counter."""
         if not self.supports_energy_counter():
             return False, None
-        step = self.counter_step_s(now, sleep)
+        probe = self._probe_counter(now, sleep)
+        step = probe.step_s()
         if step is not None and step <= COUNTER_STEP_MAX_S:
             return True, None
-        how = (
-            f"moved every {step:.2f} s"
-            if step is not None
-            else f"did not move {STEP_CHANGES} times in {STEP_LIMIT_S:g} s"
-        )
         return False, (
-            f"the NVML energy counter {how} at idle (eco-validate allows for steps of 0.1 s): energy is the sampled "
-            "power integrated (power_integration), as on a board without a counter"
+            f"the NVML energy counter {probe.describe(step)}: energy is the sampled power integrated "
+            "(power_integration), as on a board without a counter"
         )
 
     def _power_fields(self, handle: Any) -> tuple[float | None, float | None]:

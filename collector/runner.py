@@ -83,6 +83,28 @@ def _unread(e0: list[float] | NvmlError | None, e1: list[float] | NvmlError | No
     return None if error is None else (f"the NVML energy counter could not be read ({error})", _READ_HINT)
 
 
+def _read(counter: Callable[[], list[float]] | None) -> list[float] | NvmlError | None:
+    """Each board's energy counter (None: no counter), or the NVML error that reading it met: a read
+    failing in passing (a timeout) is a window's fault, measured again, not the end of the run."""
+    if counter is None:
+        return None
+    try:
+        return counter()
+    except NvmlError as exc:
+        return exc
+
+
+def _failed(notes: list[str], fault: tuple[str, str], window: str, attempt: int) -> None:
+    """A window whose readings are broken: noted and measured again once; twice, the run ends."""
+    what, cause = fault
+    if attempt:
+        raise CollectError(
+            f"{what}, in {window} measured twice in a row: the readings cannot be trusted here ({cause}); "
+            "nothing of this window is written"
+        )
+    notes.append(f"{what} during {window}; measured again")
+
+
 class WindowSource(Protocol):
     def window(self, t0: float, t1: float) -> WindowStats: ...
 
@@ -119,6 +141,47 @@ def settled(throughputs: list[float], plan: TrialPlan) -> bool:
     return len(throughputs) >= 2 and warmup.settled(throughputs[-2], throughputs[-1], plan.settle_pct)
 
 
+@dataclass
+class IdleWindow:
+    reading: IdleReading
+    notes: list[str]  # its readings' faults, each measured again
+    elapsed_s: float  # its time, a window measured again included (the budget's basis)
+
+
+@dataclass
+class IdleMeter:
+    """Idle windows: board power with nothing running (per GPU and summed). It holds no engine: the interleaved
+    schedule measures the windows its configurations share with one, not through a configuration's runner."""
+
+    sampler: WindowSource
+    counter: Callable[[], list[float]] | None
+    plan: TrialPlan
+    clock: Clock
+    sample_period_s: float = 0.05
+
+    def measure(self) -> IdleWindow:
+        notes: list[str] = []
+        elapsed = 0.0
+        for attempt in range(2):
+            t0, e0 = self.clock.now(), _read(self.counter)
+            self.clock.sleep(self.plan.idle_window_s)
+            t1, e1 = self.clock.now(), _read(self.counter)
+            elapsed += t1 - t0
+            window = self.sampler.window(t0, t1)
+            energy = _difference(e0, e1)
+            fault = _unread(e0, e1) or window_fault(energy, window, t1 - t0, self.sample_period_s)
+            if fault is None:
+                break
+            _failed(notes, fault, "an idle window", attempt)
+        if energy is not None:
+            per_gpu = tuple(e / (t1 - t0) for e in energy)
+            return IdleWindow(IdleReading(sum(per_gpu), per_gpu), notes, elapsed)
+        # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
+        # to a different figure wherever the readings vary and the samples are not evenly spread
+        per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
+        return IdleWindow(IdleReading(window.power_avg_w, per_board), notes, elapsed)
+
+
 class Runner:
     def __init__(
         self,
@@ -148,25 +211,17 @@ class Runner:
         self.failed_readings: dict[int, int] = {}  # trial index -> NVML readings that failed within it
 
     def idle_power(self) -> IdleReading:
-        """Board power with nothing running, over one idle window (per GPU and summed)."""
-        for attempt in range(2):
-            t0, e0 = self.clock.now(), self._energy()
-            self.clock.sleep(self.plan.idle_window_s)
-            t1, e1 = self.clock.now(), self._energy()
-            self.busy_s += t1 - t0
-            window = self.sampler.window(t0, t1)
-            energy = _difference(e0, e1)
-            fault = _unread(e0, e1) or window_fault(energy, window, t1 - t0, self.sample_period_s)
-            if fault is None:
-                break
-            self._failed(fault, "an idle window", attempt)
-        if energy is not None:
-            per_gpu = tuple(e / (t1 - t0) for e in energy)
-            return IdleReading(sum(per_gpu), per_gpu)
-        # each board's integral over the window, as the total's: a mean of its samples (0.1.0-0.5.0) sums
-        # to a different figure wherever the readings vary and the samples are not evenly spread
-        per_board = tuple(e / (t1 - t0) for e in window.energy_per_gpu_j) or (window.power_avg_w,)
-        return IdleReading(window.power_avg_w, per_board)
+        """Board power with nothing running, over one idle window of this configuration's own."""
+        window = IdleMeter(self.sampler, self.counter, self.plan, self.clock, self.sample_period_s).measure()
+        self.served(window)
+        return window.reading
+
+    def served(self, window: IdleWindow) -> None:
+        """An idle window this configuration's row records: its notes, and its whole time on the time budget,
+        one the interleaved schedule shares included (a configuration's budget then covers what a window of its
+        own would take, as on the sequential schedule)."""
+        self.notes += window.notes
+        self.busy_s += window.elapsed_s
 
     def trial(self, index: int, role: str, requests: int) -> Trial:
         for attempt in range(2):
@@ -186,7 +241,7 @@ class Runner:
             fault = _unread(e0, e1) or window_fault(per_gpu, window, t1 - t0, self.sample_period_s)
             if fault is None:
                 break
-            self._failed(fault, f"trial {index}", attempt)
+            _failed(self.notes, fault, f"trial {index}", attempt)
         if window.failed_readings:
             self.failed_readings[index] = window.failed_readings
         self.busy_s += t1 - t0
@@ -219,24 +274,7 @@ class Runner:
         return result
 
     def _energy(self) -> list[float] | NvmlError | None:
-        """Each board's energy counter (None: no counter), or the NVML error that reading it met: a read
-        failing in passing (a timeout) is a window's fault, measured again, not the end of the run."""
-        if self.counter is None:
-            return None
-        try:
-            return self.counter()
-        except NvmlError as exc:
-            return exc
-
-    def _failed(self, fault: tuple[str, str], window: str, attempt: int) -> None:
-        """A window whose readings are broken: noted and measured again once; twice, the run ends."""
-        what, cause = fault
-        if attempt:
-            raise CollectError(
-                f"{what}, in {window} measured twice in a row: the readings cannot be trusted here ({cause}); "
-                "nothing of this window is written"
-            )
-        self.notes.append(f"{what} during {window}; measured again")
+        return _read(self.counter)
 
     def warm_up(self) -> None:
         """Trials marked warm-up until two at full size agree (bounded); the gate window slides past the rest."""

@@ -25,7 +25,7 @@ from ecocompute.domain import Engine, Idle, Measurement, TokenCheck
 from . import engines, quality
 from .errors import TrialsTooShort
 from .models import DoesNotFit, LoadedModel, unload
-from .runner import Runner
+from .runner import IdleMeter, Runner
 from .session import Session
 
 # How every eco-collect version's note begins where 'auto' measured one after another (eco-validate's
@@ -249,9 +249,15 @@ class Schedule:
         active = [e for e in entries if e.runner is not None]
         if not active:
             return out
-        probe = active[0].runner
-        assert probe is not None
-        before = probe.idle_power()  # one baseline for the group: between its trials the GPU idles alike
+        # The group's idle windows, measured by no configuration's runner (one holds its engine, which an out-of-
+        # memory skip must let go); each window serves every configuration whose row records it: its notes and its
+        # time go to each of them.
+        s = self.session
+        meter = IdleMeter(s.sampler, s.counter, s.request.plan, s.hooks.clock, s.request.sample_period_s)
+        before = meter.measure()  # one baseline for the group: between its trials the GPU idles alike
+        for e in active:
+            assert e.runner is not None
+            e.runner.served(before)
         labels = {id(e): self._started(e) for e in active}
         for e in active:
             self.session.events.config_started(*labels[id(e)])
@@ -270,9 +276,13 @@ class Schedule:
             rounds += 1
             if finished:  # their idle-after window, then the checkpoint: an interrupt keeps them
                 idle = None
-                if any(e.runner is not None for e in finished):
-                    after = probe.idle_power()
-                    idle = Idle(before.power_w, after.power_w, before.per_gpu_w, after.per_gpu_w)
+                served = [e.runner for e in finished if e.runner is not None]
+                if served:
+                    after = meter.measure()
+                    for runner in served:
+                        runner.served(after)
+                    idle = Idle(before.reading.power_w, after.reading.power_w, before.reading.per_gpu_w,
+                                after.reading.per_gpu_w)  # fmt: skip
                 out += [self._close(e, idle) for e in finished]
         return out
 

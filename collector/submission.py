@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue, smallfile
-from ecocompute.cli import printable
+from ecocompute.cli import describe, printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
 from validator.findings import Severity
@@ -297,11 +297,16 @@ def write(
     ``before(path, text)`` runs just before the file is created (the checkpoint records it)."""
     text, errors = _validated(doc)
     if errors:
-        rejected = keep_rejected(doc, state_dir, text)
-        raise CollectError(
-            f"the collected file does not pass eco-validate ({len(errors)} error(s), first: {errors[0]}); "
-            f"kept for inspection at {rejected}, not written to {out_dir}"
-        )
+        refused = f"the collected file does not pass eco-validate ({len(errors)} error(s), first: {errors[0]})"
+        try:
+            rejected = keep_rejected(doc, state_dir, text)
+        except OSError as exc:  # a full disk: --resume would only build the same refused file again
+            raise CollectError(
+                f"{refused}; it could not be kept for inspection either ({describe(exc)}), and was not written to "
+                f"{out_dir}. A --resume builds the same refused file from the same measurements: make room in "
+                f"{printable(str(state_dir))} and --resume only to have it kept there for inspection"
+            ) from exc
+        raise CollectError(f"{refused}; kept for inspection at {rejected}, not written to {out_dir}")
     # Accepted: the handle and the id match the schema's patterns (letters, digits, '-'), so this
     # path stays inside out_dir.
     target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"

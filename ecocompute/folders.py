@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from . import diskerrors
 from .cli import EcoError, OptionError, describe, printable
@@ -163,13 +164,22 @@ SWAP_WAIT_S = 120.0
 _SWAP_POLL_S = 0.05
 
 
+def _fcntl() -> ModuleType | None:
+    """The fcntl module, or None where there is none (Windows). Imported at each call, not once, so that a test can
+    take it away (``sys.modules["fcntl"] = None``)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    return fcntl
+
+
 def _hold(folder: Path) -> int | None:
     """An open descriptor of ``folder`` holding an exclusive lock on it, or None where none can be had
     (held by a process, a link, not a folder, no flock: Windows, some network file systems). The kernel
     drops the lock when the process ends, however it ends."""
-    try:
-        import fcntl
-    except ImportError:
+    fcntl = _fcntl()
+    if fcntl is None:
         return None
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -191,10 +201,7 @@ def _swapping(parent: Path) -> Iterator[None]:
     good. Waits for the other run's swap (two renames and a check) for SWAP_WAIT_S at most, then fails (a
     stopped or hung run holds the lock); where no lock can be had (no flock: Windows, some network file systems)
     the swap goes unlocked."""
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None  # type: ignore[assignment]
+    fcntl = _fcntl()
     fd = None
     with contextlib.suppress(OSError):
         fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY) if fcntl is not None else None

@@ -183,7 +183,9 @@ def test_a_board_whose_counter_steps_every_second_is_measured_by_integrated_powe
     _, doc = collect(_request(tmp_path, tiny_config, **one), hooks=_hooks(board, nvml=nvml))
     assert doc["protocol"]["energy_method"] == "power_integration"
     (m,) = doc["measurements"]
-    assert m["status"] == "ok" and any(n.startswith("the NVML energy counter did not move 3 times") for n in m["notes"])
+    assert m["status"] == "ok" and any(
+        n.startswith("the NVML energy counter moved only once in 2 s") for n in m["notes"]
+    )
     assert all(t["sampler_energy_j"] is None for t in m["trials"])
     monkeypatch.chdir(tmp_path / "repo")
     report = validate([Path("submissions")])

@@ -60,3 +60,31 @@ def test_a_submission_that_cannot_be_written_keeps_the_run_for_resume(
     assert f"kept in {checkpoint}" in str(failed.value) and "with --resume" in str(failed.value)
     path, doc = collect(_request(tmp_path, tiny_config, resume=True, **one), hooks=_hooks())
     assert path.parent == target and len(doc["measurements"]) == 1 and not checkpoint.exists()
+
+
+def test_a_refused_file_that_a_full_disk_keeps_from_being_kept_does_not_send_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keep_rejected meeting a full disk reached commit as "cannot write the submission (...): make --out-dir
+    writable and rerun with --resume", and a --resume only writes the same refused measurements again
+    (collrev39 O2). Said as a refused file, --resume only to have it kept."""
+    from collector.collect import commit
+
+    refused = synthetic.submission(0, n_measurements=1)
+    refused["measurements"][0]["summary"]["power_w_mean"] *= 2
+
+    def disk_full(*_: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "state" / "x.rejected.json"))
+
+    class Kept:  # the checkpoint: kept, neither committed nor removed
+        path = tmp_path / "state" / "checkpoint.jsonl"
+        committing = remove = wrote = staticmethod(lambda *_: pytest.fail("the checkpoint was touched"))
+
+    monkeypatch.setattr(submission, "_create", disk_full)
+    with pytest.raises(CollectError) as failed:
+        commit(refused, tmp_path / "submissions", tmp_path / "state", Kept())  # type: ignore[arg-type]
+    said = str(failed.value)
+    assert said.startswith("the collected file does not pass eco-validate (1 error(s), first: ")
+    assert f"could not be kept for inspection either ({os.strerror(errno.ENOSPC)}: {tmp_path}" in said
+    assert "same refused file" in said and "make --out-dir writable" not in said
+    assert not (tmp_path / "submissions").exists()
