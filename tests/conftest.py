@@ -74,6 +74,7 @@ def with_token_checks(real: Any, path: str, token_checks: tuple[tuple[int, str, 
         busy=(),
         levels=(),
         token_checks=token_checks,
+        copy_runs=(),
     )
 
 

@@ -88,8 +88,9 @@ def test_a_later_file_may_name_later_releases() -> None:
     later = "2029-12-01T00:00:00Z"
     assert _judged(_with("software", "transformers", "9.0.0", later)) == []
     assert _judged(_with("software", "transformers", "10.0.0", later)) == ["/environment/software/transformers"]
-    assert _judged(_with("software", "python", "3.20.0", later)) == []
-    assert _judged(_with("software", "python", "3.21.0", later)) == ["/environment/software/python"]
+    assert _judged(_with("software", "python", "3.20.0a1", later)) == []
+    assert _judged(_with("software", "python", "3.18.1", later)) == []
+    assert _judged(_with("software", "python", "3.21.0a1", later)) == ["/environment/software/python"]
     doc = _with("driver", "driver_version", "980.1", later)
     doc["environment"]["driver"].update(nvml_version="13.980.1")
     assert _judged(doc) == []
@@ -157,3 +158,22 @@ def test_a_python_built_past_its_release_tag_is_judged_as_that_release(python: s
     # review 28: eco-collect records platform.python_version() as it is, and '3.12.3+' was refused as unpinned
     found = {f.code for f in check_data(_with("software", "python", python), "x.json").findings}
     assert found == codes
+
+
+@pytest.mark.parametrize(
+    ("python", "created_at", "judged"),
+    [
+        ("3.16.5", "2026-11-25T01:07:14Z", True),  # attack v29 V1: a final of a minor due in October 2027
+        ("3.16.0", "2026-11-25T01:07:14Z", True),
+        ("3.19.0", "2029-12-01T00:00:00Z", True),  # 3.19.0 is due in October 2030: only its alphas by then
+        ("3.16.0a1", "2026-11-25T01:07:14Z", False),  # 3.16's alphas begin with 3.15.0
+        ("3.16.0a1+", "2026-11-25T01:07:14Z", False),
+        ("3.15.0", "2026-11-25T01:07:14Z", False),
+        ("3.15.0", "2026-08-10T00:00:00Z", False),  # two months before its October: a schedule moved earlier
+        ("3.15.0rc1", "2026-07-10T00:00:00Z", False),
+        ("3.14.2", "2026-11-25T01:07:14Z", False),
+    ],
+)
+def test_a_final_python_release_only_from_its_minor_s_october(python: str, created_at: str, judged: bool) -> None:
+    found = _judged(_with("software", "python", python, created_at))
+    assert found == (["/environment/software/python"] if judged else [])

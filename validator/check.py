@@ -23,6 +23,7 @@ from . import (
     hardware,
     idlesteps,
     loading,
+    nearfiles,
     outliers,
     paths,
     physics,
@@ -54,6 +55,7 @@ class Checked:
     levels: tuple[outliers.Level, ...] = ()  # passing rows by configuration: history.outlier
     # (row, ids_sha256, new_tokens) of each token check: one hash is of one token count in every file
     token_checks: tuple[tuple[int, str, int], ...] = ()
+    copy_runs: tuple[nearfiles.Run, ...] = ()  # runs of four trials by their steps: copies across files
 
     @property
     def accepted(self) -> bool:
@@ -149,6 +151,7 @@ def _check_data(
             for i, m in enumerate(sub.measurements)
             if m.engine.token_check is not None
         ),
+        copy_runs=nearfiles.runs_of(sub),
     )
 
 

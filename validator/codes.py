@@ -135,7 +135,8 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error(
         "provenance.unreleased_version",
         "a version no one could have installed by the file's date: a package major beyond the next after the newest "
-        "known, and one more a year; a Python past PEP 602's yearly minor; a CUDA or driver branch beyond any since",
+        "known, and one more a year; a Python past PEP 602's yearly minor (a final release before its minor's October); "
+        "a CUDA or driver branch beyond any since",
         "record the versions the measuring environment reports (eco-collect does), never by hand",
     ),
     error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),

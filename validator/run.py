@@ -16,9 +16,11 @@ from pathlib import Path
 from ecocompute import parallel, reference
 from ecocompute.cli import EcoError, printable
 
-from . import history, outliers, tokenhashes
+from . import history, nearfiles, outliers, tokenhashes
 from .check import Checked, check_file
 from .findings import Finding, Severity, capped, make
+from .nearfiles import SHOWN_PLACES
+from .nearfiles import places as _places
 from .paths import root_of_folder
 
 
@@ -100,17 +102,6 @@ def check_files(paths: Sequence[Path], now: datetime | None = None, reference_di
     return [c for chunk in chunks for c in chunk]
 
 
-SHOWN_PLACES = 5  # places a message names; the rest are counted
-
-
-def _places(items: Sequence[str], shown: int = SHOWN_PLACES, total: int | None = None) -> str:
-    """The first ``shown`` of ``items`` and how many more (``total``: all of them, where ``items`` holds
-    the first ones only)."""
-    total = len(items) if total is None else total
-    more = f" and {total - shown} more" if total > shown else ""
-    return ", ".join(items[:shown]) + more
-
-
 def path_order(c: Checked) -> tuple[str, ...]:
     """Sorted path order: by the parts of the path that names the file however it is reached (``same_file``: from
     the root, its folder resolved), so that a folder's files keep together. Not the path as shown, which is
@@ -158,6 +149,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     token_holders = tokenhashes.first_holders(accepted, ordered)
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
+    copied = nearfiles.copied_runs(pool, {c.path for c in candidates})
     levels = outliers.reference_of([c.levels for c in accepted])
     fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
     # each group of files sharing an id sorted once, and each group of identical measurements counted by
@@ -182,7 +174,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                     f"also used by {_places(others, total=len(paths) - own)}",
                 )
             )
-        mine += _exact(c, seen_hash, per_file) + _near(c, seen_hash, owner)
+        mine += _exact(c, seen_hash, per_file) + nearfiles.findings(c, seen_hash, owner, copied)
         mine += overlapping.get(c.path, [])
         mine += outliers.findings(c.path, c.levels, levels, fastest)
         mine += tokenhashes.findings(c, token_holders)
@@ -265,32 +257,6 @@ def _exact(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], per_file: di
         original = f"{group[0][0]}#/measurements/{group[0][1]}"
         out.append(make("duplicate.measurement", c.path, f"/measurements/{i}", f"identical to {original}{also}"))
     return out
-
-
-def _near(c: Checked, seen_hash: dict[str, list[tuple[str, int]]], owner: dict[str, tuple[str, int]]) -> list[Finding]:
-    """duplicate.near against other files (inside one file, fabrication.check reports it): one finding
-    per other file whose measurements this file's repeat or rescale."""
-    matches: dict[str, list[str]] = defaultdict(list)
-    first_at: dict[str, int] = {}
-    for i, prints in enumerate(c.fingerprints):
-        if len(seen_hash[c.hashes[i]]) > 1:
-            continue  # an identical measurement: duplicate.measurement's
-        for fp in prints:
-            path, j = owner[fp]
-            if path != c.path:
-                matches[path].append(f"/measurements/{i} ~ /measurements/{j}")
-                first_at.setdefault(path, i)
-                break
-    return [
-        make(
-            "duplicate.near",
-            c.path,
-            f"/measurements/{first_at[path]}/trials",
-            f"trials, gate windows, idle baselines or trial start times repeat (or rescale) those of {path}: "
-            f"{_places(pairs)}",
-        )
-        for path, pairs in matches.items()
-    ]
 
 
 def accepted_pool(

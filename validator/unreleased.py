@@ -12,7 +12,8 @@ What was seen on TABLE_DATE: the lent H100 and H200 machines' files (driver 580.
 torch 2.11.0, transformers 5.17.0, accelerate 1.15.0, bitsandbytes 0.50.2), the package index that
 .ci/run installed from (torch 2.13.0, transformers 5.24.0, tokenizers 0.23.3, huggingface_hub 2.4.0,
 nvidia-ml-py 13.615.71: bindings for a driver branch 615 may exist, inside the branch's yearly margin) and
-Python 3.14.0 (released 2025-10-07). Risk: CPython changing its numbering (PEP 2026's calendar versions,
+Python 3.14.0 (released 2025-10-07). A final release (no a, b, rc or dev) only from its minor's October: 3.16.5 in 2026 was
+not measured. Risk: CPython changing its numbering (PEP 2026's calendar versions,
 3.26 in 2026, were rejected); a patch release (3.12.99) is not judged. tests/test_validator_unreleased.py
 keeps every real file inside.
 """
@@ -20,7 +21,7 @@ keeps every real file inside.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from packaging.version import InvalidVersion, Version
 
@@ -45,6 +46,11 @@ NEWEST_BRANCH = 580  # the lent machines' 580.159.04
 BRANCHES_A_YEAR = 100
 # PEP 602: Python 3.14.0 on 2025-10-07, then one minor each October; 3.(N+1)'s alphas begin with 3.N.
 PYTHON_MINOR, PYTHON_RELEASED = 14, date(2025, 10, 7)
+# A final release of 3.N comes with or after 3.N.0, in its October (3.11.0 on 24 October 2022, 3.12.0 on the 2nd,
+# 3.13.0 and 3.14.0 on the 7th): judged from two months before, a schedule moved earlier by weeks stays inside. The
+# pre-releases keep one minor more than the schedule; a final has no such margin, as each minor's date is
+# published in its release PEP more than a year ahead (a faster cadence would be known before it came).
+FINAL_SLACK = timedelta(days=61)
 _WHAT = "/environment"
 
 
@@ -144,12 +150,19 @@ def _python(value: str | None, day: date) -> list[Problem]:
         python = Version(release) if release and len(release) <= 64 else None
     except InvalidVersion:
         return []  # provenance.unpinned_version judges the spelling
-    # the alphas of the minor after the newest released, and one more
-    limit = (3, PYTHON_MINOR + 1 + _years_since(PYTHON_RELEASED, day) + 1)
-    if python is None or python.release[:2] <= limit:
+    if python is None:
         return []
+    # the alphas of the minor after the newest released, and one more; a final release (3.16.5, 3.16.0) only of a
+    # minor whose .0 is out, its October less FINAL_SLACK (attack v29 V1: 3.16.5 in November 2026 passed)
+    released = _years_since(PYTHON_RELEASED - FINAL_SLACK, day)
+    limit = (3, PYTHON_MINOR + 1 + _years_since(PYTHON_RELEASED, day) + 1)
+    final = None if python.pre or python.dev else (3, PYTHON_MINOR + released)
+    if python.release[:2] <= limit and (final is None or python.release[:2] <= final):
+        return []
+    shown = limit if python.release[:2] > limit else final
+    kind = "version" if python.release[:2] > limit else "final release of a version"
     why = (
-        f"Python releases one minor version a year (PEP 602: 3.{PYTHON_MINOR} in {PYTHON_RELEASED:%B %Y}); nothing "
-        f"after {limit[0]}.{limit[1]} can be out by then"
+        f"Python releases one minor version a year (PEP 602: 3.{PYTHON_MINOR} in {PYTHON_RELEASED:%B %Y}, its alphas "
+        f"from the October before); no {kind} after {shown[0]}.{shown[1]} can be out by then"
     )
     return [("software/python", value, why)]
