@@ -284,6 +284,19 @@ def _remove_stale(out: Path) -> None:
             os.close(fd)
 
 
+def _rename_onto_empty(source: Path, target: Path) -> None:
+    """Rename ``source`` onto ``target``, absent or an empty folder. POSIX renames a folder onto an empty one (and
+    fails on one with content); Windows renames onto no existing folder, so there the empty one is removed first
+    (rmdir removes only an empty folder: one that gained content fails, as on POSIX)."""
+    try:
+        source.rename(target)
+    except FileExistsError:
+        if not target.is_dir() or target.is_symlink():
+            raise
+        target.rmdir()
+        source.rename(target)
+
+
 @dataclass
 class Swap:
     """What ``replacing`` yields: ``staging``, the fresh folder to fill, and ``warnings``, filled when the block
@@ -326,11 +339,11 @@ def replacing(
         with _swapping(out.parent):  # another run's swap into out is over before this one's check
             check(out)
             if not out.exists() or not any(out.iterdir()):
-                staging.rename(out)  # replaces at most an empty folder: fails on one that gained content
+                _rename_onto_empty(staging, out)  # replaces at most an empty folder: fails on one that gained content
                 return
             # Reserve a unique name, then move the old output onto it (a rename onto an empty folder).
             aside = _fresh(out, "old")
-            out.rename(aside)
+            _rename_onto_empty(out, aside)
             try:
                 staging.rename(out)
             except BaseException:

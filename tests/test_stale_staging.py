@@ -181,3 +181,26 @@ def test_without_locks_a_build_stages_under_its_staging_name_at_once(tmp_path: P
     outdir.replace(out, _write)
     assert (out / "README.md").read_text() == "card"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_without_folder_renames_onto_folders_a_build_replaces_the_last_and_an_empty_out(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Windows renames no folder onto an existing one: the old output set aside onto its reserved (empty) name, and
+    the new one renamed onto an empty --out, failed there, after all the work, whenever an output already stood."""
+    out = tmp_path / "llm-energy"
+    rename = Path.rename
+
+    def windows_rename(self: Path, target: Path) -> Path:
+        if Path(target).exists():
+            raise FileExistsError(183, "Cannot create a file when that file already exists", str(target))
+        return rename(self, target)
+
+    monkeypatch.setattr(folders, "_hold", lambda folder: None)
+    monkeypatch.setattr(Path, "rename", windows_rename)
+    out.mkdir()  # an empty --out the user made
+    outdir.replace(out, _write)
+    assert (out / "README.md").read_text() == "card"
+    outdir.replace(out, lambda staging: (staging / "README.md").write_text("second"))
+    assert (out / "README.md").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
