@@ -164,11 +164,9 @@ def test_a_name_reserved_by_another_run_is_not_removed_under_it(tmp_path: Path, 
     assert not empty.exists()
 
 
-def test_without_locks_a_build_stages_under_its_staging_name_at_once(tmp_path: Path, monkeypatch) -> None:
-    """Where no lock can be had (Windows: no fcntl), the staging folder is made as ``.tmp-`` directly: Windows
-    renames no folder onto an existing one, so the reserve-and-rename of ``_staged`` failed every build there, a
-    first build into a new --out too (review39)."""
-    out = tmp_path / "llm-energy"
+@pytest.fixture
+def windows_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows' folders as the swap meets them: no lock to be had (no fcntl), and no rename onto an existing path."""
     rename = Path.rename
 
     def windows_rename(self: Path, target: Path) -> Path:
@@ -178,26 +176,24 @@ def test_without_locks_a_build_stages_under_its_staging_name_at_once(tmp_path: P
 
     monkeypatch.setattr(folders, "_hold", lambda folder: None)
     monkeypatch.setattr(Path, "rename", windows_rename)
+
+
+def test_without_locks_a_build_stages_under_its_staging_name_at_once(tmp_path: Path, windows_folders: None) -> None:
+    """Where no lock can be had (Windows: no fcntl), the staging folder is made as ``.tmp-`` directly: Windows
+    renames no folder onto an existing one, so the reserve-and-rename of ``_staged`` failed every build there, a
+    first build into a new --out too (review39)."""
+    out = tmp_path / "llm-energy"
     outdir.replace(out, _write)
     assert (out / "README.md").read_text() == "card"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
 def test_without_folder_renames_onto_folders_a_build_replaces_the_last_and_an_empty_out(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, windows_folders: None
 ) -> None:
     """Windows renames no folder onto an existing one: the old output set aside onto its reserved (empty) name, and
     the new one renamed onto an empty --out, failed there, after all the work, whenever an output already stood."""
     out = tmp_path / "llm-energy"
-    rename = Path.rename
-
-    def windows_rename(self: Path, target: Path) -> Path:
-        if Path(target).exists():
-            raise FileExistsError(183, "Cannot create a file when that file already exists", str(target))
-        return rename(self, target)
-
-    monkeypatch.setattr(folders, "_hold", lambda folder: None)
-    monkeypatch.setattr(Path, "rename", windows_rename)
     out.mkdir()  # an empty --out the user made
     outdir.replace(out, _write)
     assert (out / "README.md").read_text() == "card"
