@@ -165,14 +165,20 @@ def test_steps_apart_by_more_than_the_bound_are_not_judged_rescaled() -> None:
     assert not {code for code, _ in _errors(doc) if code in ("duplicate.near", "fabrication.too_regular")}
 
 
-def test_the_closest_honest_steps_lie_far_outside_the_bound() -> None:
+def _over_real_files(rule: Any) -> list[Any]:
+    """``rule`` (copies.rescaled_copy or shuffled_copy) over each real file's rows in turn, at 100 x its bound."""
     found = []
     for path in sorted(REAL.glob("*.json")):
         sub = domain.parse(json.loads(path.read_text(encoding="utf-8")))
         cells: dict[Any, Any] = {}
         for i, m in enumerate(sub.measurements):
             raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
-            found.append(copies.rescaled_copy(copies.logs_of(raws), i, cells, 100 * copies.RESCALED_REL))
+            found.append(rule(copies.logs_of(raws), i, cells, 100 * copies.RESCALED_REL))
+    return found
+
+
+def test_the_closest_honest_steps_lie_far_outside_the_bound() -> None:
+    found = _over_real_files(copies.rescaled_copy)
     assert found and not any(found)
 
 
@@ -195,11 +201,5 @@ def test_a_row_rescaled_from_another_in_another_order_is_a_near_duplicate() -> N
 
 
 def test_the_closest_honest_sorted_gaps_lie_far_outside_the_bound() -> None:
-    found = []
-    for path in sorted(REAL.glob("*.json")):
-        sub = domain.parse(json.loads(path.read_text(encoding="utf-8")))
-        cells: dict[Any, Any] = {}
-        for i, m in enumerate(sub.measurements):
-            raws = [(t.duration_s, t.energy_j, t.power_avg_w) for t in m.trials]
-            found.append(copies.shuffled_copy(copies.logs_of(raws), i, cells, 100 * copies.RESCALED_REL))
+    found = _over_real_files(copies.shuffled_copy)
     assert found and not any(found)
