@@ -244,8 +244,7 @@ def _staged(out: Path) -> tuple[Path, int | None]:
     except BaseException:
         with contextlib.suppress(OSError):
             making.rmdir()
-        if held is not None:
-            os.close(held)
+        os.close(held)
         raise
     return staging, held
 
