@@ -1,7 +1,9 @@
-"""The data's changelog as the card shows it: its entries from the first '## ' section on, one heading level
-down, read within bounds and refused where the card could not show it as written (a control or direction
-character; a code fence or an HTML block it opens and never closes, which would swallow the card's sections
-after it)."""
+"""The data's changelog as the card shows it: its entries from the first '## ' section on, their headings moved
+down so that the highest is a level-3 heading under the card's own '## Changelog' (a '## ' section one level, a
+'# ' heading among the entries two: as written, it was a heading of the card itself, beside its sections). Read
+within bounds and refused where the card could not show it as written: a control or direction character; a code
+fence or an HTML block it opens and never closes, which would swallow the card's sections after it; a heading
+underlined with '===' or '---' (setext), which has no level below 2; a level-1 or level-2 heading in HTML."""
 
 from __future__ import annotations
 
@@ -85,9 +87,65 @@ def _unclosed(lines: list[str]) -> tuple[int, str] | None:
     return None if opened is None else (opened[0], opened[1])
 
 
+CARD_LEVEL = 2  # the card's sections ('## Changelog'): the entries' headings go below it
+# An ATX heading's opening '#'s after the marks of the containers it lies in (block quotes, list items), which
+# hold no '#': spaces, tabs, '>', bullets and ordered-list numbers.
+_ATX_MARK = re.compile(r"[ \t>*+\-0-9.)]*?(#{1,6})(?=[ \t]|$)")
+_HTML_HEADING = re.compile(rf"<h[1-{CARD_LEVEL}](?:[\s/>]|$)", re.IGNORECASE)
+
+
+def _nested(lines: list[str], shown: str, first: int) -> list[str]:
+    """``lines`` (the entries, from the changelog's line ``first`` + 1 on) with every Markdown heading moved down
+    by one level, or by two where one is a level-1 heading (at most to level 6, where a heading stays one), so
+    that none is a heading of the card's level or above; read as CommonMark reads it (markdown-it), so a '#' in
+    a code block is code, left as written."""
+    from markdown_it import MarkdownIt  # rich's dependency; imported here, when a changelog is shown
+
+    # Block structure only: inline parsing took 3 s of a 1-MiB changelog; a paragraph that may hold an HTML
+    # heading is parsed inline on its own (a code span `<h1>` is code).
+    parser = MarkdownIt("commonmark").disable("inline")
+    tokens = parser.parse("\n".join(lines))
+    headings = [t for t in tokens if t.type == "heading_open" and t.map is not None]
+
+    def refuse(index: int, why: str) -> BuildError:
+        return BuildError(f"changelog {shown} line {first + index + 1}: {why} (--changelog)")
+
+    for t in tokens:
+        if t.map is None or not _HTML_HEADING.search(t.content):
+            continue
+        html = [t] if t.type == "html_block" else []
+        if t.type == "inline":
+            inline = MarkdownIt("commonmark").parseInline(t.content)[0].children or []
+            html = [c for c in inline if c.type == "html_inline"]
+        if any(_HTML_HEADING.search(h.content) for h in html):
+            raise refuse(
+                t.map[0],
+                "a heading written in HTML (<h1>, <h2>) would be a heading of the card itself, beside its sections: "
+                "write it in Markdown ('### ' and below)",
+            )
+    setext = next((t for t in headings if t.markup in ("=", "-")), None)
+    if setext is not None:
+        raise refuse(
+            setext.map[1] - 1,  # the underline
+            f"the line '{setext.markup * 3}' under text makes it a heading (setext), which cannot be moved below the "
+            "card's own sections: write the heading as '### text', or leave a blank line above a '---' rule",
+        )
+    if not headings:
+        return lines
+    shift = CARD_LEVEL + 1 - min(int(t.tag[1]) for t in headings)
+    out = list(lines)
+    for t in headings:
+        index, level = t.map[0], int(t.tag[1])
+        mark = _ATX_MARK.match(out[index])
+        if mark is None or len(mark[1]) != level:  # every container mark is in _ATX_MARK: not seen
+            raise refuse(index, "a heading whose level cannot be read from its line: write it as '### text'")
+        out[index] = out[index][: mark.start(1)] + "#" * min(level + shift, 6) + out[index][mark.end(1) :]
+    return out
+
+
 def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
-    """The entries of the data changelog (from its first '## ' section on), one heading level down
-    so that they nest under the card's own 'Changelog' heading. A missing file is an error when
+    """The entries of the data changelog (from its first '## ' section on), their headings moved down
+    so that they nest under the card's own 'Changelog' heading (``_nested``). A missing file is an error when
     ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout).
     ``version``: the card's (a release or pre-release; None for a local build); its card shows the
     'Unreleased' section headed with that version, since it is what the card releases. The file is
@@ -127,4 +185,4 @@ def changelog_entries(path: Path | None, *, required: bool = True, version: str 
         unreleased = next((i for i, line in enumerate(lines) if _UNRELEASED.fullmatch(line)), None)
         if unreleased is not None:
             lines[unreleased] = f"## {version}"
-    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines)
+    return "\n".join(_nested(lines, shown, start))
