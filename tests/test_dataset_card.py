@@ -164,7 +164,7 @@ def test_the_card_snippets_run_against_the_build(
         return real_load(path, *args, **kwargs)
 
     monkeypatch.setattr(datasets, "load_dataset", load)
-    monkeypatch.chdir(out.parent.parent)  # where `build/llm-energy` names the build
+    monkeypatch.chdir(out)  # the local snippet loads the folder the card is in
     blocks = _code_blocks(text)
     assert len(blocks) == 3 and ("ecocompute/llm-energy" in blocks[0]) == (kind == "release")
     namespace: dict[str, Any] = {}
@@ -176,6 +176,26 @@ def test_the_card_snippets_run_against_the_build(
     behind = namespace["behind"]
     assert behind.num_rows == 1 and f"`{behind[0]['measurement_id'][:12]}`" in text
     assert "trials in its gate window" in capsys.readouterr().out
+
+
+def test_a_card_built_elsewhere_loads_its_own_folder_and_its_bytes_do_not_name_it(
+    builds: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local snippet named build/llm-energy whatever --out was: run beside a card built into another folder,
+    it loaded an older build there, or failed. It names the card's own folder, so the card stays the same bytes
+    wherever it is built."""
+    out = tmp_path / "elsewhere" / "my-build"
+    build(_submissions(tmp_path), ROOT / "legacy", out, changelog=ROOT / "DATA_CHANGELOG.md")
+    text = _text(out)
+    assert text == _text(builds["dev"]) and str(out) not in text and 'build = "build/llm-energy"' not in text
+    monkeypatch.chdir(out)
+    local = _code_blocks(text)[0]
+    assert "ecocompute/llm-energy" not in local
+    namespace: dict[str, Any] = {}
+    exec(compile(local, "README.md", "exec"), namespace)
+    assert (
+        namespace["rows"].num_rows == pq.read_metadata(out / "measurements" / "train-00000-of-00001.parquet").num_rows
+    )
 
 
 def _results_lines(text: str) -> list[dict[str, str]]:
