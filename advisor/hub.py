@@ -7,8 +7,8 @@ the Hub's cache, where a second run finds them.
 
 ``guarded`` wraps an HfApi for every command that talks to the Hub (this reader, eco-dataset publish):
 huggingface_hub raises a bare ValueError for answers it cannot read (a proxy's or a mirror's HTML page where
-JSON was due: JSONDecodeError) and for what it refuses (an LFS batch error), which ended the command in a
-traceback; such a ValueError becomes one line naming the call.
+JSON was due: JSONDecodeError) and for what it refuses (an LFS batch error), and a KeyError for JSON of another
+shape (a mirror's ``{}``), which ended the command in a traceback; such an error becomes one line naming the call.
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ MAX_LISTED = 4 * reading.MAX_FILES  # entries of one config's folder listed (its
 
 
 class HubCallError(EcoError):
-    """A huggingface_hub call that failed with a ValueError of its own: an answer it could not read, or a refusal."""
+    """A huggingface_hub call that failed with a ValueError or KeyError of its own: an answer it could not read, or a
+    refusal."""
 
 
-def _call_error(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: ValueError) -> Exception:
+# What huggingface_hub raises on an answer it cannot read or a request it refuses; not TypeError, which a call
+# of the tools' own with wrong arguments raises (a bug).
+_LIBRARY_ERRORS = (ValueError, KeyError)
+
+
+def _call_error(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> Exception:
     """HubCallError naming the call, or ``exc`` itself where it is no answer of the Hub's: a repository id or
     revision refused by huggingface_hub's validators (the callers name the option), or a malformed variable of
     huggingface_hub's environment (ecocompute.cli names it)."""
@@ -51,8 +57,8 @@ def _call_error(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: V
 
 
 class _Guarded:
-    """An HfApi whose calls raise HubCallError for the library's own ValueError, while they run or while the
-    listing they return is read (list_repo_tree pages lazily)."""
+    """An HfApi whose calls raise HubCallError for the library's own ValueError or KeyError, while they run or while
+    the listing they return is read (list_repo_tree pages lazily)."""
 
     def __init__(self, api: Any) -> None:
         self.api = api
@@ -66,7 +72,7 @@ class _Guarded:
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = method(*args, **kwargs)
-            except ValueError as exc:
+            except _LIBRARY_ERRORS as exc:
                 raise _call_error(name, args, kwargs, exc) from exc
             return _pages(name, args, kwargs, result) if isinstance(result, Iterator) else result
 
@@ -76,12 +82,12 @@ class _Guarded:
 def _pages(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], pages: Iterator[Any]) -> Iterator[Any]:
     try:
         yield from pages
-    except ValueError as exc:
+    except _LIBRARY_ERRORS as exc:
         raise _call_error(name, args, kwargs, exc) from exc
 
 
 def guarded(api: Any) -> Any:
-    """``api`` (an HfApi, or a test's stand-in) whose huggingface_hub ValueErrors are HubCallError, one line."""
+    """``api`` (an HfApi, or a test's stand-in) whose huggingface_hub ValueErrors and KeyErrors are HubCallError."""
     return api if isinstance(api, _Guarded) else _Guarded(api)
 
 

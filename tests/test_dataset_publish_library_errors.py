@@ -1,5 +1,6 @@
 """huggingface_hub's own ValueError (dsattack40): an answer it cannot read (HF_ENDPOINT or a proxy answering for the
-Hub with an HTML page where JSON was due: JSONDecodeError) or a request it refuses (an LFS batch error) ended
+Hub with an HTML page where JSON was due: JSONDecodeError; a KeyError for JSON of another shape) or a request it
+refuses (an LFS batch error) ended
 eco-dataset publish, its --dry-run and eco-advise --dataset owner/name@rev in a traceback. Now one line naming the
 call, exit 1; a ValueError of the tools' own code (a bug) keeps its traceback."""
 
@@ -49,10 +50,11 @@ def _publish(monkeypatch: pytest.MonkeyPatch, hub: Hub, build_dir: Path, *args: 
         ("list_repo_refs", _unreadable()),
         ("repo_info", _unreadable()),
         ("create_commit", ValueError("LFS batch API returned errors:\n- x.parquet: quota exceeded")),
+        ("list_repo_refs", KeyError("branches")),  # a mirror answering JSON of another shape ({})
     ],
 )
 def test_a_library_value_error_in_publish_is_one_line_naming_the_call(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: str, error: ValueError
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: str, error: Exception
 ) -> None:
     hub, build_dir = _hub(tmp_path)
     before = dict(hub.files)
