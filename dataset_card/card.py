@@ -105,7 +105,12 @@ def _code(text: str) -> str:
 def version_line(version: Version) -> str:
     if version.is_release:
         return f"Version **{version.text}** (Hub tag `{version.tag}`)."
-    what = "a local build" if version.text.startswith(f"{DEV_CORE}-dev+") else "a pre-release"
+    if version.text.startswith(f"{DEV_CORE}-dev+"):
+        what = "a local build"
+    elif version.prerelease is not None:
+        what = "a pre-release"
+    else:  # X.Y.Z+metadata: semver's build metadata, which no release tag carries
+        what = f"a build of {'.'.join(map(str, version.core))} labelled with build metadata"
     return f"Build **{version.text}**: {what}, not a release (releases are X.Y.Z, tagged vX.Y.Z on the Hub)."
 
 
