@@ -113,18 +113,13 @@ def _submissions(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A release build and a local (dev) build of the same two files, each at <root>/build/llm-energy."""
+    """A release build at <root>/build/llm-energy and a local (dev) build of the same two files at
+    <root>/elsewhere/my-build: a card names neither."""
     out = {}
-    for kind, version in (("release", "1.2.3"), ("dev", None)):
+    for kind, version, folder in (("release", "1.2.3", card.LOCAL_BUILD), ("dev", None, "elsewhere/my-build")):
         root = tmp_path_factory.mktemp(kind)
-        build(
-            _submissions(root),
-            ROOT / "legacy",
-            root / card.LOCAL_BUILD,
-            version=version,
-            changelog=ROOT / "DATA_CHANGELOG.md",
-        )
-        out[kind] = root / card.LOCAL_BUILD
+        build(_submissions(root), ROOT / "legacy", root / folder, version=version, changelog=ROOT / "DATA_CHANGELOG.md")
+        out[kind] = root / folder
     return out
 
 
@@ -178,16 +173,15 @@ def test_the_card_snippets_run_against_the_build(
     assert "trials in its gate window" in capsys.readouterr().out
 
 
-def test_a_card_built_elsewhere_loads_its_own_folder_and_its_bytes_do_not_name_it(
-    builds: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_card_built_elsewhere_loads_its_own_folder_and_names_no_path(
+    builds: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The local snippet named build/llm-energy whatever --out was: run beside a card built into another folder,
-    it loaded an older build there, or failed. It names the card's own folder, so the card stays the same bytes
-    wherever it is built."""
-    out = tmp_path / "elsewhere" / "my-build"
-    build(_submissions(tmp_path), ROOT / "legacy", out, changelog=ROOT / "DATA_CHANGELOG.md")
+    it loaded an older build there, or failed. It loads the card's own folder and names no path, so the card is
+    the same bytes wherever it is built (test_rebuild_is_byte_identical)."""
+    out = builds["dev"]
     text = _text(out)
-    assert text == _text(builds["dev"]) and str(out) not in text and 'build = "build/llm-energy"' not in text
+    assert str(out) not in text and "my-build" not in text and 'build = "build/llm-energy"' not in text
     monkeypatch.chdir(out)
     local = _code_blocks(text)[0]
     assert "ecocompute/llm-energy" not in local
