@@ -2,14 +2,17 @@
 down so that the highest is a level-3 heading under the card's own '## Changelog' (a '## ' section one level, a
 '# ' heading among the entries two: as written, it was a heading of the card itself, beside its sections). Read
 within bounds and refused where the card could not show it as written: a control or direction character; a code
-fence or an HTML block it opens and never closes, which would swallow the card's sections after it; a heading
+fence, an HTML block or an HTML element it opens and never closes, which would swallow the card's sections after
+it (an unclosed <details> folds them away, an unclosed <b> makes them bold); a heading
 underlined with '===' or '---' (setext), which has no level below 2; a level-1 or level-2 heading in HTML."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ecocompute import smallfile
 from ecocompute.cli import UNSAFE_CATEGORIES, printable
@@ -94,6 +97,48 @@ _ATX_MARK = re.compile(r"[ \t>*+\-0-9.)]*?(#{1,6})(?=[ \t]|$)")
 _HTML_HEADING = re.compile(rf"<h[1-{CARD_LEVEL}](?:[\s/>]|$)", re.IGNORECASE)
 
 
+# HTML elements whose end tag may be left out (the parser closes them) or that have none: any other element the
+# changelog opens and never closes holds the rest of the card (an unclosed <details> folds its Citation away).
+_VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr")
+_END_OPTIONAL = ("p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup")
+_SELF_CLOSING = frozenset((*_VOID, *_END_OPTIONAL, "colgroup", "caption", "rt", "rp", "html", "head", "body"))
+_TAG = re.compile(r"""<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s(?:[^>"']|"[^"]*"|'[^']*')*)?(/?)>""")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _html(tokens: list[Any]) -> Iterator[tuple[int, str]]:
+    """(line index, text) of the changelog's raw HTML, in order: its HTML blocks, and the HTML inside its paragraphs
+    (parsed inline only where a '<' is: a code span `<h1>` is code)."""
+    from markdown_it import MarkdownIt
+
+    inline = MarkdownIt("commonmark")
+    for t in tokens:
+        if t.map is None or "<" not in t.content:
+            continue
+        if t.type == "html_block":
+            yield t.map[0], t.content
+        elif t.type == "inline":
+            for child in inline.parseInline(t.content)[0].children or []:
+                if child.type == "html_inline":
+                    yield t.map[0], child.content
+
+
+def _unclosed_tag(html: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """(line index, name) of the first element ``html`` opens and never closes, comments left out; None if none."""
+    opened: dict[str, list[int]] = {}
+    for index, text in html:
+        for closing, name, empty in _TAG.findall(_COMMENT.sub("", text)):
+            name = name.lower()
+            if name in _SELF_CLOSING or empty:
+                continue
+            if not closing:
+                opened.setdefault(name, []).append(index)
+            elif opened.get(name):
+                opened[name].pop()
+    left = [(lines[0], name) for name, lines in opened.items() if lines]
+    return min(left) if left else None
+
+
 def _nested(lines: list[str], shown: str, first: int) -> list[str]:
     """``lines`` (the entries, from the changelog's line ``first`` + 1 on) with every Markdown heading moved down
     by one level, or by two where one is a level-1 heading (at most to level 6, where a heading stays one), so
@@ -110,19 +155,21 @@ def _nested(lines: list[str], shown: str, first: int) -> list[str]:
     def refuse(index: int, why: str) -> BuildError:
         return BuildError(f"changelog {shown} line {first + index + 1}: {why} (--changelog)")
 
-    for t in tokens:
-        if t.map is None or not _HTML_HEADING.search(t.content):
-            continue
-        html = [t] if t.type == "html_block" else []
-        if t.type == "inline":
-            inline = MarkdownIt("commonmark").parseInline(t.content)[0].children or []
-            html = [c for c in inline if c.type == "html_inline"]
-        if any(_HTML_HEADING.search(h.content) for h in html):
-            raise refuse(
-                t.map[0],
-                "a heading written in HTML (<h1>, <h2>) would be a heading of the card itself, beside its sections: "
-                "write it in Markdown ('### ' and below)",
-            )
+    html = list(_html(tokens))
+    heading = next((i for i, text in html if _HTML_HEADING.search(text)), None)
+    if heading is not None:
+        raise refuse(
+            heading,
+            "a heading written in HTML (<h1>, <h2>) would be a heading of the card itself, beside its sections: "
+            "write it in Markdown ('### ' and below)",
+        )
+    if (unclosed := _unclosed_tag(html)) is not None:
+        index, tag = unclosed
+        raise refuse(
+            index,
+            f"<{printable(tag, limit=40)}> opened there is never closed, so the card's sections after the changelog "
+            "would render inside it: close it",
+        )
     setext = next((t for t in headings if t.markup in ("=", "-")), None)
     if setext is not None:
         raise refuse(

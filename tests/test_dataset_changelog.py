@@ -107,3 +107,32 @@ def test_a_heading_that_cannot_move_below_the_cards_sections_is_refused(
 def test_a_rule_and_html_headings_in_code_are_shown_as_written(tmp_path: Path) -> None:
     text = "## Unreleased\n- rows\n\n---\n\n`<h1>` and <h3>part</h3>\n"
     assert _entries(tmp_path, text) == "### Unreleased\n- rows\n\n---\n\n`<h1>` and <h3>part</h3>"
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "tag"),
+    [
+        ("- rows\n<details>\n<summary>The H200 rows</summary>\n\n- more rows", 4, "details"),
+        ("- rows <b>in bold", 3, "b"),  # a formatting element: the browser carries it on into the next paragraphs
+        ('<div class="notes">\n\n- rows\n\n<!-- </div> -->', 3, "div"),
+    ],
+)
+def test_an_html_element_never_closed_is_refused_naming_its_line(
+    tmp_path: Path, body: str, line: int, tag: str
+) -> None:
+    """An HTML block of CommonMark's type 6 ends at a blank line, but the element it opens does not: an unclosed
+    <details> folded the card's Citation into it, an unclosed <b> made the rest of the card bold."""
+    with pytest.raises(BuildError) as caught:
+        _entries(tmp_path, f"# Data\n## Unreleased\n{body}\n")
+    assert str(caught.value) == (
+        f"changelog {tmp_path / 'DATA_CHANGELOG.md'} line {line}: <{tag}> opened there is never closed, so the card's "
+        "sections after the changelog would render inside it: close it (--changelog)"
+    )
+
+
+def test_html_elements_that_close_or_need_no_end_tag_are_shown_as_written(tmp_path: Path) -> None:
+    text = (
+        "## Unreleased\n<details>\n<summary>rows</summary>\n\n- x\n\n</details>\n\n"
+        "a<br>b <img src=x.png> <p>no end tag <B>bold</b> <a href='x>y'>link</a>\n\n`<div>` is code\n"
+    )
+    assert _entries(tmp_path, text) == "### " + text.removeprefix("## ").rstrip("\n")
