@@ -3,8 +3,8 @@ down so that the highest is a level-3 heading under the card's own '## Changelog
 '# ' heading among the entries two: as written, it was a heading of the card itself, beside its sections). Read
 within bounds and refused where the card could not show it as written: a control or direction character; a code
 fence, an HTML block or an HTML element it opens and never closes, which would swallow the card's sections after
-it (an unclosed <details> folds them away, an unclosed <b> makes them bold); a heading
-underlined with '===' or '---' (setext), which has no level below 2; a level-1 or level-2 heading in HTML."""
+it (an unclosed <details> folds them away, an unclosed <b> makes them bold); a heading underlined with '===' or
+'---' (setext), which has no level below 2; a level-1 or level-2 heading in HTML."""
 
 from __future__ import annotations
 
