@@ -134,13 +134,15 @@ legacy = load_dataset("{repo_id}", "legacy", split="train"{revision})  # earlier
     # The folder this card is in, whatever --out named it: the card's bytes depend on the data alone (a build into
     # another folder is byte for byte the same), and a path written here loaded another build, or none, from
     # a card built with --out elsewhere. Absolute: datasets names a dataset by its folder's name, and "." has none.
+    # Run elsewhere (a checkout's root), the default build.
     local = _code(
         f"""
 import os
 
 from datasets import load_dataset
 
-build = os.getcwd()  # the folder this README.md is in: run from there, or give its path ({LOCAL_BUILD} by default)
+# the folder this card is in, when run there; else `eco-dataset build`'s default, from the repository's root
+build = os.getcwd() if os.path.isdir("measurements") else "{LOCAL_BUILD}"
 rows = load_dataset(build, split="train")
 trials = load_dataset(build, "trials", split="train")
 """

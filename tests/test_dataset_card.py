@@ -159,7 +159,8 @@ def test_the_card_snippets_run_against_the_build(
         return real_load(path, *args, **kwargs)
 
     monkeypatch.setattr(datasets, "load_dataset", load)
-    monkeypatch.chdir(out)  # the local snippet loads the folder the card is in
+    # the local snippet loads the folder the card is in, run there; run in a checkout's root, the default build
+    monkeypatch.chdir(out if kind == "dev" else out.parent.parent)
     blocks = _code_blocks(text)
     assert len(blocks) == 3 and ("ecocompute/llm-energy" in blocks[0]) == (kind == "release")
     namespace: dict[str, Any] = {}
