@@ -109,7 +109,14 @@ class Plan:
         replaced = [
             f"{p} (the list of this release's files, with their sha256)" if p == MANIFEST else p for p in replaced
         ]
-        out += [self._listing("add", self.added), self._listing("replace", replaced)]
+        out.append(self._listing("add", self.added))
+        if self.exists is None:  # nothing of the Hub's was read: "delete (0)" claimed what no one knows
+            return [
+                *out,
+                "  replace, delete, keep: unknown until the Hub's files are read (a release replaces files whose bytes "
+                "differ and deletes only files an earlier release wrote that this build lacks)",
+            ]
+        out += [self._listing("replace", replaced)]
         out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
         if self.unchanged:  # counted, not named: a re-release holds dozens of them
             out.append(f"  unchanged ({len(self.unchanged)}): the Hub holds the same bytes, not uploaded")
