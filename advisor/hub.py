@@ -43,10 +43,11 @@ _LIBRARY_ERRORS = (ValueError, KeyError)
 
 
 def _call_error(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> Exception:
-    """HubCallError naming the call, or ``exc`` itself where it is no answer of the Hub's: a repository id or
-    revision refused by huggingface_hub's validators (the callers name the option), or a malformed variable of
-    huggingface_hub's environment (ecocompute.cli names it)."""
-    if isinstance(exc, HFValidationError) or hubenv.blame(exc) is not None:
+    """HubCallError naming the call, or ``exc`` itself where it is known already (the Hub's HTTP errors: a 400 is
+    a BadRequestError, an HfHubHTTPError and a ValueError, which the callers tell by its status) or no answer of the
+    Hub's: a repository id or revision refused by huggingface_hub's validators (the callers name the option), or a
+    malformed variable of huggingface_hub's environment (ecocompute.cli names it)."""
+    if is_known(exc) or isinstance(exc, HFValidationError) or hubenv.blame(exc) is not None:
         return exc
     repo = kwargs.get("repo_id", args[0] if args else None)
     on = f" on {printable(str(repo), limit=120)}" if isinstance(repo, str) else ""

@@ -10,17 +10,18 @@ import json
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import huggingface_hub
 import pytest
 from click.testing import CliRunner
 from fake_hub import GITATTRIBUTES, Hub, make_build, released
-from huggingface_hub.errors import HFValidationError
+from huggingface_hub.errors import BadRequestError, HFValidationError
 
 from advisor import data
 from advisor.reading import DatasetError
 from dataset_card import cli, publish
-from dataset_card.publish import dry_run
+from dataset_card.publish import PublishError, dry_run
 
 HTML = "<html><body>Sign in to the proxy</body></html>"
 
@@ -123,3 +124,14 @@ def test_eco_advise_reading_a_revision_says_the_answer_could_not_be_read() -> No
     with pytest.raises(DatasetError) as raised:
         data.load("o/r@v1.0.0", api=hub.api)
     assert str(raised.value).startswith("o/r@v1.0.0 cannot be read from the Hub (huggingface_hub's repo_info on o/r")
+
+
+def test_the_hubs_http_errors_that_are_value_errors_stay_the_hubs(tmp_path: Path) -> None:
+    """A 400 is huggingface_hub's BadRequestError, an HfHubHTTPError and a ValueError: still the Hub's answer, told
+    by its status (a failed commit says so), never 'an answer it could not read'."""
+    hub, build_dir = _hub(tmp_path)
+    response = mock.MagicMock(status_code=400, headers={})
+    hub.api.create_commit.side_effect = BadRequestError("400 Bad Request: invalid path", response=response)
+    with pytest.raises(PublishError, match=r"^commit to o/r failed: 400 Bad Request: invalid path"):
+        publish.publish(hub.api, "o/r", build_dir, "1.1.0")
+    assert hub.commits == 0
