@@ -4,18 +4,25 @@ named on the command line may hold anything, so it gets the bounds a local folde
 
 Only the configs' own Parquet files are downloaded (``<config>/*.parquet``, what reading reads), into
 the Hub's cache, where a second run finds them.
+
+``guarded`` wraps an HfApi for every command that talks to the Hub (this reader, eco-dataset publish):
+huggingface_hub raises a bare ValueError for answers it cannot read (a proxy's or a mirror's HTML page where
+JSON was due: JSONDecodeError) and for what it refuses (an LFS batch error), and a KeyError for JSON of another
+shape (a mirror's ``{}``), which ended the command in a traceback; such an error becomes one line naming the call.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import RepoFile
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
-from ecocompute.cli import describe, is_known, printable
+from ecocompute import hubenv
+from ecocompute.cli import EcoError, describe, is_known, printable
 
 from . import reading
 from .reading import DatasetError, DatasetSpecError
@@ -25,9 +32,70 @@ MAX_DOWNLOAD_BYTES = reading.MAX_READ_BYTES
 MAX_LISTED = 4 * reading.MAX_FILES  # entries of one config's folder listed (its files and any subfolder's)
 
 
+class HubCallError(EcoError):
+    """A huggingface_hub call that failed with a ValueError or KeyError of its own: an answer it could not read, or a
+    refusal."""
+
+
+# What huggingface_hub raises on an answer it cannot read or a request it refuses; not TypeError, which a call
+# of the tools' own with wrong arguments raises (a bug).
+_LIBRARY_ERRORS = (ValueError, KeyError)
+
+
+def _call_error(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> Exception:
+    """HubCallError naming the call, or ``exc`` itself where it is known already (the Hub's HTTP errors: a 400 is
+    a BadRequestError, an HfHubHTTPError and a ValueError, which the callers tell by its status) or no answer of the
+    Hub's: a repository id or revision refused by huggingface_hub's validators (the callers name the option), or a
+    malformed variable of huggingface_hub's environment (ecocompute.cli names it)."""
+    if is_known(exc) or isinstance(exc, HFValidationError) or hubenv.blame(exc) is not None:
+        return exc
+    repo = kwargs.get("repo_id", args[0] if args else None)
+    on = f" on {printable(str(repo), limit=120)}" if isinstance(repo, str) else ""
+    return HubCallError(
+        f"huggingface_hub's {name}{on} failed ({type(exc).__name__}: {describe(exc)}): an answer it could not read "
+        "(is HF_ENDPOINT, or a proxy, answering for the Hub?) or a request it refused"
+    )
+
+
+class _Guarded:
+    """An HfApi whose calls raise HubCallError for the library's own ValueError or KeyError, while they run or while
+    the listing they return is read (list_repo_tree pages lazily)."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.api, name)
+        return self._call(name, method) if callable(method) else method
+
+    @staticmethod
+    def _call(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = method(*args, **kwargs)
+            except _LIBRARY_ERRORS as exc:
+                raise _call_error(name, args, kwargs, exc) from exc
+            return _pages(name, args, kwargs, result) if isinstance(result, Iterator) else result
+
+        return call
+
+
+def _pages(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], pages: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from pages
+    except _LIBRARY_ERRORS as exc:
+        raise _call_error(name, args, kwargs, exc) from exc
+
+
+def guarded(api: Any) -> Any:
+    """``api`` (an HfApi, or a test's stand-in) whose huggingface_hub ValueErrors and KeyErrors are HubCallError."""
+    return api if isinstance(api, _Guarded) else _Guarded(api)
+
+
 def folder(api: Any, repo: str, revision: str, configs: tuple[str, ...]) -> Path:
     """The snapshot folder holding ``configs``' Parquet files of ``repo`` at ``revision``."""
     shown = printable(f"{repo}@{revision}")
+    api = guarded(api)
     try:
         # One commit for the listing and every download: a branch moved between them would download
         # files other than those the caps were checked on.

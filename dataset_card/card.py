@@ -105,7 +105,12 @@ def _code(text: str) -> str:
 def version_line(version: Version) -> str:
     if version.is_release:
         return f"Version **{version.text}** (Hub tag `{version.tag}`)."
-    what = "a local build" if version.text.startswith(f"{DEV_CORE}-dev+") else "a pre-release"
+    if version.text.startswith(f"{DEV_CORE}-dev+"):
+        what = "a local build"
+    elif version.prerelease is not None:
+        what = "a pre-release"
+    else:  # X.Y.Z+metadata: semver's build metadata, which no release tag carries
+        what = f"a build of {'.'.join(map(str, version.core))} labelled with build metadata"
     return f"Build **{version.text}**: {what}, not a release (releases are X.Y.Z, tagged vX.Y.Z on the Hub)."
 
 
@@ -126,19 +131,33 @@ trials = load_dataset("{repo_id}", "trials", split="train"{revision})  # every t
 legacy = load_dataset("{repo_id}", "legacy", split="train"{revision})  # earlier published numbers, unvalidated
 """
     )
+    # The folder this card is in, whatever --out named it: the card's bytes depend on the data alone (a build into
+    # another folder is byte for byte the same), and a path written here loaded another build, or none, from
+    # a card built with --out elsewhere. Absolute: datasets names a dataset by its folder's name, and "." has none.
+    # Run elsewhere (a checkout's root), the default build.
     local = _code(
         f"""
+import os
+
 from datasets import load_dataset
 
-build = "{LOCAL_BUILD}"  # the folder `eco-dataset build --out {LOCAL_BUILD}` wrote
+# the folder this card is in, when run there; else `eco-dataset build`'s default, from the repository's root
+build = os.getcwd() if os.path.isdir("measurements") else "{LOCAL_BUILD}"
 rows = load_dataset(build, split="train")
 trials = load_dataset(build, "trials", split="train")
 """
     )
+    copy = (
+        "From a copy on disk, run in the folder that holds this card: a local build (`eco-dataset build`), or this "
+        f'release downloaded (`huggingface_hub.snapshot_download("{repo_id}", repo_type="dataset", '
+        f'revision="{version.tag}", local_dir="llm-energy")`):'
+    )
     parts = [
-        "From the Hugging Face Hub:" if version.is_release else "From a local build (this card belongs to one):",
+        "From the Hugging Face Hub:"
+        if version.is_release
+        else "From this build, run in the folder that holds this card:",
         hub if version.is_release else local,
-        "From a local build:" if version.is_release else "From the Hugging Face Hub, a release:",
+        copy if version.is_release else "From the Hugging Face Hub, a release:",
         local if version.is_release else hub,
     ]
     if example_id is None:

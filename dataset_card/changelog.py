@@ -1,13 +1,18 @@
-"""The data's changelog as the card shows it: its entries from the first '## ' section on, one heading level
-down, read within bounds and refused where the card could not show it as written (a control or direction
-character; a code fence or an HTML block it opens and never closes, which would swallow the card's sections
-after it)."""
+"""The data's changelog as the card shows it: its entries from the first '## ' section on, their headings moved
+down so that the highest is a level-3 heading under the card's own '## Changelog' (a '## ' section one level, a
+'# ' heading among the entries two: as written, it was a heading of the card itself, beside its sections). Read
+within bounds and refused where the card could not show it as written: a control or direction character; a code
+fence, an HTML block or an HTML element it opens and never closes, which would swallow the card's sections after
+it (an unclosed <details> folds them away, an unclosed <b> makes them bold); a heading underlined with '===' or
+'---' (setext), which has no level below 2; a level-1 or level-2 heading in HTML."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ecocompute import smallfile
 from ecocompute.cli import UNSAFE_CATEGORIES, printable
@@ -85,9 +90,109 @@ def _unclosed(lines: list[str]) -> tuple[int, str] | None:
     return None if opened is None else (opened[0], opened[1])
 
 
+CARD_LEVEL = 2  # the card's sections ('## Changelog'): the entries' headings go below it
+# An ATX heading's opening '#'s after the marks of the containers it lies in (block quotes, list items), which
+# hold no '#': spaces, tabs, '>', bullets and ordered-list numbers.
+_ATX_MARK = re.compile(r"[ \t>*+\-0-9.)]*?(#{1,6})(?=[ \t]|$)")
+_HTML_HEADING = re.compile(rf"<h[1-{CARD_LEVEL}](?:[\s/>]|$)", re.IGNORECASE)
+
+
+# HTML elements whose end tag may be left out (the parser closes them) or that have none: any other element the
+# changelog opens and never closes holds the rest of the card (an unclosed <details> folds its Citation away).
+_VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr")
+_END_OPTIONAL = ("p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup")
+_SELF_CLOSING = frozenset((*_VOID, *_END_OPTIONAL, "colgroup", "caption", "rt", "rp", "html", "head", "body"))
+_TAG = re.compile(r"""<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s(?:[^>"']|"[^"]*"|'[^']*')*)?(/?)>""")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _html(tokens: list[Any]) -> Iterator[tuple[int, str]]:
+    """(line index, text) of the changelog's raw HTML, in order: its HTML blocks, and the HTML inside its paragraphs
+    (parsed inline only where a '<' is: a code span `<h1>` is code)."""
+    from markdown_it import MarkdownIt
+
+    inline = MarkdownIt("commonmark")
+    for t in tokens:
+        if t.map is None or "<" not in t.content:
+            continue
+        if t.type == "html_block":
+            yield t.map[0], t.content
+        elif t.type == "inline":
+            for child in inline.parseInline(t.content)[0].children or []:
+                if child.type == "html_inline":
+                    yield t.map[0], child.content
+
+
+def _unclosed_tag(html: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """(line index, name) of the first element ``html`` opens and never closes, comments left out; None if none."""
+    opened: dict[str, list[int]] = {}
+    for index, text in html:
+        for closing, name, empty in _TAG.findall(_COMMENT.sub("", text)):
+            name = name.lower()
+            if name in _SELF_CLOSING or empty:
+                continue
+            if not closing:
+                opened.setdefault(name, []).append(index)
+            elif opened.get(name):
+                opened[name].pop()
+    left = [(lines[0], name) for name, lines in opened.items() if lines]
+    return min(left) if left else None
+
+
+def _nested(lines: list[str], shown: str, first: int) -> list[str]:
+    """``lines`` (the entries, from the changelog's line ``first`` + 1 on) with every Markdown heading moved down
+    by one level, or by two where one is a level-1 heading (at most to level 6, where a heading stays one), so
+    that none is a heading of the card's level or above; read as CommonMark reads it (markdown-it), so a '#' in
+    a code block is code, left as written."""
+    from markdown_it import MarkdownIt  # rich's dependency; imported here, when a changelog is shown
+
+    # Block structure only: inline parsing took 3 s of a 1-MiB changelog; a paragraph that may hold an HTML
+    # heading is parsed inline on its own (a code span `<h1>` is code).
+    parser = MarkdownIt("commonmark").disable("inline")
+    tokens = parser.parse("\n".join(lines))
+    headings = [t for t in tokens if t.type == "heading_open" and t.map is not None]
+
+    def refuse(index: int, why: str) -> BuildError:
+        return BuildError(f"changelog {shown} line {first + index + 1}: {why} (--changelog)")
+
+    html = list(_html(tokens))
+    heading = next((i for i, text in html if _HTML_HEADING.search(text)), None)
+    if heading is not None:
+        raise refuse(
+            heading,
+            "a heading written in HTML (<h1>, <h2>) would be a heading of the card itself, beside its sections: "
+            "write it in Markdown ('### ' and below)",
+        )
+    if (unclosed := _unclosed_tag(html)) is not None:
+        index, tag = unclosed
+        raise refuse(
+            index,
+            f"<{printable(tag, limit=40)}> opened there is never closed, so the card's sections after the changelog "
+            "would render inside it: close it",
+        )
+    setext = next((t for t in headings if t.markup in ("=", "-")), None)
+    if setext is not None:
+        raise refuse(
+            setext.map[1] - 1,  # the underline
+            f"the line '{setext.markup * 3}' under text makes it a heading (setext), which cannot be moved below the "
+            "card's own sections: write the heading as '### text', or leave a blank line above a '---' rule",
+        )
+    if not headings:
+        return lines
+    shift = CARD_LEVEL + 1 - min(int(t.tag[1]) for t in headings)
+    out = list(lines)
+    for t in headings:
+        index, level = t.map[0], int(t.tag[1])
+        mark = _ATX_MARK.match(out[index])
+        if mark is None or len(mark[1]) != level:  # every container mark is in _ATX_MARK: not seen
+            raise refuse(index, "a heading whose level cannot be read from its line: write it as '### text'")
+        out[index] = out[index][: mark.start(1)] + "#" * min(level + shift, 6) + out[index][mark.end(1) :]
+    return out
+
+
 def changelog_entries(path: Path | None, *, required: bool = True, version: str | None = None) -> str:
-    """The entries of the data changelog (from its first '## ' section on), one heading level down
-    so that they nest under the card's own 'Changelog' heading. A missing file is an error when
+    """The entries of the data changelog (from its first '## ' section on), their headings moved down
+    so that they nest under the card's own 'Changelog' heading (``_nested``). A missing file is an error when
     ``required`` (a path the user gave), otherwise no entries (the default path, outside a checkout).
     ``version``: the card's (a release or pre-release; None for a local build); its card shows the
     'Unreleased' section headed with that version, since it is what the card releases. The file is
@@ -127,4 +232,4 @@ def changelog_entries(path: Path | None, *, required: bool = True, version: str 
         unreleased = next((i for i, line in enumerate(lines) if _UNRELEASED.fullmatch(line)), None)
         if unreleased is not None:
             lines[unreleased] = f"## {version}"
-    return "\n".join(f"#{line}" if line.startswith("#") else line for line in lines)
+    return "\n".join(_nested(lines, shown, start))

@@ -109,7 +109,14 @@ class Plan:
         replaced = [
             f"{p} (the list of this release's files, with their sha256)" if p == MANIFEST else p for p in replaced
         ]
-        out += [self._listing("add", self.added), self._listing("replace", replaced)]
+        out.append(self._listing("add", self.added))
+        if self.exists is None:  # nothing of the Hub's was read: "delete (0)" claimed what no one knows
+            return [
+                *out,
+                "  replace, delete, keep: unknown until the Hub's files are read (a release replaces files whose bytes "
+                "differ and deletes only files an earlier release wrote that this build lacks)",
+            ]
+        out += [self._listing("replace", replaced)]
         out += [self._listing("delete", self.deleted, f" ({self._written}, not in this build)"), self._kept()]
         if self.unchanged:  # counted, not named: a re-release holds dozens of them
             out.append(f"  unchanged ({len(self.unchanged)}): the Hub holds the same bytes, not uploaded")
@@ -154,6 +161,7 @@ def check_version(tags: set[str], version: str) -> versions.Version:
 
 def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     """X.Y.Z as given, or the next minor/major after the latest vX.Y.Z tag on the Hub."""
+    api = hub.guarded(api)
     if spec not in ("next-minor", "next-major"):
         try:
             return versions.release(spec).text
@@ -166,7 +174,8 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
     try:
         tags = _tags(api, repo_id)
     except Exception as exc:
-        if isinstance(exc, (EcoError, HfHubHTTPError)) or not is_known(exc):  # the Hub answered, or a bug
+        answered = isinstance(exc, HfHubHTTPError) or (isinstance(exc, EcoError) and not _unreadable(exc))
+        if answered or not is_known(exc):  # the Hub answered, or a bug
             raise
         raise PublishError(
             f"{describe(exc).rstrip('.')}; --version {spec} reads the latest release tag from the Hub: give the version as "
@@ -183,6 +192,12 @@ def resolve_version(api: Any, repo_id: str, spec: str) -> str:
             "have: such a tag is no release anyone meant: delete it on the Hub, then publish again"
         )
     return text
+
+
+def _unreadable(exc: Exception) -> bool:
+    """Whether ``exc`` is the Hub's answer that huggingface_hub could not read (an HTML page from a proxy where
+    JSON was due): as good as no answer, like a network's failure."""
+    return isinstance(exc, hub.HubCallError)
 
 
 def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str, *, created: bool = False) -> Plan:
@@ -223,6 +238,7 @@ def _plan(api: Any, repo_id: str, local: dict[str, Path], tag: str, *, created: 
 
 def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewer_rows: bool = False) -> Plan:
     """What ``publish`` would do, asking the Hub only to read; without a network, the local half."""
+    api = hub.guarded(api)
     local = local_files(build_dir)
     counts = rowcounts.of_build(build_dir, local)
     tag = versions.release(version).tag
@@ -231,10 +247,8 @@ def dry_run(api: Any, repo_id: str, build_dir: Path, version: str, *, allow_fewe
         check_version(tags, version)
         rows = rowcounts.check_release(api, repo_id, tags, build_dir, counts, allow_fewer_rows)
         return dataclasses.replace(_plan(api, repo_id, local, tag), rows=rows)
-    except EcoError:
-        raise
     except Exception as exc:  # only the Hub's and the network's errors become "unknown"
-        if not is_known(exc):
+        if (isinstance(exc, EcoError) and not _unreadable(exc)) or not is_known(exc):
             raise
         return Plan(repo_id, tag, None, None, sorted(local), [], [], unknown=describe(exc), local=local)
 
@@ -257,6 +271,7 @@ def publish(
     of those an earlier release wrote that this build lacks) on the current head, retried on a 412 (someone pushed
     meanwhile), then tag that commit; when the head already holds exactly the build (an earlier publish
     whose tag failed), tag the head."""
+    api = hub.guarded(api)
     local = local_files(build_dir)
     counts = rowcounts.of_build(build_dir, local)
     tag = versions.release(version).tag

@@ -141,6 +141,10 @@ NOT_COLUMNS = {
     # advisor.estimate.Crossover.kind
     "too_few_points",
     "none_in_range",
+    # markdown-it's token types: the data changelog's headings and HTML (dataset_card/changelog.py)
+    "heading_open",
+    "html_block",
+    "html_inline",
     # click's parameter names, an attribute read with getattr, the package's own name
     "repo_id",
     "legacy_dir",

@@ -113,18 +113,13 @@ def _submissions(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A release build and a local (dev) build of the same two files, each at <root>/build/llm-energy."""
+    """A release build at <root>/build/llm-energy and a local (dev) build of the same two files at
+    <root>/elsewhere/my-build: a card names neither."""
     out = {}
-    for kind, version in (("release", "1.2.3"), ("dev", None)):
+    for kind, version, folder in (("release", "1.2.3", card.LOCAL_BUILD), ("dev", None, "elsewhere/my-build")):
         root = tmp_path_factory.mktemp(kind)
-        build(
-            _submissions(root),
-            ROOT / "legacy",
-            root / card.LOCAL_BUILD,
-            version=version,
-            changelog=ROOT / "DATA_CHANGELOG.md",
-        )
-        out[kind] = root / card.LOCAL_BUILD
+        build(_submissions(root), ROOT / "legacy", root / folder, version=version, changelog=ROOT / "DATA_CHANGELOG.md")
+        out[kind] = root / folder
     return out
 
 
@@ -164,7 +159,8 @@ def test_the_card_snippets_run_against_the_build(
         return real_load(path, *args, **kwargs)
 
     monkeypatch.setattr(datasets, "load_dataset", load)
-    monkeypatch.chdir(out.parent.parent)  # where `build/llm-energy` names the build
+    # the local snippet loads the folder the card is in, run there; run in a checkout's root, the default build
+    monkeypatch.chdir(out if kind == "dev" else out.parent.parent)
     blocks = _code_blocks(text)
     assert len(blocks) == 3 and ("ecocompute/llm-energy" in blocks[0]) == (kind == "release")
     namespace: dict[str, Any] = {}
@@ -176,6 +172,25 @@ def test_the_card_snippets_run_against_the_build(
     behind = namespace["behind"]
     assert behind.num_rows == 1 and f"`{behind[0]['measurement_id'][:12]}`" in text
     assert "trials in its gate window" in capsys.readouterr().out
+
+
+def test_a_card_built_elsewhere_loads_its_own_folder_and_names_no_path(
+    builds: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local snippet named build/llm-energy whatever --out was: run beside a card built into another folder,
+    it loaded an older build there, or failed. It loads the card's own folder and names no path, so the card is
+    the same bytes wherever it is built (test_rebuild_is_byte_identical)."""
+    out = builds["dev"]
+    text = _text(out)
+    assert str(out) not in text and "my-build" not in text and 'build = "build/llm-energy"' not in text
+    monkeypatch.chdir(out)
+    local = _code_blocks(text)[0]
+    assert "ecocompute/llm-energy" not in local
+    namespace: dict[str, Any] = {}
+    exec(compile(local, "README.md", "exec"), namespace)
+    assert (
+        namespace["rows"].num_rows == pq.read_metadata(out / "measurements" / "train-00000-of-00001.parquet").num_rows
+    )
 
 
 def _results_lines(text: str) -> list[dict[str, str]]:

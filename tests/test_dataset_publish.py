@@ -191,6 +191,14 @@ def test_dry_run_without_network_shows_the_local_half(build_dir: Path) -> None:
     plan = dry_run(api, "o/r", build_dir, "1.0.0")
     assert plan.exists is None and "cannot reach the Hugging Face Hub" in plan.unknown
     assert plan.added == [MANIFEST, "README.md", PARQUET, SUBMISSIONS]
+    # nothing of the Hub's was read: it said "delete (0)", "keep (0)" (dsattack40)
+    lines = plan.lines()
+    assert lines[0] == "would publish o/r as one commit, then tag v1.0.0 on it"
+    assert lines[1].startswith("  remote state unknown (") and lines[2].startswith("  add (4): ")
+    assert lines[3:] == [
+        "  replace, delete, keep: unknown until the Hub's files are read (a release replaces files whose bytes "
+        "differ and deletes only files an earlier release wrote that this build lacks)"
+    ]
 
 
 @pytest.mark.parametrize(

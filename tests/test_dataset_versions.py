@@ -78,3 +78,20 @@ def test_build_refuses_a_bad_version_as_a_usage_error_before_any_work(tmp_path: 
         "pre-release such as 1.4.0-rc.1; see semver.org)"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("1.4.0-rc.1", "a pre-release"),
+        ("1.4.0-rc.1+exp.sha.5114f85", "a pre-release"),
+        ("1.4.0+exp.sha.5114f85", "a build of 1.4.0 labelled with build metadata"),
+    ],
+)
+def test_the_card_says_what_a_version_that_is_no_release_is(text: str, what: str) -> None:
+    """1.4.0+exp.sha.5114f85 (semver's build metadata, no pre-release part) was called a pre-release in the card."""
+    from dataset_card.card import version_line
+
+    assert version_line(versions.parse(text)) == (
+        f"Build **{text}**: {what}, not a release (releases are X.Y.Z, tagged vX.Y.Z on the Hub)."
+    )
