@@ -38,6 +38,15 @@ class CheckpointError(CollectError):
     """A checkpoint cannot be used for --resume."""
 
 
+class Refused(CollectError):
+    """eco-validate refused the file built from the measurements: ``text``, kept for inspection at ``kept``
+    (None where it could not be kept), ``first`` its first error."""
+
+    def __init__(self, message: str, kept: Path | None, text: str, first: str) -> None:
+        super().__init__(message)
+        self.kept, self.text, self.first = kept, text, first
+
+
 class OutputExistsError(CollectError):
     """The submission file exists already; nothing is overwritten."""
 

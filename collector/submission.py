@@ -24,7 +24,7 @@ from validator.loading import MAX_BYTES
 from validator.paths import SUBMISSIONS
 
 from . import __version__
-from .errors import CollectError, CollectOptionError, InterruptedAfterWrite, OutputExistsError
+from .errors import CollectError, CollectOptionError, InterruptedAfterWrite, OutputExistsError, Refused
 from .locks import flock, open_flags
 from .request import RunRequest
 from .workload import Prompt
@@ -301,12 +301,17 @@ def write(
         try:
             rejected = keep_rejected(doc, state_dir, text)
         except OSError as exc:  # a full disk: --resume would only build the same refused file again
-            raise CollectError(
+            raise Refused(
                 f"{refused}; it could not be kept for inspection either ({describe(exc)}), and was not written to "
                 f"{out_dir}. A --resume builds the same refused file from the same measurements: make room in "
-                f"{printable(str(state_dir))} and --resume only to have it kept there for inspection"
+                f"{printable(str(state_dir))} and --resume only to have it kept there for inspection",
+                None,
+                text,
+                errors[0],
             ) from exc
-        raise CollectError(f"{refused}; kept for inspection at {rejected}, not written to {out_dir}")
+        raise Refused(
+            f"{refused}; kept for inspection at {rejected}, not written to {out_dir}", rejected, text, errors[0]
+        )
     # Accepted: the handle and the id match the schema's patterns (letters, digits, '-'), so this
     # path stays inside out_dir.
     target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"
