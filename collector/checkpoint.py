@@ -89,6 +89,7 @@ class Checkpoint:
         self.commits: list[tuple[str, str]] = []  # (absolute path, sha256) of files written from it, by load
         self.written_to: list[str] = []  # absolute paths of those files once in place, by load
         self.refusals: list[Refusal] = []  # files built from it that eco-validate refused, by load
+        self.finished = 0  # configurations it holds, as load read them and add added them
         self._size = 0  # bytes ``load`` read
         self._whole: int | None = None  # bytes before a torn last line ``load`` skipped; None: there was none
         self.created = False  # by ``start``: the file is this run's own
@@ -160,6 +161,7 @@ class Checkpoint:
             if problem:
                 raise self._corrupt(number, problem)
             entries.append(((requested[0], requested[1], requested[2]), measurement))
+        self.finished = len(entries)
         return records[0], entries
 
     def _commit(self, number: int, record: Any) -> tuple[str, str]:
@@ -245,6 +247,7 @@ class Checkpoint:
         line that says what is kept and how to go on: it read "No space left on device", nothing more."""
         try:
             self._append({"requested": list(requested), "measurement": measurement})
+            self.finished += 1
         except OSError as exc:
             raise CheckpointError(
                 f"cannot add a finished configuration to the checkpoint {printable(str(self.path))} ({describe(exc)}): "

@@ -8,20 +8,21 @@ refused, is judged here before anything is loaded (``_refusal``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ecocompute import smallfile
-from ecocompute.cli import first_few, printable
+from ecocompute.cli import OptionError, describe, first_few, is_known, printable
 from ecocompute.domain import Measurement
 
 from . import quality, submission
 from .checkpoint import MAX_BYTES, Checkpoint, Refusal
-from .errors import AlreadyWritten, CheckpointError
+from .errors import AlreadyWritten, CheckpointError, CollectError
 from .request import RunRequest, session_wall_maximum
 
 
@@ -241,3 +242,31 @@ def _refused_left(checkpoint: Checkpoint) -> str | None:
         f"a run whose file eco-validate refused left {printable(str(checkpoint.path))}{kept}: delete it to measure "
         "again, or --resume once eco-validate accepts that file"
     )
+
+
+@contextlib.contextmanager
+def kept_for_resume(checkpoint: Checkpoint) -> Iterator[None]:
+    """Within, once the run has its checkpoint, a failure the user can act on (the GPU lost, the sampler gone, the
+    Hub unreachable for the tokenizer, a full disk) leaves the checkpoint as it is, and its line says so: which
+    checkpoint, what it keeps, and that the same command with --resume goes on. It said only what failed, and the
+    next run called the checkpoint an interrupted run's. A checkpoint's own error says what to do with it already.
+    A new run's checkpoint that holds no configuration yet is removed instead: the same command starts anew."""
+    try:
+        yield
+    except (CheckpointError, OptionError):
+        raise
+    except Exception as exc:
+        if not is_known(exc):  # a bug keeps its traceback
+            raise
+        if checkpoint.created and not checkpoint.finished:  # this run's, holding nothing: the next run starts anew
+            try:
+                checkpoint.remove()
+            except OSError:
+                pass  # it stays: the line says so
+            else:
+                raise
+        finished = checkpoint.finished or "none yet"
+        raise CollectError(
+            f"{describe(exc)}; the run's checkpoint {printable(str(checkpoint.path))} keeps the configurations it "
+            f"finished ({finished}): once that is fixed, rerun the same command with --resume"
+        ) from exc

@@ -190,37 +190,42 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
         cut = checkpoint.end_line() if request.resume else None  # this run appends to it: never after a torn line
         if cut:
             events.note(cut)
-    t0 -= resume.resumed_clock_s(started_at, first_start, done)
-    session = Session(
-        request=request,
-        hooks=hooks,
-        events=events,
-        environment=environment,
-        energy_method=catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED,
-        power_reading=power_reading,
-        device=device,
-        free_bytes=free_bytes,
-        notes=notes,
-        source=source,
-        prompt=source.prompt(request.prompt_tokens),
-        corpus=corpus,
-        checkpoint=checkpoint,
-        done=done,
-        started_at=first_start,
-        t0=t0,
-    )
-    pin = request.pin_cpu and hooks.device != "cpu"
-    pinned = hostinfo.pin_to_cpus(1) if pin else None
-    if pinned is not None:
-        notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
-    factory = functools.partial(hooks.nvml, gpus)
-    with hooks.nvml(gpus) as nvml, hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler:
-        session.counter = nvml.energy_j if counter_ok else None
-        session.sampler = sampler
-        events.prepared(
-            "opened the session (GPU and versions, model and prompt, checkpoint, sampler)", hooks.clock.now() - opened
+    with resume.kept_for_resume(checkpoint):  # a failure from here on says how to go on
+        t0 -= resume.resumed_clock_s(started_at, first_start, done)
+        session = Session(
+            request=request,
+            hooks=hooks,
+            events=events,
+            environment=environment,
+            energy_method=catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED,
+            power_reading=power_reading,
+            device=device,
+            free_bytes=free_bytes,
+            notes=notes,
+            source=source,
+            prompt=source.prompt(request.prompt_tokens),
+            corpus=corpus,
+            checkpoint=checkpoint,
+            done=done,
+            started_at=first_start,
+            t0=t0,
         )
-        yield session
+        pin = request.pin_cpu and hooks.device != "cpu"
+        pinned = hostinfo.pin_to_cpus(1) if pin else None
+        if pinned is not None:
+            notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
+        factory = functools.partial(hooks.nvml, gpus)
+        with (
+            hooks.nvml(gpus) as nvml,
+            hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler,
+        ):
+            session.counter = nvml.energy_j if counter_ok else None
+            session.sampler = sampler
+            events.prepared(
+                "opened the session (GPU and versions, model and prompt, checkpoint, sampler)",
+                hooks.clock.now() - opened,
+            )
+            yield session
 
 
 # The wall clock may move this far against the monotonic one over a run (NTP slewing it) before the session's
