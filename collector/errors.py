@@ -30,6 +30,10 @@ class NvmlError(CollectError):
     """NVML failed or is missing (no driver, no GPU, unsupported query)."""
 
 
+class NvmlIndexError(NvmlError, OptionError):
+    """A --gpu index this machine lacks: a usage error (exit 2), refused before anything is measured."""
+
+
 class NvmlNotSupported(NvmlError):
     """This GPU or driver does not support the query."""
 

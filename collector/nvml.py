@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from . import counterprobe
 from .counterprobe import COUNTER_STEP_MAX_S as COUNTER_STEP_MAX_S  # re-exported: what runs with the counter
-from .errors import NvmlError, NvmlNotSupported
+from .errors import NvmlError, NvmlIndexError, NvmlNotSupported
 
 T = TypeVar("T")
 
@@ -58,6 +58,29 @@ PROBE_READS = 3
 
 # The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
 DOCTOR_HINT = ": run `eco-collect doctor` to see what is missing"
+# What a contributor does about an NVML error, by pynvml's class: NVML's own words ("GPU is lost", "RM has
+# detected an NVML/RM version mismatch") say what, not what to do. True: the GPU and its driver are there, so
+# nvmlInit failing so is not a machine without them (the advice that otherwise follows).
+_HINTS = {
+    "NVMLError_GpuIsLost": (
+        "the board fell off the bus or was reset; `nvidia-smi` shows whether the driver still sees it (a reboot "
+        "brings it back)",
+        True,
+    ),
+    "NVMLError_NoPermission": (
+        "this user may not query the GPU; in a container, pass the GPU in (docker run --gpus all), else ask the "
+        "machine's administrator",
+        True,
+    ),
+    "NVMLError_LibRmVersionMismatch": (
+        "the NVIDIA library and kernel module differ, as when the driver was upgraded without a reboot: reboot",
+        True,
+    ),
+    "NVMLError_ResetRequired": ("the board needs a reset (nvidia-smi -r -i <gpu>, as root, or a reboot)", True),
+    "NVMLError_InsufficientPower": ("the board's external power cables are not properly attached", True),
+    "NVMLError_Timeout": ("NVML did not answer in time; `nvidia-smi` shows whether the board is stuck", True),
+    "NVMLError_Unknown": ("`nvidia-smi -q` shows the board's state", False),
+}
 
 
 class Nvml:
@@ -85,18 +108,23 @@ class Nvml:
         try:
             self._call(self._nv.nvmlInit)
         except NvmlError as exc:
-            raise NvmlError(
-                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML: "
-                "run it on a machine with an NVIDIA GPU and its driver installed (`nvidia-smi` lists the GPU)"
-                + DOCTOR_HINT
-            ) from exc
+            elsewhere = (
+                ""
+                if self._hint(exc.__cause__)[1]
+                else "; eco-collect measures NVIDIA GPUs through NVML: run it on a machine with an NVIDIA GPU and its "
+                "driver installed (`nvidia-smi` lists the GPU)"
+            )
+            raise NvmlError(f"no usable NVIDIA driver on this machine ({exc}){elsewhere}{DOCTOR_HINT}") from exc
         opened = False
         try:  # NVML initialised is shut down again on every way out but success (the block's __exit__ then)
             count = self._call(self._nv.nvmlDeviceGetCount)
             indices = self._indices if self._indices is not None else [0]
             missing = [i for i in indices if not 0 <= i < count]
-            if missing:
-                raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
+            if missing:  # a value of --gpu this machine lacks: refused as a usage error, before anything is measured
+                sees = f"{count} GPU{'s' if count > 1 else ''} (0 to {count - 1})" if count else "no GPU"
+                raise NvmlIndexError(
+                    f"--gpu: GPU index {', '.join(map(str, missing))} not present: NVML sees {sees}; nothing measured"
+                )
             self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
             opened = True
         finally:
@@ -117,7 +145,16 @@ class Nvml:
             unsupported = tuple(getattr(nv, n, ()) for n in ("NVMLError_NotSupported", "NVMLError_FunctionNotFound"))
             if any(isinstance(exc, cls) for cls in unsupported if isinstance(cls, type)):
                 raise NvmlNotSupported(f"{fn.__name__}: not supported on this GPU/driver") from exc
-            raise NvmlError(f"{fn.__name__}: {exc}") from exc
+            hint = self._hint(exc)[0]
+            raise NvmlError(f"{fn.__name__}: {exc}" + (f": {hint}" if hint else "")) from exc
+
+    def _hint(self, exc: BaseException | None) -> tuple[str, bool]:
+        """(what to do about ``exc``, whether the GPU and its driver are there), from _HINTS; ('', False) else."""
+        for name, hint in _HINTS.items():
+            cls = getattr(self._nv, name, None)
+            if isinstance(cls, type) and isinstance(exc, cls):
+                return hint
+        return "", False
 
     # -- readings ------------------------------------------------------------------------
     def energy_j(self) -> list[float]:
@@ -236,18 +273,23 @@ class Nvml:
     def throttle_names(self, mask: int) -> list[str]:
         return sorted(name for attr, name in _THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
 
-    def other_processes(self) -> list[dict[str, Any]]:
-        """Compute processes on our GPUs that are not this process."""
-        found = []
+    def other_processes(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """(compute processes on our GPUs that are not this process, why a board's could not be listed: 'board k:
+        <error>'). A board without the query lists none; one refusing it (a vGPU, a container without the
+        permission) is said, not the end of the run: the list is a caveat of the file, not a measurement."""
+        found, unread = [], []
         for index, h in enumerate(self.handles):
             try:
                 procs = self._call(self._nv.nvmlDeviceGetComputeRunningProcesses, h)
             except NvmlNotSupported:
                 continue
+            except NvmlError as exc:
+                unread.append(f"board {index}: {exc}")
+                continue
             for p in procs:
                 if p.pid != os.getpid():
                     found.append({"gpu": index, "pid": p.pid, "used_memory_mib": (p.usedGpuMemory or 0) / 2**20})
-        return found
+        return found, unread
 
     # -- static facts for the provenance -------------------------------------------------
     def _maybe(self, fn: Callable[..., T], *args: Any, default: T) -> T:

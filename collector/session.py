@@ -111,9 +111,14 @@ def _environment(nvml: Nvml, versions: dict[str, str]) -> tuple[Environment, lis
             "(nvidia-smi -i <gpu> -mig 0, as root, the GPU idle) or measure on a board without it"
         )
     notes = []
-    others = nvml.other_processes()
+    others, unread = nvml.other_processes()
     if others:
         notes.append(f"other processes were using the GPU: {', '.join(str(p['pid']) for p in others)}")
+    if unread:
+        notes.append(
+            f"other processes on the GPU could not be listed ({'; '.join(unread[:2])}): whether another process used "
+            "it during the run is not known"
+        )
     if gpu["power_limit_enforced_w"] < gpu["power_limit_default_w"]:
         notes.append(
             f"power limit {gpu['power_limit_enforced_w']:.0f} W is below the default {gpu['power_limit_default_w']:.0f} W"
