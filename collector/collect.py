@@ -108,7 +108,7 @@ def _refused(checkpoint: Checkpoint, exc: Refused) -> CollectError:
         return exc
     return Refused(
         f"{exc}; its measurements stay in {printable(str(checkpoint.path))}: --resume writes them once eco-validate "
-        "accepts the kept file (a reference table gains the row it lacked: reference.unknown_gpu), or delete the "
+        "accepts the kept file (a reference row or a rule corrected, where the refusal is wrong), or delete the "
         "checkpoint to measure again",
         exc.kept,
         exc.text,

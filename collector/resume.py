@@ -201,7 +201,7 @@ def _kept_text(refusal: Refusal) -> str | None:
 def _refusal(checkpoint: Checkpoint, refusal: Refusal) -> str:
     """On --resume of a run whose file eco-validate refused: the copy kept for inspection judged again by
     eco-validate as it is now. A --resume builds that file again from the same measurements, which only
-    helps where what judges it changed since (a reference table gained the row of a board it lacked):
+    helps where what judges it changed since (a reference row or a rule corrected after a false refusal):
     still refused, the resume ends here, in one line, before anything is loaded; accepted now, or the
     copy gone, the file is built again, and the returned line says why."""
     shown, kept = printable(str(checkpoint.path)), printable(str(refusal.path))
@@ -218,8 +218,8 @@ def _refusal(checkpoint: Checkpoint, refusal: Refusal) -> str:
             f"--resume: this run's measurements made a file eco-validate refuses ({len(errors)} error(s), first: "
             f"{printable(errors[0], limit=300)}), kept at {kept}; a --resume builds that same file from the same "
             f"measurements, so nothing is resumed. To measure again, delete {shown} and rerun without --resume; "
-            "where the finding is a reference table that lacks a row (reference.unknown_gpu: the board's row in "
-            "ecocompute/reference/gpus.json, citing its datasheet), add it and --resume"
+            "where the refusal is wrong (a reference row, such as the board's idle range, that its datasheet "
+            "corrects), correct or report it, and --resume once eco-validate accepts that file"
         )
     return (
         f"--resume: eco-validate now accepts the file it refused, kept at {kept} (what judges it changed since): "

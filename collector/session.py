@@ -16,7 +16,7 @@ from ecocompute.cli import printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from validator.provenance import unpinned
 
-from . import hostinfo, quality, resume
+from . import hostinfo, preflight, quality, resume
 from .checkpoint import Checkpoint
 from .doctor import install_hint
 from .engines import CudaGraphs, GraphBackend, Workload
@@ -189,6 +189,9 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
             note=events.note,
         )
+        energy_method = catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED
+        prompt = source.prompt(request.prompt_tokens)
+        preflight.check(request, source, environment, prompt, energy_method, power_reading, started_at)
         gpu = environment.gpu.uuid_sha256
         checkpoint, done, first_start = resume.open_checkpoint(request, gpu, started_at, made, events.note)
         resume.same_corpus(checkpoint, done, corpus)
@@ -202,13 +205,13 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             hooks=hooks,
             events=events,
             environment=environment,
-            energy_method=catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED,
+            energy_method=energy_method,
             power_reading=power_reading,
             device=device,
             free_bytes=free_bytes,
             notes=notes,
             source=source,
-            prompt=source.prompt(request.prompt_tokens),
+            prompt=prompt,
             corpus=corpus,
             checkpoint=checkpoint,
             done=done,

@@ -19,7 +19,7 @@ from ecocompute import catalogue, smallfile
 from ecocompute.cli import describe, printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
-from validator.findings import Severity
+from validator.findings import Finding, Severity
 from validator.loading import MAX_BYTES
 from validator.paths import SUBMISSIONS
 
@@ -118,8 +118,17 @@ def _validated(doc: dict[str, Any]) -> tuple[str, list[str]]:
             f"file.too_large: {size:,} bytes; the cap is {MAX_BYTES:,} bytes: measure fewer configurations or "
             "trials per run (--max-trials, fewer precisions, engines or batch sizes); several files are fine"
         ]
+    return text, [f"{f.code} {f.pointer}: {f.message}" for f in _errors(text, doc)]
+
+
+def error_findings(doc: dict[str, Any]) -> list[Finding]:
+    """eco-validate's errors for this document, as findings (the file's cap on size aside)."""
+    return _errors(dumps(doc), doc)
+
+
+def _errors(text: str, doc: dict[str, Any]) -> list[Finding]:
     findings = check_document(json.loads(text), f"{doc['submission_id']}.json")
-    return text, [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
+    return [f for f in findings if f.severity is Severity.ERROR]
 
 
 # What link() fails with on a file system without hard links (FAT/exFAT, SMB, Google Drive in Colab,
