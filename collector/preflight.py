@@ -2,8 +2,9 @@
 
 The board unknown to the reference tables or contradicting them (reference.unknown_gpu, gpu_mismatch: an
 architecture that nvidia-ml-py cannot name), a driver or package the validator refuses, a power limit no
-such board has, text no file may hold: all of it lies in the file's environment and collector sections,
-which are read before the run and never change during it. Each was found when the finished file was
+such board has, text no file may hold, a protocol no release writes (the library entry's seed): all of it
+lies in the file's environment, collector and protocol sections, which are set before the run and never
+change during it. Each was found when the finished file was
 checked, after the whole run. eco-validate judges them here on the file the run would write were none of
 its configurations measured (each written as eco-collect writes a skipped one): its findings there are the
 finished file's, and the rest (those rows) is left aside.
@@ -25,8 +26,9 @@ from .models import ModelSource
 from .request import RunRequest
 from .workload import Prompt
 
-# Where a finding concerns the machine and the collector alone: the parts of the file fixed before the run.
-FIXED = ("/environment", "/collector")
+# Where a finding concerns the machine, the collector and its protocol alone: the parts of the file fixed
+# before the run. Whether it interleaves is decided later; the one row here alternates with nothing either way.
+FIXED = ("/environment", "/collector", "/protocol")
 NOT_YET = "not measured yet"
 
 

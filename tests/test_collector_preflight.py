@@ -75,6 +75,17 @@ def test_what_eco_validate_refuses_in_any_file_of_this_machine_is_refused_before
     assert not list(state.glob("checkpoint-*")) and not list(state.glob("*.rejected*"))
 
 
+def test_a_protocol_no_eco_collect_release_writes_is_refused_before_measuring(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """The library entry takes a seed for random weights' prompt ids that no command-line option sets: eco-validate
+    refuses any other than 0 (the protocol is fixed before the run, as the machine is)."""
+    board = Board(FakeTime())
+    with pytest.raises(CollectError, match=r"^eco-validate refuses every file .*/protocol/prompt.*; nothing measured$"):
+        collect(_request(tmp_path, tiny_config, seed=1, **ONE), hooks=_hooks(board))
+    assert board.time.now() < 1003.0 and not list((tmp_path / "repo" / ".eco-collect").glob("checkpoint-*"))
+
+
 def test_the_provisional_file_of_a_sound_machine_passes_every_check(tmp_path: Path, tiny_config: Path) -> None:
     """The file preflight judges holds each requested configuration as not yet measured: were it refused for
     itself (its schema, say), eco-validate would stop there and judge the machine not at all."""
