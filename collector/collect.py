@@ -12,7 +12,7 @@ from validator.groups import alternate  # the rule eco-validate groups rows by
 
 from . import submission
 from .checkpoint import Checkpoint
-from .errors import CollectError, InterruptedAfterWrite, Refused
+from .errors import CollectError, InterruptedAfterWrite, OutputExistsError, Refused
 from .request import RunRequest
 from .schedule import Schedule, requested
 from .session import Events, Hooks, finished_at, nothing_kept, open_session
@@ -38,17 +38,32 @@ def collect(
         protocol = submission.protocol(
             request, session.prompt, session.energy_method, session.power_reading, interleaved
         )
+    waited = 0
+    while True:
         started, ended, wall_s = finished_at(session)
-    doc = submission.assemble(
-        request=request,
-        environment=session.environment,
-        protocol=protocol,
-        measurements=measurements,
-        started_at=started,
-        finished_at=ended,
-        wall_s=wall_s,
-    ).to_dict()
-    return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+        doc = submission.assemble(
+            request=request,
+            environment=session.environment,
+            protocol=protocol,
+            measurements=measurements,
+            started_at=started,
+            finished_at=ended,
+            wall_s=wall_s,
+        ).to_dict()
+        try:
+            return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+        except OutputExistsError:
+            # The id is <handle>-<board>-<second it ended>: a run on another board of the same model, into the same
+            # folder, that ended in the same second holds it. The file is finished a second later instead (never over
+            # the other): it failed at its end, its measurements kept for a --resume.
+            if waited == ID_TAKEN_WAITS:
+                raise
+            waited += 1
+            session.hooks.clock.sleep(1.0)
+
+
+# Seconds a run waits, one at a time, for an id that another run's file holds.
+ID_TAKEN_WAITS = 5
 
 
 def _sweep(request: RunRequest, events: Events) -> None:

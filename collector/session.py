@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from ecocompute import catalogue
@@ -16,7 +18,7 @@ from ecocompute.cli import printable
 from ecocompute.domain import Environment, Gpu, Host, Measurement, Trial
 from validator.provenance import unpinned
 
-from . import hostinfo, preflight, quality, resume
+from . import hostinfo, locks, preflight, quality, resume
 from .checkpoint import Checkpoint
 from .doctor import install_hint
 from .engines import CudaGraphs, GraphBackend, Workload
@@ -53,6 +55,7 @@ class Hooks:
     clock: Clock = field(default_factory=Clock)
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     device: str = "cuda"  # "cpu" in tests: no board to look up among PyTorch's devices
+    lock_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))  # the machine's: locks.boards
 
 
 @dataclass
@@ -152,88 +155,90 @@ def nothing_kept(request: RunRequest) -> Iterator[list[Checkpoint]]:
 @contextlib.contextmanager
 def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[Session]:
     """Describe the machine, then keep NVML and the sampler open while the configurations run."""
-    with nothing_kept(request) as made:  # a new run's checkpoint is made last: nothing to resume before it
-        if request.quality and request.weights == "random":
-            raise CollectOptionError(
-                "--quality needs pretrained weights: the perplexity of random weights means nothing"
+    with contextlib.ExitStack() as held:  # the measured boards, once known, till the session ends
+        with nothing_kept(request) as made:  # a new run's checkpoint is made last: nothing to resume before it
+            if request.quality and request.weights == "random":
+                raise CollectOptionError(
+                    "--quality needs pretrained weights: the perplexity of random weights means nothing"
+                )
+            started_at = hooks.wall_clock().replace(microsecond=0)
+            t0 = opened = hooks.clock.now()
+            corpus = quality.load_corpus(request.quality) if request.quality else None
+            versions = _versions()  # after the options' own checks: a usage error is told first
+            gpus = list(request.gpus)
+            with hooks.nvml(gpus) as nvml:
+                environment, notes = _environment(nvml, versions)
+                counter_ok, coarse = nvml.energy_method(hooks.clock.now, hooks.clock.sleep)
+                notes += [coarse] if coarse else []
+                power_reading = nvml.power_reading()
+                free = nvml.memory_free_bytes()
+                free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
+                uuids = nvml.uuids()
+            held.enter_context(locks.boards(list(zip(gpus, uuids, strict=True)), hooks.lock_dir))
+            devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
+            device = devices[0]
+            if len(gpus) > 1:
+                notes.append(
+                    f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
+                    "device map (each measurement's placement says which module sat on which; a precision small enough "
+                    "for one board may sit on one); energy and idle power per GPU in that order"
+                )
+            source = hooks.source(
+                request.model_id,
+                weights=request.weights,
+                revision=request.revision or resume.resumed_revision(request, environment.gpu.uuid_sha256),
+                device=device,
+                cache_dir=request.state_dir / "models",
+                seed=request.seed,
+                config_path=request.config_path,
+                shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
+                note=events.note,
             )
-        started_at = hooks.wall_clock().replace(microsecond=0)
-        t0 = opened = hooks.clock.now()
-        corpus = quality.load_corpus(request.quality) if request.quality else None
-        versions = _versions()  # after the options' own checks: a usage error is told first
-        gpus = list(request.gpus)
-        with hooks.nvml(gpus) as nvml:
-            environment, notes = _environment(nvml, versions)
-            counter_ok, coarse = nvml.energy_method(hooks.clock.now, hooks.clock.sleep)
-            notes += [coarse] if coarse else []
-            power_reading = nvml.power_reading()
-            free = nvml.memory_free_bytes()
-            free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
-            uuids = nvml.uuids()
-        devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
-        device = devices[0]
-        if len(gpus) > 1:
-            notes.append(
-                f"model sharded over GPUs {', '.join(map(str, gpus))} ({', '.join(devices)}) by accelerate's balanced "
-                "device map (each measurement's placement says which module sat on which; a precision small enough "
-                "for one board may sit on one); energy and idle power per GPU in that order"
+            energy_method = catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED
+            prompt = source.prompt(request.prompt_tokens)
+            preflight.check(request, source, environment, prompt, energy_method, power_reading, started_at)
+            gpu = environment.gpu.uuid_sha256
+            checkpoint, done, first_start = resume.open_checkpoint(request, gpu, started_at, made, events.note)
+            resume.same_corpus(checkpoint, done, corpus)
+            cut = checkpoint.end_line() if request.resume else None  # this run appends to it: never after a torn line
+            if cut:
+                events.note(cut)
+        with resume.kept_for_resume(checkpoint):  # a failure from here on says how to go on
+            t0 -= resume.resumed_clock_s(started_at, first_start, done)
+            session = Session(
+                request=request,
+                hooks=hooks,
+                events=events,
+                environment=environment,
+                energy_method=energy_method,
+                power_reading=power_reading,
+                device=device,
+                free_bytes=free_bytes,
+                notes=notes,
+                source=source,
+                prompt=prompt,
+                corpus=corpus,
+                checkpoint=checkpoint,
+                done=done,
+                started_at=first_start,
+                t0=t0,
             )
-        source = hooks.source(
-            request.model_id,
-            weights=request.weights,
-            revision=request.revision or resume.resumed_revision(request, environment.gpu.uuid_sha256),
-            device=device,
-            cache_dir=request.state_dir / "models",
-            seed=request.seed,
-            config_path=request.config_path,
-            shard_over=devices if len(gpus) > 1 and hooks.device == "cuda" else None,
-            note=events.note,
-        )
-        energy_method = catalogue.ENERGY_COUNTER if counter_ok else catalogue.ENERGY_INTEGRATED
-        prompt = source.prompt(request.prompt_tokens)
-        preflight.check(request, source, environment, prompt, energy_method, power_reading, started_at)
-        gpu = environment.gpu.uuid_sha256
-        checkpoint, done, first_start = resume.open_checkpoint(request, gpu, started_at, made, events.note)
-        resume.same_corpus(checkpoint, done, corpus)
-        cut = checkpoint.end_line() if request.resume else None  # this run appends to it: never after a torn line
-        if cut:
-            events.note(cut)
-    with resume.kept_for_resume(checkpoint):  # a failure from here on says how to go on
-        t0 -= resume.resumed_clock_s(started_at, first_start, done)
-        session = Session(
-            request=request,
-            hooks=hooks,
-            events=events,
-            environment=environment,
-            energy_method=energy_method,
-            power_reading=power_reading,
-            device=device,
-            free_bytes=free_bytes,
-            notes=notes,
-            source=source,
-            prompt=prompt,
-            corpus=corpus,
-            checkpoint=checkpoint,
-            done=done,
-            started_at=first_start,
-            t0=t0,
-        )
-        pin = request.pin_cpu and hooks.device != "cpu"
-        pinned = hostinfo.pin_to_cpus(1) if pin else None
-        if pinned is not None:
-            notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
-        factory = functools.partial(hooks.nvml, gpus)
-        with (
-            hooks.nvml(gpus) as nvml,
-            hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler,
-        ):
-            session.counter = nvml.energy_j if counter_ok else None
-            session.sampler = sampler
-            events.prepared(
-                "opened the session (GPU and versions, model and prompt, checkpoint, sampler)",
-                hooks.clock.now() - opened,
-            )
-            yield session
+            pin = request.pin_cpu and hooks.device != "cpu"
+            pinned = hostinfo.pin_to_cpus(1) if pin else None
+            if pinned is not None:
+                notes.append(f"measuring process pinned to CPU {pinned[0]}, sampler to the CPU before it")
+            factory = functools.partial(hooks.nvml, gpus)
+            with (
+                hooks.nvml(gpus) as nvml,
+                hooks.sampler(factory, request.sample_period_s, hooks.sampler_mode, pin) as sampler,
+            ):
+                session.counter = nvml.energy_j if counter_ok else None
+                session.sampler = sampler
+                events.prepared(
+                    "opened the session (GPU and versions, model and prompt, checkpoint, sampler)",
+                    hooks.clock.now() - opened,
+                )
+                yield session
 
 
 # The wall clock may move this far against the monotonic one over a run (NTP slewing it) before the session's
