@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
+from validator.hardware import PEAK_FACTOR
+
 from . import counterprobe
 from .counterprobe import COUNTER_STEP_MAX_S as COUNTER_STEP_MAX_S  # re-exported: what runs with the counter
 from .errors import NvmlError, NvmlIndexError, NvmlNotSupported
@@ -91,6 +93,7 @@ class Nvml:
         self._indices = indices
         self.handles: list[Any] = []
         self._fields_supported = True  # until the driver says otherwise; then never asked again
+        self._ceilings: dict[Any, float | None] = {}  # handle -> its highest settable power limit (W), once read
         # the clock-event reasons' reading, by its name since driver 535, then its older name; () once neither is
         # supported: the trials then record no throttle reasons, as on a board that had none
         self._event_readers = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
@@ -211,8 +214,21 @@ class Nvml:
             else None
             for v in values
         ]
-        # a powered board never draws 0 W: such a reading is a failed one (a board's glitch), not a measurement
-        return tuple(w if w else None for w in watts)  # type: ignore[return-value]
+        # a powered board never draws 0 W, nor beyond its ceiling: such a reading is a failed one (a board's glitch,
+        # NVML's 'not available' read as a number), not a measurement
+        return tuple(w if w and self._drawable(handle, w) is None else None for w in watts)  # type: ignore[return-value]
+
+    def _drawable(self, handle: Any, watts: float) -> str | None:
+        """Why ``watts`` is no reading of ``handle``'s board: above PEAK_FACTOR x its highest settable power limit
+        (eco-validate's bound on a peak: physics.peak_power); None for a reading. A board that will not say its
+        limits has no bound here."""
+        if handle not in self._ceilings:
+            limits = self._maybe(self._nv.nvmlDeviceGetPowerManagementLimitConstraints, handle, default=None)
+            self._ceilings[handle] = None if not limits else limits[1] / 1000.0
+        highest = self._ceilings[handle]
+        if highest is None or watts <= PEAK_FACTOR * highest:
+            return None
+        return f"read {watts:.3f} W, beyond {PEAK_FACTOR:g} x the board's highest limit ({highest:g} W)"
 
     def power_reading(self) -> str:
         """Which NVML reading the sampler's power is: the instant field, or nvmlDeviceGetPowerUsage
@@ -236,6 +252,9 @@ class Nvml:
                 instant = self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
                 if not instant:  # the sampler leaves the reading out (and counts it), as any failed one
                     raise NvmlError("nvmlDeviceGetPowerUsage: read 0 W, which no powered board draws")
+                beyond = self._drawable(h, instant)
+                if beyond:
+                    raise NvmlError(f"nvmlDeviceGetPowerUsage: {beyond}: not a reading")
             per_gpu.append(instant)
             average = None if average is None or avg_1s is None else average + avg_1s
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))

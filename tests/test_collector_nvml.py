@@ -431,3 +431,23 @@ def test_other_processes_that_cannot_be_listed_are_a_note_not_the_end_of_the_run
     assert [c.status for c in checks if c.name == "gpu"] == ["ok"]
     (other,) = [c for c in checks if c.name == "other GPU processes"]
     assert other.status == "warn" and other.detail.startswith("could not be listed (board 0: ")
+
+
+def test_a_power_reading_no_board_draws_is_a_failed_reading_as_0_w_is() -> None:
+    """NVML's 'not available' read as a number (0xFFFFFFFF mW: 4.29 MW) was integrated as the board's power: the
+    trial's peak, far beyond any board (physics.peak_power), refused the finished file. Beyond 1.5 x the board's
+    highest settable limit (eco-validate's bound on a peak) a reading is left out, as one of 0 W is."""
+    absurd = 0xFFFFFFFF
+    nv = fake_module()  # its board's highest limit: 700 W
+    nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
+        SimpleNamespace(nvmlReturn=pynvml.NVML_SUCCESS, valueType=1, value=SimpleNamespace(uiVal=v))
+        for v in (absurd, absurd)
+    ]
+    with Nvml([0], module=nv) as nvml:
+        sample = nvml.sample(0.0)  # the instant field left out: nvmlDeviceGetPowerUsage read instead
+        assert (sample.power_w, sample.power_avg_1s_w, sample.usage_fallback) == (IDLE_W, None, True)
+        nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: 1_050_001
+        with pytest.raises(NvmlError, match=r"read 1050\.001 W, beyond 1\.5 x the board's highest limit \(700 W\)"):
+            nvml.sample(1.0)
+        nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: 1_050_000  # a transient at the bound is a reading
+        assert nvml.sample(2.0).power_w == 1050.0
