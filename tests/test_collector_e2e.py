@@ -226,7 +226,16 @@ def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path,
                 raise torch.cuda.OutOfMemoryError(message)
             return super().load(precision)
 
-    path, doc = collect(_request(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
+    said: list[str] = []
+
+    class Notes(Events):
+        def note(self, text: str) -> None:
+            said.append(text)
+
+    request = _request(tmp_path, tiny_config, schedule=schedule)
+    path, doc = collect(request, Notes(), hooks=_hooks(source=OomSource))
+    # said in the log too, once per precision (its rows showed only "skipped" in the summary table)
+    assert [n for n in said if "skipped" in n] == [f"bf16: skipped: {doc['measurements'][2]['skip_reason']}"]
     assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]
