@@ -275,8 +275,8 @@ def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
     """Refuse, before anything is measured, an ``out_dir`` the file could not be written into: one that
     is not a folder (a file, a device), lies below a file, or sits where this user may not write; and
     one that is ``handle``'s own folder or, in a checkout, any folder under submissions/ (``_instead``),
-    where the file lands in a path CI refuses.
-    Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
+    where the file lands in a path CI refuses. Each is a usage error (exit 2), as every command's output place
+    it will not write is. Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
     shown = printable(str(out_dir))
     if handle and (instead := _instead(out_dir, handle)):
         why, folder = instead
@@ -292,9 +292,9 @@ def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
         where = (
             "is not a folder" if nearest == out_dir else f"lies below {printable(str(nearest))}, which is not a folder"
         )
-        raise CollectError(f"--out-dir {shown} {where}; nothing measured: give the folder submissions go to")
+        raise CollectOptionError(f"--out-dir {shown} {where}; nothing measured: give the folder submissions go to")
     if not os.access(nearest, os.W_OK | os.X_OK):
-        raise CollectError(
+        raise CollectOptionError(
             f"--out-dir {shown}: cannot write in {printable(str(nearest))}; nothing measured: give a folder you can write in"
         )
 
