@@ -6,8 +6,11 @@ a torn last line (crash mid-write) is ignored, and cut off before a resumed run 
 submission file is written, a line names it and the SHA-256 of its text (``committing``), and once it
 is in place a line says so (``written``): killed before the checkpoint's removal, the run leaves both,
 and ``--resume`` finds the file whole instead of writing it again, or, the file moved or edited since,
-refuses to write the same measurements a second time. A new run creates its checkpoint as a new file
-(O_EXCL): another eco-collect that started the same run in the same instant is refused, not overwritten.
+refuses to write the same measurements a second time. A file eco-validate refuses leaves a line naming the
+copy kept for inspection (``refused``): a --resume builds the same file from the same measurements, so it
+goes on only where eco-validate now accepts that copy (collector.resume). A new run creates its checkpoint as
+a new file (O_EXCL): another eco-collect that started the same run in the same instant is refused, not
+overwritten.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +72,24 @@ def _schema_problem(measurement: dict[str, Any]) -> str | None:
     return printable(f"its measurement breaks the submission schema at /{where}: {error.message}", limit=300)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A submission eco-validate refused, built from this checkpoint: the copy kept for inspection (None where
+    it could not be kept), the SHA-256 of its text, and eco-validate's first error at the time."""
+
+    path: str | None
+    sha256: str
+    first: str
+
+
 class Checkpoint:
     def __init__(self, path: Path, run_key: str) -> None:
         self.path = path
         self.run_key = run_key
         self.commits: list[tuple[str, str]] = []  # (absolute path, sha256) of files written from it, by load
         self.written_to: list[str] = []  # absolute paths of those files once in place, by load
+        self.refusals: list[Refusal] = []  # files built from it that eco-validate refused, by load
+        self.finished = 0  # configurations it holds, as load read them and add added them
         self._size = 0  # bytes ``load`` read
         self._whole: int | None = None  # bytes before a torn last line ``load`` skipped; None: there was none
         self.created = False  # by ``start``: the file is this run's own
@@ -113,10 +129,13 @@ class Checkpoint:
                 "delete it or run without --resume"
             )
         entries = []
-        self.commits, self.written_to = [], []
+        self.commits, self.written_to, self.refusals = [], [], []
         for number, record in enumerate(records[1:], 2):
             if isinstance(record, dict) and "committing" in record:
                 self.commits.append(self._commit(number, record["committing"]))
+                continue
+            if isinstance(record, dict) and "refused" in record:
+                self.refusals.append(self._refusal(number, record["refused"]))
                 continue
             if isinstance(record, dict) and "written" in record:
                 if not isinstance(record["written"], str):
@@ -142,6 +161,7 @@ class Checkpoint:
             if problem:
                 raise self._corrupt(number, problem)
             entries.append(((requested[0], requested[1], requested[2]), measurement))
+        self.finished = len(entries)
         return records[0], entries
 
     def _commit(self, number: int, record: Any) -> tuple[str, str]:
@@ -153,6 +173,17 @@ class Checkpoint:
         ):
             raise self._corrupt(number, "not a submission file's path and SHA-256")
         return record["path"], record["sha256"]
+
+    def _refusal(self, number: int, record: Any) -> Refusal:
+        if not (
+            isinstance(record, dict)
+            and (record.get("path") is None or isinstance(record.get("path"), str))
+            and isinstance(record.get("sha256"), str)
+            and len(record["sha256"]) == 64
+            and isinstance(record.get("first"), str)
+        ):
+            raise self._corrupt(number, "not a refused file's path, SHA-256 and first error")
+        return Refusal(record["path"], record["sha256"], record["first"])
 
     def written(self) -> Path | None:
         """The submission file a run wrote from this checkpoint (as ``load`` read it), when it is still
@@ -216,6 +247,7 @@ class Checkpoint:
         line that says what is kept and how to go on: it read "No space left on device", nothing more."""
         try:
             self._append({"requested": list(requested), "measurement": measurement})
+            self.finished += 1
         except OSError as exc:
             raise CheckpointError(
                 f"cannot add a finished configuration to the checkpoint {printable(str(self.path))} ({describe(exc)}): "
@@ -238,6 +270,13 @@ class Checkpoint:
         """Record that the submission file ``committing`` named is in place, whole: a --resume that no
         longer finds it as written (moved, edited, another --out-dir) still knows it was written."""
         self._append({"written": os.path.abspath(path)})
+
+    def refused(self, kept: Path | None, text: str, first: str) -> None:
+        """Record that eco-validate refused the file built from this checkpoint (``text``), kept for inspection
+        at ``kept`` (None: it could not be kept), with ``first``, its first error."""
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        path = None if kept is None else os.path.abspath(kept)
+        self._append({"refused": {"path": path, "sha256": digest, "first": first}})
 
     def end_line(self) -> str | None:
         """Before a resumed run appends: cut off the torn last line ``load`` skipped (a write cut short by a

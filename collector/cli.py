@@ -18,7 +18,17 @@ from ecocompute.cli import FiniteFloatRange, Group, printable, traceback_option
 from ecocompute.gates import DEFAULT_GATES
 
 from .errors import AlreadyWritten, CollectOptionError, InterruptedAfterWrite, InterruptedBeforeCheckpoint
-from .request import TrialPlan, check_gpus, check_handle, check_model, measurement_maximum, protocol_maximum
+from .request import (
+    OUTPUT_TOKENS_MAX,
+    TrialPlan,
+    check_batch_sizes,
+    check_engines,
+    check_gpus,
+    check_handle,
+    check_model,
+    check_revision,
+    protocol_maximum,
+)
 
 
 class Terminated(KeyboardInterrupt):
@@ -88,18 +98,11 @@ def _gpus(value: str) -> list[int]:
 
 
 def _batch_sizes(value: str) -> list[int]:
-    out = list(dict.fromkeys(_ints(value, "batch size", 1)))
-    most = measurement_maximum("batch_size")
-    if max(out) > most:
-        raise ValueError(f"{value[:40]!r}: the submission schema takes batch sizes up to {most}")
-    return out
+    return list(check_batch_sizes(list(dict.fromkeys(_ints(value, "batch size", 1)))))  # repeats dropped
 
 
 def _engines(value: str) -> list[str]:
-    out = list(dict.fromkeys(parse_list(value, "engine", ENGINE_CHOICES)))
-    if "auto" in out and len(out) > 1:
-        raise ValueError("auto chooses the engine per precision: give it alone, or name the engines")
-    return out
+    return list(check_engines(list(dict.fromkeys(parse_list(value, "engine", ENGINE_CHOICES)))))
 
 
 @click.group(cls=Group, name="eco-collect", context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,7 +177,11 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     show_default=True,
     help="random: build from the architecture config without downloading weights.",
 )
-@click.option("--revision", help="Branch, tag or commit of the weights (resolved to its commit SHA).")
+@click.option(
+    "--revision",
+    callback=_usage(lambda value: check_revision(value, "pretrained")),  # '' refused; random weights: in the body
+    help="Branch, tag or commit of the weights (resolved to its commit SHA).",
+)
 @click.option(
     "--config",
     "config_path",
@@ -194,7 +201,7 @@ def doctor(ctx: click.Context, gpus: list[int], stability_windows: int) -> None:
     "--output-tokens",
     default=128,
     show_default=True,
-    type=click.IntRange(1, 4096),
+    type=click.IntRange(1, OUTPUT_TOKENS_MAX),
     help="New tokens forced per sequence (greedy, min_new_tokens == max_new_tokens).",
 )
 @click.option(
@@ -290,6 +297,10 @@ def run(
         raise CollectOptionError(
             "--config builds the architecture for --weights random; pretrained weights come with their own config"
         )
+    try:
+        check_revision(revision, weights)
+    except ValueError as exc:
+        raise CollectOptionError(str(exc)) from None
     gates = Gates(**{**DEFAULT_GATES.as_dict(), "max_trials": max_trials})
     request = RunRequest(
         model_id=model_id,

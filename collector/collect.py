@@ -12,7 +12,7 @@ from validator.groups import alternate  # the rule eco-validate groups rows by
 
 from . import submission
 from .checkpoint import Checkpoint
-from .errors import CollectError, InterruptedAfterWrite
+from .errors import CollectError, InterruptedAfterWrite, OutputExistsError, Refused
 from .request import RunRequest
 from .schedule import Schedule, requested
 from .session import Events, Hooks, finished_at, nothing_kept, open_session
@@ -38,17 +38,32 @@ def collect(
         protocol = submission.protocol(
             request, session.prompt, session.energy_method, session.power_reading, interleaved
         )
+    waited = 0
+    while True:
         started, ended, wall_s = finished_at(session)
-    doc = submission.assemble(
-        request=request,
-        environment=session.environment,
-        protocol=protocol,
-        measurements=measurements,
-        started_at=started,
-        finished_at=ended,
-        wall_s=wall_s,
-    ).to_dict()
-    return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+        doc = submission.assemble(
+            request=request,
+            environment=session.environment,
+            protocol=protocol,
+            measurements=measurements,
+            started_at=started,
+            finished_at=ended,
+            wall_s=wall_s,
+        ).to_dict()
+        try:
+            return commit(doc, request.out_dir, request.state_dir, session.checkpoint), doc
+        except OutputExistsError:
+            # The id is <handle>-<board>-<second it ended>: a run on another board of the same model, into the same
+            # folder, that ended in the same second holds it. The file is finished a second later instead (never over
+            # the other): it failed at its end, its measurements kept for a --resume.
+            if waited == ID_TAKEN_WAITS:
+                raise
+            waited += 1
+            session.hooks.clock.sleep(1.0)
+
+
+# Seconds a run waits, one at a time, for an id that another run's file holds.
+ID_TAKEN_WAITS = 5
 
 
 def _sweep(request: RunRequest, events: Events) -> None:
@@ -70,9 +85,15 @@ def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Chec
     the file before it is written and says once it is in place, so a --resume after a SIGKILL in between
     finds it, or, the file moved or edited since, refuses to write it again). Ctrl-C or SIGTERM once the
     file is whole ends as InterruptedAfterWrite, the checkpoint dropped all the same; before that, as the
-    interrupt it is, the checkpoint kept for --resume."""
+    interrupt it is, the checkpoint kept for --resume. A file eco-validate refuses keeps the checkpoint too,
+    which says so (``_refused``)."""
     try:
         path = submission.write(doc, out_dir, state_dir, before=checkpoint.committing)
+    except Refused as exc:
+        said = _refused(checkpoint, exc)
+        if said is exc:
+            raise
+        raise said from exc
     except OSError as exc:  # a full disk, a folder made read-only meanwhile: the measurements are safe
         raise CollectError(
             f"cannot write the submission ({describe(exc)}); every configuration is measured and kept in "
@@ -89,3 +110,22 @@ def commit(doc: dict[str, Any], out_dir: Path, state_dir: Path, checkpoint: Chec
         checkpoint.remove()  # an unlink: done again, whether or not the interrupted one was
         raise InterruptedAfterWrite(path, exc) from exc
     return path
+
+
+def _refused(checkpoint: Checkpoint, exc: Refused) -> CollectError:
+    """A refused file: the checkpoint records it (a --resume then builds it again only once eco-validate accepts
+    the copy kept for inspection: collector.resume), and the line says where the measurements are and what to do."""
+    try:
+        checkpoint.refused(exc.kept, exc.text, printable(exc.first, limit=300))
+    except OSError:  # a full disk: unrecorded, a --resume builds the file again and keeps it, as the line says
+        return exc
+    if exc.kept is None:
+        return exc
+    return Refused(
+        f"{exc}; its measurements stay in {printable(str(checkpoint.path))}: --resume writes them once eco-validate "
+        "accepts the kept file (a reference row or a rule corrected, where the refusal is wrong), or delete the "
+        "checkpoint to measure again",
+        exc.kept,
+        exc.text,
+        exc.first,
+    )

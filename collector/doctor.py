@@ -84,14 +84,11 @@ def run_checks(gpus: list[int], nvml_factory: Any = Nvml, stability_windows: int
             checks.append(
                 Check("power limit", "ok" if limit >= default else "warn", f"{limit:.0f} W (default {default:.0f} W)")
             )
-            others = nvml.other_processes()
-            checks.append(
-                Check(
-                    "other GPU processes",
-                    "warn" if others else "ok",
-                    ", ".join(f"pid {p['pid']} ({p['used_memory_mib']:.0f} MiB)" for p in others) or "none",
-                )
-            )
+            others, unread = nvml.other_processes()
+            listed = ", ".join(f"pid {p['pid']} ({p['used_memory_mib']:.0f} MiB)" for p in others)
+            if unread:
+                listed = f"could not be listed ({'; '.join(unread)})" + (f"; {listed}" if listed else "")
+            checks.append(Check("other GPU processes", "warn" if others or unread else "ok", listed or "none"))
     except CollectError as exc:
         checks.append(Check("gpu", "fail", str(exc).removesuffix(DOCTOR_HINT)))  # not "run doctor" in doctor
     else:

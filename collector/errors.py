@@ -30,12 +30,25 @@ class NvmlError(CollectError):
     """NVML failed or is missing (no driver, no GPU, unsupported query)."""
 
 
+class NvmlIndexError(NvmlError, OptionError):
+    """A --gpu index this machine lacks: a usage error (exit 2), refused before anything is measured."""
+
+
 class NvmlNotSupported(NvmlError):
     """This GPU or driver does not support the query."""
 
 
 class CheckpointError(CollectError):
     """A checkpoint cannot be used for --resume."""
+
+
+class Refused(CollectError):
+    """eco-validate refused the file built from the measurements: ``text``, kept for inspection at ``kept``
+    (None where it could not be kept), ``first`` its first error."""
+
+    def __init__(self, message: str, kept: Path | None, text: str, first: str) -> None:
+        super().__init__(message)
+        self.kept, self.text, self.first = kept, text, first
 
 
 class OutputExistsError(CollectError):

@@ -1,9 +1,16 @@
 """File locks (flock): a temporary submission file held by its writer, a random checkpoint saved by
-one run while the others wait; and the open() flags that go with them where the OS has them."""
+one run while the others wait, a measured board held by the run that measures it; and the open() flags that
+go with them where the OS has them."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .errors import CollectError
 
 
 def open_flags(*names: str) -> int:
@@ -28,3 +35,47 @@ def flock(fd: int, *, wait: bool = False) -> bool:
     except OSError:
         return False
     return True
+
+
+def _held_elsewhere(fd: int) -> bool:
+    """Whether another open file holds an exclusive flock on ``fd``'s file; False where this one now holds it, or
+    where there is no flock to ask (Windows, a file system that refuses it): nothing is refused for want of one."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def boards(measured: Sequence[tuple[int, str]], folder: Path) -> Iterator[None]:
+    """Within, this process holds each measured board (its --gpu index, NVML's UUID) for itself: another eco-collect that asks
+    for one of them is refused (CollectError), before it measures anything. One board runs one trial at a time:
+    two runs on it measure each other's work, each passes its own check, and CI refuses both files
+    (duplicate.gpu_time). A lock file per board in ``folder`` (the machine's temporary folder), named by a hash
+    of its UUID, never deleted (another run may hold it); where none can be made or locked, the run goes on."""
+    held: list[int] = []
+    try:
+        for uuid, index in {uuid: index for index, uuid in reversed(measured)}.items():  # a board once
+            name = f"eco-collect-gpu-{hashlib.sha256(uuid.encode()).hexdigest()[:16]}.lock"
+            try:  # read-only: locking needs no write, and a file another user made is locked all the same
+                fd = os.open(folder / name, open_flags("O_RDONLY", "O_CREAT", "O_NOFOLLOW", "O_CLOEXEC"), 0o644)
+            except OSError:
+                continue
+            held.append(fd)
+            if _held_elsewhere(fd):
+                raise CollectError(
+                    f"another eco-collect on this machine is measuring GPU {index} now: one board runs one "
+                    "trial at a time, so two runs on it measure each other's work, and eco-validate refuses both "
+                    "files (duplicate.gpu_time); wait until it ends, or measure another board; nothing measured"
+                )
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # the lock goes with it

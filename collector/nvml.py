@@ -9,15 +9,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import itertools
 import os
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
-from .errors import NvmlError, NvmlNotSupported
+from validator.hardware import PEAK_FACTOR
+
+from . import counterprobe
+from .counterprobe import COUNTER_STEP_MAX_S as COUNTER_STEP_MAX_S  # re-exported: what runs with the counter
+from .errors import NvmlError, NvmlIndexError, NvmlNotSupported
 
 T = TypeVar("T")
 
@@ -54,59 +56,33 @@ class Sample:
 
 # Reads of the instant power field before a board is taken to lack it (power_reading).
 PROBE_READS = 3
-# The energy counter's step, timed at the start: polled this often, until it changed this many times more than
-# once, for this long at most. The counter steps every 0.1 s on the boards measured so far (the H100 probed:
-# validator.physics.COUNTER_STEP_S); a board whose counter steps more coarsely than COUNTER_STEP_MAX_S has its
-# energy integrated from the sampled power. Runner's STILL_S (0.5 s) thus spans two steps at the least.
-STEP_POLL_S = 0.005
-STEP_CHANGES = 3
-STEP_LIMIT_S = 2.0
-COUNTER_STEP_MAX_S = 0.25
-
-
-@dataclass(frozen=True)
-class _CounterProbe:
-    """What Nvml._probe_counter saw: each board's change times, and how many polls it made and NVML failed."""
-
-    changes: list[list[float]]
-    reads: int
-    failed: int
-
-    def step_s(self) -> float | None:
-        """The median time between changes on the board whose counter moves least often; None where a board's
-        changed STEP_CHANGES times or fewer (or no two reads were had)."""
-        if not self.changes or any(len(c) <= STEP_CHANGES for c in self.changes):
-            return None
-        return max(statistics.median(b - a for a, b in itertools.pairwise(c)) for c in self.changes)
-
-    def describe(self, step: float | None) -> str:
-        """Why the counter is not used, as it was seen: coarse steps, too few moves, or reads that failed."""
-        validate = "eco-validate allows for steps of 0.1 s"
-        lost = f"{self.failed} of {self.reads} reads failed; " if self.failed else ""
-        if not self.changes:  # fewer than two reads were had
-            if self.failed == self.reads:
-                return f"failed every read ({self.reads}) in {STEP_LIMIT_S:g} s at idle, so its steps were not timed"
-            return (
-                f"was read only once in {STEP_LIMIT_S:g} s at idle ({self.failed} of {self.reads} reads failed), "
-                "too few to time its steps"
-            )
-        if step is not None:
-            return f"moved every {step:.2f} s at idle ({lost}{validate})"
-        moves = min(len(c) for c in self.changes)
-        if moves == 0:
-            return f"did not move in {STEP_LIMIT_S:g} s at idle ({lost}{validate})"
-        slowest = min(self.changes, key=len)
-        every = (
-            f", about every {statistics.median(b - a for a, b in itertools.pairwise(slowest)):.2f} s"
-            if moves > 1
-            else ""
-        )
-        times = "once" if moves == 1 else f"{moves} times"
-        return f"moved only {times} in {STEP_LIMIT_S:g} s at idle{every} ({lost}{validate})"
 
 
 # The end of the no-driver error: `run` points to doctor; doctor itself leaves it out (it is what runs).
 DOCTOR_HINT = ": run `eco-collect doctor` to see what is missing"
+# What a contributor does about an NVML error, by pynvml's class: NVML's own words ("GPU is lost", "RM has
+# detected an NVML/RM version mismatch") say what, not what to do. True: the GPU and its driver are there, so
+# nvmlInit failing so is not a machine without them (the advice that otherwise follows).
+_HINTS = {
+    "NVMLError_GpuIsLost": (
+        "the board fell off the bus or was reset; `nvidia-smi` shows whether the driver still sees it (a reboot "
+        "brings it back)",
+        True,
+    ),
+    "NVMLError_NoPermission": (
+        "this user may not query the GPU; in a container, pass the GPU in (docker run --gpus all), else ask the "
+        "machine's administrator",
+        True,
+    ),
+    "NVMLError_LibRmVersionMismatch": (
+        "the NVIDIA library and kernel module differ, as when the driver was upgraded without a reboot: reboot",
+        True,
+    ),
+    "NVMLError_ResetRequired": ("the board needs a reset (nvidia-smi -r -i <gpu>, as root, or a reboot)", True),
+    "NVMLError_InsufficientPower": ("the board's external power cables are not properly attached", True),
+    "NVMLError_Timeout": ("NVML did not answer in time; `nvidia-smi` shows whether the board is stuck", True),
+    "NVMLError_Unknown": ("`nvidia-smi -q` shows the board's state", False),
+}
 
 
 class Nvml:
@@ -117,6 +93,7 @@ class Nvml:
         self._indices = indices
         self.handles: list[Any] = []
         self._fields_supported = True  # until the driver says otherwise; then never asked again
+        self._ceilings: dict[Any, float | None] = {}  # handle -> its highest settable power limit (W), once read
         # the clock-event reasons' reading, by its name since driver 535, then its older name; () once neither is
         # supported: the trials then record no throttle reasons, as on a board that had none
         self._event_readers = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
@@ -134,18 +111,23 @@ class Nvml:
         try:
             self._call(self._nv.nvmlInit)
         except NvmlError as exc:
-            raise NvmlError(
-                f"no usable NVIDIA driver on this machine ({exc}); eco-collect measures NVIDIA GPUs through NVML: "
-                "run it on a machine with an NVIDIA GPU and its driver installed (`nvidia-smi` lists the GPU)"
-                + DOCTOR_HINT
-            ) from exc
+            elsewhere = (
+                ""
+                if self._hint(exc.__cause__)[1]
+                else "; eco-collect measures NVIDIA GPUs through NVML: run it on a machine with an NVIDIA GPU and its "
+                "driver installed (`nvidia-smi` lists the GPU)"
+            )
+            raise NvmlError(f"no usable NVIDIA driver on this machine ({exc}){elsewhere}{DOCTOR_HINT}") from exc
         opened = False
         try:  # NVML initialised is shut down again on every way out but success (the block's __exit__ then)
             count = self._call(self._nv.nvmlDeviceGetCount)
             indices = self._indices if self._indices is not None else [0]
             missing = [i for i in indices if not 0 <= i < count]
-            if missing:
-                raise NvmlError(f"GPU index {missing} not present: NVML sees {count} GPU(s)")
+            if missing:  # a value of --gpu this machine lacks: refused as a usage error, before anything is measured
+                sees = f"{count} GPU{'s' if count > 1 else ''} (0 to {count - 1})" if count else "no GPU"
+                raise NvmlIndexError(
+                    f"--gpu: GPU index {', '.join(map(str, missing))} not present: NVML sees {sees}; nothing measured"
+                )
             self.handles = [self._call(self._nv.nvmlDeviceGetHandleByIndex, i) for i in indices]
             opened = True
         finally:
@@ -166,7 +148,16 @@ class Nvml:
             unsupported = tuple(getattr(nv, n, ()) for n in ("NVMLError_NotSupported", "NVMLError_FunctionNotFound"))
             if any(isinstance(exc, cls) for cls in unsupported if isinstance(cls, type)):
                 raise NvmlNotSupported(f"{fn.__name__}: not supported on this GPU/driver") from exc
-            raise NvmlError(f"{fn.__name__}: {exc}") from exc
+            hint = self._hint(exc)[0]
+            raise NvmlError(f"{fn.__name__}: {exc}" + (f": {hint}" if hint else "")) from exc
+
+    def _hint(self, exc: BaseException | None) -> tuple[str, bool]:
+        """(what to do about ``exc``, whether the GPU and its driver are there), from _HINTS; ('', False) else."""
+        for name, hint in _HINTS.items():
+            cls = getattr(self._nv, name, None)
+            if isinstance(cls, type) and isinstance(exc, cls):
+                return hint
+        return "", False
 
     # -- readings ------------------------------------------------------------------------
     def energy_j(self) -> list[float]:
@@ -180,32 +171,11 @@ class Nvml:
             return False
         return True
 
-    def _probe_counter(self, now: Callable[[], float], sleep: Callable[[float], None]) -> _CounterProbe:
-        """Poll the energy counters every STEP_POLL_S until each board's changed more than STEP_CHANGES times, for
-        STEP_LIMIT_S at most. A read NVML fails is skipped (a change across it still counts)."""
-        start, last, reads, failed = now(), None, 0, 0
-        changes: list[list[float]] = []
-        while now() - start < STEP_LIMIT_S and not (changes and all(len(c) > STEP_CHANGES for c in changes)):
-            reads += 1
-            try:
-                reading = self.energy_j()
-            except NvmlError:
-                reading, failed = None, failed + 1
-            t = now()
-            if reading is not None:
-                if last is not None:
-                    changes = changes or [[] for _ in reading]
-                    for times, a, b in zip(changes, last, reading, strict=True):
-                        times += [t] if a != b else []
-                last = reading
-            sleep(STEP_POLL_S)
-        return _CounterProbe(changes, reads, failed)
-
     def counter_step_s(self, now: Callable[[], float], sleep: Callable[[float], None]) -> float | None:
         """How often the energy counter moves, timed at the start (the board idle): the median time between
         its changes, polled every STEP_POLL_S, on the board whose counter moves least often; None where a
         board's did not change STEP_CHANGES times within STEP_LIMIT_S. A read NVML fails is skipped."""
-        return self._probe_counter(now, sleep).step_s()
+        return counterprobe.probe(self.energy_j, now, sleep).step_s()
 
     def energy_method(self, now: Callable[[], float], sleep: Callable[[float], None]) -> tuple[bool, str | None]:
         """(whether the energy counter measures the trials, a note where it could but does not): a counter that
@@ -215,7 +185,7 @@ class Nvml:
         energy is its sampled power integrated, as on one without a counter."""
         if not self.supports_energy_counter():
             return False, None
-        probe = self._probe_counter(now, sleep)
+        probe = counterprobe.probe(self.energy_j, now, sleep)
         step = probe.step_s()
         if step is not None and step <= COUNTER_STEP_MAX_S:
             return True, None
@@ -244,8 +214,21 @@ class Nvml:
             else None
             for v in values
         ]
-        # a powered board never draws 0 W: such a reading is a failed one (a board's glitch), not a measurement
-        return tuple(w if w else None for w in watts)  # type: ignore[return-value]
+        # a powered board never draws 0 W, nor beyond its ceiling: such a reading is a failed one (a board's glitch,
+        # NVML's 'not available' read as a number), not a measurement
+        return tuple(w if w and self._drawable(handle, w) is None else None for w in watts)  # type: ignore[return-value]
+
+    def _drawable(self, handle: Any, watts: float) -> str | None:
+        """Why ``watts`` is no reading of ``handle``'s board: above PEAK_FACTOR x its highest settable power limit
+        (eco-validate's bound on a peak: physics.peak_power); None for a reading. A board that will not say its
+        limits has no bound here."""
+        if handle not in self._ceilings:
+            limits = self._maybe(self._nv.nvmlDeviceGetPowerManagementLimitConstraints, handle, default=None)
+            self._ceilings[handle] = None if not limits else limits[1] / 1000.0
+        highest = self._ceilings[handle]
+        if highest is None or watts <= PEAK_FACTOR * highest:
+            return None
+        return f"read {watts:.3f} W, beyond {PEAK_FACTOR:g} x the board's highest limit ({highest:g} W)"
 
     def power_reading(self) -> str:
         """Which NVML reading the sampler's power is: the instant field, or nvmlDeviceGetPowerUsage
@@ -269,6 +252,9 @@ class Nvml:
                 instant = self._call(nv.nvmlDeviceGetPowerUsage, h) / 1000.0
                 if not instant:  # the sampler leaves the reading out (and counts it), as any failed one
                     raise NvmlError("nvmlDeviceGetPowerUsage: read 0 W, which no powered board draws")
+                beyond = self._drawable(h, instant)
+                if beyond:
+                    raise NvmlError(f"nvmlDeviceGetPowerUsage: {beyond}: not a reading")
             per_gpu.append(instant)
             average = None if average is None or avg_1s is None else average + avg_1s
             temp = max(temp, float(self._call(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU)))
@@ -306,18 +292,23 @@ class Nvml:
     def throttle_names(self, mask: int) -> list[str]:
         return sorted(name for attr, name in _THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
 
-    def other_processes(self) -> list[dict[str, Any]]:
-        """Compute processes on our GPUs that are not this process."""
-        found = []
+    def other_processes(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """(compute processes on our GPUs that are not this process, why a board's could not be listed: 'board k:
+        <error>'). A board without the query lists none; one refusing it (a vGPU, a container without the
+        permission) is said, not the end of the run: the list is a caveat of the file, not a measurement."""
+        found, unread = [], []
         for index, h in enumerate(self.handles):
             try:
                 procs = self._call(self._nv.nvmlDeviceGetComputeRunningProcesses, h)
             except NvmlNotSupported:
                 continue
+            except NvmlError as exc:
+                unread.append(f"board {index}: {exc}")
+                continue
             for p in procs:
                 if p.pid != os.getpid():
                     found.append({"gpu": index, "pid": p.pid, "used_memory_mib": (p.usedGpuMemory or 0) / 2**20})
-        return found
+        return found, unread
 
     # -- static facts for the provenance -------------------------------------------------
     def _maybe(self, fn: Callable[..., T], *args: Any, default: T) -> T:

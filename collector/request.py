@@ -13,11 +13,11 @@ from typing import Any
 import jsonschema_rs
 
 from ecocompute import reference
-from ecocompute.catalogue import IDLE_WINDOW_FLOOR_S, STATE_DIR
+from ecocompute.catalogue import ENGINE_CHOICES, IDLE_WINDOW_FLOOR_S, PRECISIONS, STATE_DIR
 from ecocompute.gates import DEFAULT_EARLY_STOP, DEFAULT_GATES, EarlyStop, Gates
 from validator.contract import load_schema
 
-from .errors import CollectError
+from .errors import CollectError, CollectOptionError
 
 # The checks below run where the arguments are parsed (click's usage error, before NVML is touched)
 # and again when a request is built (the library entry, collect()): whatever they refuse would
@@ -105,6 +105,64 @@ def check_gpus(gpus: Sequence[int]) -> Sequence[int]:
     return gpus
 
 
+# --output-tokens' range in every release (validator.releases records it; eco-validate refuses others).
+OUTPUT_TOKENS_MAX = 4096
+WEIGHTS = ("pretrained", "random")
+SCHEDULES = ("auto", "interleaved", "sequential")
+
+
+def _once(values: Sequence[Any], what: str) -> None:
+    repeated = [v for v, n in Counter(values).items() if n > 1]  # linear: the list comes from a command line
+    if repeated:
+        raise ValueError(f"{what} {', '.join(map(str, repeated))} is named more than once: name each once")
+
+
+def _known(values: Sequence[str], what: str, choices: Sequence[str]) -> None:
+    unknown = [str(v) for v in values if v not in choices]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(choices)}")
+
+
+def check_precisions(precisions: Sequence[str]) -> Sequence[str]:
+    """Precision labels of the catalogue, each once."""
+    _known(precisions, "precision", list(PRECISIONS))
+    _once(precisions, "precision")
+    return precisions
+
+
+def check_engines(engines: Sequence[str]) -> Sequence[str]:
+    """Engines of the catalogue, each once; auto alone (it chooses the engine per precision)."""
+    _known(engines, "engine", ENGINE_CHOICES)
+    if "auto" in engines and len(engines) > 1:
+        raise ValueError("auto chooses the engine per precision: give it alone, or name the engines")
+    _once(engines, "engine")
+    return engines
+
+
+def check_batch_sizes(sizes: Sequence[int]) -> Sequence[int]:
+    """Batch sizes: integers from 1 to the schema's maximum, each once."""
+    shown = repr(",".join(map(str, sizes))[:40])
+    if any(type(b) is not int or b < 1 for b in sizes):  # a bool is an int to Python, not to the schema
+        raise ValueError(f"{shown}: expected integers >= 1")
+    most = measurement_maximum("batch_size")
+    if max(sizes, default=1) > most:
+        raise ValueError(f"{shown}: the submission schema takes batch sizes up to {most}")
+    _once(sizes, "batch size")
+    return sizes
+
+
+def check_revision(revision: str | None, weights: str) -> str | None:
+    """A --revision that names something, and only for pretrained weights (random ones record 'config-only')."""
+    if revision is not None and not revision.strip():  # an unset shell variable: not the Hub's default branch
+        raise ValueError(f"{revision!r} names no branch, tag or commit; give one, or leave --revision out")
+    if revision is not None and weights == "random":
+        raise ValueError(
+            "--revision names a commit of pretrained weights; random weights are built from the architecture alone "
+            "(their file records 'config-only'): leave --revision out, or measure --weights pretrained"
+        )
+    return revision
+
+
 def _finite_positive(owner: object, names: Sequence[str]) -> None:
     for name in names:
         value = getattr(owner, name)
@@ -167,24 +225,41 @@ class RunRequest:
     schedule: str = "auto"  # auto: interleave the configurations when all precisions fit in GPU memory at once
 
     def __post_init__(self) -> None:
+        """The command line's checks again, for the library entry (collect()): a request the command line refuses
+        was measured in full and refused at its end, or failed in transformers, when built here."""
         if self.config_path is not None and self.weights != "random":
-            raise CollectError("RunRequest.config_path builds an architecture for random weights only")
+            raise CollectOptionError("RunRequest.config_path builds an architecture for random weights only")
         for name in ("precisions", "batch_sizes", "engines"):
             if not getattr(self, name):
-                raise CollectError(f"RunRequest.{name} is empty: name at least one")
+                raise CollectOptionError(f"RunRequest.{name} is empty: name at least one")
         _finite_positive(self, ("sample_period_s",))
+        for name, choices in (("weights", WEIGHTS), ("schedule", SCHEDULES)):
+            if getattr(self, name) not in choices:
+                raise CollectOptionError(
+                    f"RunRequest.{name} is {getattr(self, name)!r}: expected one of {', '.join(choices)}"
+                )
+        for name, top in (("output_tokens", OUTPUT_TOKENS_MAX), ("prompt_tokens", None)):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1 or (top is not None and value > top):
+                expected = f"an integer from 1 to {top}" if top else "an integer >= 1"
+                raise CollectOptionError(f"RunRequest.{name} is {value!r}: expected {expected}")
         configurations = len(self.precisions) * len(self.batch_sizes) * len(self.engines)
         most = _node("properties", "measurements")["maxItems"]
         if configurations > most:
-            raise CollectError(
+            raise CollectOptionError(
                 f"{configurations:,} configurations (precisions x batch sizes x engines); a submission holds at "
                 f"most {most:,} measurements: split the run"
             )
         try:
+            check_model(self.model_id)
+            check_precisions(self.precisions)
+            check_engines(self.engines)
+            check_batch_sizes(self.batch_sizes)
+            check_revision(self.revision, self.weights)
             check_handle(self.handle)
             check_gpus(self.gpus)
         except ValueError as exc:
-            raise CollectError(f"RunRequest: {exc}") from None
+            raise CollectOptionError(f"RunRequest: {exc}") from None
 
     def run_key_fields(self) -> dict[str, object]:
         """What identifies the run for --resume (not where it writes or who measures)."""

@@ -23,9 +23,9 @@ from .errors import CollectError, NvmlError, TrialsTooShort
 from .request import TrialPlan
 from .sampler import WindowStats
 
-# The energy counter steps every 0.1 s (a board whose counter steps more coarsely than nvml.COUNTER_STEP_MAX_S, timed
-# at the start, is measured without it): over a window this long it has moved, wherever the board drew power; and
-# the sampler, reading every period, has read inside it.
+# The energy counter steps every 0.1 s (a board whose counter steps more coarsely than
+# counterprobe.COUNTER_STEP_MAX_S, timed at the start, is measured without it): over a window this long it has moved,
+# wherever the board drew power; and the sampler, reading every period, has read inside it.
 STILL_S = 0.5
 # More than this many times the sampled energy, plus this long at the sampled peak (nvmlDeviceGetPowerUsage
 # trails by up to its 1-s average, the window's edges by a sample), is no measurement but a counter's jump.

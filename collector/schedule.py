@@ -135,6 +135,7 @@ class Schedule:
                 self.loaded[precision] = None
                 why = str(exc) if isinstance(exc, DoesNotFit) else f"out of memory while loading: {_oom_text(exc)}"
                 self.load_errors[precision] = why
+                self.session.events.note(f"{precision}: skipped: {why}")  # the log says why, as for a runtime skip
                 return None
             self.loaded[precision] = loaded
             self.session.events.prepared(f"loaded {precision}", self.session.hooks.clock.now() - started)

@@ -19,12 +19,12 @@ from ecocompute import catalogue, smallfile
 from ecocompute.cli import describe, printable
 from ecocompute.domain import Measurement, Protocol, Session, Submission
 from validator.check import check_document
-from validator.findings import Severity
+from validator.findings import Finding, Severity
 from validator.loading import MAX_BYTES
 from validator.paths import SUBMISSIONS
 
 from . import __version__
-from .errors import CollectError, CollectOptionError, InterruptedAfterWrite, OutputExistsError
+from .errors import CollectError, CollectOptionError, InterruptedAfterWrite, OutputExistsError, Refused
 from .locks import flock, open_flags
 from .request import RunRequest
 from .workload import Prompt
@@ -118,8 +118,17 @@ def _validated(doc: dict[str, Any]) -> tuple[str, list[str]]:
             f"file.too_large: {size:,} bytes; the cap is {MAX_BYTES:,} bytes: measure fewer configurations or "
             "trials per run (--max-trials, fewer precisions, engines or batch sizes); several files are fine"
         ]
+    return text, [f"{f.code} {f.pointer}: {f.message}" for f in _errors(text, doc)]
+
+
+def error_findings(doc: dict[str, Any]) -> list[Finding]:
+    """eco-validate's errors for this document, as findings (the file's cap on size aside)."""
+    return _errors(dumps(doc), doc)
+
+
+def _errors(text: str, doc: dict[str, Any]) -> list[Finding]:
     findings = check_document(json.loads(text), f"{doc['submission_id']}.json")
-    return text, [f"{f.code} {f.pointer}: {f.message}" for f in findings if f.severity is Severity.ERROR]
+    return [f for f in findings if f.severity is Severity.ERROR]
 
 
 # What link() fails with on a file system without hard links (FAT/exFAT, SMB, Google Drive in Colab,
@@ -266,8 +275,8 @@ def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
     """Refuse, before anything is measured, an ``out_dir`` the file could not be written into: one that
     is not a folder (a file, a device), lies below a file, or sits where this user may not write; and
     one that is ``handle``'s own folder or, in a checkout, any folder under submissions/ (``_instead``),
-    where the file lands in a path CI refuses.
-    Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
+    where the file lands in a path CI refuses. Each is a usage error (exit 2), as every command's output place
+    it will not write is. Found only at the end, it cost the whole run's GPU time and read as a failure of the run."""
     shown = printable(str(out_dir))
     if handle and (instead := _instead(out_dir, handle)):
         why, folder = instead
@@ -283,9 +292,9 @@ def check_out_dir(out_dir: Path, handle: str | None = None) -> None:
         where = (
             "is not a folder" if nearest == out_dir else f"lies below {printable(str(nearest))}, which is not a folder"
         )
-        raise CollectError(f"--out-dir {shown} {where}; nothing measured: give the folder submissions go to")
+        raise CollectOptionError(f"--out-dir {shown} {where}; nothing measured: give the folder submissions go to")
     if not os.access(nearest, os.W_OK | os.X_OK):
-        raise CollectError(
+        raise CollectOptionError(
             f"--out-dir {shown}: cannot write in {printable(str(nearest))}; nothing measured: give a folder you can write in"
         )
 
@@ -301,12 +310,17 @@ def write(
         try:
             rejected = keep_rejected(doc, state_dir, text)
         except OSError as exc:  # a full disk: --resume would only build the same refused file again
-            raise CollectError(
+            raise Refused(
                 f"{refused}; it could not be kept for inspection either ({describe(exc)}), and was not written to "
                 f"{out_dir}. A --resume builds the same refused file from the same measurements: make room in "
-                f"{printable(str(state_dir))} and --resume only to have it kept there for inspection"
+                f"{printable(str(state_dir))} and --resume only to have it kept there for inspection",
+                None,
+                text,
+                errors[0],
             ) from exc
-        raise CollectError(f"{refused}; kept for inspection at {rejected}, not written to {out_dir}")
+        raise Refused(
+            f"{refused}; kept for inspection at {rejected}, not written to {out_dir}", rejected, text, errors[0]
+        )
     # Accepted: the handle and the id match the schema's patterns (letters, digits, '-'), so this
     # path stays inside out_dir.
     target = out_dir / doc["contributor"]["handle"] / f"{doc['submission_id']}.json"

@@ -81,6 +81,9 @@ def _refused(args: list[str], env: dict[str, str] | None = None) -> str:
         ("--max-trials", "1001", "not in the range 5<=x<=1000"),
         ("--quality", "", "names no corpus; give 'wikitext' or a text file, or leave --quality out"),
         ("--quality", "  ", "names no corpus"),
+        # an unset shell variable: read as no --revision, the Hub's default branch, under another run key
+        ("--revision", "", "names no branch, tag or commit; give one, or leave --revision out"),
+        ("--revision", " ", "names no branch, tag or commit"),
     ],
 )
 def test_run_refuses_at_parse_time(option: str, value: str, allowed: str, nothing_measured: list[str]) -> None:
@@ -117,6 +120,16 @@ def test_a_config_with_pretrained_weights_is_refused(tmp_path: Path, nothing_mea
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--config", str(tmp_path)])
     assert result.exit_code == 2 and "--config builds the architecture for --weights random" in result.output
+    assert nothing_measured == []
+
+
+def test_a_revision_with_random_weights_is_refused(nothing_measured: list[str]) -> None:
+    """--revision was accepted and ignored without a word where random weights are built from the architecture
+    (their revision is always 'config-only'), as --config was with pretrained ones."""
+    result = CliRunner().invoke(
+        main, ["run", "--model", "Qwen/Qwen2.5-0.5B-Instruct", "--weights", "random", "--revision", "main"]
+    )
+    assert result.exit_code == 2 and "--revision names a commit of pretrained weights" in result.output
     assert nothing_measured == []
 
 
@@ -197,6 +210,26 @@ def test_the_library_entry_refuses_the_same_requests() -> None:
         ({"sample_period_s": math.nan}, "RunRequest.sample_period_s is nan"),
         ({"gpus": tuple(range(65))}, "65 GPUs; a submission records at most 64"),  # energy_per_gpu_j's maxItems
         ({"batch_sizes": tuple(range(1, 1002))}, "1,001 configurations .*at most 1,000 measurements: split the run"),
+        # measured in full, or failing in transformers, before this: the command line refused them, the library did not
+        ({"model_id": "../../etc/passwd"}, "not a Hub model id the submission schema accepts"),
+        ({"model_id": "nobody/unknown-7b"}, "not in the reference table of models"),
+        ({"precisions": ("fp8",)}, "unknown precision fp8; choose from fp32, fp16"),
+        ({"precisions": ("fp16", "fp16")}, "precision fp16 is named more than once"),
+        ({"engines": ("warp",)}, "unknown engine warp; choose from auto, generate"),
+        ({"engines": ("auto", "generate")}, "auto chooses the engine per precision"),
+        ({"engines": ("generate", "generate")}, "engine generate is named more than once"),
+        ({"batch_sizes": (0,)}, r"'0': expected integers >= 1"),
+        ({"batch_sizes": (-1,)}, r"'-1': expected integers >= 1"),
+        ({"batch_sizes": (True,)}, r"expected integers >= 1"),
+        ({"batch_sizes": (1, 1)}, "batch size 1 is named more than once"),
+        ({"batch_sizes": (2_000_000,)}, "batch sizes up to 1000000"),
+        ({"output_tokens": 0}, r"RunRequest.output_tokens is 0: expected an integer from 1 to 4096"),
+        ({"output_tokens": 5000}, r"RunRequest.output_tokens is 5000: expected an integer from 1 to 4096"),
+        ({"prompt_tokens": 0}, r"RunRequest.prompt_tokens is 0: expected an integer >= 1"),
+        ({"schedule": "bogus"}, r"RunRequest.schedule is 'bogus': expected one of auto, interleaved, sequential"),
+        ({"weights": "bogus"}, r"RunRequest.weights is 'bogus': expected one of pretrained, random"),
+        ({"revision": ""}, "names no branch, tag or commit"),
+        ({"weights": "random", "revision": "main"}, "--revision names a commit of pretrained weights"),
     ]:
         with pytest.raises(CollectError, match=message):
             RunRequest(**{**base, **change})

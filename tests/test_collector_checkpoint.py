@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import session
+from collector import resume
 from collector.errors import CheckpointError
 from collector.request import RunRequest
 from ecocompute.cli import is_known
@@ -37,7 +37,7 @@ def _lines(request: RunRequest) -> list[str]:
     """A checkpoint as eco-collect writes it: a header, then one finished configuration."""
     measurement = json.loads(FIXTURE.read_text(encoding="utf-8"))["measurements"][0]
     header = {
-        "run_key": session._run_key(request, GPU),
+        "run_key": resume.run_key(request, GPU),
         "model": request.model_id,
         "started_at": "2026-11-24T02:00:00Z",
     }
@@ -46,7 +46,7 @@ def _lines(request: RunRequest) -> list[str]:
 
 
 def _write(request: RunRequest, lines: list[str] | bytes) -> Path:
-    path = request.state_dir / f"checkpoint-{session._run_key(request, GPU)}.jsonl"
+    path = request.state_dir / f"checkpoint-{resume.run_key(request, GPU)}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode())
     return path
@@ -55,11 +55,11 @@ def _write(request: RunRequest, lines: list[str] | bytes) -> Path:
 def test_a_whole_checkpoint_resumes_with_its_finished_configuration(tmp_path: Path) -> None:
     request = _request(tmp_path)
     _write(request, _lines(request))
-    _, done, first = session._checkpoint(request, GPU, NOW)
+    _, done, first = resume.open_checkpoint(request, GPU, NOW)
     assert list(done) == [("fp16", "auto", 1)] and first == datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
     torn = _lines(request)
     _write(request, [*torn, torn[1][:40]])  # a line torn by a crash mid-write: the last one is ignored
-    assert len(session._checkpoint(request, GPU, NOW)[1]) == 1
+    assert len(resume.open_checkpoint(request, GPU, NOW)[1]) == 1
 
 
 def _header(edit: Callable[[dict], None]) -> Callable[[list[str]], list[str] | bytes]:
@@ -126,6 +126,14 @@ DAMAGE: dict[str, tuple[Callable[[list[str]], list[str] | bytes], str]] = {
         _entry(lambda e: e["measurement"].update(precision="\ud800")),
         r":2 is corrupt \(a string of its measurement holds a lone surrogate",
     ),
+    "a refusal without its SHA-256": (
+        lambda lines: [*lines, json.dumps({"refused": {"path": None, "sha256": "ab", "first": "x"}})],
+        r":3 is corrupt \(not a refused file's path, SHA-256 and first error\)",
+    ),
+    "a refusal whose path is a number": (
+        lambda lines: [*lines, json.dumps({"refused": {"path": 3, "sha256": "ab" * 32, "first": "x"}})],
+        r":3 is corrupt \(not a refused file's path",
+    ),
     "nested within json's depth, past the schema engine's": (
         lambda lines: [
             lines[0],
@@ -142,7 +150,7 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path: Path, case: str) -> None:
     damage, message = DAMAGE[case]
     _write(request, damage(_lines(request)))
     with pytest.raises(CheckpointError, match=message) as caught:
-        session._checkpoint(request, GPU, NOW)
+        resume.open_checkpoint(request, GPU, NOW)
     assert is_known(caught.value) and "delete it" in str(caught.value)
 
 
@@ -152,7 +160,7 @@ def test_a_checkpoint_that_is_not_a_regular_file_is_not_read(tmp_path: Path) -> 
     path.unlink()
     os.mkfifo(path)  # read_text() would block until a writer came
     with pytest.raises(CheckpointError, match="is not a regular file"):
-        session._checkpoint(request, GPU, NOW)
+        resume.open_checkpoint(request, GPU, NOW)
 
 
 def test_a_document_above_eco_validates_size_cap_is_kept_aside_not_written(tmp_path: Path) -> None:
@@ -187,7 +195,7 @@ def test_a_full_disk_as_a_configuration_is_added_says_what_is_kept_and_how_to_go
 
     request = _request(tmp_path)
     path = _write(request, _lines(request))
-    checkpoint = session._checkpoint_of(request, GPU)
+    checkpoint = resume.checkpoint_of(request, GPU)
     measurement = json.loads(_lines(request)[1])["measurement"]
 
     def disk_fills(_record: dict) -> None:
@@ -203,5 +211,26 @@ def test_a_full_disk_as_a_configuration_is_added_says_what_is_kept_and_how_to_go
         "configurations it held before are kept; free disk space there (or make it writable) and rerun the same "
         "command with --resume"
     )
-    resumed, done, _ = session._checkpoint(request, GPU, NOW)
+    resumed, done, _ = resume.open_checkpoint(request, GPU, NOW)
     assert list(done) == [("fp16", "auto", 1)] and "cut off the last line" in str(resumed.end_line())
+
+
+def test_a_refused_file_no_longer_kept_as_it_was_is_built_again_and_the_log_says_why(tmp_path: Path) -> None:
+    """The copy eco-validate refused is judged again on --resume; one moved, edited or never kept (a full disk)
+    cannot be: the file is built again from the measurements (and judged again), and a note says so."""
+    request = _request(tmp_path)
+    kept = tmp_path / "kept.rejected.json"
+    kept.write_text("{}", encoding="utf-8")
+    refusals = [
+        {"path": str(kept), "sha256": "00" * 32, "first": "reference.unknown_gpu /environment/gpu/name: ..."},
+        {"path": None, "sha256": "00" * 32, "first": "stats.mismatch /measurements/0: ..."},
+    ]
+    for refusal, where in zip(refusals, (f"is no longer at {kept} as it was kept", "could not be kept"), strict=True):
+        _write(request, [*_lines(request), json.dumps({"refused": refusal})])
+        notes: list[str] = []
+        _, done, _ = resume.open_checkpoint(request, GPU, NOW, note=notes.append)
+        assert list(done) == [("fp16", "auto", 1)]
+        assert notes == [
+            f"--resume: eco-validate refused the file this run built before ({refusal['first']}); that file {where}, "
+            "so it is built again from the same measurements and judged again"
+        ]

@@ -6,8 +6,11 @@ both use this module's fixtures."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
+import shutil
+import tempfile
 import weakref
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -40,6 +43,10 @@ from ecocompute import catalogue
 from ecocompute.gates import Gates
 from validator.run import exit_code, validate
 
+# Each test process's own folder for the boards' locks (collector.locks.boards): every fake board has one UUID,
+# and two runs of parallel test processes would hold it against each other in the machine's temporary folder.
+LOCKS = Path(tempfile.mkdtemp(prefix="eco-collect-test-locks-"))
+atexit.register(shutil.rmtree, LOCKS, True)
 EPOCH = datetime(
     2026, 11, 23, tzinfo=timezone.utc
 )  # fake time 0: eco-collect 0.6.0 released the next day (a day of grace), not in the future
@@ -94,6 +101,7 @@ def _hooks(board: Board | None = None, **kw: Any) -> Hooks:
         wall_clock=lambda: EPOCH + timedelta(seconds=board.time.now()),
         workload=timed(board),
         device="cpu",
+        lock_dir=LOCKS,
     )
     return Hooks(**{**base, **kw})
 
@@ -218,7 +226,16 @@ def test_out_of_memory_is_recorded_as_skipped(tmp_path: Path, tiny_config: Path,
                 raise torch.cuda.OutOfMemoryError(message)
             return super().load(precision)
 
-    path, doc = collect(_request(tmp_path, tiny_config, schedule=schedule), hooks=_hooks(source=OomSource))
+    said: list[str] = []
+
+    class Notes(Events):
+        def note(self, text: str) -> None:
+            said.append(text)
+
+    request = _request(tmp_path, tiny_config, schedule=schedule)
+    path, doc = collect(request, Notes(), hooks=_hooks(source=OomSource))
+    # said in the log too, once per precision (its rows showed only "skipped" in the summary table)
+    assert [n for n in said if "skipped" in n] == [f"bf16: skipped: {doc['measurements'][2]['skip_reason']}"]
     assert doc["protocol"]["interleaved"] is (schedule == "interleaved")
     skipped = [m for m in doc["measurements"] if m["status"] == "skipped"]
     assert [(m["precision"], m["batch_size"]) for m in skipped] == [("bf16", 1), ("bf16", 2)]

@@ -55,7 +55,7 @@ def test_a_missing_index_is_named_even_when_shutdown_fails() -> None:
     raw pynvml error out in place of the one line that names the index."""
     nv = fake_module()
     nv.nvmlShutdown.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
-    with pytest.raises(NvmlError, match=r"GPU index \[3\] not present"), Nvml([3], module=nv):
+    with pytest.raises(NvmlError, match=r"GPU index 3 not present"), Nvml([3], module=nv):
         pass
     nv = fake_module()  # a handle that cannot be had: NVML, initialised, is shut down again
     nv.nvmlDeviceGetHandleByIndex.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
@@ -365,3 +365,89 @@ def test_a_counter_whose_reads_fail_during_its_probe_is_said_so(fails: Callable[
     with Nvml([0], module=nv) as nvml:
         measured, why = nvml.energy_method(clock.now, clock.sleep)
     assert measured is False and (why or "").startswith(note), why
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (pynvml.NVML_ERROR_GPU_IS_LOST, "GPU is lost: the board fell off the bus or was reset; `nvidia-smi` shows"),
+        (pynvml.NVML_ERROR_NO_PERMISSION, "Insufficient Permissions: this user may not query the GPU"),
+        (pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH, "the driver was upgraded without a reboot: reboot"),
+        (pynvml.NVML_ERROR_RESET_REQUIRED, "the board needs a reset"),
+        (pynvml.NVML_ERROR_UNKNOWN, "Unknown Error: `nvidia-smi -q` shows the board's state"),
+        (pynvml.NVML_ERROR_TIMEOUT, "Timeout: NVML did not answer in time"),
+    ],
+)
+def test_an_nvml_error_says_what_to_do_about_it(code: int, said: str) -> None:
+    """'eco-collect: error: nvmlDeviceGetName: GPU is lost' said what NVML said, not what a contributor does
+    about it; a driver upgraded on a rented VM without a reboot read 'RM has detected an NVML/RM version
+    mismatch' and then 'run it on a machine with an NVIDIA GPU'."""
+    nv = fake_module()
+    nv.nvmlDeviceGetName.side_effect = pynvml.NVMLError(code)
+    with Nvml([0], module=nv) as nvml, pytest.raises(NvmlError) as failed:
+        nvml.describe()
+    assert str(failed.value).startswith("nvmlDeviceGetName: ") and said in str(failed.value)
+    nv = fake_module()
+    nv.nvmlInit.side_effect = pynvml.NVMLError(code)
+    with pytest.raises(NvmlError) as failed, Nvml([0], module=nv):
+        pass
+    assert said in str(failed.value) and ("run it on a machine" in str(failed.value)) is (
+        code == pynvml.NVML_ERROR_UNKNOWN
+    )
+
+
+def test_a_gpu_index_this_machine_lacks_is_a_usage_error() -> None:
+    """--gpu 5 on a one-GPU machine: an option's value refused before anything is measured (exit 2, as every
+    command refuses a value it cannot use), not a run that failed (exit 1)."""
+    from ecocompute.cli import OptionError
+
+    refused = r"^--gpu: GPU index 5 not present: NVML sees 2 GPUs \(0 to 1\)"
+    with pytest.raises(OptionError, match=refused), Nvml([0, 5], module=fake_module(gpus=2)):
+        pass
+
+
+@pytest.mark.parametrize("code", [pynvml.NVML_ERROR_NO_PERMISSION, pynvml.NVML_ERROR_UNKNOWN])
+def test_other_processes_that_cannot_be_listed_are_a_note_not_the_end_of_the_run(
+    code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list of other processes is a caveat of the file; NVML refusing it (a vGPU, a container without the
+    permission) ended the run before anything was measured: 'nvmlDeviceGetComputeRunningProcesses:
+    Insufficient Permissions'. doctor showed two 'gpu' rows then, one ok and one failed."""
+    import collector.doctor as doctor
+    from collector.session import _environment
+
+    nv = fake_module()
+    nv.nvmlDeviceGetComputeRunningProcesses.side_effect = pynvml.NVMLError(code)
+    with Nvml([0], module=nv) as nvml:
+        _, notes = _environment(nvml, {"python": "3.12.3"})
+    (note,) = [n for n in notes if "other processes" in n]
+    assert note.startswith(
+        f"other processes on the GPU could not be listed (board 0: nvmlDeviceGetComputeRunningProcesses: "
+        f"{pynvml.NVMLError(code)}"
+    )
+    assert note.endswith("): whether another process used it during the run is not known")
+    monkeypatch.setattr(doctor, "_cuda_and_kernels", lambda: doctor.Check("bitsandbytes kernels", "ok", "-"))
+    checks = doctor.run_checks([0], nvml_factory=lambda gpus: Nvml(gpus, module=nv), stability_windows=0)
+    assert [c.status for c in checks if c.name == "gpu"] == ["ok"]
+    (other,) = [c for c in checks if c.name == "other GPU processes"]
+    assert other.status == "warn" and other.detail.startswith("could not be listed (board 0: ")
+
+
+def test_a_power_reading_no_board_draws_is_a_failed_reading_as_0_w_is() -> None:
+    """NVML's 'not available' read as a number (0xFFFFFFFF mW: 4.29 MW) was integrated as the board's power: the
+    trial's peak, far beyond any board (physics.peak_power), refused the finished file. Beyond 1.5 x the board's
+    highest settable limit (eco-validate's bound on a peak) a reading is left out, as one of 0 W is."""
+    absurd = 0xFFFFFFFF
+    nv = fake_module()  # its board's highest limit: 700 W
+    nv.nvmlDeviceGetFieldValues.side_effect = lambda h, fields: [
+        SimpleNamespace(nvmlReturn=pynvml.NVML_SUCCESS, valueType=1, value=SimpleNamespace(uiVal=v))
+        for v in (absurd, absurd)
+    ]
+    with Nvml([0], module=nv) as nvml:
+        sample = nvml.sample(0.0)  # the instant field left out: nvmlDeviceGetPowerUsage read instead
+        assert (sample.power_w, sample.power_avg_1s_w, sample.usage_fallback) == (IDLE_W, None, True)
+        nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: 1_050_001
+        with pytest.raises(NvmlError, match=r"read 1050\.001 W, beyond 1\.5 x the board's highest limit \(700 W\)"):
+            nvml.sample(1.0)
+        nv.nvmlDeviceGetPowerUsage.side_effect = lambda h: 1_050_000  # a transient at the bound is a reading
+        assert nvml.sample(2.0).power_w == 1050.0

@@ -113,3 +113,28 @@ def test_only_the_nearest_checkouts_submissions_counts(tmp_path: Path) -> None:
         submission.check_out_dir(fine, "alice")
     with pytest.raises(CollectOptionError, match=f"give --out-dir {re.escape(str(repo / 'submissions'))}, "):
         submission.check_out_dir(repo / "submissions" / "bob", "alice")
+
+
+@pytest.mark.parametrize("where", ["below a file", "read-only"])
+def test_an_out_dir_no_file_can_be_written_into_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A path of the wrong kind, or one the tool will not write, is a usage error in every command (exit 2);
+    eco-collect said so in one line, but as a run that failed (exit 1)."""
+    import os
+
+    if where == "below a file":
+        (tmp_path / "notes.txt").write_text("a file", encoding="utf-8")
+        out = tmp_path / "notes.txt" / "submissions"
+    else:  # the mode bits as a user other than root meets them (root writes through them)
+        out = tmp_path / "locked" / "submissions"
+        out.parent.mkdir()
+        access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != out.parent and access(path, mode))
+    args = ["run", "--model", "Qwen/Qwen2.5-3B-Instruct", "--weights", "random", "--handle", "alice"]
+    result = CliRunner().invoke(cli.main, [*args, "--out-dir", str(out)])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"eco-collect: error: --out-dir {out}")
+    end = "give the folder submissions go to" if where == "below a file" else "give a folder you can write in"
+    assert line.endswith(f"nothing measured: {end}")

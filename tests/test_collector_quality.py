@@ -119,7 +119,13 @@ def test_a_corpus_the_submission_cannot_record_is_refused_before_the_run(
 
 
 def test_quality_is_refused_for_random_weights(tmp_path: Path) -> None:
-    request = RunRequest(model_id="o/m", precisions=("fp16",), batch_sizes=(1,), weights="random", quality="wikitext")
+    request = RunRequest(
+        model_id="Qwen/Qwen2.5-0.5B-Instruct",
+        precisions=("fp16",),
+        batch_sizes=(1,),
+        weights="random",
+        quality="wikitext",
+    )
     with pytest.raises(CollectError, match="needs pretrained weights"):
         collect(request)
 

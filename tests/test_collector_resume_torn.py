@@ -15,7 +15,7 @@ from test_collector_checkpoint import GPU, NOW, _lines, _write
 from test_collector_checkpoint import _request as _checkpoint_request
 from test_collector_e2e import _hooks, _request, timed, tiny_config  # noqa: F401 - fixtures
 
-from collector import session
+from collector import resume
 from collector.checkpoint import Checkpoint
 from collector.collect import collect
 from collector.errors import CheckpointError
@@ -74,10 +74,10 @@ def test_a_resume_cuts_off_a_torn_last_line_before_appending_and_says_so(
 def test_a_whole_last_record_without_its_newline_is_kept_and_ended(tmp_path: Path) -> None:
     request = _checkpoint_request(tmp_path)
     path = _write(request, "\n".join(_lines(request)).encode())  # killed before the newline of the record
-    checkpoint, done, _ = session._checkpoint(request, GPU, NOW)
+    checkpoint, done, _ = resume.open_checkpoint(request, GPU, NOW)
     assert checkpoint.end_line() is None and len(done) == 1
     assert path.read_bytes().endswith(b"}\n")
-    assert checkpoint.end_line() is None and len(session._checkpoint(request, GPU, NOW)[1]) == 1
+    assert checkpoint.end_line() is None and len(resume.open_checkpoint(request, GPU, NOW)[1]) == 1
 
 
 def _zeroed(whole: bytes, keep: int) -> bytes:
@@ -111,7 +111,7 @@ def test_zeros_after_a_whole_record_are_cut_off_and_the_record_kept(tmp_path: Pa
     request = _checkpoint_request(tmp_path)
     whole = ("\n".join(_lines(request)) + "\n").encode()
     path = _write(request, _zeroed(whole, len(whole)))
-    checkpoint, done, _ = session._checkpoint(request, GPU, NOW)
+    checkpoint, done, _ = resume.open_checkpoint(request, GPU, NOW)
     assert len(done) == 1 and checkpoint.end_line() is not None
     assert path.read_bytes() == whole
 
@@ -124,9 +124,9 @@ def test_zeros_before_a_whole_record_or_a_checkpoint_of_zeros_is_refused_in_one_
     middle = header + b"\n" + b"\0" * 4096 + b"\n" + record + b"\n"
     path = _write(request, middle)
     with pytest.raises(CheckpointError, match=r":2 is corrupt \(Expecting value\); delete it to start over$"):
-        session._checkpoint(request, GPU, NOW)
+        resume.open_checkpoint(request, GPU, NOW)
     assert path.read_bytes() == middle
     path.write_bytes(b"\0" * 4096)
     with pytest.raises(CheckpointError, match=r"holds no whole first line \(.* zero-filled.*delete it and run without"):
-        session._checkpoint(request, GPU, NOW)
+        resume.open_checkpoint(request, GPU, NOW)
     assert path.read_bytes() == b"\0" * 4096

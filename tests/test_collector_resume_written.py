@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fakes import Board, FakeTime, fake_cuda_build
 from test_collector_e2e import _hooks, _request, tiny_config  # noqa: F401 - fixtures
 
-from collector import cli, session
+from collector import cli, resume
 from collector.checkpoint import Checkpoint
 from collector.collect import collect
 from collector.errors import AlreadyWritten, CheckpointError, InterruptedBeforeCheckpoint
@@ -169,7 +169,7 @@ def test_an_interrupt_right_after_the_checkpoint_is_made_removes_it_as_it_says(
         assert list((tmp_path / "repo").rglob("checkpoint-*"))  # made
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(session, "_same_corpus", interrupted)
+    monkeypatch.setattr(resume, "same_corpus", interrupted)
     with pytest.raises(InterruptedBeforeCheckpoint):
         collect(_request(tmp_path, tiny_config), hooks=_hooks())
     assert not list((tmp_path / "repo").rglob("checkpoint-*"))  # nothing to resume, as the CLI says
@@ -186,7 +186,7 @@ def test_a_checkpoint_that_cannot_be_removed_after_an_interrupt_keeps_the_resume
     def refused(_self: Checkpoint) -> None:
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(session, "_same_corpus", interrupted)
+    monkeypatch.setattr(resume, "same_corpus", interrupted)
     monkeypatch.setattr(Checkpoint, "remove", refused)
     with pytest.raises(KeyboardInterrupt) as caught:
         collect(_request(tmp_path, tiny_config), hooks=_hooks())

@@ -19,7 +19,7 @@ from test_collector_checkpoint import GPU, NOW
 from test_collector_checkpoint import _request as _checkpoint_request
 from test_collector_e2e import _hooks, _request, tiny_config  # noqa: F401 - the fixture
 
-from collector import cli, session
+from collector import cli, resume, session
 from collector import collect as collect_module
 from collector.checkpoint import Checkpoint
 from collector.errors import CheckpointError, CollectError
@@ -132,7 +132,7 @@ def test_a_checkpoint_another_run_creates_in_the_same_instant_is_refused_not_ove
     """Two identical runs started together both found no checkpoint, and the second's write_text emptied
     the first's (its header, or a record already appended)."""
     request = dataclasses.replace(_checkpoint_request(tmp_path), resume=False)
-    theirs = json.dumps({"run_key": session._run_key(request, GPU), "started_at": "2026-11-24T02:59:59Z"}) + "\n"
+    theirs = json.dumps({"run_key": resume.run_key(request, GPU), "started_at": "2026-11-24T02:59:59Z"}) + "\n"
     start = Checkpoint.start
 
     def raced(self: Checkpoint, header: dict[str, Any]) -> None:
@@ -142,7 +142,7 @@ def test_a_checkpoint_another_run_creates_in_the_same_instant_is_refused_not_ove
 
     monkeypatch.setattr(Checkpoint, "start", raced)
     with pytest.raises(CheckpointError, match=r"appeared as this run started: another eco-collect is starting"):
-        session._checkpoint(request, GPU, NOW, [])
+        resume.open_checkpoint(request, GPU, NOW, [])
     (path,) = request.state_dir.glob("checkpoint-*.jsonl")
     assert path.read_text(encoding="utf-8") == theirs
 
@@ -151,11 +151,11 @@ def test_a_dangling_link_where_the_checkpoint_goes_is_named_as_a_link(tmp_path: 
     """No checkpoint is found through a dangling link, and O_EXCL refuses to create one over it: that is no
     other run starting (review 27); the link is left as it is."""
     request = dataclasses.replace(_checkpoint_request(tmp_path), resume=False)
-    target = request.state_dir / f"checkpoint-{session._run_key(request, GPU)}.jsonl"
+    target = request.state_dir / f"checkpoint-{resume.run_key(request, GPU)}.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(tmp_path / "gone.jsonl")
     with pytest.raises(CheckpointError, match=r"is a symbolic link, where this run's checkpoint goes"):
-        session._checkpoint(request, GPU, NOW, [])
+        resume.open_checkpoint(request, GPU, NOW, [])
     assert target.is_symlink() and not (tmp_path / "gone.jsonl").exists()
 
 
@@ -172,7 +172,7 @@ def test_an_interrupt_as_another_run_creates_the_checkpoint_leaves_that_runs_che
 
     monkeypatch.setattr(Checkpoint, "start", interrupted)
     with pytest.raises(KeyboardInterrupt), session.nothing_kept(request) as made:
-        session._checkpoint(request, GPU, NOW, made)
+        resume.open_checkpoint(request, GPU, NOW, made)
     assert [p.read_text() for p in request.state_dir.glob("checkpoint-*.jsonl")] == ["{}\n"]
 
 
@@ -180,5 +180,5 @@ def test_a_state_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     request = dataclasses.replace(_checkpoint_request(tmp_path), resume=False)
     request.state_dir.write_text("not a folder")
     with pytest.raises(CollectError, match=r"^cannot write the checkpoint in .*\.eco-collect \(File exists") as raised:
-        session._checkpoint(request, GPU, NOW, [])
+        resume.open_checkpoint(request, GPU, NOW, [])
     assert type(raised.value) is CollectError  # not a subclass (CheckpointError) either

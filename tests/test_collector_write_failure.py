@@ -76,9 +76,12 @@ def test_a_refused_file_that_a_full_disk_keeps_from_being_kept_does_not_send_to_
     def disk_full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "state" / "x.rejected.json"))
 
-    class Kept:  # the checkpoint: kept, neither committed nor removed
+    recorded: list[Any] = []
+
+    class Kept:  # the checkpoint: kept, neither committed nor removed; the refusal recorded, no copy kept
         path = tmp_path / "state" / "checkpoint.jsonl"
         committing = remove = wrote = staticmethod(lambda *_: pytest.fail("the checkpoint was touched"))
+        refused = staticmethod(lambda kept, _text, first: recorded.append((kept, first)))
 
     monkeypatch.setattr(submission, "_create", disk_full)
     with pytest.raises(CollectError) as failed:
@@ -88,3 +91,4 @@ def test_a_refused_file_that_a_full_disk_keeps_from_being_kept_does_not_send_to_
     assert f"could not be kept for inspection either ({os.strerror(errno.ENOSPC)}: {tmp_path}" in said
     assert "same refused file" in said and "make --out-dir writable" not in said
     assert not (tmp_path / "submissions").exists()
+    assert [kept for kept, _ in recorded] == [None] and recorded[0][1].startswith("stats.mismatch ")

@@ -159,7 +159,10 @@ def test_the_running_release_writes_what_its_row_says() -> None:
     """The row of this checkout's eco-collect is its code's defaults and option ranges: a change of
     either is a new release, whose row follows."""
     row = releases.RELEASES[collector.__version__]
-    plan, request = TrialPlan(), RunRequest(model_id="x/y", precisions=("fp16",), batch_sizes=(1,))
+    plan, request = (
+        TrialPlan(),
+        RunRequest(model_id="Qwen/Qwen2.5-0.5B-Instruct", precisions=("fp16",), batch_sizes=(1,)),
+    )
     constants = {
         "prompt.seed": request.seed,
         "prompt.seeded_tokens": request.prompt_tokens,
