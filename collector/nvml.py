@@ -93,7 +93,10 @@ class Nvml:
         self._indices = indices
         self.handles: list[Any] = []
         self._fields_supported = True  # until the driver says otherwise; then never asked again
-        self._ceilings: dict[Any, float | None] = {}  # handle -> its highest settable power limit (W), once read
+        # id(handle) -> its board's highest settable power limit (W), read once. Keyed by id: pynvml's handles are
+        # ctypes pointers, which are not hashable (a dict keyed by the handle failed on every real GPU); self.handles
+        # holds each for the adapter's life, so its id stays its own
+        self._ceilings: dict[int, float | None] = {}
         # the clock-event reasons' reading, by its name since driver 535, then its older name; () once neither is
         # supported: the trials then record no throttle reasons, as on a board that had none
         self._event_readers = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
@@ -222,10 +225,10 @@ class Nvml:
         """Why ``watts`` is no reading of ``handle``'s board: above PEAK_FACTOR x its highest settable power limit
         (eco-validate's bound on a peak: physics.peak_power); None for a reading. A board that will not say its
         limits has no bound here."""
-        if handle not in self._ceilings:
+        if id(handle) not in self._ceilings:
             limits = self._maybe(self._nv.nvmlDeviceGetPowerManagementLimitConstraints, handle, default=None)
-            self._ceilings[handle] = None if not limits else limits[1] / 1000.0
-        highest = self._ceilings[handle]
+            self._ceilings[id(handle)] = None if not limits else limits[1] / 1000.0
+        highest = self._ceilings[id(handle)]
         if highest is None or watts <= PEAK_FACTOR * highest:
             return None
         return f"read {watts:.3f} W, beyond {PEAK_FACTOR:g} x the board's highest limit ({highest:g} W)"
