@@ -250,6 +250,12 @@ MEASURED_CODES: tuple[Code, ...] = (
         "measure with the protocol's trial length (4 s by default)",
     ),
     error(
+        "protocol.trial_gap",
+        "most of a row's trials are followed by the next trial (no idle window between) only after more than 0.1 s, "
+        "where eco-collect starts the next one within milliseconds",
+        "submit the durations and start times eco-collect timed; never shorten trials or move them by hand",
+    ),
+    error(
         "protocol.idle_window",
         "idle-baseline windows shorter than 1 s or other than the named eco-collect release's (5 s from 0.2.0), or "
         "rows measured together (their trials alternate) that do not share the idle windows measured around them, or "

@@ -1,0 +1,91 @@
+"""Attack v30: what a forger edits that no rule judged. Each test names its attack (T: trial timings)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from conftest import ROOT
+from synthetic import stretch
+
+from validator import check, timeline
+
+SEQUENTIAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261125-034955.json"
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _codes(doc: dict) -> set[str]:
+    return {f.code for f in check.check_data(doc, "subs/mallory/x.json", NOW).findings}
+
+
+def _shortened(factor: float, roles: tuple[str, ...] = ("measured",)) -> dict:
+    """SEQUENTIAL with its first row's trials of ``roles`` lasting ``factor`` as long, energies along (stretch:
+    the same power), start times kept."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    for t in doc["measurements"][0]["trials"]:
+        if t["role"] in roles:
+            stretch(t, factor)
+    return doc
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("factor", [0.97, 0.9, 0.7])
+def test_t1_durations_shortened_with_their_start_times_kept_are_refused(factor: float, interleaved: bool) -> None:
+    """T1: a real row's gate-window trials 3-30 % shorter (a faster board), start times kept: the next trial now
+    starts 0.14-1.4 s after one ends, where eco-collect's starts it 4-22 ms later. Before, such a file passed
+    once summarised (tests/fixtures: the synthetic one). Labelled interleaved, gaps too short to hold a trial left
+    out or an idle window (2 s and 4.75 s here) are judged alike."""
+    doc = _shortened(factor)
+    doc["protocol"]["interleaved"] = interleaved
+    found = [f for f in check.check_data(doc, "subs/mallory/x.json", NOW).findings if f.code == "protocol.trial_gap"]
+    assert len(found) == 1 and found[0].pointer.startswith("/measurements/0/trials/")
+    assert "median gap" in found[0].message
+
+
+@pytest.mark.parametrize("factor", [0.52, 0.45])
+def test_t1_in_a_sequential_run_no_gap_between_a_rows_trials_is_explained(factor: float) -> None:
+    """T1: trials after warm-up made twice as fast (still over half of trial_min_duration_s) leave gaps of a
+    trial's length. In an interleaved run a round-mate's trial left out (skipped, or measured again after a
+    --resume) leaves such gaps; in a run that measured one configuration after another nothing does, so each is
+    judged."""
+    doc = _shortened(factor)
+    assert "protocol.trial_gap" in _codes(doc)
+    doc["protocol"]["interleaved"] = True
+    assert "protocol.trial_gap" not in _codes(doc)
+
+
+def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:
+    """Every real file (sequential and interleaved, 0.2.0-0.6.0) keeps a row's median gap under a sixth of
+    MAX_GAP_S: the bound is not at the edge of what eco-collect does."""
+    worst = 0.0
+    for path in sorted((ROOT / "submissions").glob("*/*.json")):
+        sub = check.domain.parse(json.loads(path.read_text()))
+        rows = timeline.row_gaps(sub, timeline.trial_spans(sub)).values()
+        worst = max([worst, *(sorted(row)[len(row) // 2][0] for row in rows)])
+    assert 0.0 < worst < timeline.MAX_GAP_S / 6
+
+
+def test_t1_one_long_gap_is_a_hiccup_not_a_forgery() -> None:
+    """A window measured again (eco-collect notes it), a garbage collection or a slow NVML read leaves one long gap:
+    the row's other trials follow at once, and nothing is refused."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    trials = doc["measurements"][0]["trials"]
+    for t in trials[3:]:
+        t["started_at_s"] += 2.5
+    assert "protocol.trial_gap" not in _codes(doc)
+
+
+def test_t1_an_idle_window_between_two_trials_of_a_row_is_no_gap() -> None:
+    """In an interleaved run an idle window follows a round in which configurations finished: a row's next trial
+    then starts idle_window_s later (the real files: 5.0-5.7 s), which is not judged."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    doc["protocol"]["interleaved"] = True
+    every = [t for m in doc["measurements"] for t in m["trials"]]
+    trials = doc["measurements"][0]["trials"]
+    idle_s = doc["protocol"]["idle_window_s"]
+    for k in range(1, len(trials)):  # an idle window before each of the row's trials but its first
+        start = trials[k]["started_at_s"]
+        for t in every:
+            t["started_at_s"] += idle_s if t["started_at_s"] >= start else 0.0
+    assert "protocol.trial_gap" not in _codes(doc)
