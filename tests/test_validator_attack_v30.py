@@ -1,4 +1,5 @@
-"""Attack v30: what a forger edits that no rule judged. Each test names its attack (T: trial timings)."""
+"""Attack v30: what a forger edits that no rule judged. Each test names its attack (T: trial timings, S: power
+readings that stood still)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import synthetic
 from conftest import ROOT
-from synthetic import stretch
+from synthetic import resummarize, stretch
 
-from validator import check, timeline
+from ecocompute import domain
+from validator import check, madeup, timeline
 
 SEQUENTIAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261125-034955.json"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -60,7 +63,7 @@ def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:
     MAX_GAP_S: the bound is not at the edge of what eco-collect does."""
     worst = 0.0
     for path in sorted((ROOT / "submissions").glob("*/*.json")):
-        sub = check.domain.parse(json.loads(path.read_text()))
+        sub = domain.parse(json.loads(path.read_text()))
         rows = timeline.row_gaps(sub, timeline.trial_spans(sub)).values()
         worst = max([worst, *(sorted(row)[len(row) // 2][0] for row in rows)])
     assert 0.0 < worst < timeline.MAX_GAP_S / 6
@@ -89,3 +92,47 @@ def test_t1_an_idle_window_between_two_trials_of_a_row_is_no_gap() -> None:
         for t in every:
             t["started_at_s"] += idle_s if t["started_at_s"] >= start else 0.0
     assert "protocol.trial_gap" not in _codes(doc)
+
+
+def _stuck(t: dict, watts: float) -> None:
+    """A trial whose power reading (nvmlDeviceGetPowerUsage) stood still at ``watts`` all window long."""
+    t.update(power_reading="nvml_power_usage", power_avg_w=watts, power_peak_w=watts)
+    t["sampler_energy_j"] = watts * t["duration_s"]
+
+
+def test_s1_back_to_back_trials_whose_readings_stood_still_at_values_of_their_own_are_refused() -> None:
+    """S1: every trial of a real file given a reading that stood still (peak = average) at its average rounded to
+    0.1 W, summaries recomputed: judged at whole watts only, it passed. The one reading eco-collect takes between two
+    trials is both windows', so back-to-back trials whose readings stood still read one value."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    for m in doc["measurements"]:
+        for t in m["trials"]:
+            _stuck(t, round(t["power_avg_w"], 1))
+        if m["trials"]:
+            resummarize(m, units=False)
+    found = [f for f in check.check_data(doc, "subs/mallory/x.json", NOW).findings if "stood still" in f.message]
+    assert [f.code for f in found] == ["fabrication.too_regular"]
+    assert found[0].pointer.endswith("/power_avg_w")
+
+
+def _row_stuck(values: list[float], gap_after: int | None = None) -> domain.Submission:
+    """A synthetic file whose first row's first trials read powers that stood still at ``values``; with
+    ``gap_after``, the trials after that one start 0.2 s later."""
+    doc = synthetic.submission(seed=3)
+    trials = doc["measurements"][0]["trials"]
+    for t, watts in zip(trials, values, strict=False):
+        _stuck(t, watts)
+    if gap_after is not None:
+        for t in trials[gap_after + 1 :]:
+            t["started_at_s"] += 0.2
+    return domain.parse(doc)
+
+
+def test_s1_fewer_than_three_pairs_apart_or_pairs_with_time_between_are_not_judged() -> None:
+    """Readings in a gap, the value moving between them, part two windows: rare (under 1e-3 a pair at the real
+    files' gaps), so MIN_STUCK_APART pairs are asked for, each within STUCK_GAP_S."""
+    assert madeup.MIN_STUCK_APART == 3
+    assert madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789, 250.5]))  # three pairs apart
+    assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789]))  # two
+    assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789, 250.5], gap_after=1))  # one 0.2 s apart
+    assert not madeup.stuck_apart(_row_stuck([250.123, 250.123, 250.123, 250.123]))  # one value: zero_variance's

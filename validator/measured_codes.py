@@ -293,7 +293,8 @@ MEASURED_CODES: tuple[Code, ...] = (
         "idle baseline or trial start time is so rounded. On Windows before Python 3.13, whose clock reads whole "
         "milliseconds: durations and start times at 4 decimals, or the file's 7 or more distinct ones at 2 or fewer, "
         "idle not judged, durations in no steps; powers of a reading that stood still (average equal to peak), at "
-        "whole watts",
+        "whole watts. Three pairs of trials one right after the other whose readings each stood still at a value of "
+        "their own",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
