@@ -136,3 +136,15 @@ def test_s1_fewer_than_three_pairs_apart_or_pairs_with_time_between_are_not_judg
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789]))  # two
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789, 250.5], gap_after=1))  # one 0.2 s apart
     assert not madeup.stuck_apart(_row_stuck([250.123, 250.123, 250.123, 250.123]))  # one value: zero_variance's
+
+
+@pytest.mark.parametrize("storage", ["bfloat16", "int3", "None"])
+def test_q1_a_four_bit_storage_dtype_eco_collect_never_records_is_refused(storage: str) -> None:
+    """Q1: bnb_4bit_quant_storage took any string of 32 characters. eco-collect passes none to BitsAndBytesConfig,
+    whose default (uint8 since transformers 4.39; eco-collect needs 4.45) every real file records."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    rows = [m for m in doc["measurements"] if m["quantization"]["method"] == "bitsandbytes"]
+    assert rows and all(m["quantization"]["bnb_4bit_quant_storage"] == "uint8" for m in rows)
+    assert "provenance.quantization_mismatch" not in _codes(doc)
+    rows[0]["quantization"]["bnb_4bit_quant_storage"] = storage
+    assert "provenance.quantization_mismatch" in _codes(doc)

@@ -142,7 +142,8 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
     error(
         "provenance.quantization_mismatch",
-        "quantization config does not match the precision label",
+        "quantization config does not match the precision label, or holds a 4-bit storage dtype other than "
+        "transformers' default uint8 (eco-collect never sets one)",
         "let eco-collect build the config",
     ),
     error(
