@@ -4,7 +4,7 @@ readings that stood still)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import synthetic
@@ -20,6 +20,10 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 def _codes(doc: dict) -> set[str]:
     return {f.code for f in check.check_data(doc, "subs/mallory/x.json", NOW).findings}
+
+
+def _errors(doc: dict) -> set[str]:
+    return {f.code for f in check.check_data(doc, "subs/mallory/x.json", NOW).findings if f.severity.value == "error"}
 
 
 def _shortened(factor: float, roles: tuple[str, ...] = ("measured",)) -> dict:
@@ -148,3 +152,22 @@ def test_q1_a_four_bit_storage_dtype_eco_collect_never_records_is_refused(storag
     assert "provenance.quantization_mismatch" not in _codes(doc)
     rows[0]["quantization"]["bnb_4bit_quant_storage"] = storage
     assert "provenance.quantization_mismatch" in _codes(doc)
+
+
+@pytest.mark.parametrize("hours", [-3, 1])
+def test_i1_created_at_moved_without_the_name_is_refused(hours: int) -> None:
+    """I1: a real file's created_at and session start moved by hand (its wall time kept, every other timestamp
+    rule held) passed on its own; eco-collect names the file from the second it writes as created_at."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    assert "provenance.submission_id" not in _codes(doc)
+    for key, container in (("created_at", doc), ("started_at", doc["session"])):
+        moved = datetime.strptime(container[key], "%Y-%m-%dT%H:%M:%SZ") + timedelta(hours=hours)
+        container[key] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _errors(doc) == {"provenance.submission_id"}
+
+
+def test_i1_an_id_without_eco_collects_time_is_left_to_the_other_rules() -> None:
+    """tests/synthetic.py's ids (synthetic-<seed>) carry no time: nothing to compare."""
+    doc = synthetic.submission(seed=4)
+    assert doc["submission_id"] == "synthetic-00000004"
+    assert "provenance.submission_id" not in _codes(doc)
