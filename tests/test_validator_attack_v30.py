@@ -1,18 +1,22 @@
 """Attack v30: what a forger edits that no rule judged. Each test names its attack (T: trial timings, S: power
-readings that stood still)."""
+readings that stood still, Q: quantization, I: ids, C: copies across files)."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import synthetic
+import test_validator_attack_v29 as v29
 from conftest import ROOT
 from synthetic import resummarize, stretch
 
-from ecocompute import domain
-from validator import check, madeup, timeline
+from ecocompute import domain, stats
+from validator import check, madeup, nearfiles, timeline
+from validator.check import Checked
 
 SEQUENTIAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261125-034955.json"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -171,3 +175,65 @@ def test_i1_an_id_without_eco_collects_time_is_left_to_the_other_rules() -> None
     doc = synthetic.submission(seed=4)
     assert doc["submission_id"] == "synthetic-00000004"
     assert "provenance.submission_id" not in _codes(doc)
+
+
+def _shuffled_copy(nudge: float, duration_k: float = 1.0, power_k: float = 1.0) -> dict:
+    """Attack v29's copy of an accepted file as mallory's (each duration and average power nudged by up to
+    ``nudge``, optionally rescaled), its gate windows' trials then put in another order (readings and all), start
+    times laid out again with the gaps the trials had, summaries recomputed."""
+    doc = v29._copied(nudge, duration_k, power_k)
+    keys = ("duration_s", "energy_j", "energy_per_gpu_j", "power_avg_w", "power_peak_w", "sampler_energy_j")
+    keys += ("sample_rate_hz", "power_samples", "power_nvml_avg_1s_w", "temperature_max_c", "generated_tokens")
+    keys += ("sm_clock_mhz_mean", "mem_clock_mhz_mean")
+    for m in doc["measurements"]:
+        trials = m["trials"]
+        gaps = [b["started_at_s"] - a["started_at_s"] - a["duration_s"] for a, b in itertools.pairwise(trials)]
+        window = [t for t in trials if t["role"] == "measured"]
+        values = [{k: t[k] for k in keys} for t in window]
+        # the even trials first, then the odd: no two neighbours stay neighbours, so no run of trials in order
+        for t, v in zip(window, values[::2] + values[1::2], strict=True):
+            t.update(v)
+        for a, b, gap in zip(trials, trials[1:], gaps, strict=False):
+            b["started_at_s"] = a["started_at_s"] + a["duration_s"] + gap
+    sub = domain.parse(doc)
+    for m, md in zip(sub.measurements, doc["measurements"], strict=True):
+        if md["idle"] is not None:
+            idle_w = (md["idle"]["power_before_w"] + md["idle"]["power_after_w"]) / 2
+            md["summary"] = dataclasses.asdict(stats.summarize(m.trials, idle_w))
+    return doc
+
+
+@pytest.mark.parametrize(("nudge", "duration_k", "power_k"), [(1e-8, 1.0, 1.0), (2e-7, 1.0, 1.0), (1e-8, 1.02, 0.97)])
+def test_c1_an_accepted_file_copied_with_its_gate_windows_shuffled_is_a_near_duplicate(
+    nudge: float, duration_k: float, power_k: float
+) -> None:
+    """C1: attack v29's nudged copy (found by runs of four trials in order) with each gate window's trials shuffled
+    passed, alone and against the accepted file it copies; sorted, its windows step as that file's do."""
+    doc = _shuffled_copy(nudge, duration_k, power_k)
+    assert check.check_data(doc, "subs/mallory/copy.json", v29.NOW).accepted
+    errors = v29._across(doc)
+    assert [f.code for f in errors] == ["duplicate.near"]
+    assert "each sorted" in errors[0].message and v29.SOURCE.name in errors[0].message
+
+
+def test_c1_no_two_files_of_the_real_and_synthetic_ones_share_a_sorted_window_at_100_times_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Honest gate windows of two files lie 3.1e-4 apart at the closest (the real files and 100 synthetic ones)."""
+    monkeypatch.setattr(nearfiles, "CROSS_COPY_REL", 100 * nearfiles.CROSS_COPY_REL)
+    docs = [json.loads(f.read_text()) for f in sorted((ROOT / "submissions").glob("*/*.json"))]
+    docs += [synthetic.submission(seed) for seed in range(40)]
+    pool = [
+        Checked(f"{k}.json", [], f"{k}", [], copy_windows=nearfiles.windows_of(domain.parse(d)))
+        for k, d in enumerate(docs)
+    ]
+    assert sum(len(c.copy_windows) for c in pool) > 700
+    assert nearfiles.copied_windows(pool, {c.path for c in pool}) == {}
+
+
+def test_c1_windows_of_a_millisecond_clock_are_left_out() -> None:
+    doc = json.loads(v29.SOURCE.read_text())
+    assert nearfiles.windows_of(domain.parse(doc))
+    doc["environment"]["host"]["os"] = "Windows 11"
+    doc["environment"]["software"]["python"] = "3.12.7"
+    assert nearfiles.windows_of(domain.parse(doc)) == ()

@@ -305,7 +305,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "duplicate.near",
         "a measurement's trials repeat or rescale (three in a row stepping as three of another do, or its sorted values "
-        "spaced as another's, to 2e-7; four of a gate window as four of another file's, to 1e-6), or its idle baseline "
+        "spaced as another's, to 2e-7; four of a gate window as four of another file's, or its gate window sorted as "
+        "another file's, to 1e-6), or its idle baseline "
         "or trial start times repeat, another measurement's",
         "submit new measurements only",
     ),
