@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -237,3 +238,42 @@ def test_c1_windows_of_a_millisecond_clock_are_left_out() -> None:
     doc["environment"]["host"]["os"] = "Windows 11"
     doc["environment"]["software"]["python"] = "3.12.7"
     assert nearfiles.windows_of(domain.parse(doc)) == ()
+
+
+def _on_windows(doc: dict) -> dict:
+    """``doc`` relabelled as eco-collect writes a Windows 11 host with Python 3.12 (os: platform.system() and
+    release, no /etc/os-release), whose time.monotonic reads whole milliseconds."""
+    doc["environment"]["host"].update(os="Windows 11", kernel="11")
+    doc["environment"]["software"]["python"] = "3.12.7"
+    return doc
+
+
+@pytest.mark.parametrize("nudge", [1e-8, 1e-7])
+def test_w1_a_nudged_copy_relabelled_windows_python_3_12_is_refused(nudge: float) -> None:
+    """W1: claiming a millisecond clock turns off the copy rules on durations (within and across files): attack v29's
+    nudged copy relabelled so passed, alone and against the accepted file it copies. Its nanosecond durations are no
+    such clock's."""
+    doc = _on_windows(v29._copied(nudge))
+    errors = v29._across(doc)
+    assert {f.code for f in errors} == {"protocol.session_time"}
+    assert "not a whole number of milliseconds" in errors[0].message and "Windows 11" in errors[0].message
+
+
+def test_w1_timings_read_in_whole_milliseconds_pass() -> None:
+    """The same file read by a clock of 15.625-ms ticks in whole milliseconds, as on such a host: every duration and
+    start on the grid (to float rounding at an uptime of 271,234 s), nothing refused for its grain."""
+    doc = _on_windows(synthetic.submission(seed=6, n_measurements=3))
+
+    def read(t: float) -> float:
+        return math.floor(math.floor((t * 1e3 + 271_234_567.0) / 15.625) * 15.625) / 1e3
+
+    for m in doc["measurements"]:
+        for t in m["trials"]:
+            t0, t1 = read(t["started_at_s"]), read(t["started_at_s"] + t["duration_s"])
+            t["started_at_s"], t["duration_s"] = t0 - read(0.0), t1 - t0
+            t["sampler_energy_j"] = t["power_avg_w"] * t["duration_s"]
+        resummarize(m)
+    assert timeline.millisecond_grain(domain.parse(doc), "f.json") == []
+    doc["measurements"][1]["trials"][3]["started_at_s"] += 2e-6
+    (found,) = timeline.millisecond_grain(domain.parse(doc), "f.json")
+    assert found.pointer == "/measurements/1/trials/3/started_at_s"

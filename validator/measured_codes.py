@@ -211,8 +211,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.session_time",
-        "session wall time, created_at and the trials' start times do not add up, or rows of a run that says it "
-        "measured one configuration after another alternate in time",
+        "session wall time, created_at and the trials' start times do not add up, rows of a run that says it "
+        "measured one configuration after another alternate in time, or durations and start times finer than the "
+        "whole milliseconds its host's clock reads (Windows with Python before 3.13)",
         "check the clock of the measuring machine; never edit timings by hand",
     ),
     error(

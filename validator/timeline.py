@@ -4,11 +4,12 @@ after another, and the idle windows eco-collect measures around them (schema 1.2
 from __future__ import annotations
 
 import itertools
+import math
 
 from ecocompute import catalogue
 from ecocompute.domain import Submission
 
-from . import groups, loadavg
+from . import groups, loadavg, madeup
 from .contract import parse_utc
 from .findings import Finding, make
 from .groups import Span
@@ -85,6 +86,42 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
         + groups.check(sub, file, spans)
         + loadavg.check(sub, file, spans, sub.session.wall_s + CLOCK_SLACK_S)
     )
+
+
+# eco-collect times trials on time.monotonic (collector/runner.py ``Clock``), which on Windows before Python 3.13 is
+# GetTickCount64: whole milliseconds. Every duration there is the difference of two such readings, and every start
+# one less the session's first: whole milliseconds to float rounding (1e-10 s at a day's uptime, 1e-7 s at 30
+# years'). A file naming such a host (``madeup.millisecond_clock``) is judged at that clock's grain (durations may
+# repeat: no copy rule on them within or across files, no duration shape), so a file of nanosecond timings relabelled
+# "Windows 11" with Python 3.12 escaped those rules: an accepted file copied with every duration and power nudged by
+# 1e-8 passed (attack v30 W1). A duration or start more than MS_GRID_SLACK_S off whole milliseconds is no such
+# clock's: a nanosecond clock's value lands that close once in 500.
+MS_GRID_SLACK_S = 1e-6
+
+
+def millisecond_grain(sub: Submission, file: str) -> list[Finding]:
+    """The first duration or start time finer than the whole milliseconds the file's named host reads (see above)."""
+    if not madeup.millisecond_clock(sub.environment):
+        return []
+    slack = MS_GRID_SLACK_S * 1e3
+    for i, m in enumerate(sub.measurements):
+        for j, t in enumerate(m.trials):
+            for name, value in (("duration_s", t.duration_s), ("started_at_s", t.started_at_s)):
+                if value is None or not math.isfinite(value) or abs(value * 1e3 - round(value * 1e3)) <= slack:
+                    continue
+                host = sub.environment.host.os
+                python = sub.environment.software.get("python", "?")
+                return [
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/{name}",
+                        f"{name} {value!r} s is not a whole number of milliseconds, yet the host the file names "
+                        f"({host}, Python {python}) reads no finer: time.monotonic, eco-collect's clock, is "
+                        "GetTickCount64 there before Python 3.13; the host or the timings were edited",
+                    )
+                ]
+    return []
 
 
 def sequential_rows(sub: Submission) -> set[int]:
