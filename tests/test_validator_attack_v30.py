@@ -277,3 +277,23 @@ def test_w1_timings_read_in_whole_milliseconds_pass() -> None:
     doc["measurements"][1]["trials"][3]["started_at_s"] += 2e-6
     (found,) = timeline.millisecond_grain(domain.parse(doc), "f.json")
     assert found.pointer == "/measurements/1/trials/3/started_at_s"
+
+
+@pytest.mark.parametrize(
+    ("pointer", "value", "reason"),
+    [
+        (("measurements", 0, "trials", 0, "duration_s"), 1.7e308, "is greater than the maximum of"),
+        (("measurements", 0, "model", "id"), "a/" + "b" * 5000, "is longer than 256 characters"),
+    ],
+)
+def test_m1_a_schema_finding_on_a_long_value_keeps_its_reason(pointer: tuple, value: object, reason: str) -> None:
+    """M1: jsonschema-rs quotes the value first and the reason last; 1.7e308 spelt in 309 digits, or a long string,
+    cut at 300 characters left the contributor no reason. The message keeps its start and its end, bounded."""
+    doc = synthetic.submission(seed=2)
+    node = doc
+    for key in pointer[:-1]:
+        node = node[key]
+    node[pointer[-1]] = value
+    found = [f for f in check.check_data(doc, "x.json", NOW).findings if f.code == "schema.violation"]
+    assert found and all(f.message.endswith(reason) or reason in f.message[-60:] for f in found)
+    assert max(len(f.message) for f in found) < 400
