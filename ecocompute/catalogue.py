@@ -56,6 +56,10 @@ BNB_FIELDS = (
     "bnb_4bit_use_double_quant",
     "bnb_4bit_quant_storage",
 )
+# The dtype 4-bit weights are packed in: transformers' BitsAndBytesConfig default (torch.uint8, since 4.39; eco-collect
+# needs 4.45), which eco-collect never overrides and records as "uint8" (collector/models.py quantization_record).
+# Every real and synthetic file holds it; any string passed the schema (attack v30 Q1).
+BNB_QUANT_STORAGE = "uint8"
 
 
 def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -167,11 +171,12 @@ class Precision:
         Settings of the other bitsandbytes mode (4-bit fields of an 8-bit load, say) are inert and
         not part of the label. Every mode quantizes every linear layer bitsandbytes would (no module
         skipped), and 8-bit keeps no fp16 copy of the weights: eco-collect passes neither setting, so
-        a record with either measured another computation than its label names. An unquantized
-        label expects no bitsandbytes field at all (eco-collect records none there)."""
+        a record with either measured another computation than its label names. Nor does it pass a 4-bit
+        storage dtype: transformers' default, BNB_QUANT_STORAGE, in every mode. An unquantized label
+        expects no bitsandbytes field at all (eco-collect records none there)."""
         if self.bnb is None:
             return {"method": "none", "torch_dtype": self.torch_dtype, **dict.fromkeys(BNB_FIELDS)}
-        unchanged: dict[str, Any] = {"llm_int8_skip_modules": None}
+        unchanged: dict[str, Any] = {"llm_int8_skip_modules": None, "bnb_4bit_quant_storage": BNB_QUANT_STORAGE}
         if not self.four_bit:
             unchanged["llm_int8_has_fp16_weight"] = False
         return {"method": "bitsandbytes", "torch_dtype": self.torch_dtype, **self.bnb_kwargs(), **unchanged}

@@ -75,6 +75,7 @@ def with_token_checks(real: Any, path: str, token_checks: tuple[tuple[int, str, 
         levels=(),
         token_checks=token_checks,
         copy_runs=(),
+        copy_windows=(),
     )
 
 

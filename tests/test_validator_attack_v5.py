@@ -176,7 +176,10 @@ def _resumed(doc: dict[str, Any], rows: list[int], note: str) -> dict[str, Any]:
         ms[i]["notes"].insert(0, note)
     doc["session"]["wall_s"] = clock + 0.5
     started = datetime.strptime(doc["session"]["started_at"], "%Y-%m-%dT%H:%M:%SZ")
-    doc["created_at"] = (started + timedelta(seconds=round(clock + 0.5))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = started + timedelta(seconds=round(clock + 0.5))
+    doc["created_at"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # eco-collect names the file from the second it writes as created_at (provenance.submission_id)
+    doc["submission_id"] = f"{doc['submission_id'][:-15]}{created:%Y%m%d-%H%M%S}"
     return doc
 
 

@@ -56,6 +56,7 @@ class Checked:
     # (row, ids_sha256, new_tokens) of each token check: one hash is of one token count in every file
     token_checks: tuple[tuple[int, str, int], ...] = ()
     copy_runs: tuple[nearfiles.Run, ...] = ()  # runs of four trials by their steps: copies across files
+    copy_windows: tuple[nearfiles.Window, ...] = ()  # gate windows by their sorted steps: shuffled copies
 
     @property
     def accepted(self) -> bool:
@@ -152,6 +153,7 @@ def _check_data(
             if m.engine.token_check is not None
         ),
         copy_runs=nearfiles.runs_of(sub),
+        copy_windows=nearfiles.windows_of(sub),
     )
 
 

@@ -141,8 +141,15 @@ DOCUMENT_CODES: tuple[Code, ...] = (
     ),
     error("provenance.future_time", "created_at lies in the future", "fix the clock of the measuring machine"),
     error(
+        "provenance.submission_id",
+        "submission_id ends in a date and time (<handle>-<gpu>-YYYYMMDD-HHMMSS, as eco-collect names every file) "
+        "other than created_at's",
+        "keep the submission_id, file name and created_at eco-collect wrote; never edit a time by hand",
+    ),
+    error(
         "provenance.quantization_mismatch",
-        "quantization config does not match the precision label",
+        "quantization config does not match the precision label, or holds a 4-bit storage dtype other than "
+        "transformers' default uint8 (eco-collect never sets one)",
         "let eco-collect build the config",
     ),
     error(

@@ -146,8 +146,15 @@ def _oversized(value: Any, at: list[Any], oversized: list[tuple[str, str]]) -> N
                 _oversized(v, [*at, k], oversized)
 
 
+# jsonschema-rs' messages quote the value first and give the reason last ("... is greater than the maximum of
+# 10000000", "... is longer than 256 characters"): a long value (1.7e308 spelt out in 309 digits, a string of
+# megabytes) cut at the end lost the reason (attack v30 M1). Its start and its end are kept.
+MESSAGE_HEAD, MESSAGE_TAIL = 120, 177
+
+
 def _finding(file: str, pointer: str, message: str) -> Finding:
-    message = message if len(message) <= 300 else message[:297] + "..."
+    if len(message) > MESSAGE_HEAD + MESSAGE_TAIL + 3:
+        message = f"{message[:MESSAGE_HEAD]}...{message[-MESSAGE_TAIL:]}"
     pointer = bounded(pointer)
     return make("schema.violation", file, pointer, f"{pointer or '/'}: {message}")
 

@@ -261,7 +261,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
                 fingerprint_owner.setdefault(fp, i)
         if evidence is not None:
             findings.append(evidence)
-    findings += [make("fabrication.too_regular", file, at, what) for at, what in madeup.rounded_in_file(sub)]
+    made = madeup.rounded_in_file(sub) + madeup.stuck_apart(sub)
+    findings += [make("fabrication.too_regular", file, at, what) for at, what in made]
     findings += tokenhashes.within_file(sub, file)
     # the idle and timing fingerprints join after the checks inside the file: only other files judge them
     return findings, [

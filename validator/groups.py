@@ -70,10 +70,18 @@ def _resumed_sequentially(sub: Submission, group: list[int]) -> bool:
     an earlier session's, without it. (Before 7a15feb eco-collect put its last session's notes on every row,
     but timed no trial: such files have no groups.) A note on a row of the group is not what any release
     wrote (attack v26 F2: a note appended to an interleaved file's row excused its interleaved: false)."""
-    if not versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION):
-        return False
-    noted = {i for i, m in enumerate(sub.measurements) if any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for n in m.notes)}
+    noted = resumed_sequentially(sub)
     return bool(noted) and noted.isdisjoint(group)
+
+
+def resumed_sequentially(sub: Submission) -> set[int]:
+    """The rows of an eco-collect 0.1.0-0.5.0 file that carry the note of a session whose 'auto' measured one
+    after another (``_resumed_sequentially``): where there are any, the file's other rows may be an earlier
+    session's, interleaved whatever its label says. Empty for a later release, which labels such a run
+    interleaved."""
+    if not versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION):
+        return set()
+    return {i for i, m in enumerate(sub.measurements) if any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for n in m.notes)}
 
 
 def _groups(sub: Submission, spans: list[Span]) -> list[tuple[list[int], dict[int, int]]]:

@@ -87,13 +87,58 @@ _INSTANT_FIELD = catalogue.POWER_READINGS[0]
 STUCK_RELATIVE = 1e-9  # the trapezoid's fsum over one value, divided by the duration: within a few ulps of it
 
 
+def _stuck(t: Trial) -> bool:
+    return t.power_reading != _INSTANT_FIELD and abs(t.power_avg_w - t.power_peak_w) <= STUCK_RELATIVE * t.power_peak_w
+
+
 def stuck_power(trials: Sequence[Trial]) -> bool:
     """Whether every one of ``trials`` has its average power equal to its peak (a reading that never moved), read
     otherwise than from NVML's instant field (which moves every sample)."""
-    return bool(trials) and all(
-        t.power_reading != _INSTANT_FIELD and abs(t.power_avg_w - t.power_peak_w) <= STUCK_RELATIVE * t.power_peak_w
-        for t in trials
+    return bool(trials) and all(map(_stuck, trials))
+
+
+# ... and such a reading, standing still through two trials one after the other, is one value in both: when a
+# trial ends eco-collect asks the sampler for its window, which first takes a reading (collector/sampler.py
+# ``_serve``), after the trial's end and before the next trial starts. That reading is the first after the one
+# window and the last before the other, or the next window's first (either way the neighbour each window's end
+# interpolates from, or inside it), so a value that moved between the two moved the average of one of them off its
+# peak. Only readings inside the gap, the value moving between them, part them: the gap's share of the time the
+# reading stands still (more than a trial: 0.1 s against at least the 0.5 s of a half-length trial, 4e-3 at the
+# real files' 8 ms median against 2 s, a pair). A forger who sets each trial's peak to its made-up average, rounded
+# to the tenth of a watt (judged at whole watts only: ``rounded``), gives back-to-back trials values of their own
+# (attack v30 S1). A file holding MIN_STUCK_APART such pairs, each within STUCK_GAP_S (a longer gap, most of a row's:
+# protocol.trial_gap), is refused.
+STUCK_GAP_S = 0.1
+MIN_STUCK_APART = 3
+
+
+def stuck_apart(sub: Submission) -> list[tuple[str, str]]:
+    """(pointer, what) where MIN_STUCK_APART pairs of trials that follow one another within STUCK_GAP_S (of any rows:
+    one board set, one sampler) each read a power that stood still, one value in one and another in the next; the
+    first pair named."""
+    timed = [
+        (t.started_at_s, t.started_at_s + t.duration_s, i, j, _stuck(t), t.power_peak_w)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    ]
+    if sum(span[4] for span in timed) < 2:  # no pair without two stuck trials: nothing to sort
+        return []
+    apart = [
+        (a, b)
+        for a, b in itertools.pairwise(sorted(timed))
+        if a[4] and b[4] and 0.0 <= b[0] - a[1] < STUCK_GAP_S and round(a[5] * 1e3) != round(b[5] * 1e3)
+    ]
+    if len(apart) < MIN_STUCK_APART:
+        return []
+    (_, _, i, j, _, first), (_, _, k, n, _, second) = apart[0]
+    what = (
+        f"{len(apart)} pairs of trials one right after the other each read a power that stood still all trial long "
+        f"(average equal to peak, not NVML's instant field), yet differ: /measurements/{i}/trials/{j} reads {first} "
+        f"W and /measurements/{k}/trials/{n}, next, {second} W. eco-collect reads the power once between two trials "
+        "(when a window ends), and a reading that stood still gives that one value to both: typed by hand"
     )
+    return [(f"/measurements/{k}/trials/{n}/power_avg_w", what)]
 
 
 def places_of(values: Sequence[float]) -> int | None:

@@ -211,8 +211,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.session_time",
-        "session wall time, created_at and the trials' start times do not add up, or rows of a run that says it "
-        "measured one configuration after another alternate in time",
+        "session wall time, created_at and the trials' start times do not add up, rows of a run that says it "
+        "measured one configuration after another alternate in time, or durations and start times finer than the "
+        "whole milliseconds its host's clock reads (Windows with Python before 3.13)",
         "check the clock of the measuring machine; never edit timings by hand",
     ),
     error(
@@ -248,6 +249,12 @@ MEASURED_CODES: tuple[Code, ...] = (
         "protocol.trial_duration",
         "a trial after warm-up under half of trial_min_duration_s, a minimum below 1 s, or requests warm-up never sized",
         "measure with the protocol's trial length (4 s by default)",
+    ),
+    error(
+        "protocol.trial_gap",
+        "most of a row's trials are followed by the next trial (no idle window between) only after more than 0.1 s, "
+        "where eco-collect starts the next one within milliseconds",
+        "submit the durations and start times eco-collect timed; never shorten trials or move them by hand",
     ),
     error(
         "protocol.idle_window",
@@ -287,7 +294,8 @@ MEASURED_CODES: tuple[Code, ...] = (
         "idle baseline or trial start time is so rounded. On Windows before Python 3.13, whose clock reads whole "
         "milliseconds: durations and start times at 4 decimals, or the file's 7 or more distinct ones at 2 or fewer, "
         "idle not judged, durations in no steps; powers of a reading that stood still (average equal to peak), at "
-        "whole watts",
+        "whole watts. Three pairs of trials one right after the other whose readings each stood still at a value of "
+        "their own",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
@@ -298,7 +306,8 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "duplicate.near",
         "a measurement's trials repeat or rescale (three in a row stepping as three of another do, or its sorted values "
-        "spaced as another's, to 2e-7; four of a gate window as four of another file's, to 1e-6), or its idle baseline "
+        "spaced as another's, to 2e-7; four of a gate window as four of another file's, or its gate window sorted as "
+        "another file's, to 1e-6), or its idle baseline "
         "or trial start times repeat, another measurement's",
         "submit new measurements only",
     ),

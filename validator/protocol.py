@@ -30,6 +30,7 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
             findings.append(_skipped_idle(m, f"/measurements/{i}", file))
     if sub.session is not None:
         findings += timeline.check(sub, file, spans)
+    findings += timeline.millisecond_grain(sub, file)
     findings += replay.check(sub, file)  # the collector's own loop over each row's trials
     early_stop = EarlyStop.from_mapping(sub.protocol.early_stop) if sub.protocol.early_stop else None
     recorded = sub.records("1.2.0")  # engines, stop reasons and placements

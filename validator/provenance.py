@@ -121,7 +121,7 @@ def check(
                 f"created_at {sub.created_at} is after now ({now:%Y-%m-%dT%H:%M:%SZ})",
             )
         )
-    findings += _one_model(sub, file)
+    findings += _one_model(sub, file) + _id_stamp(sub, created, file)
     for i, m in enumerate(sub.measurements):
         base = f"/measurements/{i}"
         if m.model.weights == "random_init" and m.model.revision != catalogue.RANDOM_REVISION:
@@ -169,6 +169,30 @@ def check(
                 )
             )
     return findings
+
+
+# eco-collect names every file <handle>-<gpu>-<YYYYMMDD>-<HHMMSS> from the very second it writes as created_at
+# (collector/submission.py ``submission_id``, every release since 0.1.0; all 95 real files): an id ending in such a
+# stamp other than created_at's is a file whose time was edited and whose name was not (attack v30 I1). An id
+# without the stamp (tests/synthetic.py's synthetic-<seed>) is no eco-collect id at all, and is left to the rules
+# on its name and its collector.
+_ID_STAMP = re.compile(r"-([0-9]{8}-[0-9]{6})\Z", re.ASCII)
+_STAMP_FORMAT = "%Y%m%d-%H%M%S"
+
+
+def _id_stamp(sub: Submission, created: datetime, file: str) -> list[Finding]:
+    stamp = _ID_STAMP.search(sub.submission_id)
+    if stamp is None or stamp[1] == created.strftime(_STAMP_FORMAT):
+        return []
+    return [
+        make(
+            "provenance.submission_id",
+            file,
+            "/submission_id",
+            f"submission_id {sub.submission_id!r} ends in the time {stamp[1]}, but created_at is {sub.created_at} "
+            f"({created.strftime(_STAMP_FORMAT)}): eco-collect names the file from the second it writes as created_at",
+        )
+    ]
 
 
 def _one_model(sub: Submission, file: str) -> list[Finding]:

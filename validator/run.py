@@ -150,6 +150,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     token_holders = tokenhashes.first_holders(accepted, ordered)
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     copied = nearfiles.copied_runs(pool, {c.path for c in candidates})
+    shuffled = nearfiles.copied_windows(pool, {c.path for c in candidates})
     levels = outliers.reference_of([c.levels for c in accepted])
     fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
     # each group of files sharing an id sorted once, and each group of identical measurements counted by
@@ -174,7 +175,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                     f"also used by {_places(others, total=len(paths) - own)}",
                 )
             )
-        mine += _exact(c, seen_hash, per_file) + nearfiles.findings(c, seen_hash, owner, copied)
+        mine += _exact(c, seen_hash, per_file) + nearfiles.findings(c, seen_hash, owner, copied, shuffled)
         mine += overlapping.get(c.path, [])
         mine += outliers.findings(c.path, c.levels, levels, fastest)
         mine += tokenhashes.findings(c, token_holders)

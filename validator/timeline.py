@@ -3,9 +3,13 @@ after another, and the idle windows eco-collect measures around them (schema 1.2
 
 from __future__ import annotations
 
+import itertools
+import math
+
+from ecocompute import catalogue
 from ecocompute.domain import Submission
 
-from . import groups, loadavg
+from . import groups, loadavg, madeup
 from .contract import parse_utc
 from .findings import Finding, make
 from .groups import Span
@@ -14,6 +18,23 @@ from .groups import Span
 CLOCK_SLACK_S = 2.0
 # Trials are timed on one monotonic clock, one after another: a millisecond covers rounding only.
 OVERLAP_SLACK_S = 0.001
+# eco-collect starts a trial as soon as the one before has been read (collector/runner.py ``Runner.trial``: the
+# sampler's window, the host's CPU times, the gates over the window). The real files leave 3.8-36 ms between one
+# trial's end and the next one's start, once 249 ms (1,100 such gaps of 0.2.0-0.6.0, sequential and interleaved),
+# and a row's median gap is at most 16 ms. Durations shortened by hand (a faster board; energies scaled along)
+# leave their start times behind: a 5-s trial shortened by 10 % leaves 0.5 s before the next one, and a file so
+# edited passed every rule (attack v30). A row most of whose gaps (at least MIN_GAPS of them) exceed MAX_GAP_S is
+# refused: one long gap is a host's hiccup (a collection, a slow NVML read, a window measured again), most are not.
+# In a run that measured its configurations one after another (``sequential_rows``) a row's trials follow one
+# another with nothing between: every gap between two of them is judged. Elsewhere a gap that may hold what
+# eco-collect did not write is not: an idle window (an interleaved round in which configurations finished; its
+# sleep lasts idle_window_s, read as 15.6-ms ticks on Windows), or a trial left out (a round-mate skipped, or
+# unfinished in a session that a --resume measured again), which lasts at least TRIAL_DURATION_FRACTION of
+# trial_min_duration_s (a shorter one after warm-up skips its configuration, and a configuration's warm-ups all
+# run before the rounds: one gap).
+MAX_GAP_S = 0.1
+MIN_GAPS = 3
+IDLE_GAP_FRACTION = 0.95
 
 
 def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
@@ -61,9 +82,90 @@ def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
         out
         + _idle_windows(sub, file, spans)
         + _overlap(sub, file, spans)
+        + _gaps(sub, file, spans)
         + groups.check(sub, file, spans)
         + loadavg.check(sub, file, spans, sub.session.wall_s + CLOCK_SLACK_S)
     )
+
+
+# eco-collect times trials on time.monotonic (collector/runner.py ``Clock``), which on Windows before Python 3.13 is
+# GetTickCount64: whole milliseconds. Every duration there is the difference of two such readings, and every start
+# one less the session's first: whole milliseconds to float rounding (1e-10 s at a day's uptime, 1e-7 s at 30
+# years'). A file naming such a host (``madeup.millisecond_clock``) is judged at that clock's grain (durations may
+# repeat: no copy rule on them within or across files, no duration shape), so a file of nanosecond timings relabelled
+# "Windows 11" with Python 3.12 escaped those rules: an accepted file copied with every duration and power nudged by
+# 1e-8 passed (attack v30 W1). A duration or start more than MS_GRID_SLACK_S off whole milliseconds is no such
+# clock's: a nanosecond clock's value lands that close once in 500.
+MS_GRID_SLACK_S = 1e-6
+
+
+def millisecond_grain(sub: Submission, file: str) -> list[Finding]:
+    """The first duration or start time finer than the whole milliseconds the file's named host reads (see above)."""
+    if not madeup.millisecond_clock(sub.environment):
+        return []
+    slack = MS_GRID_SLACK_S * 1e3
+    for i, m in enumerate(sub.measurements):
+        for j, t in enumerate(m.trials):
+            for name, value in (("duration_s", t.duration_s), ("started_at_s", t.started_at_s)):
+                if value is None or not math.isfinite(value) or abs(value * 1e3 - round(value * 1e3)) <= slack:
+                    continue
+                host = sub.environment.host.os
+                python = sub.environment.software.get("python", "?")
+                return [
+                    make(
+                        "protocol.session_time",
+                        file,
+                        f"/measurements/{i}/trials/{j}/{name}",
+                        f"{name} {value!r} s is not a whole number of milliseconds, yet the host the file names "
+                        f"({host}, Python {python}) reads no finer: time.monotonic, eco-collect's clock, is "
+                        "GetTickCount64 there before Python 3.13; the host or the timings were edited",
+                    )
+                ]
+    return []
+
+
+def sequential_rows(sub: Submission) -> set[int]:
+    """The rows that no other row's trials can have run between (``protocol.interleaved`` false), save those of
+    an eco-collect 0.1.0-0.5.0 file resumed (``groups.resumed_sequentially``) that its earlier session measured."""
+    if sub.protocol.interleaved:
+        return set()
+    return groups.resumed_sequentially(sub) or set(range(len(sub.measurements)))
+
+
+def row_gaps(sub: Submission, spans: list[Span]) -> dict[int, list[tuple[float, int]]]:
+    """Each row's judged gaps, (the gap after one of its trials, that trial): in a ``sequential_rows`` row, before
+    its next trial; in another, before the next of any row (an interleaved round alternates them), where sooner
+    than an idle window or a trial left out could take (see MAX_GAP_S). ``spans``: ``trial_spans(sub)``."""
+    proto = sub.protocol
+    bound = min(proto.idle_window_s * IDLE_GAP_FRACTION, catalogue.TRIAL_DURATION_FRACTION * proto.trial_min_duration_s)
+    strict = sequential_rows(sub)
+    gaps: dict[int, list[tuple[float, int]]] = {}
+    for (_, end, i, j), (start, _, k, _) in itertools.pairwise(spans):
+        if (k == i) if i in strict else start - end < bound:
+            gaps.setdefault(i, []).append((start - end, j))
+    return gaps
+
+
+def _gaps(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
+    """The first row after most of whose trials (``row_gaps``) the next trial starts more than MAX_GAP_S later,
+    named at the first such trial's duration, which, shortened, opened the gap."""
+    for i, row in sorted(row_gaps(sub, spans).items()):
+        wide = [(gap, j) for gap, j in row if gap > MAX_GAP_S]
+        if len(row) >= MIN_GAPS and 2 * len(wide) > len(row):
+            median = sorted(gap for gap, _ in row)[len(row) // 2]
+            between = "" if i in sequential_rows(sub) else ", too soon for an idle window or a trial left out between"
+            return [
+                make(
+                    "protocol.trial_gap",
+                    file,
+                    f"/measurements/{i}/trials/{wide[0][1]}/duration_s",
+                    f"after {len(wide)} of {len(row)} trials of /measurements/{i} the next trial starts more than "
+                    f"{MAX_GAP_S} s later{between} (median gap {median:.3f} s): eco-collect starts the next trial "
+                    "within milliseconds of one's end (the real files: at most 0.25 s); durations shortened, or start "
+                    "times moved, by hand",
+                )
+            ]
+    return []
 
 
 def _idle_windows(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
