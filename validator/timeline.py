@@ -25,6 +25,9 @@ OVERLAP_SLACK_S = 0.001
 # leave their start times behind: a 5-s trial shortened by 10 % leaves 0.5 s before the next one, and a file so
 # edited passed every rule (attack v30). A row most of whose gaps (at least MIN_GAPS of them) exceed MAX_GAP_S is
 # refused: one long gap is a host's hiccup (a collection, a slow NVML read, a window measured again), most are not.
+# MAX_GAP_S is seven times the longest median seen, not three: the gap holds the sampler's next reading (its
+# 50-ms period), an NVML energy read per board and the host's CPU times, each slower on hosts no real file comes
+# from yet (several boards, Windows' WDDM driver, a loaded desktop); a trial shortened by 6 % or more still leaves it.
 # In a run that measured its configurations one after another (``sequential_rows``) a row's trials follow one
 # another with nothing between: every gap between two of them is judged. Elsewhere a gap that may hold what
 # eco-collect did not write is not: an idle window (an interleaved round in which configurations finished; its
@@ -32,7 +35,7 @@ OVERLAP_SLACK_S = 0.001
 # unfinished in a session that a --resume measured again), which lasts at least TRIAL_DURATION_FRACTION of
 # trial_min_duration_s (a shorter one after warm-up skips its configuration, and a configuration's warm-ups all
 # run before the rounds: one gap).
-MAX_GAP_S = 0.1
+MAX_GAP_S = 0.25
 MIN_GAPS = 3
 IDLE_GAP_FRACTION = 0.95
 
