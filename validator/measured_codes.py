@@ -112,7 +112,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error("physics.net_energy", "net energy exceeds gross energy", "idle power cannot be negative"),
     error(
         "physics.idle_power",
-        "idle power is not below loaded power",
+        "idle power (the lower of its two windows) is not clearly below loaded power",
         "measure idle with no other load on the GPU",
     ),
     error(
