@@ -107,6 +107,37 @@ def powers_before(sub: Submission) -> list[dict[int, float]]:
     return out
 
 
+# The sampler's window average integrates its readings with each end interpolated from the reading just outside
+# the window (collector/sampler.py summarize_window): a trial that follows another within a few sampler periods
+# draws its first reading-to-edge stretch towards the last reading of that one. Those trials are its neighbours'.
+EDGE_PERIODS = 2  # the reading before a window lies at most this many periods before it (a late reading: two)
+# ... and the stretch interpolated from it holds at most half a period of the two readings' difference (the first
+# reading inside lies a period after it, on the sampler's schedule; the triangle's area): 0.6 leaves a reading's
+# jitter room
+EDGE_WEIGHT_PERIODS = 0.6
+
+
+def peaks_before(sub: Submission) -> list[dict[int, float]]:
+    """For each row, its timed trials' index -> the peak power of the trial just before it in time (any row's),
+    where that ended within EDGE_PERIODS sampler periods of its start: the last reading before the window, which
+    its average interpolates from, may be as high as that. A trial after a pause (an idle window, a load)
+    starts from an idle reading: none."""
+    reach_s = EDGE_PERIODS * sub.protocol.sample_period_s
+    timed = sorted(
+        (t.started_at_s, t.started_at_s + t.duration_s, t.power_peak_w, i, j)
+        for i, m in enumerate(sub.measurements)
+        for j, t in enumerate(m.trials)
+        if t.started_at_s is not None
+    )
+    out: list[dict[int, float]] = [{} for _ in sub.measurements]
+    last_end, last_peak = None, 0.0
+    for start, end, peak, i, j in timed:
+        if last_end is not None and start - last_end <= reach_s:
+            out[i][j] = last_peak
+        last_end, last_peak = end, peak
+    return out
+
+
 def averaged_power(
     t: Trial, before_w: float | None, ptr: str, file: str, limit_w: float | None = None
 ) -> list[Finding]:

@@ -1,0 +1,77 @@
+"""A window's average power is the sampler's integral with its ends interpolated from the readings just outside it
+(collector/sampler.py summarize_window): a trial that follows a hungrier one at once starts from that one's last
+reading. physics.peak_power allows for it (fphunt3 F5)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from collector.nvml import Sample
+from collector.sampler import WindowStats, summarize_window
+from ecocompute import domain
+from validator import physics
+
+PERIOD_S = 0.05
+
+
+def _window(heavy_w: float, light_w: float, t0: float, t1: float, seed: int) -> WindowStats:
+    """The collector's summary of a light trial [t0, t1] whose readings (every 50 ms, 1.2 % noise, whole mW) follow
+    a heavy trial's, which ended 4 ms before t0."""
+    rng = random.Random(seed)
+    samples = []
+    for k in range(int((t1 + 0.2) / PERIOD_S)):
+        t = k * PERIOD_S + 0.049
+        watts = round((heavy_w if t < t0 - 0.004 else light_w) * (1 + rng.gauss(0, 0.012)), 3)
+        samples.append(Sample(t, watts, 50.0, 1980.0, 2619.0, 0, None, (watts,)))
+    return summarize_window(samples, t0, t1, lambda mask: [])
+
+
+def _with_light_warm_up(doc: dict[str, Any], window: WindowStats, heavy_peak_w: float, t0: float, t1: float) -> Any:
+    """The valid document with its second row's first warm-up replaced by ``window``, starting 4 ms after the first
+    row's last trial (peak ``heavy_peak_w``) ended: a light configuration's one-request sizing warm-up after a heavy
+    configuration's in an interleaved run."""
+    sub = domain.parse(doc)
+    first, second = sub.measurements
+    last = first.trials[-1]
+    shift = last.started_at_s + last.duration_s + 0.004 - t0
+    heavy = replace(last, power_peak_w=heavy_peak_w)
+    light = replace(
+        second.trials[0],
+        started_at_s=t0 + shift,
+        duration_s=t1 - t0,
+        power_avg_w=window.power_avg_w,
+        power_peak_w=window.power_peak_w,
+        power_samples=window.samples,
+        sample_rate_hz=window.sample_rate_hz,
+        energy_j=round(window.energy_j, 3),
+        energy_per_gpu_j=(round(window.energy_j, 3),),
+        sampler_energy_j=window.energy_j,
+    )
+    rows = (replace(first, trials=(*first.trials[:-1], heavy)), replace(second, trials=(light, *second.trials[1:])))
+    return replace(sub, measurements=rows)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_short_warm_up_right_after_a_hungrier_trial_is_accepted(valid_doc: dict[str, Any], seed: int) -> None:
+    # 470 W then 180 W (2.6 x: batch 256 then batch 1 of a small model), a 0.62-s warm-up of 12 readings
+    t0, t1 = 10.004, 10.624
+    window = _window(470.0, 180.0, t0, t1, seed)
+    assert window.power_avg_w > window.power_peak_w / (1 - physics.PEAK_SLACK)  # the collector's own figures
+    sub = _with_light_warm_up(valid_doc, window, 476.0, t0, t1)
+    found = [f for f in physics.check(sub, "f.json") if f.code == "physics.peak_power"]
+    assert not found, [f.message for f in found]
+
+
+def test_a_peak_below_the_average_is_still_refused_after_a_hungrier_trial(valid_doc: dict[str, Any]) -> None:
+    # the same window, its peak lowered by 10 %: one period of the difference does not cover that
+    t0, t1 = 10.004, 10.624
+    window = _window(470.0, 180.0, t0, t1, 0)
+    lowered = replace(window, power_peak_w=round(0.9 * window.power_peak_w, 3))
+    sub = _with_light_warm_up(valid_doc, lowered, 476.0, t0, t1)
+    assert [f.pointer for f in physics.check(sub, "f.json") if f.code == "physics.peak_power"] == [
+        "/measurements/1/trials/0/power_peak_w"
+    ]
