@@ -75,3 +75,35 @@ def test_a_peak_below_the_average_is_still_refused_after_a_hungrier_trial(valid_
     assert [f.pointer for f in physics.check(sub, "f.json") if f.code == "physics.peak_power"] == [
         "/measurements/1/trials/0/power_peak_w"
     ]
+
+
+def _warm_up_codes(doc: dict[str, Any], duration_s: float, samples: int) -> list[str]:
+    """physics.sample_count's findings on the valid document with its first warm-up ``duration_s`` long, holding
+    ``samples`` readings at the requested 20 Hz."""
+    sub = domain.parse(doc)
+    m = sub.measurements[0]
+    warm_up = replace(m.trials[0], duration_s=duration_s, power_samples=samples, sample_rate_hz=samples / duration_s)
+    one = replace(sub, measurements=(replace(m, trials=(warm_up, *m.trials[1:])),))
+    return [f.code for f in physics.check(one, "f.json") if f.code == "physics.sample_count"]
+
+
+@pytest.mark.parametrize(("duration_s", "samples"), [(0.9, 5), (0.9, 1), (1.2, 4), (1.5, 9)])
+def test_a_warm_up_whose_sampler_stalled_under_a_second_is_accepted(
+    valid_doc: dict[str, Any], duration_s: float, samples: int
+) -> None:
+    # a host under load starved the sampler's process for up to 1 s, which eco-collect lets pass (collector/runner.py
+    # GAP_S): a 0.9-s sizing warm-up kept 5 of its 18 readings on schedule, and the run was refused (fphunt3 F6)
+    assert _warm_up_codes(valid_doc, duration_s, samples) == []
+
+
+@pytest.mark.parametrize(("duration_s", "samples"), [(2.0, 4), (1.6, 7), (1.2, 1)])
+def test_a_warm_up_slower_than_a_stall_allows_is_refused(
+    valid_doc: dict[str, Any], duration_s: float, samples: int
+) -> None:
+    assert _warm_up_codes(valid_doc, duration_s, samples) == ["physics.sample_count"]
+
+
+def test_the_stall_allowed_is_the_collectors() -> None:
+    from collector import runner
+
+    assert (physics.SAMPLER_STALL_S, physics.SAMPLER_STALL_PERIODS) == (runner.GAP_S, runner.GAP_PERIODS)

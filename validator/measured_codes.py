@@ -57,7 +57,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "physics.sample_count",
         "power samples do not add up to duration x sample rate, exceed the requested rate, or (in a warm-up too short "
-        "for an average) fall below half of it",
+        "for an average) fall below half of it and below the rate less one sampler stall eco-collect lets pass (1 s)",
         "never edit the sampler's counts by hand",
     ),
     error(
