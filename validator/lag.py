@@ -111,10 +111,10 @@ def powers_before(sub: Submission) -> list[dict[int, float]]:
 # the window (collector/sampler.py summarize_window): a trial that follows another within a few sampler periods
 # draws its first reading-to-edge stretch towards the last reading of that one. Those trials are its neighbours'.
 EDGE_PERIODS = 2  # the reading before a window lies at most this many periods before it (a late reading: two)
-# ... and the stretch interpolated from it holds at most half a period of the two readings' difference (the first
-# reading inside lies a period after it, on the sampler's schedule; the triangle's area): 0.6 leaves a reading's
-# jitter room
-EDGE_WEIGHT_PERIODS = 0.6
+# ... and the stretch interpolated from it, up to the first reading inside, holds at most half its length of the two
+# readings' difference (the triangle's area): a period on the sampler's schedule, longer where readings are missing
+# (a stall the collector lets pass). 0.6 leaves a reading's jitter room.
+EDGE_WEIGHT = 0.6
 
 
 def peaks_before(sub: Submission) -> list[dict[int, float]]:

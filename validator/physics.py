@@ -33,8 +33,9 @@ COUNTER_STEP_S = 0.1
 # stretch, up to the first reading inside it, is interpolated from that trial's last reading. A light
 # configuration's one-request sizing warm-up (0.6 s, 12 samples) right after a batch-256 one drawing 2.6 x its
 # power read 4 % above its peak, and eco-validate refused the run (fphunt3 F5). So the average, less the most
-# that stretch adds (lag.EDGE_WEIGHT_PERIODS of a sampler period of the difference between the trial before's
-# peak and this one's, lag.peaks_before), is judged.
+# that stretch adds (lag.EDGE_WEIGHT of its length times the difference between the trial before's peak and this
+# one's, lag.peaks_before; the stretch is a sampler period, and the readings the window lacks on top, up to one
+# stall the collector lets pass: SAMPLER_STALL_S), is judged.
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
 # stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
@@ -328,11 +329,14 @@ def _sampler(t: Trial, ptr: str, ctx: _Context, peak_before_w: float | None = No
     window's average interpolates its first stretch from."""
     out = []
     judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
-    # the interpolated first stretch: at most the two readings' difference over part of a period
+    # the interpolated first stretch: at most the two readings' difference over part of its length
     edge_w = 0.0
     if peak_before_w is not None and t.duration_s > 0:
         difference_w = max(0.0, min(peak_before_w, ctx.limit_w) - t.power_peak_w)
-        edge_w = difference_w * lag.EDGE_WEIGHT_PERIODS * ctx.period_s / t.duration_s
+        missing_s = max(0.0, t.duration_s - t.power_samples * ctx.period_s)  # readings the window lacks
+        stall_s = max(SAMPLER_STALL_S, SAMPLER_STALL_PERIODS * ctx.period_s)
+        stretch_s = ctx.period_s + min(missing_s, stall_s)
+        edge_w = difference_w * lag.EDGE_WEIGHT * stretch_s / t.duration_s
     if judged and t.power_peak_w < (1 - PEAK_SLACK) * (t.power_avg_w - edge_w):
         edge = f" less {edge_w:.1f} W interpolated from the trial just before" if edge_w else ""
         out.append(
