@@ -34,7 +34,7 @@ COUNTER_STEP_S = 0.1
 # configuration's one-request sizing warm-up (0.6 s, 12 samples) right after a batch-256 one drawing 2.6 x its
 # power read 4 % above its peak, and eco-validate refused the run (fphunt3 F5). So the average, less the most
 # that stretch adds (lag.EDGE_WEIGHT of its length times the difference between the trial before's peak and this
-# one's, lag.peaks_before; the stretch is a sampler period, and the readings the window lacks on top, up to one
+# one's, lag.befores; the stretch is a sampler period, and the readings the window lacks on top, up to one
 # stall the collector lets pass: SAMPLER_STALL_S), is judged.
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
@@ -105,8 +105,7 @@ def check(sub: Submission, file: str) -> list[Finding]:
     limit_w = POWER_LIMIT_FACTOR * gpu.power_limit_enforced_w * gpu.count
     edge_s = COUNTER_STEP_S + 2 * sub.protocol.sample_period_s
     findings: list[Finding] = []
-    before_w = lag.powers_before(sub)
-    peaks_before = lag.peaks_before(sub)
+    before_w, peaks_before = lag.befores(sub)
     for i, m in enumerate(sub.measurements):
         if m.is_skipped:
             continue
@@ -325,7 +324,7 @@ def _empty_board_w(idle_high_w: float) -> float:
 
 def _sampler(t: Trial, ptr: str, ctx: _Context, peak_before_w: float | None = None) -> list[Finding]:
     """Peak, clocks and sample counts: what the sampler's readings of one window must satisfy. ``peak_before_w``:
-    the peak of a trial that ended just before this one began (lag.peaks_before), whose last reading this
+    the peak of a trial that ended just before this one began (lag.befores), whose last reading this
     window's average interpolates its first stretch from."""
     out = []
     judged = not t.is_warmup or t.power_samples >= MIN_SAMPLES_FOR_AVERAGE
