@@ -378,8 +378,29 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+# NVML's architecture ids (nvml.h, nvmlDeviceArchitecture_t), for a binding older than the board: nvidia-ml-py 12.535,
+# which eco-collect accepts (pyproject.toml: >=12.535), names no NVML_DEVICE_ARCH_BLACKWELL (12.560 does), so an RTX
+# 5090 measured with it was recorded as 'unknown-arch-10' and eco-validate refused the run (reference.gpu_mismatch;
+# fphunt3 F4). The binding's own names come first.
+NVML_ARCHITECTURES = {
+    2: "Kepler",
+    3: "Maxwell",
+    4: "Pascal",
+    5: "Volta",
+    6: "Turing",
+    7: "Ampere",
+    8: "Ada",
+    9: "Hopper",
+    10: "Blackwell",
+}
+
+
 def _architecture(nv: ModuleType, arch_id: int) -> str:
     for name in dir(nv):
-        if name.startswith("NVML_DEVICE_ARCH_") and getattr(nv, name) == arch_id and name != "NVML_DEVICE_ARCH_UNKNOWN":
+        if (
+            name.startswith("NVML_DEVICE_ARCH_")
+            and getattr(nv, name, None) == arch_id
+            and name != "NVML_DEVICE_ARCH_UNKNOWN"
+        ):
             return name.removeprefix("NVML_DEVICE_ARCH_").title()
-    return f"unknown-arch-{arch_id}"
+    return NVML_ARCHITECTURES.get(arch_id, f"unknown-arch-{arch_id}")

@@ -31,20 +31,26 @@ def run_key(request: RunRequest, gpu_uuid_sha256: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-# A resumed run's first new trial starts at least this long after the last checkpointed one ended.
+# A resumed run's clock stands at least this long after the idle window that followed the last checkpointed trial.
 RESUME_GAP_S = 1.0
 
 
-def resumed_clock_s(started_at: datetime, first_start: datetime, done: dict[Any, Measurement]) -> float:
+def resumed_clock_s(
+    started_at: datetime, first_start: datetime, done: dict[Any, Measurement], idle_window_s: float
+) -> float:
     """Where the session's clock stands as this process starts: the wall time since the first start
-    (0 for a new run), but never before the end of a trial already measured: a wall clock stepped
-    back in between (NTP) would otherwise put new trials on top of them, which eco-validate refuses."""
+    (0 for a new run), but never before the run's start, nor before the idle window measured after the last
+    trial already measured (``idle_window_s`` at least) ended. A wall clock stepped back in between (NTP)
+    would otherwise put new trials on top of them or before the session began (a negative start, which the
+    schema refuses), or the next configuration's idle window and trials inside that window, which eco-validate
+    refuses (protocol.session_time: two idle windows lie between two configurations measured one after the
+    other)."""
     ended = max(
         (t.started_at_s + t.duration_s for m in done.values() for t in m.trials if t.started_at_s is not None),
-        default=0.0,
+        default=None,
     )
-    elapsed = (started_at - first_start).total_seconds()
-    return max(elapsed, ended + RESUME_GAP_S) if done else elapsed
+    elapsed = max((started_at - first_start).total_seconds(), 0.0)
+    return elapsed if ended is None else max(elapsed, ended + idle_window_s + RESUME_GAP_S)
 
 
 # A checkpoint's start may lie after this process's start by a wall clock stepped back (NTP), not by days.

@@ -204,7 +204,7 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             if cut:
                 events.note(cut)
         with resume.kept_for_resume(checkpoint):  # a failure from here on says how to go on
-            t0 -= resume.resumed_clock_s(started_at, first_start, done)
+            t0 -= resume.resumed_clock_s(started_at, first_start, done, request.plan.idle_window_s)
             session = Session(
                 request=request,
                 hooks=hooks,

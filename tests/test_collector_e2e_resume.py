@@ -59,6 +59,69 @@ def test_resume_after_the_wall_clock_stepped_back(tmp_path: Path, tiny_config: P
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
 
 
+# The protocol's idle windows (5 s), off the whole second: a window of whole seconds of fake time over whole-mJ
+# counters gives baselines on a grid eco-validate takes for typed ones (fabrication.too_regular).
+FIVE_S_WINDOWS = TrialPlan(trial_min_s=1.0, idle_window_s=5.0001234, max_config_s=60.0, gates=Gates(max_trials=10))
+
+
+def test_resumed_after_the_wall_clock_stepped_back_the_next_row_follows_the_idle_window_after(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """The clock stepped back 30 s (NTP) between the interrupt and the resume: the resumed configuration's idle
+    window and trials came 1 s after the last checkpointed trial, inside the idle window measured after it, and
+    eco-validate refused the whole run (protocol.session_time: two idle windows lie between two configurations
+    measured one after the other; fphunt3 F2). With 1-s idle windows that rule leaves no gap to judge."""
+    board = Board(FakeTime())
+    step = [0.0]
+
+    def wall() -> datetime:
+        return EPOCH + timedelta(seconds=board.time.now() + step[0])
+
+    def interrupting(engine: Any) -> None:
+        if f"{engine.decoding.model.dtype}/{engine.decoding.batch_size}" == "torch.bfloat16/2":
+            raise KeyboardInterrupt
+
+    sequential = _request(tmp_path, tiny_config, schedule="sequential", plan=FIVE_S_WINDOWS)
+    with pytest.raises(KeyboardInterrupt):
+        collect(sequential, hooks=_hooks(board, workload=timed(board, on_request=interrupting), wall_clock=wall))
+    board.time.sleep(2.0)
+    step[0] = -30.0
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential", plan=FIVE_S_WINDOWS)
+    path, doc = collect(resumed, hooks=_hooks(board, wall_clock=wall, workload=timed(board, first_seed=100)))
+    assert not validate([path], accepted_root=None).findings
+    last_end = max(t["started_at_s"] + t["duration_s"] for m in doc["measurements"][:3] for t in m["trials"])
+    first_new = doc["measurements"][3]["trials"][0]["started_at_s"]
+    assert first_new >= last_end + 2 * FIVE_S_WINDOWS.idle_window_s  # its idle after, then the new one's before
+
+
+def test_resumed_before_any_configuration_finished_after_the_clock_stepped_back_no_trial_starts_before_zero(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """Interrupted before a configuration finished, and resumed once NTP had set the clock back by more than the
+    run had lasted: the session's clock began below zero, and every trial's start was negative, which the schema
+    refuses (fphunt3 F3)."""
+    board = Board(FakeTime())
+    step = [0.0]
+
+    def wall() -> datetime:
+        return EPOCH + timedelta(seconds=board.time.now() + step[0])
+
+    requests = itertools.count()
+
+    def interrupting(engine: Any) -> None:
+        if next(requests) == 12:  # in the first configuration's trials
+            raise KeyboardInterrupt
+
+    sequential = _request(tmp_path, tiny_config, schedule="sequential", plan=FIVE_S_WINDOWS)
+    with pytest.raises(KeyboardInterrupt):
+        collect(sequential, hooks=_hooks(board, workload=timed(board, on_request=interrupting), wall_clock=wall))
+    step[0] = -900.0  # a fresh VM's clock 15 min ahead at the start, set right before the resume
+    resumed = _request(tmp_path, tiny_config, resume=True, schedule="sequential", plan=FIVE_S_WINDOWS)
+    path, doc = collect(resumed, hooks=_hooks(board, wall_clock=wall, workload=timed(board, first_seed=100)))
+    assert exit_code(validate([path], accepted_root=None)) == 0
+    assert min(t["started_at_s"] for m in doc["measurements"] for t in m["trials"]) >= FIVE_S_WINDOWS.idle_window_s
+
+
 def test_interrupt_then_resume_measures_only_what_is_missing(tmp_path: Path, tiny_config: Path) -> None:
     calls: list[str] = []
 

@@ -41,6 +41,37 @@ def test_describe_builds_the_environment_sections() -> None:
     assert driver == {"driver_version": "580.159.04", "nvml_version": "13.580.159.04", "cuda_driver_version": "13.0"}
 
 
+def test_a_binding_older_than_the_board_still_names_its_architecture() -> None:
+    # nvidia-ml-py 12.535 (eco-collect's floor) has no NVML_DEVICE_ARCH_BLACKWELL: an RTX 5090's file read
+    # 'unknown-arch-10', which eco-validate refuses as reference.gpu_mismatch (fphunt3 F4)
+    nv = fake_module()
+    nv.nvmlDeviceGetArchitecture.return_value = 10
+    nv.nvmlDeviceGetCudaComputeCapability.return_value = (12, 0)
+
+    class Older:  # the binding, less the name it does not define
+        def __getattr__(self, name: str) -> object:
+            if name == "NVML_DEVICE_ARCH_BLACKWELL":
+                raise AttributeError(name)
+            return getattr(nv, name)
+
+        def __dir__(self) -> list[str]:
+            return [n for n in dir(nv) if n != "NVML_DEVICE_ARCH_BLACKWELL"]
+
+    with Nvml([0], module=Older()) as nvml:  # type: ignore[arg-type]
+        gpu, _ = nvml.describe()
+    assert gpu["architecture"] == "Blackwell"
+    nv.nvmlDeviceGetArchitecture.return_value = 99  # an id no table knows yet stays unknown, not another's name
+    with Nvml([0], module=Older()) as nvml:  # type: ignore[arg-type]
+        assert nvml.describe()[0]["architecture"] == "unknown-arch-99"
+
+
+def test_the_architecture_ids_are_nvmls() -> None:
+    from collector.nvml import NVML_ARCHITECTURES
+
+    for arch_id, name in NVML_ARCHITECTURES.items():
+        assert getattr(pynvml, f"NVML_DEVICE_ARCH_{name.upper()}") == arch_id
+
+
 def test_nvml_errors_become_project_errors() -> None:
     nv = fake_module()
     nv.nvmlInit.side_effect = pynvml.NVMLError(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)

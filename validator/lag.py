@@ -92,19 +92,43 @@ def powers_before(sub: Submission) -> list[dict[int, float]]:
     """For each row, its timed trials' index -> the power that trial's first second followed: the trial
     just before it in time (any row's) when that ended less than the lag before it started, else the
     row's idle power."""
+    return befores(sub)[0]
+
+
+# The sampler's window average integrates its readings with each end interpolated from the reading just outside
+# the window (collector/sampler.py summarize_window): a trial that follows another within a few sampler periods
+# draws its first reading-to-edge stretch towards the last reading of that one. Those trials are its neighbours'.
+EDGE_PERIODS = 2  # the reading before a window lies at most this many periods before it (a late reading: two)
+# ... and the stretch interpolated from it, up to the first reading inside, holds at most half its length of the two
+# readings' difference (the triangle's area): a period on the sampler's schedule, longer where readings are missing
+# (a stall the collector lets pass). 0.6 leaves a reading's jitter room.
+EDGE_WEIGHT = 0.6
+
+
+def befores(sub: Submission) -> tuple[list[dict[int, float]], list[dict[int, float]]]:
+    """For each row, its timed trials' index -> (``powers_before``) the power its first second followed, and
+    (the peaks) the peak power of the trial just before it in time (any row's), where that ended within
+    EDGE_PERIODS sampler periods of its start: the last reading before the window, which its average interpolates
+    from, may be as high as that (a trial after a pause, an idle window or a load, starts from an idle reading:
+    none). One sort of the file's trials for both."""
     timed = sorted(
-        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, i, j, m.idle.power_w if m.idle else 0.0)
+        (t.started_at_s, t.started_at_s + t.duration_s, t.power_avg_w, t.power_peak_w, i, j)
         for i, m in enumerate(sub.measurements)
         for j, t in enumerate(m.trials)
         if t.started_at_s is not None
     )
-    out: list[dict[int, float]] = [{} for _ in sub.measurements]
-    last_end, last_w = None, 0.0
-    for start, end, power, i, j, idle_w in timed:
-        follows = last_end is not None and start - last_end <= AVERAGED_READING_LAG_S
-        out[i][j] = last_w if follows else idle_w
-        last_end, last_w = end, power
-    return out
+    idle_w = [m.idle.power_w if m.idle else 0.0 for m in sub.measurements]
+    reach_s = EDGE_PERIODS * sub.protocol.sample_period_s
+    powers: list[dict[int, float]] = [{} for _ in sub.measurements]
+    peaks: list[dict[int, float]] = [{} for _ in sub.measurements]
+    last_end, last_w, last_peak = None, 0.0, 0.0
+    for start, end, power, peak, i, j in timed:
+        gap = None if last_end is None else start - last_end
+        powers[i][j] = last_w if gap is not None and gap <= AVERAGED_READING_LAG_S else idle_w[i]
+        if gap is not None and gap <= reach_s:
+            peaks[i][j] = last_peak
+        last_end, last_w, last_peak = end, power, peak
+    return powers, peaks
 
 
 def averaged_power(

@@ -57,7 +57,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error(
         "physics.sample_count",
         "power samples do not add up to duration x sample rate, exceed the requested rate, or (in a warm-up too short "
-        "for an average) fall below half of it",
+        "for an average) fall below half of it and below the rate less one sampler stall eco-collect lets pass (1 s)",
         "never edit the sampler's counts by hand",
     ),
     error(
@@ -112,7 +112,7 @@ MEASURED_CODES: tuple[Code, ...] = (
     error("physics.net_energy", "net energy exceeds gross energy", "idle power cannot be negative"),
     error(
         "physics.idle_power",
-        "idle power is not below loaded power",
+        "idle power (the lower of its two windows) is not clearly below loaded power",
         "measure idle with no other load on the GPU",
     ),
     error(
