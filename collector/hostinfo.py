@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
 import re
@@ -55,17 +56,48 @@ def _meminfo_bytes(field: str) -> int | None:
     return None
 
 
+class _MemoryStatusEx(ctypes.Structure):
+    """Windows' MEMORYSTATUSEX, which GlobalMemoryStatusEx fills (sizes in bytes; DWORD is 32 bits, c_ulong is not on Linux)."""
+
+    _fields_ = [
+        ("dwLength", ctypes.c_uint32),
+        ("dwMemoryLoad", ctypes.c_uint32),
+        ("ullTotalPhys", ctypes.c_ulonglong),
+        ("ullAvailPhys", ctypes.c_ulonglong),
+        ("ullTotalPageFile", ctypes.c_ulonglong),
+        ("ullAvailPageFile", ctypes.c_ulonglong),
+        ("ullTotalVirtual", ctypes.c_ulonglong),
+        ("ullAvailVirtual", ctypes.c_ulonglong),
+        ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
+    ]
+
+
+def _system_memory_bytes(kernel32: Any = None) -> tuple[int, int]:
+    """(total, available) physical memory where /proc/meminfo says nothing: sysconf on POSIX; on Windows, which
+    has no sysconf (eco-collect failed there before measuring), GlobalMemoryStatusEx (``kernel32``: the DLL, or a
+    stand-in in tests)."""
+    if kernel32 is None and hasattr(os, "sysconf"):
+        page = os.sysconf("SC_PAGE_SIZE")
+        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
+    status = _MemoryStatusEx()
+    status.dwLength = ctypes.sizeof(_MemoryStatusEx)
+    dll = kernel32 if kernel32 is not None else ctypes.windll.kernel32  # type: ignore[attr-defined]
+    if not dll.GlobalMemoryStatusEx(ctypes.byref(status)):
+        raise OSError("GlobalMemoryStatusEx failed: the host's memory cannot be read")
+    return int(status.ullTotalPhys), int(status.ullAvailPhys)
+
+
 def ram_total_gib() -> float:
     total = _meminfo_bytes("MemTotal")
     if total is None:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        total = _system_memory_bytes()[0]
     return round(total / 2**30, 2)
 
 
 def ram_available_bytes() -> int:
     """Memory a new allocation can take without swapping (MemAvailable, counting reclaimable cache)."""
     available = _meminfo_bytes("MemAvailable")
-    return available if available is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return available if available is not None else _system_memory_bytes()[1]
 
 
 def package_versions() -> dict[str, str]:
