@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class Hooks:
     clock: Clock = field(default_factory=Clock)
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     device: str = "cuda"  # "cpu" in tests: no board to look up among PyTorch's devices
-    lock_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))  # the machine's: locks.boards
+    lock_dir: Path = field(default_factory=locks.machine_folder)  # every run's on the machine: locks.boards
 
 
 @dataclass
