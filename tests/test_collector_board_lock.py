@@ -95,3 +95,20 @@ def test_the_locks_lie_in_one_folder_for_every_run_on_the_machine_whatever_tmpdi
     monkeypatch.setattr(tempfile, "tempdir", None)  # found again from TMPDIR
     assert tempfile.gettempdir() == str(tmp_path)
     assert Hooks().lock_dir == Path("/tmp")
+
+
+def test_a_run_over_several_boards_holds_each_of_them(tmp_path: Path) -> None:
+    """A run sharded over GPUs 0 and 1 measures both: a run on GPU 1 alone is refused, one on GPU 2 is not."""
+    from fake_nvml import fake_module
+
+    from collector.nvml import Nvml
+
+    with Nvml([0, 1, 2], module=fake_module(gpus=3)) as nvml:
+        uuids = nvml.uuids()
+    assert len(set(uuids)) == 3  # as NVML names the boards of a machine
+    with locks.boards([(0, uuids[0]), (1, uuids[1])], tmp_path):
+        refused = r"^another eco-collect on this machine is measuring GPU 1 now"
+        with pytest.raises(CollectError, match=refused), locks.boards([(1, uuids[1])], tmp_path):
+            pass
+        with locks.boards([(2, uuids[2])], tmp_path):
+            pass
