@@ -171,7 +171,7 @@ def _nested(lines: list[str], shown: str, first: int) -> list[str]:
         return BuildError(f"changelog {shown} line {first + index + 1}: {why} (--changelog)")
 
     html = list(_html(tokens))
-    heading = next((i for i, text in html if _HTML_HEADING.search(text)), None)
+    heading = next((i for i, text in html if _HTML_HEADING.search(_without_comments(text))), None)
     if heading is not None:
         raise refuse(
             heading,

@@ -139,6 +139,13 @@ def test_html_elements_that_close_or_need_no_end_tag_are_shown_as_written(tmp_pa
     assert _entries(tmp_path, text) == "### " + text.removeprefix("## ").rstrip("\n")
 
 
+def test_html_in_a_comment_is_shown_as_written(tmp_path: Path) -> None:
+    """A comment hides what it holds: a draft heading commented out (<!-- <h2>... -->) was refused as a heading of
+    the card, though an element left open in a comment was not."""
+    text = "## Unreleased\n<!-- <h2>H200 rows</h2> to come -->\n- rows <!-- <h1> --> kept\n"
+    assert _entries(tmp_path, text) == "### " + text.removeprefix("## ").rstrip("\n")
+
+
 @pytest.mark.parametrize("html", ["<div\n" + "<a " * 30_000, "<div>\nx " + "<!--" * 30_000], ids=["tags", "comments"])
 def test_a_changelogs_html_is_read_in_linear_time(tmp_path: Path, html: str) -> None:
     """The tags of an HTML block were read by a pattern that, from every '<', could scan on to the end (as its
