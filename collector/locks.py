@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -53,20 +55,56 @@ def _held_elsewhere(fd: int) -> bool:
     return False
 
 
+def machine_folder() -> Path:
+    """Where the boards' locks lie: one folder for every run on the machine. /tmp on POSIX, whatever TMPDIR says
+    (a login's or a batch job's own TMPDIR hid one run's lock from another's on the same board); else the
+    temporary folder Python finds (Windows has no flock: nothing is locked there)."""
+    shared = Path("/tmp")
+    return shared if os.name == "posix" and shared.is_dir() else Path(tempfile.gettempdir())
+
+
+def _board_file(path: Path) -> int | None:
+    """A read-only descriptor of the board's lock file, whoever made it (locking needs no write); None where there
+    is none to be had. Every user's runs on a machine lock the same file, so it is opened without O_CREAT where it
+    exists: in a sticky world-writable folder (/tmp) the kernel refuses O_CREAT on another user's file
+    (fs.protected_regular, on by default on systemd distributions) though its mode allows reading. One this run
+    makes is made readable by all whatever the umask (077 made it the maker's alone). Never a FIFO or a device:
+    O_NONBLOCK keeps a FIFO put there from blocking the open, and only a regular file is locked."""
+    read = open_flags("O_RDONLY", "O_NOFOLLOW", "O_CLOEXEC", "O_NONBLOCK")
+    for _ in range(3):  # another run may make or remove it in between: a few tries, never a wait
+        try:
+            fd = os.open(path, read)
+        except FileNotFoundError:
+            try:
+                fd = os.open(path, read | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+            except OSError:
+                return None
+            with contextlib.suppress(OSError, AttributeError):  # os.fchmod: not on Windows before Python 3.13
+                os.fchmod(fd, 0o644)
+        except OSError:
+            return None
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+        return None
+    return None
+
+
 @contextlib.contextmanager
 def boards(measured: Sequence[tuple[int, str]], folder: Path) -> Iterator[None]:
     """Within, this process holds each measured board (its --gpu index, NVML's UUID) for itself: another eco-collect that asks
     for one of them is refused (CollectError), before it measures anything. One board runs one trial at a time:
     two runs on it measure each other's work, each passes its own check, and CI refuses both files
-    (duplicate.gpu_time). A lock file per board in ``folder`` (the machine's temporary folder), named by a hash
+    (duplicate.gpu_time). A lock file per board in ``folder`` (``machine_folder``), named by a hash
     of its UUID, never deleted (another run may hold it); where none can be made or locked, the run goes on."""
     held: list[int] = []
     try:
         for uuid, index in {uuid: index for index, uuid in reversed(measured)}.items():  # a board once
             name = f"eco-collect-gpu-{hashlib.sha256(uuid.encode()).hexdigest()[:16]}.lock"
-            try:  # read-only: locking needs no write, and a file another user made is locked all the same
-                fd = os.open(folder / name, open_flags("O_RDONLY", "O_CREAT", "O_NOFOLLOW", "O_CLOEXEC"), 0o644)
-            except OSError:
+            fd = _board_file(folder / name)
+            if fd is None:
                 continue
             held.append(fd)
             if _held_elsewhere(fd):

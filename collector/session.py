@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ class Hooks:
     clock: Clock = field(default_factory=Clock)
     wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     device: str = "cuda"  # "cpu" in tests: no board to look up among PyTorch's devices
-    lock_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))  # the machine's: locks.boards
+    lock_dir: Path = field(default_factory=locks.machine_folder)  # every run's on the machine: locks.boards
 
 
 @dataclass
@@ -167,14 +166,15 @@ def open_session(request: RunRequest, events: Events, hooks: Hooks) -> Iterator[
             versions = _versions()  # after the options' own checks: a usage error is told first
             gpus = list(request.gpus)
             with hooks.nvml(gpus) as nvml:
+                uuids = nvml.uuids()
+                # before the board is read: a run refused for another's measuring it polled its counter for 2 s
+                held.enter_context(locks.boards(list(zip(gpus, uuids, strict=True)), hooks.lock_dir))
                 environment, notes = _environment(nvml, versions)
                 counter_ok, coarse = nvml.energy_method(hooks.clock.now, hooks.clock.sleep)
                 notes += [coarse] if coarse else []
                 power_reading = nvml.power_reading()
                 free = nvml.memory_free_bytes()
                 free_bytes = None if free is None else (sum(free) if len(gpus) > 1 else free[0])  # sharded: all boards
-                uuids = nvml.uuids()
-            held.enter_context(locks.boards(list(zip(gpus, uuids, strict=True)), hooks.lock_dir))
             devices = [torch_device(u) for u in uuids] if hooks.device == "cuda" else [hooks.device] * len(uuids)
             device = devices[0]
             if len(gpus) > 1:

@@ -102,7 +102,9 @@ def fake_module(
     nv.nvmlSystemGetCudaDriverVersion_v2.return_value = 13000
     nv.nvmlDeviceGetName.return_value = "NVIDIA H100 80GB HBM3"  # a board of the reference table
     nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=79 * 2**30)
-    nv.nvmlDeviceGetUUID.return_value = "GPU-00000000-fake"
+    # each board its own, as on a machine (GPU 0's as it always was: the fixtures' uuid_sha256): one UUID for all
+    # made the boards' locks one lock, so a run that locked only its first board passed every test
+    nv.nvmlDeviceGetUUID.side_effect = lambda h: f"GPU-{int(str(h).rsplit('-', 1)[-1]):08d}-fake"
     nv.nvmlDeviceGetEnforcedPowerLimit.return_value = 700_000
     nv.nvmlDeviceGetPowerManagementDefaultLimit.return_value = 700_000
     nv.nvmlDeviceGetPowerManagementLimitConstraints.return_value = (200_000, 700_000)

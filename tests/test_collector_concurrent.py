@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 import test_collector_e2e as e2e
-from fakes import Board, FakeTime, timed
+from fakes import Board, FakeTime, nvml_on, timed
 from test_collector_e2e import _hooks, _request
 
 from collector.collect import collect
 from collector.errors import CollectError
+from collector.nvml import Nvml
 from validator.run import exit_code, validate
 
 tiny_config, _cuda_build = e2e.tiny_config, e2e._cuda_build
@@ -29,13 +30,18 @@ def test_a_second_run_on_a_board_another_run_measures_is_refused_before_it_measu
 ) -> None:
     board, second = Board(FakeTime()), Board(FakeTime())
     refused: list[str] = []
+    opened: list[Nvml] = []
+
+    def watched(indices: list[int]) -> Nvml:
+        opened.append(nvml_on(second)(indices))
+        return opened[-1]
 
     def start_another(_engine: Any) -> None:
         if refused:
             return
         other = _request(tmp_path / "other", tiny_config, precisions=("bf16",), batch_sizes=(1,), engines=("generate",))
         with pytest.raises(CollectError) as caught:
-            collect(other, hooks=_hooks(second))
+            collect(other, hooks=_hooks(second, nvml=watched))
         refused.append(str(caught.value))
 
     first = _request(tmp_path, tiny_config, **ONE)
@@ -45,6 +51,10 @@ def test_a_second_run_on_a_board_another_run_measures_is_refused_before_it_measu
     assert line.startswith("another eco-collect on this machine is measuring GPU 0 now")
     assert line.endswith("; nothing measured")
     assert second.time.now() < 1003.0 and not list((tmp_path / "other").rglob("checkpoint-*"))
+    # refused before it read the board: its counter's probe polled the measured board's NVML for 2 s at 200 Hz
+    (nvml,) = opened
+    reads = ("nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetFieldValues", "nvmlDeviceGetPowerUsage")
+    assert [getattr(nvml._nv, name).call_count for name in reads] == [0, 0, 0]
     collect(_request(tmp_path / "other", tiny_config, **ONE), hooks=_hooks(second))  # once the first has ended
 
 

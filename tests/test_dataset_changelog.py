@@ -3,6 +3,7 @@ after the changelog (its Citation) rendered as code, or were hidden, in a build 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,25 @@ def test_html_elements_that_close_or_need_no_end_tag_are_shown_as_written(tmp_pa
         "a<br>b <img src=x.png> <p>no end tag <B>bold</b> <a href='x>y'>link</a>\n\n`<div>` is code\n"
     )
     assert _entries(tmp_path, text) == "### " + text.removeprefix("## ").rstrip("\n")
+
+
+def test_html_in_a_comment_is_shown_as_written(tmp_path: Path) -> None:
+    """A comment hides what it holds: a draft heading commented out (<!-- <h2>... -->) was refused as a heading of
+    the card, though an element left open in a comment was not."""
+    text = "## Unreleased\n<!-- <h2>H200 rows</h2> to come -->\n- rows <!-- <h1> --> kept\n"
+    assert _entries(tmp_path, text) == "### " + text.removeprefix("## ").rstrip("\n")
+
+
+@pytest.mark.parametrize("html", ["<div\n" + "<a " * 30_000, "<div>\nx " + "<!--" * 30_000], ids=["tags", "comments"])
+def test_a_changelogs_html_is_read_in_linear_time(tmp_path: Path, html: str) -> None:
+    """The tags of an HTML block were read by a pattern that, from every '<', could scan on to the end (as its
+    comments were): 90 KB of '<a ' took over a minute, the 1 MiB a changelog may have, hours. Whether such text
+    is refused is not the point here."""
+    import time
+
+    path = tmp_path / "DATA_CHANGELOG.md"
+    path.write_text(f"# Data changelog\n\n## Unreleased\n{html}\n", encoding="utf-8")  # an HTML block
+    started = time.monotonic()
+    with contextlib.suppress(BuildError):
+        changelog_entries(path)
+    assert time.monotonic() - started < 5.0  # 0.05 s here; over 60 s before
