@@ -24,7 +24,7 @@ from operator import attrgetter
 
 from ecocompute import catalogue
 from ecocompute.cli import first_few
-from ecocompute.domain import Measurement, Submission, Trial
+from ecocompute.domain import Measurement, Submission
 
 from . import copies, madeup, tokenhashes
 from .findings import Finding, make
@@ -50,24 +50,18 @@ _SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
 # last digits a float has.
 PAIR_DIGITS = 12
 _PAIR_FORMAT = ",".join([f"%.{PAIR_DIGITS - 1}e"] * 2)  # duration and power (_pair)
-# A trial across files is compared exactly: its three numbers packed as doubles, which tells apart what 17
-# significant digits did (every double, an int and its float alike) without spelling three floats a trial. At
-# KEY_DIGITS, as inside a file, honest trials of one configuration collide by chance once there are
-# many: counter energies are whole millijoules, so 529.215 J reads alike in two sessions, and 12,500
-# synthetic files of a few configurations held a pair of honest trials equal in all three numbers.
+# A trial across files is compared exactly: its three numbers packed as doubles (every double apart, an int and
+# its float alike, as 17 digits spelt them, without spelling three floats a trial). At KEY_DIGITS, as inside a
+# file, honest trials of one configuration collide by chance once there are many: counter energies are whole
+# millijoules, so 529.215 J reads alike in two sessions, and 12,500 synthetic files of a few configurations held
+# a pair of honest trials equal in all three numbers.
 _exact = struct.Struct("<3d").pack
-# A fingerprint is the first PRINT_BYTES bytes of the sha256 of its kind and text (96 bits: no chance
-# collision among billions), as bytes: a measurement's travel to the run over files joined in one object
-# (``check.Checked.fingerprints``), where numpy finds the few that files share (nearfiles.shared_prints).
+# A fingerprint: the first PRINT_BYTES of the sha256 of its kind and text (96 bits), as bytes, a measurement's joined
+# in one object for the run over files (``check.Checked.fingerprints``, ``nearfiles.foreign_holders``).
 PRINT_BYTES = 12
 # A trial's _QUANTITIES in one C call: every rule here reads them, 17 fingerprints a measurement.
 _raw = attrgetter(*_QUANTITIES)
 _Raw = tuple[float, float, float]
-
-
-def trial_key(t: Trial) -> str:
-    """duration|energy|power at KEY_DIGITS significant digits (an int and its float spell alike)."""
-    return _KEY_FORMAT % _raw(t)
 
 
 def _digest(kind: str, text: str) -> bytes:
