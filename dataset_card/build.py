@@ -153,12 +153,17 @@ def validated_tables(submissions_dir: Path) -> dict[str, pa.Table]:
     return {name: writer.concat([b[name] for _, b in chunks], CONFIGS[name]) for name in _SUBMITTED}
 
 
-def sort_trials(trials: pa.Table, measurement_ids: pa.ChunkedArray) -> pa.Table:
-    """Trials in SORT_KEYS order (measurement_id, trial_index) given the sorted measurement ids: the
-    rank of each trial's measurement and its index are integers, 10x cheaper to order than the ids."""
+def trial_order(trials: pa.Table, measurement_ids: pa.ChunkedArray) -> pa.Array:
+    """The trials' positions in SORT_KEYS order (measurement_id, trial_index) given the sorted measurement
+    ids: the rank of each trial's measurement and its index are integers, 10x cheaper to order than the ids."""
     rank = pc.fill_null(pc.index_in(trials.column(T.measurement_id), value_set=measurement_ids), -1)
-    order = np.lexsort((trials.column(T.trial_index).to_numpy(), rank.to_numpy()))
-    return trials.take(pa.array(order)).combine_chunks()
+    return pa.array(np.lexsort((trials.column(T.trial_index).to_numpy(), rank.to_numpy())))
+
+
+def in_order(trials: pa.Table, order: pa.Array) -> pa.Table:
+    """``trials`` taken in ``order`` (``trial_order``), one chunk per column: its layout, and so its size,
+    does not depend on how the files were cut into chunks."""
+    return trials.take(order).combine_chunks()
 
 
 def with_fp16_ratios(measurements: pa.Table) -> pa.Table:
@@ -257,24 +262,29 @@ def _build(
     counts = {name: tables[name].num_rows for name in CONFIGS}
 
     def write(staging: Path) -> None:
-        with clock("fp16 ratios (a thread: sort trials)"), ThreadPoolExecutor(max_workers=1) as sorter:
-            # Arrow sorts without the GIL while the ratios are computed; the thread has ended at the fork.
-            sorting = sorter.submit(sort_trials, tables["trials"], tables["measurements"].column(M.measurement_id))
+        with clock("fp16 ratios (a thread: order trials)"), ThreadPoolExecutor(max_workers=1) as sorter:
+            # Arrow and numpy order the trials without the GIL while the ratios are computed; the thread has
+            # ended at the fork.
+            ordering = sorter.submit(trial_order, tables["trials"], tables["measurements"].column(M.measurement_id))
             tables["measurements"] = with_fp16_ratios(tables["measurements"])
-            trials = sorting.result()
+            order = ordering.result()
         # The report's analysis and figures are the longest step that holds the GIL: for a large build
         # they run in a forked process beside the checks, the card's figures and the Parquet writers,
-        # forked before any thread of those starts (parallel.aside). Its sums depend on the final order.
-        final = {"measurements": tables["measurements"], "trials": trials, "legacy": tables["legacy"]}
+        # forked before any thread of those starts (parallel.aside). Its sums depend on the final order,
+        # of the three columns it reads: those alone are taken before it forks, and the whole table's take
+        # (25 columns, 120 MB of new memory at 100,000 rows) runs beside it, for its writer.
+        shown = in_order(tables["trials"].select(list(report.TRIAL_COLUMNS)), order)
+        final = {"measurements": tables["measurements"], "trials": shown, "legacy": tables["legacy"]}
         beside = tables["measurements"].num_rows > REPORT_ASIDE_MIN_ROWS
         source = report.source(repo_id, label)
         pending = parallel.aside(report.write, final, staging, source) if beside else None
         try:
             with ThreadPoolExecutor(max_workers=3) as pool:
+                trials = pool.submit(in_order, tables["trials"], order)  # first: the trials' writer waits for it
                 written = [
                     pool.submit(writer.write, tables[n], staging, n) for n in ("measurements", "submissions", "legacy")
                 ]
-                written.append(pool.submit(writer.write, trials, staging, "trials"))
+                written.append(pool.submit(lambda: writer.write(trials.result(), staging, "trials")))
                 with clock("pandera checks (threads: write)"):
                     _check(tables)  # the order of the trials does not matter to the checks
                 with clock("results and figures (threads: write)"):
@@ -285,7 +295,7 @@ def _build(
                     markdown = _result(pending) if pending else report.write(final, staging, source)
                 with clock("wait for the Parquet writers"):
                     # the trials' size is the sorted, single-chunk table's: independent of how files were cut
-                    sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials.nbytes}
+                    sizes = {name: table.nbytes for name, table in tables.items()} | {"trials": trials.result().nbytes}
                     for future in written:
                         future.result()
         except BaseException:  # any failure, Ctrl-C included: end the report, then re-raise

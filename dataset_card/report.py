@@ -19,6 +19,7 @@ from . import figures
 from .versions import Version
 
 FOLDER = f"{figures.FOLDER}/report"  # below the build; beside the card's own figures, never among them
+TRIAL_COLUMNS = data.TRIAL_COLUMNS  # what ``write`` reads of the trials
 
 
 def source(repo_id: str, version: Version) -> str:

@@ -48,7 +48,8 @@ class Checked:
     hashes: list[str] = field(default_factory=list)  # one per measurement: duplicates and row ids
     sha256: str | None = None  # of the bytes read
     submission: domain.Submission | None = None  # dropped before results cross processes
-    fingerprints: list[list[str]] = field(default_factory=list)  # per measurement: near-duplicates
+    # per measurement: its fingerprints joined (fabrication.PRINT_BYTES each), for near-duplicates over files
+    fingerprints: list[bytes] = field(default_factory=list)
     gpu: tuple[str, str] | None = None  # (uuid_sha256, the board's identity): one identity per uuid
     # the trials' (start, end) in epoch seconds: one board runs one trial at a time (duplicate.gpu_time)
     busy: tuple[tuple[float, float], ...] = ()

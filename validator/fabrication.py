@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import struct
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
 from ecocompute import catalogue
 from ecocompute.cli import first_few
-from ecocompute.domain import Measurement, Submission, Trial
+from ecocompute.domain import Measurement, Submission
 
 from . import copies, madeup, tokenhashes
 from .findings import Finding, make
@@ -49,30 +50,34 @@ _SHAPE_FORMAT = f"%.{SHAPE_DIGITS - 1}e"
 # last digits a float has.
 PAIR_DIGITS = 12
 _PAIR_FORMAT = ",".join([f"%.{PAIR_DIGITS - 1}e"] * 2)  # duration and power (_pair)
-# A trial across files is compared exactly (17 digits: every double, an int and its float alike). At
-# KEY_DIGITS, as inside a file, honest trials of one configuration collide by chance once there are
-# many: counter energies are whole millijoules, so 529.215 J reads alike in two sessions, and 12,500
-# synthetic files of a few configurations held a pair of honest trials equal in all three numbers.
-_EXACT_FORMAT = "|".join(["%.17g"] * 3)
+# A trial across files is compared exactly: its three numbers packed as doubles (every double apart, an int and
+# its float alike, as 17 digits spelt them, without spelling three floats a trial). At KEY_DIGITS, as inside a
+# file, honest trials of one configuration collide by chance once there are many: counter energies are whole
+# millijoules, so 529.215 J reads alike in two sessions, and 12,500 synthetic files of a few configurations held
+# a pair of honest trials equal in all three numbers.
+_exact = struct.Struct("<3d").pack
+# A fingerprint: the first PRINT_BYTES of the sha256 of its kind and text (96 bits), as bytes, a measurement's joined
+# in one object for the run over files (``check.Checked.fingerprints``, ``nearfiles.foreign_holders``).
+PRINT_BYTES = 12
 # A trial's _QUANTITIES in one C call: every rule here reads them, 17 fingerprints a measurement.
 _raw = attrgetter(*_QUANTITIES)
 _Raw = tuple[float, float, float]
 
 
-def trial_key(t: Trial) -> str:
-    """duration|energy|power at KEY_DIGITS significant digits (an int and its float spell alike)."""
-    return _KEY_FORMAT % _raw(t)
+def _digest(kind: str, text: str) -> bytes:
+    return _digests(kind, (text.encode(),))[0]
 
 
-def _digest(kind: str, text: str) -> str:
-    return _digests(kind, (text,))[0]
-
-
-def _digests(kind: str, texts: Iterable[str]) -> list[str]:
-    """``_digest`` of each of ``texts``: one call a kind, not one a text (four a trial, 700,000 trials a
-    build)."""
+def _digests(kind: str, payloads: Iterable[bytes]) -> list[bytes]:
+    """The fingerprint of each of ``payloads``: one call a kind, not one a payload (four a trial, 700,000
+    trials a build)."""
     prefix, sha256 = f"{kind}:".encode(), hashlib.sha256
-    return [sha256(prefix + text.encode()).hexdigest()[:24] for text in texts]
+    return [sha256(prefix + payload).digest()[:PRINT_BYTES] for payload in payloads]
+
+
+def _texts(kind: str, texts: Iterable[str]) -> list[bytes]:
+    """``_digests`` of each of ``texts``, UTF-8."""
+    return _digests(kind, map(str.encode, texts))
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,7 +105,7 @@ def _pair(a: _Raw, b: _Raw) -> str | None:
     return _PAIR_FORMAT % (b[0] / a[0], b[2] / a[2])
 
 
-def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str], clock_ms: bool = False) -> list[str]:
+def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str], clock_ms: bool = False) -> list[bytes]:
     """Fingerprints of a measurement (empty for a skipped one), given each trial's ``_raw`` numbers: its gate
     window's, every trial's exact numbers and every two consecutive trials' ratios (``_pair``). The last two find a
     copy of part of a window (four of its five trials beside a made-up one change the window's prints), as they are
@@ -116,13 +121,13 @@ def _fingerprints(m: Measurement, raws: list[_Raw], keys: Sequence[str], clock_m
         for q in _judged(clock_ms):
             if (shape := _shape(columns[q])) is not None:
                 out.append(_digest(_QUANTITIES[q], shape))
-    out += _digests("trial", [_EXACT_FORMAT % r for r in raws])
+    out += _digests("trial", [_exact(*r) for r in raws])
     pairs = map(_pair, raws, raws[1:])
-    out += _digests("pair", [p for p in pairs if p is not None])
+    out += _texts("pair", [p for p in pairs if p is not None])
     return out
 
 
-def idle_print(m: Measurement) -> list[str]:
+def idle_print(m: Measurement) -> list[bytes]:
     """The idle baseline's fingerprint, for the run over files; none for round numbers (which another
     session may read alike) or a missing second window."""
     idle = m.idle
@@ -156,7 +161,7 @@ def _coarse(steps: Sequence[float]) -> bool:
     return all(abs(d * 1e3 - round(d * 1e3)) <= tolerance_ms for d in steps)
 
 
-def timing_prints(m: Measurement) -> list[str]:
+def timing_prints(m: Measurement) -> list[bytes]:
     """Fingerprints of a measurement's trial start times, for the run over files (none before schema
     1.2.0, which had no start times, nor from a clock that reads whole milliseconds: ``_coarse``)."""
     starts = [t.started_at_s for t in m.trials]
@@ -167,9 +172,9 @@ def timing_prints(m: Measurement) -> list[str]:
         return []
     # each start and interval spelt once, though two starts and TIMING_RUN runs show it
     spelt = list(map(repr, starts))
-    out = _digests("start", [f"{a}/{b}" for a, b in itertools.pairwise(spelt)])
+    out = _texts("start", [f"{a}/{b}" for a, b in itertools.pairwise(spelt)])
     spelt = [_INTERVAL % d for d in steps]
-    out += _digests("steps", ["|".join(spelt[i : i + TIMING_RUN]) for i in range(len(steps) - TIMING_RUN + 1)])
+    out += _texts("steps", ["|".join(spelt[i : i + TIMING_RUN]) for i in range(len(steps) - TIMING_RUN + 1)])
     return out
 
 
@@ -177,8 +182,9 @@ def _configuration(m: Measurement) -> tuple[str, ...]:
     return (m.model.id, m.model.revision, m.model.weights, m.precision, m.engine.name, str(m.batch_size))
 
 
-def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Finding], list[list[str]]]:
-    """Findings inside the file, and each measurement's fingerprints for the run over files.
+def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Finding], list[bytes]]:
+    """Findings inside the file, and each measurement's fingerprints for the run over files (joined: PRINT_BYTES
+    each; none for a measurement identical to an earlier one, reported here).
 
     A measurement identical to an earlier one of the file (same hash) is reported once per group as
     duplicate.measurement and left out of the other checks. Per measurement the strongest evidence
@@ -204,8 +210,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
         )
     configurations: dict[tuple[str, ...], int] = {}
     trial_owner: dict[str, tuple[int, int]] = {}
-    fingerprint_owner: dict[str, int] = {}
-    prints: list[list[str]] = []
+    fingerprint_owner: dict[bytes, int] = {}
+    prints: list[list[bytes]] = []
     clock_ms = madeup.millisecond_clock(sub.environment)
     cells: dict[copies.Cell, copies.Place] = {}  # the file's trials by duration and power: copies.near_copy
     trials = sum(len(m.trials) for m in sub.measurements)
@@ -266,7 +272,8 @@ def check(sub: Submission, hashes: Sequence[str], file: str) -> tuple[list[Findi
     findings += tokenhashes.within_file(sub, file)
     # the idle and timing fingerprints join after the checks inside the file: only other files judge them
     return findings, [
-        p + idle_print(m) + timing_prints(m) if p else p for p, m in zip(prints, sub.measurements, strict=True)
+        b"".join(p + idle_print(m) + timing_prints(m)) if p else b""
+        for p, m in zip(prints, sub.measurements, strict=True)
     ]
 
 

@@ -135,22 +135,19 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
     pool = [c for c in [*accepted, *ordered] if c.submission_id is not None]
     seen_id: dict[str, list[str]] = defaultdict(list)
     seen_hash: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    owner: dict[str, tuple[str, int]] = {}  # fingerprint -> first measurement that has it
     board: dict[str, tuple[str, str]] = {}  # uuid hash -> (identity, first file)
     for c in pool:
         seen_id[c.submission_id or ""].append(c.path)
         for i, h in enumerate(c.hashes):
             seen_hash[h].append((c.path, i))
-        for i, prints in enumerate(c.fingerprints):
-            where = (c.path, i)  # one tuple a measurement, not one a fingerprint (about 40 a measurement)
-            for fp in prints:
-                owner.setdefault(fp, where)
         if c.gpu is not None:
             board.setdefault(c.gpu[0], (c.gpu[1], c.path))
     token_holders = tokenhashes.first_holders(accepted, ordered)
     overlapping = _overlapping_sessions(pool, {c.path for c in candidates}, seen_hash)
     copied = nearfiles.copied_runs(pool, {c.path for c in candidates})
     shuffled = nearfiles.copied_windows(pool, {c.path for c in candidates})
+    # each pool file's entry, by the object: a candidate is in the pool (unless it has no id: no entry needed)
+    foreign = {id(c): held for c, held in zip(pool, nearfiles.foreign_holders(pool), strict=True)}
     levels = outliers.reference_of([c.levels for c in accepted])
     fastest = outliers.fastest_of([(c.path, c.levels) for c in accepted])
     # each group of files sharing an id sorted once, and each group of identical measurements counted by
@@ -175,7 +172,7 @@ def cross_file_findings(candidates: Sequence[Checked], accepted: Sequence[Checke
                     f"also used by {_places(others, total=len(paths) - own)}",
                 )
             )
-        mine += _exact(c, seen_hash, per_file) + nearfiles.findings(c, seen_hash, owner, copied, shuffled)
+        mine += _exact(c, seen_hash, per_file) + nearfiles.findings(c, seen_hash, foreign[id(c)], copied, shuffled)
         mine += overlapping.get(c.path, [])
         mine += outliers.findings(c.path, c.levels, levels, fastest)
         mine += tokenhashes.findings(c, token_holders)
