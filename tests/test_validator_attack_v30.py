@@ -67,6 +67,33 @@ def test_t1_in_a_sequential_run_no_gap_between_a_rows_trials_is_explained(factor
     assert "protocol.trial_gap" not in _codes(doc)
 
 
+def test_t1_a_row_of_a_resumed_runs_interleaved_first_session_is_judged_as_interleaved() -> None:
+    """In a file labelled sequential whose other rows carry the note of a resumed session that measured one after
+    another (eco-collect 0.6.0 writes such a file where its first session interleaved and finished one row), the
+    row without it may hold its round-mates' trials left out between its own (review42): gaps that long are not
+    judged there. Trials shortened by hand still leave gaps too short for a trial left out between."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    assert len(doc["measurements"]) > 1 and not doc["protocol"]["interleaved"]
+    note = "configurations measured one after another, not interleaved: all 2 precisions at once need about 9 GiB"
+    for m in doc["measurements"][1:]:
+        m["notes"].append(note)
+    trials = doc["measurements"][0]["trials"]
+    for k in range(1, len(trials)):  # a round-mate's 2.5-s trial left out before each of the row's trials
+        for t in trials[k:]:
+            t["started_at_s"] += 2.5 + 0.01
+    later = [t for m in doc["measurements"][1:] for t in m["trials"]]
+    for t in later:
+        t["started_at_s"] += 2.51 * (len(trials) - 1)
+    assert "protocol.trial_gap" not in _codes(doc)
+    for m in doc["measurements"][1:]:
+        m["notes"].remove(note)  # no note, no earlier session: each gap judged
+    assert "protocol.trial_gap" in _codes(doc)
+    shortened = _shortened(0.9)
+    for m in shortened["measurements"][1:]:
+        m["notes"].append(note)
+    assert "protocol.trial_gap" in _codes(shortened)
+
+
 def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:
     """Every real file (sequential and interleaved, 0.2.0-0.6.0) keeps a row's median gap under a sixth of
     MAX_GAP_S: the bound is not at the edge of what eco-collect does."""

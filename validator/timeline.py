@@ -128,11 +128,16 @@ def millisecond_grain(sub: Submission, file: str) -> list[Finding]:
 
 
 def sequential_rows(sub: Submission) -> set[int]:
-    """The rows that no other row's trials can have run between (``protocol.interleaved`` false), save those of
-    an eco-collect 0.1.0-0.5.0 file resumed (``groups.resumed_sequentially``) that its earlier session measured."""
+    """The rows that no other row's trials can have run between (``protocol.interleaved`` false), save those of a
+    resumed file that its earlier session measured (``groups.noted_sequential``: where the resumed session's
+    'auto' measured one after another, its rows carry the note and the earlier session's do not). That session
+    may have interleaved: the trials of its round-mates left unfinished, measured again after the --resume, lie
+    between its rows' trials. In every release: eco-collect 0.6.0 labels such a file interleaved only where two
+    of its earlier session's rows alternate, and a session that finished one configuration leaves one row
+    (review42: a file it wrote so was refused, every round's gap a left-out trial long)."""
     if sub.protocol.interleaved:
         return set()
-    return groups.resumed_sequentially(sub) or set(range(len(sub.measurements)))
+    return groups.noted_sequential(sub) or set(range(len(sub.measurements)))
 
 
 def row_gaps(sub: Submission, spans: list[Span]) -> dict[int, list[tuple[float, int]]]:
