@@ -16,7 +16,7 @@ from conftest import ROOT
 from synthetic import resummarize, stretch
 
 from ecocompute import domain, stats
-from validator import check, madeup, nearfiles, timeline
+from validator import check, findings, madeup, nearfiles, timeline
 from validator.check import Checked
 
 SEQUENTIAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261125-034955.json"
@@ -92,6 +92,37 @@ def test_t1_a_row_of_a_resumed_runs_interleaved_first_session_is_judged_as_inter
     for m in shortened["measurements"][1:]:
         m["notes"].append(note)
     assert "protocol.trial_gap" in _codes(shortened)
+
+
+@pytest.mark.parametrize("factor", [0.93, 0.7])
+def test_t1_a_note_of_a_trial_measured_again_excuses_no_gap_shorter_than_its_failed_attempt(factor: float) -> None:
+    """A trial eco-collect measured again follows its failed attempt, of the same requests: a gap about that trial's
+    length (timeline.RETRIED_GAP) is not judged (review42). The note on every trial of a row whose trials were
+    shortened by hand excuses nothing: each gap is what the trial lost, under half of what is left."""
+    doc = _shortened(factor)
+    row = doc["measurements"][0]
+    row["notes"] += [f"the power sampler took no reading in 4.0 s during trial {j}; measured again" for j in range(50)]
+    assert "protocol.trial_gap" in _codes(doc)
+
+
+def test_t1_a_gap_as_long_as_the_trial_measured_again_after_it_is_not_judged() -> None:
+    doc = json.loads(SEQUENTIAL.read_text())
+    row = doc["measurements"][0]
+    later = [t for m in doc["measurements"] for t in m["trials"]]
+    for trial in row["trials"][1:]:  # a failed attempt, of the trial's length, before each
+        start = trial["started_at_s"]
+        for t in later:
+            t["started_at_s"] += trial["duration_s"] if t["started_at_s"] >= start else 0.0
+    assert "protocol.trial_gap" in _codes(doc)
+    row["notes"] += [
+        f"the NVML energy counter could not be read (x) during trial {j}; measured again" for j in range(50)
+    ]
+    assert "protocol.trial_gap" not in _codes(doc)
+
+
+def test_t1_the_code_says_the_bound_the_rule_holds_to() -> None:
+    """The codes table (CONTRIBUTING) said 0.1 s, attack v30's bound, after the merge set MAX_GAP_S to 0.25 s."""
+    assert f"more than {timeline.MAX_GAP_S} s" in findings.CATALOGUE["protocol.trial_gap"].title
 
 
 def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:

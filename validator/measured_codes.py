@@ -252,8 +252,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.trial_gap",
-        "most of a row's trials are followed by the next trial (no idle window between) only after more than 0.1 s, "
-        "where eco-collect starts the next one within milliseconds",
+        "most of a row's trials are followed by the next trial only after more than 0.25 s, with no idle window, "
+        "trial left out or failed attempt (a trial eco-collect notes it measured again) to fill the gap, where "
+        "eco-collect starts the next one within milliseconds",
         "submit the durations and start times eco-collect timed; never shorten trials or move them by hand",
     ),
     error(
