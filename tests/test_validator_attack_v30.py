@@ -182,13 +182,14 @@ def test_s1_back_to_back_trials_whose_readings_stood_still_at_values_of_their_ow
     assert found[0].pointer.endswith("/power_avg_w")
 
 
-def _row_stuck(values: list[float], gap_after: int | None = None) -> domain.Submission:
-    """A synthetic file whose first row's first trials read powers that stood still at ``values``; with
-    ``gap_after``, the trials after that one start 0.2 s later."""
+def _row_stuck(values: list[float | None], gap_after: int | None = None) -> domain.Submission:
+    """A synthetic file whose first row's first trials read powers that stood still at ``values`` (None: a trial left
+    as it was, its reading moving); with ``gap_after``, the trials after that one start 0.2 s later."""
     doc = synthetic.submission(seed=3)
     trials = doc["measurements"][0]["trials"]
     for t, watts in zip(trials, values, strict=False):
-        _stuck(t, watts)
+        if watts is not None:
+            _stuck(t, watts)
     if gap_after is not None:
         for t in trials[gap_after + 1 :]:
             t["started_at_s"] += 0.2
@@ -203,6 +204,17 @@ def test_s1_fewer_than_three_pairs_apart_or_pairs_with_time_between_are_not_judg
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789]))  # two
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789, 250.5], gap_after=1))  # one 0.2 s apart
     assert not madeup.stuck_apart(_row_stuck([250.123, 250.123, 250.123, 250.123]))  # one value: zero_variance's
+
+
+def test_s1_pairs_apart_that_are_few_of_the_pairs_whose_readings_stood_still_are_not_judged() -> None:
+    """A reading that stands still longer than a trial but less than two parts each pair that holds its update: the
+    trials beside such a pair moved. One that stands still for several trials gives most pairs one value. Either way
+    pairs apart are few of the back-to-back pairs holding a reading that stood still; a forger's are all of them
+    (review42: eco-collect's files were refused so, tests/test_collector_held_power_reading.py)."""
+    a, b, c, d, e, f = 250.123, 251.456, 249.789, 250.5, 252.25, 248.75
+    assert not madeup.stuck_apart(_row_stuck([a, b, None, c, d, None, e, f, None, None]))  # 3 of 8 pairs apart
+    assert not madeup.stuck_apart(_row_stuck([a, a, a, b, b, b, c, c, c, d]))  # 3 of 9
+    assert madeup.stuck_apart(_row_stuck([a, b, c, d, e, f, None]))  # 5 of 6: typed by hand
 
 
 @pytest.mark.parametrize("storage", ["bfloat16", "int3", "None"])

@@ -296,7 +296,7 @@ MEASURED_CODES: tuple[Code, ...] = (
         "milliseconds: durations and start times at 4 decimals, or the file's 7 or more distinct ones at 2 or fewer, "
         "idle not judged, durations in no steps; powers of a reading that stood still (average equal to peak), at "
         "whole watts. Three pairs of trials one right after the other whose readings each stood still at a value of "
-        "their own",
+        "their own, most of the back-to-back pairs with a reading that stood still",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(
