@@ -198,3 +198,48 @@ def test_a_resumed_run_whose_first_session_interleaved_says_so(tmp_path: Path, t
     old = copy.deepcopy(doc)
     old["collector"]["version"], old["protocol"]["interleaved"] = "0.5.0", False
     assert not [f for f in check_data(old, "resumed.json").findings if f.severity == "error"]
+
+
+def test_a_resumed_run_whose_first_session_finished_one_interleaved_row_is_accepted(
+    tmp_path: Path, tiny_config: Path
+) -> None:
+    """--schedule auto interleaved four configurations; fp32 at batch 1 passed its gates, then the run was
+    interrupted. Resumed with too little free memory to interleave, the other three are measured one after another
+    and the file says interleaved: false (the first session's one row alternates with none). That row's trials stand
+    apart by its round-mates' left out, each gap a trial or more: eco-validate refused the file as
+    protocol.trial_gap (review42), and eco-collect kept it, refused, at its end."""
+    board = Board(FakeTime())
+    seeds = itertools.count(1)
+    checkpoints = tmp_path / "repo" / ".eco-collect"
+
+    def durations(engine: Any) -> Iterator[float]:  # the others spread: fp32 at batch 1 finishes first
+        steady = (engine.decoding.model.dtype, engine.decoding.batch_size) == (torch.float32, 1)
+        return noisy(0.002 if steady else 0.2, seed=next(seeds))
+
+    def interrupting(engine: Any) -> None:
+        if sum(len(c.read_text().splitlines()) for c in checkpoints.glob("checkpoint-*.jsonl")) > 1:
+            raise KeyboardInterrupt  # a configuration is in the checkpoint: fp32 at batch 1
+
+    plan = TrialPlan(trial_min_s=1.0, idle_window_s=5.0, max_config_s=600.0, gates=Gates(max_trials=12))
+    with pytest.raises(KeyboardInterrupt):
+        collect(
+            _request(tmp_path, tiny_config, plan=plan),
+            hooks=_hooks(board, workload=timed(board, durations, interrupting)),
+        )
+
+    def crowded(indices: list[int]) -> Any:
+        nvml = nvml_on(board)(indices)
+        nvml._nv.nvmlDeviceGetMemoryInfo.return_value = SimpleNamespace(total=80 * 2**30, free=1024)
+        return nvml
+
+    resumed = _request(tmp_path, tiny_config, plan=plan, resume=True)
+    path, doc = collect(resumed, hooks=_hooks(board, nvml=crowded, workload=timed(board, first_seed=100)))
+    first, *rest = doc["measurements"]
+    assert doc["protocol"]["interleaved"] is False
+    assert not any("not interleaved" in n for n in first["notes"])  # the first session's row
+    assert all(any("not interleaved" in n for n in m["notes"]) for m in rest)  # the resumed session's
+    starts = [t["started_at_s"] for t in first["trials"]]
+    ends = [t["started_at_s"] + t["duration_s"] for t in first["trials"]]
+    gaps = [b - a for a, b in zip(ends, starts[1:], strict=False)]
+    assert sum(gap > 0.9 for gap in gaps) > len(gaps) / 2  # most hold round-mates' trials left out
+    assert exit_code(validate([path], accepted_root=None)) == 0

@@ -16,7 +16,7 @@ from conftest import ROOT
 from synthetic import resummarize, stretch
 
 from ecocompute import domain, stats
-from validator import check, madeup, nearfiles, timeline
+from validator import check, findings, madeup, nearfiles, timeline
 from validator.check import Checked
 
 SEQUENTIAL = ROOT / "submissions" / "ecocompute-bot" / "ecocompute-bot-h200-20261125-034955.json"
@@ -65,6 +65,64 @@ def test_t1_in_a_sequential_run_no_gap_between_a_rows_trials_is_explained(factor
     assert "protocol.trial_gap" in _codes(doc)
     doc["protocol"]["interleaved"] = True
     assert "protocol.trial_gap" not in _codes(doc)
+
+
+def test_t1_a_row_of_a_resumed_runs_interleaved_first_session_is_judged_as_interleaved() -> None:
+    """In a file labelled sequential whose other rows carry the note of a resumed session that measured one after
+    another (eco-collect 0.6.0 writes such a file where its first session interleaved and finished one row), the
+    row without it may hold its round-mates' trials left out between its own (review42): gaps that long are not
+    judged there. Trials shortened by hand still leave gaps too short for a trial left out between."""
+    doc = json.loads(SEQUENTIAL.read_text())
+    assert len(doc["measurements"]) > 1 and not doc["protocol"]["interleaved"]
+    note = "configurations measured one after another, not interleaved: all 2 precisions at once need about 9 GiB"
+    for m in doc["measurements"][1:]:
+        m["notes"].append(note)
+    trials = doc["measurements"][0]["trials"]
+    for k in range(1, len(trials)):  # a round-mate's 2.5-s trial left out before each of the row's trials
+        for t in trials[k:]:
+            t["started_at_s"] += 2.5 + 0.01
+    later = [t for m in doc["measurements"][1:] for t in m["trials"]]
+    for t in later:
+        t["started_at_s"] += 2.51 * (len(trials) - 1)
+    assert "protocol.trial_gap" not in _codes(doc)
+    for m in doc["measurements"][1:]:
+        m["notes"].remove(note)  # no note, no earlier session: each gap judged
+    assert "protocol.trial_gap" in _codes(doc)
+    shortened = _shortened(0.9)
+    for m in shortened["measurements"][1:]:
+        m["notes"].append(note)
+    assert "protocol.trial_gap" in _codes(shortened)
+
+
+@pytest.mark.parametrize("factor", [0.93, 0.7])
+def test_t1_a_note_of_a_trial_measured_again_excuses_no_gap_shorter_than_its_failed_attempt(factor: float) -> None:
+    """A trial eco-collect measured again follows its failed attempt, of the same requests: a gap about that trial's
+    length (timeline.RETRIED_GAP) is not judged (review42). The note on every trial of a row whose trials were
+    shortened by hand excuses nothing: each gap is what the trial lost, under half of what is left."""
+    doc = _shortened(factor)
+    row = doc["measurements"][0]
+    row["notes"] += [f"the power sampler took no reading in 4.0 s during trial {j}; measured again" for j in range(50)]
+    assert "protocol.trial_gap" in _codes(doc)
+
+
+def test_t1_a_gap_as_long_as_the_trial_measured_again_after_it_is_not_judged() -> None:
+    doc = json.loads(SEQUENTIAL.read_text())
+    row = doc["measurements"][0]
+    later = [t for m in doc["measurements"] for t in m["trials"]]
+    for trial in row["trials"][1:]:  # a failed attempt, of the trial's length, before each
+        start = trial["started_at_s"]
+        for t in later:
+            t["started_at_s"] += trial["duration_s"] if t["started_at_s"] >= start else 0.0
+    assert "protocol.trial_gap" in _codes(doc)
+    row["notes"] += [
+        f"the NVML energy counter could not be read (x) during trial {j}; measured again" for j in range(50)
+    ]
+    assert "protocol.trial_gap" not in _codes(doc)
+
+
+def test_t1_the_code_says_the_bound_the_rule_holds_to() -> None:
+    """The codes table (CONTRIBUTING) said 0.1 s, attack v30's bound, after the merge set MAX_GAP_S to 0.25 s."""
+    assert f"more than {timeline.MAX_GAP_S} s" in findings.CATALOGUE["protocol.trial_gap"].title
 
 
 def test_t1_the_real_files_leave_milliseconds_between_trials() -> None:
@@ -124,13 +182,14 @@ def test_s1_back_to_back_trials_whose_readings_stood_still_at_values_of_their_ow
     assert found[0].pointer.endswith("/power_avg_w")
 
 
-def _row_stuck(values: list[float], gap_after: int | None = None) -> domain.Submission:
-    """A synthetic file whose first row's first trials read powers that stood still at ``values``; with
-    ``gap_after``, the trials after that one start 0.2 s later."""
+def _row_stuck(values: list[float | None], gap_after: int | None = None) -> domain.Submission:
+    """A synthetic file whose first row's first trials read powers that stood still at ``values`` (None: a trial left
+    as it was, its reading moving); with ``gap_after``, the trials after that one start 0.2 s later."""
     doc = synthetic.submission(seed=3)
     trials = doc["measurements"][0]["trials"]
     for t, watts in zip(trials, values, strict=False):
-        _stuck(t, watts)
+        if watts is not None:
+            _stuck(t, watts)
     if gap_after is not None:
         for t in trials[gap_after + 1 :]:
             t["started_at_s"] += 0.2
@@ -145,6 +204,17 @@ def test_s1_fewer_than_three_pairs_apart_or_pairs_with_time_between_are_not_judg
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789]))  # two
     assert not madeup.stuck_apart(_row_stuck([250.123, 251.456, 249.789, 250.5], gap_after=1))  # one 0.2 s apart
     assert not madeup.stuck_apart(_row_stuck([250.123, 250.123, 250.123, 250.123]))  # one value: zero_variance's
+
+
+def test_s1_pairs_apart_that_are_few_of_the_pairs_whose_readings_stood_still_are_not_judged() -> None:
+    """A reading that stands still longer than a trial but less than two parts each pair that holds its update: the
+    trials beside such a pair moved. One that stands still for several trials gives most pairs one value. Either way
+    pairs apart are few of the back-to-back pairs holding a reading that stood still; a forger's are all of them
+    (review42: eco-collect's files were refused so, tests/test_collector_held_power_reading.py)."""
+    a, b, c, d, e, f = 250.123, 251.456, 249.789, 250.5, 252.25, 248.75
+    assert not madeup.stuck_apart(_row_stuck([a, b, None, c, d, None, e, f, None, None]))  # 3 of 8 pairs apart
+    assert not madeup.stuck_apart(_row_stuck([a, a, a, b, b, b, c, c, c, d]))  # 3 of 9
+    assert madeup.stuck_apart(_row_stuck([a, b, c, d, e, f, None]))  # 5 of 6: typed by hand
 
 
 @pytest.mark.parametrize("storage", ["bfloat16", "int3", "None"])

@@ -78,9 +78,18 @@ def resumed_sequentially(sub: Submission) -> set[int]:
     """The rows of an eco-collect 0.1.0-0.5.0 file that carry the note of a session whose 'auto' measured one
     after another (``_resumed_sequentially``): where there are any, the file's other rows may be an earlier
     session's, interleaved whatever its label says. Empty for a later release, which labels such a run
-    interleaved."""
+    interleaved where its earlier session's rows alternate."""
     if not versions.collector_at_most(sub, LAST_SEQUENTIAL_LABEL_VERSION):
         return set()
+    return noted_sequential(sub)
+
+
+def noted_sequential(sub: Submission) -> set[int]:
+    """The rows, in a file of any release, that carry the note of a session whose 'auto' measured one after another.
+    Where some rows lack it, they may be an earlier session's that interleaved, even in a file of a release that
+    labels a resumed run by its earlier session's rows (0.6.0): that label is read off rows that alternate, and a
+    first session that finished one configuration leaves one row, which alternates with none, labelled
+    interleaved: false, its trials apart by its round-mates' left out (review42)."""
     return {i for i, m in enumerate(sub.measurements) if any(n.startswith(RESUMED_SEQUENTIAL_NOTE) for n in m.notes)}
 
 

@@ -252,8 +252,9 @@ MEASURED_CODES: tuple[Code, ...] = (
     ),
     error(
         "protocol.trial_gap",
-        "most of a row's trials are followed by the next trial (no idle window between) only after more than 0.1 s, "
-        "where eco-collect starts the next one within milliseconds",
+        "most of a row's trials are followed by the next trial only after more than 0.25 s, with no idle window, "
+        "trial left out or failed attempt (a trial eco-collect notes it measured again) to fill the gap, where "
+        "eco-collect starts the next one within milliseconds",
         "submit the durations and start times eco-collect timed; never shorten trials or move them by hand",
     ),
     error(
@@ -295,7 +296,7 @@ MEASURED_CODES: tuple[Code, ...] = (
         "milliseconds: durations and start times at 4 decimals, or the file's 7 or more distinct ones at 2 or fewer, "
         "idle not judged, durations in no steps; powers of a reading that stood still (average equal to peak), at "
         "whole watts. Three pairs of trials one right after the other whose readings each stood still at a value of "
-        "their own",
+        "their own, most of the back-to-back pairs with a reading that stood still",
         "real trials carry timer, counter and sampler noise: re-measure",
     ),
     error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 from ecocompute import catalogue
 from ecocompute.domain import Submission
@@ -38,6 +39,16 @@ OVERLAP_SLACK_S = 0.001
 MAX_GAP_S = 0.25
 MIN_GAPS = 3
 IDLE_GAP_FRACTION = 0.95
+# A trial eco-collect measured again (collector/runner.py ``_failed``: a counter read that failed, a sampler that
+# took no reading, one note on its row each) follows its failed attempt, which ran the same requests: the gap before
+# it is about that trial's length, whatever the schedule. A host whose windows fail often (a sampler starved every
+# other window) measured most of a row's trials again, and the file eco-collect wrote of a run that measured its
+# configurations one after another was refused (review42). A gap before a trial its row's notes name so, of
+# RETRIED_GAP times that trial's duration, is not judged: the failed attempt may run longer (a host stall, the first
+# request's compilation), hardly shorter; a trial shortened by hand leaves a gap of what it lost, which matches only
+# a trial cut to between a third and two thirds of its length, every one noted as measured again.
+RETRIED_GAP = (0.5, 2.0)
+_RETRIED = re.compile(r" during trial ([0-9]{1,7}); measured again\Z", re.ASCII)
 
 
 def check(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
@@ -128,25 +139,45 @@ def millisecond_grain(sub: Submission, file: str) -> list[Finding]:
 
 
 def sequential_rows(sub: Submission) -> set[int]:
-    """The rows that no other row's trials can have run between (``protocol.interleaved`` false), save those of
-    an eco-collect 0.1.0-0.5.0 file resumed (``groups.resumed_sequentially``) that its earlier session measured."""
+    """The rows that no other row's trials can have run between (``protocol.interleaved`` false), save those of a
+    resumed file that its earlier session measured (``groups.noted_sequential``: where the resumed session's
+    'auto' measured one after another, its rows carry the note and the earlier session's do not). That session
+    may have interleaved: the trials of its round-mates left unfinished, measured again after the --resume, lie
+    between its rows' trials. In every release: eco-collect 0.6.0 labels such a file interleaved only where two
+    of its earlier session's rows alternate, and a session that finished one configuration leaves one row
+    (review42: a file it wrote so was refused, every round's gap a left-out trial long)."""
     if sub.protocol.interleaved:
         return set()
-    return groups.resumed_sequentially(sub) or set(range(len(sub.measurements)))
+    return groups.noted_sequential(sub) or set(range(len(sub.measurements)))
 
 
 def row_gaps(sub: Submission, spans: list[Span]) -> dict[int, list[tuple[float, int]]]:
     """Each row's judged gaps, (the gap after one of its trials, that trial): in a ``sequential_rows`` row, before
     its next trial; in another, before the next of any row (an interleaved round alternates them), where sooner
-    than an idle window or a trial left out could take (see MAX_GAP_S). ``spans``: ``trial_spans(sub)``."""
+    than an idle window or a trial left out could take (see MAX_GAP_S); none before a trial measured again that its
+    failed attempt fills (RETRIED_GAP). ``spans``: ``trial_spans(sub)``."""
     proto = sub.protocol
     bound = min(proto.idle_window_s * IDLE_GAP_FRACTION, catalogue.TRIAL_DURATION_FRACTION * proto.trial_min_duration_s)
     strict = sequential_rows(sub)
+    retried = _retried(sub)
+    low, high = RETRIED_GAP
     gaps: dict[int, list[tuple[float, int]]] = {}
-    for (_, end, i, j), (start, _, k, _) in itertools.pairwise(spans):
+    for (_, end, i, j), (start, next_end, k, n) in itertools.pairwise(spans):
+        if (k, n) in retried and low * (next_end - start) <= start - end <= high * (next_end - start):
+            continue  # its failed attempt: see RETRIED_GAP
         if (k == i) if i in strict else start - end < bound:
             gaps.setdefault(i, []).append((start - end, j))
     return gaps
+
+
+def _retried(sub: Submission) -> set[tuple[int, int]]:
+    """(row, trial) of each trial its row's notes say eco-collect measured again (``RETRIED_GAP``)."""
+    return {
+        (i, int(found[1]))
+        for i, m in enumerate(sub.measurements)
+        for note in m.notes
+        if (found := _RETRIED.search(note)) is not None
+    }
 
 
 def _gaps(sub: Submission, file: str, spans: list[Span]) -> list[Finding]:
