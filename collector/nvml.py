@@ -20,19 +20,9 @@ from validator.hardware import PEAK_FACTOR
 from . import counterprobe
 from .counterprobe import COUNTER_STEP_MAX_S as COUNTER_STEP_MAX_S  # re-exported: what runs with the counter
 from .errors import NvmlError, NvmlIndexError, NvmlNotSupported
+from .nvmlnames import THROTTLE_NAMES, architecture
 
 T = TypeVar("T")
-
-_THROTTLE_NAMES = {  # clock-event reason bit -> name (GPU idle is not a throttle)
-    "nvmlClocksEventReasonApplicationsClocksSetting": "applications_clocks_setting",
-    "nvmlClocksEventReasonSwPowerCap": "sw_power_cap",
-    "nvmlClocksEventReasonHwSlowdown": "hw_slowdown",
-    "nvmlClocksEventReasonSyncBoost": "sync_boost",
-    "nvmlClocksEventReasonSwThermalSlowdown": "sw_thermal_slowdown",
-    "nvmlClocksEventReasonHwThermalSlowdown": "hw_thermal_slowdown",
-    "nvmlClocksEventReasonHwPowerBrakeSlowdown": "hw_power_brake_slowdown",
-    "nvmlClocksEventReasonDisplayClockSetting": "display_clock_setting",
-}
 
 
 # nvmlFieldValue_t.valueType -> member of its value union
@@ -293,7 +283,7 @@ class Nvml:
             return None
 
     def throttle_names(self, mask: int) -> list[str]:
-        return sorted(name for attr, name in _THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
+        return sorted(name for attr, name in THROTTLE_NAMES.items() if mask & getattr(self._nv, attr, 0))
 
     def other_processes(self) -> tuple[list[dict[str, Any]], list[str]]:
         """(compute processes on our GPUs that are not this process, why a board's could not be listed: 'board k:
@@ -353,7 +343,7 @@ class Nvml:
         cuda = self._call(nv.nvmlSystemGetCudaDriverVersion_v2)
         gpu = {
             "name": _text(self._call(nv.nvmlDeviceGetName, h)),
-            "architecture": _architecture(nv, arch_id),
+            "architecture": architecture(nv, arch_id),
             "compute_capability": f"{major}.{minor}",
             "memory_total_mib": int(self._call(nv.nvmlDeviceGetMemoryInfo, h).total // 2**20),
             "uuid_sha256": hashlib.sha256(_text(self._call(nv.nvmlDeviceGetUUID, h)).encode()).hexdigest(),
@@ -376,31 +366,3 @@ class Nvml:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-# NVML's architecture ids (nvml.h, nvmlDeviceArchitecture_t), for a binding older than the board: nvidia-ml-py 12.535,
-# which eco-collect accepts (pyproject.toml: >=12.535), names no NVML_DEVICE_ARCH_BLACKWELL (12.560 does), so an RTX
-# 5090 measured with it was recorded as 'unknown-arch-10' and eco-validate refused the run (reference.gpu_mismatch;
-# fphunt3 F4). The binding's own names come first.
-NVML_ARCHITECTURES = {
-    2: "Kepler",
-    3: "Maxwell",
-    4: "Pascal",
-    5: "Volta",
-    6: "Turing",
-    7: "Ampere",
-    8: "Ada",
-    9: "Hopper",
-    10: "Blackwell",
-}
-
-
-def _architecture(nv: ModuleType, arch_id: int) -> str:
-    for name in dir(nv):
-        if (
-            name.startswith("NVML_DEVICE_ARCH_")
-            and getattr(nv, name, None) == arch_id
-            and name != "NVML_DEVICE_ARCH_UNKNOWN"
-        ):
-            return name.removeprefix("NVML_DEVICE_ARCH_").title()
-    return NVML_ARCHITECTURES.get(arch_id, f"unknown-arch-{arch_id}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from collector import nvml
+from collector import nvmlnames
 from ecocompute import catalogue
 from ecocompute.domain import parse
 from validator import provenance
@@ -34,7 +34,7 @@ def test_schema_enums_equal_the_catalogue() -> None:
     assert quant["torch_dtype"]["enum"] == list(catalogue.TORCH_DTYPES)
     assert set(catalogue.BNB_FIELDS) == set(quant) - {"method", "torch_dtype"}
     reasons = defs["trial"]["properties"]["throttle_reasons"]["items"]["enum"]
-    assert reasons == sorted(nvml._THROTTLE_NAMES.values())  # what eco-collect can write, and no more
+    assert reasons == sorted(nvmlnames.THROTTLE_NAMES.values())  # what eco-collect can write, and no more
 
 
 def test_every_precision_is_fully_described() -> None:

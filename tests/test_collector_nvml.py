@@ -66,7 +66,7 @@ def test_a_binding_older_than_the_board_still_names_its_architecture() -> None:
 
 
 def test_the_architecture_ids_are_nvmls() -> None:
-    from collector.nvml import NVML_ARCHITECTURES
+    from collector.nvmlnames import NVML_ARCHITECTURES
 
     for arch_id, name in NVML_ARCHITECTURES.items():
         assert getattr(pynvml, f"NVML_DEVICE_ARCH_{name.upper()}") == arch_id
