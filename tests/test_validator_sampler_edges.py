@@ -13,7 +13,7 @@ import pytest
 from collector.nvml import Sample
 from collector.sampler import WindowStats, summarize_window
 from ecocompute import domain
-from validator import physics
+from validator import lag, physics
 
 PERIOD_S = 0.05
 
@@ -124,4 +124,4 @@ def test_a_warm_up_slower_than_a_stall_allows_is_refused(
 def test_the_stall_allowed_is_the_collectors() -> None:
     from collector import runner
 
-    assert (physics.SAMPLER_STALL_S, physics.SAMPLER_STALL_PERIODS) == (runner.GAP_S, runner.GAP_PERIODS)
+    assert (lag.SAMPLER_STALL_S, lag.SAMPLER_STALL_PERIODS) == (runner.GAP_S, runner.GAP_PERIODS)

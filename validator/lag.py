@@ -171,3 +171,29 @@ def averaged_power(
             f"trial's power {t.power_avg_w:.1f} W and the power before it, {before_w:.1f} W: the average follows them)",
         )
     ]
+
+
+# A sampler that stalled once: eco-collect writes a window whose longest stretch without a reading is at
+# most the larger of 1 s and 10 periods (collector/runner.py GAP_S, GAP_PERIODS; a longer one is measured again),
+# which a host under load gives the sampler's process at times. A 0.9-s sizing warm-up with a 0.7-s stall held 5
+# readings of the 18 on schedule, and the run was refused (fphunt3 F6). physics.sample_count holds a warm-up to
+# the lesser of half the rate and the schedule less one such stall (such a warm-up lasts 1.6 s at the most);
+# edge_w stretches a window's first stretch by it.
+SAMPLER_STALL_S, SAMPLER_STALL_PERIODS = 1.0, 10
+
+
+def stall_s(period_s: float) -> float:
+    """The longest stretch without a reading that eco-collect lets a window hold at this sampler period."""
+    return max(SAMPLER_STALL_S, SAMPLER_STALL_PERIODS * period_s)
+
+
+def edge_w(t: Trial, limit_w: float, period_s: float, peak_before_w: float | None) -> float:
+    """What the window's first stretch, interpolated from the last reading of the trial just before (its peak
+    ``peak_before_w``; None: none ended just before), can add to its average: EDGE_WEIGHT of the stretch (a
+    sampler period, and the readings the window lacks, up to one stall) times the two peaks' difference."""
+    if peak_before_w is None or t.duration_s <= 0:
+        return 0.0
+    difference_w = max(0.0, min(peak_before_w, limit_w) - t.power_peak_w)
+    missing_s = max(0.0, t.duration_s - t.power_samples * period_s)  # readings the window lacks
+    stretch_s = period_s + min(missing_s, stall_s(period_s))
+    return difference_w * EDGE_WEIGHT * stretch_s / t.duration_s

@@ -224,35 +224,34 @@ def findings(
         )
         for path, pairs in matches.items()
     ]
+    # then one finding per other file not named yet, a run copied before a window shuffled: (row, file, pointer, what)
+    later = [
+        (
+            i,
+            path,
+            f"/measurements/{i}/trials/{j}",
+            f"trials {j} to {j + RUN_TRIALS - 1} step in duration and average power as those of "
+            f"{path}#/measurements/{k}/trials/{first} to {first + RUN_TRIALS - 1} do, to within "
+            f"{CROSS_COPY_REL:.0e}: a copy of them (nudged or rescaled), not a measurement",
+        )
+        for i, j, path, k, first in copied.get(c.path, ())
+    ] + [
+        (
+            i,
+            path,
+            f"/measurements/{i}/trials",
+            f"the gate window's durations and average powers, each sorted, step as those of {path}#/measurements/"
+            f"{k} do, to within {CROSS_COPY_REL:.0e}: a copy of that window in another order (nudged or "
+            "rescaled), not a measurement",
+        )
+        for i, path, k in shuffled.get(c.path, ())
+    ]
     named = set(matches)
-    for i, j, path, k, first in copied.get(c.path, ()):
+    for i, path, pointer, message in later:
         if path in named or len(seen_hash[c.hashes[i]]) > 1:
             continue
         named.add(path)
-        out.append(
-            make(
-                "duplicate.near",
-                c.path,
-                f"/measurements/{i}/trials/{j}",
-                f"trials {j} to {j + RUN_TRIALS - 1} step in duration and average power as those of "
-                f"{path}#/measurements/{k}/trials/{first} to {first + RUN_TRIALS - 1} do, to within "
-                f"{CROSS_COPY_REL:.0e}: a copy of them (nudged or rescaled), not a measurement",
-            )
-        )
-    for i, path, k in shuffled.get(c.path, ()):
-        if path in named or len(seen_hash[c.hashes[i]]) > 1:
-            continue
-        named.add(path)
-        out.append(
-            make(
-                "duplicate.near",
-                c.path,
-                f"/measurements/{i}/trials",
-                f"the gate window's durations and average powers, each sorted, step as those of {path}#/measurements/"
-                f"{k} do, to within {CROSS_COPY_REL:.0e}: a copy of that window in another order (nudged or "
-                "rescaled), not a measurement",
-            )
-        )
+        out.append(make("duplicate.near", c.path, pointer, message))
     return out
 
 

@@ -35,7 +35,7 @@ COUNTER_STEP_S = 0.1
 # power read 4 % above its peak, and eco-validate refused the run (fphunt3 F5). So the average, less the most
 # that stretch adds (lag.EDGE_WEIGHT of its length times the difference between the trial before's peak and this
 # one's, lag.befores; the stretch is a sampler period, and the readings the window lacks on top, up to one
-# stall the collector lets pass: SAMPLER_STALL_S), is judged.
+# stall the collector lets pass: lag.stall_s), is judged.
 PEAK_SLACK = 0.02
 # Clock means of a GPU that ran kernels: never zero, and below any board's ceiling (SM boost clocks
 # stay under 3.5 GHz, NVML's GDDR7 memory clock reads 14 GHz).
@@ -51,12 +51,6 @@ SAMPLE_RATE_FACTOR = 1.25
 # 0.95 of the requested rate (a 0.6-s warm-up on a busy host). Half the rate, less an edge sample at
 # each end: a file claiming a slow sampler must not buy long warm-ups that exemption.
 SAMPLE_RATE_FLOOR = 0.5
-# ... or a sampler that stalled once: eco-collect writes a window whose longest stretch without a reading is at
-# most the larger of 1 s and 10 periods (collector/runner.py GAP_S, GAP_PERIODS; a longer one is measured again),
-# which a host under load gives the sampler's process at times. A 0.9-s sizing warm-up with a 0.7-s stall held 5
-# readings of the 18 on schedule, and the run was refused (fphunt3 F6). A warm-up is held to the lesser of half
-# the rate and the schedule less one such stall (a warm-up exempt for its few samples lasts 1.6 s at the most).
-SAMPLER_STALL_S, SAMPLER_STALL_PERIODS = 1.0, 10
 # Idle must lie clearly below the loaded power: net energy of a row whose idle is within 1 % of its
 # load is noise. Judged on the lower of the row's two idle windows, as every bound that idle noise must not
 # decide: a host-bound row draws barely above idle (the real files' Qwen2.5-0.5B int8 rows on generate(): 1.016 x
@@ -331,7 +325,8 @@ def _sampler(t: Trial, ptr: str, ctx: _Context, peak_before_w: float | None = No
     if (
         judged
         and t.power_peak_w < (1 - PEAK_SLACK) * t.power_avg_w  # nearly every window passes here
-        and t.power_peak_w < (1 - PEAK_SLACK) * (t.power_avg_w - (edge_w := _edge_w(t, ctx, peak_before_w)))
+        and t.power_peak_w
+        < (1 - PEAK_SLACK) * (t.power_avg_w - (edge_w := lag.edge_w(t, ctx.limit_w, ctx.period_s, peak_before_w)))
     ):
         edge = f" less {edge_w:.1f} W interpolated from the trial just before" if edge_w else ""
         out.append(
@@ -383,21 +378,9 @@ def _sampler(t: Trial, ptr: str, ctx: _Context, peak_before_w: float | None = No
     return out
 
 
-def _edge_w(t: Trial, ctx: _Context, peak_before_w: float | None) -> float:
-    """What the window's first stretch, interpolated from the last reading of the trial just before (its peak
-    ``peak_before_w``; None: none ended just before), can add to its average: lag.EDGE_WEIGHT of the stretch (a
-    sampler period, and the readings the window lacks, up to one stall) times the two peaks' difference."""
-    if peak_before_w is None or t.duration_s <= 0:
-        return 0.0
-    difference_w = max(0.0, min(peak_before_w, ctx.limit_w) - t.power_peak_w)
-    missing_s = max(0.0, t.duration_s - t.power_samples * ctx.period_s)  # readings the window lacks
-    stretch_s = ctx.period_s + min(missing_s, max(SAMPLER_STALL_S, SAMPLER_STALL_PERIODS * ctx.period_s))
-    return difference_w * lag.EDGE_WEIGHT * stretch_s / t.duration_s
-
-
 def _fewest_samples(duration_s: float, period_s: float) -> float:
     """The fewest readings an honest window of a warm-up holds: at half the requested rate, or on schedule but for
-    one stall the collector lets pass (SAMPLER_STALL_S, SAMPLER_STALL_PERIODS), whichever is fewer; an edge
+    one stall the collector lets pass (lag.stall_s), whichever is fewer; an edge
     reading at each end less."""
-    stall_s = max(SAMPLER_STALL_S, SAMPLER_STALL_PERIODS * period_s)
+    stall_s = lag.stall_s(period_s)
     return min(SAMPLE_RATE_FLOOR * duration_s / period_s, (duration_s - stall_s) / period_s) - 2
